@@ -1,0 +1,22 @@
+// Files that must survive a crash. WriteFileAtomically writes a temporary
+// file beside the target, fsyncs it, renames it over the target and fsyncs
+// the directory, so after a crash the target holds either the old or the new
+// contents, never a mix. Errors name the path and the failing call.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace stoa::common {
+
+absl::Status WriteFileAtomically(const std::string& path, std::string_view contents);
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Creates the directory and its parents; OK if it exists.
+absl::Status MakeDirs(const std::string& path);
+// fsyncs a directory so that a rename or unlink inside it is durable.
+absl::Status SyncDir(const std::string& path);
+
+}  // namespace stoa::common

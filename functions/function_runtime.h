@@ -1,0 +1,100 @@
+// A FunctionRuntime turns a registered artifact (an ONNX model, a Wasm
+// module) into a LoadedFunction that can be invoked. The gateway uses it to
+// validate an artifact at registration (a bad artifact is refused before it
+// is stored); executors use it to load and run functions.
+//
+// Data model: tensors, specs and signatures are the protobuf messages of
+// proto/stoa/v1 (stoa::v1::Tensor, stoa::v1::FunctionSpec), so nothing is
+// converted between the REST layer, the gRPC layer and the runtimes.
+//
+// Thread safety: FunctionRuntime::Load and LoadedFunction::Invoke may be
+// called concurrently from any number of threads.
+// Ownership: Load returns a LoadedFunction the caller owns; it keeps no
+// reference to the artifact bytes passed in.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "stoa/v1/function.pb.h"
+#include "stoa/v1/tensor.pb.h"
+
+namespace stoa::functions {
+
+struct InvocationInput {
+  std::vector<v1::Tensor> tensors;  // ONNX functions
+  std::string raw;                  // Wasm functions: the request body
+  // Absolute deadline on common::RealClock (microseconds); 0 = none.
+  int64_t deadline_us = 0;
+};
+
+struct InvocationOutput {
+  std::vector<v1::Tensor> tensors;
+  std::string raw;
+};
+
+class LoadedFunction {
+ public:
+  virtual ~LoadedFunction() = default;
+  LoadedFunction(const LoadedFunction&) = delete;
+  LoadedFunction& operator=(const LoadedFunction&) = delete;
+
+  // The spec it was loaded with, with `inputs`/`outputs` filled in from the
+  // artifact (dynamic dimensions are -1).
+  virtual const v1::FunctionSpec& spec() const = 0;
+
+  // Runs the function once. Errors:
+  //  INVALID_ARGUMENT  inputs that do not match the signature (the message
+  //                    names the input, expected and actual datatype/shape);
+  //  DEADLINE_EXCEEDED the deadline passed;
+  //  INTERNAL          the function itself failed (message says how).
+  virtual absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) = 0;
+
+ protected:
+  LoadedFunction() = default;
+};
+using LoadedFunctionPtr = std::unique_ptr<LoadedFunction>;
+
+class FunctionRuntime {
+ public:
+  virtual ~FunctionRuntime() = default;
+  FunctionRuntime(const FunctionRuntime&) = delete;
+  FunctionRuntime& operator=(const FunctionRuntime&) = delete;
+
+  // "onnx" or "wasm": the `runtime` field of a FunctionSpec.
+  virtual std::string_view name() const = 0;
+
+  // Parses and validates `artifact`. INVALID_ARGUMENT with a message that
+  // names the problem (e.g. "node 'n3' uses unsupported op 'Conv'",
+  // "artifact is not a valid ONNX model: truncated").
+  virtual absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
+                                                 std::string_view artifact) = 0;
+
+ protected:
+  FunctionRuntime() = default;
+};
+using FunctionRuntimePtr = std::unique_ptr<FunctionRuntime>;
+
+// The runtimes a process offers, by name.
+class RuntimeSet {
+ public:
+  void Add(FunctionRuntimePtr runtime);
+  // nullptr when no runtime has that name.
+  FunctionRuntime* Find(std::string_view name) const;
+  // Loads with the runtime named by spec.runtime(); INVALID_ARGUMENT naming
+  // the runtime when there is none.
+  absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
+                                         std::string_view artifact) const;
+
+ private:
+  std::vector<FunctionRuntimePtr> runtimes_;
+};
+
+// Every runtime built into this binary (today: onnx).
+RuntimeSet DefaultRuntimes();
+
+}  // namespace stoa::functions

@@ -1,0 +1,64 @@
+// The registry of functions: specs and artifacts, persisted in a data
+// directory so that nothing a user registered is lost on restart or crash.
+//
+// Layout under data_dir:
+//   functions/<name>/spec.json            the stored FunctionSpec (protobuf JSON)
+//   functions/<name>/<sha256>.artifact    the artifact bytes
+//   policy.json                           the global placement policy
+// Every file is written atomically (write, fsync, rename, fsync dir). The
+// artifact is written before the spec; the spec's rename is the commit
+// point, so a crash at any moment leaves either the old function or the new
+// one. Open() ignores temporaries and specs whose artifact is missing.
+//
+// Thread safety: all methods are thread-safe (reads take a shared lock).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "stoa/v1/function.pb.h"
+
+namespace stoa::gateway {
+
+struct StoredFunction {
+  v1::FunctionSpec spec;  // version, sha256, signature filled in
+  std::shared_ptr<const std::string> artifact;
+};
+
+class FunctionRegistry {
+ public:
+  // Opens (creating if needed) the data directory and loads every function.
+  static absl::StatusOr<std::unique_ptr<FunctionRegistry>> Open(const std::string& data_dir);
+
+  // Stores a function. `spec` must carry name, runtime and the derived
+  // signature; the registry sets sha256 and version (1, or previous + 1 when
+  // replacing). ALREADY_EXISTS when the name exists and !replace.
+  // INVALID_ARGUMENT for a name outside [a-z0-9][a-z0-9_.-]{0,62} (names are
+  // directory names). On error nothing on disk or in memory changes.
+  absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec, std::string artifact, bool replace);
+  // NOT_FOUND naming the function.
+  absl::StatusOr<StoredFunction> Get(const std::string& name) const;
+  std::vector<v1::FunctionSpec> List() const;  // sorted by name
+  absl::Status Delete(const std::string& name);
+
+  // The persisted global policy document (JSON), nullopt if none was saved.
+  std::optional<std::string> LoadPolicy() const;
+  absl::Status SavePolicy(const std::string& json);
+
+  // Checks a function name; INVALID_ARGUMENT naming the rule it breaks.
+  static absl::Status ValidateName(const std::string& name);
+
+ private:
+  explicit FunctionRegistry(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+
+  const std::string data_dir_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, StoredFunction> functions_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace stoa::gateway

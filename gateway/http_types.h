@@ -1,0 +1,45 @@
+// Plain HTTP request/response values passed between the Beast server and the
+// REST API, so the API can be tested without sockets.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace stoa::gateway {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as received: path + query
+  std::string path;    // percent-decoded path, no query
+  std::multimap<std::string, std::string> query;  // decoded ?k=v pairs
+  // Header names lower-cased.
+  std::multimap<std::string, std::string> headers;
+  std::string body;
+
+  // First value of a header (name lower-case), "" if absent.
+  std::string Header(const std::string& lower_name) const;
+  // First value of a query parameter, "" if absent.
+  std::string Query(const std::string& name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+// Called exactly once per request, from any thread.
+using HttpResponder = std::function<void(HttpResponse)>;
+
+class HttpHandler {
+ public:
+  virtual ~HttpHandler() = default;
+  // Must not block: long work completes later through `respond`.
+  virtual void Handle(HttpRequest request, HttpResponder respond) = 0;
+};
+
+}  // namespace stoa::gateway

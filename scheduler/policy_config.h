@@ -1,0 +1,48 @@
+// The placement policy document of DESIGN.md § Scheduler, shared by
+// GET/PUT /v1/policy and the YAML policy file:
+//   {"policy":"predictive","objective":"mean","slo_ms":0,"shadow_rate":0.0,
+//    "explore_budget":0.02,"hedge":false,
+//    "weights":{"latency":1,"cost":0,"energy":0},
+//    "circuit":{"failures":5,"open_ms":2000}}
+// Fields left out keep their defaults. Unknown fields, wrong types and
+// out-of-range values are INVALID_ARGUMENT naming the field and the
+// allowed values.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace stoa::scheduler {
+
+enum class PolicyKind { kPredictive, kEdgeOnly, kCloudOnly, kRoundRobin, kRandom, kSlo, kWeighted };
+enum class Objective { kMean, kP95 };
+
+struct PolicyConfig {
+  PolicyKind policy = PolicyKind::kPredictive;
+  Objective objective = Objective::kMean;
+  double slo_ms = 0.0;           // >= 0; 0 = none
+  double shadow_rate = 0.0;      // [0, 1]
+  double explore_budget = 0.02;  // [0, 1]
+  bool hedge = false;
+  double smoothing = 0.2;  // EWMA weight of a new observation, (0, 1]
+  struct Weights {
+    double latency = 1.0, cost = 0.0, energy = 0.0;  // each >= 0
+  } weights;
+  struct Circuit {
+    int failures = 5;     // consecutive tier failures that open it, >= 1
+    int open_ms = 2000;   // how long it stays open before a probe, >= 1
+  } circuit;
+};
+
+std::string_view PolicyKindName(PolicyKind k);
+
+// Parses a JSON policy document (the body of PUT /v1/policy).
+absl::StatusOr<PolicyConfig> ParsePolicyJson(std::string_view json);
+// Parses the same document written as YAML (the --policy-file).
+absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view yaml);
+// The full document, every field present.
+std::string PolicyToJson(const PolicyConfig& policy);
+
+}  // namespace stoa::scheduler

@@ -1,0 +1,88 @@
+// The Scheduler decides, per invocation, which tier runs it, and learns from
+// every outcome (DESIGN.md § Scheduler). The gateway calls Decide before
+// dispatching and Observe when the result (or failure) is known.
+//
+// Thread safety: Decide and Observe are called concurrently from every
+// gateway thread; they are lock-free or sharded (never one global lock) and
+// take microseconds. SetPolicy may be called at any time; the next Decide
+// uses the new policy.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "scheduler/policy_config.h"
+#include "scheduler/tier.h"
+
+namespace stoa::scheduler {
+
+// What is known about an invocation before it runs.
+struct Features {
+  uint64_t request_bytes = 0;
+  uint32_t batch = 1;
+};
+
+// Why a tier was chosen; rendered in X-Stoa-Reason and metric labels.
+enum class Reason : uint8_t {
+  kPredictedBest,  // the policy's model picked it
+  kPolicy,         // a fixed rule (edge_only, cloud_only, round_robin)
+  kForced,         // ?tier= on the request
+  kFailover,       // the chosen tier failed or its circuit is open
+  kExplore,        // probing a tier not used lately
+};
+std::string_view ReasonName(Reason r);
+
+struct Decision {
+  Tier tier = Tier::kEdge;
+  Reason reason = Reason::kPolicy;
+  // The model's predicted end-to-end latency on `tier`, in ms (0 if unknown).
+  double predicted_ms = 0.0;
+};
+
+// What happened, as the gateway saw it.
+struct Outcome {
+  Tier tier = Tier::kEdge;
+  bool ok = true;
+  // Did the failure say the tier itself is unhealthy (unreachable, timed
+  // out), as opposed to a bad request that would fail anywhere?
+  bool tier_failure = false;
+  double latency_ms = 0.0;  // end to end, measured by the gateway
+  double server_ms = 0.0;   // queue + load + exec as reported by the executor
+  double load_ms = 0.0;     // cold start part, 0 when the function was warm
+  uint64_t request_bytes = 0;
+  uint64_t response_bytes = 0;
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Chooses a tier among `allowed` (never empty) for `function`.
+  // Returns UNAVAILABLE when every allowed tier's circuit is open.
+  virtual absl::StatusOr<Decision> Decide(std::string_view function, TierSet allowed,
+                                          const Features& features) = 0;
+  // Feeds an outcome back. `decision` is what Decide returned (or the
+  // failover/forced decision the gateway actually used).
+  virtual void Observe(std::string_view function, const Decision& decision,
+                       const Outcome& outcome) = 0;
+  // Forgets what was learned about a function (deleted or new version).
+  virtual void Forget(std::string_view function) = 0;
+
+  virtual void SetPolicy(const PolicyConfig& policy) = 0;
+  virtual PolicyConfig GetPolicy() const = 0;
+
+  // The scheduler's view as JSON for GET /v1/scheduler/state:
+  // {"policy":…, "functions":{name:{"edge":{…},"cloud":{…}}}, "tiers":{…}}.
+  virtual std::string StateJson() const = 0;
+
+ protected:
+  Scheduler() = default;
+};
+using SchedulerPtr = std::unique_ptr<Scheduler>;
+
+}  // namespace stoa::scheduler
