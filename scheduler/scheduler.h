@@ -23,6 +23,9 @@ namespace stoa::scheduler {
 struct Features {
   uint64_t request_bytes = 0;
   uint32_t batch = 1;
+  // Tiers whose executor already has this function version loaded (as far
+  // as the gateway knows); on the others a cold start is to be expected.
+  TierSet warm;
 };
 
 // Why a tier was chosen; rendered in X-Stoa-Reason and metric labels.

@@ -1,0 +1,30 @@
+#include "functions/function_runtime.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace stoa::functions {
+
+void RuntimeSet::Add(FunctionRuntimePtr runtime) { runtimes_.push_back(std::move(runtime)); }
+
+FunctionRuntime* RuntimeSet::Find(std::string_view name) const {
+  for (const auto& r : runtimes_) {
+    if (r->name() == name) return r.get();
+  }
+  return nullptr;
+}
+
+absl::StatusOr<LoadedFunctionPtr> RuntimeSet::Load(const v1::FunctionSpec& spec,
+                                                    std::string_view artifact) const {
+  FunctionRuntime* runtime = Find(spec.runtime());
+  if (runtime == nullptr) {
+    std::string known;
+    for (const auto& r : runtimes_) {
+      absl::StrAppend(&known, known.empty() ? "" : ", ", std::string(r->name()));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("runtime '", spec.runtime(),
+                                                   "' is not supported (supported: ", known, ")"));
+  }
+  return runtime->Load(spec, artifact);
+}
+
+}  // namespace stoa::functions
