@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Quick-start command 1: installs what is missing, builds, and runs the
+# platform on this machine:
+#   - stoa-executor on 127.0.0.1 (a free port) as the cloud tier,
+#   - stoa-gateway on :8080 with the in-process edge executor,
+#   - the example digits model registered,
+# then prints a curl line that invokes it. Ctrl-C stops everything.
+# Environment: STOA_PORT (8080), STOA_DATA_DIR (build/quickstart-data).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+deploy/setup-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release >/dev/null
+bin=$root/build/release/bin
+port=${STOA_PORT:-8080}
+data=${STOA_DATA_DIR:-$root/build/quickstart-data}
+mkdir -p "$data"
+
+pids=()
+stop() {
+  local rc=$1
+  trap - INT TERM EXIT
+  echo
+  echo "stoa: stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  exit "$rc"
+}
+trap 'stop 0' INT TERM
+trap 'stop $?' EXIT
+
+# Starts a binary whose first stdout line is "<name> listening on ADDR";
+# sets $addr. Logs go to build/quickstart-<name>.log.
+start() {
+  local name=$1; shift
+  local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
+  "$bin/$name" "$@" >"$fifo" 2>"$root/build/quickstart-$name.log" &
+  pids+=($!)
+  exec 3<"$fifo"; rm -f "$fifo"
+  local line=""
+  if ! read -r -t 20 line <&3; then
+    echo "stoa: $name did not start; see build/quickstart-$name.log" >&2
+    tail -5 "$root/build/quickstart-$name.log" >&2
+    exit 1
+  fi
+  cat <&3 >/dev/null &  # keep draining its stdout
+  exec 3<&-
+  addr=${line##* listening on }
+  echo "stoa: $name listening on $addr"
+}
+
+start stoa-executor --listen 127.0.0.1:0 --device auto
+cloud=$addr
+start stoa-gateway --listen "0.0.0.0:$port" --data-dir "$data" --cloud "$cloud"
+
+example=$root/functions/examples/digits
+code=$(curl -s -o "$root/build/quickstart-register.json" -w '%{http_code}' \
+  -X PUT "http://127.0.0.1:$port/v1/functions/digits" \
+  -F 'spec={"name":"digits","runtime":"onnx","description":"MLP on 8x8 digits"};type=application/json' \
+  -F "artifact=@$example/digits.onnx;type=application/octet-stream")
+if [[ "$code" != 200 && "$code" != 201 ]]; then
+  echo "stoa: registering digits failed ($code): $(cat "$root/build/quickstart-register.json")" >&2
+  exit 1
+fi
+echo "stoa: function 'digits' registered ($code)"
+cat <<MSG
+
+Stoa is running (gateway http://127.0.0.1:$port, cloud executor $cloud). Invoke the example:
+
+  curl -si -X POST http://127.0.0.1:$port/v1/functions/digits/invoke -H 'Content-Type: application/json' -d @functions/examples/digits/sample_request.json
+
+Force a tier with ?tier=edge or ?tier=cloud; see placement with: curl -s http://127.0.0.1:$port/v1/scheduler/state
+Metrics: curl -s http://127.0.0.1:$port/metrics      Ctrl-C stops everything.
+MSG
+while true; do
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then echo "stoa: a process exited; see build/quickstart-*.log" >&2; exit 1; fi
+  done
+  sleep 1
+done

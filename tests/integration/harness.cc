@@ -1,0 +1,237 @@
+#include "tests/integration/harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+
+extern char** environ;
+
+namespace stoa::testing {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+
+std::string BinaryPath(const std::string& name) {
+  const char* dir = std::getenv("STOA_BIN_DIR");
+  return std::string(dir != nullptr ? dir : ".") + "/" + name;
+}
+
+std::string SourcePath(const std::string& relative) {
+  const char* dir = std::getenv("STOA_SOURCE_DIR");
+  return std::string(dir != nullptr ? dir : ".") + "/" + relative;
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  std::string dir = ::testing::TempDir() + "/" + prefix + "-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(counter++);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::unique_ptr<Process> Process::Start(const std::string& binary,
+                                        const std::vector<std::string>& args, int timeout_ms) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return nullptr;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  std::vector<std::string> argv_storage = {binary};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::unique_ptr<Process> p(new Process());
+  int rc = ::posix_spawn(&p->pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  p->stdout_fd_ = pipe_fds[0];
+  if (rc != 0) {
+    ADD_FAILURE() << "cannot spawn " << binary << ": " << std::strerror(rc);
+    p->exited_ = true;
+    return nullptr;
+  }
+  // Read the first line.
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (line.find('\n') == std::string::npos) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    if (left <= 0) break;
+    pollfd pfd{p->stdout_fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, left) <= 0) break;
+    char buf[256];
+    ssize_t n = ::read(p->stdout_fd_, buf, sizeof(buf));
+    if (n <= 0) break;
+    line.append(buf, static_cast<size_t>(n));
+  }
+  size_t nl = line.find('\n');
+  const std::string marker = " listening on ";
+  size_t at = line.find(marker);
+  if (nl == std::string::npos || at == std::string::npos || at > nl) {
+    ADD_FAILURE() << binary << " did not print its address; got: '" << line << "'";
+    return nullptr;  // the destructor kills it
+  }
+  p->address_ = line.substr(at + marker.size(), nl - at - marker.size());
+  return p;
+}
+
+Process::~Process() {
+  if (!exited_ && pid_ > 0) Signal(SIGKILL);
+  if (stdout_fd_ >= 0) ::close(stdout_fd_);
+}
+
+int Process::port() const { return std::stoi(address_.substr(address_.rfind(':') + 1)); }
+
+int Process::Signal(int sig) {
+  if (exited_) return 0;
+  ::kill(pid_, sig);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  exited_ = true;
+  return status;
+}
+
+bool Process::Running() {
+  if (exited_) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
+  return !exited_;
+}
+
+std::string HttpResult::Header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+class HttpClient::Impl {
+ public:
+  explicit Impl(std::string address) {
+    size_t colon = address.rfind(':');
+    host_ = address.substr(0, colon);
+    port_ = address.substr(colon + 1);
+    if (host_ == "0.0.0.0") host_ = "127.0.0.1";
+  }
+
+  HttpResult Request(const std::string& method, const std::string& target,
+                     const std::string& body, const std::string& content_type, int timeout_ms) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      HttpResult result;
+      beast::error_code ec;
+      if (!stream_) {
+        stream_ = std::make_unique<beast::tcp_stream>(ioc_);
+        asio::ip::tcp::resolver resolver(ioc_);
+        auto endpoints = resolver.resolve(host_, port_, ec);
+        if (ec) return result;
+        stream_->expires_after(std::chrono::milliseconds(timeout_ms));
+        stream_->connect(endpoints, ec);
+        if (ec) {
+          stream_.reset();
+          return result;
+        }
+      }
+      http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+      req.set(http::field::host, host_);
+      req.keep_alive(true);
+      if (!body.empty() || method == "POST" || method == "PUT") {
+        req.set(http::field::content_type, content_type);
+        req.body() = body;
+        req.prepare_payload();
+      }
+      stream_->expires_after(std::chrono::milliseconds(timeout_ms));
+      http::write(*stream_, req, ec);
+      beast::flat_buffer buffer;
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(256 * 1024 * 1024);
+      if (!ec) http::read(*stream_, buffer, parser, ec);
+      if (ec) {
+        stream_.reset();
+        if (attempt == 0 && ec != beast::error::timeout) continue;  // stale keep-alive
+        return result;
+      }
+      auto& res = parser.get();
+      result.status = res.result_int();
+      result.body = res.body();
+      for (const auto& field : res) {
+        std::string name(field.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        result.headers[name] = std::string(field.value());
+      }
+      if (!res.keep_alive()) stream_.reset();
+      return result;
+    }
+    return {};
+  }
+
+ private:
+  asio::io_context ioc_;
+  std::unique_ptr<beast::tcp_stream> stream_;
+  std::string host_, port_;
+};
+
+HttpClient::HttpClient(std::string address) : impl_(std::make_unique<Impl>(std::move(address))) {}
+HttpClient::~HttpClient() = default;
+
+HttpResult HttpClient::Get(const std::string& target) { return Request("GET", target, "", ""); }
+HttpResult HttpClient::Delete(const std::string& target) {
+  return Request("DELETE", target, "", "");
+}
+HttpResult HttpClient::Post(const std::string& target, const std::string& body,
+                            const std::string& content_type) {
+  return Request("POST", target, body, content_type);
+}
+HttpResult HttpClient::Put(const std::string& target, const std::string& body,
+                           const std::string& content_type) {
+  return Request("PUT", target, body, content_type);
+}
+HttpResult HttpClient::Request(const std::string& method, const std::string& target,
+                               const std::string& body, const std::string& content_type,
+                               int timeout_ms) {
+  return impl_->Request(method, target, body, content_type, timeout_ms);
+}
+
+Multipart MakeRegistration(const std::string& spec_json, const std::string& artifact) {
+  const std::string boundary = "----stoa-test-boundary-7d1f3a";
+  Multipart m;
+  m.content_type = "multipart/form-data; boundary=" + boundary;
+  m.body = "--" + boundary +
+           "\r\nContent-Disposition: form-data; name=\"spec\"\r\nContent-Type: "
+           "application/json\r\n\r\n" +
+           spec_json + "\r\n--" + boundary +
+           "\r\nContent-Disposition: form-data; name=\"artifact\"; "
+           "filename=\"model.onnx\"\r\nContent-Type: application/octet-stream\r\n\r\n" +
+           artifact + "\r\n--" + boundary + "--\r\n";
+  return m;
+}
+
+}  // namespace stoa::testing

@@ -1,0 +1,89 @@
+// Test harness for integration tests: start the real binaries on loopback
+// and talk HTTP to them.
+//
+// Process: spawns a binary from STOA_BIN_DIR with stdout on a pipe, reads the
+// first line ("<name> listening on HOST:PORT") to learn the bound address,
+// and kills the process (SIGKILL unless stopped before) when destroyed.
+// HttpClient: a blocking HTTP/1.1 keep-alive client (Boost.Beast) for one
+// host:port; reconnects when the server closed the connection.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace stoa::testing {
+
+// $STOA_BIN_DIR/<name>
+std::string BinaryPath(const std::string& name);
+// $STOA_SOURCE_DIR/<relative>
+std::string SourcePath(const std::string& relative);
+// A fresh empty directory under the test's temp dir.
+std::string MakeTempDir(const std::string& prefix);
+
+class Process {
+ public:
+  // Starts `binary` with `args`; stderr goes to <log_path> (or is inherited
+  // when empty). Waits up to timeout_ms for the first stdout line.
+  // Fails the current test (ADD_FAILURE) and returns nullptr when it does not start.
+  static std::unique_ptr<Process> Start(const std::string& binary,
+                                        const std::vector<std::string>& args,
+                                        int timeout_ms = 20000);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+  int port() const;
+  pid_t pid() const { return pid_; }
+  // Sends `sig` and waits for exit; returns the wait status.
+  int Signal(int sig);
+  bool Running();
+
+ private:
+  Process() = default;
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  bool exited_ = false;
+  std::string address_;
+};
+
+struct HttpResult {
+  int status = 0;  // 0: no response (connection failed)
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string Header(const std::string& name) const;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(std::string address);
+  ~HttpClient();
+  HttpResult Get(const std::string& target);
+  HttpResult Delete(const std::string& target);
+  HttpResult Post(const std::string& target, const std::string& body,
+                  const std::string& content_type = "application/json");
+  HttpResult Put(const std::string& target, const std::string& body,
+                 const std::string& content_type = "application/json");
+  HttpResult Request(const std::string& method, const std::string& target,
+                     const std::string& body, const std::string& content_type,
+                     int timeout_ms = 30000);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// multipart/form-data with a JSON `spec` part and a binary `artifact` part.
+struct Multipart {
+  std::string content_type;
+  std::string body;
+};
+Multipart MakeRegistration(const std::string& spec_json, const std::string& artifact);
+
+std::string ReadFileOrDie(const std::string& path);
+
+}  // namespace stoa::testing
