@@ -1,0 +1,80 @@
+#include "scheduler/predictive_policies.h"
+
+#include <limits>
+#include <optional>
+
+namespace stoa::scheduler {
+namespace {
+
+std::optional<Tier> FirstUnmeasured(const PolicyInput& in) {
+  for (Tier t : kAllTiers) {
+    if (in.available.Contains(t) && !in.predictions[TierIndex(t)].measured) return t;
+  }
+  return std::nullopt;
+}
+
+// The allowed, measured tier with the lowest score; the first allowed tier
+// when none is measured.
+template <typename Score>
+Tier Lowest(const PolicyInput& in, Score score) {
+  std::optional<Tier> best;
+  double best_score = std::numeric_limits<double>::infinity();
+  for (Tier t : kAllTiers) {
+    if (!in.allowed.Contains(t) || !in.predictions[TierIndex(t)].measured) continue;
+    double s = score(t);
+    if (!best || s < best_score) {
+      best = t;
+      best_score = s;
+    }
+  }
+  if (best) return *best;
+  for (Tier t : kAllTiers) {
+    if (in.allowed.Contains(t)) return t;
+  }
+  return Tier::kEdge;
+}
+
+Choice MaybeExplore(const PolicyInput& in, Choice choice) {
+  double budget = in.config->explore_budget;
+  if (budget <= 0.0) return choice;
+  for (Tier t : kAllTiers) {
+    if (t == choice.tier || !in.available.Contains(t)) continue;
+    // One draw per decision, so the probe rate is the budget.
+    if (in.rng->Uniform() < budget) return {t, Reason::kExplore};
+    break;
+  }
+  return choice;
+}
+
+Choice Fastest(const PolicyInput& in) {
+  if (auto t = FirstUnmeasured(in)) return {*t, Reason::kExplore};
+  Tier best = Lowest(in, [&](Tier t) { return in.predictions[TierIndex(t)].ms; });
+  return MaybeExplore(in, {best, Reason::kPredictedBest});
+}
+
+}  // namespace
+
+Choice PredictivePolicy::Choose(const PolicyInput& in) { return Fastest(in); }
+
+Choice SloPolicy::Choose(const PolicyInput& in) {
+  if (!in.allowed.Contains(Tier::kEdge)) return Fastest(in);
+  const Prediction& edge = in.predictions[TierIndex(Tier::kEdge)];
+  double slo = in.config->slo_ms;
+  if (!edge.measured || slo <= 0.0 || edge.ms <= slo) {
+    return MaybeExplore(in, {Tier::kEdge, Reason::kPolicy});
+  }
+  return Fastest(in);
+}
+
+Choice WeightedPolicy::Choose(const PolicyInput& in) {
+  if (auto t = FirstUnmeasured(in)) return {*t, Reason::kExplore};
+  const PolicyConfig::Weights& w = in.config->weights;
+  Tier best = Lowest(in, [&](Tier t) {
+    int i = TierIndex(t);
+    return w.latency * in.predictions[i].ms + w.cost * figures_.cost[i] +
+           w.energy * figures_.energy[i];
+  });
+  return MaybeExplore(in, {best, Reason::kPredictedBest});
+}
+
+}  // namespace stoa::scheduler

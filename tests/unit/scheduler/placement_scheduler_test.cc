@@ -1,0 +1,443 @@
+#include "scheduler/placement_scheduler.h"
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace stoa::scheduler {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+constexpr uint64_t kSeed = 1234;
+
+PolicyConfig Policy(PolicyKind kind, double explore_budget = 0.0) {
+  PolicyConfig p;
+  p.policy = kind;
+  p.explore_budget = explore_budget;
+  p.smoothing = 0.5;
+  p.circuit.failures = 3;
+  p.circuit.open_ms = 1000;
+  return p;
+}
+
+Outcome Ok(Tier tier, double latency_ms, double load_ms = 0.0) {
+  Outcome o;
+  o.tier = tier;
+  o.latency_ms = latency_ms;
+  o.load_ms = load_ms;
+  return o;
+}
+
+Outcome TierFailure(Tier tier) {
+  Outcome o;
+  o.tier = tier;
+  o.ok = false;
+  o.tier_failure = true;
+  return o;
+}
+
+// Runs Decide then Observe with a scripted warm latency per tier.
+class Driver {
+ public:
+  explicit Driver(const PolicyConfig& policy, common::metrics::Registry* registry = nullptr)
+      : scheduler(clock, registry, kSeed, policy) {}
+
+  Decision Step(double edge_ms, double cloud_ms, const std::string& fn = "f",
+                TierSet allowed = TierSet::All()) {
+    Features features;
+    features.warm = TierSet::All();
+    auto d = scheduler.Decide(fn, allowed, features);
+    EXPECT_TRUE(d.ok()) << d.status();
+    if (!d.ok()) return {};
+    double ms = d->tier == Tier::kEdge ? edge_ms : cloud_ms;
+    scheduler.Observe(fn, *d, Ok(d->tier, ms));
+    return *d;
+  }
+
+  Json State() const { return Json::parse(scheduler.StateJson()); }
+
+  common::FakeClock clock;
+  PlacementScheduler scheduler;
+};
+
+TEST(PlacementSchedulerTest, EdgeOnlyAndCloudOnly) {
+  for (Tier tier : {Tier::kEdge, Tier::kCloud}) {
+    Driver d(Policy(tier == Tier::kEdge ? PolicyKind::kEdgeOnly : PolicyKind::kCloudOnly));
+    for (int i = 0; i < 20; ++i) {
+      Decision dec = d.Step(1, 100);
+      EXPECT_EQ(dec.tier, tier);
+      EXPECT_EQ(dec.reason, Reason::kPolicy);
+    }
+    // The function excludes the tier: the allowed one, reason failover.
+    Tier other = tier == Tier::kEdge ? Tier::kCloud : Tier::kEdge;
+    Decision dec = d.Step(1, 1, "g", TierSet::Of(other));
+    EXPECT_EQ(dec.tier, other);
+    EXPECT_EQ(dec.reason, Reason::kFailover);
+  }
+}
+
+TEST(PlacementSchedulerTest, FixedPolicyDoesNotFailOverWhenItsTierIsOpen) {
+  Driver d(Policy(PolicyKind::kEdgeOnly));
+  Decision edge{Tier::kEdge, Reason::kPolicy, 0};
+  for (int i = 0; i < 3; ++i) d.scheduler.Observe("f", edge, TierFailure(Tier::kEdge));
+  auto r = d.scheduler.Decide("f", TierSet::All(), Features{});
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("no tier available"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("edge_only requires edge"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("edge: circuit open"));
+}
+
+TEST(PlacementSchedulerTest, RoundRobinAlternates) {
+  Driver d(Policy(PolicyKind::kRoundRobin));
+  std::map<Tier, int> count;
+  Tier last = d.Step(1, 1).tier;
+  for (int i = 0; i < 200; ++i) {
+    Decision dec = d.Step(1, 1);
+    EXPECT_NE(dec.tier, last);
+    EXPECT_EQ(dec.reason, Reason::kPolicy);
+    last = dec.tier;
+    ++count[dec.tier];
+  }
+  EXPECT_EQ(count[Tier::kEdge], 100);
+  EXPECT_EQ(count[Tier::kCloud], 100);
+}
+
+TEST(PlacementSchedulerTest, RoundRobinSkipsOpenTier) {
+  Driver d(Policy(PolicyKind::kRoundRobin));
+  for (int i = 0; i < 3; ++i) {
+    d.scheduler.Observe("f", {Tier::kCloud, Reason::kPolicy, 0}, TierFailure(Tier::kCloud));
+  }
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(d.Step(1, 1).tier, Tier::kEdge);
+}
+
+TEST(PlacementSchedulerTest, RandomIsRoughlyUniformAndSeeded) {
+  Driver a(Policy(PolicyKind::kRandom));
+  Driver b(Policy(PolicyKind::kRandom));
+  int edge = 0;
+  constexpr int kN = 4000;
+  for (int i = 0; i < kN; ++i) {
+    Decision x = a.Step(1, 1);
+    EXPECT_EQ(x.tier, b.Step(1, 1).tier);  // same seed, same sequence
+    edge += x.tier == Tier::kEdge;
+  }
+  EXPECT_NEAR(edge, kN / 2, 200);  // sd ≈ 32
+}
+
+TEST(PlacementSchedulerTest, PredictiveExploresThenConvergesThenSwitches) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.0));
+  Decision first = d.Step(20, 5);
+  EXPECT_EQ(first.tier, Tier::kEdge);
+  EXPECT_EQ(first.reason, Reason::kExplore);
+  EXPECT_EQ(first.predicted_ms, 0.0);
+  Decision second = d.Step(20, 5);
+  EXPECT_EQ(second.tier, Tier::kCloud);
+  EXPECT_EQ(second.reason, Reason::kExplore);
+  for (int i = 0; i < 50; ++i) {
+    Decision dec = d.Step(20, 5);
+    EXPECT_EQ(dec.tier, Tier::kCloud);
+    EXPECT_EQ(dec.reason, Reason::kPredictedBest);
+    EXPECT_NEAR(dec.predicted_ms, 5.0, 1e-9);
+  }
+  // The cloud slows down to 40 ms: once its estimate passes the edge's
+  // 20 ms the edge takes over (no exploration needed).
+  int steps = 0;
+  while (d.Step(20, 40).tier == Tier::kCloud) ASSERT_LT(++steps, 10);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(d.Step(20, 40).tier, Tier::kEdge);
+}
+
+TEST(PlacementSchedulerTest, PredictiveDiscoversAFasterTierByExploring) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.1));
+  for (int i = 0; i < 100; ++i) d.Step(10, 30);
+  // The cloud becomes much faster; only probes can tell.
+  int cloud_best = 0;
+  for (int i = 0; i < 300; ++i) {
+    Decision dec = d.Step(10, 2);
+    if (i >= 200 && dec.tier == Tier::kCloud && dec.reason == Reason::kPredictedBest) {
+      ++cloud_best;
+    }
+  }
+  EXPECT_GT(cloud_best, 80);  // the last 100: ~90 % predicted_best on the cloud
+}
+
+TEST(PlacementSchedulerTest, ColdEstimateAppliesOnlyToNonWarmTiers) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.0));
+  Features cold_everywhere;
+  auto r = d.scheduler.Decide("f", TierSet::All(), cold_everywhere);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->tier, Tier::kEdge);
+  d.scheduler.Observe("f", *r, Ok(Tier::kEdge, 10));  // edge: warm 10, no cold start seen
+  r = d.scheduler.Decide("f", TierSet::All(), cold_everywhere);
+  ASSERT_EQ(r->tier, Tier::kCloud);
+  d.scheduler.Observe("f", *r, Ok(Tier::kCloud, 105, 100));  // cloud: warm 5, cold 100
+
+  Features edge_warm;
+  edge_warm.warm = TierSet::Of(Tier::kEdge);
+  r = d.scheduler.Decide("f", TierSet::All(), edge_warm);
+  EXPECT_EQ(r->tier, Tier::kEdge);  // 10 < 5 + 100
+  EXPECT_DOUBLE_EQ(r->predicted_ms, 10.0);
+
+  Features both_warm;
+  both_warm.warm = TierSet::All();
+  r = d.scheduler.Decide("f", TierSet::All(), both_warm);
+  EXPECT_EQ(r->tier, Tier::kCloud);  // 5 < 10
+  EXPECT_DOUBLE_EQ(r->predicted_ms, 5.0);
+
+  Features cloud_warm;
+  cloud_warm.warm = TierSet::Of(Tier::kCloud);
+  r = d.scheduler.Decide("f", TierSet::All(), cloud_warm);
+  EXPECT_EQ(r->tier, Tier::kCloud);  // 5 < 10 + default cold 50
+  Json state = d.State();
+  EXPECT_DOUBLE_EQ(state["functions"]["f"]["edge"]["predicted_ms"].get<double>(),
+                   10.0 + kDefaultColdMs);
+  EXPECT_DOUBLE_EQ(state["functions"]["f"]["cloud"]["cold_ms"].get<double>(), 100.0);
+  EXPECT_TRUE(state["functions"]["f"]["edge"]["cold_ms"].is_null());
+}
+
+TEST(PlacementSchedulerTest, ExploreBudgetZeroNeverExplores) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.0));
+  d.Step(10, 20);
+  d.Step(10, 20);
+  for (int i = 0; i < 1000; ++i) {
+    Decision dec = d.Step(10, 20);
+    ASSERT_EQ(dec.reason, Reason::kPredictedBest);
+    ASSERT_EQ(dec.tier, Tier::kEdge);
+  }
+}
+
+TEST(PlacementSchedulerTest, ExploreBudgetHalfExploresAboutHalf) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.5));
+  d.Step(10, 20);
+  d.Step(10, 20);
+  int explored = 0;
+  constexpr int kN = 2000;
+  for (int i = 0; i < kN; ++i) {
+    Decision dec = d.Step(10, 20);
+    if (dec.reason == Reason::kExplore) {
+      EXPECT_EQ(dec.tier, Tier::kCloud);
+      ++explored;
+    } else {
+      EXPECT_EQ(dec.tier, Tier::kEdge);
+    }
+  }
+  EXPECT_NEAR(explored, kN / 2, 150);  // sd ≈ 22
+}
+
+TEST(PlacementSchedulerTest, CircuitOpensFailsOverHalfOpensAndCloses) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.0));
+  for (int i = 0; i < 10; ++i) d.Step(20, 5);  // converged on the cloud
+  Decision cloud{Tier::kCloud, Reason::kPredictedBest, 5};
+  d.scheduler.Observe("f", cloud, TierFailure(Tier::kCloud));
+  d.scheduler.Observe("f", cloud, TierFailure(Tier::kCloud));
+  EXPECT_EQ(d.Step(20, 5).tier, Tier::kCloud);  // 2 < 3: still closed; success resets
+  for (int i = 0; i < 3; ++i) d.scheduler.Observe("f", cloud, TierFailure(Tier::kCloud));
+  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "open");
+  EXPECT_EQ(d.State()["tiers"]["cloud"]["consecutive_failures"], 3);
+
+  for (int i = 0; i < 5; ++i) {
+    Decision dec = d.Step(20, 5);
+    EXPECT_EQ(dec.tier, Tier::kEdge);
+    EXPECT_EQ(dec.reason, Reason::kFailover);
+  }
+  d.clock.AdvanceMicros(999'000);
+  EXPECT_EQ(d.Step(20, 5).tier, Tier::kEdge);
+  d.clock.AdvanceMicros(1'000);
+  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "half_open");
+
+  // One probe goes to the cloud; while it is in flight others fail over.
+  auto probe = d.scheduler.Decide("f", TierSet::All(), Features{0, 1, TierSet::All()});
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ(probe->tier, Tier::kCloud);
+  auto other = d.scheduler.Decide("f", TierSet::All(), Features{0, 1, TierSet::All()});
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->tier, Tier::kEdge);
+  EXPECT_EQ(other->reason, Reason::kFailover);
+  d.scheduler.Observe("f", *probe, Ok(Tier::kCloud, 5));
+  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "closed");
+  EXPECT_EQ(d.State()["tiers"]["cloud"]["consecutive_failures"], 0);
+  EXPECT_EQ(d.Step(20, 5).tier, Tier::kCloud);
+}
+
+TEST(PlacementSchedulerTest, FailedProbeReopens) {
+  Driver d(Policy(PolicyKind::kCloudOnly));
+  for (int i = 0; i < 3; ++i) {
+    d.scheduler.Observe("f", {Tier::kCloud, Reason::kPolicy, 0}, TierFailure(Tier::kCloud));
+  }
+  d.clock.AdvanceMicros(1'000'000);
+  auto probe = d.scheduler.Decide("f", TierSet::All(), Features{});
+  ASSERT_TRUE(probe.ok());
+  d.scheduler.Observe("f", *probe, TierFailure(Tier::kCloud));
+  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "open");
+  EXPECT_EQ(d.scheduler.Decide("f", TierSet::All(), Features{}).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST(PlacementSchedulerTest, BadRequestsDoNotOpenTheCircuit) {
+  Driver d(Policy(PolicyKind::kEdgeOnly));
+  Outcome bad;
+  bad.tier = Tier::kEdge;
+  bad.ok = false;
+  for (int i = 0; i < 10; ++i) d.scheduler.Observe("f", {}, bad);
+  EXPECT_EQ(d.State()["tiers"]["edge"]["circuit"], "closed");
+  EXPECT_TRUE(d.scheduler.Decide("f", TierSet::All(), Features{}).ok());
+}
+
+TEST(PlacementSchedulerTest, UnavailableWhenAllAllowedTiersAreOpen) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.0));
+  for (int i = 0; i < 3; ++i) {
+    d.scheduler.Observe("f", {Tier::kCloud, Reason::kPolicy, 0}, TierFailure(Tier::kCloud));
+  }
+  auto r = d.scheduler.Decide("f", TierSet::Of(Tier::kCloud), Features{});
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  std::string msg(r.status().message());
+  EXPECT_THAT(msg, HasSubstr("no tier available for 'f'"));
+  EXPECT_THAT(msg, HasSubstr("cloud: circuit open after 3 consecutive failures, retry in 1000 ms"));
+  EXPECT_THAT(msg, HasSubstr("edge: not allowed"));
+  EXPECT_TRUE(d.scheduler.Decide("f", TierSet::All(), Features{}).ok());  // the edge is fine
+
+  for (int i = 0; i < 3; ++i) {
+    d.scheduler.Observe("f", {Tier::kEdge, Reason::kPolicy, 0}, TierFailure(Tier::kEdge));
+  }
+  r = d.scheduler.Decide("f", TierSet::All(), Features{});
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("edge: circuit open"));
+}
+
+TEST(PlacementSchedulerTest, EmptyAllowedSetIsInvalid) {
+  Driver d(Policy(PolicyKind::kPredictive));
+  EXPECT_EQ(d.scheduler.Decide("f", TierSet(), Features{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PlacementSchedulerTest, SetPolicyAppliesToNextDecide) {
+  Driver d(Policy(PolicyKind::kEdgeOnly));
+  EXPECT_EQ(d.Step(1, 1).tier, Tier::kEdge);
+  d.scheduler.SetPolicy(Policy(PolicyKind::kCloudOnly));
+  EXPECT_EQ(d.scheduler.GetPolicy().policy, PolicyKind::kCloudOnly);
+  EXPECT_EQ(d.Step(1, 1).tier, Tier::kCloud);
+  PolicyConfig strict = Policy(PolicyKind::kCloudOnly);
+  strict.circuit.failures = 1;
+  d.scheduler.SetPolicy(strict);
+  d.scheduler.Observe("f", {Tier::kCloud, Reason::kPolicy, 0}, TierFailure(Tier::kCloud));
+  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "open");
+  EXPECT_EQ(d.State()["policy"]["circuit"]["failures"], 1);
+}
+
+TEST(PlacementSchedulerTest, ForgetDropsLearnedState) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.0));
+  for (int i = 0; i < 5; ++i) d.Step(20, 5);
+  EXPECT_TRUE(d.State()["functions"].contains("f"));
+  d.scheduler.Forget("f");
+  EXPECT_FALSE(d.State()["functions"].contains("f"));
+  Decision dec = d.Step(20, 5);
+  EXPECT_EQ(dec.tier, Tier::kEdge);
+  EXPECT_EQ(dec.reason, Reason::kExplore);
+}
+
+TEST(PlacementSchedulerTest, StateJsonShape) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.0));
+  d.Step(20, 5);
+  d.Step(20, 5);
+  d.Step(20, 5);
+  d.scheduler.Observe("f", {Tier::kEdge, Reason::kForced, 0}, Ok(Tier::kEdge, 30));
+  Json s = d.State();
+  EXPECT_EQ(s["policy"]["policy"], "predictive");
+  EXPECT_EQ(s["tiers"]["edge"]["circuit"], "closed");
+  const Json& edge = s["functions"]["f"]["edge"];
+  EXPECT_EQ(edge["observations"], 2);
+  EXPECT_DOUBLE_EQ(edge["warm_ms"].get<double>(), 25.0);  // 20 then 30, smoothing 0.5
+  EXPECT_DOUBLE_EQ(edge["last_latency_ms"].get<double>(), 30.0);
+  EXPECT_EQ(edge["decisions"]["explore"], 1);
+  EXPECT_EQ(edge["decisions"]["forced"], 1);
+  const Json& cloud = s["functions"]["f"]["cloud"];
+  EXPECT_EQ(cloud["observations"], 2);
+  EXPECT_EQ(cloud["decisions"]["explore"], 1);
+  EXPECT_EQ(cloud["decisions"]["predicted_best"], 1);
+  EXPECT_DOUBLE_EQ(cloud["predicted_ms"].get<double>(), 5.0);
+  for (const char* key :
+       {"observations", "warm_ms", "cold_ms", "predicted_ms", "last_latency_ms", "decisions"}) {
+    EXPECT_TRUE(cloud.contains(key)) << key;
+  }
+}
+
+TEST(PlacementSchedulerTest, ExportsMetrics) {
+  common::metrics::Registry registry;
+  Driver d(Policy(PolicyKind::kPredictive, 0.0), &registry);
+  d.Step(20, 5, "digits");
+  d.Step(20, 5, "digits");
+  for (int i = 0; i < 3; ++i) d.Step(20, 5, "digits");
+  std::string text = registry.Serialize();
+  EXPECT_THAT(text, HasSubstr("# TYPE stoa_placements_total counter"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("stoa_placements_total{function=\"digits\",reason=\"explore\",tier=\"edge\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("stoa_placements_total{function=\"digits\",reason=\"predicted_best\","
+                              "tier=\"cloud\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("stoa_predicted_latency_seconds{function=\"digits\",tier=\"cloud\"} "
+                              "0.0050000000000000001\n"));
+}
+
+TEST(PlacementSchedulerTest, ReasonNames) {
+  EXPECT_EQ(ReasonName(Reason::kPredictedBest), "predicted_best");
+  EXPECT_EQ(ReasonName(Reason::kPolicy), "policy");
+  EXPECT_EQ(ReasonName(Reason::kForced), "forced");
+  EXPECT_EQ(ReasonName(Reason::kFailover), "failover");
+  EXPECT_EQ(ReasonName(Reason::kExplore), "explore");
+}
+
+TEST(PlacementSchedulerTest, ConcurrentDecideObserveIsSafe) {
+  common::metrics::Registry registry;
+  common::FakeClock clock;
+  PolicyConfig policy = Policy(PolicyKind::kPredictive, 0.1);
+  PlacementScheduler scheduler(clock, &registry, kSeed, policy);
+  constexpr int kThreads = 4;
+  constexpr int kIterations = 20000;
+  std::atomic<int> decided{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Features features;
+      features.warm = TierSet::All();
+      for (int i = 0; i < kIterations; ++i) {
+        std::string fn = "fn" + std::to_string((i + t) % 8);
+        auto d = scheduler.Decide(fn, TierSet::All(), features);
+        if (!d.ok()) continue;
+        decided.fetch_add(1);
+        Outcome o = Ok(d->tier, d->tier == Tier::kEdge ? 10 + t : 5 + i % 7, i % 50 == 0 ? 40 : 0);
+        if (i % 97 == 0) o = TierFailure(d->tier);
+        scheduler.Observe(fn, *d, o);
+        if (t == 0 && i % 1000 == 0) {
+          scheduler.SetPolicy(
+              Policy(i % 2000 == 0 ? PolicyKind::kRoundRobin : PolicyKind::kPredictive, 0.1));
+          EXPECT_TRUE(Json::parse(scheduler.StateJson()).contains("functions"));
+          clock.AdvanceMicros(100'000);
+        }
+        if (t == 1 && i % 5000 == 0) scheduler.Forget("fn7");
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_GT(decided.load(), kThreads * kIterations / 2);
+  // Functions never forgotten: every successful Decide was counted once.
+  Json state = Json::parse(scheduler.StateJson());
+  uint64_t counted = 0;
+  for (const auto& [name, fn] : state["functions"].items()) {
+    for (const char* tier : {"edge", "cloud"}) {
+      for (const auto& [reason, n] : fn[tier]["decisions"].items()) counted += n.get<uint64_t>();
+    }
+  }
+  EXPECT_GT(counted, 0u);
+  EXPECT_LE(counted, static_cast<uint64_t>(decided.load()));
+}
+
+}  // namespace
+}  // namespace stoa::scheduler
