@@ -1,0 +1,91 @@
+// Hot-path cost of the PlacementScheduler with the predictive policy:
+// Decide alone, and Decide + Observe, over 1 or 1000 functions, on 1..4
+// threads sharing one scheduler (as gateway threads do).
+//
+//   build/<preset>/bin/stoa-bench-scheduler [--benchmark_filter=...]
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "scheduler/placement_scheduler.h"
+
+namespace stoa::scheduler {
+namespace {
+
+// One warmed-up scheduler per function count, shared by every thread and run.
+struct Setup {
+  explicit Setup(int functions) : scheduler(common::RealClock::Get(), &registry, 42, Policy()) {
+    for (int i = 0; i < functions; ++i) names.push_back("function-" + std::to_string(i));
+    for (const std::string& name : names) {
+      for (Tier tier : kAllTiers) {
+        Decision d{tier, Reason::kExplore, 0};
+        Outcome o;
+        o.tier = tier;
+        o.latency_ms = tier == Tier::kEdge ? 8.0 : 12.0;
+        scheduler.Observe(name, d, o);
+      }
+    }
+    features.warm = TierSet::All();
+  }
+  static PolicyConfig Policy() {
+    PolicyConfig p;
+    p.policy = PolicyKind::kPredictive;
+    p.explore_budget = 0.02;
+    return p;
+  }
+
+  common::metrics::Registry registry;
+  PlacementScheduler scheduler;
+  std::vector<std::string> names;
+  Features features;
+};
+
+Setup& SetupFor(int functions) {
+  static Setup one(1);
+  static Setup thousand(1000);
+  return functions == 1 ? one : thousand;
+}
+
+void BM_Decide(benchmark::State& state) {
+  Setup& s = SetupFor(static_cast<int>(state.range(0)));
+  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    auto d = s.scheduler.Decide(s.names[i++ % s.names.size()], TierSet::All(), s.features);
+    benchmark::DoNotOptimize(d);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_DecideObserve(benchmark::State& state) {
+  Setup& s = SetupFor(static_cast<int>(state.range(0)));
+  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
+  Outcome o;
+  for (auto _ : state) {
+    const std::string& name = s.names[i++ % s.names.size()];
+    auto d = s.scheduler.Decide(name, TierSet::All(), s.features);
+    if (d.ok()) {
+      o.tier = d->tier;
+      o.latency_ms = d->tier == Tier::kEdge ? 8.0 + (i & 3) : 12.0 - (i & 3);
+      s.scheduler.Observe(name, *d, o);
+    }
+    benchmark::DoNotOptimize(o);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_Decide)->ArgName("functions")->Arg(1)->Arg(1000)->Threads(1)->Threads(2)->Threads(4);
+BENCHMARK(BM_DecideObserve)
+    ->ArgName("functions")
+    ->Arg(1)
+    ->Arg(1000)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4);
+
+}  // namespace
+}  // namespace stoa::scheduler
+
+BENCHMARK_MAIN();
