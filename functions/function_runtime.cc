@@ -1,6 +1,7 @@
 #include "functions/function_runtime.h"
 
 #include "absl/strings/str_cat.h"
+#include "functions/onnx/onnx_runtime.h"
 
 namespace stoa::functions {
 
@@ -14,17 +15,23 @@ FunctionRuntime* RuntimeSet::Find(std::string_view name) const {
 }
 
 absl::StatusOr<LoadedFunctionPtr> RuntimeSet::Load(const v1::FunctionSpec& spec,
-                                                    std::string_view artifact) const {
+                                                   std::string_view artifact) const {
   FunctionRuntime* runtime = Find(spec.runtime());
   if (runtime == nullptr) {
     std::string known;
     for (const auto& r : runtimes_) {
       absl::StrAppend(&known, known.empty() ? "" : ", ", std::string(r->name()));
     }
-    return absl::InvalidArgumentError(absl::StrCat("runtime '", spec.runtime(),
-                                                   "' is not supported (supported: ", known, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("runtime '", spec.runtime(), "' is not supported (supported: ", known, ")"));
   }
   return runtime->Load(spec, artifact);
+}
+
+RuntimeSet DefaultRuntimes() {
+  RuntimeSet set;
+  set.Add(std::make_unique<OnnxRuntime>());
+  return set;
 }
 
 }  // namespace stoa::functions

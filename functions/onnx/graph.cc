@@ -1,0 +1,255 @@
+#include "functions/onnx/graph.h"
+
+#include <deque>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "functions/onnx/tensor_proto.h"
+
+namespace stoa::functions::onnxrt {
+namespace {
+
+bool IsDefaultDomain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+
+absl::Status Invalid(const std::string& msg) { return absl::InvalidArgumentError(msg); }
+
+absl::Status Prefixed(const std::string& prefix, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(prefix, ": ", std::string(status.message())));
+}
+
+absl::StatusOr<int64_t> DefaultOpset(const ::onnx::ModelProto& model) {
+  for (const auto& import : model.opset_import()) {
+    if (IsDefaultDomain(import.domain())) return import.version();
+  }
+  return Invalid("model imports no version of the default ONNX domain (opset_import)");
+}
+
+absl::StatusOr<GraphPort> PortFromValueInfo(const ::onnx::ValueInfoProto& info, bool is_input) {
+  const char* kind = is_input ? "input" : "output";
+  GraphPort port;
+  port.name = info.name();
+  if (!info.type().has_tensor_type()) {
+    return Invalid(absl::StrCat(kind, " '", info.name(), "' is not a tensor"));
+  }
+  const auto& tensor_type = info.type().tensor_type();
+  if (tensor_type.elem_type() != ::onnx::TensorProto::FLOAT) {
+    return Invalid(absl::StrCat(kind, " '", info.name(), "' has data type ",
+                                OnnxDataTypeName(tensor_type.elem_type()),
+                                "; only FP32 (FLOAT) inputs and outputs are supported"));
+  }
+  if (!tensor_type.has_shape()) {
+    if (is_input) return Invalid(absl::StrCat("input '", info.name(), "' has no shape"));
+    port.has_shape = false;
+    return port;
+  }
+  for (const auto& dim : tensor_type.shape().dim()) {
+    port.shape.push_back(dim.has_dim_value() && dim.dim_value() >= 0 ? dim.dim_value() : -1);
+  }
+  return port;
+}
+
+// Names → dense value ids.
+class ValueTable {
+ public:
+  int Intern(const std::string& name) {
+    auto [it, inserted] = ids_.emplace(name, static_cast<int>(names_.size()));
+    if (inserted) names_.push_back(name);
+    return it->second;
+  }
+  std::vector<std::string> TakeNames() { return std::move(names_); }
+  size_t size() const { return names_.size(); }
+
+ private:
+  std::map<std::string, int, std::less<>> ids_;
+  std::vector<std::string> names_;
+};
+
+absl::Status CheckOpsSupported(const ::onnx::GraphProto& g, const OpRegistry& registry) {
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    if (!IsDefaultDomain(n.domain()) || registry.Find(n.op_type()) == nullptr) {
+      const std::string op =
+          IsDefaultDomain(n.domain()) ? n.op_type() : absl::StrCat(n.domain(), ".", n.op_type());
+      return Invalid(
+          absl::StrCat("node '", n.name(), "' (#", i, ") uses unsupported op '", op, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Node> MakeNode(const ::onnx::NodeProto& proto, int index, int64_t opset,
+                              const OpKernel& kernel, ValueTable& values) {
+  Node node;
+  node.name = proto.name();
+  node.op_type = proto.op_type();
+  node.index = index;
+  node.opset = opset;
+  node.kernel = kernel;
+  const std::string where = node.Describe();
+  const int n_in = proto.input_size(), n_out = proto.output_size();
+  if (n_in < kernel.min_inputs || n_in > kernel.max_inputs) {
+    return Invalid(absl::StrCat(where, " has ", n_in, " inputs; ", node.op_type, " takes ",
+                                kernel.min_inputs, " to ", kernel.max_inputs));
+  }
+  if (n_out < 1 || n_out > kernel.max_outputs) {
+    return Invalid(absl::StrCat(where, " has ", n_out, " outputs; ", node.op_type, " has 1 to ",
+                                kernel.max_outputs));
+  }
+  for (int j = 0; j < n_in; ++j) {
+    const std::string& name = proto.input(j);
+    if (name.empty() && j < kernel.min_inputs) {
+      return Invalid(absl::StrCat(where, " omits required input #", j));
+    }
+    node.input_names.push_back(name);
+    node.inputs.push_back(name.empty() ? -1 : values.Intern(name));
+  }
+  for (const std::string& name : proto.output()) {
+    node.outputs.push_back(name.empty() ? -1 : values.Intern(name));
+  }
+  absl::StatusOr<Attributes> attrs = Attributes::FromProto(proto);
+  if (!attrs.ok()) return Prefixed(where, attrs.status());
+  node.attributes = *std::move(attrs);
+  if (kernel.validate != nullptr) {
+    absl::Status valid = kernel.validate(node);
+    if (!valid.ok()) return Prefixed(where, valid);
+  }
+  return node;
+}
+
+// Kahn's algorithm over producer → consumer edges; the model's order breaks ties.
+absl::StatusOr<std::vector<Node>> TopologicalOrder(std::vector<Node> nodes,
+                                                   const std::vector<int>& producer) {
+  const size_t n = nodes.size();
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> consumers(n);
+  for (size_t i = 0; i < n; ++i) {
+    for (int v : nodes[i].inputs) {
+      if (v >= 0 && producer[v] >= 0) {
+        ++pending[i];
+        consumers[producer[v]].push_back(static_cast<int>(i));
+      }
+    }
+  }
+  std::deque<int> ready;
+  for (size_t i = 0; i < n; ++i) {
+    if (pending[i] == 0) ready.push_back(static_cast<int>(i));
+  }
+  std::vector<int> order;
+  while (!ready.empty()) {
+    const int i = ready.front();
+    ready.pop_front();
+    order.push_back(i);
+    for (int c : consumers[i]) {
+      if (--pending[c] == 0) ready.push_back(c);
+    }
+  }
+  if (order.size() != n) {
+    for (size_t i = 0; i < n; ++i) {
+      if (pending[i] > 0)
+        return Invalid(absl::StrCat("graph has a cycle through ", nodes[i].Describe()));
+    }
+  }
+  std::vector<Node> sorted;
+  sorted.reserve(n);
+  for (int i : order) sorted.push_back(std::move(nodes[i]));
+  return sorted;
+}
+
+}  // namespace
+
+absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry) {
+  if (!model.has_graph()) return Invalid("model has no graph");
+  const ::onnx::GraphProto& g = model.graph();
+  RETURN_IF_ERROR(CheckOpsSupported(g, registry));
+  Graph graph;
+  ASSIGN_OR_RETURN(graph.opset, DefaultOpset(model));
+
+  ValueTable values;
+  std::map<int, Tensor> constants;
+  for (const auto& init : g.initializer()) {
+    const int id = values.Intern(init.name());
+    if (constants.count(id) > 0)
+      return Invalid(absl::StrCat("initializer '", init.name(), "' is defined twice"));
+    absl::StatusOr<Tensor> t = TensorFromProto(init);
+    if (!t.ok()) return Prefixed("initializer", t.status());
+    constants.emplace(id, *std::move(t));
+  }
+  std::map<int, bool> is_input;
+  for (const auto& info : g.input()) {
+    const int id = values.Intern(info.name());
+    if (constants.count(id) > 0) continue;  // an initializer listed as input (IR < 4 style)
+    if (is_input.count(id) > 0)
+      return Invalid(absl::StrCat("input '", info.name(), "' is listed twice"));
+    is_input[id] = true;
+    ASSIGN_OR_RETURN(GraphPort port, PortFromValueInfo(info, /*is_input=*/true));
+    port.value = id;
+    graph.inputs.push_back(std::move(port));
+  }
+
+  std::vector<Node> nodes;
+  for (int i = 0; i < g.node_size(); ++i) {
+    const OpKernel* kernel = registry.Find(g.node(i).op_type());
+    ASSIGN_OR_RETURN(Node node, MakeNode(g.node(i), i, graph.opset, *kernel, values));
+    nodes.push_back(std::move(node));
+  }
+
+  // Every value has exactly one source: a graph input, an initializer or a node.
+  std::vector<int> producer(values.size() + g.output_size(), -1);
+  std::vector<bool> has_source(producer.size(), false);
+  for (const auto& [id, t] : constants) has_source[id] = true;
+  for (const auto& [id, unused] : is_input) has_source[id] = true;
+  std::vector<std::string> names_so_far = values.TakeNames();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (int v : nodes[i].outputs) {
+      if (v < 0) continue;
+      if (has_source[v]) {
+        return Invalid(absl::StrCat(nodes[i].Describe(), " output '", names_so_far[v],
+                                    "' is already produced elsewhere"));
+      }
+      has_source[v] = true;
+      producer[v] = static_cast<int>(i);
+    }
+  }
+  for (const Node& node : nodes) {
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int v = node.inputs[j];
+      if (v >= 0 && !has_source[v]) {
+        return Invalid(absl::StrCat(node.Describe(), " input '", node.input_names[j],
+                                    "' is not a graph input, an initializer or any node's output"));
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(graph.nodes, TopologicalOrder(std::move(nodes), producer));
+
+  // Graph outputs; values seen only here are produced by nothing.
+  const size_t n_values = names_so_far.size();
+  std::map<std::string, int, std::less<>> ids;
+  for (size_t v = 0; v < n_values; ++v) ids.emplace(names_so_far[v], static_cast<int>(v));
+  if (g.output_size() == 0) return Invalid("graph has no outputs");
+  for (const auto& info : g.output()) {
+    auto it = ids.find(info.name());
+    if (it == ids.end() || !has_source[it->second]) {
+      return Invalid(absl::StrCat("output '", info.name(), "' is not produced by any node"));
+    }
+    ASSIGN_OR_RETURN(GraphPort port, PortFromValueInfo(info, /*is_input=*/false));
+    port.value = it->second;
+    graph.outputs.push_back(std::move(port));
+  }
+
+  graph.value_names = std::move(names_so_far);
+  graph.constants.resize(n_values);
+  for (auto& [id, t] : constants) graph.constants[id] = std::move(t);
+  graph.last_use.assign(n_values, -1);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (int v : graph.nodes[i].inputs) {
+      if (v >= 0) graph.last_use[v] = static_cast<int>(i);
+    }
+  }
+  for (const GraphPort& port : graph.outputs) {
+    graph.last_use[port.value] = static_cast<int>(graph.nodes.size());  // never freed
+  }
+  return graph;
+}
+
+}  // namespace stoa::functions::onnxrt

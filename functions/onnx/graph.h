@@ -1,0 +1,49 @@
+// A loaded ONNX graph: nodes in topological order, bound to their kernels,
+// with values numbered densely so that an invocation keeps its tensors in a
+// vector. Built once at load, then only read: one Graph serves concurrent
+// invocations.
+//
+// BuildGraph refuses, with INVALID_ARGUMENT naming the culprit:
+//  - a node whose op has no kernel ("node 'conv1' (#0) uses unsupported op 'Conv'");
+//  - a node input that no graph input, initializer or node produces, a value
+//    produced twice, a cycle, a graph output that nothing produces;
+//  - graph inputs/outputs other than FP32, inputs without a shape;
+//  - initializers the engine cannot hold (see tensor_proto.h);
+//  - bad attributes (the kernel's validate), wrong input/output counts.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "functions/onnx/node.h"
+#include "functions/onnx/op_registry.h"
+#include "functions/onnx/tensor.h"
+#include "onnx/onnx_pb.h"
+
+namespace stoa::functions::onnxrt {
+
+// A graph input or output: its value id and declared FP32 shape, with -1
+// for a symbolic or unknown dimension. Outputs may have no declared shape
+// (has_shape false); inputs always have one.
+struct GraphPort {
+  std::string name;
+  int value = -1;
+  Shape shape;
+  bool has_shape = true;
+};
+
+struct Graph {
+  int64_t opset = 0;
+  std::vector<std::string> value_names;          // by value id
+  std::vector<std::optional<Tensor>> constants;  // by value id: initializers
+  std::vector<Node> nodes;                       // topological order
+  std::vector<int> last_use;                     // by value id: last consuming node, -1 if none
+  std::vector<GraphPort> inputs;                 // runtime inputs (initializers excluded)
+  std::vector<GraphPort> outputs;
+};
+
+absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry);
+
+}  // namespace stoa::functions::onnxrt

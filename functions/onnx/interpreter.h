@@ -1,0 +1,26 @@
+// Runs a Graph once on the CPU. Stateless apart from the call's own buffers,
+// so any number of calls may run on one Graph at once. Intermediate tensors
+// are freed after their last consumer.
+//
+// Errors: DEADLINE_EXCEEDED when clock.NowMicros() passes deadline_us
+// (checked before every node; 0 = no deadline); INVALID_ARGUMENT from a
+// kernel, prefixed with the node ("node 'fc1' (#0, Gemm): inner dimensions
+// differ ..."); INTERNAL when an output breaks the graph's declared shape.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "functions/onnx/graph.h"
+#include "functions/onnx/tensor.h"
+
+namespace stoa::functions::onnxrt {
+
+// `inputs` in the order of graph.inputs, already checked against their
+// declared shapes. Returns the outputs in the order of graph.outputs.
+absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Tensor> inputs,
+                                             const common::Clock& clock, int64_t deadline_us);
+
+}  // namespace stoa::functions::onnxrt

@@ -1,0 +1,186 @@
+#include "functions/onnx/onnx_runtime.h"
+
+#include <climits>
+#include <cstring>
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "functions/onnx/graph.h"
+#include "functions/onnx/interpreter.h"
+#include "onnx/checker.h"
+
+namespace stoa::functions {
+namespace {
+
+using onnxrt::Graph;
+using onnxrt::GraphPort;
+using onnxrt::Shape;
+using onnxrt::ShapeString;
+using onnxrt::Tensor;
+
+absl::Status NotAModel(const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("artifact is not a valid ONNX model: ", why));
+}
+
+bool ImportsDefaultOpset(const ::onnx::ModelProto& model) {
+  for (const auto& import : model.opset_import()) {
+    if (import.domain().empty() || import.domain() == "ai.onnx") return true;
+  }
+  return false;
+}
+
+void SortNodes(const Graph& graph, ::onnx::ModelProto& model) {
+  auto* nodes = model.mutable_graph()->mutable_node();
+  google::protobuf::RepeatedPtrField<::onnx::NodeProto> sorted;
+  for (const onnxrt::Node& node : graph.nodes)
+    *sorted.Add() = std::move(*nodes->Mutable(node.index));
+  nodes->Swap(&sorted);
+}
+
+v1::TensorSignature Signature(const GraphPort& port) {
+  v1::TensorSignature sig;
+  sig.set_name(port.name);
+  sig.set_datatype(v1::FP32);
+  for (int64_t d : port.shape) sig.add_shape(d);
+  return sig;
+}
+
+// Checks one request tensor against its port and converts it.
+absl::StatusOr<Tensor> ToEngineTensor(const GraphPort& port, const v1::Tensor& t) {
+  const std::string where = absl::StrCat("input '", port.name, "': ");
+  if (t.datatype() != v1::FP32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "expected datatype FP32, got ", v1::DataType_Name(t.datatype())));
+  }
+  const Shape shape(t.shape().begin(), t.shape().end());
+  bool match = shape.size() == port.shape.size();
+  for (size_t d = 0; match && d < shape.size(); ++d) {
+    match = shape[d] >= 0 && (port.shape[d] < 0 || port.shape[d] == shape[d]);
+  }
+  if (!match) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "expected shape ", ShapeString(port.shape), ", got ", ShapeString(shape)));
+  }
+  absl::StatusOr<int64_t> count = onnxrt::ElementCount(shape);
+  if (!count.ok()) return absl::InvalidArgumentError(where + std::string(count.status().message()));
+  if (*count > static_cast<int64_t>(t.raw().size() / sizeof(float)) ||
+      t.raw().size() != static_cast<size_t>(*count) * sizeof(float)) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "shape ", ShapeString(shape), " needs ",
+                                                   *count * 4, " bytes of FP32 data, got ",
+                                                   t.raw().size()));
+  }
+  std::vector<float> data(static_cast<size_t>(*count));
+  if (!data.empty()) std::memcpy(data.data(), t.raw().data(), t.raw().size());
+  return Tensor::Float(shape, std::move(data));
+}
+
+class OnnxFunction final : public LoadedFunction {
+ public:
+  OnnxFunction(v1::FunctionSpec spec, Graph graph)
+      : spec_(std::move(spec)), graph_(std::move(graph)) {}
+
+  const v1::FunctionSpec& spec() const override { return spec_; }
+
+  absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
+    absl::StatusOr<std::vector<Tensor>> inputs = MatchInputs(input.tensors);
+    if (!inputs.ok()) return inputs.status();
+    absl::StatusOr<std::vector<Tensor>> outputs =
+        onnxrt::RunGraph(graph_, *std::move(inputs), common::RealClock::Get(), input.deadline_us);
+    if (!outputs.ok()) return outputs.status();
+    InvocationOutput out;
+    for (size_t i = 0; i < outputs->size(); ++i) {
+      const Tensor& t = (*outputs)[i];
+      v1::Tensor& o = out.tensors.emplace_back();
+      o.set_name(graph_.outputs[i].name);
+      o.set_datatype(v1::FP32);
+      for (int64_t d : t.shape()) o.add_shape(d);
+      o.set_raw(reinterpret_cast<const char*>(t.floats().data()), t.floats().size_bytes());
+    }
+    return out;
+  }
+
+ private:
+  // The request's tensors in graph-input order.
+  absl::StatusOr<std::vector<Tensor>> MatchInputs(const std::vector<v1::Tensor>& given) const {
+    std::string expected;
+    for (const GraphPort& p : graph_.inputs) {
+      absl::StrAppend(&expected, expected.empty() ? "" : ", ", "'", p.name, "'");
+    }
+    std::vector<const v1::Tensor*> by_port(graph_.inputs.size(), nullptr);
+    for (const v1::Tensor& t : given) {
+      size_t i = 0;
+      while (i < graph_.inputs.size() && graph_.inputs[i].name != t.name()) ++i;
+      if (i == graph_.inputs.size() && t.name().empty() && graph_.inputs.size() == 1) i = 0;
+      if (i == graph_.inputs.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unexpected input '", t.name(), "' (the function takes ", expected, ")"));
+      }
+      if (by_port[i] != nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input '", graph_.inputs[i].name, "' is given twice"));
+      }
+      by_port[i] = &t;
+    }
+    std::vector<Tensor> tensors;
+    for (size_t i = 0; i < by_port.size(); ++i) {
+      const GraphPort& port = graph_.inputs[i];
+      if (by_port[i] == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("missing input '", port.name, "' (FP32 ", ShapeString(port.shape), ")"));
+      }
+      absl::StatusOr<Tensor> t = ToEngineTensor(port, *by_port[i]);
+      if (!t.ok()) return t.status();
+      tensors.push_back(*std::move(t));
+    }
+    return tensors;
+  }
+
+  const v1::FunctionSpec spec_;
+  const Graph graph_;
+};
+
+}  // namespace
+
+OnnxRuntime::OnnxRuntime() : OnnxRuntime(onnxrt::DefaultOpRegistry()) {}
+
+OnnxRuntime::OnnxRuntime(onnxrt::OpRegistry registry) : registry_(std::move(registry)) {}
+
+absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec,
+                                                    std::string_view artifact) {
+  if (artifact.empty()) return NotAModel("the artifact is empty");
+  if (artifact.size() > static_cast<size_t>(INT_MAX)) return NotAModel("larger than 2 GiB");
+  try {
+    ::onnx::ModelProto model;
+    if (!model.ParseFromArray(artifact.data(), static_cast<int>(artifact.size()))) {
+      return NotAModel(absl::StrCat("protobuf parsing failed (corrupt or truncated, ",
+                                    artifact.size(), " bytes)"));
+    }
+    if (model.ir_version() <= 0) return NotAModel("ir_version is not set");
+    if (!model.has_graph()) return NotAModel("it has no graph");
+    if (!ImportsDefaultOpset(model)) {
+      return NotAModel("it imports no version of the default ONNX domain (opset_import)");
+    }
+    absl::StatusOr<Graph> graph = onnxrt::BuildGraph(model, registry_);
+    if (!graph.ok()) return graph.status();
+    // The checker wants nodes in topological order; the engine accepts any
+    // acyclic order, so check the model in the order the engine runs it.
+    SortNodes(*graph, model);
+    try {
+      ::onnx::checker::check_model(model);
+    } catch (const std::exception& e) {
+      return NotAModel(e.what());
+    }
+    v1::FunctionSpec loaded = spec;
+    if (loaded.runtime().empty()) loaded.set_runtime("onnx");
+    loaded.clear_inputs();
+    loaded.clear_outputs();
+    for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = Signature(p);
+    for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = Signature(p);
+    return std::make_unique<OnnxFunction>(std::move(loaded), *std::move(graph));
+  } catch (const std::exception& e) {
+    return NotAModel(e.what());
+  }
+}
+
+}  // namespace stoa::functions

@@ -1,0 +1,48 @@
+// The `onnx` FunctionRuntime: loads an ONNX model (parsed with libonnx's
+// protobuf schema) into an onnxrt::Graph and runs it with the CPU kernels of
+// an OpRegistry (Eigen). Only FP32 graph inputs and outputs.
+//
+// Load errors (INVALID_ARGUMENT):
+//  - "artifact is not a valid ONNX model: …" for empty, corrupt or truncated
+//    bytes, or a model that onnx::checker rejects;
+//  - "node 'conv1' (#0) uses unsupported op 'Conv'" for an op without kernel;
+//  - messages naming the node/value for cycles, missing values, bad attributes;
+//  - "input 'x' has data type INT64; only FP32 …" for non-FP32 inputs/outputs.
+// Load returns the spec with runtime "onnx" and inputs/outputs filled in
+// (dynamic dimensions -1; an output without a declared shape has none).
+//
+// Invoke errors: INVALID_ARGUMENT naming the input and expected vs actual
+// ("input 'pixels': expected shape [-1,64], got [1,63]") for a missing,
+// extra, duplicate, non-FP32, wrongly shaped or wrongly sized input (a
+// single unnamed tensor is accepted for a single-input model);
+// DEADLINE_EXCEEDED when InvocationInput::deadline_us (common::RealClock)
+// passes between nodes; INVALID_ARGUMENT from a kernel for dynamic shapes
+// the graph cannot compute with, naming the node.
+//
+// Thread safety: Load and Invoke may run concurrently; a loaded function
+// holds only immutable state and each Invoke uses its own buffers. Loaded
+// functions do not refer to the runtime, so they may outlive it.
+#pragma once
+
+#include <string_view>
+
+#include "functions/function_runtime.h"
+#include "functions/onnx/op_registry.h"
+
+namespace stoa::functions {
+
+class OnnxRuntime final : public FunctionRuntime {
+ public:
+  // With every CPU kernel (onnxrt::DefaultOpRegistry()).
+  OnnxRuntime();
+  explicit OnnxRuntime(onnxrt::OpRegistry registry);
+
+  std::string_view name() const override { return "onnx"; }
+  absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
+                                         std::string_view artifact) override;
+
+ private:
+  const onnxrt::OpRegistry registry_;
+};
+
+}  // namespace stoa::functions

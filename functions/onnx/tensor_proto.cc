@@ -1,0 +1,80 @@
+#include "functions/onnx/tensor_proto.h"
+
+#include <bit>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace stoa::functions::onnxrt {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "raw_data is little-endian; big-endian hosts need a byte swap here");
+
+template <typename T, typename Field>
+absl::StatusOr<std::vector<T>> ReadPayload(const ::onnx::TensorProto& proto, const Field& typed,
+                                           int64_t count) {
+  const std::string& name = proto.name();
+  if (!proto.raw_data().empty()) {
+    const std::string& raw = proto.raw_data();
+    if (static_cast<int64_t>(raw.size()) != count * static_cast<int64_t>(sizeof(T))) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': raw_data has ",
+                                                     raw.size(), " bytes, dims need ",
+                                                     count * static_cast<int64_t>(sizeof(T))));
+    }
+    std::vector<T> out(static_cast<size_t>(count));
+    if (count > 0) std::memcpy(out.data(), raw.data(), raw.size());
+    return out;
+  }
+  if (typed.size() != count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", name, "' has ", typed.size(), " values, dims need ", count));
+  }
+  return std::vector<T>(typed.begin(), typed.end());
+}
+
+}  // namespace
+
+std::string OnnxDataTypeName(int32_t data_type) {
+  if (::onnx::TensorProto_DataType_IsValid(data_type)) {
+    return ::onnx::TensorProto_DataType_Name(static_cast<::onnx::TensorProto_DataType>(data_type));
+  }
+  return absl::StrCat("data type ", data_type);
+}
+
+absl::StatusOr<Tensor> TensorFromProto(const ::onnx::TensorProto& proto) {
+  if (proto.data_location() == ::onnx::TensorProto::EXTERNAL) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", proto.name(), "' uses external data, which is not supported"));
+  }
+  if (proto.has_segment()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", proto.name(), "' is segmented, which is not supported"));
+  }
+  Shape shape(proto.dims().begin(), proto.dims().end());
+  absl::StatusOr<int64_t> count = ElementCount(shape);
+  if (!count.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", proto.name(), "': ", std::string(count.status().message())));
+  }
+  switch (proto.data_type()) {
+    case ::onnx::TensorProto::FLOAT: {
+      absl::StatusOr<std::vector<float>> data =
+          ReadPayload<float>(proto, proto.float_data(), *count);
+      if (!data.ok()) return data.status();
+      return Tensor::Float(std::move(shape), *std::move(data));
+    }
+    case ::onnx::TensorProto::INT64: {
+      absl::StatusOr<std::vector<int64_t>> data =
+          ReadPayload<int64_t>(proto, proto.int64_data(), *count);
+      if (!data.ok()) return data.status();
+      return Tensor::Int64(std::move(shape), *std::move(data));
+    }
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", proto.name(), "' has data type ",
+                                                     OnnxDataTypeName(proto.data_type()),
+                                                     "; supported: FLOAT, INT64"));
+  }
+}
+
+}  // namespace stoa::functions::onnxrt

@@ -1,0 +1,20 @@
+// Conversion of ONNX TensorProto (initializers, TENSOR attributes) to the
+// engine's Tensor. FLOAT and INT64 are supported, from the typed fields
+// (float_data, int64_data) or from raw_data (little-endian).
+//
+// Errors: INVALID_ARGUMENT naming the tensor for another data type, external
+// data, or a payload whose size does not match the dims.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "functions/onnx/tensor.h"
+#include "onnx/onnx_pb.h"
+
+namespace stoa::functions::onnxrt {
+
+absl::StatusOr<Tensor> TensorFromProto(const ::onnx::TensorProto& proto);
+
+// ONNX's name of a TensorProto::DataType value ("FLOAT", "INT64", ...).
+std::string OnnxDataTypeName(int32_t data_type);
+
+}  // namespace stoa::functions::onnxrt
