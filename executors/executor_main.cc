@@ -1,0 +1,144 @@
+// stoa-executor: serves the stoa.v1.Executor gRPC service over an
+// InProcessExecutor with every runtime built into this binary.
+//
+//   stoa-executor --listen HOST:PORT|unix:PATH [--device cpu|cuda|auto]
+//                 [--threads N] [--metrics-listen HOST:PORT]
+//                 [--log-level LEVEL] [--config FILE]
+//
+// The first line of stdout is "stoa-executor listening on <address>" (the
+// bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
+// with code 2; SIGINT/SIGTERM shut down gracefully and exit 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "executors/device.h"
+#include "executors/executor_service.h"
+#include "executors/in_process_executor.h"
+#include "executors/metrics_http_server.h"
+#include "functions/function_runtime.h"
+
+namespace {
+
+constexpr int kExitBadFlags = 2;
+constexpr int kExitStartFailed = 1;
+constexpr int kShutdownGraceMs = 2000;
+
+struct Flags {
+  std::string listen = "0.0.0.0:50051";
+  std::string device = "auto";
+  int threads = 0;
+  std::string log_level = "info";
+  std::string metrics_listen;
+  std::string config;  // consumed by ExpandConfigArgs; declared so CLI11 accepts it
+};
+
+// Parses argv (with --config expanded). Returns an exit code when the
+// process should stop (help: 0, bad flags: 2), -1 to go on.
+int ParseFlags(int argc, char** argv, Flags& flags) {
+  auto expanded = stoa::common::ExpandConfigArgs(argc, argv);
+  if (!expanded.ok()) {
+    std::cerr << "stoa-executor: " << expanded.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  CLI::App app("stoa-executor: runs Stoa functions for a gateway, over gRPC");
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--listen", flags.listen, "HOST:PORT or unix:PATH (port 0 picks a free port)")
+      ->capture_default_str();
+  app.add_option("--device", flags.device, "cpu, cuda or auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  app.add_option("--threads", flags.threads, "worker threads (0: one per hardware thread)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "HOST:PORT serving GET /metrics (off when empty)");
+  app.add_option("--config", flags.config, "YAML file whose keys are flag names");
+  std::vector<const char*> args;
+  for (const std::string& a : *expanded) args.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitBadFlags;
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
+  stoa::common::InitLogging("stoa-executor", flags.log_level);
+
+  // Signals are taken synchronously by the main thread; every thread started
+  // from here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  stoa::common::metrics::Registry registry;
+  auto device = stoa::executors::SelectDevice(flags.device, &registry);
+  if (!device.ok()) {
+    std::cerr << "stoa-executor: " << device.status().message() << "\n";
+    return kExitStartFailed;
+  }
+  spdlog::info("device: {} ({}); kernels run on {}", device->selected, device->reason,
+               device->kernel_device);
+
+  stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes();
+  stoa::executors::InProcessExecutor::Options options;
+  options.threads = static_cast<size_t>(flags.threads);
+  options.device = device->kernel_device;
+  options.device_name = device->name;
+  stoa::executors::InProcessExecutor executor(runtimes, options, &registry);
+  stoa::executors::ExecutorService service(&executor);
+
+  auto server = stoa::executors::GrpcServer::Start(flags.listen, &service);
+  if (!server.ok()) {
+    std::cerr << "stoa-executor: " << server.status().message() << "\n";
+    return absl::IsInvalidArgument(server.status()) ? kExitBadFlags : kExitStartFailed;
+  }
+  std::unique_ptr<stoa::executors::MetricsHttpServer> metrics_server;
+  if (!flags.metrics_listen.empty()) {
+    auto started = stoa::executors::MetricsHttpServer::Start(
+        flags.metrics_listen, [&registry] { return registry.Serialize(); });
+    if (!started.ok()) {
+      std::cerr << "stoa-executor: " << started.status().message() << "\n";
+      (*server)->Shutdown(0);
+      return absl::IsInvalidArgument(started.status()) ? kExitBadFlags : kExitStartFailed;
+    }
+    metrics_server = std::move(*started);
+    spdlog::info("metrics on http://{}/metrics", metrics_server->address());
+  }
+
+  std::printf("stoa-executor listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+  spdlog::info("serving on {} with {} threads", (*server)->address(),
+               flags.threads > 0 ? flags.threads : std::thread::hardware_concurrency());
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("signal {}: shutting down", signal_number);
+  metrics_server.reset();
+  (*server)->Shutdown(kShutdownGraceMs);
+  spdlog::info("stopped");
+  return 0;
+}

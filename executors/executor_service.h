@@ -1,0 +1,89 @@
+// ExecutorService exposes any Executor as the gRPC service
+// stoa.v1.Executor (the `stoa-executor` server wraps an InProcessExecutor).
+// GrpcServer builds and runs a grpc::Server for it.
+//
+// ExecutorService uses the callback API: each RPC returns a
+// grpc::ServerUnaryReactor that is finished from the executor's callback, so
+// no gRPC server thread blocks while a function runs. Errors cross the
+// boundary through ToGrpcStatus, code unchanged.
+//
+// Thread safety: ExecutorService is safe for concurrent RPCs if the wrapped
+// executor is (every Executor is). Ownership: the executor must outlive the
+// service, and the service must outlive the server it is registered with.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "executors/executor.h"
+#include "grpcpp/server.h"
+#include "stoa/v1/executor.grpc.pb.h"
+
+namespace stoa::executors {
+
+class ExecutorService final : public v1::Executor::CallbackService {
+ public:
+  explicit ExecutorService(Executor* executor) : executor_(executor) {}
+
+  grpc::ServerUnaryReactor* Invoke(grpc::CallbackServerContext* context,
+                                   const v1::InvokeRequest* request,
+                                   v1::InvokeResponse* response) override;
+  grpc::ServerUnaryReactor* LoadFunction(grpc::CallbackServerContext* context,
+                                         const v1::LoadFunctionRequest* request,
+                                         v1::LoadFunctionResponse* response) override;
+  grpc::ServerUnaryReactor* UnloadFunction(grpc::CallbackServerContext* context,
+                                           const v1::UnloadFunctionRequest* request,
+                                           v1::UnloadFunctionResponse* response) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const v1::GetStatusRequest* request,
+                                      v1::GetStatusResponse* response) override;
+
+ private:
+  Executor* const executor_;
+};
+
+// A started gRPC server with one service.
+class GrpcServer {
+ public:
+  struct Options {
+    int max_message_bytes = 64 * 1024 * 1024;
+  };
+
+  // Listens on `listen`: "host:port" (port 0 picks a free port) or
+  // "unix:/path". INVALID_ARGUMENT for a malformed address, UNAVAILABLE when
+  // it cannot be bound (port in use, no such interface, bad socket path).
+  // `service` must outlive the returned server.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
+                                                           grpc::Service* service, Options options);
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
+                                                           grpc::Service* service) {
+    return Start(listen, service, Options());
+  }
+
+  // Shuts down (waiting up to `grace_ms` for calls in flight) if not done yet.
+  ~GrpcServer();
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // The bound address: "host:port" with the real port, or "unix:/path".
+  const std::string& address() const { return address_; }
+  // The bound TCP port; 0 for a Unix socket.
+  int port() const { return port_; }
+
+  // Stops accepting calls; calls still running after `grace_ms` are
+  // cancelled. Returns when every call has finished. Idempotent.
+  void Shutdown(int grace_ms = 2000);
+
+ private:
+  GrpcServer(std::unique_ptr<grpc::Server> server, std::string address, int port)
+      : server_(std::move(server)), address_(std::move(address)), port_(port) {}
+
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  int port_;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace stoa::executors

@@ -1,0 +1,131 @@
+#include "executors/grpc_executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "executors/grpc_status.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace stoa::executors {
+namespace {
+
+constexpr int kInitialReconnectBackoffMs = 100;
+constexpr int kKeepaliveTimeMs = 20000;
+constexpr int kKeepaliveTimeoutMs = 5000;
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target,
+                                           const GrpcExecutor::Options& options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  // A refused or dropped connection is retried quickly and never waits more
+  // than connect_timeout_ms; meanwhile calls fail fast with UNAVAILABLE.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              std::min(kInitialReconnectBackoffMs, options.connect_timeout_ms));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, options.connect_timeout_ms);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, options.connect_timeout_ms);
+  // Keepalive notices a peer that vanished without closing the connection.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+template <typename Request, typename Response>
+struct GrpcExecutor::Call {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+};
+
+GrpcExecutor::GrpcExecutor(std::string target) : GrpcExecutor(std::move(target), Options()) {}
+
+GrpcExecutor::GrpcExecutor(std::string target, Options options)
+    : target_(std::move(target)),
+      options_(options),
+      channel_(MakeChannel(target_, options_)),
+      stub_(v1::Executor::NewStub(channel_)) {}
+
+GrpcExecutor::~GrpcExecutor() {
+  absl::MutexLock lock(&mu_);
+  for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+  mu_.Await(absl::Condition(
+      +[](std::set<grpc::ClientContext*>* s) { return s->empty(); }, &in_flight_));
+}
+
+void GrpcExecutor::Register(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  in_flight_.insert(context);
+}
+
+void GrpcExecutor::Unregister(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  in_flight_.erase(context);
+}
+
+template <typename Request, typename Response, typename Method, typename Done>
+void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Done done) {
+  auto* call = new Call<Request, Response>();
+  call->request = std::move(request);
+  call->context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::milliseconds(timeout_ms));
+  Register(&call->context);
+  method(stub_->async(), &call->context, &call->request, &call->response,
+         [this, call, done = std::move(done)](grpc::Status grpc_status) {
+           absl::Status status = FromGrpcStatus(grpc_status);
+           if (status.ok()) {
+             done(std::move(call->response));
+           } else {
+             if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
+               status = absl::Status(status.code(),
+                                     absl::StrCat(Describe(), ": ", std::string(status.message())));
+             }
+             done(std::move(status));
+           }
+           Unregister(&call->context);
+           delete call;
+         });
+}
+
+void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done) {
+  const int64_t timeout_ms = request.timeout_ms() > 0
+                                 ? int64_t{request.timeout_ms()} + options_.deadline_margin_ms
+                                 : options_.default_timeout_ms;
+  Start<v1::InvokeRequest, v1::InvokeResponse>(
+      [](auto* async, auto* context, auto* req, auto* resp, auto cb) {
+        async->Invoke(context, req, resp, std::move(cb));
+      },
+      std::move(request), timeout_ms, std::move(done));
+}
+
+void GrpcExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) {
+  Start<v1::LoadFunctionRequest, v1::LoadFunctionResponse>(
+      [](auto* async, auto* context, auto* req, auto* resp, auto cb) {
+        async->LoadFunction(context, req, resp, std::move(cb));
+      },
+      std::move(request), options_.load_timeout_ms, std::move(done));
+}
+
+void GrpcExecutor::UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) {
+  Start<v1::UnloadFunctionRequest, v1::UnloadFunctionResponse>(
+      [](auto* async, auto* context, auto* req, auto* resp, auto cb) {
+        async->UnloadFunction(context, req, resp, std::move(cb));
+      },
+      std::move(request), options_.default_timeout_ms, std::move(done));
+}
+
+void GrpcExecutor::GetStatus(StatusCallback done) {
+  Start<v1::GetStatusRequest, v1::GetStatusResponse>(
+      [](auto* async, auto* context, auto* req, auto* resp, auto cb) {
+        async->GetStatus(context, req, resp, std::move(cb));
+      },
+      v1::GetStatusRequest(), options_.default_timeout_ms, std::move(done));
+}
+
+}  // namespace stoa::executors

@@ -1,0 +1,88 @@
+// GrpcExecutor is an Executor whose functions run in a remote
+// `stoa-executor` process, reached over gRPC (TCP "host:port", or a Unix
+// socket "unix:/path" for a local edge executor).
+//
+// Asynchronous: every method starts a call with the gRPC callback API and
+// returns at once; `done` runs on a gRPC thread when the call completes, so
+// a slow cloud call never holds a caller's thread.
+//
+// Deadlines: every call has one. Invoke uses request.timeout_ms plus a small
+// margin (so the server, which enforces timeout_ms itself, reports its own
+// DEADLINE_EXCEEDED with timings) or default_timeout_ms when it is 0;
+// LoadFunction uses load_timeout_ms (artifacts can be big); the others
+// default_timeout_ms.
+//
+// Failure: calls do not wait for the channel to become ready, and the channel
+// retries connections with a backoff capped near connect_timeout_ms, so a dead
+// or unreachable peer fails with UNAVAILABLE quickly (within about
+// connect_timeout_ms) and never later than the call's deadline. Statuses from
+// the server arrive with their code unchanged (FromGrpcStatus): NOT_FOUND
+// from the remote executor is NOT_FOUND here. UNAVAILABLE and
+// DEADLINE_EXCEEDED messages are prefixed with Describe().
+//
+// Thread safety: all methods may be called concurrently.
+// Lifetime: the destructor cancels calls still in flight (their callbacks get
+// CANCELLED) and waits for their callbacks to return; do not destroy the
+// executor from inside one of its own callbacks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "executors/executor.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "stoa/v1/executor.grpc.pb.h"
+
+namespace stoa::executors {
+
+class GrpcExecutor final : public Executor {
+ public:
+  struct Options {
+    // Cap of the reconnect backoff, and the connect attempt timeout.
+    int connect_timeout_ms = 1000;
+    // Deadline of calls that carry no timeout of their own.
+    int default_timeout_ms = 10000;
+    // Deadline of LoadFunction.
+    int load_timeout_ms = 60000;
+    // Margin added to request.timeout_ms for the transport deadline.
+    int deadline_margin_ms = 50;
+    int max_message_bytes = 64 * 1024 * 1024;
+  };
+
+  explicit GrpcExecutor(std::string target);
+  GrpcExecutor(std::string target, Options options);
+  ~GrpcExecutor() override;
+
+  void Invoke(v1::InvokeRequest request, InvokeCallback done) override;
+  void LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) override;
+  void UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) override;
+  void GetStatus(StatusCallback done) override;
+  // "grpc:<target>".
+  std::string Describe() const override { return "grpc:" + target_; }
+
+ private:
+  template <typename Request, typename Response>
+  struct Call;
+
+  // Starts `method` on `stub_->async()` with a heap-held call whose deadline
+  // is `timeout_ms` from now, and calls `done` with the result.
+  template <typename Request, typename Response, typename Method, typename Done>
+  void Start(Method method, Request request, int64_t timeout_ms, Done done);
+
+  void Register(grpc::ClientContext* context);
+  void Unregister(grpc::ClientContext* context);
+
+  const std::string target_;
+  const Options options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Executor::Stub> stub_;
+
+  absl::Mutex mu_;
+  std::set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace stoa::executors

@@ -1,0 +1,324 @@
+#include "executors/in_process_executor.h"
+
+#include <exception>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/sha256.h"
+
+namespace stoa::executors {
+namespace {
+
+constexpr double kEwmaAlpha = 0.2;
+
+size_t ThreadsOrDefault(size_t threads) {
+  if (threads > 0) return threads;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? hw : 1;
+}
+
+std::string OutcomeLabel(const absl::Status& status) {
+  if (status.ok()) return "ok";
+  return absl::AsciiStrToLower(absl::StatusCodeToString(status.code()));
+}
+
+std::string VersionText(const std::string& sha256) { return sha256.empty() ? "(any)" : sha256; }
+
+}  // namespace
+
+struct InProcessExecutor::Entry {
+  std::string function;
+  std::string sha256;
+  uint64_t sequence = 0;
+  std::unique_ptr<functions::LoadedFunction> fn;
+  std::atomic<uint64_t> invocations{0};
+  // Cached metric handles (nullptr without a registry): Family::Add locks.
+  common::metrics::Counter* ok_counter = nullptr;
+  common::metrics::Histogram* exec_seconds = nullptr;
+  common::metrics::Histogram* queue_seconds = nullptr;
+};
+
+InProcessExecutor::InProcessExecutor(const functions::RuntimeSet& runtimes, Options options,
+                                     common::metrics::Registry* metrics)
+    : runtimes_(runtimes),
+      options_(std::move(options)),
+      metrics_(metrics),
+      clock_(common::RealClock::Get()),
+      pool_(ThreadsOrDefault(options_.threads)) {
+  if (metrics_ != nullptr) {
+    pending_gauge_ = &metrics_
+                          ->AddGauge("stoa_executor_pending",
+                                     "Invocations queued for a worker thread of this executor.")
+                          .Add({});
+  }
+}
+
+InProcessExecutor::EntryPtr InProcessExecutor::Find(const std::string& function,
+                                                    const std::string& sha256) const {
+  absl::MutexLock lock(&mu_);
+  auto it = functions_.find(function);
+  if (it == functions_.end() || it->second.empty()) return nullptr;
+  if (!sha256.empty()) {
+    auto v = it->second.find(sha256);
+    return v == it->second.end() ? nullptr : v->second;
+  }
+  EntryPtr latest;
+  for (const auto& [sha, entry] : it->second) {
+    if (latest == nullptr || entry->sequence > latest->sequence) latest = entry;
+  }
+  return latest;
+}
+
+void InProcessExecutor::RecordOutcome(const Entry& entry, const absl::Status& status) {
+  if (metrics_ == nullptr) return;
+  if (status.ok() && entry.ok_counter != nullptr) {
+    entry.ok_counter->Increment();
+    return;
+  }
+  metrics_->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
+      .Add({{"function", entry.function}, {"outcome", OutcomeLabel(status)}})
+      .Increment();
+}
+
+void InProcessExecutor::RecordExecTime(int64_t exec_us) {
+  absl::MutexLock lock(&mu_);
+  const double us = static_cast<double>(exec_us);
+  ewma_exec_us_ = ewma_exec_us_ == 0.0 ? us : kEwmaAlpha * us + (1 - kEwmaAlpha) * ewma_exec_us_;
+}
+
+void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done) {
+  const int64_t enqueued_us = clock_.NowMicros();
+  EntryPtr entry = Find(request.function(), request.sha256());
+  if (entry == nullptr) {
+    absl::Status status =
+        absl::NotFoundError(absl::StrCat("function '", request.function(), "' version ",
+                                         VersionText(request.sha256()), " is not loaded"));
+    if (metrics_ != nullptr) {
+      metrics_->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
+          .Add({{"function", request.function()}, {"outcome", OutcomeLabel(status)}})
+          .Increment();
+    }
+    done(std::move(status));
+    return;
+  }
+  uint32_t timeout_ms = request.timeout_ms();
+  if (timeout_ms == 0) timeout_ms = entry->fn->spec().limits().timeout_ms();
+  const int64_t deadline_us =
+      timeout_ms == 0 ? 0 : enqueued_us + static_cast<int64_t>(timeout_ms) * 1000;
+  queued_.fetch_add(1, std::memory_order_relaxed);
+  if (pending_gauge_ != nullptr) pending_gauge_->Increment();
+  pool_.Schedule([this, entry = std::move(entry), request = std::move(request), enqueued_us,
+                  deadline_us, done = std::move(done)]() mutable {
+    RunInvocation(entry, std::move(request), enqueued_us, deadline_us, std::move(done));
+  });
+}
+
+void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest request,
+                                      int64_t enqueued_us, int64_t deadline_us,
+                                      InvokeCallback done) {
+  const int64_t start_us = clock_.NowMicros();
+  const int64_t depth = queued_.fetch_sub(1, std::memory_order_relaxed) - 1;
+  if (pending_gauge_ != nullptr) pending_gauge_->Decrement();
+  const int64_t queue_us = start_us - enqueued_us;
+  if (entry->queue_seconds != nullptr) entry->queue_seconds->Observe(queue_us / 1e6);
+
+  if (deadline_us != 0 && start_us >= deadline_us) {
+    absl::Status status = absl::DeadlineExceededError(
+        absl::StrCat("function '", entry->function, "' waited ", queue_us,
+                     " us in the queue, past its deadline; it did not run"));
+    RecordOutcome(*entry, status);
+    done(std::move(status));
+    return;
+  }
+
+  functions::InvocationInput input;
+  input.tensors.reserve(request.inputs_size());
+  for (auto& t : *request.mutable_inputs()) input.tensors.push_back(std::move(t));
+  input.raw = std::move(*request.mutable_raw());
+  input.deadline_us = deadline_us;
+
+  absl::StatusOr<functions::InvocationOutput> output;
+  try {
+    output = entry->fn->Invoke(input);
+  } catch (const std::exception& e) {
+    output = absl::InternalError(
+        absl::StrCat("function '", entry->function, "' threw an exception: ", e.what()));
+  }
+  const int64_t end_us = clock_.NowMicros();
+  const int64_t exec_us = end_us - start_us;
+  entry->invocations.fetch_add(1, std::memory_order_relaxed);
+  invocations_.fetch_add(1, std::memory_order_relaxed);
+
+  if (output.ok() && deadline_us != 0 && end_us > deadline_us) {
+    output = absl::DeadlineExceededError(absl::StrCat("function '", entry->function,
+                                                      "' finished past its deadline (ran ", exec_us,
+                                                      " us after ", queue_us, " us queued)"));
+  }
+  RecordOutcome(*entry, output.status());
+  if (!output.ok()) {
+    done(output.status());
+    return;
+  }
+  RecordExecTime(exec_us);
+  if (entry->exec_seconds != nullptr) entry->exec_seconds->Observe(exec_us / 1e6);
+
+  v1::InvokeResponse response;
+  for (auto& t : output->tensors) *response.add_outputs() = std::move(t);
+  response.set_raw(std::move(output->raw));
+  response.set_queue_us(static_cast<uint64_t>(queue_us));
+  response.set_load_us(0);
+  response.set_exec_us(static_cast<uint64_t>(exec_us));
+  response.set_device(options_.device);
+  response.set_queue_depth(static_cast<uint32_t>(depth < 0 ? 0 : depth));
+  done(std::move(response));
+}
+
+void InProcessExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) {
+  if (request.spec().name().empty()) {
+    done(absl::InvalidArgumentError("LoadFunction: spec.name is empty"));
+    return;
+  }
+  v1::FunctionSpec spec = std::move(*request.mutable_spec());
+  std::string artifact = std::move(*request.mutable_artifact());
+  // Hashing and parsing can take a while for big artifacts: off the caller's thread.
+  pool_.Schedule([this, spec = std::move(spec), artifact = std::move(artifact),
+                  done = std::move(done)]() mutable {
+    RunLoad(std::move(spec), std::move(artifact), std::move(done));
+  });
+}
+
+void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done) {
+  const std::string name = spec.name();
+  auto count_load = [&](const absl::Status& status) {
+    if (metrics_ == nullptr) return;
+    metrics_->AddCounter("stoa_executor_loads_total", "Function loads by this executor.")
+        .Add({{"function", name}, {"outcome", OutcomeLabel(status)}})
+        .Increment();
+  };
+  const std::string sha = common::Sha256Hex(artifact);
+  if (!spec.sha256().empty() && spec.sha256() != sha) {
+    absl::Status status =
+        absl::InvalidArgumentError(absl::StrCat("function '", name, "': artifact sha256 ", sha,
+                                                " does not match spec.sha256 ", spec.sha256()));
+    count_load(status);
+    done(std::move(status));
+    return;
+  }
+  spec.set_sha256(sha);
+
+  if (EntryPtr existing = Find(name, sha); existing != nullptr) {
+    v1::LoadFunctionResponse response;
+    response.set_already_loaded(true);
+    response.set_load_us(0);
+    *response.mutable_spec() = existing->fn->spec();
+    count_load(absl::OkStatus());
+    done(std::move(response));
+    return;
+  }
+
+  const int64_t start_us = clock_.NowMicros();
+  absl::StatusOr<functions::LoadedFunctionPtr> loaded;
+  try {
+    loaded = runtimes_.Load(spec, artifact);
+  } catch (const std::exception& e) {
+    loaded = absl::InvalidArgumentError(
+        absl::StrCat("function '", name, "': runtime threw while loading: ", e.what()));
+  }
+  const int64_t load_us = clock_.NowMicros() - start_us;
+  count_load(loaded.status());
+  if (!loaded.ok()) {
+    done(loaded.status());
+    return;
+  }
+
+  auto entry = std::make_shared<Entry>();
+  entry->function = name;
+  entry->sha256 = sha;
+  entry->fn = std::move(*loaded);
+  if (metrics_ != nullptr) {
+    entry->ok_counter =
+        &metrics_
+             ->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
+             .Add({{"function", name}, {"outcome", "ok"}});
+    entry->exec_seconds = &metrics_
+                               ->AddHistogram("stoa_executor_exec_seconds",
+                                              "Execution time of successful invocations.")
+                               .Add({{"function", name}});
+    entry->queue_seconds =
+        &metrics_->AddHistogram("stoa_executor_queue_seconds", "Time invocations spent queued.")
+             .Add({{"function", name}});
+    metrics_->AddHistogram("stoa_executor_load_seconds", "Time taken to load a function.")
+        .Add({{"function", name}})
+        .Observe(load_us / 1e6);
+  }
+
+  v1::LoadFunctionResponse response;
+  {
+    absl::MutexLock lock(&mu_);
+    auto& versions = functions_[name];
+    auto it = versions.find(sha);
+    if (it != versions.end()) {
+      // A concurrent load of the same bytes won: keep the first one.
+      response.set_already_loaded(true);
+      response.set_load_us(0);
+      *response.mutable_spec() = it->second->fn->spec();
+    } else {
+      entry->sequence = ++load_sequence_;
+      response.set_already_loaded(false);
+      response.set_load_us(static_cast<uint64_t>(load_us));
+      *response.mutable_spec() = entry->fn->spec();
+      versions.emplace(sha, std::move(entry));
+    }
+  }
+  // The runtime may not echo sha256 in the spec it derived; the key is ours.
+  response.mutable_spec()->set_sha256(sha);
+  done(std::move(response));
+}
+
+void InProcessExecutor::UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) {
+  bool unloaded = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = functions_.find(request.function());
+    if (it != functions_.end()) {
+      if (request.sha256().empty()) {
+        unloaded = !it->second.empty();
+        functions_.erase(it);
+      } else {
+        unloaded = it->second.erase(request.sha256()) > 0;
+        if (it->second.empty()) functions_.erase(it);
+      }
+    }
+  }
+  v1::UnloadFunctionResponse response;
+  response.set_unloaded(unloaded);
+  done(std::move(response));
+}
+
+void InProcessExecutor::GetStatus(StatusCallback done) {
+  v1::GetStatusResponse response;
+  response.set_device(options_.device);
+  response.set_device_name(options_.device_name);
+  const int64_t queued = queued_.load(std::memory_order_relaxed);
+  response.set_queue_depth(static_cast<uint32_t>(queued < 0 ? 0 : queued));
+  response.set_threads(static_cast<uint32_t>(pool_.size()));
+  response.set_invocations(invocations_.load(std::memory_order_relaxed));
+  {
+    absl::MutexLock lock(&mu_);
+    response.set_mean_service_us(ewma_exec_us_);
+    for (const auto& [name, versions] : functions_) {
+      for (const auto& [sha, entry] : versions) {
+        v1::LoadedFunction* f = response.add_functions();
+        f->set_function(name);
+        f->set_sha256(sha);
+        f->set_invocations(entry->invocations.load(std::memory_order_relaxed));
+      }
+    }
+  }
+  done(std::move(response));
+}
+
+}  // namespace stoa::executors

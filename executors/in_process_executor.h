@@ -1,0 +1,117 @@
+// InProcessExecutor runs functions inside this process on a fixed thread
+// pool. It is the edge tier of the gateway, and the backend of the
+// `stoa-executor` server (ExecutorService wraps one).
+//
+// Functions are keyed by (name, sha256) and held by shared_ptr, so an Invoke
+// never holds the map lock while the function runs, and an UnloadFunction
+// that races with a running Invoke lets that Invoke finish.
+//
+// Invoke:
+//  - request.sha256 empty means "the version of `function` loaded last";
+//  - NOT_FOUND "function 'x' version <sha> is not loaded" (reported at once,
+//    on the caller's thread) when absent;
+//  - the deadline is request.timeout_ms, else the spec's limits.timeout_ms,
+//    else none; it is measured from the Invoke call. A request still queued
+//    when it passes fails DEADLINE_EXCEEDED without running; a running one
+//    gets it as InvocationInput::deadline_us (on common::RealClock), and a
+//    result that arrives after it is DEADLINE_EXCEEDED too (a remote caller
+//    would have given up by then);
+//  - the response carries queue_us (enqueue → start), exec_us, device,
+//    queue_depth (invocations still queued when this one started), load_us 0.
+//
+// LoadFunction: INVALID_ARGUMENT when spec.sha256 is set and differs from the
+// artifact's SHA-256, or when the runtime refuses the artifact. Loading bytes
+// already loaded under that name is a no-op (already_loaded = true,
+// load_us = 0). Otherwise the runtime loads on a pool thread and load_us is
+// the wall time that took. The response spec has sha256 and the signature
+// the runtime derived.
+//
+// Metrics (when a registry is given):
+//   stoa_executor_invocations_total{function,outcome}  counter; outcome is
+//       "ok" or the lower-case status code ("deadline_exceeded", ...)
+//   stoa_executor_exec_seconds{function}               histogram, successful runs
+//   stoa_executor_queue_seconds{function}              histogram, time queued
+//   stoa_executor_loads_total{function,outcome}        counter
+//   stoa_executor_load_seconds{function}               histogram, real loads only
+//   stoa_executor_pending                              gauge, invocations queued
+//
+// Thread safety: every method may be called concurrently. Invoke and
+// LoadFunction call back on pool threads (Invoke's NOT_FOUND and
+// LoadFunction's empty-name error on the caller's thread). UnloadFunction
+// and GetStatus are cheap and call back on the caller's thread, so a busy
+// pool never delays the scheduler's view of the tier.
+// Ownership: `runtimes` and `metrics` must outlive the executor. The
+// destructor runs every request already queued (calling its callback) and
+// then joins the pool.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/thread_pool.h"
+#include "executors/executor.h"
+#include "functions/function_runtime.h"
+
+namespace stoa::executors {
+
+class InProcessExecutor final : public Executor {
+ public:
+  struct Options {
+    // Worker threads; 0 means std::thread::hardware_concurrency().
+    size_t threads = 0;
+    // Where kernels run, reported in responses and GetStatus: "cpu" | "cuda".
+    std::string device = "cpu";
+    // A human-readable name of the device (CPU model, probed GPU).
+    std::string device_name;
+  };
+
+  InProcessExecutor(const functions::RuntimeSet& runtimes, Options options,
+                    common::metrics::Registry* metrics /* nullable */);
+  ~InProcessExecutor() override = default;
+
+  void Invoke(v1::InvokeRequest request, InvokeCallback done) override;
+  void LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) override;
+  void UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) override;
+  void GetStatus(StatusCallback done) override;
+  std::string Describe() const override { return "in-process"; }
+
+ private:
+  struct Entry;  // one loaded function version
+  using EntryPtr = std::shared_ptr<Entry>;
+
+  // nullptr when not loaded; empty sha256 means the latest loaded version.
+  EntryPtr Find(const std::string& function, const std::string& sha256) const;
+  void RunInvocation(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
+                     int64_t deadline_us, InvokeCallback done);
+  void RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done);
+  void RecordOutcome(const Entry& entry, const absl::Status& status);
+  void RecordExecTime(int64_t exec_us);
+
+  const functions::RuntimeSet& runtimes_;
+  const Options options_;
+  common::metrics::Registry* const metrics_;
+  common::Clock& clock_;
+
+  mutable absl::Mutex mu_;
+  // function name → sha256 → entry.
+  std::map<std::string, std::map<std::string, EntryPtr>> functions_ ABSL_GUARDED_BY(mu_);
+  uint64_t load_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  double ewma_exec_us_ ABSL_GUARDED_BY(mu_) = 0.0;
+
+  std::atomic<uint64_t> invocations_{0};
+  std::atomic<int64_t> queued_{0};  // invocations waiting for a worker
+  common::metrics::Gauge* pending_gauge_ = nullptr;
+
+  // Last member: destroyed first, so the queued work it drains still sees
+  // every other member alive.
+  common::ThreadPool pool_;
+};
+
+}  // namespace stoa::executors

@@ -1,0 +1,111 @@
+#include "tests/unit/executors/fake_runtime.h"
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+
+namespace stoa::executors::testing {
+namespace {
+
+class FakeFunction final : public functions::LoadedFunction {
+ public:
+  FakeFunction(v1::FunctionSpec spec, int sleep_ms) : spec_(std::move(spec)), sleep_ms_(sleep_ms) {}
+
+  const v1::FunctionSpec& spec() const override { return spec_; }
+
+  absl::StatusOr<functions::InvocationOutput> Invoke(
+      const functions::InvocationInput& input) override {
+    if (input.tensors.size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expected 1 input, got ", input.tensors.size()));
+    }
+    const v1::Tensor& x = input.tensors[0];
+    if (x.datatype() != v1::FP32) {
+      return absl::InvalidArgumentError("input 'x' must be FP32");
+    }
+    if (sleep_ms_ > 0) {
+      const int64_t end = common::RealClock::Get().NowMicros() + int64_t{sleep_ms_} * 1000;
+      while (common::RealClock::Get().NowMicros() < end) {
+        if (input.deadline_us != 0 && common::RealClock::Get().NowMicros() > input.deadline_us) {
+          return absl::DeadlineExceededError("fake function: deadline passed while running");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    std::vector<float> values = FloatValues(x);
+    for (float& v : values) v += 1.0f;
+    functions::InvocationOutput output;
+    output.tensors.push_back(FloatTensor("y", values));
+    return output;
+  }
+
+ private:
+  v1::FunctionSpec spec_;
+  int sleep_ms_;
+};
+
+}  // namespace
+
+absl::StatusOr<functions::LoadedFunctionPtr> FakeRuntime::Load(const v1::FunctionSpec& spec,
+                                                               std::string_view artifact) {
+  loads_.fetch_add(1);
+  if (artifact == "bad") {
+    return absl::InvalidArgumentError("fake runtime: artifact 'bad' is not a valid function");
+  }
+  const std::string text(artifact);
+  int sleep_ms = 0;
+  if (absl::StartsWith(text, "sleep=") && !absl::SimpleAtoi(text.substr(6), &sleep_ms)) {
+    return absl::InvalidArgumentError("fake runtime: bad sleep value");
+  }
+  v1::FunctionSpec derived = spec;
+  derived.clear_inputs();
+  derived.clear_outputs();
+  auto* in = derived.add_inputs();
+  in->set_name("x");
+  in->set_datatype(v1::FP32);
+  in->add_shape(-1);
+  auto* out = derived.add_outputs();
+  out->set_name("y");
+  out->set_datatype(v1::FP32);
+  out->add_shape(-1);
+  return std::make_unique<FakeFunction>(std::move(derived), sleep_ms);
+}
+
+functions::RuntimeSet FakeRuntimes(FakeRuntime** runtime) {
+  functions::RuntimeSet set;
+  auto fake = std::make_unique<FakeRuntime>();
+  if (runtime != nullptr) *runtime = fake.get();
+  set.Add(std::move(fake));
+  return set;
+}
+
+v1::Tensor FloatTensor(const std::string& name, const std::vector<float>& values) {
+  v1::Tensor t;
+  t.set_name(name);
+  t.set_datatype(v1::FP32);
+  t.add_shape(static_cast<int64_t>(values.size()));
+  t.set_raw(
+      std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  return t;
+}
+
+std::vector<float> FloatValues(const v1::Tensor& tensor) {
+  std::vector<float> values(tensor.raw().size() / sizeof(float));
+  std::memcpy(values.data(), tensor.raw().data(), values.size() * sizeof(float));
+  return values;
+}
+
+v1::LoadFunctionRequest FakeLoadRequest(const std::string& name, const std::string& artifact) {
+  v1::LoadFunctionRequest request;
+  request.mutable_spec()->set_name(name);
+  request.mutable_spec()->set_runtime("fake");
+  request.set_artifact(artifact);
+  return request;
+}
+
+}  // namespace stoa::executors::testing

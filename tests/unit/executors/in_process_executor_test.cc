@@ -1,0 +1,251 @@
+#include "executors/in_process_executor.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "common/sha256.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/executors/fake_runtime.h"
+
+namespace stoa::executors {
+namespace {
+
+using ::stoa::executors::testing::Await;
+using ::stoa::executors::testing::FakeLoadRequest;
+using ::stoa::executors::testing::FakeRuntime;
+using ::stoa::executors::testing::FakeRuntimes;
+using ::stoa::executors::testing::FloatTensor;
+using ::stoa::executors::testing::FloatValues;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<v1::LoadFunctionResponse> Load(Executor& ex, v1::LoadFunctionRequest request) {
+  return Await<v1::LoadFunctionResponse>(
+      [&](auto done) { ex.LoadFunction(std::move(request), done); });
+}
+
+v1::InvokeRequest Request(const std::string& function, const std::string& sha,
+                          const std::vector<float>& x, uint32_t timeout_ms = 0) {
+  v1::InvokeRequest request;
+  request.set_function(function);
+  request.set_sha256(sha);
+  *request.add_inputs() = FloatTensor("x", x);
+  request.set_timeout_ms(timeout_ms);
+  return request;
+}
+
+absl::StatusOr<v1::InvokeResponse> Invoke(Executor& ex, v1::InvokeRequest request) {
+  return Await<v1::InvokeResponse>([&](auto done) { ex.Invoke(std::move(request), done); });
+}
+
+class InProcessExecutorTest : public ::testing::Test {
+ protected:
+  InProcessExecutorTest() : runtimes_(FakeRuntimes(&fake_)) {}
+
+  InProcessExecutor::Options Options(size_t threads) {
+    InProcessExecutor::Options options;
+    options.threads = threads;
+    options.device = "cpu";
+    options.device_name = "test cpu";
+    return options;
+  }
+
+  FakeRuntime* fake_ = nullptr;
+  functions::RuntimeSet runtimes_;
+  common::metrics::Registry registry_;
+};
+
+TEST_F(InProcessExecutorTest, LoadThenInvokeComputesOutputsAndTimings) {
+  InProcessExecutor ex(runtimes_, Options(2), &registry_);
+  auto loaded = Load(ex, FakeLoadRequest("inc", "plain"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FALSE(loaded->already_loaded());
+  EXPECT_EQ(loaded->spec().sha256(), common::Sha256Hex("plain"));
+  ASSERT_EQ(loaded->spec().inputs_size(), 1);
+  EXPECT_EQ(loaded->spec().inputs(0).name(), "x");
+
+  auto out = Invoke(ex, Request("inc", loaded->spec().sha256(), {1.0f, -2.5f, 10.0f}));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->outputs_size(), 1);
+  EXPECT_EQ(out->outputs(0).name(), "y");
+  EXPECT_THAT(FloatValues(out->outputs(0)), ElementsAre(2.0f, -1.5f, 11.0f));
+  EXPECT_EQ(out->device(), "cpu");
+  EXPECT_EQ(out->load_us(), 0u);
+  EXPECT_LT(out->queue_us(), 5'000'000u);
+
+  // An empty sha256 means the latest loaded version.
+  auto latest = Invoke(ex, Request("inc", "", {0.0f}));
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_THAT(FloatValues(latest->outputs(0)), ElementsAre(1.0f));
+
+  const std::string text = registry_.Serialize();
+  EXPECT_THAT(text,
+              HasSubstr("stoa_executor_invocations_total{function=\"inc\",outcome=\"ok\"} 2"));
+  EXPECT_THAT(text, HasSubstr("stoa_executor_exec_seconds_count{function=\"inc\"} 2"));
+}
+
+TEST_F(InProcessExecutorTest, SecondLoadOfSameBytesIsAlreadyLoaded) {
+  InProcessExecutor ex(runtimes_, Options(1), nullptr);
+  auto first = Load(ex, FakeLoadRequest("inc", "sleep=20"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->already_loaded());
+  auto second = Load(ex, FakeLoadRequest("inc", "sleep=20"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->already_loaded());
+  EXPECT_EQ(second->load_us(), 0u);
+  EXPECT_EQ(second->spec().sha256(), first->spec().sha256());
+  EXPECT_EQ(fake_->loads(), 1);
+
+  // Different bytes are a new version, both stay loaded.
+  auto other = Load(ex, FakeLoadRequest("inc", "plain"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->already_loaded());
+  EXPECT_EQ(fake_->loads(), 2);
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { ex.GetStatus(done); });
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->functions_size(), 2);
+}
+
+TEST_F(InProcessExecutorTest, InvokeBeforeLoadIsNotFound) {
+  InProcessExecutor ex(runtimes_, Options(1), &registry_);
+  auto out = Invoke(ex, Request("ghost", "abc123", {1.0f}));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(out.status().message()),
+              HasSubstr("function 'ghost' version abc123 is not loaded"));
+
+  // Loaded, but another version asked for.
+  ASSERT_TRUE(Load(ex, FakeLoadRequest("inc", "plain")).ok());
+  auto wrong = Invoke(ex, Request("inc", "0000", {1.0f}));
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(InProcessExecutorTest, ShaMismatchAndBadArtifactAreInvalidArgument) {
+  InProcessExecutor ex(runtimes_, Options(1), nullptr);
+  auto request = FakeLoadRequest("inc", "plain");
+  request.mutable_spec()->set_sha256(common::Sha256Hex("something else"));
+  auto mismatch = Load(ex, request);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(mismatch.status().message()), HasSubstr("does not match spec.sha256"));
+  EXPECT_EQ(fake_->loads(), 0);
+
+  auto bad = Load(ex, FakeLoadRequest("inc", "bad"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("not a valid function"));
+
+  auto unknown = FakeLoadRequest("inc", "plain");
+  unknown.mutable_spec()->set_runtime("wasm");
+  auto no_runtime = Load(ex, unknown);
+  EXPECT_EQ(no_runtime.status().code(), absl::StatusCode::kInvalidArgument);
+
+  // A correct sha256 is accepted.
+  auto good = FakeLoadRequest("inc", "plain");
+  good.mutable_spec()->set_sha256(common::Sha256Hex("plain"));
+  EXPECT_TRUE(Load(ex, good).ok());
+}
+
+TEST_F(InProcessExecutorTest, QueuedPastTimeoutFailsWithoutRunning) {
+  InProcessExecutor ex(runtimes_, Options(1), &registry_);
+  auto slow = Load(ex, FakeLoadRequest("slow", "sleep=200"));
+  auto fast = Load(ex, FakeLoadRequest("fast", "plain"));
+  ASSERT_TRUE(slow.ok() && fast.ok());
+
+  auto slow_result = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
+  ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}),
+            [slow_result](absl::StatusOr<v1::InvokeResponse> r) {
+              slow_result->set_value(std::move(r));
+            });
+  auto queued = Invoke(ex, Request("fast", fast->spec().sha256(), {1.0f}, /*timeout_ms=*/1));
+  ASSERT_FALSE(queued.ok());
+  EXPECT_EQ(queued.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(queued.status().message()), HasSubstr("did not run"));
+
+  auto slow_done = slow_result->get_future().get();
+  ASSERT_TRUE(slow_done.ok()) << slow_done.status();
+  EXPECT_GE(slow_done->exec_us(), 200'000u);
+
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { ex.GetStatus(done); });
+  ASSERT_TRUE(status.ok());
+  for (const auto& f : status->functions()) {
+    EXPECT_EQ(f.invocations(), f.function() == "slow" ? 1u : 0u) << f.function();
+  }
+  EXPECT_THAT(registry_.Serialize(),
+              HasSubstr("stoa_executor_invocations_total{function=\"fast\",outcome="
+                        "\"deadline_exceeded\"} 1"));
+}
+
+TEST_F(InProcessExecutorTest, RunningPastTimeoutIsDeadlineExceeded) {
+  InProcessExecutor ex(runtimes_, Options(1), nullptr);
+  auto slow = Load(ex, FakeLoadRequest("slow", "sleep=300"));
+  ASSERT_TRUE(slow.ok());
+  const auto start = std::chrono::steady_clock::now();
+  auto out = Invoke(ex, Request("slow", slow->spec().sha256(), {1.0f}, /*timeout_ms=*/50));
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
+  // The runtime saw the deadline and stopped early.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+}
+
+TEST_F(InProcessExecutorTest, ConcurrentInvocationsAllSucceed) {
+  InProcessExecutor ex(runtimes_, Options(4), &registry_);
+  auto loaded = Load(ex, FakeLoadRequest("inc", "plain"));
+  ASSERT_TRUE(loaded.ok());
+  const std::string sha = loaded->spec().sha256();
+  constexpr int kCallers = 8;
+  constexpr int kPerCaller = 50;
+  std::atomic<int> ok{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < kCallers; ++c) {
+    callers.emplace_back([&, c] {
+      for (int i = 0; i < kPerCaller; ++i) {
+        const float x = static_cast<float>(c * 1000 + i);
+        auto out = Invoke(ex, Request("inc", sha, {x}));
+        if (out.ok() && FloatValues(out->outputs(0)) == std::vector<float>{x + 1}) {
+          ok.fetch_add(1);
+        } else {
+          wrong.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(ok.load(), kCallers * kPerCaller);
+  EXPECT_EQ(wrong.load(), 0);
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { ex.GetStatus(done); });
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->invocations(), uint64_t{kCallers * kPerCaller});
+  EXPECT_EQ(status->threads(), 4u);
+  EXPECT_EQ(status->queue_depth(), 0u);
+  EXPECT_EQ(status->device(), "cpu");
+  EXPECT_EQ(status->device_name(), "test cpu");
+  EXPECT_GT(status->mean_service_us(), 0.0);
+}
+
+TEST_F(InProcessExecutorTest, UnloadRemovesAndBadInputIsInvalidArgument) {
+  InProcessExecutor ex(runtimes_, Options(1), nullptr);
+  auto loaded = Load(ex, FakeLoadRequest("inc", "plain"));
+  ASSERT_TRUE(loaded.ok());
+  v1::InvokeRequest bad = Request("inc", loaded->spec().sha256(), {1.0f});
+  bad.mutable_inputs(0)->set_datatype(v1::INT64);
+  EXPECT_EQ(Invoke(ex, bad).status().code(), absl::StatusCode::kInvalidArgument);
+
+  v1::UnloadFunctionRequest unload;
+  unload.set_function("inc");
+  auto unloaded =
+      Await<v1::UnloadFunctionResponse>([&](auto done) { ex.UnloadFunction(unload, done); });
+  ASSERT_TRUE(unloaded.ok());
+  EXPECT_TRUE(unloaded->unloaded());
+  EXPECT_EQ(Invoke(ex, Request("inc", loaded->spec().sha256(), {1.0f})).status().code(),
+            absl::StatusCode::kNotFound);
+  auto again =
+      Await<v1::UnloadFunctionResponse>([&](auto done) { ex.UnloadFunction(unload, done); });
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->unloaded());
+}
+
+}  // namespace
+}  // namespace stoa::executors
