@@ -62,12 +62,10 @@ void PlacementScheduler::SetPolicy(const PolicyConfig& policy) {
   auto active = std::make_shared<ActivePolicy>();
   active->config = policy;
   active->strategy = MakePlacementPolicy(policy);
-  policy_.store(std::move(active), std::memory_order_release);
+  std::atomic_store(&policy_, std::shared_ptr<const ActivePolicy>(std::move(active)));
 }
 
-PolicyConfig PlacementScheduler::GetPolicy() const {
-  return policy_.load(std::memory_order_acquire)->config;
-}
+PolicyConfig PlacementScheduler::GetPolicy() const { return std::atomic_load(&policy_)->config; }
 
 PlacementScheduler::Shard& PlacementScheduler::ShardFor(std::string_view function) const {
   return shards_[std::hash<std::string_view>{}(function) % kShards];
@@ -145,7 +143,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
     return absl::InvalidArgumentError(
         absl::StrCat("no tiers allowed for function '", std::string(function), "'"));
   }
-  std::shared_ptr<const ActivePolicy> active = policy_.load(std::memory_order_acquire);
+  std::shared_ptr<const ActivePolicy> active = std::atomic_load(&policy_);
   const PolicyConfig& config = active->config;
   const int64_t now = clock_.NowMicros();
 
@@ -200,7 +198,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
 
 void PlacementScheduler::Observe(std::string_view function, const Decision& decision,
                                  const Outcome& outcome) {
-  std::shared_ptr<const ActivePolicy> active = policy_.load(std::memory_order_acquire);
+  std::shared_ptr<const ActivePolicy> active = std::atomic_load(&policy_);
   const PolicyConfig& config = active->config;
   CircuitBreaker& cb = circuits_[TierIndex(outcome.tier)];
   const int64_t now = clock_.NowMicros();

@@ -19,7 +19,7 @@
 // Thread safety: every method may be called concurrently. Decide and
 // Observe take no global lock: function state lives in kShards shards (a
 // mutex per shard held only for the map lookup), estimates and counters are
-// atomics, and the policy is an atomic shared_ptr swapped by SetPolicy.
+// atomics, and the policy is a shared_ptr swapped atomically by SetPolicy.
 //
 // Metrics (when a registry is given; it must outlive the scheduler):
 // stoa_placements_total{function,tier,reason} (counter),
@@ -87,7 +87,9 @@ class PlacementScheduler final : public Scheduler {
 
   const common::Clock& clock_;
   Rng rng_;
-  std::atomic<std::shared_ptr<const ActivePolicy>> policy_;
+  // Read with std::atomic_load, replaced with std::atomic_store (libstdc++ 12's
+  // std::atomic<std::shared_ptr> load unlocks with relaxed order: a data race).
+  std::shared_ptr<const ActivePolicy> policy_;
   std::array<CircuitBreaker, kNumTiers> circuits_;
   mutable std::array<Shard, kShards> shards_;
   common::metrics::Family<common::metrics::Counter>* placements_ = nullptr;
