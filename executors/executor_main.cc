@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     std::cerr << "stoa-executor: " << device.status().message() << "\n";
     return kExitStartFailed;
   }
-  spdlog::info("device: {} ({}); kernels run on {}", device->selected, device->reason,
+  spdlog::info("device: {} ({}); kernels run on {}", device->selected, device->name,
                device->kernel_device);
 
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes();

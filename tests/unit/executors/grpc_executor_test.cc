@@ -181,6 +181,14 @@ TEST_F(GrpcExecutorTest, UnreachableTargetIsUnavailableQuickly) {
   EXPECT_EQ(status.status().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(GrpcExecutorBadTargetTest, MalformedTargetFailsInsteadOfHanging) {
+  GrpcExecutor client("this is not a target:::");
+  const auto start = std::chrono::steady_clock::now();
+  auto out = Invoke(client, Request("inc", "abc", {1.0f}, 30000));
+  EXPECT_FALSE(out.ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
 TEST_F(GrpcExecutorTest, ServerGoneMidCallFailsAndLaterCallsAreUnavailable) {
   StartServer("127.0.0.1:0");
   GrpcExecutor client(server_->address());
