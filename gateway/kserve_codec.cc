@@ -1,0 +1,524 @@
+#include "gateway/kserve_codec.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "simdjson.h"
+
+namespace stoa::gateway {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+constexpr int kMaxNesting = 32;
+constexpr uint64_t kMaxElements = uint64_t{1} << 31;
+
+absl::Status Invalid(const std::string& what, const std::string& message) {
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", message));
+}
+
+// simdjson says what is wrong but not where; nlohmann says where.
+absl::Status MalformedJson(std::string_view body, simdjson::error_code error) {
+  try {
+    nlohmann::json parsed = nlohmann::json::parse(body.begin(), body.end());
+    (void)parsed;
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string detail = e.what();
+    size_t column = detail.find("column ");
+    size_t colon = column == std::string::npos ? std::string::npos : detail.find(": ", column);
+    if (colon != std::string::npos) detail = detail.substr(colon + 2);
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed JSON at byte ", e.byte, ": ", detail));
+  } catch (const std::exception&) {
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("malformed JSON: ", simdjson::error_message(error)));
+}
+
+const char* JsonTypeName(element_type t) {
+  switch (t) {
+    case element_type::ARRAY:
+      return "an array";
+    case element_type::OBJECT:
+      return "an object";
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE:
+      return "a number";
+    case element_type::STRING:
+      return "a string";
+    case element_type::BOOL:
+      return "a boolean";
+    case element_type::NULL_VALUE:
+      return "null";
+  }
+  return "a value";
+}
+
+template <typename T>
+void AppendLe(std::string& raw, T value) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  raw.append(bytes, sizeof(T));
+}
+
+// Appends one JSON scalar as an element of `type`; "" on success, else why not.
+std::string AppendElement(const element& e, v1::DataType type, std::string& raw) {
+  element_type t = e.type();
+  switch (type) {
+    case v1::FP32:
+    case v1::FP64: {
+      double v;
+      if (t == element_type::DOUBLE) {
+        v = e.get_double().value_unsafe();
+      } else if (t == element_type::INT64) {
+        v = static_cast<double>(e.get_int64().value_unsafe());
+      } else if (t == element_type::UINT64) {
+        v = static_cast<double>(e.get_uint64().value_unsafe());
+      } else {
+        return absl::StrCat("is ", JsonTypeName(t), ", expected a number");
+      }
+      if (type == v1::FP64) {
+        AppendLe(raw, v);
+      } else {
+        if (std::fabs(v) > std::numeric_limits<float>::max()) {
+          return absl::StrCat("value ", v, " is out of range for FP32");
+        }
+        AppendLe(raw, static_cast<float>(v));
+      }
+      return "";
+    }
+    case v1::INT32:
+    case v1::INT64:
+    case v1::INT8:
+    case v1::UINT8: {
+      int64_t v;
+      if (t == element_type::INT64) {
+        v = e.get_int64().value_unsafe();
+      } else if (t == element_type::UINT64) {
+        return absl::StrCat("value ", e.get_uint64().value_unsafe(), " is out of range for ",
+                            std::string(DataTypeName(type)));
+      } else {
+        return absl::StrCat("is ", JsonTypeName(t), ", expected an integer");
+      }
+      int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+      if (type == v1::INT32) lo = INT32_MIN, hi = INT32_MAX;
+      if (type == v1::INT8) lo = INT8_MIN, hi = INT8_MAX;
+      if (type == v1::UINT8) lo = 0, hi = UINT8_MAX;
+      if (v < lo || v > hi) {
+        return absl::StrCat("value ", v, " is out of range for ", std::string(DataTypeName(type)));
+      }
+      if (type == v1::INT32) AppendLe(raw, static_cast<int32_t>(v));
+      if (type == v1::INT64) AppendLe(raw, v);
+      if (type == v1::INT8) AppendLe(raw, static_cast<int8_t>(v));
+      if (type == v1::UINT8) AppendLe(raw, static_cast<uint8_t>(v));
+      return "";
+    }
+    case v1::BOOL:
+      if (t != element_type::BOOL)
+        return absl::StrCat("is ", JsonTypeName(t), ", expected true or false");
+      raw.push_back(e.get_bool().value_unsafe() ? 1 : 0);
+      return "";
+    default:
+      return "has an unsupported datatype";
+  }
+}
+
+// Appends the elements of (possibly nested) `data` in row-major order.
+absl::Status Flatten(const element& data, v1::DataType type, const std::string& what, int depth,
+                     uint64_t& count, std::string& raw) {
+  if (data.type() != element_type::ARRAY) {
+    std::string why = AppendElement(data, type, raw);
+    if (!why.empty()) return Invalid(what, absl::StrCat("data[", count, "] ", why));
+    ++count;
+    return absl::OkStatus();
+  }
+  if (depth > kMaxNesting) return Invalid(what, "data is nested too deeply");
+  simdjson::dom::array children;
+  if (data.get_array().get(children) != simdjson::SUCCESS) return Invalid(what, "bad data");
+  for (element child : children) {
+    RETURN_IF_ERROR(Flatten(child, type, what, depth + 1, count, raw));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Tensor> ParseInput(size_t index, const element& input) {
+  std::string what = absl::StrCat("inputs[", index, "]");
+  if (input.type() != element_type::OBJECT) {
+    return Invalid(what, absl::StrCat("is ", JsonTypeName(input.type()), ", expected an object"));
+  }
+  v1::Tensor tensor;
+  bool has_shape = false, has_datatype = false;
+  element data;
+  bool has_data = false;
+  simdjson::dom::object fields;
+  if (input.get_object().get(fields) != simdjson::SUCCESS) return Invalid(what, "not an object");
+  for (auto field : fields) {
+    std::string_view key = field.key;
+    if (key == "name") {
+      std::string_view name;
+      if (field.value.get_string().get(name) != simdjson::SUCCESS || name.empty()) {
+        return Invalid(what, "'name' must be a non-empty string");
+      }
+      tensor.set_name(std::string(name));
+    } else if (key == "shape") {
+      simdjson::dom::array dims;
+      if (field.value.get_array().get(dims) != simdjson::SUCCESS) {
+        return Invalid(what, "'shape' must be an array of non-negative integers");
+      }
+      for (element d : dims) {
+        int64_t v;
+        if (d.get_int64().get(v) != simdjson::SUCCESS || v < 0) {
+          return Invalid(what, "'shape' must be an array of non-negative integers");
+        }
+        tensor.add_shape(v);
+      }
+      has_shape = true;
+    } else if (key == "datatype") {
+      std::string_view name;
+      if (field.value.get_string().get(name) != simdjson::SUCCESS) {
+        return Invalid(what, "'datatype' must be a string");
+      }
+      std::optional<v1::DataType> type = ParseDataType(name);
+      if (!type || ElementSize(*type) == 0) {
+        return Invalid(what, absl::StrCat("unsupported datatype '", std::string(name),
+                                          "' (supported: FP32, FP64, INT32, INT64, INT8, "
+                                          "UINT8, BOOL)"));
+      }
+      tensor.set_datatype(*type);
+      has_datatype = true;
+    } else if (key == "data") {
+      data = field.value;
+      has_data = true;
+    } else if (key == "parameters") {
+      if (field.value.type() != element_type::OBJECT) {
+        return Invalid(what, "'parameters' must be an object");
+      }
+    } else {
+      return Invalid(what, absl::StrCat("unknown field '", std::string(key),
+                                        "' (expected name, shape, datatype, data, parameters)"));
+    }
+  }
+  if (tensor.name().empty()) return Invalid(what, "missing 'name'");
+  what = absl::StrCat(what, " '", tensor.name(), "'");
+  if (!has_shape) return Invalid(what, "missing 'shape'");
+  if (!has_datatype) return Invalid(what, "missing 'datatype'");
+  if (!has_data) return Invalid(what, "missing 'data'");
+
+  uint64_t expected = 1;
+  for (int64_t d : tensor.shape()) {
+    if (d != 0 && expected > kMaxElements / static_cast<uint64_t>(d)) {
+      return Invalid(what, absl::StrCat("shape ", ShapeString(tensor.shape()), " is too large"));
+    }
+    expected *= static_cast<uint64_t>(d);
+  }
+  std::string raw;
+  raw.reserve(expected * ElementSize(tensor.datatype()));
+  uint64_t count = 0;
+  RETURN_IF_ERROR(Flatten(data, tensor.datatype(), what, 0, count, raw));
+  if (count != expected) {
+    return Invalid(what, absl::StrCat("data has ", count, " elements, shape ",
+                                      ShapeString(tensor.shape()), " needs ", expected));
+  }
+  tensor.set_raw(std::move(raw));
+  return tensor;
+}
+
+simdjson::dom::parser& ThreadParser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+template <typename T>
+T LoadLe(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+template <typename T>
+void AppendNumber(std::string& out, T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!std::isfinite(v)) {
+      out.append("null");
+      return;
+    }
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, end);
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out.append(nlohmann::json(std::string(s)).dump());
+}
+
+absl::Status AppendTensor(std::string& out, const v1::Tensor& t) {
+  size_t size = ElementSize(t.datatype());
+  if (size == 0) {
+    return absl::InternalError(absl::StrCat("output '", t.name(), "' has unsupported datatype ",
+                                            v1::DataType_Name(t.datatype())));
+  }
+  uint64_t n = 1;
+  for (int64_t d : t.shape()) n *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
+  if (t.raw().size() != n * size) {
+    return absl::InternalError(absl::StrCat("output '", t.name(), "' has ", t.raw().size(),
+                                            " bytes, shape ", ShapeString(t.shape()), " needs ",
+                                            n * size));
+  }
+  out.append("{\"name\":");
+  AppendJsonString(out, t.name());
+  out.append(",\"shape\":").append(ShapeString(t.shape()));
+  out.append(",\"datatype\":\"").append(DataTypeName(t.datatype())).append("\",\"data\":[");
+  out.reserve(out.size() + n * 12 + 2);
+  const char* p = t.raw().data();
+  for (uint64_t i = 0; i < n; ++i, p += size) {
+    if (i) out.push_back(',');
+    switch (t.datatype()) {
+      case v1::FP32:
+        AppendNumber(out, LoadLe<float>(p));
+        break;
+      case v1::FP64:
+        AppendNumber(out, LoadLe<double>(p));
+        break;
+      case v1::INT32:
+        AppendNumber(out, LoadLe<int32_t>(p));
+        break;
+      case v1::INT64:
+        AppendNumber(out, LoadLe<int64_t>(p));
+        break;
+      case v1::INT8:
+        AppendNumber(out, static_cast<int>(LoadLe<int8_t>(p)));
+        break;
+      case v1::UINT8:
+        AppendNumber(out, static_cast<int>(LoadLe<uint8_t>(p)));
+        break;
+      case v1::BOOL:
+        out.append(*p ? "true" : "false");
+        break;
+      default:
+        break;
+    }
+  }
+  out.append("]}");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body) {
+  element doc;
+  simdjson::error_code error = ThreadParser().parse(body.data(), body.size(), true).get(doc);
+  if (error != simdjson::SUCCESS) return MalformedJson(body, error);
+  if (doc.type() != element_type::OBJECT) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request body is ", JsonTypeName(doc.type()), ", expected a JSON object"));
+  }
+  InferRequest request;
+  bool has_inputs = false;
+  simdjson::dom::object fields;
+  if (doc.get_object().get(fields) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("request body is not a JSON object");
+  }
+  for (auto field : fields) {
+    std::string_view key = field.key;
+    if (key == "inputs") {
+      simdjson::dom::array inputs;
+      if (field.value.get_array().get(inputs) != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError("'inputs' must be an array");
+      }
+      size_t i = 0;
+      for (element input : inputs) {
+        ASSIGN_OR_RETURN(v1::Tensor tensor, ParseInput(i++, input));
+        request.inputs.push_back(std::move(tensor));
+      }
+      has_inputs = true;
+    } else if (key == "id") {
+      std::string_view id;
+      if (field.value.get_string().get(id) != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError("'id' must be a string");
+      }
+      request.id = std::string(id);
+    } else if (key == "outputs") {
+      simdjson::dom::array outputs;
+      if (field.value.get_array().get(outputs) != simdjson::SUCCESS) {
+        return absl::InvalidArgumentError("'outputs' must be an array of {\"name\": …}");
+      }
+      size_t i = 0;
+      for (element output : outputs) {
+        std::string_view name;
+        if (output["name"].get_string().get(name) != simdjson::SUCCESS) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("outputs[", i, "]: missing 'name' (a string)"));
+        }
+        request.requested_outputs.emplace_back(name);
+        ++i;
+      }
+    } else if (key == "parameters") {
+      if (field.value.type() != element_type::OBJECT) {
+        return absl::InvalidArgumentError("'parameters' must be an object");
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown field '", std::string(key), "' (expected id, inputs, outputs, parameters)"));
+    }
+  }
+  if (!has_inputs) return absl::InvalidArgumentError("missing 'inputs'");
+  std::set<std::string> names;
+  for (size_t i = 0; i < request.inputs.size(); ++i) {
+    if (!names.insert(request.inputs[i].name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("inputs[", i, "] '", request.inputs[i].name(), "': duplicate input name"));
+    }
+  }
+  return request;
+}
+
+absl::Status CheckAgainstSignature(const InferRequest& request, const v1::FunctionSpec& spec) {
+  absl::flat_hash_map<std::string, const v1::TensorSignature*> declared;
+  std::string expected_names;
+  for (const auto& sig : spec.inputs()) {
+    declared[sig.name()] = &sig;
+    absl::StrAppend(&expected_names, expected_names.empty() ? "" : ", ", "'", sig.name(), "'");
+  }
+  for (size_t i = 0; i < request.inputs.size(); ++i) {
+    const v1::Tensor& t = request.inputs[i];
+    std::string what = absl::StrCat("inputs[", i, "] '", t.name(), "'");
+    auto it = declared.find(t.name());
+    if (it == declared.end()) {
+      return Invalid(what, absl::StrCat("function '", spec.name(),
+                                        "' has no such input (inputs: ", expected_names, ")"));
+    }
+    const v1::TensorSignature& sig = *it->second;
+    if (sig.datatype() != v1::DATA_TYPE_UNSPECIFIED && sig.datatype() != t.datatype()) {
+      return Invalid(what, absl::StrCat("datatype ", std::string(DataTypeName(t.datatype())),
+                                        " does not match the signature's ",
+                                        std::string(DataTypeName(sig.datatype()))));
+    }
+    bool shape_ok = sig.shape_size() == t.shape_size();
+    for (int d = 0; shape_ok && d < sig.shape_size(); ++d) {
+      shape_ok = sig.shape(d) < 0 || sig.shape(d) == t.shape(d);
+    }
+    if (!shape_ok) {
+      return Invalid(
+          what, absl::StrCat("shape ", ShapeString(t.shape()), " does not match the signature's ",
+                             ShapeString(sig.shape()), " (-1 = any size)"));
+    }
+  }
+  if (request.inputs.size() != declared.size()) {
+    for (const auto& sig : spec.inputs()) {
+      bool present = false;
+      for (const auto& t : request.inputs) present = present || t.name() == sig.name();
+      if (!present) {
+        return absl::InvalidArgumentError(absl::StrCat("missing input '", sig.name(), "' (",
+                                                       std::string(DataTypeName(sig.datatype())),
+                                                       " ", ShapeString(sig.shape()), ")"));
+      }
+    }
+  }
+  for (const std::string& name : request.requested_outputs) {
+    bool found = false;
+    for (const auto& sig : spec.outputs()) found = found || sig.name() == name;
+    if (!found) {
+      return absl::InvalidArgumentError(absl::StrCat("requested output '", name, "': function '",
+                                                     spec.name(), "' has no such output"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RenderInferResponse(
+    std::string_view model_name, uint64_t model_version, std::string_view id,
+    const google::protobuf::RepeatedPtrField<v1::Tensor>& outputs,
+    const std::vector<std::string>& requested) {
+  std::string out;
+  out.reserve(256);
+  out.append("{\"model_name\":");
+  AppendJsonString(out, model_name);
+  out.append(",\"model_version\":\"").append(std::to_string(model_version)).append("\"");
+  if (!id.empty()) {
+    out.append(",\"id\":");
+    AppendJsonString(out, id);
+  }
+  out.append(",\"outputs\":[");
+  bool first = true;
+  for (const v1::Tensor& t : outputs) {
+    if (!requested.empty() &&
+        std::find(requested.begin(), requested.end(), t.name()) == requested.end()) {
+      continue;
+    }
+    if (!first) out.push_back(',');
+    first = false;
+    RETURN_IF_ERROR(AppendTensor(out, t));
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string_view DataTypeName(v1::DataType type) {
+  switch (type) {
+    case v1::FP32:
+      return "FP32";
+    case v1::FP64:
+      return "FP64";
+    case v1::INT32:
+      return "INT32";
+    case v1::INT64:
+      return "INT64";
+    case v1::UINT8:
+      return "UINT8";
+    case v1::INT8:
+      return "INT8";
+    case v1::BOOL:
+      return "BOOL";
+    case v1::FP16:
+      return "FP16";
+    default:
+      return "";
+  }
+}
+
+std::optional<v1::DataType> ParseDataType(std::string_view name) {
+  for (v1::DataType t :
+       {v1::FP32, v1::FP64, v1::INT32, v1::INT64, v1::UINT8, v1::INT8, v1::BOOL, v1::FP16}) {
+    if (DataTypeName(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
+size_t ElementSize(v1::DataType type) {
+  switch (type) {
+    case v1::FP32:
+    case v1::INT32:
+      return 4;
+    case v1::FP64:
+    case v1::INT64:
+      return 8;
+    case v1::UINT8:
+    case v1::INT8:
+    case v1::BOOL:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape) {
+  std::string s = "[";
+  for (int i = 0; i < shape.size(); ++i) {
+    if (i) s.push_back(',');
+    absl::StrAppend(&s, shape[i]);
+  }
+  s.push_back(']');
+  return s;
+}
+
+}  // namespace stoa::gateway
