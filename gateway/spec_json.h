@@ -1,0 +1,37 @@
+// The JSON form of a function spec in the REST API (DESIGN.md § REST API):
+//   {"name","runtime":"onnx"|"wasm","tiers":["edge","cloud"],"slo_ms",
+//    "batching":{"max_batch","max_delay_us"},
+//    "limits":{"timeout_ms","memory_mb"},"description"}
+// and the stored function as the API returns it (the same plus version,
+// sha256 and the inputs/outputs signature).
+//
+// Parsing is strict: every field is checked for type and range, unknown
+// fields (at any level) and fields the gateway derives (version, sha256,
+// inputs, outputs) are INVALID_ARGUMENT naming them. tiers defaults to
+// ["edge","cloud"].
+// Thread safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "stoa/v1/function.pb.h"
+
+namespace stoa::gateway {
+
+// Parses a spec document. When `artifact_base64` is not null the field
+// "artifact_base64" (a string) is accepted too and returned there.
+absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(
+    std::string_view json, std::optional<std::string>* artifact_base64 = nullptr);
+
+// The stored function as JSON (every field, signature included).
+nlohmann::json FunctionSpecToJson(const v1::FunctionSpec& spec);
+
+// {"name","datatype","shape"} entries of a signature.
+nlohmann::json SignatureToJson(
+    const google::protobuf::RepeatedPtrField<v1::TensorSignature>& signature);
+
+}  // namespace stoa::gateway

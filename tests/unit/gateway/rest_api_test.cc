@@ -1,0 +1,363 @@
+#include "gateway/rest_api.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+
+#include "absl/strings/escaping.h"
+#include "common/file_util.h"
+#include "executors/in_process_executor.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "scheduler/placement_scheduler.h"
+
+namespace stoa::gateway {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+std::string SourceDir() {
+  const char* dir = std::getenv("STOA_SOURCE_DIR");
+  return dir ? dir : ".";
+}
+
+std::string ReadOrDie(const std::string& path) {
+  auto bytes = common::ReadFile(path);
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.ok() ? *bytes : "";
+}
+
+struct Multipart {
+  std::string content_type;
+  std::string body;
+};
+
+Multipart MakeRegistration(const std::string& spec, const std::string& artifact) {
+  const std::string b = "stoa-unit-boundary";
+  Multipart m;
+  m.content_type = "multipart/form-data; boundary=" + b;
+  m.body = "--" + b + "\r\nContent-Disposition: form-data; name=\"spec\"\r\n\r\n" + spec +
+           "\r\n--" + b +
+           "\r\nContent-Disposition: form-data; name=\"artifact\"; filename=\"m.onnx\"\r\n"
+           "Content-Type: application/octet-stream\r\n\r\n" +
+           artifact + "\r\n--" + b + "--\r\n";
+  return m;
+}
+
+std::string Pixels(int n, const std::string& datatype = "FP32") {
+  json data = json::array();
+  for (int i = 0; i < n; ++i) data.push_back(i % 17);
+  return json{
+      {"inputs", {{{"name", "pixels"}, {"shape", {1, n}}, {"datatype", datatype}, {"data", data}}}}}
+      .dump();
+}
+
+class RestApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = std::filesystem::temp_directory_path() /
+                ("stoa_rest_api_test_" + std::to_string(::getpid()) + "_" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(data_dir_);
+    auto registry = FunctionRegistry::Open(data_dir_.string());
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = *std::move(registry);
+    runtimes_ = functions::DefaultRuntimes();
+    scheduler_ =
+        std::make_unique<scheduler::PlacementScheduler>(common::RealClock::Get(), &metrics_, 1);
+    std::array<executors::ExecutorPtr, scheduler::kNumTiers> executors;
+    executors::InProcessExecutor::Options edge_options;
+    edge_options.threads = 1;
+    executors[0] =
+        std::make_unique<executors::InProcessExecutor>(runtimes_, edge_options, &metrics_);
+    dispatcher_ =
+        std::make_unique<Dispatcher>(std::move(executors), *scheduler_, common::RealClock::Get(),
+                                     metrics_, Dispatcher::Options{});
+    api_ = std::make_unique<RestApi>(*registry_, *dispatcher_, *scheduler_, runtimes_, metrics_,
+                                     RestApi::Options{});
+    model_ = ReadOrDie(SourceDir() + "/functions/examples/digits/digits.onnx");
+    ASSERT_FALSE(model_.empty());
+  }
+
+  void TearDown() override {
+    api_.reset();
+    dispatcher_.reset();
+    std::filesystem::remove_all(data_dir_);
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& target,
+                    const std::string& body = "",
+                    const std::string& content_type = "application/json") {
+    HttpRequest request;
+    request.method = method;
+    request.target = target;
+    EXPECT_TRUE(ParseTarget(target, &request).ok());
+    request.headers.emplace("content-type", content_type);
+    request.body = body;
+    std::promise<HttpResponse> promise;
+    auto future = promise.get_future();
+    api_->Handle(std::move(request), [&promise](HttpResponse r) { promise.set_value(r); });
+    return future.get();
+  }
+
+  HttpResponse RegisterDigits(const std::string& spec = R"({"name":"digits","runtime":"onnx"})") {
+    Multipart m = MakeRegistration(spec, model_);
+    return Call("POST", "/v1/functions", m.body, m.content_type);
+  }
+
+  // Checks status, JSON error body, and returns the message.
+  std::string ExpectError(const HttpResponse& r, int status) {
+    EXPECT_EQ(r.status, status) << r.body;
+    json body = json::parse(r.body, nullptr, false);
+    EXPECT_FALSE(body.is_discarded()) << r.body;
+    if (body.is_discarded()) return "";
+    EXPECT_TRUE(body["error"]["code"].is_string()) << r.body;
+    return body["error"]["message"].is_string() ? body["error"]["message"].get<std::string>() : "";
+  }
+
+  static std::string Header(const HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+
+  std::filesystem::path data_dir_;
+  common::metrics::Registry metrics_;
+  std::unique_ptr<FunctionRegistry> registry_;
+  functions::RuntimeSet runtimes_;
+  std::unique_ptr<scheduler::PlacementScheduler> scheduler_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<RestApi> api_;
+  std::string model_;
+};
+
+TEST_F(RestApiTest, RegisterInvokeDescribeDelete) {
+  HttpResponse r = RegisterDigits(
+      R"({"name":"digits","runtime":"onnx","tiers":["edge"],"slo_ms":20,
+          "limits":{"timeout_ms":5000},"description":"MLP"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  json stored = json::parse(r.body);
+  EXPECT_EQ(stored["name"], "digits");
+  EXPECT_EQ(stored["version"], 1);
+  EXPECT_EQ(stored["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(stored["tiers"], json::array({"edge"}));
+  EXPECT_EQ(stored["limits"]["timeout_ms"], 5000);
+  ASSERT_EQ(stored["inputs"].size(), 1u);
+  EXPECT_EQ(stored["inputs"][0]["name"], "pixels");
+  EXPECT_EQ(stored["inputs"][0]["datatype"], "FP32");
+  EXPECT_EQ(stored["outputs"][0]["name"], "probabilities");
+
+  std::string sample = ReadOrDie(SourceDir() + "/functions/examples/digits/sample_request.json");
+  r = Call("POST", "/v1/functions/digits/invoke", sample);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Header(r, "X-Stoa-Tier"), "edge");
+  EXPECT_EQ(Header(r, "X-Stoa-Cold-Start"), "true");
+  EXPECT_FALSE(Header(r, "X-Stoa-Predicted-Ms").empty());
+  EXPECT_FALSE(Header(r, "X-Stoa-Latency-Ms").empty());
+  EXPECT_FALSE(Header(r, "X-Stoa-Reason").empty());
+  json out = json::parse(r.body);
+  EXPECT_EQ(out["model_name"], "digits");
+  EXPECT_EQ(out["model_version"], "1");
+  ASSERT_EQ(out["outputs"].size(), 1u);
+  EXPECT_EQ(out["outputs"][0]["shape"], json::array({1, 10}));
+  double sum = 0;
+  for (const auto& p : out["outputs"][0]["data"]) sum += p.get<double>();
+  EXPECT_NEAR(sum, 1.0, 1e-4);
+
+  // The KServe alias, warm this time.
+  r = Call("POST", "/v2/models/digits/infer", sample);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Header(r, "X-Stoa-Cold-Start"), "false");
+
+  r = Call("GET", "/v1/functions/digits");
+  ASSERT_EQ(r.status, 200);
+  json described = json::parse(r.body);
+  EXPECT_EQ(described["stats"]["edge"]["invocations"], 2);
+  EXPECT_EQ(described["stats"]["edge"]["cold_starts"], 1);
+  EXPECT_EQ(described["stats"]["edge"]["loaded"], true);
+  EXPECT_EQ(described["stats"]["cloud"]["configured"], false);
+
+  r = Call("GET", "/v2/models/digits");
+  ASSERT_EQ(r.status, 200);
+  json meta = json::parse(r.body);
+  EXPECT_EQ(meta["platform"], "onnx");
+  EXPECT_EQ(meta["versions"], json::array({"1"}));
+  EXPECT_EQ(meta["inputs"][0]["shape"][1], 64);
+
+  r = Call("GET", "/v1/functions");
+  EXPECT_EQ(json::parse(r.body)["functions"].size(), 1u);
+
+  r = Call("DELETE", "/v1/functions/digits");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(Call("GET", "/v1/functions/digits").status, 404);
+  EXPECT_EQ(json::parse(Call("GET", "/v1/functions").body)["functions"].size(), 0u);
+}
+
+TEST_F(RestApiTest, JsonRegistrationAndPutReplace) {
+  json body = {
+      {"name", "d2"}, {"runtime", "onnx"}, {"artifact_base64", absl::Base64Escape(model_)}};
+  HttpResponse r = Call("POST", "/v1/functions", body.dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+
+  body["description"] = "second";
+  r = Call("PUT", "/v1/functions/d2", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["version"], 2);
+  EXPECT_EQ(json::parse(r.body)["description"], "second");
+
+  body["name"] = "d3";
+  r = Call("PUT", "/v1/functions/d3", body.dump());
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_THAT(ExpectError(Call("PUT", "/v1/functions/other", body.dump()), 400),
+              HasSubstr("does not match the path's 'other'"));
+}
+
+TEST_F(RestApiTest, BadInputGetsItsStatusAndChangesNothing) {
+  ASSERT_EQ(RegisterDigits().status, 201);
+  const std::string functions_before = Call("GET", "/v1/functions").body;
+  const std::string policy_before = Call("GET", "/v1/policy").body;
+
+  // Malformed JSON.
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", "{\"inputs\": [1,"), 400),
+              HasSubstr("malformed JSON at byte"));
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions", "{not json"), 400), HasSubstr("JSON"));
+  // Missing or wrong fields.
+  auto reg = [&](const std::string& spec) {
+    Multipart m = MakeRegistration(spec, model_);
+    return Call("POST", "/v1/functions", m.body, m.content_type);
+  };
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x"})"), 400), HasSubstr("runtime"));
+  EXPECT_THAT(ExpectError(reg(R"({"runtime":"onnx"})"), 400), HasSubstr("'name'"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"onnx","tiers":["moon"]})"), 400),
+              HasSubstr("tiers"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"onnx","tiers":[]})"), 400),
+              HasSubstr("tiers"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"onnx","slo_ms":"fast"})"), 400),
+              HasSubstr("slo_ms"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"onnx","slo_ms":-1})"), 400),
+              HasSubstr("slo_ms"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"onnx","colour":"red"})"), 400),
+              HasSubstr("'colour'"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"onnx","batching":{"max_batch":0}})"), 400),
+              HasSubstr("batching.max_batch"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"onnx","limits":{"cpu":1}})"), 400),
+              HasSubstr("'limits.cpu'"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"onnx","sha256":"00"})"), 400),
+              HasSubstr("'sha256' is derived"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"Bad Name!","runtime":"onnx"})"), 400),
+              HasSubstr("function name"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"w","runtime":"wasm"})"), 400), HasSubstr("wasm"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"python"})"), 400),
+              HasSubstr("onnx or wasm"));
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", R"({"outputs":[]})"), 400),
+              HasSubstr("inputs"));
+  Multipart no_artifact = MakeRegistration(R"({"name":"x","runtime":"onnx"})", model_);
+  no_artifact.body.replace(no_artifact.body.find("name=\"artifact\""), 15, "name=\"blob\"    ");
+  EXPECT_THAT(
+      ExpectError(Call("POST", "/v1/functions", no_artifact.body, no_artifact.content_type), 400),
+      HasSubstr("no 'artifact' part"));
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions", "x", "multipart/form-data"), 400),
+              HasSubstr("boundary"));
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions", R"({"name":"x","runtime":"onnx"})"), 400),
+              HasSubstr("artifact_base64"));
+  // Unknown function.
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/nope/invoke", Pixels(64)), 404),
+              HasSubstr("nope"));
+  EXPECT_THAT(ExpectError(Call("GET", "/v1/functions/nope"), 404), HasSubstr("nope"));
+  EXPECT_THAT(ExpectError(Call("DELETE", "/v1/functions/nope"), 404), HasSubstr("nope"));
+  EXPECT_THAT(ExpectError(Call("GET", "/v2/models/nope"), 404), HasSubstr("nope"));
+  // Tensor shape or datatype mismatch.
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", Pixels(63)), 400),
+              HasSubstr("'pixels'"));
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", Pixels(64, "INT64")), 400),
+              HasSubstr("datatype INT64"));
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke?tier=moon", Pixels(64)), 400),
+              HasSubstr("'tier'"));
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke?tier=cloud", Pixels(64)), 503),
+              HasSubstr("tier cloud is not configured"));
+  // Corrupt and truncated .onnx.
+  Multipart truncated = MakeRegistration(R"({"name":"broken","runtime":"onnx"})",
+                                         model_.substr(0, model_.size() / 2));
+  EXPECT_THAT(
+      ExpectError(Call("POST", "/v1/functions", truncated.body, truncated.content_type), 400),
+      HasSubstr("artifact rejected"));
+  Multipart garbage = MakeRegistration(R"({"name":"broken","runtime":"onnx"})",
+                                       std::string("\x08\x07garbage\xff\xfe", 11));
+  EXPECT_EQ(Call("POST", "/v1/functions", garbage.body, garbage.content_type).status, 400);
+  // Duplicate registration.
+  EXPECT_THAT(ExpectError(RegisterDigits(), 409), HasSubstr("already exists"));
+  // Unknown policy name, out-of-range field.
+  EXPECT_THAT(ExpectError(Call("PUT", "/v1/policy", R"({"policy":"fastest"})"), 400),
+              HasSubstr("fastest"));
+  EXPECT_THAT(
+      ExpectError(Call("PUT", "/v1/policy", R"({"policy":"predictive","explore_budget":7})"), 400),
+      HasSubstr("explore_budget"));
+  EXPECT_THAT(ExpectError(Call("PUT", "/v1/policy", "{"), 400), HasSubstr("JSON"));
+  // Wrong content type.
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions", "name=digits", "text/plain"), 415),
+              HasSubstr("text/plain"));
+  // Unknown route, wrong method.
+  EXPECT_THAT(ExpectError(Call("GET", "/v1/nothing-here"), 404), HasSubstr("/v1/nothing-here"));
+  HttpResponse r = Call("PATCH", "/v1/functions/digits");
+  EXPECT_THAT(ExpectError(r, 405), HasSubstr("PATCH"));
+  EXPECT_EQ(Header(r, "Allow"), "GET, PUT, DELETE");
+
+  EXPECT_EQ(Call("GET", "/v1/functions").body, functions_before);
+  EXPECT_EQ(Call("GET", "/v1/policy").body, policy_before);
+  EXPECT_FALSE(registry_->LoadPolicy().has_value());
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
+TEST_F(RestApiTest, PolicyIsValidatedPersistedAndApplied) {
+  HttpResponse r = Call("PUT", "/v1/policy", R"({"policy":"edge_only"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["policy"], "edge_only");
+  EXPECT_EQ(scheduler_->GetPolicy().policy, scheduler::PolicyKind::kEdgeOnly);
+  ASSERT_TRUE(registry_->LoadPolicy().has_value());
+  EXPECT_EQ(json::parse(*registry_->LoadPolicy())["policy"], "edge_only");
+  EXPECT_EQ(json::parse(Call("GET", "/v1/policy").body)["policy"], "edge_only");
+  EXPECT_EQ(Call("GET", "/v1/scheduler/state").status, 200);
+  EXPECT_EQ(ExpectError(Call("GET", "/v1/functions/x/policy"), 404).empty(), false);
+}
+
+TEST_F(RestApiTest, HealthReadinessAndMetrics) {
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+  HttpResponse r = Call("GET", "/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body)["tiers"]["edge"], "in-process");
+  EXPECT_TRUE(json::parse(r.body)["tiers"]["cloud"].is_null());
+  EXPECT_EQ(Call("GET", "/v2/health/ready").status, 200);
+
+  ASSERT_EQ(RegisterDigits().status, 201);
+  ASSERT_EQ(Call("POST", "/v1/functions/digits/invoke", Pixels(64)).status, 200);
+  r = Call("GET", "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.content_type, HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(
+      r.body,
+      HasSubstr(R"(stoa_http_requests_total{code="200",route="/v1/functions/{name}/invoke"} 1)"));
+  EXPECT_THAT(r.body, HasSubstr(R"(stoa_http_requests_total{code="201",route="/v1/functions"} 1)"));
+  EXPECT_THAT(r.body, HasSubstr("stoa_cold_starts_total"));
+  EXPECT_THAT(r.body, HasSubstr("stoa_invocation_duration_seconds_bucket"));
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("route=\"/v1/functions/digits")));
+}
+
+TEST_F(RestApiTest, NoReadinessWithoutATier) {
+  api_.reset();
+  dispatcher_ = std::make_unique<Dispatcher>(
+      std::array<executors::ExecutorPtr, scheduler::kNumTiers>{}, *scheduler_,
+      common::RealClock::Get(), metrics_, Dispatcher::Options{});
+  api_ = std::make_unique<RestApi>(*registry_, *dispatcher_, *scheduler_, runtimes_, metrics_,
+                                   RestApi::Options{});
+  EXPECT_EQ(Call("GET", "/readyz").status, 503);
+  ASSERT_EQ(RegisterDigits().status, 201);
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", Pixels(64)), 503),
+              HasSubstr("no tier available"));
+}
+
+}  // namespace
+}  // namespace stoa::gateway
