@@ -57,6 +57,9 @@ class FunctionRegistry {
   explicit FunctionRegistry(std::string data_dir) : data_dir_(std::move(data_dir)) {}
 
   const std::string data_dir_;
+  // Serializes Put/Delete/SavePolicy (and their disk I/O) without blocking
+  // readers; taken before mu_, which guards only the in-memory map.
+  absl::Mutex write_mu_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, StoredFunction> functions_ ABSL_GUARDED_BY(mu_);
 };

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace stoa::gateway {
 
 struct HttpRequest {
@@ -24,6 +26,13 @@ struct HttpRequest {
   // First value of a query parameter, "" if absent.
   std::string Query(const std::string& name) const;
 };
+
+// Splits a request target (origin-form "/p?q", absolute-form "http://h/p?q"
+// or "*") into `request->path` (percent-decoded, '+' kept) and
+// `request->query` (percent-decoded, '+' is a space, "k" alone maps to "").
+// INVALID_ARGUMENT naming the part with a malformed escape, a NUL byte, or a
+// target that is not a path.
+absl::Status ParseTarget(const std::string& target, HttpRequest* request);
 
 struct HttpResponse {
   int status = 200;
