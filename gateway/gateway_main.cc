@@ -1,0 +1,233 @@
+// stoa-gateway: the REST API of Stoa in front of an edge executor and a
+// cloud executor.
+//
+//   stoa-gateway [--listen HOST:PORT] [--data-dir DIR] [--cloud HOST:PORT[,…]]
+//                [--edge in-process|unix:PATH|HOST:PORT|none] [--edge-threads N]
+//                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
+//                [--log-level LEVEL] [--config FILE]
+//
+// Start-up policy: the policy last set with PUT /v1/policy (saved in the
+// data directory) wins, so a restart never undoes an operator's change;
+// --policy-file (YAML) applies only when none was saved; else the defaults.
+//
+// The first line of stdout is "stoa-gateway listening on <host>:<port>"
+// (the bound port when 0 was asked), flushed; logs go to stderr. Bad flags
+// exit with code 2, a failure to start with 1; SIGINT/SIGTERM stop cleanly
+// (exit 0).
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/config.h"
+#include "common/file_util.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "executors/grpc_executor.h"
+#include "executors/in_process_executor.h"
+#include "functions/function_runtime.h"
+#include "gateway/dispatcher.h"
+#include "gateway/function_registry.h"
+#include "gateway/http_server.h"
+#include "gateway/rest_api.h"
+#include "scheduler/placement_scheduler.h"
+#include "scheduler/policy_config.h"
+
+namespace {
+
+constexpr int kExitBadFlags = 2;
+constexpr int kExitStartFailed = 1;
+
+struct Flags {
+  std::string listen = "0.0.0.0:8080";
+  std::string data_dir = "./stoa-data";
+  std::string cloud;
+  std::string edge = "in-process";
+  int edge_threads = 0;
+  std::string policy_file;
+  int body_limit_mb = 16;
+  int http_threads = 2;
+  std::string log_level = "info";
+  std::string config;  // consumed by ExpandConfigArgs; declared so CLI11 accepts it
+};
+
+int ParseFlags(int argc, char** argv, Flags& flags) {
+  auto expanded = stoa::common::ExpandConfigArgs(argc, argv);
+  if (!expanded.ok()) {
+    std::cerr << "stoa-gateway: " << expanded.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  CLI::App app("stoa-gateway: the Stoa REST API, placing each invocation on the edge or cloud");
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--listen", flags.listen, "HOST:PORT (port 0 picks a free port)")
+      ->capture_default_str();
+  app.add_option("--data-dir", flags.data_dir, "where functions and the policy are stored")
+      ->capture_default_str();
+  app.add_option("--cloud", flags.cloud,
+                 "HOST:PORT[,...] of stoa-executor processes forming the cloud tier; only the "
+                 "first is used for now (none: no cloud tier)");
+  app.add_option("--edge", flags.edge,
+                 "in-process, unix:PATH or HOST:PORT of a stoa-executor, or none")
+      ->capture_default_str();
+  app.add_option("--edge-threads", flags.edge_threads,
+                 "worker threads of the in-process edge executor (0: one per hardware thread)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app.add_option("--policy-file", flags.policy_file,
+                 "YAML placement policy used at start-up when none was saved with PUT /v1/policy")
+      ->check(CLI::ExistingFile);
+  app.add_option("--body-limit-mb", flags.body_limit_mb, "largest request body, MiB")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--http-threads", flags.http_threads, "HTTP I/O threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.add_option("--config", flags.config, "YAML file whose keys are flag names");
+  std::vector<const char*> args;
+  for (const std::string& a : *expanded) args.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitBadFlags;
+  }
+  return -1;
+}
+
+// "HOST:PORT" → host, port; false when malformed.
+bool SplitHostPort(const std::string& address, std::string& host, uint16_t& port) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  uint32_t p;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &p) || p > 65535) return false;
+  host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  port = static_cast<uint16_t>(p);
+  return true;
+}
+
+// The start-up policy (see the file comment); an error is a bad flag.
+absl::StatusOr<stoa::scheduler::PolicyConfig> StartupPolicy(
+    const Flags& flags, const stoa::gateway::FunctionRegistry& registry) {
+  if (std::optional<std::string> saved = registry.LoadPolicy()) {
+    auto policy = stoa::scheduler::ParsePolicyJson(*saved);
+    if (policy.ok()) {
+      if (!flags.policy_file.empty()) {
+        spdlog::info("using the policy saved in {} (set with PUT /v1/policy), not {}",
+                     flags.data_dir, flags.policy_file);
+      }
+      return policy;
+    }
+    spdlog::error("ignoring the saved policy: {}", policy.status().ToString());
+  }
+  if (!flags.policy_file.empty()) {
+    auto yaml = stoa::common::ReadFile(flags.policy_file);
+    if (!yaml.ok()) return yaml.status();
+    auto policy = stoa::scheduler::ParsePolicyYaml(*yaml);
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(flags.policy_file + ": " +
+                                        std::string(policy.status().message()));
+    }
+    return policy;
+  }
+  return stoa::scheduler::PolicyConfig{};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
+  stoa::common::InitLogging("stoa-gateway", flags.log_level);
+
+  stoa::gateway::HttpServer::Options http_options;
+  if (!SplitHostPort(flags.listen, http_options.host, http_options.port)) {
+    std::cerr << "stoa-gateway: --listen: expected HOST:PORT, got '" << flags.listen << "'\n";
+    return kExitBadFlags;
+  }
+  http_options.threads = flags.http_threads;
+  http_options.body_limit = static_cast<uint64_t>(flags.body_limit_mb) * 1024 * 1024;
+
+  std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
+  if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
+  if (clouds.size() > 1) {
+    spdlog::warn("--cloud lists {} executors; only the first ({}) is used for now", clouds.size(),
+                 clouds[0]);
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  stoa::common::metrics::Registry metrics;
+  auto registry = stoa::gateway::FunctionRegistry::Open(flags.data_dir);
+  if (!registry.ok()) {
+    std::cerr << "stoa-gateway: " << registry.status().message() << "\n";
+    return kExitStartFailed;
+  }
+  auto policy = StartupPolicy(flags, **registry);
+  if (!policy.ok()) {
+    std::cerr << "stoa-gateway: policy: " << policy.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  spdlog::info("placement policy: {}", stoa::scheduler::PolicyToJson(*policy));
+
+  stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes();
+  std::array<stoa::executors::ExecutorPtr, stoa::scheduler::kNumTiers> executors;
+  if (flags.edge == "in-process") {
+    stoa::executors::InProcessExecutor::Options options;
+    options.threads = static_cast<size_t>(flags.edge_threads);
+    executors[0] =
+        std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
+  } else if (flags.edge != "none" && !flags.edge.empty()) {
+    executors[0] = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge);
+  }
+  if (!clouds.empty()) {
+    executors[1] = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0]);
+  }
+  for (stoa::scheduler::Tier t : stoa::scheduler::kAllTiers) {
+    const auto& e = executors[stoa::scheduler::TierIndex(t)];
+    spdlog::info("tier {}: {}", stoa::scheduler::TierName(t), e ? e->Describe() : "none");
+  }
+
+  std::random_device seed;
+  stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics, seed(),
+                                                *policy);
+  stoa::gateway::Dispatcher dispatcher(std::move(executors), scheduler,
+                                       stoa::common::RealClock::Get(), metrics, {});
+  stoa::gateway::RestApi api(**registry, dispatcher, scheduler, runtimes, metrics, {});
+  stoa::gateway::HttpServer server(http_options, api);
+  auto port = server.Start();
+  if (!port.ok()) {
+    std::cerr << "stoa-gateway: " << port.status().message() << "\n";
+    return kExitStartFailed;
+  }
+  std::printf("stoa-gateway listening on %s:%u\n", http_options.host.c_str(),
+              static_cast<unsigned>(*port));
+  std::fflush(stdout);
+  spdlog::info("{} functions registered; serving on {}:{}", (*registry)->List().size(),
+               http_options.host, *port);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("signal {}: shutting down", signal_number);
+  server.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
