@@ -43,6 +43,10 @@ struct Dispatcher::Call {
   bool cold = false;
   bool reloaded = false;
 
+  // The watchdog's entry for this call; guarded by the watchdog's mutex.
+  std::multimap<absl::Time, std::weak_ptr<Call>>::iterator watch_entry;
+  bool watched = false;
+
   std::atomic<bool> finished{false};
   // True for exactly one caller: the one that answers `done`.
   bool Claim() { return !finished.exchange(true); }
@@ -66,9 +70,20 @@ class Dispatcher::Watchdog {
     thread_.join();
   }
 
-  void Add(absl::Time due, std::weak_ptr<Call> call) {
+  void Add(absl::Time due, const std::shared_ptr<Call>& call) {
     absl::MutexLock lock(&mu_);
-    due_.emplace(due, std::move(call));
+    call->watch_entry = due_.emplace(due, call);
+    call->watched = true;
+  }
+
+  // Drops the entry of a call that finished, so memory stays bounded by the
+  // calls in flight.
+  void Remove(Call& call) {
+    absl::MutexLock lock(&mu_);
+    if (call.watched) {
+      due_.erase(call.watch_entry);
+      call.watched = false;
+    }
   }
 
  private:
@@ -84,6 +99,7 @@ class Dispatcher::Watchdog {
       while (!stopping_ && !due_.empty() && due_.begin()->first <= now) {
         std::shared_ptr<Call> call = due_.begin()->second.lock();
         due_.erase(due_.begin());
+        if (call) call->watched = false;
         if (call && !call->finished.load()) {
           mu_.Unlock();
           dispatcher_.TimedOut(std::move(call));
@@ -417,6 +433,7 @@ void Dispatcher::Fail(std::shared_ptr<Call> call, absl::Status status) {
     }
   }
   if (!call->Claim()) return;
+  watchdog_->Remove(*call);
   call->done(absl::Status(status.code(), absl::StrCat("tier ", std::string(TierName(decision.tier)),
                                                       " (", DescribeTier(decision.tier),
                                                       "): ", std::string(status.message()))));
@@ -424,6 +441,7 @@ void Dispatcher::Fail(std::shared_ptr<Call> call, absl::Status status) {
 
 void Dispatcher::Succeed(std::shared_ptr<Call> call, v1::InvokeResponse response) {
   if (!call->Claim()) return;
+  watchdog_->Remove(*call);
   scheduler::Decision decision;
   int64_t attempt_start;
   {
