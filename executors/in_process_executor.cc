@@ -191,6 +191,7 @@ void InProcessExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallba
 }
 
 void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done) {
+  const int64_t start_us = clock_.NowMicros();
   const std::string name = spec.name();
   auto count_load = [&](const absl::Status& status) {
     if (metrics_ == nullptr) return;
@@ -219,7 +220,6 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
     return;
   }
 
-  const int64_t start_us = clock_.NowMicros();
   absl::StatusOr<functions::LoadedFunctionPtr> loaded;
   try {
     loaded = runtimes_.Load(spec, artifact);

@@ -23,8 +23,8 @@
 // artifact's SHA-256, or when the runtime refuses the artifact. Loading bytes
 // already loaded under that name is a no-op (already_loaded = true,
 // load_us = 0). Otherwise the runtime loads on a pool thread and load_us is
-// the wall time that took. The response spec has sha256 and the signature
-// the runtime derived.
+// the wall time of hashing and loading (not the wait for a pool thread). The response spec has
+// sha256 and the signature the runtime derived.
 //
 // Metrics (when a registry is given):
 //   stoa_executor_invocations_total{function,outcome}  counter; outcome is
