@@ -36,7 +36,9 @@ trap 'stop $?' EXIT
 start() {
   local name=$1; shift
   local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
-  "$bin/$name" "$@" >"$fifo" 2>"$root/build/quickstart-$name.log" &
+  # Own session: Ctrl-C reaches only this script, which then stops the
+  # processes in order (so their exit is not mistaken for a crash).
+  setsid "$bin/$name" "$@" >"$fifo" 2>"$root/build/quickstart-$name.log" &
   pids+=($!)
   exec 3<"$fifo"; rm -f "$fifo"
   local line=""
@@ -78,5 +80,6 @@ while true; do
   for pid in "${pids[@]}"; do
     if ! kill -0 "$pid" 2>/dev/null; then echo "stoa: a process exited; see build/quickstart-*.log" >&2; exit 1; fi
   done
-  sleep 1
+  sleep 1 &
+  wait $!  # a trap runs at once, not after the sleep
 done
