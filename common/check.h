@@ -6,11 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define STOA_CHECK(cond, msg)                                                       \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: CHECK failed: %s: %s\n", __FILE__, __LINE__, #cond, \
-                   msg);                                                            \
-      std::abort();                                                                 \
-    }                                                                               \
+#define STOA_CHECK(cond, msg)                                                                \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s: %s\n", __FILE__, __LINE__, #cond, msg); \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (0)

@@ -34,9 +34,9 @@ absl::StatusOr<std::vector<std::string>> ConfigFileToArgs(const std::string& pat
       std::vector<std::string> items;
       for (const auto& item : value) {
         if (!item.IsScalar()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "config file ", path, ": key '", key, "' must hold scalars, line ",
-              item.Mark().line + 1));
+          return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": key '", key,
+                                                         "' must hold scalars, line ",
+                                                         item.Mark().line + 1));
         }
         items.push_back(item.as<std::string>());
       }

@@ -45,18 +45,24 @@ std::string FormatLabels(const Labels& labels, const std::pair<std::string, std:
 std::string EscapeHelp(const std::string& help) {
   std::string out;
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
 
 const char* TypeName(MetricType t) {
   switch (t) {
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kHistogram: return "histogram";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -67,10 +73,14 @@ std::string EscapeLabelValue(const std::string& v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -97,14 +107,18 @@ void Histogram::Observe(double v) {
 }
 
 std::vector<double> LatencyBuckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-          0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0, 30.0};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0, 30.0};
 }
 
 template <>
-std::unique_ptr<Counter> Family<Counter>::Make() const { return std::make_unique<Counter>(); }
+std::unique_ptr<Counter> Family<Counter>::Make() const {
+  return std::make_unique<Counter>();
+}
 template <>
-std::unique_ptr<Gauge> Family<Gauge>::Make() const { return std::make_unique<Gauge>(); }
+std::unique_ptr<Gauge> Family<Gauge>::Make() const {
+  return std::make_unique<Gauge>();
+}
 template <>
 std::unique_ptr<Histogram> Family<Histogram>::Make() const {
   return std::make_unique<Histogram>(bounds_);
@@ -121,15 +135,15 @@ void Family<T>::Serialize(std::string& out) const {
       const auto& bounds = metric->Bounds();
       for (size_t i = 0; i <= bounds.size(); ++i) {
         cumulative += metric->BucketCount(i);
-        std::pair<std::string, std::string> le{
-            "le", i < bounds.size() ? FormatValue(bounds[i]) : "+Inf"};
-        out += name_ + "_bucket" + FormatLabels(labels, &le) + " " +
-               std::to_string(cumulative) + "\n";
+        std::pair<std::string, std::string> le{"le",
+                                               i < bounds.size() ? FormatValue(bounds[i]) : "+Inf"};
+        out +=
+            name_ + "_bucket" + FormatLabels(labels, &le) + " " + std::to_string(cumulative) + "\n";
       }
-      out += name_ + "_sum" + FormatLabels(labels, nullptr) + " " + FormatValue(metric->Sum()) +
+      out +=
+          name_ + "_sum" + FormatLabels(labels, nullptr) + " " + FormatValue(metric->Sum()) + "\n";
+      out += name_ + "_count" + FormatLabels(labels, nullptr) + " " + std::to_string(cumulative) +
              "\n";
-      out += name_ + "_count" + FormatLabels(labels, nullptr) + " " +
-             std::to_string(cumulative) + "\n";
     } else {
       out += name_ + FormatLabels(labels, nullptr) + " " + FormatValue(metric->Value()) + "\n";
     }

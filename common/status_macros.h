@@ -13,9 +13,9 @@
 #define STOA_CONCAT_INNER_(a, b) a##b
 #define STOA_CONCAT_(a, b) STOA_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                   \
-  do {                                          \
-    ::absl::Status stoa_status_ = (expr);       \
+#define RETURN_IF_ERROR(expr)                    \
+  do {                                           \
+    ::absl::Status stoa_status_ = (expr);        \
     if (!stoa_status_.ok()) return stoa_status_; \
   } while (0)
 

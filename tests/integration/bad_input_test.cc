@@ -15,9 +15,9 @@ using json = nlohmann::json;
 class BadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    gateway_ = Process::Start(BinaryPath("stoa-gateway"),
-                              {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("bad"),
-                               "--body-limit-mb", "1"});
+    gateway_ = Process::Start(
+        BinaryPath("stoa-gateway"),
+        {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("bad"), "--body-limit-mb", "1"});
     ASSERT_NE(gateway_, nullptr);
     client_ = std::make_unique<HttpClient>(gateway_->address());
     model_ = ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx"));
@@ -62,7 +62,8 @@ class BadInputTest : public ::testing::Test {
 };
 
 TEST_F(BadInputTest, MalformedJson) {
-  std::string m = ExpectError(client_->Post("/v1/functions/digits/invoke", "{\"inputs\": [1,"), 400);
+  std::string m =
+      ExpectError(client_->Post("/v1/functions/digits/invoke", "{\"inputs\": [1,"), 400);
   EXPECT_THAT(m, HasSubstr("JSON"));
   m = ExpectError(client_->Post("/v1/functions", "{not json", "application/json"), 400);
   EXPECT_THAT(m, HasSubstr("JSON"));
@@ -70,11 +71,14 @@ TEST_F(BadInputTest, MalformedJson) {
 
 TEST_F(BadInputTest, MissingOrWrongSpecField) {
   Multipart no_runtime = MakeRegistration(R"({"name":"x"})", model_);
-  EXPECT_THAT(ExpectError(client_->Post("/v1/functions", no_runtime.body, no_runtime.content_type), 400),
-              HasSubstr("runtime"));
-  Multipart bad_tiers = MakeRegistration(R"({"name":"x","runtime":"onnx","tiers":["moon"]})", model_);
-  EXPECT_THAT(ExpectError(client_->Post("/v1/functions", bad_tiers.body, bad_tiers.content_type), 400),
-              HasSubstr("tiers"));
+  EXPECT_THAT(
+      ExpectError(client_->Post("/v1/functions", no_runtime.body, no_runtime.content_type), 400),
+      HasSubstr("runtime"));
+  Multipart bad_tiers =
+      MakeRegistration(R"({"name":"x","runtime":"onnx","tiers":["moon"]})", model_);
+  EXPECT_THAT(
+      ExpectError(client_->Post("/v1/functions", bad_tiers.body, bad_tiers.content_type), 400),
+      HasSubstr("tiers"));
   Multipart bad_slo = MakeRegistration(R"({"name":"x","runtime":"onnx","slo_ms":"fast"})", model_);
   EXPECT_THAT(ExpectError(client_->Post("/v1/functions", bad_slo.body, bad_slo.content_type), 400),
               HasSubstr("slo_ms"));
@@ -95,8 +99,9 @@ TEST_F(BadInputTest, UnknownFunction) {
 TEST_F(BadInputTest, TensorShapeOrDatatypeMismatch) {
   EXPECT_THAT(ExpectError(client_->Post("/v1/functions/digits/invoke?tier=edge", One(63)), 400),
               HasSubstr("pixels"));
-  EXPECT_THAT(ExpectError(client_->Post("/v1/functions/digits/invoke?tier=edge", One(64, "INT64")), 400),
-              HasSubstr("pixels"));
+  EXPECT_THAT(
+      ExpectError(client_->Post("/v1/functions/digits/invoke?tier=edge", One(64, "INT64")), 400),
+      HasSubstr("pixels"));
   // The shape claims more elements than the data holds.
   json body = json::parse(One(64));
   body["inputs"][0]["shape"] = {2, 64};
@@ -112,8 +117,9 @@ TEST_F(BadInputTest, BodyOverTheSizeLimit) {
 TEST_F(BadInputTest, CorruptOrTruncatedOnnx) {
   Multipart truncated = MakeRegistration(R"({"name":"broken","runtime":"onnx"})",
                                          model_.substr(0, model_.size() / 2));
-  EXPECT_THAT(ExpectError(client_->Post("/v1/functions", truncated.body, truncated.content_type), 400),
-              HasSubstr("ONNX"));
+  EXPECT_THAT(
+      ExpectError(client_->Post("/v1/functions", truncated.body, truncated.content_type), 400),
+      HasSubstr("ONNX"));
   Multipart garbage = MakeRegistration(R"({"name":"broken","runtime":"onnx"})",
                                        std::string("\x08\x07garbage\xff\xfe", 11));
   EXPECT_EQ(client_->Post("/v1/functions", garbage.body, garbage.content_type).status, 400);
@@ -129,17 +135,16 @@ TEST_F(BadInputTest, DuplicateRegistration) {
 TEST_F(BadInputTest, UnknownPolicyNameAndBadFields) {
   EXPECT_THAT(ExpectError(client_->Put("/v1/policy", R"({"policy":"fastest"})"), 400),
               HasSubstr("fastest"));
-  EXPECT_THAT(ExpectError(client_->Put("/v1/policy", R"({"policy":"predictive","explore_budget":7})"), 400),
-              HasSubstr("explore_budget"));
+  EXPECT_THAT(
+      ExpectError(client_->Put("/v1/policy", R"({"policy":"predictive","explore_budget":7})"), 400),
+      HasSubstr("explore_budget"));
 }
 
 TEST_F(BadInputTest, WrongContentType) {
   EXPECT_EQ(client_->Post("/v1/functions", "name=digits", "text/plain").status, 415);
 }
 
-TEST_F(BadInputTest, UnknownRoute) {
-  EXPECT_EQ(client_->Get("/v1/nothing-here").status, 404);
-}
+TEST_F(BadInputTest, UnknownRoute) { EXPECT_EQ(client_->Get("/v1/nothing-here").status, 404); }
 
 }  // namespace
 }  // namespace stoa::testing

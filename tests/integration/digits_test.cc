@@ -66,9 +66,9 @@ class DigitsTest : public ::testing::Test {
                                "--cloud", executor_->address()});
     ASSERT_NE(gateway_, nullptr);
     client_ = std::make_unique<HttpClient>(gateway_->address());
-    Multipart reg = MakeRegistration(
-        R"({"name":"digits","runtime":"onnx","description":"digits MLP"})",
-        ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
+    Multipart reg =
+        MakeRegistration(R"({"name":"digits","runtime":"onnx","description":"digits MLP"})",
+                         ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
     HttpResult r = client_->Post("/v1/functions", reg.body, reg.content_type);
     ASSERT_EQ(r.status, 201) << r.body;
     json fn = json::parse(r.body);
@@ -89,8 +89,8 @@ TEST_F(DigitsTest, HeldOutAccuracyOnBothTiersAndIdenticalOutputs) {
   const size_t n = split_.images.size();
   std::map<std::string, std::vector<float>> by_tier;
   for (const std::string tier : {"edge", "cloud"}) {
-    HttpResult r = client_->Post("/v1/functions/digits/invoke?tier=" + tier,
-                                 InferBody(split_.images, 0, n));
+    HttpResult r =
+        client_->Post("/v1/functions/digits/invoke?tier=" + tier, InferBody(split_.images, 0, n));
     ASSERT_EQ(r.status, 200) << tier << ": " << r.body;
     EXPECT_EQ(r.Header("x-stoa-tier"), tier);
     EXPECT_FALSE(r.Header("x-stoa-latency-ms").empty());
@@ -116,8 +116,8 @@ TEST_F(DigitsTest, HeldOutAccuracyOnBothTiersAndIdenticalOutputs) {
   // Single images (batch 1) through the KServe alias agree with the batch.
   for (size_t i = 0; i < 10; ++i) {
     for (const std::string tier : {"edge", "cloud"}) {
-      HttpResult r = client_->Post("/v2/models/digits/infer?tier=" + tier,
-                                   InferBody(split_.images, i, i + 1));
+      HttpResult r =
+          client_->Post("/v2/models/digits/infer?tier=" + tier, InferBody(split_.images, i, i + 1));
       ASSERT_EQ(r.status, 200) << r.body;
       std::vector<float> probs = Probabilities(r);
       ASSERT_EQ(probs.size(), 10u);
@@ -128,8 +128,8 @@ TEST_F(DigitsTest, HeldOutAccuracyOnBothTiersAndIdenticalOutputs) {
 
 TEST_F(DigitsTest, FirstCloudInvocationIsAColdStartAndMetricsAreValid) {
   for (int i = 0; i < 3; ++i) {
-    HttpResult r = client_->Post("/v1/functions/digits/invoke?tier=cloud",
-                                 InferBody(split_.images, 0, 1));
+    HttpResult r =
+        client_->Post("/v1/functions/digits/invoke?tier=cloud", InferBody(split_.images, 0, 1));
     ASSERT_EQ(r.status, 200) << r.body;
   }
   // Unforced requests go through the scheduler.
@@ -142,7 +142,8 @@ TEST_F(DigitsTest, FirstCloudInvocationIsAColdStartAndMetricsAreValid) {
   HttpResult metrics = client_->Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_THAT(metrics.Header("content-type"), HasSubstr("text/plain"));
-  EXPECT_THAT(metrics.body, HasSubstr("stoa_cold_starts_total{function=\"digits\",tier=\"cloud\"} 1\n"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("stoa_cold_starts_total{function=\"digits\",tier=\"cloud\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("stoa_invocations_total{"));
   EXPECT_THAT(metrics.body, HasSubstr("stoa_invocation_duration_seconds_bucket{"));
   EXPECT_THAT(metrics.body, HasSubstr("stoa_http_requests_total{"));

@@ -17,8 +17,8 @@ namespace {
 class ExecutorGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    executor_ = Process::Start(BinaryPath("stoa-executor"),
-                               {"--listen", "127.0.0.1:0", "--threads", "2"});
+    executor_ =
+        Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0", "--threads", "2"});
     ASSERT_NE(executor_, nullptr);
     stub_ = v1::Executor::NewStub(
         grpc::CreateChannel(executor_->address(), grpc::InsecureChannelCredentials()));

@@ -143,8 +143,8 @@ class HttpClient::Impl {
     if (host_ == "0.0.0.0") host_ = "127.0.0.1";
   }
 
-  HttpResult Request(const std::string& method, const std::string& target,
-                     const std::string& body, const std::string& content_type, int timeout_ms) {
+  HttpResult Request(const std::string& method, const std::string& target, const std::string& body,
+                     const std::string& content_type, int timeout_ms) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       HttpResult result;
       beast::error_code ec;

@@ -68,9 +68,8 @@ class HttpClient {
                   const std::string& content_type = "application/json");
   HttpResult Put(const std::string& target, const std::string& body,
                  const std::string& content_type = "application/json");
-  HttpResult Request(const std::string& method, const std::string& target,
-                     const std::string& body, const std::string& content_type,
-                     int timeout_ms = 30000);
+  HttpResult Request(const std::string& method, const std::string& target, const std::string& body,
+                     const std::string& content_type, int timeout_ms = 30000);
 
  private:
   class Impl;

@@ -19,8 +19,8 @@ std::string OneImage() {
   json data = json::array();
   for (int i = 0; i < 64; ++i) data.push_back(i % 17);
   json body;
-  body["inputs"] = json::array(
-      {{{"name", "pixels"}, {"shape", {1, 64}}, {"datatype", "FP32"}, {"data", data}}});
+  body["inputs"] =
+      json::array({{{"name", "pixels"}, {"shape", {1, 64}}, {"datatype", "FP32"}, {"data", data}}});
   return body.dump();
 }
 
@@ -33,7 +33,8 @@ TEST(ResilienceTest, CloudKilledMidRunFailsOverOrReturns503WithinDeadline) {
   ASSERT_NE(gateway, nullptr);
   HttpClient client(gateway->address());
   std::string model = ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx"));
-  Multipart both = MakeRegistration(R"({"name":"digits","runtime":"onnx","limits":{"timeout_ms":3000}})", model);
+  Multipart both =
+      MakeRegistration(R"({"name":"digits","runtime":"onnx","limits":{"timeout_ms":3000}})", model);
   ASSERT_EQ(client.Post("/v1/functions", both.body, both.content_type).status, 201);
   Multipart cloud_only = MakeRegistration(
       R"({"name":"digits-cloud","runtime":"onnx","tiers":["cloud"],"limits":{"timeout_ms":3000}})",
@@ -55,7 +56,8 @@ TEST(ResilienceTest, CloudKilledMidRunFailsOverOrReturns503WithinDeadline) {
     auto start = std::chrono::steady_clock::now();
     HttpResult r = client.Post("/v1/functions/digits/invoke", OneImage());
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - start).count();
+                  std::chrono::steady_clock::now() - start)
+                  .count();
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.Header("x-stoa-tier"), "edge");
     EXPECT_LT(ms, 3500) << "request " << i << " took too long";
@@ -64,7 +66,8 @@ TEST(ResilienceTest, CloudKilledMidRunFailsOverOrReturns503WithinDeadline) {
     auto start = std::chrono::steady_clock::now();
     HttpResult r = client.Post("/v1/functions/digits-cloud/invoke", OneImage());
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - start).count();
+                  std::chrono::steady_clock::now() - start)
+                  .count();
     EXPECT_EQ(r.status, 503) << r.body;
     EXPECT_LT(ms, 3500);
   }

@@ -24,8 +24,8 @@ TEST(ConfigTest, YamlBecomesFlagsBeforeTheCommandLine) {
   const char* argv[] = {"stoa-gateway", config_flag.c_str(), "--listen", "127.0.0.1:0"};
   auto args = ExpandConfigArgs(4, argv);
   ASSERT_TRUE(args.ok()) << args.status();
-  EXPECT_THAT(*args, ElementsAre("stoa-gateway", "--listen", "127.0.0.1:9000", "--cloud",
-                                 "a:1,b:2", "--listen", "127.0.0.1:0"));
+  EXPECT_THAT(*args, ElementsAre("stoa-gateway", "--listen", "127.0.0.1:9000", "--cloud", "a:1,b:2",
+                                 "--listen", "127.0.0.1:0"));
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {
