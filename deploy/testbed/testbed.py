@@ -1,0 +1,572 @@
+#!/usr/bin/python3
+"""The continuum testbed launcher: one YAML file -> a running Stoa testbed.
+
+Starts, on this machine and on loopback:
+  - the cloud stoa-executor (no CPU limit: the rest of the machine),
+  - the edge stoa-executor under a CPU quota (cgroup v1 cpu.cfs_quota_us under
+    /sys/fs/cgroup/cpu; where that is not writable, pinned to one CPU with a
+    warning),
+  - two stoa-linkem link emulators, "edge" in front of the edge executor and
+    "cloud" in front of the cloud executor,
+  - stoa-gateway with --edge/--cloud pointing at the two linkems,
+and stops them all (SIGTERM, wait, SIGKILL after a grace period, cgroup
+removal) on stop(), on leaving a `with` block, or on Ctrl-C in the CLI.
+
+Python API (used by bench/; keep stable):
+    tb = Testbed.from_yaml("deploy/testbed/4g.yaml")  # ValueError naming the field
+    tb.start()            # returns when every process printed its address
+    tb.gateway_url        # "http://127.0.0.1:PORT"
+    tb.set_link("cloud", delay_ms=150, rate_mbit=2)   # PUT /link, live
+    tb.get_link("cloud")  # the linkem's current parameters (dict)
+    tb.pids               # {"cloud_executor": pid, "edge_executor": ..., ...}
+    tb.stop()
+    with Testbed.from_yaml(path) as tb: ...   # start() on enter, stop() on exit
+
+CLI (with /usr/bin/python3, which has Debian's python3-yaml):
+    deploy/testbed/testbed.py up FILE      # start, print addresses, wait for Ctrl-C
+    deploy/testbed/testbed.py check FILE   # validate only
+
+The YAML format is documented in docs/testbed.md. Needs only the Python
+standard library and PyYAML.
+"""
+
+import json
+import math
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import http.client
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - environment problem, not input
+    sys.stderr.write("testbed: PyYAML is missing; use /usr/bin/python3 "
+                     "(Debian python3-yaml)\n")
+    raise
+
+REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEFAULT_BIN_DIR = "build/release/bin"
+CGROUP_CPU_ROOT = "/sys/fs/cgroup/cpu"
+CFS_PERIOD_US = 100000
+PRESETS = ("4g", "5g", "edge", "lan")
+POLICIES = ("predictive", "edge_only", "cloud_only", "round_robin", "random")
+LINK_FIELDS = ("delay_ms", "jitter_ms", "rate_mbit", "loss")
+START_TIMEOUT_S = 20.0
+STOP_GRACE_S = 5.0
+
+
+# ---------------------------------------------------------------- validation
+
+def _fail(field, problem):
+    raise ValueError("%s: %s" % (field, problem))
+
+
+def _mapping(value, field):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail(field, "expected a mapping, got %r" % (value,))
+    return value
+
+
+def _known_keys(section, field, allowed):
+    for key in section:
+        if key not in allowed:
+            _fail("%s.%s" % (field, key) if field else str(key),
+                  "unknown field (expected one of: %s)" % ", ".join(allowed))
+
+
+def _number(section, key, field, default, minimum=None, maximum=None,
+            integer=False, exclusive_min=False):
+    if key not in section or section[key] is None:
+        return default
+    value = section[key]
+    name = "%s.%s" % (field, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(name, "expected a number, got %r" % (value,))
+    if integer and not isinstance(value, int):
+        _fail(name, "expected an integer, got %r" % (value,))
+    if not math.isfinite(value):
+        _fail(name, "expected a finite number, got %r" % (value,))
+    if minimum is not None:
+        if exclusive_min and value <= minimum:
+            _fail(name, "must be > %s, got %r" % (minimum, value))
+        if not exclusive_min and value < minimum:
+            _fail(name, "must be >= %s, got %r" % (minimum, value))
+    if maximum is not None and value > maximum:
+        _fail(name, "must be <= %s, got %r" % (maximum, value))
+    return value
+
+
+def validate_link(section, field):
+    """Checks a link mapping; returns {preset?, delay_ms?, ...} (None: unset)."""
+    section = _mapping(section, field)
+    _known_keys(section, field, ("preset",) + LINK_FIELDS)
+    link = {"preset": section.get("preset")}
+    if link["preset"] is not None and link["preset"] not in PRESETS:
+        _fail(field + ".preset", "unknown preset %r (expected one of: %s)"
+              % (link["preset"], ", ".join(PRESETS)))
+    link["delay_ms"] = _number(section, "delay_ms", field, None, minimum=0)
+    link["jitter_ms"] = _number(section, "jitter_ms", field, None, minimum=0)
+    link["rate_mbit"] = _number(section, "rate_mbit", field, None, minimum=0)
+    link["loss"] = _number(section, "loss", field, None, minimum=0, maximum=1)
+    return link
+
+
+def validate(doc):
+    """Validates a parsed testbed document; returns the normalised config.
+
+    Raises ValueError naming the first bad field.
+    """
+    if not isinstance(doc, dict):
+        _fail("testbed", "expected a mapping at the top level, got %r" % (doc,))
+    _known_keys(doc, "", ("name", "bin_dir", "data_dir", "log_dir", "gateway",
+                          "edge", "cloud"))
+    name = doc.get("name")
+    if not isinstance(name, str) or not name or not all(
+            c.isalnum() or c in "-_." for c in name):
+        _fail("name", "required: a non-empty string of letters, digits, '-', "
+              "'_' or '.', got %r" % (name,))
+    config = {"name": name}
+    for key in ("bin_dir", "data_dir", "log_dir"):
+        value = doc.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            _fail(key, "expected a path string, got %r" % (value,))
+        config[key] = value
+
+    gateway = _mapping(doc.get("gateway"), "gateway")
+    _known_keys(gateway, "gateway", ("port", "http_threads", "policy"))
+    policy = gateway.get("policy")
+    if policy is not None:
+        policy = _mapping(policy, "gateway.policy")
+        kind = policy.get("policy")
+        if kind is not None and kind not in POLICIES:
+            _fail("gateway.policy.policy", "unknown policy %r (expected one of: %s)"
+                  % (kind, ", ".join(POLICIES)))
+    config["gateway"] = {
+        "port": _number(gateway, "port", "gateway", 0, 0, 65535, integer=True),
+        "http_threads": _number(gateway, "http_threads", "gateway", 2, 1, 256,
+                                integer=True),
+        "policy": policy,
+    }
+
+    for tier in ("edge", "cloud"):
+        if tier not in doc:
+            _fail(tier, "required: the %s tier (threads, link)" % tier)
+    edge = _mapping(doc.get("edge"), "edge")
+    _known_keys(edge, "edge", ("quota_cores", "threads", "link"))
+    config["edge"] = {
+        "quota_cores": _number(edge, "quota_cores", "edge", 1.0, 0.01,
+                               float(os.cpu_count() or 1), exclusive_min=False),
+        "threads": _number(edge, "threads", "edge", 1, 1, 256, integer=True),
+        "link": validate_link(edge.get("link"), "edge.link"),
+    }
+    cloud = _mapping(doc.get("cloud"), "cloud")
+    _known_keys(cloud, "cloud", ("threads", "link"))
+    config["cloud"] = {
+        "threads": _number(cloud, "threads", "cloud", 2, 1, 256, integer=True),
+        "link": validate_link(cloud.get("link"), "cloud.link"),
+    }
+    return config
+
+
+def load_yaml(path):
+    """Reads and validates a testbed file; ValueError names the problem."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ValueError("%s: cannot read: %s" % (path, e.strerror)) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError("%s: malformed YAML: %s" % (path, e)) from None
+    try:
+        return validate(doc)
+    except ValueError as e:
+        raise ValueError("%s: %s" % (path, e)) from None
+
+
+# ------------------------------------------------------------------ processes
+
+class _Child:
+    """One started binary: its Popen, first-line address, and log file."""
+
+    def __init__(self, role, argv, log_path, preexec=None):
+        self.role = role
+        self.argv = argv
+        self.log_path = log_path
+        self.lines = []
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=self._log, preexec_fn=preexec, start_new_session=True)
+
+    def read_lines(self, count, timeout_s):
+        """Reads `count` stdout lines; RuntimeError if it exits or times out."""
+        deadline = time.monotonic() + timeout_s
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        while len(self.lines) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._die("did not print its address within %.0f s" % timeout_s)
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                self.proc.wait()
+                self._die("exited with status %s before printing its address"
+                          % self.proc.returncode)
+            buf += chunk
+            while b"\n" in buf and len(self.lines) < count:
+                line, buf = buf.split(b"\n", 1)
+                self.lines.append(line.decode("utf-8", "replace").strip())
+        # Keep draining stdout so the child never blocks on a full pipe.
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def address(self, line_index=0):
+        line = self.lines[line_index]
+        marker = " on "
+        if marker not in line:
+            self._die("unexpected line %r" % line)
+        return line.rsplit(marker, 1)[1].strip()
+
+    def _drain(self):
+        try:
+            while self.proc.stdout.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+
+    def _die(self, why):
+        tail = ""
+        try:
+            self._log.flush()
+            with open(self.log_path, "rb") as f:
+                tail = f.read()[-2000:].decode("utf-8", "replace")
+        except OSError:
+            pass
+        raise RuntimeError("%s (%s) %s; log %s:\n%s"
+                           % (self.role, " ".join(self.argv), why, self.log_path, tail))
+
+    def terminate(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def wait_or_kill(self, deadline):
+        try:
+            self.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+class _CpuQuota:
+    """A cgroup v1 cpu group holding the edge executor; or CPU pinning."""
+
+    def __init__(self, name, quota_cores):
+        self.quota_cores = quota_cores
+        self.path = None
+        self.mode = "none"
+        self.warning = None
+        path = os.path.join(CGROUP_CPU_ROOT, "stoa-%s-%d" % (name, os.getpid()))
+        try:
+            os.makedirs(path, exist_ok=True)
+            with open(os.path.join(path, "cpu.cfs_period_us"), "w") as f:
+                f.write(str(CFS_PERIOD_US))
+            with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
+                f.write(str(max(1000, int(round(quota_cores * CFS_PERIOD_US)))))
+            self.path = path
+            self.mode = "cgroup"
+        except OSError as e:
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+            self.mode = "pinned"
+            self.warning = ("cgroup v1 cpu quota unavailable (%s: %s); the edge "
+                            "executor is pinned to one CPU instead of %.2f cores"
+                            % (path, e.strerror, quota_cores))
+
+    def preexec(self):
+        """Runs in the child before exec: joins the group (or pins)."""
+        if self.mode == "cgroup":
+            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        elif self.mode == "pinned":
+            cpus = sorted(os.sched_getaffinity(0))
+            os.sched_setaffinity(0, {cpus[-1]})
+
+    def remove(self):
+        if self.path is None:
+            return
+        for _ in range(50):  # the kernel frees the group shortly after exit
+            try:
+                os.rmdir(self.path)
+                self.path = None
+                return
+            except FileNotFoundError:
+                self.path = None
+                return
+            except OSError:
+                time.sleep(0.1)
+        sys.stderr.write("testbed: could not remove %s\n" % self.path)
+
+
+class Testbed:
+    """A running (or startable) testbed described by one YAML file."""
+
+    def __init__(self, config, bin_dir=None):
+        self.config = config
+        self.name = config["name"]
+        self.bin_dir = self._resolve_bin_dir(bin_dir or config.get("bin_dir"))
+        self.gateway_url = None
+        self.addresses = {}  # role -> "HOST:PORT" (linkems also "<role>_control")
+        self.edge_cpu_mode = None  # "cgroup" or "pinned" once started
+        self._children = []
+        self._quota = None
+        self._tmp = None
+        self._log_dir = None
+        self._lock = threading.Lock()
+
+    # -- construction
+    @classmethod
+    def from_yaml(cls, path, bin_dir=None):
+        """Validates `path` (ValueError naming the field); starts nothing."""
+        return cls(load_yaml(path), bin_dir=bin_dir)
+
+    @staticmethod
+    def _resolve_bin_dir(bin_dir):
+        bin_dir = bin_dir or os.environ.get("STOA_BIN_DIR") or DEFAULT_BIN_DIR
+        if not os.path.isabs(bin_dir):
+            bin_dir = os.path.join(REPO_ROOT, bin_dir)
+        return bin_dir
+
+    # -- properties
+    @property
+    def pids(self):
+        """{role: pid} of every running process this testbed started."""
+        return {c.role: c.proc.pid for c in self._children if c.proc.poll() is None}
+
+    @property
+    def log_dir(self):
+        return self._log_dir
+
+    # -- lifecycle
+    def start(self):
+        """Starts every process; returns when each printed its address.
+
+        On any failure stops what was started and raises RuntimeError (or
+        FileNotFoundError when a binary is missing).
+        """
+        if self._children:
+            raise RuntimeError("testbed %s is already started" % self.name)
+        for binary in ("stoa-executor", "stoa-linkem", "stoa-gateway"):
+            path = os.path.join(self.bin_dir, binary)
+            if not os.access(path, os.X_OK):
+                raise FileNotFoundError("testbed: %s not found; build it first "
+                                        "(cmake --build --preset release)" % path)
+        self._tmp = tempfile.mkdtemp(prefix="stoa-testbed-%s-" % self.name)
+        self._log_dir = self._dir("log_dir", "logs")
+        data_dir = self._dir("data_dir", "data")
+        try:
+            self._start_all(data_dir)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _dir(self, key, default_sub):
+        path = self.config.get(key)
+        if path is None:
+            path = os.path.join(self._tmp, default_sub)
+        elif not os.path.isabs(path):
+            path = os.path.join(REPO_ROOT, path)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def _spawn(self, role, binary, args, lines=1, preexec=None):
+        child = _Child(role, [os.path.join(self.bin_dir, binary)] + args,
+                       os.path.join(self._log_dir, role + ".log"), preexec)
+        self._children.append(child)
+        child.read_lines(lines, START_TIMEOUT_S)
+        self.addresses[role] = child.address(0)
+        return child
+
+    def _start_all(self, data_dir):
+        cfg = self.config
+        cloud = self._spawn("cloud_executor", "stoa-executor", [
+            "--listen", "127.0.0.1:0", "--device", "cpu",
+            "--threads", str(cfg["cloud"]["threads"])])
+        self._quota = _CpuQuota(self.name + "-edge", cfg["edge"]["quota_cores"])
+        self.edge_cpu_mode = self._quota.mode
+        if self._quota.warning:
+            sys.stderr.write("testbed: warning: %s\n" % self._quota.warning)
+        edge = self._spawn("edge_executor", "stoa-executor", [
+            "--listen", "127.0.0.1:0", "--device", "cpu",
+            "--threads", str(cfg["edge"]["threads"])], preexec=self._quota.preexec)
+        for tier, upstream in (("edge", edge), ("cloud", cloud)):
+            args = ["--listen", "127.0.0.1:0", "--upstream", upstream.address(),
+                    "--control", "127.0.0.1:0"] + _link_flags(cfg[tier]["link"])
+            link = self._spawn(tier + "_link", "stoa-linkem", args, lines=2)
+            self.addresses[tier + "_link_control"] = link.address(1)
+        gw_args = ["--listen", "127.0.0.1:%d" % cfg["gateway"]["port"],
+                   "--data-dir", data_dir,
+                   "--edge", self.addresses["edge_link"],
+                   "--cloud", self.addresses["cloud_link"],
+                   "--http-threads", str(cfg["gateway"]["http_threads"])]
+        if cfg["gateway"]["policy"] is not None:
+            policy_path = os.path.join(self._tmp, "policy.yaml")
+            with open(policy_path, "w", encoding="utf-8") as f:
+                yaml.safe_dump(cfg["gateway"]["policy"], f)
+            gw_args += ["--policy-file", policy_path]
+        self._spawn("gateway", "stoa-gateway", gw_args)
+        port = self.addresses["gateway"].rsplit(":", 1)[1]
+        self.gateway_url = "http://127.0.0.1:%s" % port
+
+    def stop(self):
+        """SIGTERM to every process (gateway first), wait, SIGKILL stragglers,
+        remove the cgroup and the temporary directory. Idempotent."""
+        with self._lock:
+            children, self._children = self._children, []
+            for child in reversed(children):
+                child.terminate()
+            deadline = time.monotonic() + STOP_GRACE_S
+            for child in reversed(children):
+                child.wait_or_kill(deadline)
+            if self._quota is not None:
+                self._quota.remove()
+                self._quota = None
+            if self._tmp is not None:
+                keep = os.environ.get("STOA_TESTBED_KEEP")
+                if not keep and self.config.get("log_dir") is None:
+                    shutil.rmtree(self._tmp, ignore_errors=True)
+                self._tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # -- links
+    def _control(self, name):
+        if name not in ("edge", "cloud"):
+            raise ValueError("link name: expected 'edge' or 'cloud', got %r" % (name,))
+        address = self.addresses.get(name + "_link_control")
+        if address is None:
+            raise RuntimeError("testbed %s is not started" % self.name)
+        host, port = address.rsplit(":", 1)
+        return http.client.HTTPConnection(host, int(port), timeout=10)
+
+    def set_link(self, name, delay_ms=None, jitter_ms=None, rate_mbit=None, loss=None):
+        """Changes link `name` ("edge"|"cloud") live; only the given fields
+        change. Returns the new parameters; ValueError on a 400 from linkem."""
+        body = {k: v for k, v in (("delay_ms", delay_ms), ("jitter_ms", jitter_ms),
+                                  ("rate_mbit", rate_mbit), ("loss", loss))
+                if v is not None}
+        conn = self._control(name)
+        try:
+            conn.request("PUT", "/link", json.dumps(body),
+                         {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+        if resp.status == 400:
+            raise ValueError("set_link(%s): %s" % (name, text))
+        if resp.status != 200:
+            raise RuntimeError("set_link(%s): HTTP %d %s" % (name, resp.status, text))
+        return json.loads(text)
+
+    def get_link(self, name):
+        """The current parameters of link `name` as a dict."""
+        conn = self._control(name)
+        try:
+            conn.request("GET", "/link")
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise RuntimeError("get_link(%s): HTTP %d %s" % (name, resp.status, text))
+        return json.loads(text)
+
+
+def _link_flags(link):
+    args = []
+    if link.get("preset") is not None:
+        args += ["--preset", link["preset"]]
+    for field, flag in (("delay_ms", "--delay-ms"), ("jitter_ms", "--jitter-ms"),
+                        ("rate_mbit", "--rate-mbit"), ("loss", "--loss")):
+        if link.get(field) is not None:
+            args += [flag, repr(float(link[field]))]
+    return args
+
+
+# ------------------------------------------------------------------------ CLI
+
+def _usage():
+    sys.stderr.write("usage: testbed.py up FILE | check FILE\n")
+    return 2
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in ("up", "check"):
+        return _usage()
+    try:
+        tb = Testbed.from_yaml(argv[2])
+    except ValueError as e:
+        sys.stderr.write("testbed: %s\n" % e)
+        return 2
+    if argv[1] == "check":
+        print("testbed %s: %s is valid" % (tb.name, argv[2]))
+        return 0
+
+    def on_term(signum, frame):  # SIGTERM behaves like Ctrl-C
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        tb.start()
+        print("testbed %s up (edge cpu: %s, logs: %s)" % (tb.name, tb.edge_cpu_mode,
+                                                           tb.log_dir))
+        print("  gateway        %s" % tb.gateway_url)
+        for role in ("edge_link", "cloud_link", "edge_executor", "cloud_executor"):
+            print("  %-14s %s" % (role, tb.addresses[role]))
+        for name in ("edge", "cloud"):
+            print("  %-14s PUT http://%s/link" % (name + " control",
+                                                    tb.addresses[name + "_link_control"]))
+        print("Ctrl-C stops everything.")
+        sys.stdout.flush()
+        while True:
+            dead = [c.role for c in tb._children if c.proc.poll() is not None]
+            if dead:
+                sys.stderr.write("testbed: %s exited; see %s\n" % (", ".join(dead),
+                                                                   tb.log_dir))
+                return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\ntestbed: stopping")
+        return 0
+    except (RuntimeError, FileNotFoundError) as e:
+        sys.stderr.write("testbed: %s\n" % e)
+        return 1
+    finally:
+        tb.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
