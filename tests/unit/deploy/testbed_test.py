@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Tests of deploy/testbed/testbed.py: YAML validation and the CLI's `check`
+(label unit, no binaries); with STOA_TESTBED_LAUNCH=1 also a real start and
+stop of the lan testbed from $STOA_BIN_DIR (label integration)."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+import urllib.request
+
+SOURCE = os.environ.get("STOA_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+TESTBED_DIR = os.path.join(SOURCE, "deploy", "testbed")
+sys.path.insert(0, TESTBED_DIR)
+import testbed  # noqa: E402
+
+GOOD = """
+name: t
+gateway: {port: 0, http_threads: 2, policy: {policy: predictive}}
+edge:  {quota_cores: 0.5, threads: 1, link: {preset: edge}}
+cloud: {threads: 2, link: {preset: 4g, rate_mbit: 2}}
+"""
+
+
+def write(text):
+    f = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+    f.write(textwrap.dedent(text))
+    f.close()
+    return f.name
+
+
+class ValidationTest(unittest.TestCase):
+    def assertRejects(self, text, *needles):
+        path = write(text)
+        try:
+            with self.assertRaises(ValueError) as ctx:
+                testbed.Testbed.from_yaml(path)
+            for needle in needles:
+                self.assertIn(needle, str(ctx.exception))
+        finally:
+            os.unlink(path)
+
+    def test_example_files_are_valid(self):
+        for name in ("4g", "5g", "lan"):
+            tb = testbed.Testbed.from_yaml(os.path.join(TESTBED_DIR, name + ".yaml"))
+            self.assertEqual(tb.name, name)
+        tb = testbed.Testbed.from_yaml(os.path.join(TESTBED_DIR, "4g.yaml"))
+        self.assertEqual(tb.config["cloud"]["link"]["preset"], "4g")
+        self.assertEqual(tb.config["edge"]["quota_cores"], 0.5)
+
+    def test_good_file_normalised(self):
+        path = write(GOOD)
+        cfg = testbed.Testbed.from_yaml(path).config
+        os.unlink(path)
+        self.assertEqual(cfg["cloud"]["link"]["rate_mbit"], 2)
+        self.assertIsNone(cfg["cloud"]["link"]["delay_ms"])
+        self.assertEqual(cfg["gateway"]["policy"], {"policy": "predictive"})
+
+    def test_defaults(self):
+        path = write("name: d\nedge: {}\ncloud: {}\n")
+        cfg = testbed.Testbed.from_yaml(path).config
+        os.unlink(path)
+        self.assertEqual(cfg["gateway"]["port"], 0)
+        self.assertEqual(cfg["edge"]["threads"], 1)
+        self.assertIsNone(cfg["edge"]["link"]["preset"])
+
+    def test_bad_fields_are_named(self):
+        self.assertRejects(GOOD.replace("name: t", "name: ''"), "name")
+        self.assertRejects(GOOD.replace("name: t", "name: t\ncolour: red"), "colour")
+        self.assertRejects(GOOD.replace("preset: 4g", "preset: 3g"), "cloud.link.preset", "3g")
+        self.assertRejects(GOOD.replace("rate_mbit: 2", "rate_mbit: -2"), "cloud.link.rate_mbit")
+        self.assertRejects(GOOD.replace("rate_mbit: 2", "loss: 1.5"), "cloud.link.loss")
+        self.assertRejects(GOOD.replace("rate_mbit: 2", "delay: 5"), "cloud.link.delay")
+        self.assertRejects(GOOD.replace("rate_mbit: 2", "delay_ms: fast"),
+                           "cloud.link.delay_ms", "number")
+        self.assertRejects(GOOD.replace("quota_cores: 0.5", "quota_cores: 0"), "edge.quota_cores")
+        self.assertRejects(GOOD.replace("quota_cores: 0.5", "quota_cores: 64"), "edge.quota_cores")
+        self.assertRejects(GOOD.replace("threads: 1", "threads: 1.5"), "edge.threads", "integer")
+        self.assertRejects(GOOD.replace("port: 0", "port: 70000"), "gateway.port")
+        self.assertRejects(GOOD.replace("predictive", "fastest"), "gateway.policy.policy")
+        self.assertRejects(GOOD.replace("cloud: {threads: 2, link: {preset: 4g, rate_mbit: 2}}", ""),
+                           "cloud", "required")
+        self.assertRejects(GOOD.replace("link: {preset: edge}", "link: fast"),
+                           "edge.link", "mapping")
+        self.assertRejects("- a\n- b\n", "top level")
+        self.assertRejects("name: [\n", "malformed YAML")
+
+    def test_missing_file(self):
+        with self.assertRaises(ValueError) as ctx:
+            testbed.Testbed.from_yaml("/nonexistent/testbed.yaml")
+        self.assertIn("cannot read", str(ctx.exception))
+
+    def test_cli_check(self):
+        script = os.path.join(TESTBED_DIR, "testbed.py")
+        ok = subprocess.run([sys.executable, script, "check",
+                             os.path.join(TESTBED_DIR, "4g.yaml")], capture_output=True, text=True)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertIn("valid", ok.stdout)
+        path = write(GOOD.replace("preset: edge", "preset: moon"))
+        bad = subprocess.run([sys.executable, script, "check", path], capture_output=True, text=True)
+        os.unlink(path)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("edge.link.preset", bad.stderr)
+
+    def test_set_link_before_start(self):
+        tb = testbed.Testbed.from_yaml(os.path.join(TESTBED_DIR, "lan.yaml"))
+        with self.assertRaises(ValueError):
+            tb.set_link("fog", delay_ms=1)
+        with self.assertRaises(RuntimeError):
+            tb.set_link("cloud", delay_ms=1)
+
+
+@unittest.skipUnless(os.environ.get("STOA_TESTBED_LAUNCH") == "1",
+                     "set STOA_TESTBED_LAUNCH=1 (the integration variant of this test)")
+class LaunchTest(unittest.TestCase):
+    def test_start_set_link_stop(self):
+        path = os.path.join(TESTBED_DIR, "lan.yaml")
+        with testbed.Testbed.from_yaml(path, bin_dir=os.environ["STOA_BIN_DIR"]) as tb:
+            pids = tb.pids
+            self.assertEqual(set(pids), {"gateway", "edge_executor", "cloud_executor",
+                                         "edge_link", "cloud_link"})
+            state = json.loads(urllib.request.urlopen(
+                tb.gateway_url + "/v1/scheduler/state", timeout=10).read())
+            self.assertIn("tiers", state)
+            new = tb.set_link("cloud", delay_ms=20, rate_mbit=5)
+            self.assertEqual(new["delay_ms"], 20)
+            self.assertEqual(tb.get_link("cloud")["rate_mbit"], 5)
+            self.assertEqual(tb.get_link("edge")["delay_ms"], 0)
+            with self.assertRaises(ValueError):
+                tb.set_link("edge", loss=3)
+            cgroup = tb._quota.path
+            if tb.edge_cpu_mode == "cgroup":
+                with open("/proc/%d/cgroup" % pids["edge_executor"]) as f:
+                    self.assertIn(os.path.basename(cgroup), f.read())
+        for pid in pids.values():
+            self.assertFalse(os.path.exists("/proc/%d/status" % pid) and
+                             "zombie" not in open("/proc/%d/status" % pid).read(),
+                             "pid %d still running" % pid)
+        if cgroup:
+            self.assertFalse(os.path.exists(cgroup))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
