@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "functions/onnx/onnx_runtime.h"
+#include "functions/wasm/wasm_runtime.h"
 
 namespace stoa::functions {
 
@@ -31,6 +32,7 @@ absl::StatusOr<LoadedFunctionPtr> RuntimeSet::Load(const v1::FunctionSpec& spec,
 RuntimeSet DefaultRuntimes() {
   RuntimeSet set;
   set.Add(std::make_unique<OnnxRuntime>());
+  set.Add(std::make_unique<WasmRuntime>());
   return set;
 }
 

@@ -94,7 +94,7 @@ class RuntimeSet {
   std::vector<FunctionRuntimePtr> runtimes_;
 };
 
-// Every runtime built into this binary (today: onnx).
+// Every runtime built into this binary: onnx and wasm.
 RuntimeSet DefaultRuntimes();
 
 }  // namespace stoa::functions

@@ -1,0 +1,258 @@
+#include "functions/wasm/wasm_runtime.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace stoa::functions {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ExamplesDir() {
+  const char* dir = std::getenv("STOA_WASM_EXAMPLES_DIR");
+  return dir != nullptr ? dir : "";
+}
+
+std::string ReadExample(const std::string& name) {
+  std::ifstream in(ExamplesDir() + "/" + name + ".wasm", std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+v1::FunctionSpec Spec(const std::string& name, uint32_t timeout_ms = 0, uint32_t memory_mb = 0) {
+  v1::FunctionSpec spec;
+  spec.set_name(name);
+  spec.set_runtime("wasm");
+  spec.mutable_limits()->set_timeout_ms(timeout_ms);
+  spec.mutable_limits()->set_memory_mb(memory_mb);
+  return spec;
+}
+
+// A hand-assembled module: _start does nothing; memory of 32 pages (2 MiB).
+std::string TwoMiBModule() {
+  const unsigned char bytes[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // header
+                                 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,              // type () -> ()
+                                 0x03, 0x02, 0x01, 0x00,                          // func 0
+                                 0x05, 0x03, 0x01, 0x00, 0x20,                    // memory 32
+                                 0x07, 0x0a, 0x01, 0x06, '_',  's',  't',  'a',
+                                 'r',  't',  0x00, 0x00,               // export
+                                 0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b};  // code
+  return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
+}
+
+class WasmRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (ReadExample("anomaly").empty()) {
+      GTEST_SKIP() << "Wasm examples not built (STOA_WASM_EXAMPLES_DIR='" << ExamplesDir() << "')";
+    }
+  }
+
+  LoadedFunctionPtr MustLoad(const std::string& example, uint32_t timeout_ms = 0,
+                             uint32_t memory_mb = 0) {
+    absl::StatusOr<LoadedFunctionPtr> fn =
+        runtime_.Load(Spec(example, timeout_ms, memory_mb), ReadExample(example));
+    EXPECT_TRUE(fn.ok()) << fn.status();
+    return fn.ok() ? *std::move(fn) : nullptr;
+  }
+
+  static absl::StatusOr<InvocationOutput> Run(LoadedFunction& fn, std::string body) {
+    InvocationInput input;
+    input.raw = std::move(body);
+    return fn.Invoke(input);
+  }
+
+  WasmRuntime runtime_;
+};
+
+constexpr char kWindow[] = R"({"sensor":"t-1","values":[20,20.1,19.9,20.2,35,20,19.8]})";
+
+TEST_F(WasmRuntimeTest, AnomalyDetectorRoundTrip) {
+  LoadedFunctionPtr fn = MustLoad("anomaly");
+  ASSERT_NE(fn, nullptr);
+  EXPECT_EQ(fn->spec().runtime(), "wasm");
+  EXPECT_EQ(fn->spec().content_type(), "application/octet-stream");
+  absl::StatusOr<InvocationOutput> out = Run(*fn, kWindow);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->raw, HasSubstr(R"("sensor":"t-1","count":7,"median":20)"));
+  EXPECT_THAT(out->raw, HasSubstr(R"("anomalies":[{"index":4,"value":35,)"));
+}
+
+TEST_F(WasmRuntimeTest, BadRequestIsExitStatusWithStderr) {
+  LoadedFunctionPtr fn = MustLoad("anomaly");
+  ASSERT_NE(fn, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, R"({"readings":[1]})");
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(out.status().message(), HasSubstr("exited with status 2"));
+  EXPECT_THAT(out.status().message(), HasSubstr("request has no \"values\" array"));
+}
+
+TEST_F(WasmRuntimeTest, DigitsPreprocessorRawAndPgm) {
+  LoadedFunctionPtr fn = MustLoad("digits_pre");
+  ASSERT_NE(fn, nullptr);
+  std::string raw(64, '\0');
+  raw[0] = static_cast<char>(255);
+  raw[9] = static_cast<char>(128);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, raw);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(
+      out->raw,
+      HasSubstr(
+          R"({"inputs":[{"name":"pixels","shape":[1,64],"datatype":"FP32","data":[16,0,0,0,0,0,0,0,0,8,0)"));
+
+  // 16x16 white image with a black 2x2 block in the top-left corner: after
+  // averaging and inverting, cell (0,0) is full ink, the rest empty.
+  std::string pgm = "P5\n# test\n16 16\n255\n";
+  for (int y = 0; y < 16; ++y) {
+    for (int x = 0; x < 16; ++x) pgm.push_back(static_cast<char>(x < 2 && y < 2 ? 0 : 255));
+  }
+  out = Run(*fn, pgm);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(out->raw, HasSubstr(R"("data":[16,0,0,0,0,0,0,0,0,0,)"));
+
+  out = Run(*fn, "P5\n16 16\n255\nshort");
+  EXPECT_THAT(out.status().message(), HasSubstr("PGM pixel data is truncated"));
+}
+
+TEST_F(WasmRuntimeTest, WasiHostGivesArgsClockRandomButNoFiles) {
+  LoadedFunctionPtr fn = MustLoad("probe");
+  ASSERT_NE(fn, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, "hello");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->raw,
+            "argc=1 argv0=probe\nenviron=0\nclock=ok\nrandom=ok\nfopen=denied\nstdin=hello\n");
+}
+
+TEST_F(WasmRuntimeTest, EveryInvocationGetsAFreshInstance) {
+  LoadedFunctionPtr fn = MustLoad("stateful");
+  ASSERT_NE(fn, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<InvocationOutput> out = Run(*fn, "");
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->raw, "calls=1\n");
+  }
+}
+
+TEST_F(WasmRuntimeTest, InfiniteLoopStopsAtSpecTimeout) {
+  LoadedFunctionPtr fn = MustLoad("loop", /*timeout_ms=*/100);
+  ASSERT_NE(fn, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, "");
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(out.status().message(), HasSubstr("did not finish by its deadline (100 ms)"));
+}
+
+TEST_F(WasmRuntimeTest, InfiniteLoopStopsAtInvocationDeadline) {
+  LoadedFunctionPtr fn = MustLoad("loop", /*timeout_ms=*/60000);
+  ASSERT_NE(fn, nullptr);
+  InvocationInput input;
+  input.deadline_us = common::RealClock::Get().NowMicros() + 50000;
+  absl::StatusOr<InvocationOutput> out = fn->Invoke(input);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(WasmRuntimeTest, OutOfBoundsWriteTraps) {
+  LoadedFunctionPtr fn = MustLoad("oob");
+  ASSERT_NE(fn, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, "");
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(out.status().message(), HasSubstr("wasm trap: out of bounds memory access"));
+}
+
+TEST_F(WasmRuntimeTest, StackOverflowTraps) {
+  LoadedFunctionPtr fn = MustLoad("recurse");
+  ASSERT_NE(fn, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, "");
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(out.status().message(), HasSubstr("wasm trap: call stack exhausted"));
+}
+
+TEST_F(WasmRuntimeTest, MemoryBombHitsTheCap) {
+  LoadedFunctionPtr fn = MustLoad("membomb", 0, /*memory_mb=*/16);
+  ASSERT_NE(fn, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, "");
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(out.status().message(), HasSubstr("wasm trap: unreachable executed"));
+  EXPECT_THAT(out.status().message(), HasSubstr("linear memory is near its limit: "));
+  EXPECT_THAT(out.status().message(), HasSubstr(" of 16 MiB; memory.grow beyond it fails"));
+  EXPECT_THAT(out.status().message(), HasSubstr("memory bomb: malloc failed after 1"));
+}
+
+TEST_F(WasmRuntimeTest, NonZeroExitCarriesStderr) {
+  LoadedFunctionPtr fn = MustLoad("fail");
+  ASSERT_NE(fn, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, "");
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(out.status().message(),
+            "function exited with status 3; stderr: sensor offline: no data");
+}
+
+TEST_F(WasmRuntimeTest, InvalidModulesAreRefusedNamingTheProblem) {
+  struct Case {
+    std::string artifact;
+    std::string message;
+  };
+  const std::string anomaly = ReadExample("anomaly");
+  const std::vector<Case> cases = {
+      {"", "artifact is not a WebAssembly module: the artifact is empty"},
+      {"hello world, not wasm", "does not start with the Wasm magic bytes"},
+      {anomaly.substr(0, anomaly.size() / 2), "invalid WebAssembly module: "},
+      {ReadExample("forbidden_import"), "import 'env.open_socket' is not allowed"},
+      {ReadExample("import_memory"), "import 'wasi_snapshot_preview1.memory' is not a function"},
+      {ReadExample("no_start"), "module exports no _start function"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<LoadedFunctionPtr> fn = runtime_.Load(Spec("bad"), c.artifact);
+    EXPECT_EQ(fn.status().code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_THAT(fn.status().message(), HasSubstr(c.message));
+  }
+}
+
+TEST_F(WasmRuntimeTest, InitialMemoryAboveTheCapIsRefused) {
+  absl::StatusOr<LoadedFunctionPtr> fn = runtime_.Load(Spec("big", 0, 1), TwoMiBModule());
+  EXPECT_EQ(fn.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(fn.status().message(),
+              HasSubstr("module needs 2 MiB of linear memory at start; limits.memory_mb is 1"));
+  fn = runtime_.Load(Spec("big", 0, 2), TwoMiBModule());
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  absl::StatusOr<InvocationOutput> out = Run(**fn, "ignored");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->raw, "");
+}
+
+TEST_F(WasmRuntimeTest, WellBehavedCallsKeepWorkingBesideHostileOnes) {
+  LoadedFunctionPtr good = MustLoad("anomaly");
+  LoadedFunctionPtr loop = MustLoad("loop", /*timeout_ms=*/300);
+  LoadedFunctionPtr bomb = MustLoad("membomb", 0, /*memory_mb=*/32);
+  LoadedFunctionPtr oob = MustLoad("oob");
+  ASSERT_TRUE(good && loop && bomb && oob);
+  std::atomic<int> good_ok{0};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { EXPECT_FALSE(Run(*loop, "").ok()); });
+  threads.emplace_back([&] {
+    EXPECT_FALSE(Run(*bomb, "").ok());
+    EXPECT_FALSE(Run(*oob, "").ok());
+  });
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        absl::StatusOr<InvocationOutput> out = Run(*good, kWindow);
+        if (out.ok() && out->raw.find(R"("index":4)") != std::string::npos) ++good_ok;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(good_ok.load(), 60);
+}
+
+}  // namespace
+}  // namespace stoa::functions
