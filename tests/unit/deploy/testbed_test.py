@@ -114,6 +114,42 @@ class ValidationTest(unittest.TestCase):
             tb.set_link("cloud", delay_ms=1)
 
 
+class CpuQuotaTest(unittest.TestCase):
+    def setUp(self):
+        self.saved_root = testbed.CGROUP_CPU_ROOT
+
+    def tearDown(self):
+        testbed.CGROUP_CPU_ROOT = self.saved_root
+
+    def test_cgroup_files_hold_the_quota(self):
+        root = tempfile.mkdtemp()  # stands in for /sys/fs/cgroup/cpu
+        testbed.CGROUP_CPU_ROOT = root
+        quota = testbed._CpuQuota("t-edge", 0.5)
+        self.assertEqual(quota.mode, "cgroup")
+        with open(os.path.join(quota.path, "cpu.cfs_period_us")) as f:
+            self.assertEqual(f.read(), "100000")
+        with open(os.path.join(quota.path, "cpu.cfs_quota_us")) as f:
+            self.assertEqual(f.read(), "50000")
+        for name in os.listdir(quota.path):  # a real cgroup dir has no files to delete
+            os.unlink(os.path.join(quota.path, name))
+        path = quota.path
+        quota.remove()
+        self.assertFalse(os.path.exists(path))
+        os.rmdir(root)
+
+    def test_falls_back_to_pinning_with_a_warning(self):
+        blocker = tempfile.NamedTemporaryFile(delete=False)  # a file: no dir below it
+        testbed.CGROUP_CPU_ROOT = blocker.name
+        quota = testbed._CpuQuota("t-edge", 0.5)
+        os.unlink(blocker.name)
+        self.assertEqual(quota.mode, "pinned")
+        self.assertIn("pinned to one CPU", quota.warning)
+        out = subprocess.run([sys.executable, "-c", "import os; print(len(os.sched_getaffinity(0)))"],
+                             capture_output=True, text=True, preexec_fn=quota.preexec)
+        self.assertEqual(out.stdout.strip(), "1")
+        quota.remove()  # nothing to remove; must not fail
+
+
 @unittest.skipUnless(os.environ.get("STOA_TESTBED_LAUNCH") == "1",
                      "set STOA_TESTBED_LAUNCH=1 (the integration variant of this test)")
 class LaunchTest(unittest.TestCase):
