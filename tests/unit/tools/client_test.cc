@@ -1,0 +1,65 @@
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "tools/http_client.h"
+#include "tools/rest_commands.h"
+
+namespace stoa::tools {
+namespace {
+
+TEST(HttpUrlTest, ParsesHostPortAndPrefix) {
+  auto u = HttpUrl::Parse("http://127.0.0.1:8080");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->host, "127.0.0.1");
+  EXPECT_EQ(u->port, "8080");
+  EXPECT_EQ(u->prefix, "");
+  u = HttpUrl::Parse("localhost:9/api/");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->HostPort(), "localhost:9");
+  EXPECT_EQ(u->prefix, "/api");
+}
+
+TEST(HttpUrlTest, RejectsWhatItCannotReach) {
+  for (const char* bad :
+       {"https://x:1", "http://nohost", "http://h:0", "http://h:99999", "http://h:ab", ":80"}) {
+    auto u = HttpUrl::Parse(bad);
+    EXPECT_FALSE(u.ok()) << bad;
+    if (!u.ok()) {
+      EXPECT_NE(u.status().message().find(bad), std::string::npos);
+    }
+  }
+}
+
+TEST(HttpConnectionTest, RefusedConnectionIsUnavailable) {
+  // Port 1 on loopback is closed on any sane machine.
+  HttpConnection conn(*HttpUrl::Parse("http://127.0.0.1:1"), 1000);
+  auto res = conn.Request("GET", "/healthz");
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), absl::StatusCode::kUnavailable);
+  std::ostringstream out, err;
+  EXPECT_EQ(ListFunctions(conn, out, err), 1);
+  EXPECT_NE(err.str().find("connect"), std::string::npos);
+}
+
+TEST(RestCommandsTest, MultipartBodyHasBothParts) {
+  const std::string body = MultipartBody("B", "{\"name\":\"f\"}", std::string("\0\1", 2));
+  EXPECT_EQ(body.rfind("--B\r\n", 0), 0u);
+  EXPECT_NE(body.find("name=\"spec\"\r\nContent-Type: application/json\r\n\r\n{\"name\":\"f\"}"),
+            std::string::npos);
+  EXPECT_NE(body.find(std::string("\r\n\r\n\0\1\r\n--B--\r\n", 12)), std::string::npos);
+}
+
+TEST(RestCommandsTest, InlineOrFile) {
+  EXPECT_EQ(*InlineOrFile("{\"a\":1}"), "{\"a\":1}");
+  const std::string path = ::testing::TempDir() + "/stoa_cli_inline.json";
+  std::ofstream(path) << "{\"b\":2}";
+  EXPECT_EQ(*InlineOrFile("@" + path), "{\"b\":2}");
+  auto missing = InlineOrFile("@/nonexistent/x");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/x"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stoa::tools
