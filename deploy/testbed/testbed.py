@@ -30,6 +30,7 @@ The YAML format is documented in docs/testbed.md. Needs only the Python
 standard library and PyYAML.
 """
 
+import errno
 import json
 import math
 import os
@@ -271,6 +272,10 @@ class _Child:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
+        try:
+            self.proc.stdout.close()
+        except (OSError, ValueError):
+            pass
 
 
 class _CpuQuota:
@@ -320,7 +325,9 @@ class _CpuQuota:
             except FileNotFoundError:
                 self.path = None
                 return
-            except OSError:
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    break
                 time.sleep(0.1)
         sys.stderr.write("testbed: could not remove %s\n" % self.path)
 
@@ -339,6 +346,7 @@ class Testbed:
         self._quota = None
         self._tmp = None
         self._log_dir = None
+        self._keep_tmp = False
         self._lock = threading.Lock()
 
     # -- construction
@@ -384,6 +392,7 @@ class Testbed:
         try:
             self._start_all(data_dir)
         except BaseException:
+            self._keep_tmp = True  # the error names a log in it
             self.stop()
             raise
         return self
@@ -451,7 +460,7 @@ class Testbed:
                 self._quota = None
             if self._tmp is not None:
                 keep = os.environ.get("STOA_TESTBED_KEEP")
-                if not keep and self.config.get("log_dir") is None:
+                if not (keep or self._keep_tmp) and self.config.get("log_dir") is None:
                     shutil.rmtree(self._tmp, ignore_errors=True)
                 self._tmp = None
 

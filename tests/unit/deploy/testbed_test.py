@@ -114,6 +114,83 @@ class ValidationTest(unittest.TestCase):
             tb.set_link("cloud", delay_ms=1)
 
 
+FAKE = """#!/bin/sh
+# A stand-in for a Stoa binary: records its argv, prints its address lines.
+echo "$0 $*" >> "$(dirname "$0")/argv.log"
+case "$(basename "$0")" in
+  stoa-executor) [ -e "$(dirname "$0")/fail" ] && { echo boom >&2; exit 3; }
+                 echo "stoa-executor listening on 127.0.0.1:$$" ;;
+  stoa-linkem)   echo "stoa-linkem listening on 127.0.0.1:1$$"
+                 echo "stoa-linkem control on 127.0.0.1:2$$" ;;
+  stoa-gateway)  echo "stoa-gateway listening on 127.0.0.1:3$$" ;;
+esac
+exec sleep 30
+"""
+
+
+class LauncherWithFakeBinariesTest(unittest.TestCase):
+    def setUp(self):
+        self.saved_root = testbed.CGROUP_CPU_ROOT
+        testbed.CGROUP_CPU_ROOT = tempfile.mkdtemp()  # no real cgroup needed
+        self.bin = tempfile.mkdtemp()
+        for name in ("stoa-executor", "stoa-linkem", "stoa-gateway"):
+            path = os.path.join(self.bin, name)
+            with open(path, "w") as f:
+                f.write(FAKE)
+            os.chmod(path, 0o755)
+        self.yaml = write(GOOD)
+
+    def tearDown(self):
+        testbed.CGROUP_CPU_ROOT = self.saved_root
+        os.unlink(self.yaml)
+
+    def test_wiring_and_stop(self):
+        tb = testbed.Testbed.from_yaml(self.yaml, bin_dir=self.bin)
+        with tb:
+            pids = tb.pids
+            self.assertEqual(len(pids), 5)
+            self.assertTrue(tb.gateway_url.startswith("http://127.0.0.1:3"))
+            with open(os.path.join(self.bin, "argv.log")) as f:
+                lines = f.read().splitlines()
+            gateway = [l for l in lines if "stoa-gateway" in l][0].split()
+            self.assertEqual(gateway[gateway.index("--edge") + 1], tb.addresses["edge_link"])
+            self.assertEqual(gateway[gateway.index("--cloud") + 1], tb.addresses["cloud_link"])
+            policy = gateway[gateway.index("--policy-file") + 1]
+            with open(policy) as f:
+                self.assertIn("predictive", f.read())
+            links = [l.split() for l in lines if "stoa-linkem" in l]
+            edge, cloud = links
+            self.assertEqual(edge[edge.index("--upstream") + 1], tb.addresses["edge_executor"])
+            self.assertEqual(edge[edge.index("--preset") + 1], "edge")
+            self.assertEqual(cloud[cloud.index("--preset") + 1], "4g")
+            self.assertEqual(float(cloud[cloud.index("--rate-mbit") + 1]), 2.0)
+            self.assertEqual(tb.edge_cpu_mode, "cgroup")
+            with open(os.path.join(tb._quota.path, "cgroup.procs")) as f:
+                self.assertEqual(f.read().strip(), str(pids["edge_executor"]))
+            for name in os.listdir(tb._quota.path):  # a real cgroup dir rmdirs as is
+                os.unlink(os.path.join(tb._quota.path, name))
+            cgroup = tb._quota.path
+        self.assertFalse(os.path.exists(cgroup))
+        self.assertEqual(tb.pids, {})
+        for pid in pids.values():
+            with self.assertRaises(ProcessLookupError):
+                os.kill(pid, 0)
+
+    def test_failed_start_stops_everything_and_names_the_process(self):
+        open(os.path.join(self.bin, "fail"), "w").close()
+        tb = testbed.Testbed.from_yaml(self.yaml, bin_dir=self.bin)
+        with self.assertRaises(RuntimeError) as ctx:
+            tb.start()
+        self.assertIn("cloud_executor", str(ctx.exception))
+        self.assertIn("boom", str(ctx.exception))
+        self.assertEqual(tb.pids, {})
+
+    def test_missing_binary(self):
+        os.unlink(os.path.join(self.bin, "stoa-linkem"))
+        with self.assertRaises(FileNotFoundError):
+            testbed.Testbed.from_yaml(self.yaml, bin_dir=self.bin).start()
+
+
 class CpuQuotaTest(unittest.TestCase):
     def setUp(self):
         self.saved_root = testbed.CGROUP_CPU_ROOT
