@@ -33,11 +33,12 @@ absl::StatusOr<GraphPort> PortFromValueInfo(const ::onnx::ValueInfoProto& info, 
     return Invalid(absl::StrCat(kind, " '", info.name(), "' is not a tensor"));
   }
   const auto& tensor_type = info.type().tensor_type();
-  if (tensor_type.elem_type() != ::onnx::TensorProto::FLOAT) {
-    return Invalid(absl::StrCat(kind, " '", info.name(), "' has data type ",
-                                OnnxDataTypeName(tensor_type.elem_type()),
-                                "; only FP32 (FLOAT) inputs and outputs are supported"));
+  absl::StatusOr<ElementType> type = ElementTypeFromOnnx(tensor_type.elem_type());
+  if (!type.ok()) {
+    return Invalid(
+        absl::StrCat(kind, " '", info.name(), "': ", std::string(type.status().message())));
   }
+  port.type = *type;
   if (!tensor_type.has_shape()) {
     if (is_input) return Invalid(absl::StrCat("input '", info.name(), "' has no shape"));
     port.has_shape = false;

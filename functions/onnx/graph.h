@@ -7,7 +7,8 @@
 //  - a node whose op has no kernel ("node 'conv1' (#0) uses unsupported op 'Conv'");
 //  - a node input that no graph input, initializer or node produces, a value
 //    produced twice, a cycle, a graph output that nothing produces;
-//  - graph inputs/outputs other than FP32, inputs without a shape;
+//  - graph inputs/outputs of a type the engine does not hold, inputs without
+//    a shape;
 //  - initializers the engine cannot hold (see tensor_proto.h);
 //  - bad attributes (the kernel's validate), wrong input/output counts.
 #pragma once
@@ -24,12 +25,13 @@
 
 namespace stoa::functions::onnxrt {
 
-// A graph input or output: its value id and declared FP32 shape, with -1
-// for a symbolic or unknown dimension. Outputs may have no declared shape
-// (has_shape false); inputs always have one.
+// A graph input or output: its value id, element type and declared shape,
+// with -1 for a symbolic or unknown dimension. Outputs may have no declared
+// shape (has_shape false); inputs always have one.
 struct GraphPort {
   std::string name;
   int value = -1;
+  ElementType type = ElementType::kFloat32;
   Shape shape;
   bool has_shape = true;
 };

@@ -8,9 +8,10 @@ namespace stoa::functions::onnxrt {
 namespace {
 
 absl::Status CheckOutput(const GraphPort& port, const Tensor& t) {
-  if (t.type() != ElementType::kFloat32) {
-    return absl::InternalError(absl::StrCat(
-        "output '", port.name, "' is ", ElementTypeName(t.type()), ", the model declares FP32"));
+  if (t.type() != port.type) {
+    return absl::InternalError(absl::StrCat("output '", port.name, "' is ",
+                                            ElementTypeName(t.type()), ", the model declares ",
+                                            ElementTypeName(port.type)));
   }
   if (!port.has_shape) return absl::OkStatus();
   bool match = t.rank() == static_cast<int64_t>(port.shape.size());

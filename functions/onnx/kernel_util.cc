@@ -84,3 +84,33 @@ std::vector<int64_t> BroadcastStrides(std::span<const int64_t> shape,
 }
 
 }  // namespace stoa::functions::onnxrt
+
+namespace stoa::functions::onnxrt {
+
+absl::Status ExpectPresent(KernelInputs in, int i) {
+  if (!HasInput(in, i))
+    return absl::InvalidArgumentError(absl::StrCat("input #", i, " is missing"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int64_t>> ReadInts(const Node& node, KernelInputs in, int i) {
+  if (!HasInput(in, i))
+    return absl::InvalidArgumentError(absl::StrCat("input #", i, " is missing"));
+  const Tensor& t = *in[i];
+  if (t.type() == ElementType::kInt64)
+    return std::vector<int64_t>(t.int64s().begin(), t.int64s().end());
+  if (t.type() == ElementType::kInt32)
+    return std::vector<int64_t>(t.int32s().begin(), t.int32s().end());
+  const std::string name =
+      i < static_cast<int>(node.input_names.size()) ? node.input_names[i] : std::string();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "input #", i, " ('", name, "') must be INT64 or INT32, got ", ElementTypeName(t.type())));
+}
+
+std::vector<int64_t> Strides(std::span<const int64_t> shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
+  return s;
+}
+
+}  // namespace stoa::functions::onnxrt

@@ -69,3 +69,60 @@ void ForEachBroadcast(std::span<const int64_t> out_shape, std::span<const int64_
 }
 
 }  // namespace stoa::functions::onnxrt
+
+namespace stoa::functions::onnxrt {
+
+// A one-element output list.
+inline std::vector<Tensor> One(Tensor t) {
+  std::vector<Tensor> out;
+  out.push_back(std::move(t));
+  return out;
+}
+
+// INVALID_ARGUMENT "input #i is missing" unless inputs[i] is present.
+absl::Status ExpectPresent(KernelInputs inputs, int i);
+// True when inputs[i] exists and is not omitted.
+inline bool HasInput(KernelInputs inputs, int i) {
+  return i < static_cast<int>(inputs.size()) && inputs[i] != nullptr;
+}
+
+// The values of an INT64 or INT32 tensor as int64 (shape/axes/pads inputs).
+absl::StatusOr<std::vector<int64_t>> ReadInts(const Node& node, KernelInputs inputs, int i);
+
+// Row-major strides of a shape.
+std::vector<int64_t> Strides(std::span<const int64_t> shape);
+
+// Calls fn(T{}) with T the C++ element type of `type` (uint8_t for BOOL).
+template <typename Fn>
+auto VisitType(ElementType type, Fn fn) {
+  switch (type) {
+    case ElementType::kInt64:
+      return fn(int64_t{});
+    case ElementType::kInt32:
+      return fn(int32_t{});
+    case ElementType::kBool:
+      return fn(uint8_t{});
+    case ElementType::kFloat64:
+      return fn(double{});
+    case ElementType::kFloat32:
+      break;
+  }
+  return fn(float{});
+}
+
+// Calls fn(T{}) with an unsigned integer type as wide as one element, for
+// kernels that only move elements (Transpose, Concat, Gather, ...).
+template <typename Fn>
+auto VisitBits(ElementType type, Fn fn) {
+  switch (ElementSize(type)) {
+    case 1:
+      return fn(uint8_t{});
+    case 8:
+      return fn(uint64_t{});
+    default:
+      break;
+  }
+  return fn(uint32_t{});
+}
+
+}  // namespace stoa::functions::onnxrt

@@ -8,11 +8,24 @@ namespace stoa::functions::onnxrt {
 
 // Gemm, MatMul (kernels_linalg.cc).
 void RegisterLinalgKernels(OpRegistry& registry);
-// Add, Relu, Sigmoid, Tanh (kernels_elementwise.cc).
+// Arithmetic, comparisons, Where, unary math/activations, Clip, Dropout,
+// Cast (kernels_elementwise.cc).
 void RegisterElementwiseKernels(OpRegistry& registry);
-// Softmax (kernels_softmax.cc).
+// Softmax, LogSoftmax (kernels_softmax.cc).
 void RegisterSoftmaxKernels(OpRegistry& registry);
-// Flatten, Reshape, Identity (kernels_shape.cc).
+// Flatten, Reshape, Identity, Squeeze, Unsqueeze, Shape, Constant,
+// ConstantOfShape, Expand (kernels_shape.cc).
 void RegisterShapeKernels(OpRegistry& registry);
+// Transpose, Concat, Split, Slice, Gather, Pad (kernels_movement.cc).
+void RegisterMovementKernels(OpRegistry& registry);
+// Conv, ConvTranspose (kernels_conv.cc).
+void RegisterConvKernels(OpRegistry& registry);
+// MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool,
+// BatchNormalization (kernels_pool.cc).
+void RegisterPoolKernels(OpRegistry& registry);
+// ReduceMean, ReduceSum, ReduceMax (kernels_reduce.cc).
+void RegisterReduceKernels(OpRegistry& registry);
+// Resize (kernels_resize.cc).
+void RegisterResizeKernels(OpRegistry& registry);
 
 }  // namespace stoa::functions::onnxrt

@@ -1,39 +1,186 @@
-// Elementwise ops on Eigen arrays: Add (numpy broadcasting), Relu, Sigmoid, Tanh.
+// Elementwise ops with numpy broadcasting: arithmetic (Add, Sub, Mul, Div on
+// FP32/FP64/INT64/INT32; Pow on FP32), comparisons (Equal, Less, Greater →
+// BOOL), Where, unary math and activations on FP32 (Sqrt, Exp, Log, Neg,
+// Abs, Erf, Relu, LeakyRelu, PRelu, Sigmoid, HardSigmoid, Tanh, Clip),
+// Dropout (inference: identity) and Cast.
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/tensor_proto.h"
 
 namespace stoa::functions::onnxrt {
 namespace {
 
-std::vector<Tensor> One(Tensor t) {
-  std::vector<Tensor> out;
-  out.push_back(std::move(t));
-  return out;
+template <typename T>
+std::span<const T> View(const Tensor& t) {
+  return {reinterpret_cast<const T*>(t.raw()), static_cast<size_t>(t.size())};
+}
+template <typename T>
+std::span<T> MutableView(Tensor& t) {
+  return {reinterpret_cast<T*>(t.mutable_raw()), static_cast<size_t>(t.size())};
 }
 
-// out = f(a, b) with numpy broadcasting. `array_op` handles equal shapes on
-// whole Eigen arrays; `scalar_op` handles the broadcast case element by element.
-template <typename ArrayOp, typename ScalarOp>
-absl::StatusOr<std::vector<Tensor>> BinaryFloat(const Node& node, KernelInputs in, ArrayOp array_op,
-                                                ScalarOp scalar_op) {
-  RETURN_IF_ERROR(ExpectFloat(node, in, 0));
-  RETURN_IF_ERROR(ExpectFloat(node, in, 1));
-  const Tensor& a = *in[0];
-  const Tensor& b = *in[1];
+// y[i] = op(a[.], b[.]) with broadcasting; Out is y's element type.
+template <typename T, typename Out, typename Op>
+absl::StatusOr<Tensor> Broadcast2(const Tensor& a, const Tensor& b, ElementType out_type, Op op) {
   ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(a.shape(), b.shape()));
   RETURN_IF_ERROR(ElementCount(shape).status());
-  Tensor y = Tensor::Zeros(shape);
-  std::span<float> yv = y.mutable_floats();
-  std::span<const float> av = a.floats(), bv = b.floats();
+  Tensor y = Tensor::Empty(out_type, shape);
+  std::span<Out> yv = MutableView<Out>(y);
+  std::span<const T> av = View<T>(a), bv = View<T>(b);
   if (a.shape() == b.shape()) {
-    ArrayMap(yv.data(), y.size()) =
-        array_op(ConstArrayMap(av.data(), a.size()), ConstArrayMap(bv.data(), b.size()));
+    for (size_t i = 0; i < yv.size(); ++i) yv[i] = op(av[i], bv[i]);
+  } else if (b.size() == 1) {
+    const T s = bv[0];
+    for (size_t i = 0; i < yv.size(); ++i) yv[i] = op(av[i], s);
   } else {
     ForEachBroadcast(shape, BroadcastStrides(a.shape(), shape), BroadcastStrides(b.shape(), shape),
-                     [&](int64_t i, int64_t ao, int64_t bo) { yv[i] = scalar_op(av[ao], bv[bo]); });
+                     [&](int64_t i, int64_t ao, int64_t bo) { yv[i] = op(av[ao], bv[bo]); });
   }
+  return y;
+}
+
+absl::Status SameType(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectPresent(in, 0));
+  RETURN_IF_ERROR(ExpectPresent(in, 1));
+  if (in[0]->type() != in[1]->type()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inputs '", node.input_names[0], "' (", ElementTypeName(in[0]->type()), ") and '",
+        node.input_names[1], "' (", ElementTypeName(in[1]->type()), ") differ in type"));
+  }
+  return absl::OkStatus();
+}
+
+enum class Arith { kAdd, kSub, kMul, kDiv };
+
+template <Arith kOp>
+absl::StatusOr<std::vector<Tensor>> RunArith(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(SameType(node, in));
+  if (in[0]->type() == ElementType::kBool) {
+    return absl::InvalidArgumentError("arithmetic on BOOL tensors is not supported");
+  }
+  const ElementType type = in[0]->type();
+  absl::StatusOr<Tensor> y = VisitType(type, [&](auto zero) -> absl::StatusOr<Tensor> {
+    using T = decltype(zero);
+    return Broadcast2<T, T>(*in[0], *in[1], type, [](T a, T b) -> T {
+      if constexpr (kOp == Arith::kAdd) return a + b;
+      if constexpr (kOp == Arith::kSub) return a - b;
+      if constexpr (kOp == Arith::kMul) return a * b;
+      if constexpr (kOp == Arith::kDiv) {
+        if constexpr (std::is_integral_v<T>) return b == 0 ? T{0} : a / b;
+        return a / b;
+      }
+    });
+  });
+  if (!y.ok()) return y.status();
+  return One(*std::move(y));
+}
+
+// Pow: the result has the base's type (FP32, FP64, INT64, INT32); the
+// exponent may have another numeric type. Integer bases compute in double.
+absl::StatusOr<std::vector<Tensor>> RunPow(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectPresent(in, 0));
+  RETURN_IF_ERROR(ExpectPresent(in, 1));
+  (void)node;
+  if (in[0]->type() == ElementType::kBool || in[1]->type() == ElementType::kBool) {
+    return absl::InvalidArgumentError("Pow on BOOL is not supported");
+  }
+  auto as_double = [](const Tensor& t) {
+    std::vector<double> v(static_cast<size_t>(t.size()));
+    VisitType(t.type(), [&](auto zero) {
+      using T = decltype(zero);
+      std::span<const T> src = View<T>(t);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(src[i]);
+      return 0;
+    });
+    return Tensor::Float64(t.shape(), std::move(v));
+  };
+  const ElementType type = in[0]->type();
+  if (type == ElementType::kFloat32 && in[1]->type() == ElementType::kFloat32) {
+    ASSIGN_OR_RETURN(Tensor y,
+                     (Broadcast2<float, float>(*in[0], *in[1], type,
+                                               [](float a, float b) { return std::pow(a, b); })));
+    return One(std::move(y));
+  }
+  ASSIGN_OR_RETURN(Tensor wide, (Broadcast2<double, double>(
+                                    as_double(*in[0]), as_double(*in[1]), ElementType::kFloat64,
+                                    [](double a, double b) { return std::pow(a, b); })));
+  Tensor y = Tensor::Empty(type, wide.shape());
+  VisitType(type, [&](auto zero) {
+    using T = decltype(zero);
+    std::span<T> dst = MutableView<T>(y);
+    std::span<const double> src = wide.float64s();
+    for (size_t i = 0; i < dst.size(); ++i) dst[i] = static_cast<T>(src[i]);
+    return 0;
+  });
   return One(std::move(y));
+}
+
+enum class Compare { kEqual, kLess, kGreater };
+
+template <Compare kOp>
+absl::StatusOr<std::vector<Tensor>> RunCompare(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(SameType(node, in));
+  absl::StatusOr<Tensor> y = VisitType(in[0]->type(), [&](auto zero) -> absl::StatusOr<Tensor> {
+    using T = decltype(zero);
+    return Broadcast2<T, uint8_t>(*in[0], *in[1], ElementType::kBool, [](T a, T b) -> uint8_t {
+      if constexpr (kOp == Compare::kEqual) return a == b;
+      if constexpr (kOp == Compare::kLess) return a < b;
+      if constexpr (kOp == Compare::kGreater) return a > b;
+    });
+  });
+  if (!y.ok()) return y.status();
+  return One(*std::move(y));
+}
+
+// Where(cond, x, y): three-way broadcast.
+absl::StatusOr<std::vector<Tensor>> RunWhere(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectPresent(in, 0));
+  if (in[0]->type() != ElementType::kBool) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("condition must be BOOL, got ", ElementTypeName(in[0]->type())));
+  }
+  const Tensor* x = in[1];
+  const Tensor* y = in[2];
+  if (x->type() != y->type()) {
+    return absl::InvalidArgumentError(absl::StrCat("X (", ElementTypeName(x->type()), ") and Y (",
+                                                   ElementTypeName(y->type()), ") differ in type"));
+  }
+  (void)node;
+  ASSIGN_OR_RETURN(Shape xy, BroadcastShapes(x->shape(), y->shape()));
+  ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(in[0]->shape(), xy));
+  RETURN_IF_ERROR(ElementCount(shape).status());
+  const std::vector<int64_t> cs = BroadcastStrides(in[0]->shape(), shape);
+  const std::vector<int64_t> xs = BroadcastStrides(x->shape(), shape);
+  const std::vector<int64_t> ys = BroadcastStrides(y->shape(), shape);
+  Tensor out = Tensor::Empty(x->type(), shape);
+  VisitBits(x->type(), [&](auto zero) {
+    using T = decltype(zero);
+    std::span<const uint8_t> c = in[0]->bools();
+    std::span<const T> xv = View<T>(*x), yv = View<T>(*y);
+    std::span<T> ov = MutableView<T>(out);
+    const size_t rank = shape.size();
+    std::vector<int64_t> idx(rank, 0);
+    for (size_t i = 0; i < ov.size(); ++i) {
+      int64_t co = 0, xo = 0, yo = 0;
+      for (size_t d = 0; d < rank; ++d) {
+        co += idx[d] * cs[d];
+        xo += idx[d] * xs[d];
+        yo += idx[d] * ys[d];
+      }
+      ov[i] = c[co] ? xv[xo] : yv[yo];
+      for (size_t d = rank; d-- > 0;) {
+        if (++idx[d] < shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return 0;
+  });
+  return One(std::move(out));
 }
 
 template <typename ArrayOp>
@@ -45,40 +192,233 @@ absl::StatusOr<std::vector<Tensor>> UnaryFloat(const Node& node, KernelInputs in
   return One(std::move(y));
 }
 
-absl::StatusOr<std::vector<Tensor>> RunAdd(const Node& node, KernelInputs in) {
-  return BinaryFloat(
-      node, in, [](const auto& a, const auto& b) { return a + b; },
-      [](float a, float b) { return a + b; });
+// Neg and Abs also on integers.
+template <bool kNeg>
+absl::StatusOr<std::vector<Tensor>> RunSignOp(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectPresent(in, 0));
+  (void)node;
+  Tensor y = *in[0];
+  if (y.type() == ElementType::kBool) return absl::InvalidArgumentError("BOOL is not supported");
+  VisitType(y.type(), [&](auto zero) {
+    using T = decltype(zero);
+    for (T& v : MutableView<T>(y)) {
+      if constexpr (kNeg) {
+        v = static_cast<T>(-v);
+      } else {
+        v = v < T{0} ? static_cast<T>(-v) : v;
+      }
+    }
+    return 0;
+  });
+  return One(std::move(y));
 }
 
+absl::StatusOr<std::vector<Tensor>> RunSqrt(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in, [](const auto& x) { return x.sqrt(); });
+}
+absl::StatusOr<std::vector<Tensor>> RunExp(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in, [](const auto& x) { return x.exp(); });
+}
+absl::StatusOr<std::vector<Tensor>> RunLog(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in, [](const auto& x) { return x.log(); });
+}
+absl::StatusOr<std::vector<Tensor>> RunErf(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in,
+                    [](const auto& x) { return x.unaryExpr([](float v) { return std::erf(v); }); });
+}
 absl::StatusOr<std::vector<Tensor>> RunRelu(const Node& node, KernelInputs in) {
   return UnaryFloat(node, in, [](const auto& x) { return x.max(0.0f); });
 }
-
 absl::StatusOr<std::vector<Tensor>> RunSigmoid(const Node& node, KernelInputs in) {
   // exp(-x) overflows to inf for very negative x, giving exactly 0: no NaN.
   return UnaryFloat(node, in, [](const auto& x) { return 1.0f / (1.0f + (-x).exp()); });
 }
-
 absl::StatusOr<std::vector<Tensor>> RunTanh(const Node& node, KernelInputs in) {
   return UnaryFloat(node, in, [](const auto& x) { return x.tanh(); });
+}
+
+absl::Status ValidateAlphaBeta(const Node& node) {
+  RETURN_IF_ERROR(node.attributes.GetFloat("alpha", 0.0f).status());
+  return node.attributes.GetFloat("beta", 0.0f).status();
+}
+
+absl::StatusOr<std::vector<Tensor>> RunLeakyRelu(const Node& node, KernelInputs in) {
+  ASSIGN_OR_RETURN(float alpha, node.attributes.GetFloat("alpha", 0.01f));
+  return UnaryFloat(node, in, [alpha](const auto& x) { return (x < 0.0f).select(alpha * x, x); });
+}
+
+absl::StatusOr<std::vector<Tensor>> RunHardSigmoid(const Node& node, KernelInputs in) {
+  ASSIGN_OR_RETURN(float alpha, node.attributes.GetFloat("alpha", 0.2f));
+  ASSIGN_OR_RETURN(float beta, node.attributes.GetFloat("beta", 0.5f));
+  return UnaryFloat(node, in,
+                    [=](const auto& x) { return (alpha * x + beta).max(0.0f).min(1.0f); });
+}
+
+// PRelu: slope broadcasts (unidirectionally) to X. Before opset 7 a 1-D
+// slope of X.shape[1] values is per channel (axis 1).
+absl::StatusOr<std::vector<Tensor>> RunPRelu(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectFloat(node, in, 0));
+  RETURN_IF_ERROR(ExpectFloat(node, in, 1));
+  Tensor slope = *in[1];
+  const Tensor& x = *in[0];
+  if (node.opset < 7 && slope.rank() == 1 && x.rank() >= 2 && slope.size() == x.shape()[1] &&
+      slope.size() > 1) {
+    Shape s(x.rank() - 1, 1);
+    s[0] = slope.size();
+    slope = std::move(slope).Reshaped(std::move(s));
+  }
+  absl::StatusOr<Shape> shape = BroadcastShapes(x.shape(), slope.shape());
+  if (!shape.ok() || *shape != x.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat("slope ", ShapeString(in[1]->shape()),
+                                                   " does not broadcast to X ",
+                                                   ShapeString(x.shape())));
+  }
+  ASSIGN_OR_RETURN(
+      Tensor y, (Broadcast2<float, float>(x, slope, ElementType::kFloat32,
+                                          [](float v, float s) { return v < 0.0f ? s * v : v; })));
+  return One(std::move(y));
+}
+
+// Clip: min/max attributes before opset 11, optional scalar inputs from 11.
+absl::StatusOr<std::vector<Tensor>> RunClip(const Node& node, KernelInputs in) {
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+  if (node.opset < 11) {
+    ASSIGN_OR_RETURN(lo, node.attributes.GetFloat("min", lo));
+    ASSIGN_OR_RETURN(hi, node.attributes.GetFloat("max", hi));
+  } else {
+    for (int i = 1; i <= 2; ++i) {
+      if (!HasInput(in, i)) continue;
+      RETURN_IF_ERROR(ExpectFloat(node, in, i));
+      if (in[i]->size() != 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input #", i, " must be a scalar, got ", ShapeString(in[i]->shape())));
+      }
+      (i == 1 ? lo : hi) = in[i]->floats()[0];
+    }
+  }
+  return UnaryFloat(node, in, [=](const auto& x) { return x.max(lo).min(hi); });
+}
+
+absl::Status ValidateDropout(const Node& node) {
+  if (node.attributes.Has("training_mode")) {
+    return absl::InvalidArgumentError(
+        "attribute 'training_mode' is not supported (inference only)");
+  }
+  return absl::OkStatus();
+}
+
+// Dropout at inference: Y = X; the optional mask is all true. An explicit
+// training_mode input that is true is refused.
+absl::StatusOr<std::vector<Tensor>> RunDropout(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectPresent(in, 0));
+  if (HasInput(in, 2)) {
+    if (in[2]->type() != ElementType::kBool || in[2]->size() != 1) {
+      return absl::InvalidArgumentError("training_mode must be a BOOL scalar");
+    }
+    if (in[2]->bools()[0] != 0) {
+      return absl::InvalidArgumentError("training_mode true is not supported (inference only)");
+    }
+  }
+  std::vector<Tensor> out;
+  out.push_back(*in[0]);
+  if (node.outputs.size() > 1) {
+    Tensor mask = Tensor::Empty(ElementType::kBool, in[0]->shape());
+    for (uint8_t& b : mask.mutable_bools()) b = 1;
+    out.push_back(std::move(mask));
+  }
+  return out;
+}
+
+absl::Status ValidateCast(const Node& node) {
+  ASSIGN_OR_RETURN(int64_t to, node.attributes.GetInt("to", -1));
+  if (to < 0) return absl::InvalidArgumentError("attribute 'to' is required");
+  absl::Status ok = ElementTypeFromOnnx(static_cast<int32_t>(to)).status();
+  if (!ok.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("attribute 'to': ", std::string(ok.message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> RunCast(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectPresent(in, 0));
+  ASSIGN_OR_RETURN(int64_t to, node.attributes.GetInt("to", -1));
+  ASSIGN_OR_RETURN(ElementType type, ElementTypeFromOnnx(static_cast<int32_t>(to)));
+  const Tensor& x = *in[0];
+  Tensor y = Tensor::Empty(type, x.shape());
+  VisitType(x.type(), [&](auto from_zero) {
+    using From = decltype(from_zero);
+    std::span<const From> xv = View<From>(x);
+    return VisitType(type, [&](auto to_zero) {
+      using To = decltype(to_zero);
+      std::span<To> yv = MutableView<To>(y);
+      for (size_t i = 0; i < yv.size(); ++i) {
+        if constexpr (std::is_same_v<To, uint8_t>) {
+          yv[i] = xv[i] != From{0};
+        } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+          // Out-of-range and NaN conversions are undefined in C++; saturate.
+          const From v = xv[i];
+          if (std::isnan(v)) {
+            yv[i] = 0;
+          } else if (v >= static_cast<From>(std::numeric_limits<To>::max())) {
+            yv[i] = std::numeric_limits<To>::max();
+          } else if (v <= static_cast<From>(std::numeric_limits<To>::min())) {
+            yv[i] = std::numeric_limits<To>::min();
+          } else {
+            yv[i] = static_cast<To>(v);
+          }
+        } else {
+          yv[i] = static_cast<To>(xv[i]);
+        }
+      }
+      return 0;
+    });
+  });
+  return One(std::move(y));
+}
+
+OpKernel Simple(int inputs, absl::StatusOr<std::vector<Tensor>> (*run)(const Node&, KernelInputs),
+                absl::Status (*validate)(const Node&) = nullptr) {
+  return {.min_inputs = inputs,
+          .max_inputs = inputs,
+          .max_outputs = 1,
+          .validate = validate,
+          .run = run};
 }
 
 }  // namespace
 
 void RegisterElementwiseKernels(OpRegistry& registry) {
+  registry.Register("Add", Simple(2, RunArith<Arith::kAdd>));
+  registry.Register("Sub", Simple(2, RunArith<Arith::kSub>));
+  registry.Register("Mul", Simple(2, RunArith<Arith::kMul>));
+  registry.Register("Div", Simple(2, RunArith<Arith::kDiv>));
+  registry.Register("Pow", Simple(2, RunPow));
+  registry.Register("Equal", Simple(2, RunCompare<Compare::kEqual>));
+  registry.Register("Less", Simple(2, RunCompare<Compare::kLess>));
+  registry.Register("Greater", Simple(2, RunCompare<Compare::kGreater>));
+  registry.Register("Where", Simple(3, RunWhere));
+  registry.Register("Neg", Simple(1, RunSignOp<true>));
+  registry.Register("Abs", Simple(1, RunSignOp<false>));
+  registry.Register("Sqrt", Simple(1, RunSqrt));
+  registry.Register("Exp", Simple(1, RunExp));
+  registry.Register("Log", Simple(1, RunLog));
+  registry.Register("Erf", Simple(1, RunErf));
+  registry.Register("Relu", Simple(1, RunRelu));
+  registry.Register("Sigmoid", Simple(1, RunSigmoid));
+  registry.Register("Tanh", Simple(1, RunTanh));
+  registry.Register("LeakyRelu", Simple(1, RunLeakyRelu, ValidateAlphaBeta));
+  registry.Register("HardSigmoid", Simple(1, RunHardSigmoid, ValidateAlphaBeta));
+  registry.Register("PRelu", Simple(2, RunPRelu));
   registry.Register(
-      "Add",
-      {.min_inputs = 2, .max_inputs = 2, .max_outputs = 1, .validate = nullptr, .run = RunAdd});
-  registry.Register(
-      "Relu",
-      {.min_inputs = 1, .max_inputs = 1, .max_outputs = 1, .validate = nullptr, .run = RunRelu});
-  registry.Register(
-      "Sigmoid",
-      {.min_inputs = 1, .max_inputs = 1, .max_outputs = 1, .validate = nullptr, .run = RunSigmoid});
-  registry.Register(
-      "Tanh",
-      {.min_inputs = 1, .max_inputs = 1, .max_outputs = 1, .validate = nullptr, .run = RunTanh});
+      "Clip",
+      {.min_inputs = 1, .max_inputs = 3, .max_outputs = 1, .validate = nullptr, .run = RunClip});
+  registry.Register("Dropout", {.min_inputs = 1,
+                                .max_inputs = 3,
+                                .max_outputs = 2,
+                                .validate = ValidateDropout,
+                                .run = RunDropout});
+  registry.Register("Cast", Simple(1, RunCast, ValidateCast));
 }
 
 }  // namespace stoa::functions::onnxrt

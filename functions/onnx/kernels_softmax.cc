@@ -1,4 +1,4 @@
-// Softmax. Opset >= 13: along one axis (default -1). Opset < 13: the input
+// Softmax and LogSoftmax. Opset >= 13: along one axis (default -1). Opset < 13: the input
 // is flattened to 2-D at `axis` (default 1) and each row is normalised.
 #include <cmath>
 
@@ -28,6 +28,7 @@ void SoftmaxStrided(float* p, int64_t n, int64_t stride) {
   for (int64_t j = 0; j < n; ++j) p[j * stride] /= sum;
 }
 
+template <bool kLog>
 absl::StatusOr<std::vector<Tensor>> RunSoftmax(const Node& node, KernelInputs in) {
   RETURN_IF_ERROR(ExpectFloat(node, in, 0));
   const Tensor& x = *in[0];
@@ -47,12 +48,29 @@ absl::StatusOr<std::vector<Tensor>> RunSoftmax(const Node& node, KernelInputs in
     MatrixMap rows(p, outer, n);
     for (int64_t r = 0; r < outer; ++r) {
       auto row = rows.row(r).array();
-      row = (row - row.maxCoeff()).exp();
-      row /= row.sum();
+      if (kLog) {
+        row -= row.maxCoeff();
+        row -= std::log(row.exp().sum());
+      } else {
+        row = (row - row.maxCoeff()).exp();
+        row /= row.sum();
+      }
     }
   } else {
     for (int64_t o = 0; o < outer; ++o) {
-      for (int64_t i = 0; i < inner; ++i) SoftmaxStrided(p + o * n * inner + i, n, inner);
+      for (int64_t i = 0; i < inner; ++i) {
+        float* base = p + o * n * inner + i;
+        if (kLog) {
+          float max = base[0];
+          for (int64_t j = 1; j < n; ++j) max = std::max(max, base[j * inner]);
+          float sum = 0.0f;
+          for (int64_t j = 0; j < n; ++j) sum += std::exp(base[j * inner] - max);
+          const float shift = max + std::log(sum);
+          for (int64_t j = 0; j < n; ++j) base[j * inner] -= shift;
+        } else {
+          SoftmaxStrided(base, n, inner);
+        }
+      }
     }
   }
   std::vector<Tensor> out;
@@ -67,7 +85,12 @@ void RegisterSoftmaxKernels(OpRegistry& registry) {
                                 .max_inputs = 1,
                                 .max_outputs = 1,
                                 .validate = ValidateSoftmax,
-                                .run = RunSoftmax});
+                                .run = RunSoftmax<false>});
+  registry.Register("LogSoftmax", {.min_inputs = 1,
+                                   .max_inputs = 1,
+                                   .max_outputs = 1,
+                                   .validate = ValidateSoftmax,
+                                   .run = RunSoftmax<true>});
 }
 
 }  // namespace stoa::functions::onnxrt

@@ -163,6 +163,16 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     }
     absl::StatusOr<Graph> graph = onnxrt::BuildGraph(model, registry_);
     if (!graph.ok()) return graph.status();
+    for (const auto* ports : {&graph->inputs, &graph->outputs}) {
+      for (const GraphPort& p : *ports) {
+        if (p.type != onnxrt::ElementType::kFloat32) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(ports == &graph->inputs ? "input '" : "output '", p.name,
+                           "' has data type ", onnxrt::ElementTypeName(p.type),
+                           "; only FP32 (FLOAT) inputs and outputs are supported"));
+        }
+      }
+    }
     // The checker wants nodes in topological order; the engine accepts any
     // acyclic order, so check the model in the order the engine runs it.
     SortNodes(*graph, model);

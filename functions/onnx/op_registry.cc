@@ -33,6 +33,11 @@ OpRegistry DefaultOpRegistry() {
   RegisterElementwiseKernels(registry);
   RegisterSoftmaxKernels(registry);
   RegisterShapeKernels(registry);
+  RegisterMovementKernels(registry);
+  RegisterConvKernels(registry);
+  RegisterPoolKernels(registry);
+  RegisterReduceKernels(registry);
+  RegisterResizeKernels(registry);
   return registry;
 }
 

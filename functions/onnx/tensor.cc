@@ -12,8 +12,28 @@ const char* ElementTypeName(ElementType type) {
       return "FP32";
     case ElementType::kInt64:
       return "INT64";
+    case ElementType::kInt32:
+      return "INT32";
+    case ElementType::kBool:
+      return "BOOL";
+    case ElementType::kFloat64:
+      return "FP64";
   }
   return "?";
+}
+
+size_t ElementSize(ElementType type) {
+  switch (type) {
+    case ElementType::kFloat32:
+    case ElementType::kInt32:
+      return 4;
+    case ElementType::kInt64:
+    case ElementType::kFloat64:
+      return 8;
+    case ElementType::kBool:
+      return 1;
+  }
+  return 1;
 }
 
 std::string ShapeString(std::span<const int64_t> shape) {
@@ -36,11 +56,19 @@ absl::StatusOr<int64_t> ElementCount(std::span<const int64_t> shape) {
 }
 
 namespace {
+
 int64_t CheckedCount(const Shape& shape) {
   absl::StatusOr<int64_t> count = ElementCount(shape);
   STOA_CHECK(count.ok(), "tensor built with an invalid shape");
   return *count;
 }
+
+template <typename T>
+std::span<const T> Get(const auto& data, bool ok, const char* what) {
+  STOA_CHECK(ok, what);
+  return std::get<std::vector<T>>(data);
+}
+
 }  // namespace
 
 Tensor::Tensor() : type_(ElementType::kFloat32), data_(std::vector<float>(1, 0.0f)) {}
@@ -50,33 +78,46 @@ Tensor Tensor::Zeros(Shape shape) {
   return Float(std::move(shape), std::vector<float>(static_cast<size_t>(n), 0.0f));
 }
 
-Tensor Tensor::Float(Shape shape, std::vector<float> data) {
-  STOA_CHECK(static_cast<int64_t>(data.size()) == CheckedCount(shape),
-             "FP32 tensor data does not match its shape");
-  Tensor t;
-  t.type_ = ElementType::kFloat32;
-  t.shape_ = std::move(shape);
-  t.data_ = std::move(data);
-  return t;
+Tensor Tensor::Empty(ElementType type, Shape shape) {
+  const size_t n = static_cast<size_t>(CheckedCount(shape));
+  switch (type) {
+    case ElementType::kFloat32:
+      return Float(std::move(shape), std::vector<float>(n));
+    case ElementType::kInt64:
+      return Int64(std::move(shape), std::vector<int64_t>(n));
+    case ElementType::kInt32:
+      return Int32(std::move(shape), std::vector<int32_t>(n));
+    case ElementType::kBool:
+      return Bool(std::move(shape), std::vector<uint8_t>(n));
+    case ElementType::kFloat64:
+      return Float64(std::move(shape), std::vector<double>(n));
+  }
+  return Tensor();
 }
 
-Tensor Tensor::Int64(Shape shape, std::vector<int64_t> data) {
-  STOA_CHECK(static_cast<int64_t>(data.size()) == CheckedCount(shape),
-             "INT64 tensor data does not match its shape");
-  Tensor t;
-  t.type_ = ElementType::kInt64;
-  t.shape_ = std::move(shape);
-  t.data_ = std::move(data);
-  return t;
-}
+#define STOA_TENSOR_FACTORY(Name, T, Kind)                               \
+  Tensor Tensor::Name(Shape shape, std::vector<T> data) {                \
+    STOA_CHECK(static_cast<int64_t>(data.size()) == CheckedCount(shape), \
+               #Name " tensor data does not match its shape");           \
+    Tensor t;                                                            \
+    t.type_ = ElementType::Kind;                                         \
+    t.shape_ = std::move(shape);                                         \
+    t.data_ = std::move(data);                                           \
+    return t;                                                            \
+  }
+STOA_TENSOR_FACTORY(Float, float, kFloat32)
+STOA_TENSOR_FACTORY(Int64, int64_t, kInt64)
+STOA_TENSOR_FACTORY(Int32, int32_t, kInt32)
+STOA_TENSOR_FACTORY(Bool, uint8_t, kBool)
+STOA_TENSOR_FACTORY(Float64, double, kFloat64)
+#undef STOA_TENSOR_FACTORY
 
 int64_t Tensor::size() const {
   return std::visit([](const auto& v) { return static_cast<int64_t>(v.size()); }, data_);
 }
 
 std::span<const float> Tensor::floats() const {
-  STOA_CHECK(type_ == ElementType::kFloat32, "floats() on a non-FP32 tensor");
-  return std::get<std::vector<float>>(data_);
+  return Get<float>(data_, type_ == ElementType::kFloat32, "floats() on a non-FP32 tensor");
 }
 
 std::span<float> Tensor::mutable_floats() {
@@ -85,8 +126,38 @@ std::span<float> Tensor::mutable_floats() {
 }
 
 std::span<const int64_t> Tensor::int64s() const {
-  STOA_CHECK(type_ == ElementType::kInt64, "int64s() on a non-INT64 tensor");
+  return Get<int64_t>(data_, type_ == ElementType::kInt64, "int64s() on a non-INT64 tensor");
+}
+
+std::span<int64_t> Tensor::mutable_int64s() {
+  STOA_CHECK(type_ == ElementType::kInt64, "mutable_int64s() on a non-INT64 tensor");
   return std::get<std::vector<int64_t>>(data_);
+}
+
+std::span<const int32_t> Tensor::int32s() const {
+  return Get<int32_t>(data_, type_ == ElementType::kInt32, "int32s() on a non-INT32 tensor");
+}
+
+std::span<const uint8_t> Tensor::bools() const {
+  return Get<uint8_t>(data_, type_ == ElementType::kBool, "bools() on a non-BOOL tensor");
+}
+
+std::span<uint8_t> Tensor::mutable_bools() {
+  STOA_CHECK(type_ == ElementType::kBool, "mutable_bools() on a non-BOOL tensor");
+  return std::get<std::vector<uint8_t>>(data_);
+}
+
+std::span<const double> Tensor::float64s() const {
+  return Get<double>(data_, type_ == ElementType::kFloat64, "float64s() on a non-FP64 tensor");
+}
+
+const uint8_t* Tensor::raw() const {
+  return std::visit([](const auto& v) { return reinterpret_cast<const uint8_t*>(v.data()); },
+                    data_);
+}
+
+uint8_t* Tensor::mutable_raw() {
+  return std::visit([](auto& v) { return reinterpret_cast<uint8_t*>(v.data()); }, data_);
 }
 
 Tensor Tensor::Reshaped(Shape shape) const& {

@@ -1,6 +1,8 @@
 // The engine's in-memory tensor: a dense row-major buffer with a shape.
-// Element types are the ones the engine computes with (FP32) and the ones
-// models use for shapes and indices (INT64).
+// Element types are the ones the engine computes with (FP32, FP64 where
+// cheap) and the ones models use for shapes, indices and masks (INT64,
+// INT32, BOOL). Math kernels take FP32; data-movement kernels (Transpose,
+// Concat, Slice, Gather, ...) move elements of any type as bytes.
 //
 // Thread safety: a const Tensor may be read from any number of threads.
 // Accessors for the wrong element type are broken invariants (STOA_CHECK);
@@ -19,10 +21,12 @@ namespace stoa::functions::onnxrt {
 
 using Shape = std::vector<int64_t>;
 
-enum class ElementType { kFloat32, kInt64 };
+enum class ElementType { kFloat32, kInt64, kInt32, kBool, kFloat64 };
 
-// "FP32" / "INT64", for messages.
+// "FP32" / "INT64" / "INT32" / "BOOL" / "FP64", for messages.
 const char* ElementTypeName(ElementType type);
+// Bytes per element (BOOL is one byte, 0 or 1).
+size_t ElementSize(ElementType type);
 
 // "[2,3]"; dynamic dimensions print as -1.
 std::string ShapeString(std::span<const int64_t> shape);
@@ -37,9 +41,14 @@ class Tensor {
   Tensor();
   // Zero-filled FP32 tensor. The shape must be valid (ElementCount ok).
   static Tensor Zeros(Shape shape);
+  // Zero-filled tensor of any element type.
+  static Tensor Empty(ElementType type, Shape shape);
   // data.size() must equal the element count of shape.
   static Tensor Float(Shape shape, std::vector<float> data);
   static Tensor Int64(Shape shape, std::vector<int64_t> data);
+  static Tensor Int32(Shape shape, std::vector<int32_t> data);
+  static Tensor Bool(Shape shape, std::vector<uint8_t> data);  // 0 / 1
+  static Tensor Float64(Shape shape, std::vector<double> data);
 
   ElementType type() const { return type_; }
   const Shape& shape() const { return shape_; }
@@ -49,6 +58,15 @@ class Tensor {
   std::span<const float> floats() const;
   std::span<float> mutable_floats();
   std::span<const int64_t> int64s() const;
+  std::span<int64_t> mutable_int64s();
+  std::span<const int32_t> int32s() const;
+  std::span<const uint8_t> bools() const;
+  std::span<uint8_t> mutable_bools();
+  std::span<const double> float64s() const;
+
+  // The buffer as bytes (size() * ElementSize(type()) of them).
+  const uint8_t* raw() const;
+  uint8_t* mutable_raw();
 
   // Same data, new shape with the same element count.
   Tensor Reshaped(Shape shape) const&;
@@ -57,7 +75,9 @@ class Tensor {
  private:
   ElementType type_;
   Shape shape_;
-  std::variant<std::vector<float>, std::vector<int64_t>> data_;
+  std::variant<std::vector<float>, std::vector<int64_t>, std::vector<int32_t>, std::vector<uint8_t>,
+               std::vector<double>>
+      data_;
 };
 
 }  // namespace stoa::functions::onnxrt

@@ -30,7 +30,10 @@ absl::StatusOr<std::vector<T>> ReadPayload(const ::onnx::TensorProto& proto, con
     return absl::InvalidArgumentError(
         absl::StrCat("tensor '", name, "' has ", typed.size(), " values, dims need ", count));
   }
-  return std::vector<T>(typed.begin(), typed.end());
+  std::vector<T> out;
+  out.reserve(static_cast<size_t>(count));
+  for (const auto& v : typed) out.push_back(static_cast<T>(v));
+  return out;
 }
 
 }  // namespace
@@ -40,6 +43,25 @@ std::string OnnxDataTypeName(int32_t data_type) {
     return ::onnx::TensorProto_DataType_Name(static_cast<::onnx::TensorProto_DataType>(data_type));
   }
   return absl::StrCat("data type ", data_type);
+}
+
+absl::StatusOr<ElementType> ElementTypeFromOnnx(int32_t data_type) {
+  switch (data_type) {
+    case ::onnx::TensorProto::FLOAT:
+      return ElementType::kFloat32;
+    case ::onnx::TensorProto::DOUBLE:
+      return ElementType::kFloat64;
+    case ::onnx::TensorProto::INT64:
+      return ElementType::kInt64;
+    case ::onnx::TensorProto::INT32:
+      return ElementType::kInt32;
+    case ::onnx::TensorProto::BOOL:
+      return ElementType::kBool;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("data type ", OnnxDataTypeName(data_type),
+                       " is not supported (supported: FLOAT, DOUBLE, INT64, INT32, BOOL)"));
+  }
 }
 
 absl::StatusOr<Tensor> TensorFromProto(const ::onnx::TensorProto& proto) {
@@ -70,10 +92,29 @@ absl::StatusOr<Tensor> TensorFromProto(const ::onnx::TensorProto& proto) {
       if (!data.ok()) return data.status();
       return Tensor::Int64(std::move(shape), *std::move(data));
     }
+    case ::onnx::TensorProto::INT32: {
+      absl::StatusOr<std::vector<int32_t>> data =
+          ReadPayload<int32_t>(proto, proto.int32_data(), *count);
+      if (!data.ok()) return data.status();
+      return Tensor::Int32(std::move(shape), *std::move(data));
+    }
+    case ::onnx::TensorProto::BOOL: {
+      absl::StatusOr<std::vector<uint8_t>> data =
+          ReadPayload<uint8_t>(proto, proto.int32_data(), *count);
+      if (!data.ok()) return data.status();
+      for (uint8_t& b : *data) b = b != 0;
+      return Tensor::Bool(std::move(shape), *std::move(data));
+    }
+    case ::onnx::TensorProto::DOUBLE: {
+      absl::StatusOr<std::vector<double>> data =
+          ReadPayload<double>(proto, proto.double_data(), *count);
+      if (!data.ok()) return data.status();
+      return Tensor::Float64(std::move(shape), *std::move(data));
+    }
     default:
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", proto.name(), "' has data type ",
-                                                     OnnxDataTypeName(proto.data_type()),
-                                                     "; supported: FLOAT, INT64"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", proto.name(), "' has data type ", OnnxDataTypeName(proto.data_type()),
+          "; supported: FLOAT, DOUBLE, INT64, INT32, BOOL"));
   }
 }
 

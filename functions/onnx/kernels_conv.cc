@@ -1,0 +1,290 @@
+// Conv and ConvTranspose on FP32, any number of spatial dimensions, with
+// groups, strides, dilations, explicit pads and auto_pad. Conv is im2col +
+// Eigen GEMM per (batch, group), split over output positions within the
+// thread budget (ParallelFor); a 1x1, stride-1, unpadded Conv skips im2col.
+// ConvTranspose is GEMM + col2im.
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "functions/onnx/conv_geometry.h"
+#include "functions/onnx/kernel_util.h"
+#include "functions/onnx/kernels.h"
+#include "functions/onnx/parallel.h"
+
+namespace stoa::functions::onnxrt {
+namespace {
+
+absl::Status ValidateConv(const Node& node) {
+  RETURN_IF_ERROR(ValidateWindowAttributes(node, /*needs_kernel_shape=*/false));
+  ASSIGN_OR_RETURN(int64_t group, node.attributes.GetInt("group", 1));
+  if (group < 1) return absl::InvalidArgumentError("attribute 'group' must be >= 1");
+  RETURN_IF_ERROR(node.attributes.GetInts("output_padding").status());
+  return node.attributes.GetInts("output_shape").status();
+}
+
+std::vector<int64_t> Tail(const Shape& s, size_t from) { return {s.begin() + from, s.end()}; }
+
+// Fills col [channels * prod(kernel), end - begin] for output positions
+// [begin, end) from x (channels planes of prod(in) values).
+void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
+            float* col) {
+  const int64_t s = g.spatial();
+  const int64_t width = end - begin;
+  const int64_t in_plane = DimProduct(g.in, 0, g.in.size());
+  const int64_t kernel_size = DimProduct(g.kernel, 0, g.kernel.size());
+  const std::vector<int64_t> in_strides = Strides(g.in);
+  // base[p * s + d]: input coordinate of output position p's window origin.
+  std::vector<int64_t> base(static_cast<size_t>(width * s));
+  std::vector<int64_t> o(s, 0);
+  {
+    int64_t rest = begin;
+    for (int64_t d = s; d-- > 0;) {
+      o[d] = rest % g.out[d];
+      rest /= g.out[d];
+    }
+  }
+  for (int64_t p = 0; p < width; ++p) {
+    for (int64_t d = 0; d < s; ++d) base[p * s + d] = o[d] * g.stride[d] - g.pad_begin[d];
+    for (int64_t d = s; d-- > 0;) {
+      if (++o[d] < g.out[d]) break;
+      o[d] = 0;
+    }
+  }
+  std::vector<int64_t> k(s, 0);
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* plane = x + c * in_plane;
+    std::fill(k.begin(), k.end(), 0);
+    for (int64_t kk = 0; kk < kernel_size; ++kk) {
+      float* row = col + (c * kernel_size + kk) * width;
+      for (int64_t p = 0; p < width; ++p) {
+        int64_t off = 0;
+        bool inside = true;
+        for (int64_t d = 0; d < s; ++d) {
+          const int64_t i = base[p * s + d] + k[d] * g.dilation[d];
+          if (i < 0 || i >= g.in[d]) {
+            inside = false;
+            break;
+          }
+          off += i * in_strides[d];
+        }
+        row[p] = inside ? plane[off] : 0.0f;
+      }
+      for (int64_t d = s; d-- > 0;) {
+        if (++k[d] < g.kernel[d]) break;
+        k[d] = 0;
+      }
+    }
+  }
+}
+
+absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectFloat(node, in, 0));
+  RETURN_IF_ERROR(ExpectFloat(node, in, 1));
+  const Tensor& x = *in[0];
+  const Tensor& w = *in[1];
+  if (x.rank() < 3 || w.rank() != x.rank()) {
+    return absl::InvalidArgumentError(absl::StrCat("X ", ShapeString(x.shape()), " and W ",
+                                                   ShapeString(w.shape()),
+                                                   " must have the same rank >= 3"));
+  }
+  ASSIGN_OR_RETURN(int64_t group, node.attributes.GetInt("group", 1));
+  const int64_t batch = x.shape()[0], channels = x.shape()[1], maps = w.shape()[0];
+  if (channels % group != 0 || maps % group != 0 || w.shape()[1] * group != channels) {
+    return absl::InvalidArgumentError(absl::StrCat("X ", ShapeString(x.shape()), ", W ",
+                                                   ShapeString(w.shape()), " and group ", group,
+                                                   " disagree on channels"));
+  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> kernel_attr, node.attributes.GetInts("kernel_shape"));
+  std::vector<int64_t> kernel = Tail(w.shape(), 2);
+  if (!kernel_attr.empty() && kernel_attr != kernel) {
+    return absl::InvalidArgumentError(absl::StrCat("kernel_shape ", ShapeString(kernel_attr),
+                                                   " differs from W ", ShapeString(w.shape())));
+  }
+  ASSIGN_OR_RETURN(WindowGeometry g, ResolveWindow(node, Tail(x.shape(), 2), kernel, false));
+  const Tensor* bias = HasInput(in, 2) ? in[2] : nullptr;
+  if (bias != nullptr) {
+    RETURN_IF_ERROR(ExpectFloat(node, in, 2));
+    if (bias->size() != maps) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("B ", ShapeString(bias->shape()), " must hold ", maps, " values"));
+    }
+  }
+  Shape out_shape = {batch, maps};
+  out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
+  RETURN_IF_ERROR(ElementCount(out_shape).status());
+  Tensor y = Tensor::Zeros(out_shape);
+
+  const int64_t cg = channels / group, mg = maps / group;
+  const int64_t k_size = DimProduct(kernel, 0, kernel.size());
+  const int64_t rows = cg * k_size;
+  const int64_t in_plane = DimProduct(g.in, 0, g.in.size());
+  const int64_t out_plane = DimProduct(g.out, 0, g.out.size());
+  bool pointwise = k_size == 1;
+  for (int64_t d = 0; d < g.spatial(); ++d) {
+    pointwise = pointwise && g.stride[d] == 1 && g.pad_begin[d] == 0 && g.pad_end[d] == 0;
+  }
+  const float* xp = x.floats().data();
+  const float* wp = w.floats().data();
+  float* yp = y.mutable_floats().data();
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t gi = 0; gi < group; ++gi) {
+      const float* xg = xp + (n * channels + gi * cg) * in_plane;
+      float* yg = yp + (n * maps + gi * mg) * out_plane;
+      ConstMatrixMap wm(wp + gi * mg * rows, mg, rows);
+      ParallelFor(out_plane, 64, [&](int64_t begin, int64_t end) {
+        const int64_t width = end - begin;
+        Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(yg + begin, mg, width,
+                                                               Eigen::OuterStride<>(out_plane));
+        if (pointwise) {
+          Eigen::Map<const RowMajorMatrix, 0, Eigen::OuterStride<>> xm(
+              xg + begin, rows, width, Eigen::OuterStride<>(in_plane));
+          ym.noalias() = wm * xm;
+        } else {
+          std::vector<float> col(static_cast<size_t>(rows * width));
+          Im2Col(xg, cg, g, begin, end, col.data());
+          ym.noalias() = wm * ConstMatrixMap(col.data(), rows, width);
+        }
+      });
+    }
+  }
+  if (bias != nullptr) {
+    const float* bp = bias->floats().data();
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t m = 0; m < maps; ++m) {
+        ArrayMap(yp + (n * maps + m) * out_plane, out_plane) += bp[m];
+      }
+    }
+  }
+  return One(std::move(y));
+}
+
+absl::StatusOr<std::vector<Tensor>> RunConvTranspose(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(ExpectFloat(node, in, 0));
+  RETURN_IF_ERROR(ExpectFloat(node, in, 1));
+  const Tensor& x = *in[0];
+  const Tensor& w = *in[1];
+  if (x.rank() < 3 || w.rank() != x.rank()) {
+    return absl::InvalidArgumentError(absl::StrCat("X ", ShapeString(x.shape()), " and W ",
+                                                   ShapeString(w.shape()),
+                                                   " must have the same rank >= 3"));
+  }
+  ASSIGN_OR_RETURN(int64_t group, node.attributes.GetInt("group", 1));
+  const int64_t batch = x.shape()[0], channels = x.shape()[1];
+  if (w.shape()[0] != channels || channels % group != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("X ", ShapeString(x.shape()), ", W ",
+                                                   ShapeString(w.shape()), " and group ", group,
+                                                   " disagree on channels"));
+  }
+  const int64_t mg = w.shape()[1], maps = mg * group, cg = channels / group;
+  const std::vector<int64_t> in_dims = Tail(x.shape(), 2);
+  const std::vector<int64_t> kernel = Tail(w.shape(), 2);
+  const size_t s = in_dims.size();
+  const Attributes& a = node.attributes;
+  ASSIGN_OR_RETURN(std::string auto_pad, a.GetString("auto_pad", "NOTSET"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> stride, a.GetInts("strides"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> dilation, a.GetInts("dilations"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> pads, a.GetInts("pads"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> out_pad, a.GetInts("output_padding"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> out_shape_attr, a.GetInts("output_shape"));
+  if (stride.empty()) stride.assign(s, 1);
+  if (dilation.empty()) dilation.assign(s, 1);
+  if (pads.empty()) pads.assign(2 * s, 0);
+  if (out_pad.empty()) out_pad.assign(s, 0);
+  if (out_shape_attr.size() == s + 2)
+    out_shape_attr.erase(out_shape_attr.begin(), out_shape_attr.begin() + 2);
+  if (stride.size() != s || dilation.size() != s || pads.size() != 2 * s || out_pad.size() != s ||
+      (!out_shape_attr.empty() && out_shape_attr.size() != s)) {
+    return absl::InvalidArgumentError(
+        "strides, dilations, pads, output_padding or output_shape "
+        "disagree with the input's spatial rank");
+  }
+  std::vector<int64_t> out(s), pad_begin(s);
+  for (size_t d = 0; d < s; ++d) {
+    const int64_t full =
+        stride[d] * (in_dims[d] - 1) + out_pad[d] + (kernel[d] - 1) * dilation[d] + 1;
+    if (!out_shape_attr.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      out[d] = out_shape_attr.empty() ? in_dims[d] * stride[d] : out_shape_attr[d];
+      const int64_t total = std::max<int64_t>(0, full - out[d]);
+      pad_begin[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    } else {
+      pad_begin[d] = auto_pad == "VALID" ? 0 : pads[d];
+      const int64_t pad_end = auto_pad == "VALID" ? 0 : pads[d + s];
+      out[d] = full - pad_begin[d] - pad_end;
+    }
+    if (out[d] <= 0) return absl::InvalidArgumentError("output would be empty");
+  }
+  Shape y_shape = {batch, maps};
+  y_shape.insert(y_shape.end(), out.begin(), out.end());
+  RETURN_IF_ERROR(ElementCount(y_shape).status());
+  Tensor y = Tensor::Zeros(y_shape);
+  const int64_t in_plane = DimProduct(in_dims, 0, s), out_plane = DimProduct(out, 0, s);
+  const int64_t k_size = DimProduct(kernel, 0, s);
+  const std::vector<int64_t> out_strides = Strides(out);
+  const float* xp = x.floats().data();
+  const float* wp = w.floats().data();
+  float* yp = y.mutable_floats().data();
+  RowMajorMatrix col(mg * k_size, in_plane);
+  std::vector<int64_t> k(s), i(s);
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t gi = 0; gi < group; ++gi) {
+      ConstMatrixMap wm(wp + gi * cg * mg * k_size, cg, mg * k_size);
+      ConstMatrixMap xm(xp + (n * channels + gi * cg) * in_plane, cg, in_plane);
+      col.noalias() = wm.transpose() * xm;
+      float* yg = yp + (n * maps + gi * mg) * out_plane;
+      for (int64_t r = 0; r < mg * k_size; ++r) {
+        const int64_t m = r / k_size;
+        int64_t kr = r % k_size;
+        for (size_t d = s; d-- > 0;) {
+          k[d] = kr % kernel[d];
+          kr /= kernel[d];
+        }
+        std::fill(i.begin(), i.end(), 0);
+        for (int64_t p = 0; p < in_plane; ++p) {
+          int64_t off = 0;
+          bool inside = true;
+          for (size_t d = 0; d < s && inside; ++d) {
+            const int64_t o = i[d] * stride[d] - pad_begin[d] + k[d] * dilation[d];
+            inside = o >= 0 && o < out[d];
+            off += o * out_strides[d];
+          }
+          if (inside) yg[m * out_plane + off] += col(r, p);
+          for (size_t d = s; d-- > 0;) {
+            if (++i[d] < in_dims[d]) break;
+            i[d] = 0;
+          }
+        }
+      }
+    }
+  }
+  if (HasInput(in, 2)) {
+    RETURN_IF_ERROR(ExpectFloat(node, in, 2));
+    if (in[2]->size() != maps) {
+      return absl::InvalidArgumentError(absl::StrCat("B must hold ", maps, " values"));
+    }
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t m = 0; m < maps; ++m) {
+        ArrayMap(yp + (n * maps + m) * out_plane, out_plane) += in[2]->floats()[m];
+      }
+    }
+  }
+  return One(std::move(y));
+}
+
+}  // namespace
+
+void RegisterConvKernels(OpRegistry& registry) {
+  registry.Register("Conv", {.min_inputs = 2,
+                             .max_inputs = 3,
+                             .max_outputs = 1,
+                             .validate = ValidateConv,
+                             .run = RunConv});
+  registry.Register("ConvTranspose", {.min_inputs = 2,
+                                      .max_inputs = 3,
+                                      .max_outputs = 1,
+                                      .validate = ValidateConv,
+                                      .run = RunConvTranspose});
+}
+
+}  // namespace stoa::functions::onnxrt
