@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
+#include "executors/batching_queue.h"
 
 namespace stoa::executors {
 namespace {
@@ -33,7 +34,10 @@ struct InProcessExecutor::Entry {
   std::string function;
   std::string sha256;
   uint64_t sequence = 0;
-  std::unique_ptr<functions::LoadedFunction> fn;
+  // Shared with the batcher's dispatched work, which may outlive the entry.
+  std::shared_ptr<functions::LoadedFunction> fn;
+  // Set when spec.batching.max_batch > 1. Declared after fn: destroyed first.
+  std::unique_ptr<Batcher> batcher;
   std::atomic<uint64_t> invocations{0};
   // Cached metric handles (nullptr without a registry): Family::Add locks.
   common::metrics::Counter* ok_counter = nullptr;
@@ -54,6 +58,18 @@ InProcessExecutor::InProcessExecutor(const functions::RuntimeSet& runtimes, Opti
                                      "Invocations queued for a worker thread of this executor.")
                           .Add({});
   }
+}
+
+InProcessExecutor::~InProcessExecutor() {
+  // Batchers hand their pending batches to pool_, so they go while it lives.
+  std::vector<EntryPtr> entries;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [name, versions] : functions_) {
+      for (auto& [sha, entry] : versions) entries.push_back(entry);
+    }
+  }
+  for (const EntryPtr& entry : entries) entry->batcher.reset();
 }
 
 InProcessExecutor::EntryPtr InProcessExecutor::Find(const std::string& function,
@@ -110,6 +126,10 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done) {
       timeout_ms == 0 ? 0 : enqueued_us + static_cast<int64_t>(timeout_ms) * 1000;
   queued_.fetch_add(1, std::memory_order_relaxed);
   if (pending_gauge_ != nullptr) pending_gauge_->Increment();
+  if (entry->batcher != nullptr) {
+    InvokeBatched(entry, std::move(request), enqueued_us, deadline_us, std::move(done));
+    return;
+  }
   pool_.Schedule([this, entry = std::move(entry), request = std::move(request), enqueued_us,
                   deadline_us, done = std::move(done)]() mutable {
     RunInvocation(entry, std::move(request), enqueued_us, deadline_us, std::move(done));
@@ -148,22 +168,58 @@ void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest r
         absl::StrCat("function '", entry->function, "' threw an exception: ", e.what()));
   }
   const int64_t end_us = clock_.NowMicros();
-  const int64_t exec_us = end_us - start_us;
-  entry->invocations.fetch_add(1, std::memory_order_relaxed);
+  Finish(*entry, std::move(output), queue_us, end_us - start_us, end_us, deadline_us, depth,
+         std::move(done));
+}
+
+void InProcessExecutor::InvokeBatched(const EntryPtr& entry, v1::InvokeRequest request,
+                                      int64_t enqueued_us, int64_t deadline_us,
+                                      InvokeCallback done) {
+  functions::InvocationInput input;
+  input.tensors.reserve(request.inputs_size());
+  for (auto& t : *request.mutable_inputs()) input.tensors.push_back(std::move(t));
+  input.raw = std::move(*request.mutable_raw());
+  input.deadline_us = deadline_us;
+  entry->batcher->Submit(
+      std::move(input),
+      [this, entry, enqueued_us, deadline_us, done = std::move(done)](
+          absl::StatusOr<functions::InvocationOutput> output, const BatchRunInfo& info) mutable {
+        const int64_t depth = queued_.fetch_sub(1, std::memory_order_relaxed) - 1;
+        if (pending_gauge_ != nullptr) pending_gauge_->Decrement();
+        const int64_t queue_us = info.start_us - enqueued_us;
+        if (entry->queue_seconds != nullptr) entry->queue_seconds->Observe(queue_us / 1e6);
+        if (!output.ok() && output.status().code() == absl::StatusCode::kDeadlineExceeded &&
+            info.members == 0) {
+          // Expired while waiting for its batch: it did not run.
+          output = absl::DeadlineExceededError(absl::StrCat(
+              "function '", entry->function, "' ", std::string(output.status().message())));
+          RecordOutcome(*entry, output.status());
+          done(output.status());
+          return;
+        }
+        Finish(*entry, std::move(output), queue_us, info.end_us - info.start_us, info.end_us,
+               deadline_us, depth, std::move(done));
+      });
+}
+
+void InProcessExecutor::Finish(Entry& entry, absl::StatusOr<functions::InvocationOutput> output,
+                               int64_t queue_us, int64_t exec_us, int64_t end_us,
+                               int64_t deadline_us, int64_t depth, InvokeCallback done) {
+  entry.invocations.fetch_add(1, std::memory_order_relaxed);
   invocations_.fetch_add(1, std::memory_order_relaxed);
 
   if (output.ok() && deadline_us != 0 && end_us > deadline_us) {
-    output = absl::DeadlineExceededError(absl::StrCat("function '", entry->function,
+    output = absl::DeadlineExceededError(absl::StrCat("function '", entry.function,
                                                       "' finished past its deadline (ran ", exec_us,
                                                       " us after ", queue_us, " us queued)"));
   }
-  RecordOutcome(*entry, output.status());
+  RecordOutcome(entry, output.status());
   if (!output.ok()) {
     done(output.status());
     return;
   }
   RecordExecTime(exec_us);
-  if (entry->exec_seconds != nullptr) entry->exec_seconds->Observe(exec_us / 1e6);
+  if (entry.exec_seconds != nullptr) entry.exec_seconds->Observe(exec_us / 1e6);
 
   v1::InvokeResponse response;
   for (auto& t : output->tensors) *response.add_outputs() = std::move(t);
@@ -238,6 +294,25 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
   entry->function = name;
   entry->sha256 = sha;
   entry->fn = std::move(*loaded);
+  const v1::BatchingSpec& batching = entry->fn->spec().batching();
+  if (batching.max_batch() > 1) {
+    BatchingOptions batch_options;
+    batch_options.max_batch = batching.max_batch();
+    batch_options.max_delay_us = batching.max_delay_us();
+    std::shared_ptr<functions::LoadedFunction> fn = entry->fn;
+    entry->batcher = std::make_unique<Batcher>(
+        batch_options,
+        [fn, name](const functions::InvocationInput& input)
+            -> absl::StatusOr<functions::InvocationOutput> {
+          try {
+            return fn->Invoke(input);
+          } catch (const std::exception& e) {
+            return absl::InternalError(
+                absl::StrCat("function '", name, "' threw an exception: ", e.what()));
+          }
+        },
+        [this](std::function<void()> work) { pool_.Schedule(std::move(work)); }, clock_);
+  }
   if (metrics_ != nullptr) {
     entry->ok_counter =
         &metrics_

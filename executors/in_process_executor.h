@@ -18,6 +18,11 @@
 //    would have given up by then);
 //  - the response carries queue_us (enqueue → start), exec_us, device,
 //    queue_depth (invocations still queued when this one started), load_us 0.
+//  - functions whose spec has batching.max_batch > 1 go through a Batcher
+//    (executors/batching_queue.h): concurrent requests with the same
+//    non-batch shapes are stacked on the first dimension and run once,
+//    waiting at most batching.max_delay_us for the batch to fill. Their
+//    queue_us includes that wait; exec_us is the whole batch's run.
 //
 // LoadFunction: INVALID_ARGUMENT when spec.sha256 is set and differs from the
 // artifact's SHA-256, or when the runtime refuses the artifact. Loading bytes
@@ -74,7 +79,7 @@ class InProcessExecutor final : public Executor {
 
   InProcessExecutor(const functions::RuntimeSet& runtimes, Options options,
                     common::metrics::Registry* metrics /* nullable */);
-  ~InProcessExecutor() override = default;
+  ~InProcessExecutor() override;
 
   void Invoke(v1::InvokeRequest request, InvokeCallback done) override;
   void LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) override;
@@ -93,6 +98,12 @@ class InProcessExecutor final : public Executor {
   void RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done);
   void RecordOutcome(const Entry& entry, const absl::Status& status);
   void RecordExecTime(int64_t exec_us);
+  void InvokeBatched(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
+                     int64_t deadline_us, InvokeCallback done);
+  // Metrics, the late-result deadline check and the response of one run.
+  void Finish(Entry& entry, absl::StatusOr<functions::InvocationOutput> output, int64_t queue_us,
+              int64_t exec_us, int64_t end_us, int64_t deadline_us, int64_t depth,
+              InvokeCallback done);
 
   const functions::RuntimeSet& runtimes_;
   const Options options_;
