@@ -305,9 +305,12 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
     invoke.set_raw(std::move(request.body));
   }
   uint64_t version = fn->spec.version();
+  std::string content_type =
+      fn->spec.content_type().empty() ? "application/octet-stream" : fn->spec.content_type();
   dispatcher_.Invoke(
       *fn, std::move(invoke), forced,
-      [name, version, tensors, infer, respond](absl::StatusOr<DispatchResult> result) {
+      [name, version, tensors, infer, content_type = std::move(content_type),
+       respond](absl::StatusOr<DispatchResult> result) {
         if (!result.ok()) return respond(Error(result.status()));
         HttpResponse r;
         if (tensors) {
@@ -316,7 +319,7 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
           if (!body.ok()) return respond(Error(body.status()));
           r.body = *std::move(body);
         } else {
-          r.content_type = "application/octet-stream";
+          r.content_type = content_type;  // wasm: the spec's, raw bytes as the function wrote them
           r.body = std::move(*result->response.mutable_raw());
         }
         r.headers = {

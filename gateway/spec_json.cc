@@ -1,5 +1,6 @@
 #include "gateway/spec_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -120,6 +121,17 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
     if (!doc["description"].is_string()) return Bad("description", "must be a string");
     spec.set_description(doc["description"].get<std::string>());
   }
+  if (doc.contains("content_type")) {  // wasm: the Content-Type of the raw response
+    const json& c = doc["content_type"];
+    const std::string v = c.is_string() ? c.get<std::string>() : "";
+    const size_t slash = v.find('/');
+    if (!c.is_string() || v.size() > 255 || slash == 0 || slash == std::string::npos ||
+        slash + 1 == v.size() ||
+        std::any_of(v.begin(), v.end(), [](char ch) { return ch < 0x20 || ch == 0x7f; })) {
+      return Bad("content_type", "must be a media type such as \"application/json\"");
+    }
+    spec.set_content_type(v);
+  }
   return absl::OkStatus();
 }
 
@@ -140,8 +152,8 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
           "spec field '", derived, "' is derived by the gateway from the artifact; leave it out"));
     }
   }
-  std::set<std::string> allowed = {"name",     "runtime", "tiers",      "slo_ms",
-                                   "batching", "limits",  "description"};
+  std::set<std::string> allowed = {"name",     "runtime", "tiers",       "slo_ms",
+                                   "batching", "limits",  "description", "content_type"};
   if (artifact_base64 != nullptr) allowed.insert("artifact_base64");
   if (auto s = CheckKeys(doc, allowed, ""); !s.ok()) return s;
 
@@ -188,6 +200,7 @@ json FunctionSpecToJson(const v1::FunctionSpec& spec) {
       {"limits",
        {{"timeout_ms", spec.limits().timeout_ms()}, {"memory_mb", spec.limits().memory_mb()}}},
       {"description", spec.description()},
+      {"content_type", spec.content_type()},
       {"inputs", SignatureToJson(spec.inputs())},
       {"outputs", SignatureToJson(spec.outputs())},
   };

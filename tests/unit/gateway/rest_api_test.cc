@@ -250,7 +250,8 @@ TEST_F(RestApiTest, BadInputGetsItsStatusAndChangesNothing) {
               HasSubstr("'sha256' is derived"));
   EXPECT_THAT(ExpectError(reg(R"({"name":"Bad Name!","runtime":"onnx"})"), 400),
               HasSubstr("function name"));
-  EXPECT_THAT(ExpectError(reg(R"({"name":"w","runtime":"wasm"})"), 400), HasSubstr("wasm"));
+  EXPECT_THAT(ExpectError(reg(R"({"name":"w","runtime":"wasm"})"), 400),
+              HasSubstr("artifact is not a WebAssembly module"));
   EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"python"})"), 400),
               HasSubstr("onnx or wasm"));
   EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", R"({"outputs":[]})"), 400),
@@ -310,6 +311,60 @@ TEST_F(RestApiTest, BadInputGetsItsStatusAndChangesNothing) {
   EXPECT_EQ(Call("GET", "/v1/policy").body, policy_before);
   EXPECT_FALSE(registry_->LoadPolicy().has_value());
   EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
+// The wasm examples land next to bin/ (functions/examples/wasm in the build dir).
+std::string WasmExample(const std::string& name) {
+  const char* bin = std::getenv("STOA_BIN_DIR");
+  if (bin == nullptr) return "";
+  auto bytes = common::ReadFile(std::string(bin) + "/../functions/examples/wasm/" + name + ".wasm");
+  return bytes.ok() ? *bytes : "";
+}
+
+TEST_F(RestApiTest, WasmFunctionRawInRawOutWithSpecContentType) {
+  const std::string anomaly = WasmExample("anomaly");
+  if (anomaly.empty()) GTEST_SKIP() << "wasm examples not built";
+  auto reg = [&](const std::string& name, const std::string& extra, const std::string& wasm) {
+    json spec = json::parse(R"({"runtime":"wasm"})");
+    spec["name"] = name;
+    if (!extra.empty()) spec.update(json::parse(extra));
+    spec["artifact_base64"] = absl::Base64Escape(wasm);
+    return Call("POST", "/v1/functions", spec.dump());
+  };
+  HttpResponse r = reg("anomaly", R"({"content_type":"application/json"})", anomaly);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body)["content_type"], "application/json");
+  EXPECT_EQ(json::parse(r.body)["runtime"], "wasm");
+
+  r = Call("POST", "/v1/functions/anomaly/invoke?tier=edge", R"({"values":[1,1.1,0.9,1,9]})",
+           "text/plain");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(Header(r, "X-Stoa-Tier"), "edge");
+  EXPECT_FALSE(Header(r, "X-Stoa-Latency-Ms").empty());
+  EXPECT_EQ(json::parse(r.body)["anomalies"][0]["index"], 4);
+
+  // A function error is a 500 carrying stderr; default content type.
+  ASSERT_EQ(reg("fail", "", WasmExample("fail")).status, 201);
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/fail/invoke", ""), 500),
+              HasSubstr("exited with status 3; stderr: sensor offline"));
+  ASSERT_EQ(reg("stateful", "", WasmExample("stateful")).status, 201);
+  r = Call("POST", "/v1/functions/stateful/invoke", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/octet-stream");
+
+  // An endless loop is stopped at limits.timeout_ms: 504.
+  ASSERT_EQ(reg("loop", R"({"limits":{"timeout_ms":100}})", WasmExample("loop")).status, 201);
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/loop/invoke", ""), 504),
+              HasSubstr("deadline"));
+
+  // Invalid modules and content types are 400s naming the problem; nothing is stored.
+  EXPECT_THAT(ExpectError(reg("bad", "", WasmExample("forbidden_import")), 400),
+              HasSubstr("import 'env.open_socket' is not allowed"));
+  EXPECT_THAT(ExpectError(reg("bad", R"({"content_type":"json"})", anomaly), 400),
+              HasSubstr("content_type"));
+  EXPECT_EQ(Call("GET", "/v1/functions/bad").status, 404);
+  EXPECT_EQ(json::parse(Call("GET", "/v1/functions").body)["functions"].size(), 4u);
 }
 
 TEST_F(RestApiTest, PolicyIsValidatedPersistedAndApplied) {
