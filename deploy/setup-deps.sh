@@ -15,8 +15,8 @@ packages=(
   clang lld wasi-libc libclang-rt-14-dev-wasm32
   # tests and benchmarks: promtool, wrk; the example model's script
   prometheus wrk python3-onnx python3-sklearn python3-numpy
-  # stoa-bench: scenario files, report plots
-  python3-yaml python3-matplotlib
+  # stoa-bench: report plots
+  python3-matplotlib
   # the testbed launcher (deploy/testbed/testbed.py)
   python3-yaml
 )
