@@ -146,11 +146,9 @@ absl::StatusOr<ModelResult> Evaluate(const ModelInput& in) {
   {
     PlacementResult p;
     p.placement = "cloud";
-    p.loads = {{Resource::kEdgeNetwork, link_load(in.edge_link, fleet)},
-               {Resource::kCloudNetwork, link_load(in.cloud_link, fleet)},
+    p.loads = {{Resource::kCloudNetwork, link_load(in.cloud_link, fleet)},
                {Resource::kCloudCompute, compute_load(in.cloud, fleet)}};
     double first = 0, net = 0;
-    link_terms(in.edge_link, fleet, first, net);
     link_terms(in.cloud_link, fleet, first, net);
     p.first_order_ms = first + in.cloud.proc_ms / std::min(1.0, in.cloud.cores);
     p.network_ms = net;

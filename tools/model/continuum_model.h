@@ -6,9 +6,11 @@
 // `request_bytes` and gets `response_bytes` back. A request is processed on
 // exactly one placement:
 //   endpoint: on the device itself (no network);
-//   edge:     device -> edge link -> edge compute (the gateway's executor);
-//   cloud:    device -> edge link -> cloud link -> cloud compute (Stoa's
-//             gateway sits at the edge, so cloud requests cross both links).
+//   edge:     edge link -> edge compute;
+//   cloud:    cloud link -> cloud compute.
+// As in Continuum and in Stoa's testbed (deploy/testbed: gateway -> linkem
+// -> executor per tier), each placement crosses only its own link; the hop
+// from the device to the gateway is not modelled.
 // Compute with fractional `cores` (a CPU quota) is modelled as
 // c = ceil(cores) servers, each running at cores / c of a core.
 //

@@ -1,0 +1,229 @@
+"""Writes the Markdown report and PNG plots of a stoa-bench run.
+
+Input: the run directory written by stoa_bench.py (scenario.json plus one
+sub-directory per policy with fleet-<i>.csv, pass.json, state.json).
+Output in the same directory: report.md, latency_over_time.png,
+latency_cdf.png. Works on partial runs (missing passes are skipped, an
+interrupted pass is marked).
+"""
+
+import datetime
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import analysis  # noqa: E402
+import model  # noqa: E402
+
+BUCKET_S = 5.0
+TIER_COLOURS = {"edge": "tab:blue", "cloud": "tab:orange"}
+
+
+def _fmt(v, digits=1):
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    return ("%%.%df" % digits) % v
+
+
+def load_run(run_dir):
+    with open(os.path.join(run_dir, "scenario.json"), encoding="utf-8") as f:
+        scenario = json.load(f)
+    passes = {}
+    for policy in scenario["policies"]:
+        d = os.path.join(run_dir, policy)
+        if not os.path.isfile(os.path.join(d, "pass.json")):
+            continue
+        with open(os.path.join(d, "pass.json"), encoding="utf-8") as f:
+            meta = json.load(f)
+        rows = []
+        for i, fleet in enumerate(scenario["fleets"]):
+            path = os.path.join(d, "fleet-%d.csv" % i)
+            if fleet["measured"] and os.path.isfile(path):
+                rows += analysis.read_csv(path)
+        rows.sort(key=lambda r: r["t"])
+        passes[policy] = {"dir": d, "meta": meta, "rows": rows}
+    return scenario, passes
+
+
+def _plot_timeline(scenario, passes, path):
+    policies = list(passes)
+    fig, axes = plt.subplots(len(policies), 1, figsize=(9, 1.9 * len(policies) + 0.6),
+                             sharex=True, squeeze=False)
+    for ax, policy in zip(axes[:, 0], policies):
+        rows = passes[policy]["rows"]
+        for tier, colour in TIER_COLOURS.items():
+            pts = [r for r in analysis.ok(rows) if r["tier"] == tier]
+            ax.scatter([r["t"] for r in pts], [r["latency_ms"] for r in pts], s=2,
+                       c=colour, label=tier, alpha=0.6, linewidths=0)
+        bad = [r for r in rows if not 200 <= r["status"] < 300]
+        if bad:
+            ax.scatter([r["t"] for r in bad], [max(r["latency_ms"], 0.1) for r in bad],
+                       s=6, c="tab:red", marker="x", label="error")
+        for a in scenario["actions"]:
+            ax.axvline(a["at_s"], color="grey", lw=0.8, ls="--")
+        ax.set_yscale("log")
+        ax.set_ylabel("ms")
+        ax.set_title(policy, fontsize=9, loc="left")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0, 0].legend(loc="upper right", fontsize=7, markerscale=4)
+    axes[-1, 0].set_xlabel("scheduled send time (s); dashed: link actions")
+    fig.suptitle("%s: end-to-end latency and chosen tier" % scenario["name"], fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _plot_cdf(scenario, curves, path):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, rows in curves.items():
+        lat = sorted(r["latency_ms"] for r in analysis.ok(rows))
+        if not lat:
+            continue
+        ys = [(i + 1) / len(lat) for i in range(len(lat))]
+        ax.plot(lat, ys, label=name, lw=1.4 if name != "oracle" else 2.2,
+                ls="-" if name != "oracle" else ":")
+    ax.set_xscale("log")
+    ax.set_xlabel("end-to-end latency (ms)")
+    ax.set_ylabel("fraction of requests")
+    ax.set_title("%s: latency CDF per policy" % scenario["name"], fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _summary_table(scenario, passes, best, oracle_rows):
+    lines = ["| policy | ok | errors | throughput (req/s) | p50 ms | p95 ms | p99 ms | "
+             "mean ms | edge share | placement accuracy | regret vs oracle (ms) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    measured_s = scenario["duration_s"]
+    rows_by_name = [(p, passes[p]["rows"]) for p in passes]
+    if oracle_rows is not None:
+        rows_by_name.append(("oracle", oracle_rows))
+    for name, rows in rows_by_name:
+        s = analysis.summarize(rows, measured_s)
+        edge = s["tiers"].get("edge", 0)
+        share = edge / s["ok"] if s["ok"] else None
+        acc, regret = (None, None)
+        if best and name != "oracle":
+            acc, regret = analysis.accuracy_and_regret(rows, best, BUCKET_S)
+        if name == "oracle":
+            acc, regret = 1.0, 0.0
+        mark = " (interrupted)" if name in passes and passes[name]["meta"].get(
+            "interrupted") else ""
+        lines.append("| %s%s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, mark, s["ok"], s["errors"], _fmt(s["throughput"]), _fmt(s["p50_ms"]),
+            _fmt(s["p95_ms"]), _fmt(s["p99_ms"]), _fmt(s["mean_ms"]),
+            _fmt(share * 100 if share is not None else None, 0) + ("%" if share is not None
+                                                                 else ""),
+            _fmt(acc * 100 if acc is not None else None, 0) + ("%" if acc is not None
+                                                             else ""),
+            _fmt(regret)))
+    return lines
+
+
+def _phase_table(scenario, passes):
+    lines = ["| phase | " + " | ".join("%s mean / p95 ms" % p for p in passes) + " |",
+             "|---|" + "---|" * len(passes)]
+    for ph in scenario["phases"]:
+        cells = []
+        for p in passes:
+            s = analysis.summarize(analysis.in_phase(passes[p]["rows"], ph), 1)
+            cells.append("%s / %s" % (_fmt(s["mean_ms"]), _fmt(s["p95_ms"])))
+        lines.append("| %s [%g–%g s) | %s |" % (ph["name"], ph["start_s"], ph["end_s"],
+                                              " | ".join(cells)))
+    return lines
+
+
+def _model_table(scenario, passes, stoa_binary):
+    proc = model.proc_times(scenario, passes)
+    lines = ["Processing time per request fed to the model: edge %s ms (%s), cloud %s ms "
+             "(%s)." % (_fmt(proc["edge"][0], 3), proc["edge"][1],
+                        _fmt(proc["cloud"][0], 3), proc["cloud"][1]), "",
+             "| phase | λ (req/s) | placement | link RTT ms / Mbit/s | load (bottleneck) | "
+             "model first-order ms | model M/M/c mean ms | measured mean ms | "
+             "measured p50 ms |", "|---|---|---|---|---|---|---|---|---|"]
+    any_meta = next(iter(passes.values()))["meta"]
+    for ph in scenario["phases"]:
+        for tier, policy in (("edge", "edge_only"), ("cloud", "cloud_only")):
+            meta = passes[policy]["meta"] if policy in passes else any_meta
+            flags = model.inputs(scenario, meta, ph, {t: v[0] for t, v in proc.items()})
+            try:
+                out = model.predict(stoa_binary, flags)
+            except Exception as e:  # noqa: BLE001 - report, do not crash the report
+                lines.append("| %s | – | %s | – | model failed: %s | | | | |"
+                             % (ph["name"], tier, str(e)[:80]))
+                continue
+            pl = next(p for p in out["placements"] if p["placement"] == tier)
+            load = max(pl["loads"].values())
+            measured = {"mean_ms": None, "p50_ms": None}
+            if policy in passes:
+                measured = analysis.summarize(
+                    analysis.in_phase(passes[policy]["rows"], ph), 1)
+            lines.append("| %s | %.1f | %s | %.0f / %g | %.2f (%s) | %s | %s | %s | %s |" % (
+                ph["name"], flags["rate"], tier, flags["%s-rtt-ms" % tier],
+                flags["%s-rate-mbit" % tier], load, pl["bottleneck"],
+                _fmt(pl["first_order_ms"]), _fmt(pl["mean_latency_ms"]),
+                _fmt(measured["mean_ms"]), _fmt(measured["p50_ms"])))
+    return lines
+
+
+def write(run_dir, stoa_binary, quick=False):
+    """Writes report.md and the plots; returns the report's path."""
+    scenario, passes = load_run(run_dir)
+    if not passes:
+        raise RuntimeError("%s: no finished pass to report on" % run_dir)
+    best = oracle_rows = None
+    if "edge_only" in passes and "cloud_only" in passes:
+        e, c = passes["edge_only"]["rows"], passes["cloud_only"]["rows"]
+        best = analysis.oracle(e, c, BUCKET_S)
+        oracle_rows = analysis.oracle_rows(e, c, BUCKET_S)
+    _plot_timeline(scenario, passes, os.path.join(run_dir, "latency_over_time.png"))
+    curves = {p: passes[p]["rows"] for p in passes}
+    if oracle_rows is not None:
+        curves["oracle"] = oracle_rows
+    _plot_cdf(scenario, curves, os.path.join(run_dir, "latency_cdf.png"))
+
+    meta = next(iter(passes.values()))["meta"]
+    tb = meta["testbed"]
+    out = ["# stoa-bench: %s%s" % (scenario["name"], " (quick)" if quick else ""), "",
+           scenario.get("description", "").strip(), "",
+           "- run: %s UTC, %g s per policy, testbed `%s` (edge quota %g cores, %s; "
+           "cloud %d threads)" % (
+               datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), scenario["duration_s"],
+               tb["name"], tb["edge"]["quota_cores"], meta.get("edge_cpu_mode", "?"),
+               tb["cloud"]["threads"]),
+           "- fleets: " + "; ".join(
+               "%s %d devices x %g req/s %s from %g s for %g s%s" % (
+                   f["function"], f["devices"], f["rate"], f["arrivals"], f["start_s"],
+                   f["duration_s"], "" if f["measured"] else " (background, not measured)")
+               for f in scenario["fleets"]),
+           "- actions: " + ("; ".join("t=%g s %s link %s" % (a["at_s"], a["link"],
+                                                          json.dumps(a["set"]))
+                                      for a in scenario["actions"]) or "none"),
+           "", "## Results per policy", ""]
+    out += _summary_table(scenario, passes, best, oracle_rows)
+    out += ["", "Latency is end to end at the device, from the request's scheduled send "
+            "time (open loop). Throughput counts 2xx answers over the pass. The oracle is "
+            "derived from the forced-tier passes (edge_only, cloud_only): per %g s bucket, "
+            "the tier with the lower mean latency; accuracy is the share of a policy's "
+            "requests placed on that tier, regret its mean extra latency over the oracle's "
+            "(shadow execution is not in the scheduler yet)." % BUCKET_S, "",
+            "![latency over time](latency_over_time.png)", "",
+            "![latency CDF](latency_cdf.png)", "", "## Per phase", ""]
+    out += _phase_table(scenario, passes)
+    out += ["", "## Analytical model vs measured", ""]
+    out += _model_table(scenario, passes, stoa_binary)
+    out += ["", "Measured values are from the forced pass of the placement "
+            "(edge_only for edge, cloud_only for cloud) in the same phase.", ""]
+    path = os.path.join(run_dir, "report.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out))
+    return path

@@ -1,0 +1,178 @@
+"""Runs one scenario pass (one policy) on a fresh testbed.
+
+run_pass starts the testbed (deploy/testbed/testbed.py), sets the policy,
+registers the functions, warms each tier up (one forced request per tier,
+unless the scenario says warmup: false), then starts the fleets
+(stoa-loadgen processes) and applies the actions at their times. It writes
+into `pass_dir`: fleet-<i>.csv and fleet-<i>.log per fleet, state.json
+(GET /v1/scheduler/state at the end), pass.json (policy, link parameters
+over time, exit codes, whether it was interrupted).
+
+Ctrl-C (KeyboardInterrupt) sends SIGINT to every loadgen (each writes the
+CSV of what it sent), waits for them, stops the testbed and re-raises, so
+partial results are kept and no process is left behind.
+"""
+
+import base64
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "deploy", "testbed"))
+import testbed as testbed_mod  # noqa: E402  (part of this repository)
+
+DIGITS_SAMPLE = os.path.join(HERE, "..", "..", "functions", "examples", "digits",
+                             "sample_request.json")
+
+
+def _request(url, method, path, body=None, timeout=30):
+    host, port = url[len("http://"):].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body, headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def _check(status, text, what):
+    if status // 100 != 2:
+        raise RuntimeError("%s: HTTP %d %s" % (what, status, text[:300]))
+
+
+def register(url, fn):
+    with open(fn["artifact"], "rb") as f:
+        artifact = base64.b64encode(f.read()).decode("ascii")
+    spec = {"name": fn["name"], "runtime": "onnx", "tiers": fn["tiers"],
+            "limits": {"timeout_ms": fn["timeout_ms"]}, "artifact_base64": artifact}
+    status, text = _request(url, "POST", "/v1/functions", json.dumps(spec))
+    _check(status, text, "register %s" % fn["name"])
+
+
+def warm_up(url, fn):
+    with open(DIGITS_SAMPLE, "r", encoding="utf-8") as f:
+        body = f.read()
+    for tier in fn["tiers"]:
+        status, text = _request(url, "POST", "/v1/functions/%s/invoke?tier=%s"
+                                % (fn["name"], tier), body)
+        _check(status, text, "warm-up of %s on %s" % (fn["name"], tier))
+
+
+def _links(tb):
+    return {name: tb.get_link(name) for name in ("edge", "cloud")}
+
+
+class _Fleets:
+    """The loadgen processes of one pass."""
+
+    def __init__(self, loadgen, url, pass_dir):
+        self.loadgen, self.url, self.pass_dir = loadgen, url, pass_dir
+        self.procs = []  # (index, Popen, log file)
+
+    def start(self, i, fleet):
+        args = [self.loadgen, "--gateway", self.url, "--function", fleet["function"],
+                "--devices", str(fleet["devices"]), "--rate", repr(float(fleet["rate"])),
+                "--arrivals", fleet["arrivals"], "--duration",
+                repr(float(fleet["duration_s"])), "--payload", fleet["payload"],
+                "--connections", str(fleet["connections"]), "--seed", str(fleet["seed"]),
+                "--out", os.path.join(self.pass_dir, "fleet-%d.csv" % i)]
+        log = open(os.path.join(self.pass_dir, "fleet-%d.log" % i), "wb")
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append((i, proc, log))
+
+    def running(self):
+        return any(p.poll() is None for _, p, _ in self.procs)
+
+    def interrupt(self, grace_s=15.0):
+        for _, p, _ in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace_s
+        for _, p, _ in self.procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def close(self):
+        for _, p, log in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            log.close()
+        return {str(i): p.returncode for i, p, _ in self.procs}
+
+
+def _say(msg):
+    sys.stderr.write("stoa-bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def run_pass(scenario, policy, bin_dir, loadgen, pass_dir):
+    """Runs `scenario` under `policy`; returns the pass metadata dict."""
+    os.makedirs(pass_dir, exist_ok=True)
+    meta = {"scenario": scenario["name"], "policy": policy, "interrupted": False,
+            "duration_s": scenario["duration_s"], "links": [], "actions": []}
+    tb = testbed_mod.Testbed.from_yaml(scenario["testbed"], bin_dir=bin_dir)
+    meta["testbed"] = tb.config
+    fleets = None
+    try:
+        tb.start()
+        meta["edge_cpu_mode"] = tb.edge_cpu_mode
+        url = tb.gateway_url
+        status, text = _request(url, "PUT", "/v1/policy", json.dumps({"policy": policy}))
+        _check(status, text, "set policy %s" % policy)
+        for fn in scenario["functions"]:
+            register(url, fn)
+            if scenario["warmup"]:
+                warm_up(url, fn)
+        meta["links"].append({"t": 0.0, "links": _links(tb)})
+        fleets = _Fleets(loadgen, url, pass_dir)
+        pending = sorted([(f["start_s"], "fleet", i) for i, f in enumerate(scenario["fleets"])]
+                         + [(a["at_s"], "action", i) for i, a in enumerate(scenario["actions"])],
+                         key=lambda e: (e[0], e[1] != "fleet"))
+        t0 = time.monotonic()
+        last_note = 0.0
+        while pending or fleets.running():
+            now = time.monotonic() - t0
+            while pending and pending[0][0] <= now:
+                at, kind, i = pending.pop(0)
+                if kind == "fleet":
+                    fleets.start(i, scenario["fleets"][i])
+                else:
+                    action = scenario["actions"][i]
+                    tb.set_link(action["link"], **action["set"])
+                    meta["actions"].append({"t": round(now, 3), "link": action["link"],
+                                            "set": action["set"]})
+                    meta["links"].append({"t": action["at_s"], "links": _links(tb)})
+                    _say("  t=%.0fs %s link <- %s" % (now, action["link"],
+                                                       json.dumps(action["set"])))
+            if now - last_note >= 10:
+                _say("  %s: t=%.0fs/%.0fs" % (policy, now, scenario["duration_s"]))
+                last_note = now
+            time.sleep(0.05)
+        status, text = _request(url, "GET", "/v1/scheduler/state")
+        if status == 200:
+            with open(os.path.join(pass_dir, "state.json"), "w", encoding="utf-8") as f:
+                f.write(text)
+    except KeyboardInterrupt:
+        meta["interrupted"] = True
+        if fleets is not None:
+            fleets.interrupt()
+        raise
+    finally:
+        if fleets is not None:
+            meta["loadgen_exit"] = fleets.close()
+        tb.stop()
+        with open(os.path.join(pass_dir, "pass.json"), "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1, default=str)
+    return meta

@@ -1,0 +1,197 @@
+"""Unit tests of stoa-bench's pure parts: scenario validation, analysis and
+the model-input derivation (python3 -m unittest test_stoa_bench)."""
+
+import copy
+import os
+import tempfile
+import unittest
+
+import analysis
+import model
+import scenario
+
+GOOD = {
+    "name": "t", "testbed": "deploy/testbed/4g.yaml", "duration_s": 100,
+    "functions": [{"name": "digits", "artifact": "functions/examples/digits/digits.onnx"}],
+    "fleets": [{"function": "digits", "devices": 2, "rate": 5}],
+    "actions": [{"at_s": 60, "link": "cloud", "delay_ms": 150, "rate_mbit": 2}],
+    "phases": [{"name": "a", "start_s": 0, "end_s": 60},
+               {"name": "b", "start_s": 60, "end_s": 100}],
+}
+
+
+def row(t, lat, tier, status=200):
+    return {"t": t, "latency_ms": lat, "tier": tier, "status": status}
+
+
+class ScenarioTest(unittest.TestCase):
+    def bad(self, mutate, field):
+        doc = copy.deepcopy(GOOD)
+        mutate(doc)
+        with self.assertRaises(ValueError) as ctx:
+            scenario.validate(doc)
+        self.assertIn(field, str(ctx.exception))
+
+    def test_good_scenario_gets_defaults(self):
+        s = scenario.validate(copy.deepcopy(GOOD))
+        self.assertEqual(s["policies"], list(scenario.POLICIES))
+        f = s["fleets"][0]
+        self.assertEqual((f["arrivals"], f["start_s"], f["duration_s"], f["measured"]),
+                         ("poisson", 0, 100, True))
+        self.assertEqual(s["actions"][0]["set"], {"delay_ms": 150, "rate_mbit": 2})
+        self.assertEqual(s["functions"][0]["tiers"], ["edge", "cloud"])
+
+    def test_bad_fields_are_named(self):
+        self.bad(lambda d: d.pop("testbed"), "testbed")
+        self.bad(lambda d: d.update(testbed="deploy/testbed/nope.yaml"), "testbed")
+        self.bad(lambda d: d.update(duration_s=-1), "duration_s")
+        self.bad(lambda d: d.update(colour="red"), "colour")
+        self.bad(lambda d: d["fleets"][0].update(rate=0), "fleets[0].rate")
+        self.bad(lambda d: d["fleets"][0].update(devices=1.5), "fleets[0].devices")
+        self.bad(lambda d: d["fleets"][0].update(function="other"), "fleets[0].function")
+        self.bad(lambda d: d["fleets"][0].update(arrivals="bursty"), "fleets[0].arrivals")
+        self.bad(lambda d: d["fleets"][0].update(start_s=50, duration_s=60),
+                 "fleets[0].duration_s")
+        self.bad(lambda d: d["fleets"][0].update(measured=False), "fleets")
+        self.bad(lambda d: d["actions"][0].update(link="moon"), "actions[0].link")
+        self.bad(lambda d: d["actions"][0].update(at_s=101), "actions[0].at_s")
+        self.bad(lambda d: d["actions"][0].update(loss=2), "actions[0].loss")
+        self.bad(lambda d: d["actions"][0].pop("delay_ms") and d["actions"][0].pop(
+            "rate_mbit"), "actions[0]")
+        self.bad(lambda d: d["phases"][1].update(end_s=50), "phases[1].end_s")
+        self.bad(lambda d: d.update(policies=["fastest"]), "policies")
+        self.bad(lambda d: d["functions"][0].update(tiers=["fog"]), "functions[0].tiers")
+        self.bad(lambda d: d["functions"].append(dict(d["functions"][0])), "duplicate")
+        self.bad(lambda d: d.update(model={"edge_proc_ms": -3}), "model.edge_proc_ms")
+
+    def test_load_names_the_file_and_rejects_bad_yaml(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("name: [unclosed\n")
+        try:
+            with self.assertRaises(ValueError) as ctx:
+                scenario.load(f.name)
+            self.assertIn(f.name, str(ctx.exception))
+            self.assertIn("malformed", str(ctx.exception))
+        finally:
+            os.unlink(f.name)
+
+    def test_every_shipped_scenario_is_valid(self):
+        d = os.path.join(scenario.REPO_ROOT, "bench", "scenarios")
+        files = [n for n in os.listdir(d) if n.endswith(".yaml")]
+        self.assertGreaterEqual(len(files), 5)
+        for name in files:
+            s = scenario.load(os.path.join(d, name))
+            self.assertTrue(s["phases"])
+
+    def test_scaled_shrinks_every_time(self):
+        s = scenario.scaled(scenario.validate(copy.deepcopy(GOOD)), 10)
+        self.assertEqual(s["duration_s"], 10)
+        self.assertAlmostEqual(s["actions"][0]["at_s"], 6)
+        self.assertAlmostEqual(s["phases"][1]["start_s"], 6)
+        self.assertAlmostEqual(s["fleets"][0]["duration_s"], 10)
+
+
+class AnalysisTest(unittest.TestCase):
+    def test_percentile_nearest_rank(self):
+        v = list(range(1, 101))
+        self.assertEqual(analysis.percentile(v, 50), 50)
+        self.assertEqual(analysis.percentile(v, 99), 99)
+        self.assertIsNone(analysis.percentile([], 50))
+
+    def test_summary_counts_errors_and_tiers(self):
+        rows = [row(0, 10, "edge"), row(1, 20, "cloud"), row(2, 30, "edge"),
+                row(3, 99, "", 503)]
+        s = analysis.summarize(rows, 2.0)
+        self.assertEqual((s["ok"], s["errors"]), (3, 1))
+        self.assertEqual(s["p50_ms"], 20)
+        self.assertEqual(s["tiers"], {"edge": 2, "cloud": 1})
+        self.assertEqual(s["throughput"], 1.5)
+
+    def test_oracle_switches_tier_when_the_link_degrades(self):
+        # Edge 30 ms throughout; cloud 10 ms before t=10, 200 ms after.
+        edge = [row(t, 30, "edge") for t in range(20)]
+        cloud = [row(t, 10 if t < 10 else 200, "cloud") for t in range(20)]
+        best = analysis.oracle(edge, cloud, 5)
+        self.assertEqual(best[0], ("cloud", 10))
+        self.assertEqual(best[3], ("edge", 30))
+        # A policy that stayed on the cloud: right half the time, regret
+        # (200 - 30) on the second half.
+        stay = [row(t, 10 if t < 10 else 200, "cloud") for t in range(20)]
+        acc, regret = analysis.accuracy_and_regret(stay, best, 5)
+        self.assertAlmostEqual(acc, 0.5)
+        self.assertAlmostEqual(regret, 85)
+        # A policy that switched is always right with zero regret.
+        switch = [row(t, 10, "cloud") if t < 10 else row(t, 30, "edge") for t in range(20)]
+        self.assertEqual(analysis.accuracy_and_regret(switch, best, 5), (1.0, 0.0))
+        self.assertEqual(len(analysis.oracle_rows(edge, cloud, 5)), 20)
+
+    def test_oracle_ignores_errors_and_uses_the_tier_that_answered(self):
+        edge = [row(t, 1, "edge", 503) for t in range(5)]
+        cloud = [row(t, 50, "cloud") for t in range(5)]
+        self.assertEqual(analysis.oracle(edge, cloud, 5), {0: ("cloud", 50)})
+        self.assertEqual(analysis.accuracy_and_regret([], {0: ("edge", 1)}, 5),
+                         (None, None))
+
+    def test_read_csv_checks_the_header(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+            f.write(",".join(analysis.FIELDS) + "\n")
+            f.write("1,2,0.5,0.5,12.5,200,edge,11.0,predicted-best,10.0,1,\n")
+        try:
+            rows = analysis.read_csv(f.name)
+            self.assertEqual(rows[0]["latency_ms"], 12.5)
+            self.assertTrue(rows[0]["cold_start"])
+            with open(f.name, "w") as g:
+                g.write("a,b\n")
+            with self.assertRaises(ValueError):
+                analysis.read_csv(f.name)
+        finally:
+            os.unlink(f.name)
+
+
+class ModelInputTest(unittest.TestCase):
+    META = {"testbed": {"edge": {"quota_cores": 0.5, "threads": 1},
+                        "cloud": {"threads": 2}},
+            "links": [{"t": 0, "links": {"edge": {"delay_ms": 7.5, "rate_mbit": 1000},
+                                         "cloud": {"delay_ms": 45, "rate_mbit": 7.21}}},
+                      {"t": 60, "links": {"edge": {"delay_ms": 7.5, "rate_mbit": 0},
+                                          "cloud": {"delay_ms": 150, "rate_mbit": 2}}}]}
+
+    def test_arrival_rate_weights_fleets_by_overlap(self):
+        sc = {"fleets": [{"devices": 10, "rate": 5, "start_s": 0, "duration_s": 100},
+                         {"devices": 50, "rate": 20, "start_s": 40, "duration_s": 30}]}
+        self.assertAlmostEqual(model.arrival_rate(sc, {"start_s": 0, "end_s": 40}), 50)
+        self.assertAlmostEqual(model.arrival_rate(sc, {"start_s": 40, "end_s": 70}), 1050)
+        self.assertAlmostEqual(model.arrival_rate(sc, {"start_s": 60, "end_s": 80}), 550)
+
+    def test_inputs_follow_the_link_in_effect_at_the_phase_midpoint(self):
+        sc = {"fleets": [{"devices": 10, "rate": 5, "start_s": 0, "duration_s": 180}],
+              "model": {}}
+        before = model.inputs(sc, self.META, {"start_s": 0, "end_s": 60},
+                              {"edge": 1, "cloud": 0.5})
+        after = model.inputs(sc, self.META, {"start_s": 60, "end_s": 120},
+                             {"edge": 1, "cloud": 0.5})
+        self.assertEqual((before["cloud-rtt-ms"], before["cloud-rate-mbit"]), (90, 7.21))
+        self.assertEqual((after["cloud-rtt-ms"], after["cloud-rate-mbit"]), (300, 2))
+        self.assertEqual(after["edge-rate-mbit"], model.UNLIMITED_MBIT)  # 0: unlimited
+        self.assertEqual((before["edge-cores"], before["cloud-cores"]),
+                         (0.5, min(2, os.cpu_count())))
+        self.assertEqual(before["rate"], 50)
+
+    def test_proc_time_prefers_scenario_then_calibration(self):
+        rows = [{"t": t, "status": 200, "server_latency_ms": 90 + t % 3} for t in range(30)]
+        phase = {"name": "p", "start_s": 0, "end_s": 60}
+        self.assertEqual(model.calibrated_proc_ms(rows, self.META, "cloud", phase), 1)
+        sc = {"model": {"edge_proc_ms": 0.7}, "phases": [phase]}
+        passes = {"cloud_only": {"dir": "/nonexistent", "rows": rows, "meta": self.META}}
+        proc = model.proc_times(sc, passes)
+        self.assertEqual(proc["edge"], (0.7, "scenario"))
+        self.assertEqual(proc["cloud"][0], 1)  # 2 threads, no quota
+        edge_passes = {"edge_only": {"dir": "/nonexistent", "rows": rows, "meta": self.META}}
+        sc["model"] = {}
+        # Edge rows are 90-92 ms - 15 ms RTT = 76 ms wall at half a core.
+        self.assertEqual(model.proc_times(sc, edge_passes)["edge"][0], 76 * 0.5)
+        self.assertIn("calibrated", proc["cloud"][1])
+
+
+if __name__ == "__main__":
+    unittest.main()
