@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "functions/onnx/tensor_proto.h"
+#include "onnx/shape_inference/implementation.h"
 
 namespace stoa::functions::onnxrt {
 namespace {
@@ -157,6 +158,91 @@ absl::StatusOr<std::vector<Node>> TopologicalOrder(std::vector<Node> nodes,
   return sorted;
 }
 
+// Types and shapes of every value ONNX shape inference can derive, keyed by
+// value id. Nodes are fed in `order` (topological). Never fails: a model
+// inference cannot handle just leaves values unknown.
+std::vector<ValueShape> InferValueShapes(const ::onnx::ModelProto& model,
+                                         const std::vector<Node>& order,
+                                         const std::map<std::string, int, std::less<>>& ids) {
+  std::vector<ValueShape> shapes(ids.size());
+  ::onnx::ModelProto copy = model;
+  auto* nodes = copy.mutable_graph()->mutable_node();
+  google::protobuf::RepeatedPtrField<::onnx::NodeProto> sorted;
+  for (const Node& node : order) *sorted.Add() = nodes->Get(node.index);
+  nodes->Swap(&sorted);
+  try {
+    ::onnx::shape_inference::InferShapes(copy);
+  } catch (const std::exception&) {
+    // Keep whatever the model declares below.
+  }
+  auto record = [&](const ::onnx::ValueInfoProto& info) {
+    auto it = ids.find(info.name());
+    if (it == ids.end() || !info.type().has_tensor_type()) return;
+    const auto& tt = info.type().tensor_type();
+    absl::StatusOr<ElementType> type = ElementTypeFromOnnx(tt.elem_type());
+    if (!type.ok() || !tt.has_shape()) return;
+    ValueShape& v = shapes[it->second];
+    v.known = true;
+    v.type = *type;
+    v.shape.clear();
+    for (const auto& dim : tt.shape().dim()) {
+      v.shape.push_back(dim.has_dim_value() && dim.dim_value() >= 0 ? dim.dim_value() : -1);
+    }
+  };
+  for (const auto& info : copy.graph().input()) record(info);
+  for (const auto& info : copy.graph().value_info()) record(info);
+  for (const auto& info : copy.graph().output()) record(info);
+  return shapes;
+}
+
+bool StaticShape(const ValueShape& v) {
+  if (!v.known) return false;
+  for (int64_t d : v.shape) {
+    if (d < 0) return false;
+  }
+  return true;
+}
+
+// Evaluates constant nodes once; returns the nodes left to run.
+absl::StatusOr<std::vector<Node>> FoldConstants(std::vector<Node> nodes, Graph& graph) {
+  std::vector<Node> kept;
+  for (Node& node : nodes) {
+    std::vector<std::optional<Tensor>> scratch;
+    std::vector<const Tensor*> args;
+    bool constant = true;
+    if (node.op_type == "Shape" && !node.inputs.empty() && node.inputs[0] >= 0 &&
+        !graph.constants[node.inputs[0]].has_value()) {
+      const ValueShape& v = graph.value_shapes[node.inputs[0]];
+      absl::StatusOr<int64_t> count = ElementCount(v.shape);
+      constant = StaticShape(v) && count.ok() && *count <= (int64_t{1} << 26);
+      if (constant) {
+        scratch.emplace_back(Tensor::Empty(ElementType::kBool, v.shape));  // only the shape is read
+        args.push_back(&*scratch.back());
+      }
+    } else {
+      for (int v : node.inputs) {
+        if (v >= 0 && !graph.constants[v].has_value()) constant = false;
+        args.push_back(v < 0 ? nullptr : (constant ? &*graph.constants[v] : nullptr));
+      }
+    }
+    if (!constant) {
+      kept.push_back(std::move(node));
+      continue;
+    }
+    absl::StatusOr<std::vector<Tensor>> out = node.kernel.run(node, args);
+    if (!out.ok())
+      return Prefixed(absl::StrCat(node.Describe(), " (constant folding)"), out.status());
+    if (out->size() < node.outputs.size()) {
+      return Invalid(absl::StrCat(node.Describe(), " produced too few outputs while folding"));
+    }
+    for (size_t j = 0; j < node.outputs.size(); ++j) {
+      if (node.outputs[j] >= 0) graph.constants[node.outputs[j]] = std::move((*out)[j]);
+    }
+    ++graph.folded_nodes;
+  }
+  return kept;
+}
+
 }  // namespace
 
 absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry) {
@@ -241,6 +327,9 @@ absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegist
   graph.value_names = std::move(names_so_far);
   graph.constants.resize(n_values);
   for (auto& [id, t] : constants) graph.constants[id] = std::move(t);
+  for (const Node& node : graph.nodes) graph.model_order.push_back(node.index);
+  graph.value_shapes = InferValueShapes(model, graph.nodes, ids);
+  ASSIGN_OR_RETURN(graph.nodes, FoldConstants(std::move(graph.nodes), graph));
   graph.last_use.assign(n_values, -1);
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     for (int v : graph.nodes[i].inputs) {

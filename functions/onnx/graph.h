@@ -10,7 +10,15 @@
 //  - graph inputs/outputs of a type the engine does not hold, inputs without
 //    a shape;
 //  - initializers the engine cannot hold (see tensor_proto.h);
-//  - bad attributes (the kernel's validate), wrong input/output counts.
+//  - bad attributes (the kernel's validate), wrong input/output counts;
+//  - a node that fails while being constant-folded.
+//
+// At load, BuildGraph runs ONNX shape inference (symbolic dimensions stay
+// -1) and folds constants: a node whose inputs are all constants
+// (initializers, Constant nodes, earlier folded values), and a Shape node
+// whose input has a fully static inferred shape, is evaluated once and its
+// outputs become constants, so Shape→Gather→Unsqueeze→Concat→Reshape chains
+// on static dims cost nothing per request.
 #pragma once
 
 #include <optional>
@@ -36,6 +44,19 @@ struct GraphPort {
   bool has_shape = true;
 };
 
+// What shape inference knows about a value before any request: element
+// type and shape with -1 for a symbolic dimension (batch, height, ...).
+// known is false when inference could not type the value.
+struct ValueShape {
+  bool known = false;
+  ElementType type = ElementType::kFloat32;
+  Shape shape;
+};
+
+// Read-only view for other backends (e.g. CUDA): `nodes` with their
+// attributes and value ids, `constants` (initializers and folded values),
+// `value_shapes`, `inputs`/`outputs`. Nothing here refers to CPU kernels
+// except Node::kernel.
 struct Graph {
   int64_t opset = 0;
   std::vector<std::string> value_names;          // by value id
@@ -44,6 +65,9 @@ struct Graph {
   std::vector<int> last_use;                     // by value id: last consuming node, -1 if none
   std::vector<GraphPort> inputs;                 // runtime inputs (initializers excluded)
   std::vector<GraphPort> outputs;
+  std::vector<ValueShape> value_shapes;  // by value id, from ONNX shape inference
+  int folded_nodes = 0;                  // nodes evaluated at load (constant folding)
+  std::vector<int> model_order;          // model node indices, topological, folded included
 };
 
 absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry);

@@ -3,6 +3,7 @@
 #include "common/status_macros.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/parallel.h"
 
 namespace stoa::functions::onnxrt {
 namespace {
@@ -70,7 +71,13 @@ absl::StatusOr<std::vector<Tensor>> RunGemm(const Node& node, KernelInputs in) {
   ConstMatrixMap am(a.floats().data(), a.shape()[0], a.shape()[1]);
   ConstMatrixMap bm(b.floats().data(), b.shape()[0], b.shape()[1]);
   MatrixMap ym(y.mutable_floats().data(), m, n);
-  auto multiply = [&](const auto& lhs, const auto& rhs) { ym.noalias() = alpha * (lhs * rhs); };
+  // Rows of Y split over the thread budget.
+  auto multiply = [&](const auto& lhs, const auto& rhs) {
+    ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
+      ym.middleRows(begin, end - begin).noalias() =
+          alpha * (lhs.middleRows(begin, end - begin) * rhs);
+    });
+  };
   if (trans_a && trans_b) {
     multiply(am.transpose(), bm.transpose());
   } else if (trans_a) {
@@ -127,7 +134,10 @@ absl::StatusOr<std::vector<Tensor>> RunMatMul(const Node& node, KernelInputs in)
   float* yp = y.mutable_floats().data();
   ForEachBroadcast(batch, a_strides, b_strides, [&](int64_t i, int64_t ao, int64_t bo) {
     MatrixMap ym(yp + i * m * n, m, n);
-    ym.noalias() = ConstMatrixMap(ap + ao, m, k) * ConstMatrixMap(bp + bo, k, n);
+    ConstMatrixMap am(ap + ao, m, k), bm(bp + bo, k, n);
+    ParallelFor(m, 16, [&](int64_t begin, int64_t end) {
+      ym.middleRows(begin, end - begin).noalias() = am.middleRows(begin, end - begin) * bm;
+    });
   });
   std::vector<Tensor> out;
   out.push_back(std::move(y));

@@ -1,5 +1,6 @@
 #include "functions/onnx/onnx_runtime.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <exception>
@@ -8,6 +9,7 @@
 #include "common/clock.h"
 #include "functions/onnx/graph.h"
 #include "functions/onnx/interpreter.h"
+#include "functions/onnx/parallel.h"
 #include "onnx/checker.h"
 
 namespace stoa::functions {
@@ -33,8 +35,7 @@ bool ImportsDefaultOpset(const ::onnx::ModelProto& model) {
 void SortNodes(const Graph& graph, ::onnx::ModelProto& model) {
   auto* nodes = model.mutable_graph()->mutable_node();
   google::protobuf::RepeatedPtrField<::onnx::NodeProto> sorted;
-  for (const onnxrt::Node& node : graph.nodes)
-    *sorted.Add() = std::move(*nodes->Mutable(node.index));
+  for (int index : graph.model_order) *sorted.Add() = std::move(*nodes->Mutable(index));
   nodes->Swap(&sorted);
 }
 
@@ -77,14 +78,19 @@ absl::StatusOr<Tensor> ToEngineTensor(const GraphPort& port, const v1::Tensor& t
 
 class OnnxFunction final : public LoadedFunction {
  public:
-  OnnxFunction(v1::FunctionSpec spec, Graph graph)
-      : spec_(std::move(spec)), graph_(std::move(graph)) {}
+  OnnxFunction(v1::FunctionSpec spec, Graph graph, int threads,
+               std::shared_ptr<common::ThreadPool> pool)
+      : spec_(std::move(spec)),
+        graph_(std::move(graph)),
+        threads_(threads),
+        pool_(std::move(pool)) {}
 
   const v1::FunctionSpec& spec() const override { return spec_; }
 
   absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
     absl::StatusOr<std::vector<Tensor>> inputs = MatchInputs(input.tensors);
     if (!inputs.ok()) return inputs.status();
+    onnxrt::ScopedParallelism parallel({.pool = pool_.get(), .threads = threads_});
     absl::StatusOr<std::vector<Tensor>> outputs =
         onnxrt::RunGraph(graph_, *std::move(inputs), common::RealClock::Get(), input.deadline_us);
     if (!outputs.ok()) return outputs.status();
@@ -138,13 +144,20 @@ class OnnxFunction final : public LoadedFunction {
 
   const v1::FunctionSpec spec_;
   const Graph graph_;
+  const int threads_;
+  const std::shared_ptr<common::ThreadPool> pool_;
 };
 
 }  // namespace
 
 OnnxRuntime::OnnxRuntime() : OnnxRuntime(onnxrt::DefaultOpRegistry()) {}
 
-OnnxRuntime::OnnxRuntime(onnxrt::OpRegistry registry) : registry_(std::move(registry)) {}
+OnnxRuntime::OnnxRuntime(Options options) : OnnxRuntime(onnxrt::DefaultOpRegistry(), options) {}
+
+OnnxRuntime::OnnxRuntime(onnxrt::OpRegistry registry, Options options)
+    : registry_(std::move(registry)),
+      threads_(std::max(1, options.intra_op_threads)),
+      pool_(threads_ > 1 ? std::make_shared<common::ThreadPool>(threads_ - 1) : nullptr) {}
 
 absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec,
                                                     std::string_view artifact) {
@@ -187,7 +200,7 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     loaded.clear_outputs();
     for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = Signature(p);
     for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = Signature(p);
-    return std::make_unique<OnnxFunction>(std::move(loaded), *std::move(graph));
+    return std::make_unique<OnnxFunction>(std::move(loaded), *std::move(graph), threads_, pool_);
   } catch (const std::exception& e) {
     return NotAModel(e.what());
   }

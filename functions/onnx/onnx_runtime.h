@@ -19,23 +19,39 @@
 // passes between nodes; INVALID_ARGUMENT from a kernel for dynamic shapes
 // the graph cannot compute with, naming the node.
 //
+// Intra-op threads: Options::intra_op_threads (default 1); with more, one
+// pool of intra_op_threads - 1 workers is shared by the runtime's functions.
+//
 // Thread safety: Load and Invoke may run concurrently; a loaded function
 // holds only immutable state and each Invoke uses its own buffers. Loaded
 // functions do not refer to the runtime, so they may outlive it.
 #pragma once
 
+#include <memory>
 #include <string_view>
 
+#include "common/thread_pool.h"
 #include "functions/function_runtime.h"
 #include "functions/onnx/op_registry.h"
 
 namespace stoa::functions {
 
+struct OnnxRuntimeOptions {
+  // Threads one invocation may use inside a kernel (Conv, Gemm, MatMul,
+  // pooling), the calling thread included. 1 (the default) keeps every
+  // invocation on its calling thread, so the executor controls
+  // parallelism by how many invocations it runs at once. Values < 1 mean 1.
+  int intra_op_threads = 1;
+};
+
 class OnnxRuntime final : public FunctionRuntime {
  public:
+  using Options = OnnxRuntimeOptions;
+
   // With every CPU kernel (onnxrt::DefaultOpRegistry()).
   OnnxRuntime();
-  explicit OnnxRuntime(onnxrt::OpRegistry registry);
+  explicit OnnxRuntime(Options options);
+  explicit OnnxRuntime(onnxrt::OpRegistry registry, Options options = {});
 
   std::string_view name() const override { return "onnx"; }
   absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
@@ -43,6 +59,10 @@ class OnnxRuntime final : public FunctionRuntime {
 
  private:
   const onnxrt::OpRegistry registry_;
+  const int threads_;
+  // Shared with loaded functions, which may outlive the runtime; null when
+  // threads_ == 1.
+  const std::shared_ptr<common::ThreadPool> pool_;
 };
 
 }  // namespace stoa::functions
