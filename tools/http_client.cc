@@ -95,8 +95,9 @@ class HttpConnection::Impl {
     }
     asio::connect(socket_, endpoints, ec);
     if (ec) {
+      const std::string why = ec.message();  // close() below resets ec
       socket_.close(ec);
-      return absl::UnavailableError(absl::StrCat("connect ", url_.HostPort(), ": ", ec.message()));
+      return absl::UnavailableError(absl::StrCat("connect ", url_.HostPort(), ": ", why));
     }
     socket_.set_option(tcp::no_delay(true), ec);
     timeval tv{};

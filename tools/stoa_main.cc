@@ -36,7 +36,8 @@ void AddModelFlags(CLI::App* cmd, stoa::tools::model::ModelInput& in, ModelFlags
   cmd->add_option("--rate", in.rate_per_s, "requests/s per device");
   cmd->add_option("--request-bytes", in.request_bytes, "request payload bytes");
   cmd->add_option("--response-bytes", in.response_bytes, "response payload bytes");
-  cmd->add_option("--endpoint-proc-ms", in.endpoint.proc_ms, "service time on a device core");
+  cmd->add_option("--endpoint-proc-ms", in.endpoint.proc_ms,
+                  "service time on a device core (0: no endpoint placement)");
   cmd->add_option("--endpoint-cores", in.endpoint.cores, "device cores");
   cmd->add_option("--edge-proc-ms", in.edge.proc_ms, "service time on one edge core");
   cmd->add_option("--edge-cores", in.edge.cores, "edge cores or CPU quota (0.5 = half)");

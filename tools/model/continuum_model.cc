@@ -119,7 +119,7 @@ absl::StatusOr<ModelResult> Evaluate(const ModelInput& in) {
     if (p.saturated) p.mean_latency_ms = kInf;
   };
 
-  {
+  if (in.endpoint.proc_ms > 0) {
     PlacementResult p;
     p.placement = "endpoint";
     p.loads = {{Resource::kEndpointCompute, compute_load(in.endpoint, per_device)}};

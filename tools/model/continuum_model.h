@@ -2,6 +2,8 @@
 // load and latency on the endpoint–edge–cloud continuum, extended with
 // M/M/c queueing (Erlang C) for compute and M/M/1 for each link direction.
 //
+// The endpoint placement is evaluated only when endpoint.proc_ms > 0 (the
+// devices can run the function at all).
 // A fleet of `devices` endpoints each sends `rate_per_s` requests/s of
 // `request_bytes` and gets `response_bytes` back. A request is processed on
 // exactly one placement:
@@ -46,7 +48,7 @@ struct ModelInput {
   double rate_per_s = 1;  // per device
   double request_bytes = 0;
   double response_bytes = 0;
-  ComputeSpec endpoint{10, 1};
+  ComputeSpec endpoint{0, 1};  // proc_ms 0: no endpoint placement
   ComputeSpec edge{1, 1};
   ComputeSpec cloud{1, 4};
   LinkSpec edge_link{15, 1000};
@@ -74,7 +76,7 @@ struct PlacementResult {
 
 struct ModelResult {
   double arrival_rate_per_s = 0;            // whole fleet
-  std::vector<PlacementResult> placements;  // endpoint, edge, cloud
+  std::vector<PlacementResult> placements;  // [endpoint,] edge, cloud
   std::string best_placement;               // lowest mean latency
 };
 

@@ -41,6 +41,7 @@ TEST(HttpConnectionTest, RefusedConnectionIsUnavailable) {
   std::ostringstream out, err;
   EXPECT_EQ(ListFunctions(conn, out, err), 1);
   EXPECT_NE(err.str().find("connect"), std::string::npos);
+  EXPECT_NE(err.str().find("refused"), std::string::npos) << err.str();
 }
 
 TEST(RestCommandsTest, MultipartBodyHasBothParts) {

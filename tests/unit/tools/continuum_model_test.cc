@@ -88,6 +88,16 @@ TEST(ContinuumModelTest, QueueingGrowsLatencyTowardsSaturation) {
   }
 }
 
+TEST(ContinuumModelTest, EndpointOnlyWhenDevicesCanRunTheFunction) {
+  ModelInput in = Base();
+  in.endpoint.proc_ms = 0;
+  auto r = Evaluate(in);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->placements.size(), 2u);
+  EXPECT_EQ(r->placements[0].placement, "edge");
+  EXPECT_EQ(Evaluate(Base())->placements.size(), 3u);
+}
+
 TEST(ContinuumModelTest, FractionalQuotaAboveOneUsesSeveralServers) {
   // 2.5 cores = 3 servers each at 5/6 speed: capacity 2.5 / proc.
   EXPECT_NEAR(ComputeSojournMs({6, 2.5}, 0.0), 6 * 3 / 2.5, 1e-9);
