@@ -54,12 +54,12 @@ def load_run(run_dir):
 def _plot_timeline(scenario, passes, path):
     policies = list(passes)
     fig, axes = plt.subplots(len(policies), 1, figsize=(9, 1.9 * len(policies) + 0.6),
-                             sharex=True, squeeze=False)
+                             sharex=True, sharey=True, squeeze=False)
     for ax, policy in zip(axes[:, 0], policies):
         rows = passes[policy]["rows"]
         for tier, colour in TIER_COLOURS.items():
             pts = [r for r in analysis.ok(rows) if r["tier"] == tier]
-            ax.scatter([r["t"] for r in pts], [r["latency_ms"] for r in pts], s=2,
+            ax.scatter([r["t"] for r in pts], [r["latency_ms"] for r in pts], s=3,
                        c=colour, label=tier, alpha=0.6, linewidths=0)
         bad = [r for r in rows if not 200 <= r["status"] < 300]
         if bad:
