@@ -79,9 +79,11 @@ std::vector<RequestRecord> LoadRunner::Run(const std::function<void(const Progre
   const int n = std::max(1, options_.connections);
   for (int i = 0; i < n; ++i) workers.emplace_back([this] { Worker(); });
   const int64_t total = static_cast<int64_t>(schedule_.size());
+  auto next_progress = Clock::now() + std::chrono::seconds(1);
   while (completed_.load() < total && !stop_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-    if (on_progress) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (on_progress && Clock::now() >= next_progress) {
+      next_progress += std::chrono::seconds(1);
       Progress p;
       p.elapsed_s = Seconds(Clock::now() - start_);
       p.sent = sent_.load();
