@@ -28,7 +28,8 @@ def _fmt(v, digits=1):
         return "–"
     if isinstance(v, str):
         return v
-    return ("%%.%df" % digits) % v
+    text = ("%%.%df" % digits) % v
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0"
 
 
 def load_run(run_dir):
@@ -51,9 +52,18 @@ def load_run(run_dir):
     return scenario, passes
 
 
+def _save(fig, path):
+    # Quantised to 64 colours: the plots are committed under docs/, keep them small.
+    fig.canvas.draw()
+    from PIL import Image
+    img = Image.frombuffer("RGBA", fig.canvas.get_width_height(),
+                           fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    img.convert("RGB").quantize(64).save(path, optimize=True)
+
+
 def _plot_timeline(scenario, passes, path):
     policies = list(passes)
-    fig, axes = plt.subplots(len(policies), 1, figsize=(9, 1.9 * len(policies) + 0.6),
+    fig, axes = plt.subplots(len(policies), 1, figsize=(8, 1.7 * len(policies) + 0.6), dpi=80,
                              sharex=True, sharey=True, squeeze=False)
     for ax, policy in zip(axes[:, 0], policies):
         rows = passes[policy]["rows"]
@@ -75,12 +85,12 @@ def _plot_timeline(scenario, passes, path):
     axes[-1, 0].set_xlabel("scheduled send time (s); dashed: link actions")
     fig.suptitle("%s: end-to-end latency and chosen tier" % scenario["name"], fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    _save(fig, path)
     plt.close(fig)
 
 
 def _plot_cdf(scenario, curves, path):
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=80)
     for name, rows in curves.items():
         lat = sorted(r["latency_ms"] for r in analysis.ok(rows))
         if not lat:
@@ -95,7 +105,7 @@ def _plot_cdf(scenario, curves, path):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    _save(fig, path)
     plt.close(fig)
 
 
