@@ -5,15 +5,24 @@
 //   stoa-linkem --listen HOST:PORT --upstream HOST:PORT
 //               [--preset 4g|5g|edge|lan] [--delay-ms D] [--jitter-ms J]
 //               [--rate-mbit R] [--loss P] [--control HOST:PORT]
-//               [--seed N] [--log-level LEVEL]
+//               [--seed N] [--sched fifo|other] [--log-level LEVEL]
 //
 // Flags override the preset's fields (no preset: lan, i.e. no shaping).
 // stdout: first line "stoa-linkem listening on HOST:PORT" (the bound port
 // when 0 was asked); with --control a second line
 // "stoa-linkem control on HOST:PORT"; both flushed. Logs go to stderr. Bad
 // flags exit 2, a failure to start 1; SIGINT/SIGTERM stop cleanly (exit 0).
+// --sched fifo (the default) runs the proxy thread SCHED_FIFO (priority 10)
+// so a link's timing does not absorb the CPU contention of the tiers it
+// connects (on a loaded 2-core machine a normal thread wakes tens of ms
+// late); where that is not permitted it warns and runs as a normal thread.
+// Its CPU use is small, and the kernel's RT throttling still bounds it.
 // See docs/testbed.md for the link model.
+#include <sched.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <random>
 #include <string>
@@ -36,8 +45,11 @@ struct Flags {
   stoa::deploy::LinkFlags link;
   std::string control;
   uint64_t seed = 0;
+  std::string sched = "fifo";
   std::string log_level = "info";
 };
+
+constexpr int kFifoPriority = 10;
 
 // -1: go on; otherwise the exit code.
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -54,6 +66,8 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   auto* loss_opt = app.add_option("--loss", loss, "fraction of chunks lost, 0..1 (1: blackhole)");
   app.add_option("--control", flags.control, "HOST:PORT of the control endpoint (PUT /link)");
   app.add_option("--seed", flags.seed, "random seed (0: from the system)");
+  app.add_option("--sched", flags.sched, "fifo (real-time, default) or other")
+      ->check(CLI::IsMember({"fifo", "other"}));
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error|off");
   try {
     app.parse(argc, argv);
@@ -79,6 +93,17 @@ int main(int argc, char** argv) {
   if (!params.ok()) {
     std::cerr << "stoa-linkem: " << params.status().message() << "\n";
     return kExitBadFlags;
+  }
+
+  {
+    // "other" resets a policy inherited from a real-time parent.
+    const bool fifo = flags.sched == "fifo";
+    sched_param param{};
+    param.sched_priority = fifo ? kFifoPriority : 0;
+    if (sched_setscheduler(0, fifo ? SCHED_FIFO : SCHED_OTHER, &param) != 0) {
+      spdlog::warn("--sched {}: {} (not root?); link timing will suffer under CPU load",
+                   flags.sched, std::strerror(errno));
+    }
   }
 
   boost::asio::io_context io(1);
