@@ -30,6 +30,7 @@ The YAML format is documented in docs/testbed.md. Needs only the Python
 standard library and PyYAML.
 """
 
+import atexit
 import errno
 import json
 import math
@@ -43,6 +44,7 @@ import tempfile
 import threading
 import time
 import http.client
+import itertools
 
 try:
     import yaml
@@ -60,6 +62,7 @@ POLICIES = ("predictive", "edge_only", "cloud_only", "round_robin", "random")
 LINK_FIELDS = ("delay_ms", "jitter_ms", "rate_mbit", "loss")
 START_TIMEOUT_S = 20.0
 STOP_GRACE_S = 5.0
+_QUOTA_IDS = itertools.count()  # several testbeds in one process get their own group
 
 
 # ---------------------------------------------------------------- validation
@@ -286,7 +289,8 @@ class _CpuQuota:
         self.path = None
         self.mode = "none"
         self.warning = None
-        path = os.path.join(CGROUP_CPU_ROOT, "stoa-%s-%d" % (name, os.getpid()))
+        path = os.path.join(CGROUP_CPU_ROOT, "stoa-%s-%d-%d" % (name, os.getpid(),
+                                                                 next(_QUOTA_IDS)))
         try:
             os.makedirs(path, exist_ok=True)
             with open(os.path.join(path, "cpu.cfs_period_us"), "w") as f:
@@ -387,6 +391,9 @@ class Testbed:
                 raise FileNotFoundError("testbed: %s not found; build it first "
                                         "(cmake --build --preset release)" % path)
         self._tmp = tempfile.mkdtemp(prefix="stoa-testbed-%s-" % self.name)
+        # The children run in their own sessions (Ctrl-C reaches only us), so
+        # make sure an exiting interpreter never leaves them behind.
+        atexit.register(self.stop)
         self._log_dir = self._dir("log_dir", "logs")
         data_dir = self._dir("data_dir", "data")
         try:
