@@ -1,6 +1,6 @@
 // stoa-linkem end to end: an echo server behind the real binary shows the
-// configured delay and rate (within 10 %), a live PUT /link, and a gateway
-// reaching a stoa-executor over gRPC through the proxy.
+// configured delay and rate (within 10 %), a live PUT /link, the blackhole
+// (loss 1), and a gateway reaching a stoa-executor over gRPC through the proxy.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -195,6 +195,30 @@ TEST(LinkemTest, DelayAndLivePut) {
   r = control.Get("/link");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(nlohmann::json::parse(r.body)["delay_ms"], 20.0);  // the bad PUT changed nothing
+  close(fd);
+}
+
+TEST(LinkemTest, BlackholeStallsAndLosesNothing) {
+  EchoServer echo;
+  Linkem linkem({"--listen", "127.0.0.1:0", "--upstream", echo.address()});
+  int fd = Connect(linkem.address());
+  ASSERT_GE(fd, 0);
+  HttpClient control(linkem.control());
+  ASSERT_EQ(control.Put("/link", R"({"loss": 1})").status, 200);
+  ASSERT_EQ(write(fd, "abc", 3), 3);
+  pollfd p{fd, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 300), 0) << "a blackholed link delivered data";
+  ASSERT_EQ(control.Put("/link", R"({"loss": 0})").status, 200);
+  std::string got;
+  while (got.size() < 3) {
+    p = {fd, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 5000), 1) << "the link did not resume";
+    char buf[8];
+    ssize_t n = read(fd, buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    got.append(buf, n);
+  }
+  EXPECT_EQ(got, "abc");
   close(fd);
 }
 
