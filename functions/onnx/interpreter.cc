@@ -73,6 +73,9 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Ten
     }
     for (int v : node.inputs) {
       if (v >= 0 && graph.last_use[v] == static_cast<int>(k) && owned[v].has_value()) {
+        if (BufferPool* pool = CurrentBufferPool(); pool != nullptr) {
+          pool->Give(std::move(*owned[v]).TakeFloatStorage());
+        }
         owned[v].reset();
         env[v] = nullptr;
       }

@@ -1,6 +1,8 @@
 // Runs a Graph once on the CPU. Stateless apart from the call's own buffers,
 // so any number of calls may run on one Graph at once. Intermediate tensors
-// are freed after their last consumer.
+// are freed after their last consumer; with a BufferPool in scope
+// (ScopedBufferPool) their FP32 buffers go back to the pool for the next
+// node (and the next invocation) to reuse.
 //
 // Errors: DEADLINE_EXCEEDED when clock.NowMicros() passes deadline_us
 // (checked before every node; 0 = no deadline); INVALID_ARGUMENT from a

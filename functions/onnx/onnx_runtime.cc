@@ -6,10 +6,12 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "functions/onnx/graph.h"
 #include "functions/onnx/interpreter.h"
 #include "functions/onnx/parallel.h"
+#include "functions/onnx/plan_cache.h"
 #include "onnx/checker.h"
 
 namespace stoa::functions {
@@ -78,10 +80,13 @@ absl::StatusOr<Tensor> ToEngineTensor(const GraphPort& port, const v1::Tensor& t
 
 class OnnxFunction final : public LoadedFunction {
  public:
-  OnnxFunction(v1::FunctionSpec spec, Graph graph, int threads,
+  OnnxFunction(v1::FunctionSpec spec, std::shared_ptr<const Graph> graph,
+               std::unique_ptr<onnxrt::PlanCache> plans, int threads,
                std::shared_ptr<common::ThreadPool> pool)
       : spec_(std::move(spec)),
-        graph_(std::move(graph)),
+        graph_holder_(std::move(graph)),
+        graph_(*graph_holder_),
+        plans_(std::move(plans)),
         threads_(threads),
         pool_(std::move(pool)) {}
 
@@ -91,8 +96,16 @@ class OnnxFunction final : public LoadedFunction {
     absl::StatusOr<std::vector<Tensor>> inputs = MatchInputs(input.tensors);
     if (!inputs.ok()) return inputs.status();
     onnxrt::ScopedParallelism parallel({.pool = pool_.get(), .threads = threads_});
+    std::unique_ptr<onnxrt::BufferPool> buffers = TakeBuffers();
+    onnxrt::ScopedBufferPool scoped_buffers(buffers.get());
+    std::shared_ptr<const Graph> plan = graph_holder_;
+    if (plans_ != nullptr) {
+      std::vector<Shape> shapes;
+      for (const Tensor& t : *inputs) shapes.push_back(t.shape());
+      plan = plans_->ForShapes(shapes);
+    }
     absl::StatusOr<std::vector<Tensor>> outputs =
-        onnxrt::RunGraph(graph_, *std::move(inputs), common::RealClock::Get(), input.deadline_us);
+        onnxrt::RunGraph(*plan, *std::move(inputs), common::RealClock::Get(), input.deadline_us);
     if (!outputs.ok()) return outputs.status();
     InvocationOutput out;
     for (size_t i = 0; i < outputs->size(); ++i) {
@@ -103,10 +116,25 @@ class OnnxFunction final : public LoadedFunction {
       for (int64_t d : t.shape()) o.add_shape(d);
       o.set_raw(reinterpret_cast<const char*>(t.floats().data()), t.floats().size_bytes());
     }
+    for (Tensor& t : *outputs) buffers->Give(std::move(t).TakeFloatStorage());
+    ReturnBuffers(std::move(buffers));
     return out;
   }
 
  private:
+  // Buffer pools survive between invocations (one per concurrent call).
+  std::unique_ptr<onnxrt::BufferPool> TakeBuffers() {
+    absl::MutexLock lock(&mu_);
+    if (idle_buffers_.empty()) return std::make_unique<onnxrt::BufferPool>();
+    std::unique_ptr<onnxrt::BufferPool> pool = std::move(idle_buffers_.back());
+    idle_buffers_.pop_back();
+    return pool;
+  }
+  void ReturnBuffers(std::unique_ptr<onnxrt::BufferPool> pool) {
+    absl::MutexLock lock(&mu_);
+    if (idle_buffers_.size() < kMaxIdleBufferPools) idle_buffers_.push_back(std::move(pool));
+  }
+
   // The request's tensors in graph-input order.
   absl::StatusOr<std::vector<Tensor>> MatchInputs(const std::vector<v1::Tensor>& given) const {
     std::string expected;
@@ -143,9 +171,14 @@ class OnnxFunction final : public LoadedFunction {
   }
 
   const v1::FunctionSpec spec_;
-  const Graph graph_;
+  const std::shared_ptr<const Graph> graph_holder_;
+  const Graph& graph_;                              // the base plan: signature and any input shape
+  const std::unique_ptr<onnxrt::PlanCache> plans_;  // null: the base plan serves every shape
   const int threads_;
   const std::shared_ptr<common::ThreadPool> pool_;
+  static constexpr size_t kMaxIdleBufferPools = 8;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<onnxrt::BufferPool>> idle_buffers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -200,7 +233,13 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     loaded.clear_outputs();
     for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = Signature(p);
     for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = Signature(p);
-    return std::make_unique<OnnxFunction>(std::move(loaded), *std::move(graph), threads_, pool_);
+    auto base = std::make_shared<const Graph>(*std::move(graph));
+    std::unique_ptr<onnxrt::PlanCache> plans;
+    if (onnxrt::PlanCache::Worthwhile(*base)) {
+      plans = std::make_unique<onnxrt::PlanCache>(std::move(model), base, registry_);
+    }
+    return std::make_unique<OnnxFunction>(std::move(loaded), std::move(base), std::move(plans),
+                                          threads_, pool_);
   } catch (const std::exception& e) {
     return NotAModel(e.what());
   }

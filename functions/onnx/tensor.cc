@@ -73,16 +73,56 @@ std::span<const T> Get(const auto& data, bool ok, const char* what) {
 
 Tensor::Tensor() : type_(ElementType::kFloat32), data_(std::vector<float>(1, 0.0f)) {}
 
+namespace {
+thread_local BufferPool* current_pool = nullptr;
+}  // namespace
+
+BufferPool* CurrentBufferPool() { return current_pool; }
+
+ScopedBufferPool::ScopedBufferPool(BufferPool* pool) : previous_(current_pool) {
+  current_pool = pool;
+}
+
+ScopedBufferPool::~ScopedBufferPool() { current_pool = previous_; }
+
+std::vector<float> BufferPool::TakeZeros(size_t n) {
+  auto it = free_.lower_bound(n);
+  if (it == free_.end() || n == 0) {
+    ++allocated_;
+    return std::vector<float>(n, 0.0f);
+  }
+  std::vector<float> v = std::move(it->second);
+  free_.erase(it);
+  v.assign(n, 0.0f);
+  ++reused_;
+  return v;
+}
+
+void BufferPool::Give(std::vector<float> buffer) {
+  if (buffer.capacity() == 0) return;
+  free_.emplace(buffer.capacity(), std::move(buffer));
+  if (free_.size() > max_buffers_) free_.erase(free_.begin());  // drop the smallest
+}
+
 Tensor Tensor::Zeros(Shape shape) {
-  const int64_t n = CheckedCount(shape);
-  return Float(std::move(shape), std::vector<float>(static_cast<size_t>(n), 0.0f));
+  const size_t n = static_cast<size_t>(CheckedCount(shape));
+  if (current_pool != nullptr) return Float(std::move(shape), current_pool->TakeZeros(n));
+  return Float(std::move(shape), std::vector<float>(n, 0.0f));
+}
+
+std::vector<float> Tensor::TakeFloatStorage() && {
+  if (type_ != ElementType::kFloat32) return {};
+  std::vector<float> v = std::move(std::get<std::vector<float>>(data_));
+  shape_ = {0};
+  data_ = std::vector<float>();
+  return v;
 }
 
 Tensor Tensor::Empty(ElementType type, Shape shape) {
   const size_t n = static_cast<size_t>(CheckedCount(shape));
   switch (type) {
     case ElementType::kFloat32:
-      return Float(std::move(shape), std::vector<float>(n));
+      return Zeros(std::move(shape));
     case ElementType::kInt64:
       return Int64(std::move(shape), std::vector<int64_t>(n));
     case ElementType::kInt32:

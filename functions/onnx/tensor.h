@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <variant>
@@ -68,6 +69,10 @@ class Tensor {
   const uint8_t* raw() const;
   uint8_t* mutable_raw();
 
+  // The FP32 buffer, leaving this tensor an empty FP32 vector; an empty
+  // vector for other types. Lets the interpreter recycle dead buffers.
+  std::vector<float> TakeFloatStorage() &&;
+
   // Same data, new shape with the same element count.
   Tensor Reshaped(Shape shape) const&;
   Tensor Reshaped(Shape shape) &&;
@@ -79,5 +84,45 @@ class Tensor {
                std::vector<double>>
       data_;
 };
+
+// Recycled FP32 buffers. While a pool is in scope on a thread
+// (ScopedBufferPool), Tensor::Zeros and Tensor::Empty(kFloat32) take a
+// released buffer of sufficient capacity (smallest fit) instead of
+// allocating, and the interpreter gives back intermediates after their last
+// use. An OnnxFunction keeps its pools between invocations, so a steady
+// stream of same-shaped requests runs without allocating intermediates.
+//
+// Thread safety: none; a pool serves one invocation at a time.
+class BufferPool {
+ public:
+  explicit BufferPool(size_t max_buffers = 64) : max_buffers_(max_buffers) {}
+  // n zeros, in a recycled buffer when one fits.
+  std::vector<float> TakeZeros(size_t n);
+  void Give(std::vector<float> buffer);
+  int64_t reused() const { return reused_; }        // takes served from the pool
+  int64_t allocated() const { return allocated_; }  // takes that allocated
+  size_t size() const { return free_.size(); }
+
+ private:
+  size_t max_buffers_;
+  std::multimap<size_t, std::vector<float>> free_;  // by capacity
+  int64_t reused_ = 0;
+  int64_t allocated_ = 0;
+};
+
+// Makes `pool` (may be null) the current thread's pool until destruction.
+class ScopedBufferPool {
+ public:
+  explicit ScopedBufferPool(BufferPool* pool);
+  ~ScopedBufferPool();
+  ScopedBufferPool(const ScopedBufferPool&) = delete;
+  ScopedBufferPool& operator=(const ScopedBufferPool&) = delete;
+
+ private:
+  BufferPool* previous_;
+};
+
+// The current thread's pool, or null.
+BufferPool* CurrentBufferPool();
 
 }  // namespace stoa::functions::onnxrt
