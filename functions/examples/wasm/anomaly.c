@@ -149,7 +149,8 @@ const char* anomaly_handle(const char* in, size_t in_len, char** out, size_t* ou
   int first = 1;
   for (size_t i = 0; i < n; ++i) {
     const double dev = values[i] - median;
-    const double score = mad > 0 ? 0.6745 * dev / mad : (dev == 0 ? 0 : (dev > 0 ? INFINITY : -INFINITY));
+    const double score =
+        mad > 0 ? 0.6745 * dev / mad : (dev == 0 ? 0 : (dev > 0 ? INFINITY : -INFINITY));
     if (fabs(score) <= threshold) continue;
     if (isinf(score)) {
       buffer_printf(&b, "%s{\"index\":%zu,\"value\":%.6g,\"score\":null}", first ? "" : ",", i,

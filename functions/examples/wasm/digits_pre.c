@@ -53,7 +53,8 @@ static const char* decode_pgm(const char* in, size_t len, double** pixels, long*
   *w = read_uint(&c);
   *h = read_uint(&c);
   const long maxval = read_uint(&c);
-  if (*w <= 0 || *h <= 0 || *w > kMaxSide || *h > kMaxSide) return "PGM width/height missing or out of range";
+  if (*w <= 0 || *h <= 0 || *w > kMaxSide || *h > kMaxSide)
+    return "PGM width/height missing or out of range";
   if (maxval <= 0 || maxval > 65535) return "PGM maxval missing or out of range (1-65535)";
   const size_t count = (size_t)*w * (size_t)*h;
   if (binary) {
@@ -126,7 +127,8 @@ const char* digits_pre_handle(const char* in, size_t in_len, char** out, size_t*
     return "request is neither a PGM image (P5/P2) nor 64 raw bytes of an 8x8 image";
   }
   Buffer b = {0};
-  buffer_printf(&b, "{\"inputs\":[{\"name\":\"pixels\",\"shape\":[1,64],\"datatype\":\"FP32\",\"data\":[");
+  buffer_printf(
+      &b, "{\"inputs\":[{\"name\":\"pixels\",\"shape\":[1,64],\"datatype\":\"FP32\",\"data\":[");
   for (int i = 0; i < kSide * kSide; ++i) {
     buffer_printf(&b, "%s%d", i ? "," : "", (int)lround(cells[i] * 16.0));
   }

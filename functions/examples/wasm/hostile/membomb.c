@@ -1,6 +1,6 @@
-/* Hostile: allocates 1 MiB blocks (touching one byte per 64 KiB page) until malloc fails, then aborts.
- * Expected: linear memory stops growing at limits.memory_mb, then INTERNAL
- * "wasm trap: unreachable executed (linear memory is at its limit …)" (HTTP 500). */
+/* Hostile: allocates 1 MiB blocks (touching one byte per 64 KiB page) until malloc fails, then
+ * aborts. Expected: linear memory stops growing at limits.memory_mb, then INTERNAL "wasm trap:
+ * unreachable executed (linear memory is at its limit …)" (HTTP 500). */
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -15,10 +15,11 @@ int main(int argc, char** argv) {
   for (char** e = environ; e != NULL && *e != NULL; ++e) ++env_count;
   printf("environ=%d\n", env_count);
   struct timespec ts;
-  printf("clock=%s\n", clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec > 1600000000 ? "ok" : "bad");
+  printf("clock=%s\n",
+         clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec > 1600000000 ? "ok" : "bad");
   unsigned char a[16] = {0}, b[16] = {0};
-  const int random_ok = getentropy(a, sizeof a) == 0 && getentropy(b, sizeof b) == 0 &&
-                        memcmp(a, b, sizeof a) != 0;
+  const int random_ok =
+      getentropy(a, sizeof a) == 0 && getentropy(b, sizeof b) == 0 && memcmp(a, b, sizeof a) != 0;
   printf("random=%s\n", random_ok ? "ok" : "bad");
   FILE* f = fopen("/etc/passwd", "r");
   printf("fopen=%s\n", f == NULL ? "denied" : "OPENED");
