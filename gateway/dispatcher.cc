@@ -27,6 +27,8 @@ struct Dispatcher::Call {
   std::optional<Tier> forced;
   DispatchCallback done;
   uint64_t request_bytes = 0;
+  uint32_t batch = 1;
+  uint32_t ahead = 0;  // queue depth + in-flight on the tier when sent
   int64_t start_us = 0;
   int64_t deadline_us = 0;
   uint32_t timeout_ms = 0;
@@ -221,6 +223,9 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
   request.set_sha256(function.spec.sha256());
   call->request_bytes = request.raw().size();
   for (const auto& t : request.inputs()) call->request_bytes += t.raw().size();
+  if (request.inputs_size() > 0 && request.inputs(0).shape_size() > 1) {
+    call->batch = static_cast<uint32_t>(std::max<int64_t>(1, request.inputs(0).shape(0)));
+  }
   call->request = std::move(request);
   call->forced = forced;
   call->done = std::move(done);
@@ -266,12 +271,12 @@ void Dispatcher::Start(std::shared_ptr<Call> call) {
     }
     scheduler::Features features;
     features.request_bytes = call->request_bytes;
-    if (call->request.inputs_size() > 0 && call->request.inputs(0).shape_size() > 1) {
-      features.batch =
-          static_cast<uint32_t>(std::max<int64_t>(1, call->request.inputs(0).shape(0)));
-    }
+    features.batch = call->batch;
     for (Tier t : scheduler::kAllTiers) {
       if (call->allowed.Contains(t) && IsLoaded(t, call->key)) features.warm.Add(t);
+      features.in_flight[TierIndex(t)] = in_flight_[TierIndex(t)].load(std::memory_order_relaxed);
+      features.queue_depth[TierIndex(t)] =
+          reported_depth_[TierIndex(t)].load(std::memory_order_relaxed);
     }
     auto decided = scheduler_.Decide(call->name, call->allowed, features);
     if (!decided.ok()) {
@@ -366,9 +371,12 @@ void Dispatcher::DoInvoke(std::shared_ptr<Call> call) {
   }
   v1::InvokeRequest request = call->request;
   request.set_timeout_ms(static_cast<uint32_t>(std::max<int64_t>(1, remaining_us / 1000)));
+  call->ahead = reported_depth_[TierIndex(tier)].load(std::memory_order_relaxed) +
+                in_flight_[TierIndex(tier)].fetch_add(1, std::memory_order_relaxed);
   BeginOp();
   executors_[TierIndex(tier)]->Invoke(
       std::move(request), [this, call, tier](absl::StatusOr<v1::InvokeResponse> result) mutable {
+        in_flight_[TierIndex(tier)].fetch_sub(1, std::memory_order_relaxed);
         if (!call->finished.load()) {
           if (result.ok()) {
             Succeed(call, *std::move(result));
@@ -464,7 +472,11 @@ void Dispatcher::Succeed(std::shared_ptr<Call> call, v1::InvokeResponse response
   outcome.latency_ms = (now - attempt_start) / 1000.0;
   outcome.server_ms = (response.queue_us() + response.load_us() + response.exec_us()) / 1000.0;
   outcome.load_ms = call->load_us / 1000.0;
+  outcome.queue_ms = response.queue_us() / 1000.0;
+  outcome.exec_ms = response.exec_us() / 1000.0;
   outcome.request_bytes = call->request_bytes;
+  outcome.batch = call->batch;
+  outcome.ahead = call->ahead;
   for (const auto& t : response.outputs()) outcome.response_bytes += t.raw().size();
   outcome.response_bytes += response.raw().size();
   scheduler_.Observe(call->name, decision, outcome);
@@ -473,6 +485,8 @@ void Dispatcher::Succeed(std::shared_ptr<Call> call, v1::InvokeResponse response
   std::string tier_name(TierName(decision.tier));
   duration_.Add({{"function", call->name}, {"tier", tier_name}}).Observe(outcome.latency_ms / 1e3);
   queue_depth_[TierIndex(decision.tier)]->Set(response.queue_depth());
+  reported_depth_[TierIndex(decision.tier)].store(response.queue_depth(),
+                                                  std::memory_order_relaxed);
   {
     absl::MutexLock lock(&mu_);
     TierStats& s = stats_[call->key][TierIndex(decision.tier)];

@@ -36,6 +36,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -133,6 +134,10 @@ class Dispatcher {
   common::metrics::Family<common::metrics::Histogram>& duration_;
   common::metrics::Family<common::metrics::Counter>& cold_starts_;
   std::array<common::metrics::Gauge*, scheduler::kNumTiers> queue_depth_;
+  // Fed to the scheduler's queue term: this gateway's executor calls in
+  // flight per tier, and the queue depth each tier last reported.
+  std::array<std::atomic<uint32_t>, scheduler::kNumTiers> in_flight_{};
+  std::array<std::atomic<uint32_t>, scheduler::kNumTiers> reported_depth_{};
 
   mutable absl::Mutex mu_;
   // "function@sha256" known loaded, per tier.

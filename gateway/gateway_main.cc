@@ -207,8 +207,10 @@ int main(int argc, char** argv) {
   }
 
   std::random_device seed;
+  stoa::scheduler::SchedulerOptions scheduler_options;
+  if (flags.edge == "in-process") scheduler_options.in_process.Add(stoa::scheduler::Tier::kEdge);
   stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics, seed(),
-                                                *policy);
+                                                *policy, scheduler_options);
   stoa::gateway::Dispatcher dispatcher(std::move(executors), scheduler,
                                        stoa::common::RealClock::Get(), metrics, {});
   stoa::gateway::RestApi api(**registry, dispatcher, scheduler, runtimes, metrics, {});

@@ -13,7 +13,7 @@ uint64_t Rng::Next() {
   return z ^ (z >> 31);
 }
 
-PlacementPolicyPtr MakePlacementPolicy(const PolicyConfig& config) {
+PlacementPolicyPtr MakePlacementPolicy(const PolicyConfig& config, const TierFigures& figures) {
   switch (config.policy) {
     case PolicyKind::kEdgeOnly:
       return std::make_unique<FixedTierPolicy>(Tier::kEdge);
@@ -26,7 +26,7 @@ PlacementPolicyPtr MakePlacementPolicy(const PolicyConfig& config) {
     case PolicyKind::kSlo:
       return std::make_unique<SloPolicy>();
     case PolicyKind::kWeighted:
-      return std::make_unique<WeightedPolicy>();
+      return std::make_unique<WeightedPolicy>(figures);
     case PolicyKind::kPredictive:
       break;
   }

@@ -15,10 +15,10 @@
 #include <cstdint>
 #include <memory>
 
+#include "scheduler/latency_model.h"
 #include "scheduler/policy_config.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/tier.h"
-#include "scheduler/tier_estimate.h"
 
 namespace stoa::scheduler {
 
@@ -37,12 +37,26 @@ class Rng {
   std::atomic<uint64_t> state_;
 };
 
+// Per-request cost and energy of a tier, in relative units, for the
+// weighted policy; the gateway takes them from --tier-cost/--tier-energy
+// (or the YAML config). The defaults: the edge is already paid for (cost 0)
+// but runs on a less efficient CPU (energy 1); a cloud request costs 1 and,
+// on an accelerator, 0.2 of the edge's energy.
+struct TierFigures {
+  std::array<double, kNumTiers> cost = {0.0, 1.0};    // indexed by TierIndex
+  std::array<double, kNumTiers> energy = {1.0, 0.2};  // indexed by TierIndex
+};
+
 struct PolicyInput {
   TierSet allowed;    // the function's tiers (never empty)
   TierSet available;  // allowed tiers whose circuit admits a request now
   const Features* features = nullptr;
   // Per tier; `measured` is false for tiers without a successful outcome.
   std::array<Prediction, kNumTiers> predictions{};
+  // Available tiers the exploration budget allows probing now (not used
+  // lately and within explore_budget of this function's decisions); the
+  // scheduler computes it.
+  TierSet explorable;
   const PolicyConfig* config = nullptr;
   Rng* rng = nullptr;
 };
@@ -72,6 +86,6 @@ class PlacementPolicy {
 using PlacementPolicyPtr = std::unique_ptr<PlacementPolicy>;
 
 // The strategy for `config.policy`.
-PlacementPolicyPtr MakePlacementPolicy(const PolicyConfig& config);
+PlacementPolicyPtr MakePlacementPolicy(const PolicyConfig& config, const TierFigures& figures = {});
 
 }  // namespace stoa::scheduler

@@ -1,8 +1,20 @@
-// PlacementScheduler: the Scheduler of DESIGN.md § Scheduler, first
-// version. It keeps, per function × tier, smoothed warm latency and cold
-// start cost (tier_estimate.h); per tier, a circuit breaker
-// (circuit_breaker.h); and asks the current PlacementPolicy strategy
-// (placement_policy.h) to pick a tier.
+// PlacementScheduler: the feedback-control Scheduler of DESIGN.md
+// § Scheduler. Per function × tier it keeps a LatencyModel (net, queue,
+// cold and exec terms learned online, latency_model.h); per tier a circuit
+// breaker (circuit_breaker.h); and asks the current PlacementPolicy
+// strategy (placement_policy.h) — the function's override, else the global
+// policy — to pick a tier. On top of the policy's choice:
+//   exploration  a tier not chosen for kStaleUs is probed (reason explore)
+//                while this function's probes stay within explore_budget of
+//                its decisions; a probe that finds the tier changed earns
+//                kFollowUps immediate follow-up probes;
+//   hedging      policy hedge=true, the choice was predicted-best and the
+//                predicted gap to the runner-up is smaller than their
+//                combined uncertainty: Decision::hedge names the runner-up,
+//                reason hedge (the dispatcher runs both, first answer wins);
+//   shadow       with probability shadow_rate, Decision::shadow names every
+//                other available tier (the dispatcher runs them too and
+//                reports back through ObserveComparison).
 //
 // Decide: returns UNAVAILABLE ("no tier available for 'f': edge: …; cloud:
 // …") when no allowed tier's circuit admits a request, or when a fixed
@@ -12,18 +24,23 @@
 // empty `allowed` set is INVALID_ARGUMENT.
 // Observe: a success, or a failure that is not a tier failure (the tier
 // answered), closes a half-open circuit; a tier failure counts towards
-// opening it. Only successful outcomes update the latency estimates.
-// Decisions with reason forced are made by the caller, not Decide, so
-// Observe counts them in the placement statistics.
+// opening it. Only successful outcomes update the latency model. Decisions
+// with reason forced are made by the caller, not Decide, so Observe counts
+// them in the placement statistics (shadow outcomes are not counted).
 //
 // Thread safety: every method may be called concurrently. Decide and
 // Observe take no global lock: function state lives in kShards shards (a
-// mutex per shard held only for the map lookup), estimates and counters are
-// atomics, and the policy is a shared_ptr swapped atomically by SetPolicy.
+// mutex per shard held only for the map lookup), each function × tier model
+// has its own mutex, counters are atomics, and policies are shared_ptrs
+// swapped atomically.
 //
 // Metrics (when a registry is given; it must outlive the scheduler):
 // stoa_placements_total{function,tier,reason} (counter),
-// stoa_predicted_latency_seconds{function,tier} (gauge). The clock must
+// stoa_predicted_latency_seconds{function,tier} (gauge),
+// stoa_prediction_error_seconds{function,tier,term} (histogram of the
+// absolute one-step error of each term), stoa_placement_accuracy_ratio
+// {function} (gauge, from shadow comparisons),
+// stoa_placement_regret_seconds_total{function} (counter). The clock must
 // outlive the scheduler too.
 #pragma once
 
@@ -31,6 +48,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,28 +63,53 @@
 
 namespace stoa::scheduler {
 
+struct SchedulerOptions {
+  // Tiers reached without a network (the in-process edge): no net term.
+  TierSet in_process;
+  TierFigures figures;
+};
+
 class PlacementScheduler final : public Scheduler {
  public:
-  // `seed` drives random and the exploration draws (deterministic on one thread).
+  // A tier not chosen for this long may be probed (within the budget).
+  static constexpr int64_t kStaleUs = 250'000;
+  // After a probe finds a tier's conditions changed (its latency far from
+  // the prediction; always so for the first measurement of a tier, so its
+  // regressions see more than one request size), up to this many more
+  // probes go there at once, outside the routine budget: a change costs
+  // at most this many extra probes.
+  static constexpr int kFollowUps = 3;
+  static constexpr int kShards = 16;
+
+  // `seed` drives the random policy and the shadow draws (deterministic on
+  // one thread).
   PlacementScheduler(const common::Clock& clock, common::metrics::Registry* metrics, uint64_t seed,
-                     const PolicyConfig& policy = {});
+                     const PolicyConfig& policy = {}, SchedulerOptions options = {});
   ~PlacementScheduler() override;
 
   absl::StatusOr<Decision> Decide(std::string_view function, TierSet allowed,
                                   const Features& features) override;
   void Observe(std::string_view function, const Decision& decision,
                const Outcome& outcome) override;
+  void ObserveComparison(std::string_view function, Tier chosen,
+                         const std::array<double, kNumTiers>& latency_ms) override;
   void Forget(std::string_view function) override;
   void SetPolicy(const PolicyConfig& policy) override;
   PolicyConfig GetPolicy() const override;
+  void SetFunctionPolicy(std::string_view function, const PolicyConfig& policy) override;
+  void ClearFunctionPolicy(std::string_view function) override;
+  std::optional<PolicyConfig> GetFunctionPolicy(std::string_view function) const override;
   // {"policy":{…}, "tiers":{"edge":{"circuit":"closed|open|half_open",
-  //  "consecutive_failures":n}, "cloud":{…}}, "functions":{name:{"edge":
-  //  {"observations":n,"warm_ms":x,"cold_ms":y,"predicted_ms":z,
-  //  "last_latency_ms":w,"decisions":{reason:count}}, "cloud":{…}}}};
-  // values not known yet are null; predicted_ms is the last prediction made.
+  //  "consecutive_failures":n}, …}, "functions":{name:{"policy_override":
+  //  {…}|null, "accuracy":{"comparisons":n,"correct":n,"ratio":x|null,
+  //  "regret_ms":x}, "edge":{"observations":n, "predicted_ms":x (last
+  //  decision), "last_latency_ms":x, "prediction":{"mean_ms","p95_ms",
+  //  "terms":{"net":{"mean_ms","p95_ms"},…}} (for a cold call of the last
+  //  size on an idle tier), "model":{"rtt_ms","ms_per_kb","service_ms",
+  //  "cold_window","exec":[β0,β1,β2]}, "errors":{term:{"mean_abs_ms",
+  //  "last_ms","count"}}, "decisions":{reason:count}}, "cloud":{…}}}};
+  // values not known yet are null.
   std::string StateJson() const override;
-
-  static constexpr int kShards = 16;
 
  private:
   struct FunctionState;
@@ -77,15 +120,25 @@ class PlacementScheduler final : public Scheduler {
   struct Shard {
     mutable absl::Mutex mu;
     absl::flat_hash_map<std::string, std::shared_ptr<FunctionState>> functions ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, std::shared_ptr<const ActivePolicy>> overrides
+        ABSL_GUARDED_BY(mu);
   };
 
+  std::shared_ptr<const ActivePolicy> MakeActive(const PolicyConfig& policy) const;
+  std::shared_ptr<const ActivePolicy> PolicyFor(std::string_view function) const;
   Shard& ShardFor(std::string_view function) const;
   std::shared_ptr<FunctionState> FindOrCreate(std::string_view function);
   std::shared_ptr<FunctionState> MakeFunctionState(std::string_view function);
+  ModelInput InputFor(Tier t, const Features& features) const;
+  TierSet Explorable(const FunctionState& state, const PolicyConfig& config, TierSet available,
+                     int64_t now) const;
+  void AddExtras(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
+                 int64_t now, Decision& decision);
   absl::Status Unavailable(std::string_view function, TierSet allowed, int64_t now_us,
                            const std::string& why) const;
 
   const common::Clock& clock_;
+  const SchedulerOptions options_;
   Rng rng_;
   // Read with std::atomic_load, replaced with std::atomic_store (libstdc++ 12's
   // std::atomic<std::shared_ptr> load unlocks with relaxed order: a data race).
@@ -94,6 +147,9 @@ class PlacementScheduler final : public Scheduler {
   mutable std::array<Shard, kShards> shards_;
   common::metrics::Family<common::metrics::Counter>* placements_ = nullptr;
   common::metrics::Family<common::metrics::Gauge>* predicted_ = nullptr;
+  common::metrics::Family<common::metrics::Histogram>* errors_ = nullptr;
+  common::metrics::Family<common::metrics::Gauge>* accuracy_ = nullptr;
+  common::metrics::Family<common::metrics::Counter>* regret_ = nullptr;
 };
 
 }  // namespace stoa::scheduler

@@ -31,8 +31,8 @@ struct PolicyConfig {
     double latency = 1.0, cost = 0.0, energy = 0.0;  // each >= 0
   } weights;
   struct Circuit {
-    int failures = 5;     // consecutive tier failures that open it, >= 1
-    int open_ms = 2000;   // how long it stays open before a probe, >= 1
+    int failures = 5;    // consecutive tier failures that open it, >= 1
+    int open_ms = 2000;  // how long it stays open before a probe, >= 1
   } circuit;
 };
 

@@ -35,13 +35,10 @@ Tier Lowest(const PolicyInput& in, Score score) {
 }
 
 Choice MaybeExplore(const PolicyInput& in, Choice choice) {
-  double budget = in.config->explore_budget;
-  if (budget <= 0.0) return choice;
   for (Tier t : kAllTiers) {
-    if (t == choice.tier || !in.available.Contains(t)) continue;
-    // One draw per decision, so the probe rate is the budget.
-    if (in.rng->Uniform() < budget) return {t, Reason::kExplore};
-    break;
+    if (t != choice.tier && in.available.Contains(t) && in.explorable.Contains(t)) {
+      return {t, Reason::kExplore};
+    }
   }
   return choice;
 }
@@ -60,7 +57,7 @@ Choice SloPolicy::Choose(const PolicyInput& in) {
   if (!in.allowed.Contains(Tier::kEdge)) return Fastest(in);
   const Prediction& edge = in.predictions[TierIndex(Tier::kEdge)];
   double slo = in.config->slo_ms;
-  if (!edge.measured || slo <= 0.0 || edge.ms <= slo) {
+  if (!edge.measured || slo <= 0.0 || edge.p95_ms <= slo) {
     return MaybeExplore(in, {Tier::kEdge, Reason::kPolicy});
   }
   return Fastest(in);

@@ -5,7 +5,7 @@ namespace stoa::scheduler {
 std::string_view ReasonName(Reason r) {
   switch (r) {
     case Reason::kPredictedBest:
-      return "predicted_best";
+      return "predicted-best";
     case Reason::kPolicy:
       return "policy";
     case Reason::kForced:
@@ -14,6 +14,8 @@ std::string_view ReasonName(Reason r) {
       return "failover";
     case Reason::kExplore:
       return "explore";
+    case Reason::kHedge:
+      return "hedge";
   }
   return "unknown";
 }

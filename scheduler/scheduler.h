@@ -8,8 +8,10 @@
 // uses the new policy.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +28,10 @@ struct Features {
   // Tiers whose executor already has this function version loaded (as far
   // as the gateway knows); on the others a cold start is to be expected.
   TierSet warm;
+  // Per tier (TierIndex): the gateway's own calls in flight there, and the
+  // queue depth that tier's executor last reported.
+  std::array<uint32_t, kNumTiers> in_flight{};
+  std::array<uint32_t, kNumTiers> queue_depth{};
 };
 
 // Why a tier was chosen; rendered in X-Stoa-Reason and metric labels.
@@ -35,14 +41,26 @@ enum class Reason : uint8_t {
   kForced,         // ?tier= on the request
   kFailover,       // the chosen tier failed or its circuit is open
   kExplore,        // probing a tier not used lately
+  kHedge,          // too close to call: run on `tier` and `hedge`, first wins
 };
+inline constexpr int kNumReasons = 6;
+// "predicted-best", "policy", "forced", "failover", "explore", "hedge".
 std::string_view ReasonName(Reason r);
 
 struct Decision {
+  Decision() = default;
+  Decision(Tier t, Reason r, double predicted = 0.0)
+      : tier(t), reason(r), predicted_ms(predicted) {}
+
   Tier tier = Tier::kEdge;
   Reason reason = Reason::kPolicy;
   // The model's predicted end-to-end latency on `tier`, in ms (0 if unknown).
   double predicted_ms = 0.0;
+  // Reason kHedge: the second tier to run the same request on.
+  TierSet hedge;
+  // Shadow measurement (policy shadow_rate): also run on these tiers, only
+  // to learn and to measure placement accuracy; their answers are dropped.
+  TierSet shadow;
 };
 
 // What happened, as the gateway saw it.
@@ -55,8 +73,16 @@ struct Outcome {
   double latency_ms = 0.0;  // end to end, measured by the gateway
   double server_ms = 0.0;   // queue + load + exec as reported by the executor
   double load_ms = 0.0;     // cold start part, 0 when the function was warm
+  double queue_ms = 0.0;    // executor-reported queue wait
+  double exec_ms = 0.0;     // executor-reported execution time (0: unknown)
   uint64_t request_bytes = 0;
   uint64_t response_bytes = 0;
+  uint32_t batch = 1;
+  // Requests ahead of this one when it was sent: the tier's reported queue
+  // depth + the gateway's in-flight calls there (Features at decision time).
+  uint32_t ahead = 0;
+  // A shadow or losing hedge run: it teaches the model but is no decision.
+  bool shadow = false;
 };
 
 class Scheduler {
@@ -73,11 +99,23 @@ class Scheduler {
   // failover/forced decision the gateway actually used).
   virtual void Observe(std::string_view function, const Decision& decision,
                        const Outcome& outcome) = 0;
-  // Forgets what was learned about a function (deleted or new version).
+  // Shadow measurement: the same request ran on several tiers;
+  // `latency_ms[TierIndex(t)]` is what tier t took (NaN: not run or failed).
+  // Counts whether `chosen` was the fastest (placement accuracy) and by how
+  // much it was not (regret).
+  virtual void ObserveComparison(std::string_view function, Tier chosen,
+                                 const std::array<double, kNumTiers>& latency_ms) = 0;
+  // Forgets what was learned about a function (deleted or new version);
+  // its policy override, if any, stays.
   virtual void Forget(std::string_view function) = 0;
 
   virtual void SetPolicy(const PolicyConfig& policy) = 0;
   virtual PolicyConfig GetPolicy() const = 0;
+  // Per-function override of the global policy; the next Decide for that
+  // function uses it. Clear returns to the global policy.
+  virtual void SetFunctionPolicy(std::string_view function, const PolicyConfig& policy) = 0;
+  virtual void ClearFunctionPolicy(std::string_view function) = 0;
+  virtual std::optional<PolicyConfig> GetFunctionPolicy(std::string_view function) const = 0;
 
   // The scheduler's view as JSON for GET /v1/scheduler/state:
   // {"policy":…, "functions":{name:{"edge":{…},"cloud":{…}}}, "tiers":{…}}.

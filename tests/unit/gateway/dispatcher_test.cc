@@ -148,8 +148,18 @@ class FakeScheduler final : public scheduler::Scheduler {
     absl::MutexLock lock(&mu_);
     forgotten_.emplace_back(function);
   }
+  void ObserveComparison(std::string_view, Tier chosen,
+                         const std::array<double, scheduler::kNumTiers>& latency_ms) override {
+    absl::MutexLock lock(&mu_);
+    comparisons_.push_back({chosen, latency_ms});
+  }
   void SetPolicy(const scheduler::PolicyConfig&) override {}
   scheduler::PolicyConfig GetPolicy() const override { return {}; }
+  void SetFunctionPolicy(std::string_view, const scheduler::PolicyConfig&) override {}
+  void ClearFunctionPolicy(std::string_view) override {}
+  std::optional<scheduler::PolicyConfig> GetFunctionPolicy(std::string_view) const override {
+    return std::nullopt;
+  }
   std::string StateJson() const override { return "{}"; }
 
   void Prefer(Tier t) {
@@ -175,6 +185,8 @@ class FakeScheduler final : public scheduler::Scheduler {
   std::vector<Observation> observations_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> forgotten_ ABSL_GUARDED_BY(mu_);
   scheduler::Features last_features_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<Tier, std::array<double, scheduler::kNumTiers>>> comparisons_
+      ABSL_GUARDED_BY(mu_);
 };
 
 StoredFunction MakeFunction(std::vector<std::string> tiers = {"edge", "cloud"},

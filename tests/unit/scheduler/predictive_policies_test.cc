@@ -5,7 +5,15 @@
 namespace stoa::scheduler {
 namespace {
 
+Prediction Measured(double ms) {
+  Prediction p;
+  p.measured = true;
+  p.ms = p.mean_ms = p.p95_ms = ms;
+  return p;
+}
+
 struct Fixture {
+  TierSet explorable;
   PolicyConfig config;
   Features features;
   Rng rng{1};
@@ -16,8 +24,9 @@ struct Fixture {
     in.features = &features;
     in.config = &config;
     in.rng = &rng;
-    if (edge_ms >= 0) in.predictions[TierIndex(Tier::kEdge)] = {true, edge_ms};
-    if (cloud_ms >= 0) in.predictions[TierIndex(Tier::kCloud)] = {true, cloud_ms};
+    if (edge_ms >= 0) in.predictions[TierIndex(Tier::kEdge)] = Measured(edge_ms);
+    if (cloud_ms >= 0) in.predictions[TierIndex(Tier::kCloud)] = Measured(cloud_ms);
+    in.explorable = explorable;
     return in;
   }
 };
@@ -86,24 +95,27 @@ TEST(WeightedPolicyTest, CostAndEnergyShiftTheChoice) {
   EXPECT_EQ(custom.Choose(f.Input(1, 100)).tier, Tier::kEdge);
 }
 
-TEST(PredictivePolicyTest, ExploreBudgetIsTheProbeRate) {
+TEST(PredictivePolicyTest, ProbesAnExplorableTier) {
   Fixture f;
   PredictivePolicy p;
-  f.config.explore_budget = 0.25;
-  int explored = 0;
-  constexpr int kN = 8000;
-  for (int i = 0; i < kN; ++i) {
-    Choice c = p.Choose(f.Input(10, 20));
-    if (c.reason == Reason::kExplore) {
-      EXPECT_EQ(c.tier, Tier::kCloud);
-      ++explored;
-    }
-  }
-  EXPECT_NEAR(explored, kN / 4, 250);  // sd ≈ 39
-  // Nothing else available: no probe.
-  for (int i = 0; i < 100; ++i) {
-    EXPECT_EQ(p.Choose(f.Input(10, 20, TierSet::Of(Tier::kEdge))).reason, Reason::kPredictedBest);
-  }
+  Choice c = p.Choose(f.Input(10, 20));
+  EXPECT_EQ(c.reason, Reason::kPredictedBest);
+  f.explorable = TierSet::All();
+  c = p.Choose(f.Input(10, 20));
+  EXPECT_EQ(c.tier, Tier::kCloud);
+  EXPECT_EQ(c.reason, Reason::kExplore);
+  // Explorable but not available (circuit open): no probe.
+  c = p.Choose(f.Input(10, 20, TierSet::Of(Tier::kEdge)));
+  EXPECT_EQ(c.reason, Reason::kPredictedBest);
+}
+
+TEST(SloPolicyTest, UsesThePredictedP95) {
+  Fixture f;
+  f.config.slo_ms = 25;
+  SloPolicy p;
+  PolicyInput in = f.Input(20, 5);
+  in.predictions[TierIndex(Tier::kEdge)].p95_ms = 30;  // mean fine, tail misses
+  EXPECT_EQ(p.Choose(in).tier, Tier::kCloud);
 }
 
 }  // namespace

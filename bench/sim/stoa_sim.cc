@@ -1,0 +1,218 @@
+// stoa-sim: replays the scripted scenarios of scenarios.h through the real
+// PlacementScheduler on a fake clock, and compares its placements with an
+// oracle that knows every tier's actual latency for every request, and with
+// the fixed policies.
+//
+//   stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X]
+//
+// For every request each tier's latency is drawn once (same draws for every
+// policy), so the policies face identical conditions. A decision is correct
+// when its tier's actual warm latency (net + queue + exec, without the
+// one-off cold start) was the lowest of all tiers for that request; regret
+// is the difference in those latencies. The oracle always picks that tier
+// and pays the cold start the first time, like every policy; the latency
+// columns include cold starts.
+// Requests are replayed one at a time: the gateway's own in-flight count is
+// 0; the executor-reported queue depth is piggy-backed from the last
+// response of that tier, as the dispatcher does.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/sim/scenarios.h"
+#include "common/clock.h"
+#include "scheduler/placement_scheduler.h"
+
+namespace stoa::sim {
+namespace {
+
+using scheduler::kAllTiers;
+using scheduler::kNumTiers;
+using scheduler::Tier;
+using scheduler::TierIndex;
+
+constexpr double kResponseKb = 1.0;
+
+struct Request {
+  double t_s = 0;
+  double kb = 0;
+  std::array<Realized, kNumTiers> warm{};
+  std::array<double, kNumTiers> load_ms{};
+  std::array<double, kNumTiers> queue_depth{};
+};
+
+std::vector<Request> Generate(const Scenario& s, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::vector<Request> out;
+  const int n = static_cast<int>(s.duration_s * s.rate_per_s);
+  for (int i = 0; i < n; ++i) {
+    Request r;
+    r.t_s = i / s.rate_per_s;
+    r.kb = DrawRequestKb(gen);
+    Conditions c = s.at(r.t_s);
+    for (Tier t : kAllTiers) {
+      const TierConditions& tc = c.tier[TierIndex(t)];
+      r.warm[TierIndex(t)] = Realize(tc, r.kb, kResponseKb, true, gen);
+      r.load_ms[TierIndex(t)] = Realize(tc, r.kb, kResponseKb, false, gen).load_ms;
+      r.queue_depth[TierIndex(t)] = tc.queue_depth;
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+struct Result {
+  std::string policy;
+  double accuracy = 0, mean_regret_ms = 0, mean_ms = 0, p50_ms = 0, p95_ms = 0;
+  std::array<int, kNumTiers> placed{};
+};
+
+double Quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(std::ceil(q * v.size()));
+  return v[std::clamp<size_t>(i, 1, v.size()) - 1];
+}
+
+// policy == nullopt: the oracle.
+Result Run(const std::vector<Request>& requests, std::optional<scheduler::PolicyKind> policy,
+           double explore_budget, uint64_t seed) {
+  common::FakeClock clock;
+  scheduler::PolicyConfig config;
+  if (policy) config.policy = *policy;
+  config.explore_budget = explore_budget;
+  scheduler::SchedulerOptions options;
+  options.in_process.Add(Tier::kEdge);
+  scheduler::PlacementScheduler sched(clock, nullptr, seed, config, options);
+
+  Result res;
+  res.policy = policy ? std::string(scheduler::PolicyKindName(*policy)) : "oracle";
+  std::array<bool, kNumTiers> loaded{};
+  std::array<uint32_t, kNumTiers> reported_depth{};
+  std::vector<double> latencies;
+  int correct = 0;
+  double regret = 0;
+  for (const Request& r : requests) {
+    clock.SetMicros(static_cast<int64_t>(r.t_s * 1e6));
+    std::array<double, kNumTiers> actual{};
+    double best = std::numeric_limits<double>::infinity();
+    Tier best_tier = Tier::kEdge;
+    for (Tier t : kAllTiers) {
+      int i = TierIndex(t);
+      actual[i] = r.warm[i].Total();
+      if (actual[i] < best) {
+        best = actual[i];
+        best_tier = t;
+      }
+    }
+    scheduler::Decision decision(best_tier, scheduler::Reason::kForced);
+    if (policy) {
+      scheduler::Features f;
+      f.request_bytes = static_cast<uint64_t>(r.kb * 1000);
+      for (Tier t : kAllTiers) {
+        if (loaded[TierIndex(t)]) f.warm.Add(t);
+        f.queue_depth[TierIndex(t)] = reported_depth[TierIndex(t)];
+      }
+      auto d = sched.Decide("f", scheduler::TierSet::All(), f);
+      if (!d.ok()) {
+        std::fprintf(stderr, "decide: %s\n", std::string(d.status().message()).c_str());
+        std::exit(1);
+      }
+      decision = *d;
+    }
+    const int c = TierIndex(decision.tier);
+    const Realized& w = r.warm[c];
+    scheduler::Outcome o;
+    o.tier = decision.tier;
+    o.load_ms = loaded[c] ? 0.0 : r.load_ms[c];
+    o.queue_ms = w.queue_ms;
+    o.exec_ms = w.exec_ms;
+    o.server_ms = o.queue_ms + o.load_ms + o.exec_ms;
+    o.latency_ms = actual[c] + o.load_ms;
+    o.request_bytes = static_cast<uint64_t>(r.kb * 1000);
+    o.response_bytes = static_cast<uint64_t>(kResponseKb * 1000);
+    o.ahead = reported_depth[c];
+    sched.Observe("f", decision, o);
+    loaded[c] = true;
+    reported_depth[c] = static_cast<uint32_t>(r.queue_depth[c]);
+    correct += actual[c] <= best;
+    regret += actual[c] - best;
+    latencies.push_back(o.latency_ms);
+    res.placed[c]++;
+  }
+  const double n = static_cast<double>(requests.size());
+  res.accuracy = correct / n;
+  res.mean_regret_ms = regret / n;
+  double sum = 0;
+  for (double v : latencies) sum += v;
+  res.mean_ms = sum / n;
+  res.p50_ms = Quantile(latencies, 0.5);
+  res.p95_ms = Quantile(latencies, 0.95);
+  return res;
+}
+
+int Main(int argc, char** argv) {
+  std::string only = "all";
+  uint64_t seed = 42;
+  double explore_budget = 0.02;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "stoa-sim: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--scenario") {
+      only = value();
+    } else if (a == "--seed") {
+      seed = std::strtoull(value().c_str(), nullptr, 10);
+    } else if (a == "--explore-budget") {
+      explore_budget = std::strtod(value().c_str(), nullptr);
+    } else {
+      std::fprintf(stderr,
+                   "usage: stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X]\n");
+      return 2;
+    }
+  }
+  bool found = false;
+  for (const Scenario& s : AllScenarios()) {
+    if (only != "all" && only != s.name) continue;
+    found = true;
+    std::vector<Request> requests = Generate(s, seed);
+    std::printf("\n## %s: %s (%zu requests)\n\n", s.name.c_str(), s.description.c_str(),
+                requests.size());
+    std::printf(
+        "| policy | accuracy | mean regret ms | mean ms | p50 ms | p95 ms | vs oracle "
+        "(mean) | edge/cloud |\n|---|---|---|---|---|---|---|---|\n");
+    Result oracle = Run(requests, std::nullopt, explore_budget, seed);
+    for (std::optional<scheduler::PolicyKind> p :
+         {std::optional<scheduler::PolicyKind>(), std::optional(scheduler::PolicyKind::kPredictive),
+          std::optional(scheduler::PolicyKind::kEdgeOnly),
+          std::optional(scheduler::PolicyKind::kCloudOnly),
+          std::optional(scheduler::PolicyKind::kRoundRobin)}) {
+      Result r = p ? Run(requests, p, explore_budget, seed) : oracle;
+      std::printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.1f | %+.1f %% | %d/%d |\n",
+                  r.policy.c_str(), 100 * r.accuracy, r.mean_regret_ms, r.mean_ms, r.p50_ms,
+                  r.p95_ms, 100 * (r.mean_ms / oracle.mean_ms - 1), r.placed[0], r.placed[1]);
+    }
+  }
+  if (!found) {
+    std::fprintf(stderr, "stoa-sim: unknown scenario '%s'\n", only.c_str());
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace stoa::sim
+
+int main(int argc, char** argv) { return stoa::sim::Main(argc, argv); }

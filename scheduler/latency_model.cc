@@ -1,0 +1,110 @@
+#include "scheduler/latency_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace stoa::scheduler {
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kResponseWeight = 0.2;
+}  // namespace
+
+std::string_view TermName(Term t) {
+  switch (t) {
+    case Term::kNet:
+      return "net";
+    case Term::kQueue:
+      return "queue";
+    case Term::kCold:
+      return "cold";
+    case Term::kExec:
+      return "exec";
+  }
+  return "unknown";
+}
+
+Prediction LatencyModel::Predict(const ModelInput& in, Objective objective) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return PredictLocked(in, objective);
+}
+
+Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective) const {
+  Prediction p;
+  if (observations_ == 0) return p;
+  p.measured = true;
+  if (in.networked) p.terms[TermIndex(Term::kNet)] = net_.Predict(in.request_kb + response_kb_);
+  p.terms[TermIndex(Term::kQueue)] = queue_.Predict(in.ahead);
+  if (!in.warm) p.terms[TermIndex(Term::kCold)] = cold_.Predict();
+  p.terms[TermIndex(Term::kExec)] = exec_.Predict(in.batch, in.request_kb);
+  double var = 0.0;
+  for (const TermEstimate& t : p.terms) {
+    p.mean_ms += t.mean_ms;
+    double width = std::max(0.0, t.p95_ms - t.mean_ms);
+    var += width * width;
+  }
+  p.uncertainty_ms = std::sqrt(var);
+  p.p95_ms = p.mean_ms + p.uncertainty_ms;
+  p.ms = objective == Objective::kP95 ? p.p95_ms : p.mean_ms;
+  return p;
+}
+
+TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
+  TermErrors errors = {kNaN, kNaN, kNaN, kNaN};
+  if (!std::isfinite(o.latency_ms) || !std::isfinite(o.load_ms) || !std::isfinite(o.server_ms)) {
+    return errors;
+  }
+  const double latency = std::max(0.0, o.latency_ms);
+  const double load = std::clamp(o.load_ms, 0.0, latency);
+  double queue_ms = std::isfinite(o.queue_ms) ? std::max(0.0, o.queue_ms) : 0.0;
+  double exec_ms;
+  bool has_transfer = false;
+  double transfer = 0.0;
+  if (o.server_ms > 0.0) {
+    // The executor reported its side: what is left is the network.
+    double server = std::min(o.server_ms, latency);
+    exec_ms = o.exec_ms > 0.0 ? o.exec_ms : std::max(0.0, server - load - queue_ms);
+    transfer = latency - server;
+    has_transfer = in.networked;
+  } else {
+    // No breakdown (e.g. an executor that does not report): all warm time
+    // counts as execution.
+    exec_ms = std::max(0.0, latency - load - queue_ms);
+  }
+  const double response_kb = o.response_bytes / 1000.0;
+
+  absl::MutexLock lock(&mu_);
+  if (has_transfer) {
+    errors[TermIndex(Term::kNet)] = net_.Observe(in.request_kb + response_kb, transfer);
+  }
+  errors[TermIndex(Term::kQueue)] = queue_.Observe(in.ahead, queue_ms, exec_ms);
+  if (load > 0.0) errors[TermIndex(Term::kCold)] = cold_.Observe(load);
+  errors[TermIndex(Term::kExec)] = exec_.Observe(in.batch, in.request_kb, exec_ms);
+  response_kb_ = observations_ == 0 ? response_kb
+                                    : response_kb_ + kResponseWeight * (response_kb - response_kb_);
+  ++observations_;
+  last_latency_ms_ = latency;
+  return errors;
+}
+
+LatencyModel::Snapshot LatencyModel::Snap() const {
+  absl::ReaderMutexLock lock(&mu_);
+  Snapshot s;
+  s.observations = observations_;
+  s.last_latency_ms = last_latency_ms_;
+  s.rtt_ms = net_.RttMs();
+  s.ms_per_kb = net_.MsPerKb();
+  s.service_ms = queue_.ServiceMs();
+  s.cold_window = cold_.Window();
+  s.cold_measured = cold_.Measured();
+  s.exec_coefficients = exec_.Coefficients();
+  const std::array<const ResidualStats*, kNumTerms> res = {&net_.residuals(), &queue_.residuals(),
+                                                           &cold_.residuals(), &exec_.residuals()};
+  for (int i = 0; i < kNumTerms; ++i) {
+    s.mean_abs_error[i] = res[i]->MeanAbsError();
+    s.last_error[i] = res[i]->LastError();
+    s.term_observations[i] = res[i]->Count();
+  }
+  return s;
+}
+
+}  // namespace stoa::scheduler

@@ -1,0 +1,89 @@
+// What the scheduler has learned about one function on one tier: the four
+// latency terms of latency_terms.h behind one mutex, the prediction made
+// from them and the per-term one-step errors of the last observation.
+//
+// The prediction of a tier is the sum of its terms (net only for a tier
+// behind a network, cold only while the function is not loaded there). Its
+// uncertainty is the root sum of squares of the terms' p95 − mean widths
+// (terms taken as independent); objective p95 predicts mean + uncertainty.
+//
+// Thread safety: every method may be called concurrently (one absl::Mutex
+// per function × tier: contention only between calls of the same function
+// on the same tier, held for well under a microsecond except on an exec
+// refit every few observations).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+
+#include "absl/synchronization/mutex.h"
+#include "scheduler/latency_terms.h"
+#include "scheduler/policy_config.h"
+#include "scheduler/scheduler.h"
+
+namespace stoa::scheduler {
+
+enum class Term : uint8_t { kNet = 0, kQueue = 1, kCold = 2, kExec = 3 };
+inline constexpr int kNumTerms = 4;
+inline constexpr std::array<Term, kNumTerms> kAllTerms = {Term::kNet, Term::kQueue, Term::kCold,
+                                                          Term::kExec};
+std::string_view TermName(Term t);  // "net", "queue", "cold", "exec"
+constexpr int TermIndex(Term t) { return static_cast<int>(t); }
+
+struct Prediction {
+  bool measured = false;  // at least one successful observation
+  double ms = 0.0;        // by the objective (mean or p95); 0 when not measured
+  double mean_ms = 0.0;
+  double p95_ms = 0.0;
+  double uncertainty_ms = 0.0;  // p95_ms − mean_ms
+  std::array<TermEstimate, kNumTerms> terms{};
+};
+
+// The features a prediction depends on, as the model sees them.
+struct ModelInput {
+  bool warm = true;         // loaded on this tier
+  bool networked = true;    // false for the in-process edge: no net term
+  double request_kb = 0.0;  // request payload, kilobytes
+  double batch = 1.0;
+  double ahead = 0.0;  // executor-reported queue depth + gateway in-flight
+};
+
+using TermErrors = std::array<double, kNumTerms>;  // NaN: term not observed
+
+class LatencyModel {
+ public:
+  Prediction Predict(const ModelInput& in, Objective objective) const;
+  // Learns from a successful outcome; returns each term's one-step error
+  // (actual − predicted, ms). Non-finite latencies are ignored.
+  TermErrors Observe(const ModelInput& in, const Outcome& outcome);
+
+  struct Snapshot {
+    uint64_t observations = 0;
+    double last_latency_ms = std::numeric_limits<double>::quiet_NaN();
+    double rtt_ms = 0.0, ms_per_kb = 0.0, service_ms = 0.0;
+    int cold_window = 0;
+    bool cold_measured = false;
+    std::array<double, 3> exec_coefficients{};
+    std::array<double, kNumTerms> mean_abs_error{};
+    std::array<double, kNumTerms> last_error{};
+    std::array<uint64_t, kNumTerms> term_observations{};
+  };
+  Snapshot Snap() const;
+
+ private:
+  Prediction PredictLocked(const ModelInput& in, Objective objective) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  NetTerm net_ ABSL_GUARDED_BY(mu_);
+  QueueTerm queue_ ABSL_GUARDED_BY(mu_);
+  ColdTerm cold_ ABSL_GUARDED_BY(mu_);
+  ExecTerm exec_ ABSL_GUARDED_BY(mu_);
+  double response_kb_ ABSL_GUARDED_BY(mu_) = 0.0;  // smoothed
+  uint64_t observations_ ABSL_GUARDED_BY(mu_) = 0;
+  double last_latency_ms_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<double>::quiet_NaN();
+};
+
+}  // namespace stoa::scheduler

@@ -1,0 +1,185 @@
+#include "scheduler/latency_terms.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "Eigen/Dense"
+
+namespace stoa::scheduler {
+namespace {
+
+constexpr double kMaeWeight = 0.1;
+constexpr double kWindowErrorWeight = 0.2;
+constexpr double kServiceWeight = 0.2;
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  double hi = v[mid];
+  if (v.size() % 2 == 1) return hi;
+  double lo = *std::max_element(v.begin(), v.begin() + mid);
+  return (lo + hi) / 2;
+}
+
+}  // namespace
+
+void ResidualStats::Add(double error_ms) {
+  if (!std::isfinite(error_ms)) return;
+  mae_ = q95_.Count() == 0 ? std::fabs(error_ms) : mae_ + kMaeWeight * (std::fabs(error_ms) - mae_);
+  last_ = error_ms;
+  q95_.Add(error_ms);
+}
+
+TermEstimate ResidualStats::Around(double mean_ms) const {
+  double up = q95_.Count() == 0 ? 0.0 : std::max(0.0, q95_.Value());
+  return {mean_ms, mean_ms + up};
+}
+
+void ResidualStats::Reset() {
+  q95_.Reset();
+  mae_ = 0.0;
+  last_ = 0.0;
+}
+
+TermEstimate NetTerm::Predict(double kilobytes) const {
+  if (rls_.Count() == 0) return {};
+  return residuals_.Around(std::max(0.0, rls_.Predict(kilobytes)));
+}
+
+double NetTerm::Observe(double kilobytes, double transfer_ms) {
+  double err = transfer_ms - Predict(kilobytes).mean_ms;
+  if (rls_.Count() > 0) {
+    double threshold = 4.0 * residuals_.MeanAbsError() + 0.05 * std::fabs(rls_.Intercept()) + 1.0;
+    if (rls_.Count() > 5 && std::fabs(err) > threshold) {
+      int sign = err > 0 ? 1 : -1;
+      same_side_ = (same_side_ * sign > 0) ? same_side_ + sign : sign;
+      if (std::abs(same_side_) >= 2) {
+        rls_.Reopen();
+        same_side_ = 0;
+      }
+    } else {
+      same_side_ = 0;
+    }
+    residuals_.Add(err);
+  }
+  rls_.Add(kilobytes, transfer_ms);
+  return err;
+}
+
+TermEstimate QueueTerm::Predict(double ahead) const {
+  if (rls_.Count() == 0) return {};
+  return residuals_.Around(std::max(0.0, rls_.Predict(ahead * service_ms_)));
+}
+
+double QueueTerm::Observe(double ahead, double queue_ms, double exec_ms) {
+  double err = queue_ms - Predict(ahead).mean_ms;
+  if (rls_.Count() > 0) residuals_.Add(err);
+  rls_.Add(ahead * service_ms_, queue_ms);
+  if (std::isfinite(exec_ms) && exec_ms >= 0) {
+    service_ms_ = has_service_ ? service_ms_ + kServiceWeight * (exec_ms - service_ms_) : exec_ms;
+    has_service_ = true;
+  }
+  return err;
+}
+
+double ColdTerm::MedianOfLast(int w) const {
+  int n = std::min<int>(w, static_cast<int>(samples_.size()));
+  return Median(std::vector<double>(samples_.end() - n, samples_.end()));
+}
+
+TermEstimate ColdTerm::Predict() const {
+  if (samples_.empty()) return {kDefaultMs, kDefaultMs};
+  return residuals_.Around(MedianOfLast(Window()));
+}
+
+double ColdTerm::Observe(double load_ms) {
+  double err = load_ms - Predict().mean_ms;
+  if (!samples_.empty()) {
+    residuals_.Add(err);
+    for (size_t i = 0; i < kWindows.size(); ++i) {
+      double e = std::fabs(load_ms - MedianOfLast(kWindows[i]));
+      window_error_[i] += kWindowErrorWeight * (e - window_error_[i]);
+    }
+    best_ = 0;
+    for (size_t i = 1; i < kWindows.size(); ++i) {
+      if (window_error_[i] < window_error_[best_]) best_ = i;
+    }
+  }
+  samples_.push_back(load_ms);
+  if (samples_.size() > static_cast<size_t>(kWindows.back())) samples_.pop_front();
+  return err;
+}
+
+TermEstimate ExecTerm::Predict(double batch, double kilobytes) const {
+  if (count_ == 0) return {};
+  double mean = beta_[0] + beta_[1] * batch + beta_[2] * kilobytes;
+  return residuals_.Around(std::max(0.0, mean));
+}
+
+double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
+  double err = exec_ms - Predict(batch, kilobytes).mean_ms;
+  bool change = false;
+  if (count_ > 0) {
+    residuals_.Add(err);
+    // A run of large residuals of one sign: the function got faster or
+    // slower; keep only the newest samples so the fit follows at once.
+    double threshold = 4.0 * std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
+    if (std::fabs(err) > threshold) {
+      int sign = err > 0 ? 1 : -1;
+      same_side_ = (same_side_ * sign > 0) ? same_side_ + sign : sign;
+    } else {
+      same_side_ = 0;
+    }
+    if (std::abs(same_side_) >= 2) {
+      // Keep the earlier samples of the run; this one is pushed below.
+      while (window_.size() > static_cast<size_t>(std::abs(same_side_) - 1)) window_.pop_front();
+      same_side_ = 0;
+      residuals_.Reset();
+      change = true;
+    }
+  }
+  window_.push_back({batch, kilobytes, exec_ms});
+  if (window_.size() > static_cast<size_t>(kExecWindow)) window_.pop_front();
+  ++count_;
+  if (change || count_ <= 8 || ++since_refit_ >= kRefitEvery) Refit();
+  return err;
+}
+
+void ExecTerm::Refit() {
+  since_refit_ = 0;
+  const int n = static_cast<int>(window_.size());
+  std::vector<double> w(n, 1.0), r(n, 0.0);
+  Eigen::Vector3d beta(beta_[0], beta_[1], beta_[2]);
+  // Ridge on the slopes keeps the fit defined when batch or size never vary.
+  const double ridge = 1e-3 * n;
+  double scale = 0.0;
+  for (int iter = 0; iter < 6; ++iter) {
+    Eigen::Matrix3d a = Eigen::Matrix3d::Zero();
+    Eigen::Vector3d b = Eigen::Vector3d::Zero();
+    for (int i = 0; i < n; ++i) {
+      const Sample& s = window_[i];
+      Eigen::Vector3d x(1.0, s.batch, s.kb);
+      a.noalias() += w[i] * x * x.transpose();
+      b.noalias() += w[i] * s.ms * x;
+    }
+    a(1, 1) += ridge;
+    a(2, 2) += ridge;
+    beta = a.ldlt().solve(b);
+    std::vector<double> abs_r(n);
+    for (int i = 0; i < n; ++i) {
+      const Sample& s = window_[i];
+      r[i] = s.ms - (beta[0] + beta[1] * s.batch + beta[2] * s.kb);
+      abs_r[i] = std::fabs(r[i]);
+    }
+    // MAD scale; the Huber constant 1.345 gives 95 % efficiency under noise.
+    scale = 1.4826 * Median(abs_r);
+    double k = 1.345 * std::max(scale, 1e-6);
+    for (int i = 0; i < n; ++i) w[i] = abs_r[i] <= k ? 1.0 : k / abs_r[i];
+  }
+  if (beta.allFinite()) beta_ = {beta[0], beta[1], beta[2]};
+  scale_ = scale;
+}
+
+}  // namespace stoa::scheduler

@@ -1,0 +1,142 @@
+// The four terms of the latency model of DESIGN.md § Scheduler, one object
+// per function × tier each:
+//
+//   L(f, t) = net(t, bytes) + queue(t) + cold(f, t) + exec(f, t, size)
+//
+//   NetTerm    transfer time = client-observed total − server-reported time,
+//              fitted as rtt + bytes / bandwidth by RLS with forgetting
+//              (streaming_stats.h) on request + response kilobytes; two
+//              residuals in a row far outside the usual error on one side
+//              (the link changed) reopen the RLS covariance so the fit jumps.
+//   QueueTerm  queue wait, fitted by RLS on (executor-reported queue depth +
+//              the gateway's own in-flight calls to the tier) × recent
+//              service time: the slope learns 1 / the executor's parallelism.
+//   ColdTerm   load time while the function is not loaded on the tier: the
+//              median of the last w observed load times, where w is re-chosen
+//              after every load as the candidate window with the smallest
+//              smoothed one-step prediction error (as STOIC does); a
+//              conservative default before the first load.
+//   ExecTerm   execution time, a Huber M-estimate (iteratively reweighted
+//              least squares on Eigen) of exec_ms ≈ β0 + β1·batch + β2·KB over
+//              the last kExecWindow samples, refitted every few samples and
+//              cut back to the newest samples when they all sit on one side
+//              of the fit (a step change).
+//
+// Each term predicts a mean and a p95: the p95 is the mean plus the P²
+// estimate of the 95th percentile of its own one-step residuals, so the
+// quantile reflects how wrong the term has actually been. Observe returns
+// the term's one-step prediction error (actual − predicted, ms) so the owner
+// can export it.
+//
+// Thread safety: none; latency_model.h serialises access.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+
+#include "scheduler/streaming_stats.h"
+
+namespace stoa::scheduler {
+
+struct TermEstimate {
+  double mean_ms = 0.0;
+  double p95_ms = 0.0;
+};
+
+// Residual statistics shared by every term.
+class ResidualStats {
+ public:
+  void Add(double error_ms);
+  // mean + max(0, p95 of residuals); 0-width until residuals exist.
+  TermEstimate Around(double mean_ms) const;
+  double MeanAbsError() const { return mae_; }
+  double LastError() const { return last_; }
+  uint64_t Count() const { return q95_.Count(); }
+  void Reset();
+
+ private:
+  P2Quantile q95_{0.95};
+  double mae_ = 0.0;
+  double last_ = 0.0;
+};
+
+class NetTerm {
+ public:
+  TermEstimate Predict(double kilobytes) const;
+  double Observe(double kilobytes, double transfer_ms);
+  double RttMs() const { return rls_.Intercept(); }
+  double MsPerKb() const { return rls_.Slope(); }
+  uint64_t Count() const { return rls_.Count(); }
+  const ResidualStats& residuals() const { return residuals_; }
+
+ private:
+  Rls2 rls_{0.9, 1e4};
+  int same_side_ = 0;
+  ResidualStats residuals_;
+};
+
+class QueueTerm {
+ public:
+  // `ahead`: queued or in-flight requests ahead of this one.
+  TermEstimate Predict(double ahead) const;
+  double Observe(double ahead, double queue_ms, double exec_ms);
+  double ServiceMs() const { return service_ms_; }
+  uint64_t Count() const { return rls_.Count(); }
+  const ResidualStats& residuals() const { return residuals_; }
+
+ private:
+  Rls2 rls_{0.9, 1e2};
+  double service_ms_ = 0.0;
+  bool has_service_ = false;
+  ResidualStats residuals_;
+};
+
+class ColdTerm {
+ public:
+  // Charged until a load has been observed: conservative, so a warm tier
+  // wins unless it is much slower.
+  static constexpr double kDefaultMs = 250.0;
+  static constexpr std::array<int, 5> kWindows = {1, 3, 5, 9, 15};
+
+  TermEstimate Predict() const;
+  double Observe(double load_ms);
+  bool Measured() const { return !samples_.empty(); }
+  int Window() const { return kWindows[best_]; }
+  const ResidualStats& residuals() const { return residuals_; }
+
+ private:
+  double MedianOfLast(int w) const;
+  std::deque<double> samples_;  // newest last, at most the largest window
+  std::array<double, kWindows.size()> window_error_{};
+  size_t best_ = 2;
+  ResidualStats residuals_;
+};
+
+class ExecTerm {
+ public:
+  static constexpr int kExecWindow = 32;
+  static constexpr int kRefitEvery = 4;
+
+  TermEstimate Predict(double batch, double kilobytes) const;
+  double Observe(double batch, double kilobytes, double exec_ms);
+  uint64_t Count() const { return count_; }
+  std::array<double, 3> Coefficients() const { return beta_; }
+  const ResidualStats& residuals() const { return residuals_; }
+
+ private:
+  struct Sample {
+    double batch, kb, ms;
+  };
+  void Refit();
+  std::deque<Sample> window_;
+  std::array<double, 3> beta_{};
+  uint64_t count_ = 0;
+  int since_refit_ = 0;
+  int same_side_ = 0;  // consecutive large residuals of one sign (signed)
+  double scale_ = 0.0;
+  ResidualStats residuals_;
+};
+
+}  // namespace stoa::scheduler

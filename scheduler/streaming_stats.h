@@ -1,0 +1,62 @@
+// Small streaming estimators the latency terms are built from.
+//
+//   P2Quantile   one quantile of a stream in O(1) memory (the P² algorithm of
+//                Jain and Chlamtac: five markers moved by piecewise-parabolic
+//                interpolation). Exact for the first five samples.
+//   Rls2         y ≈ θ0 + θ1·x by recursive least squares with exponential
+//                forgetting λ, so an old regime fades in about 1/(1−λ)
+//                samples. Forgetting is applied only while the covariance is
+//                bounded, so a stream with a constant x (no excitation in the
+//                slope direction) cannot blow it up ("wind-up").
+//
+// Thread safety: none; the owner serialises access (latency_model.h holds a
+// mutex per function × tier).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace stoa::scheduler {
+
+class P2Quantile {
+ public:
+  // `p` in (0, 1), e.g. 0.95.
+  explicit P2Quantile(double p);
+  void Add(double x);  // non-finite values are ignored
+  // The current estimate; 0 before the first sample.
+  double Value() const;
+  uint64_t Count() const { return n_; }
+  void Reset();
+
+ private:
+  double p_;
+  uint64_t n_ = 0;
+  std::array<double, 5> height_{};
+  std::array<double, 5> pos_{};
+  std::array<double, 5> desired_{};
+  std::array<double, 5> step_{};
+};
+
+class Rls2 {
+ public:
+  // `lambda` in (0, 1]: 1 = no forgetting. `initial_p`: prior variance of θ.
+  explicit Rls2(double lambda, double initial_p = 1e4);
+  void Add(double x, double y);  // non-finite values are ignored
+  double Predict(double x) const { return theta_[0] + theta_[1] * x; }
+  double Intercept() const { return theta_[0]; }
+  double Slope() const { return theta_[1]; }
+  uint64_t Count() const { return n_; }
+  void Reset();
+  // Keeps θ but restores the prior covariance, so the next samples move the
+  // fit almost all the way: called when the process is known to have changed.
+  void Reopen() { p_ = {initial_p_, 0.0, 0.0, initial_p_}; }
+
+ private:
+  double lambda_;
+  double initial_p_;
+  uint64_t n_ = 0;
+  std::array<double, 2> theta_{};
+  std::array<double, 4> p_{};  // row-major 2×2 covariance
+};
+
+}  // namespace stoa::scheduler

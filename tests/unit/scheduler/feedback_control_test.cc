@@ -1,0 +1,285 @@
+// The feedback controller end to end on scripted tiers: step changes in
+// RTT, bandwidth, queueing and execution speed; cold tiers; hedging; shadow
+// measurement; per-function policies. Fake clock, deterministic.
+#include <cmath>
+#include <string>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "scheduler/placement_scheduler.h"
+
+namespace stoa::scheduler {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+// An in-process edge and a remote cloud with scripted conditions.
+struct World {
+  double edge_exec_ms = 40;
+  double cloud_rtt_ms = 20;
+  double cloud_ms_per_kb = 0.1;
+  double cloud_exec_ms = 5;
+  uint32_t cloud_queue_depth = 0;  // requests ahead, 10 ms each
+  double cloud_load_ms = 300;
+  double kb = 10;
+  bool cloud_loaded = true;
+};
+
+class Rig {
+ public:
+  explicit Rig(PolicyConfig policy = {}, common::metrics::Registry* registry = nullptr)
+      : scheduler(clock, registry, 7, policy, Options()) {}
+
+  static SchedulerOptions Options() {
+    SchedulerOptions o;
+    o.in_process.Add(Tier::kEdge);
+    return o;
+  }
+
+  // Latency each tier would take now.
+  double Latency(Tier t) const {
+    if (t == Tier::kEdge) return w.edge_exec_ms;
+    return w.cloud_rtt_ms + w.cloud_ms_per_kb * (w.kb + 1) + w.cloud_queue_depth * 10.0 +
+           w.cloud_exec_ms + (w.cloud_loaded ? 0 : w.cloud_load_ms);
+  }
+
+  Decision Step() {
+    Features f;
+    f.request_bytes = static_cast<uint64_t>(w.kb * 1000);
+    f.warm = TierSet::Of(Tier::kEdge);
+    if (w.cloud_loaded) f.warm.Add(Tier::kCloud);
+    f.queue_depth[TierIndex(Tier::kCloud)] = reported_depth;
+    auto d = scheduler.Decide("f", TierSet::All(), f);
+    EXPECT_TRUE(d.ok()) << d.status();
+    if (!d.ok()) return {};
+    const double latency = Latency(d->tier);
+    Outcome o;
+    o.tier = d->tier;
+    o.request_bytes = f.request_bytes;
+    o.response_bytes = 1000;
+    if (d->tier == Tier::kEdge) {
+      o.exec_ms = w.edge_exec_ms;
+    } else {
+      o.exec_ms = w.cloud_exec_ms;
+      o.queue_ms = w.cloud_queue_depth * 10.0;
+      o.load_ms = w.cloud_loaded ? 0 : w.cloud_load_ms;
+      o.ahead = reported_depth;
+      reported_depth = w.cloud_queue_depth;
+      w.cloud_loaded = true;
+    }
+    o.server_ms = o.exec_ms + o.queue_ms + o.load_ms;
+    o.latency_ms = latency;
+    scheduler.Observe("f", *d, o);
+    clock.AdvanceMicros(10'000);
+    return *d;
+  }
+
+  // Steps until `tier` is chosen by the model (predicted-best); the count.
+  int StepsUntil(Tier tier, int limit) {
+    for (int i = 1; i <= limit; ++i) {
+      Decision d = Step();
+      if (d.tier == tier && d.reason == Reason::kPredictedBest) return i;
+    }
+    return limit + 1;
+  }
+
+  Json State() const { return Json::parse(scheduler.StateJson()); }
+
+  World w;
+  uint32_t reported_depth = 0;
+  common::FakeClock clock;
+  PlacementScheduler scheduler;
+};
+
+PolicyConfig NoExplore() {
+  PolicyConfig p;
+  p.explore_budget = 0;
+  return p;
+}
+
+TEST(FeedbackControlTest, RttStepMovesTrafficToTheEdge) {
+  Rig r(NoExplore());
+  EXPECT_LE(r.StepsUntil(Tier::kCloud, 10), 10);  // 26 ms vs 40 ms
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(r.Step().tier, Tier::kCloud);
+  r.w.cloud_rtt_ms = 90;  // 96 ms vs 40 ms
+  EXPECT_LE(r.StepsUntil(Tier::kEdge, 5), 3);
+}
+
+TEST(FeedbackControlTest, BandwidthStepMovesTrafficToTheEdge) {
+  Rig r(NoExplore());
+  r.w.kb = 50;
+  r.w.cloud_ms_per_kb = 0.2;  // 20 + 10.2 + 5 ≈ 35 ms vs 40 ms
+  EXPECT_LE(r.StepsUntil(Tier::kCloud, 10), 10);
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(r.Step().tier, Tier::kCloud);
+  r.w.cloud_ms_per_kb = 1.1;  // 4G-like: ≈ 81 ms
+  EXPECT_LE(r.StepsUntil(Tier::kEdge, 5), 3);
+}
+
+TEST(FeedbackControlTest, NetTermSeparatesRttFromBandwidth) {
+  // Requests of varying size teach RTT and per-kB cost apart: a large
+  // request goes to the edge, a small one to the cloud.
+  Rig r(NoExplore());
+  r.w.cloud_ms_per_kb = 0.5;
+  for (int i = 0; i < 60; ++i) {
+    r.w.kb = 2 + (i % 5) * 10;  // 2..42 kB: every request fits the cloud
+    r.Step();
+  }
+  r.w.kb = 100;  // 20 + 50.5 + 5 > 40: the edge, without ever trying it
+  Decision big = r.Step();
+  EXPECT_EQ(big.tier, Tier::kEdge);
+  r.w.kb = 2;
+  EXPECT_EQ(r.Step().tier, Tier::kCloud);
+  Json cloud = r.State()["functions"]["f"]["cloud"]["model"];
+  EXPECT_NEAR(cloud["rtt_ms"].get<double>(), 20, 1.0);
+  EXPECT_NEAR(cloud["ms_per_kb"].get<double>(), 0.5, 0.05);
+}
+
+TEST(FeedbackControlTest, QueueingOnTheCloudMovesTrafficToTheEdge) {
+  Rig r(NoExplore());
+  EXPECT_LE(r.StepsUntil(Tier::kCloud, 10), 10);
+  for (int i = 0; i < 20; ++i) r.Step();
+  r.w.cloud_queue_depth = 8;  // + 80 ms of queue
+  EXPECT_LE(r.StepsUntil(Tier::kEdge, 5), 3);
+}
+
+TEST(FeedbackControlTest, ExecSpeedUpOfTheLosingTierIsFoundByExploring) {
+  PolicyConfig p;
+  p.explore_budget = 0.05;
+  Rig r(p);
+  for (int i = 0; i < 50; ++i) r.Step();
+  r.w.edge_exec_ms = 4;  // the edge gets a fast model: only probes can tell
+  // A stale probe is due within 25 steps (250 ms); the budget allows one per
+  // 20 decisions; the follow-up probes settle the model.
+  EXPECT_LE(r.StepsUntil(Tier::kEdge, 60), 60);
+  int edge = 0;
+  for (int i = 0; i < 50; ++i) edge += r.Step().tier == Tier::kEdge;
+  EXPECT_GE(edge, 45);
+}
+
+TEST(FeedbackControlTest, ExecSlowDownIsFollowedWithinAFewRequests) {
+  Rig r(NoExplore());
+  for (int i = 0; i < 50; ++i) r.Step();
+  r.w.cloud_exec_ms = 60;
+  EXPECT_LE(r.StepsUntil(Tier::kEdge, 6), 4);
+}
+
+TEST(FeedbackControlTest, ColdTierAvoidedForABurstThenChosenOnceWarm) {
+  Rig r(NoExplore());
+  for (int i = 0; i < 20; ++i) r.Step();  // cloud measured (its first call loaded it)
+  // The cloud executor restarted: loading costs ~300 ms again.
+  r.w.cloud_loaded = false;
+  for (int i = 0; i < 10; ++i) {
+    Features f;
+    f.warm = TierSet::Of(Tier::kEdge);
+    f.request_bytes = 10000;
+    auto d = r.scheduler.Decide("f", TierSet::All(), f);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->tier, Tier::kEdge) << i;  // 40 ms beats 26 + 300 ms
+    Outcome o;
+    o.tier = Tier::kEdge;
+    o.exec_ms = o.server_ms = o.latency_ms = 40;
+    r.scheduler.Observe("f", *d, o);
+  }
+  r.w.cloud_loaded = true;  // pushed there in the background: warm again
+  EXPECT_EQ(r.Step().tier, Tier::kCloud);
+}
+
+TEST(FeedbackControlTest, HedgesOnlyWhenTooCloseToCall) {
+  PolicyConfig p = NoExplore();
+  p.hedge = true;
+  Rig r(p);
+  // Noisy cloud around 40 ms, steady edge at 40 ms: too close to call.
+  for (int i = 0; i < 40; ++i) {
+    r.w.cloud_exec_ms = 14 + (i % 2 ? -10 : 10);
+    r.Step();
+  }
+  r.w.cloud_exec_ms = 14;
+  Decision d = r.Step();
+  EXPECT_EQ(d.reason, Reason::kHedge);
+  EXPECT_EQ(d.hedge.Contains(Tier::kEdge) || d.hedge.Contains(Tier::kCloud), true);
+  EXPECT_FALSE(d.hedge.Contains(d.tier));
+  // Far apart: the cloud turns very slow (its exec model resets on the
+  // step): no hedge.
+  r.w.cloud_exec_ms = 400;
+  for (int i = 0; i < 6; ++i) r.Step();
+  d = r.Step();
+  EXPECT_EQ(d.tier, Tier::kEdge);
+  EXPECT_NE(d.reason, Reason::kHedge);
+  EXPECT_TRUE(d.hedge.Empty());
+  EXPECT_GT(r.State()["functions"]["f"]["cloud"]["decisions"]["hedge"].get<int>() +
+                r.State()["functions"]["f"]["edge"]["decisions"]["hedge"].get<int>(),
+            0);
+}
+
+TEST(FeedbackControlTest, ShadowRunsAndAccuracy) {
+  common::metrics::Registry registry;
+  PolicyConfig p = NoExplore();
+  p.shadow_rate = 1.0;
+  Rig r(p, &registry);
+  for (int i = 0; i < 5; ++i) {
+    Decision d = r.Step();
+    if (d.reason == Reason::kPredictedBest) {
+      EXPECT_TRUE(d.shadow.Contains(d.tier == Tier::kEdge ? Tier::kCloud : Tier::kEdge));
+      EXPECT_FALSE(d.shadow.Contains(d.tier));
+    }
+  }
+  r.scheduler.ObserveComparison("f", Tier::kCloud, {40.0, 26.0});  // right
+  r.scheduler.ObserveComparison("f", Tier::kCloud, {40.0, 50.0});  // wrong by 10 ms
+  r.scheduler.ObserveComparison("f", Tier::kCloud, {NAN, 26.0});   // not a comparison
+  Json acc = r.State()["functions"]["f"]["accuracy"];
+  EXPECT_EQ(acc["comparisons"], 2);
+  EXPECT_EQ(acc["correct"], 1);
+  EXPECT_DOUBLE_EQ(acc["ratio"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(acc["regret_ms"].get<double>(), 10.0);
+  std::string text = registry.Serialize();
+  EXPECT_THAT(text, HasSubstr("stoa_placement_accuracy_ratio{function=\"f\"} 0.5"));
+  EXPECT_THAT(text, HasSubstr("stoa_prediction_error_seconds_count{function=\"f\",term=\"exec\","
+                              "tier=\"cloud\"}"));
+  EXPECT_THAT(text, HasSubstr("stoa_placement_regret_seconds_total{function=\"f\"} 0.01"));
+}
+
+TEST(FeedbackControlTest, PerFunctionPolicyOverridesTheGlobalOne) {
+  Rig r(NoExplore());
+  for (int i = 0; i < 20; ++i) r.Step();
+  PolicyConfig edge_only;
+  edge_only.policy = PolicyKind::kEdgeOnly;
+  r.scheduler.SetFunctionPolicy("f", edge_only);
+  EXPECT_EQ(r.scheduler.GetFunctionPolicy("f")->policy, PolicyKind::kEdgeOnly);
+  EXPECT_FALSE(r.scheduler.GetFunctionPolicy("g").has_value());
+  Decision d = r.Step();
+  EXPECT_EQ(d.tier, Tier::kEdge);
+  EXPECT_EQ(d.reason, Reason::kPolicy);
+  auto g = r.scheduler.Decide("g", TierSet::All(), Features{});
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->reason, Reason::kExplore);  // the global predictive policy
+  EXPECT_EQ(r.State()["functions"]["f"]["policy_override"]["policy"], "edge_only");
+  r.scheduler.ClearFunctionPolicy("f");
+  EXPECT_EQ(r.Step().tier, Tier::kCloud);
+  // Forget (a new version) drops the model, not the override.
+  r.scheduler.SetFunctionPolicy("f", edge_only);
+  r.scheduler.Forget("f");
+  EXPECT_TRUE(r.scheduler.GetFunctionPolicy("f").has_value());
+}
+
+TEST(FeedbackControlTest, SloUsesThePredictedP95) {
+  PolicyConfig p = NoExplore();
+  p.policy = PolicyKind::kSlo;
+  p.slo_ms = 45;
+  Rig r(p);
+  // Edge mean 40 ms but a heavy tail: every 4th call takes 90 ms.
+  for (int i = 0; i < 80; ++i) {
+    r.w.edge_exec_ms = i % 4 == 3 ? 90 : 40;
+    r.Step();
+  }
+  r.w.edge_exec_ms = 40;
+  Decision d = r.Step();
+  EXPECT_EQ(d.tier, Tier::kCloud);  // p95 of the edge misses 45 ms
+  EXPECT_EQ(d.reason, Reason::kPredictedBest);
+}
+
+}  // namespace
+}  // namespace stoa::scheduler

@@ -1,0 +1,64 @@
+#include "scheduler/latency_model.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+
+namespace stoa::scheduler {
+namespace {
+
+Outcome Remote(double latency, double server, double queue, double exec, double load = 0) {
+  Outcome o;
+  o.latency_ms = latency;
+  o.server_ms = server;
+  o.queue_ms = queue;
+  o.exec_ms = exec;
+  o.load_ms = load;
+  o.request_bytes = 10000;
+  return o;
+}
+
+TEST(LatencyModelTest, SplitsTermsAndSumsThem) {
+  LatencyModel m;
+  ModelInput in;
+  in.request_kb = 10;
+  EXPECT_FALSE(m.Predict(in, Objective::kMean).measured);
+  // net 50, queue 0, exec 5; the first call also loads for 100 ms.
+  m.Observe(in, Remote(155, 105, 0, 5, 100));
+  for (int i = 0; i < 30; ++i) m.Observe(in, Remote(55, 5, 0, 5));
+  Prediction warm = m.Predict(in, Objective::kMean);
+  ASSERT_TRUE(warm.measured);
+  EXPECT_NEAR(warm.terms[TermIndex(Term::kNet)].mean_ms, 50, 0.5);
+  EXPECT_NEAR(warm.terms[TermIndex(Term::kExec)].mean_ms, 5, 0.1);
+  EXPECT_EQ(warm.terms[TermIndex(Term::kCold)].mean_ms, 0.0);
+  EXPECT_NEAR(warm.mean_ms, 55, 0.6);
+  in.warm = false;
+  EXPECT_NEAR(m.Predict(in, Objective::kMean).mean_ms, 155, 0.6);
+  // The in-process edge: no net term.
+  in.warm = true;
+  in.networked = false;
+  EXPECT_NEAR(m.Predict(in, Objective::kMean).mean_ms, 5, 0.1);
+}
+
+TEST(LatencyModelTest, ReturnsPerTermErrorsAndP95IsAboveMean) {
+  LatencyModel m;
+  ModelInput in;
+  TermErrors first = m.Observe(in, Remote(20, 10, 0, 10));
+  EXPECT_NEAR(first[TermIndex(Term::kNet)], 10, 1e-9);
+  EXPECT_TRUE(std::isnan(first[TermIndex(Term::kCold)]));
+  for (int i = 0; i < 100; ++i) m.Observe(in, Remote(20 + (i % 10), 10, 0, 10));
+  Prediction p = m.Predict(in, Objective::kP95);
+  EXPECT_GT(p.p95_ms, p.mean_ms);
+  EXPECT_DOUBLE_EQ(p.ms, p.p95_ms);
+  EXPECT_GT(m.Snap().mean_abs_error[TermIndex(Term::kNet)], 0.5);
+}
+
+TEST(LatencyModelTest, IgnoresNonFinite) {
+  LatencyModel m;
+  ModelInput in;
+  m.Observe(in, Remote(std::nan(""), 1, 0, 1));
+  EXPECT_EQ(m.Snap().observations, 0u);
+}
+
+}  // namespace
+}  // namespace stoa::scheduler

@@ -1,0 +1,91 @@
+// Each term converges on synthetic data with known parameters and follows
+// a step change.
+#include "scheduler/latency_terms.h"
+
+#include <random>
+
+#include "gtest/gtest.h"
+
+namespace stoa::scheduler {
+namespace {
+
+TEST(NetTermTest, LearnsRttAndBandwidth) {
+  // 4G: RTT 90 ms, 7.21 Mbit/s → 8 / 7210 s per kB = 1.1096 ms/kB.
+  constexpr double kMsPerKb = 8.0 / 7.21;
+  NetTerm net;
+  EXPECT_EQ(net.Predict(10).mean_ms, 0.0);
+  std::mt19937_64 gen(1);
+  std::uniform_real_distribution<double> kb(1, 200);
+  std::normal_distribution<double> jitter(0, 2);
+  for (int i = 0; i < 400; ++i) {
+    double x = kb(gen);
+    net.Observe(x, 90 + kMsPerKb * x + jitter(gen));
+  }
+  EXPECT_NEAR(net.RttMs(), 90, 2);
+  EXPECT_NEAR(net.MsPerKb(), kMsPerKb, 0.05);
+  TermEstimate e = net.Predict(100);
+  EXPECT_NEAR(e.mean_ms, 90 + 100 * kMsPerKb, 3);
+  EXPECT_GT(e.p95_ms, e.mean_ms + 1.5);  // 1.645 σ with σ = 2
+  EXPECT_LT(e.p95_ms, e.mean_ms + 6);
+  // The link degrades to a 300 ms RTT: within ~40 samples the model follows.
+  for (int i = 0; i < 40; ++i) {
+    double x = kb(gen);
+    net.Observe(x, 300 + kMsPerKb * x + jitter(gen));
+  }
+  EXPECT_NEAR(net.Predict(100).mean_ms, 300 + 100 * kMsPerKb, 8);
+}
+
+TEST(QueueTermTest, DepthTimesServiceTime) {
+  // An executor with 2 workers and 10 ms service: wait ≈ ahead × 10 / 2.
+  QueueTerm q;
+  for (int i = 0; i < 200; ++i) {
+    double ahead = i % 7;
+    q.Observe(ahead, ahead * 10.0 / 2.0, 10.0);
+  }
+  EXPECT_NEAR(q.ServiceMs(), 10, 1e-9);
+  EXPECT_NEAR(q.Predict(4).mean_ms, 20, 0.5);
+  EXPECT_NEAR(q.Predict(0).mean_ms, 0, 0.5);
+}
+
+TEST(ColdTermTest, ConservativeDefaultThenWindowedMedian) {
+  ColdTerm c;
+  EXPECT_FALSE(c.Measured());
+  EXPECT_EQ(c.Predict().mean_ms, ColdTerm::kDefaultMs);
+  for (double v : {120.0, 118.0, 900.0, 121.0, 119.0, 122.0, 120.0}) c.Observe(v);
+  // The median ignores the one 900 ms outlier.
+  EXPECT_NEAR(c.Predict().mean_ms, 120, 2.5);
+  // Loads become slower for good: a short window wins and follows.
+  for (int i = 0; i < 12; ++i) c.Observe(300 + (i % 3));
+  EXPECT_NEAR(c.Predict().mean_ms, 301, 1.5);
+  EXPECT_LE(c.Window(), 9);
+}
+
+TEST(ExecTermTest, HuberFitOnBatchAndSizeIgnoresOutliers) {
+  // exec = 2 + 0.5·batch + 0.1·kB, with 10 % of samples 50 ms stragglers.
+  ExecTerm e;
+  std::mt19937_64 gen(5);
+  std::uniform_int_distribution<int> batch(1, 32);
+  std::uniform_real_distribution<double> kb(1, 100), u(0, 1);
+  for (int i = 0; i < 300; ++i) {
+    double b = batch(gen), k = kb(gen);
+    double y = 2 + 0.5 * b + 0.1 * k;
+    if (u(gen) < 0.1) y += 50;
+    e.Observe(b, k, y);
+  }
+  EXPECT_NEAR(e.Predict(16, 50).mean_ms, 2 + 8 + 5, 0.6);
+  EXPECT_NEAR(e.Predict(1, 1).mean_ms, 2.6, 0.6);
+}
+
+TEST(ExecTermTest, FollowsAStepChangeWithinAFewSamples) {
+  ExecTerm e;
+  for (int i = 0; i < 100; ++i) e.Observe(1, 1, 5.0 + 0.01 * (i % 5));
+  EXPECT_NEAR(e.Predict(1, 1).mean_ms, 5.02, 0.05);
+  int n = 0;
+  while (e.Predict(1, 1).mean_ms < 35) {
+    e.Observe(1, 1, 40.0);
+    ASSERT_LT(++n, 6);
+  }
+}
+
+}  // namespace
+}  // namespace stoa::scheduler
