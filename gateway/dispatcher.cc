@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <map>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +28,10 @@ struct Dispatcher::Call {
   v1::InvokeRequest request;
   std::optional<Tier> forced;
   DispatchCallback done;
+  // Hedged and shadow runs stay on their tier (no failover); shadow runs
+  // report outcomes the scheduler learns from but does not count.
+  bool may_fail_over = true;
+  bool shadow = false;
   uint64_t request_bytes = 0;
   uint32_t batch = 1;
   uint32_t ahead = 0;  // queue depth + in-flight on the tier when sent
@@ -295,9 +301,105 @@ void Dispatcher::Start(std::shared_ptr<Call> call) {
     absl::MutexLock lock(&call->mu);
     call->decision = decision;
   }
+  if (!decision.hedge.Empty() || !decision.shadow.Empty()) {
+    StartGroup(std::move(call), decision);
+    return;
+  }
+  Launch(std::move(call));
+}
+
+void Dispatcher::Launch(std::shared_ptr<Call> call) {
   watchdog_->Add(absl::Now() + absl::Milliseconds(call->timeout_ms + options_.watchdog_grace_ms),
                  call);
   RunOn(std::move(call));
+}
+
+// The runs of one hedged or shadow-measured invocation: the first
+// successful answer of the primary or hedge run goes to the caller; when
+// every run has finished, the latencies go to the scheduler as a comparison.
+struct Dispatcher::Group {
+  absl::Mutex mu;
+  std::string function;
+  Tier chosen = Tier::kEdge;
+  DispatchCallback done;
+  std::array<double, scheduler::kNumTiers> latency_ms ABSL_GUARDED_BY(mu);
+  int pending ABSL_GUARDED_BY(mu) = 0;
+  int answering ABSL_GUARDED_BY(mu) = 0;  // primary + hedge runs not finished
+  bool answered ABSL_GUARDED_BY(mu) = false;
+};
+
+void Dispatcher::StartGroup(std::shared_ptr<Call> call, const scheduler::Decision& decision) {
+  auto group = std::make_shared<Group>();
+  group->function = call->name;
+  group->chosen = decision.tier;
+  group->done = std::move(call->done);
+  std::vector<std::shared_ptr<Call>> runs;
+  call->may_fail_over = decision.hedge.Empty();
+  runs.push_back(call);
+  for (Tier t : scheduler::kAllTiers) {
+    bool hedge = decision.hedge.Contains(t);
+    if (t == decision.tier || (!hedge && !decision.shadow.Contains(t))) continue;
+    auto extra = std::make_shared<Call>();
+    extra->name = call->name;
+    extra->key = call->key;
+    extra->spec = call->spec;
+    extra->artifact = call->artifact;
+    extra->request = call->request;
+    extra->request_bytes = call->request_bytes;
+    extra->batch = call->batch;
+    extra->start_us = call->start_us;
+    extra->deadline_us = call->deadline_us;
+    extra->timeout_ms = call->timeout_ms;
+    extra->allowed = call->allowed;
+    extra->may_fail_over = false;
+    extra->shadow = !hedge;
+    {
+      absl::MutexLock lock(&extra->mu);
+      extra->decision = scheduler::Decision(t, hedge ? Reason::kHedge : Reason::kForced);
+    }
+    runs.push_back(std::move(extra));
+  }
+  {
+    absl::MutexLock lock(&group->mu);
+    group->latency_ms.fill(std::numeric_limits<double>::quiet_NaN());
+    group->pending = static_cast<int>(runs.size());
+    for (const auto& run : runs) group->answering += run->shadow ? 0 : 1;
+  }
+  for (auto& run : runs) {
+    Tier tier = run->CurrentDecision().tier;
+    bool answers = !run->shadow;
+    run->done = [this, group, tier, answers](absl::StatusOr<DispatchResult> result) {
+      FinishRun(group, tier, answers, std::move(result));
+    };
+  }
+  for (auto& run : runs) Launch(std::move(run));
+}
+
+void Dispatcher::FinishRun(const std::shared_ptr<Group>& group, Tier tier, bool answers,
+                           absl::StatusOr<DispatchResult> result) {
+  bool deliver = false;
+  bool compare = false;
+  std::array<double, scheduler::kNumTiers> latency{};
+  {
+    absl::MutexLock lock(&group->mu);
+    --group->pending;
+    // A run that failed over reports the tier it ended on.
+    if (result.ok() && result->tier == tier)
+      group->latency_ms[TierIndex(tier)] = result->latency_ms;
+    if (answers) {
+      --group->answering;
+      if (!group->answered && (result.ok() || group->answering == 0)) {
+        group->answered = true;
+        deliver = true;
+      }
+    }
+    if (group->pending == 0) {
+      compare = true;
+      latency = group->latency_ms;
+    }
+  }
+  if (compare) scheduler_.ObserveComparison(group->function, group->chosen, latency);
+  if (deliver) group->done(std::move(result));
 }
 
 void Dispatcher::RunOn(std::shared_ptr<Call> call) {
@@ -420,13 +522,14 @@ void Dispatcher::Fail(std::shared_ptr<Call> call, absl::Status status) {
   outcome.latency_ms = (now - attempt_start) / 1000.0;
   outcome.load_ms = call->load_us / 1000.0;
   outcome.request_bytes = call->request_bytes;
+  outcome.shadow = call->shadow;
   scheduler_.Observe(call->name, decision, outcome);
   {
     absl::MutexLock lock(&mu_);
     stats_[call->key][TierIndex(decision.tier)].failures++;
   }
 
-  if (tier_failure && !call->forced) {
+  if (tier_failure && !call->forced && call->may_fail_over) {
     for (Tier other : scheduler::kAllTiers) {
       if (!call->allowed.Contains(other) || call->tried.Contains(other)) continue;
       if (call->deadline_us - now < 1000) break;  // no time left for another attempt
@@ -477,6 +580,7 @@ void Dispatcher::Succeed(std::shared_ptr<Call> call, v1::InvokeResponse response
   outcome.request_bytes = call->request_bytes;
   outcome.batch = call->batch;
   outcome.ahead = call->ahead;
+  outcome.shadow = call->shadow;
   for (const auto& t : response.outputs()) outcome.response_bytes += t.raw().size();
   outcome.response_bytes += response.raw().size();
   scheduler_.Observe(call->name, decision, outcome);

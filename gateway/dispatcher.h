@@ -15,6 +15,14 @@
 //     UNAVAILABLE / DEADLINE_EXCEEDED from a tier (a tier failure) while
 //     another allowed tier is untried and time remains → Observe the
 //     failure, retry there with reason kFailover
+//     Decision.hedge (reason hedge) → the same request also runs on the
+//     hedge tier; the first success answers, a failure waits for the other
+//     run; neither fails over. The losing run is not cancelled (the
+//     Executor interface has no per-call cancellation yet): it finishes,
+//     and its outcome still teaches the scheduler.
+//     Decision.shadow → also runs on those tiers (Outcome.shadow, answers
+//     dropped); when every run of the invocation has finished, their
+//     latencies go to Scheduler::ObserveComparison (placement accuracy).
 //
 // Deadline: limits.timeout_ms of the function (Options::default_timeout_ms
 // when 0) from the moment Invoke is called. Each executor call gets the
@@ -108,9 +116,14 @@ class Dispatcher {
 
  private:
   struct Call;
+  struct Group;
   class Watchdog;
 
   void Start(std::shared_ptr<Call> call);
+  void Launch(std::shared_ptr<Call> call);
+  void StartGroup(std::shared_ptr<Call> call, const scheduler::Decision& decision);
+  void FinishRun(const std::shared_ptr<Group>& group, scheduler::Tier tier, bool answers,
+                 absl::StatusOr<DispatchResult> result);
   void RunOn(std::shared_ptr<Call> call);
   void Load(std::shared_ptr<Call> call);
   void DoInvoke(std::shared_ptr<Call> call);

@@ -1,6 +1,7 @@
 #include "gateway/dispatcher.h"
 
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <thread>
 
@@ -137,7 +138,20 @@ class FakeScheduler final : public scheduler::Scheduler {
     Tier t = allowed.Contains(preferred_)    ? preferred_
              : allowed.Contains(Tier::kEdge) ? Tier::kEdge
                                              : Tier::kCloud;
-    return scheduler::Decision{t, Reason::kPredictedBest, 4.5};
+    scheduler::Decision d{t, Reason::kPredictedBest, 4.5};
+    d.hedge = hedge_;
+    d.shadow = shadow_;
+    if (!hedge_.Empty()) d.reason = Reason::kHedge;
+    return d;
+  }
+  void SetExtras(scheduler::TierSet hedge, scheduler::TierSet shadow) {
+    absl::MutexLock lock(&mu_);
+    hedge_ = hedge;
+    shadow_ = shadow;
+  }
+  std::vector<std::pair<Tier, std::array<double, scheduler::kNumTiers>>> comparisons() const {
+    absl::MutexLock lock(&mu_);
+    return comparisons_;
   }
   void Observe(std::string_view, const scheduler::Decision& d,
                const scheduler::Outcome& o) override {
@@ -187,6 +201,8 @@ class FakeScheduler final : public scheduler::Scheduler {
   scheduler::Features last_features_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<Tier, std::array<double, scheduler::kNumTiers>>> comparisons_
       ABSL_GUARDED_BY(mu_);
+  scheduler::TierSet hedge_ ABSL_GUARDED_BY(mu_);
+  scheduler::TierSet shadow_ ABSL_GUARDED_BY(mu_);
 };
 
 StoredFunction MakeFunction(std::vector<std::string> tiers = {"edge", "cloud"},
@@ -335,6 +351,75 @@ TEST_F(DispatcherTest, FailsOverToEdgeWhenCloudIsUnavailable) {
   EXPECT_EQ(Counter("stoa_invocations_total",
                     {{"function", "digits"}, {"tier", "edge"}, {"outcome", "ok"}}),
             1);
+}
+
+TEST_F(DispatcherTest, HedgeAnswersWithTheFirstSuccess) {
+  Make(true, true);
+  scheduler_.Prefer(Tier::kCloud);
+  scheduler_.SetExtras(scheduler::TierSet::Of(Tier::kEdge), {});
+  cloud_->SetInvokeLatencyMs(300);  // the chosen tier is the slow one
+  auto r = Run(MakeFunction());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kEdge);
+  EXPECT_EQ(r->reason, Reason::kHedge);
+  dispatcher_.reset();  // waits for the cloud run
+  EXPECT_EQ(edge_->invoke_calls(), 1);
+  EXPECT_EQ(cloud_->invoke_calls(), 1);
+  auto obs = scheduler_.observations();
+  ASSERT_EQ(obs.size(), 2u);  // both runs teach the model
+  for (const auto& o : obs) EXPECT_FALSE(o.outcome.shadow);
+  auto cmp = scheduler_.comparisons();
+  ASSERT_EQ(cmp.size(), 1u);
+  EXPECT_EQ(cmp[0].first, Tier::kCloud);
+  EXPECT_LT(cmp[0].second[0], cmp[0].second[1]);
+}
+
+TEST_F(DispatcherTest, HedgeWaitsForTheOtherRunWhenOneFails) {
+  Make(true, true);
+  scheduler_.SetExtras(scheduler::TierSet::Of(Tier::kCloud), {});
+  edge_->SetInvokeStatus(absl::UnavailableError("down"));
+  cloud_->SetInvokeLatencyMs(50);
+  auto r = Run(MakeFunction());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kCloud);
+  dispatcher_.reset();
+  EXPECT_EQ(edge_->invoke_calls(), 1);  // no failover inside a hedge
+  EXPECT_EQ(cloud_->invoke_calls(), 1);
+}
+
+TEST_F(DispatcherTest, ShadowRunsOnEveryOtherTierAndReportsAComparison) {
+  Make(true, true);
+  scheduler_.SetExtras({}, scheduler::TierSet::Of(Tier::kCloud));
+  auto r = Run(MakeFunction());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kEdge);
+  EXPECT_EQ(r->reason, Reason::kPredictedBest);
+  dispatcher_.reset();
+  EXPECT_EQ(cloud_->invoke_calls(), 1);
+  auto obs = scheduler_.observations();
+  ASSERT_EQ(obs.size(), 2u);
+  int shadows = 0;
+  for (const auto& o : obs) shadows += o.outcome.shadow && o.outcome.tier == Tier::kCloud;
+  EXPECT_EQ(shadows, 1);
+  auto cmp = scheduler_.comparisons();
+  ASSERT_EQ(cmp.size(), 1u);
+  EXPECT_EQ(cmp[0].first, Tier::kEdge);
+  EXPECT_TRUE(std::isfinite(cmp[0].second[0]));
+  EXPECT_TRUE(std::isfinite(cmp[0].second[1]));
+}
+
+TEST_F(DispatcherTest, ReportsQueueAndExecTimesAndInFlight) {
+  Make(true, false);
+  ASSERT_TRUE(Run(MakeFunction()).ok());
+  ASSERT_TRUE(Run(MakeFunction()).ok());
+  auto obs = scheduler_.observations();
+  ASSERT_EQ(obs.size(), 2u);
+  EXPECT_DOUBLE_EQ(obs[1].outcome.exec_ms, 0.1);
+  EXPECT_DOUBLE_EQ(obs[1].outcome.queue_ms, 0.01);
+  EXPECT_EQ(obs[1].outcome.batch, 2u);
+  EXPECT_EQ(obs[1].outcome.ahead, 3u);  // the depth the first response reported
+  EXPECT_EQ(scheduler_.last_features().queue_depth[0], 3u);
+  EXPECT_EQ(scheduler_.last_features().in_flight[0], 0u);
 }
 
 TEST_F(DispatcherTest, CloudOnlyFunctionIsUnavailableWhenCloudFails) {
