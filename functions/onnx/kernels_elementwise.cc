@@ -1,7 +1,8 @@
 // Elementwise ops with numpy broadcasting: arithmetic (Add, Sub, Mul, Div on
 // FP32/FP64/INT64/INT32; Pow on FP32), comparisons (Equal, Less, Greater →
 // BOOL), Where, unary math and activations on FP32 (Sqrt, Exp, Log, Neg,
-// Abs, Erf, Relu, LeakyRelu, PRelu, Sigmoid, HardSigmoid, Tanh, Clip),
+// Abs, Erf, Relu, LeakyRelu, PRelu, Sigmoid, HardSigmoid, Tanh, Clip, Elu,
+// Selu, Softplus, Softsign, Reciprocal, Floor, Ceil),
 // Dropout (inference: identity) and Cast.
 #include <cmath>
 #include <limits>
@@ -237,6 +238,23 @@ absl::StatusOr<std::vector<Tensor>> RunTanh(const Node& node, KernelInputs in) {
   return UnaryFloat(node, in, [](const auto& x) { return x.tanh(); });
 }
 
+absl::StatusOr<std::vector<Tensor>> RunReciprocal(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in, [](const auto& x) { return x.inverse(); });
+}
+absl::StatusOr<std::vector<Tensor>> RunFloor(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in, [](const auto& x) { return x.floor(); });
+}
+absl::StatusOr<std::vector<Tensor>> RunCeil(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in, [](const auto& x) { return x.ceil(); });
+}
+absl::StatusOr<std::vector<Tensor>> RunSoftsign(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in, [](const auto& x) { return x / (1.0f + x.abs()); });
+}
+// log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)).
+absl::StatusOr<std::vector<Tensor>> RunSoftplus(const Node& node, KernelInputs in) {
+  return UnaryFloat(node, in, [](const auto& x) { return x.max(0.0f) + (-x.abs()).exp().log1p(); });
+}
+
 absl::Status ValidateAlphaBeta(const Node& node) {
   RETURN_IF_ERROR(node.attributes.GetFloat("alpha", 0.0f).status());
   return node.attributes.GetFloat("beta", 0.0f).status();
@@ -245,6 +263,25 @@ absl::Status ValidateAlphaBeta(const Node& node) {
 absl::StatusOr<std::vector<Tensor>> RunLeakyRelu(const Node& node, KernelInputs in) {
   ASSIGN_OR_RETURN(float alpha, node.attributes.GetFloat("alpha", 0.01f));
   return UnaryFloat(node, in, [alpha](const auto& x) { return (x < 0.0f).select(alpha * x, x); });
+}
+
+absl::StatusOr<std::vector<Tensor>> RunElu(const Node& node, KernelInputs in) {
+  ASSIGN_OR_RETURN(float alpha, node.attributes.GetFloat("alpha", 1.0f));
+  return UnaryFloat(
+      node, in, [alpha](const auto& x) { return (x < 0.0f).select(alpha * (x.exp() - 1.0f), x); });
+}
+
+absl::StatusOr<std::vector<Tensor>> RunSelu(const Node& node, KernelInputs in) {
+  ASSIGN_OR_RETURN(float alpha, node.attributes.GetFloat("alpha", 1.67326319217681884765625f));
+  ASSIGN_OR_RETURN(float gamma, node.attributes.GetFloat("gamma", 1.05070102214813232421875f));
+  return UnaryFloat(node, in, [=](const auto& x) {
+    return gamma * (x <= 0.0f).select(alpha * (x.exp() - 1.0f), x);
+  });
+}
+
+absl::Status ValidateSelu(const Node& node) {
+  RETURN_IF_ERROR(node.attributes.GetFloat("alpha", 0.0f).status());
+  return node.attributes.GetFloat("gamma", 0.0f).status();
 }
 
 absl::StatusOr<std::vector<Tensor>> RunHardSigmoid(const Node& node, KernelInputs in) {
@@ -410,6 +447,13 @@ void RegisterElementwiseKernels(OpRegistry& registry) {
   registry.Register("LeakyRelu", Simple(1, RunLeakyRelu, ValidateAlphaBeta));
   registry.Register("HardSigmoid", Simple(1, RunHardSigmoid, ValidateAlphaBeta));
   registry.Register("PRelu", Simple(2, RunPRelu));
+  registry.Register("Elu", Simple(1, RunElu, ValidateAlphaBeta));
+  registry.Register("Selu", Simple(1, RunSelu, ValidateSelu));
+  registry.Register("Softplus", Simple(1, RunSoftplus));
+  registry.Register("Softsign", Simple(1, RunSoftsign));
+  registry.Register("Reciprocal", Simple(1, RunReciprocal));
+  registry.Register("Floor", Simple(1, RunFloor));
+  registry.Register("Ceil", Simple(1, RunCeil));
   registry.Register(
       "Clip",
       {.min_inputs = 1, .max_inputs = 3, .max_outputs = 1, .validate = nullptr, .run = RunClip});

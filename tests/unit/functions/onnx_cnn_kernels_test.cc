@@ -209,6 +209,10 @@ TEST(ElementwiseTest, ActivationsAndClipForms) {
   EXPECT_THAT(F(Run1("Clip", {x, Tensor::Float({}, {0})})), ElementsAre(0, 0, 0.5, 4));
   EXPECT_THAT(F(Run1("Clip", {x, kNone, Tensor::Float({}, {1})})), ElementsAre(-2, -0.5, 0.5, 1));
   EXPECT_THAT(F(Run1("Neg", {x})), ElementsAre(2, 0.5, -0.5, -4));
+  EXPECT_THAT(F(Run1("Elu", {x}, Attrs({{"alpha", 2.0f}}))),
+              Near({2 * (std::exp(-2.0f) - 1), 2 * (std::exp(-0.5f) - 1), 0.5, 4}));
+  // Softplus stays finite where exp(x) overflows.
+  EXPECT_THAT(F(Run1("Softplus", {Tensor::Float({2}, {0, 100})})), Near({std::log(2.0f), 100}));
 }
 
 TEST(ElementwiseTest, CastTruncatesAndMakesBools) {
