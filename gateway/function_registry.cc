@@ -308,4 +308,43 @@ absl::Status FunctionRegistry::SavePolicy(const std::string& json) {
   return common::WriteFileAtomically((fs::path(data_dir_) / "policy.json").string(), json);
 }
 
+std::optional<std::string> FunctionRegistry::LoadFunctionPolicy(const std::string& name) const {
+  if (!ValidateName(name).ok()) return std::nullopt;
+  absl::StatusOr<std::string> json =
+      common::ReadFile((fs::path(FunctionsDir(data_dir_)) / name / "policy.json").string());
+  if (!json.ok()) return std::nullopt;
+  return *std::move(json);
+}
+
+absl::Status FunctionRegistry::SaveFunctionPolicy(const std::string& name,
+                                                  const std::string& json) {
+  absl::MutexLock write_lock(&write_mu_);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (!functions_.contains(name)) {
+      return absl::NotFoundError(absl::StrCat("function '", name, "' not found"));
+    }
+  }
+  return common::WriteFileAtomically(
+      (fs::path(FunctionsDir(data_dir_)) / name / "policy.json").string(), json);
+}
+
+absl::Status FunctionRegistry::DeleteFunctionPolicy(const std::string& name) {
+  absl::MutexLock write_lock(&write_mu_);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (!functions_.contains(name)) {
+      return absl::NotFoundError(absl::StrCat("function '", name, "' not found"));
+    }
+  }
+  const fs::path dir = fs::path(FunctionsDir(data_dir_)) / name;
+  const fs::path path = dir / "policy.json";
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::InternalError(
+        absl::StrCat("cannot remove ", path.string(), ": ", std::strerror(errno)));
+  }
+  return common::SyncDir(dir.string());
+}
+
 }  // namespace stoa::gateway

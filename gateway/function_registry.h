@@ -4,6 +4,7 @@
 // Layout under data_dir:
 //   functions/<name>/spec.json            the stored FunctionSpec (protobuf JSON)
 //   functions/<name>/<sha256>.artifact    the artifact bytes
+//   functions/<name>/policy.json          the function's policy override
 //   policy.json                           the global placement policy
 // Every file is written atomically (write, fsync, rename, fsync dir). The
 // artifact is written before the spec; the spec's rename is the commit
@@ -49,6 +50,14 @@ class FunctionRegistry {
   // The persisted global policy document (JSON), nullopt if none was saved.
   std::optional<std::string> LoadPolicy() const;
   absl::Status SavePolicy(const std::string& json);
+
+  // A function's persisted policy override (JSON): nullopt if none.
+  // Deleting the function deletes it; a new version keeps it.
+  std::optional<std::string> LoadFunctionPolicy(const std::string& name) const;
+  // NOT_FOUND when the function does not exist.
+  absl::Status SaveFunctionPolicy(const std::string& name, const std::string& json);
+  // NOT_FOUND when the function does not exist; OK when it had no override.
+  absl::Status DeleteFunctionPolicy(const std::string& name);
 
   // Checks a function name; INVALID_ARGUMENT naming the rule it breaks.
   static absl::Status ValidateName(const std::string& name);

@@ -116,8 +116,9 @@ RestApi::RestApi(FunctionRegistry& registry, Dispatcher& dispatcher,
   AddRoute("PUT", "/v1/functions/{name}", &RestApi::Upsert, true);
   AddRoute("DELETE", "/v1/functions/{name}", &RestApi::Delete, true);
   AddRoute("POST", "/v1/functions/{name}/invoke", &RestApi::Invoke, false);
-  AddRoute("GET", "/v1/functions/{name}/policy", &RestApi::FunctionPolicy, false);
-  AddRoute("PUT", "/v1/functions/{name}/policy", &RestApi::FunctionPolicy, false);
+  AddRoute("GET", "/v1/functions/{name}/policy", &RestApi::GetFunctionPolicy, false);
+  AddRoute("PUT", "/v1/functions/{name}/policy", &RestApi::PutFunctionPolicy, true);
+  AddRoute("DELETE", "/v1/functions/{name}/policy", &RestApi::DeleteFunctionPolicy, true);
   AddRoute("POST", "/v2/models/{name}/infer", &RestApi::Invoke, false);
   AddRoute("GET", "/v2/models/{name}", &RestApi::ModelMetadata, false);
   AddRoute("GET", "/v2/models/{name}/ready", &RestApi::ModelReady, false);
@@ -129,6 +130,17 @@ RestApi::RestApi(FunctionRegistry& registry, Dispatcher& dispatcher,
   AddRoute("GET", "/metrics", &RestApi::Metrics, false);
   AddRoute("GET", "/healthz", &RestApi::Healthz, false);
   AddRoute("GET", "/readyz", &RestApi::Readyz, false);
+  for (const v1::FunctionSpec& spec : registry_.List()) {
+    std::optional<std::string> saved = registry_.LoadFunctionPolicy(spec.name());
+    if (!saved) continue;
+    auto policy = scheduler::ParsePolicyJson(*saved);
+    if (!policy.ok()) {
+      spdlog::error("ignoring the saved policy of '{}': {}", spec.name(),
+                    std::string(policy.status().message()));
+      continue;
+    }
+    scheduler_.SetFunctionPolicy(spec.name(), *policy);
+  }
 }
 
 RestApi::~RestApi() = default;
@@ -273,6 +285,7 @@ void RestApi::Delete(HttpRequest, std::string name, HttpResponder respond) {
   absl::MutexLock lock(&store_mu_);
   if (auto s = registry_.Delete(name); !s.ok()) return respond(Error(s));
   dispatcher_.Forget(name, "");
+  scheduler_.ClearFunctionPolicy(name);
   spdlog::info("function '{}' deleted", name);
   HttpResponse r;
   r.status = 204;
@@ -333,11 +346,37 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
       });
 }
 
-void RestApi::FunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
+void RestApi::GetFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
   auto fn = registry_.Get(name);
   if (!fn.ok()) return respond(Error(fn.status()));
-  respond(Error(
-      absl::UnimplementedError("per-function policies are not supported yet; use /v1/policy")));
+  std::optional<scheduler::PolicyConfig> own = scheduler_.GetFunctionPolicy(name);
+  HttpResponse r = Json(200, scheduler::PolicyToJson(own ? *own : scheduler_.GetPolicy()));
+  r.headers.emplace_back("X-Stoa-Policy-Source", own ? "function" : "global");
+  respond(std::move(r));
+}
+
+void RestApi::PutFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond) {
+  auto policy = scheduler::ParsePolicyJson(request.body);
+  if (!policy.ok()) return respond(Error(policy.status()));
+  std::string normalized = scheduler::PolicyToJson(*policy);
+  absl::MutexLock lock(&store_mu_);
+  if (auto s = registry_.SaveFunctionPolicy(name, normalized); !s.ok()) return respond(Error(s));
+  scheduler_.SetFunctionPolicy(name, *policy);
+  spdlog::info("placement policy of '{}' set: {}", name, normalized);
+  HttpResponse r = Json(200, normalized);
+  r.headers.emplace_back("X-Stoa-Policy-Source", "function");
+  respond(std::move(r));
+}
+
+void RestApi::DeleteFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
+  absl::MutexLock lock(&store_mu_);
+  if (auto s = registry_.DeleteFunctionPolicy(name); !s.ok()) return respond(Error(s));
+  scheduler_.ClearFunctionPolicy(name);
+  spdlog::info("placement policy override of '{}' removed", name);
+  HttpResponse r;
+  r.status = 204;
+  r.content_type = "";
+  respond(std::move(r));
 }
 
 void RestApi::ModelMetadata(HttpRequest, std::string name, HttpResponder respond) {

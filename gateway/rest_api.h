@@ -9,15 +9,27 @@
 //   DELETE /v1/functions/{name}           204
 //   POST   /v1/functions/{name}/invoke    KServe v2 JSON (ONNX) or raw (Wasm);
 //                                         ?tier=edge|cloud forces a tier
-//   GET|PUT /v1/functions/{name}/policy   501: per-function policies come later
+//   GET|PUT|DELETE /v1/functions/{name}/policy
+//                                         per-function override (same document
+//                                         as /v1/policy; validated, persisted
+//                                         with the function, applied to the
+//                                         next request). GET answers the
+//                                         effective document with
+//                                         X-Stoa-Policy-Source: function|global
 //   POST   /v2/models/{name}/infer        alias of invoke
 //   GET    /v2/models/{name}[/ready]      KServe model metadata / readiness
 //   GET    /v2/health/ready|live, /healthz, /readyz
 //   GET|PUT /v1/policy                    placement policy (persisted, applied)
-//   GET    /v1/scheduler/state            the scheduler's view
+//   GET    /v1/scheduler/state            the scheduler's view (per function ×
+//                                         tier: prediction per term, errors,
+//                                         decisions by reason; circuits)
 //   GET    /metrics                       Prometheus text format 0.0.4
-// Invocation responses carry X-Stoa-Tier, X-Stoa-Reason, X-Stoa-Predicted-Ms,
+// Invocation responses carry X-Stoa-Tier, X-Stoa-Reason (predicted-best,
+// explore, hedge, failover, forced, policy), X-Stoa-Predicted-Ms,
 // X-Stoa-Latency-Ms, X-Stoa-Cold-Start.
+// On construction, the per-function policy overrides persisted in the
+// registry are handed to the scheduler (an unreadable one is logged and
+// skipped).
 //
 // Errors: the JSON body of common::ErrorJson with common::ToHttpStatus's
 // code; an unknown path is 404, a known path with another method 405 (with
@@ -80,7 +92,9 @@ class RestApi final : public HttpHandler {
   void Describe(HttpRequest request, std::string name, HttpResponder respond);
   void Delete(HttpRequest request, std::string name, HttpResponder respond);
   void Invoke(HttpRequest request, std::string name, HttpResponder respond);
-  void FunctionPolicy(HttpRequest request, std::string name, HttpResponder respond);
+  void GetFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond);
+  void PutFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond);
+  void DeleteFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond);
   void ModelMetadata(HttpRequest request, std::string name, HttpResponder respond);
   void ModelReady(HttpRequest request, std::string name, HttpResponder respond);
   void GetPolicy(HttpRequest request, std::string name, HttpResponder respond);

@@ -379,6 +379,65 @@ TEST_F(RestApiTest, PolicyIsValidatedPersistedAndApplied) {
   EXPECT_EQ(ExpectError(Call("GET", "/v1/functions/x/policy"), 404).empty(), false);
 }
 
+TEST_F(RestApiTest, FunctionPolicyOverrideIsValidatedPersistedAppliedAndRemoved) {
+  ASSERT_EQ(RegisterDigits().status, 201);
+  HttpResponse r = Call("GET", "/v1/functions/digits/policy");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Header(r, "X-Stoa-Policy-Source"), "global");
+  EXPECT_EQ(json::parse(r.body)["policy"], "predictive");
+  ASSERT_EQ(Call("POST", "/v1/functions/digits/invoke", Pixels(64)).status, 200);
+  r = Call("POST", "/v1/functions/digits/invoke", Pixels(64));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(Header(r, "X-Stoa-Reason"), "predicted-best");
+
+  // This gateway has no cloud: under cloud_only the next request of digits
+  // can only go to the edge, as a failover; the global policy is untouched.
+  r = Call("PUT", "/v1/functions/digits/policy", R"({"policy":"cloud_only"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["policy"], "cloud_only");
+  r = Call("POST", "/v1/functions/digits/invoke", Pixels(64));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Header(r, "X-Stoa-Reason"), "failover");
+  EXPECT_EQ(scheduler_->GetPolicy().policy, scheduler::PolicyKind::kPredictive);
+  r = Call("GET", "/v1/functions/digits/policy");
+  EXPECT_EQ(Header(r, "X-Stoa-Policy-Source"), "function");
+  EXPECT_EQ(json::parse(r.body)["policy"], "cloud_only");
+  EXPECT_EQ(json::parse(Call("GET", "/v1/scheduler/state")
+                            .body)["functions"]["digits"]["policy_override"]["policy"],
+            "cloud_only");
+
+  // Invalid documents are 400s naming the field; nothing changes.
+  EXPECT_THAT(ExpectError(Call("PUT", "/v1/functions/digits/policy", R"({"shadow_rate":3})"), 400),
+              HasSubstr("shadow_rate"));
+  EXPECT_THAT(ExpectError(Call("PUT", "/v1/functions/digits/policy", R"({"hedge":"yes"})"), 400),
+              HasSubstr("hedge"));
+  EXPECT_EQ(json::parse(Call("GET", "/v1/functions/digits/policy").body)["policy"], "cloud_only");
+  EXPECT_EQ(json::parse(*registry_->LoadFunctionPolicy("digits"))["policy"], "cloud_only");
+  EXPECT_EQ(ExpectError(Call("PUT", "/v1/functions/nope/policy", R"({})"), 404).empty(), false);
+
+  // Persisted: a gateway restarted on the same data directory applies it.
+  {
+    scheduler::PlacementScheduler fresh(common::RealClock::Get(), nullptr, 2);
+    RestApi restarted(*registry_, *dispatcher_, fresh, runtimes_, metrics_, RestApi::Options{});
+    ASSERT_TRUE(fresh.GetFunctionPolicy("digits").has_value());
+    EXPECT_EQ(fresh.GetFunctionPolicy("digits")->policy, scheduler::PolicyKind::kCloudOnly);
+  }
+
+  r = Call("DELETE", "/v1/functions/digits/policy");
+  EXPECT_EQ(r.status, 204) << r.body;
+  EXPECT_FALSE(registry_->LoadFunctionPolicy("digits").has_value());
+  EXPECT_EQ(Header(Call("GET", "/v1/functions/digits/policy"), "X-Stoa-Policy-Source"), "global");
+  r = Call("POST", "/v1/functions/digits/invoke", Pixels(64));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Header(r, "X-Stoa-Reason"), "predicted-best");
+  EXPECT_EQ(Call("DELETE", "/v1/functions/digits/policy").status, 204);  // idempotent
+
+  // Deleting the function drops its override.
+  ASSERT_EQ(Call("PUT", "/v1/functions/digits/policy", R"({"policy":"edge_only"})").status, 200);
+  ASSERT_EQ(Call("DELETE", "/v1/functions/digits").status, 204);
+  EXPECT_FALSE(scheduler_->GetFunctionPolicy("digits").has_value());
+}
+
 TEST_F(RestApiTest, HealthReadinessAndMetrics) {
   EXPECT_EQ(Call("GET", "/healthz").status, 200);
   HttpResponse r = Call("GET", "/readyz");
