@@ -61,8 +61,13 @@ absl::StatusOr<DeviceSelection> SelectDevice(std::string_view flag, const CudaPr
   if (gpu.ok()) {
     selection.selected = "cuda";
     selection.name = gpu->name;
-    selection.reason = absl::StrCat(
-        DescribeGpu(*gpu), "; ONNX CUDA kernels are not built yet, kernels run on the CPU");
+    if (functions::cuda::BuiltWithCuda()) {
+      selection.kernel_device = "cuda";
+      selection.reason = DescribeGpu(*gpu);
+    } else {
+      selection.reason =
+          absl::StrCat(DescribeGpu(*gpu), "; built without CUDA, kernels run on the CPU");
+    }
     ExportDeviceInfo(selection, metrics);
     return selection;
   }

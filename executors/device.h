@@ -7,11 +7,12 @@
 //           (spdlog::info) giving the probe's reason.
 // Any other value is INVALID_ARGUMENT.
 //
-// Today the ONNX CUDA kernels are not written (they arrive with a later
-// issue), so kernels run on the CPU whatever is selected: `kernel_device` is
-// always "cpu", and executors report it as their `device` (GetStatus,
-// InvokeResponse) so the scheduler is told the truth; `name` names the
-// probed GPU when one was selected.
+// `kernel_device` is where ONNX kernels run: "cuda" when a GPU was selected
+// and this binary has the CUDA backend (functions/cuda: stoa-executor then
+// loads ONNX functions with functions::cuda::CudaRuntimes(), and a model the
+// CUDA kernels cannot run stays on the CPU with a log line), else "cpu".
+// Executors report it as their `device` (GetStatus, InvokeResponse); `name`
+// names the probed GPU when one was selected.
 //
 // Metrics (when a registry is given): the gauge
 //   stoa_executor_device_info{device="cpu"|"cuda",name="…"} 1
@@ -33,7 +34,7 @@ namespace stoa::executors {
 struct DeviceSelection {
   std::string requested;      // "cpu" | "cuda" | "auto"
   std::string selected;       // "cpu" | "cuda"
-  std::string kernel_device;  // where kernels run: "cpu" until the CUDA kernels land
+  std::string kernel_device;  // where ONNX kernels run: "cuda" or "cpu"
   std::string name;           // CPU model, or the GPU's name
   std::string reason;         // one line: why this device
 };

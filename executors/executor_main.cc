@@ -25,6 +25,7 @@
 #include "executors/executor_service.h"
 #include "executors/in_process_executor.h"
 #include "executors/metrics_http_server.h"
+#include "functions/cuda/cuda_onnx_runtime.h"
 #include "functions/function_runtime.h"
 
 namespace {
@@ -103,7 +104,9 @@ int main(int argc, char** argv) {
   spdlog::info("device: {} ({}); kernels run on {}", device->selected, device->name,
                device->kernel_device);
 
-  stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes();
+  stoa::functions::RuntimeSet runtimes = device->kernel_device == "cuda"
+                                             ? stoa::functions::cuda::CudaRuntimes()
+                                             : stoa::functions::DefaultRuntimes();
   stoa::executors::InProcessExecutor::Options options;
   options.threads = static_cast<size_t>(flags.threads);
   options.device = device->kernel_device;

@@ -55,14 +55,14 @@ TEST(DeviceTest, CudaWithoutDeviceIsAnError) {
               HasSubstr("driver version is insufficient"));
 }
 
-TEST(DeviceTest, GpuPresentIsSelectedButKernelsStayOnCpu) {
+TEST(DeviceTest, GpuPresentIsSelectedAndKernelsRunThereWhenBuiltWithCuda) {
   for (const char* flag : {"cuda", "auto"}) {
     common::metrics::Registry registry;
     auto selection = SelectDevice(flag, FakeGpu, &registry);
     ASSERT_TRUE(selection.ok()) << flag;
     EXPECT_EQ(selection->selected, "cuda");
     EXPECT_EQ(selection->name, "Test GPU");
-    EXPECT_EQ(selection->kernel_device, "cpu");
+    EXPECT_EQ(selection->kernel_device, functions::cuda::BuiltWithCuda() ? "cuda" : "cpu");
     EXPECT_THAT(registry.Serialize(),
                 HasSubstr("stoa_executor_device_info{device=\"cuda\",name=\"Test GPU\"} 1"));
   }

@@ -1,0 +1,53 @@
+// The `onnx` FunctionRuntime of an executor that selected a CUDA device:
+// each model runs on the GPU through a CudaGraphExecutor when it can, and
+// on the CPU engine otherwise.
+//
+// Load: the CPU runtime (`cpu`, an OnnxRuntime) loads the artifact first, so
+// validation, error messages and the derived signature are exactly the CPU
+// engine's. Then the graph is built again and handed to
+// CudaGraphExecutor::Create; if that fails (no device, built without CUDA,
+// an op the CUDA kernels lack), the function stays on the CPU and the
+// reason is logged once (spdlog::info) and kept in cuda_status().
+//
+// Invoke on the GPU: inputs are matched and checked like the CPU engine does
+// (by name; a single unnamed tensor for a single-input model; FP32; the
+// declared shape with -1 free; byte count). RESOURCE_EXHAUSTED from the
+// device (out of memory for this request) reruns that request on the CPU;
+// other device errors are returned.
+//
+// Thread safety: as FunctionRuntime / LoadedFunction (concurrent Load and
+// Invoke; device runs are serialised per function by its executor).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "functions/function_runtime.h"
+
+namespace stoa::functions::cuda {
+
+class CudaOnnxRuntime final : public FunctionRuntime {
+ public:
+  explicit CudaOnnxRuntime(FunctionRuntimePtr cpu);
+
+  std::string_view name() const override { return "onnx"; }
+  absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
+                                         std::string_view artifact) override;
+
+ private:
+  const FunctionRuntimePtr cpu_;
+};
+
+// What a loaded function runs on: "cuda", or "cpu" with the reason.
+struct PlacementInfo {
+  bool on_gpu = false;
+  std::string reason;
+};
+// For functions loaded by CudaOnnxRuntime; nullopt for any other function.
+std::optional<PlacementInfo> GetPlacement(const LoadedFunction& fn);
+
+// DefaultRuntimes() with CudaOnnxRuntime as the `onnx` runtime.
+RuntimeSet CudaRuntimes();
+
+}  // namespace stoa::functions::cuda
