@@ -26,10 +26,11 @@ absl::Status ValidateConv(const Node& node) {
 
 std::vector<int64_t> Tail(const Shape& s, size_t from) { return {s.begin() + from, s.end()}; }
 
-// Fills col [channels * prod(kernel), end - begin] for output positions
-// [begin, end) from x (channels planes of prod(in) values).
-void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
-            float* col) {
+// Fills columns [0, end - begin) of col (rows channels * prod(kernel),
+// row stride ld) with the windows of output positions [begin, end) of x
+// (channels planes of prod(in) values).
+void Im2ColGeneric(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin,
+                   int64_t end, float* col, int64_t ld) {
   const int64_t s = g.spatial();
   const int64_t width = end - begin;
   const int64_t in_plane = DimProduct(g.in, 0, g.in.size());
@@ -57,7 +58,7 @@ void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t b
     const float* plane = x + c * in_plane;
     std::fill(k.begin(), k.end(), 0);
     for (int64_t kk = 0; kk < kernel_size; ++kk) {
-      float* row = col + (c * kernel_size + kk) * width;
+      float* row = col + (c * kernel_size + kk) * ld;
       for (int64_t p = 0; p < width; ++p) {
         int64_t off = 0;
         bool inside = true;
@@ -76,6 +77,43 @@ void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t b
         k[d] = 0;
       }
     }
+  }
+}
+
+// The 2-D case without per-element index decoding.
+void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
+              float* col, int64_t ld) {
+  const int64_t h = g.in[0], w = g.in[1], ow_n = g.out[1];
+  const int64_t kh_n = g.kernel[0], kw_n = g.kernel[1];
+  const int64_t width = end - begin;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* plane = x + c * h * w;
+    for (int64_t kh = 0; kh < kh_n; ++kh) {
+      for (int64_t kw = 0; kw < kw_n; ++kw) {
+        float* row = col + ((c * kh_n + kh) * kw_n + kw) * ld;
+        int64_t oh = begin / ow_n, ow = begin % ow_n;
+        const int64_t dh = kh * g.dilation[0] - g.pad_begin[0];
+        const int64_t dw = kw * g.dilation[1] - g.pad_begin[1];
+        for (int64_t p = 0; p < width; ++p) {
+          const int64_t ih = oh * g.stride[0] + dh;
+          const int64_t iw = ow * g.stride[1] + dw;
+          row[p] = (ih >= 0 && ih < h && iw >= 0 && iw < w) ? plane[ih * w + iw] : 0.0f;
+          if (++ow == ow_n) {
+            ow = 0;
+            ++oh;
+          }
+        }
+      }
+    }
+  }
+}
+
+void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
+            float* col, int64_t ld) {
+  if (g.spatial() == 2) {
+    Im2Col2D(x, channels, g, begin, end, col, ld);
+  } else {
+    Im2ColGeneric(x, channels, g, begin, end, col, ld);
   }
 }
 
@@ -128,23 +166,48 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
   const float* xp = x.floats().data();
   const float* wp = w.floats().data();
   float* yp = y.mutable_floats().data();
-  for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t gi = 0; gi < group; ++gi) {
-      const float* xg = xp + (n * channels + gi * cg) * in_plane;
-      float* yg = yp + (n * maps + gi * mg) * out_plane;
-      ConstMatrixMap wm(wp + gi * mg * rows, mg, rows);
-      ParallelFor(out_plane, 64, [&](int64_t begin, int64_t end) {
-        const int64_t width = end - begin;
-        Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(yg + begin, mg, width,
-                                                               Eigen::OuterStride<>(out_plane));
-        if (pointwise) {
+  if (pointwise) {
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t gi = 0; gi < group; ++gi) {
+        const float* xg = xp + (n * channels + gi * cg) * in_plane;
+        float* yg = yp + (n * maps + gi * mg) * out_plane;
+        ConstMatrixMap wm(wp + gi * mg * rows, mg, rows);
+        ParallelFor(out_plane, 64, [&](int64_t begin, int64_t end) {
+          const int64_t width = end - begin;
+          Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(yg + begin, mg, width,
+                                                                 Eigen::OuterStride<>(out_plane));
           Eigen::Map<const RowMajorMatrix, 0, Eigen::OuterStride<>> xm(
               xg + begin, rows, width, Eigen::OuterStride<>(in_plane));
           ym.noalias() = wm * xm;
-        } else {
-          std::vector<float> col(static_cast<size_t>(rows * width));
-          Im2Col(xg, cg, g, begin, end, col.data());
-          ym.noalias() = wm * ConstMatrixMap(col.data(), rows, width);
+        });
+      }
+    }
+  } else {
+    // One GEMM per group over the output positions of the whole batch:
+    // columns are (n, position) pairs, split over the thread budget.
+    const int64_t total = batch * out_plane;
+    for (int64_t gi = 0; gi < group; ++gi) {
+      ConstMatrixMap wm(wp + gi * mg * rows, mg, rows);
+      ParallelFor(total, 64, [&](int64_t begin, int64_t end) {
+        const int64_t width = end - begin;
+        std::vector<float> col(static_cast<size_t>(rows * width));
+        for (int64_t q = begin; q < end;) {
+          const int64_t n = q / out_plane, p0 = q % out_plane;
+          const int64_t p1 = std::min(out_plane, p0 + (end - q));
+          Im2Col(xp + (n * channels + gi * cg) * in_plane, cg, g, p0, p1, col.data() + (q - begin),
+                 width);
+          q += p1 - p0;
+        }
+        RowMajorMatrix product(mg, width);
+        product.noalias() = wm * ConstMatrixMap(col.data(), rows, width);
+        for (int64_t q = begin; q < end;) {
+          const int64_t n = q / out_plane, p0 = q % out_plane;
+          const int64_t p1 = std::min(out_plane, p0 + (end - q));
+          for (int64_t m = 0; m < mg; ++m) {
+            std::memcpy(yp + (n * maps + gi * mg + m) * out_plane + p0,
+                        product.data() + m * width + (q - begin), (p1 - p0) * sizeof(float));
+          }
+          q += p1 - p0;
         }
       });
     }

@@ -30,6 +30,51 @@ absl::Status ValidatePool(const Node& node) {
   return absl::OkStatus();
 }
 
+// One H x W plane of a 2-D pool, without per-element index decoding.
+// `base` is the plane's offset in the whole input (for MaxPool indices).
+template <bool kMax>
+void Pool2D(const float* x, const WindowGeometry& g, bool include_pad, float* y, int64_t* indices,
+            int64_t base) {
+  const int64_t h = g.in[0], w = g.in[1];
+  for (int64_t oh = 0; oh < g.out[0]; ++oh) {
+    const int64_t hs = oh * g.stride[0] - g.pad_begin[0];
+    for (int64_t ow = 0; ow < g.out[1]; ++ow) {
+      const int64_t ws = ow * g.stride[1] - g.pad_begin[1];
+      float acc = kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+      int64_t arg = -1, count = 0;
+      for (int64_t kh = 0; kh < g.kernel[0]; ++kh) {
+        const int64_t ih = hs + kh * g.dilation[0];
+        if (ih < 0 || ih >= h) continue;
+        const float* row = x + ih * w;
+        for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
+          const int64_t iw = ws + kw * g.dilation[1];
+          if (iw < 0 || iw >= w) continue;
+          if (kMax) {
+            if (row[iw] > acc || arg < 0) {
+              acc = row[iw];
+              arg = ih * w + iw;
+            }
+          } else {
+            acc += row[iw];
+          }
+          ++count;
+        }
+      }
+      if (!kMax) {
+        int64_t divisor = count;
+        if (include_pad) {
+          const int64_t he = std::min(hs + g.kernel[0], h + g.pad_end[0]);
+          const int64_t we = std::min(ws + g.kernel[1], w + g.pad_end[1]);
+          divisor = (he - hs) * (we - ws);
+        }
+        acc /= static_cast<float>(std::max<int64_t>(divisor, 1));
+      }
+      y[oh * g.out[1] + ow] = acc;
+      if (indices != nullptr) indices[oh * g.out[1] + ow] = base + arg;
+    }
+  }
+}
+
 template <bool kMax>
 absl::StatusOr<std::vector<Tensor>> RunPool(const Node& node, KernelInputs in) {
   RETURN_IF_ERROR(ExpectFloat(node, in, 0));
@@ -61,6 +106,18 @@ absl::StatusOr<std::vector<Tensor>> RunPool(const Node& node, KernelInputs in) {
   const float* xp = x.floats().data();
   float* yp = y.mutable_floats().data();
   int64_t* ip = want_indices ? indices.mutable_int64s().data() : nullptr;
+  if (s == 2) {
+    ParallelFor(x.shape()[0] * x.shape()[1], 1, [&](int64_t begin, int64_t end) {
+      for (int64_t plane = begin; plane < end; ++plane) {
+        Pool2D<kMax>(xp + plane * in_plane, g, include_pad != 0, yp + plane * out_plane,
+                     ip == nullptr ? nullptr : ip + plane * out_plane, plane * in_plane);
+      }
+    });
+    std::vector<Tensor> out;
+    out.push_back(std::move(y));
+    if (want_indices) out.push_back(std::move(indices));
+    return out;
+  }
   ParallelFor(x.shape()[0] * x.shape()[1], 1, [&](int64_t begin, int64_t end) {
     std::vector<int64_t> o(s), k(s);
     for (int64_t plane = begin; plane < end; ++plane) {
