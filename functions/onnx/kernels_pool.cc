@@ -32,9 +32,32 @@ absl::Status ValidatePool(const Node& node) {
 
 // One H x W plane of a 2-D pool, without per-element index decoding.
 // `base` is the plane's offset in the whole input (for MaxPool indices).
+// MaxPool 2x2, stride 2, no padding or dilation, no Indices: the common
+// CNN down-sampling, every window inside the plane.
+bool MaxPool2x2(const float* x, const WindowGeometry& g, float* y) {
+  for (int64_t d = 0; d < 2; ++d) {
+    if (g.kernel[d] != 2 || g.stride[d] != 2 || g.dilation[d] != 1 || g.pad_begin[d] != 0 ||
+        2 * g.out[d] > g.in[d]) {
+      return false;
+    }
+  }
+  const int64_t w = g.in[1], ow_n = g.out[1];
+  for (int64_t oh = 0; oh < g.out[0]; ++oh) {
+    const float* r0 = x + 2 * oh * w;
+    const float* r1 = r0 + w;
+    float* out = y + oh * ow_n;
+    for (int64_t ow = 0; ow < ow_n; ++ow) {
+      out[ow] =
+          std::max(std::max(r0[2 * ow], r0[2 * ow + 1]), std::max(r1[2 * ow], r1[2 * ow + 1]));
+    }
+  }
+  return true;
+}
+
 template <bool kMax>
 void Pool2D(const float* x, const WindowGeometry& g, bool include_pad, float* y, int64_t* indices,
             int64_t base) {
+  if (kMax && indices == nullptr && MaxPool2x2(x, g, y)) return;
   const int64_t h = g.in[0], w = g.in[1];
   for (int64_t oh = 0; oh < g.out[0]; ++oh) {
     const int64_t hs = oh * g.stride[0] - g.pad_begin[0];

@@ -149,6 +149,17 @@ TEST(PoolTest, MaxPoolCeilModeAndIndices) {
   EXPECT_THAT(I((*out)[1]), ElementsAre(1, 3, 4));
 }
 
+TEST(PoolTest, MaxPool2x2Stride2FastPathAndCeilFallback) {
+  std::vector<float> v(25);
+  for (int i = 0; i < 25; ++i) v[i] = static_cast<float>((i * 7) % 25);  // a permutation of 0..24
+  Tensor x = Tensor::Float({1, 1, 5, 5}, v);
+  // rows: [0 7 14 21 3] [10 17 24 6 13] [20 2 9 16 23] [5 12 19 1 8] [15 22 4 11 18]
+  Attributes a = Attrs({{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}});
+  EXPECT_THAT(F(Run1("MaxPool", {x}, a)), ElementsAre(17, 24, 20, 19));
+  a.Set("ceil_mode", int64_t{1});
+  EXPECT_THAT(F(Run1("MaxPool", {x}, a)), ElementsAre(17, 24, 13, 20, 19, 23, 22, 11, 18));
+}
+
 TEST(PoolTest, MaxPoolDilations) {
   Tensor x = Tensor::Float({1, 1, 5}, {9, 1, 2, 8, 3});
   EXPECT_THAT(F(Run1("MaxPool", {x}, Attrs({{"kernel_shape", Ints{2}}, {"dilations", Ints{3}}}))),
