@@ -15,7 +15,8 @@
 //
 // Errors: UNAVAILABLE when no device answers or when built without CUDA
 // (the caller runs the graph on the CPU); INVALID_ARGUMENT from
-// CheckCudaSupport or shape inference, naming the node; INTERNAL for a
+// CheckCudaSupport or shape inference, naming the node; UNIMPLEMENTED for
+// input shapes the kernels do not cover (see InferShapes); INTERNAL for a
 // failing CUDA call (message carries the CUDA error string);
 // RESOURCE_EXHAUSTED when device memory runs out for one request.
 //

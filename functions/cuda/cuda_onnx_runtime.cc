@@ -66,7 +66,8 @@ class CudaFunction final : public LoadedFunction {
     absl::StatusOr<std::vector<Tensor>> inputs = Match(input.tensors);
     if (!inputs.ok()) return inputs.status();
     absl::StatusOr<std::vector<Tensor>> outputs = gpu_->Run(*inputs);
-    if (outputs.status().code() == absl::StatusCode::kResourceExhausted) {
+    if (outputs.status().code() == absl::StatusCode::kResourceExhausted ||
+        outputs.status().code() == absl::StatusCode::kUnimplemented) {
       return cpu_->Invoke(input);
     }
     if (!outputs.ok()) return outputs.status();

@@ -12,8 +12,9 @@
 // Invoke on the GPU: inputs are matched and checked like the CPU engine does
 // (by name; a single unnamed tensor for a single-input model; FP32; the
 // declared shape with -1 free; byte count). RESOURCE_EXHAUSTED from the
-// device (out of memory for this request) reruns that request on the CPU;
-// other device errors are returned.
+// device (out of memory for this request) and UNIMPLEMENTED (shapes the
+// CUDA kernels do not cover) rerun that request on the CPU; other device
+// errors are returned.
 //
 // Thread safety: as FunctionRuntime / LoadedFunction (concurrent Load and
 // Invoke; device runs are serialised per function by its executor).

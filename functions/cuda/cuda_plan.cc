@@ -52,6 +52,20 @@ absl::Status CheckNode(const Graph& graph, const Node& node) {
       return Unsupported(node, "a shape that is not a constant");
     }
   }
+  // Ranks the kernels need, when ONNX shape inference knows them at load.
+  const onnxrt::ValueShape* in0 =
+      node.inputs.empty() || node.inputs[0] < 0 ||
+              static_cast<size_t>(node.inputs[0]) >= graph.value_shapes.size()
+          ? nullptr
+          : &graph.value_shapes[node.inputs[0]];
+  if (in0 != nullptr && in0->known) {
+    const size_t rank = in0->shape.size();
+    const bool window =
+        op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool";
+    if (window && rank != 4) return Unsupported(node, "only 2-D (NCHW) windows");
+    if (op == "MatMul" && rank != 2) return Unsupported(node, "only 2-D MatMul");
+    if (rank > 6) return Unsupported(node, "rank above 6");
+  }
   if (op == "Dropout" && node.outputs.size() > 1 && node.outputs[1] >= 0) {
     return Unsupported(node, "the mask output");
   }
@@ -74,7 +88,7 @@ absl::StatusOr<Shape> GemmShape(const Node& node, const Shape& a, const Shape& b
 }
 
 absl::StatusOr<Shape> WindowShape(const Node& node, const Shape& x, std::vector<int64_t> kernel) {
-  if (x.size() != 4) return absl::InvalidArgumentError("only 2-D (NCHW) windows are supported");
+  if (x.size() != 4) return absl::UnimplementedError("only 2-D (NCHW) windows are supported");
   ASSIGN_OR_RETURN(int64_t ceil_mode, node.attributes.GetInt("ceil_mode", 0));
   ASSIGN_OR_RETURN(onnxrt::WindowGeometry g,
                    onnxrt::ResolveWindow(node, {x[2], x[3]}, std::move(kernel), ceil_mode != 0));
@@ -118,7 +132,7 @@ absl::StatusOr<Shape> NodeShape(const Graph& graph, const Node& node,
   const Shape& x = shapes[node.inputs[0]];
   if (op == "Gemm" || op == "MatMul") {
     if (op == "MatMul" && (x.size() != 2 || shapes[node.inputs[1]].size() != 2)) {
-      return absl::InvalidArgumentError("only 2-D MatMul runs on CUDA");
+      return absl::UnimplementedError("only 2-D MatMul runs on CUDA");
     }
     return GemmShape(node, x, shapes[node.inputs[1]]);
   }
@@ -139,7 +153,7 @@ absl::StatusOr<Shape> NodeShape(const Graph& graph, const Node& node,
     return WindowShape(node, x, std::move(kernel));
   }
   if (op == "GlobalAveragePool") {
-    if (x.size() != 4) return absl::InvalidArgumentError("only NCHW inputs");
+    if (x.size() != 4) return absl::UnimplementedError("only NCHW inputs");
     return Shape{x[0], x[1], 1, 1};
   }
   if (IsBinary(op)) return onnxrt::BroadcastShapes(x, shapes[node.inputs[1]]);
@@ -148,7 +162,7 @@ absl::StatusOr<Shape> NodeShape(const Graph& graph, const Node& node,
     ASSIGN_OR_RETURN(int64_t a,
                      onnxrt::NormalizeAxis(axis, static_cast<int64_t>(x.size()), "axis"));
     if (a != static_cast<int64_t>(x.size()) - 1) {
-      return absl::InvalidArgumentError("Softmax runs on CUDA over the last axis only");
+      return absl::UnimplementedError("Softmax runs on CUDA over the last axis only");
     }
     return x;
   }
@@ -224,8 +238,8 @@ absl::StatusOr<std::vector<Shape>> InferShapes(const Graph& graph, std::span<con
   for (const Node& node : graph.nodes) {
     absl::StatusOr<Shape> out = NodeShape(graph, node, shapes);
     if (!out.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(node.Describe(), ": ", std::string(out.status().message())));
+      return absl::Status(out.status().code(),
+                          absl::StrCat(node.Describe(), ": ", std::string(out.status().message())));
     }
     if (!node.outputs.empty() && node.outputs[0] >= 0) shapes[node.outputs[0]] = *std::move(out);
   }

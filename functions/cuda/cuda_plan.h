@@ -6,8 +6,9 @@
 //    MaxPool / AveragePool (2-D), GlobalAveragePool, Relu, Sigmoid, Tanh,
 //    Add / Sub / Mul / Div (numpy broadcasting, rank <= 6), Softmax (over
 //    the last axis), Flatten, Reshape (constant shape), Identity, Dropout.
-//    FP32 only. INVALID_ARGUMENT names the first node that is not supported
-//    and why; callers then run the graph on the CPU.
+//    FP32 only; ranks are checked where ONNX shape inference knows them.
+//    INVALID_ARGUMENT names the first node that is not supported and why;
+//    callers then run the graph on the CPU.
 //  - PlanFusion: a Relu whose only input is produced by a Gemm, MatMul,
 //    Conv or Add used by nothing else (and not a graph output) is folded
 //    into that producer's epilogue, saving a kernel and a buffer.
@@ -36,7 +37,9 @@ std::vector<int> PlanFusion(const onnxrt::Graph& graph);
 
 // By value id: the shape of every value (initializers included) for the
 // given runtime input shapes (in graph.inputs order). INVALID_ARGUMENT
-// naming the node when shapes do not fit.
+// naming the node when shapes do not fit; UNIMPLEMENTED naming the node
+// when they fit but the CUDA kernels do not cover them (a 1-D window, a
+// 3-D MatMul, Softmax over another axis: run that request on the CPU).
 absl::StatusOr<std::vector<onnxrt::Shape>> InferShapes(const onnxrt::Graph& graph,
                                                        std::span<const onnxrt::Shape> inputs);
 
