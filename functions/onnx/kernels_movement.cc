@@ -113,7 +113,10 @@ absl::StatusOr<std::vector<Tensor>> RunSplit(const Node& node, KernelInputs in) 
     sizes.assign(n_out, dim / n_out);
   }
   int64_t total = 0;
-  for (int64_t s : sizes) total += s < 0 ? dim + 1 : s;
+  for (int64_t s : sizes) {
+    if (s < 0) return absl::InvalidArgumentError(absl::StrCat("split size ", s, " is negative"));
+    total += s;
+  }
   if (static_cast<int64_t>(sizes.size()) != n_out || total != dim) {
     return absl::InvalidArgumentError(absl::StrCat("split sizes ", ShapeString(sizes), " for ",
                                                    n_out, " outputs do not sum to ", dim));
@@ -243,9 +246,6 @@ absl::Status ValidatePad(const Node& node) {
   if (mode != "constant" && mode != "reflect" && mode != "edge") {
     return absl::InvalidArgumentError(
         absl::StrCat("attribute 'mode' = '", mode, "' is not supported (constant, reflect, edge)"));
-  }
-  if (node.opset >= 18 && node.kernel.max_inputs > 3) {
-    return absl::OkStatus();
   }
   return absl::OkStatus();
 }

@@ -111,6 +111,12 @@ absl::StatusOr<std::vector<Tensor>> RunResize(const Node& node, KernelInputs in)
     return absl::InvalidArgumentError("one of scales and sizes is required");
   }
   RETURN_IF_ERROR(ElementCount(out_shape).status());
+  for (int64_t d = 0; d < rank; ++d) {
+    if (x.shape()[d] == 0 && out_shape[d] > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot resize the empty dimension ", d, " of ", ShapeString(x.shape())));
+    }
+  }
   ASSIGN_OR_RETURN(std::string mode, node.attributes.GetString("mode", "nearest"));
   ASSIGN_OR_RETURN(
       std::string transform,

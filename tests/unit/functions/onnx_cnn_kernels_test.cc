@@ -244,6 +244,8 @@ TEST(MovementTest, TransposeConcatSplit) {
   ASSERT_TRUE(parts.ok()) << parts.status();
   EXPECT_THAT(F((*parts)[0]), ElementsAre(1, 4));
   EXPECT_THAT(F((*parts)[1]), ElementsAre(2, 3, 5, 6));
+  EXPECT_FALSE(
+      RunOp("Split", {a, Tensor::Int64({2}, {4, -1})}, Attrs({{"axis", int64_t{1}}}), 13, 2).ok());
   parts = RunOp("Split", {a}, Attrs({{"axis", int64_t{0}}}), 11, 2);  // equal parts
   ASSERT_TRUE(parts.ok()) << parts.status();
   EXPECT_THAT(F((*parts)[1]), ElementsAre(4, 5, 6));
@@ -324,6 +326,9 @@ TEST(ResizeTest, NearestAndLinearModes) {
               Near({1, 1 + 2.0f / 3, 1 + 4.0f / 3, 3}));
   EXPECT_THAT(Error("Resize", {x, kNone, scales}, Attrs({{"mode", std::string("cubic")}})),
               HasSubstr("'cubic' is not supported"));
+  EXPECT_THAT(
+      Error("Resize", {Tensor::Float({1, 0}, {}), kNone, kNone, Tensor::Int64({2}, {1, 2})}),
+      HasSubstr("empty dimension 1"));
 }
 
 TEST(SoftmaxTest, LogSoftmax) {
