@@ -12,7 +12,13 @@
 // bench/compare_ort.sh can join them. Inputs are the first rows of
 // functions/examples/digits/test_split.csv, identical for both engines.
 // A model the engine refuses is reported and skipped.
+//
+// executor/<model>/max_batch:B: requests/s through an InProcessExecutor with
+// one worker thread, 256 single-row requests in flight at once, with dynamic
+// batching off (B = 1) or on (B = 32, max_delay_us 2000): what batching buys
+// a loaded executor.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +30,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/blocking_counter.h"
 #include "benchmark/benchmark.h"
+#include "executors/in_process_executor.h"
 #include "functions/function_runtime.h"
 
 namespace {
@@ -123,6 +131,53 @@ void RunCase(benchmark::State& state, LoadedFunction* fn, const std::string& inp
   Results()[model.name + "/" + std::to_string(100 + batch)] = line;
 }
 
+// Throughput of a one-thread executor under 256 concurrent single-row requests.
+void RunExecutorCase(benchmark::State& state, const std::string& artifact, const ModelCase& model,
+                     const std::vector<std::vector<float>>& images) {
+  const int64_t max_batch = state.range(0);
+  stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes();
+  stoa::executors::InProcessExecutor ex(runtimes, {1, "cpu", ""}, nullptr);
+  stoa::v1::LoadFunctionRequest load;
+  load.mutable_spec()->set_name(model.name);
+  load.mutable_spec()->set_runtime("onnx");
+  load.mutable_spec()->mutable_batching()->set_max_batch(static_cast<uint32_t>(max_batch));
+  load.mutable_spec()->mutable_batching()->set_max_delay_us(2000);
+  load.set_artifact(artifact);
+  absl::BlockingCounter loaded(1);
+  ex.LoadFunction(load,
+                  [&](absl::StatusOr<stoa::v1::LoadFunctionResponse>) { loaded.DecrementCount(); });
+  loaded.Wait();
+  constexpr int kInFlight = 256;
+  std::vector<stoa::v1::InvokeRequest> requests(kInFlight);
+  for (int i = 0; i < kInFlight; ++i) {
+    requests[i].set_function(model.name);
+    stoa::v1::Tensor* t = requests[i].add_inputs();
+    t->set_name("pixels");
+    t->set_datatype(stoa::v1::FP32);
+    t->add_shape(1);
+    for (int64_t d : model.row_shape) t->add_shape(d);
+    const std::vector<float>& img = images[static_cast<size_t>(i) % images.size()];
+    t->set_raw(img.data(), img.size() * sizeof(float));
+  }
+  int64_t failed = 0;
+  for (auto _ : state) {
+    absl::BlockingCounter done(kInFlight);
+    std::atomic<int64_t> errors{0};
+    for (const auto& r : requests) {
+      ex.Invoke(r, [&](absl::StatusOr<stoa::v1::InvokeResponse> out) {
+        if (!out.ok()) errors.fetch_add(1);
+        done.DecrementCount();
+      });
+    }
+    done.Wait();
+    failed += errors.load();
+  }
+  if (failed > 0) state.SkipWithError("invocations failed");
+  state.SetItemsProcessed(state.iterations() * kInFlight);
+  state.counters["requests_per_s"] = benchmark::Counter(
+      static_cast<double>(kInFlight), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,6 +232,16 @@ int main(int argc, char** argv) {
         ->Arg(32)
         ->MinTime(0.5)
         ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("executor/" + model.name).c_str(),
+                                 [m, artifact = bytes.str(), &images](benchmark::State& state) {
+                                   RunExecutorCase(state, artifact, Models()[m], images);
+                                 })
+        ->ArgName("max_batch")
+        ->Arg(1)
+        ->Arg(32)
+        ->MinTime(0.5)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
   }
   int bench_argc = static_cast<int>(args.size());
   benchmark::Initialize(&bench_argc, args.data());
