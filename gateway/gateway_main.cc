@@ -21,6 +21,7 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -55,7 +56,9 @@ struct Flags {
   int body_limit_mb = 16;
   int http_threads = 2;
   std::string log_level = "info";
-  std::string config;  // consumed by ExpandConfigArgs; declared so CLI11 accepts it
+  std::string tier_cost;    // "edge=0,cloud=1": per-request cost for the weighted policy
+  std::string tier_energy;  // "edge=1,cloud=0.2": per-request energy for the weighted policy
+  std::string config;       // consumed by ExpandConfigArgs; declared so CLI11 accepts it
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -92,6 +95,10 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  app.add_option("--tier-cost", flags.tier_cost,
+                 "per-request cost of each tier for the weighted policy, e.g. edge=0,cloud=1");
+  app.add_option("--tier-energy", flags.tier_energy,
+                 "per-request energy of each tier for the weighted policy, e.g. edge=1,cloud=0.2");
   app.add_option("--config", flags.config, "YAML file whose keys are flag names");
   std::vector<const char*> args;
   for (const std::string& a : *expanded) args.push_back(a.c_str());
@@ -209,6 +216,14 @@ int main(int argc, char** argv) {
   std::random_device seed;
   stoa::scheduler::SchedulerOptions scheduler_options;
   if (flags.edge == "in-process") scheduler_options.in_process.Add(stoa::scheduler::Tier::kEdge);
+  for (auto [text, what, values] :
+       {std::tuple{&flags.tier_cost, "--tier-cost", &scheduler_options.figures.cost},
+        std::tuple{&flags.tier_energy, "--tier-energy", &scheduler_options.figures.energy}}) {
+    if (auto s = stoa::scheduler::ParseTierValues(*text, what, *values); !s.ok()) {
+      std::cerr << "stoa-gateway: " << s.message() << "\n";
+      return kExitBadFlags;
+    }
+  }
   stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics, seed(),
                                                 *policy, scheduler_options);
   stoa::gateway::Dispatcher dispatcher(std::move(executors), scheduler,

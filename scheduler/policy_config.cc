@@ -9,8 +9,11 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "yaml-cpp/yaml.h"
@@ -308,6 +311,35 @@ std::string PolicyToJson(const PolicyConfig& p) {
       {"circuit", {{"failures", p.circuit.failures}, {"open_ms", p.circuit.open_ms}}},
   };
   return doc.dump();
+}
+
+absl::Status ParseTierValues(std::string_view text, std::string_view what,
+                             std::array<double, kNumTiers>& values) {
+  std::array<double, kNumTiers> out = values;
+  TierSet seen;
+  const std::string name(what);
+  for (absl::string_view item :
+       absl::StrSplit(absl::string_view(text.data(), text.size()), ',', absl::SkipWhitespace())) {
+    std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    for (std::string& part : kv) part = std::string(absl::StripAsciiWhitespace(part));
+    std::optional<Tier> tier = kv.size() == 2 ? ParseTier(kv[0]) : std::nullopt;
+    if (!tier) {
+      return Invalid(absl::StrCat(name, ": '", std::string(item),
+                                  "' is not TIER=VALUE with TIER edge or cloud"));
+    }
+    if (seen.Contains(*tier)) {
+      return Invalid(absl::StrCat(name, ": tier ", kv[0], " given twice"));
+    }
+    seen.Add(*tier);
+    double v = 0;
+    if (!absl::SimpleAtod(kv[1], &v) || !std::isfinite(v) || v < 0) {
+      return Invalid(
+          absl::StrCat(name, ": value of ", kv[0], " must be a number >= 0, got '", kv[1], "'"));
+    }
+    out[TierIndex(*tier)] = v;
+  }
+  values = out;
+  return absl::OkStatus();
 }
 
 }  // namespace stoa::scheduler

@@ -9,10 +9,12 @@
 // allowed values.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "scheduler/tier.h"
 
 namespace stoa::scheduler {
 
@@ -44,5 +46,13 @@ absl::StatusOr<PolicyConfig> ParsePolicyJson(std::string_view json);
 absl::StatusOr<PolicyConfig> ParsePolicyYaml(std::string_view yaml);
 // The full document, every field present.
 std::string PolicyToJson(const PolicyConfig& policy);
+
+// Per-tier figures written "edge=0,cloud=1.5" (the gateway's --tier-cost
+// and --tier-energy flags): each named tier's value replaces its entry in
+// `values` (indexed by TierIndex); tiers left out keep theirs.
+// INVALID_ARGUMENT naming `what` for an unknown tier, a malformed or
+// negative number, or a tier named twice.
+absl::Status ParseTierValues(std::string_view text, std::string_view what,
+                             std::array<double, kNumTiers>& values);
 
 }  // namespace stoa::scheduler

@@ -216,5 +216,22 @@ TEST(PolicyConfigTest, RoundTrip) {
   EXPECT_EQ(PolicyToJson(*out), json);
 }
 
+TEST(TierValuesTest, ParsesAndValidates) {
+  std::array<double, kNumTiers> v = {0.0, 1.0};
+  ASSERT_TRUE(ParseTierValues("cloud=2.5", "--tier-cost", v).ok());
+  EXPECT_EQ(v[0], 0.0);
+  EXPECT_EQ(v[1], 2.5);
+  ASSERT_TRUE(ParseTierValues("edge=1, cloud=0.2", "--tier-energy", v).ok());
+  EXPECT_EQ(v[0], 1.0);
+  EXPECT_EQ(v[1], 0.2);
+  for (const char* bad : {"fog=1", "edge", "edge=-1", "edge=x", "edge=1,edge=2", "edge=inf"}) {
+    std::array<double, kNumTiers> w = {7.0, 8.0};
+    absl::Status s = ParseTierValues(bad, "--tier-cost", w);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("--tier-cost")) << bad;
+    EXPECT_EQ(w[0], 7.0) << bad;  // nothing changes
+  }
+}
+
 }  // namespace
 }  // namespace stoa::scheduler
