@@ -139,6 +139,39 @@ def _summary_table(scenario, passes, best, oracle_rows):
     return lines
 
 
+def shadow_accuracy(pass_dir):
+    """The scheduler's own accuracy from shadow execution (state.json):
+    (ratio, comparisons, regret_ms) summed over functions, or None when
+    it made no comparison (shadow_rate 0, or a gateway without it)."""
+    try:
+        with open(os.path.join(pass_dir, "state.json"), encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return None
+    n = correct = 0
+    regret = 0.0
+    for fn in state.get("functions", {}).values():
+        acc = fn.get("accuracy") or {}
+        n += int(acc.get("comparisons") or 0)
+        correct += int(acc.get("correct") or 0)
+        regret += float(acc.get("regret_ms") or 0.0)
+    if n == 0:
+        return None
+    return correct / n, n, regret
+
+
+def _shadow_lines(passes):
+    lines = []
+    for p in passes:
+        acc = shadow_accuracy(passes[p]["dir"])
+        if acc is not None:
+            lines.append("- %s (shadow_rate %g): the scheduler's own placement accuracy by "
+                         "shadow execution %.0f%% over %d comparisons, mean regret %.1f ms."
+                         % (p, passes[p]["meta"].get("shadow_rate", 0), acc[0] * 100, acc[1],
+                            acc[2] / acc[1]))
+    return lines
+
+
 def _phase_table(scenario, passes):
     lines = ["| phase | " + " | ".join("%s mean / p95 ms" % p for p in passes) + " |",
              "|---|" + "---|" * len(passes)]
@@ -225,7 +258,9 @@ def write(run_dir, stoa_binary, quick=False):
             "derived from the forced-tier passes (edge_only, cloud_only): per %g s bucket, "
             "the tier with the lower mean latency; accuracy is the share of a policy's "
             "requests placed on that tier, regret its mean extra latency over the oracle's "
-            "(shadow execution is not in the scheduler yet)." % BUCKET_S, "",
+            "(a per-request check by the scheduler's shadow execution is listed below when the "
+            "run used --shadow-rate)." % BUCKET_S, "",
+            ] + _shadow_lines(passes) + ["",
             "![latency over time](latency_over_time.png)", "",
             "![latency CDF](latency_cdf.png)", "", "## Per phase", ""]
     out += _phase_table(scenario, passes)

@@ -117,8 +117,10 @@ def _say(msg):
     sys.stderr.flush()
 
 
-def run_pass(scenario, policy, bin_dir, loadgen, pass_dir):
-    """Runs `scenario` under `policy`; returns the pass metadata dict."""
+def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0):
+    """Runs `scenario` under `policy`; returns the pass metadata dict.
+    `shadow_rate` > 0 asks the scheduler to shadow-execute that share of
+    requests on the other tier (its accuracy then lands in state.json)."""
     os.makedirs(pass_dir, exist_ok=True)
     meta = {"scenario": scenario["name"], "policy": policy, "interrupted": False,
             "duration_s": scenario["duration_s"], "links": [], "actions": []}
@@ -129,7 +131,11 @@ def run_pass(scenario, policy, bin_dir, loadgen, pass_dir):
         tb.start()
         meta["edge_cpu_mode"] = tb.edge_cpu_mode
         url = tb.gateway_url
-        status, text = _request(url, "PUT", "/v1/policy", json.dumps({"policy": policy}))
+        doc = {"policy": policy}
+        if shadow_rate > 0:
+            doc["shadow_rate"] = shadow_rate
+        meta["shadow_rate"] = shadow_rate
+        status, text = _request(url, "PUT", "/v1/policy", json.dumps(doc))
         _check(status, text, "set policy %s" % policy)
         for fn in scenario["functions"]:
             register(url, fn)

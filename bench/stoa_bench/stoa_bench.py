@@ -2,7 +2,7 @@
 """stoa-bench: runs a scenario once per placement policy and reports.
 
     stoa-bench run SCENARIO.yaml [--quick] [--out DIR] [--policies p,q]
-                   [--bin-dir DIR] [--loadgen PATH] [--stoa PATH]
+                   [--bin-dir DIR] [--loadgen PATH] [--stoa PATH] [--shadow-rate R]
     stoa-bench check SCENARIO.yaml      # validate only
     stoa-bench report RUN_DIR            # rebuild report.md and plots
 
@@ -74,6 +74,9 @@ def cmd_run(args):
     except (ValueError, FileNotFoundError) as e:
         _say(str(e))
         return 2
+    if not 0.0 <= args.shadow_rate <= 1.0:
+        _say("--shadow-rate: must be in [0, 1], got %g" % args.shadow_rate)
+        return 2
     if args.quick:
         sc = scenario_mod.scaled(sc, QUICK_DURATION_S)
     stamp = datetime.datetime.utcnow().strftime("%Y%m%d-%H%M%S")
@@ -91,7 +94,8 @@ def cmd_run(args):
             _say("scenario %s, policy %s (%g s)" % (sc["name"], policy, sc["duration_s"]))
             try:
                 runner.run_pass(sc, policy, bins["bin_dir"], bins["loadgen"],
-                                os.path.join(run_dir, policy))
+                                os.path.join(run_dir, policy),
+                                args.shadow_rate if policy == "predictive" else 0.0)
             except (RuntimeError, OSError, ValueError) as e:
                 _say("policy %s failed: %s" % (policy, e))
                 code = 1
@@ -145,6 +149,9 @@ def main(argv):
     r.add_argument("--quick", action="store_true", help="12 s per pass (CI smoke test)")
     r.add_argument("--out", help="run directory")
     r.add_argument("--policies", help="comma-separated subset of the scenario's policies")
+    r.add_argument("--shadow-rate", type=float, default=0.0,
+                   help="shadow_rate of the predictive pass (0-1): the scheduler then "
+                        "measures its own placement accuracy by shadow execution")
     for q in (r, sub.add_parser("report", help="rebuild the report of a run")):
         q.add_argument("--bin-dir")
         q.add_argument("--stoa")

@@ -193,5 +193,22 @@ class ModelInputTest(unittest.TestCase):
         self.assertIn("calibrated", proc["cloud"][1])
 
 
+class ShadowAccuracyTest(unittest.TestCase):
+    def test_reads_and_sums_the_schedulers_accuracy(self):
+        import json
+        import report
+        d = tempfile.mkdtemp()
+        self.assertIsNone(report.shadow_accuracy(d))  # no state.json
+        with open(os.path.join(d, "state.json"), "w") as f:
+            json.dump({"functions": {
+                "a": {"accuracy": {"comparisons": 30, "correct": 27, "regret_ms": 4.5}},
+                "b": {"accuracy": {"comparisons": 10, "correct": 9, "ratio": 0.9}},
+                "c": {"accuracy": {"comparisons": 0, "correct": 0, "ratio": None}}}}, f)
+        self.assertEqual(report.shadow_accuracy(d), (0.9, 40, 4.5))
+        with open(os.path.join(d, "state.json"), "w") as f:
+            json.dump({"functions": {"a": {"edge": {}}}}, f)
+        self.assertIsNone(report.shadow_accuracy(d))
+
+
 if __name__ == "__main__":
     unittest.main()
