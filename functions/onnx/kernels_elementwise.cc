@@ -338,15 +338,19 @@ absl::StatusOr<std::vector<Tensor>> RunClip(const Node& node, KernelInputs in) {
 }
 
 // Dropout at inference: Y = X; the optional mask is all true. An explicit
-// training_mode input that is true is refused.
+// training_mode input that is true is refused unless the ratio is 0.
 absl::StatusOr<std::vector<Tensor>> RunDropout(const Node& node, KernelInputs in) {
   RETURN_IF_ERROR(ExpectPresent(in, 0));
   if (HasInput(in, 2)) {
     if (in[2]->type() != ElementType::kBool || in[2]->size() != 1) {
       return absl::InvalidArgumentError("training_mode must be a BOOL scalar");
     }
-    if (in[2]->bools()[0] != 0) {
-      return absl::InvalidArgumentError("training_mode true is not supported (inference only)");
+    // Training with ratio 0 drops nothing: the same identity (ONNX's reference).
+    const bool zero_ratio = HasInput(in, 1) && in[1]->type() == ElementType::kFloat32 &&
+                            in[1]->size() == 1 && in[1]->floats()[0] == 0.0f;
+    if (in[2]->bools()[0] != 0 && !zero_ratio) {
+      return absl::InvalidArgumentError(
+          "training_mode true with a non-zero ratio is not supported (inference only)");
     }
   }
   std::vector<Tensor> out;

@@ -226,6 +226,17 @@ TEST(ElementwiseTest, ActivationsAndClipForms) {
   EXPECT_THAT(F(Run1("Softplus", {Tensor::Float({2}, {0, 100})})), Near({std::log(2.0f), 100}));
 }
 
+TEST(ElementwiseTest, DropoutIsIdentityUnlessTrainingForReal) {
+  Tensor x = Tensor::Float({2}, {1, -2});
+  absl::StatusOr<std::vector<Tensor>> out = RunOp("Dropout", {x}, {}, 13, /*outputs=*/2);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(F((*out)[0]), ElementsAre(1, -2));
+  EXPECT_THAT(B((*out)[1]), ElementsAre(1, 1));
+  const Tensor yes = Tensor::Bool({}, {1});
+  EXPECT_TRUE(RunOp("Dropout", {x, Tensor::Float({}, {0}), yes}).ok());
+  EXPECT_THAT(Error("Dropout", {x, Tensor::Float({}, {0.5f}), yes}), HasSubstr("non-zero ratio"));
+}
+
 TEST(ElementwiseTest, CastTruncatesAndMakesBools) {
   Tensor x = Tensor::Float({3}, {-1.7f, 0, 2.9f});
   EXPECT_THAT(I(Run1("Cast", {x}, Attrs({{"to", int64_t{7}}}))), ElementsAre(-1, 0, 2));
