@@ -15,8 +15,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -251,6 +253,33 @@ TEST(LinkemTest, Rate) {
   EXPECT_EQ(got, total);
   EXPECT_NEAR(seconds, 0.5, 0.05);
   close(fd);
+}
+
+// Runs stoa-linkem with `args`; returns its exit code and stdout+stderr.
+int RunLinkem(const std::string& args, std::string& output) {
+  FILE* pipe = popen((BinaryPath("stoa-linkem") + " " + args + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buf[512];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
+  int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(LinkemTest, BadFlagsExit2NamingTheFlag) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--upstream 127.0.0.1:1 --delay-ms -5", "--delay-ms"},
+      {"--upstream 127.0.0.1:1 --loss 2", "--loss"},
+      {"--upstream 127.0.0.1:1 --preset 3g", "--preset"},
+      {"--upstream nowhere", "--upstream"},
+      {"--upstream 127.0.0.1:1 --listen 127.0.0.1", "--listen"},
+      {"--upstream 127.0.0.1:1 --control localhost", "--control"},
+      {"--delay-ms 5", "--upstream"},
+  };
+  for (const auto& [args, flag] : cases) {
+    std::string output;
+    EXPECT_EQ(RunLinkem(args, output), 2) << args << ": " << output;
+    EXPECT_THAT(output, HasSubstr(flag)) << args;
+  }
 }
 
 TEST(LinkemTest, GatewayReachesExecutorOverGrpcThroughTheLink) {
