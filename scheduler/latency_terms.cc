@@ -155,7 +155,7 @@ void ExecTerm::Refit() {
   // Ridge on the slopes keeps the fit defined when batch or size never vary.
   const double ridge = 1e-3 * n;
   double scale = 0.0;
-  for (int iter = 0; iter < 6; ++iter) {
+  for (int iter = 0; iter < 4; ++iter) {
     Eigen::Matrix3d a = Eigen::Matrix3d::Zero();
     Eigen::Vector3d b = Eigen::Vector3d::Zero();
     for (int i = 0; i < n; ++i) {

@@ -1,6 +1,8 @@
 // Hot-path cost of the PlacementScheduler with the predictive policy:
 // Decide alone, and Decide + Observe, over 1 or 1000 functions, on 1..4
-// threads sharing one scheduler (as gateway threads do).
+// threads sharing one scheduler (as gateway threads do). Outcomes carry the
+// executor-reported breakdown, so every term learns (net and queue RLS,
+// exec Huber refits every few observations); the edge is in-process.
 //
 //   build/<preset>/bin/stoa-bench-scheduler [--benchmark_filter=...]
 #include <memory>
@@ -15,20 +17,39 @@
 namespace stoa::scheduler {
 namespace {
 
+// Edge: 8 ms of exec; cloud: 3 ms exec + 1 ms queue + 8 ms of network.
+Outcome MakeOutcome(Tier tier, size_t i) {
+  Outcome o;
+  o.tier = tier;
+  o.request_bytes = 4000;
+  o.response_bytes = 200;
+  o.ahead = 1 + (i & 1);
+  o.exec_ms = tier == Tier::kEdge ? 8.0 + (i & 3) : 3.0 - 0.5 * (i & 3);
+  o.queue_ms = tier == Tier::kEdge ? 0.0 : 1.0;
+  o.server_ms = o.exec_ms + o.queue_ms;
+  o.latency_ms = o.server_ms + (tier == Tier::kEdge ? 0.0 : 8.0);
+  return o;
+}
+
 // One warmed-up scheduler per function count, shared by every thread and run.
 struct Setup {
-  explicit Setup(int functions) : scheduler(common::RealClock::Get(), &registry, 42, Policy()) {
+  explicit Setup(int functions)
+      : scheduler(common::RealClock::Get(), &registry, 42, Policy(), Options()) {
     for (int i = 0; i < functions; ++i) names.push_back("function-" + std::to_string(i));
     for (const std::string& name : names) {
       for (Tier tier : kAllTiers) {
         Decision d{tier, Reason::kExplore, 0};
-        Outcome o;
-        o.tier = tier;
-        o.latency_ms = tier == Tier::kEdge ? 8.0 : 12.0;
-        scheduler.Observe(name, d, o);
+        scheduler.Observe(name, d, MakeOutcome(tier, 0));
       }
     }
     features.warm = TierSet::All();
+    features.request_bytes = 4000;
+    features.queue_depth = {1, 2};
+  }
+  static SchedulerOptions Options() {
+    SchedulerOptions o;
+    o.in_process.Add(Tier::kEdge);
+    return o;
   }
   static PolicyConfig Policy() {
     PolicyConfig p;
@@ -67,8 +88,7 @@ void BM_DecideObserve(benchmark::State& state) {
     const std::string& name = s.names[i++ % s.names.size()];
     auto d = s.scheduler.Decide(name, TierSet::All(), s.features);
     if (d.ok()) {
-      o.tier = d->tier;
-      o.latency_ms = d->tier == Tier::kEdge ? 8.0 + (i & 3) : 12.0 - (i & 3);
+      o = MakeOutcome(d->tier, i);
       s.scheduler.Observe(name, *d, o);
     }
     benchmark::DoNotOptimize(o);
