@@ -81,6 +81,7 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   errors[TermIndex(Term::kExec)] = exec_.Observe(in.batch, in.request_kb, exec_ms);
   response_kb_ = observations_ == 0 ? response_kb
                                     : response_kb_ + kResponseWeight * (response_kb - response_kb_);
+  recent_[observations_ % kRecent] = latency;
   ++observations_;
   last_latency_ms_ = latency;
   return errors;
@@ -90,6 +91,10 @@ LatencyModel::Snapshot LatencyModel::Snap() const {
   absl::ReaderMutexLock lock(&mu_);
   Snapshot s;
   s.observations = observations_;
+  const uint64_t n = std::min<uint64_t>(observations_, kRecent);
+  for (uint64_t i = observations_ - n; i < observations_; ++i) {
+    s.recent_ms.push_back(recent_[i % kRecent]);
+  }
   s.last_latency_ms = last_latency_ms_;
   s.rtt_ms = net_.RttMs();
   s.ms_per_kb = net_.MsPerKb();

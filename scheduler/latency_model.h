@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 #include <string_view>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "scheduler/latency_terms.h"
@@ -59,8 +60,11 @@ class LatencyModel {
   // (actual − predicted, ms). Non-finite latencies are ignored.
   TermErrors Observe(const ModelInput& in, const Outcome& outcome);
 
+  static constexpr int kRecent = 8;
+
   struct Snapshot {
     uint64_t observations = 0;
+    std::vector<double> recent_ms;  // the last kRecent latencies, oldest first
     double last_latency_ms = std::numeric_limits<double>::quiet_NaN();
     double rtt_ms = 0.0, ms_per_kb = 0.0, service_ms = 0.0;
     int cold_window = 0;
@@ -83,6 +87,7 @@ class LatencyModel {
   ExecTerm exec_ ABSL_GUARDED_BY(mu_);
   double response_kb_ ABSL_GUARDED_BY(mu_) = 0.0;  // smoothed
   uint64_t observations_ ABSL_GUARDED_BY(mu_) = 0;
+  std::array<double, kRecent> recent_ ABSL_GUARDED_BY(mu_){};  // ring, by observations_
   double last_latency_ms_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<double>::quiet_NaN();
 };
 

@@ -474,6 +474,7 @@ std::string PlacementScheduler::StateJson() const {
           {"observations", snap.observations},
           {"predicted_ms", NumberOrNull(tier.predicted_ms.load(std::memory_order_relaxed))},
           {"last_latency_ms", NumberOrNull(snap.last_latency_ms)},
+          {"recent_ms", snap.recent_ms},
           {"prediction", p.measured
                              ? Json{{"mean_ms", p.mean_ms}, {"p95_ms", p.p95_ms}, {"terms", terms}}
                              : Json(nullptr)},

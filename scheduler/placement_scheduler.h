@@ -103,7 +103,8 @@ class PlacementScheduler final : public Scheduler {
   //  "consecutive_failures":n}, …}, "functions":{name:{"policy_override":
   //  {…}|null, "accuracy":{"comparisons":n,"correct":n,"ratio":x|null,
   //  "regret_ms":x}, "edge":{"observations":n, "predicted_ms":x (last
-  //  decision), "last_latency_ms":x, "prediction":{"mean_ms","p95_ms",
+  //  decision), "last_latency_ms":x, "recent_ms":[last 8 latencies],
+  //  "prediction":{"mean_ms","p95_ms",
   //  "terms":{"net":{"mean_ms","p95_ms"},…}} (for a cold call of the last
   //  size on an idle tier), "model":{"rtt_ms","ms_per_kb","service_ms",
   //  "cold_window","exec":[β0,β1,β2]}, "errors":{term:{"mean_abs_ms",

@@ -51,6 +51,10 @@ TEST(LatencyModelTest, ReturnsPerTermErrorsAndP95IsAboveMean) {
   EXPECT_GT(p.p95_ms, p.mean_ms);
   EXPECT_DOUBLE_EQ(p.ms, p.p95_ms);
   EXPECT_GT(m.Snap().mean_abs_error[TermIndex(Term::kNet)], 0.5);
+  std::vector<double> recent = m.Snap().recent_ms;
+  ASSERT_EQ(recent.size(), static_cast<size_t>(LatencyModel::kRecent));
+  EXPECT_EQ(recent.back(), 20 + 99 % 10);
+  EXPECT_EQ(recent.front(), 20 + 92 % 10);
 }
 
 TEST(LatencyModelTest, IgnoresNonFinite) {
