@@ -5,6 +5,7 @@ stop of the lan testbed from $STOA_BIN_DIR (label integration)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -184,6 +185,9 @@ class LauncherWithFakeBinariesTest(unittest.TestCase):
         self.assertIn("cloud_executor", str(ctx.exception))
         self.assertIn("boom", str(ctx.exception))
         self.assertEqual(tb.pids, {})
+        self.assertIn(tb.log_dir, str(ctx.exception))  # kept for the reader
+        self.assertTrue(os.path.exists(os.path.join(tb.log_dir, "cloud_executor.log")))
+        shutil.rmtree(os.path.dirname(tb.log_dir))
 
     def test_missing_binary(self):
         os.unlink(os.path.join(self.bin, "stoa-linkem"))
