@@ -142,6 +142,8 @@ class LauncherWithFakeBinariesTest(unittest.TestCase):
         self.yaml = write(GOOD)
 
     def tearDown(self):
+        shutil.rmtree(testbed.CGROUP_CPU_ROOT, ignore_errors=True)
+        shutil.rmtree(self.bin, ignore_errors=True)
         testbed.CGROUP_CPU_ROOT = self.saved_root
         os.unlink(self.yaml)
 
