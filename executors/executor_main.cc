@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "common/config.h"
+#include "common/cli.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "executors/device.h"
@@ -30,7 +30,7 @@
 
 namespace {
 
-constexpr int kExitBadFlags = 2;
+using stoa::common::kExitBadFlags;
 constexpr int kExitStartFailed = 1;
 constexpr int kShutdownGraceMs = 2000;
 
@@ -40,19 +40,12 @@ struct Flags {
   int threads = 0;
   std::string log_level = "info";
   std::string metrics_listen;
-  std::string config;  // consumed by ExpandConfigArgs; declared so CLI11 accepts it
 };
 
 // Parses argv (with --config expanded). Returns an exit code when the
 // process should stop (help: 0, bad flags: 2), -1 to go on.
 int ParseFlags(int argc, char** argv, Flags& flags) {
-  auto expanded = stoa::common::ExpandConfigArgs(argc, argv);
-  if (!expanded.ok()) {
-    std::cerr << "stoa-executor: " << expanded.status().message() << "\n";
-    return kExitBadFlags;
-  }
   CLI::App app("stoa-executor: runs Stoa functions for a gateway, over gRPC");
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--listen", flags.listen, "HOST:PORT or unix:PATH (port 0 picks a free port)")
       ->capture_default_str();
   app.add_option("--device", flags.device, "cpu, cuda or auto")
@@ -66,18 +59,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "HOST:PORT serving GET /metrics (off when empty)");
-  app.add_option("--config", flags.config, "YAML file whose keys are flag names");
-  std::vector<const char*> args;
-  for (const std::string& a : *expanded) args.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(args.size()), args.data());
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitBadFlags;
-  }
-  return -1;
+  return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
 }  // namespace

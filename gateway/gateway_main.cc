@@ -27,7 +27,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "common/config.h"
+#include "common/cli.h"
 #include "common/file_util.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -43,7 +43,7 @@
 
 namespace {
 
-constexpr int kExitBadFlags = 2;
+using stoa::common::kExitBadFlags;
 constexpr int kExitStartFailed = 1;
 
 struct Flags {
@@ -58,17 +58,10 @@ struct Flags {
   std::string log_level = "info";
   std::string tier_cost;    // "edge=0,cloud=1": per-request cost for the weighted policy
   std::string tier_energy;  // "edge=1,cloud=0.2": per-request energy for the weighted policy
-  std::string config;       // consumed by ExpandConfigArgs; declared so CLI11 accepts it
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
-  auto expanded = stoa::common::ExpandConfigArgs(argc, argv);
-  if (!expanded.ok()) {
-    std::cerr << "stoa-gateway: " << expanded.status().message() << "\n";
-    return kExitBadFlags;
-  }
   CLI::App app("stoa-gateway: the Stoa REST API, placing each invocation on the edge or cloud");
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--listen", flags.listen, "HOST:PORT (port 0 picks a free port)")
       ->capture_default_str();
   app.add_option("--data-dir", flags.data_dir, "where functions and the policy are stored")
@@ -99,18 +92,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "per-request cost of each tier for the weighted policy, e.g. edge=0,cloud=1");
   app.add_option("--tier-energy", flags.tier_energy,
                  "per-request energy of each tier for the weighted policy, e.g. edge=1,cloud=0.2");
-  app.add_option("--config", flags.config, "YAML file whose keys are flag names");
-  std::vector<const char*> args;
-  for (const std::string& a : *expanded) args.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(args.size()), args.data());
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitBadFlags;
-  }
-  return -1;
+  return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
 // "HOST:PORT" → host, port; false when malformed.

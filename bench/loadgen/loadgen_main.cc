@@ -27,7 +27,7 @@
 #include "bench/loadgen/arrivals.h"
 #include "bench/loadgen/load_runner.h"
 #include "bench/loadgen/payloads.h"
-#include "common/config.h"
+#include "common/cli.h"
 
 #ifndef STOA_DEFAULT_SOURCE_DIR
 #define STOA_DEFAULT_SOURCE_DIR "."
@@ -47,7 +47,6 @@ struct Flags {
   int connections = 32;
   int timeout_ms = 10000;
   uint64_t seed = 1;
-  std::string config;
 };
 
 std::string DigitsCsv() {
@@ -59,14 +58,8 @@ std::string DigitsCsv() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto expanded = stoa::common::ExpandConfigArgs(argc, argv);
-  if (!expanded.ok()) {
-    std::cerr << "stoa-loadgen: " << expanded.status().message() << "\n";
-    return 2;
-  }
   Flags f;
   CLI::App app("stoa-loadgen: open-loop IoT fleet against the Stoa gateway");
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--gateway", f.gateway, "gateway URL")->capture_default_str();
   app.add_option("--function", f.function, "function to invoke")->required();
   app.add_option("--devices", f.devices, "simulated devices")->capture_default_str();
@@ -80,14 +73,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout-ms", f.timeout_ms, "per-request timeout")->capture_default_str();
   app.add_option("--seed", f.seed, "seed of the arrival schedule")->capture_default_str();
-  app.add_option("--config", f.config, "YAML file of flags");
-  std::vector<const char*> args;
-  for (const auto& a : *expanded) args.push_back(a.c_str());
-  try {
-    app.parse(static_cast<int>(args.size()), args.data());
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (auto code = stoa::common::ParseCommandLine(app, argc, argv)) return *code;
 
   auto url = stoa::tools::HttpUrl::Parse(f.gateway);
   auto process = stoa::bench::ParseArrivalProcess(f.arrivals);

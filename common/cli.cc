@@ -1,0 +1,35 @@
+#include "common/cli.h"
+
+#include <iostream>
+#include <vector>
+
+#include "common/config.h"
+
+namespace stoa::common {
+
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* argv) {
+  auto expanded = ExpandConfigArgs(argc, argv);
+  if (!expanded.ok()) {
+    std::cerr << (argc > 0 ? argv[0] : "stoa") << ": " << expanded.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  if (app.get_option_no_throw("--config") == nullptr) {
+    // ExpandConfigArgs consumed it; declared so that --help lists it.
+    app.add_option("--config")->description("YAML file whose keys are flag names");
+  }
+  for (CLI::Option* option : app.get_options()) {
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
+  std::vector<const char*> args;
+  args.reserve(expanded->size());
+  for (const std::string& a : *expanded) args.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitBadFlags;
+  }
+  return std::nullopt;
+}
+
+}  // namespace stoa::common

@@ -1,0 +1,23 @@
+// Command-line parsing shared by Stoa's binaries: CLI11, with `--config FILE`
+// expanded into flags first (common/config.h) and every option taking its
+// last value, so a flag on the command line wins over the same key in the
+// file. Call it after the binary has added its own options; it adds
+// `--config` itself.
+//
+// Returns nullopt when the program should go on, otherwise the exit code:
+// 0 after --help, 2 after a bad flag or config file (the message is printed
+// to stderr, naming the flag or the file's problem).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+
+namespace stoa::common {
+
+inline constexpr int kExitBadFlags = 2;
+
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* argv);
+
+}  // namespace stoa::common
