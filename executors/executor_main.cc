@@ -2,7 +2,7 @@
 // InProcessExecutor with every runtime built into this binary.
 //
 //   stoa-executor --listen HOST:PORT|unix:PATH [--device cpu|cuda|auto]
-//                 [--threads N] [--metrics-listen HOST:PORT]
+//                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
 //                 [--log-level LEVEL] [--config FILE]
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
@@ -38,6 +38,7 @@ struct Flags {
   std::string listen = "0.0.0.0:50051";
   std::string device = "auto";
   int threads = 0;
+  int intra_op_threads = 1;
   std::string log_level = "info";
   std::string metrics_listen;
 };
@@ -53,6 +54,10 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   app.add_option("--threads", flags.threads, "worker threads (0: one per hardware thread)")
       ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app.add_option("--intra-op-threads", flags.intra_op_threads,
+                 "threads one ONNX invocation may use (Conv, Gemm, pooling)")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
@@ -86,9 +91,11 @@ int main(int argc, char** argv) {
   spdlog::info("device: {} ({}); kernels run on {}", device->selected, device->name,
                device->kernel_device);
 
+  stoa::functions::RuntimeOptions runtime_options;
+  runtime_options.intra_op_threads = flags.intra_op_threads;
   stoa::functions::RuntimeSet runtimes = device->kernel_device == "cuda"
-                                             ? stoa::functions::cuda::CudaRuntimes()
-                                             : stoa::functions::DefaultRuntimes();
+                                             ? stoa::functions::cuda::CudaRuntimes(runtime_options)
+                                             : stoa::functions::DefaultRuntimes(runtime_options);
   stoa::executors::InProcessExecutor::Options options;
   options.threads = static_cast<size_t>(flags.threads);
   options.device = device->kernel_device;

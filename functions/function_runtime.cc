@@ -29,9 +29,10 @@ absl::StatusOr<LoadedFunctionPtr> RuntimeSet::Load(const v1::FunctionSpec& spec,
   return runtime->Load(spec, artifact);
 }
 
-RuntimeSet DefaultRuntimes() {
+RuntimeSet DefaultRuntimes(const RuntimeOptions& options) {
   RuntimeSet set;
-  set.Add(std::make_unique<OnnxRuntime>());
+  set.Add(std::make_unique<OnnxRuntime>(
+      OnnxRuntime::Options{.intra_op_threads = options.intra_op_threads}));
   set.Add(std::make_unique<WasmRuntime>());
   return set;
 }

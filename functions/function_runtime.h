@@ -95,6 +95,13 @@ class RuntimeSet {
 };
 
 // Every runtime built into this binary: onnx and wasm.
-RuntimeSet DefaultRuntimes();
+struct RuntimeOptions {
+  // Threads one ONNX invocation may use (Conv, Gemm/MatMul, pooling split
+  // across them); 1 = the calling thread only. An executor's budget is
+  // its worker threads × this.
+  int intra_op_threads = 1;
+};
+
+RuntimeSet DefaultRuntimes(const RuntimeOptions& options = {});
 
 }  // namespace stoa::functions

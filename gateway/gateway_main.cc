@@ -3,6 +3,7 @@
 //
 //   stoa-gateway [--listen HOST:PORT] [--data-dir DIR] [--cloud HOST:PORT[,…]]
 //                [--edge in-process|unix:PATH|HOST:PORT|none] [--edge-threads N]
+//                [--edge-intra-op-threads N]
 //                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
 //                [--log-level LEVEL] [--config FILE]
 //
@@ -52,6 +53,7 @@ struct Flags {
   std::string cloud;
   std::string edge = "in-process";
   int edge_threads = 0;
+  int edge_intra_op_threads = 1;
   std::string policy_file;
   int body_limit_mb = 16;
   int http_threads = 2;
@@ -75,6 +77,10 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   app.add_option("--edge-threads", flags.edge_threads,
                  "worker threads of the in-process edge executor (0: one per hardware thread)")
       ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app.add_option("--edge-intra-op-threads", flags.edge_intra_op_threads,
+                 "threads one ONNX invocation on the in-process edge may use")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   app.add_option("--policy-file", flags.policy_file,
                  "YAML placement policy used at start-up when none was saved with PUT /v1/policy")
@@ -177,7 +183,9 @@ int main(int argc, char** argv) {
   }
   spdlog::info("placement policy: {}", stoa::scheduler::PolicyToJson(*policy));
 
-  stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes();
+  stoa::functions::RuntimeOptions runtime_options;
+  runtime_options.intra_op_threads = flags.edge_intra_op_threads;
+  stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
   std::array<stoa::executors::ExecutorPtr, stoa::scheduler::kNumTiers> executors;
   if (flags.edge == "in-process") {
     stoa::executors::InProcessExecutor::Options options;

@@ -170,9 +170,10 @@ std::optional<PlacementInfo> GetPlacement(const LoadedFunction& fn) {
   return cuda->placement();
 }
 
-RuntimeSet CudaRuntimes() {
+RuntimeSet CudaRuntimes(const RuntimeOptions& options) {
   RuntimeSet set;
-  set.Add(std::make_unique<CudaOnnxRuntime>(std::make_unique<OnnxRuntime>()));
+  set.Add(std::make_unique<CudaOnnxRuntime>(std::make_unique<OnnxRuntime>(
+      OnnxRuntime::Options{.intra_op_threads = options.intra_op_threads})));
   set.Add(std::make_unique<WasmRuntime>());
   return set;
 }

@@ -49,6 +49,6 @@ struct PlacementInfo {
 std::optional<PlacementInfo> GetPlacement(const LoadedFunction& fn);
 
 // DefaultRuntimes() with CudaOnnxRuntime as the `onnx` runtime.
-RuntimeSet CudaRuntimes();
+RuntimeSet CudaRuntimes(const RuntimeOptions& options = {});
 
 }  // namespace stoa::functions::cuda
