@@ -64,7 +64,7 @@ class FakeGateway {
       http::response<http::string_body> res{
           fail ? http::status::service_unavailable : http::status::ok, 11};
       res.set("X-Stoa-Tier", "cloud");
-      res.set("X-Stoa-Reason", "predicted_best");
+      res.set("X-Stoa-Reason", "predicted-best");
       res.set("X-Stoa-Predicted-Ms", "1.5");
       res.set("X-Stoa-Latency-Ms", "2.25");
       res.set("X-Stoa-Cold-Start", "false");
@@ -103,7 +103,7 @@ TEST(LoadRunnerTest, RecordsHeadersStatusAndEveryRequest) {
     EXPECT_TRUE(r.done);
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.tier, "cloud");
-    EXPECT_EQ(r.reason, "predicted_best");
+    EXPECT_EQ(r.reason, "predicted-best");
     EXPECT_DOUBLE_EQ(r.predicted_ms, 1.5);
     EXPECT_DOUBLE_EQ(r.server_latency_ms, 2.25);
     EXPECT_GE(r.sent_s, r.scheduled_s);
