@@ -13,9 +13,9 @@
 namespace stoa::gateway {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as received: path + query
-  std::string path;    // percent-decoded path, no query
+  std::string method;                             // "GET", "POST", ...
+  std::string target;                             // as received: path + query
+  std::string path;                               // percent-decoded path, no query
   std::multimap<std::string, std::string> query;  // decoded ?k=v pairs
   // Header names lower-cased.
   std::multimap<std::string, std::string> headers;
