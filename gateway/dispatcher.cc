@@ -252,6 +252,15 @@ void Dispatcher::Start(std::shared_ptr<Call> call) {
     if (spec_tiers.Contains(t) && configured_.Contains(t)) call->allowed.Add(t);
   }
 
+  scheduler::Features features;
+  features.request_bytes = call->request_bytes;
+  features.batch = call->batch;
+  for (Tier t : scheduler::kAllTiers) {
+    if (call->allowed.Contains(t) && IsLoaded(t, call->key)) features.warm.Add(t);
+    features.in_flight[TierIndex(t)] = in_flight_[TierIndex(t)].load(std::memory_order_relaxed);
+    features.queue_depth[TierIndex(t)] =
+        reported_depth_[TierIndex(t)].load(std::memory_order_relaxed);
+  }
   scheduler::Decision decision;
   if (call->forced) {
     Tier t = *call->forced;
@@ -267,22 +276,13 @@ void Dispatcher::Start(std::shared_ptr<Call> call) {
           " is not configured on this gateway (configured: ", TierList(configured_), ")")));
       return;
     }
-    decision = {t, Reason::kForced, 0.0};
+    decision = {t, Reason::kForced, scheduler_.PredictMs(call->name, t, features)};
   } else {
     if (call->allowed.Empty()) {
       call->done(absl::UnavailableError(
           absl::StrCat("no tier available for function '", call->name, "': it runs on ",
                        TierList(spec_tiers), ", this gateway has ", TierList(configured_))));
       return;
-    }
-    scheduler::Features features;
-    features.request_bytes = call->request_bytes;
-    features.batch = call->batch;
-    for (Tier t : scheduler::kAllTiers) {
-      if (call->allowed.Contains(t) && IsLoaded(t, call->key)) features.warm.Add(t);
-      features.in_flight[TierIndex(t)] = in_flight_[TierIndex(t)].load(std::memory_order_relaxed);
-      features.queue_depth[TierIndex(t)] =
-          reported_depth_[TierIndex(t)].load(std::memory_order_relaxed);
     }
     auto decided = scheduler_.Decide(call->name, call->allowed, features);
     if (!decided.ok()) {

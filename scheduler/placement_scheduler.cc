@@ -271,6 +271,15 @@ void PlacementScheduler::AddExtras(FunctionState& state, const PolicyConfig& con
   }
 }
 
+double PlacementScheduler::PredictMs(std::string_view function, Tier tier,
+                                     const Features& features) {
+  std::shared_ptr<const ActivePolicy> active = PolicyFor(function);
+  std::shared_ptr<FunctionState> state = FindOrCreate(function);
+  Prediction p = state->tiers[TierIndex(tier)].model.Predict(InputFor(tier, features),
+                                                             active->config.objective);
+  return p.measured ? p.ms : 0.0;
+}
+
 absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, TierSet allowed,
                                                     const Features& features) {
   if (allowed.Empty()) {

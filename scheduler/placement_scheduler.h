@@ -87,6 +87,7 @@ class PlacementScheduler final : public Scheduler {
                      const PolicyConfig& policy = {}, SchedulerOptions options = {});
   ~PlacementScheduler() override;
 
+  double PredictMs(std::string_view function, Tier tier, const Features& features) override;
   absl::StatusOr<Decision> Decide(std::string_view function, TierSet allowed,
                                   const Features& features) override;
   void Observe(std::string_view function, const Decision& decision,

@@ -95,6 +95,11 @@ class Scheduler {
   // Returns UNAVAILABLE when every allowed tier's circuit is open.
   virtual absl::StatusOr<Decision> Decide(std::string_view function, TierSet allowed,
                                           const Features& features) = 0;
+  // The model's predicted end-to-end latency (ms, per the function's
+  // objective) of `function` on `tier`, for a tier the caller chose itself
+  // (?tier= on the request). 0 while the tier has no observation. Not a
+  // decision: nothing is counted.
+  virtual double PredictMs(std::string_view function, Tier tier, const Features& features) = 0;
   // Feeds an outcome back. `decision` is what Decide returned (or the
   // failover/forced decision the gateway actually used).
   virtual void Observe(std::string_view function, const Decision& decision,

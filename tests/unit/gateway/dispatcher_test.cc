@@ -144,6 +144,9 @@ class FakeScheduler final : public scheduler::Scheduler {
     if (!hedge_.Empty()) d.reason = Reason::kHedge;
     return d;
   }
+  double PredictMs(std::string_view, Tier tier, const scheduler::Features&) override {
+    return tier == Tier::kEdge ? 1.5 : 7.25;
+  }
   void SetExtras(scheduler::TierSet hedge, scheduler::TierSet shadow) {
     absl::MutexLock lock(&mu_);
     hedge_ = hedge;
@@ -489,6 +492,8 @@ TEST_F(DispatcherTest, ForcedTierIsCheckedAndNeverFailsOver) {
   r = Run(MakeFunction(), Tier::kEdge);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->reason, Reason::kForced);
+  // A forced tier still carries the model's prediction for it.
+  EXPECT_DOUBLE_EQ(r->predicted_ms, 1.5);
 }
 
 TEST_F(DispatcherTest, ForcedTierFailureIsReturned) {

@@ -71,6 +71,16 @@ class Driver {
   PlacementScheduler scheduler;
 };
 
+TEST(PlacementSchedulerTest, PredictMsForAChosenTier) {
+  Driver driver(Policy(PolicyKind::kEdgeOnly, 0.0));
+  Features warm;
+  warm.warm = TierSet::All();
+  EXPECT_EQ(driver.scheduler.PredictMs("f", Tier::kEdge, warm), 0.0);  // nothing observed
+  for (int i = 0; i < 20; ++i) driver.Step(12.0, 80.0);
+  EXPECT_NEAR(driver.scheduler.PredictMs("f", Tier::kEdge, warm), 12.0, 2.0);
+  EXPECT_EQ(driver.scheduler.PredictMs("f", Tier::kCloud, warm), 0.0);  // never ran there
+}
+
 TEST(PlacementSchedulerTest, EdgeOnlyAndCloudOnly) {
   for (Tier tier : {Tier::kEdge, Tier::kCloud}) {
     Driver d(Policy(tier == Tier::kEdge ? PolicyKind::kEdgeOnly : PolicyKind::kCloudOnly));
