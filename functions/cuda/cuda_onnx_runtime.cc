@@ -12,6 +12,7 @@
 #include "functions/onnx/graph.h"
 #include "functions/onnx/onnx_runtime.h"
 #include "functions/onnx/op_registry.h"
+#include "functions/onnx/request_tensor.h"
 #include "functions/wasm/wasm_runtime.h"
 #include "spdlog/spdlog.h"
 
@@ -22,32 +23,6 @@ using onnxrt::GraphPort;
 using onnxrt::Shape;
 using onnxrt::ShapeString;
 using onnxrt::Tensor;
-
-absl::StatusOr<Tensor> ToTensor(const GraphPort& port, const v1::Tensor& t) {
-  const std::string where = absl::StrCat("input '", port.name, "': ");
-  if (t.datatype() != v1::FP32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "expected datatype FP32, got ", v1::DataType_Name(t.datatype())));
-  }
-  const Shape shape(t.shape().begin(), t.shape().end());
-  bool match = shape.size() == port.shape.size();
-  for (size_t d = 0; match && d < shape.size(); ++d) {
-    match = shape[d] >= 0 && (port.shape[d] < 0 || port.shape[d] == shape[d]);
-  }
-  if (!match) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, "expected shape ", ShapeString(port.shape), ", got ", ShapeString(shape)));
-  }
-  absl::StatusOr<int64_t> count = onnxrt::ElementCount(shape);
-  if (!count.ok() || t.raw().size() != static_cast<size_t>(*count) * sizeof(float)) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "shape ", ShapeString(shape),
-                                                   " does not match ", t.raw().size(),
-                                                   " bytes of FP32 data"));
-  }
-  std::vector<float> data(static_cast<size_t>(*count));
-  if (!data.empty()) std::memcpy(data.data(), t.raw().data(), t.raw().size());
-  return Tensor::Float(shape, std::move(data));
-}
 
 class CudaFunction final : public LoadedFunction {
  public:
@@ -106,7 +81,7 @@ class CudaFunction final : public LoadedFunction {
         return absl::InvalidArgumentError(absl::StrCat("missing input '", ports[i].name, "' (FP32 ",
                                                        ShapeString(ports[i].shape), ")"));
       }
-      absl::StatusOr<Tensor> t = ToTensor(ports[i], *by_port[i]);
+      absl::StatusOr<Tensor> t = onnxrt::ToEngineTensor(ports[i], *by_port[i]);
       if (!t.ok()) return t.status();
       tensors.push_back(*std::move(t));
     }

@@ -12,6 +12,7 @@
 #include "functions/onnx/interpreter.h"
 #include "functions/onnx/parallel.h"
 #include "functions/onnx/plan_cache.h"
+#include "functions/onnx/request_tensor.h"
 #include "onnx/checker.h"
 
 namespace stoa::functions {
@@ -47,35 +48,6 @@ v1::TensorSignature Signature(const GraphPort& port) {
   sig.set_datatype(v1::FP32);
   for (int64_t d : port.shape) sig.add_shape(d);
   return sig;
-}
-
-// Checks one request tensor against its port and converts it.
-absl::StatusOr<Tensor> ToEngineTensor(const GraphPort& port, const v1::Tensor& t) {
-  const std::string where = absl::StrCat("input '", port.name, "': ");
-  if (t.datatype() != v1::FP32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "expected datatype FP32, got ", v1::DataType_Name(t.datatype())));
-  }
-  const Shape shape(t.shape().begin(), t.shape().end());
-  bool match = shape.size() == port.shape.size();
-  for (size_t d = 0; match && d < shape.size(); ++d) {
-    match = shape[d] >= 0 && (port.shape[d] < 0 || port.shape[d] == shape[d]);
-  }
-  if (!match) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, "expected shape ", ShapeString(port.shape), ", got ", ShapeString(shape)));
-  }
-  absl::StatusOr<int64_t> count = onnxrt::ElementCount(shape);
-  if (!count.ok()) return absl::InvalidArgumentError(where + std::string(count.status().message()));
-  if (*count > static_cast<int64_t>(t.raw().size() / sizeof(float)) ||
-      t.raw().size() != static_cast<size_t>(*count) * sizeof(float)) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "shape ", ShapeString(shape), " needs ",
-                                                   *count * 4, " bytes of FP32 data, got ",
-                                                   t.raw().size()));
-  }
-  std::vector<float> data(static_cast<size_t>(*count));
-  if (!data.empty()) std::memcpy(data.data(), t.raw().data(), t.raw().size());
-  return Tensor::Float(shape, std::move(data));
 }
 
 class OnnxFunction final : public LoadedFunction {
@@ -163,7 +135,7 @@ class OnnxFunction final : public LoadedFunction {
         return absl::InvalidArgumentError(
             absl::StrCat("missing input '", port.name, "' (FP32 ", ShapeString(port.shape), ")"));
       }
-      absl::StatusOr<Tensor> t = ToEngineTensor(port, *by_port[i]);
+      absl::StatusOr<Tensor> t = onnxrt::ToEngineTensor(port, *by_port[i]);
       if (!t.ok()) return t.status();
       tensors.push_back(*std::move(t));
     }
