@@ -117,7 +117,8 @@ void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t b
   }
 }
 
-absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
+// The operands Conv and ConvTranspose share: float X and W of one rank >= 3.
+absl::Status CheckConvOperands(const Node& node, KernelInputs in) {
   RETURN_IF_ERROR(ExpectFloat(node, in, 0));
   RETURN_IF_ERROR(ExpectFloat(node, in, 1));
   const Tensor& x = *in[0];
@@ -127,6 +128,13 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
                                                    ShapeString(w.shape()),
                                                    " must have the same rank >= 3"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
+  RETURN_IF_ERROR(CheckConvOperands(node, in));
+  const Tensor& x = *in[0];
+  const Tensor& w = *in[1];
   ASSIGN_OR_RETURN(int64_t group, node.attributes.GetInt("group", 1));
   const int64_t batch = x.shape()[0], channels = x.shape()[1], maps = w.shape()[0];
   if (channels % group != 0 || maps % group != 0 || w.shape()[1] * group != channels) {
@@ -224,15 +232,9 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
 }
 
 absl::StatusOr<std::vector<Tensor>> RunConvTranspose(const Node& node, KernelInputs in) {
-  RETURN_IF_ERROR(ExpectFloat(node, in, 0));
-  RETURN_IF_ERROR(ExpectFloat(node, in, 1));
+  RETURN_IF_ERROR(CheckConvOperands(node, in));
   const Tensor& x = *in[0];
   const Tensor& w = *in[1];
-  if (x.rank() < 3 || w.rank() != x.rank()) {
-    return absl::InvalidArgumentError(absl::StrCat("X ", ShapeString(x.shape()), " and W ",
-                                                   ShapeString(w.shape()),
-                                                   " must have the same rank >= 3"));
-  }
   ASSIGN_OR_RETURN(int64_t group, node.attributes.GetInt("group", 1));
   const int64_t batch = x.shape()[0], channels = x.shape()[1];
   if (w.shape()[0] != channels || channels % group != 0) {
