@@ -56,17 +56,13 @@ GrpcExecutor::~GrpcExecutor() {
   absl::MutexLock lock(&mu_);
   for (grpc::ClientContext* context : in_flight_) context->TryCancel();
   mu_.Await(absl::Condition(
-      +[](std::set<grpc::ClientContext*>* s) { return s->empty(); }, &in_flight_));
+      +[](int* pending) { return *pending == 0; }, &pending_callbacks_));
 }
 
 void GrpcExecutor::Register(grpc::ClientContext* context) {
   absl::MutexLock lock(&mu_);
   in_flight_.insert(context);
-}
-
-void GrpcExecutor::Unregister(grpc::ClientContext* context) {
-  absl::MutexLock lock(&mu_);
-  in_flight_.erase(context);
+  ++pending_callbacks_;
 }
 
 template <typename Request, typename Response, typename Method, typename Done>
@@ -79,17 +75,30 @@ void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Don
   method(stub_->async(), &call->context, &call->request, &call->response,
          [this, call, done = std::move(done)](grpc::Status grpc_status) {
            absl::Status status = FromGrpcStatus(grpc_status);
+           if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
+             status = absl::Status(status.code(),
+                                   absl::StrCat(Describe(), ": ", std::string(status.message())));
+           }
+           Response response = std::move(call->response);
+           {
+             // Out of the set first, so the destructor never cancels a
+             // context that is gone.
+             absl::MutexLock lock(&mu_);
+             in_flight_.erase(&call->context);
+           }
+           // The context holds a reference to the channel. It must go
+           // before the destructor can drop channel_: if the last channel
+           // reference died here, on gRPC's callback thread, gRPC 1.51 would
+           // tear its callback queue down from inside that queue's own
+           // thread and abort (grpc/grpc#32584).
+           delete call;
            if (status.ok()) {
-             done(std::move(call->response));
+             done(std::move(response));
            } else {
-             if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
-               status = absl::Status(status.code(),
-                                     absl::StrCat(Describe(), ": ", std::string(status.message())));
-             }
              done(std::move(status));
            }
-           Unregister(&call->context);
-           delete call;
+           absl::MutexLock lock(&mu_);
+           --pending_callbacks_;
          });
 }
 

@@ -73,8 +73,8 @@ class GrpcExecutor final : public Executor {
   template <typename Request, typename Response, typename Method, typename Done>
   void Start(Method method, Request request, int64_t timeout_ms, Done done);
 
+  // Adds a call about to start: cancellable, and awaited by the destructor.
   void Register(grpc::ClientContext* context);
-  void Unregister(grpc::ClientContext* context);
 
   const std::string target_;
   const Options options_;
@@ -82,7 +82,10 @@ class GrpcExecutor final : public Executor {
   std::unique_ptr<v1::Executor::Stub> stub_;
 
   absl::Mutex mu_;
+  // Contexts of calls not yet completed (the destructor cancels them).
   std::set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Calls whose callback has not returned yet (the destructor awaits them).
+  int pending_callbacks_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace stoa::executors
