@@ -7,36 +7,28 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace stoa::functions::wasm {
 namespace {
 
-using wabt::Result;
-using wabt::Type;
-using wabt::interp::FuncType;
-using wabt::interp::HostFunc;
-using wabt::interp::Thread;
-using wabt::interp::Trap;
-using wabt::interp::Values;
-using wabt::interp::ValueTypes;
-
-// Returns a WASI errno.
-using HostImpl = uint32_t (*)(WasiContext&, const Values&);
+using Values = const uint64_t*;
+using Types = std::vector<ValType>;
 
 struct HostSpec {
   std::string_view name;
-  ValueTypes params;
-  ValueTypes results;
-  HostImpl impl;  // null for proc_exit, which unwinds instead of returning
+  Types params;
+  Types results;
+  WasiFn impl;
 };
 
-uint32_t U32(const Values& v, size_t i) { return v[i].Get<wabt::interp::u32>(); }
+uint32_t U32(Values v, size_t i) { return static_cast<uint32_t>(v[i]); }
 
 uint8_t* Span(WasiContext& c, uint64_t addr, uint64_t len) {
-  if (c.memory == nullptr || !c.memory->IsValidAccess(addr, 0, len)) return nullptr;
-  return c.memory->UnsafeData() + addr;
+  if (c.memory == nullptr) return nullptr;
+  const uint64_t size = c.memory->size();
+  if (addr > size || len > size - addr) return nullptr;
+  return c.memory->data() + addr;
 }
 
 bool Put32(WasiContext& c, uint32_t addr, uint32_t value) {
@@ -54,7 +46,7 @@ bool Put64(WasiContext& c, uint32_t addr, uint64_t value) {
 // Calls `fn(data, len)` for each iovec of the list at `iovs`; EFAULT when
 // the list or a buffer lies outside memory. Stops early when fn returns false.
 template <typename Fn>
-uint32_t ForEachIovec(WasiContext& c, uint32_t iovs, uint32_t count, Fn fn) {
+uint64_t ForEachIovec(WasiContext& c, uint32_t iovs, uint32_t count, Fn fn) {
   const uint8_t* list = Span(c, iovs, static_cast<uint64_t>(count) * 8);
   if (list == nullptr) return kWasiEfault;
   for (uint32_t i = 0; i < count; ++i) {
@@ -69,7 +61,7 @@ uint32_t ForEachIovec(WasiContext& c, uint32_t iovs, uint32_t count, Fn fn) {
   return kWasiSuccess;
 }
 
-uint32_t FdWrite(WasiContext& c, const Values& v) {
+uint64_t FdWrite(WasiContext& c, Values v) {
   const uint32_t fd = U32(v, 0);
   if (fd != 1 && fd != 2) return kWasiEbadf;
   std::string& out = fd == 1 ? c.stdout_data : c.stderr_data;
@@ -92,7 +84,7 @@ uint32_t FdWrite(WasiContext& c, const Values& v) {
   return Put32(c, U32(v, 3), static_cast<uint32_t>(written)) ? kWasiSuccess : kWasiEfault;
 }
 
-uint32_t FdRead(WasiContext& c, const Values& v) {
+uint64_t FdRead(WasiContext& c, Values v) {
   if (U32(v, 0) != 0) return kWasiEbadf;
   uint64_t read = 0;
   const uint32_t err = ForEachIovec(c, U32(v, 1), U32(v, 2), [&](uint8_t* data, uint32_t len) {
@@ -106,16 +98,14 @@ uint32_t FdRead(WasiContext& c, const Values& v) {
   return Put32(c, U32(v, 3), static_cast<uint32_t>(read)) ? kWasiSuccess : kWasiEfault;
 }
 
-uint32_t FdClose(WasiContext&, const Values& v) {
-  return U32(v, 0) <= 2 ? kWasiSuccess : kWasiEbadf;
-}
+uint64_t FdClose(WasiContext&, Values v) { return U32(v, 0) <= 2 ? kWasiSuccess : kWasiEbadf; }
 
-uint32_t FdSeek(WasiContext&, const Values& v) { return U32(v, 0) <= 2 ? kWasiEspipe : kWasiEbadf; }
+uint64_t FdSeek(WasiContext&, Values v) { return U32(v, 0) <= 2 ? kWasiEspipe : kWasiEbadf; }
 
 // fdstat: u8 filetype, u16 flags (at 2), u64 rights_base (at 8), u64
 // rights_inheriting (at 16). Filetype "unknown" (not a character device)
 // tells wasi-libc stdio the streams are not ttys, so it buffers fully.
-uint32_t FdFdstatGet(WasiContext& c, const Values& v) {
+uint64_t FdFdstatGet(WasiContext& c, Values v) {
   const uint32_t fd = U32(v, 0);
   if (fd > 2) return kWasiEbadf;
   uint8_t* p = Span(c, U32(v, 1), 24);
@@ -126,13 +116,13 @@ uint32_t FdFdstatGet(WasiContext& c, const Values& v) {
   return kWasiSuccess;
 }
 
-uint32_t FdFdstatSetFlags(WasiContext&, const Values& v) {
+uint64_t FdFdstatSetFlags(WasiContext&, Values v) {
   return U32(v, 0) <= 2 ? kWasiSuccess : kWasiEbadf;
 }
 
-uint32_t Ebadf(WasiContext&, const Values&) { return kWasiEbadf; }
-uint32_t Enosys(WasiContext&, const Values&) { return kWasiEnosys; }
-uint32_t Success(WasiContext&, const Values&) { return kWasiSuccess; }
+uint64_t Ebadf(WasiContext&, Values) { return kWasiEbadf; }
+uint64_t Enosys(WasiContext&, Values) { return kWasiEnosys; }
+uint64_t Success(WasiContext&, Values) { return kWasiSuccess; }
 
 uint64_t StringsSize(const std::vector<std::string>& strings) {
   uint64_t n = 0;
@@ -140,7 +130,7 @@ uint64_t StringsSize(const std::vector<std::string>& strings) {
   return n;
 }
 
-uint32_t WriteStrings(WasiContext& c, const std::vector<std::string>& strings, uint32_t ptrs,
+uint64_t WriteStrings(WasiContext& c, const std::vector<std::string>& strings, uint32_t ptrs,
                       uint32_t buf) {
   for (size_t i = 0; i < strings.size(); ++i) {
     uint8_t* dst = Span(c, buf, strings[i].size() + 1);
@@ -151,18 +141,16 @@ uint32_t WriteStrings(WasiContext& c, const std::vector<std::string>& strings, u
   return kWasiSuccess;
 }
 
-uint32_t ArgsSizesGet(WasiContext& c, const Values& v) {
+uint64_t ArgsSizesGet(WasiContext& c, Values v) {
   return Put32(c, U32(v, 0), static_cast<uint32_t>(c.args.size())) &&
                  Put32(c, U32(v, 1), static_cast<uint32_t>(StringsSize(c.args)))
              ? kWasiSuccess
              : kWasiEfault;
 }
 
-uint32_t ArgsGet(WasiContext& c, const Values& v) {
-  return WriteStrings(c, c.args, U32(v, 0), U32(v, 1));
-}
+uint64_t ArgsGet(WasiContext& c, Values v) { return WriteStrings(c, c.args, U32(v, 0), U32(v, 1)); }
 
-uint32_t EnvironSizesGet(WasiContext& c, const Values& v) {
+uint64_t EnvironSizesGet(WasiContext& c, Values v) {
   return Put32(c, U32(v, 0), 0) && Put32(c, U32(v, 1), 0) ? kWasiSuccess : kWasiEfault;
 }
 
@@ -174,7 +162,7 @@ bool ClockId(uint32_t id, clockid_t* out) {
   return true;
 }
 
-uint32_t ClockResGet(WasiContext& c, const Values& v) {
+uint64_t ClockResGet(WasiContext& c, Values v) {
   clockid_t id;
   timespec ts{};
   if (!ClockId(U32(v, 0), &id) || clock_getres(id, &ts) != 0) return kWasiEinval;
@@ -182,7 +170,7 @@ uint32_t ClockResGet(WasiContext& c, const Values& v) {
   return Put64(c, U32(v, 1), ns) ? kWasiSuccess : kWasiEfault;
 }
 
-uint32_t ClockTimeGet(WasiContext& c, const Values& v) {
+uint64_t ClockTimeGet(WasiContext& c, Values v) {
   clockid_t id;
   timespec ts{};
   if (!ClockId(U32(v, 0), &id) || clock_gettime(id, &ts) != 0) return kWasiEinval;
@@ -190,7 +178,7 @@ uint32_t ClockTimeGet(WasiContext& c, const Values& v) {
   return Put64(c, U32(v, 2), ns) ? kWasiSuccess : kWasiEfault;
 }
 
-uint32_t RandomGet(WasiContext& c, const Values& v) {
+uint64_t RandomGet(WasiContext& c, Values v) {
   uint8_t* p = Span(c, U32(v, 0), U32(v, 1));
   if (p == nullptr) return kWasiEfault;
   size_t done = 0;
@@ -202,9 +190,14 @@ uint32_t RandomGet(WasiContext& c, const Values& v) {
   return kWasiSuccess;
 }
 
+uint64_t ProcExit(WasiContext& c, Values v) {
+  c.exit_code = U32(v, 0);
+  return kWasiExited;
+}
+
 const std::vector<HostSpec>& HostSpecs() {
-  const Type i32 = Type::I32;
-  const Type i64 = Type::I64;
+  const ValType i32 = ValType::kI32;
+  const ValType i64 = ValType::kI64;
   static const auto* specs = new std::vector<HostSpec>{
       {"fd_write", {i32, i32, i32, i32}, {i32}, &FdWrite},
       {"fd_read", {i32, i32, i32, i32}, {i32}, &FdRead},
@@ -222,7 +215,7 @@ const std::vector<HostSpec>& HostSpecs() {
       {"clock_time_get", {i32, i64, i32}, {i32}, &ClockTimeGet},
       {"random_get", {i32, i32}, {i32}, &RandomGet},
       {"sched_yield", {}, {i32}, &Success},
-      {"proc_exit", {i32}, {}, nullptr},
+      {"proc_exit", {i32}, {}, &ProcExit},
   };
   return *specs;
 }
@@ -234,69 +227,64 @@ const HostSpec* FindSpec(std::string_view name) {
   return nullptr;
 }
 
-std::string TypesString(const ValueTypes& types) {
-  std::string out = "(";
-  for (size_t i = 0; i < types.size(); ++i) {
-    absl::StrAppend(&out, i ? ", " : "", types[i].GetName());
+const char* TypeName(ValType t) {
+  switch (t) {
+    case ValType::kI32:
+      return "i32";
+    case ValType::kI64:
+      return "i64";
+    case ValType::kF32:
+      return "f32";
+    case ValType::kF64:
+      return "f64";
+    case ValType::kOther:
+      break;
   }
+  return "ref";
+}
+
+std::string TypesString(const Types& types) {
+  std::string out = "(";
+  for (size_t i = 0; i < types.size(); ++i)
+    absl::StrAppend(&out, i ? ", " : "", TypeName(types[i]));
   return out + ")";
 }
 
-std::string SignatureString(const ValueTypes& params, const ValueTypes& results) {
+std::string SignatureString(const Types& params, const Types& results) {
   return absl::StrCat(TypesString(params), " -> ", TypesString(results));
 }
 
 }  // namespace
 
-absl::Status CheckWasiImport(const wabt::interp::ImportType& import) {
+absl::Status CheckWasiImport(const WasmImport& import) {
   const std::string where = absl::StrCat("import '", import.module, ".", import.name, "'");
   if (import.module != kWasiModule) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, " is not allowed: a module may import only from ", std::string(kWasiModule)));
   }
-  const auto* type = wabt::dyn_cast<FuncType>(import.type.get());
-  if (type == nullptr) {
+  if (!import.is_function) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, " is not a function; the host offers only WASI functions"));
   }
   if (const HostSpec* spec = FindSpec(import.name)) {
-    if (type->params != spec->params || type->results != spec->results) {
+    if (import.params != spec->params || import.results != spec->results) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, " has signature ", SignatureString(type->params, type->results),
+          absl::StrCat(where, " has signature ", SignatureString(import.params, import.results),
                        "; WASI defines ", SignatureString(spec->params, spec->results)));
     }
     return absl::OkStatus();
   }
-  if (type->results != ValueTypes{Type::I32}) {
+  if (import.results != Types{ValType::kI32}) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, " has signature ", SignatureString(type->params, type->results),
+        absl::StrCat(where, " has signature ", SignatureString(import.params, import.results),
                      "; an unsupported WASI function must return an i32 errno"));
   }
   return absl::OkStatus();
 }
 
-HostFunc::Ptr MakeWasiFunction(wabt::interp::Store& store, const wabt::interp::ImportType& import,
-                               WasiContext* context) {
-  const auto& type = *wabt::cast<FuncType>(import.type.get());
-  const HostSpec* spec = FindSpec(import.name);
-  if (spec != nullptr && spec->impl == nullptr) {  // proc_exit
-    return HostFunc::New(
-        store, type, [context](Thread& thread, const Values& params, Values&, Trap::Ptr* out_trap) {
-          context->exit_code = U32(params, 0);
-          *out_trap = Trap::New(thread.store(), std::string(kProcExitTrap));
-          return Result::Error;
-        });
-  }
-  HostImpl impl = spec != nullptr ? spec->impl
-                  : absl::StartsWith(import.name, "fd_") || absl::StartsWith(import.name, "path_")
-                      ? &Ebadf
-                      : &Enosys;
-  return HostFunc::New(store, type,
-                       [context, impl](Thread&, const Values& params, Values& results, Trap::Ptr*) {
-                         results.resize(1);
-                         results[0] = wabt::interp::Value::Make(impl(*context, params));
-                         return Result::Ok;
-                       });
+WasiFn BindWasi(std::string_view name) {
+  if (const HostSpec* spec = FindSpec(name)) return spec->impl;
+  return name.rfind("fd_", 0) == 0 || name.rfind("path_", 0) == 0 ? &Ebadf : &Enosys;
 }
 
 }  // namespace stoa::functions::wasm

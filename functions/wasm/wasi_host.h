@@ -1,14 +1,21 @@
 // The WASI preview 1 host of the `wasm` runtime: the only door between a
-// module and the world. Real behaviour is offered for stdin (fd 0, the request
-// body), stdout/stderr (fd 1/2, captured in memory), args, environ (empty),
-// clocks, random bytes and proc_exit, plus the fd queries wasi-libc's stdio
-// makes on 0/1/2 (fd_fdstat_get, fd_seek, fd_close, fd_prestat_get). Every
-// other wasi_snapshot_preview1 function links but returns EBADF (fd_* and
-// path_*) or ENOSYS (anything else), so ordinary wasi-libc programs load and
-// nothing outside the sandbox is reachable: no files, sockets or processes.
+// module and the world, shared by both engines (wabt's interpreter through
+// wasi_interp.h, the wasm2c AOT engine through aot_engine.h). Real behaviour
+// is offered for stdin (fd 0, the request body), stdout/stderr (fd 1/2,
+// captured in memory), args, environ (empty), clocks, random bytes and
+// proc_exit, plus the fd queries wasi-libc's stdio makes on 0/1/2
+// (fd_fdstat_get, fd_seek, fd_close, fd_prestat_get). Every other
+// wasi_snapshot_preview1 function links but returns EBADF (fd_* and path_*)
+// or ENOSYS (anything else), so ordinary wasi-libc programs load and nothing
+// outside the sandbox is reachable: no files, sockets or processes.
 //
-// Thread safety: a WasiContext belongs to one invocation (one Store, one
-// thread). CheckWasiImport is pure and may be called from any thread.
+// The host is engine-neutral: arguments arrive as 64-bit integers (i32
+// zero-extended), memory is reached through WasiMemory, and proc_exit is
+// reported back (WasiCall returns kWasiExited) for the engine to unwind its
+// own way. No header of wabt or wasm2c is included here.
+//
+// Thread safety: a WasiContext belongs to one invocation (one thread).
+// CheckWasiImport and BindWasi are pure and may be called from any thread.
 #pragma once
 
 #include <cstddef>
@@ -19,7 +26,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "wabt/interp/interp.h"
 
 namespace stoa::functions::wasm {
 
@@ -34,6 +40,27 @@ inline constexpr uint32_t kWasiEspipe = 70;
 
 inline constexpr std::string_view kWasiModule = "wasi_snapshot_preview1";
 
+// Wasm value types, as far as imports are concerned.
+enum class ValType : uint8_t { kI32, kI64, kF32, kF64, kOther };
+
+// One import of a module, as its engine decoded it.
+struct WasmImport {
+  std::string module;
+  std::string name;
+  bool is_function = true;
+  std::vector<ValType> params;
+  std::vector<ValType> results;
+};
+
+// The instance's linear memory, as the engine keeps it (it may move or grow
+// between two host calls, never during one).
+class WasiMemory {
+ public:
+  virtual ~WasiMemory() = default;
+  virtual uint8_t* data() = 0;
+  virtual uint64_t size() = 0;
+};
+
 // The state one invocation shares with its host functions.
 struct WasiContext {
   std::string_view stdin_data;  // not owned; outlives the invocation
@@ -46,22 +73,23 @@ struct WasiContext {
   std::optional<uint32_t> exit_code;   // set by proc_exit
   // The instance's exported "memory"; null until instantiated (host calls
   // that touch memory then fail with EFAULT).
-  wabt::interp::Memory* memory = nullptr;
+  WasiMemory* memory = nullptr;
 };
-
-// The trap message proc_exit unwinds with (exit_code tells the status).
-inline constexpr std::string_view kProcExitTrap = "stoa: proc_exit";
 
 // OK when `import` may be linked: a function of wasi_snapshot_preview1 whose
 // signature matches the WASI one (or, for a function the host does not
 // implement, returns a single i32 errno). INVALID_ARGUMENT naming the import
 // otherwise ("import 'env.open' is not allowed: …").
-absl::Status CheckWasiImport(const wabt::interp::ImportType& import);
+absl::Status CheckWasiImport(const WasmImport& import);
 
-// The host function for an import that passed CheckWasiImport; `context`
-// must outlive the store.
-wabt::interp::HostFunc::Ptr MakeWasiFunction(wabt::interp::Store& store,
-                                             const wabt::interp::ImportType& import,
-                                             WasiContext* context);
+// What proc_exit returns from WasiCall: the engine must unwind the instance
+// (exit_code is set). Any other value is the WASI errno to return.
+inline constexpr uint64_t kWasiExited = ~uint64_t{0};
+
+// A host function; `args` holds one value per parameter.
+using WasiFn = uint64_t (*)(WasiContext& context, const uint64_t* args);
+
+// The host function for an import that passed CheckWasiImport.
+WasiFn BindWasi(std::string_view name);
 
 }  // namespace stoa::functions::wasm

@@ -1,11 +1,21 @@
-// The `wasm` FunctionRuntime: WebAssembly command modules (WASI preview 1)
-// run on wabt's interpreter (libwabt, Debian's wabt 1.0.32), with the host
-// functions of wasi_host.h. ABI (DESIGN.md § Wasm function ABI): the request
-// body (InvocationInput::raw) is stdin, stdout is the response
+// The `wasm` FunctionRuntime: WebAssembly command modules (WASI preview 1),
+// with the host functions of wasi_host.h, on one of two engines:
+//  - aot (aot_compiler.h, aot_engine.h): at Load the module is translated by
+//    wasm2c and compiled by the system C compiler into a shared object,
+//    cached on disk by the artifact's sha256, and run natively with Stoa's
+//    own wasm-rt (guard-page bounds checks, per-thread deadline timer);
+//  - interp (interp_engine.h): wabt's interpreter, 300-600x slower, needs
+//    no toolchain.
+// WasmRuntimeOptions::engine = kAuto (the default) uses aot and falls back
+// to interp, with a log line, when wasm2c or the compiler is missing or
+// fails; kAot makes that an error (UNAVAILABLE); kInterp never compiles.
+//
+// ABI (DESIGN.md § Wasm function ABI): the request body
+// (InvocationInput::raw) is stdin, stdout is the response
 // (InvocationOutput::raw); exit status 0 (return from _start or
 // proc_exit(0)) is success.
 //
-// Load validates the module once and keeps it decoded; errors
+// Load validates the module (both engines) and keeps it decoded; errors
 // (INVALID_ARGUMENT):
 //  - "artifact is not a WebAssembly module: …" (empty, no "\0asm" magic);
 //  - "invalid WebAssembly module: <wabt's reason>" (truncated, ill-typed…);
@@ -17,49 +27,92 @@
 // Load returns the spec with runtime "wasm" and content_type defaulted to
 // "application/octet-stream"; inputs/outputs stay empty (raw bytes).
 //
-// Invoke runs a fresh instance (own Store, memory, globals) every time:
+// Invoke runs a fresh instance (own memory, globals, tables) every time, on
+// either engine, with the same results:
 //  - INTERNAL "function exited with status N: <stderr>" on a non-zero exit;
-//  - INTERNAL "wasm trap: <what>" (out-of-bounds memory access, unreachable,
-//    call stack exhausted, integer divide by zero, …), with stderr appended
-//    and a note when linear memory is within 10 % of its cap;
+//  - INTERNAL "wasm trap: <what>" (out of bounds memory access, unreachable
+//    executed, call stack exhausted, integer divide by zero, …), with stderr
+//    appended and a note when linear memory is within 10 % of its cap;
 //  - DEADLINE_EXCEEDED when the earlier of InvocationInput::deadline_us
-//    (common::RealClock) and start + limits.timeout_ms passes: the
-//    interpreter runs in slices of instructions and checks the clock between
-//    slices, so a module that loops forever is stopped within one slice
-//    (tens of microseconds) of its deadline.
+//    (common::RealClock) and start + limits.timeout_ms passes (interp: checked
+//    between slices of instructions; aot: a per-thread timer signal, see
+//    aot_engine.h).
 // Linear memory is capped at limits.memory_mb (default_memory_mb when 0):
 // memory.grow beyond it fails (returns -1), as the Wasm spec allows.
 //
-// Thread safety: Load and Invoke may run concurrently; a loaded function
-// holds only the immutable decoded module. Loaded functions do not refer to
-// the runtime, so they may outlive it.
+// Thread safety: Load and Invoke may run concurrently. A loaded function
+// holds the immutable decoded module (and the opened shared object) and
+// shares the runtime's pool of linear-memory reservations by shared_ptr, so
+// it may outlive the runtime.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "functions/function_runtime.h"
 
 namespace stoa::functions {
 
+namespace wasm {
+class MemoryPool;
+}
+
+enum class WasmEngine { kAuto, kAot, kInterp };
+
 struct WasmRuntimeOptions {
   uint32_t default_memory_mb = 64;      // when limits.memory_mb is 0
   uint32_t default_timeout_ms = 10000;  // when limits.timeout_ms is 0
   // Interpreter instructions between two deadline checks.
   int instructions_per_slice = 20000;
+  WasmEngine engine = WasmEngine::kAuto;
+  // AOT: the shared-object cache ("" = $XDG_CACHE_HOME/stoa/wasm, else
+  // /tmp/stoa-wasm-cache-<uid>), the tools (PATH lookup unless they contain
+  // a '/'), the optimization flag, and how many idle linear-memory
+  // reservations (8 GiB of address space each, no RAM) are kept for reuse.
+  std::string aot_cache_dir;
+  std::string aot_translator = "wasm2c";
+  std::string aot_compiler = "cc";
+  std::string aot_opt_level = "-O2";
+  size_t aot_idle_memories = 16;
+};
+
+// Load counters (monotonic), for tests, benchmarks and logs.
+struct WasmLoadStats {
+  uint64_t aot_compiled = 0;       // Loads that ran wasm2c + cc
+  uint64_t aot_cache_hits = 0;     // Loads that reused a cached object
+  uint64_t interp_fallbacks = 0;   // kAuto Loads that fell back to interp
+  uint64_t interp_loads = 0;       // Loads on the interpreter (fallbacks included)
+  double last_compile_ms = 0;      // the last compile's translate + compile time
+  uint64_t memories_reserved = 0;  // linear-memory reservations created (mmap)
 };
 
 class WasmRuntime final : public FunctionRuntime {
  public:
-  WasmRuntime() = default;
-  explicit WasmRuntime(WasmRuntimeOptions options) : options_(options) {}
+  WasmRuntime() : WasmRuntime(WasmRuntimeOptions{}) {}
+  explicit WasmRuntime(WasmRuntimeOptions options);
+  ~WasmRuntime() override;
 
   std::string_view name() const override { return "wasm"; }
   absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
                                          std::string_view artifact) override;
 
+  WasmLoadStats stats() const;
+
+  // kAot or kInterp for a function this runtime loaded; nullopt otherwise.
+  static std::optional<WasmEngine> EngineOf(const LoadedFunction& function);
+
  private:
   const WasmRuntimeOptions options_;
+  const std::shared_ptr<wasm::MemoryPool> pool_;
+  std::atomic<uint64_t> aot_compiled_{0};
+  std::atomic<uint64_t> aot_cache_hits_{0};
+  std::atomic<uint64_t> interp_fallbacks_{0};
+  std::atomic<uint64_t> interp_loads_{0};
+  std::atomic<double> last_compile_ms_{0};
 };
 
 }  // namespace stoa::functions

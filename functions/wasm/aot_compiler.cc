@@ -1,0 +1,324 @@
+#include "functions/wasm/aot_compiler.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "common/sha256.h"
+
+extern char** environ;
+
+namespace stoa::functions::wasm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The host table; aot_engine.cc defines the same struct (HostTable).
+constexpr std::string_view kGlueHead = R"(/* Stoa AOT glue (functions/wasm/aot_compiler.cc). */
+#include "module.c"
+#include <stdarg.h>
+#define STOA_EXPORT __attribute__((visibility("default")))
+struct stoa_wasm_host {
+  uint32_t abi_version;
+  void (*trap)(uint32_t code);
+  uint32_t (*register_func_type)(uint32_t params, uint32_t results, const uint32_t* types);
+  void (*allocate_memory)(wasm_rt_memory_t* memory, uint32_t initial_pages, uint32_t max_pages);
+  uint32_t (*grow_memory)(wasm_rt_memory_t* memory, uint32_t delta);
+  void (*free_memory)(wasm_rt_memory_t* memory);
+  void* (*alloc_zeroed)(uint64_t bytes);
+  void* (*realloc_bytes)(void* p, uint64_t bytes);
+  void (*free_bytes)(void* p);
+  uint64_t (*wasi)(void* context, uint32_t import_index, const uint64_t* args);
+};
+static const struct stoa_wasm_host* stoa_host;
+
+void wasm_rt_init(void) {}
+bool wasm_rt_is_initialized(void) { return stoa_host != NULL; }
+void wasm_rt_free(void) {}
+void wasm_rt_trap(wasm_rt_trap_t code) {
+  stoa_host->trap((uint32_t)code);
+  __builtin_unreachable();
+}
+const char* wasm_rt_strerror(wasm_rt_trap_t code) {
+  (void)code;
+  return "wasm trap";
+}
+uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...) {
+  uint32_t types[params + results + 1];
+  va_list ap;
+  va_start(ap, results);
+  for (uint32_t i = 0; i < params + results; ++i) types[i] = (uint32_t)va_arg(ap, int);
+  va_end(ap);
+  return stoa_host->register_func_type(params, results, types);
+}
+void wasm_rt_allocate_memory(wasm_rt_memory_t* m, uint32_t initial, uint32_t max) {
+  stoa_host->allocate_memory(m, initial, max);
+}
+uint32_t wasm_rt_grow_memory(wasm_rt_memory_t* m, uint32_t delta) {
+  return stoa_host->grow_memory(m, delta);
+}
+void wasm_rt_free_memory(wasm_rt_memory_t* m) { stoa_host->free_memory(m); }
+
+#define STOA_TABLE(kind, elem)                                                        \
+  void wasm_rt_allocate_##kind##_table(wasm_rt_##kind##_table_t* t, uint32_t n,       \
+                                        uint32_t max) {                               \
+    t->data = (elem*)stoa_host->alloc_zeroed((uint64_t)n * sizeof(elem));             \
+    t->size = n;                                                                      \
+    t->max_size = max;                                                                \
+  }                                                                                   \
+  void wasm_rt_free_##kind##_table(wasm_rt_##kind##_table_t* t) {                     \
+    stoa_host->free_bytes(t->data);                                                   \
+    t->data = NULL;                                                                   \
+    t->size = 0;                                                                      \
+  }                                                                                   \
+  uint32_t wasm_rt_grow_##kind##_table(wasm_rt_##kind##_table_t* t, uint32_t delta,   \
+                                       elem init) {                                   \
+    uint32_t old = t->size;                                                           \
+    uint64_t n = (uint64_t)old + delta;                                               \
+    if (n > t->max_size) return UINT32_MAX;                                           \
+    if (delta == 0) return old;                                                       \
+    elem* d = (elem*)stoa_host->realloc_bytes(t->data, n * sizeof(elem));             \
+    if (d == NULL) return UINT32_MAX;                                                 \
+    for (uint64_t i = old; i < n; ++i) d[i] = init;                                   \
+    t->data = d;                                                                      \
+    t->size = (uint32_t)n;                                                            \
+    return old;                                                                       \
+  }
+STOA_TABLE(funcref, wasm_rt_funcref_t)
+STOA_TABLE(externref, wasm_rt_externref_t)
+
+/* Exceptions (only reachable with wasm2c --enable-exceptions): per thread. */
+static _Thread_local uint32_t stoa_exc_tag, stoa_exc_size;
+static _Thread_local unsigned char stoa_exc_data[256];
+static _Thread_local WASM_RT_UNWIND_TARGET* stoa_unwind;
+static uint32_t stoa_tags;
+uint32_t wasm_rt_register_tag(uint32_t size) {
+  (void)size;
+  return stoa_tags++;
+}
+void wasm_rt_load_exception(uint32_t tag, uint32_t size, const void* values) {
+  if (size > sizeof stoa_exc_data) wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);
+  stoa_exc_tag = tag;
+  stoa_exc_size = size;
+  if (size != 0) memcpy(stoa_exc_data, values, size);
+}
+void wasm_rt_throw(void) {
+  if (stoa_unwind == NULL) wasm_rt_trap(WASM_RT_TRAP_UNCAUGHT_EXCEPTION);
+  siglongjmp(*stoa_unwind, 1);
+}
+WASM_RT_UNWIND_TARGET* wasm_rt_get_unwind_target(void) { return stoa_unwind; }
+void wasm_rt_set_unwind_target(WASM_RT_UNWIND_TARGET* target) { stoa_unwind = target; }
+uint32_t wasm_rt_exception_tag(void) { return stoa_exc_tag; }
+uint32_t wasm_rt_exception_size(void) { return stoa_exc_size; }
+void* wasm_rt_exception(void) { return stoa_exc_data; }
+
+/* WASI imports: each forwards to the host with its import index. */
+)";
+
+const char* CType(ValType t) {
+  switch (t) {
+    case ValType::kI32:
+      return "u32";
+    case ValType::kI64:
+      return "u64";
+    case ValType::kF32:
+      return "f32";
+    case ValType::kF64:
+      return "f64";
+    case ValType::kOther:
+      break;
+  }
+  return "";
+}
+
+// wasm2c 1.0.32 keeps names made of [a-z0-9_] unchanged in its symbols; any
+// other name is left to the interpreter rather than guessing its mangling.
+bool PlainName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_')) return false;
+  }
+  return true;
+}
+
+absl::Status CheckCompilable(const ModuleInfo& info) {
+  for (const WasmImport& import : info.imports) {
+    bool ok = PlainName(import.name) && import.results.size() <= 1;
+    for (ValType t : import.params) ok = ok && t != ValType::kOther;
+    for (ValType t : import.results) ok = ok && t != ValType::kOther;
+    if (!ok) {
+      return absl::FailedPreconditionError(absl::StrCat("the AOT engine cannot link import '",
+                                                        import.module, ".", import.name, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string Forwarder(const WasmImport& import, size_t index) {
+  const std::string result =
+      import.results.empty() ? "void" : std::string(CType(import.results[0]));
+  std::vector<std::string> params = {"struct Z_wasi_snapshot_preview1_instance_t* w"};
+  std::vector<std::string> args;
+  for (size_t i = 0; i < import.params.size(); ++i) {
+    params.push_back(absl::StrCat(CType(import.params[i]), " a", i));
+    args.push_back(absl::StrCat("(uint64_t)a", i));
+  }
+  args.push_back("0");
+  return absl::StrCat(result, " Z_wasi_snapshot_preview1Z_", import.name, "(",
+                      absl::StrJoin(params, ", "), ") {\n  const uint64_t a[] = {",
+                      absl::StrJoin(args, ", "), "};\n  ", import.results.empty() ? "" : "return ",
+                      import.results.empty() ? "" : absl::StrCat("(", result, ")"),
+                      "stoa_host->wasi(w, ", index, ", a);\n}\n");
+}
+
+std::string ReadFile(const fs::path& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s(max_bytes, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(max_bytes));
+  s.resize(static_cast<size_t>(in.gcount()));
+  return s;
+}
+
+// Runs argv[0] (PATH lookup) with stdout/stderr into `log`; UNAVAILABLE
+// with the head of the log unless it exits 0.
+absl::Status RunTool(const std::vector<std::string>& argv, const fs::path& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot run '", argv[0], "': ", std::strerror(rc)));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "'", argv[0], "' failed (",
+      WIFEXITED(status) ? absl::StrCat("exit ", WEXITSTATUS(status)) : std::string("signal"),
+      "): ", absl::StripAsciiWhitespace(ReadFile(log, 600))));
+}
+
+absl::Mutex& CompileMutex() {
+  static auto* mu = new absl::Mutex;
+  return *mu;
+}
+
+}  // namespace
+
+std::string DefaultAotCacheDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return absl::StrCat(xdg, "/stoa/wasm");
+  return absl::StrCat("/tmp/stoa-wasm-cache-", getuid());
+}
+
+std::string GlueSource(const ModuleInfo& info) {
+  std::string out(kGlueHead);
+  std::vector<std::string_view> seen;
+  for (size_t i = 0; i < info.imports.size(); ++i) {
+    if (std::find(seen.begin(), seen.end(), info.imports[i].name) != seen.end()) continue;
+    seen.push_back(info.imports[i].name);
+    out += Forwarder(info.imports[i], i);
+  }
+  absl::StrAppend(
+      &out, "\n/* Entry points (aot_engine.cc). */\nSTOA_EXPORT const uint32_t stoa_abi_version = ",
+      kAotAbiVersion,
+      ";\nSTOA_EXPORT size_t stoa_instance_size(void) { return sizeof(Z_stoa_instance_t); }\n"
+      "STOA_EXPORT void stoa_bind(const struct stoa_wasm_host* host) {\n"
+      "  if (stoa_host == host) return;\n  stoa_host = host;\n  Z_stoa_init_module();\n}\n"
+      "STOA_EXPORT void stoa_instantiate(void* instance, void* wasi) {\n  stoa_unwind = NULL;\n",
+      info.imports.empty()
+          ? "  (void)wasi;\n  Z_stoa_instantiate((Z_stoa_instance_t*)instance);\n"
+          : "  Z_stoa_instantiate((Z_stoa_instance_t*)instance,\n"
+            "                     (struct Z_wasi_snapshot_preview1_instance_t*)wasi);\n",
+      "}\nSTOA_EXPORT void stoa_start(void* instance) { "
+      "Z_stoaZ__start((Z_stoa_instance_t*)instance); }\n"
+      "STOA_EXPORT wasm_rt_memory_t* stoa_memory(void* instance) {\n",
+      info.exports_memory ? "  return Z_stoaZ_memory((Z_stoa_instance_t*)instance);\n"
+                          : "  (void)instance;\n  return NULL;\n",
+      "}\nSTOA_EXPORT void stoa_free(void* instance) { "
+      "Z_stoa_free((Z_stoa_instance_t*)instance); }\n");
+  return out;
+}
+
+absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo& info,
+                                     const AotToolchain& toolchain) {
+  absl::Status s = CheckCompilable(info);
+  if (!s.ok()) return s;
+  const fs::path dir = toolchain.cache_dir.empty() ? DefaultAotCacheDir() : toolchain.cache_dir;
+  const std::string key =
+      common::Sha256Hex(absl::StrCat("abi ", kAotAbiVersion, " ", toolchain.translator, " ",
+                                     toolchain.compiler, " ", toolchain.opt_level));
+  AotObject object;
+  object.path =
+      (dir / absl::StrCat(common::Sha256Hex(artifact), "-", key.substr(0, 16), ".so")).string();
+  std::error_code ec;
+  if (fs::exists(object.path, ec)) {
+    object.cache_hit = true;
+    return object;
+  }
+  absl::MutexLock lock(&CompileMutex());
+  if (fs::exists(object.path, ec)) {  // another thread compiled it meanwhile
+    object.cache_hit = true;
+    return object;
+  }
+  fs::create_directories(dir, ec);
+  chmod(dir.c_str(), 0700);
+  std::string tmp_template = (dir / "tmp-XXXXXX").string();
+  if (mkdtemp(tmp_template.data()) == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot create a directory in the AOT cache ",
+                                               dir.string(), ": ", std::strerror(errno)));
+  }
+  const fs::path tmp = tmp_template;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    std::ofstream wasm(tmp / "module.wasm", std::ios::binary);
+    wasm.write(artifact.data(), static_cast<std::streamsize>(artifact.size()));
+    std::ofstream glue(tmp / "unit.c");
+    glue << GlueSource(info);
+  }
+  s = RunTool({toolchain.translator, (tmp / "module.wasm").string(), "-n", "stoa", "-o",
+               (tmp / "module.c").string()},
+              tmp / "wasm2c.log");
+  if (s.ok()) {
+    s = RunTool({toolchain.compiler, toolchain.opt_level, "-fPIC", "-shared", "-fvisibility=hidden",
+                 "-fstack-clash-protection", "-DNDEBUG", "-w", "-I" + tmp.string(),
+                 (tmp / "unit.c").string(), "-o", (tmp / "module.so").string(), "-lm"},
+                tmp / "cc.log");
+  }
+  if (s.ok() && rename((tmp / "module.so").c_str(), object.path.c_str()) != 0) {
+    s = absl::UnavailableError(absl::StrCat("cannot move the compiled module into ", object.path,
+                                            ": ", std::strerror(errno)));
+  }
+  fs::remove_all(tmp, ec);
+  if (!s.ok()) return s;
+  object.compile_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return object;
+}
+
+}  // namespace stoa::functions::wasm

@@ -1,0 +1,59 @@
+// Ahead-of-time compilation of a validated Wasm module into a shared object
+// for aot_engine.h: wasm2c (Debian's /usr/bin/wasm2c, wabt 1.0.32)
+// translates it to C against /usr/include/wasm-rt.h, a generated glue file
+// (GlueSource) connects the module's WASI imports and the wasm-rt functions
+// to the host table of aot_engine.cc, and the system C compiler builds both
+// (`cc -O2 -fPIC -shared`, hidden visibility, -fstack-clash-protection).
+//
+// Cache: the object is stored as <cache_dir>/<sha256 of the artifact>-<key of
+// the toolchain and glue>.so. It is written to a temporary directory next to
+// it and renamed into place, so concurrent loads (threads or processes)
+// never see a partial file, and a later Load (also after a restart) reuses
+// it without compiling. Compilations in one process are serialized.
+//
+// Errors: UNAVAILABLE when the translator or compiler is missing or fails
+// (the message carries the tool's first lines of stderr), FAILED_PRECONDITION
+// when the module cannot be compiled by this engine (an import name or type
+// the glue cannot express). The runtime then falls back to the interpreter.
+//
+// Thread safety: CompileAot may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "functions/wasm/interp_engine.h"
+
+namespace stoa::functions::wasm {
+
+// Bumped whenever the glue or the host table changes: part of the cache key
+// and checked when an object is opened.
+inline constexpr uint32_t kAotAbiVersion = 1;
+
+struct AotToolchain {
+  std::string cache_dir;              // "" = DefaultAotCacheDir()
+  std::string translator = "wasm2c";  // looked up on PATH unless it has a '/'
+  std::string compiler = "cc";
+  std::string opt_level = "-O2";
+};
+
+struct AotObject {
+  std::string path;        // the cached .so
+  bool cache_hit = false;  // reused without compiling
+  double compile_ms = 0;   // translate + compile (0 on a cache hit)
+};
+
+absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo& info,
+                                     const AotToolchain& toolchain);
+
+// $XDG_CACHE_HOME/stoa/wasm when XDG_CACHE_HOME is set, else
+// /tmp/stoa-wasm-cache-<uid>.
+std::string DefaultAotCacheDir();
+
+// The C source that is compiled with the wasm2c output `module.c` (module
+// name "stoa"); exposed for tests.
+std::string GlueSource(const ModuleInfo& info);
+
+}  // namespace stoa::functions::wasm

@@ -1,0 +1,103 @@
+// The ahead-of-time engine of the `wasm` runtime: a module translated by
+// wasm2c and compiled into a shared object (aot_compiler.h), run with
+// Stoa's own implementation of the wasm-rt runtime the generated C calls
+// (wasm_rt_allocate_memory, wasm_rt_grow_memory, tables, wasm_rt_trap, …).
+//
+// How an invocation runs (RunAot):
+//  - Instance: the module's instance struct is fresh for every call; its
+//    linear memory is an 8 GiB + 64 KiB PROT_NONE reservation (taken from a
+//    MemoryPool, reset with madvise(MADV_DONTNEED) so it starts zeroed) of
+//    which only the current pages are read-write. The generated code is
+//    compiled with WASM_RT_MEMCHECK_SIGNAL_HANDLER (no bounds checks): any
+//    32-bit address + 32-bit offset lands inside the reservation, so an
+//    access past the memory faults. memory.grow past limits.memory_mb (or
+//    the module's maximum) returns -1.
+//  - Stack: generated code runs on a per-thread 4 MiB stack (makecontext /
+//    swapcontext) with a 256 KiB PROT_NONE guard below it and
+//    -fstack-clash-protection in the generated code, so unbounded recursion
+//    faults in the guard.
+//  - Traps: wasm_rt_trap, and a SIGSEGV/SIGBUS inside generated code whose
+//    address is in the calling thread's reservation (out of bounds) or stack
+//    guard (call stack exhausted), siglongjmp to a sigjmp_buf of the calling
+//    thread (thread_local state; the fault handler runs on a per-thread
+//    sigaltstack). A fault anywhere else, or outside generated code, is not
+//    ours: the previous handler gets it (by default the process dies, as it
+//    would have).
+//  - Deadline: each thread has a POSIX timer (CLOCK_MONOTONIC,
+//    SIGEV_THREAD_ID, signal kDeadlineSignal = SIGRTMIN+6) armed for the
+//    invocation's deadline. Its handler siglongjmps out with a timeout only
+//    when the thread is inside generated code; a thread-local flag is
+//    cleared while it is in a host (WASI) function or in this runtime's
+//    allocator, where the handler only records that the deadline passed and
+//    the host call checks that record on its way back into Wasm. So a
+//    module that loops forever stops at its deadline (plus signal delivery,
+//    well under a millisecond), never in the middle of a malloc or a lock.
+//    Host calls also refuse to start with less than 64 KiB of stack left
+//    (call stack exhausted), so host code never overflows.
+//
+// Thread safety: an AotModule is immutable after LoadAot; RunAot may run
+// concurrently on any threads (each thread has its own stack, timer,
+// sigaltstack and jump buffer, created on its first call and freed when it
+// exits). The process-wide SIGSEGV/SIGBUS/kDeadlineSignal handlers are
+// installed on the first LoadAot and never removed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "functions/function_runtime.h"
+#include "functions/wasm/interp_engine.h"
+#include "functions/wasm/wasm_outcome.h"
+
+namespace stoa::functions::wasm {
+
+// Linear-memory reservations kept for reuse between instances. Owned (via
+// shared_ptr) by the runtime and every AOT function it loaded.
+class MemoryPool {
+ public:
+  // Bytes of address space per reservation: every u32 address + u32 offset.
+  static constexpr uint64_t kReserveBytes = (uint64_t{8} << 30) + (64 << 10);
+
+  explicit MemoryPool(size_t max_idle) : max_idle_(max_idle) {}
+  ~MemoryPool();
+  MemoryPool(const MemoryPool&) = delete;
+  MemoryPool& operator=(const MemoryPool&) = delete;
+
+  struct Reservation {
+    uint8_t* base = nullptr;
+    uint64_t rw_bytes = 0;  // [base, base + rw_bytes) is read-write
+  };
+  // A reservation whose first `bytes` are read-write and zero; base is null
+  // when the address space cannot be reserved.
+  Reservation Acquire(uint64_t bytes);
+  // Zeroes (MADV_DONTNEED) and keeps or unmaps `r`.
+  void Release(Reservation r);
+
+  // Reservations created with mmap so far (reuse keeps this flat).
+  uint64_t created() const;
+
+ private:
+  const size_t max_idle_;
+  mutable absl::Mutex mu_;
+  std::vector<Reservation> idle_ ABSL_GUARDED_BY(mu_);
+  uint64_t created_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class AotModule;  // a dlopen'ed, bound module
+
+// Opens the shared object made by CompileAot for a module with `info`.
+// INTERNAL when it cannot be opened or does not have Stoa's glue ABI.
+absl::StatusOr<std::shared_ptr<const AotModule>> LoadAot(const std::string& so_path,
+                                                         const ModuleInfo& info);
+
+// Runs a fresh instance of `module` on the calling thread.
+absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, MemoryPool& pool,
+                                        const InvocationInput& input, const CallLimits& limits);
+
+}  // namespace stoa::functions::wasm
