@@ -50,8 +50,26 @@ std::string TwoMiBModule() {
   return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
 }
 
-class WasmRuntimeTest : public ::testing::Test {
+// Compiled modules are shared between test cases and runs through this
+// cache (set by CMake to a directory in the build tree).
+std::string AotCacheDir() {
+  const char* dir = std::getenv("STOA_WASM_AOT_CACHE");
+  return dir != nullptr ? dir : "";
+}
+
+WasmRuntimeOptions EngineOptions(WasmEngine engine) {
+  WasmRuntimeOptions options;
+  options.engine = engine;
+  options.aot_cache_dir = AotCacheDir();
+  return options;
+}
+
+// Every behaviour test runs on both engines; kAot does not fall back, so a
+// toolchain problem fails the AOT cases instead of hiding behind interp.
+class WasmRuntimeTest : public ::testing::TestWithParam<WasmEngine> {
  protected:
+  WasmRuntimeTest() : runtime_(EngineOptions(GetParam())) {}
+
   void SetUp() override {
     if (ReadExample("anomaly").empty()) {
       GTEST_SKIP() << "Wasm examples not built (STOA_WASM_EXAMPLES_DIR='" << ExamplesDir() << "')";
@@ -63,7 +81,9 @@ class WasmRuntimeTest : public ::testing::Test {
     absl::StatusOr<LoadedFunctionPtr> fn =
         runtime_.Load(Spec(example, timeout_ms, memory_mb), ReadExample(example));
     EXPECT_TRUE(fn.ok()) << fn.status();
-    return fn.ok() ? *std::move(fn) : nullptr;
+    if (!fn.ok()) return nullptr;
+    EXPECT_EQ(WasmRuntime::EngineOf(**fn), GetParam());
+    return *std::move(fn);
   }
 
   static absl::StatusOr<InvocationOutput> Run(LoadedFunction& fn, std::string body) {
@@ -77,7 +97,7 @@ class WasmRuntimeTest : public ::testing::Test {
 
 constexpr char kWindow[] = R"({"sensor":"t-1","values":[20,20.1,19.9,20.2,35,20,19.8]})";
 
-TEST_F(WasmRuntimeTest, AnomalyDetectorRoundTrip) {
+TEST_P(WasmRuntimeTest, AnomalyDetectorRoundTrip) {
   LoadedFunctionPtr fn = MustLoad("anomaly");
   ASSERT_NE(fn, nullptr);
   EXPECT_EQ(fn->spec().runtime(), "wasm");
@@ -88,7 +108,7 @@ TEST_F(WasmRuntimeTest, AnomalyDetectorRoundTrip) {
   EXPECT_THAT(out->raw, HasSubstr(R"("anomalies":[{"index":4,"value":35,)"));
 }
 
-TEST_F(WasmRuntimeTest, BadRequestIsExitStatusWithStderr) {
+TEST_P(WasmRuntimeTest, BadRequestIsExitStatusWithStderr) {
   LoadedFunctionPtr fn = MustLoad("anomaly");
   ASSERT_NE(fn, nullptr);
   absl::StatusOr<InvocationOutput> out = Run(*fn, R"({"readings":[1]})");
@@ -97,7 +117,7 @@ TEST_F(WasmRuntimeTest, BadRequestIsExitStatusWithStderr) {
   EXPECT_THAT(out.status().message(), HasSubstr("request has no \"values\" array"));
 }
 
-TEST_F(WasmRuntimeTest, DigitsPreprocessorRawAndPgm) {
+TEST_P(WasmRuntimeTest, DigitsPreprocessorRawAndPgm) {
   LoadedFunctionPtr fn = MustLoad("digits_pre");
   ASSERT_NE(fn, nullptr);
   std::string raw(64, '\0');
@@ -124,7 +144,7 @@ TEST_F(WasmRuntimeTest, DigitsPreprocessorRawAndPgm) {
   EXPECT_THAT(out.status().message(), HasSubstr("PGM pixel data is truncated"));
 }
 
-TEST_F(WasmRuntimeTest, WasiHostGivesArgsClockRandomButNoFiles) {
+TEST_P(WasmRuntimeTest, WasiHostGivesArgsClockRandomButNoFiles) {
   LoadedFunctionPtr fn = MustLoad("probe");
   ASSERT_NE(fn, nullptr);
   absl::StatusOr<InvocationOutput> out = Run(*fn, "hello");
@@ -133,7 +153,7 @@ TEST_F(WasmRuntimeTest, WasiHostGivesArgsClockRandomButNoFiles) {
             "argc=1 argv0=probe\nenviron=0\nclock=ok\nrandom=ok\nfopen=denied\nstdin=hello\n");
 }
 
-TEST_F(WasmRuntimeTest, EveryInvocationGetsAFreshInstance) {
+TEST_P(WasmRuntimeTest, EveryInvocationGetsAFreshInstance) {
   LoadedFunctionPtr fn = MustLoad("stateful");
   ASSERT_NE(fn, nullptr);
   for (int i = 0; i < 3; ++i) {
@@ -143,15 +163,34 @@ TEST_F(WasmRuntimeTest, EveryInvocationGetsAFreshInstance) {
   }
 }
 
-TEST_F(WasmRuntimeTest, InfiniteLoopStopsAtSpecTimeout) {
+TEST_P(WasmRuntimeTest, InfiniteLoopStopsAtSpecTimeout) {
   LoadedFunctionPtr fn = MustLoad("loop", /*timeout_ms=*/100);
   ASSERT_NE(fn, nullptr);
+  const int64_t start_us = common::RealClock::Get().NowMicros();
   absl::StatusOr<InvocationOutput> out = Run(*fn, "");
+  const int64_t elapsed_ms = (common::RealClock::Get().NowMicros() - start_us) / 1000;
   EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(out.status().message(), HasSubstr("did not finish by its deadline (100 ms)"));
+  EXPECT_GE(elapsed_ms, 99);
+  EXPECT_LT(elapsed_ms, 100 + 80);  // the deadline plus a little scheduling slack
 }
 
-TEST_F(WasmRuntimeTest, InfiniteLoopStopsAtInvocationDeadline) {
+// The deadline also stops a loop that spends its time in host calls
+// (clock_time_get): the AOT engine never unwinds a host call, it stops the
+// module when the call returns.
+TEST_P(WasmRuntimeTest, LoopInHostCallsStopsAtTheDeadline) {
+  LoadedFunctionPtr fn = MustLoad("clock_loop", /*timeout_ms=*/80);
+  ASSERT_NE(fn, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    const int64_t start_us = common::RealClock::Get().NowMicros();
+    absl::StatusOr<InvocationOutput> out = Run(*fn, "");
+    const int64_t elapsed_ms = (common::RealClock::Get().NowMicros() - start_us) / 1000;
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded) << out.status();
+    EXPECT_LT(elapsed_ms, 80 + 80);
+  }
+}
+
+TEST_P(WasmRuntimeTest, InfiniteLoopStopsAtInvocationDeadline) {
   LoadedFunctionPtr fn = MustLoad("loop", /*timeout_ms=*/60000);
   ASSERT_NE(fn, nullptr);
   InvocationInput input;
@@ -160,7 +199,7 @@ TEST_F(WasmRuntimeTest, InfiniteLoopStopsAtInvocationDeadline) {
   EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
 }
 
-TEST_F(WasmRuntimeTest, OutOfBoundsWriteTraps) {
+TEST_P(WasmRuntimeTest, OutOfBoundsWriteTraps) {
   LoadedFunctionPtr fn = MustLoad("oob");
   ASSERT_NE(fn, nullptr);
   absl::StatusOr<InvocationOutput> out = Run(*fn, "");
@@ -168,7 +207,7 @@ TEST_F(WasmRuntimeTest, OutOfBoundsWriteTraps) {
   EXPECT_THAT(out.status().message(), HasSubstr("wasm trap: out of bounds memory access"));
 }
 
-TEST_F(WasmRuntimeTest, StackOverflowTraps) {
+TEST_P(WasmRuntimeTest, StackOverflowTraps) {
   LoadedFunctionPtr fn = MustLoad("recurse");
   ASSERT_NE(fn, nullptr);
   absl::StatusOr<InvocationOutput> out = Run(*fn, "");
@@ -176,7 +215,7 @@ TEST_F(WasmRuntimeTest, StackOverflowTraps) {
   EXPECT_THAT(out.status().message(), HasSubstr("wasm trap: call stack exhausted"));
 }
 
-TEST_F(WasmRuntimeTest, MemoryBombHitsTheCap) {
+TEST_P(WasmRuntimeTest, MemoryBombHitsTheCap) {
   LoadedFunctionPtr fn = MustLoad("membomb", 0, /*memory_mb=*/16);
   ASSERT_NE(fn, nullptr);
   absl::StatusOr<InvocationOutput> out = Run(*fn, "");
@@ -187,7 +226,7 @@ TEST_F(WasmRuntimeTest, MemoryBombHitsTheCap) {
   EXPECT_THAT(out.status().message(), HasSubstr("memory bomb: malloc failed after 1"));
 }
 
-TEST_F(WasmRuntimeTest, NonZeroExitCarriesStderr) {
+TEST_P(WasmRuntimeTest, NonZeroExitCarriesStderr) {
   LoadedFunctionPtr fn = MustLoad("fail");
   ASSERT_NE(fn, nullptr);
   absl::StatusOr<InvocationOutput> out = Run(*fn, "");
@@ -196,7 +235,7 @@ TEST_F(WasmRuntimeTest, NonZeroExitCarriesStderr) {
             "function exited with status 3; stderr: sensor offline: no data");
 }
 
-TEST_F(WasmRuntimeTest, InvalidModulesAreRefusedNamingTheProblem) {
+TEST_P(WasmRuntimeTest, InvalidModulesAreRefusedNamingTheProblem) {
   struct Case {
     std::string artifact;
     std::string message;
@@ -217,7 +256,7 @@ TEST_F(WasmRuntimeTest, InvalidModulesAreRefusedNamingTheProblem) {
   }
 }
 
-TEST_F(WasmRuntimeTest, InitialMemoryAboveTheCapIsRefused) {
+TEST_P(WasmRuntimeTest, InitialMemoryAboveTheCapIsRefused) {
   absl::StatusOr<LoadedFunctionPtr> fn = runtime_.Load(Spec("big", 0, 1), TwoMiBModule());
   EXPECT_EQ(fn.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(fn.status().message(),
@@ -229,18 +268,26 @@ TEST_F(WasmRuntimeTest, InitialMemoryAboveTheCapIsRefused) {
   EXPECT_EQ(out->raw, "");
 }
 
-TEST_F(WasmRuntimeTest, WellBehavedCallsKeepWorkingBesideHostileOnes) {
+TEST_P(WasmRuntimeTest, WellBehavedCallsKeepWorkingBesideHostileOnes) {
   LoadedFunctionPtr good = MustLoad("anomaly");
   LoadedFunctionPtr loop = MustLoad("loop", /*timeout_ms=*/300);
   LoadedFunctionPtr bomb = MustLoad("membomb", 0, /*memory_mb=*/32);
   LoadedFunctionPtr oob = MustLoad("oob");
-  ASSERT_TRUE(good && loop && bomb && oob);
+  LoadedFunctionPtr recurse = MustLoad("recurse");
+  ASSERT_TRUE(good && loop && bomb && oob && recurse);
   std::atomic<int> good_ok{0};
   std::vector<std::thread> threads;
-  threads.emplace_back([&] { EXPECT_FALSE(Run(*loop, "").ok()); });
   threads.emplace_back([&] {
-    EXPECT_FALSE(Run(*bomb, "").ok());
-    EXPECT_FALSE(Run(*oob, "").ok());
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(Run(*loop, "").status().code(), absl::StatusCode::kDeadlineExceeded);
+    }
+  });
+  threads.emplace_back([&] {
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_THAT(Run(*bomb, "").status().message(), HasSubstr("unreachable executed"));
+      EXPECT_THAT(Run(*oob, "").status().message(), HasSubstr("out of bounds memory access"));
+      EXPECT_THAT(Run(*recurse, "").status().message(), HasSubstr("call stack exhausted"));
+    }
   });
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&] {
@@ -253,6 +300,12 @@ TEST_F(WasmRuntimeTest, WellBehavedCallsKeepWorkingBesideHostileOnes) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(good_ok.load(), 60);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, WasmRuntimeTest,
+                         ::testing::Values(WasmEngine::kAot, WasmEngine::kInterp),
+                         [](const ::testing::TestParamInfo<WasmEngine>& info) {
+                           return info.param == WasmEngine::kAot ? "Aot" : "Interp";
+                         });
 
 }  // namespace
 }  // namespace stoa::functions
