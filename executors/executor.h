@@ -13,7 +13,9 @@
 //  INVALID_ARGUMENT   inputs that do not match the signature; a bad artifact;
 //  DEADLINE_EXCEEDED  request.timeout_ms passed;
 //  UNAVAILABLE        the executor cannot be reached (process down, link cut);
-//  INTERNAL           the function failed.
+//  INTERNAL           the function failed;
+//  CANCELLED          the caller cancelled the call (CancelSignal) before
+//                     its result was ready.
 //
 // Thread safety: all methods may be called concurrently.
 #pragma once
@@ -21,8 +23,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
+#include "executors/cancel_signal.h"
 #include "stoa/v1/executor.pb.h"
 
 namespace stoa::executors {
@@ -39,7 +43,12 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   // Fills queue_us, exec_us, device (and load_us = 0: loading is separate).
-  virtual void Invoke(v1::InvokeRequest request, InvokeCallback done) = 0;
+  // `cancel` (nullable) lets the caller withdraw the call; see
+  // cancel_signal.h for what an executor does with it.
+  virtual void Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) = 0;
+  void Invoke(v1::InvokeRequest request, InvokeCallback done) {
+    Invoke(std::move(request), std::move(done), nullptr);
+  }
   // Idempotent by sha256: loading bytes already loaded returns
   // already_loaded = true and load_us = 0.
   virtual void LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) = 0;

@@ -62,9 +62,16 @@ grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* c
                                                   const v1::InvokeRequest* request,
                                                   v1::InvokeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  executor_->Invoke(*request, [reactor, response](absl::StatusOr<v1::InvokeResponse> result) {
-    Finish(reactor, response, std::move(result));
-  });
+  // A client that cancels (a gateway whose hedged twin already answered)
+  // spares the backend the work if it is still queued. The context lives
+  // until Finish, i.e. as long as the backend may ask.
+  auto cancel = std::make_shared<CancelSignal>([context] { return context->IsCancelled(); });
+  executor_->Invoke(
+      *request,
+      [reactor, response](absl::StatusOr<v1::InvokeResponse> result) {
+        Finish(reactor, response, std::move(result));
+      },
+      std::move(cancel));
   return reactor;
 }
 

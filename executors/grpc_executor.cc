@@ -66,20 +66,29 @@ void GrpcExecutor::Register(grpc::ClientContext* context) {
 }
 
 template <typename Request, typename Response, typename Method, typename Done>
-void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Done done) {
+void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Done done,
+                         CancelSignalPtr cancel) {
   auto* call = new Call<Request, Response>();
   call->request = std::move(request);
   call->context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::milliseconds(timeout_ms));
   Register(&call->context);
+  if (cancel) {
+    // TryCancel before the call starts is kept and applied when it does.
+    cancel->SetHook([this, context = &call->context] {
+      absl::MutexLock lock(&mu_);
+      if (in_flight_.contains(context)) context->TryCancel();
+    });
+  }
   method(stub_->async(), &call->context, &call->request, &call->response,
-         [this, call, done = std::move(done)](grpc::Status grpc_status) {
+         [this, call, done = std::move(done), cancel](grpc::Status grpc_status) {
            absl::Status status = FromGrpcStatus(grpc_status);
            if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
              status = absl::Status(status.code(),
                                    absl::StrCat(Describe(), ": ", std::string(status.message())));
            }
            Response response = std::move(call->response);
+           if (cancel) cancel->ClearHook();
            {
              // Out of the set first, so the destructor never cancels a
              // context that is gone.
@@ -102,7 +111,8 @@ void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Don
          });
 }
 
-void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done) {
+void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
+                          CancelSignalPtr cancel) {
   const int64_t timeout_ms = request.timeout_ms() > 0
                                  ? int64_t{request.timeout_ms()} + options_.deadline_margin_ms
                                  : options_.default_timeout_ms;
@@ -110,7 +120,7 @@ void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done) {
       [](auto* async, auto* context, auto* req, auto* resp, auto cb) {
         async->Invoke(context, req, resp, std::move(cb));
       },
-      std::move(request), timeout_ms, std::move(done));
+      std::move(request), timeout_ms, std::move(done), std::move(cancel));
 }
 
 void GrpcExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) {

@@ -57,7 +57,10 @@ class GrpcExecutor final : public Executor {
   GrpcExecutor(std::string target, Options options);
   ~GrpcExecutor() override;
 
-  void Invoke(v1::InvokeRequest request, InvokeCallback done) override;
+  using Executor::Invoke;
+  // A cancelled call is cancelled on the wire (ClientContext::TryCancel): the
+  // server sees it and skips the work if it has not started.
+  void Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) override;
   void LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) override;
   void UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) override;
   void GetStatus(StatusCallback done) override;
@@ -71,7 +74,8 @@ class GrpcExecutor final : public Executor {
   // Starts `method` on `stub_->async()` with a heap-held call whose deadline
   // is `timeout_ms` from now, and calls `done` with the result.
   template <typename Request, typename Response, typename Method, typename Done>
-  void Start(Method method, Request request, int64_t timeout_ms, Done done);
+  void Start(Method method, Request request, int64_t timeout_ms, Done done,
+             CancelSignalPtr cancel = nullptr);
 
   // Adds a call about to start: cancellable, and awaited by the destructor.
   void Register(grpc::ClientContext* context);

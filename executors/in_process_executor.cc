@@ -105,7 +105,8 @@ void InProcessExecutor::RecordExecTime(int64_t exec_us) {
   ewma_exec_us_ = ewma_exec_us_ == 0.0 ? us : kEwmaAlpha * us + (1 - kEwmaAlpha) * ewma_exec_us_;
 }
 
-void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done) {
+void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
+                               CancelSignalPtr cancel) {
   const int64_t enqueued_us = clock_.NowMicros();
   EntryPtr entry = Find(request.function(), request.sha256());
   if (entry == nullptr) {
@@ -131,20 +132,27 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done) {
     return;
   }
   pool_.Schedule([this, entry = std::move(entry), request = std::move(request), enqueued_us,
-                  deadline_us, done = std::move(done)]() mutable {
-    RunInvocation(entry, std::move(request), enqueued_us, deadline_us, std::move(done));
+                  deadline_us, cancel = std::move(cancel), done = std::move(done)]() mutable {
+    RunInvocation(entry, std::move(request), enqueued_us, deadline_us, cancel, std::move(done));
   });
 }
 
 void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest request,
                                       int64_t enqueued_us, int64_t deadline_us,
-                                      InvokeCallback done) {
+                                      const CancelSignalPtr& cancel, InvokeCallback done) {
   const int64_t start_us = clock_.NowMicros();
   const int64_t depth = queued_.fetch_sub(1, std::memory_order_relaxed) - 1;
   if (pending_gauge_ != nullptr) pending_gauge_->Decrement();
   const int64_t queue_us = start_us - enqueued_us;
   if (entry->queue_seconds != nullptr) entry->queue_seconds->Observe(queue_us / 1e6);
 
+  if (cancel && cancel->cancelled()) {
+    absl::Status status = absl::CancelledError(absl::StrCat(
+        "invocation of '", entry->function, "' was cancelled while queued; it did not run"));
+    RecordOutcome(*entry, status);
+    done(std::move(status));
+    return;
+  }
   if (deadline_us != 0 && start_us >= deadline_us) {
     absl::Status status = absl::DeadlineExceededError(
         absl::StrCat("function '", entry->function, "' waited ", queue_us,

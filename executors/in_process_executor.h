@@ -81,7 +81,10 @@ class InProcessExecutor final : public Executor {
                     common::metrics::Registry* metrics /* nullable */);
   ~InProcessExecutor() override;
 
-  void Invoke(v1::InvokeRequest request, InvokeCallback done) override;
+  using Executor::Invoke;
+  // A call cancelled while it waits for a worker does not run (CANCELLED);
+  // one already running, or batched, runs to the end.
+  void Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) override;
   void LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) override;
   void UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) override;
   void GetStatus(StatusCallback done) override;
@@ -94,7 +97,7 @@ class InProcessExecutor final : public Executor {
   // nullptr when not loaded; empty sha256 means the latest loaded version.
   EntryPtr Find(const std::string& function, const std::string& sha256) const;
   void RunInvocation(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
-                     int64_t deadline_us, InvokeCallback done);
+                     int64_t deadline_us, const CancelSignalPtr& cancel, InvokeCallback done);
   void RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done);
   void RecordOutcome(const Entry& entry, const absl::Status& status);
   void RecordExecTime(int64_t exec_us);

@@ -32,6 +32,8 @@ struct Dispatcher::Call {
   // report outcomes the scheduler learns from but does not count.
   bool may_fail_over = true;
   bool shadow = false;
+  // Set for the runs of a hedged invocation: the winner cancels the loser.
+  executors::CancelSignalPtr cancel;
   uint64_t request_bytes = 0;
   uint32_t batch = 1;
   uint32_t ahead = 0;  // queue depth + in-flight on the tier when sent
@@ -124,6 +126,37 @@ class Dispatcher::Watchdog {
   std::thread thread_;
 };
 
+// Calls PollTiers every interval (real time) until destroyed.
+class Dispatcher::StatusPoller {
+ public:
+  StatusPoller(Dispatcher& dispatcher, absl::Duration interval)
+      : dispatcher_(dispatcher), interval_(interval), thread_([this] { Run(); }) {}
+  ~StatusPoller() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    absl::MutexLock lock(&mu_);
+    while (!stopping_) {
+      mu_.Unlock();
+      dispatcher_.PollTiers();
+      mu_.Lock();
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_);
+    }
+  }
+
+  Dispatcher& dispatcher_;
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
 namespace {
 
 bool IsTierFailure(const absl::Status& s) {
@@ -143,6 +176,8 @@ const char* OutcomeLabel(const absl::Status& s) {
       return "unavailable";
     case absl::StatusCode::kDeadlineExceeded:
       return "timeout";
+    case absl::StatusCode::kCancelled:
+      return "cancelled";
     default:
       return "error";
   }
@@ -170,17 +205,28 @@ Dispatcher::Dispatcher(std::array<executors::ExecutorPtr, scheduler::kNumTiers> 
       duration_(metrics.AddHistogram("stoa_invocation_duration_seconds",
                                      "Latency of successful invocations seen by the gateway.")),
       cold_starts_(metrics.AddCounter("stoa_cold_starts_total",
-                                      "Functions pushed to an executor that lacked them.")) {
+                                      "Functions pushed to an executor that lacked them.")),
+      hedge_cancelled_(metrics.AddCounter(
+          "stoa_hedge_cancelled_total",
+          "Losing runs of hedged invocations cancelled once the other tier answered.")) {
   auto& depth = metrics.AddGauge("stoa_executor_queue_depth",
                                  "Queue depth last reported by each tier's executor.");
+  auto& rtt = metrics.AddGauge("stoa_tier_status_rtt_seconds",
+                               "Round trip of the last GetStatus probe of each tier.");
   for (Tier t : scheduler::kAllTiers) {
     if (executors_[TierIndex(t)]) configured_.Add(t);
     queue_depth_[TierIndex(t)] = &depth.Add({{"tier", std::string(TierName(t))}});
+    status_rtt_[TierIndex(t)] = &rtt.Add({{"tier", std::string(TierName(t))}});
   }
   watchdog_ = std::make_unique<Watchdog>(*this);
+  if (options_.status_interval_ms > 0) {
+    poller_ =
+        std::make_unique<StatusPoller>(*this, absl::Milliseconds(options_.status_interval_ms));
+  }
 }
 
 Dispatcher::~Dispatcher() {
+  poller_.reset();
   {
     absl::MutexLock lock(&mu_);
     auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ops_in_flight_ == 0; };
@@ -202,6 +248,30 @@ void Dispatcher::BeginOp() {
 void Dispatcher::EndOp() {
   absl::MutexLock lock(&mu_);
   --ops_in_flight_;
+}
+
+void Dispatcher::PollTiers() {
+  for (Tier t : scheduler::kAllTiers) {
+    auto& executor = executors_[TierIndex(t)];
+    if (!executor || polling_[TierIndex(t)].exchange(true)) continue;
+    const int64_t start = clock_.NowMicros();
+    BeginOp();
+    executor->GetStatus([this, t, start](absl::StatusOr<v1::GetStatusResponse> status) {
+      const double rtt_ms = (clock_.NowMicros() - start) / 1000.0;
+      if (status.ok()) {
+        reported_depth_[TierIndex(t)].store(status->queue_depth(), std::memory_order_relaxed);
+        queue_depth_[TierIndex(t)]->Set(status->queue_depth());
+        status_rtt_[TierIndex(t)]->Set(rtt_ms / 1000.0);
+        scheduler_.ObserveLink(t, true, rtt_ms);
+      } else {
+        spdlog::debug("status of tier {} ({}): {}", TierName(t), DescribeTier(t),
+                      status.status().ToString());
+        scheduler_.ObserveLink(t, false, rtt_ms);
+      }
+      polling_[TierIndex(t)].store(false);
+      EndOp();
+    });
+  }
 }
 
 bool Dispatcher::IsLoaded(Tier tier, const std::string& key) const {
@@ -322,6 +392,8 @@ struct Dispatcher::Group {
   std::string function;
   Tier chosen = Tier::kEdge;
   DispatchCallback done;
+  // Per tier, the cancel signal of its answering run (hedged groups).
+  std::array<executors::CancelSignalPtr, scheduler::kNumTiers> cancel;
   std::array<double, scheduler::kNumTiers> latency_ms ABSL_GUARDED_BY(mu);
   int pending ABSL_GUARDED_BY(mu) = 0;
   int answering ABSL_GUARDED_BY(mu) = 0;  // primary + hedge runs not finished
@@ -368,6 +440,10 @@ void Dispatcher::StartGroup(std::shared_ptr<Call> call, const scheduler::Decisio
   for (auto& run : runs) {
     Tier tier = run->CurrentDecision().tier;
     bool answers = !run->shadow;
+    if (answers && !decision.hedge.Empty()) {
+      run->cancel = std::make_shared<executors::CancelSignal>();
+      group->cancel[TierIndex(tier)] = run->cancel;
+    }
     run->done = [this, group, tier, answers](absl::StatusOr<DispatchResult> result) {
       FinishRun(group, tier, answers, std::move(result));
     };
@@ -396,6 +472,12 @@ void Dispatcher::FinishRun(const std::shared_ptr<Group>& group, Tier tier, bool 
     if (group->pending == 0) {
       compare = true;
       latency = group->latency_ms;
+    }
+  }
+  if (deliver && result.ok()) {
+    // The other answering runs lost: withdraw them.
+    for (Tier t : scheduler::kAllTiers) {
+      if (t != tier && group->cancel[TierIndex(t)]) group->cancel[TierIndex(t)]->Cancel();
     }
   }
   if (compare) scheduler_.ObserveComparison(group->function, group->chosen, latency);
@@ -471,6 +553,10 @@ void Dispatcher::DoInvoke(std::shared_ptr<Call> call) {
     Fail(std::move(call), absl::DeadlineExceededError("deadline passed before invoking"));
     return;
   }
+  if (call->cancel && call->cancel->cancelled()) {
+    Fail(std::move(call), absl::CancelledError("the hedged twin answered first"));
+    return;
+  }
   v1::InvokeRequest request = call->request;
   request.set_timeout_ms(static_cast<uint32_t>(std::max<int64_t>(1, remaining_us / 1000)));
   call->ahead = reported_depth_[TierIndex(tier)].load(std::memory_order_relaxed) +
@@ -494,7 +580,8 @@ void Dispatcher::DoInvoke(std::shared_ptr<Call> call) {
           }
         }
         EndOp();
-      });
+      },
+      call->cancel);
 }
 
 void Dispatcher::Count(const std::string& function, Tier tier, const char* outcome) {
@@ -505,6 +592,17 @@ void Dispatcher::Count(const std::string& function, Tier tier, const char* outco
 
 void Dispatcher::Fail(std::shared_ptr<Call> call, absl::Status status) {
   if (call->finished.load()) return;
+  if (absl::IsCancelled(status) && call->cancel && call->cancel->cancelled()) {
+    // The losing run of a hedge: no failure, nothing learned.
+    Tier tier = call->CurrentDecision().tier;
+    Count(call->name, tier, "cancelled");
+    hedge_cancelled_.Add({{"function", call->name}, {"tier", std::string(TierName(tier))}})
+        .Increment();
+    if (!call->Claim()) return;
+    watchdog_->Remove(*call);
+    call->done(std::move(status));
+    return;
+  }
   scheduler::Decision decision;
   int64_t attempt_start;
   {

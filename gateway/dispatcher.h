@@ -17,9 +17,13 @@
 //     failure, retry there with reason kFailover
 //     Decision.hedge (reason hedge) → the same request also runs on the
 //     hedge tier; the first success answers, a failure waits for the other
-//     run; neither fails over. The losing run is not cancelled (the
-//     Executor interface has no per-call cancellation yet): it finishes,
-//     and its outcome still teaches the scheduler.
+//     run; neither fails over. The first success cancels the other run
+//     (executors::CancelSignal: a gRPC cancellation reaching the remote
+//     executor, which skips the work if still queued; a queued in-process
+//     run is skipped); the loser ends CANCELLED, counted in
+//     stoa_invocations_total{outcome="cancelled"} and
+//     stoa_hedge_cancelled_total{function,tier}, and teaches the model
+//     nothing (its latency is only known to exceed the winner's).
 //     Decision.shadow → also runs on those tiers (Outcome.shadow, answers
 //     dropped); when every run of the invocation has finished, their
 //     latencies go to Scheduler::ObserveComparison (placement accuracy).
@@ -30,11 +34,19 @@
 // DEADLINE_EXCEEDED when an executor has not answered shortly after the
 // deadline, so no caller waits much past it whatever the executor does.
 //
+// Tier status: every Options::status_interval_ms (0: never) a background
+// thread asks each configured tier's executor for GetStatus (one request
+// in flight per tier): the queue depth it reports feeds the queue term
+// between responses, the round trip goes to Scheduler::ObserveLink (the net
+// term follows the link without sending functions there), and a failure
+// counts towards the tier's circuit.
+//
 // Metrics (registry injected): stoa_invocations_total{function,tier,outcome}
 // per attempt (outcome: ok, invalid, not_found, unavailable, timeout,
-// error), stoa_invocation_duration_seconds{function,tier} for successful
-// attempts, stoa_cold_starts_total{function,tier},
-// stoa_executor_queue_depth{tier}.
+// cancelled, error), stoa_invocation_duration_seconds{function,tier} for
+// successful attempts, stoa_cold_starts_total{function,tier},
+// stoa_executor_queue_depth{tier}, stoa_hedge_cancelled_total{function,
+// tier}, stoa_tier_status_rtt_seconds{tier} (last status round trip).
 //
 // Thread safety: all methods are thread-safe. `done` is called exactly once,
 // on an executor or watchdog thread (or the caller's for immediate errors).
@@ -91,6 +103,8 @@ class Dispatcher {
     uint32_t default_timeout_ms = 10000;
     // How long after the deadline the watchdog waits for a late executor.
     uint32_t watchdog_grace_ms = 20;
+    // Period of the GetStatus probes of every tier; 0 turns them off.
+    uint32_t status_interval_ms = 500;
   };
 
   // `executors[TierIndex(t)]` runs tier t; nullptr: the tier is absent.
@@ -118,6 +132,7 @@ class Dispatcher {
   struct Call;
   struct Group;
   class Watchdog;
+  class StatusPoller;
 
   void Start(std::shared_ptr<Call> call);
   void Launch(std::shared_ptr<Call> call);
@@ -131,6 +146,8 @@ class Dispatcher {
   void Succeed(std::shared_ptr<Call> call, v1::InvokeResponse response);
   void TimedOut(std::shared_ptr<Call> call);
   void Count(const std::string& function, scheduler::Tier tier, const char* outcome);
+  // One GetStatus round to every configured tier (StatusPoller).
+  void PollTiers();
 
   bool IsLoaded(scheduler::Tier tier, const std::string& key) const;
   void SetLoaded(scheduler::Tier tier, const std::string& key, bool loaded);
@@ -146,7 +163,10 @@ class Dispatcher {
   common::metrics::Family<common::metrics::Counter>& invocations_;
   common::metrics::Family<common::metrics::Histogram>& duration_;
   common::metrics::Family<common::metrics::Counter>& cold_starts_;
+  common::metrics::Family<common::metrics::Counter>& hedge_cancelled_;
   std::array<common::metrics::Gauge*, scheduler::kNumTiers> queue_depth_;
+  std::array<common::metrics::Gauge*, scheduler::kNumTiers> status_rtt_;
+  std::array<std::atomic<bool>, scheduler::kNumTiers> polling_{};
   // Fed to the scheduler's queue term: this gateway's executor calls in
   // flight per tier, and the queue depth each tier last reported.
   std::array<std::atomic<uint32_t>, scheduler::kNumTiers> in_flight_{};
@@ -161,6 +181,7 @@ class Dispatcher {
   int ops_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::unique_ptr<Watchdog> watchdog_;
+  std::unique_ptr<StatusPoller> poller_;  // last: stopped first
 };
 
 }  // namespace stoa::gateway

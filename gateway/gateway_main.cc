@@ -3,7 +3,7 @@
 //
 //   stoa-gateway [--listen HOST:PORT] [--data-dir DIR] [--cloud HOST:PORT[,…]]
 //                [--edge in-process|unix:PATH|HOST:PORT|none] [--edge-threads N]
-//                [--edge-intra-op-threads N]
+//                [--edge-intra-op-threads N] [--status-interval-ms N]
 //                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
 //                [--log-level LEVEL] [--config FILE]
 //
@@ -60,6 +60,7 @@ struct Flags {
   std::string log_level = "info";
   std::string tier_cost;    // "edge=0,cloud=1": per-request cost for the weighted policy
   std::string tier_energy;  // "edge=1,cloud=0.2": per-request energy for the weighted policy
+  int status_interval_ms = 500;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -98,6 +99,11 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "per-request cost of each tier for the weighted policy, e.g. edge=0,cloud=1");
   app.add_option("--tier-energy", flags.tier_energy,
                  "per-request energy of each tier for the weighted policy, e.g. edge=1,cloud=0.2");
+  app.add_option("--status-interval-ms", flags.status_interval_ms,
+                 "period of the GetStatus probes of every tier (queue depth, link round trip, "
+                 "health); 0 turns them off")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -216,8 +222,11 @@ int main(int argc, char** argv) {
   }
   stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics, seed(),
                                                 *policy, scheduler_options);
+  stoa::gateway::Dispatcher::Options dispatcher_options;
+  dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
   stoa::gateway::Dispatcher dispatcher(std::move(executors), scheduler,
-                                       stoa::common::RealClock::Get(), metrics, {});
+                                       stoa::common::RealClock::Get(), metrics,
+                                       dispatcher_options);
   stoa::gateway::RestApi api(**registry, dispatcher, scheduler, runtimes, metrics, {});
   stoa::gateway::HttpServer server(http_options, api);
   auto port = server.Start();

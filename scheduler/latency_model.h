@@ -49,6 +49,8 @@ struct ModelInput {
   double request_kb = 0.0;  // request payload, kilobytes
   double batch = 1.0;
   double ahead = 0.0;  // executor-reported queue depth + gateway in-flight
+  // The tier's probed round trip now (Scheduler::ObserveLink); NaN: none.
+  double link_rtt_ms = std::numeric_limits<double>::quiet_NaN();
 };
 
 using TermErrors = std::array<double, kNumTerms>;  // NaN: term not observed
@@ -61,6 +63,11 @@ class LatencyModel {
   TermErrors Observe(const ModelInput& in, const Outcome& outcome);
 
   static constexpr int kRecent = 8;
+
+  uint64_t Observations() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return observations_;
+  }
 
   struct Snapshot {
     uint64_t observations = 0;

@@ -43,28 +43,44 @@ void ResidualStats::Reset() {
   last_ = 0.0;
 }
 
-TermEstimate NetTerm::Predict(double kilobytes) const {
-  if (rls_.Count() == 0) return {};
-  return residuals_.Around(std::max(0.0, rls_.Predict(kilobytes)));
+bool NetTerm::LinkMoved(double link_rtt_ms) const {
+  return std::isfinite(link_rtt_ms) && std::isfinite(link_last_ms_) &&
+         std::fabs(link_rtt_ms - link_last_ms_) > 0.1 * link_last_ms_ + 2.0;
 }
 
-double NetTerm::Observe(double kilobytes, double transfer_ms) {
-  double err = transfer_ms - Predict(kilobytes).mean_ms;
-  if (rls_.Count() > 0) {
-    double threshold = 4.0 * residuals_.MeanAbsError() + 0.05 * std::fabs(rls_.Intercept()) + 1.0;
-    if (rls_.Count() > 5 && std::fabs(err) > threshold) {
+TermEstimate NetTerm::Predict(double kilobytes, double link_rtt_ms) const {
+  if (full_.Count() == 0) return {};
+  double mean = LinkMoved(link_rtt_ms) && excess_.Count() > 0
+                    ? link_rtt_ms + excess_.Predict(kilobytes)
+                    : full_.Predict(kilobytes);
+  return residuals_.Around(std::max(0.0, mean));
+}
+
+double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms) {
+  double err = transfer_ms - Predict(kilobytes, link_rtt_ms).mean_ms;
+  if (LinkMoved(link_rtt_ms)) {
+    full_.Reopen();  // the link changed while nothing was sent: start over
+    same_side_ = 0;
+  } else if (full_.Count() > 0) {
+    double threshold = 4.0 * residuals_.MeanAbsError() + 0.05 * std::fabs(full_.Intercept()) + 1.0;
+    if (full_.Count() > 5 && std::fabs(err) > threshold) {
       int sign = err > 0 ? 1 : -1;
       same_side_ = (same_side_ * sign > 0) ? same_side_ + sign : sign;
       if (std::abs(same_side_) >= 2) {
-        rls_.Reopen();
+        full_.Reopen();
+        excess_.Reopen();
         same_side_ = 0;
       }
     } else {
       same_side_ = 0;
     }
-    residuals_.Add(err);
   }
-  rls_.Add(kilobytes, transfer_ms);
+  if (full_.Count() > 0) residuals_.Add(err);
+  full_.Add(kilobytes, transfer_ms);
+  if (std::isfinite(link_rtt_ms)) {
+    excess_.Add(kilobytes, transfer_ms - link_rtt_ms);
+    link_last_ms_ = link_rtt_ms;
+  }
   return err;
 }
 

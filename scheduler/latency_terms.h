@@ -8,6 +8,16 @@
 //              (streaming_stats.h) on request + response kilobytes; two
 //              residuals in a row far outside the usual error on one side
 //              (the link changed) reopen the RLS covariance so the fit jumps.
+//              Where the gateway probes the tier in the background (GetStatus
+//              round trips), a second fit learns the transfer time in excess
+//              of the probed round trip. While the probed round trip stays
+//              within a dead band (10 % + 2 ms) of its value at the last
+//              observation, the first fit predicts; once it leaves the band
+//              (the link changed while no request went there), the
+//              prediction is that excess + the round trip probed now, so a
+//              link that got slower or faster shows without sending the
+//              function there, and the next observation reopens the first
+//              fit.
 //   QueueTerm  queue wait, fitted by RLS on (executor-reported queue depth +
 //              the gateway's own in-flight calls to the tier) × recent
 //              service time: the slope learns 1 / the executor's parallelism.
@@ -35,6 +45,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 
 #include "scheduler/streaming_stats.h"
 
@@ -64,16 +75,22 @@ class ResidualStats {
 
 class NetTerm {
  public:
-  TermEstimate Predict(double kilobytes) const;
-  double Observe(double kilobytes, double transfer_ms);
-  double RttMs() const { return rls_.Intercept(); }
-  double MsPerKb() const { return rls_.Slope(); }
-  uint64_t Count() const { return rls_.Count(); }
+  static constexpr double kNotProbed = std::numeric_limits<double>::quiet_NaN();
+  // `link_rtt_ms`: the tier's probed round trip now (kNotProbed: none).
+  TermEstimate Predict(double kilobytes, double link_rtt_ms = kNotProbed) const;
+  double Observe(double kilobytes, double transfer_ms, double link_rtt_ms = kNotProbed);
+  double RttMs() const { return full_.Intercept(); }
+  double MsPerKb() const { return excess_.Count() > 0 ? excess_.Slope() : full_.Slope(); }
+  uint64_t Count() const { return full_.Count(); }
   const ResidualStats& residuals() const { return residuals_; }
 
  private:
-  Rls2 rls_{0.9, 1e4};
+  Rls2 full_{0.9, 1e4};    // transfer_ms over kilobytes
+  Rls2 excess_{0.9, 1e4};  // transfer_ms − probed round trip, when probed
   int same_side_ = 0;
+  // The probed round trip at the last observation (NaN: none).
+  double link_last_ms_ = std::numeric_limits<double>::quiet_NaN();
+  bool LinkMoved(double link_rtt_ms) const;
   ResidualStats residuals_;
 };
 

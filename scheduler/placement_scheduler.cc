@@ -1,5 +1,6 @@
 #include "scheduler/placement_scheduler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -20,6 +21,28 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 int ReasonIndex(Reason r) { return static_cast<int>(r); }
 
+// The lowest predicted mean among the available measured tiers (0: none).
+double BestMeanMs(const PolicyInput& in) {
+  double best = std::numeric_limits<double>::infinity();
+  for (Tier t : kAllTiers) {
+    const Prediction& p = in.predictions[TierIndex(t)];
+    if (in.available.Contains(t) && p.measured) best = std::min(best, p.mean_ms);
+  }
+  return std::isfinite(best) ? best : 0.0;
+}
+
+void AddTo(std::atomic<double>& sum, double v) {
+  double old = sum.load(std::memory_order_relaxed);
+  while (!sum.compare_exchange_weak(old, old + v, std::memory_order_relaxed)) {
+  }
+}
+
+// What sending a request to a tier predicted at `p` is expected to cost over
+// the best tier.
+double ProbeCostMs(const Prediction& p, double best_ms) {
+  return p.measured ? std::max(0.0, p.mean_ms - best_ms) : 0.0;
+}
+
 nlohmann::json NumberOrNull(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
@@ -37,6 +60,8 @@ struct PlacementScheduler::FunctionState {
     std::array<std::atomic<uint64_t>, kNumReasons> decisions{};
     std::atomic<double> predicted_ms{kNaN};
     std::atomic<int64_t> last_used_us{std::numeric_limits<int64_t>::min() / 2};
+    // Last successful outcome here, shadow runs included.
+    std::atomic<int64_t> last_observed_us{std::numeric_limits<int64_t>::min() / 2};
     std::atomic<double> last_request_kb{0.0};
     // Probes still owed to this tier because the last probe found its
     // conditions changed (bounded: kFollowUps per detected change).
@@ -54,6 +79,10 @@ struct PlacementScheduler::FunctionState {
   std::array<PerTier, kNumTiers> tiers;
   std::atomic<uint64_t> decisions{0};
   std::atomic<uint64_t> explores{0};
+  // Exploration's cost budget: the predicted extra latency of the probes
+  // made, and the best tier's predicted latency summed over decisions.
+  std::atomic<double> explore_cost_ms{0.0};
+  std::atomic<double> best_ms_sum{0.0};
   std::atomic<uint64_t> comparisons{0};
   std::atomic<uint64_t> correct{0};
   std::atomic<double> regret_ms{0.0};
@@ -65,6 +94,7 @@ PlacementScheduler::PlacementScheduler(const common::Clock& clock,
                                        common::metrics::Registry* metrics, uint64_t seed,
                                        const PolicyConfig& policy, SchedulerOptions options)
     : clock_(clock), options_(options), rng_(seed) {
+  for (auto& rtt : link_rtt_ms_) rtt.store(kNaN, std::memory_order_relaxed);
   SetPolicy(policy);
   if (metrics != nullptr) {
     placements_ = &metrics->AddCounter("stoa_placements_total",
@@ -218,15 +248,16 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.request_kb = features.request_bytes / 1000.0;
   in.batch = features.batch;
   in.ahead = features.queue_depth[TierIndex(t)] + features.in_flight[TierIndex(t)];
+  in.link_rtt_ms = link_rtt_ms_[TierIndex(t)].load(std::memory_order_relaxed);
   return in;
 }
 
 TierSet PlacementScheduler::Explorable(const FunctionState& state, const PolicyConfig& config,
-                                       TierSet available, int64_t now) const {
+                                       const PolicyInput& in, int64_t now) const {
   TierSet out;
   if (config.explore_budget <= 0.0) return out;
   for (Tier t : kAllTiers) {
-    if (available.Contains(t) &&
+    if (in.available.Contains(t) &&
         state.tiers[TierIndex(t)].follow_ups.load(std::memory_order_relaxed) > 0) {
       out.Add(t);
     }
@@ -235,10 +266,18 @@ TierSet PlacementScheduler::Explorable(const FunctionState& state, const PolicyC
   double allowance =
       config.explore_budget * static_cast<double>(state.decisions.load(std::memory_order_relaxed));
   if (spent > allowance) return out;
+  const double best_ms = BestMeanMs(in);
+  const double cost_allowance =
+      config.explore_budget * state.best_ms_sum.load(std::memory_order_relaxed);
+  const double cost_spent = state.explore_cost_ms.load(std::memory_order_relaxed);
   for (Tier t : kAllTiers) {
-    if (!available.Contains(t)) continue;
-    int64_t last = state.tiers[TierIndex(t)].last_used_us.load(std::memory_order_relaxed);
-    if (now - last >= kStaleUs) out.Add(t);
+    if (!in.available.Contains(t)) continue;
+    const auto& tier = state.tiers[TierIndex(t)];
+    int64_t last = std::max(tier.last_used_us.load(std::memory_order_relaxed),
+                            tier.last_observed_us.load(std::memory_order_relaxed));
+    if (now - last < kStaleUs) continue;
+    const Prediction& p = in.predictions[TierIndex(t)];
+    if (!p.measured || cost_spent + ProbeCostMs(p, best_ms) <= cost_allowance) out.Add(t);
   }
   return out;
 }
@@ -311,7 +350,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
       if (tier.predicted_gauge != nullptr) tier.predicted_gauge->Set(p.ms / 1000.0);
     }
   }
-  in.explorable = Explorable(*state, config, in.available, now);
+  in.explorable = Explorable(*state, config, in, now);
 
   Choice choice = active->strategy->Choose(in);
   Tier tier = choice.tier;
@@ -344,6 +383,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   chosen.last_used_us.store(now, std::memory_order_relaxed);
   chosen.last_request_kb.store(features.request_bytes / 1000.0, std::memory_order_relaxed);
   state->decisions.fetch_add(1, std::memory_order_relaxed);
+  AddTo(state->best_ms_sum, BestMeanMs(in));
   // Any run on the tier pays off a follow-up probe owed to it; follow-ups
   // are bounded per detected change and do not draw on the routine budget.
   int owed = chosen.follow_ups.load(std::memory_order_relaxed);
@@ -352,6 +392,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   }
   if (decision.reason == Reason::kExplore && owed == 0) {
     state->explores.fetch_add(1, std::memory_order_relaxed);
+    AddTo(state->explore_cost_ms, ProbeCostMs(p, BestMeanMs(in)));
   }
   return decision;
 }
@@ -373,8 +414,10 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   if (forced) state->tiers[TierIndex(decision.tier)].Count(Reason::kForced);
   if (!outcome.ok) return;
   auto& tier = state->tiers[TierIndex(outcome.tier)];
+  tier.last_observed_us.store(now, std::memory_order_relaxed);
   ModelInput in;
   in.networked = !options_.in_process.Contains(outcome.tier);
+  in.link_rtt_ms = link_rtt_ms_[TierIndex(outcome.tier)].load(std::memory_order_relaxed);
   in.request_kb = outcome.request_bytes / 1000.0;
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;
@@ -382,10 +425,12 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   if (decision.reason == Reason::kExplore && !outcome.shadow) {
     double total = 0.0;
     for (double e : errors) total += std::isfinite(e) ? e : 0.0;
-    // The probe found the tier far from what was believed (or it was the
+    // The probe found the tier much faster than believed (or it was the
     // first measurement: nothing was believed): probe again soon, so the
-    // model settles in a few requests instead of a few budgets.
-    bool changed = std::fabs(total) > 0.2 * outcome.latency_ms + 5.0;
+    // model settles in a few requests instead of a few budgets. A tier
+    // found slower needs no more probes: the model already moved away.
+    bool first = tier.model.Observations() == 1;
+    bool changed = first || -total > 0.2 * outcome.latency_ms + 5.0;
     if (changed && tier.follow_ups.load(std::memory_order_relaxed) == 0) {
       tier.follow_ups.store(kFollowUps, std::memory_order_relaxed);
     }
@@ -414,12 +459,42 @@ void PlacementScheduler::ObserveComparison(std::string_view function, Tier chose
   uint64_t ok = state->correct.fetch_add(mine <= best ? 1 : 0, std::memory_order_relaxed) +
                 (mine <= best ? 1 : 0);
   double regret = mine - best;
-  double old = state->regret_ms.load(std::memory_order_relaxed);
-  while (!state->regret_ms.compare_exchange_weak(old, old + regret, std::memory_order_relaxed)) {
-  }
+  AddTo(state->regret_ms, regret);
   if (state->accuracy_gauge != nullptr) state->accuracy_gauge->Set(double(ok) / double(n));
   if (state->regret_counter != nullptr && regret > 0)
     state->regret_counter->Increment(regret / 1e3);
+}
+
+void PlacementScheduler::ObserveLink(Tier tier, bool ok, double rtt_ms) {
+  if (!ok) {
+    const PolicyConfig config = GetPolicy();
+    circuits_[TierIndex(tier)].RecordFailure(clock_.NowMicros(), config.circuit.failures,
+                                             int64_t{config.circuit.open_ms} * 1000);
+    return;
+  }
+  if (!std::isfinite(rtt_ms) || rtt_ms < 0.0) return;
+  absl::MutexLock lock(&link_mu_);
+  std::atomic<double>& smoothed = link_rtt_ms_[TierIndex(tier)];
+  LinkTrack& track = link_track_[TierIndex(tier)];
+  const double old = smoothed.load(std::memory_order_relaxed);
+  if (!std::isfinite(old)) {
+    smoothed.store(rtt_ms, std::memory_order_relaxed);
+    return;
+  }
+  const double dev = rtt_ms - old;
+  double next = old + kLinkWeight * dev;
+  if (std::fabs(dev) > 4.0 * track.mean_abs_dev + 0.1 * old + 1.0) {
+    const int sign = dev > 0 ? 1 : -1;
+    track.same_side = track.same_side * sign > 0 ? track.same_side + sign : sign;
+    if (std::abs(track.same_side) >= 2) {  // a step, not a spike
+      next = rtt_ms;
+      track.same_side = 0;
+    }
+  } else {
+    track.same_side = 0;
+    track.mean_abs_dev += kLinkWeight * (std::fabs(dev) - track.mean_abs_dev);
+  }
+  smoothed.store(next, std::memory_order_relaxed);
 }
 
 std::string PlacementScheduler::StateJson() const {
@@ -434,6 +509,7 @@ std::string PlacementScheduler::StateJson() const {
         {"circuit", std::string(CircuitStateName(cb.State(now)))},
         {"consecutive_failures", cb.ConsecutiveFailures()},
         {"in_process", options_.in_process.Contains(t)},
+        {"link_rtt_ms", NumberOrNull(link_rtt_ms_[TierIndex(t)].load(std::memory_order_relaxed))},
     };
   }
   doc["tiers"] = std::move(tiers);
@@ -468,6 +544,7 @@ std::string PlacementScheduler::StateJson() const {
       probe.warm = false;
       probe.networked = !options_.in_process.Contains(t);
       probe.request_kb = tier.last_request_kb.load(std::memory_order_relaxed);
+      probe.link_rtt_ms = link_rtt_ms_[TierIndex(t)].load(std::memory_order_relaxed);
       Prediction p = tier.model.Predict(probe, objective);
       Json terms = Json::object();
       Json errors = Json::object();

@@ -4,10 +4,19 @@
 // breaker (circuit_breaker.h); and asks the current PlacementPolicy
 // strategy (placement_policy.h) — the function's override, else the global
 // policy — to pick a tier. On top of the policy's choice:
-//   exploration  a tier not chosen for kStaleUs is probed (reason explore)
-//                while this function's probes stay within explore_budget of
-//                its decisions; a probe that finds the tier changed earns
-//                kFollowUps immediate follow-up probes;
+//   exploration  a tier neither chosen nor observed (shadow runs count) for
+//                kStaleUs is probed (reason explore) within a two-sided
+//                budget per function: probes stay within explore_budget of
+//                its decisions, and their predicted cost (the probed tier's
+//                predicted mean − the best tier's) within explore_budget of
+//                the best tier's predicted latency summed over its
+//                decisions. A tier known to be much slower is thus probed
+//                rarely (76 ms worse while the best takes 17 ms: once per
+//                ~220 decisions at budget 0.02), one nearly as fast often;
+//                exploration adds at most ~explore_budget to mean latency.
+//                Link changes reach the net term through ObserveLink without
+//                any probe. A probe that finds the tier much faster than
+//                predicted earns kFollowUps immediate probes;
 //   hedging      policy hedge=true, the choice was predicted-best and the
 //                predicted gap to the runner-up is smaller than their
 //                combined uncertainty: Decision::hedge names the runner-up,
@@ -73,11 +82,12 @@ class PlacementScheduler final : public Scheduler {
  public:
   // A tier not chosen for this long may be probed (within the budget).
   static constexpr int64_t kStaleUs = 250'000;
-  // After a probe finds a tier's conditions changed (its latency far from
-  // the prediction; always so for the first measurement of a tier, so its
-  // regressions see more than one request size), up to this many more
-  // probes go there at once, outside the routine budget: a change costs
-  // at most this many extra probes.
+  // Weight of the newest link probe in the tier's smoothed round trip.
+  static constexpr double kLinkWeight = 0.3;
+  // After a probe finds a tier much faster than predicted (always so for
+  // the first measurement of a tier, so its regressions see more than one
+  // request size), up to this many more probes go there at once, outside
+  // the routine budget: a change costs at most this many extra probes.
   static constexpr int kFollowUps = 3;
   static constexpr int kShards = 16;
 
@@ -94,6 +104,11 @@ class PlacementScheduler final : public Scheduler {
                const Outcome& outcome) override;
   void ObserveComparison(std::string_view function, Tier chosen,
                          const std::array<double, kNumTiers>& latency_ms) override;
+  // Smooths the round trips per tier (kLinkWeight) into the net term's
+  // input, and jumps to the newest when two probes in a row sit far on one
+  // side (the link changed); a failed probe is a tier failure for the
+  // circuit.
+  void ObserveLink(Tier tier, bool ok, double rtt_ms) override;
   void Forget(std::string_view function) override;
   void SetPolicy(const PolicyConfig& policy) override;
   PolicyConfig GetPolicy() const override;
@@ -101,7 +116,7 @@ class PlacementScheduler final : public Scheduler {
   void ClearFunctionPolicy(std::string_view function) override;
   std::optional<PolicyConfig> GetFunctionPolicy(std::string_view function) const override;
   // {"policy":{…}, "tiers":{"edge":{"circuit":"closed|open|half_open",
-  //  "consecutive_failures":n}, …}, "functions":{name:{"policy_override":
+  //  "consecutive_failures":n, "link_rtt_ms":x|null}, …}, "functions":{name:{"policy_override":
   //  {…}|null, "accuracy":{"comparisons":n,"correct":n,"ratio":x|null,
   //  "regret_ms":x}, "edge":{"observations":n, "predicted_ms":x (last
   //  decision), "last_latency_ms":x, "recent_ms":[last 8 latencies],
@@ -132,7 +147,7 @@ class PlacementScheduler final : public Scheduler {
   std::shared_ptr<FunctionState> FindOrCreate(std::string_view function);
   std::shared_ptr<FunctionState> MakeFunctionState(std::string_view function);
   ModelInput InputFor(Tier t, const Features& features) const;
-  TierSet Explorable(const FunctionState& state, const PolicyConfig& config, TierSet available,
+  TierSet Explorable(const FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
                      int64_t now) const;
   void AddExtras(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
                  int64_t now, Decision& decision);
@@ -146,6 +161,15 @@ class PlacementScheduler final : public Scheduler {
   // std::atomic<std::shared_ptr> load unlocks with relaxed order: a data race).
   std::shared_ptr<const ActivePolicy> policy_;
   std::array<CircuitBreaker, kNumTiers> circuits_;
+  // Smoothed probed round trip per tier, ms (NaN until the first probe);
+  // read lock-free by Decide, written under link_mu_.
+  std::array<std::atomic<double>, kNumTiers> link_rtt_ms_;
+  struct LinkTrack {
+    double mean_abs_dev = 0.0;
+    int same_side = 0;
+  };
+  absl::Mutex link_mu_;
+  std::array<LinkTrack, kNumTiers> link_track_ ABSL_GUARDED_BY(link_mu_);
   mutable std::array<Shard, kShards> shards_;
   common::metrics::Family<common::metrics::Counter>* placements_ = nullptr;
   common::metrics::Family<common::metrics::Gauge>* predicted_ = nullptr;

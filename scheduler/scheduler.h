@@ -110,6 +110,11 @@ class Scheduler {
   // much it was not (regret).
   virtual void ObserveComparison(std::string_view function, Tier chosen,
                                  const std::array<double, kNumTiers>& latency_ms) = 0;
+  // A background probe of a tier's executor (the gateway's periodic
+  // GetStatus): `ok` false when it failed (counts towards the tier's
+  // circuit); otherwise `rtt_ms` is its round trip, a request with no
+  // payload, which tracks the link while no function is sent there.
+  virtual void ObserveLink(Tier tier, bool ok, double rtt_ms) = 0;
   // Forgets what was learned about a function (deleted or new version);
   // its policy override, if any, stays.
   virtual void Forget(std::string_view function) = 0;

@@ -4,6 +4,7 @@
 // the fixed policies.
 //
 //   stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X]
+//            [--probe-interval-ms N]
 //
 // For every request each tier's latency is drawn once (same draws for every
 // policy), so the policies face identical conditions. A decision is correct
@@ -14,7 +15,11 @@
 // columns include cold starts.
 // Requests are replayed one at a time: the gateway's own in-flight count is
 // 0; the executor-reported queue depth is piggy-backed from the last
-// response of that tier, as the dispatcher does.
+// response of that tier, as the dispatcher does. Like the gateway's
+// background GetStatus probes, every --probe-interval-ms (default 500; 0:
+// none) each networked tier's round trip for an empty request is drawn and
+// fed to Scheduler::ObserveLink, and its queue depth replaces the one last
+// piggy-backed.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -49,6 +54,32 @@ struct Request {
   std::array<double, kNumTiers> queue_depth{};
 };
 
+// One background probe of the networked tiers (NaN for the in-process edge).
+struct LinkProbe {
+  double t_s = 0;
+  std::array<double, kNumTiers> rtt_ms{};
+  std::array<double, kNumTiers> queue_depth{};  // as GetStatus reports it
+};
+
+std::vector<LinkProbe> GenerateProbes(const Scenario& s, double interval_ms, uint64_t seed) {
+  std::vector<LinkProbe> out;
+  if (interval_ms <= 0) return out;
+  std::mt19937_64 gen(seed ^ 0x9e3779b97f4a7c15ULL);
+  for (double t = 0; t < s.duration_s; t += interval_ms / 1000.0) {
+    LinkProbe p{t, {}};
+    Conditions c = s.at(t);
+    for (Tier tier : kAllTiers) {
+      const TierConditions& tc = c.tier[TierIndex(tier)];
+      p.queue_depth[TierIndex(tier)] = tc.queue_depth;
+      p.rtt_ms[TierIndex(tier)] = tc.rtt_ms > 0 || tc.mbps > 0
+                                      ? Realize(tc, 0.0, 0.05, true, gen).net_ms
+                                      : std::numeric_limits<double>::quiet_NaN();
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
 std::vector<Request> Generate(const Scenario& s, uint64_t seed) {
   std::mt19937_64 gen(seed);
   std::vector<Request> out;
@@ -82,8 +113,8 @@ double Quantile(std::vector<double> v, double q) {
 }
 
 // policy == nullopt: the oracle.
-Result Run(const std::vector<Request>& requests, std::optional<scheduler::PolicyKind> policy,
-           double explore_budget, uint64_t seed) {
+Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& probes,
+           std::optional<scheduler::PolicyKind> policy, double explore_budget, uint64_t seed) {
   common::FakeClock clock;
   scheduler::PolicyConfig config;
   if (policy) config.policy = *policy;
@@ -99,7 +130,17 @@ Result Run(const std::vector<Request>& requests, std::optional<scheduler::Policy
   std::vector<double> latencies;
   int correct = 0;
   double regret = 0;
+  size_t next_probe = 0;
   for (const Request& r : requests) {
+    for (; next_probe < probes.size() && probes[next_probe].t_s <= r.t_s; ++next_probe) {
+      const LinkProbe& p = probes[next_probe];
+      clock.SetMicros(static_cast<int64_t>(p.t_s * 1e6));
+      for (Tier t : kAllTiers) {
+        if (!std::isfinite(p.rtt_ms[TierIndex(t)])) continue;
+        sched.ObserveLink(t, true, p.rtt_ms[TierIndex(t)]);
+        reported_depth[TierIndex(t)] = static_cast<uint32_t>(p.queue_depth[TierIndex(t)]);
+      }
+    }
     clock.SetMicros(static_cast<int64_t>(r.t_s * 1e6));
     std::array<double, kNumTiers> actual{};
     double best = std::numeric_limits<double>::infinity();
@@ -162,6 +203,7 @@ int Main(int argc, char** argv) {
   std::string only = "all";
   uint64_t seed = 42;
   double explore_budget = 0.02;
+  double probe_interval_ms = 500;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -177,9 +219,12 @@ int Main(int argc, char** argv) {
       seed = std::strtoull(value().c_str(), nullptr, 10);
     } else if (a == "--explore-budget") {
       explore_budget = std::strtod(value().c_str(), nullptr);
+    } else if (a == "--probe-interval-ms") {
+      probe_interval_ms = std::strtod(value().c_str(), nullptr);
     } else {
       std::fprintf(stderr,
-                   "usage: stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X]\n");
+                   "usage: stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X] "
+                   "[--probe-interval-ms N]\n");
       return 2;
     }
   }
@@ -188,18 +233,19 @@ int Main(int argc, char** argv) {
     if (only != "all" && only != s.name) continue;
     found = true;
     std::vector<Request> requests = Generate(s, seed);
+    std::vector<LinkProbe> probes = GenerateProbes(s, probe_interval_ms, seed);
     std::printf("\n## %s: %s (%zu requests)\n\n", s.name.c_str(), s.description.c_str(),
                 requests.size());
     std::printf(
         "| policy | accuracy | mean regret ms | mean ms | p50 ms | p95 ms | vs oracle "
         "(mean) | edge/cloud |\n|---|---|---|---|---|---|---|---|\n");
-    Result oracle = Run(requests, std::nullopt, explore_budget, seed);
+    Result oracle = Run(requests, probes, std::nullopt, explore_budget, seed);
     for (std::optional<scheduler::PolicyKind> p :
          {std::optional<scheduler::PolicyKind>(), std::optional(scheduler::PolicyKind::kPredictive),
           std::optional(scheduler::PolicyKind::kEdgeOnly),
           std::optional(scheduler::PolicyKind::kCloudOnly),
           std::optional(scheduler::PolicyKind::kRoundRobin)}) {
-      Result r = p ? Run(requests, p, explore_budget, seed) : oracle;
+      Result r = p ? Run(requests, probes, p, explore_budget, seed) : oracle;
       std::printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.1f | %+.1f %% | %d/%d |\n",
                   r.policy.c_str(), 100 * r.accuracy, r.mean_regret_ms, r.mean_ms, r.p50_ms,
                   r.p95_ms, 100 * (r.mean_ms / oracle.mean_ms - 1), r.placed[0], r.placed[1]);

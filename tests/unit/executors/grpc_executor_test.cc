@@ -233,6 +233,49 @@ TEST_F(GrpcExecutorTest, DestructorCancelsCallsInFlight) {
   EXPECT_EQ(future.get().status().code(), absl::StatusCode::kCancelled);
 }
 
+TEST_F(GrpcExecutorTest, CancelReachesTheServerAndSkipsQueuedWork) {
+  // One worker on the server: "slow" holds it while the cancelled call
+  // waits in its queue.
+  InProcessExecutor backend(runtimes_, InProcessExecutor::Options{1, "cpu", ""}, nullptr);
+  ExecutorService service(&backend);
+  auto server = GrpcServer::Start("127.0.0.1:0", &service);
+  ASSERT_TRUE(server.ok()) << server.status();
+  GrpcExecutor client((*server)->address());
+  auto slow = Load(client, FakeLoadRequest("slow", "sleep=300"));
+  auto fast = Load(client, FakeLoadRequest("fast", "plain"));
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  auto slow_result = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
+  client.Invoke(Request("slow", slow->spec().sha256(), {1.0f}, 5000),
+                [slow_result](absl::StatusOr<v1::InvokeResponse> r) {
+                  slow_result->set_value(std::move(r));
+                });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto cancel = std::make_shared<CancelSignal>();
+  auto cancelled = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
+  client.Invoke(
+      Request("fast", fast->spec().sha256(), {1.0f}, 5000),
+      [cancelled](absl::StatusOr<v1::InvokeResponse> r) { cancelled->set_value(std::move(r)); },
+      cancel);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto start = std::chrono::steady_clock::now();
+  cancel->Cancel();
+  auto future = cancelled->get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::milliseconds(150)), std::future_status::ready)
+      << "the client call did not end at once";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
+  EXPECT_EQ(future.get().status().code(), absl::StatusCode::kCancelled);
+  ASSERT_TRUE(slow_result->get_future().get().ok());
+  // The server dequeues the cancelled call after "slow" and skips it.
+  absl::StatusOr<v1::GetStatusResponse> status;
+  for (int i = 0; i < 50; ++i) {
+    status = Await<v1::GetStatusResponse>([&](auto done) { client.GetStatus(done); });
+    ASSERT_TRUE(status.ok());
+    if (status->queue_depth() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status->invocations(), 1u);  // "fast" never ran
+}
+
 TEST(GrpcServerTest, BadAddressesAreRefused) {
   functions::RuntimeSet runtimes = FakeRuntimes();
   InProcessExecutor backend(runtimes, InProcessExecutor::Options{1, "cpu", ""}, nullptr);

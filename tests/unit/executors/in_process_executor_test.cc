@@ -178,6 +178,39 @@ TEST_F(InProcessExecutorTest, QueuedPastTimeoutFailsWithoutRunning) {
                         "\"deadline_exceeded\"} 1"));
 }
 
+TEST_F(InProcessExecutorTest, CancelledWhileQueuedDoesNotRun) {
+  InProcessExecutor ex(runtimes_, Options(1), &registry_);
+  auto slow = Load(ex, FakeLoadRequest("slow", "sleep=200"));
+  auto fast = Load(ex, FakeLoadRequest("fast", "plain"));
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  auto slow_result = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
+  ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}),
+            [slow_result](absl::StatusOr<v1::InvokeResponse> r) {
+              slow_result->set_value(std::move(r));
+            });
+  auto cancel = std::make_shared<CancelSignal>();
+  auto queued = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
+  ex.Invoke(
+      Request("fast", fast->spec().sha256(), {1.0f}),
+      [queued](absl::StatusOr<v1::InvokeResponse> r) { queued->set_value(std::move(r)); },
+      cancel);
+  cancel->Cancel();  // while the only worker runs "slow"
+  auto result = queued->get_future().get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("did not run"));
+  ASSERT_TRUE(slow_result->get_future().get().ok());
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { ex.GetStatus(done); });
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->invocations(), 1u);  // only "slow" ran
+  // A signal that was never cancelled changes nothing.
+  auto fine = Await<v1::InvokeResponse>([&](auto done) {
+    ex.Invoke(Request("fast", fast->spec().sha256(), {1.0f}), done,
+              std::make_shared<CancelSignal>());
+  });
+  EXPECT_TRUE(fine.ok()) << fine.status();
+}
+
 TEST_F(InProcessExecutorTest, RunningPastTimeoutIsDeadlineExceeded) {
   InProcessExecutor ex(runtimes_, Options(1), nullptr);
   auto slow = Load(ex, FakeLoadRequest("slow", "sleep=300"));

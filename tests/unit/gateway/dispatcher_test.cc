@@ -18,13 +18,16 @@ using scheduler::Tier;
 using ::testing::HasSubstr;
 
 // A small real executor: keeps a loaded set, answers NOT_FOUND for functions
-// it lacks, runs callbacks on its own thread after a scripted latency.
+// it lacks, runs callbacks on its own thread after a scripted latency; a
+// cancelled call ends at once with CANCELLED.
 class FakeExecutor final : public executors::Executor {
  public:
   explicit FakeExecutor(std::string name) : name_(std::move(name)), pool_(2) {}
 
-  void Invoke(v1::InvokeRequest request, executors::InvokeCallback done) override {
-    pool_.Schedule([this, request = std::move(request), done = std::move(done)] {
+  using Executor::Invoke;
+  void Invoke(v1::InvokeRequest request, executors::InvokeCallback done,
+              executors::CancelSignalPtr cancel) override {
+    pool_.Schedule([this, request = std::move(request), done = std::move(done), cancel] {
       absl::Status fail;
       int latency_ms;
       bool loaded;
@@ -36,7 +39,15 @@ class FakeExecutor final : public executors::Executor {
         latency_ms = invoke_latency_ms_;
         loaded = loaded_.contains(absl::StrCat(request.function(), "@", request.sha256()));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(latency_ms);
+      while (std::chrono::steady_clock::now() < until) {
+        if (cancel && cancel->cancelled()) {
+          absl::MutexLock lock(&mu_);
+          ++cancelled_calls_;
+          return done(absl::CancelledError("cancelled by the caller"));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
       if (!fail.ok()) return done(fail);
       if (!loaded) return done(absl::NotFoundError("function not loaded"));
       v1::InvokeResponse response;
@@ -76,7 +87,21 @@ class FakeExecutor final : public executors::Executor {
     });
   }
   void GetStatus(executors::StatusCallback done) override {
-    pool_.Schedule([done = std::move(done)] { done(v1::GetStatusResponse()); });
+    pool_.Schedule([this, done = std::move(done)] {
+      absl::Status fail;
+      {
+        absl::MutexLock lock(&mu_);
+        fail = status_status_;
+      }
+      if (!fail.ok()) return done(fail);
+      v1::GetStatusResponse r;
+      r.set_queue_depth(5);
+      done(r);
+    });
+  }
+  void SetStatusFailure(absl::Status s) {
+    absl::MutexLock lock(&mu_);
+    status_status_ = std::move(s);
   }
   std::string Describe() const override { return name_; }
 
@@ -104,6 +129,10 @@ class FakeExecutor final : public executors::Executor {
     absl::MutexLock lock(&mu_);
     return unload_calls_;
   }
+  int cancelled_calls() const {
+    absl::MutexLock lock(&mu_);
+    return cancelled_calls_;
+  }
   uint32_t last_timeout_ms() const {
     absl::MutexLock lock(&mu_);
     return last_timeout_ms_;
@@ -115,10 +144,12 @@ class FakeExecutor final : public executors::Executor {
   absl::flat_hash_set<std::string> loaded_ ABSL_GUARDED_BY(mu_);
   absl::Status invoke_status_ ABSL_GUARDED_BY(mu_);
   absl::Status load_status_ ABSL_GUARDED_BY(mu_);
+  absl::Status status_status_ ABSL_GUARDED_BY(mu_);
   int invoke_latency_ms_ ABSL_GUARDED_BY(mu_) = 0;
   int load_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int invoke_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int unload_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int cancelled_calls_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t last_timeout_ms_ ABSL_GUARDED_BY(mu_) = 0;
   common::ThreadPool pool_;  // last: joined first
 };
@@ -170,6 +201,19 @@ class FakeScheduler final : public scheduler::Scheduler {
     absl::MutexLock lock(&mu_);
     comparisons_.push_back({chosen, latency_ms});
   }
+  void ObserveLink(Tier tier, bool ok, double rtt_ms) override {
+    absl::MutexLock lock(&mu_);
+    links_.push_back({tier, ok, rtt_ms});
+  }
+  struct Link {
+    Tier tier;
+    bool ok;
+    double rtt_ms;
+  };
+  std::vector<Link> links() const {
+    absl::MutexLock lock(&mu_);
+    return links_;
+  }
   void SetPolicy(const scheduler::PolicyConfig&) override {}
   scheduler::PolicyConfig GetPolicy() const override { return {}; }
   void SetFunctionPolicy(std::string_view, const scheduler::PolicyConfig&) override {}
@@ -198,6 +242,7 @@ class FakeScheduler final : public scheduler::Scheduler {
 
  private:
   mutable absl::Mutex mu_;
+  std::vector<Link> links_ ABSL_GUARDED_BY(mu_);
   Tier preferred_ ABSL_GUARDED_BY(mu_) = Tier::kEdge;
   std::vector<Observation> observations_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> forgotten_ ABSL_GUARDED_BY(mu_);
@@ -232,9 +277,17 @@ v1::InvokeRequest MakeRequest() {
   return r;
 }
 
+// The tests script queue depths through responses: no background polling
+// unless a test asks for it.
+Dispatcher::Options NoPolling() {
+  Dispatcher::Options o;
+  o.status_interval_ms = 0;
+  return o;
+}
+
 class DispatcherTest : public ::testing::Test {
  protected:
-  void Make(bool with_edge, bool with_cloud, Dispatcher::Options options = {}) {
+  void Make(bool with_edge, bool with_cloud, Dispatcher::Options options = NoPolling()) {
     std::array<executors::ExecutorPtr, scheduler::kNumTiers> executors;
     if (with_edge) {
       auto e = std::make_unique<FakeExecutor>("fake-edge");
@@ -360,21 +413,65 @@ TEST_F(DispatcherTest, HedgeAnswersWithTheFirstSuccess) {
   Make(true, true);
   scheduler_.Prefer(Tier::kCloud);
   scheduler_.SetExtras(scheduler::TierSet::Of(Tier::kEdge), {});
-  cloud_->SetInvokeLatencyMs(300);  // the chosen tier is the slow one
+  // Warm on both tiers first, so the losing run reaches its executor.
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
+  cloud_->SetInvokeLatencyMs(3000);  // the chosen tier is the slow one
+  const auto start = std::chrono::steady_clock::now();
   auto r = Run(MakeFunction());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->tier, Tier::kEdge);
   EXPECT_EQ(r->reason, Reason::kHedge);
-  dispatcher_.reset();  // waits for the cloud run
-  EXPECT_EQ(edge_->invoke_calls(), 1);
-  EXPECT_EQ(cloud_->invoke_calls(), 1);
+  dispatcher_.reset();  // waits for the cloud run, which the edge's answer cancelled
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+  EXPECT_EQ(edge_->invoke_calls(), 2);
+  EXPECT_EQ(cloud_->invoke_calls(), 2);
+  EXPECT_EQ(cloud_->cancelled_calls(), 1);
+  EXPECT_EQ(Counter("stoa_hedge_cancelled_total", {{"function", "digits"}, {"tier", "cloud"}}), 1);
+  EXPECT_EQ(Counter("stoa_invocations_total",
+                    {{"function", "digits"}, {"tier", "cloud"}, {"outcome", "cancelled"}}),
+            1);
+  // Only the winner teaches the model: the loser's latency is censored.
   auto obs = scheduler_.observations();
-  ASSERT_EQ(obs.size(), 2u);  // both runs teach the model
-  for (const auto& o : obs) EXPECT_FALSE(o.outcome.shadow);
+  ASSERT_EQ(obs.size(), 3u);  // two forced runs, then the hedge's winner
+  EXPECT_EQ(obs[2].outcome.tier, Tier::kEdge);
+  EXPECT_TRUE(obs[2].outcome.ok);
   auto cmp = scheduler_.comparisons();
   ASSERT_EQ(cmp.size(), 1u);
   EXPECT_EQ(cmp[0].first, Tier::kCloud);
-  EXPECT_LT(cmp[0].second[0], cmp[0].second[1]);
+  EXPECT_TRUE(std::isnan(cmp[0].second[1]));
+}
+
+TEST_F(DispatcherTest, StatusPollingFeedsQueueDepthAndLinkRoundTrips) {
+  Dispatcher::Options options;
+  options.status_interval_ms = 20;
+  Make(true, true, options);
+  for (int i = 0; i < 200 && scheduler_.links().size() < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto links = scheduler_.links();
+  ASSERT_GE(links.size(), 6u);  // both tiers, several rounds
+  int cloud = 0;
+  for (const auto& l : links) {
+    EXPECT_TRUE(l.ok);
+    EXPECT_GE(l.rtt_ms, 0.0);
+    cloud += l.tier == Tier::kCloud;
+  }
+  EXPECT_GE(cloud, 2);
+  // A failing tier's probes report failures (they count towards its circuit).
+  cloud_->SetStatusFailure(absl::UnavailableError("down"));
+  const size_t seen = scheduler_.links().size();
+  bool failure = false;
+  for (int i = 0; i < 200 && !failure; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    auto now = scheduler_.links();
+    for (size_t j = seen; j < now.size(); ++j) failure |= now[j].tier == Tier::kCloud && !now[j].ok;
+  }
+  EXPECT_TRUE(failure);
+  // The reported queue depth reaches the scheduler's features.
+  auto r = Run(MakeFunction());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(scheduler_.last_features().queue_depth[TierIndex(Tier::kEdge)], 5u);
 }
 
 TEST_F(DispatcherTest, HedgeWaitsForTheOtherRunWhenOneFails) {

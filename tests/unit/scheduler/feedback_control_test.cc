@@ -160,6 +160,74 @@ TEST(FeedbackControlTest, ExecSpeedUpOfTheLosingTierIsFoundByExploring) {
   EXPECT_GE(edge, 45);
 }
 
+TEST(FeedbackControlTest, AMuchSlowerTierIsProbedRarely) {
+  // Edge 17 ms, cloud 93 ms (the 4G testbed's digits): each probe of the
+  // cloud costs ~76 ms, so the cost budget (2 % of 17 ms per decision)
+  // allows one per ~220 decisions, where the count budget alone would allow
+  // one per 50.
+  PolicyConfig p;
+  p.explore_budget = 0.02;
+  Rig r(p);
+  r.w.edge_exec_ms = 17;
+  r.w.cloud_rtt_ms = 87;
+  r.w.cloud_exec_ms = 5;
+  r.w.cloud_ms_per_kb = 0.0;
+  for (int i = 0; i < 100; ++i) r.Step();  // both measured
+  int explores = 0;
+  double extra_ms = 0;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    Decision d = r.Step();
+    if (d.reason == Reason::kExplore) {
+      ++explores;
+      extra_ms += r.Latency(d.tier) - r.Latency(Tier::kEdge);
+    }
+  }
+  EXPECT_GE(explores, 1);  // still probed now and then
+  EXPECT_LE(explores, n * 0.02 * 17 / 75 + 4);
+  EXPECT_LE(extra_ms / n, 0.02 * 17 * 1.25);  // ≈ 2 % of the best latency
+}
+
+TEST(FeedbackControlTest, LinkProbesTrackTheNetTermWithoutSendingThere) {
+  Rig r(NoExplore());
+  r.scheduler.ObserveLink(Tier::kCloud, true, 20);
+  EXPECT_LE(r.StepsUntil(Tier::kCloud, 10), 10);  // 26 ms vs 40 ms
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(r.Step().tier, Tier::kCloud);
+  // The link degrades: the probes see it before any request pays for it.
+  r.w.cloud_rtt_ms = 200;
+  for (int i = 0; i < 10; ++i) r.scheduler.ObserveLink(Tier::kCloud, true, 200);
+  Decision d = r.Step();
+  EXPECT_EQ(d.tier, Tier::kEdge);
+  EXPECT_EQ(d.reason, Reason::kPredictedBest);
+  Json tiers = r.State()["tiers"];
+  EXPECT_NEAR(tiers["cloud"]["link_rtt_ms"].get<double>(), 200, 10);  // smoothed
+  EXPECT_TRUE(tiers["edge"]["link_rtt_ms"].is_null());
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(r.Step().tier, Tier::kEdge);
+  // It recovers: with no exploration at all, the probes alone bring the
+  // traffic back.
+  r.w.cloud_rtt_ms = 20;
+  for (int i = 0; i < 10; ++i) r.scheduler.ObserveLink(Tier::kCloud, true, 20);
+  d = r.Step();
+  EXPECT_EQ(d.tier, Tier::kCloud);
+  EXPECT_EQ(d.reason, Reason::kPredictedBest);
+  EXPECT_NEAR(d.predicted_ms, r.Latency(Tier::kCloud), 8);
+}
+
+TEST(FeedbackControlTest, FailedLinkProbesOpenTheCircuit) {
+  PolicyConfig p = NoExplore();
+  p.circuit.failures = 3;
+  Rig r(p);
+  EXPECT_LE(r.StepsUntil(Tier::kCloud, 10), 10);
+  r.scheduler.ObserveLink(Tier::kCloud, false, 0);
+  r.scheduler.ObserveLink(Tier::kCloud, false, 0);
+  EXPECT_EQ(r.State()["tiers"]["cloud"]["circuit"], "closed");  // two failures
+  r.scheduler.ObserveLink(Tier::kCloud, false, 0);
+  EXPECT_EQ(r.State()["tiers"]["cloud"]["circuit"], "open");
+  Decision d = r.Step();
+  EXPECT_EQ(d.tier, Tier::kEdge);
+  EXPECT_EQ(d.reason, Reason::kFailover);
+}
+
 TEST(FeedbackControlTest, ExecSlowDownIsFollowedWithinAFewRequests) {
   Rig r(NoExplore());
   for (int i = 0; i < 50; ++i) r.Step();
