@@ -1,13 +1,20 @@
 // stoa-bench-wasm: per-invocation latency and CPU time of the Wasm examples
-// (a) as Stoa Wasm functions (WasmRuntime: fresh instance per call),
+// (a) as Stoa Wasm functions (WasmRuntime: fresh instance per call), on the
+//     AOT engine (wasm2c + cc) and on the interpreter,
 // (b) as the same C compiled natively and called in-process (the floor),
 // (c) as the native command run as a fresh process per call (posix_spawn +
 //     pipes: the isolation a container gives, minus the container);
-// plus instantiation cost and peak memory per concurrent instance.
+// plus instantiation cost, peak memory per concurrent instance, and the
+// one-time AOT compile cost at Load (cold cache vs warm cache).
 // Every mode's output is checked against (b) before timing.
 //
-// Usage: stoa-bench-wasm [--iterations N]: each mode runs up to N times
-// (default 2000) or about 3 s, whichever comes first (at least 10 times).
+// Usage: stoa-bench-wasm [--iterations N] [--opt -O2] [--no-interp]
+//                        [--cache-dir DIR]
+// Each mode runs up to N times (default 2000) or about 3 s, whichever comes
+// first (at least 10 times); --opt is the C compiler's optimization flag for
+// the AOT engine; --no-interp skips the (slow) interpreter; --cache-dir keeps
+// the compiled modules in DIR (default: a temporary directory, removed), so
+// a profiler can resolve their symbols.
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -15,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -219,42 +227,123 @@ std::string InvokeOrDie(stoa::functions::LoadedFunction& fn, const std::string& 
   return out->raw;
 }
 
+// A new directory named prefix-XXXXXX (prefix is an absolute path).
+std::string MakeTempDir(const std::string& prefix) {
+  std::string dir = prefix + "-XXXXXX";
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
+  if (mkdtemp(dir.data()) == nullptr) std::abort();
+  return dir;
+}
+
+// Resets the process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0).
+void ResetPeakRss() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+}
+
+// Peak RSS growth while 16 threads each run 3 invocations at once.
+double PeakKibPerInstance(stoa::functions::LoadedFunction& fn, const std::string& input) {
+  InvokeOrDie(fn, input);
+  constexpr int kConcurrent = 16;
+  ResetPeakRss();
+  const long hwm0 = VmHwmKb();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kConcurrent; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 3; ++i) InvokeOrDie(fn, input);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return double(VmHwmKb() - hwm0) / kConcurrent;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  using stoa::functions::WasmEngine;
+  using stoa::functions::WasmRuntime;
+  using stoa::functions::WasmRuntimeOptions;
   int iterations = 2000;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--iterations") iterations = std::max(10, std::atoi(argv[i + 1]));
+  std::string opt = "-O2";
+  std::string cache_dir;
+  bool with_interp = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--no-interp") with_interp = false;
+    if (i + 1 == argc) continue;
+    if (arg == "--iterations") iterations = std::max(10, std::atoi(argv[i + 1]));
+    if (arg == "--opt") opt = argv[i + 1];
+    if (arg == "--cache-dir") cache_dir = argv[i + 1];
   }
   const std::string wasm_dir = STOA_WASM_EXAMPLES_DIR;
   const std::string bin_dir = STOA_NATIVE_BIN_DIR;
+
+  // One-time AOT cost at Load: a fresh cache directory (wasm2c + cc) and the
+  // same directory from a new runtime (what a restart or a second tier sees).
+  const std::string cache = MakeTempDir(
+      (cache_dir.empty() ? std::filesystem::temp_directory_path().string() : cache_dir) +
+      "/stoa-bench-wasm-cache");
+  WasmRuntimeOptions aot_options;
+  aot_options.engine = WasmEngine::kAot;
+  aot_options.aot_cache_dir = cache;
+  aot_options.aot_opt_level = opt;
+  std::printf("AOT compile at Load (cc %s):\n", opt.c_str());
+  for (const char* example : {"anomaly", "digits_pre"}) {
+    const std::string wasm = ReadFile(wasm_dir + "/" + example + ".wasm");
+    WasmRuntime cold(aot_options);
+    double t0 = NowUs();
+    LoadOrDie(cold, example, wasm);
+    const double cold_ms = (NowUs() - t0) / 1000;
+    WasmRuntime warm(aot_options);
+    t0 = NowUs();
+    LoadOrDie(warm, example, wasm);
+    const double warm_ms = (NowUs() - t0) / 1000;
+    std::printf(
+        "  %-10s (%zu bytes): cold cache Load %.0f ms (wasm2c + cc %.0f ms), warm cache Load "
+        "%.2f ms\n",
+        example, wasm.size(), cold_ms, cold.stats().last_compile_ms, warm_ms);
+  }
+
   const std::vector<Workload> workloads = {
       {"anomaly, 64 readings", "anomaly", &anomaly_handle, AnomalyInput(64)},
       {"anomaly, 1024 readings", "anomaly", &anomaly_handle, AnomalyInput(1024)},
       {"digits_pre, raw 8x8", "digits_pre", &digits_pre_handle, RawDigitInput()},
       {"digits_pre, PGM 64x64", "digits_pre", &digits_pre_handle, PgmInput(64)},
   };
-  stoa::functions::WasmRuntime runtime;
-  std::printf("up to %d invocations or 3 s per mode; times in microseconds per invocation\n\n",
-              iterations);
+  WasmRuntime aot(aot_options);
+  WasmRuntimeOptions interp_options;
+  interp_options.engine = WasmEngine::kInterp;
+  WasmRuntime interp(interp_options);
+  std::printf(
+      "\nup to %d invocations or 3 s per mode; times in microseconds per invocation\n\n",
+      iterations);
   std::printf("%-24s %-8s %6s %10s %10s %10s %10s\n", "workload", "mode", "n", "mean", "p50", "p99",
               "cpu");
   std::vector<std::string> ratios;
   for (const Workload& w : workloads) {
     const std::string wasm = ReadFile(wasm_dir + "/" + w.example + ".wasm");
-    auto fn = LoadOrDie(runtime, w.example, wasm);
+    auto fa = LoadOrDie(aot, w.example, wasm);
+    auto fi = LoadOrDie(interp, w.example, wasm);
     const std::string binary = bin_dir + "/stoa-example-" + w.example;
     const std::string expected = Native(w);
     double cpu = 0;
     long rss = 0;
-    if (InvokeOrDie(*fn, w.input) != expected || Spawn(binary, w.input, &cpu, &rss) != expected) {
+    if (InvokeOrDie(*fa, w.input) != expected || InvokeOrDie(*fi, w.input) != expected ||
+        Spawn(binary, w.input, &cpu, &rss) != expected) {
       std::fprintf(stderr, "%s: outputs differ between wasm, native and process\n", w.name.c_str());
       return 1;
     }
     const Stats a = Measure(iterations, [&] {
-      InvokeOrDie(*fn, w.input);
+      InvokeOrDie(*fa, w.input);
       return 0.0;
     });
+    const Stats ai = with_interp ? Measure(iterations,
+                                           [&] {
+                                             InvokeOrDie(*fi, w.input);
+                                             return 0.0;
+                                           })
+                                 : Stats{};
     const Stats b = Measure(iterations, [&] {
       Native(w);
       return 0.0;
@@ -265,60 +354,61 @@ int main(int argc, char** argv) {
       Spawn(binary, w.input, &child_cpu, &child_rss);
       return child_cpu;
     });
-    for (const auto& [mode, s] : {std::pair{"wasm", a}, {"native", b}, {"process", c}}) {
+    for (const auto& [mode, s] :
+         {std::pair{"aot", a}, {"interp", ai}, {"native", b}, {"process", c}}) {
       std::printf("%-24s %-8s %6zu %10.1f %10.1f %10.1f %10.1f\n", w.name.c_str(), mode, s.n,
                   s.mean_us, s.p50_us, s.p99_us, s.cpu_us);
     }
-    char line[256];
+    char line[320];
     std::snprintf(line, sizeof line,
-                  "%-24s a/b latency %7.1f  cpu %7.1f | c/a latency %6.2f  cpu %6.2f | process "
-                  "peak RSS %ld KiB",
-                  w.name.c_str(), a.p50_us / b.p50_us, a.cpu_us / b.cpu_us, c.p50_us / a.p50_us,
-                  c.cpu_us / a.cpu_us, child_rss);
+                  "%-24s a/b latency %5.2f  cpu %5.2f (interp cpu %6.1f) | c/a latency %6.1f  "
+                  "cpu %6.1f | process peak RSS %ld KiB",
+                  w.name.c_str(), a.p50_us / b.p50_us, a.cpu_us / b.cpu_us, ai.cpu_us / b.cpu_us,
+                  c.p50_us / a.p50_us, c.cpu_us / a.cpu_us, child_rss);
     ratios.push_back(line);
   }
-  std::printf("\nratios (p50 latency, CPU per invocation):\n");
+  std::printf("\nratios (a = Stoa Wasm AOT; p50 latency, CPU per invocation):\n");
   for (const std::string& r : ratios) std::printf("%s\n", r.c_str());
 
-  // Instantiation: a module whose _start does nothing (store + module copy +
-  // instance + host imports + call), and the anomaly module on an empty
-  // request (adds wasi-libc start-up and its larger module).
-  auto nop = LoadOrDie(runtime, "nop", NopModule());
-  const Stats inst = Measure(iterations, [&] {
-    InvokeOrDie(*nop, "");
-    return 0.0;
-  });
+  // Instantiation: a module whose _start does nothing (fresh instance,
+  // memory, host imports, call), and the anomaly module on an empty request
+  // (adds wasi-libc start-up, its data segments and its larger module).
   const std::string anomaly_wasm = ReadFile(wasm_dir + "/anomaly.wasm");
-  auto anomaly = LoadOrDie(runtime, "anomaly", anomaly_wasm);
-  const Stats empty = Measure(iterations, [&] {
-    stoa::functions::InvocationInput in;
-    (void)anomaly->Invoke(in);  // exits 2 ("no values"): start-up + error path only
-    return 0.0;
-  });
-  const double load0 = NowUs();
-  for (int i = 0; i < 20; ++i) LoadOrDie(runtime, "anomaly", anomaly_wasm);
-  std::printf(
-      "\ninstantiation: nop module p50 %.1f us (cpu %.1f us); anomaly.wasm (%zu bytes) "
-      "start-up + empty request p50 %.1f us; Load (decode + validate) %.0f us\n",
-      inst.p50_us, inst.cpu_us, anomaly_wasm.size(), empty.p50_us, (NowUs() - load0) / 20);
+  std::printf("\n");
+  for (WasmRuntime* runtime : {&aot, &interp}) {
+    if (runtime == &interp && !with_interp) continue;
+    const char* engine = runtime == &aot ? "aot" : "interp";
+    auto nop = LoadOrDie(*runtime, "nop", NopModule());
+    const Stats inst = Measure(iterations, [&] {
+      InvokeOrDie(*nop, "");
+      return 0.0;
+    });
+    auto anomaly = LoadOrDie(*runtime, "anomaly", anomaly_wasm);
+    const Stats empty = Measure(iterations, [&] {
+      stoa::functions::InvocationInput in;
+      (void)anomaly->Invoke(in);  // exits 2 ("no values"): start-up + error path only
+      return 0.0;
+    });
+    std::printf(
+        "instantiation (%s): nop module p50 %.1f us (cpu %.1f us); anomaly.wasm start-up + "
+        "empty request p50 %.1f us (cpu %.1f us)\n",
+        engine, inst.p50_us, inst.cpu_us, empty.p50_us, empty.cpu_us);
+  }
+  std::printf("memory reservations created by the AOT runtime so far: %llu\n",
+              static_cast<unsigned long long>(aot.stats().memories_reserved));
 
-  // Peak memory per concurrent instance: threads invoking the anomaly
+  // Peak memory per concurrent instance: 16 threads invoking the anomaly
   // detector (1024 readings) at once; growth of the process's peak RSS.
   const std::string big = AnomalyInput(1024);
-  InvokeOrDie(*anomaly, big);
-  const long hwm0 = VmHwmKb();
-  constexpr int kConcurrent = 16;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kConcurrent; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 3; ++i) InvokeOrDie(*anomaly, big);
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  const long hwm1 = VmHwmKb();
+  auto anomaly_aot = LoadOrDie(aot, "anomaly", anomaly_wasm);
+  auto anomaly_interp = LoadOrDie(interp, "anomaly", anomaly_wasm);
+  const double aot_kib = PeakKibPerInstance(*anomaly_aot, big);
+  const double interp_kib = with_interp ? PeakKibPerInstance(*anomaly_interp, big) : 0;
   std::printf(
-      "peak memory: %d concurrent anomaly instances raised peak RSS by %ld KiB "
-      "(%.0f KiB per instance)\n",
-      kConcurrent, hwm1 - hwm0, double(hwm1 - hwm0) / kConcurrent);
+      "peak memory: 16 concurrent anomaly instances (1024 readings): aot %.0f KiB per instance, "
+      "interp %.0f KiB per instance\n",
+      aot_kib, interp_kib);
+  std::error_code ec;
+  if (cache_dir.empty()) std::filesystem::remove_all(cache, ec);
   return 0;
 }
