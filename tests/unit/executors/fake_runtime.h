@@ -53,4 +53,14 @@ absl::StatusOr<T> Await(StartFn start) {
   return future.get();
 }
 
+// Starts an asynchronous call with a callback and returns its future:
+//   auto f = Later<v1::InvokeResponse>([&](auto done) { ex.Invoke(req, done); });
+template <typename T, typename StartFn>
+std::future<absl::StatusOr<T>> Later(StartFn start) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<T>>>();
+  std::future<absl::StatusOr<T>> future = promise->get_future();
+  start([promise](absl::StatusOr<T> result) { promise->set_value(std::move(result)); });
+  return future;
+}
+
 }  // namespace stoa::executors::testing

@@ -26,6 +26,7 @@ using ::stoa::executors::testing::FakeLoadRequest;
 using ::stoa::executors::testing::FakeRuntimes;
 using ::stoa::executors::testing::FloatTensor;
 using ::stoa::executors::testing::FloatValues;
+using ::stoa::executors::testing::Later;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -244,27 +245,22 @@ TEST_F(GrpcExecutorTest, CancelReachesTheServerAndSkipsQueuedWork) {
   auto slow = Load(client, FakeLoadRequest("slow", "sleep=300"));
   auto fast = Load(client, FakeLoadRequest("fast", "plain"));
   ASSERT_TRUE(slow.ok() && fast.ok());
-  auto slow_result = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
-  client.Invoke(Request("slow", slow->spec().sha256(), {1.0f}, 5000),
-                [slow_result](absl::StatusOr<v1::InvokeResponse> r) {
-                  slow_result->set_value(std::move(r));
-                });
+  auto slow_result = Later<v1::InvokeResponse>([&](auto done) {
+    client.Invoke(Request("slow", slow->spec().sha256(), {1.0f}, 5000), done);
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto cancel = std::make_shared<CancelSignal>();
-  auto cancelled = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
-  client.Invoke(
-      Request("fast", fast->spec().sha256(), {1.0f}, 5000),
-      [cancelled](absl::StatusOr<v1::InvokeResponse> r) { cancelled->set_value(std::move(r)); },
-      cancel);
+  auto future = Later<v1::InvokeResponse>([&](auto done) {
+    client.Invoke(Request("fast", fast->spec().sha256(), {1.0f}, 5000), done, cancel);
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const auto start = std::chrono::steady_clock::now();
   cancel->Cancel();
-  auto future = cancelled->get_future();
   ASSERT_EQ(future.wait_for(std::chrono::milliseconds(150)), std::future_status::ready)
       << "the client call did not end at once";
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
   EXPECT_EQ(future.get().status().code(), absl::StatusCode::kCancelled);
-  ASSERT_TRUE(slow_result->get_future().get().ok());
+  ASSERT_TRUE(slow_result.get().ok());
   // The server dequeues the cancelled call after "slow" and skips it.
   absl::StatusOr<v1::GetStatusResponse> status;
   for (int i = 0; i < 50; ++i) {

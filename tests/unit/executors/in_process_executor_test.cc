@@ -18,6 +18,7 @@ using ::stoa::executors::testing::FakeRuntime;
 using ::stoa::executors::testing::FakeRuntimes;
 using ::stoa::executors::testing::FloatTensor;
 using ::stoa::executors::testing::FloatValues;
+using ::stoa::executors::testing::Later;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -154,17 +155,14 @@ TEST_F(InProcessExecutorTest, QueuedPastTimeoutFailsWithoutRunning) {
   auto fast = Load(ex, FakeLoadRequest("fast", "plain"));
   ASSERT_TRUE(slow.ok() && fast.ok());
 
-  auto slow_result = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
-  ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}),
-            [slow_result](absl::StatusOr<v1::InvokeResponse> r) {
-              slow_result->set_value(std::move(r));
-            });
+  auto slow_result = Later<v1::InvokeResponse>(
+      [&](auto done) { ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}), done); });
   auto queued = Invoke(ex, Request("fast", fast->spec().sha256(), {1.0f}, /*timeout_ms=*/1));
   ASSERT_FALSE(queued.ok());
   EXPECT_EQ(queued.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(queued.status().message()), HasSubstr("did not run"));
 
-  auto slow_done = slow_result->get_future().get();
+  auto slow_done = slow_result.get();
   ASSERT_TRUE(slow_done.ok()) << slow_done.status();
   EXPECT_GE(slow_done->exec_us(), 200'000u);
 
@@ -183,23 +181,17 @@ TEST_F(InProcessExecutorTest, CancelledWhileQueuedDoesNotRun) {
   auto slow = Load(ex, FakeLoadRequest("slow", "sleep=200"));
   auto fast = Load(ex, FakeLoadRequest("fast", "plain"));
   ASSERT_TRUE(slow.ok() && fast.ok());
-  auto slow_result = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
-  ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}),
-            [slow_result](absl::StatusOr<v1::InvokeResponse> r) {
-              slow_result->set_value(std::move(r));
-            });
+  auto slow_result = Later<v1::InvokeResponse>(
+      [&](auto done) { ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}), done); });
   auto cancel = std::make_shared<CancelSignal>();
-  auto queued = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
-  ex.Invoke(
-      Request("fast", fast->spec().sha256(), {1.0f}),
-      [queued](absl::StatusOr<v1::InvokeResponse> r) { queued->set_value(std::move(r)); },
-      cancel);
+  auto queued = Later<v1::InvokeResponse>(
+      [&](auto done) { ex.Invoke(Request("fast", fast->spec().sha256(), {1.0f}), done, cancel); });
   cancel->Cancel();  // while the only worker runs "slow"
-  auto result = queued->get_future().get();
+  auto result = queued.get();
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("did not run"));
-  ASSERT_TRUE(slow_result->get_future().get().ok());
+  ASSERT_TRUE(slow_result.get().ok());
   auto status = Await<v1::GetStatusResponse>([&](auto done) { ex.GetStatus(done); });
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->invocations(), 1u);  // only "slow" ran
