@@ -22,12 +22,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -53,13 +53,20 @@ struct Workload {
 
 struct Stats {
   double mean_us = 0, p50_us = 0, p99_us = 0, cpu_us = 0;
-  size_t n = 0;  // invocations measured
+  double minor_faults = 0;  // per invocation, calling thread only
+  size_t n = 0;             // invocations measured
 };
 
 double ThreadCpuUs() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+long ThreadMinorFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
 }
 
 double NowUs() {
@@ -76,6 +83,7 @@ Stats Measure(int max_n, const std::function<double()>& call) {
   std::vector<double> lat;
   double extra = 0;
   const double cpu0 = ThreadCpuUs();
+  const long faults0 = ThreadMinorFaults();
   const double start = NowUs();
   while (static_cast<int>(lat.size()) < max_n && (lat.size() < 10 || NowUs() - start < kBudgetUs)) {
     const double t0 = NowUs();
@@ -86,6 +94,7 @@ Stats Measure(int max_n, const std::function<double()>& call) {
   Stats s;
   s.n = lat.size();
   s.cpu_us = (ThreadCpuUs() - cpu0 + extra) / n;
+  s.minor_faults = static_cast<double>(ThreadMinorFaults() - faults0) / n;
   std::sort(lat.begin(), lat.end());
   for (double v : lat) s.mean_us += v / n;
   s.p50_us = lat[lat.size() / 2];
@@ -315,9 +324,8 @@ int main(int argc, char** argv) {
   WasmRuntimeOptions interp_options;
   interp_options.engine = WasmEngine::kInterp;
   WasmRuntime interp(interp_options);
-  std::printf(
-      "\nup to %d invocations or 3 s per mode; times in microseconds per invocation\n\n",
-      iterations);
+  std::printf("\nup to %d invocations or 3 s per mode; times in microseconds per invocation\n\n",
+              iterations);
   std::printf("%-24s %-8s %6s %10s %10s %10s %10s\n", "workload", "mode", "n", "mean", "p50", "p99",
               "cpu");
   std::vector<std::string> ratios;
@@ -391,8 +399,8 @@ int main(int argc, char** argv) {
     });
     std::printf(
         "instantiation (%s): nop module p50 %.1f us (cpu %.1f us); anomaly.wasm start-up + "
-        "empty request p50 %.1f us (cpu %.1f us)\n",
-        engine, inst.p50_us, inst.cpu_us, empty.p50_us, empty.cpu_us);
+        "empty request p50 %.1f us (cpu %.1f us, %.1f page faults)\n",
+        engine, inst.p50_us, inst.cpu_us, empty.p50_us, empty.cpu_us, empty.minor_faults);
   }
   std::printf("memory reservations created by the AOT runtime so far: %llu\n",
               static_cast<unsigned long long>(aot.stats().memories_reserved));

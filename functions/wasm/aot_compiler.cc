@@ -223,6 +223,26 @@ absl::Status RunTool(const std::vector<std::string>& argv, const fs::path& log) 
       "): ", absl::StripAsciiWhitespace(ReadFile(log, 600))));
 }
 
+// The cache holds code this process will run, so it must be ours alone: a
+// directory (not a symlink) owned by the effective user and writable by
+// nobody else. A missing one is created with mode 0700.
+absl::Status CheckCacheDir(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::create_directories(dir, ec)) chmod(dir.c_str(), 0700);
+  struct stat st {};
+  if (lstat(dir.c_str(), &st) != 0) {
+    return absl::UnavailableError(absl::StrCat("AOT cache directory ", dir.string(),
+                                               " cannot be created: ", std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("AOT cache directory ", dir.string(),
+                     " is not a private directory of this user (it must be owned by uid ",
+                     geteuid(), " and not writable by group or others)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Mutex& CompileMutex() {
   static auto* mu = new absl::Mutex;
   return *mu;
@@ -276,6 +296,8 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
   AotObject object;
   object.path =
       (dir / absl::StrCat(common::Sha256Hex(artifact), "-", key.substr(0, 16), ".so")).string();
+  s = CheckCacheDir(dir);
+  if (!s.ok()) return s;
   std::error_code ec;
   if (fs::exists(object.path, ec)) {
     object.cache_hit = true;
@@ -286,8 +308,6 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
     object.cache_hit = true;
     return object;
   }
-  fs::create_directories(dir, ec);
-  chmod(dir.c_str(), 0700);
   std::string tmp_template = (dir / "tmp-XXXXXX").string();
   if (mkdtemp(tmp_template.data()) == nullptr) {
     return absl::UnavailableError(absl::StrCat("cannot create a directory in the AOT cache ",

@@ -9,7 +9,10 @@
 // the toolchain and glue>.so. It is written to a temporary directory next to
 // it and renamed into place, so concurrent loads (threads or processes)
 // never see a partial file, and a later Load (also after a restart) reuses
-// it without compiling. Compilations in one process are serialized.
+// it without compiling. Compilations in one process are serialized. The
+// directory holds code the process will run, so it must be private: owned by
+// the effective user, not a symlink, not writable by group or others
+// (created with mode 0700 when missing); otherwise AOT is UNAVAILABLE.
 //
 // Errors: UNAVAILABLE when the translator or compiler is missing or fails
 // (the message carries the tool's first lines of stderr), FAILED_PRECONDITION

@@ -3,6 +3,7 @@
 // which are not a module's still reach the process's default handling.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -136,6 +137,21 @@ TEST_F(WasmAotTest, FallsBackToTheInterpreterWithoutACompiler) {
   fn = strict.Load(Spec("tiny"), TinyModule());
   EXPECT_EQ(fn.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(fn.status().message(), HasSubstr("cannot run '/nonexistent/wasm2c'"));
+}
+
+// The cache holds code the process runs: a directory others may write to is
+// not trusted (kAuto falls back to the interpreter).
+TEST_F(WasmAotTest, SharedWritableCacheDirectoryIsRefused) {
+  ASSERT_EQ(chmod(cache_dir_.c_str(), 0777), 0);
+  WasmRuntime strict(Options(WasmEngine::kAot));
+  absl::StatusOr<LoadedFunctionPtr> fn = strict.Load(Spec("tiny"), TinyModule());
+  EXPECT_EQ(fn.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(fn.status().message(), HasSubstr("is not a private directory"));
+  WasmRuntime lenient(Options(WasmEngine::kAuto));
+  fn = lenient.Load(Spec("tiny"), TinyModule());
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_EQ(WasmRuntime::EngineOf(**fn), WasmEngine::kInterp);
+  EXPECT_TRUE(CacheFiles().empty());
 }
 
 TEST_F(WasmAotTest, InterpEngineNeverCompiles) {
