@@ -6,28 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "proto/stoa/v1/datatype.h"
 
 namespace stoa::executors {
 namespace {
-
-int64_t ElementBytes(v1::DataType type) {
-  switch (type) {
-    case v1::FP64:
-    case v1::INT64:
-      return 8;
-    case v1::FP32:
-    case v1::INT32:
-      return 4;
-    case v1::FP16:
-      return 2;
-    case v1::UINT8:
-    case v1::INT8:
-    case v1::BOOL:
-      return 1;
-    default:
-      return 0;
-  }
-}
 
 const v1::Tensor* FindTensor(const functions::InvocationInput& input, const std::string& name) {
   for (const v1::Tensor& t : input.tensors) {
@@ -78,7 +60,7 @@ absl::StatusOr<BatchShape> GetBatchShape(const functions::InvocationInput& input
     if (t.shape_size() == 0) {
       return absl::InvalidArgumentError(absl::StrCat("input '", t.name(), "' is a scalar"));
     }
-    const int64_t elem = ElementBytes(t.datatype());
+    const int64_t elem = static_cast<int64_t>(v1::DataTypeBytes(t.datatype()));
     if (elem == 0) {
       return absl::InvalidArgumentError(absl::StrCat("input '", t.name(), "' has no datatype"));
     }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "proto/stoa/v1/datatype.h"
 #include "simdjson.h"
 
 namespace stoa::gateway {
@@ -495,20 +496,8 @@ std::optional<v1::DataType> ParseDataType(std::string_view name) {
 }
 
 size_t ElementSize(v1::DataType type) {
-  switch (type) {
-    case v1::FP32:
-    case v1::INT32:
-      return 4;
-    case v1::FP64:
-    case v1::INT64:
-      return 8;
-    case v1::UINT8:
-    case v1::INT8:
-    case v1::BOOL:
-      return 1;
-    default:
-      return 0;
-  }
+  // JSON numbers have no half-precision form: FP16 stays binary-only.
+  return type == v1::FP16 ? 0 : v1::DataTypeBytes(type);
 }
 
 std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape) {
