@@ -402,6 +402,26 @@ int main(int argc, char** argv) {
         "empty request p50 %.1f us (cpu %.1f us, %.1f page faults)\n",
         engine, inst.p50_us, inst.cpu_us, empty.p50_us, empty.cpu_us, empty.minor_faults);
   }
+  // Deadline: how far past limits.timeout_ms (50 ms) an endless loop runs.
+  for (WasmRuntime* runtime : {&aot, &interp}) {
+    if (runtime == &interp && !with_interp) continue;
+    stoa::v1::FunctionSpec spec;
+    spec.set_name("loop");
+    spec.mutable_limits()->set_timeout_ms(50);
+    auto loop = runtime->Load(spec, ReadFile(wasm_dir + "/loop.wasm"));
+    if (!loop.ok()) continue;  // hostile examples not built
+    std::vector<double> over;
+    for (int i = 0; i < 20; ++i) {
+      const double t0 = NowUs();
+      (void)(*loop)->Invoke({});
+      over.push_back((NowUs() - t0) / 1000 - 50);
+    }
+    std::sort(over.begin(), over.end());
+    std::printf(
+        "deadline (%s): endless loop stopped %.2f ms (median) / %.2f ms (max) after its "
+        "50 ms timeout\n",
+        runtime == &aot ? "aot" : "interp", over[over.size() / 2], over.back());
+  }
   std::printf("memory reservations created by the AOT runtime so far: %llu\n",
               static_cast<unsigned long long>(aot.stats().memories_reserved));
 

@@ -210,10 +210,12 @@ void OnFault(int sig, siginfo_t* info, void* ucontext) {
   }
 }
 
+// The timer is armed before the jump scope exists: until then (and in host
+// code) the expiry is only recorded, and honoured on entry to Wasm.
 void OnDeadline(int, siginfo_t*, void*) {
   ThreadState* t = t_state;
-  if (t == nullptr || t->jmp == nullptr) return;
-  if (t->in_wasm != 0) Trap(kTrapTimeout);
+  if (t == nullptr || t->call == nullptr) return;
+  if (t->jmp != nullptr && t->in_wasm != 0) Trap(kTrapTimeout);
   t->deadline_hit = 1;
 }
 

@@ -175,6 +175,20 @@ TEST_P(WasmRuntimeTest, InfiniteLoopStopsAtSpecTimeout) {
   EXPECT_LT(elapsed_ms, 100 + 80);  // the deadline plus a little scheduling slack
 }
 
+// Deadlines that pass during instantiation or right after it (the timer can
+// fire before the module runs) still stop the loop.
+TEST_P(WasmRuntimeTest, VeryShortDeadlinesAlwaysStopTheLoop) {
+  LoadedFunctionPtr fn = MustLoad("loop", /*timeout_ms=*/60000);
+  ASSERT_NE(fn, nullptr);
+  const int64_t start_us = common::RealClock::Get().NowMicros();
+  for (int i = 0; i < 60; ++i) {
+    InvocationInput input;
+    input.deadline_us = common::RealClock::Get().NowMicros() + (i * 37) % 400;
+    EXPECT_EQ(fn->Invoke(input).status().code(), absl::StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_LT(common::RealClock::Get().NowMicros() - start_us, 2000000);
+}
+
 // The deadline also stops a loop that spends its time in host calls
 // (clock_time_get): the AOT engine never unwinds a host call, it stops the
 // module when the call returns.
