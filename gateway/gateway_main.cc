@@ -34,6 +34,7 @@
 #include "common/metrics.h"
 #include "executors/grpc_executor.h"
 #include "executors/in_process_executor.h"
+#include "executors/pool_executor.h"
 #include "functions/function_runtime.h"
 #include "gateway/dispatcher.h"
 #include "gateway/function_registry.h"
@@ -70,8 +71,9 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   app.add_option("--data-dir", flags.data_dir, "where functions and the policy are stored")
       ->capture_default_str();
   app.add_option("--cloud", flags.cloud,
-                 "HOST:PORT[,...] of stoa-executor processes forming the cloud tier; only the "
-                 "first is used for now (none: no cloud tier)");
+                 "HOST:PORT[,...] of stoa-executor processes forming the cloud tier: several "
+                 "form a pool (least-loaded routing, functions pushed to all, a dead member "
+                 "skipped); none: no cloud tier");
   app.add_option("--edge", flags.edge,
                  "in-process, unix:PATH or HOST:PORT of a stoa-executor, or none")
       ->capture_default_str();
@@ -165,10 +167,6 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
   if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
-  if (clouds.size() > 1) {
-    spdlog::warn("--cloud lists {} executors; only the first ({}) is used for now", clouds.size(),
-                 clouds[0]);
-  }
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -201,8 +199,15 @@ int main(int argc, char** argv) {
   } else if (flags.edge != "none" && !flags.edge.empty()) {
     executors[0] = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge);
   }
-  if (!clouds.empty()) {
+  if (clouds.size() == 1) {
     executors[1] = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0]);
+  } else if (clouds.size() > 1) {
+    // Several stoa-executor processes form one cloud tier.
+    std::vector<stoa::executors::ExecutorPtr> members;
+    for (const std::string& address : clouds) {
+      members.push_back(std::make_unique<stoa::executors::GrpcExecutor>(address));
+    }
+    executors[1] = std::make_unique<stoa::executors::PoolExecutor>(std::move(members));
   }
   for (stoa::scheduler::Tier t : stoa::scheduler::kAllTiers) {
     const auto& e = executors[stoa::scheduler::TierIndex(t)];

@@ -24,6 +24,37 @@ std::string OneImage() {
   return body.dump();
 }
 
+TEST(ResilienceTest, CloudPoolKeepsServingWhenOneExecutorDies) {
+  auto first = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0"});
+  auto second = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0"});
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  auto gateway = Process::Start(
+      BinaryPath("stoa-gateway"),
+      {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("pool"), "--cloud",
+       first->address() + "," + second->address()});
+  ASSERT_NE(gateway, nullptr);
+  HttpClient client(gateway->address());
+  std::string model = ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx"));
+  Multipart reg = MakeRegistration(
+      R"({"name":"digits","runtime":"onnx","tiers":["cloud"],"limits":{"timeout_ms":3000}})",
+      model);
+  ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  for (int i = 0; i < 6; ++i) {
+    HttpResult r = client.Post("/v1/functions/digits/invoke", OneImage());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.Header("x-stoa-tier"), "cloud");
+  }
+  // The first listed executor dies: the second, which the pool loaded the
+  // function on too, serves every request (no cold start, no error).
+  first->Signal(SIGKILL);
+  for (int i = 0; i < 10; ++i) {
+    HttpResult r = client.Post("/v1/functions/digits/invoke", OneImage());
+    ASSERT_EQ(r.status, 200) << "request " << i << ": " << r.body;
+    EXPECT_EQ(r.Header("x-stoa-tier"), "cloud");
+  }
+}
+
 TEST(ResilienceTest, CloudKilledMidRunFailsOverOrReturns503WithinDeadline) {
   auto executor = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0"});
   ASSERT_NE(executor, nullptr);

@@ -1,0 +1,164 @@
+// PoolExecutor over real members: two in-process executors with the fake
+// runtime, and a gRPC member whose server is gone.
+#include "executors/pool_executor.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "executors/grpc_executor.h"
+#include "executors/in_process_executor.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/executors/fake_runtime.h"
+
+namespace stoa::executors {
+namespace {
+
+using ::stoa::executors::testing::Await;
+using ::stoa::executors::testing::FakeLoadRequest;
+using ::stoa::executors::testing::FakeRuntimes;
+using ::stoa::executors::testing::FloatTensor;
+using ::stoa::executors::testing::FloatValues;
+using ::stoa::executors::testing::Later;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+v1::InvokeRequest Request(const std::string& sha, float x) {
+  v1::InvokeRequest request;
+  request.set_function("inc");
+  request.set_sha256(sha);
+  *request.add_inputs() = FloatTensor("x", {x});
+  return request;
+}
+
+// A loopback address nothing listens on.
+std::string DeadAddress() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
+
+class PoolExecutorTest : public ::testing::Test {
+ protected:
+  PoolExecutorTest() : runtimes_(FakeRuntimes()) {}
+
+  // Two in-process members (one worker each), plus extra ones.
+  std::unique_ptr<PoolExecutor> MakePool(std::vector<ExecutorPtr> extra = {}) {
+    std::vector<ExecutorPtr> members;
+    for (int i = 0; i < 2; ++i) {
+      auto e = std::make_unique<InProcessExecutor>(
+          runtimes_, InProcessExecutor::Options{1, "cpu", "member"}, nullptr);
+      in_process_.push_back(e.get());
+      members.push_back(std::move(e));
+    }
+    for (auto& e : extra) members.push_back(std::move(e));
+    PoolExecutor::Options options;
+    options.down_ms = 60000;
+    return std::make_unique<PoolExecutor>(std::move(members), options);
+  }
+
+  uint64_t MemberInvocations(int i) {
+    auto s = Await<v1::GetStatusResponse>([&](auto done) { in_process_[i]->GetStatus(done); });
+    return s.ok() ? s->invocations() : 0;
+  }
+
+  functions::RuntimeSet runtimes_;
+  std::vector<InProcessExecutor*> in_process_;
+};
+
+TEST_F(PoolExecutorTest, LoadsEverywhereAndSpreadsInvocations) {
+  auto pool = MakePool();
+  EXPECT_EQ(pool->Describe(), "pool[in-process,in-process]");
+  auto loaded =
+      Await<v1::LoadFunctionResponse>([&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "sleep=30"), done); });
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FALSE(loaded->already_loaded());
+  auto again =
+      Await<v1::LoadFunctionResponse>([&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "sleep=30"), done); });
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->already_loaded());
+  const std::string sha = loaded->spec().sha256();
+
+  // Eight concurrent calls of 30 ms each: least-loaded routing uses both.
+  std::vector<std::future<absl::StatusOr<v1::InvokeResponse>>> calls;
+  for (int i = 0; i < 8; ++i) {
+    calls.push_back(Later<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request(sha, i), done); }));
+  }
+  for (int i = 0; i < 8; ++i) {
+    auto r = calls[i].get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_THAT(FloatValues(r->outputs(0)), ElementsAre(i + 1.0f));
+  }
+  EXPECT_EQ(MemberInvocations(0) + MemberInvocations(1), 8u);
+  EXPECT_GE(MemberInvocations(0), 2u);
+  EXPECT_GE(MemberInvocations(1), 2u);
+
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { pool->GetStatus(done); });
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->threads(), 2u);
+  EXPECT_EQ(status->invocations(), 8u);
+  ASSERT_EQ(status->functions_size(), 1);  // the same version on both: listed once
+  EXPECT_EQ(status->functions(0).function(), "inc");
+
+  auto unloaded = Await<v1::UnloadFunctionResponse>([&](auto done) {
+    v1::UnloadFunctionRequest u;
+    u.set_function("inc");
+    pool->UnloadFunction(u, done);
+  });
+  ASSERT_TRUE(unloaded.ok());
+  EXPECT_TRUE(unloaded->unloaded());
+  auto gone = Await<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request(sha, 1), done); });
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);  // passed through
+}
+
+TEST_F(PoolExecutorTest, ADeadMemberIsSkippedAndCallsStillSucceed) {
+  GrpcExecutor::Options fast;
+  fast.connect_timeout_ms = 200;
+  std::vector<ExecutorPtr> extra;
+  extra.push_back(std::make_unique<GrpcExecutor>(DeadAddress(), fast));
+  auto pool = MakePool(std::move(extra));
+  // Loading succeeds on the live members; the dead one is left out.
+  auto loaded = Await<v1::LoadFunctionResponse>(
+      [&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "plain"), done); });
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  for (int i = 0; i < 12; ++i) {
+    auto r = Await<v1::InvokeResponse>(
+        [&](auto done) { pool->Invoke(Request(loaded->spec().sha256(), 1), done); });
+    ASSERT_TRUE(r.ok()) << "call " << i << ": " << r.status();
+  }
+  EXPECT_EQ(MemberInvocations(0) + MemberInvocations(1), 12u);
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { pool->GetStatus(done); });
+  ASSERT_TRUE(status.ok()) << status.status();  // two of three answered
+  EXPECT_EQ(status->threads(), 2u);
+}
+
+TEST_F(PoolExecutorTest, EveryMemberDownIsUnavailableNamingThePool) {
+  GrpcExecutor::Options fast;
+  fast.connect_timeout_ms = 200;
+  std::vector<ExecutorPtr> members;
+  members.push_back(std::make_unique<GrpcExecutor>(DeadAddress(), fast));
+  members.push_back(std::make_unique<GrpcExecutor>(DeadAddress(), fast));
+  PoolExecutor pool(std::move(members));
+  auto r = Await<v1::InvokeResponse>([&](auto done) { pool.Invoke(Request("abc", 1), done); });
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("every member of pool[grpc:"));
+  auto loaded = Await<v1::LoadFunctionResponse>(
+      [&](auto done) { pool.LoadFunction(FakeLoadRequest("inc", "plain"), done); });
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kUnavailable);
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { pool.GetStatus(done); });
+  EXPECT_EQ(status.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace stoa::executors
