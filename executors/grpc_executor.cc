@@ -111,8 +111,7 @@ void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Don
          });
 }
 
-void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
-                          CancelSignalPtr cancel) {
+void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) {
   const int64_t timeout_ms = request.timeout_ms() > 0
                                  ? int64_t{request.timeout_ms()} + options_.deadline_margin_ms
                                  : options_.default_timeout_ms;

@@ -49,7 +49,8 @@ template <typename Response, typename Members, typename Call, typename Finish>
 void Broadcast(const Members& members, Call call, Finish finish) {
   auto fan = std::make_shared<FanOut<Response>>(members.size(), std::move(finish));
   for (size_t i = 0; i < members.size(); ++i) {
-    call(*members[i]->executor, [fan, i](absl::StatusOr<Response> r) { fan->Set(i, std::move(r)); });
+    call(*members[i]->executor,
+         [fan, i](absl::StatusOr<Response> r) { fan->Set(i, std::move(r)); });
   }
 }
 
@@ -71,8 +72,7 @@ struct PoolExecutor::Attempt {
   absl::Status last_error;
 };
 
-PoolExecutor::PoolExecutor(std::vector<ExecutorPtr> members, Options options)
-    : options_(options) {
+PoolExecutor::PoolExecutor(std::vector<ExecutorPtr> members, Options options) : options_(options) {
   STOA_CHECK(!members.empty(), "a PoolExecutor needs at least one member");
   for (auto& e : members) {
     auto m = std::make_unique<Member>();
@@ -84,7 +84,8 @@ PoolExecutor::PoolExecutor(std::vector<ExecutorPtr> members, Options options)
 PoolExecutor::~PoolExecutor() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
-  mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &starting_));
+  mu_.Await(absl::Condition(
+      +[](int* n) { return *n == 0; }, &starting_));
 }
 
 std::string PoolExecutor::Describe() const {

@@ -563,7 +563,8 @@ void Dispatcher::DoInvoke(std::shared_ptr<Call> call) {
                 in_flight_[TierIndex(tier)].fetch_add(1, std::memory_order_relaxed);
   BeginOp();
   executors_[TierIndex(tier)]->Invoke(
-      std::move(request), [this, call, tier](absl::StatusOr<v1::InvokeResponse> result) mutable {
+      std::move(request),
+      [this, call, tier](absl::StatusOr<v1::InvokeResponse> result) mutable {
         in_flight_[TierIndex(tier)].fetch_sub(1, std::memory_order_relaxed);
         if (!call->finished.load()) {
           if (result.ok()) {

@@ -32,7 +32,8 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
   Prediction p;
   if (observations_ == 0) return p;
   p.measured = true;
-  if (in.networked) p.terms[TermIndex(Term::kNet)] = net_.Predict(in.request_kb + response_kb_, in.link_rtt_ms);
+  if (in.networked)
+    p.terms[TermIndex(Term::kNet)] = net_.Predict(in.request_kb + response_kb_, in.link_rtt_ms);
   p.terms[TermIndex(Term::kQueue)] = queue_.Predict(in.ahead);
   if (!in.warm) p.terms[TermIndex(Term::kCold)] = cold_.Predict();
   p.terms[TermIndex(Term::kExec)] = exec_.Predict(in.batch, in.request_kb);
@@ -74,7 +75,8 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
 
   absl::MutexLock lock(&mu_);
   if (has_transfer) {
-    errors[TermIndex(Term::kNet)] = net_.Observe(in.request_kb + response_kb, transfer, in.link_rtt_ms);
+    errors[TermIndex(Term::kNet)] =
+        net_.Observe(in.request_kb + response_kb, transfer, in.link_rtt_ms);
   }
   errors[TermIndex(Term::kQueue)] = queue_.Observe(in.ahead, queue_ms, exec_ms);
   if (load > 0.0) errors[TermIndex(Term::kCold)] = cold_.Observe(load);

@@ -29,10 +29,9 @@ TEST(ResilienceTest, CloudPoolKeepsServingWhenOneExecutorDies) {
   auto second = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0"});
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
-  auto gateway = Process::Start(
-      BinaryPath("stoa-gateway"),
-      {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("pool"), "--cloud",
-       first->address() + "," + second->address()});
+  auto gateway = Process::Start(BinaryPath("stoa-gateway"),
+                                {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("pool"),
+                                 "--cloud", first->address() + "," + second->address()});
   ASSERT_NE(gateway, nullptr);
   HttpClient client(gateway->address());
   std::string model = ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx"));

@@ -80,12 +80,12 @@ class PoolExecutorTest : public ::testing::Test {
 TEST_F(PoolExecutorTest, LoadsEverywhereAndSpreadsInvocations) {
   auto pool = MakePool();
   EXPECT_EQ(pool->Describe(), "pool[in-process,in-process]");
-  auto loaded =
-      Await<v1::LoadFunctionResponse>([&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "sleep=30"), done); });
+  auto loaded = Await<v1::LoadFunctionResponse>(
+      [&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "sleep=30"), done); });
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_FALSE(loaded->already_loaded());
-  auto again =
-      Await<v1::LoadFunctionResponse>([&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "sleep=30"), done); });
+  auto again = Await<v1::LoadFunctionResponse>(
+      [&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "sleep=30"), done); });
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->already_loaded());
   const std::string sha = loaded->spec().sha256();
@@ -93,7 +93,8 @@ TEST_F(PoolExecutorTest, LoadsEverywhereAndSpreadsInvocations) {
   // Eight concurrent calls of 30 ms each: least-loaded routing uses both.
   std::vector<std::future<absl::StatusOr<v1::InvokeResponse>>> calls;
   for (int i = 0; i < 8; ++i) {
-    calls.push_back(Later<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request(sha, i), done); }));
+    calls.push_back(
+        Later<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request(sha, i), done); }));
   }
   for (int i = 0; i < 8; ++i) {
     auto r = calls[i].get();
