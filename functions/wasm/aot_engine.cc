@@ -46,7 +46,7 @@ constexpr size_t kStackBytes = 4 << 20;
 constexpr size_t kGuardBytes = 256 << 10;
 constexpr size_t kAltStackBytes = 64 << 10;
 constexpr size_t kHostStackReserve = 64 << 10;
-constexpr uint64_t kMaxTableBytes = 256 << 20;
+constexpr uint64_t kMaxTableBytes = 32 << 20;  // per table: ~1.4 M funcrefs
 
 // Trap codes beyond wasm_rt_trap_t.
 constexpr int kTrapTimeout = 100;

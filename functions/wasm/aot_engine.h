@@ -11,7 +11,8 @@
 //    compiled with WASM_RT_MEMCHECK_SIGNAL_HANDLER (no bounds checks): any
 //    32-bit address + 32-bit offset lands inside the reservation, so an
 //    access past the memory faults. memory.grow past limits.memory_mb (or
-//    the module's maximum) returns -1.
+//    the module's maximum) returns -1. Tables are heap arrays of at most
+//    32 MiB each (a larger one traps "out of memory").
 //  - Stack: generated code runs on a per-thread 4 MiB stack (makecontext /
 //    swapcontext) with a 256 KiB PROT_NONE guard below it and
 //    -fstack-clash-protection in the generated code, so unbounded recursion
