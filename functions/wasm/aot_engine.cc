@@ -17,6 +17,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -55,8 +56,9 @@ constexpr int kTrapNoMemory = 102;
 
 int DeadlineSignal() { return SIGRTMIN + 6; }
 
-// The host table the glue calls (aot_compiler.cc declares the same struct).
-extern "C" struct HostTable {
+// The host table the glue calls (aot_compiler.cc declares the same struct in
+// C; kAotAbiVersion changes with it).
+struct HostTable {  // standard layout, as the C side sees it
   uint32_t abi_version;
   void (*trap)(uint32_t code);
   uint32_t (*register_func_type)(uint32_t params, uint32_t results, const uint32_t* types);
@@ -68,6 +70,7 @@ extern "C" struct HostTable {
   void (*free_bytes)(void* p);
   uint64_t (*wasi)(void* context, uint32_t import_index, const uint64_t* args);
 };
+static_assert(std::is_standard_layout_v<HostTable>);
 
 // One invocation in progress on a thread.
 struct AotCall {

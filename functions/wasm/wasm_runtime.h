@@ -9,6 +9,8 @@
 // WasmRuntimeOptions::engine = kAuto (the default) uses aot and falls back
 // to interp, with a log line, when wasm2c or the compiler is missing or
 // fails; kAot makes that an error (UNAVAILABLE); kInterp never compiles.
+// Under ThreadSanitizer (which defers asynchronous signals, so the AOT
+// deadline could not fire) kAuto is the interpreter and kAot is UNAVAILABLE.
 //
 // ABI (DESIGN.md § Wasm function ABI): the request body
 // (InvocationInput::raw) is stdin, stdout is the response

@@ -52,6 +52,9 @@ v1::FunctionSpec Spec(const std::string& name) {
 class WasmAotTest : public ::testing::Test {
  protected:
   void SetUp() override {
+#if defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "no AOT engine under ThreadSanitizer";
+#endif
     std::string dir = (fs::temp_directory_path() / "stoa-wasm-aot-test-XXXXXX").string();
     ASSERT_NE(mkdtemp(dir.data()), nullptr);
     cache_dir_ = dir;

@@ -71,6 +71,9 @@ class WasmRuntimeTest : public ::testing::TestWithParam<WasmEngine> {
   WasmRuntimeTest() : runtime_(EngineOptions(GetParam())) {}
 
   void SetUp() override {
+#if defined(__SANITIZE_THREAD__)
+    if (GetParam() == WasmEngine::kAot) GTEST_SKIP() << "no AOT engine under ThreadSanitizer";
+#endif
     if (ReadExample("anomaly").empty()) {
       GTEST_SKIP() << "Wasm examples not built (STOA_WASM_EXAMPLES_DIR='" << ExamplesDir() << "')";
     }
