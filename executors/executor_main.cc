@@ -3,6 +3,7 @@
 //
 //   stoa-executor --listen HOST:PORT|unix:PATH [--device cpu|cuda|auto]
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
+//                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
 //                 [--log-level LEVEL] [--config FILE]
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
@@ -39,6 +40,8 @@ struct Flags {
   std::string device = "auto";
   int threads = 0;
   int intra_op_threads = 1;
+  std::string wasm_engine = "auto";
+  std::string wasm_cache_dir;
   std::string log_level = "info";
   std::string metrics_listen;
 };
@@ -64,6 +67,14 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "HOST:PORT serving GET /metrics (off when empty)");
+  app.add_option("--wasm-engine", flags.wasm_engine,
+                 "how Wasm functions run: auto (compiled ahead of time, the interpreter when "
+                 "wasm2c or cc is missing), aot, or interp")
+      ->check(CLI::IsMember({"auto", "aot", "interp"}))
+      ->capture_default_str();
+  app.add_option("--wasm-cache-dir", flags.wasm_cache_dir,
+                 "cache of compiled Wasm modules (default $XDG_CACHE_HOME/stoa/wasm, else "
+                 "/tmp/stoa-wasm-cache-<uid>)");
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -93,6 +104,8 @@ int main(int argc, char** argv) {
 
   stoa::functions::RuntimeOptions runtime_options;
   runtime_options.intra_op_threads = flags.intra_op_threads;
+  runtime_options.wasm_engine = flags.wasm_engine;
+  runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
   stoa::functions::RuntimeSet runtimes = device->kernel_device == "cuda"
                                              ? stoa::functions::cuda::CudaRuntimes(runtime_options)
                                              : stoa::functions::DefaultRuntimes(runtime_options);

@@ -29,11 +29,20 @@ absl::StatusOr<LoadedFunctionPtr> RuntimeSet::Load(const v1::FunctionSpec& spec,
   return runtime->Load(spec, artifact);
 }
 
+WasmRuntimeOptions WasmOptionsFrom(const RuntimeOptions& options) {
+  WasmRuntimeOptions wasm;
+  wasm.engine = options.wasm_engine == "aot"      ? WasmEngine::kAot
+                : options.wasm_engine == "interp" ? WasmEngine::kInterp
+                                                  : WasmEngine::kAuto;
+  wasm.aot_cache_dir = options.wasm_cache_dir;
+  return wasm;
+}
+
 RuntimeSet DefaultRuntimes(const RuntimeOptions& options) {
   RuntimeSet set;
   set.Add(std::make_unique<OnnxRuntime>(
       OnnxRuntime::Options{.intra_op_threads = options.intra_op_threads}));
-  set.Add(std::make_unique<WasmRuntime>());
+  set.Add(std::make_unique<WasmRuntime>(WasmOptionsFrom(options)));
   return set;
 }
 

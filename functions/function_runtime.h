@@ -100,6 +100,11 @@ struct RuntimeOptions {
   // across them); 1 = the calling thread only. An executor's budget is
   // its worker threads × this.
   int intra_op_threads = 1;
+  // Wasm engine: "auto" (ahead-of-time, falling back to the interpreter),
+  // "aot" or "interp"; and the compiled-module cache ("" = the default, see
+  // functions/wasm/wasm_runtime.h).
+  std::string wasm_engine = "auto";
+  std::string wasm_cache_dir;
 };
 
 RuntimeSet DefaultRuntimes(const RuntimeOptions& options = {});

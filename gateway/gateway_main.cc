@@ -4,6 +4,7 @@
 //   stoa-gateway [--listen HOST:PORT] [--data-dir DIR] [--cloud HOST:PORT[,…]]
 //                [--edge in-process|unix:PATH|HOST:PORT|none] [--edge-threads N]
 //                [--edge-intra-op-threads N] [--status-interval-ms N]
+//                [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
 //                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
 //                [--log-level LEVEL] [--config FILE]
 //
@@ -62,6 +63,8 @@ struct Flags {
   std::string tier_cost;    // "edge=0,cloud=1": per-request cost for the weighted policy
   std::string tier_energy;  // "edge=1,cloud=0.2": per-request energy for the weighted policy
   int status_interval_ms = 500;
+  std::string wasm_engine = "auto";
+  std::string wasm_cache_dir;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -106,6 +109,14 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "health); 0 turns them off")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
+  app.add_option("--wasm-engine", flags.wasm_engine,
+                 "how Wasm functions run: auto (compiled ahead of time, the interpreter when "
+                 "wasm2c or cc is missing), aot, or interp")
+      ->check(CLI::IsMember({"auto", "aot", "interp"}))
+      ->capture_default_str();
+  app.add_option("--wasm-cache-dir", flags.wasm_cache_dir,
+                 "cache of compiled Wasm modules (default $XDG_CACHE_HOME/stoa/wasm, else "
+                 "/tmp/stoa-wasm-cache-<uid>)");
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -189,6 +200,8 @@ int main(int argc, char** argv) {
 
   stoa::functions::RuntimeOptions runtime_options;
   runtime_options.intra_op_threads = flags.edge_intra_op_threads;
+  runtime_options.wasm_engine = flags.wasm_engine;
+  runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
   std::array<stoa::executors::ExecutorPtr, stoa::scheduler::kNumTiers> executors;
   if (flags.edge == "in-process") {

@@ -149,7 +149,7 @@ RuntimeSet CudaRuntimes(const RuntimeOptions& options) {
   RuntimeSet set;
   set.Add(std::make_unique<CudaOnnxRuntime>(std::make_unique<OnnxRuntime>(
       OnnxRuntime::Options{.intra_op_threads = options.intra_op_threads})));
-  set.Add(std::make_unique<WasmRuntime>());
+  set.Add(std::make_unique<WasmRuntime>(WasmOptionsFrom(options)));
   return set;
 }
 

@@ -82,6 +82,10 @@ struct WasmRuntimeOptions {
   size_t aot_idle_memories = 16;
 };
 
+// The Wasm options RuntimeOptions asks for (engine, cache dir); defined
+// with DefaultRuntimes.
+WasmRuntimeOptions WasmOptionsFrom(const RuntimeOptions& options);
+
 // Load counters (monotonic), for tests, benchmarks and logs.
 struct WasmLoadStats {
   uint64_t aot_compiled = 0;       // Loads that ran wasm2c + cc
