@@ -60,19 +60,12 @@ double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms
   double err = transfer_ms - Predict(kilobytes, link_rtt_ms).mean_ms;
   if (LinkMoved(link_rtt_ms)) {
     full_.Reopen();  // the link changed while nothing was sent: start over
-    same_side_ = 0;
-  } else if (full_.Count() > 0) {
+    step_.Reset();
+  } else if (full_.Count() > 5) {
     double threshold = 4.0 * residuals_.MeanAbsError() + 0.05 * std::fabs(full_.Intercept()) + 1.0;
-    if (full_.Count() > 5 && std::fabs(err) > threshold) {
-      int sign = err > 0 ? 1 : -1;
-      same_side_ = (same_side_ * sign > 0) ? same_side_ + sign : sign;
-      if (std::abs(same_side_) >= 2) {
-        full_.Reopen();
-        excess_.Reopen();
-        same_side_ = 0;
-      }
-    } else {
-      same_side_ = 0;
+    if (step_.Add(err, threshold)) {
+      full_.Reopen();
+      excess_.Reopen();
     }
   }
   if (full_.Count() > 0) residuals_.Add(err);
@@ -142,16 +135,9 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
     // A run of large residuals of one sign: the function got faster or
     // slower; keep only the newest samples so the fit follows at once.
     double threshold = 4.0 * std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
-    if (std::fabs(err) > threshold) {
-      int sign = err > 0 ? 1 : -1;
-      same_side_ = (same_side_ * sign > 0) ? same_side_ + sign : sign;
-    } else {
-      same_side_ = 0;
-    }
-    if (std::abs(same_side_) >= 2) {
-      // Keep the earlier samples of the run; this one is pushed below.
-      while (window_.size() > static_cast<size_t>(std::abs(same_side_) - 1)) window_.pop_front();
-      same_side_ = 0;
+    if (step_.Add(err, threshold)) {
+      // Keep the earlier sample of the run; this one is pushed below.
+      while (window_.size() > 1) window_.pop_front();
       residuals_.Reset();
       change = true;
     }

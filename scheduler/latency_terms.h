@@ -87,7 +87,7 @@ class NetTerm {
  private:
   Rls2 full_{0.9, 1e4};    // transfer_ms over kilobytes
   Rls2 excess_{0.9, 1e4};  // transfer_ms − probed round trip, when probed
-  int same_side_ = 0;
+  StepDetector step_;
   // The probed round trip at the last observation (NaN: none).
   double link_last_ms_ = std::numeric_limits<double>::quiet_NaN();
   bool LinkMoved(double link_rtt_ms) const;
@@ -151,7 +151,7 @@ class ExecTerm {
   std::array<double, 3> beta_{};
   uint64_t count_ = 0;
   int since_refit_ = 0;
-  int same_side_ = 0;  // consecutive large residuals of one sign (signed)
+  StepDetector step_;
   double scale_ = 0.0;
   ResidualStats residuals_;
 };

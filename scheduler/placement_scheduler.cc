@@ -253,7 +253,7 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
 }
 
 TierSet PlacementScheduler::Explorable(const FunctionState& state, const PolicyConfig& config,
-                                       const PolicyInput& in, int64_t now) const {
+                                       const PolicyInput& in, double best_ms, int64_t now) const {
   TierSet out;
   if (config.explore_budget <= 0.0) return out;
   for (Tier t : kAllTiers) {
@@ -266,7 +266,6 @@ TierSet PlacementScheduler::Explorable(const FunctionState& state, const PolicyC
   double allowance =
       config.explore_budget * static_cast<double>(state.decisions.load(std::memory_order_relaxed));
   if (spent > allowance) return out;
-  const double best_ms = BestMeanMs(in);
   const double cost_allowance =
       config.explore_budget * state.best_ms_sum.load(std::memory_order_relaxed);
   const double cost_spent = state.explore_cost_ms.load(std::memory_order_relaxed);
@@ -350,7 +349,8 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
       if (tier.predicted_gauge != nullptr) tier.predicted_gauge->Set(p.ms / 1000.0);
     }
   }
-  in.explorable = Explorable(*state, config, in, now);
+  const double best_ms = BestMeanMs(in);
+  in.explorable = Explorable(*state, config, in, best_ms, now);
 
   Choice choice = active->strategy->Choose(in);
   Tier tier = choice.tier;
@@ -383,7 +383,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   chosen.last_used_us.store(now, std::memory_order_relaxed);
   chosen.last_request_kb.store(features.request_bytes / 1000.0, std::memory_order_relaxed);
   state->decisions.fetch_add(1, std::memory_order_relaxed);
-  AddTo(state->best_ms_sum, BestMeanMs(in));
+  AddTo(state->best_ms_sum, best_ms);
   // Any run on the tier pays off a follow-up probe owed to it; follow-ups
   // are bounded per detected change and do not draw on the routine budget.
   int owed = chosen.follow_ups.load(std::memory_order_relaxed);
@@ -392,7 +392,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   }
   if (decision.reason == Reason::kExplore && owed == 0) {
     state->explores.fetch_add(1, std::memory_order_relaxed);
-    AddTo(state->explore_cost_ms, ProbeCostMs(p, BestMeanMs(in)));
+    AddTo(state->explore_cost_ms, ProbeCostMs(p, best_ms));
   }
   return decision;
 }
@@ -482,16 +482,11 @@ void PlacementScheduler::ObserveLink(Tier tier, bool ok, double rtt_ms) {
     return;
   }
   const double dev = rtt_ms - old;
+  const double threshold = 4.0 * track.mean_abs_dev + 0.1 * old + 1.0;
   double next = old + kLinkWeight * dev;
-  if (std::fabs(dev) > 4.0 * track.mean_abs_dev + 0.1 * old + 1.0) {
-    const int sign = dev > 0 ? 1 : -1;
-    track.same_side = track.same_side * sign > 0 ? track.same_side + sign : sign;
-    if (std::abs(track.same_side) >= 2) {  // a step, not a spike
-      next = rtt_ms;
-      track.same_side = 0;
-    }
-  } else {
-    track.same_side = 0;
+  if (track.step.Add(dev, threshold)) {
+    next = rtt_ms;  // a step, not a spike
+  } else if (std::fabs(dev) <= threshold) {
     track.mean_abs_dev += kLinkWeight * (std::fabs(dev) - track.mean_abs_dev);
   }
   smoothed.store(next, std::memory_order_relaxed);

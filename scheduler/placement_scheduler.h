@@ -69,6 +69,7 @@
 #include "scheduler/circuit_breaker.h"
 #include "scheduler/placement_policy.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/streaming_stats.h"
 
 namespace stoa::scheduler {
 
@@ -147,8 +148,9 @@ class PlacementScheduler final : public Scheduler {
   std::shared_ptr<FunctionState> FindOrCreate(std::string_view function);
   std::shared_ptr<FunctionState> MakeFunctionState(std::string_view function);
   ModelInput InputFor(Tier t, const Features& features) const;
+  // `best_ms`: the lowest predicted mean among the available tiers.
   TierSet Explorable(const FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
-                     int64_t now) const;
+                     double best_ms, int64_t now) const;
   void AddExtras(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
                  int64_t now, Decision& decision);
   absl::Status Unavailable(std::string_view function, TierSet allowed, int64_t now_us,
@@ -166,7 +168,7 @@ class PlacementScheduler final : public Scheduler {
   std::array<std::atomic<double>, kNumTiers> link_rtt_ms_;
   struct LinkTrack {
     double mean_abs_dev = 0.0;
-    int same_side = 0;
+    StepDetector step;
   };
   absl::Mutex link_mu_;
   std::array<LinkTrack, kNumTiers> link_track_ ABSL_GUARDED_BY(link_mu_);

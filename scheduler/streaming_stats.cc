@@ -5,6 +5,18 @@
 
 namespace stoa::scheduler {
 
+bool StepDetector::Add(double error, double threshold) {
+  if (!(std::fabs(error) > threshold)) {
+    run_ = 0;
+    return false;
+  }
+  const int sign = error > 0 ? 1 : -1;
+  run_ = run_ * sign > 0 ? run_ + sign : sign;
+  if (std::abs(run_) < 2) return false;
+  run_ = 0;
+  return true;
+}
+
 P2Quantile::P2Quantile(double p) : p_(p) { Reset(); }
 
 void P2Quantile::Reset() {

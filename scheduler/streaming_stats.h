@@ -18,6 +18,18 @@
 
 namespace stoa::scheduler {
 
+// Tells a step change from a spike in a stream of prediction errors: Add
+// returns true when `error` is the second outlier in a row (|error| >
+// threshold) on the same side, and starts counting afresh.
+class StepDetector {
+ public:
+  bool Add(double error, double threshold);
+  void Reset() { run_ = 0; }
+
+ private:
+  int run_ = 0;  // signed length of the current run of outliers
+};
+
 class P2Quantile {
  public:
   // `p` in (0, 1), e.g. 0.95.
