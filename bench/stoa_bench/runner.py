@@ -56,9 +56,24 @@ def register(url, fn):
     _check(status, text, "register %s" % fn["name"])
 
 
-def warm_up(url, fn):
+def warm_up_body(scenario, fn):
+    """A request body for `fn`: the first payload of a fleet that sends to
+    it (one JSON body per line), else the digits sample."""
+    for fleet in scenario["fleets"]:
+        if fleet["function"] == fn["name"] and fleet["payload"] != "digits":
+            with open(fleet["payload"], "r", encoding="utf-8") as f:
+                text = f.read()
+            first = text.strip().split("\n", 1)[0]
+            try:
+                json.loads(first)
+                return first
+            except ValueError:
+                return text  # a single body over several lines
     with open(DIGITS_SAMPLE, "r", encoding="utf-8") as f:
-        body = f.read()
+        return f.read()
+
+
+def warm_up(url, fn, body):
     for tier in fn["tiers"]:
         status, text = _request(url, "POST", "/v1/functions/%s/invoke?tier=%s"
                                 % (fn["name"], tier), body)
@@ -140,7 +155,7 @@ def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0):
         for fn in scenario["functions"]:
             register(url, fn)
             if scenario["warmup"]:
-                warm_up(url, fn)
+                warm_up(url, fn, warm_up_body(scenario, fn))
         meta["links"].append({"t": 0.0, "links": _links(tb)})
         fleets = _Fleets(loadgen, url, pass_dir)
         pending = sorted([(f["start_s"], "fleet", i) for i, f in enumerate(scenario["fleets"])]

@@ -8,6 +8,7 @@ import unittest
 
 import analysis
 import model
+import runner
 import scenario
 
 GOOD = {
@@ -22,6 +23,20 @@ GOOD = {
 
 def row(t, lat, tier, status=200):
     return {"t": t, "latency_ms": lat, "tier": tier, "status": status}
+
+
+class WarmUpTest(unittest.TestCase):
+    def test_body_is_the_fleets_first_payload_else_the_digits_sample(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            f.write('{"inputs": [1]}\n{"inputs": [2]}\n')
+        try:
+            s = {"fleets": [{"function": "other", "payload": "digits"},
+                            {"function": "f", "payload": f.name}]}
+            self.assertEqual(runner.warm_up_body(s, {"name": "f"}), '{"inputs": [1]}')
+            digits = runner.warm_up_body(s, {"name": "other"})
+            self.assertIn('"pixels"', digits)
+        finally:
+            os.unlink(f.name)
 
 
 class ScenarioTest(unittest.TestCase):

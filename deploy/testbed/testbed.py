@@ -164,17 +164,20 @@ def validate(doc):
         if tier not in doc:
             _fail(tier, "required: the %s tier (threads, link)" % tier)
     edge = _mapping(doc.get("edge"), "edge")
-    _known_keys(edge, "edge", ("quota_cores", "threads", "link"))
+    _known_keys(edge, "edge", ("quota_cores", "threads", "intra_op_threads", "link"))
     config["edge"] = {
         "quota_cores": _number(edge, "quota_cores", "edge", 1.0, 0.01,
                                float(os.cpu_count() or 1), exclusive_min=False),
         "threads": _number(edge, "threads", "edge", 1, 1, 256, integer=True),
+        "intra_op_threads": _number(edge, "intra_op_threads", "edge", 1, 1, 256, integer=True),
         "link": validate_link(edge.get("link"), "edge.link"),
     }
     cloud = _mapping(doc.get("cloud"), "cloud")
-    _known_keys(cloud, "cloud", ("threads", "link"))
+    _known_keys(cloud, "cloud", ("threads", "intra_op_threads", "link"))
     config["cloud"] = {
         "threads": _number(cloud, "threads", "cloud", 2, 1, 256, integer=True),
+        "intra_op_threads": _number(cloud, "intra_op_threads", "cloud", 1, 1, 256,
+                                    integer=True),
         "link": validate_link(cloud.get("link"), "cloud.link"),
     }
     return config
@@ -425,14 +428,17 @@ class Testbed:
         cfg = self.config
         cloud = self._spawn("cloud_executor", "stoa-executor", [
             "--listen", "127.0.0.1:0", "--device", "cpu",
-            "--threads", str(cfg["cloud"]["threads"])])
+            "--threads", str(cfg["cloud"]["threads"]),
+            "--intra-op-threads", str(cfg["cloud"]["intra_op_threads"])])
         self._quota = _CpuQuota(self.name + "-edge", cfg["edge"]["quota_cores"])
         self.edge_cpu_mode = self._quota.mode
         if self._quota.warning:
             sys.stderr.write("testbed: warning: %s\n" % self._quota.warning)
         edge = self._spawn("edge_executor", "stoa-executor", [
             "--listen", "127.0.0.1:0", "--device", "cpu",
-            "--threads", str(cfg["edge"]["threads"])], preexec=self._quota.preexec)
+            "--threads", str(cfg["edge"]["threads"]),
+            "--intra-op-threads", str(cfg["edge"]["intra_op_threads"])],
+            preexec=self._quota.preexec)
         for tier, upstream in (("edge", edge), ("cloud", cloud)):
             args = ["--listen", "127.0.0.1:0", "--upstream", upstream.address(),
                     "--control", "127.0.0.1:0"] + _link_flags(cfg[tier]["link"])

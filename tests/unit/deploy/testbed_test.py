@@ -67,6 +67,8 @@ class ValidationTest(unittest.TestCase):
         os.unlink(path)
         self.assertEqual(cfg["gateway"]["port"], 0)
         self.assertEqual(cfg["edge"]["threads"], 1)
+        self.assertEqual(cfg["edge"]["intra_op_threads"], 1)
+        self.assertEqual(cfg["cloud"]["intra_op_threads"], 1)
         self.assertIsNone(cfg["edge"]["link"]["preset"])
 
     def test_bad_fields_are_named(self):
@@ -81,6 +83,8 @@ class ValidationTest(unittest.TestCase):
         self.assertRejects(GOOD.replace("quota_cores: 0.5", "quota_cores: 0"), "edge.quota_cores")
         self.assertRejects(GOOD.replace("quota_cores: 0.5", "quota_cores: 64"), "edge.quota_cores")
         self.assertRejects(GOOD.replace("threads: 1", "threads: 1.5"), "edge.threads", "integer")
+        self.assertRejects(GOOD.replace("cloud: {threads: 2,", "cloud: {threads: 2, intra_op_threads: 0,"),
+                           "cloud.intra_op_threads")
         self.assertRejects(GOOD.replace("port: 0", "port: 70000"), "gateway.port")
         self.assertRejects(GOOD.replace("predictive", "fastest"), "gateway.policy.policy")
         self.assertRejects(GOOD.replace("cloud: {threads: 2, link: {preset: 4g, rate_mbit: 2}}", ""),
