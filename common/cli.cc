@@ -32,4 +32,15 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* 
   return std::nullopt;
 }
 
+void AddWasmFlags(CLI::App& app, std::string& engine, std::string& cache_dir) {
+  app.add_option("--wasm-engine", engine,
+                 "how Wasm functions run: auto (compiled ahead of time, the interpreter when "
+                 "wasm2c or cc is missing), aot, or interp")
+      ->check(CLI::IsMember({"auto", "aot", "interp"}))
+      ->capture_default_str();
+  app.add_option("--wasm-cache-dir", cache_dir,
+                 "cache of compiled Wasm modules (default $XDG_CACHE_HOME/stoa/wasm, else "
+                 "/tmp/stoa-wasm-cache-<uid>)");
+}
+
 }  // namespace stoa::common

@@ -20,4 +20,9 @@ inline constexpr int kExitBadFlags = 2;
 
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* argv);
 
+// `--wasm-engine auto|aot|interp` and `--wasm-cache-dir DIR`, the Wasm
+// runtime's options of every binary that runs functions
+// (functions::RuntimeOptions::wasm_engine, wasm_cache_dir).
+void AddWasmFlags(CLI::App& app, std::string& engine, std::string& cache_dir);
+
 }  // namespace stoa::common

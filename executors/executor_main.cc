@@ -67,14 +67,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "HOST:PORT serving GET /metrics (off when empty)");
-  app.add_option("--wasm-engine", flags.wasm_engine,
-                 "how Wasm functions run: auto (compiled ahead of time, the interpreter when "
-                 "wasm2c or cc is missing), aot, or interp")
-      ->check(CLI::IsMember({"auto", "aot", "interp"}))
-      ->capture_default_str();
-  app.add_option("--wasm-cache-dir", flags.wasm_cache_dir,
-                 "cache of compiled Wasm modules (default $XDG_CACHE_HOME/stoa/wasm, else "
-                 "/tmp/stoa-wasm-cache-<uid>)");
+  stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 

@@ -12,6 +12,8 @@ struct Parsed {
   std::optional<int> code;
   std::string listen = "default";
   int threads = 1;
+  std::string wasm_engine = "auto";
+  std::string wasm_cache_dir;
 };
 
 Parsed Parse(std::vector<std::string> argv_strings) {
@@ -19,6 +21,7 @@ Parsed Parse(std::vector<std::string> argv_strings) {
   CLI::App app("test");
   app.add_option("--listen", p.listen);
   app.add_option("--threads", p.threads)->check(CLI::Range(1, 8));
+  AddWasmFlags(app, p.wasm_engine, p.wasm_cache_dir);
   std::vector<const char*> argv;
   for (const auto& s : argv_strings) argv.push_back(s.c_str());
   p.code = ParseCommandLine(app, static_cast<int>(argv.size()), argv.data());
@@ -44,6 +47,15 @@ TEST(CliTest, BadValueInConfigFileIsExitCode2) {
   std::string path = ::testing::TempDir() + "/cli-bad.yaml";
   std::ofstream(path) << "threads: 0\n";
   EXPECT_EQ(Parse({"bin", "--config", path}).code, kExitBadFlags);
+}
+
+TEST(CliTest, WasmFlags) {
+  Parsed p = Parse({"bin", "--wasm-engine", "interp", "--wasm-cache-dir", "/var/cache/x"});
+  EXPECT_FALSE(p.code.has_value());
+  EXPECT_EQ(p.wasm_engine, "interp");
+  EXPECT_EQ(p.wasm_cache_dir, "/var/cache/x");
+  EXPECT_EQ(Parse({"bin"}).wasm_engine, "auto");
+  EXPECT_EQ(Parse({"bin", "--wasm-engine", "jit"}).code, kExitBadFlags);
 }
 
 TEST(CliTest, HelpIsExitCode0) { EXPECT_EQ(Parse({"bin", "--help"}).code, 0); }
