@@ -1,5 +1,9 @@
 #include "tests/unit/executors/fake_runtime.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -106,6 +110,19 @@ v1::LoadFunctionRequest FakeLoadRequest(const std::string& name, const std::stri
   request.mutable_spec()->set_runtime("fake");
   request.set_artifact(artifact);
   return request;
+}
+
+std::string ClosedLoopbackAddress() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
 }
 
 }  // namespace stoa::executors::testing

@@ -40,6 +40,10 @@ std::vector<float> FloatValues(const v1::Tensor& tensor);
 // A LoadFunctionRequest for the fake runtime.
 v1::LoadFunctionRequest FakeLoadRequest(const std::string& name, const std::string& artifact);
 
+// "127.0.0.1:PORT" for a loopback port nothing listens on (bound, then
+// closed).
+std::string ClosedLoopbackAddress();
+
 // Starts an asynchronous call with a callback and waits (up to 10 s) for it:
 //   auto r = Await<v1::InvokeResponse>([&](auto done) { ex.Invoke(req, done); });
 template <typename T, typename StartFn>

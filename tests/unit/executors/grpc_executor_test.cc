@@ -3,10 +3,6 @@
 // socket, and a GrpcExecutor talking to it.
 #include "executors/grpc_executor.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -22,6 +18,7 @@ namespace stoa::executors {
 namespace {
 
 using ::stoa::executors::testing::Await;
+using ::stoa::executors::testing::ClosedLoopbackAddress;
 using ::stoa::executors::testing::FakeLoadRequest;
 using ::stoa::executors::testing::FakeRuntimes;
 using ::stoa::executors::testing::FloatTensor;
@@ -48,20 +45,6 @@ absl::StatusOr<v1::InvokeResponse> Invoke(Executor& ex, v1::InvokeRequest reques
 absl::StatusOr<v1::LoadFunctionResponse> Load(Executor& ex, v1::LoadFunctionRequest request) {
   return Await<v1::LoadFunctionResponse>(
       [&](auto done) { ex.LoadFunction(std::move(request), done); });
-}
-
-// A TCP port on 127.0.0.1 that nothing listens on.
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 class GrpcExecutorTest : public ::testing::Test {
@@ -168,7 +151,7 @@ TEST_F(GrpcExecutorTest, RoundTripOverUnixSocket) {
 }
 
 TEST_F(GrpcExecutorTest, UnreachableTargetIsUnavailableQuickly) {
-  GrpcExecutor client("127.0.0.1:" + std::to_string(ClosedPort()));
+  GrpcExecutor client(ClosedLoopbackAddress());
   for (int attempt = 0; attempt < 3; ++attempt) {
     const auto start = std::chrono::steady_clock::now();
     auto out = Invoke(client, Request("inc", "abc", {1.0f}, 30000));

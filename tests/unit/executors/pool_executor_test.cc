@@ -2,10 +2,6 @@
 // runtime, and a gRPC member whose server is gone.
 #include "executors/pool_executor.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +16,7 @@ namespace stoa::executors {
 namespace {
 
 using ::stoa::executors::testing::Await;
+using ::stoa::executors::testing::ClosedLoopbackAddress;
 using ::stoa::executors::testing::FakeLoadRequest;
 using ::stoa::executors::testing::FakeRuntimes;
 using ::stoa::executors::testing::FloatTensor;
@@ -34,19 +31,6 @@ v1::InvokeRequest Request(const std::string& sha, float x) {
   request.set_sha256(sha);
   *request.add_inputs() = FloatTensor("x", {x});
   return request;
-}
-
-// A loopback address nothing listens on.
-std::string DeadAddress() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
 }
 
 class PoolExecutorTest : public ::testing::Test {
@@ -127,7 +111,7 @@ TEST_F(PoolExecutorTest, ADeadMemberIsSkippedAndCallsStillSucceed) {
   GrpcExecutor::Options fast;
   fast.connect_timeout_ms = 200;
   std::vector<ExecutorPtr> extra;
-  extra.push_back(std::make_unique<GrpcExecutor>(DeadAddress(), fast));
+  extra.push_back(std::make_unique<GrpcExecutor>(ClosedLoopbackAddress(), fast));
   auto pool = MakePool(std::move(extra));
   // Loading succeeds on the live members; the dead one is left out.
   auto loaded = Await<v1::LoadFunctionResponse>(
@@ -148,8 +132,8 @@ TEST_F(PoolExecutorTest, EveryMemberDownIsUnavailableNamingThePool) {
   GrpcExecutor::Options fast;
   fast.connect_timeout_ms = 200;
   std::vector<ExecutorPtr> members;
-  members.push_back(std::make_unique<GrpcExecutor>(DeadAddress(), fast));
-  members.push_back(std::make_unique<GrpcExecutor>(DeadAddress(), fast));
+  members.push_back(std::make_unique<GrpcExecutor>(ClosedLoopbackAddress(), fast));
+  members.push_back(std::make_unique<GrpcExecutor>(ClosedLoopbackAddress(), fast));
   PoolExecutor pool(std::move(members));
   auto r = Await<v1::InvokeResponse>([&](auto done) { pool.Invoke(Request("abc", 1), done); });
   ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
