@@ -65,6 +65,11 @@ struct Dispatcher::Call {
     absl::MutexLock lock(&mu);
     return decision;
   }
+  // The decision of the current attempt and when that attempt started.
+  std::pair<scheduler::Decision, int64_t> CurrentAttempt() {
+    absl::MutexLock lock(&mu);
+    return {decision, attempt_start_us};
+  }
 };
 
 // Answers calls whose executor has not come back shortly after their
@@ -585,6 +590,12 @@ void Dispatcher::DoInvoke(std::shared_ptr<Call> call) {
       call->cancel);
 }
 
+bool Dispatcher::ClaimAnswer(Call& call) {
+  if (!call.Claim()) return false;
+  watchdog_->Remove(call);
+  return true;
+}
+
 void Dispatcher::Count(const std::string& function, Tier tier, const char* outcome) {
   invocations_
       .Add({{"function", function}, {"tier", std::string(TierName(tier))}, {"outcome", outcome}})
@@ -599,18 +610,11 @@ void Dispatcher::Fail(std::shared_ptr<Call> call, absl::Status status) {
     Count(call->name, tier, "cancelled");
     hedge_cancelled_.Add({{"function", call->name}, {"tier", std::string(TierName(tier))}})
         .Increment();
-    if (!call->Claim()) return;
-    watchdog_->Remove(*call);
+    if (!ClaimAnswer(*call)) return;
     call->done(std::move(status));
     return;
   }
-  scheduler::Decision decision;
-  int64_t attempt_start;
-  {
-    absl::MutexLock lock(&call->mu);
-    decision = call->decision;
-    attempt_start = call->attempt_start_us;
-  }
+  auto [decision, attempt_start] = call->CurrentAttempt();
   int64_t now = clock_.NowMicros();
   bool tier_failure = IsTierFailure(status);
   Count(call->name, decision.tier, OutcomeLabel(status));
@@ -642,23 +646,15 @@ void Dispatcher::Fail(std::shared_ptr<Call> call, absl::Status status) {
       return;
     }
   }
-  if (!call->Claim()) return;
-  watchdog_->Remove(*call);
+  if (!ClaimAnswer(*call)) return;
   call->done(absl::Status(status.code(), absl::StrCat("tier ", std::string(TierName(decision.tier)),
                                                       " (", DescribeTier(decision.tier),
                                                       "): ", std::string(status.message()))));
 }
 
 void Dispatcher::Succeed(std::shared_ptr<Call> call, v1::InvokeResponse response) {
-  if (!call->Claim()) return;
-  watchdog_->Remove(*call);
-  scheduler::Decision decision;
-  int64_t attempt_start;
-  {
-    absl::MutexLock lock(&call->mu);
-    decision = call->decision;
-    attempt_start = call->attempt_start_us;
-  }
+  if (!ClaimAnswer(*call)) return;
+  auto [decision, attempt_start] = call->CurrentAttempt();
   int64_t now = clock_.NowMicros();
   response.set_load_us(call->load_us);
   DispatchResult result;

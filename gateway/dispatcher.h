@@ -146,6 +146,9 @@ class Dispatcher {
   void Succeed(std::shared_ptr<Call> call, v1::InvokeResponse response);
   void TimedOut(std::shared_ptr<Call> call);
   void Count(const std::string& function, scheduler::Tier tier, const char* outcome);
+  // True for exactly one caller per call, the one that answers `done`; it
+  // also drops the call's watchdog entry.
+  bool ClaimAnswer(Call& call);
   // One GetStatus round to every configured tier (StatusPoller).
   void PollTiers();
 
