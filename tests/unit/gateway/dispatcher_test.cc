@@ -1,5 +1,6 @@
 #include "gateway/dispatcher.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <future>
@@ -22,7 +23,14 @@ using ::testing::HasSubstr;
 // cancelled call ends at once with CANCELLED.
 class FakeExecutor final : public executors::Executor {
  public:
+  // Call counts; shared, so a test can read them after the dispatcher (which
+  // owns the executor) is gone.
+  struct Counts {
+    std::atomic<int> load{0}, invoke{0}, unload{0}, cancelled{0};
+  };
+
   explicit FakeExecutor(std::string name) : name_(std::move(name)), pool_(2) {}
+  std::shared_ptr<const Counts> counts() const { return counts_; }
 
   using Executor::Invoke;
   void Invoke(v1::InvokeRequest request, executors::InvokeCallback done,
@@ -33,7 +41,7 @@ class FakeExecutor final : public executors::Executor {
       bool loaded;
       {
         absl::MutexLock lock(&mu_);
-        ++invoke_calls_;
+        ++counts_->invoke;
         last_timeout_ms_ = request.timeout_ms();
         fail = invoke_status_;
         latency_ms = invoke_latency_ms_;
@@ -43,7 +51,7 @@ class FakeExecutor final : public executors::Executor {
       while (std::chrono::steady_clock::now() < until) {
         if (cancel && cancel->cancelled()) {
           absl::MutexLock lock(&mu_);
-          ++cancelled_calls_;
+          ++counts_->cancelled;
           return done(absl::CancelledError("cancelled by the caller"));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -65,7 +73,7 @@ class FakeExecutor final : public executors::Executor {
       v1::LoadFunctionResponse response;
       {
         absl::MutexLock lock(&mu_);
-        ++load_calls_;
+        ++counts_->load;
         fail = load_status_;
         std::string key = absl::StrCat(request.spec().name(), "@", request.spec().sha256());
         response.set_already_loaded(!loaded_.insert(key).second);
@@ -78,7 +86,7 @@ class FakeExecutor final : public executors::Executor {
   void UnloadFunction(v1::UnloadFunctionRequest request, executors::UnloadCallback done) override {
     pool_.Schedule([this, request = std::move(request), done = std::move(done)] {
       absl::MutexLock lock(&mu_);
-      ++unload_calls_;
+      ++counts_->unload;
       absl::erase_if(
           loaded_, [&](const std::string& k) { return k.rfind(request.function() + "@", 0) == 0; });
       v1::UnloadFunctionResponse r;
@@ -117,22 +125,9 @@ class FakeExecutor final : public executors::Executor {
     absl::MutexLock lock(&mu_);
     invoke_latency_ms_ = ms;
   }
-  int load_calls() const {
-    absl::MutexLock lock(&mu_);
-    return load_calls_;
-  }
-  int invoke_calls() const {
-    absl::MutexLock lock(&mu_);
-    return invoke_calls_;
-  }
-  int unload_calls() const {
-    absl::MutexLock lock(&mu_);
-    return unload_calls_;
-  }
-  int cancelled_calls() const {
-    absl::MutexLock lock(&mu_);
-    return cancelled_calls_;
-  }
+  int load_calls() const { return counts_->load; }
+  int invoke_calls() const { return counts_->invoke; }
+  int unload_calls() const { return counts_->unload; }
   uint32_t last_timeout_ms() const {
     absl::MutexLock lock(&mu_);
     return last_timeout_ms_;
@@ -146,10 +141,7 @@ class FakeExecutor final : public executors::Executor {
   absl::Status load_status_ ABSL_GUARDED_BY(mu_);
   absl::Status status_status_ ABSL_GUARDED_BY(mu_);
   int invoke_latency_ms_ ABSL_GUARDED_BY(mu_) = 0;
-  int load_calls_ ABSL_GUARDED_BY(mu_) = 0;
-  int invoke_calls_ ABSL_GUARDED_BY(mu_) = 0;
-  int unload_calls_ ABSL_GUARDED_BY(mu_) = 0;
-  int cancelled_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  const std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
   uint32_t last_timeout_ms_ ABSL_GUARDED_BY(mu_) = 0;
   common::ThreadPool pool_;  // last: joined first
 };
@@ -292,11 +284,13 @@ class DispatcherTest : public ::testing::Test {
     if (with_edge) {
       auto e = std::make_unique<FakeExecutor>("fake-edge");
       edge_ = e.get();
+      edge_counts_ = e->counts();
       executors[0] = std::move(e);
     }
     if (with_cloud) {
       auto c = std::make_unique<FakeExecutor>("fake-cloud");
       cloud_ = c.get();
+      cloud_counts_ = c->counts();
       executors[1] = std::move(c);
     }
     dispatcher_ = std::make_unique<Dispatcher>(std::move(executors), scheduler_,
@@ -318,8 +312,12 @@ class DispatcherTest : public ::testing::Test {
 
   common::metrics::Registry metrics_;
   FakeScheduler scheduler_;
+  // Owned by the dispatcher: valid until dispatcher_.reset(); the counts
+  // stay readable after it.
   FakeExecutor* edge_ = nullptr;
   FakeExecutor* cloud_ = nullptr;
+  std::shared_ptr<const FakeExecutor::Counts> edge_counts_;
+  std::shared_ptr<const FakeExecutor::Counts> cloud_counts_;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
 
@@ -424,9 +422,9 @@ TEST_F(DispatcherTest, HedgeAnswersWithTheFirstSuccess) {
   EXPECT_EQ(r->reason, Reason::kHedge);
   dispatcher_.reset();  // waits for the cloud run, which the edge's answer cancelled
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
-  EXPECT_EQ(edge_->invoke_calls(), 2);
-  EXPECT_EQ(cloud_->invoke_calls(), 2);
-  EXPECT_EQ(cloud_->cancelled_calls(), 1);
+  EXPECT_EQ(edge_counts_->invoke, 2);
+  EXPECT_EQ(cloud_counts_->invoke, 2);
+  EXPECT_EQ(cloud_counts_->cancelled, 1);
   EXPECT_EQ(Counter("stoa_hedge_cancelled_total", {{"function", "digits"}, {"tier", "cloud"}}), 1);
   EXPECT_EQ(Counter("stoa_invocations_total",
                     {{"function", "digits"}, {"tier", "cloud"}, {"outcome", "cancelled"}}),
@@ -483,8 +481,8 @@ TEST_F(DispatcherTest, HedgeWaitsForTheOtherRunWhenOneFails) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->tier, Tier::kCloud);
   dispatcher_.reset();
-  EXPECT_EQ(edge_->invoke_calls(), 1);  // no failover inside a hedge
-  EXPECT_EQ(cloud_->invoke_calls(), 1);
+  EXPECT_EQ(edge_counts_->invoke, 1);  // no failover inside a hedge
+  EXPECT_EQ(cloud_counts_->invoke, 1);
 }
 
 TEST_F(DispatcherTest, ShadowRunsOnEveryOtherTierAndReportsAComparison) {
@@ -495,7 +493,7 @@ TEST_F(DispatcherTest, ShadowRunsOnEveryOtherTierAndReportsAComparison) {
   EXPECT_EQ(r->tier, Tier::kEdge);
   EXPECT_EQ(r->reason, Reason::kPredictedBest);
   dispatcher_.reset();
-  EXPECT_EQ(cloud_->invoke_calls(), 1);
+  EXPECT_EQ(cloud_counts_->invoke, 1);
   auto obs = scheduler_.observations();
   ASSERT_EQ(obs.size(), 2u);
   int shadows = 0;
