@@ -57,6 +57,9 @@ struct PolicyInput {
   // lately and within explore_budget of this function's decisions); the
   // scheduler computes it.
   TierSet explorable;
+  // Unmeasured tiers whose first request is still on its way (sent less
+  // than PlacementScheduler::kStaleUs ago): not worth a second one yet.
+  TierSet first_pending;
   const PolicyConfig* config = nullptr;
   Rng* rng = nullptr;
 };

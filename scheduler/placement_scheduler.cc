@@ -344,6 +344,9 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
     auto& tier = state->tiers[TierIndex(t)];
     Prediction p = tier.model.Predict(InputFor(t, features), config.objective);
     in.predictions[TierIndex(t)] = p;
+    if (!p.measured && now - tier.last_used_us.load(std::memory_order_relaxed) < kStaleUs) {
+      in.first_pending.Add(t);
+    }
     if (p.measured) {
       tier.predicted_ms.store(p.ms, std::memory_order_relaxed);
       if (tier.predicted_gauge != nullptr) tier.predicted_gauge->Set(p.ms / 1000.0);
@@ -430,7 +433,16 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
     // model settles in a few requests instead of a few budgets. A tier
     // found slower needs no more probes: the model already moved away.
     bool first = tier.model.Observations() == 1;
-    bool changed = first || -total > 0.2 * outcome.latency_ms + 5.0;
+    // A first measurement earns follow-ups (so the regressions see more than
+    // one request size) only if the tier may compete: its warm latency
+    // within twice the best other tier's last prediction.
+    double others = std::numeric_limits<double>::infinity();
+    for (Tier t : kAllTiers) {
+      double p = state->tiers[TierIndex(t)].predicted_ms.load(std::memory_order_relaxed);
+      if (t != outcome.tier && std::isfinite(p)) others = std::min(others, p);
+    }
+    bool competitive = outcome.latency_ms - outcome.load_ms <= 2.0 * others;
+    bool changed = (first && competitive) || -total > 0.2 * outcome.latency_ms + 5.0;
     if (changed && tier.follow_ups.load(std::memory_order_relaxed) == 0) {
       tier.follow_ups.store(kFollowUps, std::memory_order_relaxed);
     }

@@ -6,9 +6,13 @@
 namespace stoa::scheduler {
 namespace {
 
+// An unmeasured tier to try, unless its first request is already on its way.
 std::optional<Tier> FirstUnmeasured(const PolicyInput& in) {
   for (Tier t : kAllTiers) {
-    if (in.available.Contains(t) && !in.predictions[TierIndex(t)].measured) return t;
+    if (in.available.Contains(t) && !in.predictions[TierIndex(t)].measured &&
+        !in.first_pending.Contains(t)) {
+      return t;
+    }
   }
   return std::nullopt;
 }

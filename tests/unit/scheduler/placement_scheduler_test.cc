@@ -464,3 +464,48 @@ TEST(PlacementSchedulerTest, ConcurrentDecideObserveIsSafe) {
 
 }  // namespace
 }  // namespace stoa::scheduler
+
+namespace stoa::scheduler {
+namespace {
+
+// A fresh function under load: the first request to an unmeasured tier is
+// still on its way when the next decisions come; they must not all go
+// there. And a first measurement far slower than the other tier earns no
+// follow-up probes.
+TEST(PlacementSchedulerTest, FirstProbeOfATierIsNotRepeatedWhileInFlightNorFollowedUpWhenSlow) {
+  common::FakeClock clock;
+  PlacementScheduler scheduler(clock, nullptr, kSeed, Policy(PolicyKind::kPredictive, 0.02));
+  Features features;
+  features.warm = TierSet::All();
+  auto d = scheduler.Decide("f", TierSet::All(), features);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->tier, Tier::kEdge);
+  EXPECT_EQ(d->reason, Reason::kExplore);
+  scheduler.Observe("f", *d, Ok(Tier::kEdge, 17));
+  clock.AdvanceMicros(10'000);
+  d = scheduler.Decide("f", TierSet::All(), features);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->tier, Tier::kCloud);  // never measured: tried once
+  const Decision cloud_probe = *d;
+  // While that request is out (a cold start over 4G takes a while), the
+  // next requests stay on the measured edge.
+  for (int i = 0; i < 20; ++i) {
+    clock.AdvanceMicros(10'000);
+    d = scheduler.Decide("f", TierSet::All(), features);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->tier, Tier::kEdge) << "decision " << i;
+  }
+  // The probe comes back 93 ms warm (+ 150 ms load): much slower than the
+  // edge, so no follow-up probes.
+  scheduler.Observe("f", cloud_probe, Ok(Tier::kCloud, 243, 150));
+  for (int i = 0; i < 10; ++i) {
+    clock.AdvanceMicros(10'000);
+    d = scheduler.Decide("f", TierSet::All(), features);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->tier, Tier::kEdge) << "decision " << i;
+    scheduler.Observe("f", *d, Ok(Tier::kEdge, 17));
+  }
+}
+
+}  // namespace
+}  // namespace stoa::scheduler
