@@ -16,7 +16,10 @@
 //                exploration adds at most ~explore_budget to mean latency.
 //                Link changes reach the net term through ObserveLink without
 //                any probe. A probe that finds the tier much faster than
-//                predicted earns kFollowUps immediate probes;
+//                predicted earns kFollowUps immediate probes. A tier never
+//                measured is tried once (the policy's first_pending keeps
+//                further requests off it while that one is in flight, up
+//                to kStaleUs);
 //   hedging      policy hedge=true, the choice was predicted-best and the
 //                predicted gap to the runner-up is smaller than their
 //                combined uncertainty: Decision::hedge names the runner-up,
@@ -85,10 +88,11 @@ class PlacementScheduler final : public Scheduler {
   static constexpr int64_t kStaleUs = 250'000;
   // Weight of the newest link probe in the tier's smoothed round trip.
   static constexpr double kLinkWeight = 0.3;
-  // After a probe finds a tier much faster than predicted (always so for
-  // the first measurement of a tier, so its regressions see more than one
-  // request size), up to this many more probes go there at once, outside
-  // the routine budget: a change costs at most this many extra probes.
+  // After a probe finds a tier much faster than predicted (and after the
+  // first measurement of a tier whose warm latency is within twice the
+  // other tier's prediction, so its regressions see more than one request
+  // size), up to this many more probes go there at once, outside the
+  // routine budget: a change costs at most this many extra probes.
   static constexpr int kFollowUps = 3;
   static constexpr int kShards = 16;
 
