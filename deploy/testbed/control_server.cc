@@ -15,7 +15,7 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #pragma GCC diagnostic pop
-#include "deploy/testbed/host_port.h"
+#include "deploy/testbed/listen_socket.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -93,26 +93,8 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Create(asio::io_co
                                                                      const std::string& listen,
                                                                      LinkShaper& to_upstream,
                                                                      LinkShaper& to_client) {
-  std::string host;
-  uint16_t port = 0;
-  if (auto s = SplitHostPort("--control", listen, host, port); !s.ok()) return s;
   std::unique_ptr<ControlServer> server(new ControlServer(io, to_upstream, to_client));
-  boost::system::error_code ec;
-  tcp::resolver resolver(io);
-  auto endpoints = resolver.resolve(host, std::to_string(port), ec);
-  if (ec || endpoints.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--control: cannot resolve '", listen, "': ", ec.message()));
-  }
-  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
-  server->acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) server->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) server->acceptor_.bind(endpoint, ec);
-  if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("--control: cannot listen on ", listen, ": ", ec.message()));
-  }
+  if (auto s = ListenOn(server->acceptor_, "--control", listen); !s.ok()) return s;
   return server;
 }
 

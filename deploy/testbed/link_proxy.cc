@@ -13,6 +13,7 @@
 #include "boost/asio/use_awaitable.hpp"
 #include "boost/asio/write.hpp"
 #include "deploy/testbed/host_port.h"
+#include "deploy/testbed/listen_socket.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::deploy {
@@ -211,20 +212,7 @@ absl::StatusOr<std::unique_ptr<LinkProxy>> LinkProxy::Create(asio::io_context& i
         absl::StrCat("--upstream: cannot resolve '", options.upstream, "': ", ec.message()));
   }
   proxy->upstream_ = upstreams.begin()->endpoint();
-  auto listens = resolver.resolve(listen_host, std::to_string(listen_port), ec);
-  if (ec || listens.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--listen: cannot resolve '", options.listen, "': ", ec.message()));
-  }
-  const tcp::endpoint endpoint = listens.begin()->endpoint();
-  proxy->acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) proxy->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) proxy->acceptor_.bind(endpoint, ec);
-  if (!ec) proxy->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("--listen: cannot listen on ", options.listen, ": ", ec.message()));
-  }
+  if (auto s = ListenOn(proxy->acceptor_, "--listen", options.listen); !s.ok()) return s;
   return proxy;
 }
 
