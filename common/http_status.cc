@@ -1,5 +1,6 @@
 #include "common/http_status.h"
 
+#include "absl/strings/ascii.h"
 #include "nlohmann/json.hpp"
 
 namespace stoa::common {
@@ -30,16 +31,28 @@ int ToHttpStatus(absl::StatusCode code) {
       return 403;
     case absl::StatusCode::kUnauthenticated:
       return 401;
+    case absl::StatusCode::kCancelled:
+      return 499;
     default:
       return 500;
   }
 }
 
-std::string ErrorJson(const absl::Status& status) {
+std::string ErrorJson(std::string_view code, std::string_view message) {
   nlohmann::json body;
-  body["error"]["code"] = absl::StatusCodeToString(status.code());
-  body["error"]["message"] = std::string(status.message());
+  body["error"]["code"] = std::string(code);
+  body["error"]["message"] = std::string(message);
   return body.dump();
+}
+
+std::string ErrorJson(const absl::Status& status) {
+  return ErrorJson(absl::StatusCodeToString(status.code()),
+                   std::string_view(status.message().data(), status.message().size()));
+}
+
+std::string OutcomeLabel(const absl::Status& status) {
+  if (status.ok()) return "ok";
+  return absl::AsciiStrToLower(absl::StatusCodeToString(status.code()));
 }
 
 }  // namespace stoa::common

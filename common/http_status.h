@@ -1,19 +1,41 @@
-// The one conversion from absl::Status to HTTP: status code and the JSON
-// error body of the REST API, {"error":{"code":"INVALID_ARGUMENT","message":"..."}}.
+// The error taxonomy in one place (docs/architecture.md § Errors): every
+// absl::StatusCode has one HTTP meaning, one JSON error body, and one
+// outcome label for metrics.
+//
+//   INVALID_ARGUMENT    400  the request (or artifact, or spec) is wrong
+//   UNAUTHENTICATED     401  no or bad credentials
+//   PERMISSION_DENIED   403  not allowed
+//   NOT_FOUND           404  unknown function, route or invocation
+//   ALREADY_EXISTS      409  the function exists
+//   OUT_OF_RANGE        413  over a size limit
+//   FAILED_PRECONDITION 415  a media type the route does not take (only that)
+//   RESOURCE_EXHAUSTED  429  over a rate or concurrency limit
+//   CANCELLED           499  the caller withdrew the request
+//   UNIMPLEMENTED       501  a valid request Stoa cannot serve (yet)
+//   UNAVAILABLE         503  no tier can take it (unreachable, circuit open)
+//   DEADLINE_EXCEEDED   504  the function did not finish within its deadline
+//   anything else       500  a bug or an unexpected failure
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 
 namespace stoa::common {
 
-// INVALID_ARGUMENT→400, NOT_FOUND→404, ALREADY_EXISTS→409, OUT_OF_RANGE→413,
-// FAILED_PRECONDITION→415 (wrong content type), RESOURCE_EXHAUSTED→429,
-// UNAVAILABLE→503, DEADLINE_EXCEEDED→504, UNIMPLEMENTED→501, anything else→500.
 int ToHttpStatus(absl::StatusCode code);
 
-// The REST error body for a non-OK status.
+// The REST error body, {"error":{"code":"INVALID_ARGUMENT","message":"…"}};
+// the second form for answers that have no StatusCode (405
+// METHOD_NOT_ALLOWED).
 std::string ErrorJson(const absl::Status& status);
+std::string ErrorJson(std::string_view code, std::string_view message);
+
+// The outcome label of metrics (stoa_invocations_total and the executor's
+// stoa_executor_invocations_total): "ok" or the lower-case code name
+// ("invalid_argument", "not_found", "unavailable", "deadline_exceeded",
+// "cancelled", …).
+std::string OutcomeLabel(const absl::Status& status);
 
 }  // namespace stoa::common

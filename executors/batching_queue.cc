@@ -132,9 +132,11 @@ absl::StatusOr<std::vector<functions::InvocationOutput>> SplitOutput(
   for (const v1::Tensor& t : output.tensors) {
     if (t.shape_size() == 0 || t.shape(0) != total || total <= 0 ||
         t.raw().size() % static_cast<size_t>(total) != 0) {
-      return absl::FailedPreconditionError(absl::StrCat("output '", t.name(),
-                                                        "' does not have one row per input row (",
-                                                        total, " rows in the batch)"));
+      // The model cannot be batched: a property of the function, not of
+      // the request (415 is FAILED_PRECONDITION's one meaning).
+      return absl::UnimplementedError(
+          absl::StrCat("batching is not supported for this model: output '", t.name(),
+                       "' does not have one row per input row (", total, " rows in the batch)"));
     }
     const size_t row_bytes = t.raw().size() / static_cast<size_t>(total);
     size_t offset = 0;

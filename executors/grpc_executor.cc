@@ -70,8 +70,8 @@ void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Don
                          CancelSignalPtr cancel) {
   auto* call = new Call<Request, Response>();
   call->request = std::move(request);
-  call->context.set_deadline(std::chrono::system_clock::now() +
-                             std::chrono::milliseconds(timeout_ms));
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms);
+  call->context.set_deadline(deadline);
   Register(&call->context);
   if (cancel) {
     // TryCancel before the call starts is kept and applied when it does.
@@ -80,35 +80,43 @@ void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Don
       if (in_flight_.contains(context)) context->TryCancel();
     });
   }
-  method(stub_->async(), &call->context, &call->request, &call->response,
-         [this, call, done = std::move(done), cancel](grpc::Status grpc_status) {
-           absl::Status status = FromGrpcStatus(grpc_status);
-           if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
-             status = absl::Status(status.code(),
-                                   absl::StrCat(Describe(), ": ", std::string(status.message())));
-           }
-           Response response = std::move(call->response);
-           if (cancel) cancel->ClearHook();
-           {
-             // Out of the set first, so the destructor never cancels a
-             // context that is gone.
-             absl::MutexLock lock(&mu_);
-             in_flight_.erase(&call->context);
-           }
-           // The context holds a reference to the channel. It must go
-           // before the destructor can drop channel_: if the last channel
-           // reference died here, on gRPC's callback thread, gRPC 1.51 would
-           // tear its callback queue down from inside that queue's own
-           // thread and abort (grpc/grpc#32584).
-           delete call;
-           if (status.ok()) {
-             done(std::move(response));
-           } else {
-             done(std::move(status));
-           }
-           absl::MutexLock lock(&mu_);
-           --pending_callbacks_;
-         });
+  method(
+      stub_->async(), &call->context, &call->request, &call->response,
+      [this, call, done = std::move(done), cancel, deadline, timeout_ms](grpc::Status grpc_status) {
+        absl::Status status = FromGrpcStatus(grpc_status);
+        if (absl::IsDeadlineExceeded(status) && std::chrono::system_clock::now() >= deadline) {
+          // Our own deadline (the budget + a margin) passed with no
+          // answer: the executor or its link failed, not the function,
+          // which the executor stops at the budget and reports itself.
+          status = absl::UnavailableError(absl::StrCat("no answer within ", timeout_ms,
+                                                       " ms: ", std::string(status.message())));
+        }
+        if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
+          status = absl::Status(status.code(),
+                                absl::StrCat(Describe(), ": ", std::string(status.message())));
+        }
+        Response response = std::move(call->response);
+        if (cancel) cancel->ClearHook();
+        {
+          // Out of the set first, so the destructor never cancels a
+          // context that is gone.
+          absl::MutexLock lock(&mu_);
+          in_flight_.erase(&call->context);
+        }
+        // The context holds a reference to the channel. It must go
+        // before the destructor can drop channel_: if the last channel
+        // reference died here, on gRPC's callback thread, gRPC 1.51 would
+        // tear its callback queue down from inside that queue's own
+        // thread and abort (grpc/grpc#32584).
+        delete call;
+        if (status.ok()) {
+          done(std::move(response));
+        } else {
+          done(std::move(status));
+        }
+        absl::MutexLock lock(&mu_);
+        --pending_callbacks_;
+      });
 }
 
 void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) {

@@ -8,7 +8,10 @@
 //
 // Deadlines: every call has one. Invoke uses request.timeout_ms plus a small
 // margin (so the server, which enforces timeout_ms itself, reports its own
-// DEADLINE_EXCEEDED with timings) or default_timeout_ms when it is 0;
+// DEADLINE_EXCEEDED with timings: the function's failure) or
+// default_timeout_ms when it is 0; a call whose own deadline passes with no
+// answer ends UNAVAILABLE (the executor or its link failed, not the
+// function: docs/architecture.md § Errors);
 // LoadFunction uses load_timeout_ms (artifacts can be big); the others
 // default_timeout_ms.
 //

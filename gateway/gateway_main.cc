@@ -10,7 +10,8 @@
 //
 // Start-up policy: the policy last set with PUT /v1/policy (saved in the
 // data directory) wins, so a restart never undoes an operator's change;
-// --policy-file (YAML) applies only when none was saved; else the defaults.
+// --policy-file (YAML) applies only when none was saved; else the defaults
+// (FunctionLifecycle::Restore).
 //
 // The first line of stdout is "stoa-gateway listening on <host>:<port>"
 // (the bound port when 0 was asked), flushed; logs go to stderr. Bad flags
@@ -30,7 +31,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/cli.h"
-#include "common/file_util.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "executors/grpc_executor.h"
@@ -38,6 +38,7 @@
 #include "executors/pool_executor.h"
 #include "functions/function_runtime.h"
 #include "gateway/dispatcher.h"
+#include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
 #include "gateway/http_server.h"
 #include "gateway/rest_api.h"
@@ -127,33 +128,6 @@ bool SplitHostPort(const std::string& address, std::string& host, uint16_t& port
   return true;
 }
 
-// The start-up policy (see the file comment); an error is a bad flag.
-absl::StatusOr<stoa::scheduler::PolicyConfig> StartupPolicy(
-    const Flags& flags, const stoa::gateway::FunctionRegistry& registry) {
-  if (std::optional<std::string> saved = registry.LoadPolicy()) {
-    auto policy = stoa::scheduler::ParsePolicyJson(*saved);
-    if (policy.ok()) {
-      if (!flags.policy_file.empty()) {
-        spdlog::info("using the policy saved in {} (set with PUT /v1/policy), not {}",
-                     flags.data_dir, flags.policy_file);
-      }
-      return policy;
-    }
-    spdlog::error("ignoring the saved policy: {}", policy.status().ToString());
-  }
-  if (!flags.policy_file.empty()) {
-    auto yaml = stoa::common::ReadFile(flags.policy_file);
-    if (!yaml.ok()) return yaml.status();
-    auto policy = stoa::scheduler::ParsePolicyYaml(*yaml);
-    if (!policy.ok()) {
-      return absl::InvalidArgumentError(flags.policy_file + ": " +
-                                        std::string(policy.status().message()));
-    }
-    return policy;
-  }
-  return stoa::scheduler::PolicyConfig{};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,45 +158,41 @@ int main(int argc, char** argv) {
     std::cerr << "stoa-gateway: " << registry.status().message() << "\n";
     return kExitStartFailed;
   }
-  auto policy = StartupPolicy(flags, **registry);
-  if (!policy.ok()) {
-    std::cerr << "stoa-gateway: policy: " << policy.status().message() << "\n";
-    return kExitBadFlags;
-  }
-  spdlog::info("placement policy: {}", stoa::scheduler::PolicyToJson(*policy));
-
   stoa::functions::RuntimeOptions runtime_options;
   runtime_options.intra_op_threads = flags.edge_intra_op_threads;
   runtime_options.wasm_engine = flags.wasm_engine;
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
+  using stoa::scheduler::Tier;
+  using stoa::scheduler::TierIndex;
   std::array<stoa::executors::ExecutorPtr, stoa::scheduler::kNumTiers> executors;
+  auto& edge = executors[TierIndex(Tier::kEdge)];
+  auto& cloud = executors[TierIndex(Tier::kCloud)];
   if (flags.edge == "in-process") {
     stoa::executors::InProcessExecutor::Options options;
     options.threads = static_cast<size_t>(flags.edge_threads);
-    executors[0] =
-        std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
+    edge = std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
   } else if (flags.edge != "none" && !flags.edge.empty()) {
-    executors[0] = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge);
+    edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge);
   }
   if (clouds.size() == 1) {
-    executors[1] = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0]);
+    cloud = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0]);
   } else if (clouds.size() > 1) {
     // Several stoa-executor processes form one cloud tier.
     std::vector<stoa::executors::ExecutorPtr> members;
     for (const std::string& address : clouds) {
       members.push_back(std::make_unique<stoa::executors::GrpcExecutor>(address));
     }
-    executors[1] = std::make_unique<stoa::executors::PoolExecutor>(std::move(members));
+    cloud = std::make_unique<stoa::executors::PoolExecutor>(std::move(members));
   }
-  for (stoa::scheduler::Tier t : stoa::scheduler::kAllTiers) {
-    const auto& e = executors[stoa::scheduler::TierIndex(t)];
+  for (Tier t : stoa::scheduler::kAllTiers) {
+    const auto& e = executors[TierIndex(t)];
     spdlog::info("tier {}: {}", stoa::scheduler::TierName(t), e ? e->Describe() : "none");
   }
 
   std::random_device seed;
   stoa::scheduler::SchedulerOptions scheduler_options;
-  if (flags.edge == "in-process") scheduler_options.in_process.Add(stoa::scheduler::Tier::kEdge);
+  if (flags.edge == "in-process") scheduler_options.in_process.Add(Tier::kEdge);
   for (auto [text, what, values] :
        {std::tuple{&flags.tier_cost, "--tier-cost", &scheduler_options.figures.cost},
         std::tuple{&flags.tier_energy, "--tier-energy", &scheduler_options.figures.energy}}) {
@@ -232,12 +202,17 @@ int main(int argc, char** argv) {
     }
   }
   stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics, seed(),
-                                                *policy, scheduler_options);
+                                                {}, scheduler_options);
   stoa::gateway::Dispatcher::Options dispatcher_options;
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
   stoa::gateway::Dispatcher dispatcher(std::move(executors), scheduler,
                                        stoa::common::RealClock::Get(), metrics, dispatcher_options);
-  stoa::gateway::RestApi api(**registry, dispatcher, scheduler, runtimes, metrics, {});
+  stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);
+  if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
+    std::cerr << "stoa-gateway: policy: " << s.message() << "\n";
+    return kExitBadFlags;
+  }
+  stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, {});
   stoa::gateway::HttpServer server(http_options, api);
   auto port = server.Start();
   if (!port.ok()) {

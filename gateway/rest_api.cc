@@ -10,6 +10,7 @@
 #include "common/http_status.h"
 #include "gateway/kserve_codec.h"
 #include "gateway/multipart.h"
+#include "gateway/scheduler_state_json.h"
 #include "gateway/spec_json.h"
 #include "nlohmann/json.hpp"
 #include "scheduler/policy_config.h"
@@ -31,6 +32,13 @@ HttpResponse Error(const absl::Status& status) {
   return Json(common::ToHttpStatus(status.code()), common::ErrorJson(status));
 }
 
+HttpResponse NoContent() {
+  HttpResponse r;
+  r.status = 204;
+  r.content_type = "";
+  return r;
+}
+
 std::string Ms(double ms) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.3f", ms);
@@ -46,11 +54,6 @@ std::string MediaType(const std::string& content_type) {
   std::string media = content_type.substr(0, content_type.find(';'));
   return absl::AsciiStrToLower(absl::StripAsciiWhitespace(media));
 }
-
-struct Registration {
-  v1::FunctionSpec spec;
-  std::string artifact;
-};
 
 absl::StatusOr<Registration> ParseRegistration(const HttpRequest& request) {
   std::string content_type = request.Header("content-type");
@@ -99,13 +102,11 @@ json StatsJson(const TierStats& s) {
 
 }  // namespace
 
-RestApi::RestApi(FunctionRegistry& registry, Dispatcher& dispatcher,
-                 scheduler::Scheduler& scheduler, const functions::RuntimeSet& runtimes,
+RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Scheduler& scheduler,
                  common::metrics::Registry& metrics, Options options)
-    : registry_(registry),
-      dispatcher_(dispatcher),
+    : control_(control),
+      invoker_(invoker),
       scheduler_(scheduler),
-      runtimes_(runtimes),
       metrics_(metrics),
       http_requests_(metrics.AddCounter("stoa_http_requests_total",
                                         "HTTP requests by route template and status code.")),
@@ -130,17 +131,6 @@ RestApi::RestApi(FunctionRegistry& registry, Dispatcher& dispatcher,
   AddRoute("GET", "/metrics", &RestApi::Metrics, false);
   AddRoute("GET", "/healthz", &RestApi::Healthz, false);
   AddRoute("GET", "/readyz", &RestApi::Readyz, false);
-  for (const v1::FunctionSpec& spec : registry_.List()) {
-    std::optional<std::string> saved = registry_.LoadFunctionPolicy(spec.name());
-    if (!saved) continue;
-    auto policy = scheduler::ParsePolicyJson(*saved);
-    if (!policy.ok()) {
-      spdlog::error("ignoring the saved policy of '{}': {}", spec.name(),
-                    std::string(policy.status().message()));
-      continue;
-    }
-    scheduler_.SetFunctionPolicy(spec.name(), *policy);
-  }
 }
 
 RestApi::~RestApi() = default;
@@ -151,12 +141,9 @@ void RestApi::AddRoute(std::string method, std::string pattern, Method handler,
   routes_.push_back(std::move(route));
 }
 
-void RestApi::Handle(HttpRequest request, HttpResponder respond) {
+const RestApi::Route* RestApi::Match(const HttpRequest& request, std::string& name,
+                                     std::vector<std::string>& allowed, std::string& label) const {
   std::vector<std::string> segments = Segments(request.path);
-  const Route* match = nullptr;
-  const Route* path_match = nullptr;  // same path, any method
-  std::string name;
-  std::vector<std::string> allowed;
   for (const Route& route : routes_) {
     if (route.segments.size() != segments.size()) continue;
     std::string captured;
@@ -169,38 +156,38 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
       }
     }
     if (!ok) continue;
-    if (path_match == nullptr) path_match = &route;
+    if (allowed.empty()) label = route.pattern;
     allowed.push_back(route.method);
     if (route.method == request.method) {
-      match = &route;
       name = std::move(captured);
-      break;
+      label = route.pattern;
+      return &route;
     }
   }
-  std::string route_label = match ? match->pattern : path_match ? path_match->pattern : "unmatched";
+  return nullptr;
+}
+
+void RestApi::Handle(HttpRequest request, HttpResponder respond) {
+  std::string name;
+  std::vector<std::string> allowed;
+  std::string route_label = "unmatched";
+  const Route* match = Match(request, name, allowed, route_label);
   HttpResponder counted = [this, route_label, respond = std::move(respond)](HttpResponse r) {
     http_requests_.Add({{"route", route_label}, {"code", std::to_string(r.status)}}).Increment();
     respond(std::move(r));
   };
-
   if (!match) {
     if (allowed.empty()) {
-      counted(Error(
+      return counted(Error(
           absl::NotFoundError(absl::StrCat("no route for ", request.method, " ", request.path))));
-      return;
     }
-    HttpResponse r;
-    r.status = 405;
-    r.body = json{{"error",
-                   {{"code", "METHOD_NOT_ALLOWED"},
-                    {"message", absl::StrCat(request.method, " is not allowed on ", request.path,
-                                             " (allowed: ", absl::StrJoin(allowed, ", "), ")")}}}}
-                 .dump();
+    HttpResponse r = Json(
+        405, common::ErrorJson("METHOD_NOT_ALLOWED",
+                               absl::StrCat(request.method, " is not allowed on ", request.path,
+                                            " (allowed: ", absl::StrJoin(allowed, ", "), ")")));
     r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
-    counted(std::move(r));
-    return;
+    return counted(std::move(r));
   }
-
   Method handler = match->handler;
   auto run = [this, handler, request = std::move(request), name = std::move(name),
               counted]() mutable {
@@ -234,45 +221,24 @@ void RestApi::Store(const HttpRequest& request, const std::string& path_name, bo
     return respond(Error(absl::InvalidArgumentError(absl::StrCat(
         "spec name '", reg->spec.name(), "' does not match the path's '", path_name, "'"))));
   }
-  const std::string& name = reg->spec.name();
-  absl::MutexLock lock(&store_mu_);
-  auto previous = registry_.Get(name);
-  if (previous.ok() && !replace) {
-    return respond(Error(absl::AlreadyExistsError(
-        absl::StrCat("function '", name, "' already exists (version ", previous->spec.version(),
-                     "); PUT /v1/functions/", name, " replaces it"))));
-  }
-  // Validating the artifact also derives the signature.
-  auto loaded = runtimes_.Load(reg->spec, reg->artifact);
-  if (!loaded.ok()) {
-    return respond(Error(
-        absl::Status(loaded.status().code(),
-                     absl::StrCat("artifact rejected: ", std::string(loaded.status().message())))));
-  }
-  const v1::FunctionSpec& derived = (*loaded)->spec();
-  *reg->spec.mutable_inputs() = derived.inputs();
-  *reg->spec.mutable_outputs() = derived.outputs();
-  auto stored = registry_.Put(reg->spec, std::move(reg->artifact), replace);
+  auto stored = control_.Register(*std::move(reg), replace);
   if (!stored.ok()) return respond(Error(stored.status()));
-  if (previous.ok()) dispatcher_.Forget(name, previous->spec.sha256());
-  spdlog::info("function '{}' version {} stored (sha256 {})", name, stored->version(),
-               stored->sha256());
-  HttpResponse r = Json(previous.ok() ? 200 : 201, FunctionSpecToJson(*stored).dump());
-  r.headers.emplace_back("Location", absl::StrCat("/v1/functions/", name));
+  HttpResponse r = Json(stored->created ? 201 : 200, FunctionSpecToJson(stored->spec).dump());
+  r.headers.emplace_back("Location", absl::StrCat("/v1/functions/", stored->spec.name()));
   respond(std::move(r));
 }
 
 void RestApi::List(HttpRequest, std::string, HttpResponder respond) {
   json functions = json::array();
-  for (const auto& spec : registry_.List()) functions.push_back(FunctionSpecToJson(spec));
+  for (const auto& spec : control_.List()) functions.push_back(FunctionSpecToJson(spec));
   respond(Json(200, json{{"functions", functions}}.dump()));
 }
 
 void RestApi::Describe(HttpRequest, std::string name, HttpResponder respond) {
-  auto fn = registry_.Get(name);
+  auto fn = control_.Get(name);
   if (!fn.ok()) return respond(Error(fn.status()));
   json out = FunctionSpecToJson(fn->spec);
-  auto stats = dispatcher_.Stats(name, fn->spec.sha256());
+  FunctionStats stats = invoker_.Stats(name, fn->spec.sha256());
   json tiers = json::object();
   for (scheduler::Tier t : scheduler::kAllTiers) {
     tiers[std::string(scheduler::TierName(t))] = StatsJson(stats[scheduler::TierIndex(t)]);
@@ -282,19 +248,12 @@ void RestApi::Describe(HttpRequest, std::string name, HttpResponder respond) {
 }
 
 void RestApi::Delete(HttpRequest, std::string name, HttpResponder respond) {
-  absl::MutexLock lock(&store_mu_);
-  if (auto s = registry_.Delete(name); !s.ok()) return respond(Error(s));
-  dispatcher_.Forget(name, "");
-  scheduler_.ClearFunctionPolicy(name);
-  spdlog::info("function '{}' deleted", name);
-  HttpResponse r;
-  r.status = 204;
-  r.content_type = "";
-  respond(std::move(r));
+  if (auto s = control_.Delete(name); !s.ok()) return respond(Error(s));
+  respond(NoContent());
 }
 
 void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respond) {
-  auto fn = registry_.Get(name);
+  auto fn = control_.Get(name);
   if (!fn.ok()) return respond(Error(fn.status()));
   std::optional<scheduler::Tier> forced;
   if (std::string tier = request.Query("tier"); !tier.empty()) {
@@ -320,7 +279,7 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
   uint64_t version = fn->spec.version();
   std::string content_type =
       fn->spec.content_type().empty() ? "application/octet-stream" : fn->spec.content_type();
-  dispatcher_.Invoke(
+  invoker_.Invoke(
       *fn, std::move(invoke), forced,
       [name, version, tensors, infer, content_type = std::move(content_type),
        respond](absl::StatusOr<DispatchResult> result) {
@@ -347,40 +306,29 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
 }
 
 void RestApi::GetFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
-  auto fn = registry_.Get(name);
-  if (!fn.ok()) return respond(Error(fn.status()));
-  std::optional<scheduler::PolicyConfig> own = scheduler_.GetFunctionPolicy(name);
-  HttpResponse r = Json(200, scheduler::PolicyToJson(own ? *own : scheduler_.GetPolicy()));
-  r.headers.emplace_back("X-Stoa-Policy-Source", own ? "function" : "global");
+  auto effective = control_.GetFunctionPolicy(name);
+  if (!effective.ok()) return respond(Error(effective.status()));
+  HttpResponse r = Json(200, scheduler::PolicyToJson(effective->policy));
+  r.headers.emplace_back("X-Stoa-Policy-Source", effective->own ? "function" : "global");
   respond(std::move(r));
 }
 
 void RestApi::PutFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond) {
   auto policy = scheduler::ParsePolicyJson(request.body);
   if (!policy.ok()) return respond(Error(policy.status()));
-  std::string normalized = scheduler::PolicyToJson(*policy);
-  absl::MutexLock lock(&store_mu_);
-  if (auto s = registry_.SaveFunctionPolicy(name, normalized); !s.ok()) return respond(Error(s));
-  scheduler_.SetFunctionPolicy(name, *policy);
-  spdlog::info("placement policy of '{}' set: {}", name, normalized);
-  HttpResponse r = Json(200, normalized);
+  if (auto s = control_.SetFunctionPolicy(name, *policy); !s.ok()) return respond(Error(s));
+  HttpResponse r = Json(200, scheduler::PolicyToJson(*policy));
   r.headers.emplace_back("X-Stoa-Policy-Source", "function");
   respond(std::move(r));
 }
 
 void RestApi::DeleteFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
-  absl::MutexLock lock(&store_mu_);
-  if (auto s = registry_.DeleteFunctionPolicy(name); !s.ok()) return respond(Error(s));
-  scheduler_.ClearFunctionPolicy(name);
-  spdlog::info("placement policy override of '{}' removed", name);
-  HttpResponse r;
-  r.status = 204;
-  r.content_type = "";
-  respond(std::move(r));
+  if (auto s = control_.ClearFunctionPolicy(name); !s.ok()) return respond(Error(s));
+  respond(NoContent());
 }
 
 void RestApi::ModelMetadata(HttpRequest, std::string name, HttpResponder respond) {
-  auto fn = registry_.Get(name);
+  auto fn = control_.Get(name);
   if (!fn.ok()) return respond(Error(fn.status()));
   json out = {{"name", name},
               {"versions", json::array({std::to_string(fn->spec.version())})},
@@ -391,14 +339,14 @@ void RestApi::ModelMetadata(HttpRequest, std::string name, HttpResponder respond
 }
 
 void RestApi::ModelReady(HttpRequest, std::string name, HttpResponder respond) {
-  auto fn = registry_.Get(name);
+  auto fn = control_.Get(name);
   if (!fn.ok()) return respond(Error(fn.status()));
   bool ready = Ready();
   respond(Json(ready ? 200 : 503, json{{"name", name}, {"ready", ready}}.dump()));
 }
 
 void RestApi::GetPolicy(HttpRequest, std::string, HttpResponder respond) {
-  respond(Json(200, scheduler::PolicyToJson(scheduler_.GetPolicy())));
+  respond(Json(200, scheduler::PolicyToJson(control_.GetPolicy())));
 }
 
 void RestApi::PutPolicy(HttpRequest request, std::string, HttpResponder respond) {
@@ -406,15 +354,12 @@ void RestApi::PutPolicy(HttpRequest request, std::string, HttpResponder respond)
   // (curl -d sends application/x-www-form-urlencoded).
   auto policy = scheduler::ParsePolicyJson(request.body);
   if (!policy.ok()) return respond(Error(policy.status()));
-  std::string normalized = scheduler::PolicyToJson(*policy);
-  if (auto s = registry_.SavePolicy(normalized); !s.ok()) return respond(Error(s));
-  scheduler_.SetPolicy(*policy);
-  spdlog::info("placement policy set: {}", normalized);
-  respond(Json(200, normalized));
+  if (auto s = control_.SetPolicy(*policy); !s.ok()) return respond(Error(s));
+  respond(Json(200, scheduler::PolicyToJson(*policy)));
 }
 
 void RestApi::SchedulerState(HttpRequest, std::string, HttpResponder respond) {
-  respond(Json(200, scheduler_.StateJson()));
+  respond(Json(200, SchedulerStateJson(scheduler_.Snapshot())));
 }
 
 void RestApi::Metrics(HttpRequest, std::string, HttpResponder respond) {
@@ -428,12 +373,12 @@ void RestApi::Healthz(HttpRequest, std::string, HttpResponder respond) {
   respond(Json(200, R"({"status":"ok"})"));
 }
 
-bool RestApi::Ready() const { return !dispatcher_.configured_tiers().Empty(); }
+bool RestApi::Ready() const { return !invoker_.configured_tiers().Empty(); }
 
 void RestApi::Readyz(HttpRequest, std::string, HttpResponder respond) {
   json tiers = json::object();
   for (scheduler::Tier t : scheduler::kAllTiers) {
-    std::string d = dispatcher_.DescribeTier(t);
+    std::string d = invoker_.Health(t).executor;
     tiers[std::string(scheduler::TierName(t))] = d.empty() ? json(nullptr) : json(d);
   }
   bool ready = Ready();

@@ -27,14 +27,12 @@
 // Invocation responses carry X-Stoa-Tier, X-Stoa-Reason (predicted-best,
 // explore, hedge, failover, forced, policy), X-Stoa-Predicted-Ms,
 // X-Stoa-Latency-Ms, X-Stoa-Cold-Start.
-// On construction, the per-function policy overrides persisted in the
-// registry are handed to the scheduler (an unreadable one is logged and
-// skipped).
-//
-// Errors: the JSON body of common::ErrorJson with common::ToHttpStatus's
-// code; an unknown path is 404, a known path with another method 405 (with
-// Allow). A request is validated completely before anything is stored, so a
-// bad request changes nothing.
+// RestApi is an HTTP codec only: it parses requests, calls the ControlPlane
+// (functions, policies), the Invoker (invocations, tier health) and the
+// scheduler's Snapshot (state), and renders their answers. Errors: every
+// error body is common::ErrorJson with common::ToHttpStatus's code (the
+// table in docs/architecture.md § Errors); an unknown path is 404, a known
+// path with another method 405 (with Allow).
 // Metrics: stoa_http_requests_total{route,code}, route = the template.
 //
 // Thread safety: Handle is called concurrently from the server's threads.
@@ -51,10 +49,9 @@
 
 #include "common/metrics.h"
 #include "common/thread_pool.h"
-#include "functions/function_runtime.h"
-#include "gateway/dispatcher.h"
-#include "gateway/function_registry.h"
+#include "gateway/control_plane.h"
 #include "gateway/http_types.h"
+#include "gateway/invoker.h"
 #include "scheduler/scheduler.h"
 
 namespace stoa::gateway {
@@ -65,9 +62,8 @@ class RestApi final : public HttpHandler {
     size_t control_threads = 2;
   };
 
-  RestApi(FunctionRegistry& registry, Dispatcher& dispatcher, scheduler::Scheduler& scheduler,
-          const functions::RuntimeSet& runtimes, common::metrics::Registry& metrics,
-          Options options);
+  RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Scheduler& scheduler,
+          common::metrics::Registry& metrics, Options options);
   ~RestApi() override;
   RestApi(const RestApi&) = delete;
   RestApi& operator=(const RestApi&) = delete;
@@ -85,6 +81,11 @@ class RestApi final : public HttpHandler {
   };
 
   void AddRoute(std::string method, std::string pattern, Method handler, bool control_plane);
+  // The route for `request`, with the captured {name}; nullptr when none
+  // matches. `allowed`: the methods of the routes on the same path; `label`:
+  // the matched (else the first same-path) route's pattern, kept if none.
+  const Route* Match(const HttpRequest& request, std::string& name,
+                     std::vector<std::string>& allowed, std::string& label) const;
 
   void Register(HttpRequest request, std::string name, HttpResponder respond);
   void Upsert(HttpRequest request, std::string name, HttpResponder respond);
@@ -104,20 +105,17 @@ class RestApi final : public HttpHandler {
   void Healthz(HttpRequest request, std::string name, HttpResponder respond);
   void Readyz(HttpRequest request, std::string name, HttpResponder respond);
 
-  // Registration and replacement: validates everything, then stores.
+  // Registration and replacement (`path_name` "": POST).
   void Store(const HttpRequest& request, const std::string& path_name, bool replace,
              HttpResponder respond);
   bool Ready() const;
 
-  FunctionRegistry& registry_;
-  Dispatcher& dispatcher_;
-  scheduler::Scheduler& scheduler_;
-  const functions::RuntimeSet& runtimes_;
+  ControlPlane& control_;
+  Invoker& invoker_;
+  const scheduler::Scheduler& scheduler_;
   common::metrics::Registry& metrics_;
   common::metrics::Family<common::metrics::Counter>& http_requests_;
   std::vector<Route> routes_;
-  // Serializes registrations so that check-then-store is atomic per name.
-  absl::Mutex store_mu_;
   common::ThreadPool control_pool_;  // last: drained first
 };
 

@@ -1,0 +1,66 @@
+// Invoker: what the REST layer and the function lifecycle need of the
+// invocation path (implemented by the Dispatcher; a fake in tests).
+//
+//   Invoke     runs one invocation of `function` and answers `done` exactly
+//              once: the executor's response with where and how it ran, or
+//              an error Status (docs/architecture.md § Errors).
+//   Forget     a function was deleted or replaced: drop what is known of
+//              `sha256` ("" = every version) and unload it from executors.
+//   Health     what is known of a tier (/readyz, the state API).
+//   Stats      per tier counts of one function version.
+//
+// Thread safety: every method may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "gateway/function_registry.h"
+#include "gateway/loaded_functions.h"
+#include "scheduler/scheduler.h"
+#include "stoa/v1/executor.pb.h"
+
+namespace stoa::gateway {
+
+struct DispatchResult {
+  v1::InvokeResponse response;  // load_us set to the cold start of this call
+  scheduler::Tier tier = scheduler::Tier::kEdge;
+  scheduler::Reason reason = scheduler::Reason::kPolicy;
+  double predicted_ms = 0.0;
+  double latency_ms = 0.0;  // from Invoke() to the result, all attempts
+  bool cold_start = false;
+};
+using DispatchCallback = std::function<void(absl::StatusOr<DispatchResult>)>;
+
+// What the gateway knows of one tier.
+struct TierHealth {
+  bool configured = false;
+  std::string executor;  // Executor::Describe(), "" when absent
+  uint32_t in_flight = 0;
+  uint32_t reported_depth = 0;
+  // The last status probe: never probed, answered or failed.
+  enum class Probe { kNone, kOk, kFailed } last_probe = Probe::kNone;
+  double last_probe_rtt_ms = 0.0;
+};
+
+class Invoker {
+ public:
+  virtual ~Invoker() = default;
+  Invoker(const Invoker&) = delete;
+  Invoker& operator=(const Invoker&) = delete;
+
+  virtual void Invoke(const StoredFunction& function, v1::InvokeRequest request,
+                      std::optional<scheduler::Tier> forced, DispatchCallback done) = 0;
+  virtual void Forget(const std::string& function, const std::string& sha256) = 0;
+  virtual scheduler::TierSet configured_tiers() const = 0;
+  virtual TierHealth Health(scheduler::Tier tier) const = 0;
+  virtual FunctionStats Stats(const std::string& function, const std::string& sha256) const = 0;
+
+ protected:
+  Invoker() = default;
+};
+
+}  // namespace stoa::gateway

@@ -1,0 +1,103 @@
+#include "gateway/run_group.h"
+
+#include <array>
+#include <limits>
+#include <vector>
+
+namespace stoa::gateway {
+
+using scheduler::Reason;
+using scheduler::Tier;
+using scheduler::TierIndex;
+
+struct RunGroup::State {
+  std::string function;
+  Tier chosen = Tier::kEdge;
+  DispatchCallback done;
+  // Per tier, the cancel signal of its answering run (hedged groups).
+  std::array<executors::CancelSignalPtr, scheduler::kNumTiers> cancel;
+
+  absl::Mutex mu;
+  std::array<double, scheduler::kNumTiers> latency_ms ABSL_GUARDED_BY(mu);
+  int pending ABSL_GUARDED_BY(mu) = 0;
+  int answering ABSL_GUARDED_BY(mu) = 0;  // primary + hedge runs not finished
+  bool answered ABSL_GUARDED_BY(mu) = false;
+};
+
+void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationRequest> request,
+                     const scheduler::Decision& decision, DispatchCallback done) {
+  struct Run {
+    scheduler::Decision decision;
+    Invocation::Role role;
+  };
+  const bool hedged = !decision.hedge.Empty();
+  std::vector<Run> runs = {
+      {decision, hedged ? Invocation::Role::kHedge : Invocation::Role::kPrimary}};
+  for (Tier t : scheduler::kAllTiers) {
+    if (t == decision.tier) continue;
+    if (decision.hedge.Contains(t)) {
+      runs.push_back({scheduler::Decision(t, Reason::kHedge), Invocation::Role::kHedge});
+    } else if (decision.shadow.Contains(t)) {
+      runs.push_back({scheduler::Decision(t, Reason::kShadow), Invocation::Role::kShadow});
+    }
+  }
+  auto state = std::make_shared<State>();
+  state->function = request->name;
+  state->chosen = decision.tier;
+  state->done = std::move(done);
+  {
+    absl::MutexLock lock(&state->mu);
+    state->latency_ms.fill(std::numeric_limits<double>::quiet_NaN());
+    state->pending = static_cast<int>(runs.size());
+    for (const Run& run : runs) state->answering += run.role != Invocation::Role::kShadow;
+  }
+  for (const Run& run : runs) {
+    const Tier tier = run.decision.tier;
+    const bool answers = run.role != Invocation::Role::kShadow;
+    if (answers && hedged)
+      state->cancel[TierIndex(tier)] = std::make_shared<executors::CancelSignal>();
+  }
+  for (const Run& run : runs) {
+    const Tier tier = run.decision.tier;
+    const bool answers = run.role != Invocation::Role::kShadow;
+    Invocation::Start(context, request, run.decision, run.role, state->cancel[TierIndex(tier)],
+                      [&context, state, tier, answers](absl::StatusOr<DispatchResult> result) {
+                        Finish(context, state, tier, answers, std::move(result));
+                      });
+  }
+}
+
+void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& state, Tier tier,
+                      bool answers, absl::StatusOr<DispatchResult> result) {
+  bool deliver = false;
+  bool compare = false;
+  std::array<double, scheduler::kNumTiers> latency{};
+  {
+    absl::MutexLock lock(&state->mu);
+    --state->pending;
+    // A run that failed over reports the tier it ended on.
+    if (result.ok() && result->tier == tier)
+      state->latency_ms[TierIndex(tier)] = result->latency_ms;
+    if (answers) {
+      --state->answering;
+      if (!state->answered && (result.ok() || state->answering == 0)) {
+        state->answered = true;
+        deliver = true;
+      }
+    }
+    if (state->pending == 0) {
+      compare = true;
+      latency = state->latency_ms;
+    }
+  }
+  if (deliver && result.ok()) {
+    // The other answering runs lost: withdraw them.
+    for (Tier t : scheduler::kAllTiers) {
+      if (t != tier && state->cancel[TierIndex(t)]) state->cancel[TierIndex(t)]->Cancel();
+    }
+  }
+  if (compare) context.scheduler.ObserveComparison(state->function, state->chosen, latency);
+  if (deliver) state->done(std::move(result));
+}
+
+}  // namespace stoa::gateway

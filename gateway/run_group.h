@@ -1,0 +1,36 @@
+// RunGroup: the runs of one invocation that the scheduler asked to run on
+// several tiers at once:
+//   hedge   Decision::hedge: the same request also runs on the hedge tier;
+//           the first success answers and cancels the other run (its
+//           CancelSignal: a gRPC cancellation reaching the remote executor,
+//           which skips the work if still queued); a failure waits for the
+//           other run; neither fails over.
+//   shadow  Decision::shadow: also runs on those tiers only to measure;
+//           their answers are dropped.
+// When every run has finished, the latency of each tier that succeeded on
+// its own tier goes to Scheduler::ObserveComparison (placement accuracy).
+//
+// Thread safety: runs finish on executor or watchdog threads; the group's
+// state is under its mutex and `done` is called exactly once.
+#pragma once
+
+#include <memory>
+
+#include "gateway/invocation.h"
+
+namespace stoa::gateway {
+
+class RunGroup {
+ public:
+  // Starts the primary run on `decision.tier` and one run per hedge or
+  // shadow tier of `decision`.
+  static void Start(DispatchContext& context, std::shared_ptr<const InvocationRequest> request,
+                    const scheduler::Decision& decision, DispatchCallback done);
+
+ private:
+  struct State;
+  static void Finish(DispatchContext& context, const std::shared_ptr<State>& state,
+                     scheduler::Tier tier, bool answers, absl::StatusOr<DispatchResult> result);
+};
+
+}  // namespace stoa::gateway

@@ -1,0 +1,150 @@
+#include "gateway/tier_monitor.h"
+
+#include <thread>
+
+#include "spdlog/spdlog.h"
+
+namespace stoa::gateway {
+
+using scheduler::Tier;
+using scheduler::TierIndex;
+using scheduler::TierName;
+
+// Calls ProbeAll every interval (real time) until destroyed.
+class TierMonitor::Prober {
+ public:
+  Prober(TierMonitor& monitor, absl::Duration interval)
+      : monitor_(monitor), interval_(interval), thread_([this] { Run(); }) {}
+  ~Prober() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    absl::MutexLock lock(&mu_);
+    while (!stopping_) {
+      mu_.Unlock();
+      monitor_.ProbeAll();
+      mu_.Lock();
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_);
+    }
+  }
+
+  TierMonitor& monitor_;
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+TierMonitor::TierMonitor(std::array<executors::Executor*, scheduler::kNumTiers> executors,
+                         scheduler::Scheduler& scheduler, const common::Clock& clock,
+                         common::metrics::Registry& metrics, Options options)
+    : executors_(executors), scheduler_(scheduler), clock_(clock) {
+  auto& depth = metrics.AddGauge("stoa_executor_queue_depth",
+                                 "Queue depth last reported by each tier's executor.");
+  auto& rtt = metrics.AddGauge("stoa_tier_status_rtt_seconds",
+                               "Round trip of the last GetStatus probe of each tier.");
+  for (Tier t : scheduler::kAllTiers) {
+    if (executors_[TierIndex(t)]) configured_.Add(t);
+    tiers_[TierIndex(t)].depth_gauge = &depth.Add({{"tier", std::string(TierName(t))}});
+    tiers_[TierIndex(t)].rtt_gauge = &rtt.Add({{"tier", std::string(TierName(t))}});
+  }
+  if (options.status_interval_ms > 0) {
+    prober_ = std::make_unique<Prober>(*this, absl::Milliseconds(options.status_interval_ms));
+  }
+}
+
+TierMonitor::~TierMonitor() {
+  prober_.reset();
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_in_flight_ == 0; };
+  mu_.Await(absl::Condition(&idle));
+}
+
+std::string TierMonitor::Describe(Tier tier) const {
+  const executors::Executor* e = executor(tier);
+  return e ? e->Describe() : "";
+}
+
+TierHealth TierMonitor::Health(Tier tier) const {
+  const PerTier& s = tiers_[TierIndex(tier)];
+  TierHealth h;
+  h.configured = configured_.Contains(tier);
+  h.executor = Describe(tier);
+  h.in_flight = s.in_flight.load(std::memory_order_relaxed);
+  h.reported_depth = s.reported_depth.load(std::memory_order_relaxed);
+  h.last_probe = static_cast<TierHealth::Probe>(s.last_probe.load(std::memory_order_relaxed));
+  h.last_probe_rtt_ms = s.last_rtt_ms.load(std::memory_order_relaxed);
+  return h;
+}
+
+void TierMonitor::FillFeatures(scheduler::Features& features) const {
+  for (Tier t : scheduler::kAllTiers) {
+    const PerTier& s = tiers_[TierIndex(t)];
+    features.in_flight[TierIndex(t)] = s.in_flight.load(std::memory_order_relaxed);
+    features.queue_depth[TierIndex(t)] = s.reported_depth.load(std::memory_order_relaxed);
+  }
+}
+
+uint32_t TierMonitor::CallStarted(Tier tier, CallKind kind) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++calls_in_flight_;
+  }
+  if (kind != CallKind::kInvoke) return 0;
+  PerTier& s = tiers_[TierIndex(tier)];
+  return s.reported_depth.load(std::memory_order_relaxed) +
+         s.in_flight.fetch_add(1, std::memory_order_relaxed);
+}
+
+void TierMonitor::CallEnded(Tier tier, CallKind kind) {
+  if (kind == CallKind::kInvoke) {
+    tiers_[TierIndex(tier)].in_flight.fetch_sub(1, std::memory_order_relaxed);
+  }
+  absl::MutexLock lock(&mu_);
+  --calls_in_flight_;
+}
+
+void TierMonitor::ReportDepth(Tier tier, uint32_t depth) {
+  PerTier& s = tiers_[TierIndex(tier)];
+  s.reported_depth.store(depth, std::memory_order_relaxed);
+  s.depth_gauge->Set(depth);
+}
+
+void TierMonitor::ProbeAll() {
+  for (Tier t : scheduler::kAllTiers) {
+    executors::Executor* e = executor(t);
+    if (!e || tiers_[TierIndex(t)].probing.exchange(true)) continue;
+    const int64_t start = clock_.NowMicros();
+    CallStarted(t, CallKind::kControl);
+    e->GetStatus([this, t, start](absl::StatusOr<v1::GetStatusResponse> status) {
+      const double rtt_ms = (clock_.NowMicros() - start) / 1000.0;
+      if (!status.ok()) {
+        spdlog::debug("status of tier {} ({}): {}", TierName(t), Describe(t),
+                      status.status().ToString());
+      }
+      ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0);
+      CallEnded(t, CallKind::kControl);
+    });
+  }
+}
+
+void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth) {
+  PerTier& s = tiers_[TierIndex(tier)];
+  if (ok) {
+    ReportDepth(tier, depth);
+    s.rtt_gauge->Set(rtt_ms / 1000.0);
+    s.last_rtt_ms.store(rtt_ms, std::memory_order_relaxed);
+  }
+  s.last_probe.store(static_cast<int>(ok ? TierHealth::Probe::kOk : TierHealth::Probe::kFailed),
+                     std::memory_order_relaxed);
+  scheduler_.ObserveLink(tier, ok, rtt_ms);
+  s.probing.store(false);
+}
+
+}  // namespace stoa::gateway

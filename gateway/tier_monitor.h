@@ -1,0 +1,103 @@
+// TierMonitor: the one owner of tier health at the gateway. Per tier it
+// holds
+//   - the executor calls this gateway has in flight there (invocations are
+//     the scheduler's in-flight feature; every call kind is waited for at
+//     shutdown),
+//   - the queue depth the tier last reported (status probes and every
+//     invocation response),
+//   - the status probes: every Options::status_interval_ms a GetStatus to
+//     each tier (one in flight per tier), whose round trip goes to
+//     Scheduler::ObserveLink (the net term follows the link with no
+//     function sent there) and whose failure counts towards the tier's
+//     circuit in the scheduler (the circuit is the scheduler's decision
+//     state; this is its only source of probe results),
+//   - the outcome of the last probe and its round trip, for /readyz and
+//     GET /v1/scheduler/state.
+// Members of a pooled tier (executors::PoolExecutor) are probed through
+// the pool, which fans GetStatus out and keeps its members' marks.
+//
+// Metrics: stoa_executor_queue_depth{tier}, stoa_tier_status_rtt_seconds{tier}.
+//
+// Thread safety: every method may be called concurrently; the counters are
+// atomics. Ownership: the executors, scheduler, clock and metrics registry
+// must outlive the monitor; the destructor stops the probes and waits for
+// every call counted with CallStarted to end.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "executors/executor.h"
+#include "gateway/invoker.h"
+#include "scheduler/scheduler.h"
+
+namespace stoa::gateway {
+
+class TierMonitor {
+ public:
+  struct Options {
+    // Period of the GetStatus probes of every tier; 0 turns them off.
+    uint32_t status_interval_ms = 500;
+  };
+  enum class CallKind { kInvoke, kControl };
+
+  // `executors[TierIndex(t)]` serves tier t; nullptr: the tier is absent.
+  TierMonitor(std::array<executors::Executor*, scheduler::kNumTiers> executors,
+              scheduler::Scheduler& scheduler, const common::Clock& clock,
+              common::metrics::Registry& metrics, Options options);
+  ~TierMonitor();
+  TierMonitor(const TierMonitor&) = delete;
+  TierMonitor& operator=(const TierMonitor&) = delete;
+
+  scheduler::TierSet configured() const { return configured_; }
+  // nullptr when the tier is absent.
+  executors::Executor* executor(scheduler::Tier tier) const {
+    return executors_[scheduler::TierIndex(tier)];
+  }
+  std::string Describe(scheduler::Tier tier) const;  // "" when absent
+  TierHealth Health(scheduler::Tier tier) const;
+
+  // The scheduler's per-tier features: in-flight calls and reported depth.
+  void FillFeatures(scheduler::Features& features) const;
+  // An executor call starts / ends. For an invocation, CallStarted returns
+  // the requests ahead of it on that tier (reported depth + in flight).
+  uint32_t CallStarted(scheduler::Tier tier, CallKind kind);
+  void CallEnded(scheduler::Tier tier, CallKind kind);
+  // The depth a tier reported with an invocation's response.
+  void ReportDepth(scheduler::Tier tier, uint32_t depth);
+
+  // One round of status probes (the prober's period; tests call it).
+  void ProbeAll();
+
+ private:
+  struct PerTier {
+    std::atomic<uint32_t> in_flight{0};
+    std::atomic<uint32_t> reported_depth{0};
+    std::atomic<bool> probing{false};
+    std::atomic<int> last_probe{0};  // TierHealth::Probe
+    std::atomic<double> last_rtt_ms{0.0};
+    common::metrics::Gauge* depth_gauge = nullptr;
+    common::metrics::Gauge* rtt_gauge = nullptr;
+  };
+  class Prober;
+
+  void ProbeDone(scheduler::Tier tier, bool ok, double rtt_ms, uint32_t depth);
+
+  const std::array<executors::Executor*, scheduler::kNumTiers> executors_;
+  scheduler::TierSet configured_;
+  scheduler::Scheduler& scheduler_;
+  const common::Clock& clock_;
+  std::array<PerTier, scheduler::kNumTiers> tiers_;
+
+  absl::Mutex mu_;
+  int calls_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<Prober> prober_;  // last: stopped first
+};
+
+}  // namespace stoa::gateway

@@ -1,0 +1,78 @@
+#include "gateway/tier_monitor.h"
+
+#include "gtest/gtest.h"
+#include "tests/fakes/executors/fake_executor.h"
+#include "tests/fakes/scheduler/fake_scheduler.h"
+
+namespace stoa::gateway {
+namespace {
+
+using executors::FakeExecutor;
+using scheduler::Tier;
+using scheduler::TierIndex;
+
+class TierMonitorTest : public ::testing::Test {
+ protected:
+  TierMonitorTest()
+      : cloud_("fake-cloud", {0, &clock_, /*status_rtt_us=*/2500}),
+        monitor_({nullptr, &cloud_}, scheduler_, clock_, metrics_, {/*status_interval_ms=*/0}) {}
+
+  double Gauge(const std::string& name, const std::string& tier) {
+    return metrics_.AddGauge(name, "").Add({{"tier", tier}}).Value();
+  }
+
+  common::FakeClock clock_{0};
+  common::metrics::Registry metrics_;
+  scheduler::FakeScheduler scheduler_;
+  FakeExecutor cloud_;
+  TierMonitor monitor_;
+};
+
+TEST_F(TierMonitorTest, KnowsWhichTiersExist) {
+  EXPECT_EQ(monitor_.configured(), scheduler::TierSet::Of(Tier::kCloud));
+  EXPECT_EQ(monitor_.executor(Tier::kEdge), nullptr);
+  EXPECT_EQ(monitor_.Describe(Tier::kCloud), "fake-cloud");
+  EXPECT_EQ(monitor_.Describe(Tier::kEdge), "");
+  EXPECT_FALSE(monitor_.Health(Tier::kEdge).configured);
+  EXPECT_EQ(monitor_.Health(Tier::kCloud).last_probe, TierHealth::Probe::kNone);
+}
+
+TEST_F(TierMonitorTest, InFlightCallsAndReportedDepthAreTheQueueFeatures) {
+  monitor_.ReportDepth(Tier::kCloud, 4);
+  EXPECT_EQ(Gauge("stoa_executor_queue_depth", "cloud"), 4);
+  EXPECT_EQ(monitor_.CallStarted(Tier::kCloud, TierMonitor::CallKind::kInvoke), 4u);
+  EXPECT_EQ(monitor_.CallStarted(Tier::kCloud, TierMonitor::CallKind::kInvoke), 5u);
+  // Control calls (loads, probes) are waited for but are not queue work.
+  EXPECT_EQ(monitor_.CallStarted(Tier::kCloud, TierMonitor::CallKind::kControl), 0u);
+  scheduler::Features features;
+  monitor_.FillFeatures(features);
+  EXPECT_EQ(features.in_flight[TierIndex(Tier::kCloud)], 2u);
+  EXPECT_EQ(features.queue_depth[TierIndex(Tier::kCloud)], 4u);
+  monitor_.CallEnded(Tier::kCloud, TierMonitor::CallKind::kInvoke);
+  monitor_.CallEnded(Tier::kCloud, TierMonitor::CallKind::kInvoke);
+  monitor_.CallEnded(Tier::kCloud, TierMonitor::CallKind::kControl);
+  EXPECT_EQ(monitor_.Health(Tier::kCloud).in_flight, 0u);
+}
+
+TEST_F(TierMonitorTest, ProbesFeedTheLinkTermAndTheCircuit) {
+  monitor_.ProbeAll();
+  auto links = scheduler_.links();
+  ASSERT_EQ(links.size(), 1u);  // the absent edge is not probed
+  EXPECT_EQ(links[0].tier, Tier::kCloud);
+  EXPECT_TRUE(links[0].ok);
+  EXPECT_DOUBLE_EQ(links[0].rtt_ms, 2.5);
+  EXPECT_DOUBLE_EQ(Gauge("stoa_tier_status_rtt_seconds", "cloud"), 0.0025);
+  TierHealth health = monitor_.Health(Tier::kCloud);
+  EXPECT_EQ(health.last_probe, TierHealth::Probe::kOk);
+  EXPECT_EQ(health.reported_depth, 5u);  // the fake's GetStatus depth
+
+  cloud_.SetStatusStatus(absl::UnavailableError("down"));
+  monitor_.ProbeAll();
+  links = scheduler_.links();
+  ASSERT_EQ(links.size(), 2u);
+  EXPECT_FALSE(links[1].ok);
+  EXPECT_EQ(monitor_.Health(Tier::kCloud).last_probe, TierHealth::Probe::kFailed);
+}
+
+}  // namespace
+}  // namespace stoa::gateway
