@@ -44,7 +44,7 @@ absl::Status FunctionLifecycle::Restore(const std::string& policy_file) {
     if (!saved) continue;
     auto own = scheduler::ParsePolicyJson(*saved);
     if (!own.ok()) {
-      spdlog::error("ignoring the saved policy of '{}': {}", spec.name(), own.status().message());
+      spdlog::error("ignoring the saved policy of '{}': {}", spec.name(), own.status().ToString());
       continue;
     }
     policies_.SetFunctionPolicy(spec.name(), *own);

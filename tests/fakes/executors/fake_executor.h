@@ -90,7 +90,7 @@ class FakeExecutor final : public Executor {
   std::vector<std::shared_ptr<Held>> held_ ABSL_GUARDED_BY(mu_);
   uint32_t last_timeout_ms_ ABSL_GUARDED_BY(mu_) = 0;
   const std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
-  common::ThreadPool cancel_pool_{1};  // answers cancelled calls
+  common::ThreadPool cancel_pool_{1};         // answers cancelled calls
   std::unique_ptr<common::ThreadPool> pool_;  // last: joined first
 };
 

@@ -50,7 +50,8 @@ TEST(DeadlineWatchdogTest, ACallbackMayArmAnotherWatch) {
   common::FakeClock clock(0);
   DeadlineWatchdog watchdog(clock, Recheck());
   auto second = std::make_shared<std::promise<void>>();
-  watchdog.Watch(10, [&watchdog, second] { watchdog.Watch(20, [second] { second->set_value(); }); });
+  watchdog.Watch(10,
+                 [&watchdog, second] { watchdog.Watch(20, [second] { second->set_value(); }); });
   clock.AdvanceMicros(30);
   second->get_future().get();
 }

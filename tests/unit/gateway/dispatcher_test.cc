@@ -239,15 +239,17 @@ TEST_F(DispatcherTest, StatusProbesFeedQueueDepthAndLinkRoundTrips) {
     EXPECT_DOUBLE_EQ(l.rtt_ms, 1.5);  // the fake's round trip on the fake clock
   }
   EXPECT_EQ(dispatcher_->Health(Tier::kCloud).last_probe, TierHealth::Probe::kOk);
-  EXPECT_DOUBLE_EQ(metrics_.AddGauge("stoa_tier_status_rtt_seconds", "").Add({{"tier", "cloud"}}).Value(),
-                   0.0015);
+  EXPECT_DOUBLE_EQ(
+      metrics_.AddGauge("stoa_tier_status_rtt_seconds", "").Add({{"tier", "cloud"}}).Value(),
+      0.0015);
   // A failing tier's probes report failures (they count towards its circuit).
   cloud_->SetStatusStatus(absl::UnavailableError("down"));
   dispatcher_->ProbeTiers();
   links = scheduler_.links();
   ASSERT_EQ(links.size(), 6u);
   int cloud_failures = 0;
-  for (size_t j = 4; j < links.size(); ++j) cloud_failures += links[j].tier == Tier::kCloud && !links[j].ok;
+  for (size_t j = 4; j < links.size(); ++j)
+    cloud_failures += links[j].tier == Tier::kCloud && !links[j].ok;
   EXPECT_EQ(cloud_failures, 1);
   EXPECT_EQ(dispatcher_->Health(Tier::kCloud).last_probe, TierHealth::Probe::kFailed);
   // The reported queue depth reaches the scheduler's features.
@@ -331,7 +333,7 @@ TEST_F(DispatcherTest, DeadlineIsRespectedWhenTheExecutorHangs) {
   cloud_->Hold();  // never answers, like a stalled link
   auto pending = Start(MakeFunction({"cloud"}, /*timeout_ms=*/150));
   EXPECT_EQ(cloud_->last_timeout_ms(), 150u);  // the whole budget: no time passed
-  clock_.AdvanceMicros(150'000);  // the deadline, but not the watchdog's grace
+  clock_.AdvanceMicros(150'000);               // the deadline, but not the watchdog's grace
   EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(20)), std::future_status::timeout);
   clock_.AdvanceMicros(20'000);
   auto r = pending.get();

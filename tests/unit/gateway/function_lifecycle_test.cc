@@ -10,11 +10,11 @@
 #include "absl/strings/escaping.h"
 #include "common/file_util.h"
 #include "executors/in_process_executor.h"
+#include "gateway/dispatcher.h"
+#include "gateway/rest_api.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "gateway/dispatcher.h"
-#include "gateway/rest_api.h"
 #include "scheduler/placement_scheduler.h"
 
 namespace stoa::gateway {
@@ -80,8 +80,8 @@ class FunctionLifecycleTest : public ::testing::Test {
     dispatcher_ =
         std::make_unique<Dispatcher>(std::move(executors), *scheduler_, common::RealClock::Get(),
                                      metrics_, Dispatcher::Options{});
-    lifecycle_ = std::make_unique<FunctionLifecycle>(*registry_, runtimes_, *dispatcher_,
-                                                     *scheduler_);
+    lifecycle_ =
+        std::make_unique<FunctionLifecycle>(*registry_, runtimes_, *dispatcher_, *scheduler_);
     ASSERT_TRUE(lifecycle_->Restore("").ok());
     api_ = std::make_unique<RestApi>(*lifecycle_, *dispatcher_, *scheduler_, metrics_,
                                      RestApi::Options{});
@@ -427,7 +427,8 @@ TEST_F(FunctionLifecycleTest, FunctionPolicyOverrideIsValidatedPersistedAppliedA
   // Persisted: a gateway restarted on the same data directory applies it.
   {
     scheduler::PlacementScheduler fresh(common::RealClock::Get(), nullptr, 2);
-    RestApi restarted(*registry_, *dispatcher_, fresh, runtimes_, metrics_, RestApi::Options{});
+    FunctionLifecycle restarted(*registry_, runtimes_, *dispatcher_, fresh);
+    ASSERT_TRUE(restarted.Restore("").ok());
     ASSERT_TRUE(fresh.GetFunctionPolicy("digits").has_value());
     EXPECT_EQ(fresh.GetFunctionPolicy("digits")->policy, scheduler::PolicyKind::kCloudOnly);
   }

@@ -37,8 +37,8 @@ std::string Multipart(const std::string& spec, const std::string& artifact) {
 constexpr char kMultipartType[] = "multipart/form-data; boundary=b";
 
 std::string TwoFloats(const std::string& name = "x") {
-  return json{{"inputs", {{{"name", name}, {"shape", {1, 2}}, {"datatype", "FP32"},
-                           {"data", {1.5, 2.5}}}}}}
+  return json{
+      {"inputs", {{{"name", name}, {"shape", {1, 2}}, {"datatype", "FP32"}, {"data", {1.5, 2.5}}}}}}
       .dump();
 }
 
@@ -172,15 +172,14 @@ TEST_F(RestApiTest, InvokeParsesTensorsAndRendersPlacement) {
 
 TEST_F(RestApiTest, InvokeErrorsKeepTheirMeaning) {
   ASSERT_EQ(Register(R"({"name":"f","runtime":"onnx"})").status, 201);
-  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/nope/invoke", TwoFloats()), 404,
-                          "NOT_FOUND"),
+  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/nope/invoke", TwoFloats()), 404, "NOT_FOUND"),
               HasSubstr("nope"));
   EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/f/invoke?tier=moon", TwoFloats()), 400,
                           "INVALID_ARGUMENT"),
               HasSubstr("'tier'"));
-  EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/f/invoke", TwoFloats("y")), 400,
-                          "INVALID_ARGUMENT"),
-              HasSubstr("'y'"));
+  EXPECT_THAT(
+      ExpectError(Call("POST", "/v1/functions/f/invoke", TwoFloats("y")), 400, "INVALID_ARGUMENT"),
+      HasSubstr("'y'"));
   EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/f/invoke", "{\"inputs\": [1,"), 400,
                           "INVALID_ARGUMENT"),
               HasSubstr("JSON"));
@@ -224,9 +223,9 @@ TEST_F(RestApiTest, DescribeListAndDelete) {
 
 TEST_F(RestApiTest, PoliciesAreValidatedThenHandedOver) {
   ASSERT_EQ(Register(R"({"name":"f","runtime":"onnx"})").status, 201);
-  EXPECT_THAT(ExpectError(Call("PUT", "/v1/policy", R"({"policy":"fastest"})"), 400,
-                          "INVALID_ARGUMENT"),
-              HasSubstr("fastest"));
+  EXPECT_THAT(
+      ExpectError(Call("PUT", "/v1/policy", R"({"policy":"fastest"})"), 400, "INVALID_ARGUMENT"),
+      HasSubstr("fastest"));
   EXPECT_EQ(control_.GetPolicy().policy, scheduler::PolicyKind::kPredictive);
   ASSERT_EQ(Call("PUT", "/v1/policy", R"({"policy":"edge_only"})").status, 200);
   EXPECT_EQ(control_.GetPolicy().policy, scheduler::PolicyKind::kEdgeOnly);
