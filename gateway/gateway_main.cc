@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
   stoa::gateway::Dispatcher dispatcher(std::move(executors), scheduler,
                                        stoa::common::RealClock::Get(), metrics, dispatcher_options);
-  stoa::gateway::RestApi api(**registry, dispatcher, scheduler, runtimes, metrics, {});
+  stoa::gateway::RestApi api(**registry, dispatcher, scheduler, scheduler, runtimes, metrics, {});
   stoa::gateway::HttpServer server(http_options, api);
   auto port = server.Start();
   if (!port.ok()) {

@@ -10,6 +10,7 @@
 #include "common/http_status.h"
 #include "gateway/kserve_codec.h"
 #include "gateway/multipart.h"
+#include "gateway/scheduler_state_json.h"
 #include "gateway/spec_json.h"
 #include "nlohmann/json.hpp"
 #include "scheduler/policy_config.h"
@@ -100,11 +101,13 @@ json StatsJson(const TierStats& s) {
 }  // namespace
 
 RestApi::RestApi(FunctionRegistry& registry, Dispatcher& dispatcher,
-                 scheduler::Scheduler& scheduler, const functions::RuntimeSet& runtimes,
-                 common::metrics::Registry& metrics, Options options)
+                 scheduler::Scheduler& scheduler, scheduler::PolicyStore& policies,
+                 const functions::RuntimeSet& runtimes, common::metrics::Registry& metrics,
+                 Options options)
     : registry_(registry),
       dispatcher_(dispatcher),
       scheduler_(scheduler),
+      policies_(policies),
       runtimes_(runtimes),
       metrics_(metrics),
       http_requests_(metrics.AddCounter("stoa_http_requests_total",
@@ -139,7 +142,7 @@ RestApi::RestApi(FunctionRegistry& registry, Dispatcher& dispatcher,
                     std::string(policy.status().message()));
       continue;
     }
-    scheduler_.SetFunctionPolicy(spec.name(), *policy);
+    policies_.SetFunctionPolicy(spec.name(), *policy);
   }
 }
 
@@ -285,7 +288,7 @@ void RestApi::Delete(HttpRequest, std::string name, HttpResponder respond) {
   absl::MutexLock lock(&store_mu_);
   if (auto s = registry_.Delete(name); !s.ok()) return respond(Error(s));
   dispatcher_.Forget(name, "");
-  scheduler_.ClearFunctionPolicy(name);
+  policies_.ClearFunctionPolicy(name);
   spdlog::info("function '{}' deleted", name);
   HttpResponse r;
   r.status = 204;
@@ -349,8 +352,8 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
 void RestApi::GetFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
   auto fn = registry_.Get(name);
   if (!fn.ok()) return respond(Error(fn.status()));
-  std::optional<scheduler::PolicyConfig> own = scheduler_.GetFunctionPolicy(name);
-  HttpResponse r = Json(200, scheduler::PolicyToJson(own ? *own : scheduler_.GetPolicy()));
+  std::optional<scheduler::PolicyConfig> own = policies_.GetFunctionPolicy(name);
+  HttpResponse r = Json(200, scheduler::PolicyToJson(own ? *own : policies_.GetPolicy()));
   r.headers.emplace_back("X-Stoa-Policy-Source", own ? "function" : "global");
   respond(std::move(r));
 }
@@ -361,7 +364,7 @@ void RestApi::PutFunctionPolicy(HttpRequest request, std::string name, HttpRespo
   std::string normalized = scheduler::PolicyToJson(*policy);
   absl::MutexLock lock(&store_mu_);
   if (auto s = registry_.SaveFunctionPolicy(name, normalized); !s.ok()) return respond(Error(s));
-  scheduler_.SetFunctionPolicy(name, *policy);
+  policies_.SetFunctionPolicy(name, *policy);
   spdlog::info("placement policy of '{}' set: {}", name, normalized);
   HttpResponse r = Json(200, normalized);
   r.headers.emplace_back("X-Stoa-Policy-Source", "function");
@@ -371,7 +374,7 @@ void RestApi::PutFunctionPolicy(HttpRequest request, std::string name, HttpRespo
 void RestApi::DeleteFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
   absl::MutexLock lock(&store_mu_);
   if (auto s = registry_.DeleteFunctionPolicy(name); !s.ok()) return respond(Error(s));
-  scheduler_.ClearFunctionPolicy(name);
+  policies_.ClearFunctionPolicy(name);
   spdlog::info("placement policy override of '{}' removed", name);
   HttpResponse r;
   r.status = 204;
@@ -398,7 +401,7 @@ void RestApi::ModelReady(HttpRequest, std::string name, HttpResponder respond) {
 }
 
 void RestApi::GetPolicy(HttpRequest, std::string, HttpResponder respond) {
-  respond(Json(200, scheduler::PolicyToJson(scheduler_.GetPolicy())));
+  respond(Json(200, scheduler::PolicyToJson(policies_.GetPolicy())));
 }
 
 void RestApi::PutPolicy(HttpRequest request, std::string, HttpResponder respond) {
@@ -408,13 +411,13 @@ void RestApi::PutPolicy(HttpRequest request, std::string, HttpResponder respond)
   if (!policy.ok()) return respond(Error(policy.status()));
   std::string normalized = scheduler::PolicyToJson(*policy);
   if (auto s = registry_.SavePolicy(normalized); !s.ok()) return respond(Error(s));
-  scheduler_.SetPolicy(*policy);
+  policies_.SetPolicy(*policy);
   spdlog::info("placement policy set: {}", normalized);
   respond(Json(200, normalized));
 }
 
 void RestApi::SchedulerState(HttpRequest, std::string, HttpResponder respond) {
-  respond(Json(200, scheduler_.StateJson()));
+  respond(Json(200, SchedulerStateJson(scheduler_.Snapshot())));
 }
 
 void RestApi::Metrics(HttpRequest, std::string, HttpResponder respond) {

@@ -55,6 +55,7 @@
 #include "gateway/dispatcher.h"
 #include "gateway/function_registry.h"
 #include "gateway/http_types.h"
+#include "scheduler/policy_store.h"
 #include "scheduler/scheduler.h"
 
 namespace stoa::gateway {
@@ -66,8 +67,8 @@ class RestApi final : public HttpHandler {
   };
 
   RestApi(FunctionRegistry& registry, Dispatcher& dispatcher, scheduler::Scheduler& scheduler,
-          const functions::RuntimeSet& runtimes, common::metrics::Registry& metrics,
-          Options options);
+          scheduler::PolicyStore& policies, const functions::RuntimeSet& runtimes,
+          common::metrics::Registry& metrics, Options options);
   ~RestApi() override;
   RestApi(const RestApi&) = delete;
   RestApi& operator=(const RestApi&) = delete;
@@ -112,6 +113,7 @@ class RestApi final : public HttpHandler {
   FunctionRegistry& registry_;
   Dispatcher& dispatcher_;
   scheduler::Scheduler& scheduler_;
+  scheduler::PolicyStore& policies_;
   const functions::RuntimeSet& runtimes_;
   common::metrics::Registry& metrics_;
   common::metrics::Family<common::metrics::Counter>& http_requests_;

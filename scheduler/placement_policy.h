@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "scheduler/decision.h"
 #include "scheduler/latency_model.h"
 #include "scheduler/policy_config.h"
-#include "scheduler/scheduler.h"
 #include "scheduler/tier.h"
 
 namespace stoa::scheduler {
@@ -58,7 +58,7 @@ struct PolicyInput {
   // scheduler computes it.
   TierSet explorable;
   // Unmeasured tiers whose first request is still on its way (sent less
-  // than PlacementScheduler::kStaleUs ago): not worth a second one yet.
+  // than Exploration::kStaleUs ago): not worth a second one yet.
   TierSet first_pending;
   const PolicyConfig* config = nullptr;
   Rng* rng = nullptr;

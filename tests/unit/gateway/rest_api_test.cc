@@ -75,8 +75,8 @@ class RestApiTest : public ::testing::Test {
     dispatcher_ =
         std::make_unique<Dispatcher>(std::move(executors), *scheduler_, common::RealClock::Get(),
                                      metrics_, Dispatcher::Options{});
-    api_ = std::make_unique<RestApi>(*registry_, *dispatcher_, *scheduler_, runtimes_, metrics_,
-                                     RestApi::Options{});
+    api_ = std::make_unique<RestApi>(*registry_, *dispatcher_, *scheduler_, *scheduler_, runtimes_,
+                                     metrics_, RestApi::Options{});
     model_ = ReadOrDie(SourceDir() + "/functions/examples/digits/digits.onnx");
     ASSERT_FALSE(model_.empty());
   }
@@ -418,7 +418,8 @@ TEST_F(RestApiTest, FunctionPolicyOverrideIsValidatedPersistedAppliedAndRemoved)
   // Persisted: a gateway restarted on the same data directory applies it.
   {
     scheduler::PlacementScheduler fresh(common::RealClock::Get(), nullptr, 2);
-    RestApi restarted(*registry_, *dispatcher_, fresh, runtimes_, metrics_, RestApi::Options{});
+    RestApi restarted(*registry_, *dispatcher_, fresh, fresh, runtimes_, metrics_,
+                      RestApi::Options{});
     ASSERT_TRUE(fresh.GetFunctionPolicy("digits").has_value());
     EXPECT_EQ(fresh.GetFunctionPolicy("digits")->policy, scheduler::PolicyKind::kCloudOnly);
   }
@@ -465,8 +466,8 @@ TEST_F(RestApiTest, NoReadinessWithoutATier) {
   dispatcher_ = std::make_unique<Dispatcher>(
       std::array<executors::ExecutorPtr, scheduler::kNumTiers>{}, *scheduler_,
       common::RealClock::Get(), metrics_, Dispatcher::Options{});
-  api_ = std::make_unique<RestApi>(*registry_, *dispatcher_, *scheduler_, runtimes_, metrics_,
-                                   RestApi::Options{});
+  api_ = std::make_unique<RestApi>(*registry_, *dispatcher_, *scheduler_, *scheduler_, runtimes_,
+                                   metrics_, RestApi::Options{});
   EXPECT_EQ(Call("GET", "/readyz").status, 503);
   ASSERT_EQ(RegisterDigits().status, 201);
   EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", Pixels(64)), 503),
