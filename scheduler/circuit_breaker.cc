@@ -1,5 +1,7 @@
 #include "scheduler/circuit_breaker.h"
 
+#include "common/check.h"
+
 namespace stoa::scheduler {
 
 std::string_view CircuitStateName(CircuitState s) {
@@ -11,7 +13,7 @@ std::string_view CircuitStateName(CircuitState s) {
     case CircuitState::kHalfOpen:
       return "half_open";
   }
-  return "unknown";
+  STOA_CHECK(false, "not a CircuitState");
 }
 
 CircuitState CircuitBreaker::State(int64_t now_us) const {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/check.h"
+
 namespace stoa::scheduler {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -20,7 +22,7 @@ std::string_view TermName(Term t) {
     case Term::kExec:
       return "exec";
   }
-  return "unknown";
+  STOA_CHECK(false, "not a Term");
 }
 
 Prediction LatencyModel::Predict(const ModelInput& in, Objective objective) const {

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "scheduler/decision.h"
 #include "scheduler/latency_terms.h"
 #include "scheduler/policy_config.h"
-#include "scheduler/scheduler.h"
 
 namespace stoa::scheduler {
 

@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "scheduler/decision.h"
 #include "scheduler/latency_model.h"
 #include "scheduler/policy_config.h"
-#include "scheduler/scheduler.h"
 #include "scheduler/tier.h"
 
 namespace stoa::scheduler {
@@ -53,12 +53,11 @@ struct PolicyInput {
   const Features* features = nullptr;
   // Per tier; `measured` is false for tiers without a successful outcome.
   std::array<Prediction, kNumTiers> predictions{};
-  // Available tiers the exploration budget allows probing now (not used
-  // lately and within explore_budget of this function's decisions); the
-  // scheduler computes it.
+  // Available tiers that may be probed now (Exploration::Explorable: owed
+  // follow-ups, or not used lately within the explore_budget).
   TierSet explorable;
-  // Unmeasured tiers whose first request is still on its way (sent less
-  // than PlacementScheduler::kStaleUs ago): not worth a second one yet.
+  // Unmeasured tiers whose first request is still on its way
+  // (Exploration::FirstPending): not worth a second one yet.
   TierSet first_pending;
   const PolicyConfig* config = nullptr;
   Rng* rng = nullptr;

@@ -9,43 +9,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
+#include "common/check.h"
+#include "common/status_macros.h"
+#include "scheduler/exploration.h"
+#include "scheduler/streaming_stats.h"
 
 namespace stoa::scheduler {
 namespace {
 
-constexpr std::array<Reason, kNumReasons> kAllReasons = {Reason::kPredictedBest, Reason::kPolicy,
-                                                         Reason::kForced,        Reason::kFailover,
-                                                         Reason::kExplore,       Reason::kHedge};
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-int ReasonIndex(Reason r) { return static_cast<int>(r); }
-
-// The lowest predicted mean among the available measured tiers (0: none).
-double BestMeanMs(const PolicyInput& in) {
-  double best = std::numeric_limits<double>::infinity();
-  for (Tier t : kAllTiers) {
-    const Prediction& p = in.predictions[TierIndex(t)];
-    if (in.available.Contains(t) && p.measured) best = std::min(best, p.mean_ms);
-  }
-  return std::isfinite(best) ? best : 0.0;
-}
-
-void AddTo(std::atomic<double>& sum, double v) {
-  double old = sum.load(std::memory_order_relaxed);
-  while (!sum.compare_exchange_weak(old, old + v, std::memory_order_relaxed)) {
-  }
-}
-
-// What sending a request to a tier predicted at `p` is expected to cost over
-// the best tier.
-double ProbeCostMs(const Prediction& p, double best_ms) {
-  return p.measured ? std::max(0.0, p.mean_ms - best_ms) : 0.0;
-}
-
-nlohmann::json NumberOrNull(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
 
 // Prediction-error buckets in seconds: 10 µs to 10 s.
 std::vector<double> ErrorBuckets() {
@@ -59,13 +31,7 @@ struct PlacementScheduler::FunctionState {
     LatencyModel model;
     std::array<std::atomic<uint64_t>, kNumReasons> decisions{};
     std::atomic<double> predicted_ms{kNaN};
-    std::atomic<int64_t> last_used_us{std::numeric_limits<int64_t>::min() / 2};
-    // Last successful outcome here, shadow runs included.
-    std::atomic<int64_t> last_observed_us{std::numeric_limits<int64_t>::min() / 2};
     std::atomic<double> last_request_kb{0.0};
-    // Probes still owed to this tier because the last probe found its
-    // conditions changed (bounded: kFollowUps per detected change).
-    std::atomic<int> follow_ups{0};
     // Cached so the hot path never takes Family::Add's mutex.
     std::array<common::metrics::Counter*, kNumReasons> placements{};
     std::array<common::metrics::Histogram*, kNumTerms> errors{};
@@ -76,16 +42,23 @@ struct PlacementScheduler::FunctionState {
       if (auto* c = placements[ReasonIndex(r)]) c->Increment();
     }
   };
+
+  // The lowest last prediction of the tiers other than `tier` (infinity:
+  // none).
+  double OthersPredictedMs(Tier tier) const {
+    double others = std::numeric_limits<double>::infinity();
+    for (Tier t : kAllTiers) {
+      double p = tiers[TierIndex(t)].predicted_ms.load(std::memory_order_relaxed);
+      if (t != tier && std::isfinite(p)) others = std::min(others, p);
+    }
+    return others;
+  }
+
   std::array<PerTier, kNumTiers> tiers;
-  std::atomic<uint64_t> decisions{0};
-  std::atomic<uint64_t> explores{0};
-  // Exploration's cost budget: the predicted extra latency of the probes
-  // made, and the best tier's predicted latency summed over decisions.
-  std::atomic<double> explore_cost_ms{0.0};
-  std::atomic<double> best_ms_sum{0.0};
+  Exploration exploration;
   std::atomic<uint64_t> comparisons{0};
   std::atomic<uint64_t> correct{0};
-  std::atomic<double> regret_ms{0.0};
+  AtomicSum regret_ms;
   common::metrics::Gauge* accuracy_gauge = nullptr;
   common::metrics::Counter* regret_counter = nullptr;
 };
@@ -94,7 +67,6 @@ PlacementScheduler::PlacementScheduler(const common::Clock& clock,
                                        common::metrics::Registry* metrics, uint64_t seed,
                                        const PolicyConfig& policy, SchedulerOptions options)
     : clock_(clock), options_(options), rng_(seed) {
-  for (auto& rtt : link_rtt_ms_) rtt.store(kNaN, std::memory_order_relaxed);
   SetPolicy(policy);
   if (metrics != nullptr) {
     placements_ = &metrics->AddCounter("stoa_placements_total",
@@ -184,7 +156,7 @@ std::shared_ptr<PlacementScheduler::FunctionState> PlacementScheduler::MakeFunct
       l["term"] = std::string(TermName(term));
       tier.errors[TermIndex(term)] = &errors_->Add(l);
     }
-    for (Reason r : kAllReasons) {
+    for (Reason r : kPlacementReasons) {
       labels["reason"] = std::string(ReasonName(r));
       tier.placements[ReasonIndex(r)] = &placements_->Add(labels);
     }
@@ -248,63 +220,80 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.request_kb = features.request_bytes / 1000.0;
   in.batch = features.batch;
   in.ahead = features.queue_depth[TierIndex(t)] + features.in_flight[TierIndex(t)];
-  in.link_rtt_ms = link_rtt_ms_[TierIndex(t)].load(std::memory_order_relaxed);
+  in.link_rtt_ms = links_.RttMs(t);
   return in;
 }
 
-TierSet PlacementScheduler::Explorable(const FunctionState& state, const PolicyConfig& config,
-                                       const PolicyInput& in, double best_ms, int64_t now) const {
-  TierSet out;
-  if (config.explore_budget <= 0.0) return out;
+void PlacementScheduler::Predict(FunctionState& state, const Features& features,
+                                 Objective objective, PolicyInput& in) const {
   for (Tier t : kAllTiers) {
-    if (in.available.Contains(t) &&
-        state.tiers[TierIndex(t)].follow_ups.load(std::memory_order_relaxed) > 0) {
-      out.Add(t);
+    if (!in.allowed.Contains(t)) continue;
+    auto& tier = state.tiers[TierIndex(t)];
+    Prediction p = tier.model.Predict(InputFor(t, features), objective);
+    in.predictions[TierIndex(t)] = p;
+    if (p.measured) {
+      tier.predicted_ms.store(p.ms, std::memory_order_relaxed);
+      if (tier.predicted_gauge != nullptr) tier.predicted_gauge->Set(p.ms / 1000.0);
     }
   }
-  double spent = static_cast<double>(state.explores.load(std::memory_order_relaxed)) + 1.0;
-  double allowance =
-      config.explore_budget * static_cast<double>(state.decisions.load(std::memory_order_relaxed));
-  if (spent > allowance) return out;
-  const double cost_allowance =
-      config.explore_budget * state.best_ms_sum.load(std::memory_order_relaxed);
-  const double cost_spent = state.explore_cost_ms.load(std::memory_order_relaxed);
-  for (Tier t : kAllTiers) {
-    if (!in.available.Contains(t)) continue;
-    const auto& tier = state.tiers[TierIndex(t)];
-    int64_t last = std::max(tier.last_used_us.load(std::memory_order_relaxed),
-                            tier.last_observed_us.load(std::memory_order_relaxed));
-    if (now - last < kStaleUs) continue;
-    const Prediction& p = in.predictions[TierIndex(t)];
-    if (!p.measured || cost_spent + ProbeCostMs(p, best_ms) <= cost_allowance) out.Add(t);
-  }
-  return out;
 }
 
-void PlacementScheduler::AddExtras(FunctionState& state, const PolicyConfig& config,
-                                   const PolicyInput& in, int64_t now, Decision& decision) {
+absl::StatusOr<Decision> PlacementScheduler::Admit(std::string_view function,
+                                                   const PolicyConfig& config,
+                                                   const PolicyInput& in, const Choice& choice,
+                                                   int64_t now) {
+  Tier tier = choice.tier;
+  Reason reason = choice.reason;
   const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
-  if (config.hedge && decision.reason == Reason::kPredictedBest) {
-    const Prediction& best = in.predictions[TierIndex(decision.tier)];
+  if (!in.allowed.Contains(tier) || !circuits_[TierIndex(tier)].TryAdmit(now, open_us)) {
+    if (!choice.may_fail_over) {
+      return Unavailable(
+          function, in.allowed, now,
+          absl::StrCat("policy ", std::string(PolicyKindName(config.policy)), " requires ",
+                       std::string(TierName(tier)), " and does not fail over"));
+    }
+    bool found = false;
     for (Tier t : kAllTiers) {
-      if (t == decision.tier || !in.available.Contains(t)) continue;
-      const Prediction& other = in.predictions[TierIndex(t)];
-      if (!other.measured) continue;
-      double gap = std::fabs(other.ms - best.ms);
-      double uncertainty = std::hypot(best.uncertainty_ms, other.uncertainty_ms);
-      if (gap < uncertainty && circuits_[TierIndex(t)].TryAdmit(now, open_us)) {
-        decision.hedge.Add(t);
-        decision.reason = Reason::kHedge;
-        state.tiers[TierIndex(t)].last_used_us.store(now, std::memory_order_relaxed);
+      if (t != tier && in.available.Contains(t) && circuits_[TierIndex(t)].TryAdmit(now, open_us)) {
+        tier = t;
+        reason = Reason::kFailover;
+        found = true;
         break;
       }
     }
+    // Possible: a concurrent Decide took the half-open probe slot.
+    if (!found) return Unavailable(function, in.allowed, now, "");
   }
-  if (config.shadow_rate > 0.0 && rng_.Uniform() < config.shadow_rate) {
-    for (Tier t : kAllTiers) {
-      if (t != decision.tier && !decision.hedge.Contains(t) && in.available.Contains(t)) {
-        decision.shadow.Add(t);
-      }
+  const Prediction& p = in.predictions[TierIndex(tier)];
+  return Decision{tier, reason, p.measured ? p.ms : 0.0};
+}
+
+void PlacementScheduler::AddHedge(FunctionState& state, const PolicyConfig& config,
+                                  const PolicyInput& in, int64_t now, Decision& decision) {
+  if (!config.hedge || decision.reason != Reason::kPredictedBest) return;
+  const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
+  const Prediction& best = in.predictions[TierIndex(decision.tier)];
+  for (Tier t : kAllTiers) {
+    if (t == decision.tier || !in.available.Contains(t)) continue;
+    const Prediction& other = in.predictions[TierIndex(t)];
+    if (!other.measured) continue;
+    double gap = std::fabs(other.ms - best.ms);
+    double uncertainty = std::hypot(best.uncertainty_ms, other.uncertainty_ms);
+    if (gap < uncertainty && circuits_[TierIndex(t)].TryAdmit(now, open_us)) {
+      decision.hedge.Add(t);
+      decision.reason = Reason::kHedge;
+      state.exploration.Sent(t, now);
+      return;
+    }
+  }
+}
+
+void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput& in,
+                                   Decision& decision) {
+  if (config.shadow_rate <= 0.0 || rng_.Uniform() >= config.shadow_rate) return;
+  for (Tier t : kAllTiers) {
+    if (t != decision.tier && !decision.hedge.Contains(t) && in.available.Contains(t)) {
+      decision.shadow.Add(t);
     }
   }
 }
@@ -320,10 +309,7 @@ double PlacementScheduler::PredictMs(std::string_view function, Tier tier,
 
 absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, TierSet allowed,
                                                     const Features& features) {
-  if (allowed.Empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no tiers allowed for function '", std::string(function), "'"));
-  }
+  STOA_CHECK(!allowed.Empty(), "Decide needs at least one allowed tier");
   std::shared_ptr<const ActivePolicy> active = PolicyFor(function);
   const PolicyConfig& config = active->config;
   const int64_t now = clock_.NowMicros();
@@ -339,64 +325,23 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   if (in.available.Empty()) return Unavailable(function, allowed, now, "");
 
   std::shared_ptr<FunctionState> state = FindOrCreate(function);
-  for (Tier t : kAllTiers) {
-    if (!allowed.Contains(t)) continue;
-    auto& tier = state->tiers[TierIndex(t)];
-    Prediction p = tier.model.Predict(InputFor(t, features), config.objective);
-    in.predictions[TierIndex(t)] = p;
-    if (!p.measured && now - tier.last_used_us.load(std::memory_order_relaxed) < kStaleUs) {
-      in.first_pending.Add(t);
-    }
-    if (p.measured) {
-      tier.predicted_ms.store(p.ms, std::memory_order_relaxed);
-      if (tier.predicted_gauge != nullptr) tier.predicted_gauge->Set(p.ms / 1000.0);
-    }
-  }
-  const double best_ms = BestMeanMs(in);
-  in.explorable = Explorable(*state, config, in, best_ms, now);
+  Exploration& exploration = state->exploration;
+  Predict(*state, features, config.objective, in);
+  in.first_pending = exploration.FirstPending(allowed, in.predictions, now);
+  const double best_ms = Exploration::BestMeanMs(in.available, in.predictions);
+  in.explorable =
+      exploration.Explorable(config.explore_budget, in.available, in.predictions, best_ms, now);
 
-  Choice choice = active->strategy->Choose(in);
-  Tier tier = choice.tier;
-  Reason reason = choice.reason;
-  const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
-  if (!allowed.Contains(tier) || !circuits_[TierIndex(tier)].TryAdmit(now, open_us)) {
-    if (!choice.may_fail_over) {
-      return Unavailable(
-          function, allowed, now,
-          absl::StrCat("policy ", std::string(PolicyKindName(config.policy)), " requires ",
-                       std::string(TierName(tier)), " and does not fail over"));
-    }
-    bool found = false;
-    for (Tier t : kAllTiers) {
-      if (t != tier && in.available.Contains(t) && circuits_[TierIndex(t)].TryAdmit(now, open_us)) {
-        tier = t;
-        reason = Reason::kFailover;
-        found = true;
-        break;
-      }
-    }
-    if (!found) return Unavailable(function, allowed, now, "");
-  }
-  const Prediction& p = in.predictions[TierIndex(tier)];
-  Decision decision{tier, reason, p.measured ? p.ms : 0.0};
-  AddExtras(*state, config, in, now, decision);
+  ASSIGN_OR_RETURN(Decision decision,
+                   Admit(function, config, in, active->strategy->Choose(in), now));
+  AddHedge(*state, config, in, now, decision);
+  AddShadow(config, in, decision);
 
-  auto& chosen = state->tiers[TierIndex(tier)];
+  auto& chosen = state->tiers[TierIndex(decision.tier)];
   chosen.Count(decision.reason);
-  chosen.last_used_us.store(now, std::memory_order_relaxed);
   chosen.last_request_kb.store(features.request_bytes / 1000.0, std::memory_order_relaxed);
-  state->decisions.fetch_add(1, std::memory_order_relaxed);
-  AddTo(state->best_ms_sum, best_ms);
-  // Any run on the tier pays off a follow-up probe owed to it; follow-ups
-  // are bounded per detected change and do not draw on the routine budget.
-  int owed = chosen.follow_ups.load(std::memory_order_relaxed);
-  while (owed > 0 &&
-         !chosen.follow_ups.compare_exchange_weak(owed, owed - 1, std::memory_order_relaxed)) {
-  }
-  if (decision.reason == Reason::kExplore && owed == 0) {
-    state->explores.fetch_add(1, std::memory_order_relaxed);
-    AddTo(state->explore_cost_ms, ProbeCostMs(p, best_ms));
-  }
+  exploration.Decided(decision.tier, decision.reason, in.predictions[TierIndex(decision.tier)],
+                      best_ms, now);
   return decision;
 }
 
@@ -411,41 +356,24 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   } else {
     cb.RecordSuccess(now);
   }
-  bool forced = decision.reason == Reason::kForced && !outcome.shadow;
+  const bool shadow = IsShadowRun(decision, outcome);
+  const bool forced = decision.reason == Reason::kForced && !shadow;
   if (!outcome.ok && !forced) return;
   std::shared_ptr<FunctionState> state = FindOrCreate(function);
   if (forced) state->tiers[TierIndex(decision.tier)].Count(Reason::kForced);
   if (!outcome.ok) return;
   auto& tier = state->tiers[TierIndex(outcome.tier)];
-  tier.last_observed_us.store(now, std::memory_order_relaxed);
+  state->exploration.Observed(outcome.tier, now);
   ModelInput in;
   in.networked = !options_.in_process.Contains(outcome.tier);
-  in.link_rtt_ms = link_rtt_ms_[TierIndex(outcome.tier)].load(std::memory_order_relaxed);
+  in.link_rtt_ms = links_.RttMs(outcome.tier);
   in.request_kb = outcome.request_bytes / 1000.0;
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;
   TermErrors errors = tier.model.Observe(in, outcome);
-  if (decision.reason == Reason::kExplore && !outcome.shadow) {
-    double total = 0.0;
-    for (double e : errors) total += std::isfinite(e) ? e : 0.0;
-    // The probe found the tier much faster than believed (or it was the
-    // first measurement: nothing was believed): probe again soon, so the
-    // model settles in a few requests instead of a few budgets. A tier
-    // found slower needs no more probes: the model already moved away.
-    bool first = tier.model.Observations() == 1;
-    // A first measurement earns follow-ups (so the regressions see more than
-    // one request size) only if the tier may compete: its warm latency
-    // within twice the best other tier's last prediction.
-    double others = std::numeric_limits<double>::infinity();
-    for (Tier t : kAllTiers) {
-      double p = state->tiers[TierIndex(t)].predicted_ms.load(std::memory_order_relaxed);
-      if (t != outcome.tier && std::isfinite(p)) others = std::min(others, p);
-    }
-    bool competitive = outcome.latency_ms - outcome.load_ms <= 2.0 * others;
-    bool changed = (first && competitive) || -total > 0.2 * outcome.latency_ms + 5.0;
-    if (changed && tier.follow_ups.load(std::memory_order_relaxed) == 0) {
-      tier.follow_ups.store(kFollowUps, std::memory_order_relaxed);
-    }
+  if (decision.reason == Reason::kExplore && !shadow) {
+    state->exploration.Probed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
+                              state->OthersPredictedMs(outcome.tier));
   }
   for (int i = 0; i < kNumTerms; ++i) {
     if (tier.errors[i] != nullptr && std::isfinite(errors[i])) {
@@ -471,120 +399,73 @@ void PlacementScheduler::ObserveComparison(std::string_view function, Tier chose
   uint64_t ok = state->correct.fetch_add(mine <= best ? 1 : 0, std::memory_order_relaxed) +
                 (mine <= best ? 1 : 0);
   double regret = mine - best;
-  AddTo(state->regret_ms, regret);
+  state->regret_ms.Add(regret);
   if (state->accuracy_gauge != nullptr) state->accuracy_gauge->Set(double(ok) / double(n));
   if (state->regret_counter != nullptr && regret > 0)
     state->regret_counter->Increment(regret / 1e3);
 }
 
 void PlacementScheduler::ObserveLink(Tier tier, bool ok, double rtt_ms) {
-  if (!ok) {
-    const PolicyConfig config = GetPolicy();
-    circuits_[TierIndex(tier)].RecordFailure(clock_.NowMicros(), config.circuit.failures,
-                                             int64_t{config.circuit.open_ms} * 1000);
+  if (ok) {
+    links_.Observe(tier, rtt_ms);
     return;
   }
-  if (!std::isfinite(rtt_ms) || rtt_ms < 0.0) return;
-  absl::MutexLock lock(&link_mu_);
-  std::atomic<double>& smoothed = link_rtt_ms_[TierIndex(tier)];
-  LinkTrack& track = link_track_[TierIndex(tier)];
-  const double old = smoothed.load(std::memory_order_relaxed);
-  if (!std::isfinite(old)) {
-    smoothed.store(rtt_ms, std::memory_order_relaxed);
-    return;
-  }
-  const double dev = rtt_ms - old;
-  const double threshold = 4.0 * track.mean_abs_dev + 0.1 * old + 1.0;
-  double next = old + kLinkWeight * dev;
-  if (track.step.Add(dev, threshold)) {
-    next = rtt_ms;  // a step, not a spike
-  } else if (std::fabs(dev) <= threshold) {
-    track.mean_abs_dev += kLinkWeight * (std::fabs(dev) - track.mean_abs_dev);
-  }
-  smoothed.store(next, std::memory_order_relaxed);
+  const PolicyConfig config = GetPolicy();
+  circuits_[TierIndex(tier)].RecordFailure(clock_.NowMicros(), config.circuit.failures,
+                                           int64_t{config.circuit.open_ms} * 1000);
 }
 
-std::string PlacementScheduler::StateJson() const {
-  using Json = nlohmann::json;
+SchedulerSnapshot PlacementScheduler::Snapshot() const {
   const int64_t now = clock_.NowMicros();
-  Json doc;
-  doc["policy"] = Json::parse(PolicyToJson(GetPolicy()));
-  Json tiers = Json::object();
+  SchedulerSnapshot out;
+  out.policy = GetPolicy();
   for (Tier t : kAllTiers) {
     const CircuitBreaker& cb = circuits_[TierIndex(t)];
-    tiers[std::string(TierName(t))] = {
-        {"circuit", std::string(CircuitStateName(cb.State(now)))},
-        {"consecutive_failures", cb.ConsecutiveFailures()},
-        {"in_process", options_.in_process.Contains(t)},
-        {"link_rtt_ms", NumberOrNull(link_rtt_ms_[TierIndex(t)].load(std::memory_order_relaxed))},
-    };
+    TierSnapshot& tier = out.tiers[TierIndex(t)];
+    tier.circuit = cb.State(now);
+    tier.consecutive_failures = cb.ConsecutiveFailures();
+    tier.in_process = options_.in_process.Contains(t);
+    tier.link_rtt_ms = links_.RttMs(t);
   }
-  doc["tiers"] = std::move(tiers);
-
-  std::vector<std::pair<std::string, std::shared_ptr<FunctionState>>> snapshot;
+  std::vector<std::pair<std::string, std::shared_ptr<FunctionState>>> states;
   for (const Shard& shard : shards_) {
     absl::ReaderMutexLock lock(&shard.mu);
-    for (const auto& [name, state] : shard.functions) snapshot.emplace_back(name, state);
+    for (const auto& [name, state] : shard.functions) states.emplace_back(name, state);
   }
-  const PolicyConfig global = GetPolicy();
-  Json functions = Json::object();
-  for (const auto& [name, state] : snapshot) {
-    Json fn = Json::object();
-    std::optional<PolicyConfig> override = GetFunctionPolicy(name);
-    fn["policy_override"] = override ? Json::parse(PolicyToJson(*override)) : Json(nullptr);
-    const Objective objective = override ? override->objective : global.objective;
-    uint64_t n = state->comparisons.load(std::memory_order_relaxed);
-    uint64_t ok = state->correct.load(std::memory_order_relaxed);
-    fn["accuracy"] = {{"comparisons", n},
-                      {"correct", ok},
-                      {"ratio", n > 0 ? Json(double(ok) / double(n)) : Json(nullptr)},
-                      {"regret_ms", state->regret_ms.load(std::memory_order_relaxed)}};
-    for (Tier t : kAllTiers) {
-      const auto& tier = state->tiers[TierIndex(t)];
-      Json decisions = Json::object();
-      for (Reason r : kAllReasons) {
-        decisions[std::string(ReasonName(r))] =
-            tier.decisions[ReasonIndex(r)].load(std::memory_order_relaxed);
-      }
-      LatencyModel::Snapshot snap = tier.model.Snap();
-      ModelInput probe;
-      probe.warm = false;
-      probe.networked = !options_.in_process.Contains(t);
-      probe.request_kb = tier.last_request_kb.load(std::memory_order_relaxed);
-      probe.link_rtt_ms = link_rtt_ms_[TierIndex(t)].load(std::memory_order_relaxed);
-      Prediction p = tier.model.Predict(probe, objective);
-      Json terms = Json::object();
-      Json errors = Json::object();
-      for (Term term : kAllTerms) {
-        const int i = TermIndex(term);
-        std::string key(TermName(term));
-        terms[key] = {{"mean_ms", p.terms[i].mean_ms}, {"p95_ms", p.terms[i].p95_ms}};
-        errors[key] = {{"mean_abs_ms", snap.mean_abs_error[i]},
-                       {"last_ms", snap.last_error[i]},
-                       {"count", snap.term_observations[i]}};
-      }
-      fn[std::string(TierName(t))] = {
-          {"observations", snap.observations},
-          {"predicted_ms", NumberOrNull(tier.predicted_ms.load(std::memory_order_relaxed))},
-          {"last_latency_ms", NumberOrNull(snap.last_latency_ms)},
-          {"recent_ms", snap.recent_ms},
-          {"prediction", p.measured
-                             ? Json{{"mean_ms", p.mean_ms}, {"p95_ms", p.p95_ms}, {"terms", terms}}
-                             : Json(nullptr)},
-          {"model",
-           {{"rtt_ms", snap.rtt_ms},
-            {"ms_per_kb", snap.ms_per_kb},
-            {"service_ms", snap.service_ms},
-            {"cold_window", snap.cold_measured ? Json(snap.cold_window) : Json(nullptr)},
-            {"exec", snap.exec_coefficients}}},
-          {"errors", std::move(errors)},
-          {"decisions", std::move(decisions)},
-      };
+  std::sort(states.begin(), states.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [name, state] : states) {
+    out.functions.push_back(SnapshotOf(name, *state, out.policy.objective));
+  }
+  return out;
+}
+
+FunctionSnapshot PlacementScheduler::SnapshotOf(const std::string& name, const FunctionState& state,
+                                                Objective global) const {
+  FunctionSnapshot fn;
+  fn.name = name;
+  fn.policy_override = GetFunctionPolicy(name);
+  const Objective objective = fn.policy_override ? fn.policy_override->objective : global;
+  fn.accuracy.comparisons = state.comparisons.load(std::memory_order_relaxed);
+  fn.accuracy.correct = state.correct.load(std::memory_order_relaxed);
+  fn.accuracy.regret_ms = state.regret_ms.Value();
+  for (Tier t : kAllTiers) {
+    const auto& tier = state.tiers[TierIndex(t)];
+    FunctionTierSnapshot& out = fn.tiers[TierIndex(t)];
+    out.predicted_ms = tier.predicted_ms.load(std::memory_order_relaxed);
+    out.model = tier.model.Snap();
+    ModelInput idle_cold;
+    idle_cold.warm = false;
+    idle_cold.networked = !options_.in_process.Contains(t);
+    idle_cold.request_kb = tier.last_request_kb.load(std::memory_order_relaxed);
+    idle_cold.link_rtt_ms = links_.RttMs(t);
+    out.prediction = tier.model.Predict(idle_cold, objective);
+    for (Reason r : kPlacementReasons) {
+      out.decisions[ReasonIndex(r)] =
+          tier.decisions[ReasonIndex(r)].load(std::memory_order_relaxed);
     }
-    functions[name] = std::move(fn);
   }
-  doc["functions"] = std::move(functions);
-  return doc.dump();
+  return fn;
 }
 
 }  // namespace stoa::scheduler

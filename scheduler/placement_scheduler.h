@@ -1,25 +1,16 @@
 // PlacementScheduler: the feedback-control Scheduler of DESIGN.md
-// § Scheduler. Per function × tier it keeps a LatencyModel (net, queue,
-// cold and exec terms learned online, latency_model.h); per tier a circuit
-// breaker (circuit_breaker.h); and asks the current PlacementPolicy
-// strategy (placement_policy.h) — the function's override, else the global
-// policy — to pick a tier. On top of the policy's choice:
-//   exploration  a tier neither chosen nor observed (shadow runs count) for
-//                kStaleUs is probed (reason explore) within a two-sided
-//                budget per function: probes stay within explore_budget of
-//                its decisions, and their predicted cost (the probed tier's
-//                predicted mean − the best tier's) within explore_budget of
-//                the best tier's predicted latency summed over its
-//                decisions. A tier known to be much slower is thus probed
-//                rarely (76 ms worse while the best takes 17 ms: once per
-//                ~220 decisions at budget 0.02), one nearly as fast often;
-//                exploration adds at most ~explore_budget to mean latency.
-//                Link changes reach the net term through ObserveLink without
-//                any probe. A probe that finds the tier much faster than
-//                predicted earns kFollowUps immediate probes. A tier never
-//                measured is tried once (the policy's first_pending keeps
-//                further requests off it while that one is in flight, up
-//                to kStaleUs);
+// § Scheduler, and the PolicyStore it decides by. Per function × tier it
+// keeps a LatencyModel (net, queue, cold and exec terms learned online,
+// latency_model.h); per function its exploration state (exploration.h); per
+// tier a circuit breaker (circuit_breaker.h) and the link's probed round
+// trip (link_tracker.h); and asks the current PlacementPolicy strategy
+// (placement_policy.h) — the function's override, else the global policy —
+// to pick a tier. On top of the policy's choice:
+//   exploration  the policies probe the tiers Exploration allows
+//                (reason explore): stale tiers within explore_budget,
+//                follow-ups after a probe found a change, a never-measured
+//                tier once. Link changes reach the net term through
+//                ObserveLink without any probe;
 //   hedging      policy hedge=true, the choice was predicted-best and the
 //                predicted gap to the runner-up is smaller than their
 //                combined uncertainty: Decision::hedge names the runner-up,
@@ -33,12 +24,13 @@
 // policy's tier (edge_only, cloud_only) is open — fixed policies do not fail
 // over. Otherwise, when the policy's tier cannot take the request and
 // another allowed tier can, that one is returned with reason failover. An
-// empty `allowed` set is INVALID_ARGUMENT.
+// empty `allowed` set CHECK-fails (scheduler.h).
 // Observe: a success, or a failure that is not a tier failure (the tier
 // answered), closes a half-open circuit; a tier failure counts towards
 // opening it. Only successful outcomes update the latency model. Decisions
 // with reason forced are made by the caller, not Decide, so Observe counts
-// them in the placement statistics (shadow outcomes are not counted).
+// them in the placement statistics; shadow runs (IsShadowRun) are never
+// counted.
 //
 // Thread safety: every method may be called concurrently. Decide and
 // Observe take no global lock: function state lives in kShards shards (a
@@ -47,8 +39,8 @@
 // swapped atomically.
 //
 // Metrics (when a registry is given; it must outlive the scheduler):
-// stoa_placements_total{function,tier,reason} (counter),
-// stoa_predicted_latency_seconds{function,tier} (gauge),
+// stoa_placements_total{function,tier,reason} (counter; reason one of
+// kPlacementReasons), stoa_predicted_latency_seconds{function,tier} (gauge),
 // stoa_prediction_error_seconds{function,tier,term} (histogram of the
 // absolute one-step error of each term), stoa_placement_accuracy_ratio
 // {function} (gauge, from shadow comparisons),
@@ -70,9 +62,10 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "scheduler/circuit_breaker.h"
+#include "scheduler/link_tracker.h"
 #include "scheduler/placement_policy.h"
+#include "scheduler/policy_store.h"
 #include "scheduler/scheduler.h"
-#include "scheduler/streaming_stats.h"
 
 namespace stoa::scheduler {
 
@@ -82,18 +75,8 @@ struct SchedulerOptions {
   TierFigures figures;
 };
 
-class PlacementScheduler final : public Scheduler {
+class PlacementScheduler final : public Scheduler, public PolicyStore {
  public:
-  // A tier not chosen for this long may be probed (within the budget).
-  static constexpr int64_t kStaleUs = 250'000;
-  // Weight of the newest link probe in the tier's smoothed round trip.
-  static constexpr double kLinkWeight = 0.3;
-  // After a probe finds a tier much faster than predicted (and after the
-  // first measurement of a tier whose warm latency is within twice the
-  // other tier's prediction, so its regressions see more than one request
-  // size), up to this many more probes go there at once, outside the
-  // routine budget: a change costs at most this many extra probes.
-  static constexpr int kFollowUps = 3;
   static constexpr int kShards = 16;
 
   // `seed` drives the random policy and the shadow draws (deterministic on
@@ -102,6 +85,7 @@ class PlacementScheduler final : public Scheduler {
                      const PolicyConfig& policy = {}, SchedulerOptions options = {});
   ~PlacementScheduler() override;
 
+  // Scheduler.
   double PredictMs(std::string_view function, Tier tier, const Features& features) override;
   absl::StatusOr<Decision> Decide(std::string_view function, TierSet allowed,
                                   const Features& features) override;
@@ -109,29 +93,21 @@ class PlacementScheduler final : public Scheduler {
                const Outcome& outcome) override;
   void ObserveComparison(std::string_view function, Tier chosen,
                          const std::array<double, kNumTiers>& latency_ms) override;
-  // Smooths the round trips per tier (kLinkWeight) into the net term's
-  // input, and jumps to the newest when two probes in a row sit far on one
-  // side (the link changed); a failed probe is a tier failure for the
-  // circuit.
+  // A successful probe goes to the LinkTracker (the net term's link round
+  // trip); a failed one is a tier failure for the circuit, counted against
+  // the global policy's circuit settings.
   void ObserveLink(Tier tier, bool ok, double rtt_ms) override;
   void Forget(std::string_view function) override;
+  // Functions by name; a function's prediction is for a cold call of its
+  // last request size on an idle tier, by its policy's objective.
+  SchedulerSnapshot Snapshot() const override;
+
+  // PolicyStore.
   void SetPolicy(const PolicyConfig& policy) override;
   PolicyConfig GetPolicy() const override;
   void SetFunctionPolicy(std::string_view function, const PolicyConfig& policy) override;
   void ClearFunctionPolicy(std::string_view function) override;
   std::optional<PolicyConfig> GetFunctionPolicy(std::string_view function) const override;
-  // {"policy":{…}, "tiers":{"edge":{"circuit":"closed|open|half_open",
-  //  "consecutive_failures":n, "link_rtt_ms":x|null}, …}, "functions":{name:{"policy_override":
-  //  {…}|null, "accuracy":{"comparisons":n,"correct":n,"ratio":x|null,
-  //  "regret_ms":x}, "edge":{"observations":n, "predicted_ms":x (last
-  //  decision), "last_latency_ms":x, "recent_ms":[last 8 latencies],
-  //  "prediction":{"mean_ms","p95_ms",
-  //  "terms":{"net":{"mean_ms","p95_ms"},…}} (for a cold call of the last
-  //  size on an idle tier), "model":{"rtt_ms","ms_per_kb","service_ms",
-  //  "cold_window","exec":[β0,β1,β2]}, "errors":{term:{"mean_abs_ms",
-  //  "last_ms","count"}}, "decisions":{reason:count}}, "cloud":{…}}}};
-  // values not known yet are null.
-  std::string StateJson() const override;
 
  private:
   struct FunctionState;
@@ -152,13 +128,21 @@ class PlacementScheduler final : public Scheduler {
   std::shared_ptr<FunctionState> FindOrCreate(std::string_view function);
   std::shared_ptr<FunctionState> MakeFunctionState(std::string_view function);
   ModelInput InputFor(Tier t, const Features& features) const;
-  // `best_ms`: the lowest predicted mean among the available tiers.
-  TierSet Explorable(const FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
-                     double best_ms, int64_t now) const;
-  void AddExtras(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
-                 int64_t now, Decision& decision);
+  // Fills in.predictions for the allowed tiers and records them as the
+  // tiers' last predictions.
+  void Predict(FunctionState& state, const Features& features, Objective objective,
+               PolicyInput& in) const;
+  // The policy's choice if its tier admits the request, else a failover to
+  // another available tier; UNAVAILABLE when neither can be had.
+  absl::StatusOr<Decision> Admit(std::string_view function, const PolicyConfig& config,
+                                 const PolicyInput& in, const Choice& choice, int64_t now);
+  void AddHedge(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
+                int64_t now, Decision& decision);
+  void AddShadow(const PolicyConfig& config, const PolicyInput& in, Decision& decision);
   absl::Status Unavailable(std::string_view function, TierSet allowed, int64_t now_us,
                            const std::string& why) const;
+  FunctionSnapshot SnapshotOf(const std::string& name, const FunctionState& state,
+                              Objective global) const;
 
   const common::Clock& clock_;
   const SchedulerOptions options_;
@@ -167,15 +151,7 @@ class PlacementScheduler final : public Scheduler {
   // std::atomic<std::shared_ptr> load unlocks with relaxed order: a data race).
   std::shared_ptr<const ActivePolicy> policy_;
   std::array<CircuitBreaker, kNumTiers> circuits_;
-  // Smoothed probed round trip per tier, ms (NaN until the first probe);
-  // read lock-free by Decide, written under link_mu_.
-  std::array<std::atomic<double>, kNumTiers> link_rtt_ms_;
-  struct LinkTrack {
-    double mean_abs_dev = 0.0;
-    StepDetector step;
-  };
-  absl::Mutex link_mu_;
-  std::array<LinkTrack, kNumTiers> link_track_ ABSL_GUARDED_BY(link_mu_);
+  LinkTracker links_;
   mutable std::array<Shard, kShards> shards_;
   common::metrics::Family<common::metrics::Counter>* placements_ = nullptr;
   common::metrics::Family<common::metrics::Gauge>* predicted_ = nullptr;

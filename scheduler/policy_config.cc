@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/check.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "yaml-cpp/yaml.h"
@@ -273,7 +274,7 @@ std::string_view PolicyKindName(PolicyKind k) {
     case PolicyKind::kWeighted:
       return "weighted";
   }
-  return "unknown";
+  STOA_CHECK(false, "not a PolicyKind");
 }
 
 absl::StatusOr<PolicyConfig> ParsePolicyJson(std::string_view json) {

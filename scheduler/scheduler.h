@@ -1,89 +1,24 @@
 // The Scheduler decides, per invocation, which tier runs it, and learns from
 // every outcome (DESIGN.md § Scheduler). The gateway calls Decide before
-// dispatching and Observe when the result (or failure) is known.
+// dispatching and Observe when the result (or failure) is known. The
+// policies it decides by live in a PolicyStore (policy_store.h); what it
+// knows is presented through Snapshot (scheduler_snapshot.h).
 //
-// Thread safety: Decide and Observe are called concurrently from every
-// gateway thread; they are lock-free or sharded (never one global lock) and
-// take microseconds. SetPolicy may be called at any time; the next Decide
-// uses the new policy.
+// Thread safety: every method is called concurrently from every gateway
+// thread; Decide and Observe are lock-free or sharded (never one global
+// lock) and take microseconds.
 #pragma once
 
 #include <array>
-#include <cstdint>
 #include <memory>
-#include <optional>
-#include <string>
 #include <string_view>
 
-#include "absl/status/status.h"
-#include "scheduler/policy_config.h"
+#include "absl/status/statusor.h"
+#include "scheduler/decision.h"
+#include "scheduler/scheduler_snapshot.h"
 #include "scheduler/tier.h"
 
 namespace stoa::scheduler {
-
-// What is known about an invocation before it runs.
-struct Features {
-  uint64_t request_bytes = 0;
-  uint32_t batch = 1;
-  // Tiers whose executor already has this function version loaded (as far
-  // as the gateway knows); on the others a cold start is to be expected.
-  TierSet warm;
-  // Per tier (TierIndex): the gateway's own calls in flight there, and the
-  // queue depth that tier's executor last reported.
-  std::array<uint32_t, kNumTiers> in_flight{};
-  std::array<uint32_t, kNumTiers> queue_depth{};
-};
-
-// Why a tier was chosen; rendered in X-Stoa-Reason and metric labels.
-enum class Reason : uint8_t {
-  kPredictedBest,  // the policy's model picked it
-  kPolicy,         // a fixed rule (edge_only, cloud_only, round_robin)
-  kForced,         // ?tier= on the request
-  kFailover,       // the chosen tier failed or its circuit is open
-  kExplore,        // probing a tier not used lately
-  kHedge,          // too close to call: run on `tier` and `hedge`, first wins
-};
-inline constexpr int kNumReasons = 6;
-// "predicted-best", "policy", "forced", "failover", "explore", "hedge".
-std::string_view ReasonName(Reason r);
-
-struct Decision {
-  Decision() = default;
-  Decision(Tier t, Reason r, double predicted = 0.0)
-      : tier(t), reason(r), predicted_ms(predicted) {}
-
-  Tier tier = Tier::kEdge;
-  Reason reason = Reason::kPolicy;
-  // The model's predicted end-to-end latency on `tier`, in ms (0 if unknown).
-  double predicted_ms = 0.0;
-  // Reason kHedge: the second tier to run the same request on.
-  TierSet hedge;
-  // Shadow measurement (policy shadow_rate): also run on these tiers, only
-  // to learn and to measure placement accuracy; their answers are dropped.
-  TierSet shadow;
-};
-
-// What happened, as the gateway saw it.
-struct Outcome {
-  Tier tier = Tier::kEdge;
-  bool ok = true;
-  // Did the failure say the tier itself is unhealthy (unreachable, timed
-  // out), as opposed to a bad request that would fail anywhere?
-  bool tier_failure = false;
-  double latency_ms = 0.0;  // end to end, measured by the gateway
-  double server_ms = 0.0;   // queue + load + exec as reported by the executor
-  double load_ms = 0.0;     // cold start part, 0 when the function was warm
-  double queue_ms = 0.0;    // executor-reported queue wait
-  double exec_ms = 0.0;     // executor-reported execution time (0: unknown)
-  uint64_t request_bytes = 0;
-  uint64_t response_bytes = 0;
-  uint32_t batch = 1;
-  // Requests ahead of this one when it was sent: the tier's reported queue
-  // depth + the gateway's in-flight calls there (Features at decision time).
-  uint32_t ahead = 0;
-  // A shadow or losing hedge run: it teaches the model but is no decision.
-  bool shadow = false;
-};
 
 class Scheduler {
  public:
@@ -91,8 +26,12 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Chooses a tier among `allowed` (never empty) for `function`.
-  // Returns UNAVAILABLE when every allowed tier's circuit is open.
+  // Chooses a tier among `allowed` for `function`; the decision's tier,
+  // hedge and shadow tiers are all in `allowed`. `allowed` must not be
+  // empty: the caller knows the function's tiers and answers a request
+  // that has none itself (an empty set is a caller bug and CHECK-fails).
+  // Returns UNAVAILABLE when no allowed tier can take the request (every
+  // circuit open, or a fixed policy's tier open).
   virtual absl::StatusOr<Decision> Decide(std::string_view function, TierSet allowed,
                                           const Features& features) = 0;
   // The model's predicted end-to-end latency (ms, per the function's
@@ -100,8 +39,10 @@ class Scheduler {
   // (?tier= on the request). 0 while the tier has no observation. Not a
   // decision: nothing is counted.
   virtual double PredictMs(std::string_view function, Tier tier, const Features& features) = 0;
-  // Feeds an outcome back. `decision` is what Decide returned (or the
-  // failover/forced decision the gateway actually used).
+  // Feeds an outcome back. `decision` is what Decide returned, or the
+  // decision the gateway actually used: {t, kFailover} after a failover,
+  // {t, kForced} for ?tier=, {t, kShadow} for a shadow run (with
+  // Outcome::shadow set), {t, kHedge} for the hedge's second run.
   virtual void Observe(std::string_view function, const Decision& decision,
                        const Outcome& outcome) = 0;
   // Shadow measurement: the same request ran on several tiers;
@@ -119,17 +60,8 @@ class Scheduler {
   // its policy override, if any, stays.
   virtual void Forget(std::string_view function) = 0;
 
-  virtual void SetPolicy(const PolicyConfig& policy) = 0;
-  virtual PolicyConfig GetPolicy() const = 0;
-  // Per-function override of the global policy; the next Decide for that
-  // function uses it. Clear returns to the global policy.
-  virtual void SetFunctionPolicy(std::string_view function, const PolicyConfig& policy) = 0;
-  virtual void ClearFunctionPolicy(std::string_view function) = 0;
-  virtual std::optional<PolicyConfig> GetFunctionPolicy(std::string_view function) const = 0;
-
-  // The scheduler's view as JSON for GET /v1/scheduler/state:
-  // {"policy":…, "functions":{name:{"edge":{…},"cloud":{…}}}, "tiers":{…}}.
-  virtual std::string StateJson() const = 0;
+  // What the scheduler knows now, for GET /v1/scheduler/state.
+  virtual SchedulerSnapshot Snapshot() const = 0;
 
  protected:
   Scheduler() = default;

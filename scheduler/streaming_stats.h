@@ -9,11 +9,14 @@
 //                bounded, so a stream with a constant x (no excitation in the
 //                slope direction) cannot blow it up ("wind-up").
 //
-// Thread safety: none; the owner serialises access (latency_model.h holds a
-// mutex per function × tier).
+//   AtomicSum    a sum of doubles many threads add to without a lock.
+//
+// Thread safety: AtomicSum is lock-free; the others have none, the owner
+// serialises access (latency_model.h holds a mutex per function × tier).
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 
 namespace stoa::scheduler {
@@ -28,6 +31,19 @@ class StepDetector {
 
  private:
   int run_ = 0;  // signed length of the current run of outliers
+};
+
+class AtomicSum {
+ public:
+  void Add(double v) {
+    double old = sum_.load(std::memory_order_relaxed);
+    while (!sum_.compare_exchange_weak(old, old + v, std::memory_order_relaxed)) {
+    }
+  }
+  double Value() const { return sum_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> sum_{0.0};
 };
 
 class P2Quantile {

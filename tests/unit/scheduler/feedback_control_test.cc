@@ -8,14 +8,12 @@
 #include "common/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "scheduler/placement_scheduler.h"
 
 namespace stoa::scheduler {
 namespace {
 
 using ::testing::HasSubstr;
-using Json = nlohmann::json;
 
 // An in-process edge and a remote cloud with scripted conditions.
 struct World {
@@ -87,7 +85,16 @@ class Rig {
     return limit + 1;
   }
 
-  Json State() const { return Json::parse(scheduler.StateJson()); }
+  // The snapshot of function "f" (which every test drives).
+  FunctionSnapshot F() const {
+    SchedulerSnapshot s = scheduler.Snapshot();
+    for (FunctionSnapshot& fn : s.functions) {
+      if (fn.name == "f") return fn;
+    }
+    ADD_FAILURE() << "no function f";
+    return {};
+  }
+  TierSnapshot TierState(Tier t) const { return scheduler.Snapshot().tiers[TierIndex(t)]; }
 
   World w;
   uint32_t reported_depth = 0;
@@ -133,9 +140,9 @@ TEST(FeedbackControlTest, NetTermSeparatesRttFromBandwidth) {
   EXPECT_EQ(big.tier, Tier::kEdge);
   r.w.kb = 2;
   EXPECT_EQ(r.Step().tier, Tier::kCloud);
-  Json cloud = r.State()["functions"]["f"]["cloud"]["model"];
-  EXPECT_NEAR(cloud["rtt_ms"].get<double>(), 20, 1.0);
-  EXPECT_NEAR(cloud["ms_per_kb"].get<double>(), 0.5, 0.05);
+  LatencyModel::Snapshot cloud = r.F().tiers[TierIndex(Tier::kCloud)].model;
+  EXPECT_NEAR(cloud.rtt_ms, 20, 1.0);
+  EXPECT_NEAR(cloud.ms_per_kb, 0.5, 0.05);
 }
 
 TEST(FeedbackControlTest, QueueingOnTheCloudMovesTrafficToTheEdge) {
@@ -199,9 +206,8 @@ TEST(FeedbackControlTest, LinkProbesTrackTheNetTermWithoutSendingThere) {
   Decision d = r.Step();
   EXPECT_EQ(d.tier, Tier::kEdge);
   EXPECT_EQ(d.reason, Reason::kPredictedBest);
-  Json tiers = r.State()["tiers"];
-  EXPECT_NEAR(tiers["cloud"]["link_rtt_ms"].get<double>(), 200, 10);  // smoothed
-  EXPECT_TRUE(tiers["edge"]["link_rtt_ms"].is_null());
+  EXPECT_NEAR(r.TierState(Tier::kCloud).link_rtt_ms, 200, 10);  // smoothed
+  EXPECT_TRUE(std::isnan(r.TierState(Tier::kEdge).link_rtt_ms));
   for (int i = 0; i < 20; ++i) ASSERT_EQ(r.Step().tier, Tier::kEdge);
   // It recovers: with no exploration at all, the probes alone bring the
   // traffic back.
@@ -220,9 +226,9 @@ TEST(FeedbackControlTest, FailedLinkProbesOpenTheCircuit) {
   EXPECT_LE(r.StepsUntil(Tier::kCloud, 10), 10);
   r.scheduler.ObserveLink(Tier::kCloud, false, 0);
   r.scheduler.ObserveLink(Tier::kCloud, false, 0);
-  EXPECT_EQ(r.State()["tiers"]["cloud"]["circuit"], "closed");  // two failures
+  EXPECT_EQ(r.TierState(Tier::kCloud).circuit, CircuitState::kClosed);  // two failures
   r.scheduler.ObserveLink(Tier::kCloud, false, 0);
-  EXPECT_EQ(r.State()["tiers"]["cloud"]["circuit"], "open");
+  EXPECT_EQ(r.TierState(Tier::kCloud).circuit, CircuitState::kOpen);
   Decision d = r.Step();
   EXPECT_EQ(d.tier, Tier::kEdge);
   EXPECT_EQ(d.reason, Reason::kFailover);
@@ -278,9 +284,10 @@ TEST(FeedbackControlTest, HedgesOnlyWhenTooCloseToCall) {
   EXPECT_EQ(d.tier, Tier::kEdge);
   EXPECT_NE(d.reason, Reason::kHedge);
   EXPECT_TRUE(d.hedge.Empty());
-  EXPECT_GT(r.State()["functions"]["f"]["cloud"]["decisions"]["hedge"].get<int>() +
-                r.State()["functions"]["f"]["edge"]["decisions"]["hedge"].get<int>(),
-            0);
+  const FunctionSnapshot f = r.F();
+  EXPECT_GT(f.tiers[TierIndex(Tier::kCloud)].decisions[ReasonIndex(Reason::kHedge)] +
+                f.tiers[TierIndex(Tier::kEdge)].decisions[ReasonIndex(Reason::kHedge)],
+            0u);
 }
 
 TEST(FeedbackControlTest, ShadowRunsAndAccuracy) {
@@ -298,11 +305,10 @@ TEST(FeedbackControlTest, ShadowRunsAndAccuracy) {
   r.scheduler.ObserveComparison("f", Tier::kCloud, {40.0, 26.0});  // right
   r.scheduler.ObserveComparison("f", Tier::kCloud, {40.0, 50.0});  // wrong by 10 ms
   r.scheduler.ObserveComparison("f", Tier::kCloud, {NAN, 26.0});   // not a comparison
-  Json acc = r.State()["functions"]["f"]["accuracy"];
-  EXPECT_EQ(acc["comparisons"], 2);
-  EXPECT_EQ(acc["correct"], 1);
-  EXPECT_DOUBLE_EQ(acc["ratio"].get<double>(), 0.5);
-  EXPECT_DOUBLE_EQ(acc["regret_ms"].get<double>(), 10.0);
+  AccuracySnapshot acc = r.F().accuracy;
+  EXPECT_EQ(acc.comparisons, 2u);
+  EXPECT_EQ(acc.correct, 1u);
+  EXPECT_DOUBLE_EQ(acc.regret_ms, 10.0);
   std::string text = registry.Serialize();
   EXPECT_THAT(text, HasSubstr("stoa_placement_accuracy_ratio{function=\"f\"} 0.5"));
   EXPECT_THAT(text, HasSubstr("stoa_prediction_error_seconds_count{function=\"f\",term=\"exec\","
@@ -324,7 +330,8 @@ TEST(FeedbackControlTest, PerFunctionPolicyOverridesTheGlobalOne) {
   auto g = r.scheduler.Decide("g", TierSet::All(), Features{});
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->reason, Reason::kExplore);  // the global predictive policy
-  EXPECT_EQ(r.State()["functions"]["f"]["policy_override"]["policy"], "edge_only");
+  ASSERT_TRUE(r.F().policy_override.has_value());
+  EXPECT_EQ(r.F().policy_override->policy, PolicyKind::kEdgeOnly);
   r.scheduler.ClearFunctionPolicy("f");
   EXPECT_EQ(r.Step().tier, Tier::kCloud);
   // Forget (a new version) drops the model, not the override.

@@ -1,8 +1,10 @@
 #include "scheduler/placement_scheduler.h"
 
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -10,13 +12,12 @@
 #include "common/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
+#include "scheduler/exploration.h"
 
 namespace stoa::scheduler {
 namespace {
 
 using ::testing::HasSubstr;
-using Json = nlohmann::json;
 
 constexpr uint64_t kSeed = 1234;
 
@@ -29,6 +30,17 @@ PolicyConfig Policy(PolicyKind kind, double explore_budget = 0.0) {
   p.circuit.open_ms = 1000;
   return p;
 }
+
+// The snapshot of `name`; nullptr when the scheduler has none.
+const FunctionSnapshot* Find(const SchedulerSnapshot& s, std::string_view name) {
+  for (const FunctionSnapshot& fn : s.functions) {
+    if (fn.name == name) return &fn;
+  }
+  return nullptr;
+}
+
+constexpr int kEdge = TierIndex(Tier::kEdge);
+constexpr int kCloud = TierIndex(Tier::kCloud);
 
 Outcome Ok(Tier tier, double latency_ms, double load_ms = 0.0) {
   Outcome o;
@@ -65,7 +77,8 @@ class Driver {
     return *d;
   }
 
-  Json State() const { return Json::parse(scheduler.StateJson()); }
+  SchedulerSnapshot Snap() const { return scheduler.Snapshot(); }
+  CircuitState Circuit(Tier t) const { return Snap().tiers[TierIndex(t)].circuit; }
 
   common::FakeClock clock;
   PlacementScheduler scheduler;
@@ -207,13 +220,12 @@ TEST(PlacementSchedulerTest, ColdEstimateAppliesOnlyToNonWarmTiers) {
   cloud_warm.warm = TierSet::Of(Tier::kCloud);
   r = d.scheduler.Decide("f", TierSet::All(), cloud_warm);
   EXPECT_EQ(r->tier, Tier::kCloud);  // 5 < 10 + default cold
-  Json state = d.State();
-  EXPECT_NEAR(state["functions"]["f"]["edge"]["predicted_ms"].get<double>(),
-              10.0 + ColdTerm::kDefaultMs, 1e-6);
-  EXPECT_NEAR(
-      state["functions"]["f"]["cloud"]["prediction"]["terms"]["cold"]["mean_ms"].get<double>(),
-      100.0, 1e-9);
-  EXPECT_TRUE(state["functions"]["f"]["edge"]["model"]["cold_window"].is_null());
+  SchedulerSnapshot state = d.Snap();
+  const FunctionSnapshot* f = Find(state, "f");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NEAR(f->tiers[kEdge].predicted_ms, 10.0 + ColdTerm::kDefaultMs, 1e-6);
+  EXPECT_NEAR(f->tiers[kCloud].prediction.terms[TermIndex(Term::kCold)].mean_ms, 100.0, 1e-9);
+  EXPECT_FALSE(f->tiers[kEdge].model.cold_measured);
 }
 
 TEST(PlacementSchedulerTest, ExploreBudgetZeroNeverExplores) {
@@ -246,7 +258,7 @@ TEST(PlacementSchedulerTest, ExplorationProbesStaleTiersWithinTheBudget) {
       }
     }
     // + the follow-up probes after the first measurement of the cloud.
-    const int stale_limit = kN / 25 + 1 + PlacementScheduler::kFollowUps;
+    const int stale_limit = kN / 25 + 1 + Exploration::kFollowUps;
     EXPECT_LE(explored, std::min<int>(stale_limit, budget * (kN + 2) + 1)) << budget;
     EXPECT_GE(explored, std::min<int>(stale_limit, budget * kN) - 2) << budget;
   }
@@ -260,8 +272,8 @@ TEST(PlacementSchedulerTest, CircuitOpensFailsOverHalfOpensAndCloses) {
   d.scheduler.Observe("f", cloud, TierFailure(Tier::kCloud));
   EXPECT_EQ(d.Step(20, 5).tier, Tier::kCloud);  // 2 < 3: still closed; success resets
   for (int i = 0; i < 3; ++i) d.scheduler.Observe("f", cloud, TierFailure(Tier::kCloud));
-  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "open");
-  EXPECT_EQ(d.State()["tiers"]["cloud"]["consecutive_failures"], 3);
+  EXPECT_EQ(d.Circuit(Tier::kCloud), CircuitState::kOpen);
+  EXPECT_EQ(d.Snap().tiers[kCloud].consecutive_failures, 3);
 
   for (int i = 0; i < 5; ++i) {
     Decision dec = d.Step(20, 5);
@@ -270,7 +282,7 @@ TEST(PlacementSchedulerTest, CircuitOpensFailsOverHalfOpensAndCloses) {
   }
   d.clock.AdvanceMicros(940'000);  // + 5 steps of 10 ms: 990 ms open
   EXPECT_EQ(d.Step(20, 5).tier, Tier::kEdge);
-  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "half_open");
+  EXPECT_EQ(d.Circuit(Tier::kCloud), CircuitState::kHalfOpen);
 
   // One probe goes to the cloud; while it is in flight others fail over.
   auto probe = d.scheduler.Decide("f", TierSet::All(), Features{0, 1, TierSet::All()});
@@ -281,8 +293,8 @@ TEST(PlacementSchedulerTest, CircuitOpensFailsOverHalfOpensAndCloses) {
   EXPECT_EQ(other->tier, Tier::kEdge);
   EXPECT_EQ(other->reason, Reason::kFailover);
   d.scheduler.Observe("f", *probe, Ok(Tier::kCloud, 5));
-  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "closed");
-  EXPECT_EQ(d.State()["tiers"]["cloud"]["consecutive_failures"], 0);
+  EXPECT_EQ(d.Circuit(Tier::kCloud), CircuitState::kClosed);
+  EXPECT_EQ(d.Snap().tiers[kCloud].consecutive_failures, 0);
   EXPECT_EQ(d.Step(20, 5).tier, Tier::kCloud);
 }
 
@@ -295,7 +307,7 @@ TEST(PlacementSchedulerTest, FailedProbeReopens) {
   auto probe = d.scheduler.Decide("f", TierSet::All(), Features{});
   ASSERT_TRUE(probe.ok());
   d.scheduler.Observe("f", *probe, TierFailure(Tier::kCloud));
-  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "open");
+  EXPECT_EQ(d.Circuit(Tier::kCloud), CircuitState::kOpen);
   EXPECT_EQ(d.scheduler.Decide("f", TierSet::All(), Features{}).status().code(),
             absl::StatusCode::kUnavailable);
 }
@@ -306,7 +318,7 @@ TEST(PlacementSchedulerTest, BadRequestsDoNotOpenTheCircuit) {
   bad.tier = Tier::kEdge;
   bad.ok = false;
   for (int i = 0; i < 10; ++i) d.scheduler.Observe("f", {}, bad);
-  EXPECT_EQ(d.State()["tiers"]["edge"]["circuit"], "closed");
+  EXPECT_EQ(d.Circuit(Tier::kEdge), CircuitState::kClosed);
   EXPECT_TRUE(d.scheduler.Decide("f", TierSet::All(), Features{}).ok());
 }
 
@@ -331,10 +343,9 @@ TEST(PlacementSchedulerTest, UnavailableWhenAllAllowedTiersAreOpen) {
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("edge: circuit open"));
 }
 
-TEST(PlacementSchedulerTest, EmptyAllowedSetIsInvalid) {
+TEST(PlacementSchedulerDeathTest, EmptyAllowedSetIsACallerBug) {
   Driver d(Policy(PolicyKind::kPredictive));
-  EXPECT_EQ(d.scheduler.Decide("f", TierSet(), Features{}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_DEATH((void)d.scheduler.Decide("f", TierSet(), Features{}), "allowed tier");
 }
 
 TEST(PlacementSchedulerTest, SetPolicyAppliesToNextDecide) {
@@ -347,48 +358,96 @@ TEST(PlacementSchedulerTest, SetPolicyAppliesToNextDecide) {
   strict.circuit.failures = 1;
   d.scheduler.SetPolicy(strict);
   d.scheduler.Observe("f", {Tier::kCloud, Reason::kPolicy, 0}, TierFailure(Tier::kCloud));
-  EXPECT_EQ(d.State()["tiers"]["cloud"]["circuit"], "open");
-  EXPECT_EQ(d.State()["policy"]["circuit"]["failures"], 1);
+  EXPECT_EQ(d.Circuit(Tier::kCloud), CircuitState::kOpen);
+  EXPECT_EQ(d.Snap().policy.circuit.failures, 1);
 }
 
 TEST(PlacementSchedulerTest, ForgetDropsLearnedState) {
   Driver d(Policy(PolicyKind::kPredictive, 0.0));
   for (int i = 0; i < 5; ++i) d.Step(20, 5);
-  EXPECT_TRUE(d.State()["functions"].contains("f"));
+  EXPECT_NE(Find(d.Snap(), "f"), nullptr);
   d.scheduler.Forget("f");
-  EXPECT_FALSE(d.State()["functions"].contains("f"));
+  EXPECT_EQ(Find(d.Snap(), "f"), nullptr);
   Decision dec = d.Step(20, 5);
   EXPECT_EQ(dec.tier, Tier::kEdge);
   EXPECT_EQ(dec.reason, Reason::kExplore);
 }
 
-TEST(PlacementSchedulerTest, StateJsonShape) {
+TEST(PlacementSchedulerTest, SnapshotShape) {
   Driver d(Policy(PolicyKind::kPredictive, 0.0));
   d.Step(20, 5);
   d.Step(20, 5);
   d.Step(20, 5);
   d.scheduler.Observe("f", {Tier::kEdge, Reason::kForced, 0}, Ok(Tier::kEdge, 30));
-  Json s = d.State();
-  EXPECT_EQ(s["policy"]["policy"], "predictive");
-  EXPECT_EQ(s["tiers"]["edge"]["circuit"], "closed");
-  const Json& edge = s["functions"]["f"]["edge"];
-  EXPECT_EQ(edge["observations"], 2);
-  EXPECT_NEAR(edge["prediction"]["terms"]["exec"]["mean_ms"].get<double>(), 25.0, 1e-6);
-  EXPECT_DOUBLE_EQ(edge["errors"]["exec"]["last_ms"].get<double>(), 10.0);  // 30 − 20
-  EXPECT_DOUBLE_EQ(edge["last_latency_ms"].get<double>(), 30.0);
-  EXPECT_EQ(edge["decisions"]["explore"], 1);
-  EXPECT_EQ(edge["decisions"]["forced"], 1);
-  const Json& cloud = s["functions"]["f"]["cloud"];
-  EXPECT_EQ(cloud["observations"], 2);
-  EXPECT_EQ(cloud["decisions"]["explore"], 1);
-  EXPECT_EQ(cloud["decisions"]["predicted-best"], 1);
-  EXPECT_NEAR(cloud["predicted_ms"].get<double>(), 5.0, 1e-6);
-  EXPECT_TRUE(s["functions"]["f"]["policy_override"].is_null());
-  EXPECT_TRUE(s["functions"]["f"]["accuracy"]["ratio"].is_null());
-  for (const char* key : {"observations", "prediction", "model", "errors", "predicted_ms",
-                          "last_latency_ms", "decisions"}) {
-    EXPECT_TRUE(cloud.contains(key)) << key;
-  }
+  d.scheduler.Observe("g", {Tier::kCloud, Reason::kForced, 0}, Ok(Tier::kCloud, 8));
+  SchedulerSnapshot s = d.Snap();
+  EXPECT_EQ(s.policy.policy, PolicyKind::kPredictive);
+  EXPECT_EQ(s.tiers[kEdge].circuit, CircuitState::kClosed);
+  EXPECT_FALSE(s.tiers[kEdge].in_process);
+  EXPECT_TRUE(std::isnan(s.tiers[kCloud].link_rtt_ms));  // no probe yet
+  ASSERT_EQ(s.functions.size(), 2u);
+  EXPECT_EQ(s.functions[0].name, "f");  // by name
+  EXPECT_EQ(s.functions[1].name, "g");
+  const FunctionSnapshot& f = s.functions[0];
+  EXPECT_FALSE(f.policy_override.has_value());
+  EXPECT_EQ(f.accuracy.comparisons, 0u);
+  const FunctionTierSnapshot& edge = f.tiers[kEdge];
+  EXPECT_EQ(edge.model.observations, 2u);
+  EXPECT_TRUE(edge.prediction.measured);
+  EXPECT_NEAR(edge.prediction.terms[TermIndex(Term::kExec)].mean_ms, 25.0, 1e-6);
+  EXPECT_DOUBLE_EQ(edge.model.last_error[TermIndex(Term::kExec)], 10.0);  // 30 − 20
+  EXPECT_DOUBLE_EQ(edge.model.last_latency_ms, 30.0);
+  EXPECT_EQ(edge.decisions[ReasonIndex(Reason::kExplore)], 1u);
+  EXPECT_EQ(edge.decisions[ReasonIndex(Reason::kForced)], 1u);
+  const FunctionTierSnapshot& cloud = f.tiers[kCloud];
+  EXPECT_EQ(cloud.model.observations, 2u);
+  EXPECT_EQ(cloud.decisions[ReasonIndex(Reason::kExplore)], 1u);
+  EXPECT_EQ(cloud.decisions[ReasonIndex(Reason::kPredictedBest)], 1u);
+  EXPECT_EQ(cloud.decisions[ReasonIndex(Reason::kShadow)], 0u);
+  EXPECT_NEAR(cloud.predicted_ms, 5.0, 1e-6);
+  // A function only forced so far: nothing predicted by a decision.
+  EXPECT_TRUE(std::isnan(s.functions[1].tiers[kCloud].predicted_ms));
+  EXPECT_FALSE(s.functions[1].tiers[kEdge].prediction.measured);
+}
+
+TEST(PlacementSchedulerTest, SnapshotShowsOverridesAccuracyAndLinks) {
+  common::FakeClock clock;
+  SchedulerOptions options;
+  options.in_process.Add(Tier::kEdge);
+  PlacementScheduler scheduler(clock, nullptr, kSeed, Policy(PolicyKind::kPredictive), options);
+  PolicyConfig p95 = Policy(PolicyKind::kSlo);
+  p95.objective = Objective::kP95;
+  scheduler.SetFunctionPolicy("f", p95);
+  scheduler.ObserveComparison("f", Tier::kCloud, {40.0, 26.0});
+  scheduler.ObserveComparison("f", Tier::kCloud, {40.0, 50.0});
+  scheduler.ObserveLink(Tier::kCloud, true, 20.0);
+  SchedulerSnapshot s = scheduler.Snapshot();
+  EXPECT_TRUE(s.tiers[kEdge].in_process);
+  EXPECT_DOUBLE_EQ(s.tiers[kCloud].link_rtt_ms, 20.0);
+  const FunctionSnapshot* f = Find(s, "f");
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->policy_override.has_value());
+  EXPECT_EQ(f->policy_override->objective, Objective::kP95);
+  EXPECT_EQ(f->accuracy.comparisons, 2u);
+  EXPECT_EQ(f->accuracy.correct, 1u);
+  EXPECT_DOUBLE_EQ(f->accuracy.regret_ms, 10.0);
+}
+
+// Shadow runs (Decision::shadow) teach the model but are no placements,
+// whether the caller marks them by reason, by Outcome::shadow or both.
+TEST(PlacementSchedulerTest, ShadowRunsAreNotPlacements) {
+  common::metrics::Registry registry;
+  Driver d(Policy(PolicyKind::kEdgeOnly), &registry);
+  Outcome by_flag = Ok(Tier::kCloud, 9);
+  by_flag.shadow = true;
+  d.scheduler.Observe("f", {Tier::kCloud, Reason::kShadow, 0}, by_flag);
+  d.scheduler.Observe("f", {Tier::kCloud, Reason::kShadow, 0}, Ok(Tier::kCloud, 9));
+  d.scheduler.Observe("f", {Tier::kCloud, Reason::kForced, 0}, by_flag);
+  const FunctionSnapshot* f = Find(d.Snap(), "f");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->tiers[kCloud].model.observations, 3u);              // learned from
+  for (uint64_t n : f->tiers[kCloud].decisions) EXPECT_EQ(n, 0u);  // not counted
+  EXPECT_THAT(registry.Serialize(), ::testing::Not(HasSubstr("reason=\"shadow\"")));
 }
 
 TEST(PlacementSchedulerTest, ExportsMetrics) {
@@ -409,6 +468,7 @@ TEST(PlacementSchedulerTest, ExportsMetrics) {
 }
 
 TEST(PlacementSchedulerTest, ReasonNames) {
+  EXPECT_EQ(ReasonName(Reason::kShadow), "shadow");
   EXPECT_EQ(ReasonName(Reason::kPredictedBest), "predicted-best");
   EXPECT_EQ(ReasonName(Reason::kHedge), "hedge");
   EXPECT_EQ(ReasonName(Reason::kPolicy), "policy");
@@ -441,7 +501,7 @@ TEST(PlacementSchedulerTest, ConcurrentDecideObserveIsSafe) {
         if (t == 0 && i % 1000 == 0) {
           scheduler.SetPolicy(
               Policy(i % 2000 == 0 ? PolicyKind::kRoundRobin : PolicyKind::kPredictive, 0.1));
-          EXPECT_TRUE(Json::parse(scheduler.StateJson()).contains("functions"));
+          EXPECT_LE(scheduler.Snapshot().functions.size(), 8u);
           clock.AdvanceMicros(100'000);
         }
         if (t == 1 && i % 5000 == 0) scheduler.Forget("fn7");
@@ -451,11 +511,10 @@ TEST(PlacementSchedulerTest, ConcurrentDecideObserveIsSafe) {
   for (auto& th : threads) th.join();
   EXPECT_GT(decided.load(), kThreads * kIterations / 2);
   // Functions never forgotten: every successful Decide was counted once.
-  Json state = Json::parse(scheduler.StateJson());
   uint64_t counted = 0;
-  for (const auto& [name, fn] : state["functions"].items()) {
-    for (const char* tier : {"edge", "cloud"}) {
-      for (const auto& [reason, n] : fn[tier]["decisions"].items()) counted += n.get<uint64_t>();
+  for (const FunctionSnapshot& fn : scheduler.Snapshot().functions) {
+    for (const FunctionTierSnapshot& tier : fn.tiers) {
+      for (uint64_t n : tier.decisions) counted += n;
     }
   }
   EXPECT_GT(counted, 0u);

@@ -1,4 +1,6 @@
-#include "scheduler/scheduler.h"
+#include "scheduler/decision.h"
+
+#include "common/check.h"
 
 namespace stoa::scheduler {
 
@@ -16,8 +18,10 @@ std::string_view ReasonName(Reason r) {
       return "explore";
     case Reason::kHedge:
       return "hedge";
+    case Reason::kShadow:
+      return "shadow";
   }
-  return "unknown";
+  STOA_CHECK(false, "not a Reason");
 }
 
 }  // namespace stoa::scheduler

@@ -1,0 +1,104 @@
+// The vocabulary of one placement: what is known about an invocation before
+// it runs (Features), the tier chosen for it and why (Decision, Reason), and
+// what came of a run (Outcome). The Scheduler (scheduler.h) takes and
+// returns these; the gateway fills them in.
+//
+// Plain values: no synchronization, copy freely.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "scheduler/tier.h"
+
+namespace stoa::scheduler {
+
+// What is known about an invocation before it runs.
+struct Features {
+  uint64_t request_bytes = 0;
+  uint32_t batch = 1;
+  // Tiers whose executor already has this function version loaded (as far
+  // as the gateway knows); on the others a cold start is to be expected.
+  TierSet warm;
+  // Per tier (TierIndex): the gateway's own calls in flight there, and the
+  // queue depth that tier's executor last reported.
+  std::array<uint32_t, kNumTiers> in_flight{};
+  std::array<uint32_t, kNumTiers> queue_depth{};
+};
+
+// Why a tier runs a request; rendered in X-Stoa-Reason and metric labels.
+enum class Reason : uint8_t {
+  kPredictedBest,  // the policy's model picked it
+  kPolicy,         // a fixed rule (edge_only, cloud_only, round_robin)
+  kForced,         // ?tier= on the request
+  kFailover,       // the chosen tier failed or its circuit is open
+  kExplore,        // probing a tier not used lately
+  kHedge,          // too close to call: run on `tier` and `hedge`, first wins
+  kShadow,         // a shadow run (Decision::shadow): measured, never answers
+};
+inline constexpr int kNumReasons = 7;
+constexpr int ReasonIndex(Reason r) { return static_cast<int>(r); }
+// "predicted-best", "policy", "forced", "failover", "explore", "hedge",
+// "shadow".
+std::string_view ReasonName(Reason r);
+
+// The reasons of placements: counted per function × tier in
+// stoa_placements_total and the scheduler's state. A shadow run is no
+// placement (the request was placed elsewhere), so kShadow is not one.
+inline constexpr int kNumPlacementReasons = 6;
+inline constexpr std::array<Reason, kNumPlacementReasons> kPlacementReasons = {
+    Reason::kPredictedBest, Reason::kPolicy,  Reason::kForced,
+    Reason::kFailover,      Reason::kExplore, Reason::kHedge};
+
+struct Decision {
+  Decision() = default;
+  Decision(Tier t, Reason r, double predicted = 0.0)
+      : tier(t), reason(r), predicted_ms(predicted) {}
+
+  Tier tier = Tier::kEdge;
+  Reason reason = Reason::kPolicy;
+  // The model's predicted end-to-end latency on `tier`, in ms (0 if unknown).
+  double predicted_ms = 0.0;
+  // Reason kHedge: the second tier to run the same request on.
+  TierSet hedge;
+  // Shadow measurement (policy shadow_rate): also run on these tiers, only
+  // to learn and to measure placement accuracy; their answers are dropped.
+  // Each such run is reported to Observe with a Decision{t, kShadow} and
+  // Outcome::shadow set.
+  TierSet shadow;
+};
+
+// What happened, as the gateway saw it.
+struct Outcome {
+  Tier tier = Tier::kEdge;
+  bool ok = true;
+  // Did the failure say the tier itself is unhealthy (unreachable, timed
+  // out), as opposed to a bad request that would fail anywhere?
+  bool tier_failure = false;
+  double latency_ms = 0.0;  // end to end, measured by the gateway
+  double server_ms = 0.0;   // queue + load + exec as reported by the executor
+  double load_ms = 0.0;     // cold start part, 0 when the function was warm
+  double queue_ms = 0.0;    // executor-reported queue wait
+  double exec_ms = 0.0;     // executor-reported execution time (0: unknown)
+  uint64_t request_bytes = 0;
+  uint64_t response_bytes = 0;
+  uint32_t batch = 1;
+  // Requests ahead of this one when it was sent: the tier's reported queue
+  // depth + the gateway's in-flight calls there (Features at decision time).
+  uint32_t ahead = 0;
+  // A shadow run (Decision::shadow; its decision's reason is kShadow): it
+  // teaches the model and feeds ObserveComparison, but is no placement. The
+  // runs of a hedge are not shadow runs: each run that completes is
+  // observed as usual; one cancelled because the other answered first is
+  // not observed at all (its latency is censored).
+  bool shadow = false;
+};
+
+// Whether Observe got a shadow run: either field says so (the two agree
+// when the caller follows the contract above).
+constexpr bool IsShadowRun(const Decision& decision, const Outcome& outcome) {
+  return outcome.shadow || decision.reason == Reason::kShadow;
+}
+
+}  // namespace stoa::scheduler

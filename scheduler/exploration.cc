@@ -1,0 +1,101 @@
+#include "scheduler/exploration.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace stoa::scheduler {
+
+double Exploration::BestMeanMs(TierSet available, const Predictions& predictions) {
+  double best = std::numeric_limits<double>::infinity();
+  for (Tier t : kAllTiers) {
+    const Prediction& p = predictions[TierIndex(t)];
+    if (available.Contains(t) && p.measured) best = std::min(best, p.mean_ms);
+  }
+  return std::isfinite(best) ? best : 0.0;
+}
+
+double Exploration::ProbeCostMs(const Prediction& p, double best_ms) {
+  return p.measured ? std::max(0.0, p.mean_ms - best_ms) : 0.0;
+}
+
+TierSet Exploration::FirstPending(TierSet allowed, const Predictions& predictions,
+                                  int64_t now_us) const {
+  TierSet out;
+  for (Tier t : kAllTiers) {
+    if (!allowed.Contains(t) || predictions[TierIndex(t)].measured) continue;
+    if (now_us - tiers_[TierIndex(t)].last_used_us.load(std::memory_order_relaxed) < kStaleUs) {
+      out.Add(t);
+    }
+  }
+  return out;
+}
+
+TierSet Exploration::Explorable(double explore_budget, TierSet available,
+                                const Predictions& predictions, double best_ms,
+                                int64_t now_us) const {
+  TierSet out;
+  if (explore_budget <= 0.0) return out;
+  for (Tier t : kAllTiers) {
+    if (available.Contains(t) && FollowUps(t) > 0) out.Add(t);
+  }
+  const double spent = static_cast<double>(explores_.load(std::memory_order_relaxed)) + 1.0;
+  const double allowance =
+      explore_budget * static_cast<double>(decisions_.load(std::memory_order_relaxed));
+  if (spent > allowance) return out;
+  const double cost_allowance = explore_budget * best_ms_sum_.Value();
+  const double cost_spent = explore_cost_ms_.Value();
+  for (Tier t : kAllTiers) {
+    if (!available.Contains(t)) continue;
+    const PerTier& tier = tiers_[TierIndex(t)];
+    const int64_t last = std::max(tier.last_used_us.load(std::memory_order_relaxed),
+                                  tier.last_observed_us.load(std::memory_order_relaxed));
+    if (now_us - last < kStaleUs) continue;
+    const Prediction& p = predictions[TierIndex(t)];
+    if (!p.measured || cost_spent + ProbeCostMs(p, best_ms) <= cost_allowance) out.Add(t);
+  }
+  return out;
+}
+
+void Exploration::Sent(Tier tier, int64_t now_us) {
+  tiers_[TierIndex(tier)].last_used_us.store(now_us, std::memory_order_relaxed);
+}
+
+void Exploration::Decided(Tier tier, Reason reason, const Prediction& predicted, double best_ms,
+                          int64_t now_us) {
+  Sent(tier, now_us);
+  decisions_.fetch_add(1, std::memory_order_relaxed);
+  best_ms_sum_.Add(best_ms);
+  std::atomic<int>& follow_ups = tiers_[TierIndex(tier)].follow_ups;
+  int owed = follow_ups.load(std::memory_order_relaxed);
+  while (owed > 0 && !follow_ups.compare_exchange_weak(owed, owed - 1, std::memory_order_relaxed)) {
+  }
+  if (reason == Reason::kExplore && owed == 0) {
+    explores_.fetch_add(1, std::memory_order_relaxed);
+    explore_cost_ms_.Add(ProbeCostMs(predicted, best_ms));
+  }
+}
+
+void Exploration::Observed(Tier tier, int64_t now_us) {
+  tiers_[TierIndex(tier)].last_observed_us.store(now_us, std::memory_order_relaxed);
+}
+
+void Exploration::Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
+                         double others_ms) {
+  double total = 0.0;
+  for (double e : errors) total += std::isfinite(e) ? e : 0.0;
+  // Much faster than believed (or nothing was believed yet): probe again
+  // soon, so the model settles in a few requests instead of a few budgets.
+  // A tier found slower needs no more probes: the model already moved away.
+  const bool competitive = outcome.latency_ms - outcome.load_ms <= 2.0 * others_ms;
+  const bool changed = (first && competitive) || -total > 0.2 * outcome.latency_ms + 5.0;
+  std::atomic<int>& follow_ups = tiers_[TierIndex(tier)].follow_ups;
+  if (changed && follow_ups.load(std::memory_order_relaxed) == 0) {
+    follow_ups.store(kFollowUps, std::memory_order_relaxed);
+  }
+}
+
+int Exploration::FollowUps(Tier tier) const {
+  return tiers_[TierIndex(tier)].follow_ups.load(std::memory_order_relaxed);
+}
+
+}  // namespace stoa::scheduler

@@ -1,0 +1,116 @@
+// Exploration keeps, for one function, what the scheduler needs to decide
+// which tiers may be probed (DESIGN.md § Scheduler: "probes tiers it has
+// not used lately, bounded budget"):
+//
+//   stale probes  a tier neither sent a request nor observed (shadow runs
+//                 count) for kStaleUs may be probed, within a two-sided
+//                 budget: probes stay within explore_budget of the
+//                 function's decisions, and their predicted cost (the probed
+//                 tier's predicted mean − the best tier's) within
+//                 explore_budget of the best tier's predicted latency summed
+//                 over its decisions. A tier known to be much slower is thus
+//                 probed rarely (76 ms worse while the best takes 17 ms: once
+//                 per ~220 decisions at budget 0.02), one nearly as fast
+//                 often; exploration adds at most ~explore_budget to mean
+//                 latency.
+//   follow-ups    a probe that finds the tier much faster than predicted, or
+//                 that is the tier's first measurement and competitive (warm
+//                 latency within twice the best other tier's prediction, so
+//                 its regressions see more than one request size), earns
+//                 kFollowUps more probes there at once, outside the routine
+//                 budget: a change costs at most that many extra probes. Any
+//                 decision for the tier pays one off.
+//   first probe   a tier never measured is tried once: while that request
+//                 is out (up to kStaleUs) it is first_pending, and the
+//                 policies keep further requests off it.
+//
+// The caller (PlacementScheduler) asks FirstPending and Explorable before a
+// policy chooses, then reports what happened: Sent for every run it starts,
+// Decided for the decision, Observed for every successful outcome, and
+// Probed for the outcome of a probe.
+//
+// Thread safety: lock-free (relaxed atomics); every method may be called
+// concurrently. Concurrent decisions may together overshoot the budget by
+// the number of threads deciding at once.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <limits>
+
+#include "scheduler/decision.h"
+#include "scheduler/latency_model.h"
+#include "scheduler/streaming_stats.h"
+#include "scheduler/tier.h"
+
+namespace stoa::scheduler {
+
+class Exploration {
+ public:
+  // A tier not sent to nor observed for this long may be probed.
+  static constexpr int64_t kStaleUs = 250'000;
+  // Probes owed to a tier after a probe found it changed (see above).
+  static constexpr int kFollowUps = 3;
+
+  using Predictions = std::array<Prediction, kNumTiers>;
+
+  Exploration() = default;
+  Exploration(const Exploration&) = delete;
+  Exploration& operator=(const Exploration&) = delete;
+
+  // The lowest predicted mean among the `available` measured tiers, the
+  // yardstick of the cost budget; 0 when none is measured.
+  static double BestMeanMs(TierSet available, const Predictions& predictions);
+
+  // Unmeasured tiers among `allowed` sent a request less than kStaleUs ago:
+  // their first measurement is still on its way.
+  TierSet FirstPending(TierSet allowed, const Predictions& predictions, int64_t now_us) const;
+  // Tiers among `available` that may be probed now: those owed follow-ups,
+  // and, while both budgets allow, the stale ones (a stale unmeasured tier
+  // costs nothing). Empty when `explore_budget` <= 0. `best_ms`:
+  // BestMeanMs of the same decision.
+  TierSet Explorable(double explore_budget, TierSet available, const Predictions& predictions,
+                     double best_ms, int64_t now_us) const;
+
+  // A run of the function starts on `tier` (the decision's or a hedge's).
+  void Sent(Tier tier, int64_t now_us);
+  // One decision for `tier` with `reason`: counts it towards the budgets
+  // (with `best_ms` as above), pays off a follow-up owed to the tier, and
+  // charges a routine probe (reason explore, no follow-up owed) its
+  // predicted cost from `predicted`, the tier's prediction. Also Sent.
+  void Decided(Tier tier, Reason reason, const Prediction& predicted, double best_ms,
+               int64_t now_us);
+  // A successful outcome came back from `tier`, shadow runs included.
+  void Observed(Tier tier, int64_t now_us);
+  // The successful outcome of a probe (reason explore, not a shadow run) on
+  // `tier`: `errors` the model's one-step errors for it, `first` whether it
+  // was the tier's first measurement, `others_ms` the lowest last
+  // prediction of the other tiers (infinity: none). Earns kFollowUps
+  // follow-ups when the probe found the tier changed and none are owed.
+  void Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
+              double others_ms);
+
+  // Follow-up probes still owed to `tier`.
+  int FollowUps(Tier tier) const;
+
+ private:
+  // What sending a request to a tier predicted at `p` is expected to cost
+  // over the best tier.
+  static double ProbeCostMs(const Prediction& p, double best_ms);
+
+  struct PerTier {
+    std::atomic<int64_t> last_used_us{std::numeric_limits<int64_t>::min() / 2};
+    std::atomic<int64_t> last_observed_us{std::numeric_limits<int64_t>::min() / 2};
+    std::atomic<int> follow_ups{0};
+  };
+  std::array<PerTier, kNumTiers> tiers_;
+  std::atomic<uint64_t> decisions_{0};
+  std::atomic<uint64_t> explores_{0};  // routine probes, follow-ups excluded
+  // The cost budget: the predicted extra latency of the probes made, and
+  // the best tier's predicted latency summed over decisions.
+  AtomicSum explore_cost_ms_;
+  AtomicSum best_ms_sum_;
+};
+
+}  // namespace stoa::scheduler

@@ -1,0 +1,37 @@
+#include "scheduler/link_tracker.h"
+
+#include <cmath>
+#include <limits>
+
+namespace stoa::scheduler {
+
+LinkTracker::LinkTracker() {
+  for (auto& rtt : rtt_ms_) rtt.store(std::numeric_limits<double>::quiet_NaN());
+}
+
+double LinkTracker::RttMs(Tier tier) const {
+  return rtt_ms_[TierIndex(tier)].load(std::memory_order_relaxed);
+}
+
+void LinkTracker::Observe(Tier tier, double rtt_ms) {
+  if (!std::isfinite(rtt_ms) || rtt_ms < 0.0) return;
+  absl::MutexLock lock(&mu_);
+  std::atomic<double>& smoothed = rtt_ms_[TierIndex(tier)];
+  Track& track = tracks_[TierIndex(tier)];
+  const double old = smoothed.load(std::memory_order_relaxed);
+  if (!std::isfinite(old)) {
+    smoothed.store(rtt_ms, std::memory_order_relaxed);
+    return;
+  }
+  const double dev = rtt_ms - old;
+  const double threshold = 4.0 * track.mean_abs_dev + 0.1 * old + 1.0;
+  double next = old + kLinkWeight * dev;
+  if (track.step.Add(dev, threshold)) {
+    next = rtt_ms;  // a step, not a spike
+  } else if (std::fabs(dev) <= threshold) {
+    track.mean_abs_dev += kLinkWeight * (std::fabs(dev) - track.mean_abs_dev);
+  }
+  smoothed.store(next, std::memory_order_relaxed);
+}
+
+}  // namespace stoa::scheduler

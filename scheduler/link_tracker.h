@@ -1,0 +1,52 @@
+// The LinkTracker follows each tier's link from the gateway's background
+// probes (Scheduler::ObserveLink: a GetStatus with no payload), so the net
+// term sees a link change while no function is sent there.
+//
+// Per tier it keeps the round trip smoothed with weight kLinkWeight on the
+// newest probe, and the mean absolute deviation of probes from it. A probe
+// far from the smoothed value (4 × the deviation + 10 % + 1 ms) is a spike
+// and moves it by kLinkWeight only; two in a row far on the same side
+// (StepDetector) are a step: the smoothed value jumps to the newest.
+//
+// Thread safety: RttMs is lock-free (Decide reads it on every request);
+// Observe may be called concurrently (one mutex, held for a few
+// arithmetic operations).
+#pragma once
+
+#include <array>
+#include <atomic>
+
+#include "absl/synchronization/mutex.h"
+#include "scheduler/streaming_stats.h"
+#include "scheduler/tier.h"
+
+namespace stoa::scheduler {
+
+class LinkTracker {
+ public:
+  // Weight of the newest probe in the smoothed round trip.
+  static constexpr double kLinkWeight = 0.3;
+
+  LinkTracker();
+  LinkTracker(const LinkTracker&) = delete;
+  LinkTracker& operator=(const LinkTracker&) = delete;
+
+  // The smoothed probe round trip of `tier`, ms; NaN until its first probe.
+  double RttMs(Tier tier) const;
+  // One successful probe of `tier` took `rtt_ms`; a non-finite or negative
+  // value is ignored.
+  void Observe(Tier tier, double rtt_ms);
+
+ private:
+  struct Track {
+    double mean_abs_dev = 0.0;
+    StepDetector step;
+  };
+
+  // Written under mu_, read without it.
+  std::array<std::atomic<double>, kNumTiers> rtt_ms_;
+  absl::Mutex mu_;
+  std::array<Track, kNumTiers> tracks_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace stoa::scheduler

@@ -1,0 +1,91 @@
+#include "scheduler/link_tracker.h"
+
+#include <cmath>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace stoa::scheduler {
+namespace {
+
+TEST(LinkTrackerTest, UnknownUntilTheFirstProbe) {
+  LinkTracker links;
+  EXPECT_TRUE(std::isnan(links.RttMs(Tier::kEdge)));
+  EXPECT_TRUE(std::isnan(links.RttMs(Tier::kCloud)));
+  links.Observe(Tier::kCloud, 20.0);
+  EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 20.0);  // the first probe as is
+  EXPECT_TRUE(std::isnan(links.RttMs(Tier::kEdge)));  // tiers are separate
+}
+
+TEST(LinkTrackerTest, IgnoresNonFiniteAndNegativeRoundTrips) {
+  LinkTracker links;
+  links.Observe(Tier::kCloud, std::numeric_limits<double>::quiet_NaN());
+  links.Observe(Tier::kCloud, -1.0);
+  links.Observe(Tier::kCloud, std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isnan(links.RttMs(Tier::kCloud)));
+  links.Observe(Tier::kCloud, 20.0);
+  links.Observe(Tier::kCloud, -5.0);
+  EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 20.0);
+}
+
+TEST(LinkTrackerTest, SmoothsNoiseAndMovesOnlyPartWayOnASpike) {
+  LinkTracker links;
+  links.Observe(Tier::kCloud, 20.0);
+  links.Observe(Tier::kCloud, 21.0);  // within the noise band
+  EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 20.0 + LinkTracker::kLinkWeight * 1.0);
+  links.Observe(Tier::kCloud, 100.0);  // one far probe: a spike
+  const double after_spike = 20.3 + LinkTracker::kLinkWeight * (100.0 - 20.3);
+  EXPECT_NEAR(links.RttMs(Tier::kCloud), after_spike, 1e-9);
+  links.Observe(Tier::kCloud, 20.0);  // back: the spike is forgotten by weight
+  EXPECT_NEAR(links.RttMs(Tier::kCloud),
+              after_spike + LinkTracker::kLinkWeight * (20.0 - after_spike), 1e-9);
+}
+
+TEST(LinkTrackerTest, TwoFarProbesOnOneSideAreAStep) {
+  LinkTracker links;
+  for (int i = 0; i < 10; ++i) links.Observe(Tier::kCloud, 20.0 + i % 2);
+  links.Observe(Tier::kCloud, 200.0);
+  EXPECT_LT(links.RttMs(Tier::kCloud), 100.0);
+  links.Observe(Tier::kCloud, 200.0);
+  EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 200.0);  // jumps to the newest
+  // And back down the same way.
+  links.Observe(Tier::kCloud, 20.0);
+  links.Observe(Tier::kCloud, 20.0);
+  EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 20.0);
+}
+
+TEST(LinkTrackerTest, FarProbesOnAlternateSidesAreNoStep) {
+  LinkTracker links;
+  for (int i = 0; i < 10; ++i) links.Observe(Tier::kCloud, 50.0);
+  links.Observe(Tier::kCloud, 200.0);
+  links.Observe(Tier::kCloud, 1.0);
+  const double rtt = links.RttMs(Tier::kCloud);
+  EXPECT_GT(rtt, 1.0);
+  EXPECT_LT(rtt, 200.0);
+}
+
+TEST(LinkTrackerTest, ConcurrentObserveAndReadAreSafe) {
+  LinkTracker links;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&links, t] {
+      for (int i = 0; i < 20000; ++i) {
+        const Tier tier = (i + t) % 2 ? Tier::kCloud : Tier::kEdge;
+        if (t % 2) {
+          links.Observe(tier, 10.0 + i % 7);
+        } else {
+          const double rtt = links.RttMs(tier);
+          EXPECT_TRUE(std::isnan(rtt) || (rtt >= 0.0 && rtt <= 17.0));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_GE(links.RttMs(Tier::kCloud), 10.0);
+  EXPECT_LE(links.RttMs(Tier::kCloud), 16.0);
+}
+
+}  // namespace
+}  // namespace stoa::scheduler
