@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -45,34 +44,35 @@ void FakeExecutor::Finish(v1::InvokeRequest request, InvokeCallback done, absl::
 
 void FakeExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) {
   absl::Status status;
+  std::shared_ptr<Held> held;
   {
     absl::MutexLock lock(&mu_);
     ++counts_->invoke;
     last_timeout_ms_ = request.timeout_ms();
     status = invoke_status_;
     if (holding_) {
-      auto held = std::make_shared<Held>(Held{std::move(request), std::move(done), cancel});
+      held = std::make_shared<Held>(Held{std::move(request), std::move(done), cancel});
       held_.push_back(held);
-      if (cancel) {
-        cancel->SetHook([this, held] {
-          // Runs under the signal's lock: answer from the pool or later.
-          {
-            absl::MutexLock lock(&mu_);
-            if (!absl::c_linear_search(held_, held)) return;
-            held_.erase(std::find(held_.begin(), held_.end(), held));
-            ++counts_->cancelled;
-          }
-          // Not inline: the hook runs under the signal's lock, and the
-          // caller's callback reads the signal.
-          cancel_pool_.Schedule(
-              [held] { held->done(absl::CancelledError("cancelled by the caller")); });
-        });
-      }
-      return;
     }
   }
-  Answer([this, request = std::move(request), done = std::move(done), status]() mutable {
-    Finish(std::move(request), std::move(done), status);
+  if (!held) {
+    Answer([this, request = std::move(request), done = std::move(done), status]() mutable {
+      Finish(std::move(request), std::move(done), status);
+    });
+    return;
+  }
+  if (!cancel) return;
+  // Outside mu_: the hook runs under the signal's lock and takes mu_.
+  cancel->SetHook([this, held] {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = std::find(held_.begin(), held_.end(), held);
+      if (it == held_.end()) return;  // released meanwhile
+      held_.erase(it);
+      ++counts_->cancelled;
+    }
+    // Not inline: the caller's callback reads the signal.
+    cancel_pool_.Schedule([held] { held->done(absl::CancelledError("cancelled by the caller")); });
   });
 }
 
