@@ -1,4 +1,4 @@
-#include "gateway/http_server.h"
+#include "common/http_server.h"
 
 #include <atomic>
 #include <chrono>
@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
-namespace stoa::gateway {
+namespace stoa::common {
 namespace {
 
 namespace asio = boost::asio;
@@ -459,4 +459,4 @@ TEST_F(HttpServerTest, StopWithPendingRequestsAndLateResponder) {
 }
 
 }  // namespace
-}  // namespace stoa::gateway
+}  // namespace stoa::common
