@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <deque>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,7 +26,7 @@ using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
 
 // `status` with the flag it is about in front: "--listen: ...".
-absl::Status WithFlag(std::string_view flag, const absl::Status& status) {
+absl::Status WithFlag(const char* flag, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat(flag, ": ", status.message()));
 }
 
