@@ -424,6 +424,15 @@ TEST_F(HttpServerTest, ConcurrentClients) {
   EXPECT_EQ(ok.load(), kThreads * kRequests);
 }
 
+TEST_F(HttpServerTest, ServerNameAndBoundAddress) {
+  HttpServer::Options options;
+  options.server_name = "stoa-test";
+  StartServer(options);
+  EXPECT_EQ(server_->address(), "127.0.0.1:" + std::to_string(port_));
+  Client client(port_);
+  EXPECT_EQ(client.Request("GET", "/x")[http::field::server], "stoa-test");
+}
+
 TEST_F(HttpServerTest, BindFailureNamesTheAddress) {
   StartServer();
   HttpServer::Options options;
