@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 #include "executors/grpc_status.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -25,34 +25,28 @@ void Finish(grpc::ServerUnaryReactor* reactor, Response* response,
   }
 }
 
+// A gRPC listen address: "unix:PATH" or HOST:PORT (common/host_port.h).
 struct ListenAddress {
-  bool unix_socket = false;
-  std::string host;  // or the socket path
-  int port = 0;
+  std::string unix_path;  // set for "unix:PATH"
+  common::HostPort host_port;
 };
 
 absl::StatusOr<ListenAddress> ParseListen(const std::string& listen) {
   ListenAddress address;
   if (absl::StartsWith(listen, "unix:")) {
-    address.unix_socket = true;
-    address.host = listen.substr(5);
-    if (address.host.empty()) {
+    address.unix_path = listen.substr(5);
+    if (address.unix_path.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("listen address '", listen, "' has no socket path"));
     }
     return address;
   }
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
+  absl::StatusOr<common::HostPort> host_port = common::ParseHostPort(listen);
+  if (!host_port.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("listen address '", listen, "' must be HOST:PORT or unix:PATH"));
+        absl::StrCat("--listen: ", host_port.status().message(), "; or unix:PATH"));
   }
-  address.host = listen.substr(0, colon);
-  const std::string port_text = listen.substr(colon + 1);
-  if (!absl::SimpleAtoi(port_text, &address.port) || address.port < 0 || address.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address '", listen, "' has a bad port '", port_text, "'"));
-  }
+  address.host_port = std::move(*host_port);
   return address;
 }
 
@@ -121,18 +115,20 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
   // Two executors must not silently share a port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int selected_port = 0;
+  const bool unix_socket = !address->unix_path.empty();
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           address->unix_socket ? nullptr : &selected_port);
+                           unix_socket ? nullptr : &selected_port);
   builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || (!address->unix_socket && selected_port == 0)) {
+  if (server == nullptr || (!unix_socket && selected_port == 0)) {
     if (server != nullptr) server->Shutdown();
     return absl::UnavailableError(absl::StrCat("cannot listen on '", listen, "'"));
   }
-  std::string bound =
-      address->unix_socket ? listen : absl::StrCat(address->host, ":", selected_port);
-  return std::unique_ptr<GrpcServer>(new GrpcServer(std::move(server), std::move(bound),
-                                                    address->unix_socket ? 0 : selected_port));
+  std::string bound = unix_socket ? listen
+                                  : common::FormatHostPort(address->host_port.host,
+                                                           static_cast<uint16_t>(selected_port));
+  return std::unique_ptr<GrpcServer>(
+      new GrpcServer(std::move(server), std::move(bound), unix_socket ? 0 : selected_port));
 }
 
 GrpcServer::~GrpcServer() { Shutdown(); }

@@ -1,7 +1,6 @@
 #include "executors/pool_executor.h"
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -13,12 +12,6 @@
 
 namespace stoa::executors {
 namespace {
-
-int64_t SteadyMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // Collects the answers of a fan-out to every member and calls `finish`
 // with all of them once the last one arrived.
@@ -49,8 +42,7 @@ template <typename Response, typename Members, typename Call, typename Finish>
 void Broadcast(const Members& members, Call call, Finish finish) {
   auto fan = std::make_shared<FanOut<Response>>(members.size(), std::move(finish));
   for (size_t i = 0; i < members.size(); ++i) {
-    call(*members[i]->executor,
-         [fan, i](absl::StatusOr<Response> r) { fan->Set(i, std::move(r)); });
+    call(*members[i], [fan, i](absl::StatusOr<Response> r) { fan->Set(i, std::move(r)); });
   }
 }
 
@@ -72,13 +64,11 @@ struct PoolExecutor::Attempt {
   absl::Status last_error;
 };
 
-PoolExecutor::PoolExecutor(std::vector<ExecutorPtr> members, Options options) : options_(options) {
-  STOA_CHECK(!members.empty(), "a PoolExecutor needs at least one member");
-  for (auto& e : members) {
-    auto m = std::make_unique<Member>();
-    m->executor = std::move(e);
-    members_.push_back(std::move(m));
-  }
+PoolExecutor::PoolExecutor(std::vector<ExecutorPtr> members, Options options,
+                           const common::Clock& clock)
+    : members_(std::move(members)),
+      health_(members_.size(), int64_t{options.down_ms} * 1000, clock) {
+  STOA_CHECK(!members_.empty(), "a PoolExecutor needs at least one member");
 }
 
 PoolExecutor::~PoolExecutor() {
@@ -91,13 +81,19 @@ PoolExecutor::~PoolExecutor() {
 std::string PoolExecutor::Describe() const {
   std::string out = "pool[";
   for (size_t i = 0; i < members_.size(); ++i) {
-    absl::StrAppend(&out, i ? "," : "", members_[i]->executor->Describe());
+    absl::StrAppend(&out, i ? "," : "", members_[i]->Describe());
   }
   return out + "]";
 }
 
+std::vector<MemberStatus> PoolExecutor::Members() const {
+  std::vector<MemberStatus> out = health_.Snapshot();
+  for (size_t i = 0; i < out.size(); ++i) out[i].name = members_[i]->Describe();
+  return out;
+}
+
 int PoolExecutor::Pick(const std::vector<bool>& tried) {
-  const int64_t now = SteadyMicros();
+  const int64_t now = health_.NowMicros();
   const size_t n = members_.size();
   const size_t start = next_.fetch_add(1, std::memory_order_relaxed) % n;
   int best = -1;
@@ -106,9 +102,8 @@ int PoolExecutor::Pick(const std::vector<bool>& tried) {
   for (size_t k = 0; k < n; ++k) {
     const size_t i = (start + k) % n;
     if (tried[i]) continue;
-    const Member& m = *members_[i];
-    const bool down = m.down_until_us.load(std::memory_order_relaxed) > now;
-    const int load = m.in_flight.load(std::memory_order_relaxed);
+    const bool down = !health_.IsUp(i, now);
+    const int load = health_.InFlight(i);
     // Up members first; among them the least loaded; the rotation breaks ties.
     if (best < 0 || (best_down && !down) || (down == best_down && load < best_load)) {
       best = static_cast<int>(i);
@@ -152,22 +147,20 @@ void PoolExecutor::Try(std::shared_ptr<Attempt> attempt) {
     return;
   }
   attempt->tried[i] = true;
-  Member& m = *members_[i];
-  m.in_flight.fetch_add(1, std::memory_order_relaxed);
-  m.executor->Invoke(
+  health_.CallStarted(i);
+  members_[i]->Invoke(
       attempt->request,
-      [this, attempt, &m](absl::StatusOr<v1::InvokeResponse> result) mutable {
-        m.in_flight.fetch_sub(1, std::memory_order_relaxed);
+      [this, attempt, i](absl::StatusOr<v1::InvokeResponse> result) mutable {
+        health_.CallEnded(i);
         if (absl::IsUnavailable(result.status())) {
-          m.down_until_us.store(SteadyMicros() + int64_t{options_.down_ms} * 1000,
-                                std::memory_order_relaxed);
+          health_.MarkDown(i, result.status());
           attempt->last_error = result.status();
           if (!(attempt->cancel && attempt->cancel->cancelled())) {
             Try(std::move(attempt));
             return;
           }
         } else if (result.ok()) {
-          m.down_until_us.store(0, std::memory_order_relaxed);
+          health_.MarkUp(i);
         }
         attempt->done(std::move(result));
       },
@@ -228,7 +221,7 @@ void PoolExecutor::GetStatus(StatusCallback done) {
         for (size_t i = 0; i < results.size(); ++i) {
           auto& r = results[i];
           if (!r.ok()) continue;
-          members_[i]->down_until_us.store(0, std::memory_order_relaxed);
+          health_.RecordStatus(i, r->queue_depth());
           ++answered;
           service_sum += r->mean_service_us();
           if (!merged) {

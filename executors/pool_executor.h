@@ -25,6 +25,10 @@
 //                   the first; UNAVAILABLE when none answered. An answer
 //                   clears a member's down mark.
 //
+// Member health (in flight, down marks, last error, last queue depth) lives
+// in a MemberHealth (member_health.h) on the injected Clock; Members()
+// reports it, e.g. for the gateway's view of a tier.
+//
 // Thread safety: all methods may be called concurrently. Lifetime: owns the
 // members; the destructor stops retries (a call whose member fails from then
 // on ends UNAVAILABLE) and destroys the members, each of which waits for its
@@ -38,7 +42,9 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "executors/executor.h"
+#include "executors/member_health.h"
 
 namespace stoa::executors {
 
@@ -49,8 +55,9 @@ class PoolExecutor final : public Executor {
     int down_ms = 1000;
   };
 
-  // `members` must not be empty.
-  PoolExecutor(std::vector<ExecutorPtr> members, Options options);
+  // `members` must not be empty; `clock` must outlive the pool.
+  PoolExecutor(std::vector<ExecutorPtr> members, Options options,
+               const common::Clock& clock = common::RealClock::Get());
   explicit PoolExecutor(std::vector<ExecutorPtr> members)
       : PoolExecutor(std::move(members), Options()) {}
   ~PoolExecutor() override;
@@ -64,21 +71,18 @@ class PoolExecutor final : public Executor {
   std::string Describe() const override;
 
   size_t size() const { return members_.size(); }
+  // Every member's health now, in member order.
+  std::vector<MemberStatus> Members() const;
 
  private:
-  struct Member {
-    ExecutorPtr executor;
-    std::atomic<int> in_flight{0};
-    std::atomic<int64_t> down_until_us{0};  // steady clock
-  };
   struct Attempt;
 
   // The member for the next try of `attempt`; -1 when every member was tried.
   int Pick(const std::vector<bool>& tried);
   void Try(std::shared_ptr<Attempt> attempt);
 
-  const Options options_;
-  std::vector<std::unique_ptr<Member>> members_;
+  const std::vector<ExecutorPtr> members_;
+  MemberHealth health_;
   std::atomic<uint64_t> next_{0};
 
   absl::Mutex mu_;

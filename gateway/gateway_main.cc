@@ -28,9 +28,10 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/cli.h"
+#include "common/host_port.h"
+#include "common/http_server.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "executors/grpc_executor.h"
@@ -40,7 +41,6 @@
 #include "gateway/dispatcher.h"
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
-#include "gateway/http_server.h"
 #include "gateway/rest_api.h"
 #include "scheduler/placement_scheduler.h"
 #include "scheduler/policy_config.h"
@@ -114,20 +114,6 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
-// "HOST:PORT" → host, port; false when malformed.
-bool SplitHostPort(const std::string& address, std::string& host, uint16_t& port) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  uint32_t p;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &p) || p > 65535) return false;
-  host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  port = static_cast<uint16_t>(p);
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,11 +121,14 @@ int main(int argc, char** argv) {
   if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
   stoa::common::InitLogging("stoa-gateway", flags.log_level);
 
-  stoa::gateway::HttpServer::Options http_options;
-  if (!SplitHostPort(flags.listen, http_options.host, http_options.port)) {
-    std::cerr << "stoa-gateway: --listen: expected HOST:PORT, got '" << flags.listen << "'\n";
+  absl::StatusOr<stoa::common::HostPort> listen = stoa::common::ParseHostPort(flags.listen);
+  if (!listen.ok()) {
+    std::cerr << "stoa-gateway: --listen: " << listen.status().message() << "\n";
     return kExitBadFlags;
   }
+  stoa::common::HttpServer::Options http_options;
+  http_options.host = listen->host;
+  http_options.port = listen->port;
   http_options.threads = flags.http_threads;
   http_options.body_limit = static_cast<uint64_t>(flags.body_limit_mb) * 1024 * 1024;
 
@@ -213,7 +202,7 @@ int main(int argc, char** argv) {
     return kExitBadFlags;
   }
   stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, {});
-  stoa::gateway::HttpServer server(http_options, api);
+  stoa::common::HttpServer server(http_options, api);
   auto port = server.Start();
   if (!port.ok()) {
     std::cerr << "stoa-gateway: " << port.status().message() << "\n";

@@ -16,6 +16,10 @@
 #include "scheduler/policy_config.h"
 #include "spdlog/spdlog.h"
 
+using stoa::common::HttpRequest;
+using stoa::common::HttpResponder;
+using stoa::common::HttpResponse;
+
 namespace stoa::gateway {
 namespace {
 

@@ -1,4 +1,4 @@
-// The REST API of the gateway (DESIGN.md § REST API) as an HttpHandler, so
+// The REST API of the gateway (DESIGN.md § REST API) as a common::HttpHandler, so
 // it runs behind the Beast server and is tested through Handle() alone.
 //
 // Routes:
@@ -47,16 +47,16 @@
 #include <string>
 #include <vector>
 
+#include "common/http_types.h"
 #include "common/metrics.h"
 #include "common/thread_pool.h"
 #include "gateway/control_plane.h"
-#include "gateway/http_types.h"
 #include "gateway/invoker.h"
 #include "scheduler/scheduler.h"
 
 namespace stoa::gateway {
 
-class RestApi final : public HttpHandler {
+class RestApi final : public common::HttpHandler {
  public:
   struct Options {
     size_t control_threads = 2;
@@ -68,10 +68,11 @@ class RestApi final : public HttpHandler {
   RestApi(const RestApi&) = delete;
   RestApi& operator=(const RestApi&) = delete;
 
-  void Handle(HttpRequest request, HttpResponder respond) override;
+  void Handle(common::HttpRequest request, common::HttpResponder respond) override;
 
  private:
-  using Method = void (RestApi::*)(HttpRequest request, std::string name, HttpResponder respond);
+  using Method = void (RestApi::*)(common::HttpRequest request, std::string name,
+                                   common::HttpResponder respond);
   struct Route {
     std::string method;
     std::string pattern;  // "/v1/functions/{name}/invoke"
@@ -84,30 +85,33 @@ class RestApi final : public HttpHandler {
   // The route for `request`, with the captured {name}; nullptr when none
   // matches. `allowed`: the methods of the routes on the same path; `label`:
   // the matched (else the first same-path) route's pattern, kept if none.
-  const Route* Match(const HttpRequest& request, std::string& name,
+  const Route* Match(const common::HttpRequest& request, std::string& name,
                      std::vector<std::string>& allowed, std::string& label) const;
 
-  void Register(HttpRequest request, std::string name, HttpResponder respond);
-  void Upsert(HttpRequest request, std::string name, HttpResponder respond);
-  void List(HttpRequest request, std::string name, HttpResponder respond);
-  void Describe(HttpRequest request, std::string name, HttpResponder respond);
-  void Delete(HttpRequest request, std::string name, HttpResponder respond);
-  void Invoke(HttpRequest request, std::string name, HttpResponder respond);
-  void GetFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond);
-  void PutFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond);
-  void DeleteFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond);
-  void ModelMetadata(HttpRequest request, std::string name, HttpResponder respond);
-  void ModelReady(HttpRequest request, std::string name, HttpResponder respond);
-  void GetPolicy(HttpRequest request, std::string name, HttpResponder respond);
-  void PutPolicy(HttpRequest request, std::string name, HttpResponder respond);
-  void SchedulerState(HttpRequest request, std::string name, HttpResponder respond);
-  void Metrics(HttpRequest request, std::string name, HttpResponder respond);
-  void Healthz(HttpRequest request, std::string name, HttpResponder respond);
-  void Readyz(HttpRequest request, std::string name, HttpResponder respond);
+  void Register(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void Upsert(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void List(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void Describe(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void Delete(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void Invoke(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void GetFunctionPolicy(common::HttpRequest request, std::string name,
+                         common::HttpResponder respond);
+  void PutFunctionPolicy(common::HttpRequest request, std::string name,
+                         common::HttpResponder respond);
+  void DeleteFunctionPolicy(common::HttpRequest request, std::string name,
+                            common::HttpResponder respond);
+  void ModelMetadata(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void ModelReady(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void GetPolicy(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void PutPolicy(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void SchedulerState(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void Metrics(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void Healthz(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void Readyz(common::HttpRequest request, std::string name, common::HttpResponder respond);
 
   // Registration and replacement (`path_name` "": POST).
-  void Store(const HttpRequest& request, const std::string& path_name, bool replace,
-             HttpResponder respond);
+  void Store(const common::HttpRequest& request, const std::string& path_name, bool replace,
+             common::HttpResponder respond);
   bool Ready() const;
 
   ControlPlane& control_;

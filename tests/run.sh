@@ -3,12 +3,23 @@
 # (release preset: Ninja + ccache) and runs every test with ctest.
 #   tests/run.sh                 # all tests
 #   tests/run.sh -L unit         # one label (unit, integration, conformance, gpu)
-# Extra arguments go to ctest.
+# Extra arguments go to ctest. STOA_PRESET picks another preset (asan, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-deploy/setup-deps.sh
+say() { echo "stoa: $*"; }
+
 preset=${STOA_PRESET:-release}
-cmake --preset "$preset" >/dev/null
+say "checking packages (installs what is missing)..."
+deploy/setup-deps.sh
+say "configuring (cmake --preset $preset)..."
+mkdir -p build
+if ! cmake --preset "$preset" >"build/configure-$preset.log" 2>&1; then
+  tail -30 "build/configure-$preset.log" >&2
+  say "configuring failed; see build/configure-$preset.log" >&2
+  exit 1
+fi
+say "building (the first build takes ~8 min on 2 cores; later ones seconds)..."
 cmake --build --preset "$preset"
+say "running tests..."
 ctest --preset "$preset" -j "$(nproc)" "$@"

@@ -9,8 +9,8 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 
 namespace stoa::tools {
 namespace {
@@ -36,20 +36,20 @@ absl::StatusOr<HttpUrl> HttpUrl::Parse(const std::string& url) {
   std::string authority = rest.substr(0, slash);
   if (slash != std::string::npos) out.prefix = rest.substr(slash);
   while (!out.prefix.empty() && out.prefix.back() == '/') out.prefix.pop_back();
-  const size_t colon = authority.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
+  absl::StatusOr<common::HostPort> address = common::ParseHostPort(authority);
+  if (!address.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("gateway URL '", url, "': expected http://HOST:PORT"));
+        absl::StrCat("gateway URL '", url, "': ", address.status().message()));
   }
-  out.host = authority.substr(0, colon);
-  out.port = authority.substr(colon + 1);
-  int port = 0;
-  if (!absl::SimpleAtoi(out.port, &port) || port <= 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("gateway URL '", url, "': bad port '", out.port, "'"));
+  if (address->port == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("gateway URL '", url, "': port 0"));
   }
+  out.host = std::move(address->host);
+  out.port = address->port;
   return out;
 }
+
+std::string HttpUrl::HostPort() const { return common::FormatHostPort(host, port); }
 
 std::string HttpResponse::Header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
@@ -89,7 +89,7 @@ class HttpConnection::Impl {
   absl::Status Connect() {
     beast::error_code ec;
     tcp::resolver resolver(io_);
-    auto endpoints = resolver.resolve(url_.host, url_.port, ec);
+    auto endpoints = resolver.resolve(url_.host, std::to_string(url_.port), ec);
     if (ec) {
       return absl::UnavailableError(absl::StrCat("resolve ", url_.HostPort(), ": ", ec.message()));
     }

@@ -1,8 +1,9 @@
 // A blocking HTTP/1.1 client for one server (Boost.Beast), shared by the
 // `stoa` CLI and `stoa-loadgen`.
 //
-// HttpUrl::Parse accepts "http://HOST:PORT[/prefix]" or "HOST:PORT"; anything
-// else (https, no port, a bad port) is INVALID_ARGUMENT naming the URL.
+// HttpUrl::Parse accepts "http://HOST:PORT[/prefix]" or "HOST:PORT" (HOST may be
+// [v6], common/host_port.h); anything else (https, no port, a bad port) is INVALID_ARGUMENT naming
+// the URL.
 //
 // HttpConnection keeps one keep-alive TCP connection and reconnects when the
 // server closed it. Send/receive are bounded by the timeout (socket
@@ -11,6 +12,7 @@
 // successful HttpResponse. Not thread-safe: use one connection per thread.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,11 +22,12 @@
 namespace stoa::tools {
 
 struct HttpUrl {
-  std::string host;
-  std::string port;
+  std::string host;  // IPv6 without brackets
+  uint16_t port = 0;
   std::string prefix;  // path prefix without a trailing slash, often ""
   static absl::StatusOr<HttpUrl> Parse(const std::string& url);
-  std::string HostPort() const { return host + ":" + port; }
+  // "host:port" ("[v6]:port"), also the Host header.
+  std::string HostPort() const;
 };
 
 struct HttpResponse {

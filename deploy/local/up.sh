@@ -4,16 +4,35 @@
 #   - stoa-executor on 127.0.0.1 (a free port) as the cloud tier,
 #   - stoa-gateway on :8080 with the in-process edge executor,
 #   - the example digits model registered,
-# then prints a curl line that invokes it. Ctrl-C stops everything.
-# Environment: STOA_PORT (8080), STOA_DATA_DIR (build/quickstart-data).
+# then prints a curl line that invokes it. Ctrl-C stops everything, also
+# when the output is piped (`deploy/local/up.sh | tee log`).
+# Environment: STOA_PORT (8080), STOA_DATA_DIR (build/quickstart-data),
+# STOA_BIN_DIR (use the binaries there; skips installing and building).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 
-deploy/setup-deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release >/dev/null
-bin=$root/build/release/bin
+# A reader that went away (tee killed by the same Ctrl-C, `| head`) must not
+# kill this script before it stops what it started: a write to a closed pipe
+# fails instead (a trap with a command, unlike '', is not inherited by the
+# binaries), and every message tolerates that.
+trap ':' PIPE
+say() { echo "stoa: $*" 2>/dev/null || true; }
+
+if [[ -z "${STOA_BIN_DIR:-}" ]]; then
+  say "checking packages (installs what is missing)..."
+  deploy/setup-deps.sh
+  say "configuring (cmake --preset release)..."
+  mkdir -p build
+  if ! cmake --preset release >build/quickstart-configure.log 2>&1; then
+    tail -30 build/quickstart-configure.log >&2
+    say "configuring failed; see build/quickstart-configure.log"
+    exit 1
+  fi
+  say "building (the first build takes ~8 min on 2 cores; later ones seconds)..."
+  cmake --build --preset release
+fi
+bin=${STOA_BIN_DIR:-$root/build/release/bin}
 port=${STOA_PORT:-8080}
 data=${STOA_DATA_DIR:-$root/build/quickstart-data}
 mkdir -p "$data"
@@ -22,10 +41,13 @@ pids=()
 stop() {
   local rc=$1
   trap - INT TERM EXIT
-  echo
-  echo "stoa: stopping"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Nothing may cut the clean-up short: not a closed pipe, not a second ^C.
+  trap '' PIPE INT
+  set +e
+  say "stopping"
+  # Each binary leads its own process group (setsid below).
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   exit "$rc"
 }
 trap 'stop 0' INT TERM
@@ -43,16 +65,18 @@ start() {
   exec 3<"$fifo"; rm -f "$fifo"
   local line=""
   if ! read -r -t 20 line <&3; then
-    echo "stoa: $name did not start; see build/quickstart-$name.log" >&2
-    tail -5 "$root/build/quickstart-$name.log" >&2
+    say "$name did not start; see build/quickstart-$name.log" >&2
+    tail -5 "$root/build/quickstart-$name.log" >&2 || true
     exit 1
   fi
   cat <&3 >/dev/null &  # keep draining its stdout
   exec 3<&-
   addr=${line##* listening on }
-  echo "stoa: $name listening on $addr"
+  say "$name (pid ${pids[-1]}) listening on $addr"
 }
 
+mkdir -p "$root/build"
+say "starting the cloud executor and the gateway..."
 start stoa-executor --listen 127.0.0.1:0 --device auto
 cloud=$addr
 start stoa-gateway --listen "0.0.0.0:$port" --data-dir "$data" --cloud "$cloud"
@@ -63,11 +87,11 @@ code=$(curl -s -o "$root/build/quickstart-register.json" -w '%{http_code}' \
   -F 'spec={"name":"digits","runtime":"onnx","description":"MLP on 8x8 digits"};type=application/json' \
   -F "artifact=@$example/digits.onnx;type=application/octet-stream")
 if [[ "$code" != 200 && "$code" != 201 ]]; then
-  echo "stoa: registering digits failed ($code): $(cat "$root/build/quickstart-register.json")" >&2
+  say "registering digits failed ($code): $(cat "$root/build/quickstart-register.json")" >&2
   exit 1
 fi
-echo "stoa: function 'digits' registered ($code)"
-cat <<MSG
+say "function 'digits' registered ($code)"
+cat <<MSG 2>/dev/null || true
 
 Stoa is running (gateway http://127.0.0.1:$port, cloud executor $cloud). Invoke the example:
 
@@ -78,7 +102,7 @@ Metrics: curl -s http://127.0.0.1:$port/metrics      Ctrl-C stops everything.
 MSG
 while true; do
   for pid in "${pids[@]}"; do
-    if ! kill -0 "$pid" 2>/dev/null; then echo "stoa: a process exited; see build/quickstart-*.log" >&2; exit 1; fi
+    if ! kill -0 "$pid" 2>/dev/null; then say "a process exited; see build/quickstart-*.log" >&2; exit 1; fi
   done
   sleep 1 &
   wait $!  # a trap runs at once, not after the sleep

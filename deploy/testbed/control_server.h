@@ -1,58 +1,58 @@
-// ControlServer: the HTTP/1.1 control endpoint of stoa-linkem.
+// ControlServer: the HTTP/1.1 control endpoint of stoa-linkem, a handler on
+// common::HttpServer (one I/O thread of its own).
 //   GET /link  -> 200 {"delay_ms","jitter_ms","rate_mbit","loss"}
 //   PUT /link  with a JSON object holding any of those fields -> the new
 //              parameters are applied to both directions at once and
 //              returned (200); a bad body is a 400
 //              {"error":{"code":"INVALID_ARGUMENT","message":"<field>: ..."}}
 //              and changes nothing.
-// Other paths are 404, other methods 405.
+// Other paths are 404, other methods 405 (with Allow: GET, PUT).
 //
-// Threading: runs on the given io_context; the shapers lock. Ownership: the
-// caller keeps io_context and shapers alive longer than the server.
+// Threading: requests are handled on the server's thread; the shapers lock.
+// Ownership: the caller keeps the shapers and the clock alive longer than
+// the server; the destructor stops the server.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "boost/asio/io_context.hpp"
-#include "boost/asio/ip/tcp.hpp"
+#include "common/clock.h"
+#include "common/http_server.h"
+#include "common/http_types.h"
 #include "deploy/testbed/link_shaper.h"
 
 namespace stoa::deploy {
 
-// A response, independent of the transport (so it can be tested directly).
-struct ControlResponse {
-  int status = 200;
-  std::string body;  // JSON
-};
+// Answers one request to the control endpoint (see the file comment).
+common::HttpResponse HandleControlRequest(const common::HttpRequest& request, int64_t now_us,
+                                          LinkShaper& to_upstream, LinkShaper& to_client);
 
-// Handles one request to the control endpoint (see the file comment).
-ControlResponse HandleControlRequest(const std::string& method, const std::string& target,
-                                     const std::string& body, int64_t now_us,
-                                     LinkShaper& to_upstream, LinkShaper& to_client);
-
-class ControlServer {
+class ControlServer final : public common::HttpHandler {
  public:
-  // Binds HOST:PORT (port 0 picks one); InvalidArgument for a bad address,
-  // Unavailable when it cannot listen.
-  static absl::StatusOr<std::unique_ptr<ControlServer>> Create(boost::asio::io_context& io,
-                                                               const std::string& listen,
-                                                               LinkShaper& to_upstream,
-                                                               LinkShaper& to_client);
+  // Serves HOST:PORT (port 0 picks one) from now on. INVALID_ARGUMENT for a
+  // bad or unresolvable address, UNAVAILABLE when it cannot listen; both
+  // name the --control flag.
+  static absl::StatusOr<std::unique_ptr<ControlServer>> Start(
+      const std::string& listen, LinkShaper& to_upstream, LinkShaper& to_client,
+      const common::Clock& clock = common::RealClock::Get());
+  ~ControlServer() override;
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
 
-  void Start();
-  std::string address() const;
+  // The bound "HOST:PORT" ([v6] bracketed).
+  std::string address() const { return server_->address(); }
+
+  void Handle(common::HttpRequest request, common::HttpResponder respond) override;
 
  private:
-  ControlServer(boost::asio::io_context& io, LinkShaper& to_upstream, LinkShaper& to_client);
+  ControlServer(LinkShaper& to_upstream, LinkShaper& to_client, const common::Clock& clock);
 
-  boost::asio::io_context& io_;
   LinkShaper& to_upstream_;
   LinkShaper& to_client_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  const common::Clock& clock_;
+  std::unique_ptr<common::HttpServer> server_;
 };
 
 }  // namespace stoa::deploy

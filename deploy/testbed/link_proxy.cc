@@ -12,8 +12,8 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/use_awaitable.hpp"
 #include "boost/asio/write.hpp"
-#include "deploy/testbed/host_port.h"
-#include "deploy/testbed/listen_socket.h"
+#include "common/host_port.h"
+#include "common/listen_socket.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::deploy {
@@ -24,6 +24,11 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
+
+// `status` with the flag it is about in front: "--listen: ...".
+absl::Status WithFlag(const char* flag, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(flag, ": ", status.message()));
+}
 
 constexpr auto kBlackholePoll = std::chrono::milliseconds(10);
 
@@ -193,26 +198,23 @@ absl::StatusOr<std::unique_ptr<LinkProxy>> LinkProxy::Create(asio::io_context& i
                                                              const Options& options,
                                                              LinkShaper& to_upstream,
                                                              LinkShaper& to_client) {
-  std::string listen_host, upstream_host;
-  uint16_t listen_port = 0, upstream_port = 0;
-  if (auto s = SplitHostPort("--listen", options.listen, listen_host, listen_port); !s.ok()) {
-    return s;
-  }
-  if (auto s = SplitHostPort("--upstream", options.upstream, upstream_host, upstream_port);
-      !s.ok()) {
-    return s;
-  }
+  absl::StatusOr<common::HostPort> listen = common::ParseHostPort(options.listen);
+  if (!listen.ok()) return WithFlag("--listen", listen.status());
+  absl::StatusOr<common::HostPort> upstream = common::ParseHostPort(options.upstream);
+  if (!upstream.ok()) return WithFlag("--upstream", upstream.status());
   if (options.chunk_bytes == 0) return absl::InvalidArgumentError("chunk_bytes: must be > 0");
   std::unique_ptr<LinkProxy> proxy(new LinkProxy(io, options, to_upstream, to_client));
   boost::system::error_code ec;
   tcp::resolver resolver(io);
-  auto upstreams = resolver.resolve(upstream_host, std::to_string(upstream_port), ec);
+  auto upstreams = resolver.resolve(upstream->host, std::to_string(upstream->port), ec);
   if (ec || upstreams.empty()) {
     return absl::UnavailableError(
         absl::StrCat("--upstream: cannot resolve '", options.upstream, "': ", ec.message()));
   }
   proxy->upstream_ = upstreams.begin()->endpoint();
-  if (auto s = ListenOn(proxy->acceptor_, "--listen", options.listen); !s.ok()) return s;
+  if (auto s = common::ListenOn(proxy->acceptor_, *listen); !s.ok()) {
+    return WithFlag("--listen", s);
+  }
   return proxy;
 }
 
@@ -239,9 +241,7 @@ void LinkProxy::Start() {
 
 std::string LinkProxy::address() const {
   const tcp::endpoint endpoint = acceptor_.local_endpoint();
-  const std::string host = endpoint.address().to_string();
-  return endpoint.address().is_v6() ? absl::StrCat("[", host, "]:", endpoint.port())
-                                    : absl::StrCat(host, ":", endpoint.port());
+  return common::FormatHostPort(endpoint.address().to_string(), endpoint.port());
 }
 
 }  // namespace stoa::deploy

@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<stoa::deploy::ControlServer> control;
   if (!flags.control.empty()) {
-    auto server = stoa::deploy::ControlServer::Create(io, flags.control, to_upstream, to_client);
+    auto server = stoa::deploy::ControlServer::Start(flags.control, to_upstream, to_client);
     if (!server.ok()) {
       std::cerr << "stoa-linkem: " << server.status().message() << "\n";
       return server.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadFlags : 1;
@@ -127,7 +127,6 @@ int main(int argc, char** argv) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&io](const boost::system::error_code&, int) { io.stop(); });
   (*proxy)->Start();
-  if (control) control->Start();
   std::printf("stoa-linkem listening on %s\n", (*proxy)->address().c_str());
   if (control) std::printf("stoa-linkem control on %s\n", control->address().c_str());
   std::fflush(stdout);

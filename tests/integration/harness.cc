@@ -18,6 +18,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/host_port.h"
 #include "gtest/gtest.h"
 
 extern char** environ;
@@ -111,7 +112,10 @@ Process::~Process() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
-int Process::port() const { return std::stoi(address_.substr(address_.rfind(':') + 1)); }
+int Process::port() const {
+  absl::StatusOr<common::HostPort> parsed = common::ParseHostPort(address_);
+  return parsed.ok() ? parsed->port : -1;
+}
 
 int Process::Signal(int sig) {
   if (exited_) return 0;
@@ -137,9 +141,12 @@ std::string HttpResult::Header(const std::string& name) const {
 class HttpClient::Impl {
  public:
   explicit Impl(std::string address) {
-    size_t colon = address.rfind(':');
-    host_ = address.substr(0, colon);
-    port_ = address.substr(colon + 1);
+    absl::StatusOr<common::HostPort> parsed = common::ParseHostPort(address);
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    if (parsed.ok()) {
+      host_ = parsed->host;
+      port_ = std::to_string(parsed->port);
+    }
     if (host_ == "0.0.0.0") host_ = "127.0.0.1";
   }
 

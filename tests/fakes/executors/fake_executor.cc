@@ -29,7 +29,9 @@ void FakeExecutor::Finish(v1::InvokeRequest request, InvokeCallback done, absl::
   bool loaded;
   {
     absl::MutexLock lock(&mu_);
-    loaded = loaded_.contains(absl::StrCat(request.function(), "@", request.sha256()));
+    loaded = !options_.require_loaded ||
+             loaded_.contains(absl::StrCat(request.function(), "@", request.sha256()));
+    answered_ok_ += status.ok() && loaded;
   }
   if (!status.ok()) return done(status);
   if (!loaded) return done(absl::NotFoundError("function not loaded"));
@@ -112,16 +114,18 @@ void FakeExecutor::UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallb
 
 void FakeExecutor::GetStatus(StatusCallback done) {
   absl::Status status;
+  v1::GetStatusResponse r;
   {
     absl::MutexLock lock(&mu_);
     ++counts_->status;
     status = status_status_;
+    r.set_queue_depth(status_depth_);
+    r.set_threads(1);
+    r.set_invocations(answered_ok_);
   }
   if (options_.clock) options_.clock->AdvanceMicros(options_.status_rtt_us);
-  Answer([done = std::move(done), status] {
+  Answer([done = std::move(done), status, r] {
     if (!status.ok()) return done(status);
-    v1::GetStatusResponse r;
-    r.set_queue_depth(5);
     done(r);
   });
 }
@@ -139,6 +143,11 @@ void FakeExecutor::SetLoadStatus(absl::Status s) {
 void FakeExecutor::SetStatusStatus(absl::Status s) {
   absl::MutexLock lock(&mu_);
   status_status_ = std::move(s);
+}
+
+void FakeExecutor::SetStatusDepth(uint32_t depth) {
+  absl::MutexLock lock(&mu_);
+  status_depth_ = depth;
 }
 
 void FakeExecutor::Hold() {

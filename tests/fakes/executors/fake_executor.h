@@ -2,7 +2,7 @@
 // keeps a loaded set (answers NOT_FOUND for a version it lacks, as an
 // executor that restarted does), echoes the request's inputs, and reports
 // fixed timings (queue 10 µs, exec 100 µs, load 777 µs, queue depth 3;
-// GetStatus: depth 5).
+// GetStatus: depth 5 unless set, threads 1, the invocations answered OK).
 //
 // Answers are synchronous by default (on the caller's thread), so tests are
 // deterministic and never sleep; with Options::threads > 0 they come from a
@@ -36,6 +36,8 @@ class FakeExecutor final : public Executor {
     size_t threads = 0;  // 0: answer on the caller's thread
     common::FakeClock* clock = nullptr;
     int64_t status_rtt_us = 0;
+    // false: invoke whatever was loaded (a member of a pool under test).
+    bool require_loaded = true;
   };
   // Call counts; shared, so a test can read them after the executor's owner
   // destroyed it.
@@ -58,6 +60,7 @@ class FakeExecutor final : public Executor {
   void SetInvokeStatus(absl::Status s);
   void SetLoadStatus(absl::Status s);
   void SetStatusStatus(absl::Status s);
+  void SetStatusDepth(uint32_t depth);
   // Parks invocations from now on, until Release.
   void Hold();
   // Stops holding and answers the parked invocations (with `status` when
@@ -89,6 +92,8 @@ class FakeExecutor final : public Executor {
   bool holding_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::shared_ptr<Held>> held_ ABSL_GUARDED_BY(mu_);
   uint32_t last_timeout_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t status_depth_ ABSL_GUARDED_BY(mu_) = 5;
+  uint64_t answered_ok_ ABSL_GUARDED_BY(mu_) = 0;
   const std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
   common::ThreadPool cancel_pool_{1};         // answers cancelled calls
   std::unique_ptr<common::ThreadPool> pool_;  // last: joined first

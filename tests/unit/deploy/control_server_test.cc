@@ -12,16 +12,21 @@ using ::testing::HasSubstr;
 
 class ControlTest : public ::testing::Test {
  protected:
-  ControlResponse Call(const std::string& method, const std::string& target,
-                       const std::string& body = "") {
-    return HandleControlRequest(method, target, body, 0, up_, down_);
+  common::HttpResponse Call(const std::string& method, const std::string& target,
+                            const std::string& body = "") {
+    common::HttpRequest request;
+    request.method = method;
+    request.target = target;
+    request.body = body;
+    EXPECT_TRUE(common::ParseTarget(target, &request).ok()) << target;
+    return HandleControlRequest(request, 0, up_, down_);
   }
   LinkShaper up_{LinkParams{45, 5, 7.21, 0}, 1};
   LinkShaper down_{LinkParams{45, 5, 7.21, 0}, 2};
 };
 
 TEST_F(ControlTest, GetReturnsTheParameters) {
-  ControlResponse r = Call("GET", "/link");
+  common::HttpResponse r = Call("GET", "/link");
   EXPECT_EQ(r.status, 200);
   auto doc = nlohmann::json::parse(r.body);
   EXPECT_DOUBLE_EQ(doc["delay_ms"].get<double>(), 45);
@@ -29,7 +34,7 @@ TEST_F(ControlTest, GetReturnsTheParameters) {
 }
 
 TEST_F(ControlTest, PutChangesBothDirections) {
-  ControlResponse r = Call("PUT", "/link", R"({"delay_ms":150,"rate_mbit":2})");
+  common::HttpResponse r = Call("PUT", "/link", R"({"delay_ms":150,"rate_mbit":2})");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(up_.params(), (LinkParams{150, 5, 2, 0}));
   EXPECT_EQ(down_.params(), (LinkParams{150, 5, 2, 0}));
@@ -37,7 +42,7 @@ TEST_F(ControlTest, PutChangesBothDirections) {
 }
 
 TEST_F(ControlTest, BadPutIs400NamingTheFieldAndChangesNothing) {
-  ControlResponse r = Call("PUT", "/link", R"({"delay_ms":10,"rate":2})");
+  common::HttpResponse r = Call("PUT", "/link", R"({"delay_ms":10,"rate":2})");
   EXPECT_EQ(r.status, 400);
   auto doc = nlohmann::json::parse(r.body);
   EXPECT_EQ(doc["error"]["code"], "INVALID_ARGUMENT");
@@ -48,7 +53,10 @@ TEST_F(ControlTest, BadPutIs400NamingTheFieldAndChangesNothing) {
 
 TEST_F(ControlTest, OtherRoutesAndMethods) {
   EXPECT_EQ(Call("GET", "/links").status, 404);
-  EXPECT_EQ(Call("DELETE", "/link").status, 405);
+  common::HttpResponse r = Call("DELETE", "/link");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_THAT(r.headers,
+              ::testing::Contains(std::pair<std::string, std::string>("Allow", "GET, PUT")));
   EXPECT_EQ(Call("GET", "/link?verbose=1").status, 200);
 }
 

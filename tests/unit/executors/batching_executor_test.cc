@@ -14,7 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "executors/in_process_executor.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executors/fake_runtime.h"
+#include "tests/fakes/executors/fake_runtime.h"
 
 namespace stoa::executors {
 namespace {

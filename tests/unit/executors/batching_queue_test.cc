@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/unit/executors/fake_runtime.h"
+#include "tests/fakes/executors/fake_runtime.h"
 
 namespace stoa::executors {
 namespace {

@@ -12,7 +12,7 @@
 #include "executors/in_process_executor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executors/fake_runtime.h"
+#include "tests/fakes/executors/fake_runtime.h"
 
 namespace stoa::executors {
 namespace {

@@ -7,7 +7,7 @@
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executors/fake_runtime.h"
+#include "tests/fakes/executors/fake_runtime.h"
 
 namespace stoa::executors {
 namespace {

@@ -1,16 +1,19 @@
-// PoolExecutor over real members: two in-process executors with the fake
-// runtime, and a gRPC member whose server is gone.
+// PoolExecutor over real members (two in-process executors with the fake
+// runtime, a gRPC member whose server is gone) and over scripted members on a
+// fake clock, for the down marks.
 #include "executors/pool_executor.h"
 
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "executors/grpc_executor.h"
 #include "executors/in_process_executor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unit/executors/fake_runtime.h"
+#include "tests/fakes/executors/fake_executor.h"
+#include "tests/fakes/executors/fake_runtime.h"
 
 namespace stoa::executors {
 namespace {
@@ -22,6 +25,7 @@ using ::stoa::executors::testing::FakeRuntimes;
 using ::stoa::executors::testing::FloatTensor;
 using ::stoa::executors::testing::FloatValues;
 using ::stoa::executors::testing::Later;
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -49,7 +53,30 @@ class PoolExecutorTest : public ::testing::Test {
     for (auto& e : extra) members.push_back(std::move(e));
     PoolExecutor::Options options;
     options.down_ms = 60000;
-    return std::make_unique<PoolExecutor>(std::move(members), options);
+    return std::make_unique<PoolExecutor>(std::move(members), options, clock_);
+  }
+
+  // A pool of scripted members "a", "b", ... (down marks of 1 s on clock_).
+  std::unique_ptr<PoolExecutor> MakeScriptedPool(int n, std::vector<FakeExecutor*>& out) {
+    std::vector<ExecutorPtr> members;
+    for (int i = 0; i < n; ++i) {
+      FakeExecutor::Options scripted;
+      scripted.require_loaded = false;
+      auto e = std::make_unique<FakeExecutor>(std::string(1, static_cast<char>('a' + i)), scripted);
+      out.push_back(e.get());
+      members.push_back(std::move(e));
+    }
+    PoolExecutor::Options options;
+    options.down_ms = 1000;
+    return std::make_unique<PoolExecutor>(std::move(members), options, clock_);
+  }
+
+  // `n` invocations, each expected to succeed.
+  static void InvokeOk(PoolExecutor& pool, int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = Await<v1::InvokeResponse>([&](auto done) { pool.Invoke(Request("abc", 1), done); });
+      ASSERT_TRUE(r.ok()) << "call " << i << ": " << r.status();
+    }
   }
 
   uint64_t MemberInvocations(int i) {
@@ -57,6 +84,7 @@ class PoolExecutorTest : public ::testing::Test {
     return s.ok() ? s->invocations() : 0;
   }
 
+  common::FakeClock clock_{1'000'000};
   functions::RuntimeSet runtimes_;
   std::vector<InProcessExecutor*> in_process_;
 };
@@ -126,6 +154,57 @@ TEST_F(PoolExecutorTest, ADeadMemberIsSkippedAndCallsStillSucceed) {
   auto status = Await<v1::GetStatusResponse>([&](auto done) { pool->GetStatus(done); });
   ASSERT_TRUE(status.ok()) << status.status();  // two of three answered
   EXPECT_EQ(status->threads(), 2u);
+}
+
+TEST_F(PoolExecutorTest, ADownMemberIsSkippedUntilItsMarkExpires) {
+  std::vector<FakeExecutor*> m;
+  auto pool = MakeScriptedPool(2, m);
+  m[0]->SetInvokeStatus(absl::UnavailableError("a is gone"));
+  // The first call tries "a" (the rotation starts there), which marks it
+  // down, and moves on to "b": the caller sees no error.
+  InvokeOk(*pool, 1);
+  EXPECT_EQ(m[0]->counts()->invoke, 1);
+  std::vector<MemberStatus> members = pool->Members();
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].name, "a");
+  EXPECT_FALSE(members[0].up);
+  EXPECT_EQ(members[0].down_until_us, clock_.NowMicros() + 1'000'000);
+  EXPECT_THAT(members[0].last_error, HasSubstr("a is gone"));
+  EXPECT_TRUE(members[1].up);
+
+  // Recovered but still marked: skipped for the whole second.
+  m[0]->SetInvokeStatus(absl::OkStatus());
+  InvokeOk(*pool, 4);
+  clock_.AdvanceMicros(999'999);
+  InvokeOk(*pool, 4);
+  EXPECT_EQ(m[0]->counts()->invoke, 1);
+  EXPECT_EQ(m[1]->counts()->invoke, 9);
+
+  // The mark expires: round robin over both again.
+  clock_.AdvanceMicros(1);
+  EXPECT_TRUE(pool->Members()[0].up);
+  InvokeOk(*pool, 4);
+  EXPECT_EQ(m[0]->counts()->invoke, 3);
+  EXPECT_EQ(m[1]->counts()->invoke, 11);
+}
+
+TEST_F(PoolExecutorTest, StatusAnswerClearsTheMarkAndRecordsQueueDepth) {
+  std::vector<FakeExecutor*> m;
+  auto pool = MakeScriptedPool(3, m);
+  m[0]->SetInvokeStatus(absl::UnavailableError("a is gone"));
+  InvokeOk(*pool, 1);
+  ASSERT_FALSE(pool->Members()[0].up);
+  m[0]->SetStatusDepth(3);
+  m[1]->SetStatusDepth(5);
+  m[2]->SetStatusStatus(absl::UnavailableError("c is gone"));
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { pool->GetStatus(done); });
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->queue_depth(), 3u);  // the smallest: where the next call goes
+  std::vector<MemberStatus> members = pool->Members();
+  EXPECT_TRUE(members[0].up);  // it answered, so it is back before its mark ends
+  EXPECT_EQ(members[0].queue_depth, 3);
+  EXPECT_EQ(members[1].queue_depth, 5);
+  EXPECT_EQ(members[2].queue_depth, -1);  // never answered
 }
 
 TEST_F(PoolExecutorTest, EveryMemberDownIsUnavailableNamingThePool) {

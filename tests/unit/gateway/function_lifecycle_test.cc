@@ -20,6 +20,9 @@
 namespace stoa::gateway {
 namespace {
 
+using common::HttpRequest;
+using common::HttpResponse;
+using common::ParseTarget;
 using nlohmann::json;
 using ::testing::HasSubstr;
 

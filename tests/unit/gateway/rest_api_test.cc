@@ -16,6 +16,9 @@
 namespace stoa::gateway {
 namespace {
 
+using common::HttpRequest;
+using common::HttpResponse;
+using common::ParseTarget;
 using nlohmann::json;
 using scheduler::Tier;
 using ::testing::HasSubstr;

@@ -13,8 +13,12 @@ TEST(HttpUrlTest, ParsesHostPortAndPrefix) {
   auto u = HttpUrl::Parse("http://127.0.0.1:8080");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->host, "127.0.0.1");
-  EXPECT_EQ(u->port, "8080");
+  EXPECT_EQ(u->port, 8080);
   EXPECT_EQ(u->prefix, "");
+  u = HttpUrl::Parse("http://[::1]:8080/");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->HostPort(), "[::1]:8080");
   u = HttpUrl::Parse("localhost:9/api/");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->HostPort(), "localhost:9");

@@ -1,5 +1,7 @@
-// Plain HTTP request/response values passed between the Beast server and the
-// REST API, so the API can be tested without sockets.
+// Plain HTTP request/response values passed between the HTTP server
+// (http_server.h) and its handlers (the gateway's REST API, the executor's
+// /metrics, stoa-linkem's control endpoint), so a handler can be tested
+// without sockets.
 #pragma once
 
 #include <functional>
@@ -10,7 +12,7 @@
 
 #include "absl/status/status.h"
 
-namespace stoa::gateway {
+namespace stoa::common {
 
 struct HttpRequest {
   std::string method;                             // "GET", "POST", ...
@@ -51,4 +53,4 @@ class HttpHandler {
   virtual void Handle(HttpRequest request, HttpResponder respond) = 0;
 };
 
-}  // namespace stoa::gateway
+}  // namespace stoa::common

@@ -1,4 +1,4 @@
-#include "tests/unit/executors/fake_runtime.h"
+#include "tests/fakes/executors/fake_runtime.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

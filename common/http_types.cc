@@ -1,10 +1,10 @@
-#include "gateway/http_types.h"
+#include "common/http_types.h"
 
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
 
-namespace stoa::gateway {
+namespace stoa::common {
 namespace {
 
 int HexValue(char c) {
@@ -116,4 +116,4 @@ absl::Status ParseTarget(const std::string& target, HttpRequest* request) {
   return absl::OkStatus();
 }
 
-}  // namespace stoa::gateway
+}  // namespace stoa::common

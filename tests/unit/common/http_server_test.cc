@@ -1,4 +1,4 @@
-#include "gateway/http_server.h"
+#include "common/http_server.h"
 
 #include <atomic>
 #include <chrono>
@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
-namespace stoa::gateway {
+namespace stoa::common {
 namespace {
 
 namespace asio = boost::asio;
@@ -424,6 +424,15 @@ TEST_F(HttpServerTest, ConcurrentClients) {
   EXPECT_EQ(ok.load(), kThreads * kRequests);
 }
 
+TEST_F(HttpServerTest, ServerNameAndBoundAddress) {
+  HttpServer::Options options;
+  options.server_name = "stoa-test";
+  StartServer(options);
+  EXPECT_EQ(server_->address(), "127.0.0.1:" + std::to_string(port_));
+  Client client(port_);
+  EXPECT_EQ(client.Request("GET", "/x")[http::field::server], "stoa-test");
+}
+
 TEST_F(HttpServerTest, BindFailureNamesTheAddress) {
   StartServer();
   HttpServer::Options options;
@@ -459,4 +468,4 @@ TEST_F(HttpServerTest, StopWithPendingRequestsAndLateResponder) {
 }
 
 }  // namespace
-}  // namespace stoa::gateway
+}  // namespace stoa::common

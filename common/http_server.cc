@@ -1,4 +1,4 @@
-#include "gateway/http_server.h"
+#include "common/http_server.h"
 
 #include <algorithm>
 #include <array>
@@ -22,10 +22,12 @@
 #include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "common/host_port.h"
 #include "common/http_status.h"
+#include "common/listen_socket.h"
 #include "spdlog/spdlog.h"
 
-namespace stoa::gateway {
+namespace stoa::common {
 namespace {
 
 namespace asio = boost::asio;
@@ -81,6 +83,7 @@ class HttpServer::Impl {
 
   absl::StatusOr<uint16_t> Start();
   void Stop();
+  const std::string& address() const { return address_; }
 
  private:
   class Session;
@@ -97,6 +100,7 @@ class HttpServer::Impl {
   std::vector<std::thread> threads_;
   bool running_ = false;
   bool stopped_ = false;
+  std::string address_;  // set by Start
   std::shared_ptr<Lifeline> lifeline_;
 
   // Owns every open connection, so a session waiting for its handler stays
@@ -251,7 +255,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       in.body = common::ErrorJson(absl::InternalError("handler returned an invalid status"));
     }
     response_.result(static_cast<unsigned>(in.status));
-    response_.set(http::field::server, "stoa");
+    response_.set(http::field::server, server_->options_.server_name);
     const bool no_body = in.status < 200 || in.status == 204 || in.status == 304;
     if (!no_body && !in.content_type.empty()) {
       response_.set(http::field::content_type, in.content_type);
@@ -318,37 +322,19 @@ absl::StatusOr<uint16_t> HttpServer::Impl::Start() {
   if (running_ || stopped_) {
     return absl::FailedPreconditionError("http server already started (a server starts once)");
   }
-  const std::string address = absl::StrCat(options_.host, ":", options_.port);
-  beast::error_code ec;
-  tcp::endpoint endpoint;
-  asio::ip::address ip = asio::ip::make_address(options_.host, ec);
-  if (!ec) {
-    endpoint = tcp::endpoint(ip, options_.port);
-  } else {
-    tcp::resolver resolver(ioc_);
-    auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
-    if (ec || results.empty()) {
-      return absl::UnavailableError(absl::StrCat("cannot resolve listen address ", address, ": ",
-                                                 ec ? ec.message() : "no results"));
-    }
-    endpoint = results.begin()->endpoint();
+  if (absl::Status s = ListenOn(acceptor_, HostPort{options_.host, options_.port}); !s.ok()) {
+    return s;
   }
-  auto fail = [&](const char* what) {
+  beast::error_code ec;
+  const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+  if (ec) {
     beast::error_code ignored;
     acceptor_.close(ignored);
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", address, ": ", what, ": ", ec.message()));
-  };
-  acceptor_.open(endpoint.protocol(), ec);
-  if (ec) return fail("open");
-  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (ec) return fail("setsockopt");
-  acceptor_.bind(endpoint, ec);
-  if (ec) return fail("bind");
-  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail("listen");
-  const uint16_t port = acceptor_.local_endpoint(ec).port();
-  if (ec) return fail("getsockname");
+    return absl::UnavailableError(absl::StrCat("cannot listen on ",
+                                               FormatHostPort(options_.host, options_.port),
+                                               ": getsockname: ", ec.message()));
+  }
+  address_ = FormatHostPort(bound.address().to_string(), bound.port());
 
   DoAccept();
   running_ = true;
@@ -357,7 +343,7 @@ absl::StatusOr<uint16_t> HttpServer::Impl::Start() {
   for (int i = 0; i < threads; ++i) {
     threads_.emplace_back([this] { ioc_.run(); });
   }
-  return port;
+  return bound.port();
 }
 
 void HttpServer::Impl::DoAccept() {
@@ -428,4 +414,6 @@ absl::StatusOr<uint16_t> HttpServer::Start() { return impl_->Start(); }
 
 void HttpServer::Stop() { impl_->Stop(); }
 
-}  // namespace stoa::gateway
+std::string HttpServer::address() const { return impl_->address(); }
+
+}  // namespace stoa::common

@@ -1,0 +1,77 @@
+// MemberHealth: what a PoolExecutor knows about each of its members, kept in
+// one place so the pool routes on it and the gateway can report it.
+//
+// Per member: calls of the pool in flight on it, a down mark (set when it
+// answered UNAVAILABLE, until `now + down_us`; cleared by any successful
+// answer), the last error that marked it down, and the queue depth of its
+// last GetStatus answer. Time comes from the injected Clock, so tests move
+// past a down mark without sleeping.
+//
+// Thread safety: every method may be called concurrently. The routing reads
+// (IsUp, InFlight) are lock-free; the last error is under a mutex.
+// Ownership: the clock must outlive this object.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+
+namespace stoa::executors {
+
+// A member as seen at one instant (Snapshot).
+struct MemberStatus {
+  std::string name;  // its Executor::Describe(); filled by PoolExecutor::Members()
+  bool up = true;
+  int64_t down_until_us = 0;  // Clock time the down mark ends; 0 when not down
+  int in_flight = 0;
+  int64_t queue_depth = -1;  // from its last GetStatus answer; -1 before one
+  std::string last_error;    // what last marked it down; "" when never
+};
+
+class MemberHealth {
+ public:
+  // `members` slots, all up; a down mark lasts `down_us`.
+  MemberHealth(size_t members, int64_t down_us, const common::Clock& clock);
+  MemberHealth(const MemberHealth&) = delete;
+  MemberHealth& operator=(const MemberHealth&) = delete;
+
+  size_t size() const { return size_; }
+  int64_t NowMicros() const { return clock_.NowMicros(); }
+
+  // Member `i` answered UNAVAILABLE with `error`: skip it until now + down_us.
+  void MarkDown(size_t i, const absl::Status& error);
+  // Member `i` answered: it is up again.
+  void MarkUp(size_t i);
+  // Member `i` answered GetStatus: up, and its queue depth is remembered.
+  void RecordStatus(size_t i, int64_t queue_depth);
+  bool IsUp(size_t i, int64_t now_us) const;
+
+  void CallStarted(size_t i);
+  void CallEnded(size_t i);
+  int InFlight(size_t i) const;
+
+  std::vector<MemberStatus> Snapshot() const;
+
+ private:
+  struct Slot {
+    std::atomic<int> in_flight{0};
+    std::atomic<int64_t> down_until_us{0};
+    std::atomic<int64_t> queue_depth{-1};
+  };
+
+  const size_t size_;
+  const int64_t down_us_;
+  const common::Clock& clock_;
+  std::unique_ptr<Slot[]> slots_;
+  mutable absl::Mutex mu_;
+  std::vector<std::string> last_error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace stoa::executors
