@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "functions/cuda/cuda_graph_executor.h"
+#include "functions/cuda/cuda_graph_runner.h"
 #include "functions/onnx/graph.h"
 #include "functions/onnx/onnx_runtime.h"
 #include "functions/onnx/op_registry.h"
@@ -19,15 +19,15 @@
 namespace stoa::functions::cuda {
 namespace {
 
-using onnxrt::GraphPort;
-using onnxrt::Shape;
-using onnxrt::ShapeString;
-using onnxrt::Tensor;
+using onnx::GraphPort;
+using onnx::Shape;
+using onnx::ShapeString;
+using onnx::Tensor;
 
 class CudaFunction final : public LoadedFunction {
  public:
-  CudaFunction(LoadedFunctionPtr cpu, std::unique_ptr<onnxrt::Graph> graph,
-               std::unique_ptr<CudaGraphExecutor> gpu, PlacementInfo placement)
+  CudaFunction(LoadedFunctionPtr cpu, std::unique_ptr<onnx::Graph> graph,
+               std::unique_ptr<CudaGraphRunner> gpu, PlacementInfo placement)
       : cpu_(std::move(cpu)),
         graph_(std::move(graph)),
         gpu_(std::move(gpu)),
@@ -81,7 +81,7 @@ class CudaFunction final : public LoadedFunction {
         return absl::InvalidArgumentError(absl::StrCat("missing input '", ports[i].name, "' (FP32 ",
                                                        ShapeString(ports[i].shape), ")"));
       }
-      absl::StatusOr<Tensor> t = onnxrt::ToEngineTensor(ports[i], *by_port[i]);
+      absl::StatusOr<Tensor> t = onnx::ToEngineTensor(ports[i], *by_port[i]);
       if (!t.ok()) return t.status();
       tensors.push_back(*std::move(t));
     }
@@ -89,21 +89,21 @@ class CudaFunction final : public LoadedFunction {
   }
 
   const LoadedFunctionPtr cpu_;
-  const std::unique_ptr<onnxrt::Graph> graph_;  // before gpu_: it refers to the graph
-  const std::unique_ptr<CudaGraphExecutor> gpu_;
+  const std::unique_ptr<onnx::Graph> graph_;  // before gpu_: it refers to the graph
+  const std::unique_ptr<CudaGraphRunner> gpu_;
   const PlacementInfo placement_;
 };
 
 // The graph for the device, or the reason it stays on the CPU.
-absl::StatusOr<std::unique_ptr<onnxrt::Graph>> BuildForDevice(std::string_view artifact) {
+absl::StatusOr<std::unique_ptr<onnx::Graph>> BuildForDevice(std::string_view artifact) {
   ::onnx::ModelProto model;
   if (artifact.size() > static_cast<size_t>(INT_MAX) ||
       !model.ParseFromArray(artifact.data(), static_cast<int>(artifact.size()))) {
     return absl::InvalidArgumentError("the model does not parse");
   }
-  absl::StatusOr<onnxrt::Graph> graph = onnxrt::BuildGraph(model, onnxrt::DefaultOpRegistry());
+  absl::StatusOr<onnx::Graph> graph = onnx::BuildGraph(model, onnx::DefaultOpRegistry());
   if (!graph.ok()) return graph.status();
-  return std::make_unique<onnxrt::Graph>(*std::move(graph));
+  return std::make_unique<onnx::Graph>(*std::move(graph));
 }
 
 }  // namespace
@@ -115,19 +115,19 @@ absl::StatusOr<LoadedFunctionPtr> CudaOnnxRuntime::Load(const v1::FunctionSpec& 
   absl::StatusOr<LoadedFunctionPtr> cpu = cpu_->Load(spec, artifact);
   if (!cpu.ok()) return cpu.status();
   PlacementInfo placement;
-  std::unique_ptr<onnxrt::Graph> graph;
-  std::unique_ptr<CudaGraphExecutor> gpu;
+  std::unique_ptr<onnx::Graph> graph;
+  std::unique_ptr<CudaGraphRunner> gpu;
   try {
-    absl::StatusOr<std::unique_ptr<onnxrt::Graph>> built = BuildForDevice(artifact);
-    absl::StatusOr<std::unique_ptr<CudaGraphExecutor>> executor =
-        built.ok() ? CudaGraphExecutor::Create(**built) : built.status();
-    if (executor.ok()) {
+    absl::StatusOr<std::unique_ptr<onnx::Graph>> built = BuildForDevice(artifact);
+    absl::StatusOr<std::unique_ptr<CudaGraphRunner>> runner =
+        built.ok() ? CudaGraphRunner::Create(**built) : built.status();
+    if (runner.ok()) {
       graph = *std::move(built);
-      gpu = *std::move(executor);
+      gpu = *std::move(runner);
       placement.on_gpu = true;
       placement.reason = "CUDA device 0";
     } else {
-      placement.reason = std::string(executor.status().message());
+      placement.reason = std::string(runner.status().message());
     }
   } catch (const std::exception& e) {
     placement.reason = absl::StrCat("building the device graph threw: ", e.what());

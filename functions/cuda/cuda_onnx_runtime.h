@@ -1,11 +1,11 @@
 // The `onnx` FunctionRuntime of an executor that selected a CUDA device:
-// each model runs on the GPU through a CudaGraphExecutor when it can, and
+// each model runs on the GPU through a CudaGraphRunner when it can, and
 // on the CPU engine otherwise.
 //
 // Load: the CPU runtime (`cpu`, an OnnxRuntime) loads the artifact first, so
 // validation, error messages and the derived signature are exactly the CPU
 // engine's. Then the graph is built again and handed to
-// CudaGraphExecutor::Create; if that fails (no device, built without CUDA,
+// CudaGraphRunner::Create; if that fails (no device, built without CUDA,
 // an op the CUDA kernels lack), the function stays on the CPU and the
 // reason is logged once (spdlog::info) and kept in cuda_status().
 //
@@ -17,7 +17,7 @@
 // errors are returned.
 //
 // Thread safety: as FunctionRuntime / LoadedFunction (concurrent Load and
-// Invoke; device runs are serialised per function by its executor).
+// Invoke; device runs are serialised per function by its runner).
 #pragma once
 
 #include <optional>

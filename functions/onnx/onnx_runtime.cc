@@ -18,11 +18,11 @@
 namespace stoa::functions {
 namespace {
 
-using onnxrt::Graph;
-using onnxrt::GraphPort;
-using onnxrt::Shape;
-using onnxrt::ShapeString;
-using onnxrt::Tensor;
+using onnx::Graph;
+using onnx::GraphPort;
+using onnx::Shape;
+using onnx::ShapeString;
+using onnx::Tensor;
 
 absl::Status NotAModel(const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("artifact is not a valid ONNX model: ", why));
@@ -53,7 +53,7 @@ v1::TensorSignature Signature(const GraphPort& port) {
 class OnnxFunction final : public LoadedFunction {
  public:
   OnnxFunction(v1::FunctionSpec spec, std::shared_ptr<const Graph> graph,
-               std::unique_ptr<onnxrt::PlanCache> plans, int threads,
+               std::unique_ptr<onnx::PlanCache> plans, int threads,
                std::shared_ptr<common::ThreadPool> pool)
       : spec_(std::move(spec)),
         graph_holder_(std::move(graph)),
@@ -67,9 +67,9 @@ class OnnxFunction final : public LoadedFunction {
   absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
     absl::StatusOr<std::vector<Tensor>> inputs = MatchInputs(input.tensors);
     if (!inputs.ok()) return inputs.status();
-    onnxrt::ScopedParallelism parallel({.pool = pool_.get(), .threads = threads_});
-    std::unique_ptr<onnxrt::BufferPool> buffers = TakeBuffers();
-    onnxrt::ScopedBufferPool scoped_buffers(buffers.get());
+    onnx::ScopedParallelism parallel({.pool = pool_.get(), .threads = threads_});
+    std::unique_ptr<onnx::BufferPool> buffers = TakeBuffers();
+    onnx::ScopedBufferPool scoped_buffers(buffers.get());
     std::shared_ptr<const Graph> plan = graph_holder_;
     if (plans_ != nullptr) {
       std::vector<Shape> shapes;
@@ -77,7 +77,7 @@ class OnnxFunction final : public LoadedFunction {
       plan = plans_->ForShapes(shapes);
     }
     absl::StatusOr<std::vector<Tensor>> outputs =
-        onnxrt::RunGraph(*plan, *std::move(inputs), common::RealClock::Get(), input.deadline_us);
+        onnx::RunGraph(*plan, *std::move(inputs), common::RealClock::Get(), input.deadline_us);
     if (!outputs.ok()) return outputs.status();
     InvocationOutput out;
     for (size_t i = 0; i < outputs->size(); ++i) {
@@ -95,14 +95,14 @@ class OnnxFunction final : public LoadedFunction {
 
  private:
   // Buffer pools survive between invocations (one per concurrent call).
-  std::unique_ptr<onnxrt::BufferPool> TakeBuffers() {
+  std::unique_ptr<onnx::BufferPool> TakeBuffers() {
     absl::MutexLock lock(&mu_);
-    if (idle_buffers_.empty()) return std::make_unique<onnxrt::BufferPool>();
-    std::unique_ptr<onnxrt::BufferPool> pool = std::move(idle_buffers_.back());
+    if (idle_buffers_.empty()) return std::make_unique<onnx::BufferPool>();
+    std::unique_ptr<onnx::BufferPool> pool = std::move(idle_buffers_.back());
     idle_buffers_.pop_back();
     return pool;
   }
-  void ReturnBuffers(std::unique_ptr<onnxrt::BufferPool> pool) {
+  void ReturnBuffers(std::unique_ptr<onnx::BufferPool> pool) {
     absl::MutexLock lock(&mu_);
     if (idle_buffers_.size() < kMaxIdleBufferPools) idle_buffers_.push_back(std::move(pool));
   }
@@ -135,7 +135,7 @@ class OnnxFunction final : public LoadedFunction {
         return absl::InvalidArgumentError(
             absl::StrCat("missing input '", port.name, "' (FP32 ", ShapeString(port.shape), ")"));
       }
-      absl::StatusOr<Tensor> t = onnxrt::ToEngineTensor(port, *by_port[i]);
+      absl::StatusOr<Tensor> t = onnx::ToEngineTensor(port, *by_port[i]);
       if (!t.ok()) return t.status();
       tensors.push_back(*std::move(t));
     }
@@ -145,21 +145,21 @@ class OnnxFunction final : public LoadedFunction {
   const v1::FunctionSpec spec_;
   const std::shared_ptr<const Graph> graph_holder_;
   const Graph& graph_;                              // the base plan: signature and any input shape
-  const std::unique_ptr<onnxrt::PlanCache> plans_;  // null: the base plan serves every shape
+  const std::unique_ptr<onnx::PlanCache> plans_;  // null: the base plan serves every shape
   const int threads_;
   const std::shared_ptr<common::ThreadPool> pool_;
   static constexpr size_t kMaxIdleBufferPools = 8;
   absl::Mutex mu_;
-  std::vector<std::unique_ptr<onnxrt::BufferPool>> idle_buffers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<onnx::BufferPool>> idle_buffers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-OnnxRuntime::OnnxRuntime() : OnnxRuntime(onnxrt::DefaultOpRegistry()) {}
+OnnxRuntime::OnnxRuntime() : OnnxRuntime(onnx::DefaultOpRegistry()) {}
 
-OnnxRuntime::OnnxRuntime(Options options) : OnnxRuntime(onnxrt::DefaultOpRegistry(), options) {}
+OnnxRuntime::OnnxRuntime(Options options) : OnnxRuntime(onnx::DefaultOpRegistry(), options) {}
 
-OnnxRuntime::OnnxRuntime(onnxrt::OpRegistry registry, Options options)
+OnnxRuntime::OnnxRuntime(onnx::OpRegistry registry, Options options)
     : registry_(std::move(registry)),
       threads_(std::max(1, options.intra_op_threads)),
       pool_(threads_ > 1 ? std::make_shared<common::ThreadPool>(threads_ - 1) : nullptr) {}
@@ -179,14 +179,14 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     if (!ImportsDefaultOpset(model)) {
       return NotAModel("it imports no version of the default ONNX domain (opset_import)");
     }
-    absl::StatusOr<Graph> graph = onnxrt::BuildGraph(model, registry_);
+    absl::StatusOr<Graph> graph = onnx::BuildGraph(model, registry_);
     if (!graph.ok()) return graph.status();
     for (const auto* ports : {&graph->inputs, &graph->outputs}) {
       for (const GraphPort& p : *ports) {
-        if (p.type != onnxrt::ElementType::kFloat32) {
+        if (p.type != onnx::ElementType::kFloat32) {
           return absl::InvalidArgumentError(
               absl::StrCat(ports == &graph->inputs ? "input '" : "output '", p.name,
-                           "' has data type ", onnxrt::ElementTypeName(p.type),
+                           "' has data type ", onnx::ElementTypeName(p.type),
                            "; only FP32 (FLOAT) inputs and outputs are supported"));
         }
       }
@@ -206,9 +206,9 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = Signature(p);
     for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = Signature(p);
     auto base = std::make_shared<const Graph>(*std::move(graph));
-    std::unique_ptr<onnxrt::PlanCache> plans;
-    if (onnxrt::PlanCache::Worthwhile(*base)) {
-      plans = std::make_unique<onnxrt::PlanCache>(std::move(model), base, registry_);
+    std::unique_ptr<onnx::PlanCache> plans;
+    if (onnx::PlanCache::Worthwhile(*base)) {
+      plans = std::make_unique<onnx::PlanCache>(std::move(model), base, registry_);
     }
     return std::make_unique<OnnxFunction>(std::move(loaded), std::move(base), std::move(plans),
                                           threads_, pool_);

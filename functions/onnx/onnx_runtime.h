@@ -1,5 +1,5 @@
 // The `onnx` FunctionRuntime: loads an ONNX model (parsed with libonnx's
-// protobuf schema) into an onnxrt::Graph and runs it with the CPU kernels of
+// protobuf schema) into an onnx::Graph and runs it with the CPU kernels of
 // an OpRegistry (Eigen). Only FP32 graph inputs and outputs.
 //
 // Load errors (INVALID_ARGUMENT):
@@ -48,17 +48,17 @@ class OnnxRuntime final : public FunctionRuntime {
  public:
   using Options = OnnxRuntimeOptions;
 
-  // With every CPU kernel (onnxrt::DefaultOpRegistry()).
+  // With every CPU kernel (onnx::DefaultOpRegistry()).
   OnnxRuntime();
   explicit OnnxRuntime(Options options);
-  explicit OnnxRuntime(onnxrt::OpRegistry registry, Options options = {});
+  explicit OnnxRuntime(onnx::OpRegistry registry, Options options = {});
 
   std::string_view name() const override { return "onnx"; }
   absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
                                          std::string_view artifact) override;
 
  private:
-  const onnxrt::OpRegistry registry_;
+  const onnx::OpRegistry registry_;
   const int threads_;
   // Shared with loaded functions, which may outlive the runtime; null when
   // threads_ == 1.

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 absl::StatusOr<Tensor> ToEngineTensor(const GraphPort& port, const v1::Tensor& t) {
   const std::string where = absl::StrCat("input '", port.name, "': ");
@@ -23,7 +23,7 @@ absl::StatusOr<Tensor> ToEngineTensor(const GraphPort& port, const v1::Tensor& t
     return absl::InvalidArgumentError(absl::StrCat(
         where, "expected shape ", ShapeString(port.shape), ", got ", ShapeString(shape)));
   }
-  absl::StatusOr<int64_t> count = onnxrt::ElementCount(shape);
+  absl::StatusOr<int64_t> count = onnx::ElementCount(shape);
   if (!count.ok()) return absl::InvalidArgumentError(where + std::string(count.status().message()));
   if (*count > static_cast<int64_t>(t.raw().size() / sizeof(float)) ||
       t.raw().size() != static_cast<size_t>(*count) * sizeof(float)) {
@@ -36,4 +36,4 @@ absl::StatusOr<Tensor> ToEngineTensor(const GraphPort& port, const v1::Tensor& t
   return Tensor::Float(shape, std::move(data));
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -10,8 +10,8 @@
 #include "functions/onnx/tensor.h"
 #include "stoa/v1/tensor.pb.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 absl::StatusOr<Tensor> ToEngineTensor(const GraphPort& port, const v1::Tensor& t);
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -4,7 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "common/check.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 const char* ElementTypeName(ElementType type) {
   switch (type) {
@@ -211,4 +211,4 @@ Tensor Tensor::Reshaped(Shape shape) && {
   return std::move(*this);
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 using Shape = std::vector<int64_t>;
 
@@ -125,4 +125,4 @@ class ScopedBufferPool {
 // The current thread's pool, or null.
 BufferPool* CurrentBufferPool();
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -77,9 +77,9 @@ struct AotCall {
   const AotModule* module = nullptr;
   void* instance = nullptr;
   WasiContext* context = nullptr;
-  MemoryPool* pool = nullptr;
+  LinearMemoryPool* pool = nullptr;
   uint64_t cap_pages = 0;
-  MemoryPool::Reservation reservation;
+  LinearMemoryPool::Reservation reservation;
   int trap_code = 0;  // 0: returned normally
 };
 
@@ -197,7 +197,7 @@ void OnFault(int sig, siginfo_t* info, void* ucontext) {
     const auto* addr = static_cast<const uint8_t*>(info->si_addr);
     if (addr >= t->mapping && addr < t->guard_hi) Trap(WASM_RT_TRAP_EXHAUSTION);
     if (t->mem_base != nullptr && addr >= t->mem_base &&
-        addr < t->mem_base + MemoryPool::kReserveBytes) {
+        addr < t->mem_base + LinearMemoryPool::kReserveBytes) {
       Trap(WASM_RT_TRAP_OOB);
     }
   }
@@ -258,7 +258,7 @@ void HostAllocateMemory(wasm_rt_memory_t* m, uint32_t initial, uint32_t max) {
   const sig_atomic_t was = EnterHost(t);
   AotCall* call = t->call;
   if (call->reservation.base != nullptr) Trap(kTrapNoMemory);  // one memory per instance
-  MemoryPool::Reservation r = call->pool->Acquire(uint64_t{initial} * kPageBytes);
+  LinearMemoryPool::Reservation r = call->pool->Acquire(uint64_t{initial} * kPageBytes);
   if (r.base == nullptr) Trap(kTrapNoMemory);
   call->reservation = r;
   t->mem_base = r.base;
@@ -445,7 +445,7 @@ absl::StatusOr<std::shared_ptr<const AotModule>> LoadAot(const std::string& so_p
   return std::shared_ptr<const AotModule>(std::move(module));
 }
 
-absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, MemoryPool& pool,
+absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPool& pool,
                                         const InvocationInput& input, const CallLimits& limits) {
   absl::StatusOr<ThreadState*> state = CurrentThreadState();
   if (!state.ok()) return state.status();

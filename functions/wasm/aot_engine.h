@@ -6,7 +6,7 @@
 // How an invocation runs (RunAot):
 //  - Instance: the module's instance struct is fresh for every call; its
 //    linear memory is an 8 GiB + 64 KiB PROT_NONE reservation (taken from a
-//    MemoryPool, reset with madvise(MADV_DONTNEED) so it starts zeroed) of
+//    LinearMemoryPool, reset with madvise(MADV_DONTNEED) so it starts zeroed) of
 //    which only the current pages are read-write. The generated code is
 //    compiled with WASM_RT_MEMCHECK_SIGNAL_HANDLER (no bounds checks): any
 //    32-bit address + 32-bit offset lands inside the reservation, so an
@@ -52,7 +52,7 @@
 #include "absl/status/statusor.h"
 #include "functions/function_runtime.h"
 #include "functions/wasm/interp_engine.h"
-#include "functions/wasm/memory_pool.h"
+#include "functions/wasm/linear_memory_pool.h"
 #include "functions/wasm/wasm_outcome.h"
 
 namespace stoa::functions::wasm {
@@ -65,7 +65,7 @@ absl::StatusOr<std::shared_ptr<const AotModule>> LoadAot(const std::string& so_p
                                                          const ModuleInfo& info);
 
 // Runs a fresh instance of `module` on the calling thread.
-absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, MemoryPool& pool,
+absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPool& pool,
                                         const InvocationInput& input, const CallLimits& limits);
 
 }  // namespace stoa::functions::wasm

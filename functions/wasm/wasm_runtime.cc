@@ -22,12 +22,12 @@ constexpr bool kAotSupported = true;
 
 using wasm::AotModule;
 using wasm::InterpModule;
-using wasm::MemoryPool;
+using wasm::LinearMemoryPool;
 
 class WasmFunction final : public LoadedFunction {
  public:
   WasmFunction(v1::FunctionSpec spec, std::shared_ptr<const InterpModule> interp,
-               std::shared_ptr<const AotModule> aot, std::shared_ptr<MemoryPool> pool,
+               std::shared_ptr<const AotModule> aot, std::shared_ptr<LinearMemoryPool> pool,
                uint32_t timeout_ms, uint64_t cap_pages, int slice)
       : spec_(std::move(spec)),
         interp_(std::move(interp)),
@@ -51,7 +51,7 @@ class WasmFunction final : public LoadedFunction {
   const v1::FunctionSpec spec_;
   const std::shared_ptr<const InterpModule> interp_;
   const std::shared_ptr<const AotModule> aot_;  // null: interpreter
-  const std::shared_ptr<MemoryPool> pool_;
+  const std::shared_ptr<LinearMemoryPool> pool_;
   const uint32_t timeout_ms_;
   const uint64_t cap_pages_;
   const int slice_;
@@ -61,7 +61,7 @@ class WasmFunction final : public LoadedFunction {
 
 WasmRuntime::WasmRuntime(WasmRuntimeOptions options)
     : options_(std::move(options)),
-      pool_(std::make_shared<MemoryPool>(options_.aot_idle_memories)) {}
+      pool_(std::make_shared<LinearMemoryPool>(options_.aot_idle_memories)) {}
 
 WasmRuntime::~WasmRuntime() = default;
 

@@ -60,7 +60,7 @@
 namespace stoa::functions {
 
 namespace wasm {
-class MemoryPool;
+class LinearMemoryPool;
 }
 
 enum class WasmEngine { kAuto, kAot, kInterp };
@@ -113,7 +113,7 @@ class WasmRuntime final : public FunctionRuntime {
 
  private:
   const WasmRuntimeOptions options_;
-  const std::shared_ptr<wasm::MemoryPool> pool_;
+  const std::shared_ptr<wasm::LinearMemoryPool> pool_;
   std::atomic<uint64_t> aot_compiled_{0};
   std::atomic<uint64_t> aot_cache_hits_{0};
   std::atomic<uint64_t> interp_fallbacks_{0};

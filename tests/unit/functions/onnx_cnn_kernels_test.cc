@@ -9,7 +9,7 @@
 
 #include "functions/onnx/op_registry.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 using ::testing::ElementsAre;
@@ -348,4 +348,4 @@ TEST(SoftmaxTest, LogSoftmax) {
 }
 
 }  // namespace
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

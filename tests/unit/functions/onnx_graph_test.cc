@@ -14,9 +14,9 @@
 namespace stoa::functions {
 namespace {
 
-using onnxrt::Graph;
-using onnxrt::Shape;
-using onnxrt::Tensor;
+using onnx::Graph;
+using onnx::Shape;
+using onnx::Tensor;
 using ::testing::ElementsAre;
 using testing::FloatInit;
 using testing::Int64Init;
@@ -41,7 +41,7 @@ using testing::ValueInfo;
 absl::StatusOr<std::vector<Tensor>> RunOnce(const Graph& g, Tensor x) {
   std::vector<Tensor> in;
   in.push_back(std::move(x));
-  return onnxrt::RunGraph(g, std::move(in), common::RealClock::Get(), 0);
+  return onnx::RunGraph(g, std::move(in), common::RealClock::Get(), 0);
 }
 
 Tensor Iota(Shape shape) {
@@ -51,7 +51,7 @@ Tensor Iota(Shape shape) {
 }
 
 TEST(GraphTest, FoldsShapeChainOnStaticDims) {
-  absl::StatusOr<Graph> g = onnxrt::BuildGraph(FlattenByShapeChain(2), onnxrt::DefaultOpRegistry());
+  absl::StatusOr<Graph> g = onnx::BuildGraph(FlattenByShapeChain(2), onnx::DefaultOpRegistry());
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(g->folded_nodes, 4);
   ASSERT_EQ(g->nodes.size(), 1u);
@@ -65,17 +65,17 @@ TEST(GraphTest, FoldsShapeChainOnStaticDims) {
 
 TEST(GraphTest, SymbolicDimsStayDynamicAndInferenceKnowsTheRest) {
   absl::StatusOr<Graph> g =
-      onnxrt::BuildGraph(FlattenByShapeChain(-1), onnxrt::DefaultOpRegistry());
+      onnx::BuildGraph(FlattenByShapeChain(-1), onnx::DefaultOpRegistry());
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(g->folded_nodes, 0);
   EXPECT_EQ(g->nodes.size(), 5u);
-  const onnxrt::ValueShape& x = g->value_shapes[g->inputs[0].value];
+  const onnx::ValueShape& x = g->value_shapes[g->inputs[0].value];
   EXPECT_TRUE(x.known);
   EXPECT_THAT(x.shape, ElementsAre(-1, 3, 4));
   // Shape's output is inferred as a 1-D INT64 of 3 elements.
-  const onnxrt::ValueShape& s = g->value_shapes[g->nodes[0].outputs[0]];
+  const onnx::ValueShape& s = g->value_shapes[g->nodes[0].outputs[0]];
   EXPECT_TRUE(s.known);
-  EXPECT_EQ(s.type, onnxrt::ElementType::kInt64);
+  EXPECT_EQ(s.type, onnx::ElementType::kInt64);
   EXPECT_THAT(s.shape, ElementsAre(3));
   for (int64_t batch : {1, 5}) {
     absl::StatusOr<std::vector<Tensor>> y = RunOnce(*g, Iota({batch, 3, 4}));
@@ -92,7 +92,7 @@ TEST(GraphTest, FoldsConstantNodesAndReportsFoldingErrors) {
   attr->set_f(2.0f);
   ::onnx::ModelProto m = MakeModel({c, MakeNode("Mul", "twice", {"x", "k"}, {"y"})},
                                    {ValueInfo("x", {2})}, {ValueInfo("y", {2})});
-  absl::StatusOr<Graph> g = onnxrt::BuildGraph(m, onnxrt::DefaultOpRegistry());
+  absl::StatusOr<Graph> g = onnx::BuildGraph(m, onnx::DefaultOpRegistry());
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(g->folded_nodes, 1);
   absl::StatusOr<std::vector<Tensor>> y = RunOnce(*g, Tensor::Float({2}, {1, 3}));
@@ -104,7 +104,7 @@ TEST(GraphTest, FoldsConstantNodesAndReportsFoldingErrors) {
       {MakeNode("Add", "bad_add", {"a", "b"}, {"ab"}), MakeNode("Add", "use", {"x", "ab"}, {"y"})},
       {ValueInfo("x", {2})}, {ValueInfo("y", {2})},
       {FloatInit("a", {2}, {1, 2}), FloatInit("b", {3}, {1, 2, 3})});
-  absl::StatusOr<Graph> e = onnxrt::BuildGraph(bad, onnxrt::DefaultOpRegistry());
+  absl::StatusOr<Graph> e = onnx::BuildGraph(bad, onnx::DefaultOpRegistry());
   ASSERT_FALSE(e.ok());
   EXPECT_THAT(std::string(e.status().message()),
               ::testing::HasSubstr("node 'bad_add' (#0, Add) (constant folding)"));
@@ -112,11 +112,11 @@ TEST(GraphTest, FoldsConstantNodesAndReportsFoldingErrors) {
 
 TEST(PlanCacheTest, SpecialisesPerShapeAndStaysBounded) {
   const ::onnx::ModelProto model = FlattenByShapeChain(-1);
-  absl::StatusOr<Graph> g = onnxrt::BuildGraph(model, onnxrt::DefaultOpRegistry());
+  absl::StatusOr<Graph> g = onnx::BuildGraph(model, onnx::DefaultOpRegistry());
   ASSERT_TRUE(g.ok()) << g.status();
   auto base = std::make_shared<const Graph>(*std::move(g));
-  ASSERT_TRUE(onnxrt::PlanCache::Worthwhile(*base));
-  onnxrt::PlanCache cache(model, base, onnxrt::DefaultOpRegistry(), /*capacity=*/2);
+  ASSERT_TRUE(onnx::PlanCache::Worthwhile(*base));
+  onnx::PlanCache cache(model, base, onnx::DefaultOpRegistry(), /*capacity=*/2);
   std::shared_ptr<const Graph> p2 = cache.ForShapes({{2, 3, 4}});
   EXPECT_EQ(p2->nodes.size(), 1u);  // the whole shape chain folded for batch 2
   EXPECT_EQ(cache.ForShapes({{2, 3, 4}}), p2);
@@ -131,9 +131,9 @@ TEST(PlanCacheTest, SpecialisesPerShapeAndStaysBounded) {
   EXPECT_EQ((*y)[0].shape(), (Shape{4, 12}));
 
   absl::StatusOr<Graph> fixed =
-      onnxrt::BuildGraph(FlattenByShapeChain(2), onnxrt::DefaultOpRegistry());
+      onnx::BuildGraph(FlattenByShapeChain(2), onnx::DefaultOpRegistry());
   ASSERT_TRUE(fixed.ok());
-  EXPECT_FALSE(onnxrt::PlanCache::Worthwhile(*fixed));
+  EXPECT_FALSE(onnx::PlanCache::Worthwhile(*fixed));
 }
 
 TEST(BufferPoolTest, InterpreterRecyclesDeadIntermediates) {
@@ -141,17 +141,17 @@ TEST(BufferPoolTest, InterpreterRecyclesDeadIntermediates) {
       MakeModel({MakeNode("Relu", "r1", {"x"}, {"a"}), MakeNode("Neg", "n1", {"a"}, {"b"}),
                  MakeNode("Relu", "r2", {"b"}, {"c"}), MakeNode("Neg", "n2", {"c"}, {"y"})},
                 {ValueInfo("x", {64})}, {ValueInfo("y", {64})});
-  absl::StatusOr<Graph> g = onnxrt::BuildGraph(m, onnxrt::DefaultOpRegistry());
+  absl::StatusOr<Graph> g = onnx::BuildGraph(m, onnx::DefaultOpRegistry());
   ASSERT_TRUE(g.ok()) << g.status();
-  onnxrt::BufferPool pool;
+  onnx::BufferPool pool;
   {
-    onnxrt::ScopedBufferPool scope(&pool);
+    onnx::ScopedBufferPool scope(&pool);
     absl::StatusOr<std::vector<Tensor>> y = RunOnce(*g, Iota({64}));
     ASSERT_TRUE(y.ok()) << y.status();
     EXPECT_EQ((*y)[0].floats()[5], -0.0f);
-    EXPECT_EQ(onnxrt::CurrentBufferPool(), &pool);
+    EXPECT_EQ(onnx::CurrentBufferPool(), &pool);
   }
-  EXPECT_EQ(onnxrt::CurrentBufferPool(), nullptr);
+  EXPECT_EQ(onnx::CurrentBufferPool(), nullptr);
   // Relu r2's output reuses x's or a's buffer; later nodes reuse too.
   EXPECT_GE(pool.reused(), 1);
   EXPECT_LT(pool.allocated(), 4);

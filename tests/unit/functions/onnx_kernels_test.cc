@@ -7,7 +7,7 @@
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/op_registry.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 using ::testing::ElementsAre;
@@ -288,4 +288,4 @@ TEST(OpRegistryTest, HoldsTheCnnOps) {
 }
 
 }  // namespace
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx
