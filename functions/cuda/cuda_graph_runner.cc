@@ -124,7 +124,7 @@ class StreamGraphRunner final : public CudaGraphRunner {
   absl::StatusOr<const RunPlan*> PlanFor(const std::vector<Shape>& input_shapes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::string key;
-    for (const Shape& s : input_shapes) absl::StrAppend(&key, onnx::ShapeString(s), ";");
+    for (const Shape& s : input_shapes) absl::StrAppend(&key, ShapeString(s), ";");
     auto it = plans_.find(key);
     if (it != plans_.end()) return &it->second;
     RunPlan plan;

@@ -15,7 +15,6 @@ namespace {
 using onnx::Graph;
 using onnx::Node;
 using onnx::Shape;
-using onnx::ShapeString;
 
 absl::Status Unsupported(const Node& node, const std::string& why) {
   return absl::InvalidArgumentError(

@@ -14,22 +14,25 @@
 // Invoke errors: INVALID_ARGUMENT naming the input and expected vs actual
 // ("input 'pixels': expected shape [-1,64], got [1,63]") for a missing,
 // extra, duplicate, non-FP32, wrongly shaped or wrongly sized input (a
-// single unnamed tensor is accepted for a single-input model);
-// DEADLINE_EXCEEDED when InvocationInput::deadline_us (common::RealClock)
-// passes between nodes; INVALID_ARGUMENT from a kernel for dynamic shapes
-// the graph cannot compute with, naming the node.
+// single unnamed tensor is accepted for a single-input model; see
+// functions/signature.h and wire_tensor.h); DEADLINE_EXCEEDED when
+// InvocationInput::budget_us, counted on Options::clock from the start of
+// Invoke, runs out (checked between nodes); INVALID_ARGUMENT from a kernel
+// for dynamic shapes the graph cannot compute with, naming the node.
 //
 // Intra-op threads: Options::intra_op_threads (default 1); with more, one
 // pool of intra_op_threads - 1 workers is shared by the runtime's functions.
 //
 // Thread safety: Load and Invoke may run concurrently; a loaded function
 // holds only immutable state and each Invoke uses its own buffers. Loaded
-// functions do not refer to the runtime, so they may outlive it.
+// functions do not refer to the runtime (only to its clock), so they may
+// outlive it.
 #pragma once
 
 #include <memory>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/thread_pool.h"
 #include "functions/function_runtime.h"
 #include "functions/onnx/op_registry.h"
@@ -42,7 +45,14 @@ struct OnnxRuntimeOptions {
   // invocation on its calling thread, so the executor controls
   // parallelism by how many invocations it runs at once. Values < 1 mean 1.
   int intra_op_threads = 1;
+  // What invocation budgets are measured on; must outlive the runtime and
+  // every function it loaded.
+  const common::Clock* clock = &common::RealClock::Get();
 };
+
+// The ONNX options RuntimeOptions asks for (threads, clock); defined with
+// DefaultRuntimes.
+OnnxRuntimeOptions OnnxOptionsFrom(const RuntimeOptions& options);
 
 class OnnxRuntime final : public FunctionRuntime {
  public:
@@ -59,6 +69,7 @@ class OnnxRuntime final : public FunctionRuntime {
 
  private:
   const onnx::OpRegistry registry_;
+  const common::Clock& clock_;
   const int threads_;
   // Shared with loaded functions, which may outlive the runtime; null when
   // threads_ == 1.

@@ -2,11 +2,11 @@
 // for aot_engine.h: wasm2c (Debian's /usr/bin/wasm2c, wabt 1.0.32)
 // translates it to C against /usr/include/wasm-rt.h, a generated glue file
 // (GlueSource) connects the module's WASI imports and the wasm-rt functions
-// to the host table of aot_engine.cc, and the system C compiler builds both
+// to the host table (aot_host_abi.h) that aot_engine.cc provides, and the system C compiler builds both
 // (`cc -O2 -fPIC -shared`, hidden visibility, -fstack-clash-protection).
 //
 // Cache: the object is stored as <cache_dir>/<sha256 of the artifact>-<key of
-// the toolchain and glue>.so. It is written to a temporary directory next to
+// the toolchain, kAotAbiVersion and the whole glue source>.so. It is written to a temporary directory next to
 // it and renamed into place, so concurrent loads (threads or processes)
 // never see a partial file, and a later Load (also after a restart) reuses
 // it without compiling. Compilations in one process are serialized. The
@@ -30,10 +30,6 @@
 #include "functions/wasm/interp_engine.h"
 
 namespace stoa::functions::wasm {
-
-// Bumped whenever the glue or the host table changes: part of the cache key
-// and checked when an object is opened.
-inline constexpr uint32_t kAotAbiVersion = 1;
 
 struct AotToolchain {
   std::string cache_dir;              // "" = DefaultAotCacheDir()

@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using functions::onnx::ElementType;
 using functions::onnx::ElementTypeName;
-using functions::onnx::ShapeString;
+using functions::ShapeString;
 using functions::onnx::Tensor;
 
 bool ReadFile(const fs::path& path, std::string& out) {
