@@ -8,7 +8,7 @@
 #include "functions/cuda/cuda_device.h"
 #include "functions/onnx/interpreter.h"
 #include "gtest/gtest.h"
-#include "tests/unit/functions/cuda_test_models.h"
+#include "tests/unit/functions/cuda/cuda_test_models.h"
 
 namespace stoa::functions::cuda {
 namespace {

@@ -6,7 +6,7 @@
 #include "functions/cuda/cuda_device.h"
 #include "functions/cuda/cuda_graph_runner.h"
 #include "gtest/gtest.h"
-#include "tests/unit/functions/cuda_conformance_util.h"
+#include "tests/conformance/cuda_conformance_util.h"
 
 namespace stoa::functions::cuda {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "gtest/gtest.h"
-#include "tests/unit/functions/cuda_conformance_util.h"
+#include "tests/conformance/cuda_conformance_util.h"
 
 namespace stoa::functions::cuda {
 namespace {
