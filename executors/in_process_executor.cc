@@ -37,7 +37,6 @@ functions::InvocationInput TakeInput(v1::InvokeRequest& request) {
   return input;
 }
 
-
 // The one place a function runs: a runtime that throws (it should return a
 // Status) fails this invocation, not the process.
 absl::StatusOr<functions::InvocationOutput> InvokeGuarded(functions::LoadedFunction& fn,

@@ -67,9 +67,9 @@ absl::Status InputMismatchError(const SignatureMismatch& mismatch, const Signatu
                                 std::span<const v1::Tensor> given) {
   using Kind = SignatureMismatch::Kind;
   if (mismatch.kind == Kind::kUnknownInput) {
-    return absl::InvalidArgumentError(absl::StrCat("unexpected input '", given[mismatch.given].name(),
-                                                   "' (the function takes ", InputNames(declared),
-                                                   ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected input '", given[mismatch.given].name(), "' (the function takes ",
+                     InputNames(declared), ")"));
   }
   const v1::TensorSignature& sig = declared[static_cast<int>(mismatch.declared)];
   const std::string where = absl::StrCat("input '", sig.name(), "'");

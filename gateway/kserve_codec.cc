@@ -399,8 +399,9 @@ absl::Status CheckAgainstSignature(const InferRequest& request, const v1::Functi
     const std::string what = absl::StrCat("inputs[", m.given, "] '", t.name(), "'");
     switch (m.kind) {
       case Kind::kUnknownInput:
-        return Invalid(what, absl::StrCat("function '", spec.name(), "' has no such input (inputs: ",
-                                          functions::InputNames(spec.inputs()), ")"));
+        return Invalid(what,
+                       absl::StrCat("function '", spec.name(), "' has no such input (inputs: ",
+                                    functions::InputNames(spec.inputs()), ")"));
       case Kind::kDuplicateInput:
         return Invalid(what, "duplicate input name");
       case Kind::kDatatype:
@@ -411,9 +412,9 @@ absl::Status CheckAgainstSignature(const InferRequest& request, const v1::Functi
       case Kind::kMissingInput:  // returned above
         break;
     }
-    return Invalid(what,
-                   absl::StrCat("shape ", ShapeString(t.shape()), " does not match the signature's ",
-                                ShapeString(sig->shape()), " (-1 = any size)"));
+    return Invalid(
+        what, absl::StrCat("shape ", ShapeString(t.shape()), " does not match the signature's ",
+                           ShapeString(sig->shape()), " (-1 = any size)"));
   }
   for (const std::string& name : request.requested_outputs) {
     bool found = false;

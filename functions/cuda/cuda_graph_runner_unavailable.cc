@@ -6,8 +6,7 @@
 
 namespace stoa::functions::cuda {
 
-absl::StatusOr<std::unique_ptr<CudaGraphRunner>> CudaGraphRunner::Create(
-    const onnx::Graph& graph) {
+absl::StatusOr<std::unique_ptr<CudaGraphRunner>> CudaGraphRunner::Create(const onnx::Graph& graph) {
   RETURN_IF_ERROR(CheckCudaSupport(graph));
   return absl::UnavailableError("no CUDA device: built without CUDA");
 }

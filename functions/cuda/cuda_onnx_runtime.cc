@@ -58,9 +58,9 @@ class CudaFunction final : public LoadedFunction {
   absl::StatusOr<InvocationOutput> InvokeOnCpu(const InvocationInput& input, int64_t spent_us) {
     if (input.budget_us == 0) return cpu_->Invoke(input);
     if (spent_us >= input.budget_us) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("function '", spec().name(), "': its budget ran out on the GPU (",
-                       spent_us, " us) before the CPU rerun"));
+      return absl::DeadlineExceededError(absl::StrCat("function '", spec().name(),
+                                                      "': its budget ran out on the GPU (",
+                                                      spent_us, " us) before the CPU rerun"));
     }
     InvocationInput rest = input;
     rest.budget_us = input.budget_us - spent_us;

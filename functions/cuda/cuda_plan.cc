@@ -158,8 +158,7 @@ absl::StatusOr<Shape> NodeShape(const Graph& graph, const Node& node,
   if (IsBinary(op)) return onnx::BroadcastShapes(x, shapes[node.inputs[1]]);
   if (op == "Softmax") {
     ASSIGN_OR_RETURN(int64_t axis, node.attributes.GetInt("axis", node.opset >= 13 ? -1 : 1));
-    ASSIGN_OR_RETURN(int64_t a,
-                     onnx::NormalizeAxis(axis, static_cast<int64_t>(x.size()), "axis"));
+    ASSIGN_OR_RETURN(int64_t a, onnx::NormalizeAxis(axis, static_cast<int64_t>(x.size()), "axis"));
     if (a != static_cast<int64_t>(x.size()) - 1) {
       return absl::UnimplementedError("Softmax runs on CUDA over the last axis only");
     }

@@ -41,7 +41,7 @@ std::vector<int> PlanFusion(const onnx::Graph& graph);
 // when they fit but the CUDA kernels do not cover them (a 1-D window, a
 // 3-D MatMul, Softmax over another axis: run that request on the CPU).
 absl::StatusOr<std::vector<onnx::Shape>> InferShapes(const onnx::Graph& graph,
-                                                       std::span<const onnx::Shape> inputs);
+                                                     std::span<const onnx::Shape> inputs);
 
 struct BufferRequest {
   int64_t bytes = 0;

@@ -65,7 +65,8 @@ class OnnxFunction final : public LoadedFunction {
 
   absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
     const int64_t deadline_us = input.budget_us > 0 ? clock_.NowMicros() + input.budget_us : 0;
-    absl::StatusOr<std::vector<Tensor>> inputs = onnx::RequestTensors(spec_.inputs(), input.tensors);
+    absl::StatusOr<std::vector<Tensor>> inputs =
+        onnx::RequestTensors(spec_.inputs(), input.tensors);
     if (!inputs.ok()) return inputs.status();
     onnx::ScopedParallelism parallel({.pool = pool_.get(), .threads = threads_});
     std::unique_ptr<onnx::BufferPool> buffers = TakeBuffers();

@@ -283,9 +283,9 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
   if (!s.ok()) return s;
   const fs::path dir = toolchain.cache_dir.empty() ? DefaultAotCacheDir() : toolchain.cache_dir;
   const std::string glue = GlueSource(info);
-  const std::string key = common::Sha256Hex(absl::StrCat("abi ", kAotAbiVersion, " ",
-                                                         toolchain.translator, " ", toolchain.compiler,
-                                                         " ", toolchain.opt_level, "\n", glue));
+  const std::string key =
+      common::Sha256Hex(absl::StrCat("abi ", kAotAbiVersion, " ", toolchain.translator, " ",
+                                     toolchain.compiler, " ", toolchain.opt_level, "\n", glue));
   AotObject object;
   object.path =
       (dir / absl::StrCat(common::Sha256Hex(artifact), "-", key.substr(0, 16), ".so")).string();

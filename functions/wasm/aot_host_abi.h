@@ -22,17 +22,16 @@
 #include <type_traits>
 
 // X(return type, name, (parameters)), in table order after abi_version.
-#define STOA_AOT_HOST_FUNCTIONS(X)                                                    \
-  X(void, trap, (uint32_t code))                                                      \
-  X(uint32_t, register_func_type,                                                     \
-    (uint32_t params, uint32_t results, const uint32_t* types))                       \
-  X(void, allocate_memory,                                                            \
-    (wasm_rt_memory_t * memory, uint32_t initial_pages, uint32_t max_pages))          \
-  X(uint32_t, grow_memory, (wasm_rt_memory_t * memory, uint32_t delta))               \
-  X(void, free_memory, (wasm_rt_memory_t * memory))                                   \
-  X(void*, alloc_zeroed, (uint64_t bytes))                                            \
-  X(void*, realloc_bytes, (void* p, uint64_t bytes))                                  \
-  X(void, free_bytes, (void* p))                                                      \
+#define STOA_AOT_HOST_FUNCTIONS(X)                                                            \
+  X(void, trap, (uint32_t code))                                                              \
+  X(uint32_t, register_func_type, (uint32_t params, uint32_t results, const uint32_t* types)) \
+  X(void, allocate_memory,                                                                    \
+    (wasm_rt_memory_t * memory, uint32_t initial_pages, uint32_t max_pages))                  \
+  X(uint32_t, grow_memory, (wasm_rt_memory_t * memory, uint32_t delta))                       \
+  X(void, free_memory, (wasm_rt_memory_t * memory))                                           \
+  X(void*, alloc_zeroed, (uint64_t bytes))                                                    \
+  X(void*, realloc_bytes, (void* p, uint64_t bytes))                                          \
+  X(void, free_bytes, (void* p))                                                              \
   X(uint64_t, wasi, (void* context, uint32_t import_index, const uint64_t* args))
 
 namespace stoa::functions::wasm {

@@ -22,11 +22,11 @@ inline constexpr uint64_t kPagesPerMiB = (1 << 20) / kPageBytes;
 
 // The limits one invocation runs under.
 struct CallLimits {
-  std::string_view function;               // the spec's name, for messages
-  const common::Clock* clock = nullptr;    // what start_us and deadline_us are on
+  std::string_view function;             // the spec's name, for messages
+  const common::Clock* clock = nullptr;  // what start_us and deadline_us are on
   int64_t start_us = 0;
-  int64_t deadline_us = 0;                 // absolute
-  uint64_t cap_pages = 0;                  // linear memory cap
+  int64_t deadline_us = 0;  // absolute
+  uint64_t cap_pages = 0;   // linear memory cap
 };
 
 // start = clock.NowMicros(); deadline = start + the smaller of timeout_ms

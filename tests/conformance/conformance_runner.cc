@@ -18,9 +18,9 @@ namespace stoa::conformance {
 namespace {
 
 namespace fs = std::filesystem;
+using functions::ShapeString;
 using functions::onnx::ElementType;
 using functions::onnx::ElementTypeName;
-using functions::ShapeString;
 using functions::onnx::Tensor;
 
 bool ReadFile(const fs::path& path, std::string& out) {

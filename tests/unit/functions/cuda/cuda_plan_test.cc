@@ -7,8 +7,8 @@
 #include "common/clock.h"
 #include "functions/onnx/interpreter.h"
 #include "gtest/gtest.h"
-#include "tests/unit/functions/cuda/cuda_test_models.h"
 #include "tests/fakes/functions/onnx_builders.h"
+#include "tests/unit/functions/cuda/cuda_test_models.h"
 
 namespace stoa::functions::cuda {
 namespace {

@@ -1,9 +1,10 @@
 // DeviceMemoryPool over a host RawAllocator: caching, size classes, the cache cap
 // and the out-of-memory retry.
+#include "functions/cuda/device_memory_pool.h"
+
 #include <cstdlib>
 #include <map>
 
-#include "functions/cuda/device_memory_pool.h"
 #include "gtest/gtest.h"
 
 namespace stoa::functions::cuda {

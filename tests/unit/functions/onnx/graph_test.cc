@@ -1,9 +1,10 @@
 // Graph building (graph.h): shape inference at load and constant folding of
 // shape subgraphs.
+#include "functions/onnx/graph.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "functions/onnx/graph.h"
 #include "functions/onnx/op_registry.h"
 #include "tests/unit/functions/onnx/shape_chain_model.h"
 
@@ -37,8 +38,7 @@ TEST(GraphTest, FoldsShapeChainOnStaticDims) {
 }
 
 TEST(GraphTest, SymbolicDimsStayDynamicAndInferenceKnowsTheRest) {
-  absl::StatusOr<Graph> g =
-      onnx::BuildGraph(FlattenByShapeChain(-1), onnx::DefaultOpRegistry());
+  absl::StatusOr<Graph> g = onnx::BuildGraph(FlattenByShapeChain(-1), onnx::DefaultOpRegistry());
   ASSERT_TRUE(g.ok()) << g.status();
   EXPECT_EQ(g->folded_nodes, 0);
   EXPECT_EQ(g->nodes.size(), 5u);

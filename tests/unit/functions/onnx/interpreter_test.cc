@@ -1,9 +1,10 @@
 // The interpreter (interpreter.h) recycles dead intermediates through the
 // scoped BufferPool.
+#include "functions/onnx/interpreter.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "functions/onnx/interpreter.h"
 #include "functions/onnx/op_registry.h"
 #include "tests/unit/functions/onnx/shape_chain_model.h"
 

@@ -93,8 +93,7 @@ TEST(GemmTest, TransBAlphaBetaAndRowBias) {
 
 TEST(GemmTest, BiasBroadcastShapes) {
   Tensor b = Tensor::Float({3, 2}, {1, 0, 0, 1, 1, 0});  // A·B = [[4,2],[10,5]]
-  EXPECT_THAT(F(Run1("Gemm", {kA, b, Tensor::Float({2, 1}, {1, 2})})),
-              ElementsAre(5, 3, 12, 7));
+  EXPECT_THAT(F(Run1("Gemm", {kA, b, Tensor::Float({2, 1}, {1, 2})})), ElementsAre(5, 3, 12, 7));
   EXPECT_THAT(F(Run1("Gemm", {kA, b, Tensor::Float({}, {3})})), ElementsAre(7, 5, 13, 8));
   EXPECT_THAT(F(Run1("Gemm", {kA, b, Tensor::Float({2, 2}, {1, 2, 3, 4})})),
               ElementsAre(5, 4, 13, 9));
@@ -104,8 +103,7 @@ TEST(GemmTest, BiasBroadcastShapes) {
 TEST(GemmTest, TransA) {
   Tensor at = Tensor::Float({3, 2}, {1, 4, 2, 5, 3, 6});  // kA transposed
   Tensor b = Tensor::Float({3, 2}, {1, 0, 0, 1, 1, 0});
-  EXPECT_THAT(F(Run1("Gemm", {at, b}, Attrs({{"transA", int64_t{1}}}))),
-              ElementsAre(4, 2, 10, 5));
+  EXPECT_THAT(F(Run1("Gemm", {at, b}, Attrs({{"transA", int64_t{1}}}))), ElementsAre(4, 2, 10, 5));
 }
 
 TEST(GemmTest, Errors) {
@@ -224,8 +222,7 @@ TEST(ReshapeTest, ZeroAndMinusOne) {
   EXPECT_EQ(Run1("Reshape", {x, Tensor::Int64({2}, {0, -1})}).shape(), (Shape{2, 12}));
   EXPECT_EQ(Run1("Reshape", {x, Tensor::Int64({1}, {-1})}).shape(), (Shape{24}));
   EXPECT_EQ(Run1("Reshape", {x, Tensor::Int64({3}, {4, 0, -1})}).shape(), (Shape{4, 3, 2}));
-  EXPECT_THAT(F(Run1("Reshape", {kA, Tensor::Int64({2}, {3, 2})})),
-              ElementsAre(1, 2, 3, 4, 5, 6));
+  EXPECT_THAT(F(Run1("Reshape", {kA, Tensor::Int64({2}, {3, 2})})), ElementsAre(1, 2, 3, 4, 5, 6));
 }
 
 TEST(ReshapeTest, Errors) {

@@ -1,9 +1,10 @@
 // Per-shape plans for graphs with symbolic inputs (plan_cache.h).
+#include "functions/onnx/plan_cache.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "functions/onnx/op_registry.h"
-#include "functions/onnx/plan_cache.h"
 #include "tests/unit/functions/onnx/shape_chain_model.h"
 
 namespace stoa::functions {
@@ -36,8 +37,7 @@ TEST(PlanCacheTest, SpecialisesPerShapeAndStaysBounded) {
   ASSERT_TRUE(y.ok()) << y.status();
   EXPECT_EQ((*y)[0].shape(), (Shape{4, 12}));
 
-  absl::StatusOr<Graph> fixed =
-      onnx::BuildGraph(FlattenByShapeChain(2), onnx::DefaultOpRegistry());
+  absl::StatusOr<Graph> fixed = onnx::BuildGraph(FlattenByShapeChain(2), onnx::DefaultOpRegistry());
   ASSERT_TRUE(fixed.ok());
   EXPECT_FALSE(onnx::PlanCache::Worthwhile(*fixed));
 }
