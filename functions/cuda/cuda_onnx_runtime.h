@@ -10,10 +10,10 @@
 // reason is logged once (spdlog::info) and kept in cuda_status().
 //
 // Invoke on the GPU: inputs are matched and checked as the CPU engine does
-// (by name; a single unnamed tensor for a single-input model; FP32; the
-// declared shape with -1 free; byte count: onnx/wire_tensor.h). RESOURCE_EXHAUSTED from the
-// device (out of memory for this request) and UNIMPLEMENTED (shapes the
-// CUDA kernels do not cover) rerun that request on the CPU with what is
+// (onnx/wire_tensor.h: by name; a single unnamed tensor for a single-input
+// model; FP32; the declared shape with -1 free; byte count).
+// RESOURCE_EXHAUSTED from the device (out of memory for this request) and
+// UNIMPLEMENTED (shapes the CUDA kernels do not cover) rerun that request on the CPU with what is
 // left of its budget (DEADLINE_EXCEEDED when nothing is); other device
 // errors are returned. The device run itself is not stopped by the budget.
 //

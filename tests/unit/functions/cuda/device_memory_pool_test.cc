@@ -38,14 +38,14 @@ class HostAllocator final : public RawAllocator {
   std::map<void*, size_t> sizes_;
 };
 
-TEST(MemoryPoolTest, SizeClasses) {
+TEST(DeviceMemoryPoolTest, SizeClasses) {
   EXPECT_EQ(DeviceMemoryPool::SizeClass(1), 256u);
   EXPECT_EQ(DeviceMemoryPool::SizeClass(256), 256u);
   EXPECT_EQ(DeviceMemoryPool::SizeClass(257), 512u);
   EXPECT_EQ(DeviceMemoryPool::SizeClass(5000), 8192u);
 }
 
-TEST(MemoryPoolTest, ReleasedBlocksAreReusedWithoutTheRawAllocator) {
+TEST(DeviceMemoryPoolTest, ReleasedBlocksAreReusedWithoutTheRawAllocator) {
   HostAllocator raw(1 << 20);
   {
     DeviceMemoryPool pool(raw, 1 << 20);
@@ -70,7 +70,7 @@ TEST(MemoryPoolTest, ReleasedBlocksAreReusedWithoutTheRawAllocator) {
   EXPECT_EQ(raw.used(), 0u);  // the destructor freed the cache
 }
 
-TEST(MemoryPoolTest, CacheIsCapped) {
+TEST(DeviceMemoryPoolTest, CacheIsCapped) {
   HostAllocator raw(1 << 20);
   DeviceMemoryPool pool(raw, 1024);
   auto a = pool.Allocate(1024);
@@ -82,7 +82,7 @@ TEST(MemoryPoolTest, CacheIsCapped) {
   EXPECT_EQ(raw.frees, 1);
 }
 
-TEST(MemoryPoolTest, OutOfMemoryTrimsTheCacheAndRetriesThenFailsCleanly) {
+TEST(DeviceMemoryPoolTest, OutOfMemoryTrimsTheCacheAndRetriesThenFailsCleanly) {
   HostAllocator raw(4096);
   DeviceMemoryPool pool(raw, 1 << 20);
   auto small = pool.Allocate(2048);
