@@ -249,7 +249,8 @@ std::string DefaultAotCacheDir() {
 }
 
 std::string GlueSource(const ModuleInfo& info) {
-  std::string out = absl::StrCat(kGlueIncludes, kAotHostTableC, kGlueRuntime);
+  std::string out(kGlueIncludes);
+  out.append(kAotHostTableC).append(kGlueRuntime);
   std::vector<std::string_view> seen;
   for (size_t i = 0; i < info.imports.size(); ++i) {
     if (std::find(seen.begin(), seen.end(), info.imports[i].name) != seen.end()) continue;
