@@ -285,7 +285,8 @@ absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPoo
                .instance = instance.get(),
                .context = &context,
                .pool = &pool,
-               .cap_pages = limits.cap_pages};
+               .cap_pages = limits.cap_pages,
+               .reservation = {}};
   t->call = &call;
   const int trap_code = RunInSandbox(t, &InstantiateAndStart, remaining_us);
   end.memory_pages = memory != nullptr ? memory->pages : 0;
