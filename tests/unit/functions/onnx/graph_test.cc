@@ -17,7 +17,6 @@ using onnx::Tensor;
 using ::testing::ElementsAre;
 using testing::FlattenByShapeChain;
 using testing::FloatInit;
-using testing::Int64Init;
 using testing::Iota;
 using testing::MakeModel;
 using testing::MakeNode;
