@@ -269,28 +269,8 @@ class StreamGraphRunner final : public CudaGraphRunner {
       return absl::OkStatus();
     }
     if (op == "Gemm" || op == "MatMul") return LaunchGemm(plan, node, in, out, act);
-    if (op == "Conv") {
-      const Shape& x = plan.shapes[node.inputs[0]];
-      const Shape& w = plan.shapes[node.inputs[1]];
-      ASSIGN_OR_RETURN(kernels::Window2d p, Window(node, x, {w[2], w[3]}));
-      ASSIGN_OR_RETURN(p.group, node.attributes.GetInt("group", 1));
-      p.k = w[0];
-      const float* bias = node.inputs.size() > 2 && node.inputs[2] >= 0 ? in(2) : nullptr;
-      CUDA_RETURN_IF_ERROR(kernels::Conv2d(in(0), in(1), bias, out, p, act, stream_), "Conv2d");
-      return absl::OkStatus();
-    }
-    if (op == "MaxPool" || op == "AveragePool") {
-      ASSIGN_OR_RETURN(std::vector<int64_t> kernel, node.attributes.GetInts("kernel_shape"));
-      ASSIGN_OR_RETURN(kernels::Window2d p, Window(node, plan.shapes[node.inputs[0]], kernel));
-      if (op == "MaxPool") {
-        CUDA_RETURN_IF_ERROR(kernels::MaxPool2d(in(0), out, p, stream_), "MaxPool2d");
-      } else {
-        ASSIGN_OR_RETURN(int64_t include_pad, node.attributes.GetInt("count_include_pad", 0));
-        p.count_include_pad = include_pad != 0;
-        CUDA_RETURN_IF_ERROR(kernels::AveragePool2d(in(0), out, p, stream_), "AveragePool2d");
-      }
-      return absl::OkStatus();
-    }
+    if (op == "Conv") return LaunchConv(plan, node, in, out, act);
+    if (op == "MaxPool" || op == "AveragePool") return LaunchPool(plan, node, in, out);
     if (op == "GlobalAveragePool") {
       const Shape& x = plan.shapes[node.inputs[0]];
       CUDA_RETURN_IF_ERROR(
@@ -306,27 +286,7 @@ class StreamGraphRunner final : public CudaGraphRunner {
       return absl::OkStatus();
     }
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
-      const Shape& a = plan.shapes[node.inputs[0]];
-      const Shape& b = plan.shapes[node.inputs[1]];
-      if (out_shape.size() > static_cast<size_t>(kernels::kMaxRank)) {
-        return absl::InvalidArgumentError("rank above 6");
-      }
-      kernels::BroadcastDims d;
-      d.rank = static_cast<int>(out_shape.size());
-      const std::vector<int64_t> as = onnx::BroadcastStrides(a, out_shape);
-      const std::vector<int64_t> bs = onnx::BroadcastStrides(b, out_shape);
-      for (int k = 0; k < d.rank; ++k) {
-        d.out[k] = out_shape[k];
-        d.a_stride[k] = as[k];
-        d.b_stride[k] = bs[k];
-      }
-      const kernels::BinaryOp bop = op == "Add"   ? kernels::BinaryOp::kAdd
-                                    : op == "Sub" ? kernels::BinaryOp::kSub
-                                    : op == "Mul" ? kernels::BinaryOp::kMul
-                                                  : kernels::BinaryOp::kDiv;
-      CUDA_RETURN_IF_ERROR(
-          kernels::Binary(in(0), in(1), out, d, Count(out_shape), bop, act, stream_), op.c_str());
-      return absl::OkStatus();
+      return LaunchBinary(plan, node, in, out, act);
     }
     if (op == "Softmax") {
       const int64_t cols = out_shape.empty() ? 1 : out_shape.back();
@@ -335,6 +295,62 @@ class StreamGraphRunner final : public CudaGraphRunner {
       return absl::OkStatus();
     }
     return absl::InvalidArgumentError("no CUDA kernel for this op");
+  }
+
+  template <typename In>
+  absl::Status LaunchConv(const RunPlan& plan, const Node& node, const In& in, float* out,
+                          Activation act) {
+    const Shape& x = plan.shapes[node.inputs[0]];
+    const Shape& w = plan.shapes[node.inputs[1]];
+    ASSIGN_OR_RETURN(kernels::Window2d p, Window(node, x, {w[2], w[3]}));
+    ASSIGN_OR_RETURN(p.group, node.attributes.GetInt("group", 1));
+    p.k = w[0];
+    const float* bias = node.inputs.size() > 2 && node.inputs[2] >= 0 ? in(2) : nullptr;
+    CUDA_RETURN_IF_ERROR(kernels::Conv2d(in(0), in(1), bias, out, p, act, stream_), "Conv2d");
+    return absl::OkStatus();
+  }
+
+  template <typename In>
+  absl::Status LaunchPool(const RunPlan& plan, const Node& node, const In& in, float* out) {
+    ASSIGN_OR_RETURN(std::vector<int64_t> kernel, node.attributes.GetInts("kernel_shape"));
+    ASSIGN_OR_RETURN(kernels::Window2d p, Window(node, plan.shapes[node.inputs[0]], kernel));
+    if (node.op_type == "MaxPool") {
+      CUDA_RETURN_IF_ERROR(kernels::MaxPool2d(in(0), out, p, stream_), "MaxPool2d");
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(int64_t include_pad, node.attributes.GetInt("count_include_pad", 0));
+    p.count_include_pad = include_pad != 0;
+    CUDA_RETURN_IF_ERROR(kernels::AveragePool2d(in(0), out, p, stream_), "AveragePool2d");
+    return absl::OkStatus();
+  }
+
+  // Add, Sub, Mul, Div with broadcasting (and a fused activation).
+  template <typename In>
+  absl::Status LaunchBinary(const RunPlan& plan, const Node& node, const In& in, float* out,
+                            Activation act) {
+    const std::string& op = node.op_type;
+    const Shape& out_shape = plan.shapes[node.outputs[0]];
+    const Shape& a = plan.shapes[node.inputs[0]];
+    const Shape& b = plan.shapes[node.inputs[1]];
+    if (out_shape.size() > static_cast<size_t>(kernels::kMaxRank)) {
+      return absl::InvalidArgumentError("rank above 6");
+    }
+    kernels::BroadcastDims d;
+    d.rank = static_cast<int>(out_shape.size());
+    const std::vector<int64_t> as = onnx::BroadcastStrides(a, out_shape);
+    const std::vector<int64_t> bs = onnx::BroadcastStrides(b, out_shape);
+    for (int k = 0; k < d.rank; ++k) {
+      d.out[k] = out_shape[k];
+      d.a_stride[k] = as[k];
+      d.b_stride[k] = bs[k];
+    }
+    const kernels::BinaryOp bop = op == "Add"   ? kernels::BinaryOp::kAdd
+                                  : op == "Sub" ? kernels::BinaryOp::kSub
+                                  : op == "Mul" ? kernels::BinaryOp::kMul
+                                                : kernels::BinaryOp::kDiv;
+    CUDA_RETURN_IF_ERROR(kernels::Binary(in(0), in(1), out, d, Count(out_shape), bop, act, stream_),
+                         op.c_str());
+    return absl::OkStatus();
   }
 
   template <typename In>
