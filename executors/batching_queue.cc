@@ -32,6 +32,7 @@ std::vector<int64_t> MemberRows(const Batch& batch) {
 void RunAlone(BatchMember& member, const BatchRunFn& run, const common::Clock& clock) {
   BatchRunInfo info;
   info.start_us = clock.NowMicros();
+  member.input.budget_us = functions::BudgetLeft(member.deadline_us, info.start_us);
   absl::StatusOr<functions::InvocationOutput> out = run(member.input);
   info.end_us = clock.NowMicros();
   info.members = 1;
@@ -86,17 +87,17 @@ absl::StatusOr<BatchShape> GetBatchShape(const functions::InvocationInput& input
   return shape;
 }
 
-absl::StatusOr<functions::InvocationInput> StackInputs(const Batch& batch) {
+absl::StatusOr<functions::InvocationInput> StackInputs(const Batch& batch, int64_t now_us) {
   if (batch.empty()) return absl::InvalidArgumentError("StackInputs: empty batch");
   functions::InvocationInput stacked;
   const functions::InvocationInput& first = batch[0].input;
   int64_t deadline_us = 0;
   bool unbounded = false;
   for (const BatchMember& m : batch) {
-    if (m.input.deadline_us == 0) unbounded = true;
-    deadline_us = std::max(deadline_us, m.input.deadline_us);
+    if (m.deadline_us == 0) unbounded = true;
+    deadline_us = std::max(deadline_us, m.deadline_us);
   }
-  stacked.deadline_us = unbounded ? 0 : deadline_us;
+  stacked.budget_us = unbounded ? 0 : functions::BudgetLeft(deadline_us, now_us);
   for (const v1::Tensor& proto : first.tensors) {
     v1::Tensor& out = stacked.tensors.emplace_back();
     out.set_name(proto.name());
@@ -160,7 +161,7 @@ void RunBatch(Batch batch, const BatchRunFn& run, const common::Clock& clock) {
   Batch live;
   live.reserve(batch.size());
   for (BatchMember& m : batch) {
-    if (m.input.deadline_us != 0 && now_us >= m.input.deadline_us) {
+    if (m.deadline_us != 0 && now_us >= m.deadline_us) {
       BatchRunInfo info;
       info.start_us = info.end_us = now_us;
       m.done(absl::DeadlineExceededError(absl::StrCat("waited ", now_us - m.enqueued_us,
@@ -180,12 +181,12 @@ void RunBatch(Batch batch, const BatchRunFn& run, const common::Clock& clock) {
   info.members = static_cast<int>(live.size());
   const std::vector<int64_t> rows = MemberRows(live);
   for (int64_t r : rows) info.rows += r;
-  absl::StatusOr<functions::InvocationInput> stacked = StackInputs(live);
+  info.start_us = clock.NowMicros();
+  absl::StatusOr<functions::InvocationInput> stacked = StackInputs(live, info.start_us);
   if (!stacked.ok()) {
     for (BatchMember& m : live) RunAlone(m, run, clock);
     return;
   }
-  info.start_us = clock.NowMicros();
   absl::StatusOr<functions::InvocationOutput> out = run(*stacked);
   info.end_us = clock.NowMicros();
   if (!out.ok()) {
@@ -302,9 +303,10 @@ void Batcher::DispatchBatches(std::vector<Batch> batches) {
   }
 }
 
-void Batcher::Submit(functions::InvocationInput input, BatchDone done) {
+void Batcher::Submit(functions::InvocationInput input, int64_t deadline_us, BatchDone done) {
   BatchMember member;
   member.input = std::move(input);
+  member.deadline_us = deadline_us;
   member.done = std::move(done);
   absl::StatusOr<BatchShape> shape = GetBatchShape(member.input);
   if (!shape.ok() || shape->rows > queue_.options().max_batch) {

@@ -64,8 +64,9 @@ using BatchDone =
     std::function<void(absl::StatusOr<functions::InvocationOutput>, const BatchRunInfo&)>;
 
 struct BatchMember {
-  functions::InvocationInput input;
-  int64_t enqueued_us = 0;  // on the batcher's clock; set by Add/Submit
+  functions::InvocationInput input;  // budget_us is set when it runs
+  int64_t deadline_us = 0;           // on the batcher's clock; 0 = none
+  int64_t enqueued_us = 0;           // on the batcher's clock; set by Add/Submit
   BatchDone done;
 };
 
@@ -84,9 +85,10 @@ struct BatchShape {
 absl::StatusOr<BatchShape> GetBatchShape(const functions::InvocationInput& input);
 
 // Stacks members' inputs (all of one BatchKey) on the first dimension, in
-// member order, tensors in the first member's order. The deadline is the
-// latest of the members' (0 when any has none).
-absl::StatusOr<functions::InvocationInput> StackInputs(const Batch& batch);
+// member order, tensors in the first member's order. The budget is what is
+// left at now_us of the latest of the members' deadlines (none when any
+// has none).
+absl::StatusOr<functions::InvocationInput> StackInputs(const Batch& batch, int64_t now_us);
 
 // Splits a stacked output into per-member outputs by `rows`.
 // FAILED_PRECONDITION when an output does not have sum(rows) rows.
@@ -142,7 +144,9 @@ class Batcher {
   Batcher& operator=(const Batcher&) = delete;
 
   // Queues the request; it runs within max_delay_us (plus dispatch time).
-  void Submit(functions::InvocationInput input, BatchDone done);
+  // deadline_us is on the batcher's clock (0 = none); the run gets what is
+  // left of it as InvocationInput::budget_us.
+  void Submit(functions::InvocationInput input, int64_t deadline_us, BatchDone done);
   // Wakes the timer thread to re-read the clock (for tests with a FakeClock).
   void Poke();
 

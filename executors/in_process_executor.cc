@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_status.h"
 #include "common/sha256.h"
 #include "executors/batching_queue.h"
 
@@ -21,12 +21,29 @@ size_t ThreadsOrDefault(size_t threads) {
   return hw > 0 ? hw : 1;
 }
 
-std::string OutcomeLabel(const absl::Status& status) {
-  if (status.ok()) return "ok";
-  return absl::AsciiStrToLower(absl::StatusCodeToString(status.code()));
+std::string VersionText(const std::string& sha256) { return sha256.empty() ? "(any)" : sha256; }
+
+// The request's payload as an invocation input (moved out of the request).
+functions::InvocationInput TakeInput(v1::InvokeRequest& request) {
+  functions::InvocationInput input;
+  input.tensors.reserve(request.inputs_size());
+  for (auto& t : *request.mutable_inputs()) input.tensors.push_back(std::move(t));
+  input.raw = std::move(*request.mutable_raw());
+  return input;
 }
 
-std::string VersionText(const std::string& sha256) { return sha256.empty() ? "(any)" : sha256; }
+// The one place a function runs: a runtime that throws (it should return a
+// Status) fails this invocation, not the process.
+absl::StatusOr<functions::InvocationOutput> InvokeGuarded(functions::LoadedFunction& fn,
+                                                          const std::string& name,
+                                                          const functions::InvocationInput& input) {
+  try {
+    return fn.Invoke(input);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("function '", name, "' threw an exception: ", e.what()));
+  }
+}
 
 }  // namespace
 
@@ -50,7 +67,7 @@ InProcessExecutor::InProcessExecutor(const functions::RuntimeSet& runtimes, Opti
     : runtimes_(runtimes),
       options_(std::move(options)),
       metrics_(metrics),
-      clock_(common::RealClock::Get()),
+      clock_(*options_.clock),
       pool_(ThreadsOrDefault(options_.threads)) {
   if (metrics_ != nullptr) {
     pending_gauge_ = &metrics_
@@ -95,7 +112,7 @@ void InProcessExecutor::RecordOutcome(const Entry& entry, const absl::Status& st
     return;
   }
   metrics_->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
-      .Add({{"function", entry.function}, {"outcome", OutcomeLabel(status)}})
+      .Add({{"function", entry.function}, {"outcome", common::OutcomeLabel(status)}})
       .Increment();
 }
 
@@ -115,7 +132,7 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
                                          VersionText(request.sha256()), " is not loaded"));
     if (metrics_ != nullptr) {
       metrics_->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
-          .Add({{"function", request.function()}, {"outcome", OutcomeLabel(status)}})
+          .Add({{"function", request.function()}, {"outcome", common::OutcomeLabel(status)}})
           .Increment();
     }
     done(std::move(status));
@@ -162,19 +179,10 @@ void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest r
     return;
   }
 
-  functions::InvocationInput input;
-  input.tensors.reserve(request.inputs_size());
-  for (auto& t : *request.mutable_inputs()) input.tensors.push_back(std::move(t));
-  input.raw = std::move(*request.mutable_raw());
-  input.deadline_us = deadline_us;
-
-  absl::StatusOr<functions::InvocationOutput> output;
-  try {
-    output = entry->fn->Invoke(input);
-  } catch (const std::exception& e) {
-    output = absl::InternalError(
-        absl::StrCat("function '", entry->function, "' threw an exception: ", e.what()));
-  }
+  functions::InvocationInput input = TakeInput(request);
+  input.budget_us = functions::BudgetLeft(deadline_us, start_us);
+  absl::StatusOr<functions::InvocationOutput> output =
+      InvokeGuarded(*entry->fn, entry->function, input);
   const int64_t end_us = clock_.NowMicros();
   Finish(*entry, std::move(output), queue_us, end_us - start_us, end_us, deadline_us, depth,
          std::move(done));
@@ -183,13 +191,8 @@ void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest r
 void InProcessExecutor::InvokeBatched(const EntryPtr& entry, v1::InvokeRequest request,
                                       int64_t enqueued_us, int64_t deadline_us,
                                       InvokeCallback done) {
-  functions::InvocationInput input;
-  input.tensors.reserve(request.inputs_size());
-  for (auto& t : *request.mutable_inputs()) input.tensors.push_back(std::move(t));
-  input.raw = std::move(*request.mutable_raw());
-  input.deadline_us = deadline_us;
   entry->batcher->Submit(
-      std::move(input),
+      TakeInput(request), deadline_us,
       [this, entry, enqueued_us, deadline_us, done = std::move(done)](
           absl::StatusOr<functions::InvocationOutput> output, const BatchRunInfo& info) mutable {
         const int64_t depth = queued_.fetch_sub(1, std::memory_order_relaxed) - 1;
@@ -260,7 +263,7 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
   auto count_load = [&](const absl::Status& status) {
     if (metrics_ == nullptr) return;
     metrics_->AddCounter("stoa_executor_loads_total", "Function loads by this executor.")
-        .Add({{"function", name}, {"outcome", OutcomeLabel(status)}})
+        .Add({{"function", name}, {"outcome", common::OutcomeLabel(status)}})
         .Increment();
   };
   const std::string sha = common::Sha256Hex(artifact);
@@ -310,14 +313,8 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
     std::shared_ptr<functions::LoadedFunction> fn = entry->fn;
     entry->batcher = std::make_unique<Batcher>(
         batch_options,
-        [fn, name](const functions::InvocationInput& input)
-            -> absl::StatusOr<functions::InvocationOutput> {
-          try {
-            return fn->Invoke(input);
-          } catch (const std::exception& e) {
-            return absl::InternalError(
-                absl::StrCat("function '", name, "' threw an exception: ", e.what()));
-          }
+        [fn, name](const functions::InvocationInput& input) {
+          return InvokeGuarded(*fn, name, input);
         },
         [this](std::function<void()> work) { pool_.Schedule(std::move(work)); }, clock_);
   }

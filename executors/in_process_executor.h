@@ -11,11 +11,11 @@
 //  - NOT_FOUND "function 'x' version <sha> is not loaded" (reported at once,
 //    on the caller's thread) when absent;
 //  - the deadline is request.timeout_ms, else the spec's limits.timeout_ms,
-//    else none; it is measured from the Invoke call. A request still queued
-//    when it passes fails DEADLINE_EXCEEDED without running; a running one
-//    gets it as InvocationInput::deadline_us (on common::RealClock), and a
-//    result that arrives after it is DEADLINE_EXCEEDED too (a remote caller
-//    would have given up by then);
+//    else none; it is measured from the Invoke call on Options::clock. A
+//    request still queued when it passes fails DEADLINE_EXCEEDED without
+//    running; a running one gets what is left of it as
+//    InvocationInput::budget_us, and a result that arrives after it is
+//    DEADLINE_EXCEEDED too (a remote caller would have given up by then);
 //  - the response carries queue_us (enqueue → start), exec_us, device,
 //    queue_depth (invocations still queued when this one started), load_us 0.
 //  - functions whose spec has batching.max_batch > 1 go through a Batcher
@@ -45,7 +45,8 @@
 // LoadFunction's empty-name error on the caller's thread). UnloadFunction
 // and GetStatus are cheap and call back on the caller's thread, so a busy
 // pool never delays the scheduler's view of the tier.
-// Ownership: `runtimes` and `metrics` must outlive the executor. The
+// Ownership: `runtimes`, `metrics` and Options::clock must outlive the
+// executor. The
 // destructor runs every request already queued (calling its callback) and
 // then joins the pool.
 #pragma once
@@ -75,6 +76,9 @@ class InProcessExecutor final : public Executor {
     std::string device = "cpu";
     // A human-readable name of the device (CPU model, probed GPU).
     std::string device_name;
+    // What queue and run times and deadlines are measured on (never null);
+    // it must outlive the executor.
+    const common::Clock* clock = &common::RealClock::Get();
   };
 
   InProcessExecutor(const functions::RuntimeSet& runtimes, Options options,
@@ -111,7 +115,7 @@ class InProcessExecutor final : public Executor {
   const functions::RuntimeSet& runtimes_;
   const Options options_;
   common::metrics::Registry* const metrics_;
-  common::Clock& clock_;
+  const common::Clock& clock_;
 
   mutable absl::Mutex mu_;
   // function name → sha256 → entry.

@@ -35,13 +35,17 @@ WasmRuntimeOptions WasmOptionsFrom(const RuntimeOptions& options) {
                 : options.wasm_engine == "interp" ? WasmEngine::kInterp
                                                   : WasmEngine::kAuto;
   wasm.aot_cache_dir = options.wasm_cache_dir;
+  wasm.clock = options.clock;
   return wasm;
+}
+
+OnnxRuntimeOptions OnnxOptionsFrom(const RuntimeOptions& options) {
+  return {.intra_op_threads = options.intra_op_threads, .clock = options.clock};
 }
 
 RuntimeSet DefaultRuntimes(const RuntimeOptions& options) {
   RuntimeSet set;
-  set.Add(std::make_unique<OnnxRuntime>(
-      OnnxRuntime::Options{.intra_op_threads = options.intra_op_threads}));
+  set.Add(std::make_unique<OnnxRuntime>(OnnxOptionsFrom(options)));
   set.Add(std::make_unique<WasmRuntime>(WasmOptionsFrom(options)));
   return set;
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "stoa/v1/function.pb.h"
 #include "stoa/v1/tensor.pb.h"
 
@@ -28,9 +29,21 @@ namespace stoa::functions {
 struct InvocationInput {
   std::vector<v1::Tensor> tensors;  // ONNX functions
   std::string raw;                  // Wasm functions: the request body
-  // Absolute deadline on common::RealClock (microseconds); 0 = none.
-  int64_t deadline_us = 0;
+  // How long the invocation may run, in microseconds from the moment Invoke
+  // is called; 0 = no limit. A budget, not a deadline, so that caller and
+  // runtime need not share a clock: each runtime turns it into a deadline
+  // on its own injected clock (RuntimeOptions::clock) when Invoke starts.
+  // A caller holding an absolute deadline passes BudgetLeft of it.
+  int64_t budget_us = 0;
 };
+
+// What is left at now_us of a deadline on the same clock, as budget_us:
+// 0 (no limit) for deadline_us 0, else at least 1 (a deadline already past
+// leaves the smallest budget, not none).
+inline int64_t BudgetLeft(int64_t deadline_us, int64_t now_us) {
+  if (deadline_us == 0) return 0;
+  return deadline_us > now_us ? deadline_us - now_us : 1;
+}
 
 struct InvocationOutput {
   std::vector<v1::Tensor> tensors;
@@ -50,7 +63,7 @@ class LoadedFunction {
   // Runs the function once. Errors:
   //  INVALID_ARGUMENT  inputs that do not match the signature (the message
   //                    names the input, expected and actual datatype/shape);
-  //  DEADLINE_EXCEEDED the deadline passed;
+  //  DEADLINE_EXCEEDED input.budget_us ran out;
   //  INTERNAL          the function itself failed (message says how).
   virtual absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) = 0;
 
@@ -105,6 +118,9 @@ struct RuntimeOptions {
   // functions/wasm/wasm_runtime.h).
   std::string wasm_engine = "auto";
   std::string wasm_cache_dir;
+  // What the runtimes measure invocation budgets on (never null); it must
+  // outlive the runtimes and every function they load.
+  const common::Clock* clock = &common::RealClock::Get();
 };
 
 RuntimeSet DefaultRuntimes(const RuntimeOptions& options = {});

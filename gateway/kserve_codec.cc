@@ -6,9 +6,9 @@
 #include <limits>
 #include <set>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "functions/signature.h"
 #include "nlohmann/json.hpp"
 #include "proto/stoa/v1/datatype.h"
 #include "simdjson.h"
@@ -384,46 +384,37 @@ absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body) {
 }
 
 absl::Status CheckAgainstSignature(const InferRequest& request, const v1::FunctionSpec& spec) {
-  absl::flat_hash_map<std::string, const v1::TensorSignature*> declared;
-  std::string expected_names;
-  for (const auto& sig : spec.inputs()) {
-    declared[sig.name()] = &sig;
-    absl::StrAppend(&expected_names, expected_names.empty() ? "" : ", ", "'", sig.name(), "'");
-  }
-  for (size_t i = 0; i < request.inputs.size(); ++i) {
-    const v1::Tensor& t = request.inputs[i];
-    std::string what = absl::StrCat("inputs[", i, "] '", t.name(), "'");
-    auto it = declared.find(t.name());
-    if (it == declared.end()) {
-      return Invalid(what, absl::StrCat("function '", spec.name(),
-                                        "' has no such input (inputs: ", expected_names, ")"));
+  using Kind = functions::SignatureMismatch::Kind;
+  const functions::InputMatch match = functions::MatchInputs(spec.inputs(), request.inputs);
+  if (match.mismatch.has_value()) {
+    const functions::SignatureMismatch& m = *match.mismatch;
+    const v1::TensorSignature* sig =
+        m.kind == Kind::kUnknownInput ? nullptr : &spec.inputs(static_cast<int>(m.declared));
+    if (m.kind == Kind::kMissingInput) {
+      return absl::InvalidArgumentError(absl::StrCat("missing input '", sig->name(), "' (",
+                                                     std::string(DataTypeName(sig->datatype())),
+                                                     " ", ShapeString(sig->shape()), ")"));
     }
-    const v1::TensorSignature& sig = *it->second;
-    if (sig.datatype() != v1::DATA_TYPE_UNSPECIFIED && sig.datatype() != t.datatype()) {
-      return Invalid(what, absl::StrCat("datatype ", std::string(DataTypeName(t.datatype())),
-                                        " does not match the signature's ",
-                                        std::string(DataTypeName(sig.datatype()))));
+    const v1::Tensor& t = request.inputs[m.given];
+    const std::string what = absl::StrCat("inputs[", m.given, "] '", t.name(), "'");
+    switch (m.kind) {
+      case Kind::kUnknownInput:
+        return Invalid(what,
+                       absl::StrCat("function '", spec.name(), "' has no such input (inputs: ",
+                                    functions::InputNames(spec.inputs()), ")"));
+      case Kind::kDuplicateInput:
+        return Invalid(what, "duplicate input name");
+      case Kind::kDatatype:
+        return Invalid(what, absl::StrCat("datatype ", std::string(DataTypeName(t.datatype())),
+                                          " does not match the signature's ",
+                                          std::string(DataTypeName(sig->datatype()))));
+      case Kind::kShape:
+      case Kind::kMissingInput:  // returned above
+        break;
     }
-    bool shape_ok = sig.shape_size() == t.shape_size();
-    for (int d = 0; shape_ok && d < sig.shape_size(); ++d) {
-      shape_ok = sig.shape(d) < 0 || sig.shape(d) == t.shape(d);
-    }
-    if (!shape_ok) {
-      return Invalid(
-          what, absl::StrCat("shape ", ShapeString(t.shape()), " does not match the signature's ",
-                             ShapeString(sig.shape()), " (-1 = any size)"));
-    }
-  }
-  if (request.inputs.size() != declared.size()) {
-    for (const auto& sig : spec.inputs()) {
-      bool present = false;
-      for (const auto& t : request.inputs) present = present || t.name() == sig.name();
-      if (!present) {
-        return absl::InvalidArgumentError(absl::StrCat("missing input '", sig.name(), "' (",
-                                                       std::string(DataTypeName(sig.datatype())),
-                                                       " ", ShapeString(sig.shape()), ")"));
-      }
-    }
+    return Invalid(
+        what, absl::StrCat("shape ", ShapeString(t.shape()), " does not match the signature's ",
+                           ShapeString(sig->shape()), " (-1 = any size)"));
   }
   for (const std::string& name : request.requested_outputs) {
     bool found = false;
@@ -501,13 +492,7 @@ size_t ElementSize(v1::DataType type) {
 }
 
 std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape) {
-  std::string s = "[";
-  for (int i = 0; i < shape.size(); ++i) {
-    if (i) s.push_back(',');
-    absl::StrAppend(&s, shape[i]);
-  }
-  s.push_back(']');
-  return s;
+  return functions::ShapeString({shape.data(), static_cast<size_t>(shape.size())});
 }
 
 }  // namespace stoa::gateway

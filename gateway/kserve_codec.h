@@ -41,11 +41,12 @@ struct InferRequest {
 // Parses a request body (see above).
 absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body);
 
-// Checks parsed inputs against a function's signature: every declared input
-// present exactly once, no unknown input, same datatype, same rank and equal
+// Checks parsed inputs against a function's signature with the runtimes'
+// own matching (functions/signature.h): every declared input present
+// exactly once, no unknown input, same datatype, same rank and equal
 // dimensions (a signature dimension of -1 matches any size). Also checks
-// that every requested output exists. INVALID_ARGUMENT naming the input,
-// the expected and the actual datatype or shape.
+// that every requested output exists. INVALID_ARGUMENT in KServe's terms,
+// naming inputs[i], the expected and the actual datatype or shape.
 absl::Status CheckAgainstSignature(const InferRequest& request, const v1::FunctionSpec& spec);
 
 // Renders a response body. Only `requested` outputs (all when empty), in

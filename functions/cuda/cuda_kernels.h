@@ -1,5 +1,5 @@
 // Stoa's CUDA kernels, behind plain launch functions so that only
-// cuda_kernels.cu is compiled by nvcc; the executor (cuda_graph_executor.cc)
+// cuda_kernels.cu is compiled by nvcc; the runner (cuda_graph_runner.cc)
 // is ordinary C++ that calls these. Every launch is asynchronous on `stream`
 // and returns the launch error (cudaSuccess when queued). Tensors are dense
 // row-major FP32 in device memory; shapes are NCHW for the window ops.

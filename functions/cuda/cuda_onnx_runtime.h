@@ -1,36 +1,41 @@
 // The `onnx` FunctionRuntime of an executor that selected a CUDA device:
-// each model runs on the GPU through a CudaGraphExecutor when it can, and
+// each model runs on the GPU through a CudaGraphRunner when it can, and
 // on the CPU engine otherwise.
 //
 // Load: the CPU runtime (`cpu`, an OnnxRuntime) loads the artifact first, so
 // validation, error messages and the derived signature are exactly the CPU
 // engine's. Then the graph is built again and handed to
-// CudaGraphExecutor::Create; if that fails (no device, built without CUDA,
+// CudaGraphRunner::Create; if that fails (no device, built without CUDA,
 // an op the CUDA kernels lack), the function stays on the CPU and the
 // reason is logged once (spdlog::info) and kept in cuda_status().
 //
-// Invoke on the GPU: inputs are matched and checked like the CPU engine does
-// (by name; a single unnamed tensor for a single-input model; FP32; the
-// declared shape with -1 free; byte count). RESOURCE_EXHAUSTED from the
-// device (out of memory for this request) and UNIMPLEMENTED (shapes the
-// CUDA kernels do not cover) rerun that request on the CPU; other device
-// errors are returned.
+// Invoke on the GPU: inputs are matched and checked as the CPU engine does
+// (onnx/wire_tensor.h: by name; a single unnamed tensor for a single-input
+// model; FP32; the declared shape with -1 free; byte count).
+// RESOURCE_EXHAUSTED from the device (out of memory for this request) and
+// UNIMPLEMENTED (shapes the CUDA kernels do not cover) rerun that request on the CPU with what is
+// left of its budget (DEADLINE_EXCEEDED when nothing is); other device
+// errors are returned. The device run itself is not stopped by the budget.
 //
 // Thread safety: as FunctionRuntime / LoadedFunction (concurrent Load and
-// Invoke; device runs are serialised per function by its executor).
+// Invoke; device runs are serialised per function by its runner).
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "functions/function_runtime.h"
 
 namespace stoa::functions::cuda {
 
 class CudaOnnxRuntime final : public FunctionRuntime {
  public:
-  explicit CudaOnnxRuntime(FunctionRuntimePtr cpu);
+  // `clock` measures what is left of an invocation's budget when the
+  // device gives up on it; it must outlive the runtime and its functions.
+  explicit CudaOnnxRuntime(FunctionRuntimePtr cpu,
+                           const common::Clock& clock = common::RealClock::Get());
 
   std::string_view name() const override { return "onnx"; }
   absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
@@ -38,6 +43,7 @@ class CudaOnnxRuntime final : public FunctionRuntime {
 
  private:
   const FunctionRuntimePtr cpu_;
+  const common::Clock& clock_;
 };
 
 // What a loaded function runs on: "cuda", or "cpu" with the reason.

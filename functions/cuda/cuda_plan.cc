@@ -12,10 +12,9 @@
 namespace stoa::functions::cuda {
 namespace {
 
-using onnxrt::Graph;
-using onnxrt::Node;
-using onnxrt::Shape;
-using onnxrt::ShapeString;
+using onnx::Graph;
+using onnx::Node;
+using onnx::Shape;
 
 absl::Status Unsupported(const Node& node, const std::string& why) {
   return absl::InvalidArgumentError(
@@ -39,7 +38,7 @@ absl::Status CheckNode(const Graph& graph, const Node& node) {
   for (int v : node.inputs) {
     if (v < 0) continue;
     if (graph.constants[v].has_value() &&
-        graph.constants[v]->type() != onnxrt::ElementType::kFloat32 && op != "Reshape") {
+        graph.constants[v]->type() != onnx::ElementType::kFloat32 && op != "Reshape") {
       return Unsupported(node, "a non-FP32 constant input");
     }
   }
@@ -53,7 +52,7 @@ absl::Status CheckNode(const Graph& graph, const Node& node) {
     }
   }
   // Ranks the kernels need, when ONNX shape inference knows them at load.
-  const onnxrt::ValueShape* in0 =
+  const onnx::ValueShape* in0 =
       node.inputs.empty() || node.inputs[0] < 0 ||
               static_cast<size_t>(node.inputs[0]) >= graph.value_shapes.size()
           ? nullptr
@@ -90,8 +89,8 @@ absl::StatusOr<Shape> GemmShape(const Node& node, const Shape& a, const Shape& b
 absl::StatusOr<Shape> WindowShape(const Node& node, const Shape& x, std::vector<int64_t> kernel) {
   if (x.size() != 4) return absl::UnimplementedError("only 2-D (NCHW) windows are supported");
   ASSIGN_OR_RETURN(int64_t ceil_mode, node.attributes.GetInt("ceil_mode", 0));
-  ASSIGN_OR_RETURN(onnxrt::WindowGeometry g,
-                   onnxrt::ResolveWindow(node, {x[2], x[3]}, std::move(kernel), ceil_mode != 0));
+  ASSIGN_OR_RETURN(onnx::WindowGeometry g,
+                   onnx::ResolveWindow(node, {x[2], x[3]}, std::move(kernel), ceil_mode != 0));
   return Shape{x[0], x[1], g.out[0], g.out[1]};
 }
 
@@ -113,7 +112,7 @@ absl::StatusOr<Shape> ReshapeShape(const Shape& x, std::span<const int64_t> targ
     if (out[i] < 0) return absl::InvalidArgumentError("negative dimension in the shape");
     known *= out[i];
   }
-  const int64_t total = onnxrt::DimProduct(x, 0, x.size());
+  const int64_t total = onnx::DimProduct(x, 0, x.size());
   if (infer >= 0) {
     if (known == 0 || total % known != 0) {
       return absl::InvalidArgumentError("cannot infer the -1 dimension");
@@ -156,11 +155,10 @@ absl::StatusOr<Shape> NodeShape(const Graph& graph, const Node& node,
     if (x.size() != 4) return absl::UnimplementedError("only NCHW inputs");
     return Shape{x[0], x[1], 1, 1};
   }
-  if (IsBinary(op)) return onnxrt::BroadcastShapes(x, shapes[node.inputs[1]]);
+  if (IsBinary(op)) return onnx::BroadcastShapes(x, shapes[node.inputs[1]]);
   if (op == "Softmax") {
     ASSIGN_OR_RETURN(int64_t axis, node.attributes.GetInt("axis", node.opset >= 13 ? -1 : 1));
-    ASSIGN_OR_RETURN(int64_t a,
-                     onnxrt::NormalizeAxis(axis, static_cast<int64_t>(x.size()), "axis"));
+    ASSIGN_OR_RETURN(int64_t a, onnx::NormalizeAxis(axis, static_cast<int64_t>(x.size()), "axis"));
     if (a != static_cast<int64_t>(x.size()) - 1) {
       return absl::UnimplementedError("Softmax runs on CUDA over the last axis only");
     }
@@ -171,11 +169,11 @@ absl::StatusOr<Shape> NodeShape(const Graph& graph, const Node& node,
     const int64_t rank = static_cast<int64_t>(x.size());
     if (axis < 0) axis += rank;
     if (axis < 0 || axis > rank) return absl::InvalidArgumentError("axis out of range");
-    return Shape{onnxrt::DimProduct(x, 0, axis), onnxrt::DimProduct(x, axis, x.size())};
+    return Shape{onnx::DimProduct(x, 0, axis), onnx::DimProduct(x, axis, x.size())};
   }
   if (op == "Reshape") {
-    const onnxrt::Tensor& target = *graph.constants[node.inputs[1]];
-    if (target.type() != onnxrt::ElementType::kInt64) {
+    const onnx::Tensor& target = *graph.constants[node.inputs[1]];
+    if (target.type() != onnx::ElementType::kInt64) {
       return absl::InvalidArgumentError("the shape input must be INT64");
     }
     ASSIGN_OR_RETURN(int64_t allow_zero, node.attributes.GetInt("allowzero", 0));
@@ -187,8 +185,8 @@ absl::StatusOr<Shape> NodeShape(const Graph& graph, const Node& node,
 }  // namespace
 
 absl::Status CheckCudaSupport(const Graph& graph) {
-  for (const onnxrt::GraphPort& port : graph.inputs) {
-    if (port.type != onnxrt::ElementType::kFloat32) {
+  for (const onnx::GraphPort& port : graph.inputs) {
+    if (port.type != onnx::ElementType::kFloat32) {
       return absl::InvalidArgumentError(
           absl::StrCat("input '", port.name, "' is not FP32: the CUDA backend runs FP32 only"));
     }
@@ -205,7 +203,7 @@ std::vector<int> PlanFusion(const Graph& graph) {
     }
   }
   std::vector<bool> is_output(graph.value_names.size(), false);
-  for (const onnxrt::GraphPort& port : graph.outputs) is_output[port.value] = true;
+  for (const onnx::GraphPort& port : graph.outputs) is_output[port.value] = true;
   std::vector<int> producer(graph.value_names.size(), -1);
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     for (int v : graph.nodes[i].outputs) {

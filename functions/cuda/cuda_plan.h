@@ -1,4 +1,4 @@
-// Host-side planning for the CUDA backend (CudaGraphExecutor): everything
+// Host-side planning for the CUDA backend (CudaGraphRunner): everything
 // that decides what runs where, computed on the CPU and unit-tested there.
 //
 //  - CheckCudaSupport: which graphs the CUDA kernels can run. Supported:
@@ -15,7 +15,7 @@
 //  - InferShapes: every value's shape for concrete input shapes.
 //  - PlanMemory: offsets of every intermediate in one device arena; values
 //    whose lifetimes (first write .. last read, in node order) do not
-//    overlap share memory. Plans are cached per input shape by the executor.
+//    overlap share memory. Plans are cached per input shape by the runner.
 //
 // Thread safety: free functions over const inputs.
 #pragma once
@@ -30,18 +30,18 @@
 
 namespace stoa::functions::cuda {
 
-absl::Status CheckCudaSupport(const onnxrt::Graph& graph);
+absl::Status CheckCudaSupport(const onnx::Graph& graph);
 
 // By node index: the node whose epilogue applies this Relu, or -1.
-std::vector<int> PlanFusion(const onnxrt::Graph& graph);
+std::vector<int> PlanFusion(const onnx::Graph& graph);
 
 // By value id: the shape of every value (initializers included) for the
 // given runtime input shapes (in graph.inputs order). INVALID_ARGUMENT
 // naming the node when shapes do not fit; UNIMPLEMENTED naming the node
 // when they fit but the CUDA kernels do not cover them (a 1-D window, a
 // 3-D MatMul, Softmax over another axis: run that request on the CPU).
-absl::StatusOr<std::vector<onnxrt::Shape>> InferShapes(const onnxrt::Graph& graph,
-                                                       std::span<const onnxrt::Shape> inputs);
+absl::StatusOr<std::vector<onnx::Shape>> InferShapes(const onnx::Graph& graph,
+                                                     std::span<const onnx::Shape> inputs);
 
 struct BufferRequest {
   int64_t bytes = 0;

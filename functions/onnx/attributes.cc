@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "functions/onnx/tensor_proto.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 absl::StatusOr<Attributes> Attributes::FromProto(const ::onnx::NodeProto& node) {
   Attributes attrs;
@@ -97,4 +97,4 @@ absl::StatusOr<const Tensor*> Attributes::GetTensor(std::string_view name) const
   return *v;
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -17,7 +17,7 @@
 #include "functions/onnx/tensor.h"
 #include "onnx/onnx_pb.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 class Attributes {
  public:
@@ -46,4 +46,4 @@ class Attributes {
   std::map<std::string, Value, std::less<>> values_;
 };
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -4,7 +4,7 @@
 #include "common/status_macros.h"
 #include "functions/onnx/tensor.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status Positive(const std::vector<int64_t>& v, const char* name, int64_t min) {
@@ -96,4 +96,4 @@ absl::StatusOr<WindowGeometry> ResolveWindow(const Node& node, std::vector<int64
   return g;
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

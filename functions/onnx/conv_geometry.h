@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "functions/onnx/node.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 struct WindowGeometry {
   std::vector<int64_t> in, kernel, out, stride, dilation, pad_begin, pad_end;
@@ -29,4 +29,4 @@ absl::Status ValidateWindowAttributes(const Node& node, bool needs_kernel_shape)
 absl::StatusOr<WindowGeometry> ResolveWindow(const Node& node, std::vector<int64_t> in,
                                              std::vector<int64_t> kernel, bool ceil_mode);
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -8,7 +8,7 @@
 #include "functions/onnx/tensor_proto.h"
 #include "onnx/shape_inference/implementation.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 bool IsDefaultDomain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
@@ -342,4 +342,4 @@ absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegist
   return graph;
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -31,7 +31,7 @@
 #include "functions/onnx/tensor.h"
 #include "onnx/onnx_pb.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 // A graph input or output: its value id, element type and declared shape,
 // with -1 for a symbolic or unknown dimension. Outputs may have no declared
@@ -72,4 +72,4 @@ struct Graph {
 
 absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry);
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status CheckOutput(const GraphPort& port, const Tensor& t) {
@@ -95,4 +95,4 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Ten
   return outputs;
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -18,11 +18,11 @@
 #include "functions/onnx/graph.h"
 #include "functions/onnx/tensor.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 // `inputs` in the order of graph.inputs, already checked against their
 // declared shapes. Returns the outputs in the order of graph.outputs.
 absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Tensor> inputs,
                                              const common::Clock& clock, int64_t deadline_us);
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status ExpectType(const Node& node, KernelInputs inputs, int i, ElementType type) {
@@ -83,9 +83,9 @@ std::vector<int64_t> BroadcastStrides(std::span<const int64_t> shape,
   return strides;
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 absl::Status ExpectPresent(KernelInputs in, int i) {
   if (!HasInput(in, i))
@@ -113,4 +113,4 @@ std::vector<int64_t> Strides(std::span<const int64_t> shape) {
   return s;
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

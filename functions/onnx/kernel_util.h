@@ -12,7 +12,7 @@
 #include "functions/onnx/node.h"
 #include "functions/onnx/tensor.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstMatrixMap = Eigen::Map<const RowMajorMatrix>;
@@ -68,9 +68,9 @@ void ForEachBroadcast(std::span<const int64_t> out_shape, std::span<const int64_
   }
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 // A one-element output list.
 inline std::vector<Tensor> One(Tensor t) {
@@ -125,4 +125,4 @@ auto VisitBits(ElementType type, Fn fn) {
   return fn(uint32_t{});
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

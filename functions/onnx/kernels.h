@@ -4,7 +4,7 @@
 
 #include "functions/onnx/op_registry.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 // Gemm, MatMul (kernels_linalg.cc).
 void RegisterLinalgKernels(OpRegistry& registry);
@@ -28,4 +28,4 @@ void RegisterReduceKernels(OpRegistry& registry);
 // Resize (kernels_resize.cc).
 void RegisterResizeKernels(OpRegistry& registry);
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -13,7 +13,7 @@
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/parallel.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status ValidateConv(const Node& node) {
@@ -352,4 +352,4 @@ void RegisterConvKernels(OpRegistry& registry) {
                                       .run = RunConvTranspose});
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -13,7 +13,7 @@
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/tensor_proto.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 template <typename T>
@@ -459,4 +459,4 @@ void RegisterElementwiseKernels(OpRegistry& registry) {
   registry.Register("Cast", Simple(1, RunCast, ValidateCast));
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -5,7 +5,7 @@
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/parallel.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status ValidateFlag(const Node& node, const char* name) {
@@ -157,4 +157,4 @@ void RegisterLinalgKernels(OpRegistry& registry) {
       {.min_inputs = 2, .max_inputs = 2, .max_outputs = 1, .validate = nullptr, .run = RunMatMul});
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

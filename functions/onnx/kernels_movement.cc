@@ -9,7 +9,7 @@
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status ValidatePerm(const Node& node) { return node.attributes.GetInts("perm").status(); }
@@ -371,4 +371,4 @@ void RegisterMovementKernels(OpRegistry& registry) {
       {.min_inputs = 1, .max_inputs = 4, .max_outputs = 1, .validate = ValidatePad, .run = RunPad});
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

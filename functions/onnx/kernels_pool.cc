@@ -13,7 +13,7 @@
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/parallel.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status ValidatePool(const Node& node) {
@@ -288,4 +288,4 @@ void RegisterPoolKernels(OpRegistry& registry) {
                                            .run = RunBatchNorm});
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -7,7 +7,7 @@
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 enum class Reduce { kMean, kSum, kMax };
@@ -77,4 +77,4 @@ void RegisterReduceKernels(OpRegistry& registry) {
   registry.Register("ReduceMax", ReduceKernel(RunReduce<Reduce::kMax>));
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -10,7 +10,7 @@
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status OneOf(const std::string& name, const std::string& value,
@@ -182,4 +182,4 @@ void RegisterResizeKernels(OpRegistry& registry) {
                                .run = RunResize});
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

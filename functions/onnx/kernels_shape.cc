@@ -9,7 +9,7 @@
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 absl::Status ValidateFlatten(const Node& node) {
@@ -269,4 +269,4 @@ void RegisterShapeKernels(OpRegistry& registry) {
       {.min_inputs = 2, .max_inputs = 2, .max_outputs = 1, .validate = nullptr, .run = RunExpand});
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -6,7 +6,7 @@
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 int64_t DefaultAxis(const Node& node) { return node.opset >= 13 ? -1 : 1; }
@@ -93,4 +93,4 @@ void RegisterSoftmaxKernels(OpRegistry& registry) {
                                    .run = RunSoftmax<true>});
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -18,7 +18,7 @@
 #include "functions/onnx/attributes.h"
 #include "functions/onnx/tensor.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 struct Node;
 
@@ -52,4 +52,4 @@ struct Node {
   std::string Describe() const;
 };
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

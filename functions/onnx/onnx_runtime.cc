@@ -12,17 +12,16 @@
 #include "functions/onnx/interpreter.h"
 #include "functions/onnx/parallel.h"
 #include "functions/onnx/plan_cache.h"
-#include "functions/onnx/request_tensor.h"
+#include "functions/onnx/wire_tensor.h"
 #include "onnx/checker.h"
 
 namespace stoa::functions {
 namespace {
 
-using onnxrt::Graph;
-using onnxrt::GraphPort;
-using onnxrt::Shape;
-using onnxrt::ShapeString;
-using onnxrt::Tensor;
+using onnx::Graph;
+using onnx::GraphPort;
+using onnx::Shape;
+using onnx::Tensor;
 
 absl::Status NotAModel(const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("artifact is not a valid ONNX model: ", why));
@@ -42,7 +41,7 @@ void SortNodes(const Graph& graph, ::onnx::ModelProto& model) {
   nodes->Swap(&sorted);
 }
 
-v1::TensorSignature Signature(const GraphPort& port) {
+v1::TensorSignature PortSignature(const GraphPort& port) {
   v1::TensorSignature sig;
   sig.set_name(port.name);
   sig.set_datatype(v1::FP32);
@@ -53,41 +52,36 @@ v1::TensorSignature Signature(const GraphPort& port) {
 class OnnxFunction final : public LoadedFunction {
  public:
   OnnxFunction(v1::FunctionSpec spec, std::shared_ptr<const Graph> graph,
-               std::unique_ptr<onnxrt::PlanCache> plans, int threads,
-               std::shared_ptr<common::ThreadPool> pool)
+               std::unique_ptr<onnx::PlanCache> plans, int threads,
+               std::shared_ptr<common::ThreadPool> pool, const common::Clock& clock)
       : spec_(std::move(spec)),
-        graph_holder_(std::move(graph)),
-        graph_(*graph_holder_),
+        graph_(std::move(graph)),
         plans_(std::move(plans)),
         threads_(threads),
-        pool_(std::move(pool)) {}
+        pool_(std::move(pool)),
+        clock_(clock) {}
 
   const v1::FunctionSpec& spec() const override { return spec_; }
 
   absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
-    absl::StatusOr<std::vector<Tensor>> inputs = MatchInputs(input.tensors);
+    const int64_t deadline_us = input.budget_us > 0 ? clock_.NowMicros() + input.budget_us : 0;
+    absl::StatusOr<std::vector<Tensor>> inputs =
+        onnx::RequestTensors(spec_.inputs(), input.tensors);
     if (!inputs.ok()) return inputs.status();
-    onnxrt::ScopedParallelism parallel({.pool = pool_.get(), .threads = threads_});
-    std::unique_ptr<onnxrt::BufferPool> buffers = TakeBuffers();
-    onnxrt::ScopedBufferPool scoped_buffers(buffers.get());
-    std::shared_ptr<const Graph> plan = graph_holder_;
+    onnx::ScopedParallelism parallel({.pool = pool_.get(), .threads = threads_});
+    std::unique_ptr<onnx::BufferPool> buffers = TakeBuffers();
+    onnx::ScopedBufferPool scoped_buffers(buffers.get());
+    std::shared_ptr<const Graph> plan = graph_;
     if (plans_ != nullptr) {
       std::vector<Shape> shapes;
       for (const Tensor& t : *inputs) shapes.push_back(t.shape());
       plan = plans_->ForShapes(shapes);
     }
     absl::StatusOr<std::vector<Tensor>> outputs =
-        onnxrt::RunGraph(*plan, *std::move(inputs), common::RealClock::Get(), input.deadline_us);
+        onnx::RunGraph(*plan, *std::move(inputs), clock_, deadline_us);
     if (!outputs.ok()) return outputs.status();
     InvocationOutput out;
-    for (size_t i = 0; i < outputs->size(); ++i) {
-      const Tensor& t = (*outputs)[i];
-      v1::Tensor& o = out.tensors.emplace_back();
-      o.set_name(graph_.outputs[i].name);
-      o.set_datatype(v1::FP32);
-      for (int64_t d : t.shape()) o.add_shape(d);
-      o.set_raw(reinterpret_cast<const char*>(t.floats().data()), t.floats().size_bytes());
-    }
+    out.tensors = onnx::ResponseTensors(spec_.outputs(), *outputs);
     for (Tensor& t : *outputs) buffers->Give(std::move(t).TakeFloatStorage());
     ReturnBuffers(std::move(buffers));
     return out;
@@ -95,72 +89,39 @@ class OnnxFunction final : public LoadedFunction {
 
  private:
   // Buffer pools survive between invocations (one per concurrent call).
-  std::unique_ptr<onnxrt::BufferPool> TakeBuffers() {
+  std::unique_ptr<onnx::BufferPool> TakeBuffers() {
     absl::MutexLock lock(&mu_);
-    if (idle_buffers_.empty()) return std::make_unique<onnxrt::BufferPool>();
-    std::unique_ptr<onnxrt::BufferPool> pool = std::move(idle_buffers_.back());
+    if (idle_buffers_.empty()) return std::make_unique<onnx::BufferPool>();
+    std::unique_ptr<onnx::BufferPool> pool = std::move(idle_buffers_.back());
     idle_buffers_.pop_back();
     return pool;
   }
-  void ReturnBuffers(std::unique_ptr<onnxrt::BufferPool> pool) {
+  void ReturnBuffers(std::unique_ptr<onnx::BufferPool> pool) {
     absl::MutexLock lock(&mu_);
     if (idle_buffers_.size() < kMaxIdleBufferPools) idle_buffers_.push_back(std::move(pool));
   }
 
-  // The request's tensors in graph-input order.
-  absl::StatusOr<std::vector<Tensor>> MatchInputs(const std::vector<v1::Tensor>& given) const {
-    std::string expected;
-    for (const GraphPort& p : graph_.inputs) {
-      absl::StrAppend(&expected, expected.empty() ? "" : ", ", "'", p.name, "'");
-    }
-    std::vector<const v1::Tensor*> by_port(graph_.inputs.size(), nullptr);
-    for (const v1::Tensor& t : given) {
-      size_t i = 0;
-      while (i < graph_.inputs.size() && graph_.inputs[i].name != t.name()) ++i;
-      if (i == graph_.inputs.size() && t.name().empty() && graph_.inputs.size() == 1) i = 0;
-      if (i == graph_.inputs.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("unexpected input '", t.name(), "' (the function takes ", expected, ")"));
-      }
-      if (by_port[i] != nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("input '", graph_.inputs[i].name, "' is given twice"));
-      }
-      by_port[i] = &t;
-    }
-    std::vector<Tensor> tensors;
-    for (size_t i = 0; i < by_port.size(); ++i) {
-      const GraphPort& port = graph_.inputs[i];
-      if (by_port[i] == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("missing input '", port.name, "' (FP32 ", ShapeString(port.shape), ")"));
-      }
-      absl::StatusOr<Tensor> t = onnxrt::ToEngineTensor(port, *by_port[i]);
-      if (!t.ok()) return t.status();
-      tensors.push_back(*std::move(t));
-    }
-    return tensors;
-  }
-
   const v1::FunctionSpec spec_;
-  const std::shared_ptr<const Graph> graph_holder_;
-  const Graph& graph_;                              // the base plan: signature and any input shape
-  const std::unique_ptr<onnxrt::PlanCache> plans_;  // null: the base plan serves every shape
+  // The base plan: serves any input shape, and every shape when plans_ is null.
+  const std::shared_ptr<const Graph> graph_;
+  const std::unique_ptr<onnx::PlanCache> plans_;
   const int threads_;
   const std::shared_ptr<common::ThreadPool> pool_;
+  const common::Clock& clock_;
   static constexpr size_t kMaxIdleBufferPools = 8;
   absl::Mutex mu_;
-  std::vector<std::unique_ptr<onnxrt::BufferPool>> idle_buffers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<onnx::BufferPool>> idle_buffers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-OnnxRuntime::OnnxRuntime() : OnnxRuntime(onnxrt::DefaultOpRegistry()) {}
+OnnxRuntime::OnnxRuntime() : OnnxRuntime(onnx::DefaultOpRegistry()) {}
 
-OnnxRuntime::OnnxRuntime(Options options) : OnnxRuntime(onnxrt::DefaultOpRegistry(), options) {}
+OnnxRuntime::OnnxRuntime(Options options) : OnnxRuntime(onnx::DefaultOpRegistry(), options) {}
 
-OnnxRuntime::OnnxRuntime(onnxrt::OpRegistry registry, Options options)
+OnnxRuntime::OnnxRuntime(onnx::OpRegistry registry, Options options)
     : registry_(std::move(registry)),
+      clock_(*options.clock),
       threads_(std::max(1, options.intra_op_threads)),
       pool_(threads_ > 1 ? std::make_shared<common::ThreadPool>(threads_ - 1) : nullptr) {}
 
@@ -179,14 +140,14 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     if (!ImportsDefaultOpset(model)) {
       return NotAModel("it imports no version of the default ONNX domain (opset_import)");
     }
-    absl::StatusOr<Graph> graph = onnxrt::BuildGraph(model, registry_);
+    absl::StatusOr<Graph> graph = onnx::BuildGraph(model, registry_);
     if (!graph.ok()) return graph.status();
     for (const auto* ports : {&graph->inputs, &graph->outputs}) {
       for (const GraphPort& p : *ports) {
-        if (p.type != onnxrt::ElementType::kFloat32) {
+        if (p.type != onnx::ElementType::kFloat32) {
           return absl::InvalidArgumentError(
               absl::StrCat(ports == &graph->inputs ? "input '" : "output '", p.name,
-                           "' has data type ", onnxrt::ElementTypeName(p.type),
+                           "' has data type ", onnx::ElementTypeName(p.type),
                            "; only FP32 (FLOAT) inputs and outputs are supported"));
         }
       }
@@ -203,15 +164,15 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     if (loaded.runtime().empty()) loaded.set_runtime("onnx");
     loaded.clear_inputs();
     loaded.clear_outputs();
-    for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = Signature(p);
-    for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = Signature(p);
+    for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = PortSignature(p);
+    for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = PortSignature(p);
     auto base = std::make_shared<const Graph>(*std::move(graph));
-    std::unique_ptr<onnxrt::PlanCache> plans;
-    if (onnxrt::PlanCache::Worthwhile(*base)) {
-      plans = std::make_unique<onnxrt::PlanCache>(std::move(model), base, registry_);
+    std::unique_ptr<onnx::PlanCache> plans;
+    if (onnx::PlanCache::Worthwhile(*base)) {
+      plans = std::make_unique<onnx::PlanCache>(std::move(model), base, registry_);
     }
     return std::make_unique<OnnxFunction>(std::move(loaded), std::move(base), std::move(plans),
-                                          threads_, pool_);
+                                          threads_, pool_, clock_);
   } catch (const std::exception& e) {
     return NotAModel(e.what());
   }

@@ -1,5 +1,5 @@
 // The `onnx` FunctionRuntime: loads an ONNX model (parsed with libonnx's
-// protobuf schema) into an onnxrt::Graph and runs it with the CPU kernels of
+// protobuf schema) into an onnx::Graph and runs it with the CPU kernels of
 // an OpRegistry (Eigen). Only FP32 graph inputs and outputs.
 //
 // Load errors (INVALID_ARGUMENT):
@@ -14,22 +14,25 @@
 // Invoke errors: INVALID_ARGUMENT naming the input and expected vs actual
 // ("input 'pixels': expected shape [-1,64], got [1,63]") for a missing,
 // extra, duplicate, non-FP32, wrongly shaped or wrongly sized input (a
-// single unnamed tensor is accepted for a single-input model);
-// DEADLINE_EXCEEDED when InvocationInput::deadline_us (common::RealClock)
-// passes between nodes; INVALID_ARGUMENT from a kernel for dynamic shapes
-// the graph cannot compute with, naming the node.
+// single unnamed tensor is accepted for a single-input model; see
+// functions/signature.h and wire_tensor.h); DEADLINE_EXCEEDED when
+// InvocationInput::budget_us, counted on Options::clock from the start of
+// Invoke, runs out (checked between nodes); INVALID_ARGUMENT from a kernel
+// for dynamic shapes the graph cannot compute with, naming the node.
 //
 // Intra-op threads: Options::intra_op_threads (default 1); with more, one
 // pool of intra_op_threads - 1 workers is shared by the runtime's functions.
 //
 // Thread safety: Load and Invoke may run concurrently; a loaded function
 // holds only immutable state and each Invoke uses its own buffers. Loaded
-// functions do not refer to the runtime, so they may outlive it.
+// functions do not refer to the runtime (only to its clock), so they may
+// outlive it.
 #pragma once
 
 #include <memory>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/thread_pool.h"
 #include "functions/function_runtime.h"
 #include "functions/onnx/op_registry.h"
@@ -42,23 +45,31 @@ struct OnnxRuntimeOptions {
   // invocation on its calling thread, so the executor controls
   // parallelism by how many invocations it runs at once. Values < 1 mean 1.
   int intra_op_threads = 1;
+  // What invocation budgets are measured on; must outlive the runtime and
+  // every function it loaded.
+  const common::Clock* clock = &common::RealClock::Get();
 };
+
+// The ONNX options RuntimeOptions asks for (threads, clock); defined with
+// DefaultRuntimes.
+OnnxRuntimeOptions OnnxOptionsFrom(const RuntimeOptions& options);
 
 class OnnxRuntime final : public FunctionRuntime {
  public:
   using Options = OnnxRuntimeOptions;
 
-  // With every CPU kernel (onnxrt::DefaultOpRegistry()).
+  // With every CPU kernel (onnx::DefaultOpRegistry()).
   OnnxRuntime();
   explicit OnnxRuntime(Options options);
-  explicit OnnxRuntime(onnxrt::OpRegistry registry, Options options = {});
+  explicit OnnxRuntime(onnx::OpRegistry registry, Options options = {});
 
   std::string_view name() const override { return "onnx"; }
   absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
                                          std::string_view artifact) override;
 
  private:
-  const onnxrt::OpRegistry registry_;
+  const onnx::OpRegistry registry_;
+  const common::Clock& clock_;
   const int threads_;
   // Shared with loaded functions, which may outlive the runtime; null when
   // threads_ == 1.

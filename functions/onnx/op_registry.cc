@@ -4,7 +4,7 @@
 #include "common/check.h"
 #include "functions/onnx/kernels.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 std::string Node::Describe() const {
   return absl::StrCat("node '", name, "' (#", index, ", ", op_type, ")");
@@ -41,4 +41,4 @@ OpRegistry DefaultOpRegistry() {
   return registry;
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

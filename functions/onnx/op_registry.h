@@ -13,7 +13,7 @@
 
 #include "functions/onnx/node.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 class OpRegistry {
  public:
@@ -30,4 +30,4 @@ class OpRegistry {
 // Every op the engine implements on the CPU.
 OpRegistry DefaultOpRegistry();
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -4,7 +4,7 @@
 
 #include "absl/synchronization/blocking_counter.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 thread_local Parallelism current;
 }  // namespace
@@ -36,4 +36,4 @@ void ParallelFor(int64_t n, int64_t min_chunk, const std::function<void(int64_t,
   done.Wait();
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -14,7 +14,7 @@
 
 #include "common/thread_pool.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 struct Parallelism {
   common::ThreadPool* pool = nullptr;  // null: run on the caller only
@@ -38,4 +38,4 @@ class ScopedParallelism {
 // when all chunks are done. fn must not throw.
 void ParallelFor(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn);
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

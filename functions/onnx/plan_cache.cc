@@ -2,7 +2,7 @@
 
 #include <exception>
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 PlanCache::PlanCache(::onnx::ModelProto model, std::shared_ptr<const Graph> base,
                      OpRegistry registry, size_t capacity)
@@ -70,4 +70,4 @@ int64_t PlanCache::builds() const {
   return builds_;
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -23,7 +23,7 @@
 #include "functions/onnx/op_registry.h"
 #include "onnx/onnx_pb.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 class PlanCache {
  public:
@@ -56,4 +56,4 @@ class PlanCache {
   int64_t builds_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

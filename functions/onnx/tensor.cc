@@ -1,10 +1,9 @@
 #include "functions/onnx/tensor.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/check.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 const char* ElementTypeName(ElementType type) {
   switch (type) {
@@ -34,10 +33,6 @@ size_t ElementSize(ElementType type) {
       return 1;
   }
   return 1;
-}
-
-std::string ShapeString(std::span<const int64_t> shape) {
-  return absl::StrCat("[", absl::StrJoin(shape.begin(), shape.end(), ","), "]");
 }
 
 absl::StatusOr<int64_t> ElementCount(std::span<const int64_t> shape) {
@@ -211,4 +206,4 @@ Tensor Tensor::Reshaped(Shape shape) && {
   return std::move(*this);
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

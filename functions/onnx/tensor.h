@@ -17,8 +17,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "functions/signature.h"  // ShapeString, found from this namespace
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 using Shape = std::vector<int64_t>;
 
@@ -28,9 +29,6 @@ enum class ElementType { kFloat32, kInt64, kInt32, kBool, kFloat64 };
 const char* ElementTypeName(ElementType type);
 // Bytes per element (BOOL is one byte, 0 or 1).
 size_t ElementSize(ElementType type);
-
-// "[2,3]"; dynamic dimensions print as -1.
-std::string ShapeString(std::span<const int64_t> shape);
 
 // Product of the dimensions. INVALID_ARGUMENT for a negative dimension or
 // when the product overflows int64.
@@ -125,4 +123,4 @@ class ScopedBufferPool {
 // The current thread's pool, or null.
 BufferPool* CurrentBufferPool();
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

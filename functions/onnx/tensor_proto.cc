@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 namespace {
 
 static_assert(std::endian::native == std::endian::little,
@@ -118,4 +118,4 @@ absl::StatusOr<Tensor> TensorFromProto(const ::onnx::TensorProto& proto) {
   }
 }
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -11,7 +11,7 @@
 #include "functions/onnx/tensor.h"
 #include "onnx/onnx_pb.h"
 
-namespace stoa::functions::onnxrt {
+namespace stoa::functions::onnx {
 
 absl::StatusOr<Tensor> TensorFromProto(const ::onnx::TensorProto& proto);
 
@@ -22,4 +22,4 @@ std::string OnnxDataTypeName(int32_t data_type);
 // the type for one the engine does not hold.
 absl::StatusOr<ElementType> ElementTypeFromOnnx(int32_t data_type);
 
-}  // namespace stoa::functions::onnxrt
+}  // namespace stoa::functions::onnx

@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/sha256.h"
+#include "functions/wasm/aot_host_abi.h"
 
 extern char** environ;
 
@@ -30,24 +31,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The host table; aot_engine.cc defines the same struct (HostTable).
-constexpr std::string_view kGlueHead = R"(/* Stoa AOT glue (functions/wasm/aot_compiler.cc). */
+// The glue around the host table (aot_host_abi.h), which goes between the
+// two.
+constexpr std::string_view kGlueIncludes = R"(/* Stoa AOT glue (functions/wasm/aot_compiler.cc). */
 #include "module.c"
 #include <stdarg.h>
 #define STOA_EXPORT __attribute__((visibility("default")))
-struct stoa_wasm_host {
-  uint32_t abi_version;
-  void (*trap)(uint32_t code);
-  uint32_t (*register_func_type)(uint32_t params, uint32_t results, const uint32_t* types);
-  void (*allocate_memory)(wasm_rt_memory_t* memory, uint32_t initial_pages, uint32_t max_pages);
-  uint32_t (*grow_memory)(wasm_rt_memory_t* memory, uint32_t delta);
-  void (*free_memory)(wasm_rt_memory_t* memory);
-  void* (*alloc_zeroed)(uint64_t bytes);
-  void* (*realloc_bytes)(void* p, uint64_t bytes);
-  void (*free_bytes)(void* p);
-  uint64_t (*wasi)(void* context, uint32_t import_index, const uint64_t* args);
-};
-static const struct stoa_wasm_host* stoa_host;
+)";
+
+constexpr std::string_view kGlueRuntime = R"(static const struct stoa_wasm_host* stoa_host;
 
 void wasm_rt_init(void) {}
 bool wasm_rt_is_initialized(void) { return stoa_host != NULL; }
@@ -164,8 +156,8 @@ absl::Status CheckCompilable(const ModuleInfo& info) {
     for (ValType t : import.params) ok = ok && t != ValType::kOther;
     for (ValType t : import.results) ok = ok && t != ValType::kOther;
     if (!ok) {
-      return absl::FailedPreconditionError(absl::StrCat("the AOT engine cannot link import '",
-                                                        import.module, ".", import.name, "'"));
+      return absl::UnimplementedError(absl::StrCat("the AOT engine cannot link import '",
+                                                   import.module, ".", import.name, "'"));
     }
   }
   return absl::OkStatus();
@@ -257,7 +249,8 @@ std::string DefaultAotCacheDir() {
 }
 
 std::string GlueSource(const ModuleInfo& info) {
-  std::string out(kGlueHead);
+  std::string out(kGlueIncludes);
+  out.append(kAotHostTableC).append(kGlueRuntime);
   std::vector<std::string_view> seen;
   for (size_t i = 0; i < info.imports.size(); ++i) {
     if (std::find(seen.begin(), seen.end(), info.imports[i].name) != seen.end()) continue;
@@ -290,9 +283,10 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
   absl::Status s = CheckCompilable(info);
   if (!s.ok()) return s;
   const fs::path dir = toolchain.cache_dir.empty() ? DefaultAotCacheDir() : toolchain.cache_dir;
+  const std::string glue = GlueSource(info);
   const std::string key =
       common::Sha256Hex(absl::StrCat("abi ", kAotAbiVersion, " ", toolchain.translator, " ",
-                                     toolchain.compiler, " ", toolchain.opt_level));
+                                     toolchain.compiler, " ", toolchain.opt_level, "\n", glue));
   AotObject object;
   object.path =
       (dir / absl::StrCat(common::Sha256Hex(artifact), "-", key.substr(0, 16), ".so")).string();
@@ -318,8 +312,7 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
   {
     std::ofstream wasm(tmp / "module.wasm", std::ios::binary);
     wasm.write(artifact.data(), static_cast<std::streamsize>(artifact.size()));
-    std::ofstream glue(tmp / "unit.c");
-    glue << GlueSource(info);
+    std::ofstream(tmp / "unit.c") << glue;
   }
   s = RunTool({toolchain.translator, (tmp / "module.wasm").string(), "-n", "stoa", "-o",
                (tmp / "module.c").string()},

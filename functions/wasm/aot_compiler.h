@@ -2,17 +2,19 @@
 // for aot_engine.h: wasm2c (Debian's /usr/bin/wasm2c, wabt 1.0.32)
 // translates it to C against /usr/include/wasm-rt.h, a generated glue file
 // (GlueSource) connects the module's WASI imports and the wasm-rt functions
-// to the host table of aot_engine.cc, and the system C compiler builds both
-// (`cc -O2 -fPIC -shared`, hidden visibility, -fstack-clash-protection).
+// to the host table (aot_host_abi.h) that aot_engine.cc provides, and the
+// system C compiler builds both (`cc -O2 -fPIC -shared`, hidden visibility,
+// -fstack-clash-protection).
 //
-// Cache: the object is stored as <cache_dir>/<sha256 of the artifact>-<key of
-// the toolchain and glue>.so. It is written to a temporary directory next to
-// it and renamed into place, so concurrent loads (threads or processes)
-// never see a partial file, and a later Load (also after a restart) reuses
-// it without compiling. Compilations in one process are serialized. The
-// directory holds code the process will run, so it must be private: owned by
-// the effective user, not a symlink, not writable by group or others
-// (created with mode 0700 when missing); otherwise AOT is UNAVAILABLE.
+// Cache: the object is stored as <cache_dir>/<sha256 of the artifact>-<key
+// of the toolchain, kAotAbiVersion and the whole glue source>.so. It is
+// written to a temporary directory next to it and renamed into place, so
+// concurrent loads (threads or processes) never see a partial file, and a
+// later Load (also after a restart) reuses it without compiling.
+// Compilations in one process are serialized. The directory holds code the
+// process will run, so it must be private: owned by the effective user, not
+// a symlink, not writable by group or others (created with mode 0700 when
+// missing); otherwise AOT is UNAVAILABLE.
 //
 // Errors: UNAVAILABLE when the translator or compiler is missing or fails
 // (the message carries the tool's first lines of stderr), FAILED_PRECONDITION
@@ -30,10 +32,6 @@
 #include "functions/wasm/interp_engine.h"
 
 namespace stoa::functions::wasm {
-
-// Bumped whenever the glue or the host table changes: part of the cache key
-// and checked when an object is opened.
-inline constexpr uint32_t kAotAbiVersion = 1;
 
 struct AotToolchain {
   std::string cache_dir;              // "" = DefaultAotCacheDir()

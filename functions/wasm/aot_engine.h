@@ -6,41 +6,33 @@
 // How an invocation runs (RunAot):
 //  - Instance: the module's instance struct is fresh for every call; its
 //    linear memory is an 8 GiB + 64 KiB PROT_NONE reservation (taken from a
-//    MemoryPool, reset with madvise(MADV_DONTNEED) so it starts zeroed) of
+//    LinearMemoryPool, reset with madvise(MADV_DONTNEED) so it starts zeroed) of
 //    which only the current pages are read-write. The generated code is
 //    compiled with WASM_RT_MEMCHECK_SIGNAL_HANDLER (no bounds checks): any
 //    32-bit address + 32-bit offset lands inside the reservation, so an
 //    access past the memory faults. memory.grow past limits.memory_mb (or
 //    the module's maximum) returns -1. Tables are heap arrays of at most
 //    32 MiB each (a larger one traps "out of memory").
-//  - Stack: generated code runs on a per-thread 4 MiB stack (makecontext /
-//    swapcontext) with a 256 KiB PROT_NONE guard below it and
-//    -fstack-clash-protection in the generated code, so unbounded recursion
-//    faults in the guard.
-//  - Traps: wasm_rt_trap, and a SIGSEGV/SIGBUS inside generated code whose
-//    address is in the calling thread's reservation (out of bounds) or stack
-//    guard (call stack exhausted), siglongjmp to a sigjmp_buf of the calling
-//    thread (thread_local state; the fault handler runs on a per-thread
-//    sigaltstack). A fault anywhere else, or outside generated code, is not
-//    ours: the previous handler gets it (by default the process dies, as it
-//    would have).
-//  - Deadline: each thread has a POSIX timer (CLOCK_MONOTONIC,
-//    SIGEV_THREAD_ID, signal kDeadlineSignal = SIGRTMIN+6) armed for the
-//    invocation's deadline. Its handler siglongjmps out with a timeout only
-//    when the thread is inside generated code; a thread-local flag is
-//    cleared while it is in a host (WASI) function or in this runtime's
-//    allocator, where the handler only records that the deadline passed and
-//    the host call checks that record on its way back into Wasm. So a
-//    module that loops forever stops at its deadline (plus signal delivery,
-//    well under a millisecond), never in the middle of a malloc or a lock.
-//    Host calls also refuse to start with less than 64 KiB of stack left
-//    (call stack exhausted), so host code never overflows.
+//  - Stack, traps and the deadline: generated code runs in the calling
+//    thread's sandbox (aot_sandbox.h): its own 4 MiB stack over a guard,
+//    wasm_rt_trap and faults in the reservation or the guard unwinding to
+//    the call with a trap, and a per-thread POSIX timer (signal
+//    SIGRTMIN+6) armed for the time the invocation has left on
+//    limits.clock. The timer stops generated code only: in a host (WASI)
+//    function or this runtime's allocator the expiry is recorded and
+//    honoured on the way back into Wasm, so a module that loops forever
+//    stops at its deadline (plus signal delivery, well under a
+//    millisecond), never in the middle of a malloc or a lock. Host calls
+//    also refuse to start with less than 64 KiB of stack left (call stack
+//    exhausted), so host code never overflows.
+//  - Host ABI: the functions the glue calls are one table
+//    (aot_host_abi.h), shared with the compiler.
 //
 // Thread safety: an AotModule is immutable after LoadAot; RunAot may run
 // concurrently on any threads (each thread has its own stack, timer,
 // sigaltstack and jump buffer, created on its first call and freed when it
-// exits). The process-wide SIGSEGV/SIGBUS/kDeadlineSignal handlers are
-// installed on the first LoadAot and never removed.
+// exits). The process-wide signal handlers are installed on the first
+// LoadAot and never removed.
 #pragma once
 
 #include <cstddef>
@@ -52,7 +44,7 @@
 #include "absl/status/statusor.h"
 #include "functions/function_runtime.h"
 #include "functions/wasm/interp_engine.h"
-#include "functions/wasm/memory_pool.h"
+#include "functions/wasm/linear_memory_pool.h"
 #include "functions/wasm/wasm_outcome.h"
 
 namespace stoa::functions::wasm {
@@ -65,7 +57,7 @@ absl::StatusOr<std::shared_ptr<const AotModule>> LoadAot(const std::string& so_p
                                                          const ModuleInfo& info);
 
 // Runs a fresh instance of `module` on the calling thread.
-absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, MemoryPool& pool,
+absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPool& pool,
                                         const InvocationInput& input, const CallLimits& limits);
 
 }  // namespace stoa::functions::wasm

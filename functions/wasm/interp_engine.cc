@@ -191,7 +191,6 @@ absl::StatusOr<std::shared_ptr<const InterpModule>> DecodeModule(std::string_vie
 absl::StatusOr<InvocationOutput> RunInterp(const InterpModule& decoded,
                                            const InvocationInput& input, const CallLimits& limits,
                                            int instructions_per_slice) {
-  const common::Clock& clock = common::RealClock::Get();
   WasiContext context;
   context.stdin_data = input.raw;
   context.args = {limits.function.empty() ? std::string("function") : std::string(limits.function)};
@@ -231,7 +230,7 @@ absl::StatusOr<InvocationOutput> RunInterp(const InterpModule& decoded,
   interp::RunResult result = (thread.*GetPushCall(PushCallTag{}))(*start, &trap);
   CallEnd end;
   while (result == interp::RunResult::Ok) {
-    if (clock.NowMicros() >= limits.deadline_us) {
+    if (limits.clock->NowMicros() >= limits.deadline_us) {
       end.kind = CallEnd::Kind::kDeadline;
       return FinishCall(end, limits, context);
     }

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "common/clock.h"
 
 namespace stoa::functions::wasm {
 namespace {
@@ -19,13 +18,15 @@ std::string WithStderr(std::string message, const std::string& err) {
 
 }  // namespace
 
-CallLimits MakeCallLimits(std::string_view function, uint32_t timeout_ms, int64_t deadline_us,
-                          uint64_t cap_pages) {
+CallLimits MakeCallLimits(std::string_view function, uint32_t timeout_ms, int64_t budget_us,
+                          uint64_t cap_pages, const common::Clock& clock) {
+  int64_t allowed_us = static_cast<int64_t>(timeout_ms) * 1000;
+  if (budget_us > 0) allowed_us = std::min(allowed_us, budget_us);
   CallLimits limits;
   limits.function = function;
-  limits.start_us = common::RealClock::Get().NowMicros();
-  limits.deadline_us = limits.start_us + static_cast<int64_t>(timeout_ms) * 1000;
-  if (deadline_us != 0) limits.deadline_us = std::min(limits.deadline_us, deadline_us);
+  limits.clock = &clock;
+  limits.start_us = clock.NowMicros();
+  limits.deadline_us = limits.start_us + allowed_us;
   limits.cap_pages = cap_pages;
   return limits;
 }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "functions/function_runtime.h"
 #include "functions/wasm/wasi_host.h"
 
@@ -21,16 +22,17 @@ inline constexpr uint64_t kPagesPerMiB = (1 << 20) / kPageBytes;
 
 // The limits one invocation runs under.
 struct CallLimits {
-  std::string_view function;  // the spec's name, for messages
-  int64_t start_us = 0;       // common::RealClock
-  int64_t deadline_us = 0;    // absolute, common::RealClock
-  uint64_t cap_pages = 0;     // linear memory cap
+  std::string_view function;             // the spec's name, for messages
+  const common::Clock* clock = nullptr;  // what start_us and deadline_us are on
+  int64_t start_us = 0;
+  int64_t deadline_us = 0;  // absolute
+  uint64_t cap_pages = 0;   // linear memory cap
 };
 
-// start = now; deadline = the earlier of start + timeout_ms and the
-// request's deadline (when non-zero).
-CallLimits MakeCallLimits(std::string_view function, uint32_t timeout_ms, int64_t deadline_us,
-                          uint64_t cap_pages);
+// start = clock.NowMicros(); deadline = start + the smaller of timeout_ms
+// and the request's budget_us (when non-zero).
+CallLimits MakeCallLimits(std::string_view function, uint32_t timeout_ms, int64_t budget_us,
+                          uint64_t cap_pages, const common::Clock& clock);
 
 struct CallEnd {
   enum class Kind { kReturned, kExited, kTrapped, kDeadline, kUncaughtException };

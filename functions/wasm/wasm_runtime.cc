@@ -22,27 +22,28 @@ constexpr bool kAotSupported = true;
 
 using wasm::AotModule;
 using wasm::InterpModule;
-using wasm::MemoryPool;
+using wasm::LinearMemoryPool;
 
 class WasmFunction final : public LoadedFunction {
  public:
   WasmFunction(v1::FunctionSpec spec, std::shared_ptr<const InterpModule> interp,
-               std::shared_ptr<const AotModule> aot, std::shared_ptr<MemoryPool> pool,
-               uint32_t timeout_ms, uint64_t cap_pages, int slice)
+               std::shared_ptr<const AotModule> aot, std::shared_ptr<LinearMemoryPool> pool,
+               uint32_t timeout_ms, uint64_t cap_pages, int slice, const common::Clock& clock)
       : spec_(std::move(spec)),
         interp_(std::move(interp)),
         aot_(std::move(aot)),
         pool_(std::move(pool)),
         timeout_ms_(timeout_ms),
         cap_pages_(cap_pages),
-        slice_(slice) {}
+        slice_(slice),
+        clock_(clock) {}
 
   const v1::FunctionSpec& spec() const override { return spec_; }
   WasmEngine engine() const { return aot_ ? WasmEngine::kAot : WasmEngine::kInterp; }
 
   absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
     const wasm::CallLimits limits =
-        wasm::MakeCallLimits(spec_.name(), timeout_ms_, input.deadline_us, cap_pages_);
+        wasm::MakeCallLimits(spec_.name(), timeout_ms_, input.budget_us, cap_pages_, clock_);
     if (aot_) return wasm::RunAot(*aot_, *pool_, input, limits);
     return wasm::RunInterp(*interp_, input, limits, slice_);
   }
@@ -51,17 +52,18 @@ class WasmFunction final : public LoadedFunction {
   const v1::FunctionSpec spec_;
   const std::shared_ptr<const InterpModule> interp_;
   const std::shared_ptr<const AotModule> aot_;  // null: interpreter
-  const std::shared_ptr<MemoryPool> pool_;
+  const std::shared_ptr<LinearMemoryPool> pool_;
   const uint32_t timeout_ms_;
   const uint64_t cap_pages_;
   const int slice_;
+  const common::Clock& clock_;
 };
 
 }  // namespace
 
 WasmRuntime::WasmRuntime(WasmRuntimeOptions options)
     : options_(std::move(options)),
-      pool_(std::make_shared<MemoryPool>(options_.aot_idle_memories)) {}
+      pool_(std::make_shared<LinearMemoryPool>(options_.aot_idle_memories)) {}
 
 WasmRuntime::~WasmRuntime() = default;
 
@@ -117,7 +119,7 @@ absl::StatusOr<LoadedFunctionPtr> WasmRuntime::Load(const v1::FunctionSpec& spec
       spec.limits().timeout_ms() != 0 ? spec.limits().timeout_ms() : options_.default_timeout_ms;
   return std::make_unique<WasmFunction>(std::move(loaded), *std::move(decoded), std::move(aot),
                                         pool_, timeout_ms, cap_pages,
-                                        options_.instructions_per_slice);
+                                        options_.instructions_per_slice, *options_.clock);
 }
 
 WasmLoadStats WasmRuntime::stats() const {

@@ -35,10 +35,10 @@
 //  - INTERNAL "wasm trap: <what>" (out of bounds memory access, unreachable
 //    executed, call stack exhausted, integer divide by zero, …), with stderr
 //    appended and a note when linear memory is within 10 % of its cap;
-//  - DEADLINE_EXCEEDED when the earlier of InvocationInput::deadline_us
-//    (common::RealClock) and start + limits.timeout_ms passes (interp: checked
-//    between slices of instructions; aot: a per-thread timer signal, see
-//    aot_engine.h).
+//  - DEADLINE_EXCEEDED when the smaller of InvocationInput::budget_us and
+//    limits.timeout_ms has passed since Invoke started, on
+//    WasmRuntimeOptions::clock (interp: checked between slices of
+//    instructions; aot: a per-thread timer signal, see aot_engine.h).
 // Linear memory is capped at limits.memory_mb (default_memory_mb when 0):
 // memory.grow beyond it fails (returns -1), as the Wasm spec allows.
 //
@@ -55,13 +55,14 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "functions/function_runtime.h"
 
 namespace stoa::functions {
 
 namespace wasm {
-class MemoryPool;
-}
+class LinearMemoryPool;
+}  // namespace wasm
 
 enum class WasmEngine { kAuto, kAot, kInterp };
 
@@ -80,6 +81,10 @@ struct WasmRuntimeOptions {
   std::string aot_compiler = "cc";
   std::string aot_opt_level = "-O2";
   size_t aot_idle_memories = 16;
+  // What invocation budgets and limits.timeout_ms are measured on (never
+  // null); it must outlive the runtime and every function it loaded. The
+  // AOT engine's stop is a real timer armed for the time left on it.
+  const common::Clock* clock = &common::RealClock::Get();
 };
 
 // The Wasm options RuntimeOptions asks for (engine, cache dir); defined
@@ -113,7 +118,7 @@ class WasmRuntime final : public FunctionRuntime {
 
  private:
   const WasmRuntimeOptions options_;
-  const std::shared_ptr<wasm::MemoryPool> pool_;
+  const std::shared_ptr<wasm::LinearMemoryPool> pool_;
   std::atomic<uint64_t> aot_compiled_{0};
   std::atomic<uint64_t> aot_cache_hits_{0};
   std::atomic<uint64_t> interp_fallbacks_{0};

@@ -18,10 +18,10 @@ namespace stoa::conformance {
 namespace {
 
 namespace fs = std::filesystem;
-using functions::onnxrt::ElementType;
-using functions::onnxrt::ElementTypeName;
-using functions::onnxrt::ShapeString;
-using functions::onnxrt::Tensor;
+using functions::ShapeString;
+using functions::onnx::ElementType;
+using functions::onnx::ElementTypeName;
+using functions::onnx::Tensor;
 
 bool ReadFile(const fs::path& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
@@ -48,7 +48,7 @@ std::string LoadTensor(const fs::path& path, Tensor& out) {
   if (!ReadFile(path, bytes)) return absl::StrCat("cannot read ", path.string());
   ::onnx::TensorProto proto;
   if (!proto.ParseFromString(bytes)) return absl::StrCat("cannot parse ", path.string());
-  absl::StatusOr<Tensor> t = functions::onnxrt::TensorFromProto(proto);
+  absl::StatusOr<Tensor> t = functions::onnx::TensorFromProto(proto);
   if (!t.ok()) return std::string(t.status().message());
   out = *std::move(t);
   return "";
@@ -94,7 +94,7 @@ std::string Compare(const Tensor& got, const Tensor& want, const Tolerance& tol)
 }  // namespace
 
 TestResult RunConformanceTest(const std::string& suite, const std::string& dir,
-                              const functions::onnxrt::OpRegistry& registry,
+                              const functions::onnx::OpRegistry& registry,
                               const Tolerance& tolerance) {
   const fs::path root(dir);
   TestResult r;
@@ -123,9 +123,9 @@ TestResult RunConformanceTest(const std::string& suite, const std::string& dir,
     for (const std::string& op : missing) absl::StrAppend(&ops, ops.empty() ? "" : ", ", op);
     return fail(Outcome::kUnsupported, absl::StrCat("op ", ops));
   }
-  absl::StatusOr<functions::onnxrt::Graph> graph;
+  absl::StatusOr<functions::onnx::Graph> graph;
   try {
-    graph = functions::onnxrt::BuildGraph(model, registry);
+    graph = functions::onnx::BuildGraph(model, registry);
   } catch (const std::exception& e) {
     return fail(Outcome::kFailed, absl::StrCat("load threw: ", e.what()));
   }
@@ -154,7 +154,7 @@ TestResult RunConformanceTest(const std::string& suite, const std::string& dir,
       std::string err = LoadTensor(in_files[i], inputs[i]);
       if (!err.empty()) return fail(Outcome::kUnsupported, absl::StrCat(where, ": ", err));
     }
-    absl::StatusOr<std::vector<Tensor>> outputs = functions::onnxrt::RunGraph(
+    absl::StatusOr<std::vector<Tensor>> outputs = functions::onnx::RunGraph(
         *graph, std::move(inputs), common::RealClock::Get(), /*deadline_us=*/0);
     if (!outputs.ok()) {
       return fail(Outcome::kFailed,
@@ -180,7 +180,7 @@ TestResult RunConformanceTest(const std::string& suite, const std::string& dir,
 }
 
 std::vector<TestResult> RunConformanceSuite(const std::string& root, const std::string& suite,
-                                            const functions::onnxrt::OpRegistry& registry,
+                                            const functions::onnx::OpRegistry& registry,
                                             const Tolerance& tolerance) {
   std::vector<TestResult> results;
   const fs::path dir = fs::path(root) / suite;

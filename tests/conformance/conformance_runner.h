@@ -34,13 +34,13 @@ struct Tolerance {
 
 // One test directory.
 TestResult RunConformanceTest(const std::string& suite, const std::string& dir,
-                              const functions::onnxrt::OpRegistry& registry,
+                              const functions::onnx::OpRegistry& registry,
                               const Tolerance& tolerance = {});
 
 // Every test directory under <root>/<suite>, sorted by name; empty when the
 // suite does not exist.
 std::vector<TestResult> RunConformanceSuite(const std::string& root, const std::string& suite,
-                                            const functions::onnxrt::OpRegistry& registry,
+                                            const functions::onnx::OpRegistry& registry,
                                             const Tolerance& tolerance = {});
 
 // Pass list file: one "<suite>/<test>" per line; '#' starts a comment.

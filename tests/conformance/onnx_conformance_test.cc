@@ -38,7 +38,7 @@ TEST(OnnxConformanceTest, PassListStillPasses) {
   const std::string root = Env("STOA_ONNX_TESTDATA", "/usr/share/libonnx-testdata/data");
   const std::string source = Env("STOA_SOURCE_DIR", ".");
   const std::string pass_list = source + "/tests/conformance/pass_list.txt";
-  const functions::onnxrt::OpRegistry registry = functions::onnxrt::DefaultOpRegistry();
+  const functions::onnx::OpRegistry registry = functions::onnx::DefaultOpRegistry();
 
   std::vector<TestResult> results;
   for (const char* suite : {"node", "pytorch-converted"}) {

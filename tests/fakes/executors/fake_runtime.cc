@@ -18,7 +18,9 @@ namespace {
 
 class FakeFunction final : public functions::LoadedFunction {
  public:
-  FakeFunction(v1::FunctionSpec spec, int sleep_ms) : spec_(std::move(spec)), sleep_ms_(sleep_ms) {}
+  FakeFunction(v1::FunctionSpec spec, int sleep_ms, common::FakeClock* clock,
+               std::shared_ptr<FakeGate> gate)
+      : spec_(std::move(spec)), sleep_ms_(sleep_ms), clock_(clock), gate_(std::move(gate)) {}
 
   const v1::FunctionSpec& spec() const override { return spec_; }
 
@@ -32,15 +34,8 @@ class FakeFunction final : public functions::LoadedFunction {
     if (x.datatype() != v1::FP32) {
       return absl::InvalidArgumentError("input 'x' must be FP32");
     }
-    if (sleep_ms_ > 0) {
-      const int64_t end = common::RealClock::Get().NowMicros() + int64_t{sleep_ms_} * 1000;
-      while (common::RealClock::Get().NowMicros() < end) {
-        if (input.deadline_us != 0 && common::RealClock::Get().NowMicros() > input.deadline_us) {
-          return absl::DeadlineExceededError("fake function: deadline passed while running");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-    }
+    gate_->Pass();
+    if (absl::Status slept = Sleep(input.budget_us); !slept.ok()) return slept;
     std::vector<float> values = FloatValues(x);
     for (float& v : values) v += 1.0f;
     functions::InvocationOutput output;
@@ -49,8 +44,23 @@ class FakeFunction final : public functions::LoadedFunction {
   }
 
  private:
+  absl::Status Sleep(int64_t budget_us) {
+    const int64_t sleep_us = int64_t{sleep_ms_} * 1000;
+    if (sleep_us == 0) return absl::OkStatus();
+    const bool overrun = budget_us != 0 && budget_us < sleep_us;
+    if (clock_ != nullptr) {
+      clock_->AdvanceMicros(overrun ? budget_us : sleep_us);
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(overrun ? budget_us : sleep_us));
+    }
+    if (overrun) return absl::DeadlineExceededError("fake function: budget ran out while running");
+    return absl::OkStatus();
+  }
+
   v1::FunctionSpec spec_;
   int sleep_ms_;
+  common::FakeClock* const clock_;
+  const std::shared_ptr<FakeGate> gate_;
 };
 
 }  // namespace
@@ -77,12 +87,35 @@ absl::StatusOr<functions::LoadedFunctionPtr> FakeRuntime::Load(const v1::Functio
   out->set_name("y");
   out->set_datatype(v1::FP32);
   out->add_shape(-1);
-  return std::make_unique<FakeFunction>(std::move(derived), sleep_ms);
+  return std::make_unique<FakeFunction>(std::move(derived), sleep_ms, clock_, gate_);
 }
 
-functions::RuntimeSet FakeRuntimes(FakeRuntime** runtime) {
+void FakeGate::Hold() {
+  absl::MutexLock lock(&mu_);
+  held_ = true;
+}
+
+void FakeGate::Release() {
+  absl::MutexLock lock(&mu_);
+  held_ = false;
+  cv_.SignalAll();
+}
+
+void FakeGate::WaitUntilArrived(int n) {
+  absl::MutexLock lock(&mu_);
+  while (arrived_ < n) cv_.Wait(&mu_);
+}
+
+void FakeGate::Pass() {
+  absl::MutexLock lock(&mu_);
+  ++arrived_;
+  cv_.SignalAll();
+  while (held_) cv_.Wait(&mu_);
+}
+
+functions::RuntimeSet FakeRuntimes(FakeRuntime** runtime, common::FakeClock* clock) {
   functions::RuntimeSet set;
-  auto fake = std::make_unique<FakeRuntime>();
+  auto fake = std::make_unique<FakeRuntime>(clock);
   if (runtime != nullptr) *runtime = fake.get();
   set.Add(std::move(fake));
   return set;

@@ -1,9 +1,15 @@
 // A small real FunctionRuntime for executor tests, named "fake".
 //
 // Artifact text: "bad" is refused (INVALID_ARGUMENT); "sleep=<ms>" makes every
-// invocation sleep that long first (stopping early with DEADLINE_EXCEEDED
-// if the deadline passes); anything else is a plain function. Every function
-// takes one FP32 input "x" of any shape and returns "y" = x + 1.
+// invocation take that long first (stopping early with DEADLINE_EXCEEDED
+// when its budget runs out); anything else is a plain function. Every
+// function takes one FP32 input "x" of any shape and returns "y" = x + 1.
+//
+// Time: with a FakeClock, "sleep" advances that clock instead of sleeping
+// (by the budget, then DEADLINE_EXCEEDED, when the budget is shorter), so
+// executor tests run without real time. Hold() makes invocations wait at
+// their start until Release(), so a test can keep a worker busy for as
+// long as it needs, deterministically.
 #pragma once
 
 #include <atomic>
@@ -13,25 +19,51 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "functions/function_runtime.h"
 #include "stoa/v1/executor.pb.h"
 
 namespace stoa::executors::testing {
 
+// Invocations of a FakeRuntime's functions pass through its gate.
+class FakeGate {
+ public:
+  void Hold();
+  void Release();
+  // Blocks until `n` invocations are waiting at (or past) a held gate.
+  void WaitUntilArrived(int n);
+  // Called by each invocation at its start.
+  void Pass();
+
+ private:
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  int arrived_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class FakeRuntime final : public functions::FunctionRuntime {
  public:
+  // `clock` (nullable): see the file comment.
+  explicit FakeRuntime(common::FakeClock* clock = nullptr) : clock_(clock) {}
+
   std::string_view name() const override { return "fake"; }
   absl::StatusOr<functions::LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
                                                     std::string_view artifact) override;
   int loads() const { return loads_.load(); }
+  FakeGate& gate() { return *gate_; }
 
  private:
+  common::FakeClock* const clock_;
+  const std::shared_ptr<FakeGate> gate_ = std::make_shared<FakeGate>();
   std::atomic<int> loads_{0};
 };
 
-// A RuntimeSet holding one FakeRuntime; `runtime` (optional) receives a
-// pointer to it.
-functions::RuntimeSet FakeRuntimes(FakeRuntime** runtime = nullptr);
+// A RuntimeSet holding one FakeRuntime on `clock` (nullable); `runtime`
+// (optional) receives a pointer to it.
+functions::RuntimeSet FakeRuntimes(FakeRuntime** runtime = nullptr,
+                                   common::FakeClock* clock = nullptr);
 
 // A one-dimensional FP32 tensor.
 v1::Tensor FloatTensor(const std::string& name, const std::vector<float>& values);

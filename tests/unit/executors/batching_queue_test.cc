@@ -110,7 +110,7 @@ TEST(StackSplitTest, RoundTripsRowsInMemberOrder) {
   Batch batch;
   batch.push_back(Member(Input({1, 3}, 0), &r[0]));
   batch.push_back(Member(Input({2, 3}, 100), &r[1]));
-  absl::StatusOr<functions::InvocationInput> stacked = StackInputs(batch);
+  absl::StatusOr<functions::InvocationInput> stacked = StackInputs(batch, /*now_us=*/0);
   ASSERT_TRUE(stacked.ok()) << stacked.status();
   ASSERT_EQ(stacked->tensors.size(), 1u);
   EXPECT_EQ(stacked->tensors[0].shape(0), 3);
@@ -129,16 +129,16 @@ TEST(StackSplitTest, RoundTripsRowsInMemberOrder) {
   EXPECT_FALSE(SplitOutput(out, {1, 1}).ok());  // 3 rows for a batch of 2
 }
 
-TEST(StackSplitTest, DeadlineIsTheLatestUnlessOneHasNone) {
+TEST(StackSplitTest, BudgetRunsToTheLatestDeadlineUnlessOneHasNone) {
   Result r[2];
   Batch batch;
   batch.push_back(Member(Input({1, 1}), &r[0]));
   batch.push_back(Member(Input({1, 1}), &r[1]));
-  batch[0].input.deadline_us = 10;
-  batch[1].input.deadline_us = 20;
-  EXPECT_EQ(StackInputs(batch)->deadline_us, 20);
-  batch[0].input.deadline_us = 0;
-  EXPECT_EQ(StackInputs(batch)->deadline_us, 0);
+  batch[0].deadline_us = 10;
+  batch[1].deadline_us = 20;
+  EXPECT_EQ(StackInputs(batch, /*now_us=*/5)->budget_us, 15);
+  batch[0].deadline_us = 0;
+  EXPECT_EQ(StackInputs(batch, /*now_us=*/5)->budget_us, 0);
 }
 
 TEST(BatchingQueueTest, FullBatchIsReadyAtOnceAndRespectsMaxBatch) {
@@ -257,7 +257,7 @@ TEST(RunBatchTest, ExpiredMembersDoNotRunAndNonBatchableOutputsRunAlone) {
   batch.push_back(Member(Input({1, 2}, 1), &r[0]));
   batch.push_back(Member(Input({1, 2}, 2), &r[1]));
   batch.push_back(Member(Input({1, 2}, 3), &r[2]));
-  batch[0].input.deadline_us = 4000;  // already past
+  batch[0].deadline_us = 4000;  // already past
   std::vector<int64_t> rows_seen;
   // Returns a single summary row whatever the batch: not batchable.
   auto sum =
@@ -294,7 +294,7 @@ TEST(BatcherTest, DispatchesOnDelayOnlyAfterFakeTimePasses) {
           work();
         },
         clock);
-    batcher.Submit(Input({1, 2}, 1),
+    batcher.Submit(Input({1, 2}, 1), /*deadline_us=*/0,
                    [done](absl::StatusOr<functions::InvocationOutput> out, const BatchRunInfo&) {
                      done->set_value(std::move(out));
                    });
@@ -319,7 +319,7 @@ TEST(BatcherTest, DestructorDispatchesPendingRequests) {
     Batcher batcher(
         {4, 1'000'000}, Doubler(), [](std::function<void()> work) { work(); }, clock);
     BatchMember m = Member(Input({1, 2}), &r);
-    batcher.Submit(std::move(m.input), std::move(m.done));
+    batcher.Submit(std::move(m.input), m.deadline_us, std::move(m.done));
     EXPECT_EQ(batcher.pending_members(), 1u);
   }
   EXPECT_EQ(r.calls, 1);
@@ -332,7 +332,7 @@ TEST(BatcherTest, UnbatchableRequestRunsAloneAtOnce) {
   Batcher batcher(
       {4, 1'000'000}, Doubler(), [](std::function<void()> work) { work(); }, clock);
   BatchMember m = Member(Input({6, 2}), &r);  // 6 rows > max_batch 4
-  batcher.Submit(std::move(m.input), std::move(m.done));
+  batcher.Submit(std::move(m.input), m.deadline_us, std::move(m.done));
   EXPECT_EQ(r.calls, 1);
   EXPECT_EQ(batcher.pending_members(), 0u);
 }

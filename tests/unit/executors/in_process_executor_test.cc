@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -41,18 +42,22 @@ absl::StatusOr<v1::InvokeResponse> Invoke(Executor& ex, v1::InvokeRequest reques
   return Await<v1::InvokeResponse>([&](auto done) { ex.Invoke(std::move(request), done); });
 }
 
+// Every test runs on a FakeClock that only the fake functions move ("sleep"
+// advances it), so timings are exact and nothing sleeps.
 class InProcessExecutorTest : public ::testing::Test {
  protected:
-  InProcessExecutorTest() : runtimes_(FakeRuntimes(&fake_)) {}
+  InProcessExecutorTest() : runtimes_(FakeRuntimes(&fake_, &clock_)) {}
 
   InProcessExecutor::Options Options(size_t threads) {
     InProcessExecutor::Options options;
     options.threads = threads;
     options.device = "cpu";
     options.device_name = "test cpu";
+    options.clock = &clock_;
     return options;
   }
 
+  common::FakeClock clock_{1'000'000};
   FakeRuntime* fake_ = nullptr;
   functions::RuntimeSet runtimes_;
   common::metrics::Registry registry_;
@@ -74,7 +79,8 @@ TEST_F(InProcessExecutorTest, LoadThenInvokeComputesOutputsAndTimings) {
   EXPECT_THAT(FloatValues(out->outputs(0)), ElementsAre(2.0f, -1.5f, 11.0f));
   EXPECT_EQ(out->device(), "cpu");
   EXPECT_EQ(out->load_us(), 0u);
-  EXPECT_LT(out->queue_us(), 5'000'000u);
+  EXPECT_EQ(out->queue_us(), 0u);  // no time passed on the executor's clock
+  EXPECT_EQ(out->exec_us(), 0u);
 
   // An empty sha256 means the latest loaded version.
   auto latest = Invoke(ex, Request("inc", "", {0.0f}));
@@ -155,16 +161,23 @@ TEST_F(InProcessExecutorTest, QueuedPastTimeoutFailsWithoutRunning) {
   auto fast = Load(ex, FakeLoadRequest("fast", "plain"));
   ASSERT_TRUE(slow.ok() && fast.ok());
 
+  fake_->gate().Hold();
   auto slow_result = Later<v1::InvokeResponse>(
       [&](auto done) { ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}), done); });
-  auto queued = Invoke(ex, Request("fast", fast->spec().sha256(), {1.0f}, /*timeout_ms=*/1));
-  ASSERT_FALSE(queued.ok());
-  EXPECT_EQ(queued.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_THAT(std::string(queued.status().message()), HasSubstr("did not run"));
+  fake_->gate().WaitUntilArrived(1);  // the only worker is busy with "slow"
+  auto queued = Later<v1::InvokeResponse>([&](auto done) {
+    ex.Invoke(Request("fast", fast->spec().sha256(), {1.0f}, /*timeout_ms=*/1), done);
+  });
+  clock_.AdvanceMicros(2'000);  // "fast" waits past its deadline
+  fake_->gate().Release();
+  auto queued_done = queued.get();
+  ASSERT_FALSE(queued_done.ok());
+  EXPECT_EQ(queued_done.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(queued_done.status().message()), HasSubstr("did not run"));
 
   auto slow_done = slow_result.get();
   ASSERT_TRUE(slow_done.ok()) << slow_done.status();
-  EXPECT_GE(slow_done->exec_us(), 200'000u);
+  EXPECT_EQ(slow_done->exec_us(), 202'000u);  // held 2 ms, then "slept" 200 ms
 
   auto status = Await<v1::GetStatusResponse>([&](auto done) { ex.GetStatus(done); });
   ASSERT_TRUE(status.ok());
@@ -181,12 +194,15 @@ TEST_F(InProcessExecutorTest, CancelledWhileQueuedDoesNotRun) {
   auto slow = Load(ex, FakeLoadRequest("slow", "sleep=200"));
   auto fast = Load(ex, FakeLoadRequest("fast", "plain"));
   ASSERT_TRUE(slow.ok() && fast.ok());
+  fake_->gate().Hold();
   auto slow_result = Later<v1::InvokeResponse>(
       [&](auto done) { ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}), done); });
+  fake_->gate().WaitUntilArrived(1);  // the only worker is busy with "slow"
   auto cancel = std::make_shared<CancelSignal>();
   auto queued = Later<v1::InvokeResponse>(
       [&](auto done) { ex.Invoke(Request("fast", fast->spec().sha256(), {1.0f}), done, cancel); });
-  cancel->Cancel();  // while the only worker runs "slow"
+  cancel->Cancel();
+  fake_->gate().Release();
   auto result = queued.get();
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled);
@@ -207,16 +223,40 @@ TEST_F(InProcessExecutorTest, RunningPastTimeoutIsDeadlineExceeded) {
   InProcessExecutor ex(runtimes_, Options(1), nullptr);
   auto slow = Load(ex, FakeLoadRequest("slow", "sleep=300"));
   ASSERT_TRUE(slow.ok());
-  const auto start = std::chrono::steady_clock::now();
+  const int64_t start_us = clock_.NowMicros();
   auto out = Invoke(ex, Request("slow", slow->spec().sha256(), {1.0f}, /*timeout_ms=*/50));
   EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
-  // The runtime saw the deadline and stopped early.
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+  // The runtime got the 50 ms as its budget and stopped there, not after 300 ms.
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("budget ran out while running"));
+  EXPECT_EQ(clock_.NowMicros() - start_us, 50'000);
+}
+
+TEST_F(InProcessExecutorTest, BudgetIsWhatIsLeftAfterQueueing) {
+  InProcessExecutor ex(runtimes_, Options(1), nullptr);
+  auto holder = Load(ex, FakeLoadRequest("holder", "plain"));
+  auto slow = Load(ex, FakeLoadRequest("slow", "sleep=300"));
+  ASSERT_TRUE(holder.ok() && slow.ok());
+  fake_->gate().Hold();
+  auto held = Later<v1::InvokeResponse>(
+      [&](auto done) { ex.Invoke(Request("holder", holder->spec().sha256(), {1.0f}), done); });
+  fake_->gate().WaitUntilArrived(1);
+  const int64_t enqueued_us = clock_.NowMicros();
+  auto queued = Later<v1::InvokeResponse>([&](auto done) {
+    ex.Invoke(Request("slow", slow->spec().sha256(), {1.0f}, /*timeout_ms=*/100), done);
+  });
+  clock_.AdvanceMicros(30'000);  // 30 of its 100 ms pass in the queue
+  fake_->gate().Release();
+  ASSERT_TRUE(held.get().ok());
+  auto out = queued.get();
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(out.status().message()), HasSubstr("budget ran out while running"));
+  // It ran with the 70 ms left, so it stopped right at its deadline.
+  EXPECT_EQ(clock_.NowMicros() - enqueued_us, 100'000);
 }
 
 TEST_F(InProcessExecutorTest, ConcurrentInvocationsAllSucceed) {
   InProcessExecutor ex(runtimes_, Options(4), &registry_);
-  auto loaded = Load(ex, FakeLoadRequest("inc", "plain"));
+  auto loaded = Load(ex, FakeLoadRequest("inc", "sleep=1"));  // each run advances the clock 1 ms
   ASSERT_TRUE(loaded.ok());
   const std::string sha = loaded->spec().sha256();
   constexpr int kCallers = 8;
@@ -247,7 +287,7 @@ TEST_F(InProcessExecutorTest, ConcurrentInvocationsAllSucceed) {
   EXPECT_EQ(status->queue_depth(), 0u);
   EXPECT_EQ(status->device(), "cpu");
   EXPECT_EQ(status->device_name(), "test cpu");
-  EXPECT_GT(status->mean_service_us(), 0.0);
+  EXPECT_GE(status->mean_service_us(), 1'000.0);
 }
 
 TEST_F(InProcessExecutorTest, UnloadRemovesAndBadInputIsInvalidArgument) {

@@ -10,7 +10,7 @@
 
 #include "functions/onnx/onnx_runtime.h"
 #include "gtest/gtest.h"
-#include "tests/unit/functions/onnx_test_util.h"
+#include "tests/fakes/functions/onnx_builders.h"
 
 namespace stoa::functions::cuda {
 namespace {

@@ -49,7 +49,7 @@ v1::FunctionSpec Spec(const std::string& name) {
   return spec;
 }
 
-class WasmAotTest : public ::testing::Test {
+class AotEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
 #if defined(__SANITIZE_THREAD__)
@@ -82,7 +82,7 @@ class WasmAotTest : public ::testing::Test {
   std::string cache_dir_;
 };
 
-TEST_F(WasmAotTest, CompiledModuleIsCachedAndReusedAcrossRuntimes) {
+TEST_F(AotEngineTest, CompiledModuleIsCachedAndReusedAcrossRuntimes) {
   WasmRuntime first(Options());
   absl::StatusOr<LoadedFunctionPtr> fn = first.Load(Spec("tiny"), TinyModule());
   ASSERT_TRUE(fn.ok()) << fn.status();
@@ -109,7 +109,7 @@ TEST_F(WasmAotTest, CompiledModuleIsCachedAndReusedAcrossRuntimes) {
   EXPECT_EQ(CacheFiles(), files);
 }
 
-TEST_F(WasmAotTest, ConcurrentLoadsCompileOnce) {
+TEST_F(AotEngineTest, ConcurrentLoadsCompileOnce) {
   WasmRuntime runtime(Options());
   std::vector<std::thread> threads;
   std::atomic<int> loaded{0};
@@ -122,7 +122,7 @@ TEST_F(WasmAotTest, ConcurrentLoadsCompileOnce) {
   EXPECT_EQ(runtime.stats().aot_cache_hits, 3u);
 }
 
-TEST_F(WasmAotTest, FallsBackToTheInterpreterWithoutACompiler) {
+TEST_F(AotEngineTest, FallsBackToTheInterpreterWithoutACompiler) {
   WasmRuntimeOptions options = Options(WasmEngine::kAuto);
   options.aot_compiler = "/nonexistent/stoa-cc";
   WasmRuntime runtime(options);
@@ -144,7 +144,7 @@ TEST_F(WasmAotTest, FallsBackToTheInterpreterWithoutACompiler) {
 
 // The cache holds code the process runs: a directory others may write to is
 // not trusted (kAuto falls back to the interpreter).
-TEST_F(WasmAotTest, SharedWritableCacheDirectoryIsRefused) {
+TEST_F(AotEngineTest, SharedWritableCacheDirectoryIsRefused) {
   ASSERT_EQ(chmod(cache_dir_.c_str(), 0777), 0);
   WasmRuntime strict(Options(WasmEngine::kAot));
   absl::StatusOr<LoadedFunctionPtr> fn = strict.Load(Spec("tiny"), TinyModule());
@@ -157,7 +157,7 @@ TEST_F(WasmAotTest, SharedWritableCacheDirectoryIsRefused) {
   EXPECT_TRUE(CacheFiles().empty());
 }
 
-TEST_F(WasmAotTest, InterpEngineNeverCompiles) {
+TEST_F(AotEngineTest, InterpEngineNeverCompiles) {
   WasmRuntime runtime(Options(WasmEngine::kInterp));
   absl::StatusOr<LoadedFunctionPtr> fn = runtime.Load(Spec("tiny"), TinyModule());
   ASSERT_TRUE(fn.ok()) << fn.status();
@@ -166,7 +166,7 @@ TEST_F(WasmAotTest, InterpEngineNeverCompiles) {
   EXPECT_TRUE(CacheFiles().empty());
 }
 
-TEST_F(WasmAotTest, InstancesReuseLinearMemoryReservations) {
+TEST_F(AotEngineTest, InstancesReuseLinearMemoryReservations) {
   WasmRuntime runtime(Options());
   absl::StatusOr<LoadedFunctionPtr> fn = runtime.Load(Spec("tiny"), TinyModule());
   ASSERT_TRUE(fn.ok()) << fn.status();
@@ -184,7 +184,7 @@ TEST_F(WasmAotTest, InstancesReuseLinearMemoryReservations) {
 
 // A reused reservation starts zeroed: the stateful example keeps a counter
 // in linear memory and must read 1 on every call, on every thread.
-TEST_F(WasmAotTest, ReusedMemoryStartsZeroed) {
+TEST_F(AotEngineTest, ReusedMemoryStartsZeroed) {
   const std::string wasm = ReadExample("stateful");
   if (wasm.empty()) GTEST_SKIP() << "Wasm examples not built";
   WasmRuntimeOptions options = Options();
@@ -201,7 +201,7 @@ TEST_F(WasmAotTest, ReusedMemoryStartsZeroed) {
 
 // The fault handler takes only faults inside generated code; a wild pointer
 // in host code still kills the process as it would without Wasm.
-TEST_F(WasmAotTest, FaultsOutsideWasmAreNotSwallowed) {
+TEST_F(AotEngineTest, FaultsOutsideWasmAreNotSwallowed) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   WasmRuntime runtime(Options());
   absl::StatusOr<LoadedFunctionPtr> fn = runtime.Load(Spec("tiny"), TinyModule());

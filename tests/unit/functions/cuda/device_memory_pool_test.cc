@@ -1,9 +1,10 @@
-// MemoryPool over a host RawAllocator: caching, size classes, the cache cap
+// DeviceMemoryPool over a host RawAllocator: caching, size classes, the cache cap
 // and the out-of-memory retry.
+#include "functions/cuda/device_memory_pool.h"
+
 #include <cstdlib>
 #include <map>
 
-#include "functions/cuda/memory_pool.h"
 #include "gtest/gtest.h"
 
 namespace stoa::functions::cuda {
@@ -37,17 +38,17 @@ class HostAllocator final : public RawAllocator {
   std::map<void*, size_t> sizes_;
 };
 
-TEST(MemoryPoolTest, SizeClasses) {
-  EXPECT_EQ(MemoryPool::SizeClass(1), 256u);
-  EXPECT_EQ(MemoryPool::SizeClass(256), 256u);
-  EXPECT_EQ(MemoryPool::SizeClass(257), 512u);
-  EXPECT_EQ(MemoryPool::SizeClass(5000), 8192u);
+TEST(DeviceMemoryPoolTest, SizeClasses) {
+  EXPECT_EQ(DeviceMemoryPool::SizeClass(1), 256u);
+  EXPECT_EQ(DeviceMemoryPool::SizeClass(256), 256u);
+  EXPECT_EQ(DeviceMemoryPool::SizeClass(257), 512u);
+  EXPECT_EQ(DeviceMemoryPool::SizeClass(5000), 8192u);
 }
 
-TEST(MemoryPoolTest, ReleasedBlocksAreReusedWithoutTheRawAllocator) {
+TEST(DeviceMemoryPoolTest, ReleasedBlocksAreReusedWithoutTheRawAllocator) {
   HostAllocator raw(1 << 20);
   {
-    MemoryPool pool(raw, 1 << 20);
+    DeviceMemoryPool pool(raw, 1 << 20);
     auto a = pool.Allocate(1000);
     ASSERT_TRUE(a.ok());
     EXPECT_EQ(a->bytes, 1024u);
@@ -69,9 +70,9 @@ TEST(MemoryPoolTest, ReleasedBlocksAreReusedWithoutTheRawAllocator) {
   EXPECT_EQ(raw.used(), 0u);  // the destructor freed the cache
 }
 
-TEST(MemoryPoolTest, CacheIsCapped) {
+TEST(DeviceMemoryPoolTest, CacheIsCapped) {
   HostAllocator raw(1 << 20);
-  MemoryPool pool(raw, 1024);
+  DeviceMemoryPool pool(raw, 1024);
   auto a = pool.Allocate(1024);
   auto b = pool.Allocate(1024);
   ASSERT_TRUE(a.ok() && b.ok());
@@ -81,9 +82,9 @@ TEST(MemoryPoolTest, CacheIsCapped) {
   EXPECT_EQ(raw.frees, 1);
 }
 
-TEST(MemoryPoolTest, OutOfMemoryTrimsTheCacheAndRetriesThenFailsCleanly) {
+TEST(DeviceMemoryPoolTest, OutOfMemoryTrimsTheCacheAndRetriesThenFailsCleanly) {
   HostAllocator raw(4096);
-  MemoryPool pool(raw, 1 << 20);
+  DeviceMemoryPool pool(raw, 1 << 20);
   auto small = pool.Allocate(2048);
   ASSERT_TRUE(small.ok());
   pool.Release(*small);            // cached: 2048 of 4096 still held

@@ -1,14 +1,14 @@
-#include "functions/wasm/memory_pool.h"
+#include "functions/wasm/linear_memory_pool.h"
 
 #include <sys/mman.h>
 
 namespace stoa::functions::wasm {
 
-MemoryPool::~MemoryPool() {
+LinearMemoryPool::~LinearMemoryPool() {
   for (const Reservation& r : idle_) munmap(r.base, kReserveBytes);
 }
 
-MemoryPool::Reservation MemoryPool::Acquire(uint64_t bytes) {
+LinearMemoryPool::Reservation LinearMemoryPool::Acquire(uint64_t bytes) {
   Reservation r;
   {
     absl::MutexLock lock(&mu_);
@@ -39,7 +39,7 @@ MemoryPool::Reservation MemoryPool::Acquire(uint64_t bytes) {
   return r;
 }
 
-void MemoryPool::Release(Reservation r) {
+void LinearMemoryPool::Release(Reservation r) {
   if (r.base == nullptr) return;
   if (r.rw_bytes != 0 && madvise(r.base, r.rw_bytes, MADV_DONTNEED) != 0) {
     munmap(r.base, kReserveBytes);
@@ -55,7 +55,7 @@ void MemoryPool::Release(Reservation r) {
   munmap(r.base, kReserveBytes);
 }
 
-uint64_t MemoryPool::created() const {
+uint64_t LinearMemoryPool::created() const {
   absl::MutexLock lock(&mu_);
   return created_;
 }

@@ -21,23 +21,23 @@ namespace stoa::functions::testing {
 inline constexpr const char* kOnnxTestData = "/usr/share/libonnx-testdata/data";
 
 struct DataSet {
-  std::vector<onnxrt::Tensor> inputs;
-  std::vector<onnxrt::Tensor> outputs;
+  std::vector<onnx::Tensor> inputs;
+  std::vector<onnx::Tensor> outputs;
 };
 
 struct CudaConformanceCase {
   std::string name;  // "node/test_relu"
-  std::unique_ptr<onnxrt::Graph> graph;
+  std::unique_ptr<onnx::Graph> graph;
   std::vector<DataSet> sets;
 };
 
-inline bool ReadTensorFile(const std::filesystem::path& path, onnxrt::Tensor& out) {
+inline bool ReadTensorFile(const std::filesystem::path& path, onnx::Tensor& out) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream bytes;
   bytes << f.rdbuf();
   ::onnx::TensorProto proto;
   if (!f || !proto.ParseFromString(bytes.str())) return false;
-  absl::StatusOr<onnxrt::Tensor> t = onnxrt::TensorFromProto(proto);
+  absl::StatusOr<onnx::Tensor> t = onnx::TensorFromProto(proto);
   if (!t.ok()) return false;
   out = *std::move(t);
   return true;
@@ -50,7 +50,7 @@ inline std::vector<CudaConformanceCase> LoadCudaConformanceCases(int* listed, in
   const char* source = std::getenv("STOA_SOURCE_DIR");
   std::ifstream list(fs::path(source ? source : ".") / "tests/conformance/pass_list.txt");
   std::vector<CudaConformanceCase> cases;
-  const onnxrt::OpRegistry registry = onnxrt::DefaultOpRegistry();
+  const onnx::OpRegistry registry = onnx::DefaultOpRegistry();
   *listed = 0;
   *cuda_supported = 0;
   std::string line;
@@ -63,12 +63,12 @@ inline std::vector<CudaConformanceCase> LoadCudaConformanceCases(int* listed, in
     bytes << model_file.rdbuf();
     ::onnx::ModelProto model;
     if (!model_file || !model.ParseFromString(bytes.str())) continue;
-    absl::StatusOr<onnxrt::Graph> graph = onnxrt::BuildGraph(model, registry);
+    absl::StatusOr<onnx::Graph> graph = onnx::BuildGraph(model, registry);
     if (!graph.ok() || !cuda::CheckCudaSupport(*graph).ok()) continue;
     ++*cuda_supported;
     CudaConformanceCase c;
     c.name = line;
-    c.graph = std::make_unique<onnxrt::Graph>(*std::move(graph));
+    c.graph = std::make_unique<onnx::Graph>(*std::move(graph));
     std::vector<fs::path> set_dirs;
     for (const auto& e : fs::directory_iterator(dir)) {
       if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) {

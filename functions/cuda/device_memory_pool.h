@@ -46,12 +46,12 @@ struct PoolStats {
   uint64_t hits = 0;             // allocations served from the cache
 };
 
-class MemoryPool {
+class DeviceMemoryPool {
  public:
-  MemoryPool(RawAllocator& raw, size_t max_cached_bytes);
-  ~MemoryPool();
-  MemoryPool(const MemoryPool&) = delete;
-  MemoryPool& operator=(const MemoryPool&) = delete;
+  DeviceMemoryPool(RawAllocator& raw, size_t max_cached_bytes);
+  ~DeviceMemoryPool();
+  DeviceMemoryPool(const DeviceMemoryPool&) = delete;
+  DeviceMemoryPool& operator=(const DeviceMemoryPool&) = delete;
 
   // The size class for a request: the next power of two, at least 256.
   static size_t SizeClass(size_t bytes);

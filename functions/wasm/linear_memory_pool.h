@@ -21,15 +21,15 @@ namespace stoa::functions::wasm {
 
 // Linear-memory reservations kept for reuse between instances. Owned (via
 // shared_ptr) by the runtime and every AOT function it loaded.
-class MemoryPool {
+class LinearMemoryPool {
  public:
   // Bytes of address space per reservation: every u32 address + u32 offset.
   static constexpr uint64_t kReserveBytes = (uint64_t{8} << 30) + (64 << 10);
 
-  explicit MemoryPool(size_t max_idle) : max_idle_(max_idle) {}
-  ~MemoryPool();
-  MemoryPool(const MemoryPool&) = delete;
-  MemoryPool& operator=(const MemoryPool&) = delete;
+  explicit LinearMemoryPool(size_t max_idle) : max_idle_(max_idle) {}
+  ~LinearMemoryPool();
+  LinearMemoryPool(const LinearMemoryPool&) = delete;
+  LinearMemoryPool& operator=(const LinearMemoryPool&) = delete;
 
   struct Reservation {
     uint8_t* base = nullptr;

@@ -1,4 +1,4 @@
-// Loads the example models into onnxrt::Graphs for the CUDA backend tests.
+// Loads the example models into onnx::Graphs for the CUDA backend tests.
 #pragma once
 
 #include <cstdlib>
@@ -14,7 +14,7 @@
 namespace stoa::functions::testing {
 
 // functions/examples/<relative>, parsed and built with the CPU op registry.
-inline absl::StatusOr<onnxrt::Graph> LoadExampleGraph(const std::string& relative) {
+inline absl::StatusOr<onnx::Graph> LoadExampleGraph(const std::string& relative) {
   const char* source = std::getenv("STOA_SOURCE_DIR");
   const std::filesystem::path path =
       std::filesystem::path(source ? source : ".") / "functions/examples" / relative;
@@ -24,7 +24,7 @@ inline absl::StatusOr<onnxrt::Graph> LoadExampleGraph(const std::string& relativ
   bytes << file.rdbuf();
   ::onnx::ModelProto model;
   if (!model.ParseFromString(bytes.str())) return absl::InvalidArgumentError("bad model");
-  return onnxrt::BuildGraph(model, onnxrt::DefaultOpRegistry());
+  return onnx::BuildGraph(model, onnx::DefaultOpRegistry());
 }
 
 }  // namespace stoa::functions::testing

@@ -1,6 +1,6 @@
 // The CUDA backend on a real device: the example models give the CPU
 // engine's answers. Skips cleanly without a device (ctest label gpu).
-#include "functions/cuda/cuda_graph_executor.h"
+#include "functions/cuda/cuda_graph_runner.h"
 
 #include <cmath>
 
@@ -8,30 +8,30 @@
 #include "functions/cuda/cuda_device.h"
 #include "functions/onnx/interpreter.h"
 #include "gtest/gtest.h"
-#include "tests/unit/functions/cuda_test_models.h"
+#include "tests/unit/functions/cuda/cuda_test_models.h"
 
 namespace stoa::functions::cuda {
 namespace {
 
-using onnxrt::Shape;
-using onnxrt::Tensor;
+using onnx::Shape;
+using onnx::Tensor;
 
-TEST(CudaGraphExecutorTest, WithoutADeviceCreateIsUnavailable) {
+TEST(CudaGraphRunnerTest, WithoutADeviceCreateIsUnavailable) {
   if (ProbeCudaDevice().ok()) GTEST_SKIP() << "a CUDA device is present";
-  absl::StatusOr<onnxrt::Graph> graph = testing::LoadExampleGraph("digits/digits.onnx");
+  absl::StatusOr<onnx::Graph> graph = testing::LoadExampleGraph("digits/digits.onnx");
   if (!graph.ok()) GTEST_SKIP() << graph.status();
-  auto ex = CudaGraphExecutor::Create(*graph);
+  auto ex = CudaGraphRunner::Create(*graph);
   EXPECT_EQ(ex.status().code(), absl::StatusCode::kUnavailable) << ex.status();
 }
 
-TEST(CudaGraphExecutorTest, ExampleModelsMatchTheCpuEngine) {
+TEST(CudaGraphRunnerTest, ExampleModelsMatchTheCpuEngine) {
   absl::StatusOr<CudaDeviceInfo> device = ProbeCudaDevice();
   if (!device.ok()) GTEST_SKIP() << device.status();
   for (const auto& [file, row] : {std::pair<std::string, Shape>{"digits/digits.onnx", {64}},
                                   {"lenet/lenet.onnx", {1, 8, 8}}}) {
-    absl::StatusOr<onnxrt::Graph> graph = testing::LoadExampleGraph(file);
+    absl::StatusOr<onnx::Graph> graph = testing::LoadExampleGraph(file);
     ASSERT_TRUE(graph.ok()) << graph.status();
-    auto ex = CudaGraphExecutor::Create(*graph);
+    auto ex = CudaGraphRunner::Create(*graph);
     ASSERT_TRUE(ex.ok()) << ex.status();
     for (int64_t batch : {1, 7, 32}) {
       Shape shape{batch};
@@ -41,7 +41,7 @@ TEST(CudaGraphExecutorTest, ExampleModelsMatchTheCpuEngine) {
       for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 7) % 17);
       auto gpu = (*ex)->Run({x});
       ASSERT_TRUE(gpu.ok()) << gpu.status();
-      auto cpu = onnxrt::RunGraph(*graph, {x}, common::RealClock::Get(), 0);
+      auto cpu = onnx::RunGraph(*graph, {x}, common::RealClock::Get(), 0);
       ASSERT_TRUE(cpu.ok()) << cpu.status();
       ASSERT_EQ(gpu->size(), cpu->size());
       for (size_t o = 0; o < cpu->size(); ++o) {

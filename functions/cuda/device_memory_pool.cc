@@ -1,4 +1,4 @@
-#include "functions/cuda/memory_pool.h"
+#include "functions/cuda/device_memory_pool.h"
 
 #include <utility>
 
@@ -7,22 +7,22 @@
 
 namespace stoa::functions::cuda {
 
-MemoryPool::MemoryPool(RawAllocator& raw, size_t max_cached_bytes)
+DeviceMemoryPool::DeviceMemoryPool(RawAllocator& raw, size_t max_cached_bytes)
     : raw_(raw), max_cached_bytes_(max_cached_bytes) {}
 
-MemoryPool::~MemoryPool() {
+DeviceMemoryPool::~DeviceMemoryPool() {
   Trim();
   absl::MutexLock lock(&mu_);
-  STOA_CHECK(stats_.bytes_in_use == 0, "MemoryPool destroyed with blocks still out");
+  STOA_CHECK(stats_.bytes_in_use == 0, "DeviceMemoryPool destroyed with blocks still out");
 }
 
-size_t MemoryPool::SizeClass(size_t bytes) {
+size_t DeviceMemoryPool::SizeClass(size_t bytes) {
   size_t size = 256;
   while (size < bytes) size <<= 1;
   return size;
 }
 
-absl::StatusOr<PoolBlock> MemoryPool::Allocate(size_t bytes) {
+absl::StatusOr<PoolBlock> DeviceMemoryPool::Allocate(size_t bytes) {
   if (bytes > (size_t{1} << 40)) {
     return absl::ResourceExhaustedError(absl::StrCat("device allocation of ", bytes, " bytes"));
   }
@@ -53,12 +53,12 @@ absl::StatusOr<PoolBlock> MemoryPool::Allocate(size_t bytes) {
   return block;
 }
 
-void MemoryPool::Release(PoolBlock block) {
+void DeviceMemoryPool::Release(PoolBlock block) {
   if (block.ptr == nullptr) return;
   {
     absl::MutexLock lock(&mu_);
     STOA_CHECK(stats_.bytes_in_use >= block.bytes,
-               "MemoryPool::Release of a block it did not hand out");
+               "DeviceMemoryPool::Release of a block it did not hand out");
     stats_.bytes_in_use -= block.bytes;
     if (stats_.bytes_cached + block.bytes <= max_cached_bytes_) {
       cache_[block.bytes].push_back(block.ptr);
@@ -69,7 +69,7 @@ void MemoryPool::Release(PoolBlock block) {
   raw_.Free(block.ptr);
 }
 
-void MemoryPool::Trim() {
+void DeviceMemoryPool::Trim() {
   std::map<size_t, std::vector<void*>> cache;
   {
     absl::MutexLock lock(&mu_);
@@ -81,7 +81,7 @@ void MemoryPool::Trim() {
   }
 }
 
-PoolStats MemoryPool::stats() const {
+PoolStats DeviceMemoryPool::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
 }

@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "functions/cuda/cuda_device.h"
-#include "functions/cuda/cuda_graph_executor.h"
+#include "functions/cuda/cuda_graph_runner.h"
 #include "gtest/gtest.h"
-#include "tests/unit/functions/cuda_conformance_util.h"
+#include "tests/conformance/cuda_conformance_util.h"
 
 namespace stoa::functions::cuda {
 namespace {
@@ -19,7 +19,7 @@ TEST(CudaConformanceTest, SupportedPassListTestsPassOnTheDevice) {
   std::vector<testing::CudaConformanceCase> cases =
       testing::LoadCudaConformanceCases(&listed, &supported);
   for (const auto& c : cases) {
-    auto ex = CudaGraphExecutor::Create(*c.graph);
+    auto ex = CudaGraphRunner::Create(*c.graph);
     ASSERT_TRUE(ex.ok()) << c.name << ": " << ex.status();
     for (const auto& set : c.sets) {
       auto got = (*ex)->Run(set.inputs);

@@ -1,6 +1,6 @@
-// CudaGraphExecutor on the CUDA runtime and cuBLAS (host code; the kernels
+// CudaGraphRunner on the CUDA runtime and cuBLAS (host code; the kernels
 // are in cuda_kernels.cu).
-#include "functions/cuda/cuda_graph_executor.h"
+#include "functions/cuda/cuda_graph_runner.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -15,7 +15,7 @@
 #include "common/status_macros.h"
 #include "functions/cuda/cuda_kernels.h"
 #include "functions/cuda/cuda_plan.h"
-#include "functions/cuda/memory_pool.h"
+#include "functions/cuda/device_memory_pool.h"
 #include "functions/onnx/conv_geometry.h"
 #include "functions/onnx/kernel_util.h"
 
@@ -23,10 +23,10 @@ namespace stoa::functions::cuda {
 namespace {
 
 using kernels::Activation;
-using onnxrt::Graph;
-using onnxrt::Node;
-using onnxrt::Shape;
-using onnxrt::Tensor;
+using onnx::Graph;
+using onnx::Node;
+using onnx::Shape;
+using onnx::Tensor;
 
 absl::Status CudaStatus(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return absl::OkStatus();
@@ -56,7 +56,7 @@ class CudaMallocAllocator final : public RawAllocator {
   void Free(void* ptr) override { cudaFree(ptr); }
 };
 
-int64_t Count(const Shape& s) { return onnxrt::DimProduct(s, 0, s.size()); }
+int64_t Count(const Shape& s) { return onnx::DimProduct(s, 0, s.size()); }
 
 // The per-input-shape part of a run: shapes, buffer offsets in the arena.
 struct RunPlan {
@@ -66,12 +66,12 @@ struct RunPlan {
   int64_t arena_bytes = 0;
 };
 
-class CudaGraphExecutorImpl final : public CudaGraphExecutor {
+class StreamGraphRunner final : public CudaGraphRunner {
  public:
-  explicit CudaGraphExecutorImpl(const Graph& graph)
+  explicit StreamGraphRunner(const Graph& graph)
       : graph_(graph), fused_(PlanFusion(graph)), pool_(raw_, size_t{256} << 20) {}
 
-  ~CudaGraphExecutorImpl() override {
+  ~StreamGraphRunner() override {
     if (stream_ != nullptr) cudaStreamSynchronize(stream_);
     for (PoolBlock& b : weights_) pool_.Release(b);
     pool_.Trim();
@@ -86,12 +86,12 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
                          "cudaStreamCreate");
     RETURN_IF_ERROR(CublasStatus(cublasCreate(&cublas_), "cublasCreate"));
     RETURN_IF_ERROR(CublasStatus(cublasSetStream(cublas_, stream_), "cublasSetStream"));
-    // Weights: uploaded once, kept for the executor's life.
+    // Weights: uploaded once, kept for the runner's life.
     weight_ptr_.assign(graph_.value_names.size(), nullptr);
     for (size_t v = 0; v < graph_.constants.size(); ++v) {
       if (!graph_.constants[v].has_value()) continue;
       const Tensor& t = *graph_.constants[v];
-      if (t.type() != onnxrt::ElementType::kFloat32) continue;  // e.g. Reshape's shape
+      if (t.type() != onnx::ElementType::kFloat32) continue;  // e.g. Reshape's shape
       ASSIGN_OR_RETURN(PoolBlock block, pool_.Allocate(t.floats().size_bytes()));
       weights_.push_back(block);
       weight_ptr_[v] = static_cast<float*>(block.ptr);
@@ -106,7 +106,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override {
     std::vector<Shape> input_shapes;
     for (const Tensor& t : inputs) {
-      if (t.type() != onnxrt::ElementType::kFloat32) {
+      if (t.type() != onnx::ElementType::kFloat32) {
         return absl::InvalidArgumentError("the CUDA backend takes FP32 inputs only");
       }
       input_shapes.push_back(t.shape());
@@ -124,7 +124,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
   absl::StatusOr<const RunPlan*> PlanFor(const std::vector<Shape>& input_shapes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::string key;
-    for (const Shape& s : input_shapes) absl::StrAppend(&key, onnxrt::ShapeString(s), ";");
+    for (const Shape& s : input_shapes) absl::StrAppend(&key, ShapeString(s), ";");
     auto it = plans_.find(key);
     if (it != plans_.end()) return &it->second;
     RunPlan plan;
@@ -135,7 +135,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
     // Values that need a buffer: graph inputs and node outputs. A fused
     // Relu and the alias ops reuse their input's buffer.
     std::vector<int> first(values, -2), last(values, -1);
-    for (const onnxrt::GraphPort& p : graph_.inputs) first[p.value] = -1;
+    for (const onnx::GraphPort& p : graph_.inputs) first[p.value] = -1;
     for (size_t i = 0; i < graph_.nodes.size(); ++i) {
       const Node& node = graph_.nodes[i];
       for (int v : node.inputs) {
@@ -154,7 +154,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
       }
     }
     const int end = static_cast<int>(graph_.nodes.size());
-    for (const onnxrt::GraphPort& p : graph_.outputs) last[p.value] = end;
+    for (const onnx::GraphPort& p : graph_.outputs) last[p.value] = end;
     // An alias keeps its root alive as long as itself.
     for (size_t v = 0; v < values; ++v) {
       if (plan.alias_of[v] >= 0) {
@@ -197,7 +197,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     size_t in_bytes = 0, out_bytes = 0;
     for (const Tensor& t : inputs) in_bytes += t.floats().size_bytes();
-    for (const onnxrt::GraphPort& p : graph_.outputs) {
+    for (const onnx::GraphPort& p : graph_.outputs) {
       out_bytes += static_cast<size_t>(Count(plan.shapes[p.value])) * sizeof(float);
     }
     RETURN_IF_ERROR(EnsurePinned(std::max(in_bytes, out_bytes)));
@@ -222,7 +222,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
     CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "run graph");
     staging = static_cast<char*>(pinned_);
     std::vector<size_t> sizes;
-    for (const onnxrt::GraphPort& p : graph_.outputs) {
+    for (const onnx::GraphPort& p : graph_.outputs) {
       const size_t bytes = static_cast<size_t>(Count(plan.shapes[p.value])) * sizeof(float);
       CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(staging, Ptr(plan, arena, p.value), bytes,
                                            cudaMemcpyDeviceToHost, stream_),
@@ -269,28 +269,8 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
       return absl::OkStatus();
     }
     if (op == "Gemm" || op == "MatMul") return LaunchGemm(plan, node, in, out, act);
-    if (op == "Conv") {
-      const Shape& x = plan.shapes[node.inputs[0]];
-      const Shape& w = plan.shapes[node.inputs[1]];
-      ASSIGN_OR_RETURN(kernels::Window2d p, Window(node, x, {w[2], w[3]}));
-      ASSIGN_OR_RETURN(p.group, node.attributes.GetInt("group", 1));
-      p.k = w[0];
-      const float* bias = node.inputs.size() > 2 && node.inputs[2] >= 0 ? in(2) : nullptr;
-      CUDA_RETURN_IF_ERROR(kernels::Conv2d(in(0), in(1), bias, out, p, act, stream_), "Conv2d");
-      return absl::OkStatus();
-    }
-    if (op == "MaxPool" || op == "AveragePool") {
-      ASSIGN_OR_RETURN(std::vector<int64_t> kernel, node.attributes.GetInts("kernel_shape"));
-      ASSIGN_OR_RETURN(kernels::Window2d p, Window(node, plan.shapes[node.inputs[0]], kernel));
-      if (op == "MaxPool") {
-        CUDA_RETURN_IF_ERROR(kernels::MaxPool2d(in(0), out, p, stream_), "MaxPool2d");
-      } else {
-        ASSIGN_OR_RETURN(int64_t include_pad, node.attributes.GetInt("count_include_pad", 0));
-        p.count_include_pad = include_pad != 0;
-        CUDA_RETURN_IF_ERROR(kernels::AveragePool2d(in(0), out, p, stream_), "AveragePool2d");
-      }
-      return absl::OkStatus();
-    }
+    if (op == "Conv") return LaunchConv(plan, node, in, out, act);
+    if (op == "MaxPool" || op == "AveragePool") return LaunchPool(plan, node, in, out);
     if (op == "GlobalAveragePool") {
       const Shape& x = plan.shapes[node.inputs[0]];
       CUDA_RETURN_IF_ERROR(
@@ -306,27 +286,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
       return absl::OkStatus();
     }
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
-      const Shape& a = plan.shapes[node.inputs[0]];
-      const Shape& b = plan.shapes[node.inputs[1]];
-      if (out_shape.size() > static_cast<size_t>(kernels::kMaxRank)) {
-        return absl::InvalidArgumentError("rank above 6");
-      }
-      kernels::BroadcastDims d;
-      d.rank = static_cast<int>(out_shape.size());
-      const std::vector<int64_t> as = onnxrt::BroadcastStrides(a, out_shape);
-      const std::vector<int64_t> bs = onnxrt::BroadcastStrides(b, out_shape);
-      for (int k = 0; k < d.rank; ++k) {
-        d.out[k] = out_shape[k];
-        d.a_stride[k] = as[k];
-        d.b_stride[k] = bs[k];
-      }
-      const kernels::BinaryOp bop = op == "Add"   ? kernels::BinaryOp::kAdd
-                                    : op == "Sub" ? kernels::BinaryOp::kSub
-                                    : op == "Mul" ? kernels::BinaryOp::kMul
-                                                  : kernels::BinaryOp::kDiv;
-      CUDA_RETURN_IF_ERROR(
-          kernels::Binary(in(0), in(1), out, d, Count(out_shape), bop, act, stream_), op.c_str());
-      return absl::OkStatus();
+      return LaunchBinary(plan, node, in, out, act);
     }
     if (op == "Softmax") {
       const int64_t cols = out_shape.empty() ? 1 : out_shape.back();
@@ -335,6 +295,62 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
       return absl::OkStatus();
     }
     return absl::InvalidArgumentError("no CUDA kernel for this op");
+  }
+
+  template <typename In>
+  absl::Status LaunchConv(const RunPlan& plan, const Node& node, const In& in, float* out,
+                          Activation act) {
+    const Shape& x = plan.shapes[node.inputs[0]];
+    const Shape& w = plan.shapes[node.inputs[1]];
+    ASSIGN_OR_RETURN(kernels::Window2d p, Window(node, x, {w[2], w[3]}));
+    ASSIGN_OR_RETURN(p.group, node.attributes.GetInt("group", 1));
+    p.k = w[0];
+    const float* bias = node.inputs.size() > 2 && node.inputs[2] >= 0 ? in(2) : nullptr;
+    CUDA_RETURN_IF_ERROR(kernels::Conv2d(in(0), in(1), bias, out, p, act, stream_), "Conv2d");
+    return absl::OkStatus();
+  }
+
+  template <typename In>
+  absl::Status LaunchPool(const RunPlan& plan, const Node& node, const In& in, float* out) {
+    ASSIGN_OR_RETURN(std::vector<int64_t> kernel, node.attributes.GetInts("kernel_shape"));
+    ASSIGN_OR_RETURN(kernels::Window2d p, Window(node, plan.shapes[node.inputs[0]], kernel));
+    if (node.op_type == "MaxPool") {
+      CUDA_RETURN_IF_ERROR(kernels::MaxPool2d(in(0), out, p, stream_), "MaxPool2d");
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(int64_t include_pad, node.attributes.GetInt("count_include_pad", 0));
+    p.count_include_pad = include_pad != 0;
+    CUDA_RETURN_IF_ERROR(kernels::AveragePool2d(in(0), out, p, stream_), "AveragePool2d");
+    return absl::OkStatus();
+  }
+
+  // Add, Sub, Mul, Div with broadcasting (and a fused activation).
+  template <typename In>
+  absl::Status LaunchBinary(const RunPlan& plan, const Node& node, const In& in, float* out,
+                            Activation act) {
+    const std::string& op = node.op_type;
+    const Shape& out_shape = plan.shapes[node.outputs[0]];
+    const Shape& a = plan.shapes[node.inputs[0]];
+    const Shape& b = plan.shapes[node.inputs[1]];
+    if (out_shape.size() > static_cast<size_t>(kernels::kMaxRank)) {
+      return absl::InvalidArgumentError("rank above 6");
+    }
+    kernels::BroadcastDims d;
+    d.rank = static_cast<int>(out_shape.size());
+    const std::vector<int64_t> as = onnx::BroadcastStrides(a, out_shape);
+    const std::vector<int64_t> bs = onnx::BroadcastStrides(b, out_shape);
+    for (int k = 0; k < d.rank; ++k) {
+      d.out[k] = out_shape[k];
+      d.a_stride[k] = as[k];
+      d.b_stride[k] = bs[k];
+    }
+    const kernels::BinaryOp bop = op == "Add"   ? kernels::BinaryOp::kAdd
+                                  : op == "Sub" ? kernels::BinaryOp::kSub
+                                  : op == "Mul" ? kernels::BinaryOp::kMul
+                                                : kernels::BinaryOp::kDiv;
+    CUDA_RETURN_IF_ERROR(kernels::Binary(in(0), in(1), out, d, Count(out_shape), bop, act, stream_),
+                         op.c_str());
+    return absl::OkStatus();
   }
 
   template <typename In>
@@ -365,7 +381,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
     int64_t rs = 0, cs = 0;
     if (gemm && node.inputs.size() > 2 && node.inputs[2] >= 0) {
       const Shape& c = plan.shapes[node.inputs[2]];
-      const std::vector<int64_t> strides = onnxrt::BroadcastStrides(c, Shape{m, n});
+      const std::vector<int64_t> strides = onnx::BroadcastStrides(c, Shape{m, n});
       rs = strides[0];
       cs = strides[1];
       bias = in(2);
@@ -379,8 +395,8 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
   absl::StatusOr<kernels::Window2d> Window(const Node& node, const Shape& x,
                                            std::vector<int64_t> kernel) const {
     ASSIGN_OR_RETURN(int64_t ceil_mode, node.attributes.GetInt("ceil_mode", 0));
-    ASSIGN_OR_RETURN(onnxrt::WindowGeometry g,
-                     onnxrt::ResolveWindow(node, {x[2], x[3]}, std::move(kernel), ceil_mode != 0));
+    ASSIGN_OR_RETURN(onnx::WindowGeometry g,
+                     onnx::ResolveWindow(node, {x[2], x[3]}, std::move(kernel), ceil_mode != 0));
     kernels::Window2d p;
     p.n = x[0];
     p.c = x[1];
@@ -405,7 +421,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
   const Graph& graph_;
   const std::vector<int> fused_;
   CudaMallocAllocator raw_;
-  MemoryPool pool_;
+  DeviceMemoryPool pool_;
   std::vector<PoolBlock> weights_;
   std::vector<float*> weight_ptr_;  // by value id
   cudaStream_t stream_ = nullptr;
@@ -419,7 +435,7 @@ class CudaGraphExecutorImpl final : public CudaGraphExecutor {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CudaGraphExecutor>> CudaGraphExecutor::Create(const Graph& graph) {
+absl::StatusOr<std::unique_ptr<CudaGraphRunner>> CudaGraphRunner::Create(const Graph& graph) {
   RETURN_IF_ERROR(CheckCudaSupport(graph));
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
@@ -428,9 +444,9 @@ absl::StatusOr<std::unique_ptr<CudaGraphExecutor>> CudaGraphExecutor::Create(con
     return absl::UnavailableError(absl::StrCat(
         "no CUDA device: ", err != cudaSuccess ? cudaGetErrorString(err) : "device count is 0"));
   }
-  auto executor = std::make_unique<CudaGraphExecutorImpl>(graph);
-  RETURN_IF_ERROR(executor->Init());
-  return std::unique_ptr<CudaGraphExecutor>(std::move(executor));
+  auto runner = std::make_unique<StreamGraphRunner>(graph);
+  RETURN_IF_ERROR(runner->Init());
+  return std::unique_ptr<CudaGraphRunner>(std::move(runner));
 }
 
 }  // namespace stoa::functions::cuda

@@ -1,4 +1,4 @@
-// Runs a loaded ONNX graph (onnxrt::Graph, as built by BuildGraph for the
+// Runs a loaded ONNX graph (onnx::Graph, as built by BuildGraph for the
 // CPU engine) on CUDA device 0.
 //
 // At Create: CheckCudaSupport (cuda_plan.h) must pass; every initializer is
@@ -6,7 +6,7 @@
 // host staging buffer are created. Per Run: shapes are inferred for the
 // concrete inputs and a memory plan (one arena, buffers reused across
 // non-overlapping lifetimes) is computed and cached per input-shape key;
-// the arena comes from a caching MemoryPool over cudaMalloc; inputs are
+// the arena comes from a caching DeviceMemoryPool over cudaMalloc; inputs are
 // copied into the pinned buffer and up with cudaMemcpyAsync on the stream,
 // the nodes are launched in order on that stream (cuBLAS for Gemm/MatMul,
 // Stoa's kernels for Conv, pooling, Softmax and fused bias/activation and
@@ -21,9 +21,9 @@
 // RESOURCE_EXHAUSTED when device memory runs out for one request.
 //
 // Thread safety: Run may be called from any number of threads; runs are
-// serialised on the executor's one stream (a device runs one graph at a
+// serialised on the runner's one stream (a device runs one graph at a
 // time well enough for these model sizes; the batching queue is what
-// raises GPU throughput). The Graph must outlive the executor.
+// raises GPU throughput). The Graph must outlive the runner.
 #pragma once
 
 #include <memory>
@@ -35,20 +35,20 @@
 
 namespace stoa::functions::cuda {
 
-class CudaGraphExecutor {
+class CudaGraphRunner {
  public:
-  virtual ~CudaGraphExecutor() = default;
-  CudaGraphExecutor(const CudaGraphExecutor&) = delete;
-  CudaGraphExecutor& operator=(const CudaGraphExecutor&) = delete;
+  virtual ~CudaGraphRunner() = default;
+  CudaGraphRunner(const CudaGraphRunner&) = delete;
+  CudaGraphRunner& operator=(const CudaGraphRunner&) = delete;
 
-  static absl::StatusOr<std::unique_ptr<CudaGraphExecutor>> Create(const onnxrt::Graph& graph);
+  static absl::StatusOr<std::unique_ptr<CudaGraphRunner>> Create(const onnx::Graph& graph);
 
   // `inputs` in graph.inputs order (FP32); returns outputs in graph.outputs order.
-  virtual absl::StatusOr<std::vector<onnxrt::Tensor>> Run(
-      const std::vector<onnxrt::Tensor>& inputs) = 0;
+  virtual absl::StatusOr<std::vector<onnx::Tensor>> Run(
+      const std::vector<onnx::Tensor>& inputs) = 0;
 
  protected:
-  CudaGraphExecutor() = default;
+  CudaGraphRunner() = default;
 };
 
 }  // namespace stoa::functions::cuda

@@ -7,16 +7,16 @@
 #include "common/clock.h"
 #include "functions/onnx/interpreter.h"
 #include "gtest/gtest.h"
-#include "tests/unit/functions/cuda_test_models.h"
-#include "tests/unit/functions/onnx_test_util.h"
+#include "tests/fakes/functions/onnx_builders.h"
+#include "tests/unit/functions/cuda/cuda_test_models.h"
 
 namespace stoa::functions::cuda {
 namespace {
 
-using onnxrt::Shape;
+using onnx::Shape;
 using ::stoa::functions::testing::LoadExampleGraph;
 
-int ValueId(const onnxrt::Graph& g, const std::string& name) {
+int ValueId(const onnx::Graph& g, const std::string& name) {
   for (size_t v = 0; v < g.value_names.size(); ++v) {
     if (g.value_names[v] == name) return static_cast<int>(v);
   }
@@ -26,7 +26,7 @@ int ValueId(const onnxrt::Graph& g, const std::string& name) {
 TEST(CudaPlanTest, ExampleModelsAreSupportedAndShapesMatchTheCpuEngine) {
   for (const auto& [file, row] : {std::pair<std::string, Shape>{"digits/digits.onnx", {64}},
                                   {"lenet/lenet.onnx", {1, 8, 8}}}) {
-    absl::StatusOr<onnxrt::Graph> graph = LoadExampleGraph(file);
+    absl::StatusOr<onnx::Graph> graph = LoadExampleGraph(file);
     if (absl::IsNotFound(graph.status())) GTEST_SKIP() << graph.status();
     ASSERT_TRUE(graph.ok()) << file << ": " << graph.status();
     EXPECT_TRUE(CheckCudaSupport(*graph).ok()) << CheckCudaSupport(*graph);
@@ -34,9 +34,9 @@ TEST(CudaPlanTest, ExampleModelsAreSupportedAndShapesMatchTheCpuEngine) {
     in.insert(in.end(), row.begin(), row.end());
     absl::StatusOr<std::vector<Shape>> shapes = InferShapes(*graph, std::vector<Shape>{in});
     ASSERT_TRUE(shapes.ok()) << shapes.status();
-    std::vector<onnxrt::Tensor> inputs;
-    inputs.push_back(onnxrt::Tensor::Zeros(in));
-    auto cpu = onnxrt::RunGraph(*graph, std::move(inputs), common::RealClock::Get(), 0);
+    std::vector<onnx::Tensor> inputs;
+    inputs.push_back(onnx::Tensor::Zeros(in));
+    auto cpu = onnx::RunGraph(*graph, std::move(inputs), common::RealClock::Get(), 0);
     ASSERT_TRUE(cpu.ok()) << cpu.status();
     for (size_t o = 0; o < graph->outputs.size(); ++o) {
       EXPECT_EQ((*shapes)[graph->outputs[o].value], (*cpu)[o].shape()) << file;
@@ -45,7 +45,7 @@ TEST(CudaPlanTest, ExampleModelsAreSupportedAndShapesMatchTheCpuEngine) {
 }
 
 TEST(CudaPlanTest, LenetIntermediateShapesAndFusion) {
-  absl::StatusOr<onnxrt::Graph> graph = LoadExampleGraph("lenet/lenet.onnx");
+  absl::StatusOr<onnx::Graph> graph = LoadExampleGraph("lenet/lenet.onnx");
   if (absl::IsNotFound(graph.status())) GTEST_SKIP() << graph.status();
   ASSERT_TRUE(graph.ok()) << graph.status();
   auto shapes = InferShapes(*graph, std::vector<Shape>{{3, 1, 8, 8}});
@@ -78,7 +78,7 @@ TEST(CudaPlanTest, UnsupportedOpIsNamed) {
   using namespace ::stoa::functions::testing;  // NOLINT
   auto node = MakeNode("LeakyRelu", "leaky", {"x"}, {"y"});
   auto model = MakeModel({node}, {ValueInfo("x", {-1, 4})}, {ValueInfo("y", {-1, 4})});
-  auto graph = onnxrt::BuildGraph(model, onnxrt::DefaultOpRegistry());
+  auto graph = onnx::BuildGraph(model, onnx::DefaultOpRegistry());
   ASSERT_TRUE(graph.ok()) << graph.status();
   absl::Status st = CheckCudaSupport(*graph);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
@@ -92,7 +92,7 @@ TEST(CudaPlanTest, ReluAfterAValueUsedTwiceIsNotFused) {
   auto relu = MakeNode("Relu", "relu", {"s"}, {"r"});
   auto mul = MakeNode("Mul", "mul", {"s", "r"}, {"y"});
   auto model = MakeModel({add, relu, mul}, {ValueInfo("x", {2})}, {ValueInfo("y", {2})});
-  auto graph = onnxrt::BuildGraph(model, onnxrt::DefaultOpRegistry());
+  auto graph = onnx::BuildGraph(model, onnx::DefaultOpRegistry());
   ASSERT_TRUE(graph.ok()) << graph.status();
   for (int f : PlanFusion(*graph)) EXPECT_EQ(f, -1);
 }

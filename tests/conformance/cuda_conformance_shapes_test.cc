@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "gtest/gtest.h"
-#include "tests/unit/functions/cuda_conformance_util.h"
+#include "tests/conformance/cuda_conformance_util.h"
 
 namespace stoa::functions::cuda {
 namespace {
@@ -18,7 +18,7 @@ TEST(CudaConformanceShapesTest, SupportedTestsInferOnnxsOutputShapes) {
   int checked = 0, cpu_only = 0;
   for (const auto& c : cases) {
     for (const auto& set : c.sets) {
-      std::vector<onnxrt::Shape> in;
+      std::vector<onnx::Shape> in;
       for (const auto& t : set.inputs) in.push_back(t.shape());
       auto shapes = InferShapes(*c.graph, in);
       if (absl::IsUnimplemented(shapes.status())) {

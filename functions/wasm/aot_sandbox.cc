@@ -1,0 +1,233 @@
+#include "functions/wasm/aot_sandbox.h"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <wasm-rt.h>  // trap codes
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "functions/wasm/linear_memory_pool.h"
+
+namespace stoa::functions::wasm {
+namespace {
+
+constexpr size_t kStackBytes = 4 << 20;
+constexpr size_t kGuardBytes = 256 << 10;
+constexpr size_t kAltStackBytes = 64 << 10;
+constexpr size_t kHostStackReserve = 64 << 10;
+
+int DeadlineSignal() { return SIGRTMIN + 6; }
+
+// Reached from signal handlers through a plain thread_local pointer (no
+// lazy-initialization wrapper).
+constinit thread_local SandboxThread* t_state = nullptr;
+
+void DisableAltStack(void* altstack) {
+  stack_t disable{};
+  disable.ss_flags = SS_DISABLE;
+  sigaltstack(&disable, nullptr);
+  munmap(altstack, kAltStackBytes);
+}
+
+// Owns t's mappings (also a half-built t's: unset ones are null).
+void DestroySandboxThread(SandboxThread* t) {
+  if (t->has_timer) timer_delete(t->timer);
+  if (t->altstack != nullptr) DisableAltStack(t->altstack);
+  if (t->mapping != nullptr) munmap(t->mapping, kGuardBytes + kStackBytes);
+  delete t;
+}
+using SandboxThreadPtr = std::unique_ptr<SandboxThread, decltype(&DestroySandboxThread)>;
+
+struct SandboxThreadOwner {
+  ~SandboxThreadOwner() {
+    if (t_state != nullptr) DestroySandboxThread(std::exchange(t_state, nullptr));
+  }
+};
+thread_local SandboxThreadOwner t_owner;
+
+absl::Status MapStack(SandboxThread* t) {
+  void* mapping = mmap(nullptr, kGuardBytes + kStackBytes, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapping == MAP_FAILED) return absl::InternalError("wasm aot: cannot map a stack");
+  t->mapping = static_cast<uint8_t*>(mapping);
+  t->guard_hi = t->mapping + kGuardBytes;
+  if (mprotect(t->guard_hi, kStackBytes, PROT_READ | PROT_WRITE) != 0) {
+    return absl::InternalError("wasm aot: cannot map a stack");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetAltStack(SandboxThread* t) {
+  stack_t current{};
+  sigaltstack(nullptr, &current);
+  if ((current.ss_flags & SS_DISABLE) == 0) return absl::OkStatus();  // the thread has one
+  void* alt =
+      mmap(nullptr, kAltStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (alt == MAP_FAILED) return absl::InternalError("wasm aot: cannot set a signal stack");
+  stack_t ss{};
+  ss.ss_sp = alt;
+  ss.ss_size = kAltStackBytes;
+  if (sigaltstack(&ss, nullptr) != 0) {
+    munmap(alt, kAltStackBytes);
+    return absl::InternalError("wasm aot: cannot set a signal stack");
+  }
+  t->altstack = alt;
+  return absl::OkStatus();
+}
+
+absl::Status CreateTimer(SandboxThread* t) {
+  sigevent sev{};
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = DeadlineSignal();
+  sev._sigev_un._tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (timer_create(CLOCK_MONOTONIC, &sev, &t->timer) != 0) {
+    return absl::InternalError(
+        absl::StrCat("wasm aot: timer_create failed: ", std::strerror(errno)));
+  }
+  t->has_timer = true;
+  return absl::OkStatus();
+}
+
+struct sigaction g_previous[2];  // SIGSEGV, SIGBUS
+
+void OnFault(int sig, siginfo_t* info, void* ucontext) {
+  SandboxThread* t = t_state;
+  if (t != nullptr && t->jmp != nullptr && t->in_wasm != 0) {
+    const auto* addr = static_cast<const uint8_t*>(info->si_addr);
+    if (addr >= t->mapping && addr < t->guard_hi) Trap(WASM_RT_TRAP_EXHAUSTION);
+    if (t->mem_base != nullptr && addr >= t->mem_base &&
+        addr < t->mem_base + LinearMemoryPool::kReserveBytes) {
+      Trap(WASM_RT_TRAP_OOB);
+    }
+  }
+  // Not ours: whoever handled it before, or the default action (the fault
+  // repeats when the handler returns).
+  const struct sigaction& previous = g_previous[sig == SIGBUS ? 1 : 0];
+  if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
+    previous.sa_sigaction(sig, info, ucontext);
+  } else if (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN) {
+    signal(sig, SIG_DFL);
+  } else {
+    previous.sa_handler(sig);
+  }
+}
+
+// The timer is armed before the jump scope exists: until then (and in host
+// code) the expiry is only recorded, and honoured on entry to Wasm.
+void OnDeadline(int, siginfo_t*, void*) {
+  SandboxThread* t = t_state;
+  if (t == nullptr || t->call == nullptr) return;
+  if (t->jmp != nullptr && t->in_wasm != 0) Trap(kTrapTimeout);
+  t->deadline_hit = 1;
+}
+
+// Runs on the sandbox stack: body inside the jump scope every trap returns
+// to.
+void Trampoline() {
+  SandboxThread* const t = t_state;
+  sigjmp_buf jmp;
+  t->jmp = &jmp;
+  const int code = sigsetjmp(jmp, 1);
+  if (code == 0) {
+    t->body(t->call);
+    t->in_wasm = 0;
+  }
+  t->trap_code = code;
+  t->jmp = nullptr;
+}
+
+}  // namespace
+
+void InstallSandboxHandlers() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction fault {};
+    fault.sa_sigaction = &OnFault;
+    fault.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&fault.sa_mask);
+    sigaddset(&fault.sa_mask, DeadlineSignal());
+    sigaction(SIGSEGV, &fault, &g_previous[0]);
+    sigaction(SIGBUS, &fault, &g_previous[1]);
+    struct sigaction deadline {};
+    deadline.sa_sigaction = &OnDeadline;
+    deadline.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&deadline.sa_mask);
+    sigaction(DeadlineSignal(), &deadline, nullptr);
+  });
+}
+
+absl::StatusOr<SandboxThread*> CurrentSandbox() {
+  if (t_state != nullptr) return t_state;
+  SandboxThreadPtr t(new SandboxThread, &DestroySandboxThread);
+  for (absl::Status s : {MapStack(t.get()), SetAltStack(t.get()), CreateTimer(t.get())}) {
+    if (!s.ok()) return s;
+  }
+  (void)t_owner;  // registers the thread-exit cleanup
+  t_state = t.release();
+  return t_state;
+}
+
+SandboxThread* ThisSandbox() { return t_state; }
+
+int RunInSandbox(SandboxThread* t, void (*body)(AotCall*), int64_t budget_us) {
+  t->body = body;
+  t->trap_code = 0;
+  t->deadline_hit = 0;
+  t->in_wasm = 0;
+  itimerspec arm{};
+  arm.it_value.tv_sec = budget_us / 1000000;
+  arm.it_value.tv_nsec = (budget_us % 1000000) * 1000;
+  timer_settime(t->timer, 0, &arm, nullptr);
+  getcontext(&t->callee);
+  t->callee.uc_stack.ss_sp = t->guard_hi;
+  t->callee.uc_stack.ss_size = kStackBytes;
+  t->callee.uc_link = &t->caller;
+  makecontext(&t->callee, &Trampoline, 0);
+  swapcontext(&t->caller, &t->callee);
+  const itimerspec disarm{};
+  timer_settime(t->timer, 0, &disarm, nullptr);
+  t->body = nullptr;
+  if (t->trap_code == WASM_RT_TRAP_EXHAUSTION) madvise(t->guard_hi, kStackBytes, MADV_DONTNEED);
+  return t->trap_code;
+}
+
+void EnterWasm(SandboxThread* t) {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t->in_wasm = 1;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (t->deadline_hit != 0) Trap(kTrapTimeout);
+}
+
+[[noreturn]] void Trap(int code) {
+  SandboxThread* t = t_state;
+  t->in_wasm = 0;
+  siglongjmp(*t->jmp, code != 0 ? code : WASM_RT_TRAP_UNREACHABLE);
+}
+
+sig_atomic_t EnterHost(SandboxThread* t) {
+  const sig_atomic_t was = t->in_wasm;
+  t->in_wasm = 0;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  return was;
+}
+
+void LeaveHost(SandboxThread* t, sig_atomic_t was) {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t->in_wasm = was;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (was != 0 && t->deadline_hit != 0) Trap(kTrapTimeout);
+}
+
+bool HostStackLow(const SandboxThread* t) {
+  const char probe = 0;
+  return reinterpret_cast<const uint8_t*>(&probe) < t->guard_hi + kHostStackReserve;
+}
+
+}  // namespace stoa::functions::wasm

@@ -1,0 +1,93 @@
+// The per-thread sandbox the AOT engine (aot_engine.h) runs generated code
+// in, and the signal handling that turns faults and the deadline into traps:
+//  - a 4 MiB stack with a 256 KiB PROT_NONE guard below it, entered with
+//    makecontext/swapcontext, so unbounded recursion faults in the guard;
+//  - a sigaltstack for the handlers (unless the thread already has one);
+//  - a POSIX timer (CLOCK_MONOTONIC, SIGEV_THREAD_ID, SIGRTMIN+6) armed
+//    for the time an invocation has left;
+//  - process-wide SIGSEGV/SIGBUS and deadline handlers. A fault inside
+//    generated code whose address is in the thread's stack guard ("call
+//    stack exhausted") or linear-memory reservation ("out of bounds") and
+//    the deadline while in generated code siglongjmp to the running call's
+//    jump buffer. In host code (in_wasm cleared) the deadline is only
+//    recorded and honoured on the way back into Wasm; a fault anywhere
+//    else goes to the previous handler (by default the process dies, as it
+//    would have).
+//
+// Internal to the AOT engine. Thread safety: every SandboxThread belongs to
+// one thread, reached through a plain thread_local pointer from signal
+// handlers; it is created on the thread's first call and freed when the
+// thread exits. The handlers are installed once and never removed.
+#pragma once
+
+#include <setjmp.h>
+#include <signal.h>
+#include <time.h>
+#include <ucontext.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+
+namespace stoa::functions::wasm {
+
+// Trap codes beyond wasm_rt_trap_t.
+inline constexpr int kTrapTimeout = 100;
+inline constexpr int kTrapExit = 101;
+inline constexpr int kTrapNoMemory = 102;
+
+struct AotCall;  // the invocation in progress (aot_engine.cc); opaque here
+
+struct SandboxThread {
+  sigjmp_buf* jmp = nullptr;  // non-null while an invocation can unwind
+  volatile sig_atomic_t in_wasm = 0;
+  volatile sig_atomic_t deadline_hit = 0;
+  uint8_t* mem_base = nullptr;  // the running instance's reservation
+  uint8_t* mapping = nullptr;   // guard + stack
+  uint8_t* guard_hi = nullptr;  // = lowest usable stack byte
+  void* altstack = nullptr;     // ours, or null when the thread had one
+  timer_t timer{};
+  bool has_timer = false;
+  ucontext_t caller{};
+  ucontext_t callee{};
+  // Set by the engine for as long as an invocation holds this thread
+  // (instance creation to instance free); the deadline handler ignores a
+  // thread without one.
+  AotCall* call = nullptr;
+  void (*body)(AotCall*) = nullptr;  // what RunInSandbox runs
+  int trap_code = 0;                 // RunInSandbox's outcome
+};
+
+// Installs the process-wide handlers (once).
+void InstallSandboxHandlers();
+
+// The calling thread's sandbox, created on first use; INTERNAL when its
+// stack, signal stack or timer cannot be had.
+absl::StatusOr<SandboxThread*> CurrentSandbox();
+// The calling thread's sandbox; host functions (called from generated code
+// inside RunInSandbox) always have one.
+SandboxThread* ThisSandbox();
+
+// Runs body(t->call) on t's stack inside a jump scope, with the deadline
+// timer armed for budget_us (> 0). Returns 0 when body returned, else the
+// trap code it was unwound with. body runs as host code (in_wasm clear)
+// until it calls EnterWasm.
+int RunInSandbox(SandboxThread* t, void (*body)(AotCall*), int64_t budget_us);
+
+// body is about to run generated code: traps with kTrapTimeout when the
+// deadline already passed.
+void EnterWasm(SandboxThread* t);
+
+// Unwinds the running call with `code` (0 means unreachable).
+[[noreturn]] void Trap(int code);
+
+// Host code (WASI, allocator) runs between these, so the deadline signal
+// never unwinds it; LeaveHost traps when the deadline passed meanwhile.
+sig_atomic_t EnterHost(SandboxThread* t);
+void LeaveHost(SandboxThread* t, sig_atomic_t was);
+
+// Whether host code would run with less than 64 KiB of stack left.
+bool HostStackLow(const SandboxThread* t);
+
+}  // namespace stoa::functions::wasm
