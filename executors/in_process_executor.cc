@@ -301,44 +301,53 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
     return;
   }
 
+  done(Install(MakeEntry(name, sha, *std::move(loaded), load_us), load_us));
+}
+
+InProcessExecutor::EntryPtr InProcessExecutor::MakeEntry(const std::string& name,
+                                                         const std::string& sha,
+                                                         functions::LoadedFunctionPtr fn,
+                                                         int64_t load_us) {
   auto entry = std::make_shared<Entry>();
   entry->function = name;
   entry->sha256 = sha;
-  entry->fn = std::move(*loaded);
+  entry->fn = std::move(fn);
   const v1::BatchingSpec& batching = entry->fn->spec().batching();
   if (batching.max_batch() > 1) {
     BatchingOptions batch_options;
     batch_options.max_batch = batching.max_batch();
     batch_options.max_delay_us = batching.max_delay_us();
-    std::shared_ptr<functions::LoadedFunction> fn = entry->fn;
+    std::shared_ptr<functions::LoadedFunction> shared = entry->fn;
     entry->batcher = std::make_unique<Batcher>(
         batch_options,
-        [fn, name](const functions::InvocationInput& input) {
-          return InvokeGuarded(*fn, name, input);
+        [shared, name](const functions::InvocationInput& input) {
+          return InvokeGuarded(*shared, name, input);
         },
         [this](std::function<void()> work) { pool_.Schedule(std::move(work)); }, clock_);
   }
-  if (metrics_ != nullptr) {
-    entry->ok_counter =
-        &metrics_
-             ->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
-             .Add({{"function", name}, {"outcome", "ok"}});
-    entry->exec_seconds = &metrics_
-                               ->AddHistogram("stoa_executor_exec_seconds",
-                                              "Execution time of successful invocations.")
-                               .Add({{"function", name}});
-    entry->queue_seconds =
-        &metrics_->AddHistogram("stoa_executor_queue_seconds", "Time invocations spent queued.")
-             .Add({{"function", name}});
-    metrics_->AddHistogram("stoa_executor_load_seconds", "Time taken to load a function.")
-        .Add({{"function", name}})
-        .Observe(load_us / 1e6);
-  }
+  if (metrics_ == nullptr) return entry;
+  entry->ok_counter =
+      &metrics_->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
+           .Add({{"function", name}, {"outcome", "ok"}});
+  entry->exec_seconds =
+      &metrics_
+           ->AddHistogram("stoa_executor_exec_seconds", "Execution time of successful invocations.")
+           .Add({{"function", name}});
+  entry->queue_seconds =
+      &metrics_->AddHistogram("stoa_executor_queue_seconds", "Time invocations spent queued.")
+           .Add({{"function", name}});
+  metrics_->AddHistogram("stoa_executor_load_seconds", "Time taken to load a function.")
+      .Add({{"function", name}})
+      .Observe(load_us / 1e6);
+  return entry;
+}
 
+v1::LoadFunctionResponse InProcessExecutor::Install(EntryPtr entry, int64_t load_us) {
+  const std::string sha = entry->sha256;
   v1::LoadFunctionResponse response;
   {
     absl::MutexLock lock(&mu_);
-    auto& versions = functions_[name];
+    auto& versions = functions_[entry->function];
     auto it = versions.find(sha);
     if (it != versions.end()) {
       // A concurrent load of the same bytes won: keep the first one.
@@ -355,7 +364,7 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
   }
   // The runtime may not echo sha256 in the spec it derived; the key is ours.
   response.mutable_spec()->set_sha256(sha);
-  done(std::move(response));
+  return response;
 }
 
 void InProcessExecutor::UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) {

@@ -103,6 +103,12 @@ class InProcessExecutor final : public Executor {
   void RunInvocation(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
                      int64_t deadline_us, const CancelSignalPtr& cancel, InvokeCallback done);
   void RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done);
+  // A loaded function's entry: its batcher (when the spec batches) and its
+  // metric handles.
+  EntryPtr MakeEntry(const std::string& name, const std::string& sha,
+                     functions::LoadedFunctionPtr fn, int64_t load_us);
+  // Adds `entry` unless a concurrent load of the same version won.
+  v1::LoadFunctionResponse Install(EntryPtr entry, int64_t load_us);
   void RecordOutcome(const Entry& entry, const absl::Status& status);
   void RecordExecTime(int64_t exec_us);
   void InvokeBatched(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,

@@ -114,47 +114,14 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
-}  // namespace
+using stoa::scheduler::Tier;
+using stoa::scheduler::TierIndex;
+using Executors = std::array<stoa::executors::ExecutorPtr, stoa::scheduler::kNumTiers>;
 
-int main(int argc, char** argv) {
-  Flags flags;
-  if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
-  stoa::common::InitLogging("stoa-gateway", flags.log_level);
-
-  absl::StatusOr<stoa::common::HostPort> listen = stoa::common::ParseHostPort(flags.listen);
-  if (!listen.ok()) {
-    std::cerr << "stoa-gateway: --listen: " << listen.status().message() << "\n";
-    return kExitBadFlags;
-  }
-  stoa::common::HttpServer::Options http_options;
-  http_options.host = listen->host;
-  http_options.port = listen->port;
-  http_options.threads = flags.http_threads;
-  http_options.body_limit = static_cast<uint64_t>(flags.body_limit_mb) * 1024 * 1024;
-
-  std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
-  if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
-
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  stoa::common::metrics::Registry metrics;
-  auto registry = stoa::gateway::FunctionRegistry::Open(flags.data_dir);
-  if (!registry.ok()) {
-    std::cerr << "stoa-gateway: " << registry.status().message() << "\n";
-    return kExitStartFailed;
-  }
-  stoa::functions::RuntimeOptions runtime_options;
-  runtime_options.intra_op_threads = flags.edge_intra_op_threads;
-  runtime_options.wasm_engine = flags.wasm_engine;
-  runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
-  stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
-  using stoa::scheduler::Tier;
-  using stoa::scheduler::TierIndex;
-  std::array<stoa::executors::ExecutorPtr, stoa::scheduler::kNumTiers> executors;
+// The executor of each tier, from --edge and --cloud.
+Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& runtimes,
+                        stoa::common::metrics::Registry& metrics) {
+  Executors executors;
   auto& edge = executors[TierIndex(Tier::kEdge)];
   auto& cloud = executors[TierIndex(Tier::kCloud)];
   if (flags.edge == "in-process") {
@@ -164,6 +131,8 @@ int main(int argc, char** argv) {
   } else if (flags.edge != "none" && !flags.edge.empty()) {
     edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge);
   }
+  std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
+  if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
   if (clouds.size() == 1) {
     cloud = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0]);
   } else if (clouds.size() > 1) {
@@ -178,23 +147,73 @@ int main(int argc, char** argv) {
     const auto& e = executors[TierIndex(t)];
     spdlog::info("tier {}: {}", stoa::scheduler::TierName(t), e ? e->Describe() : "none");
   }
+  return executors;
+}
+
+// The scheduler's options from --edge, --tier-cost and --tier-energy.
+absl::StatusOr<stoa::scheduler::SchedulerOptions> SchedulerOptionsFrom(const Flags& flags) {
+  stoa::scheduler::SchedulerOptions options;
+  if (flags.edge == "in-process") options.in_process.Add(Tier::kEdge);
+  for (auto [text, what, values] :
+       {std::tuple{&flags.tier_cost, "--tier-cost", &options.figures.cost},
+        std::tuple{&flags.tier_energy, "--tier-energy", &options.figures.energy}}) {
+    if (auto s = stoa::scheduler::ParseTierValues(*text, what, *values); !s.ok()) return s;
+  }
+  return options;
+}
+
+// SIGINT and SIGTERM, blocked in every thread, for sigwait.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
+  stoa::common::InitLogging("stoa-gateway", flags.log_level);
+
+  absl::StatusOr<stoa::common::HostPort> listen = stoa::common::ParseHostPort(flags.listen);
+  if (!listen.ok()) {
+    std::cerr << "stoa-gateway: --listen: " << listen.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  auto scheduler_options = SchedulerOptionsFrom(flags);
+  if (!scheduler_options.ok()) {
+    std::cerr << "stoa-gateway: " << scheduler_options.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  stoa::common::HttpServer::Options http_options;
+  http_options.host = listen->host;
+  http_options.port = listen->port;
+  http_options.threads = flags.http_threads;
+  http_options.body_limit = static_cast<uint64_t>(flags.body_limit_mb) * 1024 * 1024;
+  sigset_t signals = BlockStopSignals();
+
+  stoa::common::metrics::Registry metrics;
+  auto registry = stoa::gateway::FunctionRegistry::Open(flags.data_dir);
+  if (!registry.ok()) {
+    std::cerr << "stoa-gateway: " << registry.status().message() << "\n";
+    return kExitStartFailed;
+  }
+  stoa::functions::RuntimeOptions runtime_options;
+  runtime_options.intra_op_threads = flags.edge_intra_op_threads;
+  runtime_options.wasm_engine = flags.wasm_engine;
+  runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
+  stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
 
   std::random_device seed;
-  stoa::scheduler::SchedulerOptions scheduler_options;
-  if (flags.edge == "in-process") scheduler_options.in_process.Add(Tier::kEdge);
-  for (auto [text, what, values] :
-       {std::tuple{&flags.tier_cost, "--tier-cost", &scheduler_options.figures.cost},
-        std::tuple{&flags.tier_energy, "--tier-energy", &scheduler_options.figures.energy}}) {
-    if (auto s = stoa::scheduler::ParseTierValues(*text, what, *values); !s.ok()) {
-      std::cerr << "stoa-gateway: " << s.message() << "\n";
-      return kExitBadFlags;
-    }
-  }
   stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics, seed(),
-                                                {}, scheduler_options);
+                                                {}, *scheduler_options);
   stoa::gateway::Dispatcher::Options dispatcher_options;
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
-  stoa::gateway::Dispatcher dispatcher(std::move(executors), scheduler,
+  stoa::gateway::Dispatcher dispatcher(MakeExecutors(flags, runtimes, metrics), scheduler,
                                        stoa::common::RealClock::Get(), metrics, dispatcher_options);
   stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);
   if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
@@ -208,11 +227,11 @@ int main(int argc, char** argv) {
     std::cerr << "stoa-gateway: " << port.status().message() << "\n";
     return kExitStartFailed;
   }
-  std::printf("stoa-gateway listening on %s:%u\n", http_options.host.c_str(),
-              static_cast<unsigned>(*port));
+  std::printf("stoa-gateway listening on %s\n",
+              stoa::common::FormatHostPort(http_options.host, *port).c_str());
   std::fflush(stdout);
-  spdlog::info("{} functions registered; serving on {}:{}", (*registry)->List().size(),
-               http_options.host, *port);
+  spdlog::info("{} functions registered; serving on {}", (*registry)->List().size(),
+               stoa::common::FormatHostPort(http_options.host, *port));
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

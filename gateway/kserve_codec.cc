@@ -1,6 +1,5 @@
 #include "gateway/kserve_codec.h"
 
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -151,69 +150,75 @@ absl::Status Flatten(const element& data, v1::DataType type, const std::string& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Tensor> ParseInput(size_t index, const element& input) {
-  std::string what = absl::StrCat("inputs[", index, "]");
-  if (input.type() != element_type::OBJECT) {
-    return Invalid(what, absl::StrCat("is ", JsonTypeName(input.type()), ", expected an object"));
-  }
+// The fields of one input as parsed so far.
+struct InputFields {
   v1::Tensor tensor;
-  bool has_shape = false, has_datatype = false;
-  element data;
+  bool has_shape = false;
+  bool has_datatype = false;
   bool has_data = false;
-  simdjson::dom::object fields;
-  if (input.get_object().get(fields) != simdjson::SUCCESS) return Invalid(what, "not an object");
-  for (auto field : fields) {
-    std::string_view key = field.key;
-    if (key == "name") {
-      std::string_view name;
-      if (field.value.get_string().get(name) != simdjson::SUCCESS || name.empty()) {
-        return Invalid(what, "'name' must be a non-empty string");
-      }
-      tensor.set_name(std::string(name));
-    } else if (key == "shape") {
-      simdjson::dom::array dims;
-      if (field.value.get_array().get(dims) != simdjson::SUCCESS) {
-        return Invalid(what, "'shape' must be an array of non-negative integers");
-      }
-      for (element d : dims) {
-        int64_t v;
-        if (d.get_int64().get(v) != simdjson::SUCCESS || v < 0) {
-          return Invalid(what, "'shape' must be an array of non-negative integers");
-        }
-        tensor.add_shape(v);
-      }
-      has_shape = true;
-    } else if (key == "datatype") {
-      std::string_view name;
-      if (field.value.get_string().get(name) != simdjson::SUCCESS) {
-        return Invalid(what, "'datatype' must be a string");
-      }
-      std::optional<v1::DataType> type = ParseDataType(name);
-      if (!type || ElementSize(*type) == 0) {
-        return Invalid(what, absl::StrCat("unsupported datatype '", std::string(name),
-                                          "' (supported: FP32, FP64, INT32, INT64, INT8, "
-                                          "UINT8, BOOL)"));
-      }
-      tensor.set_datatype(*type);
-      has_datatype = true;
-    } else if (key == "data") {
-      data = field.value;
-      has_data = true;
-    } else if (key == "parameters") {
-      if (field.value.type() != element_type::OBJECT) {
-        return Invalid(what, "'parameters' must be an object");
-      }
-    } else {
-      return Invalid(what, absl::StrCat("unknown field '", std::string(key),
-                                        "' (expected name, shape, datatype, data, parameters)"));
-    }
-  }
-  if (tensor.name().empty()) return Invalid(what, "missing 'name'");
-  what = absl::StrCat(what, " '", tensor.name(), "'");
-  if (!has_shape) return Invalid(what, "missing 'shape'");
-  if (!has_datatype) return Invalid(what, "missing 'datatype'");
-  if (!has_data) return Invalid(what, "missing 'data'");
+  element data;
+};
 
+absl::Status ParseShape(const element& value, const std::string& what, v1::Tensor& tensor) {
+  simdjson::dom::array dims;
+  if (value.get_array().get(dims) != simdjson::SUCCESS) {
+    return Invalid(what, "'shape' must be an array of non-negative integers");
+  }
+  for (element d : dims) {
+    int64_t v;
+    if (d.get_int64().get(v) != simdjson::SUCCESS || v < 0) {
+      return Invalid(what, "'shape' must be an array of non-negative integers");
+    }
+    tensor.add_shape(v);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseDatatype(const element& value, const std::string& what, v1::Tensor& tensor) {
+  std::string_view name;
+  if (value.get_string().get(name) != simdjson::SUCCESS) {
+    return Invalid(what, "'datatype' must be a string");
+  }
+  std::optional<v1::DataType> type = ParseDataType(name);
+  if (!type || ElementSize(*type) == 0) {
+    return Invalid(what, absl::StrCat("unsupported datatype '", std::string(name),
+                                      "' (supported: FP32, FP64, INT32, INT64, INT8, "
+                                      "UINT8, BOOL)"));
+  }
+  tensor.set_datatype(*type);
+  return absl::OkStatus();
+}
+
+absl::Status ParseInputField(std::string_view key, const element& value, const std::string& what,
+                             InputFields& in) {
+  if (key == "name") {
+    std::string_view name;
+    if (value.get_string().get(name) != simdjson::SUCCESS || name.empty()) {
+      return Invalid(what, "'name' must be a non-empty string");
+    }
+    in.tensor.set_name(std::string(name));
+  } else if (key == "shape") {
+    RETURN_IF_ERROR(ParseShape(value, what, in.tensor));
+    in.has_shape = true;
+  } else if (key == "datatype") {
+    RETURN_IF_ERROR(ParseDatatype(value, what, in.tensor));
+    in.has_datatype = true;
+  } else if (key == "data") {
+    in.data = value;
+    in.has_data = true;
+  } else if (key == "parameters") {
+    if (value.type() != element_type::OBJECT)
+      return Invalid(what, "'parameters' must be an object");
+  } else {
+    return Invalid(what, absl::StrCat("unknown field '", std::string(key),
+                                      "' (expected name, shape, datatype, data, parameters)"));
+  }
+  return absl::OkStatus();
+}
+
+// Flattens `data` into the tensor's raw bytes, checking the element count
+// against its shape.
+absl::Status FillData(const element& data, const std::string& what, v1::Tensor& tensor) {
   uint64_t expected = 1;
   for (int64_t d : tensor.shape()) {
     if (d != 0 && expected > kMaxElements / static_cast<uint64_t>(d)) {
@@ -230,7 +235,25 @@ absl::StatusOr<v1::Tensor> ParseInput(size_t index, const element& input) {
                                       ShapeString(tensor.shape()), " needs ", expected));
   }
   tensor.set_raw(std::move(raw));
-  return tensor;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Tensor> ParseInput(size_t index, const element& input) {
+  std::string what = absl::StrCat("inputs[", index, "]");
+  if (input.type() != element_type::OBJECT) {
+    return Invalid(what, absl::StrCat("is ", JsonTypeName(input.type()), ", expected an object"));
+  }
+  simdjson::dom::object fields;
+  if (input.get_object().get(fields) != simdjson::SUCCESS) return Invalid(what, "not an object");
+  InputFields in;
+  for (auto field : fields) RETURN_IF_ERROR(ParseInputField(field.key, field.value, what, in));
+  if (in.tensor.name().empty()) return Invalid(what, "missing 'name'");
+  what = absl::StrCat(what, " '", in.tensor.name(), "'");
+  if (!in.has_shape) return Invalid(what, "missing 'shape'");
+  if (!in.has_datatype) return Invalid(what, "missing 'datatype'");
+  if (!in.has_data) return Invalid(what, "missing 'data'");
+  RETURN_IF_ERROR(FillData(in.data, what, in.tensor));
+  return std::move(in.tensor);
 }
 
 simdjson::dom::parser& ThreadParser() {
@@ -238,79 +261,56 @@ simdjson::dom::parser& ThreadParser() {
   return parser;
 }
 
-template <typename T>
-T LoadLe(const char* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
-}
-
-template <typename T>
-void AppendNumber(std::string& out, T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(v)) {
-      out.append("null");
-      return;
-    }
+absl::Status ParseInputs(const element& value, InferRequest& request) {
+  simdjson::dom::array inputs;
+  if (value.get_array().get(inputs) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("'inputs' must be an array");
   }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  out.append(buf, end);
-}
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out.append(nlohmann::json(std::string(s)).dump());
-}
-
-absl::Status AppendTensor(std::string& out, const v1::Tensor& t) {
-  size_t size = ElementSize(t.datatype());
-  if (size == 0) {
-    return absl::InternalError(absl::StrCat("output '", t.name(), "' has unsupported datatype ",
-                                            v1::DataType_Name(t.datatype())));
+  size_t i = 0;
+  for (element input : inputs) {
+    ASSIGN_OR_RETURN(v1::Tensor tensor, ParseInput(i++, input));
+    request.inputs.push_back(std::move(tensor));
   }
-  uint64_t n = 1;
-  for (int64_t d : t.shape()) n *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
-  if (t.raw().size() != n * size) {
-    return absl::InternalError(absl::StrCat("output '", t.name(), "' has ", t.raw().size(),
-                                            " bytes, shape ", ShapeString(t.shape()), " needs ",
-                                            n * size));
-  }
-  out.append("{\"name\":");
-  AppendJsonString(out, t.name());
-  out.append(",\"shape\":").append(ShapeString(t.shape()));
-  out.append(",\"datatype\":\"").append(DataTypeName(t.datatype())).append("\",\"data\":[");
-  out.reserve(out.size() + n * 12 + 2);
-  const char* p = t.raw().data();
-  for (uint64_t i = 0; i < n; ++i, p += size) {
-    if (i) out.push_back(',');
-    switch (t.datatype()) {
-      case v1::FP32:
-        AppendNumber(out, LoadLe<float>(p));
-        break;
-      case v1::FP64:
-        AppendNumber(out, LoadLe<double>(p));
-        break;
-      case v1::INT32:
-        AppendNumber(out, LoadLe<int32_t>(p));
-        break;
-      case v1::INT64:
-        AppendNumber(out, LoadLe<int64_t>(p));
-        break;
-      case v1::INT8:
-        AppendNumber(out, static_cast<int>(LoadLe<int8_t>(p)));
-        break;
-      case v1::UINT8:
-        AppendNumber(out, static_cast<int>(LoadLe<uint8_t>(p)));
-        break;
-      case v1::BOOL:
-        out.append(*p ? "true" : "false");
-        break;
-      default:
-        break;
-    }
-  }
-  out.append("]}");
   return absl::OkStatus();
+}
+
+absl::Status ParseRequestedOutputs(const element& value, InferRequest& request) {
+  simdjson::dom::array outputs;
+  if (value.get_array().get(outputs) != simdjson::SUCCESS) {
+    return absl::InvalidArgumentError("'outputs' must be an array of {\"name\": …}");
+  }
+  size_t i = 0;
+  for (element output : outputs) {
+    std::string_view name;
+    if (output["name"].get_string().get(name) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("outputs[", i, "]: missing 'name' (a string)"));
+    }
+    request.requested_outputs.emplace_back(name);
+    ++i;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseRequestField(std::string_view key, const element& value, InferRequest& request) {
+  if (key == "inputs") return ParseInputs(value, request);
+  if (key == "outputs") return ParseRequestedOutputs(value, request);
+  if (key == "id") {
+    std::string_view id;
+    if (value.get_string().get(id) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("'id' must be a string");
+    }
+    request.id = std::string(id);
+    return absl::OkStatus();
+  }
+  if (key == "parameters") {
+    if (value.type() != element_type::OBJECT) {
+      return absl::InvalidArgumentError("'parameters' must be an object");
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown field '", std::string(key),
+                                                 "' (expected id, inputs, outputs, parameters)"));
 }
 
 }  // namespace
@@ -330,47 +330,8 @@ absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body) {
     return absl::InvalidArgumentError("request body is not a JSON object");
   }
   for (auto field : fields) {
-    std::string_view key = field.key;
-    if (key == "inputs") {
-      simdjson::dom::array inputs;
-      if (field.value.get_array().get(inputs) != simdjson::SUCCESS) {
-        return absl::InvalidArgumentError("'inputs' must be an array");
-      }
-      size_t i = 0;
-      for (element input : inputs) {
-        ASSIGN_OR_RETURN(v1::Tensor tensor, ParseInput(i++, input));
-        request.inputs.push_back(std::move(tensor));
-      }
-      has_inputs = true;
-    } else if (key == "id") {
-      std::string_view id;
-      if (field.value.get_string().get(id) != simdjson::SUCCESS) {
-        return absl::InvalidArgumentError("'id' must be a string");
-      }
-      request.id = std::string(id);
-    } else if (key == "outputs") {
-      simdjson::dom::array outputs;
-      if (field.value.get_array().get(outputs) != simdjson::SUCCESS) {
-        return absl::InvalidArgumentError("'outputs' must be an array of {\"name\": …}");
-      }
-      size_t i = 0;
-      for (element output : outputs) {
-        std::string_view name;
-        if (output["name"].get_string().get(name) != simdjson::SUCCESS) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("outputs[", i, "]: missing 'name' (a string)"));
-        }
-        request.requested_outputs.emplace_back(name);
-        ++i;
-      }
-    } else if (key == "parameters") {
-      if (field.value.type() != element_type::OBJECT) {
-        return absl::InvalidArgumentError("'parameters' must be an object");
-      }
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown field '", std::string(key), "' (expected id, inputs, outputs, parameters)"));
-    }
+    RETURN_IF_ERROR(ParseRequestField(field.key, field.value, request));
+    has_inputs = has_inputs || field.key == "inputs";
   }
   if (!has_inputs) return absl::InvalidArgumentError("missing 'inputs'");
   std::set<std::string> names;
@@ -425,34 +386,6 @@ absl::Status CheckAgainstSignature(const InferRequest& request, const v1::Functi
     }
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> RenderInferResponse(
-    std::string_view model_name, uint64_t model_version, std::string_view id,
-    const google::protobuf::RepeatedPtrField<v1::Tensor>& outputs,
-    const std::vector<std::string>& requested) {
-  std::string out;
-  out.reserve(256);
-  out.append("{\"model_name\":");
-  AppendJsonString(out, model_name);
-  out.append(",\"model_version\":\"").append(std::to_string(model_version)).append("\"");
-  if (!id.empty()) {
-    out.append(",\"id\":");
-    AppendJsonString(out, id);
-  }
-  out.append(",\"outputs\":[");
-  bool first = true;
-  for (const v1::Tensor& t : outputs) {
-    if (!requested.empty() &&
-        std::find(requested.begin(), requested.end(), t.name()) == requested.end()) {
-      continue;
-    }
-    if (!first) out.push_back(',');
-    first = false;
-    RETURN_IF_ERROR(AppendTensor(out, t));
-  }
-  out.append("]}");
-  return out;
 }
 
 std::string_view DataTypeName(v1::DataType type) {

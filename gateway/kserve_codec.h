@@ -1,5 +1,5 @@
 // The KServe v2 (Open Inference Protocol) JSON codec of the invoke path:
-// request bodies in, stoa::v1::Tensor out, and back.
+// request bodies in, stoa::v1::Tensor out (responses: kserve_response.h).
 //
 // Request:  {"id"?, "inputs":[{"name","shape":[…],"datatype":"FP32",
 //            "data":[…]}], "outputs"?:[{"name"}], "parameters"?:{…}}
@@ -48,15 +48,6 @@ absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body);
 // that every requested output exists. INVALID_ARGUMENT in KServe's terms,
 // naming inputs[i], the expected and the actual datatype or shape.
 absl::Status CheckAgainstSignature(const InferRequest& request, const v1::FunctionSpec& spec);
-
-// Renders a response body. Only `requested` outputs (all when empty), in
-// the order the function produced them. Floats are written in the shortest
-// form that round-trips; NaN and infinities (which JSON lacks) as null.
-// INTERNAL when a tensor's bytes do not match its shape and datatype.
-absl::StatusOr<std::string> RenderInferResponse(
-    std::string_view model_name, uint64_t model_version, std::string_view id,
-    const google::protobuf::RepeatedPtrField<v1::Tensor>& outputs,
-    const std::vector<std::string>& requested = {});
 
 // KServe names ("FP32", …) of datatypes; "" for DATA_TYPE_UNSPECIFIED.
 std::string_view DataTypeName(v1::DataType type);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/http_status.h"
 #include "gateway/kserve_codec.h"
+#include "gateway/kserve_response.h"
 #include "gateway/multipart.h"
 #include "gateway/scheduler_state_json.h"
 #include "gateway/spec_json.h"

@@ -26,6 +26,74 @@ absl::Status CheckOutput(const GraphPort& port, const Tensor& t) {
   return absl::OkStatus();
 }
 
+// The values of one run: constants by reference, inputs and node outputs
+// owned until their last reader has run.
+class Values {
+ public:
+  Values(const Graph& graph, std::vector<Tensor> inputs)
+      : env_(graph.value_names.size(), nullptr), owned_(graph.value_names.size()) {
+    for (size_t v = 0; v < env_.size(); ++v) {
+      if (graph.constants[v].has_value()) env_[v] = &*graph.constants[v];
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) Set(graph.inputs[i].value, std::move(inputs[i]));
+  }
+  const Tensor* Get(int v) const { return v < 0 ? nullptr : env_[v]; }
+  void Set(int v, Tensor t) {
+    owned_[v] = std::move(t);
+    env_[v] = &*owned_[v];
+  }
+  // Drops the inputs of node `k` that no later node reads; their float
+  // storage goes back to the thread's buffer pool.
+  void ReleaseAfter(const Graph& graph, const Node& node, size_t k) {
+    for (int v : node.inputs) {
+      if (v < 0 || graph.last_use[v] != static_cast<int>(k) || !owned_[v].has_value()) continue;
+      if (BufferPool* pool = CurrentBufferPool(); pool != nullptr) {
+        pool->Give(std::move(*owned_[v]).TakeFloatStorage());
+      }
+      owned_[v].reset();
+      env_[v] = nullptr;
+    }
+  }
+
+ private:
+  std::vector<const Tensor*> env_;
+  std::vector<std::optional<Tensor>> owned_;
+};
+
+absl::Status RunNode(const Node& node, Values& values, std::vector<const Tensor*>& args) {
+  args.clear();
+  for (int v : node.inputs) args.push_back(values.Get(v));
+  absl::StatusOr<std::vector<Tensor>> result = node.kernel.run(node, args);
+  if (!result.ok()) {
+    return absl::Status(
+        result.status().code(),
+        absl::StrCat(node.Describe(), ": ", std::string(result.status().message())));
+  }
+  if (result->size() < node.outputs.size()) {
+    return absl::InternalError(absl::StrCat(node.Describe(), " produced ", result->size(),
+                                            " outputs, expected ", node.outputs.size()));
+  }
+  for (size_t j = 0; j < node.outputs.size(); ++j) {
+    if (node.outputs[j] >= 0) values.Set(node.outputs[j], std::move((*result)[j]));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> CollectOutputs(const Graph& graph, const Values& values) {
+  std::vector<Tensor> outputs;
+  outputs.reserve(graph.outputs.size());
+  for (const GraphPort& port : graph.outputs) {
+    const Tensor* t = values.Get(port.value);
+    if (t == nullptr) {
+      return absl::InternalError(absl::StrCat("output '", port.name, "' was not computed"));
+    }
+    absl::Status ok = CheckOutput(port, *t);
+    if (!ok.ok()) return ok;
+    outputs.push_back(*t);
+  }
+  return outputs;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Tensor> inputs,
@@ -34,65 +102,18 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Ten
     return absl::InvalidArgumentError(
         absl::StrCat("graph takes ", graph.inputs.size(), " inputs, got ", inputs.size()));
   }
-  const size_t n_values = graph.value_names.size();
-  std::vector<const Tensor*> env(n_values, nullptr);
-  std::vector<std::optional<Tensor>> owned(n_values);
-  for (size_t v = 0; v < n_values; ++v) {
-    if (graph.constants[v].has_value()) env[v] = &*graph.constants[v];
-  }
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const int v = graph.inputs[i].value;
-    owned[v] = std::move(inputs[i]);
-    env[v] = &*owned[v];
-  }
-
+  Values values(graph, std::move(inputs));
   std::vector<const Tensor*> args;
   for (size_t k = 0; k < graph.nodes.size(); ++k) {
-    const Node& node = graph.nodes[k];
     if (deadline_us > 0 && clock.NowMicros() > deadline_us) {
       return absl::DeadlineExceededError(
           absl::StrCat("deadline passed after ", k, " of ", graph.nodes.size(), " nodes"));
     }
-    args.clear();
-    for (int v : node.inputs) args.push_back(v < 0 ? nullptr : env[v]);
-    absl::StatusOr<std::vector<Tensor>> result = node.kernel.run(node, args);
-    if (!result.ok()) {
-      return absl::Status(
-          result.status().code(),
-          absl::StrCat(node.Describe(), ": ", std::string(result.status().message())));
-    }
-    if (result->size() < node.outputs.size()) {
-      return absl::InternalError(absl::StrCat(node.Describe(), " produced ", result->size(),
-                                              " outputs, expected ", node.outputs.size()));
-    }
-    for (size_t j = 0; j < node.outputs.size(); ++j) {
-      const int v = node.outputs[j];
-      if (v < 0) continue;
-      owned[v] = std::move((*result)[j]);
-      env[v] = &*owned[v];
-    }
-    for (int v : node.inputs) {
-      if (v >= 0 && graph.last_use[v] == static_cast<int>(k) && owned[v].has_value()) {
-        if (BufferPool* pool = CurrentBufferPool(); pool != nullptr) {
-          pool->Give(std::move(*owned[v]).TakeFloatStorage());
-        }
-        owned[v].reset();
-        env[v] = nullptr;
-      }
-    }
+    const Node& node = graph.nodes[k];
+    if (absl::Status s = RunNode(node, values, args); !s.ok()) return s;
+    values.ReleaseAfter(graph, node, k);
   }
-
-  std::vector<Tensor> outputs;
-  outputs.reserve(graph.outputs.size());
-  for (const GraphPort& port : graph.outputs) {
-    const Tensor* t = env[port.value];
-    if (t == nullptr)
-      return absl::InternalError(absl::StrCat("output '", port.name, "' was not computed"));
-    absl::Status ok = CheckOutput(port, *t);
-    if (!ok.ok()) return ok;
-    outputs.push_back(*t);
-  }
-  return outputs;
+  return CollectOutputs(graph, values);
 }
 
 }  // namespace stoa::functions::onnx

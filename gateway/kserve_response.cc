@@ -1,0 +1,121 @@
+#include "gateway/kserve_response.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "gateway/kserve_codec.h"
+#include "nlohmann/json.hpp"
+
+namespace stoa::gateway {
+namespace {
+
+template <typename T>
+T LoadLe(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+template <typename T>
+void AppendNumber(std::string& out, T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!std::isfinite(v)) {
+      out.append("null");
+      return;
+    }
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, end);
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  out.append(nlohmann::json(std::string(s)).dump());
+}
+
+absl::Status AppendTensor(std::string& out, const v1::Tensor& t) {
+  size_t size = ElementSize(t.datatype());
+  if (size == 0) {
+    return absl::InternalError(absl::StrCat("output '", t.name(), "' has unsupported datatype ",
+                                            v1::DataType_Name(t.datatype())));
+  }
+  uint64_t n = 1;
+  for (int64_t d : t.shape()) n *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
+  if (t.raw().size() != n * size) {
+    return absl::InternalError(absl::StrCat("output '", t.name(), "' has ", t.raw().size(),
+                                            " bytes, shape ", ShapeString(t.shape()), " needs ",
+                                            n * size));
+  }
+  out.append("{\"name\":");
+  AppendJsonString(out, t.name());
+  out.append(",\"shape\":").append(ShapeString(t.shape()));
+  out.append(",\"datatype\":\"").append(DataTypeName(t.datatype())).append("\",\"data\":[");
+  out.reserve(out.size() + n * 12 + 2);
+  const char* p = t.raw().data();
+  for (uint64_t i = 0; i < n; ++i, p += size) {
+    if (i) out.push_back(',');
+    switch (t.datatype()) {
+      case v1::FP32:
+        AppendNumber(out, LoadLe<float>(p));
+        break;
+      case v1::FP64:
+        AppendNumber(out, LoadLe<double>(p));
+        break;
+      case v1::INT32:
+        AppendNumber(out, LoadLe<int32_t>(p));
+        break;
+      case v1::INT64:
+        AppendNumber(out, LoadLe<int64_t>(p));
+        break;
+      case v1::INT8:
+        AppendNumber(out, static_cast<int>(LoadLe<int8_t>(p)));
+        break;
+      case v1::UINT8:
+        AppendNumber(out, static_cast<int>(LoadLe<uint8_t>(p)));
+        break;
+      case v1::BOOL:
+        out.append(*p ? "true" : "false");
+        break;
+      default:
+        break;
+    }
+  }
+  out.append("]}");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RenderInferResponse(
+    std::string_view model_name, uint64_t model_version, std::string_view id,
+    const google::protobuf::RepeatedPtrField<v1::Tensor>& outputs,
+    const std::vector<std::string>& requested) {
+  std::string out;
+  out.reserve(256);
+  out.append("{\"model_name\":");
+  AppendJsonString(out, model_name);
+  out.append(",\"model_version\":\"").append(std::to_string(model_version)).append("\"");
+  if (!id.empty()) {
+    out.append(",\"id\":");
+    AppendJsonString(out, id);
+  }
+  out.append(",\"outputs\":[");
+  bool first = true;
+  for (const v1::Tensor& t : outputs) {
+    if (!requested.empty() &&
+        std::find(requested.begin(), requested.end(), t.name()) == requested.end()) {
+      continue;
+    }
+    if (!first) out.push_back(',');
+    first = false;
+    RETURN_IF_ERROR(AppendTensor(out, t));
+  }
+  out.append("]}");
+  return out;
+}
+
+}  // namespace stoa::gateway

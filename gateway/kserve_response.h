@@ -1,0 +1,29 @@
+// Renders KServe v2 (Open Inference Protocol) JSON responses:
+//   {"model_name","model_version","id"?,"outputs":[{"name","shape",
+//    "datatype","data":[…]}]}
+// (requests: kserve_codec.h).
+//
+// Thread safety: every function is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "stoa/v1/tensor.pb.h"
+
+namespace stoa::gateway {
+
+// Renders a response body. Only `requested` outputs (all when empty), in
+// the order the function produced them. Floats are written in the shortest
+// form that round-trips; NaN and infinities (which JSON lacks) as null.
+// INTERNAL when a tensor's bytes do not match its shape and datatype.
+absl::StatusOr<std::string> RenderInferResponse(
+    std::string_view model_name, uint64_t model_version, std::string_view id,
+    const google::protobuf::RepeatedPtrField<v1::Tensor>& outputs,
+    const std::vector<std::string>& requested = {});
+
+}  // namespace stoa::gateway

@@ -1,0 +1,53 @@
+#include "gateway/kserve_response.h"
+
+#include "gateway/kserve_codec.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace stoa::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(KserveResponseTest, RendersShortestRoundTripFloats) {
+  google::protobuf::RepeatedPtrField<v1::Tensor> outputs;
+  v1::Tensor* t = outputs.Add();
+  t->set_name("probabilities");
+  t->set_datatype(v1::FP32);
+  t->add_shape(1);
+  t->add_shape(3);
+  float v[3] = {0.1f, 1.0f, 1e-7f};
+  t->set_raw(std::string(reinterpret_cast<const char*>(v), sizeof(v)));
+  v1::Tensor* skipped = outputs.Add();
+  skipped->set_name("other");
+  skipped->set_datatype(v1::INT64);
+
+  auto body = RenderInferResponse("digits", 3, "req-1", outputs, {"probabilities"});
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(
+      *body,
+      R"({"model_name":"digits","model_version":"3","id":"req-1","outputs":[{"name":"probabilities","shape":[1,3],"datatype":"FP32","data":[0.1,1,1e-07]}]})");
+
+  // The rendered output parses back to identical bits.
+  std::string again =
+      R"({"inputs":[{"name":"p","shape":[1,3],"datatype":"FP32","data":[0.1,1,1e-07]}]})";
+  auto parsed = ParseInferRequest(again);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->inputs[0].raw(), t->raw());
+}
+
+TEST(KserveResponseTest, RenderRejectsInconsistentTensor) {
+  google::protobuf::RepeatedPtrField<v1::Tensor> outputs;
+  v1::Tensor* t = outputs.Add();
+  t->set_name("y");
+  t->set_datatype(v1::FP32);
+  t->add_shape(2);
+  t->set_raw(std::string(4, '\0'));
+  auto body = RenderInferResponse("f", 1, "", outputs);
+  EXPECT_EQ(body.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(body.status().message()),
+              HasSubstr("'y' has 4 bytes, shape [2] needs 8"));
+}
+
+}  // namespace
+}  // namespace stoa::gateway
