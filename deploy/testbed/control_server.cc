@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/host_port.h"
-#include "nlohmann/json.hpp"
+#include "common/http_status.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::deploy {
@@ -18,7 +18,7 @@ common::HttpResponse Json(int status, std::string body) {
 }
 
 common::HttpResponse Error(int status, const std::string& code, const std::string& message) {
-  return Json(status, nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump());
+  return Json(status, common::ErrorJson(code, message));
 }
 
 // `status` with the flag it is about in front: "--control: ...".
