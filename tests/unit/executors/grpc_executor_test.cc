@@ -50,7 +50,7 @@ absl::StatusOr<v1::LoadFunctionResponse> Load(Executor& ex, v1::LoadFunctionRequ
 class GrpcExecutorTest : public ::testing::Test {
  protected:
   GrpcExecutorTest()
-      : runtimes_(FakeRuntimes()),
+      : runtimes_(FakeRuntimes(&fake_)),
         backend_(runtimes_, InProcessExecutor::Options{2, "cpu", "test cpu"}, nullptr),
         service_(&backend_) {}
 
@@ -60,6 +60,7 @@ class GrpcExecutorTest : public ::testing::Test {
     server_ = std::move(*server);
   }
 
+  testing::FakeRuntime* fake_ = nullptr;  // owned by runtimes_
   functions::RuntimeSet runtimes_;
   InProcessExecutor backend_;
   ExecutorService service_;
@@ -176,14 +177,17 @@ TEST(GrpcExecutorBadTargetTest, MalformedTargetFailsInsteadOfHanging) {
 TEST_F(GrpcExecutorTest, ServerGoneMidCallFailsAndLaterCallsAreUnavailable) {
   StartServer("127.0.0.1:0");
   GrpcExecutor client(server_->address());
-  auto slow = Load(client, FakeLoadRequest("slow", "sleep=500"));
+  auto slow = Load(client, FakeLoadRequest("slow", "plain"));
   ASSERT_TRUE(slow.ok());
+  fake_->gate().Hold();
   auto promise = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
   client.Invoke(
       Request("slow", slow->spec().sha256(), {1.0f}, 5000),
       [promise](absl::StatusOr<v1::InvokeResponse> r) { promise->set_value(std::move(r)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  fake_->gate().WaitUntilArrived(1);  // the call is running on the server
+  std::thread release([this] { fake_->gate().Release(); });
   server_->Shutdown(/*grace_ms=*/0);
+  release.join();
   auto future = promise->get_future();
   ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   // Shutdown cancels the call in flight or lets it finish; it never hangs.
@@ -202,19 +206,19 @@ TEST_F(GrpcExecutorTest, ServerGoneMidCallFailsAndLaterCallsAreUnavailable) {
 TEST_F(GrpcExecutorTest, DestructorCancelsCallsInFlight) {
   StartServer("127.0.0.1:0");
   auto client = std::make_unique<GrpcExecutor>(server_->address());
-  auto slow = Load(*client, FakeLoadRequest("slow", "sleep=1000"));
+  auto slow = Load(*client, FakeLoadRequest("slow", "plain"));
   ASSERT_TRUE(slow.ok());
+  fake_->gate().Hold();  // the server holds the call until the test says
   auto promise = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
   client->Invoke(
       Request("slow", slow->spec().sha256(), {1.0f}, 5000),
       [promise](absl::StatusOr<v1::InvokeResponse> r) { promise->set_value(std::move(r)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const auto start = std::chrono::steady_clock::now();
-  client.reset();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  fake_->gate().WaitUntilArrived(1);
+  client.reset();  // returns with the call still held on the server: it cancelled it
   auto future = promise->get_future();
   ASSERT_EQ(future.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_EQ(future.get().status().code(), absl::StatusCode::kCancelled);
+  fake_->gate().Release();
 }
 
 TEST_F(GrpcExecutorTest, CancelReachesTheServerAndSkipsQueuedWork) {
@@ -225,24 +229,27 @@ TEST_F(GrpcExecutorTest, CancelReachesTheServerAndSkipsQueuedWork) {
   auto server = GrpcServer::Start("127.0.0.1:0", &service);
   ASSERT_TRUE(server.ok()) << server.status();
   GrpcExecutor client((*server)->address());
-  auto slow = Load(client, FakeLoadRequest("slow", "sleep=300"));
+  auto slow = Load(client, FakeLoadRequest("slow", "plain"));
   auto fast = Load(client, FakeLoadRequest("fast", "plain"));
   ASSERT_TRUE(slow.ok() && fast.ok());
+  fake_->gate().Hold();
   auto slow_result = Later<v1::InvokeResponse>([&](auto done) {
     client.Invoke(Request("slow", slow->spec().sha256(), {1.0f}, 5000), done);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  fake_->gate().WaitUntilArrived(1);  // "slow" holds the only worker
   auto cancel = std::make_shared<CancelSignal>();
   auto future = Later<v1::InvokeResponse>([&](auto done) {
     client.Invoke(Request("fast", fast->spec().sha256(), {1.0f}, 5000), done, cancel);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Queued behind "slow" on the server, or not arrived yet: either way the
+  // cancellation must keep it from running.
   const auto start = std::chrono::steady_clock::now();
   cancel->Cancel();
   ASSERT_EQ(future.wait_for(std::chrono::milliseconds(150)), std::future_status::ready)
       << "the client call did not end at once";
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
   EXPECT_EQ(future.get().status().code(), absl::StatusCode::kCancelled);
+  fake_->gate().Release();
   ASSERT_TRUE(slow_result.get().ok());
   // The server dequeues the cancelled call after "slow" and skips it.
   absl::StatusOr<v1::GetStatusResponse> status;
