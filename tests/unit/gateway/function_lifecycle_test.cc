@@ -499,7 +499,9 @@ TEST_F(FunctionLifecycleTest, DeletedFunctionsLeaveNoMetricSeries) {
     body["description"] = "replaced";
     ASSERT_EQ(Call("PUT", "/v1/functions/" + name, body.dump()).status, 200);
     ASSERT_EQ(Call("POST", invoke, Pixels(64)).status, 200);
-    if (delete_it) ASSERT_EQ(Call("DELETE", "/v1/functions/" + name).status, 204);
+    if (delete_it) {
+      ASSERT_EQ(Call("DELETE", "/v1/functions/" + name).status, 204);
+    }
   };
   // A first cycle and a scrape create the series that do not name a
   // function (routes and codes of stoa_http_requests_total).
