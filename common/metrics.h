@@ -170,7 +170,8 @@ class Registry {
   // (e.g. function="digits" when digits is deleted); returns how many.
   size_t RemoveMatching(const std::string& label, const std::string& value);
 
-  // Series held now, against max_series().
+  // Series held now against max_series() (stoa_metrics_series_dropped_total,
+  // uncapped, is not counted).
   size_t series() const { return series_.load(std::memory_order_relaxed); }
   size_t max_series() const { return max_series_; }
 
