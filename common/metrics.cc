@@ -111,17 +111,72 @@ std::vector<double> LatencyBuckets() {
           0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0, 30.0};
 }
 
+template <typename T>
+Family<T>::Family(std::string name, std::string help, MetricType type, std::vector<double> bounds,
+                  Registry* registry)
+    : FamilyBase(std::move(name), std::move(help), type),
+      bounds_(std::move(bounds)),
+      registry_(registry) {}
+
 template <>
-std::unique_ptr<Counter> Family<Counter>::Make() const {
-  return std::make_unique<Counter>();
+std::shared_ptr<Counter> Family<Counter>::Make() const {
+  return std::make_shared<Counter>();
 }
 template <>
-std::unique_ptr<Gauge> Family<Gauge>::Make() const {
-  return std::make_unique<Gauge>();
+std::shared_ptr<Gauge> Family<Gauge>::Make() const {
+  return std::make_shared<Gauge>();
 }
 template <>
-std::unique_ptr<Histogram> Family<Histogram>::Make() const {
-  return std::make_unique<Histogram>(bounds_);
+std::shared_ptr<Histogram> Family<Histogram>::Make() const {
+  return std::make_shared<Histogram>(bounds_);
+}
+
+template <typename T>
+std::shared_ptr<T> Family<T>::Add(const Labels& labels) {
+  std::shared_ptr<T> sink;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = metrics_.find(labels);
+    if (it != metrics_.end()) return it->second;
+    if (registry_ == nullptr || registry_->Reserve()) {
+      return metrics_.emplace(labels, Make()).first->second;
+    }
+    if (sink_ == nullptr) sink_ = Make();
+    sink = sink_;
+  }
+  registry_->CountDropped(name_);
+  return sink;
+}
+
+template <typename T>
+bool Family<T>::Remove(const Labels& labels) {
+  size_t removed;
+  {
+    absl::MutexLock lock(&mu_);
+    removed = metrics_.erase(labels);
+  }
+  if (removed > 0 && registry_ != nullptr) registry_->Release(removed);
+  return removed > 0;
+}
+
+template <typename T>
+size_t Family<T>::RemoveMatching(const std::string& label, const std::string& value) {
+  size_t removed;
+  {
+    absl::MutexLock lock(&mu_);
+    removed = std::erase_if(metrics_, [&](const auto& series) {
+      auto it = series.first.find(label);
+      return it != series.first.end() && it->second == value;
+    });
+  }
+  if (removed > 0 && registry_ != nullptr) registry_->Release(removed);
+  return removed;
+}
+
+template <typename T>
+size_t Family<T>::size() const {
+  absl::MutexLock lock(&mu_);
+  return metrics_.size();
 }
 
 template <typename T>
@@ -157,6 +212,8 @@ template class Family<Histogram>;
 template <typename T>
 Family<T>& Registry::AddFamily(const std::string& name, const std::string& help, MetricType type,
                                std::vector<double> bounds) {
+  // The dropped-series family is uncapped: counting a refusal never refuses.
+  Registry* capped_by = name == kSeriesDroppedFamily ? nullptr : this;
   absl::MutexLock lock(&mu_);
   auto it = families_.find(name);
   if (it != families_.end()) {
@@ -164,7 +221,7 @@ Family<T>& Registry::AddFamily(const std::string& name, const std::string& help,
     STOA_CHECK(family != nullptr, name.c_str());
     return *family;
   }
-  auto family = std::make_unique<Family<T>>(name, help, type, std::move(bounds));
+  auto family = std::make_unique<Family<T>>(name, help, type, std::move(bounds), capped_by);
   Family<T>& ref = *family;
   families_.emplace(name, std::move(family));
   return ref;
@@ -181,6 +238,29 @@ Family<Gauge>& Registry::AddGauge(const std::string& name, const std::string& he
 Family<Histogram>& Registry::AddHistogram(const std::string& name, const std::string& help,
                                           std::vector<double> bounds) {
   return AddFamily<Histogram>(name, help, MetricType::kHistogram, std::move(bounds));
+}
+
+bool Registry::Reserve() {
+  size_t current = series_.load(std::memory_order_relaxed);
+  while (current < max_series_) {
+    if (series_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+void Registry::CountDropped(const std::string& family) {
+  AddCounter(kSeriesDroppedFamily,
+             "Series not created because the registry was at its cap (--metrics-max-series), by "
+             "family; each refused Add counts once.")
+      .Add({{"family", family}})
+      ->Increment();
+}
+
+size_t Registry::RemoveMatching(const std::string& label, const std::string& value) {
+  absl::MutexLock lock(&mu_);
+  size_t removed = 0;
+  for (const auto& [name, family] : families_) removed += family->RemoveMatching(label, value);
+  return removed;
 }
 
 std::string Registry::Serialize() const {

@@ -1,19 +1,41 @@
 // A Prometheus metrics registry with the API shape of prometheus-cpp (which
 // Debian 12 does not package): a Registry owns Families; a Family owns one
-// metric per label set; Serialize() renders the text exposition format 0.0.4.
+// series (a metric) per label set; Serialize() renders the text exposition
+// format 0.0.4.
 //
 //   Registry registry;
 //   auto& calls = registry.AddCounter("stoa_invocations_total", "Invocations.");
-//   Counter& ok = calls.Add({{"function", "digits"}, {"outcome", "ok"}});
-//   ok.Increment();            // hot path: lock-free
+//   CounterPtr ok = calls.Add({{"function", "digits"}, {"outcome", "ok"}});
+//   ok->Increment();           // hot path: lock-free
 //
 // Thread safety: everything is thread-safe. Updating a metric is a relaxed
 // atomic operation; Family::Add takes a mutex, so callers on a hot path keep
-// the returned reference, which stays valid for the registry's lifetime.
-// Registries are injected (no global instance).
+// the returned handle. Registries are injected (no global instance).
+//
+// Ownership and removal. A series is shared by its family and the handles
+// (std::shared_ptr) Add returned. Family::Remove / RemoveMatching and
+// Registry::RemoveMatching drop the family's share: the series leaves the
+// exposition at once, and is freed when the last handle goes. A handle kept
+// across a removal therefore never dangles; its updates go to a detached
+// series that is no longer exported, and a later Add with the same labels
+// starts a new series from zero (a counter reset, as Prometheus expects).
+// So an owner that caches handles (a loaded function's counters) removes its
+// series when it drops the thing they describe, and drops its handles with
+// it; a one-shot `family.Add(labels)->Increment()` racing a removal is safe
+// and may re-create the series.
+//
+// Cardinality. A registry holds at most `max_series` series (one label set
+// of one family; a histogram's buckets, sum and count are one series). Past
+// the cap, Add with a new label set returns the family's sink: a series that
+// is never exported, shared by every refused label set, so callers never get
+// null. Each refused Add counts once in
+// stoa_metrics_series_dropped_total{family} (that family is exempt from the
+// cap: it has at most one series per family). Removing series frees room.
+// Families themselves are few and fixed (names in code) and not capped.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +47,11 @@
 namespace stoa::common::metrics {
 
 using Labels = std::map<std::string, std::string>;
+
+// The cap a Registry gets when its owner sets none (--metrics-max-series).
+inline constexpr size_t kDefaultMaxSeries = 10000;
+// The family counting Add calls refused at the cap.
+inline constexpr char kSeriesDroppedFamily[] = "stoa_metrics_series_dropped_total";
 
 class Counter {
  public:
@@ -64,10 +91,16 @@ class Histogram {
   std::atomic<double> sum_{0.0};
 };
 
+using CounterPtr = std::shared_ptr<Counter>;
+using GaugePtr = std::shared_ptr<Gauge>;
+using HistogramPtr = std::shared_ptr<Histogram>;
+
 // Buckets for latencies in seconds, 100 µs to 30 s.
 std::vector<double> LatencyBuckets();
 
 enum class MetricType { kCounter, kGauge, kHistogram };
+
+class Registry;
 
 class FamilyBase {
  public:
@@ -80,6 +113,11 @@ class FamilyBase {
   const std::string& name() const { return name_; }
   // Appends this family in text exposition format.
   virtual void Serialize(std::string& out) const = 0;
+  // Drops every series whose label `label` has the value `value` (see the
+  // file comment for handles still held); returns how many.
+  virtual size_t RemoveMatching(const std::string& label, const std::string& value) = 0;
+  // Series exported (the sink is not one).
+  virtual size_t size() const = 0;
 
  protected:
   std::string name_;
@@ -90,29 +128,34 @@ class FamilyBase {
 template <typename T>
 class Family final : public FamilyBase {
  public:
-  Family(std::string name, std::string help, MetricType type, std::vector<double> bounds = {})
-      : FamilyBase(std::move(name), std::move(help), type), bounds_(std::move(bounds)) {}
+  // `registry` holds the series cap; nullptr: uncapped. Families are made by
+  // Registry::Add*.
+  Family(std::string name, std::string help, MetricType type, std::vector<double> bounds,
+         Registry* registry);
 
-  // Returns the metric for `labels`, creating it on first use.
-  T& Add(const Labels& labels) {
-    absl::MutexLock lock(&mu_);
-    auto it = metrics_.find(labels);
-    if (it == metrics_.end()) it = metrics_.emplace(labels, Make()).first;
-    return *it->second;
-  }
+  // The series for `labels`, created on first use; never null. At the
+  // registry's cap a new label set gets the unexported sink.
+  std::shared_ptr<T> Add(const Labels& labels);
+  // Drops the series with exactly `labels`; false when there is none.
+  bool Remove(const Labels& labels);
+  size_t RemoveMatching(const std::string& label, const std::string& value) override;
+  size_t size() const override;
   void Serialize(std::string& out) const override;
 
  private:
-  std::unique_ptr<T> Make() const;
+  std::shared_ptr<T> Make() const;
 
-  std::vector<double> bounds_;
+  const std::vector<double> bounds_;
+  Registry* const registry_;
   mutable absl::Mutex mu_;
-  std::map<Labels, std::unique_ptr<T>> metrics_ ABSL_GUARDED_BY(mu_);
+  std::map<Labels, std::shared_ptr<T>> metrics_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<T> sink_ ABSL_GUARDED_BY(mu_);  // made on the first refusal
 };
 
 class Registry {
  public:
-  Registry() = default;
+  // `max_series`: the cap on series across this registry's families.
+  explicit Registry(size_t max_series = kDefaultMaxSeries) : max_series_(max_series) {}
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -123,14 +166,34 @@ class Registry {
   Family<Histogram>& AddHistogram(const std::string& name, const std::string& help,
                                   std::vector<double> bounds = LatencyBuckets());
 
+  // Drops, in every family, the series whose label `label` is `value`
+  // (e.g. function="digits" when digits is deleted); returns how many.
+  size_t RemoveMatching(const std::string& label, const std::string& value);
+
+  // Series held now against max_series() (stoa_metrics_series_dropped_total,
+  // uncapped, is not counted).
+  size_t series() const { return series_.load(std::memory_order_relaxed); }
+  size_t max_series() const { return max_series_; }
+
   // Text exposition format, version 0.0.4, families sorted by name.
   std::string Serialize() const;
 
  private:
   template <typename T>
+  friend class Family;
+
+  template <typename T>
   Family<T>& AddFamily(const std::string& name, const std::string& help, MetricType type,
                        std::vector<double> bounds);
+  // Takes room for one series; false at the cap.
+  bool Reserve();
+  void Release(size_t n) { series_.fetch_sub(n, std::memory_order_relaxed); }
+  // Counts one Add refused by `family`. Called without the family's lock
+  // (it takes the registry's, which Serialize holds while taking families').
+  void CountDropped(const std::string& family);
 
+  const size_t max_series_;
+  std::atomic<size_t> series_{0};
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<FamilyBase>> families_ ABSL_GUARDED_BY(mu_);
 };

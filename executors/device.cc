@@ -17,7 +17,7 @@ void ExportDeviceInfo(const DeviceSelection& selection, common::metrics::Registr
       ->AddGauge("stoa_executor_device_info",
                  "The device this executor selected (value is always 1).")
       .Add({{"device", selection.selected}, {"name", selection.name}})
-      .Set(1);
+      ->Set(1);
 }
 
 std::string DescribeGpu(const functions::cuda::CudaDeviceInfo& info) {

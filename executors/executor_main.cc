@@ -3,6 +3,7 @@
 //
 //   stoa-executor --listen HOST:PORT|unix:PATH [--device cpu|cuda|auto]
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
+//                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
 //                 [--log-level LEVEL] [--config FILE]
 //
@@ -44,6 +45,7 @@ struct Flags {
   std::string wasm_cache_dir;
   std::string log_level = "info";
   std::string metrics_listen;
+  size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
 };
 
 // Parses argv (with --config expanded). Returns an exit code when the
@@ -67,6 +69,11 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "HOST:PORT serving GET /metrics (off when empty)");
+  app.add_option("--metrics-max-series", flags.metrics_max_series,
+                 "most metric series /metrics holds; past it new series are dropped and counted "
+                 "in stoa_metrics_series_dropped_total")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
@@ -86,7 +93,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  stoa::common::metrics::Registry registry;
+  stoa::common::metrics::Registry registry(flags.metrics_max_series);
   auto device = stoa::executors::SelectDevice(flags.device, &registry);
   if (!device.ok()) {
     std::cerr << "stoa-executor: " << device.status().message() << "\n";

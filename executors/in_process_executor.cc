@@ -56,10 +56,11 @@ struct InProcessExecutor::Entry {
   // Set when spec.batching.max_batch > 1. Declared after fn: destroyed first.
   std::unique_ptr<Batcher> batcher;
   std::atomic<uint64_t> invocations{0};
-  // Cached metric handles (nullptr without a registry): Family::Add locks.
-  common::metrics::Counter* ok_counter = nullptr;
-  common::metrics::Histogram* exec_seconds = nullptr;
-  common::metrics::Histogram* queue_seconds = nullptr;
+  // Cached metric handles (null without a registry): Family::Add locks. Set
+  // by Install; they outlive the removal of their series at unload.
+  common::metrics::CounterPtr ok_counter;
+  common::metrics::HistogramPtr exec_seconds;
+  common::metrics::HistogramPtr queue_seconds;
 };
 
 InProcessExecutor::InProcessExecutor(const functions::RuntimeSet& runtimes, Options options,
@@ -70,10 +71,20 @@ InProcessExecutor::InProcessExecutor(const functions::RuntimeSet& runtimes, Opti
       clock_(*options_.clock),
       pool_(ThreadsOrDefault(options_.threads)) {
   if (metrics_ != nullptr) {
-    pending_gauge_ = &metrics_
-                          ->AddGauge("stoa_executor_pending",
-                                     "Invocations queued for a worker thread of this executor.")
-                          .Add({});
+    pending_gauge_ = metrics_
+                         ->AddGauge("stoa_executor_pending",
+                                    "Invocations queued for a worker thread of this executor.")
+                         .Add({});
+    invocations_total_ = &metrics_->AddCounter("stoa_executor_invocations_total",
+                                               "Invocations run by this executor.");
+    exec_seconds_ = &metrics_->AddHistogram("stoa_executor_exec_seconds",
+                                            "Execution time of successful invocations.");
+    queue_seconds_ =
+        &metrics_->AddHistogram("stoa_executor_queue_seconds", "Time invocations spent queued.");
+    loads_total_ =
+        &metrics_->AddCounter("stoa_executor_loads_total", "Function loads by this executor.");
+    load_seconds_ =
+        &metrics_->AddHistogram("stoa_executor_load_seconds", "Time taken to load a function.");
   }
 }
 
@@ -106,14 +117,32 @@ InProcessExecutor::EntryPtr InProcessExecutor::Find(const std::string& function,
 }
 
 void InProcessExecutor::RecordOutcome(const Entry& entry, const absl::Status& status) {
-  if (metrics_ == nullptr) return;
   if (status.ok() && entry.ok_counter != nullptr) {
     entry.ok_counter->Increment();
     return;
   }
-  metrics_->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
-      .Add({{"function", entry.function}, {"outcome", common::OutcomeLabel(status)}})
-      .Increment();
+  Count(invocations_total_, entry.function, status);
+}
+
+void InProcessExecutor::Count(common::metrics::Family<common::metrics::Counter>* family,
+                              const std::string& function, const absl::Status& status) {
+  if (family == nullptr) return;
+  absl::MutexLock lock(&mu_);
+  // Only a loaded name labels a series: unknown names would grow the
+  // exposition without bound, and UnloadFunction (under mu_) removes these.
+  family
+      ->Add({{"function", functions_.contains(function) ? function : std::string()},
+             {"outcome", common::OutcomeLabel(status)}})
+      ->Increment();
+}
+
+void InProcessExecutor::RemoveSeries(const std::string& function) {
+  if (metrics_ == nullptr) return;
+  invocations_total_->RemoveMatching("function", function);
+  exec_seconds_->RemoveMatching("function", function);
+  queue_seconds_->RemoveMatching("function", function);
+  loads_total_->RemoveMatching("function", function);
+  load_seconds_->RemoveMatching("function", function);
 }
 
 void InProcessExecutor::RecordExecTime(int64_t exec_us) {
@@ -130,11 +159,7 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
     absl::Status status =
         absl::NotFoundError(absl::StrCat("function '", request.function(), "' version ",
                                          VersionText(request.sha256()), " is not loaded"));
-    if (metrics_ != nullptr) {
-      metrics_->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
-          .Add({{"function", request.function()}, {"outcome", common::OutcomeLabel(status)}})
-          .Increment();
-    }
+    Count(invocations_total_, request.function(), status);
     done(std::move(status));
     return;
   }
@@ -260,18 +285,12 @@ void InProcessExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallba
 void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done) {
   const int64_t start_us = clock_.NowMicros();
   const std::string name = spec.name();
-  auto count_load = [&](const absl::Status& status) {
-    if (metrics_ == nullptr) return;
-    metrics_->AddCounter("stoa_executor_loads_total", "Function loads by this executor.")
-        .Add({{"function", name}, {"outcome", common::OutcomeLabel(status)}})
-        .Increment();
-  };
   const std::string sha = common::Sha256Hex(artifact);
   if (!spec.sha256().empty() && spec.sha256() != sha) {
     absl::Status status =
         absl::InvalidArgumentError(absl::StrCat("function '", name, "': artifact sha256 ", sha,
                                                 " does not match spec.sha256 ", spec.sha256()));
-    count_load(status);
+    Count(loads_total_, name, status);
     done(std::move(status));
     return;
   }
@@ -282,7 +301,7 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
     response.set_already_loaded(true);
     response.set_load_us(0);
     *response.mutable_spec() = existing->fn->spec();
-    count_load(absl::OkStatus());
+    Count(loads_total_, name, absl::OkStatus());
     done(std::move(response));
     return;
   }
@@ -295,19 +314,18 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
         absl::StrCat("function '", name, "': runtime threw while loading: ", e.what()));
   }
   const int64_t load_us = clock_.NowMicros() - start_us;
-  count_load(loaded.status());
   if (!loaded.ok()) {
+    Count(loads_total_, name, loaded.status());
     done(loaded.status());
     return;
   }
 
-  done(Install(MakeEntry(name, sha, *std::move(loaded), load_us), load_us));
+  done(Install(MakeEntry(name, sha, *std::move(loaded)), load_us));
 }
 
 InProcessExecutor::EntryPtr InProcessExecutor::MakeEntry(const std::string& name,
                                                          const std::string& sha,
-                                                         functions::LoadedFunctionPtr fn,
-                                                         int64_t load_us) {
+                                                         functions::LoadedFunctionPtr fn) {
   auto entry = std::make_shared<Entry>();
   entry->function = name;
   entry->sha256 = sha;
@@ -325,25 +343,21 @@ InProcessExecutor::EntryPtr InProcessExecutor::MakeEntry(const std::string& name
         },
         [this](std::function<void()> work) { pool_.Schedule(std::move(work)); }, clock_);
   }
-  if (metrics_ == nullptr) return entry;
-  entry->ok_counter =
-      &metrics_->AddCounter("stoa_executor_invocations_total", "Invocations run by this executor.")
-           .Add({{"function", name}, {"outcome", "ok"}});
-  entry->exec_seconds =
-      &metrics_
-           ->AddHistogram("stoa_executor_exec_seconds", "Execution time of successful invocations.")
-           .Add({{"function", name}});
-  entry->queue_seconds =
-      &metrics_->AddHistogram("stoa_executor_queue_seconds", "Time invocations spent queued.")
-           .Add({{"function", name}});
-  metrics_->AddHistogram("stoa_executor_load_seconds", "Time taken to load a function.")
-      .Add({{"function", name}})
-      .Observe(load_us / 1e6);
   return entry;
+}
+
+void InProcessExecutor::AddSeries(Entry& entry, int64_t load_us) {
+  if (metrics_ == nullptr) return;
+  const common::metrics::Labels labels = {{"function", entry.function}};
+  entry.ok_counter = invocations_total_->Add({{"function", entry.function}, {"outcome", "ok"}});
+  entry.exec_seconds = exec_seconds_->Add(labels);
+  entry.queue_seconds = queue_seconds_->Add(labels);
+  load_seconds_->Add(labels)->Observe(load_us / 1e6);
 }
 
 v1::LoadFunctionResponse InProcessExecutor::Install(EntryPtr entry, int64_t load_us) {
   const std::string sha = entry->sha256;
+  const std::string name = entry->function;
   v1::LoadFunctionResponse response;
   {
     absl::MutexLock lock(&mu_);
@@ -359,9 +373,11 @@ v1::LoadFunctionResponse InProcessExecutor::Install(EntryPtr entry, int64_t load
       response.set_already_loaded(false);
       response.set_load_us(static_cast<uint64_t>(load_us));
       *response.mutable_spec() = entry->fn->spec();
+      AddSeries(*entry, load_us);
       versions.emplace(sha, std::move(entry));
     }
   }
+  Count(loads_total_, name, absl::OkStatus());
   // The runtime may not echo sha256 in the spec it derived; the key is ours.
   response.mutable_spec()->set_sha256(sha);
   return response;
@@ -381,6 +397,7 @@ void InProcessExecutor::UnloadFunction(v1::UnloadFunctionRequest request, Unload
         if (it->second.empty()) functions_.erase(it);
       }
     }
+    if (unloaded && !functions_.contains(request.function())) RemoveSeries(request.function());
   }
   v1::UnloadFunctionResponse response;
   response.set_unloaded(unloaded);

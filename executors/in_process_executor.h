@@ -39,6 +39,11 @@
 //   stoa_executor_loads_total{function,outcome}        counter
 //   stoa_executor_load_seconds{function}               histogram, real loads only
 //   stoa_executor_pending                              gauge, invocations queued
+// A series carries a function's name only while some version of it is
+// loaded here: invocations of names not loaded (NOT_FOUND), failed loads of
+// names not loaded, and runs that end after their function was unloaded
+// count under function="" — callers cannot create series at will. When the
+// last version of a name is unloaded, its series are removed.
 //
 // Thread safety: every method may be called concurrently. Invoke and
 // LoadFunction call back on pool threads (Invoke's NOT_FOUND and
@@ -103,13 +108,20 @@ class InProcessExecutor final : public Executor {
   void RunInvocation(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
                      int64_t deadline_us, const CancelSignalPtr& cancel, InvokeCallback done);
   void RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done);
-  // A loaded function's entry: its batcher (when the spec batches) and its
-  // metric handles.
+  // A loaded function's entry, with its batcher when the spec batches.
   EntryPtr MakeEntry(const std::string& name, const std::string& sha,
-                     functions::LoadedFunctionPtr fn, int64_t load_us);
+                     functions::LoadedFunctionPtr fn);
   // Adds `entry` unless a concurrent load of the same version won.
   v1::LoadFunctionResponse Install(EntryPtr entry, int64_t load_us);
+  // The entry's metric handles, and its load time observed; under mu_, so
+  // an unload of the name (which removes its series) is ordered with it.
+  void AddSeries(Entry& entry, int64_t load_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveSeries(const std::string& function) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecordOutcome(const Entry& entry, const absl::Status& status);
+  // Counts `status` in `family` (nullable) under {function, outcome}, with
+  // function "" unless `function` is loaded. Takes mu_.
+  void Count(common::metrics::Family<common::metrics::Counter>* family, const std::string& function,
+             const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   void RecordExecTime(int64_t exec_us);
   void InvokeBatched(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
                      int64_t deadline_us, InvokeCallback done);
@@ -131,7 +143,13 @@ class InProcessExecutor final : public Executor {
 
   std::atomic<uint64_t> invocations_{0};
   std::atomic<int64_t> queued_{0};  // invocations waiting for a worker
-  common::metrics::Gauge* pending_gauge_ = nullptr;
+  common::metrics::GaugePtr pending_gauge_;
+  // The families above (null without a registry).
+  common::metrics::Family<common::metrics::Counter>* invocations_total_ = nullptr;
+  common::metrics::Family<common::metrics::Histogram>* exec_seconds_ = nullptr;
+  common::metrics::Family<common::metrics::Histogram>* queue_seconds_ = nullptr;
+  common::metrics::Family<common::metrics::Counter>* loads_total_ = nullptr;
+  common::metrics::Family<common::metrics::Histogram>* load_seconds_ = nullptr;
 
   // Last member: destroyed first, so the queued work it drains still sees
   // every other member alive.

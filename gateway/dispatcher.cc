@@ -134,6 +134,7 @@ absl::StatusOr<scheduler::Decision> Dispatcher::Place(const InvocationRequest& c
 void Dispatcher::Forget(const std::string& function, const std::string& sha256) {
   loaded_.Forget(function, sha256);
   scheduler_.Forget(function);
+  metrics_.Forget(function);
   for (Tier t : scheduler::kAllTiers) {
     executors::Executor* executor = monitor_->executor(t);
     if (!executor) continue;

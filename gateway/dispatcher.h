@@ -79,7 +79,9 @@ class Dispatcher final : public Invoker {
               std::optional<scheduler::Tier> forced, DispatchCallback done) override;
   // A function was deleted or replaced: unloads `sha256` ("" = every
   // version) of it from every executor (best effort, logged), forgets what
-  // is known about it here and in the scheduler.
+  // is known about it here and in the scheduler, and drops its invocation
+  // metric series (stoa_invocations_total, ..._duration_seconds,
+  // stoa_cold_starts_total, stoa_hedge_cancelled_total).
   void Forget(const std::string& function, const std::string& sha256) override;
   scheduler::TierSet configured_tiers() const override { return monitor_->configured(); }
   TierHealth Health(scheduler::Tier tier) const override { return monitor_->Health(tier); }

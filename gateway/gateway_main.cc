@@ -6,7 +6,7 @@
 //                [--edge-intra-op-threads N] [--status-interval-ms N]
 //                [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
 //                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
-//                [--log-level LEVEL] [--config FILE]
+//                [--log-level LEVEL] [--metrics-max-series N] [--config FILE]
 //
 // Start-up policy: the policy last set with PUT /v1/policy (saved in the
 // data directory) wins, so a restart never undoes an operator's change;
@@ -66,6 +66,7 @@ struct Flags {
   int status_interval_ms = 500;
   std::string wasm_engine = "auto";
   std::string wasm_cache_dir;
+  size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -109,6 +110,11 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "period of the GetStatus probes of every tier (queue depth, link round trip, "
                  "health); 0 turns them off")
       ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--metrics-max-series", flags.metrics_max_series,
+                 "most metric series /metrics holds; past it new series are dropped and counted "
+                 "in stoa_metrics_series_dropped_total")
+      ->check(CLI::Range(1, 100000000))
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
@@ -196,7 +202,7 @@ int main(int argc, char** argv) {
   http_options.body_limit = static_cast<uint64_t>(flags.body_limit_mb) * 1024 * 1024;
   sigset_t signals = BlockStopSignals();
 
-  stoa::common::metrics::Registry metrics;
+  stoa::common::metrics::Registry metrics(flags.metrics_max_series);
   auto registry = stoa::gateway::FunctionRegistry::Open(flags.data_dir);
   if (!registry.ok()) {
     std::cerr << "stoa-gateway: " << registry.status().message() << "\n";

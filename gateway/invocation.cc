@@ -38,7 +38,14 @@ void InvocationMetrics::Count(const std::string& function, Tier tier, const absl
       .Add({{"function", function},
             {"tier", std::string(TierName(tier))},
             {"outcome", common::OutcomeLabel(status)}})
-      .Increment();
+      ->Increment();
+}
+
+void InvocationMetrics::Forget(const std::string& function) {
+  invocations.RemoveMatching("function", function);
+  duration.RemoveMatching("function", function);
+  cold_starts.RemoveMatching("function", function);
+  hedge_cancelled.RemoveMatching("function", function);
 }
 
 Invocation::Invocation(DispatchContext& context, std::shared_ptr<const InvocationRequest> request,
@@ -107,8 +114,9 @@ void Invocation::Load() {
         if (loaded.ok()) {
           ctx.loaded.SetLoaded(tier, self->request_->key, true);
           if (!loaded->already_loaded()) {
-            ctx.metrics.cold_starts.Add({{"function", name}, {"tier", std::string(TierName(tier))}})
-                .Increment();
+            ctx.metrics.cold_starts
+                .Add({{"function", name}, {"tier", std::string(TierName(tier))}})
+                ->Increment();
             ctx.loaded.RecordColdStart(tier, self->request_->key);
           }
         }
@@ -198,7 +206,7 @@ void Invocation::Succeed(v1::InvokeResponse response) {
   context_.metrics.Count(request_->name, tier, absl::OkStatus());
   context_.metrics.duration
       .Add({{"function", request_->name}, {"tier", std::string(TierName(tier))}})
-      .Observe(outcome.latency_ms / 1e3);
+      ->Observe(outcome.latency_ms / 1e3);
   context_.tiers.ReportDepth(tier, response.queue_depth());
   context_.loaded.RecordSuccess(tier, request_->key, outcome.latency_ms);
 
@@ -217,7 +225,7 @@ void Invocation::Cancelled(const absl::Status& status) {
   context_.metrics.Count(request_->name, tier, status);
   context_.metrics.hedge_cancelled
       .Add({{"function", request_->name}, {"tier", std::string(TierName(tier))}})
-      .Increment();
+      ->Increment();
   if (Claim()) done_(status);
 }
 

@@ -67,6 +67,9 @@ struct InvocationMetrics {
   // stoa_invocations_total{function,tier,outcome}, outcome as
   // common::OutcomeLabel names it.
   void Count(const std::string& function, scheduler::Tier tier, const absl::Status& status);
+  // Drops the function's series from these families (it was deleted or
+  // replaced). An invocation still in flight may add some back.
+  void Forget(const std::string& function);
 
   common::metrics::Family<common::metrics::Counter>& invocations;
   common::metrics::Family<common::metrics::Histogram>& duration;

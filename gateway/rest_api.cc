@@ -178,7 +178,7 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
   std::string route_label = "unmatched";
   const Route* match = Match(request, name, allowed, route_label);
   HttpResponder counted = [this, route_label, respond = std::move(respond)](HttpResponse r) {
-    http_requests_.Add({{"route", route_label}, {"code", std::to_string(r.status)}}).Increment();
+    http_requests_.Add({{"route", route_label}, {"code", std::to_string(r.status)}})->Increment();
     respond(std::move(r));
   };
   if (!match) {

@@ -51,8 +51,8 @@ TierMonitor::TierMonitor(std::array<executors::Executor*, scheduler::kNumTiers> 
                                "Round trip of the last GetStatus probe of each tier.");
   for (Tier t : scheduler::kAllTiers) {
     if (executors_[TierIndex(t)]) configured_.Add(t);
-    tiers_[TierIndex(t)].depth_gauge = &depth.Add({{"tier", std::string(TierName(t))}});
-    tiers_[TierIndex(t)].rtt_gauge = &rtt.Add({{"tier", std::string(TierName(t))}});
+    tiers_[TierIndex(t)].depth_gauge = depth.Add({{"tier", std::string(TierName(t))}});
+    tiers_[TierIndex(t)].rtt_gauge = rtt.Add({{"tier", std::string(TierName(t))}});
   }
   if (options.status_interval_ms > 0) {
     prober_ = std::make_unique<Prober>(*this, absl::Milliseconds(options.status_interval_ms));

@@ -82,8 +82,8 @@ class TierMonitor {
     std::atomic<bool> probing{false};
     std::atomic<int> last_probe{0};  // TierHealth::Probe
     std::atomic<double> last_rtt_ms{0.0};
-    common::metrics::Gauge* depth_gauge = nullptr;
-    common::metrics::Gauge* rtt_gauge = nullptr;
+    common::metrics::GaugePtr depth_gauge;
+    common::metrics::GaugePtr rtt_gauge;
   };
   class Prober;
 

@@ -32,14 +32,15 @@ struct PlacementScheduler::FunctionState {
     std::array<std::atomic<uint64_t>, kNumReasons> decisions{};
     std::atomic<double> predicted_ms{kNaN};
     std::atomic<double> last_request_kb{0.0};
-    // Cached so the hot path never takes Family::Add's mutex.
-    std::array<common::metrics::Counter*, kNumReasons> placements{};
-    std::array<common::metrics::Histogram*, kNumTerms> errors{};
-    common::metrics::Gauge* predicted_gauge = nullptr;
+    // Cached so the hot path never takes Family::Add's mutex; null without
+    // a registry. Forget removes their series (these handles stay valid).
+    std::array<common::metrics::CounterPtr, kNumReasons> placements{};
+    std::array<common::metrics::HistogramPtr, kNumTerms> errors{};
+    common::metrics::GaugePtr predicted_gauge;
 
     void Count(Reason r) {
       decisions[ReasonIndex(r)].fetch_add(1, std::memory_order_relaxed);
-      if (auto* c = placements[ReasonIndex(r)]) c->Increment();
+      if (const auto& c = placements[ReasonIndex(r)]) c->Increment();
     }
   };
 
@@ -59,8 +60,8 @@ struct PlacementScheduler::FunctionState {
   std::atomic<uint64_t> comparisons{0};
   std::atomic<uint64_t> correct{0};
   AtomicSum regret_ms;
-  common::metrics::Gauge* accuracy_gauge = nullptr;
-  common::metrics::Counter* regret_counter = nullptr;
+  common::metrics::GaugePtr accuracy_gauge;
+  common::metrics::CounterPtr regret_counter;
 };
 
 PlacementScheduler::PlacementScheduler(const common::Clock& clock,
@@ -144,21 +145,21 @@ std::shared_ptr<PlacementScheduler::FunctionState> PlacementScheduler::MakeFunct
     std::string_view function) {
   auto state = std::make_shared<FunctionState>();
   if (placements_ == nullptr) return state;
-  state->accuracy_gauge = &accuracy_->Add({{"function", std::string(function)}});
-  state->regret_counter = &regret_->Add({{"function", std::string(function)}});
+  state->accuracy_gauge = accuracy_->Add({{"function", std::string(function)}});
+  state->regret_counter = regret_->Add({{"function", std::string(function)}});
   for (Tier t : kAllTiers) {
     auto& tier = state->tiers[TierIndex(t)];
     common::metrics::Labels labels = {{"function", std::string(function)},
                                       {"tier", std::string(TierName(t))}};
-    tier.predicted_gauge = &predicted_->Add(labels);
+    tier.predicted_gauge = predicted_->Add(labels);
     for (Term term : kAllTerms) {
       common::metrics::Labels l = labels;
       l["term"] = std::string(TermName(term));
-      tier.errors[TermIndex(term)] = &errors_->Add(l);
+      tier.errors[TermIndex(term)] = errors_->Add(l);
     }
     for (Reason r : kPlacementReasons) {
       labels["reason"] = std::string(ReasonName(r));
-      tier.placements[ReasonIndex(r)] = &placements_->Add(labels);
+      tier.placements[ReasonIndex(r)] = placements_->Add(labels);
     }
   }
   return state;
@@ -168,21 +169,37 @@ std::shared_ptr<PlacementScheduler::FunctionState> PlacementScheduler::FindOrCre
     std::string_view function) {
   Shard& shard = ShardFor(function);
   absl::string_view key(function.data(), function.size());
-  {
-    absl::ReaderMutexLock lock(&shard.mu);
-    auto it = shard.functions.find(key);
-    if (it != shard.functions.end()) return it->second;
+  for (;;) {
+    uint64_t forgets;
+    {
+      absl::ReaderMutexLock lock(&shard.mu);
+      auto it = shard.functions.find(key);
+      if (it != shard.functions.end()) return it->second;
+      forgets = shard.forgets;
+    }
+    // Built outside the lock: creating metric series takes the registry's mutex.
+    std::shared_ptr<FunctionState> fresh = MakeFunctionState(function);
+    absl::MutexLock lock(&shard.mu);
+    // A Forget in between may have removed the series `fresh` holds: they
+    // would update unexported series. Build it again.
+    if (shard.forgets != forgets) continue;
+    return shard.functions.try_emplace(std::string(function), std::move(fresh)).first->second;
   }
-  // Built outside the lock: creating metric series takes the registry's mutex.
-  std::shared_ptr<FunctionState> fresh = MakeFunctionState(function);
-  absl::MutexLock lock(&shard.mu);
-  return shard.functions.try_emplace(std::string(function), std::move(fresh)).first->second;
 }
 
 void PlacementScheduler::Forget(std::string_view function) {
   Shard& shard = ShardFor(function);
   absl::MutexLock lock(&shard.mu);
   shard.functions.erase(absl::string_view(function.data(), function.size()));
+  ++shard.forgets;
+  if (placements_ == nullptr) return;
+  // Under the shard's lock, ordered with FindOrCreate's check of `forgets`.
+  const std::string name(function);
+  placements_->RemoveMatching("function", name);
+  predicted_->RemoveMatching("function", name);
+  errors_->RemoveMatching("function", name);
+  accuracy_->RemoveMatching("function", name);
+  regret_->RemoveMatching("function", name);
 }
 
 absl::Status PlacementScheduler::Unavailable(std::string_view function, TierSet allowed,

@@ -44,8 +44,9 @@
 // stoa_prediction_error_seconds{function,tier,term} (histogram of the
 // absolute one-step error of each term), stoa_placement_accuracy_ratio
 // {function} (gauge, from shadow comparisons),
-// stoa_placement_regret_seconds_total{function} (counter). The clock must
-// outlive the scheduler too.
+// stoa_placement_regret_seconds_total{function} (counter). A function's
+// series are created with its state (first Decide/PredictMs/Observe) and
+// removed by Forget. The clock must outlive the scheduler too.
 #pragma once
 
 #include <array>
@@ -120,6 +121,8 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
     absl::flat_hash_map<std::string, std::shared_ptr<FunctionState>> functions ABSL_GUARDED_BY(mu);
     absl::flat_hash_map<std::string, std::shared_ptr<const ActivePolicy>> overrides
         ABSL_GUARDED_BY(mu);
+    // Forget calls so far: FindOrCreate rebuilds a state that raced one.
+    uint64_t forgets ABSL_GUARDED_BY(mu) = 0;
   };
 
   std::shared_ptr<const ActivePolicy> MakeActive(const PolicyConfig& policy) const;

@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/sha256.h"
 #include "gmock/gmock.h"
@@ -22,6 +23,7 @@ using ::stoa::executors::testing::FloatValues;
 using ::stoa::executors::testing::Later;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 absl::StatusOr<v1::LoadFunctionResponse> Load(Executor& ex, v1::LoadFunctionRequest request) {
   return Await<v1::LoadFunctionResponse>(
@@ -310,6 +312,89 @@ TEST_F(InProcessExecutorTest, UnloadRemovesAndBadInputIsInvalidArgument) {
       Await<v1::UnloadFunctionResponse>([&](auto done) { ex.UnloadFunction(unload, done); });
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->unloaded());
+}
+
+// Sample lines of the exposition that name `function` (as a whole label value).
+int SeriesOf(const std::string& text, const std::string& function) {
+  int lines = 0;
+  const std::string needle = "function=\"" + function + "\"";
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(start, 1, "#") != 0 &&
+        text.substr(start, end - start).find(needle) != std::string::npos) {
+      ++lines;
+    }
+    start = end + 1;
+  }
+  return lines;
+}
+
+TEST_F(InProcessExecutorTest, UnknownNamesCreateNoSeries) {
+  InProcessExecutor ex(runtimes_, Options(1), &registry_);
+  for (int i = 0; i < 50; ++i) {
+    const std::string ghost = absl::StrCat("ghost", i);
+    EXPECT_EQ(Invoke(ex, Request(ghost, "", {1.0f})).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(Load(ex, FakeLoadRequest(ghost, "bad")).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    auto mismatch = FakeLoadRequest(ghost, "plain");
+    mismatch.mutable_spec()->set_sha256(common::Sha256Hex("something else"));
+    EXPECT_FALSE(Load(ex, mismatch).ok());
+  }
+  const std::string text = registry_.Serialize();
+  EXPECT_THAT(text, Not(HasSubstr("ghost")));
+  EXPECT_THAT(text,
+              HasSubstr(R"(stoa_executor_invocations_total{function="",outcome="not_found"} 50)"));
+  EXPECT_THAT(
+      text, HasSubstr(R"(stoa_executor_loads_total{function="",outcome="invalid_argument"} 100)"));
+  // The pending gauge and the two series above.
+  EXPECT_EQ(registry_.series(), 3u);
+}
+
+TEST_F(InProcessExecutorTest, UnloadingTheLastVersionRemovesTheFunctionsSeries) {
+  InProcessExecutor ex(runtimes_, Options(1), &registry_);
+  auto v1 = Load(ex, FakeLoadRequest("inc", "plain"));
+  auto v2 = Load(ex, FakeLoadRequest("inc", "sleep=1"));
+  ASSERT_TRUE(v1.ok() && v2.ok());
+  ASSERT_TRUE(Invoke(ex, Request("inc", v1->spec().sha256(), {1.0f})).ok());
+  v1::InvokeRequest bad = Request("inc", v2->spec().sha256(), {1.0f});
+  bad.mutable_inputs(0)->set_datatype(v1::INT64);
+  EXPECT_FALSE(Invoke(ex, bad).ok());
+  // A known name with an unknown version is counted under its name.
+  EXPECT_FALSE(Invoke(ex, Request("inc", "0000", {1.0f})).ok());
+  const std::string loaded = registry_.Serialize();
+  EXPECT_THAT(loaded,
+              HasSubstr(R"(stoa_executor_invocations_total{function="inc",outcome="ok"} 1)"));
+  EXPECT_THAT(
+      loaded,
+      HasSubstr(R"(stoa_executor_invocations_total{function="inc",outcome="not_found"} 1)"));
+  EXPECT_THAT(loaded, HasSubstr(R"(stoa_executor_loads_total{function="inc",outcome="ok"} 2)"));
+  EXPECT_THAT(loaded, HasSubstr(R"(stoa_executor_load_seconds_count{function="inc"} 2)"));
+
+  auto unload = [&](const std::string& sha) {
+    v1::UnloadFunctionRequest request;
+    request.set_function("inc");
+    request.set_sha256(sha);
+    auto r =
+        Await<v1::UnloadFunctionResponse>([&](auto done) { ex.UnloadFunction(request, done); });
+    return r.ok() && r->unloaded();
+  };
+  // One version left: the name's series stay (they are per name).
+  ASSERT_TRUE(unload(v1->spec().sha256()));
+  EXPECT_EQ(SeriesOf(registry_.Serialize(), "inc"), SeriesOf(loaded, "inc"));
+  ASSERT_TRUE(unload(v2->spec().sha256()));
+  const std::string gone = registry_.Serialize();
+  EXPECT_EQ(SeriesOf(gone, "inc"), 0) << gone;
+  EXPECT_THAT(gone, HasSubstr("stoa_executor_pending 0"));
+  EXPECT_EQ(registry_.series(), 1u);  // the pending gauge
+
+  // Loaded again: fresh series, from zero.
+  auto again = Load(ex, FakeLoadRequest("inc", "plain"));
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(Invoke(ex, Request("inc", "", {1.0f})).ok());
+  EXPECT_THAT(registry_.Serialize(),
+              HasSubstr(R"(stoa_executor_invocations_total{function="inc",outcome="ok"} 1)"));
 }
 
 }  // namespace

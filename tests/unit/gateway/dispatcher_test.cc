@@ -96,7 +96,7 @@ class DispatcherTest : public ::testing::Test {
   }
 
   double Counter(const std::string& name, const common::metrics::Labels& labels) {
-    return metrics_.AddCounter(name, "").Add(labels).Value();
+    return metrics_.AddCounter(name, "").Add(labels)->Value();
   }
 
   common::FakeClock clock_{1'000'000};
@@ -140,10 +140,10 @@ TEST_F(DispatcherTest, ColdStartPushesOnceThenWarm) {
   EXPECT_EQ(Counter("stoa_invocations_total",
                     {{"function", "digits"}, {"tier", "edge"}, {"outcome", "ok"}}),
             2);
-  EXPECT_EQ(metrics_.AddGauge("stoa_executor_queue_depth", "").Add({{"tier", "edge"}}).Value(), 3);
+  EXPECT_EQ(metrics_.AddGauge("stoa_executor_queue_depth", "").Add({{"tier", "edge"}})->Value(), 3);
   EXPECT_EQ(metrics_.AddHistogram("stoa_invocation_duration_seconds", "")
                 .Add({{"function", "digits"}, {"tier", "edge"}})
-                .Count(),
+                ->Count(),
             2u);
   auto obs = scheduler_.observations();
   ASSERT_EQ(obs.size(), 2u);
@@ -240,7 +240,7 @@ TEST_F(DispatcherTest, StatusProbesFeedQueueDepthAndLinkRoundTrips) {
   }
   EXPECT_EQ(dispatcher_->Health(Tier::kCloud).last_probe, TierHealth::Probe::kOk);
   EXPECT_DOUBLE_EQ(
-      metrics_.AddGauge("stoa_tier_status_rtt_seconds", "").Add({{"tier", "cloud"}}).Value(),
+      metrics_.AddGauge("stoa_tier_status_rtt_seconds", "").Add({{"tier", "cloud"}})->Value(),
       0.0015);
   // A failing tier's probes report failures (they count towards its circuit).
   cloud_->SetStatusStatus(absl::UnavailableError("down"));

@@ -6,8 +6,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <set>
+#include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/file_util.h"
 #include "executors/in_process_executor.h"
 #include "gateway/dispatcher.h"
@@ -471,6 +475,71 @@ TEST_F(FunctionLifecycleTest, HealthReadinessAndMetrics) {
   EXPECT_THAT(r.body, HasSubstr("stoa_cold_starts_total"));
   EXPECT_THAT(r.body, HasSubstr("stoa_invocation_duration_seconds_bucket"));
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("route=\"/v1/functions/digits")));
+}
+
+// The series of an exposition (sample lines without their values).
+std::set<std::string> Series(const std::string& exposition) {
+  std::set<std::string> series;
+  for (absl::string_view line : absl::StrSplit(exposition, '\n', absl::SkipEmpty())) {
+    if (line.front() == '#') continue;
+    series.emplace(line.substr(0, line.rfind(' ')));
+  }
+  return series;
+}
+
+TEST_F(FunctionLifecycleTest, DeletedFunctionsLeaveNoMetricSeries) {
+  // Register, invoke, replace, invoke again, delete: every per-function
+  // family of the gateway, the scheduler and the edge executor is touched.
+  auto cycle = [&](const std::string& name, bool delete_it) {
+    json body = {
+        {"name", name}, {"runtime", "onnx"}, {"artifact_base64", absl::Base64Escape(model_)}};
+    ASSERT_EQ(Call("POST", "/v1/functions", body.dump()).status, 201);
+    const std::string invoke = "/v1/functions/" + name + "/invoke";
+    ASSERT_EQ(Call("POST", invoke, Pixels(64)).status, 200);
+    body["description"] = "replaced";
+    ASSERT_EQ(Call("PUT", "/v1/functions/" + name, body.dump()).status, 200);
+    ASSERT_EQ(Call("POST", invoke, Pixels(64)).status, 200);
+    if (delete_it) {
+      ASSERT_EQ(Call("DELETE", "/v1/functions/" + name).status, 204);
+    }
+  };
+  // A first cycle and a scrape create the series that do not name a
+  // function (routes and codes of stoa_http_requests_total).
+  cycle("warm-up", true);
+  Call("GET", "/metrics");
+  const std::set<std::string> before = Series(Call("GET", "/metrics").body);
+
+  cycle("digits", false);
+  const std::string live = Call("GET", "/metrics").body;
+  for (const char* family :
+       {"stoa_invocations_total{", "stoa_invocation_duration_seconds_count{",
+        "stoa_cold_starts_total{", "stoa_placements_total{", "stoa_predicted_latency_seconds{",
+        "stoa_prediction_error_seconds_count{", "stoa_placement_accuracy_ratio{",
+        "stoa_placement_regret_seconds_total{", "stoa_executor_invocations_total{",
+        "stoa_executor_exec_seconds_count{", "stoa_executor_queue_seconds_count{",
+        "stoa_executor_loads_total{", "stoa_executor_load_seconds_count{"}) {
+    EXPECT_THAT(live, HasSubstr(std::string(family) + "function=\"digits\"")) << family;
+  }
+  ASSERT_EQ(Call("DELETE", "/v1/functions/digits").status, 204);
+  EXPECT_EQ(Series(Call("GET", "/metrics").body), before);
+}
+
+TEST_F(FunctionLifecycleTest, HttpRequestSeriesAreBoundedByRouteTemplates) {
+  for (int i = 0; i < 50; ++i) {
+    const std::string n = std::to_string(i);
+    EXPECT_EQ(Call("GET", "/no/such/path/" + n).status, 404);
+    EXPECT_EQ(Call("POST", "/v1/functions/ghost" + n + "/invoke", Pixels(64)).status, 404);
+    EXPECT_EQ(Call("PATCH", "/v1/functions/ghost" + n).status, 405);
+  }
+  const std::string text = Call("GET", "/metrics").body;
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("ghost")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("/no/such")));
+  EXPECT_THAT(text, HasSubstr(R"(stoa_http_requests_total{code="404",route="unmatched"} 50)"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(R"(stoa_http_requests_total{code="404",route="/v1/functions/{name}/invoke"} 50)"));
+  EXPECT_THAT(text,
+              HasSubstr(R"(stoa_http_requests_total{code="405",route="/v1/functions/{name}"} 50)"));
 }
 
 TEST_F(FunctionLifecycleTest, RestoreAppliesTheSavedPoliciesFirst) {

@@ -467,6 +467,33 @@ TEST(PlacementSchedulerTest, ExportsMetrics) {
                               "0.0050000000000000001\n"));
 }
 
+TEST(PlacementSchedulerTest, ForgetRemovesTheFunctionsSeries) {
+  common::metrics::Registry registry;
+  Driver d(Policy(PolicyKind::kPredictive, 0.0), &registry);
+  for (int i = 0; i < 3; ++i) {
+    d.Step(20, 5, "digits");
+    d.Step(20, 5, "other");
+  }
+  d.scheduler.ObserveComparison("digits", Tier::kEdge, {20, 5});
+  const size_t both = registry.series();
+  ASSERT_THAT(registry.Serialize(), HasSubstr("function=\"digits\""));
+  ASSERT_THAT(registry.Serialize(),
+              HasSubstr("stoa_placement_accuracy_ratio{function=\"digits\"}"));
+
+  d.scheduler.Forget("digits");
+  const std::string text = registry.Serialize();
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("function=\"digits\"")));
+  EXPECT_THAT(text, HasSubstr("stoa_placements_total{function=\"other\""));
+  EXPECT_EQ(registry.series() * 2, both);  // the two functions had the same series
+
+  // Used again: its series come back with it, from zero.
+  d.Step(20, 5, "digits");
+  EXPECT_EQ(registry.series(), both);
+  EXPECT_THAT(
+      registry.Serialize(),
+      HasSubstr("stoa_placements_total{function=\"digits\",reason=\"explore\",tier=\"edge\"} 1\n"));
+}
+
 TEST(PlacementSchedulerTest, ReasonNames) {
   EXPECT_EQ(ReasonName(Reason::kShadow), "shadow");
   EXPECT_EQ(ReasonName(Reason::kPredictedBest), "predicted-best");
@@ -519,6 +546,12 @@ TEST(PlacementSchedulerTest, ConcurrentDecideObserveIsSafe) {
   }
   EXPECT_GT(counted, 0u);
   EXPECT_LE(counted, static_cast<uint64_t>(decided.load()));
+  // A state built while fn7 was forgotten holds exported series, not ones
+  // Forget removed: another decision shows up in the exposition.
+  Features features;
+  features.warm = TierSet::All();
+  ASSERT_TRUE(scheduler.Decide("fn7", TierSet::All(), features).ok());
+  EXPECT_THAT(registry.Serialize(), HasSubstr("stoa_placements_total{function=\"fn7\""));
 }
 
 }  // namespace
