@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
 #include "boost/asio/steady_timer.hpp"
@@ -138,6 +139,9 @@ class HttpServer::Impl {
   asio::strand<asio::io_context::executor_type> accept_strand_;
   tcp::acceptor acceptor_;
   asio::steady_timer accept_retry_;
+  // Keeps the I/O threads running while the acceptor is closed (Drain) and
+  // a handler still owes a response.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   Backoff accept_backoff_{kAcceptBackoffMin, kAcceptBackoffMax};  // accept strand
   std::chrono::steady_clock::time_point last_refusal_warning_;    // accept strand
   std::chrono::steady_clock::time_point last_accept_warning_;     // accept strand
@@ -433,6 +437,7 @@ absl::StatusOr<uint16_t> HttpServer::Impl::Start() {
   }
   address_ = FormatHostPort(bound.address().to_string(), bound.port());
 
+  work_.emplace(ioc_.get_executor());
   DoAccept();
   running_ = true;
   const int threads = std::max(1, options_.threads);
@@ -568,6 +573,7 @@ void HttpServer::Impl::Stop() {
   stopped_ = true;
   if (!running_) return;
   running_ = false;
+  work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
