@@ -33,8 +33,9 @@
 // - The handler may answer from any thread; the response is written on the
 //   connection's strand.
 //
-// Thread safety: Start/Stop from one thread. The handler is called
-// concurrently from the server's I/O threads.
+// Thread safety: Start, Drain and Stop from one thread; stats() and
+// max_connections() from any. The handler is called concurrently from the
+// server's I/O threads.
 // Ownership: the handler must outlive the server.
 #pragma once
 

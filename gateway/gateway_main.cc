@@ -23,11 +23,11 @@
 // closed (new connections are refused), connections idle between requests
 // are closed, requests in flight get up to --shutdown-grace-ms to be
 // answered (with "Connection: close"); then the connections left are
-// closed and the dispatcher is destroyed (executor calls still running are
-// cancelled or waited for). Exit 0. The whole stop is bounded: still running
-// 1 s after the grace period, the process exits 0 without waiting (a Wasm
-// call looping on the in-process edge until a far deadline). A second
-// signal exits at once with 128 + its number.
+// closed and the dispatcher is destroyed (it waits for executor calls still
+// running). Exit 0. The whole stop is bounded: still running 1 s after the
+// grace period (a Wasm call looping on the in-process edge, or a cloud call,
+// until a far deadline), the process exits 0 without waiting for them. A
+// second signal exits at once with 128 + its number.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -280,7 +280,8 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   const int signal_number = signals.Wait();
   signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
   StopServing(server, signal_number, flags.shutdown_grace_ms);
-  spdlog::info("shutdown: stopping the executors (calls still running are cancelled)");
+  spdlog::info("shutdown: stopping the executors (waiting at most {} ms for calls still running)",
+               kShutdownMargin.count());
   return 0;
 }
 
