@@ -84,7 +84,8 @@ class ShutdownTest : public ::testing::Test {
     }
   }
 
-  // Waits until the gateway reports an invocation in flight on `tier`.
+  // Gives a call just started time to reach its executor (the calls are
+  // warm, so 300 ms is far more than dispatch takes).
   void WaitUntilRunning() { std::this_thread::sleep_for(milliseconds(300)); }
 
   std::unique_ptr<Process> executor_;
