@@ -7,8 +7,25 @@
 //   written), so pipelining is safe.
 // - A body larger than Options::body_limit is answered 413 with the JSON
 //   error body and the connection is closed; a malformed request gets 400.
-// - A connection idle (or stalled mid-request) longer than
-//   Options::idle_timeout_ms is closed.
+// - Timeouts: a connection waiting for a request (a new one, or keep-alive
+//   between requests) longer than Options::idle_timeout_ms is closed; a
+//   request's header must be complete within Options::header_timeout_ms of
+//   the read starting (and within idle_timeout_ms), else the connection is
+//   closed without an answer (slowloris); a body must arrive within
+//   idle_timeout_ms. No timeout runs while the handler works.
+// - Connection caps: past Options::max_connections open connections, or
+//   Options::max_connections_per_client from one client IP address, a new
+//   connection is accepted and closed at once, without reading or answering
+//   it (the client sees EOF or a reset), so the accept loop never stalls and
+//   a refused client costs no more than the accept. Refusals are counted in
+//   Stats and logged at most once a second.
+// - Accept errors (EMFILE, ENFILE, ENOBUFS, ...) back off exponentially,
+//   10 ms doubling to 1 s (common/backoff.h), logged on the first failure and
+//   then at most once a second, instead of spinning.
+// - Graceful stop: Drain stops accepting (the listening socket is closed, so
+//   new connections are refused by the kernel), closes connections idle
+//   between requests, answers the requests in progress with
+//   "Connection: close" and waits for their connections to end.
 // - An "Expect: 100-continue" request gets the interim 100 before its body
 //   is read; HEAD announces the length without sending the body.
 // - A target that does not parse (http_types.h ParseTarget) is answered 400
@@ -16,8 +33,9 @@
 // - The handler may answer from any thread; the response is written on the
 //   connection's strand.
 //
-// Thread safety: Start/Stop from one thread. The handler is called
-// concurrently from the server's I/O threads.
+// Thread safety: Start, Drain and Stop from one thread; stats() and
+// max_connections() from any. The handler is called concurrently from the
+// server's I/O threads.
 // Ownership: the handler must outlive the server.
 #pragma once
 
@@ -38,6 +56,13 @@ class HttpServer {
     int threads = 2;
     uint64_t body_limit = 16 * 1024 * 1024;
     int idle_timeout_ms = 30000;
+    int header_timeout_ms = 10000;
+    // Open connections at most; 0: three quarters of RLIMIT_NOFILE's soft
+    // limit (at least 64, at most 10000), so the cap bites before the
+    // process runs out of file descriptors.
+    int max_connections = 0;
+    // Open connections from one client IP address at most; 0: no cap.
+    int max_connections_per_client = 256;
     std::string server_name = "stoa";  // the Server header of every response
   };
 
@@ -55,6 +80,21 @@ class HttpServer {
   std::string address() const;
   // Stops accepting, closes connections and joins the threads.
   void Stop();
+
+  // Graceful stop, from the thread that called Start (see above). Returns
+  // the connections still open when `timeout_ms` passed (0: all ended);
+  // Stop closes those. Idempotent; no effect before Start.
+  size_t Drain(int timeout_ms);
+
+  struct Stats {
+    size_t connections = 0;            // open now
+    size_t requests_in_flight = 0;     // handed to the handler, response not yet written
+    uint64_t refused_connections = 0;  // over a cap, or accepted while draining
+    uint64_t accept_errors = 0;
+  };
+  Stats stats() const;
+  // The connection cap in force (Options::max_connections, resolved).
+  int max_connections() const;
 
  private:
   class Impl;

@@ -5,14 +5,20 @@
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
 //                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
-//                 [--log-level LEVEL] [--config FILE]
+//                 [--shutdown-grace-ms N] [--log-level LEVEL] [--config FILE]
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
 // bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
-// with code 2; SIGINT/SIGTERM shut down gracefully and exit 0.
-#include <pthread.h>
-#include <signal.h>
-
+// with code 2.
+//
+// Shutdown (SIGINT/SIGTERM, common/stop_signals.h): the gRPC server stops
+// accepting calls and connections at once and gives the calls in flight
+// --shutdown-grace-ms; then gRPC cancels the rest (grpc::Server::Shutdown
+// with a deadline); then the metrics server stops. Exit 0. Still running 1 s
+// after the grace period (a function that runs until a far deadline and
+// cannot be interrupted), the process exits 0 without waiting. A second
+// signal exits at once with 128 + its number.
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -23,6 +29,7 @@
 #include "common/cli.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/stop_signals.h"
 #include "executors/device.h"
 #include "executors/executor_service.h"
 #include "executors/in_process_executor.h"
@@ -34,7 +41,9 @@ namespace {
 
 using stoa::common::kExitBadFlags;
 constexpr int kExitStartFailed = 1;
-constexpr int kShutdownGraceMs = 2000;
+// How long past --shutdown-grace-ms the teardown may take before the
+// process exits without it.
+constexpr std::chrono::milliseconds kShutdownMargin(1000);
 
 struct Flags {
   std::string listen = "0.0.0.0:50051";
@@ -46,6 +55,7 @@ struct Flags {
   std::string log_level = "info";
   std::string metrics_listen;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
+  int shutdown_grace_ms = 10000;
 };
 
 // Parses argv (with --config expanded). Returns an exit code when the
@@ -74,6 +84,10 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "in stoa_metrics_series_dropped_total")
       ->check(CLI::Range(1, 100000000))
       ->capture_default_str();
+  app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
+                 "on SIGTERM/SIGINT, how long calls in flight may take to finish")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
@@ -85,13 +99,8 @@ int main(int argc, char** argv) {
   if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
   stoa::common::InitLogging("stoa-executor", flags.log_level);
 
-  // Signals are taken synchronously by the main thread; every thread started
-  // from here on inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts: every thread inherits the mask.
+  stoa::common::StopSignals signals;
 
   stoa::common::metrics::Registry registry(flags.metrics_max_series);
   auto device = stoa::executors::SelectDevice(flags.device, &registry);
@@ -139,11 +148,14 @@ int main(int argc, char** argv) {
   spdlog::info("serving on {} with {} threads", (*server)->address(),
                flags.threads > 0 ? flags.threads : std::thread::hardware_concurrency());
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  spdlog::info("signal {}: shutting down", signal_number);
+  const int signal_number = signals.Wait();
+  signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
+  spdlog::info(
+      "signal {}: shutting down: new calls refused; waiting up to {} ms for calls in flight",
+      signal_number, flags.shutdown_grace_ms);
+  (*server)->Shutdown(flags.shutdown_grace_ms);
+  spdlog::info("shutdown: gRPC server stopped");
   metrics_server.reset();
-  (*server)->Shutdown(kShutdownGraceMs);
   spdlog::info("stopped");
   return 0;
 }

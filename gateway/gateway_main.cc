@@ -6,6 +6,8 @@
 //                [--edge-intra-op-threads N] [--status-interval-ms N]
 //                [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
 //                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
+//                [--max-connections N] [--max-connections-per-client N]
+//                [--header-timeout-ms N] [--idle-timeout-ms N] [--shutdown-grace-ms N]
 //                [--log-level LEVEL] [--metrics-max-series N] [--config FILE]
 //
 // Start-up policy: the policy last set with PUT /v1/policy (saved in the
@@ -15,11 +17,18 @@
 //
 // The first line of stdout is "stoa-gateway listening on <host>:<port>"
 // (the bound port when 0 was asked), flushed; logs go to stderr. Bad flags
-// exit with code 2, a failure to start with 1; SIGINT/SIGTERM stop cleanly
-// (exit 0).
-#include <pthread.h>
-#include <signal.h>
-
+// exit with code 2, a failure to start with 1.
+//
+// Shutdown (SIGINT/SIGTERM, common/stop_signals.h): the listening socket is
+// closed (new connections are refused), connections idle between requests
+// are closed, requests in flight get up to --shutdown-grace-ms to be
+// answered (with "Connection: close"); then the connections left are
+// closed and the dispatcher is destroyed (it waits for executor calls still
+// running). Exit 0. The whole stop is bounded: still running 1 s after the
+// grace period (a Wasm call looping on the in-process edge, or a cloud call,
+// until a far deadline), the process exits 0 without waiting for them. A
+// second signal exits at once with 128 + its number.
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -34,6 +43,7 @@
 #include "common/http_server.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/stop_signals.h"
 #include "executors/grpc_executor.h"
 #include "executors/in_process_executor.h"
 #include "executors/pool_executor.h"
@@ -49,6 +59,9 @@ namespace {
 
 using stoa::common::kExitBadFlags;
 constexpr int kExitStartFailed = 1;
+// How long past --shutdown-grace-ms the teardown may take before the
+// process exits without it.
+constexpr std::chrono::milliseconds kShutdownMargin(1000);
 
 struct Flags {
   std::string listen = "0.0.0.0:8080";
@@ -60,6 +73,11 @@ struct Flags {
   std::string policy_file;
   int body_limit_mb = 16;
   int http_threads = 2;
+  int max_connections = 0;
+  int max_connections_per_client = 256;
+  int header_timeout_ms = 10000;
+  int idle_timeout_ms = 30000;
+  int shutdown_grace_ms = 10000;
   std::string log_level = "info";
   std::string tier_cost;    // "edge=0,cloud=1": per-request cost for the weighted policy
   std::string tier_energy;  // "edge=1,cloud=0.2": per-request energy for the weighted policy
@@ -98,6 +116,28 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   app.add_option("--http-threads", flags.http_threads, "HTTP I/O threads")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--max-connections", flags.max_connections,
+                 "open HTTP connections at most; more are accepted and closed at once (0: three "
+                 "quarters of the file-descriptor limit, at most 10000)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--max-connections-per-client", flags.max_connections_per_client,
+                 "open HTTP connections from one client IP address at most (0: no limit)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--header-timeout-ms", flags.header_timeout_ms,
+                 "a request's header must arrive within this, else the connection is closed")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", flags.idle_timeout_ms,
+                 "a connection waiting this long for a request (or a body stalled this long) "
+                 "is closed")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
+                 "on SIGTERM/SIGINT, how long requests in flight may take to finish")
+      ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
@@ -168,40 +208,44 @@ absl::StatusOr<stoa::scheduler::SchedulerOptions> SchedulerOptionsFrom(const Fla
   return options;
 }
 
-// SIGINT and SIGTERM, blocked in every thread, for sigwait.
-sigset_t BlockStopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
+// The HTTP server's options from the flags.
+stoa::common::HttpServer::Options HttpOptionsFrom(const Flags& flags,
+                                                  const stoa::common::HostPort& listen) {
+  stoa::common::HttpServer::Options options;
+  options.host = listen.host;
+  options.port = listen.port;
+  options.threads = flags.http_threads;
+  options.body_limit = static_cast<uint64_t>(flags.body_limit_mb) * 1024 * 1024;
+  options.max_connections = flags.max_connections;
+  options.max_connections_per_client = flags.max_connections_per_client;
+  options.header_timeout_ms = flags.header_timeout_ms;
+  options.idle_timeout_ms = flags.idle_timeout_ms;
+  return options;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Flags flags;
-  if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
-  stoa::common::InitLogging("stoa-gateway", flags.log_level);
-
-  absl::StatusOr<stoa::common::HostPort> listen = stoa::common::ParseHostPort(flags.listen);
-  if (!listen.ok()) {
-    std::cerr << "stoa-gateway: --listen: " << listen.status().message() << "\n";
-    return kExitBadFlags;
+// The HTTP half of the shutdown: stop accepting, drain for the grace
+// period, close what is left.
+void StopServing(stoa::common::HttpServer& server, int signal_number, int grace_ms) {
+  stoa::common::HttpServer::Stats stats = server.stats();
+  spdlog::info(
+      "signal {}: shutting down: new connections refused; waiting up to {} ms for {} requests "
+      "in flight ({} connections open)",
+      signal_number, grace_ms, stats.requests_in_flight, stats.connections);
+  const size_t left = server.Drain(grace_ms);
+  stats = server.stats();
+  if (left == 0) {
+    spdlog::info("shutdown: every request answered");
+  } else {
+    spdlog::warn("shutdown: grace period over; closing {} connections ({} requests unanswered)",
+                 left, stats.requests_in_flight);
   }
-  auto scheduler_options = SchedulerOptionsFrom(flags);
-  if (!scheduler_options.ok()) {
-    std::cerr << "stoa-gateway: " << scheduler_options.status().message() << "\n";
-    return kExitBadFlags;
-  }
-  stoa::common::HttpServer::Options http_options;
-  http_options.host = listen->host;
-  http_options.port = listen->port;
-  http_options.threads = flags.http_threads;
-  http_options.body_limit = static_cast<uint64_t>(flags.body_limit_mb) * 1024 * 1024;
-  sigset_t signals = BlockStopSignals();
+  server.Stop();
+}
 
+// Runs the gateway until a stop signal, then shuts it down; the exit code.
+int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_options,
+          const stoa::scheduler::SchedulerOptions& scheduler_options,
+          stoa::common::StopSignals& signals) {
   stoa::common::metrics::Registry metrics(flags.metrics_max_series);
   auto registry = stoa::gateway::FunctionRegistry::Open(flags.data_dir);
   if (!registry.ok()) {
@@ -216,7 +260,7 @@ int main(int argc, char** argv) {
 
   std::random_device seed;
   stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics, seed(),
-                                                {}, *scheduler_options);
+                                                {}, scheduler_options);
   stoa::gateway::Dispatcher::Options dispatcher_options;
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
   stoa::gateway::Dispatcher dispatcher(MakeExecutors(flags, runtimes, metrics), scheduler,
@@ -239,10 +283,33 @@ int main(int argc, char** argv) {
   spdlog::info("{} functions registered; serving on {}", (*registry)->List().size(),
                stoa::common::FormatHostPort(http_options.host, *port));
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  spdlog::info("signal {}: shutting down", signal_number);
-  server.Stop();
-  spdlog::info("stopped");
+  const int signal_number = signals.Wait();
+  signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
+  StopServing(server, signal_number, flags.shutdown_grace_ms);
+  spdlog::info("shutdown: stopping the executors (waiting at most {} ms for calls still running)",
+               kShutdownMargin.count());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
+  stoa::common::InitLogging("stoa-gateway", flags.log_level);
+
+  absl::StatusOr<stoa::common::HostPort> listen = stoa::common::ParseHostPort(flags.listen);
+  if (!listen.ok()) {
+    std::cerr << "stoa-gateway: --listen: " << listen.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  auto scheduler_options = SchedulerOptionsFrom(flags);
+  if (!scheduler_options.ok()) {
+    std::cerr << "stoa-gateway: " << scheduler_options.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  stoa::common::StopSignals signals;
+  const int code = Serve(flags, HttpOptionsFrom(flags, *listen), *scheduler_options, signals);
+  if (code == 0) spdlog::info("stopped");
+  return code;
 }

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/host_port.h"
 #include "gtest/gtest.h"
@@ -131,6 +132,20 @@ bool Process::Running() {
   int status = 0;
   if (::waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
   return !exited_;
+}
+
+std::optional<int> Process::WaitExit(int timeout_ms) {
+  if (exited_) return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 std::string HttpResult::Header(const std::string& name) const {

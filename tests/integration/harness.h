@@ -12,6 +12,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ class Process {
   // Sends `sig` and waits for exit; returns the wait status.
   int Signal(int sig);
   bool Running();
+  // Waits up to timeout_ms for the process to exit: its wait status, or
+  // nullopt while it still runs.
+  std::optional<int> WaitExit(int timeout_ms);
 
  private:
   Process() = default;

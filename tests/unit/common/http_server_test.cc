@@ -1,5 +1,11 @@
 #include "common/http_server.h"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -100,7 +106,12 @@ class TestHandler : public HttpHandler {
 // io_context until it completes or its deadline closes the socket.
 class Client {
  public:
-  explicit Client(uint16_t port) : stream_(ioc_) {
+  explicit Client(uint16_t port, const std::string& from = "") : stream_(ioc_) {
+    if (!from.empty()) {
+      // Another loopback address as the source: another client to the server.
+      stream_.socket().open(tcp::v4());
+      stream_.socket().bind(tcp::endpoint(asio::ip::make_address(from), 0));
+    }
     stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
 
@@ -465,6 +476,222 @@ TEST_F(HttpServerTest, StopWithPendingRequestsAndLateResponder) {
   HttpResponse response;
   response.body = "late";
   late(std::move(response));
+}
+
+// Polls `done` every 10 ms for up to `timeout`.
+template <typename F>
+bool Eventually(F done, std::chrono::milliseconds timeout = 3000ms) {
+  for (auto end = std::chrono::steady_clock::now() + timeout;
+       std::chrono::steady_clock::now() < end; std::this_thread::sleep_for(10ms)) {
+    if (done()) return true;
+  }
+  return done();
+}
+
+TEST_F(HttpServerTest, ConnectionsOverTheGlobalCapAreClosedAtOnce) {
+  HttpServer::Options options;
+  options.max_connections = 2;
+  StartServer(options);
+  EXPECT_EQ(server_->max_connections(), 2);
+  auto first = std::make_unique<Client>(port_);
+  Client second(port_);
+  EXPECT_EQ(Echo(*first, "/1")["path"], "/1");
+  EXPECT_EQ(Echo(second, "/2")["path"], "/2");
+  {
+    Client third(port_);
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(IsClosed(third.WaitClosed(3000ms)));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);
+  }
+  EXPECT_EQ(server_->stats().refused_connections, 1u);
+  EXPECT_EQ(server_->stats().connections, 2u);
+  // The admitted ones keep working; a closed one frees its slot.
+  EXPECT_EQ(Echo(second, "/again")["path"], "/again");
+  first.reset();
+  ASSERT_TRUE(Eventually([&] { return server_->stats().connections == 1; }));
+  Client fourth(port_);
+  EXPECT_EQ(Echo(fourth, "/4")["path"], "/4");
+}
+
+TEST_F(HttpServerTest, PerClientCapLeavesOtherClientsServed) {
+  HttpServer::Options options;
+  options.max_connections = 100;
+  options.max_connections_per_client = 2;
+  StartServer(options);
+  Client a1(port_), a2(port_);
+  EXPECT_EQ(Echo(a1, "/a1")["path"], "/a1");
+  EXPECT_EQ(Echo(a2, "/a2")["path"], "/a2");
+  {
+    Client a3(port_);
+    EXPECT_TRUE(IsClosed(a3.WaitClosed(3000ms)));
+  }
+  // Another address (127.0.0.2 is loopback too) is another client.
+  Client b1(port_, "127.0.0.2");
+  EXPECT_EQ(Echo(b1, "/b1")["path"], "/b1");
+  EXPECT_EQ(server_->stats().refused_connections, 1u);
+}
+
+// A raw socket, so that the test can trickle bytes and notice the close
+// without a blocking read.
+class RawSocket {
+ public:
+  explicit RawSocket(uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawSocket() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connected() const { return connected_; }
+  bool Send(const std::string& bytes) {
+    return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+  // What arrives within `timeout` (up to 4 KiB), "" on none.
+  std::string Receive(std::chrono::milliseconds timeout) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000);
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+  // True once the peer closed (EOF or reset); never blocks.
+  bool Closed() {
+    char byte;
+    ssize_t n = recv(fd_, &byte, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+TEST_F(HttpServerTest, HeaderTimeoutCutsOffASlowlorisThatKeepsSending) {
+  HttpServer::Options options;
+  options.header_timeout_ms = 300;
+  options.idle_timeout_ms = 30000;
+  StartServer(options);
+  RawSocket loris(port_);
+  ASSERT_TRUE(loris.connected());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(loris.Send("GET /slow-headers HTTP/1.1\r\nHost: t\r\n"));
+  bool closed = false;
+  // A header line every 50 ms: never idle, never complete.
+  for (int i = 0; i < 100 && !closed; ++i) {
+    std::this_thread::sleep_for(50ms);
+    closed = loris.Closed() || !loris.Send("X-" + std::to_string(i) + ": y\r\n");
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(closed);
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 2000ms);
+  EXPECT_EQ(handler_.calls(), 0);
+  // A prompt request on a connection idle for longer than the header timeout
+  // is served: the header timer starts with the request.
+  Client client(port_);
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(Echo(client, "/prompt")["path"], "/prompt");
+}
+
+TEST_F(HttpServerTest, DrainRefusesNewConnectionsAndFinishesRequestsInFlight) {
+  StartServer();
+  Client idle(port_);
+  EXPECT_EQ(Echo(idle, "/warm")["path"], "/warm");
+  Client holder(port_);
+  holder.Send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(Eventually([&] { return handler_.HasHeld(); }));
+  EXPECT_EQ(server_->stats().requests_in_flight, 1u);
+  std::thread release([&] {
+    std::this_thread::sleep_for(300ms);
+    HttpResponse response;
+    response.body = "done";
+    handler_.TakeHeld()(std::move(response));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server_->Drain(5000), 0u);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  release.join();
+  EXPECT_GE(elapsed, 250ms);  // it waited for the held request
+  EXPECT_LT(elapsed, 3000ms);
+  Response response;
+  ASSERT_FALSE(holder.Read(response));
+  EXPECT_EQ(response.body(), "done");
+  EXPECT_FALSE(response.keep_alive());  // Connection: close
+  EXPECT_TRUE(IsClosed(idle.WaitClosed(1000ms)));
+  // The listening socket is closed: a new connection is refused.
+  asio::io_context ioc;
+  tcp::socket late(ioc);
+  beast::error_code ec;
+  late.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  EXPECT_EQ(ec, asio::error::connection_refused);
+  EXPECT_EQ(server_->stats().connections, 0u);
+}
+
+TEST_F(HttpServerTest, DrainTimesOutOnAHeldRequestAndStopClosesIt) {
+  StartServer();
+  Client holder(port_);
+  holder.Send("GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(Eventually([&] { return handler_.HasHeld(); }));
+  EXPECT_EQ(server_->Drain(200), 1u);
+  server_->Stop();
+  EXPECT_TRUE(IsClosed(holder.WaitClosed(3000ms)));
+}
+
+// Out of file descriptors, the accept loop backs off (10 ms doubling to 1 s)
+// rather than spinning, and recovers when descriptors are freed. Runs in a
+// child process (a death test) whose RLIMIT_NOFILE is lowered.
+void AcceptUnderDescriptorExhaustion() {
+  TestHandler handler;
+  HttpServer::Options options;
+  options.host = "127.0.0.1";
+  options.threads = 1;
+  options.max_connections = 1000;  // the descriptor limit bites first
+  options.max_connections_per_client = 0;
+  HttpServer server(options, handler);
+  auto port = server.Start();
+  if (!port.ok()) _exit(10);
+  // Room for a handful of descriptors beyond those open now, all taken by
+  // fillers but one: our client takes it, and the server's accept fails.
+  int highest = 0;
+  for (int fd = 0; fd < 4096; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1) highest = fd;
+  }
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = static_cast<rlim_t>(highest + 8);
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(11);
+  std::vector<int> fillers;
+  for (int fd = open("/dev/null", O_RDONLY); fd >= 0; fd = open("/dev/null", O_RDONLY)) {
+    fillers.push_back(fd);
+  }
+  if (fillers.empty()) _exit(12);
+  close(fillers.back());
+  fillers.pop_back();
+  RawSocket client(*port);
+  if (!client.connected()) _exit(13);
+  if (!Eventually([&] { return server.stats().accept_errors > 0; })) _exit(14);
+  std::this_thread::sleep_for(1000ms);
+  // 10+20+40+...+640 ms: about 8 retries in the first 1.3 s; a spinning loop
+  // would fail thousands of times.
+  const uint64_t errors = server.stats().accept_errors;
+  if (errors > 12) _exit(15);
+  for (int fd : fillers) close(fd);
+  // The pending connection is accepted at the next retry (at most 1 s) and
+  // served.
+  if (!client.Send("GET /after HTTP/1.1\r\nHost: t\r\n\r\n")) _exit(16);
+  if (client.Receive(3000ms).rfind("HTTP/1.1 200", 0) != 0) _exit(17);
+  _exit(server.stats().accept_errors - errors < 5 ? 0 : 18);
+}
+
+TEST(HttpServerAcceptTest, AcceptErrorsBackOffAndRecover) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(AcceptUnderDescriptorExhaustion(), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
