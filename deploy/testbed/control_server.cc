@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/host_port.h"
+#include "common/json_text.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -18,7 +19,8 @@ common::HttpResponse Json(int status, std::string body) {
 }
 
 common::HttpResponse Error(int status, const std::string& code, const std::string& message) {
-  return Json(status, nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump());
+  return Json(status,
+              common::DumpJson(nlohmann::json{{"error", {{"code", code}, {"message", message}}}}));
 }
 
 // `status` with the flag it is about in front: "--control: ...".
