@@ -42,6 +42,7 @@ struct Flags {
   int intra_op_threads = 1;
   std::string wasm_engine = "auto";
   std::string wasm_cache_dir;
+  uint32_t wasm_max_table_entries = 100'000;
   std::string log_level = "info";
   std::string metrics_listen;
 };
@@ -68,6 +69,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "HOST:PORT serving GET /metrics (off when empty)");
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
+  stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
   runtime_options.intra_op_threads = flags.intra_op_threads;
   runtime_options.wasm_engine = flags.wasm_engine;
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
+  runtime_options.wasm_max_table_entries = flags.wasm_max_table_entries;
   stoa::functions::RuntimeSet runtimes = device->kernel_device == "cuda"
                                              ? stoa::functions::cuda::CudaRuntimes(runtime_options)
                                              : stoa::functions::DefaultRuntimes(runtime_options);
