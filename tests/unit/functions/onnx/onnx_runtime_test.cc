@@ -114,7 +114,7 @@ TEST(OnnxRuntimeTest, RefusesNamesThatAreNotUtf8OrTooLong) {
   ::onnx::ModelProto output = MakeModel({MakeNode("Relu", "act", {"x"}, {bad})},
                                         {ValueInfo("x", {-1, 2})}, {ValueInfo(bad, {-1, 2})});
   EXPECT_THAT(LoadError(output),
-              HasSubstr("node #0 output #0 is not valid UTF-8 (byte 1 is 0xff)"));
+              HasSubstr("graph output #0 name is not valid UTF-8 (byte 1 is 0xff)"));
   ::onnx::ModelProto input = MakeModel({MakeNode("Relu", "act", {"x\xc3("}, {"y"})},
                                        {ValueInfo("x\xc3(", {-1, 2})}, {ValueInfo("y", {-1, 2})});
   EXPECT_THAT(LoadError(input), HasSubstr("graph input #0 name is not valid UTF-8"));
