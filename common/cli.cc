@@ -43,4 +43,12 @@ void AddWasmFlags(CLI::App& app, std::string& engine, std::string& cache_dir) {
                  "/tmp/stoa-wasm-cache-<uid>)");
 }
 
+void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries) {
+  app.add_option("--wasm-max-table-entries", max_table_entries,
+                 "entries one Wasm table may declare or grow to; a module declaring more is "
+                 "refused at registration")
+      ->check(CLI::Range(1u, 10'000'000u))
+      ->capture_default_str();
+}
+
 }  // namespace stoa::common

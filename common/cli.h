@@ -9,6 +9,7 @@
 // to stderr, naming the flag or the file's problem).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -24,5 +25,10 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* 
 // runtime's options of every binary that runs functions
 // (functions::RuntimeOptions::wasm_engine, wasm_cache_dir).
 void AddWasmFlags(CLI::App& app, std::string& engine, std::string& cache_dir);
+
+// `--wasm-max-table-entries N`: entries one Wasm table may declare or grow
+// to (functions::RuntimeOptions::wasm_max_table_entries); a module declaring
+// more is refused at registration (docs/limits.md).
+void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries);
 
 }  // namespace stoa::common

@@ -1,6 +1,7 @@
 #include "common/http_status.h"
 
 #include "absl/strings/ascii.h"
+#include "common/json_text.h"
 #include "nlohmann/json.hpp"
 
 namespace stoa::common {
@@ -42,7 +43,7 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
   nlohmann::json body;
   body["error"]["code"] = std::string(code);
   body["error"]["message"] = std::string(message);
-  return body.dump();
+  return DumpJson(body);
 }
 
 std::string ErrorJson(const absl::Status& status) {

@@ -1,5 +1,7 @@
 #include "common/thread_pool.h"
 
+#include "common/guarded.h"
+
 namespace stoa::common {
 
 ThreadPool::ThreadPool(size_t threads) {
@@ -39,7 +41,9 @@ void ThreadPool::WorkLoop() {
       fn = std::move(queue_.front());
       queue_.pop_front();
     }
-    fn();
+    // The last line of defence: a task that throws loses its answer (tasks
+    // with a caller guard themselves, common/guarded.h), not the process.
+    RunLogged("thread pool task", fn);
   }
 }
 

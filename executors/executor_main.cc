@@ -52,6 +52,7 @@ struct Flags {
   int intra_op_threads = 1;
   std::string wasm_engine = "auto";
   std::string wasm_cache_dir;
+  uint32_t wasm_max_table_entries = 100'000;
   std::string log_level = "info";
   std::string metrics_listen;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
@@ -89,6 +90,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
+  stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -115,6 +117,7 @@ int main(int argc, char** argv) {
   runtime_options.intra_op_threads = flags.intra_op_threads;
   runtime_options.wasm_engine = flags.wasm_engine;
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
+  runtime_options.wasm_max_table_entries = flags.wasm_max_table_entries;
   stoa::functions::RuntimeSet runtimes = device->kernel_device == "cuda"
                                              ? stoa::functions::cuda::CudaRuntimes(runtime_options)
                                              : stoa::functions::DefaultRuntimes(runtime_options);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/guarded.h"
 #include "common/host_port.h"
 #include "executors/grpc_status.h"
 #include "grpcpp/security/server_credentials.h"
@@ -23,6 +24,20 @@ void Finish(grpc::ServerUnaryReactor* reactor, Response* response,
   } else {
     reactor->Finish(ToGrpcStatus(result.status()));
   }
+}
+
+// Calls the backend through `call`, answering `reactor` once, with INTERNAL
+// when the backend throws before answering (gRPC would swallow the
+// exception and leave the call open).
+template <typename Response, typename Call>
+void Serve(std::string_view where, grpc::ServerUnaryReactor* reactor, Response* response,
+           Call&& call) {
+  common::GuardedAnswer<absl::StatusOr<Response>>(
+      where,
+      [reactor, response](absl::StatusOr<Response> result) {
+        Finish(reactor, response, std::move(result));
+      },
+      std::forward<Call>(call));
 }
 
 // A gRPC listen address: "unix:PATH" or HOST:PORT (common/host_port.h).
@@ -60,12 +75,9 @@ grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* c
   // spares the backend the work if it is still queued. The context lives
   // until Finish, i.e. as long as the backend may ask.
   auto cancel = std::make_shared<CancelSignal>([context] { return context->IsCancelled(); });
-  executor_->Invoke(
-      *request,
-      [reactor, response](absl::StatusOr<v1::InvokeResponse> result) {
-        Finish(reactor, response, std::move(result));
-      },
-      std::move(cancel));
+  Serve("executor service: Invoke", reactor, response, [&](InvokeCallback done) {
+    executor_->Invoke(*request, std::move(done), std::move(cancel));
+  });
   return reactor;
 }
 
@@ -73,10 +85,8 @@ grpc::ServerUnaryReactor* ExecutorService::LoadFunction(grpc::CallbackServerCont
                                                         const v1::LoadFunctionRequest* request,
                                                         v1::LoadFunctionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  executor_->LoadFunction(*request,
-                          [reactor, response](absl::StatusOr<v1::LoadFunctionResponse> result) {
-                            Finish(reactor, response, std::move(result));
-                          });
+  Serve("executor service: LoadFunction", reactor, response,
+        [&](LoadCallback done) { executor_->LoadFunction(*request, std::move(done)); });
   return reactor;
 }
 
@@ -84,10 +94,8 @@ grpc::ServerUnaryReactor* ExecutorService::UnloadFunction(grpc::CallbackServerCo
                                                           const v1::UnloadFunctionRequest* request,
                                                           v1::UnloadFunctionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  executor_->UnloadFunction(*request,
-                            [reactor, response](absl::StatusOr<v1::UnloadFunctionResponse> result) {
-                              Finish(reactor, response, std::move(result));
-                            });
+  Serve("executor service: UnloadFunction", reactor, response,
+        [&](UnloadCallback done) { executor_->UnloadFunction(*request, std::move(done)); });
   return reactor;
 }
 
@@ -95,9 +103,8 @@ grpc::ServerUnaryReactor* ExecutorService::GetStatus(grpc::CallbackServerContext
                                                      const v1::GetStatusRequest* /*request*/,
                                                      v1::GetStatusResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  executor_->GetStatus([reactor, response](absl::StatusOr<v1::GetStatusResponse> result) {
-    Finish(reactor, response, std::move(result));
-  });
+  Serve("executor service: GetStatus", reactor, response,
+        [&](StatusCallback done) { executor_->GetStatus(std::move(done)); });
   return reactor;
 }
 

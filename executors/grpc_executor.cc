@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/guarded.h"
 #include "executors/grpc_status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -109,11 +110,15 @@ void GrpcExecutor::Start(Method method, Request request, int64_t timeout_ms, Don
         // tear its callback queue down from inside that queue's own
         // thread and abort (grpc/grpc#32584).
         delete call;
-        if (status.ok()) {
-          done(std::move(response));
-        } else {
-          done(std::move(status));
-        }
+        // gRPC swallows what a callback throws: the caller would never be
+        // answered and this executor never destroyed.
+        common::RunLogged("grpc executor callback", [&] {
+          if (status.ok()) {
+            done(std::move(response));
+          } else {
+            done(std::move(status));
+          }
+        });
         absl::MutexLock lock(&mu_);
         --pending_callbacks_;
       });

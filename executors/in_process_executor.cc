@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/guarded.h"
 #include "common/http_status.h"
 #include "common/sha256.h"
 #include "executors/batching_queue.h"
@@ -175,7 +176,11 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
   }
   pool_.Schedule([this, entry = std::move(entry), request = std::move(request), enqueued_us,
                   deadline_us, cancel = std::move(cancel), done = std::move(done)]() mutable {
-    RunInvocation(entry, std::move(request), enqueued_us, deadline_us, cancel, std::move(done));
+    common::GuardedAnswer<absl::StatusOr<v1::InvokeResponse>>(
+        "in-process executor: invocation", std::move(done), [&](InvokeCallback answer) {
+          RunInvocation(entry, std::move(request), enqueued_us, deadline_us, cancel,
+                        std::move(answer));
+        });
   });
 }
 
@@ -220,21 +225,24 @@ void InProcessExecutor::InvokeBatched(const EntryPtr& entry, v1::InvokeRequest r
       TakeInput(request), deadline_us,
       [this, entry, enqueued_us, deadline_us, done = std::move(done)](
           absl::StatusOr<functions::InvocationOutput> output, const BatchRunInfo& info) mutable {
-        const int64_t depth = queued_.fetch_sub(1, std::memory_order_relaxed) - 1;
-        if (pending_gauge_ != nullptr) pending_gauge_->Decrement();
-        const int64_t queue_us = info.start_us - enqueued_us;
-        if (entry->queue_seconds != nullptr) entry->queue_seconds->Observe(queue_us / 1e6);
-        if (!output.ok() && output.status().code() == absl::StatusCode::kDeadlineExceeded &&
-            info.members == 0) {
-          // Expired while waiting for its batch: it did not run.
-          output = absl::DeadlineExceededError(absl::StrCat(
-              "function '", entry->function, "' ", std::string(output.status().message())));
-          RecordOutcome(*entry, output.status());
-          done(output.status());
-          return;
-        }
-        Finish(*entry, std::move(output), queue_us, info.end_us - info.start_us, info.end_us,
-               deadline_us, depth, std::move(done));
+        common::GuardedAnswer<absl::StatusOr<v1::InvokeResponse>>(
+            "in-process executor: batched invocation", std::move(done), [&](InvokeCallback answer) {
+              const int64_t depth = queued_.fetch_sub(1, std::memory_order_relaxed) - 1;
+              if (pending_gauge_ != nullptr) pending_gauge_->Decrement();
+              const int64_t queue_us = info.start_us - enqueued_us;
+              if (entry->queue_seconds != nullptr) entry->queue_seconds->Observe(queue_us / 1e6);
+              if (!output.ok() && output.status().code() == absl::StatusCode::kDeadlineExceeded &&
+                  info.members == 0) {
+                // Expired while waiting for its batch: it did not run.
+                output = absl::DeadlineExceededError(absl::StrCat(
+                    "function '", entry->function, "' ", std::string(output.status().message())));
+                RecordOutcome(*entry, output.status());
+                answer(output.status());
+                return;
+              }
+              Finish(*entry, std::move(output), queue_us, info.end_us - info.start_us, info.end_us,
+                     deadline_us, depth, std::move(answer));
+            });
       });
 }
 
@@ -278,7 +286,10 @@ void InProcessExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallba
   // Hashing and parsing can take a while for big artifacts: off the caller's thread.
   pool_.Schedule([this, spec = std::move(spec), artifact = std::move(artifact),
                   done = std::move(done)]() mutable {
-    RunLoad(std::move(spec), std::move(artifact), std::move(done));
+    common::GuardedAnswer<absl::StatusOr<v1::LoadFunctionResponse>>(
+        "in-process executor: load", std::move(done), [&](LoadCallback answer) {
+          RunLoad(std::move(spec), std::move(artifact), std::move(answer));
+        });
   });
 }
 

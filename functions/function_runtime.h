@@ -118,6 +118,8 @@ struct RuntimeOptions {
   // functions/wasm/wasm_runtime.h).
   std::string wasm_engine = "auto";
   std::string wasm_cache_dir;
+  // Entries one Wasm table may have (WasmRuntimeOptions::max_table_entries).
+  uint32_t wasm_max_table_entries = 100'000;
   // What the runtimes measure invocation budgets on (never null); it must
   // outlive the runtimes and every function they load.
   const common::Clock* clock = &common::RealClock::Get();

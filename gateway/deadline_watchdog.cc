@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/guarded.h"
 
 namespace stoa::gateway {
 
@@ -53,7 +54,7 @@ void DeadlineWatchdog::Run() {
     }
     if (!fired.empty()) {
       mu_.Unlock();
-      for (auto& on_due : fired) on_due();
+      for (auto& on_due : fired) common::RunLogged("deadline watchdog", on_due);
       mu_.Lock();
       continue;
     }

@@ -85,6 +85,7 @@ struct Flags {
   std::string wasm_engine = "auto";
   std::string wasm_cache_dir;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
+  uint32_t wasm_max_table_entries = 100'000;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -157,6 +158,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->check(CLI::Range(1, 100000000))
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
+  stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -256,6 +258,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   runtime_options.intra_op_threads = flags.edge_intra_op_threads;
   runtime_options.wasm_engine = flags.wasm_engine;
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
+  runtime_options.wasm_max_table_entries = flags.wasm_max_table_entries;
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
 
   std::random_device seed;

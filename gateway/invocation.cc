@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/guarded.h"
 #include "common/http_status.h"
 #include "spdlog/spdlog.h"
 
@@ -80,6 +81,20 @@ bool Invocation::Claim() {
   return true;
 }
 
+template <typename Body>
+void Invocation::Guarded(Body&& body) {
+  try {
+    std::forward<Body>(body)();
+  } catch (...) {
+    Abandon(common::InternalFromException(absl::StrCat("invocation of '", request_->name, "'")));
+  }
+}
+
+void Invocation::Abandon(const absl::Status& status) {
+  if (!Claim()) return;
+  common::RunLogged("invocation answer", [&] { done_(status); });
+}
+
 void Invocation::Attempt(const scheduler::Decision& decision) {
   {
     absl::MutexLock lock(&mu_);
@@ -109,32 +124,34 @@ void Invocation::Load() {
   context_.tiers.executor(tier)->LoadFunction(
       std::move(load), [self = shared_from_this(), tier,
                         load_start](absl::StatusOr<v1::LoadFunctionResponse> loaded) {
-        DispatchContext& ctx = self->context_;
-        const std::string& name = self->request_->name;
-        if (loaded.ok()) {
-          ctx.loaded.SetLoaded(tier, self->request_->key, true);
-          if (!loaded->already_loaded()) {
-            ctx.metrics.cold_starts
-                .Add({{"function", name}, {"tier", std::string(TierName(tier))}})
-                ->Increment();
-            ctx.loaded.RecordColdStart(tier, self->request_->key);
-          }
-        }
-        if (!self->finished()) {
-          if (!loaded.ok()) {
-            self->Fail(
-                absl::Status(loaded.status().code(),
-                             absl::StrCat("loading '", name, "': ", loaded.status().message())));
-          } else {
+        self->Guarded([&] {
+          DispatchContext& ctx = self->context_;
+          const std::string& name = self->request_->name;
+          if (loaded.ok()) {
+            ctx.loaded.SetLoaded(tier, self->request_->key, true);
             if (!loaded->already_loaded()) {
-              const int64_t measured = std::max<int64_t>(0, ctx.clock.NowMicros() - load_start);
-              self->cold_ = true;
-              self->load_us_ += loaded->load_us() > 0 ? loaded->load_us() : measured;
+              ctx.metrics.cold_starts
+                  .Add({{"function", name}, {"tier", std::string(TierName(tier))}})
+                  ->Increment();
+              ctx.loaded.RecordColdStart(tier, self->request_->key);
             }
-            self->Run();
           }
-        }
-        ctx.tiers.CallEnded(tier, CallKind::kControl);
+          if (!self->finished()) {
+            if (!loaded.ok()) {
+              self->Fail(
+                  absl::Status(loaded.status().code(),
+                               absl::StrCat("loading '", name, "': ", loaded.status().message())));
+            } else {
+              if (!loaded->already_loaded()) {
+                const int64_t measured = std::max<int64_t>(0, ctx.clock.NowMicros() - load_start);
+                self->cold_ = true;
+                self->load_us_ += loaded->load_us() > 0 ? loaded->load_us() : measured;
+              }
+              self->Run();
+            }
+          }
+        });
+        self->context_.tiers.CallEnded(tier, CallKind::kControl);
       });
 }
 
@@ -153,20 +170,23 @@ void Invocation::Run() {
   context_.tiers.executor(tier)->Invoke(
       std::move(invoke),
       [self = shared_from_this(), tier](absl::StatusOr<v1::InvokeResponse> result) {
-        if (!self->finished()) {
-          if (result.ok()) {
-            self->Succeed(*std::move(result));
-          } else if (absl::IsNotFound(result.status()) && !self->reloaded_) {
-            // The executor lost the function (restarted): push it again, once.
-            spdlog::info("{} lost '{}' on tier {}; reloading", self->context_.tiers.Describe(tier),
-                         self->request_->name, TierName(tier));
-            self->reloaded_ = true;
-            self->context_.loaded.SetLoaded(tier, self->request_->key, false);
-            self->Load();
-          } else {
-            self->Fail(result.status());
+        self->Guarded([&] {
+          if (!self->finished()) {
+            if (result.ok()) {
+              self->Succeed(*std::move(result));
+            } else if (absl::IsNotFound(result.status()) && !self->reloaded_) {
+              // The executor lost the function (restarted): push it again, once.
+              spdlog::info("{} lost '{}' on tier {}; reloading",
+                           self->context_.tiers.Describe(tier), self->request_->name,
+                           TierName(tier));
+              self->reloaded_ = true;
+              self->context_.loaded.SetLoaded(tier, self->request_->key, false);
+              self->Load();
+            } else {
+              self->Fail(result.status());
+            }
           }
-        }
+        });
         self->context_.tiers.CallEnded(tier, CallKind::kInvoke);
       },
       cancel_);

@@ -132,6 +132,13 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   bool FailOver(const absl::Status& status, int64_t now_us);
   void Cancelled(const absl::Status& status);
   void TimedOut();
+  // Answers `status` (INTERNAL from an exception caught at an executor's
+  // callback) unless another path answered already.
+  void Abandon(const absl::Status& status);
+  // Runs `body` for an executor's answer; an exception it throws is
+  // abandoned as INTERNAL, never returned to the executor's thread.
+  template <typename Body>
+  void Guarded(Body&& body);
 
   scheduler::Outcome MakeOutcome(const AttemptInfo& attempt, int64_t now_us,
                                  const v1::InvokeResponse* response, bool tier_failure) const;

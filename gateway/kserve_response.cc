@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 #include "gateway/kserve_codec.h"
-#include "nlohmann/json.hpp"
 
 namespace stoa::gateway {
 namespace {
@@ -33,10 +33,6 @@ void AppendNumber(std::string& out, T v) {
   out.append(buf, end);
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out.append(nlohmann::json(std::string(s)).dump());
-}
-
 absl::Status AppendTensor(std::string& out, const v1::Tensor& t) {
   size_t size = ElementSize(t.datatype());
   if (size == 0) {
@@ -51,7 +47,7 @@ absl::Status AppendTensor(std::string& out, const v1::Tensor& t) {
                                             n * size));
   }
   out.append("{\"name\":");
-  AppendJsonString(out, t.name());
+  common::AppendJsonString(out, t.name());
   out.append(",\"shape\":").append(ShapeString(t.shape()));
   out.append(",\"datatype\":\"").append(DataTypeName(t.datatype())).append("\",\"data\":[");
   out.reserve(out.size() + n * 12 + 2);
@@ -97,11 +93,11 @@ absl::StatusOr<std::string> RenderInferResponse(
   std::string out;
   out.reserve(256);
   out.append("{\"model_name\":");
-  AppendJsonString(out, model_name);
+  common::AppendJsonString(out, model_name);
   out.append(",\"model_version\":\"").append(std::to_string(model_version)).append("\"");
   if (!id.empty()) {
     out.append(",\"id\":");
-    AppendJsonString(out, id);
+    common::AppendJsonString(out, id);
   }
   out.append(",\"outputs\":[");
   bool first = true;

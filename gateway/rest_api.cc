@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/guarded.h"
 #include "common/http_status.h"
+#include "common/json_text.h"
 #include "gateway/kserve_codec.h"
 #include "gateway/kserve_response.h"
 #include "gateway/multipart.h"
@@ -198,9 +200,9 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
               counted]() mutable {
     try {
       (this->*handler)(std::move(request), std::move(name), counted);
-    } catch (const std::exception& e) {
-      spdlog::error("handler threw: {}", e.what());
-      counted(Error(absl::InternalError(absl::StrCat("internal error: ", e.what()))));
+    } catch (...) {
+      // The responder drops a second answer if the handler had answered.
+      counted(Error(common::InternalFromException("internal error")));
     }
   };
   if (match->control_plane) {
@@ -228,7 +230,8 @@ void RestApi::Store(const HttpRequest& request, const std::string& path_name, bo
   }
   auto stored = control_.Register(*std::move(reg), replace);
   if (!stored.ok()) return respond(Error(stored.status()));
-  HttpResponse r = Json(stored->created ? 201 : 200, FunctionSpecToJson(stored->spec).dump());
+  HttpResponse r =
+      Json(stored->created ? 201 : 200, common::DumpJson(FunctionSpecToJson(stored->spec)));
   r.headers.emplace_back("Location", absl::StrCat("/v1/functions/", stored->spec.name()));
   respond(std::move(r));
 }
@@ -236,7 +239,7 @@ void RestApi::Store(const HttpRequest& request, const std::string& path_name, bo
 void RestApi::List(HttpRequest, std::string, HttpResponder respond) {
   json functions = json::array();
   for (const auto& spec : control_.List()) functions.push_back(FunctionSpecToJson(spec));
-  respond(Json(200, json{{"functions", functions}}.dump()));
+  respond(Json(200, common::DumpJson(json{{"functions", functions}})));
 }
 
 void RestApi::Describe(HttpRequest, std::string name, HttpResponder respond) {
@@ -249,7 +252,7 @@ void RestApi::Describe(HttpRequest, std::string name, HttpResponder respond) {
     tiers[std::string(scheduler::TierName(t))] = StatsJson(stats[scheduler::TierIndex(t)]);
   }
   out["stats"] = tiers;
-  respond(Json(200, out.dump()));
+  respond(Json(200, common::DumpJson(out)));
 }
 
 void RestApi::Delete(HttpRequest, std::string name, HttpResponder respond) {
@@ -288,25 +291,31 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
       *fn, std::move(invoke), forced,
       [name, version, tensors, infer, content_type = std::move(content_type),
        respond](absl::StatusOr<DispatchResult> result) {
-        if (!result.ok()) return respond(Error(result.status()));
-        HttpResponse r;
-        if (tensors) {
-          auto body = RenderInferResponse(name, version, infer->id, result->response.outputs(),
-                                          infer->requested_outputs);
-          if (!body.ok()) return respond(Error(body.status()));
-          r.body = *std::move(body);
-        } else {
-          r.content_type = content_type;  // wasm: the spec's, raw bytes as the function wrote them
-          r.body = std::move(*result->response.mutable_raw());
+        // Runs on an executor's thread, outside Handle's catch.
+        try {
+          if (!result.ok()) return respond(Error(result.status()));
+          HttpResponse r;
+          if (tensors) {
+            auto body = RenderInferResponse(name, version, infer->id, result->response.outputs(),
+                                            infer->requested_outputs);
+            if (!body.ok()) return respond(Error(body.status()));
+            r.body = *std::move(body);
+          } else {
+            // wasm: the spec's, raw bytes as the function wrote them
+            r.content_type = content_type;
+            r.body = std::move(*result->response.mutable_raw());
+          }
+          r.headers = {
+              {"X-Stoa-Tier", std::string(scheduler::TierName(result->tier))},
+              {"X-Stoa-Reason", std::string(scheduler::ReasonName(result->reason))},
+              {"X-Stoa-Predicted-Ms", Ms(result->predicted_ms)},
+              {"X-Stoa-Latency-Ms", Ms(result->latency_ms)},
+              {"X-Stoa-Cold-Start", result->cold_start ? "true" : "false"},
+          };
+          respond(std::move(r));
+        } catch (...) {
+          respond(Error(common::InternalFromException("rendering the invocation's answer")));
         }
-        r.headers = {
-            {"X-Stoa-Tier", std::string(scheduler::TierName(result->tier))},
-            {"X-Stoa-Reason", std::string(scheduler::ReasonName(result->reason))},
-            {"X-Stoa-Predicted-Ms", Ms(result->predicted_ms)},
-            {"X-Stoa-Latency-Ms", Ms(result->latency_ms)},
-            {"X-Stoa-Cold-Start", result->cold_start ? "true" : "false"},
-        };
-        respond(std::move(r));
       });
 }
 
@@ -340,14 +349,14 @@ void RestApi::ModelMetadata(HttpRequest, std::string name, HttpResponder respond
               {"platform", fn->spec.runtime()},
               {"inputs", SignatureToJson(fn->spec.inputs())},
               {"outputs", SignatureToJson(fn->spec.outputs())}};
-  respond(Json(200, out.dump()));
+  respond(Json(200, common::DumpJson(out)));
 }
 
 void RestApi::ModelReady(HttpRequest, std::string name, HttpResponder respond) {
   auto fn = control_.Get(name);
   if (!fn.ok()) return respond(Error(fn.status()));
   bool ready = Ready();
-  respond(Json(ready ? 200 : 503, json{{"name", name}, {"ready", ready}}.dump()));
+  respond(Json(ready ? 200 : 503, common::DumpJson(json{{"name", name}, {"ready", ready}})));
 }
 
 void RestApi::GetPolicy(HttpRequest, std::string, HttpResponder respond) {
@@ -387,9 +396,9 @@ void RestApi::Readyz(HttpRequest, std::string, HttpResponder respond) {
     tiers[std::string(scheduler::TierName(t))] = d.empty() ? json(nullptr) : json(d);
   }
   bool ready = Ready();
-  respond(Json(
-      ready ? 200 : 503,
-      json{{"status", ready ? "ready" : "no executor tier configured"}, {"tiers", tiers}}.dump()));
+  respond(Json(ready ? 200 : 503,
+               common::DumpJson(json{{"status", ready ? "ready" : "no executor tier configured"},
+                                     {"tiers", tiers}})));
 }
 
 }  // namespace stoa::gateway

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/json_text.h"
 #include "nlohmann/json.hpp"
 #include "scheduler/policy_config.h"
 
@@ -95,7 +96,7 @@ std::string SchedulerStateJson(const scheduler::SchedulerSnapshot& snapshot) {
   Json functions = Json::object();
   for (const FunctionSnapshot& fn : snapshot.functions) functions[fn.name] = FunctionJson(fn);
   doc["functions"] = std::move(functions);
-  return doc.dump();
+  return common::DumpJson(doc);
 }
 
 }  // namespace stoa::gateway

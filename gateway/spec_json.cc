@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json_text.h"
 #include "gateway/function_registry.h"
 #include "gateway/kserve_codec.h"
 
@@ -67,11 +68,11 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
     std::set<std::string> seen;
     for (const json& t : tiers) {
       if (!t.is_string() || (t != "edge" && t != "cloud")) {
-        return Bad("tiers",
-                   absl::StrCat("may contain only \"edge\" and \"cloud\", got ", t.dump()));
+        return Bad("tiers", absl::StrCat("may contain only \"edge\" and \"cloud\", got ",
+                                         common::DumpJson(t)));
       }
       if (!seen.insert(t.get<std::string>()).second) {
-        return Bad("tiers", absl::StrCat("lists ", t.dump(), " twice"));
+        return Bad("tiers", absl::StrCat("lists ", common::DumpJson(t), " twice"));
       }
       spec.add_tiers(t.get<std::string>());
     }

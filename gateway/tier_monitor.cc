@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "common/guarded.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::gateway {
@@ -28,7 +29,7 @@ class TierMonitor::Prober {
     absl::MutexLock lock(&mu_);
     while (!stopping_) {
       mu_.Unlock();
-      monitor_.ProbeAll();
+      common::RunLogged("tier monitor probe", [this] { monitor_.ProbeAll(); });
       mu_.Lock();
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_);
     }
@@ -123,12 +124,14 @@ void TierMonitor::ProbeAll() {
     const int64_t start = clock_.NowMicros();
     CallStarted(t, CallKind::kControl);
     e->GetStatus([this, t, start](absl::StatusOr<v1::GetStatusResponse> status) {
-      const double rtt_ms = (clock_.NowMicros() - start) / 1000.0;
-      if (!status.ok()) {
-        spdlog::debug("status of tier {} ({}): {}", TierName(t), Describe(t),
-                      status.status().ToString());
-      }
-      ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0);
+      common::RunLogged("tier monitor probe answer", [&] {
+        const double rtt_ms = (clock_.NowMicros() - start) / 1000.0;
+        if (!status.ok()) {
+          spdlog::debug("status of tier {} ({}): {}", TierName(t), Describe(t),
+                        status.status().ToString());
+        }
+        ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0);
+      });
       CallEnded(t, CallKind::kControl);
     });
   }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/check.h"
+#include "common/json_text.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "yaml-cpp/yaml.h"
@@ -43,7 +44,7 @@ absl::Status Invalid(const std::string& message) { return absl::InvalidArgumentE
 
 // A short rendering of a JSON value for error messages.
 std::string Show(const Json& v) {
-  std::string s = v.dump();
+  std::string s = common::DumpJson(v);
   if (s.size() > 40) s = s.substr(0, 37) + "...";
   return s;
 }
@@ -311,7 +312,7 @@ std::string PolicyToJson(const PolicyConfig& p) {
        {{"latency", p.weights.latency}, {"cost", p.weights.cost}, {"energy", p.weights.energy}}},
       {"circuit", {{"failures", p.circuit.failures}, {"open_ms", p.circuit.open_ms}}},
   };
-  return doc.dump();
+  return common::DumpJson(doc);
 }
 
 absl::Status ParseTierValues(std::string_view text, std::string_view what,

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/json_text.h"
 #include "tools/http_client.h"
 #include "tools/model/continuum_model.h"
 #include "tools/model/model_io.h"
@@ -89,7 +90,7 @@ int RunModel(int argc, char** argv) {
     return 1;
   }
   if (mf.json) {
-    std::cout << m::ToJson(in, *result).dump(2) << "\n";
+    std::cout << stoa::common::DumpJson(m::ToJson(in, *result), 2) << "\n";
   } else {
     std::cout << m::ToTable(in, *result);
   }

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/host_port.h"
 #include "common/http_status.h"
+#include "common/json_text.h"
+#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace stoa::deploy {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_text.h"
 #include "nlohmann/json.hpp"
 
 namespace stoa::deploy {
@@ -79,7 +80,7 @@ absl::StatusOr<LinkParams> ApplyLinkJson(const LinkParams& current, std::string_
     }
     if (!value.is_number()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(key, ": expected a number, got ", value.dump()));
+          absl::StrCat(key, ": expected a number, got ", common::DumpJson(value)));
     }
     *field = value.get<double>();
   }
@@ -92,7 +93,7 @@ std::string LinkParamsToJson(const LinkParams& p) {
               {"jitter_ms", p.jitter_ms},
               {"rate_mbit", p.rate_mbit},
               {"loss", p.loss}};
-  return doc.dump();
+  return common::DumpJson(doc);
 }
 
 }  // namespace stoa::deploy

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "functions/onnx/model_names.h"
 #include "functions/onnx/tensor_proto.h"
 #include "onnx/shape_inference/implementation.h"
 
@@ -247,6 +248,7 @@ absl::StatusOr<std::vector<Node>> FoldConstants(std::vector<Node> nodes, Graph& 
 
 absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry) {
   if (!model.has_graph()) return Invalid("model has no graph");
+  RETURN_IF_ERROR(CheckModelNames(model));
   const ::onnx::GraphProto& g = model.graph();
   RETURN_IF_ERROR(CheckOpsSupported(g, registry));
   Graph graph;

@@ -4,6 +4,7 @@
 // invocations.
 //
 // BuildGraph refuses, with INVALID_ARGUMENT naming the culprit:
+//  - a name that is not UTF-8 or is too long (model_names.h);
 //  - a node whose op has no kernel ("node 'conv1' (#0) uses unsupported op 'Conv'");
 //  - a node input that no graph input, initializer or node produces, a value
 //    produced twice, a cycle, a graph output that nothing produces;

@@ -73,7 +73,7 @@ void wasm_rt_free_memory(wasm_rt_memory_t* m) { stoa_host->free_memory(m); }
                                         uint32_t max) {                               \
     t->data = (elem*)stoa_host->alloc_zeroed((uint64_t)n * sizeof(elem));             \
     t->size = n;                                                                      \
-    t->max_size = max;                                                                \
+    t->max_size = max < STOA_MAX_TABLE_ENTRIES ? max : STOA_MAX_TABLE_ENTRIES;        \
   }                                                                                   \
   void wasm_rt_free_##kind##_table(wasm_rt_##kind##_table_t* t) {                     \
     stoa_host->free_bytes(t->data);                                                   \
@@ -250,6 +250,9 @@ std::string DefaultAotCacheDir() {
 
 std::string GlueSource(const ModuleInfo& info) {
   std::string out(kGlueIncludes);
+  // The decoder's table cap (interp_engine.h), so that table.grow stops
+  // where it does in the interpreter.
+  absl::StrAppend(&out, "#define STOA_MAX_TABLE_ENTRIES ", info.max_table_entries, "u\n");
   out.append(kAotHostTableC).append(kGlueRuntime);
   std::vector<std::string_view> seen;
   for (size_t i = 0; i < info.imports.size(); ++i) {

@@ -185,6 +185,8 @@ const char* TrapMessage(int code) {
       return "call stack exhausted";
     case kTrapNoMemory:
       return "out of memory (linear memory or table could not be allocated)";
+    case kTrapFault:
+      return "fault in compiled code (a bad access or instruction outside the sandbox's checks)";
     default:
       return "unknown trap";
   }

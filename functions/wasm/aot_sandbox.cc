@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -95,21 +96,32 @@ absl::Status CreateTimer(SandboxThread* t) {
   return absl::OkStatus();
 }
 
-struct sigaction g_previous[2];  // SIGSEGV, SIGBUS
+constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+struct sigaction g_previous[std::size(kFaultSignals)];
+
+size_t FaultIndex(int sig) {
+  for (size_t i = 0; i < std::size(kFaultSignals); ++i) {
+    if (kFaultSignals[i] == sig) return i;
+  }
+  return 0;
+}
 
 void OnFault(int sig, siginfo_t* info, void* ucontext) {
   SandboxThread* t = t_state;
   if (t != nullptr && t->jmp != nullptr && t->in_wasm != 0) {
     const auto* addr = static_cast<const uint8_t*>(info->si_addr);
-    if (addr >= t->mapping && addr < t->guard_hi) Trap(WASM_RT_TRAP_EXHAUSTION);
-    if (t->mem_base != nullptr && addr >= t->mem_base &&
-        addr < t->mem_base + LinearMemoryPool::kReserveBytes) {
-      Trap(WASM_RT_TRAP_OOB);
+    if (sig == SIGSEGV || sig == SIGBUS) {
+      if (addr >= t->mapping && addr < t->guard_hi) Trap(WASM_RT_TRAP_EXHAUSTION);
+      if (t->mem_base != nullptr && addr >= t->mem_base &&
+          addr < t->mem_base + LinearMemoryPool::kReserveBytes) {
+        Trap(WASM_RT_TRAP_OOB);
+      }
     }
+    Trap(kTrapFault);
   }
   // Not ours: whoever handled it before, or the default action (the fault
   // repeats when the handler returns).
-  const struct sigaction& previous = g_previous[sig == SIGBUS ? 1 : 0];
+  const struct sigaction& previous = g_previous[FaultIndex(sig)];
   if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
     previous.sa_sigaction(sig, info, ucontext);
   } else if (previous.sa_handler == SIG_DFL || previous.sa_handler == SIG_IGN) {
@@ -153,8 +165,9 @@ void InstallSandboxHandlers() {
     fault.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&fault.sa_mask);
     sigaddset(&fault.sa_mask, DeadlineSignal());
-    sigaction(SIGSEGV, &fault, &g_previous[0]);
-    sigaction(SIGBUS, &fault, &g_previous[1]);
+    for (size_t i = 0; i < std::size(kFaultSignals); ++i) {
+      sigaction(kFaultSignals[i], &fault, &g_previous[i]);
+    }
     struct sigaction deadline {};
     deadline.sa_sigaction = &OnDeadline;
     deadline.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;

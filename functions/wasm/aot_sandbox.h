@@ -5,14 +5,17 @@
 //  - a sigaltstack for the handlers (unless the thread already has one);
 //  - a POSIX timer (CLOCK_MONOTONIC, SIGEV_THREAD_ID, SIGRTMIN+6) armed
 //    for the time an invocation has left;
-//  - process-wide SIGSEGV/SIGBUS and deadline handlers. A fault inside
-//    generated code whose address is in the thread's stack guard ("call
-//    stack exhausted") or linear-memory reservation ("out of bounds") and
-//    the deadline while in generated code siglongjmp to the running call's
-//    jump buffer. In host code (in_wasm cleared) the deadline is only
-//    recorded and honoured on the way back into Wasm; a fault anywhere
-//    else goes to the previous handler (by default the process dies, as it
-//    would have).
+//  - process-wide SIGSEGV/SIGBUS/SIGFPE/SIGILL and deadline handlers. A
+//    fault inside generated code whose address is in the thread's stack
+//    guard ("call stack exhausted") or linear-memory reservation ("out of
+//    bounds"), any other fault while generated code runs ("fault in
+//    compiled code": a table, a global, a wasm2c or compiler bug; the
+//    invocation fails, the process does not), and the deadline while in
+//    generated code siglongjmp to the running call's jump buffer. In host
+//    code (in_wasm cleared) the deadline is only recorded and honoured on
+//    the way back into Wasm; a fault in host code or on a thread outside
+//    a call goes to the previous handler (by default the process dies: that
+//    is a bug of ours, not of the module).
 //
 // Internal to the AOT engine. Thread safety: every SandboxThread belongs to
 // one thread, reached through a plain thread_local pointer from signal
@@ -36,6 +39,7 @@ namespace stoa::functions::wasm {
 inline constexpr int kTrapTimeout = 100;
 inline constexpr int kTrapExit = 101;
 inline constexpr int kTrapNoMemory = 102;
+inline constexpr int kTrapFault = 103;  // any other fault in generated code
 
 struct AotCall;  // the invocation in progress (aot_engine.cc); opaque here
 

@@ -86,6 +86,24 @@ absl::Status CapMemories(interp::ModuleDesc& desc, uint64_t cap_pages, uint32_t 
   return absl::OkStatus();
 }
 
+// Caps every table's maximum at `max_entries`; INVALID_ARGUMENT when one
+// needs more at start. An instance allocates its tables whole (8 bytes an
+// entry here, 24 in AOT code), so the declaration alone could take
+// gigabytes.
+absl::Status CapTables(interp::ModuleDesc& desc, uint32_t max_entries) {
+  for (size_t i = 0; i < desc.tables.size(); ++i) {
+    wabt::Limits& limits = desc.tables[i].type.limits;
+    if (limits.initial > max_entries) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "table ", i, " declares ", limits.initial, " entries at start; the limit is ",
+          max_entries, " entries per table (wasm table entries limit)"));
+    }
+    limits.max = limits.has_max ? std::min<uint64_t>(limits.max, max_entries) : max_entries;
+    limits.has_max = true;
+  }
+  return absl::OkStatus();
+}
+
 ValType ToValType(wabt::Type t) {
   switch (t) {
     case wabt::Type::I32:
@@ -155,6 +173,7 @@ interp::HostFunc::Ptr MakeWasiFunction(interp::Store& store, const interp::Impor
 absl::StatusOr<std::shared_ptr<const InterpModule>> DecodeModule(std::string_view artifact,
                                                                  uint32_t memory_mb,
                                                                  uint64_t cap_pages,
+                                                                 uint32_t max_table_entries,
                                                                  ModuleInfo* info) {
   if (artifact.empty()) return NotWasm("the artifact is empty");
   if (artifact.size() < 8 || artifact.substr(0, 4) != std::string_view("\0asm", 4)) {
@@ -171,6 +190,7 @@ absl::StatusOr<std::shared_ptr<const InterpModule>> DecodeModule(std::string_vie
         absl::StrCat("invalid WebAssembly module: ", absl::StripTrailingAsciiWhitespace(why)));
   }
   *info = ModuleInfo{};
+  info->max_table_entries = max_table_entries;
   for (const interp::ImportDesc& import : module->desc.imports) {
     info->imports.push_back(ToWasmImport(import.type));
     absl::Status s = CheckWasiImport(info->imports.back());
@@ -184,6 +204,8 @@ absl::StatusOr<std::shared_ptr<const InterpModule>> DecodeModule(std::string_vie
   absl::Status s = CheckStart(module->desc);
   if (!s.ok()) return s;
   s = CapMemories(module->desc, cap_pages, memory_mb);
+  if (!s.ok()) return s;
+  s = CapTables(module->desc, max_table_entries);
   if (!s.ok()) return s;
   return std::shared_ptr<const InterpModule>(std::move(module));
 }

@@ -7,8 +7,10 @@
 //  - "invalid WebAssembly module: <wabt's reason>" (truncated, ill-typed…);
 //  - "import 'env.open' is not allowed: …" (wasi_host.h CheckWasiImport);
 //  - "module exports no _start function …", "module has a start section …";
-//  - "module needs N MiB of linear memory at start; limits.memory_mb is M".
-// Every memory's maximum is capped at `cap_pages`.
+//  - "module needs N MiB of linear memory at start; limits.memory_mb is M";
+//  - "table I declares N entries at start; the limit is M entries per table".
+// Every memory's maximum is capped at `cap_pages`, every table's at
+// `max_table_entries` (table.grow past it returns -1, like memory.grow).
 //
 // RunInterp runs a fresh instance (own Store, memory, globals) on the
 // calling thread: the interpreter runs in slices of instructions and checks
@@ -38,6 +40,7 @@ namespace stoa::functions::wasm {
 struct ModuleInfo {
   std::vector<WasmImport> imports;  // in import order (all passed CheckWasiImport)
   bool exports_memory = false;      // an export "memory" of kind memory
+  uint32_t max_table_entries = 0;   // DecodeModule's cap, compiled into the glue
 };
 
 class InterpModule;  // a decoded, validated wabt ModuleDesc
@@ -45,6 +48,7 @@ class InterpModule;  // a decoded, validated wabt ModuleDesc
 absl::StatusOr<std::shared_ptr<const InterpModule>> DecodeModule(std::string_view artifact,
                                                                  uint32_t memory_mb,
                                                                  uint64_t cap_pages,
+                                                                 uint32_t max_table_entries,
                                                                  ModuleInfo* info);
 
 absl::StatusOr<InvocationOutput> RunInterp(const InterpModule& module, const InvocationInput& input,

@@ -74,7 +74,7 @@ absl::StatusOr<LoadedFunctionPtr> WasmRuntime::Load(const v1::FunctionSpec& spec
   const uint64_t cap_pages = static_cast<uint64_t>(memory_mb) * wasm::kPagesPerMiB;
   wasm::ModuleInfo info;
   absl::StatusOr<std::shared_ptr<const InterpModule>> decoded =
-      wasm::DecodeModule(artifact, memory_mb, cap_pages, &info);
+      wasm::DecodeModule(artifact, memory_mb, cap_pages, options_.max_table_entries, &info);
   if (!decoded.ok()) return decoded.status();
 
   std::shared_ptr<const AotModule> aot;

@@ -25,7 +25,9 @@
 //    wasi_snapshot_preview1, a non-function import, or a WASI import with
 //    the wrong signature;
 //  - "module exports no _start function …" (not a WASI command);
-//  - "module needs N MiB of linear memory at start; limits.memory_mb is M".
+//  - "module needs N MiB of linear memory at start; limits.memory_mb is M";
+//  - "table I declares N entries at start; the limit is M entries per table"
+//    (WasmRuntimeOptions::max_table_entries).
 // Load returns the spec with runtime "wasm" and content_type defaulted to
 // "application/octet-stream"; inputs/outputs stay empty (raw bytes).
 //
@@ -69,6 +71,9 @@ enum class WasmEngine { kAuto, kAot, kInterp };
 struct WasmRuntimeOptions {
   uint32_t default_memory_mb = 64;      // when limits.memory_mb is 0
   uint32_t default_timeout_ms = 10000;  // when limits.timeout_ms is 0
+  // Entries one table may declare or grow to; a module declaring more is
+  // refused at Load (INVALID_ARGUMENT naming the limit).
+  uint32_t max_table_entries = 100'000;
   // Interpreter instructions between two deadline checks.
   int instructions_per_slice = 20000;
   WasmEngine engine = WasmEngine::kAuto;

@@ -1,6 +1,7 @@
 #include "executors/in_process_executor.h"
 
 #include <atomic>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -395,6 +396,32 @@ TEST_F(InProcessExecutorTest, UnloadingTheLastVersionRemovesTheFunctionsSeries) 
   ASSERT_TRUE(Invoke(ex, Request("inc", "", {1.0f})).ok());
   EXPECT_THAT(registry_.Serialize(),
               HasSubstr(R"(stoa_executor_invocations_total{function="inc",outcome="ok"} 1)"));
+}
+
+}  // namespace
+}  // namespace stoa::executors
+
+namespace stoa::executors {
+namespace {
+
+// A caller whose callback throws (the edge gateway's did, on a JSON error)
+// must not take the worker thread, or the process, down with it.
+TEST_F(InProcessExecutorTest, ACallbackThatThrowsLeavesTheWorkersServing) {
+  InProcessExecutor ex(runtimes_, Options(1), &registry_);
+  auto loaded = Load(ex, FakeLoadRequest("inc", "plain"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::atomic<int> thrown{0};
+  for (int i = 0; i < 3; ++i) {
+    ex.Invoke(Request("inc", loaded->spec().sha256(), {1.0f}),
+              [&](absl::StatusOr<v1::InvokeResponse>) {
+                thrown.fetch_add(1);
+                throw std::runtime_error("caller's bug");
+              });
+  }
+  auto out = Invoke(ex, Request("inc", loaded->spec().sha256(), {1.0f}));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(FloatValues(out->outputs(0)), ElementsAre(2.0f));
+  EXPECT_EQ(thrown.load(), 3);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "gateway/kserve_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace stoa::gateway {
 namespace {
@@ -34,6 +35,24 @@ TEST(KserveResponseTest, RendersShortestRoundTripFloats) {
   auto parsed = ParseInferRequest(again);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->inputs[0].raw(), t->raw());
+}
+
+TEST(KserveResponseTest, NamesThatAreNotUtf8RenderAsValidJson) {
+  google::protobuf::RepeatedPtrField<v1::Tensor> outputs;
+  v1::Tensor* t = outputs.Add();
+  t->set_name("out\xff\xfe");
+  t->set_datatype(v1::FP32);
+  t->add_shape(1);
+  float v = 2.5f;
+  t->set_raw(std::string(reinterpret_cast<const char*>(&v), sizeof(v)));
+  absl::StatusOr<std::string> body;
+  ASSERT_NO_THROW(body = RenderInferResponse("m\xc3(", 1, "id\x80", outputs, {}));
+  ASSERT_TRUE(body.ok()) << body.status();
+  nlohmann::json doc = nlohmann::json::parse(*body);  // strict: refuses invalid UTF-8
+  EXPECT_EQ(doc["model_name"], "m\xEF\xBF\xBD(");
+  EXPECT_EQ(doc["id"], "id\xEF\xBF\xBD");
+  EXPECT_EQ(doc["outputs"][0]["name"], "out\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(doc["outputs"][0]["data"][0], 2.5);
 }
 
 TEST(KserveResponseTest, RenderRejectsInconsistentTensor) {

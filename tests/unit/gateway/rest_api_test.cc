@@ -197,6 +197,26 @@ TEST_F(RestApiTest, InvokeErrorsKeepTheirMeaning) {
   EXPECT_EQ(Call("POST", "/v1/functions/f/invoke", TwoFloats()).status, 501);
 }
 
+// Bytes that are not UTF-8 (a Wasm function's stderr, names from an
+// artifact, a URL) reach every writer; each answers valid JSON.
+TEST_F(RestApiTest, BytesThatAreNotUtf8StillGiveValidJson) {
+  control_.SetSignature({Signature("x\xff", v1::FP32, {-1, 2})});
+  HttpResponse r = Register(R"({"name":"f","runtime":"onnx"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body)["inputs"][0]["name"], "x\xEF\xBF\xBD");  // strict parse
+  for (const char* target : {"/v1/functions", "/v1/functions/f", "/v2/models/f"}) {
+    r = Call("GET", target);
+    EXPECT_EQ(r.status, 200) << target;
+    EXPECT_NO_THROW(json::parse(r.body)) << target;
+  }
+  ASSERT_EQ(Register(R"({"name":"w","runtime":"wasm"})").status, 201);
+  invoker_.SetError(absl::InternalError("function exited with status 2; stderr: \xff\xfe\xc3("));
+  r = Call("POST", "/v1/functions/w/invoke", "raw", "text/plain");
+  EXPECT_THAT(ExpectError(r, 500, "INTERNAL"), HasSubstr("stderr: \xEF\xBF\xBD"));
+  EXPECT_THAT(ExpectError(Call("GET", "/v1/nothing\xff"), 404, "NOT_FOUND"),
+              HasSubstr("/v1/nothing"));
+}
+
 TEST_F(RestApiTest, WasmBodiesPassRawWithTheSpecContentType) {
   ASSERT_EQ(Register(R"({"name":"w","runtime":"wasm","content_type":"text/csv"})").status, 201);
   HttpResponse r = Call("POST", "/v1/functions/w/invoke", "a,b\n1,2\n", "text/csv");

@@ -154,5 +154,15 @@ TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
             "\"link_rtt_ms\":null}}}");
 }
 
+TEST_F(SchedulerStateJsonTest, AFunctionNameThatIsNotUtf8StillRendersValidJson) {
+  // Names reach the scheduler from invocations; a writer must never throw.
+  const std::string bad = "f\xff\xc3(";
+  Step(bad);
+  std::string text;
+  ASSERT_NO_THROW(text = SchedulerStateJson(scheduler_.Snapshot()));
+  Json doc = Json::parse(text);  // strict: refuses invalid UTF-8
+  EXPECT_TRUE(doc["functions"].contains("f\xEF\xBF\xBD\xEF\xBF\xBD(")) << text;
+}
+
 }  // namespace
 }  // namespace stoa::gateway

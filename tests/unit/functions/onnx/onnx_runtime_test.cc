@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "functions/onnx/model_names.h"
 #include "tests/fakes/functions/onnx_builders.h"
 
 namespace stoa::functions {
@@ -105,6 +106,33 @@ TEST(OnnxRuntimeTest, RefusesUnsupportedOpNamingOpAndNode) {
   ::onnx::ModelProto custom = DenseModel();
   custom.mutable_graph()->mutable_node(1)->set_domain("com.example");
   EXPECT_THAT(LoadError(custom), HasSubstr("unsupported op 'com.example.Relu'"));
+}
+
+// Names become the signature and appear in messages: UTF-8 and bounded.
+TEST(OnnxRuntimeTest, RefusesNamesThatAreNotUtf8OrTooLong) {
+  const std::string bad = "y\xff\xfe";
+  ::onnx::ModelProto output = MakeModel({MakeNode("Relu", "act", {"x"}, {bad})},
+                                        {ValueInfo("x", {-1, 2})}, {ValueInfo(bad, {-1, 2})});
+  EXPECT_THAT(LoadError(output),
+              HasSubstr("graph output #0 name is not valid UTF-8 (byte 1 is 0xff)"));
+  ::onnx::ModelProto input = MakeModel({MakeNode("Relu", "act", {"x\xc3("}, {"y"})},
+                                       {ValueInfo("x\xc3(", {-1, 2})}, {ValueInfo("y", {-1, 2})});
+  EXPECT_THAT(LoadError(input), HasSubstr("graph input #0 name is not valid UTF-8"));
+  ::onnx::ModelProto node = MakeModel({MakeNode("Relu", "act\x80", {"x"}, {"y"})},
+                                      {ValueInfo("x", {-1, 2})}, {ValueInfo("y", {-1, 2})});
+  EXPECT_THAT(LoadError(node), HasSubstr("node #0 name is not valid UTF-8"));
+  ::onnx::ModelProto op = MakeModel({MakeNode("Relu\xff", "act", {"x"}, {"y"})},
+                                    {ValueInfo("x", {-1, 2})}, {ValueInfo("y", {-1, 2})});
+  EXPECT_THAT(LoadError(op), HasSubstr("node #0 op_type is not valid UTF-8"));
+  const std::string long_name(onnx::kMaxOnnxNameBytes + 1, 'n');
+  ::onnx::ModelProto too_long = MakeModel({MakeNode("Relu", long_name, {"x"}, {"y"})},
+                                          {ValueInfo("x", {-1, 2})}, {ValueInfo("y", {-1, 2})});
+  EXPECT_THAT(LoadError(too_long), HasSubstr("node #0 name is 1025 bytes long; the limit is 1024"));
+  // At the limit, and valid UTF-8 beyond ASCII, is fine.
+  const std::string at_limit(onnx::kMaxOnnxNameBytes, 'n');
+  EXPECT_TRUE(LoadModel(MakeModel({MakeNode("Relu", at_limit, {"x"}, {"\xc3\xa9"})},
+                                  {ValueInfo("x", {-1, 2})}, {ValueInfo("\xc3\xa9", {-1, 2})}))
+                  .ok());
 }
 
 TEST(OnnxRuntimeTest, RefusesCycle) {

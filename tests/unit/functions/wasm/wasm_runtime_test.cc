@@ -273,6 +273,30 @@ TEST_P(WasmRuntimeTest, InvalidModulesAreRefusedNamingTheProblem) {
   }
 }
 
+// Tables are capped like memories: a huge declaration is refused at Load
+// (it used to be allocated whole by every instance), and table.grow past
+// the cap fails with -1 on both engines.
+TEST_P(WasmRuntimeTest, TablesAreCappedLikeMemories) {
+  absl::StatusOr<LoadedFunctionPtr> fn = runtime_.Load(Spec("big"), ReadExample("big_table"));
+  EXPECT_EQ(fn.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(fn.status().message(),
+              HasSubstr("table 0 declares 10000000 entries at start; the limit is 100000 entries "
+                        "per table"));
+  LoadedFunctionPtr grow = MustLoad("table_grow");
+  ASSERT_NE(grow, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*grow, "");
+  EXPECT_TRUE(out.ok()) << out.status();  // a grow past the cap would reach `unreachable`
+
+  WasmRuntimeOptions roomy = EngineOptions(GetParam());
+  roomy.max_table_entries = 300'000;
+  WasmRuntime runtime(roomy);
+  fn = runtime.Load(Spec("table_grow"), ReadExample("table_grow"));
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  out = Run(**fn, "");
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(out.status().message(), HasSubstr("unreachable"));
+}
+
 TEST_P(WasmRuntimeTest, InitialMemoryAboveTheCapIsRefused) {
   absl::StatusOr<LoadedFunctionPtr> fn = runtime_.Load(Spec("big", 0, 1), TwoMiBModule());
   EXPECT_EQ(fn.status().code(), absl::StatusCode::kInvalidArgument);
