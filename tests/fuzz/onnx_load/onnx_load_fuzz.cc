@@ -1,0 +1,28 @@
+// Fuzz target: the ONNX runtime's Load (functions/onnx/onnx_runtime.h):
+// model bytes → protobuf parse → validation (graph, ops, attributes,
+// initializers) → plan. Run it with a small -max_len and libFuzzer's
+// -rss_limit_mb/-timeout (tests/fuzz/run.sh does): a model whose constant
+// folding materializes a huge tensor is a finding of its own (issue 10).
+// Oracles: no crash, sanitizer report or escaped exception; a model that
+// loads has a signature with named inputs.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "functions/onnx/onnx_runtime.h"
+#include "tests/fuzz/fuzz_check.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static auto* runtime = new stoa::functions::OnnxRuntime();
+  stoa::v1::FunctionSpec spec;
+  spec.set_name("fuzzed");
+  spec.set_runtime("onnx");
+  const std::string_view artifact(reinterpret_cast<const char*>(data), size);
+  auto loaded = runtime->Load(spec, artifact);
+  if (!loaded.ok()) return 0;
+  for (const auto& input : (*loaded)->spec().inputs()) {
+    stoa::fuzz::Require(!input.name().empty(), "a loaded model has an unnamed input");
+  }
+  return 0;
+}
