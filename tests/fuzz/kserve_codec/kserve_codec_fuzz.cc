@@ -27,12 +27,12 @@ const stoa::v1::FunctionSpec& FixedSpec() {
     s->set_runtime("onnx");
     auto* x = s->add_inputs();
     x->set_name("x");
-    x->set_datatype(stoa::v1::DATA_TYPE_FP32);
+    x->set_datatype(stoa::v1::FP32);
     x->add_shape(-1);
     x->add_shape(4);
     auto* y = s->add_outputs();
     y->set_name("y");
-    y->set_datatype(stoa::v1::DATA_TYPE_FP32);
+    y->set_datatype(stoa::v1::FP32);
     y->add_shape(-1);
     return s;
   }();
