@@ -18,10 +18,11 @@ ROOT = FUZZ.parent.parent
 SPEC = {"name": "digits", "runtime": "onnx", "tiers": ["edge", "cloud"], "slo_ms": 50,
         "batching": {"max_batch": 8, "max_delay_us": 500},
         "limits": {"timeout_ms": 1000, "memory_mb": 64}, "description": "handwritten digits"}
-WASM_SPEC = {"name": "echo", "runtime": "wasm", "tiers": ["edge"], "content_type": "text/plain",
+WASM_SPEC = {"name": "upload", "runtime": "wasm", "tiers": ["edge"], "content_type": "text/plain",
              "limits": {"timeout_ms": 100}}
 INFER = {"id": "r1", "inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32",
-                                 "data": [0.5, 1, -2.25, 3e10]}],
+                                 "data": [0.5, 1, -2.25, 3e10]},
+                                {"name": "mask", "shape": [2], "datatype": "BOOL", "data": [True, False]}],
          "outputs": [{"name": "x"}], "parameters": {"p": 1}}
 INFER_NESTED = {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP32",
                             "data": [[1, 2, 3, 4], [5, 6, 7, 8]]},
@@ -159,9 +160,10 @@ def seeds():
     yield "http_request", {
         "healthz": http("GET", "/healthz"),
         "readyz-live": http("GET", "/readyz") + http("GET", "/v2/health/live") + http("HEAD", "/v2/health/ready"),
-        "invoke": http("POST", "/v1/functions/digits/invoke", j(INFER), [("Content-Type", "application/json")]),
+        "invoke": http("POST", "/v1/functions/digits/invoke", j({k: v for k, v in INFER.items() if k != "outputs"}), [("Content-Type", "application/json")]),
         "invoke-nested-tier": http("POST", "/v1/functions/digits/invoke?tier=cloud", j(INFER_NESTED)),
-        "infer-chunked": http("POST", "/v2/models/digits/infer", j(INFER), chunked=True),
+        "infer-chunked": http("POST", "/v2/models/digits/infer", j(INFER_NESTED), chunked=True),
+        "invoke-unknown-output": http("POST", "/v1/functions/digits/invoke", j(INFER)),
         "invoke-wasm": http("POST", "/v1/functions/echo/invoke?tier=edge", b"hello\x00\xff",
                             [("Content-Type", "application/octet-stream"), ("Expect", "100-continue")]),
         "register-multipart": http("POST", "/v1/functions", wasm_spec_part,

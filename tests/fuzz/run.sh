@@ -29,7 +29,7 @@ if [[ $target == all ]]; then targets=("${all_targets[@]}"); else targets=("$tar
 flags_for() {
   case $1 in
     onnx_load) echo "-max_len=4096 -rss_limit_mb=2048 -timeout=10 -malloc_limit_mb=1024" ;;
-    wasm_load) echo "-max_len=4096 -rss_limit_mb=2048 -timeout=10" ;;
+    wasm_load) echo "-max_len=16384 -rss_limit_mb=2048 -timeout=10" ;;
     http_request) echo "-max_len=8192 -rss_limit_mb=2048 -timeout=15" ;;
     *) echo "-max_len=8192 -rss_limit_mb=2048 -timeout=10" ;;
   esac

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <future>
@@ -88,7 +89,17 @@ std::optional<HttpRequest> ParseOne(std::string_view& rest) {
   return request;
 }
 
+// STOA_FUZZ_VERBOSE=1: each request's method, target and answer on stderr
+// (to see what the seeds reach).
+bool Verbose() {
+  static const bool verbose = std::getenv("STOA_FUZZ_VERBOSE") != nullptr;
+  return verbose;
+}
+
 void CheckResponse(const HttpResponse& response) {
+  if (Verbose()) {
+    std::fprintf(stderr, "  -> %d %s\n", response.status, response.body.substr(0, 160).c_str());
+  }
   stoa::fuzz::Require(response.status >= 100 && response.status <= 599,
                       "status " + std::to_string(response.status));
   if (stoa::fuzz::StrictJson() && response.content_type == "application/json") {
@@ -134,6 +145,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int i = 0; i < kMaxRequests; ++i) {
     std::optional<HttpRequest> request = ParseOne(rest);
     if (!request) break;
+    if (Verbose())
+      std::fprintf(stderr, "%s %s\n", request->method.c_str(), request->target.c_str());
     auto answered = std::make_shared<std::promise<HttpResponse>>();
     std::future<HttpResponse> response = answered->get_future();
     auto respond = [answered](HttpResponse r) { answered->set_value(std::move(r)); };
