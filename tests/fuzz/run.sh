@@ -9,7 +9,9 @@
 # to tests/fuzz/<target>/crashes-found/. Prints exec/s, coverage and
 # features, corpus size and findings per target.
 # Environment: STOA_FUZZ_ARGS adds libFuzzer flags; STOA_FUZZ_JOBS builds
-# with that many jobs (default 2).
+# with that many jobs (default 2); STOA_FUZZ_NO_BUILD=1 runs what is built
+# (while another build of build/fuzz is going on); STOA_FUZZ_CHECK_JSON=0
+# turns the strict JSON oracles off (fuzz_check.h).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -37,15 +39,17 @@ flags_for() {
 
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD/..}
 mkdir -p build
-if [[ ! -f build/fuzz/build.ninja ]]; then
-  say "configuring (cmake --preset fuzz)..."
-  cmake --preset fuzz >build/configure-fuzz.log 2>&1 || {
-    tail -30 build/configure-fuzz.log >&2
-    exit 1
-  }
+if [[ ${STOA_FUZZ_NO_BUILD:-0} != 1 ]]; then
+  if [[ ! -f build/fuzz/build.ninja ]]; then
+    say "configuring (cmake --preset fuzz)..."
+    cmake --preset fuzz >build/configure-fuzz.log 2>&1 || {
+      tail -30 build/configure-fuzz.log >&2
+      exit 1
+    }
+  fi
+  say "building ${targets[*]}..."
+  cmake --build build/fuzz -j "${STOA_FUZZ_JOBS:-2}" --target "${targets[@]/%/_fuzz}"
 fi
-say "building ${targets[*]}..."
-cmake --build build/fuzz -j "${STOA_FUZZ_JOBS:-2}" --target "${targets[@]/%/_fuzz}"
 
 summary=()
 for t in "${targets[@]}"; do
@@ -77,13 +81,14 @@ for t in "${targets[@]}"; do
   if [[ ${STOA_FUZZ_NO_MERGE:-0} != 1 ]]; then
     merged=$(mktemp -d)
     "$bin" $(flags_for "$t") -merge=1 "$merged" "$seeds" "$work" >"build/fuzz/$t.merge.log" 2>&1 || true
+    # Merged files are named by their SHA-1; keep the named seeds and add
+    # only what the corpus lacks.
+    declare -A have=()
+    for f in "$seeds"/*; do have[$(sha1sum <"$f" | cut -c1-40)]=1; done
     for f in "$merged"/*; do
-      [[ -e $f ]] || continue
-      name=$(basename "$f")
-      # Keep the named seeds; add only inputs the seeds lack.
-      cmp -s "$f" "$seeds/$name" 2>/dev/null || [[ -n $(find "$seeds" -name "seed-*" -exec cmp -s "$f" {} \; -print -quit) ]] ||
-        cp "$f" "$seeds/$name"
+      [[ -e $f && -z ${have[$(basename "$f")]:-} ]] && cp "$f" "$seeds/"
     done
+    unset have
     rm -rf "$merged"
   fi
   line="$t: ${minutes} min, ${execs:-?} execs, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corp ${corp:-?}, corpus now $(ls "$seeds" | wc -l) files / $(du -sh "$seeds" | cut -f1), findings $findings (rc $rc)"
