@@ -2,7 +2,7 @@
 # Runs the libFuzzer targets (docs/fuzzing.md).
 #   tests/fuzz/run.sh TARGET|all [MINUTES]    # default: 1 minute each
 # Configures and builds the `fuzz` preset (clang, libFuzzer, ASan, UBSan;
-# only the *_fuzz targets), then runs each target for MINUTES with -jobs=1
+# only the *_fuzz targets), then runs each target for MINUTES as one process
 # over its committed corpus. New inputs land in build/fuzz/corpus/<target>/
 # and are merged (-merge=1, minimized) back into tests/fuzz/<target>/corpus/
 # unless STOA_FUZZ_NO_MERGE=1. Crashes, leaks, timeouts and OOMs are written
@@ -62,10 +62,12 @@ for t in "${targets[@]}"; do
   say "$t: running ${minutes} min ($(ls "$seeds" | wc -l) seeds), log $log"
   # shellcheck disable=SC2046
   set +e
-  "$bin" $(flags_for "$t") ${STOA_FUZZ_ARGS:-} -jobs=1 -workers=1 \
+  started=$SECONDS
+  "$bin" $(flags_for "$t") ${STOA_FUZZ_ARGS:-} \
     -max_total_time=$((minutes * 60)) -print_final_stats=1 \
     -artifact_prefix="$found/" "$work" "$seeds" >"$log" 2>&1
   rc=$?
+  ran=$((SECONDS - started))
   set -e
   # The last status line: "#N DONE|pulse cov: C ft: F corp: K/S exec/s: E ...".
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
@@ -91,7 +93,7 @@ for t in "${targets[@]}"; do
     unset have
     rm -rf "$merged"
   fi
-  line="$t: ${minutes} min, ${execs:-?} execs, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corp ${corp:-?}, corpus now $(ls "$seeds" | wc -l) files / $(du -sh "$seeds" | cut -f1), findings $findings (rc $rc)"
+  line="$t: ran ${ran} s of ${minutes} min, ${execs:-?} execs, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corp ${corp:-?}, corpus now $(ls "$seeds" | wc -l) files / $(du -sh "$seeds" | cut -f1), findings $findings (rc $rc)"
   say "$line"
   summary+=("$line")
 done
