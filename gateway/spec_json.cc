@@ -145,6 +145,8 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
     doc = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     return absl::InvalidArgumentError(absl::StrCat("spec is malformed JSON at byte ", e.byte));
+  } catch (const json::exception& e) {  // out_of_range: a number past a double's range
+    return absl::InvalidArgumentError(absl::StrCat("spec is malformed JSON: ", e.what()));
   }
   if (!doc.is_object()) return absl::InvalidArgumentError("spec must be a JSON object");
   for (const char* derived : {"version", "sha256", "inputs", "outputs"}) {
