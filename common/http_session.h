@@ -1,0 +1,72 @@
+// HttpSession: one connection of the HttpServer (common/http_server.h), and
+// HttpServerShared, what the server shares with its connections. Internal to
+// the server: include http_server.h, not this.
+//
+// A session reads requests (keep-alive, pipelining, 100-continue, the
+// header and body limits, the idle and header timeouts), hands each to the
+// server's handler and writes the answers in order; a malformed request gets
+// 400/413/431 and the connection closes after lingering for the client's
+// remaining bytes.
+//
+// Thread safety: every member of a session is touched only on its strand,
+// except that the server closes the socket after its I/O threads joined.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "common/http_server.h"
+
+namespace stoa::common {
+
+class HttpSession;
+
+// Shared between the server and every responder it hands out: a responder
+// called after Stop must not touch the (possibly destroyed) io_context.
+struct Lifeline {
+  absl::Mutex mu;
+  bool alive ABSL_GUARDED_BY(mu) = true;
+};
+
+struct HttpServerShared {
+  HttpServerShared(const HttpServer::Options& server_options, HttpHandler& server_handler,
+                   std::function<void(HttpSession*)> on_closed)
+      : options(server_options), handler(server_handler), forget(std::move(on_closed)) {}
+
+  const HttpServer::Options& options;
+  HttpHandler& handler;
+  const std::shared_ptr<Lifeline> lifeline = std::make_shared<Lifeline>();
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> requests_in_flight{0};
+  // Called by a session once its connection is closed.
+  const std::function<void(HttpSession*)> forget;
+};
+
+class HttpSession {
+ public:
+  virtual ~HttpSession() = default;
+  // The peer's IP address ("" when unknown).
+  virtual const std::string& client() const = 0;
+  // Starts reading requests.
+  virtual void Start() = 0;
+  // The server drains: a connection waiting for its next request closes
+  // now; one in the middle of a request closes after answering it.
+  virtual void Drain() = 0;
+  // Only from the server's Stop, with no I/O thread running, or before Start.
+  virtual void CloseNow() = 0;
+};
+
+std::shared_ptr<HttpSession> MakeHttpSession(boost::asio::ip::tcp::socket socket,
+                                             HttpServerShared& server, std::string client);
+
+}  // namespace stoa::common
