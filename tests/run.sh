@@ -2,12 +2,15 @@
 # Quick-start command 2: installs what is missing, builds everything
 # (release preset: Ninja + ccache) and runs every test with ctest.
 #   tests/run.sh                 # all tests
-#   tests/run.sh -L unit         # one label (unit, integration, conformance, gpu)
+#   tests/run.sh -L unit         # one label (unit, integration, conformance, fuzz, gpu)
 # Extra arguments go to ctest. STOA_PRESET picks another preset (asan, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { echo "stoa: $*"; }
+# ccache keys on paths relative to the checkout, so another clone (CI's
+# fresh one) reuses the same cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 
 preset=${STOA_PRESET:-release}
 say "checking packages (installs what is missing)..."
