@@ -218,6 +218,10 @@ TEST_F(GrpcExecutorTest, DestructorCancelsCallsInFlight) {
   auto future = promise->get_future();
   ASSERT_EQ(future.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_EQ(future.get().status().code(), absl::StatusCode::kCancelled);
+  // The client side ends at once; the cancellation reaches the server over
+  // the wire a moment later (nothing to wait on there), and "slow" must not
+  // free the worker before it has.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   fake_->gate().Release();
 }
 
@@ -249,6 +253,10 @@ TEST_F(GrpcExecutorTest, CancelReachesTheServerAndSkipsQueuedWork) {
       << "the client call did not end at once";
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
   EXPECT_EQ(future.get().status().code(), absl::StatusCode::kCancelled);
+  // The client side ends at once; the cancellation reaches the server over
+  // the wire a moment later (nothing to wait on there), and "slow" must not
+  // free the worker before it has.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   fake_->gate().Release();
   ASSERT_TRUE(slow_result.get().ok());
   // The server dequeues the cancelled call after "slow" and skips it.
