@@ -168,17 +168,18 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   const tcp::endpoint peer = socket.remote_endpoint(endpoint_error);
   std::string client = endpoint_error ? std::string() : peer.address().to_string();
   if (shared_.draining.load()) {
+    // Counted before the close, so whoever sees the close sees the count.
+    Refuse(client, "the server is shutting down");
     beast::error_code ignored;
     socket.close(ignored);
-    Refuse(client, "the server is shutting down");
     return DoAccept();
   }
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   auto session = MakeHttpSession(std::move(socket), shared_, std::move(client));
   if (std::string why = Admit(session); !why.empty()) {
-    session->CloseNow();
     Refuse(session->client(), why);
+    session->CloseNow();
     return DoAccept();
   }
   session->Start();
