@@ -165,7 +165,8 @@ const RestApi::Route* RestApi::Match(const HttpRequest& request, std::string& na
     if (!ok) continue;
     if (allowed.empty()) label = route.pattern;
     allowed.push_back(route.method);
-    if (route.method == request.method) {
+    // HEAD is GET without the body (the server drops it, keeping the length).
+    if (route.method == request.method || (request.method == "HEAD" && route.method == "GET")) {
       name = std::move(captured);
       label = route.pattern;
       return &route;

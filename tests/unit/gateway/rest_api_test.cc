@@ -265,6 +265,15 @@ TEST_F(RestApiTest, PoliciesAreValidatedThenHandedOver) {
   EXPECT_EQ(Call("PUT", "/v1/functions/nope/policy", R"({"policy":"cloud_only"})").status, 404);
 }
 
+TEST_F(RestApiTest, HeadIsGetWithoutTheBody) {
+  EXPECT_EQ(Call("HEAD", "/v2/health/ready").status, 200);
+  EXPECT_EQ(Call("HEAD", "/healthz").status, 200);
+  EXPECT_EQ(Call("HEAD", "/v1/functions/nope").status, 404);
+  HttpResponse r = Call("HEAD", "/v1/policy");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Call("HEAD", "/v1/functions/f/invoke").status, 405);  // POST only
+}
+
 TEST_F(RestApiTest, HealthReadinessStateAndMetrics) {
   EXPECT_EQ(Call("GET", "/healthz").status, 200);
   HttpResponse r = Call("GET", "/readyz");
