@@ -1,6 +1,7 @@
 #include "common/http_status.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "common/json_text.h"
 #include "nlohmann/json.hpp"
 
@@ -49,6 +50,12 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
 std::string ErrorJson(const absl::Status& status) {
   return ErrorJson(absl::StatusCodeToString(status.code()),
                    std::string_view(status.message().data(), status.message().size()));
+}
+
+std::string EchoLimited(std::string_view text) {
+  constexpr size_t kEcho = 64;
+  if (text.size() <= kEcho) return std::string(text);
+  return absl::StrCat(std::string(text.substr(0, kEcho)), "... (", text.size(), " bytes)");
 }
 
 std::string OutcomeLabel(const absl::Status& status) {

@@ -32,6 +32,10 @@ int ToHttpStatus(absl::StatusCode code);
 std::string ErrorJson(const absl::Status& status);
 std::string ErrorJson(std::string_view code, std::string_view message);
 
+// `text` (a name, a path) as an error message may echo it: at most 64
+// bytes, then "... (N bytes)", so a client cannot make errors huge.
+std::string EchoLimited(std::string_view text);
+
 // The outcome label of metrics (stoa_invocations_total and the executor's
 // stoa_executor_invocations_total): "ok" or the lower-case code name
 // ("invalid_argument", "not_found", "unavailable", "deadline_exceeded",

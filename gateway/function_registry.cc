@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/http_status.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
@@ -251,7 +252,8 @@ absl::StatusOr<StoredFunction> FunctionRegistry::Get(const std::string& name) co
   absl::ReaderMutexLock lock(&mu_);
   auto it = functions_.find(name);
   if (it == functions_.end()) {
-    return absl::NotFoundError(absl::StrCat("function '", name, "' not found"));
+    return absl::NotFoundError(
+        absl::StrCat("function '", common::EchoLimited(name), "' not found"));
   }
   return it->second;
 }
@@ -274,7 +276,8 @@ absl::Status FunctionRegistry::Delete(const std::string& name) {
   {
     absl::ReaderMutexLock lock(&mu_);
     if (!functions_.contains(name)) {
-      return absl::NotFoundError(absl::StrCat("function '", name, "' not found"));
+      return absl::NotFoundError(
+          absl::StrCat("function '", common::EchoLimited(name), "' not found"));
     }
   }
   const fs::path dir = fs::path(FunctionsDir(data_dir_)) / name;
@@ -322,7 +325,8 @@ absl::Status FunctionRegistry::SaveFunctionPolicy(const std::string& name,
   {
     absl::ReaderMutexLock lock(&mu_);
     if (!functions_.contains(name)) {
-      return absl::NotFoundError(absl::StrCat("function '", name, "' not found"));
+      return absl::NotFoundError(
+          absl::StrCat("function '", common::EchoLimited(name), "' not found"));
     }
   }
   return common::WriteFileAtomically(
@@ -334,7 +338,8 @@ absl::Status FunctionRegistry::DeleteFunctionPolicy(const std::string& name) {
   {
     absl::ReaderMutexLock lock(&mu_);
     if (!functions_.contains(name)) {
-      return absl::NotFoundError(absl::StrCat("function '", name, "' not found"));
+      return absl::NotFoundError(
+          absl::StrCat("function '", common::EchoLimited(name), "' not found"));
     }
   }
   const fs::path dir = fs::path(FunctionsDir(data_dir_)) / name;

@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_status.h"
 
 namespace stoa::gateway {
 namespace {
@@ -149,8 +150,20 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view conte
     size_t end = body.find(next_delim, start);
     if (end == std::string_view::npos) {
       return absl::InvalidArgumentError(
-          absl::StrCat("multipart part ", index, " ('", part.name,
+          absl::StrCat("multipart part ", index, " ('", common::EchoLimited(part.name),
                        "') is not terminated by a boundary (truncated body?)"));
+    }
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (parts[i].name == part.name) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "multipart part ", index, " repeats the name '", common::EchoLimited(part.name),
+            "' of part ", i + 1, ": each part may appear once"));
+      }
+    }
+    if (parts.size() == kMaxMultipartParts) {
+      return absl::InvalidArgumentError(absl::StrCat("multipart body has more than ",
+                                                     kMaxMultipartParts,
+                                                     " parts (multipart part count limit)"));
     }
     part.body = std::string(body.substr(start, end - start));
     parts.push_back(std::move(part));

@@ -5,7 +5,9 @@
 // are kept as they are.
 //
 // Errors are INVALID_ARGUMENT naming the problem ("Content-Type has no
-// boundary parameter", "part 2 has no Content-Disposition name", …).
+// boundary parameter", "part 2 has no Content-Disposition name", …). A
+// body may hold at most kMaxMultipartParts parts, each name at most once
+// (a second 'spec' part is refused, not silently ignored).
 // Thread safety: pure functions.
 #pragma once
 
@@ -16,6 +18,8 @@
 #include "absl/status/statusor.h"
 
 namespace stoa::gateway {
+
+inline constexpr size_t kMaxMultipartParts = 8;
 
 struct MultipartPart {
   std::string name;          // Content-Disposition name=

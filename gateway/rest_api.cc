@@ -187,7 +187,8 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
   if (!match) {
     if (allowed.empty()) {
       return counted(Error(
-          absl::NotFoundError(absl::StrCat("no route for ", request.method, " ", request.path))));
+          absl::NotFoundError(absl::StrCat("no route for ", common::EchoLimited(request.method),
+                                           " ", common::EchoLimited(request.path)))));
     }
     HttpResponse r = Json(
         405, common::ErrorJson("METHOD_NOT_ALLOWED",

@@ -120,7 +120,13 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
   }
   if (doc.contains("description")) {
     if (!doc["description"].is_string()) return Bad("description", "must be a string");
-    spec.set_description(doc["description"].get<std::string>());
+    std::string description = doc["description"].get<std::string>();
+    if (description.size() > kMaxDescriptionBytes) {
+      return Bad("description",
+                 absl::StrCat("is ", description.size(), " bytes; the limit is ",
+                              kMaxDescriptionBytes, " bytes (description length limit)"));
+    }
+    spec.set_description(std::move(description));
   }
   if (doc.contains("content_type")) {  // wasm: the Content-Type of the raw response
     const json& c = doc["content_type"];

@@ -10,7 +10,8 @@
 // Parsing is strict: every field is checked for type and range, unknown
 // fields (at any level) and fields the gateway derives (version, sha256,
 // inputs, outputs) are INVALID_ARGUMENT naming them. tiers defaults to
-// ["edge","cloud"].
+// ["edge","cloud"]. description is at most kMaxDescriptionBytes (it is
+// returned with every listing).
 // Thread safety: pure functions.
 #pragma once
 
@@ -21,6 +22,10 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "stoa/v1/function.pb.h"
+
+namespace stoa::gateway {
+inline constexpr size_t kMaxDescriptionBytes = 4096;
+}  // namespace stoa::gateway
 
 namespace stoa::gateway {
 

@@ -287,6 +287,10 @@ TEST_F(FunctionLifecycleTest, BadInputGetsItsStatusAndChangesNothing) {
   EXPECT_THAT(ExpectError(Call("GET", "/v1/functions/nope"), 404), HasSubstr("nope"));
   EXPECT_THAT(ExpectError(Call("DELETE", "/v1/functions/nope"), 404), HasSubstr("nope"));
   EXPECT_THAT(ExpectError(Call("GET", "/v2/models/nope"), 404), HasSubstr("nope"));
+  // A long name is not echoed whole.
+  HttpResponse long_name = Call("GET", "/v1/functions/" + std::string(10000, 'a'));
+  EXPECT_THAT(ExpectError(long_name, 404), HasSubstr("... (10000 bytes)"));
+  EXPECT_LT(long_name.body.size(), 300u);
   // Tensor shape or datatype mismatch.
   EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", Pixels(63)), 400),
               HasSubstr("'pixels'"));

@@ -1,5 +1,6 @@
 #include "gateway/multipart.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -66,6 +67,30 @@ TEST(MultipartTest, ErrorsNameTheProblem) {
                 "no closing boundary");
   ExpectInvalid("multipart/form-data; boundary=b", "--bXX\r\n", "not followed by CRLF");
   ExpectInvalid("multipart/form-data; boundary=" + std::string(71, 'a'), "", "longer than 70");
+}
+
+std::string Part(const std::string& name, const std::string& body) {
+  return "--b\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + body + "\r\n";
+}
+
+TEST(MultipartTest, EachNameOnceAndABoundedNumberOfParts) {
+  ExpectInvalid("multipart/form-data; boundary=b",
+                Part("spec", "{}") + Part("artifact", "x") + Part("spec", "{}") + "--b--",
+                "part 3 repeats the name 'spec' of part 1");
+  std::string many;
+  for (size_t i = 0; i <= kMaxMultipartParts; ++i) many += Part(absl::StrCat("p", i), "");
+  ExpectInvalid("multipart/form-data; boundary=b", many + "--b--",
+                "more than 8 parts (multipart part count limit)");
+  std::string eight;
+  for (size_t i = 0; i < kMaxMultipartParts; ++i) eight += Part(absl::StrCat("p", i), "");
+  auto parts = ParseMultipart("multipart/form-data; boundary=b", eight + "--b--");
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ(parts->size(), kMaxMultipartParts);
+  // A long name is not echoed whole.
+  ExpectInvalid(
+      "multipart/form-data; boundary=b",
+      "--b\r\nContent-Disposition: form-data; name=\"" + std::string(10000, 'n') + "\"\r\n\r\nabc",
+      "... (10000 bytes)");
 }
 
 }  // namespace

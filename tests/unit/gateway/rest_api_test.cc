@@ -6,6 +6,7 @@
 #include <future>
 
 #include "absl/strings/escaping.h"
+#include "gateway/spec_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -124,6 +125,27 @@ TEST_F(RestApiTest, RegistrationIsParsedAndHandedToTheControlPlane) {
   EXPECT_EQ(control_.last_artifact(), "v2");
   EXPECT_THAT(ExpectError(Call("PUT", "/v1/functions/g", body.dump()), 400, "INVALID_ARGUMENT"),
               HasSubstr("does not match the path's 'g'"));
+}
+
+TEST_F(RestApiTest, SpecFieldsAreBounded) {
+  const std::string long_description = std::string(kMaxDescriptionBytes + 1, 'd');
+  EXPECT_THAT(ExpectError(Register(R"({"name":"f","runtime":"onnx","description":")" +
+                                   long_description + R"("})"),
+                          400, "INVALID_ARGUMENT"),
+              HasSubstr("the limit is 4096 bytes (description length limit)"));
+  // A second 'spec' part is refused, not silently ignored.
+  const std::string second_spec =
+      "--b\r\nContent-Disposition: form-data; name=\"spec\"\r\n\r\n{}\r\n--b--\r\n";
+  std::string body = Multipart(R"({"name":"f","runtime":"onnx"})", "x");
+  body.replace(body.rfind("--b--\r\n"), std::string::npos, second_spec);
+  EXPECT_THAT(
+      ExpectError(Call("POST", "/v1/functions", body, kMultipartType), 400, "INVALID_ARGUMENT"),
+      HasSubstr("part 3 repeats the name 'spec' of part 1"));
+  EXPECT_EQ(Call("GET", "/v1/functions").body, R"({"functions":[]})");  // nothing stored
+  ASSERT_EQ(Register(R"({"name":"f","runtime":"onnx","description":")" +
+                     std::string(kMaxDescriptionBytes, 'd') + R"("})")
+                .status,
+            201);
 }
 
 TEST_F(RestApiTest, RegistrationErrorsKeepTheirMeaning) {
