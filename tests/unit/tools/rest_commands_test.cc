@@ -1,9 +1,10 @@
+#include "tools/rest_commands.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "gtest/gtest.h"
-#include "tools/rest_commands.h"
 
 namespace stoa::tools {
 namespace {
