@@ -6,11 +6,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/cancel_signal.h"
 
 namespace stoa::common {
 
@@ -22,6 +24,10 @@ struct HttpRequest {
   // Header names lower-cased.
   std::multimap<std::string, std::string> headers;
   std::string body;
+  // Fired by the HTTP server when the client closes its connection before
+  // the response is written (never null when the request came from
+  // HttpServer); a handler passes it on so the work is cancelled end to end.
+  std::shared_ptr<CancelSignal> cancel;
 
   // First value of a header (name lower-case), "" if absent.
   std::string Header(const std::string& lower_name) const;

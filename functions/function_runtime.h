@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cancel_signal.h"
 #include "common/clock.h"
 #include "stoa/v1/function.pb.h"
 #include "stoa/v1/tensor.pb.h"
@@ -35,6 +36,11 @@ struct InvocationInput {
   // on its own injected clock (RuntimeOptions::clock) when Invoke starts.
   // A caller holding an absolute deadline passes BudgetLeft of it.
   int64_t budget_us = 0;
+  // The caller's withdrawal (nullable; it outlives the Invoke): when it
+  // fires, a runtime stops the run at its next safe point (ONNX between
+  // nodes; Wasm at once, through its deadline mechanism) and Invoke returns
+  // CANCELLED.
+  const common::CancelSignal* cancel = nullptr;
 };
 
 // What is left at now_us of a deadline on the same clock, as budget_us:

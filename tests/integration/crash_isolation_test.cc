@@ -34,15 +34,7 @@ std::string Example(const std::string& name) {
   return bytes.str();
 }
 
-// VmRSS of `pid` in KiB (-1 when unreadable).
-int64_t RssKiB(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
-}
+int64_t RssKiB(pid_t pid) { return ProcStatusKiB(pid, "VmRSS"); }
 
 class CrashIsolationTest : public ::testing::Test {
  protected:

@@ -57,6 +57,16 @@ std::string ReadFileOrDie(const std::string& path) {
   return ss.str();
 }
 
+int64_t ProcStatusKiB(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  const std::string prefix = field + ":";
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::stoll(line.substr(prefix.size()));
+  }
+  return -1;
+}
+
 std::unique_ptr<Process> Process::Start(const std::string& binary,
                                         const std::vector<std::string>& args, int timeout_ms) {
   int pipe_fds[2];

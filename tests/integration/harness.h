@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -88,5 +89,9 @@ struct Multipart {
 Multipart MakeRegistration(const std::string& spec_json, const std::string& artifact);
 
 std::string ReadFileOrDie(const std::string& path);
+
+// A field of /proc/<pid>/status in KiB ("VmRSS": resident now, "VmHWM": the
+// peak resident since start); -1 when unreadable.
+int64_t ProcStatusKiB(pid_t pid, const std::string& field);
 
 }  // namespace stoa::testing
