@@ -111,8 +111,8 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Ten
           absl::StrCat("deadline passed after ", k, " of ", graph.nodes.size(), " nodes"));
     }
     if (cancel != nullptr && cancel->cancelled()) {
-      return absl::CancelledError(absl::StrCat("cancelled by the caller after ", k, " of ",
-                                               graph.nodes.size(), " nodes"));
+      return absl::CancelledError(
+          absl::StrCat("cancelled by the caller after ", k, " of ", graph.nodes.size(), " nodes"));
     }
     const Node& node = graph.nodes[k];
     if (absl::Status s = RunNode(node, values, args); !s.ok()) return s;

@@ -45,11 +45,11 @@ constexpr int64_t kMaxRssKiB = 512 * 1024;
 
 // (module (memory (export "memory") 1) (func (export "_start") (loop br 0)))
 std::string SpinModule() {
-  const unsigned char bytes[] = {
-      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
-      0x03, 0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d,
-      0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74,
-      0x00, 0x00, 0x0a, 0x09, 0x01, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b};
+  const unsigned char bytes[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01,
+                                 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x05, 0x03, 0x01, 0x00,
+                                 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79,
+                                 0x02, 0x00, 0x06, 0x5f, 0x73, 0x74, 0x61, 0x72, 0x74, 0x00, 0x00,
+                                 0x0a, 0x09, 0x01, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b};
   return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
 }
 
@@ -114,16 +114,16 @@ class CancellationTest : public ::testing::Test {
                                {"--listen", "127.0.0.1:0", "--threads", "2", "--metrics-listen",
                                 metrics_address_, "--shutdown-grace-ms", grace});
     ASSERT_NE(executor_, nullptr);
-    gateway_ = Process::Start(BinaryPath("stoa-gateway"),
-                              {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("cancel"),
-                               "--cloud", executor_->address(), "--edge-threads", "2",
-                               "--shutdown-grace-ms", grace});
+    gateway_ =
+        Process::Start(BinaryPath("stoa-gateway"),
+                       {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("cancel"), "--cloud",
+                        executor_->address(), "--edge-threads", "2", "--shutdown-grace-ms", grace});
     ASSERT_NE(gateway_, nullptr);
     client_ = std::make_unique<HttpClient>(gateway_->address());
     sample_ = ReadFileOrDie(SourcePath("functions/examples/digits/sample_request.json"));
-    Multipart digits = MakeRegistration(
-        R"({"name":"digits","runtime":"onnx"})",
-        ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
+    Multipart digits =
+        MakeRegistration(R"({"name":"digits","runtime":"onnx"})",
+                         ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
     ASSERT_EQ(client_->Post("/v1/functions", digits.body, digits.content_type).status, 201);
     // Registration compiles the module (seconds on a loaded machine).
     Multipart spin = MakeRegistration(
@@ -253,9 +253,10 @@ TEST_F(CancellationTest, GatewaySigtermCancelsTheRunningEdgeCallAnswersItAndExit
   EXPECT_EQ(r.status, 499) << r.body;
   EXPECT_THAT(r.body, HasSubstr("CANCELLED"));
   EXPECT_THAT(r.body, HasSubstr("was cancelled by its caller"));
-  std::printf("gateway: SIGTERM with a spinning edge call: answered %d after %ld ms, exit 0 after "
-              "%ld ms (grace %d ms)\n",
-              r.status, static_cast<long>(answered_ms), static_cast<long>(ms), kGraceMs);
+  std::printf(
+      "gateway: SIGTERM with a spinning edge call: answered %d after %ld ms, exit 0 after "
+      "%ld ms (grace %d ms)\n",
+      r.status, static_cast<long>(answered_ms), static_cast<long>(ms), kGraceMs);
 }
 
 TEST_F(CancellationTest, ExecutorSigtermCancelsTheRunningCallAndExits) {
@@ -276,9 +277,10 @@ TEST_F(CancellationTest, ExecutorSigtermCancelsTheRunningCallAndExits) {
   EXPECT_EQ(client_->Get("/healthz").status, 200);
   ExpectDigitsServed("edge");
   EXPECT_LT(ProcStatusKiB(gateway_->pid(), "VmHWM") - gateway_hwm, kMaxGrowthKiB);
-  std::printf("executor: SIGTERM with a spinning call: exit 0 after %ld ms (grace %d ms); the "
-              "gateway answered %d: %s\n",
-              static_cast<long>(ms), kGraceMs, r.status, r.body.c_str());
+  std::printf(
+      "executor: SIGTERM with a spinning call: exit 0 after %ld ms (grace %d ms); the "
+      "gateway answered %d: %s\n",
+      static_cast<long>(ms), kGraceMs, r.status, r.body.c_str());
 }
 
 }  // namespace

@@ -23,8 +23,7 @@ using namespace std::chrono_literals;
 
 std::string ReadExample(const std::string& name) {
   const char* dir = std::getenv("STOA_WASM_EXAMPLES_DIR");
-  std::ifstream in(std::string(dir != nullptr ? dir : "") + "/" + name + ".wasm",
-                   std::ios::binary);
+  std::ifstream in(std::string(dir != nullptr ? dir : "") + "/" + name + ".wasm", std::ios::binary);
   std::stringstream bytes;
   bytes << in.rdbuf();
   return bytes.str();
@@ -86,7 +85,8 @@ TEST_P(WasmCancelTest, RunningLoopStopsWhenCancelled) {
   absl::StatusOr<InvocationOutput> out = InvokeCancelledAfter(*fn, 100ms);
   const int64_t elapsed = NowMs() - start;
   EXPECT_EQ(out.status().code(), absl::StatusCode::kCancelled) << out.status();
-  EXPECT_THAT(out.status().message(), HasSubstr("wasm function 'loop' was cancelled by its caller"));
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("wasm function 'loop' was cancelled by its caller"));
   EXPECT_GE(elapsed, 99);
   EXPECT_LT(elapsed, 30000) << "stopped by the cancel, not by the 60 s timeout";
 }
