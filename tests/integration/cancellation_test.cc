@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/fakes/functions/onnx_builders.h"
 #include "tests/integration/harness.h"
 
 namespace stoa::testing {
@@ -53,6 +54,23 @@ std::string SpinModule() {
   return std::string(reinterpret_cast<const char*>(bytes), sizeof bytes);
 }
 
+// y = x expanded to 512×512, then 2000 MatMuls by a 512×512 matrix: each
+// node takes tens of milliseconds, the model minutes, far past its timeout.
+std::string LongChainModel() {
+  namespace b = ::stoa::functions::testing;
+  constexpr int64_t kSide = 512;
+  constexpr int kNodes = 2000;
+  std::vector<::onnx::NodeProto> nodes = {b::MakeNode("Expand", "expand", {"x", "shape"}, {"a0"})};
+  for (int i = 0; i < kNodes; ++i) {
+    nodes.push_back(b::MakeNode("MatMul", absl::StrCat("mm", i), {absl::StrCat("a", i), "w"},
+                                {i + 1 == kNodes ? std::string("y") : absl::StrCat("a", i + 1)}));
+  }
+  std::vector<float> w(kSide * kSide, 1.0f / kSide);
+  return b::MakeModel(nodes, {b::ValueInfo("x", {1, 1})}, {b::ValueInfo("y", {kSide, kSide})},
+                      {b::Int64Init("shape", {kSide, kSide}), b::FloatInit("w", {kSide, kSide}, w)})
+      .SerializeAsString();
+}
+
 int64_t MsSince(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
 }
@@ -74,7 +92,9 @@ int FreePort() {
 }
 
 // Sends `target` as a POST, waits `linger`, closes without reading.
-void DisconnectingCall(const std::string& address, const std::string& target, milliseconds linger) {
+void DisconnectingCall(const std::string& address, const std::string& target, milliseconds linger,
+                       const std::string& body = "x",
+                       const std::string& content_type = "text/plain") {
   const size_t colon = address.rfind(':');
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -82,9 +102,9 @@ void DisconnectingCall(const std::string& address, const std::string& target, mi
   addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string request = absl::StrCat("POST ", target,
-                                           " HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
-                                           "Content-Length: 1\r\n\r\nx");
+  const std::string request =
+      absl::StrCat("POST ", target, " HTTP/1.1\r\nHost: t\r\nContent-Type: ", content_type,
+                   "\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
   ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(request.size()));
   std::this_thread::sleep_for(linger);
@@ -152,12 +172,13 @@ class CancellationTest : public ::testing::Test {
     }
   }
 
-  // Waits until the gateway counts `n` cancelled spin calls on `tier`.
-  bool WaitForCancelled(const std::string& tier, double n, int64_t timeout_ms) {
+  // Waits until the gateway counts `n` cancelled calls of `function` on `tier`.
+  bool WaitForCancelled(const std::string& tier, double n, int64_t timeout_ms,
+                        const std::string& function = "spin") {
     const Clock::time_point start = Clock::now();
     while (MsSince(start) < timeout_ms) {
       HttpResult m = client_->Get("/metrics");
-      if (MetricValue(m.body, {"stoa_invocations_total{", "function=\"spin\"",
+      if (MetricValue(m.body, {"stoa_invocations_total{", "function=\"" + function + "\"",
                                "tier=\"" + tier + "\"", "outcome=\"cancelled\""}) >= n) {
         return true;
       }
@@ -193,8 +214,10 @@ TEST_F(CancellationTest, DisconnectedClientsFreeTheWorkersOfBothTiers) {
   const int64_t executor_hwm = ProcStatusKiB(executor_->pid(), "VmHWM");
   std::vector<std::thread> clients;
   for (const std::string tier : {"edge", "edge", "cloud", "cloud"}) {
-    clients.emplace_back(DisconnectingCall, gateway_->address(),
-                         "/v1/functions/spin/invoke?tier=" + tier, milliseconds(200));
+    clients.emplace_back([this, tier] {
+      DisconnectingCall(gateway_->address(), "/v1/functions/spin/invoke?tier=" + tier,
+                        milliseconds(200));
+    });
   }
   for (std::thread& t : clients) t.join();
   const Clock::time_point closed = Clock::now();
@@ -218,6 +241,38 @@ TEST_F(CancellationTest, DisconnectedClientsFreeTheWorkersOfBothTiers) {
   // Cancellations teach the scheduler nothing and are not hedge losses.
   HttpResult gm = client_->Get("/metrics");
   EXPECT_EQ(MetricValue(gm.body, {"stoa_hedge_cancelled_total{", "function=\"spin\""}), 0.0);
+}
+
+// The same for an ONNX model of many slow nodes: the run stops between
+// nodes.
+TEST_F(CancellationTest, DisconnectedClientStopsAnOnnxModelBetweenNodes) {
+  Multipart reg = MakeRegistration(
+      R"({"name":"chain","runtime":"onnx","limits":{"timeout_ms":30000}})", LongChainModel());
+  HttpResult registered =
+      client_->Request("POST", "/v1/functions", reg.body, reg.content_type, 60000);
+  ASSERT_EQ(registered.status, 201) << registered.body;
+  const std::string target = "/v1/functions/chain/invoke?tier=";
+  const std::string body =
+      R"({"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","data":[1.0]}]})";
+  const int64_t gateway_hwm = ProcStatusKiB(gateway_->pid(), "VmHWM");
+  const int64_t executor_hwm = ProcStatusKiB(executor_->pid(), "VmHWM");
+  for (const std::string tier : {"edge", "cloud"}) {
+    DisconnectingCall(gateway_->address(), target + tier, milliseconds(500), body,
+                      "application/json");
+    const Clock::time_point closed = Clock::now();
+    // The cold start (LoadFunction) comes first on each tier: generous.
+    EXPECT_TRUE(WaitForCancelled(tier, 1, 60000, "chain")) << tier;
+    std::printf("chain on %s: cancelled %ld ms after the client left\n", tier.c_str(),
+                static_cast<long>(MsSince(closed)));
+    ExpectDigitsServed(tier);
+  }
+  HttpClient executor_metrics(metrics_address_);
+  EXPECT_GE(MetricValue(executor_metrics.Get("/metrics").body,
+                        {"stoa_executor_invocations_total{", "function=\"chain\"",
+                         "outcome=\"cancelled\""}),
+            1.0);
+  EXPECT_LT(ProcStatusKiB(gateway_->pid(), "VmHWM") - gateway_hwm, 3 * kMaxGrowthKiB);
+  EXPECT_LT(ProcStatusKiB(executor_->pid(), "VmHWM") - executor_hwm, 3 * kMaxGrowthKiB);
 }
 
 // The client that stays gets the answer of its cancelled call: 499.
