@@ -243,7 +243,8 @@ bool Invocation::ClientGone() const {
 }
 
 std::string Invocation::CancelReason() const {
-  return ClientGone() ? "the client went away" : "the hedged twin answered first";
+  return ClientGone() ? "its client went away, or the gateway is shutting down"
+                      : "the hedged twin answered first";
 }
 
 void Invocation::Cancelled(const absl::Status& status) {

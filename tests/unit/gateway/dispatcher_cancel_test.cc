@@ -92,7 +92,7 @@ TEST_F(DispatcherCancelTest, ClientCancelWithdrawsTheRunningCall) {
   cancel->Cancel();
   absl::StatusOr<DispatchResult> r = answer.get();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
-  EXPECT_THAT(r.status().message(), HasSubstr("the client went away"));
+  EXPECT_THAT(r.status().message(), HasSubstr("its client went away"));
   EXPECT_EQ(edge_counts_->cancelled, 1);
   EXPECT_EQ(Counter("stoa_invocations_total",
                     {{"function", "spin"}, {"tier", "edge"}, {"outcome", "cancelled"}}),
