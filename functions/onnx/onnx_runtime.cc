@@ -78,7 +78,7 @@ class OnnxFunction final : public LoadedFunction {
       plan = plans_->ForShapes(shapes);
     }
     absl::StatusOr<std::vector<Tensor>> outputs =
-        onnx::RunGraph(*plan, *std::move(inputs), clock_, deadline_us);
+        onnx::RunGraph(*plan, *std::move(inputs), clock_, deadline_us, input.cancel);
     if (!outputs.ok()) return outputs.status();
     InvocationOutput out;
     out.tensors = onnx::ResponseTensors(spec_.outputs(), *outputs);
