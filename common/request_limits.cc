@@ -67,9 +67,9 @@ absl::Status CheckJsonDepth(std::string_view text, uint32_t max_depth, std::stri
       in_string = true;
     } else if (c == '[' || c == '{') {
       if (++depth > max_depth) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(std::string(what), " nests deeper than ", max_depth, " levels at byte ",
-                         p - text.data(), "; the limit is ", max_depth, " levels (JSON depth limit)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            std::string(what), " nests deeper than ", max_depth, " levels at byte ",
+            p - text.data(), "; the limit is ", max_depth, " levels (JSON depth limit)"));
       }
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;

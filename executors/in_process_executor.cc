@@ -7,10 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/guarded.h"
-#include "common/request_limits.h"
-#include "common/status_macros.h"
 #include "common/http_status.h"
+#include "common/request_limits.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 #include "executors/batching_queue.h"
 
 namespace stoa::executors {
@@ -51,8 +51,8 @@ absl::StatusOr<functions::InvocationOutput> InvokeGuarded(functions::LoadedFunct
 // INTERNAL naming the output size limit when `output` is over max_bytes (0:
 // no limit). Wasm stdout is cut at max_bytes + 1, so its size is a lower
 // bound.
-absl::Status CheckOutputSize(const std::string& function,
-                             const functions::InvocationOutput& output, uint64_t max_bytes) {
+absl::Status CheckOutputSize(const std::string& function, const functions::InvocationOutput& output,
+                             uint64_t max_bytes) {
   if (max_bytes == 0) return absl::OkStatus();
   if (output.raw.size() > max_bytes) {
     return common::OutputTooLarge(function, "output", max_bytes, max_bytes, true);

@@ -41,8 +41,7 @@ struct InferRequest {
 // Parses a request body (see above). Nesting deeper than max_json_depth is
 // refused by a pre-scan before any parser runs (common::CheckJsonDepth), so
 // a body of 16 MB of '[' costs one pass and no memory.
-absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body,
-                                               uint32_t max_json_depth = 64);
+absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body, uint32_t max_json_depth = 64);
 
 // Checks parsed inputs against a function's signature with the runtimes'
 // own matching (functions/signature.h): every declared input present

@@ -106,8 +106,7 @@ absl::StatusOr<std::string> MultipartBoundary(std::string_view content_type) {
 }
 
 absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view content_type,
-                                                          std::string_view body,
-                                                          size_t max_parts) {
+                                                          std::string_view body, size_t max_parts) {
   auto boundary = MultipartBoundary(content_type);
   if (!boundary.ok()) return boundary.status();
   const std::string delim = "--" + *boundary;

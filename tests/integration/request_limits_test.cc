@@ -75,20 +75,18 @@ std::string RawExchange(int port, const std::string& request) {
 class RequestLimitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    executor_ = Process::Start(BinaryPath("stoa-executor"),
-                               {"--listen", "127.0.0.1:0", "--threads", "2", "--max-artifact-mb",
-                                "1"});
+    executor_ = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0", "--threads",
+                                                             "2", "--max-artifact-mb", "1"});
     ASSERT_NE(executor_, nullptr);
-    gateway_ = Process::Start(
-        BinaryPath("stoa-gateway"),
-        {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("limits"), "--cloud",
-         executor_->address(), "--edge-threads", "2", "--max-description-bytes", "64",
-         "--max-artifact-mb", "1"});
+    gateway_ = Process::Start(BinaryPath("stoa-gateway"),
+                              {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("limits"),
+                               "--cloud", executor_->address(), "--edge-threads", "2",
+                               "--max-description-bytes", "64", "--max-artifact-mb", "1"});
     ASSERT_NE(gateway_, nullptr);
     client_ = std::make_unique<HttpClient>(gateway_->address());
-    Multipart reg = MakeRegistration(
-        R"({"name":"digits","runtime":"onnx"})",
-        ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
+    Multipart reg =
+        MakeRegistration(R"({"name":"digits","runtime":"onnx"})",
+                         ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
     ASSERT_EQ(client_->Post("/v1/functions", reg.body, reg.content_type).status, 201);
     ExpectServing();
     for (const Process* p : {gateway_.get(), executor_.get()}) {
@@ -293,8 +291,8 @@ TEST_F(RequestLimitsTest, OnnxOutputOverTheLimitIsTheSameErrorOnBothTiers) {
           .SerializeAsString();
   ASSERT_EQ(Register(R"({"name":"fill","runtime":"onnx"})", model).status, 201);
   auto request = [](int64_t n) {
-    return R"({"inputs":[{"name":"n","shape":[1],"datatype":"INT64","data":[)" +
-           std::to_string(n) + "]}]}";
+    return R"({"inputs":[{"name":"n","shape":[1],"datatype":"INT64","data":[)" + std::to_string(n) +
+           "]}]}";
   };
   for (const std::string tier : {"edge", "cloud"}) {
     // 5,000,000 floats: 20 MB of tensor bytes.
@@ -309,10 +307,10 @@ TEST_F(RequestLimitsTest, OnnxOutputOverTheLimitIsTheSameErrorOnBothTiers) {
                            500, "INTERNAL"),
               "function 'fill' output as JSON is more than 16777216 bytes; the limit is 16777216 "
               "bytes (output size limit)");
-    EXPECT_EQ(Timed("POST", "/v1/functions/fill/invoke?tier=" + tier, request(10),
-                    "application/json")
-                  .status,
-              200);
+    EXPECT_EQ(
+        Timed("POST", "/v1/functions/fill/invoke?tier=" + tier, request(10), "application/json")
+            .status,
+        200);
   }
   ExpectPeakGrowthBelow(300, "ConstantOfShape 20 MB output");
 }
@@ -365,8 +363,9 @@ TEST_F(RequestLimitsTest, HttpFramingLaxnessIsRefused) {
                   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   EXPECT_THAT(r, HasSubstr("HTTP/1.1 400"));
   // TE (the codings a client accepts in a response) is not a framing header.
-  r = RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nTE: gzip, chunked\r\n"
-                        "Connection: close\r\n\r\n");
+  r = RawExchange(port,
+                  "GET /healthz HTTP/1.1\r\nHost: x\r\nTE: gzip, chunked\r\n"
+                  "Connection: close\r\n\r\n");
   EXPECT_THAT(r, HasSubstr("HTTP/1.1 200"));
   // A chunked body is decoded.
   r = RawExchange(port,
