@@ -14,8 +14,8 @@ using ::testing::HasSubstr;
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 TEST(CheckJsonDepthTest, CountsArraysAndObjectsButNotBracketsInStrings) {
-  EXPECT_TRUE(CheckJsonDepth(R"({"a":[[1,2],{"b":[]}]})", 3, "body").ok());
-  EXPECT_FALSE(CheckJsonDepth(R"({"a":[[1,2],{"b":[]}]})", 2, "body").ok());
+  EXPECT_TRUE(CheckJsonDepth(R"({"a":[[1,2],{"b":[]}]})", 4, "body").ok());
+  EXPECT_FALSE(CheckJsonDepth(R"({"a":[[1,2],{"b":[]}]})", 3, "body").ok());
   // Brackets in strings, escaped quotes and backslashes do not count.
   EXPECT_TRUE(CheckJsonDepth(R"(["[[[[", "\"[[[[", "\\", ["x"]])", 2, "body").ok());
   EXPECT_FALSE(CheckJsonDepth(R"(["\\", [["x"]]])", 2, "body").ok());
