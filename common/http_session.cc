@@ -106,7 +106,8 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
   void ReadHead() {
     const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     const size_t end = data.find("\r\n\r\n");
-    if (end == std::string_view::npos) {
+    // A head ending in bare LFs goes to Beast as is, which refuses it (400).
+    if (end == std::string_view::npos && data.find("\n\n") == std::string_view::npos) {
       if (data.size() > kHeaderLimit) return OnReadError(http::error::header_limit);
       stream_.async_read_some(buffer_.prepare(kReadChunk),
                               [self = shared_from_this()](beast::error_code ec, size_t n) {
@@ -116,8 +117,10 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
                               });
       return;
     }
-    if (absl::Status s = CheckRequestHead(data.substr(0, end + 4)); !s.ok()) {
-      return WriteError(ToHttpStatus(s.code()), s);
+    if (end != std::string_view::npos) {
+      if (absl::Status s = CheckRequestHead(data.substr(0, end + 4)); !s.ok()) {
+        return WriteError(ToHttpStatus(s.code()), s);
+      }
     }
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&BeastSession::OnHeader, shared_from_this()));
