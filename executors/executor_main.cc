@@ -5,7 +5,8 @@
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
 //                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
-//                 [--shutdown-grace-ms N] [--log-level LEVEL] [--config FILE]
+//                 [--shutdown-grace-ms N] [--max-timeout-ms N] [--max-output-mb N]
+//                 [--max-artifact-mb N] [--log-level LEVEL] [--config FILE]
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
 // bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
