@@ -107,6 +107,31 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
     parser_->header_limit(kHeaderLimit);
     stream_.expires_after(std::chrono::milliseconds(
         std::min(server_.options.header_timeout_ms, server_.options.idle_timeout_ms)));
+    ReadHead();
+  }
+
+  // Reads until the buffer holds the whole request head, so that its raw
+  // bytes are checked (CheckRequestHead: obs-fold, Transfer-Encoding)
+  // before Beast parses it from the buffer.
+  void ReadHead() {
+    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    const size_t end = data.find("\r\n\r\n");
+    // A head ending in bare LFs goes to Beast as is, which refuses it (400).
+    if (end == std::string_view::npos && data.find("\n\n") == std::string_view::npos) {
+      if (data.size() > kHeaderLimit) return OnReadError(http::error::header_limit);
+      stream_.async_read_some(buffer_.prepare(kReadChunk),
+                              [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                self->buffer_.commit(n);
+                                if (ec) return self->Finish();
+                                self->ReadHead();
+                              });
+      return;
+    }
+    if (end != std::string_view::npos) {
+      if (absl::Status s = CheckRequestHead(data.substr(0, end + 4)); !s.ok()) {
+        return WriteError(ToHttpStatus(s.code()), s);
+      }
+    }
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&BeastSession::OnHeader, shared_from_this()));
   }

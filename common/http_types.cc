@@ -2,7 +2,10 @@
 
 #include <string_view>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_status.h"
 
 namespace stoa::common {
 namespace {
@@ -112,6 +115,38 @@ absl::Status ParseTarget(const std::string& target, HttpRequest* request) {
       if (!st.ok()) return st;
     }
     request->query.emplace(std::move(key), std::move(value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRequestHead(std::string_view head) {
+  int line = 0;
+  int transfer_encodings = 0;
+  size_t pos = 0;
+  while (pos < head.size()) {
+    size_t eol = head.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = head.size();
+    const std::string_view text = head.substr(pos, eol - pos);
+    if (line > 0 && !text.empty() && (text[0] == ' ' || text[0] == '\t')) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "malformed HTTP request: header line ", line,
+          " is folded (obs-fold: it starts with a space or tab); send each header on one line"));
+    }
+    constexpr std::string_view kName = "transfer-encoding:";
+    if (line > 0 && text.size() >= kName.size() &&
+        absl::EqualsIgnoreCase(absl::string_view(text.data(), kName.size()),
+                               absl::string_view(kName.data(), kName.size()))) {
+      const absl::string_view value = absl::StripAsciiWhitespace(
+          absl::string_view(text.data() + kName.size(), text.size() - kName.size()));
+      if (++transfer_encodings > 1 || !absl::EqualsIgnoreCase(value, "chunked")) {
+        return absl::UnimplementedError(
+            absl::StrCat("Transfer-Encoding '", EchoLimited(std::string(value)),
+                         "' is not supported: a request body is sent as is (Content-Length) or "
+                         "with exactly one Transfer-Encoding: chunked"));
+      }
+    }
+    if (!text.empty() || line == 0) ++line;
+    pos = eol + 2;
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,19 @@ struct HttpRequest {
 // INVALID_ARGUMENT naming the part with a malformed escape, a NUL byte, or a
 // target that is not a path.
 absl::Status ParseTarget(const std::string& target, HttpRequest* request);
+
+// Checks the raw head of a request (request line through the blank line,
+// as received) for what Beast would accept but Stoa refuses:
+//  - obs-fold, a header line starting with SP or HT (RFC 9112 § 5.2):
+//    INVALID_ARGUMENT (400) "header line N is folded (obs-fold) …";
+//  - a Transfer-Encoding other than exactly one "chunked" (e.g. "gzip,
+//    chunked", "identity", two fields): UNIMPLEMENTED (501) naming it; the
+//    server decodes no other coding, and must not pass coded bytes on as
+//    the body.
+// The TE header (the codings a client accepts in a response) is left
+// alone: responses are never transfer-coded beyond chunked, which every
+// client accepts.
+absl::Status CheckRequestHead(std::string_view head);
 
 struct HttpResponse {
   int status = 200;

@@ -5,7 +5,8 @@
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
 //                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
-//                 [--shutdown-grace-ms N] [--log-level LEVEL] [--config FILE]
+//                 [--shutdown-grace-ms N] [--max-timeout-ms N] [--max-output-mb N]
+//                 [--max-artifact-mb N] [--log-level LEVEL] [--config FILE]
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
 // bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
@@ -29,6 +30,7 @@
 #include "common/cli.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/request_limits.h"
 #include "common/stop_signals.h"
 #include "executors/device.h"
 #include "executors/executor_service.h"
@@ -57,6 +59,7 @@ struct Flags {
   std::string metrics_listen;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   int shutdown_grace_ms = 10000;
+  stoa::common::RequestLimitFlags limits;
 };
 
 // Parses argv (with --config expanded). Returns an exit code when the
@@ -91,6 +94,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
+  stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/false);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -125,10 +129,16 @@ int main(int argc, char** argv) {
   options.threads = static_cast<size_t>(flags.threads);
   options.device = device->kernel_device;
   options.device_name = device->name;
+  const stoa::common::RequestLimits limits = flags.limits.Apply();
+  options.max_timeout_ms = limits.max_timeout_ms;
+  options.max_artifact_bytes = limits.max_artifact_bytes;
+  options.max_output_bytes = limits.max_output_bytes;
   stoa::executors::InProcessExecutor executor(runtimes, options, &registry);
   stoa::executors::ExecutorService service(&executor);
 
-  auto server = stoa::executors::GrpcServer::Start(flags.listen, &service);
+  stoa::executors::GrpcServer::Options server_options;
+  server_options.max_message_bytes = stoa::common::GrpcMessageBytes(limits);
+  auto server = stoa::executors::GrpcServer::Start(flags.listen, &service, server_options);
   if (!server.ok()) {
     std::cerr << "stoa-executor: " << server.status().message() << "\n";
     return absl::IsInvalidArgument(server.status()) ? kExitBadFlags : kExitStartFailed;

@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/guarded.h"
 #include "common/http_status.h"
+#include "common/request_limits.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 #include "executors/batching_queue.h"
 
 namespace stoa::executors {
@@ -46,7 +48,35 @@ absl::StatusOr<functions::InvocationOutput> InvokeGuarded(functions::LoadedFunct
   }
 }
 
+// INTERNAL naming the output size limit when `output` is over max_bytes (0:
+// no limit). Wasm stdout is cut at max_bytes + 1, so its size is a lower
+// bound.
+absl::Status CheckOutputSize(const std::string& function, const functions::InvocationOutput& output,
+                             uint64_t max_bytes) {
+  if (max_bytes == 0) return absl::OkStatus();
+  if (output.raw.size() > max_bytes) {
+    return common::OutputTooLarge(function, "output", max_bytes, max_bytes, true);
+  }
+  uint64_t bytes = output.raw.size();
+  for (const v1::Tensor& t : output.tensors) bytes += t.raw().size();
+  if (bytes > max_bytes) return common::OutputTooLarge(function, "output", bytes, max_bytes);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status InProcessExecutor::CheckLoadLimits(const v1::LoadFunctionRequest& request) const {
+  if (options_.max_artifact_bytes != 0) {
+    RETURN_IF_ERROR(
+        common::CheckArtifactSize(request.artifact().size(), options_.max_artifact_bytes));
+  }
+  if (options_.max_timeout_ms != 0) {
+    RETURN_IF_ERROR(common::CheckTimeoutMs(request.spec().limits().timeout_ms(),
+                                           options_.max_timeout_ms,
+                                           "spec field 'limits.timeout_ms'"));
+  }
+  return absl::OkStatus();
+}
 
 struct InProcessExecutor::Entry {
   std::string function;
@@ -155,6 +185,14 @@ void InProcessExecutor::RecordExecTime(int64_t exec_us) {
 void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
                                CancelSignalPtr cancel) {
   const int64_t enqueued_us = clock_.NowMicros();
+  if (options_.max_timeout_ms != 0) {
+    if (auto s = common::CheckTimeoutMs(request.timeout_ms(), options_.max_timeout_ms,
+                                        "InvokeRequest.timeout_ms");
+        !s.ok()) {
+      done(std::move(s));
+      return;
+    }
+  }
   EntryPtr entry = Find(request.function(), request.sha256());
   if (entry == nullptr) {
     absl::Status status =
@@ -212,6 +250,7 @@ void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest r
   functions::InvocationInput input = TakeInput(request);
   input.budget_us = functions::BudgetLeft(deadline_us, start_us);
   input.cancel = cancel.get();  // the runtime stops the running call when it fires
+  input.max_output_bytes = options_.max_output_bytes;
   absl::StatusOr<functions::InvocationOutput> output =
       InvokeGuarded(*entry->fn, entry->function, input);
   const int64_t end_us = clock_.NowMicros();
@@ -258,6 +297,11 @@ void InProcessExecutor::Finish(Entry& entry, absl::StatusOr<functions::Invocatio
                                                       "' finished past its deadline (ran ", exec_us,
                                                       " us after ", queue_us, " us queued)"));
   }
+  if (output.ok()) {
+    if (auto s = CheckOutputSize(entry.function, *output, options_.max_output_bytes); !s.ok()) {
+      output = std::move(s);
+    }
+  }
   RecordOutcome(entry, output.status());
   if (!output.ok()) {
     done(output.status());
@@ -280,6 +324,10 @@ void InProcessExecutor::Finish(Entry& entry, absl::StatusOr<functions::Invocatio
 void InProcessExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) {
   if (request.spec().name().empty()) {
     done(absl::InvalidArgumentError("LoadFunction: spec.name is empty"));
+    return;
+  }
+  if (auto s = CheckLoadLimits(request); !s.ok()) {
+    done(std::move(s));
     return;
   }
   v1::FunctionSpec spec = std::move(*request.mutable_spec());

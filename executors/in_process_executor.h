@@ -84,6 +84,18 @@ class InProcessExecutor final : public Executor {
     // What queue and run times and deadlines are measured on (never null);
     // it must outlive the executor.
     const common::Clock* clock = &common::RealClock::Get();
+    // The operator's limits (docs/limits.md); 0 turns one off. Enforced
+    // here because this class is the backend of both tiers, so the edge and
+    // the cloud refuse with the same words:
+    //  - max_timeout_ms: InvokeRequest.timeout_ms and the spec's
+    //    limits.timeout_ms above it are INVALID_ARGUMENT;
+    //  - max_artifact_bytes: a larger LoadFunction artifact is OUT_OF_RANGE;
+    //  - max_output_bytes: a run whose raw output or tensor bytes are larger
+    //    fails INTERNAL (the function's own failure); Wasm stdout is cut
+    //    just past it (InvocationInput::max_output_bytes).
+    uint32_t max_timeout_ms = 0;
+    uint64_t max_artifact_bytes = 0;
+    uint64_t max_output_bytes = 0;
   };
 
   InProcessExecutor(const functions::RuntimeSet& runtimes, Options options,
@@ -110,6 +122,8 @@ class InProcessExecutor final : public Executor {
   void RunInvocation(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
                      int64_t deadline_us, const CancelSignalPtr& cancel, InvokeCallback done);
   void RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done);
+  // The artifact size and timeout limits of Options, for LoadFunction.
+  absl::Status CheckLoadLimits(const v1::LoadFunctionRequest& request) const;
   // A loaded function's entry, with its batcher when the spec batches.
   EntryPtr MakeEntry(const std::string& name, const std::string& sha,
                      functions::LoadedFunctionPtr fn);

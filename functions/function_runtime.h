@@ -41,6 +41,10 @@ struct InvocationInput {
   // nodes; Wasm at once, through its deadline mechanism) and Invoke returns
   // CANCELLED.
   const common::CancelSignal* cancel = nullptr;
+  // The caller's output size limit (0: none). Runtimes that collect output
+  // as it is written (Wasm stdout) keep at most max_output_bytes + 1 bytes,
+  // so the caller sees that it was passed without holding all of it.
+  uint64_t max_output_bytes = 0;
 };
 
 // What is left at now_us of a deadline on the same clock, as budget_us:

@@ -8,7 +8,9 @@
 //                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
 //                [--max-connections N] [--max-connections-per-client N]
 //                [--header-timeout-ms N] [--idle-timeout-ms N] [--shutdown-grace-ms N]
-//                [--log-level LEVEL] [--metrics-max-series N] [--config FILE]
+//                [--log-level LEVEL] [--metrics-max-series N] [--max-json-depth N]
+//                [--max-timeout-ms N] [--max-output-mb N] [--max-artifact-mb N]
+//                [--max-description-bytes N] [--max-multipart-parts N] [--config FILE]
 //
 // Start-up policy: the policy last set with PUT /v1/policy (saved in the
 // data directory) wins, so a restart never undoes an operator's change;
@@ -28,6 +30,7 @@
 // grace period (a Wasm call looping on the in-process edge, or a cloud call,
 // until a far deadline), the process exits 0 without waiting for them. A
 // second signal exits at once with 128 + its number.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -43,6 +46,7 @@
 #include "common/http_server.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/request_limits.h"
 #include "common/stop_signals.h"
 #include "executors/grpc_executor.h"
 #include "executors/in_process_executor.h"
@@ -89,6 +93,7 @@ struct Flags {
   std::string wasm_cache_dir;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   uint32_t wasm_max_table_entries = 100'000;
+  stoa::common::RequestLimitFlags limits;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -162,12 +167,28 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
+  stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/true);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
 using stoa::scheduler::Tier;
 using stoa::scheduler::TierIndex;
 using Executors = std::array<stoa::executors::ExecutorPtr, stoa::scheduler::kNumTiers>;
+
+// Messages large enough for the largest artifact and output, so that an
+// executor's own refusal arrives rather than gRPC's.
+stoa::executors::GrpcExecutor::Options GrpcOptionsFrom(const Flags& flags) {
+  stoa::executors::GrpcExecutor::Options options;
+  options.max_message_bytes = stoa::common::GrpcMessageBytes(flags.limits.Apply());
+  return options;
+}
+
+void SetExecutorLimits(const stoa::common::RequestLimits& limits,
+                       stoa::executors::InProcessExecutor::Options& options) {
+  options.max_timeout_ms = limits.max_timeout_ms;
+  options.max_artifact_bytes = limits.max_artifact_bytes;
+  options.max_output_bytes = limits.max_output_bytes;
+}
 
 // The executor of each tier, from --edge and --cloud.
 Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& runtimes,
@@ -178,19 +199,21 @@ Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& r
   if (flags.edge == "in-process") {
     stoa::executors::InProcessExecutor::Options options;
     options.threads = static_cast<size_t>(flags.edge_threads);
+    SetExecutorLimits(flags.limits.Apply(), options);
     edge = std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
   } else if (flags.edge != "none" && !flags.edge.empty()) {
-    edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge);
+    edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge, GrpcOptionsFrom(flags));
   }
   std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
   if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
   if (clouds.size() == 1) {
-    cloud = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0]);
+    cloud = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0], GrpcOptionsFrom(flags));
   } else if (clouds.size() > 1) {
     // Several stoa-executor processes form one cloud tier.
     std::vector<stoa::executors::ExecutorPtr> members;
     for (const std::string& address : clouds) {
-      members.push_back(std::make_unique<stoa::executors::GrpcExecutor>(address));
+      members.push_back(
+          std::make_unique<stoa::executors::GrpcExecutor>(address, GrpcOptionsFrom(flags)));
     }
     cloud = std::make_unique<stoa::executors::PoolExecutor>(std::move(members));
   }
@@ -278,6 +301,8 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
                                                 {}, scheduler_options);
   stoa::gateway::Dispatcher::Options dispatcher_options;
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
+  dispatcher_options.default_timeout_ms =
+      std::min(dispatcher_options.default_timeout_ms, flags.limits.limits.max_timeout_ms);
   stoa::gateway::Dispatcher dispatcher(MakeExecutors(flags, runtimes, metrics), scheduler,
                                        stoa::common::RealClock::Get(), metrics, dispatcher_options);
   stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);
@@ -285,7 +310,9 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";
     return kExitBadFlags;
   }
-  stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, {});
+  stoa::gateway::RestApi::Options api_options;
+  api_options.limits = flags.limits.Apply();
+  stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);
   stoa::common::HttpServer server(http_options, api);
   auto port = server.Start();
   if (!port.ok()) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/request_limits.h"
 #include "common/status_macros.h"
 #include "functions/signature.h"
 #include "nlohmann/json.hpp"
@@ -25,19 +26,26 @@ absl::Status Invalid(const std::string& what, const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat(what, ": ", message));
 }
 
-// simdjson says what is wrong but not where; nlohmann says where.
+// Bodies up to this size that simdjson refuses are parsed once more by
+// nlohmann, which says where the error is; larger ones are not (a second
+// parse of a large body cost a gigabyte: issue 10), and the message has
+// simdjson's reason only.
+constexpr size_t kLocateErrorBytes = 64 * 1024;
+
 absl::Status MalformedJson(std::string_view body, simdjson::error_code error) {
-  try {
-    nlohmann::json parsed = nlohmann::json::parse(body.begin(), body.end());
-    (void)parsed;
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string detail = e.what();
-    size_t column = detail.find("column ");
-    size_t colon = column == std::string::npos ? std::string::npos : detail.find(": ", column);
-    if (colon != std::string::npos) detail = detail.substr(colon + 2);
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed JSON at byte ", e.byte, ": ", detail));
-  } catch (const std::exception&) {
+  if (body.size() <= kLocateErrorBytes) {
+    try {
+      nlohmann::json parsed = nlohmann::json::parse(body.begin(), body.end());
+      (void)parsed;
+    } catch (const nlohmann::json::parse_error& e) {
+      std::string detail = e.what();
+      size_t column = detail.find("column ");
+      size_t colon = column == std::string::npos ? std::string::npos : detail.find(": ", column);
+      if (colon != std::string::npos) detail = detail.substr(colon + 2);
+      return absl::InvalidArgumentError(
+          absl::StrCat("malformed JSON at byte ", e.byte, ": ", detail));
+    } catch (const std::exception&) {
+    }
   }
   return absl::InvalidArgumentError(
       absl::StrCat("malformed JSON: ", simdjson::error_message(error)));
@@ -315,7 +323,8 @@ absl::Status ParseRequestField(std::string_view key, const element& value, Infer
 
 }  // namespace
 
-absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body) {
+absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body, uint32_t max_json_depth) {
+  RETURN_IF_ERROR(common::CheckJsonDepth(body, max_json_depth, "the request body"));
   element doc;
   simdjson::error_code error = ThreadParser().parse(body.data(), body.size(), true).get(doc);
   if (error != simdjson::SUCCESS) return MalformedJson(body, error);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json_text.h"
+#include "common/request_limits.h"
 #include "common/status_macros.h"
 #include "gateway/kserve_codec.h"
 
@@ -33,7 +34,12 @@ void AppendNumber(std::string& out, T v) {
   out.append(buf, end);
 }
 
-absl::Status AppendTensor(std::string& out, const v1::Tensor& t) {
+// Checked every kCheckEvery elements: the text may pass the limit by at most
+// that many elements' worth before rendering stops.
+constexpr uint64_t kCheckEvery = 4096;
+
+absl::Status AppendTensor(std::string& out, const v1::Tensor& t, std::string_view model_name,
+                          uint64_t max_bytes) {
   size_t size = ElementSize(t.datatype());
   if (size == 0) {
     return absl::InternalError(absl::StrCat("output '", t.name(), "' has unsupported datatype ",
@@ -50,9 +56,14 @@ absl::Status AppendTensor(std::string& out, const v1::Tensor& t) {
   common::AppendJsonString(out, t.name());
   out.append(",\"shape\":").append(ShapeString(t.shape()));
   out.append(",\"datatype\":\"").append(DataTypeName(t.datatype())).append("\",\"data\":[");
-  out.reserve(out.size() + n * 12 + 2);
+  uint64_t reserve = n * 12 + 2;
+  if (max_bytes != 0) reserve = std::min<uint64_t>(reserve, max_bytes);
+  out.reserve(out.size() + reserve);
   const char* p = t.raw().data();
   for (uint64_t i = 0; i < n; ++i, p += size) {
+    if (max_bytes != 0 && i % kCheckEvery == 0 && out.size() > max_bytes) {
+      return common::OutputTooLarge(model_name, "output as JSON", max_bytes, max_bytes, true);
+    }
     if (i) out.push_back(',');
     switch (t.datatype()) {
       case v1::FP32:
@@ -89,7 +100,7 @@ absl::Status AppendTensor(std::string& out, const v1::Tensor& t) {
 absl::StatusOr<std::string> RenderInferResponse(
     std::string_view model_name, uint64_t model_version, std::string_view id,
     const google::protobuf::RepeatedPtrField<v1::Tensor>& outputs,
-    const std::vector<std::string>& requested) {
+    const std::vector<std::string>& requested, uint64_t max_bytes) {
   std::string out;
   out.reserve(256);
   out.append("{\"model_name\":");
@@ -108,9 +119,12 @@ absl::StatusOr<std::string> RenderInferResponse(
     }
     if (!first) out.push_back(',');
     first = false;
-    RETURN_IF_ERROR(AppendTensor(out, t));
+    RETURN_IF_ERROR(AppendTensor(out, t, model_name, max_bytes));
   }
   out.append("]}");
+  if (max_bytes != 0 && out.size() > max_bytes) {
+    return common::OutputTooLarge(model_name, "output as JSON", out.size(), max_bytes);
+  }
   return out;
 }
 

@@ -106,7 +106,7 @@ absl::StatusOr<std::string> MultipartBoundary(std::string_view content_type) {
 }
 
 absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view content_type,
-                                                          std::string_view body) {
+                                                          std::string_view body, size_t max_parts) {
   auto boundary = MultipartBoundary(content_type);
   if (!boundary.ok()) return boundary.status();
   const std::string delim = "--" + *boundary;
@@ -160,9 +160,8 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view conte
             "' of part ", i + 1, ": each part may appear once"));
       }
     }
-    if (parts.size() == kMaxMultipartParts) {
-      return absl::InvalidArgumentError(absl::StrCat("multipart body has more than ",
-                                                     kMaxMultipartParts,
+    if (parts.size() == max_parts) {
+      return absl::InvalidArgumentError(absl::StrCat("multipart body has more than ", max_parts,
                                                      " parts (multipart part count limit)"));
     }
     part.body = std::string(body.substr(start, end - start));

@@ -6,7 +6,7 @@
 //
 // Errors are INVALID_ARGUMENT naming the problem ("Content-Type has no
 // boundary parameter", "part 2 has no Content-Disposition name", …). A
-// body may hold at most kMaxMultipartParts parts, each name at most once
+// body may hold at most max_parts parts (kMaxMultipartParts by default), each name at most once
 // (a second 'spec' part is refused, not silently ignored).
 // Thread safety: pure functions.
 #pragma once
@@ -32,9 +32,11 @@ struct MultipartPart {
 // (quoted or not). INVALID_ARGUMENT when absent or longer than 70 chars.
 absl::StatusOr<std::string> MultipartBoundary(std::string_view content_type);
 
-// Parses a multipart body given its Content-Type header value.
+// Parses a multipart body given its Content-Type header value; at most
+// `max_parts` parts (the operator's --max-multipart-parts).
 absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view content_type,
-                                                          std::string_view body);
+                                                          std::string_view body,
+                                                          size_t max_parts = kMaxMultipartParts);
 
 // The first part named `name`, nullptr if none.
 const MultipartPart* FindPart(const std::vector<MultipartPart>& parts, std::string_view name);

@@ -10,6 +10,7 @@
 #include "common/guarded.h"
 #include "common/http_status.h"
 #include "common/json_text.h"
+#include "common/status_macros.h"
 #include "gateway/kserve_codec.h"
 #include "gateway/kserve_response.h"
 #include "gateway/multipart.h"
@@ -62,12 +63,13 @@ std::string MediaType(const std::string& content_type) {
   return absl::AsciiStrToLower(absl::StripAsciiWhitespace(media));
 }
 
-absl::StatusOr<Registration> ParseRegistration(const HttpRequest& request) {
+absl::StatusOr<Registration> ParseRegistration(const HttpRequest& request,
+                                               const common::RequestLimits& limits) {
   std::string content_type = request.Header("content-type");
   std::string media = MediaType(content_type);
   Registration reg;
   if (media == "multipart/form-data") {
-    auto parts = ParseMultipart(content_type, request.body);
+    auto parts = ParseMultipart(content_type, request.body, limits.max_multipart_parts);
     if (!parts.ok()) return parts.status();
     const MultipartPart* spec = FindPart(*parts, "spec");
     const MultipartPart* artifact = FindPart(*parts, "artifact");
@@ -75,13 +77,13 @@ absl::StatusOr<Registration> ParseRegistration(const HttpRequest& request) {
     if (artifact == nullptr) {
       return absl::InvalidArgumentError("multipart body has no 'artifact' part");
     }
-    auto parsed = ParseFunctionSpec(spec->body);
+    auto parsed = ParseFunctionSpec(spec->body, nullptr, limits);
     if (!parsed.ok()) return parsed.status();
     reg.spec = *std::move(parsed);
     reg.artifact = artifact->body;
   } else if (media == "application/json") {
     std::optional<std::string> base64;
-    auto parsed = ParseFunctionSpec(request.body, &base64);
+    auto parsed = ParseFunctionSpec(request.body, &base64, limits);
     if (!parsed.ok()) return parsed.status();
     if (!base64) {
       return absl::InvalidArgumentError(
@@ -98,6 +100,7 @@ absl::StatusOr<Registration> ParseRegistration(const HttpRequest& request) {
         "application/json with 'artifact_base64'"));
   }
   if (reg.artifact.empty()) return absl::InvalidArgumentError("the artifact is empty");
+  RETURN_IF_ERROR(common::CheckArtifactSize(reg.artifact.size(), limits.max_artifact_bytes));
   return reg;
 }
 
@@ -117,6 +120,7 @@ RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Sched
       metrics_(metrics),
       http_requests_(metrics.AddCounter("stoa_http_requests_total",
                                         "HTTP requests by route template and status code.")),
+      limits_(options.limits),
       control_pool_(std::max<size_t>(1, options.control_threads)) {
   AddRoute("POST", "/v1/functions", &RestApi::Register, true);
   AddRoute("GET", "/v1/functions", &RestApi::List, false);
@@ -224,7 +228,7 @@ void RestApi::Upsert(HttpRequest request, std::string name, HttpResponder respon
 
 void RestApi::Store(const HttpRequest& request, const std::string& path_name, bool replace,
                     HttpResponder respond) {
-  auto reg = ParseRegistration(request);
+  auto reg = ParseRegistration(request, limits_);
   if (!reg.ok()) return respond(Error(reg.status()));
   if (!path_name.empty() && reg->spec.name() != path_name) {
     return respond(Error(absl::InvalidArgumentError(absl::StrCat(
@@ -277,7 +281,7 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
   auto infer = std::make_shared<InferRequest>();
   const bool tensors = fn->spec.runtime() == "onnx";
   if (tensors) {
-    auto parsed = ParseInferRequest(request.body);
+    auto parsed = ParseInferRequest(request.body, limits_.max_json_depth);
     if (!parsed.ok()) return respond(Error(parsed.status()));
     if (auto s = CheckAgainstSignature(*parsed, fn->spec); !s.ok()) return respond(Error(s));
     for (auto& t : parsed->inputs) *invoke.add_inputs() = std::move(t);
@@ -292,14 +296,14 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
   invoker_.Invoke(
       *fn, std::move(invoke), forced,
       [name, version, tensors, infer, content_type = std::move(content_type),
-       respond](absl::StatusOr<DispatchResult> result) {
+       max_output = limits_.max_output_bytes, respond](absl::StatusOr<DispatchResult> result) {
         // Runs on an executor's thread, outside Handle's catch.
         try {
           if (!result.ok()) return respond(Error(result.status()));
           HttpResponse r;
           if (tensors) {
             auto body = RenderInferResponse(name, version, infer->id, result->response.outputs(),
-                                            infer->requested_outputs);
+                                            infer->requested_outputs, max_output);
             if (!body.ok()) return respond(Error(body.status()));
             r.body = *std::move(body);
           } else {
@@ -331,6 +335,10 @@ void RestApi::GetFunctionPolicy(HttpRequest, std::string name, HttpResponder res
 }
 
 void RestApi::PutFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond) {
+  if (auto s = common::CheckJsonDepth(request.body, limits_.max_json_depth, "the policy");
+      !s.ok()) {
+    return respond(Error(s));
+  }
   auto policy = scheduler::ParsePolicyJson(request.body);
   if (!policy.ok()) return respond(Error(policy.status()));
   if (auto s = control_.SetFunctionPolicy(name, *policy); !s.ok()) return respond(Error(s));
@@ -369,6 +377,10 @@ void RestApi::GetPolicy(HttpRequest, std::string, HttpResponder respond) {
 void RestApi::PutPolicy(HttpRequest request, std::string, HttpResponder respond) {
   // Like the invoke routes, the body is JSON whatever the Content-Type says
   // (curl -d sends application/x-www-form-urlencoded).
+  if (auto s = common::CheckJsonDepth(request.body, limits_.max_json_depth, "the policy");
+      !s.ok()) {
+    return respond(Error(s));
+  }
   auto policy = scheduler::ParsePolicyJson(request.body);
   if (!policy.ok()) return respond(Error(policy.status()));
   if (auto s = control_.SetPolicy(*policy); !s.ok()) return respond(Error(s));

@@ -49,6 +49,7 @@
 
 #include "common/http_types.h"
 #include "common/metrics.h"
+#include "common/request_limits.h"
 #include "common/thread_pool.h"
 #include "gateway/control_plane.h"
 #include "gateway/invoker.h"
@@ -60,6 +61,9 @@ class RestApi final : public common::HttpHandler {
  public:
   struct Options {
     size_t control_threads = 2;
+    // The operator's limits on JSON nesting, specs, multipart bodies,
+    // artifacts and the JSON text of responses (docs/limits.md).
+    common::RequestLimits limits;
   };
 
   RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Scheduler& scheduler,
@@ -120,6 +124,7 @@ class RestApi final : public common::HttpHandler {
   common::metrics::Registry& metrics_;
   common::metrics::Family<common::metrics::Counter>& http_requests_;
   std::vector<Route> routes_;
+  const common::RequestLimits limits_;
   common::ThreadPool control_pool_;  // last: drained first
 };
 

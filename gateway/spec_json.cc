@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_text.h"
+#include "common/status_macros.h"
 #include "gateway/function_registry.h"
 #include "gateway/kserve_codec.h"
 
@@ -44,7 +45,8 @@ absl::Status CheckKeys(const json& object, const std::set<std::string>& allowed,
       ": ", absl::StrJoin(names, ", "), ")"));
 }
 
-absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
+absl::Status ParseFields(const json& doc, const common::RequestLimits& limits,
+                         v1::FunctionSpec& spec) {
   if (!doc.contains("name")) return absl::InvalidArgumentError("spec is missing 'name'");
   if (!doc["name"].is_string()) return Bad("name", "must be a string");
   spec.set_name(doc["name"].get<std::string>());
@@ -108,8 +110,10 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
     if (!l.is_object()) return Bad("limits", "must be an object {timeout_ms, memory_mb}");
     if (auto s = CheckKeys(l, {"timeout_ms", "memory_mb"}, "limits."); !s.ok()) return s;
     if (l.contains("timeout_ms")) {
-      auto v = Integer(l["timeout_ms"], "limits.timeout_ms", 0, 3'600'000);
+      auto v = Integer(l["timeout_ms"], "limits.timeout_ms", 0, UINT32_MAX);
       if (!v.ok()) return v.status();
+      RETURN_IF_ERROR(common::CheckTimeoutMs(static_cast<uint64_t>(*v), limits.max_timeout_ms,
+                                             "spec field 'limits.timeout_ms'"));
       spec.mutable_limits()->set_timeout_ms(static_cast<uint32_t>(*v));
     }
     if (l.contains("memory_mb")) {
@@ -121,10 +125,10 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
   if (doc.contains("description")) {
     if (!doc["description"].is_string()) return Bad("description", "must be a string");
     std::string description = doc["description"].get<std::string>();
-    if (description.size() > kMaxDescriptionBytes) {
+    if (description.size() > limits.max_description_bytes) {
       return Bad("description",
                  absl::StrCat("is ", description.size(), " bytes; the limit is ",
-                              kMaxDescriptionBytes, " bytes (description length limit)"));
+                              limits.max_description_bytes, " bytes (description length limit)"));
     }
     spec.set_description(std::move(description));
   }
@@ -145,7 +149,9 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
 }  // namespace
 
 absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
-                                                   std::optional<std::string>* artifact_base64) {
+                                                   std::optional<std::string>* artifact_base64,
+                                                   const common::RequestLimits& limits) {
+  RETURN_IF_ERROR(common::CheckJsonDepth(text, limits.max_json_depth, "spec"));
   json doc;
   try {
     doc = json::parse(text.begin(), text.end());
@@ -168,7 +174,7 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
 
   v1::FunctionSpec spec;
   try {
-    if (auto s = ParseFields(doc, spec); !s.ok()) return s;
+    if (auto s = ParseFields(doc, limits, spec); !s.ok()) return s;
     if (artifact_base64 != nullptr && doc.contains("artifact_base64")) {
       if (!doc["artifact_base64"].is_string()) {
         return absl::InvalidArgumentError("'artifact_base64' must be a string");

@@ -10,8 +10,8 @@
 // Parsing is strict: every field is checked for type and range, unknown
 // fields (at any level) and fields the gateway derives (version, sha256,
 // inputs, outputs) are INVALID_ARGUMENT naming them. tiers defaults to
-// ["edge","cloud"]. description is at most kMaxDescriptionBytes (it is
-// returned with every listing).
+// ["edge","cloud"]. description is at most limits.max_description_bytes
+// (kMaxDescriptionBytes by default; it is returned with every listing).
 // Thread safety: pure functions.
 #pragma once
 
@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/request_limits.h"
 #include "nlohmann/json.hpp"
 #include "stoa/v1/function.pb.h"
 
@@ -31,8 +32,11 @@ namespace stoa::gateway {
 
 // Parses a spec document. When `artifact_base64` is not null the field
 // "artifact_base64" (a string) is accepted too and returned there.
+// `limits` (the operator's): the document's nesting (checked before it is
+// parsed), limits.timeout_ms and the description length.
 absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(
-    std::string_view json, std::optional<std::string>* artifact_base64 = nullptr);
+    std::string_view json, std::optional<std::string>* artifact_base64 = nullptr,
+    const common::RequestLimits& limits = {});
 
 // The stored function as JSON (every field, signature included).
 nlohmann::json FunctionSpecToJson(const v1::FunctionSpec& spec);

@@ -272,6 +272,9 @@ absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPoo
 
   WasiContext context;
   context.stdin_data = input.raw;
+  if (input.max_output_bytes != 0) {
+    context.max_stdout_bytes = input.max_output_bytes + 1;
+  }
   context.args = {limits.function.empty() ? std::string("function") : std::string(limits.function)};
   const size_t words =
       (module.instance_size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);

@@ -215,6 +215,9 @@ absl::StatusOr<InvocationOutput> RunInterp(const InterpModule& decoded,
                                            int instructions_per_slice) {
   WasiContext context;
   context.stdin_data = input.raw;
+  if (input.max_output_bytes != 0) {
+    context.max_stdout_bytes = input.max_output_bytes + 1;
+  }
   context.args = {limits.function.empty() ? std::string("function") : std::string(limits.function)};
 
   interp::Store store;

@@ -426,3 +426,42 @@ TEST_F(InProcessExecutorTest, ACallbackThatThrowsLeavesTheWorkersServing) {
 
 }  // namespace
 }  // namespace stoa::executors
+
+namespace stoa::executors {
+namespace {
+
+// The operator's limits, enforced here for both tiers (docs/limits.md).
+TEST_F(InProcessExecutorTest, LimitsOnTimeoutArtifactAndOutput) {
+  InProcessExecutor::Options options = Options(1);
+  options.max_timeout_ms = 1000;
+  options.max_artifact_bytes = 8;
+  options.max_output_bytes = 8;  // two floats
+  InProcessExecutor ex(runtimes_, options, &registry_);
+
+  auto too_long = FakeLoadRequest("inc", "plain");
+  too_long.mutable_spec()->mutable_limits()->set_timeout_ms(1001);
+  auto refused = Load(ex, too_long);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(),
+            "spec field 'limits.timeout_ms' is 1001 ms; the limit is 1000 ms (maximum timeout_ms)");
+  auto big = Load(ex, FakeLoadRequest("inc", "sleep=200"));  // 9 bytes
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(big.status().message(),
+            "the artifact is 9 bytes; the limit is 8 bytes (artifact size limit)");
+
+  auto loaded = Load(ex, FakeLoadRequest("inc", "plain"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  auto late = Invoke(ex, Request("inc", "", {1.0f}, /*timeout_ms=*/1001));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(late.status().message(),
+            "InvokeRequest.timeout_ms is 1001 ms; the limit is 1000 ms (maximum timeout_ms)");
+
+  EXPECT_TRUE(Invoke(ex, Request("inc", "", {1.0f, 2.0f}, 1000)).ok());
+  auto large = Invoke(ex, Request("inc", "", {1.0f, 2.0f, 3.0f}, 1000));
+  EXPECT_EQ(large.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(large.status().message(),
+            "function 'inc' output is 12 bytes; the limit is 8 bytes (output size limit)");
+}
+
+}  // namespace
+}  // namespace stoa::executors

@@ -151,3 +151,23 @@ TEST(KserveCodecTest, ChecksSignature) {
 
 }  // namespace
 }  // namespace stoa::gateway
+
+namespace stoa::gateway {
+namespace {
+
+TEST(KserveCodecTest, DeepNestingIsRefusedBeforeParsing) {
+  ExpectInvalid(std::string(16 * 1024 * 1024, '['),
+                "the request body nests deeper than 64 levels at byte 64; the limit is 64 "
+                "levels (JSON depth limit)");
+  const std::string three = R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]})";
+  EXPECT_TRUE(ParseInferRequest(three, 4).ok());
+  EXPECT_FALSE(ParseInferRequest(three, 3).ok());
+  // A large malformed body is not parsed a second time to locate the error.
+  std::string large = "{\"inputs\":[" + std::string(100 * 1024, ' ') + "}";
+  auto r = ParseInferRequest(large);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("malformed JSON: "));
+}
+
+}  // namespace
+}  // namespace stoa::gateway

@@ -70,3 +70,28 @@ TEST(KserveResponseTest, RenderRejectsInconsistentTensor) {
 
 }  // namespace
 }  // namespace stoa::gateway
+
+namespace stoa::gateway {
+namespace {
+
+TEST(KserveResponseTest, JsonTextOverTheOutputLimitIsRefused) {
+  google::protobuf::RepeatedPtrField<v1::Tensor> outputs;
+  v1::Tensor* t = outputs.Add();
+  t->set_name("y");
+  t->set_datatype(v1::FP32);
+  t->add_shape(100000);
+  std::vector<float> v(100000, 0.123456789f);
+  t->set_raw(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
+  // 400 KB of floats are about 1.1 MB of JSON text.
+  EXPECT_TRUE(RenderInferResponse("m", 1, "", outputs, {}, 0).ok());
+  EXPECT_TRUE(RenderInferResponse("m", 1, "", outputs, {}, 2'000'000).ok());
+  auto body = RenderInferResponse("m", 1, "", outputs, {}, 500'000);
+  ASSERT_FALSE(body.ok());
+  EXPECT_EQ(body.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(std::string(body.status().message()),
+            "function 'm' output as JSON is more than 500000 bytes; the limit is 500000 bytes "
+            "(output size limit)");
+}
+
+}  // namespace
+}  // namespace stoa::gateway

@@ -1,0 +1,80 @@
+// Operator-set limits on what clients send and what functions return
+// (docs/limits.md), shared by stoa-gateway and stoa-executor so that a
+// limit is enforced, and its refusal worded, the same on REST and gRPC.
+//
+// RequestLimits holds the values; AddRequestLimitFlags declares their flags
+// (and so their YAML keys, common/config.h). The Check*/…Error functions
+// build the refusals: each message names the limit in parentheses, e.g.
+//   "spec field 'limits.timeout_ms' is 3600000 ms; the limit is 60000 ms
+//    (maximum timeout_ms)".
+// CheckJsonDepth is the pre-scan every JSON document from a client passes
+// before it is parsed: one pass, O(1) extra memory.
+//
+// Thread safety: pure functions; RequestLimits is a plain value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+
+namespace stoa::common {
+
+inline constexpr uint64_t kMiB = 1024 * 1024;
+
+struct RequestLimits {
+  // Nesting of arrays and objects in a client's JSON document.
+  uint32_t max_json_depth = 64;
+  // The largest timeout_ms a spec or an Invoke may ask for.
+  uint32_t max_timeout_ms = 60'000;
+  // Bytes one invocation may return (raw output or tensor bytes), and the
+  // JSON text of a KServe response rendered from them.
+  uint64_t max_output_bytes = 16 * kMiB;
+  // Bytes of a function's artifact (.onnx or .wasm), apart from the body.
+  uint64_t max_artifact_bytes = 16 * kMiB;
+  // Bytes of a spec's description (returned with every listing).
+  uint32_t max_description_bytes = 4096;
+  // Parts of a multipart registration body.
+  uint32_t max_multipart_parts = 8;
+};
+
+// --max-timeout-ms, --max-output-mb and --max-artifact-mb (both binaries);
+// with `gateway` also --max-json-depth, --max-description-bytes and
+// --max-multipart-parts. The MiB flags become bytes in Apply().
+struct RequestLimitFlags {
+  RequestLimits limits;
+  uint32_t max_output_mb = 16;
+  uint32_t max_artifact_mb = 16;
+  RequestLimits Apply() const;
+};
+void AddRequestLimitFlags(CLI::App& app, RequestLimitFlags& flags, bool gateway);
+
+// INVALID_ARGUMENT when `text` nests arrays/objects deeper than max_depth:
+// "<what> nests deeper than N levels at byte B; the limit is N levels (JSON
+// depth limit)". Strings are skipped (brackets inside them do not count).
+// Malformed JSON otherwise passes: the parser that follows reports it.
+absl::Status CheckJsonDepth(std::string_view text, uint32_t max_depth, std::string_view what);
+
+// INVALID_ARGUMENT "<field> is N ms; the limit is M ms (maximum timeout_ms)"
+// when timeout_ms > max_timeout_ms.
+absl::Status CheckTimeoutMs(uint64_t timeout_ms, uint32_t max_timeout_ms, std::string_view field);
+
+// OUT_OF_RANGE (413) "the artifact is N bytes; the limit is M bytes
+// (artifact size limit)" when bytes > max_bytes.
+absl::Status CheckArtifactSize(uint64_t bytes, uint64_t max_bytes);
+
+// INTERNAL (500: the function's own failure) "function 'f' <what> is N
+// bytes; the limit is M bytes (output size limit)"; `what` e.g. "output",
+// "output as JSON". `at_least`: N is a lower bound ("more than N bytes").
+absl::Status OutputTooLarge(std::string_view function, std::string_view what, uint64_t bytes,
+                            uint64_t max_bytes, bool at_least = false);
+
+// The gRPC message size both ends of the gateway–executor link allow: 64
+// MiB, or more when the artifact or output limit (plus 1 MiB of framing)
+// needs it, so an executor's own refusal is what arrives, never gRPC's
+// "larger than max".
+int GrpcMessageBytes(const RequestLimits& limits);
+
+}  // namespace stoa::common
