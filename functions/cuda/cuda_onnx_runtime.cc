@@ -81,7 +81,12 @@ absl::StatusOr<std::unique_ptr<onnx::Graph>> BuildForDevice(std::string_view art
       !model.ParseFromArray(artifact.data(), static_cast<int>(artifact.size()))) {
     return absl::InvalidArgumentError("the model does not parse");
   }
-  absl::StatusOr<onnx::Graph> graph = onnx::BuildGraph(model, onnx::DefaultOpRegistry());
+  // The CPU load before this one enforced the function's limits.
+  onnx::ModelLimits unlimited;
+  unlimited.max_nodes = INT64_MAX;
+  unlimited.max_initializer_bytes = INT64_MAX;
+  unlimited.memory_bytes = INT64_MAX;
+  absl::StatusOr<onnx::Graph> graph = onnx::BuildGraph(model, onnx::DefaultOpRegistry(), unlimited);
   if (!graph.ok()) return graph.status();
   return std::make_unique<onnx::Graph>(*std::move(graph));
 }
