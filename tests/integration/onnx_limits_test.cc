@@ -183,9 +183,8 @@ TEST_F(OnnxLimitsTest, AGraphOf400000NodesIsRefusedQuicklyAndCheaply) {
   const ::onnx::ModelProto model = builders::ReluChainModel(400000);
   const std::string message =
       BadRequestMessage(Register(R"({"name":"huge","runtime":"onnx"})", model));
-  EXPECT_EQ(message,
-            "model has 400000 nodes; the limit is 100000 nodes (ONNX graph node limit: "
-            "--onnx-max-nodes)");
+  EXPECT_THAT(message, HasSubstr("model has 400000 nodes; the limit is 100000 nodes (ONNX graph "
+                                 "node limit: --onnx-max-nodes)"));
 }
 
 TEST_F(OnnxLimitsTest, Opset99IsRefused) {
@@ -245,7 +244,7 @@ TEST_F(OnnxLimitsTest, TheExecutorRefusesTheSameOverGrpc) {
 TEST(OnnxLimitsConfigTest, TheGatewayTakesItsOnnxLimitsFromItsConfigFile) {
   const std::string dir = MakeTempDir("onnx-limits-config");
   std::ofstream(dir + "/gateway.yaml")
-      << "onnx-max-nodes: 2\nonnx-max-initializer-mb: 1\nonnx-max-memory-mb: 4\n";
+      << "onnx-max-nodes: 3\nonnx-max-initializer-mb: 1\nonnx-max-memory-mb: 4\n";
   auto gateway = Process::Start(
       BinaryPath("stoa-gateway"),
       {"--listen", "127.0.0.1:0", "--data-dir", dir + "/data", "--config", dir + "/gateway.yaml"});
@@ -257,8 +256,8 @@ TEST(OnnxLimitsConfigTest, TheGatewayTakesItsOnnxLimitsFromItsConfigFile) {
     EXPECT_EQ(r.status, 400) << r.body;
     return r.body;
   };
-  EXPECT_THAT(message(builders::ReluChainModel(3), R"({"name":"a","runtime":"onnx"})"),
-              HasSubstr("the limit is 2 nodes"));
+  EXPECT_THAT(message(builders::ReluChainModel(4), R"({"name":"a","runtime":"onnx"})"),
+              HasSubstr("the limit is 3 nodes"));
   EXPECT_THAT(message(builders::BigInitializerModel(262145), R"({"name":"b","runtime":"onnx"})"),
               HasSubstr("the limit is 1048576 bytes (ONNX initializer size limit"));
   // A spec may not ask for more than the operator's budget: 2 Mi floats
@@ -266,7 +265,8 @@ TEST(OnnxLimitsConfigTest, TheGatewayTakesItsOnnxLimitsFromItsConfigFile) {
   Multipart reg = MakeRegistration(
       R"({"name":"fill","runtime":"onnx","tiers":["edge"],"limits":{"memory_mb":64}})",
       builders::CastConstantOfShapeModel().SerializeAsString());
-  ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  HttpResult registered = client.Post("/v1/functions", reg.body, reg.content_type);
+  ASSERT_EQ(registered.status, 201) << registered.body;
   HttpResult r = client.Post("/v1/functions/fill/invoke", CountBody(2097152));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_THAT(r.body, HasSubstr("(ONNX memory limit: limits.memory_mb 64 of the spec, capped at "
