@@ -51,9 +51,9 @@ v1::TensorSignature PortSignature(const GraphPort& port) {
   return sig;
 }
 
-// The limits of one function: the runtime's, with the memory budget of its
-// spec (limits.memory_mb, at most the runtime's).
-onnx::ModelLimits LimitsFor(const v1::FunctionSpec& spec, const OnnxRuntimeOptions& options) {
+}  // namespace
+
+onnx::ModelLimits OnnxLimitsFor(const v1::FunctionSpec& spec, const OnnxRuntimeOptions& options) {
   onnx::ModelLimits limits;
   limits.max_nodes = options.max_nodes;
   limits.max_initializer_bytes = options.max_initializer_mb << 20;
@@ -70,6 +70,8 @@ onnx::ModelLimits LimitsFor(const v1::FunctionSpec& spec, const OnnxRuntimeOptio
   }
   return limits;
 }
+
+namespace {
 
 class OnnxFunction final : public LoadedFunction {
  public:
@@ -157,7 +159,7 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
                                                     std::string_view artifact) {
   if (artifact.empty()) return NotAModel("the artifact is empty");
   if (artifact.size() > static_cast<size_t>(INT_MAX)) return NotAModel("larger than 2 GiB");
-  const onnx::ModelLimits limits = LimitsFor(spec, options_);
+  const onnx::ModelLimits limits = OnnxLimitsFor(spec, options_);
   // Before parsing: the parser would build every NodeProto of a huge graph.
   if (absl::Status nodes = onnx::CheckNodeCount(artifact, limits); !nodes.ok()) return nodes;
   try {

@@ -41,6 +41,7 @@
 #include "common/clock.h"
 #include "common/thread_pool.h"
 #include "functions/function_runtime.h"
+#include "functions/onnx/model_limits.h"
 #include "functions/onnx/op_registry.h"
 
 namespace stoa::functions {
@@ -68,6 +69,11 @@ struct OnnxRuntimeOptions {
 // The ONNX options RuntimeOptions asks for (threads, clock); defined with
 // DefaultRuntimes.
 OnnxRuntimeOptions OnnxOptionsFrom(const RuntimeOptions& options);
+
+// The limits a function of this spec is loaded and run within: the
+// options', with the memory budget of the spec's limits.memory_mb when it
+// sets one no larger than options.max_memory_mb.
+onnx::ModelLimits OnnxLimitsFor(const v1::FunctionSpec& spec, const OnnxRuntimeOptions& options);
 
 class OnnxRuntime final : public FunctionRuntime {
  public:
