@@ -164,6 +164,41 @@ absl::StatusOr<std::vector<Node>> TopologicalOrder(std::vector<Node> nodes,
   return sorted;
 }
 
+// The model without the data of its large FP32 initializers (weights):
+// shape inference reads initializers' types and dims, and the values of
+// small ones only (shapes, axes, scales), so the copy it works on need not
+// double the memory a model's weights take at load.
+::onnx::ModelProto WithoutWeightData(const ::onnx::ModelProto& model) {
+  constexpr int64_t kMaxCopiedElements = 4096;
+  ::onnx::ModelProto copy;
+  copy.set_ir_version(model.ir_version());
+  *copy.mutable_opset_import() = model.opset_import();
+  *copy.mutable_functions() = model.functions();
+  const ::onnx::GraphProto& g = model.graph();
+  ::onnx::GraphProto* out = copy.mutable_graph();
+  out->set_name(g.name());
+  *out->mutable_node() = g.node();
+  *out->mutable_input() = g.input();
+  *out->mutable_output() = g.output();
+  *out->mutable_value_info() = g.value_info();
+  *out->mutable_sparse_initializer() = g.sparse_initializer();
+  for (const ::onnx::TensorProto& init : g.initializer()) {
+    ::onnx::TensorProto* t = out->add_initializer();
+    int64_t elements = 1;
+    for (int64_t d : init.dims()) {
+      if (d < 0 || __builtin_mul_overflow(elements, d, &elements)) elements = INT64_MAX;
+    }
+    if (init.data_type() != ::onnx::TensorProto::FLOAT || elements <= kMaxCopiedElements) {
+      *t = init;
+      continue;
+    }
+    t->set_name(init.name());
+    t->set_data_type(init.data_type());
+    *t->mutable_dims() = init.dims();
+  }
+  return copy;
+}
+
 // Types and shapes of every value ONNX shape inference can derive, keyed by
 // value id. Nodes are fed in `order` (topological). Never fails: a model
 // inference cannot handle just leaves values unknown.
@@ -171,7 +206,7 @@ std::vector<ValueShape> InferValueShapes(const ::onnx::ModelProto& model,
                                          const std::vector<Node>& order,
                                          const std::map<std::string, int, std::less<>>& ids) {
   std::vector<ValueShape> shapes(ids.size());
-  ::onnx::ModelProto copy = model;
+  ::onnx::ModelProto copy = WithoutWeightData(model);
   auto* nodes = copy.mutable_graph()->mutable_node();
   google::protobuf::RepeatedPtrField<::onnx::NodeProto> sorted;
   for (const Node& node : order) *sorted.Add() = nodes->Get(node.index);
