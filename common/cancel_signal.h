@@ -76,15 +76,16 @@ class CancelSignal {
   // More hooks, beside the executor's (a runtime stopping a running Wasm
   // instance, say): AddHook runs `hook` at once when already cancelled and
   // returns an id for RemoveHook, after which the hook neither runs nor is
-  // running.
-  uint64_t AddHook(std::function<void()> hook) {
+  // running. Const: listening does not change the signal, and runtimes hold
+  // it as `const CancelSignal*` (InvocationInput::cancel).
+  uint64_t AddHook(std::function<void()> hook) const {
     absl::MutexLock lock(&mu_);
     const uint64_t id = ++next_hook_id_;
     if (cancelled_.load(std::memory_order_relaxed)) hook();
     extra_hooks_.emplace(id, std::move(hook));
     return id;
   }
-  void RemoveHook(uint64_t id) {
+  void RemoveHook(uint64_t id) const {
     absl::MutexLock lock(&mu_);
     extra_hooks_.erase(id);
   }
@@ -94,8 +95,8 @@ class CancelSignal {
   mutable absl::Mutex mu_;
   std::atomic<bool> cancelled_{false};  // written under mu_
   std::function<void()> hook_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, std::function<void()>> extra_hooks_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_hook_id_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable std::map<uint64_t, std::function<void()>> extra_hooks_ ABSL_GUARDED_BY(mu_);
+  mutable uint64_t next_hook_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 using CancelSignalPtr = std::shared_ptr<CancelSignal>;
 

@@ -80,6 +80,7 @@ class HttpServer::Impl {
   absl::StatusOr<uint16_t> Start();
   void Stop();
   size_t Drain(int timeout_ms);
+  size_t CancelInFlight();
   Stats stats() const;
   int max_connections() const { return max_connections_; }
   const std::string& address() const { return address_; }
@@ -262,6 +263,17 @@ size_t HttpServer::Impl::Drain(int timeout_ms) {
   return sessions_.size();
 }
 
+size_t HttpServer::Impl::CancelInFlight() {
+  std::vector<std::shared_ptr<HttpSession>> sessions;
+  {
+    absl::MutexLock lock(&sessions_mu_);
+    for (auto& [ptr, session] : sessions_) sessions.push_back(session);
+  }
+  // After Stop there are no sessions; a post to a stopped io_context never runs.
+  for (const auto& session : sessions) session->CancelRequest();
+  return sessions.size();
+}
+
 HttpServer::Stats HttpServer::Impl::stats() const {
   Stats stats;
   {
@@ -312,6 +324,8 @@ void HttpServer::Stop() { impl_->Stop(); }
 std::string HttpServer::address() const { return impl_->address(); }
 
 size_t HttpServer::Drain(int timeout_ms) { return impl_->Drain(timeout_ms); }
+
+size_t HttpServer::CancelInFlight() { return impl_->CancelInFlight(); }
 
 HttpServer::Stats HttpServer::stats() const { return impl_->stats(); }
 

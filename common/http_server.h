@@ -22,6 +22,14 @@
 // - Accept errors (EMFILE, ENFILE, ENOBUFS, ...) back off exponentially,
 //   10 ms doubling to 1 s (common/backoff.h), logged on the first failure and
 //   then at most once a second, instead of spinning.
+// - Cancellation: every request gets a fresh HttpRequest::cancel. While the
+//   handler works on it, the server watches the connection: when the client
+//   closes it (EOF or a reset) before the response is written, the signal
+//   fires, so the handler's work (an invocation) is cancelled end to end.
+//   Bytes of a pipelined request mean the client is still there: watching
+//   stops. It stops too when the response is written. CancelInFlight fires
+//   the signals of every request in progress (a shutdown whose grace period
+//   is over).
 // - Graceful stop: Drain stops accepting (the listening socket is closed, so
 //   new connections are refused by the kernel), closes connections idle
 //   between requests, answers the requests in progress with
@@ -33,8 +41,8 @@
 // - The handler may answer from any thread; the response is written on the
 //   connection's strand.
 //
-// Thread safety: Start, Drain and Stop from one thread; stats() and
-// max_connections() from any. The handler is called concurrently from the
+// Thread safety: Start, Drain and Stop from one thread; stats(),
+// CancelInFlight() and max_connections() from any. The handler is called concurrently from the
 // server's I/O threads.
 // Ownership: the handler must outlive the server.
 #pragma once
@@ -85,6 +93,10 @@ class HttpServer {
   // the connections still open when `timeout_ms` passed (0: all ended);
   // Stop closes those. Idempotent; no effect before Start.
   size_t Drain(int timeout_ms);
+  // Fires HttpRequest::cancel of every request a handler still works on
+  // (their answers are still written); returns how many connections were
+  // open. From any thread; no effect before Start.
+  size_t CancelInFlight();
 
   struct Stats {
     size_t connections = 0;            // open now

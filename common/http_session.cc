@@ -1,7 +1,10 @@
 #include "common/http_session.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <exception>
 #include <string_view>
@@ -65,6 +68,13 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
   void Drain() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       if (self->waiting_) self->stream_.cancel();
+    });
+  }
+
+  // Fires the cancel signal of the request the handler works on, if any.
+  void CancelRequest() override {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->cancel_) self->cancel_->Cancel();
     });
   }
 
@@ -154,6 +164,8 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
     head_ = msg.method() == http::verb::head;
 
     HttpRequest request;
+    cancel_ = std::make_shared<CancelSignal>();
+    request.cancel = cancel_;
     request.method = std::string(msg.method_string());
     request.target = std::string(msg.target());
     for (const auto& field : msg) {
@@ -171,6 +183,8 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
     // No timeout while the handler runs: invocation deadlines are the
     // gateway's business, and the idle timer restarts on the next read.
     stream_.expires_never();
+    // Bytes already read belong to a pipelined request: the client is there.
+    if (buffer_.size() == 0) WatchForClose();
     HttpResponder respond = MakeResponder();
     try {
       server_.handler.Handle(std::move(request), respond);
@@ -181,6 +195,38 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
       response.body = common::ErrorJson(absl::InternalError(e.what()));
       respond(std::move(response));
     }
+  }
+
+  // While the handler works, a readable socket means the client closed it
+  // (EOF or an error: the request is cancelled) or sent its next request
+  // (pipelining: it is still there, stop watching). Write stops the watch.
+  void WatchForClose() {
+    watching_ = ++watch_generation_;
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this(), generation = watching_](
+                                    beast::error_code ec) { self->OnReadable(ec, generation); });
+  }
+
+  void OnReadable(beast::error_code ec, uint64_t generation) {
+    if (watching_ != generation || ec == asio::error::operation_aborted) return;
+    watching_ = 0;
+    bool closed = static_cast<bool>(ec);
+    if (!closed) {
+      char byte = 0;
+      const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return WatchForClose();
+      }
+      closed = n <= 0;
+    }
+    if (closed && cancel_) cancel_->Cancel();
+  }
+
+  void StopWatching() {
+    if (watching_ == 0) return;
+    watching_ = 0;
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);  // only the wait is pending while the handler works
   }
 
   HttpResponder MakeResponder() {
@@ -225,6 +271,8 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
   }
 
   void Write(HttpResponse in) {
+    StopWatching();
+    cancel_.reset();
     response_ = {};
     if (server_.draining.load()) keep_alive_ = false;
     response_.version(version_);
@@ -299,6 +347,10 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
   bool linger_ = false;
   bool waiting_ = false;     // between requests, nothing read yet
   bool in_request_ = false;  // counted in requests_in_flight_
+  // The signal of the request the handler works on (null between requests).
+  std::shared_ptr<CancelSignal> cancel_;
+  uint64_t watching_ = 0;  // the generation of the watch pending, 0: none
+  uint64_t watch_generation_ = 0;
   std::array<char, 16 * 1024> drain_;
 };
 

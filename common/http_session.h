@@ -62,6 +62,9 @@ class HttpSession {
   // The server drains: a connection waiting for its next request closes
   // now; one in the middle of a request closes after answering it.
   virtual void Drain() = 0;
+  // Fires the cancel signal of the request in progress (HttpRequest::cancel),
+  // if one is; from any thread.
+  virtual void CancelRequest() = 0;
   // Only from the server's Stop, with no I/O thread running, or before Start.
   virtual void CloseNow() = 0;
 };

@@ -158,8 +158,11 @@ int main(int argc, char** argv) {
 
   const int signal_number = signals.Wait();
   signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
+  // Past the grace period gRPC cancels the calls still running; each
+  // reactor's OnCancel fires the call's CancelSignal and its runtime stops it.
   spdlog::info(
-      "signal {}: shutting down: new calls refused; waiting up to {} ms for calls in flight",
+      "signal {}: shutting down: new calls refused; waiting up to {} ms for calls in flight, "
+      "then cancelling them",
       signal_number, flags.shutdown_grace_ms);
   (*server)->Shutdown(flags.shutdown_grace_ms);
   spdlog::info("shutdown: gRPC server stopped");

@@ -40,6 +40,21 @@ void Serve(std::string_view where, grpc::ServerUnaryReactor* reactor, Response* 
       std::forward<Call>(call));
 }
 
+// Invoke's reactor: the RPC's cancellation (the client's TryCancel, its
+// deadline, a server shutdown past its grace period) is pushed into the
+// call's CancelSignal, so the executor stops a running call, not only a
+// queued one. Deletes itself when gRPC is done with it.
+class InvokeReactor final : public grpc::ServerUnaryReactor {
+ public:
+  InvokeReactor() = default;
+  const CancelSignalPtr& cancel() const { return cancel_; }
+  void OnCancel() override { cancel_->Cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  const CancelSignalPtr cancel_ = std::make_shared<CancelSignal>();
+};
+
 // A gRPC listen address: "unix:PATH" or HOST:PORT (common/host_port.h).
 struct ListenAddress {
   std::string unix_path;  // set for "unix:PATH"
@@ -67,14 +82,11 @@ absl::StatusOr<ListenAddress> ParseListen(const std::string& listen) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* context,
+grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* /*context*/,
                                                   const v1::InvokeRequest* request,
                                                   v1::InvokeResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // A client that cancels (a gateway whose hedged twin already answered)
-  // spares the backend the work if it is still queued. The context lives
-  // until Finish, i.e. as long as the backend may ask.
-  auto cancel = std::make_shared<CancelSignal>([context] { return context->IsCancelled(); });
+  auto* reactor = new InvokeReactor();
+  CancelSignalPtr cancel = reactor->cancel();
   Serve("executor service: Invoke", reactor, response, [&](InvokeCallback done) {
     executor_->Invoke(*request, std::move(done), std::move(cancel));
   });

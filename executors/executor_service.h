@@ -4,7 +4,11 @@
 //
 // ExecutorService uses the callback API: each RPC returns a
 // grpc::ServerUnaryReactor that is finished from the executor's callback, so
-// no gRPC server thread blocks while a function runs. Errors cross the
+// no gRPC server thread blocks while a function runs. Invoke's reactor
+// turns the RPC's cancellation (OnCancel: the client cancelled, its deadline
+// passed, or GrpcServer::Shutdown's grace period ended) into the call's
+// CancelSignal, so a queued call is skipped and a running one is stopped by
+// its runtime (CANCELLED). Errors cross the
 // boundary through ToGrpcStatus, code unchanged.
 //
 // Thread safety: ExecutorService is safe for concurrent RPCs if the wrapped

@@ -211,6 +211,7 @@ void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest r
 
   functions::InvocationInput input = TakeInput(request);
   input.budget_us = functions::BudgetLeft(deadline_us, start_us);
+  input.cancel = cancel.get();  // the runtime stops the running call when it fires
   absl::StatusOr<functions::InvocationOutput> output =
       InvokeGuarded(*entry->fn, entry->function, input);
   const int64_t end_us = clock_.NowMicros();

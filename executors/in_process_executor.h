@@ -92,7 +92,9 @@ class InProcessExecutor final : public Executor {
 
   using Executor::Invoke;
   // A call cancelled while it waits for a worker does not run (CANCELLED);
-  // one already running, or batched, runs to the end.
+  // one already running gets the signal as InvocationInput::cancel and its
+  // runtime stops it at the next safe point (CANCELLED); a batched one runs
+  // to the end.
   void Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) override;
   void LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) override;
   void UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) override;

@@ -64,7 +64,8 @@ Dispatcher::~Dispatcher() {
 }
 
 void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest request,
-                        std::optional<Tier> forced, DispatchCallback done) {
+                        std::optional<Tier> forced, DispatchCallback done,
+                        common::CancelSignalPtr cancel) {
   auto call = std::make_shared<InvocationRequest>();
   call->name = function.spec.name();
   call->key = LoadedFunctions::Key(function.spec.name(), function.spec.sha256());
@@ -87,14 +88,16 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
     if (spec_tiers.Contains(t) && monitor_->configured().Contains(t)) call->allowed.Add(t);
   }
   call->forced = forced.has_value();
+  call->client_cancel = cancel;
 
   auto decision = Place(*call, spec_tiers, forced);
   if (!decision.ok()) return done(decision.status());
   if (!decision->hedge.Empty() || !decision->shadow.Empty()) {
     return RunGroup::Start(*context_, std::move(call), *decision, std::move(done));
   }
-  Invocation::Start(*context_, std::move(call), *decision, Invocation::Role::kPrimary, nullptr,
-                    std::move(done));
+  // One run: the request's signal is the run's.
+  Invocation::Start(*context_, std::move(call), *decision, Invocation::Role::kPrimary,
+                    std::move(cancel), std::move(done));
 }
 
 absl::StatusOr<scheduler::Decision> Dispatcher::Place(const InvocationRequest& call,

@@ -76,7 +76,8 @@ class Dispatcher final : public Invoker {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   void Invoke(const StoredFunction& function, v1::InvokeRequest request,
-              std::optional<scheduler::Tier> forced, DispatchCallback done) override;
+              std::optional<scheduler::Tier> forced, DispatchCallback done,
+              common::CancelSignalPtr cancel = nullptr) override;
   // A function was deleted or replaced: unloads `sha256` ("" = every
   // version) of it from every executor (best effort, logged), forgets what
   // is known about it here and in the scheduler, and drops its invocation

@@ -62,6 +62,9 @@ constexpr int kExitStartFailed = 1;
 // How long past --shutdown-grace-ms the teardown may take before the
 // process exits without it.
 constexpr std::chrono::milliseconds kShutdownMargin(1000);
+// Within the margin: how long requests cancelled at the end of the grace
+// period have to be answered (their runtimes stop them at once).
+constexpr int kCancelledAnswerMs = 600;
 
 struct Flags {
   std::string listen = "0.0.0.0:8080";
@@ -228,20 +231,29 @@ stoa::common::HttpServer::Options HttpOptionsFrom(const Flags& flags,
 }
 
 // The HTTP half of the shutdown: stop accepting, drain for the grace
-// period, close what is left.
+// period, cancel what still runs (each request's cancel signal: its
+// invocation is withdrawn end to end and answered CANCELLED), close what is
+// left.
 void StopServing(stoa::common::HttpServer& server, int signal_number, int grace_ms) {
   stoa::common::HttpServer::Stats stats = server.stats();
   spdlog::info(
       "signal {}: shutting down: new connections refused; waiting up to {} ms for {} requests "
       "in flight ({} connections open)",
       signal_number, grace_ms, stats.requests_in_flight, stats.connections);
-  const size_t left = server.Drain(grace_ms);
+  size_t left = server.Drain(grace_ms);
   stats = server.stats();
+  if (left != 0 && stats.requests_in_flight > 0) {
+    spdlog::warn("shutdown: grace period over; cancelling {} requests in flight",
+                 stats.requests_in_flight);
+    server.CancelInFlight();
+    left = server.Drain(kCancelledAnswerMs);
+    stats = server.stats();
+  }
   if (left == 0) {
     spdlog::info("shutdown: every request answered");
   } else {
-    spdlog::warn("shutdown: grace period over; closing {} connections ({} requests unanswered)",
-                 left, stats.requests_in_flight);
+    spdlog::warn("shutdown: closing {} connections ({} requests unanswered)", left,
+                 stats.requests_in_flight);
   }
   server.Stop();
 }

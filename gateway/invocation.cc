@@ -161,9 +161,7 @@ void Invocation::Run() {
   if (remaining_us <= 0) {
     return Fail(absl::DeadlineExceededError("deadline passed before invoking"));
   }
-  if (cancel_ && cancel_->cancelled()) {
-    return Fail(absl::CancelledError("the hedged twin answered first"));
-  }
+  if (cancel_ && cancel_->cancelled()) return Fail(absl::CancelledError(CancelReason()));
   v1::InvokeRequest invoke = request_->request;
   invoke.set_timeout_ms(static_cast<uint32_t>(std::max<int64_t>(1, remaining_us / 1000)));
   ahead_ = context_.tiers.CallStarted(tier, CallKind::kInvoke);
@@ -240,13 +238,28 @@ void Invocation::Succeed(v1::InvokeResponse response) {
   done_(std::move(result));
 }
 
+bool Invocation::ClientGone() const {
+  return request_->client_cancel && request_->client_cancel->cancelled();
+}
+
+std::string Invocation::CancelReason() const {
+  return ClientGone() ? "its client went away, or the gateway is shutting down"
+                      : "the hedged twin answered first";
+}
+
 void Invocation::Cancelled(const absl::Status& status) {
   const Tier tier = CurrentTier();
   context_.metrics.Count(request_->name, tier, status);
-  context_.metrics.hedge_cancelled
-      .Add({{"function", request_->name}, {"tier", std::string(TierName(tier))}})
-      ->Increment();
-  if (Claim()) done_(status);
+  if (!ClientGone()) {
+    context_.metrics.hedge_cancelled
+        .Add({{"function", request_->name}, {"tier", std::string(TierName(tier))}})
+        ->Increment();
+  }
+  if (Claim()) {
+    done_(absl::CancelledError(absl::StrCat("invocation of '", request_->name, "' cancelled (",
+                                            CancelReason(), "; tier ", std::string(TierName(tier)),
+                                            "): ", status.message())));
+  }
 }
 
 void Invocation::Fail(absl::Status status) {

@@ -29,9 +29,10 @@
 //
 // Roles: kPrimary answers and may fail over; kHedge answers but stays on
 // its tier; kShadow only measures (its answer is dropped, its outcome is
-// marked shadow). A run whose CancelSignal fires (the losing run of a hedge)
-// ends CANCELLED, counted as cancelled and in stoa_hedge_cancelled_total,
-// and teaches the scheduler nothing.
+// marked shadow). A run whose CancelSignal fires (the losing run of a hedge,
+// or any run of a request whose client went away: client_cancel) ends
+// CANCELLED, counted as cancelled (and, for a losing hedge, in
+// stoa_hedge_cancelled_total), and teaches the scheduler nothing.
 //
 // Thread safety: an invocation is driven by one executor callback at a time
 // plus the watchdog; the attempt's decision and start are under a mutex,
@@ -103,6 +104,9 @@ struct InvocationRequest {
   uint32_t timeout_ms = 0;
   scheduler::TierSet allowed;  // the function's tiers this gateway has
   bool forced = false;         // ?tier= chose the tier: no failover
+  // The caller's withdrawal (the HTTP request's signal; nullable): when it
+  // fires, every run of the request is cancelled.
+  common::CancelSignalPtr client_cancel;
 };
 
 class Invocation : public std::enable_shared_from_this<Invocation> {
@@ -131,6 +135,9 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   void Fail(absl::Status status);
   bool FailOver(const absl::Status& status, int64_t now_us);
   void Cancelled(const absl::Status& status);
+  // Whether the request's own signal fired (not only this run's).
+  bool ClientGone() const;
+  std::string CancelReason() const;
   void TimedOut();
   // Answers `status` (INTERNAL from an exception caught at an executor's
   // callback) unless another path answered already.

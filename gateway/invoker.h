@@ -3,7 +3,11 @@
 //
 //   Invoke     runs one invocation of `function` and answers `done` exactly
 //              once: the executor's response with where and how it ran, or
-//              an error Status (docs/architecture.md § Errors).
+//              an error Status (docs/architecture.md § Errors). `cancel`
+//              (nullable; the HTTP request's, fired when its client goes
+//              away or a shutdown's grace period ends) withdraws every run
+//              of the request: each ends CANCELLED, counted as cancelled,
+//              teaching the scheduler nothing.
 //   Forget     a function was deleted or replaced: drop what is known of
 //              `sha256` ("" = every version) and unload it from executors.
 //   Health     what is known of a tier (/readyz, the state API).
@@ -18,6 +22,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/cancel_signal.h"
 #include "gateway/function_registry.h"
 #include "gateway/loaded_functions.h"
 #include "scheduler/scheduler.h"
@@ -53,7 +58,8 @@ class Invoker {
   Invoker& operator=(const Invoker&) = delete;
 
   virtual void Invoke(const StoredFunction& function, v1::InvokeRequest request,
-                      std::optional<scheduler::Tier> forced, DispatchCallback done) = 0;
+                      std::optional<scheduler::Tier> forced, DispatchCallback done,
+                      common::CancelSignalPtr cancel = nullptr) = 0;
   virtual void Forget(const std::string& function, const std::string& sha256) = 0;
   virtual scheduler::TierSet configured_tiers() const = 0;
   virtual TierHealth Health(scheduler::Tier tier) const = 0;

@@ -318,7 +318,8 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
         } catch (...) {
           respond(Error(common::InternalFromException("rendering the invocation's answer")));
         }
-      });
+      },
+      request.cancel);
 }
 
 void RestApi::GetFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {

@@ -14,8 +14,12 @@ struct RunGroup::State {
   std::string function;
   Tier chosen = Tier::kEdge;
   DispatchCallback done;
-  // Per tier, the cancel signal of its answering run (hedged groups).
+  // Per tier, the cancel signal of its run: answering runs of hedged
+  // groups, and every run when the request has a signal of its own.
   std::array<executors::CancelSignalPtr, scheduler::kNumTiers> cancel;
+  // The request's signal and the id of the hook that cancels every run.
+  executors::CancelSignalPtr client_cancel;
+  uint64_t client_hook = 0;
 
   absl::Mutex mu;
   std::array<double, scheduler::kNumTiers> latency_ms ABSL_GUARDED_BY(mu);
@@ -51,11 +55,21 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
     state->pending = static_cast<int>(runs.size());
     for (const Run& run : runs) state->answering += run.role != Invocation::Role::kShadow;
   }
+  state->client_cancel = request->client_cancel;
   for (const Run& run : runs) {
     const Tier tier = run.decision.tier;
     const bool answers = run.role != Invocation::Role::kShadow;
-    if (answers && hedged)
+    if ((answers && hedged) || state->client_cancel)
       state->cancel[TierIndex(tier)] = std::make_shared<executors::CancelSignal>();
+  }
+  if (state->client_cancel) {
+    // The client went away: withdraw every run. The hook touches only the
+    // signals, fixed from here on.
+    state->client_hook = state->client_cancel->AddHook([state = state.get()] {
+      for (const auto& cancel : state->cancel) {
+        if (cancel) cancel->Cancel();
+      }
+    });
   }
   for (const Run& run : runs) {
     const Tier tier = run.decision.tier;
@@ -96,6 +110,7 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
       if (t != tier && state->cancel[TierIndex(t)]) state->cancel[TierIndex(t)]->Cancel();
     }
   }
+  if (compare && state->client_cancel) state->client_cancel->RemoveHook(state->client_hook);
   if (compare) context.scheduler.ObserveComparison(state->function, state->chosen, latency);
   if (deliver) state->done(std::move(result));
 }

@@ -7,6 +7,8 @@
 //           other run; neither fails over.
 //   shadow  Decision::shadow: also runs on those tiers only to measure;
 //           their answers are dropped.
+// A request whose own signal fires (its client went away) cancels every run,
+// shadows included.
 // When every run has finished, the latency of each tier that succeeded on
 // its own tier goes to Scheduler::ObserveComparison (placement accuracy).
 //

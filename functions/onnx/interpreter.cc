@@ -110,7 +110,8 @@ absl::StatusOr<std::vector<Tensor>> CollectOutputs(const Graph& graph, const Val
 }  // namespace
 
 absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Tensor> inputs,
-                                             const common::Clock& clock, int64_t deadline_us) {
+                                             const common::Clock& clock, int64_t deadline_us,
+                                             const common::CancelSignal* cancel) {
   if (inputs.size() != graph.inputs.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("graph takes ", graph.inputs.size(), " inputs, got ", inputs.size()));
@@ -121,6 +122,10 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Ten
     if (deadline_us > 0 && clock.NowMicros() > deadline_us) {
       return absl::DeadlineExceededError(
           absl::StrCat("deadline passed after ", k, " of ", graph.nodes.size(), " nodes"));
+    }
+    if (cancel != nullptr && cancel->cancelled()) {
+      return absl::CancelledError(
+          absl::StrCat("cancelled by the caller after ", k, " of ", graph.nodes.size(), " nodes"));
     }
     const Node& node = graph.nodes[k];
     if (absl::Status s = RunNode(node, values, args); !s.ok()) return s;

@@ -5,7 +5,8 @@
 // node (and the next invocation) to reuse.
 //
 // Errors: DEADLINE_EXCEEDED when clock.NowMicros() passes deadline_us
-// (checked before every node; 0 = no deadline); INVALID_ARGUMENT from a
+// (checked before every node; 0 = no deadline); CANCELLED when `cancel`
+// (nullable) has fired (checked before every node, one atomic load); INVALID_ARGUMENT from a
 // kernel, prefixed with the node ("node 'fc1' (#0, Gemm): inner dimensions
 // differ ..."); INTERNAL when an output breaks the graph's declared shape.
 //
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/cancel_signal.h"
 #include "common/clock.h"
 #include "functions/onnx/graph.h"
 #include "functions/onnx/tensor.h"
@@ -29,6 +31,7 @@ namespace stoa::functions::onnx {
 // `inputs` in the order of graph.inputs, already checked against their
 // declared shapes. Returns the outputs in the order of graph.outputs.
 absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Tensor> inputs,
-                                             const common::Clock& clock, int64_t deadline_us);
+                                             const common::Clock& clock, int64_t deadline_us,
+                                             const common::CancelSignal* cancel = nullptr);
 
 }  // namespace stoa::functions::onnx

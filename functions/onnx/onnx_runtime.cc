@@ -106,7 +106,7 @@ class OnnxFunction final : public LoadedFunction {
     onnx::MemoryBudget budget(limits_.memory_bytes, limits_.memory_source, plan->constant_bytes);
     onnx::ScopedMemoryBudget scoped_budget(&budget);
     absl::StatusOr<std::vector<Tensor>> outputs =
-        onnx::RunGraph(*plan, *std::move(inputs), clock_, deadline_us);
+        onnx::RunGraph(*plan, *std::move(inputs), clock_, deadline_us, input.cancel);
     if (!outputs.ok()) return outputs.status();
     InvocationOutput out;
     out.tensors = onnx::ResponseTensors(spec_.outputs(), *outputs);

@@ -39,6 +39,7 @@ struct AotCall {
   LinearMemoryPool* pool = nullptr;
   uint64_t cap_pages = 0;
   LinearMemoryPool::Reservation reservation;
+  const common::CancelSignal* cancel = nullptr;  // the caller's, nullable
 };
 
 namespace {
@@ -163,6 +164,8 @@ constexpr AotHostTable kHostTable = {
 // _start.
 void InstantiateAndStart(AotCall* call) {
   call->module->instantiate(call->instance, call);
+  // A cancel that fired before the timer was armed; one after re-arms it.
+  if (call->cancel != nullptr && call->cancel->cancelled()) Trap(kTrapTimeout);
   EnterWasm(ThisSandbox());
   call->module->start(call->instance);
 }
@@ -288,14 +291,28 @@ absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPoo
                .context = &context,
                .pool = &pool,
                .cap_pages = limits.cap_pages,
-               .reservation = {}};
+               .reservation = {},
+               .cancel = input.cancel};
   t->call = &call;
+  // The caller's cancel stops the instance the way its deadline does: the
+  // hook (on the canceller's thread) fires this thread's timer now. It is
+  // removed before the call leaves the thread, so it never reaches the next.
+  const uint64_t hook = input.cancel == nullptr ? 0 : input.cancel->AddHook([t] {
+    itimerspec now{};
+    now.it_value.tv_nsec = 1;
+    timer_settime(t->timer, 0, &now, nullptr);
+  });
   const int trap_code = RunInSandbox(t, &InstantiateAndStart, remaining_us);
+  if (input.cancel != nullptr) input.cancel->RemoveHook(hook);
   end.memory_pages = memory != nullptr ? memory->pages : 0;
   module.free(instance.get());  // returns the memory to the pool
   t->call = nullptr;
   t->mem_base = nullptr;
   end.kind = EndKind(trap_code);
+  if (end.kind == CallEnd::Kind::kDeadline && input.cancel != nullptr &&
+      input.cancel->cancelled()) {
+    end.kind = CallEnd::Kind::kCancelled;
+  }
   if (end.kind == CallEnd::Kind::kTrapped) end.trap = TrapMessage(trap_code);
   return FinishCall(end, limits, context);
 }

@@ -256,6 +256,10 @@ absl::StatusOr<InvocationOutput> RunInterp(const InterpModule& decoded,
       end.kind = CallEnd::Kind::kDeadline;
       return FinishCall(end, limits, context);
     }
+    if (input.cancel != nullptr && input.cancel->cancelled()) {
+      end.kind = CallEnd::Kind::kCancelled;
+      return FinishCall(end, limits, context);
+    }
     result = thread.Run(std::max(1, instructions_per_slice), &trap);
   }
   end.memory_pages = memory ? memory->PageSize() : 0;

@@ -38,6 +38,10 @@ absl::StatusOr<InvocationOutput> FinishCall(const CallEnd& end, const CallLimits
       return absl::DeadlineExceededError(absl::StrCat(
           "wasm function '", std::string(limits.function), "' did not finish by its deadline (",
           (limits.deadline_us - limits.start_us) / 1000, " ms) and was stopped"));
+    case CallEnd::Kind::kCancelled:
+      return absl::CancelledError(absl::StrCat(
+          "wasm function '", std::string(limits.function), "' was cancelled by its caller after ",
+          (limits.clock->NowMicros() - limits.start_us) / 1000, " ms and was stopped"));
     case CallEnd::Kind::kUncaughtException:
       return absl::InternalError(WithStderr("wasm trap: uncaught exception", context.stderr_data));
     case CallEnd::Kind::kTrapped: {

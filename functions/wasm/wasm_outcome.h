@@ -35,7 +35,7 @@ CallLimits MakeCallLimits(std::string_view function, uint32_t timeout_ms, int64_
                           uint64_t cap_pages, const common::Clock& clock);
 
 struct CallEnd {
-  enum class Kind { kReturned, kExited, kTrapped, kDeadline, kUncaughtException };
+  enum class Kind { kReturned, kExited, kTrapped, kDeadline, kCancelled, kUncaughtException };
   Kind kind = Kind::kReturned;
   std::string trap;           // kTrapped: "out of bounds memory access", …
   uint64_t memory_pages = 0;  // linear memory at the end (0: none)
@@ -45,7 +45,9 @@ struct CallEnd {
 // with status N; stderr: …"; kTrapped → INTERNAL "wasm trap: <trap>" (+ a
 // note when memory is within 10 % of the cap, + stderr); kDeadline →
 // DEADLINE_EXCEEDED "wasm function 'f' did not finish by its deadline (N ms)
-// and was stopped".
+// and was stopped"; kCancelled (InvocationInput::cancel fired) → CANCELLED
+// "wasm function 'f' was cancelled by its caller after N ms and was
+// stopped".
 absl::StatusOr<InvocationOutput> FinishCall(const CallEnd& end, const CallLimits& limits,
                                             WasiContext& context);
 

@@ -26,7 +26,8 @@ class FakeInvoker final : public Invoker {
   };
 
   void Invoke(const StoredFunction& function, v1::InvokeRequest request,
-              std::optional<scheduler::Tier> forced, DispatchCallback done) override {
+              std::optional<scheduler::Tier> forced, DispatchCallback done,
+              common::CancelSignalPtr /*cancel*/ = nullptr) override {
     absl::StatusOr<DispatchResult> result;
     {
       absl::MutexLock lock(&mu_);

@@ -42,5 +42,27 @@ TEST(BufferPoolTest, InterpreterRecyclesDeadIntermediates) {
   EXPECT_THAT(taken, ::testing::Each(0.0f));
 }
 
+// A fired cancel signal stops the run before the next node (CANCELLED,
+// saying how far it got); an unfired one changes nothing.
+TEST(InterpreterCancelTest, CancelledSignalStopsBetweenNodes) {
+  ::onnx::ModelProto m =
+      MakeModel({MakeNode("Relu", "r1", {"x"}, {"a"}), MakeNode("Neg", "n1", {"a"}, {"y"})},
+                {ValueInfo("x", {8})}, {ValueInfo("y", {8})});
+  absl::StatusOr<Graph> g = onnx::BuildGraph(m, onnx::DefaultOpRegistry());
+  ASSERT_TRUE(g.ok()) << g.status();
+  common::CancelSignal cancel;
+  std::vector<Tensor> in;
+  in.push_back(Iota({8}));
+  absl::StatusOr<std::vector<Tensor>> y =
+      onnx::RunGraph(*g, std::move(in), common::RealClock::Get(), 0, &cancel);
+  ASSERT_TRUE(y.ok()) << y.status();
+  cancel.Cancel();
+  in.clear();
+  in.push_back(Iota({8}));
+  y = onnx::RunGraph(*g, std::move(in), common::RealClock::Get(), 0, &cancel);
+  EXPECT_EQ(y.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(y.status().message(), ::testing::HasSubstr("cancelled by the caller after 0 of"));
+}
+
 }  // namespace
 }  // namespace stoa::functions
