@@ -51,4 +51,21 @@ void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries) {
       ->capture_default_str();
 }
 
+void AddOnnxLimitFlags(CLI::App& app, OnnxLimitFlags& limits) {
+  app.add_option("--onnx-max-nodes", limits.max_nodes,
+                 "nodes an ONNX model's graph may have; a larger model is refused at "
+                 "registration")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}))
+      ->capture_default_str();
+  app.add_option("--onnx-max-initializer-mb", limits.max_initializer_mb,
+                 "MiB an ONNX model's initializers may take once decoded")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--onnx-max-memory-mb", limits.max_memory_mb,
+                 "memory budget in MiB of an ONNX function (constants plus one call's tensors) "
+                 "whose spec sets no limits.memory_mb, and the most a spec may ask for")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->capture_default_str();
+}
+
 }  // namespace stoa::common

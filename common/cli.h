@@ -31,4 +31,16 @@ void AddWasmFlags(CLI::App& app, std::string& engine, std::string& cache_dir);
 // more is refused at registration (docs/limits.md).
 void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries);
 
+// The ONNX runtime's model limits (functions::RuntimeOptions::onnx_*,
+// docs/limits.md): `--onnx-max-nodes N` (nodes of a model's graph),
+// `--onnx-max-initializer-mb N` (its decoded initializers) and
+// `--onnx-max-memory-mb N` (the memory budget of a function whose spec sets
+// no limits.memory_mb, and the most a spec may ask for).
+struct OnnxLimitFlags {
+  int64_t max_nodes = 100'000;
+  int64_t max_initializer_mb = 2048;
+  int64_t max_memory_mb = 1024;
+};
+void AddOnnxLimitFlags(CLI::App& app, OnnxLimitFlags& limits);
+
 }  // namespace stoa::common

@@ -55,6 +55,7 @@ struct Flags {
   std::string wasm_engine = "auto";
   std::string wasm_cache_dir;
   uint32_t wasm_max_table_entries = 100'000;
+  stoa::common::OnnxLimitFlags onnx_limits;
   std::string log_level = "info";
   std::string metrics_listen;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
@@ -95,6 +96,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/false);
+  stoa::common::AddOnnxLimitFlags(app, flags.onnx_limits);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -122,6 +124,9 @@ int main(int argc, char** argv) {
   runtime_options.wasm_engine = flags.wasm_engine;
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
   runtime_options.wasm_max_table_entries = flags.wasm_max_table_entries;
+  runtime_options.onnx_max_nodes = flags.onnx_limits.max_nodes;
+  runtime_options.onnx_max_initializer_mb = flags.onnx_limits.max_initializer_mb;
+  runtime_options.onnx_max_memory_mb = flags.onnx_limits.max_memory_mb;
   stoa::functions::RuntimeSet runtimes = device->kernel_device == "cuda"
                                              ? stoa::functions::cuda::CudaRuntimes(runtime_options)
                                              : stoa::functions::DefaultRuntimes(runtime_options);

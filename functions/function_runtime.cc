@@ -41,7 +41,11 @@ WasmRuntimeOptions WasmOptionsFrom(const RuntimeOptions& options) {
 }
 
 OnnxRuntimeOptions OnnxOptionsFrom(const RuntimeOptions& options) {
-  return {.intra_op_threads = options.intra_op_threads, .clock = options.clock};
+  return {.intra_op_threads = options.intra_op_threads,
+          .max_nodes = options.onnx_max_nodes,
+          .max_initializer_mb = options.onnx_max_initializer_mb,
+          .max_memory_mb = options.onnx_max_memory_mb,
+          .clock = options.clock};
 }
 
 RuntimeSet DefaultRuntimes(const RuntimeOptions& options) {

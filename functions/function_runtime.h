@@ -130,6 +130,11 @@ struct RuntimeOptions {
   std::string wasm_cache_dir;
   // Entries one Wasm table may have (WasmRuntimeOptions::max_table_entries).
   uint32_t wasm_max_table_entries = 100'000;
+  // ONNX model limits (OnnxRuntimeOptions): nodes, decoded initializer
+  // MiB, and the default (and largest) memory budget of a function in MiB.
+  int64_t onnx_max_nodes = 100'000;
+  int64_t onnx_max_initializer_mb = 2048;
+  int64_t onnx_max_memory_mb = 1024;
   // What the runtimes measure invocation budgets on (never null); it must
   // outlive the runtimes and every function they load.
   const common::Clock* clock = &common::RealClock::Get();

@@ -94,6 +94,7 @@ struct Flags {
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   uint32_t wasm_max_table_entries = 100'000;
   stoa::common::RequestLimitFlags limits;
+  stoa::common::OnnxLimitFlags onnx_limits;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -168,6 +169,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/true);
+  stoa::common::AddOnnxLimitFlags(app, flags.onnx_limits);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -294,6 +296,9 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   runtime_options.wasm_engine = flags.wasm_engine;
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
   runtime_options.wasm_max_table_entries = flags.wasm_max_table_entries;
+  runtime_options.onnx_max_nodes = flags.onnx_limits.max_nodes;
+  runtime_options.onnx_max_initializer_mb = flags.onnx_limits.max_initializer_mb;
+  runtime_options.onnx_max_memory_mb = flags.onnx_limits.max_memory_mb;
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
 
   std::random_device seed;

@@ -9,7 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "functions/cuda/cuda_graph_runner.h"
+#include "functions/cuda/cuda_plan.h"
 #include "functions/onnx/graph.h"
+#include "functions/onnx/memory_budget.h"
 #include "functions/onnx/onnx_runtime.h"
 #include "functions/onnx/op_registry.h"
 #include "functions/onnx/wire_tensor.h"
@@ -25,12 +27,13 @@ class CudaFunction final : public LoadedFunction {
  public:
   CudaFunction(LoadedFunctionPtr cpu, std::unique_ptr<onnx::Graph> graph,
                std::unique_ptr<CudaGraphRunner> gpu, PlacementInfo placement,
-               const common::Clock& clock)
+               const common::Clock& clock, int64_t memory_bytes)
       : cpu_(std::move(cpu)),
         graph_(std::move(graph)),
         gpu_(std::move(gpu)),
         placement_(std::move(placement)),
-        clock_(clock) {}
+        clock_(clock),
+        memory_bytes_(memory_bytes) {}
 
   const v1::FunctionSpec& spec() const override { return cpu_->spec(); }
   const PlacementInfo& placement() const { return placement_; }
@@ -41,6 +44,7 @@ class CudaFunction final : public LoadedFunction {
     absl::StatusOr<std::vector<Tensor>> inputs =
         onnx::RequestTensors(spec().inputs(), input.tensors);
     if (!inputs.ok()) return inputs.status();
+    if (!MayFitBudget(*inputs)) return cpu_->Invoke(input);
     absl::StatusOr<std::vector<Tensor>> outputs = gpu_->Run(*inputs);
     if (outputs.status().code() == absl::StatusCode::kResourceExhausted ||
         outputs.status().code() == absl::StatusCode::kUnimplemented) {
@@ -67,11 +71,28 @@ class CudaFunction final : public LoadedFunction {
     return cpu_->Invoke(rest);
   }
 
+  // False when the constants plus every value's tensor for these inputs
+  // pass the budget; shapes the plan cannot infer are left to the runner.
+  bool MayFitBudget(const std::vector<Tensor>& inputs) const {
+    std::vector<onnx::Shape> shapes;
+    for (const Tensor& t : inputs) shapes.push_back(t.shape());
+    absl::StatusOr<std::vector<onnx::Shape>> values = InferShapes(*graph_, shapes);
+    if (!values.ok()) return true;
+    int64_t total = graph_->constant_bytes;
+    for (size_t v = 0; v < values->size(); ++v) {
+      if (graph_->constants[v].has_value()) continue;
+      const int64_t bytes = onnx::TensorBytes(onnx::ElementType::kFloat32, (*values)[v]);
+      if (__builtin_add_overflow(total, bytes, &total)) return false;
+    }
+    return total <= memory_bytes_;
+  }
+
   const LoadedFunctionPtr cpu_;
   const std::unique_ptr<onnx::Graph> graph_;  // before gpu_: it refers to the graph
   const std::unique_ptr<CudaGraphRunner> gpu_;
   const PlacementInfo placement_;
   const common::Clock& clock_;
+  const int64_t memory_bytes_;
 };
 
 // The graph for the device, or the reason it stays on the CPU.
@@ -81,15 +102,21 @@ absl::StatusOr<std::unique_ptr<onnx::Graph>> BuildForDevice(std::string_view art
       !model.ParseFromArray(artifact.data(), static_cast<int>(artifact.size()))) {
     return absl::InvalidArgumentError("the model does not parse");
   }
-  absl::StatusOr<onnx::Graph> graph = onnx::BuildGraph(model, onnx::DefaultOpRegistry());
+  // The CPU load before this one enforced the function's limits.
+  onnx::ModelLimits unlimited;
+  unlimited.max_nodes = INT64_MAX;
+  unlimited.max_initializer_bytes = INT64_MAX;
+  unlimited.memory_bytes = INT64_MAX;
+  absl::StatusOr<onnx::Graph> graph = onnx::BuildGraph(model, onnx::DefaultOpRegistry(), unlimited);
   if (!graph.ok()) return graph.status();
   return std::make_unique<onnx::Graph>(*std::move(graph));
 }
 
 }  // namespace
 
-CudaOnnxRuntime::CudaOnnxRuntime(FunctionRuntimePtr cpu, const common::Clock& clock)
-    : cpu_(std::move(cpu)), clock_(clock) {}
+CudaOnnxRuntime::CudaOnnxRuntime(FunctionRuntimePtr cpu, const common::Clock& clock,
+                                 OnnxRuntimeOptions limits)
+    : cpu_(std::move(cpu)), clock_(clock), limits_(limits) {}
 
 absl::StatusOr<LoadedFunctionPtr> CudaOnnxRuntime::Load(const v1::FunctionSpec& spec,
                                                         std::string_view artifact) {
@@ -117,7 +144,8 @@ absl::StatusOr<LoadedFunctionPtr> CudaOnnxRuntime::Load(const v1::FunctionSpec& 
     spdlog::info("function '{}' runs on the CPU: {}", spec.name(), placement.reason);
   }
   return std::make_unique<CudaFunction>(*std::move(cpu), std::move(graph), std::move(gpu),
-                                        std::move(placement), clock_);
+                                        std::move(placement), clock_,
+                                        OnnxLimitsFor(spec, limits_).memory_bytes);
 }
 
 std::optional<PlacementInfo> GetPlacement(const LoadedFunction& fn) {
@@ -129,7 +157,7 @@ std::optional<PlacementInfo> GetPlacement(const LoadedFunction& fn) {
 RuntimeSet CudaRuntimes(const RuntimeOptions& options) {
   RuntimeSet set;
   set.Add(std::make_unique<CudaOnnxRuntime>(std::make_unique<OnnxRuntime>(OnnxOptionsFrom(options)),
-                                            *options.clock));
+                                            *options.clock, OnnxOptionsFrom(options)));
   set.Add(std::make_unique<WasmRuntime>(WasmOptionsFrom(options)));
   return set;
 }

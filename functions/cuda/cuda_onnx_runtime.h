@@ -16,6 +16,10 @@
 // UNIMPLEMENTED (shapes the CUDA kernels do not cover) rerun that request on the CPU with what is
 // left of its budget (DEADLINE_EXCEEDED when nothing is); other device
 // errors are returned. The device run itself is not stopped by the budget.
+// Memory: a request whose constants plus every intermediate (summed, an
+// upper bound on the device arena) could pass the function's memory budget
+// goes to the CPU engine, which refuses it there only if its live tensors
+// really would (docs/limits.md).
 //
 // Thread safety: as FunctionRuntime / LoadedFunction (concurrent Load and
 // Invoke; device runs are serialised per function by its runner).
@@ -27,6 +31,7 @@
 
 #include "common/clock.h"
 #include "functions/function_runtime.h"
+#include "functions/onnx/onnx_runtime.h"
 
 namespace stoa::functions::cuda {
 
@@ -34,8 +39,12 @@ class CudaOnnxRuntime final : public FunctionRuntime {
  public:
   // `clock` measures what is left of an invocation's budget when the
   // device gives up on it; it must outlive the runtime and its functions.
+  // `limits` are the CPU runtime's (OnnxLimitsFor): a request whose
+  // tensors on the device could pass the function's memory budget runs on
+  // the CPU engine instead, which enforces the budget node by node.
   explicit CudaOnnxRuntime(FunctionRuntimePtr cpu,
-                           const common::Clock& clock = common::RealClock::Get());
+                           const common::Clock& clock = common::RealClock::Get(),
+                           OnnxRuntimeOptions limits = {});
 
   std::string_view name() const override { return "onnx"; }
   absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
@@ -44,6 +53,7 @@ class CudaOnnxRuntime final : public FunctionRuntime {
  private:
   const FunctionRuntimePtr cpu_;
   const common::Clock& clock_;
+  const OnnxRuntimeOptions limits_;
 };
 
 // What a loaded function runs on: "cuda", or "cpu" with the reason.

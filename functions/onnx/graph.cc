@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "functions/onnx/memory_budget.h"
+#include "functions/onnx/memory_plan.h"
 #include "functions/onnx/model_names.h"
 #include "functions/onnx/tensor_proto.h"
 #include "onnx/shape_inference/implementation.h"
@@ -22,7 +24,10 @@ absl::Status Prefixed(const std::string& prefix, const absl::Status& status) {
 
 absl::StatusOr<int64_t> DefaultOpset(const ::onnx::ModelProto& model) {
   for (const auto& import : model.opset_import()) {
-    if (IsDefaultDomain(import.domain())) return import.version();
+    if (IsDefaultDomain(import.domain())) {
+      RETURN_IF_ERROR(CheckOpset(import.version()));
+      return import.version();
+    }
   }
   return Invalid("model imports no version of the default ONNX domain (opset_import)");
 }
@@ -159,6 +164,41 @@ absl::StatusOr<std::vector<Node>> TopologicalOrder(std::vector<Node> nodes,
   return sorted;
 }
 
+// The model without the data of its large FP32 initializers (weights):
+// shape inference reads initializers' types and dims, and the values of
+// small ones only (shapes, axes, scales), so the copy it works on need not
+// double the memory a model's weights take at load.
+::onnx::ModelProto WithoutWeightData(const ::onnx::ModelProto& model) {
+  constexpr int64_t kMaxCopiedElements = 4096;
+  ::onnx::ModelProto copy;
+  copy.set_ir_version(model.ir_version());
+  *copy.mutable_opset_import() = model.opset_import();
+  *copy.mutable_functions() = model.functions();
+  const ::onnx::GraphProto& g = model.graph();
+  ::onnx::GraphProto* out = copy.mutable_graph();
+  out->set_name(g.name());
+  *out->mutable_node() = g.node();
+  *out->mutable_input() = g.input();
+  *out->mutable_output() = g.output();
+  *out->mutable_value_info() = g.value_info();
+  *out->mutable_sparse_initializer() = g.sparse_initializer();
+  for (const ::onnx::TensorProto& init : g.initializer()) {
+    ::onnx::TensorProto* t = out->add_initializer();
+    int64_t elements = 1;
+    for (int64_t d : init.dims()) {
+      if (d < 0 || __builtin_mul_overflow(elements, d, &elements)) elements = INT64_MAX;
+    }
+    if (init.data_type() != ::onnx::TensorProto::FLOAT || elements <= kMaxCopiedElements) {
+      *t = init;
+      continue;
+    }
+    t->set_name(init.name());
+    t->set_data_type(init.data_type());
+    *t->mutable_dims() = init.dims();
+  }
+  return copy;
+}
+
 // Types and shapes of every value ONNX shape inference can derive, keyed by
 // value id. Nodes are fed in `order` (topological). Never fails: a model
 // inference cannot handle just leaves values unknown.
@@ -166,7 +206,7 @@ std::vector<ValueShape> InferValueShapes(const ::onnx::ModelProto& model,
                                          const std::vector<Node>& order,
                                          const std::map<std::string, int, std::less<>>& ids) {
   std::vector<ValueShape> shapes(ids.size());
-  ::onnx::ModelProto copy = model;
+  ::onnx::ModelProto copy = WithoutWeightData(model);
   auto* nodes = copy.mutable_graph()->mutable_node();
   google::protobuf::RepeatedPtrField<::onnx::NodeProto> sorted;
   for (const Node& node : order) *sorted.Add() = nodes->Get(node.index);
@@ -204,8 +244,12 @@ bool StaticShape(const ValueShape& v) {
   return true;
 }
 
-// Evaluates constant nodes once; returns the nodes left to run.
-absl::StatusOr<std::vector<Node>> FoldConstants(std::vector<Node> nodes, Graph& graph) {
+// Evaluates constant nodes once; returns the nodes left to run. Kernels
+// check each output against `budget` (in scope) before allocating it, so
+// folding never materializes a tensor past the function's memory budget.
+absl::StatusOr<std::vector<Node>> FoldConstants(std::vector<Node> nodes, Graph& graph,
+                                                MemoryBudget& budget) {
+  ScopedMemoryBudget scoped_budget(&budget);
   std::vector<Node> kept;
   for (Node& node : nodes) {
     std::vector<std::optional<Tensor>> scratch;
@@ -237,22 +281,39 @@ absl::StatusOr<std::vector<Node>> FoldConstants(std::vector<Node> nodes, Graph& 
       return Invalid(absl::StrCat(node.Describe(), " produced too few outputs while folding"));
     }
     for (size_t j = 0; j < node.outputs.size(); ++j) {
-      if (node.outputs[j] >= 0) graph.constants[node.outputs[j]] = std::move((*out)[j]);
+      if (node.outputs[j] < 0) continue;
+      budget.Charge(TensorBytes((*out)[j]));
+      graph.constants[node.outputs[j]] = std::move((*out)[j]);
     }
     ++graph.folded_nodes;
   }
   return kept;
 }
 
+int64_t InitializerBytes(const Graph& graph) {
+  int64_t bytes = 0;
+  for (const auto& c : graph.constants) {
+    if (c.has_value()) bytes += TensorBytes(*c);
+  }
+  return bytes;
+}
+
 }  // namespace
 
-absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry) {
+absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry,
+                                 const ModelLimits& limits) {
   if (!model.has_graph()) return Invalid("model has no graph");
-  RETURN_IF_ERROR(CheckModelNames(model));
   const ::onnx::GraphProto& g = model.graph();
+  if (g.node_size() > limits.max_nodes) {
+    return Invalid(absl::StrCat("model has ", g.node_size(), " nodes; the limit is ",
+                                limits.max_nodes,
+                                " nodes (ONNX graph node limit: --onnx-max-nodes)"));
+  }
+  RETURN_IF_ERROR(CheckModelNames(model));
   RETURN_IF_ERROR(CheckOpsSupported(g, registry));
   Graph graph;
   ASSIGN_OR_RETURN(graph.opset, DefaultOpset(model));
+  RETURN_IF_ERROR(CheckInitializerBytes(g, limits));
 
   ValueTable values;
   std::map<int, Tensor> constants;
@@ -331,7 +392,8 @@ absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegist
   for (auto& [id, t] : constants) graph.constants[id] = std::move(t);
   for (const Node& node : graph.nodes) graph.model_order.push_back(node.index);
   graph.value_shapes = InferValueShapes(model, graph.nodes, ids);
-  ASSIGN_OR_RETURN(graph.nodes, FoldConstants(std::move(graph.nodes), graph));
+  MemoryBudget budget(limits.memory_bytes, limits.memory_source, InitializerBytes(graph));
+  ASSIGN_OR_RETURN(graph.nodes, FoldConstants(std::move(graph.nodes), graph, budget));
   graph.last_use.assign(n_values, -1);
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     for (int v : graph.nodes[i].inputs) {
@@ -341,6 +403,9 @@ absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegist
   for (const GraphPort& port : graph.outputs) {
     graph.last_use[port.value] = static_cast<int>(graph.nodes.size());  // never freed
   }
+  const MemoryPlan plan = PlanMemory(graph);
+  RETURN_IF_ERROR(CheckMemoryPlan(plan, limits));
+  graph.constant_bytes = plan.constant_bytes;
   return graph;
 }
 

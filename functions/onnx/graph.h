@@ -12,7 +12,12 @@
 //    a shape;
 //  - initializers the engine cannot hold (see tensor_proto.h);
 //  - bad attributes (the kernel's validate), wrong input/output counts;
-//  - a node that fails while being constant-folded.
+//  - a node that fails while being constant-folded;
+//  - a model past its ModelLimits (model_limits.h): more nodes than
+//    max_nodes, initializers over max_initializer_bytes, a default-domain
+//    opset outside 1..MaxSupportedOpset(), a folded constant that would not
+//    fit the memory budget (checked before it is computed), or a planned
+//    peak (memory_plan.h) over limits.memory_bytes.
 //
 // At load, BuildGraph runs ONNX shape inference (symbolic dimensions stay
 // -1) and folds constants: a node whose inputs are all constants
@@ -27,6 +32,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "functions/onnx/model_limits.h"
 #include "functions/onnx/node.h"
 #include "functions/onnx/op_registry.h"
 #include "functions/onnx/tensor.h"
@@ -69,8 +75,10 @@ struct Graph {
   std::vector<ValueShape> value_shapes;  // by value id, from ONNX shape inference
   int folded_nodes = 0;                  // nodes evaluated at load (constant folding)
   std::vector<int> model_order;          // model node indices, topological, folded included
+  int64_t constant_bytes = 0;            // what `constants` hold, charged to every call's budget
 };
 
-absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry);
+absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry,
+                                 const ModelLimits& limits = {});
 
 }  // namespace stoa::functions::onnx

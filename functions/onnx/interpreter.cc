@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "functions/onnx/memory_budget.h"
 
 namespace stoa::functions::onnx {
 namespace {
@@ -27,7 +28,8 @@ absl::Status CheckOutput(const GraphPort& port, const Tensor& t) {
 }
 
 // The values of one run: constants by reference, inputs and node outputs
-// owned until their last reader has run.
+// owned until their last reader has run, and charged to the thread's
+// memory budget (if any) while owned.
 class Values {
  public:
   Values(const Graph& graph, std::vector<Tensor> inputs)
@@ -39,6 +41,10 @@ class Values {
   }
   const Tensor* Get(int v) const { return v < 0 ? nullptr : env_[v]; }
   void Set(int v, Tensor t) {
+    if (budget_ != nullptr) {
+      if (owned_[v].has_value()) budget_->Credit(TensorBytes(*owned_[v]));
+      budget_->Charge(TensorBytes(t));
+    }
     owned_[v] = std::move(t);
     env_[v] = &*owned_[v];
   }
@@ -47,6 +53,7 @@ class Values {
   void ReleaseAfter(const Graph& graph, const Node& node, size_t k) {
     for (int v : node.inputs) {
       if (v < 0 || graph.last_use[v] != static_cast<int>(k) || !owned_[v].has_value()) continue;
+      if (budget_ != nullptr) budget_->Credit(TensorBytes(*owned_[v]));
       if (BufferPool* pool = CurrentBufferPool(); pool != nullptr) {
         pool->Give(std::move(*owned_[v]).TakeFloatStorage());
       }
@@ -56,6 +63,7 @@ class Values {
   }
 
  private:
+  MemoryBudget* const budget_ = CurrentMemoryBudget();
   std::vector<const Tensor*> env_;
   std::vector<std::optional<Tensor>> owned_;
 };
@@ -75,6 +83,11 @@ absl::Status RunNode(const Node& node, Values& values, std::vector<const Tensor*
   }
   for (size_t j = 0; j < node.outputs.size(); ++j) {
     if (node.outputs[j] >= 0) values.Set(node.outputs[j], std::move((*result)[j]));
+  }
+  // Outputs whose kernel could not check them before allocating (their
+  // size follows from their inputs') still count against the budget.
+  if (const MemoryBudget* budget = CurrentMemoryBudget(); budget != nullptr) {
+    return budget->CheckUsed(node.Describe());
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,12 @@
 // (nullable) has fired (checked before every node, one atomic load); INVALID_ARGUMENT from a
 // kernel, prefixed with the node ("node 'fc1' (#0, Gemm): inner dimensions
 // differ ..."); INTERNAL when an output breaks the graph's declared shape.
+//
+// Memory: with a MemoryBudget in scope on the calling thread
+// (ScopedMemoryBudget), the inputs and every intermediate are charged to it
+// while alive; a kernel refuses an output that would not fit before
+// allocating it, and a node whose outputs took the call past the budget
+// fails (INVALID_ARGUMENT naming the limit, prefixed with the node).
 #pragma once
 
 #include <cstdint>

@@ -11,6 +11,7 @@
 #include "functions/onnx/conv_geometry.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/memory_budget.h"
 #include "functions/onnx/parallel.h"
 
 namespace stoa::functions::onnx {
@@ -159,7 +160,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
   }
   Shape out_shape = {batch, maps};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
-  RETURN_IF_ERROR(ElementCount(out_shape).status());
+  RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, out_shape));
   Tensor y = Tensor::Zeros(out_shape);
 
   const int64_t cg = channels / group, mg = maps / group;
@@ -282,7 +283,7 @@ absl::StatusOr<std::vector<Tensor>> RunConvTranspose(const Node& node, KernelInp
   }
   Shape y_shape = {batch, maps};
   y_shape.insert(y_shape.end(), out.begin(), out.end());
-  RETURN_IF_ERROR(ElementCount(y_shape).status());
+  RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, y_shape));
   Tensor y = Tensor::Zeros(y_shape);
   const int64_t in_plane = DimProduct(in_dims, 0, s), out_plane = DimProduct(out, 0, s);
   const int64_t k_size = DimProduct(kernel, 0, s);

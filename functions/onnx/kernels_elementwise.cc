@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/memory_budget.h"
 #include "functions/onnx/tensor_proto.h"
 
 namespace stoa::functions::onnx {
@@ -29,7 +30,7 @@ std::span<T> MutableView(Tensor& t) {
 template <typename T, typename Out, typename Op>
 absl::StatusOr<Tensor> Broadcast2(const Tensor& a, const Tensor& b, ElementType out_type, Op op) {
   ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(a.shape(), b.shape()));
-  RETURN_IF_ERROR(ElementCount(shape).status());
+  RETURN_IF_ERROR(CheckAllocation(out_type, shape));
   Tensor y = Tensor::Empty(out_type, shape);
   std::span<Out> yv = MutableView<Out>(y);
   std::span<const T> av = View<T>(a), bv = View<T>(b);
@@ -154,7 +155,7 @@ absl::StatusOr<std::vector<Tensor>> RunWhere(const Node& node, KernelInputs in) 
   (void)node;
   ASSIGN_OR_RETURN(Shape xy, BroadcastShapes(x->shape(), y->shape()));
   ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(in[0]->shape(), xy));
-  RETURN_IF_ERROR(ElementCount(shape).status());
+  RETURN_IF_ERROR(CheckAllocation(x->type(), shape));
   const std::vector<int64_t> cs = BroadcastStrides(in[0]->shape(), shape);
   const std::vector<int64_t> xs = BroadcastStrides(x->shape(), shape);
   const std::vector<int64_t> ys = BroadcastStrides(y->shape(), shape);

@@ -3,6 +3,7 @@
 #include "common/status_macros.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/memory_budget.h"
 #include "functions/onnx/parallel.h"
 
 namespace stoa::functions::onnx {
@@ -127,7 +128,7 @@ absl::StatusOr<std::vector<Tensor>> RunMatMul(const Node& node, KernelInputs in)
   Shape out_shape = batch;
   if (!drop_m) out_shape.push_back(m);
   if (!drop_n) out_shape.push_back(n);
-  RETURN_IF_ERROR(ElementCount(out_shape).status());
+  RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, out_shape));
   Tensor y = Tensor::Zeros(out_shape);
   const float* ap = a.floats().data();
   const float* bp = b.floats().data();

@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/memory_budget.h"
 
 namespace stoa::functions::onnx {
 namespace {
@@ -74,6 +75,7 @@ absl::StatusOr<std::vector<Tensor>> RunConcat(const Node& node, KernelInputs in)
     }
     shape[axis] += t.shape()[axis];
   }
+  RETURN_IF_ERROR(CheckAllocation(first.type(), shape));
   Tensor y = Tensor::Empty(first.type(), shape);
   const size_t es = ElementSize(first.type());
   const int64_t outer = DimProduct(shape, 0, axis);
@@ -227,6 +229,7 @@ absl::StatusOr<std::vector<Tensor>> RunGather(const Node& node, KernelInputs in)
   Shape shape(x.shape().begin(), x.shape().begin() + axis);
   shape.insert(shape.end(), in[1]->shape().begin(), in[1]->shape().end());
   shape.insert(shape.end(), x.shape().begin() + axis + 1, x.shape().end());
+  RETURN_IF_ERROR(CheckAllocation(x.type(), shape));
   Tensor y = Tensor::Empty(x.type(), shape);
   const size_t es = ElementSize(x.type());
   const int64_t outer = DimProduct(x.shape(), 0, axis);
@@ -302,6 +305,7 @@ absl::StatusOr<std::vector<Tensor>> RunPad(const Node& node, KernelInputs in) {
       return absl::InvalidArgumentError("edge padding of an empty dimension");
     }
   }
+  RETURN_IF_ERROR(CheckAllocation(x.type(), shape));
   Tensor y = Tensor::Empty(x.type(), shape);
   const std::vector<int64_t> xs = Strides(x.shape());
   VisitBits(x.type(), [&](auto zero) {

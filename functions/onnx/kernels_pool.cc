@@ -11,6 +11,7 @@
 #include "functions/onnx/conv_geometry.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/memory_budget.h"
 #include "functions/onnx/parallel.h"
 
 namespace stoa::functions::onnx {
@@ -119,7 +120,7 @@ absl::StatusOr<std::vector<Tensor>> RunPool(const Node& node, KernelInputs in) {
   const int64_t s = g.spatial();
   Shape out_shape = {x.shape()[0], x.shape()[1]};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
-  RETURN_IF_ERROR(ElementCount(out_shape).status());
+  RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, out_shape));
   Tensor y = Tensor::Zeros(out_shape);
   const bool want_indices = kMax && node.outputs.size() > 1 && node.outputs[1] >= 0;
   Tensor indices = want_indices ? Tensor::Empty(ElementType::kInt64, out_shape) : Tensor();

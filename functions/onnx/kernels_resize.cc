@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/memory_budget.h"
 
 namespace stoa::functions::onnx {
 namespace {
@@ -110,7 +111,7 @@ absl::StatusOr<std::vector<Tensor>> RunResize(const Node& node, KernelInputs in)
   } else {
     return absl::InvalidArgumentError("one of scales and sizes is required");
   }
-  RETURN_IF_ERROR(ElementCount(out_shape).status());
+  RETURN_IF_ERROR(CheckAllocation(x.type(), out_shape));
   for (int64_t d = 0; d < rank; ++d) {
     if (x.shape()[d] == 0 && out_shape[d] > 0) {
       return absl::InvalidArgumentError(

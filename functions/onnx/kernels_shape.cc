@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
+#include "functions/onnx/memory_budget.h"
 
 namespace stoa::functions::onnx {
 namespace {
@@ -195,11 +196,14 @@ absl::StatusOr<std::vector<Tensor>> RunConstant(const Node& node, KernelInputs) 
 
 absl::StatusOr<std::vector<Tensor>> RunConstantOfShape(const Node& node, KernelInputs in) {
   ASSIGN_OR_RETURN(std::vector<int64_t> shape, ReadInts(node, in, 0));
-  RETURN_IF_ERROR(ElementCount(shape).status());
-  if (!node.attributes.Has("value")) return One(Tensor::Zeros(std::move(shape)));
+  if (!node.attributes.Has("value")) {
+    RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, shape));
+    return One(Tensor::Zeros(std::move(shape)));
+  }
   ASSIGN_OR_RETURN(const Tensor* value, node.attributes.GetTensor("value"));
   if (value->size() != 1)
     return absl::InvalidArgumentError("attribute 'value' must hold one element");
+  RETURN_IF_ERROR(CheckAllocation(value->type(), shape));
   Tensor y = Tensor::Empty(value->type(), std::move(shape));
   const size_t es = ElementSize(y.type());
   for (int64_t i = 0; i < y.size(); ++i) std::memcpy(y.mutable_raw() + i * es, value->raw(), es);
@@ -212,7 +216,7 @@ absl::StatusOr<std::vector<Tensor>> RunExpand(const Node& node, KernelInputs in)
   ASSIGN_OR_RETURN(std::vector<int64_t> target, ReadInts(node, in, 1));
   const Tensor& x = *in[0];
   ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(x.shape(), target));
-  RETURN_IF_ERROR(ElementCount(shape).status());
+  RETURN_IF_ERROR(CheckAllocation(x.type(), shape));
   Tensor y = Tensor::Empty(x.type(), shape);
   const std::vector<int64_t> xs = BroadcastStrides(x.shape(), shape);
   const std::vector<int64_t> ys = BroadcastStrides(shape, shape);

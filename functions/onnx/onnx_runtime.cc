@@ -10,6 +10,8 @@
 #include "common/clock.h"
 #include "functions/onnx/graph.h"
 #include "functions/onnx/interpreter.h"
+#include "functions/onnx/memory_budget.h"
+#include "functions/onnx/model_limits.h"
 #include "functions/onnx/parallel.h"
 #include "functions/onnx/plan_cache.h"
 #include "functions/onnx/wire_tensor.h"
@@ -49,17 +51,41 @@ v1::TensorSignature PortSignature(const GraphPort& port) {
   return sig;
 }
 
+}  // namespace
+
+onnx::ModelLimits OnnxLimitsFor(const v1::FunctionSpec& spec, const OnnxRuntimeOptions& options) {
+  onnx::ModelLimits limits;
+  limits.max_nodes = options.max_nodes;
+  limits.max_initializer_bytes = options.max_initializer_mb << 20;
+  limits.memory_bytes = options.max_memory_mb << 20;
+  limits.memory_source = "--onnx-max-memory-mb";
+  const int64_t asked = spec.limits().memory_mb();
+  if (asked > 0 && asked <= options.max_memory_mb) {
+    limits.memory_bytes = asked << 20;
+    limits.memory_source = "limits.memory_mb of the spec";
+  } else if (asked > options.max_memory_mb) {
+    limits.memory_source =
+        absl::StrCat("limits.memory_mb ", asked, " of the spec, capped at --onnx-max-memory-mb ",
+                     options.max_memory_mb);
+  }
+  return limits;
+}
+
+namespace {
+
 class OnnxFunction final : public LoadedFunction {
  public:
   OnnxFunction(v1::FunctionSpec spec, std::shared_ptr<const Graph> graph,
                std::unique_ptr<onnx::PlanCache> plans, int threads,
-               std::shared_ptr<common::ThreadPool> pool, const common::Clock& clock)
+               std::shared_ptr<common::ThreadPool> pool, const common::Clock& clock,
+               onnx::ModelLimits limits)
       : spec_(std::move(spec)),
         graph_(std::move(graph)),
         plans_(std::move(plans)),
         threads_(threads),
         pool_(std::move(pool)),
-        clock_(clock) {}
+        clock_(clock),
+        limits_(std::move(limits)) {}
 
   const v1::FunctionSpec& spec() const override { return spec_; }
 
@@ -77,6 +103,8 @@ class OnnxFunction final : public LoadedFunction {
       for (const Tensor& t : *inputs) shapes.push_back(t.shape());
       plan = plans_->ForShapes(shapes);
     }
+    onnx::MemoryBudget budget(limits_.memory_bytes, limits_.memory_source, plan->constant_bytes);
+    onnx::ScopedMemoryBudget scoped_budget(&budget);
     absl::StatusOr<std::vector<Tensor>> outputs =
         onnx::RunGraph(*plan, *std::move(inputs), clock_, deadline_us, input.cancel);
     if (!outputs.ok()) return outputs.status();
@@ -108,6 +136,7 @@ class OnnxFunction final : public LoadedFunction {
   const int threads_;
   const std::shared_ptr<common::ThreadPool> pool_;
   const common::Clock& clock_;
+  const onnx::ModelLimits limits_;
   static constexpr size_t kMaxIdleBufferPools = 8;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<onnx::BufferPool>> idle_buffers_ ABSL_GUARDED_BY(mu_);
@@ -121,6 +150,7 @@ OnnxRuntime::OnnxRuntime(Options options) : OnnxRuntime(onnx::DefaultOpRegistry(
 
 OnnxRuntime::OnnxRuntime(onnx::OpRegistry registry, Options options)
     : registry_(std::move(registry)),
+      options_(options),
       clock_(*options.clock),
       threads_(std::max(1, options.intra_op_threads)),
       pool_(threads_ > 1 ? std::make_shared<common::ThreadPool>(threads_ - 1) : nullptr) {}
@@ -129,6 +159,9 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
                                                     std::string_view artifact) {
   if (artifact.empty()) return NotAModel("the artifact is empty");
   if (artifact.size() > static_cast<size_t>(INT_MAX)) return NotAModel("larger than 2 GiB");
+  const onnx::ModelLimits limits = OnnxLimitsFor(spec, options_);
+  // Before parsing: the parser would build every NodeProto of a huge graph.
+  if (absl::Status nodes = onnx::CheckNodeCount(artifact, limits); !nodes.ok()) return nodes;
   try {
     ::onnx::ModelProto model;
     if (!model.ParseFromArray(artifact.data(), static_cast<int>(artifact.size()))) {
@@ -140,7 +173,7 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     if (!ImportsDefaultOpset(model)) {
       return NotAModel("it imports no version of the default ONNX domain (opset_import)");
     }
-    absl::StatusOr<Graph> graph = onnx::BuildGraph(model, registry_);
+    absl::StatusOr<Graph> graph = onnx::BuildGraph(model, registry_, limits);
     if (!graph.ok()) return graph.status();
     for (const auto* ports : {&graph->inputs, &graph->outputs}) {
       for (const GraphPort& p : *ports) {
@@ -169,10 +202,11 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     auto base = std::make_shared<const Graph>(*std::move(graph));
     std::unique_ptr<onnx::PlanCache> plans;
     if (onnx::PlanCache::Worthwhile(*base)) {
-      plans = std::make_unique<onnx::PlanCache>(std::move(model), base, registry_);
+      plans = std::make_unique<onnx::PlanCache>(std::move(model), base, registry_,
+                                                /*capacity=*/8, limits);
     }
     return std::make_unique<OnnxFunction>(std::move(loaded), std::move(base), std::move(plans),
-                                          threads_, pool_, clock_);
+                                          threads_, pool_, clock_, limits);
   } catch (const std::exception& e) {
     return NotAModel(e.what());
   }

@@ -11,6 +11,12 @@
 // Load returns the spec with runtime "onnx" and inputs/outputs filled in
 // (dynamic dimensions -1; an output without a declared shape has none).
 //
+// Limits (OnnxRuntimeOptions, docs/limits.md): a model over max_nodes,
+// max_initializer_mb, an unsupported default-domain opset, or whose
+// constant folding or planned peak passes its memory budget is refused at
+// load with INVALID_ARGUMENT naming the limit; so is, per call, a tensor
+// that would take the call past the budget.
+//
 // Invoke errors: INVALID_ARGUMENT naming the input and expected vs actual
 // ("input 'pixels': expected shape [-1,64], got [1,63]") for a missing,
 // extra, duplicate, non-FP32, wrongly shaped or wrongly sized input (a
@@ -35,6 +41,7 @@
 #include "common/clock.h"
 #include "common/thread_pool.h"
 #include "functions/function_runtime.h"
+#include "functions/onnx/model_limits.h"
 #include "functions/onnx/op_registry.h"
 
 namespace stoa::functions {
@@ -45,6 +52,15 @@ struct OnnxRuntimeOptions {
   // invocation on its calling thread, so the executor controls
   // parallelism by how many invocations it runs at once. Values < 1 mean 1.
   int intra_op_threads = 1;
+  // Model limits (docs/limits.md): nodes of the main graph, decoded
+  // initializer bytes, and the memory budget of a function whose spec sets
+  // no limits.memory_mb (a spec may ask for less, not more). The budget
+  // covers constants plus the tensors one call holds: a model whose planned
+  // peak passes it is refused at load, a call whose tensors would pass it
+  // fails before allocating (INVALID_ARGUMENT naming the limit).
+  int64_t max_nodes = 100'000;
+  int64_t max_initializer_mb = 2048;
+  int64_t max_memory_mb = 1024;
   // What invocation budgets are measured on; must outlive the runtime and
   // every function it loaded.
   const common::Clock* clock = &common::RealClock::Get();
@@ -53,6 +69,11 @@ struct OnnxRuntimeOptions {
 // The ONNX options RuntimeOptions asks for (threads, clock); defined with
 // DefaultRuntimes.
 OnnxRuntimeOptions OnnxOptionsFrom(const RuntimeOptions& options);
+
+// The limits a function of this spec is loaded and run within: the
+// options', with the memory budget of the spec's limits.memory_mb when it
+// sets one no larger than options.max_memory_mb.
+onnx::ModelLimits OnnxLimitsFor(const v1::FunctionSpec& spec, const OnnxRuntimeOptions& options);
 
 class OnnxRuntime final : public FunctionRuntime {
  public:
@@ -69,6 +90,7 @@ class OnnxRuntime final : public FunctionRuntime {
 
  private:
   const onnx::OpRegistry registry_;
+  const Options options_;
   const common::Clock& clock_;
   const int threads_;
   // Shared with loaded functions, which may outlive the runtime; null when

@@ -5,11 +5,12 @@
 namespace stoa::functions::onnx {
 
 PlanCache::PlanCache(::onnx::ModelProto model, std::shared_ptr<const Graph> base,
-                     OpRegistry registry, size_t capacity)
+                     OpRegistry registry, size_t capacity, ModelLimits limits)
     : model_(std::move(model)),
       base_(std::move(base)),
       registry_(std::move(registry)),
       capacity_(capacity),
+      limits_(std::move(limits)),
       worthwhile_(Worthwhile(*base_)) {}
 
 bool PlanCache::Worthwhile(const Graph& base) {
@@ -48,7 +49,7 @@ std::shared_ptr<const Graph> PlanCache::ForShapes(const std::vector<Shape>& shap
   }
   std::shared_ptr<const Graph> plan = base_;
   try {
-    absl::StatusOr<Graph> g = BuildGraph(specialised, registry_);
+    absl::StatusOr<Graph> g = BuildGraph(specialised, registry_, limits_);
     if (g.ok()) plan = std::make_shared<const Graph>(*std::move(g));
   } catch (const std::exception&) {
     // Fall back to the base graph, which handles any shape.

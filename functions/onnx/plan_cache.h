@@ -28,8 +28,9 @@ namespace stoa::functions::onnx {
 class PlanCache {
  public:
   // `model` is the model `base` was built from (BuildGraph(model, registry)).
+  // Specialised graphs are built within `limits`, like the base.
   PlanCache(::onnx::ModelProto model, std::shared_ptr<const Graph> base, OpRegistry registry,
-            size_t capacity = 8);
+            size_t capacity = 8, ModelLimits limits = {});
 
   // True when specialising can help: some input dim is symbolic and some
   // Shape node was not folded at load.
@@ -48,6 +49,7 @@ class PlanCache {
   const std::shared_ptr<const Graph> base_;
   const OpRegistry registry_;
   const size_t capacity_;
+  const ModelLimits limits_;
   const bool worthwhile_;
   mutable absl::Mutex mu_;
   // Most recently used first.

@@ -93,6 +93,57 @@ inline ::onnx::ModelProto MakeModel(std::vector<::onnx::NodeProto> nodes,
   return m;
 }
 
+// Hostile models of issue 10 (docs/limits.md, ONNX memory and graph size).
+
+// n [1] → Cast(INT64) → ConstantOfShape (FP32 zeros) → ReduceMean → y [1]:
+// the request's one number decides the size of the zeros tensor.
+inline ::onnx::ModelProto CastConstantOfShapeModel() {
+  ::onnx::NodeProto cast = MakeNode("Cast", "cast", {"n"}, {"shape"});
+  SetIntAttr(cast, "to", ::onnx::TensorProto::INT64);
+  ::onnx::NodeProto fill = MakeNode("ConstantOfShape", "fill", {"shape"}, {"zeros"});
+  ::onnx::NodeProto mean = MakeNode("ReduceMean", "mean", {"zeros"}, {"y"});
+  SetIntAttr(mean, "keepdims", 1);
+  return MakeModel({cast, fill, mean}, {ValueInfo("n", {1})}, {ValueInfo("y", {1})});
+}
+
+// ConstantOfShape of a constant shape [elements] → ReduceMean → + x: all
+// but the Add is folded at load, materializing `elements` floats.
+inline ::onnx::ModelProto FoldingBombModel(int64_t elements) {
+  ::onnx::NodeProto fill = MakeNode("ConstantOfShape", "fill", {"shape"}, {"zeros"});
+  ::onnx::NodeProto mean = MakeNode("ReduceMean", "mean", {"zeros"}, {"m"});
+  SetIntAttr(mean, "keepdims", 1);
+  ::onnx::NodeProto add = MakeNode("Add", "add", {"x", "m"}, {"y"});
+  return MakeModel({fill, mean, add}, {ValueInfo("x", {1})}, {ValueInfo("y", {1})},
+                   {Int64Init("shape", {elements})});
+}
+
+// x [1] → Relu → Relu → ... (`nodes` of them) → y [1].
+inline ::onnx::ModelProto ReluChainModel(int nodes, int64_t opset = 13) {
+  ::onnx::ModelProto m = MakeModel({}, {ValueInfo("x", {1})}, {ValueInfo("y", {1})}, {}, opset);
+  auto* graph = m.mutable_graph();
+  for (int i = 0; i < nodes; ++i) {
+    ::onnx::NodeProto* n = graph->add_node();
+    n->set_op_type("Relu");
+    std::string in = "v", out = "v";  // not "v" + ...: GCC 12's false -Wrestrict
+    in += std::to_string(i);
+    out += std::to_string(i + 1);
+    n->add_input(i == 0 ? std::string("x") : in);
+    n->add_output(i == nodes - 1 ? std::string("y") : out);
+  }
+  return m;
+}
+
+// x [elements] + w [elements] (an initializer in raw_data) → y.
+inline ::onnx::ModelProto BigInitializerModel(int64_t elements) {
+  ::onnx::TensorProto w;
+  w.set_name("w");
+  w.set_data_type(::onnx::TensorProto::FLOAT);
+  w.add_dims(elements);
+  w.set_raw_data(std::string(static_cast<size_t>(elements) * sizeof(float), '\0'));
+  return MakeModel({MakeNode("Add", "add", {"x", "w"}, {"y"})}, {ValueInfo("x", {elements})},
+                   {ValueInfo("y", {elements})}, {w});
+}
+
 inline v1::Tensor FloatTensor(const std::string& name, std::vector<int64_t> shape,
                               const std::vector<float>& values) {
   v1::Tensor t;

@@ -545,5 +545,57 @@ TEST_F(DigitsTest, EveryTruncationIsRefused) {
               StartsWith("artifact is not a valid ONNX model: "));
 }
 
+TEST(OnnxRuntimeTest, TheSpecsMemoryLimitMayLowerTheBudgetNotRaiseIt) {
+  OnnxRuntimeOptions options;
+  options.max_memory_mb = 64;
+  v1::FunctionSpec spec;
+  onnx::ModelLimits limits = OnnxLimitsFor(spec, options);
+  EXPECT_EQ(limits.memory_bytes, int64_t{64} << 20);
+  EXPECT_EQ(limits.memory_source, "--onnx-max-memory-mb");
+  spec.mutable_limits()->set_memory_mb(16);
+  limits = OnnxLimitsFor(spec, options);
+  EXPECT_EQ(limits.memory_bytes, int64_t{16} << 20);
+  EXPECT_EQ(limits.memory_source, "limits.memory_mb of the spec");
+  spec.mutable_limits()->set_memory_mb(128);
+  limits = OnnxLimitsFor(spec, options);
+  EXPECT_EQ(limits.memory_bytes, int64_t{64} << 20);
+  EXPECT_EQ(limits.memory_source,
+            "limits.memory_mb 128 of the spec, capped at --onnx-max-memory-mb 64");
+}
+
+TEST(OnnxRuntimeTest, EachInvocationIsBoundedByTheFunctionsBudget) {
+  OnnxRuntime runtime;
+  v1::FunctionSpec spec;
+  spec.set_name("fill");
+  spec.mutable_limits()->set_memory_mb(1);
+  absl::StatusOr<LoadedFunctionPtr> f =
+      runtime.Load(spec, CastConstantOfShapeModel().SerializeAsString());
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto invoke = [&](float n) {
+    InvocationInput in;
+    in.tensors.push_back(FloatTensor("n", {1}, {n}));
+    return (*f)->Invoke(in);
+  };
+  EXPECT_TRUE(invoke(1000).ok());
+  absl::StatusOr<InvocationOutput> refused = invoke(1e12f);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("1048568 of the 1048576-byte budget are left (ONNX memory limit: "
+                        "limits.memory_mb of the spec)"));
+  EXPECT_TRUE(invoke(1000).ok()) << "a refusal leaves the function as it was";
+}
+
+TEST(OnnxRuntimeTest, AGraphOverTheNodeLimitIsRefusedBeforeParsing) {
+  OnnxRuntimeOptions options;
+  options.max_nodes = 10;
+  OnnxRuntime runtime(options);
+  v1::FunctionSpec spec;
+  spec.set_name("chain");
+  EXPECT_TRUE(runtime.Load(spec, ReluChainModel(10).SerializeAsString()).ok());
+  absl::StatusOr<LoadedFunctionPtr> f = runtime.Load(spec, ReluChainModel(11).SerializeAsString());
+  EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(f.status().message(), HasSubstr("model has 11 nodes; the limit is 10 nodes"));
+}
+
 }  // namespace
 }  // namespace stoa::functions
