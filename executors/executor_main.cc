@@ -5,7 +5,8 @@
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
 //                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
-//                 [--shutdown-grace-ms N] [--log-level LEVEL] [--config FILE]
+//                 [--shutdown-grace-ms N] [--max-queue N] [--log-level LEVEL]
+//                 [--config FILE]
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
 // bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
@@ -57,6 +58,7 @@ struct Flags {
   std::string metrics_listen;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   int shutdown_grace_ms = 10000;
+  uint32_t max_queue = 0;
 };
 
 // Parses argv (with --config expanded). Returns an exit code when the
@@ -88,6 +90,12 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
                  "on SIGTERM/SIGINT, how long calls in flight may take to finish")
       ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--max-queue", flags.max_queue,
+                 "invocations queued for a worker at most; past it (or when the predicted wait "
+                 "misses the deadline) Invoke is refused at once with RESOURCE_EXHAUSTED (0: 4 "
+                 "per worker thread)")
+      ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
@@ -123,6 +131,7 @@ int main(int argc, char** argv) {
                                              : stoa::functions::DefaultRuntimes(runtime_options);
   stoa::executors::InProcessExecutor::Options options;
   options.threads = static_cast<size_t>(flags.threads);
+  options.max_queue = flags.max_queue;
   options.device = device->kernel_device;
   options.device_name = device->name;
   stoa::executors::InProcessExecutor executor(runtimes, options, &registry);

@@ -8,7 +8,8 @@
 //                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
 //                [--max-connections N] [--max-connections-per-client N]
 //                [--header-timeout-ms N] [--idle-timeout-ms N] [--shutdown-grace-ms N]
-//                [--log-level LEVEL] [--metrics-max-series N] [--config FILE]
+//                [--log-level LEVEL] [--metrics-max-series N] [--max-queue-per-tier N]
+//                [--edge-max-queue N] [--config FILE]
 //
 // Start-up policy: the policy last set with PUT /v1/policy (saved in the
 // data directory) wins, so a restart never undoes an operator's change;
@@ -86,6 +87,8 @@ struct Flags {
   std::string wasm_cache_dir;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   uint32_t wasm_max_table_entries = 100'000;
+  uint32_t max_queue_per_tier = 0;
+  uint32_t edge_max_queue = 0;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -157,6 +160,17 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "in stoa_metrics_series_dropped_total")
       ->check(CLI::Range(1, 100000000))
       ->capture_default_str();
+  app.add_option("--max-queue-per-tier", flags.max_queue_per_tier,
+                 "admission control: invocations waiting for a worker per tier at most; past it "
+                 "(or when the predicted wait misses the deadline) 503 with Retry-After (0: 4 per "
+                 "worker of the tier)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--edge-max-queue", flags.edge_max_queue,
+                 "invocations queued for a worker of the in-process edge executor at most (0: 4 "
+                 "per worker)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
@@ -175,6 +189,7 @@ Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& r
   if (flags.edge == "in-process") {
     stoa::executors::InProcessExecutor::Options options;
     options.threads = static_cast<size_t>(flags.edge_threads);
+    options.max_queue = flags.edge_max_queue;
     edge = std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
   } else if (flags.edge != "none" && !flags.edge.empty()) {
     edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge);
@@ -266,6 +281,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
                                                 {}, scheduler_options);
   stoa::gateway::Dispatcher::Options dispatcher_options;
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
+  dispatcher_options.admission.max_queue_per_tier = flags.max_queue_per_tier;
   stoa::gateway::Dispatcher dispatcher(MakeExecutors(flags, runtimes, metrics), scheduler,
                                        stoa::common::RealClock::Get(), metrics, dispatcher_options);
   stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);
