@@ -10,6 +10,7 @@
 #include "common/http_status.h"
 #include "common/sha256.h"
 #include "executors/batching_queue.h"
+#include "executors/queue_admission.h"
 
 namespace stoa::executors {
 namespace {
@@ -152,6 +153,18 @@ void InProcessExecutor::RecordExecTime(int64_t exec_us) {
   ewma_exec_us_ = ewma_exec_us_ == 0.0 ? us : kEwmaAlpha * us + (1 - kEwmaAlpha) * ewma_exec_us_;
 }
 
+absl::Status InProcessExecutor::AdmitToQueue(const Entry& entry, int64_t budget_us) const {
+  QueueState state;
+  state.queued = queued_.load(std::memory_order_relaxed);
+  state.workers = pool_.size();
+  state.max_queue = options_.max_queue;
+  {
+    absl::MutexLock lock(&mu_);
+    state.mean_service_us = ewma_exec_us_;
+  }
+  return executors::AdmitToQueue(state, entry.function, budget_us);
+}
+
 void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
                                CancelSignalPtr cancel) {
   const int64_t enqueued_us = clock_.NowMicros();
@@ -168,6 +181,15 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
   if (timeout_ms == 0) timeout_ms = entry->fn->spec().limits().timeout_ms();
   const int64_t deadline_us =
       timeout_ms == 0 ? 0 : enqueued_us + static_cast<int64_t>(timeout_ms) * 1000;
+  // A batched call waits for its batch, not for a worker: the batcher bounds it.
+  if (absl::Status refused = entry->batcher != nullptr
+                                 ? absl::OkStatus()
+                                 : AdmitToQueue(*entry, int64_t{timeout_ms} * 1000);
+      !refused.ok()) {
+    RecordOutcome(*entry, refused);
+    done(std::move(refused));
+    return;
+  }
   queued_.fetch_add(1, std::memory_order_relaxed);
   if (pending_gauge_ != nullptr) pending_gauge_->Increment();
   if (entry->batcher != nullptr) {

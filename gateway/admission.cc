@@ -49,11 +49,10 @@ absl::Status Admission::AcquireFunction(const std::string& function, uint32_t ma
     }
   }
   Count(function, "", "max_concurrency");
-  return common::WithRetryAfter(
-      absl::ResourceExhaustedError(absl::StrCat("function '", function,
-                                                "' is at its concurrency limit of ",
-                                                max_concurrency, " (limits.max_concurrency)")),
-      common::RetryAfterFromMs(std::isinf(retry_ms) ? 0.0 : retry_ms));
+  return common::WithRetryAfter(absl::ResourceExhaustedError(absl::StrCat(
+                                    "function '", function, "' is at its concurrency limit of ",
+                                    max_concurrency, " (limits.max_concurrency)")),
+                                common::RetryAfterFromMs(std::isinf(retry_ms) ? 0.0 : retry_ms));
 }
 
 void Admission::ReleaseFunction(const std::string& function) {
@@ -100,10 +99,10 @@ Admission::Verdict Admission::JudgeTier(Tier tier, const TierLoad& load, double 
   } else if (v.wait_ms > 0 && v.wait_ms + run_ms > remaining_ms) {
     v.open = false;
     v.reason = "queue_wait";
-    v.message = absl::StrCat(name, " is saturated: a predicted wait of ", Ms(v.wait_ms),
-                             " ms plus a run of ", Ms(run_ms), " ms exceeds the ",
-                             Ms(std::max(0.0, remaining_ms)),
-                             " ms left of the deadline (tier queue wait)");
+    v.message =
+        absl::StrCat(name, " is saturated: a predicted wait of ", Ms(v.wait_ms),
+                     " ms plus a run of ", Ms(run_ms), " ms exceeds the ",
+                     Ms(std::max(0.0, remaining_ms)), " ms left of the deadline (tier queue wait)");
   }
   return v;
 }

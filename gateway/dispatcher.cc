@@ -121,13 +121,13 @@ absl::StatusOr<scheduler::Decision> Dispatcher::Admit(InvocationRequest& call, T
   TierSet judged = call.allowed;
   if (forced) judged = call.allowed.Contains(*forced) ? TierSet::Of(*forced) : TierSet();
   const double remaining_ms = (call.deadline_us - clock_.NowMicros()) / 1000.0;
-  const Admission::Verdicts verdicts =
-      admission_->Judge(call.name, judged, remaining_ms, loads);
+  const Admission::Verdicts verdicts = admission_->Judge(call.name, judged, remaining_ms, loads);
   TierSet open;
   for (Tier t : scheduler::kAllTiers) {
     if (judged.Contains(t) && verdicts[TierIndex(t)].open) open.Add(t);
   }
-  if (!judged.Empty() && open.Empty()) return refuse(admission_->Refuse(call.name, judged, verdicts));
+  if (!judged.Empty() && open.Empty())
+    return refuse(admission_->Refuse(call.name, judged, verdicts));
   if (!forced) call.allowed = open.Empty() ? call.allowed : open;
   auto decision = Place(call, spec_tiers, forced);
   if (!decision.ok()) return refuse(decision.status());

@@ -422,10 +422,10 @@ void RestApi::Readyz(HttpRequest, std::string, HttpResponder respond) {
     if (h.saturated) saturated.push_back(std::string(scheduler::TierName(t)));
   }
   const std::string why = ReadyStatus();
-  HttpResponse r = Json(why.empty() ? 200 : 503,
-                        common::DumpJson(json{{"status", why.empty() ? "ready" : why},
-                                              {"tiers", tiers},
-                                              {"saturated", saturated}}));
+  HttpResponse r = Json(
+      why.empty() ? 200 : 503,
+      common::DumpJson(json{
+          {"status", why.empty() ? "ready" : why}, {"tiers", tiers}, {"saturated", saturated}}));
   if (!why.empty() && !invoker_.configured_tiers().Empty()) {
     r.headers.emplace_back("Retry-After", "1");
   }

@@ -105,9 +105,9 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
   }
   if (doc.contains("limits")) {
     const json& l = doc["limits"];
-    if (!l.is_object()) return Bad("limits", "must be an object {timeout_ms, memory_mb, max_concurrency}");
-    if (auto s = CheckKeys(l, {"timeout_ms", "memory_mb", "max_concurrency"}, "limits.");
-        !s.ok())
+    if (!l.is_object())
+      return Bad("limits", "must be an object {timeout_ms, memory_mb, max_concurrency}");
+    if (auto s = CheckKeys(l, {"timeout_ms", "memory_mb", "max_concurrency"}, "limits."); !s.ok())
       return s;
     if (l.contains("timeout_ms")) {
       auto v = Integer(l["timeout_ms"], "limits.timeout_ms", 0, 3'600'000);

@@ -139,8 +139,7 @@ void TierMonitor::ProbeAll() {
   }
 }
 
-void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth,
-                            uint32_t workers) {
+void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers) {
   PerTier& s = tiers_[TierIndex(tier)];
   if (ok) {
     ReportDepth(tier, depth);
