@@ -23,9 +23,9 @@ absl::Status AdmitToQueue(const QueueState& state, const std::string& function, 
   const int64_t queued = std::max<int64_t>(0, state.queued);
   const std::string who = absl::StrCat("function '", common::EchoLimited(function), "'");
   if (static_cast<size_t>(queued) >= limit) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(who, ": the executor's queue is full: ", queued, " queued; the limit is ",
-                     limit, " queued ", common::kExecutorQueueLimit));
+    return absl::ResourceExhaustedError(absl::StrCat(who, ": the executor is saturated: ", queued,
+                                                     " queued; the limit is ", limit, " queued ",
+                                                     common::kExecutorQueueLimit));
   }
   if (queued == 0 || budget_us <= 0 || state.mean_service_us <= 0) return absl::OkStatus();
   const size_t workers = std::max<size_t>(1, state.workers);
@@ -33,8 +33,8 @@ absl::Status AdmitToQueue(const QueueState& state, const std::string& function, 
   const double wait_us = rounds * state.mean_service_us;
   if (wait_us + state.mean_service_us <= static_cast<double>(budget_us)) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
-      who, ": ", queued, " calls are queued ahead for ", workers, " workers: a predicted wait of ",
-      static_cast<int64_t>(wait_us / 1000), " ms plus a run of ",
+      who, ": the executor is saturated: ", queued, " queued ahead for ", workers,
+      " workers: a predicted wait of ", static_cast<int64_t>(wait_us / 1000), " ms plus a run of ",
       static_cast<int64_t>(state.mean_service_us / 1000), " ms exceeds the ", budget_us / 1000,
       " ms left of its deadline ", common::kExecutorQueueWait));
 }

@@ -66,11 +66,11 @@ uint32_t Admission::Limit(const TierLoad& load) const {
   return kQueuePerWorker * std::max<uint32_t>(1, load.workers);
 }
 
-Admission::Queue Admission::QueueOf(Tier tier, const TierLoad& load) const {
+Admission::Queue Admission::QueueAt(Tier tier, uint32_t admitted, const TierLoad& load) const {
   const PerTier& t = tiers_[TierIndex(tier)];
   const uint32_t workers = std::max<uint32_t>(1, load.workers);
   Queue q;
-  q.admitted = t.admitted.load(std::memory_order_relaxed);
+  q.admitted = admitted;
   q.queued = std::max(q.admitted > workers ? q.admitted - workers : 0u, load.reported_depth);
   q.limit = Limit(load);
   q.saturated = q.queued >= q.limit ||
@@ -79,11 +79,11 @@ Admission::Queue Admission::QueueOf(Tier tier, const TierLoad& load) const {
   return q;
 }
 
-Admission::Verdict Admission::JudgeTier(Tier tier, const TierLoad& load, double run_ms,
-                                        double remaining_ms) const {
+Admission::Verdict Admission::JudgeTier(Tier tier, uint32_t admitted, const TierLoad& load,
+                                        double run_ms, double remaining_ms) const {
   const PerTier& t = tiers_[TierIndex(tier)];
   const uint32_t workers = std::max<uint32_t>(1, load.workers);
-  const Queue q = QueueOf(tier, load);
+  const Queue q = QueueAt(tier, admitted, load);
   const bool worker_free = q.admitted < workers && load.reported_depth == 0;
   Verdict v;
   if (!worker_free) {
@@ -107,18 +107,20 @@ Admission::Verdict Admission::JudgeTier(Tier tier, const TierLoad& load, double 
   return v;
 }
 
+double Admission::RunMs(const std::string& function, Tier tier) const {
+  absl::MutexLock lock(&mu_);
+  auto it = functions_.find(function);
+  return it == functions_.end() ? 0.0 : it->second.run_ms[TierIndex(tier)];
+}
+
 Admission::Verdicts Admission::Judge(const std::string& function, scheduler::TierSet tiers,
                                      double remaining_ms, const Loads& loads) {
-  std::array<double, scheduler::kNumTiers> run_ms{};
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = functions_.find(function);
-    if (it != functions_.end()) run_ms = it->second.run_ms;
-  }
   Verdicts verdicts;
   for (Tier t : scheduler::kAllTiers) {
     if (!tiers.Contains(t)) continue;
-    verdicts[TierIndex(t)] = JudgeTier(t, loads[TierIndex(t)], run_ms[TierIndex(t)], remaining_ms);
+    verdicts[TierIndex(t)] =
+        JudgeTier(t, tiers_[TierIndex(t)].admitted.load(std::memory_order_relaxed),
+                  loads[TierIndex(t)], RunMs(function, t), remaining_ms);
   }
   return verdicts;
 }
@@ -144,24 +146,20 @@ absl::Status Admission::Refuse(const std::string& function, scheduler::TierSet t
                                 common::RetryAfterFromMs(std::isinf(retry_ms) ? 0.0 : retry_ms));
 }
 
-bool Admission::Reserve(Tier tier, const TierLoad& load, Verdict* refusal) {
+bool Admission::Reserve(const std::string& function, Tier tier, double remaining_ms,
+                        const TierLoad& load, Verdict* refusal) {
   PerTier& t = tiers_[TierIndex(tier)];
-  const uint32_t workers = std::max<uint32_t>(1, load.workers);
-  const uint32_t limit = Limit(load);
+  const double run_ms = RunMs(function, tier);
   uint32_t admitted = t.admitted.load(std::memory_order_relaxed);
   while (true) {
-    const uint32_t next = admitted + 1;
-    const uint32_t queued = std::max(next > workers ? next - workers : 0u, load.reported_depth);
-    if (queued > limit) {
-      refusal->open = false;
-      refusal->reason = "queue_full";
-      refusal->wait_ms = t.service_ms.load(std::memory_order_relaxed);
-      refusal->message =
-          absl::StrCat("tier '", std::string(TierName(tier)), "' is saturated: ", queued - 1,
-                       " queued; the limit is ", limit, " queued (tier queue limit)");
+    Verdict v = JudgeTier(tier, admitted, load, run_ms, remaining_ms);
+    if (!v.open) {
+      *refusal = std::move(v);
       return false;
     }
-    if (t.admitted.compare_exchange_weak(admitted, next, std::memory_order_relaxed)) return true;
+    if (t.admitted.compare_exchange_weak(admitted, admitted + 1, std::memory_order_relaxed)) {
+      return true;
+    }
   }
 }
 

@@ -95,14 +95,18 @@ class Admission {
   absl::Status Refuse(const std::string& function, scheduler::TierSet tiers,
                       const Verdicts& verdicts);
 
-  // Reserves a place on `tier` unless its queue filled since Judge; the
-  // caller answers a refusal with Refuse.
-  bool Reserve(scheduler::Tier tier, const TierLoad& load, Verdict* refusal);
+  // Reserves a place on `tier`, judging it again atomically with the
+  // reservation (concurrent requests may have taken the free worker or the
+  // last place since Judge); the caller answers a refusal with Refuse.
+  bool Reserve(const std::string& function, scheduler::Tier tier, double remaining_ms,
+               const TierLoad& load, Verdict* refusal);
   // An invocation reserved on `tier` ended; `run_ms` > 0 (a success there)
   // teaches the run time of `function` and the tier's service time.
   void Release(scheduler::Tier tier, const std::string& function, double run_ms);
 
-  Queue QueueOf(scheduler::Tier tier, const TierLoad& load) const;
+  Queue QueueOf(scheduler::Tier tier, const TierLoad& load) const {
+    return QueueAt(tier, tiers_[scheduler::TierIndex(tier)].admitted.load(), load);
+  }
   // The function was deleted or replaced: its state and series go.
   void Forget(const std::string& function);
 
@@ -118,8 +122,11 @@ class Admission {
   };
 
   uint32_t Limit(const TierLoad& load) const;
-  Verdict JudgeTier(scheduler::Tier tier, const TierLoad& load, double run_ms,
+  Queue QueueAt(scheduler::Tier tier, uint32_t admitted, const TierLoad& load) const;
+  // The verdict on `tier` were `admitted` invocations admitted there.
+  Verdict JudgeTier(scheduler::Tier tier, uint32_t admitted, const TierLoad& load, double run_ms,
                     double remaining_ms) const;
+  double RunMs(const std::string& function, scheduler::Tier tier) const;
   void Count(const std::string& function, std::string tier, const std::string& reason);
 
   const common::Clock& clock_;

@@ -132,7 +132,8 @@ absl::StatusOr<scheduler::Decision> Dispatcher::Admit(InvocationRequest& call, T
   auto decision = Place(call, spec_tiers, forced);
   if (!decision.ok()) return refuse(decision.status());
   Admission::Verdicts reserved;
-  if (!admission_->Reserve(decision->tier, loads[TierIndex(decision->tier)],
+  if (!admission_->Reserve(call.name, decision->tier, remaining_ms,
+                           loads[TierIndex(decision->tier)],
                            &reserved[TierIndex(decision->tier)])) {
     return refuse(admission_->Refuse(call.name, TierSet::Of(decision->tier), reserved));
   }
