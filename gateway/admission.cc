@@ -58,7 +58,9 @@ absl::Status Admission::AcquireFunction(const std::string& function, uint32_t ma
 void Admission::ReleaseFunction(const std::string& function) {
   absl::MutexLock lock(&mu_);
   auto it = functions_.find(function);
-  if (it != functions_.end() && it->second.in_flight > 0) --it->second.in_flight;
+  if (it == functions_.end()) return;
+  if (it->second.in_flight > 0) --it->second.in_flight;
+  if (it->second.in_flight == 0 && it->second.forgotten) functions_.erase(it);
 }
 
 uint32_t Admission::Limit(const TierLoad& load) const {
@@ -186,6 +188,7 @@ void Admission::Forget(const std::string& function) {
         functions_.erase(it);
       } else {
         it->second.run_ms = {};
+        it->second.forgotten = true;
       }
     }
   }

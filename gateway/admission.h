@@ -119,6 +119,7 @@ class Admission {
   struct PerFunction {
     uint32_t in_flight = 0;
     std::array<double, scheduler::kNumTiers> run_ms{};
+    bool forgotten = false;  // erased when the last call in flight ends
   };
 
   uint32_t Limit(const TierLoad& load) const;
