@@ -156,6 +156,7 @@ void InProcessExecutor::RecordExecTime(int64_t exec_us) {
 absl::Status InProcessExecutor::AdmitToQueue(const Entry& entry, int64_t budget_us) const {
   QueueState state;
   state.queued = queued_.load(std::memory_order_relaxed);
+  state.running = running_.load(std::memory_order_relaxed);
   state.workers = pool_.size();
   state.max_queue = options_.max_queue;
   {
@@ -233,8 +234,10 @@ void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest r
 
   functions::InvocationInput input = TakeInput(request);
   input.budget_us = functions::BudgetLeft(deadline_us, start_us);
+  running_.fetch_add(1, std::memory_order_relaxed);
   absl::StatusOr<functions::InvocationOutput> output =
       InvokeGuarded(*entry->fn, entry->function, input);
+  running_.fetch_sub(1, std::memory_order_relaxed);
   const int64_t end_us = clock_.NowMicros();
   Finish(*entry, std::move(output), queue_us, end_us - start_us, end_us, deadline_us, depth,
          std::move(done));

@@ -151,7 +151,8 @@ class InProcessExecutor final : public Executor {
   double ewma_exec_us_ ABSL_GUARDED_BY(mu_) = 0.0;
 
   std::atomic<uint64_t> invocations_{0};
-  std::atomic<int64_t> queued_{0};  // invocations waiting for a worker
+  std::atomic<int64_t> queued_{0};   // invocations waiting for a worker
+  std::atomic<int64_t> running_{0};  // unbatched invocations running
   common::metrics::GaugePtr pending_gauge_;
   // The families above (null without a registry).
   common::metrics::Family<common::metrics::Counter>* invocations_total_ = nullptr;

@@ -3,13 +3,15 @@
 // queued, when
 //   - the queue is full: `queued` ≥ the limit (Options::max_queue of the
 //     InProcessExecutor; 0: 4 per worker), "… (executor queue limit)"; or
-//   - its deadline cannot be met given the queue ahead of it: with q > 0
-//     queued every worker is busy, so it starts after about
-//     ceil((q + 1) / workers) runs of the mean service time (EWMA) and then
-//     runs about as long; past `budget_us`: "… (executor queue wait)".
+//   - its deadline cannot be met given the queue ahead of it: with every
+//     worker busy (running + queued ≥ workers) and a = running + queued −
+//     workers calls ahead, it starts after about ceil((a + 1) / workers)
+//     runs of the mean service time (EWMA; the running ones are taken as
+//     just started) and then runs about as long; past `budget_us`:
+//     "… (executor queue wait)".
 // Both are RESOURCE_EXHAUSTED; the gateway recognises them
 // (common::IsExecutorSaturated) and answers a saturated tier (fail over,
-// else 503 with Retry-After). With nothing queued a call is always taken.
+// else 503 with Retry-After). With a worker free a call is always taken.
 //
 // Thread safety: a pure function.
 #pragma once
@@ -23,7 +25,8 @@
 namespace stoa::executors {
 
 struct QueueState {
-  int64_t queued = 0;  // invocations waiting for a worker now
+  int64_t queued = 0;   // invocations waiting for a worker now
+  int64_t running = 0;  // invocations a worker runs now
   size_t workers = 1;
   size_t max_queue = 0;          // 0: 4 per worker
   double mean_service_us = 0.0;  // 0: unknown (no wait check)

@@ -24,7 +24,7 @@ TEST(QueueAdmissionTest, FullQueueIsRefusedNamingTheLimit) {
 }
 
 TEST(QueueAdmissionTest, QueueAheadPastTheDeadlineIsRefused) {
-  QueueState s{.queued = 1, .workers = 2, .max_queue = 0, .mean_service_us = 2e6};
+  QueueState s{.queued = 1, .running = 2, .workers = 2, .max_queue = 0, .mean_service_us = 2e6};
   // Starts after one 2 s round, runs 2 s: 4 s.
   absl::Status refused = AdmitToQueue(s, "f", 3'999'000);
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
@@ -32,7 +32,10 @@ TEST(QueueAdmissionTest, QueueAheadPastTheDeadlineIsRefused) {
   EXPECT_TRUE(common::IsExecutorSaturated(refused));
   EXPECT_TRUE(AdmitToQueue(s, "f", 4'000'000).ok());
   EXPECT_TRUE(AdmitToQueue(s, "f", 0).ok());  // no deadline
-  s.queued = 0;                               // nothing ahead: always taken
+  s.queued = 0;                               // both busy, nothing queued: 2 s + 2 s
+  EXPECT_FALSE(AdmitToQueue(s, "f", 3'999'000).ok());
+  s.running = 0;  // a worker free: taken, even with one queued for pickup
+  s.queued = 1;
   EXPECT_TRUE(AdmitToQueue(s, "f", 1000).ok());
 }
 
