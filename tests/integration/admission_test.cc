@@ -215,5 +215,61 @@ TEST_F(AdmissionTest, MaxConcurrencyIs429WithRetryAfter) {
   EXPECT_THAT(r.body, HasSubstr("limits.max_concurrency"));
 }
 
+// The executor's own queue limit over gRPC: a gateway that admits freely
+// in front of a 1-thread executor that queues 1; the executor's refusal is
+// a 503 naming its limit, with Retry-After.
+TEST(ExecutorAdmissionTest, ExecutorQueueLimitIs503ThroughTheGateway) {
+  if (Slow().empty()) GTEST_SKIP() << "wasm examples not built";
+  auto executor = Process::Start(BinaryPath("stoa-executor"),
+                                 {"--listen", "127.0.0.1:0", "--threads", "1", "--max-queue", "1"});
+  ASSERT_NE(executor, nullptr);
+  auto gateway =
+      Process::Start(BinaryPath("stoa-gateway"),
+                     {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("admission"), "--cloud",
+                      executor->address(), "--edge", "none", "--max-queue-per-tier", "1000"});
+  ASSERT_NE(gateway, nullptr);
+  HttpClient client(gateway->address());
+  Multipart reg = MakeRegistration(
+      R"({"name":"slow","runtime":"wasm","tiers":["cloud"],"limits":{"timeout_ms":10000}})",
+      Slow());
+  ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  ASSERT_EQ(client.Post("/v1/functions/slow/invoke", "10", "application/octet-stream").status, 200);
+  const int64_t hwm = ProcStatusKiB(executor->pid(), "VmHWM");
+
+  std::vector<std::pair<HttpResult, double>> out(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      HttpClient c(gateway->address());
+      // Staggered so the first runs and the second queues before the others.
+      std::this_thread::sleep_for(std::chrono::milliseconds(300 * i));
+      const auto start = Clock::now();
+      out[i].first =
+          c.Request("POST", "/v1/functions/slow/invoke", "1500", "application/octet-stream");
+      out[i].second = Since(start);
+    });
+  }
+  for (auto& t : threads) t.join();
+  int ok = 0, refused = 0;
+  for (auto& [r, seconds] : out) {
+    if (r.status == 200) {
+      ++ok;
+      continue;
+    }
+    ++refused;
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_THAT(r.body, HasSubstr("the executor is saturated"));
+    EXPECT_THAT(r.body, HasSubstr("(executor queue limit)"));
+    EXPECT_EQ(r.Header("retry-after"), "1");
+    EXPECT_LT(seconds, kMaxRefusalSeconds);
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(refused, 2);
+  EXPECT_TRUE(executor->Running());
+  EXPECT_EQ(client.Get("/healthz").status, 200);
+  EXPECT_EQ(client.Post("/v1/functions/slow/invoke", "10", "application/octet-stream").status, 200);
+  EXPECT_LT(ProcStatusKiB(executor->pid(), "VmHWM") - hwm, kMaxGrowthKiB);
+}
+
 }  // namespace
 }  // namespace stoa::testing
