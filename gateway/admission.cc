@@ -90,7 +90,8 @@ Admission::Verdict Admission::JudgeTier(Tier tier, uint32_t admitted, const Tier
   Verdict v;
   if (!worker_free) {
     const double rounds = std::ceil(static_cast<double>(q.queued + 1) / workers);
-    v.wait_ms = rounds * t.service_ms.load(std::memory_order_relaxed);
+    const double work_ms = t.work_us.load(std::memory_order_relaxed) / 1000.0;
+    v.wait_ms = std::max(rounds * t.service_ms.load(std::memory_order_relaxed), work_ms / workers);
   }
   const std::string name = absl::StrCat("tier '", std::string(TierName(tier)), "'");
   if (q.queued >= q.limit) {
@@ -149,9 +150,10 @@ absl::Status Admission::Refuse(const std::string& function, scheduler::TierSet t
 }
 
 bool Admission::Reserve(const std::string& function, Tier tier, double remaining_ms,
-                        const TierLoad& load, Verdict* refusal) {
+                        const TierLoad& load, Verdict* refusal, double* work_ms) {
   PerTier& t = tiers_[TierIndex(tier)];
   const double run_ms = RunMs(function, tier);
+  *work_ms = run_ms > 0 ? run_ms : t.service_ms.load(std::memory_order_relaxed);
   uint32_t admitted = t.admitted.load(std::memory_order_relaxed);
   while (true) {
     Verdict v = JudgeTier(tier, admitted, load, run_ms, remaining_ms);
@@ -160,14 +162,16 @@ bool Admission::Reserve(const std::string& function, Tier tier, double remaining
       return false;
     }
     if (t.admitted.compare_exchange_weak(admitted, admitted + 1, std::memory_order_relaxed)) {
+      t.work_us.fetch_add(static_cast<int64_t>(*work_ms * 1000), std::memory_order_relaxed);
       return true;
     }
   }
 }
 
-void Admission::Release(Tier tier, const std::string& function, double run_ms) {
+void Admission::Release(Tier tier, const std::string& function, double work_ms, double run_ms) {
   PerTier& t = tiers_[TierIndex(tier)];
   t.admitted.fetch_sub(1, std::memory_order_relaxed);
+  t.work_us.fetch_sub(static_cast<int64_t>(work_ms * 1000), std::memory_order_relaxed);
   if (run_ms <= 0) return;
   t.service_ms.store(Ewma(t.service_ms.load(std::memory_order_relaxed), run_ms),
                      std::memory_order_relaxed);

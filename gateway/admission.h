@@ -14,11 +14,14 @@
 // The model of a tier t with w workers (GetStatus threads; 1 until probed):
 //   admitted(t)  invocations this gateway reserved on t and not yet ended;
 //   queued(t)    max(admitted(t) − w, depth t last reported), at least 0;
-//   wait(t)      0 while a worker is free, else
+//   wait(t)      0 while a worker is free, else the larger of
 //                ceil((queued(t) + 1) / w) × service(t), where service(t) is
-//                the mean (EWMA) run time of what ended on t — the running
-//                calls are assumed just started, so the estimate errs
-//                towards refusing rather than towards timing out;
+//                the mean (EWMA) run time of what ended on t, and work(t) /
+//                w, where work(t) sums run(g, t) (service(t) while unknown)
+//                of every invocation admitted there — the running calls are
+//                assumed just started, so the estimate errs towards refusing
+//                rather than towards timing out, and a fast function mixed
+//                in does not hide slow calls ahead;
 //   run(f, t)    the mean (EWMA) run time of f on t (0 until one ended).
 // Full: queued(t) ≥ limit(t), limit(t) = max_queue_per_tier, or 4 × w when 0.
 // Too slow: wait(t) > 0 and wait(t) + run(f, t) > the remaining deadline.
@@ -97,12 +100,15 @@ class Admission {
 
   // Reserves a place on `tier`, judging it again atomically with the
   // reservation (concurrent requests may have taken the free worker or the
-  // last place since Judge); the caller answers a refusal with Refuse.
+  // last place since Judge); the caller answers a refusal with Refuse. On
+  // success `work_ms` is the run time the reservation adds to the tier's
+  // work ahead, to be given back to Release.
   bool Reserve(const std::string& function, scheduler::Tier tier, double remaining_ms,
-               const TierLoad& load, Verdict* refusal);
-  // An invocation reserved on `tier` ended; `run_ms` > 0 (a success there)
-  // teaches the run time of `function` and the tier's service time.
-  void Release(scheduler::Tier tier, const std::string& function, double run_ms);
+               const TierLoad& load, Verdict* refusal, double* work_ms);
+  // An invocation reserved on `tier` (adding `work_ms`) ended; `run_ms` > 0
+  // (a success there) teaches the run time of `function` and the tier's
+  // service time.
+  void Release(scheduler::Tier tier, const std::string& function, double work_ms, double run_ms);
 
   Queue QueueOf(scheduler::Tier tier, const TierLoad& load) const {
     return QueueAt(tier, tiers_[scheduler::TierIndex(tier)].admitted.load(), load);
@@ -114,6 +120,7 @@ class Admission {
   struct PerTier {
     std::atomic<uint32_t> admitted{0};
     std::atomic<double> service_ms{0.0};
+    std::atomic<int64_t> work_us{0};  // work(t), see above
     std::atomic<int64_t> last_wait_refusal_us{INT64_MIN / 2};
   };
   struct PerFunction {

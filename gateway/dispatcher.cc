@@ -90,9 +90,10 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
   }
   call->forced = forced.has_value();
 
-  auto decision = Admit(*call, spec_tiers, forced);
+  double work_ms = 0.0;
+  auto decision = Admit(*call, spec_tiers, forced, &work_ms);
   if (!decision.ok()) return done(decision.status());
-  done = Admitted(call->name, decision->tier, std::move(done));
+  done = Admitted(call->name, decision->tier, work_ms, std::move(done));
   if (!decision->hedge.Empty() || !decision->shadow.Empty()) {
     return RunGroup::Start(*context_, std::move(call), *decision, std::move(done));
   }
@@ -110,7 +111,7 @@ Admission::Loads Dispatcher::Loads() const {
 }
 
 absl::StatusOr<scheduler::Decision> Dispatcher::Admit(InvocationRequest& call, TierSet spec_tiers,
-                                                      std::optional<Tier> forced) {
+                                                      std::optional<Tier> forced, double* work_ms) {
   RETURN_IF_ERROR(admission_->AcquireFunction(call.name, call.spec.limits().max_concurrency()));
   auto refuse = [&](absl::Status status) {
     admission_->ReleaseFunction(call.name);
@@ -133,22 +134,22 @@ absl::StatusOr<scheduler::Decision> Dispatcher::Admit(InvocationRequest& call, T
   if (!decision.ok()) return refuse(decision.status());
   Admission::Verdicts reserved;
   if (!admission_->Reserve(call.name, decision->tier, remaining_ms,
-                           loads[TierIndex(decision->tier)],
-                           &reserved[TierIndex(decision->tier)])) {
+                           loads[TierIndex(decision->tier)], &reserved[TierIndex(decision->tier)],
+                           work_ms)) {
     return refuse(admission_->Refuse(call.name, TierSet::Of(decision->tier), reserved));
   }
   return decision;
 }
 
-DispatchCallback Dispatcher::Admitted(const std::string& function, Tier tier,
+DispatchCallback Dispatcher::Admitted(const std::string& function, Tier tier, double work_ms,
                                       DispatchCallback done) {
-  return [admission = admission_.get(), function, tier,
+  return [admission = admission_.get(), function, tier, work_ms,
           done = std::move(done)](absl::StatusOr<DispatchResult> result) {
     // A success on the reserved tier teaches its run time (a failover's
     // tier was not reserved, so its time says nothing of this queue).
     const double run_ms =
         result.ok() && result->tier == tier ? result->response.exec_us() / 1000.0 : 0.0;
-    admission->Release(tier, function, run_ms);
+    admission->Release(tier, function, work_ms, run_ms);
     admission->ReleaseFunction(function);
     done(std::move(result));
   };

@@ -107,8 +107,8 @@ class Dispatcher final : public Invoker {
   // caller owes ReleaseFunction and Release (Admitted wraps `done` so).
   absl::StatusOr<scheduler::Decision> Admit(InvocationRequest& request,
                                             scheduler::TierSet spec_tiers,
-                                            std::optional<scheduler::Tier> forced);
-  DispatchCallback Admitted(const std::string& function, scheduler::Tier tier,
+                                            std::optional<scheduler::Tier> forced, double* work_ms);
+  DispatchCallback Admitted(const std::string& function, scheduler::Tier tier, double work_ms,
                             DispatchCallback done);
   Admission::Loads Loads() const;
 

@@ -3,6 +3,8 @@
 // Retry-After, saturation for /readyz, and the refusal counter.
 #include "gateway/admission.h"
 
+#include <vector>
+
 #include "common/clock.h"
 #include "common/overload.h"
 #include "gmock/gmock.h"
@@ -28,10 +30,19 @@ class AdmissionTest : public ::testing::Test {
     for (int i = 0; i < n; ++i) {
       ASSERT_TRUE(a.AcquireFunction("f", 0).ok());
       Admission::Verdict refusal;
-      ASSERT_TRUE(a.Reserve("f", tier, 1e9, {workers, 0}, &refusal)) << refusal.message;
+      double work_ms = 0;
+      ASSERT_TRUE(a.Reserve("f", tier, 1e9, {workers, 0}, &refusal, &work_ms)) << refusal.message;
+      work_ms_.push_back(work_ms);
     }
   }
 
+  // Ends the last reservation made by Fill.
+  void End(Admission& a, Tier tier, double run_ms) {
+    a.Release(tier, "f", work_ms_.back(), run_ms);
+    work_ms_.pop_back();
+  }
+
+  std::vector<double> work_ms_;
   common::FakeClock clock_{1'000'000};
   common::metrics::Registry metrics_;
 };
@@ -67,13 +78,14 @@ TEST_F(AdmissionTest, FullQueueRefusesTheTierAndTheOtherTakesIt) {
   EXPECT_TRUE(a.QueueOf(Tier::kEdge, {2, 0}).saturated);
   EXPECT_FALSE(a.QueueOf(Tier::kCloud, {2, 0}).saturated);
   Admission::Verdict refusal;
-  EXPECT_FALSE(a.Reserve("f", Tier::kEdge, 10'000, {2, 0}, &refusal));
+  double work_ms = 0;
+  EXPECT_FALSE(a.Reserve("f", Tier::kEdge, 10'000, {2, 0}, &refusal, &work_ms));
   absl::Status s = a.Refuse("f", TierSet::Of(Tier::kEdge), v);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.message(), HasSubstr("function 'f' was refused: tier 'edge' is saturated"));
   EXPECT_GE(*common::RetryAfterSeconds(s), 1);
   // One ends: room again.
-  a.Release(Tier::kEdge, "f", 0);
+  End(a, Tier::kEdge, 0);
   EXPECT_TRUE(a.Judge("f", TierSet::All(), 10'000, Loads(2))[TierIndex(Tier::kEdge)].open);
 }
 
@@ -90,7 +102,7 @@ TEST_F(AdmissionTest, PredictedWaitPastTheDeadlineIsRefusedAndMarksSaturation) {
   Admission a(clock_, metrics_, {});
   // Learn: f runs 2 s on the edge.
   Fill(a, Tier::kEdge, 1, 2);
-  a.Release(Tier::kEdge, "f", 2000);
+  End(a, Tier::kEdge, 2000);
   Fill(a, Tier::kEdge, 2, 2);  // both workers busy
   auto v = a.Judge("f", TierSet::Of(Tier::kEdge), 3000, Loads(2));
   ASSERT_FALSE(v[TierIndex(Tier::kEdge)].open);
@@ -107,20 +119,36 @@ TEST_F(AdmissionTest, PredictedWaitPastTheDeadlineIsRefusedAndMarksSaturation) {
   clock_.AdvanceMicros(Admission::kWaitRefusalWindowUs);
   EXPECT_FALSE(a.QueueOf(Tier::kEdge, {2, 0}).saturated);
   // A free worker: no wait, admitted whatever the run time.
-  a.Release(Tier::kEdge, "f", 0);
+  End(a, Tier::kEdge, 0);
   EXPECT_TRUE(a.Judge("f", TierSet::Of(Tier::kEdge), 100, Loads(2))[0].open);
+}
+
+TEST_F(AdmissionTest, AFastFunctionDoesNotHideSlowWorkAhead) {
+  Admission a(clock_, metrics_, {});
+  Fill(a, Tier::kCloud, 1, 2);
+  End(a, Tier::kCloud, 2000);  // f runs 2 s
+  ASSERT_TRUE(a.AcquireFunction("g", 0).ok());
+  Admission::Verdict refusal;
+  double g_work = 0;
+  ASSERT_TRUE(a.Reserve("g", Tier::kCloud, 1e9, {2, 0}, &refusal, &g_work));
+  a.Release(Tier::kCloud, "g", g_work, 1);  // g runs 1 ms: the tier's mean drops
+  Fill(a, Tier::kCloud, 2, 2);              // two f running
+  auto v = a.Judge("f", TierSet::Of(Tier::kCloud), 3999, Loads(2));
+  EXPECT_FALSE(v[TierIndex(Tier::kCloud)].open) << v[TierIndex(Tier::kCloud)].wait_ms;
+  EXPECT_DOUBLE_EQ(v[TierIndex(Tier::kCloud)].wait_ms, 2000);
 }
 
 TEST_F(AdmissionTest, ReserveRechecksTheFreeWorker) {
   Admission a(clock_, metrics_, {});
   Fill(a, Tier::kCloud, 1, 1);
-  a.Release(Tier::kCloud, "f", 2000);
+  End(a, Tier::kCloud, 2000);
   // Judged with the worker free; another request takes it first.
   auto v = a.Judge("f", TierSet::Of(Tier::kCloud), 2500, Loads(1));
   ASSERT_TRUE(v[TierIndex(Tier::kCloud)].open);
   Fill(a, Tier::kCloud, 1, 1);
   Admission::Verdict refusal;
-  EXPECT_FALSE(a.Reserve("f", Tier::kCloud, 2500, {1, 0}, &refusal));
+  double work_ms = 0;
+  EXPECT_FALSE(a.Reserve("f", Tier::kCloud, 2500, {1, 0}, &refusal, &work_ms));
   EXPECT_EQ(refusal.reason, "queue_wait");
 }
 
