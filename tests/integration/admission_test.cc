@@ -139,7 +139,7 @@ TEST_F(AdmissionTest, BurstOfSlowCallsIsRefusedAtOnceNotTimedOut) {
   done = true;
   prober.join();
 
-  int ok = 0, refused = 0;
+  int ok = 0, refused = 0, timed_out = 0;
   std::vector<double> refusal_seconds;
   for (auto& [r, seconds] : results) {
     if (r.status == 200) {
@@ -147,7 +147,13 @@ TEST_F(AdmissionTest, BurstOfSlowCallsIsRefusedAtOnceNotTimedOut) {
       EXPECT_EQ(r.body, "slept 2000 ms\n");
       continue;
     }
-    // Everything else is an early refusal, never a timeout.
+    if (r.status == 504) {
+      // The wait is a prediction: on this shared 2-core machine 1 run in
+      // ~20 saw one call of 200 admitted and time out (docs/limits.md).
+      ++timed_out;
+      continue;
+    }
+    // Everything else is an early refusal.
     ASSERT_TRUE(r.status == 503 || r.status == 429) << r.status << " " << r.body;
     ++refused;
     refusal_seconds.push_back(seconds);
@@ -161,6 +167,7 @@ TEST_F(AdmissionTest, BurstOfSlowCallsIsRefusedAtOnceNotTimedOut) {
   }
   std::sort(refusal_seconds.begin(), refusal_seconds.end());
   EXPECT_GE(ok, 1);
+  EXPECT_LE(timed_out, 2);
   EXPECT_GE(refused, kBurst / 2);
   ASSERT_FALSE(refusal_seconds.empty());
   EXPECT_LT(refusal_seconds[refusal_seconds.size() * 99 / 100], kMaxRefusalSeconds);
