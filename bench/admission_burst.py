@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # Usage: [N=200] [WARM=2000] [TIMEOUT_MS=4000] [MAXC=n] python3 bench/admission_burst.py build/release/bin build/release/functions/examples/wasm/slow.wasm
-# (the issue-10 admission-control before/after measurement; logs under /tmp/adm/)
+# (the issue-10 admission-control before/after measurement; stderr logs in /tmp/stoa-*.admission.log)
 """200 concurrent invocations of a ~2 s Wasm busy loop against a real gateway
 (small edge pool) + cloud executor. Reports statuses, Retry-After, time to
 first refusal, refusal/accept latencies, /readyz and /healthz during the
