@@ -5,8 +5,10 @@
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
 //                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
-//                 [--shutdown-grace-ms N] [--max-timeout-ms N] [--max-output-mb N]
-//                 [--max-artifact-mb N] [--log-level LEVEL] [--config FILE]
+//                 [--shutdown-grace-ms N] [--max-queue N] [--max-timeout-ms N]
+//                 [--max-output-mb N] [--max-artifact-mb N]
+//                 [--onnx-max-memory-mb N] [--onnx-max-nodes N] [--onnx-max-initializer-mb N]
+//                 [--log-level LEVEL] [--config FILE]
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
 // bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
@@ -61,6 +63,7 @@ struct Flags {
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   int shutdown_grace_ms = 10000;
   stoa::common::RequestLimitFlags limits;
+  uint32_t max_queue = 0;
 };
 
 // Parses argv (with --config expanded). Returns an exit code when the
@@ -92,6 +95,12 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
                  "on SIGTERM/SIGINT, how long calls in flight may take to finish")
       ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--max-queue", flags.max_queue,
+                 "invocations queued for a worker at most; past it (or when the predicted wait "
+                 "misses the deadline) Invoke is refused at once with RESOURCE_EXHAUSTED (0: 4 "
+                 "per worker thread)")
+      ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
@@ -132,6 +141,7 @@ int main(int argc, char** argv) {
                                              : stoa::functions::DefaultRuntimes(runtime_options);
   stoa::executors::InProcessExecutor::Options options;
   options.threads = static_cast<size_t>(flags.threads);
+  options.max_queue = flags.max_queue;
   options.device = device->kernel_device;
   options.device_name = device->name;
   const stoa::common::RequestLimits limits = flags.limits.Apply();

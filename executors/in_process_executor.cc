@@ -12,6 +12,7 @@
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "executors/batching_queue.h"
+#include "executors/queue_admission.h"
 
 namespace stoa::executors {
 namespace {
@@ -182,6 +183,19 @@ void InProcessExecutor::RecordExecTime(int64_t exec_us) {
   ewma_exec_us_ = ewma_exec_us_ == 0.0 ? us : kEwmaAlpha * us + (1 - kEwmaAlpha) * ewma_exec_us_;
 }
 
+absl::Status InProcessExecutor::AdmitToQueue(const Entry& entry, int64_t budget_us) const {
+  QueueState state;
+  state.queued = queued_.load(std::memory_order_relaxed);
+  state.running = running_.load(std::memory_order_relaxed);
+  state.workers = pool_.size();
+  state.max_queue = options_.max_queue;
+  {
+    absl::MutexLock lock(&mu_);
+    state.mean_service_us = ewma_exec_us_;
+  }
+  return executors::AdmitToQueue(state, entry.function, budget_us);
+}
+
 void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
                                CancelSignalPtr cancel) {
   const int64_t enqueued_us = clock_.NowMicros();
@@ -206,6 +220,15 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
   if (timeout_ms == 0) timeout_ms = entry->fn->spec().limits().timeout_ms();
   const int64_t deadline_us =
       timeout_ms == 0 ? 0 : enqueued_us + static_cast<int64_t>(timeout_ms) * 1000;
+  // A batched call waits for its batch, not for a worker: the batcher bounds it.
+  if (absl::Status refused = entry->batcher != nullptr
+                                 ? absl::OkStatus()
+                                 : AdmitToQueue(*entry, int64_t{timeout_ms} * 1000);
+      !refused.ok()) {
+    RecordOutcome(*entry, refused);
+    done(std::move(refused));
+    return;
+  }
   queued_.fetch_add(1, std::memory_order_relaxed);
   if (pending_gauge_ != nullptr) pending_gauge_->Increment();
   if (entry->batcher != nullptr) {
@@ -251,8 +274,10 @@ void InProcessExecutor::RunInvocation(const EntryPtr& entry, v1::InvokeRequest r
   input.budget_us = functions::BudgetLeft(deadline_us, start_us);
   input.cancel = cancel.get();  // the runtime stops the running call when it fires
   input.max_output_bytes = options_.max_output_bytes;
+  running_.fetch_add(1, std::memory_order_relaxed);
   absl::StatusOr<functions::InvocationOutput> output =
       InvokeGuarded(*entry->fn, entry->function, input);
+  running_.fetch_sub(1, std::memory_order_relaxed);
   const int64_t end_us = clock_.NowMicros();
   Finish(*entry, std::move(output), queue_us, end_us - start_us, end_us, deadline_us, depth,
          std::move(done));

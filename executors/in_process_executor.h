@@ -16,6 +16,9 @@
 //    running; a running one gets what is left of it as
 //    InvocationInput::budget_us, and a result that arrives after it is
 //    DEADLINE_EXCEEDED too (a remote caller would have given up by then);
+//  - refused at once, before queuing, with RESOURCE_EXHAUSTED naming the
+//    limit when the queue is full or too slow for the deadline
+//    (executors/queue_admission.h; on the caller's thread);
 //  - the response carries queue_us (enqueue → start), exec_us, device,
 //    queue_depth (invocations still queued when this one started), load_us 0.
 //  - functions whose spec has batching.max_batch > 1 go through a Batcher
@@ -81,6 +84,10 @@ class InProcessExecutor final : public Executor {
     std::string device = "cpu";
     // A human-readable name of the device (CPU model, probed GPU).
     std::string device_name;
+    // Invocations queued for a worker at most; past it, or when the queue
+    // ahead cannot be served before the deadline, Invoke is refused at once
+    // (executors/queue_admission.h). 0: 4 per worker thread.
+    size_t max_queue = 0;
     // What queue and run times and deadlines are measured on (never null);
     // it must outlive the executor.
     const common::Clock* clock = &common::RealClock::Get();
@@ -139,6 +146,8 @@ class InProcessExecutor final : public Executor {
   void Count(common::metrics::Family<common::metrics::Counter>* family, const std::string& function,
              const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   void RecordExecTime(int64_t exec_us);
+  // OK, or why `entry` may not be queued now (queue_admission.h).
+  absl::Status AdmitToQueue(const Entry& entry, int64_t budget_us) const;
   void InvokeBatched(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
                      int64_t deadline_us, InvokeCallback done);
   // Metrics, the late-result deadline check and the response of one run.
@@ -158,7 +167,8 @@ class InProcessExecutor final : public Executor {
   double ewma_exec_us_ ABSL_GUARDED_BY(mu_) = 0.0;
 
   std::atomic<uint64_t> invocations_{0};
-  std::atomic<int64_t> queued_{0};  // invocations waiting for a worker
+  std::atomic<int64_t> queued_{0};   // invocations waiting for a worker
+  std::atomic<int64_t> running_{0};  // unbatched invocations running
   common::metrics::GaugePtr pending_gauge_;
   // The families above (null without a registry).
   common::metrics::Family<common::metrics::Counter>* invocations_total_ = nullptr;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
+#include "common/status_macros.h"
 #include "gateway/run_group.h"
 #include "spdlog/spdlog.h"
 
@@ -50,6 +51,7 @@ Dispatcher::Dispatcher(std::array<executors::ExecutorPtr, scheduler::kNumTiers> 
       clock_(clock),
       options_(options),
       metrics_(metrics),
+      admission_(std::make_unique<Admission>(clock, metrics, options.admission)),
       monitor_(std::make_unique<TierMonitor>(Borrow(executors_), scheduler, clock, metrics,
                                              TierMonitor::Options{options.status_interval_ms})),
       watchdog_(std::make_unique<DeadlineWatchdog>(
@@ -90,14 +92,81 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
   call->forced = forced.has_value();
   call->client_cancel = cancel;
 
-  auto decision = Place(*call, spec_tiers, forced);
+  double work_ms = 0.0;
+  auto decision = Admit(*call, spec_tiers, forced, &work_ms);
   if (!decision.ok()) return done(decision.status());
+  done = Admitted(call->name, decision->tier, work_ms, std::move(done));
   if (!decision->hedge.Empty() || !decision->shadow.Empty()) {
     return RunGroup::Start(*context_, std::move(call), *decision, std::move(done));
   }
   // One run: the request's signal is the run's.
   Invocation::Start(*context_, std::move(call), *decision, Invocation::Role::kPrimary,
                     std::move(cancel), std::move(done));
+}
+
+Admission::Loads Dispatcher::Loads() const {
+  Admission::Loads loads;
+  for (Tier t : scheduler::kAllTiers) {
+    const TierHealth h = monitor_->Health(t);
+    loads[TierIndex(t)] = {h.workers, h.reported_depth};
+  }
+  return loads;
+}
+
+absl::StatusOr<scheduler::Decision> Dispatcher::Admit(InvocationRequest& call, TierSet spec_tiers,
+                                                      std::optional<Tier> forced, double* work_ms) {
+  RETURN_IF_ERROR(admission_->AcquireFunction(call.name, call.spec.limits().max_concurrency()));
+  auto refuse = [&](absl::Status status) {
+    admission_->ReleaseFunction(call.name);
+    return status;
+  };
+  const Admission::Loads loads = Loads();
+  // A forced tier the function cannot use, or an empty set, is Place's error.
+  TierSet judged = call.allowed;
+  if (forced) judged = call.allowed.Contains(*forced) ? TierSet::Of(*forced) : TierSet();
+  const double remaining_ms = (call.deadline_us - clock_.NowMicros()) / 1000.0;
+  const Admission::Verdicts verdicts = admission_->Judge(call.name, judged, remaining_ms, loads);
+  TierSet open;
+  for (Tier t : scheduler::kAllTiers) {
+    if (judged.Contains(t) && verdicts[TierIndex(t)].open) open.Add(t);
+  }
+  if (!judged.Empty() && open.Empty())
+    return refuse(admission_->Refuse(call.name, judged, verdicts));
+  if (!forced) call.allowed = open.Empty() ? call.allowed : open;
+  auto decision = Place(call, spec_tiers, forced);
+  if (!decision.ok()) return refuse(decision.status());
+  Admission::Verdicts reserved;
+  if (!admission_->Reserve(call.name, decision->tier, remaining_ms,
+                           loads[TierIndex(decision->tier)], &reserved[TierIndex(decision->tier)],
+                           work_ms)) {
+    return refuse(admission_->Refuse(call.name, TierSet::Of(decision->tier), reserved));
+  }
+  return decision;
+}
+
+DispatchCallback Dispatcher::Admitted(const std::string& function, Tier tier, double work_ms,
+                                      DispatchCallback done) {
+  return [admission = admission_.get(), function, tier, work_ms,
+          done = std::move(done)](absl::StatusOr<DispatchResult> result) {
+    // A success on the reserved tier teaches its run time (a failover's
+    // tier was not reserved, so its time says nothing of this queue).
+    const double run_ms =
+        result.ok() && result->tier == tier ? result->response.exec_us() / 1000.0 : 0.0;
+    admission->Release(tier, function, work_ms, run_ms);
+    admission->ReleaseFunction(function);
+    done(std::move(result));
+  };
+}
+
+TierHealth Dispatcher::Health(Tier tier) const {
+  TierHealth h = monitor_->Health(tier);
+  if (!h.configured) return h;
+  const Admission::Queue q = admission_->QueueOf(tier, {h.workers, h.reported_depth});
+  h.admitted = q.admitted;
+  h.queued = q.queued;
+  h.queue_limit = q.limit;
+  h.saturated = q.saturated;
+  return h;
 }
 
 absl::StatusOr<scheduler::Decision> Dispatcher::Place(const InvocationRequest& call,
@@ -138,6 +207,7 @@ void Dispatcher::Forget(const std::string& function, const std::string& sha256) 
   loaded_.Forget(function, sha256);
   scheduler_.Forget(function);
   metrics_.Forget(function);
+  admission_->Forget(function);
   for (Tier t : scheduler::kAllTiers) {
     executors::Executor* executor = monitor_->executor(t);
     if (!executor) continue;

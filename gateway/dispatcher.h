@@ -2,6 +2,10 @@
 // and back. It places the request and hands it to the parts that run it
 // (docs/architecture.md § One invocation):
 //
+//   Admission            limits.max_concurrency (429) and the tiers' bounded
+//                        queues (503), decided before anything waits; the
+//                        scheduler only sees the tiers that can take the
+//                        request (gateway/admission.h)
 //   Dispatcher::Invoke   the function's tiers ∩ configured tiers; a forced
 //                        tier (?tier=) is checked (INVALID_ARGUMENT if the
 //                        function does not allow it, UNAVAILABLE if this
@@ -45,6 +49,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "executors/executor.h"
+#include "gateway/admission.h"
 #include "gateway/deadline_watchdog.h"
 #include "gateway/function_registry.h"
 #include "gateway/invocation.h"
@@ -65,6 +70,7 @@ class Dispatcher final : public Invoker {
     uint32_t status_interval_ms = 500;
     // > 0 makes the watchdog re-read the clock this often (a FakeClock).
     int64_t watchdog_recheck_us = 0;
+    Admission::Options admission;
   };
 
   // `executors[TierIndex(t)]` runs tier t; nullptr: the tier is absent.
@@ -85,7 +91,8 @@ class Dispatcher final : public Invoker {
   // stoa_cold_starts_total, stoa_hedge_cancelled_total).
   void Forget(const std::string& function, const std::string& sha256) override;
   scheduler::TierSet configured_tiers() const override { return monitor_->configured(); }
-  TierHealth Health(scheduler::Tier tier) const override { return monitor_->Health(tier); }
+  // The monitor's view plus the tier's admission queue.
+  TierHealth Health(scheduler::Tier tier) const override;
   FunctionStats Stats(const std::string& function, const std::string& sha256) const override;
 
   // One round of status probes now (tests; production probes periodically).
@@ -96,6 +103,15 @@ class Dispatcher final : public Invoker {
   absl::StatusOr<scheduler::Decision> Place(const InvocationRequest& request,
                                             scheduler::TierSet spec_tiers,
                                             std::optional<scheduler::Tier> forced);
+  // Admission, then Place, then a place reserved on the decision's tier;
+  // narrows request.allowed to the tiers that can take it. On success the
+  // caller owes ReleaseFunction and Release (Admitted wraps `done` so).
+  absl::StatusOr<scheduler::Decision> Admit(InvocationRequest& request,
+                                            scheduler::TierSet spec_tiers,
+                                            std::optional<scheduler::Tier> forced, double* work_ms);
+  DispatchCallback Admitted(const std::string& function, scheduler::Tier tier, double work_ms,
+                            DispatchCallback done);
+  Admission::Loads Loads() const;
 
   const std::array<executors::ExecutorPtr, scheduler::kNumTiers> executors_;
   scheduler::Scheduler& scheduler_;
@@ -103,6 +119,7 @@ class Dispatcher final : public Invoker {
   const Options options_;
   InvocationMetrics metrics_;
   LoadedFunctions loaded_;
+  std::unique_ptr<Admission> admission_;
   std::unique_ptr<TierMonitor> monitor_;
   std::unique_ptr<DeadlineWatchdog> watchdog_;
   std::unique_ptr<DispatchContext> context_;

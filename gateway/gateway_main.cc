@@ -10,7 +10,10 @@
 //                [--header-timeout-ms N] [--idle-timeout-ms N] [--shutdown-grace-ms N]
 //                [--log-level LEVEL] [--metrics-max-series N] [--max-json-depth N]
 //                [--max-timeout-ms N] [--max-output-mb N] [--max-artifact-mb N]
-//                [--max-description-bytes N] [--max-multipart-parts N] [--config FILE]
+//                [--max-description-bytes N] [--max-multipart-parts N]
+//                [--max-queue-per-tier N] [--edge-max-queue N]
+//                [--onnx-max-memory-mb N] [--onnx-max-nodes N] [--onnx-max-initializer-mb N]
+//                [--config FILE]
 //
 // Start-up policy: the policy last set with PUT /v1/policy (saved in the
 // data directory) wins, so a restart never undoes an operator's change;
@@ -95,6 +98,8 @@ struct Flags {
   uint32_t wasm_max_table_entries = 100'000;
   stoa::common::RequestLimitFlags limits;
   stoa::common::OnnxLimitFlags onnx_limits;
+  uint32_t max_queue_per_tier = 0;
+  uint32_t edge_max_queue = 0;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -166,6 +171,17 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "in stoa_metrics_series_dropped_total")
       ->check(CLI::Range(1, 100000000))
       ->capture_default_str();
+  app.add_option("--max-queue-per-tier", flags.max_queue_per_tier,
+                 "admission control: invocations waiting for a worker per tier at most; past it "
+                 "(or when the predicted wait misses the deadline) 503 with Retry-After (0: 4 per "
+                 "worker of the tier)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--edge-max-queue", flags.edge_max_queue,
+                 "invocations queued for a worker of the in-process edge executor at most (0: 4 "
+                 "per worker)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/true);
@@ -202,6 +218,7 @@ Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& r
     stoa::executors::InProcessExecutor::Options options;
     options.threads = static_cast<size_t>(flags.edge_threads);
     SetExecutorLimits(flags.limits.Apply(), options);
+    options.max_queue = flags.edge_max_queue;
     edge = std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
   } else if (flags.edge != "none" && !flags.edge.empty()) {
     edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge, GrpcOptionsFrom(flags));
@@ -308,6 +325,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
   dispatcher_options.default_timeout_ms =
       std::min(dispatcher_options.default_timeout_ms, flags.limits.limits.max_timeout_ms);
+  dispatcher_options.admission.max_queue_per_tier = flags.max_queue_per_tier;
   stoa::gateway::Dispatcher dispatcher(MakeExecutors(flags, runtimes, metrics), scheduler,
                                        stoa::common::RealClock::Get(), metrics, dispatcher_options);
   stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/guarded.h"
 #include "common/http_status.h"
+#include "common/overload.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::gateway {
@@ -269,15 +270,18 @@ void Invocation::Fail(absl::Status status) {
   const int64_t now = context_.clock.NowMicros();
   const Tier tier = attempt.decision.tier;
   const bool tier_failure = IsTierFailure(status);
+  // The executor's queue refused it: the tier is busy, not broken.
+  const bool saturated = common::IsExecutorSaturated(status);
   context_.metrics.Count(request_->name, tier, status);
   context_.scheduler.Observe(request_->name, attempt.decision,
                              MakeOutcome(attempt, now, nullptr, tier_failure));
   context_.loaded.RecordFailure(tier, request_->key);
-  if (tier_failure && FailOver(status, now)) return;
+  if ((tier_failure || saturated) && FailOver(status, now)) return;
   if (!Claim()) return;
-  done_(absl::Status(status.code(),
-                     absl::StrCat("tier ", std::string(TierName(tier)), " (",
-                                  context_.tiers.Describe(tier), "): ", status.message())));
+  const std::string message = absl::StrCat("tier ", std::string(TierName(tier)), " (",
+                                           context_.tiers.Describe(tier), "): ", status.message());
+  done_(saturated ? common::WithRetryAfter(absl::UnavailableError(message), 1)
+                  : absl::Status(status.code(), message));
 }
 
 bool Invocation::FailOver(const absl::Status& status, int64_t now_us) {

@@ -16,6 +16,11 @@
 //   Fail      a tier failure (the tier is unreachable: UNAVAILABLE) on an
 //             answering, unforced run, with another allowed tier untried
 //             and time left → FailOver: Attempt there with reason failover.
+//             An executor refusing the call from its queue (common/
+//             overload.h: RESOURCE_EXHAUSTED, executor queue limit or wait)
+//             fails over the same way but is no tier failure; unanswered
+//             elsewhere, it is UNAVAILABLE (503, tier saturated) with
+//             Retry-After 1.
 //             A function's own failure (bad input, its own deadline
 //             passing inside the executor, a trap) is answered as it is:
 //             another tier would fail the same way, and it says nothing

@@ -46,6 +46,14 @@ struct TierHealth {
   std::string executor;  // Executor::Describe(), "" when absent
   uint32_t in_flight = 0;
   uint32_t reported_depth = 0;
+  uint32_t workers = 0;  // threads the executor last reported; 0: not known
+  // Admission control (gateway/admission.h): invocations admitted there,
+  // those of them (or reported) waiting for a worker, the queue limit, and
+  // whether the tier is saturated (/readyz answers 503 when all are).
+  uint32_t admitted = 0;
+  uint32_t queued = 0;
+  uint32_t queue_limit = 0;
+  bool saturated = false;
   // The last status probe: never probed, answered or failed.
   enum class Probe { kNone, kOk, kFailed } last_probe = Probe::kNone;
   double last_probe_rtt_ms = 0.0;

@@ -11,6 +11,7 @@
 #include "common/http_status.h"
 #include "common/json_text.h"
 #include "common/status_macros.h"
+#include "common/overload.h"
 #include "gateway/kserve_codec.h"
 #include "gateway/kserve_response.h"
 #include "gateway/multipart.h"
@@ -37,7 +38,12 @@ HttpResponse Json(int status, std::string body) {
 }
 
 HttpResponse Error(const absl::Status& status) {
-  return Json(common::ToHttpStatus(status.code()), common::ErrorJson(status));
+  HttpResponse r = Json(common::ToHttpStatus(status.code()), common::ErrorJson(status));
+  // Admission refusals (429, 503) say when to come back.
+  if (auto seconds = common::RetryAfterSeconds(status)) {
+    r.headers.emplace_back("Retry-After", std::to_string(*seconds));
+  }
+  return r;
 }
 
 HttpResponse NoContent() {
@@ -402,18 +408,41 @@ void RestApi::Healthz(HttpRequest, std::string, HttpResponder respond) {
   respond(Json(200, R"({"status":"ok"})"));
 }
 
-bool RestApi::Ready() const { return !invoker_.configured_tiers().Empty(); }
+bool RestApi::Ready() const { return ReadyStatus().empty(); }
+
+std::string RestApi::ReadyStatus() const {
+  const scheduler::TierSet configured = invoker_.configured_tiers();
+  if (configured.Empty()) return "no executor tier configured";
+  std::string saturated;
+  for (scheduler::Tier t : scheduler::kAllTiers) {
+    if (!configured.Contains(t)) continue;
+    const TierHealth h = invoker_.Health(t);
+    if (!h.saturated) return "";
+    absl::StrAppend(&saturated, saturated.empty() ? "" : "; ", "tier '",
+                    std::string(scheduler::TierName(t)), "': ", h.queued, " queued, limit ",
+                    h.queue_limit);
+  }
+  return absl::StrCat("every tier is saturated (admission control): ", saturated);
+}
 
 void RestApi::Readyz(HttpRequest, std::string, HttpResponder respond) {
   json tiers = json::object();
+  json saturated = json::array();
   for (scheduler::Tier t : scheduler::kAllTiers) {
-    std::string d = invoker_.Health(t).executor;
-    tiers[std::string(scheduler::TierName(t))] = d.empty() ? json(nullptr) : json(d);
+    const TierHealth h = invoker_.Health(t);
+    tiers[std::string(scheduler::TierName(t))] =
+        h.executor.empty() ? json(nullptr) : json(h.executor);
+    if (h.saturated) saturated.push_back(std::string(scheduler::TierName(t)));
   }
-  bool ready = Ready();
-  respond(Json(ready ? 200 : 503,
-               common::DumpJson(json{{"status", ready ? "ready" : "no executor tier configured"},
-                                     {"tiers", tiers}})));
+  const std::string why = ReadyStatus();
+  HttpResponse r = Json(
+      why.empty() ? 200 : 503,
+      common::DumpJson(json{
+          {"status", why.empty() ? "ready" : why}, {"tiers", tiers}, {"saturated", saturated}}));
+  if (!why.empty() && !invoker_.configured_tiers().Empty()) {
+    r.headers.emplace_back("Retry-After", "1");
+  }
+  respond(std::move(r));
 }
 
 }  // namespace stoa::gateway

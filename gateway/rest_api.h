@@ -18,7 +18,9 @@
 //                                         X-Stoa-Policy-Source: function|global
 //   POST   /v2/models/{name}/infer        alias of invoke
 //   GET    /v2/models/{name}[/ready]      KServe model metadata / readiness
-//   GET    /v2/health/ready|live, /healthz, /readyz
+//   GET    /v2/health/ready|live, /healthz, /readyz (503 with a reason
+//                                         while no tier is configured or
+//                                         every tier is saturated)
 //   GET|PUT /v1/policy                    placement policy (persisted, applied)
 //   GET    /v1/scheduler/state            the scheduler's view (per function ×
 //                                         tier: prediction per term, errors,
@@ -117,6 +119,8 @@ class RestApi final : public common::HttpHandler {
   void Store(const common::HttpRequest& request, const std::string& path_name, bool replace,
              common::HttpResponder respond);
   bool Ready() const;
+  // "" when ready; else why not: no tier, or every tier saturated.
+  std::string ReadyStatus() const;
 
   ControlPlane& control_;
   Invoker& invoker_;

@@ -107,8 +107,10 @@ absl::Status ParseFields(const json& doc, const common::RequestLimits& limits,
   }
   if (doc.contains("limits")) {
     const json& l = doc["limits"];
-    if (!l.is_object()) return Bad("limits", "must be an object {timeout_ms, memory_mb}");
-    if (auto s = CheckKeys(l, {"timeout_ms", "memory_mb"}, "limits."); !s.ok()) return s;
+    if (!l.is_object())
+      return Bad("limits", "must be an object {timeout_ms, memory_mb, max_concurrency}");
+    if (auto s = CheckKeys(l, {"timeout_ms", "memory_mb", "max_concurrency"}, "limits."); !s.ok())
+      return s;
     if (l.contains("timeout_ms")) {
       auto v = Integer(l["timeout_ms"], "limits.timeout_ms", 0, UINT32_MAX);
       if (!v.ok()) return v.status();
@@ -120,6 +122,12 @@ absl::Status ParseFields(const json& doc, const common::RequestLimits& limits,
       auto v = Integer(l["memory_mb"], "limits.memory_mb", 0, 1'048'576);
       if (!v.ok()) return v.status();
       spec.mutable_limits()->set_memory_mb(static_cast<uint32_t>(*v));
+    }
+    if (l.contains("max_concurrency")) {
+      // 0: no per-function cap (admission control, gateway/admission.h).
+      auto v = Integer(l["max_concurrency"], "limits.max_concurrency", 0, 1'000'000);
+      if (!v.ok()) return v.status();
+      spec.mutable_limits()->set_max_concurrency(static_cast<uint32_t>(*v));
     }
   }
   if (doc.contains("description")) {
@@ -213,7 +221,9 @@ json FunctionSpecToJson(const v1::FunctionSpec& spec) {
        {{"max_batch", spec.batching().max_batch()},
         {"max_delay_us", spec.batching().max_delay_us()}}},
       {"limits",
-       {{"timeout_ms", spec.limits().timeout_ms()}, {"memory_mb", spec.limits().memory_mb()}}},
+       {{"timeout_ms", spec.limits().timeout_ms()},
+        {"memory_mb", spec.limits().memory_mb()},
+        {"max_concurrency", spec.limits().max_concurrency()}}},
       {"description", spec.description()},
       {"content_type", spec.content_type()},
       {"inputs", SignatureToJson(spec.inputs())},

@@ -79,6 +79,7 @@ TierHealth TierMonitor::Health(Tier tier) const {
   h.executor = Describe(tier);
   h.in_flight = s.in_flight.load(std::memory_order_relaxed);
   h.reported_depth = s.reported_depth.load(std::memory_order_relaxed);
+  h.workers = s.workers.load(std::memory_order_relaxed);
   h.last_probe = static_cast<TierHealth::Probe>(s.last_probe.load(std::memory_order_relaxed));
   h.last_probe_rtt_ms = s.last_rtt_ms.load(std::memory_order_relaxed);
   return h;
@@ -130,17 +131,19 @@ void TierMonitor::ProbeAll() {
           spdlog::debug("status of tier {} ({}): {}", TierName(t), Describe(t),
                         status.status().ToString());
         }
-        ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0);
+        ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0,
+                  status.ok() ? status->threads() : 0);
       });
       CallEnded(t, CallKind::kControl);
     });
   }
 }
 
-void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth) {
+void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers) {
   PerTier& s = tiers_[TierIndex(tier)];
   if (ok) {
     ReportDepth(tier, depth);
+    if (workers > 0) s.workers.store(workers, std::memory_order_relaxed);
     s.rtt_gauge->Set(rtt_ms / 1000.0);
     s.last_rtt_ms.store(rtt_ms, std::memory_order_relaxed);
   }

@@ -4,7 +4,8 @@
 //     the scheduler's in-flight feature; every call kind is waited for at
 //     shutdown),
 //   - the queue depth the tier last reported (status probes and every
-//     invocation response),
+//     invocation response), and its worker threads (status probes; the
+//     gateway's admission control, gateway/admission.h),
 //   - the status probes: every Options::status_interval_ms a GetStatus to
 //     each tier (one in flight per tier), whose round trip goes to
 //     Scheduler::ObserveLink (the net term follows the link with no
@@ -79,6 +80,7 @@ class TierMonitor {
   struct PerTier {
     std::atomic<uint32_t> in_flight{0};
     std::atomic<uint32_t> reported_depth{0};
+    std::atomic<uint32_t> workers{0};
     std::atomic<bool> probing{false};
     std::atomic<int> last_probe{0};  // TierHealth::Probe
     std::atomic<double> last_rtt_ms{0.0};
@@ -87,7 +89,7 @@ class TierMonitor {
   };
   class Prober;
 
-  void ProbeDone(scheduler::Tier tier, bool ok, double rtt_ms, uint32_t depth);
+  void ProbeDone(scheduler::Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers);
 
   const std::array<executors::Executor*, scheduler::kNumTiers> executors_;
   scheduler::TierSet configured_;

@@ -218,7 +218,9 @@ TEST_P(BatchingExampleTest, BatchedOutputsEqualUnbatchedRuns) {
   if (runtimes.Find("onnx") == nullptr) GTEST_SKIP() << "no onnx runtime in this build";
   std::stringstream model;
   model << model_file.rdbuf();
-  InProcessExecutor ex(runtimes, InProcessExecutor::Options{2, "cpu", ""}, nullptr);
+  // Every request is sent at once: the unbatched ones queue past 4 per worker.
+  InProcessExecutor ex(runtimes, InProcessExecutor::Options{2, "cpu", "", /*max_queue=*/1000},
+                       nullptr);
   for (auto [name, max_batch] : {std::pair<const char*, uint32_t>{"plain", 0}, {"batched", 8}}) {
     auto r = Await<v1::LoadFunctionResponse>([&](auto done) {
       ex.LoadFunction(LoadRequest(name, "onnx", model.str(), max_batch, 500'000), done);

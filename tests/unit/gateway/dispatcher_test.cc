@@ -46,10 +46,13 @@ v1::InvokeRequest MakeRequest() {
 
 // Time is a FakeClock: executors answer at once (or when released), probes
 // run when a test asks, and the watchdog re-reads the clock every 0.5 ms.
+// Tier queues are not what these tests are about (the fakes report a depth
+// of 5 for 1 worker): dispatcher_admission_test.cc has admission's own.
 Dispatcher::Options FakeTimeOptions() {
   Dispatcher::Options o;
   o.status_interval_ms = 0;
   o.watchdog_recheck_us = 500;
+  o.admission.max_queue_per_tier = 100000;
   return o;
 }
 
