@@ -134,7 +134,8 @@ struct Gateway {
   stoa::gateway::FakeInvoker invoker;
   stoa::scheduler::FakeScheduler scheduler;
   stoa::common::metrics::Registry metrics;
-  stoa::gateway::RestApi api{control, invoker, scheduler, metrics, {.control_threads = 1}};
+  stoa::gateway::RestApi api{
+      control, invoker, scheduler, metrics, {.control_threads = 1, .limits = {}}};
 };
 
 }  // namespace
