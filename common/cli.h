@@ -14,6 +14,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/wasm_limits.h"
 
 namespace stoa::common {
 
@@ -30,5 +31,12 @@ void AddWasmFlags(CLI::App& app, std::string& engine, std::string& cache_dir);
 // to (functions::RuntimeOptions::wasm_max_table_entries); a module declaring
 // more is refused at registration (docs/limits.md).
 void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries);
+
+// The module shape limits and the AOT compile sandbox (common::WasmLimits,
+// docs/limits.md): --wasm-max-module-bytes, --wasm-max-functions,
+// --wasm-max-locals, --wasm-max-total-locals, --wasm-max-function-bytes,
+// --wasm-compile-timeout-s, --wasm-compile-cpu-s, --wasm-compile-memory-mb,
+// --wasm-compile-file-mb, --wasm-compile-concurrency, --wasm-compile-user.
+void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits);
 
 }  // namespace stoa::common

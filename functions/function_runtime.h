@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "common/cancel_signal.h"
 #include "common/clock.h"
+#include "common/wasm_limits.h"
 #include "stoa/v1/function.pb.h"
 #include "stoa/v1/tensor.pb.h"
 
@@ -126,6 +127,9 @@ struct RuntimeOptions {
   std::string wasm_cache_dir;
   // Entries one Wasm table may have (WasmRuntimeOptions::max_table_entries).
   uint32_t wasm_max_table_entries = 100'000;
+  // Wasm module shape and compile sandbox limits
+  // (WasmRuntimeOptions::limits).
+  common::WasmLimits wasm_limits;
   // What the runtimes measure invocation budgets on (never null); it must
   // outlive the runtimes and every function they load.
   const common::Clock* clock = &common::RealClock::Get();

@@ -86,6 +86,7 @@ struct Flags {
   std::string wasm_cache_dir;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   uint32_t wasm_max_table_entries = 100'000;
+  stoa::common::WasmLimits wasm_limits;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -159,6 +160,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
+  stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -259,6 +261,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   runtime_options.wasm_engine = flags.wasm_engine;
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
   runtime_options.wasm_max_table_entries = flags.wasm_max_table_entries;
+  runtime_options.wasm_limits = flags.wasm_limits;
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
 
   std::random_device seed;

@@ -6,6 +6,7 @@
 #include "functions/wasm/aot_compiler.h"
 #include "functions/wasm/aot_engine.h"
 #include "functions/wasm/interp_engine.h"
+#include "functions/wasm/module_limits.h"
 #include "functions/wasm/wasm_outcome.h"
 #include "spdlog/spdlog.h"
 
@@ -72,6 +73,8 @@ absl::StatusOr<LoadedFunctionPtr> WasmRuntime::Load(const v1::FunctionSpec& spec
   const uint32_t memory_mb =
       spec.limits().memory_mb() != 0 ? spec.limits().memory_mb() : options_.default_memory_mb;
   const uint64_t cap_pages = static_cast<uint64_t>(memory_mb) * wasm::kPagesPerMiB;
+  absl::Status limited = wasm::CheckModuleLimits(artifact, options_.limits);
+  if (!limited.ok()) return limited;
   wasm::ModuleInfo info;
   absl::StatusOr<std::shared_ptr<const InterpModule>> decoded =
       wasm::DecodeModule(artifact, memory_mb, cap_pages, options_.max_table_entries, &info);
@@ -87,8 +90,14 @@ absl::StatusOr<LoadedFunctionPtr> WasmRuntime::Load(const v1::FunctionSpec& spec
     toolchain.translator = options_.aot_translator;
     toolchain.compiler = options_.aot_compiler;
     toolchain.opt_level = options_.aot_opt_level;
-    absl::StatusOr<wasm::AotObject> object = wasm::CompileAot(artifact, info, toolchain);
+    toolchain.limits = options_.limits;
+    absl::StatusOr<wasm::AotObject> object =
+        wasm::CompileAot(artifact, info, toolchain, spec.name());
     absl::Status status = object.status();
+    // A module that runs the compiler into a sandbox limit is refused, also
+    // with kAuto: the interpreter would hand the same module a way around
+    // the compile budget.
+    if (absl::IsResourceExhausted(status)) return absl::InvalidArgumentError(status.message());
     if (object.ok()) {
       absl::StatusOr<std::shared_ptr<const AotModule>> opened = wasm::LoadAot(object->path, info);
       status = opened.status();

@@ -27,7 +27,13 @@
 //  - "module exports no _start function …" (not a WASI command);
 //  - "module needs N MiB of linear memory at start; limits.memory_mb is M";
 //  - "table I declares N entries at start; the limit is M entries per table"
-//    (WasmRuntimeOptions::max_table_entries).
+//    (WasmRuntimeOptions::max_table_entries);
+//  - a module over WasmRuntimeOptions::limits (size, functions, locals,
+//    body size), checked first, in O(1) memory (module_limits.h);
+//  - a module whose AOT compile ran into a sandbox limit (time, memory, CPU,
+//    file size; compile_sandbox.h), with either kAot or kAuto: "wasm AOT
+//    compile of 'f' exceeded its time limit of 60 s (wasm compile time
+//    limit)".
 // Load returns the spec with runtime "wasm" and content_type defaulted to
 // "application/octet-stream"; inputs/outputs stay empty (raw bytes).
 //
@@ -58,6 +64,7 @@
 #include <string_view>
 
 #include "common/clock.h"
+#include "common/wasm_limits.h"
 #include "functions/function_runtime.h"
 
 namespace stoa::functions {
@@ -74,6 +81,9 @@ struct WasmRuntimeOptions {
   // Entries one table may declare or grow to; a module declaring more is
   // refused at Load (INVALID_ARGUMENT naming the limit).
   uint32_t max_table_entries = 100'000;
+  // Module shape limits, checked before the module is decoded
+  // (module_limits.h), and the AOT compile sandbox's (compile_sandbox.h).
+  common::WasmLimits limits;
   // Interpreter instructions between two deadline checks.
   int instructions_per_slice = 20000;
   WasmEngine engine = WasmEngine::kAuto;
