@@ -1,5 +1,6 @@
 #include "functions/wasm/wasm_runtime.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -72,7 +73,10 @@ absl::StatusOr<LoadedFunctionPtr> WasmRuntime::Load(const v1::FunctionSpec& spec
                                                     std::string_view artifact) {
   const uint32_t memory_mb =
       spec.limits().memory_mb() != 0 ? spec.limits().memory_mb() : options_.default_memory_mb;
-  const uint64_t cap_pages = static_cast<uint64_t>(memory_mb) * wasm::kPagesPerMiB;
+  // A 32-bit memory ends at 4 GiB (65,536 pages); a larger memory_mb would
+  // leave malloc no cap to fail at short of that.
+  const uint64_t cap_pages =
+      std::min<uint64_t>(static_cast<uint64_t>(memory_mb) * wasm::kPagesPerMiB, 65'536);
   absl::Status limited = wasm::CheckModuleLimits(artifact, options_.limits);
   if (!limited.ok()) return limited;
   wasm::ModuleInfo info;
