@@ -57,6 +57,7 @@ void SetLimit(int resource, rlim_t soft, rlim_t hard) {
   const int in = open("/dev/null", O_RDONLY);
   const int out = open(run.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(125);
+  close_range(3, ~0u, 0);  // no socket or file of the server reaches the tool
   if (chdir(run.work_dir.c_str()) != 0) _exit(125);
   const rlim_t mib = 1 << 20;
   SetLimit(RLIMIT_AS, limits.compile_memory_mb * mib, limits.compile_memory_mb * mib);
@@ -141,19 +142,21 @@ absl::Status RunSandboxed(const SandboxRun& run, const common::WasmLimits& limit
   bool timed_out = false;
   auto pause = std::chrono::milliseconds(1);
   for (;;) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid || (r < 0 && errno != EINTR)) break;
+    // WNOWAIT: the exited tool keeps its pid (and group id) until reaped,
+    // so the group kill below cannot reach a process that reused it.
+    siginfo_t info{};
+    const int r = waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    if ((r == 0 && info.si_pid == pid) || (r < 0 && errno != EINTR)) break;
     if (std::chrono::steady_clock::now() >= run.deadline) {
       timed_out = true;
-      kill(-pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
       break;
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
-  kill(-pid, SIGKILL);  // what the tool left running
+  kill(-pid, SIGKILL);  // at the deadline, and what the tool left running
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (timed_out) {
     return absl::ResourceExhaustedError(absl::StrCat(run.what, " exceeded its time limit of ",
                                                      limits.compile_timeout_s,
