@@ -30,7 +30,9 @@ class CompileSandboxTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     user_ = ResolveSandboxUser(limits_);
-    if (user_) ASSERT_EQ(chown(dir_.c_str(), user_->uid, user_->gid), 0);
+    if (user_) {
+      ASSERT_EQ(chown(dir_.c_str(), user_->uid, user_->gid), 0);
+    }
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -67,7 +69,9 @@ TEST_F(CompileSandboxTest, TheToolRunsUnderTheLimitsInTheWorkDir) {
            << dir_.string() << "\n"
            << (user_ ? user_->uid : geteuid()) << "\n";
   EXPECT_EQ(Read("out"), expected.str());
-  if (geteuid() == 0 && user_) EXPECT_NE(user_->uid, 0u);
+  if (geteuid() == 0 && user_) {
+    EXPECT_NE(user_->uid, 0u);
+  }
 }
 
 TEST_F(CompileSandboxTest, TheWallClockLimitKillsTheWholeGroup) {
