@@ -44,7 +44,7 @@ std::string Section(uint8_t id, const std::string& payload) {
 // section. Module(1, 3'000'000) is the 55-byte locals bomb.
 std::string Module(uint32_t functions, uint32_t locals, size_t padding = 0) {
   std::string out("\0asm\1\0\0\0", 8);
-  out += Section(1, Leb(1) + "\x60\x00\x00");
+  out += Section(1, Leb(1) + std::string("\x60\x00\x00", 3));
   out += Section(3, Leb(functions) + std::string(functions, '\0'));
   out += Section(5, std::string("\x01\x00\x01", 3));
   out += Section(7, Leb(2) + Leb(6) + "_start" + std::string("\0\0", 2) + Leb(6) + "memory" +

@@ -33,7 +33,7 @@ std::string Section(uint8_t id, const std::string& payload) {
 // declarations `decls` (count, i64 each), the others none.
 std::string Module(uint32_t functions, const std::vector<uint64_t>& decls, bool import = false) {
   std::string out("\0asm\1\0\0\0", 8);
-  out += Section(1, Leb(1) + "\x60\x00\x00");
+  out += Section(1, Leb(1) + std::string("\x60\x00\x00", 3));
   if (import) {
     out += Section(2, Leb(1) + Leb(4) + "wasi" + Leb(1) + "f" + std::string("\0", 1) + Leb(0));
   }
