@@ -374,8 +374,11 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
     object.cache_hit = true;
     return object;
   }
-  Gate().Enter(object.path, toolchain.limits.compile_concurrency);
-  absl::Cleanup leave = [&] { Gate().Leave(object.path); };
+  // Its own copy of the key: `return object` moves the path out before
+  // the cleanup runs.
+  const std::string key_path = object.path;
+  Gate().Enter(key_path, toolchain.limits.compile_concurrency);
+  absl::Cleanup leave = [&key_path] { Gate().Leave(key_path); };
   if (fs::exists(object.path, ec)) {  // another thread compiled it meanwhile
     object.cache_hit = true;
     return object;

@@ -119,8 +119,9 @@ std::optional<SandboxUser> ResolveSandboxUser(const common::WasmLimits& limits) 
 
 absl::Status RunSandboxed(const SandboxRun& run, const common::WasmLimits& limits) {
   const std::string path = FindOnPath(run.argv.at(0));
-  if (path.empty()) {
-    return absl::UnavailableError(absl::StrCat("cannot run '", run.argv[0], "': not found"));
+  if (path.empty() || access(path.c_str(), X_OK) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot run '", run.argv[0], "': ", std::strerror(path.empty() ? ENOENT : errno)));
   }
   std::vector<char*> argv;
   for (const std::string& a : run.argv) argv.push_back(const_cast<char*>(a.c_str()));
