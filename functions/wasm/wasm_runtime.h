@@ -47,8 +47,10 @@
 //    limits.timeout_ms has passed since Invoke started, on
 //    WasmRuntimeOptions::clock (interp: checked between slices of
 //    instructions; aot: a per-thread timer signal, see aot_engine.h).
-// Linear memory is capped at limits.memory_mb (default_memory_mb when 0):
-// memory.grow beyond it fails (returns -1), as the Wasm spec allows.
+// Linear memory is capped at limits.memory_mb (default_memory_mb when 0;
+// at most 4 GiB, where a 32-bit memory ends): memory.grow beyond it fails
+// (returns -1), as the Wasm spec allows, so a guest malloc returns NULL at
+// once; a non-zero exit or a trap near the cap says so in its message.
 //
 // Thread safety: Load and Invoke may run concurrently. A loaded function
 // holds the immutable decoded module (and the opened shared object) and
