@@ -51,7 +51,7 @@ void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries) {
       ->capture_default_str();
 }
 
-void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits) {
+void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits, std::string& compile_user) {
   app.add_option("--wasm-max-module-bytes", limits.max_module_bytes,
                  "largest Wasm module accepted, in bytes")
       ->check(CLI::Range(uint64_t{8}, uint64_t{1} << 32))
@@ -91,7 +91,7 @@ void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits) {
                  "Wasm AOT compiles running at once in this process")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
-  app.add_option("--wasm-compile-user", limits.compile_user,
+  app.add_option("--wasm-compile-user", compile_user,
                  "user the Wasm AOT compiler runs as when this process is root (\"\": root)")
       ->capture_default_str();
 }

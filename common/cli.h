@@ -37,6 +37,6 @@ void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries);
 // --wasm-max-locals, --wasm-max-total-locals, --wasm-max-function-bytes,
 // --wasm-compile-timeout-s, --wasm-compile-cpu-s, --wasm-compile-memory-mb,
 // --wasm-compile-file-mb, --wasm-compile-concurrency, --wasm-compile-user.
-void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits);
+void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits, std::string& compile_user);
 
 }  // namespace stoa::common

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 namespace stoa::common {
 
@@ -28,8 +27,9 @@ struct WasmLimits {
   uint32_t compile_memory_mb = 2048;  // RLIMIT_AS, per process
   uint32_t compile_file_mb = 512;     // RLIMIT_FSIZE, per file written
   uint32_t compile_concurrency = 2;   // compiles running at once, per process
-  // Who the tools run as when the process is root ("" = stay root).
-  std::string compile_user = "nobody";
+  // Who the tools run as when the process is root is a string, so it lives
+  // beside this struct (RuntimeOptions::wasm_compile_user): this one stays
+  // trivially copyable.
 };
 
 }  // namespace stoa::common

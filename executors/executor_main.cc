@@ -54,6 +54,7 @@ struct Flags {
   std::string wasm_cache_dir;
   uint32_t wasm_max_table_entries = 100'000;
   stoa::common::WasmLimits wasm_limits;
+  std::string wasm_compile_user = "nobody";
   std::string log_level = "info";
   std::string metrics_listen;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
@@ -92,7 +93,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
-  stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits);
+  stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits, flags.wasm_compile_user);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -121,6 +122,7 @@ int main(int argc, char** argv) {
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
   runtime_options.wasm_max_table_entries = flags.wasm_max_table_entries;
   runtime_options.wasm_limits = flags.wasm_limits;
+  runtime_options.wasm_compile_user = flags.wasm_compile_user;
   stoa::functions::RuntimeSet runtimes = device->kernel_device == "cuda"
                                              ? stoa::functions::cuda::CudaRuntimes(runtime_options)
                                              : stoa::functions::DefaultRuntimes(runtime_options);

@@ -130,6 +130,8 @@ struct RuntimeOptions {
   // Wasm module shape and compile sandbox limits
   // (WasmRuntimeOptions::limits).
   common::WasmLimits wasm_limits;
+  // The user the AOT compiler runs as when the process is root ("": root).
+  std::string wasm_compile_user = "nobody";
   // What the runtimes measure invocation budgets on (never null); it must
   // outlive the runtimes and every function they load.
   const common::Clock* clock = &common::RealClock::Get();

@@ -87,6 +87,7 @@ struct Flags {
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   uint32_t wasm_max_table_entries = 100'000;
   stoa::common::WasmLimits wasm_limits;
+  std::string wasm_compile_user = "nobody";
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -160,7 +161,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
-  stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits);
+  stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits, flags.wasm_compile_user);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -262,6 +263,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   runtime_options.wasm_cache_dir = flags.wasm_cache_dir;
   runtime_options.wasm_max_table_entries = flags.wasm_max_table_entries;
   runtime_options.wasm_limits = flags.wasm_limits;
+  runtime_options.wasm_compile_user = flags.wasm_compile_user;
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
 
   std::random_device seed;

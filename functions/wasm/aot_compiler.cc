@@ -383,7 +383,7 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
     object.cache_hit = true;
     return object;
   }
-  const std::optional<SandboxUser> user = ResolveSandboxUser(toolchain.limits);
+  const std::optional<SandboxUser> user = ResolveSandboxUser(toolchain.compile_user);
   absl::StatusOr<fs::path> work = MakeWorkDir(dir, user);
   if (!work.ok()) return work.status();
   const auto start = std::chrono::steady_clock::now();

@@ -44,7 +44,8 @@ struct AotToolchain {
   std::string translator = "wasm2c";  // looked up on PATH unless it has a '/'
   std::string compiler = "cc";
   std::string opt_level = "-O2";
-  common::WasmLimits limits;  // the compile_* fields: the sandbox
+  common::WasmLimits limits;            // the compile_* fields: the sandbox
+  std::string compile_user = "nobody";  // as root: who runs the tools ("": root)
 };
 
 struct AotObject {

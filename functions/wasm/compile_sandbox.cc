@@ -99,18 +99,18 @@ std::string LimitHit(int status, const std::string& log, const common::WasmLimit
 
 }  // namespace
 
-std::optional<SandboxUser> ResolveSandboxUser(const common::WasmLimits& limits) {
-  if (geteuid() != 0 || limits.compile_user.empty()) return std::nullopt;
+std::optional<SandboxUser> ResolveSandboxUser(const std::string& user) {
+  if (geteuid() != 0 || user.empty()) return std::nullopt;
   static std::atomic<bool> warned{false};
   passwd entry{};
   passwd* found = nullptr;
   char buffer[4096];
-  if (getpwnam_r(limits.compile_user.c_str(), &entry, buffer, sizeof buffer, &found) != 0 ||
-      found == nullptr || found->pw_uid == 0) {
+  if (getpwnam_r(user.c_str(), &entry, buffer, sizeof buffer, &found) != 0 || found == nullptr ||
+      found->pw_uid == 0) {
     if (!warned.exchange(true)) {
       spdlog::warn(
           "wasm compile sandbox: user '{}' not found (or is root); Wasm AOT compiles run as root",
-          limits.compile_user);
+          user);
     }
     return std::nullopt;
   }

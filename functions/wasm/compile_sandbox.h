@@ -37,13 +37,13 @@
 namespace stoa::functions::wasm {
 
 // The user the tools run as: set when this process is root and
-// `limits.compile_user` names a user that exists; nullopt otherwise (the
+// `user` names a user that exists; nullopt otherwise (the
 // tools then run as this process's user; the reason is logged once).
 struct SandboxUser {
   uid_t uid = 0;
   gid_t gid = 0;
 };
-std::optional<SandboxUser> ResolveSandboxUser(const common::WasmLimits& limits);
+std::optional<SandboxUser> ResolveSandboxUser(const std::string& user);
 
 struct SandboxRun {
   std::vector<std::string> argv;  // argv[0] is looked up on PATH unless it has a '/'

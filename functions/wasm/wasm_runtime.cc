@@ -95,6 +95,7 @@ absl::StatusOr<LoadedFunctionPtr> WasmRuntime::Load(const v1::FunctionSpec& spec
     toolchain.compiler = options_.aot_compiler;
     toolchain.opt_level = options_.aot_opt_level;
     toolchain.limits = options_.limits;
+    toolchain.compile_user = options_.compile_user;
     absl::StatusOr<wasm::AotObject> object =
         wasm::CompileAot(artifact, info, toolchain, spec.name());
     absl::Status status = object.status();

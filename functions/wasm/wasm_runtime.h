@@ -86,6 +86,7 @@ struct WasmRuntimeOptions {
   // Module shape limits, checked before the module is decoded
   // (module_limits.h), and the AOT compile sandbox's (compile_sandbox.h).
   common::WasmLimits limits;
+  std::string compile_user = "nobody";  // as root: who runs the compiler ("": root)
   // Interpreter instructions between two deadline checks.
   int instructions_per_slice = 20000;
   WasmEngine engine = WasmEngine::kAuto;

@@ -29,7 +29,7 @@ class CompileSandboxTest : public ::testing::Test {
     std::string tmpl = (fs::temp_directory_path() / "stoa-sandbox-test-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
-    user_ = ResolveSandboxUser(limits_);
+    user_ = ResolveSandboxUser("nobody");
     if (user_) {
       ASSERT_EQ(chown(dir_.c_str(), user_->uid, user_->gid), 0);
     }
