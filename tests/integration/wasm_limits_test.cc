@@ -8,6 +8,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -200,13 +202,21 @@ TEST_F(WasmLimitsTest, TheSandboxStopsACompileBombWithoutHoldingUpOthers) {
     HttpClient client(gateway_->address());
     return Register("bomb", R"({"name":"bomb","runtime":"wasm"})", Module(1, 3'000'000), &client);
   });
-  // The bomb compiles first: wait for the gateway's wasm2c child.
-  const std::string children = "/proc/" + std::to_string(gateway_->pid()) + "/task/" +
-                               std::to_string(gateway_->pid()) + "/children";
-  for (int i = 0; i < 400 && ReadFileOrDie(children).empty(); ++i) {
+  // The bomb compiles first: wait for the gateway's wasm2c child (a
+  // thread's children are listed under that thread's task).
+  auto compiling = [&] {
+    const std::string tasks = "/proc/" + std::to_string(gateway_->pid()) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream in(task.path() / "children");
+      std::string pids;
+      if (std::getline(in, pids) && !pids.empty()) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 400 && !compiling(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_FALSE(ReadFileOrDie(children).empty()) << "the bomb never reached the compiler";
+  ASSERT_TRUE(compiling()) << "the bomb never reached the compiler";
   HttpResult other = Register("small", R"({"name":"small","runtime":"wasm"})", Module(2, 3));
   const double other_s = Seconds(start);
   EXPECT_EQ(other.status, 201) << other.body;
