@@ -65,6 +65,48 @@ void AddOnnxLimitFlags(CLI::App& app, OnnxLimitFlags& limits) {
                  "memory budget in MiB of an ONNX function (constants plus one call's tensors) "
                  "whose spec sets no limits.memory_mb, and the most a spec may ask for")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits, std::string& compile_user) {
+  app.add_option("--wasm-max-module-bytes", limits.max_module_bytes,
+                 "largest Wasm module accepted, in bytes")
+      ->check(CLI::Range(uint64_t{8}, uint64_t{1} << 32))
+      ->capture_default_str();
+  app.add_option("--wasm-max-functions", limits.max_functions,
+                 "functions (imported and defined) one Wasm module may declare")
+      ->check(CLI::Range(1u, 10'000'000u))
+      ->capture_default_str();
+  app.add_option("--wasm-max-locals", limits.max_locals, "locals one Wasm function may declare")
+      ->check(CLI::Range(1u, UINT32_MAX))
+      ->capture_default_str();
+  app.add_option("--wasm-max-total-locals", limits.max_total_locals,
+                 "locals all functions of one Wasm module may declare together")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--wasm-max-function-bytes", limits.max_function_bytes,
+                 "largest Wasm function body, in bytes")
+      ->check(CLI::Range(1u, UINT32_MAX))
+      ->capture_default_str();
+  app.add_option("--wasm-compile-timeout-s", limits.compile_timeout_s,
+                 "wall-clock limit of one Wasm AOT compile (wasm2c + cc); the module is refused")
+      ->check(CLI::Range(1u, 86'400u))
+      ->capture_default_str();
+  app.add_option("--wasm-compile-cpu-s", limits.compile_cpu_s,
+                 "CPU seconds each process of a Wasm AOT compile may use (RLIMIT_CPU)")
+      ->check(CLI::Range(1u, 86'400u))
+      ->capture_default_str();
+  app.add_option("--wasm-compile-memory-mb", limits.compile_memory_mb,
+                 "address space each process of a Wasm AOT compile may use (RLIMIT_AS), MiB")
+      ->check(CLI::Range(64u, 1'048'576u))
+      ->capture_default_str();
+  app.add_option("--wasm-compile-file-mb", limits.compile_file_mb,
+                 "largest file a Wasm AOT compile may write (RLIMIT_FSIZE), MiB")
+      ->check(CLI::Range(1u, 1'048'576u))
+      ->capture_default_str();
+  app.add_option("--wasm-compile-concurrency", limits.compile_concurrency,
+                 "Wasm AOT compiles running at once in this process")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
+  app.add_option("--wasm-compile-user", compile_user,
+                 "user the Wasm AOT compiler runs as when this process is root (\"\": root)")
       ->capture_default_str();
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/wasm_limits.h"
 
 namespace stoa::common {
 
@@ -42,5 +43,11 @@ struct OnnxLimitFlags {
   int64_t max_memory_mb = 1024;
 };
 void AddOnnxLimitFlags(CLI::App& app, OnnxLimitFlags& limits);
+// The module shape limits and the AOT compile sandbox (common::WasmLimits,
+// docs/limits.md): --wasm-max-module-bytes, --wasm-max-functions,
+// --wasm-max-locals, --wasm-max-total-locals, --wasm-max-function-bytes,
+// --wasm-compile-timeout-s, --wasm-compile-cpu-s, --wasm-compile-memory-mb,
+// --wasm-compile-file-mb, --wasm-compile-concurrency, --wasm-compile-user.
+void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits, std::string& compile_user);
 
 }  // namespace stoa::common

@@ -58,6 +58,8 @@ struct Flags {
   std::string wasm_cache_dir;
   uint32_t wasm_max_table_entries = 100'000;
   stoa::common::OnnxLimitFlags onnx_limits;
+  stoa::common::WasmLimits wasm_limits;
+  std::string wasm_compile_user = "nobody";
   std::string log_level = "info";
   std::string metrics_listen;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
@@ -106,6 +108,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/false);
   stoa::common::AddOnnxLimitFlags(app, flags.onnx_limits);
+  stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits, flags.wasm_compile_user);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -136,6 +139,8 @@ int main(int argc, char** argv) {
   runtime_options.onnx_max_nodes = flags.onnx_limits.max_nodes;
   runtime_options.onnx_max_initializer_mb = flags.onnx_limits.max_initializer_mb;
   runtime_options.onnx_max_memory_mb = flags.onnx_limits.max_memory_mb;
+  runtime_options.wasm_limits = flags.wasm_limits;
+  runtime_options.wasm_compile_user = flags.wasm_compile_user;
   stoa::functions::RuntimeSet runtimes = device->kernel_device == "cuda"
                                              ? stoa::functions::cuda::CudaRuntimes(runtime_options)
                                              : stoa::functions::DefaultRuntimes(runtime_options);

@@ -35,6 +35,8 @@ WasmRuntimeOptions WasmOptionsFrom(const RuntimeOptions& options) {
                 : options.wasm_engine == "interp" ? WasmEngine::kInterp
                                                   : WasmEngine::kAuto;
   wasm.aot_cache_dir = options.wasm_cache_dir;
+  wasm.limits = options.wasm_limits;
+  wasm.compile_user = options.wasm_compile_user;
   wasm.max_table_entries = options.wasm_max_table_entries;
   wasm.clock = options.clock;
   return wasm;

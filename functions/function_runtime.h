@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "common/cancel_signal.h"
 #include "common/clock.h"
+#include "common/wasm_limits.h"
 #include "stoa/v1/function.pb.h"
 #include "stoa/v1/tensor.pb.h"
 
@@ -135,6 +136,11 @@ struct RuntimeOptions {
   int64_t onnx_max_nodes = 100'000;
   int64_t onnx_max_initializer_mb = 2048;
   int64_t onnx_max_memory_mb = 1024;
+  // Wasm module shape and compile sandbox limits
+  // (WasmRuntimeOptions::limits).
+  common::WasmLimits wasm_limits;
+  // The user the AOT compiler runs as when the process is root ("": root).
+  std::string wasm_compile_user = "nobody";
   // What the runtimes measure invocation budgets on (never null); it must
   // outlive the runtimes and every function they load.
   const common::Clock* clock = &common::RealClock::Get();

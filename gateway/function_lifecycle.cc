@@ -54,19 +54,23 @@ absl::Status FunctionLifecycle::Restore(const std::string& policy_file) {
 
 absl::StatusOr<Registered> FunctionLifecycle::Register(Registration reg, bool replace) {
   const std::string name = reg.spec.name();
-  absl::MutexLock lock(&mu_);
-  auto previous = registry_.Get(name);
-  if (previous.ok() && !replace) {
+  auto exists = [&](const absl::StatusOr<StoredFunction>& previous) {
     return absl::AlreadyExistsError(absl::StrCat("function '", name, "' already exists (version ",
                                                  previous->spec.version(), "); PUT /v1/functions/",
                                                  name, " replaces it"));
-  }
-  // Validating the artifact also derives the signature.
+  };
+  if (auto previous = registry_.Get(name); previous.ok() && !replace) return exists(previous);
+  // Validating the artifact also derives the signature. It may compile (a
+  // Wasm module, in the compile sandbox), so it runs outside the lock: other
+  // registrations do not wait for it.
   auto loaded = runtimes_.Load(reg.spec, reg.artifact);
   if (!loaded.ok()) {
     return absl::Status(loaded.status().code(),
                         absl::StrCat("artifact rejected: ", loaded.status().message()));
   }
+  absl::MutexLock lock(&mu_);
+  auto previous = registry_.Get(name);
+  if (previous.ok() && !replace) return exists(previous);
   *reg.spec.mutable_inputs() = (*loaded)->spec().inputs();
   *reg.spec.mutable_outputs() = (*loaded)->spec().outputs();
   auto stored = registry_.Put(std::move(reg.spec), std::move(reg.artifact), replace);

@@ -19,8 +19,11 @@
 //                       logged and skipped).
 //
 // Thread safety: all methods may be called concurrently; changes are
-// serialized by one mutex (they parse models and fsync: run them off the
-// I/O threads). Ownership: everything passed in must outlive it.
+// serialized by one mutex (they fsync: run them off the I/O threads), but
+// Register validates and loads the artifact (parsing a model, compiling a
+// Wasm module) before taking it, so registrations do not queue behind a
+// slow compile; the name is checked again under the mutex. Ownership: everything passed in must
+// outlive it.
 #pragma once
 
 #include <string>

@@ -100,6 +100,8 @@ struct Flags {
   stoa::common::OnnxLimitFlags onnx_limits;
   uint32_t max_queue_per_tier = 0;
   uint32_t edge_max_queue = 0;
+  stoa::common::WasmLimits wasm_limits;
+  std::string wasm_compile_user = "nobody";
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -186,6 +188,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/true);
   stoa::common::AddOnnxLimitFlags(app, flags.onnx_limits);
+  stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits, flags.wasm_compile_user);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -316,6 +319,8 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   runtime_options.onnx_max_nodes = flags.onnx_limits.max_nodes;
   runtime_options.onnx_max_initializer_mb = flags.onnx_limits.max_initializer_mb;
   runtime_options.onnx_max_memory_mb = flags.onnx_limits.max_memory_mb;
+  runtime_options.wasm_limits = flags.wasm_limits;
+  runtime_options.wasm_compile_user = flags.wasm_compile_user;
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
 
   std::random_device seed;

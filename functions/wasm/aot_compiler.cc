@@ -1,9 +1,7 @@
 #include "functions/wasm/aot_compiler.h"
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,14 +15,15 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/sha256.h"
 #include "functions/wasm/aot_host_abi.h"
-
-extern char** environ;
+#include "functions/wasm/compile_sandbox.h"
 
 namespace stoa::functions::wasm {
 namespace {
@@ -180,41 +179,6 @@ std::string Forwarder(const WasmImport& import, size_t index) {
                       "stoa_host->wasi(w, ", index, ", a);\n}\n");
 }
 
-std::string ReadFile(const fs::path& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s(max_bytes, '\0');
-  in.read(s.data(), static_cast<std::streamsize>(max_bytes));
-  s.resize(static_cast<size_t>(in.gcount()));
-  return s;
-}
-
-// Runs argv[0] (PATH lookup) with stdout/stderr into `log`; UNAVAILABLE
-// with the head of the log unless it exits 0.
-absl::Status RunTool(const std::vector<std::string>& argv, const fs::path& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot run '", argv[0], "': ", std::strerror(rc)));
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat(
-      "'", argv[0], "' failed (",
-      WIFEXITED(status) ? absl::StrCat("exit ", WEXITSTATUS(status)) : std::string("signal"),
-      "): ", absl::StripAsciiWhitespace(ReadFile(log, 600))));
-}
-
 // The cache holds code this process will run, so it must be ours alone: a
 // directory (not a symlink) owned by the effective user and writable by
 // nobody else. A missing one is created with mode 0700.
@@ -235,9 +199,119 @@ absl::Status CheckCacheDir(const fs::path& dir) {
   return absl::OkStatus();
 }
 
-absl::Mutex& CompileMutex() {
-  static auto* mu = new absl::Mutex;
-  return *mu;
+// Compiles in progress in this process: at most `limit` at once, and one
+// per object path (the same module is compiled once; the others then find
+// it in the cache).
+class CompileGate {
+ public:
+  void Enter(const std::string& key, uint32_t limit) {
+    absl::MutexLock lock(&mu_);
+    while (running_ >= std::max<uint32_t>(limit, 1) || keys_.contains(key)) cv_.Wait(&mu_);
+    ++running_;
+    keys_.insert(key);
+  }
+  void Leave(const std::string& key) {
+    absl::MutexLock lock(&mu_);
+    --running_;
+    keys_.erase(key);
+    cv_.SignalAll();
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  uint32_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<std::string> keys_ ABSL_GUARDED_BY(mu_);
+};
+
+CompileGate& Gate() {
+  static auto* gate = new CompileGate;
+  return *gate;
+}
+
+// A private work directory for the tools: in the cache when they run as
+// this user; in the system temp directory, owned by the sandbox user, when
+// they run as another (the cache directory is 0700).
+absl::StatusOr<fs::path> MakeWorkDir(const fs::path& cache,
+                                     const std::optional<SandboxUser>& user) {
+  std::error_code ec;
+  std::string tmpl =
+      ((user ? fs::temp_directory_path(ec) : cache) / "stoa-wasm-build-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create a build directory ", tmpl, ": ", std::strerror(errno)));
+  }
+  if (user && chown(tmpl.c_str(), user->uid, user->gid) != 0) {
+    const int err = errno;
+    fs::remove_all(tmpl, ec);
+    return absl::UnavailableError(
+        absl::StrCat("cannot hand ", tmpl, " to the compile user: ", std::strerror(err)));
+  }
+  return fs::path(tmpl);
+}
+
+// Copies the tools' output into the cache (never following a link the
+// sandbox user may have left) and renames it into place.
+absl::Status Install(const fs::path& built, const std::string& target) {
+  const int in = open(built.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st {};
+  if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (in >= 0) close(in);
+    return absl::UnavailableError(absl::StrCat("the compiler left no object at ", built.string()));
+  }
+  std::string tmp = target + ".tmp-XXXXXX";
+  const int out = mkstemp(tmp.data());
+  bool ok = out >= 0 && fchmod(out, 0700) == 0;
+  char buffer[1 << 16];
+  for (ssize_t n; ok && (n = read(in, buffer, sizeof buffer)) != 0;) {
+    ok = n > 0 && write(out, buffer, static_cast<size_t>(n)) == n;
+  }
+  close(in);
+  if (out >= 0) close(out);
+  if (!ok || rename(tmp.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    return absl::UnavailableError(
+        absl::StrCat("cannot move the compiled module into ", target, ": ", std::strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+// wasm2c, then cc, in `work` under the sandbox; the object is work/module.so.
+absl::Status Build(std::string_view artifact, const std::string& glue, const fs::path& work,
+                   const AotToolchain& toolchain, const std::optional<SandboxUser>& user,
+                   std::string_view function) {
+  {
+    std::ofstream wasm(work / "module.wasm", std::ios::binary);
+    wasm.write(artifact.data(), static_cast<std::streamsize>(artifact.size()));
+    std::ofstream(work / "unit.c") << glue;
+  }
+  SandboxRun run;
+  run.work_dir = work.string();
+  run.user = user;
+  run.deadline = std::chrono::steady_clock::now() +
+                 std::chrono::seconds(std::max<uint32_t>(toolchain.limits.compile_timeout_s, 1));
+  run.what = absl::StrCat("wasm AOT compile of '", std::string(function), "'");
+  run.argv = {toolchain.translator,        (work / "module.wasm").string(), "-n", "stoa", "-o",
+              (work / "module.c").string()};
+  run.log = (work / "wasm2c.log").string();
+  absl::Status s = RunSandboxed(run, toolchain.limits);
+  if (!s.ok()) return s;
+  run.argv = {toolchain.compiler,
+              toolchain.opt_level,
+              "-fPIC",
+              "-shared",
+              "-fvisibility=hidden",
+              "-fstack-clash-protection",
+              "-DNDEBUG",
+              "-w",
+              "-I" + work.string(),
+              (work / "unit.c").string(),
+              "-o",
+              (work / "module.so").string(),
+              "-lm"};
+  run.log = (work / "cc.log").string();
+  return RunSandboxed(run, toolchain.limits);
 }
 
 }  // namespace
@@ -282,7 +356,7 @@ std::string GlueSource(const ModuleInfo& info) {
 }
 
 absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo& info,
-                                     const AotToolchain& toolchain) {
+                                     const AotToolchain& toolchain, std::string_view function) {
   absl::Status s = CheckCompilable(info);
   if (!s.ok()) return s;
   const fs::path dir = toolchain.cache_dir.empty() ? DefaultAotCacheDir() : toolchain.cache_dir;
@@ -300,37 +374,22 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
     object.cache_hit = true;
     return object;
   }
-  absl::MutexLock lock(&CompileMutex());
+  // Its own copy of the key: `return object` moves the path out before
+  // the cleanup runs.
+  const std::string key_path = object.path;
+  Gate().Enter(key_path, toolchain.limits.compile_concurrency);
+  absl::Cleanup leave = [&key_path] { Gate().Leave(key_path); };
   if (fs::exists(object.path, ec)) {  // another thread compiled it meanwhile
     object.cache_hit = true;
     return object;
   }
-  std::string tmp_template = (dir / "tmp-XXXXXX").string();
-  if (mkdtemp(tmp_template.data()) == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot create a directory in the AOT cache ",
-                                               dir.string(), ": ", std::strerror(errno)));
-  }
-  const fs::path tmp = tmp_template;
+  const std::optional<SandboxUser> user = ResolveSandboxUser(toolchain.compile_user);
+  absl::StatusOr<fs::path> work = MakeWorkDir(dir, user);
+  if (!work.ok()) return work.status();
   const auto start = std::chrono::steady_clock::now();
-  {
-    std::ofstream wasm(tmp / "module.wasm", std::ios::binary);
-    wasm.write(artifact.data(), static_cast<std::streamsize>(artifact.size()));
-    std::ofstream(tmp / "unit.c") << glue;
-  }
-  s = RunTool({toolchain.translator, (tmp / "module.wasm").string(), "-n", "stoa", "-o",
-               (tmp / "module.c").string()},
-              tmp / "wasm2c.log");
-  if (s.ok()) {
-    s = RunTool({toolchain.compiler, toolchain.opt_level, "-fPIC", "-shared", "-fvisibility=hidden",
-                 "-fstack-clash-protection", "-DNDEBUG", "-w", "-I" + tmp.string(),
-                 (tmp / "unit.c").string(), "-o", (tmp / "module.so").string(), "-lm"},
-                tmp / "cc.log");
-  }
-  if (s.ok() && rename((tmp / "module.so").c_str(), object.path.c_str()) != 0) {
-    s = absl::UnavailableError(absl::StrCat("cannot move the compiled module into ", object.path,
-                                            ": ", std::strerror(errno)));
-  }
-  fs::remove_all(tmp, ec);
+  s = Build(artifact, glue, *work, toolchain, user, function);
+  if (s.ok()) s = Install(*work / "module.so", object.path);
+  fs::remove_all(*work, ec);
   if (!s.ok()) return s;
   object.compile_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -11,15 +11,20 @@
 // written to a temporary directory next to it and renamed into place, so
 // concurrent loads (threads or processes) never see a partial file, and a
 // later Load (also after a restart) reuses it without compiling.
-// Compilations in one process are serialized. The directory holds code the
+// The tools run in the compile sandbox (compile_sandbox.h) under
+// AotToolchain::limits, in a work directory of their own; the object is
+// copied into the cache by this process. Compiles of different modules run
+// concurrently (at most limits.compile_concurrency at once); concurrent
+// compiles of one module wait for the first and reuse its object. The directory holds code the
 // process will run, so it must be private: owned by the effective user, not
 // a symlink, not writable by group or others (created with mode 0700 when
 // missing); otherwise AOT is UNAVAILABLE.
 //
-// Errors: UNAVAILABLE when the translator or compiler is missing or fails
-// (the message carries the tool's first lines of stderr), FAILED_PRECONDITION
-// when the module cannot be compiled by this engine (an import name or type
-// the glue cannot express). The runtime then falls back to the interpreter.
+// Errors: RESOURCE_EXHAUSTED when a sandbox limit stopped a tool (the
+// message names the limit; the runtime refuses the module), UNAVAILABLE when the translator or
+// compiler is missing or fails (the message carries the tool's first lines of stderr),
+// FAILED_PRECONDITION when the module cannot be compiled by this engine (an import name or type the
+// glue cannot express). The runtime then falls back to the interpreter.
 //
 // Thread safety: CompileAot may be called concurrently.
 #pragma once
@@ -29,6 +34,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/wasm_limits.h"
 #include "functions/wasm/interp_engine.h"
 
 namespace stoa::functions::wasm {
@@ -38,6 +44,8 @@ struct AotToolchain {
   std::string translator = "wasm2c";  // looked up on PATH unless it has a '/'
   std::string compiler = "cc";
   std::string opt_level = "-O2";
+  common::WasmLimits limits;            // the compile_* fields: the sandbox
+  std::string compile_user = "nobody";  // as root: who runs the tools ("": root)
 };
 
 struct AotObject {
@@ -46,8 +54,9 @@ struct AotObject {
   double compile_ms = 0;   // translate + compile (0 on a cache hit)
 };
 
+// `function` names the function in sandbox messages.
 absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo& info,
-                                     const AotToolchain& toolchain);
+                                     const AotToolchain& toolchain, std::string_view function);
 
 // $XDG_CACHE_HOME/stoa/wasm when XDG_CACHE_HOME is set, else
 // /tmp/stoa-wasm-cache-<uid>.

@@ -16,6 +16,16 @@ std::string WithStderr(std::string message, const std::string& err) {
   return message;
 }
 
+// memory.grow past the cap returns -1 without a trap (malloc returns
+// NULL); a program whose allocation failed usually aborts or exits non-zero,
+// so say how close to the cap it was.
+void AppendMemoryNote(const CallEnd& end, const CallLimits& limits, std::string& message) {
+  if (end.memory_pages == 0 || end.memory_pages * 10 < limits.cap_pages * 9) return;
+  absl::StrAppend(&message, " (linear memory is near its limit: ",
+                  absl::StrFormat("%.1f", end.memory_pages / double(kPagesPerMiB)), " of ",
+                  limits.cap_pages / kPagesPerMiB, " MiB; memory.grow beyond it fails)");
+}
+
 }  // namespace
 
 CallLimits MakeCallLimits(std::string_view function, uint32_t timeout_ms, int64_t budget_us,
@@ -46,19 +56,14 @@ absl::StatusOr<InvocationOutput> FinishCall(const CallEnd& end, const CallLimits
       return absl::InternalError(WithStderr("wasm trap: uncaught exception", context.stderr_data));
     case CallEnd::Kind::kTrapped: {
       std::string message = absl::StrCat("wasm trap: ", end.trap);
-      // memory.grow past the cap returns -1 without a trap; a program whose
-      // allocation failed usually aborts, so say how close to the cap it was.
-      if (end.memory_pages != 0 && end.memory_pages * 10 >= limits.cap_pages * 9) {
-        absl::StrAppend(&message, " (linear memory is near its limit: ",
-                        absl::StrFormat("%.1f", end.memory_pages / double(kPagesPerMiB)), " of ",
-                        limits.cap_pages / kPagesPerMiB, " MiB; memory.grow beyond it fails)");
-      }
+      AppendMemoryNote(end, limits, message);
       return absl::InternalError(WithStderr(std::move(message), context.stderr_data));
     }
     case CallEnd::Kind::kExited:
       if (context.exit_code.value_or(0) != 0) {
-        return absl::InternalError(WithStderr(
-            absl::StrCat("function exited with status ", *context.exit_code), context.stderr_data));
+        std::string message = absl::StrCat("function exited with status ", *context.exit_code);
+        AppendMemoryNote(end, limits, message);
+        return absl::InternalError(WithStderr(std::move(message), context.stderr_data));
       }
       break;
     case CallEnd::Kind::kReturned:

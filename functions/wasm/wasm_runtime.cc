@@ -1,11 +1,13 @@
 #include "functions/wasm/wasm_runtime.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "functions/wasm/aot_compiler.h"
 #include "functions/wasm/aot_engine.h"
 #include "functions/wasm/interp_engine.h"
+#include "functions/wasm/module_limits.h"
 #include "functions/wasm/wasm_outcome.h"
 #include "spdlog/spdlog.h"
 
@@ -71,7 +73,12 @@ absl::StatusOr<LoadedFunctionPtr> WasmRuntime::Load(const v1::FunctionSpec& spec
                                                     std::string_view artifact) {
   const uint32_t memory_mb =
       spec.limits().memory_mb() != 0 ? spec.limits().memory_mb() : options_.default_memory_mb;
-  const uint64_t cap_pages = static_cast<uint64_t>(memory_mb) * wasm::kPagesPerMiB;
+  // A 32-bit memory ends at 4 GiB (65,536 pages); a larger memory_mb would
+  // leave malloc no cap to fail at short of that.
+  const uint64_t cap_pages =
+      std::min<uint64_t>(static_cast<uint64_t>(memory_mb) * wasm::kPagesPerMiB, 65'536);
+  absl::Status limited = wasm::CheckModuleLimits(artifact, options_.limits);
+  if (!limited.ok()) return limited;
   wasm::ModuleInfo info;
   absl::StatusOr<std::shared_ptr<const InterpModule>> decoded =
       wasm::DecodeModule(artifact, memory_mb, cap_pages, options_.max_table_entries, &info);
@@ -87,8 +94,15 @@ absl::StatusOr<LoadedFunctionPtr> WasmRuntime::Load(const v1::FunctionSpec& spec
     toolchain.translator = options_.aot_translator;
     toolchain.compiler = options_.aot_compiler;
     toolchain.opt_level = options_.aot_opt_level;
-    absl::StatusOr<wasm::AotObject> object = wasm::CompileAot(artifact, info, toolchain);
+    toolchain.limits = options_.limits;
+    toolchain.compile_user = options_.compile_user;
+    absl::StatusOr<wasm::AotObject> object =
+        wasm::CompileAot(artifact, info, toolchain, spec.name());
     absl::Status status = object.status();
+    // A module that runs the compiler into a sandbox limit is refused, also
+    // with kAuto: the interpreter would hand the same module a way around
+    // the compile budget.
+    if (absl::IsResourceExhausted(status)) return absl::InvalidArgumentError(status.message());
     if (object.ok()) {
       absl::StatusOr<std::shared_ptr<const AotModule>> opened = wasm::LoadAot(object->path, info);
       status = opened.status();

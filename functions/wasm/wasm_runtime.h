@@ -27,7 +27,13 @@
 //  - "module exports no _start function …" (not a WASI command);
 //  - "module needs N MiB of linear memory at start; limits.memory_mb is M";
 //  - "table I declares N entries at start; the limit is M entries per table"
-//    (WasmRuntimeOptions::max_table_entries).
+//    (WasmRuntimeOptions::max_table_entries);
+//  - a module over WasmRuntimeOptions::limits (size, functions, locals,
+//    body size), checked first, in O(1) memory (module_limits.h);
+//  - a module whose AOT compile ran into a sandbox limit (time, memory, CPU,
+//    file size; compile_sandbox.h), with either kAot or kAuto: "wasm AOT
+//    compile of 'f' exceeded its time limit of 60 s (wasm compile time
+//    limit)".
 // Load returns the spec with runtime "wasm" and content_type defaulted to
 // "application/octet-stream"; inputs/outputs stay empty (raw bytes).
 //
@@ -41,8 +47,10 @@
 //    limits.timeout_ms has passed since Invoke started, on
 //    WasmRuntimeOptions::clock (interp: checked between slices of
 //    instructions; aot: a per-thread timer signal, see aot_engine.h).
-// Linear memory is capped at limits.memory_mb (default_memory_mb when 0):
-// memory.grow beyond it fails (returns -1), as the Wasm spec allows.
+// Linear memory is capped at limits.memory_mb (default_memory_mb when 0;
+// at most 4 GiB, where a 32-bit memory ends): memory.grow beyond it fails
+// (returns -1), as the Wasm spec allows, so a guest malloc returns NULL at
+// once; a non-zero exit or a trap near the cap says so in its message.
 //
 // Thread safety: Load and Invoke may run concurrently. A loaded function
 // holds the immutable decoded module (and the opened shared object) and
@@ -58,6 +66,7 @@
 #include <string_view>
 
 #include "common/clock.h"
+#include "common/wasm_limits.h"
 #include "functions/function_runtime.h"
 
 namespace stoa::functions {
@@ -74,6 +83,10 @@ struct WasmRuntimeOptions {
   // Entries one table may declare or grow to; a module declaring more is
   // refused at Load (INVALID_ARGUMENT naming the limit).
   uint32_t max_table_entries = 100'000;
+  // Module shape limits, checked before the module is decoded
+  // (module_limits.h), and the AOT compile sandbox's (compile_sandbox.h).
+  common::WasmLimits limits;
+  std::string compile_user = "nobody";  // as root: who runs the compiler ("": root)
   // Interpreter instructions between two deadline checks.
   int instructions_per_slice = 20000;
   WasmEngine engine = WasmEngine::kAuto;

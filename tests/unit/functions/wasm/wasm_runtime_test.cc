@@ -243,6 +243,20 @@ TEST_P(WasmRuntimeTest, MemoryBombHitsTheCap) {
   EXPECT_THAT(out.status().message(), HasSubstr("memory bomb: malloc failed after 1"));
 }
 
+// A guest malloc past limits.memory_mb gets NULL at once (memory.grow
+// returns -1 at the cap), and the exit names the cap.
+TEST_P(WasmRuntimeTest, MallocPastTheCapReturnsNull) {
+  LoadedFunctionPtr fn = MustLoad("malloc_loop", /*timeout_ms=*/600'000, /*memory_mb=*/16);
+  ASSERT_NE(fn, nullptr);
+  absl::StatusOr<InvocationOutput> out = Run(*fn, "65536");
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("function exited with status 1 (linear memory is near its limit: "));
+  EXPECT_THAT(out.status().message(), HasSubstr(" of 16 MiB; memory.grow beyond it fails)"));
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("malloc returned NULL after 16192 KiB in blocks of 65536 bytes"));
+}
+
 TEST_P(WasmRuntimeTest, NonZeroExitCarriesStderr) {
   LoadedFunctionPtr fn = MustLoad("fail");
   ASSERT_NE(fn, nullptr);
