@@ -65,6 +65,9 @@ void AddOnnxLimitFlags(CLI::App& app, OnnxLimitFlags& limits) {
                  "memory budget in MiB of an ONNX function (constants plus one call's tensors) "
                  "whose spec sets no limits.memory_mb, and the most a spec may ask for")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->capture_default_str();
+}
+
 void AddWasmModuleLimitFlags(CLI::App& app, WasmLimits& limits, std::string& compile_user) {
   app.add_option("--wasm-max-module-bytes", limits.max_module_bytes,
                  "largest Wasm module accepted, in bytes")

@@ -43,6 +43,7 @@ struct OnnxLimitFlags {
   int64_t max_memory_mb = 1024;
 };
 void AddOnnxLimitFlags(CLI::App& app, OnnxLimitFlags& limits);
+
 // The module shape limits and the AOT compile sandbox (common::WasmLimits,
 // docs/limits.md): --wasm-max-module-bytes, --wasm-max-functions,
 // --wasm-max-locals, --wasm-max-total-locals, --wasm-max-function-bytes,
