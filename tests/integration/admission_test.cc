@@ -52,19 +52,12 @@ class AdmissionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (Slow().empty()) GTEST_SKIP() << "wasm examples not built";
-    executor_ =
-        Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0", "--threads", "2"});
-    ASSERT_NE(executor_, nullptr);
-    gateway_ = Process::Start(
-        BinaryPath("stoa-gateway"),
-        {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("admission"), "--cloud",
-         executor_->address(), "--edge-threads", "2", "--status-interval-ms", "100"});
-    ASSERT_NE(gateway_, nullptr);
-    client_ = std::make_unique<HttpClient>(gateway_->address());
-    Multipart digits =
-        MakeRegistration(R"({"name":"digits","runtime":"onnx"})",
-                         ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
-    ASSERT_EQ(client_->Post("/v1/functions", digits.body, digits.content_type).status, 201);
+    Platform platform = StartPlatform("admission", {"--status-interval-ms", "100"});
+    executor_ = std::move(platform.executor);
+    gateway_ = std::move(platform.gateway);
+    client_ = std::move(platform.client);
+    ASSERT_NE(client_, nullptr);
+    ASSERT_EQ(RegisterDigits(*client_), 201);
   }
 
   void TearDown() override {

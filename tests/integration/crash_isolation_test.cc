@@ -39,14 +39,11 @@ int64_t RssKiB(pid_t pid) { return ProcStatusKiB(pid, "VmRSS"); }
 class CrashIsolationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    executor_ =
-        Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0", "--threads", "2"});
-    ASSERT_NE(executor_, nullptr);
-    gateway_ = Process::Start(BinaryPath("stoa-gateway"),
-                              {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("crash"),
-                               "--cloud", executor_->address(), "--edge-threads", "2"});
-    ASSERT_NE(gateway_, nullptr);
-    client_ = std::make_unique<HttpClient>(gateway_->address());
+    Platform platform = StartPlatform("crash");
+    executor_ = std::move(platform.executor);
+    gateway_ = std::move(platform.gateway);
+    client_ = std::move(platform.client);
+    ASSERT_NE(client_, nullptr);
   }
 
   void TearDown() override {

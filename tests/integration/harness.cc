@@ -57,6 +57,34 @@ std::string ReadFileOrDie(const std::string& path) {
   return ss.str();
 }
 
+Platform StartPlatform(const std::string& name, const std::vector<std::string>& gateway_args,
+                       const std::vector<std::string>& executor_args) {
+  Platform platform;
+  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--threads", "2"};
+  args.insert(args.end(), executor_args.begin(), executor_args.end());
+  platform.executor = Process::Start(BinaryPath("stoa-executor"), args);
+  if (platform.executor == nullptr) return platform;
+  args = {"--listen",       "127.0.0.1:0",
+          "--data-dir",     MakeTempDir(name),
+          "--cloud",        platform.executor->address(),
+          "--edge-threads", "2"};
+  args.insert(args.end(), gateway_args.begin(), gateway_args.end());
+  platform.gateway = Process::Start(BinaryPath("stoa-gateway"), args);
+  if (platform.gateway == nullptr) return platform;
+  platform.client = std::make_unique<HttpClient>(platform.gateway->address());
+  return platform;
+}
+
+std::string DigitsModel() {
+  return ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx"));
+}
+
+int RegisterDigits(HttpClient& client, const std::string& name) {
+  Multipart digits =
+      MakeRegistration(R"({"name":")" + name + R"(","runtime":"onnx"})", DigitsModel());
+  return client.Post("/v1/functions", digits.body, digits.content_type).status;
+}
+
 int64_t ProcStatusKiB(pid_t pid, const std::string& field) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   const std::string prefix = field + ":";

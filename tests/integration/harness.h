@@ -90,6 +90,25 @@ Multipart MakeRegistration(const std::string& spec_json, const std::string& arti
 
 std::string ReadFileOrDie(const std::string& path);
 
+// An executor and a gateway that uses it as its cloud tier, on loopback:
+// the set-up of most integration tests.
+struct Platform {
+  std::unique_ptr<Process> executor;
+  std::unique_ptr<Process> gateway;
+  std::unique_ptr<HttpClient> client;  // to the gateway
+};
+// Starts `stoa-executor --listen 127.0.0.1:0 --threads 2 <executor_args>`
+// and `stoa-gateway --listen 127.0.0.1:0 --data-dir <fresh dir named after
+// name> --cloud <executor> --edge-threads 2 <gateway_args>` (a later flag
+// wins). Fails the current test and leaves the fields that did not start
+// null.
+Platform StartPlatform(const std::string& name, const std::vector<std::string>& gateway_args = {},
+                       const std::vector<std::string>& executor_args = {});
+// The ONNX example functions/examples/digits/digits.onnx.
+std::string DigitsModel();
+// Registers DigitsModel() as `name` (POST /v1/functions): the HTTP status.
+int RegisterDigits(HttpClient& client, const std::string& name = "digits");
+
 // A field of /proc/<pid>/status in KiB ("VmRSS": resident now, "VmHWM": the
 // peak resident since start); -1 when unreadable.
 int64_t ProcStatusKiB(pid_t pid, const std::string& field);

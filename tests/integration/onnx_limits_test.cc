@@ -41,18 +41,12 @@ std::string CountBody(double n) {
 class OnnxLimitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    executor_ =
-        Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0", "--threads", "2"});
-    ASSERT_NE(executor_, nullptr);
-    gateway_ = Process::Start(BinaryPath("stoa-gateway"),
-                              {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("onnx-limits"),
-                               "--cloud", executor_->address(), "--edge-threads", "2"});
-    ASSERT_NE(gateway_, nullptr);
-    client_ = std::make_unique<HttpClient>(gateway_->address());
-    Multipart digits =
-        MakeRegistration(R"({"name":"digits","runtime":"onnx"})",
-                         ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
-    ASSERT_EQ(client_->Post("/v1/functions", digits.body, digits.content_type).status, 201);
+    Platform platform = StartPlatform("onnx-limits");
+    executor_ = std::move(platform.executor);
+    gateway_ = std::move(platform.gateway);
+    client_ = std::move(platform.client);
+    ASSERT_NE(client_, nullptr);
+    ASSERT_EQ(RegisterDigits(*client_), 201);
     ExpectDigitsServe();  // loads digits on the cloud too, before the baseline
     for (const Process* p : {gateway_.get(), executor_.get()}) {
       baseline_hwm_kib_.push_back(ProcStatusKiB(p->pid(), "VmHWM"));

@@ -75,19 +75,14 @@ std::string RawExchange(int port, const std::string& request) {
 class RequestLimitsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    executor_ = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0", "--threads",
-                                                             "2", "--max-artifact-mb", "1"});
-    ASSERT_NE(executor_, nullptr);
-    gateway_ = Process::Start(BinaryPath("stoa-gateway"),
-                              {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("limits"),
-                               "--cloud", executor_->address(), "--edge-threads", "2",
-                               "--max-description-bytes", "64", "--max-artifact-mb", "1"});
-    ASSERT_NE(gateway_, nullptr);
-    client_ = std::make_unique<HttpClient>(gateway_->address());
-    Multipart reg =
-        MakeRegistration(R"({"name":"digits","runtime":"onnx"})",
-                         ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
-    ASSERT_EQ(client_->Post("/v1/functions", reg.body, reg.content_type).status, 201);
+    Platform platform =
+        StartPlatform("limits", {"--max-description-bytes", "64", "--max-artifact-mb", "1"},
+                      {"--max-artifact-mb", "1"});
+    executor_ = std::move(platform.executor);
+    gateway_ = std::move(platform.gateway);
+    client_ = std::move(platform.client);
+    ASSERT_NE(client_, nullptr);
+    ASSERT_EQ(RegisterDigits(*client_), 201);
     ExpectServing();
     for (const Process* p : {gateway_.get(), executor_.get()}) {
       hwm_before_kib_.push_back(ProcStatusKiB(p->pid(), "VmHWM"));
