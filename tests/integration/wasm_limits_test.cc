@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "stoa/v1/executor.grpc.pb.h"
+#include "tests/fakes/functions/wasm_builders.h"
 #include "tests/integration/harness.h"
 
 namespace stoa::testing {
@@ -28,19 +29,8 @@ namespace {
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-std::string Leb(uint64_t n) {
-  std::string out;
-  do {
-    uint8_t b = n & 0x7f;
-    n >>= 7;
-    out.push_back(static_cast<char>(n != 0 ? b | 0x80 : b));
-  } while (n != 0);
-  return out;
-}
-
-std::string Section(uint8_t id, const std::string& payload) {
-  return std::string(1, static_cast<char>(id)) + Leb(payload.size()) + payload;
-}
+using functions::testing::Leb;
+using functions::testing::Section;
 
 // A WASI command of `functions` empty functions, the first (exported as
 // _start) declaring `locals` i64 locals, with `padding` bytes of custom

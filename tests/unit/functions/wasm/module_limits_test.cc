@@ -10,24 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/fakes/functions/wasm_builders.h"
+
 namespace stoa::functions::wasm {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string Leb(uint64_t n) {
-  std::string out;
-  do {
-    uint8_t b = n & 0x7f;
-    n >>= 7;
-    out.push_back(static_cast<char>(n != 0 ? b | 0x80 : b));
-  } while (n != 0);
-  return out;
-}
-
-std::string Section(uint8_t id, const std::string& payload) {
-  return std::string(1, static_cast<char>(id)) + Leb(payload.size()) + payload;
-}
+using functions::testing::Leb;
+using functions::testing::Section;
 
 // A module of `functions` functions () -> (); function 0 has the local
 // declarations `decls` (count, i64 each), the others none.
