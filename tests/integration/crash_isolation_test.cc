@@ -80,20 +80,6 @@ class CrashIsolationTest : public ::testing::Test {
     return Timed("POST", "/v1/functions", reg.body, reg.content_type, max_seconds);
   }
 
-  // The error body {"error":{"code","message"}}, strictly parsed; the message.
-  static std::string ErrorMessage(const HttpResult& r, int status, const std::string& code) {
-    EXPECT_EQ(r.status, status) << r.body;
-    json body;
-    try {
-      body = json::parse(r.body);  // throws on invalid UTF-8
-    } catch (const json::exception& e) {
-      ADD_FAILURE() << "error body is not valid JSON (" << e.what() << "): " << r.body;
-      return "";
-    }
-    EXPECT_EQ(body["error"]["code"], code) << r.body;
-    return body["error"]["message"].is_string() ? body["error"]["message"].get<std::string>() : "";
-  }
-
   std::unique_ptr<Process> executor_;
   std::unique_ptr<Process> gateway_;
   std::unique_ptr<HttpClient> client_;

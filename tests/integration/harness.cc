@@ -21,6 +21,7 @@
 
 #include "common/host_port.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 extern char** environ;
 
@@ -83,6 +84,23 @@ int RegisterDigits(HttpClient& client, const std::string& name) {
   Multipart digits =
       MakeRegistration(R"({"name":")" + name + R"(","runtime":"onnx"})", DigitsModel());
   return client.Post("/v1/functions", digits.body, digits.content_type).status;
+}
+
+std::string ErrorMessage(const HttpResult& r, int status, const std::string& code) {
+  EXPECT_EQ(r.status, status) << r.body;
+  nlohmann::json body;
+  try {
+    body = nlohmann::json::parse(r.body);  // throws on invalid UTF-8
+  } catch (const nlohmann::json::exception& e) {
+    ADD_FAILURE() << "error body is not valid JSON (" << e.what() << "): " << r.body.substr(0, 200);
+    return "";
+  }
+  if (!body.is_object() || !body["error"].is_object()) {
+    ADD_FAILURE() << "not an error body: " << r.body.substr(0, 200);
+    return "";
+  }
+  EXPECT_EQ(body["error"]["code"], code) << r.body;
+  return body["error"]["message"].is_string() ? body["error"]["message"].get<std::string>() : "";
 }
 
 int64_t ProcStatusKiB(pid_t pid, const std::string& field) {

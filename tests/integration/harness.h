@@ -109,6 +109,11 @@ std::string DigitsModel();
 // Registers DigitsModel() as `name` (POST /v1/functions): the HTTP status.
 int RegisterDigits(HttpClient& client, const std::string& name = "digits");
 
+// The error body {"error":{"code","message"}} of `r`, strictly parsed (a
+// body that is not valid JSON, invalid UTF-8 included, fails the test);
+// checks `status` and `code` and returns the message ("" when there is none).
+std::string ErrorMessage(const HttpResult& r, int status, const std::string& code);
+
 // A field of /proc/<pid>/status in KiB ("VmRSS": resident now, "VmHWM": the
 // peak resident since start); -1 when unreadable.
 int64_t ProcStatusKiB(pid_t pid, const std::string& field);

@@ -136,17 +136,6 @@ class RequestLimitsTest : public ::testing::Test {
     return Timed("POST", "/v1/functions", reg.body, reg.content_type, max_seconds);
   }
 
-  static std::string ErrorMessage(const HttpResult& r, int status, const std::string& code) {
-    EXPECT_EQ(r.status, status) << r.body;
-    json body = json::parse(r.body, nullptr, false);
-    if (body.is_discarded() || !body["error"]["message"].is_string()) {
-      ADD_FAILURE() << "not an error body: " << r.body.substr(0, 200);
-      return "";
-    }
-    EXPECT_EQ(body["error"]["code"], code) << r.body;
-    return body["error"]["message"].get<std::string>();
-  }
-
   std::unique_ptr<v1::Executor::Stub> ExecutorStub() {
     return v1::Executor::NewStub(
         grpc::CreateChannel(executor_->address(), grpc::InsecureChannelCredentials()));
