@@ -29,13 +29,6 @@ constexpr int kBurst = 200;
 constexpr int64_t kMaxGrowthKiB = 256 * 1024;  // VmHWM growth of either process
 constexpr double kMaxRefusalSeconds = 5.0;
 
-std::string Slow() {
-  std::ifstream in(BinaryPath("../functions/examples/wasm/slow.wasm"), std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -51,7 +44,7 @@ std::string DigitsBody() {
 class AdmissionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Slow().empty()) GTEST_SKIP() << "wasm examples not built";
+    if (WasmExample("slow").empty()) GTEST_SKIP() << "wasm examples not built";
     Platform platform = StartPlatform("admission", {"--status-interval-ms", "100"});
     executor_ = std::move(platform.executor);
     gateway_ = std::move(platform.gateway);
@@ -70,8 +63,9 @@ class AdmissionTest : public ::testing::Test {
   }
 
   void Register(const std::string& name, const std::string& limits) {
-    Multipart reg = MakeRegistration(
-        R"({"name":")" + name + R"(","runtime":"wasm","limits":)" + limits + "}", Slow());
+    Multipart reg =
+        MakeRegistration(R"({"name":")" + name + R"(","runtime":"wasm","limits":)" + limits + "}",
+                         WasmExample("slow"));
     HttpResult r = client_->Post("/v1/functions", reg.body, reg.content_type);
     ASSERT_EQ(r.status, 201) << r.body;
   }
@@ -209,7 +203,7 @@ TEST_F(AdmissionTest, MaxConcurrencyIs429WithRetryAfter) {
   EXPECT_LT(ProcStatusKiB(gateway_->pid(), "VmHWM") - hwm, kMaxGrowthKiB);
   // A bad value is refused at registration.
   Multipart bad = MakeRegistration(
-      R"({"name":"bad","runtime":"wasm","limits":{"max_concurrency":-1}})", Slow());
+      R"({"name":"bad","runtime":"wasm","limits":{"max_concurrency":-1}})", WasmExample("slow"));
   HttpResult r = client_->Post("/v1/functions", bad.body, bad.content_type);
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("limits.max_concurrency"));
@@ -219,7 +213,7 @@ TEST_F(AdmissionTest, MaxConcurrencyIs429WithRetryAfter) {
 // in front of a 1-thread executor that queues 1; the executor's refusal is
 // a 503 naming its limit, with Retry-After.
 TEST(ExecutorAdmissionTest, ExecutorQueueLimitIs503ThroughTheGateway) {
-  if (Slow().empty()) GTEST_SKIP() << "wasm examples not built";
+  if (WasmExample("slow").empty()) GTEST_SKIP() << "wasm examples not built";
   auto executor = Process::Start(BinaryPath("stoa-executor"),
                                  {"--listen", "127.0.0.1:0", "--threads", "1", "--max-queue", "1"});
   ASSERT_NE(executor, nullptr);
@@ -231,7 +225,7 @@ TEST(ExecutorAdmissionTest, ExecutorQueueLimitIs503ThroughTheGateway) {
   HttpClient client(gateway->address());
   Multipart reg = MakeRegistration(
       R"({"name":"slow","runtime":"wasm","tiers":["cloud"],"limits":{"timeout_ms":10000}})",
-      Slow());
+      WasmExample("slow"));
   ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
   ASSERT_EQ(client.Post("/v1/functions/slow/invoke", "10", "application/octet-stream").status, 200);
   const int64_t hwm = ProcStatusKiB(executor->pid(), "VmHWM");

@@ -27,13 +27,6 @@ constexpr double kMaxAnswerSeconds = 5.0;
 // a loaded machine); refusals come before compiling.
 constexpr double kMaxCompileSeconds = 180.0;
 
-std::string Example(const std::string& name) {
-  std::ifstream in(BinaryPath("../functions/examples/wasm/" + name + ".wasm"), std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 int64_t RssKiB(pid_t pid) { return ProcStatusKiB(pid, "VmRSS"); }
 
 class CrashIsolationTest : public ::testing::Test {
@@ -88,13 +81,13 @@ class CrashIsolationTest : public ::testing::Test {
 // It aborted the edge gateway (type_error 316 thrown in the executor's
 // callback) and left the cloud request unanswered, its connection held.
 TEST_F(CrashIsolationTest, WasmStderrThatIsNotUtf8IsA500WithValidJsonOnBothTiers) {
-  if (Example("bad_stderr").empty()) GTEST_SKIP() << "wasm examples not built";
-  ASSERT_EQ(Register(R"({"name":"bad-stderr","runtime":"wasm"})", Example("bad_stderr"),
+  if (WasmExample("bad_stderr").empty()) GTEST_SKIP() << "wasm examples not built";
+  ASSERT_EQ(Register(R"({"name":"bad-stderr","runtime":"wasm"})", WasmExample("bad_stderr"),
                      kMaxCompileSeconds)
                 .status,
             201);
   ASSERT_EQ(
-      Register(R"({"name":"anomaly","runtime":"wasm"})", Example("anomaly"), kMaxCompileSeconds)
+      Register(R"({"name":"anomaly","runtime":"wasm"})", WasmExample("anomaly"), kMaxCompileSeconds)
           .status,
       201);
   for (const std::string tier : {"edge", "cloud", "edge", "cloud"}) {
@@ -159,15 +152,15 @@ TEST_F(CrashIsolationTest, OnnxNamesThatAreNotUtf8AreRefusedAtRegistration) {
 // A 45-byte module declaring a 10,000,000-entry funcref table: refused
 // at registration naming the limit, on whichever engine the gateway runs.
 TEST_F(CrashIsolationTest, HugeWasmTableIsRefusedAtRegistration) {
-  if (Example("big_table").empty()) GTEST_SKIP() << "wasm examples not built";
+  if (WasmExample("big_table").empty()) GTEST_SKIP() << "wasm examples not built";
   const std::string message =
-      ErrorMessage(Register(R"({"name":"big-table","runtime":"wasm"})", Example("big_table")), 400,
-                   "INVALID_ARGUMENT");
+      ErrorMessage(Register(R"({"name":"big-table","runtime":"wasm"})", WasmExample("big_table")),
+                   400, "INVALID_ARGUMENT");
   EXPECT_THAT(message, HasSubstr("table 0 declares 10000000 entries at start; the limit is 100000 "
                                  "entries per table"));
   EXPECT_EQ(client_->Get("/v1/functions/big-table").status, 404);
   // table.grow past the cap fails (-1) instead of allocating, on both tiers.
-  ASSERT_EQ(Register(R"({"name":"table-grow","runtime":"wasm"})", Example("table_grow"),
+  ASSERT_EQ(Register(R"({"name":"table-grow","runtime":"wasm"})", WasmExample("table_grow"),
                      kMaxCompileSeconds)
                 .status,
             201);

@@ -80,6 +80,13 @@ std::string DigitsModel() {
   return ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx"));
 }
 
+std::string WasmExample(const std::string& name) {
+  std::ifstream in(BinaryPath("../functions/examples/wasm/" + name + ".wasm"), std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
 int RegisterDigits(HttpClient& client, const std::string& name) {
   Multipart digits =
       MakeRegistration(R"({"name":")" + name + R"(","runtime":"onnx"})", DigitsModel());

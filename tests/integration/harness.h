@@ -106,6 +106,9 @@ Platform StartPlatform(const std::string& name, const std::vector<std::string>& 
                        const std::vector<std::string>& executor_args = {});
 // The ONNX example functions/examples/digits/digits.onnx.
 std::string DigitsModel();
+// A Wasm example built into $STOA_BIN_DIR/../functions/examples/wasm/
+// (name without ".wasm"); "" when it was not built (callers skip).
+std::string WasmExample(const std::string& name);
 // Registers DigitsModel() as `name` (POST /v1/functions): the HTTP status.
 int RegisterDigits(HttpClient& client, const std::string& name = "digits");
 

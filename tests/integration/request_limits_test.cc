@@ -38,13 +38,6 @@ constexpr double kMaxAnswerSeconds = 5.0;
 constexpr double kMaxCompileSeconds = 180.0;
 constexpr int64_t kMiBInKiB = 1024;
 
-std::string Example(const std::string& name) {
-  std::ifstream in(BinaryPath("../functions/examples/wasm/" + name + ".wasm"), std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -236,9 +229,9 @@ TEST_F(RequestLimitsTest, TimeoutOverTheMaximumIsRefusedOnRestAndGrpc) {
 // A Wasm function writing 100 MB got 200 with 64 MiB on the edge and 429
 // "Sent message larger than max" on the cloud: now the same 500 on both.
 TEST_F(RequestLimitsTest, WasmOutputOverTheLimitIsTheSameErrorOnBothTiers) {
-  if (Example("big_output").empty()) GTEST_SKIP() << "wasm examples not built";
+  if (WasmExample("big_output").empty()) GTEST_SKIP() << "wasm examples not built";
   ASSERT_EQ(Register(R"({"name":"big-output","runtime":"wasm","limits":{"timeout_ms":30000}})",
-                     Example("big_output"), kMaxCompileSeconds)
+                     WasmExample("big_output"), kMaxCompileSeconds)
                 .status,
             201);
   // The gateway names the tier first ("tier edge (in-process): ",

@@ -26,13 +26,6 @@ constexpr int kGraceMs = 1500;
 constexpr int kMarginMs = 1000;  // the binaries' own margin past the grace period
 constexpr int kSlackMs = 700;    // process exit and scheduling on a busy machine
 
-std::string Example(const std::string& name) {
-  std::ifstream in(BinaryPath("../functions/examples/wasm/" + name + ".wasm"), std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 int64_t MsSince(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
 }
@@ -63,7 +56,7 @@ class Call {
 class ShutdownTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Example("slow").empty()) GTEST_SKIP() << "wasm examples not built";
+    if (WasmExample("slow").empty()) GTEST_SKIP() << "wasm examples not built";
     const std::string grace = std::to_string(kGraceMs);
     executor_ = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0", "--threads",
                                                              "2", "--shutdown-grace-ms", grace});
@@ -75,7 +68,7 @@ class ShutdownTest : public ::testing::Test {
     ASSERT_NE(gateway_, nullptr);
     HttpClient client(gateway_->address());
     Multipart reg = MakeRegistration(
-        R"({"name":"slow","runtime":"wasm","limits":{"timeout_ms":60000}})", Example("slow"));
+        R"({"name":"slow","runtime":"wasm","limits":{"timeout_ms":60000}})", WasmExample("slow"));
     ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
     // Warm on both tiers, so that the timed calls below only run.
     for (const std::string tier : {"edge", "cloud"}) {

@@ -53,10 +53,6 @@ std::string Module(uint32_t functions, uint32_t locals, size_t padding = 0) {
   return out;
 }
 
-std::string Example(const std::string& name) {
-  return ReadFileOrDie(BinaryPath("../functions/examples/wasm/" + name + ".wasm"));
-}
-
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
@@ -228,7 +224,7 @@ TEST_F(WasmLimitsTest, MallocPastTheCapGetsNullAtOnceOnBothTiers) {
   ASSERT_EQ(
       Register("mloop",
                R"({"name":"mloop","runtime":"wasm","limits":{"memory_mb":16,"timeout_ms":20000}})",
-               Example("malloc_loop"))
+               WasmExample("malloc_loop"))
           .status,
       201);
   for (const std::string tier : {"edge", "cloud"}) {

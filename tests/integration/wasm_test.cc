@@ -19,19 +19,12 @@ namespace {
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-std::string Example(const std::string& name) {
-  std::ifstream in(BinaryPath("../functions/examples/wasm/" + name + ".wasm"), std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 constexpr char kWindow[] = R"({"sensor":"t-7","values":[20,20.1,19.9,20.2,35,20,19.8]})";
 
 class WasmTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Example("anomaly").empty()) GTEST_SKIP() << "wasm examples not built";
+    if (WasmExample("anomaly").empty()) GTEST_SKIP() << "wasm examples not built";
     executor_ =
         Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0", "--threads", "2"});
     ASSERT_NE(executor_, nullptr);
@@ -55,7 +48,7 @@ class WasmTest : public ::testing::Test {
 TEST_F(WasmTest, RoundTripOnBothTiers) {
   HttpResult r =
       Register(R"({"name":"anomaly","runtime":"wasm","content_type":"application/json"})",
-               Example("anomaly"));
+               WasmExample("anomaly"));
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(json::parse(r.body)["runtime"], "wasm");
   for (const std::string tier : {"edge", "cloud"}) {
@@ -74,7 +67,7 @@ TEST_F(WasmTest, RoundTripOnBothTiers) {
 // on either tier, and the model classifies it.
 TEST_F(WasmTest, PreprocessorFeedsTheDigitsModel) {
   ASSERT_EQ(Register(R"({"name":"digits-pre","runtime":"wasm","content_type":"application/json"})",
-                     Example("digits_pre"))
+                     WasmExample("digits_pre"))
                 .status,
             201);
   ASSERT_EQ(Register(R"({"name":"digits","runtime":"onnx"})",
@@ -113,17 +106,17 @@ TEST_F(WasmTest, PreprocessorFeedsTheDigitsModel) {
 }
 
 TEST_F(WasmTest, HostileModulesFailWhileAGoodFunctionKeepsAnswering) {
-  ASSERT_EQ(Register(R"({"name":"anomaly","runtime":"wasm"})", Example("anomaly")).status, 201);
-  ASSERT_EQ(
-      Register(R"({"name":"loop","runtime":"wasm","limits":{"timeout_ms":200}})", Example("loop"))
-          .status,
-      201);
-  ASSERT_EQ(Register(R"({"name":"oob","runtime":"wasm"})", Example("oob")).status, 201);
-  ASSERT_EQ(
-      Register(R"({"name":"bomb","runtime":"wasm","limits":{"memory_mb":16}})", Example("membomb"))
-          .status,
-      201);
-  ASSERT_EQ(Register(R"({"name":"recurse","runtime":"wasm"})", Example("recurse")).status, 201);
+  ASSERT_EQ(Register(R"({"name":"anomaly","runtime":"wasm"})", WasmExample("anomaly")).status, 201);
+  ASSERT_EQ(Register(R"({"name":"loop","runtime":"wasm","limits":{"timeout_ms":200}})",
+                     WasmExample("loop"))
+                .status,
+            201);
+  ASSERT_EQ(Register(R"({"name":"oob","runtime":"wasm"})", WasmExample("oob")).status, 201);
+  ASSERT_EQ(Register(R"({"name":"bomb","runtime":"wasm","limits":{"memory_mb":16}})",
+                     WasmExample("membomb"))
+                .status,
+            201);
+  ASSERT_EQ(Register(R"({"name":"recurse","runtime":"wasm"})", WasmExample("recurse")).status, 201);
 
   std::atomic<bool> done{false};
   std::atomic<int> good{0}, bad{0};
@@ -160,17 +153,17 @@ TEST_F(WasmTest, HostileModulesFailWhileAGoodFunctionKeepsAnswering) {
 }
 
 TEST_F(WasmTest, InvalidModulesAreRefusedAndChangeNothing) {
-  ASSERT_EQ(Register(R"({"name":"anomaly","runtime":"wasm"})", Example("anomaly")).status, 201);
+  ASSERT_EQ(Register(R"({"name":"anomaly","runtime":"wasm"})", WasmExample("anomaly")).status, 201);
   const std::string before = client_->Get("/v1/functions").body;
   struct Case {
     std::string wasm, message;
   };
   const std::vector<Case> cases = {
-      {Example("forbidden_import"), "import 'env.open_socket' is not allowed"},
-      {Example("no_start"), "no _start function"},
-      {Example("import_memory"), "is not a function"},
+      {WasmExample("forbidden_import"), "import 'env.open_socket' is not allowed"},
+      {WasmExample("no_start"), "no _start function"},
+      {WasmExample("import_memory"), "is not a function"},
       {"not wasm at all", "not a WebAssembly module"},
-      {Example("anomaly").substr(0, 5000), "invalid WebAssembly module"},
+      {WasmExample("anomaly").substr(0, 5000), "invalid WebAssembly module"},
   };
   for (const Case& c : cases) {
     HttpResult r = Register(R"({"name":"bad","runtime":"wasm"})", c.wasm);
