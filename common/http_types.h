@@ -29,6 +29,13 @@ struct HttpRequest {
   // the response is written (never null when the request came from
   // HttpServer); a handler passes it on so the work is cancelled end to end.
   std::shared_ptr<CancelSignal> cancel;
+  // True when the request came over TLS (HttpServer::Options::tls).
+  bool tls = false;
+  // The names of the client's certificate when it presented one and the
+  // server's client CA verified it (Options::tls with a client CA): the
+  // subject's CN first, then the DNS, IP, URI and email subjectAltNames.
+  // Empty otherwise.
+  std::vector<std::string> peer_names;
 
   // First value of a header (name lower-case), "" if absent.
   std::string Header(const std::string& lower_name) const;

@@ -28,7 +28,13 @@ StopSignals::StopSignals() {
   sigemptyset(&signals_);
   sigaddset(&signals_, SIGINT);
   sigaddset(&signals_, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+  wait_signals_ = signals_;
+  sigaddset(&wait_signals_, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &wait_signals_, nullptr);
+}
+
+void StopSignals::OnReload(std::function<void()> callback) {
+  on_reload_.push_back(std::move(callback));
 }
 
 StopSignals::~StopSignals() {
@@ -37,10 +43,13 @@ StopSignals::~StopSignals() {
 }
 
 int StopSignals::Wait() {
-  int signal_number = 0;
-  while (sigwait(&signals_, &signal_number) != 0) {
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&wait_signals_, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) return signal_number;
+    spdlog::info("SIGHUP: reloading ({} reloadable parts)", on_reload_.size());
+    for (const auto& reload : on_reload_) reload();
   }
-  return signal_number;
 }
 
 void StopSignals::ExitAfter(std::chrono::milliseconds limit) {

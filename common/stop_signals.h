@@ -19,7 +19,11 @@
 // asked for the stop, and what was still running is cancelled by the exit.
 // Either exit is std::_Exit: no destructors run, the logs are flushed.
 //
-// Thread safety: construct, Wait and ExitAfter from the main thread.
+// SIGHUP is taken too: Wait calls the OnReload callbacks (certificates, the
+// auth file) and goes on waiting; it never stops the process.
+//
+// Thread safety: construct, OnReload, Wait and ExitAfter from the main
+// thread; the callbacks run on it, inside Wait.
 // Ownership: the destructor stops the watcher (when the graceful stop ended
 // in time).
 #pragma once
@@ -28,20 +32,25 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
+#include <vector>
 
 namespace stoa::common {
 
 class StopSignals {
  public:
-  // Blocks SIGINT and SIGTERM in the calling thread; threads it starts later
-  // inherit the mask, so only Wait and the watcher take them.
+  // Blocks SIGINT, SIGTERM and SIGHUP in the calling thread; threads it
+  // starts later inherit the mask, so only Wait and the watcher take them.
   StopSignals();
   ~StopSignals();
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
 
-  // Waits for the first signal; returns its number.
+  // Called on each SIGHUP, in the order added, from Wait.
+  void OnReload(std::function<void()> callback);
+  // Waits for the first SIGINT or SIGTERM; returns its number. Each SIGHUP
+  // meanwhile runs the OnReload callbacks.
   int Wait();
   // Arms the second-signal and the time-limit exits (above). Once.
   void ExitAfter(std::chrono::milliseconds limit);
@@ -49,7 +58,9 @@ class StopSignals {
  private:
   void Watch(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds limit);
 
-  sigset_t signals_;
+  sigset_t signals_;       // SIGINT, SIGTERM
+  sigset_t wait_signals_;  // and SIGHUP
+  std::vector<std::function<void()>> on_reload_;
   std::atomic<bool> done_{false};
   std::thread watcher_;
 };

@@ -9,7 +9,9 @@ packages=(
   # libraries (DESIGN.md § Dependencies)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
   libeigen3-dev libboost1.74-dev nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev
-  libspdlog-dev libcli11-dev libonnx-dev libonnx-testdata wabt
+  libspdlog-dev libcli11-dev libonnx-dev libonnx-testdata wabt libjwt-dev
+  # TLS: deploy/tls/make-dev-certs.sh
+  openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   # WebAssembly examples: clang --target=wasm32-wasi
   clang lld wasi-libc libclang-rt-14-dev-wasm32
