@@ -191,6 +191,7 @@ class BeastSession final : public HttpSession, public std::enable_shared_from_th
     HttpRequest request;
     cancel_ = std::make_shared<CancelSignal>();
     request.cancel = cancel_;
+    request.client = client_;
     request.method = std::string(msg.method_string());
     request.target = std::string(msg.target());
     for (const auto& field : msg) {

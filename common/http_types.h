@@ -29,6 +29,8 @@ struct HttpRequest {
   // the response is written (never null when the request came from
   // HttpServer); a handler passes it on so the work is cancelled end to end.
   std::shared_ptr<CancelSignal> cancel;
+  // The peer's IP address ("" when unknown), for logs and the audit trail.
+  std::string client;
   // True when the request came over TLS (HttpServer::Options::tls).
   bool tls = false;
   // The names of the client's certificate when it presented one and the
