@@ -38,7 +38,8 @@ class FunctionRegistry {
 
   // Stores a function. `spec` must carry name, runtime and the derived
   // signature; the registry sets sha256 and version (1, or previous + 1 when
-  // replacing). ALREADY_EXISTS when the name exists and !replace.
+  // replacing). ALREADY_EXISTS when the name exists and !replace, or when
+  // the existing function belongs to another tenant (spec.tenant differs).
   // INVALID_ARGUMENT for a name outside [a-z0-9][a-z0-9_.-]{0,62} (names are
   // directory names). On error nothing on disk or in memory changes.
   absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec, std::string artifact, bool replace);

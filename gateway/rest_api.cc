@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "absl/container/flat_hash_set.h"
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,7 @@
 #include "gateway/kserve_codec.h"
 #include "gateway/kserve_response.h"
 #include "gateway/multipart.h"
+#include "gateway/rest_responses.h"
 #include "gateway/scheduler_state_json.h"
 #include "gateway/spec_json.h"
 #include "nlohmann/json.hpp"
@@ -30,28 +33,9 @@ namespace {
 
 using nlohmann::json;
 
-HttpResponse Json(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-HttpResponse Error(const absl::Status& status) {
-  HttpResponse r = Json(common::ToHttpStatus(status.code()), common::ErrorJson(status));
-  // Admission refusals (429, 503) say when to come back.
-  if (auto seconds = common::RetryAfterSeconds(status)) {
-    r.headers.emplace_back("Retry-After", std::to_string(*seconds));
-  }
-  return r;
-}
-
-HttpResponse NoContent() {
-  HttpResponse r;
-  r.status = 204;
-  r.content_type = "";
-  return r;
-}
+using rest::Error;
+using rest::Json;
+using rest::NoContent;
 
 std::string Ms(double ms) {
   char buf[32];
@@ -61,53 +45,6 @@ std::string Ms(double ms) {
 
 std::vector<std::string> Segments(const std::string& path) {
   return absl::StrSplit(path, '/', absl::SkipEmpty());
-}
-
-// The media type of a Content-Type value, lower-case, without parameters.
-std::string MediaType(const std::string& content_type) {
-  std::string media = content_type.substr(0, content_type.find(';'));
-  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(media));
-}
-
-absl::StatusOr<Registration> ParseRegistration(const HttpRequest& request,
-                                               const common::RequestLimits& limits) {
-  std::string content_type = request.Header("content-type");
-  std::string media = MediaType(content_type);
-  Registration reg;
-  if (media == "multipart/form-data") {
-    auto parts = ParseMultipart(content_type, request.body, limits.max_multipart_parts);
-    if (!parts.ok()) return parts.status();
-    const MultipartPart* spec = FindPart(*parts, "spec");
-    const MultipartPart* artifact = FindPart(*parts, "artifact");
-    if (spec == nullptr) return absl::InvalidArgumentError("multipart body has no 'spec' part");
-    if (artifact == nullptr) {
-      return absl::InvalidArgumentError("multipart body has no 'artifact' part");
-    }
-    auto parsed = ParseFunctionSpec(spec->body, nullptr, limits);
-    if (!parsed.ok()) return parsed.status();
-    reg.spec = *std::move(parsed);
-    reg.artifact = artifact->body;
-  } else if (media == "application/json") {
-    std::optional<std::string> base64;
-    auto parsed = ParseFunctionSpec(request.body, &base64, limits);
-    if (!parsed.ok()) return parsed.status();
-    if (!base64) {
-      return absl::InvalidArgumentError(
-          "JSON registration is missing 'artifact_base64' (the artifact, base64-encoded)");
-    }
-    if (!absl::Base64Unescape(*base64, &reg.artifact)) {
-      return absl::InvalidArgumentError("'artifact_base64' is not valid base64");
-    }
-    reg.spec = *std::move(parsed);
-  } else {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "Content-Type '", content_type,
-        "' is not supported: use multipart/form-data with parts 'spec' and 'artifact', or "
-        "application/json with 'artifact_base64'"));
-  }
-  if (reg.artifact.empty()) return absl::InvalidArgumentError("the artifact is empty");
-  RETURN_IF_ERROR(common::CheckArtifactSize(reg.artifact.size(), limits.max_artifact_bytes));
-  return reg;
 }
 
 json StatsJson(const TierStats& s) {
@@ -127,34 +64,43 @@ RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Sched
       http_requests_(metrics.AddCounter("stoa_http_requests_total",
                                         "HTTP requests by route template and status code.")),
       limits_(options.limits),
+      access_(options.access),
+      audit_(options.audit),
       control_pool_(std::max<size_t>(1, options.control_threads)) {
-  AddRoute("POST", "/v1/functions", &RestApi::Register, true);
-  AddRoute("GET", "/v1/functions", &RestApi::List, false);
-  AddRoute("GET", "/v1/functions/{name}", &RestApi::Describe, false);
-  AddRoute("PUT", "/v1/functions/{name}", &RestApi::Upsert, true);
-  AddRoute("DELETE", "/v1/functions/{name}", &RestApi::Delete, true);
-  AddRoute("POST", "/v1/functions/{name}/invoke", &RestApi::Invoke, false);
-  AddRoute("GET", "/v1/functions/{name}/policy", &RestApi::GetFunctionPolicy, false);
-  AddRoute("PUT", "/v1/functions/{name}/policy", &RestApi::PutFunctionPolicy, true);
-  AddRoute("DELETE", "/v1/functions/{name}/policy", &RestApi::DeleteFunctionPolicy, true);
-  AddRoute("POST", "/v2/models/{name}/infer", &RestApi::Invoke, false);
-  AddRoute("GET", "/v2/models/{name}", &RestApi::ModelMetadata, false);
-  AddRoute("GET", "/v2/models/{name}/ready", &RestApi::ModelReady, false);
-  AddRoute("GET", "/v2/health/ready", &RestApi::Readyz, false);
-  AddRoute("GET", "/v2/health/live", &RestApi::Healthz, false);
-  AddRoute("GET", "/v1/policy", &RestApi::GetPolicy, false);
-  AddRoute("PUT", "/v1/policy", &RestApi::PutPolicy, true);
-  AddRoute("GET", "/v1/scheduler/state", &RestApi::SchedulerState, false);
-  AddRoute("GET", "/metrics", &RestApi::Metrics, false);
-  AddRoute("GET", "/healthz", &RestApi::Healthz, false);
-  AddRoute("GET", "/readyz", &RestApi::Readyz, false);
+  using P = auth::Permission;
+  const std::vector<P> read = {P::kFunctionsRead}, write = {P::kFunctionsWrite},
+                       invoke = {P::kInvoke}, metadata = {P::kFunctionsRead, P::kInvoke},
+                       policy_read = {P::kPolicyRead}, policy_write = {P::kPolicyWrite}, open = {};
+  AddRoute("POST", "/v1/functions", &RestApi::Register, true, write);
+  AddRoute("GET", "/v1/functions", &RestApi::List, false, read);
+  AddRoute("GET", "/v1/functions/{name}", &RestApi::Describe, false, read);
+  AddRoute("PUT", "/v1/functions/{name}", &RestApi::Upsert, true, write);
+  AddRoute("DELETE", "/v1/functions/{name}", &RestApi::Delete, true, write);
+  AddRoute("POST", "/v1/functions/{name}/invoke", &RestApi::Invoke, false, invoke);
+  AddRoute("GET", "/v1/functions/{name}/policy", &RestApi::GetFunctionPolicy, false, policy_read);
+  AddRoute("PUT", "/v1/functions/{name}/policy", &RestApi::PutFunctionPolicy, true, policy_write);
+  AddRoute("DELETE", "/v1/functions/{name}/policy", &RestApi::DeleteFunctionPolicy, true,
+           policy_write);
+  AddRoute("POST", "/v2/models/{name}/infer", &RestApi::Invoke, false, invoke);
+  AddRoute("GET", "/v2/models/{name}", &RestApi::ModelMetadata, false, metadata);
+  AddRoute("GET", "/v2/models/{name}/ready", &RestApi::ModelReady, false, metadata);
+  AddRoute("GET", "/v2/health/ready", &RestApi::Readyz, false, open);
+  AddRoute("GET", "/v2/health/live", &RestApi::Healthz, false, open);
+  AddRoute("GET", "/v1/policy", &RestApi::GetPolicy, false, policy_read);
+  AddRoute("PUT", "/v1/policy", &RestApi::PutPolicy, true, policy_write);
+  AddRoute("GET", "/v1/scheduler/state", &RestApi::SchedulerState, false, {P::kSchedulerRead});
+  AddRoute("GET", "/v1/audit", &RestApi::Audit, false, {P::kAuditRead});
+  AddRoute("GET", "/metrics", &RestApi::Metrics, false, {P::kMetricsRead});
+  AddRoute("GET", "/healthz", &RestApi::Healthz, false, open);
+  AddRoute("GET", "/readyz", &RestApi::Readyz, false, open);
 }
 
 RestApi::~RestApi() = default;
 
-void RestApi::AddRoute(std::string method, std::string pattern, Method handler,
-                       bool control_plane) {
-  Route route{std::move(method), pattern, Segments(pattern), handler, control_plane};
+void RestApi::AddRoute(std::string method, std::string pattern, Method handler, bool control_plane,
+                       std::vector<auth::Permission> permissions) {
+  Route route{std::move(method), pattern,   Segments(pattern),
+              handler,           control_plane, std::move(permissions)};
   routes_.push_back(std::move(route));
 }
 
@@ -207,14 +153,17 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
     r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
     return counted(std::move(r));
   }
+  absl::StatusOr<Caller> caller = Admit(request, *match);
+  if (!caller.ok()) return counted(Error(caller.status()));
   Method handler = match->handler;
-  auto run = [this, handler, request = std::move(request), name = std::move(name),
-              counted]() mutable {
+  auto run = [this, handler, call = Call{std::move(request), std::move(name), *std::move(caller),
+                                         counted}]() mutable {
+    HttpResponder respond = call.respond;
     try {
-      (this->*handler)(std::move(request), std::move(name), counted);
+      (this->*handler)(std::move(call));
     } catch (...) {
       // The responder drops a second answer if the handler had answered.
-      counted(Error(common::InternalFromException("internal error")));
+      respond(Error(common::InternalFromException("internal error")));
     }
   };
   if (match->control_plane) {
@@ -224,62 +173,65 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
   }
 }
 
-void RestApi::Register(HttpRequest request, std::string, HttpResponder respond) {
-  Store(request, "", false, std::move(respond));
-}
-
-void RestApi::Upsert(HttpRequest request, std::string name, HttpResponder respond) {
-  Store(request, name, true, std::move(respond));
-}
-
-void RestApi::Store(const HttpRequest& request, const std::string& path_name, bool replace,
-                    HttpResponder respond) {
-  auto reg = ParseRegistration(request, limits_);
-  if (!reg.ok()) return respond(Error(reg.status()));
-  if (!path_name.empty() && reg->spec.name() != path_name) {
-    return respond(Error(absl::InvalidArgumentError(absl::StrCat(
-        "spec name '", reg->spec.name(), "' does not match the path's '", path_name, "'"))));
+absl::StatusOr<Caller> RestApi::Admit(const HttpRequest& request, const Route& route) const {
+  const std::string what = absl::StrCat(route.method, " ", route.pattern);
+  if (access_ == nullptr || route.permissions.empty()) {
+    Caller open;
+    open.client = request.client;
+    return open;
   }
-  auto stored = control_.Register(*std::move(reg), replace);
-  if (!stored.ok()) return respond(Error(stored.status()));
-  HttpResponse r =
-      Json(stored->created ? 201 : 200, common::DumpJson(FunctionSpecToJson(stored->spec)));
-  r.headers.emplace_back("Location", absl::StrCat("/v1/functions/", stored->spec.name()));
-  respond(std::move(r));
+  absl::StatusOr<Caller> caller = access_->Admit(request, route.permissions, what);
+  if (!caller.ok() && route.control_plane &&
+      caller.status().code() == absl::StatusCode::kPermissionDenied) {
+    // A refused change is audited, under the name the credentials carry.
+    Call refused{request, "", {}, nullptr};
+    refused.caller.client = request.client;
+    Record(refused, absl::StrCat("denied ", what), "", caller.status(), 403,
+           nlohmann::json{{"path", request.path}, {"error", caller.status().message()}});
+  }
+  return caller;
 }
 
-void RestApi::List(HttpRequest, std::string, HttpResponder respond) {
+absl::StatusOr<StoredFunction> RestApi::Visible(const Call& call) const {
+  auto fn = control_.Get(call.name);
+  if (!fn.ok()) return fn.status();
+  if (absl::Status s = AccessControl::CheckTenant(call.caller, fn->spec); !s.ok()) return s;
+  return fn;
+}
+
+void RestApi::List(Call call) {
   json functions = json::array();
-  for (const auto& spec : control_.List()) functions.push_back(FunctionSpecToJson(spec));
-  respond(Json(200, common::DumpJson(json{{"functions", functions}})));
+  for (const auto& spec : control_.List()) {
+    if (AccessControl::Sees(call.caller, spec)) functions.push_back(FunctionSpecToJson(spec));
+  }
+  call.respond(Json(200, common::DumpJson(json{{"functions", functions}})));
 }
 
-void RestApi::Describe(HttpRequest, std::string name, HttpResponder respond) {
-  auto fn = control_.Get(name);
-  if (!fn.ok()) return respond(Error(fn.status()));
+void RestApi::Describe(Call call) {
+  auto fn = Visible(call);
+  if (!fn.ok()) return call.respond(Error(fn.status()));
   json out = FunctionSpecToJson(fn->spec);
-  FunctionStats stats = invoker_.Stats(name, fn->spec.sha256());
+  FunctionStats stats = invoker_.Stats(call.name, fn->spec.sha256());
   json tiers = json::object();
   for (scheduler::Tier t : scheduler::kAllTiers) {
     tiers[std::string(scheduler::TierName(t))] = StatsJson(stats[scheduler::TierIndex(t)]);
   }
   out["stats"] = tiers;
-  respond(Json(200, common::DumpJson(out)));
+  call.respond(Json(200, common::DumpJson(out)));
 }
 
-void RestApi::Delete(HttpRequest, std::string name, HttpResponder respond) {
-  if (auto s = control_.Delete(name); !s.ok()) return respond(Error(s));
-  respond(NoContent());
-}
-
-void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respond) {
-  auto fn = control_.Get(name);
-  if (!fn.ok()) return respond(Error(fn.status()));
+void RestApi::Invoke(Call call) {
+  // The name patterns first: the refusal does not say whether it exists.
+  if (auto s = AccessControl::CheckInvoke(call.caller, call.name); !s.ok()) {
+    return call.respond(Error(s));
+  }
+  auto fn = Visible(call);
+  if (!fn.ok()) return call.respond(Error(fn.status()));
   std::optional<scheduler::Tier> forced;
-  if (std::string tier = request.Query("tier"); !tier.empty()) {
+  if (std::string tier = call.request.Query("tier"); !tier.empty()) {
     forced = scheduler::ParseTier(tier);
     if (!forced) {
-      return respond(Error(absl::InvalidArgumentError(
+      return call.respond(Error(absl::InvalidArgumentError(
           absl::StrCat("query parameter 'tier' must be edge or cloud, got '", tier, "'"))));
     }
   }
@@ -287,22 +239,23 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
   auto infer = std::make_shared<InferRequest>();
   const bool tensors = fn->spec.runtime() == "onnx";
   if (tensors) {
-    auto parsed = ParseInferRequest(request.body, limits_.max_json_depth);
-    if (!parsed.ok()) return respond(Error(parsed.status()));
-    if (auto s = CheckAgainstSignature(*parsed, fn->spec); !s.ok()) return respond(Error(s));
+    auto parsed = ParseInferRequest(call.request.body, limits_.max_json_depth);
+    if (!parsed.ok()) return call.respond(Error(parsed.status()));
+    if (auto s = CheckAgainstSignature(*parsed, fn->spec); !s.ok()) return call.respond(Error(s));
     for (auto& t : parsed->inputs) *invoke.add_inputs() = std::move(t);
     parsed->inputs.clear();
     *infer = *std::move(parsed);
   } else {
-    invoke.set_raw(std::move(request.body));
+    invoke.set_raw(std::move(call.request.body));
   }
   uint64_t version = fn->spec.version();
   std::string content_type =
       fn->spec.content_type().empty() ? "application/octet-stream" : fn->spec.content_type();
   invoker_.Invoke(
       *fn, std::move(invoke), forced,
-      [name, version, tensors, infer, content_type = std::move(content_type),
-       max_output = limits_.max_output_bytes, respond](absl::StatusOr<DispatchResult> result) {
+      [name = call.name, version, tensors, infer, content_type = std::move(content_type),
+       max_output = limits_.max_output_bytes,
+       respond = call.respond](absl::StatusOr<DispatchResult> result) {
         // Runs on an executor's thread, outside Handle's catch.
         try {
           if (!result.ok()) return respond(Error(result.status()));
@@ -329,84 +282,78 @@ void RestApi::Invoke(HttpRequest request, std::string name, HttpResponder respon
           respond(Error(common::InternalFromException("rendering the invocation's answer")));
         }
       },
-      request.cancel);
+      call.request.cancel);
 }
 
-void RestApi::GetFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
-  auto effective = control_.GetFunctionPolicy(name);
-  if (!effective.ok()) return respond(Error(effective.status()));
+void RestApi::GetFunctionPolicy(Call call) {
+  if (auto fn = Visible(call); !fn.ok()) return call.respond(Error(fn.status()));
+  auto effective = control_.GetFunctionPolicy(call.name);
+  if (!effective.ok()) return call.respond(Error(effective.status()));
   HttpResponse r = Json(200, scheduler::PolicyToJson(effective->policy));
   r.headers.emplace_back("X-Stoa-Policy-Source", effective->own ? "function" : "global");
-  respond(std::move(r));
+  call.respond(std::move(r));
 }
 
-void RestApi::PutFunctionPolicy(HttpRequest request, std::string name, HttpResponder respond) {
-  if (auto s = common::CheckJsonDepth(request.body, limits_.max_json_depth, "the policy");
-      !s.ok()) {
-    return respond(Error(s));
+// An invoker reads a model's metadata only within its name patterns.
+void RestApi::ModelMetadata(Call call) {
+  if (call.caller.identity && !call.caller.identity->Allows(auth::Permission::kFunctionsRead)) {
+    if (auto s = AccessControl::CheckInvoke(call.caller, call.name); !s.ok()) {
+      return call.respond(Error(s));
+    }
   }
-  auto policy = scheduler::ParsePolicyJson(request.body);
-  if (!policy.ok()) return respond(Error(policy.status()));
-  if (auto s = control_.SetFunctionPolicy(name, *policy); !s.ok()) return respond(Error(s));
-  HttpResponse r = Json(200, scheduler::PolicyToJson(*policy));
-  r.headers.emplace_back("X-Stoa-Policy-Source", "function");
-  respond(std::move(r));
-}
-
-void RestApi::DeleteFunctionPolicy(HttpRequest, std::string name, HttpResponder respond) {
-  if (auto s = control_.ClearFunctionPolicy(name); !s.ok()) return respond(Error(s));
-  respond(NoContent());
-}
-
-void RestApi::ModelMetadata(HttpRequest, std::string name, HttpResponder respond) {
-  auto fn = control_.Get(name);
-  if (!fn.ok()) return respond(Error(fn.status()));
-  json out = {{"name", name},
+  auto fn = Visible(call);
+  if (!fn.ok()) return call.respond(Error(fn.status()));
+  json out = {{"name", call.name},
               {"versions", json::array({std::to_string(fn->spec.version())})},
               {"platform", fn->spec.runtime()},
               {"inputs", SignatureToJson(fn->spec.inputs())},
               {"outputs", SignatureToJson(fn->spec.outputs())}};
-  respond(Json(200, common::DumpJson(out)));
+  call.respond(Json(200, common::DumpJson(out)));
 }
 
-void RestApi::ModelReady(HttpRequest, std::string name, HttpResponder respond) {
-  auto fn = control_.Get(name);
-  if (!fn.ok()) return respond(Error(fn.status()));
-  bool ready = Ready();
-  respond(Json(ready ? 200 : 503, common::DumpJson(json{{"name", name}, {"ready", ready}})));
-}
-
-void RestApi::GetPolicy(HttpRequest, std::string, HttpResponder respond) {
-  respond(Json(200, scheduler::PolicyToJson(control_.GetPolicy())));
-}
-
-void RestApi::PutPolicy(HttpRequest request, std::string, HttpResponder respond) {
-  // Like the invoke routes, the body is JSON whatever the Content-Type says
-  // (curl -d sends application/x-www-form-urlencoded).
-  if (auto s = common::CheckJsonDepth(request.body, limits_.max_json_depth, "the policy");
-      !s.ok()) {
-    return respond(Error(s));
+void RestApi::ModelReady(Call call) {
+  if (call.caller.identity && !call.caller.identity->Allows(auth::Permission::kFunctionsRead)) {
+    if (auto s = AccessControl::CheckInvoke(call.caller, call.name); !s.ok()) {
+      return call.respond(Error(s));
+    }
   }
-  auto policy = scheduler::ParsePolicyJson(request.body);
-  if (!policy.ok()) return respond(Error(policy.status()));
-  if (auto s = control_.SetPolicy(*policy); !s.ok()) return respond(Error(s));
-  respond(Json(200, scheduler::PolicyToJson(*policy)));
+  auto fn = Visible(call);
+  if (!fn.ok()) return call.respond(Error(fn.status()));
+  bool ready = Ready();
+  call.respond(
+      Json(ready ? 200 : 503, common::DumpJson(json{{"name", call.name}, {"ready", ready}})));
 }
 
-void RestApi::SchedulerState(HttpRequest, std::string, HttpResponder respond) {
-  respond(Json(200, SchedulerStateJson(scheduler_.Snapshot())));
+void RestApi::GetPolicy(Call call) {
+  call.respond(Json(200, scheduler::PolicyToJson(control_.GetPolicy())));
 }
 
-void RestApi::Metrics(HttpRequest, std::string, HttpResponder respond) {
+void RestApi::SchedulerState(Call call) {
+  scheduler::SchedulerSnapshot snapshot = scheduler_.Snapshot();
+  if (!call.caller.tenant().empty()) {
+    // Only the caller's tenant's functions.
+    absl::flat_hash_set<std::string> visible;
+    for (const auto& spec : control_.List()) {
+      if (AccessControl::Sees(call.caller, spec)) visible.insert(spec.name());
+    }
+    std::erase_if(snapshot.functions, [&](const scheduler::FunctionSnapshot& f) {
+      return !visible.contains(f.name);
+    });
+  }
+  call.respond(Json(200, SchedulerStateJson(snapshot)));
+}
+
+void RestApi::Metrics(Call call) {
+  if (auto s = AccessControl::CheckClusterWide(call.caller, "GET /metrics"); !s.ok()) {
+    return call.respond(Error(s));
+  }
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_.Serialize();
-  respond(std::move(r));
+  call.respond(std::move(r));
 }
 
-void RestApi::Healthz(HttpRequest, std::string, HttpResponder respond) {
-  respond(Json(200, R"({"status":"ok"})"));
-}
+void RestApi::Healthz(Call call) { call.respond(Json(200, R"({"status":"ok"})")); }
 
 bool RestApi::Ready() const { return ReadyStatus().empty(); }
 
@@ -425,7 +372,7 @@ std::string RestApi::ReadyStatus() const {
   return absl::StrCat("every tier is saturated (admission control): ", saturated);
 }
 
-void RestApi::Readyz(HttpRequest, std::string, HttpResponder respond) {
+void RestApi::Readyz(Call call) {
   json tiers = json::object();
   json saturated = json::array();
   for (scheduler::Tier t : scheduler::kAllTiers) {
@@ -442,7 +389,7 @@ void RestApi::Readyz(HttpRequest, std::string, HttpResponder respond) {
   if (!why.empty() && !invoker_.configured_tiers().Empty()) {
     r.headers.emplace_back("Retry-After", "1");
   }
-  respond(std::move(r));
+  call.respond(std::move(r));
 }
 
 }  // namespace stoa::gateway

@@ -26,6 +26,13 @@
 //                                         tier: prediction per term, errors,
 //                                         decisions by reason; circuits)
 //   GET    /metrics                       Prometheus text format 0.0.4
+//   GET    /v1/audit[?limit=N]            the newest audit entries, newest
+//                                         first (gateway/audit_log.h)
+// Access (gateway/access_control.h, docs/security.md): each route needs a
+// permission (the table in the constructor); the health checks are open.
+// Without an AccessControl that is enabled, every request is allowed.
+// Changes (register, replace, delete, policies), and changes refused for
+// want of permission, are recorded in the AuditLog when one is given.
 // Invocation responses carry X-Stoa-Tier, X-Stoa-Reason (predicted-best,
 // explore, hedge, failover, forced, policy), X-Stoa-Predicted-Ms,
 // X-Stoa-Latency-Ms, X-Stoa-Cold-Start.
@@ -53,6 +60,8 @@
 #include "common/metrics.h"
 #include "common/request_limits.h"
 #include "common/thread_pool.h"
+#include "gateway/access_control.h"
+#include "gateway/audit_log.h"
 #include "gateway/control_plane.h"
 #include "gateway/invoker.h"
 #include "scheduler/scheduler.h"
@@ -66,6 +75,10 @@ class RestApi final : public common::HttpHandler {
     // The operator's limits on JSON nesting, specs, multipart bodies,
     // artifacts and the JSON text of responses (docs/limits.md).
     common::RequestLimits limits;
+    // Who may do what; null: everything is allowed (no authentication).
+    const AccessControl* access = nullptr;
+    // Where changes are recorded; null: nowhere.
+    AuditLog* audit = nullptr;
   };
 
   RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Scheduler& scheduler,
@@ -77,47 +90,60 @@ class RestApi final : public common::HttpHandler {
   void Handle(common::HttpRequest request, common::HttpResponder respond) override;
 
  private:
-  using Method = void (RestApi::*)(common::HttpRequest request, std::string name,
-                                   common::HttpResponder respond);
+  // One request on its way through a route's handler.
+  struct Call {
+    common::HttpRequest request;
+    std::string name;  // the {name} of the route, "" if none
+    Caller caller;
+    common::HttpResponder respond;
+  };
+  using Method = void (RestApi::*)(Call call);
   struct Route {
     std::string method;
     std::string pattern;  // "/v1/functions/{name}/invoke"
     std::vector<std::string> segments;
     Method handler;
-    bool control_plane;  // runs on the control pool
+    bool control_plane;  // a change: runs on the control pool, audited when refused
+    // Any one of them admits the caller; empty: an open route.
+    std::vector<auth::Permission> permissions;
   };
 
-  void AddRoute(std::string method, std::string pattern, Method handler, bool control_plane);
+  void AddRoute(std::string method, std::string pattern, Method handler, bool control_plane,
+                std::vector<auth::Permission> permissions);
   // The route for `request`, with the captured {name}; nullptr when none
   // matches. `allowed`: the methods of the routes on the same path; `label`:
   // the matched (else the first same-path) route's pattern, kept if none.
   const Route* Match(const common::HttpRequest& request, std::string& name,
                      std::vector<std::string>& allowed, std::string& label) const;
+  absl::StatusOr<Caller> Admit(const common::HttpRequest& request, const Route& route) const;
 
-  void Register(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void Upsert(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void List(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void Describe(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void Delete(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void Invoke(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void GetFunctionPolicy(common::HttpRequest request, std::string name,
-                         common::HttpResponder respond);
-  void PutFunctionPolicy(common::HttpRequest request, std::string name,
-                         common::HttpResponder respond);
-  void DeleteFunctionPolicy(common::HttpRequest request, std::string name,
-                            common::HttpResponder respond);
-  void ModelMetadata(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void ModelReady(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void GetPolicy(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void PutPolicy(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void SchedulerState(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void Metrics(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void Healthz(common::HttpRequest request, std::string name, common::HttpResponder respond);
-  void Readyz(common::HttpRequest request, std::string name, common::HttpResponder respond);
+  void Register(Call call);
+  void Upsert(Call call);
+  void List(Call call);
+  void Describe(Call call);
+  void Delete(Call call);
+  void Invoke(Call call);
+  void GetFunctionPolicy(Call call);
+  void PutFunctionPolicy(Call call);
+  void DeleteFunctionPolicy(Call call);
+  void ModelMetadata(Call call);
+  void ModelReady(Call call);
+  void GetPolicy(Call call);
+  void PutPolicy(Call call);
+  void SchedulerState(Call call);
+  void Metrics(Call call);
+  void Audit(Call call);
+  void Healthz(Call call);
+  void Readyz(Call call);
 
+  // The function `call.name` names, if the caller may see it (NOT_FOUND
+  // otherwise, as for an unknown name).
+  absl::StatusOr<StoredFunction> Visible(const Call& call) const;
+  // Records a change (or a refused one) in the audit log, if any.
+  void Record(const Call& call, std::string action, const std::string& target_tenant,
+              const absl::Status& outcome, int http_status, nlohmann::json details) const;
   // Registration and replacement (`path_name` "": POST).
-  void Store(const common::HttpRequest& request, const std::string& path_name, bool replace,
-             common::HttpResponder respond);
+  void Store(Call call, bool replace);
   bool Ready() const;
   // "" when ready; else why not: no tier, or every tier saturated.
   std::string ReadyStatus() const;
@@ -129,6 +155,8 @@ class RestApi final : public common::HttpHandler {
   common::metrics::Family<common::metrics::Counter>& http_requests_;
   std::vector<Route> routes_;
   const common::RequestLimits limits_;
+  const AccessControl* const access_;
+  AuditLog* const audit_;
   common::ThreadPool control_pool_;  // last: drained first
 };
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Quick-start command 1: installs what is missing, builds, and runs the
-# platform on this machine:
-#   - stoa-executor on 127.0.0.1 (a free port) as the cloud tier,
-#   - stoa-gateway on :8080 with the in-process edge executor,
+# platform on this machine, secure by default (docs/security.md):
+#   - on first run, a development CA and certificates (deploy/tls/
+#     make-dev-certs.sh) and an admin token, kept under the data directory
+#     (tls/, admin.token, auth.yaml);
+#   - stoa-executor on 127.0.0.1 (a free port) as the cloud tier, mutual TLS;
+#   - stoa-gateway on :8080 with the in-process edge executor, HTTPS and
+#     bearer-token auth, talking to the executor with its client certificate;
 #   - the example digits model registered,
-# then prints a curl line that invokes it. Ctrl-C stops everything, also
+# then prints a curl line (with --cacert and the token) that invokes it. Ctrl-C stops everything, also
 # when the output is piped (`deploy/local/up.sh | tee log`).
 # Environment: STOA_PORT (8080), STOA_DATA_DIR (build/quickstart-data),
 # STOA_BIN_DIR (use the binaries there; skips installing and building).
@@ -76,14 +80,43 @@ start() {
 }
 
 mkdir -p "$root/build"
+# First run: certificates and an admin token, kept with the data.
+tls=$data/tls
+if [[ ! -s "$tls/gateway.crt" ]]; then
+  say "making a development CA and certificates in $tls..."
+  names=()
+  host=$(hostname 2>/dev/null || true)
+  [[ "$host" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ && "$host" != localhost ]] && names+=("$host")
+  deploy/tls/make-dev-certs.sh "$tls" "${names[@]}" >/dev/null
+fi
+if [[ ! -s "$data/admin.token" ]]; then
+  (umask 077; echo "stoa_$(openssl rand -base64 32 | tr '+/' '-_' | tr -d '=')" >"$data/admin.token")
+  digest=$(tr -d '\n' <"$data/admin.token" | sha256sum | cut -d' ' -f1)
+  (umask 077; cat >"$data/auth.yaml" <<YAML
+# Bearer tokens of this gateway (docs/security.md); the token itself is in admin.token.
+tokens:
+  - name: quickstart-admin
+    sha256: $digest
+    role: admin
+YAML
+  )
+  say "made an admin token ($data/admin.token) and $data/auth.yaml"
+fi
+token=$(cat "$data/admin.token")
+
 say "starting the cloud executor and the gateway..."
-start stoa-executor --listen 127.0.0.1:0 --device auto
+start stoa-executor --listen 127.0.0.1:0 --device auto \
+  --tls-cert "$tls/executor.crt" --tls-key "$tls/executor.key" --tls-client-ca "$tls/ca.crt"
 cloud=$addr
-start stoa-gateway --listen "0.0.0.0:$port" --data-dir "$data" --cloud "$cloud"
+start stoa-gateway --listen "0.0.0.0:$port" --data-dir "$data" --cloud "$cloud" \
+  --auth-file "$data/auth.yaml" --tls-cert "$tls/gateway.crt" --tls-key "$tls/gateway.key" \
+  --executor-tls-cert "$tls/gateway.crt" --executor-tls-key "$tls/gateway.key" \
+  --executor-tls-ca "$tls/ca.crt"
 
 example=$root/functions/examples/digits
 code=$(curl -s -o "$root/build/quickstart-register.json" -w '%{http_code}' \
-  -X PUT "http://127.0.0.1:$port/v1/functions/digits" \
+  --cacert "$tls/ca.crt" -H "Authorization: Bearer $token" \
+  -X PUT "https://localhost:$port/v1/functions/digits" \
   -F 'spec={"name":"digits","runtime":"onnx","description":"MLP on 8x8 digits"};type=application/json' \
   -F "artifact=@$example/digits.onnx;type=application/octet-stream")
 if [[ "$code" != 200 && "$code" != 201 ]]; then
@@ -91,14 +124,17 @@ if [[ "$code" != 200 && "$code" != 201 ]]; then
   exit 1
 fi
 say "function 'digits' registered ($code)"
+ca=${tls#"$root"/}
 cat <<MSG 2>/dev/null || true
 
-Stoa is running (gateway http://127.0.0.1:$port, cloud executor $cloud). Invoke the example:
+Stoa is running (gateway https://localhost:$port with HTTPS and bearer tokens, cloud executor
+$cloud with mutual TLS). Invoke the example:
 
-  curl -si -X POST http://127.0.0.1:$port/v1/functions/digits/invoke -H 'Content-Type: application/json' -d @functions/examples/digits/sample_request.json
+  curl -si --cacert $ca/ca.crt -H "Authorization: Bearer $token" -X POST https://localhost:$port/v1/functions/digits/invoke -H 'Content-Type: application/json' -d @functions/examples/digits/sample_request.json
 
-Force a tier with ?tier=edge or ?tier=cloud; see placement with: curl -s http://127.0.0.1:$port/v1/scheduler/state
-Metrics: curl -s http://127.0.0.1:$port/metrics      Ctrl-C stops everything.
+The token (admin) is in ${data#"$root"/}/admin.token; make more with: build/release/bin/stoa tokens create --role invoker
+Force a tier with ?tier=edge or ?tier=cloud; placement: the same curl options on https://localhost:$port/v1/scheduler/state
+Metrics: https://localhost:$port/metrics (operator or admin)      Ctrl-C stops everything.
 MSG
 while true; do
   for pid in "${pids[@]}"; do

@@ -1,0 +1,88 @@
+#include "gateway/security_flags.h"
+
+#include <arpa/inet.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace stoa::gateway {
+
+void AddSecurityFlags(CLI::App& app, SecurityFlags& f) {
+  app.add_option("--auth-file", f.auth_file,
+                 "YAML file of bearer tokens (SHA-256 digests), roles and tenants; reloaded on "
+                 "SIGHUP and when it changes (docs/security.md)");
+  app.add_option("--jwt-hs256-secret-file", f.jwt_hs256_secret_file,
+                 "accept JWTs signed with HS256 and the secret in this file");
+  app.add_option("--jwt-rs256-public-key", f.jwt_rs256_public_key,
+                 "accept JWTs signed with RS256 by this public key (PEM file)");
+  app.add_option("--jwt-issuer", f.jwt_issuer, "JWTs must carry this iss");
+  app.add_option("--jwt-audience", f.jwt_audience, "JWTs must carry this aud");
+  app.add_option("--jwt-leeway-s", f.jwt_leeway_s, "clock skew allowed on JWT exp and nbf")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
+  app.add_flag("--metrics-public", f.metrics_public, "serve GET /metrics without credentials");
+  app.add_option("--tls-cert", f.tls_cert,
+                 "serve HTTPS with this certificate chain (PEM); reloaded on SIGHUP");
+  app.add_option("--tls-key", f.tls_key, "the private key of --tls-cert (PEM)");
+  app.add_option("--tls-client-ca", f.tls_client_ca,
+                 "ask clients for certificates this CA signed; a certificate's CN or SAN can "
+                 "stand for an identity of --auth-file");
+  app.add_option("--executor-tls-cert", f.executor_tls_cert,
+                 "mutual TLS to executors: the gateway's client certificate (PEM)");
+  app.add_option("--executor-tls-key", f.executor_tls_key, "the key of --executor-tls-cert");
+  app.add_option("--executor-tls-ca", f.executor_tls_ca,
+                 "mutual TLS to executors: the CA that signed their certificates");
+  app.add_option("--executor-tls-server-name", f.executor_tls_server_name,
+                 "the name executors' certificates must carry (default: the address's host)");
+  app.add_flag("--insecure", f.insecure,
+               "allow listening on a non-loopback address without authentication");
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  const std::string lower = absl::AsciiStrToLower(host);
+  if (lower == "localhost" || absl::EndsWith(lower, ".localhost")) return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, lower.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, lower.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    // ::ffff:127.x.y.z
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+namespace {
+
+absl::Status Pair(const std::string& a, const char* a_flag, const std::string& b,
+                  const char* b_flag) {
+  if (a.empty() == b.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(a.empty() ? a_flag : b_flag, " is required with ", a.empty() ? b_flag : a_flag));
+}
+
+}  // namespace
+
+absl::Status CheckSecurityFlags(const SecurityFlags& f, const common::HostPort& listen) {
+  if (auto s = Pair(f.tls_cert, "--tls-cert", f.tls_key, "--tls-key"); !s.ok()) return s;
+  if (!f.tls_client_ca.empty() && f.tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  if (f.executor_tls_enabled() &&
+      (f.executor_tls_cert.empty() || f.executor_tls_key.empty() || f.executor_tls_ca.empty())) {
+    return absl::InvalidArgumentError(
+        "mutual TLS to executors needs all of --executor-tls-cert, --executor-tls-key and "
+        "--executor-tls-ca");
+  }
+  if (f.auth_enabled() || f.insecure || IsLoopbackHost(listen.host)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "refusing to listen on ", common::FormatHostPort(listen),
+      " without authentication: anyone who can reach that address could register code, "
+      "replace or delete functions and change the placement policy. Give --auth-file FILE "
+      "(bearer tokens; with --tls-cert/--tls-key for HTTPS; docs/security.md), or listen on a "
+      "loopback address (--listen 127.0.0.1:",
+      listen.port, "), or, if every client that can reach it is trusted, pass --insecure"));
+}
+
+}  // namespace stoa::gateway
