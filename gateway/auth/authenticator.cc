@@ -98,15 +98,16 @@ std::shared_ptr<const JwtVerifier> Authenticator::jwt() const {
 
 size_t Authenticator::identities() const { return table()->entries.size(); }
 
+Authenticator::FileStamp Authenticator::StampOf(const struct stat& st) {
+  return FileStamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                   static_cast<uint64_t>(st.st_size),
+                   int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+}
+
 absl::Status Authenticator::ReloadFile() {
   // The stamp is taken before reading, so a write racing the read shows up
   // as another change and is read again.
-  auto st = Stat(options_.auth_file);
-  if (st) {
-    stamp_ = FileStamp{static_cast<uint64_t>(st->st_dev), static_cast<uint64_t>(st->st_ino),
-                       static_cast<uint64_t>(st->st_size),
-                       int64_t{st->st_mtim.tv_sec} * 1000000000 + st->st_mtim.tv_nsec};
-  }
+  if (auto st = Stat(options_.auth_file)) stamp_ = StampOf(*st);
   ASSIGN_OR_RETURN(AuthTable loaded, LoadAuthFile(options_.auth_file));
   auto fresh = std::make_shared<const AuthTable>(std::move(loaded));
   absl::flat_hash_set<std::string> keep;
@@ -148,6 +149,10 @@ absl::Status Authenticator::Reload() {
 
 void Authenticator::Watch() {
   const absl::Duration interval = absl::Milliseconds(options_.watch_interval_ms);
+  // A change is acted on once the file has looked the same for one interval,
+  // so a file rewritten in place is not read half-written (or empty, which
+  // would be a valid file that lets no one in).
+  std::optional<FileStamp> pending;
   for (;;) {
     {
       absl::MutexLock lock(&stop_mu_);
@@ -155,11 +160,13 @@ void Authenticator::Watch() {
     }
     auto st = Stat(options_.auth_file);
     if (!st) continue;  // being replaced, or gone: keep the table, look again
-    const FileStamp now{static_cast<uint64_t>(st->st_dev), static_cast<uint64_t>(st->st_ino),
-                        static_cast<uint64_t>(st->st_size),
-                        int64_t{st->st_mtim.tv_sec} * 1000000000 + st->st_mtim.tv_nsec};
+    const FileStamp now = StampOf(*st);
     absl::MutexLock lock(&reload_mu_);
     if (now == stamp_) continue;
+    if (pending != now) {
+      pending = now;
+      continue;
+    }
     absl::Status status = ReloadFile();
     if (status.ok()) {
       reloads_ok_->Increment();

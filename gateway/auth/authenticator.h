@@ -20,7 +20,9 @@
 //
 // Reloading: Reload() (SIGHUP) re-reads the auth file and the JWT key files;
 // a watcher thread also re-reads the auth file when its inode, size or mtime
-// change (every watch_interval_ms). A bad file is logged and counted
+// change (polled every watch_interval_ms; acted on once the file has stayed
+// the same for one interval, so a file being rewritten in place is not read
+// half-written). A bad file is logged and counted
 // (stoa_auth_reloads_total{outcome="error"}) and the previous table stays
 // in force; a good one replaces it atomically (requests see either the old
 // or the new table) and counts outcome="ok". Rate-limit buckets of
@@ -32,6 +34,8 @@
 // Thread safety: every method is thread-safe. The registry and the clock
 // must outlive the Authenticator; its destructor stops the watcher.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <functional>
@@ -100,6 +104,7 @@ class Authenticator {
   };
 
   Authenticator(Options options, common::metrics::Registry* registry);
+  static FileStamp StampOf(const struct stat& st);
   absl::Status ReloadFile() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   absl::Status ReloadKeys() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   absl::StatusOr<Identity> FromBearer(std::string_view token) const;
