@@ -6,8 +6,14 @@
 // first and must be one of the configured algorithms, and the key is picked
 // by it (so an HS256 token "signed" with the RS256 public key as the secret,
 // the alg-confusion attack, is refused on an RS256-only gateway, and cannot
-// verify on one with both). `none` is always refused. Signatures are checked
-// by libjwt, which must report the same algorithm back.
+// verify on one with both). `none` is always refused.
+//
+// Signatures are checked twice: first with OpenSSL on the key parsed once
+// (HMAC-SHA256 compared in constant time; RSASSA-PKCS1-v1_5 SHA-256), which
+// refuses forged tokens for tens of microseconds; then, once the claims
+// pass, by libjwt's jwt_decode, which must report the same algorithm back.
+// libjwt 1.10 parses the PEM key on every call, about 1 ms with OpenSSL 3,
+// so it runs only for tokens that are valid, once each (then cached).
 //
 // Claims (the payload must be a JSON object):
 //   sub    required, non-empty string (at most 256 printable bytes): the
@@ -32,6 +38,8 @@
 // Thread safety: Verify is thread-safe. Keys are read once, in Create: to
 // rotate keys, make a new verifier (Authenticator::Reload does).
 #pragma once
+
+#include <openssl/types.h>
 
 #include <cstdint>
 #include <memory>
@@ -88,6 +96,10 @@ class JwtVerifier {
   const Options options_;
   std::string hs256_secret_;  // empty: HS256 not accepted
   std::string rs256_pem_;     // empty: RS256 not accepted
+  struct PkeyFree {
+    void operator()(evp_pkey_st* key) const;
+  };
+  std::unique_ptr<evp_pkey_st, PkeyFree> rs256_key_;  // rs256_pem_, parsed once
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);
 };

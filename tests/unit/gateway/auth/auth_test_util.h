@@ -1,14 +1,9 @@
-// Helpers for the gateway/auth tests: a scratch directory, RSA keys made
-// with OpenSSL, and JWTs signed with libjwt (the same library the gateway
-// verifies with, used here on the signing side) or put together by hand for
-// the malformed and unsigned cases.
+// Helpers for the gateway/auth tests: a scratch directory, and JWTs put
+// together by hand for the malformed and unsigned cases (signed ones come
+// from tests/fakes/gateway/jwt_signer.h).
 #pragma once
 
 #include <gtest/gtest.h>
-#include <jwt.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -18,6 +13,7 @@
 
 #include "absl/strings/escaping.h"
 #include "nlohmann/json.hpp"
+#include "tests/fakes/gateway/jwt_signer.h"
 
 namespace stoa::gateway::auth::testing {
 
@@ -45,51 +41,6 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
-
-struct RsaKeyPair {
-  std::string private_pem;
-  std::string public_pem;
-};
-
-inline RsaKeyPair MakeRsaKeyPair(int bits = 2048) {
-  RsaKeyPair pair;
-  EVP_PKEY* key = EVP_RSA_gen(bits);
-  if (key == nullptr) return pair;
-  auto to_string = [](BIO* bio) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    std::string s(data, static_cast<size_t>(n));
-    BIO_free(bio);
-    return s;
-  };
-  BIO* priv = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
-  pair.private_pem = to_string(priv);
-  BIO* pub = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(pub, key);
-  pair.public_pem = to_string(pub);
-  EVP_PKEY_free(key);
-  return pair;
-}
-
-// Signs `claims` with libjwt. `alg` JWT_ALG_HS256 (key = the secret) or
-// JWT_ALG_RS256 (key = the private key PEM). "" on failure.
-inline std::string SignJwt(const nlohmann::json& claims, jwt_alg_t alg, const std::string& key) {
-  jwt_t* jwt = nullptr;
-  if (jwt_new(&jwt) != 0) return "";
-  std::string out;
-  if (jwt_add_grants_json(jwt, claims.dump().c_str()) == 0 &&
-      jwt_set_alg(jwt, alg, reinterpret_cast<const unsigned char*>(key.data()),
-                  static_cast<int>(key.size())) == 0) {
-    char* encoded = jwt_encode_str(jwt);
-    if (encoded != nullptr) {
-      out = encoded;
-      free(encoded);
-    }
-  }
-  jwt_free(jwt);
-  return out;
-}
 
 inline std::string B64Url(const std::string& bytes) {
   std::string out;
