@@ -101,11 +101,37 @@ class Parser {
   }
 
   absl::StatusOr<AuthEntry> ParseEntry(const YAML::Node& node) const;
+  // sha256 and/or certificate, at least one.
+  absl::Status ParseCredentials(const YAML::Node& node, AuthEntry& entry) const;
   absl::Status ParseRoleLimits(const YAML::Node& node, AuthTable& table) const;
 
  private:
   std::string origin_;
 };
+
+absl::Status Parser::ParseCredentials(const YAML::Node& node, AuthEntry& entry) const {
+  if (node["sha256"]) {
+    // Never echo the value: a token pasted here by mistake would leak into logs.
+    if (!node["sha256"].IsScalar() || !IsLowerHex64(node["sha256"].Scalar())) {
+      return Error(node["sha256"],
+                   "sha256 must be 64 lower-case hex characters (the SHA-256 of the token, "
+                   "not the token)");
+    }
+    entry.sha256 = node["sha256"].Scalar();
+  }
+  if (node["certificate"]) {
+    ASSIGN_OR_RETURN(entry.certificate, String(node["certificate"], "certificate"));
+    if (entry.certificate.size() > 255 || !IsPrintable(entry.certificate)) {
+      return Error(node["certificate"],
+                   "certificate must be a printable name of at most 255 bytes");
+    }
+  }
+  if (entry.sha256.empty() && entry.certificate.empty()) {
+    return Error(node,
+                 absl::StrCat("entry \"", entry.identity.name, "\" needs sha256 or certificate"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<AuthEntry> Parser::ParseEntry(const YAML::Node& node) const {
   RETURN_IF_ERROR(CheckKeys(
@@ -128,25 +154,7 @@ absl::StatusOr<AuthEntry> Parser::ParseEntry(const YAML::Node& node) const {
     return Error(node["role"], "role must be one of admin, developer, operator, invoker");
   }
   id.role = *parsed;
-  if (node["sha256"]) {
-    // Never echo the value: a token pasted here by mistake would leak into logs.
-    if (!node["sha256"].IsScalar() || !IsLowerHex64(node["sha256"].Scalar())) {
-      return Error(node["sha256"],
-                   "sha256 must be 64 lower-case hex characters (the SHA-256 of the token, "
-                   "not the token)");
-    }
-    entry.sha256 = node["sha256"].Scalar();
-  }
-  if (node["certificate"]) {
-    ASSIGN_OR_RETURN(entry.certificate, String(node["certificate"], "certificate"));
-    if (entry.certificate.size() > 255 || !IsPrintable(entry.certificate)) {
-      return Error(node["certificate"],
-                   "certificate must be a printable name of at most 255 bytes");
-    }
-  }
-  if (entry.sha256.empty() && entry.certificate.empty()) {
-    return Error(node, absl::StrCat("entry \"", id.name, "\" needs sha256 or certificate"));
-  }
+  RETURN_IF_ERROR(ParseCredentials(node, entry));
   if (node["tenant"]) {
     ASSIGN_OR_RETURN(id.tenant, String(node["tenant"], "tenant"));
     if (auto st = ValidateTenantName(id.tenant); !st.ok())
