@@ -25,7 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "deploy/testbed/link_params.h"
-#include "deploy/testbed/token_bucket.h"
+#include "common/token_bucket.h"
 
 namespace stoa::deploy {
 
@@ -55,7 +55,7 @@ class LinkShaper {
  private:
   mutable absl::Mutex mu_;
   LinkParams params_ ABSL_GUARDED_BY(mu_);
-  TokenBucket bucket_ ABSL_GUARDED_BY(mu_);
+  common::TokenBucket bucket_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,8 +1,8 @@
-#include "deploy/testbed/token_bucket.h"
+#include "common/token_bucket.h"
 
 #include <gtest/gtest.h>
 
-namespace stoa::deploy {
+namespace stoa::common {
 namespace {
 
 constexpr double kMbit8 = 1e6;  // 8 Mbit/s in bytes per second
@@ -56,4 +56,37 @@ TEST(TokenBucketTest, TimeGoingBackwardsCountsAsTheLatest) {
 }
 
 }  // namespace
-}  // namespace stoa::deploy
+}  // namespace stoa::common
+
+namespace stoa::common {
+namespace {
+
+TEST(TokenBucketTryTakeTest, AllOrNothingWithTheWaitUntilTheTokensAreThere) {
+  TokenBucket bucket(2, 3);  // 2 per second, burst 3
+  EXPECT_EQ(bucket.TryTake(0, 1), 0);
+  EXPECT_EQ(bucket.TryTake(0, 1), 0);
+  EXPECT_EQ(bucket.TryTake(0, 1), 0);
+  EXPECT_EQ(bucket.TryTake(0, 1), 500000);  // one token at 2/s
+  EXPECT_EQ(bucket.TryTake(0, 1), 500000);  // the refusal took nothing
+  EXPECT_EQ(bucket.TryTake(250000, 1), 250000);
+  EXPECT_EQ(bucket.TryTake(500000, 1), 0);
+  EXPECT_FALSE(bucket.Full(500000));
+  EXPECT_TRUE(bucket.Full(2000000));
+}
+
+TEST(TokenBucketTryTakeTest, UnlimitedAlwaysSucceeds) {
+  TokenBucket bucket(0, 0);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(bucket.TryTake(0, 1), 0);
+  EXPECT_TRUE(bucket.Full(0));
+}
+
+TEST(TokenBucketTryTakeTest, SetBurstDropsTokensAboveTheNewBurst) {
+  TokenBucket bucket(1, 10);
+  bucket.SetBurst(0, 2);
+  EXPECT_EQ(bucket.TryTake(0, 2), 0);
+  EXPECT_GT(bucket.TryTake(0, 1), 0);
+  EXPECT_DOUBLE_EQ(bucket.burst(), 2);
+}
+
+}  // namespace
+}  // namespace stoa::common
