@@ -10,12 +10,15 @@
 namespace stoa::gateway {
 namespace {
 
-// The roles that hold a permission, for refusal messages.
-std::string RolesWith(auth::Permission permission) {
+// The roles that hold one of the permissions, for refusal messages.
+std::string RolesWith(const std::vector<auth::Permission>& permissions) {
   std::vector<std::string> roles;
   for (auth::Role role : {auth::Role::kAdmin, auth::Role::kDeveloper, auth::Role::kOperator,
                           auth::Role::kInvoker}) {
-    if (auth::RoleAllows(role, permission)) roles.emplace_back(auth::RoleName(role));
+    if (std::any_of(permissions.begin(), permissions.end(),
+                    [&](auth::Permission p) { return auth::RoleAllows(role, p); })) {
+      roles.emplace_back(auth::RoleName(role));
+    }
   }
   return absl::StrJoin(roles, " or ");
 }
@@ -43,9 +46,8 @@ AccessControl::AccessControl(auth::Authenticator* authenticator, Options options
                                                                           : nullptr),
       options_(options) {}
 
-absl::StatusOr<Caller> AccessControl::Admit(const common::HttpRequest& request,
-                                            const std::vector<auth::Permission>& permissions,
-                                            const std::string& what) const {
+absl::StatusOr<Caller> AccessControl::Authenticate(
+    const common::HttpRequest& request, const std::vector<auth::Permission>& permissions) const {
   Caller caller;
   caller.client = request.client;
   if (authenticator_ == nullptr || permissions.empty()) return caller;
@@ -56,17 +58,24 @@ absl::StatusOr<Caller> AccessControl::Admit(const common::HttpRequest& request,
   absl::StatusOr<auth::Identity> identity = authenticator_->Authenticate(request);
   if (!identity.ok()) return identity.status();
   if (absl::Status charged = authenticator_->Charge(*identity); !charged.ok()) return charged;
-  const bool allowed = std::any_of(permissions.begin(), permissions.end(),
-                                   [&](auth::Permission p) { return identity->Allows(p); });
-  if (!allowed) {
-    std::vector<std::string> names;
-    for (auth::Permission p : permissions) names.emplace_back(auth::PermissionName(p));
-    return absl::PermissionDeniedError(
-        absl::StrCat(Describe(*identity), " lacks permission ", absl::StrJoin(names, " or "),
-                     ", which ", what, " needs (roles: ", RolesWith(permissions.front()), ")"));
-  }
   caller.identity = *std::move(identity);
   return caller;
+}
+
+absl::Status AccessControl::Authorize(const Caller& caller,
+                                      const std::vector<auth::Permission>& permissions,
+                                      const std::string& what) {
+  if (!caller.identity || permissions.empty()) return absl::OkStatus();
+  const auth::Identity& id = *caller.identity;
+  if (std::any_of(permissions.begin(), permissions.end(),
+                  [&](auth::Permission p) { return id.Allows(p); })) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> names;
+  for (auth::Permission p : permissions) names.emplace_back(auth::PermissionName(p));
+  return absl::PermissionDeniedError(absl::StrCat(Describe(id), " lacks permission ",
+                                                  absl::StrJoin(names, " or "), ", which ", what,
+                                                  " needs (roles: ", RolesWith(permissions), ")"));
 }
 
 bool AccessControl::Sees(const Caller& caller, const v1::FunctionSpec& spec) {

@@ -60,11 +60,16 @@ class AccessControl {
 
   bool enabled() const { return authenticator_ != nullptr; }
 
-  // See above. Any one of `permissions` admits the caller; none: an open
-  // route. `what` names the route in refusals ("POST /v1/functions").
-  absl::StatusOr<Caller> Admit(const common::HttpRequest& request,
-                               const std::vector<auth::Permission>& permissions,
-                               const std::string& what) const;
+  // Who the caller is, for a route that needs one of `permissions` (none:
+  // an open route, the caller is anonymous): UNAUTHENTICATED (401) or,
+  // over the caller's rate limit, RESOURCE_EXHAUSTED (429).
+  absl::StatusOr<Caller> Authenticate(const common::HttpRequest& request,
+                                      const std::vector<auth::Permission>& permissions) const;
+  // PERMISSION_DENIED (403) unless the caller's role holds one of
+  // `permissions`; `what` names the route ("POST /v1/functions").
+  static absl::Status Authorize(const Caller& caller,
+                                const std::vector<auth::Permission>& permissions,
+                                const std::string& what);
 
   // Whether the caller's tenant may see the function.
   static bool Sees(const Caller& caller, const v1::FunctionSpec& spec);

@@ -58,7 +58,11 @@
 #include "gateway/dispatcher.h"
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
+#include "gateway/access_control.h"
+#include "gateway/audit_log.h"
+#include "gateway/auth/authenticator.h"
 #include "gateway/rest_api.h"
+#include "gateway/security_flags.h"
 #include "scheduler/placement_scheduler.h"
 #include "scheduler/policy_config.h"
 
@@ -74,7 +78,7 @@ constexpr std::chrono::milliseconds kShutdownMargin(1000);
 constexpr int kCancelledAnswerMs = 600;
 
 struct Flags {
-  std::string listen = "0.0.0.0:8080";
+  std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./stoa-data";
   std::string cloud;
   std::string edge = "in-process";
@@ -102,6 +106,7 @@ struct Flags {
   uint32_t edge_max_queue = 0;
   stoa::common::WasmLimits wasm_limits;
   std::string wasm_compile_user = "nobody";
+  stoa::gateway::SecurityFlags security;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -189,6 +194,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/true);
   stoa::common::AddOnnxLimitFlags(app, flags.onnx_limits);
   stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits, flags.wasm_compile_user);
+  stoa::gateway::AddSecurityFlags(app, flags.security);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -338,8 +344,16 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";
     return kExitBadFlags;
   }
+  auto security = stoa::gateway::SetUpSecurity(flags.security, flags.data_dir, metrics);
+  if (!security.ok()) {
+    std::cerr << "stoa-gateway: " << security.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  signals.OnReload([&security] { security->Reload(); });
   stoa::gateway::RestApi::Options api_options;
   api_options.limits = flags.limits.Apply();
+  api_options.access = security->access.get();
+  api_options.audit = security->audit.get();
   stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);
   stoa::common::HttpServer server(http_options, api);
   auto port = server.Start();
@@ -372,6 +386,22 @@ int main(int argc, char** argv) {
   if (!listen.ok()) {
     std::cerr << "stoa-gateway: --listen: " << listen.status().message() << "\n";
     return kExitBadFlags;
+  }
+  if (auto s = stoa::gateway::CheckSecurityFlags(flags.security, *listen); !s.ok()) {
+    std::cerr << "stoa-gateway: " << s.message() << "\n";
+    return kExitBadFlags;
+  }
+  if (flags.security.insecure && !flags.security.auth_enabled() &&
+      !stoa::gateway::IsLoopbackHost(listen->host)) {
+    spdlog::warn("--insecure: serving {} without authentication: anyone who can reach it may "
+                 "register code and change the placement policy",
+                 stoa::common::FormatHostPort(*listen));
+  }
+  if (flags.security.auth_enabled() && !flags.security.tls_enabled() &&
+      !stoa::gateway::IsLoopbackHost(listen->host)) {
+    spdlog::warn("serving {} over plain HTTP: bearer tokens cross the network in clear text "
+                 "(give --tls-cert and --tls-key, or terminate TLS in front of the gateway)",
+                 stoa::common::FormatHostPort(*listen));
   }
   auto scheduler_options = SchedulerOptionsFrom(flags);
   if (!scheduler_options.ok()) {

@@ -71,23 +71,24 @@ RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Sched
   const std::vector<P> read = {P::kFunctionsRead}, write = {P::kFunctionsWrite},
                        invoke = {P::kInvoke}, metadata = {P::kFunctionsRead, P::kInvoke},
                        policy_read = {P::kPolicyRead}, policy_write = {P::kPolicyWrite}, open = {};
-  AddRoute("POST", "/v1/functions", &RestApi::Register, true, write);
+  AddRoute("POST", "/v1/functions", &RestApi::Register, true, write, "function.register");
   AddRoute("GET", "/v1/functions", &RestApi::List, false, read);
   AddRoute("GET", "/v1/functions/{name}", &RestApi::Describe, false, read);
-  AddRoute("PUT", "/v1/functions/{name}", &RestApi::Upsert, true, write);
-  AddRoute("DELETE", "/v1/functions/{name}", &RestApi::Delete, true, write);
+  AddRoute("PUT", "/v1/functions/{name}", &RestApi::Upsert, true, write, "function.replace");
+  AddRoute("DELETE", "/v1/functions/{name}", &RestApi::Delete, true, write, "function.delete");
   AddRoute("POST", "/v1/functions/{name}/invoke", &RestApi::Invoke, false, invoke);
   AddRoute("GET", "/v1/functions/{name}/policy", &RestApi::GetFunctionPolicy, false, policy_read);
-  AddRoute("PUT", "/v1/functions/{name}/policy", &RestApi::PutFunctionPolicy, true, policy_write);
+  AddRoute("PUT", "/v1/functions/{name}/policy", &RestApi::PutFunctionPolicy, true, policy_write,
+           "function_policy.set");
   AddRoute("DELETE", "/v1/functions/{name}/policy", &RestApi::DeleteFunctionPolicy, true,
-           policy_write);
+           policy_write, "function_policy.clear");
   AddRoute("POST", "/v2/models/{name}/infer", &RestApi::Invoke, false, invoke);
   AddRoute("GET", "/v2/models/{name}", &RestApi::ModelMetadata, false, metadata);
   AddRoute("GET", "/v2/models/{name}/ready", &RestApi::ModelReady, false, metadata);
   AddRoute("GET", "/v2/health/ready", &RestApi::Readyz, false, open);
   AddRoute("GET", "/v2/health/live", &RestApi::Healthz, false, open);
   AddRoute("GET", "/v1/policy", &RestApi::GetPolicy, false, policy_read);
-  AddRoute("PUT", "/v1/policy", &RestApi::PutPolicy, true, policy_write);
+  AddRoute("PUT", "/v1/policy", &RestApi::PutPolicy, true, policy_write, "policy.set");
   AddRoute("GET", "/v1/scheduler/state", &RestApi::SchedulerState, false, {P::kSchedulerRead});
   AddRoute("GET", "/v1/audit", &RestApi::Audit, false, {P::kAuditRead});
   AddRoute("GET", "/metrics", &RestApi::Metrics, false, {P::kMetricsRead});
@@ -98,9 +99,9 @@ RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Sched
 RestApi::~RestApi() = default;
 
 void RestApi::AddRoute(std::string method, std::string pattern, Method handler, bool control_plane,
-                       std::vector<auth::Permission> permissions) {
-  Route route{std::move(method), pattern,   Segments(pattern),
-              handler,           control_plane, std::move(permissions)};
+                       std::vector<auth::Permission> permissions, std::string action) {
+  Route route{std::move(method), pattern,       Segments(pattern),      handler,
+              control_plane,     std::move(permissions), std::move(action)};
   routes_.push_back(std::move(route));
 }
 
@@ -153,7 +154,7 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
     r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
     return counted(std::move(r));
   }
-  absl::StatusOr<Caller> caller = Admit(request, *match);
+  absl::StatusOr<Caller> caller = Admit(request, *match, name);
   if (!caller.ok()) return counted(Error(caller.status()));
   Method handler = match->handler;
   auto run = [this, handler, call = Call{std::move(request), std::move(name), *std::move(caller),
@@ -173,23 +174,24 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
   }
 }
 
-absl::StatusOr<Caller> RestApi::Admit(const HttpRequest& request, const Route& route) const {
-  const std::string what = absl::StrCat(route.method, " ", route.pattern);
-  if (access_ == nullptr || route.permissions.empty()) {
+absl::StatusOr<Caller> RestApi::Admit(const HttpRequest& request, const Route& route,
+                                      const std::string& name) const {
+  if (access_ == nullptr) {
     Caller open;
     open.client = request.client;
     return open;
   }
-  absl::StatusOr<Caller> caller = access_->Admit(request, route.permissions, what);
-  if (!caller.ok() && route.control_plane &&
-      caller.status().code() == absl::StatusCode::kPermissionDenied) {
-    // A refused change is audited, under the name the credentials carry.
-    Call refused{request, "", {}, nullptr};
-    refused.caller.client = request.client;
-    Record(refused, absl::StrCat("denied ", what), "", caller.status(), 403,
-           nlohmann::json{{"path", request.path}, {"error", caller.status().message()}});
+  absl::StatusOr<Caller> caller = access_->Authenticate(request, route.permissions);
+  if (!caller.ok()) return caller.status();
+  const std::string what = absl::StrCat(route.method, " ", route.pattern);
+  absl::Status allowed = AccessControl::Authorize(*caller, route.permissions, what);
+  if (allowed.ok()) return caller;
+  if (!route.action.empty()) {
+    // A refused change is audited, with who tried it.
+    Call refused{request, name, *caller, nullptr};
+    Record(refused, route.action, "", allowed, 403, nlohmann::json::object());
   }
-  return caller;
+  return allowed;
 }
 
 absl::StatusOr<StoredFunction> RestApi::Visible(const Call& call) const {

@@ -106,16 +106,20 @@ class RestApi final : public common::HttpHandler {
     bool control_plane;  // a change: runs on the control pool, audited when refused
     // Any one of them admits the caller; empty: an open route.
     std::vector<auth::Permission> permissions;
+    std::string action;  // of a change, in the audit trail ("function.delete")
   };
 
   void AddRoute(std::string method, std::string pattern, Method handler, bool control_plane,
-                std::vector<auth::Permission> permissions);
+                std::vector<auth::Permission> permissions, std::string action = "");
   // The route for `request`, with the captured {name}; nullptr when none
   // matches. `allowed`: the methods of the routes on the same path; `label`:
   // the matched (else the first same-path) route's pattern, kept if none.
   const Route* Match(const common::HttpRequest& request, std::string& name,
                      std::vector<std::string>& allowed, std::string& label) const;
-  absl::StatusOr<Caller> Admit(const common::HttpRequest& request, const Route& route) const;
+  // Authenticates and authorizes `request` for `route` (401, 429, 403); a
+  // change refused for want of permission is audited.
+  absl::StatusOr<Caller> Admit(const common::HttpRequest& request, const Route& route,
+                               const std::string& name) const;
 
   void Register(Call call);
   void Upsert(Call call);

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 
 namespace stoa::gateway {
 
@@ -83,6 +84,48 @@ absl::Status CheckSecurityFlags(const SecurityFlags& f, const common::HostPort& 
       "(bearer tokens; with --tls-cert/--tls-key for HTTPS; docs/security.md), or listen on a "
       "loopback address (--listen 127.0.0.1:",
       listen.port, "), or, if every client that can reach it is trusted, pass --insecure"));
+}
+
+void GatewaySecurity::Reload() {
+  if (authenticator == nullptr) return;
+  if (absl::Status s = authenticator->Reload(); !s.ok()) {
+    spdlog::error("SIGHUP: credentials not reloaded, the previous ones stay in force: {}",
+                  std::string(s.message()));
+  } else {
+    spdlog::info("SIGHUP: credentials reloaded ({} auth file entries)",
+                 authenticator->identities());
+  }
+}
+
+absl::StatusOr<GatewaySecurity> SetUpSecurity(const SecurityFlags& flags,
+                                              const std::string& data_dir,
+                                              common::metrics::Registry& metrics) {
+  GatewaySecurity security;
+  if (flags.auth_enabled()) {
+    auth::Authenticator::Options options;
+    options.auth_file = flags.auth_file;
+    options.jwt_hs256_secret_file = flags.jwt_hs256_secret_file;
+    options.jwt_rs256_public_key = flags.jwt_rs256_public_key;
+    options.jwt_issuer = flags.jwt_issuer;
+    options.jwt_audience = flags.jwt_audience;
+    options.jwt_leeway_s = flags.jwt_leeway_s;
+    auto authenticator = auth::Authenticator::Create(options, &metrics);
+    if (!authenticator.ok()) return authenticator.status();
+    security.authenticator = *std::move(authenticator);
+    spdlog::info("authentication on: {} auth file entries{}{}",
+                 security.authenticator->identities(),
+                 flags.jwt_hs256_secret_file.empty() ? "" : ", HS256 JWTs",
+                 flags.jwt_rs256_public_key.empty() ? "" : ", RS256 JWTs");
+  } else {
+    spdlog::warn("authentication off (no --auth-file): every caller may do everything");
+  }
+  AccessControl::Options access;
+  access.metrics_public = flags.metrics_public;
+  security.access = std::make_unique<AccessControl>(security.authenticator.get(), access);
+  auto audit = AuditLog::Open(data_dir + "/audit.log");
+  if (!audit.ok()) return audit.status();
+  security.audit = *std::move(audit);
+  return security;
 }
 
 }  // namespace stoa::gateway

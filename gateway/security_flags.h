@@ -14,11 +14,17 @@
 // Thread safety: plain values and pure functions.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/host_port.h"
+#include "common/metrics.h"
+#include "gateway/access_control.h"
+#include "gateway/audit_log.h"
+#include "gateway/auth/authenticator.h"
 
 namespace stoa::gateway {
 
@@ -60,5 +66,23 @@ bool IsLoopbackHost(const std::string& host);
 // listen on a non-loopback address without authentication and without
 // --insecure.
 absl::Status CheckSecurityFlags(const SecurityFlags& flags, const common::HostPort& listen);
+
+// What the flags make of the REST layer's security: who is calling
+// (authenticator: null without --auth-file and JWT keys), what they may do
+// (access), and where changes are recorded (audit, <data-dir>/audit.log).
+struct GatewaySecurity {
+  std::unique_ptr<auth::Authenticator> authenticator;
+  std::unique_ptr<AccessControl> access;
+  std::unique_ptr<AuditLog> audit;
+
+  // SIGHUP: the auth file and JWT keys again; errors are logged and the
+  // previous ones stay in force.
+  void Reload();
+};
+
+// Errors name the flag or file (the gateway exits 2 on them).
+absl::StatusOr<GatewaySecurity> SetUpSecurity(const SecurityFlags& flags,
+                                              const std::string& data_dir,
+                                              common::metrics::Registry& metrics);
 
 }  // namespace stoa::gateway
