@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@ namespace {
 
 constexpr char kFilePrefix[] = "file:";
 constexpr char kJwtPrefix[] = "jwt:";
+constexpr char kMissingCredentials[] = "type.stoa.dev/auth-missing-credentials";
 
 absl::Status Unauthenticated(std::string_view message) {
   return absl::UnauthenticatedError(std::string(message));
@@ -194,7 +196,9 @@ absl::StatusOr<Identity> Authenticator::Authenticate(const common::HttpRequest& 
     return FromBearer(token);
   }
   if (!request.peer_names.empty()) return FromCertificate(request.peer_names);
-  return Unauthenticated("no credentials: send Authorization: Bearer <token>");
+  absl::Status missing = Unauthenticated("no credentials: send Authorization: Bearer <token>");
+  missing.SetPayload(kMissingCredentials, absl::Cord("1"));
+  return missing;
 }
 
 absl::StatusOr<Identity> Authenticator::FromBearer(std::string_view token) const {
@@ -238,6 +242,11 @@ absl::Status Authenticator::Charge(const Identity& identity) {
   absl::Status status = limiter_.Charge(key, identity.rate_limit);
   if (!status.ok()) rate_limited_[static_cast<size_t>(identity.role)]->Increment();
   return status;
+}
+
+std::string WwwAuthenticate(const absl::Status& status) {
+  if (status.GetPayload(kMissingCredentials).has_value()) return "Bearer realm=\"stoa\"";
+  return "Bearer realm=\"stoa\", error=\"invalid_token\"";
 }
 
 }  // namespace stoa::gateway::auth

@@ -105,6 +105,10 @@ TEST_F(AuthenticatorTest, BadCredentialsAreUnauthenticatedWithoutEchoingTheToken
   };
   expect_refused(WithBearer("wrong-token-value"), "not known");
   expect_refused(common::HttpRequest{}, "no credentials");
+  EXPECT_EQ(WwwAuthenticate(auth->Authenticate(common::HttpRequest{}).status()),
+            "Bearer realm=\"stoa\"");
+  EXPECT_EQ(WwwAuthenticate(auth->Authenticate(WithBearer("wrong-token-value")).status()),
+            "Bearer realm=\"stoa\", error=\"invalid_token\"");
   common::HttpRequest basic;
   basic.headers.emplace("authorization", "Basic wrong-token-value");
   expect_refused(basic, "must be \"Bearer <token>\"");
