@@ -203,7 +203,8 @@ absl::StatusOr<Identity> Authenticator::Authenticate(const common::HttpRequest& 
 
 absl::StatusOr<Identity> Authenticator::FromBearer(std::string_view token) const {
   auto table = this->table();
-  auto it = table->by_sha256.find(common::Sha256Hex(token));
+  const std::string digest = common::Sha256Hex(token);
+  auto it = table->by_sha256.find(digest);
   if (it != table->by_sha256.end()) {
     Identity identity = table->entries[it->second].identity;
     identity.source = "token";
@@ -215,7 +216,7 @@ absl::StatusOr<Identity> Authenticator::FromBearer(std::string_view token) const
     return Unauthenticated("the bearer token looks like a JWT, but no JWT key is configured");
   }
   const int64_t now = options_.unix_now ? options_.unix_now() : absl::ToUnixSeconds(absl::Now());
-  ASSIGN_OR_RETURN(Identity identity, verifier->Verify(token, now));
+  ASSIGN_OR_RETURN(Identity identity, verifier->Verify(token, now, digest));
   identity.rate_limit = table->RoleLimit(identity.role);
   return identity;
 }

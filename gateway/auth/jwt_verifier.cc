@@ -243,10 +243,11 @@ std::string JwtVerifier::configured_algorithms() const {
   return hs256_secret_.empty() ? "RS256" : "HS256";
 }
 
-absl::StatusOr<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_unix_s) const {
+absl::StatusOr<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_unix_s,
+                                             std::string_view sha256_hex) const {
   std::string key;
   if (options_.cache_entries > 0) {
-    key = common::Sha256Hex(token);
+    key = sha256_hex.empty() ? common::Sha256Hex(token) : std::string(sha256_hex);
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) {
