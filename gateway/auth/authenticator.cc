@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@ namespace {
 
 constexpr char kFilePrefix[] = "file:";
 constexpr char kJwtPrefix[] = "jwt:";
+constexpr char kMissingCredentials[] = "type.stoa.dev/auth-missing-credentials";
 
 absl::Status Unauthenticated(std::string_view message) {
   return absl::UnauthenticatedError(std::string(message));
@@ -194,12 +196,15 @@ absl::StatusOr<Identity> Authenticator::Authenticate(const common::HttpRequest& 
     return FromBearer(token);
   }
   if (!request.peer_names.empty()) return FromCertificate(request.peer_names);
-  return Unauthenticated("no credentials: send Authorization: Bearer <token>");
+  absl::Status missing = Unauthenticated("no credentials: send Authorization: Bearer <token>");
+  missing.SetPayload(kMissingCredentials, absl::Cord("1"));
+  return missing;
 }
 
 absl::StatusOr<Identity> Authenticator::FromBearer(std::string_view token) const {
   auto table = this->table();
-  auto it = table->by_sha256.find(common::Sha256Hex(token));
+  const std::string digest = common::Sha256Hex(token);
+  auto it = table->by_sha256.find(digest);
   if (it != table->by_sha256.end()) {
     Identity identity = table->entries[it->second].identity;
     identity.source = "token";
@@ -211,7 +216,7 @@ absl::StatusOr<Identity> Authenticator::FromBearer(std::string_view token) const
     return Unauthenticated("the bearer token looks like a JWT, but no JWT key is configured");
   }
   const int64_t now = options_.unix_now ? options_.unix_now() : absl::ToUnixSeconds(absl::Now());
-  ASSIGN_OR_RETURN(Identity identity, verifier->Verify(token, now));
+  ASSIGN_OR_RETURN(Identity identity, verifier->Verify(token, now, digest));
   identity.rate_limit = table->RoleLimit(identity.role);
   return identity;
 }
@@ -238,6 +243,11 @@ absl::Status Authenticator::Charge(const Identity& identity) {
   absl::Status status = limiter_.Charge(key, identity.rate_limit);
   if (!status.ok()) rate_limited_[static_cast<size_t>(identity.role)]->Increment();
   return status;
+}
+
+std::string WwwAuthenticate(const absl::Status& status) {
+  if (status.GetPayload(kMissingCredentials).has_value()) return "Bearer realm=\"stoa\"";
+  return "Bearer realm=\"stoa\", error=\"invalid_token\"";
 }
 
 }  // namespace stoa::gateway::auth

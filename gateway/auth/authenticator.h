@@ -133,4 +133,10 @@ class Authenticator {
   std::thread watcher_;
 };
 
+// The WWW-Authenticate value for a 401 made from Authenticate's `status`
+// (RFC 6750 § 3): `Bearer realm="stoa"` when the request carried no
+// credentials at all, `Bearer realm="stoa", error="invalid_token"` when it
+// carried bad ones. The status message goes in the JSON body, not here.
+std::string WwwAuthenticate(const absl::Status& status);
+
 }  // namespace stoa::gateway::auth

@@ -115,4 +115,10 @@ bool Identity::MayInvoke(std::string_view function) const {
   return false;
 }
 
+std::string ForbiddenMessage(const Identity& identity, Permission permission) {
+  return absl::StrCat("identity \"", absl::CHexEscape(identity.name), "\" (role ",
+                      std::string(RoleName(identity.role)), ") lacks permission ",
+                      std::string(PermissionName(permission)));
+}
+
 }  // namespace stoa::gateway::auth

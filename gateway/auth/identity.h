@@ -77,4 +77,8 @@ struct Identity {
   bool MayInvoke(std::string_view function) const;
 };
 
+// The 403 message for `identity` lacking `permission`, e.g.
+// "identity \"dev\" (role developer) lacks permission policy:write".
+std::string ForbiddenMessage(const Identity& identity, Permission permission);
+
 }  // namespace stoa::gateway::auth

@@ -7,6 +7,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -128,18 +129,24 @@ absl::Status CheckAudience(const json& claims, const std::string& audience) {
       absl::StrCat("the JWT's aud does not include the configured audience ", Shown(audience)));
 }
 
+// A NumericDate as whole seconds, clamped to +-1e12 (about 31000 years) so
+// that huge values neither overflow the conversion nor the leeway sums.
+int64_t SecondsClaim(double seconds) {
+  return static_cast<int64_t>(std::clamp(seconds, -1e12, 1e12));
+}
+
 absl::Status CheckTimes(const json& claims, int64_t now, int leeway, int64_t* exp) {
   auto e = claims.find("exp");
   if (e == claims.end()) return Unauthenticated("the JWT has no exp claim (exp is required)");
   if (!e->is_number()) return Unauthenticated("the JWT's exp is not a number");
-  *exp = static_cast<int64_t>(std::floor(e->get<double>()));
+  *exp = SecondsClaim(std::floor(e->get<double>()));
   if (*exp + leeway <= now) {
     return Unauthenticated(absl::StrCat("the JWT expired at ", Rfc3339(*exp)));
   }
   auto n = claims.find("nbf");
   if (n != claims.end()) {
     if (!n->is_number()) return Unauthenticated("the JWT's nbf is not a number");
-    const auto nbf = static_cast<int64_t>(std::ceil(n->get<double>()));
+    const int64_t nbf = SecondsClaim(std::ceil(n->get<double>()));
     if (now + leeway < nbf) {
       return Unauthenticated(absl::StrCat("the JWT is not valid before ", Rfc3339(nbf)));
     }
@@ -236,10 +243,11 @@ std::string JwtVerifier::configured_algorithms() const {
   return hs256_secret_.empty() ? "RS256" : "HS256";
 }
 
-absl::StatusOr<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_unix_s) const {
+absl::StatusOr<Identity> JwtVerifier::Verify(std::string_view token, int64_t now_unix_s,
+                                             std::string_view sha256_hex) const {
   std::string key;
   if (options_.cache_entries > 0) {
-    key = common::Sha256Hex(token);
+    key = sha256_hex.empty() ? common::Sha256Hex(token) : std::string(sha256_hex);
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) {

@@ -75,8 +75,11 @@ class JwtVerifier {
   static bool LooksLikeJwt(std::string_view token);
 
   // The identity the token carries, with source "jwt" and no rate limit
-  // (the caller resolves it). `now_unix_s`: the wall clock.
-  absl::StatusOr<Identity> Verify(std::string_view token, int64_t now_unix_s) const;
+  // (the caller resolves it). `now_unix_s`: the wall clock. `sha256_hex`:
+  // the token's common::Sha256Hex when the caller has it already (the cache
+  // key), else "".
+  absl::StatusOr<Identity> Verify(std::string_view token, int64_t now_unix_s,
+                                  std::string_view sha256_hex = "") const;
 
   // "HS256", "RS256" or "HS256, RS256".
   std::string configured_algorithms() const;

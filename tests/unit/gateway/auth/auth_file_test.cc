@@ -3,9 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <memory>
+#include <sstream>
 #include <string>
 
 #include "common/sha256.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/unit/gateway/auth/auth_test_util.h"
 
 namespace stoa::gateway::auth {
@@ -169,6 +174,24 @@ TEST(AuthFileTest, LoadReadsTheFileAndNamesAMissingOne) {
   const std::string bad = dir.Write("bad.yaml", "tokens:\n  - {name: a, role: admin}\n");
   EXPECT_THAT(std::string(LoadAuthFile(bad).status().message()),
               AllOf(HasSubstr("auth file " + bad + " line 2"), HasSubstr("needs sha256")));
+}
+
+TEST(AuthFileTest, AFileOthersMayReadIsLoadedWithAWarning) {
+  testing::ScratchDir dir;
+  const std::string path =
+      dir.Write("auth.yaml", "tokens:\n  - {name: a, sha256: " + kOps + ", role: admin}\n");
+  std::ostringstream log;
+  auto logger = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  EXPECT_TRUE(LoadAuthFile(path).ok());
+  EXPECT_EQ(log.str(), "");  // 0600: quiet
+  std::filesystem::permissions(path, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  EXPECT_TRUE(LoadAuthFile(path).ok());
+  spdlog::set_default_logger(previous);
+  EXPECT_THAT(log.str(), AllOf(HasSubstr("readable by every user"), HasSubstr("chmod 600")));
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -103,6 +105,10 @@ TEST_F(AuthenticatorTest, BadCredentialsAreUnauthenticatedWithoutEchoingTheToken
   };
   expect_refused(WithBearer("wrong-token-value"), "not known");
   expect_refused(common::HttpRequest{}, "no credentials");
+  EXPECT_EQ(WwwAuthenticate(auth->Authenticate(common::HttpRequest{}).status()),
+            "Bearer realm=\"stoa\"");
+  EXPECT_EQ(WwwAuthenticate(auth->Authenticate(WithBearer("wrong-token-value")).status()),
+            "Bearer realm=\"stoa\", error=\"invalid_token\"");
   common::HttpRequest basic;
   basic.headers.emplace("authorization", "Basic wrong-token-value");
   expect_refused(basic, "must be \"Bearer <token>\"");
@@ -233,6 +239,35 @@ TEST_F(AuthenticatorTest, ReloadKeepsBucketsOfIdentitiesStillPresent) {
   auto b2 = *auth->Authenticate(WithBearer("b-token"));
   EXPECT_EQ(b2.name, "b2");
   EXPECT_TRUE(auth->Charge(b2).ok());  // a new identity, a new bucket
+}
+
+TEST_F(AuthenticatorTest, RequestsDuringReloadsSeeTheOldOrTheNewTableNeverNeither) {
+  const std::string a =
+      "tokens:\n" + Entry("shared", "shared-token", "admin") + Entry("only-a", "a-token", "admin");
+  const std::string b = "tokens:\n" + Entry("shared", "shared-token", "operator") +
+                        Entry("only-b", "b-token", "admin");
+  auto auth = Make(a);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, requests{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      while (!stop.load()) {
+        auto id = auth->Authenticate(WithBearer("shared-token"));
+        if (!id.ok() || id->name != "shared") failures.fetch_add(1);
+        requests.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < 100; ++i) {
+    Replace(i % 2 == 0 ? b : a);
+    EXPECT_TRUE(auth->Reload().ok());
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(requests.load(), 0);
+  EXPECT_EQ(Reloads("ok"), 100);
 }
 
 }  // namespace

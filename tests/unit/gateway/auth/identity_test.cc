@@ -111,5 +111,13 @@ TEST(IdentityTest, InvokerPatternsLimitWhatItMayInvoke) {
   EXPECT_FALSE(id.MayInvoke("digits-v2"));
 }
 
+TEST(IdentityTest, ForbiddenMessageNamesIdentityRoleAndPermission) {
+  Identity id;
+  id.name = "dev";
+  id.role = Role::kDeveloper;
+  EXPECT_EQ(ForbiddenMessage(id, Permission::kPolicyWrite),
+            "identity \"dev\" (role developer) lacks permission policy:write");
+}
+
 }  // namespace
 }  // namespace stoa::gateway::auth

@@ -106,6 +106,15 @@ TEST_F(JwtVerifierTest, ExpiryAndNotBeforeHonourTheLeeway) {
               HasSubstr("the JWT is not valid before 2026-"));
   claims["nbf"] = kNow + 20;
   EXPECT_TRUE(v->Verify(testing::SignJwt(claims, JWT_ALG_HS256, kSecret), kNow).ok());
+  // Absurd times neither overflow nor pass.
+  claims["nbf"] = 1e300;
+  EXPECT_THAT(Refusal(*v, testing::SignJwt(claims, JWT_ALG_HS256, kSecret)),
+              HasSubstr("not valid before"));
+  claims.erase("nbf");
+  claims["exp"] = -1e300;
+  EXPECT_THAT(Refusal(*v, testing::SignJwt(claims, JWT_ALG_HS256, kSecret)), HasSubstr("expired"));
+  claims["exp"] = 1e300;
+  EXPECT_TRUE(v->Verify(testing::SignJwt(claims, JWT_ALG_HS256, kSecret), kNow).ok());
 }
 
 TEST_F(JwtVerifierTest, ACachedTokenStillExpires) {
