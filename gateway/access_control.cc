@@ -124,7 +124,7 @@ common::HttpResponse ErrorResponse(const absl::Status& status) {
   r.status = common::ToHttpStatus(status.code());
   r.body = common::ErrorJson(status);
   if (status.code() == absl::StatusCode::kUnauthenticated) {
-    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"stoa\"");
+    r.headers.emplace_back("WWW-Authenticate", auth::WwwAuthenticate(status));
   }
   // Rate limits and admission refusals (429, 503) say when to come back.
   if (auto seconds = common::RetryAfterSeconds(status)) {
