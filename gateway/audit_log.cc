@@ -36,6 +36,7 @@ bool EntryFromJson(const std::string& line, AuditEntry& entry) {
   try {
     entry.time_ms = doc.value("time_ms", int64_t{0});
     entry.identity = doc.value("identity", "");
+    entry.source = doc.value("source", "");
     entry.role = doc.value("role", "");
     entry.tenant = doc.value("tenant", "");
     entry.client = doc.value("client", "");
@@ -68,6 +69,7 @@ json AuditEntryToJson(const AuditEntry& e) {
   return json{{"time", TimeText(e.time_ms)},
               {"time_ms", e.time_ms},
               {"identity", e.identity},
+              {"source", e.source},
               {"role", e.role},
               {"tenant", e.tenant},
               {"client", e.client},

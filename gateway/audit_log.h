@@ -31,6 +31,7 @@ namespace stoa::gateway {
 struct AuditEntry {
   int64_t time_ms = 0;   // Unix time, milliseconds; Record fills it when 0
   std::string identity;  // the caller's name ("anonymous" when auth is off)
+  std::string source;    // how it proved it: "token", "jwt", "certificate"; "" when auth is off
   std::string role;      // "" when auth is off
   std::string tenant;    // the caller's tenant, "" for none
   std::string client;    // the peer's IP address

@@ -90,6 +90,7 @@ void RestApi::Record(const Call& call, std::string action, const std::string& ta
   if (audit_ == nullptr) return;
   AuditEntry entry;
   entry.identity = call.caller.name();
+  entry.source = call.caller.identity ? call.caller.identity->source : "";
   entry.role = call.caller.role();
   entry.tenant = call.caller.tenant();
   entry.client = call.caller.client;
