@@ -8,6 +8,7 @@
 #include "common/guarded.h"
 #include "common/host_port.h"
 #include "executors/grpc_status.h"
+#include "functions/spec_rules.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -97,6 +98,10 @@ grpc::ServerUnaryReactor* ExecutorService::LoadFunction(grpc::CallbackServerCont
                                                         const v1::LoadFunctionRequest* request,
                                                         v1::LoadFunctionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = functions::ValidateFunctionSpec(request->spec(), limits_); !valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
   Serve("executor service: LoadFunction", reactor, response,
         [&](LoadCallback done) { executor_->LoadFunction(*request, std::move(done)); });
   return reactor;
@@ -135,8 +140,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int selected_port = 0;
   const bool unix_socket = !address->unix_path.empty();
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           unix_socket ? nullptr : &selected_port);
+  builder.AddListeningPort(
+      listen,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
+      unix_socket ? nullptr : &selected_port);
   builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || (!unix_socket && selected_port == 0)) {
