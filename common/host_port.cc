@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <cstring>
 #include <string>
 
 #include "absl/strings/ascii.h"
