@@ -3,7 +3,7 @@
 //
 //   stoa-executor --listen HOST:PORT|unix:PATH [--device cpu|cuda|auto]
 //                 [--tls-cert FILE --tls-key FILE --tls-client-ca FILE]
-//                 [--tls-refresh-s N] [--insecure]
+//                 [--tls-client-name NAME...] [--tls-refresh-s N] [--insecure]
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
 //                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
@@ -20,7 +20,8 @@
 // --tls-key and --tls-client-ca (always together) the gRPC port speaks
 // mutual TLS and lets in only clients whose certificate that CA signed
 // (executors/grpc_tls.h; the files are re-read every --tls-refresh-s, so a
-// rotation needs no restart). A --listen or --metrics-listen address that is
+// rotation needs no restart); --tls-client-name narrows that to certificates
+// whose CN or a DNS SAN is one of the names given. A --listen or --metrics-listen address that is
 // not loopback or unix: (common::IsLoopbackListen) is refused at start, exit
 // 2, unless the gRPC port has TLS (the metrics port is plain HTTP, so it
 // always needs --insecure off loopback) or --insecure is given, which logs a
@@ -70,6 +71,7 @@ struct Flags {
   std::string tls_key;
   std::string tls_client_ca;
   unsigned int tls_refresh_s = 60;
+  std::vector<std::string> tls_client_names;
   bool insecure = false;
   std::string device = "auto";
   int threads = 0;
@@ -94,6 +96,9 @@ void AddSecurityFlags(CLI::App& app, Flags& flags) {
   app.add_option("--tls-key", flags.tls_key, "PEM private key of --tls-cert");
   app.add_option("--tls-client-ca", flags.tls_client_ca,
                  "PEM CA certificate(s): only clients whose certificate it signed get in");
+  app.add_option("--tls-client-name", flags.tls_client_names,
+                 "let in only client certificates whose CN or a DNS SAN is NAME (repeatable; "
+                 "e.g. gateway, so device certificates of the same CA stay out)");
   app.add_option("--tls-refresh-s", flags.tls_refresh_s,
                  "how often the TLS files are re-read (rotation without restart), seconds")
       ->check(CLI::Range(1u, 86400u))
@@ -182,7 +187,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(const
     }
     spdlog::warn("--insecure: serving /metrics over plain HTTP on {}", flags.metrics_listen);
   }
-  if (tls_files == 0) return nullptr;
+  if (tls_files == 0) {
+    if (!flags.tls_client_names.empty()) {
+      return absl::InvalidArgumentError("--tls-client-name needs mutual TLS (--tls-cert, ...)");
+    }
+    return nullptr;
+  }
   stoa::executors::ServerTlsFiles files{flags.tls_cert, flags.tls_key, flags.tls_client_ca,
                                         flags.tls_refresh_s};
   auto credentials = stoa::executors::ExecutorServerCredentials(files);
@@ -240,7 +250,7 @@ int main(int argc, char** argv) {
   options.max_artifact_bytes = limits.max_artifact_bytes;
   options.max_output_bytes = limits.max_output_bytes;
   stoa::executors::InProcessExecutor executor(runtimes, options, &registry);
-  stoa::executors::ExecutorService service(&executor, limits);
+  stoa::executors::ExecutorService service(&executor, limits, flags.tls_client_names);
 
   stoa::executors::GrpcServer::Options server_options;
   server_options.max_message_bytes = stoa::common::GrpcMessageBytes(limits);

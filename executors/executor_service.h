@@ -24,6 +24,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/request_limits.h"
@@ -38,8 +39,13 @@ class ExecutorService final : public v1::Executor::CallbackService {
  public:
   // `limits`: max_timeout_ms and max_description_bytes bound LoadFunction's
   // spec, as --max-timeout-ms and --max-description-bytes do on the gateway.
-  explicit ExecutorService(Executor* executor, common::RequestLimits limits = {})
-      : executor_(executor), limits_(limits) {}
+  // `client_names` (mutual TLS only): when not empty, every RPC is refused
+  // with PERMISSION_DENIED unless the client certificate's CN or one of its
+  // DNS SANs is in the list, so a certificate the same CA issued for
+  // another purpose (a device's) does not reach the executor.
+  explicit ExecutorService(Executor* executor, common::RequestLimits limits = {},
+                           std::vector<std::string> client_names = {})
+      : executor_(executor), limits_(limits), client_names_(std::move(client_names)) {}
 
   grpc::ServerUnaryReactor* Invoke(grpc::CallbackServerContext* context,
                                    const v1::InvokeRequest* request,
@@ -55,8 +61,13 @@ class ExecutorService final : public v1::Executor::CallbackService {
                                       v1::GetStatusResponse* response) override;
 
  private:
+  // OK, or PERMISSION_DENIED when client_names_ is set and the peer's
+  // certificate names none of them.
+  absl::Status CheckPeer(const grpc::CallbackServerContext& context) const;
+
   Executor* const executor_;
   const common::RequestLimits limits_;
+  const std::vector<std::string> client_names_;
 };
 
 // A started gRPC server with one service.

@@ -163,6 +163,33 @@ TEST_F(ExecutorTlsTest, OnlyClientsWithACertificateTheCaSignedGetIn) {
   EXPECT_TRUE(executor->Running());
 }
 
+TEST_F(ExecutorTlsTest, ClientNamesKeepOtherCertificatesOfTheSameCaOut) {
+  auto executor = StartExecutor("127.0.0.1:0", {"--tls-client-name", "gateway"});
+  ASSERT_NE(executor, nullptr);
+  GrpcExecutor gateway(executor->address(), TlsOptions(certs_, certs_));
+  ASSERT_TRUE(LoadAndInvoke(gateway).ok());
+  auto device = ExecutorChannelCredentials(
+      ChannelTlsFiles{certs_.Path("ca.crt"), certs_.Path("device.crt"), certs_.Path("device.key")});
+  ASSERT_TRUE(device.ok()) << device.status();
+  auto stub = v1::Executor::NewStub(grpc::CreateChannel(executor->address(), *device));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::LoadFunctionResponse response;
+  grpc::Status s = stub->LoadFunction(&context, DigitsLoad(), &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(),
+            "the client certificate ('device') names none of the executor's --tls-client-name");
+  EXPECT_EQ(StatusWith(executor->address(), *device).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(
+      Await<v1::InvokeResponse>([&](auto done) { gateway.Invoke(DigitsInvoke(), done); }).ok());
+
+  ExitResult plain = RunToExit(BinaryPath("stoa-executor"),
+                               {"--listen", "127.0.0.1:0", "--tls-client-name", "gateway"});
+  EXPECT_EQ(plain.exit_code, 2);
+  EXPECT_THAT(plain.stderr_text, HasSubstr("--tls-client-name needs mutual TLS"));
+}
+
 TEST_F(ExecutorTlsTest, TheClientRefusesAnExecutorAnotherCaSigned) {
   auto executor = StartExecutor("127.0.0.1:0");
   ASSERT_NE(executor, nullptr);
