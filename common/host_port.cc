@@ -1,5 +1,7 @@
 #include "common/host_port.h"
 
+#include <arpa/inet.h>
+
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -54,6 +56,22 @@ std::string FormatHostPort(std::string_view host, uint16_t port) {
   out.append(v6 ? "]:" : ":");
   out.append(std::to_string(port));
   return out;
+}
+
+bool IsLoopbackListen(std::string_view listen) {
+  if (listen.starts_with("unix:")) return true;
+  absl::StatusOr<HostPort> address = ParseHostPort(listen);
+  if (!address.ok()) return false;
+  const std::string host = absl::AsciiStrToLower(address->host);
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
 }  // namespace stoa::common

@@ -38,4 +38,12 @@ inline std::string FormatHostPort(const HostPort& address) {
   return FormatHostPort(address.host, address.port);
 }
 
+// Whether a listen address reaches only this machine: "unix:PATH", or a
+// HOST:PORT whose host is "localhost", an IPv4 address in 127.0.0.0/8, ::1
+// or ::ffff:127.x.y.z. Every other host (0.0.0.0, ::, an interface address,
+// a host name that might resolve anywhere) and an unparsable address are
+// not. The secure defaults use it: a non-loopback listen needs TLS (and/or
+// auth) or --insecure.
+bool IsLoopbackListen(std::string_view listen);
+
 }  // namespace stoa::common

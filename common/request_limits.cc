@@ -28,14 +28,14 @@ void AddRequestLimitFlags(CLI::App& app, RequestLimitFlags& flags, bool gateway)
                  "largest function artifact (.onnx, .wasm), MiB, apart from the request body limit")
       ->check(CLI::Range(1u, 4096u))
       ->capture_default_str();
+  app.add_option("--max-description-bytes", flags.limits.max_description_bytes,
+                 "longest spec description, bytes (it is returned with every listing)")
+      ->check(CLI::Range(0u, 1'048'576u))
+      ->capture_default_str();
   if (!gateway) return;
   app.add_option("--max-json-depth", flags.limits.max_json_depth,
                  "deepest nesting of arrays and objects in a JSON document from a client")
       ->check(CLI::Range(2u, 10'000u))
-      ->capture_default_str();
-  app.add_option("--max-description-bytes", flags.limits.max_description_bytes,
-                 "longest spec description, bytes (it is returned with every listing)")
-      ->check(CLI::Range(0u, 1'048'576u))
       ->capture_default_str();
   app.add_option("--max-multipart-parts", flags.limits.max_multipart_parts,
                  "most parts of a multipart registration body")

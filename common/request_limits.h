@@ -40,8 +40,9 @@ struct RequestLimits {
   uint32_t max_multipart_parts = 8;
 };
 
-// --max-timeout-ms, --max-output-mb and --max-artifact-mb (both binaries);
-// with `gateway` also --max-json-depth, --max-description-bytes and
+// --max-timeout-ms, --max-output-mb, --max-artifact-mb and
+// --max-description-bytes (both binaries: the executor checks LoadFunction's
+// spec as the REST layer does); with `gateway` also --max-json-depth and
 // --max-multipart-parts. The MiB flags become bytes in Apply().
 struct RequestLimitFlags {
   RequestLimits limits;

@@ -2,6 +2,8 @@
 // InProcessExecutor with every runtime built into this binary.
 //
 //   stoa-executor --listen HOST:PORT|unix:PATH [--device cpu|cuda|auto]
+//                 [--tls-cert FILE --tls-key FILE --tls-client-ca FILE]
+//                 [--tls-client-name NAME...] [--tls-refresh-s N] [--insecure]
 //                 [--threads N] [--intra-op-threads N] [--metrics-listen HOST:PORT]
 //                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
@@ -13,6 +15,17 @@
 // The first line of stdout is "stoa-executor listening on <address>" (the
 // bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
 // with code 2.
+//
+// Secure by default: --listen defaults to 127.0.0.1:50051. With --tls-cert,
+// --tls-key and --tls-client-ca (always together) the gRPC port speaks
+// mutual TLS and lets in only clients whose certificate that CA signed
+// (executors/grpc_tls.h; the files are re-read every --tls-refresh-s, so a
+// rotation needs no restart); --tls-client-name narrows that to certificates
+// whose CN or a DNS SAN is one of the names given. A --listen or --metrics-listen address that is
+// not loopback or unix: (common::IsLoopbackListen) is refused at start, exit
+// 2, unless the gRPC port has TLS (the metrics port is plain HTTP, so it
+// always needs --insecure off loopback) or --insecure is given, which logs a
+// warning and serves plaintext on the network.
 //
 // Shutdown (SIGINT/SIGTERM, common/stop_signals.h): the gRPC server stops
 // accepting calls and connections at once and gives the calls in flight
@@ -29,13 +42,16 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "common/cli.h"
+#include "common/host_port.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/request_limits.h"
 #include "common/stop_signals.h"
 #include "executors/device.h"
 #include "executors/executor_service.h"
+#include "executors/grpc_tls.h"
 #include "executors/in_process_executor.h"
 #include "executors/metrics_http_server.h"
 #include "functions/cuda/cuda_onnx_runtime.h"
@@ -50,7 +66,13 @@ constexpr int kExitStartFailed = 1;
 constexpr std::chrono::milliseconds kShutdownMargin(1000);
 
 struct Flags {
-  std::string listen = "0.0.0.0:50051";
+  std::string listen = "127.0.0.1:50051";
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  unsigned int tls_refresh_s = 60;
+  std::vector<std::string> tls_client_names;
+  bool insecure = false;
   std::string device = "auto";
   int threads = 0;
   int intra_op_threads = 1;
@@ -67,6 +89,23 @@ struct Flags {
   stoa::common::RequestLimitFlags limits;
   uint32_t max_queue = 0;
 };
+
+void AddSecurityFlags(CLI::App& app, Flags& flags) {
+  app.add_option("--tls-cert", flags.tls_cert,
+                 "PEM certificate of the gRPC port (mutual TLS; with --tls-key, --tls-client-ca)");
+  app.add_option("--tls-key", flags.tls_key, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", flags.tls_client_ca,
+                 "PEM CA certificate(s): only clients whose certificate it signed get in");
+  app.add_option("--tls-client-name", flags.tls_client_names,
+                 "let in only client certificates whose CN or a DNS SAN is NAME (repeatable; "
+                 "e.g. gateway, so device certificates of the same CA stay out)");
+  app.add_option("--tls-refresh-s", flags.tls_refresh_s,
+                 "how often the TLS files are re-read (rotation without restart), seconds")
+      ->check(CLI::Range(1u, 86400u))
+      ->capture_default_str();
+  app.add_flag("--insecure", flags.insecure,
+               "allow plaintext gRPC (and /metrics) on a non-loopback address, at your own risk");
+}
 
 // Parses argv (with --config expanded). Returns an exit code when the
 // process should stop (help: 0, bad flags: 2), -1 to go on.
@@ -104,6 +143,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "per worker thread)")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
+  AddSecurityFlags(app, flags);
   stoa::common::AddWasmFlags(app, flags.wasm_engine, flags.wasm_cache_dir);
   stoa::common::AddWasmLimitFlags(app, flags.wasm_max_table_entries);
   stoa::common::AddRequestLimitFlags(app, flags.limits, /*gateway=*/false);
@@ -112,12 +152,68 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
+// The gRPC port's credentials (null: plaintext) after the secure-default
+// rules of the file comment; an error message for stderr when they refuse.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(const Flags& flags) {
+  const int tls_files =
+      !flags.tls_cert.empty() + !flags.tls_key.empty() + !flags.tls_client_ca.empty();
+  if (tls_files != 0 && tls_files != 3) {
+    return absl::InvalidArgumentError(
+        "--tls-cert, --tls-key and --tls-client-ca go together: mutual TLS needs all three "
+        "(without --tls-client-ca any client could connect)");
+  }
+  const char* kHowTo =
+      "listen on loopback (127.0.0.1:PORT) or a unix: socket, or add --insecure to accept "
+      "plaintext on the network at your own risk";
+  if (tls_files == 0 && !stoa::common::IsLoopbackListen(flags.listen)) {
+    if (!flags.insecure) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing to listen on ", flags.listen,
+          " without TLS: anyone who reaches it could list, load, run and unload functions. "
+          "Give --tls-cert, --tls-key and --tls-client-ca (mutual TLS: only clients with a "
+          "certificate that CA signed get in), ",
+          kHowTo));
+    }
+    spdlog::warn(
+        "--insecure: serving plaintext gRPC on {}: anyone who reaches it can load, run "
+        "and unload functions",
+        flags.listen);
+  }
+  if (!flags.metrics_listen.empty() && !stoa::common::IsLoopbackListen(flags.metrics_listen)) {
+    if (!flags.insecure) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("refusing to serve /metrics (plain HTTP, naming every loaded function) on ",
+                       flags.metrics_listen, ": ", kHowTo));
+    }
+    spdlog::warn("--insecure: serving /metrics over plain HTTP on {}", flags.metrics_listen);
+  }
+  if (tls_files == 0) {
+    if (!flags.tls_client_names.empty()) {
+      return absl::InvalidArgumentError("--tls-client-name needs mutual TLS (--tls-cert, ...)");
+    }
+    return nullptr;
+  }
+  stoa::executors::ServerTlsFiles files{flags.tls_cert, flags.tls_key, flags.tls_client_ca,
+                                        flags.tls_refresh_s};
+  auto credentials = stoa::executors::ExecutorServerCredentials(files);
+  if (!credentials.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls-cert/--tls-key/--tls-client-ca: ", credentials.status().message()));
+  }
+  return credentials;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Flags flags;
   if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
   stoa::common::InitLogging("stoa-executor", flags.log_level);
+  auto credentials = ListenCredentials(flags);
+  if (!credentials.ok()) {
+    std::cerr << "stoa-executor: " << credentials.status().message() << "\n";
+    return kExitBadFlags;
+  }
 
   // Before any thread starts: every thread inherits the mask.
   stoa::common::StopSignals signals;
@@ -154,10 +250,11 @@ int main(int argc, char** argv) {
   options.max_artifact_bytes = limits.max_artifact_bytes;
   options.max_output_bytes = limits.max_output_bytes;
   stoa::executors::InProcessExecutor executor(runtimes, options, &registry);
-  stoa::executors::ExecutorService service(&executor);
+  stoa::executors::ExecutorService service(&executor, limits, flags.tls_client_names);
 
   stoa::executors::GrpcServer::Options server_options;
   server_options.max_message_bytes = stoa::common::GrpcMessageBytes(limits);
+  server_options.credentials = *credentials;
   auto server = stoa::executors::GrpcServer::Start(flags.listen, &service, server_options);
   if (!server.ok()) {
     std::cerr << "stoa-executor: " << server.status().message() << "\n";
@@ -178,7 +275,8 @@ int main(int argc, char** argv) {
 
   std::printf("stoa-executor listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
-  spdlog::info("serving on {} with {} threads", (*server)->address(),
+  spdlog::info("serving on {} ({}) with {} threads", (*server)->address(),
+               *credentials != nullptr ? "mutual TLS" : "plaintext",
                flags.threads > 0 ? flags.threads : std::thread::hardware_concurrency());
 
   const int signal_number = signals.Wait();

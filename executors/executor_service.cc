@@ -1,5 +1,6 @@
 #include "executors/executor_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -8,6 +9,9 @@
 #include "common/guarded.h"
 #include "common/host_port.h"
 #include "executors/grpc_status.h"
+#include "functions/spec_rules.h"
+#include "grpc/grpc_security_constants.h"
+#include "grpcpp/security/auth_context.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -82,10 +86,34 @@ absl::StatusOr<ListenAddress> ParseListen(const std::string& listen) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* /*context*/,
+absl::Status ExecutorService::CheckPeer(const grpc::CallbackServerContext& context) const {
+  if (client_names_.empty()) return absl::OkStatus();
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  std::string seen;
+  if (auth != nullptr) {
+    for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+      for (const grpc::string_ref& value : auth->FindPropertyValues(property)) {
+        const std::string name(value.data(), value.size());
+        if (std::find(client_names_.begin(), client_names_.end(), name) != client_names_.end()) {
+          return absl::OkStatus();
+        }
+        if (seen.empty()) seen = name;
+      }
+    }
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("the client certificate (", seen.empty() ? "none" : "'" + seen + "'",
+                   ") names none of the executor's --tls-client-name"));
+}
+
+grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* context,
                                                   const v1::InvokeRequest* request,
                                                   v1::InvokeResponse* response) {
   auto* reactor = new InvokeReactor();
+  if (absl::Status peer = CheckPeer(*context); !peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer));
+    return reactor;
+  }
   CancelSignalPtr cancel = reactor->cancel();
   Serve("executor service: Invoke", reactor, response, [&](InvokeCallback done) {
     executor_->Invoke(*request, std::move(done), std::move(cancel));
@@ -97,6 +125,12 @@ grpc::ServerUnaryReactor* ExecutorService::LoadFunction(grpc::CallbackServerCont
                                                         const v1::LoadFunctionRequest* request,
                                                         v1::LoadFunctionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status valid = CheckPeer(*context);
+  if (valid.ok()) valid = functions::ValidateFunctionSpec(request->spec(), limits_);
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
   Serve("executor service: LoadFunction", reactor, response,
         [&](LoadCallback done) { executor_->LoadFunction(*request, std::move(done)); });
   return reactor;
@@ -106,6 +140,10 @@ grpc::ServerUnaryReactor* ExecutorService::UnloadFunction(grpc::CallbackServerCo
                                                           const v1::UnloadFunctionRequest* request,
                                                           v1::UnloadFunctionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status peer = CheckPeer(*context); !peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer));
+    return reactor;
+  }
   Serve("executor service: UnloadFunction", reactor, response,
         [&](UnloadCallback done) { executor_->UnloadFunction(*request, std::move(done)); });
   return reactor;
@@ -115,6 +153,10 @@ grpc::ServerUnaryReactor* ExecutorService::GetStatus(grpc::CallbackServerContext
                                                      const v1::GetStatusRequest* /*request*/,
                                                      v1::GetStatusResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status peer = CheckPeer(*context); !peer.ok()) {
+    reactor->Finish(ToGrpcStatus(peer));
+    return reactor;
+  }
   Serve("executor service: GetStatus", reactor, response,
         [&](StatusCallback done) { executor_->GetStatus(std::move(done)); });
   return reactor;
@@ -135,8 +177,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int selected_port = 0;
   const bool unix_socket = !address->unix_path.empty();
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           unix_socket ? nullptr : &selected_port);
+  builder.AddListeningPort(
+      listen,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
+      unix_socket ? nullptr : &selected_port);
   builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || (!unix_socket && selected_port == 0)) {

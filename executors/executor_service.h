@@ -11,6 +11,11 @@
 // its runtime (CANCELLED). Errors cross the
 // boundary through ToGrpcStatus, code unchanged.
 //
+// LoadFunction checks the spec with functions::ValidateFunctionSpec against
+// the limits given at construction before the executor sees it: a spec the
+// REST layer would refuse is INVALID_ARGUMENT with the REST layer's message,
+// and nothing is stored or compiled.
+//
 // Thread safety: ExecutorService is safe for concurrent RPCs if the wrapped
 // executor is (every Executor is). Ownership: the executor must outlive the
 // service, and the service must outlive the server it is registered with.
@@ -19,9 +24,12 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/request_limits.h"
 #include "executors/executor.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "stoa/v1/executor.grpc.pb.h"
 
@@ -29,7 +37,15 @@ namespace stoa::executors {
 
 class ExecutorService final : public v1::Executor::CallbackService {
  public:
-  explicit ExecutorService(Executor* executor) : executor_(executor) {}
+  // `limits`: max_timeout_ms and max_description_bytes bound LoadFunction's
+  // spec, as --max-timeout-ms and --max-description-bytes do on the gateway.
+  // `client_names` (mutual TLS only): when not empty, every RPC is refused
+  // with PERMISSION_DENIED unless the client certificate's CN or one of its
+  // DNS SANs is in the list, so a certificate the same CA issued for
+  // another purpose (a device's) does not reach the executor.
+  explicit ExecutorService(Executor* executor, common::RequestLimits limits = {},
+                           std::vector<std::string> client_names = {})
+      : executor_(executor), limits_(limits), client_names_(std::move(client_names)) {}
 
   grpc::ServerUnaryReactor* Invoke(grpc::CallbackServerContext* context,
                                    const v1::InvokeRequest* request,
@@ -45,7 +61,13 @@ class ExecutorService final : public v1::Executor::CallbackService {
                                       v1::GetStatusResponse* response) override;
 
  private:
+  // OK, or PERMISSION_DENIED when client_names_ is set and the peer's
+  // certificate names none of them.
+  absl::Status CheckPeer(const grpc::CallbackServerContext& context) const;
+
   Executor* const executor_;
+  const common::RequestLimits limits_;
+  const std::vector<std::string> client_names_;
 };
 
 // A started gRPC server with one service.
@@ -53,6 +75,10 @@ class GrpcServer {
  public:
   struct Options {
     int max_message_bytes = 64 * 1024 * 1024;
+    // Transport security of the listening port (executors/grpc_tls.h:
+    // ExecutorServerCredentials for mutual TLS); null: plaintext. TLS works
+    // on a unix: socket too.
+    std::shared_ptr<grpc::ServerCredentials> credentials;
   };
 
   // Listens on `listen`: "host:port" (port 0 picks a free port) or

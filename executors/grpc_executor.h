@@ -23,6 +23,9 @@
 // from the remote executor is NOT_FOUND here. UNAVAILABLE and
 // DEADLINE_EXCEEDED messages are prefixed with Describe().
 //
+// Security: plaintext unless Options::credentials is set (mutual TLS:
+// executors/grpc_tls.h).
+//
 // Thread safety: all methods may be called concurrently.
 // Lifetime: the destructor cancels calls still in flight (their callbacks get
 // CANCELLED) and waits for their callbacks to return; do not destroy the
@@ -38,6 +41,7 @@
 #include "executors/executor.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
 #include "stoa/v1/executor.grpc.pb.h"
 
 namespace stoa::executors {
@@ -54,6 +58,14 @@ class GrpcExecutor final : public Executor {
     // Margin added to request.timeout_ms for the transport deadline.
     int deadline_margin_ms = 50;
     int max_message_bytes = 64 * 1024 * 1024;
+    // Transport security (executors/grpc_tls.h: ExecutorChannelCredentials
+    // for mutual TLS); null: plaintext. A TLS channel to a plaintext
+    // executor, or the reverse, fails every call with UNAVAILABLE.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    // With credentials: the name the executor's certificate must carry,
+    // instead of the target's host (GRPC_SSL_TARGET_NAME_OVERRIDE_ARG);
+    // "" checks the target's host ("localhost" for unix:PATH).
+    std::string tls_server_name;
   };
 
   explicit GrpcExecutor(std::string target);

@@ -13,6 +13,7 @@
 #include "common/http_status.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "functions/spec_rules.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
 
@@ -21,7 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kMaxNameLength = 63;
 constexpr char kSpecFile[] = "spec.json";
 constexpr char kArtifactSuffix[] = ".artifact";
 
@@ -115,25 +115,7 @@ absl::StatusOr<StoredFunction> LoadFunctionDir(const fs::path& dir) {
 }  // namespace
 
 absl::Status FunctionRegistry::ValidateName(const std::string& name) {
-  constexpr char kRule[] = "function names match [a-z0-9][a-z0-9_.-]{0,62}";
-  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat("empty function name; ", kRule));
-  if (name.size() > kMaxNameLength) {
-    return absl::InvalidArgumentError(absl::StrCat("function name '", name.substr(0, 16),
-                                                   "...' is ", name.size(), " characters long; ",
-                                                   kRule));
-  }
-  auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!lower_or_digit(name[0])) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("function name '", name, "' must start with [a-z0-9]; ", kRule));
-  }
-  for (char c : name) {
-    if (!lower_or_digit(c) && c != '_' && c != '.' && c != '-') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "function name '", name, "' contains a character outside [a-z0-9_.-]; ", kRule));
-    }
-  }
-  return absl::OkStatus();
+  return functions::ValidateFunctionName(name);
 }
 
 absl::StatusOr<std::unique_ptr<FunctionRegistry>> FunctionRegistry::Open(

@@ -60,7 +60,8 @@ class FunctionRegistry {
   // NOT_FOUND when the function does not exist; OK when it had no override.
   absl::Status DeleteFunctionPolicy(const std::string& name);
 
-  // Checks a function name; INVALID_ARGUMENT naming the rule it breaks.
+  // Checks a function name; INVALID_ARGUMENT naming the rule it breaks
+  // (functions::ValidateFunctionName, the rule the executor applies too).
   static absl::Status ValidateName(const std::string& name);
 
  private:

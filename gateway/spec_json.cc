@@ -1,14 +1,12 @@
 #include "gateway/spec_json.h"
 
-#include <algorithm>
-#include <cmath>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_text.h"
 #include "common/status_macros.h"
-#include "gateway/function_registry.h"
+#include "functions/spec_rules.h"
 #include "gateway/kserve_codec.h"
 
 namespace stoa::gateway {
@@ -20,14 +18,16 @@ absl::Status Bad(const std::string& field, const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat("spec field '", field, "' ", message));
 }
 
-absl::StatusOr<int64_t> Integer(const json& v, const std::string& field, int64_t lo, int64_t hi) {
+// A JSON integer within `range` (which also keeps it within uint32).
+absl::StatusOr<uint32_t> Integer(const json& v, const std::string& field,
+                                 functions::IntegerRange range) {
   if (!v.is_number_integer()) return Bad(field, "must be an integer");
-  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)) {
-    return Bad(field, absl::StrCat("must be between ", lo, " and ", hi));
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(range.hi)) {
+    return functions::OutOfRange(field, range);
   }
   int64_t x = v.get<int64_t>();
-  if (x < lo || x > hi) return Bad(field, absl::StrCat("must be between ", lo, " and ", hi));
-  return x;
+  if (x < range.lo || x > range.hi) return functions::OutOfRange(field, range);
+  return static_cast<uint32_t>(x);
 }
 
 // Fails naming every key of `object` outside `allowed`.
@@ -45,36 +45,52 @@ absl::Status CheckKeys(const json& object, const std::set<std::string>& allowed,
       ": ", absl::StrJoin(names, ", "), ")"));
 }
 
-absl::Status ParseFields(const json& doc, const common::RequestLimits& limits,
-                         v1::FunctionSpec& spec) {
+absl::Status ParseLimits(const json& l, v1::FunctionSpec& spec) {
+  if (!l.is_object()) {
+    return Bad("limits", "must be an object {timeout_ms, memory_mb, max_concurrency}");
+  }
+  RETURN_IF_ERROR(CheckKeys(l, {"timeout_ms", "memory_mb", "max_concurrency"}, "limits."));
+  if (l.contains("timeout_ms")) {
+    ASSIGN_OR_RETURN(uint32_t v,
+                     Integer(l["timeout_ms"], "limits.timeout_ms", functions::kTimeoutMsRange));
+    spec.mutable_limits()->set_timeout_ms(v);
+  }
+  if (l.contains("memory_mb")) {
+    ASSIGN_OR_RETURN(uint32_t v,
+                     Integer(l["memory_mb"], "limits.memory_mb", functions::kMemoryMbRange));
+    spec.mutable_limits()->set_memory_mb(v);
+  }
+  if (l.contains("max_concurrency")) {
+    // 0: no per-function cap (admission control, gateway/admission.h).
+    ASSIGN_OR_RETURN(uint32_t v, Integer(l["max_concurrency"], "limits.max_concurrency",
+                                         functions::kMaxConcurrencyRange));
+    spec.mutable_limits()->set_max_concurrency(v);
+  }
+  return absl::OkStatus();
+}
+
+// The JSON shape and types; the value rules follow on the proto
+// (functions::ValidateFunctionSpec), shared with the executor's LoadFunction.
+absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
   if (!doc.contains("name")) return absl::InvalidArgumentError("spec is missing 'name'");
   if (!doc["name"].is_string()) return Bad("name", "must be a string");
   spec.set_name(doc["name"].get<std::string>());
-  if (auto s = FunctionRegistry::ValidateName(spec.name()); !s.ok()) return s;
 
   if (!doc.contains("runtime")) {
     return absl::InvalidArgumentError("spec is missing 'runtime' (onnx or wasm)");
   }
   if (!doc["runtime"].is_string()) return Bad("runtime", "must be a string (onnx or wasm)");
-  std::string runtime = doc["runtime"].get<std::string>();
-  if (runtime != "onnx" && runtime != "wasm") {
-    return Bad("runtime", absl::StrCat("must be onnx or wasm, got '", runtime, "'"));
-  }
-  spec.set_runtime(runtime);
+  spec.set_runtime(doc["runtime"].get<std::string>());
 
   if (doc.contains("tiers")) {
     const json& tiers = doc["tiers"];
     if (!tiers.is_array() || tiers.empty()) {
       return Bad("tiers", "must be a non-empty array of \"edge\" and \"cloud\"");
     }
-    std::set<std::string> seen;
     for (const json& t : tiers) {
-      if (!t.is_string() || (t != "edge" && t != "cloud")) {
+      if (!t.is_string()) {
         return Bad("tiers", absl::StrCat("may contain only \"edge\" and \"cloud\", got ",
                                          common::DumpJson(t)));
-      }
-      if (!seen.insert(t.get<std::string>()).second) {
-        return Bad("tiers", absl::StrCat("lists ", common::DumpJson(t), " twice"));
       }
       spec.add_tiers(t.get<std::string>());
     }
@@ -84,72 +100,36 @@ absl::Status ParseFields(const json& doc, const common::RequestLimits& limits,
   }
 
   if (doc.contains("slo_ms")) {
-    const json& v = doc["slo_ms"];
-    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) {
-      return Bad("slo_ms", "must be a number >= 0");
-    }
-    spec.set_slo_ms(v.get<double>());
+    if (!doc["slo_ms"].is_number()) return Bad("slo_ms", "must be a number >= 0");
+    spec.set_slo_ms(doc["slo_ms"].get<double>());
   }
   if (doc.contains("batching")) {
     const json& b = doc["batching"];
     if (!b.is_object()) return Bad("batching", "must be an object {max_batch, max_delay_us}");
     if (auto s = CheckKeys(b, {"max_batch", "max_delay_us"}, "batching."); !s.ok()) return s;
     if (b.contains("max_batch")) {
-      auto v = Integer(b["max_batch"], "batching.max_batch", 1, 4096);
-      if (!v.ok()) return v.status();
-      spec.mutable_batching()->set_max_batch(static_cast<uint32_t>(*v));
+      ASSIGN_OR_RETURN(uint32_t v,
+                       Integer(b["max_batch"], "batching.max_batch", functions::kMaxBatchRange));
+      spec.mutable_batching()->set_max_batch(v);
     }
     if (b.contains("max_delay_us")) {
-      auto v = Integer(b["max_delay_us"], "batching.max_delay_us", 0, 10'000'000);
-      if (!v.ok()) return v.status();
-      spec.mutable_batching()->set_max_delay_us(static_cast<uint32_t>(*v));
+      ASSIGN_OR_RETURN(uint32_t v, Integer(b["max_delay_us"], "batching.max_delay_us",
+                                           functions::kMaxDelayUsRange));
+      spec.mutable_batching()->set_max_delay_us(v);
     }
   }
-  if (doc.contains("limits")) {
-    const json& l = doc["limits"];
-    if (!l.is_object())
-      return Bad("limits", "must be an object {timeout_ms, memory_mb, max_concurrency}");
-    if (auto s = CheckKeys(l, {"timeout_ms", "memory_mb", "max_concurrency"}, "limits."); !s.ok())
-      return s;
-    if (l.contains("timeout_ms")) {
-      auto v = Integer(l["timeout_ms"], "limits.timeout_ms", 0, UINT32_MAX);
-      if (!v.ok()) return v.status();
-      RETURN_IF_ERROR(common::CheckTimeoutMs(static_cast<uint64_t>(*v), limits.max_timeout_ms,
-                                             "spec field 'limits.timeout_ms'"));
-      spec.mutable_limits()->set_timeout_ms(static_cast<uint32_t>(*v));
-    }
-    if (l.contains("memory_mb")) {
-      auto v = Integer(l["memory_mb"], "limits.memory_mb", 0, 1'048'576);
-      if (!v.ok()) return v.status();
-      spec.mutable_limits()->set_memory_mb(static_cast<uint32_t>(*v));
-    }
-    if (l.contains("max_concurrency")) {
-      // 0: no per-function cap (admission control, gateway/admission.h).
-      auto v = Integer(l["max_concurrency"], "limits.max_concurrency", 0, 1'000'000);
-      if (!v.ok()) return v.status();
-      spec.mutable_limits()->set_max_concurrency(static_cast<uint32_t>(*v));
-    }
-  }
+  if (doc.contains("limits")) RETURN_IF_ERROR(ParseLimits(doc["limits"], spec));
   if (doc.contains("description")) {
     if (!doc["description"].is_string()) return Bad("description", "must be a string");
-    std::string description = doc["description"].get<std::string>();
-    if (description.size() > limits.max_description_bytes) {
-      return Bad("description",
-                 absl::StrCat("is ", description.size(), " bytes; the limit is ",
-                              limits.max_description_bytes, " bytes (description length limit)"));
-    }
-    spec.set_description(std::move(description));
+    spec.set_description(doc["description"].get<std::string>());
   }
   if (doc.contains("content_type")) {  // wasm: the Content-Type of the raw response
     const json& c = doc["content_type"];
-    const std::string v = c.is_string() ? c.get<std::string>() : "";
-    const size_t slash = v.find('/');
-    if (!c.is_string() || v.size() > 255 || slash == 0 || slash == std::string::npos ||
-        slash + 1 == v.size() ||
-        std::any_of(v.begin(), v.end(), [](char ch) { return ch < 0x20 || ch == 0x7f; })) {
+    // "" is "not set" on the proto; here it is a value, and not a media type.
+    if (!c.is_string() || c.get<std::string>().empty()) {
       return Bad("content_type", "must be a media type such as \"application/json\"");
     }
-    spec.set_content_type(v);
+    spec.set_content_type(c.get<std::string>());
   }
   return absl::OkStatus();
 }
@@ -182,7 +162,8 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
 
   v1::FunctionSpec spec;
   try {
-    if (auto s = ParseFields(doc, limits, spec); !s.ok()) return s;
+    RETURN_IF_ERROR(ParseFields(doc, spec));
+    RETURN_IF_ERROR(functions::ValidateFunctionSpec(spec, limits));
     if (artifact_base64 != nullptr && doc.contains("artifact_base64")) {
       if (!doc["artifact_base64"].is_string()) {
         return absl::InvalidArgumentError("'artifact_base64' must be a string");

@@ -113,9 +113,10 @@ void FakeGate::Pass() {
   while (held_) cv_.Wait(&mu_);
 }
 
-functions::RuntimeSet FakeRuntimes(FakeRuntime** runtime, common::FakeClock* clock) {
+functions::RuntimeSet FakeRuntimes(FakeRuntime** runtime, common::FakeClock* clock,
+                                   const std::string& name) {
   functions::RuntimeSet set;
-  auto fake = std::make_unique<FakeRuntime>(clock);
+  auto fake = std::make_unique<FakeRuntime>(clock, name);
   if (runtime != nullptr) *runtime = fake.get();
   set.Add(std::move(fake));
   return set;
@@ -137,10 +138,11 @@ std::vector<float> FloatValues(const v1::Tensor& tensor) {
   return values;
 }
 
-v1::LoadFunctionRequest FakeLoadRequest(const std::string& name, const std::string& artifact) {
+v1::LoadFunctionRequest FakeLoadRequest(const std::string& name, const std::string& artifact,
+                                        const std::string& runtime) {
   v1::LoadFunctionRequest request;
   request.mutable_spec()->set_name(name);
-  request.mutable_spec()->set_runtime("fake");
+  request.mutable_spec()->set_runtime(runtime);
   request.set_artifact(artifact);
   return request;
 }

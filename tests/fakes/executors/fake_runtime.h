@@ -45,10 +45,13 @@ class FakeGate {
 
 class FakeRuntime final : public functions::FunctionRuntime {
  public:
-  // `clock` (nullable): see the file comment.
-  explicit FakeRuntime(common::FakeClock* clock = nullptr) : clock_(clock) {}
+  // `clock` (nullable): see the file comment. `name`: the runtime name it
+  // registers under ("wasm" where a spec must pass functions/spec_rules.h,
+  // as over ExecutorService).
+  explicit FakeRuntime(common::FakeClock* clock = nullptr, std::string name = "fake")
+      : clock_(clock), name_(std::move(name)) {}
 
-  std::string_view name() const override { return "fake"; }
+  std::string_view name() const override { return name_; }
   absl::StatusOr<functions::LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
                                                     std::string_view artifact) override;
   int loads() const { return loads_.load(); }
@@ -56,6 +59,7 @@ class FakeRuntime final : public functions::FunctionRuntime {
 
  private:
   common::FakeClock* const clock_;
+  const std::string name_;
   const std::shared_ptr<FakeGate> gate_ = std::make_shared<FakeGate>();
   std::atomic<int> loads_{0};
 };
@@ -63,14 +67,16 @@ class FakeRuntime final : public functions::FunctionRuntime {
 // A RuntimeSet holding one FakeRuntime on `clock` (nullable); `runtime`
 // (optional) receives a pointer to it.
 functions::RuntimeSet FakeRuntimes(FakeRuntime** runtime = nullptr,
-                                   common::FakeClock* clock = nullptr);
+                                   common::FakeClock* clock = nullptr,
+                                   const std::string& name = "fake");
 
 // A one-dimensional FP32 tensor.
 v1::Tensor FloatTensor(const std::string& name, const std::vector<float>& values);
 std::vector<float> FloatValues(const v1::Tensor& tensor);
 
-// A LoadFunctionRequest for the fake runtime.
-v1::LoadFunctionRequest FakeLoadRequest(const std::string& name, const std::string& artifact);
+// A LoadFunctionRequest for the fake runtime (registered as `runtime`).
+v1::LoadFunctionRequest FakeLoadRequest(const std::string& name, const std::string& artifact,
+                                        const std::string& runtime = "fake");
 
 // "127.0.0.1:PORT" for a loopback port nothing listens on (bound, then
 // closed).

@@ -49,5 +49,16 @@ TEST(HostPortTest, FormatBracketsIpv6AndRoundTrips) {
   }
 }
 
+TEST(IsLoopbackListenTest, OnlyAddressesThatStayOnThisMachine) {
+  for (const char* loopback : {"127.0.0.1:0", "127.1.2.3:50051", "localhost:80", "LOCALHOST:1",
+                               "[::1]:0", "[::ffff:127.0.0.1]:9", "unix:/tmp/x.sock"}) {
+    EXPECT_TRUE(IsLoopbackListen(loopback)) << loopback;
+  }
+  for (const char* open : {"0.0.0.0:50051", "[::]:0", "10.0.0.1:1", "128.0.0.1:1", "example.com:80",
+                           "[::ffff:10.0.0.1]:9", "no-port", ""}) {
+    EXPECT_FALSE(IsLoopbackListen(open)) << open;
+  }
+}
+
 }  // namespace
 }  // namespace stoa::common

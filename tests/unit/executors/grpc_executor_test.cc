@@ -28,6 +28,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
+// The fake runtime registers as "wasm": ExecutorService::LoadFunction lets
+// through only the runtimes of functions/spec_rules.h.
+constexpr char kRuntime[] = "wasm";
+
 v1::InvokeRequest Request(const std::string& function, const std::string& sha,
                           const std::vector<float>& x, uint32_t timeout_ms = 0) {
   v1::InvokeRequest request;
@@ -50,7 +54,7 @@ absl::StatusOr<v1::LoadFunctionResponse> Load(Executor& ex, v1::LoadFunctionRequ
 class GrpcExecutorTest : public ::testing::Test {
  protected:
   GrpcExecutorTest()
-      : runtimes_(FakeRuntimes(&fake_)),
+      : runtimes_(FakeRuntimes(&fake_, nullptr, kRuntime)),
         backend_(runtimes_, InProcessExecutor::Options{2, "cpu", "test cpu"}, nullptr),
         service_(&backend_) {}
 
@@ -79,12 +83,12 @@ TEST_F(GrpcExecutorTest, LoadInvokeStatusOverTcp) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("is not loaded"));
 
-  auto loaded = Load(client, FakeLoadRequest("inc", "plain"));
+  auto loaded = Load(client, FakeLoadRequest("inc", "plain", kRuntime));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_FALSE(loaded->already_loaded());
   EXPECT_EQ(loaded->spec().sha256(), common::Sha256Hex("plain"));
   EXPECT_EQ(loaded->spec().outputs(0).name(), "y");
-  auto again = Load(client, FakeLoadRequest("inc", "plain"));
+  auto again = Load(client, FakeLoadRequest("inc", "plain", kRuntime));
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->already_loaded());
 
@@ -122,11 +126,11 @@ TEST_F(GrpcExecutorTest, LoadInvokeStatusOverTcp) {
 TEST_F(GrpcExecutorTest, ErrorsKeepTheirCodesAcrossTheWire) {
   StartServer("127.0.0.1:0");
   GrpcExecutor client(server_->address());
-  auto bad = Load(client, FakeLoadRequest("inc", "bad"));
+  auto bad = Load(client, FakeLoadRequest("inc", "bad", kRuntime));
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("not a valid function"));
 
-  auto slow = Load(client, FakeLoadRequest("slow", "sleep=2000"));
+  auto slow = Load(client, FakeLoadRequest("slow", "sleep=2000", kRuntime));
   ASSERT_TRUE(slow.ok());
   const auto start = std::chrono::steady_clock::now();
   auto late = Invoke(client, Request("slow", slow->spec().sha256(), {1.0f}, 100));
@@ -142,7 +146,7 @@ TEST_F(GrpcExecutorTest, RoundTripOverUnixSocket) {
   EXPECT_EQ(server_->address(), "unix:" + path);
   EXPECT_EQ(server_->port(), 0);
   GrpcExecutor client("unix:" + path);
-  auto loaded = Load(client, FakeLoadRequest("inc", "plain"));
+  auto loaded = Load(client, FakeLoadRequest("inc", "plain", kRuntime));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   auto out = Invoke(client, Request("inc", loaded->spec().sha256(), {41.0f}));
   ASSERT_TRUE(out.ok()) << out.status();
@@ -177,7 +181,7 @@ TEST(GrpcExecutorBadTargetTest, MalformedTargetFailsInsteadOfHanging) {
 TEST_F(GrpcExecutorTest, ServerGoneMidCallFailsAndLaterCallsAreUnavailable) {
   StartServer("127.0.0.1:0");
   GrpcExecutor client(server_->address());
-  auto slow = Load(client, FakeLoadRequest("slow", "plain"));
+  auto slow = Load(client, FakeLoadRequest("slow", "plain", kRuntime));
   ASSERT_TRUE(slow.ok());
   fake_->gate().Hold();
   auto promise = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
@@ -206,7 +210,7 @@ TEST_F(GrpcExecutorTest, ServerGoneMidCallFailsAndLaterCallsAreUnavailable) {
 TEST_F(GrpcExecutorTest, DestructorCancelsCallsInFlight) {
   StartServer("127.0.0.1:0");
   auto client = std::make_unique<GrpcExecutor>(server_->address());
-  auto slow = Load(*client, FakeLoadRequest("slow", "plain"));
+  auto slow = Load(*client, FakeLoadRequest("slow", "plain", kRuntime));
   ASSERT_TRUE(slow.ok());
   fake_->gate().Hold();  // the server holds the call until the test says
   auto promise = std::make_shared<std::promise<absl::StatusOr<v1::InvokeResponse>>>();
@@ -233,8 +237,8 @@ TEST_F(GrpcExecutorTest, CancelReachesTheServerAndSkipsQueuedWork) {
   auto server = GrpcServer::Start("127.0.0.1:0", &service);
   ASSERT_TRUE(server.ok()) << server.status();
   GrpcExecutor client((*server)->address());
-  auto slow = Load(client, FakeLoadRequest("slow", "plain"));
-  auto fast = Load(client, FakeLoadRequest("fast", "plain"));
+  auto slow = Load(client, FakeLoadRequest("slow", "plain", kRuntime));
+  auto fast = Load(client, FakeLoadRequest("fast", "plain", kRuntime));
   ASSERT_TRUE(slow.ok() && fast.ok());
   fake_->gate().Hold();
   auto slow_result = Later<v1::InvokeResponse>([&](auto done) {
