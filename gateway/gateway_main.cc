@@ -51,6 +51,7 @@
 #include "common/metrics.h"
 #include "common/request_limits.h"
 #include "common/stop_signals.h"
+#include "executors/executor_tls_flags.h"
 #include "executors/grpc_executor.h"
 #include "executors/in_process_executor.h"
 #include "executors/pool_executor.h"
@@ -107,6 +108,9 @@ struct Flags {
   stoa::common::WasmLimits wasm_limits;
   std::string wasm_compile_user = "nobody";
   stoa::gateway::SecurityFlags security;
+  stoa::executors::ExecutorTlsFlags executor_tls;
+  // Resolved in main: message sizes and mutual TLS of every GrpcExecutor.
+  stoa::executors::GrpcExecutor::Options grpc;
 };
 
 int ParseFlags(int argc, char** argv, Flags& flags) {
@@ -195,6 +199,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::common::AddOnnxLimitFlags(app, flags.onnx_limits);
   stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits, flags.wasm_compile_user);
   stoa::gateway::AddSecurityFlags(app, flags.security);
+  stoa::executors::AddExecutorTlsFlags(app, flags.executor_tls);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -230,18 +235,18 @@ Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& r
     options.max_queue = flags.edge_max_queue;
     edge = std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
   } else if (flags.edge != "none" && !flags.edge.empty()) {
-    edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge, GrpcOptionsFrom(flags));
+    edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge, flags.grpc);
   }
   std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
   if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
   if (clouds.size() == 1) {
-    cloud = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0], GrpcOptionsFrom(flags));
+    cloud = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0], flags.grpc);
   } else if (clouds.size() > 1) {
     // Several stoa-executor processes form one cloud tier.
     std::vector<stoa::executors::ExecutorPtr> members;
     for (const std::string& address : clouds) {
       members.push_back(
-          std::make_unique<stoa::executors::GrpcExecutor>(address, GrpcOptionsFrom(flags)));
+          std::make_unique<stoa::executors::GrpcExecutor>(address, flags.grpc));
     }
     cloud = std::make_unique<stoa::executors::PoolExecutor>(std::move(members));
   }
@@ -391,14 +396,18 @@ int main(int argc, char** argv) {
     std::cerr << "stoa-gateway: " << s.message() << "\n";
     return kExitBadFlags;
   }
-  if (flags.security.insecure && !flags.security.auth_enabled() &&
-      !stoa::gateway::IsLoopbackHost(listen->host)) {
+  flags.grpc = GrpcOptionsFrom(flags);
+  if (auto s = stoa::executors::ApplyExecutorTlsFlags(flags.executor_tls, flags.grpc); !s.ok()) {
+    std::cerr << "stoa-gateway: " << s.message() << "\n";
+    return kExitBadFlags;
+  }
+  const bool loopback = stoa::common::IsLoopbackListen(flags.listen);
+  if (flags.security.insecure && !flags.security.auth_enabled() && !loopback) {
     spdlog::warn("--insecure: serving {} without authentication: anyone who can reach it may "
                  "register code and change the placement policy",
                  stoa::common::FormatHostPort(*listen));
   }
-  if (flags.security.auth_enabled() && !flags.security.tls_enabled() &&
-      !stoa::gateway::IsLoopbackHost(listen->host)) {
+  if (flags.security.auth_enabled() && !flags.security.tls_enabled() && !loopback) {
     spdlog::warn("serving {} over plain HTTP: bearer tokens cross the network in clear text "
                  "(give --tls-cert and --tls-key, or terminate TLS in front of the gateway)",
                  stoa::common::FormatHostPort(*listen));

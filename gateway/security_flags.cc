@@ -1,7 +1,5 @@
 #include "gateway/security_flags.h"
 
-#include <arpa/inet.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -29,29 +27,8 @@ void AddSecurityFlags(CLI::App& app, SecurityFlags& f) {
   app.add_option("--tls-client-ca", f.tls_client_ca,
                  "ask clients for certificates this CA signed; a certificate's CN or SAN can "
                  "stand for an identity of --auth-file");
-  app.add_option("--executor-tls-cert", f.executor_tls_cert,
-                 "mutual TLS to executors: the gateway's client certificate (PEM)");
-  app.add_option("--executor-tls-key", f.executor_tls_key, "the key of --executor-tls-cert");
-  app.add_option("--executor-tls-ca", f.executor_tls_ca,
-                 "mutual TLS to executors: the CA that signed their certificates");
-  app.add_option("--executor-tls-server-name", f.executor_tls_server_name,
-                 "the name executors' certificates must carry (default: the address's host)");
   app.add_flag("--insecure", f.insecure,
                "allow listening on a non-loopback address without authentication");
-}
-
-bool IsLoopbackHost(const std::string& host) {
-  const std::string lower = absl::AsciiStrToLower(host);
-  if (lower == "localhost" || absl::EndsWith(lower, ".localhost")) return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, lower.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, lower.c_str(), &v6) == 1) {
-    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
-    // ::ffff:127.x.y.z
-    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
-  }
-  return false;
 }
 
 namespace {
@@ -70,13 +47,9 @@ absl::Status CheckSecurityFlags(const SecurityFlags& f, const common::HostPort& 
   if (!f.tls_client_ca.empty() && f.tls_cert.empty()) {
     return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
   }
-  if (f.executor_tls_enabled() &&
-      (f.executor_tls_cert.empty() || f.executor_tls_key.empty() || f.executor_tls_ca.empty())) {
-    return absl::InvalidArgumentError(
-        "mutual TLS to executors needs all of --executor-tls-cert, --executor-tls-key and "
-        "--executor-tls-ca");
+  if (f.auth_enabled() || f.insecure || common::IsLoopbackListen(common::FormatHostPort(listen))) {
+    return absl::OkStatus();
   }
-  if (f.auth_enabled() || f.insecure || IsLoopbackHost(listen.host)) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "refusing to listen on ", common::FormatHostPort(listen),
       " without authentication: anyone who can reach that address could register code, "

@@ -6,8 +6,7 @@
 //   --jwt-issuer S, --jwt-audience S, --jwt-leeway-s N
 //   --metrics-public             GET /metrics without credentials
 //   --tls-cert FILE --tls-key FILE [--tls-client-ca FILE]   HTTPS
-//   --executor-tls-cert FILE --executor-tls-key FILE --executor-tls-ca FILE
-//   [--executor-tls-server-name NAME]   mutual TLS to the executors
+//   (mutual TLS to the executors: executors/executor_tls_flags.h)
 //   --insecure                   listen on a non-loopback address without
 //                                authentication
 //
@@ -39,10 +38,6 @@ struct SecurityFlags {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
-  std::string executor_tls_cert;
-  std::string executor_tls_key;
-  std::string executor_tls_ca;
-  std::string executor_tls_server_name;
   bool insecure = false;
 
   // Whether requests are authenticated (a token file or a JWT key).
@@ -50,16 +45,9 @@ struct SecurityFlags {
     return !auth_file.empty() || !jwt_hs256_secret_file.empty() || !jwt_rs256_public_key.empty();
   }
   bool tls_enabled() const { return !tls_cert.empty(); }
-  bool executor_tls_enabled() const {
-    return !executor_tls_cert.empty() || !executor_tls_key.empty() || !executor_tls_ca.empty();
-  }
 };
 
 void AddSecurityFlags(CLI::App& app, SecurityFlags& flags);
-
-// Whether `host` is a loopback address or name: 127.0.0.0/8, ::1,
-// "localhost" (and names under .localhost).
-bool IsLoopbackHost(const std::string& host);
 
 // The flags' consistency (pairs given together) and the secure default:
 // FAILED_PRECONDITION, saying why and what to do, when the gateway would

@@ -131,6 +131,13 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
     }
     spec.set_content_type(c.get<std::string>());
   }
+  if (doc.contains("tenant")) {  // the owner; who may name one: gateway/access_control.h
+    const json& t = doc["tenant"];
+    if (!t.is_string() || t.get<std::string>().empty()) {
+      return Bad("tenant", "must be a tenant name such as \"acme\"");
+    }
+    spec.set_tenant(t.get<std::string>());
+  }
   return absl::OkStatus();
 }
 
@@ -155,8 +162,8 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
           "spec field '", derived, "' is derived by the gateway from the artifact; leave it out"));
     }
   }
-  std::set<std::string> allowed = {"name",     "runtime", "tiers",       "slo_ms",
-                                   "batching", "limits",  "description", "content_type"};
+  std::set<std::string> allowed = {"name",   "runtime",     "tiers",        "slo_ms", "batching",
+                                   "limits", "description", "content_type", "tenant"};
   if (artifact_base64 != nullptr) allowed.insert("artifact_base64");
   if (auto s = CheckKeys(doc, allowed, ""); !s.ok()) return s;
 
@@ -207,6 +214,7 @@ json FunctionSpecToJson(const v1::FunctionSpec& spec) {
         {"max_concurrency", spec.limits().max_concurrency()}}},
       {"description", spec.description()},
       {"content_type", spec.content_type()},
+      {"tenant", spec.tenant()},
       {"inputs", SignatureToJson(spec.inputs())},
       {"outputs", SignatureToJson(spec.outputs())},
   };

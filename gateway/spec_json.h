@@ -1,9 +1,10 @@
 // The JSON form of a function spec in the REST API (DESIGN.md § REST API):
 //   {"name","runtime":"onnx"|"wasm","tiers":["edge","cloud"],"slo_ms",
 //    "batching":{"max_batch","max_delay_us"},
-//    "limits":{"timeout_ms","memory_mb"},"description","content_type"}
+//    "limits":{"timeout_ms","memory_mb"},"description","content_type","tenant"}
 // (content_type: the media type of a wasm function's raw response; the
-// runtime defaults it to application/octet-stream)
+// runtime defaults it to application/octet-stream; tenant: the owning
+// tenant, which the REST layer sets from the caller, gateway/access_control.h)
 // and the stored function as the API returns it (the same plus version,
 // sha256 and the inputs/outputs signature).
 //

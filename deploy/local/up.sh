@@ -105,7 +105,7 @@ fi
 token=$(cat "$data/admin.token")
 
 say "starting the cloud executor and the gateway..."
-start stoa-executor --listen 127.0.0.1:0 --device auto \
+start stoa-executor --listen 127.0.0.1:0 --device auto --tls-client-name gateway \
   --tls-cert "$tls/executor.crt" --tls-key "$tls/executor.key" --tls-client-ca "$tls/ca.crt"
 cloud=$addr
 start stoa-gateway --listen "0.0.0.0:$port" --data-dir "$data" --cloud "$cloud" \

@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "functions/spec_rules.h"
 
 namespace stoa::gateway::auth {
 
@@ -90,21 +91,7 @@ bool MatchPattern(std::string_view pattern, std::string_view name) {
 }
 
 absl::Status ValidateTenantName(std::string_view tenant) {
-  auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tenant \"", absl::CHexEscape(std::string(tenant.substr(0, 80))), "\" ",
-                     std::string(why), " (allowed: [a-z0-9][a-z0-9_.-]{0,62})"));
-  };
-  if (tenant.empty()) return bad("is empty");
-  if (tenant.size() > 63) return bad("is longer than 63 characters");
-  for (size_t i = 0; i < tenant.size(); ++i) {
-    const char c = tenant[i];
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (alnum) continue;
-    if (i == 0) return bad("must start with a lower-case letter or digit");
-    if (c != '_' && c != '.' && c != '-') return bad("has a character that is not allowed");
-  }
-  return absl::OkStatus();
+  return functions::ValidateTenantName(tenant);
 }
 
 bool Identity::MayInvoke(std::string_view function) const {

@@ -52,7 +52,8 @@ struct RateLimit {
 bool MatchPattern(std::string_view pattern, std::string_view name);
 
 // OK when `tenant` is a valid tenant name: [a-z0-9][a-z0-9_.-]{0,62};
-// INVALID_ARGUMENT saying why otherwise.
+// INVALID_ARGUMENT saying why otherwise (functions::ValidateTenantName, the
+// rule the specs' tenant field follows too).
 absl::Status ValidateTenantName(std::string_view tenant);
 
 struct Identity {
