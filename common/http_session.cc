@@ -29,7 +29,9 @@ bool IsAllowedExtraHeader(const std::string& name, const std::string& value) {
 // plain host[:port]; "" otherwise (it is echoed in the answer).
 std::string HostOf(std::string_view received) {
   const size_t head_end = received.find("\r\n\r\n");
-  const std::string_view head_bytes = received.substr(0, head_end);
+  // Up to the CRLF that ends the last header line.
+  const std::string_view head_bytes =
+      received.substr(0, head_end == std::string_view::npos ? head_end : head_end + 2);
   const std::string head = ToLower(beast::string_view(head_bytes.data(), head_bytes.size()));
   const size_t at = head.find("\r\nhost:");
   if (at == std::string::npos) return "";

@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.add_option("--gateway", gateway, "gateway URL (env STOA_GATEWAY)")->capture_default_str();
   app.add_option("--timeout-ms", timeout_ms, "per-request timeout")->capture_default_str();
-  app.add_option("--token", token, "bearer token (env STOA_TOKEN)");
+  app.add_option("--token", token,
+                 "bearer token (env STOA_TOKEN, better: arguments are visible in ps)");
   app.add_option("--cacert", tls.ca_file,
                  "CA certificate (PEM) to verify an https:// gateway with (env STOA_CACERT; "
                  "default: the system trust store)");
