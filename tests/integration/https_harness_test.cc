@@ -68,7 +68,8 @@ TEST_F(HttpsHarnessTest, RequestsWithDefaultAndPerRequestHeaders) {
 }
 
 TEST_F(HttpsHarnessTest, ClientCertificate) {
-  HttpClient device(address_, {certs_ + "/ca.crt", certs_ + "/device.crt", certs_ + "/device.key"});
+  HttpClient device(address_,
+                    {certs_ + "/ca.crt", certs_ + "/device.crt", certs_ + "/device.key", {}});
   EXPECT_EQ(device.Get("/me").body, "GET /me auth= peer=device body=");
 }
 
