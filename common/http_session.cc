@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/basic_http_session.h"
+#include "common/http_wire.h"
 #include "common/tls_context.h"
 #include "spdlog/spdlog.h"
 
