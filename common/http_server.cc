@@ -284,6 +284,7 @@ HttpServer::Stats HttpServer::Impl::stats() const {
       static_cast<size_t>(std::max<int64_t>(0, shared_.requests_in_flight.load()));
   stats.refused_connections = refused_.load();
   stats.accept_errors = accept_errors_.load();
+  stats.tls_handshake_failures = shared_.tls_handshake_failures.load();
   return stats;
 }
 

@@ -38,6 +38,16 @@
 //   is read; HEAD announces the length without sending the body.
 // - A target that does not parse (http_types.h ParseTarget) is answered 400
 //   without calling the handler; a handler that throws is answered 500.
+// - HTTPS (Options::tls, common/tls_context.h): every connection first
+//   completes a TLS 1.2+ handshake, within header_timeout_ms, then behaves
+//   exactly as above; HttpRequest::tls is set and HttpRequest::peer_names
+//   holds the names of a client certificate the client CA verified. A
+//   plaintext HTTP request on the port is answered with a plaintext 400
+//   ("this port serves HTTPS: use https://HOST/") and the connection closed;
+//   a failed handshake closes the connection. Both are counted
+//   (Stats::tls_handshake_failures) and logged at most once a second. Over
+//   TLS, the close is watched with poll(POLLRDHUP) (bytes waiting may be a
+//   TLS record, not a request), and a connection ends with close_notify.
 // - The handler may answer from any thread; the response is written on the
 //   connection's strand.
 //
@@ -56,6 +66,8 @@
 
 namespace stoa::common {
 
+class TlsServerContext;  // common/tls_context.h
+
 class HttpServer {
  public:
   struct Options {
@@ -72,6 +84,9 @@ class HttpServer {
     // Open connections from one client IP address at most; 0: no cap.
     int max_connections_per_client = 256;
     std::string server_name = "stoa";  // the Server header of every response
+    // HTTPS: null serves plaintext HTTP. Each new connection takes the
+    // context's current() certificate (TlsServerContext::Reload swaps it).
+    std::shared_ptr<TlsServerContext> tls;
   };
 
   HttpServer(Options options, HttpHandler& handler);
@@ -103,6 +118,10 @@ class HttpServer {
     size_t requests_in_flight = 0;     // handed to the handler, response not yet written
     uint64_t refused_connections = 0;  // over a cap, or accepted while draining
     uint64_t accept_errors = 0;
+    // With Options::tls: connections closed because the handshake failed
+    // (a client certificate that did not verify, no common protocol, a
+    // timeout) or because they spoke plaintext HTTP (answered 400).
+    uint64_t tls_handshake_failures = 0;
   };
   Stats stats() const;
   // The connection cap in force (Options::max_connections, resolved).

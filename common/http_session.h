@@ -8,12 +8,20 @@
 // 400/413/431 and the connection closes after lingering for the client's
 // remaining bytes.
 //
+// With HttpServer::Options::tls, a session first tells TLS from plaintext
+// (the first byte of a TLS record), answers plaintext with a plaintext 400
+// ("this port serves HTTPS") and closes, or completes the handshake within
+// the header timeout, then serves requests exactly as over TCP and ends
+// with a TLS close_notify (bounded). The session is one template over the
+// stream type (basic_http_session.h).
+//
 // Thread safety: every member of a session is touched only on its strand,
 // except that the server closes the socket after its I/O threads joined.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,8 +56,17 @@ struct HttpServerShared {
   const std::shared_ptr<Lifeline> lifeline = std::make_shared<Lifeline>();
   std::atomic<bool> draining{false};
   std::atomic<int64_t> requests_in_flight{0};
+  std::atomic<uint64_t> tls_handshake_failures{0};
+  // Counts a failed TLS handshake (or plaintext on the TLS port) and logs
+  // it, at most once a second. `why` must carry no secret material.
+  void NoteTlsFailure(const std::string& client, const std::string& why);
   // Called by a session once its connection is closed.
   const std::function<void(HttpSession*)> forget;
+
+ private:
+  absl::Mutex tls_warn_mu_;
+  std::chrono::steady_clock::time_point last_tls_warning_ ABSL_GUARDED_BY(tls_warn_mu_);
+  uint64_t tls_failures_unlogged_ ABSL_GUARDED_BY(tls_warn_mu_) = 0;
 };
 
 class HttpSession {
@@ -69,6 +86,8 @@ class HttpSession {
   virtual void CloseNow() = 0;
 };
 
+// A plaintext session, or a TLS one on the server's current TLS context
+// when HttpServer::Options::tls is set.
 std::shared_ptr<HttpSession> MakeHttpSession(boost::asio::ip::tcp::socket socket,
                                              HttpServerShared& server, std::string client);
 

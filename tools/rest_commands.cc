@@ -4,9 +4,22 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace stoa::tools {
 namespace {
+
+// The gateway's error ({"error":{"code","message"}}) as "CODE: message";
+// any other body as it is.
+std::string ErrorText(const std::string& body) {
+  const nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("error") || !doc["error"].is_object()) return body;
+  const nlohmann::json& error = doc["error"];
+  if (!error.contains("message") || !error["message"].is_string()) return body;
+  const std::string code = error.value("code", "");
+  return code.empty() ? error["message"].get<std::string>()
+                      : absl::StrCat(code, ": ", error["message"].get<std::string>());
+}
 
 int Report(const absl::StatusOr<HttpResponse>& res, std::ostream& out, std::ostream& err) {
   if (!res.ok()) {
@@ -14,7 +27,11 @@ int Report(const absl::StatusOr<HttpResponse>& res, std::ostream& out, std::ostr
     return 1;
   }
   if (res->status < 200 || res->status >= 300) {
-    err << "stoa: HTTP " << res->status << ": " << res->body << "\n";
+    err << "stoa: HTTP " << res->status << ": " << ErrorText(res->body) << "\n";
+    if (res->status == 401) {
+      err << "stoa: the gateway wants credentials: --token TOKEN or STOA_TOKEN (or a client "
+             "certificate: --cert, --key)\n";
+    }
     return 1;
   }
   out << res->body;

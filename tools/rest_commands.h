@@ -4,7 +4,9 @@
 //
 // Every function returns the process exit code: 0 for a 2xx answer, 1 for
 // any other HTTP status or a transport failure (with the gateway's error
-// message on `err`), 2 for bad local input (an unreadable file).
+// code and message on `err`, "stoa: HTTP 403: PERMISSION_DENIED: ...", and
+// for a 401 a hint to pass a token), 2 for bad local input (an unreadable
+// file).
 #pragma once
 
 #include <ostream>

@@ -7,8 +7,14 @@
 //   stoa [--gateway URL] policy set JSON|@FILE [--function NAME]
 //   stoa [--gateway URL] state
 //   stoa model [--file YAML] [--devices N] [--rate R] ... [--json]
+//   stoa tokens create --role admin|developer|operator|invoker [--tenant T]
+//                      [--functions PATTERN...] [--name NAME]
 //
-// --gateway defaults to $STOA_GATEWAY, else http://127.0.0.1:8080. Response
+// --gateway defaults to $STOA_GATEWAY, else http://127.0.0.1:8080; an
+// https:// gateway is verified against --cacert FILE ($STOA_CACERT; default:
+// the system trust store). --token TOKEN ($STOA_TOKEN) is sent as
+// "Authorization: Bearer TOKEN"; --cert/--key present a client certificate.
+// `tokens create` needs no gateway (tools/token_commands.h). Response
 // bodies go to stdout; errors (and invoke's X-Stoa-* headers) to stderr.
 // Exit codes: 0 success, 1 the gateway refused or could not be reached (or
 // the model input is invalid), 2 bad flags or an unreadable file.
@@ -22,6 +28,7 @@
 #include "tools/model/continuum_model.h"
 #include "tools/model/model_io.h"
 #include "tools/rest_commands.h"
+#include "tools/token_commands.h"
 
 namespace {
 
@@ -97,18 +104,45 @@ int RunModel(int argc, char** argv) {
   return 0;
 }
 
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "model") return RunModel(argc - 1, argv + 1);
 
-  const char* env = std::getenv("STOA_GATEWAY");
-  std::string gateway = env ? env : "http://127.0.0.1:8080";
+  std::string gateway = Env("STOA_GATEWAY");
+  if (gateway.empty()) gateway = "http://127.0.0.1:8080";
+  std::string token = Env("STOA_TOKEN");
+  stoa::common::TlsClientFiles tls{Env("STOA_CACERT"), "", ""};
   int timeout_ms = 30000;
   CLI::App app("stoa: command-line client of the Stoa gateway (and `stoa model`)");
   app.require_subcommand(1);
   app.add_option("--gateway", gateway, "gateway URL (env STOA_GATEWAY)")->capture_default_str();
   app.add_option("--timeout-ms", timeout_ms, "per-request timeout")->capture_default_str();
+  app.add_option("--token", token,
+                 "bearer token (env STOA_TOKEN, better: arguments are visible in ps)");
+  app.add_option("--cacert", tls.ca_file,
+                 "CA certificate (PEM) to verify an https:// gateway with (env STOA_CACERT; "
+                 "default: the system trust store)");
+  app.add_option("--cert", tls.cert_file, "client certificate (PEM) for an https:// gateway");
+  app.add_option("--key", tls.key_file, "the client certificate's key (PEM)");
+
+  stoa::tools::TokenRequest token_request;
+  auto* tokens = app.add_subcommand("tokens", "make credentials for the gateway's auth file");
+  tokens->require_subcommand(1);
+  auto* create = tokens->add_subcommand(
+      "create", "print a new random token once, then its YAML entry for the auth file");
+  create->add_option("--role", token_request.role, "admin, developer, operator or invoker")
+      ->required()
+      ->check(CLI::IsMember({"admin", "developer", "operator", "invoker"}));
+  create->add_option("--tenant", token_request.tenant, "the tenant the token is limited to");
+  create->add_option("--functions", token_request.functions,
+                     "invokers: function name patterns it may invoke ('*' wildcard)");
+  create->add_option("--name", token_request.name, "name in logs and audit (default: ROLE-HEX)");
 
   auto* functions = app.add_subcommand("functions", "register, list, get or delete functions");
   functions->require_subcommand(1);
@@ -146,15 +180,21 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  auto url = stoa::tools::HttpUrl::Parse(gateway);
-  if (!url.ok()) {
-    std::cerr << "stoa: " << url.status().message() << "\n";
-    return 2;
-  }
-  stoa::tools::HttpConnection conn(*url, timeout_ms);
   auto& out = std::cout;
   auto& err = std::cerr;
   namespace t = stoa::tools;
+  if (create->parsed()) return t::CreateToken(token_request, out, err);
+  auto url = stoa::tools::HttpUrl::Parse(gateway);
+  if (!url.ok()) {
+    err << "stoa: " << url.status().message() << "\n";
+    return 2;
+  }
+  stoa::tools::HttpConnection conn(*url, timeout_ms, tls);
+  if (!conn.status().ok()) {
+    err << "stoa: " << conn.status().message() << "\n";
+    return 2;
+  }
+  if (!token.empty()) conn.SetHeader("Authorization", "Bearer " + token);
   if (reg->parsed()) return t::RegisterFunction(conn, spec, artifact, replace, out, err);
   if (functions->got_subcommand("list")) return t::ListFunctions(conn, out, err);
   if (get->parsed()) return t::GetFunction(conn, name, out, err);

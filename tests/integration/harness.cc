@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <thread>
 
 #include "common/host_port.h"
+#include "common/tls_context.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -218,7 +220,7 @@ std::string HttpResult::Header(const std::string& name) const {
 
 class HttpClient::Impl {
  public:
-  explicit Impl(std::string address) {
+  Impl(std::string address, HttpClientOptions options) : options_(std::move(options)) {
     absl::StatusOr<common::HostPort> parsed = common::ParseHostPort(address);
     EXPECT_TRUE(parsed.ok()) << parsed.status();
     if (parsed.ok()) {
@@ -226,65 +228,126 @@ class HttpClient::Impl {
       port_ = std::to_string(parsed->port);
     }
     if (host_ == "0.0.0.0") host_ = "127.0.0.1";
+    if (options_.ca_file.empty()) return;
+    auto context =
+        common::MakeTlsClientContext({options_.ca_file, options_.cert_file, options_.key_file});
+    EXPECT_TRUE(context.ok()) << context.status();
+    if (context.ok()) context_ = *context;
   }
 
+  void SetHeader(const std::string& name, const std::string& value) {
+    std::erase_if(options_.headers, [&](const auto& h) { return h.first == name; });
+    if (!value.empty()) options_.headers.emplace_back(name, value);
+  }
+  const std::string& last_error() const { return last_error_; }
+
   HttpResult Request(const std::string& method, const std::string& target, const std::string& body,
-                     const std::string& content_type, int timeout_ms) {
+                     const std::string& content_type,
+                     const std::vector<std::pair<std::string, std::string>>& extra,
+                     int timeout_ms) {
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, host_);
+    req.keep_alive(true);
+    for (const auto& [name, value] : options_.headers) req.set(name, value);
+    for (const auto& [name, value] : extra) req.set(name, value);
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      req.set(http::field::content_type, content_type);
+      req.body() = body;
+      req.prepare_payload();
+    }
     for (int attempt = 0; attempt < 2; ++attempt) {
-      HttpResult result;
+      if (!Connected() && !Connect(timeout_ms)) return {};
       beast::error_code ec;
-      if (!stream_) {
-        stream_ = std::make_unique<beast::tcp_stream>(ioc_);
-        asio::ip::tcp::resolver resolver(ioc_);
-        auto endpoints = resolver.resolve(host_, port_, ec);
-        if (ec) return result;
-        stream_->expires_after(std::chrono::milliseconds(timeout_ms));
-        stream_->connect(endpoints, ec);
-        if (ec) {
-          stream_.reset();
-          return result;
-        }
-      }
-      http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-      req.set(http::field::host, host_);
-      req.keep_alive(true);
-      if (!body.empty() || method == "POST" || method == "PUT") {
-        req.set(http::field::content_type, content_type);
-        req.body() = body;
-        req.prepare_payload();
-      }
-      stream_->expires_after(std::chrono::milliseconds(timeout_ms));
-      http::write(*stream_, req, ec);
-      beast::flat_buffer buffer;
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(256 * 1024 * 1024);
-      if (!ec) http::read(*stream_, buffer, parser, ec);
-      if (ec) {
-        stream_.reset();
-        if (attempt == 0 && ec != beast::error::timeout) continue;  // stale keep-alive
-        return result;
-      }
-      auto& res = parser.get();
-      result.status = res.result_int();
-      result.body = res.body();
-      for (const auto& field : res) {
-        std::string name(field.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        result.headers[name] = std::string(field.value());
-      }
-      if (!res.keep_alive()) stream_.reset();
-      return result;
+      HttpResult result =
+          tls_ ? RoundTrip(*tls_, req, timeout_ms, ec) : RoundTrip(*stream_, req, timeout_ms, ec);
+      if (!ec) return result;
+      Disconnect();
+      if (attempt == 0 && ec != beast::error::timeout) continue;  // stale keep-alive
+      return {};
     }
     return {};
   }
 
  private:
+  bool Connected() const { return stream_ != nullptr || tls_ != nullptr; }
+
+  bool Connect(int timeout_ms) {
+    beast::error_code ec;
+    asio::ip::tcp::resolver resolver(ioc_);
+    auto endpoints = resolver.resolve(host_, port_, ec);
+    if (ec) return false;
+    if (options_.ca_file.empty()) {
+      stream_ = std::make_unique<beast::tcp_stream>(ioc_);
+    } else {
+      if (!context_) return false;
+      tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc_, *context_);
+    }
+    beast::tcp_stream& tcp = tls_ ? beast::get_lowest_layer(*tls_) : *stream_;
+    tcp.expires_after(std::chrono::milliseconds(timeout_ms));
+    tcp.connect(endpoints, ec);
+    if (!ec && tls_) {
+      absl::Status s = common::ConfigureClientConnection(tls_->native_handle(), host_);
+      if (!s.ok()) ec = asio::error::invalid_argument;
+      if (!ec) tls_->handshake(asio::ssl::stream_base::client, ec);
+      if (ec) {
+        last_error_ = common::DescribeClientHandshakeError(tls_->native_handle(), ec.message());
+      }
+    }
+    if (ec) {
+      if (last_error_.empty()) last_error_ = ec.message();
+      Disconnect();
+      return false;
+    }
+    last_error_.clear();
+    return true;
+  }
+
+  // As before TLS came: Beast's timer bounds asynchronous operations only,
+  // so these blocking calls wait for the server's answer.
+  template <class Stream>
+  HttpResult RoundTrip(Stream& stream, http::request<http::string_body>& req, int timeout_ms,
+                       beast::error_code& ec) {
+    HttpResult result;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::milliseconds(timeout_ms));
+    http::write(stream, req, ec);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(256 * 1024 * 1024);
+    if (!ec) http::read(stream, buffer, parser, ec);
+    if (ec) return result;
+    auto& res = parser.get();
+    result.status = res.result_int();
+    result.body = res.body();
+    for (const auto& field : res) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      result.headers[name] = std::string(field.value());
+    }
+    if (!res.keep_alive()) Disconnect();
+    return result;
+  }
+
+  void Disconnect() {
+    if (tls_) {
+      beast::error_code ignored;
+      if (SSL_is_init_finished(tls_->native_handle())) SSL_shutdown(tls_->native_handle());
+      beast::get_lowest_layer(*tls_).socket().close(ignored);
+    }
+    tls_.reset();
+    stream_.reset();
+  }
+
+  HttpClientOptions options_;
   asio::io_context ioc_;
+  std::shared_ptr<asio::ssl::context> context_;  // HTTPS only
   std::unique_ptr<beast::tcp_stream> stream_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_;
   std::string host_, port_;
+  std::string last_error_;
 };
 
-HttpClient::HttpClient(std::string address) : impl_(std::make_unique<Impl>(std::move(address))) {}
+HttpClient::HttpClient(std::string address, HttpClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(address), std::move(options))) {}
 HttpClient::~HttpClient() = default;
 
 HttpResult HttpClient::Get(const std::string& target) { return Request("GET", target, "", ""); }
@@ -302,8 +365,18 @@ HttpResult HttpClient::Put(const std::string& target, const std::string& body,
 HttpResult HttpClient::Request(const std::string& method, const std::string& target,
                                const std::string& body, const std::string& content_type,
                                int timeout_ms) {
-  return impl_->Request(method, target, body, content_type, timeout_ms);
+  return impl_->Request(method, target, body, content_type, {}, timeout_ms);
 }
+HttpResult HttpClient::Send(const std::string& method, const std::string& target,
+                            const std::string& body, const std::string& content_type,
+                            const std::vector<std::pair<std::string, std::string>>& headers,
+                            int timeout_ms) {
+  return impl_->Request(method, target, body, content_type, headers, timeout_ms);
+}
+void HttpClient::SetHeader(const std::string& name, const std::string& value) {
+  impl_->SetHeader(name, value);
+}
+std::string HttpClient::last_error() const { return impl_->last_error(); }
 
 Multipart MakeRegistration(const std::string& spec_json, const std::string& artifact) {
   const std::string boundary = "----stoa-test-boundary-7d1f3a";

@@ -5,7 +5,10 @@
 // first line ("<name> listening on HOST:PORT") to learn the bound address,
 // and kills the process (SIGKILL unless stopped before) when destroyed.
 // HttpClient: a blocking HTTP/1.1 keep-alive client (Boost.Beast) for one
-// host:port; reconnects when the server closed the connection.
+// host:port, plaintext or HTTPS (HttpClientOptions::ca_file); reconnects
+// when the server closed the connection.
+// Certificates for TLS tests: stoa::testing::MakeDevCerts(dir) in
+// tests/fakes/common/dev_certs.h (runs deploy/tls/make-dev-certs.sh).
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace stoa::testing {
@@ -63,9 +67,18 @@ struct HttpResult {
   std::string Header(const std::string& name) const;
 };
 
+struct HttpClientOptions {
+  // Non-empty: speak HTTPS and verify the server against this CA (PEM); the
+  // server's certificate must be valid for the address's host.
+  std::string ca_file;
+  std::string cert_file, key_file;  // optional client certificate (HTTPS only)
+  // Sent with every request (e.g. {"Authorization", "Bearer <token>"}).
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 class HttpClient {
  public:
-  explicit HttpClient(std::string address);
+  explicit HttpClient(std::string address, HttpClientOptions options = {});
   ~HttpClient();
   HttpResult Get(const std::string& target);
   HttpResult Delete(const std::string& target);
@@ -75,6 +88,16 @@ class HttpClient {
                  const std::string& content_type = "application/json");
   HttpResult Request(const std::string& method, const std::string& target, const std::string& body,
                      const std::string& content_type, int timeout_ms = 30000);
+  // One request with `headers` added to (and overriding) the default ones.
+  HttpResult Send(const std::string& method, const std::string& target, const std::string& body,
+                  const std::string& content_type,
+                  const std::vector<std::pair<std::string, std::string>>& headers,
+                  int timeout_ms = 30000);
+  // Sets (empty value: removes) a header sent with every request from now on.
+  void SetHeader(const std::string& name, const std::string& value);
+  // HTTPS: why the last connection failed ("" when it did not): the
+  // handshake or verification error, for tests of refusals.
+  std::string last_error() const;
 
  private:
   class Impl;

@@ -1,9 +1,10 @@
+#include "tools/http_client.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "gtest/gtest.h"
-#include "tools/http_client.h"
 #include "tools/rest_commands.h"
 
 namespace stoa::tools {
@@ -26,8 +27,8 @@ TEST(HttpUrlTest, ParsesHostPortAndPrefix) {
 }
 
 TEST(HttpUrlTest, RejectsWhatItCannotReach) {
-  for (const char* bad :
-       {"https://x:1", "http://nohost", "http://h:0", "http://h:99999", "http://h:ab", ":80"}) {
+  for (const char* bad : {"ftp://x:1", "https://nohost", "http://nohost", "http://h:0",
+                          "http://h:99999", "http://h:ab", ":80"}) {
     auto u = HttpUrl::Parse(bad);
     EXPECT_FALSE(u.ok()) << bad;
     if (!u.ok()) {

@@ -1,0 +1,45 @@
+// What the server's sessions (basic_http_session.h) share that does not
+// depend on the stream type: limits, and the response builders. Internal to
+// the HTTP server.
+//
+// Thread safety: constants and pure functions.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "common/http_types.h"
+
+namespace stoa::common::detail {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+// Large enough for long query strings and many headers; a request beyond it
+// is answered 431.
+inline constexpr uint32_t kHeaderLimit = 64 * 1024;
+// How long a connection closed after an error keeps draining what the client
+// still sends, so the error response is not destroyed by a TCP reset; also
+// the bound of a TLS close_notify exchange.
+inline constexpr int kLingerMs = 1000;
+// How much the first read of a request asks for.
+inline constexpr size_t kReadChunk = 4096;
+// While a TLS client has unread bytes (a pipelined request, an alert) and a
+// handler works, its connection is checked for a close this often.
+inline constexpr std::chrono::milliseconds kTlsWatchEvery(50);
+
+std::string ToLower(beast::string_view s);
+// The response for `in` (status checked, headers filtered, HEAD handled).
+void BuildResponse(HttpResponse in, unsigned version, bool keep_alive, bool head,
+                   const std::string& server_name, http::response<http::string_body>& out);
+// The whole plaintext answer to a plaintext request on the TLS port:
+// 400, the JSON error, "Connection: close". `received` (the request's first
+// bytes) supplies the Host for the hint.
+std::string PlaintextOnTlsResponse(std::string_view received, const std::string& server_name);
+
+}  // namespace stoa::common::detail
