@@ -100,7 +100,7 @@ class AuthTest : public ::testing::Test {
          c.Path("ca.crt"), "--jwt-hs256-secret-file", c.dir + "/jwt.secret", "--jwt-issuer",
          kIssuer},
         {"--tls-cert", c.Path("executor.crt"), "--tls-key", c.Path("executor.key"),
-         "--tls-client-ca", c.Path("ca.crt")}));
+         "--tls-client-ca", c.Path("ca.crt"), "--tls-client-name", "gateway"}));
     ASSERT_NE(platform_->gateway, nullptr);
     ASSERT_EQ(Client("admin").Get("/healthz").status, 200);
   }

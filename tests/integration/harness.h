@@ -7,7 +7,7 @@
 // HttpClient: a blocking HTTP/1.1 keep-alive client (Boost.Beast) for one
 // host:port, plaintext or HTTPS (HttpClientOptions::ca_file); reconnects
 // when the server closed the connection.
-// Certificates for TLS tests: stoa::testing::MakeDevCerts(dir) in
+// Certificates for TLS tests: stoa::testing::WriteDevCerts(dir) in
 // tests/fakes/common/dev_certs.h (runs deploy/tls/make-dev-certs.sh).
 #pragma once
 

@@ -35,7 +35,7 @@ class HttpsHarnessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     certs_ = MakeTempDir("https-harness");
-    ASSERT_TRUE(MakeDevCerts(certs_));
+    ASSERT_TRUE(WriteDevCerts(certs_));
     auto tls = common::TlsServerContext::Load(
         {certs_ + "/gateway.crt", certs_ + "/gateway.key", certs_ + "/ca.crt"});
     ASSERT_TRUE(tls.ok()) << tls.status();
@@ -75,7 +75,7 @@ TEST_F(HttpsHarnessTest, ClientCertificate) {
 
 TEST_F(HttpsHarnessTest, RefusedConnectionsSayWhy) {
   const std::string foreign = MakeTempDir("https-harness-foreign");
-  ASSERT_TRUE(MakeDevCerts(foreign));
+  ASSERT_TRUE(WriteDevCerts(foreign));
   HttpClient stranger(address_, {foreign + "/ca.crt", "", "", {}});
   EXPECT_EQ(stranger.Get("/x").status, 0);
   EXPECT_NE(stranger.last_error().find("certificate verify failed"), std::string::npos)

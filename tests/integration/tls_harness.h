@@ -18,7 +18,8 @@ struct DevCerts {
 };
 
 // Runs $STOA_SOURCE_DIR/deploy/tls/make-dev-certs.sh into a fresh temp dir
-// named after `prefix` (each call makes a new CA). Fails the current test
+// named after `prefix` (each call makes a new CA). (Unit tests, without the
+// harness, use WriteDevCerts of tests/fakes/common/dev_certs.h.) Fails the current test
 // (ADD_FAILURE) and returns dir "" when the script fails.
 DevCerts MakeDevCerts(const std::string& prefix, const std::vector<std::string>& names = {});
 

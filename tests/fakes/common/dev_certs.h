@@ -12,7 +12,7 @@ namespace stoa::testing {
 
 // $STOA_SOURCE_DIR/deploy/tls/make-dev-certs.sh DIR NAMES...; its output
 // goes to DIR.log. True when the script succeeded.
-inline bool MakeDevCerts(const std::string& dir, const std::vector<std::string>& names = {}) {
+inline bool WriteDevCerts(const std::string& dir, const std::vector<std::string>& names = {}) {
   const char* source = std::getenv("STOA_SOURCE_DIR");
   std::string command = "bash '" + std::string(source != nullptr ? source : ".") +
                         "/deploy/tls/make-dev-certs.sh' '" + dir + "'";

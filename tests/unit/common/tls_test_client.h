@@ -53,7 +53,7 @@ inline std::string CertDir(const std::string& name) {
       absl::StrCat(::testing::TempDir(), "/tls-", name, "-", ::getpid(), "-", counter++);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  EXPECT_TRUE(stoa::testing::MakeDevCerts(dir))
+  EXPECT_TRUE(stoa::testing::WriteDevCerts(dir))
       << "make-dev-certs.sh failed; see " << dir << ".log";
   return dir;
 }

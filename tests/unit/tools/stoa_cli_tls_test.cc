@@ -53,7 +53,7 @@ class StoaCliTlsTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     certs_ = dir_ + "/certs";
-    ASSERT_TRUE(stoa::testing::MakeDevCerts(certs_)) << "see " << certs_ << ".log";
+    ASSERT_TRUE(stoa::testing::WriteDevCerts(certs_)) << "see " << certs_ << ".log";
     auto tls = common::TlsServerContext::Load(
         {certs_ + "/gateway.crt", certs_ + "/gateway.key", certs_ + "/ca.crt"});
     ASSERT_TRUE(tls.ok()) << tls.status();
@@ -110,7 +110,7 @@ TEST_F(StoaCliTlsTest, CaCertVerifiesTheGateway) {
 
   // Another CA does not vouch for this gateway.
   const std::string foreign = dir_ + "/foreign";
-  ASSERT_TRUE(stoa::testing::MakeDevCerts(foreign));
+  ASSERT_TRUE(stoa::testing::WriteDevCerts(foreign));
   CliRun wrong_ca =
       Stoa("", "--gateway " + url_ + " --cacert " + foreign + "/ca.crt functions list");
   EXPECT_EQ(wrong_ca.exit_code, 1);
