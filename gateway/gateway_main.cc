@@ -13,7 +13,17 @@
 //                [--max-description-bytes N] [--max-multipart-parts N]
 //                [--max-queue-per-tier N] [--edge-max-queue N]
 //                [--onnx-max-memory-mb N] [--onnx-max-nodes N] [--onnx-max-initializer-mb N]
+//                [--auth-file FILE] [--jwt-hs256-secret-file FILE] [--jwt-rs256-public-key FILE]
+//                [--jwt-issuer S] [--jwt-audience S] [--jwt-leeway-s N] [--metrics-public]
+//                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+//                [--executor-tls-cert FILE --executor-tls-key FILE --executor-tls-ca FILE
+//                 [--executor-tls-server-name NAME]] [--insecure]
 //                [--config FILE]
+//
+// Security (docs/security.md): listens on 127.0.0.1:8080 by default; a
+// non-loopback --listen needs --auth-file (or a JWT key) unless --insecure
+// (gateway/security_flags.h). SIGHUP reloads the auth file, the JWT keys
+// and the HTTPS certificate.
 //
 // Start-up policy: the policy last set with PUT /v1/policy (saved in the
 // data directory) wins, so a restart never undoes an operator's change;
@@ -360,7 +370,9 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   api_options.access = security->access.get();
   api_options.audit = security->audit.get();
   stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);
-  stoa::common::HttpServer server(http_options, api);
+  stoa::common::HttpServer::Options serving = http_options;
+  serving.tls = security->tls;
+  stoa::common::HttpServer server(serving, api);
   auto port = server.Start();
   if (!port.ok()) {
     std::cerr << "stoa-gateway: " << port.status().message() << "\n";
@@ -369,8 +381,8 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   std::printf("stoa-gateway listening on %s\n",
               stoa::common::FormatHostPort(http_options.host, *port).c_str());
   std::fflush(stdout);
-  spdlog::info("{} functions registered; serving on {}", (*registry)->List().size(),
-               stoa::common::FormatHostPort(http_options.host, *port));
+  spdlog::info("{} functions registered; serving {}://{}", (*registry)->List().size(),
+               serving.tls ? "https" : "http", stoa::common::FormatHostPort(http_options.host, *port));
 
   const int signal_number = signals.Wait();
   signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);

@@ -60,6 +60,14 @@ absl::Status CheckSecurityFlags(const SecurityFlags& f, const common::HostPort& 
 }
 
 void GatewaySecurity::Reload() {
+  if (tls != nullptr) {
+    if (absl::Status s = tls->Reload(); !s.ok()) {
+      spdlog::error("SIGHUP: HTTPS certificate not reloaded, the previous one stays in force: {}",
+                    std::string(s.message()));
+    } else {
+      spdlog::info("SIGHUP: HTTPS certificate reloaded: {}", tls->summary());
+    }
+  }
   if (authenticator == nullptr) return;
   if (absl::Status s = authenticator->Reload(); !s.ok()) {
     spdlog::error("SIGHUP: credentials not reloaded, the previous ones stay in force: {}",
@@ -95,6 +103,13 @@ absl::StatusOr<GatewaySecurity> SetUpSecurity(const SecurityFlags& flags,
   AccessControl::Options access;
   access.metrics_public = flags.metrics_public;
   security.access = std::make_unique<AccessControl>(security.authenticator.get(), access);
+  if (flags.tls_enabled()) {
+    auto tls = common::TlsServerContext::Load(
+        common::TlsServerFiles{flags.tls_cert, flags.tls_key, flags.tls_client_ca});
+    if (!tls.ok()) return tls.status();
+    security.tls = *std::move(tls);
+    spdlog::info("HTTPS: {}", security.tls->summary());
+  }
   auto audit = AuditLog::Open(data_dir + "/audit.log");
   if (!audit.ok()) return audit.status();
   security.audit = *std::move(audit);

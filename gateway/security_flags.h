@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "common/host_port.h"
 #include "common/metrics.h"
+#include "common/tls_context.h"
 #include "gateway/access_control.h"
 #include "gateway/audit_log.h"
 #include "gateway/auth/authenticator.h"
@@ -62,9 +63,11 @@ struct GatewaySecurity {
   std::unique_ptr<auth::Authenticator> authenticator;
   std::unique_ptr<AccessControl> access;
   std::unique_ptr<AuditLog> audit;
+  // HTTPS (null: plain HTTP): HttpServer::Options::tls.
+  std::shared_ptr<common::TlsServerContext> tls;
 
-  // SIGHUP: the auth file and JWT keys again; errors are logged and the
-  // previous ones stay in force.
+  // SIGHUP: the auth file, JWT keys and the HTTPS certificate again; errors
+  // are logged and the previous ones stay in force.
   void Reload();
 };
 

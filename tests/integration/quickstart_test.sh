@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `deploy/local/up.sh | tee LOG`, then Ctrl-C: every process the quick start
-# started must be gone. A terminal's Ctrl-C reaches the whole foreground
+# `deploy/local/up.sh | tee LOG`: the curl line it prints works (HTTPS with
+# --cacert and the admin token) and is refused without the token; then
+# Ctrl-C: every process the quick start started must be gone. A terminal's Ctrl-C reaches the whole foreground
 # pipeline; `tee` usually dies first and the script's next write then hits a
 # closed pipe, which must not kill the script before it stops the binaries.
 # The test makes that order certain: SIGINT to tee, then to the job.
@@ -44,6 +45,20 @@ if ! grep -q "Stoa is running" "$work/log"; then
   exit 1
 fi
 mapfile -t started < <(sed -n 's/^stoa: .* (pid \([0-9]*\)) listening on .*/\1/p' "$work/log")
+# The curl line it prints works as printed (HTTPS, --cacert, the token).
+line=$(grep -m1 -- '^  curl -si --cacert' "$work/log" || true)
+if [[ -z "$line" ]]; then
+  echo "FAIL: no curl line with --cacert in the output:"; cat "$work/log"; exit 1
+fi
+status=$(cd "$src" && eval "${line/curl -si/curl -s -o /dev/null -w %\{http_code\}}")
+if [[ "$status" != 200 ]]; then
+  echo "FAIL: the printed curl line answered $status: $line"; exit 1
+fi
+# Without the token it is refused.
+status=$(cd "$src" && eval "${line/-H \"Authorization: Bearer stoa_/-H \"X-Not-Auth: stoa_}" -o /dev/null -w '%{http_code}')
+if [[ "$status" != *401 ]]; then
+  echo "FAIL: the curl line without the token answered $status"; exit 1
+fi
 if [[ ${#started[@]} -ne 2 ]]; then
   echo "FAIL: expected the pids of stoa-executor and stoa-gateway; output:"; cat "$work/log"
   exit 1
