@@ -150,7 +150,7 @@ Platform* AuthTest::platform_ = nullptr;
 
 struct RouteCase {
   std::string method, target;
-  std::string body_kind;  // "", "register", "invoke", "policy"
+  std::string body_kind;  // "", "register" (matrix), "register-new", "invoke", "policy"
   std::vector<std::string> roles;  // allowed; empty: open to everyone
   std::string permission;          // named in the 403
 };
@@ -166,7 +166,7 @@ std::vector<RouteCase> Routes() {
       {"GET", "/v2/health/ready", "", open, ""},
       {"GET", "/v1/functions", "", ad, "functions:read"},
       {"GET", "/v1/functions/matrix", "", ad, "functions:read"},
-      {"POST", "/v1/functions", "register", ad, "functions:write"},
+      {"POST", "/v1/functions", "register-new", ad, "functions:write"},
       {"PUT", "/v1/functions/matrix", "register", ad, "functions:write"},
       {"POST", "/v1/functions/matrix/invoke", "invoke", ai, "functions:invoke"},
       {"POST", "/v2/models/matrix/infer", "invoke", ai, "functions:invoke"},
@@ -192,10 +192,13 @@ TEST_F(AuthTest, EveryRouteTimesEveryRole) {
       // The function the routes name exists before each call (a DELETE by
       // the previous role removed it).
       ASSERT_LT(Register(admin, "matrix"), 300);
+      admin.Delete("/v1/functions/matrix-new");
       HttpClient client = Client(role);
       std::string body, type = "application/json";
-      if (route.body_kind == "register") {
-        Multipart m = MakeRegistration(R"({"name":"matrix","runtime":"onnx"})", DigitsModel());
+      if (route.body_kind == "register" || route.body_kind == "register-new") {
+        const std::string name = route.body_kind == "register" ? "matrix" : "matrix-new";
+        Multipart m =
+            MakeRegistration(R"({"name":")" + name + R"(","runtime":"onnx"})", DigitsModel());
         body = m.body;
         type = m.content_type;
       } else if (route.body_kind == "invoke") {
@@ -389,14 +392,14 @@ TEST_F(AuthTest, TheTokenFileIsReloadedWhenItChangesAndOnSighup) {
 
   // A broken file keeps the table in force, and the gateway serves on.
   WriteFile(*auth_file_, "tokens:\n  - {name: x, sha256: nothex, role: admin}\n");
-  ASSERT_EQ(platform_->gateway->Signal(SIGHUP), 0);
+  ASSERT_EQ(::kill(platform_->gateway->pid(), SIGHUP), 0);  // Signal() waits for an exit
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(late.Get("/v1/functions").status, 200);
   EXPECT_EQ(Client("admin").Get("/healthz").status, 200);
 
   // SIGHUP applies a removal at once.
   WriteFile(*auth_file_, AuthYaml(false));
-  ASSERT_EQ(platform_->gateway->Signal(SIGHUP), 0);
+  ASSERT_EQ(::kill(platform_->gateway->pid(), SIGHUP), 0);  // Signal() waits for an exit
   status = 0;
   for (int i = 0; i < 30 && status != 401; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -452,8 +455,6 @@ TEST(SecureDefault, TheGatewayRefusesTheNetworkWithoutAuthenticationUnlessInsecu
   ASSERT_NE(insecure, nullptr);
   EXPECT_EQ(HttpClient("127.0.0.1:" + std::to_string(insecure->port())).Get("/healthz").status,
             200);
-}
-
 }
 
 }  // namespace
