@@ -13,8 +13,8 @@ namespace {
 // The roles that hold one of the permissions, for refusal messages.
 std::string RolesWith(const std::vector<auth::Permission>& permissions) {
   std::vector<std::string> roles;
-  for (auth::Role role : {auth::Role::kAdmin, auth::Role::kDeveloper, auth::Role::kOperator,
-                          auth::Role::kInvoker}) {
+  for (auth::Role role :
+       {auth::Role::kAdmin, auth::Role::kDeveloper, auth::Role::kOperator, auth::Role::kInvoker}) {
     if (std::any_of(permissions.begin(), permissions.end(),
                     [&](auth::Permission p) { return auth::RoleAllows(role, p); })) {
       roles.emplace_back(auth::RoleName(role));
@@ -99,9 +99,9 @@ absl::Status AccessControl::CheckInvoke(const Caller& caller, const std::string&
 
 absl::Status AccessControl::CheckClusterWide(const Caller& caller, const std::string& what) {
   if (caller.tenant().empty()) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(
-      Describe(*caller.identity), ": ", what,
-      " concerns every tenant; it needs an identity without a tenant"));
+  return absl::PermissionDeniedError(
+      absl::StrCat(Describe(*caller.identity), ": ", what,
+                   " concerns every tenant; it needs an identity without a tenant"));
 }
 
 absl::StatusOr<std::string> AccessControl::OwnerFor(const Caller& caller,
@@ -109,9 +109,8 @@ absl::StatusOr<std::string> AccessControl::OwnerFor(const Caller& caller,
                                                     const std::string& existing_tenant) {
   if (!caller.tenant().empty()) {
     if (!spec_tenant.empty() && spec_tenant != caller.tenant()) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(Describe(*caller.identity), " may not register functions of tenant '",
-                       spec_tenant, "'"));
+      return absl::PermissionDeniedError(absl::StrCat(
+          Describe(*caller.identity), " may not register functions of tenant '", spec_tenant, "'"));
     }
     return caller.tenant();
   }

@@ -104,7 +104,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(std::string path, Optio
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("open", path);
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     return Errno("stat", path);

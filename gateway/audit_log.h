@@ -49,8 +49,8 @@ nlohmann::json AuditEntryToJson(const AuditEntry& entry);
 class AuditLog {
  public:
   struct Options {
-    size_t keep = 1000;                        // entries kept in memory for Last
-    uint64_t max_file_bytes = 64ull << 20;     // then the file is rotated to <path>.1
+    size_t keep = 1000;                     // entries kept in memory for Last
+    uint64_t max_file_bytes = 64ull << 20;  // then the file is rotated to <path>.1
   };
   // Opens (creating) the file at `path` and reads its last entries back.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(std::string path, Options options);

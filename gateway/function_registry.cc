@@ -183,9 +183,10 @@ absl::StatusOr<v1::FunctionSpec> FunctionRegistry::Put(v1::FunctionSpec spec, st
   // A replacement keeps the owner: names are shared by every tenant, and
   // one tenant never takes over another's function (docs/security.md).
   if (previous && previous->tenant() != spec.tenant()) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "function name '", name, "' is taken by another tenant (function names are shared by "
-        "every tenant)"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("function name '", name,
+                     "' is taken by another tenant (function names are shared by "
+                     "every tenant)"));
   }
   spec.set_sha256(common::Sha256Hex(artifact));
   spec.set_version(previous ? previous->version() + 1 : 1);

@@ -66,12 +66,12 @@
 #include "executors/in_process_executor.h"
 #include "executors/pool_executor.h"
 #include "functions/function_runtime.h"
-#include "gateway/dispatcher.h"
-#include "gateway/function_lifecycle.h"
-#include "gateway/function_registry.h"
 #include "gateway/access_control.h"
 #include "gateway/audit_log.h"
 #include "gateway/auth/authenticator.h"
+#include "gateway/dispatcher.h"
+#include "gateway/function_lifecycle.h"
+#include "gateway/function_registry.h"
 #include "gateway/rest_api.h"
 #include "gateway/security_flags.h"
 #include "scheduler/placement_scheduler.h"
@@ -255,8 +255,7 @@ Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& r
     // Several stoa-executor processes form one cloud tier.
     std::vector<stoa::executors::ExecutorPtr> members;
     for (const std::string& address : clouds) {
-      members.push_back(
-          std::make_unique<stoa::executors::GrpcExecutor>(address, flags.grpc));
+      members.push_back(std::make_unique<stoa::executors::GrpcExecutor>(address, flags.grpc));
     }
     cloud = std::make_unique<stoa::executors::PoolExecutor>(std::move(members));
   }
@@ -382,7 +381,8 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
               stoa::common::FormatHostPort(http_options.host, *port).c_str());
   std::fflush(stdout);
   spdlog::info("{} functions registered; serving {}://{}", (*registry)->List().size(),
-               serving.tls ? "https" : "http", stoa::common::FormatHostPort(http_options.host, *port));
+               serving.tls ? "https" : "http",
+               stoa::common::FormatHostPort(http_options.host, *port));
 
   const int signal_number = signals.Wait();
   signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
@@ -415,14 +415,16 @@ int main(int argc, char** argv) {
   }
   const bool loopback = stoa::common::IsLoopbackListen(flags.listen);
   if (flags.security.insecure && !flags.security.auth_enabled() && !loopback) {
-    spdlog::warn("--insecure: serving {} without authentication: anyone who can reach it may "
-                 "register code and change the placement policy",
-                 stoa::common::FormatHostPort(*listen));
+    spdlog::warn(
+        "--insecure: serving {} without authentication: anyone who can reach it may "
+        "register code and change the placement policy",
+        stoa::common::FormatHostPort(*listen));
   }
   if (flags.security.auth_enabled() && !flags.security.tls_enabled() && !loopback) {
-    spdlog::warn("serving {} over plain HTTP: bearer tokens cross the network in clear text "
-                 "(give --tls-cert and --tls-key, or terminate TLS in front of the gateway)",
-                 stoa::common::FormatHostPort(*listen));
+    spdlog::warn(
+        "serving {} over plain HTTP: bearer tokens cross the network in clear text "
+        "(give --tls-cert and --tls-key, or terminate TLS in front of the gateway)",
+        stoa::common::FormatHostPort(*listen));
   }
   auto scheduler_options = SchedulerOptionsFrom(flags);
   if (!scheduler_options.ok()) {

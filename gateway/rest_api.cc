@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include "absl/container/flat_hash_set.h"
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -100,8 +99,8 @@ RestApi::~RestApi() = default;
 
 void RestApi::AddRoute(std::string method, std::string pattern, Method handler, bool control_plane,
                        std::vector<auth::Permission> permissions, std::string action) {
-  Route route{std::move(method), pattern,       Segments(pattern),      handler,
-              control_plane,     std::move(permissions), std::move(action)};
+  Route route{std::move(method),      pattern,          Segments(pattern), handler, control_plane,
+              std::move(permissions), std::move(action)};
   routes_.push_back(std::move(route));
 }
 
@@ -157,16 +156,17 @@ void RestApi::Handle(HttpRequest request, HttpResponder respond) {
   absl::StatusOr<Caller> caller = Admit(request, *match, name);
   if (!caller.ok()) return counted(Error(caller.status()));
   Method handler = match->handler;
-  auto run = [this, handler, call = Call{std::move(request), std::move(name), *std::move(caller),
-                                         counted}]() mutable {
-    HttpResponder respond = call.respond;
-    try {
-      (this->*handler)(std::move(call));
-    } catch (...) {
-      // The responder drops a second answer if the handler had answered.
-      respond(Error(common::InternalFromException("internal error")));
-    }
-  };
+  auto run =
+      [this, handler,
+       call = Call{std::move(request), std::move(name), *std::move(caller), counted}]() mutable {
+        HttpResponder respond = call.respond;
+        try {
+          (this->*handler)(std::move(call));
+        } catch (...) {
+          // The responder drops a second answer if the handler had answered.
+          respond(Error(common::InternalFromException("internal error")));
+        }
+      };
   if (match->control_plane) {
     control_pool_.Schedule(std::move(run));
   } else {
@@ -338,9 +338,8 @@ void RestApi::SchedulerState(Call call) {
     for (const auto& spec : control_.List()) {
       if (AccessControl::Sees(call.caller, spec)) visible.insert(spec.name());
     }
-    std::erase_if(snapshot.functions, [&](const scheduler::FunctionSnapshot& f) {
-      return !visible.contains(f.name);
-    });
+    std::erase_if(snapshot.functions,
+                  [&](const scheduler::FunctionSnapshot& f) { return !visible.contains(f.name); });
   }
   call.respond(Json(200, SchedulerStateJson(snapshot)));
 }

@@ -98,9 +98,9 @@ void RestApi::Record(const Call& call, std::string action, const std::string& ta
   entry.target = call.name;
   entry.target_tenant = target_tenant;
   entry.status = http_status;
-  entry.outcome = outcome.ok()                                                ? "ok"
+  entry.outcome = outcome.ok()                                            ? "ok"
                   : outcome.code() == absl::StatusCode::kPermissionDenied ? "denied"
-                                                                              : "error";
+                                                                          : "error";
   if (!outcome.ok()) details["error"] = std::string(outcome.message());
   entry.details = std::move(details);
   (void)audit_->Record(std::move(entry));  // a write error is logged by the log
@@ -115,8 +115,7 @@ void RestApi::Store(Call call, bool replace) {
   auto reg = ParseRegistration(call.request, limits_);
   if (reg.ok() && !path_name.empty() && reg->spec.name() != path_name) {
     reg = absl::InvalidArgumentError(absl::StrCat("spec name '", reg->spec.name(),
-                                                  "' does not match the path's '", path_name,
-                                                  "'"));
+                                                  "' does not match the path's '", path_name, "'"));
   }
   if (reg.ok()) call.name = reg->spec.name();
   const char* action = replace ? "function.replace" : "function.register";
@@ -149,8 +148,8 @@ void RestApi::Store(Call call, bool replace) {
   HttpResponse r =
       Json(stored->created ? 201 : 200, common::DumpJson(FunctionSpecToJson(stored->spec)));
   r.headers.emplace_back("Location", absl::StrCat("/v1/functions/", stored->spec.name()));
-  Record(call, stored->created ? "function.register" : "function.replace", *owner,
-         absl::OkStatus(), r.status, std::move(details));
+  Record(call, stored->created ? "function.register" : "function.replace", *owner, absl::OkStatus(),
+         r.status, std::move(details));
   call.respond(std::move(r));
 }
 
@@ -241,9 +240,9 @@ void RestApi::Audit(Call call) {
   size_t limit = 100;
   if (std::string text = call.request.Query("limit"); !text.empty()) {
     if (!absl::SimpleAtoi(text, &limit) || limit == 0 || limit > 10000) {
-      return call.respond(Error(absl::InvalidArgumentError(absl::StrCat(
-          "query parameter 'limit' must be an integer in 1..10000, got '",
-          common::EchoLimited(text), "'"))));
+      return call.respond(Error(absl::InvalidArgumentError(
+          absl::StrCat("query parameter 'limit' must be an integer in 1..10000, got '",
+                       common::EchoLimited(text), "'"))));
     }
   }
   json entries = json::array();

@@ -24,8 +24,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "deploy/testbed/link_params.h"
 #include "common/token_bucket.h"
+#include "deploy/testbed/link_params.h"
 
 namespace stoa::deploy {
 

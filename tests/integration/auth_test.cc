@@ -50,8 +50,8 @@ const std::map<std::string, std::string>& Tokens() {
 }
 
 std::string Entry(const std::string& name, const std::string& extra) {
-  return "  - {name: " + name + ", sha256: " + common::Sha256Hex(Tokens().at(name)) + ", " +
-         extra + "}\n";
+  return "  - {name: " + name + ", sha256: " + common::Sha256Hex(Tokens().at(name)) + ", " + extra +
+         "}\n";
 }
 
 std::string AuthYaml(bool with_late) {
@@ -92,15 +92,15 @@ class AuthTest : public ::testing::Test {
     WriteFile(*auth_file_, AuthYaml(false));
     std::ofstream(certs_->dir + "/jwt.secret") << kJwtSecret;
     const DevCerts& c = *certs_;
-    platform_ = new Platform(StartPlatform(
-        "auth",
-        {"--auth-file", *auth_file_, "--tls-cert", c.Path("gateway.crt"), "--tls-key",
-         c.Path("gateway.key"), "--tls-client-ca", c.Path("ca.crt"), "--executor-tls-cert",
-         c.Path("gateway.crt"), "--executor-tls-key", c.Path("gateway.key"), "--executor-tls-ca",
-         c.Path("ca.crt"), "--jwt-hs256-secret-file", c.dir + "/jwt.secret", "--jwt-issuer",
-         kIssuer},
-        {"--tls-cert", c.Path("executor.crt"), "--tls-key", c.Path("executor.key"),
-         "--tls-client-ca", c.Path("ca.crt"), "--tls-client-name", "gateway"}));
+    platform_ = new Platform(
+        StartPlatform("auth",
+                      {"--auth-file", *auth_file_, "--tls-cert", c.Path("gateway.crt"), "--tls-key",
+                       c.Path("gateway.key"), "--tls-client-ca", c.Path("ca.crt"),
+                       "--executor-tls-cert", c.Path("gateway.crt"), "--executor-tls-key",
+                       c.Path("gateway.key"), "--executor-tls-ca", c.Path("ca.crt"),
+                       "--jwt-hs256-secret-file", c.dir + "/jwt.secret", "--jwt-issuer", kIssuer},
+                      {"--tls-cert", c.Path("executor.crt"), "--tls-key", c.Path("executor.key"),
+                       "--tls-client-ca", c.Path("ca.crt"), "--tls-client-name", "gateway"}));
     ASSERT_NE(platform_->gateway, nullptr);
     ASSERT_EQ(Client("admin").Get("/healthz").status, 200);
   }
@@ -126,8 +126,8 @@ class AuthTest : public ::testing::Test {
     return HttpClient(platform_->gateway->address(), options);
   }
   static int Register(HttpClient& client, const std::string& name, const std::string& extra = "") {
-    Multipart m = MakeRegistration(
-        R"({"name":")" + name + R"(","runtime":"onnx")" + extra + "}", DigitsModel());
+    Multipart m = MakeRegistration(R"({"name":")" + name + R"(","runtime":"onnx")" + extra + "}",
+                                   DigitsModel());
     return client.Put("/v1/functions/" + name, m.body, m.content_type).status;
   }
   static std::string Jwt(json claims) {
@@ -150,7 +150,7 @@ Platform* AuthTest::platform_ = nullptr;
 
 struct RouteCase {
   std::string method, target;
-  std::string body_kind;  // "", "register" (matrix), "register-new", "invoke", "policy"
+  std::string body_kind;           // "", "register" (matrix), "register-new", "invoke", "policy"
   std::vector<std::string> roles;  // allowed; empty: open to everyone
   std::string permission;          // named in the 403
 };
@@ -243,9 +243,9 @@ TEST_F(AuthTest, InvokerPatternsRefuseOtherNamesWithoutSayingWhetherTheyExist) {
   ASSERT_LT(Register(admin, "billing"), 300);
   HttpClient invoker = Client("invoker");
   for (const std::string name : {"billing", "no-such-function"}) {
-    const std::string message = ErrorMessage(
-        invoker.Post("/v1/functions/" + name + "/invoke", DigitsRequest()), 403,
-        "PERMISSION_DENIED");
+    const std::string message =
+        ErrorMessage(invoker.Post("/v1/functions/" + name + "/invoke", DigitsRequest()), 403,
+                     "PERMISSION_DENIED");
     EXPECT_NE(message.find("may not invoke '" + name + "'"), std::string::npos) << message;
     EXPECT_NE(message.find("digits*, matrix"), std::string::npos) << message;
   }
@@ -265,14 +265,13 @@ TEST_F(AuthTest, TenantsSeeChangeAndInvokeOnlyTheirOwnFunctions) {
   ErrorMessage(globex.Delete("/v1/functions/acme-digits"), 404, "NOT_FOUND");
   const std::string taken = ErrorMessage(
       [&] {
-        Multipart m =
-            MakeRegistration(R"({"name":"acme-digits","runtime":"onnx"})", DigitsModel());
+        Multipart m = MakeRegistration(R"({"name":"acme-digits","runtime":"onnx"})", DigitsModel());
         return globex.Put("/v1/functions/acme-digits", m.body, m.content_type);
       }(),
       409, "ALREADY_EXISTS");
   EXPECT_NE(taken.find("taken by another tenant"), std::string::npos) << taken;
-  ErrorMessage(Client("globex-inv").Post("/v1/functions/acme-digits/invoke", DigitsRequest()),
-               404, "NOT_FOUND");
+  ErrorMessage(Client("globex-inv").Post("/v1/functions/acme-digits/invoke", DigitsRequest()), 404,
+               "NOT_FOUND");
   EXPECT_EQ(Client("acme-op").Get("/v1/functions/acme-digits/policy").status, 200);
   ErrorMessage(Client("acme-op").Get("/v1/functions/matrix/policy"), 404, "NOT_FOUND");
   // A tenant's developer cannot register for another tenant.
@@ -335,8 +334,11 @@ TEST_F(AuthTest, DeviceCertificatesStandForAnIdentity) {
 TEST_F(AuthTest, JwtsAreCheckedForSignatureExpiryAndIssuer) {
   HttpClient admin = Client("admin");
   ASSERT_LT(Register(admin, "digits"), 300);
-  const json good = {{"sub", "svc-a"},   {"role", "invoker"},   {"iss", kIssuer},
-                     {"exp", Now() + 600}, {"functions", {"digits"}}};
+  const json good = {{"sub", "svc-a"},
+                     {"role", "invoker"},
+                     {"iss", kIssuer},
+                     {"exp", Now() + 600},
+                     {"functions", {"digits"}}};
   EXPECT_EQ(Bearer(Jwt(good)).Post("/v1/functions/digits/invoke", DigitsRequest()).status, 200);
   EXPECT_EQ(Bearer(Jwt(good)).Get("/v1/functions").status, 403);
 
@@ -372,7 +374,8 @@ TEST_F(AuthTest, RateLimitsAnswer429WithRetryAfter) {
   HttpResult over = limited.Get("/v1/functions/digits/policy");
   ErrorMessage(over, 429, "RESOURCE_EXHAUSTED");
   int retry_after = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(over.Header("retry-after"), &retry_after)) << over.Header("retry-after");
+  ASSERT_TRUE(absl::SimpleAtoi(over.Header("retry-after"), &retry_after))
+      << over.Header("retry-after");
   EXPECT_GE(retry_after, 1);
   // Others are not affected.
   EXPECT_EQ(Client("admin").Get("/v1/functions").status, 200);
@@ -450,8 +453,8 @@ TEST(SecureDefault, TheGatewayRefusesTheNetworkWithoutAuthenticationUnlessInsecu
       << refused.stderr_text;
   EXPECT_NE(refused.stderr_text.find("--insecure"), std::string::npos);
 
-  auto insecure = Process::Start(BinaryPath("stoa-gateway"), {"--listen", "0.0.0.0:0",
-                                                              "--data-dir", data, "--insecure"});
+  auto insecure = Process::Start(BinaryPath("stoa-gateway"),
+                                 {"--listen", "0.0.0.0:0", "--data-dir", data, "--insecure"});
   ASSERT_NE(insecure, nullptr);
   EXPECT_EQ(HttpClient("127.0.0.1:" + std::to_string(insecure->port())).Get("/healthz").status,
             200);

@@ -18,8 +18,9 @@ namespace fs = std::filesystem;
 class AuditLogTest : public ::testing::Test {
  protected:
   AuditLogTest() {
-    dir_ = fs::temp_directory_path() / ("stoa-audit-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("stoa-audit-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     path_ = (dir_ / "audit.log").string();
@@ -95,8 +96,9 @@ TEST_F(AuditLogTest, KeepsTheNewestAndFiltersByTenant) {
   auto log = AuditLog::Open(path_, options);
   ASSERT_TRUE(log.ok());
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE((*log)->Record(Entry("function.register", "f" + std::to_string(i),
-                                     i % 2 == 0 ? "acme" : "globex"))
+    ASSERT_TRUE((*log)
+                    ->Record(Entry("function.register", "f" + std::to_string(i),
+                                   i % 2 == 0 ? "acme" : "globex"))
                     .ok());
   }
   auto all = (*log)->Last(100);

@@ -87,7 +87,8 @@ TEST(TenantTest, NamesFollowTheRule) {
   EXPECT_FALSE(ValidateTenantName("-acme").ok());
   EXPECT_FALSE(ValidateTenantName("ac me").ok());
   EXPECT_FALSE(ValidateTenantName("acme/x").ok());
-  EXPECT_NE(ValidateTenantName("a/b").message().find("outside [a-z0-9_.-]"), absl::string_view::npos);
+  EXPECT_NE(ValidateTenantName("a/b").message().find("outside [a-z0-9_.-]"),
+            absl::string_view::npos);
 }
 
 TEST(IdentityTest, TenantCoversOnlyItsOwnFunctionsUnlessUnset) {
