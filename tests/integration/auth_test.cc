@@ -9,11 +9,13 @@
 //  - JWTs: valid, expired, forged, wrong issuer, alg none;
 //  - the token file reloaded when it changes and on SIGHUP, a bad file
 //    keeping the old table; rate limits; the audit trail;
-//  - plaintext against the HTTPS port; the secure-default refusals.
+//  - plaintext against the HTTPS port; the secure-default refusals;
+//  - the HTTPS certificate reloaded on SIGHUP (a broken one kept out).
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -441,6 +443,54 @@ TEST_F(AuthTest, PlaintextAgainstTheHttpsPortIsToldToUseHttps) {
   const std::string message = ErrorMessage(plain.Get("/healthz"), 400, "INVALID_ARGUMENT");
   EXPECT_NE(message.find("HTTPS"), std::string::npos) << message;
   EXPECT_EQ(Client("admin").Get("/healthz").status, 200);
+}
+
+// The serial number of the certificate the HTTPS server at `port` presents
+// to a new connection (openssl s_client), "" when none.
+std::string ServedSerial(int port, const std::string& ca_file) {
+  const std::string out = MakeTempDir("serial") + "/serial";
+  const std::string command =
+      "openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " -CAfile '" + ca_file +
+      "' </dev/null 2>/dev/null | openssl x509 -noout -serial >'" + out + "' 2>/dev/null";
+  if (std::system(command.c_str()) != 0) return "";
+  std::string serial = ReadFileOrDie(out);
+  while (!serial.empty() && serial.back() == '\n') serial.pop_back();
+  return serial;
+}
+
+TEST(HttpsReload, SighupServesTheNewCertificateAndKeepsOpenConnections) {
+  DevCerts certs = MakeDevCerts("reload-certs");
+  ASSERT_FALSE(certs.dir.empty());
+  auto gateway = Process::Start(
+      BinaryPath("stoa-gateway"),
+      {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("reload-data"), "--edge", "none",
+       "--tls-cert", certs.Path("gateway.crt"), "--tls-key", certs.Path("gateway.key")});
+  ASSERT_NE(gateway, nullptr);
+  HttpClientOptions options;
+  options.ca_file = certs.Path("ca.crt");
+  HttpClient open_connection(gateway->address(), options);
+  ASSERT_EQ(open_connection.Get("/healthz").status, 200);
+  const std::string before = ServedSerial(gateway->port(), certs.Path("ca.crt"));
+  ASSERT_NE(before, "");
+
+  // New leaf certificates from the same CA, then SIGHUP.
+  ASSERT_TRUE(WriteDevCerts(certs.dir));
+  ASSERT_EQ(::kill(gateway->pid(), SIGHUP), 0);
+  std::string after = before;
+  for (int i = 0; i < 50 && after == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = ServedSerial(gateway->port(), certs.Path("ca.crt"));
+  }
+  EXPECT_NE(after, before);
+  EXPECT_NE(after, "");
+  EXPECT_EQ(open_connection.Get("/healthz").status, 200);  // the open connection goes on
+
+  // A broken certificate file on SIGHUP keeps the one in force.
+  std::ofstream(certs.Path("gateway.crt")) << "not a certificate\n";
+  ASSERT_EQ(::kill(gateway->pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(ServedSerial(gateway->port(), certs.Path("ca.crt")), after);
+  EXPECT_EQ(HttpClient(gateway->address(), options).Get("/healthz").status, 200);
 }
 
 TEST(SecureDefault, TheGatewayRefusesTheNetworkWithoutAuthenticationUnlessInsecure) {
