@@ -9,6 +9,10 @@
 //                   retire the previous version. ALREADY_EXISTS unless
 //                   `replace`; `created` says whether it is new.
 //   Delete          forget the function everywhere; NOT_FOUND if unknown.
+//                   `precondition` (may be null) sees the stored spec
+//                   under the same lock as the deletion, so a check on it
+//                   (the caller's tenant) cannot be overtaken by another
+//                   change; its error is returned and nothing changes.
 //   Get / List      the stored functions.
 //   policies        the global policy and per-function overrides: saved
 //                   and applied as one step.
@@ -17,6 +21,7 @@
 // serialized.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,7 +57,8 @@ class ControlPlane {
   ControlPlane& operator=(const ControlPlane&) = delete;
 
   virtual absl::StatusOr<Registered> Register(Registration registration, bool replace) = 0;
-  virtual absl::Status Delete(const std::string& name) = 0;
+  using Precondition = std::function<absl::Status(const v1::FunctionSpec&)>;
+  virtual absl::Status Delete(const std::string& name, const Precondition& precondition) = 0;
   virtual absl::StatusOr<StoredFunction> Get(const std::string& name) const = 0;
   virtual std::vector<v1::FunctionSpec> List() const = 0;
 

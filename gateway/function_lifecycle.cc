@@ -81,8 +81,13 @@ absl::StatusOr<Registered> FunctionLifecycle::Register(Registration reg, bool re
   return Registered{*std::move(stored), !previous.ok()};
 }
 
-absl::Status FunctionLifecycle::Delete(const std::string& name) {
+absl::Status FunctionLifecycle::Delete(const std::string& name, const Precondition& precondition) {
   absl::MutexLock lock(&mu_);
+  if (precondition) {
+    auto stored = registry_.Get(name);
+    if (!stored.ok()) return stored.status();
+    if (auto s = precondition(stored->spec); !s.ok()) return s;
+  }
   if (auto s = registry_.Delete(name); !s.ok()) return s;
   invoker_.Forget(name, "");
   policies_.ClearFunctionPolicy(name);

@@ -47,7 +47,7 @@ class FunctionLifecycle final : public ControlPlane {
   absl::Status Restore(const std::string& policy_file);
 
   absl::StatusOr<Registered> Register(Registration registration, bool replace) override;
-  absl::Status Delete(const std::string& name) override;
+  absl::Status Delete(const std::string& name, const Precondition& precondition) override;
   absl::StatusOr<StoredFunction> Get(const std::string& name) const override;
   std::vector<v1::FunctionSpec> List() const override;
 

@@ -156,7 +156,13 @@ void RestApi::Store(Call call, bool replace) {
 void RestApi::Delete(Call call) {
   auto fn = Visible(call);
   absl::Status s = fn.status();
-  if (s.ok()) s = control_.Delete(call.name);
+  // The tenant checked again under the deletion's lock: the function may
+  // have been replaced by another tenant's since Visible looked.
+  if (s.ok()) {
+    s = control_.Delete(call.name, [&call](const v1::FunctionSpec& spec) {
+      return AccessControl::CheckTenant(call.caller, spec);
+    });
+  }
   const std::string tenant = fn.ok() ? fn->spec.tenant() : "";
   HttpResponse r = s.ok() ? NoContent() : Error(s);
   Record(call, "function.delete", tenant, s, r.status,

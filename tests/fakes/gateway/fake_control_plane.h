@@ -38,9 +38,14 @@ class FakeControlPlane final : public ControlPlane {
     functions_[reg.spec.name()] = stored;
     return Registered{reg.spec, created};
   }
-  absl::Status Delete(const std::string& name) override {
+  absl::Status Delete(const std::string& name, const Precondition& precondition) override {
     absl::MutexLock lock(&mu_);
-    if (functions_.erase(name) == 0) return NotFound(name);
+    auto it = functions_.find(name);
+    if (it == functions_.end()) return NotFound(name);
+    if (precondition) {
+      if (auto s = precondition(it->second.spec); !s.ok()) return s;
+    }
+    functions_.erase(it);
     function_policies_.erase(name);
     return absl::OkStatus();
   }

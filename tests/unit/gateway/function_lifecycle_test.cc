@@ -213,6 +213,24 @@ TEST_F(FunctionLifecycleTest, RegisterInvokeDescribeDelete) {
   EXPECT_EQ(json::parse(Call("GET", "/v1/functions").body)["functions"].size(), 0u);
 }
 
+TEST_F(FunctionLifecycleTest, DeleteChecksItsPreconditionUnderTheSameLock) {
+  ASSERT_EQ(RegisterDigits().status, 201);
+  int calls = 0;
+  absl::Status refused = lifecycle_->Delete("digits", [&calls](const v1::FunctionSpec& spec) {
+    ++calls;
+    EXPECT_EQ(spec.name(), "digits");
+    return absl::PermissionDeniedError("not yours");
+  });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(lifecycle_->Get("digits").ok());  // nothing changed
+  EXPECT_EQ(lifecycle_->Delete("missing", [](const v1::FunctionSpec&) { return absl::OkStatus(); })
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(lifecycle_->Delete("digits", nullptr).ok());
+  EXPECT_FALSE(lifecycle_->Get("digits").ok());
+}
+
 TEST_F(FunctionLifecycleTest, JsonRegistrationAndPutReplace) {
   json body = {
       {"name", "d2"}, {"runtime", "onnx"}, {"artifact_base64", absl::Base64Escape(model_)}};
