@@ -51,6 +51,14 @@ void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries) {
       ->capture_default_str();
 }
 
+void AddMetricsLimitFlag(CLI::App& app, size_t& max_series) {
+  app.add_option("--metrics-max-series", max_series,
+                 "most metric series /metrics holds; past it new series are dropped and counted "
+                 "in stoa_metrics_series_dropped_total")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+}
+
 void AddOnnxLimitFlags(CLI::App& app, OnnxLimitFlags& limits) {
   app.add_option("--onnx-max-nodes", limits.max_nodes,
                  "nodes an ONNX model's graph may have; a larger model is refused at "

@@ -32,6 +32,10 @@ void AddWasmFlags(CLI::App& app, std::string& engine, std::string& cache_dir);
 // more is refused at registration (docs/limits.md).
 void AddWasmLimitFlags(CLI::App& app, uint32_t& max_table_entries);
 
+// `--metrics-max-series N`: the series /metrics holds at most
+// (common::metrics::Registry; docs/limits.md § Metrics).
+void AddMetricsLimitFlag(CLI::App& app, size_t& max_series);
+
 // The ONNX runtime's model limits (functions::RuntimeOptions::onnx_*,
 // docs/limits.md): `--onnx-max-nodes N` (nodes of a model's graph),
 // `--onnx-max-initializer-mb N` (its decoded initializers) and

@@ -128,11 +128,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "HOST:PORT serving GET /metrics (off when empty)");
-  app.add_option("--metrics-max-series", flags.metrics_max_series,
-                 "most metric series /metrics holds; past it new series are dropped and counted "
-                 "in stoa_metrics_series_dropped_total")
-      ->check(CLI::Range(1, 100000000))
-      ->capture_default_str();
+  stoa::common::AddMetricsLimitFlag(app, flags.metrics_max_series);
   app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
                  "on SIGTERM/SIGINT, how long calls in flight may take to finish")
       ->check(CLI::Range(0, 3600000))

@@ -79,7 +79,7 @@ absl::Status AccessControl::Authorize(const Caller& caller,
 }
 
 bool AccessControl::Sees(const Caller& caller, const v1::FunctionSpec& spec) {
-  return caller.tenant().empty() || caller.tenant() == spec.tenant();
+  return !caller.identity || caller.identity->CoversTenant(spec.tenant());
 }
 
 absl::Status AccessControl::CheckTenant(const Caller& caller, const v1::FunctionSpec& spec) {

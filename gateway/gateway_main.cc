@@ -187,11 +187,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "health); 0 turns them off")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
-  app.add_option("--metrics-max-series", flags.metrics_max_series,
-                 "most metric series /metrics holds; past it new series are dropped and counted "
-                 "in stoa_metrics_series_dropped_total")
-      ->check(CLI::Range(1, 100000000))
-      ->capture_default_str();
+  stoa::common::AddMetricsLimitFlag(app, flags.metrics_max_series);
   app.add_option("--max-queue-per-tier", flags.max_queue_per_tier,
                  "admission control: invocations waiting for a worker per tier at most; past it "
                  "(or when the predicted wait misses the deadline) 503 with Retry-After (0: 4 per "

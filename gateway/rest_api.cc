@@ -296,14 +296,15 @@ void RestApi::GetFunctionPolicy(Call call) {
   call.respond(std::move(r));
 }
 
-// An invoker reads a model's metadata only within its name patterns.
-void RestApi::ModelMetadata(Call call) {
+absl::StatusOr<StoredFunction> RestApi::VisibleModel(const Call& call) const {
   if (call.caller.identity && !call.caller.identity->Allows(auth::Permission::kFunctionsRead)) {
-    if (auto s = AccessControl::CheckInvoke(call.caller, call.name); !s.ok()) {
-      return call.respond(Error(s));
-    }
+    if (auto s = AccessControl::CheckInvoke(call.caller, call.name); !s.ok()) return s;
   }
-  auto fn = Visible(call);
+  return Visible(call);
+}
+
+void RestApi::ModelMetadata(Call call) {
+  auto fn = VisibleModel(call);
   if (!fn.ok()) return call.respond(Error(fn.status()));
   json out = {{"name", call.name},
               {"versions", json::array({std::to_string(fn->spec.version())})},
@@ -314,12 +315,7 @@ void RestApi::ModelMetadata(Call call) {
 }
 
 void RestApi::ModelReady(Call call) {
-  if (call.caller.identity && !call.caller.identity->Allows(auth::Permission::kFunctionsRead)) {
-    if (auto s = AccessControl::CheckInvoke(call.caller, call.name); !s.ok()) {
-      return call.respond(Error(s));
-    }
-  }
-  auto fn = Visible(call);
+  auto fn = VisibleModel(call);
   if (!fn.ok()) return call.respond(Error(fn.status()));
   bool ready = Ready();
   call.respond(

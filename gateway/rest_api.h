@@ -143,6 +143,9 @@ class RestApi final : public common::HttpHandler {
   // The function `call.name` names, if the caller may see it (NOT_FOUND
   // otherwise, as for an unknown name).
   absl::StatusOr<StoredFunction> Visible(const Call& call) const;
+  // Visible, for the KServe metadata routes: an invoker (no functions:read)
+  // reads a model's metadata only within its name patterns.
+  absl::StatusOr<StoredFunction> VisibleModel(const Call& call) const;
   // Records a change (or a refused one) in the audit log, if any.
   void Record(const Call& call, std::string action, const std::string& target_tenant,
               const absl::Status& outcome, int http_status, nlohmann::json details) const;
