@@ -1,5 +1,5 @@
 // BasicHttpSession<Stream>: one connection of the HttpServer, over plain TCP
-// (beast::tcp_stream) or TLS (beast::ssl_stream<beast::tcp_stream>); the
+// (TcpStream, a beast::basic_stream) or TLS (TlsSocketStream over one); the
 // behaviour is described in http_session.h and http_server.h. Internal to
 // the server: only http_session.cc includes this.
 //
@@ -37,6 +37,7 @@
 #include "common/http_status.h"
 #include "common/http_wire.h"
 #include "common/tls_pem.h"
+#include "common/tls_socket_stream.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::common::detail {
@@ -45,11 +46,12 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using TcpStream = beast::basic_stream<tcp, HttpSocket::executor_type>;
+using TlsStream = TlsSocketStream;
 
 template <class Stream>
-Stream MakeStream(tcp::socket&& socket, asio::ssl::context* context) {
-  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+Stream MakeStream(HttpSocket&& socket, asio::ssl::context* context) {
+  if constexpr (std::is_same_v<Stream, TcpStream>) {
     return Stream(std::move(socket));
   } else {
     return Stream(std::move(socket), *context);
@@ -63,7 +65,7 @@ class BasicHttpSession final : public HttpSession,
 
  public:
   // `context` (TLS only, else null) stays alive as long as the connection.
-  BasicHttpSession(tcp::socket socket, HttpServerShared& server, std::string client,
+  BasicHttpSession(HttpSocket socket, HttpServerShared& server, std::string client,
                    std::shared_ptr<asio::ssl::context> context)
       : context_(std::move(context)),
         stream_(MakeStream<Stream>(std::move(socket), context_.get())),
@@ -102,7 +104,7 @@ class BasicHttpSession final : public HttpSession,
 
  private:
   std::shared_ptr<BasicHttpSession> Self() { return this->shared_from_this(); }
-  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  TcpStream& Tcp() { return beast::get_lowest_layer(stream_); }
   void Expire(int ms) { Tcp().expires_after(std::chrono::milliseconds(ms)); }
   int HeaderTimeoutMs() const {
     return std::min(server_.options.header_timeout_ms, server_.options.idle_timeout_ms);
@@ -125,24 +127,22 @@ class BasicHttpSession final : public HttpSession,
   void Handshake() {
     if constexpr (kTls) {
       waiting_ = true;
-      stream_.async_handshake(
-          asio::ssl::stream_base::server, buffer_.data(),
-          [self = Self()](beast::error_code ec, size_t used) {
-            self->waiting_ = false;
-            if (ec == asio::error::operation_aborted) return self->Finish();  // draining
-            if (ec) {
-              self->server_.NoteTlsFailure(self->client_,
-                                           absl::StrCat("TLS handshake failed: ", ec.message()));
-              return self->Finish();
-            }
-            self->buffer_.consume(used);
-            // Bytes the handshake did not take are TLS records Beast cannot
-            // hand back to OpenSSL; no client sends them.
-            if (self->buffer_.size() > 0) return self->Finish();
-            self->handshake_done_ = true;
-            self->peer_names_ = VerifiedPeerNames(self->stream_.native_handle());
-            self->WaitForRequest();
-          });
+      // The bytes read to detect TLS are the start of the ClientHello.
+      stream_.Seed(
+          std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size()));
+      buffer_.consume(buffer_.size());
+      stream_.async_handshake([self = Self()](beast::error_code ec) {
+        self->waiting_ = false;
+        if (ec == asio::error::operation_aborted) return self->Finish();  // draining
+        if (ec) {
+          self->server_.NoteTlsFailure(self->client_,
+                                       absl::StrCat("TLS handshake failed: ", ec.message()));
+          return self->Finish();
+        }
+        self->handshake_done_ = true;
+        self->peer_names_ = VerifiedPeerNames(self->stream_.native_handle());
+        self->WaitForRequest();
+      });
     }
   }
 

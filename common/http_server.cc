@@ -87,7 +87,7 @@ class HttpServer::Impl {
 
  private:
   void DoAccept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec, HttpSocket socket);
   void OnAcceptError(beast::error_code ec);
   // Adds the session unless a cap refuses it; returns the refusal, else "".
   std::string Admit(const std::shared_ptr<HttpSession>& session);
@@ -161,7 +161,7 @@ void HttpServer::Impl::DoAccept() {
   acceptor_.async_accept(asio::make_strand(ioc_), beast::bind_front_handler(&Impl::OnAccept, this));
 }
 
-void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+void HttpServer::Impl::OnAccept(beast::error_code ec, HttpSocket socket) {
   if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) return OnAcceptError(ec);
   accept_backoff_.Reset();

@@ -116,14 +116,14 @@ void HttpServerShared::NoteTlsFailure(const std::string& client, const std::stri
   tls_failures_unlogged_ = 0;
 }
 
-std::shared_ptr<HttpSession> MakeHttpSession(boost::asio::ip::tcp::socket socket,
-                                             HttpServerShared& server, std::string client) {
+std::shared_ptr<HttpSession> MakeHttpSession(HttpSocket socket, HttpServerShared& server,
+                                             std::string client) {
   if (server.options.tls) {
     return std::make_shared<detail::BasicHttpSession<detail::TlsStream>>(
         std::move(socket), server, std::move(client), server.options.tls->current());
   }
-  return std::make_shared<detail::BasicHttpSession<boost::beast::tcp_stream>>(
-      std::move(socket), server, std::move(client), nullptr);
+  return std::make_shared<detail::BasicHttpSession<detail::TcpStream>>(std::move(socket), server,
+                                                                       std::move(client), nullptr);
 }
 
 }  // namespace stoa::common

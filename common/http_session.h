@@ -30,7 +30,9 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "common/http_server.h"
@@ -86,9 +88,17 @@ class HttpSession {
   virtual void CloseNow() = 0;
 };
 
+// A connection's socket, bound to its own strand. The concrete executor
+// type (not asio::any_io_executor) spares every I/O step the type-erased
+// executor's copies; it pays most on TLS, where each request passes the
+// SSL and flat-stream layers.
+using HttpSocket =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+                                     boost::asio::strand<boost::asio::io_context::executor_type>>;
+
 // A plaintext session, or a TLS one on the server's current TLS context
 // when HttpServer::Options::tls is set.
-std::shared_ptr<HttpSession> MakeHttpSession(boost::asio::ip::tcp::socket socket,
-                                             HttpServerShared& server, std::string client);
+std::shared_ptr<HttpSession> MakeHttpSession(HttpSocket socket, HttpServerShared& server,
+                                             std::string client);
 
 }  // namespace stoa::common

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "nlohmann/json.hpp"
 #include "tests/unit/common/tls_test_client.h"
@@ -77,6 +78,26 @@ TEST_F(HttpsServerTest, KeepAliveAndPipeliningOverTls) {
   EXPECT_EQ(client.Get("/four"), "/four tls=1 names=");
   EXPECT_EQ(server_->stats().connections, 1u);
   EXPECT_EQ(server_->stats().tls_handshake_failures, 0u);
+}
+
+// Megabytes each way: the request spans many TLS records and socket reads;
+// the response is written while the client does not read, so the kernel
+// takes only part of it and the rest waits in the stream's queue.
+TEST_F(HttpsServerTest, LargeBodiesBothWaysWithASlowReader) {
+  StartServer();
+  TlsClient client(TrustA());
+  ASSERT_EQ(client.Connect(port_), "");
+  std::string body(6 * 1024 * 1024, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7919) % 26);
+  ASSERT_TRUE(client.Send(absl::StrCat("POST /echo-body HTTP/1.1\r\nHost: localhost\r\n",
+                                       "Content-Length: ", body.size(), "\r\n\r\n", body)));
+  std::this_thread::sleep_for(300ms);
+  int status = 0;
+  const std::string echoed = client.ReadResponse(&status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(echoed.size(), body.size());
+  EXPECT_TRUE(echoed == body);
+  EXPECT_EQ(client.Get("/after"), "/after tls=1 names=");  // the connection still works
 }
 
 TEST_F(HttpsServerTest, ServerNameMustMatch) {

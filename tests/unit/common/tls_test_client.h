@@ -71,6 +71,11 @@ class EchoHandler : public HttpHandler {
     }
     HttpResponse response;
     response.content_type = "text/plain";
+    if (request.path == "/echo-body") {
+      response.body = std::move(request.body);
+      respond(std::move(response));
+      return;
+    }
     response.body = absl::StrCat(request.path, " tls=", request.tls ? 1 : 0,
                                  " names=", absl::StrJoin(request.peer_names, ","));
     respond(std::move(response));
