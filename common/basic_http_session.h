@@ -26,18 +26,17 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/dispatch.hpp"
 #include "boost/asio/post.hpp"
-#include "boost/asio/ssl.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/core/detect_ssl.hpp"
 #include "boost/beast/http.hpp"
-#include "boost/beast/ssl.hpp"
 #include "common/http_session.h"
 #include "common/http_status.h"
 #include "common/http_wire.h"
 #include "common/tls_pem.h"
 #include "common/tls_socket_stream.h"
+#include "common/upload_reader.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::common::detail {
@@ -46,18 +45,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using TcpStream = beast::basic_stream<tcp, HttpSocket::executor_type>;
-using TlsStream = TlsSocketStream;
-
-template <class Stream>
-Stream MakeStream(HttpSocket&& socket, asio::ssl::context* context) {
-  if constexpr (std::is_same_v<Stream, TcpStream>) {
-    return Stream(std::move(socket));
-  } else {
-    return Stream(std::move(socket), *context);
-  }
-}
-
 template <class Stream>
 class BasicHttpSession final : public HttpSession,
                                public std::enable_shared_from_this<BasicHttpSession<Stream>> {
@@ -209,6 +196,9 @@ class BasicHttpSession final : public HttpSession,
         return WriteError(ToHttpStatus(s.code()), s);
       }
     }
+    // Known before Beast checks Content-Length against the body limit.
+    upload_limit_ = UploadLimit(server_.options, data);
+    if (upload_limit_ > 0) parser_->body_limit(upload_limit_);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&BasicHttpSession::OnHeader, Self()));
   }
@@ -234,14 +224,45 @@ class BasicHttpSession final : public HttpSession,
 
   void ReadBody() {
     Expire(server_.options.idle_timeout_ms);
+    if (upload_limit_ > 0) return StartUpload();
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&BasicHttpSession::OnRead, Self()));
   }
 
+  // An upload route: the body goes to a file chunk by chunk, each chunk
+  // within the idle timeout (a large upload may take long in all).
+  void StartUpload() {
+    auto reader =
+        UploadReader::Start(std::move(*parser_), upload_limit_, server_.options.upload_dir);
+    parser_.reset();
+    if (!reader.ok()) return WriteError(ToHttpStatus(reader.status().code()), reader.status());
+    upload_ = *std::move(reader);
+    ReadUploadChunk();
+  }
+
+  void ReadUploadChunk() {
+    Expire(server_.options.idle_timeout_ms);
+    upload_->ReadSome(stream_, buffer_, [self = Self()](beast::error_code ec, size_t) {
+      UploadReader::Step step = self->upload_->Take(ec);
+      if (!step.read_error && !step.done) return self->ReadUploadChunk();
+      http::request<http::buffer_body> msg = self->upload_->Release();
+      self->upload_.reset();  // removes an unfinished file
+      if (step.read_error) return self->OnReadError(step.read_error);
+      if (!step.body.ok()) {
+        return self->WriteError(ToHttpStatus(step.body.status().code()), step.body.status());
+      }
+      self->Dispatch(msg, std::string(), *std::move(step.body));
+    });
+  }
+
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
-      return WriteError(413, absl::OutOfRangeError(absl::StrCat(
-                                 "request body exceeds ", server_.options.body_limit, " bytes")));
+      return WriteError(
+          413,
+          absl::OutOfRangeError(
+              upload_limit_ > 0
+                  ? absl::StrCat("upload exceeds ", upload_limit_, " bytes (the upload limit)")
+                  : absl::StrCat("request body exceeds ", server_.options.body_limit, " bytes")));
     }
     if (ec == http::error::header_limit) {
       return WriteError(431, absl::OutOfRangeError(
@@ -260,20 +281,22 @@ class BasicHttpSession final : public HttpSession,
     if (ec) return OnReadError(ec);
     http::request<http::string_body> msg = parser_->release();
     parser_.reset();
+    std::string body = std::move(msg.body());
+    Dispatch(msg, std::move(body), nullptr);
+  }
+
+  // Hands a complete request to the handler.
+  template <class Message>
+  void Dispatch(const Message& msg, std::string body, std::shared_ptr<SpooledBody> upload) {
     BeginRequest();
     version_ = msg.version();
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == http::verb::head;
 
-    HttpRequest request;
-    cancel_ = std::make_shared<CancelSignal>();
-    request.cancel = cancel_;
-    request.method = std::string(msg.method_string());
-    request.target = std::string(msg.target());
-    for (const auto& field : msg) {
-      request.headers.emplace(ToLower(field.name_string()), std::string(field.value()));
-    }
-    request.body = std::move(msg.body());
+    HttpRequest request = RequestHead(msg);
+    request.cancel = cancel_ = std::make_shared<CancelSignal>();
+    request.body = std::move(body);
+    request.upload = std::move(upload);
     request.tls = kTls;
     request.peer_names = peer_names_;
     request.client = client_;
@@ -453,6 +476,8 @@ class BasicHttpSession final : public HttpSession,
   const std::string client_;  // the peer's IP address
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  uint64_t upload_limit_ = 0;             // of the request being read; 0: not an upload
+  std::unique_ptr<UploadReader> upload_;  // the upload being read
   http::response<http::string_body> response_;
   unsigned version_ = 11;
   bool keep_alive_ = true;

@@ -58,8 +58,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "common/http_types.h"
@@ -87,6 +89,15 @@ class HttpServer {
     // HTTPS: null serves plaintext HTTP. Each new connection takes the
     // context's current() certificate (TlsServerContext::Reload swaps it).
     std::shared_ptr<TlsServerContext> tls;
+    // Upload routes: when upload_limit(method, path) (path as sent, before
+    // percent-decoding, without the query) returns N > 0, the request's
+    // body is written to a new file in upload_dir as it arrives
+    // (HttpRequest::upload, common/upload_spool.h) instead of memory, up to
+    // N bytes (more: 413 naming the upload limit), each chunk within
+    // idle_timeout_ms. 0, or no function: the body is read into
+    // HttpRequest::body under body_limit. Called on I/O threads.
+    std::function<uint64_t(std::string_view method, std::string_view path)> upload_limit;
+    std::string upload_dir;  // must exist when upload_limit is set
   };
 
   HttpServer(Options options, HttpHandler& handler);

@@ -90,6 +90,16 @@ void BuildResponse(HttpResponse in, unsigned version, bool keep_alive, bool head
   }
 }
 
+uint64_t UploadLimit(const HttpServer::Options& options, std::string_view head) {
+  if (!options.upload_limit) return 0;
+  const size_t method_end = head.find(' ');
+  if (method_end == std::string_view::npos) return 0;
+  const size_t target_end = head.find(' ', method_end + 1);
+  if (target_end == std::string_view::npos) return 0;
+  const std::string_view target = head.substr(method_end + 1, target_end - method_end - 1);
+  return options.upload_limit(head.substr(0, method_end), target.substr(0, target.find('?')));
+}
+
 std::string PlaintextOnTlsResponse(std::string_view received, const std::string& server_name) {
   const std::string host = HostOf(received);
   const std::string body = common::ErrorJson(absl::InvalidArgumentError(

@@ -17,6 +17,8 @@
 
 namespace stoa::common {
 
+class SpooledBody;  // common/upload_spool.h
+
 struct HttpRequest {
   std::string method;                             // "GET", "POST", ...
   std::string target;                             // as received: path + query
@@ -25,6 +27,9 @@ struct HttpRequest {
   // Header names lower-cased.
   std::multimap<std::string, std::string> headers;
   std::string body;
+  // The body of an upload route (HttpServer::Options::upload_limit), on
+  // disk; `body` is empty then. Null for every other request.
+  std::shared_ptr<SpooledBody> upload;
   // Fired by the HTTP server when the client closes its connection before
   // the response is written (never null when the request came from
   // HttpServer); a handler passes it on so the work is cancelled end to end.

@@ -13,6 +13,7 @@
 
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "common/http_server.h"
 #include "common/http_types.h"
 
 namespace stoa::common::detail {
@@ -33,7 +34,26 @@ inline constexpr size_t kReadChunk = 4096;
 // handler works, its connection is checked for a close this often.
 inline constexpr std::chrono::milliseconds kTlsWatchEvery(50);
 
+// How much of an upload (HttpServer::Options::upload_limit) one read takes.
+inline constexpr size_t kUploadChunk = 64 * 1024;
+
 std::string ToLower(beast::string_view s);
+
+// The method, target and headers (names lower-cased) of a parsed request.
+template <class Message>
+HttpRequest RequestHead(const Message& msg) {
+  HttpRequest request;
+  request.method = std::string(msg.method_string());
+  request.target = std::string(msg.target());
+  for (const auto& field : msg) {
+    request.headers.emplace(ToLower(field.name_string()), std::string(field.value()));
+  }
+  return request;
+}
+// The upload limit for the request whose raw head starts `head` (its
+// request line: method, target): options.upload_limit(method, path), 0 when
+// the route is no upload route or the server has none.
+uint64_t UploadLimit(const HttpServer::Options& options, std::string_view head);
 // The response for `in` (status checked, headers filtered, HEAD handled).
 void BuildResponse(HttpResponse in, unsigned version, bool keep_alive, bool head,
                    const std::string& server_name, http::response<http::string_body>& out);

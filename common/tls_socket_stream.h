@@ -35,6 +35,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "boost/asio/compose.hpp"
@@ -247,5 +248,19 @@ class TlsSocketStream {
   std::string gather_;   // the plaintext of the write in progress
   std::string sending_;  // the ciphertext being written asynchronously
 };
+
+// The streams of an HTTP server connection: plain TCP (with Beast's
+// timeouts) and TLS over it.
+using TcpStream = TlsSocketStream::next_layer_type;
+using TlsStream = TlsSocketStream;
+
+template <class Stream>
+Stream MakeStream(HttpSocket&& socket, boost::asio::ssl::context* context) {
+  if constexpr (std::is_same_v<Stream, TcpStream>) {
+    return Stream(std::move(socket));
+  } else {
+    return Stream(std::move(socket), *context);
+  }
+}
 
 }  // namespace stoa::common::detail
