@@ -85,6 +85,9 @@ absl::StatusOr<std::vector<Tensor>> RunIf(const Node& node, KernelInputs in) {
 // outputs stacked along a new axis 0.
 absl::Status ValidateLoop(const Node& node) {
   ASSIGN_OR_RETURN(const NodeSubgraph* body, Required(node, "body"));
+  if (node.declared_inputs < 2) {
+    return Invalid("Loop takes at least 2 inputs (trip count and condition, either may be \"\")");
+  }
   const int carried = node.declared_inputs - 2;
   if (FormalInputs(*body) != 2 + carried) {
     return Invalid(absl::StrCat("body takes ", FormalInputs(*body), " inputs; with ", carried,
@@ -230,7 +233,8 @@ void RegisterControlKernels(OpRegistry& registry) {
                            .max_outputs = kMaxValues,
                            .validate = ValidateIf,
                            .run = RunIf});
-  registry.Register("Loop", {.min_inputs = 2,
+  // M and cond are optional but keep their places: Loop lists >= 2 inputs.
+  registry.Register("Loop", {.min_inputs = 0,
                              .max_inputs = 2 + kMaxValues,
                              .max_outputs = kMaxValues,
                              .validate = ValidateLoop,
