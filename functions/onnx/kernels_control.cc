@@ -197,10 +197,12 @@ absl::StatusOr<std::vector<Tensor>> RunLoop(const Node& node, KernelInputs in) {
     if (!HasInput(in, 2 + j))
       return Invalid(absl::StrCat("loop-carried input #", 2 + j, " is missing"));
     state.carried.push_back(*in[2 + j]);
+    state.held_bytes += TensorBytes(state.carried.back());
   }
   const size_t n_scans = body.graph->outputs.size() - 1 - n;
   state.scans.resize(n_scans);
   HeldBytes held;
+  RETURN_IF_ERROR(held.Update(state.held_bytes, "the loop's initial values"));
   for (int64_t i = 0; i < trips && cond; ++i) {
     RETURN_IF_ERROR(CheckInterrupted(absl::StrCat("in loop iteration ", i)));
     const Tensor iteration = Tensor::Int64({}, {i});
