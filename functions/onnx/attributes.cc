@@ -36,6 +36,8 @@ absl::StatusOr<Attributes> Attributes::FromProto(const ::onnx::NodeProto& node) 
         attrs.Set(a.name(), *std::move(t));
         break;
       }
+      case ::onnx::AttributeProto::GRAPH:
+        break;  // built by BuildGraph into Node::subgraphs
       default:
         return absl::InvalidArgumentError(absl::StrCat(
             "attribute '", a.name(), "' has kind ",
@@ -86,6 +88,13 @@ absl::StatusOr<std::vector<float>> Attributes::GetFloats(std::string_view name) 
   absl::StatusOr<const std::vector<float>*> v = Find<std::vector<float>>(name, "FLOATS");
   if (!v.ok()) return v.status();
   return *v == nullptr ? std::vector<float>{} : **v;
+}
+
+absl::StatusOr<std::vector<std::string>> Attributes::GetStrings(std::string_view name) const {
+  absl::StatusOr<const std::vector<std::string>*> v =
+      Find<std::vector<std::string>>(name, "STRINGS");
+  if (!v.ok()) return v.status();
+  return *v == nullptr ? std::vector<std::string>{} : **v;
 }
 
 absl::StatusOr<const Tensor*> Attributes::GetTensor(std::string_view name) const {

@@ -24,8 +24,10 @@ class Attributes {
   using Value = std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>,
                              std::vector<std::string>, Tensor>;
 
-  // INVALID_ARGUMENT for attribute kinds the engine does not hold (graphs,
-  // sparse tensors) or for a TENSOR attribute it cannot convert.
+  // INVALID_ARGUMENT for attribute kinds the engine does not hold (lists of
+  // graphs, sparse tensors) or for a TENSOR attribute it cannot convert.
+  // GRAPH attributes are skipped here: BuildGraph builds them into
+  // Node::subgraphs.
   static absl::StatusOr<Attributes> FromProto(const ::onnx::NodeProto& node);
 
   bool Has(std::string_view name) const { return values_.find(name) != values_.end(); }
@@ -34,6 +36,8 @@ class Attributes {
   absl::StatusOr<std::string> GetString(std::string_view name, std::string default_value) const;
   absl::StatusOr<std::vector<int64_t>> GetInts(std::string_view name) const;  // default: empty
   absl::StatusOr<std::vector<float>> GetFloats(std::string_view name) const;  // default: empty
+  absl::StatusOr<std::vector<std::string>> GetStrings(
+      std::string_view name) const;  // default: empty
   // NOT_FOUND when absent.
   absl::StatusOr<const Tensor*> GetTensor(std::string_view name) const;
 

@@ -19,6 +19,15 @@
 //    fit the memory budget (checked before it is computed), or a planned
 //    peak (memory_plan.h) over limits.memory_bytes.
 //
+// Subgraphs (graph attributes of If and Loop) are built the same way, into
+// Node::subgraphs (node.h), recursively; the outer-scope values a subgraph
+// reads become extra inputs of its node, so the main graph's order and
+// freeing account for them. All graphs together count against max_nodes and
+// max_initializer_bytes, nesting against max_subgraph_depth (subgraph.h);
+// a subgraph's ports may omit types and shapes. Errors inside a subgraph are
+// prefixed with its node and attribute ("node 'If_25' (#1, If): then_branch:
+// node 'x' (#3, LSTM): ..."). Nodes with subgraphs are never folded.
+//
 // At load, BuildGraph runs ONNX shape inference (symbolic dimensions stay
 // -1) and folds constants: a node whose inputs are all constants
 // (initializers, Constant nodes, earlier folded values), and a Shape node
@@ -42,13 +51,14 @@ namespace stoa::functions::onnx {
 
 // A graph input or output: its value id, element type and declared shape,
 // with -1 for a symbolic or unknown dimension. Outputs may have no declared
-// shape (has_shape false); inputs always have one.
+// shape (has_shape false); inputs of the main graph always have one.
 struct GraphPort {
   std::string name;
   int value = -1;
   ElementType type = ElementType::kFloat32;
   Shape shape;
   bool has_shape = true;
+  bool has_type = true;  // false only for a subgraph port that declares no type
 };
 
 // What shape inference knows about a value before any request: element
@@ -60,6 +70,8 @@ struct ValueShape {
   Shape shape;
 };
 
+// A Graph is also the body of a subgraph: then `inputs` are its formal
+// inputs followed by the outer-scope values it reads (NodeSubgraph).
 // Read-only view for other backends (e.g. CUDA): `nodes` with their
 // attributes and value ids, `constants` (initializers and folded values),
 // `value_shapes`, `inputs`/`outputs`. Nothing here refers to CPU kernels

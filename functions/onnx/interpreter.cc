@@ -1,6 +1,7 @@
 #include "functions/onnx/interpreter.h"
 
 #include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "functions/onnx/memory_budget.h"
@@ -8,7 +9,41 @@
 namespace stoa::functions::onnx {
 namespace {
 
+// The clock, deadline and cancellation of the RunGraph call in progress on
+// this thread, for the subgraphs its control-flow nodes run.
+struct RunContext {
+  const common::Clock* clock = nullptr;
+  int64_t deadline_us = 0;
+  const common::CancelSignal* cancel = nullptr;
+};
+thread_local const RunContext* current_run = nullptr;
+
+class ScopedRunContext {
+ public:
+  explicit ScopedRunContext(const RunContext* context) : previous_(current_run) {
+    current_run = context;
+  }
+  ~ScopedRunContext() { current_run = previous_; }
+  ScopedRunContext(const ScopedRunContext&) = delete;
+  ScopedRunContext& operator=(const ScopedRunContext&) = delete;
+
+ private:
+  const RunContext* previous_;
+};
+
+absl::Status Interrupted(const RunContext* run, const std::string& where) {
+  if (run == nullptr) return absl::OkStatus();
+  if (run->deadline_us > 0 && run->clock->NowMicros() > run->deadline_us) {
+    return absl::DeadlineExceededError(absl::StrCat("deadline passed ", where));
+  }
+  if (run->cancel != nullptr && run->cancel->cancelled()) {
+    return absl::CancelledError(absl::StrCat("cancelled by the caller ", where));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckOutput(const GraphPort& port, const Tensor& t) {
+  if (!port.has_type) return absl::OkStatus();
   if (t.type() != port.type) {
     return absl::InternalError(absl::StrCat("output '", port.name, "' is ",
                                             ElementTypeName(t.type()), ", the model declares ",
@@ -32,14 +67,33 @@ absl::Status CheckOutput(const GraphPort& port, const Tensor& t) {
 // memory budget (if any) while owned.
 class Values {
  public:
-  Values(const Graph& graph, std::vector<Tensor> inputs)
+  explicit Values(const Graph& graph)
       : env_(graph.value_names.size(), nullptr), owned_(graph.value_names.size()) {
     for (size_t v = 0; v < env_.size(); ++v) {
       if (graph.constants[v].has_value()) env_[v] = &*graph.constants[v];
     }
-    for (size_t i = 0; i < inputs.size(); ++i) Set(graph.inputs[i].value, std::move(inputs[i]));
   }
+  ~Values() {
+    if (budget_ == nullptr) return;
+    for (const auto& t : owned_) {
+      if (t.has_value()) budget_->Credit(TensorBytes(*t));
+    }
+  }
+  Values(const Values&) = delete;
+  Values& operator=(const Values&) = delete;
+
   const Tensor* Get(int v) const { return v < 0 ? nullptr : env_[v]; }
+  // A value the caller keeps alive for the whole run (a subgraph's input).
+  void Borrow(int v, const Tensor* t) { env_[v] = t; }
+  // The value, moved out when owned and `last` (no later reader), else copied.
+  Tensor Take(int v, bool last) {
+    if (!last || !owned_[v].has_value()) return *env_[v];
+    if (budget_ != nullptr) budget_->Credit(TensorBytes(*owned_[v]));
+    Tensor t = *std::move(owned_[v]);
+    owned_[v].reset();
+    env_[v] = nullptr;
+    return t;
+  }
   void Set(int v, Tensor t) {
     if (budget_ != nullptr) {
       if (owned_[v].has_value()) budget_->Credit(TensorBytes(*owned_[v]));
@@ -92,9 +146,7 @@ absl::Status RunNode(const Node& node, Values& values, std::vector<const Tensor*
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<Tensor>> CollectOutputs(const Graph& graph, const Values& values) {
-  std::vector<Tensor> outputs;
-  outputs.reserve(graph.outputs.size());
+absl::StatusOr<std::vector<Tensor>> CollectOutputs(const Graph& graph, Values& values) {
   for (const GraphPort& port : graph.outputs) {
     const Tensor* t = values.Get(port.value);
     if (t == nullptr) {
@@ -102,9 +154,32 @@ absl::StatusOr<std::vector<Tensor>> CollectOutputs(const Graph& graph, const Val
     }
     absl::Status ok = CheckOutput(port, *t);
     if (!ok.ok()) return ok;
-    outputs.push_back(*t);
+  }
+  std::vector<Tensor> outputs;
+  outputs.reserve(graph.outputs.size());
+  for (size_t i = 0; i < graph.outputs.size(); ++i) {
+    bool last = true;  // the same value may be named by two outputs
+    for (size_t j = i + 1; j < graph.outputs.size(); ++j) {
+      if (graph.outputs[j].value == graph.outputs[i].value) last = false;
+    }
+    outputs.push_back(values.Take(graph.outputs[i].value, last));
   }
   return outputs;
+}
+
+absl::StatusOr<std::vector<Tensor>> RunNodes(const Graph& graph, Values& values) {
+  std::vector<const Tensor*> args;
+  const size_t n = graph.nodes.size();
+  for (size_t k = 0; k < n; ++k) {
+    if (current_run != nullptr) {
+      absl::Status s = Interrupted(current_run, absl::StrCat("after ", k, " of ", n, " nodes"));
+      if (!s.ok()) return s;
+    }
+    const Node& node = graph.nodes[k];
+    if (absl::Status s = RunNode(node, values, args); !s.ok()) return s;
+    values.ReleaseAfter(graph, node, k);
+  }
+  return CollectOutputs(graph, values);
 }
 
 }  // namespace
@@ -116,22 +191,27 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Ten
     return absl::InvalidArgumentError(
         absl::StrCat("graph takes ", graph.inputs.size(), " inputs, got ", inputs.size()));
   }
-  Values values(graph, std::move(inputs));
-  std::vector<const Tensor*> args;
-  for (size_t k = 0; k < graph.nodes.size(); ++k) {
-    if (deadline_us > 0 && clock.NowMicros() > deadline_us) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("deadline passed after ", k, " of ", graph.nodes.size(), " nodes"));
-    }
-    if (cancel != nullptr && cancel->cancelled()) {
-      return absl::CancelledError(
-          absl::StrCat("cancelled by the caller after ", k, " of ", graph.nodes.size(), " nodes"));
-    }
-    const Node& node = graph.nodes[k];
-    if (absl::Status s = RunNode(node, values, args); !s.ok()) return s;
-    values.ReleaseAfter(graph, node, k);
+  const RunContext run{.clock = &clock, .deadline_us = deadline_us, .cancel = cancel};
+  ScopedRunContext scoped(&run);
+  Values values(graph);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    values.Set(graph.inputs[i].value, std::move(inputs[i]));
+  return RunNodes(graph, values);
+}
+
+absl::StatusOr<std::vector<Tensor>> RunSubgraph(const Graph& graph,
+                                                std::span<const Tensor* const> inputs) {
+  if (inputs.size() != graph.inputs.size()) {
+    return absl::InternalError(
+        absl::StrCat("subgraph takes ", graph.inputs.size(), " inputs, got ", inputs.size()));
   }
-  return CollectOutputs(graph, values);
+  Values values(graph);
+  for (size_t i = 0; i < inputs.size(); ++i) values.Borrow(graph.inputs[i].value, inputs[i]);
+  return RunNodes(graph, values);
+}
+
+absl::Status CheckInterrupted(std::string_view where) {
+  return Interrupted(current_run, std::string(where));
 }
 
 }  // namespace stoa::functions::onnx

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,5 +35,20 @@ namespace stoa::functions::onnx {
 absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Tensor> inputs,
                                              const common::Clock& clock, int64_t deadline_us,
                                              const common::CancelSignal* cancel = nullptr);
+
+// For control-flow kernels (If, Loop): runs a subgraph (NodeSubgraph) on
+// the calling thread, under the clock, deadline and cancellation of the
+// RunGraph call in progress on it (none outside one, e.g. in tests), with
+// the same memory budget and buffer pool. `inputs` are borrowed (formal
+// inputs, then captures, in graph.inputs order) and never freed here.
+// Returns the outputs in graph.outputs order; errors as RunGraph's.
+absl::StatusOr<std::vector<Tensor>> RunSubgraph(const Graph& graph,
+                                                std::span<const Tensor* const> inputs);
+
+// DEADLINE_EXCEEDED or CANCELLED, naming `where`, when the RunGraph call in
+// progress on this thread has passed its deadline or been cancelled; OK
+// otherwise. Loop checks it every iteration, so a loop whose body has no
+// nodes still stops.
+absl::Status CheckInterrupted(std::string_view where);
 
 }  // namespace stoa::functions::onnx

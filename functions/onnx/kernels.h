@@ -27,5 +27,10 @@ void RegisterPoolKernels(OpRegistry& registry);
 void RegisterReduceKernels(OpRegistry& registry);
 // Resize (kernels_resize.cc).
 void RegisterResizeKernels(OpRegistry& registry);
+// If, Loop: control flow with subgraphs (kernels_control.cc).
+void RegisterControlKernels(OpRegistry& registry);
+// LSTM, GRU, RNN: recurrent layers (kernels_rnn.cc, kernels_lstm.cc,
+// kernels_gru.cc).
+void RegisterRnnKernels(OpRegistry& registry);
 
 }  // namespace stoa::functions::onnx

@@ -1,5 +1,6 @@
 #include "functions/onnx/memory_plan.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -22,7 +23,11 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
 
 }  // namespace
 
-MemoryPlan PlanMemory(const Graph& graph) {
+namespace {
+
+// `count_inputs` is false for a subgraph: its inputs are borrowed from the
+// node that runs it and already counted where they live.
+MemoryPlan PlanGraph(const Graph& graph, bool count_inputs) {
   MemoryPlan plan;
   for (const auto& c : graph.constants) {
     if (c.has_value()) plan.constant_bytes = SaturatingAdd(plan.constant_bytes, TensorBytes(*c));
@@ -33,10 +38,20 @@ MemoryPlan PlanMemory(const Graph& graph) {
     if (!graph.constants[v].has_value()) bytes[v] = PlannedBytes(graph.value_shapes[v]);
   }
   int64_t live = 0;
-  for (const GraphPort& port : graph.inputs) live = SaturatingAdd(live, bytes[port.value]);
+  for (const GraphPort& port : graph.inputs) {
+    if (count_inputs) live = SaturatingAdd(live, bytes[port.value]);
+    if (!count_inputs) bytes[port.value] = 0;
+  }
   int64_t peak = live;
   for (size_t k = 0; k < graph.nodes.size(); ++k) {
     const Node& node = graph.nodes[k];
+    int64_t inside = 0;  // what the node's subgraphs hold while it runs
+    for (const NodeSubgraph& sub : node.subgraphs) {
+      const MemoryPlan p = PlanGraph(*sub.graph, /*count_inputs=*/false);
+      plan.constant_bytes = SaturatingAdd(plan.constant_bytes, p.constant_bytes);
+      inside = std::max(inside, p.intermediate_bytes);
+    }
+    peak = std::max(peak, SaturatingAdd(live, inside));
     for (int v : node.outputs) {
       if (v >= 0) live = SaturatingAdd(live, bytes[v]);
     }
@@ -51,6 +66,10 @@ MemoryPlan PlanMemory(const Graph& graph) {
   plan.intermediate_bytes = peak;
   return plan;
 }
+
+}  // namespace
+
+MemoryPlan PlanMemory(const Graph& graph) { return PlanGraph(graph, /*count_inputs=*/true); }
 
 absl::Status CheckMemoryPlan(const MemoryPlan& plan, const ModelLimits& limits) {
   if (plan.peak_bytes() <= limits.memory_bytes) return absl::OkStatus();

@@ -5,6 +5,8 @@
 // symbolic dimension counts as 1 (the smallest request) and a value of
 // unknown shape as 0, so the plan is a lower bound on what a call needs;
 // the interpreter enforces the budget per call on the real shapes.
+// Subgraphs count too: their constants, and while a control-flow node runs,
+// the largest peak among its subgraphs on top of what is live outside.
 //
 // Thread safety: plain functions of their arguments.
 #pragma once

@@ -24,9 +24,12 @@
 namespace stoa::functions::onnx {
 
 struct ModelLimits {
-  // Nodes of the main graph.
+  // Nodes of the main graph and of every subgraph (If/Loop bodies) together.
   int64_t max_nodes = 100'000;
-  // Bytes the initializers take once decoded (dims × element size).
+  // How deeply subgraphs may nest (an If inside a Loop body is depth 2).
+  int max_subgraph_depth = 16;
+  // Bytes the initializers take once decoded (dims × element size), those of
+  // subgraphs included.
   int64_t max_initializer_bytes = int64_t{2048} << 20;
   // The function's memory budget (limits.memory_mb of its spec, else the
   // operator's default) and where it came from, for messages.

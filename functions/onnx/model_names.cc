@@ -55,12 +55,7 @@ absl::Status CheckNode(const ::onnx::NodeProto& node, int i) {
 
 }  // namespace
 
-absl::Status CheckModelNames(const ::onnx::ModelProto& model) {
-  for (int i = 0; i < model.opset_import_size(); ++i) {
-    RETURN_IF_ERROR(
-        CheckName(model.opset_import(i).domain(), absl::StrCat("opset_import #", i, " domain")));
-  }
-  const ::onnx::GraphProto& g = model.graph();
+absl::Status CheckGraphNames(const ::onnx::GraphProto& g) {
   RETURN_IF_ERROR(CheckValueInfos(g.input(), "graph input"));
   RETURN_IF_ERROR(CheckValueInfos(g.output(), "graph output"));
   RETURN_IF_ERROR(CheckValueInfos(g.value_info(), "graph value_info"));
@@ -69,6 +64,14 @@ absl::Status CheckModelNames(const ::onnx::ModelProto& model) {
   }
   for (int i = 0; i < g.node_size(); ++i) RETURN_IF_ERROR(CheckNode(g.node(i), i));
   return absl::OkStatus();
+}
+
+absl::Status CheckModelNames(const ::onnx::ModelProto& model) {
+  for (int i = 0; i < model.opset_import_size(); ++i) {
+    RETURN_IF_ERROR(
+        CheckName(model.opset_import(i).domain(), absl::StrCat("opset_import #", i, " domain")));
+  }
+  return CheckGraphNames(model.graph());
 }
 
 }  // namespace stoa::functions::onnx

@@ -23,5 +23,7 @@ namespace stoa::functions::onnx {
 inline constexpr size_t kMaxOnnxNameBytes = 1024;
 
 absl::Status CheckModelNames(const ::onnx::ModelProto& model);
+// The same checks for one graph (the main graph or a subgraph of If/Loop).
+absl::Status CheckGraphNames(const ::onnx::GraphProto& graph);
 
 }  // namespace stoa::functions::onnx

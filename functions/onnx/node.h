@@ -9,8 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -21,6 +23,18 @@
 namespace stoa::functions::onnx {
 
 struct Node;
+struct Graph;
+
+// A graph attribute of a node (If's then_branch/else_branch, Loop's body),
+// built at load like the main graph. The subgraph's inputs are its formal
+// inputs (Loop: iteration number, condition, carried values; If: none)
+// followed by the outer-scope values it reads; `captures` gives, for each of
+// those, the index of the owning node's input that carries it.
+struct NodeSubgraph {
+  std::string attribute;
+  std::shared_ptr<const Graph> graph;
+  std::vector<int> captures;
+};
 
 // Inputs in node order; an omitted optional input is nullptr.
 using KernelInputs = std::span<const Tensor* const>;
@@ -47,6 +61,14 @@ struct Node {
   std::vector<int> inputs;               // value ids; -1 for an omitted input
   std::vector<int> outputs;              // value ids; -1 for an unused output
   OpKernel kernel;
+  // Control flow only: the node's graph attributes. The outer-scope values
+  // they read are appended to `inputs` after the model's own inputs (the
+  // first `declared_inputs`), so ordering and freeing treat them as inputs.
+  std::vector<NodeSubgraph> subgraphs;
+  int declared_inputs = 0;
+
+  // The subgraph built from attribute `name`, or nullptr.
+  const NodeSubgraph* Subgraph(std::string_view name) const;
 
   // "node 'fc1' (#0, Gemm)", for messages.
   std::string Describe() const;

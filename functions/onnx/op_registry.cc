@@ -10,6 +10,13 @@ std::string Node::Describe() const {
   return absl::StrCat("node '", name, "' (#", index, ", ", op_type, ")");
 }
 
+const NodeSubgraph* Node::Subgraph(std::string_view name) const {
+  for (const NodeSubgraph& s : subgraphs) {
+    if (s.attribute == name) return &s;
+  }
+  return nullptr;
+}
+
 void OpRegistry::Register(std::string op_type, OpKernel kernel) {
   STOA_CHECK(kernel.run != nullptr, "kernel without run function");
   const bool inserted = kernels_.emplace(std::move(op_type), kernel).second;
@@ -38,6 +45,8 @@ OpRegistry DefaultOpRegistry() {
   RegisterPoolKernels(registry);
   RegisterReduceKernels(registry);
   RegisterResizeKernels(registry);
+  RegisterControlKernels(registry);
+  RegisterRnnKernels(registry);
   return registry;
 }
 

@@ -98,11 +98,11 @@ TEST(OnnxRuntimeTest, InitializersListedAsInputsAreNotInTheSignature) {
 }
 
 TEST(OnnxRuntimeTest, RefusesUnsupportedOpNamingOpAndNode) {
-  ::onnx::ModelProto m =
-      MakeModel({MakeNode("Relu", "r", {"x"}, {"h"}), MakeNode("LSTM", "lstm1", {"h", "W"}, {"y"})},
-                {ValueInfo("x", {1, 1, 4, 4})}, {ValueInfo("y", {1, 1, 3, 3})},
-                {FloatInit("W", {1, 1, 2, 2}, {1, 1, 1, 1})});
-  EXPECT_EQ(LoadError(m), "node 'lstm1' (#1) uses unsupported op 'LSTM'");
+  ::onnx::ModelProto m = MakeModel(
+      {MakeNode("Relu", "r", {"x"}, {"h"}), MakeNode("StringNormalizer", "sn1", {"h", "W"}, {"y"})},
+      {ValueInfo("x", {1, 1, 4, 4})}, {ValueInfo("y", {1, 1, 3, 3})},
+      {FloatInit("W", {1, 1, 2, 2}, {1, 1, 1, 1})});
+  EXPECT_EQ(LoadError(m), "node 'sn1' (#1) uses unsupported op 'StringNormalizer'");
   ::onnx::ModelProto custom = DenseModel();
   custom.mutable_graph()->mutable_node(1)->set_domain("com.example");
   EXPECT_THAT(LoadError(custom), HasSubstr("unsupported op 'com.example.Relu'"));
