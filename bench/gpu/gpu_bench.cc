@@ -7,6 +7,7 @@
 //                  [--batches 1,8,32] [--min-time-ms 500] [--min-runs 10]
 //                  [--cpu-threads 1]
 //                  [--cpu-only] [--raw FILE]
+//   stoa-bench-gpu --probe    (prints the device; exit 0 with one, 3 without)
 //
 // Models: the example models under --examples (default
 // $STOA_SOURCE_DIR/functions/examples), every *.onnx under each --models
@@ -67,6 +68,7 @@ struct Options {
   int min_runs = 10;
   int cpu_threads = 1;
   bool cpu_only = false;
+  bool probe = false;
   std::string raw_path;
 };
 
@@ -98,8 +100,8 @@ absl::StatusOr<Options> ParseArgs(int argc, char** argv) {
   }
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--cpu-only") {
-      o.cpu_only = true;
+    if (a == "--cpu-only" || a == "--probe") {
+      (a == "--probe" ? o.probe : o.cpu_only) = true;
       continue;
     }
     if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));
@@ -394,6 +396,7 @@ int main(int argc, char** argv) {
   if (!e.device.ok()) {
     std::printf("cuda: %s\n", std::string(e.device.message()).c_str());
   }
+  if (options->probe) return e.device.ok() ? 0 : 3;
   if (!options->raw_path.empty()) e.raw = std::fopen(options->raw_path.c_str(), "w");
   std::vector<Row> rows;
   bool all_ok = true;

@@ -35,9 +35,10 @@ bool Bind(void* lib, const char* name, Fn& fn) {
 absl::StatusOr<CublasApi> Open() {
   const std::vector<std::string> paths = Candidates();
   void* lib = nullptr;
-  std::string last_error;
+  std::string last_error, opened;
   for (const std::string& path : paths) {
     lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    opened = path;
     if (lib != nullptr) break;
     const char* e = dlerror();
     last_error = e != nullptr ? e : "unknown";
@@ -52,7 +53,7 @@ absl::StatusOr<CublasApi> Open() {
         {"cublasDestroy_v2", Bind(lib, "cublasDestroy_v2", api.destroy)},
         {"cublasSetStream_v2", Bind(lib, "cublasSetStream_v2", api.set_stream)},
         {"cublasSgemm_v2", Bind(lib, "cublasSgemm_v2", api.sgemm)}}) {
-    if (!ok) return absl::UnavailableError(absl::StrCat("cuBLAS lacks symbol ", name));
+    if (!ok) return absl::UnavailableError(absl::StrCat(opened, " lacks symbol ", name));
   }
   return api;
 }
