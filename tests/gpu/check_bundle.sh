@@ -46,14 +46,17 @@ if [[ $chroot_check == 1 ]]; then
   busybox=$(command -v busybox)
   file -L "$busybox" | grep -q 'statically linked' ||
     { echo "check_bundle: --chroot needs a static busybox (busybox-static)" >&2; exit 1; }
-  mkdir -p "$work/root/bin" "$work/root/tmp" "$work/root/proc"
+  mkdir -p "$work/root/bin" "$work/root/tmp" "$work/root/dev"
+  touch "$work/root/dev/null"
   cp "$busybox" "$work/root/bin/busybox"
   for applet in sh awk sed grep tr head tee cat date uname nproc mkdir dirname basename timeout; do
     ln -s busybox "$work/root/bin/$applet"
   done
   cp -a "$bundle" "$work/root/bundle"
-  unshare -Ur chroot "$work/root" /bin/busybox env -i PATH=/bin OUT=/out \
-    /bin/sh /bundle/run.sh
+  # A user and mount namespace: /dev/null bound in, then chroot.
+  # shellcheck disable=SC2016  # $1 expands in the inner shell
+  unshare -Urm sh -c 'mount --bind /dev/null "$1/dev/null" &&
+    exec chroot "$1" /bin/busybox env -i PATH=/bin OUT=/out /bin/sh /bundle/run.sh' _ "$work/root"
   expect_skip_pass "$work/root/out"
 fi
 echo "check_bundle: OK ($(stat -c %s "$work/stoa-gpu-bundle.tar.gz") bytes)"

@@ -42,8 +42,8 @@ benches=(stoa-bench-gpu)
 # machine's glibc is older than what the bundle needs.
 glibc_re='^(ld-linux-x86-64\.so\.2|libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libresolv\.so\.2|libutil\.so\.1)$'
 
-if ! grep -q '^CMAKE_CUDA_COMPILER:.*nvcc' "$build_dir/CMakeCache.txt" 2>/dev/null; then
-  echo "make_bundle: $build_dir is not configured with CUDA (no nvcc in CMakeCache.txt)" >&2
+if ! compgen -G "$build_dir/CMakeFiles/*/CMakeCUDACompiler.cmake" >/dev/null; then
+  echo "make_bundle: $build_dir is not configured with CUDA (nvcc was not found there)" >&2
   exit 1
 fi
 if [[ $build == 1 ]]; then
@@ -121,7 +121,8 @@ need=$(for f in "$root"/bin/* "$root"/lib/*.so*; do objdump -T "$f" 2>/dev/null;
   echo "glibc_needed=$need"
   echo "glibc_bundled=$(getconf GNU_LIBC_VERSION | awk '{print $2}')"
   echo "cuda_runtime=$(ls "$root"/lib | sed -n 's/^libcudart\.so\.//p' | head -1)"
-  echo "cuda_archs=$(sed -n 's/^CMAKE_CUDA_ARCHITECTURES:[A-Z]*=//p' "$build_dir/CMakeCache.txt")"
+  echo "cuda_archs=$(grep -o 'code=\[compute_[0-9]*,sm_[0-9]*\]' "$build_dir/build.ninja" 2>/dev/null |
+                     sed 's/.*sm_//; s/]//' | sort -u | tr '\n' ' ')"
   echo "tests=${tests[*]}"
   echo "benches=${benches[*]}"
 } > "$root/MANIFEST"
