@@ -15,9 +15,10 @@
 // Inputs: each graph input gets its declared shape with the batch size in
 // place of a symbolic first dimension and deterministic values (FP32 in
 // [0, 1), integers 0, BOOL false); a sidecar file MODEL.onnx.inputs overrides
-// that with lines "name d0,d1,... [fill]", where "N" stands for the batch and
-// fill is the value every element gets. A model whose first dimension is
-// fixed runs only at that batch size.
+// that with lines "name d0,d1,... [fill]" ("-" for a scalar), where "N"
+// stands for the batch and fill is either the value every element gets or
+// "lo:hi", uniform values in [lo, hi) (FP32). A model whose first dimension
+// is fixed runs only at that batch size.
 //
 // Output: one line per case and engine,
 //   RESULT engine=cuda model=lenet batch=8 p50_us=41.2 rows_per_s=194000
@@ -48,6 +49,7 @@
 #include "common/thread_pool.h"
 #include "functions/cuda/cuda_device.h"
 #include "functions/cuda/cuda_graph_runner.h"
+#include "functions/cuda/cuda_plan.h"
 #include "functions/onnx/graph.h"
 #include "functions/onnx/interpreter.h"
 #include "functions/onnx/op_registry.h"
@@ -75,8 +77,7 @@ struct Options {
 struct InputOverride {
   std::string name;
   std::vector<std::string> dims;  // "N" or a number
-  double fill = 0;
-  bool has_fill = false;
+  double lo = 0, hi = 1;          // FP32 values uniform in [lo, hi); lo == hi: constant
 };
 
 struct Model {
@@ -145,8 +146,16 @@ std::vector<InputOverride> ReadOverrides(const fs::path& model_path) {
     if (words.size() < 2 || words[0][0] == '#') continue;
     InputOverride o;
     o.name = words[0];
-    o.dims = absl::StrSplit(words[1], ',', absl::SkipEmpty());
-    o.has_fill = words.size() > 2 && absl::SimpleAtod(words[2], &o.fill);
+    if (words[1] != "-") o.dims = absl::StrSplit(words[1], ',', absl::SkipEmpty());
+    if (words.size() > 2) {
+      std::vector<std::string> range = absl::StrSplit(words[2], ':');
+      const bool ok = absl::SimpleAtod(range[0], &o.lo) &&
+                      absl::SimpleAtod(range.size() > 1 ? range[1] : range[0], &o.hi);
+      if (!ok) {
+        o.lo = 0;
+        o.hi = 1;
+      }
+    }
     out.push_back(std::move(o));
   }
   return out;
@@ -192,12 +201,11 @@ std::vector<fs::path> ModelPaths(const Options& o) {
   return paths;
 }
 
-// The shape of input `port` at `batch`; nullopt-like empty status when the
-// model cannot take that batch (a fixed first dimension).
+// Input `port` at `batch`; FAILED_PRECONDITION when the model cannot take
+// that batch (a fixed first dimension, declared or given).
 absl::StatusOr<onnx::Tensor> MakeInput(const onnx::GraphPort& port, const Model& m, int64_t batch) {
   onnx::Shape shape = port.shape;
-  double fill = 0;
-  bool has_fill = false;
+  double lo = 0, hi = 1;
   for (const InputOverride& o : m.overrides) {
     if (o.name != port.name) continue;
     shape.clear();
@@ -209,8 +217,8 @@ absl::StatusOr<onnx::Tensor> MakeInput(const onnx::GraphPort& port, const Model&
       }
       shape.push_back(n);
     }
-    fill = o.fill;
-    has_fill = o.has_fill;
+    lo = o.lo;
+    hi = o.hi;
   }
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] >= 0) continue;
@@ -221,7 +229,9 @@ absl::StatusOr<onnx::Tensor> MakeInput(const onnx::GraphPort& port, const Model&
     }
     shape[i] = batch;
   }
-  if (!shape.empty() && shape[0] != batch && batch != 1) {
+  const bool declared_fixed = !port.shape.empty() && port.shape[0] >= 0;
+  if (batch != 1 && !shape.empty() &&
+      (shape[0] != batch || (declared_fixed && port.shape[0] != batch))) {
     return absl::FailedPreconditionError(absl::StrCat("fixed batch ", shape[0]));
   }
   onnx::Tensor t = onnx::Tensor::Empty(port.type, shape);
@@ -230,10 +240,10 @@ absl::StatusOr<onnx::Tensor> MakeInput(const onnx::GraphPort& port, const Model&
     uint32_t state = 12345;
     for (float& x : v) {
       state = state * 1664525u + 1013904223u;
-      x = has_fill ? static_cast<float>(fill) : static_cast<float>(state >> 8) / 16777216.0f;
+      x = static_cast<float>(lo + (hi - lo) * (state >> 8) / 16777216.0);
     }
-  } else if (has_fill && port.type == onnx::ElementType::kInt64) {
-    for (int64_t& x : t.mutable_int64s()) x = static_cast<int64_t>(fill);
+  } else if (port.type == onnx::ElementType::kInt64) {
+    for (int64_t& x : t.mutable_int64s()) x = lo == hi ? static_cast<int64_t>(lo) : 0;
   }
   return t;
 }
@@ -408,7 +418,11 @@ int main(int argc, char** argv) {
       continue;
     }
     std::unique_ptr<cuda::CudaGraphRunner> gpu;
-    std::string gpu_note = absl::StrCat("cuda: ", e.device.message());
+    // Without a device, say whether the CUDA backend would take the graph.
+    absl::Status support = cuda::CheckCudaSupport(*m->graph);
+    std::string gpu_note =
+        absl::StrCat("cuda: ", e.device.message(), "; ",
+                     support.ok() ? "graph supported" : std::string(support.message()));
     if (e.device.ok()) {
       auto runner = cuda::CudaGraphRunner::Create(*m->graph);
       if (runner.ok()) gpu = *std::move(runner);

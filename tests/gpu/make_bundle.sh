@@ -4,7 +4,14 @@
 # the GPU machine's is older), the conformance data, the example models and
 # optionally a model directory, plus the runner (tests/gpu/run.sh).
 #
-#   tests/gpu/make_bundle.sh [--no-build] [--models DIR] BUILD_DIR OUT.tar.gz
+#   tests/gpu/make_bundle.sh [--no-build] [--models DIR]...
+#                            [--model-set MANIFEST CACHE_DIR] BUILD_DIR OUT.tar.gz
+#
+# --models DIR copies every *.onnx (and its .onnx.inputs) under DIR.
+# --model-set takes the real-model set (bench/models/models.json and the cache
+# bench/models/fetch.sh fills): each model as models/set/NAME.onnx with a
+# NAME.onnx.inputs made from the manifest's inputs (a leading dimension of 1
+# becomes the batch N; fill "uniform" [lo, hi] or "value" v).
 #
 # BUILD_DIR must be configured with CUDA (nvcc found). Without --no-build the
 # targets are built first; with it a missing binary exits 77 (skip). Not
@@ -17,13 +24,18 @@
 # only).
 set -euo pipefail
 
-usage() { echo "usage: $0 [--no-build] [--models DIR] BUILD_DIR OUT.tar.gz" >&2; exit 2; }
+usage() {
+  echo "usage: $0 [--no-build] [--models DIR]... [--model-set MANIFEST CACHE_DIR] BUILD_DIR OUT.tar.gz" >&2
+  exit 2
+}
 build=1
 models=()
+model_set=()
 while [[ $# -gt 0 && $1 == --* ]]; do
   case $1 in
     --no-build) build=0; shift ;;
     --models) [[ $# -ge 2 ]] || usage; models+=("$2"); shift 2 ;;
+    --model-set) [[ $# -ge 3 ]] || usage; model_set=("$(realpath "$2")" "$(realpath "$3")"); shift 3 ;;
     *) usage ;;
   esac
 done
@@ -108,6 +120,30 @@ for d in "${models[@]}"; do
     cp "$d/$m" "$root/models/$(basename "$d")/$m"
   done
 done
+if [[ ${#model_set[@]} -eq 2 ]]; then
+  mkdir -p "$root/models/set"
+  python3 - "${model_set[@]}" "$root/models/set" <<'PY' || { echo "make_bundle: bad model set" >&2; exit 1; }
+import json, os, shutil, sys
+manifest, cache, dest = sys.argv[1:4]
+m = json.load(open(manifest))
+version = {p["package"]: p["version"] for p in m["packages"]}
+for x in m["models"]:
+    pkg = x["package"]
+    path = os.path.join(cache, "%s@%s" % (pkg.replace("/", "+"), version[pkg]), x["path"])
+    shutil.copy(path, os.path.join(dest, x["name"] + ".onnx"))
+    with open(os.path.join(dest, x["name"] + ".onnx.inputs"), "w") as f:
+        for i in x["inputs"]:
+            dims = [str(d) for d in i["shape"]]
+            if dims and dims[0] == "1":
+                dims[0] = "N"
+            fill = i.get("fill", {})
+            if "uniform" in fill:
+                value = "%g:%g" % tuple(fill["uniform"])
+            else:
+                value = "%g" % fill.get("value", 0)
+            f.write("%s %s %s\n" % (i["name"], ",".join(dims) or "-", value))
+PY
+fi
 cp "$src/tests/gpu/run.sh" "$root/run.sh"
 chmod +x "$root/run.sh"
 
