@@ -31,15 +31,18 @@ usage() {
 build=1
 models=()
 model_set=()
-while [[ $# -gt 0 && $1 == --* ]]; do
+args=()
+while [[ $# -gt 0 ]]; do
   case $1 in
     --no-build) build=0; shift ;;
     --models) [[ $# -ge 2 ]] || usage; models+=("$2"); shift 2 ;;
     --model-set) [[ $# -ge 3 ]] || usage; model_set=("$(realpath "$2")" "$(realpath "$3")"); shift 3 ;;
-    *) usage ;;
+    --*) usage ;;
+    *) args+=("$1"); shift ;;
   esac
 done
-[[ $# -eq 2 ]] || usage
+[[ ${#args[@]} -eq 2 ]] || usage
+set -- "${args[@]}"
 build_dir=$(cd "$1" && pwd)
 out=$(realpath -m "$2")
 src=$(cd "$(dirname "$0")/../.." && pwd)
