@@ -175,7 +175,7 @@ run_bin stoa-bench-gpu --examples "$here/src/functions/examples" --models "$here
   --raw "$out/bench_raw.txt" ${STOA_GPU_BENCH_ARGS:-} > "$out/bench.txt" 2>&1
 rc=$?
 say ""
-say "benchmark (stoa-bench-gpu $*):"
+say "benchmark (stoa-bench-gpu $* ${STOA_GPU_BENCH_ARGS:-}):"
 sed -n '/^model /,$p' "$out/bench.txt" | tee -a "$summary"
 [ $rc -eq 0 ] || fail "stoa-bench-gpu exited $rc (bench.txt)"
 
