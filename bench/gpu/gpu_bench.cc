@@ -399,7 +399,7 @@ int main(int argc, char** argv) {
   }
   Engines e{&*options, {pool.get(), options->cpu_threads}, absl::OkStatus(), nullptr};
   if (options->cpu_only) {
-    e.device = absl::UnavailableError("--cpu-only");
+    e.device = absl::UnavailableError("not used (--cpu-only)");
   } else if (absl::StatusOr<cuda::CudaDeviceInfo> d = cuda::ProbeCudaDevice(); !d.ok()) {
     e.device = d.status();
   } else {

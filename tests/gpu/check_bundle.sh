@@ -7,22 +7,31 @@
 # runner in a root holding nothing but the bundle and a static busybox
 # (unshare -Ur + chroot), which proves it needs nothing from this machine.
 #
-#   tests/gpu/check_bundle.sh [--chroot] BUILD_DIR [WORK_DIR]
+#   tests/gpu/check_bundle.sh [--chroot] BUILD_DIR [WORK_DIR] [-- MAKE_BUNDLE_ARGS...]
+#
+# MAKE_BUNDLE_ARGS go to make_bundle.sh (e.g. --model-set MANIFEST CACHE).
 #
 # Exit 0 when every run passed and said "SKIPPED: no CUDA device", 77 when the
 # binaries are not built (make_bundle.sh's skip), 1 otherwise.
 set -euo pipefail
 chroot_check=0
 [[ ${1:-} == --chroot ]] && { chroot_check=1; shift; }
-[[ $# -ge 1 ]] || { echo "usage: $0 [--chroot] BUILD_DIR [WORK_DIR]" >&2; exit 2; }
+[[ $# -ge 1 ]] || { echo "usage: $0 [--chroot] BUILD_DIR [WORK_DIR] [-- ARGS...]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
-work=${2:-$(mktemp -d)}
-[[ $# -ge 2 ]] || trap 'rm -rf "$work"' EXIT
+build_dir=$1
+shift
+work=""
+if [[ $# -ge 1 && $1 != -- ]]; then work=$1; shift; fi
+[[ ${1:-} == -- ]] && shift
+if [[ -z $work ]]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 rm -rf "$work/unpacked" "$work/out-host" "$work/out-bundled" "$work/root"
 mkdir -p "$work/unpacked"
 
 rc=0
-"$here/make_bundle.sh" --no-build "$1" "$work/stoa-gpu-bundle.tar.gz" || rc=$?
+"$here/make_bundle.sh" --no-build "$@" "$build_dir" "$work/stoa-gpu-bundle.tar.gz" || rc=$?
 [[ $rc -eq 0 ]] || exit "$rc"
 tar -C "$work/unpacked" -xzf "$work/stoa-gpu-bundle.tar.gz"
 bundle=$work/unpacked/stoa-gpu-bundle

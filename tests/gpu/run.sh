@@ -12,7 +12,8 @@
 #    Without one (or with --skip-device-check) it prints
 #    "SKIPPED: no CUDA device", still runs the tests (their device cases skip,
 #    the host-side ones run) and the CPU half of the benchmark, and exits 0
-#    unless something failed.
+#    unless something failed. A GPU that nvidia-smi lists but CUDA cannot
+#    use (driver too old for the bundle's runtime, ...) is a failure.
 # 4. With a device: every CUDA test (the conformance pass list on CUDA, the
 #    CUDA unit tests) and stoa-bench-gpu on the example models and models/
 #    at batch 1, 8 and 32, CUDA against the CPU engine.
@@ -135,13 +136,18 @@ device=0
 if [ "$skip_device" = 1 ]; then
   say "device check skipped (--skip-device-check)"
 else
+  smi_sees_gpu=0
   if command -v nvidia-smi >/dev/null 2>&1; then
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader \
-      > "$out/nvidia-smi.txt" 2>&1
+      > "$out/nvidia-smi.txt" 2>&1 && [ -s "$out/nvidia-smi.txt" ] && smi_sees_gpu=1
     say "nvidia-smi: $(head -1 "$out/nvidia-smi.txt")"
   fi
   run_bin stoa-bench-gpu --probe > "$out/probe.txt" 2>&1 && device=1
   say "probe: $(head -1 "$out/probe.txt")"
+  # A GPU the driver shows but CUDA cannot use (e.g. a driver older than the
+  # bundle's CUDA runtime) is a failure, not a machine without a device.
+  [ "$smi_sees_gpu" = 1 ] && [ "$device" = 0 ] &&
+    fail "nvidia-smi shows a GPU but the CUDA runtime cannot use it (probe.txt)"
 fi
 [ "$device" = 1 ] || say "SKIPPED: no CUDA device: device tests skip, the benchmark runs on the CPU only"
 
