@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "functions/cuda/cublas_library.h"
 #include "functions/cuda/cuda_kernels.h"
 #include "functions/cuda/cuda_plan.h"
 #include "functions/cuda/device_memory_pool.h"
@@ -76,7 +77,7 @@ class StreamGraphRunner final : public CudaGraphRunner {
     for (PoolBlock& b : weights_) pool_.Release(b);
     pool_.Trim();
     if (pinned_ != nullptr) cudaFreeHost(pinned_);
-    if (cublas_ != nullptr) cublasDestroy(cublas_);
+    if (cublas_ != nullptr) blas_->destroy(cublas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
@@ -84,8 +85,9 @@ class StreamGraphRunner final : public CudaGraphRunner {
     CUDA_RETURN_IF_ERROR(cudaSetDevice(0), "cudaSetDevice");
     CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
                          "cudaStreamCreate");
-    RETURN_IF_ERROR(CublasStatus(cublasCreate(&cublas_), "cublasCreate"));
-    RETURN_IF_ERROR(CublasStatus(cublasSetStream(cublas_, stream_), "cublasSetStream"));
+    ASSIGN_OR_RETURN(blas_, LoadCublas());
+    RETURN_IF_ERROR(CublasStatus(blas_->create(&cublas_), "cublasCreate"));
+    RETURN_IF_ERROR(CublasStatus(blas_->set_stream(cublas_, stream_), "cublasSetStream"));
     // Weights: uploaded once, kept for the runner's life.
     weight_ptr_.assign(graph_.value_names.size(), nullptr);
     for (size_t v = 0; v < graph_.constants.size(); ++v) {
@@ -373,9 +375,9 @@ class StreamGraphRunner final : public CudaGraphRunner {
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T.
     const float one = 1.0f, zero = 0.0f;
     RETURN_IF_ERROR(
-        CublasStatus(cublasSgemm(cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                 trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, in(1),
-                                 trans_b ? k : n, in(0), trans_a ? m : k, &zero, out, n),
+        CublasStatus(blas_->sgemm(cublas_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                  trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, in(1),
+                                  trans_b ? k : n, in(0), trans_a ? m : k, &zero, out, n),
                      "cublasSgemm"));
     const float* bias = nullptr;
     int64_t rs = 0, cs = 0;
@@ -425,6 +427,7 @@ class StreamGraphRunner final : public CudaGraphRunner {
   std::vector<PoolBlock> weights_;
   std::vector<float*> weight_ptr_;  // by value id
   cudaStream_t stream_ = nullptr;
+  const CublasApi* blas_ = nullptr;  // set by Init before cublas_
   cublasHandle_t cublas_ = nullptr;
 
   absl::Mutex mu_;

@@ -10,7 +10,7 @@ namespace stoa::functions::cuda {
 namespace {
 
 TEST(CudaConformanceShapesTest, SupportedTestsInferOnnxsOutputShapes) {
-  if (!std::filesystem::exists(testing::kOnnxTestData)) GTEST_SKIP() << "no libonnx-testdata";
+  if (!std::filesystem::exists(testing::OnnxTestDataRoot())) GTEST_SKIP() << "no libonnx-testdata";
   int listed = 0, supported = 0;
   std::vector<testing::CudaConformanceCase> cases =
       testing::LoadCudaConformanceCases(&listed, &supported);

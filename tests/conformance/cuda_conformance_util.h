@@ -18,7 +18,12 @@
 
 namespace stoa::functions::testing {
 
-inline constexpr const char* kOnnxTestData = "/usr/share/libonnx-testdata/data";
+// $STOA_ONNX_TESTDATA when set (the GPU bundle carries its own copy), else
+// Debian's libonnx-testdata.
+inline std::string OnnxTestDataRoot() {
+  const char* root = std::getenv("STOA_ONNX_TESTDATA");
+  return root != nullptr && *root != '\0' ? root : "/usr/share/libonnx-testdata/data";
+}
 
 struct DataSet {
   std::vector<onnx::Tensor> inputs;
@@ -57,7 +62,7 @@ inline std::vector<CudaConformanceCase> LoadCudaConformanceCases(int* listed, in
   while (std::getline(list, line)) {
     if (line.empty() || line[0] == '#') continue;
     ++*listed;
-    const fs::path dir = fs::path(kOnnxTestData) / line;
+    const fs::path dir = fs::path(OnnxTestDataRoot()) / line;
     std::ifstream model_file(dir / "model.onnx", std::ios::binary);
     std::stringstream bytes;
     bytes << model_file.rdbuf();
