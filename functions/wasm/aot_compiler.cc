@@ -293,6 +293,7 @@ absl::Status Build(std::string_view artifact, const std::string& glue, const fs:
   run.deadline = std::chrono::steady_clock::now() +
                  std::chrono::seconds(std::max<uint32_t>(toolchain.limits.compile_timeout_s, 1));
   run.what = absl::StrCat("wasm AOT compile of '", std::string(function), "'");
+  run.cancel = toolchain.cancel.get();
   run.argv = {toolchain.translator,        (work / "module.wasm").string(), "-n", "stoa", "-o",
               (work / "module.c").string()};
   run.log = (work / "wasm2c.log").string();
@@ -396,6 +397,10 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
   if (fs::exists(object.path, ec)) {  // another thread compiled it meanwhile
     object.cache_hit = true;
     return object;
+  }
+  if (toolchain.cancel != nullptr && toolchain.cancel->load()) {
+    return absl::CancelledError(
+        absl::StrCat("wasm AOT compile of '", std::string(function), "' was cancelled"));
   }
   const std::optional<SandboxUser> user = ResolveSandboxUser(toolchain.compile_user);
   absl::StatusOr<fs::path> work = MakeWorkDir(dir, user);

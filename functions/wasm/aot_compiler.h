@@ -29,7 +29,9 @@
 // Thread safety: CompileAot may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +52,8 @@ struct AotToolchain {
   std::string extra_flags;
   common::WasmLimits limits;            // the compile_* fields: the sandbox
   std::string compile_user = "nobody";  // as root: who runs the tools ("": root)
+  // When it turns true, a compile in progress is stopped (CANCELLED).
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 struct AotObject {

@@ -39,6 +39,23 @@ void AotTierShared::RememberFailure(const std::string& path, std::string error) 
   failed_[path] = std::move(error);
 }
 
+void AotTierShared::Begin() {
+  absl::MutexLock lock(&mu_);
+  ++running_;
+}
+
+void AotTierShared::End() {
+  absl::MutexLock lock(&mu_);
+  --running_;
+}
+
+void AotTierShared::CancelAndWait() {
+  cancel->store(true);
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* running) { return *running == 0; }, &running_));
+}
+
 namespace {
 
 void CompileAndSwap(const std::string& artifact, const ModuleInfo& info,
@@ -64,7 +81,10 @@ void CompileAndSwap(const std::string& artifact, const ModuleInfo& info,
           function, ms);
     }
   }
-  if (!status.ok()) {
+  if (absl::IsCancelled(status)) {
+    spdlog::info("wasm function '{}': background AOT compile abandoned (the runtime is going away)",
+                 function);
+  } else if (!status.ok()) {
     ++shared.interp_fallbacks;
     shared.RememberFailure(object_path, std::string(status.message()));
     spdlog::warn(
@@ -81,11 +101,13 @@ void StartBackgroundCompile(std::string artifact, ModuleInfo info, AotToolchain 
                             std::shared_ptr<AotSlot> slot, std::shared_ptr<AotTierShared> shared) {
   slot->MarkPending();
   ++shared->background_compiles;
+  shared->Begin();
   std::thread([artifact = std::move(artifact), info = std::move(info),
                toolchain = std::move(toolchain), function = std::move(function),
                object_path = std::move(object_path), slot = std::move(slot),
                shared = std::move(shared)] {
     CompileAndSwap(artifact, info, toolchain, function, object_path, *slot, *shared);
+    shared->End();  // last: the runtime's destructor may return after it
   }).detach();
 }
 

@@ -9,8 +9,10 @@
 // the function now (null: the interpreter), and how the background compile
 // ended. StartBackgroundCompile runs one compile on a detached thread that
 // owns everything it touches (the artifact copy, the slot, the runtime's
-// shared counters), so the function and the runtime may both be destroyed
-// while it runs; its result then goes to the cache only.
+// shared counters), so the function may be destroyed while it runs (the
+// result then only goes to the cache). The runtime's destructor cancels
+// every background compile (its tools are killed, AotTierShared::
+// CancelAndWait) and waits for them, so none runs on into process exit.
 //
 // A compile that fails (no toolchain, a module wasm2c cannot translate, a
 // sandbox limit) keeps the interpreter serving: the slot records the error
@@ -73,6 +75,13 @@ struct AotTierShared {
   std::atomic<uint64_t> tier_swaps{0};           // interpreter -> AOT while serving
   std::atomic<double> last_compile_ms{0};
 
+  // Set by the runtime's destructor: background compiles stop (their tools
+  // are killed) and CancelAndWait returns when none runs any more.
+  const std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+  void Begin();
+  void End();
+  void CancelAndWait();
+
   // The error of an earlier failed compile of the object at `path`, if any.
   std::optional<std::string> FailedBefore(const std::string& path) const;
   void RememberFailure(const std::string& path, std::string error);
@@ -80,6 +89,7 @@ struct AotTierShared {
  private:
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> failed_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Compiles `artifact` on a detached thread and publishes the result into

@@ -74,7 +74,9 @@ WasmRuntime::WasmRuntime(WasmRuntimeOptions options)
       pool_(std::make_shared<LinearMemoryPool>(options_.aot_idle_memories)),
       shared_(std::make_shared<wasm::AotTierShared>()) {}
 
-WasmRuntime::~WasmRuntime() = default;
+// Background compiles stop (their tools are killed) before the runtime
+// goes, so none outlives the process's orderly exit.
+WasmRuntime::~WasmRuntime() { shared_->CancelAndWait(); }
 
 wasm::AotToolchain WasmRuntime::Toolchain() const {
   wasm::AotToolchain toolchain;
@@ -85,6 +87,7 @@ wasm::AotToolchain WasmRuntime::Toolchain() const {
   toolchain.extra_flags = options_.aot_extra_flags;
   toolchain.limits = options_.limits;
   toolchain.compile_user = options_.compile_user;
+  toolchain.cancel = shared_->cancel;
   return toolchain;
 }
 
