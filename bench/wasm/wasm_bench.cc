@@ -10,10 +10,12 @@
 //
 // Usage: stoa-bench-wasm [--iterations N] [--opt -O2] [--cflags "-march=native"]
 //                        [--no-interp] [--cache-dir DIR] [--only NAME]
+//                        [--examples DIR]
 // Each mode runs up to N times (default 2000) or about 3 s, whichever comes
 // first (at least 10 times); --opt is the C compiler's optimization flag for
 // the AOT engine, --cflags more compiler flags for it; --only runs the
-// workloads whose name starts with NAME; --no-interp skips the (slow) interpreter; --cache-dir
+// workloads whose name starts with NAME; --examples reads the .wasm files
+// from DIR (e.g. built with other flags); --no-interp skips the (slow) interpreter; --cache-dir
 // keeps the compiled modules in DIR (default: a temporary directory, removed), so a profiler can
 // resolve their symbols.
 #include <spawn.h>
@@ -276,7 +278,7 @@ int main(int argc, char** argv) {
   using stoa::functions::WasmRuntimeOptions;
   int iterations = 2000;
   std::string opt = "-O2";
-  std::string cache_dir, cflags, only;
+  std::string cache_dir, cflags, only, examples;
   bool with_interp = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -287,8 +289,9 @@ int main(int argc, char** argv) {
     if (arg == "--cache-dir") cache_dir = argv[i + 1];
     if (arg == "--cflags") cflags = argv[i + 1];
     if (arg == "--only") only = argv[i + 1];
+    if (arg == "--examples") examples = argv[i + 1];
   }
-  const std::string wasm_dir = STOA_WASM_EXAMPLES_DIR;
+  const std::string wasm_dir = examples.empty() ? STOA_WASM_EXAMPLES_DIR : examples;
   const std::string bin_dir = STOA_NATIVE_BIN_DIR;
 
   // One-time AOT cost at Load: a fresh cache directory (wasm2c + cc) and the
