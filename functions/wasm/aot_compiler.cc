@@ -20,6 +20,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/sha256.h"
 #include "functions/wasm/aot_host_abi.h"
@@ -292,24 +293,18 @@ absl::Status Build(std::string_view artifact, const std::string& glue, const fs:
   run.deadline = std::chrono::steady_clock::now() +
                  std::chrono::seconds(std::max<uint32_t>(toolchain.limits.compile_timeout_s, 1));
   run.what = absl::StrCat("wasm AOT compile of '", std::string(function), "'");
+  run.cancel = toolchain.cancel.get();
   run.argv = {toolchain.translator,        (work / "module.wasm").string(), "-n", "stoa", "-o",
               (work / "module.c").string()};
   run.log = (work / "wasm2c.log").string();
   absl::Status s = RunSandboxed(run, toolchain.limits);
   if (!s.ok()) return s;
-  run.argv = {toolchain.compiler,
-              toolchain.opt_level,
-              "-fPIC",
-              "-shared",
-              "-fvisibility=hidden",
-              "-fstack-clash-protection",
-              "-DNDEBUG",
-              "-w",
-              "-I" + work.string(),
-              (work / "unit.c").string(),
-              "-o",
-              (work / "module.so").string(),
-              "-lm"};
+  run.argv = {toolchain.compiler};
+  for (std::string& flag : AotCompilerFlags(toolchain)) run.argv.push_back(std::move(flag));
+  for (std::string arg : {"-I" + work.string(), (work / "unit.c").string(), std::string("-o"),
+                          (work / "module.so").string(), std::string("-lm")}) {
+    run.argv.push_back(std::move(arg));
+  }
   run.log = (work / "cc.log").string();
   return RunSandboxed(run, toolchain.limits);
 }
@@ -320,6 +315,18 @@ std::string DefaultAotCacheDir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   if (xdg != nullptr && xdg[0] == '/') return absl::StrCat(xdg, "/stoa/wasm");
   return absl::StrCat("/tmp/stoa-wasm-cache-", getuid());
+}
+
+std::vector<std::string> AotCompilerFlags(const AotToolchain& toolchain) {
+  std::vector<std::string> flags = {toolchain.opt_level};
+  for (absl::string_view flag : absl::StrSplit(toolchain.extra_flags, ' ', absl::SkipEmpty())) {
+    flags.emplace_back(flag);
+  }
+  for (const char* flag :
+       {"-fPIC", "-shared", "-fvisibility=hidden", "-fstack-clash-protection", "-DNDEBUG", "-w"}) {
+    flags.emplace_back(flag);
+  }
+  return flags;
 }
 
 std::string GlueSource(const ModuleInfo& info) {
@@ -355,25 +362,33 @@ std::string GlueSource(const ModuleInfo& info) {
   return out;
 }
 
-absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo& info,
-                                     const AotToolchain& toolchain, std::string_view function) {
+absl::StatusOr<AotObject> ProbeAotCache(std::string_view artifact, const ModuleInfo& info,
+                                        const AotToolchain& toolchain) {
   absl::Status s = CheckCompilable(info);
   if (!s.ok()) return s;
   const fs::path dir = toolchain.cache_dir.empty() ? DefaultAotCacheDir() : toolchain.cache_dir;
-  const std::string glue = GlueSource(info);
-  const std::string key =
-      common::Sha256Hex(absl::StrCat("abi ", kAotAbiVersion, " ", toolchain.translator, " ",
-                                     toolchain.compiler, " ", toolchain.opt_level, "\n", glue));
+  const std::string key = common::Sha256Hex(
+      absl::StrCat("abi ", kAotAbiVersion, " ", toolchain.translator, " ", toolchain.compiler, " ",
+                   absl::StrJoin(AotCompilerFlags(toolchain), " "), "\n", GlueSource(info)));
   AotObject object;
   object.path =
       (dir / absl::StrCat(common::Sha256Hex(artifact), "-", key.substr(0, 16), ".so")).string();
   s = CheckCacheDir(dir);
   if (!s.ok()) return s;
   std::error_code ec;
-  if (fs::exists(object.path, ec)) {
-    object.cache_hit = true;
-    return object;
-  }
+  object.cache_hit = fs::exists(object.path, ec);
+  return object;
+}
+
+absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo& info,
+                                     const AotToolchain& toolchain, std::string_view function) {
+  absl::StatusOr<AotObject> probed = ProbeAotCache(artifact, info, toolchain);
+  if (!probed.ok() || probed->cache_hit) return probed;
+  AotObject object = *std::move(probed);
+  const std::string glue = GlueSource(info);
+  absl::Status s;
+  const fs::path dir = fs::path(object.path).parent_path();
+  std::error_code ec;
   // Its own copy of the key: `return object` moves the path out before
   // the cleanup runs.
   const std::string key_path = object.path;
@@ -382,6 +397,10 @@ absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo
   if (fs::exists(object.path, ec)) {  // another thread compiled it meanwhile
     object.cache_hit = true;
     return object;
+  }
+  if (toolchain.cancel != nullptr && toolchain.cancel->load()) {
+    return absl::CancelledError(
+        absl::StrCat("wasm AOT compile of '", std::string(function), "' was cancelled"));
   }
   const std::optional<SandboxUser> user = ResolveSandboxUser(toolchain.compile_user);
   absl::StatusOr<fs::path> work = MakeWorkDir(dir, user);

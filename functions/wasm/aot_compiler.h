@@ -29,9 +29,12 @@
 // Thread safety: CompileAot may be called concurrently.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/wasm_limits.h"
@@ -44,8 +47,13 @@ struct AotToolchain {
   std::string translator = "wasm2c";  // looked up on PATH unless it has a '/'
   std::string compiler = "cc";
   std::string opt_level = "-O2";
+  // More compiler flags, space-separated (e.g. "-march=native"); part of the
+  // cache key like every flag.
+  std::string extra_flags;
   common::WasmLimits limits;            // the compile_* fields: the sandbox
   std::string compile_user = "nobody";  // as root: who runs the tools ("": root)
+  // When it turns true, a compile in progress is stopped (CANCELLED).
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 struct AotObject {
@@ -57,6 +65,16 @@ struct AotObject {
 // `function` names the function in sandbox messages.
 absl::StatusOr<AotObject> CompileAot(std::string_view artifact, const ModuleInfo& info,
                                      const AotToolchain& toolchain, std::string_view function);
+
+// Where the object for `artifact` is cached and whether it is there
+// (cache_hit); compiles nothing. Errors as CompileAot's (a private cache
+// directory, a module the glue cannot express).
+absl::StatusOr<AotObject> ProbeAotCache(std::string_view artifact, const ModuleInfo& info,
+                                        const AotToolchain& toolchain);
+
+// The compiler's flags before the sources: opt_level, extra_flags, then
+// -fPIC -shared -fvisibility=hidden -fstack-clash-protection -DNDEBUG -w.
+std::vector<std::string> AotCompilerFlags(const AotToolchain& toolchain);
 
 // $XDG_CACHE_HOME/stoa/wasm when XDG_CACHE_HOME is set, else
 // /tmp/stoa-wasm-cache-<uid>.

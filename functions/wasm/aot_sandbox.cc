@@ -146,7 +146,11 @@ void Trampoline() {
   SandboxThread* const t = t_state;
   sigjmp_buf jmp;
   t->jmp = &jmp;
-  const int code = sigsetjmp(jmp, 1);
+  // No signal mask in the jump buffer (0): saving it would cost a syscall
+  // on every call. A trap that jumps out of a signal handler leaves that
+  // signal blocked here only until the Trampoline returns, where uc_link's
+  // setcontext restores the mask swapcontext saved in RunInSandbox.
+  const int code = sigsetjmp(jmp, 0);
   if (code == 0) {
     t->body(t->call);
     t->in_wasm = 0;

@@ -141,6 +141,7 @@ absl::Status RunSandboxed(const SandboxRun& run, const common::WasmLimits& limit
 
   int status = 0;
   bool timed_out = false;
+  bool cancelled = false;
   auto pause = std::chrono::milliseconds(1);
   for (;;) {
     // WNOWAIT: the exited tool keeps its pid (and group id) until reaped,
@@ -152,12 +153,17 @@ absl::Status RunSandboxed(const SandboxRun& run, const common::WasmLimits& limit
       timed_out = true;
       break;
     }
+    if (run.cancel != nullptr && run.cancel->load()) {
+      cancelled = true;
+      break;
+    }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
   kill(-pid, SIGKILL);  // at the deadline, and what the tool left running
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (cancelled) return absl::CancelledError(absl::StrCat(run.what, " was cancelled"));
   if (timed_out) {
     return absl::ResourceExhaustedError(absl::StrCat(run.what, " exceeded its time limit of ",
                                                      limits.compile_timeout_s,

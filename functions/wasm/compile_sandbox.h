@@ -25,6 +25,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -52,6 +53,9 @@ struct SandboxRun {
   std::optional<SandboxUser> user;
   std::chrono::steady_clock::time_point deadline;
   std::string what;  // "wasm AOT compile of 'f'", for messages
+  // When it turns true (polled like the deadline), the group is killed and
+  // RunSandboxed returns CANCELLED. Nullable.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 absl::Status RunSandboxed(const SandboxRun& run, const common::WasmLimits& limits);

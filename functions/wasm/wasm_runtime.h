@@ -9,6 +9,16 @@
 // WasmRuntimeOptions::engine = kAuto (the default) uses aot and falls back
 // to interp, with a log line, when wasm2c or the compiler is missing or
 // fails; kAot makes that an error (UNAVAILABLE); kInterp never compiles.
+// Tiered compilation (kAuto with options.tiered, the default; aot_tier.h):
+// Load does not wait for the compiler. Compiled code already in the cache
+// serves at once; otherwise the interpreter serves the function from the
+// moment Load returns while wasm2c + cc run on a background thread, and the
+// compiled code is swapped in when ready (logged: "tier interp -> aot";
+// EngineOf turns to kAot; stats().tier_swaps counts it). Calls in flight
+// finish on the code they started on. A failed background compile (also a
+// sandbox limit) leaves the interpreter serving, logged as a warning and
+// kept in CompileError(fn); this process does not try that module again.
+// kAot, and kAuto with tiered = false, compile inside Load.
 // Under ThreadSanitizer (which defers asynchronous signals, so the AOT
 // deadline could not fire) kAuto is the interpreter and kAot is UNAVAILABLE.
 //
@@ -31,13 +41,14 @@
 //  - a module over WasmRuntimeOptions::limits (size, functions, locals,
 //    body size), checked first, in O(1) memory (module_limits.h);
 //  - a module whose AOT compile ran into a sandbox limit (time, memory, CPU,
-//    file size; compile_sandbox.h), with either kAot or kAuto: "wasm AOT
+//    file size; compile_sandbox.h), with kAot or untiered kAuto: "wasm AOT
 //    compile of 'f' exceeded its time limit of 60 s (wasm compile time
 //    limit)".
 // Load returns the spec with runtime "wasm" and content_type defaulted to
 // "application/octet-stream"; inputs/outputs stay empty (raw bytes).
 //
-// Invoke runs a fresh instance (own memory, globals, tables) every time, on
+// Invoke runs a fresh instance (own memory, globals, tables; the AOT
+// engine's linear memory is a pooled reservation reset to zero) every time, on
 // either engine, with the same results:
 //  - INTERNAL "function exited with status N: <stderr>" on a non-zero exit;
 //  - INTERNAL "wasm trap: <what>" (out of bounds memory access, unreachable
@@ -65,6 +76,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/wasm_limits.h"
 #include "functions/function_runtime.h"
@@ -72,7 +84,11 @@
 namespace stoa::functions {
 
 namespace wasm {
+class AotSlot;
 class LinearMemoryPool;
+struct AotTierShared;
+struct AotToolchain;
+struct ModuleInfo;
 }  // namespace wasm
 
 enum class WasmEngine { kAuto, kAot, kInterp };
@@ -98,6 +114,9 @@ struct WasmRuntimeOptions {
   std::string aot_translator = "wasm2c";
   std::string aot_compiler = "cc";
   std::string aot_opt_level = "-O2";
+  std::string aot_extra_flags;  // more cc flags, space-separated
+  // kAuto: serve from the interpreter at once and compile in the background.
+  bool tiered = true;
   size_t aot_idle_memories = 16;
   // What invocation budgets and limits.timeout_ms are measured on (never
   // null); it must outlive the runtime and every function it loaded. The
@@ -111,12 +130,14 @@ WasmRuntimeOptions WasmOptionsFrom(const RuntimeOptions& options);
 
 // Load counters (monotonic), for tests, benchmarks and logs.
 struct WasmLoadStats {
-  uint64_t aot_compiled = 0;       // Loads that ran wasm2c + cc
-  uint64_t aot_cache_hits = 0;     // Loads that reused a cached object
-  uint64_t interp_fallbacks = 0;   // kAuto Loads that fell back to interp
-  uint64_t interp_loads = 0;       // Loads on the interpreter (fallbacks included)
-  double last_compile_ms = 0;      // the last compile's translate + compile time
-  uint64_t memories_reserved = 0;  // linear-memory reservations created (mmap)
+  uint64_t aot_compiled = 0;         // Loads that ran wasm2c + cc
+  uint64_t aot_cache_hits = 0;       // Loads that reused a cached object
+  uint64_t interp_fallbacks = 0;     // kAuto Loads that fell back to interp
+  uint64_t interp_loads = 0;         // Loads on the interpreter (fallbacks included)
+  uint64_t background_compiles = 0;  // tiered compiles started after Load returned
+  uint64_t tier_swaps = 0;           // functions moved from the interpreter to AOT code
+  double last_compile_ms = 0;        // the last compile's translate + compile time
+  uint64_t memories_reserved = 0;    // linear-memory reservations created (mmap)
 };
 
 class WasmRuntime final : public FunctionRuntime {
@@ -131,17 +152,27 @@ class WasmRuntime final : public FunctionRuntime {
 
   WasmLoadStats stats() const;
 
-  // kAot or kInterp for a function this runtime loaded; nullopt otherwise.
+  // The engine serving a function this runtime loaded now (kAot or
+  // kInterp; a tiered function turns from kInterp to kAot); nullopt for
+  // any other function.
   static std::optional<WasmEngine> EngineOf(const LoadedFunction& function);
+  // Waits until a tiered function's background compile has finished
+  // (either way); true at once when none is pending, false on timeout.
+  static bool AwaitCompiled(const LoadedFunction& function, absl::Duration timeout);
+  // Why the background compile failed ("" if it did not, or is pending).
+  static std::string CompileError(const LoadedFunction& function);
 
  private:
+  wasm::AotToolchain Toolchain() const;
+  absl::Status StartTiered(std::string_view artifact, const wasm::ModuleInfo& info,
+                           const std::string& name, wasm::AotSlot& slot,
+                           std::shared_ptr<wasm::AotSlot> owned);
+  absl::Status CompileNow(std::string_view artifact, const wasm::ModuleInfo& info,
+                          const std::string& name, wasm::AotSlot& slot);
+
   const WasmRuntimeOptions options_;
   const std::shared_ptr<wasm::LinearMemoryPool> pool_;
-  std::atomic<uint64_t> aot_compiled_{0};
-  std::atomic<uint64_t> aot_cache_hits_{0};
-  std::atomic<uint64_t> interp_fallbacks_{0};
-  std::atomic<uint64_t> interp_loads_{0};
-  std::atomic<double> last_compile_ms_{0};
+  const std::shared_ptr<wasm::AotTierShared> shared_;  // with background compiles
 };
 
 }  // namespace stoa::functions

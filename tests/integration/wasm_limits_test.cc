@@ -179,9 +179,11 @@ TEST_F(WasmLimitsTest, ModulesOverTheSizeAndFunctionLimitsAreRefused) {
 // With the locals limit raised the bomb reaches wasm2c and cc; the sandbox
 // stops it at its time or memory limit, and a small module registered
 // meanwhile does not wait for it.
+// With --wasm-engine aot the compile happens inside the registration, which
+// the sandbox's verdict then refuses.
 TEST_F(WasmLimitsTest, TheSandboxStopsACompileBombWithoutHoldingUpOthers) {
   Start({"--wasm-max-locals", "5000000", "--wasm-max-total-locals", "5000000",
-         "--wasm-compile-timeout-s", "30"});
+         "--wasm-compile-timeout-s", "30", "--wasm-engine", "aot"});
   const int64_t gateway_before = Hwm(*gateway_);
   const auto start = Clock::now();
   std::future<HttpResult> bomb = std::async(std::launch::async, [&] {
@@ -219,8 +221,46 @@ TEST_F(WasmLimitsTest, TheSandboxStopsACompileBombWithoutHoldingUpOthers) {
   ExpectServing();
 }
 
+// With the default engine (auto, tiered) the registration is answered
+// before the compile: the bomb is registered, served by the interpreter, and
+// its background compile is stopped by the same sandbox, while the process
+// keeps serving and its memory stays its own.
+TEST_F(WasmLimitsTest, TieredCompileOfABombIsStoppedInTheBackground) {
+  Start({"--wasm-max-locals", "5000000", "--wasm-max-total-locals", "5000000",
+         "--wasm-compile-timeout-s", "20"});
+  const int64_t gateway_before = Hwm(*gateway_);
+  auto compiling = [&](const Process& p) {
+    const std::string tasks = "/proc/" + std::to_string(p.pid()) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream in(task.path() / "children");
+      std::string pids;
+      if (std::getline(in, pids) && !pids.empty()) return true;
+    }
+    return false;
+  };
+  HttpResult bomb = Register("bomb", R"({"name":"bomb","runtime":"wasm"})", Module(1, 3'000'000));
+  EXPECT_EQ(bomb.status, 201) << bomb.body;
+  // Answered while the gateway's compile (wasm2c or cc) still runs.
+  EXPECT_TRUE(compiling(*gateway_)) << "the registration waited for the compiler";
+  HttpResult other = Register("small", R"({"name":"small","runtime":"wasm"})", Module(2, 3));
+  EXPECT_EQ(other.status, 201) << other.body;
+  EXPECT_EQ(client_->Post("/v1/functions/small/invoke?tier=edge", "").status, 200);
+  const auto start = Clock::now();
+  while ((compiling(*gateway_) || compiling(*executor_)) && Seconds(start) < 20.0 + 30.0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(compiling(*gateway_)) << "the sandbox did not stop the compile";
+  EXPECT_FALSE(compiling(*executor_)) << "the sandbox did not stop the compile";
+  EXPECT_EQ(client_->Get("/v1/functions/bomb").status, 200);
+  EXPECT_LT(Hwm(*gateway_) - gateway_before, 64 << 10);  // the compiler's memory is not ours
+  EXPECT_EQ(client_->Post("/v1/functions/small/invoke?tier=cloud", "").status, 200);
+  ExpectServing();
+}
+
+// Timed against the compiled code: --wasm-engine aot, so no call runs on the
+// interpreter while the compile is in the background.
 TEST_F(WasmLimitsTest, MallocPastTheCapGetsNullAtOnceOnBothTiers) {
-  Start({});
+  Start({"--wasm-engine", "aot"});
   ASSERT_EQ(
       Register("mloop",
                R"({"name":"mloop","runtime":"wasm","limits":{"memory_mb":16,"timeout_ms":20000}})",
