@@ -1,13 +1,17 @@
 // Conv and ConvTranspose on FP32, any number of spatial dimensions, with
 // groups, strides, dilations, explicit pads and auto_pad. Conv is im2col +
 // Eigen GEMM per (batch, group), split over output positions within the
-// thread budget (ParallelFor); a 1x1, stride-1, unpadded Conv skips im2col.
-// ConvTranspose is GEMM + col2im.
+// thread budget (ParallelFor); a 1x1, stride-1, unpadded Conv skips im2col;
+// a 2-D depthwise Conv runs directly (conv_depthwise.h). Bias and an
+// activation fused at load (activation.h, fusion.h) are applied per output
+// plane in one pass. ConvTranspose is GEMM + col2im.
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "functions/onnx/activation.h"
+#include "functions/onnx/conv_depthwise.h"
 #include "functions/onnx/conv_geometry.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
@@ -158,10 +162,17 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
           absl::StrCat("B ", ShapeString(bias->shape()), " must hold ", maps, " values"));
     }
   }
+  ASSIGN_OR_RETURN(const Activation act, ActivationOf(node));
   Shape out_shape = {batch, maps};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
   RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, out_shape));
   Tensor y = Tensor::Zeros(out_shape);
+  if (IsDepthwise2D(channels, group, g)) {
+    DepthwiseConv2D(x.floats().data(), w.floats().data(),
+                    bias != nullptr ? bias->floats().data() : nullptr, act, batch, channels, maps,
+                    g, y.mutable_floats().data());
+    return One(std::move(y));
+  }
 
   const int64_t cg = channels / group, mg = maps / group;
   const int64_t k_size = DimProduct(kernel, 0, kernel.size());
@@ -207,6 +218,12 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
                  width);
           q += p1 - p0;
         }
+        if (batch == 1) {  // columns are output positions: multiply straight into y
+          Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(
+              yp + gi * mg * out_plane + begin, mg, width, Eigen::OuterStride<>(out_plane));
+          ym.noalias() = wm * ConstMatrixMap(col.data(), rows, width);
+          return;
+        }
         RowMajorMatrix product(mg, width);
         product.noalias() = wm * ConstMatrixMap(col.data(), rows, width);
         for (int64_t q = begin; q < end;) {
@@ -221,11 +238,12 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
       });
     }
   }
-  if (bias != nullptr) {
-    const float* bp = bias->floats().data();
+  if (bias != nullptr || act.kind != ActivationKind::kNone) {
+    const float* bp = bias != nullptr ? bias->floats().data() : nullptr;
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t m = 0; m < maps; ++m) {
-        ArrayMap(yp + (n * maps + m) * out_plane, out_plane) += bp[m];
+        ApplyBiasActivation(act, bp != nullptr, bp != nullptr ? bp[m] : 0.0f,
+                            yp + (n * maps + m) * out_plane, out_plane);
       }
     }
   }

@@ -1,0 +1,92 @@
+#include "functions/onnx/activation.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "functions/onnx/kernel_util.h"
+
+namespace stoa::functions::onnx {
+
+std::string_view ActivationName(ActivationKind kind) {
+  switch (kind) {
+    case ActivationKind::kNone:
+      return "";
+    case ActivationKind::kRelu:
+      return "Relu";
+    case ActivationKind::kClip:
+      return "Clip";
+    case ActivationKind::kHardSigmoid:
+      return "HardSigmoid";
+    case ActivationKind::kHardSwish:
+      return "HardSwish";
+    case ActivationKind::kSigmoid:
+      return "Sigmoid";
+    case ActivationKind::kLeakyRelu:
+      return "LeakyRelu";
+  }
+  return "";
+}
+
+absl::StatusOr<ActivationKind> ActivationFromName(std::string_view name) {
+  for (ActivationKind k : {ActivationKind::kNone, ActivationKind::kRelu, ActivationKind::kClip,
+                           ActivationKind::kHardSigmoid, ActivationKind::kHardSwish,
+                           ActivationKind::kSigmoid, ActivationKind::kLeakyRelu}) {
+    if (ActivationName(k) == name) return k;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown fused activation '", std::string(name), "'"));
+}
+
+absl::StatusOr<Activation> ActivationOf(const Node& node) {
+  Activation a;
+  if (!node.attributes.Has("_activation")) return a;
+  absl::StatusOr<std::string> name = node.attributes.GetString("_activation", "");
+  if (!name.ok()) return name.status();
+  absl::StatusOr<ActivationKind> kind = ActivationFromName(*name);
+  if (!kind.ok()) return kind.status();
+  a.kind = *kind;
+  absl::StatusOr<float> alpha = node.attributes.GetFloat("_alpha", 0.0f);
+  absl::StatusOr<float> beta = node.attributes.GetFloat("_beta", 0.0f);
+  if (!alpha.ok()) return alpha.status();
+  if (!beta.ok()) return beta.status();
+  a.alpha = *alpha;
+  a.beta = *beta;
+  return a;
+}
+
+void SetActivation(Node& node, const Activation& a) {
+  node.attributes.Set("_activation", std::string(ActivationName(a.kind)));
+  node.attributes.Set("_alpha", a.alpha);
+  node.attributes.Set("_beta", a.beta);
+}
+
+void ApplyBiasActivation(const Activation& act, bool has_bias, float bias, float* data, int64_t n) {
+  ArrayMap x(data, n);
+  if (has_bias) x += bias;
+  const float a = act.alpha, b = act.beta;
+  switch (act.kind) {
+    case ActivationKind::kNone:
+      return;
+    case ActivationKind::kRelu:
+      x = x.max(0.0f);
+      return;
+    case ActivationKind::kClip:
+      x = x.max(a).min(b);
+      return;
+    case ActivationKind::kHardSigmoid:
+      x = (a * x + b).max(0.0f).min(1.0f);
+      return;
+    case ActivationKind::kHardSwish:
+      x = x * (a * x + b).max(0.0f).min(1.0f);
+      return;
+    case ActivationKind::kSigmoid:
+      x = x.logistic();
+      return;
+    case ActivationKind::kLeakyRelu:
+      x = (x < 0.0f).select(a * x, x);
+      return;
+  }
+}
+
+}  // namespace stoa::functions::onnx

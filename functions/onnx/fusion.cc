@@ -1,0 +1,250 @@
+#include "functions/onnx/fusion.h"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "functions/onnx/activation.h"
+
+namespace stoa::functions::onnx {
+namespace {
+
+// Who reads each value: node positions, and whether a graph output is it.
+struct Readers {
+  std::vector<std::vector<int>> nodes;
+  std::vector<bool> is_output;
+};
+
+Readers FindReaders(const Graph& graph) {
+  Readers r;
+  r.nodes.resize(graph.value_names.size());
+  r.is_output.assign(graph.value_names.size(), false);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (int v : graph.nodes[i].inputs) {
+      if (v >= 0) r.nodes[v].push_back(static_cast<int>(i));
+    }
+  }
+  for (const GraphPort& p : graph.outputs) r.is_output[p.value] = true;
+  return r;
+}
+
+// The one node reading `v`, or -1 (none, several, or a graph output).
+int SoleReader(const Readers& r, int v) {
+  if (v < 0 || r.is_output[v] || r.nodes[v].size() != 1) return -1;
+  return r.nodes[v][0];
+}
+
+const Tensor* ConstantInput(const Graph& graph, const Node& node, size_t i) {
+  if (i >= node.inputs.size() || node.inputs[i] < 0) return nullptr;
+  const std::optional<Tensor>& c = graph.constants[node.inputs[i]];
+  return c.has_value() && c->type() == ElementType::kFloat32 ? &*c : nullptr;
+}
+
+std::optional<float> ScalarInput(const Graph& graph, const Node& node, size_t i) {
+  const Tensor* t = ConstantInput(graph, node, i);
+  if (t == nullptr || t->size() != 1) return std::nullopt;
+  return t->floats()[0];
+}
+
+bool PlainConv(const Graph& graph, const Node& n) {
+  if (n.op_type != "Conv" || n.attributes.Has("_activation")) return false;
+  return ConstantInput(graph, n, 1) != nullptr &&
+         (n.inputs.size() < 3 || n.inputs[2] < 0 || ConstantInput(graph, n, 2) != nullptr);
+}
+
+// A new constant value (for weights that others still read in their old form).
+int AddConstant(Graph& graph, const std::string& name, Tensor t) {
+  graph.value_names.push_back(name);
+  graph.constants.emplace_back(std::move(t));
+  graph.value_shapes.emplace_back();
+  return static_cast<int>(graph.value_names.size() - 1);
+}
+
+// Replaces input `i` of conv by `t`, in place when the conv is its only reader.
+void SetConvConstant(Graph& graph, const Readers& r, Node& conv, size_t i, Tensor t,
+                     const char* suffix) {
+  const int old = i < conv.inputs.size() ? conv.inputs[i] : -1;
+  if (old >= 0 && r.nodes[old].size() == 1 && !r.is_output[old]) {
+    graph.constants[old] = std::move(t);
+    return;
+  }
+  const int id = AddConstant(graph, conv.name + suffix, std::move(t));
+  if (conv.inputs.size() <= i) {
+    conv.inputs.resize(i + 1, -1);
+    conv.input_names.resize(i + 1);
+  }
+  conv.inputs[i] = id;
+  conv.input_names[i] = graph.value_names[id];
+}
+
+// Conv -> BatchNormalization: w'[m] = w[m] * s[m], b'[m] = (b[m] - mean[m]) * s[m] + beta[m].
+bool FoldBatchNorm(Graph& graph, const Readers& r, Node& conv, const Node& bn) {
+  if (bn.op_type != "BatchNormalization" || bn.outputs.size() != 1 || bn.inputs.size() != 5) {
+    return false;
+  }
+  const Tensor* w = ConstantInput(graph, conv, 1);
+  const Tensor* b = conv.inputs.size() > 2 ? ConstantInput(graph, conv, 2) : nullptr;
+  const Tensor* p[4];
+  for (int i = 0; i < 4; ++i) p[i] = ConstantInput(graph, bn, i + 1);
+  if (w == nullptr || w->rank() < 3 || p[0] == nullptr || p[1] == nullptr || p[2] == nullptr ||
+      p[3] == nullptr) {
+    return false;
+  }
+  const int64_t maps = w->shape()[0];
+  for (const Tensor* t : p) {
+    if (t->size() != maps) return false;
+  }
+  if (b != nullptr && b->size() != maps) return false;
+  absl::StatusOr<float> eps = bn.attributes.GetFloat("epsilon", 1e-5f);
+  absl::StatusOr<int64_t> training = bn.attributes.GetInt("training_mode", 0);
+  if (!eps.ok() || !training.ok() || *training != 0) return false;
+  std::vector<float> wv(w->floats().begin(), w->floats().end());
+  std::vector<float> bv(static_cast<size_t>(maps));
+  const int64_t per_map = w->size() / maps;
+  for (int64_t m = 0; m < maps; ++m) {
+    const float s = p[0]->floats()[m] / std::sqrt(p[3]->floats()[m] + *eps);
+    for (int64_t k = 0; k < per_map; ++k) wv[m * per_map + k] *= s;
+    const float b0 = b != nullptr ? b->floats()[m] : 0.0f;
+    bv[m] = (b0 - p[2]->floats()[m]) * s + p[1]->floats()[m];
+  }
+  SetConvConstant(graph, r, conv, 1, Tensor::Float(w->shape(), std::move(wv)), "/bn_folded_w");
+  SetConvConstant(graph, r, conv, 2, Tensor::Float({maps}, std::move(bv)), "/bn_folded_b");
+  return true;
+}
+
+// The activation `n` computes on its first input, if it is one the Conv
+// epilogue can run.
+std::optional<Activation> AsActivation(const Graph& graph, const Node& n) {
+  Activation a;
+  if (n.outputs.size() != 1) return std::nullopt;
+  if (n.op_type == "Relu") {
+    a.kind = ActivationKind::kRelu;
+  } else if (n.op_type == "Sigmoid") {
+    a.kind = ActivationKind::kSigmoid;
+  } else if (n.op_type == "HardSigmoid" || n.op_type == "LeakyRelu") {
+    const bool hard = n.op_type == "HardSigmoid";
+    absl::StatusOr<float> alpha = n.attributes.GetFloat("alpha", hard ? 0.2f : 0.01f);
+    absl::StatusOr<float> beta = n.attributes.GetFloat("beta", 0.5f);
+    if (!alpha.ok() || !beta.ok()) return std::nullopt;
+    a = {hard ? ActivationKind::kHardSigmoid : ActivationKind::kLeakyRelu, *alpha, *beta};
+  } else if (n.op_type == "Clip") {
+    float lo = -std::numeric_limits<float>::infinity();
+    float hi = std::numeric_limits<float>::infinity();
+    if (n.opset < 11) {
+      absl::StatusOr<float> l = n.attributes.GetFloat("min", lo);
+      absl::StatusOr<float> h = n.attributes.GetFloat("max", hi);
+      if (!l.ok() || !h.ok()) return std::nullopt;
+      lo = *l;
+      hi = *h;
+    } else {
+      for (size_t i = 1; i < 3 && i < n.inputs.size(); ++i) {
+        if (n.inputs[i] < 0) continue;
+        std::optional<float> v = ScalarInput(graph, n, i);
+        if (!v.has_value()) return std::nullopt;
+        (i == 1 ? lo : hi) = *v;
+      }
+    }
+    a = {ActivationKind::kClip, lo, hi};
+  } else {
+    return std::nullopt;
+  }
+  return a;
+}
+
+// x -> Add(x, a) -> Clip(0, d) -> Div(d) -> Mul(x, .): the HardSwish of x
+// with alpha 1/d, beta a/d. Returns the Mul's position and the nodes to drop.
+std::optional<int> MatchHardSwish(const Graph& graph, const Readers& r, int x,
+                                  std::vector<int>& chain, Activation& act) {
+  if (x < 0 || r.is_output[x] || r.nodes[x].size() != 2) return std::nullopt;
+  for (int first : r.nodes[x]) {
+    const Node& add = graph.nodes[first];
+    if (add.op_type != "Add" || add.inputs.size() != 2) continue;
+    const std::optional<float> a = ScalarInput(graph, add, add.inputs[0] == x ? 1 : 0);
+    const int clip_at = SoleReader(r, add.outputs[0]);
+    if (!a.has_value() || clip_at < 0) continue;
+    const std::optional<Activation> clip = AsActivation(graph, graph.nodes[clip_at]);
+    if (!clip.has_value() || clip->kind != ActivationKind::kClip || clip->alpha != 0.0f) continue;
+    const int div_at = SoleReader(r, graph.nodes[clip_at].outputs[0]);
+    if (div_at < 0) continue;
+    const Node& div = graph.nodes[div_at];
+    const std::optional<float> d = ScalarInput(graph, div, 1);
+    if (div.op_type != "Div" || !d.has_value() || *d != clip->beta || *d <= 0.0f) continue;
+    const int mul_at = SoleReader(r, div.outputs[0]);
+    if (mul_at < 0) continue;
+    const Node& mul = graph.nodes[mul_at];
+    if (mul.op_type != "Mul" || mul.inputs.size() != 2) continue;
+    const int other = mul.inputs[0] == div.outputs[0] ? mul.inputs[1] : mul.inputs[0];
+    if (other != x) continue;
+    chain = {first, clip_at, div_at, mul_at};
+    act = {ActivationKind::kHardSwish, 1.0f / *d, *a / *d};
+    return mul_at;
+  }
+  return std::nullopt;
+}
+
+void RecomputeLastUse(Graph& graph) {
+  graph.last_use.assign(graph.value_names.size(), -1);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (int v : graph.nodes[i].inputs) {
+      if (v >= 0) graph.last_use[v] = static_cast<int>(i);
+    }
+  }
+  for (const GraphPort& port : graph.outputs) {
+    graph.last_use[port.value] = static_cast<int>(graph.nodes.size());
+  }
+}
+
+}  // namespace
+
+FusionStats OptimizeForCpu(Graph& graph) {
+  FusionStats stats;
+  std::vector<bool> dropped(graph.nodes.size(), false);
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (dropped[i] || !PlainConv(graph, graph.nodes[i])) continue;
+    // Readers change as nodes fuse; recomputing per Conv keeps this simple.
+    Readers r = FindReaders(graph);
+    Node& conv = graph.nodes[i];
+    int next = SoleReader(r, conv.outputs[0]);
+    if (next >= 0 && FoldBatchNorm(graph, r, conv, graph.nodes[next])) {
+      conv.outputs = graph.nodes[next].outputs;
+      dropped[next] = true;
+      graph.nodes[next].inputs.clear();
+      ++stats.batch_norms_folded;
+      r = FindReaders(graph);
+      next = SoleReader(r, conv.outputs[0]);
+    }
+    std::vector<int> chain;
+    Activation act;
+    if (std::optional<int> mul = MatchHardSwish(graph, r, conv.outputs[0], chain, act)) {
+      SetActivation(conv, act);
+      conv.outputs = graph.nodes[*mul].outputs;
+      for (int k : chain) {
+        dropped[k] = true;
+        graph.nodes[k].inputs.clear();
+      }
+      ++stats.hard_swishes_fused;
+      continue;
+    }
+    if (next < 0) continue;
+    Node& after = graph.nodes[next];
+    if (after.inputs.empty() || after.inputs[0] != conv.outputs[0]) continue;
+    if (std::optional<Activation> a = AsActivation(graph, after)) {
+      SetActivation(conv, *a);
+      conv.outputs = after.outputs;
+      dropped[next] = true;
+      after.inputs.clear();
+      ++stats.activations_fused;
+    }
+  }
+  std::vector<Node> kept;
+  kept.reserve(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    if (!dropped[i]) kept.push_back(std::move(graph.nodes[i]));
+  }
+  graph.nodes = std::move(kept);
+  RecomputeLastUse(graph);
+  return stats;
+}
+
+}  // namespace stoa::functions::onnx
