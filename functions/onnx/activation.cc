@@ -1,5 +1,6 @@
 #include "functions/onnx/activation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -59,6 +60,28 @@ void SetActivation(Node& node, const Activation& a) {
   node.attributes.Set("_activation", std::string(ActivationName(a.kind)));
   node.attributes.Set("_alpha", a.alpha);
   node.attributes.Set("_beta", a.beta);
+}
+
+namespace {
+
+absl::StatusOr<std::vector<Tensor>> RunFusedActivation(const Node& node, KernelInputs in) {
+  if (absl::Status s = ExpectFloat(node, in, 0); !s.ok()) return s;
+  absl::StatusOr<Activation> act = ActivationOf(node);
+  if (!act.ok()) return act.status();
+  Tensor y = Tensor::Zeros(in[0]->shape());
+  std::copy(in[0]->floats().begin(), in[0]->floats().end(), y.mutable_floats().begin());
+  ApplyBiasActivation(*act, false, 0.0f, y.mutable_floats().data(), y.size());
+  return One(std::move(y));
+}
+
+}  // namespace
+
+OpKernel FusedActivationKernel() {
+  return {.min_inputs = 1,
+          .max_inputs = 1,
+          .max_outputs = 1,
+          .validate = nullptr,
+          .run = RunFusedActivation};
 }
 
 void ApplyBiasActivation(const Activation& act, bool has_bias, float bias, float* data, int64_t n) {

@@ -44,6 +44,11 @@ absl::StatusOr<Activation> ActivationOf(const Node& node);
 // Records `a` on `node` (the fusion pass).
 void SetActivation(Node& node, const Activation& a);
 
+// The kernel of a standalone fused activation node (the fusion pass makes
+// one, op_type "HardSwish", from a chain of primitives whose input no Conv
+// produces): y = act(x) for FP32 x, the activation read by ActivationOf.
+OpKernel FusedActivationKernel();
+
 // data[i] = act(data[i] + bias) for i < n (bias 0 when has_bias is false).
 void ApplyBiasActivation(const Activation& act, bool has_bias, float bias, float* data, int64_t n);
 

@@ -195,6 +195,41 @@ void RecomputeLastUse(Graph& graph) {
   }
 }
 
+// HardSwish chains on values no Conv produced: the chain's Add becomes one
+// fused activation node (its input is ready there; its readers come after
+// the chain's Mul, so the order stays topological).
+void FuseStandaloneHardSwish(Graph& graph, std::vector<bool>& dropped, FusionStats& stats) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& add = graph.nodes[i];
+    if (dropped[i] || add.op_type != "Add" || add.inputs.size() != 2) continue;
+    const Readers r = FindReaders(graph);
+    for (int x : add.inputs) {
+      std::vector<int> chain;
+      Activation act;
+      std::optional<int> mul = MatchHardSwish(graph, r, x, chain, act);
+      if (!mul.has_value() || chain[0] != static_cast<int>(i)) continue;
+      Node fused;
+      fused.name = add.name;
+      fused.op_type = "HardSwish";
+      fused.index = add.index;
+      fused.opset = add.opset;
+      fused.kernel = FusedActivationKernel();
+      fused.inputs = {x};
+      fused.input_names = {graph.value_names[x]};
+      fused.outputs = graph.nodes[*mul].outputs;
+      SetActivation(fused, act);
+      for (int k : chain) {
+        dropped[k] = true;
+        graph.nodes[k].inputs.clear();
+      }
+      graph.nodes[i] = std::move(fused);
+      dropped[i] = false;
+      ++stats.hard_swishes_fused;
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 FusionStats OptimizeForCpu(Graph& graph) {
@@ -237,6 +272,7 @@ FusionStats OptimizeForCpu(Graph& graph) {
       ++stats.activations_fused;
     }
   }
+  FuseStandaloneHardSwish(graph, dropped, stats);
   std::vector<Node> kept;
   kept.reserve(graph.nodes.size());
   for (size_t i = 0; i < graph.nodes.size(); ++i) {

@@ -6,7 +6,9 @@
 //    HardSigmoid, Sigmoid, LeakyRelu): the activation runs in the Conv's
 //    epilogue (activation.h);
 //  - HardSwish spelled as primitives, x * Clip(x + a, 0, d) / d (PaddleOCR,
-//    MobileNetV3 exports), after a Conv: the Conv's epilogue computes it.
+//    MobileNetV3 exports): after a Conv the Conv's epilogue computes it;
+//    elsewhere the four nodes become one "HardSwish" node (one pass, one
+//    output tensor instead of four).
 // A rewrite applies only when the intermediate value has no other reader
 // and is not a graph output, so results are those of the original graph up
 // to float rounding. Fused nodes keep the first node's name and index (so

@@ -117,8 +117,52 @@ void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t b
             float* col, int64_t ld) {
   if (g.spatial() == 2) {
     Im2Col2D(x, channels, g, begin, end, col, ld);
+  } else if (g.spatial() == 1) {  // a 1-D window is a 2-D one of height 1
+    const WindowGeometry g2 = {{1, g.in[0]},     {1, g.kernel[0]},   {1, g.out[0]},
+                               {1, g.stride[0]}, {1, g.dilation[0]}, {0, g.pad_begin[0]},
+                               {0, g.pad_end[0]}};
+    Im2Col2D(x, channels, g2, begin, end, col, ld);
   } else {
     Im2ColGeneric(x, channels, g, begin, end, col, ld);
+  }
+}
+
+// Output positions per im2col block: the block's rows x width floats
+// should stay within about 256 KiB (L2) while the GEMM reads them.
+int64_t Im2ColBlock(int64_t rows) {
+  const int64_t width = (int64_t{64} * 1024) / std::max<int64_t>(rows, 1);
+  return std::max<int64_t>(64, width / 16 * 16);
+}
+
+// Output positions [b0, b1) of group gi (over the whole batch): im2col into
+// col, then one GEMM, into y directly when `direct` (batch 1: positions are
+// contiguous in each output map).
+void ConvBlock(const float* xp, int64_t channels, int64_t maps, int64_t cg, int64_t gi,
+               const WindowGeometry& g, const ConstMatrixMap& wm, int64_t b0, int64_t b1,
+               int64_t in_plane, int64_t out_plane, bool direct, float* col, float* yp) {
+  const int64_t width = b1 - b0, rows = wm.cols(), mg = wm.rows();
+  for (int64_t q = b0; q < b1;) {
+    const int64_t n = q / out_plane, p0 = q % out_plane;
+    const int64_t p1 = std::min(out_plane, p0 + (b1 - q));
+    Im2Col(xp + (n * channels + gi * cg) * in_plane, cg, g, p0, p1, col + (q - b0), width);
+    q += p1 - p0;
+  }
+  if (direct) {
+    Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(yp + gi * mg * out_plane + b0, mg, width,
+                                                           Eigen::OuterStride<>(out_plane));
+    ym.noalias() = wm * ConstMatrixMap(col, rows, width);
+    return;
+  }
+  RowMajorMatrix product(mg, width);
+  product.noalias() = wm * ConstMatrixMap(col, rows, width);
+  for (int64_t q = b0; q < b1;) {
+    const int64_t n = q / out_plane, p0 = q % out_plane;
+    const int64_t p1 = std::min(out_plane, p0 + (b1 - q));
+    for (int64_t m = 0; m < mg; ++m) {
+      std::memcpy(yp + (n * maps + gi * mg + m) * out_plane + p0,
+                  product.data() + m * width + (q - b0), (p1 - p0) * sizeof(float));
+    }
+    q += p1 - p0;
   }
 }
 
@@ -204,36 +248,18 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
     }
   } else {
     // One GEMM per group over the output positions of the whole batch:
-    // columns are (n, position) pairs, split over the thread budget.
+    // columns are (n, position) pairs, split over the thread budget and,
+    // within a thread, into blocks whose im2col matrix stays in cache.
     const int64_t total = batch * out_plane;
+    const int64_t block = Im2ColBlock(rows);
     for (int64_t gi = 0; gi < group; ++gi) {
       ConstMatrixMap wm(wp + gi * mg * rows, mg, rows);
       ParallelFor(total, 64, [&](int64_t begin, int64_t end) {
-        const int64_t width = end - begin;
-        std::vector<float> col(static_cast<size_t>(rows * width));
-        for (int64_t q = begin; q < end;) {
-          const int64_t n = q / out_plane, p0 = q % out_plane;
-          const int64_t p1 = std::min(out_plane, p0 + (end - q));
-          Im2Col(xp + (n * channels + gi * cg) * in_plane, cg, g, p0, p1, col.data() + (q - begin),
-                 width);
-          q += p1 - p0;
-        }
-        if (batch == 1) {  // columns are output positions: multiply straight into y
-          Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(
-              yp + gi * mg * out_plane + begin, mg, width, Eigen::OuterStride<>(out_plane));
-          ym.noalias() = wm * ConstMatrixMap(col.data(), rows, width);
-          return;
-        }
-        RowMajorMatrix product(mg, width);
-        product.noalias() = wm * ConstMatrixMap(col.data(), rows, width);
-        for (int64_t q = begin; q < end;) {
-          const int64_t n = q / out_plane, p0 = q % out_plane;
-          const int64_t p1 = std::min(out_plane, p0 + (end - q));
-          for (int64_t m = 0; m < mg; ++m) {
-            std::memcpy(yp + (n * maps + gi * mg + m) * out_plane + p0,
-                        product.data() + m * width + (q - begin), (p1 - p0) * sizeof(float));
-          }
-          q += p1 - p0;
+        std::vector<float> col(static_cast<size_t>(rows * std::min(block, end - begin)));
+        for (int64_t b0 = begin; b0 < end; b0 += block) {
+          const int64_t b1 = std::min(end, b0 + block);
+          ConvBlock(xp, channels, maps, cg, gi, g, wm, b0, b1, in_plane, out_plane, batch == 1,
+                    col.data(), yp);
         }
       });
     }
@@ -248,6 +274,32 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
     }
   }
   return One(std::move(y));
+}
+
+// ConvTranspose's scatter for 2-D: adds row r = (m, kh, kw) of col
+// (one value per input position) into output map m, shifted by the kernel
+// offset; one row of input positions at a time.
+void Col2Im2D(const RowMajorMatrix& col, const std::vector<int64_t>& in,
+              const std::vector<int64_t>& kernel, const std::vector<int64_t>& out,
+              const std::vector<int64_t>& stride, const std::vector<int64_t>& dilation,
+              const std::vector<int64_t>& pad_begin, float* y) {
+  const int64_t k_size = kernel[0] * kernel[1], out_plane = out[0] * out[1];
+  for (int64_t r = 0; r < col.rows(); ++r) {
+    const int64_t m = r / k_size, kh = (r % k_size) / kernel[1], kw = r % kernel[1];
+    float* ym = y + m * out_plane;
+    const float* src = col.data() + r * col.cols();
+    const int64_t dw = kw * dilation[1] - pad_begin[1];
+    int64_t lo = dw >= 0 ? 0 : (-dw + stride[1] - 1) / stride[1];
+    int64_t hi = out[1] - 1 - dw < 0 ? 0 : std::min(in[1], (out[1] - 1 - dw) / stride[1] + 1);
+    lo = std::min(lo, hi);
+    for (int64_t ih = 0; ih < in[0]; ++ih) {
+      const int64_t oh = ih * stride[0] - pad_begin[0] + kh * dilation[0];
+      if (oh < 0 || oh >= out[0]) continue;
+      float* row = ym + oh * out[1];
+      const float* x = src + ih * in[1];
+      for (int64_t iw = lo; iw < hi; ++iw) row[iw * stride[1] + dw] += x[iw];
+    }
+  }
 }
 
 absl::StatusOr<std::vector<Tensor>> RunConvTranspose(const Node& node, KernelInputs in) {
@@ -317,6 +369,10 @@ absl::StatusOr<std::vector<Tensor>> RunConvTranspose(const Node& node, KernelInp
       ConstMatrixMap xm(xp + (n * channels + gi * cg) * in_plane, cg, in_plane);
       col.noalias() = wm.transpose() * xm;
       float* yg = yp + (n * maps + gi * mg) * out_plane;
+      if (s == 2) {
+        Col2Im2D(col, in_dims, kernel, out, stride, dilation, pad_begin, yg);
+        continue;
+      }
       for (int64_t r = 0; r < mg * k_size; ++r) {
         const int64_t m = r / k_size;
         int64_t kr = r % k_size;

@@ -147,6 +147,22 @@ absl::StatusOr<std::vector<Tensor>> RunPow(const Node& node, KernelInputs in) {
     return Tensor::Float64(t.shape(), std::move(v));
   };
   const ElementType type = in[0]->type();
+  if (type == ElementType::kFloat32 && in[1]->type() == ElementType::kFloat32 &&
+      in[1]->size() == 1 && (in[1]->floats()[0] == 2.0f || in[1]->floats()[0] == 0.5f)) {
+    // Squares (power spectra, variances) and square roots: no std::pow.
+    const bool square = in[1]->floats()[0] == 2.0f;
+    ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(in[0]->shape(), in[1]->shape()));
+    RETURN_IF_ERROR(CheckAllocation(type, shape));
+    Tensor y = Tensor::Zeros(shape);
+    ConstArrayMap x(in[0]->floats().data(), in[0]->size());
+    ArrayMap out(y.mutable_floats().data(), y.size());
+    if (square) {
+      out = x.square();
+    } else {
+      out = x.sqrt();
+    }
+    return One(std::move(y));
+  }
   if (type == ElementType::kFloat32 && in[1]->type() == ElementType::kFloat32) {
     ASSIGN_OR_RETURN(Tensor y,
                      (Broadcast2<float, float>(*in[0], *in[1], type,

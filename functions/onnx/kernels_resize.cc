@@ -77,6 +77,32 @@ int64_t Nearest(const std::string& mode, float x, int64_t in) {
   return std::clamp<int64_t>(i, 0, in - 1);
 }
 
+// Nearest mode: output rows (innermost dimension) gathered from the source
+// rows `src` picks per dimension, without per-element index decoding.
+Tensor NearestGather(const Tensor& x, const Shape& out_shape,
+                     const std::vector<std::vector<int64_t>>& src) {
+  const size_t rank = out_shape.size();
+  if (rank == 0) return x;
+  Tensor y = Tensor::Zeros(out_shape);
+  if (y.size() == 0) return y;
+  const std::vector<int64_t> xs = Strides(x.shape());
+  const int64_t row = out_shape[rank - 1];
+  const std::vector<int64_t>& cols = src[rank - 1];
+  std::vector<int64_t> idx(rank, 0);
+  const float* xv = x.floats().data();
+  float* yv = y.mutable_floats().data();
+  for (int64_t r = 0; r < y.size() / row; ++r) {
+    int64_t off = 0;
+    for (size_t d = 0; d + 1 < rank; ++d) off += src[d][idx[d]] * xs[d];
+    for (int64_t o = 0; o < row; ++o) yv[r * row + o] = xv[off + cols[o]];
+    for (size_t d = rank - 1; d-- > 0;) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return y;
+}
+
 absl::StatusOr<std::vector<Tensor>> RunResize(const Node& node, KernelInputs in) {
   RETURN_IF_ERROR(ExpectFloat(node, in, 0));
   const Tensor& x = *in[0];
@@ -145,6 +171,7 @@ absl::StatusOr<std::vector<Tensor>> RunResize(const Node& node, KernelInputs in)
       }
     }
   }
+  if (mode == "nearest") return One(NearestGather(x, out_shape, lo));
   Tensor y = Tensor::Zeros(out_shape);
   const std::vector<int64_t> xs = Strides(x.shape());
   std::span<const float> xv = x.floats();

@@ -7,10 +7,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "functions/onnx/conv_depthwise.h"
+#include "functions/onnx/kernel_util.h"
 #include "functions/onnx/op_registry.h"
 #include "tests/unit/functions/onnx/shape_chain_model.h"
 
@@ -134,7 +136,7 @@ TEST(DepthwiseConvTest, MatchesNaiveConvolution) {
        FloatInit("six", {}, {6.0f})});
 }
 
-std::vector<Tensor> Run(const Graph& g, const Tensor& x) {
+std::vector<Tensor> RunModel(const Graph& g, const Tensor& x) {
   absl::StatusOr<std::vector<Tensor>> y = RunOnce(g, x);
   EXPECT_TRUE(y.ok()) << y.status();
   return y.ok() ? *std::move(y) : std::vector<Tensor>{};
@@ -153,7 +155,7 @@ TEST(FusionTest, FoldsBatchNormAndFusesActivationsWithTheSameResults) {
   EXPECT_EQ(fused.nodes[0].name, "conv1");
   EXPECT_EQ(fused.nodes[1].name, "conv2");
   const Tensor x = Tensor::Float({1, 3, 6, 6}, Random(108, 11, -3, 3));
-  const std::vector<Tensor> want = Run(*plain, x), got = Run(fused, x);
+  const std::vector<Tensor> want = RunModel(*plain, x), got = RunModel(fused, x);
   ASSERT_EQ(want.size(), 1u);
   ASSERT_EQ(got.size(), 1u);
   ASSERT_EQ(got[0].shape(), want[0].shape());
@@ -174,18 +176,45 @@ TEST(FusionTest, KeepsAnIntermediateThatIsAlsoAGraphOutput) {
   ASSERT_TRUE(plain.ok()) << plain.status();
   Graph fused = *plain;
   const onnx::FusionStats stats = onnx::OptimizeForCpu(fused);
-  // The BN's output is read by the graph: conv1 + BN stay apart (Relu
-  // follows the BN, not a Conv); conv2's HardSwish still fuses.
-  EXPECT_EQ(stats.batch_norms_folded, 0);
+  // The BN's output is read by the graph: the BN still folds into conv1
+  // (the Conv's own output had one reader), which then produces that
+  // output itself, so the Relu must stay a node of its own; conv2's
+  // HardSwish still fuses.
+  EXPECT_EQ(stats.batch_norms_folded, 1);
   EXPECT_EQ(stats.activations_fused, 0);
   EXPECT_EQ(stats.hard_swishes_fused, 1);
   const Tensor x = Tensor::Float({1, 3, 6, 6}, Random(108, 12, -3, 3));
-  const std::vector<Tensor> want = Run(*plain, x), got = Run(fused, x);
+  const std::vector<Tensor> want = RunModel(*plain, x), got = RunModel(fused, x);
   ASSERT_EQ(got.size(), 2u);
   for (size_t o = 0; o < 2; ++o) {
     for (int64_t i = 0; i < want[o].size(); ++i) {
       ASSERT_NEAR(got[o].floats()[i], want[o].floats()[i], 1e-4) << "output " << o;
     }
+  }
+}
+
+TEST(FusionTest, HardSwishOnAGraphInputBecomesOneNode) {
+  absl::StatusOr<Graph> plain =
+      onnx::BuildGraph(MakeModel({MakeNode("Add", "add", {"three", "x"}, {"a"}),
+                                  MakeNode("Clip", "clip", {"a", "zero", "six"}, {"cl"}),
+                                  MakeNode("Div", "div", {"cl", "six"}, {"d"}),
+                                  MakeNode("Mul", "mul", {"d", "x"}, {"y"})},
+                                 {ValueInfo("x", {2, 50})}, {ValueInfo("y", {2, 50})},
+                                 {FloatInit("three", {}, {3.0f}), FloatInit("zero", {}, {0.0f}),
+                                  FloatInit("six", {}, {6.0f})}),
+                       onnx::DefaultOpRegistry());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  Graph fused = *plain;
+  EXPECT_EQ(onnx::OptimizeForCpu(fused).hard_swishes_fused, 1);
+  ASSERT_EQ(fused.nodes.size(), 1u);
+  EXPECT_EQ(fused.nodes[0].op_type, "HardSwish");
+  const Tensor x = Tensor::Float({2, 50}, Random(100, 15, -5, 5));
+  const std::vector<Tensor> want = RunModel(*plain, x), got = RunModel(fused, x);
+  ASSERT_EQ(got.size(), 1u);
+  for (int64_t i = 0; i < 100; ++i) {
+    const float v = x.floats()[i];
+    ASSERT_NEAR(want[0].floats()[i], v * std::clamp(v + 3.0f, 0.0f, 6.0f) / 6.0f, 1e-6);
+    ASSERT_NEAR(got[0].floats()[i], want[0].floats()[i], 1e-5);
   }
 }
 
