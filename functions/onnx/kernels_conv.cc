@@ -85,28 +85,44 @@ void Im2ColGeneric(const float* x, int64_t channels, const WindowGeometry& g, in
   }
 }
 
-// The 2-D case without per-element index decoding.
+// The 2-D case, one output row segment at a time: the positions of a
+// segment share an input row, so the valid middle is a memcpy (stride 1)
+// or a strided gather, and only the padded ends are zero-filled.
 void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
               float* col, int64_t ld) {
   const int64_t h = g.in[0], w = g.in[1], ow_n = g.out[1];
   const int64_t kh_n = g.kernel[0], kw_n = g.kernel[1];
-  const int64_t width = end - begin;
+  const int64_t sh = g.stride[0], sw = g.stride[1];
   for (int64_t c = 0; c < channels; ++c) {
     const float* plane = x + c * h * w;
     for (int64_t kh = 0; kh < kh_n; ++kh) {
+      const int64_t dh = kh * g.dilation[0] - g.pad_begin[0];
       for (int64_t kw = 0; kw < kw_n; ++kw) {
         float* row = col + ((c * kh_n + kh) * kw_n + kw) * ld;
-        int64_t oh = begin / ow_n, ow = begin % ow_n;
-        const int64_t dh = kh * g.dilation[0] - g.pad_begin[0];
         const int64_t dw = kw * g.dilation[1] - g.pad_begin[1];
-        for (int64_t p = 0; p < width; ++p) {
-          const int64_t ih = oh * g.stride[0] + dh;
-          const int64_t iw = ow * g.stride[1] + dw;
-          row[p] = (ih >= 0 && ih < h && iw >= 0 && iw < w) ? plane[ih * w + iw] : 0.0f;
-          if (++ow == ow_n) {
-            ow = 0;
-            ++oh;
+        // Output columns whose input column ow * sw + dw lies in [0, w).
+        const int64_t first = dw >= 0 ? 0 : (-dw + sw - 1) / sw;
+        const int64_t last = w - 1 - dw < 0 ? -1 : (w - 1 - dw) / sw;  // inclusive
+        for (int64_t p = begin; p < end;) {
+          const int64_t oh = p / ow_n, ow0 = p % ow_n;
+          const int64_t ow1 = std::min(ow_n, ow0 + (end - p));
+          float* out = row + (p - begin);
+          const int64_t ih = oh * sh + dh;
+          if (ih < 0 || ih >= h) {
+            std::fill(out, out + (ow1 - ow0), 0.0f);
+          } else {
+            const int64_t lo = std::clamp(first, ow0, ow1);
+            const int64_t hi = std::clamp(last + 1, lo, ow1);
+            std::fill(out, out + (lo - ow0), 0.0f);
+            const float* in_row = plane + ih * w;
+            if (sw == 1) {
+              std::memcpy(out + (lo - ow0), in_row + lo + dw, (hi - lo) * sizeof(float));
+            } else {
+              for (int64_t o = lo; o < hi; ++o) out[o - ow0] = in_row[o * sw + dw];
+            }
+            std::fill(out + (hi - ow0), out + (ow1 - ow0), 0.0f);
           }
+          p += ow1 - ow0;
         }
       }
     }
