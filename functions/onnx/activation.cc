@@ -53,6 +53,12 @@ absl::StatusOr<Activation> ActivationOf(const Node& node) {
   if (!beta.ok()) return beta.status();
   a.alpha = *alpha;
   a.beta = *beta;
+  absl::StatusOr<float> scale = node.attributes.GetFloat("_post_scale", 1.0f);
+  absl::StatusOr<float> shift = node.attributes.GetFloat("_post_shift", 0.0f);
+  if (!scale.ok()) return scale.status();
+  if (!shift.ok()) return shift.status();
+  a.post_scale = *scale;
+  a.post_shift = *shift;
   return a;
 }
 
@@ -60,9 +66,13 @@ void SetActivation(Node& node, const Activation& a) {
   node.attributes.Set("_activation", std::string(ActivationName(a.kind)));
   node.attributes.Set("_alpha", a.alpha);
   node.attributes.Set("_beta", a.beta);
+  node.attributes.Set("_post_scale", a.post_scale);
+  node.attributes.Set("_post_shift", a.post_shift);
 }
 
 namespace {
+
+void ApplyActivation(const Activation& act, ArrayMap& x);
 
 absl::StatusOr<std::vector<Tensor>> RunFusedActivation(const Node& node, KernelInputs in) {
   if (absl::Status s = ExpectFloat(node, in, 0); !s.ok()) return s;
@@ -87,6 +97,13 @@ OpKernel FusedActivationKernel() {
 void ApplyBiasActivation(const Activation& act, bool has_bias, float bias, float* data, int64_t n) {
   ArrayMap x(data, n);
   if (has_bias) x += bias;
+  ApplyActivation(act, x);
+  if (act.post_scale != 1.0f || act.post_shift != 0.0f) x = x * act.post_scale + act.post_shift;
+}
+
+namespace {
+
+void ApplyActivation(const Activation& act, ArrayMap& x) {
   const float a = act.alpha, b = act.beta;
   switch (act.kind) {
     case ActivationKind::kNone:
@@ -104,12 +121,14 @@ void ApplyBiasActivation(const Activation& act, bool has_bias, float bias, float
       x = x * (a * x + b).max(0.0f).min(1.0f);
       return;
     case ActivationKind::kSigmoid:
-      x = x.logistic();
+      x = 1.0f / (1.0f + (-x).exp());
       return;
     case ActivationKind::kLeakyRelu:
       x = (x < 0.0f).select(a * x, x);
       return;
   }
 }
+
+}  // namespace
 
 }  // namespace stoa::functions::onnx

@@ -3,8 +3,8 @@
 // activation node into it: the output is written once instead of twice.
 //
 // A fused node carries the activation as attributes that no ONNX model
-// uses: "_activation" (a name below) and "_alpha"/"_beta" (its
-// parameters). ActivationOf reads them; a node without them has kNone.
+// uses: "_activation" (a name below), "_alpha"/"_beta" (its parameters)
+// and "_post_scale"/"_post_shift". ActivationOf reads them; a node without them has kNone.
 //
 // Thread safety: plain functions of their arguments.
 #pragma once
@@ -27,10 +27,14 @@ enum class ActivationKind {
   kLeakyRelu,    // x < 0 ? alpha * x : x
 };
 
+// act(x) * post_scale + post_shift: the scalar affine that often follows an
+// activation (PP-LCNetV3's learnable affine blocks) rides along.
 struct Activation {
   ActivationKind kind = ActivationKind::kNone;
   float alpha = 0.0f;
   float beta = 0.0f;
+  float post_scale = 1.0f;
+  float post_shift = 0.0f;
 };
 
 // The attribute value naming `kind` ("Relu", "Clip", ...), and back.

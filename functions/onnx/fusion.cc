@@ -113,6 +113,73 @@ bool FoldBatchNorm(Graph& graph, const Readers& r, Node& conv, const Node& bn) {
   return true;
 }
 
+// The constant other operand of a Mul or Add whose other input is `v`: a
+// scalar, or (rank > 0) one value per map of axis 1 of an output of that
+// rank ([maps], [maps,1,1], [1,maps,1,1] against an NCHW output).
+const Tensor* AffineOperand(const Graph& graph, const Node& n, int v, int64_t maps, int64_t rank) {
+  if ((n.op_type != "Mul" && n.op_type != "Add") || n.inputs.size() != 2) return nullptr;
+  const size_t other = n.inputs[0] == v ? 1 : 0;
+  if (n.inputs[1 - other] != v) return nullptr;
+  const Tensor* c = ConstantInput(graph, n, other);
+  if (c == nullptr || c->size() == 1) return c;
+  if (rank <= 0 || c->size() != maps || c->rank() > rank) return nullptr;
+  const int64_t j = c->rank() - rank + 1;  // c's axis under the output's axis 1
+  return j >= 0 && c->shape()[j] == maps ? c : nullptr;
+}
+
+// Conv -> Mul/Add by constants: scale the weights and bias / add to the bias.
+bool FoldAffine(Graph& graph, const Readers& r, Node& conv, const Node& n) {
+  const Tensor* w = ConstantInput(graph, conv, 1);
+  if (w == nullptr || w->rank() < 3) return false;
+  const int64_t maps = w->shape()[0];
+  const Tensor* c = AffineOperand(graph, n, conv.outputs[0], maps, w->rank());
+  if (c == nullptr) return false;
+  const Tensor* b = conv.inputs.size() > 2 ? ConstantInput(graph, conv, 2) : nullptr;
+  std::vector<float> bv(static_cast<size_t>(maps), 0.0f);
+  if (b != nullptr) std::copy(b->floats().begin(), b->floats().end(), bv.begin());
+  auto at = [&](int64_t m) { return c->floats()[c->size() == 1 ? 0 : m]; };
+  if (n.op_type == "Add") {
+    for (int64_t m = 0; m < maps; ++m) bv[m] += at(m);
+  } else {
+    std::vector<float> wv(w->floats().begin(), w->floats().end());
+    const int64_t per_map = w->size() / maps;
+    for (int64_t m = 0; m < maps; ++m) {
+      for (int64_t k = 0; k < per_map; ++k) wv[m * per_map + k] *= at(m);
+      bv[m] *= at(m);
+    }
+    SetConvConstant(graph, r, conv, 1, Tensor::Float(w->shape(), std::move(wv)), "/scaled_w");
+  }
+  SetConvConstant(graph, r, conv, 2, Tensor::Float({maps}, std::move(bv)), "/affine_b");
+  return true;
+}
+
+// After an activation fused into `producer`: scalar Mul/Add nodes that
+// follow become its post_scale / post_shift.
+int AbsorbPostAffine(Graph& graph, Node& producer, Activation& act, std::vector<bool>& dropped) {
+  int absorbed = 0;
+  for (;;) {
+    const Readers r = FindReaders(graph);
+    const int next = SoleReader(r, producer.outputs[0]);
+    if (next < 0) break;
+    Node& n = graph.nodes[next];
+    const Tensor* c = AffineOperand(graph, n, producer.outputs[0], -1, 0);
+    if (c == nullptr || c->size() != 1) break;
+    const float v = c->floats()[0];
+    if (n.op_type == "Mul") {
+      act.post_scale *= v;
+      act.post_shift *= v;
+    } else {
+      act.post_shift += v;
+    }
+    producer.outputs = n.outputs;
+    dropped[next] = true;
+    n.inputs.clear();
+    ++absorbed;
+  }
+  SetActivation(producer, act);
+  return absorbed;
+}
+
 // The activation `n` computes on its first input, if it is one the Conv
 // epilogue can run.
 std::optional<Activation> AsActivation(const Graph& graph, const Node& n) {
@@ -165,20 +232,28 @@ std::optional<int> MatchHardSwish(const Graph& graph, const Readers& r, int x,
     if (!a.has_value() || clip_at < 0) continue;
     const std::optional<Activation> clip = AsActivation(graph, graph.nodes[clip_at]);
     if (!clip.has_value() || clip->kind != ActivationKind::kClip || clip->alpha != 0.0f) continue;
-    const int div_at = SoleReader(r, graph.nodes[clip_at].outputs[0]);
-    if (div_at < 0) continue;
-    const Node& div = graph.nodes[div_at];
+    // Then Div(d) and Mul(x, .), or Mul(x, .) and Div(d).
+    const int second = SoleReader(r, graph.nodes[clip_at].outputs[0]);
+    if (second < 0) continue;
+    const bool div_first = graph.nodes[second].op_type == "Div";
+    const int third = SoleReader(r, graph.nodes[second].outputs[0]);
+    if (third < 0) continue;
+    const Node& div = graph.nodes[div_first ? second : third];
+    const Node& mul = graph.nodes[div_first ? third : second];
     const std::optional<float> d = ScalarInput(graph, div, 1);
-    if (div.op_type != "Div" || !d.has_value() || *d != clip->beta || *d <= 0.0f) continue;
-    const int mul_at = SoleReader(r, div.outputs[0]);
-    if (mul_at < 0) continue;
-    const Node& mul = graph.nodes[mul_at];
-    if (mul.op_type != "Mul" || mul.inputs.size() != 2) continue;
-    const int other = mul.inputs[0] == div.outputs[0] ? mul.inputs[1] : mul.inputs[0];
-    if (other != x) continue;
-    chain = {first, clip_at, div_at, mul_at};
+    if (div.op_type != "Div" || div.inputs.size() != 2 || !d.has_value() || *d != clip->beta ||
+        *d <= 0.0f || mul.op_type != "Mul" || mul.inputs.size() != 2) {
+      continue;
+    }
+    const int mul_from = div_first ? div.outputs[0] : graph.nodes[clip_at].outputs[0];
+    const int other = mul.inputs[0] == mul_from ? mul.inputs[1] : mul.inputs[0];
+    if (other != x || (div_first ? div.inputs[0] : mul.outputs[0]) !=
+                          (div_first ? graph.nodes[clip_at].outputs[0] : div.inputs[0])) {
+      continue;
+    }
+    chain = {first, clip_at, second, third};
     act = {ActivationKind::kHardSwish, 1.0f / *d, *a / *d};
-    return mul_at;
+    return third;
   }
   return std::nullopt;
 }
@@ -225,9 +300,56 @@ void FuseStandaloneHardSwish(Graph& graph, std::vector<bool>& dropped, FusionSta
       graph.nodes[i] = std::move(fused);
       dropped[i] = false;
       ++stats.hard_swishes_fused;
+      stats.affines_folded += AbsorbPostAffine(graph, graph.nodes[i], act, dropped);
       break;
     }
   }
+}
+
+// Everything that can fold into the Conv at position i, in order: a
+// BatchNormalization, constant Mul/Add, an activation (or HardSwish
+// chain), then scalar Mul/Add after the activation.
+void FuseAfterConv(Graph& graph, size_t i, std::vector<bool>& dropped, FusionStats& stats) {
+  Node& conv = graph.nodes[i];
+  auto take = [&](int next) {
+    conv.outputs = graph.nodes[next].outputs;
+    dropped[next] = true;
+    graph.nodes[next].inputs.clear();
+  };
+  Readers r = FindReaders(graph);
+  int next = SoleReader(r, conv.outputs[0]);
+  if (next >= 0 && FoldBatchNorm(graph, r, conv, graph.nodes[next])) {
+    take(next);
+    ++stats.batch_norms_folded;
+    r = FindReaders(graph);
+    next = SoleReader(r, conv.outputs[0]);
+  }
+  while (next >= 0 && FoldAffine(graph, r, conv, graph.nodes[next])) {
+    take(next);
+    ++stats.affines_folded;
+    r = FindReaders(graph);
+    next = SoleReader(r, conv.outputs[0]);
+  }
+  std::vector<int> chain;
+  Activation act;
+  if (std::optional<int> last = MatchHardSwish(graph, r, conv.outputs[0], chain, act)) {
+    conv.outputs = graph.nodes[*last].outputs;
+    for (int k : chain) {
+      dropped[k] = true;
+      graph.nodes[k].inputs.clear();
+    }
+    ++stats.hard_swishes_fused;
+  } else if (next >= 0 && !graph.nodes[next].inputs.empty() &&
+             graph.nodes[next].inputs[0] == conv.outputs[0]) {
+    std::optional<Activation> a = AsActivation(graph, graph.nodes[next]);
+    if (!a.has_value()) return;
+    act = *a;
+    take(next);
+    ++stats.activations_fused;
+  } else {
+    return;
+  }
+  stats.affines_folded += AbsorbPostAffine(graph, conv, act, dropped);
 }
 
 }  // namespace
@@ -236,41 +358,7 @@ FusionStats OptimizeForCpu(Graph& graph) {
   FusionStats stats;
   std::vector<bool> dropped(graph.nodes.size(), false);
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (dropped[i] || !PlainConv(graph, graph.nodes[i])) continue;
-    // Readers change as nodes fuse; recomputing per Conv keeps this simple.
-    Readers r = FindReaders(graph);
-    Node& conv = graph.nodes[i];
-    int next = SoleReader(r, conv.outputs[0]);
-    if (next >= 0 && FoldBatchNorm(graph, r, conv, graph.nodes[next])) {
-      conv.outputs = graph.nodes[next].outputs;
-      dropped[next] = true;
-      graph.nodes[next].inputs.clear();
-      ++stats.batch_norms_folded;
-      r = FindReaders(graph);
-      next = SoleReader(r, conv.outputs[0]);
-    }
-    std::vector<int> chain;
-    Activation act;
-    if (std::optional<int> mul = MatchHardSwish(graph, r, conv.outputs[0], chain, act)) {
-      SetActivation(conv, act);
-      conv.outputs = graph.nodes[*mul].outputs;
-      for (int k : chain) {
-        dropped[k] = true;
-        graph.nodes[k].inputs.clear();
-      }
-      ++stats.hard_swishes_fused;
-      continue;
-    }
-    if (next < 0) continue;
-    Node& after = graph.nodes[next];
-    if (after.inputs.empty() || after.inputs[0] != conv.outputs[0]) continue;
-    if (std::optional<Activation> a = AsActivation(graph, after)) {
-      SetActivation(conv, *a);
-      conv.outputs = after.outputs;
-      dropped[next] = true;
-      after.inputs.clear();
-      ++stats.activations_fused;
-    }
+    if (!dropped[i] && PlainConv(graph, graph.nodes[i])) FuseAfterConv(graph, i, dropped, stats);
   }
   FuseStandaloneHardSwish(graph, dropped, stats);
   std::vector<Node> kept;

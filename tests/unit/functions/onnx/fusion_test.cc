@@ -218,6 +218,42 @@ TEST(FusionTest, HardSwishOnAGraphInputBecomesOneNode) {
   }
 }
 
+TEST(FusionTest, FoldsAffinesAroundTheActivationAndTheMulFirstHardSwish) {
+  // Conv -> *2 -> +[per map] -> HardSwish (Mul before Div) -> *0.5 -> +1:
+  // all one Conv.
+  const int64_t c = 3;
+  ::onnx::NodeProto conv = MakeNode("Conv", "conv", {"x", "w"}, {"c0"});
+  SetInts(conv, "pads", {1, 1, 1, 1});
+  absl::StatusOr<Graph> plain = onnx::BuildGraph(
+      MakeModel(
+          {conv, MakeNode("Mul", "m0", {"two", "c0"}, {"c1"}),
+           MakeNode("Add", "a0", {"c1", "per_map"}, {"c2"}),
+           MakeNode("Add", "a3", {"c2", "three"}, {"h0"}),
+           MakeNode("Clip", "clip", {"h0", "zero", "six"}, {"h1"}),
+           MakeNode("Mul", "hm", {"c2", "h1"}, {"h2"}),
+           MakeNode("Div", "hd", {"h2", "six"}, {"h3"}),
+           MakeNode("Mul", "m1", {"h3", "half"}, {"p0"}),
+           MakeNode("Add", "a1", {"one", "p0"}, {"y"})},
+          {ValueInfo("x", {1, 2, 5, 5})}, {ValueInfo("y", {1, c, 5, 5})},
+          {FloatInit("w", {c, 2, 3, 3}, Random(c * 18, 20)), FloatInit("two", {}, {2.0f}),
+           FloatInit("per_map", {1, c, 1, 1}, {-1.0f, 0.5f, 2.0f}), FloatInit("three", {}, {3.0f}),
+           FloatInit("zero", {}, {0.0f}), FloatInit("six", {}, {6.0f}),
+           FloatInit("half", {1}, {0.5f}), FloatInit("one", {}, {1.0f})}),
+      onnx::DefaultOpRegistry());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  Graph fused = *plain;
+  const onnx::FusionStats stats = onnx::OptimizeForCpu(fused);
+  EXPECT_EQ(stats.hard_swishes_fused, 1);
+  EXPECT_EQ(stats.affines_folded, 4);
+  ASSERT_EQ(fused.nodes.size(), 1u);
+  const Tensor x = Tensor::Float({1, 2, 5, 5}, Random(50, 21, -2, 2));
+  const std::vector<Tensor> want = RunModel(*plain, x), got = RunModel(fused, x);
+  ASSERT_EQ(got.size(), 1u);
+  for (int64_t i = 0; i < want[0].size(); ++i) {
+    ASSERT_NEAR(got[0].floats()[i], want[0].floats()[i], 1e-4) << i;
+  }
+}
+
 TEST(FusionTest, LeavesAClipWithRuntimeBoundsAlone) {
   ::onnx::NodeProto conv = MakeNode("Conv", "conv", {"x", "w"}, {"c"});
   absl::StatusOr<Graph> g = onnx::BuildGraph(
