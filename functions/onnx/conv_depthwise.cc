@@ -1,6 +1,7 @@
 #include "functions/onnx/conv_depthwise.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "functions/onnx/parallel.h"
 
@@ -46,6 +47,38 @@ void Plane(const float* x, const float* w, const WindowGeometry& g, float* y) {
   }
 }
 
+// Stride 1: the plane is copied once into a zero-padded buffer of width
+// wp = w + pads; then every tap (kh, kw) is one long multiply-add over the
+// flattened rows (out_h * wp values, the wp - out_w extra columns of each
+// row are computed and dropped), instead of one short loop per output row.
+void PlaneStride1(const float* x, const float* w, const WindowGeometry& g, float* y,
+                  std::vector<float>& scratch) {
+  const int64_t in_h = g.in[0], in_w = g.in[1], out_h = g.out[0], out_w = g.out[1];
+  const int64_t k_h = g.kernel[0], k_w = g.kernel[1];
+  const int64_t pt = g.pad_begin[0], pl = g.pad_begin[1];
+  const int64_t wp = std::max(in_w + pl + g.pad_end[1], out_w + (k_w - 1) * g.dilation[1]);
+  const int64_t hp = std::max(in_h + pt + g.pad_end[0], out_h + (k_h - 1) * g.dilation[0]);
+  const int64_t acc_size = out_h * wp;
+  scratch.assign(static_cast<size_t>(hp * wp + acc_size + wp), 0.0f);
+  float* padded = scratch.data();
+  float* acc = padded + hp * wp + wp;  // after a slack row: no overlap with src
+  for (int64_t ih = 0; ih < in_h; ++ih) {
+    std::copy(x + ih * in_w, x + (ih + 1) * in_w, padded + (ih + pt) * wp + pl);
+  }
+  for (int64_t kh = 0; kh < k_h; ++kh) {
+    for (int64_t kw = 0; kw < k_w; ++kw) {
+      const float wv = w[kh * k_w + kw];
+      const float* src = padded + kh * g.dilation[0] * wp + kw * g.dilation[1];
+      // Reads stay inside padded and the slack row after it: the last
+      // row's extra columns run past hp * wp by less than wp.
+      for (int64_t i = 0; i < acc_size; ++i) acc[i] += wv * src[i];
+    }
+  }
+  for (int64_t oh = 0; oh < out_h; ++oh) {
+    std::copy(acc + oh * wp, acc + oh * wp + out_w, y + oh * out_w);
+  }
+}
+
 }  // namespace
 
 bool IsDepthwise2D(int64_t channels, int64_t group, const WindowGeometry& g) {
@@ -60,12 +93,18 @@ void DepthwiseConv2D(const float* x, const float* w, const float* bias, const Ac
   const int64_t k_size = g.kernel[0] * g.kernel[1];
   // Enough planes per chunk that a thread hop pays for itself.
   const int64_t min_chunk = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out_plane * k_size));
+  const bool stride1 = g.stride[0] == 1 && g.stride[1] == 1;
   ParallelFor(batch * maps, min_chunk, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch;
     for (int64_t p = begin; p < end; ++p) {
       const int64_t n = p / maps, m = p % maps;
       const float* plane = x + (n * channels + m / multiplier) * in_plane;
       float* out = y + p * out_plane;
-      Plane(plane, w + m * k_size, g, out);
+      if (stride1) {
+        PlaneStride1(plane, w + m * k_size, g, out, scratch);
+      } else {
+        Plane(plane, w + m * k_size, g, out);
+      }
       ApplyBiasActivation(act, bias != nullptr, bias != nullptr ? bias[m] : 0.0f, out, out_plane);
     }
   });

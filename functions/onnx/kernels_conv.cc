@@ -7,6 +7,7 @@
 // plane in one pass. ConvTranspose is GEMM + col2im.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -271,11 +272,12 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
     for (int64_t gi = 0; gi < group; ++gi) {
       ConstMatrixMap wm(wp + gi * mg * rows, mg, rows);
       ParallelFor(total, 64, [&](int64_t begin, int64_t end) {
-        std::vector<float> col(static_cast<size_t>(rows * std::min(block, end - begin)));
+        // Every element is written by Im2Col: no zero-fill.
+        std::unique_ptr<float[]> col(new float[rows * std::min(block, end - begin)]);
         for (int64_t b0 = begin; b0 < end; b0 += block) {
           const int64_t b1 = std::min(end, b0 + block);
           ConvBlock(xp, channels, maps, cg, gi, g, wm, b0, b1, in_plane, out_plane, batch == 1,
-                    col.data(), yp);
+                    col.get(), yp);
         }
       });
     }
