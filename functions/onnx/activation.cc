@@ -124,7 +124,9 @@ void ApplyActivation(const Activation& act, ArrayMap& x) {
       x = 1.0f / (1.0f + (-x).exp());
       return;
     case ActivationKind::kLeakyRelu:
-      x = (x < 0.0f).select(a * x, x);
+      // max(x, 0) + a * min(x, 0) is x or a * x exactly, and vectorises
+      // (Eigen 3.4's select does not).
+      x = x.max(0.0f) + a * x.min(0.0f);
       return;
   }
 }

@@ -353,7 +353,8 @@ absl::Status ValidateAlphaBeta(const Node& node) {
 
 absl::StatusOr<std::vector<Tensor>> RunLeakyRelu(const Node& node, KernelInputs in) {
   ASSIGN_OR_RETURN(float alpha, node.attributes.GetFloat("alpha", 0.01f));
-  return UnaryFloat(node, in, [alpha](const auto& x) { return (x < 0.0f).select(alpha * x, x); });
+  // x or alpha * x exactly, vectorised (Eigen 3.4's select is not).
+  return UnaryFloat(node, in, [alpha](const auto& x) { return x.max(0.0f) + alpha * x.min(0.0f); });
 }
 
 absl::StatusOr<std::vector<Tensor>> RunElu(const Node& node, KernelInputs in) {
