@@ -1,13 +1,14 @@
-// Elementwise ops with numpy broadcasting: arithmetic (Add, Sub, Mul, Div on
-// FP32/FP64/INT64/INT32; Pow on FP32), Max and Min (variadic), comparisons
-// (Equal, Less, Greater, LessOrEqual, GreaterOrEqual → BOOL), Where, unary math and activations on
-// FP32 (Sqrt, Exp, Log, Neg, Abs, Erf, Relu, LeakyRelu, PRelu, Sigmoid, HardSigmoid, Tanh, Clip,
-// Elu, Selu, Softplus, Softsign, Reciprocal, Floor, Ceil), Dropout (inference: identity) and Cast.
+// Elementwise ops with numpy broadcasting (broadcast.h): arithmetic (Add,
+// Sub, Mul, Div on FP32/FP64/INT64/INT32; Pow on FP32), unary math and
+// activations on FP32 (Sqrt, Exp, Log, Neg, Abs, Erf, Relu, LeakyRelu, PRelu, Sigmoid, HardSigmoid,
+// Tanh, Clip, Elu, Selu, Softplus, Softsign, Reciprocal, Floor, Ceil), Dropout (inference:
+// identity) and Cast.
 #include <cmath>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "functions/onnx/broadcast.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/memory_budget.h"
@@ -15,92 +16,6 @@
 
 namespace stoa::functions::onnx {
 namespace {
-
-template <typename T>
-std::span<const T> View(const Tensor& t) {
-  return {reinterpret_cast<const T*>(t.raw()), static_cast<size_t>(t.size())};
-}
-template <typename T>
-std::span<T> MutableView(Tensor& t) {
-  return {reinterpret_cast<T*>(t.mutable_raw()), static_cast<size_t>(t.size())};
-}
-
-// The general broadcast, a run of trailing elements at a time: the
-// trailing dimensions over which one operand is contiguous and the other
-// either contiguous too or fixed (a per-channel scale [1,C,1,1] against
-// [N,C,H,W], a row vector against a matrix) form one inner loop the
-// compiler vectorises; only the outer index is walked element by element.
-template <typename T, typename Out, typename Op>
-void BroadcastRuns(const Shape& shape, const std::vector<int64_t>& as,
-                   const std::vector<int64_t>& bs, std::span<const T> av, std::span<const T> bv,
-                   std::span<Out> yv, Op op) {
-  enum Mode { kNone, kARuns, kBRuns, kBothRun };
-  Mode mode = kNone;
-  int64_t inner = 1;
-  size_t split = shape.size();
-  for (; split > 0; --split) {
-    const size_t k = split - 1;
-    if (shape[k] == 1) continue;
-    const bool a_runs = as[k] == inner, b_runs = bs[k] == inner;
-    const Mode m = a_runs && b_runs       ? kBothRun
-                   : a_runs && bs[k] == 0 ? kARuns
-                   : b_runs && as[k] == 0 ? kBRuns
-                                          : kNone;
-    if (m == kNone || (mode != kNone && m != mode)) break;
-    mode = m;
-    inner *= shape[k];
-  }
-  const std::span<const int64_t> outer(shape.data(), split);
-  ForEachBroadcast(outer, std::span<const int64_t>(as.data(), split),
-                   std::span<const int64_t>(bs.data(), split),
-                   [&](int64_t i, int64_t ao, int64_t bo) {
-                     Out* y = yv.data() + i * inner;
-                     const T* a = av.data() + ao;
-                     const T* b = bv.data() + bo;
-                     switch (mode) {
-                       case kARuns:
-                         for (int64_t j = 0; j < inner; ++j) y[j] = op(a[j], *b);
-                         break;
-                       case kBRuns:
-                         for (int64_t j = 0; j < inner; ++j) y[j] = op(*a, b[j]);
-                         break;
-                       default:  // kBothRun, or inner == 1 (kNone)
-                         for (int64_t j = 0; j < inner; ++j) y[j] = op(a[j], b[j]);
-                         break;
-                     }
-                   });
-}
-
-// y[i] = op(a[.], b[.]) with broadcasting; Out is y's element type.
-template <typename T, typename Out, typename Op>
-absl::StatusOr<Tensor> Broadcast2(const Tensor& a, const Tensor& b, ElementType out_type, Op op) {
-  ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(a.shape(), b.shape()));
-  RETURN_IF_ERROR(CheckAllocation(out_type, shape));
-  Tensor y = Tensor::Empty(out_type, shape);
-  std::span<Out> yv = MutableView<Out>(y);
-  std::span<const T> av = View<T>(a), bv = View<T>(b);
-  if (a.shape() == b.shape()) {
-    for (size_t i = 0; i < yv.size(); ++i) yv[i] = op(av[i], bv[i]);
-  } else if (b.size() == 1) {
-    const T s = bv[0];
-    for (size_t i = 0; i < yv.size(); ++i) yv[i] = op(av[i], s);
-  } else {
-    BroadcastRuns<T, Out>(shape, BroadcastStrides(a.shape(), shape),
-                          BroadcastStrides(b.shape(), shape), av, bv, yv, op);
-  }
-  return y;
-}
-
-absl::Status SameType(const Node& node, KernelInputs in) {
-  RETURN_IF_ERROR(ExpectPresent(in, 0));
-  RETURN_IF_ERROR(ExpectPresent(in, 1));
-  if (in[0]->type() != in[1]->type()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inputs '", node.input_names[0], "' (", ElementTypeName(in[0]->type()), ") and '",
-        node.input_names[1], "' (", ElementTypeName(in[1]->type()), ") differ in type"));
-  }
-  return absl::OkStatus();
-}
 
 enum class Arith { kAdd, kSub, kMul, kDiv };
 
@@ -181,98 +96,6 @@ absl::StatusOr<std::vector<Tensor>> RunPow(const Node& node, KernelInputs in) {
     return 0;
   });
   return One(std::move(y));
-}
-
-enum class Compare { kEqual, kLess, kGreater, kLessOrEqual, kGreaterOrEqual };
-
-template <Compare kOp>
-absl::StatusOr<std::vector<Tensor>> RunCompare(const Node& node, KernelInputs in) {
-  RETURN_IF_ERROR(SameType(node, in));
-  absl::StatusOr<Tensor> y = VisitType(in[0]->type(), [&](auto zero) -> absl::StatusOr<Tensor> {
-    using T = decltype(zero);
-    return Broadcast2<T, uint8_t>(*in[0], *in[1], ElementType::kBool, [](T a, T b) -> uint8_t {
-      if constexpr (kOp == Compare::kEqual) return a == b;
-      if constexpr (kOp == Compare::kLess) return a < b;
-      if constexpr (kOp == Compare::kGreater) return a > b;
-      if constexpr (kOp == Compare::kLessOrEqual) return a <= b;
-      if constexpr (kOp == Compare::kGreaterOrEqual) return a >= b;
-    });
-  });
-  if (!y.ok()) return y.status();
-  return One(*std::move(y));
-}
-
-// Max / Min over 1..N inputs of one numeric type, with broadcasting.
-template <bool kMax>
-absl::StatusOr<std::vector<Tensor>> RunMinMax(const Node& node, KernelInputs in) {
-  RETURN_IF_ERROR(ExpectPresent(in, 0));
-  const ElementType type = in[0]->type();
-  if (type == ElementType::kBool) return absl::InvalidArgumentError("BOOL is not supported");
-  Tensor acc = *in[0];
-  for (size_t i = 1; i < in.size(); ++i) {
-    RETURN_IF_ERROR(ExpectPresent(in, static_cast<int>(i)));
-    if (in[i]->type() != type) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input '", node.input_names[i], "' is ", ElementTypeName(in[i]->type()),
-                       ", input '", node.input_names[0], "' is ", ElementTypeName(type)));
-    }
-    absl::StatusOr<Tensor> next = VisitType(type, [&](auto zero) -> absl::StatusOr<Tensor> {
-      using T = decltype(zero);
-      return Broadcast2<T, T>(acc, *in[i], type, [](T a, T b) -> T {
-        if constexpr (kMax) return a < b ? b : a;
-        return b < a ? b : a;
-      });
-    });
-    if (!next.ok()) return next.status();
-    acc = *std::move(next);
-  }
-  return One(std::move(acc));
-}
-
-// Where(cond, x, y): three-way broadcast.
-absl::StatusOr<std::vector<Tensor>> RunWhere(const Node& node, KernelInputs in) {
-  RETURN_IF_ERROR(ExpectPresent(in, 0));
-  if (in[0]->type() != ElementType::kBool) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("condition must be BOOL, got ", ElementTypeName(in[0]->type())));
-  }
-  const Tensor* x = in[1];
-  const Tensor* y = in[2];
-  if (x->type() != y->type()) {
-    return absl::InvalidArgumentError(absl::StrCat("X (", ElementTypeName(x->type()), ") and Y (",
-                                                   ElementTypeName(y->type()), ") differ in type"));
-  }
-  (void)node;
-  ASSIGN_OR_RETURN(Shape xy, BroadcastShapes(x->shape(), y->shape()));
-  ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(in[0]->shape(), xy));
-  RETURN_IF_ERROR(CheckAllocation(x->type(), shape));
-  const std::vector<int64_t> cs = BroadcastStrides(in[0]->shape(), shape);
-  const std::vector<int64_t> xs = BroadcastStrides(x->shape(), shape);
-  const std::vector<int64_t> ys = BroadcastStrides(y->shape(), shape);
-  Tensor out = Tensor::Empty(x->type(), shape);
-  VisitBits(x->type(), [&](auto zero) {
-    using T = decltype(zero);
-    std::span<const uint8_t> c = in[0]->bools();
-    std::span<const T> xv = View<T>(*x), yv = View<T>(*y);
-    std::span<T> ov = MutableView<T>(out);
-    const size_t rank = shape.size();
-    std::vector<int64_t> idx(rank, 0);
-    for (size_t i = 0; i < ov.size(); ++i) {
-      int64_t co = 0, xo = 0, yo = 0;
-      for (size_t d = 0; d < rank; ++d) {
-        co += idx[d] * cs[d];
-        xo += idx[d] * xs[d];
-        yo += idx[d] * ys[d];
-      }
-      ov[i] = c[co] ? xv[xo] : yv[yo];
-      for (size_t d = rank; d-- > 0;) {
-        if (++idx[d] < shape[d]) break;
-        idx[d] = 0;
-      }
-    }
-    return 0;
-  });
-  return One(std::move(out));
 }
 
 template <typename ArrayOp>
@@ -519,22 +342,6 @@ void RegisterElementwiseKernels(OpRegistry& registry) {
   registry.Register("Mul", Simple(2, RunArith<Arith::kMul>));
   registry.Register("Div", Simple(2, RunArith<Arith::kDiv>));
   registry.Register("Pow", Simple(2, RunPow));
-  registry.Register("Equal", Simple(2, RunCompare<Compare::kEqual>));
-  registry.Register("Less", Simple(2, RunCompare<Compare::kLess>));
-  registry.Register("Greater", Simple(2, RunCompare<Compare::kGreater>));
-  registry.Register("LessOrEqual", Simple(2, RunCompare<Compare::kLessOrEqual>));
-  registry.Register("GreaterOrEqual", Simple(2, RunCompare<Compare::kGreaterOrEqual>));
-  registry.Register("Max", {.min_inputs = 1,
-                            .max_inputs = 64,
-                            .max_outputs = 1,
-                            .validate = nullptr,
-                            .run = RunMinMax<true>});
-  registry.Register("Min", {.min_inputs = 1,
-                            .max_inputs = 64,
-                            .max_outputs = 1,
-                            .validate = nullptr,
-                            .run = RunMinMax<false>});
-  registry.Register("Where", Simple(3, RunWhere));
   registry.Register("Neg", Simple(1, RunSignOp<true>));
   registry.Register("Abs", Simple(1, RunSignOp<false>));
   registry.Register("Sqrt", Simple(1, RunSqrt));
@@ -561,6 +368,7 @@ void RegisterElementwiseKernels(OpRegistry& registry) {
       "Dropout",
       {.min_inputs = 1, .max_inputs = 3, .max_outputs = 2, .validate = nullptr, .run = RunDropout});
   registry.Register("Cast", Simple(1, RunCast, ValidateCast));
+  RegisterCompareKernels(registry);
 }
 
 }  // namespace stoa::functions::onnx
