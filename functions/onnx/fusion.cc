@@ -92,6 +92,7 @@ bool FoldBatchNorm(Graph& graph, const Readers& r, Node& conv, const Node& bn) {
     return false;
   }
   const int64_t maps = w->shape()[0];
+  if (maps <= 0) return false;  // an empty Conv: nothing to fold, and no division by zero
   for (const Tensor* t : p) {
     if (t->size() != maps) return false;
   }
@@ -132,6 +133,7 @@ bool FoldAffine(Graph& graph, const Readers& r, Node& conv, const Node& n) {
   const Tensor* w = ConstantInput(graph, conv, 1);
   if (w == nullptr || w->rank() < 3) return false;
   const int64_t maps = w->shape()[0];
+  if (maps <= 0) return false;
   const Tensor* c = AffineOperand(graph, n, conv.outputs[0], maps, w->rank());
   if (c == nullptr) return false;
   const Tensor* b = conv.inputs.size() > 2 ? ConstantInput(graph, conv, 2) : nullptr;

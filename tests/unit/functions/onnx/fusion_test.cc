@@ -254,6 +254,28 @@ TEST(FusionTest, FoldsAffinesAroundTheActivationAndTheMulFirstHardSwish) {
   }
 }
 
+TEST(FusionTest, AnEmptyConvFollowedByBatchNormAndMulLoadsAndRuns) {
+  // A hostile model: zero output maps. Folding must not divide by zero.
+  absl::StatusOr<Graph> g = onnx::BuildGraph(
+      MakeModel({MakeNode("Conv", "conv", {"x", "w"}, {"c"}),
+                 MakeNode("BatchNormalization", "bn", {"c", "s", "b", "m", "v"}, {"d"}),
+                 MakeNode("Mul", "mul", {"d", "two"}, {"y"})},
+                {ValueInfo("x", {1, 1, 3, 3})}, {ValueInfo("y", {1, 0, 3, 3})},
+                {FloatInit("w", {0, 1, 1, 1}, {}), FloatInit("s", {0}, {}), FloatInit("b", {0}, {}),
+                 FloatInit("m", {0}, {}), FloatInit("v", {0}, {}), FloatInit("two", {}, {2.0f})}),
+      onnx::DefaultOpRegistry());
+  if (!g.ok()) {
+    GTEST_SKIP() << "refused at load, also fine: " << g.status();
+  }
+  const onnx::FusionStats stats = onnx::OptimizeForCpu(*g);
+  EXPECT_EQ(stats.batch_norms_folded, 0);
+  EXPECT_EQ(stats.affines_folded, 0);
+  absl::StatusOr<std::vector<Tensor>> y = RunOnce(*g, Tensor::Float({1, 1, 3, 3}, Random(9, 30)));
+  if (y.ok()) {
+    EXPECT_EQ((*y)[0].size(), 0);
+  }
+}
+
 TEST(FusionTest, LeavesAClipWithRuntimeBoundsAlone) {
   ::onnx::NodeProto conv = MakeNode("Conv", "conv", {"x", "w"}, {"c"});
   absl::StatusOr<Graph> g = onnx::BuildGraph(
