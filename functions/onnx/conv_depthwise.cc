@@ -93,7 +93,15 @@ void DepthwiseConv2D(const float* x, const float* w, const float* bias, const Ac
   const int64_t k_size = g.kernel[0] * g.kernel[1];
   // Enough planes per chunk that a thread hop pays for itself.
   const int64_t min_chunk = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out_plane * k_size));
-  const bool stride1 = g.stride[0] == 1 && g.stride[1] == 1;
+  // The padded copy must stay about the size of the planes themselves: huge
+  // pads with huge dilations (a hostile model) take the per-row path.
+  const int64_t padded_h = std::max(g.in[0] + g.pad_begin[0] + g.pad_end[0],
+                                    g.out[0] + (g.kernel[0] - 1) * g.dilation[0]);
+  const int64_t padded_w = std::max(g.in[1] + g.pad_begin[1] + g.pad_end[1],
+                                    g.out[1] + (g.kernel[1] - 1) * g.dilation[1]);
+  const bool stride1 = g.stride[0] == 1 && g.stride[1] == 1 &&
+                       padded_h <= 2 * (g.in[0] + g.out[0]) + 16 &&
+                       padded_w <= 2 * (g.in[1] + g.out[1]) + 16;
   ParallelFor(batch * maps, min_chunk, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch;
     for (int64_t p = begin; p < end; ++p) {
