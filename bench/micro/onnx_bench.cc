@@ -4,6 +4,7 @@
 // v1::Tensor inputs, as an executor calls it).
 //
 //   stoa-bench-onnx [--examples DIR] [Google Benchmark flags]
+//   stoa-bench-onnx --model-file FILE --input ... (one real model: model_bench.h)
 //
 // For each model and batch (1, 8, 32) it times every Invoke and reports the
 // median (p50) per call; the last lines are one summary per case,
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "absl/synchronization/blocking_counter.h"
+#include "bench/micro/model_bench.h"
 #include "benchmark/benchmark.h"
 #include "executors/in_process_executor.h"
 #include "functions/function_runtime.h"
@@ -181,6 +183,7 @@ void RunExecutorCase(benchmark::State& state, const std::string& artifact, const
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (stoa::bench::WantsModelMode(argc, argv)) return stoa::bench::RunModelMode(argc, argv);
   fs::path examples;
   if (const char* src = std::getenv("STOA_SOURCE_DIR"))
     examples = fs::path(src) / "functions/examples";

@@ -1,10 +1,12 @@
 #include "functions/onnx/interpreter.h"
 
+#include <chrono>
 #include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "functions/onnx/memory_budget.h"
+#include "functions/onnx/profile.h"
 
 namespace stoa::functions::onnx {
 namespace {
@@ -176,7 +178,16 @@ absl::StatusOr<std::vector<Tensor>> RunNodes(const Graph& graph, Values& values)
       if (!s.ok()) return s;
     }
     const Node& node = graph.nodes[k];
-    if (absl::Status s = RunNode(node, values, args); !s.ok()) return s;
+    if (ProfilingEnabled()) {
+      const auto start = std::chrono::steady_clock::now();
+      absl::Status s = RunNode(node, values, args);
+      RecordNodeTime(node, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - start)
+                               .count());
+      if (!s.ok()) return s;
+    } else if (absl::Status s = RunNode(node, values, args); !s.ok()) {
+      return s;
+    }
     values.ReleaseAfter(graph, node, k);
   }
   return CollectOutputs(graph, values);

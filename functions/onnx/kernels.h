@@ -8,9 +8,11 @@ namespace stoa::functions::onnx {
 
 // Gemm, MatMul (kernels_linalg.cc).
 void RegisterLinalgKernels(OpRegistry& registry);
-// Arithmetic, comparisons, Where, unary math/activations, Clip, Dropout,
-// Cast (kernels_elementwise.cc).
+// Arithmetic, unary math/activations, Clip, Dropout, Cast
+// (kernels_elementwise.cc); it also registers the comparisons, Max, Min and
+// Where (kernels_compare.cc, RegisterCompareKernels).
 void RegisterElementwiseKernels(OpRegistry& registry);
+void RegisterCompareKernels(OpRegistry& registry);
 // Softmax, LogSoftmax (kernels_softmax.cc).
 void RegisterSoftmaxKernels(OpRegistry& registry);
 // Flatten, Reshape, Identity, Squeeze, Unsqueeze, Shape, Constant,

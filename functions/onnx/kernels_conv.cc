@@ -1,13 +1,18 @@
 // Conv and ConvTranspose on FP32, any number of spatial dimensions, with
 // groups, strides, dilations, explicit pads and auto_pad. Conv is im2col +
 // Eigen GEMM per (batch, group), split over output positions within the
-// thread budget (ParallelFor); a 1x1, stride-1, unpadded Conv skips im2col.
-// ConvTranspose is GEMM + col2im.
+// thread budget (ParallelFor); a 1x1, stride-1, unpadded Conv skips im2col;
+// a 2-D depthwise Conv runs directly (conv_depthwise.h). Bias and an
+// activation fused at load (activation.h, fusion.h) are applied per output
+// plane in one pass. ConvTranspose is GEMM + col2im.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "functions/onnx/activation.h"
+#include "functions/onnx/conv_depthwise.h"
 #include "functions/onnx/conv_geometry.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
@@ -81,28 +86,44 @@ void Im2ColGeneric(const float* x, int64_t channels, const WindowGeometry& g, in
   }
 }
 
-// The 2-D case without per-element index decoding.
+// The 2-D case, one output row segment at a time: the positions of a
+// segment share an input row, so the valid middle is a memcpy (stride 1)
+// or a strided gather, and only the padded ends are zero-filled.
 void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
               float* col, int64_t ld) {
   const int64_t h = g.in[0], w = g.in[1], ow_n = g.out[1];
   const int64_t kh_n = g.kernel[0], kw_n = g.kernel[1];
-  const int64_t width = end - begin;
+  const int64_t sh = g.stride[0], sw = g.stride[1];
   for (int64_t c = 0; c < channels; ++c) {
     const float* plane = x + c * h * w;
     for (int64_t kh = 0; kh < kh_n; ++kh) {
+      const int64_t dh = kh * g.dilation[0] - g.pad_begin[0];
       for (int64_t kw = 0; kw < kw_n; ++kw) {
         float* row = col + ((c * kh_n + kh) * kw_n + kw) * ld;
-        int64_t oh = begin / ow_n, ow = begin % ow_n;
-        const int64_t dh = kh * g.dilation[0] - g.pad_begin[0];
         const int64_t dw = kw * g.dilation[1] - g.pad_begin[1];
-        for (int64_t p = 0; p < width; ++p) {
-          const int64_t ih = oh * g.stride[0] + dh;
-          const int64_t iw = ow * g.stride[1] + dw;
-          row[p] = (ih >= 0 && ih < h && iw >= 0 && iw < w) ? plane[ih * w + iw] : 0.0f;
-          if (++ow == ow_n) {
-            ow = 0;
-            ++oh;
+        // Output columns whose input column ow * sw + dw lies in [0, w).
+        const int64_t first = dw >= 0 ? 0 : (-dw + sw - 1) / sw;
+        const int64_t last = w - 1 - dw < 0 ? -1 : (w - 1 - dw) / sw;  // inclusive
+        for (int64_t p = begin; p < end;) {
+          const int64_t oh = p / ow_n, ow0 = p % ow_n;
+          const int64_t ow1 = std::min(ow_n, ow0 + (end - p));
+          float* out = row + (p - begin);
+          const int64_t ih = oh * sh + dh;
+          if (ih < 0 || ih >= h) {
+            std::fill(out, out + (ow1 - ow0), 0.0f);
+          } else {
+            const int64_t lo = std::clamp(first, ow0, ow1);
+            const int64_t hi = std::clamp(last + 1, lo, ow1);
+            std::fill(out, out + (lo - ow0), 0.0f);
+            const float* in_row = plane + ih * w;
+            if (sw == 1) {
+              std::memcpy(out + (lo - ow0), in_row + lo + dw, (hi - lo) * sizeof(float));
+            } else {
+              for (int64_t o = lo; o < hi; ++o) out[o - ow0] = in_row[o * sw + dw];
+            }
+            std::fill(out + (hi - ow0), out + (ow1 - ow0), 0.0f);
           }
+          p += ow1 - ow0;
         }
       }
     }
@@ -113,8 +134,52 @@ void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t b
             float* col, int64_t ld) {
   if (g.spatial() == 2) {
     Im2Col2D(x, channels, g, begin, end, col, ld);
+  } else if (g.spatial() == 1) {  // a 1-D window is a 2-D one of height 1
+    const WindowGeometry g2 = {{1, g.in[0]},     {1, g.kernel[0]},   {1, g.out[0]},
+                               {1, g.stride[0]}, {1, g.dilation[0]}, {0, g.pad_begin[0]},
+                               {0, g.pad_end[0]}};
+    Im2Col2D(x, channels, g2, begin, end, col, ld);
   } else {
     Im2ColGeneric(x, channels, g, begin, end, col, ld);
+  }
+}
+
+// Output positions per im2col block: the block's rows x width floats
+// should stay within about 256 KiB (L2) while the GEMM reads them.
+int64_t Im2ColBlock(int64_t rows) {
+  const int64_t width = (int64_t{64} * 1024) / std::max<int64_t>(rows, 1);
+  return std::max<int64_t>(64, width / 16 * 16);
+}
+
+// Output positions [b0, b1) of group gi (over the whole batch): im2col into
+// col, then one GEMM, into y directly when `direct` (batch 1: positions are
+// contiguous in each output map).
+void ConvBlock(const float* xp, int64_t channels, int64_t maps, int64_t cg, int64_t gi,
+               const WindowGeometry& g, const ConstMatrixMap& wm, int64_t b0, int64_t b1,
+               int64_t in_plane, int64_t out_plane, bool direct, float* col, float* yp) {
+  const int64_t width = b1 - b0, rows = wm.cols(), mg = wm.rows();
+  for (int64_t q = b0; q < b1;) {
+    const int64_t n = q / out_plane, p0 = q % out_plane;
+    const int64_t p1 = std::min(out_plane, p0 + (b1 - q));
+    Im2Col(xp + (n * channels + gi * cg) * in_plane, cg, g, p0, p1, col + (q - b0), width);
+    q += p1 - p0;
+  }
+  if (direct) {
+    Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(yp + gi * mg * out_plane + b0, mg, width,
+                                                           Eigen::OuterStride<>(out_plane));
+    ym.noalias() = wm * ConstMatrixMap(col, rows, width);
+    return;
+  }
+  RowMajorMatrix product(mg, width);
+  product.noalias() = wm * ConstMatrixMap(col, rows, width);
+  for (int64_t q = b0; q < b1;) {
+    const int64_t n = q / out_plane, p0 = q % out_plane;
+    const int64_t p1 = std::min(out_plane, p0 + (b1 - q));
+    for (int64_t m = 0; m < mg; ++m) {
+      std::memcpy(yp + (n * maps + gi * mg + m) * out_plane + p0,
+                  product.data() + m * width + (q - b0), (p1 - p0) * sizeof(float));
+    }
+    q += p1 - p0;
   }
 }
 
@@ -158,10 +223,17 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
           absl::StrCat("B ", ShapeString(bias->shape()), " must hold ", maps, " values"));
     }
   }
+  ASSIGN_OR_RETURN(const Activation act, ActivationOf(node));
   Shape out_shape = {batch, maps};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
   RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, out_shape));
   Tensor y = Tensor::Zeros(out_shape);
+  if (IsDepthwise2D(channels, group, g)) {
+    DepthwiseConv2D(x.floats().data(), w.floats().data(),
+                    bias != nullptr ? bias->floats().data() : nullptr, act, batch, channels, maps,
+                    g, y.mutable_floats().data());
+    return One(std::move(y));
+  }
 
   const int64_t cg = channels / group, mg = maps / group;
   const int64_t k_size = DimProduct(kernel, 0, kernel.size());
@@ -193,43 +265,59 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
     }
   } else {
     // One GEMM per group over the output positions of the whole batch:
-    // columns are (n, position) pairs, split over the thread budget.
+    // columns are (n, position) pairs, split over the thread budget and,
+    // within a thread, into blocks whose im2col matrix stays in cache.
     const int64_t total = batch * out_plane;
+    const int64_t block = Im2ColBlock(rows);
     for (int64_t gi = 0; gi < group; ++gi) {
       ConstMatrixMap wm(wp + gi * mg * rows, mg, rows);
       ParallelFor(total, 64, [&](int64_t begin, int64_t end) {
-        const int64_t width = end - begin;
-        std::vector<float> col(static_cast<size_t>(rows * width));
-        for (int64_t q = begin; q < end;) {
-          const int64_t n = q / out_plane, p0 = q % out_plane;
-          const int64_t p1 = std::min(out_plane, p0 + (end - q));
-          Im2Col(xp + (n * channels + gi * cg) * in_plane, cg, g, p0, p1, col.data() + (q - begin),
-                 width);
-          q += p1 - p0;
-        }
-        RowMajorMatrix product(mg, width);
-        product.noalias() = wm * ConstMatrixMap(col.data(), rows, width);
-        for (int64_t q = begin; q < end;) {
-          const int64_t n = q / out_plane, p0 = q % out_plane;
-          const int64_t p1 = std::min(out_plane, p0 + (end - q));
-          for (int64_t m = 0; m < mg; ++m) {
-            std::memcpy(yp + (n * maps + gi * mg + m) * out_plane + p0,
-                        product.data() + m * width + (q - begin), (p1 - p0) * sizeof(float));
-          }
-          q += p1 - p0;
+        // Every element is written by Im2Col: no zero-fill.
+        std::unique_ptr<float[]> col(new float[rows * std::min(block, end - begin)]);
+        for (int64_t b0 = begin; b0 < end; b0 += block) {
+          const int64_t b1 = std::min(end, b0 + block);
+          ConvBlock(xp, channels, maps, cg, gi, g, wm, b0, b1, in_plane, out_plane, batch == 1,
+                    col.get(), yp);
         }
       });
     }
   }
-  if (bias != nullptr) {
-    const float* bp = bias->floats().data();
+  if (bias != nullptr || act.kind != ActivationKind::kNone) {
+    const float* bp = bias != nullptr ? bias->floats().data() : nullptr;
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t m = 0; m < maps; ++m) {
-        ArrayMap(yp + (n * maps + m) * out_plane, out_plane) += bp[m];
+        ApplyBiasActivation(act, bp != nullptr, bp != nullptr ? bp[m] : 0.0f,
+                            yp + (n * maps + m) * out_plane, out_plane);
       }
     }
   }
   return One(std::move(y));
+}
+
+// ConvTranspose's scatter for 2-D: adds row r = (m, kh, kw) of col
+// (one value per input position) into output map m, shifted by the kernel
+// offset; one row of input positions at a time.
+void Col2Im2D(const RowMajorMatrix& col, const std::vector<int64_t>& in,
+              const std::vector<int64_t>& kernel, const std::vector<int64_t>& out,
+              const std::vector<int64_t>& stride, const std::vector<int64_t>& dilation,
+              const std::vector<int64_t>& pad_begin, float* y) {
+  const int64_t k_size = kernel[0] * kernel[1], out_plane = out[0] * out[1];
+  for (int64_t r = 0; r < col.rows(); ++r) {
+    const int64_t m = r / k_size, kh = (r % k_size) / kernel[1], kw = r % kernel[1];
+    float* ym = y + m * out_plane;
+    const float* src = col.data() + r * col.cols();
+    const int64_t dw = kw * dilation[1] - pad_begin[1];
+    int64_t lo = dw >= 0 ? 0 : (-dw + stride[1] - 1) / stride[1];
+    int64_t hi = out[1] - 1 - dw < 0 ? 0 : std::min(in[1], (out[1] - 1 - dw) / stride[1] + 1);
+    lo = std::min(lo, hi);
+    for (int64_t ih = 0; ih < in[0]; ++ih) {
+      const int64_t oh = ih * stride[0] - pad_begin[0] + kh * dilation[0];
+      if (oh < 0 || oh >= out[0]) continue;
+      float* row = ym + oh * out[1];
+      const float* x = src + ih * in[1];
+      for (int64_t iw = lo; iw < hi; ++iw) row[iw * stride[1] + dw] += x[iw];
+    }
+  }
 }
 
 absl::StatusOr<std::vector<Tensor>> RunConvTranspose(const Node& node, KernelInputs in) {
@@ -299,6 +387,10 @@ absl::StatusOr<std::vector<Tensor>> RunConvTranspose(const Node& node, KernelInp
       ConstMatrixMap xm(xp + (n * channels + gi * cg) * in_plane, cg, in_plane);
       col.noalias() = wm.transpose() * xm;
       float* yg = yp + (n * maps + gi * mg) * out_plane;
+      if (s == 2) {
+        Col2Im2D(col, in_dims, kernel, out, stride, dilation, pad_begin, yg);
+        continue;
+      }
       for (int64_t r = 0; r < mg * k_size; ++r) {
         const int64_t m = r / k_size;
         int64_t kr = r % k_size;

@@ -1,14 +1,14 @@
-// Elementwise ops with numpy broadcasting: arithmetic (Add, Sub, Mul, Div on
-// FP32/FP64/INT64/INT32; Pow on FP32), comparisons (Equal, Less, Greater →
-// BOOL), Where, unary math and activations on FP32 (Sqrt, Exp, Log, Neg,
-// Abs, Erf, Relu, LeakyRelu, PRelu, Sigmoid, HardSigmoid, Tanh, Clip, Elu,
-// Selu, Softplus, Softsign, Reciprocal, Floor, Ceil),
-// Dropout (inference: identity) and Cast.
+// Elementwise ops with numpy broadcasting (broadcast.h): arithmetic (Add,
+// Sub, Mul, Div on FP32/FP64/INT64/INT32; Pow on FP32), unary math and
+// activations on FP32 (Sqrt, Exp, Log, Neg, Abs, Erf, Relu, LeakyRelu, PRelu, Sigmoid, HardSigmoid,
+// Tanh, Clip, Elu, Selu, Softplus, Softsign, Reciprocal, Floor, Ceil), Dropout (inference:
+// identity) and Cast.
 #include <cmath>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "functions/onnx/broadcast.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/memory_budget.h"
@@ -16,46 +16,6 @@
 
 namespace stoa::functions::onnx {
 namespace {
-
-template <typename T>
-std::span<const T> View(const Tensor& t) {
-  return {reinterpret_cast<const T*>(t.raw()), static_cast<size_t>(t.size())};
-}
-template <typename T>
-std::span<T> MutableView(Tensor& t) {
-  return {reinterpret_cast<T*>(t.mutable_raw()), static_cast<size_t>(t.size())};
-}
-
-// y[i] = op(a[.], b[.]) with broadcasting; Out is y's element type.
-template <typename T, typename Out, typename Op>
-absl::StatusOr<Tensor> Broadcast2(const Tensor& a, const Tensor& b, ElementType out_type, Op op) {
-  ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(a.shape(), b.shape()));
-  RETURN_IF_ERROR(CheckAllocation(out_type, shape));
-  Tensor y = Tensor::Empty(out_type, shape);
-  std::span<Out> yv = MutableView<Out>(y);
-  std::span<const T> av = View<T>(a), bv = View<T>(b);
-  if (a.shape() == b.shape()) {
-    for (size_t i = 0; i < yv.size(); ++i) yv[i] = op(av[i], bv[i]);
-  } else if (b.size() == 1) {
-    const T s = bv[0];
-    for (size_t i = 0; i < yv.size(); ++i) yv[i] = op(av[i], s);
-  } else {
-    ForEachBroadcast(shape, BroadcastStrides(a.shape(), shape), BroadcastStrides(b.shape(), shape),
-                     [&](int64_t i, int64_t ao, int64_t bo) { yv[i] = op(av[ao], bv[bo]); });
-  }
-  return y;
-}
-
-absl::Status SameType(const Node& node, KernelInputs in) {
-  RETURN_IF_ERROR(ExpectPresent(in, 0));
-  RETURN_IF_ERROR(ExpectPresent(in, 1));
-  if (in[0]->type() != in[1]->type()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inputs '", node.input_names[0], "' (", ElementTypeName(in[0]->type()), ") and '",
-        node.input_names[1], "' (", ElementTypeName(in[1]->type()), ") differ in type"));
-  }
-  return absl::OkStatus();
-}
 
 enum class Arith { kAdd, kSub, kMul, kDiv };
 
@@ -102,6 +62,22 @@ absl::StatusOr<std::vector<Tensor>> RunPow(const Node& node, KernelInputs in) {
     return Tensor::Float64(t.shape(), std::move(v));
   };
   const ElementType type = in[0]->type();
+  if (type == ElementType::kFloat32 && in[1]->type() == ElementType::kFloat32 &&
+      in[1]->size() == 1 && (in[1]->floats()[0] == 2.0f || in[1]->floats()[0] == 0.5f)) {
+    // Squares (power spectra, variances) and square roots: no std::pow.
+    const bool square = in[1]->floats()[0] == 2.0f;
+    ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(in[0]->shape(), in[1]->shape()));
+    RETURN_IF_ERROR(CheckAllocation(type, shape));
+    Tensor y = Tensor::Zeros(shape);
+    ConstArrayMap x(in[0]->floats().data(), in[0]->size());
+    ArrayMap out(y.mutable_floats().data(), y.size());
+    if (square) {
+      out = x.square();
+    } else {
+      out = x.sqrt();
+    }
+    return One(std::move(y));
+  }
   if (type == ElementType::kFloat32 && in[1]->type() == ElementType::kFloat32) {
     ASSIGN_OR_RETURN(Tensor y,
                      (Broadcast2<float, float>(*in[0], *in[1], type,
@@ -120,69 +96,6 @@ absl::StatusOr<std::vector<Tensor>> RunPow(const Node& node, KernelInputs in) {
     return 0;
   });
   return One(std::move(y));
-}
-
-enum class Compare { kEqual, kLess, kGreater };
-
-template <Compare kOp>
-absl::StatusOr<std::vector<Tensor>> RunCompare(const Node& node, KernelInputs in) {
-  RETURN_IF_ERROR(SameType(node, in));
-  absl::StatusOr<Tensor> y = VisitType(in[0]->type(), [&](auto zero) -> absl::StatusOr<Tensor> {
-    using T = decltype(zero);
-    return Broadcast2<T, uint8_t>(*in[0], *in[1], ElementType::kBool, [](T a, T b) -> uint8_t {
-      if constexpr (kOp == Compare::kEqual) return a == b;
-      if constexpr (kOp == Compare::kLess) return a < b;
-      if constexpr (kOp == Compare::kGreater) return a > b;
-    });
-  });
-  if (!y.ok()) return y.status();
-  return One(*std::move(y));
-}
-
-// Where(cond, x, y): three-way broadcast.
-absl::StatusOr<std::vector<Tensor>> RunWhere(const Node& node, KernelInputs in) {
-  RETURN_IF_ERROR(ExpectPresent(in, 0));
-  if (in[0]->type() != ElementType::kBool) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("condition must be BOOL, got ", ElementTypeName(in[0]->type())));
-  }
-  const Tensor* x = in[1];
-  const Tensor* y = in[2];
-  if (x->type() != y->type()) {
-    return absl::InvalidArgumentError(absl::StrCat("X (", ElementTypeName(x->type()), ") and Y (",
-                                                   ElementTypeName(y->type()), ") differ in type"));
-  }
-  (void)node;
-  ASSIGN_OR_RETURN(Shape xy, BroadcastShapes(x->shape(), y->shape()));
-  ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(in[0]->shape(), xy));
-  RETURN_IF_ERROR(CheckAllocation(x->type(), shape));
-  const std::vector<int64_t> cs = BroadcastStrides(in[0]->shape(), shape);
-  const std::vector<int64_t> xs = BroadcastStrides(x->shape(), shape);
-  const std::vector<int64_t> ys = BroadcastStrides(y->shape(), shape);
-  Tensor out = Tensor::Empty(x->type(), shape);
-  VisitBits(x->type(), [&](auto zero) {
-    using T = decltype(zero);
-    std::span<const uint8_t> c = in[0]->bools();
-    std::span<const T> xv = View<T>(*x), yv = View<T>(*y);
-    std::span<T> ov = MutableView<T>(out);
-    const size_t rank = shape.size();
-    std::vector<int64_t> idx(rank, 0);
-    for (size_t i = 0; i < ov.size(); ++i) {
-      int64_t co = 0, xo = 0, yo = 0;
-      for (size_t d = 0; d < rank; ++d) {
-        co += idx[d] * cs[d];
-        xo += idx[d] * xs[d];
-        yo += idx[d] * ys[d];
-      }
-      ov[i] = c[co] ? xv[xo] : yv[yo];
-      for (size_t d = rank; d-- > 0;) {
-        if (++idx[d] < shape[d]) break;
-        idx[d] = 0;
-      }
-    }
-    return 0;
-  });
-  return One(std::move(out));
 }
 
 template <typename ArrayOp>
@@ -263,7 +176,8 @@ absl::Status ValidateAlphaBeta(const Node& node) {
 
 absl::StatusOr<std::vector<Tensor>> RunLeakyRelu(const Node& node, KernelInputs in) {
   ASSIGN_OR_RETURN(float alpha, node.attributes.GetFloat("alpha", 0.01f));
-  return UnaryFloat(node, in, [alpha](const auto& x) { return (x < 0.0f).select(alpha * x, x); });
+  // x or alpha * x exactly, vectorised (Eigen 3.4's select is not).
+  return UnaryFloat(node, in, [alpha](const auto& x) { return x.max(0.0f) + alpha * x.min(0.0f); });
 }
 
 absl::StatusOr<std::vector<Tensor>> RunElu(const Node& node, KernelInputs in) {
@@ -428,10 +342,6 @@ void RegisterElementwiseKernels(OpRegistry& registry) {
   registry.Register("Mul", Simple(2, RunArith<Arith::kMul>));
   registry.Register("Div", Simple(2, RunArith<Arith::kDiv>));
   registry.Register("Pow", Simple(2, RunPow));
-  registry.Register("Equal", Simple(2, RunCompare<Compare::kEqual>));
-  registry.Register("Less", Simple(2, RunCompare<Compare::kLess>));
-  registry.Register("Greater", Simple(2, RunCompare<Compare::kGreater>));
-  registry.Register("Where", Simple(3, RunWhere));
   registry.Register("Neg", Simple(1, RunSignOp<true>));
   registry.Register("Abs", Simple(1, RunSignOp<false>));
   registry.Register("Sqrt", Simple(1, RunSqrt));
@@ -458,6 +368,7 @@ void RegisterElementwiseKernels(OpRegistry& registry) {
       "Dropout",
       {.min_inputs = 1, .max_inputs = 3, .max_outputs = 2, .validate = nullptr, .run = RunDropout});
   registry.Register("Cast", Simple(1, RunCast, ValidateCast));
+  RegisterCompareKernels(registry);
 }
 
 }  // namespace stoa::functions::onnx

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "functions/onnx/fusion.h"
 #include "functions/onnx/graph.h"
 #include "functions/onnx/interpreter.h"
 #include "functions/onnx/memory_budget.h"
@@ -175,6 +176,7 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     }
     absl::StatusOr<Graph> graph = onnx::BuildGraph(model, registry_, limits);
     if (!graph.ok()) return graph.status();
+    onnx::OptimizeForCpu(*graph);
     for (const auto* ports : {&graph->inputs, &graph->outputs}) {
       for (const GraphPort& p : *ports) {
         if (p.type != onnx::ElementType::kFloat32) {

@@ -2,6 +2,8 @@
 
 #include <exception>
 
+#include "functions/onnx/fusion.h"
+
 namespace stoa::functions::onnx {
 
 PlanCache::PlanCache(::onnx::ModelProto model, std::shared_ptr<const Graph> base,
@@ -50,7 +52,10 @@ std::shared_ptr<const Graph> PlanCache::ForShapes(const std::vector<Shape>& shap
   std::shared_ptr<const Graph> plan = base_;
   try {
     absl::StatusOr<Graph> g = BuildGraph(specialised, registry_, limits_);
-    if (g.ok()) plan = std::make_shared<const Graph>(*std::move(g));
+    if (g.ok()) {
+      OptimizeForCpu(*g);
+      plan = std::make_shared<const Graph>(*std::move(g));
+    }
   } catch (const std::exception&) {
     // Fall back to the base graph, which handles any shape.
   }
