@@ -8,7 +8,8 @@
 # STOA_SERVER_BIN=DIR takes stoa-gateway and stoa-executor from DIR (e.g. a
 # build of an older commit); STOA_ONLY=json times the JSON path only (a
 # gateway from before the binary extension).
-# Pins the gateway, the executor and the client to their own CPUs when the
+# Pins the gateway, the executor and the client to one CPU (requests are
+# sequential, so they take turns; the engine alone runs on the same core) when the
 # machine has them (taskset); run it on a quiet machine and repeat.
 # Needs the release build of stoa-gateway, stoa-executor and
 # stoa-bench-transport, and Debian's python3-onnx.
@@ -30,7 +31,11 @@ pin() { if [[ $cpus -ge 2 ]]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; 
 start() {  # cpu name args... -> sets addr
   local cpu=$1 name=$2; shift 2
   mkfifo "$work/$name.out"
-  pin "$cpu" "$server_bin/$name" "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  if [[ $cpus -ge 2 ]]; then
+    taskset -c "$cpu" "$server_bin/$name" "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  else
+    "$server_bin/$name" "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  fi
   pids+=($!)
   exec 3<"$work/$name.out"
   read -r -t 30 line <&3
@@ -58,4 +63,4 @@ curl -sf -o /dev/null -F 'spec={"name":"detector","runtime":"onnx"};type=applica
 client_args=(--model "$model" --name detector --http "$gateway" --tier "$tier" --n "$n")
 [[ -n $grpc_port ]] && client_args+=(--grpc "127.0.0.1:$grpc_port")
 [[ -n ${STOA_ONLY:-} ]] && client_args+=(--only "$STOA_ONLY")
-pin 1 "$bin/stoa-bench-transport" "${client_args[@]}"
+pin 0 "$bin/stoa-bench-transport" "${client_args[@]}"
