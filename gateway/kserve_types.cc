@@ -46,8 +46,7 @@ std::optional<v1::DataType> ParseDataType(std::string_view name) {
 absl::StatusOr<v1::DataType> ParseSupportedDataType(std::string_view name,
                                                     const std::string& what) {
   if (std::optional<v1::DataType> type = ParseDataType(name)) return *type;
-  constexpr char kSupported[] =
-      "(supported: BOOL, UINT8, INT8, INT32, INT64, FP16, FP32, FP64)";
+  constexpr char kSupported[] = "(supported: BOOL, UINT8, INT8, INT32, INT64, FP16, FP32, FP64)";
   if (name == "BYTES") {
     return absl::InvalidArgumentError(absl::StrCat(
         what, ": datatype BYTES is not supported: models take numeric tensors ", kSupported));
