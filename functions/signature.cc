@@ -18,6 +18,12 @@ bool ShapeMatches(const v1::TensorSignature& sig, const v1::Tensor& t) {
   return true;
 }
 
+// FP16 is accepted for FP32: the runtimes widen it (onnx/wire_tensor.h).
+bool DatatypeMatches(v1::DataType declared, v1::DataType given) {
+  return declared == v1::DATA_TYPE_UNSPECIFIED || declared == given ||
+         (declared == v1::FP32 && given == v1::FP16);
+}
+
 // The declared input `t` names, or declared.size() when none.
 size_t FindInput(const Signature& declared, const v1::Tensor& t, MatchOptions options) {
   for (int i = 0; i < declared.size(); ++i) {
@@ -42,8 +48,7 @@ InputMatch MatchInputs(const Signature& declared, std::span<const v1::Tensor> gi
       kind = Kind::kUnknownInput;
     } else if (match.by_input[i] != nullptr) {
       kind = Kind::kDuplicateInput;
-    } else if (declared[i].datatype() != v1::DATA_TYPE_UNSPECIFIED &&
-               declared[i].datatype() != t.datatype()) {
+    } else if (!DatatypeMatches(declared[i].datatype(), t.datatype())) {
       kind = Kind::kDatatype;
     } else if (!ShapeMatches(declared[i], t)) {
       kind = Kind::kShape;

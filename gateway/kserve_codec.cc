@@ -6,11 +6,11 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/half.h"
 #include "common/request_limits.h"
 #include "common/status_macros.h"
 #include "functions/signature.h"
 #include "nlohmann/json.hpp"
-#include "proto/stoa/v1/datatype.h"
 #include "simdjson.h"
 
 namespace stoa::gateway {
@@ -20,7 +20,6 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 constexpr int kMaxNesting = 32;
-constexpr uint64_t kMaxElements = uint64_t{1} << 31;
 
 absl::Status Invalid(const std::string& what, const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat(what, ": ", message));
@@ -82,6 +81,7 @@ void AppendLe(std::string& raw, T value) {
 std::string AppendElement(const element& e, v1::DataType type, std::string& raw) {
   element_type t = e.type();
   switch (type) {
+    case v1::FP16:
     case v1::FP32:
     case v1::FP64: {
       double v;
@@ -96,6 +96,9 @@ std::string AppendElement(const element& e, v1::DataType type, std::string& raw)
       }
       if (type == v1::FP64) {
         AppendLe(raw, v);
+      } else if (type == v1::FP16) {
+        if (std::fabs(v) > 65504.0) return absl::StrCat("value ", v, " is out of range for FP16");
+        AppendLe(raw, common::FloatToHalf(static_cast<float>(v)));
       } else {
         if (std::fabs(v) > std::numeric_limits<float>::max()) {
           return absl::StrCat("value ", v, " is out of range for FP32");
@@ -162,10 +165,42 @@ absl::Status Flatten(const element& data, v1::DataType type, const std::string& 
 struct InputFields {
   v1::Tensor tensor;
   bool has_shape = false;
-  bool has_datatype = false;
+  std::optional<std::string_view> datatype;
   bool has_data = false;
   element data;
+  std::optional<uint64_t> binary_data_size;
 };
+
+// The binary section of a request and how much of it the inputs so far
+// took; `present` is false for a plain JSON request.
+struct BinarySection {
+  bool present = false;
+  std::string_view bytes;
+  size_t used = 0;
+};
+
+// Reads a boolean parameter; absent leaves `out` unchanged.
+absl::Status BoolParameter(const element& parameters, const char* key, const std::string& what,
+                           bool& out) {
+  element value;
+  if (parameters[key].get(value) != simdjson::SUCCESS) return absl::OkStatus();
+  if (value.get_bool().get(out) != simdjson::SUCCESS) {
+    return Invalid(what, absl::StrCat("parameter '", key, "' must be true or false"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseInputParameters(const element& value, const std::string& what, InputFields& in) {
+  if (value.type() != element_type::OBJECT) return Invalid(what, "'parameters' must be an object");
+  element size;
+  if (value["binary_data_size"].get(size) != simdjson::SUCCESS) return absl::OkStatus();
+  uint64_t n;
+  if (size.get_uint64().get(n) != simdjson::SUCCESS) {
+    return Invalid(what, "parameter 'binary_data_size' must be a non-negative integer");
+  }
+  in.binary_data_size = n;
+  return absl::OkStatus();
+}
 
 absl::Status ParseShape(const element& value, const std::string& what, v1::Tensor& tensor) {
   simdjson::dom::array dims;
@@ -182,21 +217,6 @@ absl::Status ParseShape(const element& value, const std::string& what, v1::Tenso
   return absl::OkStatus();
 }
 
-absl::Status ParseDatatype(const element& value, const std::string& what, v1::Tensor& tensor) {
-  std::string_view name;
-  if (value.get_string().get(name) != simdjson::SUCCESS) {
-    return Invalid(what, "'datatype' must be a string");
-  }
-  std::optional<v1::DataType> type = ParseDataType(name);
-  if (!type || ElementSize(*type) == 0) {
-    return Invalid(what, absl::StrCat("unsupported datatype '", std::string(name),
-                                      "' (supported: FP32, FP64, INT32, INT64, INT8, "
-                                      "UINT8, BOOL)"));
-  }
-  tensor.set_datatype(*type);
-  return absl::OkStatus();
-}
-
 absl::Status ParseInputField(std::string_view key, const element& value, const std::string& what,
                              InputFields& in) {
   if (key == "name") {
@@ -209,14 +229,16 @@ absl::Status ParseInputField(std::string_view key, const element& value, const s
     RETURN_IF_ERROR(ParseShape(value, what, in.tensor));
     in.has_shape = true;
   } else if (key == "datatype") {
-    RETURN_IF_ERROR(ParseDatatype(value, what, in.tensor));
-    in.has_datatype = true;
+    std::string_view name;
+    if (value.get_string().get(name) != simdjson::SUCCESS) {
+      return Invalid(what, "'datatype' must be a string");
+    }
+    in.datatype = name;
   } else if (key == "data") {
     in.data = value;
     in.has_data = true;
   } else if (key == "parameters") {
-    if (value.type() != element_type::OBJECT)
-      return Invalid(what, "'parameters' must be an object");
+    RETURN_IF_ERROR(ParseInputParameters(value, what, in));
   } else {
     return Invalid(what, absl::StrCat("unknown field '", std::string(key),
                                       "' (expected name, shape, datatype, data, parameters)"));
@@ -227,15 +249,10 @@ absl::Status ParseInputField(std::string_view key, const element& value, const s
 // Flattens `data` into the tensor's raw bytes, checking the element count
 // against its shape.
 absl::Status FillData(const element& data, const std::string& what, v1::Tensor& tensor) {
-  uint64_t expected = 1;
-  for (int64_t d : tensor.shape()) {
-    if (d != 0 && expected > kMaxElements / static_cast<uint64_t>(d)) {
-      return Invalid(what, absl::StrCat("shape ", ShapeString(tensor.shape()), " is too large"));
-    }
-    expected *= static_cast<uint64_t>(d);
-  }
+  ASSIGN_OR_RETURN(uint64_t bytes, TensorBytes(tensor.shape(), tensor.datatype(), what));
+  const uint64_t expected = bytes / ElementSize(tensor.datatype());
   std::string raw;
-  raw.reserve(expected * ElementSize(tensor.datatype()));
+  raw.reserve(bytes);
   uint64_t count = 0;
   RETURN_IF_ERROR(Flatten(data, tensor.datatype(), what, 0, count, raw));
   if (count != expected) {
@@ -246,7 +263,33 @@ absl::Status FillData(const element& data, const std::string& what, v1::Tensor& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Tensor> ParseInput(size_t index, const element& input) {
+// Takes the input's bytes from the binary section: the one copy from the
+// wire into the tensor.
+absl::Status TakeBinary(uint64_t size, const std::string& what, BinarySection& binary,
+                        v1::Tensor& tensor) {
+  if (!binary.present) {
+    return Invalid(what,
+                   "'binary_data_size' needs binary data after the JSON header "
+                   "(the Inference-Header-Content-Length request header)");
+  }
+  ASSIGN_OR_RETURN(uint64_t bytes, TensorBytes(tensor.shape(), tensor.datatype(), what));
+  if (size != bytes) {
+    return Invalid(
+        what,
+        absl::StrCat("binary_data_size is ", size, " bytes, shape ", ShapeString(tensor.shape()),
+                     " of ", std::string(DataTypeName(tensor.datatype())), " needs ", bytes));
+  }
+  const size_t left = binary.bytes.size() - binary.used;
+  if (size > left) {
+    return Invalid(what, absl::StrCat("binary_data_size is ", size, " bytes, but only ", left,
+                                      " bytes of binary data are left"));
+  }
+  tensor.set_raw(binary.bytes.data() + binary.used, static_cast<size_t>(size));
+  binary.used += static_cast<size_t>(size);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Tensor> ParseInput(size_t index, const element& input, BinarySection& binary) {
   std::string what = absl::StrCat("inputs[", index, "]");
   if (input.type() != element_type::OBJECT) {
     return Invalid(what, absl::StrCat("is ", JsonTypeName(input.type()), ", expected an object"));
@@ -258,7 +301,14 @@ absl::StatusOr<v1::Tensor> ParseInput(size_t index, const element& input) {
   if (in.tensor.name().empty()) return Invalid(what, "missing 'name'");
   what = absl::StrCat(what, " '", in.tensor.name(), "'");
   if (!in.has_shape) return Invalid(what, "missing 'shape'");
-  if (!in.has_datatype) return Invalid(what, "missing 'datatype'");
+  if (!in.datatype.has_value()) return Invalid(what, "missing 'datatype'");
+  ASSIGN_OR_RETURN(v1::DataType type, ParseSupportedDataType(*in.datatype, what));
+  in.tensor.set_datatype(type);
+  if (in.binary_data_size.has_value()) {
+    if (in.has_data) return Invalid(what, "has both 'data' and 'binary_data_size'");
+    RETURN_IF_ERROR(TakeBinary(*in.binary_data_size, what, binary, in.tensor));
+    return std::move(in.tensor);
+  }
   if (!in.has_data) return Invalid(what, "missing 'data'");
   RETURN_IF_ERROR(FillData(in.data, what, in.tensor));
   return std::move(in.tensor);
@@ -269,14 +319,14 @@ simdjson::dom::parser& ThreadParser() {
   return parser;
 }
 
-absl::Status ParseInputs(const element& value, InferRequest& request) {
+absl::Status ParseInputs(const element& value, BinarySection& binary, InferRequest& request) {
   simdjson::dom::array inputs;
   if (value.get_array().get(inputs) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("'inputs' must be an array");
   }
   size_t i = 0;
   for (element input : inputs) {
-    ASSIGN_OR_RETURN(v1::Tensor tensor, ParseInput(i++, input));
+    ASSIGN_OR_RETURN(v1::Tensor tensor, ParseInput(i++, input, binary));
     request.inputs.push_back(std::move(tensor));
   }
   return absl::OkStatus();
@@ -290,18 +340,32 @@ absl::Status ParseRequestedOutputs(const element& value, InferRequest& request) 
   size_t i = 0;
   for (element output : outputs) {
     std::string_view name;
+    const std::string what = absl::StrCat("outputs[", i++, "]");
     if (output["name"].get_string().get(name) != simdjson::SUCCESS) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("outputs[", i, "]: missing 'name' (a string)"));
+      return Invalid(what, "missing 'name' (a string)");
     }
     request.requested_outputs.emplace_back(name);
-    ++i;
+    element parameters;
+    if (output["parameters"].get(parameters) == simdjson::SUCCESS) {
+      if (parameters.type() != element_type::OBJECT) {
+        return Invalid(what, "'parameters' must be an object");
+      }
+      element flag;
+      if (parameters["binary_data"].get(flag) == simdjson::SUCCESS) {
+        bool binary = false;
+        if (flag.get_bool().get(binary) != simdjson::SUCCESS) {
+          return Invalid(what, "parameter 'binary_data' must be true or false");
+        }
+        request.output_binary[std::string(name)] = binary;
+      }
+    }
   }
   return absl::OkStatus();
 }
 
-absl::Status ParseRequestField(std::string_view key, const element& value, InferRequest& request) {
-  if (key == "inputs") return ParseInputs(value, request);
+absl::Status ParseRequestField(std::string_view key, const element& value, BinarySection& binary,
+                               InferRequest& request) {
+  if (key == "inputs") return ParseInputs(value, binary, request);
   if (key == "outputs") return ParseRequestedOutputs(value, request);
   if (key == "id") {
     std::string_view id;
@@ -315,15 +379,14 @@ absl::Status ParseRequestField(std::string_view key, const element& value, Infer
     if (value.type() != element_type::OBJECT) {
       return absl::InvalidArgumentError("'parameters' must be an object");
     }
-    return absl::OkStatus();
+    return BoolParameter(value, "binary_data_output", "parameters", request.binary_data_output);
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown field '", std::string(key),
                                                  "' (expected id, inputs, outputs, parameters)"));
 }
 
-}  // namespace
-
-absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body, uint32_t max_json_depth) {
+absl::StatusOr<InferRequest> Parse(std::string_view body, BinarySection binary,
+                                   uint32_t max_json_depth) {
   RETURN_IF_ERROR(common::CheckJsonDepth(body, max_json_depth, "the request body"));
   element doc;
   simdjson::error_code error = ThreadParser().parse(body.data(), body.size(), true).get(doc);
@@ -339,7 +402,7 @@ absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body, uint32_t m
     return absl::InvalidArgumentError("request body is not a JSON object");
   }
   for (auto field : fields) {
-    RETURN_IF_ERROR(ParseRequestField(field.key, field.value, request));
+    RETURN_IF_ERROR(ParseRequestField(field.key, field.value, binary, request));
     has_inputs = has_inputs || field.key == "inputs";
   }
   if (!has_inputs) return absl::InvalidArgumentError("missing 'inputs'");
@@ -350,7 +413,28 @@ absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body, uint32_t m
           absl::StrCat("inputs[", i, "] '", request.inputs[i].name(), "': duplicate input name"));
     }
   }
+  if (binary.used != binary.bytes.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the binary data is ", binary.bytes.size(),
+                     " bytes, the inputs' binary_data_size add up to ", binary.used));
+  }
   return request;
+}
+
+}  // namespace
+
+bool InferRequest::WantsBinary(const std::string& name) const {
+  auto it = output_binary.find(name);
+  return it == output_binary.end() ? binary_data_output : it->second;
+}
+
+absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body, uint32_t max_json_depth) {
+  return Parse(body, BinarySection{}, max_json_depth);
+}
+
+absl::StatusOr<InferRequest> ParseInferHeader(std::string_view json, std::string_view binary,
+                                              uint32_t max_json_depth) {
+  return Parse(json, BinarySection{.present = true, .bytes = binary}, max_json_depth);
 }
 
 absl::Status CheckAgainstSignature(const InferRequest& request, const v1::FunctionSpec& spec) {
@@ -395,46 +479,6 @@ absl::Status CheckAgainstSignature(const InferRequest& request, const v1::Functi
     }
   }
   return absl::OkStatus();
-}
-
-std::string_view DataTypeName(v1::DataType type) {
-  switch (type) {
-    case v1::FP32:
-      return "FP32";
-    case v1::FP64:
-      return "FP64";
-    case v1::INT32:
-      return "INT32";
-    case v1::INT64:
-      return "INT64";
-    case v1::UINT8:
-      return "UINT8";
-    case v1::INT8:
-      return "INT8";
-    case v1::BOOL:
-      return "BOOL";
-    case v1::FP16:
-      return "FP16";
-    default:
-      return "";
-  }
-}
-
-std::optional<v1::DataType> ParseDataType(std::string_view name) {
-  for (v1::DataType t :
-       {v1::FP32, v1::FP64, v1::INT32, v1::INT64, v1::UINT8, v1::INT8, v1::BOOL, v1::FP16}) {
-    if (DataTypeName(t) == name) return t;
-  }
-  return std::nullopt;
-}
-
-size_t ElementSize(v1::DataType type) {
-  // JSON numbers have no half-precision form: FP16 stays binary-only.
-  return type == v1::FP16 ? 0 : v1::DataTypeBytes(type);
-}
-
-std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape) {
-  return functions::ShapeString({shape.data(), static_cast<size_t>(shape.size())});
 }
 
 }  // namespace stoa::gateway

@@ -1,15 +1,20 @@
 // The KServe v2 (Open Inference Protocol) JSON codec of the invoke path:
-// request bodies in, stoa::v1::Tensor out (responses: kserve_response.h).
+// request bodies in, stoa::v1::Tensor out (responses: kserve_response.h;
+// the binary data extension's framing: kserve_binary.h).
 //
 // Request:  {"id"?, "inputs":[{"name","shape":[…],"datatype":"FP32",
-//            "data":[…]}], "outputs"?:[{"name"}], "parameters"?:{…}}
+//            "data":[…] | "parameters":{"binary_data_size":N}}],
+//            "outputs"?:[{"name","parameters"?:{"binary_data":bool}}],
+//            "parameters"?:{"binary_data_output":bool,…}}
 // `data` may be flat or nested to any depth; elements are taken in
 // row-major order and their count must equal the product of `shape`.
-// Response: {"model_name","model_version","id"?,"outputs":[{"name","shape",
-//            "datatype","data":[…]}]}
+// An input with `binary_data_size` has no `data`: its bytes are the next N
+// bytes of the binary section that follows the JSON (ParseInferHeader).
 //
-// Supported datatypes: FP32, FP64, INT32, INT64, INT8, UINT8, BOOL. Tensor
-// bytes are little-endian, row-major (Tensor.raw).
+// Datatypes: BOOL, UINT8, INT8, INT32, INT64, FP16, FP32, FP64
+// (kserve_types.h). FP16 elements are JSON numbers rounded to half
+// precision. BYTES is refused naming the input. Tensor bytes are
+// little-endian, row-major (Tensor.raw).
 //
 // Errors are INVALID_ARGUMENT naming the problem and the input, e.g.
 // "inputs[0] 'pixels': data has 63 elements, shape [1,64] needs 64" or
@@ -20,13 +25,13 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "google/protobuf/repeated_ptr_field.h"
+#include "gateway/kserve_types.h"
 #include "stoa/v1/function.pb.h"
 #include "stoa/v1/tensor.pb.h"
 
@@ -36,28 +41,36 @@ struct InferRequest {
   std::string id;  // "" when absent
   std::vector<v1::Tensor> inputs;
   std::vector<std::string> requested_outputs;  // empty: every output
+  // "parameters":{"binary_data_output":true}: every output as binary data.
+  bool binary_data_output = false;
+  // Per output "parameters":{"binary_data":b}, overriding binary_data_output.
+  std::map<std::string, bool> output_binary;
+
+  // Whether output `name` is returned as binary data.
+  bool WantsBinary(const std::string& name) const;
 };
 
-// Parses a request body (see above). Nesting deeper than max_json_depth is
-// refused by a pre-scan before any parser runs (common::CheckJsonDepth), so
-// a body of 16 MB of '[' costs one pass and no memory.
+// Parses a request body (see above); an input with binary_data_size is
+// refused (a plain JSON request carries no binary section). Nesting deeper
+// than max_json_depth is refused by a pre-scan before any parser runs
+// (common::CheckJsonDepth), so a body of 16 MB of '[' costs one pass and
+// no memory.
 absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body, uint32_t max_json_depth = 64);
+
+// Parses the JSON header of a binary-extension request; the inputs with
+// binary_data_size take their bytes from `binary` in input order. Each size
+// must equal shape × element size, and together they must use `binary`
+// exactly (errors name the input and both sizes).
+absl::StatusOr<InferRequest> ParseInferHeader(std::string_view json, std::string_view binary,
+                                              uint32_t max_json_depth = 64);
 
 // Checks parsed inputs against a function's signature with the runtimes'
 // own matching (functions/signature.h): every declared input present
-// exactly once, no unknown input, same datatype, same rank and equal
-// dimensions (a signature dimension of -1 matches any size). Also checks
-// that every requested output exists. INVALID_ARGUMENT in KServe's terms,
-// naming inputs[i], the expected and the actual datatype or shape.
+// exactly once, no unknown input, same datatype (FP16 for FP32 is
+// widened), same rank and equal dimensions (a signature dimension of -1
+// matches any size). Also checks that every requested output exists.
+// INVALID_ARGUMENT in KServe's terms, naming inputs[i], the expected and
+// the actual datatype or shape.
 absl::Status CheckAgainstSignature(const InferRequest& request, const v1::FunctionSpec& spec);
-
-// KServe names ("FP32", …) of datatypes; "" for DATA_TYPE_UNSPECIFIED.
-std::string_view DataTypeName(v1::DataType type);
-// The datatype named `name`, nullopt when unknown.
-std::optional<v1::DataType> ParseDataType(std::string_view name);
-// Bytes per element, 0 for types this codec does not support (FP16).
-size_t ElementSize(v1::DataType type);
-// "[1,64]".
-std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape);
 
 }  // namespace stoa::gateway

@@ -13,6 +13,7 @@
 #include "common/json_text.h"
 #include "common/overload.h"
 #include "common/status_macros.h"
+#include "gateway/kserve_binary.h"
 #include "gateway/kserve_codec.h"
 #include "gateway/kserve_response.h"
 #include "gateway/multipart.h"
@@ -241,7 +242,8 @@ void RestApi::Invoke(Call call) {
   auto infer = std::make_shared<InferRequest>();
   const bool tensors = fn->spec.runtime() == "onnx";
   if (tensors) {
-    auto parsed = ParseInferRequest(call.request.body, limits_.max_json_depth);
+    auto parsed = ParseHttpInferRequest(
+        call.request.body, call.request.Header(kInferenceHeaderLength), limits_.max_json_depth);
     if (!parsed.ok()) return call.respond(Error(parsed.status()));
     if (auto s = CheckAgainstSignature(*parsed, fn->spec); !s.ok()) return call.respond(Error(s));
     for (auto& t : parsed->inputs) *invoke.add_inputs() = std::move(t);
@@ -263,22 +265,24 @@ void RestApi::Invoke(Call call) {
           if (!result.ok()) return respond(Error(result.status()));
           HttpResponse r;
           if (tensors) {
-            auto body = RenderInferResponse(name, version, infer->id, result->response.outputs(),
-                                            infer->requested_outputs, max_output);
-            if (!body.ok()) return respond(Error(body.status()));
-            r.body = *std::move(body);
+            auto rendered = RenderHttpInferResponse(name, version, *infer,
+                                                    result->response.outputs(), max_output);
+            if (!rendered.ok()) return respond(Error(rendered.status()));
+            r = *std::move(rendered);
           } else {
             // wasm: the spec's, raw bytes as the function wrote them
             r.content_type = content_type;
             r.body = std::move(*result->response.mutable_raw());
           }
-          r.headers = {
-              {"X-Stoa-Tier", std::string(scheduler::TierName(result->tier))},
-              {"X-Stoa-Reason", std::string(scheduler::ReasonName(result->reason))},
-              {"X-Stoa-Predicted-Ms", Ms(result->predicted_ms)},
-              {"X-Stoa-Latency-Ms", Ms(result->latency_ms)},
-              {"X-Stoa-Cold-Start", result->cold_start ? "true" : "false"},
-          };
+          r.headers.insert(
+              r.headers.end(),
+              {
+                  {"X-Stoa-Tier", std::string(scheduler::TierName(result->tier))},
+                  {"X-Stoa-Reason", std::string(scheduler::ReasonName(result->reason))},
+                  {"X-Stoa-Predicted-Ms", Ms(result->predicted_ms)},
+                  {"X-Stoa-Latency-Ms", Ms(result->latency_ms)},
+                  {"X-Stoa-Cold-Start", result->cold_start ? "true" : "false"},
+              });
           respond(std::move(r));
         } catch (...) {
           respond(Error(common::InternalFromException("rendering the invocation's answer")));

@@ -47,7 +47,7 @@ void SortNodes(const Graph& graph, ::onnx::ModelProto& model) {
 v1::TensorSignature PortSignature(const GraphPort& port) {
   v1::TensorSignature sig;
   sig.set_name(port.name);
-  sig.set_datatype(v1::FP32);
+  sig.set_datatype(onnx::WireType(port.type));
   for (int64_t d : port.shape) sig.add_shape(d);
   return sig;
 }
@@ -177,16 +177,6 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
     absl::StatusOr<Graph> graph = onnx::BuildGraph(model, registry_, limits);
     if (!graph.ok()) return graph.status();
     onnx::OptimizeForCpu(*graph);
-    for (const auto* ports : {&graph->inputs, &graph->outputs}) {
-      for (const GraphPort& p : *ports) {
-        if (p.type != onnx::ElementType::kFloat32) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(ports == &graph->inputs ? "input '" : "output '", p.name,
-                           "' has data type ", onnx::ElementTypeName(p.type),
-                           "; only FP32 (FLOAT) inputs and outputs are supported"));
-        }
-      }
-    }
     // The checker wants nodes in topological order; the engine accepts any
     // acyclic order, so check the model in the order the engine runs it.
     SortNodes(*graph, model);

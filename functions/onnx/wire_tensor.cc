@@ -4,28 +4,84 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/half.h"
+#include "proto/stoa/v1/datatype.h"
 
 namespace stoa::functions::onnx {
 namespace {
 
-// `t` already matches its signature: FP32, non-negative dimensions.
+// FP16 elements widened into an FP32 tensor.
+Tensor WidenHalf(Shape shape, const std::string& raw, size_t count) {
+  std::vector<float> data(count);
+  for (size_t i = 0; i < count; ++i) {
+    uint16_t h;
+    std::memcpy(&h, raw.data() + 2 * i, sizeof(h));
+    data[i] = common::HalfToFloat(h);
+  }
+  return Tensor::Float(std::move(shape), std::move(data));
+}
+
+// `t` already matches its signature: a declared datatype (or FP16 for
+// FP32), non-negative dimensions.
 absl::StatusOr<Tensor> ToEngineTensor(const std::string& name, const v1::Tensor& t) {
   const std::string where = absl::StrCat("input '", name, "': ");
   const Shape shape(t.shape().begin(), t.shape().end());
   absl::StatusOr<int64_t> count = ElementCount(shape);
   if (!count.ok()) return absl::InvalidArgumentError(where + std::string(count.status().message()));
-  if (*count > static_cast<int64_t>(t.raw().size() / sizeof(float)) ||
-      t.raw().size() != static_cast<size_t>(*count) * sizeof(float)) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "shape ", ShapeString(shape), " needs ",
-                                                   *count * 4, " bytes of FP32 data, got ",
-                                                   t.raw().size()));
+  const size_t element = v1::DataTypeBytes(t.datatype());
+  const std::optional<ElementType> type =
+      t.datatype() == v1::FP16 ? std::optional(ElementType::kFloat32) : EngineType(t.datatype());
+  if (!type.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "datatype ",
+                                                   v1::DataType_Name(t.datatype()),
+                                                   " is not one the engine computes with"));
   }
-  std::vector<float> data(static_cast<size_t>(*count));
-  if (!data.empty()) std::memcpy(data.data(), t.raw().data(), t.raw().size());
-  return Tensor::Float(shape, std::move(data));
+  if (static_cast<uint64_t>(*count) > t.raw().size() / element ||
+      t.raw().size() != static_cast<size_t>(*count) * element) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "shape ", ShapeString(shape), " needs ", static_cast<uint64_t>(*count) * element,
+        " bytes of ", v1::DataType_Name(t.datatype()), " data, got ", t.raw().size()));
+  }
+  if (t.datatype() == v1::FP16) return WidenHalf(shape, t.raw(), static_cast<size_t>(*count));
+  Tensor out = Tensor::Empty(*type, shape);
+  if (!t.raw().empty()) std::memcpy(out.mutable_raw(), t.raw().data(), t.raw().size());
+  return out;
 }
 
 }  // namespace
+
+v1::DataType WireType(ElementType type) {
+  switch (type) {
+    case ElementType::kFloat32:
+      return v1::FP32;
+    case ElementType::kFloat64:
+      return v1::FP64;
+    case ElementType::kInt64:
+      return v1::INT64;
+    case ElementType::kInt32:
+      return v1::INT32;
+    case ElementType::kBool:
+      return v1::BOOL;
+  }
+  return v1::DATA_TYPE_UNSPECIFIED;
+}
+
+std::optional<ElementType> EngineType(v1::DataType type) {
+  switch (type) {
+    case v1::FP32:
+      return ElementType::kFloat32;
+    case v1::FP64:
+      return ElementType::kFloat64;
+    case v1::INT64:
+      return ElementType::kInt64;
+    case v1::INT32:
+      return ElementType::kInt32;
+    case v1::BOOL:
+      return ElementType::kBool;
+    default:
+      return std::nullopt;
+  }
+}
 
 absl::StatusOr<std::vector<Tensor>> RequestTensors(const Signature& declared,
                                                    const std::vector<v1::Tensor>& given) {
@@ -49,9 +105,10 @@ std::vector<v1::Tensor> ResponseTensors(const Signature& declared,
     const Tensor& t = outputs[i];
     v1::Tensor& o = wire[i];
     o.set_name(declared[static_cast<int>(i)].name());
-    o.set_datatype(v1::FP32);
+    o.set_datatype(WireType(t.type()));
     for (int64_t d : t.shape()) o.add_shape(d);
-    o.set_raw(reinterpret_cast<const char*>(t.floats().data()), t.floats().size_bytes());
+    o.set_raw(reinterpret_cast<const char*>(t.raw()),
+              static_cast<size_t>(t.size()) * ElementSize(t.type()));
   }
   return wire;
 }

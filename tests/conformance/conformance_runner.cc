@@ -43,6 +43,8 @@ std::vector<fs::path> Numbered(const fs::path& dir, const std::string& prefix) {
   return files;
 }
 
+}  // namespace
+
 std::string LoadTensor(const fs::path& path, Tensor& out) {
   std::string bytes;
   if (!ReadFile(path, bytes)) return absl::StrCat("cannot read ", path.string());
@@ -53,6 +55,8 @@ std::string LoadTensor(const fs::path& path, Tensor& out) {
   out = *std::move(t);
   return "";
 }
+
+namespace {
 
 double ValueAt(const Tensor& t, int64_t i) {
   switch (t.type()) {
@@ -70,7 +74,8 @@ double ValueAt(const Tensor& t, int64_t i) {
   return 0;
 }
 
-// "" when equal within tolerance.
+}  // namespace
+
 std::string Compare(const Tensor& got, const Tensor& want, const Tolerance& tol) {
   if (got.type() != want.type()) {
     return absl::StrCat("type ", ElementTypeName(got.type()), ", expected ",
@@ -90,8 +95,6 @@ std::string Compare(const Tensor& got, const Tensor& want, const Tolerance& tol)
   }
   return "";
 }
-
-}  // namespace
 
 TestResult RunConformanceTest(const std::string& suite, const std::string& dir,
                               const functions::onnx::OpRegistry& registry,

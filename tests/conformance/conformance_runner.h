@@ -12,10 +12,12 @@
 // Thread safety: RunConformanceTest is reentrant.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "functions/onnx/op_registry.h"
+#include "functions/onnx/tensor.h"
 
 namespace stoa::conformance {
 
@@ -42,6 +44,13 @@ TestResult RunConformanceTest(const std::string& suite, const std::string& dir,
 std::vector<TestResult> RunConformanceSuite(const std::string& root, const std::string& suite,
                                             const functions::onnx::OpRegistry& registry,
                                             const Tolerance& tolerance = {});
+
+// A TensorProto file (input_0.pb, ...) as an engine tensor; "" or why not.
+std::string LoadTensor(const std::filesystem::path& path, functions::onnx::Tensor& out);
+// "" when `got` equals `want` in type, shape and values within `tol`, else
+// the first difference.
+std::string Compare(const functions::onnx::Tensor& got, const functions::onnx::Tensor& want,
+                    const Tolerance& tol);
 
 // Pass list file: one "<suite>/<test>" per line; '#' starts a comment.
 std::vector<std::string> ReadPassList(const std::string& path);

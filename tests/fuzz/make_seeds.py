@@ -215,6 +215,30 @@ def seeds():
         if path.stat().st_size <= 64 * 1024:
             wasm[path.name] = path.read_bytes()
     yield "wasm_load", wasm
+    def binary(header, tail=b"", length=None):
+        h = j(header)
+        return str(len(h) if length is None else length).encode() + b"\n" + h + tail
+    f32 = {"name": "x", "shape": [1, 2], "datatype": "FP32", "parameters": {"binary_data_size": 8}}
+    yield "kserve_binary", {
+        "fp32": binary({"inputs": [f32], "parameters": {"binary_data_output": True}},
+                       b"\x00\x00\x80\x3f\x00\x00\x00\xc0"),
+        "mixed": binary({"id": "m", "inputs": [
+            {"name": "i", "shape": [2], "datatype": "INT64", "parameters": {"binary_data_size": 16}},
+            {"name": "m", "shape": [3], "datatype": "BOOL", "data": [True, False, True]},
+            {"name": "h", "shape": [1], "datatype": "FP16", "parameters": {"binary_data_size": 2}}],
+            "outputs": [{"name": "i", "parameters": {"binary_data": True}}]},
+            b"\x01" + b"\x00" * 7 + b"\xff" * 8 + b"\x00\x3c"),
+        "json-only": b"\n" + j(INFER_TYPES),
+        "short": binary({"inputs": [f32]}, b"\x00\x00"),
+        "long": binary({"inputs": [f32]}, b"\x00" * 12),
+        "past-body": binary({"inputs": [f32]}, b"\x00" * 8, length=999),
+        "size-mismatch": binary({"inputs": [dict(f32, parameters={"binary_data_size": 4})]}, b"\x00" * 4),
+        "huge-size": binary({"inputs": [dict(f32, parameters={"binary_data_size": 18446744073709551615})]}),
+        "bytes": binary({"inputs": [{"name": "s", "shape": [1], "datatype": "BYTES",
+                                     "parameters": {"binary_data_size": 7}}]}, b"\x03\x00\x00\x00abc"),
+        "empty": binary({"inputs": [{"name": "e", "shape": [0, 4], "datatype": "UINT8",
+                                     "parameters": {"binary_data_size": 0}}]}),
+    }
     yield "linkem_control", {
         "get": b"GET /link\n",
         "put": b'PUT /link\n{"delay_ms":45,"jitter_ms":5,"rate_mbit":7.21,"loss":0.01}',

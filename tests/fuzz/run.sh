@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 say() { echo "fuzz: $*"; }
-all_targets=(http_request multipart kserve_codec spec_json policy_config onnx_load wasm_load
+all_targets=(http_request multipart kserve_codec kserve_binary spec_json policy_config onnx_load wasm_load
              linkem_control)
 target=${1:-}
 minutes=${2:-1}

@@ -157,15 +157,71 @@ TEST(OnnxRuntimeTest, RefusesMissingValueAndDoubleProducer) {
   EXPECT_THAT(LoadError(no_output), HasSubstr("output 'y' is not produced by any node"));
 }
 
-TEST(OnnxRuntimeTest, RefusesNonFp32InputsAndOutputs) {
-  ::onnx::ModelProto m = MakeModel({MakeNode("Identity", "id", {"ids"}, {"y"})},
-                                   {ValueInfo("ids", {2}, ::onnx::TensorProto::INT64)},
-                                   {ValueInfo("y", {2}, ::onnx::TensorProto::INT64)});
-  EXPECT_THAT(LoadError(m), HasSubstr("input 'ids' has data type INT64"));
-  ::onnx::ModelProto out =
-      MakeModel({MakeNode("Identity", "id", {"x"}, {"y"})}, {ValueInfo("x", {2})},
-                {ValueInfo("y", {2}, ::onnx::TensorProto::DOUBLE)});
-  EXPECT_THAT(LoadError(out), HasSubstr("output 'y' has data type FP64; only FP32"));
+v1::Tensor RawTensor(std::string name, v1::DataType type, std::vector<int64_t> shape,
+                     std::string raw) {
+  v1::Tensor t;
+  t.set_name(std::move(name));
+  t.set_datatype(type);
+  for (int64_t d : shape) t.add_shape(d);
+  t.set_raw(std::move(raw));
+  return t;
+}
+
+template <typename T>
+std::string Bytes(std::vector<T> values) {
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+}
+
+// Every element type the engine computes with is a model input and output
+// (issue 12: INT64 ids, BOOL masks, FP64 outputs), unchanged both ways.
+TEST(OnnxRuntimeTest, EveryEngineDatatypeIsAnInputAndAnOutput) {
+  const std::vector<std::pair<::onnx::TensorProto::DataType, v1::DataType>> types = {
+      {::onnx::TensorProto::FLOAT, v1::FP32},
+      {::onnx::TensorProto::DOUBLE, v1::FP64},
+      {::onnx::TensorProto::INT64, v1::INT64},
+      {::onnx::TensorProto::INT32, v1::INT32},
+      {::onnx::TensorProto::BOOL, v1::BOOL}};
+  for (const auto& [onnx_type, wire_type] : types) {
+    SCOPED_TRACE(v1::DataType_Name(wire_type));
+    absl::StatusOr<LoadedFunctionPtr> f =
+        LoadModel(MakeModel({MakeNode("Identity", "id", {"x"}, {"y"})},
+                            {ValueInfo("x", {3}, onnx_type)}, {ValueInfo("y", {3}, onnx_type)}));
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ((*f)->spec().inputs(0).datatype(), wire_type);
+    EXPECT_EQ((*f)->spec().outputs(0).datatype(), wire_type);
+    const size_t size = wire_type == v1::BOOL                             ? 1
+                        : wire_type == v1::FP64 || wire_type == v1::INT64 ? 8
+                                                                          : 4;
+    std::string raw(3 * size, '\0');
+    for (size_t i = 0; i < raw.size(); i += size) raw[i] = static_cast<char>(1 + i / size % 2);
+    if (wire_type == v1::BOOL) raw = std::string("\1\0\1", 3);
+    InvocationInput in;
+    in.tensors.push_back(RawTensor("x", wire_type, {3}, raw));
+    absl::StatusOr<InvocationOutput> out = (*f)->Invoke(in);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->tensors[0].datatype(), wire_type);
+    EXPECT_EQ(out->tensors[0].raw(), raw);
+    in.tensors[0].set_raw(raw.substr(1));
+    EXPECT_THAT((*f)->Invoke(in).status().message(),
+                HasSubstr("needs " + std::to_string(raw.size())));
+  }
+}
+
+// FP16 has no kernels: given for an FP32 input it is widened exactly.
+TEST(OnnxRuntimeTest, Fp16InputIsWidenedToFp32) {
+  absl::StatusOr<LoadedFunctionPtr> f = LoadModel(MakeModel(
+      {MakeNode("Relu", "r", {"x"}, {"y"})}, {ValueInfo("x", {4})}, {ValueInfo("y", {4})}));
+  ASSERT_TRUE(f.ok()) << f.status();
+  InvocationInput in;
+  // 1.0, -2.0, 0.5, 65504 (the largest half).
+  in.tensors.push_back(
+      RawTensor("x", v1::FP16, {4}, Bytes<uint16_t>({0x3c00, 0xc000, 0x3800, 0x7bff})));
+  absl::StatusOr<InvocationOutput> out = (*f)->Invoke(in);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->tensors[0].datatype(), v1::FP32);
+  EXPECT_THAT(Floats(out->tensors[0]), ElementsAre(1.0f, 0.0f, 0.5f, 65504.0f));
+  in.tensors[0].set_datatype(v1::UINT8);
+  EXPECT_EQ((*f)->Invoke(in).status().message(), "input 'x': expected datatype FP32, got UINT8");
 }
 
 TEST(OnnxRuntimeTest, RefusesBadAttributesAndArity) {

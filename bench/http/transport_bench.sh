@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The transport table of issue 12: one detector-sized model (1x3x320x320
+# FP32 in, 1x1x320x320 out; bench/http/make_detector_model.py) timed as the
+# engine alone, then through the gateway as KServe JSON, the binary data
+# extension and (when the gateway has --grpc-listen) gRPC ModelInfer; p50
+# per request and the overhead over the engine's own time.
+#   bench/http/transport_bench.sh [n=30] [tier=edge|cloud] [BUILD_DIR]
+# STOA_SERVER_BIN=DIR takes stoa-gateway and stoa-executor from DIR (e.g. a
+# build of an older commit); STOA_ONLY=json times the JSON path only (a
+# gateway from before the binary extension).
+# Pins the gateway, the executor and the client to one CPU (requests are
+# sequential, so they take turns; the engine alone runs on the same core) when the
+# machine has them (taskset); run it on a quiet machine and repeat.
+# Needs the release build of stoa-gateway, stoa-executor and
+# stoa-bench-transport, and Debian's python3-onnx.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+n=${1:-30}
+tier=${2:-edge}
+build=${3:-$root/build/release}
+bin=$build/bin
+server_bin=${STOA_SERVER_BIN:-$bin}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+cpus=$(nproc)
+pin() { if [[ $cpus -ge 2 ]]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+
+start() {  # cpu name args... -> sets addr
+  local cpu=$1 name=$2; shift 2
+  mkfifo "$work/$name.out"
+  if [[ $cpus -ge 2 ]]; then
+    taskset -c "$cpu" "$server_bin/$name" "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  else
+    "$server_bin/$name" "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  fi
+  pids+=($!)
+  exec 3<"$work/$name.out"
+  read -r -t 30 line <&3
+  cat <&3 >/dev/null &
+  exec 3<&-
+  addr=${line##* listening on }
+}
+
+model=$work/detector_sized.onnx
+/usr/bin/python3 bench/http/make_detector_model.py "$model"
+start 0 stoa-executor --listen 127.0.0.1:0 --log-level warn
+executor=$addr
+grpc_args=()
+grpc_port=""
+gateway_help=$("$server_bin/stoa-gateway" --help 2>&1 || true)
+if [[ $gateway_help == *--grpc-listen* ]]; then
+  grpc_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  grpc_args=(--grpc-listen "127.0.0.1:$grpc_port")
+fi
+start 0 stoa-gateway --listen 127.0.0.1:0 --data-dir "$work/data" --cloud "$executor" \
+  --log-level warn --body-limit-mb 64 "${grpc_args[@]}"
+gateway=$addr
+curl -sf -o /dev/null -F 'spec={"name":"detector","runtime":"onnx"};type=application/json' \
+  -F "artifact=@$model;type=application/octet-stream" "http://$gateway/v1/functions"
+client_args=(--model "$model" --name detector --http "$gateway" --tier "$tier" --n "$n")
+[[ -n $grpc_port ]] && client_args+=(--grpc "127.0.0.1:$grpc_port")
+[[ -n ${STOA_ONLY:-} ]] && client_args+=(--only "$STOA_ONLY")
+pin 0 "$bin/stoa-bench-transport" "${client_args[@]}"

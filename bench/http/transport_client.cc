@@ -1,0 +1,206 @@
+// stoa-bench-transport: what each transport adds to one tensor model's
+// invocation. Times, back to back on one model and one input:
+//   engine  OnnxRuntime::Invoke in this process (the engine's own time)
+//   json    POST /v2/models/{name}/infer, KServe JSON in and out
+//   binary  the same with the binary data extension in and out
+//   grpc    inference.GRPCInferenceService/ModelInfer, raw contents
+// and prints p50/p90 per request and the overhead over the engine.
+//   stoa-bench-transport --model M.onnx --name NAME --http HOST:PORT
+//                        [--grpc HOST:PORT] [--tier edge|cloud] [--n 30]
+//                        [--token T] [--only json]   (json: a gateway without binary)
+// The model has one FP32 input and one output; the input is filled with a
+// fixed pseudo-random pattern. Requests are built once, outside the timing.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "functions/onnx/onnx_runtime.h"
+#include "inference/grpc_service.grpc.pb.h"
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+struct Stats {
+  double p50_ms = 0, p90_ms = 0;
+};
+
+// Round robin over the paths, so that the noise of a shared machine falls
+// on all of them alike; 3 warm-up rounds first.
+std::vector<Stats> TimeInterleaved(int n, const std::vector<std::function<bool()>>& paths) {
+  std::vector<std::vector<double>> ms(paths.size());
+  for (int round = -3; round < n; ++round) {
+    for (size_t p = 0; p < paths.size(); ++p) {
+      const auto start = Clock::now();
+      if (!paths[p]()) return {};
+      const double took = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      if (round >= 0) ms[p].push_back(took);
+    }
+  }
+  std::vector<Stats> stats;
+  for (auto& v : ms) {
+    std::sort(v.begin(), v.end());
+    stats.push_back({v[v.size() / 2], v[v.size() * 9 / 10]});
+  }
+  return stats;
+}
+
+class HttpConnection {
+ public:
+  explicit HttpConnection(const std::string& address) : stream_(io_) {
+    const size_t colon = address.rfind(':');
+    tcp::resolver resolver(io_);
+    stream_.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+  }
+  // Status 200 expected; the body's size as a sanity check.
+  bool Post(const std::string& target, const std::string& body,
+            const std::vector<std::pair<std::string, std::string>>& headers) {
+    http::request<http::string_body> req{http::verb::post, target, 11};
+    req.set(http::field::host, "bench");
+    req.set(http::field::content_type, "application/json");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream_, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1u << 30);
+    http::read(stream_, buffer, parser);
+    if (parser.get().result_int() != 200) {
+      std::fprintf(stderr, "HTTP %d: %.300s\n", parser.get().result_int(),
+                   parser.get().body().c_str());
+      return false;
+    }
+    return !parser.get().body().empty();
+  }
+
+ private:
+  boost::asio::io_context io_;
+  beast::tcp_stream stream_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::map<std::string, std::string> Args(int argc, char** argv) {
+  std::map<std::string, std::string> args = {{"--tier", "edge"}, {"--n", "30"}};
+  for (int i = 1; i + 1 < argc; i += 2) args[argv[i]] = argv[i + 1];
+  return args;
+}
+
+void Print(const char* name, const Stats& s, double engine_ms) {
+  std::printf("%-8s %10.2f %10.2f %10.2f %9.1f%%\n", name, s.p50_ms, s.p90_ms, s.p50_ms - engine_ms,
+              engine_ms > 0 ? 100.0 * (s.p50_ms / engine_ms - 1) : 0.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = Args(argc, argv);
+  const int n = std::stoi(args["--n"]);
+  const std::string name = args["--name"];
+  stoa::functions::OnnxRuntime runtime;
+  stoa::v1::FunctionSpec spec;
+  spec.set_name(name);
+  auto fn = runtime.Load(spec, ReadFile(args["--model"]));
+  if (!fn.ok()) {
+    std::fprintf(stderr, "load: %s\n", fn.status().ToString().c_str());
+    return 1;
+  }
+  const auto& sig = (*fn)->spec().inputs(0);
+  std::vector<int64_t> shape(sig.shape().begin(), sig.shape().end());
+  for (int64_t& d : shape) d = d < 0 ? 1 : d;
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;
+  std::vector<float> values(static_cast<size_t>(count));
+  uint32_t x = 12345;
+  for (float& v : values) v = static_cast<float>((x = x * 1664525u + 1013904223u) >> 8) / (1 << 24);
+  const std::string raw(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+  std::string shape_json = "[";
+  for (size_t i = 0; i < shape.size(); ++i) shape_json += (i ? "," : "") + std::to_string(shape[i]);
+  shape_json += "]";
+
+  stoa::functions::InvocationInput in;
+  stoa::v1::Tensor t;
+  t.set_name(sig.name());
+  t.set_datatype(stoa::v1::FP32);
+  for (int64_t d : shape) t.add_shape(d);
+  t.set_raw(raw);
+  in.tensors.push_back(t);
+  std::vector<std::function<bool()>> paths = {[&] { return (*fn)->Invoke(in).ok(); }};
+
+  std::string json = "{\"inputs\":[{\"name\":\"" + sig.name() + "\",\"shape\":" + shape_json +
+                     ",\"datatype\":\"FP32\",\"data\":[";
+  char buf[32];
+  for (size_t i = 0; i < values.size(); ++i) {
+    json += i ? "," : "";
+    json.append(buf, std::snprintf(buf, sizeof(buf), "%.9g", values[i]));
+  }
+  json += "]}]}";
+  const std::string header =
+      "{\"inputs\":[{\"name\":\"" + sig.name() + "\",\"shape\":" + shape_json +
+      ",\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size\":" + std::to_string(raw.size()) +
+      "}}],\"parameters\":{\"binary_data_output\":true}}";
+  const std::string binary = header + raw;
+  const std::string target = "/v2/models/" + name + "/infer?tier=" + args["--tier"];
+  HttpConnection connection(args["--http"]);
+  std::vector<std::pair<std::string, std::string>> auth;
+  if (args.count("--token")) auth.emplace_back("Authorization", "Bearer " + args["--token"]);
+  paths.push_back([&] { return connection.Post(target, json, auth); });
+  auto binary_headers = auth;
+  binary_headers.emplace_back("Inference-Header-Content-Length", std::to_string(header.size()));
+  if (args["--only"] != "json") {
+    paths.push_back([&] { return connection.Post(target, binary, binary_headers); });
+  }
+
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
+  inference::ModelInferRequest request;
+  if (args.count("--grpc") && args["--only"] != "json") {
+    grpc::ChannelArguments channel_args;
+    channel_args.SetMaxReceiveMessageSize(256 << 20);
+    channel_args.SetMaxSendMessageSize(256 << 20);
+    stub = inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(
+        args["--grpc"], grpc::InsecureChannelCredentials(), channel_args));
+    request.set_model_name(name);
+    auto* input = request.add_inputs();
+    input->set_name(sig.name());
+    input->set_datatype("FP32");
+    for (int64_t d : shape) input->add_shape(d);
+    request.add_raw_input_contents(raw);
+    paths.push_back([&] {
+      grpc::ClientContext context;
+      if (args.count("--token")) context.AddMetadata("authorization", "Bearer " + args["--token"]);
+      inference::ModelInferResponse response;
+      grpc::Status s = stub->ModelInfer(&context, request, &response);
+      if (!s.ok()) std::fprintf(stderr, "gRPC: %s\n", s.error_message().c_str());
+      return s.ok() && response.raw_output_contents_size() == 1;
+    });
+  }
+  const std::vector<Stats> stats = TimeInterleaved(n, paths);
+  if (stats.empty()) return 1;
+  std::printf("model %s, input %s FP32 (%zu bytes), JSON request %zu bytes, tier %s, n=%d\n",
+              name.c_str(), shape_json.c_str(), raw.size(), json.size(), args["--tier"].c_str(), n);
+  std::printf("%-8s %10s %10s %10s %10s\n", "path", "p50_ms", "p90_ms", "added_ms", "overhead");
+  const char* names[] = {"engine", "json", "binary", "grpc"};
+  for (size_t p = 0; p < stats.size(); ++p) Print(names[p], stats[p], stats[0].p50_ms);
+  return 0;
+}
