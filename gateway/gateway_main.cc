@@ -72,6 +72,7 @@
 #include "gateway/dispatcher.h"
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
+#include "gateway/kserve_grpc_service.h"
 #include "gateway/rest_api.h"
 #include "gateway/security_flags.h"
 #include "scheduler/placement_scheduler.h"
@@ -90,6 +91,7 @@ constexpr int kCancelledAnswerMs = 600;
 
 struct Flags {
   std::string listen = "127.0.0.1:8080";
+  std::string grpc_listen;  // the KServe v2 gRPC inference service; "" = off
   std::string data_dir = "./stoa-data";
   std::string cloud;
   std::string edge = "in-process";
@@ -127,6 +129,8 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   CLI::App app("stoa-gateway: the Stoa REST API, placing each invocation on the edge or cloud");
   app.add_option("--listen", flags.listen, "HOST:PORT (port 0 picks a free port)")
       ->capture_default_str();
+  app.add_option("--grpc-listen", flags.grpc_listen,
+                 "HOST:PORT of the KServe v2 gRPC inference service (off when empty)");
   app.add_option("--data-dir", flags.data_dir, "where functions and the policy are stored")
       ->capture_default_str();
   app.add_option("--cloud", flags.cloud,
@@ -365,6 +369,22 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   api_options.access = security->access.get();
   api_options.audit = security->audit.get();
   stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);
+  stoa::gateway::KserveGrpcService kserve_grpc(
+      lifecycle, dispatcher, {.access = security->access.get(), .limits = api_options.limits});
+  std::unique_ptr<stoa::executors::GrpcServer> grpc_server;
+  if (!flags.grpc_listen.empty()) {
+    auto started = stoa::gateway::StartKserveGrpcServer(
+        flags.grpc_listen, kserve_grpc,
+        {.tls_cert_file = flags.security.tls_cert,
+         .tls_key_file = flags.security.tls_key,
+         .max_message_bytes = stoa::common::GrpcMessageBytes(api_options.limits)});
+    if (!started.ok()) {
+      std::cerr << "stoa-gateway: --grpc-listen: " << started.status().message() << "\n";
+      return kExitStartFailed;
+    }
+    grpc_server = *std::move(started);
+    spdlog::info("KServe v2 gRPC inference service on {}", grpc_server->address());
+  }
   stoa::common::HttpServer::Options serving = http_options;
   serving.tls = security->tls;
   stoa::common::HttpServer server(serving, api);
@@ -382,6 +402,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
 
   const int signal_number = signals.Wait();
   signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
+  if (grpc_server != nullptr) grpc_server->Shutdown(flags.shutdown_grace_ms);
   StopServing(server, signal_number, flags.shutdown_grace_ms);
   spdlog::info("shutdown: stopping the executors (waiting at most {} ms for calls still running)",
                kShutdownMargin.count());
@@ -403,6 +424,17 @@ int main(int argc, char** argv) {
   if (auto s = stoa::gateway::CheckSecurityFlags(flags.security, *listen); !s.ok()) {
     std::cerr << "stoa-gateway: " << s.message() << "\n";
     return kExitBadFlags;
+  }
+  if (!flags.grpc_listen.empty()) {
+    // The gRPC port is held to the same rule as --listen: off loopback only
+    // with credentials (or --insecure).
+    absl::StatusOr<stoa::common::HostPort> grpc = stoa::common::ParseHostPort(flags.grpc_listen);
+    absl::Status s =
+        grpc.ok() ? stoa::gateway::CheckSecurityFlags(flags.security, *grpc) : grpc.status();
+    if (!s.ok()) {
+      std::cerr << "stoa-gateway: --grpc-listen: " << s.message() << "\n";
+      return kExitBadFlags;
+    }
   }
   flags.grpc = GrpcOptionsFrom(flags);
   if (auto s = stoa::executors::ApplyExecutorTlsFlags(flags.executor_tls, flags.grpc); !s.ok()) {
