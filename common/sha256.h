@@ -1,4 +1,5 @@
 // SHA-256 of a byte string, as 64 lowercase hex characters (OpenSSL).
+// Thread-safe.
 #pragma once
 
 #include <string>
