@@ -49,6 +49,7 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -402,8 +403,13 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
 
   const int signal_number = signals.Wait();
   signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
-  if (grpc_server != nullptr) grpc_server->Shutdown(flags.shutdown_grace_ms);
+  // Both front doors drain at once, within the one grace period.
+  std::thread grpc_drain;
+  if (grpc_server != nullptr) {
+    grpc_drain = std::thread([&] { grpc_server->Shutdown(flags.shutdown_grace_ms); });
+  }
   StopServing(server, signal_number, flags.shutdown_grace_ms);
+  if (grpc_drain.joinable()) grpc_drain.join();
   spdlog::info("shutdown: stopping the executors (waiting at most {} ms for calls still running)",
                kShutdownMargin.count());
   return 0;
