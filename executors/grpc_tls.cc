@@ -103,16 +103,21 @@ absl::StatusOr<std::string> CheckCaFile(const std::string& ca_file) {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ExecutorServerCredentials(
     const ServerTlsFiles& files) {
   RETURN_IF_ERROR(CheckCertificateAndKey(files.cert_file, files.key_file).status());
-  RETURN_IF_ERROR(CheckCaFile(files.client_ca_file).status());
+  const bool mutual = !files.client_ca_file.empty();
+  if (mutual) RETURN_IF_ERROR(CheckCaFile(files.client_ca_file).status());
   if (files.refresh_interval_s == 0) {
     return absl::InvalidArgumentError("the TLS file refresh interval must be at least 1 s");
   }
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       files.key_file, files.cert_file, files.client_ca_file, files.refresh_interval_s);
   grpc::experimental::TlsServerCredentialsOptions options(provider);
-  options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
-  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (mutual) {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::experimental::TlsServerCredentials(options);
   if (credentials == nullptr) return absl::InternalError("gRPC refused the TLS server options");

@@ -40,9 +40,12 @@
 namespace stoa::executors {
 
 struct ServerTlsFiles {
-  std::string cert_file;       // the executor's certificate (chain), PEM
-  std::string key_file;        // its private key, PEM
-  std::string client_ca_file;  // CA certificate(s) whose clients get in, PEM
+  std::string cert_file;  // the executor's certificate (chain), PEM
+  std::string key_file;   // its private key, PEM
+  // CA certificate(s) whose clients get in, PEM. "": server-only TLS, no
+  // client certificate asked (the gateway's KServe gRPC port, whose callers
+  // bring bearer tokens); the executor's flags always require one.
+  std::string client_ca_file;
   // How often gRPC re-reads the three files.
   unsigned int refresh_interval_s = 60;
 };

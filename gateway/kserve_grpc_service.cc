@@ -1,13 +1,11 @@
 #include "gateway/kserve_grpc_service.h"
 
-#include <grpcpp/security/server_credentials.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "executors/grpc_status.h"
+#include "executors/grpc_tls.h"
 #include "functions/signature.h"
 #include "gateway/kserve_grpc_codec.h"
 
@@ -189,13 +187,10 @@ absl::StatusOr<std::unique_ptr<executors::GrpcServer>> StartKserveGrpcServer(
   executors::GrpcServer::Options server;
   server.max_message_bytes = options.max_message_bytes;
   if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    absl::StatusOr<std::string> cert = common::ReadFile(options.tls_cert_file);
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = common::ReadFile(options.tls_key_file);
-    if (!key.ok()) return key.status();
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
-    server.credentials = grpc::SslServerCredentials(ssl);
+    ASSIGN_OR_RETURN(server.credentials,
+                     executors::ExecutorServerCredentials({.cert_file = options.tls_cert_file,
+                                                           .key_file = options.tls_key_file,
+                                                           .client_ca_file = ""}));
   }
   return executors::GrpcServer::Start(listen, &service, std::move(server));
 }

@@ -78,14 +78,17 @@ class KserveGrpcService final : public inference::GRPCInferenceService::Callback
 
 struct KserveGrpcServerOptions {
   // --tls-cert / --tls-key of the gateway (PEM files): the port serves TLS
-  // with them; both empty: plaintext.
+  // with them (executors::ExecutorServerCredentials without a client CA:
+  // checked up front, re-read every 60 s, so a rotated certificate reaches
+  // new connections as on HTTPS); both empty: plaintext.
   std::string tls_cert_file;
   std::string tls_key_file;
   int max_message_bytes = 64 * 1024 * 1024;
 };
 
 // Serves `service` on `listen` ("host:port", port 0 picks one). Errors:
-// INVALID_ARGUMENT for a bad address or unreadable TLS files, UNAVAILABLE
+// INVALID_ARGUMENT for a bad address or TLS files that are unreadable, not
+// PEM, mismatched or expired (naming the file), UNAVAILABLE
 // when the port cannot be bound.
 absl::StatusOr<std::unique_ptr<executors::GrpcServer>> StartKserveGrpcServer(
     const std::string& listen, KserveGrpcService& service, const KserveGrpcServerOptions& options);
