@@ -1,0 +1,111 @@
+// EventQueue: the gateway's durable queue of asynchronous invocations
+// (issue 13). Sources (async HTTP, the MQTT bridge) submit events; the queue
+// makes each durable, answers its submitter, runs it through the Invoker
+// when the scheduler can place it (re-placing events whose tier went away),
+// and keeps its outcome for the retention period.
+//
+//   Submit     makes `submission` durable (a record fsynced in the log,
+//              group commit) and then calls `on_durable` exactly once, from
+//              any thread, with the event's id. A submission whose
+//              dedup_key was already accepted within the retention period is
+//              not stored again: on_durable gets that event's id with
+//              duplicate = true, and it never runs twice. Errors:
+//              NOT_FOUND (no such function), INVALID_ARGUMENT (a bad field,
+//              named), RESOURCE_EXHAUSTED (over the queue's budget: the
+//              source answers 503 with Retry-After, or withholds its
+//              acknowledgement so the broker redelivers), UNAVAILABLE (the
+//              queue is stopping or its disk failed). Nothing is accepted
+//              unless on_durable reports an id.
+//   Get        the event's current record; nullopt when unknown (never
+//              accepted, or compacted after its retention).
+//   Cancel     a queued (not yet running) event becomes failed with
+//              CANCELLED; FAILED_PRECONDITION when it already runs or ran.
+//   List       records in a state (the dead letters: failed, expired).
+//   OnFinished registers a listener called once per event when it reaches
+//              a final state, after that state is durable (the MQTT bridge
+//              publishes results from it; the callback sender POSTs them).
+//              Listeners are added before Start and called from the queue's
+//              threads; they must not block for long.
+//
+// Thread safety: every method may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace stoa::gateway::events {
+
+// Where an event came from; what its source needs to answer it later.
+struct EventOrigin {
+  enum class Source { kHttp, kMqtt };
+  Source source = Source::kHttp;
+  std::string device_id;  // MQTT client id or X-Device-Id; "" when none
+  std::string principal;  // the authenticated identity's name, for audit
+};
+
+struct EventSubmission {
+  std::string function;
+  std::string body;
+  std::string content_type;
+  // Deduplication: an Idempotency-Key (HTTP) or the MQTT request id, scoped
+  // by source and function by the caller ("" = none).
+  std::string dedup_key;
+  EventOrigin origin;
+  // Where the result goes besides GET /v1/invocations/{id}: an MQTT topic
+  // (the v5 response topic or stoa/result/...) or a callback URL; "" none.
+  std::string reply_to;
+  std::string correlation_data;  // MQTT 5 correlation data, opaque
+  std::string forced_tier;       // "edge", "cloud" or "" (the scheduler)
+};
+
+struct Accepted {
+  std::string id;
+  bool duplicate = false;
+};
+
+enum class EventStatus { kQueued, kRunning, kSucceeded, kFailed, kExpired };
+const char* EventStatusName(EventStatus status);
+
+struct EventRecord {
+  std::string id;
+  std::string function;
+  EventStatus status = EventStatus::kQueued;
+  std::string tier;  // where it last ran, "" before
+  uint32_t attempts = 0;
+  absl::Time accepted_at;
+  absl::Time finished_at;  // absl::InfinitePast() while pending
+  std::string result_body;
+  std::string result_content_type;
+  std::string error_code;  // a google.rpc code name, "" on success
+  std::string error_message;
+  EventOrigin origin;
+  std::string reply_to;
+  std::string correlation_data;
+};
+
+class EventQueue {
+ public:
+  using DurableCallback = std::function<void(absl::StatusOr<Accepted>)>;
+  using FinishedListener = std::function<void(const EventRecord&)>;
+
+  virtual ~EventQueue() = default;
+  EventQueue(const EventQueue&) = delete;
+  EventQueue& operator=(const EventQueue&) = delete;
+
+  virtual void Submit(EventSubmission submission, DurableCallback on_durable) = 0;
+  virtual std::optional<EventRecord> Get(const std::string& id) const = 0;
+  virtual absl::Status Cancel(const std::string& id) = 0;
+  virtual std::vector<EventRecord> List(EventStatus status, size_t limit) const = 0;
+  virtual void OnFinished(FinishedListener listener) = 0;
+
+ protected:
+  EventQueue() = default;
+};
+
+}  // namespace stoa::gateway::events
