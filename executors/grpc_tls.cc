@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
 namespace stoa::executors {
@@ -126,13 +127,26 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ExecutorServerCredentia
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ExecutorChannelCredentials(
     const ChannelTlsFiles& files) {
-  ASSIGN_OR_RETURN(std::string ca_pem, CheckCaFile(files.ca_file));
-  ASSIGN_OR_RETURN(PemPair pair, CheckCertificateAndKey(files.cert_file, files.key_file));
-  grpc::SslCredentialsOptions options;
-  options.pem_root_certs = std::move(ca_pem);
-  options.pem_private_key = std::move(pair.key_pem);
-  options.pem_cert_chain = std::move(pair.cert_pem);
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::SslCredentials(options);
+  RETURN_IF_ERROR(CheckCaFile(files.ca_file).status());
+  RETURN_IF_ERROR(CheckCertificateAndKey(files.cert_file, files.key_file).status());
+  if (files.refresh_interval_s == 0) {
+    return absl::InvalidArgumentError("the TLS file refresh interval must be at least 1 s");
+  }
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      files.key_file, files.cert_file, files.ca_file, files.refresh_interval_s);
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_verify_server_certs(true);
+  // The chain check alone would let any certificate the CA signed stand for
+  // any executor: the name dialled (or GrpcExecutor's tls_server_name) must
+  // be in the executor's certificate, as with grpc::SslCredentials.
+  options.set_certificate_verifier(
+      std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
+  options.set_check_call_host(true);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::experimental::TlsCredentials(options);
   if (credentials == nullptr) return absl::InternalError("gRPC refused the TLS channel options");
   return credentials;
 }

@@ -18,8 +18,10 @@
 // verifies the executor's certificate against the CA and the target's host
 // name ("127.0.0.1:PORT" needs an IP SAN 127.0.0.1, "localhost:PORT" a DNS
 // SAN; "unix:PATH" is checked as "localhost"); GrpcExecutor::Options::
-// tls_server_name overrides the name checked. The files are read once:
-// rotating the client's certificate needs a new channel (a restart).
+// tls_server_name overrides the name checked. The three files are watched
+// like the server's (FileWatcherCertificateProvider): a rotated client
+// certificate, key or CA reaches new connections within refresh_interval_s,
+// without a restart.
 //
 // Both check their files up front with OpenSSL, so a wrong path, a file
 // that is not PEM, a key that does not belong to its certificate or an
@@ -54,6 +56,8 @@ struct ChannelTlsFiles {
   std::string ca_file;    // CA certificate(s) that signed the executors', PEM
   std::string cert_file;  // the client's certificate (chain), PEM
   std::string key_file;   // its private key, PEM
+  // How often gRPC re-reads the three files.
+  unsigned int refresh_interval_s = 60;
 };
 
 // INVALID_ARGUMENT when a file is missing, unreadable, holds no PEM

@@ -259,6 +259,42 @@ TEST_F(ExecutorTlsTest, RotatedFilesArePickedUpWithoutARestart) {
   EXPECT_TRUE(executor->Running());
 }
 
+TEST_F(ExecutorTlsTest, TheClientPicksUpRotatedFilesWithoutARestart) {
+  // The client (the gateway's side) reads its files from `live`, a copy of
+  // certs_ later replaced by the foreign set; one credentials object serves
+  // every channel, as in the gateway.
+  namespace fs = std::filesystem;
+  const std::string live = MakeTempDir("client-live");
+  for (const char* f : {"gateway.crt", "gateway.key", "ca.crt"}) {
+    fs::copy_file(certs_.Path(f), live + "/" + f);
+  }
+  auto credentials = ExecutorChannelCredentials(ChannelTlsFiles{
+      live + "/ca.crt", live + "/gateway.crt", live + "/gateway.key", /*refresh_interval_s=*/1});
+  ASSERT_TRUE(credentials.ok()) << credentials.status();
+  auto ours = StartExecutor("127.0.0.1:0");
+  auto theirs = Process::Start(
+      BinaryPath("stoa-executor"),
+      {"--listen", "127.0.0.1:0", "--threads", "2", "--tls-cert", foreign_.Path("executor.crt"),
+       "--tls-key", foreign_.Path("executor.key"), "--tls-client-ca", foreign_.Path("ca.crt")});
+  ASSERT_NE(ours, nullptr);
+  ASSERT_NE(theirs, nullptr);
+  ASSERT_TRUE(StatusWith(ours->address(), *credentials).ok());
+  EXPECT_FALSE(StatusWith(theirs->address(), *credentials).ok());
+
+  for (const char* f : {"gateway.key", "gateway.crt", "ca.crt"}) {
+    fs::copy_file(foreign_.Path(f), live + "/" + f + ".new");
+    fs::rename(live + "/" + f + ".new", live + "/" + f);
+  }
+  bool rotated = false;
+  for (int i = 0; i < 100 && !rotated; ++i) {
+    rotated = StatusWith(theirs->address(), *credentials).ok();
+    if (!rotated) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(rotated) << "the client's rotated files were not picked up within 10 s";
+  // The old CA no longer vouches for `ours`, nor ours' CA for our new certificate.
+  EXPECT_FALSE(StatusWith(ours->address(), *credentials).ok());
+}
+
 TEST_F(ExecutorTlsTest, SecureDefaultsAndBadFilesRefuseToStart) {
   const std::string bin = BinaryPath("stoa-executor");
   ExitResult open = RunToExit(bin, {"--listen", "0.0.0.0:0"});
