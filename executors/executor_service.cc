@@ -11,6 +11,7 @@
 #include "executors/grpc_status.h"
 #include "functions/spec_rules.h"
 #include "grpc/grpc_security_constants.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/security/server_credentials.h"
@@ -183,7 +184,14 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
       listen,
       options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
       unix_socket ? nullptr : &selected_port);
-  if (service != nullptr) builder.RegisterService(service);
+  // A health-only server still needs a service of its own for gRPC to poll
+  // its completion queue: the generic one answers UNIMPLEMENTED to the rest.
+  auto unimplemented = std::make_unique<grpc::CallbackGenericService>();
+  if (service != nullptr) {
+    builder.RegisterService(service);
+  } else {
+    builder.RegisterCallbackGenericService(unimplemented.get());
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || (!unix_socket && selected_port == 0)) {
     if (server != nullptr) server->Shutdown();
@@ -195,6 +203,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
   std::string service_name = options.health_service ? options.health_service_name : "";
   auto started = std::unique_ptr<GrpcServer>(new GrpcServer(
       std::move(server), std::move(bound), unix_socket ? 0 : selected_port, service_name));
+  started->unimplemented_ = std::move(unimplemented);
   if (options.health_service) started->SetServing(true);
   return started;
 }

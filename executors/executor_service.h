@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "common/request_limits.h"
 #include "executors/executor.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "stoa/v1/executor.grpc.pb.h"
@@ -126,6 +127,8 @@ class GrpcServer {
         port_(port),
         service_name_(std::move(service_name)) {}
 
+  // Declared first, destroyed after server_ (a health-only server's service).
+  std::unique_ptr<grpc::CallbackGenericService> unimplemented_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int port_;
