@@ -71,6 +71,17 @@ std::optional<HealthCheckResponse::ServingStatus> Check(const std::string& addre
   return response.status();
 }
 
+// Polls `done` every 10 ms for up to `limit`; whether it became true.
+template <typename F>
+bool Eventually(milliseconds limit, F done) {
+  const Clock::time_point end = Clock::now() + limit;
+  while (Clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return done();
+}
+
 bool ExitedWith(const std::optional<int>& status, int code) {
   return status && WIFEXITED(*status) && WEXITSTATUS(*status) == code;
 }
@@ -117,23 +128,48 @@ class Load {
 // of them were not 200; prints the tally.
 int FailuresAcceptedBefore(const std::vector<Outcome>& outcomes, Clock::time_point signal,
                            const char* what) {
-  int before = 0, failed = 0, after = 0, after_ok = 0;
+  int before = 0, failed = 0, window = 0, window_ok = 0, after = 0, after_ok = 0;
   for (const Outcome& o : outcomes) {
     if (o.sent + kAccepted <= signal) {
       ++before;
       failed += o.status != 200;
+    } else if (o.sent <= signal) {
+      ++window;
+      window_ok += o.status == 200;
     } else {
       ++after;
       after_ok += o.status == 200;
     }
   }
   std::printf(
-      "%s: %d requests sent before the signal, %d failed; %d sent around or after it "
-      "(%d answered 200)\n",
-      what, before, failed, after, after_ok);
+      "%s: %d requests sent >= 250 ms before the signal, %d failed; %d sent in the last "
+      "250 ms before it (%d answered 200); %d sent after it (%d answered 200)\n",
+      what, before, failed, window, window_ok, after, after_ok);
   EXPECT_GT(before, 0);
   return failed;
 }
+
+// One call of `slow` (ms) on `tier`, on its own thread: it keeps the
+// process draining long enough for the readiness checks after the signal.
+class LongCall {
+ public:
+  LongCall(const std::string& address, const std::string& tier, int ms)
+      : thread_([this, address, tier, ms] {
+          HttpClient client(address);
+          status_ = client
+                        .Request("POST", "/v1/functions/slow/invoke?tier=" + tier,
+                                 std::to_string(ms), "text/plain", 30000)
+                        .status;
+        }) {}
+  int Wait() {
+    thread_.join();
+    return status_;
+  }
+
+ private:
+  int status_ = 0;
+  std::thread thread_;
+};
 
 class RollingUpdateTest : public ::testing::Test {
  protected:
@@ -177,33 +213,52 @@ TEST_F(RollingUpdateTest, ExecutorHealthServiceAnswersOnBothPorts) {
 
 TEST_F(RollingUpdateTest, ExecutorSigtermUnderLoadTurnsNotServingAndLosesNoAcceptedCall) {
   Load load(gateway_->address(), "cloud", 4, 300);
-  std::this_thread::sleep_for(milliseconds(1500));
+  std::this_thread::sleep_for(milliseconds(1200));
+  LongCall long_call(gateway_->address(), "cloud", 2500);
+  std::this_thread::sleep_for(milliseconds(300));
   const Clock::time_point signal = Clock::now();
   ASSERT_EQ(::kill(executor_->pid(), SIGTERM), 0);
-  std::this_thread::sleep_for(milliseconds(50));
-  // Calls of 300 ms are still running: the process drains, not serving.
+  // Readiness turns false as soon as the signal is handled, while the 2.5 s
+  // call still runs: the process drains, not serving.
+  const bool flipped = Eventually(milliseconds(1500), [&] {
+    return Check(health_address_, "stoa.v1.Executor") == HealthCheckResponse::NOT_SERVING;
+  });
+  EXPECT_TRUE(flipped) << "the health port never said NOT_SERVING";
   EXPECT_TRUE(executor_->Running());
   EXPECT_EQ(Check(health_address_, ""), HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(Check(health_address_, "stoa.v1.Executor"), HealthCheckResponse::NOT_SERVING);
   EXPECT_NE(Check(executor_->address(), ""), HealthCheckResponse::SERVING);
+  std::printf(
+      "executor: NOT_SERVING %ld ms after SIGTERM\n",
+      static_cast<long>(std::chrono::duration_cast<milliseconds>(Clock::now() - signal).count()));
   std::optional<int> status = executor_->WaitExit(kGraceMs + kSlackMs);
   EXPECT_TRUE(ExitedWith(status, 0));
+  EXPECT_EQ(long_call.Wait(), 200);
   std::vector<Outcome> outcomes = load.Stop();
   EXPECT_EQ(FailuresAcceptedBefore(outcomes, signal, "executor SIGTERM"), 0);
 }
 
 TEST_F(RollingUpdateTest, GatewaySigtermUnderLoadFailsReadinessAndLosesNoAcceptedRequest) {
   Load load(gateway_->address(), "edge", 4, 300);
-  std::this_thread::sleep_for(milliseconds(1500));
+  std::this_thread::sleep_for(milliseconds(1200));
+  LongCall long_call(gateway_->address(), "edge", 2500);
+  std::this_thread::sleep_for(milliseconds(300));
   const Clock::time_point signal = Clock::now();
   ASSERT_EQ(::kill(gateway_->pid(), SIGTERM), 0);
-  std::this_thread::sleep_for(milliseconds(50));
+  // The kubelet probes on a new connection: refused (status 0) is a
+  // failure. It fails as soon as the signal is handled, while the 2.5 s
+  // request is still being answered.
+  const bool flipped = Eventually(milliseconds(1500), [&] {
+    HttpClient probe(gateway_->address());
+    return probe.Request("GET", "/readyz", "", "", 500).status != 200;
+  });
+  EXPECT_TRUE(flipped) << "/readyz kept answering 200 after SIGTERM";
   EXPECT_TRUE(gateway_->Running());
-  // The kubelet probes on a new connection: refused (status 0) is a failure.
-  HttpClient probe(gateway_->address());
-  EXPECT_NE(probe.Request("GET", "/readyz", "", "", 1000).status, 200);
+  std::printf(
+      "gateway: /readyz failing %ld ms after SIGTERM\n",
+      static_cast<long>(std::chrono::duration_cast<milliseconds>(Clock::now() - signal).count()));
   std::optional<int> status = gateway_->WaitExit(kGraceMs + kSlackMs);
   EXPECT_TRUE(ExitedWith(status, 0));
+  EXPECT_EQ(long_call.Wait(), 200);
   std::vector<Outcome> outcomes = load.Stop();
   EXPECT_EQ(FailuresAcceptedBefore(outcomes, signal, "gateway SIGTERM"), 0);
 }
