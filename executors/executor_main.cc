@@ -210,6 +210,17 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(const
   return credentials;
 }
 
+// The plaintext health-only port of --health-listen (null when not asked).
+absl::StatusOr<std::unique_ptr<stoa::executors::GrpcServer>> StartHealthServer(
+    const std::string& listen) {
+  if (listen.empty()) return nullptr;
+  stoa::executors::GrpcServer::Options options;
+  options.health_service = true;
+  auto started = stoa::executors::GrpcServer::Start(listen, nullptr, options);
+  if (started.ok()) spdlog::info("gRPC health service on {}", (*started)->address());
+  return started;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -268,18 +279,11 @@ int main(int argc, char** argv) {
     std::cerr << "stoa-executor: " << server.status().message() << "\n";
     return absl::IsInvalidArgument(server.status()) ? kExitBadFlags : kExitStartFailed;
   }
-  std::unique_ptr<stoa::executors::GrpcServer> health_server;
-  if (!flags.health_listen.empty()) {
-    stoa::executors::GrpcServer::Options health_options;
-    health_options.health_service = true;
-    auto started = stoa::executors::GrpcServer::Start(flags.health_listen, nullptr, health_options);
-    if (!started.ok()) {
-      std::cerr << "stoa-executor: --health-listen: " << started.status().message() << "\n";
-      (*server)->Shutdown(0);
-      return absl::IsInvalidArgument(started.status()) ? kExitBadFlags : kExitStartFailed;
-    }
-    health_server = std::move(*started);
-    spdlog::info("gRPC health service on {}", health_server->address());
+  auto health_server = StartHealthServer(flags.health_listen);
+  if (!health_server.ok()) {
+    std::cerr << "stoa-executor: --health-listen: " << health_server.status().message() << "\n";
+    (*server)->Shutdown(0);
+    return absl::IsInvalidArgument(health_server.status()) ? kExitBadFlags : kExitStartFailed;
   }
   std::unique_ptr<stoa::executors::MetricsHttpServer> metrics_server;
   if (!flags.metrics_listen.empty()) {
@@ -301,6 +305,9 @@ int main(int argc, char** argv) {
                flags.threads > 0 ? flags.threads : std::thread::hardware_concurrency());
 
   const int signal_number = signals.Wait();
+  // Readiness first: probes see NOT_SERVING while the calls in flight drain.
+  if (*health_server != nullptr) (*health_server)->SetServing(false);
+  (*server)->SetServing(false);
   signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
   // Past the grace period gRPC cancels the calls still running; each
   // reactor's OnCancel fires the call's CancelSignal and its runtime stops it.
@@ -308,10 +315,8 @@ int main(int argc, char** argv) {
       "signal {}: shutting down: new calls refused; waiting up to {} ms for calls in flight, "
       "then cancelling them",
       signal_number, flags.shutdown_grace_ms);
-  if (health_server != nullptr) health_server->SetServing(false);
-  (*server)->SetServing(false);
   (*server)->Shutdown(flags.shutdown_grace_ms);
-  health_server.reset();
+  health_server->reset();
   spdlog::info("shutdown: gRPC server stopped");
   metrics_server.reset();
   spdlog::info("stopped");
