@@ -23,6 +23,13 @@ packages=(
   python3-yaml
 )
 
+# Kubernetes manifests (tests/deploy/validate.sh): kubectl renders the
+# Kustomize overlays, node runs the schema validators (fetched once by
+# tests/deploy/fetch-validators.sh). A kubectl or node installed some other
+# way (Google's packages, nodesource) is used as it is.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v node >/dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -8,7 +8,7 @@
 //                 [--metrics-max-series N]
 //                 [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
 //                 [--shutdown-grace-ms N] [--max-queue N] [--max-timeout-ms N]
-//                 [--max-output-mb N] [--max-artifact-mb N]
+//                 [--max-output-mb N] [--max-artifact-mb N] [--health-listen HOST:PORT]
 //                 [--onnx-max-memory-mb N] [--onnx-max-nodes N] [--onnx-max-initializer-mb N]
 //                 [--log-level LEVEL] [--config FILE]
 //
@@ -27,7 +27,14 @@
 // always needs --insecure off loopback) or --insecure is given, which logs a
 // warning and serves plaintext on the network.
 //
-// Shutdown (SIGINT/SIGTERM, common/stop_signals.h): the gRPC server stops
+// Health (docs/kubernetes.md): the gRPC port serves grpc.health.v1.Health
+// ("" and "stoa.v1.Executor": SERVING). --health-listen adds a plaintext
+// port with only that service, for probes that cannot speak mutual TLS (the
+// kubelet's grpc: probe); it tells nothing but SERVING/NOT_SERVING, so it
+// may listen off loopback without --insecure.
+//
+// Shutdown (SIGINT/SIGTERM, common/stop_signals.h): health turns NOT_SERVING
+// on both ports (the health port keeps answering so until the exit); the gRPC server stops
 // accepting calls and connections at once and gives the calls in flight
 // --shutdown-grace-ms; then gRPC cancels the rest (grpc::Server::Shutdown
 // with a deadline); then the metrics server stops. Exit 0. Still running 1 s
@@ -89,6 +96,7 @@ struct Flags {
   int shutdown_grace_ms = 10000;
   stoa::common::RequestLimitFlags limits;
   uint32_t max_queue = 0;
+  std::string health_listen;
 };
 
 void AddSecurityFlags(CLI::App& app, Flags& flags) {
@@ -130,6 +138,9 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "HOST:PORT serving GET /metrics (off when empty)");
   stoa::common::AddMetricsLimitFlag(app, flags.metrics_max_series);
+  app.add_option("--health-listen", flags.health_listen,
+                 "HOST:PORT of a plaintext gRPC port serving only grpc.health.v1.Health (for "
+                 "probes that cannot present a client certificate; off when empty)");
   app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
                  "on SIGTERM/SIGINT, how long calls in flight may take to finish")
       ->check(CLI::Range(0, 3600000))
@@ -200,6 +211,17 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(const
   return credentials;
 }
 
+// The plaintext health-only port of --health-listen (null when not asked).
+absl::StatusOr<std::unique_ptr<stoa::executors::GrpcServer>> StartHealthServer(
+    const std::string& listen) {
+  if (listen.empty()) return nullptr;
+  stoa::executors::GrpcServer::Options options;
+  options.health_service = true;
+  auto started = stoa::executors::GrpcServer::Start(listen, nullptr, options);
+  if (started.ok()) spdlog::info("gRPC health service on {}", (*started)->address());
+  return started;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -259,10 +281,17 @@ int main(int argc, char** argv) {
   stoa::executors::GrpcServer::Options server_options;
   server_options.max_message_bytes = stoa::common::GrpcMessageBytes(limits);
   server_options.credentials = *credentials;
+  server_options.health_service = true;
   auto server = stoa::executors::GrpcServer::Start(flags.listen, &service, server_options);
   if (!server.ok()) {
     std::cerr << "stoa-executor: " << server.status().message() << "\n";
     return absl::IsInvalidArgument(server.status()) ? kExitBadFlags : kExitStartFailed;
+  }
+  auto health_server = StartHealthServer(flags.health_listen);
+  if (!health_server.ok()) {
+    std::cerr << "stoa-executor: --health-listen: " << health_server.status().message() << "\n";
+    (*server)->Shutdown(0);
+    return absl::IsInvalidArgument(health_server.status()) ? kExitBadFlags : kExitStartFailed;
   }
   std::unique_ptr<stoa::executors::MetricsHttpServer> metrics_server;
   if (!flags.metrics_listen.empty()) {
@@ -284,6 +313,9 @@ int main(int argc, char** argv) {
                flags.threads > 0 ? flags.threads : std::thread::hardware_concurrency());
 
   const int signal_number = signals.Wait();
+  // Readiness first: probes see NOT_SERVING while the calls in flight drain.
+  if (*health_server != nullptr) (*health_server)->SetServing(false);
+  (*server)->SetServing(false);
   signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
   // Past the grace period gRPC cancels the calls still running; each
   // reactor's OnCancel fires the call's CancelSignal and its runtime stops it.
@@ -292,6 +324,7 @@ int main(int argc, char** argv) {
       "then cancelling them",
       signal_number, flags.shutdown_grace_ms);
   (*server)->Shutdown(flags.shutdown_grace_ms);
+  health_server->reset();
   spdlog::info("shutdown: gRPC server stopped");
   metrics_server.reset();
   spdlog::info("stopped");

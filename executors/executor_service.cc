@@ -11,6 +11,8 @@
 #include "executors/grpc_status.h"
 #include "functions/spec_rules.h"
 #include "grpc/grpc_security_constants.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -167,6 +169,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
                                                               Options options) {
   absl::StatusOr<ListenAddress> address = ParseListen(listen);
   if (!address.ok()) return address.status();
+  if (options.health_service) grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
@@ -181,7 +184,14 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
       listen,
       options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
       unix_socket ? nullptr : &selected_port);
-  builder.RegisterService(service);
+  // A health-only server still needs a service of its own for gRPC to poll
+  // its completion queue: the generic one answers UNIMPLEMENTED to the rest.
+  auto unimplemented = std::make_unique<grpc::CallbackGenericService>();
+  if (service != nullptr) {
+    builder.RegisterService(service);
+  } else {
+    builder.RegisterCallbackGenericService(unimplemented.get());
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || (!unix_socket && selected_port == 0)) {
     if (server != nullptr) server->Shutdown();
@@ -190,8 +200,19 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const std::string&
   std::string bound = unix_socket ? listen
                                   : common::FormatHostPort(address->host_port.host,
                                                            static_cast<uint16_t>(selected_port));
-  return std::unique_ptr<GrpcServer>(
-      new GrpcServer(std::move(server), std::move(bound), unix_socket ? 0 : selected_port));
+  std::string service_name = options.health_service ? options.health_service_name : "";
+  auto started = std::unique_ptr<GrpcServer>(new GrpcServer(
+      std::move(server), std::move(bound), unix_socket ? 0 : selected_port, service_name));
+  started->unimplemented_ = std::move(unimplemented);
+  if (options.health_service) started->SetServing(true);
+  return started;
+}
+
+void GrpcServer::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", serving);
+  if (!service_name_.empty()) health->SetServingStatus(service_name_, serving);
 }
 
 GrpcServer::~GrpcServer() { Shutdown(); }

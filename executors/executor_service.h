@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "common/request_limits.h"
 #include "executors/executor.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "stoa/v1/executor.grpc.pb.h"
@@ -79,12 +80,19 @@ class GrpcServer {
     // ExecutorServerCredentials for mutual TLS); null: plaintext. TLS works
     // on a unix: socket too.
     std::shared_ptr<grpc::ServerCredentials> credentials;
+    // Serve the standard grpc.health.v1.Health service (gRPC's default
+    // implementation: Check and Watch) next to `service`: "" and
+    // `health_service_name` answer SERVING until SetServing(false) or
+    // Shutdown. Turns on gRPC's process-wide default health service switch.
+    bool health_service = false;
+    std::string health_service_name = "stoa.v1.Executor";
   };
 
   // Listens on `listen`: "host:port" (port 0 picks a free port) or
   // "unix:/path". INVALID_ARGUMENT for a malformed address, UNAVAILABLE when
   // it cannot be bound (port in use, no such interface, bad socket path).
-  // `service` must outlive the returned server.
+  // `service` must outlive the returned server; null serves only the health
+  // service (a plaintext port for probes, with Options::health_service).
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
                                                            grpc::Service* service, Options options);
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
@@ -102,17 +110,29 @@ class GrpcServer {
   // The bound TCP port; 0 for a Unix socket.
   int port() const { return port_; }
 
+  // The health service's answer for every service name it knows: SERVING
+  // or NOT_SERVING (a drain starts with SetServing(false)). No effect
+  // without Options::health_service. Thread-safe.
+  void SetServing(bool serving);
+
   // Stops accepting calls; calls still running after `grace_ms` are
   // cancelled. Returns when every call has finished. Idempotent.
   void Shutdown(int grace_ms = 2000);
 
  private:
-  GrpcServer(std::unique_ptr<grpc::Server> server, std::string address, int port)
-      : server_(std::move(server)), address_(std::move(address)), port_(port) {}
+  GrpcServer(std::unique_ptr<grpc::Server> server, std::string address, int port,
+             std::string service_name)
+      : server_(std::move(server)),
+        address_(std::move(address)),
+        port_(port),
+        service_name_(std::move(service_name)) {}
 
+  // Declared first, destroyed after server_ (a health-only server's service).
+  std::unique_ptr<grpc::CallbackGenericService> unimplemented_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int port_;
+  std::string service_name_;  // the health service's name for it ("" too)
   std::atomic<bool> shut_down_{false};
 };
 
