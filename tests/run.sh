@@ -15,6 +15,11 @@ export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 preset=${STOA_PRESET:-release}
 say "checking packages (installs what is missing)..."
 deploy/setup-deps.sh
+if [[ ! -d build/npm/deploy/node_modules/kubernetes-models ]]; then
+  say "fetching the Kubernetes manifest validators (npm, once)..."
+  tests/deploy/fetch-validators.sh ||
+    say "could not fetch them: deploy_manifests_validate will be skipped" >&2
+fi
 say "configuring (cmake --preset $preset)..."
 mkdir -p build
 if ! cmake --preset "$preset" >"build/configure-$preset.log" 2>&1; then
