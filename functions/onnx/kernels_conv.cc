@@ -7,6 +7,7 @@
 // plane in one pass. ConvTranspose is GEMM + col2im.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -151,12 +152,33 @@ int64_t Im2ColBlock(int64_t rows) {
   return std::max<int64_t>(64, width / 16 * 16);
 }
 
+// The epilogue of one block of a GEMM's output: rows m of `rows` maps
+// starting at map m0, `width` values each, `stride` apart.
+struct Epilogue {
+  const float* bias;  // per map, or null
+  const Activation* act;
+  bool Needed() const {
+    return bias != nullptr || act->kind != ActivationKind::kNone || act->post_scale != 1.0f ||
+           act->post_shift != 0.0f || act->post_min != -std::numeric_limits<float>::infinity() ||
+           act->post_max != std::numeric_limits<float>::infinity();
+  }
+  void Apply(float* y, int64_t m0, int64_t rows, int64_t width, int64_t stride) const {
+    if (!Needed()) return;
+    for (int64_t m = 0; m < rows; ++m) {
+      ApplyBiasActivation(*act, bias != nullptr, bias != nullptr ? bias[m0 + m] : 0.0f,
+                          y + m * stride, width);
+    }
+  }
+};
+
 // Output positions [b0, b1) of group gi (over the whole batch): im2col into
 // col, then one GEMM, into y directly when `direct` (batch 1: positions are
-// contiguous in each output map).
+// contiguous in each output map); bias and activation while the block is in
+// cache.
 void ConvBlock(const float* xp, int64_t channels, int64_t maps, int64_t cg, int64_t gi,
                const WindowGeometry& g, const ConstMatrixMap& wm, int64_t b0, int64_t b1,
-               int64_t in_plane, int64_t out_plane, bool direct, float* col, float* yp) {
+               int64_t in_plane, int64_t out_plane, bool direct, const Epilogue& epilogue,
+               float* col, float* yp) {
   const int64_t width = b1 - b0, rows = wm.cols(), mg = wm.rows();
   for (int64_t q = b0; q < b1;) {
     const int64_t n = q / out_plane, p0 = q % out_plane;
@@ -168,10 +190,12 @@ void ConvBlock(const float* xp, int64_t channels, int64_t maps, int64_t cg, int6
     Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(yp + gi * mg * out_plane + b0, mg, width,
                                                            Eigen::OuterStride<>(out_plane));
     ym.noalias() = wm * ConstMatrixMap(col, rows, width);
+    epilogue.Apply(yp + gi * mg * out_plane + b0, gi * mg, mg, width, out_plane);
     return;
   }
   RowMajorMatrix product(mg, width);
   product.noalias() = wm * ConstMatrixMap(col, rows, width);
+  epilogue.Apply(product.data(), gi * mg, mg, width, width);
   for (int64_t q = b0; q < b1;) {
     const int64_t n = q / out_plane, p0 = q % out_plane;
     const int64_t p1 = std::min(out_plane, p0 + (b1 - q));
@@ -227,7 +251,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
   Shape out_shape = {batch, maps};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
   RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, out_shape));
-  Tensor y = Tensor::Zeros(out_shape);
+  Tensor y = Tensor::Uninitialized(out_shape);  // every path writes every element
   if (IsDepthwise2D(channels, group, g)) {
     DepthwiseConv2D(x.floats().data(), w.floats().data(),
                     bias != nullptr ? bias->floats().data() : nullptr, act, batch, channels, maps,
@@ -247,6 +271,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
   const float* xp = x.floats().data();
   const float* wp = w.floats().data();
   float* yp = y.mutable_floats().data();
+  const Epilogue epilogue{.bias = bias != nullptr ? bias->floats().data() : nullptr, .act = &act};
   if (pointwise) {
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t gi = 0; gi < group; ++gi) {
@@ -260,6 +285,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
           Eigen::Map<const RowMajorMatrix, 0, Eigen::OuterStride<>> xm(
               xg + begin, rows, width, Eigen::OuterStride<>(in_plane));
           ym.noalias() = wm * xm;
+          epilogue.Apply(yg + begin, gi * mg, mg, width, out_plane);
         });
       }
     }
@@ -277,18 +303,9 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
         for (int64_t b0 = begin; b0 < end; b0 += block) {
           const int64_t b1 = std::min(end, b0 + block);
           ConvBlock(xp, channels, maps, cg, gi, g, wm, b0, b1, in_plane, out_plane, batch == 1,
-                    col.get(), yp);
+                    epilogue, col.get(), yp);
         }
       });
-    }
-  }
-  if (bias != nullptr || act.kind != ActivationKind::kNone) {
-    const float* bp = bias != nullptr ? bias->floats().data() : nullptr;
-    for (int64_t n = 0; n < batch; ++n) {
-      for (int64_t m = 0; m < maps; ++m) {
-        ApplyBiasActivation(act, bp != nullptr, bp != nullptr ? bp[m] : 0.0f,
-                            yp + (n * maps + m) * out_plane, out_plane);
-      }
     }
   }
   return One(std::move(y));
