@@ -90,8 +90,35 @@ void Im2ColGeneric(const float* x, int64_t channels, const WindowGeometry& g, in
 // The 2-D case, one output row segment at a time: the positions of a
 // segment share an input row, so the valid middle is a memcpy (stride 1)
 // or a strided gather, and only the padded ends are zero-filled.
-void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
-              float* col, int64_t ld) {
+// Short runs (the late layers of small CNNs have output rows of 2-8
+// positions) are copied inline: a libc call per 2 floats cost more than the
+// copy. (GCC would turn these loops back into memset/memcpy calls; Im2Col2D
+// carries the same attribute so that they inline.)
+#if defined(__GNUC__) && !defined(__clang__)
+#define STOA_INLINE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define STOA_INLINE_LOOPS
+#endif
+STOA_INLINE_LOOPS inline void FillZero(float* out, int64_t n) {
+  if (n <= 0) return;
+  if (n > 16) {
+    std::fill(out, out + n, 0.0f);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+}
+
+STOA_INLINE_LOOPS inline void CopyRun(float* out, const float* in, int64_t n) {
+  if (n <= 0) return;
+  if (n > 16) {
+    std::memcpy(out, in, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i];
+}
+
+STOA_INLINE_LOOPS void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g,
+                                int64_t begin, int64_t end, float* col, int64_t ld) {
   const int64_t h = g.in[0], w = g.in[1], ow_n = g.out[1];
   const int64_t kh_n = g.kernel[0], kw_n = g.kernel[1];
   const int64_t sh = g.stride[0], sw = g.stride[1];
@@ -111,18 +138,18 @@ void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g, int64_t
           float* out = row + (p - begin);
           const int64_t ih = oh * sh + dh;
           if (ih < 0 || ih >= h) {
-            std::fill(out, out + (ow1 - ow0), 0.0f);
+            FillZero(out, ow1 - ow0);
           } else {
             const int64_t lo = std::clamp(first, ow0, ow1);
             const int64_t hi = std::clamp(last + 1, lo, ow1);
-            std::fill(out, out + (lo - ow0), 0.0f);
+            FillZero(out, lo - ow0);
             const float* in_row = plane + ih * w;
             if (sw == 1) {
-              std::memcpy(out + (lo - ow0), in_row + lo + dw, (hi - lo) * sizeof(float));
+              CopyRun(out + (lo - ow0), in_row + lo + dw, hi - lo);
             } else {
               for (int64_t o = lo; o < hi; ++o) out[o - ow0] = in_row[o * sw + dw];
             }
-            std::fill(out + (hi - ow0), out + (ow1 - ow0), 0.0f);
+            FillZero(out + (hi - ow0), ow1 - hi);
           }
           p += ow1 - ow0;
         }
