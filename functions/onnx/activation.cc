@@ -59,6 +59,12 @@ absl::StatusOr<Activation> ActivationOf(const Node& node) {
   if (!shift.ok()) return shift.status();
   a.post_scale = *scale;
   a.post_shift = *shift;
+  absl::StatusOr<float> lo = node.attributes.GetFloat("_post_min", a.post_min);
+  absl::StatusOr<float> hi = node.attributes.GetFloat("_post_max", a.post_max);
+  if (!lo.ok()) return lo.status();
+  if (!hi.ok()) return hi.status();
+  a.post_min = *lo;
+  a.post_max = *hi;
   return a;
 }
 
@@ -68,6 +74,8 @@ void SetActivation(Node& node, const Activation& a) {
   node.attributes.Set("_beta", a.beta);
   node.attributes.Set("_post_scale", a.post_scale);
   node.attributes.Set("_post_shift", a.post_shift);
+  node.attributes.Set("_post_min", a.post_min);
+  node.attributes.Set("_post_max", a.post_max);
 }
 
 namespace {
@@ -78,7 +86,7 @@ absl::StatusOr<std::vector<Tensor>> RunFusedActivation(const Node& node, KernelI
   if (absl::Status s = ExpectFloat(node, in, 0); !s.ok()) return s;
   absl::StatusOr<Activation> act = ActivationOf(node);
   if (!act.ok()) return act.status();
-  Tensor y = Tensor::Zeros(in[0]->shape());
+  Tensor y = Tensor::Uninitialized(in[0]->shape());
   std::copy(in[0]->floats().begin(), in[0]->floats().end(), y.mutable_floats().begin());
   ApplyBiasActivation(*act, false, 0.0f, y.mutable_floats().data(), y.size());
   return One(std::move(y));
@@ -99,6 +107,8 @@ void ApplyBiasActivation(const Activation& act, bool has_bias, float bias, float
   if (has_bias) x += bias;
   ApplyActivation(act, x);
   if (act.post_scale != 1.0f || act.post_shift != 0.0f) x = x * act.post_scale + act.post_shift;
+  if (act.post_min > -std::numeric_limits<float>::infinity()) x = x.max(act.post_min);
+  if (act.post_max < std::numeric_limits<float>::infinity()) x = x.min(act.post_max);
 }
 
 namespace {

@@ -4,12 +4,14 @@
 //
 // A fused node carries the activation as attributes that no ONNX model
 // uses: "_activation" (a name below), "_alpha"/"_beta" (its parameters)
-// and "_post_scale"/"_post_shift". ActivationOf reads them; a node without them has kNone.
+// and "_post_scale"/"_post_shift"/"_post_min"/"_post_max". ActivationOf reads them; a node without
+// them has kNone.
 //
 // Thread safety: plain functions of their arguments.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -27,14 +29,18 @@ enum class ActivationKind {
   kLeakyRelu,    // x < 0 ? alpha * x : x
 };
 
-// act(x) * post_scale + post_shift: the scalar affine that often follows an
-// activation (PP-LCNetV3's learnable affine blocks) rides along.
+// min(max(act(x) * post_scale + post_shift, post_min), post_max): the
+// scalar affine that often follows an activation (PP-LCNetV3's learnable
+// affine blocks) and a clamp by constants (openWakeWord's Max(LeakyRelu(x),
+// -0.4)) ride along.
 struct Activation {
   ActivationKind kind = ActivationKind::kNone;
   float alpha = 0.0f;
   float beta = 0.0f;
   float post_scale = 1.0f;
   float post_shift = 0.0f;
+  float post_min = -std::numeric_limits<float>::infinity();
+  float post_max = std::numeric_limits<float>::infinity();
 };
 
 // The attribute value naming `kind` ("Relu", "Clip", ...), and back.

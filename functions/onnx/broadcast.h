@@ -77,7 +77,8 @@ template <typename T, typename Out, typename Op>
 absl::StatusOr<Tensor> Broadcast2(const Tensor& a, const Tensor& b, ElementType out_type, Op op) {
   ASSIGN_OR_RETURN(Shape shape, BroadcastShapes(a.shape(), b.shape()));
   RETURN_IF_ERROR(CheckAllocation(out_type, shape));
-  Tensor y = Tensor::Empty(out_type, shape);
+  Tensor y = out_type == ElementType::kFloat32 ? Tensor::Uninitialized(shape)
+                                               : Tensor::Empty(out_type, shape);
   std::span<Out> yv = MutableView<Out>(y);
   std::span<const T> av = View<T>(a), bv = View<T>(b);
   if (a.shape() == b.shape()) {

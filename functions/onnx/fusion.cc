@@ -1,5 +1,6 @@
 #include "functions/onnx/fusion.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -155,23 +156,53 @@ bool FoldAffine(Graph& graph, const Readers& r, Node& conv, const Node& n) {
   return true;
 }
 
+// The FP32 scalar constant a two-input Max or Min of `v` compares with, when
+// it cannot change the output's shape (rank at most the Conv's).
+const Tensor* ClampOperand(const Graph& graph, const Node& producer, const Node& n, int v) {
+  if ((n.op_type != "Max" && n.op_type != "Min") || n.inputs.size() != 2) return nullptr;
+  const size_t other = n.inputs[0] == v ? 1 : 0;
+  if (n.inputs[1 - other] != v) return nullptr;
+  const Tensor* c = ConstantInput(graph, n, other);
+  const Tensor* w = ConstantInput(graph, producer, 1);
+  if (c == nullptr || w == nullptr || c->size() != 1 || c->type() != ElementType::kFloat32 ||
+      c->rank() > w->rank()) {
+    return nullptr;
+  }
+  return c;
+}
+
 // After an activation fused into `producer`: scalar Mul/Add nodes that
-// follow become its post_scale / post_shift.
+// follow become its post_scale / post_shift, and Max/Min by a scalar its
+// post_min / post_max (a clamp applies after any affine, so an affine
+// after a clamp ends the chain).
 int AbsorbPostAffine(Graph& graph, Node& producer, Activation& act, std::vector<bool>& dropped) {
   int absorbed = 0;
+  bool clamped = false;
   for (;;) {
     const Readers r = FindReaders(graph);
     const int next = SoleReader(r, producer.outputs[0]);
     if (next < 0) break;
     Node& n = graph.nodes[next];
-    const Tensor* c = AffineOperand(graph, n, producer.outputs[0], -1, 0);
-    if (c == nullptr || c->size() != 1) break;
-    const float v = c->floats()[0];
-    if (n.op_type == "Mul") {
-      act.post_scale *= v;
-      act.post_shift *= v;
+    if (const Tensor* m = ClampOperand(graph, producer, n, producer.outputs[0])) {
+      const float v = m->floats()[0];
+      if (n.op_type == "Max") {
+        act.post_min = std::max(act.post_min, v);
+        act.post_max = std::max(act.post_max, v);
+      } else {
+        act.post_max = std::min(act.post_max, v);
+        act.post_min = std::min(act.post_min, v);
+      }
+      clamped = true;
     } else {
-      act.post_shift += v;
+      const Tensor* c = AffineOperand(graph, n, producer.outputs[0], -1, 0);
+      if (clamped || c == nullptr || c->size() != 1) break;
+      const float v = c->floats()[0];
+      if (n.op_type == "Mul") {
+        act.post_scale *= v;
+        act.post_shift *= v;
+      } else {
+        act.post_shift += v;
+      }
     }
     producer.outputs = n.outputs;
     dropped[next] = true;

@@ -92,7 +92,8 @@ absl::StatusOr<std::vector<int64_t>> ReadInts(const Node& node, KernelInputs inp
 // Row-major strides of a shape.
 std::vector<int64_t> Strides(std::span<const int64_t> shape);
 
-// Calls fn(T{}) with T the C++ element type of `type` (uint8_t for BOOL).
+// Calls fn(T{}) with T the C++ element type of `type` (uint8_t for BOOL and
+// UINT8: kernels that treat BOOL as logical check the type, not T).
 template <typename Fn>
 auto VisitType(ElementType type, Fn fn) {
   switch (type) {
@@ -104,6 +105,10 @@ auto VisitType(ElementType type, Fn fn) {
       return fn(uint8_t{});
     case ElementType::kFloat64:
       return fn(double{});
+    case ElementType::kUInt8:
+      return fn(uint8_t{});
+    case ElementType::kInt8:
+      return fn(int8_t{});
     case ElementType::kFloat32:
       break;
   }

@@ -34,5 +34,7 @@ void RegisterControlKernels(OpRegistry& registry);
 // LSTM, GRU, RNN: recurrent layers (kernels_rnn.cc, kernels_lstm.cc,
 // kernels_gru.cc).
 void RegisterRnnKernels(OpRegistry& registry);
+// QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear (kernels_quant.cc).
+void RegisterQuantKernels(OpRegistry& registry);
 
 }  // namespace stoa::functions::onnx

@@ -7,6 +7,7 @@
 // plane in one pass. ConvTranspose is GEMM + col2im.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -89,8 +90,35 @@ void Im2ColGeneric(const float* x, int64_t channels, const WindowGeometry& g, in
 // The 2-D case, one output row segment at a time: the positions of a
 // segment share an input row, so the valid middle is a memcpy (stride 1)
 // or a strided gather, and only the padded ends are zero-filled.
-void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
-              float* col, int64_t ld) {
+// Short runs (the late layers of small CNNs have output rows of 2-8
+// positions) are copied inline: a libc call per 2 floats cost more than the
+// copy. (GCC would turn these loops back into memset/memcpy calls; Im2Col2D
+// carries the same attribute so that they inline.)
+#if defined(__GNUC__) && !defined(__clang__)
+#define STOA_INLINE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define STOA_INLINE_LOOPS
+#endif
+STOA_INLINE_LOOPS inline void FillZero(float* out, int64_t n) {
+  if (n <= 0) return;
+  if (n > 16) {
+    std::fill(out, out + n, 0.0f);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+}
+
+STOA_INLINE_LOOPS inline void CopyRun(float* out, const float* in, int64_t n) {
+  if (n <= 0) return;
+  if (n > 16) {
+    std::memcpy(out, in, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i];
+}
+
+STOA_INLINE_LOOPS void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g,
+                                int64_t begin, int64_t end, float* col, int64_t ld) {
   const int64_t h = g.in[0], w = g.in[1], ow_n = g.out[1];
   const int64_t kh_n = g.kernel[0], kw_n = g.kernel[1];
   const int64_t sh = g.stride[0], sw = g.stride[1];
@@ -110,18 +138,18 @@ void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g, int64_t
           float* out = row + (p - begin);
           const int64_t ih = oh * sh + dh;
           if (ih < 0 || ih >= h) {
-            std::fill(out, out + (ow1 - ow0), 0.0f);
+            FillZero(out, ow1 - ow0);
           } else {
             const int64_t lo = std::clamp(first, ow0, ow1);
             const int64_t hi = std::clamp(last + 1, lo, ow1);
-            std::fill(out, out + (lo - ow0), 0.0f);
+            FillZero(out, lo - ow0);
             const float* in_row = plane + ih * w;
             if (sw == 1) {
-              std::memcpy(out + (lo - ow0), in_row + lo + dw, (hi - lo) * sizeof(float));
+              CopyRun(out + (lo - ow0), in_row + lo + dw, hi - lo);
             } else {
               for (int64_t o = lo; o < hi; ++o) out[o - ow0] = in_row[o * sw + dw];
             }
-            std::fill(out + (hi - ow0), out + (ow1 - ow0), 0.0f);
+            FillZero(out + (hi - ow0), ow1 - hi);
           }
           p += ow1 - ow0;
         }
@@ -151,12 +179,33 @@ int64_t Im2ColBlock(int64_t rows) {
   return std::max<int64_t>(64, width / 16 * 16);
 }
 
+// The epilogue of one block of a GEMM's output: rows m of `rows` maps
+// starting at map m0, `width` values each, `stride` apart.
+struct Epilogue {
+  const float* bias;  // per map, or null
+  const Activation* act;
+  bool Needed() const {
+    return bias != nullptr || act->kind != ActivationKind::kNone || act->post_scale != 1.0f ||
+           act->post_shift != 0.0f || act->post_min != -std::numeric_limits<float>::infinity() ||
+           act->post_max != std::numeric_limits<float>::infinity();
+  }
+  void Apply(float* y, int64_t m0, int64_t rows, int64_t width, int64_t stride) const {
+    if (!Needed()) return;
+    for (int64_t m = 0; m < rows; ++m) {
+      ApplyBiasActivation(*act, bias != nullptr, bias != nullptr ? bias[m0 + m] : 0.0f,
+                          y + m * stride, width);
+    }
+  }
+};
+
 // Output positions [b0, b1) of group gi (over the whole batch): im2col into
 // col, then one GEMM, into y directly when `direct` (batch 1: positions are
-// contiguous in each output map).
+// contiguous in each output map); bias and activation while the block is in
+// cache.
 void ConvBlock(const float* xp, int64_t channels, int64_t maps, int64_t cg, int64_t gi,
                const WindowGeometry& g, const ConstMatrixMap& wm, int64_t b0, int64_t b1,
-               int64_t in_plane, int64_t out_plane, bool direct, float* col, float* yp) {
+               int64_t in_plane, int64_t out_plane, bool direct, const Epilogue& epilogue,
+               float* col, float* yp) {
   const int64_t width = b1 - b0, rows = wm.cols(), mg = wm.rows();
   for (int64_t q = b0; q < b1;) {
     const int64_t n = q / out_plane, p0 = q % out_plane;
@@ -168,10 +217,12 @@ void ConvBlock(const float* xp, int64_t channels, int64_t maps, int64_t cg, int6
     Eigen::Map<RowMajorMatrix, 0, Eigen::OuterStride<>> ym(yp + gi * mg * out_plane + b0, mg, width,
                                                            Eigen::OuterStride<>(out_plane));
     ym.noalias() = wm * ConstMatrixMap(col, rows, width);
+    epilogue.Apply(yp + gi * mg * out_plane + b0, gi * mg, mg, width, out_plane);
     return;
   }
   RowMajorMatrix product(mg, width);
   product.noalias() = wm * ConstMatrixMap(col, rows, width);
+  epilogue.Apply(product.data(), gi * mg, mg, width, width);
   for (int64_t q = b0; q < b1;) {
     const int64_t n = q / out_plane, p0 = q % out_plane;
     const int64_t p1 = std::min(out_plane, p0 + (b1 - q));
@@ -227,7 +278,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
   Shape out_shape = {batch, maps};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
   RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, out_shape));
-  Tensor y = Tensor::Zeros(out_shape);
+  Tensor y = Tensor::Uninitialized(out_shape);  // every path writes every element
   if (IsDepthwise2D(channels, group, g)) {
     DepthwiseConv2D(x.floats().data(), w.floats().data(),
                     bias != nullptr ? bias->floats().data() : nullptr, act, batch, channels, maps,
@@ -247,6 +298,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
   const float* xp = x.floats().data();
   const float* wp = w.floats().data();
   float* yp = y.mutable_floats().data();
+  const Epilogue epilogue{.bias = bias != nullptr ? bias->floats().data() : nullptr, .act = &act};
   if (pointwise) {
     for (int64_t n = 0; n < batch; ++n) {
       for (int64_t gi = 0; gi < group; ++gi) {
@@ -260,6 +312,7 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
           Eigen::Map<const RowMajorMatrix, 0, Eigen::OuterStride<>> xm(
               xg + begin, rows, width, Eigen::OuterStride<>(in_plane));
           ym.noalias() = wm * xm;
+          epilogue.Apply(yg + begin, gi * mg, mg, width, out_plane);
         });
       }
     }
@@ -277,18 +330,9 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
         for (int64_t b0 = begin; b0 < end; b0 += block) {
           const int64_t b1 = std::min(end, b0 + block);
           ConvBlock(xp, channels, maps, cg, gi, g, wm, b0, b1, in_plane, out_plane, batch == 1,
-                    col.get(), yp);
+                    epilogue, col.get(), yp);
         }
       });
-    }
-  }
-  if (bias != nullptr || act.kind != ActivationKind::kNone) {
-    const float* bp = bias != nullptr ? bias->floats().data() : nullptr;
-    for (int64_t n = 0; n < batch; ++n) {
-      for (int64_t m = 0; m < maps; ++m) {
-        ApplyBiasActivation(act, bp != nullptr, bp != nullptr ? bp[m] : 0.0f,
-                            yp + (n * maps + m) * out_plane, out_plane);
-      }
     }
   }
   return One(std::move(y));

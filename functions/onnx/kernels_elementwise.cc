@@ -102,7 +102,7 @@ template <typename ArrayOp>
 absl::StatusOr<std::vector<Tensor>> UnaryFloat(const Node& node, KernelInputs in, ArrayOp op) {
   RETURN_IF_ERROR(ExpectFloat(node, in, 0));
   const Tensor& x = *in[0];
-  Tensor y = Tensor::Zeros(x.shape());
+  Tensor y = Tensor::Uninitialized(x.shape());
   ArrayMap(y.mutable_floats().data(), y.size()) = op(ConstArrayMap(x.floats().data(), x.size()));
   return One(std::move(y));
 }
@@ -301,7 +301,7 @@ absl::StatusOr<std::vector<Tensor>> RunCast(const Node& node, KernelInputs in) {
       using To = decltype(to_zero);
       std::span<To> yv = MutableView<To>(y);
       for (size_t i = 0; i < yv.size(); ++i) {
-        if constexpr (std::is_same_v<To, uint8_t>) {
+        if (type == ElementType::kBool) {
           yv[i] = xv[i] != From{0};
         } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
           // Out-of-range and NaN conversions are undefined in C++; saturate.

@@ -33,19 +33,23 @@ absl::Status ValidatePool(const Node& node) {
 
 // One H x W plane of a 2-D pool, without per-element index decoding.
 // `base` is the plane's offset in the whole input (for MaxPool indices).
-// MaxPool 2x2, stride 2, no padding or dilation, no Indices: the common
-// CNN down-sampling, every window inside the plane.
+// MaxPool 2x2 or 1x2 with the kernel as stride, no padding or dilation, no
+// Indices: the common CNN down-sampling (and openWakeWord's 1x2 along
+// time), every window inside the plane.
 bool MaxPool2x2(const float* x, const WindowGeometry& g, float* y) {
+  const int64_t kh = g.kernel[0];
+  if ((kh != 1 && kh != 2) || g.stride[0] != kh || g.kernel[1] != 2 || g.stride[1] != 2) {
+    return false;
+  }
   for (int64_t d = 0; d < 2; ++d) {
-    if (g.kernel[d] != 2 || g.stride[d] != 2 || g.dilation[d] != 1 || g.pad_begin[d] != 0 ||
-        2 * g.out[d] > g.in[d]) {
+    if (g.dilation[d] != 1 || g.pad_begin[d] != 0 || g.stride[d] * g.out[d] > g.in[d]) {
       return false;
     }
   }
   const int64_t w = g.in[1], ow_n = g.out[1];
   for (int64_t oh = 0; oh < g.out[0]; ++oh) {
-    const float* r0 = x + 2 * oh * w;
-    const float* r1 = r0 + w;
+    const float* r0 = x + kh * oh * w;
+    const float* r1 = kh == 2 ? r0 + w : r0;
     float* out = y + oh * ow_n;
     for (int64_t ow = 0; ow < ow_n; ++ow) {
       out[ow] =
@@ -121,7 +125,7 @@ absl::StatusOr<std::vector<Tensor>> RunPool(const Node& node, KernelInputs in) {
   Shape out_shape = {x.shape()[0], x.shape()[1]};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
   RETURN_IF_ERROR(CheckAllocation(ElementType::kFloat32, out_shape));
-  Tensor y = Tensor::Zeros(out_shape);
+  Tensor y = Tensor::Uninitialized(out_shape);  // both paths write every output
   const bool want_indices = kMax && node.outputs.size() > 1 && node.outputs[1] >= 0;
   Tensor indices = want_indices ? Tensor::Empty(ElementType::kInt64, out_shape) : Tensor();
   const int64_t in_plane = DimProduct(g.in, 0, s), out_plane = DimProduct(g.out, 0, s);
@@ -245,7 +249,7 @@ absl::StatusOr<std::vector<Tensor>> RunBatchNorm(const Node& node, KernelInputs 
   }
   ASSIGN_OR_RETURN(float eps, node.attributes.GetFloat("epsilon", 1e-5f));
   const int64_t plane = DimProduct(x.shape(), 2, x.shape().size());
-  Tensor y = Tensor::Zeros(x.shape());
+  Tensor y = Tensor::Uninitialized(x.shape());
   const float* xp = x.floats().data();
   float* yp = y.mutable_floats().data();
   for (int64_t n = 0; n < x.shape()[0]; ++n) {

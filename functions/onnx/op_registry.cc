@@ -47,6 +47,7 @@ OpRegistry DefaultOpRegistry() {
   RegisterResizeKernels(registry);
   RegisterControlKernels(registry);
   RegisterRnnKernels(registry);
+  RegisterQuantKernels(registry);
   return registry;
 }
 

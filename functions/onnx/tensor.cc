@@ -17,6 +17,10 @@ const char* ElementTypeName(ElementType type) {
       return "BOOL";
     case ElementType::kFloat64:
       return "FP64";
+    case ElementType::kUInt8:
+      return "UINT8";
+    case ElementType::kInt8:
+      return "INT8";
   }
   return "?";
 }
@@ -30,6 +34,8 @@ size_t ElementSize(ElementType type) {
     case ElementType::kFloat64:
       return 8;
     case ElementType::kBool:
+    case ElementType::kUInt8:
+    case ElementType::kInt8:
       return 1;
   }
   return 1;
@@ -93,6 +99,19 @@ std::vector<float> BufferPool::TakeZeros(size_t n) {
   return v;
 }
 
+std::vector<float> BufferPool::Take(size_t n) {
+  auto it = free_.lower_bound(n);
+  if (it == free_.end() || n == 0) {
+    ++allocated_;
+    return std::vector<float>(n);
+  }
+  std::vector<float> v = std::move(it->second);
+  free_.erase(it);
+  v.resize(n);  // only elements past the old size are written
+  ++reused_;
+  return v;
+}
+
 void BufferPool::Give(std::vector<float> buffer) {
   if (buffer.capacity() == 0) return;
   free_.emplace(buffer.capacity(), std::move(buffer));
@@ -103,6 +122,12 @@ Tensor Tensor::Zeros(Shape shape) {
   const size_t n = static_cast<size_t>(CheckedCount(shape));
   if (current_pool != nullptr) return Float(std::move(shape), current_pool->TakeZeros(n));
   return Float(std::move(shape), std::vector<float>(n, 0.0f));
+}
+
+Tensor Tensor::Uninitialized(Shape shape) {
+  const size_t n = static_cast<size_t>(CheckedCount(shape));
+  if (current_pool != nullptr) return Float(std::move(shape), current_pool->Take(n));
+  return Float(std::move(shape), std::vector<float>(n));
 }
 
 std::vector<float> Tensor::TakeFloatStorage() && {
@@ -126,6 +151,10 @@ Tensor Tensor::Empty(ElementType type, Shape shape) {
       return Bool(std::move(shape), std::vector<uint8_t>(n));
     case ElementType::kFloat64:
       return Float64(std::move(shape), std::vector<double>(n));
+    case ElementType::kUInt8:
+      return UInt8(std::move(shape), std::vector<uint8_t>(n));
+    case ElementType::kInt8:
+      return Int8(std::move(shape), std::vector<int8_t>(n));
   }
   return Tensor();
 }
@@ -145,6 +174,8 @@ STOA_TENSOR_FACTORY(Int64, int64_t, kInt64)
 STOA_TENSOR_FACTORY(Int32, int32_t, kInt32)
 STOA_TENSOR_FACTORY(Bool, uint8_t, kBool)
 STOA_TENSOR_FACTORY(Float64, double, kFloat64)
+STOA_TENSOR_FACTORY(UInt8, uint8_t, kUInt8)
+STOA_TENSOR_FACTORY(Int8, int8_t, kInt8)
 #undef STOA_TENSOR_FACTORY
 
 int64_t Tensor::size() const {
@@ -184,6 +215,14 @@ std::span<uint8_t> Tensor::mutable_bools() {
 
 std::span<const double> Tensor::float64s() const {
   return Get<double>(data_, type_ == ElementType::kFloat64, "float64s() on a non-FP64 tensor");
+}
+
+std::span<const uint8_t> Tensor::uint8s() const {
+  return Get<uint8_t>(data_, type_ == ElementType::kUInt8, "uint8s() on a non-UINT8 tensor");
+}
+
+std::span<const int8_t> Tensor::int8s() const {
+  return Get<int8_t>(data_, type_ == ElementType::kInt8, "int8s() on a non-INT8 tensor");
 }
 
 const uint8_t* Tensor::raw() const {

@@ -23,9 +23,9 @@ namespace stoa::functions::onnx {
 
 using Shape = std::vector<int64_t>;
 
-enum class ElementType { kFloat32, kInt64, kInt32, kBool, kFloat64 };
+enum class ElementType { kFloat32, kInt64, kInt32, kBool, kFloat64, kUInt8, kInt8 };
 
-// "FP32" / "INT64" / "INT32" / "BOOL" / "FP64", for messages.
+// "FP32" / "INT64" / "INT32" / "BOOL" / "FP64" / "UINT8" / "INT8", for messages.
 const char* ElementTypeName(ElementType type);
 // Bytes per element (BOOL is one byte, 0 or 1).
 size_t ElementSize(ElementType type);
@@ -40,6 +40,9 @@ class Tensor {
   Tensor();
   // Zero-filled FP32 tensor. The shape must be valid (ElementCount ok).
   static Tensor Zeros(Shape shape);
+  // FP32 tensor whose elements are unspecified (a recycled buffer is not
+  // cleared): for kernels that write every element of their output.
+  static Tensor Uninitialized(Shape shape);
   // Zero-filled tensor of any element type.
   static Tensor Empty(ElementType type, Shape shape);
   // data.size() must equal the element count of shape.
@@ -48,6 +51,8 @@ class Tensor {
   static Tensor Int32(Shape shape, std::vector<int32_t> data);
   static Tensor Bool(Shape shape, std::vector<uint8_t> data);  // 0 / 1
   static Tensor Float64(Shape shape, std::vector<double> data);
+  static Tensor UInt8(Shape shape, std::vector<uint8_t> data);
+  static Tensor Int8(Shape shape, std::vector<int8_t> data);
 
   ElementType type() const { return type_; }
   const Shape& shape() const { return shape_; }
@@ -62,6 +67,8 @@ class Tensor {
   std::span<const uint8_t> bools() const;
   std::span<uint8_t> mutable_bools();
   std::span<const double> float64s() const;
+  std::span<const uint8_t> uint8s() const;
+  std::span<const int8_t> int8s() const;
 
   // The buffer as bytes (size() * ElementSize(type()) of them).
   const uint8_t* raw() const;
@@ -79,7 +86,7 @@ class Tensor {
   ElementType type_;
   Shape shape_;
   std::variant<std::vector<float>, std::vector<int64_t>, std::vector<int32_t>, std::vector<uint8_t>,
-               std::vector<double>>
+               std::vector<double>, std::vector<int8_t>>
       data_;
 };
 
@@ -96,6 +103,8 @@ class BufferPool {
   explicit BufferPool(size_t max_buffers = 64) : max_buffers_(max_buffers) {}
   // n zeros, in a recycled buffer when one fits.
   std::vector<float> TakeZeros(size_t n);
+  // n floats, unspecified where a recycled buffer already held values.
+  std::vector<float> Take(size_t n);
   void Give(std::vector<float> buffer);
   int64_t reused() const { return reused_; }        // takes served from the pool
   int64_t allocated() const { return allocated_; }  // takes that allocated

@@ -57,10 +57,14 @@ absl::StatusOr<ElementType> ElementTypeFromOnnx(int32_t data_type) {
       return ElementType::kInt32;
     case ::onnx::TensorProto::BOOL:
       return ElementType::kBool;
+    case ::onnx::TensorProto::UINT8:
+      return ElementType::kUInt8;
+    case ::onnx::TensorProto::INT8:
+      return ElementType::kInt8;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("data type ", OnnxDataTypeName(data_type),
-                       " is not supported (supported: FLOAT, DOUBLE, INT64, INT32, BOOL)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "data type ", OnnxDataTypeName(data_type),
+          " is not supported (supported: FLOAT, DOUBLE, INT64, INT32, BOOL, UINT8, INT8)"));
   }
 }
 
@@ -111,10 +115,23 @@ absl::StatusOr<Tensor> TensorFromProto(const ::onnx::TensorProto& proto) {
       if (!data.ok()) return data.status();
       return Tensor::Float64(std::move(shape), *std::move(data));
     }
+    case ::onnx::TensorProto::UINT8: {
+      // Narrow types travel in int32_data when not raw.
+      absl::StatusOr<std::vector<uint8_t>> data =
+          ReadPayload<uint8_t>(proto, proto.int32_data(), *count);
+      if (!data.ok()) return data.status();
+      return Tensor::UInt8(std::move(shape), *std::move(data));
+    }
+    case ::onnx::TensorProto::INT8: {
+      absl::StatusOr<std::vector<int8_t>> data =
+          ReadPayload<int8_t>(proto, proto.int32_data(), *count);
+      if (!data.ok()) return data.status();
+      return Tensor::Int8(std::move(shape), *std::move(data));
+    }
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "tensor '", proto.name(), "' has data type ", OnnxDataTypeName(proto.data_type()),
-          "; supported: FLOAT, DOUBLE, INT64, INT32, BOOL"));
+          "; supported: FLOAT, DOUBLE, INT64, INT32, BOOL, UINT8, INT8"));
   }
 }
 

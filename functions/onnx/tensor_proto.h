@@ -1,5 +1,5 @@
 // Conversion of ONNX TensorProto (initializers, TENSOR attributes) to the
-// engine's Tensor. FLOAT, DOUBLE, INT64, INT32 and BOOL are supported, from
+// engine's Tensor. FLOAT, DOUBLE, INT64, INT32, BOOL, UINT8 and INT8 are supported, from
 // the typed fields (float_data, double_data, int64_data, int32_data) or from
 // raw_data (little-endian).
 //

@@ -62,6 +62,10 @@ v1::DataType WireType(ElementType type) {
       return v1::INT32;
     case ElementType::kBool:
       return v1::BOOL;
+    case ElementType::kUInt8:
+      return v1::UINT8;
+    case ElementType::kInt8:
+      return v1::INT8;
   }
   return v1::DATA_TYPE_UNSPECIFIED;
 }
@@ -78,6 +82,10 @@ std::optional<ElementType> EngineType(v1::DataType type) {
       return ElementType::kInt32;
     case v1::BOOL:
       return ElementType::kBool;
+    case v1::UINT8:
+      return ElementType::kUInt8;
+    case v1::INT8:
+      return ElementType::kInt8;
     default:
       return std::nullopt;
   }

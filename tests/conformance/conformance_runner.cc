@@ -70,6 +70,10 @@ double ValueAt(const Tensor& t, int64_t i) {
       return t.int32s()[i];
     case ElementType::kBool:
       return t.bools()[i];
+    case ElementType::kUInt8:
+      return t.uint8s()[i];
+    case ElementType::kInt8:
+      return t.int8s()[i];
   }
   return 0;
 }

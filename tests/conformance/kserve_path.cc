@@ -49,6 +49,12 @@ bool JsonData(const Tensor& t, json& data) {
       case ElementType::kBool:
         data.push_back(t.bools()[i] != 0);
         break;
+      case ElementType::kUInt8:
+        data.push_back(t.uint8s()[i]);
+        break;
+      case ElementType::kInt8:
+        data.push_back(t.int8s()[i]);
+        break;
     }
   }
   return true;
@@ -119,6 +125,11 @@ std::string DecodeOutput(const json& out, std::string_view& binary, Tensor& t) {
     } else if (*engine == ElementType::kInt32) {
       const int32_t x = v.get<int32_t>();
       std::memcpy(p, &x, 4);
+    } else if (*engine == ElementType::kUInt8) {
+      *p = v.get<uint8_t>();
+    } else if (*engine == ElementType::kInt8) {
+      const int8_t x = v.get<int8_t>();
+      std::memcpy(p, &x, 1);
     } else {
       *p = v.get<bool>() ? 1 : 0;
     }

@@ -254,6 +254,43 @@ TEST(FusionTest, FoldsAffinesAroundTheActivationAndTheMulFirstHardSwish) {
   }
 }
 
+TEST(FusionTest, FoldsAClampByConstantsAfterTheActivation) {
+  // openWakeWord's embedding: Conv -> LeakyRelu -> Max(-0.4); here also a
+  // Min(0.3) after it, then an Add that must stay (an affine after a clamp).
+  const int64_t c = 4;
+  ::onnx::NodeProto conv = MakeNode("Conv", "conv", {"x", "w", "b"}, {"c0"});
+  SetInts(conv, "pads", {0, 1, 0, 1});
+  ::onnx::NodeProto leaky = MakeNode("LeakyRelu", "lr", {"c0"}, {"c1"});
+  SetFloatAttr(leaky, "alpha", 0.2f);
+  absl::StatusOr<Graph> plain =
+      onnx::BuildGraph(MakeModel({conv, leaky, MakeNode("Max", "mx", {"c1", "lo"}, {"c2"}),
+                                  MakeNode("Min", "mn", {"hi", "c2"}, {"c3"}),
+                                  MakeNode("Add", "ad", {"c3", "one"}, {"y"})},
+                                 {ValueInfo("x", {1, 3, 6, 5})}, {ValueInfo("y", {1, c, 6, 5})},
+                                 {FloatInit("w", {c, 3, 1, 3}, Random(c * 9, 30)),
+                                  FloatInit("b", {c}, {0.1f, -0.2f, 0.3f, -0.4f}),
+                                  FloatInit("lo", {1, 1, 1, 1}, {-0.4f}),
+                                  FloatInit("hi", {}, {0.3f}), FloatInit("one", {}, {1.0f})}),
+                       onnx::DefaultOpRegistry());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  Graph fused = *plain;
+  const onnx::FusionStats stats = onnx::OptimizeForCpu(fused);
+  EXPECT_EQ(stats.activations_fused, 1);
+  ASSERT_EQ(fused.nodes.size(), 2u);  // the Conv with everything up to Min, and the Add
+  EXPECT_EQ(fused.nodes[1].op_type, "Add");
+  const Tensor x = Tensor::Float({1, 3, 6, 5}, Random(90, 31, -4, 4));
+  const std::vector<Tensor> want = RunModel(*plain, x), got = RunModel(fused, x);
+  ASSERT_EQ(got.size(), 1u);
+  int low = 0, high = 0;
+  for (int64_t i = 0; i < want[0].size(); ++i) {
+    ASSERT_NEAR(got[0].floats()[i], want[0].floats()[i], 1e-5) << i;
+    low += std::abs(want[0].floats()[i] - 0.6f) < 1e-6f;
+    high += std::abs(want[0].floats()[i] - 1.3f) < 1e-6f;
+  }
+  EXPECT_GT(low, 0);  // both bounds really clamp something
+  EXPECT_GT(high, 0);
+}
+
 TEST(FusionTest, AnEmptyConvFollowedByBatchNormAndMulLoadsAndRuns) {
   // A hostile model: zero output maps. Folding must not divide by zero.
   absl::StatusOr<Graph> g = onnx::BuildGraph(

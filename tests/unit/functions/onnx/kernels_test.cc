@@ -391,6 +391,16 @@ TEST(PoolTest, MaxPool2x2Stride2FastPathAndCeilFallback) {
   EXPECT_THAT(F(Run1("MaxPool", {x}, a)), ElementsAre(17, 24, 13, 20, 19, 23, 22, 11, 18));
 }
 
+TEST(PoolTest, MaxPool1x2AlongTheLastAxisFastPath) {
+  std::vector<float> v(25);
+  for (int i = 0; i < 25; ++i) v[i] = static_cast<float>((i * 7) % 25);
+  Tensor x = Tensor::Float({1, 1, 5, 5}, v);  // rows as above; the odd last column is dropped
+  Attributes a = Attrs({{"kernel_shape", Ints{1, 2}}, {"strides", Ints{1, 2}}});
+  Tensor y = Run1("MaxPool", {x}, a);
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 5, 2}));
+  EXPECT_THAT(F(y), ElementsAre(7, 21, 17, 24, 20, 16, 12, 19, 22, 11));
+}
+
 TEST(PoolTest, MaxPoolDilations) {
   Tensor x = Tensor::Float({1, 1, 5}, {9, 1, 2, 8, 3});
   EXPECT_THAT(F(Run1("MaxPool", {x}, Attrs({{"kernel_shape", Ints{2}}, {"dilations", Ints{3}}}))),
