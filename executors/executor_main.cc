@@ -45,6 +45,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/cli.h"
 #include "common/host_port.h"
+#include "common/large_buffers.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/request_limits.h"
@@ -202,6 +203,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(const
 }  // namespace
 
 int main(int argc, char** argv) {
+  stoa::common::KeepLargeBuffers();  // tensor-sized buffers reused, not re-faulted
   Flags flags;
   if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
   stoa::common::InitLogging("stoa-executor", flags.log_level);

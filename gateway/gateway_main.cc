@@ -57,6 +57,7 @@
 #include "absl/strings/str_split.h"
 #include "common/cli.h"
 #include "common/host_port.h"
+#include "common/large_buffers.h"
 #include "common/http_server.h"
 #include "common/logging.h"
 #include "common/metrics.h"
@@ -418,6 +419,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
 }  // namespace
 
 int main(int argc, char** argv) {
+  stoa::common::KeepLargeBuffers();  // tensor-sized buffers reused, not re-faulted
   Flags flags;
   if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
   stoa::common::InitLogging("stoa-gateway", flags.log_level);
