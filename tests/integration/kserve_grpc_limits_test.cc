@@ -49,7 +49,7 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// n FP32 [1] -> Cast INT64 -> ConstantOfShape(0.5) -> y FP32 [-1]: the
+// n FP32 [1] -> Cast INT64 -> ConstantOfShape(0.123456789) -> y FP32 [-1]: the
 // output is 4n bytes for a 4-byte input.
 std::string FillModel() {
   ::onnx::NodeProto cast = b::MakeNode("Cast", "cast", {"n"}, {"shape"});
@@ -58,7 +58,7 @@ std::string FillModel() {
   auto* value = fill.add_attribute();
   value->set_name("value");
   value->set_type(::onnx::AttributeProto::TENSOR);
-  *value->mutable_t() = b::FloatInit("value", {1}, {0.5f});
+  *value->mutable_t() = b::FloatInit("value", {1}, {0.123456789f});
   return b::MakeModel({cast, fill}, {b::ValueInfo("n", {1})}, {b::ValueInfo("y", {-1})})
       .SerializeAsString();
 }
@@ -162,7 +162,7 @@ TEST_F(KserveGrpcLimitsTest, OutputOverTheLimitIsResourceExhaustedOnGrpcAnd507On
     EXPECT_EQ(r.status, 507) << tier << ": " << r.body;
     EXPECT_THAT(r.body, HasSubstr("RESOURCE_EXHAUSTED"));
     EXPECT_THAT(r.body, HasSubstr("(output size limit)"));
-    // JSON: 200,000 floats are 800 KB of bytes but more than 1 MiB of text.
+    // JSON: 200,000 floats are 800 KB of bytes but ~2.2 MB of text.
     r = client_->Post("/v2/models/fill/infer?tier=" + tier,
                       R"({"inputs":[{"name":"n","shape":[1],"datatype":"FP32","data":[200000]}]})",
                       "application/json");
