@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_text.h"
+#include "common/request_limits.h"
 #include "nlohmann/json.hpp"
 
 namespace stoa::common {
@@ -38,6 +39,11 @@ int ToHttpStatus(absl::StatusCode code) {
     default:
       return 500;
   }
+}
+
+int ToHttpStatus(const absl::Status& status) {
+  if (IsOutputTooLarge(status)) return 507;
+  return ToHttpStatus(status.code());
 }
 
 std::string ErrorJson(std::string_view code, std::string_view message) {

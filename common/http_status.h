@@ -9,7 +9,10 @@
 //   ALREADY_EXISTS      409  the function exists
 //   OUT_OF_RANGE        413  over a size limit
 //   FAILED_PRECONDITION 415  a media type the route does not take (only that)
-//   RESOURCE_EXHAUSTED  429  over a rate or concurrency limit
+//   RESOURCE_EXHAUSTED  429  over a rate or concurrency limit; 507 when it
+//                            is a function's output over the output size
+//                            limit (common::IsOutputTooLarge: retrying
+//                            cannot help; ToHttpStatus(status) only)
 //   CANCELLED           499  the caller withdrew the request
 //   UNIMPLEMENTED       501  a valid request Stoa cannot serve (yet)
 //   UNAVAILABLE         503  no tier can take it (unreachable, circuit open)
@@ -25,6 +28,8 @@
 namespace stoa::common {
 
 int ToHttpStatus(absl::StatusCode code);
+// As above, and 507 for an output over the output size limit.
+int ToHttpStatus(const absl::Status& status);
 
 // The REST error body, {"error":{"code":"INVALID_ARGUMENT","message":"…"}};
 // the second form for answers that have no StatusCode (405

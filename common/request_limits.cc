@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace stoa::common {
@@ -93,10 +94,15 @@ absl::Status CheckArtifactSize(uint64_t bytes, uint64_t max_bytes) {
 
 absl::Status OutputTooLarge(std::string_view function, std::string_view what, uint64_t bytes,
                             uint64_t max_bytes, bool at_least) {
-  return absl::InternalError(absl::StrCat("function '", std::string(function), "' ",
-                                          std::string(what), " is ", at_least ? "more than " : "",
-                                          bytes, " bytes; the limit is ", max_bytes,
-                                          " bytes (output size limit)"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("function '", std::string(function), "' ", std::string(what), " is ",
+                   at_least ? "more than " : "", bytes, " bytes; the limit is ", max_bytes,
+                   " bytes ", kOutputSizeLimit));
+}
+
+bool IsOutputTooLarge(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kResourceExhausted &&
+         absl::EndsWith(status.message(), kOutputSizeLimit);
 }
 
 }  // namespace stoa::common

@@ -66,11 +66,21 @@ absl::Status CheckTimeoutMs(uint64_t timeout_ms, uint32_t max_timeout_ms, std::s
 // (artifact size limit)" when bytes > max_bytes.
 absl::Status CheckArtifactSize(uint64_t bytes, uint64_t max_bytes);
 
-// INTERNAL (500: the function's own failure) "function 'f' <what> is N
-// bytes; the limit is M bytes (output size limit)"; `what` e.g. "output",
-// "output as JSON". `at_least`: N is a lower bound ("more than N bytes").
+// RESOURCE_EXHAUSTED "function 'f' <what> is N bytes; the limit is M bytes
+// (output size limit)"; `what` e.g. "output", "output as JSON". `at_least`:
+// N is a lower bound ("more than N bytes"). Over gRPC it stays
+// RESOURCE_EXHAUSTED; over HTTP it is 507 (common::ToHttpStatus(status)),
+// not 429: retrying the same request cannot help, and the request itself
+// was within its limits (so not 413 either).
 absl::Status OutputTooLarge(std::string_view function, std::string_view what, uint64_t bytes,
                             uint64_t max_bytes, bool at_least = false);
+
+// The marker OutputTooLarge's message ends with; gRPC carries only code and
+// message, so this is how the gateway recognises an executor's refusal.
+inline constexpr char kOutputSizeLimit[] = "(output size limit)";
+
+// Whether `status` is OutputTooLarge's (from this process or an executor).
+bool IsOutputTooLarge(const absl::Status& status);
 
 // The gRPC message size both ends of the gateway–executor link allow: 64
 // MiB, or more when the artifact or output limit (plus 1 MiB of framing)

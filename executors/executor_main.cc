@@ -53,6 +53,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/cli.h"
 #include "common/host_port.h"
+#include "common/large_buffers.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/request_limits.h"
@@ -232,6 +233,7 @@ int main(int argc, char** argv) {
   // callgrind). ThreadSanitizer (the tsan preset) still reports lock-order
   // inversions.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  stoa::common::KeepLargeBuffers();  // tensor-sized buffers reused, not re-faulted
   Flags flags;
   if (int code = ParseFlags(argc, argv, flags); code >= 0) return code;
   stoa::common::InitLogging("stoa-executor", flags.log_level);

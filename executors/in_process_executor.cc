@@ -48,7 +48,7 @@ absl::StatusOr<functions::InvocationOutput> InvokeGuarded(functions::LoadedFunct
   }
 }
 
-// INTERNAL naming the output size limit when `output` is over max_bytes (0:
+// RESOURCE_EXHAUSTED naming the output size limit when `output` is over max_bytes (0:
 // no limit). Wasm stdout is cut at max_bytes + 1, so its size is a lower
 // bound.
 absl::Status CheckOutputSize(const std::string& function, const functions::InvocationOutput& output,

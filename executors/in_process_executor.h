@@ -98,7 +98,7 @@ class InProcessExecutor final : public Executor {
     //    limits.timeout_ms above it are INVALID_ARGUMENT;
     //  - max_artifact_bytes: a larger LoadFunction artifact is OUT_OF_RANGE;
     //  - max_output_bytes: a run whose raw output or tensor bytes are larger
-    //    fails INTERNAL (the function's own failure); Wasm stdout is cut
+    //    fails RESOURCE_EXHAUSTED (common::OutputTooLarge; HTTP 507); Wasm stdout is cut
     //    just past it (InvocationInput::max_output_bytes).
     uint32_t max_timeout_ms = 0;
     uint64_t max_artifact_bytes = 0;

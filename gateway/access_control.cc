@@ -120,7 +120,7 @@ absl::StatusOr<std::string> AccessControl::OwnerFor(const Caller& caller,
 
 common::HttpResponse ErrorResponse(const absl::Status& status) {
   common::HttpResponse r;
-  r.status = common::ToHttpStatus(status.code());
+  r.status = common::ToHttpStatus(status);
   r.body = common::ErrorJson(status);
   if (status.code() == absl::StatusCode::kUnauthenticated) {
     r.headers.emplace_back("WWW-Authenticate", auth::WwwAuthenticate(status));

@@ -284,7 +284,9 @@ absl::Status TakeBinary(uint64_t size, const std::string& what, BinarySection& b
     return Invalid(what, absl::StrCat("binary_data_size is ", size, " bytes, but only ", left,
                                       " bytes of binary data are left"));
   }
-  tensor.set_raw(binary.bytes.data() + binary.used, static_cast<size_t>(size));
+  // assign, not set_raw(p, n): protobuf 3.21's set_raw(p, n) builds a
+  // temporary std::string and copies it again.
+  tensor.mutable_raw()->assign(binary.bytes.data() + binary.used, static_cast<size_t>(size));
   binary.used += static_cast<size_t>(size);
   return absl::OkStatus();
 }

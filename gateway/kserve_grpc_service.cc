@@ -27,6 +27,21 @@ std::string PeerAddress(const std::string& peer) {
   return port == std::string::npos ? address : address.substr(0, port);
 }
 
+// ModelInfer's reactor: the client's cancellation (TryCancel, its
+// deadline, a closed connection, a server shutdown past its grace) fires
+// the invocation's CancelSignal, so the dispatcher withdraws every run of
+// it (a queued call does not run; a running ONNX model stops between
+// nodes; a cloud run's RPC is cancelled). Deletes itself when gRPC is done.
+class InferReactor final : public grpc::ServerUnaryReactor {
+ public:
+  const common::CancelSignalPtr& cancel() const { return cancel_; }
+  void OnCancel() override { cancel_->Cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  const common::CancelSignalPtr cancel_ = std::make_shared<common::CancelSignal>();
+};
+
 void FillTensorMetadata(
     const ::stoa::functions::Signature& signature,
     google::protobuf::RepeatedPtrField<inference::ModelMetadataResponse::TensorMetadata>& out) {
@@ -164,7 +179,8 @@ grpc::ServerUnaryReactor* KserveGrpcService::ModelInfer(grpc::CallbackServerCont
   v1::InvokeRequest invoke;
   for (v1::Tensor& t : infer->inputs) *invoke.add_inputs() = std::move(t);
   infer->inputs.clear();
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new InferReactor();
+  common::CancelSignalPtr cancel = reactor->cancel();
   invoker_.Invoke(
       *fn, std::move(invoke), std::nullopt,
       [reactor, response, infer, name, version = fn->spec.version(),
@@ -178,7 +194,8 @@ grpc::ServerUnaryReactor* KserveGrpcService::ModelInfer(grpc::CallbackServerCont
           s = common::OutputTooLarge(name, "response", response->ByteSizeLong(), max_output);
         }
         reactor->Finish(executors::ToGrpcStatus(s));
-      });
+      },
+      std::move(cancel));
   return reactor;
 }
 

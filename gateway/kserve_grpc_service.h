@@ -14,7 +14,11 @@
 // a tenant sees only its tenant's functions (others are NOT_FOUND). Errors
 // are the gRPC codes of the Status (executors/grpc_status.h): bad input
 // INVALID_ARGUMENT naming the input, UNAUTHENTICATED, PERMISSION_DENIED,
-// NOT_FOUND, RESOURCE_EXHAUSTED when admission refuses.
+// NOT_FOUND, RESOURCE_EXHAUSTED when admission refuses or when the output
+// is over the output size limit (common::OutputTooLarge; HTTP answers 507).
+// A client that cancels ModelInfer (TryCancel, its deadline, a closed
+// connection) cancels the invocation: every run of it is withdrawn as on
+// REST when the HTTP client goes away (gateway/invoker.h).
 //
 // Thread safety: every RPC may run concurrently. Ownership: the control
 // plane, the invoker and the AccessControl must outlive the service, and

@@ -21,10 +21,10 @@ namespace stoa::gateway {
 // Renders a response body. Only `requested` outputs (all when empty), in
 // the order the function produced them. Floats are written in the shortest
 // form that round-trips; NaN and infinities (which JSON lacks) as null.
-// INTERNAL when a tensor's bytes do not match its shape and datatype, and
-// when the text would pass `max_bytes` (0: no limit; the output size limit,
-// common::OutputTooLarge): rendering stops there, so a small tensor output
-// cannot become a huge response (a float is up to 15 characters of JSON).
+// INTERNAL when a tensor's bytes do not match its shape and datatype;
+// RESOURCE_EXHAUSTED (common::OutputTooLarge, HTTP 507) when the text would
+// pass `max_bytes` (0: no limit; the output size limit): rendering stops there, so a small tensor
+// output cannot become a huge response (a float is up to 15 characters of JSON).
 absl::StatusOr<std::string> RenderInferResponse(
     std::string_view model_name, uint64_t model_version, std::string_view id,
     const google::protobuf::RepeatedPtrField<v1::Tensor>& outputs,

@@ -6,8 +6,11 @@
 # per request and the overhead over the engine's own time.
 #   bench/http/transport_bench.sh [n=30] [tier=edge|cloud] [BUILD_DIR]
 # STOA_SERVER_BIN=DIR takes stoa-gateway and stoa-executor from DIR (e.g. a
-# build of an older commit); STOA_ONLY=json times the JSON path only (a
-# gateway from before the binary extension).
+# build of an older commit); STOA_ONLY=LIST times only those of
+# json,binary,grpc (json: a gateway from before the binary extension).
+# cpu_ms: the median CPU time per request, of this process's thread for the
+# engine row and of the gateway and executor processes for the others
+# (/proc/PID/task/*/schedstat): steadier than wall time on a busy machine.
 # Pins the gateway, the executor and the client to one CPU (requests are
 # sequential, so they take turns; the engine alone runs on the same core) when the
 # machine has them (taskset); run it on a quiet machine and repeat.
@@ -63,4 +66,9 @@ curl -sf -o /dev/null -F 'spec={"name":"detector","runtime":"onnx"};type=applica
 client_args=(--model "$model" --name detector --http "$gateway" --tier "$tier" --n "$n")
 [[ -n $grpc_port ]] && client_args+=(--grpc "127.0.0.1:$grpc_port")
 [[ -n ${STOA_ONLY:-} ]] && client_args+=(--only "$STOA_ONLY")
+# CPU time per request of the gateway and the executor (the cpu_ms column),
+# when the client knows the flag (a client from before it does not).
+if grep -q -a -- --server-pids "$bin/stoa-bench-transport"; then
+  client_args+=(--server-pids "$(IFS=,; echo "${pids[*]}")")
+fi
 pin 0 "$bin/stoa-bench-transport" "${client_args[@]}"

@@ -7,7 +7,13 @@
 // and prints p50/p90 per request and the overhead over the engine.
 //   stoa-bench-transport --model M.onnx --name NAME --http HOST:PORT
 //                        [--grpc HOST:PORT] [--tier edge|cloud] [--n 30]
-//                        [--token T] [--only json]   (json: a gateway without binary)
+//                        [--token T] [--only PATHS] [--server-pids PID,PID]
+// --only takes a comma-separated subset of json,binary,grpc (the engine is
+// always timed): "json" alone times a gateway from before the binary
+// extension; "binary,grpc" leaves out the slow JSON path when profiling.
+// --server-pids (the gateway's and the executor's) adds the median CPU time
+// per request: the engine's in this thread, each other path's in those
+// processes (the whole server side: HTTP or gRPC, codec, dispatch, engine).
 // The model has one FP32 input and one output; the input is filled with a
 // fixed pseudo-random pattern. Requests are built once, outside the timing.
 #include <grpcpp/grpcpp.h>
@@ -19,6 +25,8 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -26,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "functions/onnx/onnx_runtime.h"
 #include "inference/grpc_service.grpc.pb.h"
 
@@ -38,24 +47,58 @@ using Clock = std::chrono::steady_clock;
 
 struct Stats {
   double p50_ms = 0, p90_ms = 0;
+  double cpu_ms = 0;  // median CPU time per request (see CpuMs)
 };
 
+// CPU time, in ms, the threads of `pids` have run so far (the sum of
+// /proc/PID/task/*/schedstat's first field, in ns): exact, unlike the tick
+// counts of /proc/PID/stat.
+double ServerCpuMs(const std::vector<std::string>& pids) {
+  double ns = 0;
+  for (const std::string& pid : pids) {
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
+      std::ifstream in(task.path() / "schedstat");
+      double run_ns = 0;
+      if (in >> run_ns) ns += run_ns;
+    }
+  }
+  return ns / 1e6;
+}
+
+double ThreadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 // Round robin over the paths, so that the noise of a shared machine falls
-// on all of them alike; 3 warm-up rounds first.
-std::vector<Stats> TimeInterleaved(int n, const std::vector<std::function<bool()>>& paths) {
-  std::vector<std::vector<double>> ms(paths.size());
+// on all of them alike; 3 warm-up rounds first. Path 0 (the engine, in this
+// thread) is charged this thread's CPU time; the others the CPU time of
+// the server processes `pids` (nothing else calls them), which a busy
+// machine's waits for a core do not inflate as they do wall time.
+std::vector<Stats> TimeInterleaved(int n, const std::vector<std::function<bool()>>& paths,
+                                   const std::vector<std::string>& pids) {
+  std::vector<std::vector<double>> ms(paths.size()), cpu(paths.size());
   for (int round = -3; round < n; ++round) {
     for (size_t p = 0; p < paths.size(); ++p) {
+      const double cpu_start = p == 0 ? ThreadCpuMs() : ServerCpuMs(pids);
       const auto start = Clock::now();
       if (!paths[p]()) return {};
       const double took = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      if (round >= 0) ms[p].push_back(took);
+      const double cpu_end = p == 0 ? ThreadCpuMs() : ServerCpuMs(pids);
+      if (round >= 0) {
+        ms[p].push_back(took);
+        cpu[p].push_back(cpu_end - cpu_start);
+      }
     }
   }
   std::vector<Stats> stats;
-  for (auto& v : ms) {
+  for (size_t p = 0; p < paths.size(); ++p) {
+    std::vector<double>& v = ms[p];
     std::sort(v.begin(), v.end());
-    stats.push_back({v[v.size() / 2], v[v.size() * 9 / 10]});
+    std::sort(cpu[p].begin(), cpu[p].end());
+    stats.push_back({v[v.size() / 2], v[v.size() * 9 / 10], cpu[p][cpu[p].size() / 2]});
   }
   return stats;
 }
@@ -107,9 +150,15 @@ std::map<std::string, std::string> Args(int argc, char** argv) {
   return args;
 }
 
-void Print(const char* name, const Stats& s, double engine_ms) {
-  std::printf("%-8s %10.2f %10.2f %10.2f %9.1f%%\n", name, s.p50_ms, s.p90_ms, s.p50_ms - engine_ms,
-              engine_ms > 0 ? 100.0 * (s.p50_ms / engine_ms - 1) : 0.0);
+void Print(const char* name, const Stats& s, const Stats& engine, bool cpu) {
+  std::printf("%-8s %10.2f %10.2f %10.2f %9.1f%%", name, s.p50_ms, s.p90_ms,
+              s.p50_ms - engine.p50_ms,
+              engine.p50_ms > 0 ? 100.0 * (s.p50_ms / engine.p50_ms - 1) : 0.0);
+  if (cpu) {
+    std::printf(" %10.3f %9.1f%%", s.cpu_ms,
+                engine.cpu_ms > 0 ? 100.0 * (s.cpu_ms / engine.cpu_ms - 1) : 0.0);
+  }
+  std::printf("\n");
 }
 
 }  // namespace
@@ -165,16 +214,26 @@ int main(int argc, char** argv) {
   HttpConnection connection(args["--http"]);
   std::vector<std::pair<std::string, std::string>> auth;
   if (args.count("--token")) auth.emplace_back("Authorization", "Bearer " + args["--token"]);
-  paths.push_back([&] { return connection.Post(target, json, auth); });
+  const std::string only = args.count("--only") ? "," + args["--only"] + "," : "";
+  auto wanted = [&](const std::string& path) {
+    return only.empty() || only.find("," + path + ",") != std::string::npos;
+  };
+  std::vector<const char*> names = {"engine"};
+  if (wanted("json")) {
+    paths.push_back([&] { return connection.Post(target, json, auth); });
+    names.push_back("json");
+  }
   auto binary_headers = auth;
   binary_headers.emplace_back("Inference-Header-Content-Length", std::to_string(header.size()));
-  if (args["--only"] != "json") {
+  if (wanted("binary")) {
     paths.push_back([&] { return connection.Post(target, binary, binary_headers); });
+    names.push_back("binary");
   }
 
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
   inference::ModelInferRequest request;
-  if (args.count("--grpc") && args["--only"] != "json") {
+  if (args.count("--grpc") && wanted("grpc")) {
+    names.push_back("grpc");
     grpc::ChannelArguments channel_args;
     channel_args.SetMaxReceiveMessageSize(256 << 20);
     channel_args.SetMaxSendMessageSize(256 << 20);
@@ -195,12 +254,15 @@ int main(int argc, char** argv) {
       return s.ok() && response.raw_output_contents_size() == 1;
     });
   }
-  const std::vector<Stats> stats = TimeInterleaved(n, paths);
+  std::vector<std::string> pids;
+  if (args.count("--server-pids")) pids = absl::StrSplit(args["--server-pids"], ',');
+  const std::vector<Stats> stats = TimeInterleaved(n, paths, pids);
   if (stats.empty()) return 1;
   std::printf("model %s, input %s FP32 (%zu bytes), JSON request %zu bytes, tier %s, n=%d\n",
               name.c_str(), shape_json.c_str(), raw.size(), json.size(), args["--tier"].c_str(), n);
-  std::printf("%-8s %10s %10s %10s %10s\n", "path", "p50_ms", "p90_ms", "added_ms", "overhead");
-  const char* names[] = {"engine", "json", "binary", "grpc"};
-  for (size_t p = 0; p < stats.size(); ++p) Print(names[p], stats[p], stats[0].p50_ms);
+  const bool cpu = !pids.empty();
+  std::printf("%-8s %10s %10s %10s %10s%s\n", "path", "p50_ms", "p90_ms", "added_ms", "overhead",
+              cpu ? "     cpu_ms  cpu_over" : "");
+  for (size_t p = 0; p < stats.size(); ++p) Print(names[p], stats[p], stats[0], cpu);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "functions/onnx/wire_tensor.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -19,6 +20,36 @@ Tensor WidenHalf(Shape shape, const std::string& raw, size_t count) {
     data[i] = common::HalfToFloat(h);
   }
   return Tensor::Float(std::move(shape), std::move(data));
+}
+
+// The elements of `raw` in a vector, copied once: no zero fill first.
+template <typename T>
+std::vector<T> CopyElements(const std::string& raw) {
+  const size_t n = raw.size() / sizeof(T);
+  if (reinterpret_cast<uintptr_t>(raw.data()) % alignof(T) == 0) {
+    const T* p = reinterpret_cast<const T*>(raw.data());
+    return std::vector<T>(p, p + n);
+  }
+  std::vector<T> out(n);  // an unaligned buffer (not one protobuf allocates)
+  if (n != 0) std::memcpy(out.data(), raw.data(), n * sizeof(T));
+  return out;
+}
+
+// An engine tensor holding a copy of `raw` (its byte count already checked).
+Tensor CopyIn(ElementType type, Shape shape, const std::string& raw) {
+  switch (type) {
+    case ElementType::kFloat32:
+      return Tensor::Float(std::move(shape), CopyElements<float>(raw));
+    case ElementType::kFloat64:
+      return Tensor::Float64(std::move(shape), CopyElements<double>(raw));
+    case ElementType::kInt64:
+      return Tensor::Int64(std::move(shape), CopyElements<int64_t>(raw));
+    case ElementType::kInt32:
+      return Tensor::Int32(std::move(shape), CopyElements<int32_t>(raw));
+    case ElementType::kBool:
+      break;
+  }
+  return Tensor::Bool(std::move(shape), std::vector<uint8_t>(raw.begin(), raw.end()));
 }
 
 // `t` already matches its signature: a declared datatype (or FP16 for
@@ -43,9 +74,7 @@ absl::StatusOr<Tensor> ToEngineTensor(const std::string& name, const v1::Tensor&
         " bytes of ", v1::DataType_Name(t.datatype()), " data, got ", t.raw().size()));
   }
   if (t.datatype() == v1::FP16) return WidenHalf(shape, t.raw(), static_cast<size_t>(*count));
-  Tensor out = Tensor::Empty(*type, shape);
-  if (!t.raw().empty()) std::memcpy(out.mutable_raw(), t.raw().data(), t.raw().size());
-  return out;
+  return CopyIn(*type, shape, t.raw());
 }
 
 }  // namespace
@@ -115,8 +144,9 @@ std::vector<v1::Tensor> ResponseTensors(const Signature& declared,
     o.set_name(declared[static_cast<int>(i)].name());
     o.set_datatype(WireType(t.type()));
     for (int64_t d : t.shape()) o.add_shape(d);
-    o.set_raw(reinterpret_cast<const char*>(t.raw()),
-              static_cast<size_t>(t.size()) * ElementSize(t.type()));
+    // assign, not set_raw(p, n), which copies twice (through a temporary).
+    o.mutable_raw()->assign(reinterpret_cast<const char*>(t.raw()),
+                            static_cast<size_t>(t.size()) * ElementSize(t.type()));
   }
   return wire;
 }

@@ -227,7 +227,7 @@ TEST_F(RequestLimitsTest, TimeoutOverTheMaximumIsRefusedOnRestAndGrpc) {
 }
 
 // A Wasm function writing 100 MB got 200 with 64 MiB on the edge and 429
-// "Sent message larger than max" on the cloud: now the same 500 on both.
+// "Sent message larger than max" on the cloud: now the same 507 on both.
 TEST_F(RequestLimitsTest, WasmOutputOverTheLimitIsTheSameErrorOnBothTiers) {
   if (WasmExample("big_output").empty()) GTEST_SKIP() << "wasm examples not built";
   ASSERT_EQ(Register(R"({"name":"big-output","runtime":"wasm","limits":{"timeout_ms":30000}})",
@@ -242,7 +242,7 @@ TEST_F(RequestLimitsTest, WasmOutputOverTheLimitIsTheSameErrorOnBothTiers) {
   for (const std::string tier : {"edge", "cloud"}) {
     HttpResult r = Timed("POST", "/v1/functions/big-output/invoke?tier=" + tier, "100",
                          "text/plain", kMaxCompileSeconds);
-    const std::string message = ErrorMessage(r, 500, "INTERNAL");
+    const std::string message = ErrorMessage(r, 507, "RESOURCE_EXHAUSTED");
     EXPECT_EQ(message.substr(0, 5 + tier.size()), "tier " + tier) << message;
     EXPECT_EQ(message.substr(message.find("): ")), expected) << message;
   }
@@ -278,13 +278,13 @@ TEST_F(RequestLimitsTest, OnnxOutputOverTheLimitIsTheSameErrorOnBothTiers) {
     // 5,000,000 floats: 20 MB of tensor bytes.
     EXPECT_THAT(ErrorMessage(Timed("POST", "/v1/functions/fill/invoke?tier=" + tier,
                                    request(5'000'000), "application/json"),
-                             500, "INTERNAL"),
+                             507, "RESOURCE_EXHAUSTED"),
                 ::testing::EndsWith("): function 'fill' output is 20000000 bytes; the limit is "
                                     "16777216 bytes (output size limit)"));
     // 2,000,000 floats: 8 MB of bytes, but 22 MB as JSON text.
     EXPECT_EQ(ErrorMessage(Timed("POST", "/v1/functions/fill/invoke?tier=" + tier,
                                  request(2'000'000), "application/json"),
-                           500, "INTERNAL"),
+                           507, "RESOURCE_EXHAUSTED"),
               "function 'fill' output as JSON is more than 16777216 bytes; the limit is 16777216 "
               "bytes (output size limit)");
     EXPECT_EQ(

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "common/http_status.h"
 #include "common/http_types.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -55,12 +57,23 @@ TEST(CheckArtifactSizeTest, IsOutOfRange) {
   EXPECT_THAT(Message(s), HasSubstr("(artifact size limit)"));
 }
 
-TEST(OutputTooLargeTest, IsTheFunctionsFailure) {
+TEST(OutputTooLargeTest, IsResourceExhaustedAnd507NotARetryable429) {
   absl::Status s = OutputTooLarge("f", "output", 100, 10, true);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Message(s),
             "function 'f' output is more than 100 bytes; the limit is 10 bytes (output size "
             "limit)");
+  EXPECT_TRUE(IsOutputTooLarge(s));
+  EXPECT_EQ(ToHttpStatus(s), 507);
+  // The gateway puts the tier first; the marker at the end still tells it.
+  absl::Status remote(s.code(), absl::StrCat("tier cloud (grpc:h:1): ", s.message()));
+  EXPECT_TRUE(IsOutputTooLarge(remote));
+  EXPECT_EQ(ToHttpStatus(remote), 507);
+  // Other RESOURCE_EXHAUSTED (rate and concurrency limits) stay 429.
+  absl::Status rate = absl::ResourceExhaustedError("rate limit of k exceeded");
+  EXPECT_FALSE(IsOutputTooLarge(rate));
+  EXPECT_EQ(ToHttpStatus(rate), 429);
+  EXPECT_FALSE(IsOutputTooLarge(absl::InternalError(s.message())));
 }
 
 TEST(GrpcMessageBytesTest, FitsTheLargestLimit) {

@@ -458,7 +458,7 @@ TEST_F(InProcessExecutorTest, LimitsOnTimeoutArtifactAndOutput) {
 
   EXPECT_TRUE(Invoke(ex, Request("inc", "", {1.0f, 2.0f}, 1000)).ok());
   auto large = Invoke(ex, Request("inc", "", {1.0f, 2.0f, 3.0f}, 1000));
-  EXPECT_EQ(large.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(large.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(large.status().message(),
             "function 'inc' output is 12 bytes; the limit is 8 bytes (output size limit)");
 }

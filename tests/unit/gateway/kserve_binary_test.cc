@@ -110,7 +110,7 @@ TEST(KserveBinaryTest, OutputsAskedAsBinaryFollowTheJson) {
   EXPECT_THAT(r->body, HasSubstr(R"("datatype":"FP16","data":[1])"));
 
   auto small = RenderHttpInferResponse("m", 3, ask, outputs, /*max_bytes=*/64);
-  EXPECT_EQ(small.status().code(), absl::StatusCode::kInternal) << small.status();
+  EXPECT_EQ(small.status().code(), absl::StatusCode::kResourceExhausted) << small.status();
   EXPECT_THAT(small.status().message(), HasSubstr("the limit is 64 bytes"));
 }
 

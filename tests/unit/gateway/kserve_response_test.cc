@@ -87,7 +87,7 @@ TEST(KserveResponseTest, JsonTextOverTheOutputLimitIsRefused) {
   EXPECT_TRUE(RenderInferResponse("m", 1, "", outputs, {}, 2'000'000).ok());
   auto body = RenderInferResponse("m", 1, "", outputs, {}, 500'000);
   ASSERT_FALSE(body.ok());
-  EXPECT_EQ(body.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(body.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(std::string(body.status().message()),
             "function 'm' output as JSON is more than 500000 bytes; the limit is 500000 bytes "
             "(output size limit)");

@@ -1,0 +1,228 @@
+// Issue 12 item 4, against the real stoa-gateway (with --grpc-listen) and
+// stoa-executor: a KServe gRPC client that cancels ModelInfer cancels the
+// running invocation (not only its own wait), and an output over the
+// output size limit is RESOURCE_EXHAUSTED on gRPC and 507 on HTTP (binary
+// and JSON), never INTERNAL/500 or a retryable 429; the gateway keeps
+// serving after both.
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "inference/grpc_service.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "tests/fakes/functions/onnx_builders.h"
+#include "tests/integration/harness.h"
+
+namespace stoa::testing {
+namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+namespace b = ::stoa::functions::testing;
+
+int64_t MsSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// n FP32 [1] -> Cast INT64 -> ConstantOfShape(0.123456789) -> y FP32 [-1]: the
+// output is 4n bytes for a 4-byte input.
+std::string FillModel() {
+  ::onnx::NodeProto cast = b::MakeNode("Cast", "cast", {"n"}, {"shape"});
+  b::SetIntAttr(cast, "to", ::onnx::TensorProto::INT64);
+  ::onnx::NodeProto fill = b::MakeNode("ConstantOfShape", "fill", {"shape"}, {"y"});
+  auto* value = fill.add_attribute();
+  value->set_name("value");
+  value->set_type(::onnx::AttributeProto::TENSOR);
+  *value->mutable_t() = b::FloatInit("value", {1}, {0.123456789f});
+  return b::MakeModel({cast, fill}, {b::ValueInfo("n", {1})}, {b::ValueInfo("y", {-1})})
+      .SerializeAsString();
+}
+
+// x [1,1] expanded to 512×512, then 1000 MatMuls: tens of ms a node, far
+// longer than the test waits.
+std::string LongChainModel() {
+  constexpr int64_t kSide = 512;
+  constexpr int kNodes = 1000;
+  std::vector<::onnx::NodeProto> nodes = {b::MakeNode("Expand", "expand", {"x", "shape"}, {"a0"})};
+  for (int i = 0; i < kNodes; ++i) {
+    nodes.push_back(b::MakeNode("MatMul", absl::StrCat("mm", i), {absl::StrCat("a", i), "w"},
+                                {i + 1 == kNodes ? std::string("y") : absl::StrCat("a", i + 1)}));
+  }
+  std::vector<float> w(kSide * kSide, 1.0f / kSide);
+  return b::MakeModel(nodes, {b::ValueInfo("x", {1, 1})}, {b::ValueInfo("y", {kSide, kSide})},
+                      {b::Int64Init("shape", {kSide, kSide}), b::FloatInit("w", {kSide, kSide}, w)})
+      .SerializeAsString();
+}
+
+// The sum of the values of the exposition lines holding every one of `parts`.
+double MetricSum(const std::string& exposition, const std::vector<std::string>& parts) {
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    bool all = !line.empty() && line[0] != '#';
+    for (const std::string& part : parts) all = all && absl::StrContains(line, part);
+    if (all) sum += std::stod(std::string(line.substr(line.rfind(' ') + 1)));
+  }
+  return sum;
+}
+
+inference::ModelInferRequest FillRequest(float n) {
+  inference::ModelInferRequest request;
+  request.set_model_name("fill");
+  auto* t = request.add_inputs();
+  t->set_name("n");
+  t->set_datatype("FP32");
+  t->add_shape(1);
+  request.add_raw_input_contents(std::string(reinterpret_cast<const char*>(&n), sizeof n));
+  return request;
+}
+
+class KserveGrpcLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    executor_ = Process::Start(BinaryPath("stoa-executor"),
+                               {"--listen", "127.0.0.1:0", "--max-output-mb", "1"});
+    ASSERT_NE(executor_, nullptr);
+    grpc_address_ = "127.0.0.1:" + std::to_string(FreePort());
+    gateway_ = Process::Start(
+        BinaryPath("stoa-gateway"),
+        {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("kserve-limits") + "/data", "--cloud",
+         executor_->address(), "--grpc-listen", grpc_address_, "--max-output-mb", "1"});
+    ASSERT_NE(gateway_, nullptr);
+    client_ = std::make_unique<HttpClient>(gateway_->address());
+    stub_ = inference::GRPCInferenceService::NewStub(
+        grpc::CreateChannel(grpc_address_, grpc::InsecureChannelCredentials()));
+  }
+
+  void Register(const std::string& spec, const std::string& model) {
+    Multipart reg = MakeRegistration(spec, model);
+    HttpResult r = client_->Request("POST", "/v1/functions", reg.body, reg.content_type, 60000);
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+
+  grpc::Status Infer(const inference::ModelInferRequest& request,
+                     inference::ModelInferResponse& response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return stub_->ModelInfer(&context, request, &response);
+  }
+
+  std::unique_ptr<Process> executor_;
+  std::unique_ptr<Process> gateway_;
+  std::unique_ptr<HttpClient> client_;
+  std::string grpc_address_;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+};
+
+TEST_F(KserveGrpcLimitsTest, OutputOverTheLimitIsResourceExhaustedOnGrpcAnd507OnHttp) {
+  ASSERT_NO_FATAL_FAILURE(Register(R"({"name":"fill","runtime":"onnx"})", FillModel()));
+  inference::ModelInferResponse response;
+  // 300,000 floats: 1.2 MB of output over a 1 MiB limit.
+  grpc::Status s = Infer(FillRequest(300000), response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_THAT(s.error_message(),
+              EndsWith("function 'fill' output is 1200000 bytes; the limit is 1048576 bytes "
+                       "(output size limit)"));
+  for (const std::string tier : {"edge", "cloud"}) {
+    // Binary in and out: the tensor bytes are over the limit.
+    const float n = 300000;
+    const std::string header =
+        R"({"inputs":[{"name":"n","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":4}}],)"
+        R"("parameters":{"binary_data_output":true}})";
+    HttpClientOptions options;
+    options.headers = {{"Inference-Header-Content-Length", std::to_string(header.size())}};
+    HttpClient binary(gateway_->address(), options);
+    HttpResult r = binary.Post("/v2/models/fill/infer?tier=" + tier,
+                               header + std::string(reinterpret_cast<const char*>(&n), 4),
+                               "application/octet-stream");
+    EXPECT_EQ(r.status, 507) << tier << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("RESOURCE_EXHAUSTED"));
+    EXPECT_THAT(r.body, HasSubstr("(output size limit)"));
+    // JSON: 200,000 floats are 800 KB of bytes but ~2.2 MB of text.
+    r = client_->Post("/v2/models/fill/infer?tier=" + tier,
+                      R"({"inputs":[{"name":"n","shape":[1],"datatype":"FP32","data":[200000]}]})",
+                      "application/json");
+    EXPECT_EQ(r.status, 507) << tier << ": " << r.body;
+    EXPECT_THAT(r.body, HasSubstr("output as JSON is more than 1048576 bytes"));
+  }
+  // Within the limit, both protocols still answer.
+  s = Infer(FillRequest(1000), response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(response.raw_output_contents_size(), 1);
+  EXPECT_EQ(response.raw_output_contents(0).size(), 4000u);
+  EXPECT_EQ(client_
+                ->Post("/v2/models/fill/infer",
+                       R"({"inputs":[{"name":"n","shape":[1],"datatype":"FP32","data":[10]}]})",
+                       "application/json")
+                .status,
+            200);
+}
+
+// Without the propagation the run went on until its 30 s timeout after the
+// client had given up, holding an executor worker all along.
+TEST_F(KserveGrpcLimitsTest, ClientCancelStopsTheRunningInvocation) {
+  ASSERT_NO_FATAL_FAILURE(Register(
+      R"({"name":"chain","runtime":"onnx","limits":{"timeout_ms":30000}})", LongChainModel()));
+  ASSERT_NO_FATAL_FAILURE(Register(R"({"name":"fill","runtime":"onnx"})", FillModel()));
+  inference::ModelInferRequest request;
+  request.set_model_name("chain");
+  auto* t = request.add_inputs();
+  t->set_name("x");
+  t->set_datatype("FP32");
+  t->add_shape(1);
+  t->add_shape(1);
+  const float one = 1.0f;
+  request.add_raw_input_contents(std::string(reinterpret_cast<const char*>(&one), 4));
+  grpc::ClientContext context;
+  std::thread canceller([&context] {
+    // Past the cold start (the model loads on its tier first).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    context.TryCancel();
+  });
+  inference::ModelInferResponse response;
+  grpc::Status s = stub_->ModelInfer(&context, request, &response);
+  canceller.join();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  const Clock::time_point cancelled = Clock::now();
+  // The gateway counts the invocation cancelled once its run has stopped.
+  double count = 0;
+  while (MsSince(cancelled) < 10000) {
+    count = MetricSum(client_->Get("/metrics").body,
+                      {"stoa_invocations_total{", "function=\"chain\"", "outcome=\"cancelled\""});
+    if (count >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(count, 1.0) << "the run of 'chain' was not cancelled";
+  std::printf("chain cancelled %ld ms after the client's TryCancel\n",
+              static_cast<long>(MsSince(cancelled)));
+  // And the gateway serves the next call.
+  s = Infer(FillRequest(10), response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+}  // namespace
+}  // namespace stoa::testing
