@@ -19,6 +19,12 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// Policies that decide by the model (and so need it fresh).
+bool UsesModel(PolicyKind kind) {
+  return kind == PolicyKind::kPredictive || kind == PolicyKind::kSlo ||
+         kind == PolicyKind::kWeighted;
+}
+
 // Prediction-error buckets in seconds: 10 µs to 10 s.
 std::vector<double> ErrorBuckets() {
   return {1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1, 3, 10};
@@ -315,6 +321,18 @@ void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput
   }
 }
 
+void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfig& config,
+                                         const PolicyInput& in, double best_ms, int64_t now,
+                                         Decision& decision) {
+  const TierSet stale = state.exploration.StaleShadows(config.explore_budget, in.available,
+                                                       decision.tier, in.predictions, best_ms, now);
+  for (Tier t : kAllTiers) {
+    if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
+    decision.shadow.Add(t);
+    state.exploration.ShadowSent(t, now);
+  }
+}
+
 double PlacementScheduler::PredictMs(std::string_view function, Tier tier,
                                      const Features& features) {
   std::shared_ptr<const ActivePolicy> active = PolicyFor(function);
@@ -346,19 +364,29 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   Predict(*state, features, config.objective, in);
   in.first_pending = exploration.FirstPending(allowed, in.predictions, now);
   const double best_ms = Exploration::BestMeanMs(in.available, in.predictions);
-  in.explorable =
-      exploration.Explorable(config.explore_budget, in.available, in.predictions, best_ms, now);
+  const bool shadow_probes = config.stale_probe == StaleProbe::kShadow && UsesModel(config.policy);
+  if (!shadow_probes) {
+    in.explorable =
+        exploration.Explorable(config.explore_budget, in.available, in.predictions, best_ms, now);
+  }
 
   ASSIGN_OR_RETURN(Decision decision,
                    Admit(function, config, in, active->strategy->Choose(in), now));
   AddHedge(*state, config, in, now, decision);
   AddShadow(config, in, decision);
+  if (shadow_probes) AddStaleShadows(*state, config, in, best_ms, now, decision);
 
   auto& chosen = state->tiers[TierIndex(decision.tier)];
   chosen.Count(decision.reason);
   chosen.last_request_kb.store(features.request_bytes / 1000.0, std::memory_order_relaxed);
   exploration.Decided(decision.tier, decision.reason, in.predictions[TierIndex(decision.tier)],
                       best_ms, now);
+  if (options_.trace != nullptr) {
+    decision.trace_id = options_.trace->NextId();
+    std::array<double, kNumTiers> rtt;
+    for (Tier t : kAllTiers) rtt[TierIndex(t)] = InputFor(t, features).link_rtt_ms;
+    options_.trace->RecordDecision(now, function, config, in, rtt, decision);
+  }
   return decision;
 }
 
@@ -368,6 +396,7 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   const PolicyConfig& config = active->config;
   CircuitBreaker& cb = circuits_[TierIndex(outcome.tier)];
   const int64_t now = clock_.NowMicros();
+  if (options_.trace != nullptr) options_.trace->RecordOutcome(now, function, decision, outcome);
   if (!outcome.ok && outcome.tier_failure) {
     cb.RecordFailure(now, config.circuit.failures, int64_t{config.circuit.open_ms} * 1000);
   } else {
@@ -388,7 +417,8 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;
   TermErrors errors = tier.model.Observe(in, outcome);
-  if (decision.reason == Reason::kExplore && !shadow) {
+  if ((decision.reason == Reason::kExplore && !shadow) ||
+      (shadow && config.stale_probe == StaleProbe::kShadow)) {
     state->exploration.Probed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
                               state->OthersPredictedMs(outcome.tier));
   }
@@ -423,6 +453,7 @@ void PlacementScheduler::ObserveComparison(std::string_view function, Tier chose
 }
 
 void PlacementScheduler::ObserveLink(Tier tier, bool ok, double rtt_ms) {
+  if (options_.trace != nullptr) options_.trace->RecordLink(clock_.NowMicros(), tier, ok, rtt_ms);
   if (ok) {
     links_.Observe(tier, rtt_ms);
     return;
