@@ -39,10 +39,12 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
       {decision, hedged ? Invocation::Role::kHedge : Invocation::Role::kPrimary}};
   for (Tier t : scheduler::kAllTiers) {
     if (t == decision.tier) continue;
+    scheduler::Decision other(t, decision.hedge.Contains(t) ? Reason::kHedge : Reason::kShadow);
+    other.trace_id = decision.trace_id;  // traced against the request's decision
     if (decision.hedge.Contains(t)) {
-      runs.push_back({scheduler::Decision(t, Reason::kHedge), Invocation::Role::kHedge});
+      runs.push_back({other, Invocation::Role::kHedge});
     } else if (decision.shadow.Contains(t)) {
-      runs.push_back({scheduler::Decision(t, Reason::kShadow), Invocation::Role::kShadow});
+      runs.push_back({other, Invocation::Role::kShadow});
     }
   }
   auto state = std::make_shared<State>();

@@ -321,7 +321,9 @@ int Main(int argc, char** argv) {
         return 1;
       }
       trace = std::move(*opened);
-      trace->RecordStart(args.seed, scheduler::TierSet::Of(Tier::kEdge), 0);
+      scheduler::PolicyConfig recorded;
+      recorded.explore_budget = args.explore_budget;
+      trace->RecordStart(args.seed, scheduler::TierSet::Of(Tier::kEdge), 0, recorded);
     }
     Result oracle = Run(requests, probes, std::nullopt, args.explore_budget, args.seed);
     Result predictive;
