@@ -242,6 +242,14 @@ void Score(const TraceEvent& ev, const Samples* samples, Tier tier, TierSet hedg
   }
   ++score.scored;
   score.correct += mine <= best;
+  bool all_sampled = true;
+  for (Tier t : kAllTiers) {
+    if (ev.allowed.Contains(t) && !sampled[TierIndex(t)]) all_sampled = false;
+  }
+  if (all_sampled) {
+    ++score.all_sampled;
+    score.all_sampled_correct += mine <= best;
+  }
   score.regret_ms += mine - best;
   score.latency_ms += mine;
   score.best_ms += best;
@@ -368,15 +376,18 @@ ReplayScore Replay(const Trace& trace, const PolicyConfig& policy, std::optional
 std::string FormatScores(const std::vector<ReplayScore>& scores) {
   std::string out =
       "| policy | decisions | scored | accuracy | mean regret ms | regret | mean ms | "
-      "same tier as live | scored from samples / model | edge/cloud |\n"
-      "|---|---|---|---|---|---|---|---|---|---|\n";
+      "same tier as live | scored from samples / model | edge/cloud | accuracy (sampled) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const ReplayScore& s : scores) {
     const double n = s.scored ? static_cast<double>(s.scored) : 1.0;
     absl::StrAppendFormat(
-        &out, "| %s | %d | %d | %.1f %% | %.2f | %+.1f %% | %.2f | %.1f %% | %d / %d | %d/%d |\n",
+        &out,
+        "| %s | %d | %d | %.1f %% | %.2f | %+.1f %% | %.2f | %.1f %% | %d / %d | %d/%d | "
+        "%.1f %% of %d |\n",
         s.policy, s.decisions, s.scored, 100 * s.Accuracy(), s.regret_ms / n, s.RegretPct(),
         s.latency_ms / n, s.decisions ? 100.0 * s.agree / s.decisions : 0.0, s.from_samples,
-        s.modelled, s.placed[0], s.placed[1]);
+        s.modelled, s.placed[0], s.placed[1],
+        s.all_sampled ? 100.0 * s.all_sampled_correct / s.all_sampled : 0.0, s.all_sampled);
   }
   return out;
 }

@@ -19,7 +19,10 @@
 // hedge, a shadow sample), else the live model's predicted mean for it
 // (`modelled`). A decision is correct when its tier's latency is the lowest
 // of them; regret is the difference. Decisions with fewer than two known
-// latencies are not scored.
+// latencies are not scored. Scoring against the live model favours the
+// live policy (it chose by that model); the decisions where every tier was
+// sampled (shadow_rate, stale shadows) give the unbiased figure, printed
+// as "accuracy (sampled)".
 //
 // Thread safety: none needed (plain functions over plain values).
 #pragma once
@@ -81,7 +84,11 @@ struct ReplayScore {
   uint64_t from_samples = 0;  // scored decisions whose tier's latency was recorded
   uint64_t modelled = 0;      // ... predicted by the live model
   uint64_t agree = 0;         // same tier as the live decision
-  uint64_t unavailable = 0;   // Decide refused (every tier's circuit open)
+  // Decisions where every allowed tier's latency was recorded (shadow
+  // samples): accuracy there needs no model, so it is unbiased.
+  uint64_t all_sampled = 0;
+  uint64_t all_sampled_correct = 0;
+  uint64_t unavailable = 0;  // Decide refused (every tier's circuit open)
   std::array<uint64_t, kNumTiers> placed{};
 
   double Accuracy() const { return scored ? double(correct) / double(scored) : 0.0; }

@@ -59,7 +59,8 @@ int RunReplay(int argc, char** argv, std::ostream& out, std::ostream& err) {
     return 1;
   }
   std::vector<scheduler::PolicyConfig> configs;
-  for (const std::string& name : absl::StrSplit(policies, ',', absl::SkipWhitespace())) {
+  const std::vector<std::string> names = absl::StrSplit(policies, ',', absl::SkipWhitespace());
+  for (const std::string& name : names) {
     auto config = PolicyFor(trace->policy, name, params);
     if (!config.ok()) {
       err << "stoa replay: policy '" << name << "': " << config.status().message() << "\n";
