@@ -13,6 +13,7 @@ using scheduler::TierIndex;
 struct RunGroup::State {
   std::string function;
   Tier chosen = Tier::kEdge;
+  scheduler::TierSet shadow;  // never withdrawn when another run answers
   DispatchCallback done;
   // Per tier, the cancel signal of its run: answering runs of hedged
   // groups, and every run when the request has a signal of its own.
@@ -50,6 +51,9 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
   auto state = std::make_shared<State>();
   state->function = request->name;
   state->chosen = decision.tier;
+  for (const Run& run : runs) {
+    if (run.role == Invocation::Role::kShadow) state->shadow.Add(run.decision.tier);
+  }
   state->done = std::move(done);
   {
     absl::MutexLock lock(&state->mu);
@@ -108,8 +112,10 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
   }
   if (deliver && result.ok()) {
     // The other answering runs lost: withdraw them.
+    // Shadow runs go on: they measure (with a client signal they have one).
     for (Tier t : scheduler::kAllTiers) {
-      if (t != tier && state->cancel[TierIndex(t)]) state->cancel[TierIndex(t)]->Cancel();
+      if (t != tier && !state->shadow.Contains(t) && state->cancel[TierIndex(t)])
+        state->cancel[TierIndex(t)]->Cancel();
     }
   }
   if (compare && state->client_cancel) state->client_cancel->RemoveHook(state->client_hook);
