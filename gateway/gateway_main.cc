@@ -4,6 +4,7 @@
 //   stoa-gateway [--listen HOST:PORT] [--data-dir DIR] [--cloud HOST:PORT[,…]]
 //                [--edge in-process|unix:PATH|HOST:PORT|none] [--edge-threads N]
 //                [--edge-intra-op-threads N] [--status-interval-ms N]
+//                [--trace-file FILE [--trace-max-mb N]]
 //                [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
 //                [--policy-file FILE] [--body-limit-mb N] [--http-threads N]
 //                [--max-connections N] [--max-connections-per-client N]
@@ -112,6 +113,8 @@ struct Flags {
   std::string tier_cost;    // "edge=0,cloud=1": per-request cost for the weighted policy
   std::string tier_energy;  // "edge=1,cloud=0.2": per-request energy for the weighted policy
   int status_interval_ms = 500;
+  std::string trace_file;  // scheduler/decision_trace.h; "" = off
+  int trace_max_mb = 256;
   std::string wasm_engine = "auto";
   std::string wasm_cache_dir;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
@@ -193,6 +196,13 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "period of the GetStatus probes of every tier (queue depth, link round trip, "
                  "health); 0 turns them off")
       ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--trace-file", flags.trace_file,
+                 "record every placement decision, its features, predictions and outcome as "
+                 "JSON lines (for `stoa replay`)");
+  app.add_option("--trace-max-mb", flags.trace_max_mb,
+                 "rotate the trace file to FILE.1 past this size (0: never)")
+      ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
   stoa::common::AddMetricsLimitFlag(app, flags.metrics_max_series);
   app.add_option("--max-queue-per-tier", flags.max_queue_per_tier,
@@ -346,9 +356,21 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   runtime_options.wasm_compile_user = flags.wasm_compile_user;
   stoa::functions::RuntimeSet runtimes = stoa::functions::DefaultRuntimes(runtime_options);
 
-  std::random_device seed;
-  stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics, seed(),
-                                                {}, scheduler_options);
+  std::unique_ptr<stoa::scheduler::DecisionTrace> trace;
+  if (!flags.trace_file.empty()) {
+    auto opened = stoa::scheduler::DecisionTrace::Open(
+        flags.trace_file, static_cast<uint64_t>(flags.trace_max_mb) << 20);
+    if (!opened.ok()) {
+      std::cerr << "stoa-gateway: --trace-file: " << opened.status().message() << "\n";
+      return kExitStartFailed;
+    }
+    trace = std::move(*opened);
+  }
+  stoa::scheduler::SchedulerOptions traced_options = scheduler_options;
+  traced_options.trace = trace.get();
+  const uint64_t scheduler_seed = std::random_device()();
+  stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics,
+                                                scheduler_seed, {}, traced_options);
   stoa::gateway::Dispatcher::Options dispatcher_options;
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
   dispatcher_options.default_timeout_ms =
@@ -360,6 +382,10 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";
     return kExitBadFlags;
+  }
+  if (trace) {
+    trace->RecordStart(scheduler_seed, traced_options.in_process,
+                       stoa::common::RealClock::Get().NowMicros(), scheduler.GetPolicy());
   }
   auto security = stoa::gateway::SetUpSecurity(flags.security, flags.data_dir, metrics);
   if (!security.ok()) {

@@ -13,6 +13,7 @@ using scheduler::TierIndex;
 struct RunGroup::State {
   std::string function;
   Tier chosen = Tier::kEdge;
+  scheduler::TierSet shadow;  // never withdrawn when another run answers
   DispatchCallback done;
   // Per tier, the cancel signal of its run: answering runs of hedged
   // groups, and every run when the request has a signal of its own.
@@ -39,15 +40,20 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
       {decision, hedged ? Invocation::Role::kHedge : Invocation::Role::kPrimary}};
   for (Tier t : scheduler::kAllTiers) {
     if (t == decision.tier) continue;
+    scheduler::Decision other(t, decision.hedge.Contains(t) ? Reason::kHedge : Reason::kShadow);
+    other.trace_id = decision.trace_id;  // traced against the request's decision
     if (decision.hedge.Contains(t)) {
-      runs.push_back({scheduler::Decision(t, Reason::kHedge), Invocation::Role::kHedge});
+      runs.push_back({other, Invocation::Role::kHedge});
     } else if (decision.shadow.Contains(t)) {
-      runs.push_back({scheduler::Decision(t, Reason::kShadow), Invocation::Role::kShadow});
+      runs.push_back({other, Invocation::Role::kShadow});
     }
   }
   auto state = std::make_shared<State>();
   state->function = request->name;
   state->chosen = decision.tier;
+  for (const Run& run : runs) {
+    if (run.role == Invocation::Role::kShadow) state->shadow.Add(run.decision.tier);
+  }
   state->done = std::move(done);
   {
     absl::MutexLock lock(&state->mu);
@@ -106,8 +112,10 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
   }
   if (deliver && result.ok()) {
     // The other answering runs lost: withdraw them.
+    // Shadow runs go on: they measure (with a client signal they have one).
     for (Tier t : scheduler::kAllTiers) {
-      if (t != tier && state->cancel[TierIndex(t)]) state->cancel[TierIndex(t)]->Cancel();
+      if (t != tier && !state->shadow.Contains(t) && state->cancel[TierIndex(t)])
+        state->cancel[TierIndex(t)]->Cancel();
     }
   }
   if (compare && state->client_cancel) state->client_cancel->RemoveHook(state->client_hook);

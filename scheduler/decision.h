@@ -67,6 +67,11 @@ struct Decision {
   // Each such run is reported to Observe with a Decision{t, kShadow} and
   // Outcome::shadow set.
   TierSet shadow;
+  // Set by a scheduler that records a DecisionTrace (decision_trace.h): the
+  // decision's id there, 0 otherwise. The caller copies it into the
+  // Decisions of the request's other runs (hedge, shadow) so their outcomes
+  // are traced against it.
+  uint64_t trace_id = 0;
 };
 
 // What happened, as the gateway saw it.

@@ -56,6 +56,37 @@ TierSet Exploration::Explorable(double explore_budget, TierSet available,
   return out;
 }
 
+int64_t Exploration::ShadowIntervalUs(const Prediction& p, double best_ms) {
+  if (!(best_ms > 0.0)) return kStaleUs;
+  const double loss = std::max(0.0, p.mean_ms - best_ms) / best_ms;
+  const double us = static_cast<double>(kStaleUs) * (1.0 + loss);
+  return static_cast<int64_t>(std::min(us, static_cast<double>(kMaxShadowIntervalUs)));
+}
+
+TierSet Exploration::StaleShadows(double explore_budget, TierSet available, Tier chosen,
+                                  const Predictions& predictions, double best_ms,
+                                  int64_t now_us) const {
+  TierSet out;
+  if (explore_budget <= 0.0) return out;
+  for (Tier t : kAllTiers) {
+    const Prediction& p = predictions[TierIndex(t)];
+    if (t == chosen || !available.Contains(t) || !p.measured) continue;
+    const PerTier& tier = tiers_[TierIndex(t)];
+    const int64_t last = std::max(tier.last_used_us.load(std::memory_order_relaxed),
+                                  tier.last_observed_us.load(std::memory_order_relaxed));
+    if (FollowUps(t) > 0 || now_us - last >= ShadowIntervalUs(p, best_ms)) out.Add(t);
+  }
+  return out;
+}
+
+void Exploration::ShadowSent(Tier tier, int64_t now_us) {
+  Sent(tier, now_us);
+  std::atomic<int>& follow_ups = tiers_[TierIndex(tier)].follow_ups;
+  int owed = follow_ups.load(std::memory_order_relaxed);
+  while (owed > 0 && !follow_ups.compare_exchange_weak(owed, owed - 1, std::memory_order_relaxed)) {
+  }
+}
+
 void Exploration::Sent(Tier tier, int64_t now_us) {
   tiers_[TierIndex(tier)].last_used_us.store(now_us, std::memory_order_relaxed);
 }

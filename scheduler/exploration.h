@@ -20,6 +20,16 @@
 //                 kFollowUps more probes there at once, outside the routine
 //                 budget: a change costs at most that many extra probes. Any
 //                 decision for the tier pays one off.
+//   stale shadows with stale_probe shadow (the default), a measured tier is
+//                 refreshed by a shadow run (a copy of the request runs there
+//                 too; its answer is dropped, so it costs no latency) once
+//                 it has been neither sent to nor observed for its probe
+//                 interval, kStaleUs × (1 + its predicted loss / the best
+//                 tier's latency), at most kMaxShadowIntervalUs: a tier that
+//                 could be nearly as fast is refreshed every 250 ms, one
+//                 predicted 3× slower every second. Follow-ups are then
+//                 shadow runs too, on the next decision. Routine stale
+//                 probes (below) are not made.
 //   first probe   a tier never measured is tried once: while that request
 //                 is out (up to kStaleUs) it is first_pending, and the
 //                 policies keep further requests off it.
@@ -52,6 +62,8 @@ class Exploration {
   static constexpr int64_t kStaleUs = 250'000;
   // Probes owed to a tier after a probe found it changed (see above).
   static constexpr int kFollowUps = 3;
+  // The longest a measured tier goes without a shadow probe.
+  static constexpr int64_t kMaxShadowIntervalUs = 1'000'000;
 
   using Predictions = std::array<Prediction, kNumTiers>;
 
@@ -75,6 +87,18 @@ class Exploration {
 
   // A run of the function starts on `tier` (the decision's or a hedge's).
   void Sent(Tier tier, int64_t now_us);
+
+  // Stale-shadow mode: measured tiers among `available` other than
+  // `chosen` to run a shadow copy on now — those owed follow-ups, and those
+  // neither sent to nor observed for ShadowIntervalUs. Empty when
+  // `explore_budget` <= 0.
+  TierSet StaleShadows(double explore_budget, TierSet available, Tier chosen,
+                       const Predictions& predictions, double best_ms, int64_t now_us) const;
+  // kStaleUs × (1 + max(0, p.mean_ms − best_ms) / best_ms), at most
+  // kMaxShadowIntervalUs (kStaleUs when best_ms <= 0).
+  static int64_t ShadowIntervalUs(const Prediction& p, double best_ms);
+  // A shadow probe starts on `tier`: Sent, and pays off a follow-up owed.
+  void ShadowSent(Tier tier, int64_t now_us);
   // One decision for `tier` with `reason`: counts it towards the budgets
   // (with `best_ms` as above), pays off a follow-up owed to the tier, and
   // charges a routine probe (reason explore, no follow-up owed) its

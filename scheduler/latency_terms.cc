@@ -60,10 +60,10 @@ double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms
   double err = transfer_ms - Predict(kilobytes, link_rtt_ms).mean_ms;
   if (LinkMoved(link_rtt_ms)) {
     full_.Reopen();  // the link changed while nothing was sent: start over
-    step_.Reset();
+    change_.Reset();
   } else if (full_.Count() > 5) {
-    double threshold = 4.0 * residuals_.MeanAbsError() + 0.05 * std::fabs(full_.Intercept()) + 1.0;
-    if (step_.Add(err, threshold)) {
+    double sigma = residuals_.MeanAbsError() + 0.0125 * std::fabs(full_.Intercept()) + 0.25;
+    if (change_.Add(err, sigma)) {
       full_.Reopen();
       excess_.Reopen();
     }
@@ -83,7 +83,12 @@ TermEstimate QueueTerm::Predict(double ahead) const {
 }
 
 double QueueTerm::Observe(double ahead, double queue_ms, double exec_ms) {
-  double err = queue_ms - Predict(ahead).mean_ms;
+  const TermEstimate before = Predict(ahead);
+  double err = queue_ms - before.mean_ms;
+  if (rls_.Count() > 5 &&
+      change_.Add(err, residuals_.MeanAbsError() + 0.02 * before.mean_ms + 0.25)) {
+    rls_.Reopen();  // the executor's parallelism or load changed
+  }
   if (rls_.Count() > 0) residuals_.Add(err);
   rls_.Add(ahead * service_ms_, queue_ms);
   if (std::isfinite(exec_ms) && exec_ms >= 0) {
@@ -104,7 +109,12 @@ TermEstimate ColdTerm::Predict() const {
 }
 
 double ColdTerm::Observe(double load_ms) {
-  double err = load_ms - Predict().mean_ms;
+  const double predicted = Predict().mean_ms;
+  double err = load_ms - predicted;
+  if (samples_.size() >= 3 &&
+      change_.Add(err, residuals_.MeanAbsError() + 0.05 * predicted + 1.0)) {
+    samples_.erase(samples_.begin(), samples_.end() - 1);  // a new regime
+  }
   if (!samples_.empty()) {
     residuals_.Add(err);
     for (size_t i = 0; i < kWindows.size(); ++i) {
@@ -134,8 +144,8 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
     residuals_.Add(err);
     // A run of large residuals of one sign: the function got faster or
     // slower; keep only the newest samples so the fit follows at once.
-    double threshold = 4.0 * std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
-    if (step_.Add(err, threshold)) {
+    double sigma = std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
+    if (change_.Add(err, sigma)) {
       // Keep the earlier sample of the run; this one is pushed below.
       while (window_.size() > 1) window_.pop_front();
       residuals_.Reset();

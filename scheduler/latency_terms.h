@@ -32,6 +32,13 @@
 //              cut back to the newest samples when they all sit on one side
 //              of the fit (a step change).
 //
+// Change detection on every term: a two-sided CUSUM (ChangeDetector,
+// streaming_stats.h) on the term's one-step errors, scaled by its usual
+// error, finds a persistent shift (two errors far on one side, or a run of
+// moderate ones) and resets that term's estimate to the new regime: the net
+// and queue fits reopen their covariance, the exec window is cut to the
+// newest samples, the cold window to the newest load.
+//
 // Each term predicts a mean and a p95: the p95 is the mean plus the P²
 // estimate of the 95th percentile of its own one-step residuals, so the
 // quantile reflects how wrong the term has actually been. Observe returns
@@ -87,7 +94,7 @@ class NetTerm {
  private:
   Rls2 full_{0.9, 1e4};    // transfer_ms over kilobytes
   Rls2 excess_{0.9, 1e4};  // transfer_ms − probed round trip, when probed
-  StepDetector step_;
+  ChangeDetector change_;
   // The probed round trip at the last observation (NaN: none).
   double link_last_ms_ = std::numeric_limits<double>::quiet_NaN();
   bool LinkMoved(double link_rtt_ms) const;
@@ -105,6 +112,7 @@ class QueueTerm {
 
  private:
   Rls2 rls_{0.9, 1e2};
+  ChangeDetector change_;
   double service_ms_ = 0.0;
   bool has_service_ = false;
   ResidualStats residuals_;
@@ -128,6 +136,7 @@ class ColdTerm {
   std::deque<double> samples_;  // newest last, at most the largest window
   std::array<double, kWindows.size()> window_error_{};
   size_t best_ = 2;
+  ChangeDetector change_;
   ResidualStats residuals_;
 };
 
@@ -151,7 +160,7 @@ class ExecTerm {
   std::array<double, 3> beta_{};
   uint64_t count_ = 0;
   int since_refit_ = 0;
-  StepDetector step_;
+  ChangeDetector change_;
   double scale_ = 0.0;
   ResidualStats residuals_;
 };

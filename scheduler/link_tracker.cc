@@ -26,7 +26,13 @@ void LinkTracker::Observe(Tier tier, double rtt_ms) {
   const double dev = rtt_ms - old;
   const double threshold = 4.0 * track.mean_abs_dev + 0.1 * old + 1.0;
   double next = old + kLinkWeight * dev;
-  if (track.step.Add(dev, threshold)) {
+  if (dev < -threshold) {
+    // Far below: no queue or retransmission makes a probe faster than its
+    // link, so one such probe is enough (a faster link, or the end of a
+    // spike): follow it at once.
+    next = rtt_ms;
+    track.step.Reset();
+  } else if (track.step.Add(dev, threshold)) {
     next = rtt_ms;  // a step, not a spike
   } else if (std::fabs(dev) <= threshold) {
     track.mean_abs_dev += kLinkWeight * (std::fabs(dev) - track.mean_abs_dev);

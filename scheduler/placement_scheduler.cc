@@ -19,6 +19,12 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+// Policies that decide by the model (and so need it fresh).
+bool UsesModel(PolicyKind kind) {
+  return kind == PolicyKind::kPredictive || kind == PolicyKind::kSlo ||
+         kind == PolicyKind::kWeighted;
+}
+
 // Prediction-error buckets in seconds: 10 µs to 10 s.
 std::vector<double> ErrorBuckets() {
   return {1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1, 3, 10};
@@ -202,34 +208,6 @@ void PlacementScheduler::Forget(std::string_view function) {
   regret_->RemoveMatching("function", name);
 }
 
-absl::Status PlacementScheduler::Unavailable(std::string_view function, TierSet allowed,
-                                             int64_t now_us, const std::string& why) const {
-  std::string msg = absl::StrCat("no tier available for '", std::string(function), "': ", why);
-  for (Tier t : kAllTiers) {
-    absl::StrAppend(&msg, why.empty() && t == kAllTiers[0] ? "" : "; ", std::string(TierName(t)),
-                    ": ");
-    const CircuitBreaker& cb = circuits_[TierIndex(t)];
-    if (!allowed.Contains(t)) {
-      absl::StrAppend(&msg, "not allowed for this function");
-      continue;
-    }
-    switch (cb.State(now_us)) {
-      case CircuitState::kClosed:
-        absl::StrAppend(&msg, "available");
-        break;
-      case CircuitState::kOpen:
-        absl::StrAppend(&msg, "circuit open after ", cb.ConsecutiveFailures(),
-                        " consecutive failures, retry in ",
-                        (cb.OpenRemainingUs(now_us) + 999) / 1000, " ms");
-        break;
-      case CircuitState::kHalfOpen:
-        absl::StrAppend(&msg, "circuit half-open, probe in flight");
-        break;
-    }
-  }
-  return absl::UnavailableError(msg);
-}
-
 ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const {
   ModelInput in;
   in.warm = features.warm.Contains(t);
@@ -253,36 +231,6 @@ void PlacementScheduler::Predict(FunctionState& state, const Features& features,
       if (tier.predicted_gauge != nullptr) tier.predicted_gauge->Set(p.ms / 1000.0);
     }
   }
-}
-
-absl::StatusOr<Decision> PlacementScheduler::Admit(std::string_view function,
-                                                   const PolicyConfig& config,
-                                                   const PolicyInput& in, const Choice& choice,
-                                                   int64_t now) {
-  Tier tier = choice.tier;
-  Reason reason = choice.reason;
-  const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
-  if (!in.allowed.Contains(tier) || !circuits_[TierIndex(tier)].TryAdmit(now, open_us)) {
-    if (!choice.may_fail_over) {
-      return Unavailable(
-          function, in.allowed, now,
-          absl::StrCat("policy ", std::string(PolicyKindName(config.policy)), " requires ",
-                       std::string(TierName(tier)), " and does not fail over"));
-    }
-    bool found = false;
-    for (Tier t : kAllTiers) {
-      if (t != tier && in.available.Contains(t) && circuits_[TierIndex(t)].TryAdmit(now, open_us)) {
-        tier = t;
-        reason = Reason::kFailover;
-        found = true;
-        break;
-      }
-    }
-    // Possible: a concurrent Decide took the half-open probe slot.
-    if (!found) return Unavailable(function, in.allowed, now, "");
-  }
-  const Prediction& p = in.predictions[TierIndex(tier)];
-  return Decision{tier, reason, p.measured ? p.ms : 0.0};
 }
 
 void PlacementScheduler::AddHedge(FunctionState& state, const PolicyConfig& config,
@@ -312,6 +260,18 @@ void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput
     if (t != decision.tier && !decision.hedge.Contains(t) && in.available.Contains(t)) {
       decision.shadow.Add(t);
     }
+  }
+}
+
+void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfig& config,
+                                         const PolicyInput& in, double best_ms, int64_t now,
+                                         Decision& decision) {
+  const TierSet stale = state.exploration.StaleShadows(config.explore_budget, in.available,
+                                                       decision.tier, in.predictions, best_ms, now);
+  for (Tier t : kAllTiers) {
+    if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
+    decision.shadow.Add(t);
+    state.exploration.ShadowSent(t, now);
   }
 }
 
@@ -346,19 +306,29 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   Predict(*state, features, config.objective, in);
   in.first_pending = exploration.FirstPending(allowed, in.predictions, now);
   const double best_ms = Exploration::BestMeanMs(in.available, in.predictions);
-  in.explorable =
-      exploration.Explorable(config.explore_budget, in.available, in.predictions, best_ms, now);
+  const bool shadow_probes = config.stale_probe == StaleProbe::kShadow && UsesModel(config.policy);
+  if (!shadow_probes) {
+    in.explorable =
+        exploration.Explorable(config.explore_budget, in.available, in.predictions, best_ms, now);
+  }
 
   ASSIGN_OR_RETURN(Decision decision,
                    Admit(function, config, in, active->strategy->Choose(in), now));
   AddHedge(*state, config, in, now, decision);
   AddShadow(config, in, decision);
+  if (shadow_probes) AddStaleShadows(*state, config, in, best_ms, now, decision);
 
   auto& chosen = state->tiers[TierIndex(decision.tier)];
   chosen.Count(decision.reason);
   chosen.last_request_kb.store(features.request_bytes / 1000.0, std::memory_order_relaxed);
   exploration.Decided(decision.tier, decision.reason, in.predictions[TierIndex(decision.tier)],
                       best_ms, now);
+  if (options_.trace != nullptr) {
+    decision.trace_id = options_.trace->NextId();
+    std::array<double, kNumTiers> rtt;
+    for (Tier t : kAllTiers) rtt[TierIndex(t)] = InputFor(t, features).link_rtt_ms;
+    options_.trace->RecordDecision(now, function, config, in, rtt, decision);
+  }
   return decision;
 }
 
@@ -368,6 +338,7 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   const PolicyConfig& config = active->config;
   CircuitBreaker& cb = circuits_[TierIndex(outcome.tier)];
   const int64_t now = clock_.NowMicros();
+  if (options_.trace != nullptr) options_.trace->RecordOutcome(now, function, decision, outcome);
   if (!outcome.ok && outcome.tier_failure) {
     cb.RecordFailure(now, config.circuit.failures, int64_t{config.circuit.open_ms} * 1000);
   } else {
@@ -388,7 +359,8 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;
   TermErrors errors = tier.model.Observe(in, outcome);
-  if (decision.reason == Reason::kExplore && !shadow) {
+  if ((decision.reason == Reason::kExplore && !shadow) ||
+      (shadow && config.stale_probe == StaleProbe::kShadow)) {
     state->exploration.Probed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
                               state->OthersPredictedMs(outcome.tier));
   }
@@ -423,6 +395,7 @@ void PlacementScheduler::ObserveComparison(std::string_view function, Tier chose
 }
 
 void PlacementScheduler::ObserveLink(Tier tier, bool ok, double rtt_ms) {
+  if (options_.trace != nullptr) options_.trace->RecordLink(clock_.NowMicros(), tier, ok, rtt_ms);
   if (ok) {
     links_.Observe(tier, rtt_ms);
     return;

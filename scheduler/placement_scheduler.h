@@ -6,11 +6,16 @@
 // trip (link_tracker.h); and asks the current PlacementPolicy strategy
 // (placement_policy.h) — the function's override, else the global policy —
 // to pick a tier. On top of the policy's choice:
-//   exploration  the policies probe the tiers Exploration allows
-//                (reason explore): stale tiers within explore_budget,
-//                follow-ups after a probe found a change, a never-measured
-//                tier once. Link changes reach the net term through
-//                ObserveLink without any probe;
+//   exploration  a never-measured tier is tried once (reason explore).
+//                With stale_probe shadow (the default; model-based
+//                policies only) a tier gone stale is refreshed by a shadow
+//                run (Exploration::StaleShadows; no latency cost), with
+//                follow-up shadows after one found it changed; with
+//                stale_probe route the policies send the request itself
+//                to the tiers Exploration::Explorable allows (reason
+//                explore): stale tiers within explore_budget, follow-ups.
+//                Link changes reach the net term through ObserveLink
+//                without any probe;
 //   hedging      policy hedge=true, the choice was predicted-best and the
 //                predicted gap to the runner-up is smaller than their
 //                combined uncertainty: Decision::hedge names the runner-up,
@@ -63,6 +68,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "scheduler/circuit_breaker.h"
+#include "scheduler/decision_trace.h"
 #include "scheduler/link_tracker.h"
 #include "scheduler/placement_policy.h"
 #include "scheduler/policy_store.h"
@@ -74,6 +80,9 @@ struct SchedulerOptions {
   // Tiers reached without a network (the in-process edge): no net term.
   TierSet in_process;
   TierFigures figures;
+  // Records every decision, outcome and link probe (not owned; must outlive
+  // the scheduler). Null: no trace.
+  DecisionTrace* trace = nullptr;
 };
 
 class PlacementScheduler final : public Scheduler, public PolicyStore {
@@ -142,6 +151,9 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   void AddHedge(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
                 int64_t now, Decision& decision);
   void AddShadow(const PolicyConfig& config, const PolicyInput& in, Decision& decision);
+  // stale_probe shadow: adds the tiers Exploration::StaleShadows names.
+  void AddStaleShadows(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
+                       double best_ms, int64_t now, Decision& decision);
   absl::Status Unavailable(std::string_view function, TierSet allowed, int64_t now_us,
                            const std::string& why) const;
   FunctionSnapshot SnapshotOf(const std::string& name, const FunctionState& state,

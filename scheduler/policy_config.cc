@@ -152,7 +152,7 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
   }
   RETURN_IF_ERROR(RejectUnknown(doc, "",
                                 {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget",
-                                 "hedge", "smoothing", "weights", "circuit"}));
+                                 "stale_probe", "hedge", "smoothing", "weights", "circuit"}));
   PolicyConfig p;
   if (doc.contains("policy")) {
     const std::string allowed = AllKindNames();
@@ -187,6 +187,17 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
   if (doc.contains("explore_budget")) {
     ASSIGN_OR_RETURN(p.explore_budget,
                      Number(doc["explore_budget"], "explore_budget", 0.0, 1.0, false, "in [0, 1]"));
+  }
+  if (doc.contains("stale_probe")) {
+    ASSIGN_OR_RETURN(std::string name, String(doc["stale_probe"], "stale_probe", "shadow|route"));
+    if (name == "shadow") {
+      p.stale_probe = StaleProbe::kShadow;
+    } else if (name == "route") {
+      p.stale_probe = StaleProbe::kRoute;
+    } else {
+      return Invalid(
+          absl::StrCat("field 'stale_probe' must be one of shadow|route, got '", name, "'"));
+    }
   }
   if (doc.contains("smoothing")) {
     ASSIGN_OR_RETURN(p.smoothing,
@@ -306,6 +317,7 @@ std::string PolicyToJson(const PolicyConfig& p) {
       {"slo_ms", p.slo_ms},
       {"shadow_rate", p.shadow_rate},
       {"explore_budget", p.explore_budget},
+      {"stale_probe", p.stale_probe == StaleProbe::kShadow ? "shadow" : "route"},
       {"hedge", p.hedge},
       {"smoothing", p.smoothing},
       {"weights",

@@ -1,7 +1,7 @@
 // The placement policy document of DESIGN.md § Scheduler, shared by
 // GET/PUT /v1/policy and the YAML policy file:
 //   {"policy":"predictive","objective":"mean","slo_ms":0,"shadow_rate":0.0,
-//    "explore_budget":0.02,"hedge":false,
+//    "explore_budget":0.02,"stale_probe":"shadow","hedge":false,
 //    "weights":{"latency":1,"cost":0,"energy":0},
 //    "circuit":{"failures":5,"open_ms":2000}}
 // Fields left out keep their defaults. Unknown fields, wrong types and
@@ -20,6 +20,10 @@ namespace stoa::scheduler {
 
 enum class PolicyKind { kPredictive, kEdgeOnly, kCloudOnly, kRoundRobin, kRandom, kSlo, kWeighted };
 enum class Objective { kMean, kP95 };
+// How a tier whose estimate went stale is probed: kShadow runs a copy of a
+// request there besides the chosen tier (no latency cost; the answer is
+// dropped); kRoute sends the request itself there (reason explore).
+enum class StaleProbe { kShadow, kRoute };
 
 struct PolicyConfig {
   PolicyKind policy = PolicyKind::kPredictive;
@@ -27,6 +31,7 @@ struct PolicyConfig {
   double slo_ms = 0.0;           // >= 0; 0 = none
   double shadow_rate = 0.0;      // [0, 1]
   double explore_budget = 0.02;  // [0, 1]
+  StaleProbe stale_probe = StaleProbe::kShadow;
   bool hedge = false;
   double smoothing = 0.2;  // EWMA weight of a new observation, (0, 1]
   struct Weights {

@@ -17,6 +17,17 @@ bool StepDetector::Add(double error, double threshold) {
   return true;
 }
 
+bool ChangeDetector::Add(double error, double sigma) {
+  if (!std::isfinite(error) || !std::isfinite(sigma) || sigma <= 0.0) return false;
+  const double limit = 0.5 * h_ + k_;
+  const double z = std::clamp(error / sigma, -limit, limit);
+  plus_ = std::max(0.0, plus_ + z - k_);
+  minus_ = std::max(0.0, minus_ - z - k_);
+  if (plus_ < h_ && minus_ < h_) return false;
+  Reset();
+  return true;
+}
+
 P2Quantile::P2Quantile(double p) : p_(p) { Reset(); }
 
 void P2Quantile::Reset() {

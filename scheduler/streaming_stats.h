@@ -9,6 +9,10 @@
 //                bounded, so a stream with a constant x (no excitation in the
 //                slope direction) cannot blow it up ("wind-up").
 //
+//   ChangeDetector  two-sided CUSUM (Page) on standardised prediction
+//                errors: finds a persistent shift of any size, a large one
+//                in two samples, a 2σ one in about five; never one lone
+//                spike.
 //   AtomicSum    a sum of doubles many threads add to without a lock.
 //
 // Thread safety: AtomicSum is lock-free; the others have none, the owner
@@ -31,6 +35,29 @@ class StepDetector {
 
  private:
   int run_ = 0;  // signed length of the current run of outliers
+};
+
+// Two-sided CUSUM on z = error / sigma, each z clamped to ±(h/2 + k) so no
+// single outlier raises an alarm:
+//   g+ = max(0, g+ + z − k),  g− = max(0, g− − z − k);
+// Add returns true (and restarts both sums) when either reaches h. With the
+// defaults (k 0.5, h 8): two errors beyond 4.5σ on one side, a 2σ shift in
+// about 6 samples, a 1σ one in about 16; on Gaussian noise a false alarm
+// about once per several thousand samples.
+class ChangeDetector {
+ public:
+  static constexpr double kDefaultK = 0.5;
+  static constexpr double kDefaultH = 8.0;
+  explicit ChangeDetector(double k = kDefaultK, double h = kDefaultH) : k_(k), h_(h) {}
+  // `sigma` > 0: the error's usual size; non-finite values are ignored.
+  bool Add(double error, double sigma);
+  void Reset() { plus_ = minus_ = 0.0; }
+  double Plus() const { return plus_; }
+  double Minus() const { return minus_; }
+
+ private:
+  double k_, h_;
+  double plus_ = 0.0, minus_ = 0.0;
 };
 
 class AtomicSum {

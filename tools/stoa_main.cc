@@ -7,6 +7,7 @@
 //   stoa [--gateway URL] policy set JSON|@FILE [--function NAME]
 //   stoa [--gateway URL] state
 //   stoa model [--file YAML] [--devices N] [--rate R] ... [--json]
+//   stoa replay FILE [FILE...] --policy P[,Q...] [--param KEY=VALUE...]
 //   stoa tokens create --role admin|developer|operator|invoker [--tenant T]
 //                      [--functions PATTERN...] [--name NAME]
 //
@@ -27,6 +28,7 @@
 #include "tools/http_client.h"
 #include "tools/model/continuum_model.h"
 #include "tools/model/model_io.h"
+#include "tools/replay_command.h"
 #include "tools/rest_commands.h"
 #include "tools/token_commands.h"
 
@@ -113,6 +115,9 @@ std::string Env(const char* name) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "model") return RunModel(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "replay") {
+    return stoa::tools::RunReplay(argc - 1, argv + 1, std::cout, std::cerr);
+  }
 
   std::string gateway = Env("STOA_GATEWAY");
   if (gateway.empty()) gateway = "http://127.0.0.1:8080";
@@ -174,6 +179,7 @@ int main(int argc, char** argv) {
   pset->add_option("--function", function, "a function's own policy");
   auto* state = app.add_subcommand("state", "scheduler state");
   app.add_subcommand("model", "analytical model (see `stoa model --help`)");
+  app.add_subcommand("replay", "score policies on a decision trace (see `stoa replay --help`)");
 
   try {
     app.parse(argc, argv);

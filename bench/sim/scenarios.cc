@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+
 namespace stoa::sim {
 namespace {
 
@@ -48,6 +50,67 @@ Conditions AtCloudSaturation(double t) {
   return c;
 }
 
+// The flip scenarios: a compute-heavy function (10 ms on a full core) with
+// small payloads; every 15 s the faster tier changes.
+constexpr double kFlipPhaseS = 15.0;
+bool FlippedAt(double t) { return static_cast<int>(t / kFlipPhaseS) % 2 == 1; }
+
+// The edge under a 25 % CPU quota (40 ms); the cloud (10 ms) a LAN away
+// (2 ms round trip, 1 Gbit/s): the cloud is faster.
+Conditions NearCloud() {
+  Conditions c;
+  TierConditions& edge = c.tier[TierIndex(Tier::kEdge)];
+  edge.exec_base_ms = 40;
+  edge.exec_per_kb_ms = 0.1;
+  edge.load_ms = 300;
+  TierConditions& cloud = c.tier[TierIndex(Tier::kCloud)];
+  cloud.rtt_ms = 2;
+  cloud.mbps = 1000;
+  cloud.exec_base_ms = 10;
+  cloud.exec_per_kb_ms = 0.02;
+  cloud.load_ms = 500;
+  return c;
+}
+
+// The cloud link's one-way delay goes 1 → 60 ms and back (RTT 2 ↔ 120 ms).
+Conditions AtLinkFlips(double t) {
+  Conditions c = NearCloud();
+  if (FlippedAt(t)) c.tier[TierIndex(Tier::kCloud)].rtt_ms = 120;
+  return c;
+}
+
+// Other tenants load the cloud executor: 6 requests of 10 ms ahead.
+Conditions AtLoadFlips(double t) {
+  Conditions c = NearCloud();
+  if (FlippedAt(t)) c.tier[TierIndex(Tier::kCloud)].queue_depth = 6;
+  return c;
+}
+
+// The edge's quota: a full core (8 ms, faster than the cloud 10 ms + 10 ms
+// away) or 25 % (32 ms, slower). Nothing but an edge run shows it.
+Conditions AtQuotaFlips(double t) {
+  Conditions c = NearCloud();
+  c.tier[TierIndex(Tier::kEdge)].exec_base_ms = FlippedAt(t) ? 32 : 8;
+  c.tier[TierIndex(Tier::kCloud)].rtt_ms = 10;
+  return c;
+}
+
+// The cloud executor slows down (another tenant takes its cores: exec
+// 10 → 60 ms) and recovers, while the edge (40 ms) is the alternative.
+Conditions AtCloudSlowFlips(double t) {
+  Conditions c = NearCloud();
+  if (FlippedAt(t)) c.tier[TierIndex(Tier::kCloud)].exec_base_ms = 60;
+  return c;
+}
+
+std::vector<std::pair<double, std::string>> FlipPhases(const char* normal, const char* flipped) {
+  std::vector<std::pair<double, std::string>> out;
+  for (int i = 0; i < 8; ++i) {
+    out.emplace_back(i * kFlipPhaseS, absl::StrCat(i % 2 ? flipped : normal, "-", i / 2 + 1));
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<Scenario>& AllScenarios() {
@@ -60,6 +123,14 @@ const std::vector<Scenario>& AllScenarios() {
        &AtCloudSaturation},
       {"cold-first-minute", "a fresh function, cold on both tiers (edge 300 ms, cloud 1.5 s load)",
        60, 10, &AtSteady},
+      {"link-flips", "cloud one-way delay 1 ms <-> 60 ms every 15 s (edge 40 ms, cloud 10 ms)", 120,
+       20, &AtLinkFlips, FlipPhases("lan", "far"), true},
+      {"load-flips", "6 requests (60 ms) queued on the cloud every other 15 s", 120, 20,
+       &AtLoadFlips, FlipPhases("idle", "loaded"), true},
+      {"quota-flips", "edge quota full core (8 ms) <-> 25 % (32 ms) every 15 s; cloud 20 ms", 120,
+       20, &AtQuotaFlips, FlipPhases("full", "quota"), true},
+      {"cloud-slow-flips", "cloud exec 10 ms <-> 60 ms every 15 s (edge 40 ms)", 120, 20,
+       &AtCloudSlowFlips, FlipPhases("fast", "slow"), true},
   };
   return kScenarios;
 }
@@ -68,6 +139,11 @@ double DrawRequestKb(std::mt19937_64& gen) {
   std::uniform_real_distribution<double> u(0, 1);
   if (u(gen) < 0.8) return 2 + 6 * u(gen);
   return 100 + 100 * u(gen);
+}
+
+double DrawSmallKb(std::mt19937_64& gen) {
+  std::uniform_real_distribution<double> u(0, 1);
+  return 2 + 6 * u(gen);
 }
 
 Realized Realize(const TierConditions& c, double request_kb, double response_kb, bool loaded,

@@ -9,6 +9,7 @@
 #include <array>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scheduler/tier.h"
@@ -37,6 +38,12 @@ struct Scenario {
   double rate_per_s = 10.0;
   // Conditions at time t (seconds from the start).
   Conditions (*at)(double t) = nullptr;
+  // Phases reported separately (start time, name), in order; the first
+  // starts at 0. Empty: one phase, the whole run.
+  std::vector<std::pair<double, std::string>> phases = {};
+  // Payloads: false the 80/20 mix of DrawRequestKb, true small readings
+  // only (2–8 kB), so one tier is the faster for every request of a phase.
+  bool small_only = false;
 };
 
 const std::vector<Scenario>& AllScenarios();
@@ -44,6 +51,8 @@ const std::vector<Scenario>& AllScenarios();
 // One request's payload, drawn from the scenario mix: 80 % small sensor
 // readings (2–8 kB), 20 % camera frames (100–200 kB).
 double DrawRequestKb(std::mt19937_64& gen);
+// A small reading only: 2–8 kB.
+double DrawSmallKb(std::mt19937_64& gen);
 
 // What each term took on one tier, with noise: exec ×lognormal(σ 3 %),
 // network ± normal jitter (σ 2 % of the RTT), load ×lognormal(σ 10 %).

@@ -4,7 +4,13 @@
 // the fixed policies.
 //
 //   stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X]
-//            [--probe-interval-ms N]
+//            [--probe-interval-ms N] [--phases] [--trace-file FILE]
+//
+// --phases adds, per scenario with phases, the predictive policy's
+// accuracy, regret and time-to-adapt per phase (phase_report.h).
+// --trace-file records the predictive policy's decisions and outcomes
+// (scheduler/decision_trace.h) for `stoa replay`; with several scenarios,
+// the last one's.
 //
 // For every request each tier's latency is drawn once (same draws for every
 // policy), so the policies face identical conditions. A decision is correct
@@ -27,13 +33,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench/sim/phase_report.h"
 #include "bench/sim/scenarios.h"
 #include "common/clock.h"
+#include "scheduler/decision_trace.h"
 #include "scheduler/placement_scheduler.h"
 
 namespace stoa::sim {
@@ -87,7 +96,7 @@ std::vector<Request> Generate(const Scenario& s, uint64_t seed) {
   for (int i = 0; i < n; ++i) {
     Request r;
     r.t_s = i / s.rate_per_s;
-    r.kb = DrawRequestKb(gen);
+    r.kb = s.small_only ? DrawSmallKb(gen) : DrawRequestKb(gen);
     Conditions c = s.at(r.t_s);
     for (Tier t : kAllTiers) {
       const TierConditions& tc = c.tier[TierIndex(t)];
@@ -104,6 +113,8 @@ struct Result {
   std::string policy;
   double accuracy = 0, mean_regret_ms = 0, mean_ms = 0, p50_ms = 0, p95_ms = 0;
   std::array<int, kNumTiers> placed{};
+  std::vector<Scored> scored;
+  int shadows = 0, hedges = 0;
 };
 
 double Quantile(std::vector<double> v, double q) {
@@ -114,13 +125,15 @@ double Quantile(std::vector<double> v, double q) {
 
 // policy == nullopt: the oracle.
 Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& probes,
-           std::optional<scheduler::PolicyKind> policy, double explore_budget, uint64_t seed) {
+           std::optional<scheduler::PolicyKind> policy, double explore_budget, uint64_t seed,
+           scheduler::DecisionTrace* trace = nullptr) {
   common::FakeClock clock;
   scheduler::PolicyConfig config;
   if (policy) config.policy = *policy;
   config.explore_budget = explore_budget;
   scheduler::SchedulerOptions options;
   options.in_process.Add(Tier::kEdge);
+  options.trace = trace;
   scheduler::PlacementScheduler sched(clock, nullptr, seed, config, options);
 
   Result res;
@@ -169,24 +182,57 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
       decision = *d;
     }
     const int c = TierIndex(decision.tier);
-    const Realized& w = r.warm[c];
-    scheduler::Outcome o;
-    o.tier = decision.tier;
-    o.load_ms = loaded[c] ? 0.0 : r.load_ms[c];
-    o.queue_ms = w.queue_ms;
-    o.exec_ms = w.exec_ms;
-    o.server_ms = o.queue_ms + o.load_ms + o.exec_ms;
-    o.latency_ms = actual[c] + o.load_ms;
-    o.request_bytes = static_cast<uint64_t>(r.kb * 1000);
-    o.response_bytes = static_cast<uint64_t>(kResponseKb * 1000);
-    o.ahead = reported_depth[c];
-    sched.Observe("f", decision, o);
-    loaded[c] = true;
-    reported_depth[c] = static_cast<uint32_t>(r.queue_depth[c]);
-    correct += actual[c] <= best;
-    regret += actual[c] - best;
-    latencies.push_back(o.latency_ms);
+    auto observe = [&](Tier t, const scheduler::Decision& d, bool shadow) {
+      const int i = TierIndex(t);
+      scheduler::Outcome o;
+      o.tier = t;
+      o.load_ms = loaded[i] ? 0.0 : r.load_ms[i];
+      o.queue_ms = r.warm[i].queue_ms;
+      o.exec_ms = r.warm[i].exec_ms;
+      o.server_ms = o.queue_ms + o.load_ms + o.exec_ms;
+      o.latency_ms = actual[i] + o.load_ms;
+      o.request_bytes = static_cast<uint64_t>(r.kb * 1000);
+      o.response_bytes = static_cast<uint64_t>(kResponseKb * 1000);
+      o.ahead = reported_depth[i];
+      o.shadow = shadow;
+      sched.Observe("f", d, o);
+      loaded[i] = true;
+      reported_depth[i] = static_cast<uint32_t>(r.queue_depth[i]);
+      return o.latency_ms;
+    };
+    // A hedge answers with the first of its two runs; the loser is
+    // cancelled and never observed.
+    Tier answered = decision.tier;
+    for (Tier t : kAllTiers) {
+      if (decision.hedge.Contains(t) && actual[TierIndex(t)] < actual[TierIndex(answered)]) {
+        answered = t;
+      }
+    }
+    res.hedges += !decision.hedge.Empty();
+    scheduler::Decision answered_decision = decision;
+    if (answered != decision.tier) {
+      answered_decision = scheduler::Decision(answered, scheduler::Reason::kHedge);
+      answered_decision.trace_id = decision.trace_id;
+    }
+    const double latency = observe(answered, answered_decision, false);
+    std::array<double, kNumTiers> compared;
+    compared.fill(std::numeric_limits<double>::quiet_NaN());
+    compared[TierIndex(answered)] = actual[TierIndex(answered)];
+    for (Tier t : kAllTiers) {
+      if (!decision.shadow.Contains(t)) continue;
+      scheduler::Decision d(t, scheduler::Reason::kShadow);
+      d.trace_id = decision.trace_id;
+      observe(t, d, true);
+      compared[TierIndex(t)] = actual[TierIndex(t)];
+      ++res.shadows;
+    }
+    if (!decision.shadow.Empty()) sched.ObserveComparison("f", answered, compared);
+    const int a = TierIndex(answered);
+    correct += actual[a] <= best;
+    regret += actual[a] - best;
+    latencies.push_back(latency);
     res.placed[c]++;
+    res.scored.push_back({r.t_s, actual[a] <= best, actual[a], best});
   }
   const double n = static_cast<double>(requests.size());
   res.accuracy = correct / n;
@@ -199,11 +245,29 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
   return res;
 }
 
-int Main(int argc, char** argv) {
+void PrintPhases(const Scenario& s, const Result& r) {
+  std::vector<PhaseScore> phases = ScorePhases(r.scored, s.phases);
+  std::printf(
+      "\n%s per phase (%d shadow runs, %d hedged):\n\n| phase | requests | accuracy | regret | "
+      "time-to-adapt |\n|---|---|---|---|---|\n",
+      r.policy.c_str(), r.shadows, r.hedges);
+  phases.push_back(ScoreTotal(phases, r.scored));
+  for (const PhaseScore& p : phases) {
+    std::printf("| %s [%.0f s) | %d | %.1f %% | %+.1f %% | %.2f s / %d req |\n", p.name.c_str(),
+                p.start_s, p.requests, 100 * p.accuracy, p.regret_pct, p.adapt_s, p.adapt_requests);
+  }
+}
+
+struct Args {
   std::string only = "all";
   uint64_t seed = 42;
   double explore_budget = 0.02;
   double probe_interval_ms = 500;
+  bool phases = false;
+  std::string trace_file;
+};
+
+bool ParseArgs(int argc, char** argv, Args& args) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -214,45 +278,73 @@ int Main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--scenario") {
-      only = value();
+      args.only = value();
     } else if (a == "--seed") {
-      seed = std::strtoull(value().c_str(), nullptr, 10);
+      args.seed = std::strtoull(value().c_str(), nullptr, 10);
     } else if (a == "--explore-budget") {
-      explore_budget = std::strtod(value().c_str(), nullptr);
+      args.explore_budget = std::strtod(value().c_str(), nullptr);
     } else if (a == "--probe-interval-ms") {
-      probe_interval_ms = std::strtod(value().c_str(), nullptr);
+      args.probe_interval_ms = std::strtod(value().c_str(), nullptr);
+    } else if (a == "--phases") {
+      args.phases = true;
+    } else if (a == "--trace-file") {
+      args.trace_file = value();
     } else {
       std::fprintf(stderr,
                    "usage: stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X] "
-                   "[--probe-interval-ms N]\n");
-      return 2;
+                   "[--probe-interval-ms N] [--phases] [--trace-file FILE]\n");
+      return false;
     }
   }
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  Args args;
+  if (!ParseArgs(argc, argv, args)) return 2;
   bool found = false;
   for (const Scenario& s : AllScenarios()) {
-    if (only != "all" && only != s.name) continue;
+    if (args.only != "all" && args.only != s.name) continue;
     found = true;
-    std::vector<Request> requests = Generate(s, seed);
-    std::vector<LinkProbe> probes = GenerateProbes(s, probe_interval_ms, seed);
+    std::vector<Request> requests = Generate(s, args.seed);
+    std::vector<LinkProbe> probes = GenerateProbes(s, args.probe_interval_ms, args.seed);
     std::printf("\n## %s: %s (%zu requests)\n\n", s.name.c_str(), s.description.c_str(),
                 requests.size());
     std::printf(
         "| policy | accuracy | mean regret ms | mean ms | p50 ms | p95 ms | vs oracle "
         "(mean) | edge/cloud |\n|---|---|---|---|---|---|---|---|\n");
-    Result oracle = Run(requests, probes, std::nullopt, explore_budget, seed);
+    std::unique_ptr<scheduler::DecisionTrace> trace;
+    if (!args.trace_file.empty()) {
+      auto opened = scheduler::DecisionTrace::Open(args.trace_file, 0);
+      if (!opened.ok()) {
+        std::fprintf(stderr, "stoa-sim: %s\n", std::string(opened.status().message()).c_str());
+        return 1;
+      }
+      trace = std::move(*opened);
+      scheduler::PolicyConfig recorded;
+      recorded.explore_budget = args.explore_budget;
+      trace->RecordStart(args.seed, scheduler::TierSet::Of(Tier::kEdge), 0, recorded);
+    }
+    Result oracle = Run(requests, probes, std::nullopt, args.explore_budget, args.seed);
+    Result predictive;
     for (std::optional<scheduler::PolicyKind> p :
          {std::optional<scheduler::PolicyKind>(), std::optional(scheduler::PolicyKind::kPredictive),
           std::optional(scheduler::PolicyKind::kEdgeOnly),
           std::optional(scheduler::PolicyKind::kCloudOnly),
           std::optional(scheduler::PolicyKind::kRoundRobin)}) {
-      Result r = p ? Run(requests, probes, p, explore_budget, seed) : oracle;
+      const bool is_predictive = p && *p == scheduler::PolicyKind::kPredictive;
+      Result r = p ? Run(requests, probes, p, args.explore_budget, args.seed,
+                         is_predictive ? trace.get() : nullptr)
+                   : oracle;
+      if (is_predictive) predictive = r;
       std::printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.1f | %+.1f %% | %d/%d |\n",
                   r.policy.c_str(), 100 * r.accuracy, r.mean_regret_ms, r.mean_ms, r.p50_ms,
                   r.p95_ms, 100 * (r.mean_ms / oracle.mean_ms - 1), r.placed[0], r.placed[1]);
     }
+    if (args.phases && !s.phases.empty()) PrintPhases(s, predictive);
   }
   if (!found) {
-    std::fprintf(stderr, "stoa-sim: unknown scenario '%s'\n", only.c_str());
+    std::fprintf(stderr, "stoa-sim: unknown scenario '%s'\n", args.only.c_str());
     return 2;
   }
   return 0;

@@ -139,7 +139,7 @@ TEST_F(SchedulerStateJsonTest, OverridesAccuracyCircuitsAndLinks) {
 
 TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
   // Byte for byte what StateJson rendered for a fresh scheduler with the
-  // default policy and an in-process edge.
+  // default policy and an in-process edge (issue 14 added stale_probe).
   common::FakeClock clock;
   scheduler::SchedulerOptions options;
   options.in_process.Add(Tier::kEdge);
@@ -147,7 +147,8 @@ TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
   EXPECT_EQ(SchedulerStateJson(fresh.Snapshot()),
             "{\"functions\":{},\"policy\":{\"circuit\":{\"failures\":5,\"open_ms\":2000},"
             "\"explore_budget\":0.02,\"hedge\":false,\"objective\":\"mean\",\"policy\":"
-            "\"predictive\",\"shadow_rate\":0.0,\"slo_ms\":0.0,\"smoothing\":0.2,\"weights\":{"
+            "\"predictive\",\"shadow_rate\":0.0,\"slo_ms\":0.0,\"smoothing\":0.2,"
+            "\"stale_probe\":\"shadow\",\"weights\":{"
             "\"cost\":0.0,\"energy\":0.0,\"latency\":1.0}},\"tiers\":{\"cloud\":{\"circuit\":"
             "\"closed\",\"consecutive_failures\":0,\"in_process\":false,\"link_rtt_ms\":null},"
             "\"edge\":{\"circuit\":\"closed\",\"consecutive_failures\":0,\"in_process\":true,"

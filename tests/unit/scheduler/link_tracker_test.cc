@@ -35,35 +35,33 @@ TEST(LinkTrackerTest, SmoothsNoiseAndMovesOnlyPartWayOnASpike) {
   links.Observe(Tier::kCloud, 20.0);
   links.Observe(Tier::kCloud, 21.0);  // within the noise band
   EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 20.0 + LinkTracker::kLinkWeight * 1.0);
-  links.Observe(Tier::kCloud, 100.0);  // one far probe: a spike
+  links.Observe(Tier::kCloud, 100.0);  // one far probe above: a spike
   const double after_spike = 20.3 + LinkTracker::kLinkWeight * (100.0 - 20.3);
   EXPECT_NEAR(links.RttMs(Tier::kCloud), after_spike, 1e-9);
-  links.Observe(Tier::kCloud, 20.0);  // back: the spike is forgotten by weight
-  EXPECT_NEAR(links.RttMs(Tier::kCloud),
-              after_spike + LinkTracker::kLinkWeight * (20.0 - after_spike), 1e-9);
+  links.Observe(Tier::kCloud, 20.0);  // back, far below: believed at once
+  EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 20.0);
 }
 
-TEST(LinkTrackerTest, TwoFarProbesOnOneSideAreAStep) {
+TEST(LinkTrackerTest, TwoFarProbesAboveAreAStepOneFarBelowIsEnough) {
   LinkTracker links;
   for (int i = 0; i < 10; ++i) links.Observe(Tier::kCloud, 20.0 + i % 2);
   links.Observe(Tier::kCloud, 200.0);
   EXPECT_LT(links.RttMs(Tier::kCloud), 100.0);
   links.Observe(Tier::kCloud, 200.0);
   EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 200.0);  // jumps to the newest
-  // And back down the same way.
-  links.Observe(Tier::kCloud, 20.0);
+  for (int i = 0; i < 5; ++i) links.Observe(Tier::kCloud, 200.0 + i % 2);
+  // A recovery shows on the first probe: no probe beats its link.
   links.Observe(Tier::kCloud, 20.0);
   EXPECT_DOUBLE_EQ(links.RttMs(Tier::kCloud), 20.0);
 }
 
-TEST(LinkTrackerTest, FarProbesOnAlternateSidesAreNoStep) {
+TEST(LinkTrackerTest, ProbesWithinTheNoiseNeverJump) {
   LinkTracker links;
-  for (int i = 0; i < 10; ++i) links.Observe(Tier::kCloud, 50.0);
-  links.Observe(Tier::kCloud, 200.0);
-  links.Observe(Tier::kCloud, 1.0);
-  const double rtt = links.RttMs(Tier::kCloud);
-  EXPECT_GT(rtt, 1.0);
-  EXPECT_LT(rtt, 200.0);
+  for (int i = 0; i < 200; ++i) {
+    links.Observe(Tier::kCloud, 50.0 + (i % 7) * 0.5);  // 50–53 ms
+    EXPECT_GT(links.RttMs(Tier::kCloud), 49.9);
+    EXPECT_LT(links.RttMs(Tier::kCloud), 53.1);
+  }
 }
 
 TEST(LinkTrackerTest, ConcurrentObserveAndReadAreSafe) {

@@ -72,8 +72,34 @@ class Rig {
     o.server_ms = o.exec_ms + o.queue_ms + o.load_ms;
     o.latency_ms = latency;
     scheduler.Observe("f", *d, o);
+    // Shadow runs, as the dispatcher makes them: observed, never answering.
+    for (Tier t : kAllTiers) {
+      if (d->shadow.Contains(t)) RunShadow(t, f.request_bytes);
+    }
     clock.AdvanceMicros(10'000);
     return *d;
+  }
+
+  void RunShadow(Tier t, uint64_t request_bytes) {
+    Outcome o;
+    o.tier = t;
+    o.shadow = true;
+    o.request_bytes = request_bytes;
+    o.response_bytes = 1000;
+    o.latency_ms = Latency(t);
+    if (t == Tier::kEdge) {
+      o.exec_ms = w.edge_exec_ms;
+    } else {
+      o.exec_ms = w.cloud_exec_ms;
+      o.queue_ms = w.cloud_queue_depth * 10.0;
+      o.load_ms = w.cloud_loaded ? 0 : w.cloud_load_ms;
+      o.ahead = reported_depth;
+      reported_depth = w.cloud_queue_depth;
+      w.cloud_loaded = true;
+    }
+    o.server_ms = o.exec_ms + o.queue_ms + o.load_ms;
+    ++shadows;
+    scheduler.Observe("f", Decision(t, Reason::kShadow), o);
   }
 
   // Steps until `tier` is chosen by the model (predicted-best); the count.
@@ -98,6 +124,7 @@ class Rig {
 
   World w;
   uint32_t reported_depth = 0;
+  int shadows = 0;
   common::FakeClock clock;
   PlacementScheduler scheduler;
 };
@@ -159,9 +186,9 @@ TEST(FeedbackControlTest, ExecSpeedUpOfTheLosingTierIsFoundByExploring) {
   Rig r(p);
   for (int i = 0; i < 50; ++i) r.Step();
   r.w.edge_exec_ms = 4;  // the edge gets a fast model: only probes can tell
-  // A stale probe is due within 25 steps (250 ms); the budget allows one per
-  // 20 decisions; the follow-up probes settle the model.
-  EXPECT_LE(r.StepsUntil(Tier::kEdge, 60), 60);
+  // A stale shadow probe is due within 100 steps (1 s); its follow-up
+  // shadows settle the model.
+  EXPECT_LE(r.StepsUntil(Tier::kEdge, 100), 100);
   int edge = 0;
   for (int i = 0; i < 50; ++i) edge += r.Step().tier == Tier::kEdge;
   EXPECT_GE(edge, 45);
@@ -174,6 +201,7 @@ TEST(FeedbackControlTest, AMuchSlowerTierIsProbedRarely) {
   // one per 50.
   PolicyConfig p;
   p.explore_budget = 0.02;
+  p.stale_probe = StaleProbe::kRoute;
   Rig r(p);
   r.w.edge_exec_ms = 17;
   r.w.cloud_rtt_ms = 87;

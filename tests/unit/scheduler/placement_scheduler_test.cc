@@ -180,7 +180,9 @@ TEST(PlacementSchedulerTest, PredictiveExploresThenConvergesThenSwitches) {
 }
 
 TEST(PlacementSchedulerTest, PredictiveDiscoversAFasterTierByExploring) {
-  Driver d(Policy(PolicyKind::kPredictive, 0.1));
+  PolicyConfig p = Policy(PolicyKind::kPredictive, 0.1);
+  p.stale_probe = StaleProbe::kRoute;  // the request itself probes (shadows: adaptation_test)
+  Driver d(p);
   for (int i = 0; i < 100; ++i) d.Step(10, 30);
   // The cloud becomes much faster; only probes can tell.
   int cloud_best = 0;
@@ -243,7 +245,9 @@ TEST(PlacementSchedulerTest, ExplorationProbesStaleTiersWithinTheBudget) {
   // Steps are 10 ms apart: the losing tier turns stale after 25 steps, so
   // with a 50 % budget staleness is the limit; with 1 % the budget is.
   for (double budget : {0.5, 0.01}) {
-    Driver d(Policy(PolicyKind::kPredictive, budget));
+    PolicyConfig p = Policy(PolicyKind::kPredictive, budget);
+    p.stale_probe = StaleProbe::kRoute;
+    Driver d(p);
     d.Step(10, 20);
     d.Step(10, 20);
     int explored = 0;

@@ -1,0 +1,117 @@
+// DecisionTrace: what the scheduler records, size rotation, and errors.
+#include "scheduler/decision_trace.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "scheduler/placement_scheduler.h"
+
+namespace stoa::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string TempPath(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("stoa_trace_test_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+std::vector<json> ReadLines(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) out.push_back(json::parse(line));
+  return out;
+}
+
+// One decision, its outcome and a shadow run's, and a link probe.
+void DriveOnce(PlacementScheduler& sched, common::FakeClock& clock) {
+  Features f;
+  f.request_bytes = 4000;
+  f.warm = TierSet::All();
+  f.queue_depth[TierIndex(Tier::kCloud)] = 2;
+  auto d = sched.Decide("f", TierSet::All(), f);
+  ASSERT_TRUE(d.ok());
+  Outcome o;
+  o.tier = d->tier;
+  o.latency_ms = 12;
+  o.server_ms = 10;
+  o.exec_ms = 10;
+  o.request_bytes = 4000;
+  clock.AdvanceMicros(12'000);
+  sched.Observe("f", *d, o);
+  sched.ObserveLink(Tier::kCloud, true, 3.5);
+}
+
+TEST(DecisionTraceTest, RecordsDecisionsOutcomesAndLinks) {
+  const std::string path = TempPath("a.jsonl");
+  auto trace = DecisionTrace::Open(path, 0);
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  common::FakeClock clock;
+  SchedulerOptions options;
+  options.in_process.Add(Tier::kEdge);
+  options.trace = trace->get();
+  PlacementScheduler sched(clock, nullptr, 3, {}, options);
+  (*trace)->RecordStart(3, options.in_process, 0, sched.GetPolicy());
+  DriveOnce(sched, clock);
+  DriveOnce(sched, clock);
+  std::vector<json> lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines[0]["ev"], "start");
+  EXPECT_EQ(lines[0]["seed"], 3);
+  EXPECT_EQ(lines[0]["policy"]["policy"], "predictive");
+  const json& dec = lines[4];  // the second decision: both tiers' model known
+  EXPECT_EQ(dec["ev"], "decision");
+  EXPECT_EQ(dec["fn"], "f");
+  EXPECT_EQ(dec["bytes"], 4000);
+  EXPECT_EQ(dec["tiers"]["cloud"]["queue_depth"], 2);
+  EXPECT_EQ(dec["tiers"]["cloud"]["link_rtt_ms"], 3.5);
+  EXPECT_TRUE(dec["tiers"]["edge"]["link_rtt_ms"].is_null());  // in-process
+  // The tier the first decision tried is measured by the second.
+  EXPECT_TRUE(dec["tiers"][lines[1]["tier"].get<std::string>()]["measured"].get<bool>());
+  EXPECT_TRUE(dec["tiers"]["cloud"]["terms"].contains("net"));
+  const json& out = lines[5];
+  EXPECT_EQ(out["ev"], "outcome");
+  EXPECT_EQ(out["id"], dec["id"]);
+  EXPECT_NE(dec["id"], lines[1]["id"]);
+  EXPECT_EQ(out["latency_ms"], 12.0);
+  EXPECT_EQ(lines[6]["ev"], "link");
+  EXPECT_EQ(lines[6]["rtt_ms"], 3.5);
+  EXPECT_EQ((*trace)->Lines(), 7u);
+}
+
+TEST(DecisionTraceTest, RotatesBySizeAndStartsEachFileWithTheStart) {
+  const std::string path = TempPath("b.jsonl");
+  auto trace = DecisionTrace::Open(path, 4096);
+  ASSERT_TRUE(trace.ok());
+  (*trace)->RecordStart(9, TierSet::Of(Tier::kEdge), 0);
+  for (int i = 0; i < 200; ++i) (*trace)->RecordLink(i, Tier::kCloud, true, i * 0.5);
+  EXPECT_GE((*trace)->Rotations(), 1u);
+  EXPECT_LE(fs::file_size(path), 4096u);
+  EXPECT_LE(fs::file_size(path + ".1"), 4096u);
+  std::vector<json> current = ReadLines(path);
+  ASSERT_FALSE(current.empty());
+  EXPECT_EQ(current[0]["ev"], "start");
+  EXPECT_EQ(current[0]["seed"], 9);
+  EXPECT_EQ(current.back()["t_us"], 199);  // the newest event is kept
+}
+
+TEST(DecisionTraceTest, AnUncreatableFileIsAClearError) {
+  auto trace = DecisionTrace::Open("/nonexistent-dir/x/trace.jsonl", 0);
+  ASSERT_FALSE(trace.ok());
+  EXPECT_EQ(trace.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(trace.status().message().find("/nonexistent-dir/x/trace.jsonl"), std::string::npos);
+  EXPECT_FALSE(DecisionTrace::Open("", 0).ok());
+}
+
+}  // namespace
+}  // namespace stoa::scheduler
