@@ -18,6 +18,8 @@
 //                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //                [--executor-tls-cert FILE --executor-tls-key FILE --executor-tls-ca FILE
 //                 [--executor-tls-server-name NAME]] [--insecure]
+//                [--events-commit-delay-ms N] [--events-max-mb N] [--events-retention-s N]
+//                [--events-max-running N] [--events-max-attempts N] [--no-events]
 //                [--config FILE]
 //
 // Security (docs/security.md): listens on 127.0.0.1:8080 by default; a

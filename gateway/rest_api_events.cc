@@ -6,9 +6,10 @@
 // without a tenant: any). Everyone else gets 404, as for an unknown id, so
 // that ids do not leak across tenants. Without authentication: everyone.
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_status.h"
 #include "common/json_text.h"
 #include "gateway/events/event_json.h"
 #include "gateway/kserve_binary.h"
@@ -93,9 +94,11 @@ void RestApi::GetInvocation(Call call) {
   }
   auto record = events_->Get(call.name);
   if (!record || !MayRead(call.caller, *record)) {
-    return call.respond(Error(absl::NotFoundError(absl::StrCat("no invocation '", call.name, "'"))));
+    return call.respond(
+        Error(absl::NotFoundError(absl::StrCat("no invocation '", call.name, "'"))));
   }
-  call.respond(Json(Pending(record->status) ? 202 : 200, common::DumpJson(events::EventRecordJson(*record))));
+  call.respond(Json(Pending(record->status) ? 202 : 200,
+                    common::DumpJson(events::EventRecordJson(*record))));
 }
 
 void RestApi::DeleteInvocation(Call call) {
@@ -104,7 +107,8 @@ void RestApi::DeleteInvocation(Call call) {
   }
   auto record = events_->Get(call.name);
   if (!record || !MayRead(call.caller, *record)) {
-    return call.respond(Error(absl::NotFoundError(absl::StrCat("no invocation '", call.name, "'"))));
+    return call.respond(
+        Error(absl::NotFoundError(absl::StrCat("no invocation '", call.name, "'"))));
   }
   if (absl::Status s = events_->Cancel(call.name); !s.ok()) return call.respond(Error(s));
   record = events_->Get(call.name);

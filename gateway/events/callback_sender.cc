@@ -1,6 +1,7 @@
 #include "gateway/events/callback_sender.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "boost/asio/connect.hpp"
 #include "boost/asio/io_context.hpp"

@@ -152,7 +152,8 @@ absl::StatusOr<StoredFunction> DurableEventQueue::Check(const EventSubmission& s
     return absl::InvalidArgumentError(
         absl::StrCat("tier must be edge or cloud, got '", s.forced_tier, "'"));
   }
-  auto prepared = Prepare(fn->spec, s.body, s.inference_header_length, options_.limits.max_json_depth);
+  auto prepared =
+      Prepare(fn->spec, s.body, s.inference_header_length, options_.limits.max_json_depth);
   if (!prepared.ok()) return prepared.status();
   return fn;
 }
@@ -184,9 +185,9 @@ void DurableEventQueue::Accept(EventSubmission s, const StoredFunction& fn,
   const uint64_t size = s.body.size() + s.reply_to.size() + 256;
   if (log_->bytes() + pending_bytes_ + size > options_.max_bytes) {
     Count("rejected");
-    return on_durable(absl::ResourceExhaustedError(absl::StrCat(
-        "the event queue is full (", log_->bytes() + pending_bytes_, " of ", options_.max_bytes,
-        " bytes); retry later")));
+    return on_durable(absl::ResourceExhaustedError(
+        absl::StrCat("the event queue is full (", log_->bytes() + pending_bytes_, " of ",
+                     options_.max_bytes, " bytes); retry later")));
   }
   EventEntry e;
   EventRecord& r = e.record;
@@ -274,8 +275,9 @@ absl::Status DurableEventQueue::Cancel(const std::string& id) {
     }
     EventEntry& e = it->second;
     if (e.record.status != EventStatus::kQueued || e.finishing) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "invocation '", id, "' is ", EventStatusName(e.record.status), "; only a queued one can be cancelled"));
+      return absl::FailedPreconditionError(absl::StrCat("invocation '", id, "' is ",
+                                                        EventStatusName(e.record.status),
+                                                        "; only a queued one can be cancelled"));
     }
     Finish(e, EventStatus::kFailed, "CANCELLED", "cancelled before it ran");
   }

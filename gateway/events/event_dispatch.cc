@@ -2,6 +2,7 @@
 // events when they start, retries, final states, expiry and compaction
 // (the contract is in durable_event_queue.h).
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -97,7 +98,7 @@ std::optional<std::optional<Tier>> DurableEventQueue::Placement(const EventEntry
     usable.push_back(t);
     if (invoker_.Health(t).last_probe != TierHealth::Probe::kFailed) reachable.push_back(t);
   }
-  if (reachable.empty()) return std::nullopt;  // offline: wait for the probes
+  if (reachable.empty()) return std::nullopt;                      // offline: wait for the probes
   if (reachable.size() < usable.size()) return reachable.front();  // re-placed
   if (!e.forced_tier.empty()) return reachable.front();
   return std::optional<Tier>();  // the scheduler decides, now
@@ -244,16 +245,15 @@ void DurableEventQueue::Maintain() {
     if (s == EventStatus::kQueued && e.durable && !e.finishing && e.record.expires_at <= now) {
       expired.push_back(id);
     }
-    const bool final_state = s == EventStatus::kSucceeded || s == EventStatus::kFailed ||
-                             s == EventStatus::kExpired;
+    const bool final_state =
+        s == EventStatus::kSucceeded || s == EventStatus::kFailed || s == EventStatus::kExpired;
     if (final_state && !e.finishing && e.record.finished_at < horizon) dropped.push_back(id);
   }
   for (const std::string& id : expired) {
     EventEntry& e = entries_.at(id);
     Finish(e, EventStatus::kExpired, "DEADLINE_EXCEEDED",
-           absl::StrCat("not run within its TTL (", absl::FormatDuration(e.record.expires_at -
-                                                                         e.record.accepted_at),
-                        ")"));
+           absl::StrCat("not run within its TTL (",
+                        absl::FormatDuration(e.record.expires_at - e.record.accepted_at), ")"));
   }
   for (const std::string& id : dropped) {
     auto it = entries_.find(id);

@@ -14,9 +14,7 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
-bool Pending(EventStatus s) {
-  return s == EventStatus::kQueued || s == EventStatus::kRunning;
-}
+bool Pending(EventStatus s) { return s == EventStatus::kQueued || s == EventStatus::kRunning; }
 
 // A JSON body as JSON; any other body as a string (base64 when it is not
 // UTF-8), with its content type.

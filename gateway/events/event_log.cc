@@ -20,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kHeaderBytes = 9;               // length, CRC, type
+constexpr size_t kHeaderBytes = 9;              // length, CRC, type
 constexpr uint32_t kMaxRecordBytes = 1u << 30;  // a larger length is a torn tail
 
 void PutU32(std::string& out, uint32_t v) {
@@ -202,9 +202,8 @@ void EventLog::WriterLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](EventLog* log) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return log->stopping_ || !log->queue_.empty();
-          },
+          +[](EventLog* log)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return log->stopping_ || !log->queue_.empty(); },
           this));
       if (queue_.empty() && stopping_) return;
       // Group commit: let more records join the batch, for at most the delay.

@@ -122,7 +122,7 @@ class EventLog {
   int fd_ = -1;
   uint64_t segment_number_ = 0;
   uint64_t segment_size_ = 0;
-  absl::Status failed_;  // sticky disk error
+  absl::Status failed_;             // sticky disk error
   std::vector<uint64_t> segments_;  // numbers of the segments on disk
   std::atomic<uint64_t> bytes_{0};
   std::atomic<uint64_t> syncs_{0};

@@ -25,8 +25,8 @@ absl::StatusOr<RenderedResult> Render(const v1::FunctionSpec& spec, const InferR
                                       v1::InvokeResponse& response, uint64_t max_output_bytes) {
   RenderedResult out;
   if (infer != nullptr) {
-    auto rendered = RenderHttpInferResponse(spec.name(), spec.version(), *infer,
-                                            response.outputs(), max_output_bytes);
+    auto rendered = RenderHttpInferResponse(spec.name(), spec.version(), *infer, response.outputs(),
+                                            max_output_bytes);
     if (!rendered.ok()) return rendered.status();
     out.body = std::move(rendered->body);
     out.content_type = rendered->content_type;

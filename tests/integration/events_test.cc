@@ -25,10 +25,10 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 
 std::unique_ptr<Process> StartGateway(const std::string& data_dir, const std::string& cloud) {
-  return Process::Start(BinaryPath("stoa-gateway"),
-                        {"--listen", "127.0.0.1:0", "--data-dir", data_dir, "--cloud", cloud,
-                         "--edge-threads", "2", "--status-interval-ms", "200", "--log-level",
-                         "warn"});
+  return Process::Start(
+      BinaryPath("stoa-gateway"),
+      {"--listen", "127.0.0.1:0", "--data-dir", data_dir, "--cloud", cloud, "--edge-threads", "2",
+       "--status-interval-ms", "200", "--log-level", "warn"});
 }
 
 HttpResult PostAsync(HttpClient& client, const std::string& target, const std::string& body,
@@ -55,9 +55,9 @@ class EventsTest : public ::testing::Test {
     executor_ = Process::Start(BinaryPath("stoa-executor"),
                                {"--listen", "127.0.0.1:0", "--threads", "2", "--device", "cpu"});
     ASSERT_NE(executor_, nullptr);
-    linkem_ = Process::Start(BinaryPath("stoa-linkem"), {"--listen", "127.0.0.1:0", "--upstream",
-                                                         executor_->address(), "--delay-ms", "5",
-                                                         "--log-level", "warn"});
+    linkem_ = Process::Start(BinaryPath("stoa-linkem"),
+                             {"--listen", "127.0.0.1:0", "--upstream", executor_->address(),
+                              "--delay-ms", "5", "--log-level", "warn"});
     ASSERT_NE(linkem_, nullptr);
     data_dir_ = MakeTempDir("events");
     gateway_ = StartGateway(data_dir_, linkem_->address());

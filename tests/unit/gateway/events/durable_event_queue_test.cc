@@ -42,6 +42,11 @@ class DurableEventQueueTest : public ::testing::Test {
     ASSERT_TRUE(control_.Register(reg, true).ok());
   }
 
+  DurableEventQueueTest() {
+    options_.backoff_initial = absl::Milliseconds(10);
+    options_.backoff_max = absl::Milliseconds(50);
+  }
+
   void Open(bool start = true) {
     queue_.reset();
     DurableEventQueue::Options options = options_;
@@ -80,8 +85,7 @@ class DurableEventQueueTest : public ::testing::Test {
   FakeControlPlane control_;
   FakeInvoker invoker_;
   common::metrics::Registry metrics_;
-  DurableEventQueue::Options options_{.backoff_initial = absl::Milliseconds(10),
-                                      .backoff_max = absl::Milliseconds(50)};
+  DurableEventQueue::Options options_;
   std::unique_ptr<DurableEventQueue> queue_;
 };
 

@@ -1,7 +1,6 @@
 #include "gateway/events/event_log.h"
 
 #include <fcntl.h>
-#include <future>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <set>
 #include <thread>
@@ -22,6 +22,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+EventLog::Options At(const std::string& dir, absl::Duration delay = absl::Milliseconds(2)) {
+  EventLog::Options options;
+  options.dir = dir;
+  options.commit_delay = delay;
+  return options;
+}
+
 std::string TempDir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / absl::StrCat("stoa_event_log_", name, "_", getpid());
   fs::remove_all(dir);
@@ -30,9 +37,8 @@ std::string TempDir(const std::string& name) {
 
 std::vector<std::string> ReplayAll(const std::string& dir, EventLog::OpenStats* stats = nullptr) {
   std::vector<std::string> out;
-  auto log = EventLog::Open({.dir = dir}, [&](RecordType, std::string_view p) {
-    out.emplace_back(p);
-  }, stats);
+  auto log = EventLog::Open(
+      At(dir), [&](RecordType, std::string_view p) { out.emplace_back(p); }, stats);
   EXPECT_TRUE(log.ok()) << log.status();
   return out;
 }
@@ -53,7 +59,7 @@ TEST(Crc32cTest, KnownValues) {
 TEST(EventLogTest, AppendsAreReplayedInOrderAfterReopen) {
   const std::string dir = TempDir("order");
   {
-    auto log = EventLog::Open({.dir = dir}, [](RecordType, std::string_view) {});
+    auto log = EventLog::Open(At(dir), [](RecordType, std::string_view) {});
     ASSERT_TRUE(log.ok()) << log.status();
     for (int i = 0; i < 100; ++i) {
       ASSERT_TRUE((*log)->AppendSync({RecordType::kAccepted, absl::StrCat("r", i)}).ok());
@@ -67,8 +73,7 @@ TEST(EventLogTest, AppendsAreReplayedInOrderAfterReopen) {
 
 TEST(EventLogTest, GroupCommitBatchesManyAppendsIntoFewSyncs) {
   const std::string dir = TempDir("group");
-  auto log = EventLog::Open({.dir = dir, .commit_delay = absl::Milliseconds(5)},
-                            [](RecordType, std::string_view) {});
+  auto log = EventLog::Open(At(dir, absl::Milliseconds(5)), [](RecordType, std::string_view) {});
   ASSERT_TRUE(log.ok());
   std::atomic<int> done{0};
   for (int i = 0; i < 1000; ++i) {
@@ -87,7 +92,7 @@ TEST(EventLogTest, GroupCommitBatchesManyAppendsIntoFewSyncs) {
 TEST(EventLogTest, TornTailIsTruncatedNeverRead) {
   const std::string dir = TempDir("torn");
   {
-    auto log = EventLog::Open({.dir = dir}, [](RecordType, std::string_view) {});
+    auto log = EventLog::Open(At(dir), [](RecordType, std::string_view) {});
     ASSERT_TRUE(log.ok());
     ASSERT_TRUE((*log)->AppendSync({RecordType::kAccepted, "first"}).ok());
     ASSERT_TRUE((*log)->AppendSync({RecordType::kState, "second"}).ok());
@@ -111,7 +116,7 @@ TEST(EventLogTest, TornTailIsTruncatedNeverRead) {
 TEST(EventLogTest, CorruptRecordEndsTheSegment) {
   const std::string dir = TempDir("corrupt");
   {
-    auto log = EventLog::Open({.dir = dir}, [](RecordType, std::string_view) {});
+    auto log = EventLog::Open(At(dir), [](RecordType, std::string_view) {});
     ASSERT_TRUE(log.ok());
     ASSERT_TRUE((*log)->AppendSync({RecordType::kAccepted, "good"}).ok());
     ASSERT_TRUE((*log)->AppendSync({RecordType::kAccepted, "flipped"}).ok());
@@ -129,7 +134,7 @@ TEST(EventLogTest, CorruptRecordEndsTheSegment) {
 TEST(EventLogTest, CompactionReplacesOldSegmentsAndKeepsLaterAppends) {
   const std::string dir = TempDir("compact");
   {
-    auto log = EventLog::Open({.dir = dir}, [](RecordType, std::string_view) {});
+    auto log = EventLog::Open(At(dir), [](RecordType, std::string_view) {});
     ASSERT_TRUE(log.ok());
     for (int i = 0; i < 50; ++i) {
       ASSERT_TRUE((*log)->AppendSync({RecordType::kAccepted, std::string(1000, 'a')}).ok());
@@ -157,8 +162,7 @@ std::string Payload(int round, int thread, int i) {
 }
 
 [[noreturn]] void ChildAppends(const std::string& dir, int round, int fd) {
-  auto log = EventLog::Open({.dir = dir, .commit_delay = absl::Milliseconds(1)},
-                            [](RecordType, std::string_view) {});
+  auto log = EventLog::Open(At(dir, absl::Milliseconds(1)), [](RecordType, std::string_view) {});
   if (!log.ok()) _exit(3);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
