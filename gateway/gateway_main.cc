@@ -370,9 +370,8 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
     return kExitBadFlags;
   }
   signals.OnReload([&security] { security->Reload(); });
-  auto events = stoa::gateway::events::StartEvents(flags.events, flags.data_dir,
-                                                   flags.limits.Apply(), lifecycle, dispatcher,
-                                                   metrics);
+  auto events = stoa::gateway::events::StartEvents(
+      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, dispatcher, metrics);
   if (!events.ok()) {
     std::cerr << "stoa-gateway: events: " << events.status().message() << "\n";
     return kExitStartFailed;

@@ -179,8 +179,7 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
     }
   }
   std::set<std::string> allowed = {"name",   "runtime",     "tiers",        "slo_ms", "batching",
-                                   "limits", "description", "content_type", "tenant",
-                                   "events"};
+                                   "limits", "description", "content_type", "tenant", "events"};
   if (artifact_base64 != nullptr) allowed.insert("artifact_base64");
   if (auto s = CheckKeys(doc, allowed, ""); !s.ok()) return s;
 

@@ -15,12 +15,14 @@
 // (the scheduler decides then, not at acceptance). Offline: an event whose
 // allowed tiers (its function's `tiers`, those configured) all have failing
 // probes waits, up to its TTL; when only some do, it is forced onto one that
-// answers. Ordered functions (`events.ordered`): of one device's events
+// answers; while every tier it may use is saturated (admission control) it
+// waits for room. Ordered functions (`events.ordered`): of one device's events
 // (origin.device_id), only the oldest unfinished one may run, so they run
 // and finish in acceptance order. Failures: UNAVAILABLE (the tier could not
-// be reached) is retried with exponential backoff until the TTL; other
-// retryable failures (RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED, and
-// INTERNAL from a crashed runtime) up to `max_attempts`; anything else
+// be reached) and RESOURCE_EXHAUSTED (it was full) are retried with
+// exponential backoff until the TTL; other retryable failures (ABORTED,
+// DEADLINE_EXCEEDED, and INTERNAL from a crashed runtime) up to
+// `max_attempts`; anything else
 // fails the event at once. An event not finished by its TTL expires.
 //
 // Crashes: replay rebuilds every event; those that were running are queued

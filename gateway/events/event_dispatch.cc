@@ -25,8 +25,8 @@ enum class Retryable { kNo, kLimited, kUntilTtl };
 Retryable Classify(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kResourceExhausted:  // a saturated tier: admission control
       return Retryable::kUntilTtl;
-    case absl::StatusCode::kResourceExhausted:
     case absl::StatusCode::kAborted:
     case absl::StatusCode::kDeadlineExceeded:
     case absl::StatusCode::kInternal:
