@@ -93,12 +93,18 @@ std::optional<std::optional<Tier>> DurableEventQueue::Placement(const EventEntry
   }
   const TierSet configured = invoker_.configured_tiers();
   std::vector<Tier> usable, reachable;
+  bool all_saturated = true;
   for (Tier t : scheduler::kAllTiers) {
     if (!allowed.Contains(t) || !configured.Contains(t)) continue;
     usable.push_back(t);
-    if (invoker_.Health(t).last_probe != TierHealth::Probe::kFailed) reachable.push_back(t);
+    const TierHealth health = invoker_.Health(t);
+    if (health.last_probe == TierHealth::Probe::kFailed) continue;
+    reachable.push_back(t);
+    all_saturated = all_saturated && health.saturated;
   }
-  if (reachable.empty()) return std::nullopt;                      // offline: wait for the probes
+  // Offline (wait for the probes), or every tier full (wait for room
+  // rather than be refused by admission control).
+  if (reachable.empty() || all_saturated) return std::nullopt;
   if (reachable.size() < usable.size()) return reachable.front();  // re-placed
   if (!e.forced_tier.empty()) return reachable.front();
   return std::optional<Tier>();  // the scheduler decides, now
