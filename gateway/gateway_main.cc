@@ -19,6 +19,8 @@
 //                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //                [--executor-tls-cert FILE --executor-tls-key FILE --executor-tls-ca FILE
 //                 [--executor-tls-server-name NAME]] [--insecure]
+//                [--events-commit-delay-ms N] [--events-max-mb N] [--events-retention-s N]
+//                [--events-max-running N] [--events-max-attempts N] [--no-events]
 //                [--config FILE]
 //
 // Security (docs/security.md): listens on 127.0.0.1:8080 by default; a
@@ -74,6 +76,7 @@
 #include "gateway/audit_log.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/dispatcher.h"
+#include "gateway/events/event_flags.h"
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
 #include "gateway/kserve_grpc_service.h"
@@ -126,6 +129,7 @@ struct Flags {
   stoa::common::WasmLimits wasm_limits;
   std::string wasm_compile_user = "nobody";
   stoa::gateway::SecurityFlags security;
+  stoa::gateway::events::EventFlags events;
   stoa::executors::ExecutorTlsFlags executor_tls;
   // Resolved in main: message sizes and mutual TLS of every GrpcExecutor.
   stoa::executors::GrpcExecutor::Options grpc;
@@ -222,6 +226,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::common::AddOnnxLimitFlags(app, flags.onnx_limits);
   stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits, flags.wasm_compile_user);
   stoa::gateway::AddSecurityFlags(app, flags.security);
+  stoa::gateway::events::AddEventFlags(app, flags.events);
   stoa::executors::AddExecutorTlsFlags(app, flags.executor_tls);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
@@ -393,8 +398,15 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
     return kExitBadFlags;
   }
   signals.OnReload([&security] { security->Reload(); });
+  auto events = stoa::gateway::events::StartEvents(
+      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, dispatcher, metrics);
+  if (!events.ok()) {
+    std::cerr << "stoa-gateway: events: " << events.status().message() << "\n";
+    return kExitStartFailed;
+  }
   stoa::gateway::RestApi::Options api_options;
   api_options.limits = flags.limits.Apply();
+  api_options.events = events->queue.get();
   api_options.access = security->access.get();
   api_options.audit = security->audit.get();
   stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);

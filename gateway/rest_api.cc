@@ -66,6 +66,7 @@ RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Sched
       limits_(options.limits),
       access_(options.access),
       audit_(options.audit),
+      events_(options.events),
       control_pool_(std::max<size_t>(1, options.control_threads)) {
   using P = auth::Permission;
   const std::vector<P> read = {P::kFunctionsRead}, write = {P::kFunctionsWrite},
@@ -92,6 +93,10 @@ RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Sched
   AddRoute("GET", "/v1/scheduler/state", &RestApi::SchedulerState, false, {P::kSchedulerRead});
   AddRoute("GET", "/v1/audit", &RestApi::Audit, false, {P::kAuditRead});
   AddRoute("GET", "/metrics", &RestApi::Metrics, false, {P::kMetricsRead});
+  AddRoute("GET", "/v1/invocations", &RestApi::ListInvocations, false, metadata);
+  AddRoute("GET", "/v1/invocations/{name}", &RestApi::GetInvocation, false, metadata);
+  AddRoute("DELETE", "/v1/invocations/{name}", &RestApi::DeleteInvocation, false,
+           {P::kInvoke, P::kFunctionsWrite});
   AddRoute("GET", "/healthz", &RestApi::Healthz, false, open);
   AddRoute("GET", "/readyz", &RestApi::Readyz, false, open);
 }
@@ -230,6 +235,7 @@ void RestApi::Invoke(Call call) {
   }
   auto fn = Visible(call);
   if (!fn.ok()) return call.respond(Error(fn.status()));
+  if (WantsAsync(call)) return InvokeAsync(std::move(call), *fn);
   std::optional<scheduler::Tier> forced;
   if (std::string tier = call.request.Query("tier"); !tier.empty()) {
     forced = scheduler::ParseTier(tier);

@@ -28,6 +28,11 @@
 //   GET    /metrics                       Prometheus text format 0.0.4
 //   GET    /v1/audit[?limit=N]            the newest audit entries, newest
 //                                         first (gateway/audit_log.h)
+//   With an EventQueue (docs/events.md): invoke with Prefer: respond-async
+//   → 202 + Location once durable (Idempotency-Key, Stoa-Callback,
+//   X-Device-Id); GET|DELETE /v1/invocations/{id};
+//   GET /v1/invocations?status=failed|expired|…[&limit=N]
+//   (gateway/rest_api_events.cc).
 // Access (gateway/access_control.h, docs/security.md): each route needs a
 // permission (the table in the constructor); the health checks are open.
 // Without an AccessControl that is enabled, every request is allowed.
@@ -63,6 +68,7 @@
 #include "gateway/access_control.h"
 #include "gateway/audit_log.h"
 #include "gateway/control_plane.h"
+#include "gateway/events/event_queue.h"
 #include "gateway/invoker.h"
 #include "scheduler/scheduler.h"
 
@@ -79,6 +85,8 @@ class RestApi final : public common::HttpHandler {
     const AccessControl* access = nullptr;
     // Where changes are recorded; null: nowhere.
     AuditLog* audit = nullptr;
+    // Asynchronous invocations; null: Prefer: respond-async is ignored.
+    events::EventQueue* events = nullptr;
   };
 
   RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Scheduler& scheduler,
@@ -139,6 +147,12 @@ class RestApi final : public common::HttpHandler {
   void Audit(Call call);
   void Healthz(Call call);
   void Readyz(Call call);
+  // rest_api_events.cc
+  bool WantsAsync(const Call& call) const;
+  void InvokeAsync(Call call, const StoredFunction& fn);
+  void GetInvocation(Call call);
+  void DeleteInvocation(Call call);
+  void ListInvocations(Call call);
 
   // The function `call.name` names, if the caller may see it (NOT_FOUND
   // otherwise, as for an unknown name).
@@ -164,6 +178,7 @@ class RestApi final : public common::HttpHandler {
   const common::RequestLimits limits_;
   const AccessControl* const access_;
   AuditLog* const audit_;
+  events::EventQueue* const events_;
   common::ThreadPool control_pool_;  // last: drained first
 };
 

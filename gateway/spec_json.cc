@@ -71,6 +71,21 @@ absl::Status ParseLimits(const json& l, v1::FunctionSpec& spec) {
 
 // The JSON shape and types; the value rules follow on the proto
 // (functions::ValidateFunctionSpec), shared with the executor's LoadFunction.
+// "events": {"ttl_s": 1..31536000, "ordered": bool} (docs/events.md).
+absl::Status ParseEvents(const json& e, v1::FunctionSpec& spec) {
+  if (!e.is_object()) return Bad("events", "must be an object {ttl_s, ordered}");
+  RETURN_IF_ERROR(CheckKeys(e, {"ttl_s", "ordered"}, "events."));
+  if (e.contains("ttl_s")) {
+    ASSIGN_OR_RETURN(uint32_t v, Integer(e["ttl_s"], "events.ttl_s", {1, 365 * 24 * 3600}));
+    spec.mutable_events()->set_ttl_s(v);
+  }
+  if (e.contains("ordered")) {
+    if (!e["ordered"].is_boolean()) return Bad("events.ordered", "must be true or false");
+    spec.mutable_events()->set_ordered(e["ordered"].get<bool>());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
   if (!doc.contains("name")) return absl::InvalidArgumentError("spec is missing 'name'");
   if (!doc["name"].is_string()) return Bad("name", "must be a string");
@@ -131,6 +146,7 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
     }
     spec.set_content_type(c.get<std::string>());
   }
+  if (doc.contains("events")) RETURN_IF_ERROR(ParseEvents(doc["events"], spec));
   if (doc.contains("tenant")) {  // the owner; who may name one: gateway/access_control.h
     const json& t = doc["tenant"];
     if (!t.is_string() || t.get<std::string>().empty()) {
@@ -163,7 +179,7 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
     }
   }
   std::set<std::string> allowed = {"name",   "runtime",     "tiers",        "slo_ms", "batching",
-                                   "limits", "description", "content_type", "tenant"};
+                                   "limits", "description", "content_type", "tenant", "events"};
   if (artifact_base64 != nullptr) allowed.insert("artifact_base64");
   if (auto s = CheckKeys(doc, allowed, ""); !s.ok()) return s;
 
@@ -215,6 +231,7 @@ json FunctionSpecToJson(const v1::FunctionSpec& spec) {
       {"description", spec.description()},
       {"content_type", spec.content_type()},
       {"tenant", spec.tenant()},
+      {"events", {{"ttl_s", spec.events().ttl_s()}, {"ordered", spec.events().ordered()}}},
       {"inputs", SignatureToJson(spec.inputs())},
       {"outputs", SignatureToJson(spec.outputs())},
   };

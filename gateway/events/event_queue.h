@@ -26,6 +26,7 @@
 //              publishes results from it; the callback sender POSTs them).
 //              Listeners are added before Start and called from the queue's
 //              threads; they must not block for long.
+//   depth      events queued or running, and the log's size on disk.
 //
 // Thread safety: every method may be called concurrently.
 #pragma once
@@ -47,6 +48,9 @@ struct EventOrigin {
   Source source = Source::kHttp;
   std::string device_id;  // MQTT client id or X-Device-Id; "" when none
   std::string principal;  // the authenticated identity's name, for audit
+  // The caller's tenant ("" none): who may read the event back besides its
+  // principal (added for the REST routes; the MQTT bridge may leave it "").
+  std::string tenant;
 };
 
 struct EventSubmission {
@@ -62,6 +66,9 @@ struct EventSubmission {
   std::string reply_to;
   std::string correlation_data;  // MQTT 5 correlation data, opaque
   std::string forced_tier;       // "edge", "cloud" or "" (the scheduler)
+  // Triton's Inference-Header-Content-Length of a binary KServe body ("" a
+  // plain body); kept so the body parses the same way when the event runs.
+  std::string inference_header_length;
 };
 
 struct Accepted {
@@ -71,6 +78,8 @@ struct Accepted {
 
 enum class EventStatus { kQueued, kRunning, kSucceeded, kFailed, kExpired };
 const char* EventStatusName(EventStatus status);
+// "queued", "running", ... back to the status; nullopt for anything else.
+std::optional<EventStatus> ParseEventStatus(const std::string& name);
 
 struct EventRecord {
   std::string id;
@@ -87,6 +96,7 @@ struct EventRecord {
   EventOrigin origin;
   std::string reply_to;
   std::string correlation_data;
+  absl::Time expires_at;  // accepted_at + the function's events.ttl_s
 };
 
 class EventQueue {
@@ -103,6 +113,12 @@ class EventQueue {
   virtual absl::Status Cancel(const std::string& id) = 0;
   virtual std::vector<EventRecord> List(EventStatus status, size_t limit) const = 0;
   virtual void OnFinished(FinishedListener listener) = 0;
+  // Queued and running events, and the log's bytes on disk.
+  struct Depth {
+    size_t pending = 0;
+    uint64_t bytes = 0;
+  };
+  virtual Depth depth() const = 0;
 
  protected:
   EventQueue() = default;

@@ -7,6 +7,7 @@
 // Thread safety: every method may be called concurrently.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <utility>
@@ -62,6 +63,7 @@ class FakeInvoker final : public Invoker {
     TierHealth h;
     h.configured = configured_.Contains(tier);
     if (h.configured) h.executor = std::string("fake-") + std::string(scheduler::TierName(tier));
+    h.last_probe = probes_[scheduler::TierIndex(tier)];
     return h;
   }
   FunctionStats Stats(const std::string&, const std::string&) const override {
@@ -80,6 +82,11 @@ class FakeInvoker final : public Invoker {
   void SetConfigured(scheduler::TierSet tiers) {
     absl::MutexLock lock(&mu_);
     configured_ = tiers;
+  }
+  // What the last status probe of `tier` saw (the event queue's offline mode).
+  void SetProbe(scheduler::Tier tier, TierHealth::Probe probe) {
+    absl::MutexLock lock(&mu_);
+    probes_[scheduler::TierIndex(tier)] = probe;
   }
   void SetStats(FunctionStats stats) {
     absl::MutexLock lock(&mu_);
@@ -100,6 +107,7 @@ class FakeInvoker final : public Invoker {
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   scheduler::TierSet configured_ ABSL_GUARDED_BY(mu_) = scheduler::TierSet::All();
   FunctionStats stats_ ABSL_GUARDED_BY(mu_){};
+  std::array<TierHealth::Probe, scheduler::kNumTiers> probes_ ABSL_GUARDED_BY(mu_){};
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<std::string, std::string>> forgotten_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,0 +1,235 @@
+#include "gateway/events/durable_event_queue.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/gateway/fake_control_plane.h"
+#include "tests/fakes/gateway/fake_invoker.h"
+
+namespace stoa::gateway::events {
+namespace {
+
+namespace fs = std::filesystem;
+using scheduler::Tier;
+
+class DurableEventQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (fs::temp_directory_path() /
+            absl::StrCat("stoa_event_queue_", getpid(), "_",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    fs::remove_all(dir_);
+    Register("echo", {});
+  }
+  void TearDown() override {
+    queue_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void Register(const std::string& name, std::vector<std::string> tiers, uint32_t ttl_s = 0) {
+    Registration reg;
+    reg.spec.set_name(name);
+    reg.spec.set_runtime("wasm");
+    reg.spec.set_content_type("text/plain");
+    for (auto& t : tiers) reg.spec.add_tiers(t);
+    if (ttl_s > 0) reg.spec.mutable_events()->set_ttl_s(ttl_s);
+    ASSERT_TRUE(control_.Register(reg, true).ok());
+  }
+
+  DurableEventQueueTest() {
+    options_.backoff_initial = absl::Milliseconds(10);
+    options_.backoff_max = absl::Milliseconds(50);
+  }
+
+  void Open(bool start = true) {
+    queue_.reset();
+    DurableEventQueue::Options options = options_;
+    options.dir = dir_;
+    auto q = DurableEventQueue::Open(options, control_, invoker_, metrics_);
+    ASSERT_TRUE(q.ok()) << q.status();
+    queue_ = *std::move(q);
+    if (start) queue_->Start();
+  }
+
+  absl::StatusOr<Accepted> Submit(const std::string& function, const std::string& body,
+                                  const std::string& key = "") {
+    EventSubmission s;
+    s.function = function;
+    s.body = body;
+    s.dedup_key = key;
+    std::promise<absl::StatusOr<Accepted>> done;
+    queue_->Submit(std::move(s), [&](absl::StatusOr<Accepted> a) { done.set_value(a); });
+    return done.get_future().get();
+  }
+
+  // Waits up to 5 s for `id` to reach `status`.
+  EventRecord WaitFor(const std::string& id, EventStatus status) {
+    for (int i = 0; i < 500; ++i) {
+      auto r = queue_->Get(id);
+      if (r && r->status == status) return *r;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    auto r = queue_->Get(id);
+    ADD_FAILURE() << id << " never became " << EventStatusName(status) << "; it is "
+                  << (r ? EventStatusName(r->status) : "unknown");
+    return r.value_or(EventRecord{});
+  }
+
+  std::string dir_;
+  FakeControlPlane control_;
+  FakeInvoker invoker_;
+  common::metrics::Registry metrics_;
+  DurableEventQueue::Options options_;
+  std::unique_ptr<DurableEventQueue> queue_;
+};
+
+TEST_F(DurableEventQueueTest, AcceptedEventRunsAndKeepsItsResult) {
+  Open();
+  std::vector<std::string> finished;
+  absl::Mutex mu;
+  queue_->OnFinished([&](const EventRecord& r) {
+    absl::MutexLock lock(&mu);
+    finished.push_back(r.id);
+  });
+  auto a = Submit("echo", "hello");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_FALSE(a->duplicate);
+  EventRecord r = WaitFor(a->id, EventStatus::kSucceeded);
+  EXPECT_EQ(r.result_body, "hello");
+  EXPECT_EQ(r.result_content_type, "text/plain");
+  EXPECT_EQ(r.attempts, 1u);
+  EXPECT_EQ(r.tier, "edge");
+  EXPECT_GT(r.finished_at, r.accepted_at);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(finished, std::vector<std::string>{a->id});
+}
+
+TEST_F(DurableEventQueueTest, BadSubmissionsAreRefusedAndNothingIsStored) {
+  options_.max_bytes = 4096;
+  Open();
+  auto unknown = Submit("nope", "x");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  auto big = Submit("echo", std::string(8192, 'b'));
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(queue_->depth().pending, 0u);
+  EXPECT_TRUE(invoker_.calls().empty());
+}
+
+TEST_F(DurableEventQueueTest, SameDedupKeySameIdRunsOnceAcrossRestart) {
+  Open();
+  auto first = Submit("echo", "one", "key-1");
+  ASSERT_TRUE(first.ok());
+  auto again = Submit("echo", "one", "key-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_TRUE(again->duplicate);
+  WaitFor(first->id, EventStatus::kSucceeded);
+  Open();  // a restart: the key index comes back from the log
+  auto after = Submit("echo", "one", "key-1");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->id, first->id);
+  EXPECT_TRUE(after->duplicate);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(invoker_.calls().size(), 1u);
+  EXPECT_EQ(queue_->Get(first->id)->result_body, "one");
+}
+
+TEST_F(DurableEventQueueTest, QueuedEventsSurviveARestartAndRunThen) {
+  Open(/*start=*/false);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto a = Submit("echo", absl::StrCat("e", i));
+    ASSERT_TRUE(a.ok());
+    ids.push_back(a->id);
+  }
+  Open();
+  EXPECT_EQ(queue_->recovered().events, 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(WaitFor(ids[i], EventStatus::kSucceeded).result_body, absl::StrCat("e", i));
+  }
+}
+
+TEST_F(DurableEventQueueTest, CloudOnlyEventsWaitWhileTheCloudIsDownThenRun) {
+  Register("cloudy", {"cloud"});
+  Register("anywhere", {"edge", "cloud"});
+  invoker_.SetProbe(Tier::kCloud, TierHealth::Probe::kFailed);
+  Open();
+  auto cloud_only = Submit("cloudy", "c");
+  auto flexible = Submit("anywhere", "f");
+  ASSERT_TRUE(cloud_only.ok() && flexible.ok());
+  // The flexible one is re-placed on the edge at once.
+  EXPECT_EQ(WaitFor(flexible->id, EventStatus::kSucceeded).tier, "edge");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(queue_->Get(cloud_only->id)->status, EventStatus::kQueued);
+  EXPECT_EQ(invoker_.calls().size(), 1u);
+  invoker_.SetProbe(Tier::kCloud, TierHealth::Probe::kOk);
+  // Placed by the scheduler now that every tier it may use answers.
+  EXPECT_EQ(WaitFor(cloud_only->id, EventStatus::kSucceeded).result_body, "c");
+  EXPECT_EQ(invoker_.calls().size(), 2u);
+}
+
+TEST_F(DurableEventQueueTest, UnreachableTierIsRetriedWithBackoff) {
+  invoker_.SetError(absl::UnavailableError("cloud unreachable"));
+  Open();
+  auto a = Submit("echo", "r");
+  ASSERT_TRUE(a.ok());
+  for (int i = 0; i < 200 && queue_->Get(a->id)->attempts < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(queue_->Get(a->id)->attempts, 3u);
+  invoker_.SetError(absl::OkStatus());
+  EventRecord r = WaitFor(a->id, EventStatus::kSucceeded);
+  EXPECT_EQ(r.result_body, "r");
+}
+
+TEST_F(DurableEventQueueTest, PermanentFailureIsADeadLetter) {
+  invoker_.SetError(absl::InvalidArgumentError("bad input for the function"));
+  Open();
+  auto a = Submit("echo", "x");
+  ASSERT_TRUE(a.ok());
+  EventRecord r = WaitFor(a->id, EventStatus::kFailed);
+  EXPECT_EQ(r.error_code, "INVALID_ARGUMENT");
+  EXPECT_EQ(r.attempts, 1u);
+  auto failed = queue_->List(EventStatus::kFailed, 10);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].id, a->id);
+}
+
+TEST_F(DurableEventQueueTest, EventNotRunWithinItsTtlExpires) {
+  Register("short", {"cloud"}, /*ttl_s=*/1);
+  options_.default_ttl = absl::Seconds(1);
+  invoker_.SetProbe(Tier::kCloud, TierHealth::Probe::kFailed);
+  Open();
+  auto a = Submit("short", "x");
+  ASSERT_TRUE(a.ok());
+  EventRecord r = WaitFor(a->id, EventStatus::kExpired);
+  EXPECT_EQ(r.error_code, "DEADLINE_EXCEEDED");
+  EXPECT_EQ(queue_->List(EventStatus::kExpired, 10).size(), 1u);
+  Open();  // the final state is durable
+  EXPECT_EQ(queue_->Get(a->id)->status, EventStatus::kExpired);
+}
+
+TEST_F(DurableEventQueueTest, CancelQueuedOnly) {
+  Open(/*start=*/false);
+  auto a = Submit("echo", "x");
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(queue_->Cancel(a->id).ok());
+  EventRecord r = WaitFor(a->id, EventStatus::kFailed);
+  EXPECT_EQ(r.error_code, "CANCELLED");
+  EXPECT_EQ(queue_->Cancel(a->id).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(queue_->Cancel("ev-unknown").code(), absl::StatusCode::kNotFound);
+  Open();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(invoker_.calls().empty());
+  EXPECT_EQ(queue_->Get(a->id)->error_code, "CANCELLED");
+}
+
+}  // namespace
+}  // namespace stoa::gateway::events
