@@ -46,6 +46,10 @@ Tensor CopyIn(ElementType type, Shape shape, const std::string& raw) {
       return Tensor::Int64(std::move(shape), CopyElements<int64_t>(raw));
     case ElementType::kInt32:
       return Tensor::Int32(std::move(shape), CopyElements<int32_t>(raw));
+    case ElementType::kUInt8:
+      return Tensor::UInt8(std::move(shape), CopyElements<uint8_t>(raw));
+    case ElementType::kInt8:
+      return Tensor::Int8(std::move(shape), CopyElements<int8_t>(raw));
     case ElementType::kBool:
       break;
   }
