@@ -1,10 +1,13 @@
 // The MQTT 5.0 packets the gateway's bridge speaks (OASIS MQTT Version 5.0,
 // §2-3): CONNECT, CONNACK, SUBSCRIBE, SUBACK, PUBLISH, PUBACK, PINGREQ,
 // PINGRESP, DISCONNECT. Our own codec rather than Paho's because the bridge
-// must send each PUBACK itself, once the event is durable, and Debian's Paho
-// C 1.3.12 (which Paho C++ 1.2 wraps) sends PUBACK before it hands a QoS 1
-// message to the application (MQTTProtocol_handlePublishes), with no option
-// to withhold it (docs/events.md § MQTT).
+// must send each PUBACK itself, once the event is durable, for many messages
+// in flight at once. Debian's Paho C 1.3.12 (which Paho C++ 1.2 wraps) has
+// no manual acknowledgement: checked against Mosquitto 2.0.11, it sent the
+// PUBACK as soon as its delivery thread got control back, even when the
+// messageArrived callback had returned 0 ("not handled"); only blocking that
+// thread delays it, one message at a time, which would serialize the
+// queue's group commit (docs/events.md § MQTT).
 //
 // Encoders return the whole packet (fixed header included). Decoders take a
 // packet's body (after the fixed header) and return INVALID_ARGUMENT naming
