@@ -31,7 +31,8 @@ void AddMqttFlags(CLI::App& app, MqttFlags& flags) {
 std::string DefaultMqttClientId(const std::string& data_dir) {
   std::error_code ec;
   std::filesystem::path path = std::filesystem::absolute(data_dir, ec);
-  const std::string key = ec ? data_dir : path.lexically_normal().string();
+  std::string key = ec ? data_dir : path.lexically_normal().string();
+  while (key.size() > 1 && key.back() == '/') key.pop_back();  // "d/." and "d" are one
   return absl::StrCat("stoa-gateway-", common::Sha256Hex(key).substr(0, 12));
 }
 
