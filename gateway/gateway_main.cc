@@ -18,6 +18,9 @@
 //                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //                [--executor-tls-cert FILE --executor-tls-key FILE --executor-tls-ca FILE
 //                 [--executor-tls-server-name NAME]] [--insecure]
+//                [--mqtt-broker tcp://HOST:PORT|ssl://HOST:PORT [--mqtt-client-id ID]
+//                 [--mqtt-username U --mqtt-password-file F] [--mqtt-tls-ca F]
+//                 [--mqtt-tls-cert F --mqtt-tls-key F] [--mqtt-topic-prefix P]]
 //                [--config FILE]
 //
 // Security (docs/security.md): listens on 127.0.0.1:8080 by default; a
@@ -71,6 +74,7 @@
 #include "gateway/audit_log.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/dispatcher.h"
+#include "gateway/events/mqtt_flags.h"
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
 #include "gateway/kserve_grpc_service.h"
@@ -122,6 +126,7 @@ struct Flags {
   std::string wasm_compile_user = "nobody";
   stoa::gateway::SecurityFlags security;
   stoa::executors::ExecutorTlsFlags executor_tls;
+  stoa::gateway::events::MqttFlags mqtt;
   // Resolved in main: message sizes and mutual TLS of every GrpcExecutor.
   stoa::executors::GrpcExecutor::Options grpc;
 };
@@ -211,6 +216,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::common::AddWasmModuleLimitFlags(app, flags.wasm_limits, flags.wasm_compile_user);
   stoa::gateway::AddSecurityFlags(app, flags.security);
   stoa::executors::AddExecutorTlsFlags(app, flags.executor_tls);
+  stoa::gateway::events::AddMqttFlags(app, flags.mqtt);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -385,6 +391,17 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
     }
     grpc_server = *std::move(started);
     spdlog::info("KServe v2 gRPC inference service on {}", grpc_server->address());
+  }
+  // The MQTT bridge submits to the event queue (gateway/events/event_queue.h),
+  // which this branch does not have yet. Once it does, build the bridge
+  // after the queue and before the queue starts (it registers OnFinished):
+  //   auto mqtt = stoa::gateway::events::StartMqtt(flags.mqtt, flags.data_dir, queue,
+  //                                                http_options.body_limit, metrics);
+  // (an error: exit kExitBadFlags with its message), and call mqtt->Stop()
+  // on the stop signal before the queue is destroyed.
+  if (flags.mqtt.enabled()) {
+    std::cerr << "stoa-gateway: --mqtt-broker: this build has no event queue to submit to\n";
+    return kExitBadFlags;
   }
   stoa::common::HttpServer::Options serving = http_options;
   serving.tls = security->tls;
