@@ -18,8 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build/release}
-load=$build/bench/events/stoa-mqtt-load
-gateway=$build/gateway/stoa-gateway
+load=$build/bin/stoa-mqtt-load
+gateway=$build/bin/stoa-gateway
 repeat=${REPEAT:-3}
 duration=${DURATION_S:-10}
 publishers=${PUBLISHERS:-64}
@@ -40,6 +40,7 @@ listener $port 127.0.0.1
 allow_anonymous true
 max_inflight_messages 1000
 max_queued_messages 1000000
+set_tcp_nodelay true
 CONF
 "${pin_broker[@]}" mosquitto -c "$work/mosquitto.conf" 2>"$work/mosquitto.log" &
 pids+=($!)

@@ -164,6 +164,9 @@ awaitable<absl::Status> MqttClient::Impl::Open() {
   });
   co_await asio::async_connect(stream->next_layer(), endpoints, Redirect(ec));
   if (ec) co_return absl::UnavailableError(absl::StrCat("connecting: ", ec.message()));
+  // Writes are batched here already; Nagle would hold a PUBACK or a result
+  // back until the previous segment's ACK (up to the delayed-ACK 40 ms).
+  stream->next_layer().set_option(tcp::no_delay(true), ec);
   if (tls) {
     if (absl::Status s = common::ConfigureClientConnection(stream->native_handle(), broker.host);
         !s.ok()) {

@@ -117,6 +117,7 @@ bool Mosquitto::Launch() {
                       << "persistence_location " << dir_ << "/\n"
                       << "max_inflight_messages 1000\n"
                       << "max_queued_messages 100000\n"
+                      << "set_tcp_nodelay true\n"
                       << "log_dest stderr\n"
                       << "log_type error\nlog_type warning\nlog_type notice\n";
   pid_ = SpawnProgram({"mosquitto", "-c", conf}, "", dir_ + "/mosquitto.log");
