@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,6 +102,9 @@ bool PortOpen(int port) {
 std::unique_ptr<Mosquitto> Mosquitto::Start(int port) {
   std::unique_ptr<Mosquitto> broker(new Mosquitto());
   broker->dir_ = MakeTempDir("mosquitto");
+  // Started as root, Mosquitto drops to its own user, which must be able to
+  // write its persistence file here.
+  chmod(broker->dir_.c_str(), 0777);
   for (int attempt = 0; attempt < 3; ++attempt) {
     broker->port_ = port != 0 ? port : FreeLoopbackPort();
     if (broker->Launch()) return broker;

@@ -211,6 +211,21 @@ TEST_F(MqttBridgeBrokerTest, ABrokerDownAtStartIsWaitedForAndARestartedOneReconn
   EXPECT_EQ(results->WaitLines(1, 10000).size(), 1u);
 }
 
+TEST_F(MqttBridgeBrokerTest, MessagesQueuedForTheGatewaySurviveABrokerRestart) {
+  MqttFakeEventQueue queue;
+  {
+    Gateway gw = StartGateway(queue);
+    ASSERT_TRUE(WaitConnected(gw));
+  }
+  ASSERT_EQ(broker_->Publish("stoa/invoke/echo/kept", "{}"), 0);
+  ASSERT_TRUE(broker_->Restart());  // Mosquitto persists sessions and queued messages
+  auto results = MosquittoSubscriber::Start(*broker_, "stoa/result/#");
+  ASSERT_NE(results, nullptr);
+  Gateway gw = StartGateway(queue);
+  ASSERT_EQ(results->WaitLines(1, 10000).size(), 1u);
+  EXPECT_EQ(queue.runs().at("mqtt:echo:kept"), 1);
+}
+
 TEST_F(MqttBridgeBrokerTest, BadMessagesAreAnsweredAndNotRedelivered) {
   MqttFakeEventQueue queue;
   auto results = MosquittoSubscriber::Start(*broker_, "stoa/result/#");
