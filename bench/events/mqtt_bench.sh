@@ -14,7 +14,9 @@
 #                 when it refuses --mqtt-broker).
 # Each set-up runs REPEAT times (default 3); the medians are printed. The load
 # generator is pinned to CPU 0 and the broker to CPU 1 (taskset) when there
-# are two CPUs.
+# are two CPUs. cpu_us_per_result is the load process's CPU time (publishers,
+# result subscriber, and in bridge-only mode the bridge) per result: steadier
+# than wall-clock figures on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build/release}
@@ -55,7 +57,7 @@ run() {  # label, extra args...
     "${pin_load[@]}" "$load" --broker "$broker" --publishers "$publishers" --window "$window" \
       --duration-s "$duration" "$@" | tee -a "$work/$label.jsonl"
   done
-  for field in results_per_s p50_ms p99_ms; do
+  for field in results_per_s p50_ms p99_ms cpu_us_per_result; do
     printf '%s median %s: %s\n' "$label" "$field" \
       "$(grep -o "\"$field\":[0-9.]*" "$work/$label.jsonl" | cut -d: -f2 | median)"
   done

@@ -12,6 +12,8 @@
 // --in-process-bridge runs the bridge in this process on an in-memory queue
 // that accepts at once and answers with the body (no disk, no executor): the
 // ceiling of the MQTT path (broker + codec + bridge), not a durable figure.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -210,10 +212,17 @@ int main(int argc, char** argv) {
     for (int w = 0; w < flags.window; ++w) load.Send(p);
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));  // warm-up
+  auto cpu_s = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  const double cpu_start = cpu_s();
   load.measuring = true;
   const auto start = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(flags.duration_s));
   load.measuring = false;
+  const double cpu_used = cpu_s() - cpu_start;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   load.issuing = false;
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -230,9 +239,11 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "{\"publishers\":%d,\"window\":%d,\"results\":%zu,\"results_per_s\":%.0f,\"p50_ms\":%.2f,"
-      "\"p99_ms\":%.2f,\"max_ms\":%.2f,\"unanswered_at_end\":%zu,\"in_process_bridge\":%s}\n",
+      "\"p99_ms\":%.2f,\"max_ms\":%.2f,\"cpu_us_per_result\":%.1f,\"unanswered_at_end\":%zu,"
+      "\"in_process_bridge\":%s}\n",
       flags.publishers, flags.window, lat.size(), lat.size() / seconds, pct(0.5), pct(0.99),
-      lat.empty() ? 0.0 : lat.back(), unanswered, flags.in_process_bridge ? "true" : "false");
+      lat.empty() ? 0.0 : lat.back(), lat.empty() ? 0.0 : cpu_used * 1e6 / lat.size(), unanswered,
+      flags.in_process_bridge ? "true" : "false");
   for (auto& p : load.publishers) p->Stop();
   results->Stop();
   if (bridge_client) bridge_client->Stop();
