@@ -21,6 +21,8 @@ packages=(
   python3-matplotlib
   # the testbed launcher (deploy/testbed/testbed.py)
   python3-yaml
+  # the MQTT bridge (gateway/events/mqtt_*) and its tests: Paho C/C++, Mosquitto
+  libpaho-mqtt-dev libpaho-mqttpp-dev mosquitto mosquitto-clients
 )
 
 # Kubernetes manifests (tests/deploy/validate.sh): kubectl renders the

@@ -21,6 +21,9 @@
 //                 [--executor-tls-server-name NAME]] [--insecure]
 //                [--events-commit-delay-ms N] [--events-max-mb N] [--events-retention-s N]
 //                [--events-max-running N] [--events-max-attempts N] [--no-events]
+//                [--mqtt-broker tcp://HOST:PORT|ssl://HOST:PORT [--mqtt-client-id ID]
+//                 [--mqtt-username U --mqtt-password-file F] [--mqtt-tls-ca F]
+//                 [--mqtt-tls-cert F --mqtt-tls-key F] [--mqtt-topic-prefix P]]
 //                [--config FILE]
 //
 // Security (docs/security.md): listens on 127.0.0.1:8080 by default; a
@@ -57,12 +60,13 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/cli.h"
 #include "common/host_port.h"
-#include "common/large_buffers.h"
 #include "common/http_server.h"
+#include "common/large_buffers.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/request_limits.h"
@@ -77,6 +81,7 @@
 #include "gateway/auth/authenticator.h"
 #include "gateway/dispatcher.h"
 #include "gateway/events/event_flags.h"
+#include "gateway/events/mqtt_flags.h"
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
 #include "gateway/kserve_grpc_service.h"
@@ -131,6 +136,7 @@ struct Flags {
   stoa::gateway::SecurityFlags security;
   stoa::gateway::events::EventFlags events;
   stoa::executors::ExecutorTlsFlags executor_tls;
+  stoa::gateway::events::MqttFlags mqtt;
   // Resolved in main: message sizes and mutual TLS of every GrpcExecutor.
   stoa::executors::GrpcExecutor::Options grpc;
 };
@@ -228,6 +234,7 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   stoa::gateway::AddSecurityFlags(app, flags.security);
   stoa::gateway::events::AddEventFlags(app, flags.events);
   stoa::executors::AddExecutorTlsFlags(app, flags.executor_tls);
+  stoa::gateway::events::AddMqttFlags(app, flags.mqtt);
   return stoa::common::ParseCommandLine(app, argc, argv).value_or(-1);
 }
 
@@ -398,12 +405,31 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
     return kExitBadFlags;
   }
   signals.OnReload([&security] { security->Reload(); });
+  if (flags.mqtt.enabled() && flags.events.disabled) {
+    std::cerr << "stoa-gateway: --mqtt-broker needs the event queue: drop --no-events\n";
+    return kExitBadFlags;
+  }
+  // The MQTT bridge registers its result listener before the queue starts,
+  // and stops (stop_mqtt, declared after `events`) before the queue goes.
+  std::unique_ptr<stoa::gateway::events::MqttService> mqtt;
   auto events = stoa::gateway::events::StartEvents(
-      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, dispatcher, metrics);
+      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, dispatcher, metrics,
+      [&](stoa::gateway::events::EventQueue& queue) -> absl::Status {
+        if (!flags.mqtt.enabled()) return absl::OkStatus();
+        auto started = stoa::gateway::events::StartMqtt(flags.mqtt, flags.data_dir, queue,
+                                                        http_options.body_limit, metrics);
+        if (!started.ok()) return started.status();
+        mqtt = *std::move(started);
+        return absl::OkStatus();
+      });
   if (!events.ok()) {
     std::cerr << "stoa-gateway: events: " << events.status().message() << "\n";
-    return kExitStartFailed;
+    return events.status().code() == absl::StatusCode::kInvalidArgument ? kExitBadFlags
+                                                                        : kExitStartFailed;
   }
+  absl::Cleanup stop_mqtt = [&mqtt] {
+    if (mqtt) mqtt->Stop();
+  };
   stoa::gateway::RestApi::Options api_options;
   api_options.limits = flags.limits.Apply();
   api_options.events = events->queue.get();

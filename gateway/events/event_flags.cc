@@ -32,10 +32,10 @@ void AddEventFlags(CLI::App& app, EventFlags& flags) {
       ->capture_default_str();
 }
 
-absl::StatusOr<EventService> StartEvents(const EventFlags& flags, const std::string& data_dir,
-                                         const common::RequestLimits& limits,
-                                         const ControlPlane& functions, Invoker& invoker,
-                                         common::metrics::Registry& metrics) {
+absl::StatusOr<EventService> StartEvents(
+    const EventFlags& flags, const std::string& data_dir, const common::RequestLimits& limits,
+    const ControlPlane& functions, Invoker& invoker, common::metrics::Registry& metrics,
+    const std::function<absl::Status(EventQueue&)>& before_start) {
   EventService service;
   if (flags.disabled) return service;
   DurableEventQueue::Options options;
@@ -54,6 +54,10 @@ absl::StatusOr<EventService> StartEvents(const EventFlags& flags, const std::str
     if (r.origin.source != EventOrigin::Source::kHttp || r.reply_to.empty()) return;
     sender->Send(r.reply_to, r.id, common::DumpJson(EventRecordJson(r)));
   });
+  if (before_start) {
+    absl::Status status = before_start(**queue);
+    if (!status.ok()) return status;
+  }
   service.queue = *std::move(queue);
   service.queue->Start();
   return service;

@@ -18,6 +18,7 @@
 // the sender), and both before the Invoker and ControlPlane they use.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -49,10 +50,12 @@ struct EventService {
 };
 
 // Opens (replays) and starts the queue; INTERNAL when the log cannot be
-// read. With --no-events, an empty service.
-absl::StatusOr<EventService> StartEvents(const EventFlags& flags, const std::string& data_dir,
-                                         const common::RequestLimits& limits,
-                                         const ControlPlane& functions, Invoker& invoker,
-                                         common::metrics::Registry& metrics);
+// read. With --no-events, an empty service. `before_start` (optional) runs
+// on the opened queue before it starts, for sources that register
+// OnFinished listeners (the MQTT bridge); its error is returned as is.
+absl::StatusOr<EventService> StartEvents(
+    const EventFlags& flags, const std::string& data_dir, const common::RequestLimits& limits,
+    const ControlPlane& functions, Invoker& invoker, common::metrics::Registry& metrics,
+    const std::function<absl::Status(EventQueue&)>& before_start = {});
 
 }  // namespace stoa::gateway::events
