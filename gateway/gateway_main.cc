@@ -10,6 +10,7 @@
 //                [--header-timeout-ms N] [--idle-timeout-ms N] [--shutdown-grace-ms N]
 //                [--log-level LEVEL] [--metrics-max-series N] [--max-json-depth N]
 //                [--max-timeout-ms N] [--max-output-mb N] [--max-artifact-mb N]
+//                [--max-upload-mb N] [--artifact-source-dir DIR]…
 //                [--max-description-bytes N] [--max-multipart-parts N]
 //                [--max-queue-per-tier N] [--edge-max-queue N]
 //                [--onnx-max-memory-mb N] [--onnx-max-nodes N] [--onnx-max-initializer-mb N]
@@ -75,6 +76,7 @@
 #include "gateway/function_registry.h"
 #include "gateway/kserve_grpc_service.h"
 #include "gateway/rest_api.h"
+#include "gateway/registration_body.h"
 #include "gateway/security_flags.h"
 #include "scheduler/placement_scheduler.h"
 #include "scheduler/policy_config.h"
@@ -369,6 +371,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   api_options.limits = flags.limits.Apply();
   api_options.access = security->access.get();
   api_options.audit = security->audit.get();
+  api_options.upload_dir = (*registry)->upload_dir();
   stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);
   stoa::gateway::KserveGrpcService kserve_grpc(
       lifecycle, dispatcher, {.access = security->access.get(), .limits = api_options.limits});
@@ -388,6 +391,12 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   }
   stoa::common::HttpServer::Options serving = http_options;
   serving.tls = security->tls;
+  // Registrations stream to <data-dir>/uploads under --max-upload-mb.
+  serving.upload_limit = [limit = api_options.limits.max_upload_bytes](std::string_view method,
+                                                                       std::string_view path) {
+    return stoa::gateway::RegistrationUploadLimit(method, path, limit);
+  };
+  serving.upload_dir = (*registry)->upload_dir();
   stoa::common::HttpServer server(serving, api);
   auto port = server.Start();
   if (!port.ok()) {

@@ -79,6 +79,10 @@ class RestApi final : public common::HttpHandler {
     const AccessControl* access = nullptr;
     // Where changes are recorded; null: nowhere.
     AuditLog* audit = nullptr;
+    // Where registrations stage their artifacts (FunctionRegistry::
+    // upload_dir(), the same file system as the store); "": the system's
+    // temp directory.
+    std::string upload_dir;
   };
 
   RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Scheduler& scheduler,
@@ -162,6 +166,7 @@ class RestApi final : public common::HttpHandler {
   common::metrics::Family<common::metrics::Counter>& http_requests_;
   std::vector<Route> routes_;
   const common::RequestLimits limits_;
+  const std::string upload_dir_;
   const AccessControl* const access_;
   AuditLog* const audit_;
   common::ThreadPool control_pool_;  // last: drained first
