@@ -8,9 +8,11 @@
 // and the gateway's peak RSS (VmHWM) against what holding the artifact twice
 // would take. Refusals: an upload over --max-upload-mb (413, nothing left
 // behind) and sources outside the allowed directories.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/sha256.h"
@@ -88,10 +90,9 @@ LargeModel WriteModel(const std::string& dir) {
 std::string InvokeBody() {
   json data = json::array();
   for (int64_t k = 0; k < kRows; ++k) data.push_back(1);
-  return json{{"inputs", json::array({{{"name", "x"},
-                                       {"shape", {1, kRows}},
-                                       {"datatype", "FP32"},
-                                       {"data", data}}})}}
+  return json{
+      {"inputs",
+       json::array({{{"name", "x"}, {"shape", {1, kRows}}, {"datatype", "FP32"}, {"data", data}}})}}
       .dump();
 }
 
@@ -125,12 +126,25 @@ void ExpectAnswer(HttpClient& client, const std::string& name, const std::string
   }
 }
 
-size_t FilesIn(const std::string& dir) {
+// Files under `dir`, waiting up to 5 s for it to reach `want`: an upload's
+// spool file goes when the request is released, just after the answer.
+size_t FilesIn(const std::string& dir, size_t want = 0);
+
+size_t CountFiles(const std::string& dir) {
   size_t count = 0;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
     if (it->is_regular_file()) ++count;
+  }
+  return count;
+}
+
+size_t FilesIn(const std::string& dir, size_t want) {
+  size_t count = CountFiles(dir);
+  for (int i = 0; i < 50 && count != want; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    count = CountFiles(dir);
   }
   return count;
 }
@@ -141,13 +155,15 @@ TEST(LargeModelTest, RegistersByUploadAndSourceAndAnswersOnBothTiers) {
   const LargeModel model = WriteModel(source_dir);
   ASSERT_GT(model.bytes, 300'000'000u);
   const std::string bytes_sha = common::Sha256Hex(ReadFileOrDie(model.path));
-  Platform p = StartPlatform("large", {"--data-dir", data_dir, "--artifact-source-dir", source_dir});
+  Platform p =
+      StartPlatform("large", {"--data-dir", data_dir, "--artifact-source-dir", source_dir});
   ASSERT_NE(p.client, nullptr);
 
   {
-    Multipart upload = UploadBody(R"({"name":"large","runtime":"onnx"})", model.path);
-    HttpResult r = p.client->Request("POST", "/v1/functions", upload.body, upload.content_type,
-                                     kLongMs);
+    Multipart upload = UploadBody(
+        R"({"name":"large","runtime":"onnx","limits":{"timeout_ms":60000}})", model.path);
+    HttpResult r =
+        p.client->Request("POST", "/v1/functions", upload.body, upload.content_type, kLongMs);
     ASSERT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(json::parse(r.body)["sha256"], bytes_sha);
   }
@@ -157,9 +173,12 @@ TEST(LargeModelTest, RegistersByUploadAndSourceAndAnswersOnBothTiers) {
 
   // The same model named by source, once the first is gone (and unloaded).
   ASSERT_EQ(p.client->Delete("/v1/functions/large").status, 204);
-  json spec = {{"name", "large-src"}, {"runtime", "onnx"}, {"source", "file://" + model.path}};
-  HttpResult r = p.client->Request("POST", "/v1/functions", spec.dump(), "application/json",
-                                   kLongMs);
+  json spec = {{"name", "large-src"},
+               {"runtime", "onnx"},
+               {"limits", {{"timeout_ms", 60000}}},
+               {"source", "file://" + model.path}};
+  HttpResult r =
+      p.client->Request("POST", "/v1/functions", spec.dump(), "application/json", kLongMs);
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(json::parse(r.body)["sha256"], bytes_sha);
   ExpectAnswer(*p.client, "large-src", "edge", model);
@@ -170,8 +189,8 @@ TEST(LargeModelTest, RegistersByUploadAndSourceAndAnswersOnBothTiers) {
   // streaming the artifact must not add a second copy on top.
   const int64_t hwm_kib = ProcStatusKiB(p.gateway->pid(), "VmHWM");
   const int64_t twice_kib = static_cast<int64_t>(2 * model.bytes / 1024);
-  std::printf("gateway VmHWM %lld KiB; the artifact is %llu KiB\n",
-              static_cast<long long>(hwm_kib), static_cast<unsigned long long>(model.bytes / 1024));
+  std::printf("gateway VmHWM %lld KiB; the artifact is %llu KiB\n", static_cast<long long>(hwm_kib),
+              static_cast<unsigned long long>(model.bytes / 1024));
   EXPECT_GT(hwm_kib, 0);
   EXPECT_LT(hwm_kib, twice_kib * 3 / 4) << "the gateway held the artifact twice";
 }
@@ -180,10 +199,10 @@ TEST(LargeModelTest, UploadOverTheLimitIs413AndLeavesNothing) {
   const std::string data_dir = MakeTempDir("large-413");
   Platform p = StartPlatform("large-413", {"--data-dir", data_dir, "--max-upload-mb", "1"});
   ASSERT_NE(p.client, nullptr);
-  Multipart upload = MakeRegistration(R"({"name":"big","runtime":"onnx"})",
-                                      std::string(2 << 20, 'x'));
-  HttpResult r = p.client->Request("POST", "/v1/functions", upload.body, upload.content_type,
-                                   kLongMs);
+  Multipart upload =
+      MakeRegistration(R"({"name":"big","runtime":"onnx"})", std::string(2 << 20, 'x'));
+  HttpResult r =
+      p.client->Request("POST", "/v1/functions", upload.body, upload.content_type, kLongMs);
   EXPECT_EQ(r.status, 413) << r.body;
   EXPECT_THAT(r.body, HasSubstr("1048576 bytes"));
   EXPECT_THAT(r.body, HasSubstr("upload limit"));
@@ -207,7 +226,8 @@ TEST(LargeModelTest, SourceOutsideTheAllowedDirectoriesIsRefused) {
   HttpResult r = closed.client->Post("/v1/functions", spec.dump());
   EXPECT_THAT(ErrorMessage(r, 403, "PERMISSION_DENIED"), HasSubstr("--artifact-source-dir"));
 
-  Platform p = StartPlatform("large-open", {"--data-dir", data_dir, "--artifact-source-dir", allowed});
+  Platform p =
+      StartPlatform("large-open", {"--data-dir", data_dir, "--artifact-source-dir", allowed});
   ASSERT_NE(p.client, nullptr);
   for (const std::string& escape :
        {allowed + "/../" + fs::path(outside).filename().string() + "/m.onnx",
