@@ -83,8 +83,9 @@ absl::StatusOr<StagedArtifact> StageFileRange(const std::string& source, uint64_
   absl::StatusOr<std::unique_ptr<ChunkedFile>> in = ChunkedFile::Open(source);
   if (!in.ok()) return in.status();
   if (offset + length > (*in)->size()) {
-    return absl::InvalidArgumentError(absl::StrCat("byte range ", offset, "+", length, " is past the end of ",
-                                                   source, " (", (*in)->size(), " bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat("byte range ", offset, "+", length,
+                                                   " is past the end of ", source, " (",
+                                                   (*in)->size(), " bytes)"));
   }
   absl::StatusOr<std::unique_ptr<UploadSpool>> out = UploadSpool::Open(dir);
   if (!out.ok()) return out.status();

@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
   options.max_output_bytes = limits.max_output_bytes;
   stoa::executors::InProcessExecutor executor(runtimes, options, &registry);
   stoa::executors::ExecutorService service(&executor, limits, flags.tls_client_names,
-                                          flags.spool_dir);
+                                           flags.spool_dir);
 
   stoa::executors::GrpcServer::Options server_options;
   server_options.max_message_bytes = stoa::common::GrpcMessageBytes(limits);

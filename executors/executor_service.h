@@ -51,8 +51,7 @@ class ExecutorService final : public v1::Executor::CallbackService {
   // `spool_dir`: where LoadFunctionStream writes artifacts while they
   // arrive (load_stream_reactor.h); "" means the system's temp directory.
   explicit ExecutorService(Executor* executor, common::RequestLimits limits = {},
-                           std::vector<std::string> client_names = {},
-                           std::string spool_dir = "");
+                           std::vector<std::string> client_names = {}, std::string spool_dir = "");
 
   grpc::ServerUnaryReactor* Invoke(grpc::CallbackServerContext* context,
                                    const v1::InvokeRequest* request,

@@ -34,8 +34,7 @@ void GrpcExecutor::LoadFunctionStream(v1::LoadFunctionRequest request, LoadCallb
 }
 
 absl::StatusOr<v1::LoadFunctionResponse> GrpcExecutor::StreamArtifact(
-    grpc::ClientContext& context, const v1::LoadFunctionRequest& request,
-    const std::string& path) {
+    grpc::ClientContext& context, const v1::LoadFunctionRequest& request, const std::string& path) {
   absl::StatusOr<std::unique_ptr<common::ChunkedFile>> file = common::ChunkedFile::Open(path);
   if (!file.ok()) return file.status();
   v1::LoadFunctionResponse response;

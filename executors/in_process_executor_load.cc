@@ -63,9 +63,8 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact,
                                 std::string artifact_path, LoadCallback done) {
   const int64_t start_us = clock_.NowMicros();
   const std::string name = spec.name();
-  absl::StatusOr<std::string> hashed = artifact_path.empty()
-                                           ? common::Sha256Hex(artifact)
-                                           : common::Sha256OfFile(artifact_path);
+  absl::StatusOr<std::string> hashed =
+      artifact_path.empty() ? common::Sha256Hex(artifact) : common::Sha256OfFile(artifact_path);
   if (!hashed.ok()) {
     Count(loads_total_, name, hashed.status());
     done(hashed.status());

@@ -12,10 +12,7 @@ namespace stoa::executors {
 LoadStreamReactor::LoadStreamReactor(Executor* executor, const common::RequestLimits& limits,
                                      std::string spool_dir, v1::LoadFunctionResponse* response,
                                      absl::Status refused)
-    : executor_(executor),
-      limits_(limits),
-      spool_dir_(std::move(spool_dir)),
-      response_(response) {
+    : executor_(executor), limits_(limits), spool_dir_(std::move(spool_dir)), response_(response) {
   if (!refused.ok()) {
     End(std::move(refused));
     return;
@@ -86,16 +83,15 @@ void LoadStreamReactor::Complete() {
     return End(absl::InvalidArgumentError("LoadFunctionStream: the stream ended without a header"));
   }
   if (received_ != declared_size_) {
-    return End(absl::InvalidArgumentError(absl::StrCat("LoadFunctionStream: the stream ended after ",
-                                                       received_, " of ", declared_size_,
-                                                       " bytes")));
+    return End(
+        absl::InvalidArgumentError(absl::StrCat("LoadFunctionStream: the stream ended after ",
+                                                received_, " of ", declared_size_, " bytes")));
   }
   const std::string sha = hash_.FinishHex();
   if (sha != spec_.sha256()) {
-    return End(absl::InvalidArgumentError(absl::StrCat("function '", spec_.name(),
-                                                       "': artifact sha256 ", sha,
-                                                       " does not match spec.sha256 ",
-                                                       spec_.sha256())));
+    return End(absl::InvalidArgumentError(
+        absl::StrCat("function '", spec_.name(), "': artifact sha256 ", sha,
+                     " does not match spec.sha256 ", spec_.sha256())));
   }
   absl::StatusOr<std::shared_ptr<common::SpooledBody>> file = spool_->Finish();
   if (!file.ok()) return End(file.status());

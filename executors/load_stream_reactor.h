@@ -32,9 +32,8 @@ namespace stoa::executors {
 class LoadStreamReactor final : public grpc::ServerReadReactor<v1::LoadFunctionChunk> {
  public:
   // `refused`: not OK to refuse the stream at once (a peer check failed).
-  LoadStreamReactor(Executor* executor, const common::RequestLimits& limits,
-                    std::string spool_dir, v1::LoadFunctionResponse* response,
-                    absl::Status refused);
+  LoadStreamReactor(Executor* executor, const common::RequestLimits& limits, std::string spool_dir,
+                    v1::LoadFunctionResponse* response, absl::Status refused);
 
   void OnReadDone(bool ok) override;
   void OnDone() override { delete this; }

@@ -29,9 +29,8 @@ absl::StatusOr<std::string> ResolveFileSource(const std::string& uri,
                                               const std::vector<std::string>& allowed_dirs) {
   const std::string shown = common::EchoLimited(uri);
   if (!absl::StartsWith(uri, kScheme)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'source' must be a file:/// URI (a file on the gateway host), got '", shown,
-                     "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'source' must be a file:/// URI (a file on the gateway host), got '", shown, "'"));
   }
   const std::string path = uri.substr(sizeof(kScheme) - 1);
   if (path.empty() || path.front() != '/') {
@@ -59,13 +58,11 @@ absl::StatusOr<std::string> ResolveFileSource(const std::string& uri,
     if (!dir_ec && Under(canonical, root)) allowed = true;
   }
   if (!allowed) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("'source' ", shown, " (", canonical.string(),
-                     ") is outside every --artifact-source-dir"));
+    return absl::PermissionDeniedError(absl::StrCat("'source' ", shown, " (", canonical.string(),
+                                                    ") is outside every --artifact-source-dir"));
   }
   if (!fs::is_regular_file(canonical, ec)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'source' ", shown, " is not a regular file"));
+    return absl::InvalidArgumentError(absl::StrCat("'source' ", shown, " is not a regular file"));
   }
   return canonical.string();
 }

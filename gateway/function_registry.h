@@ -57,8 +57,8 @@ class FunctionRegistry {
   // `artifact`: a staged file in upload_dir() (or on the same file system),
   // renamed into place; its sha256 becomes spec.sha256. On error the staged
   // file is left to its owner.
-  absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec, const common::StagedArtifact& artifact,
-                                       bool replace);
+  absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec,
+                                       const common::StagedArtifact& artifact, bool replace);
   // The same from bytes (staged in upload_dir() first).
   absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec, std::string_view artifact,
                                        bool replace);

@@ -37,13 +37,15 @@ absl::StatusOr<std::vector<uint64_t>> FindAll(const common::ChunkedFile& file,
 absl::Status Invalid(std::string message) { return absl::InvalidArgumentError(std::move(message)); }
 
 // The part whose boundary line starts at `pos`; `pos` moves past its body.
-absl::StatusOr<FilePart> ReadPart(const common::ChunkedFile& file, const std::vector<uint64_t>& delims,
-                                  size_t delim_size, size_t index, uint64_t& pos) {
+absl::StatusOr<FilePart> ReadPart(const common::ChunkedFile& file,
+                                  const std::vector<uint64_t>& delims, size_t delim_size,
+                                  size_t index, uint64_t& pos) {
   ASSIGN_OR_RETURN(std::string head, file.ReadAt(pos, kMaxHeaderBlock));
   size_t at = 0;
   while (at < head.size() && (head[at] == ' ' || head[at] == '\t')) ++at;
   if (head.compare(at, 2, "\r\n") != 0) {
-    return Invalid(absl::StrCat("multipart body: boundary of part ", index, " is not followed by CRLF"));
+    return Invalid(
+        absl::StrCat("multipart body: boundary of part ", index, " is not followed by CRLF"));
   }
   at += 2;
   size_t headers_end = head.compare(at, 2, "\r\n") == 0 ? at : head.find("\r\n\r\n", at);
@@ -57,7 +59,8 @@ absl::StatusOr<FilePart> ReadPart(const common::ChunkedFile& file, const std::ve
   part.offset = pos + headers_end + (headers_end == at ? 2 : 4);
   auto end = std::lower_bound(delims.begin(), delims.end(), part.offset);
   if (end == delims.end()) {
-    return Invalid(absl::StrCat("multipart part ", index, " ('", common::EchoLimited(part.head.name),
+    return Invalid(absl::StrCat("multipart part ", index, " ('",
+                                common::EchoLimited(part.head.name),
                                 "') is not terminated by a boundary (truncated body?)"));
   }
   part.length = *end - part.offset;
@@ -75,8 +78,8 @@ absl::StatusOr<std::vector<FilePart>> ParseMultipartFile(std::string_view conten
   const std::string next_delim = "\r\n" + delim;
   ASSIGN_OR_RETURN(std::unique_ptr<common::ChunkedFile> file, common::ChunkedFile::Open(path));
   if (file->size() != size) {
-    return absl::InternalError(absl::StrCat("upload ", path, " has ", file->size(),
-                                            " bytes, expected ", size));
+    return absl::InternalError(
+        absl::StrCat("upload ", path, " has ", file->size(), " bytes, expected ", size));
   }
   ASSIGN_OR_RETURN(std::vector<uint64_t> delims, FindAll(*file, next_delim));
   ASSIGN_OR_RETURN(std::string start, file->ReadAt(0, delim.size()));

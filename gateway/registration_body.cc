@@ -29,9 +29,8 @@ absl::Status CheckSize(uint64_t size, const common::RequestLimits& limits) {
 
 absl::Status EitherBytesOrSource(bool bytes, bool source, std::string_view bytes_name) {
   if (bytes && source) {
-    return absl::InvalidArgumentError(absl::StrCat("the registration has both ",
-                                                   std::string(bytes_name),
-                                                   " and 'source': give one of them"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the registration has both ", std::string(bytes_name), " and 'source': give one of them"));
   }
   if (!bytes && !source) {
     return absl::InvalidArgumentError(absl::StrCat("the registration has no artifact: send ",
@@ -57,22 +56,24 @@ absl::StatusOr<Registration> FromMultipartFile(const std::string& content_type,
                                                const common::SpooledBody& upload,
                                                const common::RequestLimits& limits,
                                                const std::string& upload_dir) {
-  ASSIGN_OR_RETURN(std::vector<FilePart> parts,
-                   ParseMultipartFile(content_type, upload.path(), upload.size(),
-                                      limits.max_multipart_parts));
+  ASSIGN_OR_RETURN(
+      std::vector<FilePart> parts,
+      ParseMultipartFile(content_type, upload.path(), upload.size(), limits.max_multipart_parts));
   const FilePart* spec = FindFilePart(parts, "spec");
   const FilePart* artifact = FindFilePart(parts, "artifact");
   if (spec == nullptr) return absl::InvalidArgumentError("multipart body has no 'spec' part");
   if (spec->length > kMaxSpecPartBytes) {
     return absl::InvalidArgumentError(absl::StrCat("the 'spec' part is ", spec->length,
-                                                   " bytes; it may be at most ",
-                                                   kMaxSpecPartBytes, " bytes"));
+                                                   " bytes; it may be at most ", kMaxSpecPartBytes,
+                                                   " bytes"));
   }
-  ASSIGN_OR_RETURN(std::string text, common::ReadFileRange(upload.path(), spec->offset, spec->length));
+  ASSIGN_OR_RETURN(std::string text,
+                   common::ReadFileRange(upload.path(), spec->offset, spec->length));
   std::optional<std::string> source;
   Registration reg;
   ASSIGN_OR_RETURN(reg.spec, ParseFunctionSpec(text, nullptr, limits, &source));
-  RETURN_IF_ERROR(EitherBytesOrSource(artifact != nullptr, source.has_value(), "an 'artifact' part"));
+  RETURN_IF_ERROR(
+      EitherBytesOrSource(artifact != nullptr, source.has_value(), "an 'artifact' part"));
   if (source) {
     ASSIGN_OR_RETURN(reg.artifact, FromSource(*source, limits, upload_dir));
     return reg;
@@ -96,7 +97,8 @@ absl::StatusOr<Registration> FromMultipartBody(const std::string& content_type,
   std::optional<std::string> source;
   Registration reg;
   ASSIGN_OR_RETURN(reg.spec, ParseFunctionSpec(spec->body, nullptr, limits, &source));
-  RETURN_IF_ERROR(EitherBytesOrSource(artifact != nullptr, source.has_value(), "an 'artifact' part"));
+  RETURN_IF_ERROR(
+      EitherBytesOrSource(artifact != nullptr, source.has_value(), "an 'artifact' part"));
   if (source) {
     ASSIGN_OR_RETURN(reg.artifact, FromSource(*source, limits, upload_dir));
     return reg;

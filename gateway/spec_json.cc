@@ -180,7 +180,8 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
       *artifact_base64 = doc["artifact_base64"].get<std::string>();
     }
     if (source != nullptr && doc.contains("source")) {
-      if (!doc["source"].is_string()) return absl::InvalidArgumentError("'source' must be a string");
+      if (!doc["source"].is_string())
+        return absl::InvalidArgumentError("'source' must be a string");
       *source = doc["source"].get<std::string>();
     }
   } catch (const json::exception& e) {

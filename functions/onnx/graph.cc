@@ -41,7 +41,7 @@ struct BuildContext {
   const OpRegistry& registry;
   const ModelLimits& limits;
   int64_t opset = 0;
-  MemoryBudget* budget = nullptr;  // charged by folding, in every graph
+  MemoryBudget* budget = nullptr;                    // charged by folding, in every graph
   std::map<std::string, Tensor>* weights = nullptr;  // the main graph's, read from a file
 };
 

@@ -18,9 +18,9 @@
 namespace stoa::functions::onnx {
 namespace {
 
-constexpr uint32_t kModelGraph = 7;       // ModelProto.graph
+constexpr uint32_t kModelGraph = 7;        // ModelProto.graph
 constexpr uint32_t kGraphInitializer = 5;  // GraphProto.initializer
-constexpr uint32_t kTensorRawData = 9;    // TensorProto.raw_data
+constexpr uint32_t kTensorRawData = 9;     // TensorProto.raw_data
 constexpr char kPlaceholder[4] = {0, 0, 0, 0};
 
 absl::Status Malformed(std::string_view what) {
@@ -110,8 +110,8 @@ class Rewriter {
 
   // Rewrites a length-delimited field that leads to weights; CANCELLED
   // means "not one of those: copy it as it is".
-  absl::Status Nested(const uint8_t* payload, const uint8_t* end,
-                      uint32_t number, int level, std::string& out) {
+  absl::Status Nested(const uint8_t* payload, const uint8_t* end, uint32_t number, int level,
+                      std::string& out) {
     if (level == 0 && number == kModelGraph) {
       std::string graph;
       RETURN_IF_ERROR(Message(payload, end, 1, graph));
@@ -159,8 +159,8 @@ absl::StatusOr<std::vector<T>> ReadVector(int fd, const std::string& path, const
   return data;
 }
 
-absl::StatusOr<Tensor> ReadWeight(int fd, const std::string& path,
-                                  const ::onnx::TensorProto& proto, const WeightRange& r) {
+absl::StatusOr<Tensor> ReadWeight(int fd, const std::string& path, const ::onnx::TensorProto& proto,
+                                  const WeightRange& r) {
   ASSIGN_OR_RETURN(ElementType type, ElementTypeFromOnnx(proto.data_type()));
   Shape shape(proto.dims().begin(), proto.dims().end());
   const int64_t bytes = TensorBytes(type, shape);
@@ -202,8 +202,8 @@ absl::StatusOr<std::vector<WeightRange>> Skeleton(const uint8_t* data, uint64_t 
   RETURN_IF_ERROR(rewriter.Message(data, data + size, 0, skeleton));
   if (skeleton.size() > static_cast<size_t>(INT_MAX) ||
       !out.skeleton.ParseFromArray(skeleton.data(), static_cast<int>(skeleton.size()))) {
-    return Malformed(absl::StrCat("protobuf parsing failed (corrupt or truncated, ", size,
-                                  " bytes)"));
+    return Malformed(
+        absl::StrCat("protobuf parsing failed (corrupt or truncated, ", size, " bytes)"));
   }
   return std::move(rewriter.ranges());
 }
