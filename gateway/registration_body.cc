@@ -72,6 +72,10 @@ absl::StatusOr<Registration> FromMultipartFile(const std::string& content_type,
   std::optional<std::string> source;
   Registration reg;
   ASSIGN_OR_RETURN(reg.spec, ParseFunctionSpec(text, nullptr, limits, &source));
+  if (artifact == nullptr && !source) {
+    return absl::InvalidArgumentError(
+        "multipart body has no 'artifact' part (and the spec names no 'source')");
+  }
   RETURN_IF_ERROR(
       EitherBytesOrSource(artifact != nullptr, source.has_value(), "an 'artifact' part"));
   if (source) {
@@ -97,6 +101,10 @@ absl::StatusOr<Registration> FromMultipartBody(const std::string& content_type,
   std::optional<std::string> source;
   Registration reg;
   ASSIGN_OR_RETURN(reg.spec, ParseFunctionSpec(spec->body, nullptr, limits, &source));
+  if (artifact == nullptr && !source) {
+    return absl::InvalidArgumentError(
+        "multipart body has no 'artifact' part (and the spec names no 'source')");
+  }
   RETURN_IF_ERROR(
       EitherBytesOrSource(artifact != nullptr, source.has_value(), "an 'artifact' part"));
   if (source) {
