@@ -12,6 +12,7 @@ RequestLimits RequestLimitFlags::Apply() const {
   RequestLimits out = limits;
   out.max_output_bytes = uint64_t{max_output_mb} * kMiB;
   out.max_artifact_bytes = uint64_t{max_artifact_mb} * kMiB;
+  out.max_upload_bytes = uint64_t{max_upload_mb} * kMiB;
   return out;
 }
 
@@ -42,10 +43,18 @@ void AddRequestLimitFlags(CLI::App& app, RequestLimitFlags& flags, bool gateway)
                  "most parts of a multipart registration body")
       ->check(CLI::Range(2u, 1000u))
       ->capture_default_str();
+  app.add_option("--max-upload-mb", flags.max_upload_mb,
+                 "largest registration upload (POST/PUT /v1/functions), MiB; spooled to "
+                 "<data-dir>/uploads as it arrives, apart from --body-limit-mb")
+      ->check(CLI::Range(1u, 65536u))
+      ->capture_default_str();
+  app.add_option("--artifact-source-dir", flags.limits.artifact_source_dirs,
+                 "a directory under which registrations may name their artifact with "
+                 "\"source\": \"file:///…\" (repeatable; default: none, source refused)");
 }
 
 int GrpcMessageBytes(const RequestLimits& limits) {
-  const uint64_t needed = std::max(limits.max_artifact_bytes, limits.max_output_bytes) + kMiB;
+  const uint64_t needed = limits.max_output_bytes + kMiB;
   return static_cast<int>(std::min<uint64_t>(std::max<uint64_t>(needed, 64 * kMiB), INT32_MAX));
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
@@ -33,21 +34,31 @@ struct RequestLimits {
   // JSON text of a KServe response rendered from them.
   uint64_t max_output_bytes = 16 * kMiB;
   // Bytes of a function's artifact (.onnx or .wasm), apart from the body.
-  uint64_t max_artifact_bytes = 16 * kMiB;
+  // Artifacts never travel in one gRPC message (LoadFunctionStream), so
+  // this limit does not size gRPC messages.
+  uint64_t max_artifact_bytes = 2048 * kMiB;
+  // Bytes of a registration's upload body (POST/PUT /v1/functions), spooled
+  // to disk as it arrives; separate from the HTTP body limit of other routes.
+  uint64_t max_upload_bytes = 2048 * kMiB;
   // Bytes of a spec's description (returned with every listing).
   uint32_t max_description_bytes = 4096;
   // Parts of a multipart registration body.
   uint32_t max_multipart_parts = 8;
+  // Directories under which a registration may name its artifact with
+  // "source": "file:///…" (--artifact-source-dir); empty: never.
+  std::vector<std::string> artifact_source_dirs;
 };
 
 // --max-timeout-ms, --max-output-mb, --max-artifact-mb and
 // --max-description-bytes (both binaries: the executor checks LoadFunction's
-// spec as the REST layer does); with `gateway` also --max-json-depth and
-// --max-multipart-parts. The MiB flags become bytes in Apply().
+// spec as the REST layer does); with `gateway` also --max-json-depth,
+// --max-multipart-parts, --max-upload-mb and --artifact-source-dir. The MiB
+// flags become bytes in Apply().
 struct RequestLimitFlags {
   RequestLimits limits;
   uint32_t max_output_mb = 16;
-  uint32_t max_artifact_mb = 16;
+  uint32_t max_artifact_mb = 2048;
+  uint32_t max_upload_mb = 2048;
   RequestLimits Apply() const;
 };
 void AddRequestLimitFlags(CLI::App& app, RequestLimitFlags& flags, bool gateway);
@@ -83,9 +94,10 @@ inline constexpr char kOutputSizeLimit[] = "(output size limit)";
 bool IsOutputTooLarge(const absl::Status& status);
 
 // The gRPC message size both ends of the gateway–executor link allow: 64
-// MiB, or more when the artifact or output limit (plus 1 MiB of framing)
-// needs it, so an executor's own refusal is what arrives, never gRPC's
-// "larger than max".
+// MiB, or more when the output limit (plus 1 MiB of framing) needs it, so
+// an executor's own refusal is what arrives, never gRPC's "larger than
+// max". Artifacts do not count: the gateway streams them in 1 MiB chunks
+// (LoadFunctionStream); a unary LoadFunction carries at most this much.
 int GrpcMessageBytes(const RequestLimits& limits);
 
 }  // namespace stoa::common

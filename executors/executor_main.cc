@@ -93,6 +93,7 @@ struct Flags {
   std::string wasm_compile_user = "nobody";
   std::string log_level = "info";
   std::string metrics_listen;
+  std::string spool_dir;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   int shutdown_grace_ms = 10000;
   stoa::common::RequestLimitFlags limits;
@@ -138,6 +139,10 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
       ->capture_default_str();
   app.add_option("--metrics-listen", flags.metrics_listen,
                  "HOST:PORT serving GET /metrics (off when empty)");
+  app.add_option("--spool-dir", flags.spool_dir,
+                 "where LoadFunctionStream writes artifacts while they arrive (default: the "
+                 "system's temp directory)")
+      ->check(CLI::ExistingDirectory);
   stoa::common::AddMetricsLimitFlag(app, flags.metrics_max_series);
   app.add_option("--health-listen", flags.health_listen,
                  "HOST:PORT of a plaintext gRPC port serving only grpc.health.v1.Health (for "
@@ -278,7 +283,8 @@ int main(int argc, char** argv) {
   options.max_artifact_bytes = limits.max_artifact_bytes;
   options.max_output_bytes = limits.max_output_bytes;
   stoa::executors::InProcessExecutor executor(runtimes, options, &registry);
-  stoa::executors::ExecutorService service(&executor, limits, flags.tls_client_names);
+  stoa::executors::ExecutorService service(&executor, limits, flags.tls_client_names,
+                                           flags.spool_dir);
 
   stoa::executors::GrpcServer::Options server_options;
   server_options.max_message_bytes = stoa::common::GrpcMessageBytes(limits);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -9,6 +10,7 @@
 #include "common/guarded.h"
 #include "common/host_port.h"
 #include "executors/grpc_status.h"
+#include "executors/load_stream_reactor.h"
 #include "functions/spec_rules.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/generic/async_generic_service.h"
@@ -88,6 +90,14 @@ absl::StatusOr<ListenAddress> ParseListen(const std::string& listen) {
 
 }  // namespace
 
+ExecutorService::ExecutorService(Executor* executor, common::RequestLimits limits,
+                                 std::vector<std::string> client_names, std::string spool_dir)
+    : executor_(executor),
+      limits_(limits),
+      client_names_(std::move(client_names)),
+      spool_dir_(spool_dir.empty() ? std::filesystem::temp_directory_path().string()
+                                   : std::move(spool_dir)) {}
+
 absl::Status ExecutorService::CheckPeer(const grpc::CallbackServerContext& context) const {
   if (client_names_.empty()) return absl::OkStatus();
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
@@ -129,6 +139,11 @@ grpc::ServerUnaryReactor* ExecutorService::LoadFunction(grpc::CallbackServerCont
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status valid = CheckPeer(*context);
   if (valid.ok()) valid = functions::ValidateFunctionSpec(request->spec(), limits_);
+  if (valid.ok() && !request->artifact_path().empty()) {
+    valid = absl::InvalidArgumentError(
+        "LoadFunction: artifact_path is for in-process callers; send the bytes (artifact) or "
+        "use LoadFunctionStream");
+  }
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
@@ -136,6 +151,11 @@ grpc::ServerUnaryReactor* ExecutorService::LoadFunction(grpc::CallbackServerCont
   Serve("executor service: LoadFunction", reactor, response,
         [&](LoadCallback done) { executor_->LoadFunction(*request, std::move(done)); });
   return reactor;
+}
+
+grpc::ServerReadReactor<v1::LoadFunctionChunk>* ExecutorService::LoadFunctionStream(
+    grpc::CallbackServerContext* context, v1::LoadFunctionResponse* response) {
+  return new LoadStreamReactor(executor_, limits_, spool_dir_, response, CheckPeer(*context));
 }
 
 grpc::ServerUnaryReactor* ExecutorService::UnloadFunction(grpc::CallbackServerContext* context,

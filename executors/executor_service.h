@@ -11,6 +11,11 @@
 // its runtime (CANCELLED). Errors cross the
 // boundary through ToGrpcStatus, code unchanged.
 //
+// LoadFunctionStream carries artifacts of any size in chunks of at most
+// 1 MiB (load_stream_reactor.h); LoadFunction refuses artifact_path, which
+// is for in-process callers only (a remote client must not make the
+// executor read its files).
+//
 // LoadFunction checks the spec with functions::ValidateFunctionSpec against
 // the limits given at construction before the executor sees it: a spec the
 // REST layer would refuse is INVALID_ARGUMENT with the REST layer's message,
@@ -44,9 +49,10 @@ class ExecutorService final : public v1::Executor::CallbackService {
   // with PERMISSION_DENIED unless the client certificate's CN or one of its
   // DNS SANs is in the list, so a certificate the same CA issued for
   // another purpose (a device's) does not reach the executor.
+  // `spool_dir`: where LoadFunctionStream writes artifacts while they
+  // arrive (load_stream_reactor.h); "" means the system's temp directory.
   explicit ExecutorService(Executor* executor, common::RequestLimits limits = {},
-                           std::vector<std::string> client_names = {})
-      : executor_(executor), limits_(limits), client_names_(std::move(client_names)) {}
+                           std::vector<std::string> client_names = {}, std::string spool_dir = "");
 
   grpc::ServerUnaryReactor* Invoke(grpc::CallbackServerContext* context,
                                    const v1::InvokeRequest* request,
@@ -54,6 +60,8 @@ class ExecutorService final : public v1::Executor::CallbackService {
   grpc::ServerUnaryReactor* LoadFunction(grpc::CallbackServerContext* context,
                                          const v1::LoadFunctionRequest* request,
                                          v1::LoadFunctionResponse* response) override;
+  grpc::ServerReadReactor<v1::LoadFunctionChunk>* LoadFunctionStream(
+      grpc::CallbackServerContext* context, v1::LoadFunctionResponse* response) override;
   grpc::ServerUnaryReactor* UnloadFunction(grpc::CallbackServerContext* context,
                                            const v1::UnloadFunctionRequest* request,
                                            v1::UnloadFunctionResponse* response) override;
@@ -69,6 +77,7 @@ class ExecutorService final : public v1::Executor::CallbackService {
   Executor* const executor_;
   const common::RequestLimits limits_;
   const std::vector<std::string> client_names_;
+  const std::string spool_dir_;
 };
 
 // A started gRPC server with one service.

@@ -142,6 +142,8 @@ void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, Cancel
 }
 
 void GrpcExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) {
+  if (!request.artifact_path().empty())
+    return LoadFunctionStream(std::move(request), std::move(done));
   Start<v1::LoadFunctionRequest, v1::LoadFunctionResponse>(
       [](auto* async, auto* context, auto* req, auto* resp, auto cb) {
         async->LoadFunction(context, req, resp, std::move(cb));

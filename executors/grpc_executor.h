@@ -13,7 +13,11 @@
 // answer ends UNAVAILABLE (the executor or its link failed, not the
 // function: docs/architecture.md § Errors);
 // LoadFunction uses load_timeout_ms (artifacts can be big); the others
-// default_timeout_ms.
+// default_timeout_ms. A LoadFunctionRequest with artifact_path (the
+// registry's file) goes out as LoadFunctionStream: the spec, then the file
+// in chunks of at most 1 MiB read as they are sent (on a thread of its
+// own, grpc_executor_stream.cc), so no message nears the gRPC limit and the
+// artifact is never whole in memory.
 //
 // Failure: calls do not wait for the channel to become ready, and the channel
 // retries connections with a backoff capped near connect_timeout_ms, so a dead
@@ -94,6 +98,12 @@ class GrpcExecutor final : public Executor {
 
   // Adds a call about to start: cancellable, and awaited by the destructor.
   void Register(grpc::ClientContext* context);
+
+  // LoadFunction for a request with artifact_path (grpc_executor_stream.cc).
+  void LoadFunctionStream(v1::LoadFunctionRequest request, LoadCallback done);
+  absl::StatusOr<v1::LoadFunctionResponse> StreamArtifact(grpc::ClientContext& context,
+                                                          const v1::LoadFunctionRequest& request,
+                                                          const std::string& path);
 
   const std::string target_;
   const Options options_;

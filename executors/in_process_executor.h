@@ -128,7 +128,9 @@ class InProcessExecutor final : public Executor {
   EntryPtr Find(const std::string& function, const std::string& sha256) const;
   void RunInvocation(const EntryPtr& entry, v1::InvokeRequest request, int64_t enqueued_us,
                      int64_t deadline_us, const CancelSignalPtr& cancel, InvokeCallback done);
-  void RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done);
+  // `artifact_path` non-empty: the artifact is that file (LoadFunctionRequest::artifact_path).
+  void RunLoad(v1::FunctionSpec spec, std::string artifact, std::string artifact_path,
+               LoadCallback done);
   // The artifact size and timeout limits of Options, for LoadFunction.
   absl::Status CheckLoadLimits(const v1::LoadFunctionRequest& request) const;
   // A loaded function's entry, with its batcher when the spec batches.

@@ -1,9 +1,11 @@
 // InProcessExecutor, the loading side: LoadFunction (limits, hashing, the
 // runtime's load on a pool thread, installing the entry and its metric
 // series) and UnloadFunction. The contract is in in_process_executor.h.
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/artifact_file.h"
 #include "common/guarded.h"
 #include "common/http_status.h"
 #include "common/request_limits.h"
@@ -16,8 +18,16 @@ namespace stoa::executors {
 
 absl::Status InProcessExecutor::CheckLoadLimits(const v1::LoadFunctionRequest& request) const {
   if (options_.max_artifact_bytes != 0) {
-    RETURN_IF_ERROR(
-        common::CheckArtifactSize(request.artifact().size(), options_.max_artifact_bytes));
+    uint64_t size = request.artifact().size();
+    if (!request.artifact_path().empty()) {
+      std::error_code ec;
+      size = std::filesystem::file_size(request.artifact_path(), ec);
+      if (ec) {
+        return absl::NotFoundError(
+            absl::StrCat("artifact file ", request.artifact_path(), ": ", ec.message()));
+      }
+    }
+    RETURN_IF_ERROR(common::CheckArtifactSize(size, options_.max_artifact_bytes));
   }
   if (options_.max_timeout_ms != 0) {
     RETURN_IF_ERROR(common::CheckTimeoutMs(request.spec().limits().timeout_ms(),
@@ -38,20 +48,29 @@ void InProcessExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallba
   }
   v1::FunctionSpec spec = std::move(*request.mutable_spec());
   std::string artifact = std::move(*request.mutable_artifact());
+  std::string path = std::move(*request.mutable_artifact_path());
   // Hashing and parsing can take a while for big artifacts: off the caller's thread.
   pool_.Schedule([this, spec = std::move(spec), artifact = std::move(artifact),
-                  done = std::move(done)]() mutable {
+                  path = std::move(path), done = std::move(done)]() mutable {
     common::GuardedAnswer<absl::StatusOr<v1::LoadFunctionResponse>>(
         "in-process executor: load", std::move(done), [&](LoadCallback answer) {
-          RunLoad(std::move(spec), std::move(artifact), std::move(answer));
+          RunLoad(std::move(spec), std::move(artifact), std::move(path), std::move(answer));
         });
   });
 }
 
-void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, LoadCallback done) {
+void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact,
+                                std::string artifact_path, LoadCallback done) {
   const int64_t start_us = clock_.NowMicros();
   const std::string name = spec.name();
-  const std::string sha = common::Sha256Hex(artifact);
+  absl::StatusOr<std::string> hashed =
+      artifact_path.empty() ? common::Sha256Hex(artifact) : common::Sha256OfFile(artifact_path);
+  if (!hashed.ok()) {
+    Count(loads_total_, name, hashed.status());
+    done(hashed.status());
+    return;
+  }
+  const std::string sha = *std::move(hashed);
   if (!spec.sha256().empty() && spec.sha256() != sha) {
     absl::Status status =
         absl::InvalidArgumentError(absl::StrCat("function '", name, "': artifact sha256 ", sha,
@@ -74,7 +93,8 @@ void InProcessExecutor::RunLoad(v1::FunctionSpec spec, std::string artifact, Loa
 
   absl::StatusOr<functions::LoadedFunctionPtr> loaded;
   try {
-    loaded = runtimes_.Load(spec, artifact);
+    loaded = artifact_path.empty() ? runtimes_.Load(spec, artifact)
+                                   : runtimes_.LoadFile(spec, artifact_path);
   } catch (const std::exception& e) {
     loaded = absl::InvalidArgumentError(
         absl::StrCat("function '", name, "': runtime threw while loading: ", e.what()));

@@ -1,6 +1,7 @@
 #include "functions/function_runtime.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "functions/onnx/onnx_runtime.h"
 #include "functions/wasm/wasm_runtime.h"
 
@@ -15,8 +16,28 @@ FunctionRuntime* RuntimeSet::Find(std::string_view name) const {
   return nullptr;
 }
 
+absl::StatusOr<LoadedFunctionPtr> FunctionRuntime::LoadFile(const v1::FunctionSpec& spec,
+                                                            const std::string& path) {
+  absl::StatusOr<std::string> bytes = common::ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  return Load(spec, *bytes);
+}
+
 absl::StatusOr<LoadedFunctionPtr> RuntimeSet::Load(const v1::FunctionSpec& spec,
                                                    std::string_view artifact) const {
+  absl::StatusOr<FunctionRuntime*> runtime = For(spec);
+  if (!runtime.ok()) return runtime.status();
+  return (*runtime)->Load(spec, artifact);
+}
+
+absl::StatusOr<LoadedFunctionPtr> RuntimeSet::LoadFile(const v1::FunctionSpec& spec,
+                                                       const std::string& path) const {
+  absl::StatusOr<FunctionRuntime*> runtime = For(spec);
+  if (!runtime.ok()) return runtime.status();
+  return (*runtime)->LoadFile(spec, path);
+}
+
+absl::StatusOr<FunctionRuntime*> RuntimeSet::For(const v1::FunctionSpec& spec) const {
   FunctionRuntime* runtime = Find(spec.runtime());
   if (runtime == nullptr) {
     std::string known;
@@ -26,7 +47,7 @@ absl::StatusOr<LoadedFunctionPtr> RuntimeSet::Load(const v1::FunctionSpec& spec,
     return absl::InvalidArgumentError(
         absl::StrCat("runtime '", spec.runtime(), "' is not supported (supported: ", known, ")"));
   }
-  return runtime->Load(spec, artifact);
+  return runtime;
 }
 
 WasmRuntimeOptions WasmOptionsFrom(const RuntimeOptions& options) {

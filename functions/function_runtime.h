@@ -97,6 +97,13 @@ class FunctionRuntime {
   // "artifact is not a valid ONNX model: truncated").
   virtual absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
                                                  std::string_view artifact) = 0;
+  // Load from a file (a registry's artifact, a streamed LoadFunction's
+  // spool file), for artifacts too large to hold twice. The default reads
+  // the file and calls Load; a runtime that can parse from the file
+  // directly (ONNX: weights read straight into their tensors) overrides it.
+  // NOT_FOUND when the file is missing.
+  virtual absl::StatusOr<LoadedFunctionPtr> LoadFile(const v1::FunctionSpec& spec,
+                                                     const std::string& path);
 
  protected:
   FunctionRuntime() = default;
@@ -113,8 +120,12 @@ class RuntimeSet {
   // the runtime when there is none.
   absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
                                          std::string_view artifact) const;
+  // The same from a file (FunctionRuntime::LoadFile).
+  absl::StatusOr<LoadedFunctionPtr> LoadFile(const v1::FunctionSpec& spec,
+                                             const std::string& path) const;
 
  private:
+  absl::StatusOr<FunctionRuntime*> For(const v1::FunctionSpec& spec) const;
   std::vector<FunctionRuntimePtr> runtimes_;
 };
 

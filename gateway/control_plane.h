@@ -27,16 +27,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/artifact_file.h"
 #include "gateway/function_registry.h"
 #include "scheduler/policy_config.h"
 #include "stoa/v1/function.pb.h"
 
 namespace stoa::gateway {
 
-// A function as a client sent it: the spec and the artifact's bytes.
+// A function as a client sent it: the spec and the artifact, staged in a
+// file (the registry's upload directory) with its size and sha256; the
+// file is removed with the Registration unless the registry took it.
 struct Registration {
   v1::FunctionSpec spec;
-  std::string artifact;
+  common::StagedArtifact artifact;
 };
 
 struct Registered {

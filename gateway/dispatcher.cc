@@ -72,7 +72,7 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
   call->name = function.spec.name();
   call->key = LoadedFunctions::Key(function.spec.name(), function.spec.sha256());
   call->spec = function.spec;
-  call->artifact = function.artifact;
+  call->artifact_path = function.artifact_path;
   request.set_function(function.spec.name());
   request.set_sha256(function.spec.sha256());
   call->request_bytes = request.raw().size();

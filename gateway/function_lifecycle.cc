@@ -63,7 +63,9 @@ absl::StatusOr<Registered> FunctionLifecycle::Register(Registration reg, bool re
   // Validating the artifact also derives the signature. It may compile (a
   // Wasm module, in the compile sandbox), so it runs outside the lock: other
   // registrations do not wait for it.
-  auto loaded = runtimes_.Load(reg.spec, reg.artifact);
+  if (reg.artifact.file == nullptr) return absl::InvalidArgumentError("the artifact is missing");
+  // From the staged file: a large model is parsed without a copy in memory.
+  auto loaded = runtimes_.LoadFile(reg.spec, reg.artifact.file->path());
   if (!loaded.ok()) {
     return absl::Status(loaded.status().code(),
                         absl::StrCat("artifact rejected: ", loaded.status().message()));
@@ -73,7 +75,8 @@ absl::StatusOr<Registered> FunctionLifecycle::Register(Registration reg, bool re
   if (previous.ok() && !replace) return exists(previous);
   *reg.spec.mutable_inputs() = (*loaded)->spec().inputs();
   *reg.spec.mutable_outputs() = (*loaded)->spec().outputs();
-  auto stored = registry_.Put(std::move(reg.spec), std::move(reg.artifact), replace);
+  loaded->reset();  // the validation copy goes before anything else loads it
+  auto stored = registry_.Put(std::move(reg.spec), reg.artifact, replace);
   if (!stored.ok()) return stored.status();
   if (previous.ok()) invoker_.Forget(name, previous->spec.sha256());
   spdlog::info("function '{}' version {} stored (sha256 {})", name, stored->version(),

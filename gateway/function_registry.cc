@@ -1,5 +1,6 @@
 #include "gateway/function_registry.h"
 
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "common/http_status.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
+#include "common/upload_spool.h"
 #include "functions/spec_rules.h"
 #include "google/protobuf/util/json_util.h"
 #include "spdlog/spdlog.h"
@@ -97,8 +99,9 @@ absl::StatusOr<StoredFunction> LoadFunctionDir(const fs::path& dir) {
         absl::StrCat(spec_path.string(), " names function '", spec.name(), "'"));
   }
   const fs::path artifact_path = dir / ArtifactFile(spec.sha256());
-  ASSIGN_OR_RETURN(std::string artifact, common::ReadFile(artifact_path.string()));
-  if (common::Sha256Hex(artifact) != spec.sha256()) {
+  uint64_t size = 0;
+  ASSIGN_OR_RETURN(std::string sha256, common::Sha256OfFile(artifact_path.string(), &size));
+  if (sha256 != spec.sha256()) {
     return absl::DataLossError(
         absl::StrCat(artifact_path.string(), " does not match its sha256 ", spec.sha256()));
   }
@@ -109,10 +112,26 @@ absl::StatusOr<StoredFunction> LoadFunctionDir(const fs::path& dir) {
       RemoveQuietly(entry.path());
     }
   }
-  return StoredFunction{std::move(spec), std::make_shared<const std::string>(std::move(artifact))};
+  return StoredFunction{std::move(spec), artifact_path.string(), size};
+}
+
+// Renames a staged file to `to` and fsyncs the directory.
+absl::Status MoveInto(const std::string& from, const fs::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot move ", from, " to ", to.string(), ": ", std::strerror(errno)));
+  }
+  return common::SyncDir(to.parent_path().string());
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> StoredFunction::ReadArtifact() const {
+  return common::ReadFile(artifact_path);
+}
+
+FunctionRegistry::FunctionRegistry(std::string data_dir)
+    : data_dir_(std::move(data_dir)), upload_dir_((fs::path(data_dir_) / "uploads").string()) {}
 
 absl::Status FunctionRegistry::ValidateName(const std::string& name) {
   return functions::ValidateFunctionName(name);
@@ -124,6 +143,10 @@ absl::StatusOr<std::unique_ptr<FunctionRegistry>> FunctionRegistry::Open(
   const std::string functions_dir = FunctionsDir(data_dir);
   RETURN_IF_ERROR(common::MakeDirs(functions_dir));
   std::unique_ptr<FunctionRegistry> registry(new FunctionRegistry(data_dir));
+  RETURN_IF_ERROR(common::MakeDirs(registry->upload_dir_));
+  if (size_t stale = common::RemoveStaleUploads(registry->upload_dir_); stale > 0) {
+    spdlog::info("registry: removed {} unfinished upload(s) from {}", stale, registry->upload_dir_);
+  }
 
   ASSIGN_OR_RETURN(std::vector<fs::directory_entry> top, ListDir(data_dir));
   for (const fs::directory_entry& entry : top) {
@@ -165,7 +188,15 @@ absl::StatusOr<std::unique_ptr<FunctionRegistry>> FunctionRegistry::Open(
   return registry;
 }
 
-absl::StatusOr<v1::FunctionSpec> FunctionRegistry::Put(v1::FunctionSpec spec, std::string artifact,
+absl::StatusOr<v1::FunctionSpec> FunctionRegistry::Put(v1::FunctionSpec spec,
+                                                       std::string_view artifact, bool replace) {
+  RETURN_IF_ERROR(ValidateName(spec.name()));
+  ASSIGN_OR_RETURN(common::StagedArtifact staged, common::StageBytes(artifact, upload_dir_));
+  return Put(std::move(spec), staged, replace);
+}
+
+absl::StatusOr<v1::FunctionSpec> FunctionRegistry::Put(v1::FunctionSpec spec,
+                                                       const common::StagedArtifact& artifact,
                                                        bool replace) {
   RETURN_IF_ERROR(ValidateName(spec.name()));
   const std::string name = spec.name();
@@ -188,7 +219,7 @@ absl::StatusOr<v1::FunctionSpec> FunctionRegistry::Put(v1::FunctionSpec spec, st
                      "' is taken by another tenant (function names are shared by "
                      "every tenant)"));
   }
-  spec.set_sha256(common::Sha256Hex(artifact));
+  spec.set_sha256(artifact.sha256);
   spec.set_version(previous ? previous->version() + 1 : 1);
   ASSIGN_OR_RETURN(std::string json, SpecToJson(spec));
 
@@ -216,11 +247,14 @@ absl::StatusOr<v1::FunctionSpec> FunctionRegistry::Put(v1::FunctionSpec spec, st
   const bool same_artifact =
       previous && previous->sha256() == spec.sha256() && fs::exists(artifact_path, ec);
   if (!same_artifact) {
-    absl::Status written = common::WriteFileAtomically(artifact_path.string(), artifact);
-    if (!written.ok()) {
+    // The staged file was fsynced when written; the rename and the
+    // directory's fsync make it the registry's.
+    absl::Status moved = MoveInto(artifact.file->path(), artifact_path);
+    if (!moved.ok()) {
       roll_back({});
-      return written;
+      return moved;
     }
+    artifact.file->Release();
   }
   // The commit point: after this rename the new version is the function.
   absl::Status committed = common::WriteFileAtomically((dir / kSpecFile).string(), json);
@@ -232,9 +266,8 @@ absl::StatusOr<v1::FunctionSpec> FunctionRegistry::Put(v1::FunctionSpec spec, st
     RemoveQuietly(dir / ArtifactFile(previous->sha256()));
   }
 
-  auto bytes = std::make_shared<const std::string>(std::move(artifact));
   absl::MutexLock lock(&mu_);
-  functions_[name] = StoredFunction{spec, std::move(bytes)};
+  functions_[name] = StoredFunction{spec, artifact_path.string(), artifact.file->size()};
   return spec;
 }
 

@@ -4,12 +4,18 @@
 // Layout under data_dir:
 //   functions/<name>/spec.json            the stored FunctionSpec (protobuf JSON)
 //   functions/<name>/<sha256>.artifact    the artifact bytes
+//   uploads/                              registration uploads and staged
+//                                         artifacts (upload-*.part), same
+//                                         file system, cleared by Open()
 //   functions/<name>/policy.json          the function's policy override
 //   policy.json                           the global placement policy
 // Every file is written atomically (write, fsync, rename, fsync dir). The
 // artifact is written before the spec; the spec's rename is the commit
 // point, so a crash at any moment leaves either the old function or the new
 // one. Open() ignores temporaries and specs whose artifact is missing.
+// Artifacts stay on disk: the registry holds their path and size, never
+// their bytes (an artifact may be gigabytes); a new one arrives as a staged
+// file (common/artifact_file.h) that Put renames into place.
 //
 // Thread safety: all methods are thread-safe (reads take a shared lock).
 #pragma once
@@ -17,18 +23,24 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/artifact_file.h"
 #include "stoa/v1/function.pb.h"
 
 namespace stoa::gateway {
 
 struct StoredFunction {
-  v1::FunctionSpec spec;  // version, sha256, signature filled in
-  std::shared_ptr<const std::string> artifact;
+  v1::FunctionSpec spec;      // version, sha256 (the artifact's), signature filled in
+  std::string artifact_path;  // functions/<name>/<sha256>.artifact
+  uint64_t artifact_size = 0;
+  // The whole artifact in memory (small artifacts, tools, tests); a file
+  // replaced since Get is NOT_FOUND.
+  absl::StatusOr<std::string> ReadArtifact() const;
 };
 
 class FunctionRegistry {
@@ -42,7 +54,14 @@ class FunctionRegistry {
   // the existing function belongs to another tenant (spec.tenant differs).
   // INVALID_ARGUMENT for a name outside [a-z0-9][a-z0-9_.-]{0,62} (names are
   // directory names). On error nothing on disk or in memory changes.
-  absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec, std::string artifact, bool replace);
+  // `artifact`: a staged file in upload_dir() (or on the same file system),
+  // renamed into place; its sha256 becomes spec.sha256. On error the staged
+  // file is left to its owner.
+  absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec,
+                                       const common::StagedArtifact& artifact, bool replace);
+  // The same from bytes (staged in upload_dir() first).
+  absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec, std::string_view artifact,
+                                       bool replace);
   // NOT_FOUND naming the function.
   absl::StatusOr<StoredFunction> Get(const std::string& name) const;
   std::vector<v1::FunctionSpec> List() const;  // sorted by name
@@ -60,14 +79,18 @@ class FunctionRegistry {
   // NOT_FOUND when the function does not exist; OK when it had no override.
   absl::Status DeleteFunctionPolicy(const std::string& name);
 
+  // <data_dir>/uploads: where uploads and staged artifacts go.
+  const std::string& upload_dir() const { return upload_dir_; }
+
   // Checks a function name; INVALID_ARGUMENT naming the rule it breaks
   // (functions::ValidateFunctionName, the rule the executor applies too).
   static absl::Status ValidateName(const std::string& name);
 
  private:
-  explicit FunctionRegistry(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  explicit FunctionRegistry(std::string data_dir);
 
   const std::string data_dir_;
+  const std::string upload_dir_;
   // Serializes Put/Delete/SavePolicy (and their disk I/O) without blocking
   // readers; taken before mu_, which guards only the in-memory map.
   absl::Mutex write_mu_;

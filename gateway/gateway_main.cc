@@ -11,6 +11,7 @@
 //                [--header-timeout-ms N] [--idle-timeout-ms N] [--shutdown-grace-ms N]
 //                [--log-level LEVEL] [--metrics-max-series N] [--max-json-depth N]
 //                [--max-timeout-ms N] [--max-output-mb N] [--max-artifact-mb N]
+//                [--max-upload-mb N] [--artifact-source-dir DIR]…
 //                [--max-description-bytes N] [--max-multipart-parts N]
 //                [--max-queue-per-tier N] [--edge-max-queue N]
 //                [--onnx-max-memory-mb N] [--onnx-max-nodes N] [--onnx-max-initializer-mb N]
@@ -85,6 +86,7 @@
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
 #include "gateway/kserve_grpc_service.h"
+#include "gateway/registration_body.h"
 #include "gateway/rest_api.h"
 #include "gateway/security_flags.h"
 #include "scheduler/placement_scheduler.h"
@@ -435,6 +437,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   api_options.events = events->queue.get();
   api_options.access = security->access.get();
   api_options.audit = security->audit.get();
+  api_options.upload_dir = (*registry)->upload_dir();
   stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);
   stoa::gateway::KserveGrpcService kserve_grpc(
       lifecycle, dispatcher, {.access = security->access.get(), .limits = api_options.limits});
@@ -454,6 +457,12 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   }
   stoa::common::HttpServer::Options serving = http_options;
   serving.tls = security->tls;
+  // Registrations stream to <data-dir>/uploads under --max-upload-mb.
+  serving.upload_limit = [limit = api_options.limits.max_upload_bytes](std::string_view method,
+                                                                       std::string_view path) {
+    return stoa::gateway::RegistrationUploadLimit(method, path, limit);
+  };
+  serving.upload_dir = (*registry)->upload_dir();
   stoa::common::HttpServer server(serving, api);
   auto port = server.Start();
   if (!port.ok()) {

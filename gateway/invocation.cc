@@ -119,7 +119,9 @@ void Invocation::Load() {
   }
   v1::LoadFunctionRequest load;
   *load.mutable_spec() = request_->spec;
-  load.set_artifact(*request_->artifact);
+  // The registry's file: the in-process edge loads it where it lies, a gRPC
+  // executor gets it streamed (LoadFunctionStream).
+  load.set_artifact_path(request_->artifact_path);
   const int64_t load_start = context_.clock.NowMicros();
   context_.tiers.CallStarted(tier, CallKind::kControl);
   context_.tiers.executor(tier)->LoadFunction(

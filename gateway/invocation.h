@@ -100,7 +100,7 @@ struct InvocationRequest {
   std::string name;
   std::string key;  // LoadedFunctions::Key(name, sha256)
   v1::FunctionSpec spec;
-  std::shared_ptr<const std::string> artifact;
+  std::string artifact_path;  // the registry's file (StoredFunction::artifact_path)
   v1::InvokeRequest request;
   uint64_t request_bytes = 0;
   uint32_t batch = 1;

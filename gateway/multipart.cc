@@ -50,7 +50,9 @@ bool HeaderParam(std::string_view value, std::string_view key, std::string* out)
   return false;
 }
 
-absl::Status ParseHeaders(std::string_view block, size_t index, MultipartPart& part) {
+}  // namespace
+
+absl::Status ParsePartHeaders(std::string_view block, size_t index, MultipartPart& part) {
   bool has_disposition = false;
   while (!block.empty()) {
     size_t eol = block.find("\r\n");
@@ -87,8 +89,6 @@ absl::Status ParseHeaders(std::string_view block, size_t index, MultipartPart& p
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> MultipartBoundary(std::string_view content_type) {
   if (!absl::StartsWithIgnoreCase(std::string(Trim(content_type)), "multipart/")) {
@@ -144,7 +144,7 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view conte
       }
     }
     MultipartPart part;
-    auto status = ParseHeaders(body.substr(pos, headers_end - pos), index, part);
+    auto status = ParsePartHeaders(body.substr(pos, headers_end - pos), index, part);
     if (!status.ok()) return status;
     size_t start = headers_end + (headers_end == pos ? 2 : 4);
     size_t end = body.find(next_delim, start);

@@ -38,6 +38,11 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view conte
                                                           std::string_view body,
                                                           size_t max_parts = kMaxMultipartParts);
 
+// Fills name, filename and content_type of `part` from its header block
+// (the lines between the boundary and the blank line); `index` (from 1)
+// names the part in errors.
+absl::Status ParsePartHeaders(std::string_view block, size_t index, MultipartPart& part);
+
 // The first part named `name`, nullptr if none.
 const MultipartPart* FindPart(const std::vector<MultipartPart>& parts, std::string_view name);
 

@@ -1,6 +1,7 @@
 #include "gateway/rest_api.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -64,6 +65,8 @@ RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Sched
       http_requests_(metrics.AddCounter("stoa_http_requests_total",
                                         "HTTP requests by route template and status code.")),
       limits_(options.limits),
+      upload_dir_(options.upload_dir.empty() ? std::filesystem::temp_directory_path().string()
+                                             : options.upload_dir),
       access_(options.access),
       audit_(options.audit),
       events_(options.events),

@@ -87,6 +87,10 @@ class RestApi final : public common::HttpHandler {
     AuditLog* audit = nullptr;
     // Asynchronous invocations; null: Prefer: respond-async is ignored.
     events::EventQueue* events = nullptr;
+    // Where registrations stage their artifacts (FunctionRegistry::
+    // upload_dir(), the same file system as the store); "": the system's
+    // temp directory.
+    std::string upload_dir;
   };
 
   RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Scheduler& scheduler,
@@ -176,6 +180,7 @@ class RestApi final : public common::HttpHandler {
   common::metrics::Family<common::metrics::Counter>& http_requests_;
   std::vector<Route> routes_;
   const common::RequestLimits limits_;
+  const std::string upload_dir_;
   const AccessControl* const access_;
   AuditLog* const audit_;
   events::EventQueue* const events_;

@@ -1,14 +1,13 @@
 // The REST API's changes: registration, replacement and deletion of
 // functions, the placement policies, and the audit trail they leave
 // (rest_api.h). Split from rest_api.cc, which routes and reads.
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/http_status.h"
 #include "common/json_text.h"
 #include "common/request_limits.h"
 #include "common/status_macros.h"
-#include "gateway/multipart.h"
+#include "gateway/registration_body.h"
 #include "gateway/rest_api.h"
 #include "gateway/rest_responses.h"
 #include "gateway/spec_json.h"
@@ -25,53 +24,6 @@ using nlohmann::json;
 using rest::Error;
 using rest::Json;
 using rest::NoContent;
-
-// The media type of a Content-Type value, lower-case, without parameters.
-std::string MediaType(const std::string& content_type) {
-  std::string media = content_type.substr(0, content_type.find(';'));
-  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(media));
-}
-
-absl::StatusOr<Registration> ParseRegistration(const HttpRequest& request,
-                                               const common::RequestLimits& limits) {
-  std::string content_type = request.Header("content-type");
-  std::string media = MediaType(content_type);
-  Registration reg;
-  if (media == "multipart/form-data") {
-    auto parts = ParseMultipart(content_type, request.body, limits.max_multipart_parts);
-    if (!parts.ok()) return parts.status();
-    const MultipartPart* spec = FindPart(*parts, "spec");
-    const MultipartPart* artifact = FindPart(*parts, "artifact");
-    if (spec == nullptr) return absl::InvalidArgumentError("multipart body has no 'spec' part");
-    if (artifact == nullptr) {
-      return absl::InvalidArgumentError("multipart body has no 'artifact' part");
-    }
-    auto parsed = ParseFunctionSpec(spec->body, nullptr, limits);
-    if (!parsed.ok()) return parsed.status();
-    reg.spec = *std::move(parsed);
-    reg.artifact = artifact->body;
-  } else if (media == "application/json") {
-    std::optional<std::string> base64;
-    auto parsed = ParseFunctionSpec(request.body, &base64, limits);
-    if (!parsed.ok()) return parsed.status();
-    if (!base64) {
-      return absl::InvalidArgumentError(
-          "JSON registration is missing 'artifact_base64' (the artifact, base64-encoded)");
-    }
-    if (!absl::Base64Unescape(*base64, &reg.artifact)) {
-      return absl::InvalidArgumentError("'artifact_base64' is not valid base64");
-    }
-    reg.spec = *std::move(parsed);
-  } else {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "Content-Type '", content_type,
-        "' is not supported: use multipart/form-data with parts 'spec' and 'artifact', or "
-        "application/json with 'artifact_base64'"));
-  }
-  if (reg.artifact.empty()) return absl::InvalidArgumentError("the artifact is empty");
-  RETURN_IF_ERROR(common::CheckArtifactSize(reg.artifact.size(), limits.max_artifact_bytes));
-  return reg;
-}
 
 // What an audit entry says about a stored function.
 json FunctionFacts(const v1::FunctionSpec& spec) {
@@ -112,7 +64,7 @@ void RestApi::Upsert(Call call) { Store(std::move(call), true); }
 
 void RestApi::Store(Call call, bool replace) {
   const std::string path_name = call.name;
-  auto reg = ParseRegistration(call.request, limits_);
+  auto reg = ParseRegistration(call.request, limits_, upload_dir_);
   if (reg.ok() && !path_name.empty() && reg->spec.name() != path_name) {
     reg = absl::InvalidArgumentError(absl::StrCat("spec name '", reg->spec.name(),
                                                   "' does not match the path's '", path_name, "'"));

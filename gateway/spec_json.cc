@@ -161,7 +161,8 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
 
 absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
                                                    std::optional<std::string>* artifact_base64,
-                                                   const common::RequestLimits& limits) {
+                                                   const common::RequestLimits& limits,
+                                                   std::optional<std::string>* source) {
   RETURN_IF_ERROR(common::CheckJsonDepth(text, limits.max_json_depth, "spec"));
   json doc;
   try {
@@ -181,6 +182,7 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
   std::set<std::string> allowed = {"name",   "runtime",     "tiers",        "slo_ms", "batching",
                                    "limits", "description", "content_type", "tenant", "events"};
   if (artifact_base64 != nullptr) allowed.insert("artifact_base64");
+  if (source != nullptr) allowed.insert("source");
   if (auto s = CheckKeys(doc, allowed, ""); !s.ok()) return s;
 
   v1::FunctionSpec spec;
@@ -192,6 +194,11 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
         return absl::InvalidArgumentError("'artifact_base64' must be a string");
       }
       *artifact_base64 = doc["artifact_base64"].get<std::string>();
+    }
+    if (source != nullptr && doc.contains("source")) {
+      if (!doc["source"].is_string())
+        return absl::InvalidArgumentError("'source' must be a string");
+      *source = doc["source"].get<std::string>();
     }
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("spec: ", e.what()));

@@ -32,12 +32,13 @@ inline constexpr size_t kMaxDescriptionBytes = 4096;
 namespace stoa::gateway {
 
 // Parses a spec document. When `artifact_base64` is not null the field
-// "artifact_base64" (a string) is accepted too and returned there.
+// "artifact_base64" (a string) is accepted too and returned there; likewise
+// "source" (a file:/// URI, gateway/artifact_source.h) with `source`.
 // `limits` (the operator's): the document's nesting (checked before it is
 // parsed), limits.timeout_ms and the description length.
 absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(
     std::string_view json, std::optional<std::string>* artifact_base64 = nullptr,
-    const common::RequestLimits& limits = {});
+    const common::RequestLimits& limits = {}, std::optional<std::string>* source = nullptr);
 
 // The stored function as JSON (every field, signature included).
 nlohmann::json FunctionSpecToJson(const v1::FunctionSpec& spec);

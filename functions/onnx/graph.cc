@@ -41,7 +41,8 @@ struct BuildContext {
   const OpRegistry& registry;
   const ModelLimits& limits;
   int64_t opset = 0;
-  MemoryBudget* budget = nullptr;  // charged by folding, in every graph
+  MemoryBudget* budget = nullptr;                    // charged by folding, in every graph
+  std::map<std::string, Tensor>* weights = nullptr;  // the main graph's, read from a file
 };
 
 // The model without the data of its large FP32 initializers (weights):
@@ -131,12 +132,17 @@ void AttachCaptures(const ::onnx::NodeProto& proto, Node& node, ValueTable& valu
 // Inputs and initializers of `g` into `graph`/`constants`; a subgraph's
 // captures become inputs after its own.
 absl::Status DeclareSources(const ::onnx::GraphProto& g, const std::vector<Capture>* captures,
-                            ValueTable& values, std::map<int, Tensor>& constants, Graph& graph) {
+                            ValueTable& values, std::map<int, Tensor>& constants, Graph& graph,
+                            std::map<std::string, Tensor>* weights) {
   for (const auto& init : g.initializer()) {
     const int id = values.Intern(init.name());
     if (constants.count(id) > 0)
       return Invalid(absl::StrCat("initializer '", init.name(), "' is defined twice"));
-    absl::StatusOr<Tensor> t = TensorFromProto(init);
+    auto read = weights != nullptr ? weights->find(init.name()) : decltype(weights->end())();
+    absl::StatusOr<Tensor> t = weights != nullptr && read != weights->end()
+                                   ? absl::StatusOr<Tensor>(std::move(read->second))
+                                   : TensorFromProto(init);
+    if (weights != nullptr && read != weights->end()) weights->erase(read);
     if (!t.ok()) return Prefixed("initializer", t.status());
     constants.emplace(id, *std::move(t));
   }
@@ -209,7 +215,8 @@ absl::StatusOr<Graph> DraftGraph(const ::onnx::GraphProto& g, const BuildContext
   graph.opset = ctx.opset;
   ValueTable values;
   std::map<int, Tensor> constants;
-  RETURN_IF_ERROR(DeclareSources(g, captures, values, constants, graph));
+  RETURN_IF_ERROR(DeclareSources(g, captures, values, constants, graph,
+                                 captures == nullptr ? ctx.weights : nullptr));
   std::vector<Node> nodes;
   for (int i = 0; i < g.node_size(); ++i) {
     const OpKernel* kernel = ctx.registry.Find(g.node(i).op_type());
@@ -314,7 +321,8 @@ absl::StatusOr<Graph> BuildBody(const ::onnx::GraphProto& g, const BuildContext&
 }  // namespace
 
 absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry,
-                                 const ModelLimits& limits) {
+                                 const ModelLimits& limits,
+                                 std::map<std::string, Tensor>* weights) {
   if (!model.has_graph()) return Invalid("model has no graph");
   const ::onnx::GraphProto& g = model.graph();
   if (g.node_size() > limits.max_nodes) {
@@ -326,6 +334,7 @@ absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegist
   RETURN_IF_ERROR(CheckNestedGraphs(g, limits));
   RETURN_IF_ERROR(CheckOpsSupported(g, registry));
   BuildContext ctx{.registry = registry, .limits = limits};
+  ctx.weights = weights;
   ASSIGN_OR_RETURN(ctx.opset, DefaultOpset(model));
   RETURN_IF_ERROR(CheckInitializerBytes(g, limits));
 

@@ -36,6 +36,7 @@
 // on static dims cost nothing per request.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,7 +91,11 @@ struct Graph {
   int64_t constant_bytes = 0;            // what `constants` hold, charged to every call's budget
 };
 
+// `weights` (may be null): main-graph initializers whose data the caller
+// read itself (ReadModelFile, model_file.h); their TensorProtos carry only
+// name, type, dims and a placeholder. BuildGraph moves them out of the map.
 absl::StatusOr<Graph> BuildGraph(const ::onnx::ModelProto& model, const OpRegistry& registry,
-                                 const ModelLimits& limits = {});
+                                 const ModelLimits& limits = {},
+                                 std::map<std::string, Tensor>* weights = nullptr);
 
 }  // namespace stoa::functions::onnx

@@ -12,6 +12,7 @@
 #include "functions/onnx/graph.h"
 #include "functions/onnx/interpreter.h"
 #include "functions/onnx/memory_budget.h"
+#include "functions/onnx/model_file.h"
 #include "functions/onnx/model_limits.h"
 #include "functions/onnx/parallel.h"
 #include "functions/onnx/plan_cache.h"
@@ -169,39 +170,61 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
       return NotAModel(absl::StrCat("protobuf parsing failed (corrupt or truncated, ",
                                     artifact.size(), " bytes)"));
     }
-    if (model.ir_version() <= 0) return NotAModel("ir_version is not set");
-    if (!model.has_graph()) return NotAModel("it has no graph");
-    if (!ImportsDefaultOpset(model)) {
-      return NotAModel("it imports no version of the default ONNX domain (opset_import)");
-    }
-    absl::StatusOr<Graph> graph = onnx::BuildGraph(model, registry_, limits);
-    if (!graph.ok()) return graph.status();
-    onnx::OptimizeForCpu(*graph);
-    // The checker wants nodes in topological order; the engine accepts any
-    // acyclic order, so check the model in the order the engine runs it.
-    SortNodes(*graph, model);
-    try {
-      ::onnx::checker::check_model(model);
-    } catch (const std::exception& e) {
-      return NotAModel(e.what());
-    }
-    v1::FunctionSpec loaded = spec;
-    if (loaded.runtime().empty()) loaded.set_runtime("onnx");
-    loaded.clear_inputs();
-    loaded.clear_outputs();
-    for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = PortSignature(p);
-    for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = PortSignature(p);
-    auto base = std::make_shared<const Graph>(*std::move(graph));
-    std::unique_ptr<onnx::PlanCache> plans;
-    if (onnx::PlanCache::Worthwhile(*base)) {
-      plans = std::make_unique<onnx::PlanCache>(std::move(model), base, registry_,
-                                                /*capacity=*/8, limits);
-    }
-    return std::make_unique<OnnxFunction>(std::move(loaded), std::move(base), std::move(plans),
-                                          threads_, pool_, clock_, limits);
+    return LoadModel(spec, std::move(model), nullptr);
   } catch (const std::exception& e) {
     return NotAModel(e.what());
   }
+}
+
+absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::LoadFile(const v1::FunctionSpec& spec,
+                                                        const std::string& path) {
+  absl::StatusOr<onnx::ModelFile> file = onnx::ReadModelFile(path);
+  if (!file.ok()) return file.status();
+  if (file->file_bytes > static_cast<uint64_t>(INT_MAX)) return NotAModel("larger than 2 GiB");
+  if (file->weights.empty()) return FunctionRuntime::LoadFile(spec, path);
+  try {
+    return LoadModel(spec, std::move(file->skeleton), &file->weights);
+  } catch (const std::exception& e) {
+    return NotAModel(e.what());
+  }
+}
+
+absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::LoadModel(
+    const v1::FunctionSpec& spec, ::onnx::ModelProto model,
+    std::map<std::string, onnx::Tensor>* weights) {
+  const onnx::ModelLimits limits = OnnxLimitsFor(spec, options_);
+  if (model.ir_version() <= 0) return NotAModel("ir_version is not set");
+  if (!model.has_graph()) return NotAModel("it has no graph");
+  if (!ImportsDefaultOpset(model)) {
+    return NotAModel("it imports no version of the default ONNX domain (opset_import)");
+  }
+  absl::StatusOr<Graph> graph = onnx::BuildGraph(model, registry_, limits, weights);
+  if (!graph.ok()) return graph.status();
+  onnx::OptimizeForCpu(*graph);
+  // The checker wants nodes in topological order; the engine accepts any
+  // acyclic order, so check the model in the order the engine runs it.
+  SortNodes(*graph, model);
+  try {
+    ::onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    return NotAModel(e.what());
+  }
+  v1::FunctionSpec loaded = spec;
+  if (loaded.runtime().empty()) loaded.set_runtime("onnx");
+  loaded.clear_inputs();
+  loaded.clear_outputs();
+  for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = PortSignature(p);
+  for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = PortSignature(p);
+  auto base = std::make_shared<const Graph>(*std::move(graph));
+  std::unique_ptr<onnx::PlanCache> plans;
+  // Re-planning rebuilds from the proto, which a file load keeps without
+  // its weights: such a model runs its base graph, which takes any shape.
+  if (weights == nullptr && onnx::PlanCache::Worthwhile(*base)) {
+    plans = std::make_unique<onnx::PlanCache>(std::move(model), base, registry_,
+                                              /*capacity=*/8, limits);
+  }
+  return std::make_unique<OnnxFunction>(std::move(loaded), std::move(base), std::move(plans),
+                                        threads_, pool_, clock_, limits);
 }
 
 }  // namespace stoa::functions

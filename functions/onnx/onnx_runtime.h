@@ -35,7 +35,9 @@
 // outlive it.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "common/clock.h"
@@ -43,6 +45,8 @@
 #include "functions/function_runtime.h"
 #include "functions/onnx/model_limits.h"
 #include "functions/onnx/op_registry.h"
+#include "functions/onnx/tensor.h"
+#include "onnx/onnx_pb.h"
 
 namespace stoa::functions {
 
@@ -87,8 +91,20 @@ class OnnxRuntime final : public FunctionRuntime {
   std::string_view name() const override { return "onnx"; }
   absl::StatusOr<LoadedFunctionPtr> Load(const v1::FunctionSpec& spec,
                                          std::string_view artifact) override;
+  // Reads the model with onnx::ReadModelFile: the large initializers go
+  // from the file straight into their tensors, never through a proto copy.
+  // Such a model gets no PlanCache (re-planning per input shape would need
+  // the full proto): its base graph serves every shape.
+  absl::StatusOr<LoadedFunctionPtr> LoadFile(const v1::FunctionSpec& spec,
+                                             const std::string& path) override;
 
  private:
+  // The common part of Load and LoadFile, from a parsed model (`weights`:
+  // its initializers read separately, may be null).
+  absl::StatusOr<LoadedFunctionPtr> LoadModel(const v1::FunctionSpec& spec,
+                                              ::onnx::ModelProto model,
+                                              std::map<std::string, onnx::Tensor>* weights);
+
   const onnx::OpRegistry registry_;
   const Options options_;
   const common::Clock& clock_;

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/file_util.h"
 #include "gateway/control_plane.h"
 
 namespace stoa::gateway {
@@ -32,8 +33,12 @@ class FakeControlPlane final : public ControlPlane {
     reg.spec.set_version(version);
     reg.spec.set_sha256(absl::StrCat("sha-", reg.spec.name(), "-", version));
     *reg.spec.mutable_inputs() = inputs_;
-    StoredFunction stored{reg.spec, std::make_shared<const std::string>(reg.artifact)};
-    last_artifact_ = reg.artifact;
+    StoredFunction stored{reg.spec, "", 0};
+    if (reg.artifact.file != nullptr) {
+      stored.artifact_size = reg.artifact.file->size();
+      auto bytes = common::ReadFile(reg.artifact.file->path());
+      last_artifact_ = bytes.ok() ? *bytes : "";
+    }
     const bool created = it == functions_.end();
     functions_[reg.spec.name()] = stored;
     return Registered{reg.spec, created};

@@ -117,7 +117,7 @@ struct Gateway {
       stoa::gateway::Registration reg;
       reg.spec.set_name(name);
       reg.spec.set_runtime(runtime);
-      reg.artifact = "artifact";
+      reg.artifact = *stoa::common::StageBytes("artifact", "/tmp");
       stoa::fuzz::Require(control.Register(std::move(reg), false).ok(), "fake registration");
     }
   }

@@ -81,7 +81,10 @@ TEST(GrpcMessageBytesTest, FitsTheLargestLimit) {
   EXPECT_EQ(GrpcMessageBytes(limits), 64 * 1024 * 1024);
   limits.max_output_bytes = 100 * kMiB;
   EXPECT_EQ(GrpcMessageBytes(limits), 101 * 1024 * 1024);
+  // Artifacts are streamed (LoadFunctionStream): their limit sizes no message.
   limits.max_artifact_bytes = 4096 * kMiB;
+  EXPECT_EQ(GrpcMessageBytes(limits), 101 * 1024 * 1024);
+  limits.max_output_bytes = 4096 * kMiB;
   EXPECT_EQ(GrpcMessageBytes(limits), INT32_MAX);
 }
 

@@ -28,7 +28,7 @@ StoredFunction MakeFunction(uint32_t max_concurrency = 0) {
   f.spec.set_sha256("abc123");
   f.spec.set_version(1);
   f.spec.mutable_limits()->set_max_concurrency(max_concurrency);
-  f.artifact = std::make_shared<const std::string>("bytes");
+  f.artifact_path = "/nonexistent/bytes";
   return f;
 }
 

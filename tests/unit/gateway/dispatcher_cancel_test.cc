@@ -26,7 +26,7 @@ StoredFunction MakeFunction() {
   f.spec.set_runtime("wasm");
   f.spec.set_sha256("abc123");
   f.spec.set_version(1);
-  f.artifact = std::make_shared<const std::string>("module-bytes");
+  f.artifact_path = "/nonexistent/module-bytes";
   return f;
 }
 

@@ -29,7 +29,7 @@ StoredFunction MakeFunction(std::vector<std::string> tiers = {"edge", "cloud"},
   f.spec.set_version(1);
   for (auto& t : tiers) f.spec.add_tiers(t);
   f.spec.mutable_limits()->set_timeout_ms(timeout_ms);
-  f.artifact = std::make_shared<const std::string>("model-bytes");
+  f.artifact_path = "/nonexistent/model-bytes";
   return f;
 }
 
