@@ -16,13 +16,6 @@ FunctionRuntime* RuntimeSet::Find(std::string_view name) const {
   return nullptr;
 }
 
-absl::StatusOr<LoadedFunctionPtr> FunctionRuntime::LoadFile(const v1::FunctionSpec& spec,
-                                                            const std::string& path) {
-  absl::StatusOr<std::string> bytes = common::ReadFile(path);
-  if (!bytes.ok()) return bytes.status();
-  return Load(spec, *bytes);
-}
-
 absl::StatusOr<LoadedFunctionPtr> RuntimeSet::Load(const v1::FunctionSpec& spec,
                                                    std::string_view artifact) const {
   absl::StatusOr<FunctionRuntime*> runtime = For(spec);

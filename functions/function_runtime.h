@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "common/cancel_signal.h"
 #include "common/clock.h"
+#include "common/file_util.h"
 #include "common/wasm_limits.h"
 #include "stoa/v1/function.pb.h"
 #include "stoa/v1/tensor.pb.h"
@@ -102,8 +103,14 @@ class FunctionRuntime {
   // the file and calls Load; a runtime that can parse from the file
   // directly (ONNX: weights read straight into their tensors) overrides it.
   // NOT_FOUND when the file is missing.
+  // Inline, so that runtimes linked without function_runtime.cc (the Wasm
+  // library in its own benchmark) still find it.
   virtual absl::StatusOr<LoadedFunctionPtr> LoadFile(const v1::FunctionSpec& spec,
-                                                     const std::string& path);
+                                                     const std::string& path) {
+    absl::StatusOr<std::string> bytes = common::ReadFile(path);
+    if (!bytes.ok()) return bytes.status();
+    return Load(spec, *bytes);
+  }
 
  protected:
   FunctionRuntime() = default;

@@ -190,6 +190,14 @@ absl::StatusOr<Tensor> ReadWeight(int fd, const std::string& path, const ::onnx:
       ASSIGN_OR_RETURN(auto v, ReadVector<uint8_t>(fd, path, r, count));
       return Tensor::Bool(std::move(shape), std::move(v));
     }
+    case ElementType::kUInt8: {
+      ASSIGN_OR_RETURN(auto v, ReadVector<uint8_t>(fd, path, r, count));
+      return Tensor::UInt8(std::move(shape), std::move(v));
+    }
+    case ElementType::kInt8: {
+      ASSIGN_OR_RETURN(auto v, ReadVector<int8_t>(fd, path, r, count));
+      return Tensor::Int8(std::move(shape), std::move(v));
+    }
   }
   return absl::InvalidArgumentError(absl::StrCat("tensor '", proto.name(), "': unsupported type"));
 }

@@ -134,8 +134,13 @@ struct Gateway {
   stoa::gateway::FakeInvoker invoker;
   stoa::scheduler::FakeScheduler scheduler;
   stoa::common::metrics::Registry metrics;
-  stoa::gateway::RestApi api{
-      control, invoker, scheduler, metrics, {.control_threads = 1, .limits = {}}};
+  stoa::gateway::RestApi api{control, invoker, scheduler, metrics, OneControlThread()};
+
+  static stoa::gateway::RestApi::Options OneControlThread() {
+    stoa::gateway::RestApi::Options options;
+    options.control_threads = 1;
+    return options;
+  }
 };
 
 }  // namespace
