@@ -218,7 +218,8 @@ absl::StatusOr<std::vector<WeightRange>> Skeleton(const uint8_t* data, uint64_t 
 
 }  // namespace
 
-absl::StatusOr<ModelFile> ReadModelFile(const std::string& path, uint64_t min_weight_bytes) {
+absl::StatusOr<ModelFile> ReadModelFile(const std::string& path, uint64_t min_weight_bytes,
+                                        const ModelLimits* limits) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return FileError("cannot open", path, errno);
   struct Closer {
@@ -232,6 +233,14 @@ absl::StatusOr<ModelFile> ReadModelFile(const std::string& path, uint64_t min_we
   if (out.file_bytes == 0) return Malformed("the artifact is empty");
   void* mapped = ::mmap(nullptr, out.file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
   if (mapped == MAP_FAILED) return FileError("cannot map", path, errno);
+  if (limits != nullptr) {
+    absl::Status nodes =
+        CheckNodeCount(std::string_view(static_cast<const char*>(mapped), out.file_bytes), *limits);
+    if (!nodes.ok()) {
+      ::munmap(mapped, out.file_bytes);
+      return nodes;
+    }
+  }
   ::madvise(mapped, out.file_bytes, MADV_RANDOM);  // no read-ahead into the weights
   absl::StatusOr<std::vector<WeightRange>> ranges =
       Skeleton(static_cast<const uint8_t*>(mapped), out.file_bytes, min_weight_bytes, out);

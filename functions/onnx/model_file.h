@@ -21,6 +21,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "functions/onnx/model_limits.h"
 #include "functions/onnx/tensor.h"
 #include "onnx/onnx_pb.h"
 
@@ -33,8 +34,12 @@ struct ModelFile {
 };
 
 // Initializers whose raw_data is at least `min_weight_bytes` long (FLOAT,
-// DOUBLE, INT64, INT32, BOOL) are read into `weights`.
+// DOUBLE, INT64, INT32, BOOL, UINT8, INT8) are read into `weights`. With
+// `limits`, the node count is checked on the mapped bytes before anything
+// is parsed (CheckNodeCount, as OnnxRuntime::Load does on its bytes): a
+// graph of a million nodes is refused without building them.
 absl::StatusOr<ModelFile> ReadModelFile(const std::string& path,
-                                        uint64_t min_weight_bytes = 64 * 1024);
+                                        uint64_t min_weight_bytes = 64 * 1024,
+                                        const ModelLimits* limits = nullptr);
 
 }  // namespace stoa::functions::onnx

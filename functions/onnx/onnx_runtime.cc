@@ -178,7 +178,8 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec
 
 absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::LoadFile(const v1::FunctionSpec& spec,
                                                         const std::string& path) {
-  absl::StatusOr<onnx::ModelFile> file = onnx::ReadModelFile(path);
+  const onnx::ModelLimits limits = OnnxLimitsFor(spec, options_);
+  absl::StatusOr<onnx::ModelFile> file = onnx::ReadModelFile(path, 64 * 1024, &limits);
   if (!file.ok()) return file.status();
   if (file->file_bytes > static_cast<uint64_t>(INT_MAX)) return NotAModel("larger than 2 GiB");
   if (file->weights.empty()) return FunctionRuntime::LoadFile(spec, path);
