@@ -258,11 +258,11 @@ class BasicHttpSession final : public HttpSession,
   void OnReadError(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       return WriteError(
-          413,
-          absl::OutOfRangeError(
-              upload_limit_ > 0
-                  ? absl::StrCat("upload exceeds ", upload_limit_, " bytes (the upload limit)")
-                  : absl::StrCat("request body exceeds ", server_.options.body_limit, " bytes")));
+          413, absl::OutOfRangeError(
+                   upload_limit_ > 0 ? absl::StrCat("upload exceeds ", upload_limit_, " bytes (",
+                                                    server_.options.upload_limit_name, ")")
+                                     : absl::StrCat("request body exceeds ",
+                                                    server_.options.body_limit, " bytes")));
     }
     if (ec == http::error::header_limit) {
       return WriteError(431, absl::OutOfRangeError(

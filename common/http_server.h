@@ -97,7 +97,8 @@ class HttpServer {
     // idle_timeout_ms. 0, or no function: the body is read into
     // HttpRequest::body under body_limit. Called on I/O threads.
     std::function<uint64_t(std::string_view method, std::string_view path)> upload_limit;
-    std::string upload_dir;  // must exist when upload_limit is set
+    std::string upload_dir;                              // must exist when upload_limit is set
+    std::string upload_limit_name = "the upload limit";  // named in the 413
   };
 
   HttpServer(Options options, HttpHandler& handler);

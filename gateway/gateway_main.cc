@@ -329,6 +329,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
     return stoa::gateway::RegistrationUploadLimit(method, path, limit);
   };
   serving.upload_dir = (*registry)->upload_dir();
+  serving.upload_limit_name = "the upload limit: --max-upload-mb";
   stoa::common::HttpServer server(serving, api);
   auto port = server.Start();
   if (!port.ok()) {

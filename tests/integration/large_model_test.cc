@@ -205,7 +205,7 @@ TEST(LargeModelTest, UploadOverTheLimitIs413AndLeavesNothing) {
       p.client->Request("POST", "/v1/functions", upload.body, upload.content_type, kLongMs);
   EXPECT_EQ(r.status, 413) << r.body;
   EXPECT_THAT(r.body, HasSubstr("1048576 bytes"));
-  EXPECT_THAT(r.body, HasSubstr("upload limit"));
+  EXPECT_THAT(r.body, HasSubstr("upload limit: --max-upload-mb"));
   EXPECT_EQ(FilesIn(data_dir + "/uploads"), 0u);
   EXPECT_EQ(FilesIn(data_dir + "/functions"), 0u);
   EXPECT_EQ(p.client->Get("/v1/functions/big").status, 404);
