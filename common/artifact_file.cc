@@ -1,14 +1,12 @@
 #include "common/artifact_file.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace stoa::common {
@@ -29,23 +27,6 @@ absl::StatusOr<StagedArtifact> Finish(std::unique_ptr<UploadSpool> spool, Sha256
 }
 
 }  // namespace
-
-Sha256Stream::Sha256Stream() : context_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr);
-}
-
-Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_)); }
-
-void Sha256Stream::Update(std::string_view bytes) {
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), bytes.data(), bytes.size());
-}
-
-std::string Sha256Stream::FinishHex() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), digest, &len);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
-}
 
 absl::StatusOr<std::unique_ptr<ChunkedFile>> ChunkedFile::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -1,7 +1,7 @@
 // Artifact files: model and module bytes that stay on disk, never whole in
 // memory (a registration of hundreds of megabytes, a streamed LoadFunction).
 //
-// Sha256Stream hashes bytes as they pass. StagedArtifact is a file this
+// Bytes are hashed as they pass (Sha256Stream, common/sha256.h). StagedArtifact is a file this
 // process wrote in a spool directory (common/upload_spool.h names and
 // removes it: RemoveStaleUploads clears what a crash left), with its size
 // and digest, fsynced, ready to be renamed into a store (Release the
@@ -21,25 +21,12 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/sha256.h"
 #include "common/upload_spool.h"
 
 namespace stoa::common {
 
 inline constexpr uint64_t kArtifactChunkBytes = 1 << 20;
-
-class Sha256Stream {
- public:
-  Sha256Stream();
-  ~Sha256Stream();
-  Sha256Stream(const Sha256Stream&) = delete;
-  Sha256Stream& operator=(const Sha256Stream&) = delete;
-  void Update(std::string_view bytes);
-  // 64 lowercase hex characters; the stream is spent.
-  std::string FinishHex();
-
- private:
-  void* context_;  // EVP_MD_CTX
-};
 
 struct StagedArtifact {
   std::shared_ptr<SpooledBody> file;  // path() and size()
