@@ -145,25 +145,36 @@ void DurableEventQueue::Submit(EventSubmission submission, DurableCallback on_du
 
 void DurableEventQueue::Accept(EventSubmission s, const StoredFunction& fn,
                                DurableCallback on_durable) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return on_durable(absl::UnavailableError("the event queue is stopping"));
+  // on_durable never runs under mu_: callers (the MQTT bridge) read the
+  // queue back from it, and absl::Mutex is not reentrant.
+  std::optional<absl::StatusOr<Accepted>> answer_now;
+  {
+    absl::MutexLock lock(&mu_);
+    answer_now = AcceptLocked(std::move(s), fn, on_durable);
+  }
+  if (answer_now) on_durable(*std::move(answer_now));
+}
+
+std::optional<absl::StatusOr<Accepted>> DurableEventQueue::AcceptLocked(
+    EventSubmission s, const StoredFunction& fn, DurableCallback& on_durable) {
+  if (stopping_) return absl::UnavailableError("the event queue is stopping");
   if (!s.dedup_key.empty()) {
     if (auto it = dedup_.find(s.dedup_key); it != dedup_.end()) {
       Count("duplicate");
       auto entry = entries_.find(it->second);
       if (entry != entries_.end() && !entry->second.durable) {
         waiting_[it->second].push_back(std::move(on_durable));
-        return;
+        return std::nullopt;
       }
-      return on_durable(Accepted{it->second, true});
+      return Accepted{it->second, true};
     }
   }
   const uint64_t size = s.body.size() + s.reply_to.size() + 256;
   if (log_->bytes() + pending_bytes_ + size > options_.max_bytes) {
     Count("rejected");
-    return on_durable(absl::ResourceExhaustedError(
-        absl::StrCat("the event queue is full (", log_->bytes() + pending_bytes_, " of ",
-                     options_.max_bytes, " bytes); retry later")));
+    return absl::ResourceExhaustedError(absl::StrCat("the event queue is full (",
+                                                     log_->bytes() + pending_bytes_, " of ",
+                                                     options_.max_bytes, " bytes); retry later"));
   }
   EventEntry e;
   EventRecord& r = e.record;
@@ -197,6 +208,7 @@ void DurableEventQueue::Accept(EventSubmission s, const StoredFunction& fn,
     }
     Durable(id, st);
   });
+  return std::nullopt;
 }
 
 void DurableEventQueue::Durable(const std::string& id, absl::Status status) {

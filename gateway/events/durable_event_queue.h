@@ -112,6 +112,12 @@ class DurableEventQueue final : public EventQueue {
   // Submit's checks; the function's spec.
   absl::StatusOr<StoredFunction> Check(const EventSubmission& submission) const;
   void Accept(EventSubmission submission, const StoredFunction& fn, DurableCallback on_durable);
+  // Accept's work under mu_: the answer to give at once (after mu_ is
+  // released), or nullopt when on_durable was kept to run later.
+  std::optional<absl::StatusOr<Accepted>> AcceptLocked(EventSubmission submission,
+                                                       const StoredFunction& fn,
+                                                       DurableCallback& on_durable)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Durable(const std::string& id, absl::Status status);
 
   void DispatchLoop();

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -139,6 +141,42 @@ TEST_F(DurableEventQueueTest, SameDedupKeySameIdRunsOnceAcrossRestart) {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(invoker_.calls().size(), 1u);
   EXPECT_EQ(queue_->Get(first->id)->result_body, "one");
+}
+
+// The MQTT bridge reads the queue back from its durable callback: every
+// answer (new, duplicate of a durable event, refused for room) must come
+// with the queue's lock released. A duplicate answered under the lock
+// deadlocked the gateway after a SIGKILL (MqttGatewayTest's Sigkill test).
+TEST_F(DurableEventQueueTest, DurableCallbackMayReadTheQueueBack) {
+  options_.max_bytes = 8192;
+  Open();
+  auto submit_and_read = [&](const std::string& body, const std::string& key) {
+    EventSubmission s;
+    s.function = "echo";
+    s.body = body;
+    s.dedup_key = key;
+    std::promise<std::pair<absl::StatusOr<Accepted>, bool>> done;
+    queue_->Submit(std::move(s), [&](absl::StatusOr<Accepted> a) {
+      const bool found = a.ok() && queue_->Get(a->id).has_value();
+      (void)queue_->depth();
+      done.set_value({a, found});
+    });
+    auto future = done.get_future();
+    if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      std::fprintf(stderr, "FAILED: the durable callback deadlocked on the queue's lock\n");
+      std::_Exit(1);  // the queue cannot be destroyed with its lock held
+    }
+    return future.get();
+  };
+  auto [first, first_found] = submit_and_read("one", "k");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first_found);
+  auto [dup, dup_found] = submit_and_read("one", "k");
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_TRUE(dup_found);
+  auto [full, full_found] = submit_and_read(std::string(16384, 'f'), "");
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 TEST_F(DurableEventQueueTest, QueuedEventsSurviveARestartAndRunThen) {
