@@ -59,6 +59,11 @@ int ParseGatewayFlags(int argc, char** argv, GatewayFlags& flags) {
                  "on SIGTERM/SIGINT, how long requests in flight may take to finish")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
+  app.add_option("--shutdown-delay-ms", flags.shutdown_delay_ms,
+                 "on SIGTERM/SIGINT, first keep serving this long with /readyz answering 503, so "
+                 "load balancers (a Kubernetes Service) stop sending before the listener closes")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();

@@ -41,15 +41,16 @@
 // (the bound port when 0 was asked), flushed; logs go to stderr. Bad flags
 // exit with code 2, a failure to start with 1.
 //
-// Shutdown (SIGINT/SIGTERM, common/stop_signals.h): the listening socket is
-// closed (new connections are refused), connections idle between requests
-// are closed, requests in flight get up to --shutdown-grace-ms to be
-// answered (with "Connection: close"); then the connections left are
-// closed and the dispatcher is destroyed (it waits for executor calls still
-// running). Exit 0. The whole stop is bounded: still running 1 s after the
-// grace period (a Wasm call looping on the in-process edge, or a cloud call,
-// until a far deadline), the process exits 0 without waiting for them. A
-// second signal exits at once with 128 + its number.
+// Shutdown (SIGINT/SIGTERM, common/stop_signals.h): readiness turns false
+// (/readyz answers 503 "shutting down") while everything is still served for
+// --shutdown-delay-ms (default 0: a load balancer's time to stop sending);
+// then the listening socket is closed (new connections are refused), connections idle between
+// requests are closed, requests in flight get up to --shutdown-grace-ms to be answered (with
+// "Connection: close"); then the connections left are closed and the dispatcher is destroyed (it
+// waits for executor calls still running). Exit 0. The whole stop is bounded: still running 1 s
+// after the grace period (a Wasm call looping on the in-process edge, or a cloud call, until a far
+// deadline), the process exits 0 without waiting for them. A second signal exits at once with 128 +
+// its number.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -344,7 +345,16 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
                stoa::common::FormatHostPort(http_options.host, *port));
 
   const int signal_number = signals.Wait();
-  signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
+  signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_delay_ms + flags.shutdown_grace_ms) +
+                    kShutdownMargin);
+  api.SetShuttingDown();
+  if (flags.shutdown_delay_ms > 0) {
+    // Unready but serving: the load balancer stops sending before the
+    // listener closes (a second signal still exits at once).
+    spdlog::info("signal {}: /readyz answers 503; still serving for {} ms", signal_number,
+                 flags.shutdown_delay_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(flags.shutdown_delay_ms));
+  }
   // Both front doors drain at once, within the one grace period.
   std::thread grpc_drain;
   if (grpc_server != nullptr) {

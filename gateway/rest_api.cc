@@ -368,6 +368,7 @@ void RestApi::Healthz(Call call) { call.respond(Json(200, R"({"status":"ok"})"))
 bool RestApi::Ready() const { return ReadyStatus().empty(); }
 
 std::string RestApi::ReadyStatus() const {
+  if (shutting_down_.load(std::memory_order_relaxed)) return "shutting down";
   const scheduler::TierSet configured = invoker_.configured_tiers();
   if (configured.Empty()) return "no executor tier configured";
   std::string saturated;

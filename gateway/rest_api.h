@@ -57,6 +57,7 @@
 // finishes the control-plane requests already accepted.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,6 +101,9 @@ class RestApi final : public common::HttpHandler {
   RestApi& operator=(const RestApi&) = delete;
 
   void Handle(common::HttpRequest request, common::HttpResponder respond) override;
+  // Readiness (/readyz, /v2/health/ready) turns false for good: a shutdown
+  // has begun. Everything else is still served.
+  void SetShuttingDown() { shutting_down_.store(true, std::memory_order_relaxed); }
 
  private:
   // One request on its way through a route's handler.
@@ -184,6 +188,7 @@ class RestApi final : public common::HttpHandler {
   const AccessControl* const access_;
   AuditLog* const audit_;
   events::EventQueue* const events_;
+  std::atomic<bool> shutting_down_{false};
   common::ThreadPool control_pool_;  // last: drained first
 };
 

@@ -10,8 +10,8 @@ stoa-gateway or stoa-executor:
     /healthz on the --listen port (HTTPS exactly when --tls-cert is given);
     the executor's probes are the kubelet's grpc: probe on the
     --health-listen port, readiness for the service stoa.v1.Executor;
-  - terminationGracePeriodSeconds covers --shutdown-grace-ms plus the
-    binaries' 1 s margin;
+  - terminationGracePeriodSeconds covers --shutdown-delay-ms plus
+    --shutdown-grace-ms plus the binaries' 1 s margin;
   - every file or directory a flag names lies on a mounted volume (the root
     file system is read-only), and every volume mount has a volume;
   - environment variables set, if any, are read by the binary;
@@ -171,9 +171,11 @@ def check_executor(where, container, flags, grace_s):
 
 def check_grace(where, flags, grace_s):
     grace_ms = int(flags.get("--shutdown-grace-ms", ["10000"])[-1])
-    if grace_s is None or grace_s * 1000 < grace_ms + GRACE_MARGIN_MS:
+    delay_ms = int(flags.get("--shutdown-delay-ms", ["0"])[-1])
+    if grace_s is None or grace_s * 1000 < delay_ms + grace_ms + GRACE_MARGIN_MS:
         problem(where, f"terminationGracePeriodSeconds {grace_s} is shorter than "
-                       f"--shutdown-grace-ms {grace_ms} + {GRACE_MARGIN_MS} ms")
+                       f"--shutdown-delay-ms {delay_ms} + --shutdown-grace-ms {grace_ms} + "
+                       f"{GRACE_MARGIN_MS} ms")
 
 
 def check_objects(name, objects, bins, known_flags, strings):

@@ -1,9 +1,10 @@
 // Rolling updates (issue 15 item 5) with the real binaries: the executors'
 // grpc.health.v1.Health service, and SIGTERM under a load of invocations.
 // On SIGTERM readiness turns false at once (the executor's health answers
-// NOT_SERVING, the gateway refuses new connections, so its /readyz probe
-// fails), every request accepted before the signal completes with 200, and
-// the process exits 0 within the grace period.
+// NOT_SERVING; the gateway's /readyz answers 503 while --shutdown-delay-ms
+// lasts, then its listener closes and the probe is refused), every request
+// accepted before the signal completes with 200, and the process exits 0
+// within the delay plus the grace period.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -261,6 +262,42 @@ TEST_F(RollingUpdateTest, GatewaySigtermUnderLoadFailsReadinessAndLosesNoAccepte
   EXPECT_EQ(long_call.Wait(), 200);
   std::vector<Outcome> outcomes = load.Stop();
   EXPECT_EQ(FailuresAcceptedBefore(outcomes, signal, "gateway SIGTERM"), 0);
+}
+
+// --shutdown-delay-ms (for a Kubernetes Service): after SIGTERM the gateway
+// first keeps serving, new connections included, with /readyz answering
+// 503 "shutting down", so endpoints stop routing to it before its listener
+// closes; then it drains as above.
+TEST_F(RollingUpdateTest, GatewayShutdownDelayServesWhileReadyzAnswers503) {
+  auto gateway =
+      Process::Start(BinaryPath("stoa-gateway"),
+                     {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("rolling-delay"),
+                      "--cloud", executor_->address(), "--shutdown-delay-ms", "2000",
+                      "--shutdown-grace-ms", std::to_string(kGraceMs)});
+  ASSERT_NE(gateway, nullptr);
+  HttpClient client(gateway->address());
+  Multipart reg = MakeRegistration(R"({"name":"slow","runtime":"wasm"})", WasmExample("slow"));
+  ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  ASSERT_EQ(client.Get("/readyz").status, 200);
+  const Clock::time_point signal = Clock::now();
+  ASSERT_EQ(::kill(gateway->pid(), SIGTERM), 0);
+  HttpResult ready;
+  const bool unready = Eventually(milliseconds(1000), [&] {
+    HttpClient probe(gateway->address());
+    ready = probe.Request("GET", "/readyz", "", "", 500);
+    return ready.status == 503;
+  });
+  ASSERT_TRUE(unready) << "/readyz: " << ready.status << " " << ready.body;
+  EXPECT_NE(ready.body.find("shutting down"), std::string::npos) << ready.body;
+  // Still inside the delay: a new connection is served.
+  HttpClient fresh(gateway->address());
+  HttpResult invoked = fresh.Post("/v1/functions/slow/invoke?tier=edge", "1", "text/plain");
+  EXPECT_EQ(invoked.status, 200) << invoked.body;
+  EXPECT_LT(Clock::now() - signal, milliseconds(2000)) << "too slow to test inside the delay";
+  EXPECT_TRUE(gateway->Running());
+  std::optional<int> status = gateway->WaitExit(2000 + kGraceMs + kSlackMs);
+  EXPECT_TRUE(ExitedWith(status, 0));
+  EXPECT_GE(Clock::now() - signal, milliseconds(2000)) << "the listener closed before the delay";
 }
 
 }  // namespace
