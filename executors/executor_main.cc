@@ -58,6 +58,7 @@
 #include "common/metrics.h"
 #include "common/request_limits.h"
 #include "common/stop_signals.h"
+#include "common/upload_spool.h"
 #include "executors/device.h"
 #include "executors/executor_service.h"
 #include "executors/grpc_tls.h"
@@ -141,7 +142,8 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "HOST:PORT serving GET /metrics (off when empty)");
   app.add_option("--spool-dir", flags.spool_dir,
                  "where LoadFunctionStream writes artifacts while they arrive (default: the "
-                 "system's temp directory)")
+                 "system's temp directory); this executor's own: uploads a crash left there "
+                 "are removed at start")
       ->check(CLI::ExistingDirectory);
   stoa::common::AddMetricsLimitFlag(app, flags.metrics_max_series);
   app.add_option("--health-listen", flags.health_listen,
@@ -283,6 +285,11 @@ int main(int argc, char** argv) {
   options.max_artifact_bytes = limits.max_artifact_bytes;
   options.max_output_bytes = limits.max_output_bytes;
   stoa::executors::InProcessExecutor executor(runtimes, options, &registry);
+  if (!flags.spool_dir.empty()) {
+    if (size_t stale = stoa::common::RemoveStaleUploads(flags.spool_dir); stale > 0) {
+      spdlog::info("removed {} unfinished upload(s) from {}", stale, flags.spool_dir);
+    }
+  }
   stoa::executors::ExecutorService service(&executor, limits, flags.tls_client_names,
                                            flags.spool_dir);
 
