@@ -8,16 +8,10 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 
 namespace stoa::common {
 namespace {
-
-absl::Status FileError(std::string_view what, const std::string& path, int error) {
-  std::string message = absl::StrCat(std::string(what), " ", path, ": ", std::strerror(error));
-  if (error == ENOENT) return absl::NotFoundError(message);
-  if (error == ENOSPC || error == EDQUOT) return absl::ResourceExhaustedError(message);
-  return absl::InternalError(message);
-}
 
 absl::StatusOr<StagedArtifact> Finish(std::unique_ptr<UploadSpool> spool, Sha256Stream& hash) {
   absl::StatusOr<std::shared_ptr<SpooledBody>> body = spool->Finish();
@@ -30,12 +24,12 @@ absl::StatusOr<StagedArtifact> Finish(std::unique_ptr<UploadSpool> spool, Sha256
 
 absl::StatusOr<std::unique_ptr<ChunkedFile>> ChunkedFile::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return FileError("cannot open", path, errno);
+  if (fd < 0) return FileErrno("cannot open", path, errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int error = errno;
     ::close(fd);
-    return FileError("cannot stat", path, error);
+    return FileErrno("cannot stat", path, error);
   }
   return std::unique_ptr<ChunkedFile>(new ChunkedFile(path, fd, static_cast<uint64_t>(st.st_size)));
 }
@@ -49,7 +43,7 @@ absl::StatusOr<std::string> ChunkedFile::ReadAt(uint64_t offset, uint64_t max) c
     const ssize_t n =
         ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FileError("cannot read", path_, errno);
+    if (n < 0) return FileErrno("cannot read", path_, errno);
     if (n == 0) {
       return absl::DataLossError(
           absl::StrCat(path_, " ended at byte ", offset + done, " while being read"));
@@ -114,11 +108,11 @@ absl::StatusOr<std::string> ReadFileRange(const std::string& path, uint64_t offs
 
 absl::Status SyncFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return FileError("cannot open", path, errno);
+  if (fd < 0) return FileErrno("cannot open", path, errno);
   const int rc = ::fsync(fd);
   const int error = errno;
   ::close(fd);
-  if (rc != 0) return FileError("cannot fsync", path, error);
+  if (rc != 0) return FileErrno("cannot fsync", path, error);
   return absl::OkStatus();
 }
 

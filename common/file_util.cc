@@ -80,4 +80,11 @@ absl::Status MakeDirs(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status FileErrno(std::string_view what, const std::string& path, int error) {
+  std::string message = absl::StrCat(std::string(what), " ", path, ": ", std::strerror(error));
+  if (error == ENOENT) return absl::NotFoundError(message);
+  if (error == ENOSPC || error == EDQUOT) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
+}
+
 }  // namespace stoa::common

@@ -18,5 +18,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 absl::Status MakeDirs(const std::string& path);
 // fsyncs a directory so that a rename or unlink inside it is durable.
 absl::Status SyncDir(const std::string& path);
+// A failed file call as a status: "WHAT PATH: strerror(error)", NOT_FOUND
+// for ENOENT, RESOURCE_EXHAUSTED for ENOSPC and EDQUOT (a full disk or
+// quota: the caller may retry later), INTERNAL otherwise.
+absl::Status FileErrno(std::string_view what, const std::string& path, int error);
 
 }  // namespace stoa::common

@@ -10,18 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file_util.h"
 
 namespace stoa::common {
 namespace {
 
 constexpr std::string_view kPrefix = "upload-";
 constexpr std::string_view kSuffix = ".part";
-
-absl::Status WriteError(const std::string& path, int error) {
-  std::string message = absl::StrCat("writing the upload ", path, ": ", std::strerror(error));
-  if (error == ENOSPC || error == EDQUOT) return absl::ResourceExhaustedError(message);
-  return absl::InternalError(message);
-}
 
 std::string RandomName() {
   thread_local std::mt19937_64 random{std::random_device{}()};
@@ -41,7 +36,7 @@ absl::StatusOr<std::unique_ptr<UploadSpool>> UploadSpool::Open(const std::string
     if (fd >= 0) return std::unique_ptr<UploadSpool>(new UploadSpool(std::move(path), fd));
     if (errno != EEXIST) {
       const int error = errno;
-      return WriteError(path, error);
+      return FileErrno("writing the upload", path, error);
     }
   }
   return absl::InternalError(absl::StrCat("no free upload file name in ", dir));
@@ -59,7 +54,7 @@ absl::Status UploadSpool::Write(std::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return WriteError(path_, n < 0 ? errno : ENOSPC);
+    if (n <= 0) return FileErrno("writing the upload", path_, n < 0 ? errno : ENOSPC);
     bytes.remove_prefix(static_cast<size_t>(n));
     size_ += static_cast<uint64_t>(n);
   }
@@ -73,7 +68,7 @@ absl::StatusOr<std::shared_ptr<SpooledBody>> UploadSpool::Finish() {
   if (::close(fd) != 0) {
     const int error = errno;
     ::unlink(path_.c_str());
-    return WriteError(path_, error);
+    return FileErrno("writing the upload", path_, error);
   }
   return std::make_shared<SpooledBody>(path_, size_);
 }
