@@ -83,7 +83,7 @@ def qcnn(rng):
     real = acc * cur_scale * wf_scale
     out_scale = np.float32(np.abs(real).max() / 100)
     inits += [init("fc_w", wf), init("fc_w_scale", wf_scale), init("fc_w_zp", np.int8(0)),
-              init("fc_y_scale", out_scale), init("fc_y_zp", np.int8(0))]
+              init("fc_y_scale", out_scale), init("fc_y_zp", np.uint8(128))]
     nodes.append(helper.make_node("QLinearMatMul", ["flat", cur_scale_name(layers), "c3_y_zp", "fc_w",
                                                     "fc_w_scale", "fc_w_zp", "fc_y_scale", "fc_y_zp"], ["logits_q"]))
     nodes.append(helper.make_node("DequantizeLinear", ["logits_q", "fc_y_scale", "fc_y_zp"], ["y"]))

@@ -89,8 +89,10 @@ void AddMaps(const Tensor& part, int64_t m0, bool first, Tensor& acc) {
   for (int64_t n = 0; n < ps[0]; ++n) {
     int32_t* dst = ap + (n * maps + m0) * plane;
     const float* src = pp + n * width;
-    for (int64_t i = 0; i < width; ++i) {
-      dst[i] = (first ? 0 : dst[i]) + static_cast<int32_t>(src[i]);
+    if (first) {
+      for (int64_t i = 0; i < width; ++i) dst[i] = static_cast<int32_t>(src[i]);
+    } else {
+      for (int64_t i = 0; i < width; ++i) dst[i] += static_cast<int32_t>(src[i]);
     }
   }
 }
@@ -103,8 +105,8 @@ absl::StatusOr<Tensor> IntegerConv(const Node& node, const Tensor& x, int32_t x_
   RETURN_IF_ERROR(CheckOperands(x, w, group));
   const int64_t maps = w.shape()[0], cg = w.shape()[1];
   const int64_t k_size = DimProduct(w.shape(), 2, w.shape().size());
-  const std::vector<float> xf = ShiftedFloats(x, std::span<const int32_t>(&x_zp, 1), 1);
-  const std::vector<float> wf = ShiftedFloats(w, w_zp, cg * k_size);
+  std::vector<float> xf = ShiftedFloats(x, std::span<const int32_t>(&x_zp, 1), 1);
+  std::vector<float> wf = ShiftedFloats(w, w_zp, cg * k_size);
   // cost[m][c]: sum over the window of |w|; a chunk of channels is exact
   // when max|x| times its largest per-map sum stays below 2^24.
   const int64_t amax = MaxAbs(xf);
@@ -121,9 +123,9 @@ absl::StatusOr<Tensor> IntegerConv(const Node& node, const Tensor& x, int32_t x_
     }
     worst_map = std::max(worst_map, map_sum);
   }
-  const Tensor xt = Tensor::Float(x.shape(), xf);
   if (amax * worst_map < kExactFloatSum) {  // the common case: one FP32 Conv
-    const Tensor wt = Tensor::Float(w.shape(), wf);
+    const Tensor xt = Tensor::Float(x.shape(), std::move(xf));
+    const Tensor wt = Tensor::Float(w.shape(), std::move(wf));
     const Tensor* args[] = {&xt, &wt};
     ASSIGN_OR_RETURN(std::vector<Tensor> out, RunFp32Conv(node, args));
     Tensor acc = Tensor::Empty(ElementType::kInt32, out[0].shape());
@@ -202,7 +204,10 @@ absl::StatusOr<std::vector<Tensor>> RunQLinearConv(const Node& node, KernelInput
                         static_cast<size_t>(acc.size()));
   if (bias != nullptr) {
     const std::span<const int32_t> bv = bias->int32s();
-    for (int64_t i = 0; i < acc.size(); ++i) av[i] += bv[(i / plane) % maps];
+    for (int64_t p = 0; p * plane < acc.size(); ++p) {
+      const int32_t b = bv[p % maps];
+      for (int32_t& v : av.subspan(p * plane, plane)) v += b;
+    }
   }
   std::vector<float> multiplier(static_cast<size_t>(maps));
   for (int64_t m = 0; m < maps; ++m) {

@@ -26,13 +26,8 @@ absl::Status CheckCount(const Node& node, int i, const Tensor& t, int64_t channe
   return absl::OkStatus();
 }
 
-template <typename T>
-T SaturateRound(float v) {
-  constexpr float lo = static_cast<float>(std::numeric_limits<T>::min());
-  constexpr float hi = static_cast<float>(std::numeric_limits<T>::max());
-  if (std::isnan(v)) return T{0};
-  return static_cast<T>(std::clamp(v, lo, hi));
-}
+// 1.5 * 2^23: (v + k) - k rounds v to an integer, half to even, for |v| < 2^22.
+constexpr float kRoundMagic = 12582912.0f;
 
 }  // namespace
 
@@ -143,11 +138,19 @@ void Requantize(std::span<const int32_t> acc, std::span<const float> multiplier,
     for (int64_t start = 0; start < n; start += inner) {
       const int64_t c = channels == 1 ? 0 : (start / inner) % channels;
       const float m = multiplier[c];
-      const float z = static_cast<float>(zp[c]);
+      // Clamp in the shifted domain, then round: |v| stays far below 2^22,
+      // where adding and subtracting 1.5 * 2^23 rounds half to even (the
+      // default rounding mode) in a loop the compiler vectorises.
+      const float lo = static_cast<float>(std::numeric_limits<T>::min() - zp[c]);
+      const float hi = static_cast<float>(std::numeric_limits<T>::max() - zp[c]);
+      const int32_t z = zp[c];
       const int64_t end = std::min(n, start + inner);
+      const int32_t* in = acc.data();
+      T* o = out.data();
       for (int64_t i = start; i < end; ++i) {
-        // nearbyint: half to even in the default rounding mode, as ONNX says.
-        out[i] = SaturateRound<T>(std::nearbyint(static_cast<float>(acc[i]) * m) + z);
+        const float v = std::min(std::max(static_cast<float>(in[i]) * m, lo), hi);
+        const float r = (v + kRoundMagic) - kRoundMagic;
+        o[i] = static_cast<T>(static_cast<int32_t>(r) + z);
       }
     }
     return 0;
