@@ -115,9 +115,10 @@ absl::StatusOr<Tensor> IntegerConv(const Node& node, const Tensor& x, int32_t x_
   for (int64_t m = 0; m < maps; ++m) {
     int64_t map_sum = 0;
     for (int64_t c = 0; c < cg; ++c) {
-      int64_t sum = 0;
+      float window = 0.0f;  // at most k_size * 255: exact in FP32 for any sane kernel
       const float* row = wf.data() + (m * cg + c) * k_size;
-      for (int64_t i = 0; i < k_size; ++i) sum += static_cast<int64_t>(std::abs(row[i]));
+      for (int64_t i = 0; i < k_size; ++i) window += std::abs(row[i]);
+      const auto sum = static_cast<int64_t>(window);
       channel_cost[c] = std::max(channel_cost[c], sum);
       map_sum += sum;
     }

@@ -10,6 +10,7 @@
 // tensor or per column (N values); y's scale and zero point per tensor or per
 // column.
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -61,26 +62,36 @@ absl::StatusOr<MatMulShape> ResolveMatMul(const Tensor& a, const Tensor& b) {
 }
 
 // The reduction (K) split so that FP32 partial sums stay exact: one chunk
-// when max|a| times the largest column L1 norm of b is below 2^24.
+// when max|a| times the largest column L1 norm of b is below 2^24. The
+// column sums accumulate in FP32, exact below 2^24 (and when they pass it,
+// amax * sum does too unless a is all zero points, where any split is exact).
 absl::StatusOr<std::vector<int64_t>> ReductionChunks(const MatMulShape& s,
                                                      std::span<const float> af,
                                                      std::span<const float> bf) {
   const int64_t amax = MaxAbs(af);
+  const size_t plane = static_cast<size_t>(s.k * s.n);
+  float worst_column = 0.0f;
+  std::vector<float> column(static_cast<size_t>(s.n));
+  for (size_t base = 0; base < bf.size(); base += plane) {
+    std::fill(column.begin(), column.end(), 0.0f);
+    for (int64_t kk = 0; kk < s.k; ++kk) {
+      const float* row = bf.data() + base + kk * s.n;
+      for (int64_t j = 0; j < s.n; ++j) column[j] += std::abs(row[j]);
+    }
+    for (float c : column) worst_column = std::max(worst_column, c);
+  }
+  if (static_cast<double>(amax) * worst_column < static_cast<double>(kExactFloatSum)) {
+    return std::vector<int64_t>{0, s.k};
+  }
   std::vector<int64_t> row_max(static_cast<size_t>(s.k), 0);
-  int64_t worst_column = 0;
-  for (size_t base = 0; base < bf.size(); base += static_cast<size_t>(s.k * s.n)) {
-    std::vector<int64_t> column(static_cast<size_t>(s.n), 0);
+  for (size_t base = 0; base < bf.size(); base += plane) {
     for (int64_t kk = 0; kk < s.k; ++kk) {
       const float* row = bf.data() + base + kk * s.n;
       for (int64_t j = 0; j < s.n; ++j) {
-        const auto v = static_cast<int64_t>(std::abs(row[j]));
-        column[j] += v;
-        row_max[kk] = std::max(row_max[kk], v);
+        row_max[kk] = std::max(row_max[kk], static_cast<int64_t>(std::abs(row[j])));
       }
     }
-    for (int64_t c : column) worst_column = std::max(worst_column, c);
   }
-  if (amax * worst_column < kExactFloatSum) return std::vector<int64_t>{0, s.k};
   return ExactChunks(row_max, amax);
 }
 
