@@ -103,8 +103,17 @@ std::vector<float> ShiftedFloats(const Tensor& t, std::span<const int32_t> zp, i
 }
 
 int64_t MaxAbs(std::span<const float> v) {
+  // Eight independent maxima: the lanes of one vector register (a single
+  // running maximum is a reduction GCC does not vectorise without
+  // -ffinite-math-only).
+  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const size_t n = v.size(), body = n / 8 * 8;
+  for (size_t i = 0; i < body; i += 8) {
+    for (size_t j = 0; j < 8; ++j) lanes[j] = std::max(lanes[j], std::abs(v[i + j]));
+  }
   float m = 0.0f;
-  for (float x : v) m = std::max(m, std::abs(x));
+  for (float x : lanes) m = std::max(m, x);
+  for (size_t i = body; i < n; ++i) m = std::max(m, std::abs(v[i]));
   return static_cast<int64_t>(m);
 }
 
