@@ -87,6 +87,15 @@ std::vector<float> ShiftedFloats(const Tensor& t, std::span<const int32_t> zp, i
       for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(v[i]) - z;
       return 0;
     }
+    if (inner == 1) {  // per column: rows of `channels` values
+      for (int64_t start = 0; start < t.size(); start += channels) {
+        const int64_t len = std::min(channels, t.size() - start);
+        for (int64_t c = 0; c < len; ++c) {
+          out[start + c] = static_cast<float>(v[start + c]) - static_cast<float>(zp[c]);
+        }
+      }
+      return 0;
+    }
     for (int64_t run = 0; run * inner < t.size(); ++run) {
       const float z = static_cast<float>(zp[run % channels]);
       const int64_t end = std::min(t.size(), (run + 1) * inner);
