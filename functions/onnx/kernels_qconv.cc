@@ -125,12 +125,16 @@ absl::StatusOr<Tensor> IntegerConv(const Node& node, const Tensor& x, int32_t x_
     worst_map = std::max(worst_map, map_sum);
   }
   if (amax * worst_map < kExactFloatSum) {  // the common case: one FP32 Conv
-    const Tensor xt = Tensor::Float(x.shape(), std::move(xf));
-    const Tensor wt = Tensor::Float(w.shape(), std::move(wf));
+    Tensor xt = Tensor::Float(x.shape(), std::move(xf));
+    Tensor wt = Tensor::Float(w.shape(), std::move(wf));
     const Tensor* args[] = {&xt, &wt};
     ASSIGN_OR_RETURN(std::vector<Tensor> out, RunFp32Conv(node, args));
+    RETURN_IF_ERROR(CheckAllocation(ElementType::kInt32, out[0].shape()));
     Tensor acc = Tensor::Empty(ElementType::kInt32, out[0].shape());
     AddMaps(out[0], 0, true, acc);
+    Recycle(std::move(out[0]));
+    Recycle(std::move(xt));
+    Recycle(std::move(wt));
     return acc;
   }
   ASSIGN_OR_RETURN(const std::vector<int64_t> chunks, ExactChunks(channel_cost, amax));
@@ -154,6 +158,8 @@ absl::StatusOr<Tensor> IntegerConv(const Node& node, const Tensor& x, int32_t x_
       AddMaps(out[0], gi * mg, j == 0, *acc);
     }
   }
+  Recycle(std::move(xf));
+  Recycle(std::move(wf));
   return *std::move(acc);
 }
 

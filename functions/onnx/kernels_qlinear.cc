@@ -100,8 +100,8 @@ absl::StatusOr<Tensor> IntegerMatMul(const Tensor& a, std::span<const int32_t> a
                                      const Tensor& b, std::span<const int32_t> b_zp,
                                      const MatMulShape& s) {
   RETURN_IF_ERROR(CheckAllocation(ElementType::kInt32, s.out));
-  const std::vector<float> af = ShiftedFloats(a, a_zp, s.k);
-  const std::vector<float> bf = ShiftedFloats(b, b_zp, 1);
+  std::vector<float> af = ShiftedFloats(a, a_zp, s.k);
+  std::vector<float> bf = ShiftedFloats(b, b_zp, 1);
   ASSIGN_OR_RETURN(const std::vector<int64_t> chunks, ReductionChunks(s, af, bf));
   Tensor y = Tensor::Empty(ElementType::kInt32, s.out);
   int32_t* yp = reinterpret_cast<int32_t*>(y.mutable_raw());
@@ -122,6 +122,8 @@ absl::StatusOr<Tensor> IntegerMatMul(const Tensor& a, std::span<const int32_t> a
       }
     });
   });
+  Recycle(std::move(af));
+  Recycle(std::move(bf));
   return y;
 }
 

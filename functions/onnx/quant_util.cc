@@ -76,8 +76,18 @@ absl::StatusOr<std::vector<float>> ReadScale(const Node& node, KernelInputs in, 
   return std::vector<float>(s.floats().begin(), s.floats().end());
 }
 
+void Recycle(std::vector<float>&& v) {
+  if (BufferPool* pool = CurrentBufferPool()) pool->Give(std::move(v));
+}
+
+void Recycle(Tensor&& t) {
+  if (t.type() == ElementType::kFloat32) Recycle(std::move(t).TakeFloatStorage());
+}
+
 std::vector<float> ShiftedFloats(const Tensor& t, std::span<const int32_t> zp, int64_t inner) {
-  std::vector<float> out(static_cast<size_t>(t.size()));
+  const auto n = static_cast<size_t>(t.size());
+  BufferPool* pool = CurrentBufferPool();
+  std::vector<float> out = pool != nullptr ? pool->Take(n) : std::vector<float>(n);
   const int64_t channels = static_cast<int64_t>(zp.size());
   auto shift = [&](auto zero) {
     using T = decltype(zero);

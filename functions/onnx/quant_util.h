@@ -43,8 +43,14 @@ absl::StatusOr<std::vector<float>> ReadScale(const Node& node, KernelInputs in, 
                                              int64_t channels);
 
 // The elements of a UINT8/INT8 tensor as float, minus zp[(i / inner) %
-// zp.size()] (zp.size() == 1: one zero point for all).
+// zp.size()] (zp.size() == 1: one zero point for all). The buffer comes
+// from the current BufferPool when there is one (Recycle gives it back).
 std::vector<float> ShiftedFloats(const Tensor& t, std::span<const int32_t> zp, int64_t inner);
+
+// Gives an FP32 tensor's buffer (a temporary of the integer kernels) back
+// to the current thread's BufferPool, if there is one; else drops it.
+void Recycle(Tensor&& t);
+void Recycle(std::vector<float>&& v);
 
 // max |v| over a shifted buffer, as an integer.
 int64_t MaxAbs(std::span<const float> v);
