@@ -5,7 +5,8 @@
 # make_quant_models.py (Debian's python3-onnx) into BUILD_DIR/quant-models:
 # a QOperator CNN (QLinearConv, 8-bit MaxPool, QLinearMatMul), a dynamically
 # quantized MLP (DynamicQuantizeLinear, MatMulInteger) and a wide
-# ConvInteger.
+# ConvInteger. Then the same models through quant_reference.py (numpy,
+# int64 accumulation) for the exact expected sums.
 #
 #   bench/models/quant_bench.sh [BUILD_DIR] [RUNS]
 #
@@ -34,3 +35,5 @@ for m in "$models"/*.onnx; do
     console.log(`${name.padEnd(12)} ${a.p50_us.toFixed(1).padStart(12)} ${b.p50_us.toFixed(1).padStart(12)} ${(a.p50_us / b.p50_us).toFixed(2).padStart(9)}  ${a.sums[0].toFixed(4)} | ${b.sums[0].toFixed(4)}`);
   ' "$(basename "$m" .onnx)" "$s" "$o"
 done
+echo "ONNX's integer semantics (numpy, int64 accumulation; quant_reference.py):"
+/usr/bin/python3 "$root/bench/models/quant_reference.py" "$models"
