@@ -97,6 +97,36 @@ void AddMaps(const Tensor& part, int64_t m0, bool first, Tensor& acc) {
   }
 }
 
+// The convolution of shifted xf and wf, one group and one chunk of its
+// input channels ([chunks[j], chunks[j+1]) within the group) at a time,
+// each an FP32 Conv whose sums stay exact, added up in int32.
+absl::StatusOr<Tensor> ChunkedConv(const Node& node, const std::vector<float>& xf,
+                                   const Shape& x_shape, const std::vector<float>& wf,
+                                   const Shape& w_shape, int64_t group,
+                                   const std::vector<int64_t>& chunks) {
+  Node sub = node;
+  sub.attributes.Set("group", int64_t{1});
+  const int64_t maps = w_shape[0], cg = w_shape[1], mg = maps / group;
+  std::optional<Tensor> acc;
+  for (int64_t gi = 0; gi < group; ++gi) {
+    for (size_t j = 0; j + 1 < chunks.size(); ++j) {
+      const int64_t c0 = chunks[j], c1 = chunks[j + 1];
+      const Tensor xs = ChannelSlice(xf, x_shape, gi * cg + c0, gi * cg + c1);
+      const Tensor ws = WeightSlice(wf, w_shape, gi * mg, (gi + 1) * mg, c0, c1);
+      const Tensor* args[] = {&xs, &ws};
+      ASSIGN_OR_RETURN(std::vector<Tensor> out, RunFp32Conv(sub, args));
+      if (!acc.has_value()) {
+        Shape shape = out[0].shape();
+        shape[1] = maps;
+        RETURN_IF_ERROR(CheckAllocation(ElementType::kInt32, shape));
+        acc = Tensor::Empty(ElementType::kInt32, shape);
+      }
+      AddMaps(out[0], gi * mg, j == 0, *acc);
+    }
+  }
+  return *std::move(acc);
+}
+
 // The int32 convolution of shifted x (x_zp per tensor) and shifted w
 // (w_zp per tensor or per output map), with node's window attributes.
 absl::StatusOr<Tensor> IntegerConv(const Node& node, const Tensor& x, int32_t x_zp, const Tensor& w,
@@ -138,29 +168,10 @@ absl::StatusOr<Tensor> IntegerConv(const Node& node, const Tensor& x, int32_t x_
     return acc;
   }
   ASSIGN_OR_RETURN(const std::vector<int64_t> chunks, ExactChunks(channel_cost, amax));
-  Node sub = node;
-  sub.attributes.Set("group", int64_t{1});
-  const int64_t mg = maps / group;
-  std::optional<Tensor> acc;
-  for (int64_t gi = 0; gi < group; ++gi) {
-    for (size_t j = 0; j + 1 < chunks.size(); ++j) {
-      const int64_t c0 = chunks[j], c1 = chunks[j + 1];
-      const Tensor xs = ChannelSlice(xf, x.shape(), gi * cg + c0, gi * cg + c1);
-      const Tensor ws = WeightSlice(wf, w.shape(), gi * mg, (gi + 1) * mg, c0, c1);
-      const Tensor* args[] = {&xs, &ws};
-      ASSIGN_OR_RETURN(std::vector<Tensor> out, RunFp32Conv(sub, args));
-      if (!acc.has_value()) {
-        Shape shape = out[0].shape();
-        shape[1] = maps;
-        RETURN_IF_ERROR(CheckAllocation(ElementType::kInt32, shape));
-        acc = Tensor::Empty(ElementType::kInt32, shape);
-      }
-      AddMaps(out[0], gi * mg, j == 0, *acc);
-    }
-  }
+  ASSIGN_OR_RETURN(Tensor acc, ChunkedConv(node, xf, x.shape(), wf, w.shape(), group, chunks));
   Recycle(std::move(xf));
   Recycle(std::move(wf));
-  return *std::move(acc);
+  return acc;
 }
 
 absl::StatusOr<std::vector<Tensor>> RunConvInteger(const Node& node, KernelInputs in) {
