@@ -1,5 +1,6 @@
 // ONNX Runtime's p50 for one model on one thread with stoa-time-onnx's
-// deterministic fill (FP32 sin(0.1·i), INT64 1, BOOL true, symbolic
+// deterministic fill (FP32 sinf(0.1f·i), the product rounded to FP32 as in
+// C++, INT64 1, BOOL true, symbolic
 // dimensions 1); prints the same JSON shape.
 //
 //   node time_ort.mjs ORT_PACKAGE_DIR MODEL [RUNS]
@@ -23,7 +24,7 @@ for (const name of session.inputNames) {
   const type = meta?.type ?? "float32";
   if (type === "int64") feeds[name] = new ort.Tensor("int64", new BigInt64Array(n).fill(1n), dims);
   else if (type === "bool") feeds[name] = new ort.Tensor("bool", new Uint8Array(n).fill(1), dims);
-  else feeds[name] = new ort.Tensor("float32", Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(Math.fround(0.1 * i)))), dims);
+  else feeds[name] = new ort.Tensor("float32", Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(Math.fround(Math.fround(0.1) * i)))), dims);
 }
 const times = [];
 let out;

@@ -9,6 +9,7 @@
 #include "functions/onnx/memory_budget.h"
 #include "functions/onnx/memory_plan.h"
 #include "functions/onnx/model_names.h"
+#include "functions/onnx/quant_validate.h"
 #include "functions/onnx/subgraph.h"
 #include "functions/onnx/tensor_proto.h"
 #include "onnx/shape_inference/implementation.h"
@@ -292,6 +293,7 @@ absl::Status BuildSubgraphs(
 
 absl::Status Finish(Graph& graph, const BuildContext& ctx) {
   ASSIGN_OR_RETURN(graph.nodes, FoldConstants(std::move(graph.nodes), graph, *ctx.budget));
+  RETURN_IF_ERROR(CheckQuantizedNodes(graph));
   ComputeLastUse(graph);
   return absl::OkStatus();
 }

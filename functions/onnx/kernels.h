@@ -36,5 +36,13 @@ void RegisterControlKernels(OpRegistry& registry);
 void RegisterRnnKernels(OpRegistry& registry);
 // QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear (kernels_quant.cc).
 void RegisterQuantKernels(OpRegistry& registry);
+// MatMulInteger, QLinearMatMul (kernels_qlinear.cc).
+void RegisterQLinearKernels(OpRegistry& registry);
+// ConvInteger, QLinearConv (kernels_qconv.cc).
+void RegisterQConvKernels(OpRegistry& registry);
+
+// The FP32 Conv kernel (kernels_conv.cc) with node's attributes: the
+// integer convolutions run it on zero-point-shifted operands.
+absl::StatusOr<std::vector<Tensor>> RunFp32Conv(const Node& node, KernelInputs inputs);
 
 }  // namespace stoa::functions::onnx

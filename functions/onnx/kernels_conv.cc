@@ -476,6 +476,10 @@ absl::StatusOr<std::vector<Tensor>> RunConvTranspose(const Node& node, KernelInp
 
 }  // namespace
 
+absl::StatusOr<std::vector<Tensor>> RunFp32Conv(const Node& node, KernelInputs inputs) {
+  return RunConv(node, inputs);
+}
+
 void RegisterConvKernels(OpRegistry& registry) {
   registry.Register("Conv", {.min_inputs = 2,
                              .max_inputs = 3,

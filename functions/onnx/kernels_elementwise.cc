@@ -12,6 +12,7 @@
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/memory_budget.h"
+#include "functions/onnx/narrow_int.h"
 #include "functions/onnx/tensor_proto.h"
 
 namespace stoa::functions::onnx {
@@ -142,6 +143,7 @@ absl::StatusOr<std::vector<Tensor>> RunErf(const Node& node, KernelInputs in) {
                     [](const auto& x) { return x.unaryExpr([](float v) { return std::erf(v); }); });
 }
 absl::StatusOr<std::vector<Tensor>> RunRelu(const Node& node, KernelInputs in) {
+  if (HasInput(in, 0) && IsNarrowInteger(in[0]->type())) return RunWidened(node, in, RunRelu);
   return UnaryFloat(node, in, [](const auto& x) { return x.max(0.0f); });
 }
 absl::StatusOr<std::vector<Tensor>> RunSigmoid(const Node& node, KernelInputs in) {
@@ -233,6 +235,7 @@ absl::StatusOr<std::vector<Tensor>> RunPRelu(const Node& node, KernelInputs in) 
 
 // Clip: min/max attributes before opset 11, optional scalar inputs from 11.
 absl::StatusOr<std::vector<Tensor>> RunClip(const Node& node, KernelInputs in) {
+  if (HasInput(in, 0) && IsNarrowInteger(in[0]->type())) return RunWidened(node, in, RunClip);
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
   if (node.opset < 11) {

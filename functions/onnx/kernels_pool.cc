@@ -12,6 +12,7 @@
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/memory_budget.h"
+#include "functions/onnx/narrow_int.h"
 #include "functions/onnx/parallel.h"
 
 namespace stoa::functions::onnx {
@@ -105,6 +106,9 @@ void Pool2D(const float* x, const WindowGeometry& g, bool include_pad, float* y,
 
 template <bool kMax>
 absl::StatusOr<std::vector<Tensor>> RunPool(const Node& node, KernelInputs in) {
+  if (kMax && HasInput(in, 0) && IsNarrowInteger(in[0]->type())) {
+    return RunWidened(node, in, RunPool<true>);  // an 8-bit max is exact in FP32
+  }
   RETURN_IF_ERROR(ExpectFloat(node, in, 0));
   const Tensor& x = *in[0];
   if (x.rank() < 3) {

@@ -125,10 +125,16 @@ absl::StatusOr<std::vector<Tensor>> RunQuantizeLinear(const Node& node, KernelIn
   VisitType(out_type, [&](auto zero) {
     using T = decltype(zero);
     std::span<T> yv = MutableView<T>(y);
-    for (int64_t i = 0; i < x.size(); ++i) {
-      const int64_t c = q.Channel(i);
-      // Round first, then add the zero point (ONNX: saturate(round(x / s) + zp)).
-      yv[i] = SaturateRound<T>(std::nearbyint(xv[i] / sv[c]) + static_cast<float>(zp[c]));
+    // One run of `inner` elements shares a scale and zero point.
+    const int64_t inner = q.channels == 1 ? std::max<int64_t>(x.size(), 1) : q.inner;
+    for (int64_t start = 0; start < x.size(); start += inner) {
+      const int64_t c = q.Channel(start);
+      const float s = sv[c], z = static_cast<float>(zp[c]);
+      const int64_t end = std::min(x.size(), start + inner);
+      for (int64_t i = start; i < end; ++i) {
+        // Round first, then add the zero point (ONNX: saturate(round(x / s) + zp)).
+        yv[i] = SaturateRound<T>(std::nearbyint(xv[i] / s) + z);
+      }
     }
     return 0;
   });
@@ -156,9 +162,15 @@ absl::StatusOr<std::vector<Tensor>> RunDequantizeLinear(const Node& node, Kernel
   VisitType(x.type(), [&](auto zero) {
     using T = decltype(zero);
     std::span<const T> xv = View<T>(x);
-    for (int64_t i = 0; i < x.size(); ++i) {
-      const int64_t c = q.Channel(i);
-      yv[i] = static_cast<float>(static_cast<int64_t>(xv[i]) - zp[c]) * sv[c];
+    const int64_t inner = q.channels == 1 ? std::max<int64_t>(x.size(), 1) : q.inner;
+    for (int64_t start = 0; start < x.size(); start += inner) {
+      const int64_t c = q.Channel(start);
+      const int64_t z = zp[c];
+      const float s = sv[c];
+      const int64_t end = std::min(x.size(), start + inner);
+      for (int64_t i = start; i < end; ++i) {
+        yv[i] = static_cast<float>(static_cast<int64_t>(xv[i]) - z) * s;
+      }
     }
     return 0;
   });

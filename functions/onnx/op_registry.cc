@@ -48,6 +48,8 @@ OpRegistry DefaultOpRegistry() {
   RegisterControlKernels(registry);
   RegisterRnnKernels(registry);
   RegisterQuantKernels(registry);
+  RegisterQLinearKernels(registry);
+  RegisterQConvKernels(registry);
   return registry;
 }
 

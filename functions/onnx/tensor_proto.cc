@@ -2,6 +2,8 @@
 
 #include <bit>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 
@@ -32,7 +34,19 @@ absl::StatusOr<std::vector<T>> ReadPayload(const ::onnx::TensorProto& proto, con
   }
   std::vector<T> out;
   out.reserve(static_cast<size_t>(count));
-  for (const auto& v : typed) out.push_back(static_cast<T>(v));
+  for (const auto& v : typed) {
+    // UINT8/INT8 values travel widened in int32_data: one that does not fit
+    // (a zero point of 300) is a malformed model, not a value to wrap.
+    if constexpr (std::is_integral_v<T> && sizeof(T) == 1) {
+      if (proto.data_type() != ::onnx::TensorProto::BOOL &&
+          (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': value ", v,
+                                                       " is out of range for ",
+                                                       OnnxDataTypeName(proto.data_type())));
+      }
+    }
+    out.push_back(static_cast<T>(v));
+  }
   return out;
 }
 
