@@ -103,7 +103,8 @@ struct Load {
         {.topic = absl::StrCat(flags.prefix, "/invoke/", flags.function, "/", id),
          .payload = flags.payload,
          .content_type = "application/json",
-         .correlation_data = ""});
+         .correlation_data = "",
+         .on_delivered = nullptr});
   }
 
   void OnResult(const std::string& topic) {
