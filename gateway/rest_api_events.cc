@@ -110,9 +110,16 @@ void RestApi::DeleteInvocation(Call call) {
     return call.respond(
         Error(absl::NotFoundError(absl::StrCat("no invocation '", call.name, "'"))));
   }
-  if (absl::Status s = events_->Cancel(call.name); !s.ok()) return call.respond(Error(s));
-  record = events_->Get(call.name);
-  call.respond(Json(200, common::DumpJson(events::EventRecordJson(*record))));
+  // Answered once the cancelled state is durable (the queue calls back
+  // after its fsync), so a crash after the 200 cannot run the event.
+  events_->Cancel(
+      call.name, [events = events_, id = call.name, respond = call.respond](absl::Status s) {
+        if (!s.ok()) return respond(Error(s));
+        auto cancelled = events->Get(id);
+        if (!cancelled)
+          return respond(Error(absl::NotFoundError(absl::StrCat("no invocation '", id, "'"))));
+        respond(Json(200, common::DumpJson(events::EventRecordJson(*cancelled))));
+      });
 }
 
 void RestApi::ListInvocations(Call call) {

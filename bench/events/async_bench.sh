@@ -3,8 +3,9 @@
 # sent after the group commit's fdatasync) against synchronous invocation of
 # the same function, 64 keep-alive connections (wrk); the p99 from
 # acceptance to result (GET /v1/invocations?status=succeeded); and the
-# group-commit trade-off: events/s against acknowledgement latency for
-# --events-commit-delay-ms 0, 1, 2, 5.
+# group-commit trade-off: events/s, fdatasyncs per accepted event
+# (stoa_queue_log_syncs_total) and acknowledgement latency for
+# --events-commit-delay-ms 0, 2, 5.
 #   bench/events/async_bench.sh [duration_s=10] [connections=64] [cpus=0,1]
 # Needs a release build. The gateway runs pinned to `cpus` with taskset.
 set -euo pipefail
@@ -93,11 +94,20 @@ acceptance_to_result
 stop_gateway
 
 echo
+metric() {  # name-with-labels → value from /metrics (0 if absent)
+  curl -sf "http://$gw/metrics" | awk -v m="$1" '$1==m {v=$2} END {print v+0}'
+}
 echo "group commit: events/s against acknowledgement latency (202 after fdatasync)"
-printf '%-10s %12s %10s %10s\n' delay_ms events/s ack_p50 ack_p99
-for delay in 0 1 2 5; do
+printf '%-10s %12s %14s %10s %10s\n' delay_ms events/s syncs/event ack_p50 ack_p99
+for delay in 0 2 5; do
   start_gateway "$delay"
+  sleep 0.5
+  s0=$(metric stoa_queue_log_syncs_total); a0=$(metric 'stoa_queue_events_total{outcome="accepted"}')
   run "async-delay-$delay" async >/dev/null
-  printf '%-10s %12s %10s %10s\n' "$delay" "$ok_rps" "$p50" "$p99"
+  sleep 0.5  # the counter is refreshed every 200 ms
+  s1=$(metric stoa_queue_log_syncs_total); a1=$(metric 'stoa_queue_events_total{outcome="accepted"}')
+  per=$(awk -v s0="$s0" -v s1="$s1" -v a0="$a0" -v a1="$a1" \
+    'BEGIN { a = a1 - a0; if (a > 0) printf "%.3f", (s1 - s0) / a; else print "-" }')
+  printf '%-10s %12s %14s %10s %10s\n' "$delay" "$ok_rps" "$per" "$p50" "$p99"
   stop_gateway
 done

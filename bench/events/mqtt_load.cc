@@ -57,7 +57,8 @@ class ImmediateQueue final : public EventQueue {
     for (const auto& listener : listeners_) listener(r);
   }
   std::optional<EventRecord> Get(const std::string&) const override { return std::nullopt; }
-  absl::Status Cancel(const std::string&) override { return absl::OkStatus(); }
+  void Cancel(const std::string&, CancelCallback done) override { done(absl::OkStatus()); }
+  void MarkDelivered(const std::string&) override {}
   Depth depth() const override { return {}; }
   std::vector<EventRecord> List(stoa::gateway::events::EventStatus, size_t) const override {
     return {};
@@ -102,7 +103,8 @@ struct Load {
         {.topic = absl::StrCat(flags.prefix, "/invoke/", flags.function, "/", id),
          .payload = flags.payload,
          .content_type = "application/json",
-         .correlation_data = ""});
+         .correlation_data = "",
+         .on_delivered = nullptr});
   }
 
   void OnResult(const std::string& topic) {

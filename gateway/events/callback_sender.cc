@@ -43,17 +43,22 @@ CallbackSender::CallbackSender(Options options) : options_(options) {
   thread_ = std::thread([this] { Loop(); });
 }
 
-CallbackSender::~CallbackSender() {
+CallbackSender::~CallbackSender() { Stop(); }
+
+void CallbackSender::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    queue_.clear();
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
-void CallbackSender::Send(std::string url, std::string id, std::string body) {
+void CallbackSender::Send(std::string url, std::string id, std::string body, Done done) {
   absl::MutexLock lock(&mu_);
-  queue_.push_back(Delivery{std::move(url), std::move(id), std::move(body), 0, absl::Now()});
+  if (stopping_) return;
+  queue_.push_back(
+      Delivery{std::move(url), std::move(id), std::move(body), 0, absl::Now(), std::move(done)});
 }
 
 void CallbackSender::Loop() {
@@ -78,10 +83,14 @@ void CallbackSender::Loop() {
       queue_.pop_front();
     }
     const int status = Post(d);
-    if (status >= 200 && status < 300) continue;
+    if (status >= 200 && status < 300) {
+      if (d.done) d.done();
+      continue;
+    }
     if (++d.attempts >= options_.max_attempts) {
       spdlog::warn("callback for {} to {}: giving up after {} attempts (last status {})", d.id,
                    d.url, d.attempts, status);
+      if (d.done) d.done();
       continue;
     }
     d.next = absl::Now() + std::min(absl::Seconds(30), absl::Milliseconds(500) * (1 << d.attempts));

@@ -7,15 +7,22 @@
 // timeout, another status) is retried with exponential backoff (0.5 s
 // doubling, at most 30 s apart) up to `max_attempts`, then given up and
 // logged. Plain http:// only: the REST layer refuses https:// callbacks.
-// Delivery is at-least-once while the gateway runs; callbacks pending when
-// it stops are not sent after a restart (the result stays readable by GET).
+//
+// `done` (optional) is called once, on the sender thread, when the delivery
+// ends: after a 2xx, or when it is given up after max_attempts. The event
+// queue records that (EventQueue::MarkDelivered); a delivery still pending
+// when the gateway stops or crashes never calls `done`, so the queue's
+// outbox hands it to the sender again after the restart. Delivery is thus
+// at-least-once across crashes: a receiver may get one result more than
+// once (Stoa-Invocation-Id tells them apart) and should be idempotent.
 //
 // Thread safety: Send may be called from any thread; one sender thread
 // delivers. Ownership: the destructor drops what is not yet delivered
-// and joins the thread.
+// (without calling `done`) and joins the thread.
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -36,13 +43,18 @@ class CallbackSender {
   CallbackSender(const CallbackSender&) = delete;
   CallbackSender& operator=(const CallbackSender&) = delete;
 
-  void Send(std::string url, std::string id, std::string body);
+  using Done = std::function<void()>;
+  void Send(std::string url, std::string id, std::string body, Done done = nullptr);
+  // Stops delivering and joins the thread (no `done` runs after it); later
+  // Sends are dropped. The destructor calls it.
+  void Stop();
 
  private:
   struct Delivery {
     std::string url, id, body;
     uint32_t attempts = 0;
     absl::Time next = absl::InfinitePast();
+    Done done;
   };
   void Loop();
   // The HTTP status of one POST, or 0 when it could not be made.

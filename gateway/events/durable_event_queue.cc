@@ -32,6 +32,10 @@ DurableEventQueue::DurableEventQueue(Options options, const ControlPlane& functi
                         .AddGauge("stoa_queue_oldest_age_seconds",
                                   "Age of the oldest event not yet finished.")
                         .Add({})),
+      syncs_counter_(metrics
+                         .AddCounter("stoa_queue_log_syncs_total",
+                                     "fdatasync calls of the event log (group commit).")
+                         .Add({})),
       outcomes_(metrics.AddCounter("stoa_queue_events_total", "Events by outcome.")) {
   std::random_device seed;
   id_salt_ = (static_cast<uint64_t>(seed()) << 32) ^ seed();
@@ -85,13 +89,20 @@ void DurableEventQueue::FinishReplay() {
       ++recovered_.requeued;
     }
     if (e.record.status == EventStatus::kQueued) queued_[e.seq] = e.record.id;
+    if (Final(e.record.status) && !e.record.delivered && !e.record.reply_to.empty()) {
+      undelivered_.emplace_back(e.seq, e.record);
+    }
     ++it;
   }
+  // In acceptance order: an ordered device's results go out in its order.
+  std::sort(undelivered_.begin(), undelivered_.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   recovered_.events = entries_.size();
   compacted_at_bytes_ = log_->bytes();
   if (recovered_.events > 0) {
-    spdlog::info("event queue: replayed {} events ({} queued, {} were running)", entries_.size(),
-                 queued_.size(), recovered_.requeued);
+    spdlog::info(
+        "event queue: replayed {} events ({} queued, {} were running, {} results to deliver)",
+        entries_.size(), queued_.size(), recovered_.requeued, undelivered_.size());
   }
 }
 
@@ -110,7 +121,26 @@ DurableEventQueue::~DurableEventQueue() {
 }
 
 void DurableEventQueue::Start() {
+  // The outbox: results finished before a crash whose delivery was never
+  // recorded go out again (listeners only queue them, so this is quick).
+  std::vector<std::pair<uint64_t, EventRecord>> undelivered = std::move(undelivered_);
+  undelivered_.clear();
+  for (const auto& [seq, record] : undelivered) {
+    for (const FinishedListener& listener : listeners_) listener(record);
+  }
   dispatcher_ = std::thread([this] { DispatchLoop(); });
+}
+
+void DurableEventQueue::MarkDelivered(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.finishing || it->second.record.delivered ||
+      !Final(it->second.record.status)) {
+    return;
+  }
+  it->second.record.delivered = true;
+  // Lost with a crash before it is durable: the result goes out once more.
+  log_->Append(LogRecord{RecordType::kState, EncodeDelivered(id)}, nullptr);
 }
 
 void DurableEventQueue::OnFinished(FinishedListener listener) {
@@ -253,24 +283,32 @@ std::optional<EventRecord> DurableEventQueue::Get(const std::string& id) const {
   return it->second.record;
 }
 
-absl::Status DurableEventQueue::Cancel(const std::string& id) {
-  EventRecord final_record;
+void DurableEventQueue::Cancel(const std::string& id, CancelCallback done) {
+  absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(id);
     if (it == entries_.end() || !it->second.durable) {
-      return absl::NotFoundError(absl::StrCat("no invocation '", id, "'"));
+      refused = absl::NotFoundError(absl::StrCat("no invocation '", id, "'"));
+    } else if (EventEntry& e = it->second; e.record.status != EventStatus::kQueued || e.finishing) {
+      refused = absl::FailedPreconditionError(absl::StrCat("invocation '", id, "' is ",
+                                                           EventStatusName(e.record.status),
+                                                           "; only a queued one can be cancelled"));
+    } else {
+      // Answered only once the cancelled state is durable: a crash after
+      // the caller hears "cancelled" must not run the event.
+      Finish(e, EventStatus::kFailed, "CANCELLED", "cancelled before it ran",
+             [this, done = std::move(done)](absl::Status durable) {
+               if (durable.ok()) Count("cancelled");
+               done(durable.ok()
+                        ? durable
+                        : absl::UnavailableError(absl::StrCat(
+                              "the cancellation could not be recorded: ", durable.message())));
+             });
+      return;
     }
-    EventEntry& e = it->second;
-    if (e.record.status != EventStatus::kQueued || e.finishing) {
-      return absl::FailedPreconditionError(absl::StrCat("invocation '", id, "' is ",
-                                                        EventStatusName(e.record.status),
-                                                        "; only a queued one can be cancelled"));
-    }
-    Finish(e, EventStatus::kFailed, "CANCELLED", "cancelled before it ran");
   }
-  Count("cancelled");
-  return absl::OkStatus();
+  done(refused);
 }
 
 std::vector<EventRecord> DurableEventQueue::List(EventStatus status, size_t limit) const {

@@ -25,6 +25,11 @@
 // `max_attempts`; anything else
 // fails the event at once. An event not finished by its TTL expires.
 //
+// Delivery (the outbox): a listener reports a result delivered with
+// MarkDelivered, a small record in the log; at Start, every finished event
+// with a reply_to and no such record is handed to the listeners again, so a
+// result reaches its MQTT topic or callback at least once across crashes.
+//
 // Crashes: replay rebuilds every event; those that were running are queued
 // again (at-least-once inside: a run whose final record was not yet durable
 // runs again), and since an event's final state is written once, its id
@@ -33,6 +38,7 @@
 // rewrites the live events into a new segment.
 //
 // Metrics: stoa_queue_depth, stoa_queue_bytes, stoa_queue_oldest_age_seconds,
+// stoa_queue_log_syncs_total (the log's fdatasyncs: group commit's effect),
 // stoa_queue_events_total{outcome=accepted|duplicate|rejected|succeeded|
 // failed|expired|cancelled|retried}.
 //
@@ -87,7 +93,8 @@ class DurableEventQueue final : public EventQueue {
 
   void Submit(EventSubmission submission, DurableCallback on_durable) override;
   std::optional<EventRecord> Get(const std::string& id) const override;
-  absl::Status Cancel(const std::string& id) override;
+  void Cancel(const std::string& id, CancelCallback done) override;
+  void MarkDelivered(const std::string& id) override;
   std::vector<EventRecord> List(EventStatus status, size_t limit) const override;
   void OnFinished(FinishedListener listener) override;
   Depth depth() const override;
@@ -131,9 +138,11 @@ class DurableEventQueue final : public EventQueue {
   void Run(EventEntry entry, std::optional<scheduler::Tier> forced);
   void RunDone(const std::string& id, const v1::FunctionSpec& spec, const InferRequest* infer,
                absl::StatusOr<DispatchResult> result);
-  // Records a final state, then (once durable) publishes it.
+  // Records a final state, then (once durable) publishes it and calls
+  // `then` (if any) with the write's status, outside mu_.
   void Finish(EventEntry& entry, EventStatus status, const std::string& code,
-              const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+              const std::string& message, CancelCallback then = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finished(const std::string& id, absl::Status durable);
   void Retry(EventEntry& entry, const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Count(const std::string& outcome);
@@ -163,9 +172,14 @@ class DurableEventQueue final : public EventQueue {
   uint64_t id_counter_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t id_salt_ = 0;
   std::vector<FinishedListener> listeners_;
+  // Finished on replay with a reply_to and no delivered marker: handed to
+  // the listeners again by Start (the outbox), in acceptance (seq) order.
+  std::vector<std::pair<uint64_t, EventRecord>> undelivered_;
   Recovered recovered_;
 
   common::metrics::GaugePtr depth_gauge_, bytes_gauge_, oldest_gauge_;
+  common::metrics::CounterPtr syncs_counter_;
+  uint64_t syncs_reported_ ABSL_GUARDED_BY(mu_) = 0;
   common::metrics::Family<common::metrics::Counter>& outcomes_;
   std::thread dispatcher_;
 };

@@ -197,7 +197,7 @@ void DurableEventQueue::Retry(EventEntry& e, const absl::Status& why) {
 }
 
 void DurableEventQueue::Finish(EventEntry& e, EventStatus status, const std::string& code,
-                               const std::string& message) {
+                               const std::string& message, CancelCallback then) {
   EventRecord final_record = e.record;
   final_record.status = status;
   final_record.finished_at = absl::Now();
@@ -209,7 +209,10 @@ void DurableEventQueue::Finish(EventEntry& e, EventStatus status, const std::str
   e.finishing = std::move(final_record);
   const std::string id = e.record.id;
   log_->Append(LogRecord{RecordType::kState, EncodeState(state)},
-               [this, id](absl::Status s) { Finished(id, s); });
+               [this, id, then = std::move(then)](absl::Status s) {
+                 Finished(id, s);
+                 if (then) then(s);
+               });
 }
 
 void DurableEventQueue::Finished(const std::string& id, absl::Status durable) {
@@ -270,6 +273,9 @@ void DurableEventQueue::Maintain() {
   depth_gauge_->Set(static_cast<double>(queued_.size() + running_));
   bytes_gauge_->Set(static_cast<double>(log_->bytes()));
   oldest_gauge_->Set(absl::ToDoubleSeconds(now - oldest));
+  const uint64_t syncs = log_->syncs();
+  syncs_counter_->Increment(static_cast<double>(syncs - syncs_reported_));
+  syncs_reported_ = syncs;
   MaybeCompact();
 }
 

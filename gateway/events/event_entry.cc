@@ -44,13 +44,19 @@ json StateJson(const EventEntry& e) {
               {"rb", Binary(r.result_body)},
               {"rct", r.result_content_type},
               {"ec", r.error_code},
-              {"em", r.error_message}};
+              {"em", r.error_message},
+              {"dlv", r.delivered}};
 }
 
 }  // namespace
 
 std::string EncodeState(const EventEntry& entry) {
   std::vector<uint8_t> out = json::to_cbor(StateJson(entry));
+  return std::string(out.begin(), out.end());
+}
+
+std::string EncodeDelivered(const std::string& id) {
+  std::vector<uint8_t> out = json::to_cbor(json{{"id", id}, {"dlv", true}});
   return std::string(out.begin(), out.end());
 }
 
@@ -99,6 +105,7 @@ absl::Status Apply(std::string_view payload, EventEntry& e) {
     str("rct", r.result_content_type);
     str("ec", r.error_code);
     str("em", r.error_message);
+    if (j.contains("dlv")) r.delivered = j["dlv"].get<bool>();
     str("fn", r.function);
     time("acc", r.accepted_at);
     time("exp", r.expires_at);

@@ -4,7 +4,9 @@
 //   EncodeAccepted  every field, the body included (the accepted record, and
 //                   what compaction writes: it restates the event whole).
 //   EncodeState     the fields a run changes (status, tier, attempts, times,
-//                   result, error).
+//                   result, error, delivered).
+//   EncodeDelivered the delivered marker of a finished event (its id and
+//                   "dlv": true only; the outbox, docs/events.md).
 //   Apply           decodes either into `entry` (only the fields present);
 //                   INVALID_ARGUMENT for a payload that is not such CBOR.
 //
@@ -40,6 +42,7 @@ struct EventEntry {
 
 std::string EncodeAccepted(const EventEntry& entry);
 std::string EncodeState(const EventEntry& entry);
+std::string EncodeDelivered(const std::string& id);
 absl::Status Apply(std::string_view payload, EventEntry& entry);
 // The id inside a payload ("" if it cannot be read).
 std::string PayloadId(std::string_view payload);

@@ -32,6 +32,10 @@ void AddEventFlags(CLI::App& app, EventFlags& flags) {
       ->capture_default_str();
 }
 
+EventService::~EventService() {
+  if (callbacks) callbacks->Stop();
+}
+
 absl::StatusOr<EventService> StartEvents(
     const EventFlags& flags, const std::string& data_dir, const common::RequestLimits& limits,
     const ControlPlane& functions, Invoker& invoker, common::metrics::Registry& metrics,
@@ -50,9 +54,12 @@ absl::StatusOr<EventService> StartEvents(
   if (!queue.ok()) return queue.status();
   service.callbacks = std::make_unique<CallbackSender>(CallbackSender::Options{});
   CallbackSender* sender = service.callbacks.get();
-  (*queue)->OnFinished([sender](const EventRecord& r) {
+  EventQueue* q = queue->get();
+  (*queue)->OnFinished([sender, q](const EventRecord& r) {
     if (r.origin.source != EventOrigin::Source::kHttp || r.reply_to.empty()) return;
-    sender->Send(r.reply_to, r.id, common::DumpJson(EventRecordJson(r)));
+    // `done` reaches the queue: ~EventService stops the sender first.
+    sender->Send(r.reply_to, r.id, common::DumpJson(EventRecordJson(r)),
+                 [q, id = r.id] { q->MarkDelivered(id); });
   });
   if (before_start) {
     absl::Status status = before_start(**queue);

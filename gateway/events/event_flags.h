@@ -14,8 +14,9 @@
 //   --no-events                 no queue: Prefer: respond-async is ignored
 //
 // Thread safety: call from main. Ownership: EventService owns the queue and
-// the sender; the queue is destroyed first (its last results still reach
-// the sender), and both before the Invoker and ControlPlane they use.
+// the sender; the sender stops first (a delivery it has not finished is
+// redelivered by the queue's outbox after a restart), the queue is
+// destroyed next, and both before the Invoker and ControlPlane they use.
 #pragma once
 
 #include <functional>
@@ -45,6 +46,13 @@ struct EventFlags {
 void AddEventFlags(CLI::App& app, EventFlags& flags);
 
 struct EventService {
+  EventService() = default;
+  EventService(EventService&&) = default;
+  EventService& operator=(EventService&&) = default;
+  // Stops the sender (its deliveries in flight report nothing, so they are
+  // sent again after a restart), then destroys the queue, then the sender.
+  ~EventService();
+
   std::unique_ptr<CallbackSender> callbacks;  // destroyed after the queue
   std::unique_ptr<DurableEventQueue> queue;
 };

@@ -19,13 +19,25 @@
 //   Get        the event's current record; nullopt when unknown (never
 //              accepted, or compacted after its retention).
 //   Cancel     a queued (not yet running) event becomes failed with
-//              CANCELLED; FAILED_PRECONDITION when it already runs or ran.
+//              CANCELLED; `done` is called once that state is durable (so a
+//              crash after the caller answers cannot run the event), from
+//              any thread and never under the queue's lock. Errors (given
+//              to `done`, at once): NOT_FOUND, FAILED_PRECONDITION when it
+//              already runs or ran; UNAVAILABLE when the state could not be
+//              written.
 //   List       records in a state (the dead letters: failed, expired).
-//   OnFinished registers a listener called once per event when it reaches
-//              a final state, after that state is durable (the MQTT bridge
-//              publishes results from it; the callback sender POSTs them).
-//              Listeners are added before Start and called from the queue's
-//              threads; they must not block for long.
+//   OnFinished registers a listener called when an event reaches a final
+//              state, after that state is durable (the MQTT bridge
+//              publishes results from it; the callback sender POSTs them),
+//              and again after a restart for every finished event with a
+//              reply_to whose delivery was not recorded (the outbox: at-
+//              least-once delivery across crashes). Listeners are added
+//              before Start and called from the queue's threads; they must
+//              not block for long.
+//   MarkDelivered  records (durably, in the log) that a finished event's
+//              result reached its reply_to (an MQTT PUBACK, a callback's
+//              2xx) or was given up; it is then not delivered again after a
+//              restart. Unknown or unfinished ids are ignored.
 //   depth      events queued or running, and the log's size on disk.
 //
 // Thread safety: every method may be called concurrently.
@@ -97,6 +109,8 @@ struct EventRecord {
   std::string reply_to;
   std::string correlation_data;
   absl::Time expires_at;  // accepted_at + the function's events.ttl_s
+  // The result reached reply_to (or was given up): not delivered again.
+  bool delivered = false;
 };
 
 class EventQueue {
@@ -110,7 +124,9 @@ class EventQueue {
 
   virtual void Submit(EventSubmission submission, DurableCallback on_durable) = 0;
   virtual std::optional<EventRecord> Get(const std::string& id) const = 0;
-  virtual absl::Status Cancel(const std::string& id) = 0;
+  using CancelCallback = std::function<void(absl::Status)>;
+  virtual void Cancel(const std::string& id, CancelCallback done) = 0;
+  virtual void MarkDelivered(const std::string& id) = 0;
   virtual std::vector<EventRecord> List(EventStatus status, size_t limit) const = 0;
   virtual void OnFinished(FinishedListener listener) = 0;
   // Queued and running events, and the log's bytes on disk.

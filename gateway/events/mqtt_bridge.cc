@@ -58,7 +58,7 @@ struct MqttBridge::Core {
                  const std::shared_ptr<Core>& self);
   void Defer(std::shared_ptr<Pending> pending);
   void Answer(const std::string& topic, const std::string& correlation, const std::string& body,
-              const std::string& content_type);
+              const std::string& content_type, std::function<void()> on_delivered = nullptr);
   void Acknowledge(AckToken token) {
     absl::MutexLock lock(&mu);
     if (session != nullptr) session->Acknowledge(token);
@@ -79,23 +79,29 @@ struct MqttBridge::Core {
 };
 
 void MqttBridge::Core::Answer(const std::string& topic, const std::string& correlation,
-                              const std::string& body, const std::string& content_type) {
+                              const std::string& body, const std::string& content_type,
+                              std::function<void()> on_delivered) {
   absl::MutexLock lock(&mu);
   if (session == nullptr || topic.empty()) return;
   session->Publish({.topic = topic,
                     .payload = body,
                     .content_type = content_type,
-                    .correlation_data = correlation});
+                    .correlation_data = correlation,
+                    .on_delivered = std::move(on_delivered)});
   published->Increment();
 }
 
 void MqttBridge::Core::PublishRecord(const EventRecord& r) {
   if (r.origin.source != EventOrigin::Source::kMqtt || r.reply_to.empty()) return;
+  // The broker's PUBACK is recorded in the queue's log, so that a restart
+  // publishes again only results the broker never acknowledged.
+  auto delivered = [queue = queue, id = r.id] { queue->MarkDelivered(id); };
   if (r.error_code.empty()) {
     Answer(r.reply_to, r.correlation_data, r.result_body,
-           r.result_content_type.empty() ? kJson : r.result_content_type);
+           r.result_content_type.empty() ? kJson : r.result_content_type, delivered);
   } else {
-    Answer(r.reply_to, r.correlation_data, ErrorBody(r.error_code, r.error_message), kJson);
+    Answer(r.reply_to, r.correlation_data, ErrorBody(r.error_code, r.error_message), kJson,
+           delivered);
   }
 }
 

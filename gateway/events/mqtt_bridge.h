@@ -22,6 +22,10 @@
 // reply_to with its correlation data: the body a synchronous call would have
 // returned with its content type, or the error object (application/json).
 // A redelivered request whose event already finished gets its result again.
+// When the broker acknowledges a result (PUBACK), the bridge records it with
+// EventQueue::MarkDelivered; results finished but never acknowledged before
+// a crash come back through OnFinished after the restart and are published
+// again (at-least-once: a device may see a result twice, same id and body).
 //
 // Metrics: stoa_mqtt_messages_total{outcome=accepted|duplicate|invalid|
 // rejected|deferred|result_published} and stoa_mqtt_connected (SetConnected).

@@ -60,8 +60,13 @@ struct MqttClient::Impl {
   std::string in;
   std::deque<std::string> out;
   bool writing = false;
-  std::map<uint16_t, mqtt::Publish> unacked;  // sent, awaiting PUBACK
-  std::deque<mqtt::Publish> waiting;          // not sent yet
+  // A result to publish and what to call on its PUBACK.
+  struct Outgoing {
+    mqtt::Publish publish;
+    std::function<void()> on_delivered;
+  };
+  std::map<uint16_t, Outgoing> unacked;  // sent, awaiting PUBACK
+  std::deque<Outgoing> waiting;          // not sent yet
   uint16_t next_packet_id = 1;
   uint16_t broker_receive_maximum = 65535;
   std::chrono::steady_clock::time_point last_rx;
@@ -113,11 +118,12 @@ void MqttClient::Impl::WriteNext() {
 void MqttClient::Impl::Flush() {
   while (up && !waiting.empty() && unacked.size() < broker_receive_maximum) {
     while (next_packet_id == 0 || unacked.contains(next_packet_id)) ++next_packet_id;
-    mqtt::Publish p = std::move(waiting.front());
+    Outgoing o = std::move(waiting.front());
     waiting.pop_front();
-    p.packet_id = next_packet_id++;
-    Enqueue(mqtt::EncodePublish(p));
-    unacked.emplace(p.packet_id, std::move(p));
+    o.publish.packet_id = next_packet_id++;
+    Enqueue(mqtt::EncodePublish(o.publish));
+    const uint16_t id = o.publish.packet_id;
+    unacked.emplace(id, std::move(o));
   }
 }
 
@@ -236,9 +242,9 @@ absl::Status MqttClient::Impl::Dispatch(mqtt::Frame frame) {
       }
       up = true;
       if (on_state) on_state(true);
-      for (auto& [id, p] : unacked) {
-        p.dup = true;
-        Enqueue(mqtt::EncodePublish(p));
+      for (auto& [id, o] : unacked) {
+        o.publish.dup = true;
+        Enqueue(mqtt::EncodePublish(o.publish));
       }
       Flush();
       return absl::OkStatus();
@@ -246,12 +252,17 @@ absl::Status MqttClient::Impl::Dispatch(mqtt::Frame frame) {
     case mqtt::kPuback: {
       absl::StatusOr<std::pair<uint16_t, uint8_t>> ack = mqtt::DecodePuback(frame.body);
       if (!ack.ok()) return ack.status();
+      auto it = unacked.find(ack->first);
       if (ack->second >= 0x80) {
         spdlog::warn("mqtt: broker refused a result on {}: {}",
-                     unacked.contains(ack->first) ? unacked[ack->first].topic : "?",
+                     it != unacked.end() ? it->second.publish.topic : "?",
                      mqtt::ReasonName(ack->second));
       }
-      unacked.erase(ack->first);
+      if (it != unacked.end()) {
+        std::function<void()> delivered = std::move(it->second.on_delivered);
+        unacked.erase(it);
+        if (delivered) delivered();
+      }
       Flush();
       return absl::OkStatus();
     }
@@ -393,16 +404,18 @@ void MqttClient::Acknowledge(AckToken token) {
 void MqttClient::Publish(MqttOutbound message) {
   Impl* d = impl_.get();
   asio::post(d->io, [d, m = std::move(message)]() mutable {
-    d->waiting.push_back(mqtt::Publish{.topic = std::move(m.topic),
-                                       .payload = std::move(m.payload),
-                                       .qos = 1,
-                                       .dup = false,
-                                       .retain = false,
-                                       .packet_id = 0,
-                                       .content_type = std::move(m.content_type),
-                                       .response_topic = "",
-                                       .correlation_data = std::move(m.correlation_data),
-                                       .user_properties = {}});
+    d->waiting.push_back(
+        Impl::Outgoing{.publish = mqtt::Publish{.topic = std::move(m.topic),
+                                                .payload = std::move(m.payload),
+                                                .qos = 1,
+                                                .dup = false,
+                                                .retain = false,
+                                                .packet_id = 0,
+                                                .content_type = std::move(m.content_type),
+                                                .response_topic = "",
+                                                .correlation_data = std::move(m.correlation_data),
+                                                .user_properties = {}},
+                       .on_delivered = std::move(m.on_delivered)});
     d->Flush();
   });
 }

@@ -8,7 +8,12 @@
 //                message on the new one, and it gets a token of its own.
 //   Publish      queues a QoS 1 message; it is sent while connected and
 //                resent after a reconnection until the broker acknowledges
-//                it (in memory only: lost if the process dies first).
+//                it (in memory only: lost if the process dies first; the
+//                event queue's outbox publishes it again after a restart).
+//                Its on_delivered, if set, is called once, on the session's
+//                I/O thread, when the broker's PUBACK arrives (whatever its
+//                reason code: a refusal is not retried either); never if the
+//                session stops first. It must not block.
 //   connected    whether a connection is up and subscribed now.
 //
 // Thread safety: every method may be called from any thread, including from
@@ -45,6 +50,7 @@ struct MqttOutbound {
   std::string payload;
   std::string content_type;
   std::string correlation_data;
+  std::function<void()> on_delivered;  // may be empty
 };
 
 class MqttSession {

@@ -165,5 +165,47 @@ TEST_F(EventsTest, EveryAcceptedEventFinishesOnceAcrossAGatewaySigkill) {
   EXPECT_THAT(metrics.body, HasSubstr("stoa_queue_depth"));
 }
 
+// DELETE answers only once the cancelled state is on disk: an ordered
+// cloud-only function, the cloud executor stopped (SIGSTOP) so a device's
+// first event hangs running and its second waits queued behind it; the
+// second is cancelled, the gateway SIGKILLed at once after the 200, the
+// executor resumed and the gateway restarted: the first event runs, the
+// cancelled one stays cancelled and never ran (attempts 0).
+TEST_F(EventsTest, ACancelledEventNeverRunsAfterACrashRightAfterTheAnswer) {
+  HttpClient client(gateway_->address());
+  Multipart reg = MakeRegistration(
+      R"({"name":"inorder","runtime":"onnx","tiers":["cloud"],"events":{"ordered":true}})",
+      DigitsModel());
+  ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  // Loaded on the cloud before it stops (a first run there).
+  ASSERT_EQ(client.Post("/v1/functions/inorder/invoke", request_, "application/json").status, 200);
+  ASSERT_EQ(kill(executor_->pid(), SIGSTOP), 0);
+  client.SetHeader("X-Device-Id", "dev-1");
+  HttpResult first = PostAsync(client, "/v1/functions/inorder/invoke", request_, "first");
+  ASSERT_EQ(first.status, 202) << first.body;
+  HttpResult second = PostAsync(client, "/v1/functions/inorder/invoke", request_, "second");
+  ASSERT_EQ(second.status, 202) << second.body;
+  const std::string first_id = json::parse(first.body)["id"];
+  const std::string second_id = json::parse(second.body)["id"];
+  HttpClient plain(gateway_->address());
+  HttpResult cancelled = plain.Delete("/v1/invocations/" + second_id);
+  gateway_->Signal(SIGKILL);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(json::parse(cancelled.body)["error"]["code"], "CANCELLED");
+  ASSERT_EQ(kill(executor_->pid(), SIGCONT), 0);
+  gateway_ = StartGateway(data_dir_, linkem_->address());
+  ASSERT_NE(gateway_, nullptr);
+  HttpClient after(gateway_->address());
+  HttpResult done = WaitFinished(after, first_id);
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(json::parse(done.body)["status"], "succeeded") << done.body;
+  HttpResult still = after.Get("/v1/invocations/" + second_id);
+  ASSERT_EQ(still.status, 200) << still.body;
+  json doc = json::parse(still.body);
+  EXPECT_EQ(doc["status"], "failed") << still.body;
+  EXPECT_EQ(doc["error"]["code"], "CANCELLED") << still.body;
+  EXPECT_EQ(doc["attempts"], 0) << "the cancelled event ran";
+}
+
 }  // namespace
 }  // namespace stoa::testing

@@ -254,19 +254,112 @@ TEST_F(DurableEventQueueTest, EventNotRunWithinItsTtlExpires) {
   EXPECT_EQ(queue_->Get(a->id)->status, EventStatus::kExpired);
 }
 
+absl::Status CancelSync(DurableEventQueue& queue, const std::string& id) {
+  std::promise<absl::Status> done;
+  queue.Cancel(id, [&](absl::Status s) { done.set_value(s); });
+  return done.get_future().get();
+}
+
+// Every byte of the log's segments as they are on disk now.
+std::string LogBytesOnDisk(const std::string& dir) {
+  std::string all;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    std::FILE* in = std::fopen(f.path().c_str(), "rb");
+    if (in == nullptr) continue;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, in)) > 0;) all.append(buf, n);
+    std::fclose(in);
+  }
+  return all;
+}
+
 TEST_F(DurableEventQueueTest, CancelQueuedOnly) {
   Open(/*start=*/false);
   auto a = Submit("echo", "x");
   ASSERT_TRUE(a.ok());
-  ASSERT_TRUE(queue_->Cancel(a->id).ok());
+  ASSERT_TRUE(CancelSync(*queue_, a->id).ok());
   EventRecord r = WaitFor(a->id, EventStatus::kFailed);
   EXPECT_EQ(r.error_code, "CANCELLED");
-  EXPECT_EQ(queue_->Cancel(a->id).code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(queue_->Cancel("ev-unknown").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(CancelSync(*queue_, a->id).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CancelSync(*queue_, "ev-unknown").code(), absl::StatusCode::kNotFound);
   Open();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_TRUE(invoker_.calls().empty());
   EXPECT_EQ(queue_->Get(a->id)->error_code, "CANCELLED");
+}
+
+// The answer to a cancel comes only once the cancelled state is in the
+// files (a long group-commit delay makes an early answer visible).
+TEST_F(DurableEventQueueTest, CancelAnswersOnlyOnceTheCancelledStateIsOnDisk) {
+  options_.commit_delay = absl::Milliseconds(200);
+  Open(/*start=*/false);
+  auto a = Submit("echo", "x");
+  ASSERT_TRUE(a.ok());
+  std::promise<std::string> on_disk;
+  queue_->Cancel(a->id, [&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    on_disk.set_value(LogBytesOnDisk(dir_));
+  });
+  EXPECT_NE(on_disk.get_future().get().find("CANCELLED"), std::string::npos);
+}
+
+// The outbox: a finished event with a reply_to whose delivery was never
+// recorded is handed to the listeners again after a restart; once
+// MarkDelivered, it is not (and the marker survives compaction's encoding).
+TEST_F(DurableEventQueueTest, UndeliveredResultsAreDeliveredAgainAfterARestart) {
+  std::vector<std::string> seen;
+  absl::Mutex mu;
+  auto listen = [&] {
+    queue_->OnFinished([&](const EventRecord& r) {
+      absl::MutexLock lock(&mu);
+      seen.push_back(r.id);
+    });
+  };
+  auto submit = [&](const std::string& body, const std::string& reply_to) {
+    EventSubmission s;
+    s.function = "echo";
+    s.body = body;
+    s.reply_to = reply_to;
+    std::promise<absl::StatusOr<Accepted>> done;
+    queue_->Submit(std::move(s), [&](absl::StatusOr<Accepted> a) { done.set_value(a); });
+    return done.get_future().get();
+  };
+  Open(/*start=*/false);
+  listen();
+  queue_->Start();
+  auto a = submit("a", "stoa/result/echo/a");
+  auto b = submit("b", "stoa/result/echo/b");
+  auto c = submit("c", "");  // nowhere to deliver
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  for (const auto* x : {&a, &b, &c}) WaitFor((*x)->id, EventStatus::kSucceeded);
+  queue_->MarkDelivered(b->id);
+  EXPECT_TRUE(queue_->Get(b->id)->delivered);
+  Open(/*start=*/false);  // a crash after a's result, before its delivery
+  {
+    absl::MutexLock lock(&mu);
+    seen.clear();
+  }
+  listen();
+  queue_->Start();
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(seen, std::vector<std::string>{a->id});
+  }
+  EXPECT_EQ(queue_->Get(a->id)->result_body, "a");
+  queue_->MarkDelivered(a->id);
+  Open(/*start=*/false);
+  listen();
+  queue_->Start();
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(seen, std::vector<std::string>{a->id}) << "delivered again after MarkDelivered";
+  }
+  EXPECT_EQ(invoker_.calls().size(), 3u) << "an event ran again";
+  EventEntry compacted;
+  compacted.record = *queue_->Get(a->id);
+  EventEntry back;
+  ASSERT_TRUE(Apply(EncodeAccepted(compacted), back).ok());
+  EXPECT_TRUE(back.record.delivered);
 }
 
 }  // namespace

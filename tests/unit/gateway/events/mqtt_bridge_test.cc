@@ -91,6 +91,12 @@ TEST_F(MqttBridgeTest, AcknowledgesOnlyOnceDurableThenPublishesTheResult) {
   EXPECT_EQ(nlohmann::json::parse(result.payload)["echo"], "{\"x\":1}");
   EXPECT_NE(Metrics().find("stoa_mqtt_messages_total{outcome=\"accepted\"} 1"), std::string::npos)
       << Metrics();
+  // The broker's PUBACK of the result is recorded in the queue (the outbox);
+  // before it, nothing is.
+  EXPECT_TRUE(queue_.delivered().empty());
+  ASSERT_TRUE(result.on_delivered);
+  result.on_delivered();
+  EXPECT_EQ(queue_.delivered(), (std::map<std::string, int>{{"ev1", 1}}));
 }
 
 TEST_F(MqttBridgeTest, UsesTheResponseTopicCorrelationDataAndDeviceId) {

@@ -100,8 +100,17 @@ class MqttFakeEventQueue final : public EventQueue {
     if (it == records_.end()) return std::nullopt;
     return it->second;
   }
-  absl::Status Cancel(const std::string&) override {
-    return absl::UnimplementedError("not in the fake");
+  void Cancel(const std::string&, CancelCallback done) override {
+    done(absl::UnimplementedError("not in the fake"));
+  }
+  void MarkDelivered(const std::string& id) override {
+    absl::MutexLock lock(&mu_);
+    ++delivered_[id];
+  }
+  // How many times MarkDelivered was called per event id.
+  std::map<std::string, int> delivered() const {
+    absl::MutexLock lock(&mu_);
+    return delivered_;
   }
   std::vector<EventRecord> List(EventStatus, size_t) const override { return {}; }
   Depth depth() const override { return {}; }
@@ -207,6 +216,7 @@ class MqttFakeEventQueue final : public EventQueue {
   std::map<std::string, EventRecord> records_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> bodies_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> runs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> delivered_ ABSL_GUARDED_BY(mu_);
   std::vector<EventSubmission> submissions_ ABSL_GUARDED_BY(mu_);
   std::vector<FinishedListener> listeners_ ABSL_GUARDED_BY(mu_);
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
