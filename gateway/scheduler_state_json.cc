@@ -13,7 +13,7 @@ using Json = nlohmann::json;
 using scheduler::FunctionSnapshot;
 using scheduler::FunctionTierSnapshot;
 using scheduler::kAllTerms;
-using scheduler::kAllTiers;
+using scheduler::AllTiers;
 using scheduler::TierIndex;
 using scheduler::TierName;
 
@@ -77,7 +77,7 @@ Json FunctionJson(const FunctionSnapshot& fn) {
                      {"correct", ok},
                      {"ratio", n > 0 ? Json(double(ok) / double(n)) : Json(nullptr)},
                      {"regret_ms", fn.accuracy.regret_ms}};
-  for (scheduler::Tier t : kAllTiers) {
+  for (scheduler::Tier t : AllTiers()) {
     out[std::string(TierName(t))] = FunctionTierJson(fn.tiers[TierIndex(t)]);
   }
   return out;
@@ -89,7 +89,7 @@ std::string SchedulerStateJson(const scheduler::SchedulerSnapshot& snapshot) {
   Json doc;
   doc["policy"] = PolicyJson(snapshot.policy);
   Json tiers = Json::object();
-  for (scheduler::Tier t : kAllTiers) {
+  for (scheduler::Tier t : AllTiers()) {
     tiers[std::string(TierName(t))] = TierJson(snapshot.tiers[TierIndex(t)]);
   }
   doc["tiers"] = std::move(tiers);

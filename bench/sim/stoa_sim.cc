@@ -48,7 +48,7 @@
 namespace stoa::sim {
 namespace {
 
-using scheduler::kAllTiers;
+using scheduler::AllTiers;
 using scheduler::kNumTiers;
 using scheduler::Tier;
 using scheduler::TierIndex;
@@ -77,7 +77,7 @@ std::vector<LinkProbe> GenerateProbes(const Scenario& s, double interval_ms, uin
   for (double t = 0; t < s.duration_s; t += interval_ms / 1000.0) {
     LinkProbe p{t, {}};
     Conditions c = s.at(t);
-    for (Tier tier : kAllTiers) {
+    for (Tier tier : AllTiers()) {
       const TierConditions& tc = c.tier[TierIndex(tier)];
       p.queue_depth[TierIndex(tier)] = tc.queue_depth;
       p.rtt_ms[TierIndex(tier)] = tc.rtt_ms > 0 || tc.mbps > 0
@@ -98,7 +98,7 @@ std::vector<Request> Generate(const Scenario& s, uint64_t seed) {
     r.t_s = i / s.rate_per_s;
     r.kb = s.small_only ? DrawSmallKb(gen) : DrawRequestKb(gen);
     Conditions c = s.at(r.t_s);
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       const TierConditions& tc = c.tier[TierIndex(t)];
       r.warm[TierIndex(t)] = Realize(tc, r.kb, kResponseKb, true, gen);
       r.load_ms[TierIndex(t)] = Realize(tc, r.kb, kResponseKb, false, gen).load_ms;
@@ -148,7 +148,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     for (; next_probe < probes.size() && probes[next_probe].t_s <= r.t_s; ++next_probe) {
       const LinkProbe& p = probes[next_probe];
       clock.SetMicros(static_cast<int64_t>(p.t_s * 1e6));
-      for (Tier t : kAllTiers) {
+      for (Tier t : AllTiers()) {
         if (!std::isfinite(p.rtt_ms[TierIndex(t)])) continue;
         sched.ObserveLink(t, true, p.rtt_ms[TierIndex(t)]);
         reported_depth[TierIndex(t)] = static_cast<uint32_t>(p.queue_depth[TierIndex(t)]);
@@ -158,7 +158,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     std::array<double, kNumTiers> actual{};
     double best = std::numeric_limits<double>::infinity();
     Tier best_tier = Tier::kEdge;
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       int i = TierIndex(t);
       actual[i] = r.warm[i].Total();
       if (actual[i] < best) {
@@ -170,7 +170,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     if (policy) {
       scheduler::Features f;
       f.request_bytes = static_cast<uint64_t>(r.kb * 1000);
-      for (Tier t : kAllTiers) {
+      for (Tier t : AllTiers()) {
         if (loaded[TierIndex(t)]) f.warm.Add(t);
         f.queue_depth[TierIndex(t)] = reported_depth[TierIndex(t)];
       }
@@ -203,7 +203,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     // A hedge answers with the first of its two runs; the loser is
     // cancelled and never observed.
     Tier answered = decision.tier;
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       if (decision.hedge.Contains(t) && actual[TierIndex(t)] < actual[TierIndex(answered)]) {
         answered = t;
       }
@@ -218,7 +218,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     std::array<double, kNumTiers> compared;
     compared.fill(std::numeric_limits<double>::quiet_NaN());
     compared[TierIndex(answered)] = actual[TierIndex(answered)];
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       if (!decision.shadow.Contains(t)) continue;
       scheduler::Decision d(t, scheduler::Reason::kShadow);
       d.trace_id = decision.trace_id;

@@ -49,7 +49,7 @@ class DispatcherCancelTest : public ::testing::Test {
     dispatcher_ =
         std::make_unique<Dispatcher>(std::move(executors), scheduler_, clock_, metrics_, o);
     // Warm on both tiers, so the runs below reach their executors.
-    for (Tier t : scheduler::kAllTiers) ASSERT_TRUE(Start(t, nullptr).get().ok());
+    for (Tier t : scheduler::AllTiers()) ASSERT_TRUE(Start(t, nullptr).get().ok());
   }
 
   void TearDown() override {
