@@ -6,10 +6,16 @@
 // the pool loads the function only on the member that runs it.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -21,6 +27,8 @@
 #include "nlohmann/json.hpp"
 #include "tests/integration/harness.h"
 #include "tests/integration/tls_harness.h"
+
+extern char** environ;
 
 namespace stoa::testing {
 namespace {
@@ -64,6 +72,61 @@ bool LoadedThere(const std::string& metrics_address, const std::string& function
   }
   return false;
 }
+
+// stoa-linkem with its two stdout lines read (as in linkem_test.cc: the
+// harness reads only one).
+class Linkem {
+ public:
+  explicit Linkem(std::vector<std::string> args) {
+    args.insert(args.begin(), BinaryPath("stoa-linkem"));
+    args.insert(args.end(), {"--control", "127.0.0.1:0", "--log-level", "warn"});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (pid_ > 0 && std::count(out.begin(), out.end(), '\n') < 2 &&
+           std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fds[0], POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      char buf[256];
+      ssize_t n = read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, n);
+    }
+    close(fds[0]);
+    size_t first = out.find('\n');
+    if (first == std::string::npos || out.find('\n', first + 1) == std::string::npos) {
+      ADD_FAILURE() << "stoa-linkem did not print two lines: '" << out << "'";
+      return;
+    }
+    address_ = out.substr(out.rfind(" on ", first) + 4, first - out.rfind(" on ", first) - 4);
+    std::string second = out.substr(first + 1, out.find('\n', first + 1) - first - 1);
+    control_ = second.substr(second.rfind(' ') + 1);
+  }
+  ~Linkem() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  const std::string& address() const { return address_; }
+  const std::string& control() const { return control_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string address_, control_;
+};
 
 class TargetsTest : public ::testing::Test {
  protected:
@@ -141,6 +204,49 @@ TEST_F(TargetsTest, ForcedTargetsHeadersMetricsStateAndOnDemandLoads) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_THAT(r.Header("x-stoa-target"), ::testing::AnyOf("edge", "cloud-cpu", "cloud-b"));
   }
+}
+
+// Two cloud targets, each behind its own emulated link (no edge): "near"
+// starts fast and "far" 25 ms away, so the predictive policy places on
+// near; then near's link goes to 60 ms and traffic moves to far.
+TEST(TargetsSlowLinkTest, TrafficMovesOffATargetThatBecomesSlow) {
+  auto near_exec = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0"});
+  auto far_exec = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0"});
+  ASSERT_NE(near_exec, nullptr);
+  ASSERT_NE(far_exec, nullptr);
+  Linkem near_link({"--listen", "127.0.0.1:0", "--upstream", near_exec->address()});
+  Linkem far_link(
+      {"--listen", "127.0.0.1:0", "--upstream", far_exec->address(), "--delay-ms", "25"});
+  ASSERT_FALSE(near_link.address().empty());
+  ASSERT_FALSE(far_link.address().empty());
+  auto gateway =
+      Process::Start(BinaryPath("stoa-gateway"),
+                     {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("targets-slow"),
+                      "--edge", "none", "--status-interval-ms", "100", "--target",
+                      absl::StrCat("near=cloud:cpu:", near_link.address()), "--target",
+                      absl::StrCat("far=cloud:cpu:", far_link.address())});
+  ASSERT_NE(gateway, nullptr);
+  HttpClient client(gateway->address());
+  std::string model = ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx"));
+  Multipart reg = MakeRegistration(
+      R"({"name":"digits","runtime":"onnx","tiers":["cloud"],"limits":{"timeout_ms":5000}})",
+      model);
+  ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  auto count_on = [&](int n, const std::string& target) {
+    int on = 0;
+    for (int i = 0; i < n; ++i) {
+      HttpResult r = client.Post("/v1/functions/digits/invoke", OneImage());
+      EXPECT_EQ(r.status, 200) << r.body;
+      on += r.Header("x-stoa-target") == target;
+    }
+    return on;
+  };
+  count_on(30, "near");  // both measured and warm
+  EXPECT_GE(count_on(20, "near"), 17);
+  HttpClient control(near_link.control());
+  ASSERT_EQ(control.Put("/link", R"({"delay_ms": 60})").status, 200);
+  count_on(40, "far");  // adapting
+  EXPECT_GE(count_on(20, "far"), 17);
 }
 
 TEST(TargetFlagsTest, BadTargetSpecsExitTwoNamingTheFlag) {
