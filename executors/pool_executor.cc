@@ -205,6 +205,22 @@ void PoolExecutor::LoadThenRun(std::shared_ptr<Attempt> attempt, int i,
 }
 
 void PoolExecutor::Run(std::shared_ptr<Attempt> attempt, int i) {
+  // Also reached from a load's callback: the same guard as Try's.
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      attempt->done(absl::UnavailableError(absl::StrCat(Describe(), " is shutting down")));
+      return;
+    }
+    ++starting_;
+  }
+  struct Started {
+    PoolExecutor* pool;
+    ~Started() {
+      absl::MutexLock lock(&pool->mu_);
+      --pool->starting_;
+    }
+  } started{this};
   health_.CallStarted(i);
   members_[i]->Invoke(
       attempt->request,

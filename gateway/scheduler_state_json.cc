@@ -10,10 +10,10 @@ namespace stoa::gateway {
 namespace {
 
 using Json = nlohmann::json;
+using scheduler::AllTiers;
 using scheduler::FunctionSnapshot;
 using scheduler::FunctionTierSnapshot;
 using scheduler::kAllTerms;
-using scheduler::AllTiers;
 using scheduler::TierIndex;
 using scheduler::TierName;
 
@@ -90,7 +90,11 @@ std::string SchedulerStateJson(const scheduler::SchedulerSnapshot& snapshot) {
   doc["policy"] = PolicyJson(snapshot.policy);
   Json tiers = Json::object();
   for (scheduler::Tier t : AllTiers()) {
-    tiers[std::string(TierName(t))] = TierJson(snapshot.tiers[TierIndex(t)]);
+    Json tier = TierJson(snapshot.tiers[TierIndex(t)]);
+    // What the target is: its tier and device class (scheduler/tier.h).
+    tier["tier"] = std::string(scheduler::TierClassName(t));
+    tier["device"] = std::string(scheduler::DeviceClassText(scheduler::Targets().at(t).device));
+    tiers[std::string(TierName(t))] = std::move(tier);
   }
   doc["tiers"] = std::move(tiers);
   Json functions = Json::object();
