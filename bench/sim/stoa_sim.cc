@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "bench/sim/phase_report.h"
 #include "bench/sim/scenarios.h"
 #include "common/clock.h"
@@ -306,13 +307,19 @@ int Main(int argc, char** argv) {
   for (const Scenario& s : AllScenarios()) {
     if (args.only != "all" && args.only != s.name) continue;
     found = true;
+    scheduler::InstallTargets(s.targets.empty() ? scheduler::TargetTable::Default()
+                                                : *scheduler::TargetTable::Make(s.targets));
+    std::string names;
+    for (Tier t : AllTiers())
+      absl::StrAppend(&names, names.empty() ? "" : "/", std::string(scheduler::TierName(t)));
     std::vector<Request> requests = Generate(s, args.seed);
     std::vector<LinkProbe> probes = GenerateProbes(s, args.probe_interval_ms, args.seed);
     std::printf("\n## %s: %s (%zu requests)\n\n", s.name.c_str(), s.description.c_str(),
                 requests.size());
     std::printf(
         "| policy | accuracy | mean regret ms | mean ms | p50 ms | p95 ms | vs oracle "
-        "(mean) | edge/cloud |\n|---|---|---|---|---|---|---|---|\n");
+        "(mean) | %s |\n|---|---|---|---|---|---|---|---|\n",
+        names.c_str());
     std::unique_ptr<scheduler::DecisionTrace> trace;
     if (!args.trace_file.empty()) {
       auto opened = scheduler::DecisionTrace::Open(args.trace_file, 0);
@@ -337,9 +344,13 @@ int Main(int argc, char** argv) {
                          is_predictive ? trace.get() : nullptr)
                    : oracle;
       if (is_predictive) predictive = r;
-      std::printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.1f | %+.1f %% | %d/%d |\n",
+      std::string placed;
+      for (Tier t : AllTiers()) {
+        absl::StrAppend(&placed, placed.empty() ? "" : "/", r.placed[TierIndex(t)]);
+      }
+      std::printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.1f | %+.1f %% | %s |\n",
                   r.policy.c_str(), 100 * r.accuracy, r.mean_regret_ms, r.mean_ms, r.p50_ms,
-                  r.p95_ms, 100 * (r.mean_ms / oracle.mean_ms - 1), r.placed[0], r.placed[1]);
+                  r.p95_ms, 100 * (r.mean_ms / oracle.mean_ms - 1), placed.c_str());
     }
     if (args.phases && !s.phases.empty()) PrintPhases(s, predictive);
   }
