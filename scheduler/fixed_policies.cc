@@ -29,14 +29,16 @@ Choice FixedTierPolicy::Choose(const PolicyInput& in) {
   const TierSet mine = in.allowed.Intersect(Targets().OfClass(tier_));
   if (mine.Empty()) return {FirstAllowed(in), Reason::kFailover, false};
   const TierSet open = mine.Intersect(in.available);
+  const TierSet candidates = open.Empty() ? mine : open;
+  // Several targets of the tier: each is tried once (unless its first
+  // request is on its way), then the one predicted fastest.
   std::optional<Tier> best;
   for (Tier t : AllTiers()) {
-    if (!(open.Empty() ? mine : open).Contains(t)) continue;
+    if (!candidates.Contains(t)) continue;
     const Prediction& p = in.predictions[TierIndex(t)];
-    if (!best) {
-      best = t;
-    } else if (p.measured && (!in.predictions[TierIndex(*best)].measured ||
-                              p.ms < in.predictions[TierIndex(*best)].ms)) {
+    if (!p.measured && !in.first_pending.Contains(t)) return {t, Reason::kPolicy, false};
+    if (!best || (p.measured && (!in.predictions[TierIndex(*best)].measured ||
+                                 p.ms < in.predictions[TierIndex(*best)].ms))) {
       best = t;
     }
   }

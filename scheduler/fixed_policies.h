@@ -10,8 +10,9 @@ namespace stoa::scheduler {
 
 // edge_only / cloud_only: always a target of `tier` (edge or cloud), reason
 // policy, no failover when its circuit is open. With several targets of
-// that tier: the available one predicted fastest (the first available while
-// none is measured; the first allowed when none is available). If the
+// that tier: an unmeasured one first (each is tried once), then the one
+// predicted fastest; among the available ones, or the allowed ones when
+// none is available. If the
 // function allows no target of that tier, the first allowed target is used
 // with reason failover.
 class FixedTierPolicy final : public PlacementPolicy {
