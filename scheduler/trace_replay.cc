@@ -399,20 +399,30 @@ ReplayScore Replay(const Trace& trace, const PolicyConfig& policy, std::optional
 }
 
 std::string FormatScores(const std::vector<ReplayScore>& scores) {
-  std::string out =
+  // Placements per target, named as the trace named them ("edge/cloud").
+  std::string names;
+  for (Tier t : AllTiers())
+    absl::StrAppend(&names, names.empty() ? "" : "/", std::string(TierName(t)));
+  std::string out = absl::StrCat(
       "| policy | decisions | scored | accuracy | mean regret ms | regret | mean ms | "
-      "same tier as live | scored from samples / model | edge/cloud | accuracy (sampled) |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "same tier as live | scored from samples / model | ",
+      names,
+      " | accuracy (sampled) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const ReplayScore& s : scores) {
     const double n = s.scored ? static_cast<double>(s.scored) : 1.0;
+    std::string placed;
+    for (Tier t : AllTiers()) {
+      absl::StrAppend(&placed, placed.empty() ? "" : "/", s.placed[TierIndex(t)]);
+    }
     absl::StrAppendFormat(
         &out,
-        "| %s | %d | %d | %.1f %% | %.2f | %+.1f %% | %.2f | %.1f %% | %d / %d | %d/%d | "
+        "| %s | %d | %d | %.1f %% | %.2f | %+.1f %% | %.2f | %.1f %% | %d / %d | %s | "
         "%.1f %% of %d |\n",
         s.policy, s.decisions, s.scored, 100 * s.Accuracy(), s.regret_ms / n, s.RegretPct(),
         s.latency_ms / n, s.decisions ? 100.0 * s.agree / s.decisions : 0.0, s.from_samples,
-        s.modelled, s.placed[0], s.placed[1],
-        s.all_sampled ? 100.0 * s.all_sampled_correct / s.all_sampled : 0.0, s.all_sampled);
+        s.modelled, placed, s.all_sampled ? 100.0 * s.all_sampled_correct / s.all_sampled : 0.0,
+        s.all_sampled);
   }
   return out;
 }
