@@ -18,6 +18,8 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* 
     app.add_option("--config")->description("YAML file whose keys are flag names");
   }
   for (CLI::Option* option : app.get_options()) {
+    // Repeatable options (declared TakeAll) keep every value.
+    if (option->get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll) continue;
     option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
   std::vector<const char*> args;

@@ -4,8 +4,10 @@
 // Per member: calls of the pool in flight on it, a down mark (set when it
 // answered UNAVAILABLE, until `now + down_us`; cleared by any successful
 // answer), the last error that marked it down, and the queue depth of its
-// last GetStatus answer. Time comes from the injected Clock, so tests move
-// past a down mark without sleeping.
+// last GetStatus answer, and what the pool predicts from: a moving average
+// of its service time (queue + exec of its answers) and of its load time
+// (a function loaded there on first use). Time comes from the injected
+// Clock, so tests move past a down mark without sleeping.
 //
 // Thread safety: every method may be called concurrently. The routing reads
 // (IsUp, InFlight) are lock-free; the last error is under a mutex.
@@ -32,6 +34,8 @@ struct MemberStatus {
   int64_t down_until_us = 0;  // Clock time the down mark ends; 0 when not down
   int in_flight = 0;
   int64_t queue_depth = -1;  // from its last GetStatus answer; -1 before one
+  double service_ms = 0.0;   // mean service time of its answers; 0 before one
+  double load_ms = 0.0;      // mean load time of functions there; 0 before one
   std::string last_error;    // what last marked it down; "" when never
 };
 
@@ -57,6 +61,16 @@ class MemberHealth {
   void CallEnded(size_t i);
   int InFlight(size_t i) const;
 
+  // A call on member `i` was served in `us` (queue + exec).
+  void RecordService(size_t i, double us);
+  // A function took `us` to load on member `i`.
+  void RecordLoad(size_t i, double us);
+  // The latency a call sent to member `i` now is predicted to see, µs: the
+  // calls in flight there and this one, each at its mean service time (the
+  // first other member's before it answered; 1 ms before any), plus a load at its mean load time
+  // (else the pool's) when the function is not `warm` there.
+  double PredictUs(size_t i, bool warm) const;
+
   std::vector<MemberStatus> Snapshot() const;
 
  private:
@@ -64,6 +78,8 @@ class MemberHealth {
     std::atomic<int> in_flight{0};
     std::atomic<int64_t> down_until_us{0};
     std::atomic<int64_t> queue_depth{-1};
+    std::atomic<double> service_us{0.0};
+    std::atomic<double> load_us{0.0};
   };
 
   const size_t size_;

@@ -58,10 +58,13 @@ absl::Status FirstError(const std::vector<absl::StatusOr<Response>>& results) {
 
 struct PoolExecutor::Attempt {
   v1::InvokeRequest request;
+  std::string key;
   InvokeCallback done;
   CancelSignalPtr cancel;
   std::vector<bool> tried;
   absl::Status last_error;
+  uint64_t load_us = 0;  // on-demand loads on the way
+  bool reloaded = false;
 };
 
 PoolExecutor::PoolExecutor(std::vector<ExecutorPtr> members, Options options,
@@ -92,22 +95,41 @@ std::vector<MemberStatus> PoolExecutor::Members() const {
   return out;
 }
 
-int PoolExecutor::Pick(const std::vector<bool>& tried) {
+std::optional<v1::LoadFunctionRequest> PoolExecutor::NeedsLoad(const std::string& key, size_t i) {
+  absl::MutexLock lock(&known_mu_);
+  auto it = known_.find(key);
+  if (it == known_.end() || it->second.warm[i]) return std::nullopt;
+  return it->second.load;
+}
+
+void PoolExecutor::SetWarm(const std::string& key, size_t i, bool warm) {
+  absl::MutexLock lock(&known_mu_);
+  auto it = known_.find(key);
+  if (it != known_.end()) it->second.warm[i] = warm;
+}
+
+int PoolExecutor::Pick(const std::vector<bool>& tried, const std::string& key) {
   const int64_t now = health_.NowMicros();
   const size_t n = members_.size();
+  std::vector<bool> warm(n, true);
+  {
+    absl::MutexLock lock(&known_mu_);
+    if (auto it = known_.find(key); it != known_.end()) warm = it->second.warm;
+  }
   const size_t start = next_.fetch_add(1, std::memory_order_relaxed) % n;
   int best = -1;
-  int best_load = std::numeric_limits<int>::max();
+  double best_us = std::numeric_limits<double>::infinity();
   bool best_down = true;
   for (size_t k = 0; k < n; ++k) {
     const size_t i = (start + k) % n;
     if (tried[i]) continue;
     const bool down = !health_.IsUp(i, now);
-    const int load = health_.InFlight(i);
-    // Up members first; among them the least loaded; the rotation breaks ties.
-    if (best < 0 || (best_down && !down) || (down == best_down && load < best_load)) {
+    const double us = health_.PredictUs(i, warm[i]);
+    // Up members first; among them the lowest prediction; the rotation
+    // breaks ties.
+    if (best < 0 || (best_down && !down) || (down == best_down && us < best_us)) {
       best = static_cast<int>(i);
-      best_load = load;
+      best_us = us;
       best_down = down;
     }
   }
@@ -116,6 +138,7 @@ int PoolExecutor::Pick(const std::vector<bool>& tried) {
 
 void PoolExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) {
   auto attempt = std::make_shared<Attempt>();
+  attempt->key = KeyOf(request.function(), request.sha256());
   attempt->request = std::move(request);
   attempt->done = std::move(done);
   attempt->cancel = std::move(cancel);
@@ -139,7 +162,7 @@ void PoolExecutor::Try(std::shared_ptr<Attempt> attempt) {
       --pool->starting_;
     }
   } started{this};
-  const int i = Pick(attempt->tried);
+  const int i = Pick(attempt->tried, attempt->key);
   if (i < 0) {
     attempt->done(absl::UnavailableError(
         absl::StrCat("every member of ", Describe(),
@@ -147,20 +170,78 @@ void PoolExecutor::Try(std::shared_ptr<Attempt> attempt) {
     return;
   }
   attempt->tried[i] = true;
+  if (auto load = NeedsLoad(attempt->key, i)) return LoadThenRun(attempt, i, *std::move(load));
+  Run(std::move(attempt), i);
+}
+
+void PoolExecutor::LoadThenRun(std::shared_ptr<Attempt> attempt, int i,
+                               v1::LoadFunctionRequest load) {
+  const int64_t start = health_.NowMicros();
+  health_.CallStarted(i);
+  members_[i]->LoadFunction(
+      std::move(load), [this, attempt, i, start](absl::StatusOr<v1::LoadFunctionResponse> r) {
+        health_.CallEnded(i);
+        if (r.ok()) {
+          const uint64_t us =
+              r->load_us() > 0
+                  ? r->load_us()
+                  : static_cast<uint64_t>(std::max<int64_t>(0, health_.NowMicros() - start));
+          if (!r->already_loaded()) {
+            attempt->load_us += std::max<uint64_t>(1, us);
+            health_.RecordLoad(i, static_cast<double>(us));
+          }
+          SetWarm(attempt->key, i, true);
+          return Run(attempt, i);
+        }
+        if (absl::IsUnavailable(r.status()) && !(attempt->cancel && attempt->cancel->cancelled())) {
+          health_.MarkDown(i, r.status());
+          attempt->last_error = r.status();
+          return Try(attempt);
+        }
+        attempt->done(absl::Status(
+            r.status().code(),
+            absl::StrCat("loading on ", members_[i]->Describe(), ": ", r.status().message())));
+      });
+}
+
+void PoolExecutor::Run(std::shared_ptr<Attempt> attempt, int i) {
+  // Also reached from a load's callback: the same guard as Try's.
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      attempt->done(absl::UnavailableError(absl::StrCat(Describe(), " is shutting down")));
+      return;
+    }
+    ++starting_;
+  }
+  struct Started {
+    PoolExecutor* pool;
+    ~Started() {
+      absl::MutexLock lock(&pool->mu_);
+      --pool->starting_;
+    }
+  } started{this};
   health_.CallStarted(i);
   members_[i]->Invoke(
       attempt->request,
       [this, attempt, i](absl::StatusOr<v1::InvokeResponse> result) mutable {
         health_.CallEnded(i);
+        const bool cancelled = attempt->cancel && attempt->cancel->cancelled();
         if (absl::IsUnavailable(result.status())) {
           health_.MarkDown(i, result.status());
           attempt->last_error = result.status();
-          if (!(attempt->cancel && attempt->cancel->cancelled())) {
-            Try(std::move(attempt));
-            return;
+          if (!cancelled) return Try(std::move(attempt));
+        } else if (absl::IsNotFound(result.status()) && !attempt->reloaded && !cancelled) {
+          // The member lost a function the pool knows (it restarted): load it again, once.
+          SetWarm(attempt->key, i, false);
+          if (auto load = NeedsLoad(attempt->key, i)) {
+            attempt->reloaded = true;
+            return LoadThenRun(std::move(attempt), i, *std::move(load));
           }
         } else if (result.ok()) {
           health_.MarkUp(i);
+          health_.RecordService(i, static_cast<double>(result->queue_us() + result->exec_us()));
+          result->set_load_us(result->load_us() + attempt->load_us);
         }
         attempt->done(std::move(result));
       },
@@ -168,29 +249,56 @@ void PoolExecutor::Try(std::shared_ptr<Attempt> attempt) {
 }
 
 void PoolExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) {
-  Broadcast<v1::LoadFunctionResponse>(
-      members_,
-      [&request](Executor& e, LoadCallback cb) { e.LoadFunction(request, std::move(cb)); },
-      [done = std::move(done)](std::vector<absl::StatusOr<v1::LoadFunctionResponse>> results) {
-        std::optional<v1::LoadFunctionResponse> merged;
-        for (auto& r : results) {
-          if (!r.ok()) continue;
-          if (!merged) {
-            merged = std::move(*r);
-            continue;
+  std::vector<bool> none(members_.size(), false);
+  std::string key = KeyOf(request.spec().name(), request.spec().sha256());
+  if (request.spec().sha256().empty()) {
+    // The version is the member's to derive: a known version of the name.
+    absl::MutexLock lock(&known_mu_);
+    auto it = known_.lower_bound(key);
+    if (it != known_.end() && it->first.rfind(key, 0) == 0) key = it->first;
+  }
+  const int i = Pick(none, key);
+  const int64_t start = health_.NowMicros();
+  health_.CallStarted(i);
+  v1::LoadFunctionRequest copy = request;
+  members_[i]->LoadFunction(
+      std::move(request), [this, i, start, copy = std::move(copy), done = std::move(done)](
+                              absl::StatusOr<v1::LoadFunctionResponse> r) mutable {
+        health_.CallEnded(i);
+        if (r.ok()) {
+          // Known under the version the member derived (the request may not name it).
+          *copy.mutable_spec() = r->spec();
+          const std::string key = KeyOf(r->spec().name(), r->spec().sha256());
+          if (!r->already_loaded()) {
+            const uint64_t us =
+                r->load_us() > 0
+                    ? r->load_us()
+                    : static_cast<uint64_t>(std::max<int64_t>(0, health_.NowMicros() - start));
+            health_.RecordLoad(i, static_cast<double>(us));
           }
-          merged->set_already_loaded(merged->already_loaded() && r->already_loaded());
-          merged->set_load_us(std::max(merged->load_us(), r->load_us()));
+          absl::MutexLock lock(&known_mu_);
+          Known& known = known_[key];
+          if (known.warm.empty()) known.warm.assign(members_.size(), false);
+          known.load = std::move(copy);
+          known.warm[i] = true;
+        } else if (absl::IsUnavailable(r.status())) {
+          health_.MarkDown(i, r.status());
         }
-        if (merged) {
-          done(std::move(*merged));
-        } else {
-          done(FirstError(results));
-        }
+        done(std::move(r));
       });
 }
 
 void PoolExecutor::UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallback done) {
+  {
+    absl::MutexLock lock(&known_mu_);
+    const std::string prefix = request.function() + "@";
+    for (auto it = known_.begin(); it != known_.end();) {
+      const bool match = request.sha256().empty()
+                             ? it->first.rfind(prefix, 0) == 0
+                             : it->first == KeyOf(request.function(), request.sha256());
+      it = match ? known_.erase(it) : std::next(it);
+    }
+  }
   Broadcast<v1::UnloadFunctionResponse>(
       members_,
       [&request](Executor& e, UnloadCallback cb) { e.UnloadFunction(request, std::move(cb)); },
@@ -222,6 +330,12 @@ void PoolExecutor::GetStatus(StatusCallback done) {
           auto& r = results[i];
           if (!r.ok()) continue;
           health_.RecordStatus(i, r->queue_depth());
+          {
+            std::set<std::string> there;
+            for (const auto& f : r->functions()) there.insert(KeyOf(f.function(), f.sha256()));
+            absl::MutexLock lock(&known_mu_);
+            for (auto& [key, known] : known_) known.warm[i] = there.count(key) > 0;
+          }
           ++answered;
           service_sum += r->mean_service_us();
           if (!merged) {

@@ -119,7 +119,7 @@ double Admission::RunMs(const std::string& function, Tier tier) const {
 Admission::Verdicts Admission::Judge(const std::string& function, scheduler::TierSet tiers,
                                      double remaining_ms, const Loads& loads) {
   Verdicts verdicts;
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     if (!tiers.Contains(t)) continue;
     verdicts[TierIndex(t)] =
         JudgeTier(t, tiers_[TierIndex(t)].admitted.load(std::memory_order_relaxed),
@@ -133,7 +133,7 @@ absl::Status Admission::Refuse(const std::string& function, scheduler::TierSet t
   std::string message = absl::StrCat("function '", function, "' was refused: ");
   double retry_ms = std::numeric_limits<double>::infinity();
   bool first = true;
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     const Verdict& v = verdicts[TierIndex(t)];
     if (!tiers.Contains(t) || v.open) continue;
     absl::StrAppend(&message, first ? "" : "; ", v.message);

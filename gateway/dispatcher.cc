@@ -20,7 +20,7 @@ namespace {
 
 std::string TierList(TierSet set) {
   std::string out;
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     if (set.Contains(t)) absl::StrAppend(&out, out.empty() ? "" : ",", std::string(TierName(t)));
   }
   return out.empty() ? "none" : out;
@@ -29,14 +29,16 @@ std::string TierList(TierSet set) {
 std::array<executors::Executor*, scheduler::kNumTiers> Borrow(
     const std::array<executors::ExecutorPtr, scheduler::kNumTiers>& executors) {
   std::array<executors::Executor*, scheduler::kNumTiers> out{};
-  for (Tier t : scheduler::kAllTiers) out[TierIndex(t)] = executors[TierIndex(t)].get();
+  for (Tier t : scheduler::AllTiers()) out[TierIndex(t)] = executors[TierIndex(t)].get();
   return out;
 }
 
 TierSet SpecTiers(const v1::FunctionSpec& spec) {
   TierSet tiers;
   for (const std::string& name : spec.tiers()) {
-    if (auto t = scheduler::ParseTier(name)) tiers.Add(*t);
+    for (Tier t : scheduler::AllTiers()) {
+      if (scheduler::ParseTierOrClass(name).Contains(t)) tiers.Add(t);
+    }
   }
   return tiers.Empty() ? TierSet::All() : tiers;
 }
@@ -86,7 +88,7 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
   call->start_us = clock_.NowMicros();
   call->deadline_us = call->start_us + int64_t{call->timeout_ms} * 1000;
   const TierSet spec_tiers = SpecTiers(call->spec);
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     if (spec_tiers.Contains(t) && monitor_->configured().Contains(t)) call->allowed.Add(t);
   }
   call->forced = forced.has_value();
@@ -106,7 +108,7 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
 
 Admission::Loads Dispatcher::Loads() const {
   Admission::Loads loads;
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     const TierHealth h = monitor_->Health(t);
     loads[TierIndex(t)] = {h.workers, h.reported_depth};
   }
@@ -127,7 +129,7 @@ absl::StatusOr<scheduler::Decision> Dispatcher::Admit(InvocationRequest& call, T
   const double remaining_ms = (call.deadline_us - clock_.NowMicros()) / 1000.0;
   const Admission::Verdicts verdicts = admission_->Judge(call.name, judged, remaining_ms, loads);
   TierSet open;
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     if (judged.Contains(t) && verdicts[TierIndex(t)].open) open.Add(t);
   }
   if (!judged.Empty() && open.Empty())
@@ -208,7 +210,7 @@ void Dispatcher::Forget(const std::string& function, const std::string& sha256) 
   scheduler_.Forget(function);
   metrics_.Forget(function);
   admission_->Forget(function);
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     executors::Executor* executor = monitor_->executor(t);
     if (!executor) continue;
     v1::UnloadFunctionRequest request;
@@ -228,7 +230,7 @@ void Dispatcher::Forget(const std::string& function, const std::string& sha256) 
 
 FunctionStats Dispatcher::Stats(const std::string& function, const std::string& sha256) const {
   FunctionStats out = loaded_.Stats(LoadedFunctions::Key(function, sha256));
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     out[TierIndex(t)].configured = monitor_->configured().Contains(t);
   }
   return out;

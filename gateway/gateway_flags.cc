@@ -14,12 +14,18 @@ int ParseGatewayFlags(int argc, char** argv, GatewayFlags& flags) {
   app.add_option("--data-dir", flags.data_dir, "where functions and the policy are stored")
       ->capture_default_str();
   app.add_option("--cloud", flags.cloud,
-                 "HOST:PORT[,...] of stoa-executor processes forming the cloud tier: several "
-                 "form a pool (least-loaded routing, functions pushed to all, a dead member "
-                 "skipped); none: no cloud tier");
+                 "HOST:PORT[,...] of stoa-executor processes forming the target 'cloud': several "
+                 "form a pool (each call to the member predicted fastest, functions loaded on a "
+                 "member at its first use, a dead member skipped); none: no such target");
   app.add_option("--edge", flags.edge,
                  "in-process, unix:PATH or HOST:PORT of a stoa-executor, or none")
       ->capture_default_str();
+  app.add_option("--target", flags.targets,
+                 "NAME=TIER:DEVICE:ADDR[,ADDR...]: one more placement target (repeatable); TIER "
+                 "edge|cloud, DEVICE cpu|cuda, ADDR local (the in-process executor), unix:PATH "
+                 "or HOST:PORT of a stoa-executor, several forming a pool; --edge and --cloud "
+                 "define the targets 'edge' and 'cloud' unless set to none")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--edge-threads", flags.edge_threads,
                  "worker threads of the in-process edge executor (0: one per hardware thread)")
       ->check(CLI::Range(0, 4096))

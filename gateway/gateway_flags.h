@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/cli.h"
 #include "common/metrics.h"
@@ -16,6 +17,7 @@
 #include "gateway/events/event_flags.h"
 #include "gateway/events/mqtt_flags.h"
 #include "gateway/security_flags.h"
+#include "gateway/target_spec.h"
 
 namespace stoa::gateway {
 
@@ -25,6 +27,8 @@ struct GatewayFlags {
   std::string data_dir = "./stoa-data";
   std::string cloud;
   std::string edge = "in-process";
+  // --target NAME=TIER:DEVICE:ADDR[,ADDR...], repeatable (gateway/target_spec.h).
+  std::vector<std::string> targets;
   int edge_threads = 0;
   int edge_intra_op_threads = 1;
   std::string policy_file;
@@ -58,6 +62,8 @@ struct GatewayFlags {
   events::MqttFlags mqtt;
   // Resolved in main: message sizes and mutual TLS of every GrpcExecutor.
   executors::GrpcExecutor::Options grpc;
+  // Resolved in main from --edge, --cloud and --target.
+  std::vector<TargetSpec> resolved_targets;
 };
 
 // Parses argv into `flags` (also a --config YAML file): -1 to go on, else

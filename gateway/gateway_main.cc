@@ -3,6 +3,7 @@
 //
 //   stoa-gateway [--listen HOST:PORT] [--data-dir DIR] [--cloud HOST:PORT[,…]]
 //                [--edge in-process|unix:PATH|HOST:PORT|none] [--edge-threads N]
+//                [--target NAME=TIER:DEVICE:ADDR[,ADDR...]]...
 //                [--edge-intra-op-threads N] [--status-interval-ms N]
 //                [--trace-file FILE [--trace-max-mb N]]
 //                [--wasm-engine auto|aot|interp] [--wasm-cache-dir DIR]
@@ -126,44 +127,56 @@ void SetExecutorLimits(const stoa::common::RequestLimits& limits,
   options.max_output_bytes = limits.max_output_bytes;
 }
 
-// The executor of each tier, from --edge and --cloud.
+// The executor of each target (gateway/target_spec.h): the in-process
+// executor, one stoa-executor, or a pool of them.
 Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& runtimes,
                         stoa::common::metrics::Registry& metrics) {
   Executors executors;
-  auto& edge = executors[TierIndex(Tier::kEdge)];
-  auto& cloud = executors[TierIndex(Tier::kCloud)];
-  if (flags.edge == "in-process") {
-    stoa::executors::InProcessExecutor::Options options;
-    options.threads = static_cast<size_t>(flags.edge_threads);
-    SetExecutorLimits(flags.limits.Apply(), options);
-    options.max_queue = flags.edge_max_queue;
-    edge = std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
-  } else if (flags.edge != "none" && !flags.edge.empty()) {
-    edge = std::make_unique<stoa::executors::GrpcExecutor>(flags.edge, flags.grpc);
-  }
-  std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
-  if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
-  if (clouds.size() == 1) {
-    cloud = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0], flags.grpc);
-  } else if (clouds.size() > 1) {
-    // Several stoa-executor processes form one cloud tier.
-    std::vector<stoa::executors::ExecutorPtr> members;
-    for (const std::string& address : clouds) {
-      members.push_back(std::make_unique<stoa::executors::GrpcExecutor>(address, flags.grpc));
+  for (size_t i = 0; i < flags.resolved_targets.size(); ++i) {
+    const stoa::gateway::TargetSpec& target = flags.resolved_targets[i];
+    auto& executor = executors[i];
+    if (target.in_process) {
+      stoa::executors::InProcessExecutor::Options options;
+      options.threads = static_cast<size_t>(flags.edge_threads);
+      SetExecutorLimits(flags.limits.Apply(), options);
+      options.max_queue = flags.edge_max_queue;
+      executor = std::make_unique<stoa::executors::InProcessExecutor>(runtimes, options, &metrics);
+    } else if (target.addresses.size() == 1) {
+      executor = std::make_unique<stoa::executors::GrpcExecutor>(target.addresses[0], flags.grpc);
+    } else if (target.addresses.size() > 1) {
+      std::vector<stoa::executors::ExecutorPtr> members;
+      for (const std::string& address : target.addresses) {
+        members.push_back(std::make_unique<stoa::executors::GrpcExecutor>(address, flags.grpc));
+      }
+      executor = std::make_unique<stoa::executors::PoolExecutor>(std::move(members));
     }
-    cloud = std::make_unique<stoa::executors::PoolExecutor>(std::move(members));
-  }
-  for (Tier t : stoa::scheduler::kAllTiers) {
-    const auto& e = executors[TierIndex(t)];
-    spdlog::info("tier {}: {}", stoa::scheduler::TierName(t), e ? e->Describe() : "none");
+    spdlog::info("target {} ({}, {}): {}", target.info.name,
+                 stoa::scheduler::TierClassText(target.info.tier),
+                 stoa::scheduler::DeviceClassText(target.info.device),
+                 executor ? executor->Describe() : "none");
   }
   return executors;
 }
 
-// The scheduler's options from --edge, --tier-cost and --tier-energy.
+// Resolves --edge, --cloud and --target into flags.resolved_targets and
+// installs their table (before any thread starts).
+absl::Status ResolveTargetFlags(Flags& flags) {
+  auto targets = stoa::gateway::ResolveTargets(flags.edge, flags.cloud, flags.targets);
+  if (!targets.ok()) return targets.status();
+  auto table = stoa::gateway::TableOf(*targets);
+  if (!table.ok()) return table.status();
+  stoa::scheduler::InstallTargets(*std::move(table));
+  flags.resolved_targets = *std::move(targets);
+  return absl::OkStatus();
+}
+
+// The scheduler's options from the targets, --tier-cost and --tier-energy.
 absl::StatusOr<stoa::scheduler::SchedulerOptions> SchedulerOptionsFrom(const Flags& flags) {
   stoa::scheduler::SchedulerOptions options;
-  if (flags.edge == "in-process") options.in_process.Add(Tier::kEdge);
+  options.figures = stoa::scheduler::TierFigures::For(stoa::scheduler::Targets());
+  for (size_t i = 0; i < flags.resolved_targets.size(); ++i) {
+    if (flags.resolved_targets[i].in_process) options.in_process.Add(stoa::scheduler::TierAt(i));
+  }
   for (auto [text, what, values] :
        {std::tuple{&flags.tier_cost, "--tier-cost", &options.figures.cost},
         std::tuple{&flags.tier_energy, "--tier-energy", &options.figures.energy}}) {
@@ -419,6 +432,10 @@ int main(int argc, char** argv) {
         "serving {} over plain HTTP: bearer tokens cross the network in clear text "
         "(give --tls-cert and --tls-key, or terminate TLS in front of the gateway)",
         stoa::common::FormatHostPort(*listen));
+  }
+  if (auto s = ResolveTargetFlags(flags); !s.ok()) {
+    std::cerr << "stoa-gateway: " << s.message() << "\n";
+    return kExitBadFlags;
   }
   auto scheduler_options = SchedulerOptionsFrom(flags);
   if (!scheduler_options.ok()) {

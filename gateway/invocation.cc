@@ -12,6 +12,7 @@ namespace stoa::gateway {
 
 using scheduler::Reason;
 using scheduler::Tier;
+using scheduler::TierClassName;
 using scheduler::TierName;
 using CallKind = TierMonitor::CallKind;
 
@@ -38,7 +39,8 @@ InvocationMetrics::InvocationMetrics(common::metrics::Registry& registry)
 void InvocationMetrics::Count(const std::string& function, Tier tier, const absl::Status& status) {
   invocations
       .Add({{"function", function},
-            {"tier", std::string(TierName(tier))},
+            {"tier", std::string(TierClassName(tier))},
+            {"target", std::string(TierName(tier))},
             {"outcome", common::OutcomeLabel(status)}})
       ->Increment();
 }
@@ -134,7 +136,9 @@ void Invocation::Load() {
             ctx.loaded.SetLoaded(tier, self->request_->key, true);
             if (!loaded->already_loaded()) {
               ctx.metrics.cold_starts
-                  .Add({{"function", name}, {"tier", std::string(TierName(tier))}})
+                  .Add({{"function", name},
+                        {"tier", std::string(TierClassName(tier))},
+                        {"target", std::string(TierName(tier))}})
                   ->Increment();
               ctx.loaded.RecordColdStart(tier, self->request_->key);
             }
@@ -221,12 +225,20 @@ void Invocation::Succeed(v1::InvokeResponse response) {
   const AttemptInfo attempt = CurrentAttempt();
   const int64_t now = context_.clock.NowMicros();
   const Tier tier = attempt.decision.tier;
+  // A pool loads a function on a member at its first call there: that load
+  // is this call's cold start too.
+  if (response.load_us() > 0) {
+    load_us_ += response.load_us();
+    cold_ = true;
+  }
   response.set_load_us(load_us_);
   const scheduler::Outcome outcome = MakeOutcome(attempt, now, &response, false);
   context_.scheduler.Observe(request_->name, attempt.decision, outcome);
   context_.metrics.Count(request_->name, tier, absl::OkStatus());
   context_.metrics.duration
-      .Add({{"function", request_->name}, {"tier", std::string(TierName(tier))}})
+      .Add({{"function", request_->name},
+            {"tier", std::string(TierClassName(tier))},
+            {"target", std::string(TierName(tier))}})
       ->Observe(outcome.latency_ms / 1e3);
   context_.tiers.ReportDepth(tier, response.queue_depth());
   context_.loaded.RecordSuccess(tier, request_->key, outcome.latency_ms);
@@ -255,7 +267,9 @@ void Invocation::Cancelled(const absl::Status& status) {
   context_.metrics.Count(request_->name, tier, status);
   if (!ClientGone()) {
     context_.metrics.hedge_cancelled
-        .Add({{"function", request_->name}, {"tier", std::string(TierName(tier))}})
+        .Add({{"function", request_->name},
+              {"tier", std::string(TierClassName(tier))},
+              {"target", std::string(TierName(tier))}})
         ->Increment();
   }
   if (Claim()) {
@@ -289,7 +303,7 @@ void Invocation::Fail(absl::Status status) {
 bool Invocation::FailOver(const absl::Status& status, int64_t now_us) {
   if (request_->forced || role_ != Role::kPrimary) return false;
   if (request_->deadline_us - now_us < 1000) return false;  // no time for another attempt
-  for (Tier other : scheduler::kAllTiers) {
+  for (Tier other : scheduler::AllTiers()) {
     if (!request_->allowed.Contains(other) || tried_.Contains(other)) continue;
     spdlog::warn("tier {} failed for '{}' ({}); failing over to {}", TierName(CurrentTier()),
                  request_->name, status.ToString(), TierName(other));

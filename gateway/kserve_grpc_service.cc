@@ -92,7 +92,7 @@ absl::StatusOr<StoredFunction> KserveGrpcService::VisibleModel(const Caller& cal
 
 bool KserveGrpcService::Ready() const {
   const scheduler::TierSet configured = invoker_.configured_tiers();
-  for (scheduler::Tier t : scheduler::kAllTiers) {
+  for (scheduler::Tier t : scheduler::AllTiers()) {
     if (configured.Contains(t) && !invoker_.Health(t).saturated) return true;
   }
   return false;

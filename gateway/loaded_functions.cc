@@ -21,7 +21,7 @@ scheduler::TierSet LoadedFunctions::WarmTiers(const std::string& key,
                                               scheduler::TierSet among) const {
   scheduler::TierSet warm;
   absl::ReaderMutexLock lock(&mu_);
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     if (among.Contains(t) && loaded_[TierIndex(t)].contains(key)) warm.Add(t);
   }
   return warm;
@@ -57,7 +57,7 @@ FunctionStats LoadedFunctions::Stats(const std::string& key) const {
   FunctionStats out{};
   absl::ReaderMutexLock lock(&mu_);
   if (auto it = stats_.find(key); it != stats_.end()) out = it->second;
-  for (Tier t : scheduler::kAllTiers)
+  for (Tier t : scheduler::AllTiers())
     out[TierIndex(t)].loaded = loaded_[TierIndex(t)].contains(key);
   return out;
 }

@@ -21,6 +21,7 @@
 #include "gateway/rest_responses.h"
 #include "gateway/scheduler_state_json.h"
 #include "gateway/spec_json.h"
+#include "gateway/target_spec.h"
 #include "nlohmann/json.hpp"
 #include "scheduler/policy_config.h"
 #include "spdlog/spdlog.h"
@@ -224,7 +225,7 @@ void RestApi::Describe(Call call) {
   json out = FunctionSpecToJson(fn->spec);
   FunctionStats stats = invoker_.Stats(call.name, fn->spec.sha256());
   json tiers = json::object();
-  for (scheduler::Tier t : scheduler::kAllTiers) {
+  for (scheduler::Tier t : scheduler::AllTiers()) {
     tiers[std::string(scheduler::TierName(t))] = StatsJson(stats[scheduler::TierIndex(t)]);
   }
   out["stats"] = tiers;
@@ -239,14 +240,9 @@ void RestApi::Invoke(Call call) {
   auto fn = Visible(call);
   if (!fn.ok()) return call.respond(Error(fn.status()));
   if (WantsAsync(call)) return InvokeAsync(std::move(call), *fn);
-  std::optional<scheduler::Tier> forced;
-  if (std::string tier = call.request.Query("tier"); !tier.empty()) {
-    forced = scheduler::ParseTier(tier);
-    if (!forced) {
-      return call.respond(Error(absl::InvalidArgumentError(
-          absl::StrCat("query parameter 'tier' must be edge or cloud, got '", tier, "'"))));
-    }
-  }
+  auto forced_or = ForcedTarget(call.request.Query("tier"), call.request.Query("target"));
+  if (!forced_or.ok()) return call.respond(Error(forced_or.status()));
+  const std::optional<scheduler::Tier> forced = *forced_or;
   v1::InvokeRequest invoke;
   auto infer = std::make_shared<InferRequest>();
   const bool tensors = fn->spec.runtime() == "onnx";
@@ -286,7 +282,8 @@ void RestApi::Invoke(Call call) {
           r.headers.insert(
               r.headers.end(),
               {
-                  {"X-Stoa-Tier", std::string(scheduler::TierName(result->tier))},
+                  {"X-Stoa-Tier", std::string(scheduler::TierClassName(result->tier))},
+                  {"X-Stoa-Target", std::string(scheduler::TierName(result->tier))},
                   {"X-Stoa-Reason", std::string(scheduler::ReasonName(result->reason))},
                   {"X-Stoa-Predicted-Ms", Ms(result->predicted_ms)},
                   {"X-Stoa-Latency-Ms", Ms(result->latency_ms)},
@@ -372,7 +369,7 @@ std::string RestApi::ReadyStatus() const {
   const scheduler::TierSet configured = invoker_.configured_tiers();
   if (configured.Empty()) return "no executor tier configured";
   std::string saturated;
-  for (scheduler::Tier t : scheduler::kAllTiers) {
+  for (scheduler::Tier t : scheduler::AllTiers()) {
     if (!configured.Contains(t)) continue;
     const TierHealth h = invoker_.Health(t);
     if (!h.saturated) return "";
@@ -386,7 +383,7 @@ std::string RestApi::ReadyStatus() const {
 void RestApi::Readyz(Call call) {
   json tiers = json::object();
   json saturated = json::array();
-  for (scheduler::Tier t : scheduler::kAllTiers) {
+  for (scheduler::Tier t : scheduler::AllTiers()) {
     const TierHealth h = invoker_.Health(t);
     tiers[std::string(scheduler::TierName(t))] =
         h.executor.empty() ? json(nullptr) : json(h.executor);

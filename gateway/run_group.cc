@@ -38,7 +38,7 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
   const bool hedged = !decision.hedge.Empty();
   std::vector<Run> runs = {
       {decision, hedged ? Invocation::Role::kHedge : Invocation::Role::kPrimary}};
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     if (t == decision.tier) continue;
     scheduler::Decision other(t, decision.hedge.Contains(t) ? Reason::kHedge : Reason::kShadow);
     other.trace_id = decision.trace_id;  // traced against the request's decision
@@ -113,7 +113,7 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
   if (deliver && result.ok()) {
     // The other answering runs lost: withdraw them.
     // Shadow runs go on: they measure (with a client signal they have one).
-    for (Tier t : scheduler::kAllTiers) {
+    for (Tier t : scheduler::AllTiers()) {
       if (t != tier && !state->shadow.Contains(t) && state->cancel[TierIndex(t)])
         state->cancel[TierIndex(t)]->Cancel();
     }

@@ -10,10 +10,10 @@ namespace stoa::gateway {
 namespace {
 
 using Json = nlohmann::json;
+using scheduler::AllTiers;
 using scheduler::FunctionSnapshot;
 using scheduler::FunctionTierSnapshot;
 using scheduler::kAllTerms;
-using scheduler::kAllTiers;
 using scheduler::TierIndex;
 using scheduler::TierName;
 
@@ -77,7 +77,7 @@ Json FunctionJson(const FunctionSnapshot& fn) {
                      {"correct", ok},
                      {"ratio", n > 0 ? Json(double(ok) / double(n)) : Json(nullptr)},
                      {"regret_ms", fn.accuracy.regret_ms}};
-  for (scheduler::Tier t : kAllTiers) {
+  for (scheduler::Tier t : AllTiers()) {
     out[std::string(TierName(t))] = FunctionTierJson(fn.tiers[TierIndex(t)]);
   }
   return out;
@@ -89,8 +89,12 @@ std::string SchedulerStateJson(const scheduler::SchedulerSnapshot& snapshot) {
   Json doc;
   doc["policy"] = PolicyJson(snapshot.policy);
   Json tiers = Json::object();
-  for (scheduler::Tier t : kAllTiers) {
-    tiers[std::string(TierName(t))] = TierJson(snapshot.tiers[TierIndex(t)]);
+  for (scheduler::Tier t : AllTiers()) {
+    Json tier = TierJson(snapshot.tiers[TierIndex(t)]);
+    // What the target is: its tier and device class (scheduler/tier.h).
+    tier["tier"] = std::string(scheduler::TierClassName(t));
+    tier["device"] = std::string(scheduler::DeviceClassText(scheduler::Targets().at(t).device));
+    tiers[std::string(TierName(t))] = std::move(tier);
   }
   doc["tiers"] = std::move(tiers);
   Json functions = Json::object();

@@ -4,7 +4,10 @@
 //   {"policy":{…policy document…},
 //    "tiers":{"edge":{"circuit":"closed"|"open"|"half_open",
 //                     "consecutive_failures":n,"in_process":b,
-//                     "link_rtt_ms":x|null},"cloud":{…}},
+//                     "link_rtt_ms":x|null,"tier":"edge"|"cloud",
+//                     "device":"cpu"|"cuda"},"cloud":{…}},
+//    (one entry per target, under its name: "edge", "cloud", or the names
+//    given with --target; the same names key each function's entries)
 //    "functions":{name:{
 //      "policy_override":{…policy document…}|null,
 //      "accuracy":{"comparisons":n,"correct":n,"ratio":x|null,"regret_ms":x},

@@ -8,6 +8,7 @@
 namespace stoa::gateway {
 
 using scheduler::Tier;
+using scheduler::TierClassName;
 using scheduler::TierIndex;
 using scheduler::TierName;
 
@@ -50,10 +51,12 @@ TierMonitor::TierMonitor(std::array<executors::Executor*, scheduler::kNumTiers> 
                                  "Queue depth last reported by each tier's executor.");
   auto& rtt = metrics.AddGauge("stoa_tier_status_rtt_seconds",
                                "Round trip of the last GetStatus probe of each tier.");
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     if (executors_[TierIndex(t)]) configured_.Add(t);
-    tiers_[TierIndex(t)].depth_gauge = depth.Add({{"tier", std::string(TierName(t))}});
-    tiers_[TierIndex(t)].rtt_gauge = rtt.Add({{"tier", std::string(TierName(t))}});
+    tiers_[TierIndex(t)].depth_gauge =
+        depth.Add({{"tier", std::string(TierClassName(t))}, {"target", std::string(TierName(t))}});
+    tiers_[TierIndex(t)].rtt_gauge =
+        rtt.Add({{"tier", std::string(TierClassName(t))}, {"target", std::string(TierName(t))}});
   }
   if (options.status_interval_ms > 0) {
     prober_ = std::make_unique<Prober>(*this, absl::Milliseconds(options.status_interval_ms));
@@ -86,7 +89,7 @@ TierHealth TierMonitor::Health(Tier tier) const {
 }
 
 void TierMonitor::FillFeatures(scheduler::Features& features) const {
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     const PerTier& s = tiers_[TierIndex(t)];
     features.in_flight[TierIndex(t)] = s.in_flight.load(std::memory_order_relaxed);
     features.queue_depth[TierIndex(t)] = s.reported_depth.load(std::memory_order_relaxed);
@@ -119,7 +122,7 @@ void TierMonitor::ReportDepth(Tier tier, uint32_t depth) {
 }
 
 void TierMonitor::ProbeAll() {
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     executors::Executor* e = executor(t);
     if (!e || tiers_[TierIndex(t)].probing.exchange(true)) continue;
     const int64_t start = clock_.NowMicros();

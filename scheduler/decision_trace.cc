@@ -19,7 +19,7 @@ json Num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 json Tiers(TierSet set) {
   json out = json::array();
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (set.Contains(t)) out.push_back(std::string(TierName(t)));
   }
   return out;
@@ -35,6 +35,18 @@ json TierJson(const Prediction& p, double link_rtt_ms, uint32_t depth, uint32_t 
           {"p95_ms", Num(p.p95_ms)},   {"unc_ms", Num(p.uncertainty_ms)},
           {"terms", std::move(terms)}, {"link_rtt_ms", Num(link_rtt_ms)},
           {"queue_depth", depth},      {"in_flight", in_flight}};
+}
+
+// The installed targets, so that `stoa replay` can rebuild the table.
+json TargetsJson() {
+  json out = json::array();
+  for (Tier t : AllTiers()) {
+    const TargetInfo& info = Targets().at(t);
+    out.push_back({{"name", info.name},
+                   {"tier", std::string(TierClassText(info.tier))},
+                   {"device", std::string(DeviceClassText(info.device))}});
+  }
+  return out;
 }
 
 absl::Status OpenError(const std::string& path, int err) {
@@ -70,6 +82,7 @@ void DecisionTrace::RecordStart(uint64_t seed, TierSet in_process, int64_t now_u
             {"t_us", now_us},
             {"seed", seed},
             {"in_process", Tiers(in_process)},
+            {"targets", TargetsJson()},
             {"policy", json::parse(PolicyToJson(policy))}};
   std::string line = j.dump();
   {
@@ -85,7 +98,7 @@ void DecisionTrace::RecordDecision(int64_t now_us, std::string_view function,
                                    const Decision& decision) {
   json tiers = json::object();
   const Features& f = *in.features;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (!in.allowed.Contains(t)) continue;
     const int i = TierIndex(t);
     tiers[std::string(TierName(t))] =

@@ -7,7 +7,7 @@ namespace stoa::scheduler {
 
 double Exploration::BestMeanMs(TierSet available, const Predictions& predictions) {
   double best = std::numeric_limits<double>::infinity();
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     const Prediction& p = predictions[TierIndex(t)];
     if (available.Contains(t) && p.measured) best = std::min(best, p.mean_ms);
   }
@@ -21,7 +21,7 @@ double Exploration::ProbeCostMs(const Prediction& p, double best_ms) {
 TierSet Exploration::FirstPending(TierSet allowed, const Predictions& predictions,
                                   int64_t now_us) const {
   TierSet out;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (!allowed.Contains(t) || predictions[TierIndex(t)].measured) continue;
     if (now_us - tiers_[TierIndex(t)].last_used_us.load(std::memory_order_relaxed) < kStaleUs) {
       out.Add(t);
@@ -35,7 +35,7 @@ TierSet Exploration::Explorable(double explore_budget, TierSet available,
                                 int64_t now_us) const {
   TierSet out;
   if (explore_budget <= 0.0) return out;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (available.Contains(t) && FollowUps(t) > 0) out.Add(t);
   }
   const double spent = static_cast<double>(explores_.load(std::memory_order_relaxed)) + 1.0;
@@ -44,7 +44,7 @@ TierSet Exploration::Explorable(double explore_budget, TierSet available,
   if (spent > allowance) return out;
   const double cost_allowance = explore_budget * best_ms_sum_.Value();
   const double cost_spent = explore_cost_ms_.Value();
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (!available.Contains(t)) continue;
     const PerTier& tier = tiers_[TierIndex(t)];
     const int64_t last = std::max(tier.last_used_us.load(std::memory_order_relaxed),
@@ -68,7 +68,7 @@ TierSet Exploration::StaleShadows(double explore_budget, TierSet available, Tier
                                   int64_t now_us) const {
   TierSet out;
   if (explore_budget <= 0.0) return out;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     const Prediction& p = predictions[TierIndex(t)];
     if (t == chosen || !available.Contains(t) || !p.measured) continue;
     const PerTier& tier = tiers_[TierIndex(t)];

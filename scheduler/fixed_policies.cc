@@ -1,5 +1,7 @@
 #include "scheduler/fixed_policies.h"
 
+#include <optional>
+
 namespace stoa::scheduler {
 namespace {
 
@@ -8,24 +10,39 @@ namespace {
 int Candidates(const PolicyInput& in, std::array<Tier, kNumTiers>& out) {
   TierSet set = in.available.Empty() ? in.allowed : in.available;
   int n = 0;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (set.Contains(t)) out[n++] = t;
   }
   return n;
 }
 
 Tier FirstAllowed(const PolicyInput& in) {
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (in.allowed.Contains(t)) return t;
   }
-  return Tier::kEdge;
+  return AllTiers()[0];
 }
 
 }  // namespace
 
 Choice FixedTierPolicy::Choose(const PolicyInput& in) {
-  if (in.allowed.Contains(tier_)) return {tier_, Reason::kPolicy, false};
-  return {FirstAllowed(in), Reason::kFailover, false};
+  const TierSet mine = in.allowed.Intersect(Targets().OfClass(tier_));
+  if (mine.Empty()) return {FirstAllowed(in), Reason::kFailover, false};
+  const TierSet open = mine.Intersect(in.available);
+  const TierSet candidates = open.Empty() ? mine : open;
+  // Several targets of the tier: each is tried once (unless its first
+  // request is on its way), then the one predicted fastest.
+  std::optional<Tier> best;
+  for (Tier t : AllTiers()) {
+    if (!candidates.Contains(t)) continue;
+    const Prediction& p = in.predictions[TierIndex(t)];
+    if (!p.measured && !in.first_pending.Contains(t)) return {t, Reason::kPolicy, false};
+    if (!best || (p.measured && (!in.predictions[TierIndex(*best)].measured ||
+                                 p.ms < in.predictions[TierIndex(*best)].ms))) {
+      best = t;
+    }
+  }
+  return {*best, Reason::kPolicy, false};
 }
 
 Choice RoundRobinPolicy::Choose(const PolicyInput& in) {

@@ -8,16 +8,22 @@
 
 namespace stoa::scheduler {
 
-// edge_only / cloud_only: always `tier`, reason policy, no failover when its
-// circuit is open. If the function does not allow `tier`, the allowed one
-// is used with reason failover.
+// edge_only / cloud_only: always a target of `tier` (edge or cloud), reason
+// policy, no failover when its circuit is open. With several targets of
+// that tier: an unmeasured one first (each is tried once), then the one
+// predicted fastest; among the available ones, or the allowed ones when
+// none is available. If the
+// function allows no target of that tier, the first allowed target is used
+// with reason failover.
 class FixedTierPolicy final : public PlacementPolicy {
  public:
-  explicit FixedTierPolicy(Tier tier) : tier_(tier) {}
+  explicit FixedTierPolicy(TierClass tier) : tier_(tier) {}
+  // The tier of target `target` in the installed table.
+  explicit FixedTierPolicy(Tier target) : tier_(Targets().at(target).tier) {}
   Choice Choose(const PolicyInput& in) override;
 
  private:
-  const Tier tier_;
+  const TierClass tier_;
 };
 
 // Alternates among the allowed tiers whose circuit admits requests.

@@ -10,8 +10,8 @@ namespace stoa::scheduler {
 absl::Status PlacementScheduler::Unavailable(std::string_view function, TierSet allowed,
                                              int64_t now_us, const std::string& why) const {
   std::string msg = absl::StrCat("no tier available for '", std::string(function), "': ", why);
-  for (Tier t : kAllTiers) {
-    absl::StrAppend(&msg, why.empty() && t == kAllTiers[0] ? "" : "; ", std::string(TierName(t)),
+  for (Tier t : AllTiers()) {
+    absl::StrAppend(&msg, why.empty() && t == AllTiers()[0] ? "" : "; ", std::string(TierName(t)),
                     ": ");
     const CircuitBreaker& cb = circuits_[TierIndex(t)];
     if (!allowed.Contains(t)) {
@@ -50,7 +50,7 @@ absl::StatusOr<Decision> PlacementScheduler::Admit(std::string_view function,
                        std::string(TierName(tier)), " and does not fail over"));
     }
     bool found = false;
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       if (t != tier && in.available.Contains(t) && circuits_[TierIndex(t)].TryAdmit(now, open_us)) {
         tier = t;
         reason = Reason::kFailover;

@@ -16,9 +16,9 @@ uint64_t Rng::Next() {
 PlacementPolicyPtr MakePlacementPolicy(const PolicyConfig& config, const TierFigures& figures) {
   switch (config.policy) {
     case PolicyKind::kEdgeOnly:
-      return std::make_unique<FixedTierPolicy>(Tier::kEdge);
+      return std::make_unique<FixedTierPolicy>(TierClass::kEdge);
     case PolicyKind::kCloudOnly:
-      return std::make_unique<FixedTierPolicy>(Tier::kCloud);
+      return std::make_unique<FixedTierPolicy>(TierClass::kCloud);
     case PolicyKind::kRoundRobin:
       return std::make_unique<RoundRobinPolicy>();
     case PolicyKind::kRandom:

@@ -45,6 +45,17 @@ class Rng {
 struct TierFigures {
   std::array<double, kNumTiers> cost = {0.0, 1.0};    // indexed by TierIndex
   std::array<double, kNumTiers> energy = {1.0, 0.2};  // indexed by TierIndex
+
+  // The defaults above for every target of `targets`, by its tier.
+  static TierFigures For(const TargetTable& targets) {
+    TierFigures f;
+    for (Tier t : targets.all()) {
+      const bool edge = targets.at(t).tier == TierClass::kEdge;
+      f.cost[TierIndex(t)] = edge ? 0.0 : 1.0;
+      f.energy[TierIndex(t)] = edge ? 1.0 : 0.2;
+    }
+    return f;
+  }
 };
 
 struct PolicyInput {

@@ -54,7 +54,7 @@ struct PlacementScheduler::FunctionState {
   // none).
   double OthersPredictedMs(Tier tier) const {
     double others = std::numeric_limits<double>::infinity();
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       double p = tiers[TierIndex(t)].predicted_ms.load(std::memory_order_relaxed);
       if (t != tier && std::isfinite(p)) others = std::min(others, p);
     }
@@ -153,10 +153,11 @@ std::shared_ptr<PlacementScheduler::FunctionState> PlacementScheduler::MakeFunct
   if (placements_ == nullptr) return state;
   state->accuracy_gauge = accuracy_->Add({{"function", std::string(function)}});
   state->regret_counter = regret_->Add({{"function", std::string(function)}});
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     auto& tier = state->tiers[TierIndex(t)];
     common::metrics::Labels labels = {{"function", std::string(function)},
-                                      {"tier", std::string(TierName(t))}};
+                                      {"tier", std::string(TierClassName(t))},
+                                      {"target", std::string(TierName(t))}};
     tier.predicted_gauge = predicted_->Add(labels);
     for (Term term : kAllTerms) {
       common::metrics::Labels l = labels;
@@ -221,7 +222,7 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
 
 void PlacementScheduler::Predict(FunctionState& state, const Features& features,
                                  Objective objective, PolicyInput& in) const {
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (!in.allowed.Contains(t)) continue;
     auto& tier = state.tiers[TierIndex(t)];
     Prediction p = tier.model.Predict(InputFor(t, features), objective);
@@ -238,7 +239,7 @@ void PlacementScheduler::AddHedge(FunctionState& state, const PolicyConfig& conf
   if (!config.hedge || decision.reason != Reason::kPredictedBest) return;
   const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
   const Prediction& best = in.predictions[TierIndex(decision.tier)];
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (t == decision.tier || !in.available.Contains(t)) continue;
     const Prediction& other = in.predictions[TierIndex(t)];
     if (!other.measured) continue;
@@ -256,7 +257,7 @@ void PlacementScheduler::AddHedge(FunctionState& state, const PolicyConfig& conf
 void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput& in,
                                    Decision& decision) {
   if (config.shadow_rate <= 0.0 || rng_.Uniform() >= config.shadow_rate) return;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (t != decision.tier && !decision.hedge.Contains(t) && in.available.Contains(t)) {
       decision.shadow.Add(t);
     }
@@ -268,7 +269,7 @@ void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfi
                                          Decision& decision) {
   const TierSet stale = state.exploration.StaleShadows(config.explore_budget, in.available,
                                                        decision.tier, in.predictions, best_ms, now);
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
     decision.shadow.Add(t);
     state.exploration.ShadowSent(t, now);
@@ -296,7 +297,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   in.features = &features;
   in.config = &config;
   in.rng = &rng_;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (allowed.Contains(t) && circuits_[TierIndex(t)].Admits(now)) in.available.Add(t);
   }
   if (in.available.Empty()) return Unavailable(function, allowed, now, "");
@@ -326,7 +327,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   if (options_.trace != nullptr) {
     decision.trace_id = options_.trace->NextId();
     std::array<double, kNumTiers> rtt;
-    for (Tier t : kAllTiers) rtt[TierIndex(t)] = InputFor(t, features).link_rtt_ms;
+    for (Tier t : AllTiers()) rtt[TierIndex(t)] = InputFor(t, features).link_rtt_ms;
     options_.trace->RecordDecision(now, function, config, in, rtt, decision);
   }
   return decision;
@@ -377,7 +378,8 @@ void PlacementScheduler::ObserveComparison(std::string_view function, Tier chose
   if (!std::isfinite(mine)) return;
   double best = mine;
   int measured = 0;
-  for (double v : latency_ms) {
+  for (Tier t : AllTiers()) {
+    const double v = latency_ms[TierIndex(t)];
     if (!std::isfinite(v)) continue;
     ++measured;
     best = std::min(best, v);
@@ -409,7 +411,7 @@ SchedulerSnapshot PlacementScheduler::Snapshot() const {
   const int64_t now = clock_.NowMicros();
   SchedulerSnapshot out;
   out.policy = GetPolicy();
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     const CircuitBreaker& cb = circuits_[TierIndex(t)];
     TierSnapshot& tier = out.tiers[TierIndex(t)];
     tier.circuit = cb.State(now);
@@ -439,7 +441,7 @@ FunctionSnapshot PlacementScheduler::SnapshotOf(const std::string& name, const F
   fn.accuracy.comparisons = state.comparisons.load(std::memory_order_relaxed);
   fn.accuracy.correct = state.correct.load(std::memory_order_relaxed);
   fn.accuracy.regret_ms = state.regret_ms.Value();
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     const auto& tier = state.tiers[TierIndex(t)];
     FunctionTierSnapshot& out = fn.tiers[TierIndex(t)];
     out.predicted_ms = tier.predicted_ms.load(std::memory_order_relaxed);

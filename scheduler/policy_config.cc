@@ -336,21 +336,26 @@ absl::Status ParseTierValues(std::string_view text, std::string_view what,
        absl::StrSplit(absl::string_view(text.data(), text.size()), ',', absl::SkipWhitespace())) {
     std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     for (std::string& part : kv) part = std::string(absl::StripAsciiWhitespace(part));
-    std::optional<Tier> tier = kv.size() == 2 ? ParseTier(kv[0]) : std::nullopt;
-    if (!tier) {
-      return Invalid(absl::StrCat(name, ": '", std::string(item),
-                                  "' is not TIER=VALUE with TIER edge or cloud"));
+    const TierSet tiers = kv.size() == 2 ? ParseTierOrClass(kv[0]) : TierSet();
+    if (tiers.Empty()) {
+      return Invalid(
+          absl::StrCat(name, ": '", std::string(item),
+                       "' is not TARGET=VALUE with TARGET a target name, edge or cloud"));
     }
-    if (seen.Contains(*tier)) {
+    if (!seen.Intersect(tiers).Empty()) {
       return Invalid(absl::StrCat(name, ": tier ", kv[0], " given twice"));
     }
-    seen.Add(*tier);
+    for (Tier t : AllTiers()) {
+      if (tiers.Contains(t)) seen.Add(t);
+    }
     double v = 0;
     if (!absl::SimpleAtod(kv[1], &v) || !std::isfinite(v) || v < 0) {
       return Invalid(
           absl::StrCat(name, ": value of ", kv[0], " must be a number >= 0, got '", kv[1], "'"));
     }
-    out[TierIndex(*tier)] = v;
+    for (Tier t : AllTiers()) {
+      if (tiers.Contains(t)) out[TierIndex(t)] = v;
+    }
   }
   values = out;
   return absl::OkStatus();

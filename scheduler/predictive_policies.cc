@@ -8,7 +8,7 @@ namespace {
 
 // An unmeasured tier to try, unless its first request is already on its way.
 std::optional<Tier> FirstUnmeasured(const PolicyInput& in) {
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (in.available.Contains(t) && !in.predictions[TierIndex(t)].measured &&
         !in.first_pending.Contains(t)) {
       return t;
@@ -23,7 +23,7 @@ template <typename Score>
 Tier Lowest(const PolicyInput& in, Score score) {
   std::optional<Tier> best;
   double best_score = std::numeric_limits<double>::infinity();
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (!in.allowed.Contains(t) || !in.predictions[TierIndex(t)].measured) continue;
     double s = score(t);
     if (!best || s < best_score) {
@@ -32,14 +32,14 @@ Tier Lowest(const PolicyInput& in, Score score) {
     }
   }
   if (best) return *best;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (in.allowed.Contains(t)) return t;
   }
-  return Tier::kEdge;
+  return AllTiers()[0];
 }
 
 Choice MaybeExplore(const PolicyInput& in, Choice choice) {
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (t != choice.tier && in.available.Contains(t) && in.explorable.Contains(t)) {
       return {t, Reason::kExplore};
     }
@@ -58,11 +58,16 @@ Choice Fastest(const PolicyInput& in) {
 Choice PredictivePolicy::Choose(const PolicyInput& in) { return Fastest(in); }
 
 Choice SloPolicy::Choose(const PolicyInput& in) {
-  if (!in.allowed.Contains(Tier::kEdge)) return Fastest(in);
-  const Prediction& edge = in.predictions[TierIndex(Tier::kEdge)];
-  double slo = in.config->slo_ms;
-  if (!edge.measured || slo <= 0.0 || edge.p95_ms <= slo) {
-    return MaybeExplore(in, {Tier::kEdge, Reason::kPolicy});
+  // The edge targets are the cheap ones: the first allowed edge target whose
+  // p95 meets the SLO (or that is not measured yet) keeps the request.
+  const TierSet edges = in.allowed.Intersect(Targets().OfClass(TierClass::kEdge));
+  const double slo = in.config->slo_ms;
+  for (Tier t : AllTiers()) {
+    if (!edges.Contains(t)) continue;
+    const Prediction& edge = in.predictions[TierIndex(t)];
+    if (!edge.measured || slo <= 0.0 || edge.p95_ms <= slo) {
+      return MaybeExplore(in, {t, Reason::kPolicy});
+    }
   }
   return Fastest(in);
 }

@@ -78,7 +78,7 @@ absl::Status ParseDecision(const json& j, TraceEvent& ev) {
   ev.available = TiersOf(j, "available");
   if (ev.allowed.Empty()) return absl::InvalidArgumentError("decision without allowed tiers");
   if (auto tiers = j.find("tiers"); tiers != j.end() && tiers->is_object()) {
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       auto it = tiers->find(std::string(TierName(t)));
       if (it == tiers->end()) continue;
       ev.predictions[TierIndex(t)] = ParsePrediction(*it);
@@ -119,9 +119,32 @@ absl::Status ParseOutcome(const json& j, TraceEvent& ev) {
   return absl::OkStatus();
 }
 
+// The start event's "targets" (absent in traces written before targets):
+// installed as the process's table so the trace's names resolve.
+absl::Status InstallTraceTargets(const json& j) {
+  auto it = j.find("targets");
+  if (it == j.end()) return absl::OkStatus();
+  if (!it->is_array()) return absl::InvalidArgumentError("field 'targets' is not an array");
+  std::vector<TargetInfo> targets;
+  for (const json& t : *it) {
+    if (!t.is_object()) return absl::InvalidArgumentError("a target is not an object");
+    auto tier = ParseTierClass(t.value("tier", ""));
+    auto device = ParseDeviceClass(t.value("device", "cpu"));
+    if (!tier || !device) {
+      return absl::InvalidArgumentError("a target's tier or device is not known");
+    }
+    targets.push_back({t.value("name", ""), *tier, *device});
+  }
+  auto table = TargetTable::Make(std::move(targets));
+  if (!table.ok()) return table.status();
+  InstallTargets(*std::move(table));
+  return absl::OkStatus();
+}
+
 absl::Status ParseLine(const json& j, Trace& trace) {
   const std::string kind = j.value("ev", "");
   if (kind == "start") {
+    if (auto s = InstallTraceTargets(j); !s.ok()) return s;
     trace.seed = j.value("seed", uint64_t{0});
     trace.in_process = TiersOf(j, "in_process");
     if (auto p = j.find("policy"); p != j.end()) {
@@ -189,7 +212,8 @@ namespace {
 // Per decision id: the latency of each tier's successful run of that
 // request (NaN: none), and which tiers have any recorded outcome.
 struct Samples {
-  std::array<double, kNumTiers> ms{kNaN, kNaN};
+  Samples() { ms.fill(kNaN); }
+  std::array<double, kNumTiers> ms;
   TierSet recorded;
 };
 
@@ -213,10 +237,11 @@ void Score(const TraceEvent& ev, const Samples* samples, Tier tier, TierSet hedg
   ++score.decisions;
   ++score.placed[TierIndex(tier)];
   score.agree += tier == ev.decision.tier;
-  std::array<double, kNumTiers> ms{kNaN, kNaN};
+  std::array<double, kNumTiers> ms;
+  ms.fill(kNaN);
   std::array<bool, kNumTiers> sampled{};
   int known = 0;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     const int i = TierIndex(t);
     if (!ev.allowed.Contains(t)) continue;
     if (samples != nullptr && std::isfinite(samples->ms[i])) {
@@ -229,7 +254,7 @@ void Score(const TraceEvent& ev, const Samples* samples, Tier tier, TierSet hedg
   }
   double mine = ms[TierIndex(tier)];
   bool mine_sampled = sampled[TierIndex(tier)];
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (hedge.Contains(t) && std::isfinite(ms[TierIndex(t)]) && !(mine <= ms[TierIndex(t)])) {
       mine = ms[TierIndex(t)];
       mine_sampled = sampled[TierIndex(t)];
@@ -243,7 +268,7 @@ void Score(const TraceEvent& ev, const Samples* samples, Tier tier, TierSet hedg
   ++score.scored;
   score.correct += mine <= best;
   bool all_sampled = true;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (ev.allowed.Contains(t) && !sampled[TierIndex(t)]) all_sampled = false;
   }
   if (all_sampled) {
@@ -281,7 +306,7 @@ struct Replayed {
 
 TierSet Runs(const Decision& d) {
   TierSet runs = TierSet::Of(d.tier);
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (d.hedge.Contains(t) || d.shadow.Contains(t)) runs.Add(t);
   }
   return runs;
@@ -317,7 +342,7 @@ void ReplayOutcome(PlacementScheduler& sched, const TraceEvent& ev,
   // The live answer is back: the replay's runs the live run never made
   // answer now, as the live model expected them to.
   auto s = samples.find(ev.id);
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (!runs.Contains(t) || r.fed.Contains(t)) continue;
     if (s != samples.end() && s->second.recorded.Contains(t)) continue;  // comes later
     if (auto o = Modelled(*r.live, t)) Feed(sched, ev.function, r, t, *o);
@@ -374,20 +399,30 @@ ReplayScore Replay(const Trace& trace, const PolicyConfig& policy, std::optional
 }
 
 std::string FormatScores(const std::vector<ReplayScore>& scores) {
-  std::string out =
+  // Placements per target, named as the trace named them ("edge/cloud").
+  std::string names;
+  for (Tier t : AllTiers())
+    absl::StrAppend(&names, names.empty() ? "" : "/", std::string(TierName(t)));
+  std::string out = absl::StrCat(
       "| policy | decisions | scored | accuracy | mean regret ms | regret | mean ms | "
-      "same tier as live | scored from samples / model | edge/cloud | accuracy (sampled) |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "same tier as live | scored from samples / model | ",
+      names,
+      " | accuracy (sampled) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const ReplayScore& s : scores) {
     const double n = s.scored ? static_cast<double>(s.scored) : 1.0;
+    std::string placed;
+    for (Tier t : AllTiers()) {
+      absl::StrAppend(&placed, placed.empty() ? "" : "/", s.placed[TierIndex(t)]);
+    }
     absl::StrAppendFormat(
         &out,
-        "| %s | %d | %d | %.1f %% | %.2f | %+.1f %% | %.2f | %.1f %% | %d / %d | %d/%d | "
+        "| %s | %d | %d | %.1f %% | %.2f | %+.1f %% | %.2f | %.1f %% | %d / %d | %s | "
         "%.1f %% of %d |\n",
         s.policy, s.decisions, s.scored, 100 * s.Accuracy(), s.regret_ms / n, s.RegretPct(),
         s.latency_ms / n, s.decisions ? 100.0 * s.agree / s.decisions : 0.0, s.from_samples,
-        s.modelled, s.placed[0], s.placed[1],
-        s.all_sampled ? 100.0 * s.all_sampled_correct / s.all_sampled : 0.0, s.all_sampled);
+        s.modelled, placed, s.all_sampled ? 100.0 * s.all_sampled_correct / s.all_sampled : 0.0,
+        s.all_sampled);
   }
   return out;
 }

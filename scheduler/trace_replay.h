@@ -69,6 +69,9 @@ struct Trace {
 
 // Parses JSON lines (several files' texts may be concatenated, e.g.
 // FILE.1 then FILE). INVALID_ARGUMENT naming the line for a malformed one.
+// A start event that lists the run's targets installs them as the
+// process's TargetTable (tier.h), so the trace's target names resolve: call
+// it before other threads read Targets() (the `stoa replay` tool does).
 absl::StatusOr<Trace> ParseTrace(const std::string& text);
 // Reads and parses `paths` in order (NOT_FOUND naming an unreadable one).
 absl::StatusOr<Trace> LoadTrace(const std::vector<std::string>& paths);

@@ -37,7 +37,7 @@ struct Setup {
       : scheduler(common::RealClock::Get(), &registry, 42, Policy(), Options()) {
     for (int i = 0; i < functions; ++i) names.push_back("function-" + std::to_string(i));
     for (const std::string& name : names) {
-      for (Tier tier : kAllTiers) {
+      for (Tier tier : AllTiers()) {
         Decision d{tier, Reason::kExplore, 0};
         scheduler.Observe(name, d, MakeOutcome(tier, 0));
       }

@@ -103,6 +103,20 @@ Conditions AtCloudSlowFlips(double t) {
   return c;
 }
 
+// Three targets: the edge (40 ms), a cloud CPU pool (20 ms) and a cloud GPU
+// (4 ms), both a LAN away; every other 15 s other tenants queue 10 requests
+// (10 ms each) on the GPU, and the cloud CPU is the fastest.
+Conditions AtGpuFlips(double t) {
+  Conditions c = NearCloud();
+  TierConditions& cpu = c.tier[1];
+  cpu.exec_base_ms = 20;
+  TierConditions& gpu = c.tier[2];
+  gpu = cpu;
+  gpu.exec_base_ms = 4;
+  if (FlippedAt(t)) gpu.queue_depth = 10;
+  return c;
+}
+
 std::vector<std::pair<double, std::string>> FlipPhases(const char* normal, const char* flipped) {
   std::vector<std::pair<double, std::string>> out;
   for (int i = 0; i < 8; ++i) {
@@ -131,6 +145,16 @@ const std::vector<Scenario>& AllScenarios() {
        20, &AtQuotaFlips, FlipPhases("full", "quota"), true},
       {"cloud-slow-flips", "cloud exec 10 ms <-> 60 ms every 15 s (edge 40 ms)", 120, 20,
        &AtCloudSlowFlips, FlipPhases("fast", "slow"), true},
+      {"gpu-flips",
+       "3 targets: edge 40 ms, cloud-cpu 20 ms, cloud-gpu 4 ms <-> 104 ms (10 queued) every 15 s",
+       120,
+       20,
+       &AtGpuFlips,
+       FlipPhases("gpu-idle", "gpu-busy"),
+       true,
+       {{"edge", scheduler::TierClass::kEdge, scheduler::DeviceClass::kCpu},
+        {"cloud-cpu", scheduler::TierClass::kCloud, scheduler::DeviceClass::kCpu},
+        {"cloud-gpu", scheduler::TierClass::kCloud, scheduler::DeviceClass::kCuda}}},
   };
   return kScenarios;
 }

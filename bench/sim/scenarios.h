@@ -1,5 +1,5 @@
 // Scripted conditions of the edge–cloud continuum for stoa-sim: what each
-// tier would take for one request at one moment, term by term. A scenario
+// target (tier) would take for one request at one moment, term by term. A scenario
 // is a function of time (the conditions) plus seeded noise; the simulator
 // keeps the world state (which tier has the function loaded).
 //
@@ -44,6 +44,9 @@ struct Scenario {
   // Payloads: false the 80/20 mix of DrawRequestKb, true small readings
   // only (2–8 kB), so one tier is the faster for every request of a phase.
   bool small_only = false;
+  // The targets, in index order; empty: the default {edge, cloud}. The
+  // simulator installs them (scheduler::InstallTargets) for the scenario.
+  std::vector<scheduler::TargetInfo> targets = {};
 };
 
 const std::vector<Scenario>& AllScenarios();

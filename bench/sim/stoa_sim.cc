@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "bench/sim/phase_report.h"
 #include "bench/sim/scenarios.h"
 #include "common/clock.h"
@@ -48,7 +49,7 @@
 namespace stoa::sim {
 namespace {
 
-using scheduler::kAllTiers;
+using scheduler::AllTiers;
 using scheduler::kNumTiers;
 using scheduler::Tier;
 using scheduler::TierIndex;
@@ -77,7 +78,7 @@ std::vector<LinkProbe> GenerateProbes(const Scenario& s, double interval_ms, uin
   for (double t = 0; t < s.duration_s; t += interval_ms / 1000.0) {
     LinkProbe p{t, {}};
     Conditions c = s.at(t);
-    for (Tier tier : kAllTiers) {
+    for (Tier tier : AllTiers()) {
       const TierConditions& tc = c.tier[TierIndex(tier)];
       p.queue_depth[TierIndex(tier)] = tc.queue_depth;
       p.rtt_ms[TierIndex(tier)] = tc.rtt_ms > 0 || tc.mbps > 0
@@ -98,7 +99,7 @@ std::vector<Request> Generate(const Scenario& s, uint64_t seed) {
     r.t_s = i / s.rate_per_s;
     r.kb = s.small_only ? DrawSmallKb(gen) : DrawRequestKb(gen);
     Conditions c = s.at(r.t_s);
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       const TierConditions& tc = c.tier[TierIndex(t)];
       r.warm[TierIndex(t)] = Realize(tc, r.kb, kResponseKb, true, gen);
       r.load_ms[TierIndex(t)] = Realize(tc, r.kb, kResponseKb, false, gen).load_ms;
@@ -148,7 +149,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     for (; next_probe < probes.size() && probes[next_probe].t_s <= r.t_s; ++next_probe) {
       const LinkProbe& p = probes[next_probe];
       clock.SetMicros(static_cast<int64_t>(p.t_s * 1e6));
-      for (Tier t : kAllTiers) {
+      for (Tier t : AllTiers()) {
         if (!std::isfinite(p.rtt_ms[TierIndex(t)])) continue;
         sched.ObserveLink(t, true, p.rtt_ms[TierIndex(t)]);
         reported_depth[TierIndex(t)] = static_cast<uint32_t>(p.queue_depth[TierIndex(t)]);
@@ -158,7 +159,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     std::array<double, kNumTiers> actual{};
     double best = std::numeric_limits<double>::infinity();
     Tier best_tier = Tier::kEdge;
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       int i = TierIndex(t);
       actual[i] = r.warm[i].Total();
       if (actual[i] < best) {
@@ -170,7 +171,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     if (policy) {
       scheduler::Features f;
       f.request_bytes = static_cast<uint64_t>(r.kb * 1000);
-      for (Tier t : kAllTiers) {
+      for (Tier t : AllTiers()) {
         if (loaded[TierIndex(t)]) f.warm.Add(t);
         f.queue_depth[TierIndex(t)] = reported_depth[TierIndex(t)];
       }
@@ -203,7 +204,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     // A hedge answers with the first of its two runs; the loser is
     // cancelled and never observed.
     Tier answered = decision.tier;
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       if (decision.hedge.Contains(t) && actual[TierIndex(t)] < actual[TierIndex(answered)]) {
         answered = t;
       }
@@ -218,7 +219,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
     std::array<double, kNumTiers> compared;
     compared.fill(std::numeric_limits<double>::quiet_NaN());
     compared[TierIndex(answered)] = actual[TierIndex(answered)];
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       if (!decision.shadow.Contains(t)) continue;
       scheduler::Decision d(t, scheduler::Reason::kShadow);
       d.trace_id = decision.trace_id;
@@ -306,13 +307,19 @@ int Main(int argc, char** argv) {
   for (const Scenario& s : AllScenarios()) {
     if (args.only != "all" && args.only != s.name) continue;
     found = true;
+    scheduler::InstallTargets(s.targets.empty() ? scheduler::TargetTable::Default()
+                                                : *scheduler::TargetTable::Make(s.targets));
+    std::string names;
+    for (Tier t : AllTiers())
+      absl::StrAppend(&names, names.empty() ? "" : "/", std::string(scheduler::TierName(t)));
     std::vector<Request> requests = Generate(s, args.seed);
     std::vector<LinkProbe> probes = GenerateProbes(s, args.probe_interval_ms, args.seed);
     std::printf("\n## %s: %s (%zu requests)\n\n", s.name.c_str(), s.description.c_str(),
                 requests.size());
     std::printf(
         "| policy | accuracy | mean regret ms | mean ms | p50 ms | p95 ms | vs oracle "
-        "(mean) | edge/cloud |\n|---|---|---|---|---|---|---|---|\n");
+        "(mean) | %s |\n|---|---|---|---|---|---|---|---|\n",
+        names.c_str());
     std::unique_ptr<scheduler::DecisionTrace> trace;
     if (!args.trace_file.empty()) {
       auto opened = scheduler::DecisionTrace::Open(args.trace_file, 0);
@@ -337,9 +344,13 @@ int Main(int argc, char** argv) {
                          is_predictive ? trace.get() : nullptr)
                    : oracle;
       if (is_predictive) predictive = r;
-      std::printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.1f | %+.1f %% | %d/%d |\n",
+      std::string placed;
+      for (Tier t : AllTiers()) {
+        absl::StrAppend(&placed, placed.empty() ? "" : "/", r.placed[TierIndex(t)]);
+      }
+      std::printf("| %s | %.1f %% | %.1f | %.1f | %.1f | %.1f | %+.1f %% | %s |\n",
                   r.policy.c_str(), 100 * r.accuracy, r.mean_regret_ms, r.mean_ms, r.p50_ms,
-                  r.p95_ms, 100 * (r.mean_ms / oracle.mean_ms - 1), r.placed[0], r.placed[1]);
+                  r.p95_ms, 100 * (r.mean_ms / oracle.mean_ms - 1), placed.c_str());
     }
     if (args.phases && !s.phases.empty()) PrintPhases(s, predictive);
   }

@@ -39,7 +39,9 @@ Retryable Classify(const absl::Status& s) {
 TierSet SpecTiers(const v1::FunctionSpec& spec) {
   TierSet tiers;
   for (const std::string& name : spec.tiers()) {
-    if (auto t = scheduler::ParseTier(name)) tiers.Add(*t);
+    for (Tier t : scheduler::AllTiers()) {
+      if (scheduler::ParseTierOrClass(name).Contains(t)) tiers.Add(t);
+    }
   }
   return tiers.Empty() ? TierSet::All() : tiers;
 }
@@ -94,7 +96,7 @@ std::optional<std::optional<Tier>> DurableEventQueue::Placement(const EventEntry
   const TierSet configured = invoker_.configured_tiers();
   std::vector<Tier> usable, reachable;
   bool all_saturated = true;
-  for (Tier t : scheduler::kAllTiers) {
+  for (Tier t : scheduler::AllTiers()) {
     if (!allowed.Contains(t) || !configured.Contains(t)) continue;
     usable.push_back(t);
     const TierHealth health = invoker_.Health(t);

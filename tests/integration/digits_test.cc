@@ -142,8 +142,9 @@ TEST_F(DigitsTest, FirstCloudInvocationIsAColdStartAndMetricsAreValid) {
   HttpResult metrics = client_->Get("/metrics");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_THAT(metrics.Header("content-type"), HasSubstr("text/plain"));
-  EXPECT_THAT(metrics.body,
-              HasSubstr("stoa_cold_starts_total{function=\"digits\",tier=\"cloud\"} 1\n"));
+  EXPECT_THAT(
+      metrics.body,
+      HasSubstr("stoa_cold_starts_total{function=\"digits\",target=\"cloud\",tier=\"cloud\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("stoa_invocations_total{"));
   EXPECT_THAT(metrics.body, HasSubstr("stoa_invocation_duration_seconds_bucket{"));
   EXPECT_THAT(metrics.body, HasSubstr("stoa_http_requests_total{"));

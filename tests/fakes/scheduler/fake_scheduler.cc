@@ -8,7 +8,7 @@ namespace {
 // The tiers of `set` that are in `allowed`, other than `chosen`.
 TierSet Restrict(TierSet set, TierSet allowed, Tier chosen) {
   TierSet out;
-  for (Tier t : kAllTiers) {
+  for (Tier t : AllTiers()) {
     if (t != chosen && set.Contains(t) && allowed.Contains(t)) out.Add(t);
   }
   return out;

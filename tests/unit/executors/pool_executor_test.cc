@@ -89,7 +89,7 @@ class PoolExecutorTest : public ::testing::Test {
   std::vector<InProcessExecutor*> in_process_;
 };
 
-TEST_F(PoolExecutorTest, LoadsEverywhereAndSpreadsInvocations) {
+TEST_F(PoolExecutorTest, LoadsOnDemandAndSpreadsInvocations) {
   auto pool = MakePool();
   EXPECT_EQ(pool->Describe(), "pool[in-process,in-process]");
   auto loaded = Await<v1::LoadFunctionResponse>(
@@ -102,7 +102,11 @@ TEST_F(PoolExecutorTest, LoadsEverywhereAndSpreadsInvocations) {
   EXPECT_TRUE(again->already_loaded());
   const std::string sha = loaded->spec().sha256();
 
-  // Eight concurrent calls of 30 ms each: least-loaded routing uses both.
+  // One call teaches the pool the service time; then eight concurrent calls
+  // of 30 ms each: a queue on the warm member soon predicts worse than a
+  // load on the other, so both are used.
+  auto first = Await<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request(sha, 0), done); });
+  ASSERT_TRUE(first.ok()) << first.status();
   std::vector<std::future<absl::StatusOr<v1::InvokeResponse>>> calls;
   for (int i = 0; i < 8; ++i) {
     calls.push_back(
@@ -113,14 +117,14 @@ TEST_F(PoolExecutorTest, LoadsEverywhereAndSpreadsInvocations) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_THAT(FloatValues(r->outputs(0)), ElementsAre(i + 1.0f));
   }
-  EXPECT_EQ(MemberInvocations(0) + MemberInvocations(1), 8u);
+  EXPECT_EQ(MemberInvocations(0) + MemberInvocations(1), 9u);
   EXPECT_GE(MemberInvocations(0), 2u);
   EXPECT_GE(MemberInvocations(1), 2u);
 
   auto status = Await<v1::GetStatusResponse>([&](auto done) { pool->GetStatus(done); });
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(status->threads(), 2u);
-  EXPECT_EQ(status->invocations(), 8u);
+  EXPECT_EQ(status->invocations(), 9u);
   ASSERT_EQ(status->functions_size(), 1);  // the same version on both: listed once
   EXPECT_EQ(status->functions(0).function(), "inc");
 
@@ -133,6 +137,53 @@ TEST_F(PoolExecutorTest, LoadsEverywhereAndSpreadsInvocations) {
   EXPECT_TRUE(unloaded->unloaded());
   auto gone = Await<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request(sha, 1), done); });
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound);  // passed through
+}
+
+// Sequential calls: the member that has the function is predicted faster
+// than one that would load it first, so the other never gets it.
+TEST_F(PoolExecutorTest, AMemberNeverCalledNeverLoadsTheFunction) {
+  auto pool = MakePool();
+  auto loaded = Await<v1::LoadFunctionResponse>(
+      [&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "sleep=2"), done); });
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const std::string sha = loaded->spec().sha256();
+  auto functions_on = [&](int i) {
+    auto s = Await<v1::GetStatusResponse>([&](auto done) { in_process_[i]->GetStatus(done); });
+    return s.ok() ? s->functions_size() : -1;
+  };
+  EXPECT_EQ(functions_on(0) + functions_on(1), 1);  // loaded on one member only
+  for (int i = 0; i < 10; ++i) {
+    auto r = Await<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request(sha, i), done); });
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->load_us(), 0u) << "call " << i << " paid a load";
+  }
+  EXPECT_EQ(functions_on(0) + functions_on(1), 1);
+  EXPECT_EQ(MemberInvocations(0) + MemberInvocations(1), 10u);
+  EXPECT_TRUE(MemberInvocations(0) == 0 || MemberInvocations(1) == 0);
+}
+
+// A member that lost the function (restarted) gets it again from the pool's
+// copy of the load request, and the call's answer carries that load.
+TEST_F(PoolExecutorTest, AMemberMissingAKnownFunctionLoadsItOnDemand) {
+  auto pool = MakePool();
+  auto loaded = Await<v1::LoadFunctionResponse>(
+      [&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "plain"), done); });
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const std::string sha = loaded->spec().sha256();
+  // Unload behind the pool's back on both members.
+  for (int i = 0; i < 2; ++i) {
+    v1::UnloadFunctionRequest u;
+    u.set_function("inc");
+    auto r = Await<v1::UnloadFunctionResponse>(
+        [&](auto done) { in_process_[i]->UnloadFunction(u, done); });
+    ASSERT_TRUE(r.ok());
+  }
+  auto r = Await<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request(sha, 4), done); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(FloatValues(r->outputs(0)), ElementsAre(5.0f));
+  EXPECT_GT(r->load_us(), 0u);
+  std::vector<MemberStatus> members = pool->Members();
+  EXPECT_GT(members[0].load_ms + members[1].load_ms, 0.0);
 }
 
 TEST_F(PoolExecutorTest, ADeadMemberIsSkippedAndCallsStillSucceed) {

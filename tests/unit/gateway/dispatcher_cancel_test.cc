@@ -49,7 +49,7 @@ class DispatcherCancelTest : public ::testing::Test {
     dispatcher_ =
         std::make_unique<Dispatcher>(std::move(executors), scheduler_, clock_, metrics_, o);
     // Warm on both tiers, so the runs below reach their executors.
-    for (Tier t : scheduler::kAllTiers) ASSERT_TRUE(Start(t, nullptr).get().ok());
+    for (Tier t : scheduler::AllTiers()) ASSERT_TRUE(Start(t, nullptr).get().ok());
   }
 
   void TearDown() override {
@@ -94,10 +94,14 @@ TEST_F(DispatcherCancelTest, ClientCancelWithdrawsTheRunningCall) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("its client went away"));
   EXPECT_EQ(edge_counts_->cancelled, 1);
-  EXPECT_EQ(Counter("stoa_invocations_total",
-                    {{"function", "spin"}, {"tier", "edge"}, {"outcome", "cancelled"}}),
-            1);
-  EXPECT_EQ(Counter("stoa_hedge_cancelled_total", {{"function", "spin"}, {"tier", "edge"}}), 0);
+  EXPECT_EQ(
+      Counter(
+          "stoa_invocations_total",
+          {{"function", "spin"}, {"tier", "edge"}, {"target", "edge"}, {"outcome", "cancelled"}}),
+      1);
+  EXPECT_EQ(Counter("stoa_hedge_cancelled_total",
+                    {{"function", "spin"}, {"tier", "edge"}, {"target", "edge"}}),
+            0);
   EXPECT_EQ(scheduler_.observations().size(), observed) << "a cancelled run teaches nothing";
 }
 
@@ -124,8 +128,12 @@ TEST_F(DispatcherCancelTest, ClientCancelWithdrawsEveryRunOfAHedgedRequest) {
   dispatcher_.reset();  // returns once both runs ended
   EXPECT_EQ(edge_counts_->cancelled, 1);
   EXPECT_EQ(cloud_counts_->cancelled, 1);
-  EXPECT_EQ(Counter("stoa_hedge_cancelled_total", {{"function", "spin"}, {"tier", "edge"}}), 0);
-  EXPECT_EQ(Counter("stoa_hedge_cancelled_total", {{"function", "spin"}, {"tier", "cloud"}}), 0);
+  EXPECT_EQ(Counter("stoa_hedge_cancelled_total",
+                    {{"function", "spin"}, {"tier", "edge"}, {"target", "edge"}}),
+            0);
+  EXPECT_EQ(Counter("stoa_hedge_cancelled_total",
+                    {{"function", "spin"}, {"tier", "cloud"}, {"target", "cloud"}}),
+            0);
 }
 
 TEST_F(DispatcherCancelTest, SignalThatNeverFiresChangesNothing) {

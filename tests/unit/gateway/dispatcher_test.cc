@@ -139,13 +139,19 @@ TEST_F(DispatcherTest, ColdStartPushesOnceThenWarm) {
   EXPECT_EQ(edge_counts_->invoke, 2);
   EXPECT_EQ(cloud_counts_->load, 0);
 
-  EXPECT_EQ(Counter("stoa_cold_starts_total", {{"function", "digits"}, {"tier", "edge"}}), 1);
-  EXPECT_EQ(Counter("stoa_invocations_total",
-                    {{"function", "digits"}, {"tier", "edge"}, {"outcome", "ok"}}),
-            2);
-  EXPECT_EQ(metrics_.AddGauge("stoa_executor_queue_depth", "").Add({{"tier", "edge"}})->Value(), 3);
+  EXPECT_EQ(Counter("stoa_cold_starts_total",
+                    {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
+            1);
+  EXPECT_EQ(
+      Counter("stoa_invocations_total",
+              {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}, {"outcome", "ok"}}),
+      2);
+  EXPECT_EQ(metrics_.AddGauge("stoa_executor_queue_depth", "")
+                .Add({{"tier", "edge"}, {"target", "edge"}})
+                ->Value(),
+            3);
   EXPECT_EQ(metrics_.AddHistogram("stoa_invocation_duration_seconds", "")
-                .Add({{"function", "digits"}, {"tier", "edge"}})
+                .Add({{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}})
                 ->Count(),
             2u);
   auto obs = scheduler_.observations();
@@ -173,7 +179,9 @@ TEST_F(DispatcherTest, NotFoundAfterExecutorRestartReloadsAndRetries) {
   EXPECT_EQ(r->response.load_us(), 777u);
   EXPECT_EQ(edge_counts_->load, 2);
   EXPECT_EQ(edge_counts_->invoke, 3);  // ok, NOT_FOUND, ok
-  EXPECT_EQ(Counter("stoa_cold_starts_total", {{"function", "digits"}, {"tier", "edge"}}), 2);
+  EXPECT_EQ(Counter("stoa_cold_starts_total",
+                    {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
+            2);
 }
 
 TEST_F(DispatcherTest, FailsOverToEdgeWhenCloudIsUnavailable) {
@@ -192,12 +200,15 @@ TEST_F(DispatcherTest, FailsOverToEdgeWhenCloudIsUnavailable) {
   EXPECT_EQ(obs[1].decision.tier, Tier::kEdge);
   EXPECT_EQ(obs[1].decision.reason, Reason::kFailover);
   EXPECT_TRUE(obs[1].outcome.ok);
-  EXPECT_EQ(Counter("stoa_invocations_total",
-                    {{"function", "digits"}, {"tier", "cloud"}, {"outcome", "unavailable"}}),
+  EXPECT_EQ(Counter("stoa_invocations_total", {{"function", "digits"},
+                                               {"tier", "cloud"},
+                                               {"target", "cloud"},
+                                               {"outcome", "unavailable"}}),
             1);
-  EXPECT_EQ(Counter("stoa_invocations_total",
-                    {{"function", "digits"}, {"tier", "edge"}, {"outcome", "ok"}}),
-            1);
+  EXPECT_EQ(
+      Counter("stoa_invocations_total",
+              {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}, {"outcome", "ok"}}),
+      1);
 }
 
 TEST_F(DispatcherTest, HedgeAnswersWithTheFirstSuccess) {
@@ -216,9 +227,13 @@ TEST_F(DispatcherTest, HedgeAnswersWithTheFirstSuccess) {
   EXPECT_EQ(edge_counts_->invoke, 2);
   EXPECT_EQ(cloud_counts_->invoke, 2);
   EXPECT_EQ(cloud_counts_->cancelled, 1);
-  EXPECT_EQ(Counter("stoa_hedge_cancelled_total", {{"function", "digits"}, {"tier", "cloud"}}), 1);
-  EXPECT_EQ(Counter("stoa_invocations_total",
-                    {{"function", "digits"}, {"tier", "cloud"}, {"outcome", "cancelled"}}),
+  EXPECT_EQ(Counter("stoa_hedge_cancelled_total",
+                    {{"function", "digits"}, {"tier", "cloud"}, {"target", "cloud"}}),
+            1);
+  EXPECT_EQ(Counter("stoa_invocations_total", {{"function", "digits"},
+                                               {"tier", "cloud"},
+                                               {"target", "cloud"},
+                                               {"outcome", "cancelled"}}),
             1);
   // Only the winner teaches the model: the loser's latency is censored.
   auto obs = scheduler_.observations();
@@ -242,9 +257,10 @@ TEST_F(DispatcherTest, StatusProbesFeedQueueDepthAndLinkRoundTrips) {
     EXPECT_DOUBLE_EQ(l.rtt_ms, 1.5);  // the fake's round trip on the fake clock
   }
   EXPECT_EQ(dispatcher_->Health(Tier::kCloud).last_probe, TierHealth::Probe::kOk);
-  EXPECT_DOUBLE_EQ(
-      metrics_.AddGauge("stoa_tier_status_rtt_seconds", "").Add({{"tier", "cloud"}})->Value(),
-      0.0015);
+  EXPECT_DOUBLE_EQ(metrics_.AddGauge("stoa_tier_status_rtt_seconds", "")
+                       .Add({{"tier", "cloud"}, {"target", "cloud"}})
+                       ->Value(),
+                   0.0015);
   // A failing tier's probes report failures (they count towards its circuit).
   cloud_->SetStatusStatus(absl::UnavailableError("down"));
   dispatcher_->ProbeTiers();
@@ -342,8 +358,10 @@ TEST_F(DispatcherTest, DeadlineIsRespectedWhenTheExecutorHangs) {
   auto r = pending.get();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("deadline of 150 ms"));
-  EXPECT_EQ(Counter("stoa_invocations_total",
-                    {{"function", "digits"}, {"tier", "cloud"}, {"outcome", "deadline_exceeded"}}),
+  EXPECT_EQ(Counter("stoa_invocations_total", {{"function", "digits"},
+                                               {"tier", "cloud"},
+                                               {"target", "cloud"},
+                                               {"outcome", "deadline_exceeded"}}),
             1);
   auto obs = scheduler_.observations();
   ASSERT_EQ(obs.size(), 1u);
@@ -435,9 +453,10 @@ TEST_F(DispatcherTest, ConcurrentInvocations) {
   }
   all_done.get_future().wait();
   EXPECT_EQ(ok.load(), kCalls);
-  EXPECT_EQ(Counter("stoa_invocations_total",
-                    {{"function", "digits"}, {"tier", "cloud"}, {"outcome", "ok"}}),
-            kCalls / 2);
+  EXPECT_EQ(
+      Counter("stoa_invocations_total",
+              {{"function", "digits"}, {"tier", "cloud"}, {"target", "cloud"}, {"outcome", "ok"}}),
+      kCalls / 2);
 }
 
 }  // namespace

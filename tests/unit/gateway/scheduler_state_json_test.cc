@@ -139,7 +139,8 @@ TEST_F(SchedulerStateJsonTest, OverridesAccuracyCircuitsAndLinks) {
 
 TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
   // Byte for byte what StateJson rendered for a fresh scheduler with the
-  // default policy and an in-process edge (issue 14 added stale_probe).
+  // default policy and an in-process edge (issue 14 added stale_probe, and
+  // each target's tier and device).
   common::FakeClock clock;
   scheduler::SchedulerOptions options;
   options.in_process.Add(Tier::kEdge);
@@ -150,9 +151,10 @@ TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
             "\"predictive\",\"shadow_rate\":0.0,\"slo_ms\":0.0,\"smoothing\":0.2,"
             "\"stale_probe\":\"shadow\",\"weights\":{"
             "\"cost\":0.0,\"energy\":0.0,\"latency\":1.0}},\"tiers\":{\"cloud\":{\"circuit\":"
-            "\"closed\",\"consecutive_failures\":0,\"in_process\":false,\"link_rtt_ms\":null},"
-            "\"edge\":{\"circuit\":\"closed\",\"consecutive_failures\":0,\"in_process\":true,"
-            "\"link_rtt_ms\":null}}}");
+            "\"closed\",\"consecutive_failures\":0,\"device\":\"cpu\",\"in_process\":false,"
+            "\"link_rtt_ms\":null,\"tier\":\"cloud\"},"
+            "\"edge\":{\"circuit\":\"closed\",\"consecutive_failures\":0,\"device\":\"cpu\","
+            "\"in_process\":true,\"link_rtt_ms\":null,\"tier\":\"edge\"}}}");
 }
 
 TEST_F(SchedulerStateJsonTest, AFunctionNameThatIsNotUtf8StillRendersValidJson) {

@@ -18,7 +18,7 @@ class TierMonitorTest : public ::testing::Test {
         monitor_({nullptr, &cloud_}, scheduler_, clock_, metrics_, {/*status_interval_ms=*/0}) {}
 
   double Gauge(const std::string& name, const std::string& tier) {
-    return metrics_.AddGauge(name, "").Add({{"tier", tier}})->Value();
+    return metrics_.AddGauge(name, "").Add({{"tier", tier}, {"target", tier}})->Value();
   }
 
   common::FakeClock clock_{0};

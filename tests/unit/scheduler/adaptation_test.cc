@@ -139,7 +139,7 @@ class Driver {
     auto d = sched.Decide("f", TierSet::All(), f);
     EXPECT_TRUE(d.ok());
     Run(d->tier, *d, false);
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       if (d->shadow.Contains(t)) {
         Run(t, Decision(t, Reason::kShadow), true);
         ++shadows;

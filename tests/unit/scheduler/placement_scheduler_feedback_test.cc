@@ -73,7 +73,7 @@ class Rig {
     o.latency_ms = latency;
     scheduler.Observe("f", *d, o);
     // Shadow runs, as the dispatcher makes them: observed, never answering.
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       if (d->shadow.Contains(t)) RunShadow(t, f.request_bytes);
     }
     clock.AdvanceMicros(10'000);
@@ -339,8 +339,10 @@ TEST(FeedbackControlTest, ShadowRunsAndAccuracy) {
   EXPECT_DOUBLE_EQ(acc.regret_ms, 10.0);
   std::string text = registry.Serialize();
   EXPECT_THAT(text, HasSubstr("stoa_placement_accuracy_ratio{function=\"f\"} 0.5"));
-  EXPECT_THAT(text, HasSubstr("stoa_prediction_error_seconds_count{function=\"f\",term=\"exec\","
-                              "tier=\"cloud\"}"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("stoa_prediction_error_seconds_count{function=\"f\",target=\"cloud\",term=\"exec\","
+                "tier=\"cloud\"}"));
   EXPECT_THAT(text, HasSubstr("stoa_placement_regret_seconds_total{function=\"f\"} 0.01"));
 }
 

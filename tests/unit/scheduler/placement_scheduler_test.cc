@@ -462,13 +462,15 @@ TEST(PlacementSchedulerTest, ExportsMetrics) {
   for (int i = 0; i < 3; ++i) d.Step(20, 5, "digits");
   std::string text = registry.Serialize();
   EXPECT_THAT(text, HasSubstr("# TYPE stoa_placements_total counter"));
+  EXPECT_THAT(text, HasSubstr("stoa_placements_total{function=\"digits\",reason=\"explore\",target="
+                              "\"edge\",tier=\"edge\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("stoa_placements_total{function=\"digits\",reason=\"predicted-best\","
+                              "target=\"cloud\",tier=\"cloud\"} 3\n"));
   EXPECT_THAT(
       text,
-      HasSubstr("stoa_placements_total{function=\"digits\",reason=\"explore\",tier=\"edge\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("stoa_placements_total{function=\"digits\",reason=\"predicted-best\","
-                              "tier=\"cloud\"} 3\n"));
-  EXPECT_THAT(text, HasSubstr("stoa_predicted_latency_seconds{function=\"digits\",tier=\"cloud\"} "
-                              "0.0050000000000000001\n"));
+      HasSubstr(
+          "stoa_predicted_latency_seconds{function=\"digits\",target=\"cloud\",tier=\"cloud\"} "
+          "0.0050000000000000001\n"));
 }
 
 TEST(PlacementSchedulerTest, ForgetRemovesTheFunctionsSeries) {
@@ -493,9 +495,8 @@ TEST(PlacementSchedulerTest, ForgetRemovesTheFunctionsSeries) {
   // Used again: its series come back with it, from zero.
   d.Step(20, 5, "digits");
   EXPECT_EQ(registry.series(), both);
-  EXPECT_THAT(
-      registry.Serialize(),
-      HasSubstr("stoa_placements_total{function=\"digits\",reason=\"explore\",tier=\"edge\"} 1\n"));
+  EXPECT_THAT(registry.Serialize(), HasSubstr("stoa_placements_total{function=\"digits\",reason="
+                                              "\"explore\",target=\"edge\",tier=\"edge\"} 1\n"));
 }
 
 TEST(PlacementSchedulerTest, ReasonNames) {

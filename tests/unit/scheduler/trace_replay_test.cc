@@ -43,7 +43,7 @@ std::string RecordRun(const std::string& name, const PolicyConfig& policy) {
     f.warm = TierSet::All();
     auto d = sched.Decide("f", TierSet::All(), f);
     EXPECT_TRUE(d.ok());
-    for (Tier t : kAllTiers) {
+    for (Tier t : AllTiers()) {
       if (t != d->tier && !d->shadow.Contains(t)) continue;
       Outcome o;
       o.tier = t;
