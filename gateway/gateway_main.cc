@@ -85,6 +85,7 @@
 #include "gateway/events/mqtt_flags.h"
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
+#include "gateway/gateway_cluster.h"
 #include "gateway/gateway_flags.h"
 #include "gateway/kserve_grpc_service.h"
 #include "gateway/registration_body.h"
@@ -125,9 +126,11 @@ void SetExecutorLimits(const stoa::common::RequestLimits& limits,
   options.max_output_bytes = limits.max_output_bytes;
 }
 
-// The executor of each tier, from --edge and --cloud.
+// The executor of each tier, from --edge and --cloud (`cloud_members`, when
+// set, serves the cloud tier: dns:/// entries, etcd membership).
 Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& runtimes,
-                        stoa::common::metrics::Registry& metrics) {
+                        stoa::common::metrics::Registry& metrics,
+                        const stoa::cluster::TargetMembership* cloud_members) {
   Executors executors;
   auto& edge = executors[TierIndex(Tier::kEdge)];
   auto& cloud = executors[TierIndex(Tier::kCloud)];
@@ -142,7 +145,9 @@ Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& r
   }
   std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
   if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
-  if (clouds.size() == 1) {
+  if (cloud_members != nullptr) {
+    cloud = cloud_members->Executor();
+  } else if (clouds.size() == 1) {
     cloud = std::make_unique<stoa::executors::GrpcExecutor>(clouds[0], flags.grpc);
   } else if (clouds.size() > 1) {
     // Several stoa-executor processes form one cloud tier.
@@ -256,8 +261,14 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   dispatcher_options.default_timeout_ms =
       std::min(dispatcher_options.default_timeout_ms, flags.limits.limits.max_timeout_ms);
   dispatcher_options.admission.max_queue_per_tier = flags.max_queue_per_tier;
-  stoa::gateway::Dispatcher dispatcher(MakeExecutors(flags, runtimes, metrics), scheduler,
-                                       stoa::common::RealClock::Get(), metrics, dispatcher_options);
+  auto cluster = stoa::gateway::StartCluster(flags);
+  if (!cluster.ok()) {
+    std::cerr << "stoa-gateway: " << cluster.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  stoa::gateway::Dispatcher dispatcher(
+      MakeExecutors(flags, runtimes, metrics, cluster->cloud.get()), scheduler,
+      stoa::common::RealClock::Get(), metrics, dispatcher_options);
   stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);
   if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";

@@ -1,0 +1,33 @@
+#include "gateway/gateway_cluster.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace stoa::gateway {
+
+absl::StatusOr<GatewayCluster> StartCluster(const GatewayFlags& flags) {
+  GatewayCluster cluster;
+  if (!flags.registry.empty()) {
+    auto client = cluster::EtcdClient::Connect(flags.registry);
+    if (!client.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--registry: ", client.status().message()));
+    }
+    cluster.etcd = *std::move(client);
+  }
+  std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
+  if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
+  if (!cluster::NeedsMembership(clouds, cluster.etcd != nullptr)) return cluster;
+  auto membership = cluster::TargetMembership::Start(
+      "cloud", clouds, cluster.etcd.get(), flags.grpc,
+      cluster::TargetMembership::Options{.dns_interval_ms = flags.dns_interval_ms});
+  if (!membership.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--cloud: ", membership.status().message()));
+  }
+  cluster.cloud = *std::move(membership);
+  return cluster;
+}
+
+}  // namespace stoa::gateway
