@@ -20,8 +20,10 @@ namespace stoa::cluster {
 struct AnnounceConfig {
   std::string etcd_url;  // etcd://HOST:PORT[,…]
   std::string target = "cloud";
-  std::string advertise;  // HOST:PORT gateways dial; "" = the bound address
-  std::string bound;      // the gRPC server's bound address
+  // HOST:PORT gateways dial; "" = the bound address, or for a wildcard
+  // listener (0.0.0.0) the first non-loopback address of the host name.
+  std::string advertise;
+  std::string bound;  // the gRPC server's bound address
   std::string device;
   int capacity = 0;
   int ttl_s = 3;

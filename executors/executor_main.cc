@@ -155,8 +155,10 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "executor");
   app.add_option("--target", flags.target, "with --announce: the target (pool) to join")
       ->capture_default_str();
-  app.add_option("--advertise", flags.advertise,
-                 "with --announce: HOST:PORT gateways dial (default: the bound --listen)");
+  app.add_option(
+      "--advertise", flags.advertise,
+      "with --announce: HOST:PORT gateways dial (default: the bound --listen; for 0.0.0.0 the "
+      "host name's address)");
   app.add_option("--announce-ttl-s", flags.announce_ttl_s,
                  "with --announce: lease TTL; a killed executor leaves the pool after it")
       ->check(CLI::Range(1, 60))

@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gateway/etcd_function_store.h"
+#include "gateway/function_registry.h"
 
 namespace stoa::gateway {
 
@@ -28,6 +30,21 @@ absl::StatusOr<GatewayCluster> StartCluster(const GatewayFlags& flags) {
   }
   cluster.cloud = *std::move(membership);
   return cluster;
+}
+
+absl::StatusOr<std::unique_ptr<FunctionStore>> OpenFunctionStore(const GatewayFlags& flags,
+                                                                 GatewayCluster& cluster) {
+  if (cluster.etcd == nullptr) {
+    if (!flags.artifact_store.empty()) {
+      return absl::InvalidArgumentError("--artifact-store needs --registry etcd://HOST:PORT");
+    }
+    auto local = FunctionRegistry::Open(flags.data_dir);
+    if (!local.ok()) return local.status();
+    return std::unique_ptr<FunctionStore>(*std::move(local));
+  }
+  auto shared = EtcdFunctionStore::Open(*cluster.etcd, flags.artifact_store);
+  if (!shared.ok()) return shared.status();
+  return std::unique_ptr<FunctionStore>(*std::move(shared));
 }
 
 }  // namespace stoa::gateway

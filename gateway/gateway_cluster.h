@@ -3,7 +3,8 @@
 // --cloud addresses, its dns:/// entries re-resolved every
 // --dns-interval-ms, and with etcd the executors announced under
 // /stoa/v1/members/cloud/). Without --registry and dns:/// entries both are
-// null and the gateway builds the cloud tier as before.
+// null and the gateway builds the cloud tier as before. The function store
+// follows --registry too (OpenFunctionStore).
 //
 // Ownership: declare the GatewayCluster before the Dispatcher; the
 // membership stops in the destructor (the etcd client outlives it).
@@ -14,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "cluster/etcd_client.h"
 #include "cluster/target_membership.h"
+#include "gateway/function_store.h"
 #include "gateway/gateway_flags.h"
 
 namespace stoa::gateway {
@@ -25,5 +27,11 @@ struct GatewayCluster {
 
 // INVALID_ARGUMENT naming the flag for a bad --registry or --cloud entry.
 absl::StatusOr<GatewayCluster> StartCluster(const GatewayFlags& flags);
+
+// The function store: with etcd an EtcdFunctionStore over --artifact-store
+// (INVALID_ARGUMENT when it is missing), else the FunctionRegistry of
+// --data-dir.
+absl::StatusOr<std::unique_ptr<FunctionStore>> OpenFunctionStore(const GatewayFlags& flags,
+                                                                 GatewayCluster& cluster);
 
 }  // namespace stoa::gateway

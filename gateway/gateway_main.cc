@@ -224,10 +224,15 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
           const stoa::scheduler::SchedulerOptions& scheduler_options,
           stoa::common::StopSignals& signals) {
   stoa::common::metrics::Registry metrics(flags.metrics_max_series);
-  auto registry = stoa::gateway::FunctionRegistry::Open(flags.data_dir);
+  auto cluster = stoa::gateway::StartCluster(flags);
+  if (!cluster.ok()) {
+    std::cerr << "stoa-gateway: " << cluster.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  auto registry = stoa::gateway::OpenFunctionStore(flags, *cluster);
   if (!registry.ok()) {
     std::cerr << "stoa-gateway: " << registry.status().message() << "\n";
-    return kExitStartFailed;
+    return absl::IsInvalidArgument(registry.status()) ? kExitBadFlags : kExitStartFailed;
   }
   stoa::functions::RuntimeOptions runtime_options;
   runtime_options.intra_op_threads = flags.edge_intra_op_threads;
@@ -261,11 +266,6 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   dispatcher_options.default_timeout_ms =
       std::min(dispatcher_options.default_timeout_ms, flags.limits.limits.max_timeout_ms);
   dispatcher_options.admission.max_queue_per_tier = flags.max_queue_per_tier;
-  auto cluster = stoa::gateway::StartCluster(flags);
-  if (!cluster.ok()) {
-    std::cerr << "stoa-gateway: " << cluster.status().message() << "\n";
-    return kExitBadFlags;
-  }
   stoa::gateway::Dispatcher dispatcher(
       MakeExecutors(flags, runtimes, metrics, cluster->cloud.get()), scheduler,
       stoa::common::RealClock::Get(), metrics, dispatcher_options);
