@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/file_util.h"
 #include "gateway/etcd_function_store.h"
 #include "gateway/function_registry.h"
 
@@ -42,6 +43,9 @@ absl::StatusOr<std::unique_ptr<FunctionStore>> OpenFunctionStore(const GatewayFl
     if (!local.ok()) return local.status();
     return std::unique_ptr<FunctionStore>(*std::move(local));
   }
+  // The data directory still holds what is this gateway's own (audit log,
+  // event queue).
+  if (auto s = common::MakeDirs(flags.data_dir); !s.ok()) return s;
   auto shared = EtcdFunctionStore::Open(*cluster.etcd, flags.artifact_store);
   if (!shared.ok()) return shared.status();
   return std::unique_ptr<FunctionStore>(*std::move(shared));

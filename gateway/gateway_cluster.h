@@ -29,8 +29,8 @@ struct GatewayCluster {
 absl::StatusOr<GatewayCluster> StartCluster(const GatewayFlags& flags);
 
 // The function store: with etcd an EtcdFunctionStore over --artifact-store
-// (INVALID_ARGUMENT when it is missing), else the FunctionRegistry of
-// --data-dir.
+// (INVALID_ARGUMENT when it is missing; --data-dir is still created, for
+// the gateway's own files), else the FunctionRegistry of --data-dir.
 absl::StatusOr<std::unique_ptr<FunctionStore>> OpenFunctionStore(const GatewayFlags& flags,
                                                                  GatewayCluster& cluster);
 
