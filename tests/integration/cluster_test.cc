@@ -3,6 +3,7 @@
 // --artifact-store), executors announced through etcd (--announce). Skipped
 // only when etcd is not installed.
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
@@ -227,6 +228,41 @@ TEST_F(ClusterTest, DnsTargetIsResolvedIntoThePool) {
       WaitMs([&] { return c.Post("/v1/functions/digits/invoke", OneImage()).status == 200; }, 5000),
       0);
   EXPECT_GT(Invocations(executor->address()), 0u);
+}
+
+TEST_F(ClusterTest, SigtermWithdrawsDrainsThenRevokes) {
+  auto leaving = StartExecutor();
+  auto staying = StartExecutor();
+  ASSERT_NE(leaving, nullptr);
+  ASSERT_NE(staying, nullptr);
+  auto gateway = StartGateway();
+  ASSERT_NE(gateway, nullptr);
+  HttpClient c(gateway->address());
+  Multipart reg = Digits("digits");
+  ASSERT_EQ(c.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  std::atomic<int> ok{0};
+  std::thread load([&] {
+    HttpClient l(gateway->address());
+    while (!stop) {
+      if (l.Post("/v1/functions/digits/invoke", OneImage()).status == 200) {
+        ++ok;
+      } else {
+        ++failed;
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int status = leaving->Signal(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // Withdrawn and its lease revoked at exit: gone at once, not after the TTL.
+  EXPECT_EQ(etcd_->GetPrefix("/stoa/v1/members/cloud/" + leaving->address()), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  load.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 10);
 }
 
 }  // namespace
