@@ -222,7 +222,11 @@ absl::StatusOr<v1::FunctionSpec> EtcdFunctionStore::Put(v1::FunctionSpec spec,
   }
   absl::MutexLock lock(&mu_);
   const std::string path = ArtifactPath(spec.sha256());
-  cache_.functions[name] = Entry{StoredFunction{spec, path, FileSize(path)}, committed->revision};
+  // The watch may already have applied this write, or a later one.
+  auto& entry = cache_.functions[name];
+  if (entry.mod_revision < committed->revision) {
+    entry = Entry{StoredFunction{spec, path, FileSize(path)}, committed->revision};
+  }
   return spec;
 }
 
