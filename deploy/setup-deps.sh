@@ -23,6 +23,8 @@ packages=(
   python3-yaml
   # the MQTT bridge (gateway/events/mqtt_*) and its tests: Paho C/C++, Mosquitto
   libpaho-mqtt-dev libpaho-mqttpp-dev mosquitto mosquitto-clients
+  # the cluster tests (tests/integration/cluster_test.cc): a real etcd and etcdctl
+  etcd-server etcd-client
 )
 
 # Kubernetes manifests (tests/deploy/validate.sh): kubectl renders the

@@ -11,6 +11,7 @@
 //                 [--max-output-mb N] [--max-artifact-mb N] [--health-listen HOST:PORT]
 //                 [--onnx-max-memory-mb N] [--onnx-max-nodes N] [--onnx-max-initializer-mb N]
 //                 [--log-level LEVEL] [--config FILE]
+//                 [--announce etcd://HOST:PORT[,…] --target NAME [--advertise HOST:PORT]]
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
 // bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
@@ -51,6 +52,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "cluster/announcement.h"
 #include "common/cli.h"
 #include "common/host_port.h"
 #include "common/large_buffers.h"
@@ -100,6 +102,10 @@ struct Flags {
   stoa::common::RequestLimitFlags limits;
   uint32_t max_queue = 0;
   std::string health_listen;
+  std::string announce;  // etcd://HOST:PORT[,…]; "" = not announced
+  std::string target = "cloud";
+  std::string advertise;
+  int announce_ttl_s = 3;
 };
 
 void AddSecurityFlags(CLI::App& app, Flags& flags) {
@@ -146,6 +152,19 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "are removed at start")
       ->check(CLI::ExistingDirectory);
   stoa::common::AddMetricsLimitFlag(app, flags.metrics_max_series);
+  app.add_option("--announce", flags.announce,
+                 "etcd://HOST:PORT[,...]: register in etcd under a lease so gateways find this "
+                 "executor");
+  app.add_option("--target", flags.target, "with --announce: the target (pool) to join")
+      ->capture_default_str();
+  app.add_option(
+      "--advertise", flags.advertise,
+      "with --announce: HOST:PORT gateways dial (default: the bound --listen; for 0.0.0.0 the "
+      "host name's address)");
+  app.add_option("--announce-ttl-s", flags.announce_ttl_s,
+                 "with --announce: lease TTL; a killed executor leaves the pool after it")
+      ->check(CLI::Range(1, 60))
+      ->capture_default_str();
   app.add_option("--health-listen", flags.health_listen,
                  "HOST:PORT of a plaintext gRPC port serving only grpc.health.v1.Health (for "
                  "probes that cannot present a client certificate; off when empty)");
@@ -327,7 +346,28 @@ int main(int argc, char** argv) {
                *credentials != nullptr ? "mutual TLS" : "plaintext",
                flags.threads > 0 ? flags.threads : std::thread::hardware_concurrency());
 
+  std::unique_ptr<stoa::cluster::Announcement> announcement;
+  if (!flags.announce.empty()) {
+    auto started = stoa::cluster::Announcement::Start(
+        {.etcd_url = flags.announce,
+         .target = flags.target,
+         .advertise = flags.advertise,
+         .bound = (*server)->address(),
+         .device = device->kernel_device,
+         .capacity = static_cast<int>(flags.threads > 0 ? flags.threads
+                                                        : std::thread::hardware_concurrency()),
+         .ttl_s = flags.announce_ttl_s});
+    if (!started.ok()) {
+      std::cerr << "stoa-executor: " << started.status().message() << "\n";
+      (*server)->Shutdown(0);
+      return kExitBadFlags;
+    }
+    announcement = *std::move(started);
+  }
+
   const int signal_number = signals.Wait();
+  // Gateways stop picking this member before it stops taking calls.
+  if (announcement) announcement->Withdraw();
   // Readiness first: probes see NOT_SERVING while the calls in flight drain.
   if (*health_server != nullptr) (*health_server)->SetServing(false);
   (*server)->SetServing(false);
@@ -341,6 +381,7 @@ int main(int argc, char** argv) {
   (*server)->Shutdown(flags.shutdown_grace_ms);
   health_server->reset();
   spdlog::info("shutdown: gRPC server stopped");
+  if (announcement) announcement->Stop();
   metrics_server.reset();
   spdlog::info("stopped");
   return 0;

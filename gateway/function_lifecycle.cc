@@ -6,10 +6,51 @@
 
 namespace stoa::gateway {
 
-FunctionLifecycle::FunctionLifecycle(FunctionRegistry& registry,
-                                     const functions::RuntimeSet& runtimes, Invoker& invoker,
-                                     scheduler::PolicyStore& policies)
-    : registry_(registry), runtimes_(runtimes), invoker_(invoker), policies_(policies) {}
+FunctionLifecycle::FunctionLifecycle(FunctionStore& registry, const functions::RuntimeSet& runtimes,
+                                     Invoker& invoker, scheduler::PolicyStore& policies)
+    : registry_(registry), runtimes_(runtimes), invoker_(invoker), policies_(policies) {
+  registry_.SetChangeListener([this](const RemoteChange& change) { ApplyRemote(change); });
+}
+
+FunctionLifecycle::~FunctionLifecycle() { registry_.SetChangeListener(nullptr); }
+
+void FunctionLifecycle::ApplyRemote(const RemoteChange& change) {
+  absl::MutexLock lock(&mu_);
+  switch (change.kind) {
+    case RemoteChange::kFunctionStored:
+      if (!change.previous_sha256.empty()) invoker_.Forget(change.name, change.previous_sha256);
+      spdlog::info("function '{}' stored by another gateway", change.name);
+      return;
+    case RemoteChange::kFunctionDeleted:
+      invoker_.Forget(change.name, "");
+      policies_.ClearFunctionPolicy(change.name);
+      spdlog::info("function '{}' deleted by another gateway", change.name);
+      return;
+    case RemoteChange::kFunctionPolicy:
+    case RemoteChange::kGlobalPolicy:
+      break;
+  }
+  const bool global = change.kind == RemoteChange::kGlobalPolicy;
+  if (!change.policy_json) {
+    if (global) {
+      policies_.SetPolicy(scheduler::PolicyConfig{});
+    } else {
+      policies_.ClearFunctionPolicy(change.name);
+    }
+    return;
+  }
+  auto policy = scheduler::ParsePolicyJson(*change.policy_json);
+  if (!policy.ok()) {
+    spdlog::error("ignoring a policy stored by another gateway: {}", policy.status().ToString());
+    return;
+  }
+  if (global) {
+    policies_.SetPolicy(*policy);
+  } else {
+    policies_.SetFunctionPolicy(change.name, *policy);
+  }
+  spdlog::info("placement policy{}{} set by another gateway", global ? "" : " of ", change.name);
+}
 
 absl::StatusOr<scheduler::PolicyConfig> FunctionLifecycle::StartupPolicy(
     const std::string& policy_file) const {

@@ -17,6 +17,9 @@
 //                       YAML policy file, else the defaults; then every
 //                       saved per-function override (an unreadable one is
 //                       logged and skipped).
+//   remote changes      a shared store (EtcdFunctionStore) reports what other
+//                       gateways changed: a replaced or deleted function is
+//                       forgotten (unloaded, as above), a policy applied.
 //
 // Thread safety: all methods may be called concurrently; changes are
 // serialized by one mutex (they fsync: run them off the I/O threads), but
@@ -39,12 +42,16 @@ namespace stoa::gateway {
 
 class FunctionLifecycle final : public ControlPlane {
  public:
-  FunctionLifecycle(FunctionRegistry& registry, const functions::RuntimeSet& runtimes,
+  FunctionLifecycle(FunctionStore& registry, const functions::RuntimeSet& runtimes,
                     Invoker& invoker, scheduler::PolicyStore& policies);
+  ~FunctionLifecycle() override;
 
   // Applies the start-up policies (see above); `policy_file` may be "".
   // An unreadable or invalid policy file is INVALID_ARGUMENT naming it.
   absl::Status Restore(const std::string& policy_file);
+
+  // What another gateway changed (the store's ChangeListener).
+  void ApplyRemote(const RemoteChange& change);
 
   absl::StatusOr<Registered> Register(Registration registration, bool replace) override;
   absl::Status Delete(const std::string& name, const Precondition& precondition) override;
@@ -61,7 +68,7 @@ class FunctionLifecycle final : public ControlPlane {
  private:
   absl::StatusOr<scheduler::PolicyConfig> StartupPolicy(const std::string& policy_file) const;
 
-  FunctionRegistry& registry_;
+  FunctionStore& registry_;
   const functions::RuntimeSet& runtimes_;
   Invoker& invoker_;
   scheduler::PolicyStore& policies_;

@@ -30,20 +30,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/artifact_file.h"
+#include "gateway/function_store.h"
 #include "stoa/v1/function.pb.h"
 
 namespace stoa::gateway {
 
-struct StoredFunction {
-  v1::FunctionSpec spec;      // version, sha256 (the artifact's), signature filled in
-  std::string artifact_path;  // functions/<name>/<sha256>.artifact
-  uint64_t artifact_size = 0;
-  // The whole artifact in memory (small artifacts, tools, tests); a file
-  // replaced since Get is NOT_FOUND.
-  absl::StatusOr<std::string> ReadArtifact() const;
-};
-
-class FunctionRegistry {
+// The local FunctionStore (function_store.h); StoredFunction::artifact_path
+// is functions/<name>/<sha256>.artifact.
+class FunctionRegistry final : public FunctionStore {
  public:
   // Opens (creating if needed) the data directory and loads every function.
   static absl::StatusOr<std::unique_ptr<FunctionRegistry>> Open(const std::string& data_dir);
@@ -58,29 +52,30 @@ class FunctionRegistry {
   // renamed into place; its sha256 becomes spec.sha256. On error the staged
   // file is left to its owner.
   absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec,
-                                       const common::StagedArtifact& artifact, bool replace);
+                                       const common::StagedArtifact& artifact,
+                                       bool replace) override;
   // The same from bytes (staged in upload_dir() first).
   absl::StatusOr<v1::FunctionSpec> Put(v1::FunctionSpec spec, std::string_view artifact,
-                                       bool replace);
+                                       bool replace) override;
   // NOT_FOUND naming the function.
-  absl::StatusOr<StoredFunction> Get(const std::string& name) const;
-  std::vector<v1::FunctionSpec> List() const;  // sorted by name
-  absl::Status Delete(const std::string& name);
+  absl::StatusOr<StoredFunction> Get(const std::string& name) const override;
+  std::vector<v1::FunctionSpec> List() const override;  // sorted by name
+  absl::Status Delete(const std::string& name) override;
 
   // The persisted global policy document (JSON), nullopt if none was saved.
-  std::optional<std::string> LoadPolicy() const;
-  absl::Status SavePolicy(const std::string& json);
+  std::optional<std::string> LoadPolicy() const override;
+  absl::Status SavePolicy(const std::string& json) override;
 
   // A function's persisted policy override (JSON): nullopt if none.
   // Deleting the function deletes it; a new version keeps it.
-  std::optional<std::string> LoadFunctionPolicy(const std::string& name) const;
+  std::optional<std::string> LoadFunctionPolicy(const std::string& name) const override;
   // NOT_FOUND when the function does not exist.
-  absl::Status SaveFunctionPolicy(const std::string& name, const std::string& json);
+  absl::Status SaveFunctionPolicy(const std::string& name, const std::string& json) override;
   // NOT_FOUND when the function does not exist; OK when it had no override.
-  absl::Status DeleteFunctionPolicy(const std::string& name);
+  absl::Status DeleteFunctionPolicy(const std::string& name) override;
 
   // <data_dir>/uploads: where uploads and staged artifacts go.
-  const std::string& upload_dir() const { return upload_dir_; }
+  const std::string& upload_dir() const override { return upload_dir_; }
 
   // Checks a function name; INVALID_ARGUMENT naming the rule it breaks
   // (functions::ValidateFunctionName, the rule the executor applies too).

@@ -17,6 +17,16 @@ int ParseGatewayFlags(int argc, char** argv, GatewayFlags& flags) {
                  "HOST:PORT[,...] of stoa-executor processes forming the target 'cloud': several "
                  "form a pool (each call to the member predicted fastest, functions loaded on a "
                  "member at its first use, a dead member skipped); none: no such target");
+  app.add_option("--registry", flags.registry,
+                 "etcd://HOST:PORT[,...]: functions, policies and executor membership shared "
+                 "through etcd (docs/scaling.md); default: the local --data-dir");
+  app.add_option("--artifact-store", flags.artifact_store,
+                 "with --registry: shared directory of artifacts by sha256 (every gateway mounts "
+                 "it)");
+  app.add_option("--dns-interval-ms", flags.dns_interval_ms,
+                 "how often dns:///NAME:PORT entries of --cloud are re-resolved")
+      ->check(CLI::Range(100, 600000))
+      ->capture_default_str();
   app.add_option("--edge", flags.edge,
                  "in-process, unix:PATH or HOST:PORT of a stoa-executor, or none")
       ->capture_default_str();

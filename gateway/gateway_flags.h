@@ -26,6 +26,9 @@ struct GatewayFlags {
   std::string grpc_listen;  // the KServe v2 gRPC inference service; "" = off
   std::string data_dir = "./stoa-data";
   std::string cloud;
+  std::string registry;        // etcd://HOST:PORT[,…]: shared state; "" = --data-dir only
+  std::string artifact_store;  // with --registry: the shared content-addressed store
+  int dns_interval_ms = 1000;  // how often dns:/// --cloud entries are re-resolved
   std::string edge = "in-process";
   // --target NAME=TIER:DEVICE:ADDR[,ADDR...], repeatable (gateway/target_spec.h).
   std::vector<std::string> targets;

@@ -87,6 +87,7 @@
 #include "gateway/events/mqtt_flags.h"
 #include "gateway/function_lifecycle.h"
 #include "gateway/function_registry.h"
+#include "gateway/gateway_cluster.h"
 #include "gateway/gateway_flags.h"
 #include "gateway/kserve_grpc_service.h"
 #include "gateway/registration_body.h"
@@ -128,14 +129,18 @@ void SetExecutorLimits(const stoa::common::RequestLimits& limits,
 }
 
 // The executor of each target (gateway/target_spec.h): the in-process
-// executor, one stoa-executor, or a pool of them.
+// executor, one stoa-executor, or a pool of them; `cloud_members`, when set,
+// serves the target 'cloud' (dns:/// entries of --cloud, etcd membership).
 Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& runtimes,
-                        stoa::common::metrics::Registry& metrics) {
+                        stoa::common::metrics::Registry& metrics,
+                        const stoa::cluster::TargetMembership* cloud_members) {
   Executors executors;
   for (size_t i = 0; i < flags.resolved_targets.size(); ++i) {
     const stoa::gateway::TargetSpec& target = flags.resolved_targets[i];
     auto& executor = executors[i];
-    if (target.in_process) {
+    if (cloud_members != nullptr && target.info.name == "cloud") {
+      executor = cloud_members->Executor();
+    } else if (target.in_process) {
       stoa::executors::InProcessExecutor::Options options;
       options.threads = static_cast<size_t>(flags.edge_threads);
       SetExecutorLimits(flags.limits.Apply(), options);
@@ -233,10 +238,15 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
           const stoa::scheduler::SchedulerOptions& scheduler_options,
           stoa::common::StopSignals& signals) {
   stoa::common::metrics::Registry metrics(flags.metrics_max_series);
-  auto registry = stoa::gateway::FunctionRegistry::Open(flags.data_dir);
+  auto cluster = stoa::gateway::StartCluster(flags);
+  if (!cluster.ok()) {
+    std::cerr << "stoa-gateway: " << cluster.status().message() << "\n";
+    return kExitBadFlags;
+  }
+  auto registry = stoa::gateway::OpenFunctionStore(flags, *cluster);
   if (!registry.ok()) {
     std::cerr << "stoa-gateway: " << registry.status().message() << "\n";
-    return kExitStartFailed;
+    return absl::IsInvalidArgument(registry.status()) ? kExitBadFlags : kExitStartFailed;
   }
   stoa::functions::RuntimeOptions runtime_options;
   runtime_options.intra_op_threads = flags.edge_intra_op_threads;
@@ -270,8 +280,9 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   dispatcher_options.default_timeout_ms =
       std::min(dispatcher_options.default_timeout_ms, flags.limits.limits.max_timeout_ms);
   dispatcher_options.admission.max_queue_per_tier = flags.max_queue_per_tier;
-  stoa::gateway::Dispatcher dispatcher(MakeExecutors(flags, runtimes, metrics), scheduler,
-                                       stoa::common::RealClock::Get(), metrics, dispatcher_options);
+  stoa::gateway::Dispatcher dispatcher(
+      MakeExecutors(flags, runtimes, metrics, cluster->cloud.get()), scheduler,
+      stoa::common::RealClock::Get(), metrics, dispatcher_options);
   stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);
   if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";
