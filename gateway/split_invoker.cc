@@ -163,7 +163,7 @@ void SplitInvoker::RunWhole(const StoredFunction& function, v1::InvokeRequest re
 }
 
 void SplitInvoker::RunPrefix(std::shared_ptr<Call> call) {
-  v1::InvokeRequest prefix = call->request;
+  v1::InvokeRequest prefix = std::move(call->request);  // only the prefix reads it
   prefix.set_split_part(v1::SPLIT_PART_PREFIX);
   prefix.set_split_cut(call->cut);
   const StoredFunction& function = call->function;
