@@ -14,10 +14,6 @@ constexpr double kMinRateSampleBytes = 16 * 1024;
 
 double Known(double rtt_ms) { return std::isfinite(rtt_ms) && rtt_ms > 0 ? rtt_ms : 0.0; }
 
-std::string SuffixKey(std::string_view cut, std::string_view target) {
-  return absl::StrCat(std::string(cut), "@", std::string(target));
-}
-
 }  // namespace
 
 double PredictSplitMs(const SplitCandidate& c) {
@@ -53,56 +49,53 @@ double SplitPlanner::RateBytesPerMs(std::string_view target) {
 
 std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& state,
                                                            std::span<const SplitCutInfo> cuts,
-                                                           std::string_view remote,
-                                                           double input_bytes, double rtt_ms) {
-  auto value = [](const absl::flat_hash_map<std::string, Ewma>& m, const std::string& key,
-                  double fallback) {
-    auto it = m.find(key);
-    return it == m.end() || it->second.n == 0 ? fallback : it->second.value;
-  };
+                                                           const std::string& remote,
+                                                           double input_bytes, double rtt_ms,
+                                                           std::vector<int64_t>* observations) {
   const double rtt = Known(rtt_ms);
   const double rate = RateLocked(remote);
-  const double edge_whole = value(state.whole, std::string(kEdge), 0.0);
-  const double remote_whole = value(state.whole, std::string(remote), 0.0);
+  const std::string edge(kEdge);
+  auto whole = [&](const std::string& target) {
+    auto it = state.whole.find(target);
+    return it == state.whole.end() ? Ewma{} : it->second;
+  };
+  const Ewma edge_whole = whole(edge), remote_whole = whole(remote);
   std::vector<SplitCandidate> out;
   out.reserve(cuts.size() + 2);
-  out.push_back({.target = std::string(kEdge),
+  out.push_back({.target = edge,
                  .cut = "",
                  .prefix_ms = 0.0,
-                 .suffix_ms = edge_whole,
+                 .suffix_ms = edge_whole.value,
                  .transfer_bytes = 0.0,
                  .rate_bytes_per_ms = std::numeric_limits<double>::infinity(),
                  .rtt_ms = 0.0});
-  out.push_back({.target = std::string(remote),
+  out.push_back({.target = remote,
                  .cut = "",
                  .prefix_ms = 0.0,
-                 .suffix_ms = remote_whole,
+                 .suffix_ms = remote_whole.value,
                  .transfer_bytes = input_bytes,
                  .rate_bytes_per_ms = rate,
                  .rtt_ms = rtt});
+  if (observations != nullptr) *observations = {edge_whole.n, remote_whole.n};
   for (const SplitCutInfo& cut : cuts) {
-    const double bytes = cut.bytes >= 0 ? static_cast<double>(cut.bytes)
-                                        : value(state.bytes, cut.tensor, input_bytes);
-    out.push_back({.target = std::string(remote),
-                   .cut = cut.tensor,
-                   .prefix_ms = value(state.prefix, cut.tensor, cut.prefix_cost * edge_whole),
-                   .suffix_ms = value(state.suffix, SuffixKey(cut.tensor, remote),
-                                      (1.0 - cut.prefix_cost) * remote_whole),
-                   .transfer_bytes = bytes,
-                   .rate_bytes_per_ms = rate,
-                   .rtt_ms = rtt});
+    static const CutState kNone;
+    auto found = state.cuts.find(cut.tensor);
+    const CutState& cs = found == state.cuts.end() ? kNone : found->second;
+    auto suffix_it = cs.suffix.find(remote);
+    const Ewma suffix = suffix_it == cs.suffix.end() ? Ewma{} : suffix_it->second;
+    double bytes = static_cast<double>(cut.bytes);
+    if (cut.bytes < 0) bytes = cs.bytes.n > 0 ? cs.bytes.value : input_bytes;
+    out.push_back(
+        {.target = remote,
+         .cut = cut.tensor,
+         .prefix_ms = cs.prefix.n > 0 ? cs.prefix.value : cut.prefix_cost * edge_whole.value,
+         .suffix_ms = suffix.n > 0 ? suffix.value : (1.0 - cut.prefix_cost) * remote_whole.value,
+         .transfer_bytes = bytes,
+         .rate_bytes_per_ms = rate,
+         .rtt_ms = rtt});
+    if (observations != nullptr) observations->push_back(std::min(cs.prefix.n, suffix.n));
   }
   return out;
-}
-
-int64_t SplitPlanner::ObservationsLocked(const FunctionState& state,
-                                         const SplitCandidate& c) const {
-  auto count = [](const absl::flat_hash_map<std::string, Ewma>& m, const std::string& key) {
-    auto it = m.find(key);
-    return it == m.end() ? int64_t{0} : it->second.n;
-  };
-  if (c.cut.empty()) return count(state.whole, c.target);
-  return std::min(count(state.prefix, c.cut), count(state.suffix, SuffixKey(c.cut, c.target)));
 }
 
 std::vector<SplitCandidate> SplitPlanner::Candidates(std::string_view function,
@@ -110,7 +103,8 @@ std::vector<SplitCandidate> SplitPlanner::Candidates(std::string_view function,
                                                      std::string_view remote, double input_bytes,
                                                      double rtt_ms) {
   absl::MutexLock lock(&mu_);
-  return CandidatesLocked(functions_[std::string(function)], cuts, remote, input_bytes, rtt_ms);
+  return CandidatesLocked(functions_[std::string(function)], cuts, std::string(remote), input_bytes,
+                          rtt_ms, nullptr);
 }
 
 SplitPlanner::Choice SplitPlanner::Decide(std::string_view function,
@@ -118,19 +112,14 @@ SplitPlanner::Choice SplitPlanner::Decide(std::string_view function,
                                           std::string_view remote, double input_bytes,
                                           double rtt_ms) {
   absl::MutexLock lock(&mu_);
-  const FunctionState& state = functions_[std::string(function)];
-  const std::vector<SplitCandidate> candidates =
-      CandidatesLocked(state, cuts, remote, input_bytes, rtt_ms);
+  std::vector<int64_t> n;
+  const std::vector<SplitCandidate> candidates = CandidatesLocked(
+      functions_[std::string(function)], cuts, std::string(remote), input_bytes, rtt_ms, &n);
   size_t pick = BestSplitCandidate(candidates);
+  const size_t least = std::min_element(n.begin(), n.end()) - n.begin();
   bool explored = false;
-  size_t least = 0;
-  int64_t least_n = ObservationsLocked(state, candidates[0]);
-  for (size_t i = 1; i < candidates.size() && least_n > 0; ++i) {
-    const int64_t n = ObservationsLocked(state, candidates[i]);
-    if (n < least_n) least = i, least_n = n;
-  }
-  if (least_n == 0 || (options_.explore > 0 &&
-                       std::uniform_real_distribution<double>(0, 1)(rng_) < options_.explore)) {
+  if (n[least] == 0 || (options_.explore > 0 &&
+                        std::uniform_real_distribution<double>(0, 1)(rng_) < options_.explore)) {
     explored = least != pick;
     pick = least;
   }
@@ -157,16 +146,17 @@ void SplitPlanner::ObserveWhole(std::string_view function, std::string_view targ
 void SplitPlanner::ObservePrefix(std::string_view function, std::string_view cut, double exec_ms,
                                  double cut_bytes) {
   absl::MutexLock lock(&mu_);
-  FunctionState& state = functions_[std::string(function)];
-  state.prefix[std::string(cut)].Add(exec_ms, options_.weight);
-  state.bytes[std::string(cut)].Add(cut_bytes, options_.weight);
+  CutState& state = functions_[std::string(function)].cuts[std::string(cut)];
+  state.prefix.Add(exec_ms, options_.weight);
+  state.bytes.Add(cut_bytes, options_.weight);
 }
 
 void SplitPlanner::ObserveSuffix(std::string_view function, std::string_view cut,
                                  std::string_view target, double exec_ms, double net_ms,
                                  double bytes, double rtt_ms) {
   absl::MutexLock lock(&mu_);
-  functions_[std::string(function)].suffix[SuffixKey(cut, target)].Add(exec_ms, options_.weight);
+  functions_[std::string(function)].cuts[std::string(cut)].suffix[std::string(target)].Add(
+      exec_ms, options_.weight);
   ObserveLinkLocked(target, net_ms, bytes, rtt_ms);
 }
 
@@ -180,13 +170,15 @@ std::vector<SplitPlanner::CutView> SplitPlanner::View(std::string_view function,
                                                       std::string_view remote, double input_bytes,
                                                       double rtt_ms) {
   absl::MutexLock lock(&mu_);
-  const FunctionState& state = functions_[std::string(function)];
+  std::vector<int64_t> n;
+  const std::vector<SplitCandidate> candidates = CandidatesLocked(
+      functions_[std::string(function)], cuts, std::string(remote), input_bytes, rtt_ms, &n);
   std::vector<CutView> out;
-  for (const SplitCandidate& c : CandidatesLocked(state, cuts, remote, input_bytes, rtt_ms)) {
-    out.push_back({.cut = c.cut,
-                   .target = c.target,
-                   .predicted_ms = PredictSplitMs(c),
-                   .observations = ObservationsLocked(state, c)});
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    out.push_back({.cut = candidates[i].cut,
+                   .target = candidates[i].target,
+                   .predicted_ms = PredictSplitMs(candidates[i]),
+                   .observations = n[i]});
   }
   return out;
 }

@@ -134,18 +134,23 @@ class SplitPlanner {
       ++n;
     }
   };
+  struct CutState {
+    Ewma prefix;                                    // at the edge
+    Ewma bytes;                                     // for dynamic shapes
+    absl::flat_hash_map<std::string, Ewma> suffix;  // by target
+  };
   struct FunctionState {
-    absl::flat_hash_map<std::string, Ewma> whole;   // by target
-    absl::flat_hash_map<std::string, Ewma> prefix;  // by cut
-    absl::flat_hash_map<std::string, Ewma> suffix;  // by cut + "@" + target
-    absl::flat_hash_map<std::string, Ewma> bytes;   // by cut, for dynamic shapes
+    absl::flat_hash_map<std::string, Ewma> whole;     // by target
+    absl::flat_hash_map<std::string, CutState> cuts;  // by cut tensor
   };
 
+  // The candidates in Decide's order (whole at the edge, whole on
+  // `remote`, then the cuts), with how often each was observed in
+  // `observations` (nullable).
   std::vector<SplitCandidate> CandidatesLocked(const FunctionState& state,
                                                std::span<const SplitCutInfo> cuts,
-                                               std::string_view remote, double input_bytes,
-                                               double rtt_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  int64_t ObservationsLocked(const FunctionState& state, const SplitCandidate& c) const
+                                               const std::string& remote, double input_bytes,
+                                               double rtt_ms, std::vector<int64_t>* observations)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ObserveLinkLocked(std::string_view target, double net_ms, double bytes, double rtt_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
