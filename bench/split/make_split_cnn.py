@@ -5,12 +5,13 @@ Run with Debian's interpreter (numpy, onnx):
     /usr/bin/python3 bench/split/make_split_cnn.py [--out-dir DIR]
 
 A 224x224 RGB frame (1x3x224x224 FP32, 602 KB) goes through a cheap
-stride-8 "stem" convolution that shrinks it to 1x16x28x28 (50 KB), then
-through three 3x3 convolutions that carry most of the work (16->48->48
-channels at 28x28, pooled to 14x14, then 48->96, pooled to 7x7: 18 KB),
-global average pooling (384 bytes) and a classifier. So there are cuts of
-three very different sizes after very different shares of the work, and
-which one is best depends on the uplink. Weights are random (He
+stride-8 "stem" convolution that shrinks it to 1x16x28x28 (50 KB), two 3x3
+convolutions (16->64->64 at 28x28, ~36 M multiply-adds) pooled to 14x14, a
+1x1 "squeeze" to 8 channels (the 6 KB "bottleneck"), then the heavy part
+(8->256->256 3x3 at 14x14, ~123 M multiply-adds), global average pooling
+and a classifier. The early cut is cheap to reach but large, the
+bottleneck small but after a quarter of the work, so which one is best
+depends on the uplink. Weights are random (He
 initialisation, fixed seed): it measures compute, it classifies nothing.
 Writes DIR/split_cnn.onnx and DIR/payload.json (one KServe v2 request).
 """
@@ -33,10 +34,12 @@ def conv_init(name, cin, cout, k, rng):
 
 def build(rng):
     inits = conv_init("stem", 3, 16, 8, rng)
-    inits += conv_init("conv1", 16, 48, 3, rng)
-    inits += conv_init("conv2", 48, 48, 3, rng)
-    inits += conv_init("conv3", 48, 96, 3, rng)
-    fc = rng.normal(0, np.sqrt(1.0 / 96), (10, 96)).astype(np.float32)
+    inits += conv_init("conv1", 16, 64, 3, rng)
+    inits += conv_init("conv2", 64, 64, 3, rng)
+    inits += conv_init("squeeze", 64, 8, 1, rng)
+    inits += conv_init("conv4", 8, 256, 3, rng)
+    inits += conv_init("conv5", 256, 256, 3, rng)
+    fc = rng.normal(0, np.sqrt(1.0 / 256), (10, 256)).astype(np.float32)
     inits += [numpy_helper.from_array(fc, "fc.weight"),
               numpy_helper.from_array(np.zeros(10, dtype=np.float32), "fc.bias")]
     same = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
@@ -51,10 +54,14 @@ def build(rng):
         n("Conv", ["r1", "conv2.weight", "conv2.bias"], ["c2"], name="conv2", **same),
         n("Relu", ["c2"], ["r2"], name="relu2"),
         n("MaxPool", ["r2"], ["p2"], name="pool2", **pool),
-        n("Conv", ["p2", "conv3.weight", "conv3.bias"], ["c3"], name="conv3", **same),
-        n("Relu", ["c3"], ["r3"], name="relu3"),
-        n("MaxPool", ["r3"], ["p3"], name="pool3", **pool),
-        n("GlobalAveragePool", ["p3"], ["g"], name="gap"),
+        n("Conv", ["p2", "squeeze.weight", "squeeze.bias"], ["q"], name="squeeze",
+          kernel_shape=[1, 1]),
+        n("Relu", ["q"], ["bottleneck"], name="squeeze_relu"),
+        n("Conv", ["bottleneck", "conv4.weight", "conv4.bias"], ["c4"], name="conv4", **same),
+        n("Relu", ["c4"], ["r4"], name="relu4"),
+        n("Conv", ["r4", "conv5.weight", "conv5.bias"], ["c5"], name="conv5", **same),
+        n("Relu", ["c5"], ["r5"], name="relu5"),
+        n("GlobalAveragePool", ["r5"], ["g"], name="gap"),
         n("Flatten", ["g"], ["flat"], name="flatten", axis=1),
         n("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"], name="fc", transB=1),
         n("Softmax", ["logits"], ["probabilities"], name="softmax", axis=1),
