@@ -110,6 +110,11 @@ void SplitInvoker::Invoke(const StoredFunction& function, v1::InvokeRequest requ
         "query parameters 'split' and 'tier' cannot be combined: a split runs on both tiers"));
   }
   const bool both = AllowsBothTiers(spec) && inner_.configured_tiers() == scheduler::TierSet::All();
+  if (!both && !forced_cut.empty() && forced_cut != "none") {
+    return done(absl::InvalidArgumentError(
+        absl::StrCat("query parameter 'split': function '", spec.name(),
+                     "' cannot be split here: it needs the edge and the cloud tier")));
+  }
   if (forced_cut == "none" || forced.has_value() || !both) {
     if (forced_cut == "none") Count(spec.name(), "whole", "", "forced");
     return RunWhole(function, std::move(request), forced, std::move(done), std::move(cancel));

@@ -18,7 +18,8 @@
 // (the REST layer's ?split=NAME) runs that cut; "none" runs the whole
 // function where the planner (or ?tier=) says. A name that is not a cut
 // point, or ?split= on a function registered without "split": true, is
-// INVALID_ARGUMENT naming it; ?split= together with ?tier= is too.
+// INVALID_ARGUMENT naming it; so is ?split= together with ?tier=, or on a
+// gateway (or function) without both the edge and the cloud tier.
 // A forced tier (?tier=) without ?split= runs the whole function there.
 //
 // Metrics: stoa_split_decisions_total{function,placement,cut,reason}
