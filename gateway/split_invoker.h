@@ -16,7 +16,7 @@
 //
 // Forcing (tests, benchmarks): InvokeRequest.split_cut set by the caller
 // (the REST layer's ?split=NAME) runs that cut; "none" runs the whole
-// function where the planner (or ?tier=) says. A name that is not a cut
+// function where the dispatcher's scheduler places it. A name that is not a cut
 // point, or ?split= on a function registered without "split": true, is
 // INVALID_ARGUMENT naming it; so is ?split= together with ?tier=, or on a
 // gateway (or function) without both the edge and the cloud tier.
