@@ -66,15 +66,15 @@ TEST_F(SplitTest, EveryForcedCutGivesTheUnsplitOutputs) {
   const std::string body = LenetBody(2);
   HttpResult whole = client_->Post("/v1/functions/lenet/invoke?tier=edge", body);
   ASSERT_EQ(whole.status, 200) << whole.body;
-  EXPECT_EQ(whole.Header("X-Stoa-Split"), "");
+  EXPECT_EQ(whole.Header("x-stoa-split"), "");
   const std::vector<float> expected = Outputs(whole);
   ASSERT_EQ(expected.size(), 20u);
   for (const json& cut : cuts) {
     const std::string name = cut["tensor"].get<std::string>();
     HttpResult split = client_->Post("/v1/functions/lenet/invoke?split=" + name, body);
     ASSERT_EQ(split.status, 200) << name << ": " << split.body;
-    EXPECT_EQ(split.Header("X-Stoa-Split"), name);
-    EXPECT_EQ(split.Header("X-Stoa-Tier"), "cloud");
+    EXPECT_EQ(split.Header("x-stoa-split"), name);
+    EXPECT_EQ(split.Header("x-stoa-tier"), "cloud");
     const std::vector<float> out = Outputs(split);
     ASSERT_EQ(out.size(), expected.size());
     for (size_t i = 0; i < out.size(); ++i) EXPECT_NEAR(out[i], expected[i], 1e-5) << name;
@@ -116,7 +116,7 @@ TEST_F(SplitTest, BadSplitsAreRefusedByName) {
   // Still serving, and "none" runs the whole function.
   r = client_->Post("/v1/functions/lenet/invoke?split=none", body);
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.Header("X-Stoa-Split"), "");
+  EXPECT_EQ(r.Header("x-stoa-split"), "");
 }
 
 }  // namespace
