@@ -32,6 +32,10 @@ functions::InvocationInput TakeInput(v1::InvokeRequest& request) {
   input.tensors.reserve(request.inputs_size());
   for (auto& t : *request.mutable_inputs()) input.tensors.push_back(std::move(t));
   input.raw = std::move(*request.mutable_raw());
+  input.part = request.split_part() == v1::SPLIT_PART_PREFIX   ? functions::GraphPart::kPrefix
+               : request.split_part() == v1::SPLIT_PART_SUFFIX ? functions::GraphPart::kSuffix
+                                                               : functions::GraphPart::kWhole;
+  input.split_cut = request.split_cut();
   return input;
 }
 
@@ -191,9 +195,10 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
   const int64_t deadline_us =
       timeout_ms == 0 ? 0 : enqueued_us + static_cast<int64_t>(timeout_ms) * 1000;
   // A batched call waits for its batch, not for a worker: the batcher bounds it.
-  if (absl::Status refused = entry->batcher != nullptr
-                                 ? absl::OkStatus()
-                                 : AdmitToQueue(*entry, int64_t{timeout_ms} * 1000);
+  // Split parts (docs/split.md) are never batched.
+  const bool batched = entry->batcher != nullptr && request.split_part() == v1::SPLIT_PART_WHOLE;
+  if (absl::Status refused =
+          batched ? absl::OkStatus() : AdmitToQueue(*entry, int64_t{timeout_ms} * 1000);
       !refused.ok()) {
     RecordOutcome(*entry, refused);
     done(std::move(refused));
@@ -201,7 +206,7 @@ void InProcessExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done,
   }
   queued_.fetch_add(1, std::memory_order_relaxed);
   if (pending_gauge_ != nullptr) pending_gauge_->Increment();
-  if (entry->batcher != nullptr) {
+  if (batched) {
     InvokeBatched(entry, std::move(request), enqueued_us, deadline_us, std::move(done));
     return;
   }

@@ -29,6 +29,9 @@
 
 namespace stoa::functions {
 
+// Split inference (docs/split.md): the part of an ONNX graph one call runs.
+enum class GraphPart { kWhole, kPrefix, kSuffix };
+
 struct InvocationInput {
   std::vector<v1::Tensor> tensors;  // ONNX functions
   std::string raw;                  // Wasm functions: the request body
@@ -47,6 +50,12 @@ struct InvocationInput {
   // as it is written (Wasm stdout) keep at most max_output_bytes + 1 bytes,
   // so the caller sees that it was passed without holding all of it.
   uint64_t max_output_bytes = 0;
+  // kPrefix: run inputs -> the tensor named split_cut (one of spec().split_cuts),
+  // returned as the only output; kSuffix: `tensors` is that tensor alone and
+  // the call returns the function's outputs. Only ONNX functions loaded with
+  // spec.split accept a part other than kWhole (INVALID_ARGUMENT otherwise).
+  GraphPart part = GraphPart::kWhole;
+  std::string split_cut;
 };
 
 // What is left at now_us of a deadline on the same clock, as budget_us:

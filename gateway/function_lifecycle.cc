@@ -116,6 +116,7 @@ absl::StatusOr<Registered> FunctionLifecycle::Register(Registration reg, bool re
   if (previous.ok() && !replace) return exists(previous);
   *reg.spec.mutable_inputs() = (*loaded)->spec().inputs();
   *reg.spec.mutable_outputs() = (*loaded)->spec().outputs();
+  *reg.spec.mutable_split_cuts() = (*loaded)->spec().split_cuts();  // docs/split.md
   loaded->reset();  // the validation copy goes before anything else loads it
   auto stored = registry_.Put(std::move(reg.spec), reg.artifact, replace);
   if (!stored.ok()) return stored.status();

@@ -93,6 +93,7 @@
 #include "gateway/registration_body.h"
 #include "gateway/rest_api.h"
 #include "gateway/security_flags.h"
+#include "gateway/split_invoker.h"
 #include "scheduler/placement_scheduler.h"
 #include "scheduler/policy_config.h"
 
@@ -275,6 +276,13 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   const uint64_t scheduler_seed = std::random_device()();
   stoa::scheduler::PlacementScheduler scheduler(stoa::common::RealClock::Get(), &metrics,
                                                 scheduler_seed, {}, traced_options);
+  // Split functions (docs/split.md) are placed in front of the dispatcher;
+  // declared before it, so the dispatcher's last callbacks still find them.
+  stoa::scheduler::SplitPlanner split_planner({.weight = 0.3,
+                                               .explore = 0.05,
+                                               .default_rate_bytes_per_ms = 12'500.0,
+                                               .seed = scheduler_seed});
+  std::unique_ptr<stoa::gateway::SplitInvoker> split_invoker;
   stoa::gateway::Dispatcher::Options dispatcher_options;
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
   dispatcher_options.default_timeout_ms =
@@ -283,7 +291,10 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   stoa::gateway::Dispatcher dispatcher(
       MakeExecutors(flags, runtimes, metrics, cluster->cloud.get()), scheduler,
       stoa::common::RealClock::Get(), metrics, dispatcher_options);
-  stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);
+  split_invoker = std::make_unique<stoa::gateway::SplitInvoker>(
+      dispatcher, split_planner, stoa::common::RealClock::Get(), metrics);
+  stoa::gateway::SplitInvoker& invoker = *split_invoker;
+  stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, invoker, scheduler);
   if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";
     return kExitBadFlags;
@@ -306,7 +317,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   // and stops (stop_mqtt, declared after `events`) before the queue goes.
   std::unique_ptr<stoa::gateway::events::MqttService> mqtt;
   auto events = stoa::gateway::events::StartEvents(
-      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, dispatcher, metrics,
+      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, invoker, metrics,
       [&](stoa::gateway::events::EventQueue& queue) -> absl::Status {
         if (!flags.mqtt.enabled()) return absl::OkStatus();
         auto started = stoa::gateway::events::StartMqtt(flags.mqtt, flags.data_dir, queue,
@@ -329,9 +340,9 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   api_options.access = security->access.get();
   api_options.audit = security->audit.get();
   api_options.upload_dir = (*registry)->upload_dir();
-  stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);
+  stoa::gateway::RestApi api(lifecycle, invoker, scheduler, metrics, api_options);
   stoa::gateway::KserveGrpcService kserve_grpc(
-      lifecycle, dispatcher, {.access = security->access.get(), .limits = api_options.limits});
+      lifecycle, invoker, {.access = security->access.get(), .limits = api_options.limits});
   std::unique_ptr<stoa::executors::GrpcServer> grpc_server;
   if (!flags.grpc_listen.empty()) {
     auto started = stoa::gateway::StartKserveGrpcServer(

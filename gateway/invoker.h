@@ -37,6 +37,9 @@ struct DispatchResult {
   double predicted_ms = 0.0;
   double latency_ms = 0.0;  // from Invoke() to the result, all attempts
   bool cold_start = false;
+  // Split inference (gateway/split_invoker.h): the cut tensor's name when
+  // the prefix ran at the edge and the suffix elsewhere; "" otherwise.
+  std::string split;
 };
 using DispatchCallback = std::function<void(absl::StatusOr<DispatchResult>)>;
 

@@ -257,6 +257,7 @@ void RestApi::Invoke(Call call) {
   } else {
     invoke.set_raw(std::move(call.request.body));
   }
+  invoke.set_split_cut(call.request.Query("split"));  // gateway/split_invoker.h
   uint64_t version = fn->spec.version();
   std::string content_type =
       fn->spec.content_type().empty() ? "application/octet-stream" : fn->spec.content_type();
@@ -289,6 +290,7 @@ void RestApi::Invoke(Call call) {
                   {"X-Stoa-Latency-Ms", Ms(result->latency_ms)},
                   {"X-Stoa-Cold-Start", result->cold_start ? "true" : "false"},
               });
+          if (!result->split.empty()) r.headers.emplace_back("X-Stoa-Split", result->split);
           respond(std::move(r));
         } catch (...) {
           respond(Error(common::InternalFromException("rendering the invocation's answer")));

@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "functions/spec_rules.h"
 #include "gateway/kserve_codec.h"
+#include "gateway/split_json.h"
 
 namespace stoa::gateway {
 namespace {
@@ -147,6 +148,7 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
     spec.set_content_type(c.get<std::string>());
   }
   if (doc.contains("events")) RETURN_IF_ERROR(ParseEvents(doc["events"], spec));
+  if (doc.contains("split")) RETURN_IF_ERROR(ParseSplitField(doc["split"], spec));
   if (doc.contains("tenant")) {  // the owner; who may name one: gateway/access_control.h
     const json& t = doc["tenant"];
     if (!t.is_string() || t.get<std::string>().empty()) {
@@ -173,14 +175,15 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
     return absl::InvalidArgumentError(absl::StrCat("spec is malformed JSON: ", e.what()));
   }
   if (!doc.is_object()) return absl::InvalidArgumentError("spec must be a JSON object");
-  for (const char* derived : {"version", "sha256", "inputs", "outputs"}) {
+  for (const char* derived : {"version", "sha256", "inputs", "outputs", "split_cuts"}) {
     if (doc.contains(derived)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "spec field '", derived, "' is derived by the gateway from the artifact; leave it out"));
     }
   }
-  std::set<std::string> allowed = {"name",   "runtime",     "tiers",        "slo_ms", "batching",
-                                   "limits", "description", "content_type", "tenant", "events"};
+  std::set<std::string> allowed = {"name",     "runtime", "tiers",       "slo_ms",
+                                   "batching", "limits",  "description", "content_type",
+                                   "tenant",   "events",  "split"};
   if (artifact_base64 != nullptr) allowed.insert("artifact_base64");
   if (source != nullptr) allowed.insert("source");
   if (auto s = CheckKeys(doc, allowed, ""); !s.ok()) return s;
@@ -221,7 +224,7 @@ json SignatureToJson(const google::protobuf::RepeatedPtrField<v1::TensorSignatur
 json FunctionSpecToJson(const v1::FunctionSpec& spec) {
   json tiers = json::array();
   for (const auto& t : spec.tiers()) tiers.push_back(t);
-  return {
+  json out = {
       {"name", spec.name()},
       {"version", spec.version()},
       {"sha256", spec.sha256()},
@@ -242,6 +245,11 @@ json FunctionSpecToJson(const v1::FunctionSpec& spec) {
       {"inputs", SignatureToJson(spec.inputs())},
       {"outputs", SignatureToJson(spec.outputs())},
   };
+  if (spec.split()) {
+    out["split"] = true;
+    out["split_cuts"] = SplitCutsToJson(spec);
+  }
+  return out;
 }
 
 }  // namespace stoa::gateway

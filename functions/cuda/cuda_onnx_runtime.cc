@@ -39,7 +39,8 @@ class CudaFunction final : public LoadedFunction {
   const PlacementInfo& placement() const { return placement_; }
 
   absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
-    if (gpu_ == nullptr) return cpu_->Invoke(input);
+    // Split parts run on the CPU engine, which holds the cut points.
+    if (gpu_ == nullptr || input.part != GraphPart::kWhole) return cpu_->Invoke(input);
     const int64_t start_us = clock_.NowMicros();
     absl::StatusOr<std::vector<Tensor>> inputs =
         onnx::RequestTensors(spec().inputs(), input.tensors);

@@ -169,10 +169,10 @@ absl::StatusOr<std::vector<Tensor>> CollectOutputs(const Graph& graph, Values& v
   return outputs;
 }
 
-absl::StatusOr<std::vector<Tensor>> RunNodes(const Graph& graph, Values& values) {
+absl::Status RunRange(const Graph& graph, Values& values, size_t begin, size_t end) {
   std::vector<const Tensor*> args;
   const size_t n = graph.nodes.size();
-  for (size_t k = 0; k < n; ++k) {
+  for (size_t k = begin; k < end; ++k) {
     if (current_run != nullptr) {
       absl::Status s = Interrupted(current_run, absl::StrCat("after ", k, " of ", n, " nodes"));
       if (!s.ok()) return s;
@@ -190,6 +190,11 @@ absl::StatusOr<std::vector<Tensor>> RunNodes(const Graph& graph, Values& values)
     }
     values.ReleaseAfter(graph, node, k);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> RunNodes(const Graph& graph, Values& values) {
+  if (absl::Status s = RunRange(graph, values, 0, graph.nodes.size()); !s.ok()) return s;
   return CollectOutputs(graph, values);
 }
 
@@ -208,6 +213,33 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Ten
   for (size_t i = 0; i < inputs.size(); ++i)
     values.Set(graph.inputs[i].value, std::move(inputs[i]));
   return RunNodes(graph, values);
+}
+
+absl::StatusOr<std::vector<Tensor>> RunGraphPart(const Graph& graph, const GraphRange& range,
+                                                 std::vector<Tensor> inputs,
+                                                 const common::Clock& clock, int64_t deadline_us,
+                                                 const common::CancelSignal* cancel) {
+  if (inputs.size() != range.input_values.size() || range.begin > range.end ||
+      range.end > graph.nodes.size()) {
+    return absl::InternalError(absl::StrCat("graph part takes ", range.input_values.size(),
+                                            " inputs, got ", inputs.size()));
+  }
+  const RunContext run{.clock = &clock, .deadline_us = deadline_us, .cancel = cancel};
+  ScopedRunContext scoped(&run);
+  Values values(graph);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    values.Set(range.input_values[i], std::move(inputs[i]));
+  if (absl::Status s = RunRange(graph, values, range.begin, range.end); !s.ok()) return s;
+  if (range.output_values.empty()) return CollectOutputs(graph, values);
+  std::vector<Tensor> outputs;
+  for (int v : range.output_values) {
+    if (values.Get(v) == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("value '", graph.value_names[v], "' was not computed"));
+    }
+    outputs.push_back(values.Take(v, /*last=*/true));
+  }
+  return outputs;
 }
 
 absl::StatusOr<std::vector<Tensor>> RunSubgraph(const Graph& graph,

@@ -36,6 +36,22 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, std::vector<Ten
                                              const common::Clock& clock, int64_t deadline_us,
                                              const common::CancelSignal* cancel = nullptr);
 
+// Split inference (split_graph.h): runs nodes [begin, end) of `graph` with
+// `inputs` bound to the value ids input_values (every other value those
+// nodes read must be a constant or computed in the range), and returns the
+// values output_values, or the graph's outputs when output_values is empty.
+// Errors as RunGraph's; INTERNAL when a wanted value was not computed.
+struct GraphRange {
+  size_t begin = 0;
+  size_t end = 0;
+  std::vector<int> input_values;
+  std::vector<int> output_values;
+};
+absl::StatusOr<std::vector<Tensor>> RunGraphPart(const Graph& graph, const GraphRange& range,
+                                                 std::vector<Tensor> inputs,
+                                                 const common::Clock& clock, int64_t deadline_us,
+                                                 const common::CancelSignal* cancel = nullptr);
+
 // For control-flow kernels (If, Loop): runs a subgraph (NodeSubgraph) on
 // the calling thread, under the clock, deadline and cancellation of the
 // RunGraph call in progress on it (none outside one, e.g. in tests), with

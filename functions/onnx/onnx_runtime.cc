@@ -16,6 +16,7 @@
 #include "functions/onnx/model_limits.h"
 #include "functions/onnx/parallel.h"
 #include "functions/onnx/plan_cache.h"
+#include "functions/onnx/split_invoke.h"
 #include "functions/onnx/wire_tensor.h"
 #include "onnx/checker.h"
 
@@ -80,19 +81,21 @@ class OnnxFunction final : public LoadedFunction {
   OnnxFunction(v1::FunctionSpec spec, std::shared_ptr<const Graph> graph,
                std::unique_ptr<onnx::PlanCache> plans, int threads,
                std::shared_ptr<common::ThreadPool> pool, const common::Clock& clock,
-               onnx::ModelLimits limits)
+               onnx::ModelLimits limits, std::vector<onnx::CutPoint> cuts)
       : spec_(std::move(spec)),
         graph_(std::move(graph)),
         plans_(std::move(plans)),
         threads_(threads),
         pool_(std::move(pool)),
         clock_(clock),
-        limits_(std::move(limits)) {}
+        limits_(std::move(limits)),
+        cuts_(std::move(cuts)) {}
 
   const v1::FunctionSpec& spec() const override { return spec_; }
 
   absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
     const int64_t deadline_us = input.budget_us > 0 ? clock_.NowMicros() + input.budget_us : 0;
+    if (input.part != GraphPart::kWhole) return InvokePart(input, deadline_us);
     absl::StatusOr<std::vector<Tensor>> inputs =
         onnx::RequestTensors(spec_.inputs(), input.tensors);
     if (!inputs.ok()) return inputs.status();
@@ -118,6 +121,20 @@ class OnnxFunction final : public LoadedFunction {
   }
 
  private:
+  // Split inference: the cut points belong to the base plan, which takes
+  // any shape.
+  absl::StatusOr<InvocationOutput> InvokePart(const InvocationInput& input, int64_t deadline_us) {
+    onnx::ScopedParallelism parallel({.pool = pool_.get(), .threads = threads_});
+    std::unique_ptr<onnx::BufferPool> buffers = TakeBuffers();
+    onnx::ScopedBufferPool scoped_buffers(buffers.get());
+    onnx::MemoryBudget budget(limits_.memory_bytes, limits_.memory_source, graph_->constant_bytes);
+    onnx::ScopedMemoryBudget scoped_budget(&budget);
+    absl::StatusOr<InvocationOutput> out =
+        onnx::RunSplitPart(*graph_, cuts_, spec_, input, clock_, deadline_us);
+    ReturnBuffers(std::move(buffers));
+    return out;
+  }
+
   // Buffer pools survive between invocations (one per concurrent call).
   std::unique_ptr<onnx::BufferPool> TakeBuffers() {
     absl::MutexLock lock(&mu_);
@@ -139,6 +156,7 @@ class OnnxFunction final : public LoadedFunction {
   const std::shared_ptr<common::ThreadPool> pool_;
   const common::Clock& clock_;
   const onnx::ModelLimits limits_;
+  const std::vector<onnx::CutPoint> cuts_;  // empty unless spec_.split()
   static constexpr size_t kMaxIdleBufferPools = 8;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<onnx::BufferPool>> idle_buffers_ ABSL_GUARDED_BY(mu_);
@@ -216,6 +234,17 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::LoadModel(
   loaded.clear_outputs();
   for (const GraphPort& p : graph->inputs) *loaded.add_inputs() = PortSignature(p);
   for (const GraphPort& p : graph->outputs) *loaded.add_outputs() = PortSignature(p);
+  std::vector<onnx::CutPoint> cuts;
+  if (spec.split()) {
+    cuts = onnx::FindCutPoints(*graph);
+    if (cuts.empty()) {
+      return absl::InvalidArgumentError(
+          "split: the model has no cut point (no place in its topological order where exactly "
+          "one tensor crosses from the prefix to the suffix)");
+    }
+    loaded.clear_split_cuts();
+    for (const onnx::CutPoint& c : cuts) *loaded.add_split_cuts() = onnx::ToWire(c);
+  }
   auto base = std::make_shared<const Graph>(*std::move(graph));
   std::unique_ptr<onnx::PlanCache> plans;
   // Re-planning rebuilds from the proto, which a file load keeps without
@@ -225,7 +254,7 @@ absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::LoadModel(
                                               /*capacity=*/8, limits);
   }
   return std::make_unique<OnnxFunction>(std::move(loaded), std::move(base), std::move(plans),
-                                        threads_, pool_, clock_, limits);
+                                        threads_, pool_, clock_, limits, std::move(cuts));
 }
 
 }  // namespace stoa::functions

@@ -47,6 +47,10 @@ class WasmFunction final : public LoadedFunction {
   const AotSlot& slot() const { return *slot_; }
 
   absl::StatusOr<InvocationOutput> Invoke(const InvocationInput& input) override {
+    if (input.part != GraphPart::kWhole) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("function '", spec_.name(), "' is Wasm: split inference is ONNX only"));
+    }
     const wasm::CallLimits limits =
         wasm::MakeCallLimits(spec_.name(), timeout_ms_, input.budget_us, cap_pages_, clock_);
     // Held for the whole call: a swap to compiled code meanwhile reaches

@@ -1,0 +1,186 @@
+#include "scheduler/split_planner.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace stoa::scheduler {
+namespace {
+
+constexpr std::string_view kEdge = "edge";
+// Transfers smaller than this say more about the round trip than the rate.
+constexpr double kMinRateSampleBytes = 16 * 1024;
+
+double Known(double rtt_ms) { return std::isfinite(rtt_ms) && rtt_ms > 0 ? rtt_ms : 0.0; }
+
+}  // namespace
+
+double PredictSplitMs(const SplitCandidate& c) {
+  double transfer = 0.0;
+  if (c.transfer_bytes > 0 && std::isfinite(c.rate_bytes_per_ms) && c.rate_bytes_per_ms > 0) {
+    transfer = c.transfer_bytes / c.rate_bytes_per_ms;
+  }
+  return c.prefix_ms + c.rtt_ms + transfer + c.suffix_ms;
+}
+
+size_t BestSplitCandidate(std::span<const SplitCandidate> candidates) {
+  size_t best = 0;
+  for (size_t i = 1; i < candidates.size(); ++i) {
+    if (PredictSplitMs(candidates[i]) < PredictSplitMs(candidates[best])) best = i;
+  }
+  return best;
+}
+
+SplitPlanner::SplitPlanner(Options options) : options_(options), rng_(options.seed) {}
+
+double SplitPlanner::RateLocked(std::string_view target) const {
+  auto it = ms_per_byte_.find(std::string(target));
+  if (it == ms_per_byte_.end() || it->second.n == 0 || it->second.value <= 0) {
+    return options_.default_rate_bytes_per_ms;
+  }
+  return 1.0 / it->second.value;
+}
+
+double SplitPlanner::RateBytesPerMs(std::string_view target) {
+  absl::MutexLock lock(&mu_);
+  return RateLocked(target);
+}
+
+std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& state,
+                                                           std::span<const SplitCutInfo> cuts,
+                                                           const std::string& remote,
+                                                           double input_bytes, double rtt_ms,
+                                                           std::vector<int64_t>* observations) {
+  const double rtt = Known(rtt_ms);
+  const double rate = RateLocked(remote);
+  const std::string edge(kEdge);
+  auto whole = [&](const std::string& target) {
+    auto it = state.whole.find(target);
+    return it == state.whole.end() ? Ewma{} : it->second;
+  };
+  const Ewma edge_whole = whole(edge), remote_whole = whole(remote);
+  std::vector<SplitCandidate> out;
+  out.reserve(cuts.size() + 2);
+  out.push_back({.target = edge,
+                 .cut = "",
+                 .prefix_ms = 0.0,
+                 .suffix_ms = edge_whole.value,
+                 .transfer_bytes = 0.0,
+                 .rate_bytes_per_ms = std::numeric_limits<double>::infinity(),
+                 .rtt_ms = 0.0});
+  out.push_back({.target = remote,
+                 .cut = "",
+                 .prefix_ms = 0.0,
+                 .suffix_ms = remote_whole.value,
+                 .transfer_bytes = input_bytes,
+                 .rate_bytes_per_ms = rate,
+                 .rtt_ms = rtt});
+  if (observations != nullptr) *observations = {edge_whole.n, remote_whole.n};
+  for (const SplitCutInfo& cut : cuts) {
+    static const CutState kNone;
+    auto found = state.cuts.find(cut.tensor);
+    const CutState& cs = found == state.cuts.end() ? kNone : found->second;
+    auto suffix_it = cs.suffix.find(remote);
+    const Ewma suffix = suffix_it == cs.suffix.end() ? Ewma{} : suffix_it->second;
+    double bytes = static_cast<double>(cut.bytes);
+    if (cut.bytes < 0) bytes = cs.bytes.n > 0 ? cs.bytes.value : input_bytes;
+    out.push_back(
+        {.target = remote,
+         .cut = cut.tensor,
+         .prefix_ms = cs.prefix.n > 0 ? cs.prefix.value : cut.prefix_cost * edge_whole.value,
+         .suffix_ms = suffix.n > 0 ? suffix.value : (1.0 - cut.prefix_cost) * remote_whole.value,
+         .transfer_bytes = bytes,
+         .rate_bytes_per_ms = rate,
+         .rtt_ms = rtt});
+    if (observations != nullptr) observations->push_back(std::min(cs.prefix.n, suffix.n));
+  }
+  return out;
+}
+
+std::vector<SplitCandidate> SplitPlanner::Candidates(std::string_view function,
+                                                     std::span<const SplitCutInfo> cuts,
+                                                     std::string_view remote, double input_bytes,
+                                                     double rtt_ms) {
+  absl::MutexLock lock(&mu_);
+  return CandidatesLocked(functions_[std::string(function)], cuts, std::string(remote), input_bytes,
+                          rtt_ms, nullptr);
+}
+
+SplitPlanner::Choice SplitPlanner::Decide(std::string_view function,
+                                          std::span<const SplitCutInfo> cuts,
+                                          std::string_view remote, double input_bytes,
+                                          double rtt_ms) {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> n;
+  const std::vector<SplitCandidate> candidates = CandidatesLocked(
+      functions_[std::string(function)], cuts, std::string(remote), input_bytes, rtt_ms, &n);
+  size_t pick = BestSplitCandidate(candidates);
+  const size_t least = std::min_element(n.begin(), n.end()) - n.begin();
+  bool explored = false;
+  if (n[least] == 0 || (options_.explore > 0 &&
+                        std::uniform_real_distribution<double>(0, 1)(rng_) < options_.explore)) {
+    explored = least != pick;
+    pick = least;
+  }
+  const SplitCandidate& c = candidates[pick];
+  return Choice{
+      .target = c.target, .cut = c.cut, .predicted_ms = PredictSplitMs(c), .explored = explored};
+}
+
+void SplitPlanner::ObserveLinkLocked(std::string_view target, double net_ms, double bytes,
+                                     double rtt_ms) {
+  if (bytes < kMinRateSampleBytes || !std::isfinite(net_ms)) return;
+  const double transfer_ms = std::max(0.0, net_ms - Known(rtt_ms));
+  // A transfer faster than 10 GB/s is a measurement artefact, not a rate.
+  ms_per_byte_[std::string(target)].Add(std::max(transfer_ms / bytes, 1e-7), options_.weight);
+}
+
+void SplitPlanner::ObserveWhole(std::string_view function, std::string_view target, double exec_ms,
+                                double net_ms, double bytes, double rtt_ms) {
+  absl::MutexLock lock(&mu_);
+  functions_[std::string(function)].whole[std::string(target)].Add(exec_ms, options_.weight);
+  if (target != kEdge) ObserveLinkLocked(target, net_ms, bytes, rtt_ms);
+}
+
+void SplitPlanner::ObservePrefix(std::string_view function, std::string_view cut, double exec_ms,
+                                 double cut_bytes) {
+  absl::MutexLock lock(&mu_);
+  CutState& state = functions_[std::string(function)].cuts[std::string(cut)];
+  state.prefix.Add(exec_ms, options_.weight);
+  state.bytes.Add(cut_bytes, options_.weight);
+}
+
+void SplitPlanner::ObserveSuffix(std::string_view function, std::string_view cut,
+                                 std::string_view target, double exec_ms, double net_ms,
+                                 double bytes, double rtt_ms) {
+  absl::MutexLock lock(&mu_);
+  functions_[std::string(function)].cuts[std::string(cut)].suffix[std::string(target)].Add(
+      exec_ms, options_.weight);
+  ObserveLinkLocked(target, net_ms, bytes, rtt_ms);
+}
+
+void SplitPlanner::Forget(std::string_view function) {
+  absl::MutexLock lock(&mu_);
+  functions_.erase(std::string(function));
+}
+
+std::vector<SplitPlanner::CutView> SplitPlanner::View(std::string_view function,
+                                                      std::span<const SplitCutInfo> cuts,
+                                                      std::string_view remote, double input_bytes,
+                                                      double rtt_ms) {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> n;
+  const std::vector<SplitCandidate> candidates = CandidatesLocked(
+      functions_[std::string(function)], cuts, std::string(remote), input_bytes, rtt_ms, &n);
+  std::vector<CutView> out;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    out.push_back({.cut = candidates[i].cut,
+                   .target = candidates[i].target,
+                   .predicted_ms = PredictSplitMs(candidates[i]),
+                   .observations = n[i]});
+  }
+  return out;
+}
+
+}  // namespace stoa::scheduler

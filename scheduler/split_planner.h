@@ -1,0 +1,166 @@
+// SplitPlanner: per-request placement of a split ONNX function
+// (docs/split.md), Neurosurgeon's choice made online. For every candidate
+// it predicts
+//
+//   L = prefix_ms (edge) + rtt_ms + transfer_bytes / rate + suffix_ms (target)
+//
+// and picks the smallest among running the whole function at the edge,
+// the whole function on a remote target (transfer = the request's bytes),
+// and every cut point (transfer = the cut tensor's bytes). Candidates are
+// a plain list of (target, cut, prefix, suffix, bytes, link), so the same
+// choice serves N targets; today the gateway offers the edge and the cloud.
+//
+// What is learned, per function (exponentially weighted, weight
+// Options::weight on the newest observation):
+//  - whole-function execution time per target (queue + exec as the executor
+//    reports them);
+//  - prefix time per cut at the edge and suffix time per cut per target,
+//    seeded before their first observation by a proportional split of the
+//    whole-function estimates by the cut's share of the model's estimated
+//    FLOPs (SplitCut.prefix_cost);
+//  - each cut's tensor size when the model's shapes are dynamic;
+//  - per target the link's transfer rate, from (gateway-measured latency -
+//    executor-reported time - probed RTT) / request bytes. Until the first
+//    sample it is Options::default_rate_bytes_per_ms. The RTT comes from
+//    the caller (the tier's status probes).
+// Exploration: an option never observed (whole at the edge, whole on the
+// target, then the cuts in order) is chosen first while any remains; after
+// that, with probability Options::explore, the least observed option is
+// chosen instead of the best, so estimates of unchosen cuts stay current.
+//
+// Thread safety: all methods may be called concurrently (one mutex per
+// planner, held for a few arithmetic operations per candidate).
+// Randomness is injected (Options::seed).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
+namespace stoa::scheduler {
+
+// One way to run a request. cut "" is the whole function on `target`
+// (prefix_ms 0); otherwise the prefix runs at the edge and the suffix on
+// `target`. For the edge itself rate is infinite and rtt 0.
+struct SplitCandidate {
+  std::string target;
+  std::string cut;
+  double prefix_ms = 0.0;
+  double suffix_ms = 0.0;
+  double transfer_bytes = 0.0;
+  double rate_bytes_per_ms = std::numeric_limits<double>::infinity();
+  double rtt_ms = 0.0;
+};
+
+// The predicted end-to-end latency of a candidate, ms.
+double PredictSplitMs(const SplitCandidate& candidate);
+// The index of the candidate with the smallest prediction (the first on a
+// tie); 0 for an empty list.
+size_t BestSplitCandidate(std::span<const SplitCandidate> candidates);
+
+// A cut point as registration stored it (v1::SplitCut).
+struct SplitCutInfo {
+  std::string tensor;
+  int64_t bytes = -1;  // -1: dynamic, learned from the first run
+  double prefix_cost = 0.0;
+};
+
+class SplitPlanner {
+ public:
+  struct Options {
+    double weight = 0.3;
+    double explore = 0.05;
+    double default_rate_bytes_per_ms = 12'500.0;  // 100 Mbit/s
+    uint64_t seed = 1;
+  };
+  struct Choice {
+    std::string target;  // "edge" for the whole function at the edge
+    std::string cut;     // "" = whole function
+    double predicted_ms = 0.0;
+    bool explored = false;
+  };
+  // What the planner knows of one function, for GET /v1/scheduler/state.
+  struct CutView {
+    std::string cut;  // "" for the whole function
+    std::string target;
+    double predicted_ms = 0.0;
+    int64_t observations = 0;
+  };
+
+  SplitPlanner() : SplitPlanner(Options{}) {}
+  explicit SplitPlanner(Options options);
+  SplitPlanner(const SplitPlanner&) = delete;
+  SplitPlanner& operator=(const SplitPlanner&) = delete;
+
+  // Chooses for `function` with these cuts, a request of `input_bytes`, and
+  // the remote target's probed round trip (NaN or negative: 0).
+  Choice Decide(std::string_view function, std::span<const SplitCutInfo> cuts,
+                std::string_view remote, double input_bytes, double rtt_ms);
+  // The candidates Decide compares, with their predictions (tests, state).
+  std::vector<SplitCandidate> Candidates(std::string_view function,
+                                         std::span<const SplitCutInfo> cuts,
+                                         std::string_view remote, double input_bytes,
+                                         double rtt_ms);
+
+  // A whole run on `target` ("edge" or a remote): the executor's queue +
+  // exec time, and for a remote the network time left of the gateway's
+  // latency for `bytes` sent, with the RTT then probed.
+  void ObserveWhole(std::string_view function, std::string_view target, double exec_ms,
+                    double net_ms, double bytes, double rtt_ms);
+  void ObservePrefix(std::string_view function, std::string_view cut, double exec_ms,
+                     double cut_bytes);
+  void ObserveSuffix(std::string_view function, std::string_view cut, std::string_view target,
+                     double exec_ms, double net_ms, double bytes, double rtt_ms);
+  void Forget(std::string_view function);
+
+  std::vector<CutView> View(std::string_view function, std::span<const SplitCutInfo> cuts,
+                            std::string_view remote, double input_bytes, double rtt_ms);
+  // The link rate learned for `target`, bytes per ms.
+  double RateBytesPerMs(std::string_view target);
+
+ private:
+  struct Ewma {
+    double value = 0.0;
+    int64_t n = 0;
+    void Add(double x, double weight) {
+      value = n == 0 ? x : value + weight * (x - value);
+      ++n;
+    }
+  };
+  struct CutState {
+    Ewma prefix;                                    // at the edge
+    Ewma bytes;                                     // for dynamic shapes
+    absl::flat_hash_map<std::string, Ewma> suffix;  // by target
+  };
+  struct FunctionState {
+    absl::flat_hash_map<std::string, Ewma> whole;     // by target
+    absl::flat_hash_map<std::string, CutState> cuts;  // by cut tensor
+  };
+
+  // The candidates in Decide's order (whole at the edge, whole on
+  // `remote`, then the cuts), with how often each was observed in
+  // `observations` (nullable).
+  std::vector<SplitCandidate> CandidatesLocked(const FunctionState& state,
+                                               std::span<const SplitCutInfo> cuts,
+                                               const std::string& remote, double input_bytes,
+                                               double rtt_ms, std::vector<int64_t>* observations)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ObserveLinkLocked(std::string_view target, double net_ms, double bytes, double rtt_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  double RateLocked(std::string_view target) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  absl::Mutex mu_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, FunctionState> functions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Ewma> ms_per_byte_ ABSL_GUARDED_BY(mu_);  // by target
+};
+
+}  // namespace stoa::scheduler
