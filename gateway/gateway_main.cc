@@ -87,6 +87,7 @@
 #include "gateway/function_registry.h"
 #include "gateway/gateway_flags.h"
 #include "gateway/kserve_grpc_service.h"
+#include "gateway/pipeline_invoker.h"
 #include "gateway/registration_body.h"
 #include "gateway/rest_api.h"
 #include "gateway/security_flags.h"
@@ -258,7 +259,12 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   dispatcher_options.admission.max_queue_per_tier = flags.max_queue_per_tier;
   stoa::gateway::Dispatcher dispatcher(MakeExecutors(flags, runtimes, metrics), scheduler,
                                        stoa::common::RealClock::Get(), metrics, dispatcher_options);
-  stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, dispatcher, scheduler);
+  // Pipelines run their stages through the dispatcher (docs/pipelines.md).
+  stoa::gateway::PipelineInvoker invoker(
+      dispatcher,
+      [&functions = **registry](const std::string& name) { return functions.Get(name); },
+      stoa::common::RealClock::Get(), metrics);
+  stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, invoker, scheduler);
   if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";
     return kExitBadFlags;
@@ -281,7 +287,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   // and stops (stop_mqtt, declared after `events`) before the queue goes.
   std::unique_ptr<stoa::gateway::events::MqttService> mqtt;
   auto events = stoa::gateway::events::StartEvents(
-      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, dispatcher, metrics,
+      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, invoker, metrics,
       [&](stoa::gateway::events::EventQueue& queue) -> absl::Status {
         if (!flags.mqtt.enabled()) return absl::OkStatus();
         auto started = stoa::gateway::events::StartMqtt(flags.mqtt, flags.data_dir, queue,
@@ -304,9 +310,9 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   api_options.access = security->access.get();
   api_options.audit = security->audit.get();
   api_options.upload_dir = (*registry)->upload_dir();
-  stoa::gateway::RestApi api(lifecycle, dispatcher, scheduler, metrics, api_options);
+  stoa::gateway::RestApi api(lifecycle, invoker, scheduler, metrics, api_options);
   stoa::gateway::KserveGrpcService kserve_grpc(
-      lifecycle, dispatcher, {.access = security->access.get(), .limits = api_options.limits});
+      lifecycle, invoker, {.access = security->access.get(), .limits = api_options.limits});
   std::unique_ptr<stoa::executors::GrpcServer> grpc_server;
   if (!flags.grpc_listen.empty()) {
     auto started = stoa::gateway::StartKserveGrpcServer(

@@ -20,6 +20,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/cancel_signal.h"
@@ -37,6 +39,8 @@ struct DispatchResult {
   double predicted_ms = 0.0;
   double latency_ms = 0.0;  // from Invoke() to the result, all attempts
   bool cold_start = false;
+  // More response headers (a pipeline's X-Stoa-Stage-Timings).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 using DispatchCallback = std::function<void(absl::StatusOr<DispatchResult>)>;
 

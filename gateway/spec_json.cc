@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "functions/spec_rules.h"
 #include "gateway/kserve_codec.h"
+#include "gateway/pipeline_spec.h"
 
 namespace stoa::gateway {
 namespace {
@@ -147,6 +148,7 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
     spec.set_content_type(c.get<std::string>());
   }
   if (doc.contains("events")) RETURN_IF_ERROR(ParseEvents(doc["events"], spec));
+  if (doc.contains("stages")) RETURN_IF_ERROR(ParsePipelineStages(doc["stages"], spec));
   if (doc.contains("tenant")) {  // the owner; who may name one: gateway/access_control.h
     const json& t = doc["tenant"];
     if (!t.is_string() || t.get<std::string>().empty()) {
@@ -179,8 +181,9 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
           "spec field '", derived, "' is derived by the gateway from the artifact; leave it out"));
     }
   }
-  std::set<std::string> allowed = {"name",   "runtime",     "tiers",        "slo_ms", "batching",
-                                   "limits", "description", "content_type", "tenant", "events"};
+  std::set<std::string> allowed = {"name",     "runtime", "tiers",       "slo_ms",
+                                   "batching", "limits",  "description", "content_type",
+                                   "tenant",   "events",  "stages"};
   if (artifact_base64 != nullptr) allowed.insert("artifact_base64");
   if (source != nullptr) allowed.insert("source");
   if (auto s = CheckKeys(doc, allowed, ""); !s.ok()) return s;
@@ -189,6 +192,7 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
   try {
     RETURN_IF_ERROR(ParseFields(doc, spec));
     RETURN_IF_ERROR(functions::ValidateFunctionSpec(spec, limits));
+    RETURN_IF_ERROR(CheckPipelineFields(spec));
     if (artifact_base64 != nullptr && doc.contains("artifact_base64")) {
       if (!doc["artifact_base64"].is_string()) {
         return absl::InvalidArgumentError("'artifact_base64' must be a string");
@@ -221,7 +225,7 @@ json SignatureToJson(const google::protobuf::RepeatedPtrField<v1::TensorSignatur
 json FunctionSpecToJson(const v1::FunctionSpec& spec) {
   json tiers = json::array();
   for (const auto& t : spec.tiers()) tiers.push_back(t);
-  return {
+  json out = {
       {"name", spec.name()},
       {"version", spec.version()},
       {"sha256", spec.sha256()},
@@ -242,6 +246,8 @@ json FunctionSpecToJson(const v1::FunctionSpec& spec) {
       {"inputs", SignatureToJson(spec.inputs())},
       {"outputs", SignatureToJson(spec.outputs())},
   };
+  if (IsPipeline(spec)) out["stages"] = PipelineStagesToJson(spec);
+  return out;
 }
 
 }  // namespace stoa::gateway
