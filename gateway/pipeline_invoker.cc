@@ -117,7 +117,7 @@ void PipelineInvoker::StageDone(std::shared_ptr<Run> run, absl::StatusOr<Dispatc
     run->predicted_ms += result->predicted_ms;
     run->cold_start = run->cold_start || result->cold_start;
     if (++run->stage < run->pipeline.stages_size()) {
-      return Step(std::move(run), AsNextInput(std::move(result->response)));
+      return Step(run, AsNextInput(std::move(result->response)));
     }
     Finish(run, std::move(result));
   } catch (...) {

@@ -219,12 +219,20 @@ TEST_F(PipelineTest, AStageInUseCannotBeDeletedOrBroken) {
   EXPECT_EQ(ErrorMessage(r, 409, "ALREADY_EXISTS"),
             "function 'digits' is a stage of pipeline 'ocr': delete or change the pipeline first");
   EXPECT_EQ(client_->Get("/v1/functions/digits").status, 200);
-  // Replacing a stage by something that no longer fits is refused too.
-  Multipart reg =
-      MakeRegistration(R"({"name":"digits","runtime":"wasm"})", WasmExample("digits_post"));
-  r = client_->Put("/v1/functions/digits", reg.body, reg.content_type);
+  // Replacing a stage by something that no longer fits is refused too: the
+  // model's [N,10] output cannot feed another copy of the model.
+  Multipart reg = MakeRegistration(R"({"name":"digits-post","runtime":"onnx"})", DigitsModel());
+  r = client_->Put("/v1/functions/digits-post", reg.body, reg.content_type);
   EXPECT_THAT(ErrorMessage(r, 409, "ALREADY_EXISTS"),
-              HasSubstr("'digits' is a stage of pipeline 'ocr', which this version would break"));
+              HasSubstr("function 'digits-post' is a stage of pipeline 'ocr', which this version "
+                        "would break: stage 3 (digits-post): does not take what stage 2 (digits) "
+                        "produces"));
+  // Nor can a stage become a pipeline (they do not nest).
+  r = client_->Put(
+      "/v1/functions/digits",
+      R"({"name":"digits","runtime":"pipeline","stages":[{"function":"digits-post"}]})",
+      "application/json");
+  EXPECT_THAT(ErrorMessage(r, 409, "ALREADY_EXISTS"), HasSubstr("is itself a pipeline"));
   r = client_->Post("/v1/functions/ocr/invoke", Images(1)[0].first, "text/plain");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(client_->Delete("/v1/functions/ocr").status, 204);
