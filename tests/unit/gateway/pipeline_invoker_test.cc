@@ -105,7 +105,7 @@ TEST_F(PipelineInvokerTest, RunsTheStagesInOrderPassingTheBytes) {
   EXPECT_DOUBLE_EQ(r->latency_ms, 3.0);
   EXPECT_DOUBLE_EQ(r->predicted_ms, 1.5);
   const std::string text = metrics_.Serialize();
-  EXPECT_THAT(text, HasSubstr(R"(stoa_pipeline_invocations_total{pipeline="p",outcome="ok"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(stoa_pipeline_invocations_total{outcome="ok",pipeline="p"} 1)"));
   EXPECT_THAT(
       text,
       HasSubstr(
@@ -133,7 +133,7 @@ TEST_F(PipelineInvokerTest, AFailingStageIsNamedAndEndsThePipeline) {
   ASSERT_EQ(stages_.calls.size(), 2u);  // c never ran
   EXPECT_THAT(
       metrics_.Serialize(),
-      HasSubstr(R"(stoa_pipeline_invocations_total{pipeline="p",outcome="resource_exhausted"} 1)"));
+      HasSubstr(R"(stoa_pipeline_invocations_total{outcome="resource_exhausted",pipeline="p"} 1)"));
 }
 
 TEST_F(PipelineInvokerTest, AStageDeletedOrNestedSinceRegistrationIsNamed) {

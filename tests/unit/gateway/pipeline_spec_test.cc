@@ -159,7 +159,7 @@ TEST_F(PipelineSpecTest, NamesTheMismatchBetweenStages) {
   v1::FunctionSpec types = Pipeline("types", {"digits", "ints"});
   EXPECT_THAT(Resolve(types).message(), HasSubstr(": datatype"));
   Add(Onnx("rank", {Sig("x", v1::FP32, {10})}, {Sig("y", v1::FP32, {1})}));
-  v1::FunctionSpec rank = Pipeline("rank", {"digits", "rank"});
+  v1::FunctionSpec rank = Pipeline("rank-p", {"digits", "rank"});
   EXPECT_THAT(Resolve(rank).message(), HasSubstr(": rank"));
   Add(Onnx("two", {Sig("a", v1::FP32, {-1, 10}), Sig("b", v1::FP32, {-1, 10})},
            {Sig("y", v1::FP32, {1})}));
@@ -168,7 +168,7 @@ TEST_F(PipelineSpecTest, NamesTheMismatchBetweenStages) {
               HasSubstr("'digits' has 1 outputs but 'two' takes 2 inputs"));
   // bytes into an input with two dynamic dimensions cannot be shaped
   Add(Onnx("dyn", {Sig("x", v1::FP32, {-1, -1})}, {Sig("y", v1::FP32, {1})}));
-  v1::FunctionSpec dyn = Pipeline("dyn", {"pre", "dyn"});
+  v1::FunctionSpec dyn = Pipeline("dyn-p", {"pre", "dyn"});
   EXPECT_THAT(Resolve(dyn).message(), HasSubstr("stage 2 (dyn): does not take what stage 1 (pre)"));
   // anything feeds a wasm stage
   v1::FunctionSpec ok = Pipeline("ok", {"head", "post"});
@@ -226,11 +226,13 @@ TEST_F(PipelineLifecycleTest, AReplacementMustKeepItsPipelinesWorking) {
   EXPECT_THAT(nested.status().message(),
               HasSubstr("'digits' is a stage of pipeline 'ocr', which this version would break"));
   // A new signature that still fits: the pipeline is stored again with it.
-  auto wider = DependentsAfter(
-      *registry_, Onnx("digits", {Sig("img", v1::FP32, {-1, 64})}, {Sig("p", v1::FP32, {-1, 10})}));
+  const v1::FunctionSpec renamed =
+      Onnx("digits", {Sig("img", v1::FP32, {-1, 64})}, {Sig("p", v1::FP32, {-1, 10})});
+  auto wider = DependentsAfter(*registry_, renamed);
   ASSERT_TRUE(wider.ok()) << wider.status();
   ASSERT_EQ(wider->size(), 1u);
   EXPECT_EQ((*wider)[0].inputs(0).name(), "img");
+  Put(renamed);  // as FunctionLifecycle::Register stores the function, then them
   StoreDependents(*registry_, *std::move(wider));
   auto stored = registry_->Get("ocr");
   ASSERT_TRUE(stored.ok());
