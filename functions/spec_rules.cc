@@ -100,8 +100,11 @@ absl::Status ValidateTenantName(std::string_view tenant) { return ValidateName("
 absl::Status ValidateFunctionSpec(const v1::FunctionSpec& spec,
                                   const common::RequestLimits& limits) {
   RETURN_IF_ERROR(ValidateFunctionName(spec.name()));
-  if (spec.runtime() != "onnx" && spec.runtime() != "wasm") {
-    return Bad("runtime", absl::StrCat("must be onnx or wasm, got '", spec.runtime(), "'"));
+  // "pipeline": a gateway-side composition (gateway/pipeline_spec.h); no
+  // executor runtime loads one.
+  if (spec.runtime() != "onnx" && spec.runtime() != "wasm" && spec.runtime() != "pipeline") {
+    return Bad("runtime",
+               absl::StrCat("must be onnx, wasm or pipeline, got '", spec.runtime(), "'"));
   }
   RETURN_IF_ERROR(ValidateTiers(spec));
   RETURN_IF_ERROR(ValidateNumbers(spec, limits));

@@ -2,6 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/status_macros.h"
+#include "gateway/pipeline_lifecycle.h"
+#include "gateway/pipeline_spec.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::gateway {
@@ -105,21 +108,28 @@ absl::StatusOr<Registered> FunctionLifecycle::Register(Registration reg, bool re
   // Wasm module, in the compile sandbox), so it runs outside the lock: other
   // registrations do not wait for it.
   if (reg.artifact.file == nullptr) return absl::InvalidArgumentError("the artifact is missing");
-  // From the staged file: a large model is parsed without a copy in memory.
-  auto loaded = runtimes_.LoadFile(reg.spec, reg.artifact.file->path());
-  if (!loaded.ok()) {
-    return absl::Status(loaded.status().code(),
-                        absl::StrCat("artifact rejected: ", loaded.status().message()));
+  // A pipeline has no runtime: its stages are checked under the lock.
+  if (!IsPipeline(reg.spec)) {
+    // From the staged file: a large model is parsed without a copy in memory.
+    auto loaded = runtimes_.LoadFile(reg.spec, reg.artifact.file->path());
+    if (!loaded.ok()) {
+      return absl::Status(loaded.status().code(),
+                          absl::StrCat("artifact rejected: ", loaded.status().message()));
+    }
+    *reg.spec.mutable_inputs() = (*loaded)->spec().inputs();
+    *reg.spec.mutable_outputs() = (*loaded)->spec().outputs();
+    *reg.spec.mutable_split_cuts() = (*loaded)->spec().split_cuts();  // docs/split.md
+    loaded->reset();  // the validation copy goes before anything else loads it
   }
   absl::MutexLock lock(&mu_);
   auto previous = registry_.Get(name);
   if (previous.ok() && !replace) return exists(previous);
-  *reg.spec.mutable_inputs() = (*loaded)->spec().inputs();
-  *reg.spec.mutable_outputs() = (*loaded)->spec().outputs();
-  *reg.spec.mutable_split_cuts() = (*loaded)->spec().split_cuts();  // docs/split.md
-  loaded->reset();  // the validation copy goes before anything else loads it
+  if (IsPipeline(reg.spec)) RETURN_IF_ERROR(ResolveStages(registry_, reg.spec));
+  // Pipelines using this function must still fit it (gateway/pipeline_lifecycle.h).
+  ASSIGN_OR_RETURN(std::vector<v1::FunctionSpec> dependents, DependentsAfter(registry_, reg.spec));
   auto stored = registry_.Put(std::move(reg.spec), reg.artifact, replace);
   if (!stored.ok()) return stored.status();
+  StoreDependents(registry_, std::move(dependents));
   if (previous.ok()) invoker_.Forget(name, previous->spec.sha256());
   spdlog::info("function '{}' version {} stored (sha256 {})", name, stored->version(),
                stored->sha256());
@@ -133,6 +143,7 @@ absl::Status FunctionLifecycle::Delete(const std::string& name, const Preconditi
     if (!stored.ok()) return stored.status();
     if (auto s = precondition(stored->spec); !s.ok()) return s;
   }
+  if (auto s = CheckNotAStage(registry_, name); !s.ok()) return s;
   if (auto s = registry_.Delete(name); !s.ok()) return s;
   invoker_.Forget(name, "");
   policies_.ClearFunctionPolicy(name);

@@ -90,6 +90,7 @@
 #include "gateway/gateway_cluster.h"
 #include "gateway/gateway_flags.h"
 #include "gateway/kserve_grpc_service.h"
+#include "gateway/pipeline_invoker.h"
 #include "gateway/registration_body.h"
 #include "gateway/rest_api.h"
 #include "gateway/security_flags.h"
@@ -293,7 +294,12 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
       stoa::common::RealClock::Get(), metrics, dispatcher_options);
   split_invoker = std::make_unique<stoa::gateway::SplitInvoker>(
       dispatcher, split_planner, stoa::common::RealClock::Get(), metrics);
-  stoa::gateway::SplitInvoker& invoker = *split_invoker;
+  // Pipelines run their stages through split inference and the dispatcher
+  // (docs/pipelines.md, docs/split.md).
+  stoa::gateway::PipelineInvoker invoker(
+      *split_invoker,
+      [&functions = **registry](const std::string& name) { return functions.Get(name); },
+      stoa::common::RealClock::Get(), metrics);
   stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, invoker, scheduler);
   if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";

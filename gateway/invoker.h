@@ -20,6 +20,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/cancel_signal.h"
@@ -40,6 +42,8 @@ struct DispatchResult {
   // Split inference (gateway/split_invoker.h): the cut tensor's name when
   // the prefix ran at the edge and the suffix elsewhere; "" otherwise.
   std::string split;
+  // More response headers (a pipeline's X-Stoa-Stage-Timings).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 using DispatchCallback = std::function<void(absl::StatusOr<DispatchResult>)>;
 

@@ -11,6 +11,7 @@
 #include "gateway/artifact_source.h"
 #include "gateway/multipart.h"
 #include "gateway/multipart_file.h"
+#include "gateway/pipeline_spec.h"
 #include "gateway/spec_json.h"
 
 namespace stoa::gateway {
@@ -51,6 +52,19 @@ absl::StatusOr<common::StagedArtifact> FromSource(const std::string& uri,
   return common::StageFileRange(path, 0, size, upload_dir);
 }
 
+// A pipeline has no artifact of its own: its stage list is staged as one
+// (gateway/pipeline_spec.h), so that it is stored and versioned like any.
+absl::StatusOr<Registration> PipelineRegistration(Registration reg, bool artifact,
+                                                  const std::string& upload_dir) {
+  if (artifact) {
+    return absl::InvalidArgumentError(
+        "a pipeline has no artifact: its stages are registered functions (leave out the "
+        "artifact and 'source')");
+  }
+  ASSIGN_OR_RETURN(reg.artifact, common::StageBytes(PipelineArtifact(reg.spec), upload_dir));
+  return reg;
+}
+
 // Multipart from the spooled upload file.
 absl::StatusOr<Registration> FromMultipartFile(const std::string& content_type,
                                                const common::SpooledBody& upload,
@@ -72,6 +86,10 @@ absl::StatusOr<Registration> FromMultipartFile(const std::string& content_type,
   std::optional<std::string> source;
   Registration reg;
   ASSIGN_OR_RETURN(reg.spec, ParseFunctionSpec(text, nullptr, limits, &source));
+  if (IsPipeline(reg.spec)) {
+    return PipelineRegistration(std::move(reg), artifact != nullptr || source.has_value(),
+                                upload_dir);
+  }
   if (artifact == nullptr && !source) {
     return absl::InvalidArgumentError(
         "multipart body has no 'artifact' part (and the spec names no 'source')");
@@ -101,6 +119,10 @@ absl::StatusOr<Registration> FromMultipartBody(const std::string& content_type,
   std::optional<std::string> source;
   Registration reg;
   ASSIGN_OR_RETURN(reg.spec, ParseFunctionSpec(spec->body, nullptr, limits, &source));
+  if (IsPipeline(reg.spec)) {
+    return PipelineRegistration(std::move(reg), artifact != nullptr || source.has_value(),
+                                upload_dir);
+  }
   if (artifact == nullptr && !source) {
     return absl::InvalidArgumentError(
         "multipart body has no 'artifact' part (and the spec names no 'source')");
@@ -136,6 +158,10 @@ absl::StatusOr<Registration> FromJson(const common::HttpRequest& request,
   std::optional<std::string> source;
   Registration reg;
   ASSIGN_OR_RETURN(reg.spec, ParseFunctionSpec(text, &base64, limits, &source));
+  if (IsPipeline(reg.spec)) {
+    return PipelineRegistration(std::move(reg), base64.has_value() || source.has_value(),
+                                upload_dir);
+  }
   RETURN_IF_ERROR(EitherBytesOrSource(base64.has_value(), source.has_value(),
                                       "'artifact_base64' (the artifact, base64-encoded)"));
   if (source) {

@@ -18,6 +18,7 @@
 #include "gateway/kserve_codec.h"
 #include "gateway/kserve_response.h"
 #include "gateway/multipart.h"
+#include "gateway/pipeline_spec.h"
 #include "gateway/rest_responses.h"
 #include "gateway/scheduler_state_json.h"
 #include "gateway/spec_json.h"
@@ -245,8 +246,9 @@ void RestApi::Invoke(Call call) {
   const std::optional<scheduler::Tier> forced = *forced_or;
   v1::InvokeRequest invoke;
   auto infer = std::make_shared<InferRequest>();
-  const bool tensors = fn->spec.runtime() == "onnx";
-  if (tensors) {
+  // A pipeline takes what its first stage takes, answers what its last does.
+  const bool tensors = AnswersTensors(fn->spec);
+  if (TakesTensors(fn->spec)) {
     auto parsed = ParseHttpInferRequest(
         call.request.body, call.request.Header(kInferenceHeaderLength), limits_.max_json_depth);
     if (!parsed.ok()) return call.respond(Error(parsed.status()));
@@ -291,6 +293,7 @@ void RestApi::Invoke(Call call) {
                   {"X-Stoa-Cold-Start", result->cold_start ? "true" : "false"},
               });
           if (!result->split.empty()) r.headers.emplace_back("X-Stoa-Split", result->split);
+          for (auto& header : result->headers) r.headers.push_back(std::move(header));
           respond(std::move(r));
         } catch (...) {
           respond(Error(common::InternalFromException("rendering the invocation's answer")));

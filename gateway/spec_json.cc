@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "functions/spec_rules.h"
 #include "gateway/kserve_codec.h"
+#include "gateway/pipeline_spec.h"
 #include "gateway/split_json.h"
 
 namespace stoa::gateway {
@@ -149,6 +150,7 @@ absl::Status ParseFields(const json& doc, v1::FunctionSpec& spec) {
   }
   if (doc.contains("events")) RETURN_IF_ERROR(ParseEvents(doc["events"], spec));
   if (doc.contains("split")) RETURN_IF_ERROR(ParseSplitField(doc["split"], spec));
+  if (doc.contains("stages")) RETURN_IF_ERROR(ParsePipelineStages(doc["stages"], spec));
   if (doc.contains("tenant")) {  // the owner; who may name one: gateway/access_control.h
     const json& t = doc["tenant"];
     if (!t.is_string() || t.get<std::string>().empty()) {
@@ -183,7 +185,7 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
   }
   std::set<std::string> allowed = {"name",     "runtime", "tiers",       "slo_ms",
                                    "batching", "limits",  "description", "content_type",
-                                   "tenant",   "events",  "split"};
+                                   "tenant",   "events",  "split",       "stages"};
   if (artifact_base64 != nullptr) allowed.insert("artifact_base64");
   if (source != nullptr) allowed.insert("source");
   if (auto s = CheckKeys(doc, allowed, ""); !s.ok()) return s;
@@ -192,6 +194,7 @@ absl::StatusOr<v1::FunctionSpec> ParseFunctionSpec(std::string_view text,
   try {
     RETURN_IF_ERROR(ParseFields(doc, spec));
     RETURN_IF_ERROR(functions::ValidateFunctionSpec(spec, limits));
+    RETURN_IF_ERROR(CheckPipelineFields(spec));
     if (artifact_base64 != nullptr && doc.contains("artifact_base64")) {
       if (!doc["artifact_base64"].is_string()) {
         return absl::InvalidArgumentError("'artifact_base64' must be a string");
@@ -249,6 +252,7 @@ json FunctionSpecToJson(const v1::FunctionSpec& spec) {
     out["split"] = true;
     out["split_cuts"] = SplitCutsToJson(spec);
   }
+  if (IsPipeline(spec)) out["stages"] = PipelineStagesToJson(spec);
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The JSON form of a function spec in the REST API (DESIGN.md § REST API):
 //   {"name","runtime":"onnx"|"wasm","tiers":["edge","cloud"],"slo_ms",
 //    "batching":{"max_batch","max_delay_us"},
-//    "limits":{"timeout_ms","memory_mb"},"description","content_type","tenant"}
+//    "limits":{"timeout_ms","memory_mb"},"description","content_type","tenant",
+//    "stages":[{"function","tier"}]}  (runtime "pipeline": gateway/pipeline_spec.h)
 // (content_type: the media type of a wasm function's raw response; the
 // runtime defaults it to application/octet-stream; tenant: the owning
 // tenant, which the REST layer sets from the caller, gateway/access_control.h)

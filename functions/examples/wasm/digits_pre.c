@@ -1,4 +1,6 @@
 /* Image pre-processor for the digits model (functions/examples/digits).
+ * Two handlers: digits_pre_handle (below, JSON out) and digits_pixels_handle
+ * (at the end, binary out, a pipeline stage).
  *
  * Request: either a PGM image (binary "P5" or plain "P2", any size, maxval
  * up to 65535) or exactly 64 raw bytes (an 8x8 grey image, 0-255, row-major).
@@ -105,14 +107,13 @@ static void downsample(const double* px, long w, long h, double cells[kSide * kS
   }
 }
 
-const char* digits_pre_handle(const char* in, size_t in_len, char** out, size_t* out_len) {
-  *out = NULL;
-  double cells[kSide * kSide];
+/* The request as 8x8 cells in [0,1], ink high; an error message or NULL. */
+static const char* to_cells(const char* in, size_t in_len, double cells[kSide * kSide]) {
   if (in_len >= 2 && in[0] == 'P' && (in[1] == '5' || in[1] == '2')) {
     double* px = NULL;
     long w = 0, h = 0;
-    const char* err = decode_pgm(in, in_len, &px, &w, &h);
-    if (err != NULL) return err;
+    const char* pgm_err = decode_pgm(in, in_len, &px, &w, &h);
+    if (pgm_err != NULL) return pgm_err;
     double mean = 0;
     for (long i = 0; i < w * h; ++i) mean += px[i];
     const int invert = mean / (double)(w * h) > 0.5;
@@ -126,6 +127,14 @@ const char* digits_pre_handle(const char* in, size_t in_len, char** out, size_t*
   } else {
     return "request is neither a PGM image (P5/P2) nor 64 raw bytes of an 8x8 image";
   }
+  return NULL;
+}
+
+const char* digits_pre_handle(const char* in, size_t in_len, char** out, size_t* out_len) {
+  *out = NULL;
+  double cells[kSide * kSide];
+  const char* err = to_cells(in, in_len, cells);
+  if (err != NULL) return err;
   Buffer b = {0};
   buffer_printf(
       &b, "{\"inputs\":[{\"name\":\"pixels\",\"shape\":[1,64],\"datatype\":\"FP32\",\"data\":[");
@@ -139,5 +148,21 @@ const char* digits_pre_handle(const char* in, size_t in_len, char** out, size_t*
   }
   *out = b.data;
   *out_len = b.len;
+  return NULL;
+}
+
+/* The pipeline form (functions/examples/pipeline): the same 64 values as
+ * the raw bytes of the digits model's input, FP32 little-endian [1,64]
+ * (256 bytes), which the gateway hands to the next stage as the tensor. */
+const char* digits_pixels_handle(const char* in, size_t in_len, char** out, size_t* out_len) {
+  *out = NULL;
+  double cells[kSide * kSide];
+  const char* err = to_cells(in, in_len, cells);
+  if (err != NULL) return err;
+  float* values = malloc(sizeof(float) * kSide * kSide);
+  if (values == NULL) return "out of memory";
+  for (int i = 0; i < kSide * kSide; ++i) values[i] = (float)lround(cells[i] * 16.0);
+  *out = (char*)values;
+  *out_len = sizeof(float) * kSide * kSide;
   return NULL;
 }

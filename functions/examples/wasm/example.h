@@ -17,6 +17,8 @@ extern "C" {
 
 const char* anomaly_handle(const char* in, size_t in_len, char** out, size_t* out_len);
 const char* digits_pre_handle(const char* in, size_t in_len, char** out, size_t* out_len);
+const char* digits_pixels_handle(const char* in, size_t in_len, char** out, size_t* out_len);
+const char* digits_post_handle(const char* in, size_t in_len, char** out, size_t* out_len);
 
 #ifdef __cplusplus
 }

@@ -48,7 +48,7 @@ TEST(SpecRulesTest, EachRuleNamesItsField) {
             "function name '../../x\n' must start with [a-z0-9]; function names match "
             "[a-z0-9][a-z0-9_.-]{0,62}");
   EXPECT_EQ(Refusal(with([](auto& s) { s.set_runtime(""); })),
-            "spec field 'runtime' must be onnx or wasm, got ''");
+            "spec field 'runtime' must be onnx, wasm or pipeline, got ''");
   EXPECT_EQ(Refusal(with([](auto& s) { s.add_tiers("moon"); })),
             "spec field 'tiers' may contain only \"edge\" and \"cloud\", got \"moon\"");
   EXPECT_EQ(Refusal(with([](auto& s) {
