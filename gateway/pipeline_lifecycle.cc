@@ -8,7 +8,7 @@
 namespace stoa::gateway {
 namespace {
 
-SpecLookup FromRegistry(const FunctionRegistry& registry) {
+SpecLookup FromRegistry(const FunctionStore& registry) {
   return [&registry](const std::string& name) -> absl::StatusOr<v1::FunctionSpec> {
     auto stored = registry.Get(name);
     if (!stored.ok()) return stored.status();
@@ -29,11 +29,11 @@ bool SameSignature(const v1::FunctionSpec& a, const v1::FunctionSpec& b) {
 
 }  // namespace
 
-absl::Status ResolveStages(const FunctionRegistry& registry, v1::FunctionSpec& pipeline) {
+absl::Status ResolveStages(const FunctionStore& registry, v1::FunctionSpec& pipeline) {
   return ResolvePipeline(pipeline, FromRegistry(registry));
 }
 
-absl::StatusOr<std::vector<v1::FunctionSpec>> DependentsAfter(const FunctionRegistry& registry,
+absl::StatusOr<std::vector<v1::FunctionSpec>> DependentsAfter(const FunctionStore& registry,
                                                               const v1::FunctionSpec& changed) {
   std::vector<v1::FunctionSpec> changed_pipelines;
   const std::vector<v1::FunctionSpec> all = registry.List();
@@ -56,7 +56,7 @@ absl::StatusOr<std::vector<v1::FunctionSpec>> DependentsAfter(const FunctionRegi
   return changed_pipelines;
 }
 
-void StoreDependents(FunctionRegistry& registry, std::vector<v1::FunctionSpec> pipelines) {
+void StoreDependents(FunctionStore& registry, std::vector<v1::FunctionSpec> pipelines) {
   for (v1::FunctionSpec& spec : pipelines) {
     const std::string name = spec.name();
     const std::string artifact = PipelineArtifact(spec);
@@ -71,7 +71,7 @@ void StoreDependents(FunctionRegistry& registry, std::vector<v1::FunctionSpec> p
   }
 }
 
-absl::Status CheckNotAStage(const FunctionRegistry& registry, const std::string& function) {
+absl::Status CheckNotAStage(const FunctionStore& registry, const std::string& function) {
   std::vector<std::string> users = PipelinesUsing(function, registry.List());
   if (users.empty()) return absl::OkStatus();
   return absl::AlreadyExistsError(absl::StrCat(

@@ -1,5 +1,5 @@
 // What registering, replacing and deleting functions must respect of the
-// pipelines stored in a FunctionRegistry (gateway/pipeline_spec.h):
+// pipelines stored in a FunctionStore (gateway/pipeline_spec.h):
 //
 //   ResolveStages        a pipeline being registered: its stages exist, are
 //                        the pipeline's tenant's, are not pipelines, and fit
@@ -21,20 +21,20 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "gateway/function_registry.h"
+#include "gateway/function_store.h"
 #include "stoa/v1/function.pb.h"
 
 namespace stoa::gateway {
 
-absl::Status ResolveStages(const FunctionRegistry& registry, v1::FunctionSpec& pipeline);
+absl::Status ResolveStages(const FunctionStore& registry, v1::FunctionSpec& pipeline);
 
-absl::StatusOr<std::vector<v1::FunctionSpec>> DependentsAfter(const FunctionRegistry& registry,
+absl::StatusOr<std::vector<v1::FunctionSpec>> DependentsAfter(const FunctionStore& registry,
                                                               const v1::FunctionSpec& changed);
 
 // Stores each re-derived pipeline as a new version (best effort: a failure
 // is logged; the pipeline keeps working, its stored signature stale).
-void StoreDependents(FunctionRegistry& registry, std::vector<v1::FunctionSpec> pipelines);
+void StoreDependents(FunctionStore& registry, std::vector<v1::FunctionSpec> pipelines);
 
-absl::Status CheckNotAStage(const FunctionRegistry& registry, const std::string& function);
+absl::Status CheckNotAStage(const FunctionStore& registry, const std::string& function);
 
 }  // namespace stoa::gateway

@@ -287,7 +287,7 @@ TEST_F(FunctionLifecycleTest, BadInputGetsItsStatusAndChangesNothing) {
   EXPECT_THAT(ExpectError(reg(R"({"name":"w","runtime":"wasm"})"), 400),
               HasSubstr("artifact is not a WebAssembly module"));
   EXPECT_THAT(ExpectError(reg(R"({"name":"x","runtime":"python"})"), 400),
-              HasSubstr("onnx or wasm"));
+              HasSubstr("onnx, wasm or pipeline"));
   EXPECT_THAT(ExpectError(Call("POST", "/v1/functions/digits/invoke", R"({"outputs":[]})"), 400),
               HasSubstr("inputs"));
   Multipart no_artifact = MakeRegistration(R"({"name":"x","runtime":"onnx"})", model_);

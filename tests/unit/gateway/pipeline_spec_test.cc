@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 
+#include "gateway/function_registry.h"
 #include "gateway/pipeline_lifecycle.h"
 #include "gateway/spec_json.h"
 #include "gmock/gmock.h"
