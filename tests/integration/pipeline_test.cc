@@ -122,7 +122,8 @@ TEST_F(PipelineTest, TheExamplePipelineClassifiesImagesWithTimingsPerStage) {
                           stage + "\",tier=\""));
   }
   // The stages ran as functions of their own, placed by the scheduler.
-  EXPECT_THAT(metrics, HasSubstr(R"(stoa_invocations_total{function="digits",outcome="ok",target=)"));
+  EXPECT_THAT(metrics,
+              HasSubstr(R"(stoa_invocations_total{function="digits",outcome="ok",target=)"));
 }
 
 TEST_F(PipelineTest, TensorsInTensorsThrough) {
