@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 
@@ -146,22 +147,27 @@ void PoolExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, Cancel
   Try(std::move(attempt));
 }
 
+// The answer to a call made while the pool stops; given outside mu_ (a
+// callback may call the pool again).
+absl::Status PoolExecutor::ShuttingDown() const {
+  return absl::UnavailableError(absl::StrCat(Describe(), " is shutting down"));
+}
+
+bool PoolExecutor::BeginStart() {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return false;
+  ++starting_;
+  return true;
+}
+
+void PoolExecutor::EndStart() {
+  absl::MutexLock lock(&mu_);
+  --starting_;
+}
+
 void PoolExecutor::Try(std::shared_ptr<Attempt> attempt) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      attempt->done(absl::UnavailableError(absl::StrCat(Describe(), " is shutting down")));
-      return;
-    }
-    ++starting_;
-  }
-  struct Started {
-    PoolExecutor* pool;
-    ~Started() {
-      absl::MutexLock lock(&pool->mu_);
-      --pool->starting_;
-    }
-  } started{this};
+  if (!BeginStart()) return attempt->done(ShuttingDown());
+  absl::Cleanup started = [this] { EndStart(); };
   const int i = Pick(attempt->tried, attempt->key);
   if (i < 0) {
     attempt->done(absl::UnavailableError(
@@ -206,21 +212,8 @@ void PoolExecutor::LoadThenRun(std::shared_ptr<Attempt> attempt, int i,
 
 void PoolExecutor::Run(std::shared_ptr<Attempt> attempt, int i) {
   // Also reached from a load's callback: the same guard as Try's.
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      attempt->done(absl::UnavailableError(absl::StrCat(Describe(), " is shutting down")));
-      return;
-    }
-    ++starting_;
-  }
-  struct Started {
-    PoolExecutor* pool;
-    ~Started() {
-      absl::MutexLock lock(&pool->mu_);
-      --pool->starting_;
-    }
-  } started{this};
+  if (!BeginStart()) return attempt->done(ShuttingDown());
+  absl::Cleanup started = [this] { EndStart(); };
   health_.CallStarted(i);
   members_[i]->Invoke(
       attempt->request,

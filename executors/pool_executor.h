@@ -97,6 +97,11 @@ class PoolExecutor final : public Executor {
   // The member for the next try; -1 when every member was tried.
   int Pick(const std::vector<bool>& tried, const std::string& key);
   void Try(std::shared_ptr<Attempt> attempt);
+  // Counts a call between its stopping check and its member call (the
+  // destructor waits for none); false once stopping. EndStart undoes it.
+  bool BeginStart();
+  void EndStart();
+  absl::Status ShuttingDown() const;
   void Run(std::shared_ptr<Attempt> attempt, int i);
   // Loads the known function `key` on member `i`, then runs the attempt.
   void LoadThenRun(std::shared_ptr<Attempt> attempt, int i, v1::LoadFunctionRequest load);
