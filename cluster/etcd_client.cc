@@ -170,41 +170,49 @@ absl::StatusOr<etcdserverpb::TxnResponse> EtcdClient::Txn(const etcdserverpb::Tx
   return response;
 }
 
-absl::StatusOr<TxnResult> EtcdClient::PutIfModRevision(const std::string& key,
-                                                       const std::string& value,
-                                                       int64_t expected_mod_revision) {
+namespace {
+
+// A transaction whose success branch runs only while `key`'s mod_revision
+// is `expected` (0: the key does not exist).
+etcdserverpb::TxnRequest IfModRevision(const std::string& key, int64_t expected) {
   etcdserverpb::TxnRequest request;
   auto* compare = request.add_compare();
   compare->set_key(key);
   compare->set_result(etcdserverpb::Compare::EQUAL);
   compare->set_target(etcdserverpb::Compare::MOD);
-  compare->set_mod_revision(expected_mod_revision);
-  auto* put = request.add_success()->mutable_request_put();
-  put->set_key(key);
-  put->set_value(value);
+  compare->set_mod_revision(expected);
+  return request;
+}
+
+}  // namespace
+
+absl::StatusOr<TxnResult> EtcdClient::Conditional(const etcdserverpb::TxnRequest& request) {
   auto response = Txn(request);
   if (!response.ok()) return response.status();
   return TxnResult{.succeeded = response->succeeded(), .revision = response->header().revision()};
 }
 
+absl::StatusOr<TxnResult> EtcdClient::PutIfModRevision(const std::string& key,
+                                                       const std::string& value,
+                                                       int64_t expected_mod_revision) {
+  etcdserverpb::TxnRequest request = IfModRevision(key, expected_mod_revision);
+  auto* put = request.add_success()->mutable_request_put();
+  put->set_key(key);
+  put->set_value(value);
+  return Conditional(request);
+}
+
 absl::StatusOr<TxnResult> EtcdClient::DeleteIfModRevision(const std::string& key,
                                                           int64_t expected_mod_revision,
                                                           const std::string& also_prefix) {
-  etcdserverpb::TxnRequest request;
-  auto* compare = request.add_compare();
-  compare->set_key(key);
-  compare->set_result(etcdserverpb::Compare::EQUAL);
-  compare->set_target(etcdserverpb::Compare::MOD);
-  compare->set_mod_revision(expected_mod_revision);
+  etcdserverpb::TxnRequest request = IfModRevision(key, expected_mod_revision);
   request.add_success()->mutable_request_delete_range()->set_key(key);
   if (!also_prefix.empty()) {
     auto* range = request.add_success()->mutable_request_delete_range();
     range->set_key(also_prefix);
     range->set_range_end(PrefixEnd(also_prefix));
   }
-  auto response = Txn(request);
-  if (!response.ok()) return response.status();
-  return TxnResult{.succeeded = response->succeeded(), .revision = response->header().revision()};
+  return Conditional(request);
 }
 
 absl::StatusOr<int64_t> EtcdClient::LeaseGrant(int64_t ttl_s) {

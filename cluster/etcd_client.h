@@ -105,6 +105,8 @@ class EtcdClient {
   absl::Status FromGrpc(const grpc::Status& status, const char* what) const;
 
  private:
+  // Runs a conditional transaction: whether its compares held, and the revision.
+  absl::StatusOr<TxnResult> Conditional(const etcdserverpb::TxnRequest& request);
   EtcdClient(std::string endpoints, std::shared_ptr<grpc::Channel> channel, Options options);
   void SetDeadline(grpc::ClientContext& context) const;
 
