@@ -190,7 +190,11 @@ class TlsSocketStream {
     template <class Self>
     void Try(Self& self, bool posted) {
       TlsChannel& channel = *stream.channel_;
-      ERR_clear_error();
+      // SSL_get_error needs an empty error queue before the call. It is
+      // nearly always empty already (TlsCallError clears it), and peeking is
+      // far cheaper than ERR_clear_error's sweep of every slot (callgrind:
+      // ~550 instructions per call, three calls per keep-alive request).
+      if (ERR_peek_error() != 0) ERR_clear_error();
       const int result = call(stream.ssl_);
       const int error = result > 0 ? SSL_ERROR_NONE : SSL_get_error(stream.ssl_, result);
       if (!channel.output.empty() && error != SSL_ERROR_SSL && error != SSL_ERROR_SYSCALL) {
