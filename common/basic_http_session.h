@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/dispatch.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/read.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
@@ -225,8 +226,31 @@ class BasicHttpSession final : public HttpSession,
   void ReadBody() {
     Expire(server_.options.idle_timeout_ms);
     if (upload_limit_ > 0) return StartUpload();
+    if (auto length = parser_->content_length(); length && !parser_->chunked()) {
+      return ReadBodyDirect(static_cast<size_t>(*length));  // within the body limit already
+    }
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&BasicHttpSession::OnRead, Self()));
+  }
+
+  // A Content-Length body goes straight into the message's string, sized once, in reads as
+  // large as the socket gives (not 64 KiB reads through buffer_, each re-arming the timer).
+  void ReadBodyDirect(size_t length) {
+    std::string& body = parser_->get().body();
+    body.resize(length);
+    const size_t have = std::min(length, buffer_.size());
+    asio::buffer_copy(asio::buffer(body.data(), have), buffer_.data());
+    buffer_.consume(have);                     // what follows is a pipelined request
+    if (have == length) return OnRead({}, 0);  // a zero-size read could wait on TLS
+    asio::async_read(
+        stream_, asio::buffer(body.data() + have, length - have),
+        [left = length - have](const beast::error_code& ec, size_t done) -> size_t {
+          return ec ? 0 : left - done;  // no 64 KiB cap per read (asio's transfer_all)
+        },
+        [self = Self()](beast::error_code ec, size_t) {
+          if (ec == asio::error::eof) ec = http::error::partial_message;
+          self->OnRead(ec, 0);
+        });
   }
 
   // An upload route: the body goes to a file chunk by chunk, each chunk
@@ -256,25 +280,10 @@ class BasicHttpSession final : public HttpSession,
   }
 
   void OnReadError(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      return WriteError(
-          413, absl::OutOfRangeError(
-                   upload_limit_ > 0 ? absl::StrCat("upload exceeds ", upload_limit_, " bytes (",
-                                                    server_.options.upload_limit_name, ")")
-                                     : absl::StrCat("request body exceeds ",
-                                                    server_.options.body_limit, " bytes")));
+    if (auto answer = ReadErrorAnswer(ec, upload_limit_, server_.options)) {
+      return WriteError(answer->first, answer->second);
     }
-    if (ec == http::error::header_limit) {
-      return WriteError(431, absl::OutOfRangeError(
-                                 absl::StrCat("request header exceeds ", kHeaderLimit, " bytes")));
-    }
-    // A client that goes away (or idles past the timeout) gets no answer.
-    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
-        ec.category() != http::make_error_code(http::error::bad_method).category()) {
-      return Finish();
-    }
-    WriteError(400,
-               absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", ec.message())));
+    Finish();  // a client that goes away (or idles past the timeout) gets no answer
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
@@ -302,10 +311,7 @@ class BasicHttpSession final : public HttpSession,
     request.client = client_;
     absl::Status parsed = ParseTarget(request.target, &request);
     if (!parsed.ok()) {
-      HttpResponse response;
-      response.status = 400;
-      response.body = common::ErrorJson(parsed);
-      return Write(std::move(response));
+      return Write(ErrorResponse(400, parsed));
     }
 
     // No timeout while the handler runs: invocation deadlines are the
@@ -318,10 +324,7 @@ class BasicHttpSession final : public HttpSession,
       server_.handler.Handle(std::move(request), respond);
     } catch (const std::exception& e) {
       spdlog::error("http handler threw: {}", e.what());
-      HttpResponse response;
-      response.status = 500;
-      response.body = common::ErrorJson(absl::InternalError(e.what()));
-      respond(std::move(response));
+      respond(ErrorResponse(500, absl::InternalError(e.what())));
     }
   }
 
@@ -397,10 +400,7 @@ class BasicHttpSession final : public HttpSession,
     keep_alive_ = false;
     head_ = false;
     linger_ = true;
-    HttpResponse response;
-    response.status = status;
-    response.body = common::ErrorJson(error);
-    Write(std::move(response));
+    Write(ErrorResponse(status, error));
   }
 
   void BeginRequest() {

@@ -90,6 +90,36 @@ void BuildResponse(HttpResponse in, unsigned version, bool keep_alive, bool head
   }
 }
 
+std::optional<std::pair<int, absl::Status>> ReadErrorAnswer(beast::error_code ec,
+                                                            uint64_t upload_limit,
+                                                            const HttpServer::Options& options) {
+  if (ec == http::error::body_limit) {
+    return std::pair(
+        413, absl::OutOfRangeError(
+                 upload_limit > 0
+                     ? absl::StrCat("upload exceeds ", upload_limit, " bytes (",
+                                    options.upload_limit_name, ")")
+                     : absl::StrCat("request body exceeds ", options.body_limit, " bytes")));
+  }
+  if (ec == http::error::header_limit) {
+    return std::pair(431, absl::OutOfRangeError(
+                              absl::StrCat("request header exceeds ", kHeaderLimit, " bytes")));
+  }
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec.category() != http::make_error_code(http::error::bad_method).category()) {
+    return std::nullopt;
+  }
+  return std::pair(
+      400, absl::InvalidArgumentError(absl::StrCat("malformed HTTP request: ", ec.message())));
+}
+
+HttpResponse ErrorResponse(int status, const absl::Status& error) {
+  HttpResponse response;
+  response.status = status;
+  response.body = common::ErrorJson(error);
+  return response;
+}
+
 uint64_t UploadLimit(const HttpServer::Options& options, std::string_view head) {
   if (!options.upload_limit) return 0;
   const size_t method_end = head.find(' ');

@@ -8,9 +8,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "common/http_server.h"
@@ -54,6 +57,14 @@ HttpRequest RequestHead(const Message& msg) {
 // request line: method, target): options.upload_limit(method, path), 0 when
 // the route is no upload route or the server has none.
 uint64_t UploadLimit(const HttpServer::Options& options, std::string_view head);
+// The answer to a request whose read failed with `ec`: 413 (over the body
+// or upload limit), 431 (head too large) or 400 (malformed), with the
+// error; nullopt when the client went away or idled out (no answer).
+std::optional<std::pair<int, absl::Status>> ReadErrorAnswer(beast::error_code ec,
+                                                            uint64_t upload_limit,
+                                                            const HttpServer::Options& options);
+// A response of `status` whose body is the JSON error of `error`.
+HttpResponse ErrorResponse(int status, const absl::Status& error);
 // The response for `in` (status checked, headers filtered, HEAD handled).
 void BuildResponse(HttpResponse in, unsigned version, bool keep_alive, bool head,
                    const std::string& server_name, http::response<http::string_body>& out);

@@ -47,8 +47,15 @@ start() {  # cpu name args... -> sets addr
   addr=${line##* listening on }
 }
 
-model=$work/detector_sized.onnx
-/usr/bin/python3 bench/http/make_detector_model.py "$model"
+# STOA_TRANSPORT_MODEL=FILE [STOA_TRANSPORT_SHAPE=1,3,320,320] times a
+# published model instead (e.g. bench/models' ocr_det, the PaddleOCR
+# detector of the issue's size) in place of the one-Conv stand-in.
+if [[ -n ${STOA_TRANSPORT_MODEL:-} ]]; then
+  model=$STOA_TRANSPORT_MODEL
+else
+  model=$work/detector_sized.onnx
+  /usr/bin/python3 bench/http/make_detector_model.py "$model"
+fi
 start 0 stoa-executor --listen 127.0.0.1:0 --log-level warn
 executor=$addr
 grpc_args=()
@@ -64,6 +71,7 @@ gateway=$addr
 curl -sf -o /dev/null -F 'spec={"name":"detector","runtime":"onnx"};type=application/json' \
   -F "artifact=@$model;type=application/octet-stream" "http://$gateway/v1/functions"
 client_args=(--model "$model" --name detector --http "$gateway" --tier "$tier" --n "$n")
+[[ -n ${STOA_TRANSPORT_SHAPE:-} ]] && client_args+=(--shape "$STOA_TRANSPORT_SHAPE")
 [[ -n $grpc_port ]] && client_args+=(--grpc "127.0.0.1:$grpc_port")
 [[ -n ${STOA_ONLY:-} ]] && client_args+=(--only "$STOA_ONLY")
 # CPU time per request of the gateway and the executor (the cpu_ms column),

@@ -8,13 +8,15 @@
 //   stoa-bench-transport --model M.onnx --name NAME --http HOST:PORT
 //                        [--grpc HOST:PORT] [--tier edge|cloud] [--n 30]
 //                        [--token T] [--only PATHS] [--server-pids PID,PID]
+//                        [--shape D,D,...]
 // --only takes a comma-separated subset of json,binary,grpc (the engine is
 // always timed): "json" alone times a gateway from before the binary
 // extension; "binary,grpc" leaves out the slow JSON path when profiling.
 // --server-pids (the gateway's and the executor's) adds the median CPU time
 // per request: the engine's in this thread, each other path's in those
 // processes (the whole server side: HTTP or gRPC, codec, dispatch, engine).
-// The model has one FP32 input and one output; the input is filled with a
+// The model has one FP32 input and one output (--shape fixes its symbolic
+// dimensions; without it they are 1); the input is filled with a
 // fixed pseudo-random pattern. Requests are built once, outside the timing.
 #include <grpcpp/grpcpp.h>
 
@@ -178,6 +180,11 @@ int main(int argc, char** argv) {
   const auto& sig = (*fn)->spec().inputs(0);
   std::vector<int64_t> shape(sig.shape().begin(), sig.shape().end());
   for (int64_t& d : shape) d = d < 0 ? 1 : d;
+  if (args.count("--shape")) {  // for a model with symbolic dimensions (e.g. 1,3,320,320)
+    shape.clear();
+    for (absl::string_view d : absl::StrSplit(args["--shape"], ','))
+      shape.push_back(std::stoll(std::string(d)));
+  }
   int64_t count = 1;
   for (int64_t d : shape) count *= d;
   std::vector<float> values(static_cast<size_t>(count));
