@@ -8,9 +8,23 @@
 #include "executors/grpc_tls.h"
 #include "functions/signature.h"
 #include "gateway/kserve_grpc_codec.h"
+#include "gateway/target_spec.h"
 
 namespace stoa::gateway {
 namespace {
+
+// A string request parameter (`parameters["tier"]` / `["target"]`, the
+// gRPC counterparts of ?tier= and ?target=); "" when absent.
+absl::StatusOr<std::string> StringParameter(const inference::ModelInferRequest& request,
+                                            const std::string& key) {
+  auto it = request.parameters().find(key);
+  if (it == request.parameters().end()) return std::string();
+  if (it->second.parameter_choice_case() != inference::InferParameter::kStringParam) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request parameter '", key, "' must be a string_param"));
+  }
+  return it->second.string_param();
+}
 
 using P = auth::Permission;
 
@@ -168,6 +182,13 @@ grpc::ServerUnaryReactor* KserveGrpcService::ModelInfer(grpc::CallbackServerCont
                              "model '", name, "' version ", request->model_version(),
                              " is not served (current version: ", fn->spec.version(), ")")));
   }
+  absl::StatusOr<std::string> tier = StringParameter(*request, "tier");
+  if (!tier.ok()) return Done(context, tier.status());
+  absl::StatusOr<std::string> target = StringParameter(*request, "target");
+  if (!target.ok()) return Done(context, target.status());
+  absl::StatusOr<std::optional<scheduler::Tier>> forced =
+      ForcedTarget(*tier, *target, "request parameter");
+  if (!forced.ok()) return Done(context, forced.status());
   // gRPC owns the request until Finish and never reads it again: its raw
   // contents are moved into the tensors rather than copied.
   auto* mutable_request = const_cast<inference::ModelInferRequest*>(request);
@@ -182,7 +203,7 @@ grpc::ServerUnaryReactor* KserveGrpcService::ModelInfer(grpc::CallbackServerCont
   auto* reactor = new InferReactor();
   common::CancelSignalPtr cancel = reactor->cancel();
   invoker_.Invoke(
-      *fn, std::move(invoke), std::nullopt,
+      *fn, std::move(invoke), *forced,
       [reactor, response, infer, name, version = fn->spec.version(),
        max_output = options_.limits.max_output_bytes](absl::StatusOr<DispatchResult> result) {
         if (!result.ok()) {

@@ -140,7 +140,8 @@ absl::StatusOr<scheduler::TargetTable> TableOf(const std::vector<TargetSpec>& sp
   return scheduler::TargetTable::Make(std::move(infos));
 }
 
-absl::StatusOr<std::optional<Tier>> ForcedTarget(std::string_view tier, std::string_view target) {
+absl::StatusOr<std::optional<Tier>> ForcedTarget(std::string_view tier, std::string_view target,
+                                                 std::string_view kind) {
   const scheduler::TargetTable& table = scheduler::Targets();
   auto names = [&] {
     std::vector<std::string> n;
@@ -151,9 +152,9 @@ absl::StatusOr<std::optional<Tier>> ForcedTarget(std::string_view tier, std::str
   if (!target.empty()) {
     by_target = table.Find(target);
     if (!by_target) {
-      return absl::InvalidArgumentError(absl::StrCat("query parameter 'target': unknown target '",
-                                                     std::string(target), "' (targets: ", names(),
-                                                     ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(kind), " 'target': unknown target '", std::string(target),
+                       "' (targets: ", names(), ")"));
     }
   }
   std::optional<Tier> by_tier;
@@ -163,7 +164,7 @@ absl::StatusOr<std::optional<Tier>> ForcedTarget(std::string_view tier, std::str
       auto cls = scheduler::ParseTierClass(tier);
       if (!cls) {
         return absl::InvalidArgumentError(
-            absl::StrCat("query parameter 'tier' must be edge, cloud or a target name, got '",
+            absl::StrCat(std::string(kind), " 'tier' must be edge, cloud or a target name, got '",
                          std::string(tier), "'"));
       }
       const scheduler::TierSet set = table.OfClass(*cls);
@@ -171,21 +172,21 @@ absl::StatusOr<std::optional<Tier>> ForcedTarget(std::string_view tier, std::str
         if (!set.Contains(t)) continue;
         if (by_tier) {
           return absl::InvalidArgumentError(absl::StrCat(
-              "query parameter 'tier': tier '", std::string(tier),
-              "' has several targets; name one with ?target= (targets: ", names(), ")"));
+              std::string(kind), " 'tier': tier '", std::string(tier),
+              "' has several targets; name one with 'target' (targets: ", names(), ")"));
         }
         by_tier = t;
       }
       if (!by_tier) {
         return absl::InvalidArgumentError(
-            absl::StrCat("query parameter 'tier': no target of tier '", std::string(tier),
+            absl::StrCat(std::string(kind), " 'tier': no target of tier '", std::string(tier),
                          "' (targets: ", names(), ")"));
       }
     }
   }
   if (by_tier && by_target && *by_tier != *by_target) {
     return absl::InvalidArgumentError(
-        "query parameters 'tier' and 'target' name different targets");
+        absl::StrCat(std::string(kind), "s 'tier' and 'target' name different targets"));
   }
   return by_target ? by_target : by_tier;
 }

@@ -55,8 +55,9 @@ absl::StatusOr<scheduler::TargetTable> TableOf(const std::vector<TargetSpec>& sp
 // What `?tier=` and `?target=` on an invocation force: nullopt when neither
 // is given. `tier` is a target name or a tier (edge/cloud) with exactly one
 // target; `target` a target name. INVALID_ARGUMENT naming the parameter for
-// an unknown value, a tier with several targets, or the two disagreeing.
-absl::StatusOr<std::optional<scheduler::Tier>> ForcedTarget(std::string_view tier,
-                                                            std::string_view target);
+// an unknown value, a tier with several targets, or the two disagreeing;
+// `kind` names where they came from in those messages.
+absl::StatusOr<std::optional<scheduler::Tier>> ForcedTarget(
+    std::string_view tier, std::string_view target, std::string_view kind = "query parameter");
 
 }  // namespace stoa::gateway

@@ -252,6 +252,9 @@ int main(int argc, char** argv) {
     input->set_datatype("FP32");
     for (int64_t d : shape) input->add_shape(d);
     request.add_raw_input_contents(raw);
+    // Forced like ?tier= on HTTP: no scheduler exploration (a shadow run on
+    // the other tier would double the server's CPU per request).
+    (*request.mutable_parameters())["tier"].set_string_param(args["--tier"]);
     paths.push_back([&] {
       grpc::ClientContext context;
       if (args.count("--token")) context.AddMetadata("authorization", "Bearer " + args["--token"]);

@@ -182,6 +182,38 @@ TEST_F(KserveGrpcLimitsTest, OutputOverTheLimitIsResourceExhaustedOnGrpcAnd507On
             200);
 }
 
+// parameters["tier"] / ["target"] force the target as ?tier= / ?target= do
+// on HTTP (so a benchmark or a client can pin it); bad values are named.
+TEST_F(KserveGrpcLimitsTest, TierAndTargetParametersForceThePlacement) {
+  ASSERT_NO_FATAL_FAILURE(Register(R"({"name":"fill","runtime":"onnx"})", FillModel()));
+  auto runs = [&](const std::string& tier) {
+    return MetricSum(client_->Get("/metrics").body,
+                     {"stoa_invocations_total{", "function=\"fill\"", "tier=\"" + tier + "\"",
+                      "outcome=\"ok\""});
+  };
+  for (const std::string tier : {"cloud", "edge", "cloud"}) {
+    const double edge = runs("edge"), cloud = runs("cloud");
+    inference::ModelInferRequest request = FillRequest(10);
+    (*request.mutable_parameters())[tier == "edge" ? "tier" : "target"].set_string_param(tier);
+    inference::ModelInferResponse response;
+    grpc::Status s = Infer(request, response);
+    ASSERT_TRUE(s.ok()) << tier << ": " << s.error_message();
+    EXPECT_EQ(runs("edge") - edge, tier == "edge" ? 1 : 0) << tier;
+    EXPECT_EQ(runs("cloud") - cloud, tier == "cloud" ? 1 : 0) << tier;
+  }
+  inference::ModelInferResponse response;
+  inference::ModelInferRequest request = FillRequest(10);
+  (*request.mutable_parameters())["tier"].set_string_param("mars");
+  grpc::Status s = Infer(request, response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("request parameter 'tier' must be edge, cloud"));
+  request = FillRequest(10);
+  (*request.mutable_parameters())["target"].set_int64_param(1);
+  s = Infer(request, response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("request parameter 'target' must be a string_param"));
+}
+
 // Without the propagation the run went on until its 30 s timeout after the
 // client had given up, holding an executor worker all along.
 TEST_F(KserveGrpcLimitsTest, ClientCancelStopsTheRunningInvocation) {
