@@ -121,7 +121,7 @@ std::string Native(const Workload& w) {
 // Runs the native command once; returns its stdout, adds the child's CPU
 // time (user + system, microseconds) and peak RSS (KiB) to the out-params.
 std::string Spawn(const std::string& binary, const std::string& input, double* child_cpu_us,
-                  long* child_maxrss_kb) {
+                  long* child_maxrss_kb, const std::string& arg = "") {
   int in[2], out[2];
   if (pipe(in) != 0 || pipe(out) != 0) std::abort();
   posix_spawn_file_actions_t actions;
@@ -129,7 +129,8 @@ std::string Spawn(const std::string& binary, const std::string& input, double* c
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   for (int fd : {in[0], in[1], out[0], out[1]}) posix_spawn_file_actions_addclose(&actions, fd);
-  char* argv[] = {const_cast<char*>(binary.c_str()), nullptr};
+  char* argv[] = {const_cast<char*>(binary.c_str()),
+                  arg.empty() ? nullptr : const_cast<char*>(arg.c_str()), nullptr};
   pid_t pid = 0;
   if (posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv, environ) != 0) {
     std::fprintf(stderr, "cannot spawn %s\n", binary.c_str());
@@ -385,10 +386,32 @@ int main(int argc, char** argv) {
       Spawn(binary, w.input, &child_cpu, &child_rss);
       return child_cpu;
     });
+    // The same handler native against musl (wasi-libc's origin), looping in
+    // its own process: the runtime's cost apart from the guest libc's.
+    Stats m{};
+    const std::string musl = bin_dir + "/stoa-example-musl-" + w.example;
+    if (access(musl.c_str(), X_OK) == 0) {
+      double unused = 0;
+      if (Spawn(musl, w.input, &unused, &rss) != expected) {
+        std::fprintf(stderr, "%s: the musl build's output differs\n", w.name.c_str());
+        return 1;
+      }
+      std::istringstream timing(Spawn(musl, w.input, &unused, &rss, std::to_string(iterations)));
+      timing >> m.p50_us >> m.cpu_us >> m.n;
+      m.mean_us = m.p50_us;
+    }
     for (const auto& [mode, s] :
-         {std::pair{"aot", a}, {"interp", ai}, {"native", b}, {"process", c}}) {
+         {std::pair{"aot", a}, {"interp", ai}, {"native", b}, {"musl", m}, {"process", c}}) {
       std::printf("%-24s %-8s %6zu %10.1f %10.1f %10.1f %10.1f\n", w.name.c_str(), mode, s.n,
                   s.mean_us, s.p50_us, s.p99_us, s.cpu_us);
+    }
+    if (m.n > 0) {
+      char musl_line[200];
+      std::snprintf(musl_line, sizeof musl_line,
+                    "%-24s against native musl: a/musl latency %5.2f  cpu %5.2f; musl/glibc cpu "
+                    "%5.2f",
+                    w.name.c_str(), a.p50_us / m.p50_us, a.cpu_us / m.cpu_us, m.cpu_us / b.cpu_us);
+      ratios.push_back(musl_line);
     }
     char line[320];
     std::snprintf(line, sizeof line,
