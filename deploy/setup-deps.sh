@@ -15,6 +15,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # WebAssembly examples: clang --target=wasm32-wasi
   clang lld wasi-libc libclang-rt-14-dev-wasm32
+  # stoa-bench-wasm's musl row (the handlers native against wasi-libc's libc)
+  musl-tools
   # tests and benchmarks: promtool, wrk; the example model's script
   prometheus wrk python3-onnx python3-sklearn python3-numpy
   # stoa-bench: report plots
