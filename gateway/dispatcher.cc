@@ -54,8 +54,9 @@ Dispatcher::Dispatcher(std::array<executors::ExecutorPtr, scheduler::kNumTiers> 
       options_(options),
       metrics_(metrics),
       admission_(std::make_unique<Admission>(clock, metrics, options.admission)),
-      monitor_(std::make_unique<TierMonitor>(Borrow(executors_), scheduler, clock, metrics,
-                                             TierMonitor::Options{options.status_interval_ms})),
+      monitor_(std::make_unique<TierMonitor>(
+          Borrow(executors_), scheduler, clock, metrics,
+          TierMonitor::Options{options.status_interval_ms, options.queued_work})),
       watchdog_(std::make_unique<DeadlineWatchdog>(
           clock, DeadlineWatchdog::Options{options.watchdog_recheck_us})),
       context_(std::make_unique<DispatchContext>(DispatchContext{

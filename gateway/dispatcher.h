@@ -71,6 +71,10 @@ class Dispatcher final : public Invoker {
     // > 0 makes the watchdog re-read the clock this often (a FakeClock).
     int64_t watchdog_recheck_us = 0;
     Admission::Options admission;
+    // The durable queue's waiting events, counted in the queue term
+    // (TierMonitor::Options::queued_work); nullptr: none. Must outlive the
+    // dispatcher.
+    const events::QueuedWork* queued_work = nullptr;
   };
 
   // `executors[TierIndex(t)]` runs tier t; nullptr: the tier is absent.

@@ -284,7 +284,11 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
                                                .default_rate_bytes_per_ms = 12'500.0,
                                                .seed = scheduler_seed});
   std::unique_ptr<stoa::gateway::SplitInvoker> split_invoker;
+  // Async events waiting in the durable queue, counted in the scheduler's
+  // queue term (docs/events.md); outlives the dispatcher and the queue.
+  stoa::gateway::events::QueuedWork queued_work;
   stoa::gateway::Dispatcher::Options dispatcher_options;
+  dispatcher_options.queued_work = &queued_work;
   dispatcher_options.status_interval_ms = static_cast<uint32_t>(flags.status_interval_ms);
   dispatcher_options.default_timeout_ms =
       std::min(dispatcher_options.default_timeout_ms, flags.limits.limits.max_timeout_ms);
@@ -323,7 +327,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   // and stops (stop_mqtt, declared after `events`) before the queue goes.
   std::unique_ptr<stoa::gateway::events::MqttService> mqtt;
   auto events = stoa::gateway::events::StartEvents(
-      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, invoker, metrics,
+      flags.events, flags.data_dir, flags.limits.Apply(), lifecycle, invoker, metrics, &queued_work,
       [&](stoa::gateway::events::EventQueue& queue) -> absl::Status {
         if (!flags.mqtt.enabled()) return absl::OkStatus();
         auto started = stoa::gateway::events::StartMqtt(flags.mqtt, flags.data_dir, queue,

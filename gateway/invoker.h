@@ -64,6 +64,10 @@ struct TierHealth {
   // The last status probe: never probed, answered or failed.
   enum class Probe { kNone, kOk, kFailed } last_probe = Probe::kNone;
   double last_probe_rtt_ms = 0.0;
+  // The share of the durable queue's waiting async events that may run
+  // here (each counts 1/|its targets|; gateway/events/queued_work.h): part
+  // of the scheduler's queue term, shown in GET /v1/scheduler/state.
+  double queued_async = 0.0;
 };
 
 class Invoker {

@@ -14,6 +14,7 @@
 #include "common/json_text.h"
 #include "common/overload.h"
 #include "common/status_macros.h"
+#include "gateway/events/queued_work.h"
 #include "gateway/kserve_binary.h"
 #include "gateway/kserve_codec.h"
 #include "gateway/kserve_response.h"
@@ -352,7 +353,7 @@ void RestApi::SchedulerState(Call call) {
     std::erase_if(snapshot.functions,
                   [&](const scheduler::FunctionSnapshot& f) { return !visible.contains(f.name); });
   }
-  call.respond(Json(200, SchedulerStateJson(snapshot)));
+  call.respond(Json(200, events::WithQueuedAsync(SchedulerStateJson(snapshot), invoker_)));
 }
 
 void RestApi::Metrics(Call call) {

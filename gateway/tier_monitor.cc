@@ -46,7 +46,10 @@ class TierMonitor::Prober {
 TierMonitor::TierMonitor(std::array<executors::Executor*, scheduler::kNumTiers> executors,
                          scheduler::Scheduler& scheduler, const common::Clock& clock,
                          common::metrics::Registry& metrics, Options options)
-    : executors_(executors), scheduler_(scheduler), clock_(clock) {
+    : executors_(executors),
+      queued_work_(options.queued_work),
+      scheduler_(scheduler),
+      clock_(clock) {
   auto& depth = metrics.AddGauge("stoa_executor_queue_depth",
                                  "Queue depth last reported by each tier's executor.");
   auto& rtt = metrics.AddGauge("stoa_tier_status_rtt_seconds",
@@ -85,6 +88,7 @@ TierHealth TierMonitor::Health(Tier tier) const {
   h.workers = s.workers.load(std::memory_order_relaxed);
   h.last_probe = static_cast<TierHealth::Probe>(s.last_probe.load(std::memory_order_relaxed));
   h.last_probe_rtt_ms = s.last_rtt_ms.load(std::memory_order_relaxed);
+  h.queued_async = queued_work_ ? queued_work_->Share(tier) : 0.0;
   return h;
 }
 
@@ -93,6 +97,9 @@ void TierMonitor::FillFeatures(scheduler::Features& features) const {
     const PerTier& s = tiers_[TierIndex(t)];
     features.in_flight[TierIndex(t)] = s.in_flight.load(std::memory_order_relaxed);
     features.queue_depth[TierIndex(t)] = s.reported_depth.load(std::memory_order_relaxed);
+    // Async events that will be dispatched here: work ahead that no
+    // executor reports yet (the event being placed is no longer counted).
+    if (queued_work_) features.queue_depth[TierIndex(t)] += queued_work_->Depth(t);
   }
 }
 

@@ -13,7 +13,12 @@
 //     circuit in the scheduler (the circuit is the scheduler's decision
 //     state; this is its only source of probe results),
 //   - the outcome of the last probe and its round trip, for /readyz and
-//     GET /v1/scheduler/state.
+//     GET /v1/scheduler/state,
+//   - optionally, the asynchronous events waiting in the durable queue
+//     (Options::queued_work, gateway/events/queued_work.h): FillFeatures
+//     adds each target's share of them to its queue depth, so a burst of
+//     async work makes the scheduler expect a queue there before it is
+//     dispatched (issue 13 item 5).
 // Members of a pooled tier (executors::PoolExecutor) are probed through
 // the pool, which fans GetStatus out and keeps its members' marks.
 //
@@ -35,6 +40,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "executors/executor.h"
+#include "gateway/events/queued_work.h"
 #include "gateway/invoker.h"
 #include "scheduler/scheduler.h"
 
@@ -45,6 +51,9 @@ class TierMonitor {
   struct Options {
     // Period of the GetStatus probes of every tier; 0 turns them off.
     uint32_t status_interval_ms = 500;
+    // The durable queue's waiting events (nullptr: none counted); must
+    // outlive the monitor.
+    const events::QueuedWork* queued_work = nullptr;
   };
   enum class CallKind { kInvoke, kControl };
 
@@ -64,7 +73,8 @@ class TierMonitor {
   std::string Describe(scheduler::Tier tier) const;  // "" when absent
   TierHealth Health(scheduler::Tier tier) const;
 
-  // The scheduler's per-tier features: in-flight calls and reported depth.
+  // The scheduler's per-tier features: in-flight calls, and reported depth
+  // plus the tier's share of the queued async events (QueuedWork::Depth).
   void FillFeatures(scheduler::Features& features) const;
   // An executor call starts / ends. For an invocation, CallStarted returns
   // the requests ahead of it on that tier (reported depth + in flight).
@@ -92,6 +102,7 @@ class TierMonitor {
   void ProbeDone(scheduler::Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers);
 
   const std::array<executors::Executor*, scheduler::kNumTiers> executors_;
+  const events::QueuedWork* const queued_work_;
   scheduler::TierSet configured_;
   scheduler::Scheduler& scheduler_;
   const common::Clock& clock_;

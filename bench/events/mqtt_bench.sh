@@ -16,7 +16,11 @@
 # generator is pinned to CPU 0 and the broker to CPU 1 (taskset) when there
 # are two CPUs. cpu_us_per_result is the load process's CPU time (publishers,
 # result subscriber, and in bridge-only mode the bridge) per result: steadier
-# than wall-clock figures on a shared machine.
+# than wall-clock figures on a shared machine. After each run the invocations
+# still in flight get DRAIN_S (default 10) to answer (drain_ms: how long that
+# took); unanswered_at_end counts those never answered. Request ids carry the
+# load process's id, so the repeated runs against one gateway are not
+# answered as duplicates of the first run's ids.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build/release}
@@ -26,6 +30,7 @@ repeat=${REPEAT:-3}
 duration=${DURATION_S:-10}
 publishers=${PUBLISHERS:-64}
 window=${WINDOW:-4}
+drain=${DRAIN_S:-10}
 [[ -x $load ]] || { echo "build $load first (cmake --build $build --target stoa-mqtt-load)" >&2; exit 2; }
 command -v mosquitto >/dev/null || { echo "mosquitto missing: deploy/setup-deps.sh" >&2; exit 2; }
 
@@ -55,12 +60,14 @@ run() {  # label, extra args...
   : > "$work/$label.jsonl"
   for _ in $(seq "$repeat"); do
     "${pin_load[@]}" "$load" --broker "$broker" --publishers "$publishers" --window "$window" \
-      --duration-s "$duration" "$@" | tee -a "$work/$label.jsonl"
+      --duration-s "$duration" --drain-s "$drain" "$@" | tee -a "$work/$label.jsonl"
   done
-  for field in results_per_s p50_ms p99_ms cpu_us_per_result; do
+  for field in results_per_s p50_ms p99_ms cpu_us_per_result drain_ms; do
     printf '%s median %s: %s\n' "$label" "$field" \
       "$(grep -o "\"$field\":[0-9.]*" "$work/$label.jsonl" | cut -d: -f2 | median)"
   done
+  printf '%s max unanswered_at_end (after the drain: lost or slower than it): %s\n' "$label" \
+    "$(grep -o '"unanswered_at_end":[0-9]*' "$work/$label.jsonl" | cut -d: -f2 | sort -n | tail -1)"
 }
 
 echo "# $publishers publishers x $window in flight, ${duration}s, $repeat runs each; broker $broker"

@@ -7,7 +7,13 @@
 //
 //   stoa-mqtt-load --broker tcp://127.0.0.1:1883 [--publishers 64] [--window 4]
 //                  [--duration-s 10] [--function echo] [--prefix stoa]
-//                  [--payload '{"x":1}'] [--in-process-bridge]
+//                  [--payload '{"x":1}'] [--in-process-bridge] [--drain-s 10]
+//
+// After the measured interval no new invocation is issued, and those in
+// flight get --drain-s to answer: in_flight_at_stop and drain_ms say how
+// many and how long; unanswered_at_end counts those never answered (lost,
+// or slower than the drain). Request ids carry the process id, so repeated
+// runs against one gateway are not deduplicated as the same requests.
 //
 // --in-process-bridge runs the bridge in this process on an in-memory queue
 // that accepts at once and answers with the body (no disk, no executor): the
@@ -75,6 +81,7 @@ struct Flags {
   int publishers = 64;
   int window = 4;
   int duration_s = 10;
+  int drain_s = 10;  // after the run: how long in-flight invocations may take to answer
   std::string function = "echo";
   std::string prefix = "stoa";
   std::string payload = "{\"x\":1}";
@@ -90,11 +97,16 @@ struct Load {
   std::vector<double> latency_ms ABSL_GUARDED_BY(mu);
   std::atomic<bool> measuring{false}, issuing{true};
   std::atomic<uint64_t> results{0};
+  const std::string tag;
 
-  explicit Load(Flags f) : flags(std::move(f)), next(flags.publishers) {}
+  // `tag` (this process) makes request ids unique across runs against one
+  // gateway: a repeated id is a duplicate there, answered at once with the
+  // earlier run's result instead of running.
+  Load(Flags f, std::string run_tag)
+      : flags(std::move(f)), next(flags.publishers), tag(std::move(run_tag)) {}
 
   void Send(int p) {
-    const std::string id = absl::StrCat("p", p, "-", next[p].fetch_add(1));
+    const std::string id = absl::StrCat("p", p, "-", tag, "-", next[p].fetch_add(1));
     {
       absl::MutexLock lock(&mu);
       sent[id] = Clock::now();
@@ -168,6 +180,10 @@ int main(int argc, char** argv) {
   app.add_option("--publishers", flags.publishers)->check(CLI::Range(1, 1024));
   app.add_option("--window", flags.window)->check(CLI::Range(1, 1000));
   app.add_option("--duration-s", flags.duration_s)->check(CLI::Range(1, 3600));
+  app.add_option("--drain-s", flags.drain_s,
+                 "after the run, how long in-flight invocations may "
+                 "take to answer before they count as unanswered")
+      ->check(CLI::Range(0, 600));
   app.add_option("--function", flags.function);
   app.add_option("--prefix", flags.prefix);
   app.add_option("--payload", flags.payload);
@@ -189,7 +205,7 @@ int main(int argc, char** argv) {
     auto* b = bridge.get();
     bridge_client->Start([b](auto m) { b->HandleMessage(std::move(m)); }, [](bool) {});
   }
-  Load load(flags);
+  Load load(flags, tag);
   auto results = Client(flags, "bench-results-" + tag,
                         absl::StrCat(flags.prefix, "/result/", flags.function, "/+"));
   MqttClient* r = results.get();
@@ -228,7 +244,20 @@ int main(int argc, char** argv) {
   const double cpu_used = cpu_s() - cpu_start;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   load.issuing = false;
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Drain: what is in flight when issuing stops is answered later (not
+  // lost); only what is still unanswered after --drain-s is reported as
+  // unanswered_at_end.
+  const auto stopped = Clock::now();
+  size_t in_flight_at_stop = 0;
+  {
+    absl::MutexLock lock(&load.mu);
+    in_flight_at_stop = load.sent.size();
+    load.mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](Load* l) ABSL_EXCLUSIVE_LOCKS_REQUIRED(l->mu) { return l->sent.empty(); }, &load),
+        absl::Seconds(flags.drain_s));
+  }
+  const double drain_ms = std::chrono::duration<double, std::milli>(Clock::now() - stopped).count();
   std::vector<double> lat;
   size_t unanswered = 0;
   {
@@ -242,11 +271,11 @@ int main(int argc, char** argv) {
   };
   std::printf(
       "{\"publishers\":%d,\"window\":%d,\"results\":%zu,\"results_per_s\":%.0f,\"p50_ms\":%.2f,"
-      "\"p99_ms\":%.2f,\"max_ms\":%.2f,\"cpu_us_per_result\":%.1f,\"unanswered_at_end\":%zu,"
-      "\"in_process_bridge\":%s}\n",
+      "\"p99_ms\":%.2f,\"max_ms\":%.2f,\"cpu_us_per_result\":%.1f,\"in_flight_at_stop\":%zu,"
+      "\"drain_ms\":%.0f,\"unanswered_at_end\":%zu,\"in_process_bridge\":%s}\n",
       flags.publishers, flags.window, lat.size(), lat.size() / seconds, pct(0.5), pct(0.99),
-      lat.empty() ? 0.0 : lat.back(), lat.empty() ? 0.0 : cpu_used * 1e6 / lat.size(), unanswered,
-      flags.in_process_bridge ? "true" : "false");
+      lat.empty() ? 0.0 : lat.back(), lat.empty() ? 0.0 : cpu_used * 1e6 / lat.size(),
+      in_flight_at_stop, drain_ms, unanswered, flags.in_process_bridge ? "true" : "false");
   for (auto& p : load.publishers) p->Stop();
   results->Stop();
   if (bridge_client) bridge_client->Stop();

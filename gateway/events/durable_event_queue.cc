@@ -39,6 +39,18 @@ DurableEventQueue::DurableEventQueue(Options options, const ControlPlane& functi
       outcomes_(metrics.AddCounter("stoa_queue_events_total", "Events by outcome.")) {
   std::random_device seed;
   id_salt_ = (static_cast<uint64_t>(seed()) << 32) ^ seed();
+  if (options_.queued_work == nullptr) return;
+  auto& queued_async = metrics.AddGauge(
+      "stoa_queue_queued_async",
+      "Async events waiting in the durable queue, counted in each target's queue term "
+      "(each 1/|its targets| on each target it may run on).");
+  const scheduler::TierSet configured = invoker_.configured_tiers();
+  for (scheduler::Tier t : scheduler::AllTiers()) {
+    if (!configured.Contains(t)) continue;
+    queued_async_gauges_[scheduler::TierIndex(t)] =
+        queued_async.Add({{"tier", std::string(scheduler::TierClassName(t))},
+                          {"target", std::string(scheduler::TierName(t))}});
+  }
 }
 
 absl::StatusOr<std::unique_ptr<DurableEventQueue>> DurableEventQueue::Open(
@@ -88,7 +100,12 @@ void DurableEventQueue::FinishReplay() {
       e.record.status = EventStatus::kQueued;
       ++recovered_.requeued;
     }
-    if (e.record.status == EventStatus::kQueued) queued_[e.seq] = e.record.id;
+    if (e.record.status == EventStatus::kQueued) {
+      queued_[e.seq] = e.record.id;
+      auto fn = functions_.Get(e.record.function);
+      if (fn.ok()) e.targets = TargetsOf(fn->spec, e.forced_tier);
+      CountWaiting(e, true);
+    }
     if (Final(e.record.status) && !e.record.delivered && !e.record.reply_to.empty()) {
       undelivered_.emplace_back(e.seq, e.record);
     }
@@ -118,6 +135,11 @@ DurableEventQueue::~DurableEventQueue() {
   }
   if (dispatcher_.joinable()) dispatcher_.join();
   log_.reset();  // flushes what is queued, completing its callbacks
+  // The scheduler stops expecting this queue's events (a restart replays
+  // and counts them again).
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, e] : entries_) CountWaiting(e, false);
+  ExportQueuedWork();
 }
 
 void DurableEventQueue::Start() {
@@ -145,6 +167,25 @@ void DurableEventQueue::MarkDelivered(const std::string& id) {
 
 void DurableEventQueue::OnFinished(FinishedListener listener) {
   listeners_.push_back(std::move(listener));
+}
+
+void DurableEventQueue::CountWaiting(EventEntry& e, bool waiting) {
+  if (e.waiting == waiting) return;
+  e.waiting = waiting;
+  if (options_.queued_work == nullptr) return;
+  if (waiting) {
+    options_.queued_work->Add(e.targets);
+  } else {
+    options_.queued_work->Remove(e.targets);
+  }
+}
+
+void DurableEventQueue::ExportQueuedWork() {
+  if (options_.queued_work == nullptr) return;
+  for (scheduler::Tier t : scheduler::AllTiers()) {
+    const auto& gauge = queued_async_gauges_[scheduler::TierIndex(t)];
+    if (gauge) gauge->Set(options_.queued_work->Share(t));
+  }
 }
 
 void DurableEventQueue::Count(const std::string& outcome) {
@@ -224,6 +265,7 @@ std::optional<absl::StatusOr<Accepted>> DurableEventQueue::AcceptLocked(
   e.dedup_key = std::move(s.dedup_key);
   e.forced_tier = std::move(s.forced_tier);
   e.ordered = fn.spec.events().ordered();
+  e.targets = TargetsOf(fn.spec, e.forced_tier);
   const std::string id = r.id;
   if (!e.dedup_key.empty()) dedup_[e.dedup_key] = id;
   waiting_[id].push_back(std::move(on_durable));
@@ -252,6 +294,7 @@ void DurableEventQueue::Durable(const std::string& id, absl::Status status) {
     if (status.ok()) {
       it->second.durable = true;
       queued_[it->second.seq] = id;
+      CountWaiting(it->second, true);
       kick_ = true;
     } else {
       // Not accepted: forget it, and its key.

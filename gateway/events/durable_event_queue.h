@@ -37,10 +37,19 @@
 // events are kept for `retention`, then dropped by compaction, which
 // rewrites the live events into a new segment.
 //
+// The scheduler's queue term (issue 13 item 5): with Options::queued_work,
+// every event waiting in the queue (queued, not yet picked to run: new,
+// retrying after a backoff, waiting for its tiers) is counted there, on
+// the targets it may run on; it stops counting when it is picked (before
+// it is placed), finishes or is cancelled. TierMonitor adds those counts to
+// each target's queue depth (gateway/events/queued_work.h).
+//
 // Metrics: stoa_queue_depth, stoa_queue_bytes, stoa_queue_oldest_age_seconds,
 // stoa_queue_log_syncs_total (the log's fdatasyncs: group commit's effect),
 // stoa_queue_events_total{outcome=accepted|duplicate|rejected|succeeded|
-// failed|expired|cancelled|retried}.
+// failed|expired|cancelled|retried}, and with Options::queued_work
+// stoa_queue_queued_async{tier,target} (QueuedWork::Share, refreshed with
+// the other gauges every 200 ms).
 //
 // Thread safety: every method may be called concurrently. Ownership: the
 // ControlPlane, Invoker and metrics registry must outlive the queue; the
@@ -48,6 +57,7 @@
 // recorded, and flushes the log.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -62,6 +72,7 @@
 #include "gateway/events/event_entry.h"
 #include "gateway/events/event_log.h"
 #include "gateway/events/event_queue.h"
+#include "gateway/events/queued_work.h"
 #include "gateway/invoker.h"
 #include "gateway/kserve_codec.h"
 
@@ -80,6 +91,9 @@ class DurableEventQueue final : public EventQueue {
     absl::Duration backoff_initial = absl::Milliseconds(100);
     absl::Duration backoff_max = absl::Seconds(30);
     common::RequestLimits limits;  // JSON depth, output size
+    // Waiting events are counted here for the scheduler (nullptr: not
+    // counted); must outlive the queue.
+    QueuedWork* queued_work = nullptr;
   };
 
   // Replays the log (INTERNAL when it cannot be read). Start begins
@@ -146,6 +160,13 @@ class DurableEventQueue final : public EventQueue {
   void Finished(const std::string& id, absl::Status durable);
   void Retry(EventEntry& entry, const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Count(const std::string& outcome);
+  // Where an event of `spec` may run (forced_tier: only there), among the
+  // configured targets: what QueuedWork counts it on.
+  scheduler::TierSet TargetsOf(const v1::FunctionSpec& spec, const std::string& forced_tier) const;
+  // `entry` starts (true) or stops waiting in the scheduler's eyes
+  // (QueuedWork); called wherever it enters or leaves queued_.
+  void CountWaiting(EventEntry& entry, bool waiting) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExportQueuedWork();
   void MaybeCompact() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -178,6 +199,7 @@ class DurableEventQueue final : public EventQueue {
   Recovered recovered_;
 
   common::metrics::GaugePtr depth_gauge_, bytes_gauge_, oldest_gauge_;
+  std::array<common::metrics::GaugePtr, scheduler::kNumTiers> queued_async_gauges_;
   common::metrics::CounterPtr syncs_counter_;
   uint64_t syncs_reported_ ABSL_GUARDED_BY(mu_) = 0;
   common::metrics::Family<common::metrics::Counter>& outcomes_;

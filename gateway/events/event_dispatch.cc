@@ -83,6 +83,13 @@ void DurableEventQueue::DispatchLoop() {
   }
 }
 
+TierSet DurableEventQueue::TargetsOf(const v1::FunctionSpec& spec,
+                                     const std::string& forced_tier) const {
+  TierSet allowed = SpecTiers(spec);
+  if (auto forced = scheduler::ParseTier(forced_tier)) allowed = TierSet::Of(*forced);
+  return allowed.Intersect(invoker_.configured_tiers());
+}
+
 std::optional<std::optional<Tier>> DurableEventQueue::Placement(const EventEntry& e) const {
   auto fn = functions_.Get(e.record.function);
   // A deleted function: let the run fail it (NOT_FOUND).
@@ -130,6 +137,8 @@ std::vector<std::pair<EventEntry, std::optional<Tier>>> DurableEventQueue::Pick(
     e.record.status = EventStatus::kRunning;
     ++e.record.attempts;
     ++running_;
+    // Placed next: no longer work waiting ahead of itself (or of others).
+    CountWaiting(e, false);
     if (!device.empty()) running_devices_.insert(device);
     started.push_back(seq);
     log_->Append(LogRecord{RecordType::kState, EncodeState(e)}, nullptr);
@@ -194,6 +203,7 @@ void DurableEventQueue::Retry(EventEntry& e, const absl::Status& why) {
   e.record.error_code = CodeName(why.code());
   e.record.error_message = std::string(why.message());
   queued_[e.seq] = e.record.id;
+  CountWaiting(e, true);
   log_->Append(LogRecord{RecordType::kState, EncodeState(e)}, nullptr);
   Count("retried");
 }
@@ -206,6 +216,7 @@ void DurableEventQueue::Finish(EventEntry& e, EventStatus status, const std::str
   final_record.error_code = code;
   final_record.error_message = message;
   queued_.erase(e.seq);
+  CountWaiting(e, false);
   EventEntry state = e;
   state.record = final_record;
   e.finishing = std::move(final_record);
@@ -275,6 +286,7 @@ void DurableEventQueue::Maintain() {
   depth_gauge_->Set(static_cast<double>(queued_.size() + running_));
   bytes_gauge_->Set(static_cast<double>(log_->bytes()));
   oldest_gauge_->Set(absl::ToDoubleSeconds(now - oldest));
+  ExportQueuedWork();
   const uint64_t syncs = log_->syncs();
   syncs_counter_->Increment(static_cast<double>(syncs - syncs_reported_));
   syncs_reported_ = syncs;

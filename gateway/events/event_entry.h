@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gateway/events/event_queue.h"
+#include "scheduler/tier.h"
 
 namespace stoa::gateway::events {
 
@@ -36,6 +37,11 @@ struct EventEntry {
   // Not stored: the dispatcher's own.
   absl::Time next_attempt_at = absl::InfinitePast();
   bool durable = false;
+  // Where it may run (its function's tiers, or its forced tier, ∩ the
+  // configured ones), and whether it is counted as waiting there in the
+  // scheduler's queue term (QueuedWork): the same set is added and removed.
+  scheduler::TierSet targets;
+  bool waiting = false;
   // The final state being made durable (what compaction must write).
   std::optional<EventRecord> finishing;
 };

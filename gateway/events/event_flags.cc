@@ -39,7 +39,7 @@ EventService::~EventService() {
 absl::StatusOr<EventService> StartEvents(
     const EventFlags& flags, const std::string& data_dir, const common::RequestLimits& limits,
     const ControlPlane& functions, Invoker& invoker, common::metrics::Registry& metrics,
-    const std::function<absl::Status(EventQueue&)>& before_start) {
+    QueuedWork* queued_work, const std::function<absl::Status(EventQueue&)>& before_start) {
   EventService service;
   if (flags.disabled) return service;
   DurableEventQueue::Options options;
@@ -50,6 +50,7 @@ absl::StatusOr<EventService> StartEvents(
   options.max_running = flags.max_running;
   options.max_attempts = flags.max_attempts;
   options.limits = limits;
+  options.queued_work = queued_work;
   auto queue = DurableEventQueue::Open(options, functions, invoker, metrics);
   if (!queue.ok()) return queue.status();
   service.callbacks = std::make_unique<CallbackSender>(CallbackSender::Options{});

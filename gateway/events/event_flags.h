@@ -61,9 +61,11 @@ struct EventService {
 // read. With --no-events, an empty service. `before_start` (optional) runs
 // on the opened queue before it starts, for sources that register
 // OnFinished listeners (the MQTT bridge); its error is returned as is.
+// `queued_work` (optional; outlives the service) counts the waiting events
+// for the scheduler's queue term (DurableEventQueue::Options::queued_work).
 absl::StatusOr<EventService> StartEvents(
     const EventFlags& flags, const std::string& data_dir, const common::RequestLimits& limits,
     const ControlPlane& functions, Invoker& invoker, common::metrics::Registry& metrics,
-    const std::function<absl::Status(EventQueue&)>& before_start = {});
+    QueuedWork* queued_work, const std::function<absl::Status(EventQueue&)>& before_start = {});
 
 }  // namespace stoa::gateway::events

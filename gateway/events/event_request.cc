@@ -1,6 +1,7 @@
 #include "gateway/events/event_request.h"
 
 #include "gateway/kserve_binary.h"
+#include "gateway/pipeline_spec.h"
 
 namespace stoa::gateway::events {
 
@@ -8,7 +9,10 @@ absl::StatusOr<PreparedInvocation> Prepare(const v1::FunctionSpec& spec, const s
                                            const std::string& inference_header_length,
                                            uint32_t max_json_depth) {
   PreparedInvocation out;
-  if (spec.runtime() != "onnx") {
+  // A pipeline takes what its first stage takes and answers what its last
+  // does (gateway/pipeline_spec.h), as the synchronous route decides.
+  if (AnswersTensors(spec)) out.infer = std::make_shared<InferRequest>();
+  if (!TakesTensors(spec)) {
     out.request.set_raw(body);
     return out;
   }
@@ -17,7 +21,7 @@ absl::StatusOr<PreparedInvocation> Prepare(const v1::FunctionSpec& spec, const s
   if (absl::Status s = CheckAgainstSignature(*parsed, spec); !s.ok()) return s;
   for (auto& t : parsed->inputs) *out.request.add_inputs() = std::move(t);
   parsed->inputs.clear();
-  out.infer = std::make_shared<InferRequest>(*std::move(parsed));
+  if (out.infer) *out.infer = *std::move(parsed);
   return out;
 }
 

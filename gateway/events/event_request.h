@@ -1,9 +1,11 @@
 // How an event's stored body becomes an invocation, and its answer a
 // result, exactly as the synchronous POST /v1/functions/{name}/invoke does
 // (gateway/rest_api.cc): a KServe v2 body (JSON, or Triton's binary
-// extension) checked against the ONNX function's signature, or the raw
-// bytes of a Wasm function; the answer rendered as KServe JSON, or the raw
-// bytes with the spec's content type.
+// extension) checked against the signature of a function that takes
+// tensors (ONNX, or a pipeline whose first stage is ONNX: TakesTensors), or
+// the raw bytes otherwise; the answer rendered as KServe JSON when the
+// function answers tensors (AnswersTensors), or the raw bytes with the
+// spec's content type.
 //
 //   Prepare  INVALID_ARGUMENT naming the problem, as the synchronous route.
 //   Render   the result's body and content type; errors as
@@ -24,7 +26,9 @@ namespace stoa::gateway::events {
 
 struct PreparedInvocation {
   v1::InvokeRequest request;
-  std::shared_ptr<InferRequest> infer;  // null for a raw (Wasm) function
+  // The request the answer is rendered against (its id, requested
+  // outputs): set when the function answers tensors, null for raw answers.
+  std::shared_ptr<InferRequest> infer;
 };
 
 absl::StatusOr<PreparedInvocation> Prepare(const v1::FunctionSpec& spec, const std::string& body,

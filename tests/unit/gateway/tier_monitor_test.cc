@@ -15,7 +15,8 @@ class TierMonitorTest : public ::testing::Test {
  protected:
   TierMonitorTest()
       : cloud_("fake-cloud", {0, &clock_, /*status_rtt_us=*/2500}),
-        monitor_({nullptr, &cloud_}, scheduler_, clock_, metrics_, {/*status_interval_ms=*/0}) {}
+        monitor_({nullptr, &cloud_}, scheduler_, clock_, metrics_,
+                 {/*status_interval_ms=*/0, &queued_}) {}
 
   double Gauge(const std::string& name, const std::string& tier) {
     return metrics_.AddGauge(name, "").Add({{"tier", tier}, {"target", tier}})->Value();
@@ -25,6 +26,7 @@ class TierMonitorTest : public ::testing::Test {
   common::metrics::Registry metrics_;
   scheduler::FakeScheduler scheduler_;
   FakeExecutor cloud_;
+  events::QueuedWork queued_;
   TierMonitor monitor_;
 };
 
