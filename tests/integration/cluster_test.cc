@@ -243,13 +243,15 @@ TEST_F(ClusterTest, SigtermWithdrawsDrainsThenRevokes) {
   std::atomic<bool> stop{false};
   std::atomic<int> failed{0};
   std::atomic<int> ok{0};
+  std::string first_failure;
   std::thread load([&] {
     HttpClient l(gateway->address());
     while (!stop) {
-      if (l.Post("/v1/functions/digits/invoke", OneImage()).status == 200) {
+      HttpResult x = l.Post("/v1/functions/digits/invoke", OneImage());
+      if (x.status == 200) {
         ++ok;
-      } else {
-        ++failed;
+      } else if (failed++ == 0) {
+        first_failure = std::to_string(x.status) + " " + x.body;
       }
     }
   });
@@ -261,7 +263,7 @@ TEST_F(ClusterTest, SigtermWithdrawsDrainsThenRevokes) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   stop = true;
   load.join();
-  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(failed.load(), 0) << "first failure: " << first_failure;
   EXPECT_GT(ok.load(), 10);
 }
 
