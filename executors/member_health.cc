@@ -85,11 +85,16 @@ void MemberHealth::RecordLoad(size_t i, double us) { Average(slot(i).load_us, us
 
 double MemberHealth::PredictUs(size_t i, bool warm) const {
   constexpr double kUnknownServiceUs = 1000.0;
-  // A member never heard from is assumed to serve like the others.
+  // A member never heard from is assumed to serve like the fastest other
+  // one, so a newcomer ties with the best member and gets its share of calls
+  // (the rotation breaks the tie) until its own answers set its mean.
   double service = slot(i).service_us.load(std::memory_order_relaxed);
   const size_t n = size();
-  for (size_t j = 0; j < n && service == 0.0; ++j) {
-    service = slot(j).service_us.load(std::memory_order_relaxed);
+  if (service == 0.0) {
+    for (size_t j = 0; j < n; ++j) {
+      const double other = slot(j).service_us.load(std::memory_order_relaxed);
+      if (other > 0.0 && (service == 0.0 || other < service)) service = other;
+    }
   }
   double predicted = (InFlight(i) + 1) * (service > 0.0 ? service : kUnknownServiceUs);
   if (!warm) {

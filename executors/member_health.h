@@ -82,8 +82,9 @@ class MemberHealth {
   void RecordLoad(size_t i, double us);
   // The latency a call sent to member `i` now is predicted to see, µs: the
   // calls in flight there and this one, each at its mean service time (the
-  // first other member's before it answered; 1 ms before any), plus a load at its mean load time
-  // (else the pool's) when the function is not `warm` there.
+  // fastest other member's before it answered, so a newcomer is tried; 1 ms
+  // before any), plus a load at its mean load time (else the first other
+  // member's) when the function is not `warm` there.
   double PredictUs(size_t i, bool warm) const;
 
   // Every slot, in index order.
