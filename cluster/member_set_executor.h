@@ -1,13 +1,11 @@
 // MemberSetExecutor: one target whose members come and go (announced in
 // etcd, or a re-resolved dns:/// name), served to the dispatcher as one
-// Executor. It holds a PoolExecutor (executors/pool_executor.h) over the
-// current members and, on SetMembers, builds a new pool over the new set
-// and swaps it in: calls already started finish on the pool they started
-// on; the next call uses the new one. Each member's GrpcExecutor (its
-// channel) is kept across swaps while the member stays, so a change does
-// not reconnect the others. A new member has no functions loaded: its first
-// call answers NOT_FOUND and the caller loads the function again (the pool
-// fans the load out; the old members say already_loaded).
+// Executor. It holds one PoolExecutor (executors/pool_executor.h) for its
+// whole life and, on SetMembers, adds and removes members in place: a
+// member that stays keeps its health (down marks, service and load means),
+// the functions warm on it and its GrpcExecutor (its channel); a removed
+// member's calls in flight finish. A new member has no functions loaded:
+// the pool loads a function it knows there on its first call.
 //
 // This is the seam to the pools of named targets: SetMembers(target's
 // members) is all a membership source needs from a pool.
@@ -15,13 +13,14 @@
 // With no member: Invoke, LoadFunction, GetStatus answer UNAVAILABLE naming
 // the target ("target cloud has no members").
 //
-// Thread safety: all methods may be called concurrently. Lifetime: a
-// retired pool is destroyed by a later SetMembers (or the destructor) once
-// no call holds it.
+// Thread safety: all methods may be called concurrently. SetMembers calls
+// are serialized. Lifetime: a removed member is destroyed by a later
+// SetMembers (or the destructor) once no call holds it.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +67,8 @@ class MemberSetExecutor final : public executors::Executor {
   void SetMembers(const std::string& source, const std::vector<Member>& members);
   // The addresses now served, sorted.
   std::vector<std::string> Addresses() const;
+  // The pool, e.g. for its members' health (PoolExecutor::Members).
+  const executors::PoolExecutor& pool() const { return pool_; }
 
   using Executor::Invoke;
   void Invoke(v1::InvokeRequest request, executors::InvokeCallback done,
@@ -78,7 +79,6 @@ class MemberSetExecutor final : public executors::Executor {
   std::string Describe() const override;
 
  private:
-  std::shared_ptr<executors::PoolExecutor> Current() const;
   absl::Status NoMembers() const;
 
   const std::string target_;
@@ -87,9 +87,8 @@ class MemberSetExecutor final : public executors::Executor {
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::vector<std::string>> by_source_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<executors::Executor>> members_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<executors::PoolExecutor> pool_ ABSL_GUARDED_BY(mu_);  // null: no member
-  std::vector<std::shared_ptr<executors::PoolExecutor>> retired_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> addresses_ ABSL_GUARDED_BY(mu_);  // the pool's members
+  executors::PoolExecutor pool_;
 };
 
 }  // namespace stoa::cluster

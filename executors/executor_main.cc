@@ -12,6 +12,11 @@
 //                 [--onnx-max-memory-mb N] [--onnx-max-nodes N] [--onnx-max-initializer-mb N]
 //                 [--log-level LEVEL] [--config FILE]
 //                 [--announce etcd://HOST:PORT[,…] --target NAME [--advertise HOST:PORT]]
+//                 [--artifact-store DIR]
+//
+// --artifact-store DIR: the shared content-addressed store the gateways
+// write (docs/scaling.md); a gateway that has one names artifacts by store
+// key and this executor reads them from DIR (executor_service.h).
 //
 // The first line of stdout is "stoa-executor listening on <address>" (the
 // bound port when 0 was asked), flushed; logs go to stderr. Bad flags exit
@@ -45,6 +50,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +67,7 @@
 #include "common/request_limits.h"
 #include "common/stop_signals.h"
 #include "common/upload_spool.h"
+#include "executors/artifact_store.h"
 #include "executors/device.h"
 #include "executors/executor_service.h"
 #include "executors/grpc_tls.h"
@@ -97,6 +104,7 @@ struct Flags {
   std::string log_level = "info";
   std::string metrics_listen;
   std::string spool_dir;
+  std::string artifact_store;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   int shutdown_grace_ms = 10000;
   stoa::common::RequestLimitFlags limits;
@@ -150,6 +158,11 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
                  "where LoadFunctionStream writes artifacts while they arrive (default: the "
                  "system's temp directory); this executor's own: uploads a crash left there "
                  "are removed at start")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--artifact-store", flags.artifact_store,
+                 "DIR: the shared artifact store (the gateways' --artifact-store volume, "
+                 "mounted anywhere): load artifacts by their key there instead of receiving "
+                 "the bytes")
       ->check(CLI::ExistingDirectory);
   stoa::common::AddMetricsLimitFlag(app, flags.metrics_max_series);
   app.add_option("--announce", flags.announce,
@@ -309,8 +322,19 @@ int main(int argc, char** argv) {
       spdlog::info("removed {} unfinished upload(s) from {}", stale, flags.spool_dir);
     }
   }
+  std::optional<stoa::executors::ArtifactStore> store;
+  if (!flags.artifact_store.empty()) {
+    auto opened = stoa::executors::ArtifactStore::Open(flags.artifact_store);
+    if (!opened.ok()) {
+      std::cerr << "stoa-executor: " << opened.status().message() << "\n";
+      return kExitBadFlags;
+    }
+    store = *std::move(opened);
+    spdlog::info("artifact store: {}", store->dir());
+  }
   stoa::executors::ExecutorService service(&executor, limits, flags.tls_client_names,
                                            flags.spool_dir);
+  service.SetArtifactStore(store ? &*store : nullptr, &registry);
 
   stoa::executors::GrpcServer::Options server_options;
   server_options.max_message_bytes = stoa::common::GrpcMessageBytes(limits);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -18,6 +19,7 @@
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
 
 namespace stoa::executors {
 namespace {
@@ -139,18 +141,72 @@ grpc::ServerUnaryReactor* ExecutorService::LoadFunction(grpc::CallbackServerCont
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status valid = CheckPeer(*context);
   if (valid.ok()) valid = functions::ValidateFunctionSpec(request->spec(), limits_);
-  if (valid.ok() && !request->artifact_path().empty()) {
-    valid = absl::InvalidArgumentError(
-        "LoadFunction: artifact_path is for in-process callers; send the bytes (artifact) or "
-        "use LoadFunctionStream");
+  if (valid.ok() && !request->artifact_path().empty() && store_ == nullptr) {
+    CountStoreLoad("no_store");
+    valid = absl::UnimplementedError(
+        "LoadFunction: this executor has no --artifact-store; send the artifact's bytes "
+        "(artifact or LoadFunctionStream)");
   }
   if (!valid.ok()) {
     reactor->Finish(ToGrpcStatus(valid));
     return reactor;
   }
+  if (!request->artifact_path().empty()) {
+    LoadFromStore(reactor, *request, response);
+    return reactor;
+  }
   Serve("executor service: LoadFunction", reactor, response,
         [&](LoadCallback done) { executor_->LoadFunction(*request, std::move(done)); });
   return reactor;
+}
+
+void ExecutorService::LoadFromStore(grpc::ServerUnaryReactor* reactor,
+                                    v1::LoadFunctionRequest request,
+                                    v1::LoadFunctionResponse* response) {
+  {
+    absl::MutexLock lock(&threads_mu_);
+    ++store_threads_;
+  }
+  std::thread([this, reactor, request = std::move(request), response]() mutable {
+    const std::string key = request.artifact_path();
+    absl::StatusOr<std::string> path = store_->Resolve(key, request.spec().sha256());
+    if (!path.ok()) {
+      CountStoreLoad("refused");
+      spdlog::warn("load of '{}' by store key refused: {}", request.spec().name(),
+                   std::string(path.status().message()));
+      reactor->Finish(ToGrpcStatus(absl::FailedPreconditionError(path.status().message())));
+    } else {
+      CountStoreLoad("ok");
+      spdlog::info("loading '{}' from the artifact store: {}", request.spec().name(), *path);
+      request.set_artifact_path(*std::move(path));
+      Serve("executor service: LoadFunction (store)", reactor, response, [&](LoadCallback done) {
+        executor_->LoadFunction(std::move(request), std::move(done));
+      });
+    }
+    absl::MutexLock lock(&threads_mu_);
+    --store_threads_;
+  }).detach();
+}
+
+void ExecutorService::CountStoreLoad(const std::string& outcome) {
+  if (store_loads_ != nullptr) store_loads_->Add({{"outcome", outcome}})->Increment();
+}
+
+void ExecutorService::SetArtifactStore(const ArtifactStore* store,
+                                       common::metrics::Registry* metrics) {
+  store_ = store;
+  if (metrics != nullptr) {
+    store_loads_ = &metrics->AddCounter(
+        "stoa_executor_store_loads_total",
+        "LoadFunction calls naming their artifact by store key, by outcome (ok, refused: the "
+        "store refused the key and the client sends the bytes, no_store: no --artifact-store).");
+  }
+}
+
+ExecutorService::~ExecutorService() {
+  absl::MutexLock lock(&threads_mu_);
+  threads_mu_.Await(absl::Condition(
+      +[](int* n) { return *n == 0; }, &store_threads_));
 }
 
 grpc::ServerReadReactor<v1::LoadFunctionChunk>* ExecutorService::LoadFunctionStream(

@@ -12,9 +12,16 @@
 // boundary through ToGrpcStatus, code unchanged.
 //
 // LoadFunctionStream carries artifacts of any size in chunks of at most
-// 1 MiB (load_stream_reactor.h); LoadFunction refuses artifact_path, which
-// is for in-process callers only (a remote client must not make the
-// executor read its files).
+// 1 MiB (load_stream_reactor.h). LoadFunction's artifact_path, over gRPC, is
+// a key of the shared artifact store (artifact_store.h, "sha256/<hex>"),
+// never a path of the client's choosing: with SetArtifactStore the key is
+// resolved strictly inside the store and its bytes checked against
+// spec.sha256, off the gRPC thread, then loaded from there; a key the store
+// refuses (missing, corrupted, a link, malformed) answers
+// FAILED_PRECONDITION "artifact store: …" and an executor without a store
+// answers UNIMPLEMENTED, so the client sends the bytes instead
+// (GrpcExecutor does). Each such load counts in
+// stoa_executor_store_loads_total{outcome="ok"|"refused"|"no_store"}.
 //
 // LoadFunction checks the spec with functions::ValidateFunctionSpec against
 // the limits given at construction before the executor sees it: a spec the
@@ -32,7 +39,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/metrics.h"
 #include "common/request_limits.h"
+#include "executors/artifact_store.h"
 #include "executors/executor.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/security/server_credentials.h"
@@ -53,6 +63,13 @@ class ExecutorService final : public v1::Executor::CallbackService {
   // arrive (load_stream_reactor.h); "" means the system's temp directory.
   explicit ExecutorService(Executor* executor, common::RequestLimits limits = {},
                            std::vector<std::string> client_names = {}, std::string spool_dir = "");
+  ~ExecutorService() override;
+
+  // Lets LoadFunction load by store key from `store` (nullable: refused
+  // with UNIMPLEMENTED, the default). `metrics` (nullable) gets
+  // stoa_executor_store_loads_total. Call before the server starts; both
+  // must outlive the service.
+  void SetArtifactStore(const ArtifactStore* store, common::metrics::Registry* metrics);
 
   grpc::ServerUnaryReactor* Invoke(grpc::CallbackServerContext* context,
                                    const v1::InvokeRequest* request,
@@ -73,11 +90,21 @@ class ExecutorService final : public v1::Executor::CallbackService {
   // OK, or PERMISSION_DENIED when client_names_ is set and the peer's
   // certificate names none of them.
   absl::Status CheckPeer(const grpc::CallbackServerContext& context) const;
+  // LoadFunction by store key: resolves and loads on a thread of its own
+  // (hashing a large artifact must not hold a gRPC thread).
+  void LoadFromStore(grpc::ServerUnaryReactor* reactor, v1::LoadFunctionRequest request,
+                     v1::LoadFunctionResponse* response);
+  void CountStoreLoad(const std::string& outcome);
 
   Executor* const executor_;
   const common::RequestLimits limits_;
   const std::vector<std::string> client_names_;
   const std::string spool_dir_;
+  const ArtifactStore* store_ = nullptr;
+  common::metrics::Family<common::metrics::Counter>* store_loads_ = nullptr;
+  // LoadFromStore threads running: the destructor waits for them.
+  absl::Mutex threads_mu_;
+  int store_threads_ ABSL_GUARDED_BY(threads_mu_) = 0;
 };
 
 // A started gRPC server with one service.

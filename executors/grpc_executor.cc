@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/guarded.h"
+#include "executors/artifact_store.h"
 #include "executors/grpc_status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -61,6 +63,7 @@ GrpcExecutor::GrpcExecutor(std::string target, Options options)
 
 GrpcExecutor::~GrpcExecutor() {
   absl::MutexLock lock(&mu_);
+  stopping_ = true;
   for (grpc::ClientContext* context : in_flight_) context->TryCancel();
   mu_.Await(absl::Condition(
       +[](int* pending) { return *pending == 0; }, &pending_callbacks_));
@@ -142,8 +145,18 @@ void GrpcExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, Cancel
 }
 
 void GrpcExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) {
-  if (!request.artifact_path().empty())
+  if (!request.artifact_path().empty()) {
+    std::optional<std::string> key =
+        store_refused_.load(std::memory_order_relaxed)
+            ? std::nullopt
+            : StoreKeyOf(options_.artifact_store, request.artifact_path(), request.spec().sha256());
+    if (key) return LoadFromStoreOrStream(std::move(request), *std::move(key), std::move(done));
     return LoadFunctionStream(std::move(request), std::move(done));
+  }
+  LoadFunctionUnary(std::move(request), std::move(done));
+}
+
+void GrpcExecutor::LoadFunctionUnary(v1::LoadFunctionRequest request, LoadCallback done) {
   Start<v1::LoadFunctionRequest, v1::LoadFunctionResponse>(
       [](auto* async, auto* context, auto* req, auto* resp, auto cb) {
         async->LoadFunction(context, req, resp, std::move(cb));

@@ -17,7 +17,15 @@
 // registry's file) goes out as LoadFunctionStream: the spec, then the file
 // in chunks of at most 1 MiB read as they are sent (on a thread of its
 // own, grpc_executor_stream.cc), so no message nears the gRPC limit and the
-// artifact is never whole in memory.
+// artifact is never whole in memory. With Options::artifact_store, when
+// artifact_path is that store's file of spec.sha256 (DIR/sha256/<hex>), the
+// load first goes out as LoadFunction naming only the store key
+// ("sha256/<hex>", executor_service.h): the executor reads the shared
+// volume and no artifact byte crosses gRPC. Its refusal falls back to the
+// stream: FAILED_PRECONDITION (the executor's store lacks the file, or it
+// is corrupted there) and INVALID_ARGUMENT (an executor from before stores)
+// for this load; UNIMPLEMENTED (the executor has no store) for every later
+// load of this GrpcExecutor too (logged once).
 //
 // Failure: calls do not wait for the channel to become ready, and the channel
 // retries connections with a backoff capped near connect_timeout_ms, so a dead
@@ -36,6 +44,7 @@
 // executor from inside one of its own callbacks.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -70,6 +79,9 @@ class GrpcExecutor final : public Executor {
     // instead of the target's host (GRPC_SSL_TARGET_NAME_OVERRIDE_ARG);
     // "" checks the target's host ("localhost" for unix:PATH).
     std::string tls_server_name;
+    // The gateway's --artifact-store DIR ("" none): loads of its files are
+    // offered to the executor by store key first (see the file comment).
+    std::string artifact_store;
   };
 
   explicit GrpcExecutor(std::string target);
@@ -99,6 +111,11 @@ class GrpcExecutor final : public Executor {
   // Adds a call about to start: cancellable, and awaited by the destructor.
   void Register(grpc::ClientContext* context);
 
+  // Unary LoadFunction as it is (bytes in `artifact`, or a store key).
+  void LoadFunctionUnary(v1::LoadFunctionRequest request, LoadCallback done);
+  // LoadFunction naming store key `key`, then the stream when refused
+  // (grpc_executor_stream.cc).
+  void LoadFromStoreOrStream(v1::LoadFunctionRequest request, std::string key, LoadCallback done);
   // LoadFunction for a request with artifact_path (grpc_executor_stream.cc).
   void LoadFunctionStream(v1::LoadFunctionRequest request, LoadCallback done);
   absl::StatusOr<v1::LoadFunctionResponse> StreamArtifact(grpc::ClientContext& context,
@@ -115,6 +132,9 @@ class GrpcExecutor final : public Executor {
   std::set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
   // Calls whose callback has not returned yet (the destructor awaits them).
   int pending_callbacks_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // the destructor began
+  // The executor cannot load by store key: send the bytes from now on.
+  std::atomic<bool> store_refused_{false};
 };
 
 }  // namespace stoa::executors

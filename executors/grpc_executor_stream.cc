@@ -10,6 +10,7 @@
 #include "common/guarded.h"
 #include "executors/grpc_executor.h"
 #include "executors/grpc_status.h"
+#include "spdlog/spdlog.h"
 
 namespace stoa::executors {
 
@@ -31,6 +32,40 @@ void GrpcExecutor::LoadFunctionStream(v1::LoadFunctionRequest request, LoadCallb
     absl::MutexLock lock(&mu_);
     --pending_callbacks_;
   }).detach();
+}
+
+void GrpcExecutor::LoadFromStoreOrStream(v1::LoadFunctionRequest request, std::string key,
+                                         LoadCallback done) {
+  v1::LoadFunctionRequest by_key;
+  *by_key.mutable_spec() = request.spec();
+  by_key.set_artifact_path(std::move(key));
+  LoadFunctionUnary(
+      std::move(by_key), [this, request = std::move(request), done = std::move(done)](
+                             absl::StatusOr<v1::LoadFunctionResponse> result) mutable {
+        const absl::StatusCode code = result.status().code();
+        if (code != absl::StatusCode::kFailedPrecondition &&
+            code != absl::StatusCode::kUnimplemented &&
+            code != absl::StatusCode::kInvalidArgument) {
+          return done(std::move(result));
+        }
+        // UNIMPLEMENTED: no store there, for good. INVALID_ARGUMENT (an
+        // executor from before stores, or a spec it refuses) and
+        // FAILED_PRECONDITION (this key): only this load.
+        if (code != absl::StatusCode::kUnimplemented) {
+          spdlog::warn("{}: {}; sending the bytes", Describe(),
+                       std::string(result.status().message()));
+        } else if (!store_refused_.exchange(true)) {
+          spdlog::info("{} cannot load from the artifact store ({}); sending artifacts' bytes",
+                       Describe(), std::string(result.status().message()));
+        }
+        bool stopping;
+        {
+          absl::MutexLock lock(&mu_);
+          stopping = stopping_;
+        }
+        if (stopping) return done(absl::CancelledError(Describe() + " is shutting down"));
+        LoadFunctionStream(std::move(request), std::move(done));
+      });
 }
 
 absl::StatusOr<v1::LoadFunctionResponse> GrpcExecutor::StreamArtifact(

@@ -9,8 +9,14 @@
 // (a function loaded there on first use). Time comes from the injected
 // Clock, so tests move past a down mark without sleeping.
 //
+// Slots are numbered from 0 and never move: Add appends one (a member that
+// joined a pool), Reset starts a slot afresh (a slot given to a new
+// member), so a membership change leaves every other member's state as it
+// was. At most kMaxMembers slots.
+//
 // Thread safety: every method may be called concurrently. The routing reads
-// (IsUp, InFlight) are lock-free; the last error is under a mutex.
+// (IsUp, InFlight) are lock-free, Add included (slots live in chunks that
+// are never moved); the last error is under a mutex.
 // Ownership: the clock must outlive this object.
 #pragma once
 
@@ -41,12 +47,21 @@ struct MemberStatus {
 
 class MemberHealth {
  public:
+  static constexpr size_t kChunk = 64;
+  static constexpr size_t kMaxMembers = kChunk * 1024;
+
   // `members` slots, all up; a down mark lasts `down_us`.
   MemberHealth(size_t members, int64_t down_us, const common::Clock& clock);
+  ~MemberHealth();
   MemberHealth(const MemberHealth&) = delete;
   MemberHealth& operator=(const MemberHealth&) = delete;
 
-  size_t size() const { return size_; }
+  size_t size() const { return size_.load(std::memory_order_acquire); }
+  // A new slot, up, with nothing recorded; returns its index. CHECKs
+  // kMaxMembers.
+  size_t Add();
+  // Slot `i` as new (no calls may be in flight on it).
+  void Reset(size_t i);
   int64_t NowMicros() const { return clock_.NowMicros(); }
 
   // Member `i` answered UNAVAILABLE with `error`: skip it until now + down_us.
@@ -67,11 +82,14 @@ class MemberHealth {
   void RecordLoad(size_t i, double us);
   // The latency a call sent to member `i` now is predicted to see, µs: the
   // calls in flight there and this one, each at its mean service time (the
-  // first other member's before it answered; 1 ms before any), plus a load at its mean load time
-  // (else the pool's) when the function is not `warm` there.
+  // fastest other member's before it answered, so a newcomer is tried; 1 ms
+  // before any), plus a load at its mean load time (else the first other
+  // member's) when the function is not `warm` there.
   double PredictUs(size_t i, bool warm) const;
 
+  // Every slot, in index order.
   std::vector<MemberStatus> Snapshot() const;
+  MemberStatus Status(size_t i) const;
 
  private:
   struct Slot {
@@ -82,10 +100,16 @@ class MemberHealth {
     std::atomic<double> load_us{0.0};
   };
 
-  const size_t size_;
+  Slot& slot(size_t i) const {
+    return chunks_[i / kChunk].load(std::memory_order_acquire)[i % kChunk];
+  }
+
+  std::atomic<size_t> size_{0};
   const int64_t down_us_;
   const common::Clock& clock_;
-  std::unique_ptr<Slot[]> slots_;
+  // kMaxMembers / kChunk chunk pointers; a chunk is allocated when its first
+  // slot is added and freed by the destructor.
+  std::unique_ptr<std::atomic<Slot*>[]> chunks_;
   mutable absl::Mutex mu_;
   std::vector<std::string> last_error_ ABSL_GUARDED_BY(mu_);
 };

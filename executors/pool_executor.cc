@@ -37,13 +37,28 @@ struct FanOut {
   const std::function<void(std::vector<absl::StatusOr<Response>>)> finish;
 };
 
-// Starts `call(member, done)` on every member and hands the answers, in
-// member order, to `finish`.
-template <typename Response, typename Members, typename Call, typename Finish>
-void Broadcast(const Members& members, Call call, Finish finish) {
-  auto fan = std::make_shared<FanOut<Response>>(members.size(), std::move(finish));
-  for (size_t i = 0; i < members.size(); ++i) {
-    call(*members[i], [fan, i](absl::StatusOr<Response> r) { fan->Set(i, std::move(r)); });
+// Starts `call(member, done)` on every member of `uses` (PoolExecutor::Use)
+// and hands the slots and the answers, in that order, to `finish`; the
+// members' call counts drop once `finish` has run. The executors are held
+// only while the calls start.
+template <typename Response, typename Uses, typename Call, typename Finish>
+void Broadcast(Uses uses, Call call, Finish finish) {
+  const size_t n = uses.size();
+  std::vector<size_t> slots;
+  std::vector<std::shared_ptr<std::atomic<int>>> counts;
+  for (const auto& u : uses) {
+    slots.push_back(u.slot);
+    counts.push_back(u.calls);
+  }
+  auto fan = std::make_shared<FanOut<Response>>(
+      n, [slots = std::move(slots), counts = std::move(counts),
+          finish = std::move(finish)](std::vector<absl::StatusOr<Response>> results) mutable {
+        finish(slots, std::move(results));
+        for (const auto& c : counts) c->fetch_sub(1);
+      });
+  if (n == 0) return fan->finish({});
+  for (size_t k = 0; k < n; ++k) {
+    call(*uses[k].executor, [fan, k](absl::StatusOr<Response> r) { fan->Set(k, std::move(r)); });
   }
 }
 
@@ -70,62 +85,71 @@ struct PoolExecutor::Attempt {
 
 PoolExecutor::PoolExecutor(std::vector<ExecutorPtr> members, Options options,
                            const common::Clock& clock)
-    : members_(std::move(members)),
-      health_(members_.size(), int64_t{options.down_ms} * 1000, clock) {
-  STOA_CHECK(!members_.empty(), "a PoolExecutor needs at least one member");
+    : health_(0, int64_t{options.down_ms} * 1000, clock) {
+  for (ExecutorPtr& m : members) AddMember(std::move(m));
 }
 
 PoolExecutor::~PoolExecutor() {
-  absl::MutexLock lock(&mu_);
-  stopping_ = true;
-  mu_.Await(absl::Condition(
-      +[](int* n) { return *n == 0; }, &starting_));
-}
-
-std::string PoolExecutor::Describe() const {
-  std::string out = "pool[";
-  for (size_t i = 0; i < members_.size(); ++i) {
-    absl::StrAppend(&out, i ? "," : "", members_[i]->Describe());
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &starting_));
   }
-  return out + "]";
-}
-
-std::vector<MemberStatus> PoolExecutor::Members() const {
-  std::vector<MemberStatus> out = health_.Snapshot();
-  for (size_t i = 0; i < out.size(); ++i) out[i].name = members_[i]->Describe();
-  return out;
+  // The members go first: each waits for its callbacks, which use the rest.
+  std::vector<Slot> slots;
+  {
+    absl::MutexLock lock(&members_mu_);
+    slots.swap(slots_);
+  }
+  slots.clear();
 }
 
 std::optional<v1::LoadFunctionRequest> PoolExecutor::NeedsLoad(const std::string& key, size_t i) {
   absl::MutexLock lock(&known_mu_);
   auto it = known_.find(key);
-  if (it == known_.end() || it->second.warm[i]) return std::nullopt;
+  if (it == known_.end() || (i < it->second.warm.size() && it->second.warm[i])) {
+    return std::nullopt;
+  }
   return it->second.load;
 }
 
 void PoolExecutor::SetWarm(const std::string& key, size_t i, bool warm) {
   absl::MutexLock lock(&known_mu_);
   auto it = known_.find(key);
-  if (it != known_.end()) it->second.warm[i] = warm;
+  if (it == known_.end()) return;
+  if (it->second.warm.size() <= i) it->second.warm.resize(i + 1, false);
+  it->second.warm[i] = warm;
 }
 
 int PoolExecutor::Pick(const std::vector<bool>& tried, const std::string& key) {
   const int64_t now = health_.NowMicros();
-  const size_t n = members_.size();
-  std::vector<bool> warm(n, true);
+  std::vector<size_t> candidates;
+  {
+    absl::ReaderMutexLock lock(&members_mu_);
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].active && (i >= tried.size() || !tried[i])) candidates.push_back(i);
+    }
+  }
+  if (candidates.empty()) return -1;
+  std::vector<bool> warm;
+  bool known = false;
   {
     absl::MutexLock lock(&known_mu_);
-    if (auto it = known_.find(key); it != known_.end()) warm = it->second.warm;
+    if (auto it = known_.find(key); it != known_.end()) {
+      warm = it->second.warm;
+      known = true;
+    }
   }
+  const size_t n = candidates.size();
   const size_t start = next_.fetch_add(1, std::memory_order_relaxed) % n;
   int best = -1;
   double best_us = std::numeric_limits<double>::infinity();
   bool best_down = true;
   for (size_t k = 0; k < n; ++k) {
-    const size_t i = (start + k) % n;
-    if (tried[i]) continue;
+    const size_t i = candidates[(start + k) % n];
     const bool down = !health_.IsUp(i, now);
-    const double us = health_.PredictUs(i, warm[i]);
+    const double us = health_.PredictUs(i, !known || (i < warm.size() && warm[i]));
     // Up members first; among them the lowest prediction; the rotation
     // breaks ties.
     if (best < 0 || (best_down && !down) || (down == best_down && us < best_us)) {
@@ -143,7 +167,6 @@ void PoolExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, Cancel
   attempt->request = std::move(request);
   attempt->done = std::move(done);
   attempt->cancel = std::move(cancel);
-  attempt->tried.assign(members_.size(), false);
   Try(std::move(attempt));
 }
 
@@ -175,6 +198,7 @@ void PoolExecutor::Try(std::shared_ptr<Attempt> attempt) {
                      " is unavailable; last: ", std::string(attempt->last_error.message()))));
     return;
   }
+  if (attempt->tried.size() <= static_cast<size_t>(i)) attempt->tried.resize(i + 1, false);
   attempt->tried[i] = true;
   if (auto load = NeedsLoad(attempt->key, i)) return LoadThenRun(attempt, i, *std::move(load));
   Run(std::move(attempt), i);
@@ -182,59 +206,76 @@ void PoolExecutor::Try(std::shared_ptr<Attempt> attempt) {
 
 void PoolExecutor::LoadThenRun(std::shared_ptr<Attempt> attempt, int i,
                                v1::LoadFunctionRequest load) {
+  if (!BeginStart()) return attempt->done(ShuttingDown());
+  absl::Cleanup started = [this] { EndStart(); };
+  std::optional<Use> use = MemberAt(i);
+  if (!use) return Try(std::move(attempt));  // it left meanwhile
   const int64_t start = health_.NowMicros();
   health_.CallStarted(i);
-  members_[i]->LoadFunction(
-      std::move(load), [this, attempt, i, start](absl::StatusOr<v1::LoadFunctionResponse> r) {
-        health_.CallEnded(i);
-        if (r.ok()) {
-          const uint64_t us =
-              r->load_us() > 0
-                  ? r->load_us()
-                  : static_cast<uint64_t>(std::max<int64_t>(0, health_.NowMicros() - start));
-          if (!r->already_loaded()) {
-            attempt->load_us += std::max<uint64_t>(1, us);
-            health_.RecordLoad(i, static_cast<double>(us));
-          }
-          SetWarm(attempt->key, i, true);
-          return Run(attempt, i);
-        }
-        if (absl::IsUnavailable(r.status()) && !(attempt->cancel && attempt->cancel->cancelled())) {
-          health_.MarkDown(i, r.status());
-          attempt->last_error = r.status();
-          return Try(attempt);
-        }
-        attempt->done(absl::Status(
-            r.status().code(),
-            absl::StrCat("loading on ", members_[i]->Describe(), ": ", r.status().message())));
-      });
+  const std::string name = use->executor->Describe();
+  use->executor->LoadFunction(std::move(load), [this, attempt, i, start, name, calls = use->calls](
+                                                   absl::StatusOr<v1::LoadFunctionResponse> r) {
+    // Slot i is written before the counts drop (Reap may then free it).
+    if (r.ok()) {
+      const uint64_t us =
+          r->load_us() > 0
+              ? r->load_us()
+              : static_cast<uint64_t>(std::max<int64_t>(0, health_.NowMicros() - start));
+      if (!r->already_loaded()) {
+        attempt->load_us += std::max<uint64_t>(1, us);
+        health_.RecordLoad(i, static_cast<double>(us));
+      }
+      SetWarm(attempt->key, i, true);
+      health_.CallEnded(i);
+      calls->fetch_sub(1);
+      return Run(attempt, i);
+    }
+    const bool retry =
+        absl::IsUnavailable(r.status()) && !(attempt->cancel && attempt->cancel->cancelled());
+    if (retry) health_.MarkDown(i, r.status());
+    health_.CallEnded(i);
+    calls->fetch_sub(1);
+    if (retry) {
+      attempt->last_error = r.status();
+      return Try(attempt);
+    }
+    attempt->done(absl::Status(r.status().code(),
+                               absl::StrCat("loading on ", name, ": ", r.status().message())));
+  });
 }
 
 void PoolExecutor::Run(std::shared_ptr<Attempt> attempt, int i) {
   // Also reached from a load's callback: the same guard as Try's.
   if (!BeginStart()) return attempt->done(ShuttingDown());
   absl::Cleanup started = [this] { EndStart(); };
+  std::optional<Use> use = MemberAt(i);
+  if (!use) return Try(std::move(attempt));  // it left meanwhile
   health_.CallStarted(i);
-  members_[i]->Invoke(
+  use->executor->Invoke(
       attempt->request,
-      [this, attempt, i](absl::StatusOr<v1::InvokeResponse> result) mutable {
-        health_.CallEnded(i);
+      [this, attempt, i, calls = use->calls](absl::StatusOr<v1::InvokeResponse> result) mutable {
+        // Slot i is written before the counts drop: an idle removed member's
+        // slot may be given to another one (Reap).
         const bool cancelled = attempt->cancel && attempt->cancel->cancelled();
+        std::optional<v1::LoadFunctionRequest> reload;
         if (absl::IsUnavailable(result.status())) {
           health_.MarkDown(i, result.status());
           attempt->last_error = result.status();
-          if (!cancelled) return Try(std::move(attempt));
         } else if (absl::IsNotFound(result.status()) && !attempt->reloaded && !cancelled) {
           // The member lost a function the pool knows (it restarted): load it again, once.
           SetWarm(attempt->key, i, false);
-          if (auto load = NeedsLoad(attempt->key, i)) {
-            attempt->reloaded = true;
-            return LoadThenRun(std::move(attempt), i, *std::move(load));
-          }
+          reload = NeedsLoad(attempt->key, i);
         } else if (result.ok()) {
           health_.MarkUp(i);
           health_.RecordService(i, static_cast<double>(result->queue_us() + result->exec_us()));
           result->set_load_us(result->load_us() + attempt->load_us);
+        }
+        health_.CallEnded(i);
+        calls->fetch_sub(1);
+        if (absl::IsUnavailable(result.status()) && !cancelled) return Try(std::move(attempt));
+        if (reload) {
+          attempt->reloaded = true;
+          return LoadThenRun(std::move(attempt), i, *std::move(reload));
         }
         attempt->done(std::move(result));
       },
@@ -242,7 +283,6 @@ void PoolExecutor::Run(std::shared_ptr<Attempt> attempt, int i) {
 }
 
 void PoolExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback done) {
-  std::vector<bool> none(members_.size(), false);
   std::string key = KeyOf(request.spec().name(), request.spec().sha256());
   if (request.spec().sha256().empty()) {
     // The version is the member's to derive: a known version of the name.
@@ -250,14 +290,19 @@ void PoolExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback do
     auto it = known_.lower_bound(key);
     if (it != known_.end() && it->first.rfind(key, 0) == 0) key = it->first;
   }
-  const int i = Pick(none, key);
+  if (!BeginStart()) return done(ShuttingDown());
+  absl::Cleanup started = [this] { EndStart(); };
+  const int i = Pick({}, key);
+  std::optional<Use> use;
+  if (i >= 0) use = MemberAt(i);
+  if (!use) return done(absl::UnavailableError(absl::StrCat(Describe(), " has no member")));
   const int64_t start = health_.NowMicros();
   health_.CallStarted(i);
   v1::LoadFunctionRequest copy = request;
-  members_[i]->LoadFunction(
-      std::move(request), [this, i, start, copy = std::move(copy), done = std::move(done)](
-                              absl::StatusOr<v1::LoadFunctionResponse> r) mutable {
-        health_.CallEnded(i);
+  use->executor->LoadFunction(
+      std::move(request),
+      [this, i, start, copy = std::move(copy), calls = use->calls,
+       done = std::move(done)](absl::StatusOr<v1::LoadFunctionResponse> r) mutable {
         if (r.ok()) {
           // Known under the version the member derived (the request may not name it).
           *copy.mutable_spec() = r->spec();
@@ -271,12 +316,14 @@ void PoolExecutor::LoadFunction(v1::LoadFunctionRequest request, LoadCallback do
           }
           absl::MutexLock lock(&known_mu_);
           Known& known = known_[key];
-          if (known.warm.empty()) known.warm.assign(members_.size(), false);
           known.load = std::move(copy);
+          if (known.warm.size() <= static_cast<size_t>(i)) known.warm.resize(i + 1, false);
           known.warm[i] = true;
         } else if (absl::IsUnavailable(r.status())) {
           health_.MarkDown(i, r.status());
         }
+        health_.CallEnded(i);
+        calls->fetch_sub(1);
         done(std::move(r));
       });
 }
@@ -293,9 +340,10 @@ void PoolExecutor::UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallb
     }
   }
   Broadcast<v1::UnloadFunctionResponse>(
-      members_,
+      ActiveMembers(),
       [&request](Executor& e, UnloadCallback cb) { e.UnloadFunction(request, std::move(cb)); },
-      [done = std::move(done)](std::vector<absl::StatusOr<v1::UnloadFunctionResponse>> results) {
+      [done = std::move(done)](const std::vector<size_t>& /*slots*/,
+                               std::vector<absl::StatusOr<v1::UnloadFunctionResponse>> results) {
         bool any_ok = false;
         v1::UnloadFunctionResponse merged;
         for (auto& r : results) {
@@ -305,6 +353,8 @@ void PoolExecutor::UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallb
         }
         if (any_ok) {
           done(std::move(merged));
+        } else if (results.empty()) {
+          done(absl::UnavailableError("the pool has no member"));
         } else {
           done(FirstError(results));
         }
@@ -313,21 +363,26 @@ void PoolExecutor::UnloadFunction(v1::UnloadFunctionRequest request, UnloadCallb
 
 void PoolExecutor::GetStatus(StatusCallback done) {
   Broadcast<v1::GetStatusResponse>(
-      members_, [](Executor& e, StatusCallback cb) { e.GetStatus(std::move(cb)); },
-      [this, done = std::move(done)](std::vector<absl::StatusOr<v1::GetStatusResponse>> results) {
+      ActiveMembers(), [](Executor& e, StatusCallback cb) { e.GetStatus(std::move(cb)); },
+      [this, done = std::move(done)](const std::vector<size_t>& slots,
+                                     std::vector<absl::StatusOr<v1::GetStatusResponse>> results) {
         std::optional<v1::GetStatusResponse> merged;
         std::set<std::pair<std::string, std::string>> seen;
         double service_sum = 0.0;
         int answered = 0;
-        for (size_t i = 0; i < results.size(); ++i) {
-          auto& r = results[i];
+        for (size_t k = 0; k < results.size(); ++k) {
+          auto& r = results[k];
           if (!r.ok()) continue;
+          const size_t i = slots[k];
           health_.RecordStatus(i, r->queue_depth());
           {
             std::set<std::string> there;
             for (const auto& f : r->functions()) there.insert(KeyOf(f.function(), f.sha256()));
             absl::MutexLock lock(&known_mu_);
-            for (auto& [key, known] : known_) known.warm[i] = there.count(key) > 0;
+            for (auto& [key, known] : known_) {
+              if (known.warm.size() <= i) known.warm.resize(i + 1, false);
+              known.warm[i] = there.count(key) > 0;
+            }
           }
           ++answered;
           service_sum += r->mean_service_us();
@@ -345,7 +400,8 @@ void PoolExecutor::GetStatus(StatusCallback done) {
           }
         }
         if (!merged) {
-          done(FirstError(results));
+          done(results.empty() ? absl::UnavailableError("the pool has no member")
+                               : FirstError(results));
           return;
         }
         merged->set_mean_service_us(service_sum / answered);

@@ -37,10 +37,22 @@
 // in a MemberHealth (member_health.h) on the injected Clock; Members()
 // reports it, e.g. for the gateway's view of a tier.
 //
+// Membership changes in place (MemberSetExecutor: etcd announcements,
+// dns:/// re-resolution): AddMember and RemoveMember leave every other
+// member as it was: its health (down marks, service and load means), the
+// functions warm there, its calls in flight. A removed member takes no new
+// call; its calls in flight finish (one that fails moves on to another
+// member as usual). Each member has a slot (its MemberHealth index); a
+// removed member's slot is freed, and its executor destroyed, by a later
+// AddMember/RemoveMember or the destructor once no call of the pool holds
+// it (never from inside one of its own callbacks), and a freed slot is
+// given to the next member that joins. With no member, Invoke and
+// LoadFunction answer UNAVAILABLE.
+//
 // Thread safety: all methods may be called concurrently. Lifetime: owns the
 // members; the destructor stops retries (a call whose member fails from then
 // on ends UNAVAILABLE) and destroys the members, each of which waits for its
-// own calls.
+// own calls, before anything their callbacks use.
 #pragma once
 
 #include <atomic>
@@ -65,12 +77,23 @@ class PoolExecutor final : public Executor {
     int down_ms = 1000;
   };
 
-  // `members` must not be empty; `clock` must outlive the pool.
+  // `members` may be empty (see AddMember); `clock` must outlive the pool.
   PoolExecutor(std::vector<ExecutorPtr> members, Options options,
                const common::Clock& clock = common::RealClock::Get());
   explicit PoolExecutor(std::vector<ExecutorPtr> members)
       : PoolExecutor(std::move(members), Options()) {}
   ~PoolExecutor() override;
+
+  // Adds `member`, named by its Describe(); it starts with fresh health and
+  // no function warm, and the functions the pool knows are loaded on it in
+  // the background, one after another (until then it is predicted slower by
+  // their load time, so it takes calls only under load). The other members
+  // keep their state.
+  void AddMember(ExecutorPtr member);
+  // Removes the member named `name` (its Describe()): no new call goes to
+  // it; see the file comment for its calls in flight. False when there is
+  // no such member.
+  bool RemoveMember(const std::string& name);
 
   using Executor::Invoke;
   void Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) override;
@@ -80,16 +103,47 @@ class PoolExecutor final : public Executor {
   // "pool[grpc:a:1,grpc:b:2]".
   std::string Describe() const override;
 
-  size_t size() const { return members_.size(); }
-  // Every member's health now, in member order.
+  // Members now.
+  size_t size() const;
+  // Every member's health now, in slot order.
   std::vector<MemberStatus> Members() const;
 
  private:
   struct Attempt;
   struct Known {
     v1::LoadFunctionRequest load;
-    std::vector<bool> warm;  // per member
+    std::vector<bool> warm;  // per slot; a slot past the end is not warm
   };
+  using MemberRef = std::shared_ptr<Executor>;
+  using CallCount = std::shared_ptr<std::atomic<int>>;
+  // A member's place. `executor` null: a free slot.
+  struct Slot {
+    MemberRef executor;
+    // The pool's calls on it whose callbacks may still write slot i
+    // (invocations, loads, status and unload fan-outs).
+    CallCount calls;
+    std::string name;
+    bool active = false;  // a member now (false: removed, until reaped)
+  };
+  // A call about to go to a member: its executor (held only until the call
+  // is started: a member is destroyed by Reap or the destructor, never by
+  // a callback) and its call count, already incremented; the callback
+  // decrements it once it is done with slot i.
+  struct Use {
+    size_t slot = 0;
+    MemberRef executor;
+    CallCount calls;
+  };
+
+  // A Use of slot `i` while it is a member; nullopt otherwise.
+  std::optional<Use> MemberAt(size_t i) const;
+  // A Use of every member now.
+  std::vector<Use> ActiveMembers() const;
+  // Loads `loads`, one after another, on the member in slot `i` (AddMember).
+  void WarmUp(size_t i, std::shared_ptr<std::vector<v1::LoadFunctionRequest>> loads);
+  // Frees the slots of removed members with no call and no other
+  // reference; returns their executors, to destroy outside members_mu_.
+  std::vector<MemberRef> Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
 
   static std::string KeyOf(const std::string& function, const std::string& sha256) {
     return function + "@" + sha256;
@@ -109,7 +163,9 @@ class PoolExecutor final : public Executor {
   std::optional<v1::LoadFunctionRequest> NeedsLoad(const std::string& key, size_t i);
   void SetWarm(const std::string& key, size_t i, bool warm);
 
-  const std::vector<ExecutorPtr> members_;
+  // Declared before the slots: the members' callbacks use all of these, so
+  // they must outlive the members (the destructor also empties slots_
+  // first).
   MemberHealth health_;
   std::atomic<uint64_t> next_{0};
 
@@ -119,6 +175,9 @@ class PoolExecutor final : public Executor {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int starting_ ABSL_GUARDED_BY(mu_) = 0;  // Try()s between their check and their Invoke
+
+  mutable absl::Mutex members_mu_;
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(members_mu_);  // index = MemberHealth slot
 };
 
 }  // namespace stoa::executors

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "gateway/etcd_function_store.h"
 #include "gateway/function_registry.h"
@@ -20,16 +19,27 @@ absl::StatusOr<GatewayCluster> StartCluster(const GatewayFlags& flags) {
     }
     cluster.etcd = *std::move(client);
   }
-  std::vector<std::string> clouds = absl::StrSplit(flags.cloud, ',', absl::SkipWhitespace());
-  if (clouds.size() == 1 && clouds[0] == "none") clouds.clear();
-  if (!cluster::NeedsMembership(clouds, cluster.etcd != nullptr)) return cluster;
+  std::vector<cluster::TargetMembership::Target> targets;
+  for (const TargetSpec& t : flags.resolved_targets) {
+    if (t.announced && cluster.etcd == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--target ", t.info.name,
+                       " has no address: give HOST:PORT, or --registry etcd://HOST:PORT so "
+                       "executors announced with --target ",
+                       t.info.name, " serve it"));
+    }
+    if (t.in_process || !cluster::NeedsMembership(t.addresses, cluster.etcd != nullptr)) continue;
+    targets.push_back({.name = t.info.name, .entries = t.addresses});
+  }
+  if (targets.empty()) return cluster;
   auto membership = cluster::TargetMembership::Start(
-      "cloud", clouds, cluster.etcd.get(), flags.grpc,
+      targets, cluster.etcd.get(), flags.grpc,
       cluster::TargetMembership::Options{.dns_interval_ms = flags.dns_interval_ms});
   if (!membership.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--cloud: ", membership.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--target/--cloud: ", membership.status().message()));
   }
-  cluster.cloud = *std::move(membership);
+  cluster.membership = *std::move(membership);
   return cluster;
 }
 

@@ -1,10 +1,12 @@
 // The gateway's part in a cluster (docs/scaling.md): from --registry
-// etcd://… an EtcdClient, and for the cloud tier a TargetMembership (the
-// --cloud addresses, its dns:/// entries re-resolved every
-// --dns-interval-ms, and with etcd the executors announced under
-// /stoa/v1/members/cloud/). Without --registry and dns:/// entries both are
-// null and the gateway builds the cloud tier as before. The function store
-// follows --registry too (OpenFunctionStore).
+// etcd://… an EtcdClient, and a TargetMembership over the targets that take
+// members from outside the flags: with etcd every target except the
+// in-process one (its fixed addresses plus the executors announced under
+// /stoa/v1/members/<target>/), without etcd those with a dns:/// entry
+// (re-resolved every --dns-interval-ms). Other targets are built as before
+// (gateway_main's MakeExecutors). A target declared with no address
+// (`--target NAME=TIER:DEVICE:`) needs --registry: INVALID_ARGUMENT
+// otherwise. The function store follows --registry too (OpenFunctionStore).
 //
 // Ownership: declare the GatewayCluster before the Dispatcher; the
 // membership stops in the destructor (the etcd client outlives it).
@@ -22,10 +24,11 @@ namespace stoa::gateway {
 
 struct GatewayCluster {
   std::unique_ptr<cluster::EtcdClient> etcd;
-  std::unique_ptr<cluster::TargetMembership> cloud;
+  std::unique_ptr<cluster::TargetMembership> membership;  // null: no target needs one
 };
 
-// INVALID_ARGUMENT naming the flag for a bad --registry or --cloud entry.
+// INVALID_ARGUMENT naming the flag for a bad --registry, --cloud or
+// --target entry. Needs flags.resolved_targets.
 absl::StatusOr<GatewayCluster> StartCluster(const GatewayFlags& flags);
 
 // The function store: with etcd an EtcdFunctionStore over --artifact-store

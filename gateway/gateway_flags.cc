@@ -22,9 +22,9 @@ int ParseGatewayFlags(int argc, char** argv, GatewayFlags& flags) {
                  "through etcd (docs/scaling.md); default: the local --data-dir");
   app.add_option("--artifact-store", flags.artifact_store,
                  "with --registry: shared directory of artifacts by sha256 (every gateway mounts "
-                 "it)");
+                 "it; executors with --artifact-store on the same volume load from it by key)");
   app.add_option("--dns-interval-ms", flags.dns_interval_ms,
-                 "how often dns:///NAME:PORT entries of --cloud are re-resolved")
+                 "how often dns:///NAME:PORT entries of --cloud and --target are re-resolved")
       ->check(CLI::Range(100, 600000))
       ->capture_default_str();
   app.add_option("--edge", flags.edge,
@@ -33,8 +33,10 @@ int ParseGatewayFlags(int argc, char** argv, GatewayFlags& flags) {
   app.add_option("--target", flags.targets,
                  "NAME=TIER:DEVICE:ADDR[,ADDR...]: one more placement target (repeatable); TIER "
                  "edge|cloud, DEVICE cpu|cuda, ADDR local (the in-process executor), unix:PATH "
-                 "or HOST:PORT of a stoa-executor, several forming a pool; --edge and --cloud "
-                 "define the targets 'edge' and 'cloud' unless set to none")
+                 "or HOST:PORT of a stoa-executor or dns:///NAME:PORT, several forming a pool; "
+                 "no ADDR (NAME=TIER:DEVICE:): only executors announced for NAME, with "
+                 "--registry; --edge and --cloud define the targets 'edge' and 'cloud' unless "
+                 "set to none")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--edge-threads", flags.edge_threads,
                  "worker threads of the in-process edge executor (0: one per hardware thread)")

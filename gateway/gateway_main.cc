@@ -131,17 +131,18 @@ void SetExecutorLimits(const stoa::common::RequestLimits& limits,
 }
 
 // The executor of each target (gateway/target_spec.h): the in-process
-// executor, one stoa-executor, or a pool of them; `cloud_members`, when set,
-// serves the target 'cloud' (dns:/// entries of --cloud, etcd membership).
+// executor, one stoa-executor, or a pool of them; `membership`, when set,
+// serves the targets it holds (dns:/// entries, etcd announcements).
 Executors MakeExecutors(const Flags& flags, const stoa::functions::RuntimeSet& runtimes,
                         stoa::common::metrics::Registry& metrics,
-                        const stoa::cluster::TargetMembership* cloud_members) {
+                        const stoa::cluster::TargetMembership* membership) {
   Executors executors;
   for (size_t i = 0; i < flags.resolved_targets.size(); ++i) {
     const stoa::gateway::TargetSpec& target = flags.resolved_targets[i];
     auto& executor = executors[i];
-    if (cloud_members != nullptr && target.info.name == "cloud") {
-      executor = cloud_members->Executor();
+    if (membership != nullptr) executor = membership->Executor(target.info.name);
+    if (executor != nullptr) {
+      // dns:/// entries or etcd announcements (gateway_cluster.h)
     } else if (target.in_process) {
       stoa::executors::InProcessExecutor::Options options;
       options.threads = static_cast<size_t>(flags.edge_threads);
@@ -294,7 +295,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
       std::min(dispatcher_options.default_timeout_ms, flags.limits.limits.max_timeout_ms);
   dispatcher_options.admission.max_queue_per_tier = flags.max_queue_per_tier;
   stoa::gateway::Dispatcher dispatcher(
-      MakeExecutors(flags, runtimes, metrics, cluster->cloud.get()), scheduler,
+      MakeExecutors(flags, runtimes, metrics, cluster->membership.get()), scheduler,
       stoa::common::RealClock::Get(), metrics, dispatcher_options);
   split_invoker = std::make_unique<stoa::gateway::SplitInvoker>(
       dispatcher, split_planner, stoa::common::RealClock::Get(), metrics);
@@ -448,6 +449,7 @@ int main(int argc, char** argv) {
     }
   }
   flags.grpc = GrpcOptionsFrom(flags);
+  flags.grpc.artifact_store = flags.artifact_store;  // executors may load by store key
   if (auto s = stoa::executors::ApplyExecutorTlsFlags(flags.executor_tls, flags.grpc); !s.ok()) {
     std::cerr << "stoa-gateway: " << s.message() << "\n";
     return kExitBadFlags;

@@ -41,8 +41,11 @@ absl::StatusOr<TargetSpec> ParseOne(std::string_view spec) {
   out.info.tier = *tier;
   out.info.device = *device;
   const std::string address(absl::StripAsciiWhitespace(parts[2]));
-  if (address.empty()) return Bad(spec, "the target has no address");
-  out.addresses.push_back(address);
+  if (address.empty()) {
+    out.announced = true;  // members from etcd only (checked by gateway_cluster)
+  } else {
+    out.addresses.push_back(address);
+  }
   return out;
 }
 
@@ -94,7 +97,8 @@ absl::StatusOr<std::vector<TargetSpec>> ParseTargetFlag(std::string_view value) 
   if (out.empty()) return Bad(value, "expected NAME=TIER:DEVICE:ADDR[,ADDR...]");
   for (TargetSpec& t : out) {
     if (auto s = Check(t); !s.ok()) return s;
-    t.in_process = IsLocal(t.addresses[0]);
+    t.announced = t.addresses.empty();
+    t.in_process = !t.addresses.empty() && IsLocal(t.addresses[0]);
   }
   return out;
 }
@@ -106,8 +110,10 @@ absl::StatusOr<std::vector<TargetSpec>> ResolveTargets(std::string_view edge,
   std::optional<TargetSpec> c = Shorthand("cloud", TierClass::kCloud, cloud);
   std::vector<TargetSpec> out;
   if (targets.empty()) {
-    out.push_back(e ? *e : TargetSpec{{"edge", TierClass::kEdge, DeviceClass::kCpu}, {}, false});
-    out.push_back(c ? *c : TargetSpec{{"cloud", TierClass::kCloud, DeviceClass::kCpu}, {}, false});
+    out.push_back(e ? *e
+                    : TargetSpec{{"edge", TierClass::kEdge, DeviceClass::kCpu}, {}, false, false});
+    out.push_back(
+        c ? *c : TargetSpec{{"cloud", TierClass::kCloud, DeviceClass::kCpu}, {}, false, false});
   } else {
     if (e) out.push_back(*e);
     if (c) out.push_back(*c);

@@ -4,6 +4,12 @@
 // the gateway's own in-process executor, alone), `unix:PATH` or
 // `HOST:PORT` of a stoa-executor; several addresses form a pool.
 //
+// `NAME=TIER:DEVICE:` (no address) declares a target whose members are only
+// those announced for NAME in etcd (`stoa-executor --announce … --target
+// NAME`); it needs `--registry etcd://…` (gateway_cluster.h). With
+// addresses and a registry, the target is served by the fixed addresses
+// plus the announced members.
+//
 // `--edge` and `--cloud` stay as shorthands: `--edge in-process` is the
 // target `edge=edge:cpu:local`, `--edge ADDR` is `edge=edge:cpu:ADDR`,
 // `--cloud A[,B…]` is `cloud=cloud:cpu:A[,B…]`; `none` or empty: no such
@@ -35,6 +41,7 @@ struct TargetSpec {
   // none: the target exists without an executor).
   std::vector<std::string> addresses;
   bool in_process = false;  // `local`: the gateway's own executor
+  bool announced = false;   // `NAME=TIER:DEVICE:`: members come only from etcd
 };
 
 // Parses one flag value (one or more specs, see above). INVALID_ARGUMENT

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 15's figures on one machine, loopback only: etcd (Debian's
 # etcd-server), three executors announced with --announce, two gateways with
-# --registry etcd:// sharing an --artifact-store.
+# --registry etcd:// sharing an --artifact-store, which the executors read
+# too (--artifact-store: loads name the store key, not the bytes).
 #   - propagation: register on gateway A, poll gateway B (curl, back to back)
 #     until it answers 200; N registrations, median and max;
 #   - membership: a fourth executor starts (its "announced" log line) → the
@@ -43,10 +44,11 @@ start() {  # name log args... → sets addr, pid
   exec 3<&-
   addr=${line##* listening on }
 }
-for i in 1 2 3; do
-  start stoa-executor ex$i --listen 127.0.0.1:0 --threads 1 --announce "$url" --announce-ttl-s $ttl
-done
 mkdir -p "$work/store" "$work/ga" "$work/gb"
+for i in 1 2 3; do
+  start stoa-executor ex$i --listen 127.0.0.1:0 --threads 1 --announce "$url" --announce-ttl-s $ttl \
+    --artifact-store "$work/store"
+done
 start stoa-gateway ga --listen 127.0.0.1:0 --data-dir "$work/ga" --edge none --registry "$url" \
   --artifact-store "$work/store" --log-level info
 a=$addr
@@ -78,7 +80,8 @@ done | sort -n >"$work/prop_log.txt"
 awk '{v[NR]=$1} END {printf "log timestamps, A stored → B applied: median %d ms, max %d ms (ms resolution)\n", v[int((NR+1)/2)], v[NR]}' "$work/prop_log.txt"
 
 echo "== membership change"
-start stoa-executor ex4 --listen 127.0.0.1:0 --threads 1 --announce "$url" --announce-ttl-s $ttl
+start stoa-executor ex4 --listen 127.0.0.1:0 --threads 1 --announce "$url" --announce-ttl-s $ttl \
+  --artifact-store "$work/store"
 ex4=$pid
 sleep 1.5
 t_ann=$(logtime "$work/ex4.log" "announced")
@@ -112,6 +115,8 @@ wrk -t1 -c"$conns" -d"${duration}s" -s "$work/post.lua" "http://$b/v1/functions/
 wait %% 2>/dev/null || true
 sleep 0.5
 echo "two gateways:     A $(rps "$work/two_a.txt") + B $(rps "$work/two_b.txt") ok/s, non-2xx $(non2xx "$work/two_a.txt") / $(non2xx "$work/two_b.txt")"
+echo "== loads by store key (executors' log)"
+echo "from the artifact store: $(cat "$work"/ex*.log | grep -c "from the artifact store"), refused: $(cat "$work"/ex*.log | grep -c "by store key refused")"
 echo "== etcd keys"
 ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$cp" get --prefix /stoa/v1/members/ --keys-only | grep -c . | sed 's/^/member keys: /'
 ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$cp" get --prefix /stoa/v1/registry/ --keys-only | grep -c . | sed 's/^/registry keys: /'

@@ -42,7 +42,7 @@ GRACE_MARGIN_MS = 1000  # kShutdownMargin in gateway_main.cc and executor_main.c
 PATH_FLAGS = {"--data-dir", "--wasm-cache-dir", "--auth-file", "--tls-cert", "--tls-key",
               "--tls-client-ca", "--executor-tls-cert", "--executor-tls-key",
               "--executor-tls-ca", "--policy-file", "--config", "--jwt-hs256-secret-file",
-              "--jwt-rs256-public-key"}
+              "--jwt-rs256-public-key", "--artifact-store"}
 problems = []
 
 

@@ -74,10 +74,10 @@ class ClusterTest : public ::testing::Test {
     store_ = MakeTempDir("artifacts");
   }
 
-  std::unique_ptr<Process> StartExecutor() {
+  std::unique_ptr<Process> StartExecutor(const std::string& target = "cloud") {
     return Process::Start(BinaryPath("stoa-executor"),
                           {"--listen", "127.0.0.1:0", "--threads", "1", "--announce", etcd_->url(),
-                           "--target", "cloud", "--announce-ttl-s", "2"});
+                           "--target", target, "--announce-ttl-s", "2"});
   }
   std::unique_ptr<Process> StartGateway() {
     return Process::Start(BinaryPath("stoa-gateway"),
@@ -243,13 +243,15 @@ TEST_F(ClusterTest, SigtermWithdrawsDrainsThenRevokes) {
   std::atomic<bool> stop{false};
   std::atomic<int> failed{0};
   std::atomic<int> ok{0};
+  std::string first_failure;
   std::thread load([&] {
     HttpClient l(gateway->address());
     while (!stop) {
-      if (l.Post("/v1/functions/digits/invoke", OneImage()).status == 200) {
+      HttpResult x = l.Post("/v1/functions/digits/invoke", OneImage());
+      if (x.status == 200) {
         ++ok;
-      } else {
-        ++failed;
+      } else if (failed++ == 0) {
+        first_failure = std::to_string(x.status) + " " + x.body;
       }
     }
   });
@@ -261,8 +263,59 @@ TEST_F(ClusterTest, SigtermWithdrawsDrainsThenRevokes) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   stop = true;
   load.join();
-  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(failed.load(), 0) << "first failure: " << first_failure;
   EXPECT_GT(ok.load(), 10);
+}
+
+// Announced members feed every declared target, not only 'cloud': `cpu`
+// and `gpu` are declared with no address (`NAME=TIER:DEVICE:`) and served
+// only by the executors announced for them; an executor announced for an
+// undeclared target is ignored.
+TEST_F(ClusterTest, AnnouncementsFeedEveryDeclaredTarget) {
+  auto cpu = StartExecutor("cpu");
+  auto gpu = StartExecutor("gpu");
+  auto stray = StartExecutor("undeclared");
+  ASSERT_NE(cpu, nullptr);
+  ASSERT_NE(gpu, nullptr);
+  ASSERT_NE(stray, nullptr);
+  auto gateway =
+      Process::Start(BinaryPath("stoa-gateway"),
+                     {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("gw"), "--edge", "none",
+                      "--registry", etcd_->url(), "--artifact-store", store_, "--target",
+                      "cpu=cloud:cpu:", "--target", "gpu=cloud:cuda:"});
+  ASSERT_NE(gateway, nullptr);
+  HttpClient c(gateway->address());
+  Multipart reg = Digits("digits");
+  ASSERT_EQ(c.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  for (const auto& [target, executor] :
+       {std::pair{std::string("cpu"), cpu.get()}, std::pair{std::string("gpu"), gpu.get()}}) {
+    const uint64_t before = Invocations(executor->address());
+    HttpResult r = c.Post("/v1/functions/digits/invoke?target=" + target, OneImage());
+    ASSERT_EQ(r.status, 200) << target << ": " << r.body;
+    EXPECT_EQ(r.Header("x-stoa-target"), target);
+    EXPECT_EQ(Invocations(executor->address()), before + 1) << target;
+  }
+  EXPECT_EQ(Invocations(stray->address()), 0u);
+
+  // gpu's only member leaves (SIGTERM withdraws it): the target has none;
+  // a new one joins within the membership latency and serves.
+  gpu->Signal(SIGTERM);
+  ASSERT_GE(WaitMs(
+                [&] {
+                  return c.Post("/v1/functions/digits/invoke?target=gpu", OneImage()).status != 200;
+                },
+                5000),
+            0);
+  EXPECT_EQ(c.Post("/v1/functions/digits/invoke?target=cpu", OneImage()).status, 200);
+  auto gpu2 = StartExecutor("gpu");
+  ASSERT_NE(gpu2, nullptr);
+  const int64_t joined_ms = WaitMs(
+      [&] { return c.Post("/v1/functions/digits/invoke?target=gpu", OneImage()).status == 200; },
+      5000);
+  ASSERT_GE(joined_ms, 0) << "the new gpu member never served";
+  EXPECT_GT(Invocations(gpu2->address()), 0u);
+  std::printf("a new member of target gpu served %lld ms after its process was up\n",
+              static_cast<long long>(joined_ms));
 }
 
 }  // namespace

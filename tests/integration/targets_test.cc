@@ -254,6 +254,7 @@ TEST(TargetFlagsTest, BadTargetSpecsExitTwoNamingTheFlag) {
            {"--target", "gpu=cloud:tpu:127.0.0.1:1"},
            {"--target", "a=cloud:cpu:127.0.0.1:1", "--target", "a=cloud:cpu:127.0.0.1:2"},
            {"--target", "edge=edge:cpu:127.0.0.1:1"},
+           {"--target", "gpu=cloud:cuda:"},  // no address needs --registry etcd://
        }) {
     std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--data-dir",
                                      MakeTempDir("targets-bad")};

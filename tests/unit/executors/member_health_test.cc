@@ -59,5 +59,22 @@ TEST(MemberHealthTest, CountsCallsInFlight) {
   EXPECT_EQ(health.Snapshot()[1].in_flight, 1);
 }
 
+TEST(MemberHealthTest, ANewcomerIsPredictedLikeTheFastestMember) {
+  common::FakeClock clock;
+  MemberHealth health(2, 1, clock);
+  health.RecordService(0, 3000.0);
+  health.RecordService(1, 1000.0);
+  const size_t fresh = health.Add();
+  EXPECT_EQ(fresh, 2u);
+  EXPECT_DOUBLE_EQ(health.PredictUs(fresh, true), health.PredictUs(1, true));
+  health.RecordService(fresh, 2000.0);
+  EXPECT_DOUBLE_EQ(health.PredictUs(fresh, true), 2000.0);
+  health.MarkDown(fresh, absl::UnavailableError("gone"));
+  health.Reset(fresh);  // a slot given to another member starts afresh
+  EXPECT_TRUE(health.IsUp(fresh, clock.NowMicros()));
+  EXPECT_EQ(health.Status(fresh).last_error, "");
+  EXPECT_DOUBLE_EQ(health.PredictUs(fresh, true), 1000.0);
+}
+
 }  // namespace
 }  // namespace stoa::executors

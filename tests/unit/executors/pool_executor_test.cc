@@ -3,6 +3,7 @@
 // fake clock, for the down marks.
 #include "executors/pool_executor.h"
 
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -237,6 +238,96 @@ TEST_F(PoolExecutorTest, ADownMemberIsSkippedUntilItsMarkExpires) {
   InvokeOk(*pool, 4);
   EXPECT_EQ(m[0]->counts()->invoke, 3);
   EXPECT_EQ(m[1]->counts()->invoke, 11);
+}
+
+// Membership changes in place: a member that stays keeps its down mark
+// across another member's join and another's removal.
+TEST_F(PoolExecutorTest, ADownMarkSurvivesOtherMembersJoiningAndLeaving) {
+  std::vector<FakeExecutor*> m;
+  auto pool = MakeScriptedPool(2, m);
+  m[0]->SetInvokeStatus(absl::UnavailableError("a is gone"));
+  InvokeOk(*pool, 1);
+  ASSERT_FALSE(pool->Members()[0].up);
+  const int64_t down_until = pool->Members()[0].down_until_us;
+  m[0]->SetInvokeStatus(absl::OkStatus());
+
+  FakeExecutor::Options scripted;
+  scripted.require_loaded = false;
+  auto c = std::make_unique<FakeExecutor>("c", scripted);
+  std::shared_ptr<const FakeExecutor::Counts> c_counts = c->counts();
+  pool->AddMember(std::move(c));
+  std::vector<MemberStatus> members = pool->Members();
+  ASSERT_EQ(members.size(), 3u);
+  EXPECT_EQ(members[0].name, "a");
+  EXPECT_FALSE(members[0].up);
+  EXPECT_EQ(members[0].down_until_us, down_until);
+  EXPECT_THAT(members[0].last_error, HasSubstr("a is gone"));
+  EXPECT_EQ(members[2].name, "c");
+  EXPECT_TRUE(members[2].up);
+
+  EXPECT_TRUE(pool->RemoveMember("b"));
+  EXPECT_FALSE(pool->RemoveMember("b"));
+  EXPECT_EQ(pool->size(), 2u);
+  EXPECT_EQ(pool->Describe(), "pool[a,c]");
+  EXPECT_FALSE(pool->Members()[0].up);
+  InvokeOk(*pool, 6);  // all to c: a is still marked down
+  EXPECT_EQ(m[0]->counts()->invoke, 1);
+  EXPECT_EQ(c_counts->invoke, 6);
+
+  clock_.AdvanceMicros(1'000'000);  // the mark expires as it would have
+  InvokeOk(*pool, 4);
+  EXPECT_EQ(m[0]->counts()->invoke, 3);
+}
+
+// A removed member's call in flight finishes; its slot is given to a new
+// member only once that call is over.
+TEST_F(PoolExecutorTest, ARemovedMembersCallFinishesBeforeItsSlotIsReused) {
+  std::vector<FakeExecutor*> m;
+  auto pool = MakeScriptedPool(1, m);
+  m[0]->Hold();
+  std::promise<absl::StatusOr<v1::InvokeResponse>> parked;
+  pool->Invoke(Request("abc", 1), [&](auto r) { parked.set_value(std::move(r)); });
+  ASSERT_EQ(m[0]->held(), 1);
+  EXPECT_TRUE(pool->RemoveMember("a"));
+  EXPECT_EQ(pool->size(), 0u);
+  auto none = Await<v1::InvokeResponse>([&](auto done) { pool->Invoke(Request("abc", 1), done); });
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnavailable);
+
+  FakeExecutor::Options scripted;
+  scripted.require_loaded = false;
+  pool->AddMember(std::make_unique<FakeExecutor>("c", scripted));  // a's slot is busy
+  ASSERT_EQ(pool->Members().size(), 1u);
+  EXPECT_EQ(pool->Describe(), "pool[c]");
+  m[0]->Release();
+  ASSERT_TRUE(parked.get_future().get().ok());                     // answered by the removed member
+  pool->AddMember(std::make_unique<FakeExecutor>("d", scripted));  // a is reaped: d takes slot 0
+  EXPECT_EQ(pool->Describe(), "pool[d,c]");
+  std::vector<MemberStatus> members = pool->Members();
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].name, "d");
+  EXPECT_TRUE(members[0].up);
+  EXPECT_EQ(members[0].in_flight, 0);
+  InvokeOk(*pool, 4);
+}
+
+// A joining member gets the functions the pool knows loaded before it is
+// chosen for them, so it takes its share of calls at once.
+TEST_F(PoolExecutorTest, AJoiningMemberIsWarmedUpWithTheKnownFunctions) {
+  std::vector<FakeExecutor*> m;
+  auto pool = MakeScriptedPool(1, m);
+  auto loaded = Await<v1::LoadFunctionResponse>(
+      [&](auto done) { pool->LoadFunction(FakeLoadRequest("inc", "abc"), done); });
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  InvokeOk(*pool, 2);
+
+  FakeExecutor::Options scripted;
+  scripted.require_loaded = false;
+  auto b = std::make_unique<FakeExecutor>("b", scripted);
+  std::shared_ptr<const FakeExecutor::Counts> b_counts = b->counts();
+  pool->AddMember(std::move(b));
+  EXPECT_EQ(b_counts->load, 1);  // warmed up (the fake answers on the caller's thread)
+  EXPECT_EQ(b_counts->invoke, 0);
+  EXPECT_EQ(m[0]->counts()->load, 1);  // the member already there is not asked again
 }
 
 TEST_F(PoolExecutorTest, StatusAnswerClearsTheMarkAndRecordsQueueDepth) {

@@ -45,6 +45,16 @@ TEST_F(TargetSpecTest, AJoinedYamlListHoldsSeveralTargets) {
   EXPECT_THAT((*t)[1].addresses, ElementsAre("h:1", "h:2", "unix:/run/x.sock"));
 }
 
+TEST_F(TargetSpecTest, NoAddressDeclaresAnAnnouncedTarget) {
+  auto t = ParseTargetFlag("gpu=cloud:cuda:,cpu=cloud:cpu:h:1");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->size(), 2u);
+  EXPECT_TRUE((*t)[0].announced);
+  EXPECT_TRUE((*t)[0].addresses.empty());
+  EXPECT_FALSE((*t)[0].in_process);
+  EXPECT_FALSE((*t)[1].announced);
+}
+
 TEST_F(TargetSpecTest, BadSpecsNameTheProblem) {
   struct Case {
     std::string spec;
@@ -56,7 +66,6 @@ TEST_F(TargetSpecTest, BadSpecsNameTheProblem) {
            {"a=fog:cpu:h:1", "tier 'fog' is not edge or cloud"},
            {"a=cloud:tpu:h:1", "device 'tpu' is not cpu or cuda"},
            {"=cloud:cpu:h:1", "has no name"},
-           {"a=cloud:cpu:", "has no address"},
            {"a=cloud:cpu:local,h:1", "cannot be part of a pool"},
            {"a=cloud:cpu:justahost", "is not local, unix:PATH or HOST:PORT"},
        }) {
