@@ -11,6 +11,10 @@
 // its runtime (CANCELLED). Errors cross the
 // boundary through ToGrpcStatus, code unchanged.
 //
+// An Invoke carrying a pipeline chain (InvokeRequest.chain) runs its stages
+// here, in memory (chain_runner.h); GetStatus adds the counts of Invoke
+// RPCs and of chained ones to the executor's answer.
+//
 // LoadFunctionStream carries artifacts of any size in chunks of at most
 // 1 MiB (load_stream_reactor.h); LoadFunction refuses artifact_path, which
 // is for in-process callers only (a remote client must not make the
@@ -78,6 +82,9 @@ class ExecutorService final : public v1::Executor::CallbackService {
   const common::RequestLimits limits_;
   const std::vector<std::string> client_names_;
   const std::string spool_dir_;
+  // GetStatusResponse.invoke_calls / chained_calls.
+  std::atomic<uint64_t> invoke_calls_{0};
+  std::atomic<uint64_t> chained_calls_{0};
 };
 
 // A started gRPC server with one service.

@@ -2,7 +2,7 @@
 // PipelineInvoker over an Invoker that answers at once (an echo), with the
 // stage specs read from a real FunctionRegistry in a temp dir, as in the
 // gateway. What is left is the pipeline's work per stage: the registry
-// lookup, fitting the data (pipeline_data.h), the callback, the per-stage
+// lookup, fitting the data (functions/stage_data.h), the callback, the per-stage
 // histogram and the header text. The dispatcher's own per-invocation cost
 // (placement, admission, the executor call) comes on top for every stage
 // exactly as for a direct invocation; stoa-bench-scheduler measures it.
