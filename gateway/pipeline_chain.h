@@ -9,7 +9,8 @@
 //                      else the target with the lowest predicted latency
 //                      (Scheduler::PredictMs with the input's size);
 //                      no chain when a prediction is missing (0) or the
-//                      target is the in-process edge (already in memory);
+//                      target is not one gRPC executor (the in-process
+//                      edge is in memory already; a pool loads per member);
 //                    - stage j+1 joins while it is forced or pinned there,
 //                      or unpinned, allowed there, not split, and its
 //                      prediction there without transfer (PredictMs with 0

@@ -5,6 +5,11 @@
 // equal the stage-by-stage run, an error in a chained stage is named, a
 // stage the executor lost is loaded again on demand, and a split function
 // works as a stage.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -12,6 +17,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "inference/grpc_service.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "stoa/v1/executor.grpc.pb.h"
 #include "tests/integration/harness.h"
@@ -44,11 +50,25 @@ std::vector<std::string> Images(int n) {
   return out;
 }
 
+// A loopback port nobody listens on right now.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
 class PipelineChainTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (WasmExample("digits_pixels").empty()) GTEST_SKIP() << "wasm examples not built";
-    platform_ = StartPlatform("pipeline-chain");
+    grpc_address_ = "127.0.0.1:" + std::to_string(FreePort());
+    platform_ = StartPlatform("pipeline-chain", {"--grpc-listen", grpc_address_});
     ASSERT_NE(platform_.client, nullptr);
     client_ = platform_.client.get();
     stub_ = v1::Executor::NewStub(
@@ -83,6 +103,7 @@ class PipelineChainTest : public ::testing::Test {
 
   Platform platform_;
   HttpClient* client_ = nullptr;
+  std::string grpc_address_;
   std::unique_ptr<v1::Executor::Stub> stub_;
 };
 
@@ -203,6 +224,45 @@ TEST_F(PipelineChainTest, ASplitFunctionWorksAsAStageWithTheUnsplitOutputs) {
   }
   // The stage went through split inference's planner.
   EXPECT_THAT(client_->Get("/metrics").body, HasSubstr(R"(stoa_split_decisions_total{cut=)"));
+}
+
+TEST_F(PipelineChainTest, KserveModelInferServesPipelinesOfTensors) {
+  ASSERT_EQ(
+      Pipeline(R"({"name":"model-only","runtime":"pipeline","stages":[{"function":"digits"}]})"),
+      201);
+  auto kserve = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(grpc_address_, grpc::InsecureChannelCredentials()));
+  auto infer = [&](const std::string& model, inference::ModelInferResponse& out) {
+    inference::ModelInferRequest request;
+    request.set_model_name(model);
+    auto* in = request.add_inputs();
+    in->set_name("pixels");
+    in->set_datatype("FP32");
+    in->add_shape(1);
+    in->add_shape(64);
+    std::string raw(64 * sizeof(float), '\0');
+    for (int i = 0; i < 64; ++i) {
+      const float v = static_cast<float>(i % 17);
+      std::memcpy(raw.data() + i * sizeof(float), &v, sizeof(float));
+    }
+    request.add_raw_input_contents(raw);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return kserve->ModelInfer(&ctx, request, &out);
+  };
+  inference::ModelInferResponse direct, piped;
+  grpc::Status s = infer("digits", direct);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = infer("model-only", piped);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(piped.raw_output_contents_size(), 1);
+  EXPECT_EQ(piped.raw_output_contents(0), direct.raw_output_contents(0));
+  EXPECT_EQ(piped.outputs(0).name(), "probabilities");
+  // A pipeline that answers bytes is refused by name.
+  inference::ModelInferResponse none;
+  s = infer("ocr", none);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("does not take and answer tensors"));
 }
 
 }  // namespace
