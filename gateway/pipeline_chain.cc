@@ -65,10 +65,12 @@ std::optional<Tier> FirstTarget(scheduler::Scheduler& s, const Invoker& tiers,
 // Whether `stage` should stay on `target`, where its input already is.
 bool Stays(scheduler::Scheduler& s, const Invoker& tiers, const ChainCandidate& stage, Tier target,
            uint64_t input_bytes) {
-  if (stage.forced) return *stage.forced == target;
   const v1::FunctionSpec& spec = stage.function.spec;
   const scheduler::TierSet allowed = Allowed(spec, tiers.configured_tiers());
+  // A stage its spec keeps off the target runs alone (and is refused there
+  // by the dispatcher when forced, as without chains).
   if (spec.split() || !allowed.Contains(target)) return false;
+  if (stage.forced) return *stage.forced == target;
   const double there = Predict(s, spec.name(), target, 0);
   if (there <= 0.0) return false;
   const double rtt = tiers.Health(target).last_probe_rtt_ms;

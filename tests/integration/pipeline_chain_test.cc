@@ -198,7 +198,8 @@ TEST_F(PipelineChainTest, AStageTheExecutorLostIsLoadedOnDemand) {
   EXPECT_EQ(r.body, expected);
   EXPECT_EQ(r.Header("x-stoa-chains"), "1-3=cloud");
   bool loaded = false;
-  for (const auto& f : ExecutorStatus().functions()) loaded |= f.function() == "digits-post";
+  const v1::GetStatusResponse status = ExecutorStatus();
+  for (const auto& f : status.functions()) loaded |= f.function() == "digits-post";
   EXPECT_TRUE(loaded);
 }
 

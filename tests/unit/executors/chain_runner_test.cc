@@ -135,7 +135,7 @@ TEST_F(ChainRunnerTest, BytesBecomeTheOnnxStagesSingleInput) {
   request_.set_raw("1234567");
   r = Run();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), StartsWith("stage 2 (m): got 9 bytes"));
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("stage 2 (m): got 9 bytes"));
 }
 
 TEST_F(ChainRunnerTest, AnErrorIsLabelledWithItsStage) {
@@ -153,7 +153,7 @@ TEST_F(ChainRunnerTest, AMissingStageIsNotFoundBeforeAnythingRuns) {
   executor_.loaded.erase("c");
   absl::StatusOr<v1::InvokeResponse> r = Run();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(r.status().message(), HasSubstr("stage 3 (c): function 'c'"));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("stage 3 (c): function 'c'"));
   EXPECT_TRUE(executor_.ran.empty());
 }
 
@@ -166,7 +166,7 @@ TEST_F(ChainRunnerTest, EachStageGetsWhatRemainsOfTheTimeoutAndAPassedOneStops) 
   executor_.ran.clear();
   r = Run();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_THAT(r.status().message(), StartsWith("stage 3 (c): not started"));
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("stage 3 (c): not started"));
 }
 
 }  // namespace

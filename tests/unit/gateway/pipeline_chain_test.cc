@@ -104,6 +104,10 @@ TEST_F(PipelineChainTest, ForcedStagesOnTheCloudChainAndTheEdgeNeverDoes) {
   EXPECT_EQ(Plan({Stage("a", Tier::kCloud), Stage("b", Tier::kEdge), Stage("c", Tier::kCloud)}), 1);
   EXPECT_EQ(fetched_, 1);  // the chain ends at b: c is not looked up
   EXPECT_EQ(Plan({Stage("a", Tier::kCloud)}), 1);
+  // A forced stage whose spec keeps it off the target is left to run alone.
+  ChainCandidate edge_only = Stage("b", Tier::kCloud);
+  edge_only.function.spec.add_tiers("edge");
+  EXPECT_EQ(Plan({Stage("a", Tier::kCloud), edge_only}), 1);
 }
 
 TEST_F(PipelineChainTest, WithoutPredictionsTheDispatcherDecides) {
