@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/guarded.h"
 #include "common/host_port.h"
+#include "executors/chain_runner.h"
 #include "executors/grpc_status.h"
 #include "executors/load_stream_reactor.h"
 #include "functions/spec_rules.h"
@@ -129,7 +130,13 @@ grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* c
     return reactor;
   }
   CancelSignalPtr cancel = reactor->cancel();
+  invoke_calls_.fetch_add(1, std::memory_order_relaxed);
+  if (request->chain_size() > 0) chained_calls_.fetch_add(1, std::memory_order_relaxed);
   Serve("executor service: Invoke", reactor, response, [&](InvokeCallback done) {
+    if (request->chain_size() > 0) {
+      return RunChain(*executor_, common::RealClock::Get(), *request, std::move(done),
+                      std::move(cancel));
+    }
     executor_->Invoke(*request, std::move(done), std::move(cancel));
   });
   return reactor;
@@ -235,8 +242,15 @@ grpc::ServerUnaryReactor* ExecutorService::GetStatus(grpc::CallbackServerContext
     reactor->Finish(ToGrpcStatus(peer));
     return reactor;
   }
-  Serve("executor service: GetStatus", reactor, response,
-        [&](StatusCallback done) { executor_->GetStatus(std::move(done)); });
+  Serve("executor service: GetStatus", reactor, response, [&](StatusCallback done) {
+    executor_->GetStatus([this, done = std::move(done)](absl::StatusOr<v1::GetStatusResponse> r) {
+      if (r.ok()) {
+        r->set_invoke_calls(invoke_calls_.load(std::memory_order_relaxed));
+        r->set_chained_calls(chained_calls_.load(std::memory_order_relaxed));
+      }
+      done(std::move(r));
+    });
+  });
   return reactor;
 }
 

@@ -11,6 +11,10 @@
 // its runtime (CANCELLED). Errors cross the
 // boundary through ToGrpcStatus, code unchanged.
 //
+// An Invoke carrying a pipeline chain (InvokeRequest.chain) runs its stages
+// here, in memory (chain_runner.h); GetStatus adds the counts of Invoke
+// RPCs and of chained ones to the executor's answer.
+//
 // LoadFunctionStream carries artifacts of any size in chunks of at most
 // 1 MiB (load_stream_reactor.h). LoadFunction's artifact_path, over gRPC, is
 // a key of the shared artifact store (artifact_store.h, "sha256/<hex>"),
@@ -105,6 +109,9 @@ class ExecutorService final : public v1::Executor::CallbackService {
   // LoadFromStore threads running: the destructor waits for them.
   absl::Mutex threads_mu_;
   int store_threads_ ABSL_GUARDED_BY(threads_mu_) = 0;
+  // GetStatusResponse.invoke_calls / chained_calls.
+  std::atomic<uint64_t> invoke_calls_{0};
+  std::atomic<uint64_t> chained_calls_{0};
 };
 
 // A started gRPC server with one service.

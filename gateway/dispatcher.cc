@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/status_macros.h"
+#include "gateway/pipeline_chain.h"
 #include "gateway/run_group.h"
 #include "spdlog/spdlog.h"
 
@@ -94,6 +95,7 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
   }
   call->forced = forced.has_value();
   call->client_cancel = cancel;
+  call->chain = ChainMembersOf(function);
 
   double work_ms = 0.0;
   auto decision = Admit(*call, spec_tiers, forced, &work_ms);

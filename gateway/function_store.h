@@ -38,6 +38,10 @@ struct StoredFunction {
   v1::FunctionSpec spec;      // version, sha256 (the artifact's), signature filled in
   std::string artifact_path;  // where the artifact's bytes are
   uint64_t artifact_size = 0;
+  // Only on a call the pipeline invoker hands the dispatcher: the stages
+  // to run after this one in the same executor call (gateway/
+  // pipeline_chain.h). Never stored; empty everywhere else.
+  std::vector<StoredFunction> chain{};
   // The whole artifact in memory (small artifacts, tools, tests); a file
   // replaced since Get is NOT_FOUND.
   absl::StatusOr<std::string> ReadArtifact() const;

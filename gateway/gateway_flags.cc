@@ -77,6 +77,9 @@ int ParseGatewayFlags(int argc, char** argv, GatewayFlags& flags) {
                  "on SIGTERM/SIGINT, how long requests in flight may take to finish")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
+  app.add_flag("--pipeline-chains,!--no-pipeline-chains", flags.pipeline_chains,
+               "run a pipeline's consecutive stages placed on one remote target as one executor "
+               "call (docs/pipelines.md); --no-pipeline-chains sends every stage on its own");
   app.add_option("--shutdown-delay-ms", flags.shutdown_delay_ms,
                  "on SIGTERM/SIGINT, first keep serving this long with /readyz answering 503, so "
                  "load balancers (a Kubernetes Service) stop sending before the listener closes")

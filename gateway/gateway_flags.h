@@ -42,7 +42,8 @@ struct GatewayFlags {
   int header_timeout_ms = 10000;
   int idle_timeout_ms = 30000;
   int shutdown_grace_ms = 10000;
-  int shutdown_delay_ms = 0;  // unready but serving, before the listener closes
+  int shutdown_delay_ms = 0;    // unready but serving, before the listener closes
+  bool pipeline_chains = true;  // consecutive remote stages in one executor call
   std::string log_level = "info";
   std::string tier_cost;    // "edge=0,cloud=1": per-request cost for the weighted policy
   std::string tier_energy;  // "edge=1,cloud=0.2": per-request energy for the weighted policy

@@ -304,7 +304,7 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   stoa::gateway::PipelineInvoker invoker(
       *split_invoker,
       [&functions = **registry](const std::string& name) { return functions.Get(name); },
-      stoa::common::RealClock::Get(), metrics);
+      stoa::common::RealClock::Get(), metrics, flags.pipeline_chains ? &scheduler : nullptr);
   stoa::gateway::FunctionLifecycle lifecycle(**registry, runtimes, invoker, scheduler);
   if (auto s = lifecycle.Restore(flags.policy_file); !s.ok()) {
     std::cerr << "stoa-gateway: policy: " << s.message() << "\n";

@@ -6,6 +6,7 @@
 #include "common/guarded.h"
 #include "common/http_status.h"
 #include "common/overload.h"
+#include "gateway/pipeline_chain.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::gateway {
@@ -107,11 +108,19 @@ void Invocation::Attempt(const scheduler::Decision& decision) {
   load_us_ = 0;
   cold_ = false;
   reloaded_ = false;
-  if (context_.loaded.IsLoaded(decision.tier, request_->key)) {
+  if (AllLoaded(decision.tier)) {
     Run();
   } else {
     Load();
   }
+}
+
+bool Invocation::AllLoaded(Tier tier) const {
+  if (!context_.loaded.IsLoaded(tier, request_->key)) return false;
+  for (const ChainMember& m : request_->chain) {
+    if (!context_.loaded.IsLoaded(tier, m.key)) return false;
+  }
+  return true;
 }
 
 void Invocation::Load() {
@@ -119,28 +128,39 @@ void Invocation::Load() {
   if (context_.clock.NowMicros() >= request_->deadline_us) {
     return Fail(absl::DeadlineExceededError("deadline passed before loading"));
   }
+  // The function itself, else the first chained stage the tier lacks.
+  const ChainMember* member = nullptr;
+  if (context_.loaded.IsLoaded(tier, request_->key)) {
+    for (const ChainMember& m : request_->chain) {
+      if (!context_.loaded.IsLoaded(tier, m.key)) {
+        member = &m;
+        break;
+      }
+    }
+  }
+  const std::string& name = member ? member->name : request_->name;
+  const std::string& key = member ? member->key : request_->key;
   v1::LoadFunctionRequest load;
-  *load.mutable_spec() = request_->spec;
+  *load.mutable_spec() = member ? member->spec : request_->spec;
   // The registry's file: the in-process edge loads it where it lies, a gRPC
   // executor gets it streamed (LoadFunctionStream).
-  load.set_artifact_path(request_->artifact_path);
+  load.set_artifact_path(member ? member->artifact_path : request_->artifact_path);
   const int64_t load_start = context_.clock.NowMicros();
   context_.tiers.CallStarted(tier, CallKind::kControl);
   context_.tiers.executor(tier)->LoadFunction(
-      std::move(load), [self = shared_from_this(), tier,
-                        load_start](absl::StatusOr<v1::LoadFunctionResponse> loaded) {
+      std::move(load), [self = shared_from_this(), tier, load_start, name,
+                        key](absl::StatusOr<v1::LoadFunctionResponse> loaded) {
         self->Guarded([&] {
           DispatchContext& ctx = self->context_;
-          const std::string& name = self->request_->name;
           if (loaded.ok()) {
-            ctx.loaded.SetLoaded(tier, self->request_->key, true);
+            ctx.loaded.SetLoaded(tier, key, true);
             if (!loaded->already_loaded()) {
               ctx.metrics.cold_starts
                   .Add({{"function", name},
                         {"tier", std::string(TierClassName(tier))},
                         {"target", std::string(TierName(tier))}})
                   ->Increment();
-              ctx.loaded.RecordColdStart(tier, self->request_->key);
+              ctx.loaded.RecordColdStart(tier, key);
             }
           }
           if (!self->finished()) {
@@ -154,7 +174,11 @@ void Invocation::Load() {
                 self->cold_ = true;
                 self->load_us_ += loaded->load_us() > 0 ? loaded->load_us() : measured;
               }
-              self->Run();
+              if (self->AllLoaded(tier)) {
+                self->Run();
+              } else {
+                self->Load();
+              }
             }
           }
         });
@@ -186,6 +210,9 @@ void Invocation::Run() {
                            TierName(tier));
               self->reloaded_ = true;
               self->context_.loaded.SetLoaded(tier, self->request_->key, false);
+              for (const ChainMember& m : self->request_->chain) {
+                self->context_.loaded.SetLoaded(tier, m.key, false);
+              }
               self->Load();
             } else {
               self->Fail(result.status());
@@ -233,13 +260,15 @@ void Invocation::Succeed(v1::InvokeResponse response) {
   }
   response.set_load_us(load_us_);
   const scheduler::Outcome outcome = MakeOutcome(attempt, now, &response, false);
-  context_.scheduler.Observe(request_->name, attempt.decision, outcome);
-  context_.metrics.Count(request_->name, tier, absl::OkStatus());
-  context_.metrics.duration
-      .Add({{"function", request_->name},
-            {"tier", std::string(TierClassName(tier))},
-            {"target", std::string(TierName(tier))}})
-      ->Observe(outcome.latency_ms / 1e3);
+  for (const auto& [name, part] : ChainOutcomes(request_->name, outcome, response)) {
+    context_.scheduler.Observe(name, attempt.decision, part);
+    context_.metrics.Count(name, tier, absl::OkStatus());
+    context_.metrics.duration
+        .Add({{"function", name},
+              {"tier", std::string(TierClassName(tier))},
+              {"target", std::string(TierName(tier))}})
+        ->Observe(part.latency_ms / 1e3);
+  }
   context_.tiers.ReportDepth(tier, response.queue_depth());
   context_.loaded.RecordSuccess(tier, request_->key, outcome.latency_ms);
 

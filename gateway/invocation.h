@@ -13,6 +13,9 @@
 //   Run       Executor::Invoke with the remaining budget as timeout_ms.
 //             NOT_FOUND (the executor restarted and lost the function) →
 //             Load and Run again, once.
+//             A pipeline chain (InvocationRequest::chain) loads every
+//             stage first, and its success is observed per stage
+//             (gateway/pipeline_chain.h: ObserveChain).
 //   Fail      a tier failure (the tier is unreachable: UNAVAILABLE) on an
 //             answering, unforced run, with another allowed tier untried
 //             and time left → FailOver: Attempt there with reason failover.
@@ -51,6 +54,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -95,6 +99,17 @@ struct DispatchContext {
   uint32_t watchdog_grace_ms = 20;
 };
 
+// A stage a pipeline chains after the request's function in the same
+// executor call (InvokeRequest.chain, gateway/pipeline_chain.h): loaded on
+// the tier before the call like the function itself, and observed by the
+// scheduler as its own outcome.
+struct ChainMember {
+  std::string name;
+  std::string key;  // LoadedFunctions::Key(name, sha256)
+  v1::FunctionSpec spec;
+  std::string artifact_path;
+};
+
 // The request as every run of it sees it (shared by the runs of a group).
 struct InvocationRequest {
   std::string name;
@@ -112,6 +127,8 @@ struct InvocationRequest {
   // The caller's withdrawal (the HTTP request's signal; nullable): when it
   // fires, every run of the request is cancelled.
   common::CancelSignalPtr client_cancel;
+  // A pipeline chain's later stages (empty: a plain call).
+  std::vector<ChainMember> chain;
 };
 
 class Invocation : public std::enable_shared_from_this<Invocation> {
@@ -134,7 +151,11 @@ class Invocation : public std::enable_shared_from_this<Invocation> {
   };
 
   void Attempt(const scheduler::Decision& decision);
+  // Loads the first of the request's function and its chain that `tier`
+  // lacks, then the next, then Runs.
   void Load();
+  // Whether the function and every chained stage are loaded on `tier`.
+  bool AllLoaded(scheduler::Tier tier) const;
   void Run();
   void Succeed(v1::InvokeResponse response);
   void Fail(absl::Status status);

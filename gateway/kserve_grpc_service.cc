@@ -8,6 +8,7 @@
 #include "executors/grpc_tls.h"
 #include "functions/signature.h"
 #include "gateway/kserve_grpc_codec.h"
+#include "gateway/pipeline_spec.h"
 #include "gateway/target_spec.h"
 
 namespace stoa::gateway {
@@ -171,10 +172,13 @@ grpc::ServerUnaryReactor* KserveGrpcService::ModelInfer(grpc::CallbackServerCont
   absl::StatusOr<StoredFunction> fn = control_.Get(name);
   if (!fn.ok()) return Done(context, fn.status());
   if (auto s = AccessControl::CheckTenant(*caller, fn->spec); !s.ok()) return Done(context, s);
-  if (fn->spec.runtime() != "onnx") {
-    return Done(context, absl::InvalidArgumentError(
-                             absl::StrCat("function '", name, "' is a ", fn->spec.runtime(),
-                                          " function; ModelInfer serves tensor (onnx) functions")));
+  // Tensors in and out: an onnx function, or a pipeline whose first and
+  // last stages are onnx (docs/pipelines.md).
+  if (!TakesTensors(fn->spec) || !AnswersTensors(fn->spec)) {
+    return Done(context, absl::InvalidArgumentError(absl::StrCat(
+                             "function '", name, "' is a ", fn->spec.runtime(),
+                             " function that does not take and answer tensors; ModelInfer serves "
+                             "onnx functions and pipelines whose first and last stages are onnx")));
   }
   if (!request->model_version().empty() &&
       request->model_version() != std::to_string(fn->spec.version())) {

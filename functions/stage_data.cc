@@ -1,14 +1,18 @@
-#include "gateway/pipeline_data.h"
+#include "functions/stage_data.h"
 
 #include "absl/strings/str_cat.h"
-#include "gateway/kserve_types.h"
+#include "proto/stoa/v1/datatype.h"
 
-namespace stoa::gateway {
+namespace stoa::functions {
 namespace {
+
+std::string Shape(const google::protobuf::RepeatedField<int64_t>& shape) {
+  return ShapeString(std::span<const int64_t>(shape.data(), shape.size()));
+}
 
 // Bytes → the stage's single input tensor.
 absl::StatusOr<v1::Tensor> BytesAsInput(std::string bytes, const v1::TensorSignature& input) {
-  const size_t element = ElementSize(input.datatype());
+  const size_t element = v1::DataTypeBytes(input.datatype());
   if (element == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("input '", input.name(), "' has no datatype to read bytes as"));
@@ -19,7 +23,7 @@ absl::StatusOr<v1::Tensor> BytesAsInput(std::string bytes, const v1::TensorSigna
     if (input.shape(d) < 0) {
       if (dynamic >= 0) {
         return absl::InvalidArgumentError(
-            absl::StrCat("input '", input.name(), "' ", ShapeString(input.shape()),
+            absl::StrCat("input '", input.name(), "' ", Shape(input.shape()),
                          " has more than one dynamic dimension: bytes cannot be shaped into it"));
       }
       dynamic = d;
@@ -32,8 +36,8 @@ absl::StatusOr<v1::Tensor> BytesAsInput(std::string bytes, const v1::TensorSigna
       bytes.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("got ", bytes.size(), " bytes, which do not make input '", input.name(), "' ",
-                     std::string(DataTypeName(input.datatype())), " ", ShapeString(input.shape()),
-                     " (", dynamic < 0 ? "exactly " : "a multiple of ", unit, " bytes)"));
+                     (v1::DataType_Name(input.datatype())), " ", Shape(input.shape()), " (",
+                     dynamic < 0 ? "exactly " : "a multiple of ", unit, " bytes)"));
   }
   v1::Tensor tensor;
   tensor.set_name(input.name());
@@ -45,19 +49,19 @@ absl::StatusOr<v1::Tensor> BytesAsInput(std::string bytes, const v1::TensorSigna
   return tensor;
 }
 
-absl::Status RenameByPosition(v1::InvokeRequest& request, const v1::FunctionSpec& stage) {
-  if (request.inputs_size() != stage.inputs_size()) {
+absl::Status RenameByPosition(v1::InvokeRequest& request, const StageShape& stage) {
+  if (request.inputs_size() != stage.inputs.size()) {
     return absl::InvalidArgumentError(absl::StrCat("got ", request.inputs_size(), " tensors; '",
-                                                   stage.name(), "' takes ", stage.inputs_size(),
+                                                   stage.name, "' takes ", stage.inputs.size(),
                                                    " inputs"));
   }
   for (int i = 0; i < request.inputs_size(); ++i) {
     v1::Tensor& t = *request.mutable_inputs(i);
-    const v1::TensorSignature& want = stage.inputs(i);
+    const v1::TensorSignature& want = stage.inputs[i];
     if (t.datatype() != want.datatype()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor ", i, " '", t.name(), "' is ", std::string(DataTypeName(t.datatype())),
-          "; input '", want.name(), "' takes ", std::string(DataTypeName(want.datatype()))));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor ", i, " '", t.name(), "' is ", (v1::DataType_Name(t.datatype())),
+                       "; input '", want.name(), "' takes ", (v1::DataType_Name(want.datatype()))));
     }
     t.set_name(want.name());
   }
@@ -66,12 +70,11 @@ absl::Status RenameByPosition(v1::InvokeRequest& request, const v1::FunctionSpec
 
 }  // namespace
 
-absl::StatusOr<v1::InvokeRequest> StageRequest(v1::InvokeRequest input,
-                                               const v1::FunctionSpec& stage) {
+absl::StatusOr<v1::InvokeRequest> StageRequest(v1::InvokeRequest input, const StageShape& stage) {
   v1::InvokeRequest out;
   out.set_timeout_ms(input.timeout_ms());
   const bool tensors = input.inputs_size() > 0;
-  if (stage.runtime() == "wasm") {
+  if (stage.runtime == "wasm") {
     if (!tensors) {
       out.set_raw(std::move(*input.mutable_raw()));
       return out;
@@ -85,13 +88,13 @@ absl::StatusOr<v1::InvokeRequest> StageRequest(v1::InvokeRequest input,
     if (auto s = RenameByPosition(out, stage); !s.ok()) return s;
     return out;
   }
-  if (stage.inputs_size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("got bytes; '", stage.name(), "' takes ",
-                                                   stage.inputs_size(),
+  if (stage.inputs.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("got bytes; '", stage.name, "' takes ",
+                                                   stage.inputs.size(),
                                                    " inputs (bytes make only one)"));
   }
   absl::StatusOr<v1::Tensor> tensor =
-      BytesAsInput(std::move(*input.mutable_raw()), stage.inputs(0));
+      BytesAsInput(std::move(*input.mutable_raw()), stage.inputs[0]);
   if (!tensor.ok()) return tensor.status();
   *out.add_inputs() = *std::move(tensor);
   return out;
@@ -104,4 +107,4 @@ v1::InvokeRequest AsNextInput(v1::InvokeResponse output) {
   return next;
 }
 
-}  // namespace stoa::gateway
+}  // namespace stoa::functions

@@ -1,12 +1,12 @@
 // The data-passing rule between pipeline stages, in binary.
-#include "gateway/pipeline_data.h"
+#include "functions/stage_data.h"
 
 #include <cstring>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace stoa::gateway {
+namespace stoa::functions {
 namespace {
 
 using ::testing::HasSubstr;
@@ -109,4 +109,4 @@ TEST(PipelineDataTest, AWrongDatatypeOrCountIsNamed) {
 }
 
 }  // namespace
-}  // namespace stoa::gateway
+}  // namespace stoa::functions
