@@ -21,7 +21,7 @@ double PredictSplitMs(const SplitCandidate& c) {
   if (c.transfer_bytes > 0 && std::isfinite(c.rate_bytes_per_ms) && c.rate_bytes_per_ms > 0) {
     transfer = c.transfer_bytes / c.rate_bytes_per_ms;
   }
-  return c.prefix_ms + c.rtt_ms + transfer + c.suffix_ms;
+  return c.edge_ms + c.prefix_ms + c.rtt_ms + transfer + c.suffix_ms;
 }
 
 size_t BestSplitCandidate(std::span<const SplitCandidate> candidates) {
@@ -60,10 +60,12 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
     return it == state.whole.end() ? Ewma{} : it->second;
   };
   const Ewma edge_whole = whole(edge), remote_whole = whole(remote);
+  const double edge_ms = state.edge_net.value;
   std::vector<SplitCandidate> out;
   out.reserve(cuts.size() + 2);
   out.push_back({.target = edge,
                  .cut = "",
+                 .edge_ms = edge_ms,
                  .prefix_ms = 0.0,
                  .suffix_ms = edge_whole.value,
                  .transfer_bytes = 0.0,
@@ -71,6 +73,7 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
                  .rtt_ms = 0.0});
   out.push_back({.target = remote,
                  .cut = "",
+                 .edge_ms = 0.0,
                  .prefix_ms = 0.0,
                  .suffix_ms = remote_whole.value,
                  .transfer_bytes = input_bytes,
@@ -88,6 +91,7 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
     out.push_back(
         {.target = remote,
          .cut = cut.tensor,
+         .edge_ms = edge_ms,
          .prefix_ms = cs.prefix.n > 0 ? cs.prefix.value : cut.prefix_cost * edge_whole.value,
          .suffix_ms = suffix.n > 0 ? suffix.value : (1.0 - cut.prefix_cost) * remote_whole.value,
          .transfer_bytes = bytes,
@@ -112,9 +116,10 @@ SplitPlanner::Choice SplitPlanner::Decide(std::string_view function,
                                           std::string_view remote, double input_bytes,
                                           double rtt_ms) {
   absl::MutexLock lock(&mu_);
+  FunctionState& state = functions_[std::string(function)];
   std::vector<int64_t> n;
-  const std::vector<SplitCandidate> candidates = CandidatesLocked(
-      functions_[std::string(function)], cuts, std::string(remote), input_bytes, rtt_ms, &n);
+  const std::vector<SplitCandidate> candidates =
+      CandidatesLocked(state, cuts, std::string(remote), input_bytes, rtt_ms, &n);
   size_t pick = BestSplitCandidate(candidates);
   const size_t least = std::min_element(n.begin(), n.end()) - n.begin();
   bool explored = false;
@@ -124,8 +129,10 @@ SplitPlanner::Choice SplitPlanner::Decide(std::string_view function,
     pick = least;
   }
   const SplitCandidate& c = candidates[pick];
-  return Choice{
+  state.last_input_bytes = input_bytes;
+  state.last = Choice{
       .target = c.target, .cut = c.cut, .predicted_ms = PredictSplitMs(c), .explored = explored};
+  return *state.last;
 }
 
 void SplitPlanner::ObserveLinkLocked(std::string_view target, double net_ms, double bytes,
@@ -139,16 +146,23 @@ void SplitPlanner::ObserveLinkLocked(std::string_view target, double net_ms, dou
 void SplitPlanner::ObserveWhole(std::string_view function, std::string_view target, double exec_ms,
                                 double net_ms, double bytes, double rtt_ms) {
   absl::MutexLock lock(&mu_);
-  functions_[std::string(function)].whole[std::string(target)].Add(exec_ms, options_.weight);
-  if (target != kEdge) ObserveLinkLocked(target, net_ms, bytes, rtt_ms);
+  FunctionState& state = functions_[std::string(function)];
+  state.whole[std::string(target)].Add(exec_ms, options_.weight);
+  if (target != kEdge) {
+    ObserveLinkLocked(target, net_ms, bytes, rtt_ms);
+  } else if (std::isfinite(net_ms)) {
+    state.edge_net.Add(std::max(0.0, net_ms), options_.weight);
+  }
 }
 
 void SplitPlanner::ObservePrefix(std::string_view function, std::string_view cut, double exec_ms,
-                                 double cut_bytes) {
+                                 double net_ms, double cut_bytes) {
   absl::MutexLock lock(&mu_);
-  CutState& state = functions_[std::string(function)].cuts[std::string(cut)];
+  FunctionState& fn = functions_[std::string(function)];
+  CutState& state = fn.cuts[std::string(cut)];
   state.prefix.Add(exec_ms, options_.weight);
   state.bytes.Add(cut_bytes, options_.weight);
+  if (std::isfinite(net_ms)) fn.edge_net.Add(std::max(0.0, net_ms), options_.weight);
 }
 
 void SplitPlanner::ObserveSuffix(std::string_view function, std::string_view cut,
@@ -165,22 +179,29 @@ void SplitPlanner::Forget(std::string_view function) {
   functions_.erase(std::string(function));
 }
 
-std::vector<SplitPlanner::CutView> SplitPlanner::View(std::string_view function,
-                                                      std::span<const SplitCutInfo> cuts,
-                                                      std::string_view remote, double input_bytes,
-                                                      double rtt_ms) {
+SplitPlanner::FunctionView SplitPlanner::View(std::string_view function,
+                                              std::span<const SplitCutInfo> cuts,
+                                              std::string_view remote, double rtt_ms) {
   absl::MutexLock lock(&mu_);
+  static const FunctionState kNone;  // a function never decided: the priors
+  auto found = functions_.find(std::string(function));
+  const FunctionState& state = found == functions_.end() ? kNone : found->second;
   std::vector<int64_t> n;
-  const std::vector<SplitCandidate> candidates = CandidatesLocked(
-      functions_[std::string(function)], cuts, std::string(remote), input_bytes, rtt_ms, &n);
-  std::vector<CutView> out;
+  const std::vector<SplitCandidate> candidates =
+      CandidatesLocked(state, cuts, std::string(remote), state.last_input_bytes, rtt_ms, &n);
+  FunctionView view;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    out.push_back({.cut = candidates[i].cut,
-                   .target = candidates[i].target,
-                   .predicted_ms = PredictSplitMs(candidates[i]),
-                   .observations = n[i]});
+    view.options.push_back({.candidate = candidates[i],
+                            .predicted_ms = PredictSplitMs(candidates[i]),
+                            .observations = n[i]});
   }
-  return out;
+  view.input_bytes = state.last_input_bytes;
+  view.rate_bytes_per_ms = RateLocked(remote);
+  auto link = ms_per_byte_.find(std::string(remote));
+  view.rate_samples = link == ms_per_byte_.end() ? 0 : link->second.n;
+  view.edge_ms = state.edge_net.value;
+  view.last = state.last;
+  return view;
 }
 
 }  // namespace stoa::scheduler

@@ -2,7 +2,8 @@
 // (docs/split.md), Neurosurgeon's choice made online. For every candidate
 // it predicts
 //
-//   L = prefix_ms (edge) + rtt_ms + transfer_bytes / rate + suffix_ms (target)
+//   L = edge_ms + prefix_ms (edge) + rtt_ms + transfer_bytes / rate
+//       + suffix_ms (target)
 //
 // and picks the smallest among running the whole function at the edge,
 // the whole function on a remote target (transfer = the request's bytes),
@@ -19,6 +20,9 @@
 //    whole-function estimates by the cut's share of the model's estimated
 //    FLOPs (SplitCut.prefix_cost);
 //  - each cut's tensor size when the model's shapes are dynamic;
+//  - the edge's own network time (edge_ms: the gateway-measured latency of
+//    an edge call less the executor's time), from whole-edge runs and
+//    prefixes: every option but the whole remote run pays it;
 //  - per target the link's transfer rate, from (gateway-measured latency -
 //    executor-reported time - probed RTT) / request bytes. Until the first
 //    sample it is Options::default_rate_bytes_per_ms. The RTT comes from
@@ -35,6 +39,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -48,10 +53,12 @@ namespace stoa::scheduler {
 
 // One way to run a request. cut "" is the whole function on `target`
 // (prefix_ms 0); otherwise the prefix runs at the edge and the suffix on
-// `target`. For the edge itself rate is infinite and rtt 0.
+// `target`. For the edge itself rate is infinite and rtt 0. edge_ms is the
+// edge call's network time, for candidates that call the edge.
 struct SplitCandidate {
   std::string target;
   std::string cut;
+  double edge_ms = 0.0;
   double prefix_ms = 0.0;
   double suffix_ms = 0.0;
   double transfer_bytes = 0.0;
@@ -88,10 +95,17 @@ class SplitPlanner {
   };
   // What the planner knows of one function, for GET /v1/scheduler/state.
   struct CutView {
-    std::string cut;  // "" for the whole function
-    std::string target;
+    SplitCandidate candidate;  // the terms of the prediction
     double predicted_ms = 0.0;
-    int64_t observations = 0;
+    int64_t observations = 0;  // of the option's least observed part
+  };
+  struct FunctionView {
+    std::vector<CutView> options;  // in Decide's order
+    double input_bytes = 0.0;      // of the last request decided; the predictions are for it
+    double rate_bytes_per_ms = 0.0;
+    int64_t rate_samples = 0;  // of the remote link
+    double edge_ms = 0.0;
+    std::optional<Choice> last;  // the last Decide for the function
   };
 
   SplitPlanner() : SplitPlanner(Options{}) {}
@@ -114,14 +128,18 @@ class SplitPlanner {
   // latency for `bytes` sent, with the RTT then probed.
   void ObserveWhole(std::string_view function, std::string_view target, double exec_ms,
                     double net_ms, double bytes, double rtt_ms);
-  void ObservePrefix(std::string_view function, std::string_view cut, double exec_ms,
+  // A prefix run at the edge: the executor's time, the network time left of
+  // the gateway's latency, and the cut tensor's size.
+  void ObservePrefix(std::string_view function, std::string_view cut, double exec_ms, double net_ms,
                      double cut_bytes);
   void ObserveSuffix(std::string_view function, std::string_view cut, std::string_view target,
                      double exec_ms, double net_ms, double bytes, double rtt_ms);
   void Forget(std::string_view function);
 
-  std::vector<CutView> View(std::string_view function, std::span<const SplitCutInfo> cuts,
-                            std::string_view remote, double input_bytes, double rtt_ms);
+  // The options Decide would compare now for a request of the last size
+  // decided, with their terms and observation counts.
+  FunctionView View(std::string_view function, std::span<const SplitCutInfo> cuts,
+                    std::string_view remote, double rtt_ms);
   // The link rate learned for `target`, bytes per ms.
   double RateBytesPerMs(std::string_view target);
 
@@ -142,6 +160,9 @@ class SplitPlanner {
   struct FunctionState {
     absl::flat_hash_map<std::string, Ewma> whole;     // by target
     absl::flat_hash_map<std::string, CutState> cuts;  // by cut tensor
+    Ewma edge_net;                                    // the edge call's network time
+    double last_input_bytes = 0.0;
+    std::optional<Choice> last;
   };
 
   // The candidates in Decide's order (whole at the edge, whole on

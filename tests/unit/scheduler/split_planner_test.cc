@@ -12,6 +12,7 @@ namespace {
 TEST(SplitPlannerTest, PredictsPrefixPlusTransferPlusSuffix) {
   const SplitCandidate c{.target = "cloud",
                          .cut = "x",
+                         .edge_ms = 0.0,
                          .prefix_ms = 2.0,
                          .suffix_ms = 1.0,
                          .transfer_bytes = 10'000,
@@ -40,7 +41,7 @@ TEST(SplitPlannerTest, TriesEveryOptionOnceBeforeChoosing) {
     if (c.cut.empty()) {
       planner.ObserveWhole("f", c.target, c.target == "edge" ? 100.0 : 10.0, 5.0, kInput, 1.0);
     } else {
-      planner.ObservePrefix("f", c.cut, 20.0, 50'000);
+      planner.ObservePrefix("f", c.cut, 20.0, 0.0, 50'000);
       planner.ObserveSuffix("f", c.cut, "cloud", 8.0, 2.0, 50'000, 1.0);
     }
   }
@@ -53,9 +54,9 @@ void Teach(SplitPlanner& planner, double rate) {
   for (int i = 0; i < 8; ++i) {
     planner.ObserveWhole("f", "edge", 100.0, 0.0, kInput, 1.0);
     planner.ObserveWhole("f", "cloud", 10.0, 1.0 + kInput / rate, kInput, 1.0);
-    planner.ObservePrefix("f", "early", 20.0, 50'000);
+    planner.ObservePrefix("f", "early", 20.0, 0.0, 50'000);
     planner.ObserveSuffix("f", "early", "cloud", 8.0, 1.0 + 50'000 / rate, 50'000, 1.0);
-    planner.ObservePrefix("f", "late", 80.0, 4'000);
+    planner.ObservePrefix("f", "late", 80.0, 0.0, 4'000);
     planner.ObserveSuffix("f", "late", "cloud", 1.0, 1.0, 4'000, 1.0);
   }
 }
@@ -92,13 +93,45 @@ TEST(SplitPlannerTest, UnobservedCutsAreSeededByTheirShareOfTheWork) {
 TEST(SplitPlannerTest, ExplorationSamplesTheLeastObservedOption) {
   SplitPlanner planner({.weight = 0.5, .explore = 1.0, .seed = 3});
   Teach(planner, 125'000);
-  planner.ObservePrefix("f", "early", 20.0, 50'000);  // early now has one more than the rest
+  planner.ObservePrefix("f", "early", 20.0, 0.0, 50'000);  // early now has one more than the rest
   planner.ObserveSuffix("f", "early", "cloud", 8.0, 1.4, 50'000, 1.0);
   const SplitPlanner::Choice c = planner.Decide("f", kCuts, "cloud", kInput, 1.0);
   EXPECT_TRUE(c.explored);
   EXPECT_EQ(c.target, "edge");  // the first of the least observed, not the best (cloud)
   planner.Forget("f");
   EXPECT_EQ(Chosen(planner), "edge");  // back to bootstrapping
+}
+
+TEST(SplitPlannerTest, TheEdgeCallsNetworkTimeCountsForEveryOptionThatCallsTheEdge) {
+  SplitPlanner planner(NoExplore());
+  planner.ObserveWhole("f", "edge", 100.0, 30.0, kInput, 1.0);
+  planner.ObserveWhole("f", "cloud", 10.0, 1.0, kInput, 1.0);
+  planner.ObservePrefix("f", "early", 20.0, 10.0, 50'000);  // edge_ms: 30 -> 20 (weight 0.5)
+  const std::vector<SplitCandidate> c = planner.Candidates("f", kCuts, "cloud", kInput, 1.0);
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_DOUBLE_EQ(c[0].edge_ms, 20.0);
+  EXPECT_DOUBLE_EQ(PredictSplitMs(c[0]), 120.0);
+  EXPECT_DOUBLE_EQ(c[1].edge_ms, 0.0);  // the whole run in the cloud does not call the edge
+  EXPECT_DOUBLE_EQ(c[2].edge_ms, 20.0);
+  EXPECT_DOUBLE_EQ(c[3].edge_ms, 20.0);
+}
+
+TEST(SplitPlannerTest, TheViewHasTheLastChoiceAndTheLink) {
+  SplitPlanner planner(NoExplore());
+  EXPECT_FALSE(planner.View("f", kCuts, "cloud", 1.0).last.has_value());
+  Teach(planner, 1'250);
+  const SplitPlanner::Choice chosen = planner.Decide("f", kCuts, "cloud", kInput, 1.0);
+  const SplitPlanner::FunctionView view = planner.View("f", kCuts, "cloud", 1.0);
+  ASSERT_TRUE(view.last.has_value());
+  EXPECT_EQ(view.last->cut, chosen.cut);
+  EXPECT_DOUBLE_EQ(view.last->predicted_ms, chosen.predicted_ms);
+  EXPECT_DOUBLE_EQ(view.input_bytes, kInput);
+  EXPECT_NEAR(view.rate_bytes_per_ms, 1'250, 10);
+  EXPECT_EQ(view.rate_samples, 16);  // whole cloud and the early cut, 8 rounds
+  ASSERT_EQ(view.options.size(), 4u);
+  EXPECT_EQ(view.options[2].candidate.cut, "early");
+  EXPECT_EQ(view.options[2].observations, 8);
+  EXPECT_DOUBLE_EQ(view.options[2].predicted_ms, chosen.predicted_ms);  // "early" wins at 10 Mbit/s
 }
 
 }  // namespace
