@@ -21,10 +21,7 @@ std::string Placement(const std::string& target, const std::string& cut) {
 
 Json OptionJson(const scheduler::SplitPlanner::CutView& option) {
   const SplitCandidate& c = option.candidate;
-  const double transfer =
-      c.transfer_bytes > 0 && std::isfinite(c.rate_bytes_per_ms) && c.rate_bytes_per_ms > 0
-          ? c.transfer_bytes / c.rate_bytes_per_ms
-          : 0.0;
+  const double transfer = scheduler::TransferMs(c);
   return {{"placement", Placement(c.target, c.cut)},
           {"cut", c.cut.empty() ? Json(nullptr) : Json(c.cut)},
           {"target", c.target},
@@ -63,6 +60,7 @@ Json FunctionViewJson(const scheduler::SplitPlanner::FunctionView& view) {
           {"link",
            {{"target", remote},
             {"rate_mbit", NumberOrNull(view.rate_bytes_per_ms * 8e-3)},
+            {"offset_ms", view.link_offset_ms},
             {"samples", view.rate_samples},
             {"rtt_ms", rtt_ms}}},
           {"edge_ms", view.edge_ms},

@@ -29,7 +29,8 @@ nlohmann::json SplitCutsToJson(const v1::FunctionSpec& spec);
 // The planner's view of split functions (SplitInvoker::Views), as the
 // "split" object of GET /v1/scheduler/state:
 //   {name:{"input_bytes":x (the last request's; the predictions are for it),
-//          "link":{"target":"cloud","rate_mbit":x,"samples":n,"rtt_ms":x},
+//          "link":{"target":"cloud","rate_mbit":x,"offset_ms":x,"samples":n,
+//                  "rtt_ms":x} (transfer_ms = offset_ms + bytes / rate),
 //          "edge_ms":x (the edge call's network time),
 //          "options":[{"placement":"whole_edge"|"whole_cloud"|"split",
 //                      "cut":name|null,"target":t,"predicted_ms":x,

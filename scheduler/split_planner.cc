@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 
@@ -16,12 +17,15 @@ double Known(double rtt_ms) { return std::isfinite(rtt_ms) && rtt_ms > 0 ? rtt_m
 
 }  // namespace
 
-double PredictSplitMs(const SplitCandidate& c) {
-  double transfer = 0.0;
-  if (c.transfer_bytes > 0 && std::isfinite(c.rate_bytes_per_ms) && c.rate_bytes_per_ms > 0) {
-    transfer = c.transfer_bytes / c.rate_bytes_per_ms;
+double TransferMs(const SplitCandidate& c) {
+  if (c.transfer_bytes <= 0 || !std::isfinite(c.rate_bytes_per_ms) || c.rate_bytes_per_ms <= 0) {
+    return 0.0;
   }
-  return c.edge_ms + c.prefix_ms + c.rtt_ms + transfer + c.suffix_ms;
+  return std::max(0.0, c.link_offset_ms + c.transfer_bytes / c.rate_bytes_per_ms);
+}
+
+double PredictSplitMs(const SplitCandidate& c) {
+  return c.edge_ms + c.prefix_ms + c.rtt_ms + TransferMs(c) + c.suffix_ms;
 }
 
 size_t BestSplitCandidate(std::span<const SplitCandidate> candidates) {
@@ -34,17 +38,40 @@ size_t BestSplitCandidate(std::span<const SplitCandidate> candidates) {
 
 SplitPlanner::SplitPlanner(Options options) : options_(options), rng_(options.seed) {}
 
-double SplitPlanner::RateLocked(std::string_view target) const {
-  auto it = ms_per_byte_.find(std::string(target));
-  if (it == ms_per_byte_.end() || it->second.n == 0 || it->second.value <= 0) {
-    return options_.default_rate_bytes_per_ms;
+void SplitPlanner::LinkFit::Add(double bytes, double ms, double weight) {
+  const double keep = n == 0 ? 0.0 : 1.0 - weight;
+  s0 = keep * s0 + 1.0;
+  sx = keep * sx + bytes;
+  sy = keep * sy + ms;
+  sxx = keep * sxx + bytes * bytes;
+  sxy = keep * sxy + bytes * ms;
+  ++n;
+}
+
+std::pair<double, double> SplitPlanner::LinkFit::Line() const {
+  if (n == 0 || sx <= 0) return {0.0, 0.0};
+  // The sizes must differ enough (a coefficient of variation of at least
+  // ~20 %) for the offset and the slope to be told apart.
+  const double spread = s0 * sxx - sx * sx;
+  if (n >= 3 && spread > 0.04 * sx * sx) {
+    const double slope = (s0 * sxy - sx * sy) / spread;
+    if (slope > 0) return {(sy - slope * sx) / s0, slope};
   }
-  return 1.0 / it->second.value;
+  return {0.0, sy / sx};
+}
+
+std::pair<double, double> SplitPlanner::LinkLocked(std::string_view target) const {
+  auto it = links_.find(std::string(target));
+  if (it == links_.end()) return {0.0, options_.default_rate_bytes_per_ms};
+  const auto [offset_ms, ms_per_byte] = it->second.Line();
+  if (ms_per_byte <= 0) return {0.0, options_.default_rate_bytes_per_ms};
+  // A transfer faster than 10 GB/s is a measurement artefact, not a rate.
+  return {offset_ms, 1.0 / std::max(ms_per_byte, 1e-7)};
 }
 
 double SplitPlanner::RateBytesPerMs(std::string_view target) {
   absl::MutexLock lock(&mu_);
-  return RateLocked(target);
+  return LinkLocked(target).second;
 }
 
 std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& state,
@@ -53,7 +80,7 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
                                                            double input_bytes, double rtt_ms,
                                                            std::vector<int64_t>* observations) {
   const double rtt = Known(rtt_ms);
-  const double rate = RateLocked(remote);
+  const auto [offset_ms, rate] = LinkLocked(remote);
   const std::string edge(kEdge);
   auto whole = [&](const std::string& target) {
     auto it = state.whole.find(target);
@@ -70,6 +97,7 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
                  .suffix_ms = edge_whole.value,
                  .transfer_bytes = 0.0,
                  .rate_bytes_per_ms = std::numeric_limits<double>::infinity(),
+                 .link_offset_ms = 0.0,
                  .rtt_ms = 0.0});
   out.push_back({.target = remote,
                  .cut = "",
@@ -78,6 +106,7 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
                  .suffix_ms = remote_whole.value,
                  .transfer_bytes = input_bytes,
                  .rate_bytes_per_ms = rate,
+                 .link_offset_ms = offset_ms,
                  .rtt_ms = rtt});
   if (observations != nullptr) *observations = {edge_whole.n, remote_whole.n};
   for (const SplitCutInfo& cut : cuts) {
@@ -96,6 +125,7 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
          .suffix_ms = suffix.n > 0 ? suffix.value : (1.0 - cut.prefix_cost) * remote_whole.value,
          .transfer_bytes = bytes,
          .rate_bytes_per_ms = rate,
+         .link_offset_ms = offset_ms,
          .rtt_ms = rtt});
     if (observations != nullptr) observations->push_back(std::min(cs.prefix.n, suffix.n));
   }
@@ -138,9 +168,7 @@ SplitPlanner::Choice SplitPlanner::Decide(std::string_view function,
 void SplitPlanner::ObserveLinkLocked(std::string_view target, double net_ms, double bytes,
                                      double rtt_ms) {
   if (bytes < kMinRateSampleBytes || !std::isfinite(net_ms)) return;
-  const double transfer_ms = std::max(0.0, net_ms - Known(rtt_ms));
-  // A transfer faster than 10 GB/s is a measurement artefact, not a rate.
-  ms_per_byte_[std::string(target)].Add(std::max(transfer_ms / bytes, 1e-7), options_.weight);
+  links_[std::string(target)].Add(bytes, std::max(0.0, net_ms - Known(rtt_ms)), options_.weight);
 }
 
 void SplitPlanner::ObserveWhole(std::string_view function, std::string_view target, double exec_ms,
@@ -196,9 +224,9 @@ SplitPlanner::FunctionView SplitPlanner::View(std::string_view function,
                             .observations = n[i]});
   }
   view.input_bytes = state.last_input_bytes;
-  view.rate_bytes_per_ms = RateLocked(remote);
-  auto link = ms_per_byte_.find(std::string(remote));
-  view.rate_samples = link == ms_per_byte_.end() ? 0 : link->second.n;
+  std::tie(view.link_offset_ms, view.rate_bytes_per_ms) = LinkLocked(remote);
+  auto link = links_.find(std::string(remote));
+  view.rate_samples = link == links_.end() ? 0 : link->second.n;
   view.edge_ms = state.edge_net.value;
   view.last = state.last;
   return view;

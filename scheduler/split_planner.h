@@ -23,10 +23,17 @@
 //  - the edge's own network time (edge_ms: the gateway-measured latency of
 //    an edge call less the executor's time), from whole-edge runs and
 //    prefixes: every option but the whole remote run pays it;
-//  - per target the link's transfer rate, from (gateway-measured latency -
-//    executor-reported time - probed RTT) / request bytes. Until the first
-//    sample it is Options::default_rate_bytes_per_ms. The RTT comes from
-//    the caller (the tier's status probes).
+//  - per target the link: transfer_ms = offset_ms + bytes / rate, fitted by
+//    exponentially weighted least squares to the transfers of at least
+//    16 KiB, whose transfer time is the gateway-measured latency less the
+//    executor-reported time and the probed RTT. The offset takes what does
+//    not grow with the size: per-call costs, and a link's burst allowance
+//    (a token bucket sends its first bytes at once), which would make a
+//    rate learned from small transfers alone too high. While the recent
+//    sizes are too alike to separate the two, offset is 0 and rate the
+//    ratio of the sums. Until the first sample the rate is
+//    Options::default_rate_bytes_per_ms. The RTT comes from the caller
+//    (the tier's status probes).
 // Exploration: an option never observed (whole at the edge, whole on the
 // target, then the cuts in order) is chosen first while any remains; after
 // that, with probability Options::explore, the least observed option is
@@ -44,6 +51,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -63,9 +71,12 @@ struct SplitCandidate {
   double suffix_ms = 0.0;
   double transfer_bytes = 0.0;
   double rate_bytes_per_ms = std::numeric_limits<double>::infinity();
+  double link_offset_ms = 0.0;  // the link's fixed part of a transfer (may be < 0)
   double rtt_ms = 0.0;
 };
 
+// The predicted transfer time of a candidate's bytes (0 for none), ms.
+double TransferMs(const SplitCandidate& candidate);
 // The predicted end-to-end latency of a candidate, ms.
 double PredictSplitMs(const SplitCandidate& candidate);
 // The index of the candidate with the smallest prediction (the first on a
@@ -103,6 +114,7 @@ class SplitPlanner {
     std::vector<CutView> options;  // in Decide's order
     double input_bytes = 0.0;      // of the last request decided; the predictions are for it
     double rate_bytes_per_ms = 0.0;
+    double link_offset_ms = 0.0;
     int64_t rate_samples = 0;  // of the remote link
     double edge_ms = 0.0;
     std::optional<Choice> last;  // the last Decide for the function
@@ -152,6 +164,15 @@ class SplitPlanner {
       ++n;
     }
   };
+  // transfer_ms = offset + slope * bytes by exponentially weighted least
+  // squares (the newest sample weighs 1, each older one (1 - weight) less).
+  struct LinkFit {
+    double s0 = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int64_t n = 0;
+    void Add(double bytes, double ms, double weight);
+    // {offset_ms, ms per byte}; ms per byte <= 0 when nothing is known.
+    std::pair<double, double> Line() const;
+  };
   struct CutState {
     Ewma prefix;                                    // at the edge
     Ewma bytes;                                     // for dynamic shapes
@@ -175,13 +196,15 @@ class SplitPlanner {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ObserveLinkLocked(std::string_view target, double net_ms, double bytes, double rtt_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  double RateLocked(std::string_view target) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // {offset_ms, bytes per ms} of the link to `target`.
+  std::pair<double, double> LinkLocked(std::string_view target) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   absl::Mutex mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, FunctionState> functions_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, Ewma> ms_per_byte_ ABSL_GUARDED_BY(mu_);  // by target
+  absl::flat_hash_map<std::string, LinkFit> links_ ABSL_GUARDED_BY(mu_);  // by target
 };
 
 }  // namespace stoa::scheduler

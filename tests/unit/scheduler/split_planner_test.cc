@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace stoa::scheduler {
@@ -17,6 +18,7 @@ TEST(SplitPlannerTest, PredictsPrefixPlusTransferPlusSuffix) {
                          .suffix_ms = 1.0,
                          .transfer_bytes = 10'000,
                          .rate_bytes_per_ms = 1'000,
+                         .link_offset_ms = 0.0,
                          .rtt_ms = 5.0};
   EXPECT_DOUBLE_EQ(PredictSplitMs(c), 2.0 + 5.0 + 10.0 + 1.0);
   std::vector<SplitCandidate> list = {c, c};
@@ -132,6 +134,33 @@ TEST(SplitPlannerTest, TheViewHasTheLastChoiceAndTheLink) {
   EXPECT_EQ(view.options[2].candidate.cut, "early");
   EXPECT_EQ(view.options[2].observations, 8);
   EXPECT_DOUBLE_EQ(view.options[2].predicted_ms, chosen.predicted_ms);  // "early" wins at 10 Mbit/s
+}
+
+// A link with a burst allowance (a token bucket of 16 KiB): the first bytes
+// go at once, so the ratio of one small transfer overstates the rate. The
+// fit over several sizes finds the rate and a negative offset.
+TEST(SplitPlannerTest, TheLinkFitSeparatesTheRateFromTheBurst) {
+  SplitPlanner planner(NoExplore());
+  const double rate = 1'250;  // 10 Mbit/s
+  auto transfer = [&](double bytes) { return std::max(0.0, bytes - 16'384) / rate; };
+  for (int i = 0; i < 6; ++i) {
+    for (double bytes : {50'176.0, 200'704.0, 602'112.0}) {
+      planner.ObserveSuffix("f", "early", "cloud", 5.0, 10.0 + transfer(bytes), bytes, 10.0);
+    }
+  }
+  EXPECT_NEAR(planner.RateBytesPerMs("cloud"), rate, 1.0);
+  const SplitPlanner::FunctionView view = planner.View("f", kCuts, "cloud", 10.0);
+  EXPECT_NEAR(view.link_offset_ms, -16'384 / rate, 0.01);
+  ASSERT_EQ(view.options.size(), 4u);
+  EXPECT_NEAR(TransferMs(view.options[2].candidate), transfer(50'000), 0.01);  // "early"
+  EXPECT_DOUBLE_EQ(TransferMs(view.options[3].candidate), 0.0);  // "late": 4 KB, in the burst
+}
+
+TEST(SplitPlannerTest, AlikeSizesGiveTheRatioOfTheSums) {
+  SplitPlanner planner(NoExplore());
+  for (int i = 0; i < 5; ++i) planner.ObserveWhole("f", "cloud", 5.0, 1.0 + 480.0, kInput, 1.0);
+  EXPECT_NEAR(planner.RateBytesPerMs("cloud"), kInput / 480.0, 1e-6);
+  EXPECT_DOUBLE_EQ(planner.View("f", kCuts, "cloud", 1.0).link_offset_ms, 0.0);
 }
 
 }  // namespace
