@@ -90,7 +90,15 @@ void SplitInvoker::Count(const std::string& function, const std::string& placeme
 
 double SplitInvoker::CloudRttMs() const {
   const TierHealth cloud = inner_.Health(Tier::kCloud);
-  return cloud.last_probe == TierHealth::Probe::kOk ? cloud.last_probe_rtt_ms : 0.0;
+  if (cloud.last_probe != TierHealth::Probe::kOk || !(cloud.last_probe_rtt_ms >= 0)) return 0.0;
+  const int64_t now_us = clock_.NowMicros();
+  absl::MutexLock lock(&rtt_mu_);
+  while (!rtt_window_.empty() && rtt_window_.back().second >= cloud.last_probe_rtt_ms) {
+    rtt_window_.pop_back();
+  }
+  rtt_window_.emplace_back(now_us, cloud.last_probe_rtt_ms);
+  while (rtt_window_.front().first < now_us - kRttWindowUs) rtt_window_.pop_front();
+  return rtt_window_.front().second;
 }
 
 void SplitInvoker::Invoke(const StoredFunction& function, v1::InvokeRequest request,

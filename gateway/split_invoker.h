@@ -32,11 +32,13 @@
 // and clock, which must outlive it.
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "gateway/invoker.h"
@@ -80,11 +82,20 @@ class SplitInvoker final : public Invoker {
   void RunSuffix(std::shared_ptr<Call> call, v1::InvokeResponse prefix, scheduler::Tier tier);
   void Count(const std::string& function, const std::string& placement, const std::string& cut,
              const std::string& reason);
+  // The cloud's round trip for the planner: the smallest status-probe RTT
+  // read in the last kRttWindowUs. A probe that waited on the link behind a
+  // large transfer (a whole input, a 200 KB cut) measures the transfer, not
+  // the round trip; taken as the RTT it would be subtracted from the next
+  // transfer samples (making the link look fast) and added to every option.
   double CloudRttMs() const;
+  static constexpr int64_t kRttWindowUs = 10'000'000;
 
   Invoker& inner_;
   scheduler::SplitPlanner& planner_;
   const Options options_;
+  mutable absl::Mutex rtt_mu_;
+  // (read at, rtt_ms), the RTTs increasing from the front: a sliding minimum.
+  mutable std::deque<std::pair<int64_t, double>> rtt_window_ ABSL_GUARDED_BY(rtt_mu_);
   const common::Clock& clock_;
   common::metrics::Family<common::metrics::Counter>& decisions_;
 };

@@ -47,9 +47,10 @@ class ScriptedParts final : public Invoker {
   }
   void Forget(const std::string&, const std::string&) override {}
   scheduler::TierSet configured_tiers() const override { return scheduler::TierSet::All(); }
-  TierHealth Health(Tier) const override { return {}; }
+  TierHealth Health(Tier) const override { return health; }
   FunctionStats Stats(const std::string&, const std::string&) const override { return {}; }
 
+  TierHealth health;  // of every tier
   int64_t prefix_ms = 0;
   int64_t suffix_ms = 0;
   std::vector<uint32_t> budgets_ms;  // the spec's timeout each part was given
@@ -152,6 +153,29 @@ TEST_F(SplitInvokerTest, TheViewShowsWhatThePlannerLearned) {
   EXPECT_EQ(json["input_bytes"], 256.0);
   EXPECT_DOUBLE_EQ(json["link"]["rate_mbit"].get<double>(), 80.0);  // the default, 1e4 B/ms
   EXPECT_EQ(json["link"]["samples"], 0);
+}
+
+// A probe that waited behind a large transfer on the link reports the
+// transfer's time; the planner's RTT is the smallest of the last 10 s.
+TEST_F(SplitInvokerTest, TheRttIsTheSmallestProbeOfTheLastTenSeconds) {
+  auto rtt = [this] {
+    return SplitViewsToJson(invoker_.Views({function_.spec}))["cnn"]["link"]["rtt_ms"]
+        .get<double>();
+  };
+  EXPECT_EQ(rtt(), 0.0);  // no probe yet
+  parts_.health.last_probe = TierHealth::Probe::kOk;
+  parts_.health.last_probe_rtt_ms = 10.0;
+  EXPECT_EQ(rtt(), 10.0);
+  clock_.AdvanceMicros(500'000);
+  parts_.health.last_probe_rtt_ms = 2'300.0;  // behind a 600 KB transfer at 2 Mbit/s
+  EXPECT_EQ(rtt(), 10.0);
+  clock_.AdvanceMicros(9'000'000);
+  parts_.health.last_probe_rtt_ms = 40.0;
+  EXPECT_EQ(rtt(), 10.0);
+  clock_.AdvanceMicros(1'000'000);  // the 10 ms probe is 10.5 s old
+  EXPECT_EQ(rtt(), 40.0);
+  parts_.health.last_probe_rtt_ms = 12.0;
+  EXPECT_EQ(rtt(), 12.0);
 }
 
 }  // namespace
