@@ -5,6 +5,7 @@ whole-cloud, every cut and the planner's choice as the uplink changes.
     /usr/bin/python3 bench/split/make_split_cnn.py --out-dir build/release/split
     sudo /usr/bin/python3 bench/split/split_bench.py [--rates 100,10,2,10] [--n 15]
         [--edge-cfs-period-ms 10] [--json docs/benchmarks/split_run.json]
+    /usr/bin/python3 bench/split/split_bench.py --table docs/benchmarks/split_run.json
 
 Starts the testbed of bench/split/split.yaml (deploy/testbed/testbed.py:
 edge executor under a CPU quota, the cloud behind stoa-linkem), registers
@@ -157,7 +158,40 @@ def planner_view(gw):
         return None
 
 
+def markdown(path):
+    """A Markdown table (options x rates, medians in ms) of a --json file."""
+    with open(path) as f:
+        doc = json.load(f)
+    results = doc["results"]
+    rows = []  # in measuring order: whole_edge, whole_cloud, the cuts
+    for r in results:
+        rows += [k for k in r["median_ms"] if k != "planner" and k not in rows]
+    head = "| option | " + " | ".join("%g Mbit/s" % r["rate_mbit"] for r in results) + " |"
+    out = [head, "|---" * (len(results) + 1) + "|"]
+    for k in rows + ["planner"]:
+        cells = []
+        for r in results:
+            m = r["median_ms"]
+            best = min(v for key, v in m.items() if key != "planner")
+            v = m.get(k)
+            cell = "—" if v is None else ("**%.1f**" % v if v == best else "%.1f" % v)
+            cells.append(cell)
+        out.append("| %s | %s |" % (k, " | ".join(cells)))
+    chose = []
+    for r in results:
+        c = r["planner_chose"]
+        chose.append(", ".join("%s %d" % (k.replace("split@", ""), v)
+                               for k, v in sorted(c.items(), key=lambda kv: -kv[1])))
+    out.append("| planner chose (of %d) | %s |" % (doc["n"], " | ".join(chose)))
+    out.append("| load average | %s |" % " | ".join(
+        "%.0f→%.0f" % (r["loadavg_before"][0], r["loadavg_after"][0]) for r in results))
+    return "\n".join(out)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":
+        print(markdown(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", default=os.path.join(HERE, "split.yaml"))
     parser.add_argument("--model", default=os.path.join(ROOT, "build/release/split/split_cnn.onnx"))
