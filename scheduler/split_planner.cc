@@ -87,12 +87,13 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
     return it == state.whole.end() ? Ewma{} : it->second;
   };
   const Ewma edge_whole = whole(edge), remote_whole = whole(remote);
-  const double edge_ms = state.edge_net.value;
+  const double edge_ms = state.edge_net.value;  // the seed
+  auto net = [edge_ms](const Ewma& own) { return own.n > 0 ? own.value : edge_ms; };
   std::vector<SplitCandidate> out;
   out.reserve(cuts.size() + 2);
   out.push_back({.target = edge,
                  .cut = "",
-                 .edge_ms = edge_ms,
+                 .edge_ms = net(state.whole_edge_net),
                  .prefix_ms = 0.0,
                  .suffix_ms = edge_whole.value,
                  .transfer_bytes = 0.0,
@@ -120,7 +121,7 @@ std::vector<SplitCandidate> SplitPlanner::CandidatesLocked(const FunctionState& 
     out.push_back(
         {.target = remote,
          .cut = cut.tensor,
-         .edge_ms = edge_ms,
+         .edge_ms = net(cs.edge_net),
          .prefix_ms = cs.prefix.n > 0 ? cs.prefix.value : cut.prefix_cost * edge_whole.value,
          .suffix_ms = suffix.n > 0 ? suffix.value : (1.0 - cut.prefix_cost) * remote_whole.value,
          .transfer_bytes = bytes,
@@ -180,6 +181,7 @@ void SplitPlanner::ObserveWhole(std::string_view function, std::string_view targ
     ObserveLinkLocked(target, net_ms, bytes, rtt_ms);
   } else if (std::isfinite(net_ms)) {
     state.edge_net.Add(std::max(0.0, net_ms), options_.weight);
+    state.whole_edge_net.Add(std::max(0.0, net_ms), options_.weight);
   }
 }
 
@@ -190,7 +192,10 @@ void SplitPlanner::ObservePrefix(std::string_view function, std::string_view cut
   CutState& state = fn.cuts[std::string(cut)];
   state.prefix.Add(exec_ms, options_.weight);
   state.bytes.Add(cut_bytes, options_.weight);
-  if (std::isfinite(net_ms)) fn.edge_net.Add(std::max(0.0, net_ms), options_.weight);
+  if (std::isfinite(net_ms)) {
+    fn.edge_net.Add(std::max(0.0, net_ms), options_.weight);
+    state.edge_net.Add(std::max(0.0, net_ms), options_.weight);
+  }
 }
 
 void SplitPlanner::ObserveSuffix(std::string_view function, std::string_view cut,

@@ -21,8 +21,11 @@
 //    FLOPs (SplitCut.prefix_cost);
 //  - each cut's tensor size when the model's shapes are dynamic;
 //  - the edge's own network time (edge_ms: the gateway-measured latency of
-//    an edge call less the executor's time), from whole-edge runs and
-//    prefixes: every option but the whole remote run pays it;
+//    an edge call less the executor's time) per option (whole at the edge,
+//    each cut's prefix), seeded by that of all edge calls: every option but
+//    the whole remote run pays it. It differs by option on a throttled edge:
+//    a prefix that spends the period's CPU quota leaves its answer to be
+//    sent in the next period, after the executor's clock stopped;
 //  - per target the link: transfer_ms = offset_ms + bytes / rate, fitted by
 //    exponentially weighted least squares to the transfers of at least
 //    16 KiB, whose transfer time is the gateway-measured latency less the
@@ -175,13 +178,15 @@ class SplitPlanner {
   };
   struct CutState {
     Ewma prefix;                                    // at the edge
+    Ewma edge_net;                                  // the prefix call's network time
     Ewma bytes;                                     // for dynamic shapes
     absl::flat_hash_map<std::string, Ewma> suffix;  // by target
   };
   struct FunctionState {
     absl::flat_hash_map<std::string, Ewma> whole;     // by target
     absl::flat_hash_map<std::string, CutState> cuts;  // by cut tensor
-    Ewma edge_net;                                    // the edge call's network time
+    Ewma edge_net;        // of every edge call: the seed of an option not yet observed
+    Ewma whole_edge_net;  // of the whole runs at the edge
     double last_input_bytes = 0.0;
     std::optional<Choice> last;
   };

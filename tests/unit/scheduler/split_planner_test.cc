@@ -108,14 +108,14 @@ TEST(SplitPlannerTest, TheEdgeCallsNetworkTimeCountsForEveryOptionThatCallsTheEd
   SplitPlanner planner(NoExplore());
   planner.ObserveWhole("f", "edge", 100.0, 30.0, kInput, 1.0);
   planner.ObserveWhole("f", "cloud", 10.0, 1.0, kInput, 1.0);
-  planner.ObservePrefix("f", "early", 20.0, 10.0, 50'000);  // edge_ms: 30 -> 20 (weight 0.5)
+  planner.ObservePrefix("f", "early", 20.0, 10.0, 50'000);  // all edge calls: 30 -> 20
   const std::vector<SplitCandidate> c = planner.Candidates("f", kCuts, "cloud", kInput, 1.0);
   ASSERT_EQ(c.size(), 4u);
-  EXPECT_DOUBLE_EQ(c[0].edge_ms, 20.0);
-  EXPECT_DOUBLE_EQ(PredictSplitMs(c[0]), 120.0);
-  EXPECT_DOUBLE_EQ(c[1].edge_ms, 0.0);  // the whole run in the cloud does not call the edge
-  EXPECT_DOUBLE_EQ(c[2].edge_ms, 20.0);
-  EXPECT_DOUBLE_EQ(c[3].edge_ms, 20.0);
+  EXPECT_DOUBLE_EQ(c[0].edge_ms, 30.0);  // the whole run's own
+  EXPECT_DOUBLE_EQ(PredictSplitMs(c[0]), 130.0);
+  EXPECT_DOUBLE_EQ(c[1].edge_ms, 0.0);   // the whole run in the cloud does not call the edge
+  EXPECT_DOUBLE_EQ(c[2].edge_ms, 10.0);  // early's own
+  EXPECT_DOUBLE_EQ(c[3].edge_ms, 20.0);  // late, not observed: the seed of all edge calls
 }
 
 TEST(SplitPlannerTest, TheViewHasTheLastChoiceAndTheLink) {
