@@ -17,13 +17,6 @@ double Known(double rtt_ms) { return std::isfinite(rtt_ms) && rtt_ms > 0 ? rtt_m
 
 }  // namespace
 
-double TransferMs(const SplitCandidate& c) {
-  if (c.transfer_bytes <= 0 || !std::isfinite(c.rate_bytes_per_ms) || c.rate_bytes_per_ms <= 0) {
-    return 0.0;
-  }
-  return std::max(0.0, c.link_offset_ms + c.transfer_bytes / c.rate_bytes_per_ms);
-}
-
 double PredictSplitMs(const SplitCandidate& c) {
   return c.edge_ms + c.prefix_ms + c.rtt_ms + TransferMs(c) + c.suffix_ms;
 }

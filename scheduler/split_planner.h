@@ -47,6 +47,8 @@
 // Randomness is injected (Options::seed).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -79,7 +81,13 @@ struct SplitCandidate {
 };
 
 // The predicted transfer time of a candidate's bytes (0 for none), ms.
-double TransferMs(const SplitCandidate& candidate);
+// Inline: the REST codec's fuzz build renders it without this library.
+inline double TransferMs(const SplitCandidate& c) {
+  if (c.transfer_bytes <= 0 || !std::isfinite(c.rate_bytes_per_ms) || c.rate_bytes_per_ms <= 0) {
+    return 0.0;
+  }
+  return std::max(0.0, c.link_offset_ms + c.transfer_bytes / c.rate_bytes_per_ms);
+}
 // The predicted end-to-end latency of a candidate, ms.
 double PredictSplitMs(const SplitCandidate& candidate);
 // The index of the candidate with the smallest prediction (the first on a
