@@ -95,6 +95,7 @@
 #include "gateway/rest_api.h"
 #include "gateway/security_flags.h"
 #include "gateway/split_invoker.h"
+#include "gateway/split_json.h"
 #include "scheduler/placement_scheduler.h"
 #include "scheduler/policy_config.h"
 
@@ -298,7 +299,9 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
       MakeExecutors(flags, runtimes, metrics, cluster->membership.get()), scheduler,
       stoa::common::RealClock::Get(), metrics, dispatcher_options);
   split_invoker = std::make_unique<stoa::gateway::SplitInvoker>(
-      dispatcher, split_planner, stoa::common::RealClock::Get(), metrics);
+      dispatcher, split_planner, stoa::common::RealClock::Get(), metrics,
+      stoa::gateway::SplitInvoker::Options{.default_timeout_ms =
+                                               dispatcher_options.default_timeout_ms});
   // Pipelines run their stages through split inference and the dispatcher
   // (docs/pipelines.md, docs/split.md).
   stoa::gateway::PipelineInvoker invoker(
@@ -351,6 +354,9 @@ int Serve(const Flags& flags, const stoa::common::HttpServer::Options& http_opti
   api_options.access = security->access.get();
   api_options.audit = security->audit.get();
   api_options.upload_dir = (*registry)->upload_dir();
+  api_options.split_state = [&split_invoker](const std::vector<stoa::v1::FunctionSpec>& specs) {
+    return stoa::gateway::SplitViewsToJson(split_invoker->Views(specs));
+  };
   stoa::gateway::RestApi api(lifecycle, invoker, scheduler, metrics, api_options);
   stoa::gateway::KserveGrpcService kserve_grpc(
       lifecycle, invoker, {.access = security->access.get(), .limits = api_options.limits});

@@ -23,6 +23,7 @@
 #include "gateway/rest_responses.h"
 #include "gateway/scheduler_state_json.h"
 #include "gateway/spec_json.h"
+#include "gateway/split_json.h"
 #include "gateway/target_spec.h"
 #include "nlohmann/json.hpp"
 #include "scheduler/policy_config.h"
@@ -73,6 +74,7 @@ RestApi::RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Sched
       access_(options.access),
       audit_(options.audit),
       events_(options.events),
+      split_state_(std::move(options.split_state)),
       control_pool_(std::max<size_t>(1, options.control_threads)) {
   using P = auth::Permission;
   const std::vector<P> read = {P::kFunctionsRead}, write = {P::kFunctionsWrite},
@@ -353,7 +355,13 @@ void RestApi::SchedulerState(Call call) {
     std::erase_if(snapshot.functions,
                   [&](const scheduler::FunctionSnapshot& f) { return !visible.contains(f.name); });
   }
-  call.respond(Json(200, events::WithQueuedAsync(SchedulerStateJson(snapshot), invoker_)));
+  std::string state = events::WithQueuedAsync(SchedulerStateJson(snapshot), invoker_);
+  if (split_state_) {  // the split planner's view (docs/split.md)
+    std::vector<v1::FunctionSpec> specs = control_.List();
+    std::erase_if(specs, [&](const auto& s) { return !AccessControl::Sees(call.caller, s); });
+    state = WithSplitState(std::move(state), split_state_(specs));
+  }
+  call.respond(Json(200, std::move(state)));
 }
 
 void RestApi::Metrics(Call call) {

@@ -58,6 +58,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +93,9 @@ class RestApi final : public common::HttpHandler {
     // upload_dir(), the same file system as the store); "": the system's
     // temp directory.
     std::string upload_dir;
+    // GET /v1/scheduler/state's "split" object for the caller's visible
+    // functions (docs/split.md, split_json.h); null: no such object.
+    std::function<nlohmann::json(const std::vector<v1::FunctionSpec>&)> split_state;
   };
 
   RestApi(ControlPlane& control, Invoker& invoker, const scheduler::Scheduler& scheduler,
@@ -188,6 +192,7 @@ class RestApi final : public common::HttpHandler {
   const AccessControl* const access_;
   AuditLog* const audit_;
   events::EventQueue* const events_;
+  const std::function<nlohmann::json(const std::vector<v1::FunctionSpec>&)> split_state_;
   std::atomic<bool> shutting_down_{false};
   common::ThreadPool control_pool_;  // last: drained first
 };

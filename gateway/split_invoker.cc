@@ -63,6 +63,7 @@ struct SplitInvoker::Call {
   DispatchCallback done;
   common::CancelSignalPtr cancel;
   int64_t start_us = 0;
+  int64_t deadline_us = 0;  // the function's timeout from start_us: both parts' budget
   double predicted_ms = 0.0;
   double rtt_ms = 0.0;
   uint64_t prefix_load_us = 0;
@@ -70,9 +71,11 @@ struct SplitInvoker::Call {
 };
 
 SplitInvoker::SplitInvoker(Invoker& inner, scheduler::SplitPlanner& planner,
-                           const common::Clock& clock, common::metrics::Registry& metrics)
+                           const common::Clock& clock, common::metrics::Registry& metrics,
+                           Options options)
     : inner_(inner),
       planner_(planner),
+      options_(options),
       clock_(clock),
       decisions_(metrics.AddCounter(
           "stoa_split_decisions_total",
@@ -87,7 +90,15 @@ void SplitInvoker::Count(const std::string& function, const std::string& placeme
 
 double SplitInvoker::CloudRttMs() const {
   const TierHealth cloud = inner_.Health(Tier::kCloud);
-  return cloud.last_probe == TierHealth::Probe::kOk ? cloud.last_probe_rtt_ms : 0.0;
+  if (cloud.last_probe != TierHealth::Probe::kOk || !(cloud.last_probe_rtt_ms >= 0)) return 0.0;
+  const int64_t now_us = clock_.NowMicros();
+  absl::MutexLock lock(&rtt_mu_);
+  while (!rtt_window_.empty() && rtt_window_.back().second >= cloud.last_probe_rtt_ms) {
+    rtt_window_.pop_back();
+  }
+  rtt_window_.emplace_back(now_us, cloud.last_probe_rtt_ms);
+  while (rtt_window_.front().first < now_us - kRttWindowUs) rtt_window_.pop_front();
+  return rtt_window_.front().second;
 }
 
 void SplitInvoker::Invoke(const StoredFunction& function, v1::InvokeRequest request,
@@ -146,6 +157,9 @@ void SplitInvoker::Invoke(const StoredFunction& function, v1::InvokeRequest requ
   call->done = std::move(done);
   call->cancel = std::move(cancel);
   call->start_us = clock_.NowMicros();
+  const uint32_t timeout_ms =
+      spec.limits().timeout_ms() > 0 ? spec.limits().timeout_ms() : options_.default_timeout_ms;
+  call->deadline_us = call->start_us + int64_t{timeout_ms} * 1000;
   RunPrefix(std::move(call));
 }
 
@@ -187,6 +201,7 @@ void SplitInvoker::RunPrefix(std::shared_ptr<Call> call) {
         }
         if (!result->cold_start) {
           planner_.ObservePrefix(call->function.spec.name(), call->cut, ExecMs(*result),
+                                 NetMs(*result),
                                  static_cast<double>(result->response.outputs(0).raw().size()));
         }
         call->prefix_cold = result->cold_start;
@@ -197,25 +212,41 @@ void SplitInvoker::RunPrefix(std::shared_ptr<Call> call) {
 }
 
 void SplitInvoker::RunSuffix(std::shared_ptr<Call> call, v1::InvokeResponse prefix, Tier tier) {
+  // The suffix's budget is what is left of the function's timeout; the
+  // dispatcher takes a call's deadline from the spec it is given.
+  const int64_t left_us = call->deadline_us - clock_.NowMicros();
+  if (left_us < 1000) {
+    return call->done(absl::DeadlineExceededError(absl::StrCat(
+        "split at '", call->cut, "': the edge prefix took ",
+        (clock_.NowMicros() - call->start_us) / 1000, " ms of the function's ",
+        (call->deadline_us - call->start_us) / 1000, " ms timeout; no time left for the ",
+        std::string(scheduler::TierName(tier)), " suffix")));
+  }
+  StoredFunction function = call->function;
+  function.spec.mutable_limits()->set_timeout_ms(static_cast<uint32_t>(left_us / 1000));
   v1::InvokeRequest suffix;
   *suffix.add_inputs() = prefix.outputs(0);
   suffix.set_split_part(v1::SPLIT_PART_SUFFIX);
   suffix.set_split_cut(call->cut);
   const double bytes = static_cast<double>(RequestBytes(suffix));
-  const StoredFunction& function = call->function;
+  const int64_t prefix_ms = (clock_.NowMicros() - call->start_us) / 1000;
   inner_.Invoke(
       function, std::move(suffix), tier,
-      [this, call, tier, bytes,
+      [this, call, tier, bytes, prefix_ms,
        prefix = std::move(prefix)](absl::StatusOr<DispatchResult> result) mutable {
         if (!result.ok() && tier == Tier::kCloud &&
             result.status().code() == absl::StatusCode::kUnavailable) {
           return RunSuffix(call, std::move(prefix), Tier::kEdge);  // the cloud is out of reach
         }
         if (!result.ok()) {
-          return call->done(absl::Status(
-              result.status().code(),
+          std::string why =
               absl::StrCat("split at '", call->cut, "', ", std::string(scheduler::TierName(tier)),
-                           " suffix: ", result.status().message())));
+                           " suffix: ", result.status().message());
+          if (result.status().code() == absl::StatusCode::kDeadlineExceeded) {
+            absl::StrAppend(&why, "; the edge prefix took ", prefix_ms, " ms of the function's ",
+                            (call->deadline_us - call->start_us) / 1000, " ms timeout");
+          }
+          return call->done(absl::Status(result.status().code(), why));
         }
         if (!result->cold_start && tier == Tier::kCloud) {
           planner_.ObserveSuffix(call->function.spec.name(), call->cut, kRemote, ExecMs(*result),
@@ -229,6 +260,17 @@ void SplitInvoker::RunSuffix(std::shared_ptr<Call> call, v1::InvokeResponse pref
         call->done(std::move(result));
       },
       call->cancel);
+}
+
+std::vector<std::pair<std::string, scheduler::SplitPlanner::FunctionView>> SplitInvoker::Views(
+    const std::vector<v1::FunctionSpec>& specs) const {
+  std::vector<std::pair<std::string, scheduler::SplitPlanner::FunctionView>> out;
+  for (const v1::FunctionSpec& spec : specs) {
+    if (!spec.split()) continue;
+    out.emplace_back(spec.name(),
+                     planner_.View(spec.name(), SplitCutsOf(spec), kRemote, CloudRttMs()));
+  }
+  return out;
 }
 
 void SplitInvoker::Forget(const std::string& function, const std::string& sha256) {

@@ -9,7 +9,10 @@
 // prefix forced to the edge (InvokeRequest.split_part PREFIX), then the
 // suffix forced to the cloud with the prefix's one output tensor as its
 // input (binary, in InvokeRequest.inputs; split_part SUFFIX). Both go
-// through admission, cold-start loading and deadlines like any call. When
+// through admission, cold-start loading and deadlines like any call; the
+// function's timeout (limits.timeout_ms, else Options::default_timeout_ms)
+// is the budget of both together: the suffix gets what the prefix left of
+// it, and none left is DEADLINE_EXCEEDED naming the prefix's time. When
 // the cloud is unreachable (UNAVAILABLE) the suffix runs at the edge. The
 // result says where it ran (DispatchResult::split = the cut tensor's name,
 // answered as X-Stoa-Split), and each part's times teach the planner.
@@ -29,10 +32,13 @@
 // and clock, which must outlive it.
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "gateway/invoker.h"
@@ -42,8 +48,13 @@ namespace stoa::gateway {
 
 class SplitInvoker final : public Invoker {
  public:
+  struct Options {
+    // The budget of a split request whose function sets no timeout (the
+    // dispatcher's Options::default_timeout_ms).
+    uint32_t default_timeout_ms = 10000;
+  };
   SplitInvoker(Invoker& inner, scheduler::SplitPlanner& planner, const common::Clock& clock,
-               common::metrics::Registry& metrics);
+               common::metrics::Registry& metrics, Options options);
 
   void Invoke(const StoredFunction& function, v1::InvokeRequest request,
               std::optional<scheduler::Tier> forced, DispatchCallback done,
@@ -54,6 +65,11 @@ class SplitInvoker final : public Invoker {
   FunctionStats Stats(const std::string& function, const std::string& sha256) const override {
     return inner_.Stats(function, sha256);
   }
+
+  // The planner's view of each split function among `specs` (others are
+  // skipped), for GET /v1/scheduler/state (split_json.h renders it).
+  std::vector<std::pair<std::string, scheduler::SplitPlanner::FunctionView>> Views(
+      const std::vector<v1::FunctionSpec>& specs) const;
 
  private:
   struct Call;  // one split request in flight (split_invoker.cc)
@@ -66,10 +82,20 @@ class SplitInvoker final : public Invoker {
   void RunSuffix(std::shared_ptr<Call> call, v1::InvokeResponse prefix, scheduler::Tier tier);
   void Count(const std::string& function, const std::string& placement, const std::string& cut,
              const std::string& reason);
+  // The cloud's round trip for the planner: the smallest status-probe RTT
+  // read in the last kRttWindowUs. A probe that waited on the link behind a
+  // large transfer (a whole input, a 200 KB cut) measures the transfer, not
+  // the round trip; taken as the RTT it would be subtracted from the next
+  // transfer samples (making the link look fast) and added to every option.
   double CloudRttMs() const;
+  static constexpr int64_t kRttWindowUs = 10'000'000;
 
   Invoker& inner_;
   scheduler::SplitPlanner& planner_;
+  const Options options_;
+  mutable absl::Mutex rtt_mu_;
+  // (read at, rtt_ms), the RTTs increasing from the front: a sliding minimum.
+  mutable std::deque<std::pair<int64_t, double>> rtt_window_ ABSL_GUARDED_BY(rtt_mu_);
   const common::Clock& clock_;
   common::metrics::Family<common::metrics::Counter>& decisions_;
 };

@@ -29,7 +29,7 @@ void Warm(SplitPlanner& planner, const std::vector<SplitCutInfo>& cuts) {
     planner.ObserveWhole("cnn", "edge", 150, 0, 602'112, 10);
     planner.ObserveWhole("cnn", "cloud", 20, 60, 602'112, 10);
     for (const SplitCutInfo& c : cuts) {
-      planner.ObservePrefix("cnn", c.tensor, 150 * c.prefix_cost, c.bytes);
+      planner.ObservePrefix("cnn", c.tensor, 150 * c.prefix_cost, 1.0, c.bytes);
       planner.ObserveSuffix("cnn", c.tensor, "cloud", 20 * (1 - c.prefix_cost), 15, c.bytes, 10);
     }
   }
@@ -54,7 +54,7 @@ void BM_SplitObserve(benchmark::State& state) {
   const std::vector<SplitCutInfo> cuts = Cuts(9);
   Warm(planner, cuts);
   for (auto _ : state) {
-    planner.ObservePrefix("cnn", cuts[0].tensor, 5.0, 50'000);
+    planner.ObservePrefix("cnn", cuts[0].tensor, 5.0, 1.0, 50'000);
     planner.ObserveSuffix("cnn", cuts[0].tensor, "cloud", 15.0, 40.0, 50'000, 10);
   }
 }

@@ -170,7 +170,28 @@ std::unique_ptr<Process> Process::Start(const std::string& binary,
     return nullptr;  // the destructor kills it
   }
   p->address_ = line.substr(at + marker.size(), nl - at - marker.size());
+  p->pending_ = line.substr(nl + 1);
   return p;
+}
+
+std::string Process::ReadLine(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (pending_.find('\n') == std::string::npos) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    if (left <= 0) return "";
+    pollfd pfd{stdout_fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, left) <= 0) return "";
+    char buf[256];
+    ssize_t n = ::read(stdout_fd_, buf, sizeof(buf));
+    if (n <= 0) return "";
+    pending_.append(buf, static_cast<size_t>(n));
+  }
+  const size_t nl = pending_.find('\n');
+  std::string line = pending_.substr(0, nl);
+  pending_.erase(0, nl + 1);
+  return line;
 }
 
 Process::~Process() {

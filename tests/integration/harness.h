@@ -43,6 +43,10 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+  // The next line of stdout after the address line (stoa-linkem prints its
+  // control address there), without the newline; "" when none comes within
+  // timeout_ms.
+  std::string ReadLine(int timeout_ms = 20000);
   int port() const;
   pid_t pid() const { return pid_; }
   // Sends `sig` and waits for exit; returns the wait status.
@@ -58,6 +62,7 @@ class Process {
   int stdout_fd_ = -1;
   bool exited_ = false;
   std::string address_;
+  std::string pending_;  // stdout read past the last line returned
 };
 
 struct HttpResult {

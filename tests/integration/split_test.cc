@@ -1,7 +1,10 @@
 // Split inference end to end (docs/split.md): a gateway with its in-process
 // edge and a stoa-executor as cloud; the LeNet example registered with
 // "split": true; every cut forced with ?split= gives the unsplit outputs and
-// X-Stoa-Split; bad split names and bad registrations are 400.
+// X-Stoa-Split; the planner's view in GET /v1/scheduler/state; bad split
+// names and bad registrations are 400. Then both tiers as stoa-executors
+// behind stoa-linkem: a prefix that takes most of the function's timeout
+// leaves the suffix only the rest of it (504 naming the split).
 #include <cmath>
 #include <string>
 #include <vector>
@@ -91,6 +94,40 @@ TEST_F(SplitTest, EveryForcedCutGivesTheUnsplitOutputs) {
   EXPECT_THAT(metrics.body, HasSubstr("reason=\"forced\""));
 }
 
+TEST_F(SplitTest, TheStateShowsThePlannersView) {
+  const std::string lenet = ReadFileOrDie(SourcePath("functions/examples/lenet/lenet.onnx"));
+  HttpResult r = Register(R"({"name":"lenet","runtime":"onnx","split":true})", lenet);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const size_t cuts = json::parse(r.body)["split_cuts"].size();
+  ASSERT_EQ(Register(R"({"name":"plain","runtime":"onnx"})", lenet).status, 201);
+  json state = json::parse(client_->Get("/v1/scheduler/state").body);
+  ASSERT_TRUE(state["split"]["lenet"].is_object()) << state.dump();
+  EXPECT_FALSE(state["split"].contains("plain"));
+  EXPECT_TRUE(state["split"]["lenet"]["last_choice"].is_null());
+  const std::string body = LenetBody(1);
+  // The planner tries every option until each has a warm observation (cold
+  // starts teach it nothing): at most two cold calls per tier on top.
+  for (size_t i = 0; i < cuts + 6; ++i) {
+    ASSERT_EQ(client_->Post("/v1/functions/lenet/invoke", body).status, 200);
+  }
+  state = json::parse(client_->Get("/v1/scheduler/state").body);
+  const json& view = state["split"]["lenet"];
+  ASSERT_EQ(view["options"].size(), cuts + 2) << view.dump();
+  EXPECT_EQ(view["options"][0]["placement"], "whole_edge");
+  EXPECT_EQ(view["options"][1]["placement"], "whole_cloud");
+  for (const json& option : view["options"]) {
+    EXPECT_GE(option["observations"].get<int>(), 1) << option.dump();
+    EXPECT_GT(option["predicted_ms"].get<double>(), 0.0) << option.dump();
+  }
+  EXPECT_EQ(view["options"][2]["placement"], "split");
+  EXPECT_TRUE(view["options"][2]["cut"].is_string());
+  EXPECT_TRUE(view["last_choice"].is_object()) << view.dump();
+  EXPECT_EQ(view["input_bytes"].get<double>(), 64 * 4);
+  EXPECT_GT(view["link"]["rate_mbit"].get<double>(), 0.0);
+  EXPECT_EQ(view["link"]["target"], "cloud");
+  EXPECT_LT(view["best"].get<size_t>(), cuts + 2);
+}
+
 TEST_F(SplitTest, BadSplitsAreRefusedByName) {
   const std::string lenet = ReadFileOrDie(SourcePath("functions/examples/lenet/lenet.onnx"));
   HttpResult r = Register(R"({"name":"wasmsplit","runtime":"wasm","split":true})",
@@ -117,6 +154,69 @@ TEST_F(SplitTest, BadSplitsAreRefusedByName) {
   r = client_->Post("/v1/functions/lenet/invoke?split=none", body);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Header("x-stoa-split"), "");
+}
+
+// Both tiers are stoa-executors behind stoa-linkem; the links' delays are
+// changed live (PUT /link on each linkem's control address).
+class SplitDeadlineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) {
+      executors_[i] =
+          Process::Start(BinaryPath("stoa-executor"),
+                         {"--listen", "127.0.0.1:0", "--threads", "2", "--device", "cpu"});
+      ASSERT_NE(executors_[i], nullptr);
+      links_[i] = Process::Start(BinaryPath("stoa-linkem"),
+                                 {"--listen", "127.0.0.1:0", "--upstream", executors_[i]->address(),
+                                  "--control", "127.0.0.1:0", "--log-level", "warn"});
+      ASSERT_NE(links_[i], nullptr);
+      const std::string line = links_[i]->ReadLine();
+      ASSERT_THAT(line, HasSubstr("stoa-linkem control on ")) << line;
+      controls_[i] = std::make_unique<HttpClient>(line.substr(line.rfind(' ') + 1));
+    }
+    gateway_ = Process::Start(BinaryPath("stoa-gateway"),
+                              {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("splitdl"),
+                               "--edge", links_[0]->address(), "--cloud", links_[1]->address()});
+    ASSERT_NE(gateway_, nullptr);
+    client_ = std::make_unique<HttpClient>(gateway_->address());
+  }
+
+  void SetDelays(int edge_ms, int cloud_ms) {
+    for (int i = 0; i < 2; ++i) {
+      const int ms = i == 0 ? edge_ms : cloud_ms;
+      HttpResult r = controls_[i]->Put("/link", json{{"delay_ms", ms}}.dump());
+      ASSERT_EQ(r.status, 200) << r.body;
+    }
+  }
+
+  std::unique_ptr<Process> executors_[2], links_[2], gateway_;
+  std::unique_ptr<HttpClient> controls_[2], client_;
+};
+
+TEST_F(SplitDeadlineTest, TheSuffixGetsWhatThePrefixLeftOfTheTimeout) {
+  const std::string lenet = ReadFileOrDie(SourcePath("functions/examples/lenet/lenet.onnx"));
+  Multipart reg = MakeRegistration(
+      R"({"name":"lenet","runtime":"onnx","split":true,"limits":{"timeout_ms":700}})", lenet);
+  HttpResult r = client_->Post("/v1/functions", reg.body, reg.content_type);
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string cut = json::parse(r.body)["split_cuts"][0]["tensor"].get<std::string>();
+  const std::string url = "/v1/functions/lenet/invoke?split=" + cut;
+  const std::string body = LenetBody(1);
+  r = client_->Post(url, body);  // loads the function on both tiers
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  // The edge's round trip (2 × 250 ms) takes most of the 700 ms; the cloud's
+  // (2 × 150 ms) fits the timeout but not the 200 ms the prefix left of it.
+  SetDelays(250, 150);
+  r = client_->Post(url, body);
+  const std::string message = ErrorMessage(r, 504, "DEADLINE_EXCEEDED");
+  EXPECT_THAT(message, HasSubstr("split at '" + cut + "'")) << message;
+  EXPECT_THAT(message, HasSubstr("cloud suffix")) << message;
+  EXPECT_THAT(message, HasSubstr("of the function's 700 ms timeout")) << message;
+
+  SetDelays(0, 0);  // still serving, and a split that fits answers
+  r = client_->Post(url, body);
+  EXPECT_EQ(r.status, 200) << r.body;
 }
 
 }  // namespace
