@@ -29,7 +29,13 @@
 //                 could be nearly as fast is refreshed every 250 ms, one
 //                 predicted 3× slower every second. Follow-ups are then
 //                 shadow runs too, on the next decision. Routine stale
-//                 probes (below) are not made.
+//                 probes (below) are not made. The routine ones (not
+//                 follow-ups) are capped at `shadow_cap` of the function's
+//                 decisions: at a low request rate the interval alone would
+//                 put a shadow on nearly every request (at 2 req/s and a
+//                 250 ms interval, every one), doubling the runs; with the
+//                 cap (default 0.1) a stale tier is refreshed at most once
+//                 per 1 / shadow_cap decisions, however slowly they come.
 //   first probe   a tier never measured is tried once: while that request
 //                 is out (up to kStaleUs) it is first_pending, and the
 //                 policies keep further requests off it.
@@ -89,16 +95,20 @@ class Exploration {
   void Sent(Tier tier, int64_t now_us);
 
   // Stale-shadow mode: measured tiers among `available` other than
-  // `chosen` to run a shadow copy on now — those owed follow-ups, and those
-  // neither sent to nor observed for ShadowIntervalUs. Empty when
+  // `chosen` to run a shadow copy on now — those owed follow-ups, and, while
+  // the routine shadows so far + 1 stay within `shadow_cap` × (decisions +
+  // 1), those neither sent to nor observed for ShadowIntervalUs. Empty when
   // `explore_budget` <= 0.
-  TierSet StaleShadows(double explore_budget, TierSet available, Tier chosen,
+  TierSet StaleShadows(double explore_budget, double shadow_cap, TierSet available, Tier chosen,
                        const Predictions& predictions, double best_ms, int64_t now_us) const;
   // kStaleUs × (1 + max(0, p.mean_ms − best_ms) / best_ms), at most
   // kMaxShadowIntervalUs (kStaleUs when best_ms <= 0).
   static int64_t ShadowIntervalUs(const Prediction& p, double best_ms);
-  // A shadow probe starts on `tier`: Sent, and pays off a follow-up owed.
+  // A shadow probe starts on `tier`: Sent, and pays off a follow-up owed
+  // (else counts as a routine shadow, towards shadow_cap).
   void ShadowSent(Tier tier, int64_t now_us);
+  // Routine stale shadows sent so far.
+  uint64_t RoutineShadows() const { return shadows_.load(std::memory_order_relaxed); }
   // One decision for `tier` with `reason`: counts it towards the budgets
   // (with `best_ms` as above), pays off a follow-up owed to the tier, and
   // charges a routine probe (reason explore, no follow-up owed) its
@@ -131,6 +141,7 @@ class Exploration {
   std::array<PerTier, kNumTiers> tiers_;
   std::atomic<uint64_t> decisions_{0};
   std::atomic<uint64_t> explores_{0};  // routine probes, follow-ups excluded
+  std::atomic<uint64_t> shadows_{0};   // routine stale shadows, follow-ups excluded
   // The cost budget: the predicted extra latency of the probes made, and
   // the best tier's predicted latency summed over decisions.
   AtomicSum explore_cost_ms_;

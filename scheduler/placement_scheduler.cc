@@ -267,8 +267,9 @@ void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput
 void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfig& config,
                                          const PolicyInput& in, double best_ms, int64_t now,
                                          Decision& decision) {
-  const TierSet stale = state.exploration.StaleShadows(config.explore_budget, in.available,
-                                                       decision.tier, in.predictions, best_ms, now);
+  const TierSet stale =
+      state.exploration.StaleShadows(config.explore_budget, config.shadow_cap, in.available,
+                                     decision.tier, in.predictions, best_ms, now);
   for (Tier t : AllTiers()) {
     if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
     decision.shadow.Add(t);

@@ -17,6 +17,7 @@ SOURCE = os.environ.get("STOA_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 TESTBED_DIR = os.path.join(SOURCE, "deploy", "testbed")
 sys.path.insert(0, TESTBED_DIR)
+import cpu_quota  # noqa: E402
 import testbed  # noqa: E402
 
 GOOD = """
@@ -135,8 +136,8 @@ exec sleep 30
 
 class LauncherWithFakeBinariesTest(unittest.TestCase):
     def setUp(self):
-        self.saved_root = testbed.CGROUP_CPU_ROOT
-        testbed.CGROUP_CPU_ROOT = tempfile.mkdtemp()  # no real cgroup needed
+        self.saved_root = cpu_quota.CGROUP_CPU_ROOT
+        cpu_quota.CGROUP_CPU_ROOT = tempfile.mkdtemp()  # no real cgroup needed
         self.bin = tempfile.mkdtemp()
         for name in ("stoa-executor", "stoa-linkem", "stoa-gateway"):
             path = os.path.join(self.bin, name)
@@ -146,9 +147,9 @@ class LauncherWithFakeBinariesTest(unittest.TestCase):
         self.yaml = write(GOOD)
 
     def tearDown(self):
-        shutil.rmtree(testbed.CGROUP_CPU_ROOT, ignore_errors=True)
+        shutil.rmtree(cpu_quota.CGROUP_CPU_ROOT, ignore_errors=True)
         shutil.rmtree(self.bin, ignore_errors=True)
-        testbed.CGROUP_CPU_ROOT = self.saved_root
+        cpu_quota.CGROUP_CPU_ROOT = self.saved_root
         os.unlink(self.yaml)
 
     def test_wiring_and_stop(self):
@@ -203,15 +204,15 @@ class LauncherWithFakeBinariesTest(unittest.TestCase):
 
 class CpuQuotaTest(unittest.TestCase):
     def setUp(self):
-        self.saved_root = testbed.CGROUP_CPU_ROOT
+        self.saved_root = cpu_quota.CGROUP_CPU_ROOT
 
     def tearDown(self):
-        testbed.CGROUP_CPU_ROOT = self.saved_root
+        cpu_quota.CGROUP_CPU_ROOT = self.saved_root
 
     def test_cgroup_files_hold_the_quota(self):
         root = tempfile.mkdtemp()  # stands in for /sys/fs/cgroup/cpu
-        testbed.CGROUP_CPU_ROOT = root
-        quota = testbed._CpuQuota("t-edge", 0.5)
+        cpu_quota.CGROUP_CPU_ROOT = root
+        quota = cpu_quota.CpuGroup("t-edge", 0.5)
         self.assertEqual(quota.mode, "cgroup")
         with open(os.path.join(quota.path, "cpu.cfs_period_us")) as f:
             self.assertEqual(f.read(), "100000")
@@ -226,8 +227,8 @@ class CpuQuotaTest(unittest.TestCase):
 
     def test_falls_back_to_pinning_with_a_warning(self):
         blocker = tempfile.NamedTemporaryFile(delete=False)  # a file: no dir below it
-        testbed.CGROUP_CPU_ROOT = blocker.name
-        quota = testbed._CpuQuota("t-edge", 0.5)
+        cpu_quota.CGROUP_CPU_ROOT = blocker.name
+        quota = cpu_quota.CpuGroup("t-edge", 0.5)
         os.unlink(blocker.name)
         self.assertEqual(quota.mode, "pinned")
         self.assertIn("pinned to one CPU", quota.warning)

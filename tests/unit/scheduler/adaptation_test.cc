@@ -94,17 +94,65 @@ TEST(StaleShadowTest, AStaleTierIsShadowedOncePerInterval) {
   p[TierIndex(Tier::kEdge)].mean_ms = 10;
   p[TierIndex(Tier::kCloud)].mean_ms = 20;  // interval 500 ms
   e.Observed(Tier::kCloud, 0);
-  EXPECT_TRUE(e.StaleShadows(0.02, TierSet::All(), Tier::kEdge, p, 10, 499'000).Empty());
+  EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 499'000).Empty());
   EXPECT_TRUE(
-      e.StaleShadows(0.02, TierSet::All(), Tier::kEdge, p, 10, 500'000).Contains(Tier::kCloud));
+      e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 500'000).Contains(Tier::kCloud));
   e.ShadowSent(Tier::kCloud, 500'000);
-  EXPECT_TRUE(e.StaleShadows(0.02, TierSet::All(), Tier::kEdge, p, 10, 600'000).Empty());
+  EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 600'000).Empty());
   // Never the chosen tier, never with no budget, never an unavailable one.
   EXPECT_FALSE(
-      e.StaleShadows(0.02, TierSet::All(), Tier::kCloud, p, 10, 5'000'000).Contains(Tier::kCloud));
-  EXPECT_TRUE(e.StaleShadows(0.0, TierSet::All(), Tier::kEdge, p, 10, 5'000'000).Empty());
+      e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kCloud, p, 10, 5'000'000).Contains(Tier::kCloud));
+  EXPECT_TRUE(e.StaleShadows(0.0, 1.0, TierSet::All(), Tier::kEdge, p, 10, 5'000'000).Empty());
   EXPECT_TRUE(
-      e.StaleShadows(0.02, TierSet::Of(Tier::kEdge), Tier::kEdge, p, 10, 5'000'000).Empty());
+      e.StaleShadows(0.02, 1.0, TierSet::Of(Tier::kEdge), Tier::kEdge, p, 10, 5'000'000).Empty());
+}
+
+// Routine stale shadows stay within shadow_cap of the decisions however
+// slowly requests come (each finds the other tier stale); follow-ups owed
+// after a detected change are outside the cap.
+TEST(StaleShadowTest, RoutineShadowsAreCappedAtAShareOfDecisions) {
+  Exploration e;
+  Exploration::Predictions p{};
+  for (Prediction& x : p) x.measured = true;
+  p[TierIndex(Tier::kEdge)].mean_ms = 10;
+  p[TierIndex(Tier::kCloud)].mean_ms = 20;
+  int shadows = 0;
+  int64_t now = 0;
+  for (int i = 0; i < 100; ++i, now += 2'000'000) {  // every request finds the cloud stale
+    if (e.StaleShadows(0.02, 0.1, TierSet::All(), Tier::kEdge, p, 10, now)
+            .Contains(Tier::kCloud)) {
+      e.ShadowSent(Tier::kCloud, now);
+      ++shadows;
+    }
+    e.Decided(Tier::kEdge, Reason::kPredictedBest, p[TierIndex(Tier::kEdge)], 10, now);
+  }
+  EXPECT_EQ(shadows, 10);
+  EXPECT_EQ(e.RoutineShadows(), 10u);
+  // Uncapped, every one of them would have carried a shadow.
+  Exploration u;
+  int uncapped = 0;
+  for (int i = 0; i < 100; ++i, now += 2'000'000) {
+    if (u.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, now)
+            .Contains(Tier::kCloud)) {
+      u.ShadowSent(Tier::kCloud, now);
+      ++uncapped;
+    }
+    u.Decided(Tier::kEdge, Reason::kPredictedBest, p[TierIndex(Tier::kEdge)], 10, now);
+  }
+  EXPECT_EQ(uncapped, 100);
+  // Over the cap, a follow-up still goes out: a probe found the cloud much
+  // faster than predicted.
+  Outcome fast;
+  fast.ok = true;
+  fast.latency_ms = 5;
+  TermErrors errors{};
+  errors[0] = -40;
+  e.Probed(Tier::kCloud, fast, errors, false, 10);
+  ASSERT_EQ(e.FollowUps(Tier::kCloud), Exploration::kFollowUps);
+  EXPECT_TRUE(e.StaleShadows(0.02, 0.0, TierSet::All(), Tier::kEdge, p, 10, now)
+                  .Contains(Tier::kCloud));
+  e.ShadowSent(Tier::kCloud, now);
+  EXPECT_EQ(e.RoutineShadows(), 10u);
 }
 
 // An in-process edge and a cloud 10 ms away; 100 requests a second.
