@@ -7,8 +7,10 @@ stoa-sim's phase report (bench/sim/phase_report.h):
                  the latter;
   time-to-adapt  from the phase's start to the first request from which at
                  most ADAPT_SLACK of the next ADAPT_WINDOW are wrong (placement
-                 follows the new conditions), in seconds and in requests;
-                 None when that never happens.
+                 follows the new conditions), in seconds and in requests
+                 (as in stoa-sim, the windows shorten at the phase's end,
+                 so a phase that never adapts shows its last request);
+                 None for an empty phase.
 
 Two oracles, both per request:
   - the bucket oracle of analysis.py (the faster forced pass per 5 s bucket,

@@ -225,6 +225,42 @@ class CpuQuotaTest(unittest.TestCase):
         self.assertFalse(os.path.exists(path))
         os.rmdir(root)
 
+    def test_live_quota_and_background_load(self):
+        root = tempfile.mkdtemp()  # stands in for /sys/fs/cgroup/cpu
+        cpu_quota.CGROUP_CPU_ROOT = root
+        group = cpu_quota.CpuGroup("t-cloud", None, 20000)
+        with open(os.path.join(group.path, "cpu.cfs_quota_us")) as f:
+            self.assertEqual(f.read(), "-1")  # unlimited until told
+        group.set_quota(0.05)
+        with open(os.path.join(group.path, "cpu.cfs_period_us")) as f:
+            self.assertEqual(f.read(), "20000")
+        with open(os.path.join(group.path, "cpu.cfs_quota_us")) as f:
+            self.assertEqual(f.read(), "1000")
+        group.set_quota(0.01)  # below the kernel's 1 ms: clamped
+        with open(os.path.join(group.path, "cpu.cfs_quota_us")) as f:
+            self.assertEqual(f.read(), "1000")
+        for bad in (0, -1, "1", True):
+            with self.assertRaises(ValueError):
+                group.set_quota(bad)
+        group.set_busy(3)
+        pids = [p.pid for p in group._busy]
+        self.assertEqual(group.busy, 3)
+        with open(os.path.join(group.path, "cgroup.procs")) as f:
+            self.assertEqual(f.read(), str(pids[-1]))  # each joined before exec
+        group.set_busy(1)
+        self.assertEqual(group.busy, 1)
+        for pid in pids[1:]:
+            with self.assertRaises(ProcessLookupError):
+                os.kill(pid, 0)
+        with self.assertRaises(ValueError):
+            group.set_busy(-1)
+        for name in os.listdir(group.path):
+            os.unlink(os.path.join(group.path, name))
+        group.remove()  # stops the last one too
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pids[0], 0)
+        os.rmdir(root)
+
     def test_falls_back_to_pinning_with_a_warning(self):
         blocker = tempfile.NamedTemporaryFile(delete=False)  # a file: no dir below it
         cpu_quota.CGROUP_CPU_ROOT = blocker.name
@@ -235,6 +271,10 @@ class CpuQuotaTest(unittest.TestCase):
         out = subprocess.run([sys.executable, "-c", "import os; print(len(os.sched_getaffinity(0)))"],
                              capture_output=True, text=True, preexec_fn=quota.preexec)
         self.assertEqual(out.stdout.strip(), "1")
+        with self.assertRaises(RuntimeError):  # live changes need the cgroup
+            quota.set_quota(0.5)
+        with self.assertRaises(RuntimeError):
+            quota.set_busy(1)
         quota.remove()  # nothing to remove; must not fail
 
 
@@ -260,12 +300,23 @@ class LaunchTest(unittest.TestCase):
             if tb.edge_cpu_mode == "cgroup":
                 with open("/proc/%d/cgroup" % pids["edge_executor"]) as f:
                     self.assertIn(os.path.basename(cgroup), f.read())
+                # Live quota and load: the cloud executor is moved into a
+                # group of its own on first use.
+                self.assertEqual(tb.set_quota("edge", 0.25)["quota_cores"], 0.25)
+                self.assertEqual(tb.set_load("cloud", 2), {"quota_cores": None, "busy": 2})
+                cloud_group = tb._groups["cloud"].path
+                with open("/proc/%d/cgroup" % pids["cloud_executor"]) as f:
+                    self.assertIn(os.path.basename(cloud_group), f.read())
+                with open(os.path.join(cloud_group, "cgroup.procs")) as f:
+                    self.assertEqual(len(f.read().split()), 3)
+                tb.set_load("cloud", 0)
         for pid in pids.values():
             self.assertFalse(os.path.exists("/proc/%d/status" % pid) and
                              "zombie" not in open("/proc/%d/status" % pid).read(),
                              "pid %d still running" % pid)
         if cgroup:
             self.assertFalse(os.path.exists(cgroup))
+            self.assertFalse(os.path.exists(cloud_group))
 
 
 if __name__ == "__main__":

@@ -95,13 +95,13 @@ TEST(StaleShadowTest, AStaleTierIsShadowedOncePerInterval) {
   p[TierIndex(Tier::kCloud)].mean_ms = 20;  // interval 500 ms
   e.Observed(Tier::kCloud, 0);
   EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 499'000).Empty());
-  EXPECT_TRUE(
-      e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 500'000).Contains(Tier::kCloud));
+  EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 500'000)
+                  .Contains(Tier::kCloud));
   e.ShadowSent(Tier::kCloud, 500'000);
   EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 600'000).Empty());
   // Never the chosen tier, never with no budget, never an unavailable one.
-  EXPECT_FALSE(
-      e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kCloud, p, 10, 5'000'000).Contains(Tier::kCloud));
+  EXPECT_FALSE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kCloud, p, 10, 5'000'000)
+                   .Contains(Tier::kCloud));
   EXPECT_TRUE(e.StaleShadows(0.0, 1.0, TierSet::All(), Tier::kEdge, p, 10, 5'000'000).Empty());
   EXPECT_TRUE(
       e.StaleShadows(0.02, 1.0, TierSet::Of(Tier::kEdge), Tier::kEdge, p, 10, 5'000'000).Empty());
@@ -119,8 +119,7 @@ TEST(StaleShadowTest, RoutineShadowsAreCappedAtAShareOfDecisions) {
   int shadows = 0;
   int64_t now = 0;
   for (int i = 0; i < 100; ++i, now += 2'000'000) {  // every request finds the cloud stale
-    if (e.StaleShadows(0.02, 0.1, TierSet::All(), Tier::kEdge, p, 10, now)
-            .Contains(Tier::kCloud)) {
+    if (e.StaleShadows(0.02, 0.1, TierSet::All(), Tier::kEdge, p, 10, now).Contains(Tier::kCloud)) {
       e.ShadowSent(Tier::kCloud, now);
       ++shadows;
     }
@@ -132,8 +131,7 @@ TEST(StaleShadowTest, RoutineShadowsAreCappedAtAShareOfDecisions) {
   Exploration u;
   int uncapped = 0;
   for (int i = 0; i < 100; ++i, now += 2'000'000) {
-    if (u.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, now)
-            .Contains(Tier::kCloud)) {
+    if (u.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, now).Contains(Tier::kCloud)) {
       u.ShadowSent(Tier::kCloud, now);
       ++uncapped;
     }
@@ -149,8 +147,8 @@ TEST(StaleShadowTest, RoutineShadowsAreCappedAtAShareOfDecisions) {
   errors[0] = -40;
   e.Probed(Tier::kCloud, fast, errors, false, 10);
   ASSERT_EQ(e.FollowUps(Tier::kCloud), Exploration::kFollowUps);
-  EXPECT_TRUE(e.StaleShadows(0.02, 0.0, TierSet::All(), Tier::kEdge, p, 10, now)
-                  .Contains(Tier::kCloud));
+  EXPECT_TRUE(
+      e.StaleShadows(0.02, 0.0, TierSet::All(), Tier::kEdge, p, 10, now).Contains(Tier::kCloud));
   e.ShadowSent(Tier::kCloud, now);
   EXPECT_EQ(e.RoutineShadows(), 10u);
 }
