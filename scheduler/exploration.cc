@@ -134,6 +134,14 @@ void Exploration::Probed(Tier tier, const Outcome& outcome, const TermErrors& er
   }
 }
 
+void Exploration::Served(Tier tier, const Outcome& outcome, const TermErrors& errors) {
+  double total = 0.0;
+  for (double e : errors) total += std::isfinite(e) ? e : 0.0;
+  if (total <= 0.2 * outcome.latency_ms + 5.0) return;
+  int none = 0;
+  tiers_[TierIndex(tier)].follow_ups.compare_exchange_strong(none, 1, std::memory_order_relaxed);
+}
+
 int Exploration::FollowUps(Tier tier) const {
   return tiers_[TierIndex(tier)].follow_ups.load(std::memory_order_relaxed);
 }

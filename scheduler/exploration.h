@@ -13,6 +13,14 @@
 //                 per ~220 decisions at budget 0.02), one nearly as fast
 //                 often; exploration adds at most ~explore_budget to mean
 //                 latency.
+//   slowdowns     a run of the tier's own traffic (not a probe) that comes
+//                 back much slower than predicted (> 20 % + 5 ms) owes the
+//                 tier one follow-up: if the decisions move away (the term
+//                 reset to the slow sample), the next one runs a shadow copy
+//                 there at once instead of after the stale interval, so a
+//                 stall of two or three requests (a busy host) costs one
+//                 extra run, not half a second on the other tier; a real
+//                 slowdown is confirmed by the same run. At most one owed.
 //   follow-ups    a probe that finds the tier much faster than predicted, or
 //                 that is the tier's first measurement and competitive (warm
 //                 latency within twice the best other tier's prediction, so
@@ -124,6 +132,11 @@ class Exploration {
   // follow-ups when the probe found the tier changed and none are owed.
   void Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
               double others_ms);
+
+  // A successful run of `tier`'s own traffic (not a probe nor a shadow run)
+  // with the model's one-step `errors`: one follow-up is owed when it came
+  // back much slower than predicted and none is owed yet (see above).
+  void Served(Tier tier, const Outcome& outcome, const TermErrors& errors);
 
   // Follow-up probes still owed to `tier`.
   int FollowUps(Tier tier) const;

@@ -365,6 +365,9 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
       (shadow && config.stale_probe == StaleProbe::kShadow)) {
     state->exploration.Probed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
                               state->OthersPredictedMs(outcome.tier));
+  } else if (!shadow && !forced && config.stale_probe == StaleProbe::kShadow &&
+             UsesModel(config.policy) && config.explore_budget > 0.0) {
+    state->exploration.Served(outcome.tier, outcome, errors);
   }
   for (int i = 0; i < kNumTerms; ++i) {
     if (tier.errors[i] != nullptr && std::isfinite(errors[i])) {

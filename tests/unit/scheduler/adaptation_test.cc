@@ -246,6 +246,22 @@ TEST(ShadowProbingTest, NoFlappingBetweenCloseTiersOnNoise) {
   EXPECT_LE(switches, 150);  // not flipping back and forth on every sample
 }
 
+// A stall of two requests on the chosen tier (a busy host) moves the
+// traffic away for a moment; the follow-up owed to the tier puts a shadow
+// copy there on the very next decision, so the traffic comes back within a
+// few requests instead of after the stale interval (here a second).
+TEST(ShadowProbingTest, AShortStallOnTheChosenTierIsCheckedAtOnce) {
+  Driver d;
+  for (int i = 0; i < 300; ++i) d.Step();  // the cloud (20 ms) beats the edge (40 ms)
+  d.cloud_ms = 200;
+  d.Step();
+  d.Step();
+  d.cloud_ms = 10;
+  int on_edge = 0;
+  for (int i = 0; i < 100; ++i) on_edge += d.Step().tier == Tier::kEdge;
+  EXPECT_LE(on_edge, 3);
+}
+
 TEST(ShadowProbingTest, RouteModeMakesNoShadows) {
   PolicyConfig p;
   p.stale_probe = StaleProbe::kRoute;
