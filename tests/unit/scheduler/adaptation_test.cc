@@ -2,6 +2,7 @@
 // (issue 14 item 1): CUSUM change detection on the terms, stale tiers
 // refreshed by shadow runs at an interval set by what they could gain, and
 // no flapping on noise. Fake clock, seeded noise, deterministic.
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -61,6 +62,27 @@ TEST(TermChangeTest, ExecFollowsAModerateShiftWithinTenSamples) {
     ++n;
   }
   EXPECT_LE(n, 10);
+}
+
+// After a noisy slow regime (an executor sharing its CPU with background
+// load: 30-300 ms) a quiet fast one (4 ms) is followed within a few
+// samples, although it is only a few of the noisy regime's scales away.
+TEST(TermChangeTest, ExecFollowsAQuietFastRegimeAfterANoisySlowOne) {
+  ExecTerm term;
+  std::mt19937_64 gen(3);
+  std::lognormal_distribution<double> noisy(std::log(90.0), 0.8);
+  for (int i = 0; i < 60; ++i) term.Observe(1, 50, std::clamp(noisy(gen), 30.0, 300.0));
+  ASSERT_GT(term.Predict(1, 50).mean_ms, 50.0);
+  std::normal_distribution<double> quiet(4.0, 0.2);
+  int samples = 0;
+  while (samples < 40 && term.Predict(1, 50).mean_ms > 10.0) {
+    term.Observe(1, 50, quiet(gen));
+    ++samples;
+  }
+  EXPECT_LE(samples, 4);
+  // And no alarm on the quiet regime's own noise afterwards.
+  for (int i = 0; i < 500; ++i) term.Observe(1, 50, quiet(gen));
+  EXPECT_NEAR(term.Predict(1, 50).mean_ms, 4.0, 0.5);
 }
 
 TEST(TermChangeTest, QueueRelearnsAfterTheParallelismChanges) {
