@@ -139,16 +139,8 @@ TermEstimate ExecTerm::Predict(double batch, double kilobytes) const {
 }
 
 int ExecTerm::Outside(double err) const {
-  const int n = static_cast<int>(window_.size()) - outside_run_;
-  if (n < kOutsideMinWindow) return 0;
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (int i = 0; i < n; ++i) {
-    const Sample& s = window_[i];
-    const double r = s.ms - (beta_[0] + beta_[1] * s.batch + beta_[2] * s.kb);
-    lo = std::min(lo, r);
-    hi = std::max(hi, r);
-  }
-  return err < lo ? -1 : (err > hi ? 1 : 0);
+  if (range_n_ < kOutsideMinWindow) return 0;
+  return err < lo_ ? -1 : (err > hi_ ? 1 : 0);
 }
 
 double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
@@ -216,6 +208,16 @@ void ExecTerm::Refit() {
   }
   if (beta.allFinite()) beta_ = {beta[0], beta[1], beta[2]};
   scale_ = scale;
+  // The residual range of the samples before the current run (Outside).
+  range_n_ = std::max(0, n - outside_run_);
+  lo_ = std::numeric_limits<double>::infinity();
+  hi_ = -lo_;
+  for (int i = 0; i < range_n_; ++i) {
+    const Sample& s = window_[i];
+    const double res = s.ms - (beta_[0] + beta_[1] * s.batch + beta_[2] * s.kb);
+    lo_ = std::min(lo_, res);
+    hi_ = std::max(hi_, res);
+  }
 }
 
 }  // namespace stoa::scheduler

@@ -167,11 +167,14 @@ class ExecTerm {
   };
   void Refit();
   // -1 / +1 when `err` (a residual of the current fit) is below / above
-  // every residual of the window's samples before the current run; 0 else.
+  // every residual of the window's samples before the current run, as of
+  // the last refit (kept there, so an observation costs no scan); 0 else.
   int Outside(double err) const;
   std::deque<Sample> window_;
   int outside_run_ = 0;  // samples in a row beyond the window, of one sign
   int outside_sign_ = 0;
+  int range_n_ = 0;  // samples behind lo_/hi_
+  double lo_ = 0.0, hi_ = 0.0;
   std::array<double, 3> beta_{};
   uint64_t count_ = 0;
   int since_refit_ = 0;
