@@ -10,6 +10,7 @@
 namespace stoa::gateway {
 
 using scheduler::Tier;
+using scheduler::TierClassName;
 using scheduler::TierIndex;
 using scheduler::TierName;
 
@@ -32,8 +33,8 @@ Admission::Admission(const common::Clock& clock, common::metrics::Registry& metr
       options_(options),
       refusals_(metrics.AddCounter(
           "stoa_admission_refusals_total",
-          "Invocations refused before running, by function, tier and reason (max_concurrency, "
-          "queue_full, queue_wait).")) {}
+          "Invocations refused before running, by function, tier class, target and reason "
+          "(max_concurrency, queue_full, queue_wait).")) {}
 
 absl::Status Admission::AcquireFunction(const std::string& function, uint32_t max_concurrency) {
   double retry_ms = std::numeric_limits<double>::infinity();
@@ -48,7 +49,7 @@ absl::Status Admission::AcquireFunction(const std::string& function, uint32_t ma
       if (ms > 0) retry_ms = std::min(retry_ms, ms);
     }
   }
-  Count(function, "", "max_concurrency");
+  Count(function, "", "", "max_concurrency");
   return common::WithRetryAfter(absl::ResourceExhaustedError(absl::StrCat(
                                     "function '", function, "' is at its concurrency limit of ",
                                     max_concurrency, " (limits.max_concurrency)")),
@@ -139,7 +140,7 @@ absl::Status Admission::Refuse(const std::string& function, scheduler::TierSet t
     absl::StrAppend(&message, first ? "" : "; ", v.message);
     first = false;
     retry_ms = std::min(retry_ms, v.wait_ms);
-    Count(function, std::string(TierName(t)), v.reason);
+    Count(function, std::string(TierClassName(t)), std::string(TierName(t)), v.reason);
     if (v.reason == "queue_wait") {
       tiers_[TierIndex(t)].last_wait_refusal_us.store(clock_.NowMicros(),
                                                       std::memory_order_relaxed);
@@ -199,8 +200,13 @@ void Admission::Forget(const std::string& function) {
   refusals_.RemoveMatching("function", function);
 }
 
-void Admission::Count(const std::string& function, std::string tier, const std::string& reason) {
-  refusals_.Add({{"function", function}, {"tier", std::move(tier)}, {"reason", reason}})
+void Admission::Count(const std::string& function, std::string tier, std::string target,
+                      const std::string& reason) {
+  refusals_
+      .Add({{"function", function},
+            {"tier", std::move(tier)},
+            {"target", std::move(target)},
+            {"reason", reason}})
       ->Increment();
 }
 

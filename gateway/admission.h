@@ -28,9 +28,10 @@
 // A tier is saturated (Saturated, /readyz) while its queue is full or for
 // kWaitRefusalWindow after it refused a request as too slow.
 //
-// Metrics: stoa_admission_refusals_total{function,tier,reason}, reason
-// max_concurrency (tier ""), queue_full or queue_wait; a deleted function's
-// series are dropped (Forget).
+// Metrics: stoa_admission_refusals_total{function,tier,target,reason}: tier
+// the target's class (edge|cloud), target its name, as the invocation
+// metrics; reason max_concurrency (tier and target ""), queue_full or
+// queue_wait; a deleted function's series are dropped (Forget).
 //
 // Thread safety: every method may be called concurrently; per-tier counts
 // are atomics, per-function state is under a mutex. Ownership: the clock
@@ -135,7 +136,8 @@ class Admission {
   Verdict JudgeTier(scheduler::Tier tier, uint32_t admitted, const TierLoad& load, double run_ms,
                     double remaining_ms) const;
   double RunMs(const std::string& function, scheduler::Tier tier) const;
-  void Count(const std::string& function, std::string tier, const std::string& reason);
+  void Count(const std::string& function, std::string tier, std::string target,
+             const std::string& reason);
 
   const common::Clock& clock_;
   const Options options_;

@@ -63,18 +63,26 @@ int64_t Exploration::ShadowIntervalUs(const Prediction& p, double best_ms) {
   return static_cast<int64_t>(std::min(us, static_cast<double>(kMaxShadowIntervalUs)));
 }
 
-TierSet Exploration::StaleShadows(double explore_budget, TierSet available, Tier chosen,
-                                  const Predictions& predictions, double best_ms,
+TierSet Exploration::StaleShadows(double explore_budget, double shadow_cap, TierSet available,
+                                  Tier chosen, const Predictions& predictions, double best_ms,
                                   int64_t now_us) const {
   TierSet out;
   if (explore_budget <= 0.0) return out;
+  // Routine shadows this decision may add within the cap (one per tier).
+  double room = shadow_cap * static_cast<double>(decisions_.load(std::memory_order_relaxed) + 1) -
+                static_cast<double>(shadows_.load(std::memory_order_relaxed));
   for (Tier t : AllTiers()) {
     const Prediction& p = predictions[TierIndex(t)];
     if (t == chosen || !available.Contains(t) || !p.measured) continue;
     const PerTier& tier = tiers_[TierIndex(t)];
     const int64_t last = std::max(tier.last_used_us.load(std::memory_order_relaxed),
                                   tier.last_observed_us.load(std::memory_order_relaxed));
-    if (FollowUps(t) > 0 || now_us - last >= ShadowIntervalUs(p, best_ms)) out.Add(t);
+    if (FollowUps(t) > 0) {
+      out.Add(t);
+    } else if (room >= 1.0 && now_us - last >= ShadowIntervalUs(p, best_ms)) {
+      out.Add(t);
+      room -= 1.0;
+    }
   }
   return out;
 }
@@ -85,6 +93,7 @@ void Exploration::ShadowSent(Tier tier, int64_t now_us) {
   int owed = follow_ups.load(std::memory_order_relaxed);
   while (owed > 0 && !follow_ups.compare_exchange_weak(owed, owed - 1, std::memory_order_relaxed)) {
   }
+  if (owed == 0) shadows_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Exploration::Sent(Tier tier, int64_t now_us) {
@@ -123,6 +132,14 @@ void Exploration::Probed(Tier tier, const Outcome& outcome, const TermErrors& er
   if (changed && follow_ups.load(std::memory_order_relaxed) == 0) {
     follow_ups.store(kFollowUps, std::memory_order_relaxed);
   }
+}
+
+void Exploration::Served(Tier tier, const Outcome& outcome, const TermErrors& errors) {
+  double total = 0.0;
+  for (double e : errors) total += std::isfinite(e) ? e : 0.0;
+  if (total <= 0.2 * outcome.latency_ms + 5.0) return;
+  int none = 0;
+  tiers_[TierIndex(tier)].follow_ups.compare_exchange_strong(none, 1, std::memory_order_relaxed);
 }
 
 int Exploration::FollowUps(Tier tier) const {

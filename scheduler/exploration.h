@@ -13,6 +13,14 @@
 //                 per ~220 decisions at budget 0.02), one nearly as fast
 //                 often; exploration adds at most ~explore_budget to mean
 //                 latency.
+//   slowdowns     a run of the tier's own traffic (not a probe) that comes
+//                 back much slower than predicted (> 20 % + 5 ms) owes the
+//                 tier one follow-up: if the decisions move away (the term
+//                 reset to the slow sample), the next one runs a shadow copy
+//                 there at once instead of after the stale interval, so a
+//                 stall of two or three requests (a busy host) costs one
+//                 extra run, not half a second on the other tier; a real
+//                 slowdown is confirmed by the same run. At most one owed.
 //   follow-ups    a probe that finds the tier much faster than predicted, or
 //                 that is the tier's first measurement and competitive (warm
 //                 latency within twice the best other tier's prediction, so
@@ -29,7 +37,13 @@
 //                 could be nearly as fast is refreshed every 250 ms, one
 //                 predicted 3× slower every second. Follow-ups are then
 //                 shadow runs too, on the next decision. Routine stale
-//                 probes (below) are not made.
+//                 probes (below) are not made. The routine ones (not
+//                 follow-ups) are capped at `shadow_cap` of the function's
+//                 decisions: at a low request rate the interval alone would
+//                 put a shadow on nearly every request (at 2 req/s and a
+//                 250 ms interval, every one), doubling the runs; with the
+//                 cap (default 0.1) a stale tier is refreshed at most once
+//                 per 1 / shadow_cap decisions, however slowly they come.
 //   first probe   a tier never measured is tried once: while that request
 //                 is out (up to kStaleUs) it is first_pending, and the
 //                 policies keep further requests off it.
@@ -89,16 +103,20 @@ class Exploration {
   void Sent(Tier tier, int64_t now_us);
 
   // Stale-shadow mode: measured tiers among `available` other than
-  // `chosen` to run a shadow copy on now — those owed follow-ups, and those
-  // neither sent to nor observed for ShadowIntervalUs. Empty when
+  // `chosen` to run a shadow copy on now — those owed follow-ups, and, while
+  // the routine shadows so far + 1 stay within `shadow_cap` × (decisions +
+  // 1), those neither sent to nor observed for ShadowIntervalUs. Empty when
   // `explore_budget` <= 0.
-  TierSet StaleShadows(double explore_budget, TierSet available, Tier chosen,
+  TierSet StaleShadows(double explore_budget, double shadow_cap, TierSet available, Tier chosen,
                        const Predictions& predictions, double best_ms, int64_t now_us) const;
   // kStaleUs × (1 + max(0, p.mean_ms − best_ms) / best_ms), at most
   // kMaxShadowIntervalUs (kStaleUs when best_ms <= 0).
   static int64_t ShadowIntervalUs(const Prediction& p, double best_ms);
-  // A shadow probe starts on `tier`: Sent, and pays off a follow-up owed.
+  // A shadow probe starts on `tier`: Sent, and pays off a follow-up owed
+  // (else counts as a routine shadow, towards shadow_cap).
   void ShadowSent(Tier tier, int64_t now_us);
+  // Routine stale shadows sent so far.
+  uint64_t RoutineShadows() const { return shadows_.load(std::memory_order_relaxed); }
   // One decision for `tier` with `reason`: counts it towards the budgets
   // (with `best_ms` as above), pays off a follow-up owed to the tier, and
   // charges a routine probe (reason explore, no follow-up owed) its
@@ -114,6 +132,11 @@ class Exploration {
   // follow-ups when the probe found the tier changed and none are owed.
   void Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
               double others_ms);
+
+  // A successful run of `tier`'s own traffic (not a probe nor a shadow run)
+  // with the model's one-step `errors`: one follow-up is owed when it came
+  // back much slower than predicted and none is owed yet (see above).
+  void Served(Tier tier, const Outcome& outcome, const TermErrors& errors);
 
   // Follow-up probes still owed to `tier`.
   int FollowUps(Tier tier) const;
@@ -131,6 +154,7 @@ class Exploration {
   std::array<PerTier, kNumTiers> tiers_;
   std::atomic<uint64_t> decisions_{0};
   std::atomic<uint64_t> explores_{0};  // routine probes, follow-ups excluded
+  std::atomic<uint64_t> shadows_{0};   // routine stale shadows, follow-ups excluded
   // The cost budget: the predicted extra latency of the probes made, and
   // the best tier's predicted latency summed over decisions.
   AtomicSum explore_cost_ms_;

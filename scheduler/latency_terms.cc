@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "Eigen/Dense"
@@ -137,18 +138,33 @@ TermEstimate ExecTerm::Predict(double batch, double kilobytes) const {
   return residuals_.Around(std::max(0.0, mean));
 }
 
+int ExecTerm::Outside(double err) const {
+  if (range_n_ < kOutsideMinWindow) return 0;
+  return err < lo_ ? -1 : (err > hi_ ? 1 : 0);
+}
+
 double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
   double err = exec_ms - Predict(batch, kilobytes).mean_ms;
   bool change = false;
   if (count_ > 0) {
     residuals_.Add(err);
-    // A run of large residuals of one sign: the function got faster or
-    // slower; keep only the newest samples so the fit follows at once.
+    const double raw = exec_ms - (beta_[0] + beta_[1] * batch + beta_[2] * kilobytes);
+    const int side = Outside(raw);
+    outside_run_ = side != 0 && side == outside_sign_ ? outside_run_ + 1 : (side != 0 ? 1 : 0);
+    outside_sign_ = side;
+    // A run of large residuals of one sign (CUSUM), or kOutsideRun samples
+    // beyond the whole window: the function got faster or slower; keep only
+    // the newest samples so the fit follows at once.
     double sigma = std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
-    if (change_.Add(err, sigma)) {
-      // Keep the earlier sample of the run; this one is pushed below.
-      while (window_.size() > 1) window_.pop_front();
+    const bool outside = outside_run_ >= kOutsideRun;
+    if (change_.Add(err, sigma) || outside) {
+      // Keep the earlier samples of the run; this one is pushed below.
+      const size_t keep = outside ? static_cast<size_t>(kOutsideRun - 1) : 1;
+      while (window_.size() > keep) window_.pop_front();
       residuals_.Reset();
+      change_.Reset();
+      outside_run_ = 0;
+      outside_sign_ = 0;
       change = true;
     }
   }
@@ -192,6 +208,16 @@ void ExecTerm::Refit() {
   }
   if (beta.allFinite()) beta_ = {beta[0], beta[1], beta[2]};
   scale_ = scale;
+  // The residual range of the samples before the current run (Outside).
+  range_n_ = std::max(0, n - outside_run_);
+  lo_ = std::numeric_limits<double>::infinity();
+  hi_ = -lo_;
+  for (int i = 0; i < range_n_; ++i) {
+    const Sample& s = window_[i];
+    const double res = s.ms - (beta_[0] + beta_[1] * s.batch + beta_[2] * s.kb);
+    lo_ = std::min(lo_, res);
+    hi_ = std::max(hi_, res);
+  }
 }
 
 }  // namespace stoa::scheduler

@@ -144,6 +144,16 @@ class ExecTerm {
  public:
   static constexpr int kExecWindow = 32;
   static constexpr int kRefitEvery = 4;
+  // Samples in a row beyond every residual of the window (all below its
+  // lowest, or all above its highest) that count as a change, with at least
+  // kOutsideMinWindow samples before them. The CUSUM standardises by the
+  // window's scale, so after a noisy regime (an executor under background
+  // load: 30-300 ms) a return to a quiet fast one (4 ms) is only a few
+  // scales away and took ~20 samples to follow; three samples below every
+  // one of 8-32 earlier ones is a change whatever the scale (by chance
+  // under 1e-4 on stationary noise).
+  static constexpr int kOutsideRun = 3;
+  static constexpr int kOutsideMinWindow = 8;
 
   TermEstimate Predict(double batch, double kilobytes) const;
   double Observe(double batch, double kilobytes, double exec_ms);
@@ -156,7 +166,15 @@ class ExecTerm {
     double batch, kb, ms;
   };
   void Refit();
+  // -1 / +1 when `err` (a residual of the current fit) is below / above
+  // every residual of the window's samples before the current run, as of
+  // the last refit (kept there, so an observation costs no scan); 0 else.
+  int Outside(double err) const;
   std::deque<Sample> window_;
+  int outside_run_ = 0;  // samples in a row beyond the window, of one sign
+  int outside_sign_ = 0;
+  int range_n_ = 0;  // samples behind lo_/hi_
+  double lo_ = 0.0, hi_ = 0.0;
   std::array<double, 3> beta_{};
   uint64_t count_ = 0;
   int since_refit_ = 0;

@@ -267,8 +267,9 @@ void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput
 void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfig& config,
                                          const PolicyInput& in, double best_ms, int64_t now,
                                          Decision& decision) {
-  const TierSet stale = state.exploration.StaleShadows(config.explore_budget, in.available,
-                                                       decision.tier, in.predictions, best_ms, now);
+  const TierSet stale =
+      state.exploration.StaleShadows(config.explore_budget, config.shadow_cap, in.available,
+                                     decision.tier, in.predictions, best_ms, now);
   for (Tier t : AllTiers()) {
     if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
     decision.shadow.Add(t);
@@ -364,6 +365,9 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
       (shadow && config.stale_probe == StaleProbe::kShadow)) {
     state->exploration.Probed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
                               state->OthersPredictedMs(outcome.tier));
+  } else if (!shadow && !forced && config.stale_probe == StaleProbe::kShadow &&
+             UsesModel(config.policy) && config.explore_budget > 0.0) {
+    state->exploration.Served(outcome.tier, outcome, errors);
   }
   for (int i = 0; i < kNumTerms; ++i) {
     if (tier.errors[i] != nullptr && std::isfinite(errors[i])) {

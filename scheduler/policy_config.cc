@@ -150,9 +150,10 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
   if (!doc.is_object()) {
     return Invalid(absl::StrCat("policy document must be an object, got ", TypeName(doc)));
   }
-  RETURN_IF_ERROR(RejectUnknown(doc, "",
-                                {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget",
-                                 "stale_probe", "hedge", "smoothing", "weights", "circuit"}));
+  RETURN_IF_ERROR(
+      RejectUnknown(doc, "",
+                    {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget",
+                     "stale_probe", "shadow_cap", "hedge", "smoothing", "weights", "circuit"}));
   PolicyConfig p;
   if (doc.contains("policy")) {
     const std::string allowed = AllKindNames();
@@ -187,6 +188,10 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
   if (doc.contains("explore_budget")) {
     ASSIGN_OR_RETURN(p.explore_budget,
                      Number(doc["explore_budget"], "explore_budget", 0.0, 1.0, false, "in [0, 1]"));
+  }
+  if (doc.contains("shadow_cap")) {
+    ASSIGN_OR_RETURN(p.shadow_cap,
+                     Number(doc["shadow_cap"], "shadow_cap", 0.0, 1.0, false, "in [0, 1]"));
   }
   if (doc.contains("stale_probe")) {
     ASSIGN_OR_RETURN(std::string name, String(doc["stale_probe"], "stale_probe", "shadow|route"));
@@ -318,6 +323,7 @@ std::string PolicyToJson(const PolicyConfig& p) {
       {"shadow_rate", p.shadow_rate},
       {"explore_budget", p.explore_budget},
       {"stale_probe", p.stale_probe == StaleProbe::kShadow ? "shadow" : "route"},
+      {"shadow_cap", p.shadow_cap},
       {"hedge", p.hedge},
       {"smoothing", p.smoothing},
       {"weights",

@@ -1,7 +1,7 @@
 // The placement policy document of DESIGN.md § Scheduler, shared by
 // GET/PUT /v1/policy and the YAML policy file:
 //   {"policy":"predictive","objective":"mean","slo_ms":0,"shadow_rate":0.0,
-//    "explore_budget":0.02,"stale_probe":"shadow","hedge":false,
+//    "explore_budget":0.02,"stale_probe":"shadow","shadow_cap":0.1,"hedge":false,
 //    "weights":{"latency":1,"cost":0,"energy":0},
 //    "circuit":{"failures":5,"open_ms":2000}}
 // Fields left out keep their defaults. Unknown fields, wrong types and
@@ -32,6 +32,10 @@ struct PolicyConfig {
   double shadow_rate = 0.0;      // [0, 1]
   double explore_budget = 0.02;  // [0, 1]
   StaleProbe stale_probe = StaleProbe::kShadow;
+  // The most routine stale shadow probes may take, as a share of the
+  // function's decisions (follow-ups after a detected change are outside
+  // it); [0, 1], 1 = no cap beyond the probe interval. See exploration.h.
+  double shadow_cap = 0.1;
   bool hedge = false;
   double smoothing = 0.2;  // EWMA weight of a new observation, (0, 1]
   struct Weights {

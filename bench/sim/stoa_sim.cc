@@ -4,7 +4,7 @@
 // the fixed policies.
 //
 //   stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X]
-//            [--probe-interval-ms N] [--phases] [--trace-file FILE]
+//            [--shadow-cap X] [--probe-interval-ms N] [--phases] [--trace-file FILE]
 //
 // --phases adds, per scenario with phases, the predictive policy's
 // accuracy, regret and time-to-adapt per phase (phase_report.h).
@@ -126,12 +126,13 @@ double Quantile(std::vector<double> v, double q) {
 
 // policy == nullopt: the oracle.
 Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& probes,
-           std::optional<scheduler::PolicyKind> policy, double explore_budget, uint64_t seed,
-           scheduler::DecisionTrace* trace = nullptr) {
+           std::optional<scheduler::PolicyKind> policy, double explore_budget, double shadow_cap,
+           uint64_t seed, scheduler::DecisionTrace* trace = nullptr) {
   common::FakeClock clock;
   scheduler::PolicyConfig config;
   if (policy) config.policy = *policy;
   config.explore_budget = explore_budget;
+  config.shadow_cap = shadow_cap;
   scheduler::SchedulerOptions options;
   options.in_process.Add(Tier::kEdge);
   options.trace = trace;
@@ -263,6 +264,7 @@ struct Args {
   std::string only = "all";
   uint64_t seed = 42;
   double explore_budget = 0.02;
+  double shadow_cap = scheduler::PolicyConfig().shadow_cap;
   double probe_interval_ms = 500;
   bool phases = false;
   std::string trace_file;
@@ -284,6 +286,8 @@ bool ParseArgs(int argc, char** argv, Args& args) {
       args.seed = std::strtoull(value().c_str(), nullptr, 10);
     } else if (a == "--explore-budget") {
       args.explore_budget = std::strtod(value().c_str(), nullptr);
+    } else if (a == "--shadow-cap") {
+      args.shadow_cap = std::strtod(value().c_str(), nullptr);
     } else if (a == "--probe-interval-ms") {
       args.probe_interval_ms = std::strtod(value().c_str(), nullptr);
     } else if (a == "--phases") {
@@ -293,7 +297,7 @@ bool ParseArgs(int argc, char** argv, Args& args) {
     } else {
       std::fprintf(stderr,
                    "usage: stoa-sim [--scenario NAME|all] [--seed N] [--explore-budget X] "
-                   "[--probe-interval-ms N] [--phases] [--trace-file FILE]\n");
+                   "[--shadow-cap X] [--probe-interval-ms N] [--phases] [--trace-file FILE]\n");
       return false;
     }
   }
@@ -330,9 +334,11 @@ int Main(int argc, char** argv) {
       trace = std::move(*opened);
       scheduler::PolicyConfig recorded;
       recorded.explore_budget = args.explore_budget;
+      recorded.shadow_cap = args.shadow_cap;
       trace->RecordStart(args.seed, scheduler::TierSet::Of(Tier::kEdge), 0, recorded);
     }
-    Result oracle = Run(requests, probes, std::nullopt, args.explore_budget, args.seed);
+    Result oracle =
+        Run(requests, probes, std::nullopt, args.explore_budget, args.shadow_cap, args.seed);
     Result predictive;
     for (std::optional<scheduler::PolicyKind> p :
          {std::optional<scheduler::PolicyKind>(), std::optional(scheduler::PolicyKind::kPredictive),
@@ -340,7 +346,7 @@ int Main(int argc, char** argv) {
           std::optional(scheduler::PolicyKind::kCloudOnly),
           std::optional(scheduler::PolicyKind::kRoundRobin)}) {
       const bool is_predictive = p && *p == scheduler::PolicyKind::kPredictive;
-      Result r = p ? Run(requests, probes, p, args.explore_budget, args.seed,
+      Result r = p ? Run(requests, probes, p, args.explore_budget, args.shadow_cap, args.seed,
                          is_predictive ? trace.get() : nullptr)
                    : oracle;
       if (is_predictive) predictive = r;

@@ -3,8 +3,10 @@
 The model's inputs come from the run itself, not from guesses:
   - arrival rate: the fleets active in the phase (devices x rate; a fleet
     counts for the part of the phase it overlaps);
-  - edge cores: the testbed's edge quota_cores (capped by its threads);
-    cloud cores: the cloud executor's threads (capped by the machine);
+  - edge cores: the edge quota in effect at the phase's midpoint (quota
+    actions included; capped by its threads); cloud cores: the cloud
+    executor's threads (capped by the machine and by its quota, if any;
+    background load from `load` actions is not modelled);
   - links: the parameters the linkems reported at the phase's midpoint
     (RTT = 2 x one-way delay, as linkem delays each direction);
   - processing time per tier: the scenario's model.edge_proc_ms /
@@ -31,6 +33,16 @@ def _links_at(meta, t):
     for entry in meta["links"]:
         if entry["t"] <= t:
             current = entry["links"]
+    return current
+
+
+def _cpu_at(meta, t):
+    """{tier: {"quota_cores", "busy"}} in effect at `t` (quota/load actions);
+    {} for passes recorded before they existed."""
+    current = {}
+    for entry in meta.get("cpu", []):
+        if entry["t"] <= t:
+            current = entry["cpu"]
     return current
 
 
@@ -64,9 +76,15 @@ def arrival_rate(scenario, phase):
 def inputs(scenario, meta, phase, proc_ms):
     """The `stoa model` flags for one phase."""
     tb = meta["testbed"]
-    links = _links_at(meta, (phase["start_s"] + phase["end_s"]) / 2)
-    edge_cores = min(tb["edge"]["quota_cores"], tb["edge"]["threads"])
+    mid = (phase["start_s"] + phase["end_s"]) / 2
+    links = _links_at(meta, mid)
+    cpu = _cpu_at(meta, mid)
+    edge_quota = (cpu.get("edge") or {}).get("quota_cores") or tb["edge"]["quota_cores"]
+    edge_cores = min(edge_quota, tb["edge"]["threads"])
     cloud_cores = min(tb["cloud"]["threads"], os.cpu_count() or 1)
+    cloud_quota = (cpu.get("cloud") or {}).get("quota_cores") or tb["cloud"].get("quota_cores")
+    if cloud_quota:
+        cloud_cores = min(cloud_cores, cloud_quota)
     m = scenario["model"]
     flags = {"devices": 1, "rate": max(arrival_rate(scenario, phase), 1e-6),
              "request-bytes": m.get("request_bytes", DEFAULT_REQUEST_BYTES),

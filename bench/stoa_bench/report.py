@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import analysis  # noqa: E402
 import model  # noqa: E402
+import phases as phases_mod  # noqa: E402
 
 BUCKET_S = 5.0
 TIER_COLOURS = {"edge": "tab:blue", "cloud": "tab:orange"}
@@ -185,6 +186,64 @@ def _phase_table(scenario, passes):
     return lines
 
 
+def _pct(v, digits=1, sign=False):
+    if v is None:
+        return "–"
+    return ("%+.*f %%" if sign else "%.*f %%") % (digits, v)
+
+
+def _adapt(s):
+    if s["adapt_s"] is None:
+        return "never" if s["requests"] else "–"
+    return "%.2f s / %d req" % (s["adapt_s"], s["adapt_requests"])
+
+
+def _flip_lines(scenario, passes, best):
+    """Per phase, for each policy that chooses: accuracy, regret and
+    time-to-adapt against the bucket oracle, and against the scheduler's
+    own shadow samples (trace.jsonl) where there are any."""
+    if not best:
+        return []
+    lines = ["Per phase against the oracle (definitions as stoa-sim --phases: "
+             "time-to-adapt is from the phase's start to the first request from which at "
+             "most %d of the next %d are wrong). The forced passes' means show how far "
+             "apart the tiers were." % (phases_mod.ADAPT_SLACK, phases_mod.ADAPT_WINDOW), "",
+             "| policy | phase | oracle tier | edge_only / cloud_only mean ms | requests | "
+             "accuracy | regret | time-to-adapt | shadow-sampled accuracy (n) | "
+             "shadow regret |", "|---|---|---|---|---|---|---|---|---|---|"]
+    forced = {p: passes[p]["rows"] for p in ("edge_only", "cloud_only") if p in passes}
+    for policy in passes:
+        if policy in ("edge_only", "cloud_only"):
+            continue
+        rows = passes[policy]["rows"]
+        by_oracle, total = phases_mod.score_phases(
+            phases_mod.scored_by_oracle(rows, best, BUCKET_S), scenario["phases"])
+        trace_path = os.path.join(passes[policy]["dir"], "trace.jsonl")
+        shadow = []
+        if os.path.isfile(trace_path):
+            shadow = phases_mod.scored_by_shadow(phases_mod.read_trace(trace_path), rows)
+        by_shadow, shadow_total = phases_mod.score_phases(shadow, scenario["phases"])
+        for ph, s, sh in zip(scenario["phases"] + [None], by_oracle + [total],
+                             by_shadow + [shadow_total]):
+            span = ph or {"start_s": 0, "end_s": scenario["duration_s"]}
+            tiers = {}
+            for r in analysis.ok(rows):
+                b = int(r["t"] // BUCKET_S)
+                if span["start_s"] <= r["t"] < span["end_s"] and b in best:
+                    tiers[best[b][0]] = tiers.get(best[b][0], 0) + 1
+            means = [analysis.summarize(analysis.in_phase(forced[p], span), 1)["mean_ms"]
+                     if p in forced else None for p in ("edge_only", "cloud_only")]
+            lines.append("| %s | %s | %s | %s / %s | %d | %s | %s | %s | %s | %s |" % (
+                policy, s["name"], "/".join(sorted(tiers)) or "–", _fmt(means[0]),
+                _fmt(means[1]), s["requests"],
+                _pct(s["accuracy"] * 100 if s["accuracy"] is not None else None),
+                _pct(s["regret_pct"], sign=True), _adapt(s),
+                "%s (%d)" % (_pct(sh["accuracy"] * 100 if sh["accuracy"] is not None
+                                  else None), sh["requests"]),
+                _pct(sh["regret_pct"], sign=True)))
+    return lines
+
+
 def _model_table(scenario, passes, stoa_binary):
     proc = model.proc_times(scenario, passes)
     lines = ["Processing time per request fed to the model: edge %s ms (%s), cloud %s ms "
@@ -248,8 +307,9 @@ def write(run_dir, stoa_binary, quick=False):
                    f["function"], f["devices"], f["rate"], f["arrivals"], f["start_s"],
                    f["duration_s"], "" if f["measured"] else " (background, not measured)")
                for f in scenario["fleets"]),
-           "- actions: " + ("; ".join("t=%g s %s link %s" % (a["at_s"], a["link"],
-                                                          json.dumps(a["set"]))
+           "- actions: " + ("; ".join("t=%g s %s %s %s" % (
+                a["at_s"], a.get("target", a.get("link")), a.get("kind", "link"),
+                json.dumps(a["set"]))
                                       for a in scenario["actions"]) or "none"),
            "", "## Results per policy", ""]
     out += _summary_table(scenario, passes, best, oracle_rows)
@@ -264,6 +324,9 @@ def write(run_dir, stoa_binary, quick=False):
             "![latency over time](latency_over_time.png)", "",
             "![latency CDF](latency_cdf.png)", "", "## Per phase", ""]
     out += _phase_table(scenario, passes)
+    flips = _flip_lines(scenario, passes, best)
+    if flips:
+        out += ["", "## Accuracy, regret and time-to-adapt per phase", ""] + flips
     out += ["", "## Analytical model vs measured", ""]
     out += _model_table(scenario, passes, stoa_binary)
     out += ["", "Measured values are from the forced pass of the placement "

@@ -5,7 +5,8 @@ registers the functions, warms each tier up (one forced request per tier,
 unless the scenario says warmup: false), then starts the fleets
 (stoa-loadgen processes) and applies the actions at their times. It writes
 into `pass_dir`: fleet-<i>.csv and fleet-<i>.log per fleet, state.json
-(GET /v1/scheduler/state at the end), pass.json (policy, link parameters
+(GET /v1/scheduler/state at the end), trace.jsonl (the gateway's
+--trace-file: every decision and outcome), pass.json (policy, link parameters
 over time, exit codes, whether it was interrupted).
 
 Ctrl-C (KeyboardInterrupt) sends SIGINT to every loadgen (each writes the
@@ -84,6 +85,21 @@ def _links(tb):
     return {name: tb.get_link(name) for name in ("edge", "cloud")}
 
 
+def _cpu(tb):
+    return {name: tb.get_cpu(name) for name in ("edge", "cloud")}
+
+
+def apply_action(tb, action):
+    """Applies one scenario action to the running testbed `tb`."""
+    kind, target, changes = action["kind"], action["target"], action["set"]
+    if kind == "link":
+        tb.set_link(target, **changes)
+    elif kind == "quota":
+        tb.set_quota(target, changes["cores"])
+    else:
+        tb.set_load(target, changes["procs"])
+
+
 class _Fleets:
     """The loadgen processes of one pass."""
 
@@ -138,8 +154,12 @@ def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0):
     requests on the other tier (its accuracy then lands in state.json)."""
     os.makedirs(pass_dir, exist_ok=True)
     meta = {"scenario": scenario["name"], "policy": policy, "interrupted": False,
-            "duration_s": scenario["duration_s"], "links": [], "actions": []}
-    tb = testbed_mod.Testbed.from_yaml(scenario["testbed"], bin_dir=bin_dir)
+            "duration_s": scenario["duration_s"], "links": [], "cpu": [], "actions": []}
+    # Every decision, outcome and status probe, for `stoa replay` and the
+    # per-phase report (bench/stoa_bench/phases.py).
+    trace = os.path.join(os.path.abspath(pass_dir), "trace.jsonl")
+    tb = testbed_mod.Testbed.from_yaml(scenario["testbed"], bin_dir=bin_dir,
+                                       gateway_args=["--trace-file", trace])
     meta["testbed"] = tb.config
     fleets = None
     try:
@@ -157,6 +177,7 @@ def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0):
             if scenario["warmup"]:
                 warm_up(url, fn, warm_up_body(scenario, fn))
         meta["links"].append({"t": 0.0, "links": _links(tb)})
+        meta["cpu"].append({"t": 0.0, "cpu": _cpu(tb)})
         fleets = _Fleets(loadgen, url, pass_dir)
         pending = sorted([(f["start_s"], "fleet", i) for i, f in enumerate(scenario["fleets"])]
                          + [(a["at_s"], "action", i) for i, a in enumerate(scenario["actions"])],
@@ -171,12 +192,14 @@ def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0):
                     fleets.start(i, scenario["fleets"][i])
                 else:
                     action = scenario["actions"][i]
-                    tb.set_link(action["link"], **action["set"])
-                    meta["actions"].append({"t": round(now, 3), "link": action["link"],
+                    apply_action(tb, action)
+                    meta["actions"].append({"t": round(now, 3), "kind": action["kind"],
+                                            "target": action["target"],
                                             "set": action["set"]})
                     meta["links"].append({"t": action["at_s"], "links": _links(tb)})
-                    _say("  t=%.0fs %s link <- %s" % (now, action["link"],
-                                                       json.dumps(action["set"])))
+                    meta["cpu"].append({"t": action["at_s"], "cpu": _cpu(tb)})
+                    _say("  t=%.0fs %s %s <- %s" % (now, action["target"], action["kind"],
+                                                     json.dumps(action["set"])))
             if now - last_note >= 10:
                 _say("  %s: t=%.0fs/%.0fs" % (policy, now, scenario["duration_s"]))
                 last_note = now

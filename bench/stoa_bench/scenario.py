@@ -16,8 +16,10 @@ one raises ValueError naming it ("fleets[1].rate: must be > 0, got -2").
     fleets:                               # stoa-loadgen instances
       - {function: digits, devices: 10, rate: 5, arrivals: poisson,
          payload: digits, start_s: 0, duration_s: 180, measured: true}
-    actions:                              # at_s + one of: link
-      - {at_s: 60, link: cloud, delay_ms: 150, rate_mbit: 2}
+    actions:                              # at_s + one of: link, quota, load
+      - {at_s: 60, link: cloud, delay_ms: 150, rate_mbit: 2}   # the linkem, live
+      - {at_s: 90, quota: edge, cores: 0.25}  # the executor's cgroup CPU quota
+      - {at_s: 120, load: cloud, procs: 3}    # busy loops in its cgroup (0: stop)
     phases:                               # [start_s, end_s) in the report
       - {name: steady, start_s: 0, end_s: 60}
     policies: [predictive, edge_only, cloud_only, round_robin, random]
@@ -36,6 +38,7 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 POLICIES = ("predictive", "edge_only", "cloud_only", "round_robin", "random")
 TIERS = ("edge", "cloud")
 LINK_FIELDS = ("delay_ms", "jitter_ms", "rate_mbit", "loss")
+ACTION_KINDS = ("link", "quota", "load")
 
 
 def _fail(field, problem):
@@ -161,12 +164,31 @@ def _fleet(doc, i, duration_s, functions):
     return fleet
 
 
+def _cpu_action(doc, field, kind):
+    if kind == "quota":
+        _keys(doc, field, ("at_s", "quota", "cores"), ("at_s", "quota", "cores"))
+        return {"cores": _number(doc, "cores", field, positive=True)}
+    _keys(doc, field, ("at_s", "load", "procs"), ("at_s", "load", "procs"))
+    return {"procs": _number(doc, "procs", field, minimum=0, maximum=64, integer=True)}
+
+
 def _action(doc, i, duration_s):
+    """{at_s, kind: link|quota|load, target: edge|cloud, set: {...}} (link
+    actions also keep "link": target)."""
     field = "actions[%d]" % i
     _mapping(doc, field)
-    _keys(doc, field, ("at_s", "link") + LINK_FIELDS, ("at_s", "link"))
+    kinds = [k for k in ACTION_KINDS if k in doc]
+    if len(kinds) != 1:
+        _fail(field, "an action needs exactly one of %s, got %s"
+              % (", ".join(ACTION_KINDS), ", ".join(kinds) or "none"))
+    kind = kinds[0]
     action = {"at_s": _number(doc, "at_s", field, minimum=0, maximum=duration_s),
-              "link": _string(doc, "link", field, choices=TIERS)}
+              "kind": kind, "target": _string(doc, kind, field, choices=TIERS)}
+    if kind != "link":
+        action["set"] = _cpu_action(doc, field, kind)
+        return action
+    _keys(doc, field, ("at_s", "link") + LINK_FIELDS, ("at_s", "link"))
+    action["link"] = action["target"]
     changes = {}
     for key in LINK_FIELDS:
         if key in doc:

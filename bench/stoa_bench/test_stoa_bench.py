@@ -6,8 +6,11 @@ import os
 import tempfile
 import unittest
 
+import json
+
 import analysis
 import model
+import phases
 import runner
 import scenario
 
@@ -79,6 +82,51 @@ class ScenarioTest(unittest.TestCase):
         self.bad(lambda d: d["functions"].append(dict(d["functions"][0])), "duplicate")
         self.bad(lambda d: d.update(model={"edge_proc_ms": -3}), "model.edge_proc_ms")
 
+    def test_quota_and_load_actions(self):
+        doc = copy.deepcopy(GOOD)
+        doc["actions"] += [{"at_s": 70, "quota": "edge", "cores": 0.25},
+                           {"at_s": 80, "load": "cloud", "procs": 3}]
+        s = scenario.validate(doc)
+        self.assertEqual([(a["kind"], a["target"], a["set"]) for a in s["actions"]],
+                         [("link", "cloud", {"delay_ms": 150, "rate_mbit": 2}),
+                          ("quota", "edge", {"cores": 0.25}),
+                          ("load", "cloud", {"procs": 3})])
+
+        def bad_action(action, needle):
+            d = copy.deepcopy(GOOD)
+            d["actions"] = [action]
+            with self.assertRaises(ValueError) as ctx:
+                scenario.validate(d)
+            self.assertIn(needle, str(ctx.exception))
+        bad_action({"at_s": 1, "quota": "edge", "cores": 0}, "actions[0].cores")
+        bad_action({"at_s": 1, "quota": "fog", "cores": 1}, "actions[0].quota")
+        bad_action({"at_s": 1, "quota": "edge"}, "actions[0].cores")
+        bad_action({"at_s": 1, "load": "cloud", "procs": 1.5}, "actions[0].procs")
+        bad_action({"at_s": 1, "load": "cloud", "procs": -1}, "actions[0].procs")
+        bad_action({"at_s": 1, "load": "cloud", "procs": 1, "delay_ms": 3}, "actions[0].delay_ms")
+        bad_action({"at_s": 1, "load": "cloud", "quota": "edge", "procs": 1}, "exactly one")
+        bad_action({"at_s": 1, "cores": 1}, "exactly one")
+
+    def test_apply_action_calls_the_testbed(self):
+        calls = []
+
+        class FakeTestbed:
+            def set_link(self, name, **kw):
+                calls.append(("link", name, kw))
+
+            def set_quota(self, name, cores):
+                calls.append(("quota", name, cores))
+
+            def set_load(self, name, procs):
+                calls.append(("load", name, procs))
+        doc = copy.deepcopy(GOOD)
+        doc["actions"] += [{"at_s": 70, "quota": "edge", "cores": 0.25},
+                           {"at_s": 80, "load": "cloud", "procs": 3}]
+        for a in scenario.validate(doc)["actions"]:
+            runner.apply_action(FakeTestbed(), a)
+        self.assertEqual(calls, [("link", "cloud", {"delay_ms": 150, "rate_mbit": 2}),
+                                 ("quota", "edge", 0.25), ("load", "cloud", 3)])
+
     def test_load_names_the_file_and_rejects_bad_yaml(self):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write("name: [unclosed\n")
@@ -104,6 +152,63 @@ class ScenarioTest(unittest.TestCase):
         self.assertAlmostEqual(s["actions"][0]["at_s"], 6)
         self.assertAlmostEqual(s["phases"][1]["start_s"], 6)
         self.assertAlmostEqual(s["fleets"][0]["duration_s"], 10)
+
+
+class PhasesTest(unittest.TestCase):
+    PHASES = [{"name": "a", "start_s": 0, "end_s": 10}, {"name": "b", "start_s": 10, "end_s": 20}]
+
+    def test_accuracy_regret_and_time_to_adapt_per_phase(self):
+        # Phase a: all right. Phase b: the first 5 wrong (20 ms instead of
+        # 10), then right: adapted at the 6th request, 5 requests in.
+        run = [(i * 0.5, True, 10.0, 10.0) for i in range(20)]
+        run += [(10 + i * 0.5, i >= 5, 20.0 if i < 5 else 10.0, 10.0) for i in range(20)]
+        by_phase, total = phases.score_phases(run, self.PHASES)
+        a, b = by_phase
+        self.assertEqual((a["requests"], a["accuracy"], a["regret_pct"]), (20, 1.0, 0.0))
+        self.assertEqual((a["adapt_s"], a["adapt_requests"]), (0.0, 0))
+        self.assertEqual(b["accuracy"], 0.75)
+        self.assertAlmostEqual(b["regret_pct"], 25.0)
+        # 1 wrong allowed in a window of 20: from the 5th request on.
+        self.assertEqual((b["adapt_s"], b["adapt_requests"]), (2.0, 4))
+        self.assertEqual((total["adapt_s"], total["adapt_requests"]), (2.0, 4))
+        self.assertAlmostEqual(total["accuracy"], 35 / 40)
+
+    def test_a_phase_that_never_adapts(self):
+        # As stoa-sim: the windows at a phase's end are shorter, so only its
+        # last request can count as adapted; an empty phase has no figure.
+        run = [(10 + i * 0.5, False, 20.0, 10.0) for i in range(20)]
+        by_phase, total = phases.score_phases(run, self.PHASES)
+        self.assertEqual(by_phase[1]["adapt_requests"], 19)
+        self.assertEqual(by_phase[0]["requests"], 0)
+        self.assertIsNone(by_phase[0]["adapt_s"])
+        self.assertEqual(total["adapt_requests"], 19)
+
+    def test_bucket_oracle_and_shadow_samples(self):
+        best = {0: ("cloud", 10.0), 1: ("edge", 20.0)}
+        rows = [row(1, 12, "cloud"), row(2, 30, "edge"), row(6, 25, "edge"),
+                row(7, 9, "edge", 503)]
+        self.assertEqual(phases.scored_by_oracle(rows, best, 5.0),
+                         [(1, True, 12, 10.0), (2, False, 30, 10.0), (6, True, 25, 20.0)])
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            for ev in [{"ev": "start"},
+                       {"ev": "decision", "id": 1, "t_us": 1_000_000, "tier": "cloud"},
+                       {"ev": "outcome", "id": 1, "tier": "cloud", "ok": True, "latency_ms": 12},
+                       {"ev": "outcome", "id": 1, "tier": "edge", "ok": True, "latency_ms": 40},
+                       {"ev": "decision", "id": 2, "t_us": 2_000_000, "tier": "edge"},
+                       {"ev": "outcome", "id": 2, "tier": "edge", "ok": True, "latency_ms": 30},
+                       {"ev": "outcome", "id": 2, "tier": "cloud", "ok": True, "latency_ms": 11},
+                       {"ev": "decision", "id": 3, "t_us": 3_000_000, "tier": "edge"},
+                       {"ev": "outcome", "id": 3, "tier": "edge", "ok": True, "latency_ms": 30}]:
+                f.write(json.dumps(ev) + "\n")
+            f.write('{"ev": "outc')  # cut by a kill
+        try:
+            trace = phases.read_trace(f.name)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(set(trace), {1, 2, 3})
+        # Aligned on the first decision = the first request (t = 1 s).
+        self.assertEqual(phases.scored_by_shadow(trace, rows),
+                         [(1.0, True, 12, 12), (2.0, False, 30, 11)])
 
 
 class AnalysisTest(unittest.TestCase):

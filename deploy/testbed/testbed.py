@@ -2,10 +2,10 @@
 """The continuum testbed launcher: one YAML file -> a running Stoa testbed.
 
 Starts, on this machine and on loopback:
-  - the cloud stoa-executor (no CPU limit: the rest of the machine),
+  - the cloud stoa-executor (no CPU limit unless cloud.quota_cores is set),
   - the edge stoa-executor under a CPU quota (cgroup v1 cpu.cfs_quota_us under
-    /sys/fs/cgroup/cpu; where that is not writable, pinned to one CPU with a
-    warning),
+    /sys/fs/cgroup/cpu, deploy/testbed/cpu_quota.py; where that is not
+    writable, pinned to one CPU with a warning),
   - two stoa-linkem link emulators, "edge" in front of the edge executor and
     "cloud" in front of the cloud executor,
   - stoa-gateway with --edge/--cloud pointing at the two linkems,
@@ -18,6 +18,9 @@ Python API (used by bench/; keep stable):
     tb.gateway_url        # "http://127.0.0.1:PORT"
     tb.set_link("cloud", delay_ms=150, rate_mbit=2)   # PUT /link, live
     tb.get_link("cloud")  # the linkem's current parameters (dict)
+    tb.set_quota("edge", 0.25)    # the executor's cgroup quota, live (None: unlimited)
+    tb.set_load("cloud", 3)       # 3 busy loops in the cloud executor's cgroup; 0 stops
+    tb.get_cpu("cloud")   # {"quota_cores": ..., "busy": ...}
     tb.pids               # {"cloud_executor": pid, "edge_executor": ..., ...}
     tb.stop()
     with Testbed.from_yaml(path) as tb: ...   # start() on enter, stop() on exit
@@ -31,7 +34,6 @@ testbed_config.py. Needs only the Python standard library and PyYAML.
 """
 
 import atexit
-import errno
 import json
 import os
 import select
@@ -43,8 +45,8 @@ import tempfile
 import threading
 import time
 import http.client
-import itertools
 
+import cpu_quota
 from testbed_config import load_yaml
 
 try:
@@ -56,11 +58,9 @@ except ImportError:  # pragma: no cover - environment problem, not input
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_BIN_DIR = "build/release/bin"
-CGROUP_CPU_ROOT = "/sys/fs/cgroup/cpu"
-CFS_PERIOD_US = 100000
 START_TIMEOUT_S = 20.0
 STOP_GRACE_S = 5.0
-_QUOTA_IDS = itertools.count()  # several testbeds in one process get their own group
+TIERS = ("edge", "cloud")
 
 
 # ------------------------------------------------------------------ processes
@@ -147,73 +147,19 @@ class _Child:
             pass
 
 
-class _CpuQuota:
-    """A cgroup v1 cpu group holding the edge executor; or CPU pinning."""
-
-    def __init__(self, name, quota_cores):
-        self.quota_cores = quota_cores
-        self.path = None
-        self.mode = "none"
-        self.warning = None
-        path = os.path.join(CGROUP_CPU_ROOT, "stoa-%s-%d-%d" % (name, os.getpid(),
-                                                                 next(_QUOTA_IDS)))
-        try:
-            os.makedirs(path, exist_ok=True)
-            with open(os.path.join(path, "cpu.cfs_period_us"), "w") as f:
-                f.write(str(CFS_PERIOD_US))
-            with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
-                f.write(str(max(1000, int(round(quota_cores * CFS_PERIOD_US)))))
-            self.path = path
-            self.mode = "cgroup"
-        except OSError as e:
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
-            self.mode = "pinned"
-            self.warning = ("cgroup v1 cpu quota unavailable (%s: %s); the edge "
-                            "executor is pinned to one CPU instead of %.2f cores"
-                            % (path, e.strerror, quota_cores))
-
-    def preexec(self):
-        """Runs in the child before exec: joins the group (or pins)."""
-        if self.mode == "cgroup":
-            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-        elif self.mode == "pinned":
-            cpus = sorted(os.sched_getaffinity(0))
-            os.sched_setaffinity(0, {cpus[-1]})
-
-    def remove(self):
-        if self.path is None:
-            return
-        for _ in range(50):  # the kernel frees the group shortly after exit
-            try:
-                os.rmdir(self.path)
-                self.path = None
-                return
-            except FileNotFoundError:
-                self.path = None
-                return
-            except OSError as e:
-                if e.errno != errno.EBUSY:
-                    break
-                time.sleep(0.1)
-        sys.stderr.write("testbed: could not remove %s\n" % self.path)
-
-
 class Testbed:
     """A running (or startable) testbed described by one YAML file."""
 
-    def __init__(self, config, bin_dir=None):
+    def __init__(self, config, bin_dir=None, gateway_args=None):
         self.config = config
         self.name = config["name"]
         self.bin_dir = self._resolve_bin_dir(bin_dir or config.get("bin_dir"))
         self.gateway_url = None
         self.addresses = {}  # role -> "HOST:PORT" (linkems also "<role>_control")
         self.edge_cpu_mode = None  # "cgroup" or "pinned" once started
+        self.gateway_args = list(gateway_args or [])
         self._children = []
-        self._quota = None
+        self._groups = {}  # tier -> cpu_quota.CpuGroup (the cloud's made on demand)
         self._tmp = None
         self._log_dir = None
         self._keep_tmp = False
@@ -221,9 +167,10 @@ class Testbed:
 
     # -- construction
     @classmethod
-    def from_yaml(cls, path, bin_dir=None):
-        """Validates `path` (ValueError naming the field); starts nothing."""
-        return cls(load_yaml(path), bin_dir=bin_dir)
+    def from_yaml(cls, path, bin_dir=None, gateway_args=None):
+        """Validates `path` (ValueError naming the field); starts nothing.
+        `gateway_args`: extra stoa-gateway flags (e.g. --trace-file F)."""
+        return cls(load_yaml(path), bin_dir=bin_dir, gateway_args=gateway_args)
 
     @staticmethod
     def _resolve_bin_dir(bin_dir):
@@ -237,6 +184,11 @@ class Testbed:
     def pids(self):
         """{role: pid} of every running process this testbed started."""
         return {c.role: c.proc.pid for c in self._children if c.proc.poll() is None}
+
+    @property
+    def _quota(self):
+        """The edge executor's CPU group (None before start)."""
+        return self._groups.get("edge")
 
     @property
     def log_dir(self):
@@ -293,15 +245,19 @@ class Testbed:
             "--listen", "127.0.0.1:0", "--device", "cpu",
             "--threads", str(cfg["cloud"]["threads"]),
             "--intra-op-threads", str(cfg["cloud"]["intra_op_threads"])])
-        self._quota = _CpuQuota(self.name + "-edge", cfg["edge"]["quota_cores"])
-        self.edge_cpu_mode = self._quota.mode
-        if self._quota.warning:
-            sys.stderr.write("testbed: warning: %s\n" % self._quota.warning)
+        if cfg["cloud"]["quota_cores"] is not None:
+            self._group("cloud")  # moves the running cloud executor in
+        edge_group = cpu_quota.CpuGroup(self.name + "-edge", cfg["edge"]["quota_cores"],
+                                        cfg["edge"]["quota_period_ms"] * 1000)
+        self._groups["edge"] = edge_group
+        self.edge_cpu_mode = edge_group.mode
+        if edge_group.warning:
+            sys.stderr.write("testbed: warning: %s\n" % edge_group.warning)
         edge = self._spawn("edge_executor", "stoa-executor", [
             "--listen", "127.0.0.1:0", "--device", "cpu",
             "--threads", str(cfg["edge"]["threads"]),
             "--intra-op-threads", str(cfg["edge"]["intra_op_threads"])],
-            preexec=self._quota.preexec)
+            preexec=edge_group.preexec)
         for tier, upstream in (("edge", edge), ("cloud", cloud)):
             args = ["--listen", "127.0.0.1:0", "--upstream", upstream.address(),
                     "--control", "127.0.0.1:0"] + _link_flags(cfg[tier]["link"])
@@ -317,7 +273,7 @@ class Testbed:
             with open(policy_path, "w", encoding="utf-8") as f:
                 yaml.safe_dump(cfg["gateway"]["policy"], f)
             gw_args += ["--policy-file", policy_path]
-        self._spawn("gateway", "stoa-gateway", gw_args)
+        self._spawn("gateway", "stoa-gateway", gw_args + self.gateway_args)
         port = self.addresses["gateway"].rsplit(":", 1)[1]
         self.gateway_url = "http://127.0.0.1:%s" % port
 
@@ -331,9 +287,9 @@ class Testbed:
             deadline = time.monotonic() + STOP_GRACE_S
             for child in reversed(children):
                 child.wait_or_kill(deadline)
-            if self._quota is not None:
-                self._quota.remove()
-                self._quota = None
+            for group in self._groups.values():
+                group.remove()
+            self._groups = {}
             if self._tmp is not None:
                 keep = os.environ.get("STOA_TESTBED_KEEP")
                 if not (keep or self._keep_tmp) and self.config.get("log_dir") is None:
@@ -346,6 +302,47 @@ class Testbed:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+    # -- executors' CPU
+    def _group(self, tier):
+        """The CPU group of `tier`'s executor; the cloud's is made (and the
+        running executor moved into it) on first use."""
+        if tier not in TIERS:
+            raise ValueError("tier: expected 'edge' or 'cloud', got %r" % (tier,))
+        group = self._groups.get(tier)
+        if group is None:
+            cfg = self.config[tier]
+            group = cpu_quota.CpuGroup(self.name + "-" + tier, cfg["quota_cores"],
+                                       cfg["quota_period_ms"] * 1000)
+            self._groups[tier] = group
+            pid = self.pids.get(tier + "_executor")
+            if pid is not None:
+                group.join(pid)
+        return group
+
+    def set_quota(self, tier, cores):
+        """Changes the CPU quota of `tier`'s executor live (None: unlimited).
+        ValueError on a bad value; RuntimeError without cgroups."""
+        if tier + "_executor" not in self.addresses:
+            raise RuntimeError("testbed %s is not started" % self.name)
+        self._group(tier).set_quota(cores)
+        return self.get_cpu(tier)
+
+    def set_load(self, tier, procs):
+        """Runs exactly `procs` CPU-bound background processes in the CPU
+        group of `tier`'s executor (0 stops them): they compete with it for
+        its quota. ValueError on a bad count; RuntimeError without cgroups."""
+        if tier + "_executor" not in self.addresses:
+            raise RuntimeError("testbed %s is not started" % self.name)
+        self._group(tier).set_busy(procs)
+        return self.get_cpu(tier)
+
+    def get_cpu(self, tier):
+        """{"quota_cores": cores or None (unlimited), "busy": processes}."""
+        group = self._groups.get(tier)
+        if group is None:
+            return {"quota_cores": self.config[tier]["quota_cores"], "busy": 0}
+        return {"quota_cores": group.quota_cores, "busy": group.busy}
 
     # -- links
     def _control(self, name):

@@ -113,17 +113,23 @@ def validate(doc):
         if tier not in doc:
             _fail(tier, "required: the %s tier (threads, link)" % tier)
     edge = _mapping(doc.get("edge"), "edge")
-    _known_keys(edge, "edge", ("quota_cores", "threads", "intra_op_threads", "link"))
+    _known_keys(edge, "edge", ("quota_cores", "quota_period_ms", "threads",
+                               "intra_op_threads", "link"))
     config["edge"] = {
         "quota_cores": _number(edge, "quota_cores", "edge", 1.0, 0.01,
                                float(os.cpu_count() or 1), exclusive_min=False),
+        "quota_period_ms": _number(edge, "quota_period_ms", "edge", 100, 1, 1000),
         "threads": _number(edge, "threads", "edge", 1, 1, 256, integer=True),
         "intra_op_threads": _number(edge, "intra_op_threads", "edge", 1, 1, 256, integer=True),
         "link": validate_link(edge.get("link"), "edge.link"),
     }
     cloud = _mapping(doc.get("cloud"), "cloud")
-    _known_keys(cloud, "cloud", ("threads", "intra_op_threads", "link"))
+    _known_keys(cloud, "cloud", ("quota_cores", "quota_period_ms", "threads",
+                                 "intra_op_threads", "link"))
     config["cloud"] = {
+        "quota_cores": _number(cloud, "quota_cores", "cloud", None, 0.01,
+                               float(os.cpu_count() or 1)),
+        "quota_period_ms": _number(cloud, "quota_period_ms", "cloud", 100, 1, 1000),
         "threads": _number(cloud, "threads", "cloud", 2, 1, 256, integer=True),
         "intra_op_threads": _number(cloud, "intra_op_threads", "cloud", 1, 1, 256,
                                     integer=True),

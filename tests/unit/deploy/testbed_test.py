@@ -17,6 +17,7 @@ SOURCE = os.environ.get("STOA_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 TESTBED_DIR = os.path.join(SOURCE, "deploy", "testbed")
 sys.path.insert(0, TESTBED_DIR)
+import cpu_quota  # noqa: E402
 import testbed  # noqa: E402
 
 GOOD = """
@@ -135,8 +136,8 @@ exec sleep 30
 
 class LauncherWithFakeBinariesTest(unittest.TestCase):
     def setUp(self):
-        self.saved_root = testbed.CGROUP_CPU_ROOT
-        testbed.CGROUP_CPU_ROOT = tempfile.mkdtemp()  # no real cgroup needed
+        self.saved_root = cpu_quota.CGROUP_CPU_ROOT
+        cpu_quota.CGROUP_CPU_ROOT = tempfile.mkdtemp()  # no real cgroup needed
         self.bin = tempfile.mkdtemp()
         for name in ("stoa-executor", "stoa-linkem", "stoa-gateway"):
             path = os.path.join(self.bin, name)
@@ -146,9 +147,9 @@ class LauncherWithFakeBinariesTest(unittest.TestCase):
         self.yaml = write(GOOD)
 
     def tearDown(self):
-        shutil.rmtree(testbed.CGROUP_CPU_ROOT, ignore_errors=True)
+        shutil.rmtree(cpu_quota.CGROUP_CPU_ROOT, ignore_errors=True)
         shutil.rmtree(self.bin, ignore_errors=True)
-        testbed.CGROUP_CPU_ROOT = self.saved_root
+        cpu_quota.CGROUP_CPU_ROOT = self.saved_root
         os.unlink(self.yaml)
 
     def test_wiring_and_stop(self):
@@ -203,15 +204,15 @@ class LauncherWithFakeBinariesTest(unittest.TestCase):
 
 class CpuQuotaTest(unittest.TestCase):
     def setUp(self):
-        self.saved_root = testbed.CGROUP_CPU_ROOT
+        self.saved_root = cpu_quota.CGROUP_CPU_ROOT
 
     def tearDown(self):
-        testbed.CGROUP_CPU_ROOT = self.saved_root
+        cpu_quota.CGROUP_CPU_ROOT = self.saved_root
 
     def test_cgroup_files_hold_the_quota(self):
         root = tempfile.mkdtemp()  # stands in for /sys/fs/cgroup/cpu
-        testbed.CGROUP_CPU_ROOT = root
-        quota = testbed._CpuQuota("t-edge", 0.5)
+        cpu_quota.CGROUP_CPU_ROOT = root
+        quota = cpu_quota.CpuGroup("t-edge", 0.5)
         self.assertEqual(quota.mode, "cgroup")
         with open(os.path.join(quota.path, "cpu.cfs_period_us")) as f:
             self.assertEqual(f.read(), "100000")
@@ -224,16 +225,56 @@ class CpuQuotaTest(unittest.TestCase):
         self.assertFalse(os.path.exists(path))
         os.rmdir(root)
 
+    def test_live_quota_and_background_load(self):
+        root = tempfile.mkdtemp()  # stands in for /sys/fs/cgroup/cpu
+        cpu_quota.CGROUP_CPU_ROOT = root
+        group = cpu_quota.CpuGroup("t-cloud", None, 20000)
+        with open(os.path.join(group.path, "cpu.cfs_quota_us")) as f:
+            self.assertEqual(f.read(), "-1")  # unlimited until told
+        group.set_quota(0.05)
+        with open(os.path.join(group.path, "cpu.cfs_period_us")) as f:
+            self.assertEqual(f.read(), "20000")
+        with open(os.path.join(group.path, "cpu.cfs_quota_us")) as f:
+            self.assertEqual(f.read(), "1000")
+        group.set_quota(0.01)  # below the kernel's 1 ms: clamped
+        with open(os.path.join(group.path, "cpu.cfs_quota_us")) as f:
+            self.assertEqual(f.read(), "1000")
+        for bad in (0, -1, "1", True):
+            with self.assertRaises(ValueError):
+                group.set_quota(bad)
+        group.set_busy(3)
+        pids = [p.pid for p in group._busy]
+        self.assertEqual(group.busy, 3)
+        with open(os.path.join(group.path, "cgroup.procs")) as f:
+            self.assertEqual(f.read(), str(pids[-1]))  # each joined before exec
+        group.set_busy(1)
+        self.assertEqual(group.busy, 1)
+        for pid in pids[1:]:
+            with self.assertRaises(ProcessLookupError):
+                os.kill(pid, 0)
+        with self.assertRaises(ValueError):
+            group.set_busy(-1)
+        for name in os.listdir(group.path):
+            os.unlink(os.path.join(group.path, name))
+        group.remove()  # stops the last one too
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pids[0], 0)
+        os.rmdir(root)
+
     def test_falls_back_to_pinning_with_a_warning(self):
         blocker = tempfile.NamedTemporaryFile(delete=False)  # a file: no dir below it
-        testbed.CGROUP_CPU_ROOT = blocker.name
-        quota = testbed._CpuQuota("t-edge", 0.5)
+        cpu_quota.CGROUP_CPU_ROOT = blocker.name
+        quota = cpu_quota.CpuGroup("t-edge", 0.5)
         os.unlink(blocker.name)
         self.assertEqual(quota.mode, "pinned")
         self.assertIn("pinned to one CPU", quota.warning)
         out = subprocess.run([sys.executable, "-c", "import os; print(len(os.sched_getaffinity(0)))"],
                              capture_output=True, text=True, preexec_fn=quota.preexec)
         self.assertEqual(out.stdout.strip(), "1")
+        with self.assertRaises(RuntimeError):  # live changes need the cgroup
+            quota.set_quota(0.5)
+        with self.assertRaises(RuntimeError):
+            quota.set_busy(1)
         quota.remove()  # nothing to remove; must not fail
 
 
@@ -259,12 +300,23 @@ class LaunchTest(unittest.TestCase):
             if tb.edge_cpu_mode == "cgroup":
                 with open("/proc/%d/cgroup" % pids["edge_executor"]) as f:
                     self.assertIn(os.path.basename(cgroup), f.read())
+                # Live quota and load: the cloud executor is moved into a
+                # group of its own on first use.
+                self.assertEqual(tb.set_quota("edge", 0.25)["quota_cores"], 0.25)
+                self.assertEqual(tb.set_load("cloud", 2), {"quota_cores": None, "busy": 2})
+                cloud_group = tb._groups["cloud"].path
+                with open("/proc/%d/cgroup" % pids["cloud_executor"]) as f:
+                    self.assertIn(os.path.basename(cloud_group), f.read())
+                with open(os.path.join(cloud_group, "cgroup.procs")) as f:
+                    self.assertEqual(len(f.read().split()), 3)
+                tb.set_load("cloud", 0)
         for pid in pids.values():
             self.assertFalse(os.path.exists("/proc/%d/status" % pid) and
                              "zombie" not in open("/proc/%d/status" % pid).read(),
                              "pid %d still running" % pid)
         if cgroup:
             self.assertFalse(os.path.exists(cgroup))
+            self.assertFalse(os.path.exists(cloud_group))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ TEST_F(AdmissionTest, MaxConcurrencyIsResourceExhaustedWithRetryAfter) {
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(a.AcquireFunction("g", 0).ok());
   EXPECT_THAT(metrics_.Serialize(),
               HasSubstr("stoa_admission_refusals_total{function=\"f\",reason=\"max_"
-                        "concurrency\",tier=\"\"} 1"));
+                        "concurrency\",target=\"\",tier=\"\"} 1"));
 }
 
 TEST_F(AdmissionTest, FullQueueRefusesTheTierAndTheOtherTakesIt) {
@@ -158,9 +158,30 @@ TEST_F(AdmissionTest, ForgetDropsTheFunctionsSeries) {
   auto v = a.Judge("f", TierSet::Of(Tier::kEdge), 1000, Loads(1));
   (void)a.Refuse("f", TierSet::Of(Tier::kEdge), v);
   EXPECT_THAT(metrics_.Serialize(),
-              HasSubstr("function=\"f\",reason=\"queue_full\",tier=\"edge\""));
+              HasSubstr("function=\"f\",reason=\"queue_full\",target=\"edge\",tier=\"edge\""));
   a.Forget("f");
   EXPECT_THAT(metrics_.Serialize(), ::testing::Not(HasSubstr("function=\"f\"")));
+}
+
+// The refusal counter labels a target by name and its tier by class, as the
+// invocation metrics do (a target "gpu-pool" of tier cloud).
+TEST_F(AdmissionTest, RefusalsNameTheTargetAndItsTierClass) {
+  auto table = scheduler::TargetTable::Make({{.name = "edge",
+                                              .tier = scheduler::TierClass::kEdge,
+                                              .device = scheduler::DeviceClass::kCpu},
+                                             {.name = "gpu-pool",
+                                              .tier = scheduler::TierClass::kCloud,
+                                              .device = scheduler::DeviceClass::kCuda}});
+  ASSERT_TRUE(table.ok()) << table.status();
+  scheduler::InstallTargets(*std::move(table));
+  Admission a(clock_, metrics_, {.max_queue_per_tier = 1});
+  Fill(a, Tier::kCloud, 2, 1);
+  auto v = a.Judge("f", TierSet::Of(Tier::kCloud), 1000, Loads(1));
+  (void)a.Refuse("f", TierSet::Of(Tier::kCloud), v);
+  const std::string text = metrics_.Serialize();
+  scheduler::InstallTargets(scheduler::TargetTable::Default());
+  EXPECT_THAT(text, HasSubstr("stoa_admission_refusals_total{function=\"f\",reason=\"queue_"
+                              "full\",target=\"gpu-pool\",tier=\"cloud\"} 1"));
 }
 
 }  // namespace

@@ -140,21 +140,22 @@ TEST_F(SchedulerStateJsonTest, OverridesAccuracyCircuitsAndLinks) {
 TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
   // Byte for byte what StateJson rendered for a fresh scheduler with the
   // default policy and an in-process edge (issue 14 added stale_probe, and
-  // each target's tier and device).
+  // each target's tier and device, then shadow_cap).
   common::FakeClock clock;
   scheduler::SchedulerOptions options;
   options.in_process.Add(Tier::kEdge);
   PlacementScheduler fresh(clock, nullptr, 1, PolicyConfig{}, options);
-  EXPECT_EQ(SchedulerStateJson(fresh.Snapshot()),
-            "{\"functions\":{},\"policy\":{\"circuit\":{\"failures\":5,\"open_ms\":2000},"
-            "\"explore_budget\":0.02,\"hedge\":false,\"objective\":\"mean\",\"policy\":"
-            "\"predictive\",\"shadow_rate\":0.0,\"slo_ms\":0.0,\"smoothing\":0.2,"
-            "\"stale_probe\":\"shadow\",\"weights\":{"
-            "\"cost\":0.0,\"energy\":0.0,\"latency\":1.0}},\"tiers\":{\"cloud\":{\"circuit\":"
-            "\"closed\",\"consecutive_failures\":0,\"device\":\"cpu\",\"in_process\":false,"
-            "\"link_rtt_ms\":null,\"tier\":\"cloud\"},"
-            "\"edge\":{\"circuit\":\"closed\",\"consecutive_failures\":0,\"device\":\"cpu\","
-            "\"in_process\":true,\"link_rtt_ms\":null,\"tier\":\"edge\"}}}");
+  EXPECT_EQ(
+      SchedulerStateJson(fresh.Snapshot()),
+      "{\"functions\":{},\"policy\":{\"circuit\":{\"failures\":5,\"open_ms\":2000},"
+      "\"explore_budget\":0.02,\"hedge\":false,\"objective\":\"mean\",\"policy\":"
+      "\"predictive\",\"shadow_cap\":0.1,\"shadow_rate\":0.0,\"slo_ms\":0.0,\"smoothing\":0.2,"
+      "\"stale_probe\":\"shadow\",\"weights\":{"
+      "\"cost\":0.0,\"energy\":0.0,\"latency\":1.0}},\"tiers\":{\"cloud\":{\"circuit\":"
+      "\"closed\",\"consecutive_failures\":0,\"device\":\"cpu\",\"in_process\":false,"
+      "\"link_rtt_ms\":null,\"tier\":\"cloud\"},"
+      "\"edge\":{\"circuit\":\"closed\",\"consecutive_failures\":0,\"device\":\"cpu\","
+      "\"in_process\":true,\"link_rtt_ms\":null,\"tier\":\"edge\"}}}");
 }
 
 TEST_F(SchedulerStateJsonTest, AFunctionNameThatIsNotUtf8StillRendersValidJson) {

@@ -2,6 +2,7 @@
 // (issue 14 item 1): CUSUM change detection on the terms, stale tiers
 // refreshed by shadow runs at an interval set by what they could gain, and
 // no flapping on noise. Fake clock, seeded noise, deterministic.
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -63,6 +64,27 @@ TEST(TermChangeTest, ExecFollowsAModerateShiftWithinTenSamples) {
   EXPECT_LE(n, 10);
 }
 
+// After a noisy slow regime (an executor sharing its CPU with background
+// load: 30-300 ms) a quiet fast one (4 ms) is followed within a few
+// samples, although it is only a few of the noisy regime's scales away.
+TEST(TermChangeTest, ExecFollowsAQuietFastRegimeAfterANoisySlowOne) {
+  ExecTerm term;
+  std::mt19937_64 gen(3);
+  std::lognormal_distribution<double> noisy(std::log(90.0), 0.8);
+  for (int i = 0; i < 60; ++i) term.Observe(1, 50, std::clamp(noisy(gen), 30.0, 300.0));
+  ASSERT_GT(term.Predict(1, 50).mean_ms, 50.0);
+  std::normal_distribution<double> quiet(4.0, 0.2);
+  int samples = 0;
+  while (samples < 40 && term.Predict(1, 50).mean_ms > 10.0) {
+    term.Observe(1, 50, quiet(gen));
+    ++samples;
+  }
+  EXPECT_LE(samples, 4);
+  // And no alarm on the quiet regime's own noise afterwards.
+  for (int i = 0; i < 500; ++i) term.Observe(1, 50, quiet(gen));
+  EXPECT_NEAR(term.Predict(1, 50).mean_ms, 4.0, 0.5);
+}
+
 TEST(TermChangeTest, QueueRelearnsAfterTheParallelismChanges) {
   QueueTerm queue;
   for (int i = 0; i < 40; ++i) queue.Observe(i % 5, (i % 5) * 10.0, 10.0);  // one worker
@@ -94,17 +116,63 @@ TEST(StaleShadowTest, AStaleTierIsShadowedOncePerInterval) {
   p[TierIndex(Tier::kEdge)].mean_ms = 10;
   p[TierIndex(Tier::kCloud)].mean_ms = 20;  // interval 500 ms
   e.Observed(Tier::kCloud, 0);
-  EXPECT_TRUE(e.StaleShadows(0.02, TierSet::All(), Tier::kEdge, p, 10, 499'000).Empty());
-  EXPECT_TRUE(
-      e.StaleShadows(0.02, TierSet::All(), Tier::kEdge, p, 10, 500'000).Contains(Tier::kCloud));
+  EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 499'000).Empty());
+  EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 500'000)
+                  .Contains(Tier::kCloud));
   e.ShadowSent(Tier::kCloud, 500'000);
-  EXPECT_TRUE(e.StaleShadows(0.02, TierSet::All(), Tier::kEdge, p, 10, 600'000).Empty());
+  EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 600'000).Empty());
   // Never the chosen tier, never with no budget, never an unavailable one.
-  EXPECT_FALSE(
-      e.StaleShadows(0.02, TierSet::All(), Tier::kCloud, p, 10, 5'000'000).Contains(Tier::kCloud));
-  EXPECT_TRUE(e.StaleShadows(0.0, TierSet::All(), Tier::kEdge, p, 10, 5'000'000).Empty());
+  EXPECT_FALSE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kCloud, p, 10, 5'000'000)
+                   .Contains(Tier::kCloud));
+  EXPECT_TRUE(e.StaleShadows(0.0, 1.0, TierSet::All(), Tier::kEdge, p, 10, 5'000'000).Empty());
   EXPECT_TRUE(
-      e.StaleShadows(0.02, TierSet::Of(Tier::kEdge), Tier::kEdge, p, 10, 5'000'000).Empty());
+      e.StaleShadows(0.02, 1.0, TierSet::Of(Tier::kEdge), Tier::kEdge, p, 10, 5'000'000).Empty());
+}
+
+// Routine stale shadows stay within shadow_cap of the decisions however
+// slowly requests come (each finds the other tier stale); follow-ups owed
+// after a detected change are outside the cap.
+TEST(StaleShadowTest, RoutineShadowsAreCappedAtAShareOfDecisions) {
+  Exploration e;
+  Exploration::Predictions p{};
+  for (Prediction& x : p) x.measured = true;
+  p[TierIndex(Tier::kEdge)].mean_ms = 10;
+  p[TierIndex(Tier::kCloud)].mean_ms = 20;
+  int shadows = 0;
+  int64_t now = 0;
+  for (int i = 0; i < 100; ++i, now += 2'000'000) {  // every request finds the cloud stale
+    if (e.StaleShadows(0.02, 0.1, TierSet::All(), Tier::kEdge, p, 10, now).Contains(Tier::kCloud)) {
+      e.ShadowSent(Tier::kCloud, now);
+      ++shadows;
+    }
+    e.Decided(Tier::kEdge, Reason::kPredictedBest, p[TierIndex(Tier::kEdge)], 10, now);
+  }
+  EXPECT_EQ(shadows, 10);
+  EXPECT_EQ(e.RoutineShadows(), 10u);
+  // Uncapped, every one of them would have carried a shadow.
+  Exploration u;
+  int uncapped = 0;
+  for (int i = 0; i < 100; ++i, now += 2'000'000) {
+    if (u.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, now).Contains(Tier::kCloud)) {
+      u.ShadowSent(Tier::kCloud, now);
+      ++uncapped;
+    }
+    u.Decided(Tier::kEdge, Reason::kPredictedBest, p[TierIndex(Tier::kEdge)], 10, now);
+  }
+  EXPECT_EQ(uncapped, 100);
+  // Over the cap, a follow-up still goes out: a probe found the cloud much
+  // faster than predicted.
+  Outcome fast;
+  fast.ok = true;
+  fast.latency_ms = 5;
+  TermErrors errors{};
+  errors[0] = -40;
+  e.Probed(Tier::kCloud, fast, errors, false, 10);
+  ASSERT_EQ(e.FollowUps(Tier::kCloud), Exploration::kFollowUps);
+  EXPECT_TRUE(
+      e.StaleShadows(0.02, 0.0, TierSet::All(), Tier::kEdge, p, 10, now).Contains(Tier::kCloud));
+  e.ShadowSent(Tier::kCloud, now);
+  EXPECT_EQ(e.RoutineShadows(), 10u);
 }
 
 // An in-process edge and a cloud 10 ms away; 100 requests a second.
@@ -198,6 +266,22 @@ TEST(ShadowProbingTest, NoFlappingBetweenCloseTiersOnNoise) {
   }
   EXPECT_GE(cloud, 2700);    // the faster tier, nearly always
   EXPECT_LE(switches, 150);  // not flipping back and forth on every sample
+}
+
+// A stall of two requests on the chosen tier (a busy host) moves the
+// traffic away for a moment; the follow-up owed to the tier puts a shadow
+// copy there on the very next decision, so the traffic comes back within a
+// few requests instead of after the stale interval (here a second).
+TEST(ShadowProbingTest, AShortStallOnTheChosenTierIsCheckedAtOnce) {
+  Driver d;
+  for (int i = 0; i < 300; ++i) d.Step();  // the cloud (20 ms) beats the edge (40 ms)
+  d.cloud_ms = 200;
+  d.Step();
+  d.Step();
+  d.cloud_ms = 10;
+  int on_edge = 0;
+  for (int i = 0; i < 100; ++i) on_edge += d.Step().tier == Tier::kEdge;
+  EXPECT_LE(on_edge, 3);
 }
 
 TEST(ShadowProbingTest, RouteModeMakesNoShadows) {

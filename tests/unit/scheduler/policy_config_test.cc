@@ -183,6 +183,19 @@ TEST(PolicyConfigTest, YamlErrorsMatchJson) {
   EXPECT_THAT(msg(""), HasSubstr("must be an object"));
 }
 
+TEST(PolicyConfigTest, ShadowCapIsAShare) {
+  EXPECT_EQ(PolicyConfig().shadow_cap, 0.1);
+  auto ok = ParsePolicyJson(R"({"shadow_cap":0.5})");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->shadow_cap, 0.5);
+  for (const char* bad :
+       {R"({"shadow_cap":1.5})", R"({"shadow_cap":-0.1})", R"({"shadow_cap":"all"})"}) {
+    auto r = ParsePolicyJson(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr("shadow_cap")) << bad;
+  }
+}
+
 TEST(PolicyConfigTest, RoundTrip) {
   PolicyConfig in;
   in.policy = PolicyKind::kWeighted;
@@ -190,13 +203,14 @@ TEST(PolicyConfigTest, RoundTrip) {
   in.slo_ms = 12.25;
   in.shadow_rate = 0.3;
   in.explore_budget = 0.07;
+  in.shadow_cap = 0.25;
   in.hedge = true;
   in.smoothing = 0.35;
   in.weights = {0.5, 2.0, 4.0};
   in.circuit = {7, 1234};
   std::string json = PolicyToJson(in);
   for (const char* field : {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget",
-                            "hedge", "smoothing", "weights", "circuit"}) {
+                            "shadow_cap", "hedge", "smoothing", "weights", "circuit"}) {
     EXPECT_THAT(json, HasSubstr(std::string("\"") + field + "\"")) << json;
   }
   auto out = ParsePolicyJson(json);
@@ -206,6 +220,7 @@ TEST(PolicyConfigTest, RoundTrip) {
   EXPECT_EQ(out->slo_ms, in.slo_ms);
   EXPECT_EQ(out->shadow_rate, in.shadow_rate);
   EXPECT_EQ(out->explore_budget, in.explore_budget);
+  EXPECT_EQ(out->shadow_cap, in.shadow_cap);
   EXPECT_EQ(out->hedge, in.hedge);
   EXPECT_EQ(out->smoothing, in.smoothing);
   EXPECT_EQ(out->weights.latency, in.weights.latency);

@@ -1,0 +1,123 @@
+"""Per-phase scoring of a stoa-bench pass: placement accuracy, regret and
+time-to-adapt after each change of conditions, with the definitions of
+stoa-sim's phase report (bench/sim/phase_report.h):
+
+  accuracy       share of the phase's requests placed on the oracle's tier;
+  regret         mean latency of the requests over the oracle's, in % of
+                 the latter;
+  time-to-adapt  from the phase's start to the first request from which at
+                 most ADAPT_SLACK of the next ADAPT_WINDOW are wrong (placement
+                 follows the new conditions), in seconds and in requests
+                 (as in stoa-sim, the windows shorten at the phase's end,
+                 so a phase that never adapts shows its last request);
+                 None for an empty phase.
+
+Two oracles, both per request:
+  - the bucket oracle of analysis.py (the faster forced pass per 5 s bucket,
+    its bucket mean as the oracle's latency): every request is scored;
+  - the scheduler's own shadow samples (the pass's trace.jsonl): a decision
+    whose request also ran on every other tier (shadow run) is correct when
+    its tier answered fastest, its regret the difference. Only sampled
+    decisions are scored; the trace's clock is aligned with the loadgen's by
+    the first traced decision and the first request.
+
+Pure functions except read_trace; no plotting.
+"""
+
+import json
+
+import analysis
+
+ADAPT_WINDOW = 20
+ADAPT_SLACK = 1
+
+
+def scored_by_oracle(rows, best, bucket_s):
+    """[(t, correct, latency_ms, oracle_ms)] for the 2xx rows in a known bucket."""
+    out = []
+    for r in analysis.ok(rows):
+        b = int(r["t"] // bucket_s)
+        if b in best:
+            tier, lat = best[b]
+            out.append((r["t"], r["tier"] == tier, r["latency_ms"], lat))
+    return out
+
+
+def read_trace(path):
+    """{decision id: {"t_us", "tier", "runs": {tier: latency_ms}}} of the
+    traced decisions with a successful run on their own tier."""
+    decisions = {}
+    runs = {}
+    with open(path, "r", encoding="utf-8") as f:
+        for line in f:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a kill: the rest is whole
+            if ev.get("ev") == "decision":
+                decisions[ev["id"]] = {"t_us": ev["t_us"], "tier": ev["tier"]}
+            elif ev.get("ev") == "outcome" and ev.get("id") and ev.get("ok"):
+                runs.setdefault(ev["id"], {})[ev["tier"]] = ev["latency_ms"]
+    out = {}
+    for i, d in decisions.items():
+        r = runs.get(i, {})
+        if d["tier"] in r:
+            out[i] = {"t_us": d["t_us"], "tier": d["tier"], "runs": r}
+    return out
+
+
+def scored_by_shadow(trace, rows):
+    """[(t, correct, chosen_ms, best_ms)] of the decisions whose request ran on
+    more than one tier, t on the loadgen's clock (see above)."""
+    if not trace or not rows:
+        return []
+    t0_us = min(d["t_us"] for d in trace.values())
+    t0 = min(r["t"] for r in rows)
+    out = []
+    for d in sorted(trace.values(), key=lambda d: d["t_us"]):
+        if len(d["runs"]) < 2:
+            continue
+        chosen = d["runs"][d["tier"]]
+        best = min(d["runs"].values())
+        out.append((t0 + (d["t_us"] - t0_us) / 1e6, chosen <= best, chosen, best))
+    return out
+
+
+def _score(run, start_s):
+    s = {"requests": len(run), "accuracy": None, "regret_pct": None, "adapt_s": None,
+         "adapt_requests": None}
+    if not run:
+        return s
+    s["accuracy"] = sum(1 for r in run if r[1]) / len(run)
+    chosen = sum(r[2] for r in run)
+    best = sum(r[3] for r in run)
+    s["regret_pct"] = 100.0 * (chosen / best - 1.0) if best > 0 else 0.0
+    for k in range(len(run)):
+        wrong = sum(1 for r in run[k:k + ADAPT_WINDOW] if not r[1])
+        if wrong <= ADAPT_SLACK:
+            s["adapt_s"] = max(0.0, run[k][0] - start_s)
+            s["adapt_requests"] = k
+            break
+    return s
+
+
+def score_phases(scored, phases):
+    """One dict per phase (name, start_s, end_s + _score's fields) and the
+    whole run (time-to-adapt: the worst phase's, None if any never adapted)."""
+    scored = sorted(scored)
+    out = []
+    for ph in phases:
+        run = [r for r in scored if ph["start_s"] <= r[0] < ph["end_s"]]
+        s = _score(run, ph["start_s"])
+        s.update(name=ph["name"], start_s=ph["start_s"], end_s=ph["end_s"])
+        out.append(s)
+    total = _score(scored, 0.0)
+    total.update(name="all", start_s=phases[0]["start_s"] if phases else 0.0,
+                 end_s=phases[-1]["end_s"] if phases else 0.0)
+    adapts = [p["adapt_s"] for p in out if p["requests"]]
+    if adapts and all(a is not None for a in adapts):
+        total["adapt_s"] = max(adapts)
+        total["adapt_requests"] = max(p["adapt_requests"] for p in out if p["requests"])
+    else:
+        total["adapt_s"] = total["adapt_requests"] = None
+    return out, total
