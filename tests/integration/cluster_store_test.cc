@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/integration/cluster_fixtures.h"
 #include "tests/integration/etcd_fixture.h"
 #include "tests/integration/harness.h"
 
@@ -22,22 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-std::string OneImage() {
-  json data = json::array();
-  for (int i = 0; i < 64; ++i) data.push_back(i % 17);
-  json body;
-  body["inputs"] =
-      json::array({{{"name", "pixels"}, {"shape", {1, 64}}, {"datatype", "FP32"}, {"data", data}}});
-  return body.dump();
-}
-
-Multipart Digits(const std::string& name) {
-  return MakeRegistration(
-      R"({"name":")" + name +
-          R"(","runtime":"onnx","tiers":["cloud"],"limits":{"timeout_ms":5000}})",
-      ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
-}
 
 class ClusterStoreTest : public ::testing::Test {
  protected:

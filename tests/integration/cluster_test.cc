@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "stoa/v1/executor.grpc.pb.h"
+#include "tests/integration/cluster_fixtures.h"
 #include "tests/integration/etcd_fixture.h"
 #include "tests/integration/harness.h"
 
@@ -25,22 +26,6 @@ namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-std::string OneImage() {
-  json data = json::array();
-  for (int i = 0; i < 64; ++i) data.push_back(i % 17);
-  json body;
-  body["inputs"] =
-      json::array({{{"name", "pixels"}, {"shape", {1, 64}}, {"datatype", "FP32"}, {"data", data}}});
-  return body.dump();
-}
-
-Multipart Digits(const std::string& name) {
-  return MakeRegistration(
-      R"({"name":")" + name +
-          R"(","runtime":"onnx","tiers":["cloud"],"limits":{"timeout_ms":5000}})",
-      ReadFileOrDie(SourcePath("functions/examples/digits/digits.onnx")));
-}
 
 // Polls `done` every 5 ms for up to `timeout_ms`; the milliseconds it took,
 // or -1 when it never held.
