@@ -75,6 +75,9 @@ absl::Status FirstError(const std::vector<absl::StatusOr<Response>>& results) {
 struct PoolExecutor::Attempt {
   v1::InvokeRequest request;
   std::string key;
+  // key, then those of a pipeline chain's later stages (InvokeRequest.chain):
+  // all must be loaded on the member the call goes to.
+  std::vector<std::string> keys;
   InvokeCallback done;
   CancelSignalPtr cancel;
   std::vector<bool> tried;
@@ -164,6 +167,10 @@ int PoolExecutor::Pick(const std::vector<bool>& tried, const std::string& key) {
 void PoolExecutor::Invoke(v1::InvokeRequest request, InvokeCallback done, CancelSignalPtr cancel) {
   auto attempt = std::make_shared<Attempt>();
   attempt->key = KeyOf(request.function(), request.sha256());
+  attempt->keys = {attempt->key};
+  for (const v1::ChainStage& stage : request.chain()) {
+    attempt->keys.push_back(KeyOf(stage.function(), stage.sha256()));
+  }
   attempt->request = std::move(request);
   attempt->done = std::move(done);
   attempt->cancel = std::move(cancel);
@@ -200,11 +207,20 @@ void PoolExecutor::Try(std::shared_ptr<Attempt> attempt) {
   }
   if (attempt->tried.size() <= static_cast<size_t>(i)) attempt->tried.resize(i + 1, false);
   attempt->tried[i] = true;
-  if (auto load = NeedsLoad(attempt->key, i)) return LoadThenRun(attempt, i, *std::move(load));
+  LoadNextOrRun(std::move(attempt), i);
+}
+
+// Loads the first of the attempt's functions member i lacks, then the next,
+// and runs the call once none is missing.
+void PoolExecutor::LoadNextOrRun(std::shared_ptr<Attempt> attempt, int i) {
+  for (const std::string& key : attempt->keys) {
+    if (auto load = NeedsLoad(key, i))
+      return LoadThenRun(std::move(attempt), i, key, *std::move(load));
+  }
   Run(std::move(attempt), i);
 }
 
-void PoolExecutor::LoadThenRun(std::shared_ptr<Attempt> attempt, int i,
+void PoolExecutor::LoadThenRun(std::shared_ptr<Attempt> attempt, int i, const std::string& key,
                                v1::LoadFunctionRequest load) {
   if (!BeginStart()) return attempt->done(ShuttingDown());
   absl::Cleanup started = [this] { EndStart(); };
@@ -213,35 +229,36 @@ void PoolExecutor::LoadThenRun(std::shared_ptr<Attempt> attempt, int i,
   const int64_t start = health_.NowMicros();
   health_.CallStarted(i);
   const std::string name = use->executor->Describe();
-  use->executor->LoadFunction(std::move(load), [this, attempt, i, start, name, calls = use->calls](
-                                                   absl::StatusOr<v1::LoadFunctionResponse> r) {
-    // Slot i is written before the counts drop (Reap may then free it).
-    if (r.ok()) {
-      const uint64_t us =
-          r->load_us() > 0
-              ? r->load_us()
-              : static_cast<uint64_t>(std::max<int64_t>(0, health_.NowMicros() - start));
-      if (!r->already_loaded()) {
-        attempt->load_us += std::max<uint64_t>(1, us);
-        health_.RecordLoad(i, static_cast<double>(us));
-      }
-      SetWarm(attempt->key, i, true);
-      health_.CallEnded(i);
-      calls->fetch_sub(1);
-      return Run(attempt, i);
-    }
-    const bool retry =
-        absl::IsUnavailable(r.status()) && !(attempt->cancel && attempt->cancel->cancelled());
-    if (retry) health_.MarkDown(i, r.status());
-    health_.CallEnded(i);
-    calls->fetch_sub(1);
-    if (retry) {
-      attempt->last_error = r.status();
-      return Try(attempt);
-    }
-    attempt->done(absl::Status(r.status().code(),
-                               absl::StrCat("loading on ", name, ": ", r.status().message())));
-  });
+  use->executor->LoadFunction(
+      std::move(load), [this, attempt, i, key, start, name,
+                        calls = use->calls](absl::StatusOr<v1::LoadFunctionResponse> r) {
+        // Slot i is written before the counts drop (Reap may then free it).
+        if (r.ok()) {
+          const uint64_t us =
+              r->load_us() > 0
+                  ? r->load_us()
+                  : static_cast<uint64_t>(std::max<int64_t>(0, health_.NowMicros() - start));
+          if (!r->already_loaded()) {
+            attempt->load_us += std::max<uint64_t>(1, us);
+            health_.RecordLoad(i, static_cast<double>(us));
+          }
+          SetWarm(key, i, true);
+          health_.CallEnded(i);
+          calls->fetch_sub(1);
+          return LoadNextOrRun(attempt, i);
+        }
+        const bool retry =
+            absl::IsUnavailable(r.status()) && !(attempt->cancel && attempt->cancel->cancelled());
+        if (retry) health_.MarkDown(i, r.status());
+        health_.CallEnded(i);
+        calls->fetch_sub(1);
+        if (retry) {
+          attempt->last_error = r.status();
+          return Try(attempt);
+        }
+        attempt->done(absl::Status(r.status().code(),
+                                   absl::StrCat("loading on ", name, ": ", r.status().message())));
+      });
 }
 
 void PoolExecutor::Run(std::shared_ptr<Attempt> attempt, int i) {
@@ -257,14 +274,15 @@ void PoolExecutor::Run(std::shared_ptr<Attempt> attempt, int i) {
         // Slot i is written before the counts drop: an idle removed member's
         // slot may be given to another one (Reap).
         const bool cancelled = attempt->cancel && attempt->cancel->cancelled();
-        std::optional<v1::LoadFunctionRequest> reload;
+        bool reload = false;
         if (absl::IsUnavailable(result.status())) {
           health_.MarkDown(i, result.status());
           attempt->last_error = result.status();
         } else if (absl::IsNotFound(result.status()) && !attempt->reloaded && !cancelled) {
-          // The member lost a function the pool knows (it restarted): load it again, once.
-          SetWarm(attempt->key, i, false);
-          reload = NeedsLoad(attempt->key, i);
+          // The member lost a function the pool knows (it restarted): load
+          // them again, once (a chain: every stage).
+          for (const std::string& key : attempt->keys) SetWarm(key, i, false);
+          for (const std::string& key : attempt->keys) reload = reload || NeedsLoad(key, i);
         } else if (result.ok()) {
           health_.MarkUp(i);
           health_.RecordService(i, static_cast<double>(result->queue_us() + result->exec_us()));
@@ -275,7 +293,7 @@ void PoolExecutor::Run(std::shared_ptr<Attempt> attempt, int i) {
         if (absl::IsUnavailable(result.status()) && !cancelled) return Try(std::move(attempt));
         if (reload) {
           attempt->reloaded = true;
-          return LoadThenRun(std::move(attempt), i, *std::move(reload));
+          return LoadNextOrRun(std::move(attempt), i);
         }
         attempt->done(std::move(result));
       },

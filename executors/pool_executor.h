@@ -157,8 +157,13 @@ class PoolExecutor final : public Executor {
   void EndStart();
   absl::Status ShuttingDown() const;
   void Run(std::shared_ptr<Attempt> attempt, int i);
-  // Loads the known function `key` on member `i`, then runs the attempt.
-  void LoadThenRun(std::shared_ptr<Attempt> attempt, int i, v1::LoadFunctionRequest load);
+  // Loads the known function `key` on member `i`, then goes on with
+  // LoadNextOrRun.
+  void LoadThenRun(std::shared_ptr<Attempt> attempt, int i, const std::string& key,
+                   v1::LoadFunctionRequest load);
+  // Loads (LoadThenRun) the first of the attempt's functions member i
+  // lacks; Run once it has them all.
+  void LoadNextOrRun(std::shared_ptr<Attempt> attempt, int i);
   // The stored request when `key` is known and not warm on member `i`.
   std::optional<v1::LoadFunctionRequest> NeedsLoad(const std::string& key, size_t i);
   void SetWarm(const std::string& key, size_t i, bool warm);

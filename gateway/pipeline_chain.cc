@@ -30,13 +30,15 @@ scheduler::TierSet Allowed(const v1::FunctionSpec& spec, scheduler::TierSet conf
   return out;
 }
 
-// A target served by one gRPC executor. Not the in-process edge (its
-// stages already pass data in memory) and not a pool: a pool loads a
-// function on the member it picks at its first call there, which would
-// leave the member without the chain's later stages.
+// A target served by gRPC executors: one, a pool ("pool[…]") or announced
+// members ("target NAME[…]", a pool too). A pool sends a chain to one
+// member and loads every stage the member lacks there first
+// (PoolExecutor::LoadNextOrRun). Not the in-process edge: its stages
+// already pass data in memory.
 bool Remote(const Invoker& tiers, Tier t) {
   const TierHealth h = tiers.Health(t);
-  return h.configured && h.executor.rfind("grpc:", 0) == 0;
+  return h.configured && (h.executor.rfind("grpc:", 0) == 0 || h.executor.rfind("pool[", 0) == 0 ||
+                          h.executor.rfind("target ", 0) == 0);
 }
 
 double Predict(scheduler::Scheduler& s, const std::string& function, Tier t, uint64_t bytes) {

@@ -137,6 +137,58 @@ TEST_F(PipelineChainTest, ThreeCloudStagesRunAsOneExecutorCallWithTheSameOutputs
   }
 }
 
+v1::GetStatusResponse StatusOf(const std::string& address) {
+  auto stub =
+      v1::Executor::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::GetStatusResponse status;
+  EXPECT_TRUE(stub->GetStatus(&ctx, v1::GetStatusRequest(), &status).ok());
+  return status;
+}
+
+// A target that is a pool of two executors: the chain goes to one member
+// as one Invoke, and the pool loads there every stage the member lacks.
+TEST(PipelineChainPoolTest, StagesOnAPoolTargetRunAsOneCallOnOneMember) {
+  if (WasmExample("digits_pixels").empty()) GTEST_SKIP() << "wasm examples not built";
+  auto a = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0"});
+  auto b = Process::Start(BinaryPath("stoa-executor"), {"--listen", "127.0.0.1:0"});
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto gateway =
+      Process::Start(BinaryPath("stoa-gateway"),
+                     {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("chain-pool") + "/data",
+                      "--cloud", a->address() + "," + b->address()});
+  ASSERT_NE(gateway, nullptr);
+  HttpClient client(gateway->address());
+  for (const auto& [spec, example] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"name":"digits-pixels","runtime":"wasm"})", "digits_pixels"},
+           {R"({"name":"digits-post","runtime":"wasm","content_type":"application/json"})",
+            "digits_post"}}) {
+    Multipart reg = MakeRegistration(spec, WasmExample(example));
+    ASSERT_EQ(client.Post("/v1/functions", reg.body, reg.content_type).status, 201);
+  }
+  ASSERT_EQ(RegisterDigits(client, "digits"), 201);
+  ASSERT_EQ(client.Post("/v1/functions", kOcr, "application/json").status, 201);
+  const std::vector<std::string> images = Images(6);
+  for (const std::string& raw : images) {
+    HttpResult edge = client.Post("/v1/functions/ocr/invoke?tier=edge", raw, "text/plain");
+    ASSERT_EQ(edge.status, 200) << edge.body;
+    const v1::GetStatusResponse a0 = StatusOf(a->address()), b0 = StatusOf(b->address());
+    HttpResult cloud = client.Post("/v1/functions/ocr/invoke?tier=cloud", raw, "text/plain");
+    ASSERT_EQ(cloud.status, 200) << cloud.body;
+    EXPECT_EQ(cloud.body, edge.body);
+    EXPECT_EQ(cloud.Header("x-stoa-chains"), "1-3=cloud");
+    const v1::GetStatusResponse a1 = StatusOf(a->address()), b1 = StatusOf(b->address());
+    EXPECT_EQ(a1.invoke_calls() - a0.invoke_calls() + b1.invoke_calls() - b0.invoke_calls(), 1u);
+    EXPECT_EQ(a1.chained_calls() - a0.chained_calls() + b1.chained_calls() - b0.chained_calls(),
+              1u);
+    // All three stages ran on the one member that took the call.
+    const uint64_t on_a = a1.invocations() - a0.invocations();
+    const uint64_t on_b = b1.invocations() - b0.invocations();
+    EXPECT_TRUE((on_a == 3 && on_b == 0) || (on_a == 0 && on_b == 3)) << on_a << " " << on_b;
+  }
+}
+
 TEST_F(PipelineChainTest, StagesPinnedToTheCloudChainOnlyWhereTheyAreConsecutive) {
   ASSERT_EQ(
       Pipeline(

@@ -187,6 +187,59 @@ TEST_F(PoolExecutorTest, AMemberMissingAKnownFunctionLoadsItOnDemand) {
   EXPECT_GT(members[0].load_ms + members[1].load_ms, 0.0);
 }
 
+// A pipeline chain (InvokeRequest.chain) goes to one member, which first
+// gets every stage it lacks: the first function and the later stages alike.
+TEST_F(PoolExecutorTest, AChainLoadsEveryStageOnTheMemberItRuns) {
+  auto pool = MakePool();
+  std::vector<std::string> shas;
+  for (const char* name : {"inc", "second", "third"}) {
+    auto loaded = Await<v1::LoadFunctionResponse>(
+        [&](auto done) { pool->LoadFunction(FakeLoadRequest(name, "plain"), done); });
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    shas.push_back(loaded->spec().sha256());
+  }
+  v1::InvokeRequest request = Request(shas[0], 1);
+  for (int k = 1; k < 3; ++k) {
+    v1::ChainStage* stage = request.add_chain();
+    stage->set_function(k == 1 ? "second" : "third");
+    stage->set_sha256(shas[k]);
+  }
+  auto r = Await<v1::InvokeResponse>([&](auto done) { pool->Invoke(request, done); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  const int ran = MemberInvocations(0) == 1 ? 0 : 1;
+  ASSERT_EQ(MemberInvocations(ran), 1u);
+  auto status = Await<v1::GetStatusResponse>([&](auto done) { in_process_[ran]->GetStatus(done); });
+  ASSERT_TRUE(status.ok());
+  std::vector<std::string> names;
+  for (const auto& f : status->functions()) names.push_back(f.function());
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("inc", "second", "third"));
+
+  // Both members lose everything (restarted): the chain's NOT_FOUND reloads
+  // every stage on the member, not only the first function.
+  for (InProcessExecutor* member : in_process_) {
+    for (const char* name : {"inc", "second", "third"}) {
+      v1::UnloadFunctionRequest u;
+      u.set_function(name);
+      ASSERT_TRUE(Await<v1::UnloadFunctionResponse>([&](auto done) {
+                    member->UnloadFunction(u, done);
+                  }).ok());
+    }
+  }
+  const uint64_t before = MemberInvocations(0) + MemberInvocations(1);
+  r = Await<v1::InvokeResponse>([&](auto done) { pool->Invoke(request, done); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->load_us(), 0u);
+  for (int i = 0; i < 2; ++i) {
+    status = Await<v1::GetStatusResponse>([&](auto done) { in_process_[i]->GetStatus(done); });
+    ASSERT_TRUE(status.ok());
+    if (status->functions().empty()) continue;
+    names.clear();
+    for (const auto& f : status->functions()) names.push_back(f.function());
+    EXPECT_THAT(names, ::testing::UnorderedElementsAre("inc", "second", "third")) << "member " << i;
+  }
+  EXPECT_EQ(MemberInvocations(0) + MemberInvocations(1), before + 1);
+}
+
 TEST_F(PoolExecutorTest, ADeadMemberIsSkippedAndCallsStillSucceed) {
   GrpcExecutor::Options fast;
   fast.connect_timeout_ms = 200;
