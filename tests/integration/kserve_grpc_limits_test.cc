@@ -187,9 +187,8 @@ TEST_F(KserveGrpcLimitsTest, OutputOverTheLimitIsResourceExhaustedOnGrpcAnd507On
 TEST_F(KserveGrpcLimitsTest, TierAndTargetParametersForceThePlacement) {
   ASSERT_NO_FATAL_FAILURE(Register(R"({"name":"fill","runtime":"onnx"})", FillModel()));
   auto runs = [&](const std::string& tier) {
-    return MetricSum(client_->Get("/metrics").body,
-                     {"stoa_invocations_total{", "function=\"fill\"", "tier=\"" + tier + "\"",
-                      "outcome=\"ok\""});
+    return MetricSum(client_->Get("/metrics").body, {"stoa_invocations_total{", "function=\"fill\"",
+                                                     "tier=\"" + tier + "\"", "outcome=\"ok\""});
   };
   for (const std::string tier : {"cloud", "edge", "cloud"}) {
     const double edge = runs("edge"), cloud = runs("cloud");
