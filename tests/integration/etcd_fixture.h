@@ -41,7 +41,4 @@ class Etcd {
   std::string dir_;
 };
 
-// A free loopback TCP port now.
-int FreePort();
-
 }  // namespace stoa::testing

@@ -138,6 +138,10 @@ std::string DigitsModel();
 // (name without ".wasm"); "" when it was not built (callers skip).
 std::string WasmExample(const std::string& name);
 // Registers DigitsModel() as `name` (POST /v1/functions): the HTTP status.
+// A loopback TCP port free at the time of the call (for listeners that do
+// not print the port they bound: --metrics-listen, --grpc-listen, etcd).
+int FreePort();
+
 int RegisterDigits(HttpClient& client, const std::string& name = "digits");
 
 // The error body {"error":{"code","message"}} of `r`, strictly parsed (a

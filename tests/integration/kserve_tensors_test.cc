@@ -71,19 +71,6 @@ std::vector<T> Values(const std::string& bytes) {
   return v;
 }
 
-// A loopback port nobody listens on right now.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Whether this build's gateway has the gRPC inference service's flag.
 bool GatewayHasGrpcListen() {
   FILE* p = popen((BinaryPath("stoa-gateway") + " --help 2>&1").c_str(), "r");

@@ -28,23 +28,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// A loopback port free now (for --metrics-listen, which does not report
-// the port it bound).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ADD_FAILURE() << "no free port";
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 size_t Lines(const std::string& exposition) {
   return std::vector<std::string>(absl::StrSplit(exposition, '\n', absl::SkipEmpty())).size();
 }

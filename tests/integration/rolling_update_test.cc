@@ -39,21 +39,6 @@ constexpr int kSlackMs = 1500;
 // (dispatch of a warm call takes well under a millisecond).
 constexpr milliseconds kAccepted(250);
 
-// A loopback port free at the time of the call (for --health-listen, whose
-// port the executor does not print).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Check(service) on `address`: the status, or nullopt when the call failed
 // (with the gRPC code in *code).
 std::optional<HealthCheckResponse::ServingStatus> Check(const std::string& address,

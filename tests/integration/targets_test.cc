@@ -45,21 +45,6 @@ std::string OneImage() {
   return body.dump();
 }
 
-// A loopback port free now (--metrics-listen does not report the port).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ADD_FAILURE() << "no free port";
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Whether an executor's /metrics shows a load of `function`.
 bool LoadedThere(const std::string& metrics_address, const std::string& function) {
   HttpClient client(metrics_address);
