@@ -39,10 +39,12 @@
 // kubelet's grpc: probe); it tells nothing but SERVING/NOT_SERVING, so it
 // may listen off loopback without --insecure.
 //
-// Shutdown (SIGINT/SIGTERM, common/stop_signals.h): health turns NOT_SERVING
-// on both ports (the health port keeps answering so until the exit); the gRPC server stops
-// accepting calls and connections at once and gives the calls in flight
-// --shutdown-grace-ms; then gRPC cancels the rest (grpc::Server::Shutdown
+// Shutdown (SIGINT/SIGTERM, common/stop_signals.h): the etcd announcement
+// is withdrawn and health turns NOT_SERVING on both ports (the health port
+// keeps answering so until the exit); calls are still accepted until none
+// has arrived for --drain-quiet-ms (at most 8 times it: gateways need a
+// moment to see the withdrawal); then the gRPC server stops accepting calls
+// and connections and gives the calls in flight --shutdown-grace-ms; then gRPC cancels the rest (grpc::Server::Shutdown
 // with a deadline); then the metrics server stops. Exit 0. Still running 1 s
 // after the grace period (a function that runs until a far deadline and
 // cannot be interrupted), the process exits 0 without waiting. A second
@@ -84,6 +86,25 @@ constexpr int kExitStartFailed = 1;
 // process exits without it.
 constexpr std::chrono::milliseconds kShutdownMargin(1000);
 
+// Returns once `service` has received no work call for `quiet`, or after
+// 8 x `quiet` (a gateway with nowhere else to send keeps calling).
+void WaitForQuiet(const stoa::executors::ExecutorService& service,
+                  std::chrono::milliseconds quiet) {
+  if (quiet.count() <= 0) return;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point give_up = Clock::now() + 8 * quiet;
+  uint64_t seen = service.work_calls();
+  Clock::time_point last_call = Clock::now();
+  const auto tick = std::max(std::chrono::milliseconds(1), quiet / 10);
+  while (Clock::now() < give_up && Clock::now() - last_call < quiet) {
+    std::this_thread::sleep_for(tick);
+    if (const uint64_t now = service.work_calls(); now != seen) {
+      seen = now;
+      last_call = Clock::now();
+    }
+  }
+}
+
 struct Flags {
   std::string listen = "127.0.0.1:50051";
   std::string tls_cert;
@@ -107,6 +128,7 @@ struct Flags {
   std::string artifact_store;
   size_t metrics_max_series = stoa::common::metrics::kDefaultMaxSeries;
   int shutdown_grace_ms = 10000;
+  int drain_quiet_ms = 250;
   stoa::common::RequestLimitFlags limits;
   uint32_t max_queue = 0;
   std::string health_listen;
@@ -184,6 +206,12 @@ int ParseFlags(int argc, char** argv, Flags& flags) {
   app.add_option("--shutdown-grace-ms", flags.shutdown_grace_ms,
                  "on SIGTERM/SIGINT, how long calls in flight may take to finish")
       ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
+  app.add_option("--drain-quiet-ms", flags.drain_quiet_ms,
+                 "on SIGTERM/SIGINT, after withdrawing and turning NOT_SERVING, keep accepting "
+                 "calls until none has arrived for this long (at most 8 times it), so that "
+                 "gateways that have not yet seen the withdrawal are not refused; 0: stop at once")
+      ->check(CLI::Range(0, 60000))
       ->capture_default_str();
   app.add_option("--max-queue", flags.max_queue,
                  "invocations queued for a worker at most; past it (or when the predicted wait "
@@ -395,7 +423,13 @@ int main(int argc, char** argv) {
   // Readiness first: probes see NOT_SERVING while the calls in flight drain.
   if (*health_server != nullptr) (*health_server)->SetServing(false);
   (*server)->SetServing(false);
-  signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + kShutdownMargin);
+  const std::chrono::milliseconds quiet(flags.drain_quiet_ms);
+  signals.ExitAfter(std::chrono::milliseconds(flags.shutdown_grace_ms) + 8 * quiet +
+                    kShutdownMargin);
+  // gRPC's Shutdown refuses calls that arrive after it with CANCELLED (not
+  // UNAVAILABLE, grpc/grpc#41785), which a gateway cannot safely retry; so
+  // calls are still accepted until the gateways have stopped sending them.
+  WaitForQuiet(service, quiet);
   // Past the grace period gRPC cancels the calls still running; each
   // reactor's OnCancel fires the call's CancelSignal and its runtime stops it.
   spdlog::info(

@@ -124,6 +124,7 @@ absl::Status ExecutorService::CheckPeer(const grpc::CallbackServerContext& conte
 grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* context,
                                                   const v1::InvokeRequest* request,
                                                   v1::InvokeResponse* response) {
+  work_calls_.fetch_add(1, std::memory_order_relaxed);
   auto* reactor = new InvokeReactor();
   if (absl::Status peer = CheckPeer(*context); !peer.ok()) {
     reactor->Finish(ToGrpcStatus(peer));
@@ -145,6 +146,7 @@ grpc::ServerUnaryReactor* ExecutorService::Invoke(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* ExecutorService::LoadFunction(grpc::CallbackServerContext* context,
                                                         const v1::LoadFunctionRequest* request,
                                                         v1::LoadFunctionResponse* response) {
+  work_calls_.fetch_add(1, std::memory_order_relaxed);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status valid = CheckPeer(*context);
   if (valid.ok()) valid = functions::ValidateFunctionSpec(request->spec(), limits_);
@@ -218,6 +220,7 @@ ExecutorService::~ExecutorService() {
 
 grpc::ServerReadReactor<v1::LoadFunctionChunk>* ExecutorService::LoadFunctionStream(
     grpc::CallbackServerContext* context, v1::LoadFunctionResponse* response) {
+  work_calls_.fetch_add(1, std::memory_order_relaxed);
   return new LoadStreamReactor(executor_, limits_, spool_dir_, response, CheckPeer(*context));
 }
 

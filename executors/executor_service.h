@@ -75,6 +75,10 @@ class ExecutorService final : public v1::Executor::CallbackService {
   // must outlive the service.
   void SetArtifactStore(const ArtifactStore* store, common::metrics::Registry* metrics);
 
+  // Invoke, LoadFunction and LoadFunctionStream calls received so far (not
+  // GetStatus or health checks): a drain waits until it stops growing.
+  uint64_t work_calls() const { return work_calls_.load(std::memory_order_relaxed); }
+
   grpc::ServerUnaryReactor* Invoke(grpc::CallbackServerContext* context,
                                    const v1::InvokeRequest* request,
                                    v1::InvokeResponse* response) override;
@@ -112,6 +116,7 @@ class ExecutorService final : public v1::Executor::CallbackService {
   // GetStatusResponse.invoke_calls / chained_calls.
   std::atomic<uint64_t> invoke_calls_{0};
   std::atomic<uint64_t> chained_calls_{0};
+  std::atomic<uint64_t> work_calls_{0};
 };
 
 // A started gRPC server with one service.

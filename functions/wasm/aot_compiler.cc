@@ -294,6 +294,7 @@ absl::Status Build(std::string_view artifact, const std::string& glue, const fs:
                  std::chrono::seconds(std::max<uint32_t>(toolchain.limits.compile_timeout_s, 1));
   run.what = absl::StrCat("wasm AOT compile of '", std::string(function), "'");
   run.cancel = toolchain.cancel.get();
+  run.orphan_cleanup_dir = work.string();
   run.argv = {toolchain.translator,        (work / "module.wasm").string(), "-n", "stoa", "-o",
               (work / "module.c").string()};
   run.log = (work / "wasm2c.log").string();

@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +78,35 @@ void SetLimit(int resource, rlim_t soft, rlim_t hard) {
   _exit(127);
 }
 
+// The watchdog, a second child in a group of its own: it blocks on its end
+// of `guard` (as fd 3). A byte from this process means the run is over and
+// it exits; end-of-file means this process died (SIGKILL, a crash) with the
+// tool still running, and the tool's group would otherwise live on under
+// init, holding CPUs for up to the compile limits: it kills the group and,
+// when asked, removes the work directory with rm (exec'd, so that no
+// allocation happens here). Async-signal-safe calls only.
+[[noreturn]] void WatchChild(int guard, pid_t group, const char* rm_path, char* const* rm_argv,
+                             char* const* envp) {
+  setpgid(0, 0);  // a kill sent to this process's group leaves the watchdog
+  if (guard != 3 && dup2(guard, 3) < 0) _exit(125);
+  const int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+  }
+  close_range(4, ~0u, 0);
+  char byte = 0;
+  ssize_t n = 0;
+  do {
+    n = read(3, &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n == 1) _exit(0);
+  kill(-group, SIGKILL);
+  if (rm_path != nullptr) execve(rm_path, rm_argv, envp);
+  _exit(0);
+}
+
 // Which limit a failed tool ran into, from how it ended and what it said.
 std::string LimitHit(int status, const std::string& log, const common::WasmLimits& limits) {
   const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -134,10 +164,41 @@ absl::Status RunSandboxed(const SandboxRun& run, const common::WasmLimits& limit
   for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  // What the watchdog needs, prepared before any fork.
+  const std::string rm_path = run.orphan_cleanup_dir.empty() ? "" : FindOnPath("rm");
+  std::vector<std::string> rm_strings = {"rm", "-rf", "--one-file-system", "--",
+                                         run.orphan_cleanup_dir};
+  std::vector<char*> rm_argv;
+  for (std::string& a : rm_strings) rm_argv.push_back(a.data());
+  rm_argv.push_back(nullptr);
+  int guard[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, guard) != 0) {
+    return absl::UnavailableError(absl::StrCat("socketpair: ", std::strerror(errno)));
+  }
+
   const pid_t pid = fork();
-  if (pid < 0) return absl::UnavailableError(absl::StrCat("fork: ", std::strerror(errno)));
+  if (pid < 0) {
+    const int err = errno;
+    close(guard[0]);
+    close(guard[1]);
+    return absl::UnavailableError(absl::StrCat("fork: ", std::strerror(err)));
+  }
   if (pid == 0) ExecChild(run, limits, path.c_str(), argv.data(), envp.data());
   setpgid(pid, pid);  // also here, so the kill below cannot miss the group
+  const pid_t watchdog = fork();
+  if (watchdog == 0) {
+    WatchChild(guard[0], pid, rm_path.empty() ? nullptr : rm_path.c_str(), rm_argv.data(),
+               envp.data());
+  }
+  close(guard[0]);
+  if (watchdog < 0) {
+    const int err = errno;
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    close(guard[1]);
+    return absl::UnavailableError(absl::StrCat("fork: ", std::strerror(err)));
+  }
 
   int status = 0;
   bool timed_out = false;
@@ -161,6 +222,13 @@ absl::Status RunSandboxed(const SandboxRun& run, const common::WasmLimits& limit
     pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
   kill(-pid, SIGKILL);  // at the deadline, and what the tool left running
+  // Dismiss the watchdog, and reap it before the tool: until the tool is
+  // reaped its pid, and so the group id the watchdog would kill, cannot be
+  // reused.
+  (void)!send(guard[1], "x", 1, MSG_NOSIGNAL);
+  close(guard[1]);
+  while (waitpid(watchdog, nullptr, 0) < 0 && errno == EINTR) {
+  }
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (cancelled) return absl::CancelledError(absl::StrCat(run.what, " was cancelled"));

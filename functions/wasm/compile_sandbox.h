@@ -9,7 +9,10 @@
 //    every process the tool starts (cc1, as, ld) inherits them;
 //  - when this process is root and a user is named, as that user (setgroups,
 //    setgid, setuid before exec; see SandboxUser);
-//  - stdin /dev/null, stdout and stderr into `log`, cwd and TMPDIR `work_dir`.
+//  - stdin /dev/null, stdout and stderr into `log`, cwd and TMPDIR `work_dir`;
+//  - a watchdog process that outlives this one: should this process die
+//    during the run (SIGKILL, a crash), it kills the tool's group, which
+//    would otherwise run on under init, and removes `orphan_cleanup_dir`.
 //
 // RunSandboxed returns OK when the tool exits 0; RESOURCE_EXHAUSTED naming
 // the limit when one was hit, e.g. "wasm AOT compile of 'f' exceeded its
@@ -56,6 +59,9 @@ struct SandboxRun {
   // When it turns true (polled like the deadline), the group is killed and
   // RunSandboxed returns CANCELLED. Nullable.
   const std::atomic<bool>* cancel = nullptr;
+  // Removed (rm -rf) by the watchdog when this process dies during the
+  // run; nothing is removed when empty or when the run ends normally.
+  std::string orphan_cleanup_dir;
 };
 
 absl::Status RunSandboxed(const SandboxRun& run, const common::WasmLimits& limits);

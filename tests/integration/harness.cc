@@ -16,11 +16,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "common/host_port.h"
@@ -46,10 +48,56 @@ std::string SourcePath(const std::string& relative) {
   return std::string(dir != nullptr ? dir : ".") + "/" + relative;
 }
 
+namespace {
+
+constexpr std::string_view kTempRootPrefix = "stoa-test-";
+
+// Removes the roots of test processes that are gone (a crashed or killed
+// test binary never ran its exit-time cleanup).
+void RemoveStaleTempRoots(const std::filesystem::path& parent) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kTempRootPrefix, 0) != 0) continue;
+    const std::string pid_text = name.substr(kTempRootPrefix.size());
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::filesystem::remove_all(entry.path(), ec);
+  }
+}
+
+// Every directory MakeTempDir hands out lies under one root per test
+// process, removed when the process exits (unless STOA_KEEP_TEST_DIRS is
+// set, to look at what a failed test left). etcd preallocates 60+ MB per
+// data dir, so leaving them behind fills a disk within a few hundred runs.
+class TempRoot {
+ public:
+  TempRoot() : owner_(::getpid()) {
+    const std::filesystem::path parent = ::testing::TempDir();
+    RemoveStaleTempRoots(parent);
+    path_ = (parent / (std::string(kTempRootPrefix) + std::to_string(owner_))).string();
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempRoot() {
+    if (::getpid() != owner_ || std::getenv("STOA_KEEP_TEST_DIRS") != nullptr) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  pid_t owner_;
+  std::string path_;
+};
+
+}  // namespace
+
 std::string MakeTempDir(const std::string& prefix) {
+  static TempRoot root;
   static std::atomic<int> counter{0};
-  std::string dir = ::testing::TempDir() + "/" + prefix + "-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(counter++);
+  std::string dir = root.path() + "/" + prefix + "-" + std::to_string(counter++);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

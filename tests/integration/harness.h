@@ -27,7 +27,9 @@ namespace stoa::testing {
 std::string BinaryPath(const std::string& name);
 // $STOA_SOURCE_DIR/<relative>
 std::string SourcePath(const std::string& relative);
-// A fresh empty directory under the test's temp dir.
+// A fresh empty directory under this test process's own root in the temp
+// dir; the root is removed when the process exits (kept when
+// STOA_KEEP_TEST_DIRS is set).
 std::string MakeTempDir(const std::string& prefix);
 
 class Process {

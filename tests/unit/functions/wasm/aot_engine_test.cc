@@ -211,6 +211,9 @@ TEST_F(AotEngineTest, FaultsOutsideWasmAreNotSwallowed) {
   ASSERT_TRUE((*fn)->Invoke({}).ok());
   EXPECT_DEATH(
       {
+        // The child re-ran SetUp (threadsafe style) and never runs TearDown.
+        std::error_code ec;
+        fs::remove_all(cache_dir_, ec);
         volatile int* wild = nullptr;
         *wild = 1;
       },

@@ -7,12 +7,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -88,6 +90,79 @@ TEST_F(CompileSandboxTest, TheWallClockLimitKillsTheWholeGroup) {
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_TRUE(gone);
+}
+
+// True once `pid` is gone or a zombie (killed, not yet reaped by init).
+bool Dead(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+bool WaitUntil(const std::function<bool()>& done, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 10) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// The gateway is SIGKILLed in the middle of a compile: the watchdog kills
+// the tool's whole group (which would otherwise run on under init) and
+// removes the work directory.
+TEST_F(CompileSandboxTest, AToolWhoseCallerDiesIsKilledWithItsWorkDir) {
+  const fs::path work = dir_ / "work";
+  fs::create_directory(work);
+  if (user_) {
+    ASSERT_EQ(chown(work.c_str(), user_->uid, user_->gid), 0);
+  }
+  const pid_t caller = fork();
+  ASSERT_GE(caller, 0);
+  if (caller == 0) {
+    SandboxRun run;
+    run.argv = {"sh", "-c", "sleep 60 & echo $$ $! > pids.tmp; mv pids.tmp pids; sleep 60"};
+    run.work_dir = work.string();
+    run.log = (work / "log").string();
+    run.user = user_;
+    run.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    run.what = "wasm AOT compile of 'f'";
+    run.orphan_cleanup_dir = work.string();
+    (void)RunSandboxed(run, limits_);
+    _exit(0);
+  }
+  pid_t tool = 0;
+  pid_t background = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::ifstream in(work / "pids");
+        return static_cast<bool>(in >> tool >> background);
+      },
+      10000))
+      << "the tool never started";
+  ASSERT_EQ(kill(caller, SIGKILL), 0);
+  ASSERT_EQ(waitpid(caller, nullptr, 0), caller);
+  EXPECT_TRUE(WaitUntil([&] { return Dead(tool) && Dead(background); }, 5000))
+      << "the tool's group outlived its caller";
+  EXPECT_TRUE(WaitUntil([&] { return !fs::exists(work); }, 5000))
+      << "the work directory was left behind";
+  kill(-tool, SIGKILL);  // the tool's group; only if the assertions above failed
+}
+
+// A normal run dismisses the watchdog: the work directory stays.
+TEST_F(CompileSandboxTest, ANormalRunKeepsItsWorkDir) {
+  SandboxRun run;
+  run.argv = {"sh", "-c", "echo done > out"};
+  run.work_dir = dir_.string();
+  run.log = (dir_ / "log").string();
+  run.user = user_;
+  run.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  run.what = "wasm AOT compile of 'f'";
+  run.orphan_cleanup_dir = dir_.string();
+  ASSERT_TRUE(RunSandboxed(run, limits_).ok()) << Read("log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(Read("out"), "done\n");
 }
 
 TEST_F(CompileSandboxTest, TheCpuLimitIsNamed) {
