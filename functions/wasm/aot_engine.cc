@@ -300,11 +300,9 @@ absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPoo
   // The caller's cancel stops the instance the way its deadline does: the
   // hook (on the canceller's thread) fires this thread's timer now. It is
   // removed before the call leaves the thread, so it never reaches the next.
-  const uint64_t hook = input.cancel == nullptr ? 0 : input.cancel->AddHook([t] {
-    itimerspec now{};
-    now.it_value.tv_nsec = 1;
-    timer_settime(t->timer, 0, &now, nullptr);
-  });
+  t->stop_requested.store(0);
+  const uint64_t hook =
+      input.cancel == nullptr ? 0 : input.cancel->AddHook([t] { StopNow(t); });
   const int trap_code = RunInSandbox(t, &InstantiateAndStart, remaining_us);
   if (input.cancel != nullptr) input.cancel->RemoveHook(hook);
   end.memory_pages = memory != nullptr ? memory->pages : 0;

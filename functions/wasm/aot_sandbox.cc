@@ -1,5 +1,6 @@
 #include "functions/wasm/aot_sandbox.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +26,59 @@ constexpr size_t kAltStackBytes = 64 << 10;
 constexpr size_t kHostStackReserve = 64 << 10;
 
 int DeadlineSignal() { return SIGRTMIN + 6; }
+
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define STOA_WASM_REGISTER_SWITCH 1
+// StoaWasmSwitch(save, to): pushes the callee-saved registers, MXCSR and
+// the x87 control word (the System V ABI's callee-saved state) on the
+// current stack, stores the stack pointer in *save, then loads `to` and
+// pops the same from it. No signal mask is touched, so no system call.
+extern "C" void StoaWasmSwitch(void** save, void* to);
+asm(R"(
+  .text
+  .p2align 4
+  .type StoaWasmSwitch,@function
+StoaWasmSwitch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size StoaWasmSwitch, .-StoaWasmSwitch
+)");
+#endif
+
+int64_t MonotonicNs() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+// Arms t's timer to fire at `at_ns` (CLOCK_MONOTONIC). Async-signal-safe.
+void Arm(SandboxThread* t, int64_t at_ns) {
+  itimerspec at{};
+  at.it_value.tv_sec = at_ns / 1000000000;
+  at.it_value.tv_nsec = at_ns % 1000000000;
+  t->armed_ns = at_ns;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  timer_settime(t->timer, TIMER_ABSTIME, &at, nullptr);
+}
 
 // Reached from signal handlers through a plain thread_local pointer (no
 // lazy-initialization wrapper).
@@ -93,6 +147,7 @@ absl::Status CreateTimer(SandboxThread* t) {
         absl::StrCat("wasm aot: timer_create failed: ", std::strerror(errno)));
   }
   t->has_timer = true;
+  pthread_sigmask(SIG_SETMASK, nullptr, &t->mask);
   return absl::OkStatus();
 }
 
@@ -110,6 +165,7 @@ void OnFault(int sig, siginfo_t* info, void* ucontext) {
   SandboxThread* t = t_state;
   if (t != nullptr && t->jmp != nullptr && t->in_wasm != 0) {
     const auto* addr = static_cast<const uint8_t*>(info->si_addr);
+    t->trapped_in_handler = 1;
     if (sig == SIGSEGV || sig == SIGBUS) {
       if (addr >= t->mapping && addr < t->guard_hi) Trap(WASM_RT_TRAP_EXHAUSTION);
       if (t->mem_base != nullptr && addr >= t->mem_base &&
@@ -132,11 +188,22 @@ void OnFault(int sig, siginfo_t* info, void* ucontext) {
 }
 
 // The timer is armed before the jump scope exists: until then (and in host
-// code) the expiry is only recorded, and honoured on entry to Wasm.
+// code) the expiry is only recorded, and honoured on entry to Wasm. An
+// expiry armed for an earlier call (see RunInSandbox) re-arms the timer for
+// the running call's deadline, or, between calls, leaves it disarmed.
 void OnDeadline(int, siginfo_t*, void*) {
   SandboxThread* t = t_state;
-  if (t == nullptr || t->call == nullptr) return;
-  if (t->jmp != nullptr && t->in_wasm != 0) Trap(kTrapTimeout);
+  if (t == nullptr) return;
+  t->armed_ns = 0;  // one-shot: it has fired
+  if (t->call == nullptr) return;
+  if (t->stop_requested.load() == 0 && MonotonicNs() < t->deadline_ns) {
+    Arm(t, t->deadline_ns);
+    return;
+  }
+  if (t->jmp != nullptr && t->in_wasm != 0) {
+    t->trapped_in_handler = 1;
+    Trap(kTrapTimeout);
+  }
   t->deadline_hit = 1;
 }
 
@@ -148,8 +215,7 @@ void Trampoline() {
   t->jmp = &jmp;
   // No signal mask in the jump buffer (0): saving it would cost a syscall
   // on every call. A trap that jumps out of a signal handler leaves that
-  // signal blocked here only until the Trampoline returns, where uc_link's
-  // setcontext restores the mask swapcontext saved in RunInSandbox.
+  // signal blocked here only until RunInSandbox restores the thread's mask.
   const int code = sigsetjmp(jmp, 0);
   if (code == 0) {
     t->body(t->call);
@@ -157,6 +223,44 @@ void Trampoline() {
   }
   t->trap_code = code;
   t->jmp = nullptr;
+}
+
+#if defined(STOA_WASM_REGISTER_SWITCH)
+// The sandbox stack's first frame: Trampoline, then back to RunInSandbox.
+[[noreturn]] void SandboxEntry() {
+  Trampoline();
+  void* done = nullptr;
+  StoaWasmSwitch(&done, t_state->caller_sp);
+  __builtin_unreachable();
+}
+
+// A fresh frame at the top of the sandbox stack that StoaWasmSwitch "returns"
+// into SandboxEntry from, with the caller's MXCSR and x87 control word.
+void* EntryFrame(uint8_t* top) {
+  auto* sp = reinterpret_cast<uint64_t*>(top);  // 16-byte aligned
+  *--sp = 0;                                      // SandboxEntry never returns
+  *--sp = reinterpret_cast<uint64_t>(&SandboxEntry);
+  for (int i = 0; i < 6; ++i) *--sp = 0;  // rbp rbx r12 r13 r14 r15
+  uint32_t mxcsr = 0;
+  uint16_t x87 = 0;
+  asm volatile("stmxcsr %0" : "=m"(mxcsr));
+  asm volatile("fnstcw %0" : "=m"(x87));
+  *--sp = static_cast<uint64_t>(mxcsr) | (static_cast<uint64_t>(x87) << 32);
+  return sp;
+}
+#endif
+
+void SwitchToSandbox(SandboxThread* t) {
+#if defined(STOA_WASM_REGISTER_SWITCH)
+  StoaWasmSwitch(&t->caller_sp, EntryFrame(t->guard_hi + kStackBytes));
+#else
+  getcontext(&t->callee);
+  t->callee.uc_stack.ss_sp = t->guard_hi;
+  t->callee.uc_stack.ss_size = kStackBytes;
+  t->callee.uc_link = &t->caller;
+  makecontext(&t->callee, &Trampoline, 0);
+  swapcontext(&t->caller, &t->callee);
+#endif
 }
 
 }  // namespace
@@ -198,21 +302,30 @@ int RunInSandbox(SandboxThread* t, void (*body)(AotCall*), int64_t budget_us) {
   t->trap_code = 0;
   t->deadline_hit = 0;
   t->in_wasm = 0;
-  itimerspec arm{};
-  arm.it_value.tv_sec = budget_us / 1000000;
-  arm.it_value.tv_nsec = (budget_us % 1000000) * 1000;
-  timer_settime(t->timer, 0, &arm, nullptr);
-  getcontext(&t->callee);
-  t->callee.uc_stack.ss_sp = t->guard_hi;
-  t->callee.uc_stack.ss_size = kStackBytes;
-  t->callee.uc_link = &t->caller;
-  makecontext(&t->callee, &Trampoline, 0);
-  swapcontext(&t->caller, &t->callee);
-  const itimerspec disarm{};
-  timer_settime(t->timer, 0, &disarm, nullptr);
+  t->trapped_in_handler = 0;
+  const int64_t deadline = MonotonicNs() + budget_us * 1000;
+  t->deadline_ns = deadline;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  // Left armed by an earlier call for no later than this deadline: it will
+  // fire in time (and re-arm for this one), so no system call.
+  const int64_t armed = t->armed_ns;
+  if (armed == 0 || armed > deadline) Arm(t, deadline);
+  // After arming: a StopNow that came first is seen here, one that comes
+  // later arms the timer after this did.
+  if (t->stop_requested.load() != 0) t->deadline_hit = 1;
+  SwitchToSandbox(t);
   t->body = nullptr;
+  // A trap out of a signal handler left that signal blocked.
+  if (t->trapped_in_handler != 0) pthread_sigmask(SIG_SETMASK, &t->mask, nullptr);
   if (t->trap_code == WASM_RT_TRAP_EXHAUSTION) madvise(t->guard_hi, kStackBytes, MADV_DONTNEED);
   return t->trap_code;
+}
+
+void StopNow(SandboxThread* t) {
+  t->stop_requested.store(1);
+  itimerspec now{};
+  now.it_value.tv_nsec = 1;
+  timer_settime(t->timer, 0, &now, nullptr);
 }
 
 void EnterWasm(SandboxThread* t) {

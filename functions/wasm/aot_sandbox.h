@@ -1,10 +1,15 @@
 // The per-thread sandbox the AOT engine (aot_engine.h) runs generated code
 // in, and the signal handling that turns faults and the deadline into traps:
-//  - a 4 MiB stack with a 256 KiB PROT_NONE guard below it, entered with
-//    makecontext/swapcontext, so unbounded recursion faults in the guard;
+//  - a 4 MiB stack with a 256 KiB PROT_NONE guard below it, so unbounded
+//    recursion faults in the guard; entered with a register-only switch on
+//    x86-64 (no system call; makecontext/swapcontext elsewhere, which save
+//    and restore the signal mask with three system calls per call);
 //  - a sigaltstack for the handlers (unless the thread already has one);
-//  - a POSIX timer (CLOCK_MONOTONIC, SIGEV_THREAD_ID, SIGRTMIN+6) armed
-//    for the time an invocation has left;
+//  - a POSIX timer (CLOCK_MONOTONIC, SIGEV_THREAD_ID, SIGRTMIN+6) for the
+//    invocation's deadline, armed lazily: a call leaves it armed, and the
+//    next one re-arms it only when it would fire after its own deadline
+//    (an expiry meant for an earlier call re-arms it from the handler), so
+//    back-to-back calls make no timer system call;
 //  - process-wide SIGSEGV/SIGBUS/SIGFPE/SIGILL and deadline handlers. A
 //    fault inside generated code whose address is in the thread's stack
 //    guard ("call stack exhausted") or linear-memory reservation ("out of
@@ -28,6 +33,7 @@
 #include <time.h>
 #include <ucontext.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -53,8 +59,22 @@ struct SandboxThread {
   void* altstack = nullptr;     // ours, or null when the thread had one
   timer_t timer{};
   bool has_timer = false;
+  // When the timer fires (CLOCK_MONOTONIC ns), 0 when it is not armed;
+  // written by this thread and its deadline handler only.
+  volatile int64_t armed_ns = 0;
+  int64_t deadline_ns = 0;  // the running call's
+  // StopNow was called for the running call (from any thread).
+  std::atomic<int> stop_requested{0};
+  // A trap unwound out of a signal handler (the signal stays blocked until
+  // the mask is restored).
+  volatile sig_atomic_t trapped_in_handler = 0;
+  sigset_t mask{};  // the thread's signal mask when its sandbox was made
+#if defined(__x86_64__)
+  void* caller_sp = nullptr;  // saved by the switch into the sandbox stack
+#else
   ucontext_t caller{};
   ucontext_t callee{};
+#endif
   // Set by the engine for as long as an invocation holds this thread
   // (instance creation to instance free); the deadline handler ignores a
   // thread without one.
@@ -78,6 +98,11 @@ SandboxThread* ThisSandbox();
 // trap code it was unwound with. body runs as host code (in_wasm clear)
 // until it calls EnterWasm.
 int RunInSandbox(SandboxThread* t, void (*body)(AotCall*), int64_t budget_us);
+
+// Stops the call running on t as its deadline would (the caller's cancel):
+// callable from any thread while that call holds t. Clear
+// t->stop_requested before the call can be stopped.
+void StopNow(SandboxThread* t);
 
 // body is about to run generated code: traps with kTrapTimeout when the
 // deadline already passed.

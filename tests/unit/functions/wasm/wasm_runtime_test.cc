@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -204,6 +206,38 @@ TEST_P(WasmRuntimeTest, LoopInHostCallsStopsAtTheDeadline) {
     const int64_t elapsed_ms = (common::RealClock::Get().NowMicros() - start_us) / 1000;
     EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded) << out.status();
     EXPECT_LT(elapsed_ms, 80 + 80);
+  }
+}
+
+// The AOT engine leaves its deadline timer armed between calls and re-arms
+// it only when needed: an expiry meant for an earlier, shorter call must not
+// stop a later call early, and a later, shorter deadline must still be kept.
+TEST_P(WasmRuntimeTest, AnEarlierCallsDeadlineNeitherStopsNorDelaysTheNext) {
+  LoadedFunctionPtr quick = MustLoad("anomaly");
+  LoadedFunctionPtr loop = MustLoad("loop", /*timeout_ms=*/60000);
+  ASSERT_NE(quick, nullptr);
+  ASSERT_NE(loop, nullptr);
+  auto run = [](LoadedFunction& fn, int64_t budget_us, std::string body) {
+    InvocationInput input;
+    input.raw = std::move(body);
+    input.budget_us = budget_us;
+    const int64_t start_us = common::RealClock::Get().NowMicros();
+    absl::StatusOr<InvocationOutput> out = fn.Invoke(input);
+    return std::make_pair(out.status().code(),
+                          (common::RealClock::Get().NowMicros() - start_us) / 1000);
+  };
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(run(*quick, 30000, kWindow).first, absl::StatusCode::kOk);
+    auto [code, elapsed_ms] = run(*loop, 300000, "");  // past the quick call's 30 ms
+    EXPECT_EQ(code, absl::StatusCode::kDeadlineExceeded);
+    EXPECT_GE(elapsed_ms, 299) << "stopped by the earlier call's deadline";
+    EXPECT_LT(elapsed_ms, 300 + 80);
+
+    EXPECT_EQ(run(*quick, 10000000, kWindow).first, absl::StatusCode::kOk);
+    std::tie(code, elapsed_ms) = run(*loop, 50000, "");  // shorter than the 10 s left armed
+    EXPECT_EQ(code, absl::StatusCode::kDeadlineExceeded);
+    EXPECT_GE(elapsed_ms, 49);
+    EXPECT_LT(elapsed_ms, 50 + 80) << "the later, shorter deadline was not kept";
   }
 }
 
