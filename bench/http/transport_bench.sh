@@ -11,9 +11,9 @@
 # cpu_ms: the median CPU time per request, of this process's thread for the
 # engine row and of the gateway and executor processes for the others
 # (/proc/PID/task/*/schedstat): steadier than wall time on a busy machine.
-# Pins the gateway, the executor and the client to one CPU (requests are
-# sequential, so they take turns; the engine alone runs on the same core) when the
-# machine has them (taskset); run it on a quiet machine and repeat.
+# Pins the gateway and the executor to CPU 0 and the client to CPU 1 (the
+# engine row on CPU 0) when the machine has two (taskset); run it on a
+# quiet machine and repeat.
 # Needs the release build of stoa-gateway, stoa-executor and
 # stoa-bench-transport, and Debian's python3-onnx.
 set -euo pipefail
@@ -79,4 +79,13 @@ client_args=(--model "$model" --name detector --http "$gateway" --tier "$tier" -
 if grep -q -a -- --server-pids "$bin/stoa-bench-transport"; then
   client_args+=(--server-pids "$(IFS=,; echo "${pids[*]}")")
 fi
-pin 0 "$bin/stoa-bench-transport" "${client_args[@]}"
+# The client (a device, in real use) sends and receives from the other CPU,
+# so that its work neither waits for nor evicts the caches of the servers'
+# core; the engine row still runs on the servers' CPU (--engine-cpu).
+# STOA_CLIENT_SAME_CPU=1 keeps everything on CPU 0 (the earlier set-up).
+if [[ $cpus -ge 2 && -z ${STOA_CLIENT_SAME_CPU:-} ]] &&
+  grep -q -a -- --engine-cpu "$bin/stoa-bench-transport"; then
+  pin 1 "$bin/stoa-bench-transport" "${client_args[@]}" --engine-cpu 0
+else
+  pin 0 "$bin/stoa-bench-transport" "${client_args[@]}"
+fi

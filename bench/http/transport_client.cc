@@ -8,7 +8,7 @@
 //   stoa-bench-transport --model M.onnx --name NAME --http HOST:PORT
 //                        [--grpc HOST:PORT] [--tier edge|cloud] [--n 30]
 //                        [--token T] [--only PATHS] [--server-pids PID,PID]
-//                        [--shape D,D,...]
+//                        [--shape D,D,...] [--engine-cpu N]
 // --only takes a comma-separated subset of json,binary,grpc (the engine is
 // always timed): "json" alone times a gateway from before the binary
 // extension; "binary,grpc" leaves out the slow JSON path when profiling.
@@ -18,7 +18,12 @@
 // The model has one FP32 input and one output (--shape fixes its symbolic
 // dimensions; without it they are 1); the input is filled with a
 // fixed pseudo-random pattern. Requests are built once, outside the timing.
+// --engine-cpu N runs the engine row on CPU N (the servers' CPU) and the
+// rest of this client where it was started: a device is not the edge box,
+// so its own sending and receiving should not share the server's core and
+// caches (the script starts the client on another CPU when there is one).
 #include <grpcpp/grpcpp.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <boost/asio/connect.hpp>
@@ -80,10 +85,16 @@ double ThreadCpuMs() {
 // the server processes `pids` (nothing else calls them), which a busy
 // machine's waits for a core do not inflate as they do wall time.
 std::vector<Stats> TimeInterleaved(int n, const std::vector<std::function<bool()>>& paths,
-                                   const std::vector<std::string>& pids) {
+                                   const std::vector<std::string>& pids, int engine_cpu) {
   std::vector<std::vector<double>> ms(paths.size()), cpu(paths.size());
+  cpu_set_t started{};
+  sched_getaffinity(0, sizeof started, &started);
+  cpu_set_t engine{};
+  CPU_ZERO(&engine);
+  if (engine_cpu >= 0) CPU_SET(engine_cpu, &engine);
   for (int round = -3; round < n; ++round) {
     for (size_t p = 0; p < paths.size(); ++p) {
+      if (engine_cpu >= 0) sched_setaffinity(0, sizeof(cpu_set_t), p == 0 ? &engine : &started);
       const double cpu_start = p == 0 ? ThreadCpuMs() : ServerCpuMs(pids);
       const auto start = Clock::now();
       if (!paths[p]()) return {};
@@ -266,7 +277,8 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> pids;
   if (args.count("--server-pids")) pids = absl::StrSplit(args["--server-pids"], ',');
-  const std::vector<Stats> stats = TimeInterleaved(n, paths, pids);
+  const int engine_cpu = args.count("--engine-cpu") ? std::stoi(args["--engine-cpu"]) : -1;
+  const std::vector<Stats> stats = TimeInterleaved(n, paths, pids, engine_cpu);
   if (stats.empty()) return 1;
   std::printf("model %s, input %s FP32 (%zu bytes), JSON request %zu bytes, tier %s, n=%d\n",
               name.c_str(), shape_json.c_str(), raw.size(), json.size(), args["--tier"].c_str(), n);
