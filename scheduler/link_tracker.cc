@@ -26,12 +26,16 @@ void LinkTracker::Observe(Tier tier, double rtt_ms) {
   const double dev = rtt_ms - old;
   const double threshold = 4.0 * track.mean_abs_dev + 0.1 * old + 1.0;
   double next = old + kLinkWeight * dev;
-  if (dev < -threshold) {
-    // Far below: no queue or retransmission makes a probe faster than its
-    // link, so one such probe is enough (a faster link, or the end of a
-    // spike): follow it at once.
+  // Far below, or below half the smoothed value (the deviation of a noisy
+  // slow regime, e.g. a throttled executor answering in 30-65 ms, must not
+  // hide its end): no queue or retransmission makes a probe faster than
+  // its link, so one such probe is enough (a faster link, or the end of a
+  // spike or of a slow spell): follow it at once, with the old regime's
+  // noise forgotten.
+  if (dev < -threshold || (dev < -2.0 && rtt_ms < 0.5 * old)) {
     next = rtt_ms;
     track.step.Reset();
+    track.mean_abs_dev = 0.0;
   } else if (track.step.Add(dev, threshold)) {
     next = rtt_ms;  // a step, not a spike
   } else if (std::fabs(dev) <= threshold) {

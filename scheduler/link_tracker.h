@@ -6,9 +6,11 @@
 // newest probe, and the mean absolute deviation of probes from it. A probe
 // far above the smoothed value (4 × the deviation + 10 % + 1 ms) is a spike
 // and moves it by kLinkWeight only; two in a row far above (StepDetector)
-// are a step: the smoothed value jumps to the newest. One probe far below
-// is believed at once (a probe cannot beat its link: the link got faster,
-// or a spike ended), so a recovery is seen as fast as a degradation.
+// are a step: the smoothed value jumps to the newest. One probe far below,
+// or below half the smoothed value however noisy the probes were, is
+// believed at once and clears the deviation (a probe cannot beat its link:
+// the link got faster, or a spike or a slow spell ended), so a recovery is
+// seen as fast as a degradation.
 //
 // Thread safety: RttMs is lock-free (Decide reads it on every request);
 // Observe may be called concurrently (one mutex, held for a few
