@@ -155,16 +155,27 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
     // A run of large residuals of one sign (CUSUM), or kOutsideRun samples
     // beyond the whole window: the function got faster or slower; keep only
     // the newest samples so the fit follows at once.
+    // Much faster than predicted (under a quarter, by 2 ms or more) and
+    // than the window's lower quartile: the end of a slow spell, which a
+    // stray fast sample inside that spell must not hide from the range rule.
+    const double predicted = exec_ms - err;
+    const bool much_faster = range_n_ >= kOutsideMinWindow && exec_ms < 0.25 * predicted &&
+                             predicted - exec_ms > 2.0 && exec_ms < q25_;
+    fast_run_ = much_faster ? fast_run_ + 1 : 0;
     double sigma = std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
     const bool outside = outside_run_ >= kOutsideRun;
-    if (change_.Add(err, sigma) || outside) {
-      // Keep the earlier samples of the run; this one is pushed below.
-      const size_t keep = outside ? static_cast<size_t>(kOutsideRun - 1) : 1;
+    const bool recovered = fast_run_ >= kOutsideRun;
+    if (change_.Add(err, sigma) || outside || recovered) {
+      // Keep the earlier samples of a run beyond the range (this one is
+      // pushed below); after a recovery only this one (the run may begin
+      // with a sample of the slow spell's fast tail).
+      const size_t keep = outside ? static_cast<size_t>(kOutsideRun - 1) : (recovered ? 0 : 1);
       while (window_.size() > keep) window_.pop_front();
       residuals_.Reset();
       change_.Reset();
       outside_run_ = 0;
       outside_sign_ = 0;
+      fast_run_ = 0;
       change = true;
     }
   }
@@ -212,11 +223,19 @@ void ExecTerm::Refit() {
   range_n_ = std::max(0, n - outside_run_);
   lo_ = std::numeric_limits<double>::infinity();
   hi_ = -lo_;
+  std::vector<double> before_run;
   for (int i = 0; i < range_n_; ++i) {
     const Sample& s = window_[i];
     const double res = s.ms - (beta_[0] + beta_[1] * s.batch + beta_[2] * s.kb);
     lo_ = std::min(lo_, res);
     hi_ = std::max(hi_, res);
+    before_run.push_back(s.ms);
+  }
+  q25_ = 0.0;
+  if (!before_run.empty()) {
+    auto q = before_run.begin() + static_cast<std::ptrdiff_t>(before_run.size() / 4);
+    std::nth_element(before_run.begin(), q, before_run.end());
+    q25_ = *q;
   }
 }
 

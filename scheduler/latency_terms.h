@@ -152,6 +152,11 @@ class ExecTerm {
   // scales away and took ~20 samples to follow; three samples below every
   // one of 8-32 earlier ones is a change whatever the scale (by chance
   // under 1e-4 on stationary noise).
+  // Also a change: kOutsideRun samples in a row each under a quarter of the
+  // prediction (by 2 ms or more) and under the window's lower quartile, so
+  // that one fast sample inside a slow spell (a throttled executor that got
+  // a time slice) does not hide the spell's end from the rule above (the
+  // load-flips testbed: ~9 samples, 1 s, to follow the recovery).
   static constexpr int kOutsideRun = 3;
   static constexpr int kOutsideMinWindow = 8;
 
@@ -173,8 +178,10 @@ class ExecTerm {
   std::deque<Sample> window_;
   int outside_run_ = 0;  // samples in a row beyond the window, of one sign
   int outside_sign_ = 0;
-  int range_n_ = 0;  // samples behind lo_/hi_
+  int fast_run_ = 0;  // samples in a row much faster than predicted
+  int range_n_ = 0;   // samples behind lo_/hi_/q25_
   double lo_ = 0.0, hi_ = 0.0;
+  double q25_ = 0.0;  // lower quartile of those samples' exec_ms
   std::array<double, 3> beta_{};
   uint64_t count_ = 0;
   int since_refit_ = 0;

@@ -85,6 +85,35 @@ TEST(TermChangeTest, ExecFollowsAQuietFastRegimeAfterANoisySlowOne) {
   EXPECT_NEAR(term.Predict(1, 50).mean_ms, 4.0, 0.5);
 }
 
+// The same with a few fast samples inside the slow spell (a throttled
+// executor that got a time slice), which the range rule alone counts
+// against the recovery: the spell's end is still followed within 3-4
+// samples, and the noisy regime itself does not look like one.
+TEST(TermChangeTest, ExecFollowsARecoveryDespiteStrayFastSamplesInTheSlowSpell) {
+  ExecTerm term;
+  std::mt19937_64 gen(5);
+  std::lognormal_distribution<double> noisy(std::log(120.0), 0.5);
+  std::normal_distribution<double> quiet(6.0, 1.5);
+  for (int i = 0; i < 40; ++i) {
+    term.Observe(1, 50, i % 13 == 5 ? 3.0 : std::clamp(noisy(gen), 60.0, 330.0));
+  }
+  ASSERT_GT(term.Predict(1, 50).mean_ms, 60.0);
+  int samples = 0;
+  while (samples < 40 && term.Predict(1, 50).mean_ms > 20.0) {
+    term.Observe(1, 50, std::max(3.5, quiet(gen)));
+    ++samples;
+  }
+  EXPECT_LE(samples, 4);
+
+  ExecTerm steady;  // a noisy regime that stays: rarely predicted under half its median
+  int low = 0;
+  for (int i = 0; i < 3000; ++i) {
+    steady.Observe(1, 50, std::clamp(noisy(gen), 30.0, 330.0));
+    if (i >= 100 && steady.Predict(1, 50).mean_ms < 60.0) ++low;
+  }
+  EXPECT_LT(low, 3000 / 50) << "false alarms on stationary noise";
+}
+
 TEST(TermChangeTest, QueueRelearnsAfterTheParallelismChanges) {
   QueueTerm queue;
   for (int i = 0; i < 40; ++i) queue.Observe(i % 5, (i % 5) * 10.0, 10.0);  // one worker

@@ -38,15 +38,20 @@ class CompileSandboxTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  absl::Status Sh(const std::string& script, int timeout_s = 30) {
+  // `script` under sh in `work` (dir_ by default).
+  SandboxRun ShRun(const std::string& script, int timeout_s = 30, const fs::path& work = {}) {
+    const fs::path dir = work.empty() ? dir_ : work;
     SandboxRun run;
     run.argv = {"sh", "-c", script};
-    run.work_dir = dir_.string();
-    run.log = (dir_ / "log").string();
+    run.work_dir = dir.string();
+    run.log = (dir / "log").string();
     run.user = user_;
     run.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     run.what = "wasm AOT compile of 'f'";
-    return RunSandboxed(run, limits_);
+    return run;
+  }
+  absl::Status Sh(const std::string& script, int timeout_s = 30) {
+    return RunSandboxed(ShRun(script, timeout_s), limits_);
   }
   std::string Read(const std::string& name) {
     std::ifstream in(dir_ / name);
@@ -121,13 +126,8 @@ TEST_F(CompileSandboxTest, AToolWhoseCallerDiesIsKilledWithItsWorkDir) {
   const pid_t caller = fork();
   ASSERT_GE(caller, 0);
   if (caller == 0) {
-    SandboxRun run;
-    run.argv = {"sh", "-c", "sleep 60 & echo $$ $! > pids.tmp; mv pids.tmp pids; sleep 60"};
-    run.work_dir = work.string();
-    run.log = (work / "log").string();
-    run.user = user_;
-    run.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    run.what = "wasm AOT compile of 'f'";
+    SandboxRun run =
+        ShRun("sleep 60 & echo $$ $! > pids.tmp; mv pids.tmp pids; sleep 60", 120, work);
     run.orphan_cleanup_dir = work.string();
     (void)RunSandboxed(run, limits_);
     _exit(0);
@@ -152,13 +152,7 @@ TEST_F(CompileSandboxTest, AToolWhoseCallerDiesIsKilledWithItsWorkDir) {
 
 // A normal run dismisses the watchdog: the work directory stays.
 TEST_F(CompileSandboxTest, ANormalRunKeepsItsWorkDir) {
-  SandboxRun run;
-  run.argv = {"sh", "-c", "echo done > out"};
-  run.work_dir = dir_.string();
-  run.log = (dir_ / "log").string();
-  run.user = user_;
-  run.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  run.what = "wasm AOT compile of 'f'";
+  SandboxRun run = ShRun("echo done > out");
   run.orphan_cleanup_dir = dir_.string();
   ASSERT_TRUE(RunSandboxed(run, limits_).ok()) << Read("log");
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
