@@ -301,8 +301,7 @@ absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPoo
   // hook (on the canceller's thread) fires this thread's timer now. It is
   // removed before the call leaves the thread, so it never reaches the next.
   t->stop_requested.store(0);
-  const uint64_t hook =
-      input.cancel == nullptr ? 0 : input.cancel->AddHook([t] { StopNow(t); });
+  const uint64_t hook = input.cancel == nullptr ? 0 : input.cancel->AddHook([t] { StopNow(t); });
   const int trap_code = RunInSandbox(t, &InstantiateAndStart, remaining_us);
   if (input.cancel != nullptr) input.cancel->RemoveHook(hook);
   end.memory_pages = memory != nullptr ? memory->pages : 0;

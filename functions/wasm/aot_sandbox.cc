@@ -238,7 +238,7 @@ void Trampoline() {
 // into SandboxEntry from, with the caller's MXCSR and x87 control word.
 void* EntryFrame(uint8_t* top) {
   auto* sp = reinterpret_cast<uint64_t*>(top);  // 16-byte aligned
-  *--sp = 0;                                      // SandboxEntry never returns
+  *--sp = 0;                                    // SandboxEntry never returns
   *--sp = reinterpret_cast<uint64_t>(&SandboxEntry);
   for (int i = 0; i < 6; ++i) *--sp = 0;  // rbp rbx r12 r13 r14 r15
   uint32_t mxcsr = 0;
