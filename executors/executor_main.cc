@@ -44,10 +44,12 @@
 // keeps answering so until the exit); calls are still accepted until none
 // has arrived for --drain-quiet-ms (at most 8 times it: gateways need a
 // moment to see the withdrawal); then the gRPC server stops accepting calls
-// and connections and gives the calls in flight --shutdown-grace-ms; then gRPC cancels the rest
-// (grpc::Server::Shutdown with a deadline); then the metrics server stops. Exit 0. Still running 1
-// s after the grace period (a function that runs until a far deadline and cannot be interrupted),
-// the process exits 0 without waiting. A second signal exits at once with 128 + its number.
+// and connections and gives the calls in flight --shutdown-grace-ms; then
+// gRPC cancels the rest (grpc::Server::Shutdown with a deadline); then the
+// metrics server stops. Exit 0. Still running 1 s after the grace period
+// (a function that runs until a far deadline and cannot be interrupted),
+// the process exits 0 without waiting. A second signal exits at once with
+// 128 + its number.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
