@@ -46,13 +46,29 @@ inline bool Eventually(const std::function<bool()>& condition,
   return condition();
 }
 
-// A fresh directory holding make-dev-certs.sh's output (a new CA each time).
+// Removes the directories CertDir made (and their logs) when the test
+// process exits.
+struct CertDirs {
+  std::vector<std::string> dirs;
+  ~CertDirs() {
+    std::error_code ec;
+    for (const std::string& d : dirs) {
+      std::filesystem::remove_all(d, ec);
+      std::filesystem::remove(d + ".log", ec);
+    }
+  }
+};
+
+// A fresh directory holding make-dev-certs.sh's output (a new CA each time),
+// removed at exit.
 inline std::string CertDir(const std::string& name) {
   static int counter = 0;
+  static CertDirs made;
   const std::string dir =
       absl::StrCat(::testing::TempDir(), "/tls-", name, "-", ::getpid(), "-", counter++);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  made.dirs.push_back(dir);
   EXPECT_TRUE(stoa::testing::WriteDevCerts(dir))
       << "make-dev-certs.sh failed; see " << dir << ".log";
   return dir;

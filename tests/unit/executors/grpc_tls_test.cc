@@ -30,6 +30,10 @@ class GrpcTlsTest : public ::testing::Test {
     ASSERT_EQ(std::system(("bash '" + script + "' '" + *dir_ + "' >/dev/null 2>&1").c_str()), 0);
     std::ofstream(*dir_ + "/not-pem.txt") << "hello\n";
   }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    std::filesystem::remove_all(*dir_, ec);
+  }
   static std::string Path(const std::string& file) { return *dir_ + "/" + file; }
   static std::string* dir_;
 };

@@ -19,9 +19,19 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// Removes a directory when the test process exits.
+struct RemovedAtExit {
+  fs::path dir;
+  ~RemovedAtExit() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
 std::string TempPath(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("stoa_trace_test_" + std::to_string(getpid()));
   fs::create_directories(dir);
+  static RemovedAtExit remove_dir{dir};
   return (dir / name).string();
 }
 

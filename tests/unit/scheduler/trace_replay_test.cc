@@ -19,11 +19,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Removes a directory when the test process exits.
+struct RemovedAtExit {
+  fs::path dir;
+  ~RemovedAtExit() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
 // Records 1200 requests (100 a second): the cloud (10 ms + 2 ms away) beats
 // the edge (30 ms) except from 4 s to 8 s, when the link is 60 ms.
 std::string RecordRun(const std::string& name, const PolicyConfig& policy) {
   fs::path dir = fs::temp_directory_path() / ("stoa_replay_test_" + std::to_string(getpid()));
   fs::create_directories(dir);
+  static RemovedAtExit remove_dir{dir};
   const std::string path = (dir / name).string();
   auto trace = DecisionTrace::Open(path, 0);
   EXPECT_TRUE(trace.ok());

@@ -48,6 +48,12 @@ struct CliRun {
 
 class StoaCliTlsTest : public ::testing::Test {
  protected:
+  void TearDown() override {
+    if (server_ != nullptr) server_->Stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::remove(certs_ + ".log", ec);
+  }
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/stoa-cli-tls-" + std::to_string(::getpid());
     std::filesystem::remove_all(dir_);
