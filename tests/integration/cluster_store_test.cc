@@ -24,15 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-class ClusterStoreTest : public ::testing::Test {
+class ClusterStoreTest : public EtcdClusterTest {
  protected:
-  void SetUp() override {
-    if (!Etcd::Available()) GTEST_SKIP() << "etcd is not installed (deploy/setup-deps.sh)";
-    etcd_ = Etcd::Start();
-    ASSERT_NE(etcd_, nullptr);
-    store_ = MakeTempDir("artifacts");
-  }
-
   // An announced executor; `store` "" runs it without --artifact-store.
   std::unique_ptr<Process> StartExecutor(const std::string& store) {
     metrics_port_ = FreePort();
@@ -47,11 +40,6 @@ class ClusterStoreTest : public ::testing::Test {
       args.push_back(store);
     }
     return Process::Start(BinaryPath("stoa-executor"), args);
-  }
-  std::unique_ptr<Process> StartGateway() {
-    return Process::Start(BinaryPath("stoa-gateway"),
-                          {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("gw"), "--edge",
-                           "none", "--registry", etcd_->url(), "--artifact-store", store_});
   }
 
   // stoa_executor_store_loads_total{outcome} of the last executor started.
@@ -83,8 +71,6 @@ class ClusterStoreTest : public ::testing::Test {
     return names.empty() ? "" : "sha256/" + names[0];
   }
 
-  std::unique_ptr<Etcd> etcd_;
-  std::string store_;
   int metrics_port_ = 0;
 };
 

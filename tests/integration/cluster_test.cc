@@ -50,28 +50,13 @@ uint64_t Invocations(const std::string& executor) {
   return response.invocations();
 }
 
-class ClusterTest : public ::testing::Test {
+class ClusterTest : public EtcdClusterTest {
  protected:
-  void SetUp() override {
-    if (!Etcd::Available()) GTEST_SKIP() << "etcd is not installed (deploy/setup-deps.sh)";
-    etcd_ = Etcd::Start();
-    ASSERT_NE(etcd_, nullptr);
-    store_ = MakeTempDir("artifacts");
-  }
-
   std::unique_ptr<Process> StartExecutor(const std::string& target = "cloud") {
     return Process::Start(BinaryPath("stoa-executor"),
                           {"--listen", "127.0.0.1:0", "--threads", "1", "--announce", etcd_->url(),
                            "--target", target, "--announce-ttl-s", "2"});
   }
-  std::unique_ptr<Process> StartGateway() {
-    return Process::Start(BinaryPath("stoa-gateway"),
-                          {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("gw"), "--edge",
-                           "none", "--registry", etcd_->url(), "--artifact-store", store_});
-  }
-
-  std::unique_ptr<Etcd> etcd_;
-  std::string store_;
 };
 
 TEST_F(ClusterTest, TwoGatewaysThreeExecutorsThroughEtcd) {
