@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "Eigen/Dense"
@@ -22,6 +23,14 @@ double Median(std::vector<double> v) {
   if (v.size() % 2 == 1) return hi;
   double lo = *std::max_element(v.begin(), v.begin() + mid);
   return (lo + hi) / 2;
+}
+
+// The sample at a quarter of the sorted order (0 for none).
+double LowerQuartile(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  const auto q = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 4);
+  std::nth_element(v.begin(), q, v.end());
+  return *q;
 }
 
 }  // namespace
@@ -231,12 +240,7 @@ void ExecTerm::Refit() {
     hi_ = std::max(hi_, res);
     before_run.push_back(s.ms);
   }
-  q25_ = 0.0;
-  if (!before_run.empty()) {
-    auto q = before_run.begin() + static_cast<std::ptrdiff_t>(before_run.size() / 4);
-    std::nth_element(before_run.begin(), q, before_run.end());
-    q25_ = *q;
-  }
+  q25_ = LowerQuartile(std::move(before_run));
 }
 
 }  // namespace stoa::scheduler
