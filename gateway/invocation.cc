@@ -187,7 +187,8 @@ void Invocation::Load() {
 }
 
 void Invocation::Run() {
-  const Tier tier = CurrentTier();
+  const AttemptInfo attempt = CurrentAttempt();
+  const Tier tier = attempt.decision.tier;
   const int64_t remaining_us = request_->deadline_us - context_.clock.NowMicros();
   if (remaining_us <= 0) {
     return Fail(absl::DeadlineExceededError("deadline passed before invoking"));
@@ -195,10 +196,11 @@ void Invocation::Run() {
   if (cancel_ && cancel_->cancelled()) return Fail(absl::CancelledError(CancelReason()));
   v1::InvokeRequest invoke = request_->request;
   invoke.set_timeout_ms(static_cast<uint32_t>(std::max<int64_t>(1, remaining_us / 1000)));
-  ahead_ = context_.tiers.CallStarted(tier, CallKind::kInvoke);
+  const int64_t due_us = TierMonitor::DueMicros(attempt.start_us, attempt.decision.predicted_ms);
+  ahead_ = context_.tiers.CallStarted(tier, CallKind::kInvoke, due_us);
   context_.tiers.executor(tier)->Invoke(
       std::move(invoke),
-      [self = shared_from_this(), tier](absl::StatusOr<v1::InvokeResponse> result) {
+      [self = shared_from_this(), tier, due_us](absl::StatusOr<v1::InvokeResponse> result) {
         self->Guarded([&] {
           if (!self->finished()) {
             if (result.ok()) {
@@ -219,7 +221,7 @@ void Invocation::Run() {
             }
           }
         });
-        self->context_.tiers.CallEnded(tier, CallKind::kInvoke);
+        self->context_.tiers.CallEnded(tier, CallKind::kInvoke, due_us);
       },
       cancel_);
 }

@@ -93,9 +93,15 @@ TierHealth TierMonitor::Health(Tier tier) const {
 }
 
 void TierMonitor::FillFeatures(scheduler::Features& features) const {
+  const int64_t now = clock_.NowMicros();
   for (Tier t : scheduler::AllTiers()) {
     const PerTier& s = tiers_[TierIndex(t)];
     features.in_flight[TierIndex(t)] = s.in_flight.load(std::memory_order_relaxed);
+    {
+      absl::MutexLock lock(&s.due_mu);
+      const int64_t first_due = s.due.empty() ? now : *s.due.begin();
+      features.overdue_ms[TierIndex(t)] = first_due < now ? (now - first_due) / 1000.0 : 0.0;
+    }
     features.queue_depth[TierIndex(t)] = s.reported_depth.load(std::memory_order_relaxed);
     // Async events that will be dispatched here: work ahead that no
     // executor reports yet (the event being placed is no longer counted).
@@ -103,20 +109,34 @@ void TierMonitor::FillFeatures(scheduler::Features& features) const {
   }
 }
 
-uint32_t TierMonitor::CallStarted(Tier tier, CallKind kind) {
+int64_t TierMonitor::DueMicros(int64_t start_us, double predicted_ms) {
+  if (!(predicted_ms > 0.0)) return 0;
+  return start_us + static_cast<int64_t>((2.0 * predicted_ms + 5.0) * 1000.0);
+}
+
+uint32_t TierMonitor::CallStarted(Tier tier, CallKind kind, int64_t due_us) {
   {
     absl::MutexLock lock(&mu_);
     ++calls_in_flight_;
   }
   if (kind != CallKind::kInvoke) return 0;
   PerTier& s = tiers_[TierIndex(tier)];
+  if (due_us > 0) {
+    absl::MutexLock lock(&s.due_mu);
+    s.due.insert(due_us);
+  }
   return s.reported_depth.load(std::memory_order_relaxed) +
          s.in_flight.fetch_add(1, std::memory_order_relaxed);
 }
 
-void TierMonitor::CallEnded(Tier tier, CallKind kind) {
+void TierMonitor::CallEnded(Tier tier, CallKind kind, int64_t due_us) {
   if (kind == CallKind::kInvoke) {
-    tiers_[TierIndex(tier)].in_flight.fetch_sub(1, std::memory_order_relaxed);
+    PerTier& s = tiers_[TierIndex(tier)];
+    s.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (due_us > 0) {
+      absl::MutexLock lock(&s.due_mu);
+      if (auto it = s.due.find(due_us); it != s.due.end()) s.due.erase(it);
+    }
   }
   absl::MutexLock lock(&mu_);
   --calls_in_flight_;

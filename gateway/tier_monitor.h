@@ -34,6 +34,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -77,9 +78,16 @@ class TierMonitor {
   // plus the tier's share of the queued async events (QueuedWork::Depth).
   void FillFeatures(scheduler::Features& features) const;
   // An executor call starts / ends. For an invocation, CallStarted returns
-  // the requests ahead of it on that tier (reported depth + in flight).
-  uint32_t CallStarted(scheduler::Tier tier, CallKind kind);
-  void CallEnded(scheduler::Tier tier, CallKind kind);
+  // the requests ahead of it on that tier (reported depth + in flight), and
+  // `due_us` (the clock's micros, from DueMicros; 0: none) is when it is
+  // overdue; CallEnded takes the same `due_us`.
+  uint32_t CallStarted(scheduler::Tier tier, CallKind kind, int64_t due_us = 0);
+  void CallEnded(scheduler::Tier tier, CallKind kind, int64_t due_us = 0);
+  // When a call that started at `start_us` with a predicted latency of
+  // `predicted_ms` is overdue: once it has taken twice its prediction plus
+  // 5 ms (slack for the usual spread, so that only a call far slower than
+  // predicted counts). 0 when there is no prediction.
+  static int64_t DueMicros(int64_t start_us, double predicted_ms);
   // The depth a tier reported with an invocation's response.
   void ReportDepth(scheduler::Tier tier, uint32_t depth);
 
@@ -94,6 +102,9 @@ class TierMonitor {
     std::atomic<bool> probing{false};
     std::atomic<int> last_probe{0};  // TierHealth::Probe
     std::atomic<double> last_rtt_ms{0.0};
+    // When each invocation in flight is overdue (clock micros).
+    mutable absl::Mutex due_mu;
+    std::multiset<int64_t> due ABSL_GUARDED_BY(due_mu);
     common::metrics::GaugePtr depth_gauge;
     common::metrics::GaugePtr rtt_gauge;
   };

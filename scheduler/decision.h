@@ -25,6 +25,12 @@ struct Features {
   // queue depth that tier's executor last reported.
   std::array<uint32_t, kNumTiers> in_flight{};
   std::array<uint32_t, kNumTiers> queue_depth{};
+  // Per tier: how far past due (ms) the most overdue of the gateway's calls
+  // in flight there is, 0 when none is (gateway/tier_monitor.h says when a
+  // call is due). A call that has outlived its prediction is evidence that
+  // the tier slowed before any answer says so; the model adds it to the
+  // tier's prediction (latency_model.h).
+  std::array<double, kNumTiers> overdue_ms{};
 };
 
 // Why a tier runs a request; rendered in X-Stoa-Reason and metric labels.

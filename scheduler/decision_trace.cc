@@ -25,16 +25,19 @@ json Tiers(TierSet set) {
   return out;
 }
 
-json TierJson(const Prediction& p, double link_rtt_ms, uint32_t depth, uint32_t in_flight) {
+json TierJson(const Prediction& p, double link_rtt_ms, uint32_t depth, uint32_t in_flight,
+              double overdue_ms) {
   json terms = json::object();
   for (Term term : kAllTerms) {
     const TermEstimate& e = p.terms[TermIndex(term)];
     terms[std::string(TermName(term))] = {Num(e.mean_ms), Num(e.p95_ms)};
   }
-  return {{"measured", p.measured},    {"mean_ms", Num(p.mean_ms)},
-          {"p95_ms", Num(p.p95_ms)},   {"unc_ms", Num(p.uncertainty_ms)},
-          {"terms", std::move(terms)}, {"link_rtt_ms", Num(link_rtt_ms)},
-          {"queue_depth", depth},      {"in_flight", in_flight}};
+  json j = {{"measured", p.measured},    {"mean_ms", Num(p.mean_ms)},
+            {"p95_ms", Num(p.p95_ms)},   {"unc_ms", Num(p.uncertainty_ms)},
+            {"terms", std::move(terms)}, {"link_rtt_ms", Num(link_rtt_ms)},
+            {"queue_depth", depth},      {"in_flight", in_flight}};
+  if (overdue_ms > 0.0) j["overdue_ms"] = Num(overdue_ms);
+  return j;
 }
 
 // The installed targets, so that `stoa replay` can rebuild the table.
@@ -101,8 +104,8 @@ void DecisionTrace::RecordDecision(int64_t now_us, std::string_view function,
   for (Tier t : AllTiers()) {
     if (!in.allowed.Contains(t)) continue;
     const int i = TierIndex(t);
-    tiers[std::string(TierName(t))] =
-        TierJson(in.predictions[i], link_rtt_ms[i], f.queue_depth[i], f.in_flight[i]);
+    tiers[std::string(TierName(t))] = TierJson(in.predictions[i], link_rtt_ms[i], f.queue_depth[i],
+                                               f.in_flight[i], f.overdue_ms[i]);
   }
   json j = {{"ev", "decision"},
             {"t_us", now_us},

@@ -45,6 +45,10 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
     double width = std::max(0.0, t.p95_ms - t.mean_ms);
     var += width * width;
   }
+  if (std::isfinite(in.overdue_ms) && in.overdue_ms > 0.0) {
+    p.overdue_ms = in.overdue_ms;
+    p.mean_ms += in.overdue_ms;
+  }
   p.uncertainty_ms = std::sqrt(var);
   p.p95_ms = p.mean_ms + p.uncertainty_ms;
   p.ms = objective == Objective::kP95 ? p.p95_ms : p.mean_ms;

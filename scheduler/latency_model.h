@@ -3,7 +3,8 @@
 // from them and the per-term one-step errors of the last observation.
 //
 // The prediction of a tier is the sum of its terms (net only for a tier
-// behind a network, cold only while the function is not loaded there). Its
+// behind a network, cold only while the function is not loaded there), plus
+// how overdue the gateway's calls in flight there are (ModelInput). Its
 // uncertainty is the root sum of squares of the terms' p95 − mean widths
 // (terms taken as independent); objective p95 predicts mean + uncertainty.
 //
@@ -40,6 +41,8 @@ struct Prediction {
   double p95_ms = 0.0;
   double uncertainty_ms = 0.0;  // p95_ms − mean_ms
   std::array<TermEstimate, kNumTerms> terms{};
+  // ModelInput::overdue_ms, included in mean_ms and p95_ms.
+  double overdue_ms = 0.0;
 };
 
 // The features a prediction depends on, as the model sees them.
@@ -51,6 +54,9 @@ struct ModelInput {
   double ahead = 0.0;  // executor-reported queue depth + gateway in-flight
   // The tier's probed round trip now (Scheduler::ObserveLink); NaN: none.
   double link_rtt_ms = std::numeric_limits<double>::quiet_NaN();
+  // Features::overdue_ms of the tier: added to the prediction as it is (a
+  // call already that late says a new one will be at least as late).
+  double overdue_ms = 0.0;
 };
 
 using TermErrors = std::array<double, kNumTerms>;  // NaN: term not observed

@@ -35,6 +35,10 @@ double LowerQuartile(std::vector<double> v) {
 
 }  // namespace
 
+bool FarBelow(double actual_ms, double predicted_ms) {
+  return actual_ms < 0.5 * predicted_ms && predicted_ms - actual_ms >= 2.0;
+}
+
 void ResidualStats::Add(double error_ms) {
   if (!std::isfinite(error_ms)) return;
   mae_ = q95_.Count() == 0 ? std::fabs(error_ms) : mae_ + kMaeWeight * (std::fabs(error_ms) - mae_);
@@ -67,10 +71,17 @@ TermEstimate NetTerm::Predict(double kilobytes, double link_rtt_ms) const {
 }
 
 double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms) {
-  double err = transfer_ms - Predict(kilobytes, link_rtt_ms).mean_ms;
+  const double predicted = Predict(kilobytes, link_rtt_ms).mean_ms;
+  double err = transfer_ms - predicted;
+  fast_run_ = FarBelow(transfer_ms, predicted) ? fast_run_ + 1 : 0;
   if (LinkMoved(link_rtt_ms)) {
     full_.Reopen();  // the link changed while nothing was sent: start over
     change_.Reset();
+  } else if (fast_run_ >= kFastRun) {
+    full_.Reopen();  // the slow spell is over: follow the fast transfers now
+    excess_.Reopen();
+    change_.Reset();
+    fast_run_ = 0;
   } else if (full_.Count() > 5) {
     double sigma = residuals_.MeanAbsError() + 0.0125 * std::fabs(full_.Intercept()) + 0.25;
     if (change_.Add(err, sigma)) {
@@ -95,8 +106,16 @@ TermEstimate QueueTerm::Predict(double ahead) const {
 double QueueTerm::Observe(double ahead, double queue_ms, double exec_ms) {
   const TermEstimate before = Predict(ahead);
   double err = queue_ms - before.mean_ms;
-  if (rls_.Count() > 5 &&
-      change_.Add(err, residuals_.MeanAbsError() + 0.02 * before.mean_ms + 0.25)) {
+  fast_run_ = FarBelow(queue_ms, before.mean_ms) ? fast_run_ + 1 : 0;
+  if (fast_run_ >= kFastRun) {
+    // The queue drained (a loaded spell ended): start over from the waits
+    // and service time of now instead of decaying from the spell's.
+    rls_.Reopen();
+    change_.Reset();
+    fast_run_ = 0;
+    if (std::isfinite(exec_ms) && exec_ms >= 0) service_ms_ = exec_ms;
+  } else if (rls_.Count() > 5 &&
+             change_.Add(err, residuals_.MeanAbsError() + 0.02 * before.mean_ms + 0.25)) {
     rls_.Reopen();  // the executor's parallelism or load changed
   }
   if (rls_.Count() > 0) residuals_.Add(err);

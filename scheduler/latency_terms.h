@@ -17,10 +17,13 @@
 //              prediction is that excess + the round trip probed now, so a
 //              link that got slower or faster shows without sending the
 //              function there, and the next observation reopens the first
-//              fit.
+//              fit. Two transfers in a row far below the prediction
+//              (FarBelow) reopen both fits.
 //   QueueTerm  queue wait, fitted by RLS on (executor-reported queue depth +
 //              the gateway's own in-flight calls to the tier) × recent
 //              service time: the slope learns 1 / the executor's parallelism.
+//              Three waits in a row far below the prediction reopen the fit
+//              and take the newest execution time as the service time.
 //   ColdTerm   load time while the function is not loaded on the tier: the
 //              median of the last w observed load times, where w is re-chosen
 //              after every load as the candidate window with the smallest
@@ -58,6 +61,14 @@
 
 namespace stoa::scheduler {
 
+// True when an observation is far below its prediction: under half of it
+// and by 2 ms or more. A run of such observations (NetTerm::kFastRun,
+// QueueTerm::kFastRun) ends a slow spell at once: the CUSUM standardises by
+// the term's usual error, which a noisy spell (a starved executor: transfer
+// and queue times of 30-300 ms) inflates so much that a return to 1 ms took
+// 5-10 observations and ~1 s to follow (load-flips testbed traces).
+bool FarBelow(double actual_ms, double predicted_ms);
+
 struct TermEstimate {
   double mean_ms = 0.0;
   double p95_ms = 0.0;
@@ -90,6 +101,7 @@ class NetTerm {
   double MsPerKb() const { return excess_.Count() > 0 ? excess_.Slope() : full_.Slope(); }
   uint64_t Count() const { return full_.Count(); }
   const ResidualStats& residuals() const { return residuals_; }
+  static constexpr int kFastRun = 2;
 
  private:
   Rls2 full_{0.9, 1e4};    // transfer_ms over kilobytes
@@ -97,6 +109,7 @@ class NetTerm {
   ChangeDetector change_;
   // The probed round trip at the last observation (NaN: none).
   double link_last_ms_ = std::numeric_limits<double>::quiet_NaN();
+  int fast_run_ = 0;  // observations in a row FarBelow the prediction
   bool LinkMoved(double link_rtt_ms) const;
   ResidualStats residuals_;
 };
@@ -109,10 +122,12 @@ class QueueTerm {
   double ServiceMs() const { return service_ms_; }
   uint64_t Count() const { return rls_.Count(); }
   const ResidualStats& residuals() const { return residuals_; }
+  static constexpr int kFastRun = 3;
 
  private:
   Rls2 rls_{0.9, 1e2};
   ChangeDetector change_;
+  int fast_run_ = 0;  // observations in a row FarBelow the prediction
   double service_ms_ = 0.0;
   bool has_service_ = false;
   ResidualStats residuals_;

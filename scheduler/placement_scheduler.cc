@@ -217,6 +217,7 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.batch = features.batch;
   in.ahead = features.queue_depth[TierIndex(t)] + features.in_flight[TierIndex(t)];
   in.link_rtt_ms = links_.RttMs(t);
+  in.overdue_ms = features.overdue_ms[TierIndex(t)];
   return in;
 }
 

@@ -84,6 +84,7 @@ absl::Status ParseDecision(const json& j, TraceEvent& ev) {
       ev.predictions[TierIndex(t)] = ParsePrediction(*it);
       ev.features.queue_depth[TierIndex(t)] = it->value("queue_depth", uint32_t{0});
       ev.features.in_flight[TierIndex(t)] = it->value("in_flight", uint32_t{0});
+      ev.features.overdue_ms[TierIndex(t)] = it->value("overdue_ms", 0.0);
     }
   }
   auto tier = TierField(j, "tier");

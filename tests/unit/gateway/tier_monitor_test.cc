@@ -56,6 +56,38 @@ TEST_F(TierMonitorTest, InFlightCallsAndReportedDepthAreTheQueueFeatures) {
   EXPECT_EQ(monitor_.Health(Tier::kCloud).in_flight, 0u);
 }
 
+TEST_F(TierMonitorTest, ACallPastItsDueTimeIsTheOverdueFeature) {
+  using Kind = TierMonitor::CallKind;
+  clock_.SetMicros(1'000'000'000);
+  // Predicted 10 ms: due after 2 × 10 + 5 = 25 ms.
+  const int64_t due = TierMonitor::DueMicros(clock_.NowMicros(), 10.0);
+  EXPECT_EQ(due, clock_.NowMicros() + 25'000);
+  EXPECT_EQ(TierMonitor::DueMicros(0, 0.0), 0);  // no prediction: never due
+  monitor_.CallStarted(Tier::kCloud, Kind::kInvoke, due);
+  monitor_.CallStarted(Tier::kCloud, Kind::kInvoke);  // no prediction
+  scheduler::Features features;
+  clock_.AdvanceMicros(20'000);
+  monitor_.FillFeatures(features);
+  EXPECT_EQ(features.overdue_ms[TierIndex(Tier::kCloud)], 0.0);  // not due yet
+  clock_.AdvanceMicros(100'000);
+  monitor_.FillFeatures(features);
+  EXPECT_DOUBLE_EQ(features.overdue_ms[TierIndex(Tier::kCloud)], 95.0);
+  // A later call due earlier than the first is the most overdue.
+  const int64_t due2 = TierMonitor::DueMicros(clock_.NowMicros() - 200'000, 1.0);
+  monitor_.CallStarted(Tier::kCloud, Kind::kInvoke, due2);
+  monitor_.FillFeatures(features);
+  EXPECT_DOUBLE_EQ(features.overdue_ms[TierIndex(Tier::kCloud)], 193.0);
+  monitor_.CallEnded(Tier::kCloud, Kind::kInvoke, due2);
+  monitor_.FillFeatures(features);
+  EXPECT_DOUBLE_EQ(features.overdue_ms[TierIndex(Tier::kCloud)], 95.0);
+  // Once the late call answers, the tier is not overdue any more.
+  monitor_.CallEnded(Tier::kCloud, Kind::kInvoke, due);
+  monitor_.CallEnded(Tier::kCloud, Kind::kInvoke);
+  monitor_.FillFeatures(features);
+  EXPECT_EQ(features.overdue_ms[TierIndex(Tier::kCloud)], 0.0);
+  EXPECT_EQ(features.overdue_ms[TierIndex(Tier::kEdge)], 0.0);
+}
+
 TEST_F(TierMonitorTest, ProbesFeedTheLinkTermAndTheCircuit) {
   monitor_.ProbeAll();
   auto links = scheduler_.links();

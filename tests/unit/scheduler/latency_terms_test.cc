@@ -47,6 +47,45 @@ TEST(QueueTermTest, DepthTimesServiceTime) {
   EXPECT_NEAR(q.Predict(0).mean_ms, 0, 0.5);
 }
 
+// A starved executor: transfers of 30-300 ms for a while, then 1 ms again.
+// Two 1 ms transfers in a row end the spell (FarBelow); the CUSUM alone,
+// scaled by the spell's noise, took 5-10.
+TEST(NetTermTest, FollowsTheEndOfANoisySlowSpellWithinTwoTransfers) {
+  NetTerm net;
+  for (int i = 0; i < 30; ++i) net.Observe(10, 1.0 + 0.05 * (i % 3));
+  std::mt19937_64 gen(3);
+  std::uniform_real_distribution<double> slow(30, 300);
+  for (int i = 0; i < 20; ++i) net.Observe(10, slow(gen));
+  ASSERT_GT(net.Predict(10).mean_ms, 60);
+  net.Observe(10, 1.1);
+  EXPECT_GT(net.Predict(10).mean_ms, 20);  // one fast transfer is not enough
+  net.Observe(10, 1.0);
+  EXPECT_LT(net.Predict(10).mean_ms, 3);
+}
+
+TEST(NetTermTest, NoisyTransfersAroundTheirMeanDoNotReopenTheFit) {
+  // Transfers of 8-16 ms (never under half the mean): the fit stays put.
+  NetTerm net;
+  std::mt19937_64 gen(4);
+  std::uniform_real_distribution<double> noise(8, 16);
+  for (int i = 0; i < 300; ++i) net.Observe(10, noise(gen));
+  EXPECT_NEAR(net.Predict(10).mean_ms, 12, 1.5);
+}
+
+TEST(QueueTermTest, ADrainedQueueIsFollowedWithinThreeWaits) {
+  QueueTerm q;
+  // A loaded spell: one request ahead, 100-150 ms of service, waits ~120 ms.
+  for (int i = 0; i < 20; ++i) q.Observe(1, 110 + 5 * (i % 5), 100 + 10 * (i % 5));
+  ASSERT_GT(q.Predict(1).mean_ms, 80);
+  // The load is gone: no wait, 4 ms of service.
+  q.Observe(1, 0.0, 4.0);
+  q.Observe(1, 0.1, 4.0);
+  EXPECT_GT(q.Predict(1).mean_ms, 20);
+  q.Observe(1, 0.0, 4.0);
+  EXPECT_NEAR(q.ServiceMs(), 4.0, 1e-9);
+  EXPECT_LT(q.Predict(1).mean_ms, 5);
+}
+
 TEST(ColdTermTest, ConservativeDefaultThenWindowedMedian) {
   ColdTerm c;
   EXPECT_FALSE(c.Measured());

@@ -179,6 +179,29 @@ TEST(PlacementSchedulerTest, PredictiveExploresThenConvergesThenSwitches) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(d.Step(20, 40).tier, Tier::kEdge);
 }
 
+// A call to the cloud that is long past due (the gateway's overdue feature)
+// moves the next request to the edge before any slow answer arrives, and
+// the cloud is back once no call is overdue.
+TEST(PlacementSchedulerTest, AnOverdueCallMovesRequestsAwayUntilItAnswers) {
+  Driver d(Policy(PolicyKind::kPredictive, 0.0));
+  for (int i = 0; i < 30; ++i) d.Step(20, 5);
+  Features features;
+  features.warm = TierSet::All();
+  features.overdue_ms[kCloud] = 40.0;
+  auto late = d.scheduler.Decide("f", TierSet::All(), features);
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->tier, Tier::kEdge);
+  EXPECT_NEAR(late->predicted_ms, 20.0, 2.0);
+  Features small;
+  small.warm = TierSet::All();
+  small.overdue_ms[kCloud] = 10.0;  // 5 + 10 < 20: still the cloud
+  auto still = d.scheduler.Decide("f", TierSet::All(), small);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->tier, Tier::kCloud);
+  EXPECT_NEAR(still->predicted_ms, 15.0, 1.0);
+  EXPECT_EQ(d.Step(20, 5).tier, Tier::kCloud);
+}
+
 TEST(PlacementSchedulerTest, PredictiveDiscoversAFasterTierByExploring) {
   PolicyConfig p = Policy(PolicyKind::kPredictive, 0.1);
   p.stale_probe = StaleProbe::kRoute;  // the request itself probes (shadows: adaptation_test)
