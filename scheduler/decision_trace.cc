@@ -37,6 +37,7 @@ json TierJson(const Prediction& p, double link_rtt_ms, uint32_t depth, uint32_t 
             {"terms", std::move(terms)}, {"link_rtt_ms", Num(link_rtt_ms)},
             {"queue_depth", depth},      {"in_flight", in_flight}};
   if (overdue_ms > 0.0) j["overdue_ms"] = Num(overdue_ms);
+  if (p.late_ms > 0.0) j["late_ms"] = Num(p.late_ms);
   return j;
 }
 

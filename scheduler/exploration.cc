@@ -128,9 +128,28 @@ void Exploration::Probed(Tier tier, const Outcome& outcome, const TermErrors& er
   // A tier found slower needs no more probes: the model already moved away.
   const bool competitive = outcome.latency_ms - outcome.load_ms <= 2.0 * others_ms;
   const bool changed = (first && competitive) || -total > 0.2 * outcome.latency_ms + 5.0;
-  std::atomic<int>& follow_ups = tiers_[TierIndex(tier)].follow_ups;
-  if (changed && follow_ups.load(std::memory_order_relaxed) == 0) {
-    follow_ups.store(kFollowUps, std::memory_order_relaxed);
+  PerTier& s = tiers_[TierIndex(tier)];
+  if (changed && s.follow_ups.load(std::memory_order_relaxed) == 0) {
+    s.follow_ups.store(kFollowUps, std::memory_order_relaxed);
+  }
+}
+
+void Exploration::ShadowProbed(Tier tier, const Outcome& outcome, const TermErrors& errors,
+                               bool first, double others_ms) {
+  Probed(tier, outcome, errors, first, others_ms);
+  double total = 0.0;
+  for (double e : errors) total += std::isfinite(e) ? e : 0.0;
+  PerTier& s = tiers_[TierIndex(tier)];
+  // Still much slower than predicted: check again on the next decision, up
+  // to kSlowChecks times in a row (see slowdowns above).
+  const bool slower = total > 0.2 * outcome.latency_ms + 5.0;
+  if (!slower) {
+    s.slow_checks.store(0, std::memory_order_relaxed);
+  } else if (s.slow_checks.load(std::memory_order_relaxed) < kSlowChecks) {
+    int none = 0;
+    if (s.follow_ups.compare_exchange_strong(none, 1, std::memory_order_relaxed)) {
+      s.slow_checks.fetch_add(1, std::memory_order_relaxed);
+    }
   }
 }
 
@@ -140,6 +159,7 @@ void Exploration::Served(Tier tier, const Outcome& outcome, const TermErrors& er
   if (total <= 0.2 * outcome.latency_ms + 5.0) return;
   int none = 0;
   tiers_[TierIndex(tier)].follow_ups.compare_exchange_strong(none, 1, std::memory_order_relaxed);
+  tiers_[TierIndex(tier)].slow_checks.store(0, std::memory_order_relaxed);
 }
 
 int Exploration::FollowUps(Tier tier) const {

@@ -21,6 +21,11 @@
 //                 stall of two or three requests (a busy host) costs one
 //                 extra run, not half a second on the other tier; a real
 //                 slowdown is confirmed by the same run. At most one owed.
+//                 The decisions move away at the first slow answer
+//                 (LatencyModel holds its latency until the next answer),
+//                 so that shadow run may meet the same stall: a shadow
+//                 that comes back much slower than predicted owes one more,
+//                 up to kSlowChecks in a row; then the stale interval.
 //   follow-ups    a probe that finds the tier much faster than predicted, or
 //                 that is the tier's first measurement and competitive (warm
 //                 latency within twice the best other tier's prediction, so
@@ -76,6 +81,8 @@ class Exploration {
   static constexpr int64_t kStaleUs = 250'000;
   // Probes owed to a tier after a probe found it changed (see above).
   static constexpr int kFollowUps = 3;
+  // Shadow runs in a row that re-check a tier found much slower (above).
+  static constexpr int kSlowChecks = 3;
   // The longest a measured tier goes without a shadow probe.
   static constexpr int64_t kMaxShadowIntervalUs = 1'000'000;
 
@@ -132,6 +139,11 @@ class Exploration {
   // follow-ups when the probe found the tier changed and none are owed.
   void Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
               double others_ms);
+  // The same for a shadow probe (stale-shadow mode), which also owes the
+  // tier a re-check when it came back much slower than predicted, up to
+  // kSlowChecks in a row (see slowdowns above).
+  void ShadowProbed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
+                    double others_ms);
 
   // A successful run of `tier`'s own traffic (not a probe nor a shadow run)
   // with the model's one-step `errors`: one follow-up is owed when it came
@@ -150,6 +162,7 @@ class Exploration {
     std::atomic<int64_t> last_used_us{std::numeric_limits<int64_t>::min() / 2};
     std::atomic<int64_t> last_observed_us{std::numeric_limits<int64_t>::min() / 2};
     std::atomic<int> follow_ups{0};
+    std::atomic<int> slow_checks{0};  // re-checks of a slow tier in a row
   };
   std::array<PerTier, kNumTiers> tiers_;
   std::atomic<uint64_t> decisions_{0};

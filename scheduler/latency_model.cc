@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "common/check.h"
 
@@ -45,6 +46,13 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
     double width = std::max(0.0, t.p95_ms - t.mean_ms);
     var += width * width;
   }
+  // The last answer was far late: until the next one says otherwise, a
+  // warm run is expected to take as long.
+  const double warm_ms = p.mean_ms - p.terms[TermIndex(Term::kCold)].mean_ms;
+  if (late_ms_ > warm_ms) {
+    p.late_ms = late_ms_ - warm_ms;
+    p.mean_ms += p.late_ms;
+  }
   if (std::isfinite(in.overdue_ms) && in.overdue_ms > 0.0) {
     p.overdue_ms = in.overdue_ms;
     p.mean_ms += in.overdue_ms;
@@ -80,6 +88,16 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   const double response_kb = o.response_bytes / 1000.0;
 
   absl::MutexLock lock(&mu_);
+  // The warm latency this run was expected to take, before learning from it.
+  double expected_ms = kNaN;
+  if (observations_ > 0) {
+    ModelInput warm = in;
+    warm.warm = true;
+    warm.overdue_ms = 0.0;
+    const double late = std::exchange(late_ms_, 0.0);
+    expected_ms = PredictLocked(warm, Objective::kMean).mean_ms;
+    late_ms_ = late;
+  }
   if (has_transfer) {
     errors[TermIndex(Term::kNet)] =
         net_.Observe(in.request_kb + response_kb, transfer, in.link_rtt_ms);
@@ -89,6 +107,8 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   errors[TermIndex(Term::kExec)] = exec_.Observe(in.batch, in.request_kb, exec_ms);
   response_kb_ = observations_ == 0 ? response_kb
                                     : response_kb_ + kResponseWeight * (response_kb - response_kb_);
+  const double warm_latency = latency - load;
+  late_ms_ = std::isfinite(expected_ms) && FarAbove(warm_latency, expected_ms) ? warm_latency : 0.0;
   recent_[observations_ % kRecent] = latency;
   ++observations_;
   last_latency_ms_ = latency;

@@ -4,7 +4,11 @@
 //
 // The prediction of a tier is the sum of its terms (net only for a tier
 // behind a network, cold only while the function is not loaded there), plus
-// how overdue the gateway's calls in flight there are (ModelInput). Its
+// how overdue the gateway's calls in flight there are (ModelInput); after
+// an answer far later than predicted (FarAbove), the warm part is at least
+// that answer's latency until the next answer (the terms' change detection
+// needs two such answers, and the requests in between went to the tier
+// that had just slowed). Its
 // uncertainty is the root sum of squares of the terms' p95 − mean widths
 // (terms taken as independent); objective p95 predicts mean + uncertainty.
 //
@@ -43,6 +47,10 @@ struct Prediction {
   std::array<TermEstimate, kNumTerms> terms{};
   // ModelInput::overdue_ms, included in mean_ms and p95_ms.
   double overdue_ms = 0.0;
+  // How much the last answer, when it was far late (FarAbove its
+  // prediction), raised mean_ms and p95_ms: until the next answer from
+  // the tier, a warm run is predicted to take at least as long as it did.
+  double late_ms = 0.0;
 };
 
 // The features a prediction depends on, as the model sees them.
@@ -102,6 +110,8 @@ class LatencyModel {
   uint64_t observations_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<double, kRecent> recent_ ABSL_GUARDED_BY(mu_){};  // ring, by observations_
   double last_latency_ms_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<double>::quiet_NaN();
+  // The last warm latency when it was FarAbove its prediction, else 0.
+  double late_ms_ ABSL_GUARDED_BY(mu_) = 0.0;
 };
 
 }  // namespace stoa::scheduler

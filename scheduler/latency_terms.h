@@ -68,6 +68,9 @@ namespace stoa::scheduler {
 // and queue times of 30-300 ms) inflates so much that a return to 1 ms took
 // 5-10 observations and ~1 s to follow (load-flips testbed traces).
 bool FarBelow(double actual_ms, double predicted_ms);
+// True when an observation is far above its prediction: over twice it plus
+// 5 ms (latency_model.h; gateway/tier_monitor.h's due time is the same).
+bool FarAbove(double actual_ms, double predicted_ms);
 
 struct TermEstimate {
   double mean_ms = 0.0;

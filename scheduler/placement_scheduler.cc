@@ -362,8 +362,10 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;
   TermErrors errors = tier.model.Observe(in, outcome);
-  if ((decision.reason == Reason::kExplore && !shadow) ||
-      (shadow && config.stale_probe == StaleProbe::kShadow)) {
+  if (shadow && config.stale_probe == StaleProbe::kShadow) {
+    state->exploration.ShadowProbed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
+                                    state->OthersPredictedMs(outcome.tier));
+  } else if (decision.reason == Reason::kExplore && !shadow) {
     state->exploration.Probed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
                               state->OthersPredictedMs(outcome.tier));
   } else if (!shadow && !forced && config.stale_probe == StaleProbe::kShadow &&

@@ -143,6 +143,28 @@ TEST(ExplorationTest, ASlowerOrSimilarProbeEarnsNone) {
   EXPECT_EQ(e.FollowUps(Tier::kCloud), 0);
 }
 
+// A shadow that finds the tier still much slower (a stall the follow-up of
+// a slow answer met) owes one re-check on the next decision, at most
+// kSlowChecks in a row; one that is not slower ends the run.
+TEST(ExplorationTest, ASlowShadowIsRecheckedAFewTimesInARow) {
+  Exploration e;
+  auto slow_shadow = [&] {
+    e.ShadowProbed(Tier::kCloud, Took(Tier::kCloud, 200), {+180, 0, 0, 0}, false, 40);
+  };
+  for (int i = 0; i < Exploration::kSlowChecks; ++i) {
+    slow_shadow();
+    EXPECT_EQ(e.FollowUps(Tier::kCloud), 1) << i;
+    e.ShadowSent(Tier::kCloud, 0);  // the re-check goes out
+    EXPECT_EQ(e.FollowUps(Tier::kCloud), 0);
+  }
+  slow_shadow();
+  EXPECT_EQ(e.FollowUps(Tier::kCloud), 0);  // enough: the stale interval now
+  // A shadow as fast as predicted ends the run; the next slow one starts one.
+  e.ShadowProbed(Tier::kCloud, Took(Tier::kCloud, 20), {0, 0, 0, 0}, false, 40);
+  slow_shadow();
+  EXPECT_EQ(e.FollowUps(Tier::kCloud), 1);
+}
+
 TEST(ExplorationTest, AFirstMeasurementEarnsFollowUpsOnlyIfCompetitive) {
   Exploration slow;
   // 93 ms warm (+150 ms load) against an edge at 17: not within twice.

@@ -57,6 +57,43 @@ TEST(LatencyModelTest, ReturnsPerTermErrorsAndP95IsAboveMean) {
   EXPECT_EQ(recent.front(), 20 + 92 % 10);
 }
 
+TEST(LatencyModelTest, OverdueCallsAddToThePrediction) {
+  LatencyModel m;
+  ModelInput in;
+  for (int i = 0; i < 20; ++i) m.Observe(in, Remote(12, 10, 0, 10));
+  const double base = m.Predict(in, Objective::kMean).mean_ms;
+  in.overdue_ms = 40;
+  Prediction p = m.Predict(in, Objective::kP95);
+  EXPECT_NEAR(p.mean_ms, base + 40, 1e-9);
+  EXPECT_DOUBLE_EQ(p.overdue_ms, 40);
+  EXPECT_NEAR(p.p95_ms, p.mean_ms + p.uncertainty_ms, 1e-9);
+}
+
+// One answer far later than predicted (a starved executor's first answer)
+// holds the prediction up until the next answer: the terms' change
+// detection needs two, and in between the tier looked as fast as before.
+TEST(LatencyModelTest, AFarLateAnswerHoldsThePredictionUntilTheNextAnswer) {
+  LatencyModel m;
+  ModelInput in;
+  for (int i = 0; i < 20; ++i) m.Observe(in, Remote(12, 10, 0, 10));
+  EXPECT_NEAR(m.Predict(in, Objective::kMean).mean_ms, 12, 0.5);
+  m.Observe(in, Remote(260, 250, 60, 190));
+  Prediction late = m.Predict(in, Objective::kMean);
+  EXPECT_NEAR(late.mean_ms, 260, 1e-6);
+  EXPECT_GT(late.late_ms, 200);
+  in.warm = false;  // a cold start is charged on top of the late run
+  EXPECT_GT(m.Predict(in, Objective::kMean).mean_ms, 260 + 100);
+  in.warm = true;
+  // The next answer is as quick as before: the spike was a one-off.
+  m.Observe(in, Remote(12, 10, 0, 10));
+  Prediction after = m.Predict(in, Objective::kMean);
+  EXPECT_EQ(after.late_ms, 0.0);
+  EXPECT_LT(after.mean_ms, 30);
+  // An answer a little late (under twice the prediction + 5 ms) holds nothing.
+  m.Observe(in, Remote(25, 23, 0, 23));
+  EXPECT_EQ(m.Predict(in, Objective::kMean).late_ms, 0.0);
+}
+
 TEST(LatencyModelTest, IgnoresNonFinite) {
   LatencyModel m;
   ModelInput in;
