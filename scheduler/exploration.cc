@@ -65,7 +65,8 @@ int64_t Exploration::ShadowIntervalUs(const Prediction& p, double best_ms) {
 
 TierSet Exploration::StaleShadows(double explore_budget, double shadow_cap, TierSet available,
                                   Tier chosen, const Predictions& predictions, double best_ms,
-                                  int64_t now_us) const {
+                                  int64_t now_us,
+                                  const std::array<int64_t, kNumTiers>* faster_since_us) const {
   TierSet out;
   if (explore_budget <= 0.0) return out;
   // Routine shadows this decision may add within the cap (one per tier).
@@ -77,9 +78,10 @@ TierSet Exploration::StaleShadows(double explore_budget, double shadow_cap, Tier
     const PerTier& tier = tiers_[TierIndex(t)];
     const int64_t last = std::max(tier.last_used_us.load(std::memory_order_relaxed),
                                   tier.last_observed_us.load(std::memory_order_relaxed));
+    const bool changed = faster_since_us != nullptr && last < (*faster_since_us)[TierIndex(t)];
     if (FollowUps(t) > 0) {
       out.Add(t);
-    } else if (room >= 1.0 && now_us - last >= ShadowIntervalUs(p, best_ms)) {
+    } else if (room >= 1.0 && (changed || now_us - last >= ShadowIntervalUs(p, best_ms))) {
       out.Add(t);
       room -= 1.0;
     }

@@ -114,8 +114,13 @@ class Exploration {
   // the routine shadows so far + 1 stay within `shadow_cap` × (decisions +
   // 1), those neither sent to nor observed for ShadowIntervalUs. Empty when
   // `explore_budget` <= 0.
+  // `faster_since_us` (per tier, may be null): when a status probe last
+  // showed the tier much faster (LinkTracker::Observe); a tier neither sent
+  // to nor observed since is due now, whatever its interval (within the
+  // cap): its estimate predates the change.
   TierSet StaleShadows(double explore_budget, double shadow_cap, TierSet available, Tier chosen,
-                       const Predictions& predictions, double best_ms, int64_t now_us) const;
+                       const Predictions& predictions, double best_ms, int64_t now_us,
+                       const std::array<int64_t, kNumTiers>* faster_since_us = nullptr) const;
   // kStaleUs × (1 + max(0, p.mean_ms − best_ms) / best_ms), at most
   // kMaxShadowIntervalUs (kStaleUs when best_ms <= 0).
   static int64_t ShadowIntervalUs(const Prediction& p, double best_ms);

@@ -13,19 +13,20 @@ double LinkTracker::RttMs(Tier tier) const {
   return rtt_ms_[TierIndex(tier)].load(std::memory_order_relaxed);
 }
 
-void LinkTracker::Observe(Tier tier, double rtt_ms) {
-  if (!std::isfinite(rtt_ms) || rtt_ms < 0.0) return;
+bool LinkTracker::Observe(Tier tier, double rtt_ms) {
+  if (!std::isfinite(rtt_ms) || rtt_ms < 0.0) return false;
   absl::MutexLock lock(&mu_);
   std::atomic<double>& smoothed = rtt_ms_[TierIndex(tier)];
   Track& track = tracks_[TierIndex(tier)];
   const double old = smoothed.load(std::memory_order_relaxed);
   if (!std::isfinite(old)) {
     smoothed.store(rtt_ms, std::memory_order_relaxed);
-    return;
+    return false;
   }
   const double dev = rtt_ms - old;
   const double threshold = 4.0 * track.mean_abs_dev + 0.1 * old + 1.0;
   double next = old + kLinkWeight * dev;
+  bool dropped = false;
   // Far below, or below half the smoothed value (the deviation of a noisy
   // slow regime, e.g. a throttled executor answering in 30-65 ms, must not
   // hide its end): no queue or retransmission makes a probe faster than
@@ -36,12 +37,14 @@ void LinkTracker::Observe(Tier tier, double rtt_ms) {
     next = rtt_ms;
     track.step.Reset();
     track.mean_abs_dev = 0.0;
+    dropped = true;
   } else if (track.step.Add(dev, threshold)) {
     next = rtt_ms;  // a step, not a spike
   } else if (std::fabs(dev) <= threshold) {
     track.mean_abs_dev += kLinkWeight * (std::fabs(dev) - track.mean_abs_dev);
   }
   smoothed.store(next, std::memory_order_relaxed);
+  return dropped;
 }
 
 }  // namespace stoa::scheduler

@@ -38,8 +38,10 @@ class LinkTracker {
   // The smoothed probe round trip of `tier`, ms; NaN until its first probe.
   double RttMs(Tier tier) const;
   // One successful probe of `tier` took `rtt_ms`; a non-finite or negative
-  // value is ignored.
-  void Observe(Tier tier, double rtt_ms);
+  // value is ignored. True when the probe was believed at once as far below
+  // the smoothed value (the tier got much faster, e.g. a starved executor
+  // answers again): the scheduler then refreshes its estimates there.
+  bool Observe(Tier tier, double rtt_ms);
 
  private:
   struct Track {

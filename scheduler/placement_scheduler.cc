@@ -74,6 +74,8 @@ PlacementScheduler::PlacementScheduler(const common::Clock& clock,
                                        common::metrics::Registry* metrics, uint64_t seed,
                                        const PolicyConfig& policy, SchedulerOptions options)
     : clock_(clock), options_(options), rng_(seed) {
+  for (auto& t : faster_since_us_)
+    t.store(std::numeric_limits<int64_t>::min(), std::memory_order_relaxed);
   SetPolicy(policy);
   if (metrics != nullptr) {
     placements_ = &metrics->AddCounter("stoa_placements_total",
@@ -268,9 +270,13 @@ void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput
 void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfig& config,
                                          const PolicyInput& in, double best_ms, int64_t now,
                                          Decision& decision) {
+  std::array<int64_t, kNumTiers> faster_since;
+  for (Tier t : AllTiers()) {
+    faster_since[TierIndex(t)] = faster_since_us_[TierIndex(t)].load(std::memory_order_relaxed);
+  }
   const TierSet stale =
       state.exploration.StaleShadows(config.explore_budget, config.shadow_cap, in.available,
-                                     decision.tier, in.predictions, best_ms, now);
+                                     decision.tier, in.predictions, best_ms, now, &faster_since);
   for (Tier t : AllTiers()) {
     if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
     decision.shadow.Add(t);
@@ -406,7 +412,9 @@ void PlacementScheduler::ObserveComparison(std::string_view function, Tier chose
 void PlacementScheduler::ObserveLink(Tier tier, bool ok, double rtt_ms) {
   if (options_.trace != nullptr) options_.trace->RecordLink(clock_.NowMicros(), tier, ok, rtt_ms);
   if (ok) {
-    links_.Observe(tier, rtt_ms);
+    if (links_.Observe(tier, rtt_ms)) {
+      faster_since_us_[TierIndex(tier)].store(clock_.NowMicros(), std::memory_order_relaxed);
+    }
     return;
   }
   const PolicyConfig config = GetPolicy();

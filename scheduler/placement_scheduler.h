@@ -167,6 +167,8 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   std::shared_ptr<const ActivePolicy> policy_;
   std::array<CircuitBreaker, kNumTiers> circuits_;
   LinkTracker links_;
+  // Per tier: when a status probe last showed it much faster (clock micros).
+  std::array<std::atomic<int64_t>, kNumTiers> faster_since_us_{};
   mutable std::array<Shard, kShards> shards_;
   common::metrics::Family<common::metrics::Counter>* placements_ = nullptr;
   common::metrics::Family<common::metrics::Gauge>* predicted_ = nullptr;

@@ -3,7 +3,9 @@
 // refreshed by shadow runs at an interval set by what they could gain, and
 // no flapping on noise. Fake clock, seeded noise, deterministic.
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "common/clock.h"
@@ -156,6 +158,32 @@ TEST(StaleShadowTest, AStaleTierIsShadowedOncePerInterval) {
   EXPECT_TRUE(e.StaleShadows(0.0, 1.0, TierSet::All(), Tier::kEdge, p, 10, 5'000'000).Empty());
   EXPECT_TRUE(
       e.StaleShadows(0.02, 1.0, TierSet::Of(Tier::kEdge), Tier::kEdge, p, 10, 5'000'000).Empty());
+}
+
+// A status probe that showed the tier much faster after the function last
+// used it makes its estimate stale at once (within the cap), not after the
+// interval; once a shadow went there, only the interval counts again.
+TEST(StaleShadowTest, ATierAProbeFoundMuchFasterIsShadowedAtOnce) {
+  Exploration e;
+  Exploration::Predictions p{};
+  for (Prediction& x : p) x.measured = true;
+  p[TierIndex(Tier::kEdge)].mean_ms = 30;
+  p[TierIndex(Tier::kCloud)].mean_ms = 190;  // interval 1 s
+  e.Observed(Tier::kCloud, 1'000'000);
+  std::array<int64_t, kNumTiers> faster{};
+  faster.fill(std::numeric_limits<int64_t>::min());
+  EXPECT_TRUE(
+      e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 30, 1'100'000, &faster).Empty());
+  faster[TierIndex(Tier::kCloud)] = 1'050'000;  // the probe at 1.05 s
+  EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 30, 1'100'000, &faster)
+                  .Contains(Tier::kCloud));
+  e.ShadowSent(Tier::kCloud, 1'100'000);
+  EXPECT_TRUE(
+      e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 30, 1'200'000, &faster).Empty());
+  // A probe before the last use changes nothing.
+  faster[TierIndex(Tier::kCloud)] = 1'000'000;
+  EXPECT_TRUE(
+      e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 30, 1'300'000, &faster).Empty());
 }
 
 // Routine stale shadows stay within shadow_cap of the decisions however

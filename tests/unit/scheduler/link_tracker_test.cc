@@ -19,6 +19,15 @@ TEST(LinkTrackerTest, UnknownUntilTheFirstProbe) {
   EXPECT_TRUE(std::isnan(links.RttMs(Tier::kEdge)));  // tiers are separate
 }
 
+TEST(LinkTrackerTest, SaysWhenAProbeShowedTheTierMuchFaster) {
+  LinkTracker links;
+  EXPECT_FALSE(links.Observe(Tier::kCloud, 60.0));   // the first probe
+  EXPECT_FALSE(links.Observe(Tier::kCloud, 62.0));   // noise
+  EXPECT_FALSE(links.Observe(Tier::kCloud, 200.0));  // slower: a spike
+  EXPECT_TRUE(links.Observe(Tier::kCloud, 1.0));     // under half: believed
+  EXPECT_FALSE(links.Observe(Tier::kCloud, 1.1));
+}
+
 TEST(LinkTrackerTest, IgnoresNonFiniteAndNegativeRoundTrips) {
   LinkTracker links;
   links.Observe(Tier::kCloud, std::numeric_limits<double>::quiet_NaN());
