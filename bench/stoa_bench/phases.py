@@ -12,6 +12,14 @@ stoa-sim's phase report (bench/sim/phase_report.h):
                  so a phase that never adapts shows its last request);
                  None for an empty phase.
 
+Decision regret scores the same placements against the forced passes'
+bucket means of both tiers: a request on the oracle's tier costs 0, one on
+the other tier the difference of the two tiers' bucket means (the
+pseudo-regret of bandit problems). The latency regret above also counts,
+for correct requests, how this pass's run differed from the forced pass
+minutes earlier (noise of the host, either sign); decision regret leaves
+only what the placements cost, as stoa-sim's regret does.
+
 Two oracles, both per request:
   - the bucket oracle of analysis.py (the faster forced pass per 5 s bucket,
     its bucket mean as the oracle's latency): every request is scored;
@@ -40,6 +48,20 @@ def scored_by_oracle(rows, best, bucket_s):
         if b in best:
             tier, lat = best[b]
             out.append((r["t"], r["tier"] == tier, r["latency_ms"], lat))
+    return out
+
+
+def scored_by_decision(rows, edge_means, cloud_means, best, bucket_s):
+    """[(t, correct, chosen tier's bucket mean, oracle's bucket mean)] for the
+    2xx rows in a bucket both forced passes answered (see the docstring)."""
+    out = []
+    for r in analysis.ok(rows):
+        b = int(r["t"] // bucket_s)
+        means = {"edge": edge_means.get(b), "cloud": cloud_means.get(b)}
+        if b not in best or means.get(r["tier"]) is None:
+            continue
+        tier, lat = best[b]
+        out.append((r["t"], r["tier"] == tier, means[r["tier"]], lat))
     return out
 
 

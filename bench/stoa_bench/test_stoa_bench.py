@@ -183,6 +183,18 @@ class PhasesTest(unittest.TestCase):
         self.assertIsNone(by_phase[0]["adapt_s"])
         self.assertEqual(total["adapt_requests"], 19)
 
+    def test_decision_regret_prices_requests_by_the_forced_passes(self):
+        best = {0: ("cloud", 10.0), 1: ("edge", 20.0)}
+        edge, cloud = {0: 40.0, 1: 20.0}, {0: 10.0, 1: 50.0}
+        rows = [row(1, 12, "cloud"), row(2, 30, "edge"), row(6, 25, "edge"),
+                row(7, 60, "cloud"), row(8, 9, "edge", 503), row(11, 9, "edge")]
+        scored = phases.scored_by_decision(rows, edge, cloud, best, 5.0)
+        # The correct ones cost their own bucket mean whatever they took.
+        self.assertEqual(scored, [(1, True, 10.0, 10.0), (2, False, 40.0, 10.0),
+                                  (6, True, 20.0, 20.0), (7, False, 50.0, 20.0)])
+        _, total = phases.score_phases(scored, [{"name": "x", "start_s": 0, "end_s": 10}])
+        self.assertAlmostEqual(total["regret_pct"], 100.0 * (120.0 / 60.0 - 1.0))
+
     def test_bucket_oracle_and_shadow_samples(self):
         best = {0: ("cloud", 10.0), 1: ("edge", 20.0)}
         rows = [row(1, 12, "cloud"), row(2, 30, "edge"), row(6, 25, "edge"),
