@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "common/guarded.h"
+#include "scheduler/latency_terms.h"
 #include "spdlog/spdlog.h"
 
 namespace stoa::gateway {
@@ -111,7 +112,7 @@ void TierMonitor::FillFeatures(scheduler::Features& features) const {
 
 int64_t TierMonitor::DueMicros(int64_t start_us, double predicted_ms) {
   if (!(predicted_ms > 0.0)) return 0;
-  return start_us + static_cast<int64_t>((2.0 * predicted_ms + 5.0) * 1000.0);
+  return start_us + static_cast<int64_t>(scheduler::FarLateMs(predicted_ms) * 1000.0);
 }
 
 uint32_t TierMonitor::CallStarted(Tier tier, CallKind kind, int64_t due_us) {

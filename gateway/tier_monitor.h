@@ -84,9 +84,9 @@ class TierMonitor {
   uint32_t CallStarted(scheduler::Tier tier, CallKind kind, int64_t due_us = 0);
   void CallEnded(scheduler::Tier tier, CallKind kind, int64_t due_us = 0);
   // When a call that started at `start_us` with a predicted latency of
-  // `predicted_ms` is overdue: once it has taken twice its prediction plus
-  // 5 ms (slack for the usual spread, so that only a call far slower than
-  // predicted counts: scheduler::FarAbove). 0 when there is no prediction.
+  // `predicted_ms` is overdue: once it has taken scheduler::FarLateMs of its
+  // prediction (twice it plus 5 ms, so that only a call far slower than
+  // predicted counts). 0 when there is no prediction.
   static int64_t DueMicros(int64_t start_us, double predicted_ms);
   // The depth a tier reported with an invocation's response.
   void ReportDepth(scheduler::Tier tier, uint32_t depth);

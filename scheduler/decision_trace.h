@@ -10,9 +10,8 @@
 //             "available", "explorable", "tiers": {tier: {"measured",
 //             "mean_ms", "p95_ms", "unc_ms", "terms": {net, queue, cold,
 //             exec: [mean, p95]}, "link_rtt_ms", "queue_depth",
-//             "in_flight", "overdue_ms", "late_ms" (these two only when
-//             > 0)}}, "tier",
-//             "reason", "hedge", "shadow"};
+//             "in_flight", "overdue_ms", "late_ms" (the last two only
+//             when > 0)}}, "tier", "reason", "hedge", "shadow"};
 //   outcome   {"id" (0: not from a traced decision, e.g. ?tier=), "fn",
 //             "tier", "reason", "shadow", "ok", "tier_failure",
 //             "latency_ms", "server_ms", "load_ms", "queue_ms", "exec_ms",

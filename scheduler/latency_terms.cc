@@ -39,9 +39,7 @@ bool FarBelow(double actual_ms, double predicted_ms) {
   return actual_ms < 0.5 * predicted_ms && predicted_ms - actual_ms >= 2.0;
 }
 
-bool FarAbove(double actual_ms, double predicted_ms) {
-  return actual_ms > 2.0 * predicted_ms + 5.0;
-}
+bool FarAbove(double actual_ms, double predicted_ms) { return actual_ms > FarLateMs(predicted_ms); }
 
 void ResidualStats::Add(double error_ms) {
   if (!std::isfinite(error_ms)) return;

@@ -68,8 +68,12 @@ namespace stoa::scheduler {
 // and queue times of 30-300 ms) inflates so much that a return to 1 ms took
 // 5-10 observations and ~1 s to follow (load-flips testbed traces).
 bool FarBelow(double actual_ms, double predicted_ms);
-// True when an observation is far above its prediction: over twice it plus
-// 5 ms (latency_model.h; gateway/tier_monitor.h's due time is the same).
+// The latency past which a run predicted at `predicted_ms` is far late:
+// twice the prediction plus 5 ms (slack for the usual spread). FarAbove
+// (latency_model.h) and the gateway's due time of a call in flight
+// (gateway/tier_monitor.h) both use it.
+inline double FarLateMs(double predicted_ms) { return 2.0 * predicted_ms + 5.0; }
+// True when an observation is far above its prediction (FarLateMs).
 bool FarAbove(double actual_ms, double predicted_ms);
 
 struct TermEstimate {
