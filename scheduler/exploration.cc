@@ -146,11 +146,11 @@ void Exploration::ShadowProbed(Tier tier, const Outcome& outcome, const TermErro
   // to kSlowChecks times in a row (see slowdowns above).
   const bool slower = total > 0.2 * outcome.latency_ms + 5.0;
   if (!slower) {
-    s.slow_checks.store(0, std::memory_order_relaxed);
-  } else if (s.slow_checks.load(std::memory_order_relaxed) < kSlowChecks) {
+    s.rechecks_left.store(0, std::memory_order_relaxed);
+  } else if (s.rechecks_left.load(std::memory_order_relaxed) > 0) {
     int none = 0;
     if (s.follow_ups.compare_exchange_strong(none, 1, std::memory_order_relaxed)) {
-      s.slow_checks.fetch_add(1, std::memory_order_relaxed);
+      s.rechecks_left.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 }
@@ -161,7 +161,7 @@ void Exploration::Served(Tier tier, const Outcome& outcome, const TermErrors& er
   if (total <= 0.2 * outcome.latency_ms + 5.0) return;
   int none = 0;
   tiers_[TierIndex(tier)].follow_ups.compare_exchange_strong(none, 1, std::memory_order_relaxed);
-  tiers_[TierIndex(tier)].slow_checks.store(0, std::memory_order_relaxed);
+  tiers_[TierIndex(tier)].rechecks_left.store(kSlowChecks, std::memory_order_relaxed);
 }
 
 int Exploration::FollowUps(Tier tier) const {

@@ -25,7 +25,11 @@
 //                 (LatencyModel holds its latency until the next answer),
 //                 so that shadow run may meet the same stall: a shadow
 //                 that comes back much slower than predicted owes one more,
-//                 up to kSlowChecks in a row; then the stale interval.
+//                 up to kSlowChecks in a row after such a stall; then the
+//                 stale interval. Only after a stall of the tier's own
+//                 traffic: a tier already unchosen (a throttled edge whose
+//                 answers alternate between 4 and 100 ms) is not re-checked
+//                 on every decision.
 //   follow-ups    a probe that finds the tier much faster than predicted, or
 //                 that is the tier's first measurement and competitive (warm
 //                 latency within twice the best other tier's prediction, so
@@ -146,13 +150,14 @@ class Exploration {
               double others_ms);
   // The same for a shadow probe (stale-shadow mode), which also owes the
   // tier a re-check when it came back much slower than predicted, up to
-  // kSlowChecks in a row (see slowdowns above).
+  // kSlowChecks in a row after a stall Served saw (see slowdowns above).
   void ShadowProbed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
                     double others_ms);
 
   // A successful run of `tier`'s own traffic (not a probe nor a shadow run)
   // with the model's one-step `errors`: one follow-up is owed when it came
-  // back much slower than predicted and none is owed yet (see above).
+  // back much slower than predicted and none is owed yet, and the
+  // kSlowChecks re-checks are opened (see above).
   void Served(Tier tier, const Outcome& outcome, const TermErrors& errors);
 
   // Follow-up probes still owed to `tier`.
@@ -167,7 +172,8 @@ class Exploration {
     std::atomic<int64_t> last_used_us{std::numeric_limits<int64_t>::min() / 2};
     std::atomic<int64_t> last_observed_us{std::numeric_limits<int64_t>::min() / 2};
     std::atomic<int> follow_ups{0};
-    std::atomic<int> slow_checks{0};  // re-checks of a slow tier in a row
+    // Re-checks still open after a stall of the tier's own traffic (Served).
+    std::atomic<int> rechecks_left{0};
   };
   std::array<PerTier, kNumTiers> tiers_;
   std::atomic<uint64_t> decisions_{0};

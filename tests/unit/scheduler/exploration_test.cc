@@ -143,14 +143,20 @@ TEST(ExplorationTest, ASlowerOrSimilarProbeEarnsNone) {
   EXPECT_EQ(e.FollowUps(Tier::kCloud), 0);
 }
 
-// A shadow that finds the tier still much slower (a stall the follow-up of
-// a slow answer met) owes one re-check on the next decision, at most
-// kSlowChecks in a row; one that is not slower ends the run.
+// After a stall of the tier's own traffic, a shadow that finds the tier
+// still much slower (the follow-up met the same stall) owes one re-check
+// on the next decision, at most kSlowChecks in a row; one that is not
+// slower ends the run. Without such a stall, a slow shadow owes none.
 TEST(ExplorationTest, ASlowShadowIsRecheckedAFewTimesInARow) {
   Exploration e;
   auto slow_shadow = [&] {
     e.ShadowProbed(Tier::kCloud, Took(Tier::kCloud, 200), {+180, 0, 0, 0}, false, 40);
   };
+  slow_shadow();
+  EXPECT_EQ(e.FollowUps(Tier::kCloud), 0);  // an unchosen slow tier: no re-check
+  e.Served(Tier::kCloud, Took(Tier::kCloud, 200), {+180, 0, 0, 0});  // the stall
+  EXPECT_EQ(e.FollowUps(Tier::kCloud), 1);
+  e.ShadowSent(Tier::kCloud, 0);
   for (int i = 0; i < Exploration::kSlowChecks; ++i) {
     slow_shadow();
     EXPECT_EQ(e.FollowUps(Tier::kCloud), 1) << i;
@@ -159,10 +165,13 @@ TEST(ExplorationTest, ASlowShadowIsRecheckedAFewTimesInARow) {
   }
   slow_shadow();
   EXPECT_EQ(e.FollowUps(Tier::kCloud), 0);  // enough: the stale interval now
-  // A shadow as fast as predicted ends the run; the next slow one starts one.
+  // A shadow as fast as predicted ends the run; a slow one then owes none
+  // until the next stall.
+  e.Served(Tier::kCloud, Took(Tier::kCloud, 200), {+180, 0, 0, 0});
+  e.ShadowSent(Tier::kCloud, 0);
   e.ShadowProbed(Tier::kCloud, Took(Tier::kCloud, 20), {0, 0, 0, 0}, false, 40);
   slow_shadow();
-  EXPECT_EQ(e.FollowUps(Tier::kCloud), 1);
+  EXPECT_EQ(e.FollowUps(Tier::kCloud), 0);
 }
 
 TEST(ExplorationTest, AFirstMeasurementEarnsFollowUpsOnlyIfCompetitive) {
