@@ -140,12 +140,19 @@ TEST(StaleShadowTest, IntervalGrowsWithThePredictedLossUpToASecond) {
   EXPECT_EQ(Exploration::ShadowIntervalUs(p, 0), Exploration::kStaleUs);
 }
 
-TEST(StaleShadowTest, AStaleTierIsShadowedOncePerInterval) {
-  Exploration e;
+// Every tier measured, the edge predicted at `edge_ms` and the cloud at
+// `cloud_ms`.
+Exploration::Predictions Measured(double edge_ms, double cloud_ms) {
   Exploration::Predictions p{};
   for (Prediction& x : p) x.measured = true;
-  p[TierIndex(Tier::kEdge)].mean_ms = 10;
-  p[TierIndex(Tier::kCloud)].mean_ms = 20;  // interval 500 ms
+  p[TierIndex(Tier::kEdge)].mean_ms = edge_ms;
+  p[TierIndex(Tier::kCloud)].mean_ms = cloud_ms;
+  return p;
+}
+
+TEST(StaleShadowTest, AStaleTierIsShadowedOncePerInterval) {
+  Exploration e;
+  const Exploration::Predictions p = Measured(10, 20);  // the cloud's interval: 500 ms
   e.Observed(Tier::kCloud, 0);
   EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 499'000).Empty());
   EXPECT_TRUE(e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 10, 500'000)
@@ -165,10 +172,7 @@ TEST(StaleShadowTest, AStaleTierIsShadowedOncePerInterval) {
 // interval; once a shadow went there, only the interval counts again.
 TEST(StaleShadowTest, ATierAProbeFoundMuchFasterIsShadowedAtOnce) {
   Exploration e;
-  Exploration::Predictions p{};
-  for (Prediction& x : p) x.measured = true;
-  p[TierIndex(Tier::kEdge)].mean_ms = 30;
-  p[TierIndex(Tier::kCloud)].mean_ms = 190;  // interval 1 s
+  const Exploration::Predictions p = Measured(30, 190);  // the cloud's interval: 1 s
   e.Observed(Tier::kCloud, 1'000'000);
   std::array<int64_t, kNumTiers> faster{};
   faster.fill(std::numeric_limits<int64_t>::min());
@@ -191,10 +195,7 @@ TEST(StaleShadowTest, ATierAProbeFoundMuchFasterIsShadowedAtOnce) {
 // after a detected change are outside the cap.
 TEST(StaleShadowTest, RoutineShadowsAreCappedAtAShareOfDecisions) {
   Exploration e;
-  Exploration::Predictions p{};
-  for (Prediction& x : p) x.measured = true;
-  p[TierIndex(Tier::kEdge)].mean_ms = 10;
-  p[TierIndex(Tier::kCloud)].mean_ms = 20;
+  const Exploration::Predictions p = Measured(10, 20);
   int shadows = 0;
   int64_t now = 0;
   for (int i = 0; i < 100; ++i, now += 2'000'000) {  // every request finds the cloud stale
