@@ -4,6 +4,21 @@
 #include <cmath>
 
 namespace stoa::scheduler {
+namespace {
+
+// How far the model's terms were off in all (actual − predicted, ms;
+// unobserved terms count 0).
+double TotalError(const TermErrors& errors) {
+  double total = 0.0;
+  for (double e : errors) total += std::isfinite(e) ? e : 0.0;
+  return total;
+}
+
+// How far off a run must be to count as much slower or faster than
+// predicted: 20 % of its latency + 5 ms.
+double MuchMs(const Outcome& outcome) { return 0.2 * outcome.latency_ms + 5.0; }
+
+}  // namespace
 
 double Exploration::BestMeanMs(TierSet available, const Predictions& predictions) {
   double best = std::numeric_limits<double>::infinity();
@@ -123,13 +138,11 @@ void Exploration::Observed(Tier tier, int64_t now_us) {
 
 void Exploration::Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
                          double others_ms) {
-  double total = 0.0;
-  for (double e : errors) total += std::isfinite(e) ? e : 0.0;
   // Much faster than believed (or nothing was believed yet): probe again
   // soon, so the model settles in a few requests instead of a few budgets.
   // A tier found slower needs no more probes: the model already moved away.
   const bool competitive = outcome.latency_ms - outcome.load_ms <= 2.0 * others_ms;
-  const bool changed = (first && competitive) || -total > 0.2 * outcome.latency_ms + 5.0;
+  const bool changed = (first && competitive) || -TotalError(errors) > MuchMs(outcome);
   PerTier& s = tiers_[TierIndex(tier)];
   if (changed && s.follow_ups.load(std::memory_order_relaxed) == 0) {
     s.follow_ups.store(kFollowUps, std::memory_order_relaxed);
@@ -139,12 +152,10 @@ void Exploration::Probed(Tier tier, const Outcome& outcome, const TermErrors& er
 void Exploration::ShadowProbed(Tier tier, const Outcome& outcome, const TermErrors& errors,
                                bool first, double others_ms) {
   Probed(tier, outcome, errors, first, others_ms);
-  double total = 0.0;
-  for (double e : errors) total += std::isfinite(e) ? e : 0.0;
   PerTier& s = tiers_[TierIndex(tier)];
   // Still much slower than predicted: check again on the next decision, up
   // to kSlowChecks times in a row (see slowdowns above).
-  const bool slower = total > 0.2 * outcome.latency_ms + 5.0;
+  const bool slower = TotalError(errors) > MuchMs(outcome);
   if (!slower) {
     s.rechecks_left.store(0, std::memory_order_relaxed);
   } else if (s.rechecks_left.load(std::memory_order_relaxed) > 0) {
@@ -156,9 +167,7 @@ void Exploration::ShadowProbed(Tier tier, const Outcome& outcome, const TermErro
 }
 
 void Exploration::Served(Tier tier, const Outcome& outcome, const TermErrors& errors) {
-  double total = 0.0;
-  for (double e : errors) total += std::isfinite(e) ? e : 0.0;
-  if (total <= 0.2 * outcome.latency_ms + 5.0) return;
+  if (TotalError(errors) <= MuchMs(outcome)) return;
   int none = 0;
   tiers_[TierIndex(tier)].follow_ups.compare_exchange_strong(none, 1, std::memory_order_relaxed);
   tiers_[TierIndex(tier)].rechecks_left.store(kSlowChecks, std::memory_order_relaxed);
