@@ -12,7 +12,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
@@ -121,7 +123,7 @@ uint32_t wasm_rt_exception_tag(void) { return stoa_exc_tag; }
 uint32_t wasm_rt_exception_size(void) { return stoa_exc_size; }
 void* wasm_rt_exception(void) { return stoa_exc_data; }
 
-/* WASI imports: each forwards to the host with its import index. */
+/* Imports (WASI, stoa_libc): each forwards to the host with its import index. */
 )";
 
 const char* CType(ValType t) {
@@ -152,7 +154,7 @@ bool PlainName(std::string_view name) {
 
 absl::Status CheckCompilable(const ModuleInfo& info) {
   for (const WasmImport& import : info.imports) {
-    bool ok = PlainName(import.name) && import.results.size() <= 1;
+    bool ok = PlainName(import.module) && PlainName(import.name) && import.results.size() <= 1;
     for (ValType t : import.params) ok = ok && t != ValType::kOther;
     for (ValType t : import.results) ok = ok && t != ValType::kOther;
     if (!ok) {
@@ -166,14 +168,15 @@ absl::Status CheckCompilable(const ModuleInfo& info) {
 std::string Forwarder(const WasmImport& import, size_t index) {
   const std::string result =
       import.results.empty() ? "void" : std::string(CType(import.results[0]));
-  std::vector<std::string> params = {"struct Z_wasi_snapshot_preview1_instance_t* w"};
+  // wasm2c 1.0.32: `struct Z_<module>_instance_t*`, `Z_<module>Z_<name>`.
+  std::vector<std::string> params = {absl::StrCat("struct Z_", import.module, "_instance_t* w")};
   std::vector<std::string> args;
   for (size_t i = 0; i < import.params.size(); ++i) {
     params.push_back(absl::StrCat(CType(import.params[i]), " a", i));
     args.push_back(absl::StrCat("(uint64_t)a", i));
   }
   args.push_back("0");
-  return absl::StrCat(result, " Z_wasi_snapshot_preview1Z_", import.name, "(",
+  return absl::StrCat(result, " Z_", import.module, "Z_", import.name, "(",
                       absl::StrJoin(params, ", "), ") {\n  const uint64_t a[] = {",
                       absl::StrJoin(args, ", "), "};\n  ", import.results.empty() ? "" : "return ",
                       import.results.empty() ? "" : absl::StrCat("(", result, ")"),
@@ -336,12 +339,19 @@ std::string GlueSource(const ModuleInfo& info) {
   // where it does in the interpreter.
   absl::StrAppend(&out, "#define STOA_MAX_TABLE_ENTRIES ", info.max_table_entries, "u\n");
   out.append(kAotHostTableC).append(kGlueRuntime);
-  std::vector<std::string_view> seen;
+  std::set<std::pair<std::string_view, std::string_view>> seen;
+  std::set<std::string> modules;  // wasm2c's instantiate takes them in this order
   for (size_t i = 0; i < info.imports.size(); ++i) {
-    if (std::find(seen.begin(), seen.end(), info.imports[i].name) != seen.end()) continue;
-    seen.push_back(info.imports[i].name);
-    out += Forwarder(info.imports[i], i);
+    const WasmImport& import = info.imports[i];
+    modules.insert(import.module);
+    if (seen.insert({import.module, import.name}).second) out += Forwarder(import, i);
   }
+  // Every imported module's instance is the call's host context.
+  std::string instantiate = "  Z_stoa_instantiate((Z_stoa_instance_t*)instance";
+  for (const std::string& module : modules) {
+    absl::StrAppend(&instantiate, ",\n                     (struct Z_", module, "_instance_t*)wasi");
+  }
+  instantiate += ");\n";
   absl::StrAppend(
       &out, "\n/* Entry points (aot_engine.cc). */\nSTOA_EXPORT const uint32_t stoa_abi_version = ",
       kAotAbiVersion,
@@ -349,10 +359,7 @@ std::string GlueSource(const ModuleInfo& info) {
       "STOA_EXPORT void stoa_bind(const struct stoa_wasm_host* host) {\n"
       "  if (stoa_host == host) return;\n  stoa_host = host;\n  Z_stoa_init_module();\n}\n"
       "STOA_EXPORT void stoa_instantiate(void* instance, void* wasi) {\n  stoa_unwind = NULL;\n",
-      info.imports.empty()
-          ? "  (void)wasi;\n  Z_stoa_instantiate((Z_stoa_instance_t*)instance);\n"
-          : "  Z_stoa_instantiate((Z_stoa_instance_t*)instance,\n"
-            "                     (struct Z_wasi_snapshot_preview1_instance_t*)wasi);\n",
+      modules.empty() ? "  (void)wasi;\n" : "", instantiate,
       "}\nSTOA_EXPORT void stoa_start(void* instance) { "
       "Z_stoaZ__start((Z_stoa_instance_t*)instance); }\n"
       "STOA_EXPORT wasm_rt_memory_t* stoa_memory(void* instance) {\n",

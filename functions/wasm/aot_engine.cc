@@ -141,6 +141,7 @@ uint64_t HostWasi(void* context, uint32_t index, const uint64_t* args) {
   auto* call = static_cast<AotCall*>(context);
   const uint64_t r = call->module->imports[index](*call->context, args);
   if (r == kWasiExited) Trap(kTrapExit);
+  if (r == kWasiOutOfBounds) Trap(WASM_RT_TRAP_OOB);
   LeaveHost(t, was);
   return r;
 }
@@ -253,7 +254,7 @@ absl::StatusOr<std::shared_ptr<const AotModule>> LoadAot(const std::string& so_p
     return absl::InternalError(absl::StrCat("wasm aot: the compiled module has glue ABI ", *abi,
                                             ", this build needs ", kAotAbiVersion));
   }
-  for (const WasmImport& import : info.imports) module->imports.push_back(BindWasi(import.name));
+  for (const WasmImport& import : info.imports) module->imports.push_back(BindWasi(import));
   module->instance_size = instance_size();
   {
     static auto* mu = new std::mutex;

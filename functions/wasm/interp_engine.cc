@@ -147,7 +147,7 @@ class InterpMemory final : public WasiMemory {
 interp::HostFunc::Ptr MakeWasiFunction(interp::Store& store, const interp::ImportType& import,
                                        WasiContext* context) {
   const auto& type = *wabt::cast<interp::FuncType>(import.type.get());
-  const WasiFn fn = BindWasi(import.name);
+  const WasiFn fn = BindWasi(ToWasmImport(import));
   return interp::HostFunc::New(
       store, type,
       [context, fn, types = type.params](interp::Thread& thread, const interp::Values& params,
@@ -160,6 +160,10 @@ interp::HostFunc::Ptr MakeWasiFunction(interp::Store& store, const interp::Impor
         const uint64_t r = fn(*context, args);
         if (r == kWasiExited) {
           *out_trap = interp::Trap::New(thread.store(), std::string(kProcExitTrap));
+          return wabt::Result::Error;
+        }
+        if (r == kWasiOutOfBounds) {
+          *out_trap = interp::Trap::New(thread.store(), "out of bounds memory access");
           return wabt::Result::Error;
         }
         results.resize(1);

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "functions/wasm/host_libc.h"
 
 namespace stoa::functions::wasm {
 namespace {
@@ -16,6 +17,7 @@ using Values = const uint64_t*;
 using Types = std::vector<ValType>;
 
 struct HostSpec {
+  std::string_view module;
   std::string_view name;
   Types params;
   Types results;
@@ -24,12 +26,7 @@ struct HostSpec {
 
 uint32_t U32(Values v, size_t i) { return static_cast<uint32_t>(v[i]); }
 
-uint8_t* Span(WasiContext& c, uint64_t addr, uint64_t len) {
-  if (c.memory == nullptr) return nullptr;
-  const uint64_t size = c.memory->size();
-  if (addr > size || len > size - addr) return nullptr;
-  return c.memory->data() + addr;
-}
+uint8_t* Span(WasiContext& c, uint64_t addr, uint64_t len) { return GuestSpan(c, addr, len); }
 
 bool Put32(WasiContext& c, uint32_t addr, uint32_t value) {
   uint8_t* p = Span(c, addr, 4);
@@ -199,30 +196,32 @@ const std::vector<HostSpec>& HostSpecs() {
   const ValType i32 = ValType::kI32;
   const ValType i64 = ValType::kI64;
   static const auto* specs = new std::vector<HostSpec>{
-      {"fd_write", {i32, i32, i32, i32}, {i32}, &FdWrite},
-      {"fd_read", {i32, i32, i32, i32}, {i32}, &FdRead},
-      {"fd_close", {i32}, {i32}, &FdClose},
-      {"fd_seek", {i32, i64, i32, i32}, {i32}, &FdSeek},
-      {"fd_fdstat_get", {i32, i32}, {i32}, &FdFdstatGet},
-      {"fd_fdstat_set_flags", {i32, i32}, {i32}, &FdFdstatSetFlags},
-      {"fd_prestat_get", {i32, i32}, {i32}, &Ebadf},
-      {"fd_prestat_dir_name", {i32, i32, i32}, {i32}, &Ebadf},
-      {"args_sizes_get", {i32, i32}, {i32}, &ArgsSizesGet},
-      {"args_get", {i32, i32}, {i32}, &ArgsGet},
-      {"environ_sizes_get", {i32, i32}, {i32}, &EnvironSizesGet},
-      {"environ_get", {i32, i32}, {i32}, &Success},
-      {"clock_res_get", {i32, i32}, {i32}, &ClockResGet},
-      {"clock_time_get", {i32, i64, i32}, {i32}, &ClockTimeGet},
-      {"random_get", {i32, i32}, {i32}, &RandomGet},
-      {"sched_yield", {}, {i32}, &Success},
-      {"proc_exit", {i32}, {}, &ProcExit},
+      {kWasiModule, "fd_write", {i32, i32, i32, i32}, {i32}, &FdWrite},
+      {kWasiModule, "fd_read", {i32, i32, i32, i32}, {i32}, &FdRead},
+      {kWasiModule, "fd_close", {i32}, {i32}, &FdClose},
+      {kWasiModule, "fd_seek", {i32, i64, i32, i32}, {i32}, &FdSeek},
+      {kWasiModule, "fd_fdstat_get", {i32, i32}, {i32}, &FdFdstatGet},
+      {kWasiModule, "fd_fdstat_set_flags", {i32, i32}, {i32}, &FdFdstatSetFlags},
+      {kWasiModule, "fd_prestat_get", {i32, i32}, {i32}, &Ebadf},
+      {kWasiModule, "fd_prestat_dir_name", {i32, i32, i32}, {i32}, &Ebadf},
+      {kWasiModule, "args_sizes_get", {i32, i32}, {i32}, &ArgsSizesGet},
+      {kWasiModule, "args_get", {i32, i32}, {i32}, &ArgsGet},
+      {kWasiModule, "environ_sizes_get", {i32, i32}, {i32}, &EnvironSizesGet},
+      {kWasiModule, "environ_get", {i32, i32}, {i32}, &Success},
+      {kWasiModule, "clock_res_get", {i32, i32}, {i32}, &ClockResGet},
+      {kWasiModule, "clock_time_get", {i32, i64, i32}, {i32}, &ClockTimeGet},
+      {kWasiModule, "random_get", {i32, i32}, {i32}, &RandomGet},
+      {kWasiModule, "sched_yield", {}, {i32}, &Success},
+      {kWasiModule, "proc_exit", {i32}, {}, &ProcExit},
+      {kHostLibcModule, "strtod", {i32, i32, i32}, {i32}, &HostLibcStrtod},
+      {kHostLibcModule, "vsnprintf", {i32, i32, i32, i32}, {i32}, &HostLibcVsnprintf},
   };
   return *specs;
 }
 
-const HostSpec* FindSpec(std::string_view name) {
+const HostSpec* FindSpec(std::string_view module, std::string_view name) {
   for (const HostSpec& s : HostSpecs()) {
-    if (s.name == name) return &s;
+    if (s.module == module && s.name == name) return &s;
   }
   return nullptr;
 }
@@ -256,23 +255,39 @@ std::string SignatureString(const Types& params, const Types& results) {
 
 }  // namespace
 
+uint8_t* GuestSpan(WasiContext& c, uint64_t addr, uint64_t len) {
+  if (c.memory == nullptr) return nullptr;
+  const uint64_t size = c.memory->size();
+  if (addr > size || len > size - addr) return nullptr;
+  return c.memory->data() + addr;
+}
+
 absl::Status CheckWasiImport(const WasmImport& import) {
   const std::string where = absl::StrCat("import '", import.module, ".", import.name, "'");
-  if (import.module != kWasiModule) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, " is not allowed: a module may import only from ", std::string(kWasiModule)));
+  if (import.module != kWasiModule && import.module != kHostLibcModule) {
+    return absl::InvalidArgumentError(absl::StrCat(where,
+                                                   " is not allowed: a module may import only from ",
+                                                   std::string(kWasiModule), " and ",
+                                                   std::string(kHostLibcModule)));
   }
   if (!import.is_function) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, " is not a function; the host offers only WASI functions"));
+        absl::StrCat(where, " is not a function; the host offers only functions"));
   }
-  if (const HostSpec* spec = FindSpec(import.name)) {
+  const HostSpec* spec = FindSpec(import.module, import.name);
+  if (spec != nullptr) {
     if (import.params != spec->params || import.results != spec->results) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, " has signature ", SignatureString(import.params, import.results),
-                       "; WASI defines ", SignatureString(spec->params, spec->results)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, " has signature ", SignatureString(import.params, import.results), "; ",
+          import.module == kWasiModule ? "WASI" : "the host", " defines ",
+          SignatureString(spec->params, spec->results)));
     }
     return absl::OkStatus();
+  }
+  if (import.module == kHostLibcModule) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is not allowed: ", std::string(kHostLibcModule),
+                     " offers strtod and vsnprintf (functions/wasm/guest/stoa_libc.h)"));
   }
   if (import.results != Types{ValType::kI32}) {
     return absl::InvalidArgumentError(
@@ -282,8 +297,9 @@ absl::Status CheckWasiImport(const WasmImport& import) {
   return absl::OkStatus();
 }
 
-WasiFn BindWasi(std::string_view name) {
-  if (const HostSpec* spec = FindSpec(name)) return spec->impl;
+WasiFn BindWasi(const WasmImport& import) {
+  if (const HostSpec* spec = FindSpec(import.module, import.name)) return spec->impl;
+  const std::string_view name = import.name;
   return name.rfind("fd_", 0) == 0 || name.rfind("path_", 0) == 0 ? &Ebadf : &Enosys;
 }
 

@@ -78,18 +78,28 @@ struct WasiContext {
 
 // OK when `import` may be linked: a function of wasi_snapshot_preview1 whose
 // signature matches the WASI one (or, for a function the host does not
-// implement, returns a single i32 errno). INVALID_ARGUMENT naming the import
-// otherwise ("import 'env.open' is not allowed: …").
+// implement, returns a single i32 errno), or one of the `stoa_libc`
+// functions (host_libc.h) with its signature. INVALID_ARGUMENT naming the
+// import otherwise ("import 'env.open' is not allowed: …").
 absl::Status CheckWasiImport(const WasmImport& import);
 
 // What proc_exit returns from WasiCall: the engine must unwind the instance
 // (exit_code is set). Any other value is the WASI errno to return.
 inline constexpr uint64_t kWasiExited = ~uint64_t{0};
 
+// What a host function returns when the module handed it a pointer outside
+// its memory where C would have the access trap (the stoa_libc functions):
+// the engine traps with "out of bounds memory access".
+inline constexpr uint64_t kWasiOutOfBounds = ~uint64_t{0} - 1;
+
 // A host function; `args` holds one value per parameter.
 using WasiFn = uint64_t (*)(WasiContext& context, const uint64_t* args);
 
 // The host function for an import that passed CheckWasiImport.
-WasiFn BindWasi(std::string_view name);
+WasiFn BindWasi(const WasmImport& import);
+
+// [addr, addr + len) of the instance's memory, or null when any of it lies
+// outside (or there is no memory yet).
+uint8_t* GuestSpan(WasiContext& context, uint64_t addr, uint64_t len);
 
 }  // namespace stoa::functions::wasm

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* On Stoa, strtod and the snprintf family run in the host (docs/wasm.md);
+ * natively this header does nothing. Standard headers go above it. */
+#include "stoa_libc.h"
+
 typedef struct {
   char* data;
   size_t len, cap;

@@ -12,12 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "common/clock.h"
 
 namespace stoa::functions {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string ExamplesDir() {
   const char* dir = std::getenv("STOA_WASM_EXAMPLES_DIR");
@@ -300,6 +302,57 @@ TEST_P(WasmRuntimeTest, NonZeroExitCarriesStderr) {
             "function exited with status 3; stderr: sensor offline: no data");
 }
 
+// The host C library (functions/wasm/host_libc.h, guest header
+// functions/wasm/guest/stoa_libc.h) answers what the guest's own libc
+// (wasi-libc, musl) answers: the probe module built with the header and
+// without prints the same battery of snprintf and strtod results, including
+// the conversions the host leaves to the guest (%p, %n, %a, long double,
+// positional arguments, huge fields, a 70,000-digit number).
+TEST_P(WasmRuntimeTest, HostLibcAnswersWhatTheGuestLibcAnswers) {
+  LoadedFunctionPtr host = MustLoad("libc_probe_host");
+  LoadedFunctionPtr guest = MustLoad("libc_probe_guest");
+  ASSERT_NE(host, nullptr);
+  ASSERT_NE(guest, nullptr);
+  absl::StatusOr<InvocationOutput> h = Run(*host, "");
+  absl::StatusOr<InvocationOutput> g = Run(*guest, "");
+  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_TRUE(g.ok()) << g.status();
+  const std::vector<std::string> host_lines = absl::StrSplit(h->raw, '\n');
+  const std::vector<std::string> guest_lines = absl::StrSplit(g->raw, '\n');
+  ASSERT_EQ(host_lines.size(), guest_lines.size());
+  EXPECT_GT(host_lines.size(), 175u);
+  for (size_t i = 0; i < host_lines.size(); ++i) EXPECT_EQ(host_lines[i], guest_lines[i]);
+  // Spot checks that the battery says what C says.
+  EXPECT_THAT(h->raw, HasSubstr("=> 44 [42|-42|   42|42   |-0042|+42| 42|-2147483648]"));
+  EXPECT_THAT(h->raw, HasSubstr("strtod \"3.14\" => 40091eb851eb851f used 04 ok"));
+  EXPECT_THAT(h->raw, HasSubstr("strtod \"1e400\" => 7ff0000000000000 used 05 ERANGE"));
+  EXPECT_THAT(h->raw, HasSubstr("size 5 => 11 [hell\\00ZZZ]"));
+  EXPECT_THAT(h->raw, HasSubstr("long number => "));
+  EXPECT_THAT(h->raw, HasSubstr(" end ok"));
+  // qsort (the header's introsort against musl's smoothsort): 45 arrays of
+  // ints, doubles and 12-byte records, random, sorted, reversed, with many
+  // equal keys and organ-pipe shaped, sorted to the same keys.
+  size_t sorted = 0;
+  for (const std::string& line : host_lines) sorted += line.rfind("sort ordered ", 0) == 0;
+  EXPECT_EQ(sorted, 45u);
+  EXPECT_THAT(h->raw, Not(HasSubstr("NOT ORDERED")));
+}
+
+// A pointer outside linear memory handed to the host traps as the guest's
+// own access would, on both engines; the runtime goes on serving.
+TEST_P(WasmRuntimeTest, HostLibcPointerOutsideMemoryTraps) {
+  LoadedFunctionPtr host = MustLoad("libc_probe_host");
+  ASSERT_NE(host, nullptr);
+  for (const char* request : {"oob-fmt", "oob-buf", "oob-s", "oob-strtod", "oob-end"}) {
+    absl::StatusOr<InvocationOutput> out = Run(*host, request);
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal) << request;
+    EXPECT_THAT(out.status().message(), HasSubstr("wasm trap: out of bounds memory access"))
+        << request;
+  }
+  absl::StatusOr<InvocationOutput> again = Run(*host, "");
+  EXPECT_TRUE(again.ok()) << again.status();
+}
+
 TEST_P(WasmRuntimeTest, InvalidModulesAreRefusedNamingTheProblem) {
   struct Case {
     std::string artifact;
@@ -313,6 +366,11 @@ TEST_P(WasmRuntimeTest, InvalidModulesAreRefusedNamingTheProblem) {
       {ReadExample("forbidden_import"), "import 'env.open_socket' is not allowed"},
       {ReadExample("import_memory"), "import 'wasi_snapshot_preview1.memory' is not a function"},
       {ReadExample("no_start"), "module exports no _start function"},
+      {ReadExample("libc_bad_import"),
+       "import 'stoa_libc.system' is not allowed: stoa_libc offers strtod and vsnprintf"},
+      {ReadExample("libc_bad_signature"),
+       "import 'stoa_libc.strtod' has signature (i32) -> (f64); the host defines (i32, i32, i32) "
+       "-> (i32)"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<LoadedFunctionPtr> fn = runtime_.Load(Spec("bad"), c.artifact);
