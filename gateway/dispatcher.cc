@@ -101,7 +101,7 @@ void Dispatcher::Invoke(const StoredFunction& function, v1::InvokeRequest reques
   auto decision = Admit(*call, spec_tiers, forced, &work_ms);
   if (!decision.ok()) return done(decision.status());
   done = Admitted(call->name, decision->tier, work_ms, std::move(done));
-  if (!decision->hedge.Empty() || !decision->shadow.Empty()) {
+  if (!decision->hedge.Empty() || !decision->shadow.Empty() || !decision->backup.Empty()) {
     return RunGroup::Start(*context_, std::move(call), *decision, std::move(done));
   }
   // One run: the request's signal is the run's.

@@ -35,7 +35,11 @@ InvocationMetrics::InvocationMetrics(common::metrics::Registry& registry)
                                       "Functions pushed to an executor that lacked them.")),
       hedge_cancelled(registry.AddCounter(
           "stoa_hedge_cancelled_total",
-          "Losing runs of hedged invocations cancelled once the other tier answered.")) {}
+          "Losing runs of hedged invocations cancelled once the other tier answered.")),
+      backups(registry.AddCounter(
+          "stoa_backups_total",
+          "Backup runs started because the chosen tier had not answered by its due time "
+          "(policy late_hedge), by the backup's tier.")) {}
 
 void InvocationMetrics::Count(const std::string& function, Tier tier, const absl::Status& status) {
   invocations
@@ -51,6 +55,7 @@ void InvocationMetrics::Forget(const std::string& function) {
   duration.RemoveMatching("function", function);
   cold_starts.RemoveMatching("function", function);
   hedge_cancelled.RemoveMatching("function", function);
+  backups.RemoveMatching("function", function);
 }
 
 Invocation::Invocation(DispatchContext& context, std::shared_ptr<const InvocationRequest> request,

@@ -85,6 +85,7 @@ struct InvocationMetrics {
   common::metrics::Family<common::metrics::Histogram>& duration;
   common::metrics::Family<common::metrics::Counter>& cold_starts;
   common::metrics::Family<common::metrics::Counter>& hedge_cancelled;
+  common::metrics::Family<common::metrics::Counter>& backups;
 };
 
 // What every invocation of one dispatcher shares.

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <limits>
+#include <optional>
+#include <utility>
 #include <vector>
 
 namespace stoa::gateway {
@@ -14,6 +16,9 @@ struct RunGroup::State {
   std::string function;
   Tier chosen = Tier::kEdge;
   scheduler::TierSet shadow;  // never withdrawn when another run answers
+  // A planned backup's tier (Decision::backup); the primary is then never
+  // withdrawn either (its lateness is what the scheduler must learn).
+  std::optional<Tier> backup;
   DispatchCallback done;
   // Per tier, the cancel signal of its run: answering runs of hedged
   // groups, and every run when the request has a signal of its own.
@@ -27,6 +32,7 @@ struct RunGroup::State {
   int pending ABSL_GUARDED_BY(mu) = 0;
   int answering ABSL_GUARDED_BY(mu) = 0;  // primary + hedge runs not finished
   bool answered ABSL_GUARDED_BY(mu) = false;
+  DeadlineWatchdog::Token backup_watch ABSL_GUARDED_BY(mu) = 0;  // 0: none armed
 };
 
 void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationRequest> request,
@@ -51,6 +57,17 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
   auto state = std::make_shared<State>();
   state->function = request->name;
   state->chosen = decision.tier;
+  const int64_t backup_due_us =
+      context.clock.NowMicros() + static_cast<int64_t>(decision.backup_after_ms * 1000.0);
+  if (!hedged && !request->forced && decision.backup_after_ms > 0.0 &&
+      backup_due_us < request->deadline_us) {
+    for (Tier t : scheduler::AllTiers()) {
+      if (decision.backup.Contains(t) && t != decision.tier && !decision.shadow.Contains(t) &&
+          request->allowed.Contains(t)) {
+        state->backup = t;
+      }
+    }
+  }
   for (const Run& run : runs) {
     if (run.role == Invocation::Role::kShadow) state->shadow.Add(run.decision.tier);
   }
@@ -67,6 +84,9 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
     const bool answers = run.role != Invocation::Role::kShadow;
     if ((answers && hedged) || state->client_cancel)
       state->cancel[TierIndex(tier)] = std::make_shared<executors::CancelSignal>();
+  }
+  if (state->backup) {
+    state->cancel[TierIndex(*state->backup)] = std::make_shared<executors::CancelSignal>();
   }
   if (state->client_cancel) {
     // The client went away: withdraw every run. The hook touches only the
@@ -85,12 +105,52 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
                         Finish(context, state, tier, answers, std::move(result));
                       });
   }
+  if (state->backup) {
+    scheduler::Decision backup(*state->backup, Reason::kBackup);
+    backup.trace_id = decision.trace_id;
+    const DeadlineWatchdog::Token watch =
+        context.watchdog.Watch(backup_due_us, [&context, state, request, backup] {
+          StartBackup(context, state, request, backup);
+        });
+    bool drop = false;
+    {
+      absl::MutexLock lock(&state->mu);
+      drop = state->answered;
+      if (!drop) state->backup_watch = watch;
+    }
+    if (drop) context.watchdog.Cancel(watch);
+  }
+}
+
+void RunGroup::StartBackup(DispatchContext& context, const std::shared_ptr<State>& state,
+                           const std::shared_ptr<const InvocationRequest>& request,
+                           const scheduler::Decision& decision) {
+  const Tier tier = decision.tier;
+  {
+    absl::MutexLock lock(&state->mu);
+    state->backup_watch = 0;
+    if (state->answered || state->answering == 0) return;
+    if (state->client_cancel && state->client_cancel->cancelled()) return;
+    ++state->pending;
+    ++state->answering;
+  }
+  context.metrics.backups
+      .Add({{"function", state->function},
+            {"tier", std::string(scheduler::TierClassName(tier))},
+            {"target", std::string(scheduler::TierName(tier))}})
+      ->Increment();
+  Invocation::Start(context, request, decision, Invocation::Role::kHedge,
+                    state->cancel[TierIndex(tier)],
+                    [&context, state, tier](absl::StatusOr<DispatchResult> result) {
+                      Finish(context, state, tier, true, std::move(result));
+                    });
 }
 
 void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& state, Tier tier,
                       bool answers, absl::StatusOr<DispatchResult> result) {
   bool deliver = false;
   bool compare = false;
+  DeadlineWatchdog::Token watch = 0;
   std::array<double, scheduler::kNumTiers> latency{};
   {
     absl::MutexLock lock(&state->mu);
@@ -103,6 +163,7 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
       if (!state->answered && (result.ok() || state->answering == 0)) {
         state->answered = true;
         deliver = true;
+        watch = std::exchange(state->backup_watch, 0);
       }
     }
     if (state->pending == 0) {
@@ -110,12 +171,14 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
       latency = state->latency_ms;
     }
   }
+  if (watch != 0) context.watchdog.Cancel(watch);
   if (deliver && result.ok()) {
     // The other answering runs lost: withdraw them.
-    // Shadow runs go on: they measure (with a client signal they have one).
+    // Shadow runs go on: they measure (with a client signal they have one),
+    // and so does a late primary that its backup beat.
     for (Tier t : scheduler::AllTiers()) {
-      if (t != tier && !state->shadow.Contains(t) && state->cancel[TierIndex(t)])
-        state->cancel[TierIndex(t)]->Cancel();
+      const bool keep = state->shadow.Contains(t) || (state->backup && t == state->chosen);
+      if (t != tier && !keep && state->cancel[TierIndex(t)]) state->cancel[TierIndex(t)]->Cancel();
     }
   }
   if (compare && state->client_cancel) state->client_cancel->RemoveHook(state->client_hook);

@@ -5,6 +5,14 @@
 //           CancelSignal: a gRPC cancellation reaching the remote executor,
 //           which skips the work if still queued); a failure waits for the
 //           other run; neither fails over.
+//   backup  Decision::backup: when the primary run has not answered
+//           backup_after_ms after the start (the watchdog's timer), the
+//           request also runs on the backup tier (reason backup,
+//           stoa_backups_total); the first success answers. A backup that
+//           loses is cancelled like a hedge; a late primary that loses is
+//           not: it finishes, so the scheduler learns how late its tier
+//           was. No backup is started once an answer is in or the client
+//           has gone, nor on a tier that already has a shadow run.
 //   shadow  Decision::shadow: also runs on those tiers only to measure;
 //           their answers are dropped.
 // A request whose own signal fires (its client went away) cancels every run,
@@ -31,6 +39,10 @@ class RunGroup {
 
  private:
   struct State;
+  // The watchdog's timer of a planned backup fired.
+  static void StartBackup(DispatchContext& context, const std::shared_ptr<State>& state,
+                          const std::shared_ptr<const InvocationRequest>& request,
+                          const scheduler::Decision& decision);
   static void Finish(DispatchContext& context, const std::shared_ptr<State>& state,
                      scheduler::Tier tier, bool answers, absl::StatusOr<DispatchResult> result);
 };

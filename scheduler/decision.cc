@@ -20,6 +20,8 @@ std::string_view ReasonName(Reason r) {
       return "hedge";
     case Reason::kShadow:
       return "shadow";
+    case Reason::kBackup:
+      return "backup";
   }
   STOA_CHECK(false, "not a Reason");
 }

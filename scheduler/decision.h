@@ -42,16 +42,18 @@ enum class Reason : uint8_t {
   kExplore,        // probing a tier not used lately
   kHedge,          // too close to call: run on `tier` and `hedge`, first wins
   kShadow,         // a shadow run (Decision::shadow): measured, never answers
+  kBackup,         // the chosen tier was late (Decision::backup): also run here, first wins
 };
-inline constexpr int kNumReasons = 7;
+inline constexpr int kNumReasons = 8;
 constexpr int ReasonIndex(Reason r) { return static_cast<int>(r); }
 // "predicted-best", "policy", "forced", "failover", "explore", "hedge",
-// "shadow".
+// "shadow", "backup".
 std::string_view ReasonName(Reason r);
 
 // The reasons of placements: counted per function × tier in
 // stoa_placements_total and the scheduler's state. A shadow run is no
-// placement (the request was placed elsewhere), so kShadow is not one.
+// placement (the request was placed elsewhere), so kShadow is not one; nor
+// is kBackup (the gateway starts it when the placement ran late).
 inline constexpr int kNumPlacementReasons = 6;
 inline constexpr std::array<Reason, kNumPlacementReasons> kPlacementReasons = {
     Reason::kPredictedBest, Reason::kPolicy,  Reason::kForced,
@@ -68,6 +70,13 @@ struct Decision {
   double predicted_ms = 0.0;
   // Reason kHedge: the second tier to run the same request on.
   TierSet hedge;
+  // A late backup (policy late_hedge): when the chosen tier has not
+  // answered backup_after_ms after the request started, the gateway also
+  // runs it on the tier in `backup` (a Decision{t, kBackup}); the first
+  // answer wins, and the late run still finishes and is observed, so the
+  // model learns how late it was. Empty: no backup.
+  TierSet backup;
+  double backup_after_ms = 0.0;
   // Shadow measurement (policy shadow_rate): also run on these tiers, only
   // to learn and to measure placement accuracy; their answers are dropped.
   // Each such run is reported to Observe with a Decision{t, kShadow} and

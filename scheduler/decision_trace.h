@@ -11,7 +11,10 @@
 //             "mean_ms", "p95_ms", "unc_ms", "terms": {net, queue, cold,
 //             exec: [mean, p95]}, "link_rtt_ms", "queue_depth",
 //             "in_flight", "overdue_ms", "late_ms" (the last two only
-//             when > 0)}}, "tier", "reason", "hedge", "shadow"};
+//             when > 0)}}, "tier", "reason", "hedge", "shadow", and
+//             "backup", "backup_after_ms" when the decision has a late
+//             backup (Decision::backup; its run, if started, is an outcome
+//             with reason "backup")};
 //   outcome   {"id" (0: not from a traced decision, e.g. ?tier=), "fn",
 //             "tier", "reason", "shadow", "ok", "tier_failure",
 //             "latency_ms", "server_ms", "load_ms", "queue_ms", "exec_ms",

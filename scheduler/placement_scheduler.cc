@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -257,6 +258,24 @@ void PlacementScheduler::AddHedge(FunctionState& state, const PolicyConfig& conf
   }
 }
 
+void PlacementScheduler::AddBackup(const PolicyConfig& config, const PolicyInput& in,
+                                   Decision& decision) {
+  if (!config.late_hedge || !decision.hedge.Empty()) return;
+  if (decision.reason != Reason::kPredictedBest && decision.reason != Reason::kExplore) return;
+  const Prediction& chosen = in.predictions[TierIndex(decision.tier)];
+  if (!chosen.measured) return;
+  std::optional<Tier> runner_up;
+  for (Tier t : AllTiers()) {
+    if (t == decision.tier || !in.available.Contains(t)) continue;
+    const Prediction& other = in.predictions[TierIndex(t)];
+    if (!other.measured) continue;
+    if (!runner_up || other.ms < in.predictions[TierIndex(*runner_up)].ms) runner_up = t;
+  }
+  if (!runner_up) return;
+  decision.backup = TierSet::Of(*runner_up);
+  decision.backup_after_ms = FarLateMs(chosen.ms);
+}
+
 void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput& in,
                                    Decision& decision) {
   if (config.shadow_rate <= 0.0 || rng_.Uniform() >= config.shadow_rate) return;
@@ -324,6 +343,7 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
   ASSIGN_OR_RETURN(Decision decision,
                    Admit(function, config, in, active->strategy->Choose(in), now));
   AddHedge(*state, config, in, now, decision);
+  AddBackup(config, in, decision);
   AddShadow(config, in, decision);
   if (shadow_probes) AddStaleShadows(*state, config, in, best_ms, now, decision);
 

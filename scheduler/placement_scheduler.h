@@ -20,6 +20,13 @@
 //                predicted gap to the runner-up is smaller than their
 //                combined uncertainty: Decision::hedge names the runner-up,
 //                reason hedge (the dispatcher runs both, first answer wins);
+//   backup       policy late_hedge=true (the default), a predicted-best or
+//                explore choice, and a measured runner-up: Decision::backup
+//                names it, due FarLateMs(chosen prediction) after the start.
+//                The dispatcher runs the request there too only if the
+//                chosen tier has not answered by then (reason backup). A
+//                wrong choice then costs about the wait plus the runner-up's
+//                latency, not the slow tier's whole latency;
 //   shadow       with probability shadow_rate, Decision::shadow names every
 //                other available tier (the dispatcher runs them too and
 //                reports back through ObserveComparison).
@@ -150,6 +157,9 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
                                  const PolicyInput& in, const Choice& choice, int64_t now);
   void AddHedge(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
                 int64_t now, Decision& decision);
+  // late_hedge: names the runner-up as the decision's backup, due at
+  // FarLateMs of the chosen tier's prediction.
+  static void AddBackup(const PolicyConfig& config, const PolicyInput& in, Decision& decision);
   void AddShadow(const PolicyConfig& config, const PolicyInput& in, Decision& decision);
   // stale_probe shadow: adds the tiers Exploration::StaleShadows names.
   void AddStaleShadows(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,

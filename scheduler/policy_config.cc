@@ -153,7 +153,8 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
   RETURN_IF_ERROR(
       RejectUnknown(doc, "",
                     {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget",
-                     "stale_probe", "shadow_cap", "hedge", "smoothing", "weights", "circuit"}));
+                     "stale_probe", "shadow_cap", "hedge", "late_hedge", "smoothing", "weights",
+                     "circuit"}));
   PolicyConfig p;
   if (doc.contains("policy")) {
     const std::string allowed = AllKindNames();
@@ -214,6 +215,13 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
       return Invalid(absl::StrCat("field 'hedge' must be a boolean, got ", TypeName(h)));
     }
     p.hedge = h.get<bool>();
+  }
+  if (doc.contains("late_hedge")) {
+    const Json& h = doc["late_hedge"];
+    if (!h.is_boolean()) {
+      return Invalid(absl::StrCat("field 'late_hedge' must be a boolean, got ", TypeName(h)));
+    }
+    p.late_hedge = h.get<bool>();
   }
   if (doc.contains("weights")) RETURN_IF_ERROR(ParseWeights(doc["weights"], p.weights));
   if (doc.contains("circuit")) RETURN_IF_ERROR(ParseCircuit(doc["circuit"], p.circuit));
@@ -325,6 +333,7 @@ std::string PolicyToJson(const PolicyConfig& p) {
       {"stale_probe", p.stale_probe == StaleProbe::kShadow ? "shadow" : "route"},
       {"shadow_cap", p.shadow_cap},
       {"hedge", p.hedge},
+      {"late_hedge", p.late_hedge},
       {"smoothing", p.smoothing},
       {"weights",
        {{"latency", p.weights.latency}, {"cost", p.weights.cost}, {"energy", p.weights.energy}}},

@@ -2,6 +2,7 @@
 // GET/PUT /v1/policy and the YAML policy file:
 //   {"policy":"predictive","objective":"mean","slo_ms":0,"shadow_rate":0.0,
 //    "explore_budget":0.02,"stale_probe":"shadow","shadow_cap":0.1,"hedge":false,
+//    "late_hedge":true,
 //    "weights":{"latency":1,"cost":0,"energy":0},
 //    "circuit":{"failures":5,"open_ms":2000}}
 // Fields left out keep their defaults. Unknown fields, wrong types and
@@ -37,6 +38,10 @@ struct PolicyConfig {
   // it); [0, 1], 1 = no cap beyond the probe interval. See exploration.h.
   double shadow_cap = 0.1;
   bool hedge = false;
+  // A backup run on the runner-up when the chosen tier has not answered by
+  // FarLateMs(its prediction) (Decision::backup; model-based policies, i.e.
+  // predictive, slo and weighted, on a predicted-best or explore choice).
+  bool late_hedge = true;
   double smoothing = 0.2;  // EWMA weight of a new observation, (0, 1]
   struct Weights {
     double latency = 1.0, cost = 0.0, energy = 0.0;  // each >= 0

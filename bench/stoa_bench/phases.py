@@ -29,6 +29,12 @@ Two oracles, both per request:
     decisions are scored; the trace's clock is aligned with the loadgen's by
     the first traced decision and the first request.
 
+A request answered by a late backup (reason "backup": the chosen tier had
+not answered by its due time, policy late_hedge) is scored by the tier the
+scheduler chose, the other one: it counts against accuracy and decision
+regret, while its latency (the wait plus the backup's run) is what the
+latency regret sees.
+
 Pure functions except read_trace; no plotting.
 """
 
@@ -40,6 +46,14 @@ ADAPT_WINDOW = 20
 ADAPT_SLACK = 1
 
 
+def decided_tier(row):
+    """The tier the scheduler chose for a request: the answering tier, or
+    for a late backup's answer the other one."""
+    if row.get("reason") == "backup":
+        return {"edge": "cloud", "cloud": "edge"}.get(row["tier"], row["tier"])
+    return row["tier"]
+
+
 def scored_by_oracle(rows, best, bucket_s):
     """[(t, correct, latency_ms, oracle_ms)] for the 2xx rows in a known bucket."""
     out = []
@@ -47,7 +61,7 @@ def scored_by_oracle(rows, best, bucket_s):
         b = int(r["t"] // bucket_s)
         if b in best:
             tier, lat = best[b]
-            out.append((r["t"], r["tier"] == tier, r["latency_ms"], lat))
+            out.append((r["t"], decided_tier(r) == tier, r["latency_ms"], lat))
     return out
 
 
@@ -58,10 +72,11 @@ def scored_by_decision(rows, edge_means, cloud_means, best, bucket_s):
     for r in analysis.ok(rows):
         b = int(r["t"] // bucket_s)
         means = {"edge": edge_means.get(b), "cloud": cloud_means.get(b)}
-        if b not in best or means.get(r["tier"]) is None:
+        decided = decided_tier(r)
+        if b not in best or means.get(decided) is None:
             continue
         tier, lat = best[b]
-        out.append((r["t"], r["tier"] == tier, means[r["tier"]], lat))
+        out.append((r["t"], decided == tier, means[decided], lat))
     return out
 
 

@@ -195,6 +195,18 @@ class PhasesTest(unittest.TestCase):
         _, total = phases.score_phases(scored, [{"name": "x", "start_s": 0, "end_s": 10}])
         self.assertAlmostEqual(total["regret_pct"], 100.0 * (120.0 / 60.0 - 1.0))
 
+    def test_a_backups_answer_counts_for_the_tier_the_scheduler_chose(self):
+        best = {0: ("cloud", 10.0)}
+        late = row(1, 35, "edge")
+        late["reason"] = "backup"  # chose the cloud, which was late; the edge answered
+        missed = row(2, 35, "edge")  # chose the edge
+        self.assertEqual(phases.decided_tier(late), "cloud")
+        self.assertEqual(phases.scored_by_oracle([late, missed], best, 5.0),
+                         [(1, True, 35, 10.0), (2, False, 35, 10.0)])
+        edge, cloud = {0: 40.0}, {0: 10.0}
+        self.assertEqual(phases.scored_by_decision([late, missed], edge, cloud, best, 5.0),
+                         [(1, True, 10.0, 10.0), (2, False, 40.0, 10.0)])
+
     def test_bucket_oracle_and_shadow_samples(self):
         best = {0: ("cloud", 10.0), 1: ("edge", 20.0)}
         rows = [row(1, 12, "cloud"), row(2, 30, "edge"), row(6, 25, "edge"),

@@ -27,6 +27,12 @@ void FakeScheduler::SetExtras(TierSet hedge, TierSet shadow) {
   shadow_ = shadow;
 }
 
+void FakeScheduler::SetBackup(TierSet backup, double after_ms) {
+  absl::MutexLock lock(&mu_);
+  backup_ = backup;
+  backup_after_ms_ = after_ms;
+}
+
 void FakeScheduler::SetDecisionPredictedMs(double ms) {
   absl::MutexLock lock(&mu_);
   decision_predicted_ms_ = ms;
@@ -86,6 +92,8 @@ absl::StatusOr<Decision> FakeScheduler::Decide(std::string_view, TierSet allowed
   d.hedge = Restrict(hedge_, allowed, tier);
   d.shadow = Restrict(shadow_, allowed, tier);
   if (!d.hedge.Empty()) d.reason = Reason::kHedge;
+  d.backup = d.hedge.Empty() ? Restrict(backup_, allowed, tier) : TierSet{};
+  if (!d.backup.Empty()) d.backup_after_ms = backup_after_ms_;
   return d;
 }
 

@@ -7,7 +7,8 @@
 //                      predicted-best with predicted_ms 4.5
 //                      (SetDecisionPredictedMs), plus the scripted hedge and
 //                      shadow tiers (SetExtras) that are allowed and not the
-//                      chosen one; reason hedge when a hedge remains. A
+//                      chosen one; reason hedge when a hedge remains; the
+//                      scripted backup (SetBackup) when there is no hedge. A
 //                      scripted error (FailDecide) is returned instead.
 //                      Records the features.
 //   PredictMs          1.5 ms on the edge, 7.25 on the cloud (SetPredictMs).
@@ -50,6 +51,7 @@ class FakeScheduler final : public Scheduler {
   // Scripting.
   void Prefer(Tier tier);
   void SetExtras(TierSet hedge, TierSet shadow);
+  void SetBackup(TierSet backup, double after_ms);
   void SetDecisionPredictedMs(double ms);
   void SetPredictMs(Tier tier, double ms);
   // Decide returns `status` from now on; an OK status restores decisions.
@@ -81,6 +83,8 @@ class FakeScheduler final : public Scheduler {
   Tier preferred_ ABSL_GUARDED_BY(mu_) = Tier::kEdge;
   TierSet hedge_ ABSL_GUARDED_BY(mu_);
   TierSet shadow_ ABSL_GUARDED_BY(mu_);
+  TierSet backup_ ABSL_GUARDED_BY(mu_);
+  double backup_after_ms_ ABSL_GUARDED_BY(mu_) = 0.0;
   double decision_predicted_ms_ ABSL_GUARDED_BY(mu_) = 4.5;
   std::array<double, kNumTiers> predict_ms_ ABSL_GUARDED_BY(mu_) = {1.5, 7.25};
   absl::Status decide_status_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <future>
+#include <thread>
 
 #include "common/clock.h"
 #include "gmock/gmock.h"
@@ -244,6 +245,58 @@ TEST_F(DispatcherTest, HedgeAnswersWithTheFirstSuccess) {
   ASSERT_EQ(cmp.size(), 1u);
   EXPECT_EQ(cmp[0].first, Tier::kCloud);
   EXPECT_TRUE(std::isnan(cmp[0].second[1]));
+}
+
+// A late backup (Decision::backup, policy late_hedge): the chosen tier has
+// not answered by the due time, so the request also runs on the backup's
+// tier, whose answer is the request's. The late primary is not withdrawn:
+// it finishes and is observed, so the scheduler learns how late it was.
+TEST_F(DispatcherTest, LateBackupAnswersAndTheLatePrimaryStillTeaches) {
+  Make(true, true);
+  scheduler_.Prefer(Tier::kCloud);
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());  // warm on both tiers
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
+  scheduler_.SetBackup(scheduler::TierSet::Of(Tier::kEdge), 20.0);
+  cloud_->Hold();
+  auto answer = Start(MakeFunction());
+  clock_.AdvanceMicros(19'000);  // not due yet
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(edge_counts_->invoke, 1);
+  clock_.AdvanceMicros(2'000);
+  auto r = answer.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kEdge);
+  EXPECT_EQ(r->reason, Reason::kBackup);
+  EXPECT_EQ(Counter("stoa_backups_total", {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
+            1);
+  cloud_->Release();  // the late primary ends by itself
+  dispatcher_.reset();
+  EXPECT_EQ(cloud_counts_->invoke, 2);
+  EXPECT_EQ(cloud_counts_->cancelled, 0);
+  auto obs = scheduler_.observations();
+  ASSERT_EQ(obs.size(), 4u);  // two forced runs, the backup, then the late primary
+  EXPECT_EQ(obs[2].decision.reason, Reason::kBackup);
+  EXPECT_EQ(obs[2].outcome.tier, Tier::kEdge);
+  EXPECT_EQ(obs[3].decision.reason, Reason::kPredictedBest);
+  EXPECT_EQ(obs[3].outcome.tier, Tier::kCloud);
+  EXPECT_TRUE(obs[3].outcome.ok);
+  EXPECT_GE(obs[3].outcome.latency_ms, 21.0);
+}
+
+// A primary that answers in time starts no backup, and leaves no timer.
+TEST_F(DispatcherTest, NoBackupWhenTheChosenTierAnswersInTime) {
+  Make(true, true);
+  scheduler_.Prefer(Tier::kCloud);
+  scheduler_.SetBackup(scheduler::TierSet::Of(Tier::kEdge), 20.0);
+  auto r = Run(MakeFunction());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kCloud);
+  clock_.AdvanceMicros(50'000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a watch would fire now
+  dispatcher_.reset();
+  EXPECT_EQ(edge_counts_->invoke, 0);
+  EXPECT_EQ(Counter("stoa_backups_total", {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
+            0);
 }
 
 TEST_F(DispatcherTest, StatusProbesFeedQueueDepthAndLinkRoundTrips) {

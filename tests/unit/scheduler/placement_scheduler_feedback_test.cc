@@ -318,6 +318,35 @@ TEST(FeedbackControlTest, HedgesOnlyWhenTooCloseToCall) {
             0u);
 }
 
+// late_hedge (the default): a predicted-best choice names the runner-up as
+// its backup, due at FarLateMs of the choice's prediction; none when the
+// policy turns it off, for a hedged decision, or for a fixed policy.
+TEST(FeedbackControlTest, LateBackupNamesTheRunnerUpDueAtFarLate) {
+  PolicyConfig p = NoExplore();
+  ASSERT_TRUE(p.late_hedge);
+  Rig r(p);
+  for (int i = 0; i < 10; ++i) r.Step();
+  Decision d = r.Step();
+  ASSERT_EQ(d.reason, Reason::kPredictedBest);
+  const Tier other = d.tier == Tier::kEdge ? Tier::kCloud : Tier::kEdge;
+  EXPECT_TRUE(d.backup.Contains(other));
+  EXPECT_FALSE(d.backup.Contains(d.tier));
+  EXPECT_NEAR(d.backup_after_ms, FarLateMs(d.predicted_ms), 1e-9);
+
+  p.late_hedge = false;
+  Rig off(p);
+  for (int i = 0; i < 10; ++i) off.Step();
+  d = off.Step();
+  EXPECT_TRUE(d.backup.Empty());
+  EXPECT_EQ(d.backup_after_ms, 0.0);
+
+  PolicyConfig fixed;
+  fixed.policy = PolicyKind::kEdgeOnly;
+  Rig edge_only(fixed);
+  for (int i = 0; i < 3; ++i) edge_only.Step();
+  EXPECT_TRUE(edge_only.Step().backup.Empty());
+}
+
 TEST(FeedbackControlTest, ShadowRunsAndAccuracy) {
   common::metrics::Registry registry;
   PolicyConfig p = NoExplore();

@@ -530,6 +530,7 @@ TEST(PlacementSchedulerTest, ReasonNames) {
   EXPECT_EQ(ReasonName(Reason::kForced), "forced");
   EXPECT_EQ(ReasonName(Reason::kFailover), "failover");
   EXPECT_EQ(ReasonName(Reason::kExplore), "explore");
+  EXPECT_EQ(ReasonName(Reason::kBackup), "backup");
 }
 
 TEST(PlacementSchedulerTest, ConcurrentDecideObserveIsSafe) {

@@ -109,6 +109,8 @@ TEST(PolicyConfigTest, BoundaryValuesAccepted) {
 TEST(PolicyConfigTest, TypeErrorsNameTheField) {
   EXPECT_THAT(JsonError(R"({"hedge":"yes"})"), HasSubstr("field 'hedge' must be a boolean"));
   EXPECT_THAT(JsonError(R"({"hedge":1})"), HasSubstr("field 'hedge' must be a boolean"));
+  EXPECT_THAT(JsonError(R"({"late_hedge":"no"})"),
+              HasSubstr("field 'late_hedge' must be a boolean"));
   EXPECT_THAT(JsonError(R"({"slo_ms":"10"})"), HasSubstr("field 'slo_ms' must be a number"));
   EXPECT_THAT(JsonError(R"({"slo_ms":null})"), HasSubstr("field 'slo_ms' must be a number"));
   EXPECT_THAT(JsonError(R"({"explore_budget":true})"),
@@ -205,12 +207,14 @@ TEST(PolicyConfigTest, RoundTrip) {
   in.explore_budget = 0.07;
   in.shadow_cap = 0.25;
   in.hedge = true;
+  in.late_hedge = false;
   in.smoothing = 0.35;
   in.weights = {0.5, 2.0, 4.0};
   in.circuit = {7, 1234};
   std::string json = PolicyToJson(in);
   for (const char* field : {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget",
-                            "shadow_cap", "hedge", "smoothing", "weights", "circuit"}) {
+                            "shadow_cap", "hedge", "late_hedge", "smoothing", "weights",
+                            "circuit"}) {
     EXPECT_THAT(json, HasSubstr(std::string("\"") + field + "\"")) << json;
   }
   auto out = ParsePolicyJson(json);
@@ -222,6 +226,7 @@ TEST(PolicyConfigTest, RoundTrip) {
   EXPECT_EQ(out->explore_budget, in.explore_budget);
   EXPECT_EQ(out->shadow_cap, in.shadow_cap);
   EXPECT_EQ(out->hedge, in.hedge);
+  EXPECT_EQ(out->late_hedge, in.late_hedge);
   EXPECT_EQ(out->smoothing, in.smoothing);
   EXPECT_EQ(out->weights.latency, in.weights.latency);
   EXPECT_EQ(out->weights.cost, in.weights.cost);
