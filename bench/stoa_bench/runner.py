@@ -148,10 +148,12 @@ def _say(msg):
     sys.stderr.flush()
 
 
-def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0):
+def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0, policy_params=None):
     """Runs `scenario` under `policy`; returns the pass metadata dict.
     `shadow_rate` > 0 asks the scheduler to shadow-execute that share of
-    requests on the other tier (its accuracy then lands in state.json)."""
+    requests on the other tier (its accuracy then lands in state.json);
+    `policy_params` (a dict) are more fields of the policy document, e.g.
+    {"late_hedge": false}."""
     os.makedirs(pass_dir, exist_ok=True)
     meta = {"scenario": scenario["name"], "policy": policy, "interrupted": False,
             "duration_s": scenario["duration_s"], "links": [], "cpu": [], "actions": []}
@@ -167,9 +169,11 @@ def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0):
         meta["edge_cpu_mode"] = tb.edge_cpu_mode
         url = tb.gateway_url
         doc = {"policy": policy}
+        doc.update(policy_params or {})
         if shadow_rate > 0:
             doc["shadow_rate"] = shadow_rate
         meta["shadow_rate"] = shadow_rate
+        meta["policy_doc"] = doc
         status, text = _request(url, "PUT", "/v1/policy", json.dumps(doc))
         _check(status, text, "set policy %s" % policy)
         for fn in scenario["functions"]:

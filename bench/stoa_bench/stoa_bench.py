@@ -3,6 +3,7 @@
 
     stoa-bench run SCENARIO.yaml [--quick] [--out DIR] [--policies p,q]
                    [--bin-dir DIR] [--loadgen PATH] [--stoa PATH] [--shadow-rate R]
+                   [--policy-params JSON]
     stoa-bench check SCENARIO.yaml      # validate only
     stoa-bench report RUN_DIR            # rebuild report.md and plots
 
@@ -77,6 +78,13 @@ def cmd_run(args):
     if not 0.0 <= args.shadow_rate <= 1.0:
         _say("--shadow-rate: must be in [0, 1], got %g" % args.shadow_rate)
         return 2
+    try:
+        params = json.loads(args.policy_params) if args.policy_params else {}
+        if not isinstance(params, dict) or "policy" in params:
+            raise ValueError("an object of policy fields other than 'policy'")
+    except ValueError as e:
+        _say("--policy-params: must be a JSON object of policy fields (%s)" % e)
+        return 2
     if args.quick:
         sc = scenario_mod.scaled(sc, QUICK_DURATION_S)
     stamp = datetime.datetime.utcnow().strftime("%Y%m%d-%H%M%S")
@@ -95,7 +103,8 @@ def cmd_run(args):
             try:
                 runner.run_pass(sc, policy, bins["bin_dir"], bins["loadgen"],
                                 os.path.join(run_dir, policy),
-                                args.shadow_rate if policy == "predictive" else 0.0)
+                                args.shadow_rate if policy == "predictive" else 0.0,
+                                params if policy == "predictive" else None)
             except (RuntimeError, OSError, ValueError) as e:
                 _say("policy %s failed: %s" % (policy, e))
                 code = 1
@@ -149,6 +158,9 @@ def main(argv):
     r.add_argument("--quick", action="store_true", help="12 s per pass (CI smoke test)")
     r.add_argument("--out", help="run directory")
     r.add_argument("--policies", help="comma-separated subset of the scenario's policies")
+    r.add_argument("--policy-params", default="",
+                   help='more fields of the predictive pass\'s policy document, as JSON, '
+                        'e.g. \'{"late_hedge": false}\' (docs/scheduler.md)')
     r.add_argument("--shadow-rate", type=float, default=0.0,
                    help="shadow_rate of the predictive pass (0-1): the scheduler then "
                         "measures its own placement accuracy by shadow execution")
