@@ -172,16 +172,35 @@ bool Identity(const std::vector<Taps>& taps) {
   return true;
 }
 
-// Resizes dimension d of x (shape `shape`) to taps.size().
+// Resizes dimension d of x (shape `shape`) to taps.size(). Every output
+// element is written once: the first tap assigns, the others add.
 Tensor ResizeDimension(const Tensor& x, size_t d, const std::vector<Taps>& taps, float fill) {
   Shape out_shape = x.shape();
   out_shape[d] = static_cast<int64_t>(taps.size());
-  Tensor y = Tensor::Zeros(out_shape);
+  Tensor y = Tensor::Uninitialized(out_shape);
   const int64_t outer = DimProduct(x.shape(), 0, d);
   const int64_t inner = DimProduct(x.shape(), d + 1, x.shape().size());
   const int64_t n_in = x.shape()[d], n_out = out_shape[d];
   const float* xv = x.floats().data();
   float* yv = y.mutable_floats().data();
+  if (inner == 1) {
+    // The innermost dimension (a row's width): a gather per element.
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* src = xv + o * n_in;
+      float* dst = yv + o * n_out;
+      for (int64_t j = 0; j < n_out; ++j) {
+        const Taps& t = taps[j];
+        if (t.outside) {
+          dst[j] = fill;
+          continue;
+        }
+        float v = t.weight[0] * src[t.index[0]];
+        for (int k = 1; k < t.count; ++k) v += t.weight[k] * src[t.index[k]];
+        dst[j] = v;
+      }
+    }
+    return y;
+  }
   for (int64_t o = 0; o < outer; ++o) {
     const float* src = xv + o * n_in * inner;
     for (int64_t j = 0; j < n_out; ++j) {
@@ -191,7 +210,14 @@ Tensor ResizeDimension(const Tensor& x, size_t d, const std::vector<Taps>& taps,
         std::fill_n(dst, inner, fill);
         continue;
       }
-      for (int k = 0; k < t.count; ++k) {
+      const float* first = src + t.index[0] * inner;
+      const float w0 = t.weight[0];
+      if (t.count == 1 && w0 == 1.0f) {
+        std::copy_n(first, inner, dst);  // nearest: a row copy
+        continue;
+      }
+      for (int64_t i = 0; i < inner; ++i) dst[i] = w0 * first[i];
+      for (int k = 1; k < t.count; ++k) {
         const float w = t.weight[k];
         if (w == 0.0f) continue;
         const float* row = src + t.index[k] * inner;
