@@ -189,12 +189,13 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
     // than the window's lower quartile: the end of a slow spell, which a
     // stray fast sample inside that spell must not hide from the range rule.
     const double predicted = exec_ms - err;
-    const bool much_faster = range_n_ >= kOutsideMinWindow && exec_ms < 0.25 * predicted &&
-                             predicted - exec_ms > 2.0 && exec_ms < q25_;
+    const bool far_faster = exec_ms < 0.25 * predicted && predicted - exec_ms > 2.0;
+    const bool much_faster = far_faster && range_n_ >= kOutsideMinWindow && exec_ms < q25_;
     fast_run_ = much_faster ? fast_run_ + 1 : 0;
+    long_fast_run_ = far_faster ? long_fast_run_ + 1 : 0;
     double sigma = std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
     const bool outside = outside_run_ >= kOutsideRun;
-    const bool recovered = fast_run_ >= kOutsideRun;
+    const bool recovered = fast_run_ >= kOutsideRun || long_fast_run_ >= kLongFastRun;
     if (change_.Add(err, sigma) || outside || recovered) {
       // Keep the earlier samples of a run beyond the range (this one is
       // pushed below); after a recovery only this one (the run may begin
@@ -206,6 +207,7 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
       outside_run_ = 0;
       outside_sign_ = 0;
       fast_run_ = 0;
+      long_fast_run_ = 0;
       change = true;
     }
   }

@@ -181,6 +181,13 @@ class ExecTerm {
   // load-flips testbed: ~9 samples, 1 s, to follow the recovery).
   static constexpr int kOutsideRun = 3;
   static constexpr int kOutsideMinWindow = 8;
+  // Also a change: kLongFastRun samples in a row each under a quarter of
+  // the prediction (by 2 ms or more), whatever the window holds. A slow
+  // spell full of fast time slices (a CPU-starved executor: half its runs
+  // as fast as an idle one's) puts its end inside the window's range and
+  // under no quartile, so neither rule above sees it; such a spell rarely
+  // has five fast runs in a row (the load-flips trace: at most two).
+  static constexpr int kLongFastRun = 5;
 
   TermEstimate Predict(double batch, double kilobytes) const;
   double Observe(double batch, double kilobytes, double exec_ms);
@@ -201,6 +208,7 @@ class ExecTerm {
   int outside_run_ = 0;  // samples in a row beyond the window, of one sign
   int outside_sign_ = 0;
   int fast_run_ = 0;  // samples in a row much faster than predicted
+  int long_fast_run_ = 0;  // the same without the window conditions
   int range_n_ = 0;   // samples behind lo_/hi_/q25_
   double lo_ = 0.0, hi_ = 0.0;
   double q25_ = 0.0;  // lower quartile of those samples' exec_ms

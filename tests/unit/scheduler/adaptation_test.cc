@@ -116,6 +116,28 @@ TEST(TermChangeTest, ExecFollowsARecoveryDespiteStrayFastSamplesInTheSlowSpell) 
   EXPECT_LT(low, 3000 / 50) << "false alarms on stationary noise";
 }
 
+// A slow spell full of fast time slices (a CPU-starved executor: half its
+// runs take the ~2 ms of an idle one), so its end is inside the window's
+// range and under no quartile: five samples in a row under a quarter of
+// the prediction end it. The spell is the cloud's executor times from the
+// load-flips trace of the tenth session (run L0, loaded-1), where the
+// prediction took 20 samples (3 s) to come down.
+TEST(TermChangeTest, ExecFollowsARecoveryAfterASpellFullOfFastSlices) {
+  ExecTerm term;
+  for (int i = 0; i < 30; ++i) term.Observe(1, 50, 1.9 + 0.1 * (i % 3));
+  const double spell[] = {21.1, 1.96, 2.39, 70.8, 50.5, 1.95, 1.89, 30.9, 1.81, 1.89, 50.9,
+                          1.90, 118.6, 1.95, 10.8, 30.7, 100.4, 102.6, 91.1, 50.7, 1.93, 90.4,
+                          51.0, 60.0, 1.87, 1.92, 80.8, 50.9, 20.8, 41.1, 80.2, 11.2};
+  for (double ms : spell) term.Observe(1, 50, ms);
+  ASSERT_GT(term.Predict(1, 50).mean_ms, 20.0);
+  int samples = 0;
+  while (samples < 40 && term.Predict(1, 50).mean_ms > 10.0) {
+    term.Observe(1, 50, 2.0 + 0.1 * (samples % 3));
+    ++samples;
+  }
+  EXPECT_LE(samples, 5);
+}
+
 TEST(TermChangeTest, QueueRelearnsAfterTheParallelismChanges) {
   QueueTerm queue;
   for (int i = 0; i < 40; ++i) queue.Observe(i % 5, (i % 5) * 10.0, 10.0);  // one worker
