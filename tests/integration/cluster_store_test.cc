@@ -5,10 +5,12 @@
 // Real processes on loopback: etcd, a gateway with --registry, announced
 // executors. The executor's stoa_executor_store_loads_total shows which way
 // each load went. Skipped only when etcd is not installed.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -39,7 +41,17 @@ class ClusterStoreTest : public EtcdClusterTest {
       args.push_back("--artifact-store");
       args.push_back(store);
     }
-    return Process::Start(BinaryPath("stoa-executor"), args);
+    auto executor = Process::Start(BinaryPath("stoa-executor"), args);
+    if (executor == nullptr) return executor;
+    // The gateway started next lists the members once at start-up: wait for
+    // this executor's announcement (its first lease grant) to be in etcd,
+    // or the first invoke may find target cloud without members (503).
+    const std::string key = "/stoa/v1/members/cloud/" + executor->address();
+    for (int i = 0; i < 250 && etcd_->GetPrefix(key).empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_FALSE(etcd_->GetPrefix(key).empty()) << "the executor never announced itself";
+    return executor;
   }
 
   // stoa_executor_store_loads_total{outcome} of the last executor started.
