@@ -108,10 +108,9 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
   if (state->backup) {
     scheduler::Decision backup(*state->backup, Reason::kBackup);
     backup.trace_id = decision.trace_id;
-    const DeadlineWatchdog::Token watch =
-        context.watchdog.Watch(backup_due_us, [&context, state, request, backup] {
-          StartBackup(context, state, request, backup);
-        });
+    const DeadlineWatchdog::Token watch = context.watchdog.Watch(
+        backup_due_us,
+        [&context, state, request, backup] { StartBackup(context, state, request, backup); });
     bool drop = false;
     {
       absl::MutexLock lock(&state->mu);

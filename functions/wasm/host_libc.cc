@@ -3,13 +3,13 @@
 #include <locale.h>
 #include <stdlib.h>
 
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cmath>
-#include <limits>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -19,8 +19,8 @@ namespace {
 
 constexpr uint32_t kWasiErange = 68;
 constexpr uint64_t kMaxNumberChars = 64 << 10;  // a longer number is the guest's to parse
-constexpr int64_t kMaxField = 1 << 20;           // width or precision
-constexpr uint64_t kMaxOutput = 16 << 20;        // bytes one vsnprintf formats here
+constexpr int64_t kMaxField = 1 << 20;          // width or precision
+constexpr uint64_t kMaxOutput = 16 << 20;       // bytes one vsnprintf formats here
 
 locale_t CLocale() {
   static const locale_t locale = newlocale(LC_ALL_MASK, "C", nullptr);
@@ -126,10 +126,9 @@ class Spec {
  public:
   Spec() { Add('%'); }
   void Add(char c) { text_[size_++] = c; }
-  void Add(const char* s) {
-    while (*s != 0) Add(*s++);
+  void AddNumber(int64_t v) {
+    size_ += std::snprintf(text_ + size_, 16, "%lld", static_cast<long long>(v));
   }
-  void AddNumber(int64_t v) { size_ += std::snprintf(text_ + size_, 16, "%lld", static_cast<long long>(v)); }
   // The spec with `tail` (length modifier and conversion) appended.
   const char* With(const char* tail) {
     size_t n = size_;
@@ -163,8 +162,7 @@ template <typename Int>
 Step EmitChars(GuestOutput& out, Int v, int base) {
   char digits[24];
   const std::to_chars_result r = std::to_chars(digits, digits + sizeof digits, v, base);
-  return out.Append(digits, static_cast<uint64_t>(r.ptr - digits)) ? Step::kOk
-                                                                   : Step::kOutOfBounds;
+  return out.Append(digits, static_cast<uint64_t>(r.ptr - digits)) ? Step::kOk : Step::kOutOfBounds;
 }
 
 // Reads a decimal field (width or precision) at fmt[*p]; false past kMaxField.
@@ -180,8 +178,8 @@ bool Digits(const Guest& guest, uint64_t* p, int64_t* value) {
 
 // The length modifier of a conversion, as wasm32 sizes it.
 struct Length {
-  int bits = 32;    // of the argument slot: 64 for ll and j
-  int narrow = 0;   // 8 for hh, 16 for h
+  int bits = 32;   // of the argument slot: 64 for ll and j
+  int narrow = 0;  // 8 for hh, 16 for h
   bool any = false;
 };
 
