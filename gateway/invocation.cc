@@ -41,13 +41,16 @@ InvocationMetrics::InvocationMetrics(common::metrics::Registry& registry)
           "Backup runs started because the chosen tier had not answered by its due time "
           "(policy late_hedge), by the backup's tier.")) {}
 
+common::metrics::Labels InvocationMetrics::Labels(const std::string& function, Tier tier) {
+  return {{"function", function},
+          {"tier", std::string(TierClassName(tier))},
+          {"target", std::string(TierName(tier))}};
+}
+
 void InvocationMetrics::Count(const std::string& function, Tier tier, const absl::Status& status) {
-  invocations
-      .Add({{"function", function},
-            {"tier", std::string(TierClassName(tier))},
-            {"target", std::string(TierName(tier))},
-            {"outcome", common::OutcomeLabel(status)}})
-      ->Increment();
+  common::metrics::Labels labels = Labels(function, tier);
+  labels.emplace("outcome", common::OutcomeLabel(status));
+  invocations.Add(labels)->Increment();
 }
 
 void InvocationMetrics::Forget(const std::string& function) {
@@ -160,11 +163,7 @@ void Invocation::Load() {
           if (loaded.ok()) {
             ctx.loaded.SetLoaded(tier, key, true);
             if (!loaded->already_loaded()) {
-              ctx.metrics.cold_starts
-                  .Add({{"function", name},
-                        {"tier", std::string(TierClassName(tier))},
-                        {"target", std::string(TierName(tier))}})
-                  ->Increment();
+              ctx.metrics.cold_starts.Add(InvocationMetrics::Labels(name, tier))->Increment();
               ctx.loaded.RecordColdStart(tier, key);
             }
           }
@@ -270,10 +269,7 @@ void Invocation::Succeed(v1::InvokeResponse response) {
   for (const auto& [name, part] : ChainOutcomes(request_->name, outcome, response)) {
     context_.scheduler.Observe(name, attempt.decision, part);
     context_.metrics.Count(name, tier, absl::OkStatus());
-    context_.metrics.duration
-        .Add({{"function", name},
-              {"tier", std::string(TierClassName(tier))},
-              {"target", std::string(TierName(tier))}})
+    context_.metrics.duration.Add(InvocationMetrics::Labels(name, tier))
         ->Observe(part.latency_ms / 1e3);
   }
   context_.tiers.ReportDepth(tier, response.queue_depth());
@@ -302,10 +298,7 @@ void Invocation::Cancelled(const absl::Status& status) {
   const Tier tier = CurrentTier();
   context_.metrics.Count(request_->name, tier, status);
   if (!ClientGone()) {
-    context_.metrics.hedge_cancelled
-        .Add({{"function", request_->name},
-              {"tier", std::string(TierClassName(tier))},
-              {"target", std::string(TierName(tier))}})
+    context_.metrics.hedge_cancelled.Add(InvocationMetrics::Labels(request_->name, tier))
         ->Increment();
   }
   if (Claim()) {

@@ -80,6 +80,8 @@ struct InvocationMetrics {
   // Drops the function's series from these families (it was deleted or
   // replaced). An invocation still in flight may add some back.
   void Forget(const std::string& function);
+  // The labels every family here has: {function, tier, target}.
+  static common::metrics::Labels Labels(const std::string& function, scheduler::Tier tier);
 
   common::metrics::Family<common::metrics::Counter>& invocations;
   common::metrics::Family<common::metrics::Histogram>& duration;

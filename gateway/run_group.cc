@@ -133,11 +133,7 @@ void RunGroup::StartBackup(DispatchContext& context, const std::shared_ptr<State
     ++state->pending;
     ++state->answering;
   }
-  context.metrics.backups
-      .Add({{"function", state->function},
-            {"tier", std::string(scheduler::TierClassName(tier))},
-            {"target", std::string(scheduler::TierName(tier))}})
-      ->Increment();
+  context.metrics.backups.Add(InvocationMetrics::Labels(state->function, tier))->Increment();
   Invocation::Start(context, request, decision, Invocation::Role::kHedge,
                     state->cancel[TierIndex(tier)],
                     [&context, state, tier](absl::StatusOr<DispatchResult> result) {

@@ -110,6 +110,13 @@ absl::StatusOr<std::string> String(const Json& v, const std::string& field,
   return v.get<std::string>();
 }
 
+absl::StatusOr<bool> Boolean(const Json& v, const std::string& field) {
+  if (!v.is_boolean()) {
+    return Invalid(absl::StrCat("field '", field, "' must be a boolean, got ", TypeName(v)));
+  }
+  return v.get<bool>();
+}
+
 absl::Status ParseWeights(const Json& v, PolicyConfig::Weights& w) {
   if (!v.is_object()) {
     return Invalid(absl::StrCat(
@@ -150,11 +157,10 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
   if (!doc.is_object()) {
     return Invalid(absl::StrCat("policy document must be an object, got ", TypeName(doc)));
   }
-  RETURN_IF_ERROR(
-      RejectUnknown(doc, "",
-                    {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget",
-                     "stale_probe", "shadow_cap", "hedge", "late_hedge", "smoothing", "weights",
-                     "circuit"}));
+  RETURN_IF_ERROR(RejectUnknown(
+      doc, "",
+      {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget", "stale_probe",
+       "shadow_cap", "hedge", "late_hedge", "smoothing", "weights", "circuit"}));
   PolicyConfig p;
   if (doc.contains("policy")) {
     const std::string allowed = AllKindNames();
@@ -210,18 +216,10 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
                      Number(doc["smoothing"], "smoothing", 0.0, 1.0, true, "in (0, 1]"));
   }
   if (doc.contains("hedge")) {
-    const Json& h = doc["hedge"];
-    if (!h.is_boolean()) {
-      return Invalid(absl::StrCat("field 'hedge' must be a boolean, got ", TypeName(h)));
-    }
-    p.hedge = h.get<bool>();
+    ASSIGN_OR_RETURN(p.hedge, Boolean(doc["hedge"], "hedge"));
   }
   if (doc.contains("late_hedge")) {
-    const Json& h = doc["late_hedge"];
-    if (!h.is_boolean()) {
-      return Invalid(absl::StrCat("field 'late_hedge' must be a boolean, got ", TypeName(h)));
-    }
-    p.late_hedge = h.get<bool>();
+    ASSIGN_OR_RETURN(p.late_hedge, Boolean(doc["late_hedge"], "late_hedge"));
   }
   if (doc.contains("weights")) RETURN_IF_ERROR(ParseWeights(doc["weights"], p.weights));
   if (doc.contains("circuit")) RETURN_IF_ERROR(ParseCircuit(doc["circuit"], p.circuit));

@@ -26,16 +26,14 @@ struct HostSpec {
 
 uint32_t U32(Values v, size_t i) { return static_cast<uint32_t>(v[i]); }
 
-uint8_t* Span(WasiContext& c, uint64_t addr, uint64_t len) { return GuestSpan(c, addr, len); }
-
 bool Put32(WasiContext& c, uint32_t addr, uint32_t value) {
-  uint8_t* p = Span(c, addr, 4);
+  uint8_t* p = GuestSpan(c, addr, 4);
   if (p != nullptr) std::memcpy(p, &value, 4);
   return p != nullptr;
 }
 
 bool Put64(WasiContext& c, uint32_t addr, uint64_t value) {
-  uint8_t* p = Span(c, addr, 8);
+  uint8_t* p = GuestSpan(c, addr, 8);
   if (p != nullptr) std::memcpy(p, &value, 8);
   return p != nullptr;
 }
@@ -44,14 +42,14 @@ bool Put64(WasiContext& c, uint32_t addr, uint64_t value) {
 // the list or a buffer lies outside memory. Stops early when fn returns false.
 template <typename Fn>
 uint64_t ForEachIovec(WasiContext& c, uint32_t iovs, uint32_t count, Fn fn) {
-  const uint8_t* list = Span(c, iovs, static_cast<uint64_t>(count) * 8);
+  const uint8_t* list = GuestSpan(c, iovs, static_cast<uint64_t>(count) * 8);
   if (list == nullptr) return kWasiEfault;
   for (uint32_t i = 0; i < count; ++i) {
     uint32_t buf = 0;
     uint32_t len = 0;
     std::memcpy(&buf, list + i * 8, 4);
     std::memcpy(&len, list + i * 8 + 4, 4);
-    uint8_t* data = Span(c, buf, len);
+    uint8_t* data = GuestSpan(c, buf, len);
     if (data == nullptr) return kWasiEfault;
     if (!fn(data, len)) break;
   }
@@ -105,7 +103,7 @@ uint64_t FdSeek(WasiContext&, Values v) { return U32(v, 0) <= 2 ? kWasiEspipe : 
 uint64_t FdFdstatGet(WasiContext& c, Values v) {
   const uint32_t fd = U32(v, 0);
   if (fd > 2) return kWasiEbadf;
-  uint8_t* p = Span(c, U32(v, 1), 24);
+  uint8_t* p = GuestSpan(c, U32(v, 1), 24);
   if (p == nullptr) return kWasiEfault;
   std::memset(p, 0, 24);
   const uint64_t rights = fd == 0 ? (1u << 1) /* fd_read */ : (1u << 6) /* fd_write */;
@@ -130,7 +128,7 @@ uint64_t StringsSize(const std::vector<std::string>& strings) {
 uint64_t WriteStrings(WasiContext& c, const std::vector<std::string>& strings, uint32_t ptrs,
                       uint32_t buf) {
   for (size_t i = 0; i < strings.size(); ++i) {
-    uint8_t* dst = Span(c, buf, strings[i].size() + 1);
+    uint8_t* dst = GuestSpan(c, buf, strings[i].size() + 1);
     if (dst == nullptr || !Put32(c, ptrs + static_cast<uint32_t>(i) * 4, buf)) return kWasiEfault;
     std::memcpy(dst, strings[i].c_str(), strings[i].size() + 1);
     buf += static_cast<uint32_t>(strings[i].size() + 1);
@@ -176,7 +174,7 @@ uint64_t ClockTimeGet(WasiContext& c, Values v) {
 }
 
 uint64_t RandomGet(WasiContext& c, Values v) {
-  uint8_t* p = Span(c, U32(v, 0), U32(v, 1));
+  uint8_t* p = GuestSpan(c, U32(v, 0), U32(v, 1));
   if (p == nullptr) return kWasiEfault;
   size_t done = 0;
   while (done < U32(v, 1)) {
@@ -265,10 +263,9 @@ uint8_t* GuestSpan(WasiContext& c, uint64_t addr, uint64_t len) {
 absl::Status CheckWasiImport(const WasmImport& import) {
   const std::string where = absl::StrCat("import '", import.module, ".", import.name, "'");
   if (import.module != kWasiModule && import.module != kHostLibcModule) {
-    return absl::InvalidArgumentError(absl::StrCat(where,
-                                                   " is not allowed: a module may import only from ",
-                                                   std::string(kWasiModule), " and ",
-                                                   std::string(kHostLibcModule)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is not allowed: a module may import only from ",
+                     std::string(kWasiModule), " and ", std::string(kHostLibcModule)));
   }
   if (!import.is_function) {
     return absl::InvalidArgumentError(
@@ -277,10 +274,10 @@ absl::Status CheckWasiImport(const WasmImport& import) {
   const HostSpec* spec = FindSpec(import.module, import.name);
   if (spec != nullptr) {
     if (import.params != spec->params || import.results != spec->results) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, " has signature ", SignatureString(import.params, import.results), "; ",
-          import.module == kWasiModule ? "WASI" : "the host", " defines ",
-          SignatureString(spec->params, spec->results)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, " has signature ", SignatureString(import.params, import.results),
+                       "; ", import.module == kWasiModule ? "WASI" : "the host", " defines ",
+                       SignatureString(spec->params, spec->results)));
     }
     return absl::OkStatus();
   }
