@@ -207,9 +207,9 @@ class ExecTerm {
   std::deque<Sample> window_;
   int outside_run_ = 0;  // samples in a row beyond the window, of one sign
   int outside_sign_ = 0;
-  int fast_run_ = 0;  // samples in a row much faster than predicted
+  int fast_run_ = 0;       // samples in a row much faster than predicted
   int long_fast_run_ = 0;  // the same without the window conditions
-  int range_n_ = 0;   // samples behind lo_/hi_/q25_
+  int range_n_ = 0;        // samples behind lo_/hi_/q25_
   double lo_ = 0.0, hi_ = 0.0;
   double q25_ = 0.0;  // lower quartile of those samples' exec_ms
   std::array<double, 3> beta_{};

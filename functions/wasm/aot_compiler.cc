@@ -349,7 +349,8 @@ std::string GlueSource(const ModuleInfo& info) {
   // Every imported module's instance is the call's host context.
   std::string instantiate = "  Z_stoa_instantiate((Z_stoa_instance_t*)instance";
   for (const std::string& module : modules) {
-    absl::StrAppend(&instantiate, ",\n                     (struct Z_", module, "_instance_t*)wasi");
+    absl::StrAppend(&instantiate, ",\n                     (struct Z_", module,
+                    "_instance_t*)wasi");
   }
   instantiate += ");\n";
   absl::StrAppend(

@@ -57,8 +57,7 @@ static inline double stoa_strtod(const char* restrict s, char** restrict end) {
 
 static inline double stoa_atof(const char* s) { return stoa_strtod(s, NULL); }
 
-static inline int stoa_vsnprintf(char* restrict s, size_t n, const char* restrict fmt,
-                                 va_list ap) {
+static inline int stoa_vsnprintf(char* restrict s, size_t n, const char* restrict fmt, va_list ap) {
   int r = __stoa_libc_vsnprintf(s, n, fmt, ap);
   if (r == STOA_LIBC_DECLINED) return vsnprintf(s, n, fmt, ap);
   if (r < 0) errno = EOVERFLOW;
@@ -146,8 +145,7 @@ static inline __attribute__((always_inline)) void stoa_sift(char* base, size_t r
 }
 
 static inline __attribute__((always_inline)) void stoa_qsort(void* items, size_t n, size_t size,
-                                                             int (*cmp)(const void*,
-                                                                        const void*)) {
+                                                             int (*cmp)(const void*, const void*)) {
   struct {
     size_t lo, n;
     int depth;
@@ -178,8 +176,10 @@ static inline __attribute__((always_inline)) void stoa_qsort(void* items, size_t
       stoa_swap(a, mid, size);
       size_t i = 0, j = n;
       for (;;) {
-        do ++i; while (i < n && cmp(a + i * size, a) < 0);
-        do --j; while (j > 0 && cmp(a + j * size, a) > 0);
+        do ++i;
+        while (i < n && cmp(a + i * size, a) < 0);
+        do --j;
+        while (j > 0 && cmp(a + j * size, a) > 0);
         if (i >= j) break;
         stoa_swap(a + i * size, a + j * size, size);
       }

@@ -267,8 +267,9 @@ TEST_F(DispatcherTest, LateBackupAnswersAndTheLatePrimaryStillTeaches) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->tier, Tier::kEdge);
   EXPECT_EQ(r->reason, Reason::kBackup);
-  EXPECT_EQ(Counter("stoa_backups_total", {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
-            1);
+  EXPECT_EQ(
+      Counter("stoa_backups_total", {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
+      1);
   cloud_->Release();  // the late primary ends by itself
   dispatcher_.reset();
   EXPECT_EQ(cloud_counts_->invoke, 2);
@@ -295,8 +296,9 @@ TEST_F(DispatcherTest, NoBackupWhenTheChosenTierAnswersInTime) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a watch would fire now
   dispatcher_.reset();
   EXPECT_EQ(edge_counts_->invoke, 0);
-  EXPECT_EQ(Counter("stoa_backups_total", {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
-            0);
+  EXPECT_EQ(
+      Counter("stoa_backups_total", {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
+      0);
 }
 
 TEST_F(DispatcherTest, StatusProbesFeedQueueDepthAndLinkRoundTrips) {

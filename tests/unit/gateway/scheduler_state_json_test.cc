@@ -148,7 +148,8 @@ TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
   EXPECT_EQ(
       SchedulerStateJson(fresh.Snapshot()),
       "{\"functions\":{},\"policy\":{\"circuit\":{\"failures\":5,\"open_ms\":2000},"
-      "\"explore_budget\":0.02,\"hedge\":false,\"late_hedge\":true,\"objective\":\"mean\",\"policy\":"
+      "\"explore_budget\":0.02,\"hedge\":false,\"late_hedge\":true,\"objective\":\"mean\","
+      "\"policy\":"
       "\"predictive\",\"shadow_cap\":0.1,\"shadow_rate\":0.0,\"slo_ms\":0.0,\"smoothing\":0.2,"
       "\"stale_probe\":\"shadow\",\"weights\":{"
       "\"cost\":0.0,\"energy\":0.0,\"latency\":1.0}},\"tiers\":{\"cloud\":{\"circuit\":"

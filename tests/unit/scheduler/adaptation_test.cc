@@ -125,9 +125,9 @@ TEST(TermChangeTest, ExecFollowsARecoveryDespiteStrayFastSamplesInTheSlowSpell) 
 TEST(TermChangeTest, ExecFollowsARecoveryAfterASpellFullOfFastSlices) {
   ExecTerm term;
   for (int i = 0; i < 30; ++i) term.Observe(1, 50, 1.9 + 0.1 * (i % 3));
-  const double spell[] = {21.1, 1.96, 2.39, 70.8, 50.5, 1.95, 1.89, 30.9, 1.81, 1.89, 50.9,
+  const double spell[] = {21.1, 1.96,  2.39, 70.8, 50.5, 1.95,  1.89,  30.9, 1.81, 1.89, 50.9,
                           1.90, 118.6, 1.95, 10.8, 30.7, 100.4, 102.6, 91.1, 50.7, 1.93, 90.4,
-                          51.0, 60.0, 1.87, 1.92, 80.8, 50.9, 20.8, 41.1, 80.2, 11.2};
+                          51.0, 60.0,  1.87, 1.92, 80.8, 50.9,  20.8,  41.1, 80.2, 11.2};
   for (double ms : spell) term.Observe(1, 50, ms);
   ASSERT_GT(term.Predict(1, 50).mean_ms, 20.0);
   int samples = 0;

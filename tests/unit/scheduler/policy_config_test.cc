@@ -212,9 +212,9 @@ TEST(PolicyConfigTest, RoundTrip) {
   in.weights = {0.5, 2.0, 4.0};
   in.circuit = {7, 1234};
   std::string json = PolicyToJson(in);
-  for (const char* field : {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget",
-                            "shadow_cap", "hedge", "late_hedge", "smoothing", "weights",
-                            "circuit"}) {
+  for (const char* field :
+       {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget", "shadow_cap", "hedge",
+        "late_hedge", "smoothing", "weights", "circuit"}) {
     EXPECT_THAT(json, HasSubstr(std::string("\"") + field + "\"")) << json;
   }
   auto out = ParsePolicyJson(json);
