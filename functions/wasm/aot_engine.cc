@@ -1,7 +1,6 @@
 #include "functions/wasm/aot_engine.h"
 
 #include <dlfcn.h>
-#include <sys/mman.h>
 #include <wasm-rt.h>  // the ABI of the generated code: wasm_rt_memory_t, trap codes
 
 #include <algorithm>
@@ -39,6 +38,7 @@ struct AotCall {
   LinearMemoryPool* pool = nullptr;
   uint64_t cap_pages = 0;
   LinearMemoryPool::Reservation reservation;
+  wasm_rt_memory_t* memory = nullptr;            // the instance's, once allocated
   const common::CancelSignal* cancel = nullptr;  // the caller's, nullable
 };
 
@@ -64,9 +64,11 @@ void HostAllocateMemory(wasm_rt_memory_t* m, uint32_t initial, uint32_t max) {
   const sig_atomic_t was = EnterHost(t);
   AotCall* call = t->call;
   if (call->reservation.base != nullptr) Trap(kTrapNoMemory);  // one memory per instance
-  LinearMemoryPool::Reservation r = call->pool->Acquire(uint64_t{initial} * kPageBytes);
+  LinearMemoryPool::Reservation r =
+      call->pool->Acquire(uint64_t{initial} * kPageBytes, LinearMemoryPool::Mode::kLazy);
   if (r.base == nullptr) Trap(kTrapNoMemory);
   call->reservation = r;
+  call->memory = m;
   t->mem_base = r.base;
   m->data = r.base;
   m->pages = initial;
@@ -84,12 +86,10 @@ uint32_t HostGrowMemory(wasm_rt_memory_t* m, uint32_t delta) {
   if (pages <= m->max_pages) {
     if (delta == 0) {
       old = m->pages;
-    } else if (mprotect(m->data + m->size, uint64_t{delta} * kPageBytes, PROT_READ | PROT_WRITE) ==
-               0) {
+    } else if (LinearMemoryPool::Grow(t->call->reservation, pages * kPageBytes)) {
       old = m->pages;
       m->pages = static_cast<uint32_t>(pages);
       m->size = static_cast<uint32_t>(pages * kPageBytes);
-      t->call->reservation.rw_bytes = m->size;
     }
   }
   LeaveHost(t, was);
@@ -101,6 +101,7 @@ void HostFreeMemory(wasm_rt_memory_t* m) {
   const sig_atomic_t was = EnterHost(t);
   if (m->data != nullptr && t->call->reservation.base == m->data) {
     t->call->pool->Release(std::exchange(t->call->reservation, {}));
+    t->call->memory = nullptr;
     t->mem_base = nullptr;
   }
   m->data = nullptr;
@@ -158,6 +159,18 @@ constexpr AotHostTable kHostTable = {
     .free_bytes = &HostFree,
     .wasi = &HostWasi,
 };
+
+// A fault in the running instance's lazy memory, inside its current size
+// (from the SIGSEGV handler, in generated or host code): the page becomes
+// read-write and the access is retried.
+bool CommitFault(SandboxThread* t, const uint8_t* addr) {
+  AotCall* call = t->call;
+  if (call == nullptr || call->memory == nullptr || !call->reservation.lazy) return false;
+  const uint8_t* base = call->reservation.base;
+  if (addr < base || addr >= base + call->memory->size) return false;
+  return LinearMemoryPool::Commit(call->reservation, static_cast<uint64_t>(addr - base),
+                                  call->memory->size);
+}
 
 // ---- running an instance ----
 
@@ -298,6 +311,7 @@ absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPoo
                .reservation = {},
                .cancel = input.cancel};
   t->call = &call;
+  t->commit_fault = &CommitFault;
   // The caller's cancel stops the instance the way its deadline does: the
   // hook (on the canceller's thread) fires this thread's timer now. It is
   // removed before the call leaves the thread, so it never reaches the next.

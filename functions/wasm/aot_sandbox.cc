@@ -163,6 +163,12 @@ size_t FaultIndex(int sig) {
 
 void OnFault(int sig, siginfo_t* info, void* ucontext) {
   SandboxThread* t = t_state;
+  // A lazily committed linear-memory page touched for the first time.
+  if (t != nullptr && sig == SIGSEGV && info->si_code == SEGV_ACCERR &&
+      t->commit_fault != nullptr &&
+      t->commit_fault(t, static_cast<const uint8_t*>(info->si_addr))) {
+    return;
+  }
   if (t != nullptr && t->jmp != nullptr && t->in_wasm != 0) {
     const auto* addr = static_cast<const uint8_t*>(info->si_addr);
     t->trapped_in_handler = 1;

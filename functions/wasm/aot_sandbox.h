@@ -79,6 +79,11 @@ struct SandboxThread {
   // (instance creation to instance free); the deadline handler ignores a
   // thread without one.
   AotCall* call = nullptr;
+  // Set by the engine: called by the SIGSEGV handler (SEGV_ACCERR, in
+  // generated or host code) with the fault address; true when it made the
+  // page accessible (a lazily committed linear-memory page) and the access
+  // is to be retried. Must be async-signal-safe.
+  bool (*commit_fault)(SandboxThread* t, const uint8_t* addr) = nullptr;
   void (*body)(AotCall*) = nullptr;  // what RunInSandbox runs
   int trap_code = 0;                 // RunInSandbox's outcome
 };

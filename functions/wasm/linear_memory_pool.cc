@@ -8,16 +8,48 @@
 namespace stoa::functions::wasm {
 
 LinearMemoryPool::~LinearMemoryPool() {
-  for (const Reservation& r : idle_) munmap(r.base, kReserveBytes);
+  for (const auto* idle : {&idle_lazy_, &idle_eager_}) {
+    for (const Reservation& r : *idle) munmap(r.base, kReserveBytes);
+  }
 }
 
-LinearMemoryPool::Reservation LinearMemoryPool::Acquire(uint64_t bytes) {
+namespace {
+
+bool Protect(uint8_t* p, uint64_t bytes, int prot) { return mprotect(p, bytes, prot) == 0; }
+
+constexpr int kReadWrite = PROT_READ | PROT_WRITE;
+
+// A lazy reservation for a memory of `bytes`: the pages an earlier instance
+// committed at or past `bytes` become inaccessible again (they are zero).
+bool KeepCommittedBelow(LinearMemoryPool::Reservation& r, uint64_t bytes) {
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < r.committed; ++i) {
+    const uint64_t at = uint64_t{r.pages[i]} * LinearMemoryPool::kPageBytes;
+    if (at < bytes) {
+      r.pages[kept++] = r.pages[i];
+    } else if (!Protect(r.base + at, LinearMemoryPool::kPageBytes, PROT_NONE)) {
+      return false;
+    }
+  }
+  r.committed = kept;
+  return true;
+}
+
+}  // namespace
+
+LinearMemoryPool::Reservation LinearMemoryPool::Acquire(uint64_t bytes, Mode mode) {
+  const bool want_lazy = mode == Mode::kLazy && bytes <= kLazyMaxBytes;
   Reservation r;
   {
     absl::MutexLock lock(&mu_);
-    if (!idle_.empty()) {
-      r = idle_.back();
-      idle_.pop_back();
+    std::vector<Reservation>* first = want_lazy ? &idle_lazy_ : &idle_eager_;
+    std::vector<Reservation>* second = want_lazy ? &idle_eager_ : &idle_lazy_;
+    for (std::vector<Reservation>* idle : {first, second}) {
+      if (!idle->empty()) {
+        r = idle->back();
+        idle->pop_back();
+        break;
+      }
     }
   }
   if (r.base == nullptr) {
@@ -25,16 +57,25 @@ LinearMemoryPool::Reservation LinearMemoryPool::Acquire(uint64_t bytes) {
         mmap(nullptr, kReserveBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return {};
     r.base = static_cast<uint8_t*>(p);
+    r.lazy = want_lazy;
     absl::MutexLock lock(&mu_);
     ++created_;
   }
-  int rc = 0;
-  if (r.rw_bytes < bytes) {
-    rc = mprotect(r.base + r.rw_bytes, bytes - r.rw_bytes, PROT_READ | PROT_WRITE);
-  } else if (r.rw_bytes > bytes) {
-    rc = mprotect(r.base + bytes, r.rw_bytes - bytes, PROT_NONE);
+  bool ok = true;
+  if (r.lazy) {
+    ok = KeepCommittedBelow(r, bytes);
+    if (ok && want_lazy) return r;
+    // An eager memory on a lazy reservation: all of it read-write now.
+    r.lazy = false;
+    r.committed = 0;
+    r.rw_bytes = 0;
   }
-  if (rc != 0) {
+  if (ok && r.rw_bytes < bytes) {
+    ok = Protect(r.base + r.rw_bytes, bytes - r.rw_bytes, kReadWrite);
+  } else if (ok && r.rw_bytes > bytes) {
+    ok = Protect(r.base + bytes, r.rw_bytes - bytes, PROT_NONE);
+  }
+  if (!ok) {
     munmap(r.base, kReserveBytes);
     return {};
   }
@@ -42,20 +83,42 @@ LinearMemoryPool::Reservation LinearMemoryPool::Acquire(uint64_t bytes) {
   return r;
 }
 
+bool LinearMemoryPool::Commit(Reservation& r, uint64_t offset, uint64_t accessible) {
+  if (!r.lazy || offset >= accessible) return false;
+  if (r.committed < kLazyPages) {
+    const uint64_t page = offset / kPageBytes;
+    if (!Protect(r.base + page * kPageBytes, kPageBytes, kReadWrite)) return false;
+    r.pages[r.committed++] = static_cast<uint32_t>(page);
+    return true;
+  }
+  // Too many pages to track one by one: the whole memory, as eager.
+  if (!Protect(r.base, accessible, kReadWrite)) return false;
+  r.lazy = false;
+  r.committed = 0;
+  r.rw_bytes = accessible;
+  return true;
+}
+
+bool LinearMemoryPool::Grow(Reservation& r, uint64_t bytes) {
+  if (r.lazy || bytes <= r.rw_bytes) return true;
+  if (!Protect(r.base + r.rw_bytes, bytes - r.rw_bytes, kReadWrite)) return false;
+  r.rw_bytes = bytes;
+  return true;
+}
+
 namespace {
 
-constexpr uint64_t kPage = 4096;
-// Up to this many resident bytes are zeroed in place (memset) rather than
-// dropped: an instance touches a few pages (stack, data, a small heap), and
-// every dropped page is a page fault in the next instance (5 a call for the
-// examples, ~1 µs each with the zeroing). Larger memories go back to the
-// system with MADV_DONTNEED.
+// Up to this many resident bytes of an eager memory are zeroed in place
+// (memset) rather than dropped: an instance touches a few pages (stack,
+// data, a small heap), and every dropped page is a page fault in the next
+// instance. Larger memories go back to the system with MADV_DONTNEED.
 constexpr uint64_t kZeroInPlaceBytes = 256 << 10;
 // mincore's vector for memories up to 64 MiB; larger ones are dropped whole.
-constexpr uint64_t kScanPages = (64 << 20) / kPage;
+constexpr uint64_t kScanPages = (64 << 20) / LinearMemoryPool::kPageBytes;
 
-// Zeroes the read-write pages of `r`; false when madvise failed.
+// Zeroes the read-write pages of an eager `r`; false when madvise failed.
 bool ZeroPages(const LinearMemoryPool::Reservation& r) {
+  constexpr uint64_t kPage = LinearMemoryPool::kPageBytes;
   const uint64_t pages = r.rw_bytes / kPage;
   if (pages <= kScanPages) {
     thread_local std::vector<unsigned char> resident;
@@ -78,14 +141,19 @@ bool ZeroPages(const LinearMemoryPool::Reservation& r) {
 
 void LinearMemoryPool::Release(Reservation r) {
   if (r.base == nullptr) return;
-  if (r.rw_bytes != 0 && !ZeroPages(r)) {
+  if (r.lazy) {
+    // Exactly the pages the instance could have written (no system call).
+    for (uint32_t i = 0; i < r.committed; ++i) {
+      std::memset(r.base + uint64_t{r.pages[i]} * kPageBytes, 0, kPageBytes);
+    }
+  } else if (r.rw_bytes != 0 && !ZeroPages(r)) {
     munmap(r.base, kReserveBytes);
     return;
   }
   {
     absl::MutexLock lock(&mu_);
-    if (idle_.size() < max_idle_) {
-      idle_.push_back(r);
+    if (idle_lazy_.size() + idle_eager_.size() < max_idle_) {
+      (r.lazy ? idle_lazy_ : idle_eager_).push_back(r);
       return;
     }
   }

@@ -1,17 +1,33 @@
 // Linear memories for the AOT engine (aot_engine.h): each is an address
 // space reservation covering every 32-bit address plus 32-bit offset the
-// generated code can form, PROT_NONE except for the instance's current
-// pages, so an out-of-bounds access faults instead of needing a check.
-// Reservations are reused between instances (instantiation then costs an
-// mprotect instead of an 8 GiB mmap + munmap): Release zeroes the used pages,
-// so every instance starts with zeroed memory as the Wasm spec requires —
-// the few resident pages of a small instance (up to 256 KiB, found with
-// mincore) with memset, so the next instance does not fault them in again;
-// more than that with madvise(MADV_DONTNEED), which gives the RAM back.
+// generated code can form, PROT_NONE except for the pages the instance may
+// use, so an out-of-bounds access faults instead of needing a check.
+// Reservations are reused between instances (instantiation then costs no
+// 8 GiB mmap + munmap), and Release zeroes what the instance could have
+// written, so every instance starts with zeroed memory as the Wasm spec
+// requires. Two ways to make pages usable:
 //
-// Thread safety: Acquire and Release may be called from any thread.
+//  - Lazy (small instances, the common case): the instance's pages stay
+//    PROT_NONE until it touches them; the engine's fault handler calls
+//    Commit, which makes that page read-write and records it, and the
+//    access is retried. Release then knows exactly which pages the instance
+//    could have written and zeroes those with memset: no system call per
+//    instance (a reused reservation already has the pages its last module
+//    touched, so the same module faults only on its first runs). memory.grow
+//    costs nothing either. Past kLazyPages committed pages the reservation
+//    turns eager.
+//  - Eager: the instance's whole memory is read-write from the start (one
+//    mprotect). Release finds the resident pages with mincore and memsets
+//    them when few (up to 256 KiB), so the next instance does not fault
+//    them in again, else gives them back with madvise(MADV_DONTNEED).
+//
+// Thread safety: Acquire and Release may be called from any thread; a
+// Reservation belongs to one instance at a time, and Commit and Grow work
+// on that instance's copy (Commit is async-signal-safe: it runs in the
+// SIGSEGV handler).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -27,21 +43,47 @@ class LinearMemoryPool {
  public:
   // Bytes of address space per reservation: every u32 address + u32 offset.
   static constexpr uint64_t kReserveBytes = (uint64_t{8} << 30) + (64 << 10);
+  static constexpr uint64_t kPageBytes = 4096;  // the host's
+  // Pages a lazy reservation commits one by one before it turns eager
+  // (256 KiB: memset of that many costs about one mincore here).
+  static constexpr uint32_t kLazyPages = 64;
+  // Memories up to this size start lazy; larger ones eager.
+  static constexpr uint64_t kLazyMaxBytes = uint64_t{64} << 20;
 
   explicit LinearMemoryPool(size_t max_idle) : max_idle_(max_idle) {}
   ~LinearMemoryPool();
   LinearMemoryPool(const LinearMemoryPool&) = delete;
   LinearMemoryPool& operator=(const LinearMemoryPool&) = delete;
 
+  enum class Mode { kEager, kLazy };
+
   struct Reservation {
     uint8_t* base = nullptr;
-    uint64_t rw_bytes = 0;  // [base, base + rw_bytes) is read-write
+    // [base, base + rw_bytes) is read-write (eager; 0 while lazy).
+    uint64_t rw_bytes = 0;
+    bool lazy = false;
+    // Lazy: the pages (index from base) made read-write by Commit.
+    uint32_t committed = 0;
+    std::array<uint32_t, kLazyPages> pages{};
   };
-  // A reservation whose first `bytes` are read-write and zero; base is null
-  // when the address space cannot be reserved.
-  Reservation Acquire(uint64_t bytes);
+  // A reservation whose first `bytes` are zero; base is null when the
+  // address space cannot be reserved. kEager: they are read-write now;
+  // kLazy (honoured up to kLazyMaxBytes): they become read-write through
+  // Commit, except the pages an earlier instance left committed.
+  Reservation Acquire(uint64_t bytes, Mode mode = Mode::kEager);
   // Zeroes (memset or MADV_DONTNEED) and keeps or unmaps `r`.
   void Release(Reservation r);
+
+  // The instance touched `offset` (< accessible, its memory's size now) of
+  // a lazy reservation: that page becomes read-write (past kLazyPages,
+  // [0, accessible) all at once and the reservation turns eager). False
+  // when r is not lazy or the offset is out of bounds or mprotect failed.
+  // Async-signal-safe.
+  static bool Commit(Reservation& r, uint64_t offset, uint64_t accessible);
+  // The instance's memory grew to `bytes`: eager reservations make the new
+  // pages read-write (lazy ones commit them when touched). False when
+  // mprotect failed.
+  static bool Grow(Reservation& r, uint64_t bytes);
 
   // Reservations created with mmap so far (reuse keeps this flat).
   uint64_t created() const;
@@ -49,7 +91,8 @@ class LinearMemoryPool {
  private:
   const size_t max_idle_;
   mutable absl::Mutex mu_;
-  std::vector<Reservation> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<Reservation> idle_lazy_ ABSL_GUARDED_BY(mu_);
+  std::vector<Reservation> idle_eager_ ABSL_GUARDED_BY(mu_);
   uint64_t created_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

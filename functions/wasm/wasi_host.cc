@@ -176,6 +176,10 @@ uint64_t ClockTimeGet(WasiContext& c, Values v) {
 uint64_t RandomGet(WasiContext& c, Values v) {
   uint8_t* p = GuestSpan(c, U32(v, 0), U32(v, 1));
   if (p == nullptr) return kWasiEfault;
+  // Touched from user space first: a lazily committed page of the AOT
+  // engine's memory becomes read-write on a fault, which a system call
+  // writing there would not raise (it fails with EFAULT instead).
+  std::memset(p, 0, U32(v, 1));
   size_t done = 0;
   while (done < U32(v, 1)) {
     const ssize_t n = getrandom(p + done, U32(v, 1) - done, 0);

@@ -1,7 +1,10 @@
 // LinearMemoryPool: a reused reservation starts zeroed whichever way Release
-// zeroed it (memset of the few resident pages, or MADV_DONTNEED when many
-// were touched), and keeps faulting outside its read-write part.
+// zeroed it (memset of the committed pages of a lazy one, memset of the few
+// resident pages of an eager one, or MADV_DONTNEED when many were touched),
+// and keeps faulting outside its read-write part.
 #include "functions/wasm/linear_memory_pool.h"
+
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -59,6 +62,106 @@ TEST(LinearMemoryPoolShrink, ShrinkThenGrowIsZero) {
   r = pool.Acquire(2 * kMiB);
   EXPECT_TRUE(AllZero(r.base, r.rw_bytes));
   pool.Release(r);
+}
+
+// Whether the byte at p can be read: a pipe write copies from it, and fails
+// with EFAULT where the page is PROT_NONE (no signal).
+bool Readable(const uint8_t* p) {
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  const bool ok = write(fds[1], p, 1) == 1;
+  close(fds[0]);
+  close(fds[1]);
+  return ok;
+}
+
+using Mode = LinearMemoryPool::Mode;
+constexpr uint64_t kPage = LinearMemoryPool::kPageBytes;
+
+// Lazy: nothing is accessible until Commit; the committed page stays
+// read-write (and zeroed) for the next lazy instance of the same size.
+TEST(LinearMemoryPoolLazy, PagesBecomeAccessibleOnCommitAndStayZeroedOnReuse) {
+  LinearMemoryPool pool(1);
+  LinearMemoryPool::Reservation r = pool.Acquire(128 * 1024, Mode::kLazy);
+  ASSERT_NE(r.base, nullptr);
+  EXPECT_TRUE(r.lazy);
+  EXPECT_FALSE(Readable(r.base));
+  EXPECT_FALSE(Readable(r.base + kPage + 8));
+  ASSERT_TRUE(LinearMemoryPool::Commit(r, kPage + 8, 128 * 1024));
+  EXPECT_EQ(r.committed, 1u);
+  EXPECT_TRUE(Readable(r.base + kPage));
+  EXPECT_FALSE(Readable(r.base));
+  std::memset(r.base + kPage, 0x77, kPage);
+  EXPECT_FALSE(LinearMemoryPool::Commit(r, 128 * 1024, 128 * 1024)) << "past the memory";
+  uint8_t* const base = r.base;
+  pool.Release(r);
+  r = pool.Acquire(128 * 1024, Mode::kLazy);
+  EXPECT_EQ(r.base, base);
+  EXPECT_EQ(r.committed, 1u);
+  EXPECT_TRUE(AllZero(r.base + kPage, kPage));
+  pool.Release(r);
+  EXPECT_EQ(pool.created(), 1u);
+}
+
+// A smaller memory: committed pages past it are inaccessible again.
+TEST(LinearMemoryPoolLazy, ASmallerMemoryLosesThePagesPastIt) {
+  LinearMemoryPool pool(1);
+  LinearMemoryPool::Reservation r = pool.Acquire(256 * 1024, Mode::kLazy);
+  ASSERT_TRUE(LinearMemoryPool::Commit(r, 8, 256 * 1024));
+  ASSERT_TRUE(LinearMemoryPool::Commit(r, 200 * 1024, 256 * 1024));
+  std::memset(r.base + 200 * 1024, 0x77, 64);
+  pool.Release(r);
+  r = pool.Acquire(64 * 1024, Mode::kLazy);
+  EXPECT_EQ(r.committed, 1u);
+  EXPECT_TRUE(Readable(r.base));
+  EXPECT_FALSE(Readable(r.base + 200 * 1024));
+  // Growing back: the page commits again, zeroed.
+  ASSERT_TRUE(LinearMemoryPool::Grow(r, 256 * 1024));
+  ASSERT_TRUE(LinearMemoryPool::Commit(r, 200 * 1024, 256 * 1024));
+  EXPECT_TRUE(AllZero(r.base + 200 * 1024, kPage));
+  pool.Release(r);
+}
+
+// Past kLazyPages the whole memory becomes read-write at once (eager), and
+// Release zeroes it the eager way.
+TEST(LinearMemoryPoolLazy, TooManyPagesTurnEager) {
+  LinearMemoryPool pool(1);
+  const uint64_t bytes = 2 << 20;
+  LinearMemoryPool::Reservation r = pool.Acquire(bytes, Mode::kLazy);
+  for (uint32_t i = 0; i < LinearMemoryPool::kLazyPages; ++i) {
+    ASSERT_TRUE(LinearMemoryPool::Commit(r, 2 * i * kPage, bytes));
+    r.base[2 * i * kPage] = 1;
+  }
+  EXPECT_TRUE(r.lazy);
+  ASSERT_TRUE(LinearMemoryPool::Commit(r, bytes - 1, bytes));
+  EXPECT_FALSE(r.lazy);
+  EXPECT_EQ(r.rw_bytes, bytes);
+  EXPECT_TRUE(Readable(r.base + kPage));
+  std::memset(r.base + bytes - kPage, 0x77, kPage);
+  uint8_t* const base = r.base;
+  pool.Release(r);
+  // The eager reservation serves the next memory (the pool keeps one).
+  r = pool.Acquire(bytes, Mode::kLazy);
+  EXPECT_EQ(r.base, base);
+  EXPECT_FALSE(r.lazy);
+  EXPECT_TRUE(AllZero(r.base, bytes));
+  pool.Release(r);
+}
+
+// An eager memory on a lazy reservation: all of it read-write and zero.
+TEST(LinearMemoryPoolLazy, AnEagerMemoryOnALazyReservation) {
+  LinearMemoryPool pool(1);
+  LinearMemoryPool::Reservation r = pool.Acquire(128 * 1024, Mode::kLazy);
+  ASSERT_TRUE(LinearMemoryPool::Commit(r, 100 * 1024, 128 * 1024));
+  r.base[100 * 1024] = 9;
+  pool.Release(r);
+  r = pool.Acquire(64 * 1024, Mode::kEager);
+  EXPECT_FALSE(r.lazy);
+  EXPECT_EQ(r.rw_bytes, 64u * 1024);
+  EXPECT_TRUE(AllZero(r.base, r.rw_bytes));
+  EXPECT_FALSE(Readable(r.base + 100 * 1024));
+  pool.Release(r);
+  EXPECT_EQ(pool.created(), 1u);
 }
 
 }  // namespace

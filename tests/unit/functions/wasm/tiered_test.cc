@@ -215,6 +215,31 @@ TEST_P(IsolationTest, NothingAnInvocationWritesSurvivesIntoTheNext) {
   EXPECT_EQ(runtime.stats().interp_fallbacks, 0u);
 }
 
+// The AOT engine's pooled memories make pages read-write on first touch and
+// turn eager past 64 pages (linear_memory_pool.h): whatever mix of small and
+// large instances ran before on the reservation, the next finds zeros where
+// they wrote, also in pages it grew, and random_get (a system call) can write
+// into a page the instance had not touched (hostile/pages.wat).
+TEST_P(IsolationTest, PooledPagesAreZeroWhateverTheLastInstanceTouched) {
+#if defined(__SANITIZE_THREAD__)
+  if (GetParam() != WasmEngine::kInterp) GTEST_SKIP() << "no AOT engine under ThreadSanitizer";
+#endif
+  const std::string wasm = ReadExample("pages");
+  if (wasm.empty()) GTEST_SKIP() << "Wasm examples not built";
+  WasmRuntimeOptions options;
+  options.engine = GetParam();
+  const char* cache = std::getenv("STOA_WASM_AOT_CACHE");
+  options.aot_cache_dir = cache != nullptr ? cache : "";
+  WasmRuntime runtime(options);
+  absl::StatusOr<LoadedFunctionPtr> fn = runtime.Load(Spec("pages"), wasm);
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  for (int n : {3, 70, 3, 70, 10, 80, 0, 62, 63, 64, 80, 1, 80, 2}) {
+    absl::StatusOr<InvocationOutput> out = Call(**fn, std::string(1, static_cast<char>(n)));
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->raw, "ok") << "after pages touched: " << n;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, IsolationTest,
                          ::testing::Values(WasmEngine::kAot, WasmEngine::kInterp),
                          [](const auto& info) {
