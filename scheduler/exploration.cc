@@ -81,7 +81,8 @@ int64_t Exploration::ShadowIntervalUs(const Prediction& p, double best_ms) {
 TierSet Exploration::StaleShadows(double explore_budget, double shadow_cap, TierSet available,
                                   Tier chosen, const Predictions& predictions, double best_ms,
                                   int64_t now_us,
-                                  const std::array<int64_t, kNumTiers>* faster_since_us) const {
+                                  const std::array<int64_t, kNumTiers>* faster_since_us,
+                                  TierSet* routine) const {
   TierSet out;
   if (explore_budget <= 0.0) return out;
   // Routine shadows this decision may add within the cap (one per tier).
@@ -96,21 +97,27 @@ TierSet Exploration::StaleShadows(double explore_budget, double shadow_cap, Tier
     const bool changed = faster_since_us != nullptr && last < (*faster_since_us)[TierIndex(t)];
     if (FollowUps(t) > 0) {
       out.Add(t);
+    } else if (changed && room < 1.0 && now_us - last >= kStaleUs) {
+      // Evidence, and the cap is full: shadowed anyway (a tier kept off for
+      // being slow is the one whose recovery matters), not counted towards
+      // the cap, at most once per kStaleUs.
+      out.Add(t);
     } else if (room >= 1.0 && (changed || now_us - last >= ShadowIntervalUs(p, best_ms))) {
       out.Add(t);
+      if (routine != nullptr) routine->Add(t);
       room -= 1.0;
     }
   }
   return out;
 }
 
-void Exploration::ShadowSent(Tier tier, int64_t now_us) {
+void Exploration::ShadowSent(Tier tier, int64_t now_us, bool routine) {
   Sent(tier, now_us);
   std::atomic<int>& follow_ups = tiers_[TierIndex(tier)].follow_ups;
   int owed = follow_ups.load(std::memory_order_relaxed);
   while (owed > 0 && !follow_ups.compare_exchange_weak(owed, owed - 1, std::memory_order_relaxed)) {
   }
-  if (owed == 0) shadows_.fetch_add(1, std::memory_order_relaxed);
+  if (owed == 0 && routine) shadows_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Exploration::Sent(Tier tier, int64_t now_us) {

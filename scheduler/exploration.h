@@ -120,17 +120,21 @@ class Exploration {
   // `explore_budget` <= 0.
   // `faster_since_us` (per tier, may be null): when a status probe last
   // showed the tier much faster (LinkTracker::Observe); a tier neither sent
-  // to nor observed since is due now, whatever its interval (within the
-  // cap): its estimate predates the change.
+  // to nor observed since is due now, whatever its interval: within the
+  // cap when it has room, else outside it (not counted; at most once per
+  // kStaleUs): its estimate predates the change, and the cap must not delay
+  // the return to a tier that recovered.
+  // `routine` (may be null) gets the tiers named under the cap.
   TierSet StaleShadows(double explore_budget, double shadow_cap, TierSet available, Tier chosen,
                        const Predictions& predictions, double best_ms, int64_t now_us,
-                       const std::array<int64_t, kNumTiers>* faster_since_us = nullptr) const;
+                       const std::array<int64_t, kNumTiers>* faster_since_us = nullptr,
+                       TierSet* routine = nullptr) const;
   // kStaleUs × (1 + max(0, p.mean_ms − best_ms) / best_ms), at most
   // kMaxShadowIntervalUs (kStaleUs when best_ms <= 0).
   static int64_t ShadowIntervalUs(const Prediction& p, double best_ms);
   // A shadow probe starts on `tier`: Sent, and pays off a follow-up owed
-  // (else counts as a routine shadow, towards shadow_cap).
-  void ShadowSent(Tier tier, int64_t now_us);
+  // (else, when `routine`, counts towards shadow_cap).
+  void ShadowSent(Tier tier, int64_t now_us, bool routine = true);
   // Routine stale shadows sent so far.
   uint64_t RoutineShadows() const { return shadows_.load(std::memory_order_relaxed); }
   // One decision for `tier` with `reason`: counts it towards the budgets

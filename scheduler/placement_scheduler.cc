@@ -293,13 +293,14 @@ void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfi
   for (Tier t : AllTiers()) {
     faster_since[TierIndex(t)] = faster_since_us_[TierIndex(t)].load(std::memory_order_relaxed);
   }
-  const TierSet stale =
-      state.exploration.StaleShadows(config.explore_budget, config.shadow_cap, in.available,
-                                     decision.tier, in.predictions, best_ms, now, &faster_since);
+  TierSet routine;
+  const TierSet stale = state.exploration.StaleShadows(config.explore_budget, config.shadow_cap,
+                                                       in.available, decision.tier, in.predictions,
+                                                       best_ms, now, &faster_since, &routine);
   for (Tier t : AllTiers()) {
     if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
     decision.shadow.Add(t);
-    state.exploration.ShadowSent(t, now);
+    state.exploration.ShadowSent(t, now, routine.Contains(t));
   }
 }
 
@@ -391,7 +392,10 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   if (shadow && config.stale_probe == StaleProbe::kShadow) {
     state->exploration.ShadowProbed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
                                     state->OthersPredictedMs(outcome.tier));
-  } else if (decision.reason == Reason::kExplore && !shadow) {
+  } else if ((decision.reason == Reason::kExplore || outcome.tier != decision.tier) && !shadow) {
+    // An explore run, or a late backup or hedge that ran on another tier
+    // than the chosen one: a probe of that tier (one much faster than
+    // believed, e.g. the end of a slow spell, earns follow-ups at once).
     state->exploration.Probed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
                               state->OthersPredictedMs(outcome.tier));
   } else if (!shadow && !forced && config.stale_probe == StaleProbe::kShadow &&

@@ -212,6 +212,32 @@ TEST(StaleShadowTest, ATierAProbeFoundMuchFasterIsShadowedAtOnce) {
       e.StaleShadows(0.02, 1.0, TierSet::All(), Tier::kEdge, p, 30, 1'300'000, &faster).Empty());
 }
 
+// That shadow is evidence, not routine: it is made when the cap has no room
+// (shadow_cap 0 here), does not count towards it, and comes at most once per
+// kStaleUs however often the probes see a drop.
+TEST(StaleShadowTest, AProbeFoundFasterTierIsShadowedOutsideTheCap) {
+  Exploration e;
+  const Exploration::Predictions p = Measured(30, 190);
+  e.Observed(Tier::kCloud, 1'000'000);
+  std::array<int64_t, kNumTiers> faster{};
+  faster.fill(std::numeric_limits<int64_t>::min());
+  faster[TierIndex(Tier::kCloud)] = 1'050'000;
+  TierSet routine;
+  EXPECT_TRUE(
+      e.StaleShadows(0.02, 0.0, TierSet::All(), Tier::kEdge, p, 30, 1'300'000, &faster, &routine)
+          .Contains(Tier::kCloud));
+  EXPECT_TRUE(routine.Empty());
+  e.ShadowSent(Tier::kCloud, 1'300'000, routine.Contains(Tier::kCloud));
+  EXPECT_EQ(e.RoutineShadows(), 0u);
+  faster[TierIndex(Tier::kCloud)] = 1'350'000;  // another drop right after
+  EXPECT_TRUE(
+      e.StaleShadows(0.02, 0.0, TierSet::All(), Tier::kEdge, p, 30, 1'400'000, &faster).Empty());
+  EXPECT_TRUE(e.StaleShadows(0.02, 0.0, TierSet::All(), Tier::kEdge, p, 30, 1'560'000, &faster)
+                  .Contains(Tier::kCloud));
+  // Without a drop since the last use, nothing outside the cap.
+  EXPECT_TRUE(e.StaleShadows(0.02, 0.0, TierSet::All(), Tier::kEdge, p, 30, 9'000'000).Empty());
+}
+
 // Routine stale shadows stay within shadow_cap of the decisions however
 // slowly requests come (each finds the other tier stale); follow-ups owed
 // after a detected change are outside the cap.
@@ -319,6 +345,32 @@ TEST(ShadowProbingTest, ARecoveredTierIsFollowedWithinASecondAtNoLatencyCost) {
   int edge = 0;
   for (int i = 0; i < 100; ++i) edge += d.Step().tier == Tier::kEdge;
   EXPECT_GE(edge, 98);
+}
+
+// A late backup (or a hedge) answered on the runner-up, much faster than
+// the model believed (the end of a slow spell there): that answer is a
+// probe, so the next decisions shadow the tier at once (follow-ups) instead
+// of waiting for its interval of up to a second.
+TEST(ShadowProbingTest, ABackupThatFindsTheRunnerUpRecoveredIsFollowedUpAtOnce) {
+  Driver d;
+  for (int i = 0; i < 300; ++i) d.Step();
+  d.cloud_ms = 300;  // the cloud slows down: the edge (40 ms) takes over
+  for (int i = 0; i < 300; ++i) d.Step();
+  ASSERT_EQ(d.Step().tier, Tier::kEdge);
+  d.cloud_ms = 10;  // recovered; only a run there shows it
+  Features f;
+  f.request_bytes = 2000;
+  f.warm = TierSet::All();
+  absl::StatusOr<Decision> late = d.sched.Decide("f", TierSet::All(), f);
+  ASSERT_TRUE(late.ok());
+  ASSERT_EQ(late->tier, Tier::kEdge);
+  d.Run(Tier::kCloud, *late, /*shadow=*/false);  // the backup's answer
+  d.Run(Tier::kEdge, *late, /*shadow=*/false);   // the late primary's
+  d.clock.AdvanceMicros(10'000);
+  absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(next->tier == Tier::kCloud || next->shadow.Contains(Tier::kCloud))
+      << "the recovered cloud is neither chosen nor shadowed";
 }
 
 TEST(ShadowProbingTest, AMuchSlowerTierIsShadowedAboutOnceASecond) {
