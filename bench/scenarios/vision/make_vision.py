@@ -13,6 +13,13 @@ half-core edge and about half that on the cloud executor. Its weights are
 random (He initialisation, fixed seed): it measures compute, it classifies
 nothing. Writes DIR/vision.onnx (opset 13) and DIR/payloads.jsonl (four
 KServe v2 request bodies, input "image" [1,3,64,64] FP32, one per line).
+
+--wide writes DIR/vision_wide.onnx instead: the same network with twice the
+channels (3->64->64->128, ~230 M multiply-adds, ~3.4x the time), for
+machines where vision.onnx is so fast that a CPU quota hardly slows it (the
+load-flips and quota-flips scenarios: on an AVX-512 machine vision.onnx
+takes ~1.1 ms, so a 0.1-core edge answers within one quota period and the
+tiers tie). Same input and payloads.
 """
 import argparse
 import json
@@ -24,6 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 SEED = 0
 CHANNELS = (3, 32, 32, 64)
+WIDE_CHANNELS = (3, 64, 64, 128)
 SIDE = 64
 PAYLOADS = 4
 
@@ -34,11 +42,11 @@ def conv(name, cin, cout, rng):
     return [numpy_helper.from_array(w, name + ".weight"), numpy_helper.from_array(b, name + ".bias")]
 
 
-def build(rng):
+def build(rng, channels=CHANNELS):
     inits = []
     for i in range(3):
-        inits += conv("conv%d" % (i + 1), CHANNELS[i], CHANNELS[i + 1], rng)
-    fc = rng.normal(0, np.sqrt(1.0 / CHANNELS[3]), (10, CHANNELS[3])).astype(np.float32)
+        inits += conv("conv%d" % (i + 1), channels[i], channels[i + 1], rng)
+    fc = rng.normal(0, np.sqrt(1.0 / channels[3]), (10, channels[3])).astype(np.float32)
     inits += [numpy_helper.from_array(fc, "fc.weight"),
               numpy_helper.from_array(np.zeros(10, dtype=np.float32), "fc.bias")]
     same = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
@@ -64,8 +72,9 @@ def build(rng):
     model = helper.make_model(graph, producer_name="stoa-make-vision",
                               opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
-    model.doc_string = ("Benchmark CNN with random weights: conv3x3 3->32->32 (64x64), pool, "
-                        "conv3x3 32->64 (32x32), global average pool, fc10; input [N,3,64,64]")
+    model.doc_string = ("Benchmark CNN with random weights: conv3x3 3->%d->%d (64x64), pool, "
+                        "conv3x3 %d->%d (32x32), global average pool, fc10; input [N,3,64,64]"
+                        % (channels[1], channels[2], channels[2], channels[3]))
     onnx.checker.check_model(model)
     return model
 
@@ -80,8 +89,15 @@ def payload(rng):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", default=os.path.dirname(os.path.abspath(__file__)))
-    out = parser.parse_args().out_dir
+    parser.add_argument("--wide", action="store_true",
+                        help="write vision_wide.onnx (twice the channels) and no payloads")
+    args = parser.parse_args()
+    out = args.out_dir
     rng = np.random.default_rng(SEED)
+    if args.wide:
+        onnx.save(build(rng, WIDE_CHANNELS), os.path.join(out, "vision_wide.onnx"))
+        print("wrote vision_wide.onnx to %s" % out)
+        return
     model = build(rng)
     onnx.save(model, os.path.join(out, "vision.onnx"))
     with open(os.path.join(out, "payloads.jsonl"), "w") as f:
