@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -177,42 +178,54 @@ TEST_F(TieredTest, DestroyingTheRuntimeCancelsItsBackgroundCompiles) {
 // and in a mutable global; the next invocation, on the same thread and so
 // the same pooled memory reservation, finds zeros, one page and no access
 // to the grown page.
-class IsolationTest : public ::testing::TestWithParam<WasmEngine> {};
+class IsolationTest : public ::testing::TestWithParam<WasmEngine> {
+ protected:
+  // Loads the example `name` into fn on a runtime of the engine under test;
+  // skips the test when that engine or the examples are not there.
+  void Load(const std::string& name) {
+#if defined(__SANITIZE_THREAD__)
+    if (GetParam() != WasmEngine::kInterp) GTEST_SKIP() << "no AOT engine under ThreadSanitizer";
+#endif
+    const std::string wasm = ReadExample(name);
+    if (wasm.empty()) GTEST_SKIP() << "Wasm examples not built";
+    WasmRuntimeOptions options;
+    options.engine = GetParam();
+    const char* cache = std::getenv("STOA_WASM_AOT_CACHE");
+    options.aot_cache_dir = cache != nullptr ? cache : "";
+    runtime = std::make_unique<WasmRuntime>(options);
+    absl::StatusOr<LoadedFunctionPtr> loaded = runtime->Load(Spec(name), wasm);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    fn = *std::move(loaded);
+    EXPECT_EQ(WasmRuntime::EngineOf(*fn), GetParam());
+  }
+
+  std::unique_ptr<WasmRuntime> runtime;
+  LoadedFunctionPtr fn;
+};
 
 TEST_P(IsolationTest, NothingAnInvocationWritesSurvivesIntoTheNext) {
-#if defined(__SANITIZE_THREAD__)
-  if (GetParam() != WasmEngine::kInterp) GTEST_SKIP() << "no AOT engine under ThreadSanitizer";
-#endif
-  const std::string wasm = ReadExample("secret");
-  if (wasm.empty()) GTEST_SKIP() << "Wasm examples not built";
-  WasmRuntimeOptions options;
-  options.engine = GetParam();
-  const char* cache = std::getenv("STOA_WASM_AOT_CACHE");
-  options.aot_cache_dir = cache != nullptr ? cache : "";
-  WasmRuntime runtime(options);
-  absl::StatusOr<LoadedFunctionPtr> fn = runtime.Load(Spec("secret"), wasm);
-  ASSERT_TRUE(fn.ok()) << fn.status();
-  EXPECT_EQ(WasmRuntime::EngineOf(**fn), GetParam());
+  Load("secret");
+  if (IsSkipped() || HasFatalFailure()) return;
   std::string fresh(28, '\0');
   fresh[24] = 1;  // memory.size: the initial page
   for (int round = 0; round < 20; ++round) {
     const std::string secret = "S3cr" + std::to_string(1000 + round);
     ASSERT_EQ(secret.size(), 8u);
-    absl::StatusOr<InvocationOutput> planted = Call(**fn, "w" + secret);
+    absl::StatusOr<InvocationOutput> planted = Call(*fn, "w" + secret);
     ASSERT_TRUE(planted.ok()) << planted.status();
     std::string seen = secret + secret + secret + std::string(4, '\0');
     seen[24] = 2;  // the module did plant it (and grew its memory)
     ASSERT_EQ(planted->raw, seen);
-    absl::StatusOr<InvocationOutput> read = Call(**fn, "r");
+    absl::StatusOr<InvocationOutput> read = Call(*fn, "r");
     ASSERT_TRUE(read.ok()) << read.status();
     EXPECT_EQ(read->raw, fresh) << "round " << round;
     EXPECT_EQ(read->raw.find(secret), std::string::npos);
-    ASSERT_TRUE(Call(**fn, "w" + secret).ok());
-    absl::StatusOr<InvocationOutput> probe = Call(**fn, "p");
+    ASSERT_TRUE(Call(*fn, "w" + secret).ok());
+    absl::StatusOr<InvocationOutput> probe = Call(*fn, "p");
     EXPECT_EQ(probe.status().code(), absl::StatusCode::kInternal);
     EXPECT_THAT(probe.status().message(), HasSubstr("out of bounds memory access"));
   }
-  EXPECT_EQ(runtime.stats().interp_fallbacks, 0u);
+  EXPECT_EQ(runtime->stats().interp_fallbacks, 0u);
 }
 
 // The AOT engine's pooled memories make pages read-write on first touch and
@@ -221,20 +234,10 @@ TEST_P(IsolationTest, NothingAnInvocationWritesSurvivesIntoTheNext) {
 // they wrote, also in pages it grew, and random_get (a system call) can write
 // into a page the instance had not touched (hostile/pages.wat).
 TEST_P(IsolationTest, PooledPagesAreZeroWhateverTheLastInstanceTouched) {
-#if defined(__SANITIZE_THREAD__)
-  if (GetParam() != WasmEngine::kInterp) GTEST_SKIP() << "no AOT engine under ThreadSanitizer";
-#endif
-  const std::string wasm = ReadExample("pages");
-  if (wasm.empty()) GTEST_SKIP() << "Wasm examples not built";
-  WasmRuntimeOptions options;
-  options.engine = GetParam();
-  const char* cache = std::getenv("STOA_WASM_AOT_CACHE");
-  options.aot_cache_dir = cache != nullptr ? cache : "";
-  WasmRuntime runtime(options);
-  absl::StatusOr<LoadedFunctionPtr> fn = runtime.Load(Spec("pages"), wasm);
-  ASSERT_TRUE(fn.ok()) << fn.status();
+  Load("pages");
+  if (IsSkipped() || HasFatalFailure()) return;
   for (int n : {3, 70, 3, 70, 10, 80, 0, 62, 63, 64, 80, 1, 80, 2}) {
-    absl::StatusOr<InvocationOutput> out = Call(**fn, std::string(1, static_cast<char>(n)));
+    absl::StatusOr<InvocationOutput> out = Call(*fn, std::string(1, static_cast<char>(n)));
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_EQ(out->raw, "ok") << "after pages touched: " << n;
   }
