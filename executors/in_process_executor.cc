@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/cgroup_cpu.h"
 #include "common/guarded.h"
 #include "common/http_status.h"
 #include "common/request_limits.h"
@@ -352,6 +353,7 @@ void InProcessExecutor::GetStatus(StatusCallback done) {
   response.set_queue_depth(static_cast<uint32_t>(queued < 0 ? 0 : queued));
   response.set_threads(static_cast<uint32_t>(pool_.size()));
   response.set_invocations(invocations_.load(std::memory_order_relaxed));
+  response.set_cpu_quota_cores(common::OwnCgroupCpuQuotaCores());
   {
     absl::MutexLock lock(&mu_);
     response.set_mean_service_us(ewma_exec_us_);

@@ -387,6 +387,8 @@ void PoolExecutor::GetStatus(StatusCallback done) {
         std::optional<v1::GetStatusResponse> merged;
         std::set<std::pair<std::string, std::string>> seen;
         double service_sum = 0.0;
+        double quota_sum = 0.0;
+        bool every_quota = true;  // every member that answered has a quota
         int answered = 0;
         for (size_t k = 0; k < results.size(); ++k) {
           auto& r = results[k];
@@ -404,6 +406,8 @@ void PoolExecutor::GetStatus(StatusCallback done) {
           }
           ++answered;
           service_sum += r->mean_service_us();
+          quota_sum += r->cpu_quota_cores();
+          every_quota = every_quota && r->cpu_quota_cores() > 0.0;
           if (!merged) {
             merged.emplace();
             merged->set_device(r->device());
@@ -423,6 +427,7 @@ void PoolExecutor::GetStatus(StatusCallback done) {
           return;
         }
         merged->set_mean_service_us(service_sum / answered);
+        merged->set_cpu_quota_cores(every_quota ? quota_sum : 0.0);
         done(std::move(*merged));
       });
 }

@@ -163,14 +163,16 @@ void TierMonitor::ProbeAll() {
                         status.status().ToString());
         }
         ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0,
-                  status.ok() ? status->threads() : 0);
+                  status.ok() ? status->threads() : 0,
+                  status.ok() ? status->cpu_quota_cores() : 0.0);
       });
       CallEnded(t, CallKind::kControl);
     });
   }
 }
 
-void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers) {
+void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers,
+                            double cpu_quota_cores) {
   PerTier& s = tiers_[TierIndex(tier)];
   if (ok) {
     ReportDepth(tier, depth);
@@ -181,6 +183,7 @@ void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, u
   s.last_probe.store(static_cast<int>(ok ? TierHealth::Probe::kOk : TierHealth::Probe::kFailed),
                      std::memory_order_relaxed);
   scheduler_.ObserveLink(tier, ok, rtt_ms);
+  if (ok) scheduler_.ObserveCpuQuota(tier, cpu_quota_cores);
   s.probing.store(false);
 }
 

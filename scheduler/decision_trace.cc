@@ -164,6 +164,14 @@ void DecisionTrace::RecordLink(int64_t now_us, Tier tier, bool ok, double rtt_ms
   Write(j.dump());
 }
 
+void DecisionTrace::RecordQuota(int64_t now_us, Tier tier, double cores) {
+  json j = {{"ev", "quota"},
+            {"t_us", now_us},
+            {"tier", std::string(TierName(tier))},
+            {"cores", Num(cores)}};
+  Write(j.dump());
+}
+
 void DecisionTrace::Write(std::string line) {
   line.push_back('\n');
   absl::MutexLock lock(&mu_);

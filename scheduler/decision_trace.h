@@ -72,6 +72,8 @@ class DecisionTrace {
   void RecordOutcome(int64_t now_us, std::string_view function, const Decision& decision,
                      const Outcome& outcome);
   void RecordLink(int64_t now_us, Tier tier, bool ok, double rtt_ms);
+  // A tier's reported CPU quota changed to `cores` (0: none).
+  void RecordQuota(int64_t now_us, Tier tier, double cores);
 
   uint64_t Lines() const;
   uint64_t Rotations() const;

@@ -433,6 +433,19 @@ void PlacementScheduler::ObserveComparison(std::string_view function, Tier chose
     state->regret_counter->Increment(regret / 1e3);
 }
 
+void PlacementScheduler::ObserveCpuQuota(Tier tier, double cores) {
+  if (!std::isfinite(cores) || cores < 0.0) return;
+  const double before = cpu_quota_[TierIndex(tier)].exchange(cores, std::memory_order_relaxed);
+  if (before != cores && options_.trace != nullptr) {
+    options_.trace->RecordQuota(clock_.NowMicros(), tier, cores);
+  }
+  // Limited before, and now unlimited or kQuotaStep times more.
+  const bool raised = before > 0.0 && (cores == 0.0 || cores > kQuotaStep * before);
+  if (raised) {
+    faster_since_us_[TierIndex(tier)].store(clock_.NowMicros(), std::memory_order_relaxed);
+  }
+}
+
 void PlacementScheduler::ObserveLink(Tier tier, bool ok, double rtt_ms) {
   if (options_.trace != nullptr) options_.trace->RecordLink(clock_.NowMicros(), tier, ok, rtt_ms);
   if (ok) {

@@ -114,6 +114,12 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // trip); a failed one is a tier failure for the circuit, counted against
   // the global policy's circuit settings.
   void ObserveLink(Tier tier, bool ok, double rtt_ms) override;
+  // A quota raised by more than kQuotaStep (or lifted) counts as the tier
+  // getting much faster, as a status probe's drop does (faster_since_us_):
+  // its estimates predate the change and it is shadowed on the next
+  // decision. A lowered quota needs nothing: the tier's own runs show it.
+  void ObserveCpuQuota(Tier tier, double cores) override;
+  static constexpr double kQuotaStep = 1.5;
   void Forget(std::string_view function) override;
   // Functions by name; a function's prediction is for a cold call of its
   // last request size on an idle tier, by its policy's objective.
@@ -179,6 +185,8 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   LinkTracker links_;
   // Per tier: when a status probe last showed it much faster (clock micros).
   std::array<std::atomic<int64_t>, kNumTiers> faster_since_us_{};
+  // Per tier: the CPU quota its last status reported (0: none or unknown).
+  std::array<std::atomic<double>, kNumTiers> cpu_quota_{};
   mutable std::array<Shard, kShards> shards_;
   common::metrics::Family<common::metrics::Counter>* placements_ = nullptr;
   common::metrics::Family<common::metrics::Gauge>* predicted_ = nullptr;

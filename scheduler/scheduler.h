@@ -56,6 +56,9 @@ class Scheduler {
   // circuit); otherwise `rtt_ms` is its round trip, a request with no
   // payload, which tracks the link while no function is sent there.
   virtual void ObserveLink(Tier tier, bool ok, double rtt_ms) = 0;
+  // A status probe's report of the tier's CPU quota in cores (0: none or
+  // unknown; GetStatusResponse.cpu_quota_cores). Default: ignored.
+  virtual void ObserveCpuQuota(Tier /*tier*/, double /*cores*/) {}
   // Forgets what was learned about a function (deleted or new version);
   // its policy override, if any, stays.
   virtual void Forget(std::string_view function) = 0;

@@ -170,6 +170,12 @@ absl::Status ParseLine(const json& j, Trace& trace) {
     ev.tier = *tier;
     ev.link_ok = j.value("ok", true);
     ev.rtt_ms = Num(j, "rtt_ms");
+  } else if (kind == "quota") {
+    ev.kind = TraceEvent::Kind::kQuota;
+    auto tier = TierField(j, "tier");
+    if (!tier.ok()) return tier.status();
+    ev.tier = *tier;
+    ev.cpu_quota_cores = Num(j, "cores");
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown event '", kind, "'"));
   }
@@ -379,6 +385,9 @@ ReplayScore Replay(const Trace& trace, const PolicyConfig& policy, std::optional
     switch (ev.kind) {
       case TraceEvent::Kind::kLink:
         sched.ObserveLink(ev.tier, ev.link_ok, ev.rtt_ms);
+        break;
+      case TraceEvent::Kind::kQuota:
+        sched.ObserveCpuQuota(ev.tier, ev.cpu_quota_cores);
         break;
       case TraceEvent::Kind::kDecision: {
         auto d = sched.Decide(ev.function, ev.allowed, ev.features);

@@ -373,6 +373,39 @@ TEST(ShadowProbingTest, ABackupThatFindsTheRunnerUpRecoveredIsFollowedUpAtOnce) 
       << "the recovered cloud is neither chosen nor shadowed";
 }
 
+// A status probe reporting a raised CPU quota (the edge's quota lifted)
+// makes the tier due for a shadow at once, as a probe's RTT drop does; a
+// lowered quota, or the first report, does not.
+TEST(ShadowProbingTest, ARaisedCpuQuotaIsShadowedOnTheNextDecision) {
+  Driver d;
+  d.edge_ms = 200;  // a throttled edge: the cloud (20 ms) is chosen
+  for (int i = 0; i < 300; ++i) d.Step();
+  Features f;
+  f.request_bytes = 2000;
+  f.warm = TierSet::All();
+  auto next_shadows_edge = [&] {
+    d.clock.AdvanceMicros(300'000);  // past kStaleUs, well within the edge's 1 s interval
+    absl::StatusOr<Decision> dec = d.sched.Decide("f", TierSet::All(), f);
+    EXPECT_TRUE(dec.ok());
+    EXPECT_EQ(dec->tier, Tier::kCloud);
+    for (Tier t : AllTiers()) {
+      if (dec->shadow.Contains(t)) d.Run(t, Decision(t, Reason::kShadow), true);
+    }
+    d.Run(Tier::kCloud, *dec, false);
+    return dec->shadow.Contains(Tier::kEdge);
+  };
+  while (!d.Step().shadow.Contains(Tier::kEdge)) {
+  }
+  d.sched.ObserveCpuQuota(Tier::kEdge, 0.05);  // first report: nothing to compare
+  EXPECT_FALSE(next_shadows_edge());
+  d.sched.ObserveCpuQuota(Tier::kEdge, 1.0);  // lifted 20x
+  EXPECT_TRUE(next_shadows_edge());
+  d.sched.ObserveCpuQuota(Tier::kEdge, 0.05);  // lowered: the tier's own runs show it
+  EXPECT_FALSE(next_shadows_edge());
+  d.sched.ObserveCpuQuota(Tier::kEdge, 0.06);  // within kQuotaStep
+  EXPECT_FALSE(next_shadows_edge());
+}
+
 TEST(ShadowProbingTest, AMuchSlowerTierIsShadowedAboutOnceASecond) {
   Driver d;
   d.edge_ms = 200;  // 10× the cloud

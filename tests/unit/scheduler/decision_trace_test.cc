@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "scheduler/placement_scheduler.h"
+#include "scheduler/trace_replay.h"
 
 namespace stoa::scheduler {
 namespace {
@@ -97,6 +99,37 @@ TEST(DecisionTraceTest, RecordsDecisionsOutcomesAndLinks) {
   EXPECT_EQ(lines[6]["ev"], "link");
   EXPECT_EQ(lines[6]["rtt_ms"], 3.5);
   EXPECT_EQ((*trace)->Lines(), 7u);
+}
+
+// A reported CPU quota is traced when it changes, and replays read it back.
+TEST(DecisionTraceTest, RecordsQuotaChangesAndParsesThem) {
+  const std::string path = TempPath("q.jsonl");
+  auto trace = DecisionTrace::Open(path, 0);
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  common::FakeClock clock;
+  SchedulerOptions options;
+  options.trace = trace->get();
+  PlacementScheduler sched(clock, nullptr, 3, {}, options);
+  (*trace)->RecordStart(3, options.in_process, 0, sched.GetPolicy());
+  sched.ObserveCpuQuota(Tier::kEdge, 0.05);
+  sched.ObserveCpuQuota(Tier::kEdge, 0.05);  // unchanged: not traced
+  clock.AdvanceMicros(15'000'000);
+  sched.ObserveCpuQuota(Tier::kEdge, 1.0);
+  std::vector<json> lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[1]["ev"], "quota");
+  EXPECT_EQ(lines[1]["tier"], "edge");
+  EXPECT_EQ(lines[1]["cores"], 0.05);
+  EXPECT_EQ(lines[2]["t_us"], 15'000'000);
+  std::ifstream f(path);
+  std::stringstream text;
+  text << f.rdbuf();
+  absl::StatusOr<Trace> parsed = ParseTrace(text.str());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->events.size(), 2u);
+  EXPECT_EQ(parsed->events[1].kind, TraceEvent::Kind::kQuota);
+  EXPECT_EQ(parsed->events[1].tier, Tier::kEdge);
+  EXPECT_DOUBLE_EQ(parsed->events[1].cpu_quota_cores, 1.0);
 }
 
 TEST(DecisionTraceTest, RotatesBySizeAndStartsEachFileWithTheStart) {
