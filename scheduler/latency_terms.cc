@@ -75,7 +75,10 @@ TermEstimate NetTerm::Predict(double kilobytes, double link_rtt_ms) const {
 double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms) {
   const double predicted = Predict(kilobytes, link_rtt_ms).mean_ms;
   double err = transfer_ms - predicted;
-  fast_run_ = FarBelow(transfer_ms, predicted) ? fast_run_ + 1 : 0;
+  fast_run_ =
+      FarBelow(transfer_ms, predicted) || BackAtTheProbe(transfer_ms, predicted, link_rtt_ms)
+          ? fast_run_ + 1
+          : 0;
   if (LinkMoved(link_rtt_ms)) {
     full_.Reopen();  // the link changed while nothing was sent: start over
     change_.Reset();
@@ -98,6 +101,11 @@ double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms
     link_last_ms_ = link_rtt_ms;
   }
   return err;
+}
+
+bool NetTerm::BackAtTheProbe(double transfer_ms, double predicted_ms, double link_rtt_ms) {
+  if (!std::isfinite(link_rtt_ms) || link_rtt_ms < 0.0) return false;
+  return transfer_ms <= 1.25 * link_rtt_ms + 2.0 && predicted_ms >= 1.5 * link_rtt_ms + 2.0;
 }
 
 TermEstimate QueueTerm::Predict(double ahead) const {

@@ -109,6 +109,14 @@ class NetTerm {
   uint64_t Count() const { return full_.Count(); }
   const ResidualStats& residuals() const { return residuals_; }
   static constexpr int kFastRun = 2;
+  // A transfer back at the probed round trip (within 25 % + 2 ms) while the
+  // estimate is well above it (1.5x + 2 ms): also counts towards kFastRun. A
+  // spike of slow transfers that never showed in the probes (the gateway's
+  // host busy for a moment) doubles the estimate; the transfers after it at
+  // the probe's RTT are not under half of it, so FarBelow alone let the
+  // estimate decay over 8+ transfers (quota-flips testbed trace: 62 -> 45 ms
+  // in 1.3 s on a 32 ms link, four misplaced requests).
+  static bool BackAtTheProbe(double transfer_ms, double predicted_ms, double link_rtt_ms);
 
  private:
   Rls2 full_{0.9, 1e4};    // transfer_ms over kilobytes

@@ -63,6 +63,23 @@ TEST(NetTermTest, FollowsTheEndOfANoisySlowSpellWithinTwoTransfers) {
   EXPECT_LT(net.Predict(10).mean_ms, 3);
 }
 
+// A spike the probes never showed: three transfers of ~60 ms on a 32 ms
+// link double the estimate; two transfers back at the probe's RTT (not
+// under half the estimate) bring it back.
+TEST(NetTermTest, FollowsTransfersBackAtTheProbedRttWithinTwo) {
+  NetTerm net;
+  for (int i = 0; i < 30; ++i) net.Observe(50, 32.0 + 0.2 * (i % 3), 31.5);
+  for (double slow : {51.0, 63.0, 60.0}) net.Observe(50, slow, 31.5);
+  ASSERT_GT(net.Predict(50, 31.5).mean_ms, 45);
+  net.Observe(50, 31.4, 31.5);
+  net.Observe(50, 31.9, 31.5);
+  EXPECT_LT(net.Predict(50, 31.5).mean_ms, 36);
+  // Transfers at the probe's RTT when the estimate is there already: no
+  // reopening (the fit stays put).
+  EXPECT_FALSE(NetTerm::BackAtTheProbe(32.0, 33.0, 31.5));
+  EXPECT_FALSE(NetTerm::BackAtTheProbe(32.0, 80.0, NetTerm::kNotProbed));
+}
+
 TEST(NetTermTest, NoisyTransfersAroundTheirMeanDoNotReopenTheFit) {
   // Transfers of 8-16 ms (never under half the mean): the fit stays put.
   NetTerm net;
