@@ -1,33 +1,25 @@
 #include "common/cgroup_cpu.h"
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/file_util.h"
 
 namespace stoa::common {
 namespace {
 
-bool ReadSmall(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return true;
-}
-
 // The group's own quota in cores, 0 when it sets none or cannot be read.
 double V1Quota(const std::string& dir) {
-  std::string quota_text, period_text;
+  const absl::StatusOr<std::string> quota_text = ReadFile(dir + "/cpu.cfs_quota_us");
+  const absl::StatusOr<std::string> period_text = ReadFile(dir + "/cpu.cfs_period_us");
   int64_t quota = 0, period = 0;
-  if (!ReadSmall(dir + "/cpu.cfs_quota_us", &quota_text) ||
-      !ReadSmall(dir + "/cpu.cfs_period_us", &period_text) ||
-      !absl::SimpleAtoi(absl::StripAsciiWhitespace(quota_text), &quota) ||
-      !absl::SimpleAtoi(absl::StripAsciiWhitespace(period_text), &period) || quota <= 0 ||
+  if (!quota_text.ok() || !period_text.ok() ||
+      !absl::SimpleAtoi(absl::StripAsciiWhitespace(*quota_text), &quota) ||
+      !absl::SimpleAtoi(absl::StripAsciiWhitespace(*period_text), &period) || quota <= 0 ||
       period <= 0) {
     return 0.0;
   }
@@ -35,10 +27,10 @@ double V1Quota(const std::string& dir) {
 }
 
 double V2Quota(const std::string& dir) {
-  std::string text;
-  if (!ReadSmall(dir + "/cpu.max", &text)) return 0.0;
+  const absl::StatusOr<std::string> text = ReadFile(dir + "/cpu.max");
+  if (!text.ok()) return 0.0;
   std::vector<std::string> parts =
-      absl::StrSplit(absl::StripAsciiWhitespace(text), ' ', absl::SkipEmpty());
+      absl::StrSplit(absl::StripAsciiWhitespace(*text), ' ', absl::SkipEmpty());
   int64_t quota = 0, period = 0;
   if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &quota) ||
       !absl::SimpleAtoi(parts[1], &period) || quota <= 0 || period <= 0) {
@@ -77,17 +69,17 @@ double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& ro
     std::vector<std::string> controllers = absl::StrSplit(f[1], ',');
     if (std::find(controllers.begin(), controllers.end(), "cpu") == controllers.end()) continue;
     for (const char* mount : {"/cpu", "/cpu,cpuacct", "/cpuacct,cpu"}) {
-      std::ifstream probe(root + mount + "/cpu.cfs_period_us");
-      if (probe) return Smallest(root + mount, f[2], &V1Quota);
+      if (ReadFile(root + mount + "/cpu.cfs_period_us").ok()) {
+        return Smallest(root + mount, f[2], &V1Quota);
+      }
     }
   }
   return 0.0;
 }
 
 double OwnCgroupCpuQuotaCores() {
-  std::string text;
-  if (!ReadSmall("/proc/self/cgroup", &text)) return 0.0;
-  return CgroupCpuQuotaCores(text, "/sys/fs/cgroup");
+  const absl::StatusOr<std::string> text = ReadFile("/proc/self/cgroup");
+  return text.ok() ? CgroupCpuQuotaCores(*text, "/sys/fs/cgroup") : 0.0;
 }
 
 }  // namespace stoa::common
