@@ -38,7 +38,7 @@ struct AotCall {
   LinearMemoryPool* pool = nullptr;
   uint64_t cap_pages = 0;
   LinearMemoryPool::Reservation reservation;
-  wasm_rt_memory_t* memory = nullptr;            // the instance's, once allocated
+  wasm_rt_memory_t* memory = nullptr;            // module.memory(instance)
   const common::CancelSignal* cancel = nullptr;  // the caller's, nullable
 };
 
@@ -68,7 +68,6 @@ void HostAllocateMemory(wasm_rt_memory_t* m, uint32_t initial, uint32_t max) {
       call->pool->Acquire(uint64_t{initial} * kPageBytes, LinearMemoryPool::Mode::kLazy);
   if (r.base == nullptr) Trap(kTrapNoMemory);
   call->reservation = r;
-  call->memory = m;
   t->mem_base = r.base;
   m->data = r.base;
   m->pages = initial;
@@ -101,7 +100,6 @@ void HostFreeMemory(wasm_rt_memory_t* m) {
   const sig_atomic_t was = EnterHost(t);
   if (m->data != nullptr && t->call->reservation.base == m->data) {
     t->call->pool->Release(std::exchange(t->call->reservation, {}));
-    t->call->memory = nullptr;
     t->mem_base = nullptr;
   }
   m->data = nullptr;
@@ -162,7 +160,8 @@ constexpr AotHostTable kHostTable = {
 
 // A fault in the running instance's lazy memory, inside its current size
 // (from the SIGSEGV handler, in generated or host code): the page becomes
-// read-write and the access is retried.
+// read-write and the access is retried. Before the memory is allocated and
+// after it is freed the reservation is not lazy.
 bool CommitFault(SandboxThread* t, const uint8_t* addr) {
   AotCall* call = t->call;
   if (call == nullptr || call->memory == nullptr || !call->reservation.lazy) return false;
@@ -309,6 +308,7 @@ absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPoo
                .pool = &pool,
                .cap_pages = limits.cap_pages,
                .reservation = {},
+               .memory = memory,
                .cancel = input.cancel};
   t->call = &call;
   t->commit_fault = &CommitFault;
