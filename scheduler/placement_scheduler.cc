@@ -75,8 +75,6 @@ PlacementScheduler::PlacementScheduler(const common::Clock& clock,
                                        common::metrics::Registry* metrics, uint64_t seed,
                                        const PolicyConfig& policy, SchedulerOptions options)
     : clock_(clock), options_(options), rng_(seed) {
-  for (auto& t : faster_since_us_)
-    t.store(std::numeric_limits<int64_t>::min(), std::memory_order_relaxed);
   SetPolicy(policy);
   if (metrics != nullptr) {
     placements_ = &metrics->AddCounter("stoa_placements_total",
@@ -97,54 +95,6 @@ PlacementScheduler::PlacementScheduler(const common::Clock& clock,
 }
 
 PlacementScheduler::~PlacementScheduler() = default;
-
-std::shared_ptr<const PlacementScheduler::ActivePolicy> PlacementScheduler::MakeActive(
-    const PolicyConfig& policy) const {
-  auto active = std::make_shared<ActivePolicy>();
-  active->config = policy;
-  active->strategy = MakePlacementPolicy(policy, options_.figures);
-  return active;
-}
-
-void PlacementScheduler::SetPolicy(const PolicyConfig& policy) {
-  std::atomic_store(&policy_, MakeActive(policy));
-}
-
-PolicyConfig PlacementScheduler::GetPolicy() const { return std::atomic_load(&policy_)->config; }
-
-void PlacementScheduler::SetFunctionPolicy(std::string_view function, const PolicyConfig& policy) {
-  auto active = MakeActive(policy);
-  Shard& shard = ShardFor(function);
-  absl::MutexLock lock(&shard.mu);
-  shard.overrides[std::string(function)] = std::move(active);
-}
-
-void PlacementScheduler::ClearFunctionPolicy(std::string_view function) {
-  Shard& shard = ShardFor(function);
-  absl::MutexLock lock(&shard.mu);
-  shard.overrides.erase(absl::string_view(function.data(), function.size()));
-}
-
-std::optional<PolicyConfig> PlacementScheduler::GetFunctionPolicy(std::string_view function) const {
-  Shard& shard = ShardFor(function);
-  absl::ReaderMutexLock lock(&shard.mu);
-  auto it = shard.overrides.find(absl::string_view(function.data(), function.size()));
-  if (it == shard.overrides.end()) return std::nullopt;
-  return it->second->config;
-}
-
-std::shared_ptr<const PlacementScheduler::ActivePolicy> PlacementScheduler::PolicyFor(
-    std::string_view function) const {
-  Shard& shard = ShardFor(function);
-  {
-    absl::ReaderMutexLock lock(&shard.mu);
-    if (!shard.overrides.empty()) {
-      auto it = shard.overrides.find(absl::string_view(function.data(), function.size()));
-      if (it != shard.overrides.end()) return it->second;
-    }
-  }
-  return std::atomic_load(&policy_);
-}
 
 PlacementScheduler::Shard& PlacementScheduler::ShardFor(std::string_view function) const {
   return shards_[std::hash<std::string_view>{}(function) % kShards];
@@ -219,7 +169,7 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.request_kb = features.request_bytes / 1000.0;
   in.batch = features.batch;
   in.ahead = features.queue_depth[TierIndex(t)] + features.in_flight[TierIndex(t)];
-  in.link_rtt_ms = links_.RttMs(t);
+  in.link_rtt_ms = signals_.RttMs(t);
   in.overdue_ms = features.overdue_ms[TierIndex(t)];
   return in;
 }
@@ -289,10 +239,7 @@ void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput
 void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfig& config,
                                          const PolicyInput& in, double best_ms, int64_t now,
                                          Decision& decision) {
-  std::array<int64_t, kNumTiers> faster_since;
-  for (Tier t : AllTiers()) {
-    faster_since[TierIndex(t)] = faster_since_us_[TierIndex(t)].load(std::memory_order_relaxed);
-  }
+  const std::array<int64_t, kNumTiers> faster_since = signals_.FasterSince();
   TierSet routine;
   const TierSet stale = state.exploration.StaleShadows(config.explore_budget, config.shadow_cap,
                                                        in.available, decision.tier, in.predictions,
@@ -384,7 +331,7 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   state->exploration.Observed(outcome.tier, now);
   ModelInput in;
   in.networked = !options_.in_process.Contains(outcome.tier);
-  in.link_rtt_ms = links_.RttMs(outcome.tier);
+  in.link_rtt_ms = signals_.RttMs(outcome.tier);
   in.request_kb = outcome.request_bytes / 1000.0;
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;
@@ -434,24 +381,16 @@ void PlacementScheduler::ObserveComparison(std::string_view function, Tier chose
 }
 
 void PlacementScheduler::ObserveCpuQuota(Tier tier, double cores) {
-  if (!std::isfinite(cores) || cores < 0.0) return;
-  const double before = cpu_quota_[TierIndex(tier)].exchange(cores, std::memory_order_relaxed);
-  if (before != cores && options_.trace != nullptr) {
-    options_.trace->RecordQuota(clock_.NowMicros(), tier, cores);
-  }
-  // Limited before, and now unlimited or kQuotaStep times more.
-  const bool raised = before > 0.0 && (cores == 0.0 || cores > kQuotaStep * before);
-  if (raised) {
-    faster_since_us_[TierIndex(tier)].store(clock_.NowMicros(), std::memory_order_relaxed);
+  const int64_t now = clock_.NowMicros();
+  if (signals_.ObserveCpuQuota(tier, cores, now) && options_.trace != nullptr) {
+    options_.trace->RecordQuota(now, tier, cores);
   }
 }
 
 void PlacementScheduler::ObserveLink(Tier tier, bool ok, double rtt_ms) {
   if (options_.trace != nullptr) options_.trace->RecordLink(clock_.NowMicros(), tier, ok, rtt_ms);
   if (ok) {
-    if (links_.Observe(tier, rtt_ms)) {
-      faster_since_us_[TierIndex(tier)].store(clock_.NowMicros(), std::memory_order_relaxed);
-    }
+    signals_.ObserveLink(tier, rtt_ms, clock_.NowMicros());
     return;
   }
   const PolicyConfig config = GetPolicy();
@@ -469,7 +408,7 @@ SchedulerSnapshot PlacementScheduler::Snapshot() const {
     tier.circuit = cb.State(now);
     tier.consecutive_failures = cb.ConsecutiveFailures();
     tier.in_process = options_.in_process.Contains(t);
-    tier.link_rtt_ms = links_.RttMs(t);
+    tier.link_rtt_ms = signals_.RttMs(t);
   }
   std::vector<std::pair<std::string, std::shared_ptr<FunctionState>>> states;
   for (const Shard& shard : shards_) {
@@ -502,7 +441,7 @@ FunctionSnapshot PlacementScheduler::SnapshotOf(const std::string& name, const F
     idle_cold.warm = false;
     idle_cold.networked = !options_.in_process.Contains(t);
     idle_cold.request_kb = tier.last_request_kb.load(std::memory_order_relaxed);
-    idle_cold.link_rtt_ms = links_.RttMs(t);
+    idle_cold.link_rtt_ms = signals_.RttMs(t);
     out.prediction = tier.model.Predict(idle_cold, objective);
     for (Reason r : kPlacementReasons) {
       out.decisions[ReasonIndex(r)] =

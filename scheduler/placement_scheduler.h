@@ -76,10 +76,10 @@
 #include "common/metrics.h"
 #include "scheduler/circuit_breaker.h"
 #include "scheduler/decision_trace.h"
-#include "scheduler/link_tracker.h"
 #include "scheduler/placement_policy.h"
 #include "scheduler/policy_store.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/tier_signals.h"
 
 namespace stoa::scheduler {
 
@@ -110,16 +110,13 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
                const Outcome& outcome) override;
   void ObserveComparison(std::string_view function, Tier chosen,
                          const std::array<double, kNumTiers>& latency_ms) override;
-  // A successful probe goes to the LinkTracker (the net term's link round
+  // A successful probe goes to the TierSignals (the net term's link round
   // trip); a failed one is a tier failure for the circuit, counted against
   // the global policy's circuit settings.
   void ObserveLink(Tier tier, bool ok, double rtt_ms) override;
-  // A quota raised by more than kQuotaStep (or lifted) counts as the tier
-  // getting much faster, as a status probe's drop does (faster_since_us_):
-  // its estimates predate the change and it is shadowed on the next
-  // decision. A lowered quota needs nothing: the tier's own runs show it.
+  // To the TierSignals: a raised quota makes the tier's estimates stale (it
+  // is shadowed on the next decision), as a probe's drop does.
   void ObserveCpuQuota(Tier tier, double cores) override;
-  static constexpr double kQuotaStep = 1.5;
   void Forget(std::string_view function) override;
   // Functions by name; a function's prediction is for a cold call of its
   // last request size on an idle tier, by its policy's objective.
@@ -182,11 +179,7 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // std::atomic<std::shared_ptr> load unlocks with relaxed order: a data race).
   std::shared_ptr<const ActivePolicy> policy_;
   std::array<CircuitBreaker, kNumTiers> circuits_;
-  LinkTracker links_;
-  // Per tier: when a status probe last showed it much faster (clock micros).
-  std::array<std::atomic<int64_t>, kNumTiers> faster_since_us_{};
-  // Per tier: the CPU quota its last status reported (0: none or unknown).
-  std::array<std::atomic<double>, kNumTiers> cpu_quota_{};
+  TierSignals signals_;
   mutable std::array<Shard, kShards> shards_;
   common::metrics::Family<common::metrics::Counter>* placements_ = nullptr;
   common::metrics::Family<common::metrics::Gauge>* predicted_ = nullptr;

@@ -1,0 +1,38 @@
+#include "scheduler/tier_signals.h"
+
+#include <cmath>
+#include <limits>
+
+namespace stoa::scheduler {
+
+TierSignals::TierSignals() {
+  for (auto& t : faster_since_us_) {
+    t.store(std::numeric_limits<int64_t>::min(), std::memory_order_relaxed);
+  }
+}
+
+void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
+  if (links_.Observe(tier, rtt_ms)) {
+    faster_since_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+  }
+}
+
+bool TierSignals::ObserveCpuQuota(Tier tier, double cores, int64_t now_us) {
+  if (!std::isfinite(cores) || cores < 0.0) return false;
+  const double before = cpu_quota_[TierIndex(tier)].exchange(cores, std::memory_order_relaxed);
+  // Limited before, and now unlimited or kQuotaStep times more.
+  if (before > 0.0 && (cores == 0.0 || cores > kQuotaStep * before)) {
+    faster_since_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+  }
+  return before != cores;
+}
+
+std::array<int64_t, kNumTiers> TierSignals::FasterSince() const {
+  std::array<int64_t, kNumTiers> out;
+  for (Tier t : AllTiers()) {
+    out[TierIndex(t)] = faster_since_us_[TierIndex(t)].load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
+}  // namespace stoa::scheduler

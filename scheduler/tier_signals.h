@@ -1,0 +1,47 @@
+// What the gateway's status probes say about each tier besides its health
+// (CircuitBreaker): the smoothed link round trip (LinkTracker), the CPU
+// quota its executor reports (GetStatusResponse.cpu_quota_cores), and when
+// either last showed the tier much faster — a probe far below the smoothed
+// round trip, or a quota raised more than kQuotaStep times (or lifted). From
+// that moment the function models' estimates of the tier predate the change
+// (Exploration::StaleShadows shadows it on the next decision). A lowered
+// quota needs nothing here: the tier's own runs show it at once.
+//
+// Thread safety: every method may be called concurrently.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "scheduler/link_tracker.h"
+#include "scheduler/tier.h"
+
+namespace stoa::scheduler {
+
+class TierSignals {
+ public:
+  static constexpr double kQuotaStep = 1.5;
+
+  TierSignals();
+  TierSignals(const TierSignals&) = delete;
+  TierSignals& operator=(const TierSignals&) = delete;
+
+  // The smoothed probe round trip of `tier`, ms; NaN until its first probe.
+  double RttMs(Tier tier) const { return links_.RttMs(tier); }
+  // A successful probe of `tier` took `rtt_ms` at `now_us`.
+  void ObserveLink(Tier tier, double rtt_ms, int64_t now_us);
+  // A probe at `now_us` reported `cores` (0: none or unknown; negative or
+  // non-finite: ignored). True when that differs from the last report.
+  bool ObserveCpuQuota(Tier tier, double cores, int64_t now_us);
+  // Per tier, when a probe last showed it much faster (clock micros;
+  // INT64_MIN: never).
+  std::array<int64_t, kNumTiers> FasterSince() const;
+
+ private:
+  LinkTracker links_;
+  std::array<std::atomic<int64_t>, kNumTiers> faster_since_us_;
+  std::array<std::atomic<double>, kNumTiers> cpu_quota_{};
+};
+
+}  // namespace stoa::scheduler
