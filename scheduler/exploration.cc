@@ -139,8 +139,11 @@ void Exploration::Decided(Tier tier, Reason reason, const Prediction& predicted,
   }
 }
 
-void Exploration::Observed(Tier tier, int64_t now_us) {
-  tiers_[TierIndex(tier)].last_observed_us.store(now_us, std::memory_order_relaxed);
+void Exploration::Observed(Tier tier, int64_t sent_us) {
+  std::atomic<int64_t>& last = tiers_[TierIndex(tier)].last_observed_us;
+  int64_t seen = last.load(std::memory_order_relaxed);
+  while (seen < sent_us && !last.compare_exchange_weak(seen, sent_us, std::memory_order_relaxed)) {
+  }
 }
 
 void Exploration::Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,

@@ -143,8 +143,14 @@ class Exploration {
   // predicted cost from `predicted`, the tier's prediction. Also Sent.
   void Decided(Tier tier, Reason reason, const Prediction& predicted, double best_ms,
                int64_t now_us);
-  // A successful outcome came back from `tier`, shadow runs included.
-  void Observed(Tier tier, int64_t now_us);
+  // A successful outcome came back from `tier`, shadow runs included;
+  // `sent_us` is when its run was sent (the outcome's latency before now): it
+  // shows the tier as it was from then on, so a run sent before a probe
+  // found the tier much faster (TierSignals::FasterSince) and answered after
+  // it is no evidence of the change (load-flips testbed: a shadow sent to
+  // the starved cloud 0.3 s before its load ended came back 30 ms after the
+  // probe that saw the end and hid it; 8 requests queued on the edge).
+  void Observed(Tier tier, int64_t sent_us);
   // The successful outcome of a probe (reason explore, not a shadow run) on
   // `tier`: `errors` the model's one-step errors for it, `first` whether it
   // was the tier's first measurement, `others_ms` the lowest last

@@ -328,7 +328,8 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   if (forced) state->tiers[TierIndex(decision.tier)].Count(Reason::kForced);
   if (!outcome.ok) return;
   auto& tier = state->tiers[TierIndex(outcome.tier)];
-  state->exploration.Observed(outcome.tier, now);
+  state->exploration.Observed(
+      outcome.tier, now - static_cast<int64_t>(std::max(0.0, outcome.latency_ms) * 1000.0));
   ModelInput in;
   in.networked = !options_.in_process.Contains(outcome.tier);
   in.link_rtt_ms = signals_.RttMs(outcome.tier);

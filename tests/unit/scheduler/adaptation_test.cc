@@ -406,6 +406,40 @@ TEST(ShadowProbingTest, ARaisedCpuQuotaIsShadowedOnTheNextDecision) {
   EXPECT_FALSE(next_shadows_edge());
 }
 
+// A slow run sent to the starved cloud before a status probe saw it answer
+// fast again, and answered after that probe, is no evidence of the change:
+// the next decision still shadows the cloud outside the cap (load-flips
+// testbed trace: such a shadow hid the end of the load and a burst of
+// eight requests queued on the edge).
+TEST(ShadowProbingTest, ARunSentBeforeAProbeSawTheRecoveryDoesNotHideIt) {
+  PolicyConfig policy;
+  policy.shadow_cap = 0.0;  // only evidence shadows
+  Driver d(policy);
+  d.cloud_ms = 300;  // starved: the edge (40 ms) is chosen
+  for (int i = 0; i < 300; ++i) d.Step();
+  for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 85.0);  // slow probes
+  Features f;
+  f.request_bytes = 2000;
+  f.warm = TierSet::All();
+  d.clock.AdvanceMicros(300'000);
+  Outcome slow;  // a run on the cloud, sent now, answers in 300 ms
+  slow.tier = Tier::kCloud;
+  slow.shadow = true;
+  slow.exec_ms = slow.server_ms = 290;
+  slow.latency_ms = 300;
+  slow.request_bytes = 2000;
+  slow.response_bytes = 1000;
+  d.clock.AdvanceMicros(200'000);
+  d.sched.ObserveLink(Tier::kCloud, true, 1.0);  // the load ended: probes are fast
+  d.clock.AdvanceMicros(100'000);
+  d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), slow);  // the old run answers
+  d.clock.AdvanceMicros(10'000);
+  absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->tier, Tier::kEdge);
+  EXPECT_TRUE(next->shadow.Contains(Tier::kCloud));
+}
+
 TEST(ShadowProbingTest, AMuchSlowerTierIsShadowedAboutOnceASecond) {
   Driver d;
   d.edge_ms = 200;  // 10× the cloud
