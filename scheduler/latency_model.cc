@@ -98,16 +98,22 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
     expected_ms = PredictLocked(warm, Objective::kMean).mean_ms;
     late_ms_ = late;
   }
+  const double warm_latency = latency - load;
+  const bool over = in.after_evidence && std::isfinite(expected_ms) &&
+                    warm_latency < 0.25 * expected_ms && expected_ms - warm_latency >= 2.0;
   if (has_transfer) {
-    errors[TermIndex(Term::kNet)] =
-        net_.Observe(in.request_kb + response_kb, transfer, in.link_rtt_ms);
+    const double kb = in.request_kb + response_kb;
+    const bool restart = over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms).mean_ms);
+    errors[TermIndex(Term::kNet)] = net_.Observe(kb, transfer, in.link_rtt_ms, restart);
   }
-  errors[TermIndex(Term::kQueue)] = queue_.Observe(in.ahead, queue_ms, exec_ms);
+  errors[TermIndex(Term::kQueue)] = queue_.Observe(
+      in.ahead, queue_ms, exec_ms, over && FarBelow(queue_ms, queue_.Predict(in.ahead).mean_ms));
   if (load > 0.0) errors[TermIndex(Term::kCold)] = cold_.Observe(load);
-  errors[TermIndex(Term::kExec)] = exec_.Observe(in.batch, in.request_kb, exec_ms);
+  errors[TermIndex(Term::kExec)] =
+      exec_.Observe(in.batch, in.request_kb, exec_ms,
+                    over && FarBelow(exec_ms, exec_.Predict(in.batch, in.request_kb).mean_ms));
   response_kb_ = observations_ == 0 ? response_kb
                                     : response_kb_ + kResponseWeight * (response_kb - response_kb_);
-  const double warm_latency = latency - load;
   late_ms_ = std::isfinite(expected_ms) && FarAbove(warm_latency, expected_ms) ? warm_latency : 0.0;
   recent_[observations_ % kRecent] = latency;
   ++observations_;

@@ -72,7 +72,7 @@ TermEstimate NetTerm::Predict(double kilobytes, double link_rtt_ms) const {
   return residuals_.Around(std::max(0.0, mean));
 }
 
-double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms) {
+double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms, bool start_over) {
   const double predicted = Predict(kilobytes, link_rtt_ms).mean_ms;
   double err = transfer_ms - predicted;
   fast_run_ =
@@ -82,7 +82,7 @@ double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms
   if (LinkMoved(link_rtt_ms)) {
     full_.Reopen();  // the link changed while nothing was sent: start over
     change_.Reset();
-  } else if (fast_run_ >= kFastRun) {
+  } else if (start_over || fast_run_ >= kFastRun) {
     full_.Reopen();  // the slow spell is over: follow the fast transfers now
     excess_.Reopen();
     change_.Reset();
@@ -113,11 +113,11 @@ TermEstimate QueueTerm::Predict(double ahead) const {
   return residuals_.Around(std::max(0.0, rls_.Predict(ahead * service_ms_)));
 }
 
-double QueueTerm::Observe(double ahead, double queue_ms, double exec_ms) {
+double QueueTerm::Observe(double ahead, double queue_ms, double exec_ms, bool start_over) {
   const TermEstimate before = Predict(ahead);
   double err = queue_ms - before.mean_ms;
   fast_run_ = FarBelow(queue_ms, before.mean_ms) ? fast_run_ + 1 : 0;
-  if (fast_run_ >= kFastRun) {
+  if (start_over || fast_run_ >= kFastRun) {
     // The queue drained (a loaded spell ended): start over from the waits
     // and service time of now instead of decaying from the spell's.
     rls_.Reopen();
@@ -181,7 +181,7 @@ int ExecTerm::Outside(double err) const {
   return err < lo_ ? -1 : (err > hi_ ? 1 : 0);
 }
 
-double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
+double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool start_over) {
   double err = exec_ms - Predict(batch, kilobytes).mean_ms;
   bool change = false;
   if (count_ > 0) {
@@ -203,7 +203,7 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms) {
     long_fast_run_ = far_faster ? long_fast_run_ + 1 : 0;
     double sigma = std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
     const bool outside = outside_run_ >= kOutsideRun;
-    const bool recovered = fast_run_ >= kOutsideRun || long_fast_run_ >= kLongFastRun;
+    const bool recovered = start_over || fast_run_ >= kOutsideRun || long_fast_run_ >= kLongFastRun;
     if (change_.Add(err, sigma) || outside || recovered) {
       // Keep the earlier samples of a run beyond the range (this one is
       // pushed below); after a recovery only this one (the run may begin

@@ -103,7 +103,10 @@ class NetTerm {
   static constexpr double kNotProbed = std::numeric_limits<double>::quiet_NaN();
   // `link_rtt_ms`: the tier's probed round trip now (kNotProbed: none).
   TermEstimate Predict(double kilobytes, double link_rtt_ms = kNotProbed) const;
-  double Observe(double kilobytes, double transfer_ms, double link_rtt_ms = kNotProbed);
+  // `start_over`: forget the fit and follow this transfer (LatencyModel: the
+  // end of a slow spell shown by a probe and a run after it).
+  double Observe(double kilobytes, double transfer_ms, double link_rtt_ms = kNotProbed,
+                 bool start_over = false);
   double RttMs() const { return full_.Intercept(); }
   double MsPerKb() const { return excess_.Count() > 0 ? excess_.Slope() : full_.Slope(); }
   uint64_t Count() const { return full_.Count(); }
@@ -133,7 +136,7 @@ class QueueTerm {
  public:
   // `ahead`: queued or in-flight requests ahead of this one.
   TermEstimate Predict(double ahead) const;
-  double Observe(double ahead, double queue_ms, double exec_ms);
+  double Observe(double ahead, double queue_ms, double exec_ms, bool start_over = false);
   double ServiceMs() const { return service_ms_; }
   uint64_t Count() const { return rls_.Count(); }
   const ResidualStats& residuals() const { return residuals_; }
@@ -198,7 +201,7 @@ class ExecTerm {
   static constexpr int kLongFastRun = 5;
 
   TermEstimate Predict(double batch, double kilobytes) const;
-  double Observe(double batch, double kilobytes, double exec_ms);
+  double Observe(double batch, double kilobytes, double exec_ms, bool start_over = false);
   uint64_t Count() const { return count_; }
   std::array<double, 3> Coefficients() const { return beta_; }
   const ResidualStats& residuals() const { return residuals_; }

@@ -328,11 +328,12 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   if (forced) state->tiers[TierIndex(decision.tier)].Count(Reason::kForced);
   if (!outcome.ok) return;
   auto& tier = state->tiers[TierIndex(outcome.tier)];
-  state->exploration.Observed(
-      outcome.tier, now - static_cast<int64_t>(std::max(0.0, outcome.latency_ms) * 1000.0));
+  const int64_t sent = now - static_cast<int64_t>(std::max(0.0, outcome.latency_ms) * 1000.0);
+  state->exploration.Observed(outcome.tier, sent);
   ModelInput in;
   in.networked = !options_.in_process.Contains(outcome.tier);
   in.link_rtt_ms = signals_.RttMs(outcome.tier);
+  in.after_evidence = signals_.SentAfterEvidence(outcome.tier, sent);
   in.request_kb = outcome.request_bytes / 1000.0;
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;

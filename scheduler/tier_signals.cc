@@ -35,4 +35,10 @@ std::array<int64_t, kNumTiers> TierSignals::FasterSince() const {
   return out;
 }
 
+bool TierSignals::SentAfterEvidence(Tier tier, int64_t sent_us) const {
+  const int64_t since = faster_since_us_[TierIndex(tier)].load(std::memory_order_relaxed);
+  return since != std::numeric_limits<int64_t>::min() && sent_us >= since &&
+         sent_us - since <= kEvidenceUs;
+}
+
 }  // namespace stoa::scheduler

@@ -37,6 +37,12 @@ class TierSignals {
   // Per tier, when a probe last showed it much faster (clock micros;
   // INT64_MIN: never).
   std::array<int64_t, kNumTiers> FasterSince() const;
+  // How long after such a probe a run sent to the tier counts as sent after
+  // the change (ModelInput::after_evidence).
+  static constexpr int64_t kEvidenceUs = 1'000'000;
+  // Whether a run sent to `tier` at `sent_us` went within kEvidenceUs after
+  // a probe showed the tier much faster.
+  bool SentAfterEvidence(Tier tier, int64_t sent_us) const;
 
  private:
   LinkTracker links_;

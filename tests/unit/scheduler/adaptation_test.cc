@@ -440,6 +440,41 @@ TEST(ShadowProbingTest, ARunSentBeforeAProbeSawTheRecoveryDoesNotHideIt) {
   EXPECT_TRUE(next->shadow.Contains(Tier::kCloud));
 }
 
+// After a probe found the starved cloud answering fast again, the first
+// shadow there that answers in under a quarter of its prediction ends the
+// slow spell: the next decision goes to the cloud. Without the probe, one
+// fast run inside a slow spell (a starved executor given a time slice)
+// moves nothing.
+TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
+  for (bool probe : {false, true}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    Driver d(policy);
+    d.cloud_ms = 300;
+    for (int i = 0; i < 300; ++i) d.Step();
+    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 85.0);
+    d.clock.AdvanceMicros(300'000);
+    d.cloud_ms = 10;
+    if (probe) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
+    d.clock.AdvanceMicros(20'000);
+    Outcome fast;  // a run sent 9 ms after the probe answers in 11 ms
+    fast.tier = Tier::kCloud;
+    fast.shadow = true;
+    fast.exec_ms = fast.server_ms = 10;
+    fast.latency_ms = 11;
+    fast.request_bytes = 2000;
+    fast.response_bytes = 1000;
+    d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), fast);
+    d.clock.AdvanceMicros(10'000);
+    Features f;
+    f.request_bytes = 2000;
+    f.warm = TierSet::All();
+    absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->tier, probe ? Tier::kCloud : Tier::kEdge) << "probe " << probe;
+  }
+}
+
 TEST(ShadowProbingTest, AMuchSlowerTierIsShadowedAboutOnceASecond) {
   Driver d;
   d.edge_ms = 200;  // 10× the cloud
