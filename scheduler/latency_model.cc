@@ -99,8 +99,14 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
     late_ms_ = late;
   }
   const double warm_latency = latency - load;
+  // Faster than each of the last kRecent answers too: a tier whose runs are
+  // fast or slow by turns (a throttled executor: 4 or 40 ms) has had a fast
+  // one lately, and its noisy probes often show a drop.
   const bool over = in.after_evidence && std::isfinite(expected_ms) &&
-                    warm_latency < 0.25 * expected_ms && expected_ms - warm_latency >= 2.0;
+                    warm_latency < 0.25 * expected_ms && expected_ms - warm_latency >= 2.0 &&
+                    warm_latency < *std::min_element(recent_.begin(),
+                                                     recent_.begin() + std::min<uint64_t>(
+                                                                           observations_, kRecent));
   if (has_transfer) {
     const double kb = in.request_kb + response_kb;
     const bool restart = over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms).mean_ms);
