@@ -99,14 +99,18 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
     late_ms_ = late;
   }
   const double warm_latency = latency - load;
-  // Faster than each of the last kRecent answers too: a tier whose runs are
-  // fast or slow by turns (a throttled executor: 4 or 40 ms) has had a fast
-  // one lately, and its noisy probes often show a drop.
+  // Under a quarter of each of the last kRecent answers too: a tier whose
+  // runs are fast or slow by turns (a throttled executor: 4-6 or 30-50 ms,
+  // load-flips testbed) has had a fast one lately or slow ones within 4x,
+  // and its noisy probes often show a drop.
+  const double recent_min =
+      observations_ == 0
+          ? 0.0
+          : *std::min_element(recent_.begin(),
+                              recent_.begin() + std::min<uint64_t>(observations_, kRecent));
   const bool over = in.after_evidence && std::isfinite(expected_ms) &&
                     warm_latency < 0.25 * expected_ms && expected_ms - warm_latency >= 2.0 &&
-                    warm_latency < *std::min_element(recent_.begin(),
-                                                     recent_.begin() + std::min<uint64_t>(
-                                                                           observations_, kRecent));
+                    warm_latency < 0.25 * recent_min;
   if (has_transfer) {
     const double kb = in.request_kb + response_kb;
     const bool restart = over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms).mean_ms);

@@ -67,8 +67,8 @@ struct ModelInput {
   double overdue_ms = 0.0;
   // Observe only: the run was sent shortly after a status probe found the
   // tier much faster (TierSignals::FasterSince). Such a run answering in
-  // under a quarter of its prediction, and faster than each of the tier's
-  // last kRecent answers, ends the slow spell at once: each term
+  // under a quarter of its prediction and of each of the tier's last
+  // kRecent answers, ends the slow spell at once: each term
   // whose part was far below its prediction starts over from it, instead of
   // waiting for two or three fast runs in a row (the end of a load on the
   // cloud, load-flips testbed: 3-4 requests misplaced per recovery while the
