@@ -119,9 +119,11 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   errors[TermIndex(Term::kQueue)] = queue_.Observe(
       in.ahead, queue_ms, exec_ms, over && FarBelow(queue_ms, queue_.Predict(in.ahead).mean_ms));
   if (load > 0.0) errors[TermIndex(Term::kCold)] = cold_.Observe(load);
-  errors[TermIndex(Term::kExec)] =
-      exec_.Observe(in.batch, in.request_kb, exec_ms,
-                    over && FarBelow(exec_ms, exec_.Predict(in.batch, in.request_kb).mean_ms));
+  const bool first_warm = load == 0.0 && exec_cold_only_;
+  exec_cold_only_ = load > 0.0 && (exec_cold_only_ || exec_.Count() == 0);
+  errors[TermIndex(Term::kExec)] = exec_.Observe(
+      in.batch, in.request_kb, exec_ms,
+      first_warm || (over && FarBelow(exec_ms, exec_.Predict(in.batch, in.request_kb).mean_ms)));
   response_kb_ = observations_ == 0 ? response_kb
                                     : response_kb_ + kResponseWeight * (response_kb - response_kb_);
   late_ms_ = std::isfinite(expected_ms) && FarAbove(warm_latency, expected_ms) ? warm_latency : 0.0;

@@ -121,6 +121,13 @@ class LatencyModel {
   double last_latency_ms_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<double>::quiet_NaN();
   // The last warm latency when it was FarAbove its prediction, else 0.
   double late_ms_ ABSL_GUARDED_BY(mu_) = 0.0;
+  // Every execution time the exec term holds came from cold runs (the run
+  // that loaded the function). A function's first runs after a load are
+  // slow (allocation, page faults, packed weights: vision_wide's first run
+  // 70 ms on the cloud, its second 21 ms), so the first warm run starts the
+  // exec fit over instead of being averaged with them (load-flips testbed:
+  // five requests misplaced at the start).
+  bool exec_cold_only_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace stoa::scheduler

@@ -40,6 +40,22 @@ TEST(LatencyModelTest, SplitsTermsAndSumsThem) {
   EXPECT_NEAR(m.Predict(in, Objective::kMean).mean_ms, 5, 0.1);
 }
 
+// A function's first run after its load is slow (allocation, page faults):
+// the first warm run starts the exec fit over rather than being averaged
+// with it; a later reload's slow run is just a sample.
+TEST(LatencyModelTest, TheFirstWarmRunReplacesTheColdRunsExecutionTime) {
+  LatencyModel m;
+  ModelInput in;
+  m.Observe(in, Remote(275, 270, 0, 70, 200));  // loaded, then ran in 70 ms
+  EXPECT_NEAR(m.Predict(in, Objective::kMean).terms[TermIndex(Term::kExec)].mean_ms, 70, 0.1);
+  m.Observe(in, Remote(26, 21, 0, 21));
+  EXPECT_NEAR(m.Predict(in, Objective::kMean).terms[TermIndex(Term::kExec)].mean_ms, 21, 0.1);
+  for (int i = 0; i < 20; ++i) m.Observe(in, Remote(26, 21, 0, 21));
+  m.Observe(in, Remote(255, 250, 0, 50, 200));  // evicted and reloaded
+  m.Observe(in, Remote(26, 21, 0, 21));
+  EXPECT_NEAR(m.Predict(in, Objective::kMean).terms[TermIndex(Term::kExec)].mean_ms, 21, 1.0);
+}
+
 TEST(LatencyModelTest, ReturnsPerTermErrorsAndP95IsAboveMean) {
   LatencyModel m;
   ModelInput in;
