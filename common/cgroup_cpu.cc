@@ -39,12 +39,18 @@ double V2Quota(const std::string& dir) {
   return static_cast<double>(quota) / static_cast<double>(period);
 }
 
-// The smallest quota over `group` and its ancestors under `mount`.
-double Smallest(const std::string& mount, std::string group, double (*quota)(const std::string&)) {
+// The smallest quota over `group` and its ancestors under `mount`; `dir`
+// (when given) is set to the directory of the group that sets it.
+double Smallest(const std::string& mount, std::string group, double (*quota)(const std::string&),
+                std::string* dir = nullptr) {
   double best = 0.0;
   while (true) {
-    const double q = quota(mount + (group == "/" ? "" : group));
-    if (q > 0.0 && (best == 0.0 || q < best)) best = q;
+    const std::string here = mount + (group == "/" ? "" : group);
+    const double q = quota(here);
+    if (q > 0.0 && (best == 0.0 || q < best)) {
+      best = q;
+      if (dir != nullptr) *dir = here;
+    }
     if (group.empty() || group == "/") break;
     const size_t slash = group.rfind('/');
     group = slash == 0 || slash == std::string::npos ? "/" : group.substr(0, slash);
@@ -52,9 +58,20 @@ double Smallest(const std::string& mount, std::string group, double (*quota)(con
   return best;
 }
 
-}  // namespace
+// A "KEY VALUE" line's value in a cpu.stat text; -1 when absent.
+int64_t StatValue(const std::string& text, const std::string& key) {
+  for (const std::string& line : std::vector<std::string>(absl::StrSplit(text, '\n'))) {
+    std::vector<std::string> kv = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    int64_t v = 0;
+    if (kv.size() == 2 && kv[0] == key && absl::SimpleAtoi(kv[1], &v) && v >= 0) return v;
+  }
+  return -1;
+}
 
-double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& root) {
+// The group that limits the process (see CgroupCpuQuotaCores) and whether it
+// is a v2 one; false when none does or none can be read.
+bool LimitingGroup(const std::string& proc_cgroup, const std::string& root, std::string* dir,
+                   bool* v2) {
   std::istringstream lines(proc_cgroup);
   std::string line;
   while (std::getline(lines, line)) {
@@ -62,24 +79,72 @@ double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& ro
     std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (f.size() != 3 || f[2].empty() || f[2][0] != '/') continue;
     if (f[1].empty()) {
-      const double q = Smallest(root, f[2], &V2Quota);
-      if (q > 0.0) return q;
+      if (Smallest(root, f[2], &V2Quota, dir) > 0.0) {
+        *v2 = true;
+        return true;
+      }
       continue;
     }
     std::vector<std::string> controllers = absl::StrSplit(f[1], ',');
     if (std::find(controllers.begin(), controllers.end(), "cpu") == controllers.end()) continue;
     for (const char* mount : {"/cpu", "/cpu,cpuacct", "/cpuacct,cpu"}) {
       if (ReadFile(root + mount + "/cpu.cfs_period_us").ok()) {
-        return Smallest(root + mount, f[2], &V1Quota);
+        *v2 = false;
+        return Smallest(root + mount, f[2], &V1Quota, dir) > 0.0;
       }
     }
   }
-  return 0.0;
+  return false;
+}
+
+}  // namespace
+
+double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& root) {
+  std::string dir;
+  bool v2 = false;
+  if (!LimitingGroup(proc_cgroup, root, &dir, &v2)) return 0.0;
+  return v2 ? V2Quota(dir) : V1Quota(dir);
+}
+
+int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& root) {
+  std::string dir;
+  bool v2 = false;
+  if (!LimitingGroup(proc_cgroup, root, &dir, &v2)) return -1;
+  const absl::StatusOr<std::string> text = ReadFile(dir + "/cpu.stat");
+  if (!text.ok()) return -1;
+  if (!v2) return StatValue(*text, "throttled_time");
+  const int64_t us = StatValue(*text, "throttled_usec");
+  return us < 0 ? -1 : us * 1000;
+}
+
+double CpuThrottleMeter::Read(int64_t now_us, int64_t throttled_ns) {
+  absl::MutexLock lock(&mu_);
+  if (throttled_ns < 0) {
+    last_us_ = -1;
+    ratio_ = 0.0;
+    return ratio_;
+  }
+  if (last_us_ < 0 || throttled_ns < last_ns_ || now_us < last_us_) {
+    last_us_ = now_us;  // the first reading, or a new group: nothing to compare yet
+    last_ns_ = throttled_ns;
+    return ratio_;
+  }
+  if (now_us - last_us_ >= kMinWindowUs) {
+    ratio_ = static_cast<double>(throttled_ns - last_ns_) / (1000.0 * (now_us - last_us_));
+    last_us_ = now_us;
+    last_ns_ = throttled_ns;
+  }
+  return ratio_;
 }
 
 double OwnCgroupCpuQuotaCores() {
   const absl::StatusOr<std::string> text = ReadFile("/proc/self/cgroup");
   return text.ok() ? CgroupCpuQuotaCores(*text, "/sys/fs/cgroup") : 0.0;
+}
+
+int64_t OwnCgroupCpuThrottledNs() {
+  const absl::StatusOr<std::string> text = ReadFile("/proc/self/cgroup");
+  return text.ok() ? CgroupCpuThrottledNs(*text, "/sys/fs/cgroup") : -1;
 }
 
 }  // namespace stoa::common

@@ -11,10 +11,23 @@
 // the process or none can be read (no cgroup file system, another mount
 // point): "unknown" and "unlimited" are the same to the caller.
 //
-// Thread safety: stateless; reads a few small files per call.
+// The same group's throttled time (v1 cpu.stat throttled_time, ns; v2
+// throttled_usec) tells how starved it is: its runqueues wait for the next
+// period while its tasks want more than the quota. CpuThrottleMeter turns
+// the running total into a rate, reported as cpu_throttled: ~0 for a group
+// that stays within its quota (an executor's own runs add a few hundredths),
+// ~1 per CPU its tasks run on when other processes in the group saturate it
+// (the load-flips testbed's cloud under eight busy loops: 1.7 on 2 CPUs).
+//
+// Thread safety: the functions are stateless and read a few small files per
+// call; CpuThrottleMeter is internally synchronized.
 #pragma once
 
+#include <cstdint>
 #include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace stoa::common {
 
@@ -24,5 +37,27 @@ double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& ro
 
 // The calling process's, from /proc/self/cgroup and /sys/fs/cgroup.
 double OwnCgroupCpuQuotaCores();
+
+// Nanoseconds the limiting group (the one whose quota CgroupCpuQuotaCores
+// returns) has spent throttled since it was made, summed over CPUs; -1 when
+// no group limits the process or its cpu.stat cannot be read.
+int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& root);
+int64_t OwnCgroupCpuThrottledNs();
+
+// Throttled seconds per second over the window between readings at least
+// kMinWindowUs apart (status probes come every 250 ms; closer readings
+// return the last rate). 0 until two readings, and when the total is
+// unknown (-1).
+class CpuThrottleMeter {
+ public:
+  static constexpr int64_t kMinWindowUs = 100'000;
+  double Read(int64_t now_us, int64_t throttled_ns);
+
+ private:
+  absl::Mutex mu_;
+  int64_t last_us_ ABSL_GUARDED_BY(mu_) = -1;
+  int64_t last_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  double ratio_ ABSL_GUARDED_BY(mu_) = 0.0;
+};
 
 }  // namespace stoa::common

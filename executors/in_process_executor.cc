@@ -354,6 +354,8 @@ void InProcessExecutor::GetStatus(StatusCallback done) {
   response.set_threads(static_cast<uint32_t>(pool_.size()));
   response.set_invocations(invocations_.load(std::memory_order_relaxed));
   response.set_cpu_quota_cores(common::OwnCgroupCpuQuotaCores());
+  response.set_cpu_throttled(
+      throttle_meter_.Read(clock_.NowMicros(), common::OwnCgroupCpuThrottledNs()));
   {
     absl::MutexLock lock(&mu_);
     response.set_mean_service_us(ewma_exec_us_);

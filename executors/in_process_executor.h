@@ -67,6 +67,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "common/cgroup_cpu.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/thread_pool.h"
@@ -161,6 +162,7 @@ class InProcessExecutor final : public Executor {
   const Options options_;
   common::metrics::Registry* const metrics_;
   const common::Clock& clock_;
+  common::CpuThrottleMeter throttle_meter_;  // GetStatus's cpu_throttled
 
   mutable absl::Mutex mu_;
   // function name → sha256 → entry.

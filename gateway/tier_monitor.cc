@@ -164,7 +164,8 @@ void TierMonitor::ProbeAll() {
         }
         ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0,
                   status.ok() ? status->threads() : 0,
-                  status.ok() ? status->cpu_quota_cores() : 0.0);
+                  status.ok() ? status->cpu_quota_cores() : 0.0,
+                  status.ok() ? status->cpu_throttled() : 0.0);
       });
       CallEnded(t, CallKind::kControl);
     });
@@ -172,7 +173,7 @@ void TierMonitor::ProbeAll() {
 }
 
 void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers,
-                            double cpu_quota_cores) {
+                            double cpu_quota_cores, double cpu_throttled) {
   PerTier& s = tiers_[TierIndex(tier)];
   if (ok) {
     ReportDepth(tier, depth);
@@ -183,7 +184,10 @@ void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, u
   s.last_probe.store(static_cast<int>(ok ? TierHealth::Probe::kOk : TierHealth::Probe::kFailed),
                      std::memory_order_relaxed);
   scheduler_.ObserveLink(tier, ok, rtt_ms);
-  if (ok) scheduler_.ObserveCpuQuota(tier, cpu_quota_cores);
+  if (ok) {
+    scheduler_.ObserveCpuQuota(tier, cpu_quota_cores);
+    scheduler_.ObserveCpuThrottle(tier, cpu_throttled);
+  }
   s.probing.store(false);
 }
 

@@ -38,6 +38,7 @@ json TierJson(const Prediction& p, double link_rtt_ms, uint32_t depth, uint32_t 
             {"queue_depth", depth},      {"in_flight", in_flight}};
   if (overdue_ms > 0.0) j["overdue_ms"] = Num(overdue_ms);
   if (p.late_ms > 0.0) j["late_ms"] = Num(p.late_ms);
+  if (p.saturated_ms > 0.0) j["saturated_ms"] = Num(p.saturated_ms);
   return j;
 }
 
@@ -169,6 +170,14 @@ void DecisionTrace::RecordQuota(int64_t now_us, Tier tier, double cores) {
             {"t_us", now_us},
             {"tier", std::string(TierName(tier))},
             {"cores", Num(cores)}};
+  Write(j.dump());
+}
+
+void DecisionTrace::RecordThrottle(int64_t now_us, Tier tier, double throttled) {
+  json j = {{"ev", "throttle"},
+            {"t_us", now_us},
+            {"tier", std::string(TierName(tier))},
+            {"throttled", Num(throttled)}};
   Write(j.dump());
 }
 

@@ -10,8 +10,8 @@
 //             "available", "explorable", "tiers": {tier: {"measured",
 //             "mean_ms", "p95_ms", "unc_ms", "terms": {net, queue, cold,
 //             exec: [mean, p95]}, "link_rtt_ms", "queue_depth",
-//             "in_flight", "overdue_ms", "late_ms" (the last two only
-//             when > 0)}}, "tier", "reason", "hedge", "shadow", and
+//             "in_flight", "overdue_ms", "late_ms", "saturated_ms" (the
+//             last three only when > 0)}}, "tier", "reason", "hedge", "shadow", and
 //             "backup", "backup_after_ms" when the decision has a late
 //             backup (Decision::backup; its run, if started, is an outcome
 //             with reason "backup")};
@@ -19,7 +19,12 @@
 //             "tier", "reason", "shadow", "ok", "tier_failure",
 //             "latency_ms", "server_ms", "load_ms", "queue_ms", "exec_ms",
 //             "bytes", "resp_bytes", "batch", "ahead"};
-//   link      {"tier", "ok", "rtt_ms"}: a status probe (ObserveLink).
+//   link      {"tier", "ok", "rtt_ms"}: a status probe (ObserveLink);
+//   quota     {"tier", "cores"}: a probe reported another CPU quota
+//             (ObserveCpuQuota; 0: none);
+//   throttle  {"tier", "throttled"}: a probe's cpu_throttled turned the
+//             tier saturated or ended that (ObserveCpuThrottle;
+//             TierSignals::kSaturatedOn/Off).
 // Non-finite numbers are written as null.
 //
 // Rotation: when a write takes the file past `max_bytes` (0: never), the
@@ -74,6 +79,9 @@ class DecisionTrace {
   void RecordLink(int64_t now_us, Tier tier, bool ok, double rtt_ms);
   // A tier's reported CPU quota changed to `cores` (0: none).
   void RecordQuota(int64_t now_us, Tier tier, double cores);
+  // A probe's cpu_throttled (`throttled`) turned the tier saturated or
+  // ended that.
+  void RecordThrottle(int64_t now_us, Tier tier, double throttled);
 
   uint64_t Lines() const;
   uint64_t Rotations() const;

@@ -4,9 +4,15 @@
 #include <limits>
 
 namespace stoa::scheduler {
+namespace {
+constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
+}  // namespace
 
 TierSignals::TierSignals() {
   for (auto& t : faster_since_us_) {
+    t.store(std::numeric_limits<int64_t>::min(), std::memory_order_relaxed);
+  }
+  for (auto& t : saturated_since_us_) {
     t.store(std::numeric_limits<int64_t>::min(), std::memory_order_relaxed);
   }
 }
@@ -25,6 +31,31 @@ bool TierSignals::ObserveCpuQuota(Tier tier, double cores, int64_t now_us) {
     faster_since_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
   }
   return before != cores;
+}
+
+bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, int64_t now_us) {
+  if (!std::isfinite(throttled) || throttled < 0.0) return false;
+  std::atomic<int64_t>& since = saturated_since_us_[TierIndex(tier)];
+  const bool saturated = since.load(std::memory_order_relaxed) != kNever;
+  if (!saturated && throttled >= kSaturatedOn) {
+    since.store(now_us, std::memory_order_relaxed);
+    return true;
+  }
+  if (saturated && throttled < kSaturatedOff) {
+    since.store(kNever, std::memory_order_relaxed);
+    // The spell is over: the models' estimates of the tier are from it.
+    faster_since_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+std::array<int64_t, kNumTiers> TierSignals::SaturatedSince() const {
+  std::array<int64_t, kNumTiers> out;
+  for (Tier t : AllTiers()) {
+    out[TierIndex(t)] = saturated_since_us_[TierIndex(t)].load(std::memory_order_relaxed);
+  }
+  return out;
 }
 
 std::array<int64_t, kNumTiers> TierSignals::FasterSince() const {

@@ -2,10 +2,20 @@
 // (CircuitBreaker): the smoothed link round trip (LinkTracker), the CPU
 // quota its executor reports (GetStatusResponse.cpu_quota_cores), and when
 // either last showed the tier much faster — a probe far below the smoothed
-// round trip, or a quota raised more than kQuotaStep times (or lifted). From
-// that moment the function models' estimates of the tier predate the change
-// (Exploration::StaleShadows shadows it on the next decision). A lowered
-// quota needs nothing here: the tier's own runs show it at once.
+// round trip, a quota raised more than kQuotaStep times (or lifted), or the
+// end of a saturated spell (below). From that moment the function models'
+// estimates of the tier predate the change (Exploration::StaleShadows
+// shadows it on the next decision). A lowered quota needs nothing here: the
+// tier's own runs show it at once.
+//
+// Saturated: the executor's CPU group reports throttling (cpu_throttled) of
+// kSaturatedOn or more, until it falls under kSaturatedOff (hysteresis).
+// Other processes in the group take the quota (the load-flips testbed's
+// busy loops: 1.7 throttled seconds per second against 0.02-0.05 while the
+// executor runs alone), so a run sent there now is much slower than the
+// models' terms say; only the answer to such a run, ~0.3 s later, would
+// show it. SaturatedSince says since when (PlacementScheduler raises the
+// tier's predictions until a run sent after it has answered).
 //
 // Thread safety: every method may be called concurrently.
 #pragma once
@@ -34,9 +44,16 @@ class TierSignals {
   // A probe at `now_us` reported `cores` (0: none or unknown; negative or
   // non-finite: ignored). True when that differs from the last report.
   bool ObserveCpuQuota(Tier tier, double cores, int64_t now_us);
+  static constexpr double kSaturatedOn = 0.5;
+  static constexpr double kSaturatedOff = 0.2;
+  // A probe at `now_us` reported `throttled` (negative or non-finite:
+  // ignored). True when the tier turned saturated or stopped being so.
+  bool ObserveCpuThrottle(Tier tier, double throttled, int64_t now_us);
   // Per tier, when a probe last showed it much faster (clock micros;
   // INT64_MIN: never).
   std::array<int64_t, kNumTiers> FasterSince() const;
+  // Per tier, since when it has been saturated (INT64_MIN: it is not).
+  std::array<int64_t, kNumTiers> SaturatedSince() const;
   // How long after such a probe a run sent to the tier counts as sent after
   // the change (ModelInput::after_evidence).
   static constexpr int64_t kEvidenceUs = 1'000'000;
@@ -48,6 +65,7 @@ class TierSignals {
   LinkTracker links_;
   std::array<std::atomic<int64_t>, kNumTiers> faster_since_us_;
   std::array<std::atomic<double>, kNumTiers> cpu_quota_{};
+  std::array<std::atomic<int64_t>, kNumTiers> saturated_since_us_;
 };
 
 }  // namespace stoa::scheduler

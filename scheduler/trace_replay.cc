@@ -176,6 +176,12 @@ absl::Status ParseLine(const json& j, Trace& trace) {
     if (!tier.ok()) return tier.status();
     ev.tier = *tier;
     ev.cpu_quota_cores = Num(j, "cores");
+  } else if (kind == "throttle") {
+    ev.kind = TraceEvent::Kind::kThrottle;
+    auto tier = TierField(j, "tier");
+    if (!tier.ok()) return tier.status();
+    ev.tier = *tier;
+    ev.cpu_throttled = Num(j, "throttled");
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown event '", kind, "'"));
   }
@@ -388,6 +394,9 @@ ReplayScore Replay(const Trace& trace, const PolicyConfig& policy, std::optional
         break;
       case TraceEvent::Kind::kQuota:
         sched.ObserveCpuQuota(ev.tier, ev.cpu_quota_cores);
+        break;
+      case TraceEvent::Kind::kThrottle:
+        sched.ObserveCpuThrottle(ev.tier, ev.cpu_throttled);
         break;
       case TraceEvent::Kind::kDecision: {
         auto d = sched.Decide(ev.function, ev.allowed, ev.features);

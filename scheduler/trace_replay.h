@@ -42,7 +42,7 @@
 namespace stoa::scheduler {
 
 struct TraceEvent {
-  enum class Kind { kDecision, kOutcome, kLink, kQuota };
+  enum class Kind { kDecision, kOutcome, kLink, kQuota, kThrottle };
   Kind kind = Kind::kDecision;
   int64_t t_us = 0;
   uint64_t id = 0;
@@ -54,12 +54,14 @@ struct TraceEvent {
   Decision decision;
   // kOutcome: what came back (decision.reason and .tier as recorded).
   Outcome outcome;
-  // kLink (and kQuota's tier).
+  // kLink (and kQuota's and kThrottle's tier).
   Tier tier = Tier::kEdge;
   bool link_ok = true;
   double rtt_ms = 0.0;
   // kQuota: the CPU quota a status probe reported, cores (0: none).
   double cpu_quota_cores = 0.0;
+  // kThrottle: the cpu_throttled that changed the tier's saturated state.
+  double cpu_throttled = 0.0;
 };
 
 struct Trace {

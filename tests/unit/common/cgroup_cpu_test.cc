@@ -75,5 +75,34 @@ TEST_F(CgroupCpuTest, NoLimitOrNothingReadableIsZero) {
   EXPECT_GE(OwnCgroupCpuQuotaCores(), 0.0);  // whatever this machine has
 }
 
+// The throttled time is the limiting group's (the one whose quota binds).
+TEST_F(CgroupCpuTest, ThrottledTimeOfTheLimitingGroup) {
+  V1("cpu", "/", -1);
+  Write("cpu/cpu.stat", "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n");
+  EXPECT_EQ(CgroupCpuThrottledNs("1:cpu:/\n", root_.string()), -1);  // no quota
+  V1("cpu", "/stoa-cloud", 3000, 10000);
+  Write("cpu/stoa-cloud/cpu.stat",
+        "nr_periods 2711\nnr_throttled 2214\nthrottled_time 34678657271\nnr_bursts 0\n");
+  EXPECT_EQ(CgroupCpuThrottledNs("1:cpu:/stoa-cloud\n", root_.string()), 34678657271);
+  V1("cpu", "/stoa-cloud/x", -1);  // a child without a quota: its parent's binds
+  EXPECT_EQ(CgroupCpuThrottledNs("1:cpu:/stoa-cloud/x\n", root_.string()), 34678657271);
+  Write("svc/cpu.max", "25000 100000\n");
+  Write("svc/cpu.stat", "usage_usec 100\nnr_throttled 3\nthrottled_usec 1500\n");
+  EXPECT_EQ(CgroupCpuThrottledNs("0::/svc\n", root_.string()), 1'500'000);
+  Write("svc/cpu.stat", "usage_usec 100\n");
+  EXPECT_EQ(CgroupCpuThrottledNs("0::/svc\n", root_.string()), -1);
+  EXPECT_GE(OwnCgroupCpuThrottledNs(), -1);  // whatever this machine has
+}
+
+TEST(CpuThrottleMeterTest, ARateOverWindowsOfATenthOfASecondOrMore) {
+  CpuThrottleMeter m;
+  EXPECT_EQ(m.Read(0, 5'000'000'000), 0.0);               // the first reading: nothing to compare
+  EXPECT_DOUBLE_EQ(m.Read(250'000, 5'425'000'000), 1.7);  // 0.425 s in 0.25 s
+  EXPECT_DOUBLE_EQ(m.Read(300'000, 9'000'000'000), 1.7);  // too close: the last rate
+  EXPECT_DOUBLE_EQ(m.Read(550'000, 1'000'000'000), 1.7);  // went back (a new group)
+  EXPECT_NEAR(m.Read(850'000, 1'006'000'000), 0.02, 1e-9);
+  EXPECT_EQ(m.Read(900'000, -1), 0.0);  // unknown now
+}
+
 }  // namespace
 }  // namespace stoa::common

@@ -481,6 +481,62 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
   }
 }
 
+// A status probe saying the cloud executor's CPU group is saturated (other
+// processes took its quota) moves placement off the cloud before any run
+// there shows it; once a run sent since has answered, the model's own terms
+// (and the late answer) decide. The level such runs took is learned: the
+// next saturated spell is priced at it at once. The end of the spell is
+// evidence of a faster tier: the cloud is shadowed on the next decision.
+TEST(ShadowProbingTest, ASaturatedTierIsAvoidedBeforeItsRunsShowIt) {
+  PolicyConfig policy;
+  policy.shadow_cap = 0.0;
+  Driver d(policy);
+  d.cloud_ms = 5;  // 15 ms with the link: the edge (40 ms) is slower
+  for (int i = 0; i < 300; ++i) d.Step();
+  Features f;
+  f.request_bytes = 2000;
+  f.warm = TierSet::All();
+  auto decide = [&] {
+    absl::StatusOr<Decision> dec = d.sched.Decide("f", TierSet::All(), f);
+    EXPECT_TRUE(dec.ok());
+    return *dec;
+  };
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 0.03);
+  EXPECT_EQ(decide().tier, Tier::kCloud);
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7);
+  d.clock.AdvanceMicros(1000);
+  Decision first = decide();
+  EXPECT_EQ(first.tier, Tier::kEdge);
+  EXPECT_GT(first.predicted_ms, 0.0);
+  // Runs sent since answer in 300 ms: the model has seen the spell.
+  Outcome slow;
+  slow.tier = Tier::kCloud;
+  slow.shadow = true;
+  slow.exec_ms = slow.server_ms = 290;
+  slow.latency_ms = 300;
+  slow.request_bytes = 2000;
+  slow.response_bytes = 1000;
+  for (int i = 0; i < 10; ++i) {
+    d.clock.AdvanceMicros(300'000);
+    d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), slow);
+    EXPECT_EQ(decide().tier, Tier::kEdge);
+  }
+  // The spell ends: the next decision shadows the cloud, whose fast answer
+  // (sent just after the evidence) ends the slow spell in the model.
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 0.02);
+  d.clock.AdvanceMicros(300'000);
+  EXPECT_TRUE(d.Step().shadow.Contains(Tier::kCloud));
+  EXPECT_EQ(d.Step().tier, Tier::kCloud);
+  for (int i = 0; i < 100; ++i) d.Step();
+  ASSERT_EQ(decide().tier, Tier::kCloud);
+  // The next spell is priced at the learned level (~300 ms), not 4 x 15.
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7);
+  d.clock.AdvanceMicros(1000);
+  absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::Of(Tier::kCloud), f);
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(next->predicted_ms, 250.0);
+}
+
 TEST(ShadowProbingTest, AMuchSlowerTierIsShadowedAboutOnceASecond) {
   Driver d;
   d.edge_ms = 200;  // 10× the cloud

@@ -132,6 +132,38 @@ TEST(DecisionTraceTest, RecordsQuotaChangesAndParsesThem) {
   EXPECT_DOUBLE_EQ(parsed->events[1].cpu_quota_cores, 1.0);
 }
 
+// The tier's saturated state is traced when it changes, and replays read it.
+TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
+  const std::string path = TempPath("s.jsonl");
+  auto trace = DecisionTrace::Open(path, 0);
+  ASSERT_TRUE(trace.ok()) << trace.status();
+  common::FakeClock clock;
+  SchedulerOptions options;
+  options.trace = trace->get();
+  PlacementScheduler sched(clock, nullptr, 3, {}, options);
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.03);
+  sched.ObserveCpuThrottle(Tier::kCloud, 1.7);  // saturated
+  sched.ObserveCpuThrottle(Tier::kCloud, 1.6);  // still: not traced
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.3);  // between the thresholds: still
+  clock.AdvanceMicros(1'000'000);
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.05);  // over
+  std::vector<json> lines = ReadLines(path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["ev"], "throttle");
+  EXPECT_EQ(lines[0]["tier"], "cloud");
+  EXPECT_EQ(lines[0]["throttled"], 1.7);
+  EXPECT_EQ(lines[1]["t_us"], 1'000'000);
+  std::ifstream f(path);
+  std::stringstream text;
+  text << f.rdbuf();
+  absl::StatusOr<Trace> parsed = ParseTrace(text.str());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->events.size(), 2u);
+  EXPECT_EQ(parsed->events[0].kind, TraceEvent::Kind::kThrottle);
+  EXPECT_EQ(parsed->events[0].tier, Tier::kCloud);
+  EXPECT_DOUBLE_EQ(parsed->events[1].cpu_throttled, 0.05);
+}
+
 TEST(DecisionTraceTest, RotatesBySizeAndStartsEachFileWithTheStart) {
   const std::string path = TempPath("b.jsonl");
   auto trace = DecisionTrace::Open(path, 4096);
