@@ -1,5 +1,7 @@
 #include "common/cgroup_cpu.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <sstream>
 #include <vector>
@@ -117,24 +119,35 @@ int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& 
   return us < 0 ? -1 : us * 1000;
 }
 
-double CpuThrottleMeter::Read(int64_t now_us, int64_t throttled_ns) {
+CpuThrottleMeter::Rates CpuThrottleMeter::Read(int64_t now_us, int64_t throttled_ns,
+                                               int64_t own_cpu_ns) {
   absl::MutexLock lock(&mu_);
   if (throttled_ns < 0) {
     last_us_ = -1;
-    ratio_ = 0.0;
-    return ratio_;
+    rates_ = {};
+    return rates_;
   }
-  if (last_us_ < 0 || throttled_ns < last_ns_ || now_us < last_us_) {
+  if (last_us_ < 0 || throttled_ns < last_ns_ || own_cpu_ns < last_own_ns_ || now_us < last_us_) {
     last_us_ = now_us;  // the first reading, or a new group: nothing to compare yet
     last_ns_ = throttled_ns;
-    return ratio_;
+    last_own_ns_ = own_cpu_ns;
+    return rates_;
   }
   if (now_us - last_us_ >= kMinWindowUs) {
-    ratio_ = static_cast<double>(throttled_ns - last_ns_) / (1000.0 * (now_us - last_us_));
+    const double window_ns = 1000.0 * static_cast<double>(now_us - last_us_);
+    rates_.throttled = static_cast<double>(throttled_ns - last_ns_) / window_ns;
+    rates_.used_cores = static_cast<double>(own_cpu_ns - last_own_ns_) / window_ns;
     last_us_ = now_us;
     last_ns_ = throttled_ns;
+    last_own_ns_ = own_cpu_ns;
   }
-  return ratio_;
+  return rates_;
+}
+
+int64_t OwnCpuNs() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 double OwnCgroupCpuQuotaCores() {

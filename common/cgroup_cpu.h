@@ -44,20 +44,32 @@ double OwnCgroupCpuQuotaCores();
 int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& root);
 int64_t OwnCgroupCpuThrottledNs();
 
-// Throttled seconds per second over the window between readings at least
-// kMinWindowUs apart (status probes come every 250 ms; closer readings
-// return the last rate). 0 until two readings, and when the total is
-// unknown (-1).
+// Over the window between readings at least kMinWindowUs apart (status
+// probes come every 250 ms; closer readings return the last rates): the
+// group's throttled seconds per second, and the process's own CPU seconds
+// per second (cores it used). Throttling while the process itself used
+// most of the quota is its own load; while it used little, other
+// processes in the group took the quota. Both 0 until two readings, and
+// when the throttled total is unknown (-1).
 class CpuThrottleMeter {
  public:
   static constexpr int64_t kMinWindowUs = 100'000;
-  double Read(int64_t now_us, int64_t throttled_ns);
+  struct Rates {
+    double throttled = 0.0;
+    double used_cores = 0.0;
+  };
+  // `own_cpu_ns`: the process's CPU time so far (OwnCpuNs).
+  Rates Read(int64_t now_us, int64_t throttled_ns, int64_t own_cpu_ns);
 
  private:
   absl::Mutex mu_;
   int64_t last_us_ ABSL_GUARDED_BY(mu_) = -1;
   int64_t last_ns_ ABSL_GUARDED_BY(mu_) = 0;
-  double ratio_ ABSL_GUARDED_BY(mu_) = 0.0;
+  int64_t last_own_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  Rates rates_ ABSL_GUARDED_BY(mu_);
 };
+
+// The calling process's CPU time so far (CLOCK_PROCESS_CPUTIME_ID), ns.
+int64_t OwnCpuNs();
 
 }  // namespace stoa::common

@@ -354,8 +354,10 @@ void InProcessExecutor::GetStatus(StatusCallback done) {
   response.set_threads(static_cast<uint32_t>(pool_.size()));
   response.set_invocations(invocations_.load(std::memory_order_relaxed));
   response.set_cpu_quota_cores(common::OwnCgroupCpuQuotaCores());
-  response.set_cpu_throttled(
-      throttle_meter_.Read(clock_.NowMicros(), common::OwnCgroupCpuThrottledNs()));
+  const common::CpuThrottleMeter::Rates cpu = throttle_meter_.Read(
+      clock_.NowMicros(), common::OwnCgroupCpuThrottledNs(), common::OwnCpuNs());
+  response.set_cpu_throttled(cpu.throttled);
+  response.set_cpu_used_cores(cpu.used_cores);
   {
     absl::MutexLock lock(&mu_);
     response.set_mean_service_us(ewma_exec_us_);

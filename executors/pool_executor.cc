@@ -391,6 +391,7 @@ void PoolExecutor::GetStatus(StatusCallback done) {
         double quota_sum = 0.0;
         bool every_quota = true;  // every member that answered has a quota
         double least_throttled = std::numeric_limits<double>::infinity();
+        double least_throttled_used = 0.0;
         int answered = 0;
         for (size_t k = 0; k < results.size(); ++k) {
           auto& r = results[k];
@@ -409,7 +410,10 @@ void PoolExecutor::GetStatus(StatusCallback done) {
           ++answered;
           service_sum += r->mean_service_us();
           quota_sum += r->cpu_quota_cores();
-          least_throttled = std::min(least_throttled, r->cpu_throttled());
+          if (r->cpu_throttled() < least_throttled) {
+            least_throttled = r->cpu_throttled();
+            least_throttled_used = r->cpu_used_cores();
+          }
           every_quota = every_quota && r->cpu_quota_cores() > 0.0;
           if (!merged) {
             merged.emplace();
@@ -432,6 +436,7 @@ void PoolExecutor::GetStatus(StatusCallback done) {
         merged->set_mean_service_us(service_sum / answered);
         merged->set_cpu_quota_cores(every_quota ? quota_sum : 0.0);
         merged->set_cpu_throttled(std::isfinite(least_throttled) ? least_throttled : 0.0);
+        merged->set_cpu_used_cores(least_throttled_used);
         done(std::move(*merged));
       });
 }

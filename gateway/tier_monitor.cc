@@ -165,7 +165,8 @@ void TierMonitor::ProbeAll() {
         ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0,
                   status.ok() ? status->threads() : 0,
                   status.ok() ? status->cpu_quota_cores() : 0.0,
-                  status.ok() ? status->cpu_throttled() : 0.0);
+                  status.ok() ? status->cpu_throttled() : 0.0,
+                  status.ok() ? status->cpu_used_cores() : 0.0);
       });
       CallEnded(t, CallKind::kControl);
     });
@@ -173,7 +174,7 @@ void TierMonitor::ProbeAll() {
 }
 
 void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers,
-                            double cpu_quota_cores, double cpu_throttled) {
+                            double cpu_quota_cores, double cpu_throttled, double cpu_used_cores) {
   PerTier& s = tiers_[TierIndex(tier)];
   if (ok) {
     ReportDepth(tier, depth);
@@ -186,7 +187,7 @@ void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, u
   scheduler_.ObserveLink(tier, ok, rtt_ms);
   if (ok) {
     scheduler_.ObserveCpuQuota(tier, cpu_quota_cores);
-    scheduler_.ObserveCpuThrottle(tier, cpu_throttled);
+    scheduler_.ObserveCpuThrottle(tier, cpu_throttled, cpu_used_cores);
   }
   s.probing.store(false);
 }

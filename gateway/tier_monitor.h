@@ -111,7 +111,7 @@ class TierMonitor {
   class Prober;
 
   void ProbeDone(scheduler::Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers,
-                 double cpu_quota_cores, double cpu_throttled);
+                 double cpu_quota_cores, double cpu_throttled, double cpu_used_cores);
 
   const std::array<executors::Executor*, scheduler::kNumTiers> executors_;
   const events::QueuedWork* const queued_work_;

@@ -173,11 +173,12 @@ void DecisionTrace::RecordQuota(int64_t now_us, Tier tier, double cores) {
   Write(j.dump());
 }
 
-void DecisionTrace::RecordThrottle(int64_t now_us, Tier tier, double throttled) {
+void DecisionTrace::RecordThrottle(int64_t now_us, Tier tier, double throttled, double used_cores) {
   json j = {{"ev", "throttle"},
             {"t_us", now_us},
             {"tier", std::string(TierName(tier))},
-            {"throttled", Num(throttled)}};
+            {"throttled", Num(throttled)},
+            {"used_cores", Num(used_cores)}};
   Write(j.dump());
 }
 

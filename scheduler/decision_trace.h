@@ -22,9 +22,9 @@
 //   link      {"tier", "ok", "rtt_ms"}: a status probe (ObserveLink);
 //   quota     {"tier", "cores"}: a probe reported another CPU quota
 //             (ObserveCpuQuota; 0: none);
-//   throttle  {"tier", "throttled"}: a probe's cpu_throttled turned the
-//             tier saturated or ended that (ObserveCpuThrottle;
-//             TierSignals::kSaturatedOn/Off).
+//   throttle  {"tier", "throttled", "used_cores"}: a probe's
+//             cpu_throttled and cpu_used_cores turned the tier saturated
+//             or ended that (ObserveCpuThrottle; TierSignals).
 // Non-finite numbers are written as null.
 //
 // Rotation: when a write takes the file past `max_bytes` (0: never), the
@@ -81,7 +81,7 @@ class DecisionTrace {
   void RecordQuota(int64_t now_us, Tier tier, double cores);
   // A probe's cpu_throttled (`throttled`) turned the tier saturated or
   // ended that.
-  void RecordThrottle(int64_t now_us, Tier tier, double throttled);
+  void RecordThrottle(int64_t now_us, Tier tier, double throttled, double used_cores);
 
   uint64_t Lines() const;
   uint64_t Rotations() const;

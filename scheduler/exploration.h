@@ -151,10 +151,6 @@ class Exploration {
   // the starved cloud 0.3 s before its load ended came back 30 ms after the
   // probe that saw the end and hid it; 8 requests queued on the edge).
   void Observed(Tier tier, int64_t sent_us);
-  // The latest `sent_us` Observed for `tier` (very negative: none).
-  int64_t LastObservedUs(Tier tier) const {
-    return tiers_[TierIndex(tier)].last_observed_us.load(std::memory_order_relaxed);
-  }
   // The successful outcome of a probe (reason explore, not a shadow run) on
   // `tier`: `errors` the model's one-step errors for it, `first` whether it
   // was the tier's first measurement, `others_ms` the lowest last

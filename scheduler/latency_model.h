@@ -76,10 +76,11 @@ struct ModelInput {
   // cloud, load-flips testbed: 3-4 requests misplaced per recovery while the
   // shadows came back at 5-18 ms against 110-210 ms predicted).
   bool after_evidence = false;
-  // Predict: the tier's CPU group is saturated (TierSignals) and no run
-  // sent since has answered: the warm prediction is raised to the latency
-  // this function took there in the last saturated spell, or before any to
-  // kSaturatedFactor times the terms' sum (Prediction::saturated_ms).
+  // Predict: the tier's CPU group is saturated now (TierSignals): the warm
+  // prediction is at least the level this function's runs sent there while
+  // saturated took (smoothed), or before any kSaturatedFactor times the
+  // terms' sum (Prediction::saturated_ms). The terms follow one regime at a
+  // time; the signal says which one a run will meet, before its answer.
   bool saturated = false;
   // Observe: the run was sent while the tier was saturated: it teaches
   // that level.

@@ -181,10 +181,7 @@ void PlacementScheduler::Predict(FunctionState& state, const Features& features,
     if (!in.allowed.Contains(t)) continue;
     auto& tier = state.tiers[TierIndex(t)];
     ModelInput model_in = InputFor(t, features);
-    // Saturated since before any run this function sent there answered.
-    const int64_t since = saturated_since[TierIndex(t)];
-    model_in.saturated =
-        since != std::numeric_limits<int64_t>::min() && since > state.exploration.LastObservedUs(t);
+    model_in.saturated = saturated_since[TierIndex(t)] != std::numeric_limits<int64_t>::min();
     Prediction p = tier.model.Predict(model_in, objective);
     in.predictions[TierIndex(t)] = p;
     if (p.measured) {
@@ -398,10 +395,10 @@ void PlacementScheduler::ObserveCpuQuota(Tier tier, double cores) {
   }
 }
 
-void PlacementScheduler::ObserveCpuThrottle(Tier tier, double throttled) {
+void PlacementScheduler::ObserveCpuThrottle(Tier tier, double throttled, double used_cores) {
   const int64_t now = clock_.NowMicros();
-  if (signals_.ObserveCpuThrottle(tier, throttled, now) && options_.trace != nullptr) {
-    options_.trace->RecordThrottle(now, tier, throttled);
+  if (signals_.ObserveCpuThrottle(tier, throttled, used_cores, now) && options_.trace != nullptr) {
+    options_.trace->RecordThrottle(now, tier, throttled, used_cores);
   }
 }
 

@@ -117,7 +117,7 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // To the TierSignals: a raised quota makes the tier's estimates stale (it
   // is shadowed on the next decision), as a probe's drop does.
   void ObserveCpuQuota(Tier tier, double cores) override;
-  void ObserveCpuThrottle(Tier tier, double throttled) override;
+  void ObserveCpuThrottle(Tier tier, double throttled, double used_cores) override;
   void Forget(std::string_view function) override;
   // Functions by name; a function's prediction is for a cold call of its
   // last request size on an idle tier, by its policy's objective.

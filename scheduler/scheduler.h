@@ -59,9 +59,10 @@ class Scheduler {
   // A status probe's report of the tier's CPU quota in cores (0: none or
   // unknown; GetStatusResponse.cpu_quota_cores). Default: ignored.
   virtual void ObserveCpuQuota(Tier /*tier*/, double /*cores*/) {}
-  // A status probe's GetStatusResponse.cpu_throttled for `tier` (throttled
-  // seconds per second of the executor's CPU group). Default: ignored.
-  virtual void ObserveCpuThrottle(Tier /*tier*/, double /*throttled*/) {}
+  // A status probe's GetStatusResponse.cpu_throttled (throttled seconds
+  // per second of the executor's CPU group) and cpu_used_cores (cores the
+  // executor itself used meanwhile) for `tier`. Default: ignored.
+  virtual void ObserveCpuThrottle(Tier /*tier*/, double /*throttled*/, double /*used_cores*/) {}
   // Forgets what was learned about a function (deleted or new version);
   // its policy override, if any, stays.
   virtual void Forget(std::string_view function) = 0;

@@ -33,11 +33,17 @@ bool TierSignals::ObserveCpuQuota(Tier tier, double cores, int64_t now_us) {
   return before != cores;
 }
 
-bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, int64_t now_us) {
-  if (!std::isfinite(throttled) || throttled < 0.0) return false;
+bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_cores,
+                                     int64_t now_us) {
+  if (!std::isfinite(throttled) || throttled < 0.0 || !std::isfinite(used_cores) ||
+      used_cores < 0.0) {
+    return false;
+  }
   std::atomic<int64_t>& since = saturated_since_us_[TierIndex(tier)];
   const bool saturated = since.load(std::memory_order_relaxed) != kNever;
-  if (!saturated && throttled >= kSaturatedOn) {
+  const double quota = cpu_quota_[TierIndex(tier)].load(std::memory_order_relaxed);
+  const bool others = quota <= 0.0 || used_cores < kOwnShare * quota;
+  if (!saturated && throttled >= kSaturatedOn && others) {
     since.store(now_us, std::memory_order_relaxed);
     return true;
   }

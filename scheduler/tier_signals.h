@@ -9,13 +9,17 @@
 // tier's own runs show it at once.
 //
 // Saturated: the executor's CPU group reports throttling (cpu_throttled) of
-// kSaturatedOn or more, until it falls under kSaturatedOff (hysteresis).
-// Other processes in the group take the quota (the load-flips testbed's
-// busy loops: 1.7 throttled seconds per second against 0.02-0.05 while the
-// executor runs alone), so a run sent there now is much slower than the
-// models' terms say; only the answer to such a run, ~0.3 s later, would
-// show it. SaturatedSince says since when (PlacementScheduler raises the
-// tier's predictions until a run sent after it has answered).
+// kSaturatedOn or more while the executor itself used under kOwnShare of
+// the quota (cpu_used_cores), until the throttling falls under
+// kSaturatedOff (hysteresis). Other processes in the group take the quota
+// (the load-flips testbed's busy loops: 1.7 throttled seconds per second
+// against 0.02-0.05 while the executor runs alone), so a run sent there now
+// is much slower than the models' terms say; only the answer to such a
+// run, ~0.3 s later, would show it. Throttling of the executor's own
+// making (a 0.1-core edge running two frames in a window: 0.5-0.8) is no
+// such news: its queue and runs show it. SaturatedSince says since when;
+// while it lasts PlacementScheduler prices the tier at the level its runs
+// took in saturated spells (ModelInput::saturated).
 //
 // Thread safety: every method may be called concurrently.
 #pragma once
@@ -46,9 +50,11 @@ class TierSignals {
   bool ObserveCpuQuota(Tier tier, double cores, int64_t now_us);
   static constexpr double kSaturatedOn = 0.5;
   static constexpr double kSaturatedOff = 0.2;
-  // A probe at `now_us` reported `throttled` (negative or non-finite:
-  // ignored). True when the tier turned saturated or stopped being so.
-  bool ObserveCpuThrottle(Tier tier, double throttled, int64_t now_us);
+  static constexpr double kOwnShare = 0.5;
+  // A probe at `now_us` reported `throttled` and `used_cores` (negative or
+  // non-finite: ignored). True when the tier turned saturated or stopped
+  // being so.
+  bool ObserveCpuThrottle(Tier tier, double throttled, double used_cores, int64_t now_us);
   // Per tier, when a probe last showed it much faster (clock micros;
   // INT64_MIN: never).
   std::array<int64_t, kNumTiers> FasterSince() const;

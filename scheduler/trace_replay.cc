@@ -182,6 +182,7 @@ absl::Status ParseLine(const json& j, Trace& trace) {
     if (!tier.ok()) return tier.status();
     ev.tier = *tier;
     ev.cpu_throttled = Num(j, "throttled");
+    ev.cpu_used_cores = Num(j, "used_cores");
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown event '", kind, "'"));
   }
@@ -396,7 +397,7 @@ ReplayScore Replay(const Trace& trace, const PolicyConfig& policy, std::optional
         sched.ObserveCpuQuota(ev.tier, ev.cpu_quota_cores);
         break;
       case TraceEvent::Kind::kThrottle:
-        sched.ObserveCpuThrottle(ev.tier, ev.cpu_throttled);
+        sched.ObserveCpuThrottle(ev.tier, ev.cpu_throttled, ev.cpu_used_cores);
         break;
       case TraceEvent::Kind::kDecision: {
         auto d = sched.Decide(ev.function, ev.allowed, ev.features);

@@ -62,6 +62,7 @@ struct TraceEvent {
   double cpu_quota_cores = 0.0;
   // kThrottle: the cpu_throttled that changed the tier's saturated state.
   double cpu_throttled = 0.0;
+  double cpu_used_cores = 0.0;
 };
 
 struct Trace {

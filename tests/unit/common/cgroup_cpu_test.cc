@@ -94,14 +94,19 @@ TEST_F(CgroupCpuTest, ThrottledTimeOfTheLimitingGroup) {
   EXPECT_GE(OwnCgroupCpuThrottledNs(), -1);  // whatever this machine has
 }
 
-TEST(CpuThrottleMeterTest, ARateOverWindowsOfATenthOfASecondOrMore) {
+TEST(CpuThrottleMeterTest, RatesOverWindowsOfATenthOfASecondOrMore) {
   CpuThrottleMeter m;
-  EXPECT_EQ(m.Read(0, 5'000'000'000), 0.0);               // the first reading: nothing to compare
-  EXPECT_DOUBLE_EQ(m.Read(250'000, 5'425'000'000), 1.7);  // 0.425 s in 0.25 s
-  EXPECT_DOUBLE_EQ(m.Read(300'000, 9'000'000'000), 1.7);  // too close: the last rate
-  EXPECT_DOUBLE_EQ(m.Read(550'000, 1'000'000'000), 1.7);  // went back (a new group)
-  EXPECT_NEAR(m.Read(850'000, 1'006'000'000), 0.02, 1e-9);
-  EXPECT_EQ(m.Read(900'000, -1), 0.0);  // unknown now
+  EXPECT_EQ(m.Read(0, 5'000'000'000, 0).throttled, 0.0);  // the first reading
+  CpuThrottleMeter::Rates r = m.Read(250'000, 5'425'000'000, 8'000'000);
+  EXPECT_DOUBLE_EQ(r.throttled, 1.7);     // 0.425 s in 0.25 s
+  EXPECT_DOUBLE_EQ(r.used_cores, 0.032);  // 8 ms of CPU in 0.25 s
+  EXPECT_DOUBLE_EQ(m.Read(300'000, 9'000'000'000, 9'000'000).throttled, 1.7);  // too close
+  EXPECT_DOUBLE_EQ(m.Read(550'000, 1'000'000'000, 9'000'000).throttled, 1.7);  // a new group
+  r = m.Read(850'000, 1'006'000'000, 30'000'000);
+  EXPECT_NEAR(r.throttled, 0.02, 1e-9);
+  EXPECT_NEAR(r.used_cores, 0.07, 1e-9);
+  EXPECT_EQ(m.Read(900'000, -1, 31'000'000).throttled, 0.0);  // unknown now
+  EXPECT_GT(OwnCpuNs(), 0);
 }
 
 }  // namespace

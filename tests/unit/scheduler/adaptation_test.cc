@@ -483,10 +483,11 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
 
 // A status probe saying the cloud executor's CPU group is saturated (other
 // processes took its quota) moves placement off the cloud before any run
-// there shows it; once a run sent since has answered, the model's own terms
-// (and the late answer) decide. The level such runs took is learned: the
-// next saturated spell is priced at it at once. The end of the spell is
-// evidence of a faster tier: the cloud is shadowed on the next decision.
+// there shows it (4x its prediction); the level the runs sent meanwhile
+// take is learned, and the next saturated spell is priced at it at once.
+// Throttling of the executor's own making is no such news. The end of the
+// spell is evidence of a faster tier: the cloud is shadowed on the next
+// decision.
 TEST(ShadowProbingTest, ASaturatedTierIsAvoidedBeforeItsRunsShowIt) {
   PolicyConfig policy;
   policy.shadow_cap = 0.0;
@@ -501,9 +502,13 @@ TEST(ShadowProbingTest, ASaturatedTierIsAvoidedBeforeItsRunsShowIt) {
     EXPECT_TRUE(dec.ok());
     return *dec;
   };
-  d.sched.ObserveCpuThrottle(Tier::kCloud, 0.03);
+  d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 0.03, 0.01);
   EXPECT_EQ(decide().tier, Tier::kCloud);
-  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7);
+  // Throttled by its own load (it used most of its 0.3 core): no news.
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 0.8, 0.25);
+  EXPECT_EQ(decide().tier, Tier::kCloud);
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
   d.clock.AdvanceMicros(1000);
   Decision first = decide();
   EXPECT_EQ(first.tier, Tier::kEdge);
@@ -523,14 +528,14 @@ TEST(ShadowProbingTest, ASaturatedTierIsAvoidedBeforeItsRunsShowIt) {
   }
   // The spell ends: the next decision shadows the cloud, whose fast answer
   // (sent just after the evidence) ends the slow spell in the model.
-  d.sched.ObserveCpuThrottle(Tier::kCloud, 0.02);
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 0.02, 0.01);
   d.clock.AdvanceMicros(300'000);
   EXPECT_TRUE(d.Step().shadow.Contains(Tier::kCloud));
   EXPECT_EQ(d.Step().tier, Tier::kCloud);
   for (int i = 0; i < 100; ++i) d.Step();
   ASSERT_EQ(decide().tier, Tier::kCloud);
   // The next spell is priced at the learned level (~300 ms), not 4 x 15.
-  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7);
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
   d.clock.AdvanceMicros(1000);
   absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::Of(Tier::kCloud), f);
   ASSERT_TRUE(next.ok());

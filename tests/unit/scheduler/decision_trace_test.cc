@@ -141,17 +141,18 @@ TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
   SchedulerOptions options;
   options.trace = trace->get();
   PlacementScheduler sched(clock, nullptr, 3, {}, options);
-  sched.ObserveCpuThrottle(Tier::kCloud, 0.03);
-  sched.ObserveCpuThrottle(Tier::kCloud, 1.7);  // saturated
-  sched.ObserveCpuThrottle(Tier::kCloud, 1.6);  // still: not traced
-  sched.ObserveCpuThrottle(Tier::kCloud, 0.3);  // between the thresholds: still
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.03, 0.01);
+  sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);  // saturated
+  sched.ObserveCpuThrottle(Tier::kCloud, 1.6, 0.03);  // still: not traced
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.3, 0.03);  // between the thresholds: still
   clock.AdvanceMicros(1'000'000);
-  sched.ObserveCpuThrottle(Tier::kCloud, 0.05);  // over
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.05, 0.02);  // over
   std::vector<json> lines = ReadLines(path);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0]["ev"], "throttle");
   EXPECT_EQ(lines[0]["tier"], "cloud");
   EXPECT_EQ(lines[0]["throttled"], 1.7);
+  EXPECT_EQ(lines[0]["used_cores"], 0.03);
   EXPECT_EQ(lines[1]["t_us"], 1'000'000);
   std::ifstream f(path);
   std::stringstream text;
@@ -162,6 +163,7 @@ TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
   EXPECT_EQ(parsed->events[0].kind, TraceEvent::Kind::kThrottle);
   EXPECT_EQ(parsed->events[0].tier, Tier::kCloud);
   EXPECT_DOUBLE_EQ(parsed->events[1].cpu_throttled, 0.05);
+  EXPECT_DOUBLE_EQ(parsed->events[1].cpu_used_cores, 0.02);
 }
 
 TEST(DecisionTraceTest, RotatesBySizeAndStartsEachFileWithTheStart) {
