@@ -38,7 +38,6 @@ json TierJson(const Prediction& p, double link_rtt_ms, uint32_t depth, uint32_t 
             {"queue_depth", depth},      {"in_flight", in_flight}};
   if (overdue_ms > 0.0) j["overdue_ms"] = Num(overdue_ms);
   if (p.late_ms > 0.0) j["late_ms"] = Num(p.late_ms);
-  if (p.saturated_ms > 0.0) j["saturated_ms"] = Num(p.saturated_ms);
   return j;
 }
 

@@ -10,8 +10,8 @@
 //             "available", "explorable", "tiers": {tier: {"measured",
 //             "mean_ms", "p95_ms", "unc_ms", "terms": {net, queue, cold,
 //             exec: [mean, p95]}, "link_rtt_ms", "queue_depth",
-//             "in_flight", "overdue_ms", "late_ms", "saturated_ms" (the
-//             last three only when > 0)}}, "tier", "reason", "hedge", "shadow", and
+//             "in_flight", "overdue_ms", "late_ms" (the last two only
+//             when > 0)}}, "tier", "reason", "hedge", "shadow", and
 //             "backup", "backup_after_ms" when the decision has a late
 //             backup (Decision::backup; its run, if started, is an outcome
 //             with reason "backup")};

@@ -53,15 +53,6 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
     p.late_ms = late_ms_ - warm_ms;
     p.mean_ms += p.late_ms;
   }
-  if (in.saturated) {
-    const double warm_now = p.mean_ms - p.terms[TermIndex(Term::kCold)].mean_ms;
-    const double level =
-        saturated_level_ms_ > 0.0 ? saturated_level_ms_ : kSaturatedFactor * warm_ms;
-    if (level > warm_now) {
-      p.saturated_ms = level - warm_now;
-      p.mean_ms += p.saturated_ms;
-    }
-  }
   if (std::isfinite(in.overdue_ms) && in.overdue_ms > 0.0) {
     p.overdue_ms = in.overdue_ms;
     p.mean_ms += in.overdue_ms;
@@ -136,12 +127,6 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   response_kb_ = observations_ == 0 ? response_kb
                                     : response_kb_ + kResponseWeight * (response_kb - response_kb_);
   late_ms_ = std::isfinite(expected_ms) && FarAbove(warm_latency, expected_ms) ? warm_latency : 0.0;
-  if (in.sent_saturated) {
-    saturated_level_ms_ =
-        saturated_level_ms_ > 0.0
-            ? saturated_level_ms_ + kSaturatedWeight * (warm_latency - saturated_level_ms_)
-            : warm_latency;
-  }
   recent_[observations_ % kRecent] = latency;
   ++observations_;
   last_latency_ms_ = latency;

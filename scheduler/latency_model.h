@@ -51,8 +51,6 @@ struct Prediction {
   // prediction), raised mean_ms and p95_ms: until the next answer from
   // the tier, a warm run is predicted to take at least as long as it did.
   double late_ms = 0.0;
-  // What ModelInput::saturated added, included in mean_ms and p95_ms.
-  double saturated_ms = 0.0;
 };
 
 // The features a prediction depends on, as the model sees them.
@@ -76,15 +74,6 @@ struct ModelInput {
   // cloud, load-flips testbed: 3-4 requests misplaced per recovery while the
   // shadows came back at 5-18 ms against 110-210 ms predicted).
   bool after_evidence = false;
-  // Predict: the tier's CPU group is saturated now (TierSignals): the warm
-  // prediction is at least the level this function's runs sent there while
-  // saturated took (smoothed), or before any kSaturatedFactor times the
-  // terms' sum (Prediction::saturated_ms). The terms follow one regime at a
-  // time; the signal says which one a run will meet, before its answer.
-  bool saturated = false;
-  // Observe: the run was sent while the tier was saturated: it teaches
-  // that level.
-  bool sent_saturated = false;
 };
 
 using TermErrors = std::array<double, kNumTerms>;  // NaN: term not observed
@@ -97,9 +86,6 @@ class LatencyModel {
   TermErrors Observe(const ModelInput& in, const Outcome& outcome);
 
   static constexpr int kRecent = 8;
-  // ModelInput::saturated before the function has run on a saturated tier.
-  static constexpr double kSaturatedFactor = 4.0;
-  static constexpr double kSaturatedWeight = 0.5;
 
   uint64_t Observations() const {
     absl::ReaderMutexLock lock(&mu_);
@@ -142,9 +128,6 @@ class LatencyModel {
   // exec fit over instead of being averaged with them (load-flips testbed:
   // five requests misplaced at the start).
   bool exec_cold_only_ ABSL_GUARDED_BY(mu_) = false;
-  // Smoothed warm latency of the runs sent while the tier was saturated
-  // (ModelInput::sent_saturated); 0 before any.
-  double saturated_level_ms_ ABSL_GUARDED_BY(mu_) = 0.0;
 };
 
 }  // namespace stoa::scheduler

@@ -176,13 +176,10 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
 
 void PlacementScheduler::Predict(FunctionState& state, const Features& features,
                                  Objective objective, PolicyInput& in) const {
-  const std::array<int64_t, kNumTiers> saturated_since = signals_.SaturatedSince();
   for (Tier t : AllTiers()) {
     if (!in.allowed.Contains(t)) continue;
     auto& tier = state.tiers[TierIndex(t)];
-    ModelInput model_in = InputFor(t, features);
-    model_in.saturated = saturated_since[TierIndex(t)] != std::numeric_limits<int64_t>::min();
-    Prediction p = tier.model.Predict(model_in, objective);
+    Prediction p = tier.model.Predict(InputFor(t, features), objective);
     in.predictions[TierIndex(t)] = p;
     if (p.measured) {
       tier.predicted_ms.store(p.ms, std::memory_order_relaxed);
@@ -337,9 +334,6 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.networked = !options_.in_process.Contains(outcome.tier);
   in.link_rtt_ms = signals_.RttMs(outcome.tier);
   in.after_evidence = signals_.SentAfterEvidence(outcome.tier, sent);
-  const int64_t saturated_since = signals_.SaturatedSince()[TierIndex(outcome.tier)];
-  in.sent_saturated =
-      saturated_since != std::numeric_limits<int64_t>::min() && sent >= saturated_since;
   in.request_kb = outcome.request_bytes / 1000.0;
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;

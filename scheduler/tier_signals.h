@@ -17,9 +17,14 @@
 // is much slower than the models' terms say; only the answer to such a
 // run, ~0.3 s later, would show it. Throttling of the executor's own
 // making (a 0.1-core edge running two frames in a window: 0.5-0.8) is no
-// such news: its queue and runs show it. SaturatedSince says since when;
-// while it lasts PlacementScheduler prices the tier at the level its runs
-// took in saturated spells (ModelInput::saturated).
+// such news: its queue and runs show it. The end of a saturated spell
+// counts as the tier found much faster (FasterSince). SaturatedSince says
+// since when a spell lasts, for the state API and tests; the models are
+// not priced by it (tried 2026-11-30: pricing a saturated cloud at the
+// level its runs took in such spells moved the first requests of a load
+// off it, but the throttling rate, averaged since the previous probe,
+// showed the spell's end 250-500 ms late and held requests off the
+// recovered cloud meanwhile: load-flips 96.7 % against 97.5 % without).
 //
 // Thread safety: every method may be called concurrently.
 #pragma once
