@@ -65,14 +65,15 @@ struct ModelInput {
   // Features::overdue_ms of the tier: added to the prediction as it is (a
   // call already that late says a new one will be at least as late).
   double overdue_ms = 0.0;
-  // Observe only: the run was sent shortly after a status probe found the
-  // tier much faster (TierSignals::FasterSince). Such a run answering in
-  // under a quarter of its prediction and of each of the tier's last
-  // kRecent answers, ends the slow spell at once: each term
-  // whose part was far below its prediction starts over from it, instead of
-  // waiting for two or three fast runs in a row (the end of a load on the
-  // cloud, load-flips testbed: 3-4 requests misplaced per recovery while the
-  // shadows came back at 5-18 ms against 110-210 ms predicted).
+  // Observe only: the run was sent shortly after the tier's executor
+  // reported it much faster (TierSignals::SentAfterEvidence: a quota raised,
+  // a saturated spell ended). Such a run answering in under a quarter of
+  // its prediction and of each of the tier's last kRecent answers ends the
+  // slow spell at once: each term whose part was far below its prediction
+  // starts over from it, instead of waiting for two or three fast runs in a
+  // row (the end of a load on the cloud, load-flips testbed: 3-4 requests
+  // misplaced per recovery while the shadows came back at 5-18 ms against
+  // 110-210 ms predicted).
   bool after_evidence = false;
 };
 

@@ -15,6 +15,9 @@ TierSignals::TierSignals() {
   for (auto& t : saturated_since_us_) {
     t.store(std::numeric_limits<int64_t>::min(), std::memory_order_relaxed);
   }
+  for (auto& t : reported_faster_us_) {
+    t.store(std::numeric_limits<int64_t>::min(), std::memory_order_relaxed);
+  }
 }
 
 void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
@@ -29,6 +32,7 @@ bool TierSignals::ObserveCpuQuota(Tier tier, double cores, int64_t now_us) {
   // Limited before, and now unlimited or kQuotaStep times more.
   if (before > 0.0 && (cores == 0.0 || cores > kQuotaStep * before)) {
     faster_since_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+    reported_faster_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
   }
   return before != cores;
 }
@@ -51,6 +55,7 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
     since.store(kNever, std::memory_order_relaxed);
     // The spell is over: the models' estimates of the tier are from it.
     faster_since_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+    reported_faster_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
     return true;
   }
   return false;
@@ -73,7 +78,7 @@ std::array<int64_t, kNumTiers> TierSignals::FasterSince() const {
 }
 
 bool TierSignals::SentAfterEvidence(Tier tier, int64_t sent_us) const {
-  const int64_t since = faster_since_us_[TierIndex(tier)].load(std::memory_order_relaxed);
+  const int64_t since = reported_faster_us_[TierIndex(tier)].load(std::memory_order_relaxed);
   return since != std::numeric_limits<int64_t>::min() && sent_us >= since &&
          sent_us - since <= kEvidenceUs;
 }

@@ -65,11 +65,16 @@ class TierSignals {
   std::array<int64_t, kNumTiers> FasterSince() const;
   // Per tier, since when it has been saturated (INT64_MIN: it is not).
   std::array<int64_t, kNumTiers> SaturatedSince() const;
-  // How long after such a probe a run sent to the tier counts as sent after
-  // the change (ModelInput::after_evidence).
+  // How long after such a report a run sent to the tier counts as sent
+  // after the change (ModelInput::after_evidence).
   static constexpr int64_t kEvidenceUs = 1'000'000;
   // Whether a run sent to `tier` at `sent_us` went within kEvidenceUs after
-  // a probe showed the tier much faster.
+  // its executor reported it much faster: a quota raised or lifted, or the
+  // end of a saturated spell. A probe's RTT drop does not count here (it
+  // still earns the shadow): a throttled executor's probes are as bimodal
+  // as its runs (quota-flips testbed, 0.05-core edge: probes 1.5-40 ms,
+  // runs 5 or 50-230 ms), and restarting its terms on a fast run after a
+  // fast probe drew requests to it (QW5: 93.0 %).
   bool SentAfterEvidence(Tier tier, int64_t sent_us) const;
 
  private:
@@ -77,6 +82,8 @@ class TierSignals {
   std::array<std::atomic<int64_t>, kNumTiers> faster_since_us_;
   std::array<std::atomic<double>, kNumTiers> cpu_quota_{};
   std::array<std::atomic<int64_t>, kNumTiers> saturated_since_us_;
+  // When the executor last reported the tier much faster (INT64_MIN: never).
+  std::array<std::atomic<int64_t>, kNumTiers> reported_faster_us_;
 };
 
 }  // namespace stoa::scheduler

@@ -440,22 +440,23 @@ TEST(ShadowProbingTest, ARunSentBeforeAProbeSawTheRecoveryDoesNotHideIt) {
   EXPECT_TRUE(next->shadow.Contains(Tier::kCloud));
 }
 
-// After a probe found the starved cloud answering fast again, the first
-// shadow there that answers in under a quarter of its prediction ends the
-// slow spell: the next decision goes to the cloud. Without the probe, one
-// fast run inside a slow spell (a starved executor given a time slice)
-// moves nothing; nor does it with the probe when one of the cloud's last
-// answers was as fast (a throttled executor, fast or slow by turns, whose
-// noisy probes often show a drop).
+// After the cloud's executor reported it much faster (its quota raised
+// 10x), the first shadow there that answers in under a quarter of its
+// prediction ends the slow spell: the next decision goes to the cloud.
+// Without the report, one fast run inside a slow spell (a starved executor
+// given a time slice) moves nothing, nor after a probe's RTT drop alone (a
+// throttled executor's probes are as bimodal as its runs); nor with the
+// report when one of the cloud's last answers was as fast.
 TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
-  enum Case { kNoProbe, kProbe, kProbeAfterARecentFastRun };
-  for (Case c : {kNoProbe, kProbe, kProbeAfterARecentFastRun}) {
+  enum Case { kNoProbe, kProbe, kRttDropOnly, kProbeAfterARecentFastRun };
+  for (Case c : {kNoProbe, kProbe, kRttDropOnly, kProbeAfterARecentFastRun}) {
     PolicyConfig policy;
     policy.shadow_cap = 0.0;
     Driver d(policy);
     d.cloud_ms = 300;
     for (int i = 0; i < 300; ++i) d.Step();
     for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 85.0);
+    d.sched.ObserveCpuQuota(Tier::kCloud, 0.1);
     Outcome fast;  // a run on the cloud that answers at once
     fast.tier = Tier::kCloud;
     fast.shadow = true;
@@ -469,6 +470,7 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
     }
     d.clock.AdvanceMicros(300'000);
     if (c != kNoProbe) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
+    if (c == kProbe || c == kProbeAfterARecentFastRun) d.sched.ObserveCpuQuota(Tier::kCloud, 1.0);
     d.clock.AdvanceMicros(20'000);  // sent 9 ms after the probe
     d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), fast);
     d.clock.AdvanceMicros(10'000);
