@@ -330,6 +330,19 @@ class Driver {
   int shadows = 0;
 };
 
+// A shadow run's outcome on the cloud of Driver's requests, `latency_ms`
+// end to end, of which 1 ms on the link (the rest the executor's).
+Outcome CloudShadow(double latency_ms) {
+  Outcome o;
+  o.tier = Tier::kCloud;
+  o.shadow = true;
+  o.exec_ms = o.server_ms = latency_ms - 1.0;
+  o.latency_ms = latency_ms;
+  o.request_bytes = 2000;
+  o.response_bytes = 1000;
+  return o;
+}
+
 TEST(ShadowProbingTest, ARecoveredTierIsFollowedWithinASecondAtNoLatencyCost) {
   Driver d;
   for (int i = 0; i < 300; ++i) d.Step();  // the cloud (20 ms) beats the edge (40 ms)
@@ -422,13 +435,7 @@ TEST(ShadowProbingTest, ARunSentBeforeAProbeSawTheRecoveryDoesNotHideIt) {
   f.request_bytes = 2000;
   f.warm = TierSet::All();
   d.clock.AdvanceMicros(300'000);
-  Outcome slow;  // a run on the cloud, sent now, answers in 300 ms
-  slow.tier = Tier::kCloud;
-  slow.shadow = true;
-  slow.exec_ms = slow.server_ms = 290;
-  slow.latency_ms = 300;
-  slow.request_bytes = 2000;
-  slow.response_bytes = 1000;
+  const Outcome slow = CloudShadow(300);  // a run on the cloud, sent now
   d.clock.AdvanceMicros(200'000);
   d.sched.ObserveLink(Tier::kCloud, true, 1.0);  // the load ended: probes are fast
   d.clock.AdvanceMicros(100'000);
@@ -457,13 +464,7 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
     for (int i = 0; i < 300; ++i) d.Step();
     for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 85.0);
     d.sched.ObserveCpuQuota(Tier::kCloud, 0.1);
-    Outcome fast;  // a run on the cloud that answers at once
-    fast.tier = Tier::kCloud;
-    fast.shadow = true;
-    fast.exec_ms = fast.server_ms = 10;
-    fast.latency_ms = 11;
-    fast.request_bytes = 2000;
-    fast.response_bytes = 1000;
+    const Outcome fast = CloudShadow(11);  // a run on the cloud that answers at once
     if (c == kProbeAfterARecentFastRun) {
       d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), fast);
       d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);  // slow again

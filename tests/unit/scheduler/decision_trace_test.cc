@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -43,6 +44,30 @@ std::vector<json> ReadLines(const std::string& path) {
   std::string line;
   while (std::getline(f, line)) out.push_back(json::parse(line));
   return out;
+}
+
+// A scheduler that writes a fresh trace file (trace null: it could not
+// be opened).
+struct TracedScheduler {
+  explicit TracedScheduler(const std::string& name) : path(TempPath(name)) {
+    absl::StatusOr<std::unique_ptr<DecisionTrace>> opened = DecisionTrace::Open(path, 0);
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    if (opened.ok()) trace = std::move(*opened);
+    SchedulerOptions options;
+    options.trace = trace.get();
+    sched = std::make_unique<PlacementScheduler>(clock, nullptr, 3, PolicyConfig{}, options);
+  }
+  std::string path;
+  common::FakeClock clock;
+  std::unique_ptr<DecisionTrace> trace;
+  std::unique_ptr<PlacementScheduler> sched;
+};
+
+absl::StatusOr<Trace> ParseFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream text;
+  text << f.rdbuf();
+  return ParseTrace(text.str());
 }
 
 // One decision, its outcome and a shadow run's, and a link probe.
@@ -103,14 +128,12 @@ TEST(DecisionTraceTest, RecordsDecisionsOutcomesAndLinks) {
 
 // A reported CPU quota is traced when it changes, and replays read it back.
 TEST(DecisionTraceTest, RecordsQuotaChangesAndParsesThem) {
-  const std::string path = TempPath("q.jsonl");
-  auto trace = DecisionTrace::Open(path, 0);
-  ASSERT_TRUE(trace.ok()) << trace.status();
-  common::FakeClock clock;
-  SchedulerOptions options;
-  options.trace = trace->get();
-  PlacementScheduler sched(clock, nullptr, 3, {}, options);
-  (*trace)->RecordStart(3, options.in_process, 0, sched.GetPolicy());
+  TracedScheduler t("q.jsonl");
+  ASSERT_NE(t.trace, nullptr);
+  PlacementScheduler& sched = *t.sched;
+  common::FakeClock& clock = t.clock;
+  const std::string& path = t.path;
+  t.trace->RecordStart(3, SchedulerOptions().in_process, 0, sched.GetPolicy());
   sched.ObserveCpuQuota(Tier::kEdge, 0.05);
   sched.ObserveCpuQuota(Tier::kEdge, 0.05);  // unchanged: not traced
   clock.AdvanceMicros(15'000'000);
@@ -121,10 +144,7 @@ TEST(DecisionTraceTest, RecordsQuotaChangesAndParsesThem) {
   EXPECT_EQ(lines[1]["tier"], "edge");
   EXPECT_EQ(lines[1]["cores"], 0.05);
   EXPECT_EQ(lines[2]["t_us"], 15'000'000);
-  std::ifstream f(path);
-  std::stringstream text;
-  text << f.rdbuf();
-  absl::StatusOr<Trace> parsed = ParseTrace(text.str());
+  absl::StatusOr<Trace> parsed = ParseFile(path);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->events.size(), 2u);
   EXPECT_EQ(parsed->events[1].kind, TraceEvent::Kind::kQuota);
@@ -134,13 +154,11 @@ TEST(DecisionTraceTest, RecordsQuotaChangesAndParsesThem) {
 
 // The tier's saturated state is traced when it changes, and replays read it.
 TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
-  const std::string path = TempPath("s.jsonl");
-  auto trace = DecisionTrace::Open(path, 0);
-  ASSERT_TRUE(trace.ok()) << trace.status();
-  common::FakeClock clock;
-  SchedulerOptions options;
-  options.trace = trace->get();
-  PlacementScheduler sched(clock, nullptr, 3, {}, options);
+  TracedScheduler t("s.jsonl");
+  ASSERT_NE(t.trace, nullptr);
+  PlacementScheduler& sched = *t.sched;
+  common::FakeClock& clock = t.clock;
+  const std::string& path = t.path;
   sched.ObserveCpuThrottle(Tier::kCloud, 0.03, 0.01);
   sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);  // saturated
   sched.ObserveCpuThrottle(Tier::kCloud, 1.6, 0.03);  // still: not traced
@@ -154,10 +172,7 @@ TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
   EXPECT_EQ(lines[0]["throttled"], 1.7);
   EXPECT_EQ(lines[0]["used_cores"], 0.03);
   EXPECT_EQ(lines[1]["t_us"], 1'000'000);
-  std::ifstream f(path);
-  std::stringstream text;
-  text << f.rdbuf();
-  absl::StatusOr<Trace> parsed = ParseTrace(text.str());
+  absl::StatusOr<Trace> parsed = ParseFile(path);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->events.size(), 2u);
   EXPECT_EQ(parsed->events[0].kind, TraceEvent::Kind::kThrottle);
