@@ -70,10 +70,11 @@ int64_t StatValue(const std::string& text, const std::string& key) {
   return -1;
 }
 
-// The group that limits the process (see CgroupCpuQuotaCores) and whether it
-// is a v2 one; false when none does or none can be read.
-bool LimitingGroup(const std::string& proc_cgroup, const std::string& root, std::string* dir,
-                   bool* v2) {
+// The quota of the group that limits the process (see CgroupCpuQuotaCores),
+// that group's directory and whether it is a v2 one; 0 when none does or
+// none can be read.
+double LimitingGroup(const std::string& proc_cgroup, const std::string& root, std::string* dir,
+                     bool* v2) {
   std::istringstream lines(proc_cgroup);
   std::string line;
   while (std::getline(lines, line)) {
@@ -81,9 +82,10 @@ bool LimitingGroup(const std::string& proc_cgroup, const std::string& root, std:
     std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
     if (f.size() != 3 || f[2].empty() || f[2][0] != '/') continue;
     if (f[1].empty()) {
-      if (Smallest(root, f[2], &V2Quota, dir) > 0.0) {
+      const double q = Smallest(root, f[2], &V2Quota, dir);
+      if (q > 0.0) {
         *v2 = true;
-        return true;
+        return q;
       }
       continue;
     }
@@ -92,31 +94,37 @@ bool LimitingGroup(const std::string& proc_cgroup, const std::string& root, std:
     for (const char* mount : {"/cpu", "/cpu,cpuacct", "/cpuacct,cpu"}) {
       if (ReadFile(root + mount + "/cpu.cfs_period_us").ok()) {
         *v2 = false;
-        return Smallest(root + mount, f[2], &V1Quota, dir) > 0.0;
+        return Smallest(root + mount, f[2], &V1Quota, dir);
       }
     }
   }
-  return false;
+  return 0.0;
 }
 
 }  // namespace
 
-double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& root) {
+CgroupCpu ReadCgroupCpu(const std::string& proc_cgroup, const std::string& root) {
+  CgroupCpu out;
   std::string dir;
   bool v2 = false;
-  if (!LimitingGroup(proc_cgroup, root, &dir, &v2)) return 0.0;
-  return v2 ? V2Quota(dir) : V1Quota(dir);
+  out.quota_cores = LimitingGroup(proc_cgroup, root, &dir, &v2);
+  if (out.quota_cores <= 0.0) return out;
+  const absl::StatusOr<std::string> text = ReadFile(dir + "/cpu.stat");
+  if (!text.ok()) return out;
+  if (!v2) {
+    out.throttled_ns = StatValue(*text, "throttled_time");
+  } else if (const int64_t us = StatValue(*text, "throttled_usec"); us >= 0) {
+    out.throttled_ns = us * 1000;
+  }
+  return out;
+}
+
+double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& root) {
+  return ReadCgroupCpu(proc_cgroup, root).quota_cores;
 }
 
 int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& root) {
-  std::string dir;
-  bool v2 = false;
-  if (!LimitingGroup(proc_cgroup, root, &dir, &v2)) return -1;
-  const absl::StatusOr<std::string> text = ReadFile(dir + "/cpu.stat");
-  if (!text.ok()) return -1;
-  if (!v2) return StatValue(*text, "throttled_time");
-  const int64_t us = StatValue(*text, "throttled_usec");
-  return us < 0 ? -1 : us * 1000;
+  return ReadCgroupCpu(proc_cgroup, root).throttled_ns;
 }
 
 CpuThrottleMeter::Rates CpuThrottleMeter::Read(int64_t now_us, int64_t throttled_ns,
@@ -150,14 +158,9 @@ int64_t OwnCpuNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-double OwnCgroupCpuQuotaCores() {
+CgroupCpu OwnCgroupCpu() {
   const absl::StatusOr<std::string> text = ReadFile("/proc/self/cgroup");
-  return text.ok() ? CgroupCpuQuotaCores(*text, "/sys/fs/cgroup") : 0.0;
-}
-
-int64_t OwnCgroupCpuThrottledNs() {
-  const absl::StatusOr<std::string> text = ReadFile("/proc/self/cgroup");
-  return text.ok() ? CgroupCpuThrottledNs(*text, "/sys/fs/cgroup") : -1;
+  return text.ok() ? ReadCgroupCpu(*text, "/sys/fs/cgroup") : CgroupCpu{};
 }
 
 }  // namespace stoa::common

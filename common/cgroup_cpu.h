@@ -31,18 +31,23 @@
 
 namespace stoa::common {
 
+struct CgroupCpu {
+  // The quota in cores (CgroupCpuQuotaCores).
+  double quota_cores = 0.0;
+  // Nanoseconds the limiting group (the one whose quota that is) has spent
+  // throttled since it was made, summed over CPUs; -1 when no group limits
+  // the process or its cpu.stat cannot be read.
+  int64_t throttled_ns = -1;
+};
+
 // `proc_cgroup`: the /proc/PID/cgroup text; `root`: where the cgroup file
-// systems are mounted (/sys/fs/cgroup).
+// systems are mounted (/sys/fs/cgroup). One walk of the group's path.
+CgroupCpu ReadCgroupCpu(const std::string& proc_cgroup, const std::string& root);
 double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& root);
+int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& root);
 
 // The calling process's, from /proc/self/cgroup and /sys/fs/cgroup.
-double OwnCgroupCpuQuotaCores();
-
-// Nanoseconds the limiting group (the one whose quota CgroupCpuQuotaCores
-// returns) has spent throttled since it was made, summed over CPUs; -1 when
-// no group limits the process or its cpu.stat cannot be read.
-int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& root);
-int64_t OwnCgroupCpuThrottledNs();
+CgroupCpu OwnCgroupCpu();
 
 // Over the window between readings at least kMinWindowUs apart (status
 // probes come every 250 ms; closer readings return the last rates): the

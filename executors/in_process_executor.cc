@@ -353,9 +353,10 @@ void InProcessExecutor::GetStatus(StatusCallback done) {
   response.set_queue_depth(static_cast<uint32_t>(queued < 0 ? 0 : queued));
   response.set_threads(static_cast<uint32_t>(pool_.size()));
   response.set_invocations(invocations_.load(std::memory_order_relaxed));
-  response.set_cpu_quota_cores(common::OwnCgroupCpuQuotaCores());
-  const common::CpuThrottleMeter::Rates cpu = throttle_meter_.Read(
-      clock_.NowMicros(), common::OwnCgroupCpuThrottledNs(), common::OwnCpuNs());
+  const common::CgroupCpu cgroup = common::OwnCgroupCpu();
+  response.set_cpu_quota_cores(cgroup.quota_cores);
+  const common::CpuThrottleMeter::Rates cpu =
+      throttle_meter_.Read(clock_.NowMicros(), cgroup.throttled_ns, common::OwnCpuNs());
   response.set_cpu_throttled(cpu.throttled);
   response.set_cpu_used_cores(cpu.used_cores);
   {

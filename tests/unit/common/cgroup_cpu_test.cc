@@ -72,7 +72,7 @@ TEST_F(CgroupCpuTest, NoLimitOrNothingReadableIsZero) {
   Write("cpu/bad/cpu.cfs_quota_us", "lots\n");
   Write("cpu/bad/cpu.cfs_period_us", "0\n");
   EXPECT_DOUBLE_EQ(Read("1:cpu:/bad\n"), 0.0);
-  EXPECT_GE(OwnCgroupCpuQuotaCores(), 0.0);  // whatever this machine has
+  EXPECT_GE(OwnCgroupCpu().quota_cores, 0.0);  // whatever this machine has
 }
 
 // The throttled time is the limiting group's (the one whose quota binds).
@@ -91,7 +91,7 @@ TEST_F(CgroupCpuTest, ThrottledTimeOfTheLimitingGroup) {
   EXPECT_EQ(CgroupCpuThrottledNs("0::/svc\n", root_.string()), 1'500'000);
   Write("svc/cpu.stat", "usage_usec 100\n");
   EXPECT_EQ(CgroupCpuThrottledNs("0::/svc\n", root_.string()), -1);
-  EXPECT_GE(OwnCgroupCpuThrottledNs(), -1);  // whatever this machine has
+  EXPECT_GE(OwnCgroupCpu().throttled_ns, -1);  // whatever this machine has
 }
 
 TEST(CpuThrottleMeterTest, RatesOverWindowsOfATenthOfASecondOrMore) {
