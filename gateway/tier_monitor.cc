@@ -162,32 +162,29 @@ void TierMonitor::ProbeAll() {
           spdlog::debug("status of tier {} ({}): {}", TierName(t), Describe(t),
                         status.status().ToString());
         }
-        ProbeDone(t, status.ok(), rtt_ms, status.ok() ? status->queue_depth() : 0,
-                  status.ok() ? status->threads() : 0,
-                  status.ok() ? status->cpu_quota_cores() : 0.0,
-                  status.ok() ? status->cpu_throttled() : 0.0,
-                  status.ok() ? status->cpu_used_cores() : 0.0);
+        ProbeDone(t, rtt_ms, status);
       });
       CallEnded(t, CallKind::kControl);
     });
   }
 }
 
-void TierMonitor::ProbeDone(Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers,
-                            double cpu_quota_cores, double cpu_throttled, double cpu_used_cores) {
+void TierMonitor::ProbeDone(Tier tier, double rtt_ms,
+                            const absl::StatusOr<v1::GetStatusResponse>& status) {
   PerTier& s = tiers_[TierIndex(tier)];
-  if (ok) {
-    ReportDepth(tier, depth);
-    if (workers > 0) s.workers.store(workers, std::memory_order_relaxed);
+  if (status.ok()) {
+    ReportDepth(tier, status->queue_depth());
+    if (status->threads() > 0) s.workers.store(status->threads(), std::memory_order_relaxed);
     s.rtt_gauge->Set(rtt_ms / 1000.0);
     s.last_rtt_ms.store(rtt_ms, std::memory_order_relaxed);
   }
-  s.last_probe.store(static_cast<int>(ok ? TierHealth::Probe::kOk : TierHealth::Probe::kFailed),
-                     std::memory_order_relaxed);
-  scheduler_.ObserveLink(tier, ok, rtt_ms);
-  if (ok) {
-    scheduler_.ObserveCpuQuota(tier, cpu_quota_cores);
-    scheduler_.ObserveCpuThrottle(tier, cpu_throttled, cpu_used_cores);
+  s.last_probe.store(
+      static_cast<int>(status.ok() ? TierHealth::Probe::kOk : TierHealth::Probe::kFailed),
+      std::memory_order_relaxed);
+  scheduler_.ObserveLink(tier, status.ok(), rtt_ms);
+  if (status.ok()) {
+    scheduler_.ObserveCpuQuota(tier, status->cpu_quota_cores());
+    scheduler_.ObserveCpuThrottle(tier, status->cpu_throttled(), status->cpu_used_cores());
   }
   s.probing.store(false);
 }

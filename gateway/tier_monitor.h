@@ -110,8 +110,10 @@ class TierMonitor {
   };
   class Prober;
 
-  void ProbeDone(scheduler::Tier tier, bool ok, double rtt_ms, uint32_t depth, uint32_t workers,
-                 double cpu_quota_cores, double cpu_throttled, double cpu_used_cores);
+  // A status probe of `tier` answered after `rtt_ms`: its report, or why it
+  // failed.
+  void ProbeDone(scheduler::Tier tier, double rtt_ms,
+                 const absl::StatusOr<v1::GetStatusResponse>& status);
 
   const std::array<executors::Executor*, scheduler::kNumTiers> executors_;
   const events::QueuedWork* const queued_work_;

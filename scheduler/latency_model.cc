@@ -103,14 +103,13 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   // runs are fast or slow by turns (a throttled executor: 4-6 or 30-50 ms,
   // load-flips testbed) has had a fast one lately or slow ones within 4x,
   // and its noisy probes often show a drop.
-  const double recent_min =
-      observations_ == 0
-          ? 0.0
-          : *std::min_element(recent_.begin(),
-                              recent_.begin() + std::min<uint64_t>(observations_, kRecent));
-  const bool over = in.after_evidence && std::isfinite(expected_ms) &&
-                    warm_latency < 0.25 * expected_ms && expected_ms - warm_latency >= 2.0 &&
-                    warm_latency < 0.25 * recent_min;
+  // (expected_ms is finite only once observations_ > 0: recent_ holds one.)
+  const bool over =
+      in.after_evidence && std::isfinite(expected_ms) && warm_latency < 0.25 * expected_ms &&
+      expected_ms - warm_latency >= 2.0 &&
+      warm_latency <
+          0.25 * *std::min_element(recent_.begin(),
+                                   recent_.begin() + std::min<uint64_t>(observations_, kRecent));
   if (has_transfer) {
     const double kb = in.request_kb + response_kb;
     const bool restart = over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms).mean_ms);

@@ -18,9 +18,8 @@
 // run, ~0.3 s later, would show it. Throttling of the executor's own
 // making (a 0.1-core edge running two frames in a window: 0.5-0.8) is no
 // such news: its queue and runs show it. The end of a saturated spell
-// counts as the tier found much faster (FasterSince). SaturatedSince says
-// since when a spell lasts, for the state API and tests; the models are
-// not priced by it (tried 2026-11-30: pricing a saturated cloud at the
+// counts as the tier found much faster (FasterSince). The models are not
+// priced by the saturated state (tried 2026-11-30: pricing a saturated cloud at the
 // level its runs took in such spells moved the first requests of a load
 // off it, but the throttling rate, averaged since the previous probe,
 // showed the spell's end 250-500 ms late and held requests off the
@@ -63,8 +62,6 @@ class TierSignals {
   // Per tier, when a probe last showed it much faster (clock micros;
   // INT64_MIN: never).
   std::array<int64_t, kNumTiers> FasterSince() const;
-  // Per tier, since when it has been saturated (INT64_MIN: it is not).
-  std::array<int64_t, kNumTiers> SaturatedSince() const;
   // How long after such a report a run sent to the tier counts as sent
   // after the change (ModelInput::after_evidence).
   static constexpr int64_t kEvidenceUs = 1'000'000;
@@ -78,10 +75,13 @@ class TierSignals {
   bool SentAfterEvidence(Tier tier, int64_t sent_us) const;
 
  private:
+  // The executor reported `tier` much faster at `now_us`.
+  void ReportedFaster(Tier tier, int64_t now_us);
+
   LinkTracker links_;
   std::array<std::atomic<int64_t>, kNumTiers> faster_since_us_;
   std::array<std::atomic<double>, kNumTiers> cpu_quota_{};
-  std::array<std::atomic<int64_t>, kNumTiers> saturated_since_us_;
+  std::array<std::atomic<bool>, kNumTiers> saturated_{};
   // When the executor last reported the tier much faster (INT64_MIN: never).
   std::array<std::atomic<int64_t>, kNumTiers> reported_faster_us_;
 };

@@ -163,26 +163,23 @@ absl::Status ParseLine(const json& j, Trace& trace) {
     if (auto s = ParseDecision(j, ev); !s.ok()) return s;
   } else if (kind == "outcome") {
     if (auto s = ParseOutcome(j, ev); !s.ok()) return s;
-  } else if (kind == "link") {
-    ev.kind = TraceEvent::Kind::kLink;
+  } else if (kind == "link" || kind == "quota" || kind == "throttle") {
+    // What a status probe of one tier said.
     auto tier = TierField(j, "tier");
     if (!tier.ok()) return tier.status();
     ev.tier = *tier;
-    ev.link_ok = j.value("ok", true);
-    ev.rtt_ms = Num(j, "rtt_ms");
-  } else if (kind == "quota") {
-    ev.kind = TraceEvent::Kind::kQuota;
-    auto tier = TierField(j, "tier");
-    if (!tier.ok()) return tier.status();
-    ev.tier = *tier;
-    ev.cpu_quota_cores = Num(j, "cores");
-  } else if (kind == "throttle") {
-    ev.kind = TraceEvent::Kind::kThrottle;
-    auto tier = TierField(j, "tier");
-    if (!tier.ok()) return tier.status();
-    ev.tier = *tier;
-    ev.cpu_throttled = Num(j, "throttled");
-    ev.cpu_used_cores = Num(j, "used_cores");
+    if (kind == "link") {
+      ev.kind = TraceEvent::Kind::kLink;
+      ev.link_ok = j.value("ok", true);
+      ev.rtt_ms = Num(j, "rtt_ms");
+    } else if (kind == "quota") {
+      ev.kind = TraceEvent::Kind::kQuota;
+      ev.cpu_quota_cores = Num(j, "cores");
+    } else {
+      ev.kind = TraceEvent::Kind::kThrottle;
+      ev.cpu_throttled = Num(j, "throttled");
+      ev.cpu_used_cores = Num(j, "used_cores");
+    }
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown event '", kind, "'"));
   }
