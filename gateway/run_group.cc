@@ -19,6 +19,10 @@ struct RunGroup::State {
   // A planned backup's tier (Decision::backup); the primary is then never
   // withdrawn either (its lateness is what the scheduler must learn).
   std::optional<Tier> backup;
+  // The backup's tier already runs a shadow of the request: when the
+  // primary is late, that run is promoted to the backup (its answer is the
+  // request's) instead of starting another one.
+  bool backup_is_shadow = false;
   DispatchCallback done;
   // Per tier, the cancel signal of its run: answering runs of hedged
   // groups, and every run when the request has a signal of its own.
@@ -33,6 +37,10 @@ struct RunGroup::State {
   int answering ABSL_GUARDED_BY(mu) = 0;  // primary + hedge runs not finished
   bool answered ABSL_GUARDED_BY(mu) = false;
   DeadlineWatchdog::Token backup_watch ABSL_GUARDED_BY(mu) = 0;  // 0: none armed
+  // backup_is_shadow: the shadow's result when it ended before the due time
+  // (kept in case it is promoted), and whether it has been promoted.
+  std::optional<absl::StatusOr<DispatchResult>> shadow_result ABSL_GUARDED_BY(mu);
+  bool promoted ABSL_GUARDED_BY(mu) = false;
 };
 
 void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationRequest> request,
@@ -62,9 +70,9 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
   if (!hedged && !request->forced && decision.backup_after_ms > 0.0 &&
       backup_due_us < request->deadline_us) {
     for (Tier t : scheduler::AllTiers()) {
-      if (decision.backup.Contains(t) && t != decision.tier && !decision.shadow.Contains(t) &&
-          request->allowed.Contains(t)) {
+      if (decision.backup.Contains(t) && t != decision.tier && request->allowed.Contains(t)) {
         state->backup = t;
+        state->backup_is_shadow = decision.shadow.Contains(t);
       }
     }
   }
@@ -85,7 +93,7 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
     if ((answers && hedged) || state->client_cancel)
       state->cancel[TierIndex(tier)] = std::make_shared<executors::CancelSignal>();
   }
-  if (state->backup) {
+  if (state->backup && !state->backup_is_shadow) {
     state->cancel[TierIndex(*state->backup)] = std::make_shared<executors::CancelSignal>();
   }
   if (state->client_cancel) {
@@ -108,9 +116,14 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
   if (state->backup) {
     scheduler::Decision backup(*state->backup, Reason::kBackup);
     backup.trace_id = decision.trace_id;
-    const DeadlineWatchdog::Token watch = context.watchdog.Watch(
-        backup_due_us,
-        [&context, state, request, backup] { StartBackup(context, state, request, backup); });
+    const DeadlineWatchdog::Token watch =
+        context.watchdog.Watch(backup_due_us, [&context, state, request, backup] {
+          if (state->backup_is_shadow) {
+            PromoteShadow(context, state);
+          } else {
+            StartBackup(context, state, request, backup);
+          }
+        });
     bool drop = false;
     {
       absl::MutexLock lock(&state->mu);
@@ -141,6 +154,33 @@ void RunGroup::StartBackup(DispatchContext& context, const std::shared_ptr<State
                     });
 }
 
+void RunGroup::PromoteShadow(DispatchContext& context, const std::shared_ptr<State>& state) {
+  const Tier tier = *state->backup;
+  std::optional<absl::StatusOr<DispatchResult>> answer;
+  {
+    absl::MutexLock lock(&state->mu);
+    state->backup_watch = 0;
+    if (state->answered || state->answering == 0) return;
+    if (state->client_cancel && state->client_cancel->cancelled()) return;
+    if (state->shadow_result) {
+      // The shadow ended before the due time: a failure has nothing to give.
+      if (!state->shadow_result->ok()) return;
+      answer = std::exchange(state->shadow_result, std::nullopt);
+      state->answered = true;
+    } else {
+      // Still running: from now on it answers like a backup.
+      state->promoted = true;
+      ++state->answering;
+    }
+  }
+  context.metrics.backups.Add(InvocationMetrics::Labels(state->function, tier))->Increment();
+  if (answer) {
+    (*answer)->reason = Reason::kBackup;
+    (*answer)->predicted_ms = 0.0;
+    state->done(*std::move(answer));
+  }
+}
+
 void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& state, Tier tier,
                       bool answers, absl::StatusOr<DispatchResult> result) {
   bool deliver = false;
@@ -153,12 +193,24 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
     // A run that failed over reports the tier it ended on.
     if (result.ok() && result->tier == tier)
       state->latency_ms[TierIndex(tier)] = result->latency_ms;
+    if (!answers && state->backup_is_shadow && tier == *state->backup) {
+      if (state->promoted) {
+        answers = true;
+        if (result.ok()) {
+          result->reason = Reason::kBackup;
+          result->predicted_ms = 0.0;
+        }
+      } else if (!state->answered) {
+        state->shadow_result = std::move(result);
+      }
+    }
     if (answers) {
       --state->answering;
       if (!state->answered && (result.ok() || state->answering == 0)) {
         state->answered = true;
         deliver = true;
         watch = std::exchange(state->backup_watch, 0);
+        state->shadow_result.reset();
       }
     }
     if (state->pending == 0) {

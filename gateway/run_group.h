@@ -12,9 +12,11 @@
 //           loses is cancelled like a hedge; a late primary that loses is
 //           not: it finishes, so the scheduler learns how late its tier
 //           was. No backup is started once an answer is in or the client
-//           has gone, nor on a tier that already has a shadow run.
+//           has gone. When the backup's tier already runs a shadow, no
+//           other run starts: the shadow is promoted to the backup (its
+//           answer, already in or still to come, is the request's).
 //   shadow  Decision::shadow: also runs on those tiers only to measure;
-//           their answers are dropped.
+//           their answers are dropped unless promoted to a backup.
 // A request whose own signal fires (its client went away) cancels every run,
 // shadows included.
 // When every run has finished, the latency of each tier that succeeded on
@@ -43,6 +45,8 @@ class RunGroup {
   static void StartBackup(DispatchContext& context, const std::shared_ptr<State>& state,
                           const std::shared_ptr<const InvocationRequest>& request,
                           const scheduler::Decision& decision);
+  // The same timer, when the backup's tier runs a shadow: promote it.
+  static void PromoteShadow(DispatchContext& context, const std::shared_ptr<State>& state);
   static void Finish(DispatchContext& context, const std::shared_ptr<State>& state,
                      scheduler::Tier tier, bool answers, absl::StatusOr<DispatchResult> result);
 };

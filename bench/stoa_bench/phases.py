@@ -31,9 +31,9 @@ Two oracles, both per request:
 
 A request answered by a late backup (reason "backup": the chosen tier had
 not answered by its due time, policy late_hedge) is scored by the tier the
-scheduler chose, the other one: it counts against accuracy and decision
-regret, while its latency (the wait plus the backup's run) is what the
-latency regret sees.
+scheduler chose, the other one: it counts against accuracy. Its cost is
+what the client waited, the due time plus the backup's run, not the chosen
+tier's mean: both regrets price it at its own latency.
 
 Pure functions except read_trace; no plotting.
 """
@@ -76,7 +76,8 @@ def scored_by_decision(rows, edge_means, cloud_means, best, bucket_s):
         if b not in best or means.get(decided) is None:
             continue
         tier, lat = best[b]
-        out.append((r["t"], decided == tier, means[decided], lat))
+        cost = r["latency_ms"] if r.get("reason") == "backup" else means[decided]
+        out.append((r["t"], decided == tier, cost, lat))
     return out
 
 

@@ -204,8 +204,13 @@ class PhasesTest(unittest.TestCase):
         self.assertEqual(phases.scored_by_oracle([late, missed], best, 5.0),
                          [(1, True, 35, 10.0), (2, False, 35, 10.0)])
         edge, cloud = {0: 40.0}, {0: 10.0}
+        # Decision regret prices the backup's answer at what it took (the
+        # wait and the backup's run), the miss at its tier's mean.
         self.assertEqual(phases.scored_by_decision([late, missed], edge, cloud, best, 5.0),
-                         [(1, True, 10.0, 10.0), (2, False, 40.0, 10.0)])
+                         [(1, True, 35, 10.0), (2, False, 40.0, 10.0)])
+        late["tier"], late["latency_ms"] = "cloud", 25  # chose the edge; the cloud answered
+        self.assertEqual(phases.scored_by_decision([late], edge, cloud, best, 5.0),
+                         [(1, False, 25, 10.0)])
 
     def test_bucket_oracle_and_shadow_samples(self):
         best = {0: ("cloud", 10.0), 1: ("edge", 20.0)}

@@ -284,6 +284,88 @@ TEST_F(DispatcherTest, LateBackupAnswersAndTheLatePrimaryStillTeaches) {
   EXPECT_GE(obs[3].outcome.latency_ms, 21.0);
 }
 
+// The backup's tier already runs a shadow of the request: no second run
+// starts there. At the due time the shadow is promoted: its answer, in
+// before the due time, is the request's (reason backup); the late primary
+// still finishes and teaches.
+TEST_F(DispatcherTest, AShadowOnTheBackupTierIsPromotedWhenThePrimaryIsLate) {
+  Make(true, true);
+  scheduler_.Prefer(Tier::kCloud);
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());  // warm on both tiers
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
+  scheduler_.SetExtras({}, scheduler::TierSet::Of(Tier::kEdge));
+  scheduler_.SetBackup(scheduler::TierSet::Of(Tier::kEdge), 20.0);
+  cloud_->Hold();
+  auto answer = Start(MakeFunction());
+  clock_.AdvanceMicros(19'000);  // the shadow has answered, but the primary is not due yet
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  clock_.AdvanceMicros(2'000);
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto r = answer.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kEdge);
+  EXPECT_EQ(r->reason, Reason::kBackup);
+  EXPECT_EQ(r->response.outputs_size(), 1);
+  EXPECT_EQ(
+      Counter("stoa_backups_total", {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
+      1);
+  cloud_->Release();
+  dispatcher_.reset();
+  EXPECT_EQ(edge_counts_->invoke, 2);  // the warm-up and the shadow: no second run
+  EXPECT_EQ(cloud_counts_->cancelled, 0);
+  auto obs = scheduler_.observations();
+  ASSERT_EQ(obs.size(), 4u);  // two forced runs, the shadow, then the late primary
+  EXPECT_TRUE(obs[2].outcome.shadow);
+  EXPECT_EQ(obs[3].outcome.tier, Tier::kCloud);
+  EXPECT_TRUE(obs[3].outcome.ok);
+}
+
+// The same with the shadow still running at the due time: whichever of it
+// and the primary answers first is the answer.
+TEST_F(DispatcherTest, APromotedShadowStillRunningAnswersWhenItEnds) {
+  Make(true, true);
+  scheduler_.Prefer(Tier::kCloud);
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
+  scheduler_.SetExtras({}, scheduler::TierSet::Of(Tier::kEdge));
+  scheduler_.SetBackup(scheduler::TierSet::Of(Tier::kEdge), 20.0);
+  cloud_->Hold();
+  edge_->Hold();
+  auto answer = Start(MakeFunction());
+  clock_.AdvanceMicros(25'000);  // due: promoted, but nothing to answer with yet
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(
+      Counter("stoa_backups_total", {{"function", "digits"}, {"tier", "edge"}, {"target", "edge"}}),
+      1);
+  edge_->Release();
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto r = answer.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kEdge);
+  EXPECT_EQ(r->reason, Reason::kBackup);
+  cloud_->Release();
+  dispatcher_.reset();
+  EXPECT_EQ(edge_counts_->invoke, 2);
+}
+
+// Without a backup planned, a shadow's answer is never the request's.
+TEST_F(DispatcherTest, AShadowWithoutABackupNeverAnswers) {
+  Make(true, true);
+  scheduler_.Prefer(Tier::kCloud);
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
+  scheduler_.SetExtras({}, scheduler::TierSet::Of(Tier::kEdge));
+  cloud_->Hold();
+  auto answer = Start(MakeFunction());
+  clock_.AdvanceMicros(500'000);
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  cloud_->Release();
+  auto r = answer.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kCloud);
+  dispatcher_.reset();
+}
+
 // A primary that answers in time starts no backup, and leaves no timer.
 TEST_F(DispatcherTest, NoBackupWhenTheChosenTierAnswersInTime) {
   Make(true, true);
