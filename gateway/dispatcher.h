@@ -67,7 +67,7 @@ class Dispatcher final : public Invoker {
     // How long after the deadline the watchdog waits for a late executor.
     uint32_t watchdog_grace_ms = 20;
     // Period of the GetStatus probes of every tier; 0 turns them off.
-    uint32_t status_interval_ms = 250;
+    uint32_t status_interval_ms = 100;
     // > 0 makes the watchdog re-read the clock this often (a FakeClock).
     int64_t watchdog_recheck_us = 0;
     Admission::Options admission;

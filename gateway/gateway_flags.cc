@@ -94,7 +94,7 @@ int ParseGatewayFlags(int argc, char** argv, GatewayFlags& flags) {
                  "per-request energy of each tier for the weighted policy, e.g. edge=1,cloud=0.2");
   app.add_option("--status-interval-ms", flags.status_interval_ms,
                  "period of the GetStatus probes of every tier (queue depth, link round trip, "
-                 "health), default 250; 0 turns them off")
+                 "health), default 100; 0 turns them off")
       ->check(CLI::Range(0, 3600000))
       ->capture_default_str();
   app.add_option("--trace-file", flags.trace_file,

@@ -47,7 +47,7 @@ struct GatewayFlags {
   std::string log_level = "info";
   std::string tier_cost;    // "edge=0,cloud=1": per-request cost for the weighted policy
   std::string tier_energy;  // "edge=1,cloud=0.2": per-request energy for the weighted policy
-  int status_interval_ms = 250;
+  int status_interval_ms = 100;
   std::string trace_file;  // scheduler/decision_trace.h; "" = off
   int trace_max_mb = 256;
   std::string wasm_engine = "auto";

@@ -38,8 +38,9 @@ InvocationMetrics::InvocationMetrics(common::metrics::Registry& registry)
           "Losing runs of hedged invocations cancelled once the other tier answered.")),
       backups(registry.AddCounter(
           "stoa_backups_total",
-          "Backup runs started because the chosen tier had not answered by its due time "
-          "(policy late_hedge), by the backup's tier.")) {}
+          "Backups because the chosen tier had not answered by its due time (policy "
+          "late_hedge), by the backup's tier: runs started there, or a shadow already "
+          "running there promoted to answer.")) {}
 
 common::metrics::Labels InvocationMetrics::Labels(const std::string& function, Tier tier) {
   return {{"function", function},

@@ -51,7 +51,7 @@ class TierMonitor {
  public:
   struct Options {
     // Period of the GetStatus probes of every tier; 0 turns them off.
-    uint32_t status_interval_ms = 250;
+    uint32_t status_interval_ms = 100;
     // The durable queue's waiting events (nullptr: none counted); must
     // outlive the monitor.
     const events::QueuedWork* queued_work = nullptr;

@@ -201,7 +201,7 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool st
     const bool much_faster = far_faster && range_n_ >= kOutsideMinWindow && exec_ms < q25_;
     fast_run_ = much_faster ? fast_run_ + 1 : 0;
     long_fast_run_ = far_faster ? long_fast_run_ + 1 : 0;
-    double sigma = std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
+    const double sigma = Sigma(predicted);
     const bool outside = outside_run_ >= kOutsideRun;
     const bool recovered = start_over || fast_run_ >= kOutsideRun || long_fast_run_ >= kLongFastRun;
     if (change_.Add(err, sigma) || outside || recovered) {
@@ -224,6 +224,15 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool st
   ++count_;
   if (change || count_ <= 8 || ++since_refit_ >= kRefitEvery) Refit();
   return err;
+}
+
+double ExecTerm::Sigma(double predicted_ms) const {
+  double sigma = std::max(scale_, 0.02 * std::fabs(beta_[0]) + 1e-3);
+  if (window_.size() < static_cast<size_t>(kOutsideMinWindow) && settled_level_ > 0.0) {
+    const double ratio = std::max(0.0, predicted_ms) / settled_level_;
+    sigma = std::max(sigma, settled_scale_ * std::min(1.0, 2.0 * ratio));
+  }
+  return sigma;
 }
 
 void ExecTerm::Refit() {
@@ -259,6 +268,12 @@ void ExecTerm::Refit() {
   }
   if (beta.allFinite()) beta_ = {beta[0], beta[1], beta[2]};
   scale_ = scale;
+  if (n >= kOutsideMinWindow) {
+    std::vector<double> ms(n);
+    for (int i = 0; i < n; ++i) ms[i] = window_[i].ms;
+    settled_scale_ = scale;
+    settled_level_ = Median(std::move(ms));
+  }
   // The residual range of the samples before the current run (Outside).
   range_n_ = std::max(0, n - outside_run_);
   lo_ = std::numeric_limits<double>::infinity();

@@ -228,6 +228,17 @@ class ExecTerm {
   int since_refit_ = 0;
   ChangeDetector change_;
   double scale_ = 0.0;
+  // The CUSUM's sigma: the window's scale, and while the window is short
+  // (under kOutsideMinWindow samples, just after a change) at least the
+  // scale of the last full window, shrunk when the level fell more than
+  // twofold. A window of one or two samples has a scale near 0, and its
+  // CUSUM took the executor's ordinary spread for a change (tier-flips TW4:
+  // a 0.3-core cloud at 5-35 ms a run restarted its fit at 19.5 ms on runs
+  // of 16 and 23 ms just after a restart at 5 ms, and two requests went to
+  // a 45 ms edge).
+  double Sigma(double predicted_ms) const;
+  double settled_scale_ = 0.0;  // of the last refit over >= kOutsideMinWindow
+  double settled_level_ = 0.0;  // that window's median exec_ms
   ResidualStats residuals_;
 };
 

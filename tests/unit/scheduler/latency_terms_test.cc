@@ -2,6 +2,7 @@
 // a step change.
 #include "scheduler/latency_terms.h"
 
+#include <array>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -140,6 +141,26 @@ TEST(ExecTermTest, FollowsAStepChangeWithinAFewSamples) {
   while (e.Predict(1, 1).mean_ms < 35) {
     e.Observe(1, 1, 40.0);
     ASSERT_LT(++n, 6);
+  }
+}
+
+// Just after a change the window holds one or two samples and no spread of
+// its own: the executor's ordinary spread (a quota-bound cloud at 5-35 ms a
+// run) is not taken for another change, while a real step still is.
+TEST(ExecTermTest, AShortWindowKeepsTheSpreadOfTheLastFullOne) {
+  const std::array<double, 8> spread = {5, 9, 6, 12, 5, 15, 8, 24};
+  ExecTerm e;
+  for (int i = 0; i < 40; ++i) e.Observe(1, 1, spread[i % spread.size()]);
+  e.Observe(1, 1, 5.0, /*start_over=*/true);
+  ASSERT_NEAR(e.Predict(1, 1).mean_ms, 5.0, 0.01);
+  e.Observe(1, 1, 16.0);
+  e.Observe(1, 1, 23.0);
+  EXPECT_LT(e.Predict(1, 1).mean_ms, 15.0);  // not restarted on 16 and 23
+  // A load: 10-30x the level, followed within a few samples.
+  int n = 0;
+  while (e.Predict(1, 1).mean_ms < 120) {
+    e.Observe(1, 1, 150.0 + 10.0 * (n % 3));
+    ASSERT_LT(++n, 4);
   }
 }
 
