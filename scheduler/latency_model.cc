@@ -99,17 +99,9 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
     late_ms_ = late;
   }
   const double warm_latency = latency - load;
-  // Under a quarter of each of the last kRecent answers too: a tier whose
-  // runs are fast or slow by turns (a throttled executor: 4-6 or 30-50 ms,
-  // load-flips testbed) has had a fast one lately or slow ones within 4x,
-  // and its noisy probes often show a drop.
-  // (expected_ms is finite only once observations_ > 0: recent_ holds one.)
-  const bool over =
-      in.after_evidence && std::isfinite(expected_ms) && warm_latency < 0.25 * expected_ms &&
-      expected_ms - warm_latency >= 2.0 &&
-      warm_latency <
-          0.25 * *std::min_element(recent_.begin(),
-                                   recent_.begin() + std::min<uint64_t>(observations_, kRecent));
+  const bool over = in.after_evidence && std::isfinite(expected_ms) &&
+                    warm_latency < 0.25 * expected_ms && expected_ms - warm_latency >= 2.0 &&
+                    !FastBeforeSlowLocked(warm_latency);
   if (has_transfer) {
     const double kb = in.request_kb + response_kb;
     const bool restart = over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms).mean_ms);
@@ -130,6 +122,17 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   ++observations_;
   last_latency_ms_ = latency;
   return errors;
+}
+
+bool LatencyModel::FastBeforeSlowLocked(double fast_ms) const {
+  const uint64_t n = std::min<uint64_t>(observations_, kRecent);
+  bool slow_seen = false;
+  for (uint64_t i = observations_; i > observations_ - n; --i) {  // newest first
+    const bool slow = recent_[(i - 1) % kRecent] >= 4.0 * fast_ms;
+    if (slow_seen && !slow) return true;
+    slow_seen = slow_seen || slow;
+  }
+  return false;
 }
 
 LatencyModel::Snapshot LatencyModel::Snap() const {

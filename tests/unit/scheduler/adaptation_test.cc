@@ -455,8 +455,11 @@ TEST(ShadowProbingTest, ARunSentBeforeAProbeSawTheRecoveryDoesNotHideIt) {
 // throttled executor's probes are as bimodal as its runs); nor with the
 // report when one of the cloud's last answers was as fast.
 TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
-  enum Case { kNoProbe, kProbe, kRttDropOnly, kProbeAfterARecentFastRun };
-  for (Case c : {kNoProbe, kProbe, kRttDropOnly, kProbeAfterARecentFastRun}) {
+  // kFastJustBeforeTheReport: the first fast run was sent before the report
+  // (the load ended a moment before it); no slow answer followed it.
+  enum Case { kNoProbe, kProbe, kRttDropOnly, kProbeAfterARecentFastRun, kFastJustBeforeTheReport };
+  for (Case c :
+       {kNoProbe, kProbe, kRttDropOnly, kProbeAfterARecentFastRun, kFastJustBeforeTheReport}) {
     PolicyConfig policy;
     policy.shadow_cap = 0.0;
     Driver d(policy);
@@ -470,8 +473,12 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
       d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);  // slow again
     }
     d.clock.AdvanceMicros(300'000);
+    if (c == kFastJustBeforeTheReport) {
+      d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), fast);
+      d.clock.AdvanceMicros(100'000);
+    }
     if (c != kNoProbe) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
-    if (c == kProbe || c == kProbeAfterARecentFastRun) d.sched.ObserveCpuQuota(Tier::kCloud, 1.0);
+    if (c != kNoProbe && c != kRttDropOnly) d.sched.ObserveCpuQuota(Tier::kCloud, 1.0);
     d.clock.AdvanceMicros(20'000);  // sent 9 ms after the probe
     d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), fast);
     d.clock.AdvanceMicros(10'000);
@@ -480,7 +487,8 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
     f.warm = TierSet::All();
     absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
     ASSERT_TRUE(next.ok());
-    EXPECT_EQ(next->tier, c == kProbe ? Tier::kCloud : Tier::kEdge) << "case " << c;
+    const bool restarted = c == kProbe || c == kFastJustBeforeTheReport;
+    EXPECT_EQ(next->tier, restarted ? Tier::kCloud : Tier::kEdge) << "case " << c;
   }
 }
 
