@@ -20,6 +20,15 @@ for correct requests, how this pass's run differed from the forced pass
 minutes earlier (noise of the host, either sign); decision regret leaves
 only what the placements cost, as stoa-sim's regret does.
 
+Miss regret keeps decision regret's zero for a request on the oracle's
+tier but prices a miss (and a backup's answer) at its own latency. A forced
+pass's bucket mean includes the queue that sending every request to one
+tier builds, which the chosen policy's occasional request there does not
+meet: quota-flips QX1, slow-2: edge_only's bucket mean 190 ms, while three
+edge requests of the predictive pass took 35, 60 and 86 ms; decision
+regret charged each 152 ms over the cloud's 37. A miss's own latency is
+what it cost (one request's noise, either sign).
+
 Two oracles, both per request:
   - the bucket oracle of analysis.py (the faster forced pass per 5 s bucket,
     its bucket mean as the oracle's latency): every request is scored;
@@ -78,6 +87,21 @@ def scored_by_decision(rows, edge_means, cloud_means, best, bucket_s):
         tier, lat = best[b]
         cost = r["latency_ms"] if r.get("reason") == "backup" else means[decided]
         out.append((r["t"], decided == tier, cost, lat))
+    return out
+
+
+def scored_by_miss(rows, edge_means, cloud_means, best, bucket_s):
+    """As scored_by_decision, a miss priced at its own latency."""
+    out = []
+    for r in analysis.ok(rows):
+        b = int(r["t"] // bucket_s)
+        decided = decided_tier(r)
+        if b not in best or {"edge": edge_means, "cloud": cloud_means}[decided].get(b) is None:
+            continue
+        tier, lat = best[b]
+        right = decided == tier
+        cost = lat if right and r.get("reason") != "backup" else r["latency_ms"]
+        out.append((r["t"], right, cost, lat))
     return out
 
 

@@ -212,6 +212,16 @@ class PhasesTest(unittest.TestCase):
         self.assertEqual(phases.scored_by_decision([late], edge, cloud, best, 5.0),
                          [(1, False, 25, 10.0)])
 
+    def test_miss_regret_prices_a_miss_at_its_own_latency(self):
+        best = {0: ("cloud", 10.0)}
+        edge, cloud = {0: 190.0}, {0: 10.0}  # the forced edge pass queued
+        rows = [row(1, 12, "cloud"), row(2, 35, "edge"), row(3, 25, "edge")]
+        rows[2]["reason"] = "backup"  # chose the cloud, late; the edge answered
+        self.assertEqual(phases.scored_by_miss(rows, edge, cloud, best, 5.0),
+                         [(1, True, 10.0, 10.0), (2, False, 35, 10.0), (3, True, 25, 10.0)])
+        self.assertEqual(phases.scored_by_decision(rows[:2], edge, cloud, best, 5.0)[1],
+                         (2, False, 190.0, 10.0))
+
     def test_bucket_oracle_and_shadow_samples(self):
         best = {0: ("cloud", 10.0), 1: ("edge", 20.0)}
         rows = [row(1, 12, "cloud"), row(2, 30, "edge"), row(6, 25, "edge"),
