@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "common/check.h"
 
@@ -101,7 +102,7 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   const double warm_latency = latency - load;
   const bool over = in.after_evidence && std::isfinite(expected_ms) &&
                     warm_latency < 0.25 * expected_ms && expected_ms - warm_latency >= 2.0 &&
-                    !FastBeforeSlowLocked(warm_latency);
+                    SlowSpellLocked(warm_latency);
   if (has_transfer) {
     const double kb = in.request_kb + response_kb;
     const bool restart = over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms).mean_ms);
@@ -124,15 +125,18 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   return errors;
 }
 
-bool LatencyModel::FastBeforeSlowLocked(double fast_ms) const {
+bool LatencyModel::SlowSpellLocked(double fast_ms) const {
   const uint64_t n = std::min<uint64_t>(observations_, kRecent);
-  bool slow_seen = false;
-  for (uint64_t i = observations_; i > observations_ - n; --i) {  // newest first
-    const bool slow = recent_[(i - 1) % kRecent] >= 4.0 * fast_ms;
-    if (slow_seen && !slow) return true;
-    slow_seen = slow_seen || slow;
+  std::vector<double> before;  // newest first, past the trailing fast ones
+  for (uint64_t i = observations_; i > observations_ - n; --i) {
+    const double ms = recent_[(i - 1) % kRecent];
+    if (before.empty() && ms < 4.0 * fast_ms) continue;
+    before.push_back(ms);
   }
-  return false;
+  if (before.empty()) return true;
+  const auto q = before.begin() + static_cast<std::ptrdiff_t>(before.size() / 4);
+  std::nth_element(before.begin(), q, before.end());
+  return fast_ms < 0.25 * *q;
 }
 
 LatencyModel::Snapshot LatencyModel::Snap() const {

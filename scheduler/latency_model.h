@@ -68,8 +68,8 @@ struct ModelInput {
   // Observe only: the run was sent shortly after the tier's executor
   // reported it much faster (TierSignals::SentAfterEvidence: a quota raised,
   // a saturated spell ended). Such a run answering in under a quarter of
-  // its prediction, on a tier whose last kRecent answers show no answer
-  // that fast before a slow one (FastBeforeSlowLocked), ends the
+  // its prediction, on a tier whose last kRecent answers were a slow
+  // spell (SlowSpellLocked), ends the
   // slow spell at once: each term whose part was far below its prediction
   // starts over from it, instead of waiting for two or three fast runs in a
   // row (the end of a load on the cloud, load-flips testbed: 3-4 requests
@@ -111,16 +111,16 @@ class LatencyModel {
  private:
   Prediction PredictLocked(const ModelInput& in, Objective objective) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Whether the last kRecent answers hold one as fast as `fast_ms` (under
-  // 4x it) older than a slow one (4x or more): a tier whose runs are fast
-  // or slow by turns (a throttled executor: 4-6 or 30-50 ms, load-flips
-  // testbed), whose fast run says nothing about a change. Fast answers
-  // newer than every slow one do not count: the new regime may have begun
-  // before the executor's report (load-flips LX1: a shadow sent just after
-  // the load ended answered in 15 ms, 0.1 s before the report, and the 6 ms
-  // run after the report was then no restart; three requests went on to a
-  // queued edge).
-  bool FastBeforeSlowLocked(double fast_ms) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Whether the tier's last kRecent answers were a slow spell that a run
+  // of `fast_ms` ends: fast_ms under a quarter of their lower quartile, so
+  // two fast answers in eight (a throttled executor's time slices) do not
+  // hide the spell, while a tier fast or slow by turns (4-6 or 30-50 ms)
+  // shows no spell. Fast answers newer than every slow one are left out:
+  // the recovery may begin before the executor's report (load-flips LX1: a
+  // shadow sent just after the load ended answered in 15 ms, 0.1 s before
+  // the report, and the 6 ms run after the report was then no restart;
+  // three requests went on to a queued edge).
+  bool SlowSpellLocked(double fast_ms) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   NetTerm net_ ABSL_GUARDED_BY(mu_);

@@ -453,13 +453,23 @@ TEST(ShadowProbingTest, ARunSentBeforeAProbeSawTheRecoveryDoesNotHideIt) {
 // Without the report, one fast run inside a slow spell (a starved executor
 // given a time slice) moves nothing, nor after a probe's RTT drop alone (a
 // throttled executor's probes are as bimodal as its runs); nor with the
-// report when one of the cloud's last answers was as fast.
+// report when the cloud's last answers were fast or slow by turns.
 TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
-  // kFastJustBeforeTheReport: the first fast run was sent before the report
-  // (the load ended a moment before it); no slow answer followed it.
-  enum Case { kNoProbe, kProbe, kRttDropOnly, kProbeAfterARecentFastRun, kFastJustBeforeTheReport };
-  for (Case c :
-       {kNoProbe, kProbe, kRttDropOnly, kProbeAfterARecentFastRun, kFastJustBeforeTheReport}) {
+  // kOneFastAmongSlow: one fast answer inside the spell (a time slice)
+  // does not hide it; kFastOrSlowByTurns: a tier whose answers alternate
+  // had no spell to end. kFastJustBeforeTheReport: the first fast run was
+  // sent before the report (the load ended a moment before it), and no
+  // slow answer followed it.
+  enum Case {
+    kNoProbe,
+    kProbe,
+    kRttDropOnly,
+    kOneFastAmongSlow,
+    kFastOrSlowByTurns,
+    kFastJustBeforeTheReport
+  };
+  for (Case c : {kNoProbe, kProbe, kRttDropOnly, kOneFastAmongSlow, kFastOrSlowByTurns,
+                 kFastJustBeforeTheReport}) {
     PolicyConfig policy;
     policy.shadow_cap = 0.0;
     Driver d(policy);
@@ -467,8 +477,11 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
     for (int i = 0; i < 300; ++i) d.Step();
     for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 85.0);
     d.sched.ObserveCpuQuota(Tier::kCloud, 0.1);
+    // The spell as the cloud's shadows saw it.
+    for (int i = 0; i < 6; ++i) d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);
     const Outcome fast = CloudShadow(11);  // a run on the cloud that answers at once
-    if (c == kProbeAfterARecentFastRun) {
+    const int turns = c == kOneFastAmongSlow ? 1 : (c == kFastOrSlowByTurns ? 4 : 0);
+    for (int i = 0; i < turns; ++i) {
       d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), fast);
       d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);  // slow again
     }
@@ -487,7 +500,7 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
     f.warm = TierSet::All();
     absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
     ASSERT_TRUE(next.ok());
-    const bool restarted = c == kProbe || c == kFastJustBeforeTheReport;
+    const bool restarted = c == kProbe || c == kOneFastAmongSlow || c == kFastJustBeforeTheReport;
     EXPECT_EQ(next->tier, restarted ? Tier::kCloud : Tier::kEdge) << "case " << c;
   }
 }
