@@ -226,7 +226,13 @@ class ExecTerm {
   std::array<double, 3> beta_{};
   uint64_t count_ = 0;
   int since_refit_ = 0;
-  ChangeDetector change_;
+  // Three errors far above (or below) in a row, not two: two stragglers of
+  // a burst (tier-flips TX3: runs of 17 and 55 ms, two requests at once on
+  // a 0.3-core cloud that runs one in 5-7 ms) restarted the fit at 36 ms,
+  // and the fast runs after it took five requests to undo; a real step
+  // costs one more sample, which the late term (LatencyModel) and a late
+  // backup cover meanwhile.
+  ChangeDetector change_{ChangeDetector::kDefaultK, ChangeDetector::kDefaultH, 3};
   double scale_ = 0.0;
   // The CUSUM's sigma: the window's scale, and while the window is short
   // (under kOutsideMinWindow samples, just after a change) at least the

@@ -19,8 +19,7 @@ bool StepDetector::Add(double error, double threshold) {
 
 bool ChangeDetector::Add(double error, double sigma) {
   if (!std::isfinite(error) || !std::isfinite(sigma) || sigma <= 0.0) return false;
-  const double limit = 0.5 * h_ + k_;
-  const double z = std::clamp(error / sigma, -limit, limit);
+  const double z = std::clamp(error / sigma, -limit_, limit_);
   plus_ = std::max(0.0, plus_ + z - k_);
   minus_ = std::max(0.0, minus_ - z - k_);
   if (plus_ < h_ && minus_ < h_) return false;

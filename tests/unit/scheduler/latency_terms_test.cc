@@ -144,6 +144,18 @@ TEST(ExecTermTest, FollowsAStepChangeWithinAFewSamples) {
   }
 }
 
+// Two stragglers (a burst: two runs at once on a small quota) are not a
+// change of the function's time; a third in a row is.
+TEST(ExecTermTest, TwoStragglersDoNotRestartTheFitAThirdDoes) {
+  ExecTerm e;
+  for (int i = 0; i < 40; ++i) e.Observe(1, 1, 5.0 + 0.5 * (i % 4));
+  e.Observe(1, 1, 17.0);
+  e.Observe(1, 1, 55.0);
+  EXPECT_LT(e.Predict(1, 1).mean_ms, 10.0);
+  e.Observe(1, 1, 60.0);
+  EXPECT_GT(e.Predict(1, 1).mean_ms, 30.0);
+}
+
 // Just after a change the window holds one or two samples and no spread of
 // its own: the executor's ordinary spread (a quota-bound cloud at 5-35 ms a
 // run) is not taken for another change, while a real step still is.
