@@ -59,6 +59,17 @@ Dispatcher::Options FakeTimeOptions() {
 
 class DispatcherTest : public ::testing::Test {
  protected:
+  // Both tiers, warm on each; the scheduler chooses the cloud and shadows
+  // every request on the edge, with a late backup there due 20 ms in.
+  void CloudWithAnEdgeShadow(bool backup) {
+    Make(true, true);
+    scheduler_.Prefer(Tier::kCloud);
+    ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());
+    ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
+    scheduler_.SetExtras({}, scheduler::TierSet::Of(Tier::kEdge));
+    if (backup) scheduler_.SetBackup(scheduler::TierSet::Of(Tier::kEdge), 20.0);
+  }
+
   void Make(bool with_edge, bool with_cloud, size_t threads = 0) {
     std::array<executors::ExecutorPtr, scheduler::kNumTiers> executors;
     FakeExecutor::Options options{threads, &clock_, /*status_rtt_us=*/1500};
@@ -289,12 +300,7 @@ TEST_F(DispatcherTest, LateBackupAnswersAndTheLatePrimaryStillTeaches) {
 // before the due time, is the request's (reason backup); the late primary
 // still finishes and teaches.
 TEST_F(DispatcherTest, AShadowOnTheBackupTierIsPromotedWhenThePrimaryIsLate) {
-  Make(true, true);
-  scheduler_.Prefer(Tier::kCloud);
-  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());  // warm on both tiers
-  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
-  scheduler_.SetExtras({}, scheduler::TierSet::Of(Tier::kEdge));
-  scheduler_.SetBackup(scheduler::TierSet::Of(Tier::kEdge), 20.0);
+  ASSERT_NO_FATAL_FAILURE(CloudWithAnEdgeShadow(/*backup=*/true));
   cloud_->Hold();
   auto answer = Start(MakeFunction());
   clock_.AdvanceMicros(19'000);  // the shadow has answered, but the primary is not due yet
@@ -323,12 +329,7 @@ TEST_F(DispatcherTest, AShadowOnTheBackupTierIsPromotedWhenThePrimaryIsLate) {
 // The same with the shadow still running at the due time: whichever of it
 // and the primary answers first is the answer.
 TEST_F(DispatcherTest, APromotedShadowStillRunningAnswersWhenItEnds) {
-  Make(true, true);
-  scheduler_.Prefer(Tier::kCloud);
-  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());
-  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
-  scheduler_.SetExtras({}, scheduler::TierSet::Of(Tier::kEdge));
-  scheduler_.SetBackup(scheduler::TierSet::Of(Tier::kEdge), 20.0);
+  ASSERT_NO_FATAL_FAILURE(CloudWithAnEdgeShadow(/*backup=*/true));
   cloud_->Hold();
   edge_->Hold();
   auto answer = Start(MakeFunction());
@@ -350,11 +351,7 @@ TEST_F(DispatcherTest, APromotedShadowStillRunningAnswersWhenItEnds) {
 
 // Without a backup planned, a shadow's answer is never the request's.
 TEST_F(DispatcherTest, AShadowWithoutABackupNeverAnswers) {
-  Make(true, true);
-  scheduler_.Prefer(Tier::kCloud);
-  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());
-  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
-  scheduler_.SetExtras({}, scheduler::TierSet::Of(Tier::kEdge));
+  ASSERT_NO_FATAL_FAILURE(CloudWithAnEdgeShadow(/*backup=*/false));
   cloud_->Hold();
   auto answer = Start(MakeFunction());
   clock_.AdvanceMicros(500'000);
