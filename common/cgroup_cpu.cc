@@ -70,7 +70,7 @@ int64_t StatValue(const std::string& text, const std::string& key) {
   return -1;
 }
 
-// The quota of the group that limits the process (see CgroupCpuQuotaCores),
+// The quota of the group that limits the process (cgroup_cpu.h),
 // that group's directory and whether it is a v2 one; 0 when none does or
 // none can be read.
 double LimitingGroup(const std::string& proc_cgroup, const std::string& root, std::string* dir,
@@ -117,14 +117,6 @@ CgroupCpu ReadCgroupCpu(const std::string& proc_cgroup, const std::string& root)
     out.throttled_ns = us * 1000;
   }
   return out;
-}
-
-double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& root) {
-  return ReadCgroupCpu(proc_cgroup, root).quota_cores;
-}
-
-int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& root) {
-  return ReadCgroupCpu(proc_cgroup, root).throttled_ns;
 }
 
 CpuThrottleMeter::Rates CpuThrottleMeter::Read(int64_t now_us, int64_t throttled_ns,

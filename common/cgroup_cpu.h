@@ -32,7 +32,7 @@
 namespace stoa::common {
 
 struct CgroupCpu {
-  // The quota in cores (CgroupCpuQuotaCores).
+  // The quota in cores (above; 0: none or unknown).
   double quota_cores = 0.0;
   // Nanoseconds the limiting group (the one whose quota that is) has spent
   // throttled since it was made, summed over CPUs; -1 when no group limits
@@ -43,14 +43,12 @@ struct CgroupCpu {
 // `proc_cgroup`: the /proc/PID/cgroup text; `root`: where the cgroup file
 // systems are mounted (/sys/fs/cgroup). One walk of the group's path.
 CgroupCpu ReadCgroupCpu(const std::string& proc_cgroup, const std::string& root);
-double CgroupCpuQuotaCores(const std::string& proc_cgroup, const std::string& root);
-int64_t CgroupCpuThrottledNs(const std::string& proc_cgroup, const std::string& root);
 
 // The calling process's, from /proc/self/cgroup and /sys/fs/cgroup.
 CgroupCpu OwnCgroupCpu();
 
-// Over the window between readings at least kMinWindowUs apart (status
-// probes come every 250 ms; closer readings return the last rates): the
+// Over the window between readings at least kMinWindowUs apart (closer
+// readings return the last rates): the
 // group's throttled seconds per second, and the process's own CPU seconds
 // per second (cores it used). Throttling while the process itself used
 // most of the quota is its own load; while it used little, other

@@ -12,6 +12,20 @@ using scheduler::Reason;
 using scheduler::Tier;
 using scheduler::TierIndex;
 
+namespace {
+
+// A promoted shadow's result, answering as the backup it became (no
+// prediction, as a started backup's).
+absl::StatusOr<DispatchResult> AsBackup(absl::StatusOr<DispatchResult> result) {
+  if (result.ok()) {
+    result->reason = Reason::kBackup;
+    result->predicted_ms = 0.0;
+  }
+  return result;
+}
+
+}  // namespace
+
 struct RunGroup::State {
   std::string function;
   Tier chosen = Tier::kEdge;
@@ -174,11 +188,7 @@ void RunGroup::PromoteShadow(DispatchContext& context, const std::shared_ptr<Sta
     }
   }
   context.metrics.backups.Add(InvocationMetrics::Labels(state->function, tier))->Increment();
-  if (answer) {
-    (*answer)->reason = Reason::kBackup;
-    (*answer)->predicted_ms = 0.0;
-    state->done(*std::move(answer));
-  }
+  if (answer) state->done(AsBackup(*std::move(answer)));
 }
 
 void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& state, Tier tier,
@@ -196,10 +206,7 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
     if (!answers && state->backup_is_shadow && tier == *state->backup) {
       if (state->promoted) {
         answers = true;
-        if (result.ok()) {
-          result->reason = Reason::kBackup;
-          result->predicted_ms = 0.0;
-        }
+        result = AsBackup(std::move(result));
       } else if (!state->answered) {
         state->shadow_result = std::move(result);
       }

@@ -48,11 +48,10 @@ class ChangeDetector {
  public:
   static constexpr double kDefaultK = 0.5;
   static constexpr double kDefaultH = 8.0;
-  explicit ChangeDetector(double k = kDefaultK, double h = kDefaultH)
-      : k_(k), h_(h), limit_(0.5 * h + k) {}
   // `samples` (>= 2): how many errors far out on one side raise an alarm
   // (each z clamped to ±(h/samples + k)).
-  ChangeDetector(double k, double h, int samples) : k_(k), h_(h), limit_(h / samples + k) {}
+  explicit ChangeDetector(double k = kDefaultK, double h = kDefaultH, int samples = 2)
+      : k_(k), h_(h), limit_(h / samples + k) {}
   // `sigma` > 0: the error's usual size; non-finite values are ignored.
   bool Add(double error, double sigma);
   void Reset() { plus_ = minus_ = 0.0; }

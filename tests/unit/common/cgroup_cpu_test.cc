@@ -1,4 +1,4 @@
-// CgroupCpuQuotaCores on cgroup trees laid out in a temporary directory:
+// ReadCgroupCpu on cgroup trees laid out in a temporary directory:
 // v1 (cpu controller, the group and its ancestors), v2 (cpu.max), and the
 // cases that must read as "no limit".
 #include "common/cgroup_cpu.h"
@@ -34,7 +34,7 @@ class CgroupCpuTest : public ::testing::Test {
     Write(dir + "/cpu.cfs_quota_us", std::to_string(quota) + "\n");
     Write(dir + "/cpu.cfs_period_us", std::to_string(period) + "\n");
   }
-  double Read(const std::string& proc) { return CgroupCpuQuotaCores(proc, root_.string()); }
+  double Read(const std::string& proc) { return ReadCgroupCpu(proc, root_.string()).quota_cores; }
 
   std::filesystem::path root_;
 };
@@ -79,18 +79,18 @@ TEST_F(CgroupCpuTest, NoLimitOrNothingReadableIsZero) {
 TEST_F(CgroupCpuTest, ThrottledTimeOfTheLimitingGroup) {
   V1("cpu", "/", -1);
   Write("cpu/cpu.stat", "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n");
-  EXPECT_EQ(CgroupCpuThrottledNs("1:cpu:/\n", root_.string()), -1);  // no quota
+  EXPECT_EQ(ReadCgroupCpu("1:cpu:/\n", root_.string()).throttled_ns, -1);  // no quota
   V1("cpu", "/stoa-cloud", 3000, 10000);
   Write("cpu/stoa-cloud/cpu.stat",
         "nr_periods 2711\nnr_throttled 2214\nthrottled_time 34678657271\nnr_bursts 0\n");
-  EXPECT_EQ(CgroupCpuThrottledNs("1:cpu:/stoa-cloud\n", root_.string()), 34678657271);
+  EXPECT_EQ(ReadCgroupCpu("1:cpu:/stoa-cloud\n", root_.string()).throttled_ns, 34678657271);
   V1("cpu", "/stoa-cloud/x", -1);  // a child without a quota: its parent's binds
-  EXPECT_EQ(CgroupCpuThrottledNs("1:cpu:/stoa-cloud/x\n", root_.string()), 34678657271);
+  EXPECT_EQ(ReadCgroupCpu("1:cpu:/stoa-cloud/x\n", root_.string()).throttled_ns, 34678657271);
   Write("svc/cpu.max", "25000 100000\n");
   Write("svc/cpu.stat", "usage_usec 100\nnr_throttled 3\nthrottled_usec 1500\n");
-  EXPECT_EQ(CgroupCpuThrottledNs("0::/svc\n", root_.string()), 1'500'000);
+  EXPECT_EQ(ReadCgroupCpu("0::/svc\n", root_.string()).throttled_ns, 1'500'000);
   Write("svc/cpu.stat", "usage_usec 100\n");
-  EXPECT_EQ(CgroupCpuThrottledNs("0::/svc\n", root_.string()), -1);
+  EXPECT_EQ(ReadCgroupCpu("0::/svc\n", root_.string()).throttled_ns, -1);
   EXPECT_GE(OwnCgroupCpu().throttled_ns, -1);  // whatever this machine has
 }
 
