@@ -3,7 +3,9 @@
 # FP32 in, 1x1x320x320 out; bench/http/make_detector_model.py) timed as the
 # engine alone, then through the gateway as KServe JSON, the binary data
 # extension and (when the gateway has --grpc-listen) gRPC ModelInfer; p50
-# per request and the overhead over the engine's own time.
+# per request and the overhead over the engine's own time, both as the
+# difference of the p50s and as the median of each round's difference from
+# the engine row (paired: steadier while the machine drifts; use n >= 100).
 #   bench/http/transport_bench.sh [n=30] [tier=edge|cloud] [BUILD_DIR]
 # STOA_SERVER_BIN=DIR takes stoa-gateway and stoa-executor from DIR (e.g. a
 # build of an older commit); STOA_ONLY=LIST times only those of
@@ -74,6 +76,9 @@ client_args=(--model "$model" --name detector --http "$gateway" --tier "$tier" -
 [[ -n ${STOA_TRANSPORT_SHAPE:-} ]] && client_args+=(--shape "$STOA_TRANSPORT_SHAPE")
 [[ -n $grpc_port ]] && client_args+=(--grpc "127.0.0.1:$grpc_port")
 [[ -n ${STOA_ONLY:-} ]] && client_args+=(--only "$STOA_ONLY")
+# STOA_FIXED_ORDER=1: every round times the rows in the same order (before
+# 2026-11-30 the only way); by default each round starts one row later.
+[[ -n ${STOA_FIXED_ORDER:-} ]] && client_args+=(--fixed-order 1)
 # CPU time per request of the gateway and the executor (the cpu_ms column),
 # when the client knows the flag (a client from before it does not).
 if grep -q -a -- --server-pids "$bin/stoa-bench-transport"; then

@@ -8,7 +8,7 @@
 //   stoa-bench-transport --model M.onnx --name NAME --http HOST:PORT
 //                        [--grpc HOST:PORT] [--tier edge|cloud] [--n 30]
 //                        [--token T] [--only PATHS] [--server-pids PID,PID]
-//                        [--shape D,D,...] [--engine-cpu N]
+//                        [--shape D,D,...] [--engine-cpu N] [--fixed-order 1]
 // --only takes a comma-separated subset of json,binary,grpc (the engine is
 // always timed): "json" alone times a gateway from before the binary
 // extension; "binary,grpc" leaves out the slow JSON path when profiling.
@@ -17,7 +17,8 @@
 // processes (the whole server side: HTTP or gRPC, codec, dispatch, engine).
 // The model has one FP32 input and one output (--shape fixes its symbolic
 // dimensions; without it they are 1); the input is filled with a
-// fixed pseudo-random pattern. Requests are built once, outside the timing.
+// fixed pseudo-random pattern. Requests are built once, outside the timing
+// (the gRPC stub still serializes its message per call).
 // --engine-cpu N runs the engine row on CPU N (the servers' CPU) and the
 // rest of this client where it was started: a device is not the edge box,
 // so its own sending and receiving should not share the server's core and
@@ -55,6 +56,10 @@ using Clock = std::chrono::steady_clock;
 struct Stats {
   double p50_ms = 0, p90_ms = 0;
   double cpu_ms = 0;  // median CPU time per request (see CpuMs)
+  // The median over rounds of (this row's time - the engine row's time in
+  // the same round): what the path adds, with the machine's slow drift
+  // (the engine row itself moves 20-26 ms between runs here) taken out.
+  double paired_added_ms = 0;
 };
 
 // CPU time, in ms, the threads of `pids` have run so far (the sum of
@@ -85,15 +90,20 @@ double ThreadCpuMs() {
 // the server processes `pids` (nothing else calls them), which a busy
 // machine's waits for a core do not inflate as they do wall time.
 std::vector<Stats> TimeInterleaved(int n, const std::vector<std::function<bool()>>& paths,
-                                   const std::vector<std::string>& pids, int engine_cpu) {
+                                   const std::vector<std::string>& pids, int engine_cpu,
+                                   bool fixed_order) {
   std::vector<std::vector<double>> ms(paths.size()), cpu(paths.size());
   cpu_set_t started{};
   sched_getaffinity(0, sizeof started, &started);
   cpu_set_t engine{};
   CPU_ZERO(&engine);
   if (engine_cpu >= 0) CPU_SET(engine_cpu, &engine);
+  // Each round starts one row later than the last, so that no row always
+  // comes right after the same one (--fixed-order 1: the order of `paths`
+  // every round; both orders timed alike here, 2026-11-30).
   for (int round = -3; round < n; ++round) {
-    for (size_t p = 0; p < paths.size(); ++p) {
+    for (size_t k = 0; k < paths.size(); ++k) {
+      const size_t p = fixed_order ? k : (k + static_cast<size_t>(round + 3)) % paths.size();
       if (engine_cpu >= 0) sched_setaffinity(0, sizeof(cpu_set_t), p == 0 ? &engine : &started);
       const double cpu_start = p == 0 ? ThreadCpuMs() : ServerCpuMs(pids);
       const auto start = Clock::now();
@@ -108,10 +118,14 @@ std::vector<Stats> TimeInterleaved(int n, const std::vector<std::function<bool()
   }
   std::vector<Stats> stats;
   for (size_t p = 0; p < paths.size(); ++p) {
-    std::vector<double>& v = ms[p];
+    std::vector<double> added(ms[p].size());
+    for (size_t r = 0; r < added.size(); ++r) added[r] = ms[p][r] - ms[0][r];
+    std::sort(added.begin(), added.end());
+    std::vector<double> v = ms[p];
     std::sort(v.begin(), v.end());
     std::sort(cpu[p].begin(), cpu[p].end());
-    stats.push_back({v[v.size() / 2], v[v.size() * 9 / 10], cpu[p][cpu[p].size() / 2]});
+    stats.push_back({v[v.size() / 2], v[v.size() * 9 / 10], cpu[p][cpu[p].size() / 2],
+                     added[added.size() / 2]});
   }
   return stats;
 }
@@ -176,9 +190,10 @@ std::map<std::string, std::string> Args(int argc, char** argv) {
 }
 
 void Print(const char* name, const Stats& s, const Stats& engine, bool cpu) {
-  std::printf("%-8s %10.2f %10.2f %10.2f %9.1f%%", name, s.p50_ms, s.p90_ms,
+  std::printf("%-9s %10.2f %10.2f %10.2f %9.1f%% %10.2f %9.1f%%", name, s.p50_ms, s.p90_ms,
               s.p50_ms - engine.p50_ms,
-              engine.p50_ms > 0 ? 100.0 * (s.p50_ms / engine.p50_ms - 1) : 0.0);
+              engine.p50_ms > 0 ? 100.0 * (s.p50_ms / engine.p50_ms - 1) : 0.0, s.paired_added_ms,
+              engine.p50_ms > 0 ? 100.0 * s.paired_added_ms / engine.p50_ms : 0.0);
   if (cpu) {
     std::printf(" %10.3f %9.1f%%", s.cpu_ms,
                 engine.cpu_ms > 0 ? 100.0 * (s.cpu_ms / engine.cpu_ms - 1) : 0.0);
@@ -281,6 +296,9 @@ int main(int argc, char** argv) {
     // Forced like ?tier= on HTTP: no scheduler exploration (a shadow run on
     // the other tier would double the server's CPU per request).
     (*request.mutable_parameters())["tier"].set_string_param(args["--tier"]);
+    // The stub serializes the request on every call, as Triton's client
+    // does (a request serialized once and sent as bytes timed the same:
+    // 5.0-7.8 % against 5.6-7.5 % over the engine, 2026-11-30).
     paths.push_back([&] {
       grpc::ClientContext context;
       if (args.count("--token")) context.AddMetadata("authorization", "Bearer " + args["--token"]);
@@ -293,13 +311,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> pids;
   if (args.count("--server-pids")) pids = absl::StrSplit(args["--server-pids"], ',');
   const int engine_cpu = args.count("--engine-cpu") ? std::stoi(args["--engine-cpu"]) : -1;
-  const std::vector<Stats> stats = TimeInterleaved(n, paths, pids, engine_cpu);
+  const std::vector<Stats> stats =
+      TimeInterleaved(n, paths, pids, engine_cpu, args.count("--fixed-order") > 0);
   if (stats.empty()) return 1;
   std::printf("model %s, input %s FP32 (%zu bytes), JSON request %zu bytes, tier %s, n=%d\n",
               name.c_str(), shape_json.c_str(), raw.size(), json.size(), args["--tier"].c_str(), n);
   const bool cpu = !pids.empty();
-  std::printf("%-8s %10s %10s %10s %10s%s\n", "path", "p50_ms", "p90_ms", "added_ms", "overhead",
-              cpu ? "     cpu_ms  cpu_over" : "");
+  std::printf("%-9s %10s %10s %10s %10s %10s %10s%s\n", "path", "p50_ms", "p90_ms", "added_ms",
+              "overhead", "paired_ms", "paired", cpu ? "     cpu_ms  cpu_over" : "");
   for (size_t p = 0; p < stats.size(); ++p) Print(names[p], stats[p], stats[0], cpu);
   return 0;
 }
