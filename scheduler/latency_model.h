@@ -76,6 +76,15 @@ struct ModelInput {
   // misplaced per recovery while the shadows came back at 5-18 ms against
   // 110-210 ms predicted).
   bool after_evidence = false;
+  // Observe only: the tier's CPU group is in a saturated spell now
+  // (TierSignals::Saturated: other processes take its quota). Its runs
+  // take whatever time slices they get, so a fast one is luck, not the
+  // spell's end: the exec term keeps its level on runs far below it (they
+  // still enter its window) until the spell is over (load-flips testbed:
+  // three lucky runs of 4-62 ms inside a loaded spell of 100-400 ms took
+  // the cloud's exec term from 237 to 33 ms and sent three requests there,
+  // 222-391 ms each, while the edge answered in 28-140).
+  bool saturated = false;
 };
 
 using TermErrors = std::array<double, kNumTerms>;  // NaN: term not observed

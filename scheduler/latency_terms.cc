@@ -181,7 +181,8 @@ int ExecTerm::Outside(double err) const {
   return err < lo_ ? -1 : (err > hi_ ? 1 : 0);
 }
 
-double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool start_over) {
+double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool start_over,
+                         bool hold_level) {
   double err = exec_ms - Predict(batch, kilobytes).mean_ms;
   bool change = false;
   if (count_ > 0) {
@@ -204,7 +205,15 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool st
     const double sigma = Sigma(predicted);
     const bool outside = outside_run_ >= kOutsideRun;
     const bool recovered = start_over || fast_run_ >= kOutsideRun || long_fast_run_ >= kLongFastRun;
-    if (change_.Add(err, sigma) || outside || recovered) {
+    const bool detected = change_.Add(err, sigma) || outside || recovered;
+    if (detected && hold_level && !start_over && err < 0.0) {
+      // Lower, during a saturated spell: luck, not a change (see above).
+      change_.Reset();
+      outside_run_ = 0;
+      outside_sign_ = 0;
+      fast_run_ = 0;
+      long_fast_run_ = 0;
+    } else if (detected) {
       // Keep the earlier samples of a run beyond the range (this one is
       // pushed below); after a recovery only this one (the run may begin
       // with a sample of the slow spell's fast tail).

@@ -201,7 +201,11 @@ class ExecTerm {
   static constexpr int kLongFastRun = 5;
 
   TermEstimate Predict(double batch, double kilobytes) const;
-  double Observe(double batch, double kilobytes, double exec_ms, bool start_over = false);
+  // `hold_level`: the level does not restart lower on this sample (a run
+  // far below it during a saturated spell, LatencyModel: ModelInput::
+  // saturated); the sample enters the window, the detectors start over.
+  double Observe(double batch, double kilobytes, double exec_ms, bool start_over = false,
+                 bool hold_level = false);
   uint64_t Count() const { return count_; }
   std::array<double, 3> Coefficients() const { return beta_; }
   const ResidualStats& residuals() const { return residuals_; }

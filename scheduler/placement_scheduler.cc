@@ -334,6 +334,7 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.networked = !options_.in_process.Contains(outcome.tier);
   in.link_rtt_ms = signals_.RttMs(outcome.tier);
   in.after_evidence = signals_.SentAfterEvidence(outcome.tier, sent);
+  in.saturated = signals_.Saturated(outcome.tier);
   in.request_kb = outcome.request_bytes / 1000.0;
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;

@@ -59,6 +59,10 @@ class TierSignals {
   // non-finite: ignored). True when the tier turned saturated or stopped
   // being so.
   bool ObserveCpuThrottle(Tier tier, double throttled, double used_cores, int64_t now_us);
+  // Whether `tier` is in a saturated spell now (above).
+  bool Saturated(Tier tier) const {
+    return saturated_[TierIndex(tier)].load(std::memory_order_relaxed);
+  }
   // Per tier, when a probe last showed it much faster (clock micros;
   // INT64_MIN: never).
   std::array<int64_t, kNumTiers> FasterSince() const;
