@@ -206,13 +206,14 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool st
     const bool outside = outside_run_ >= kOutsideRun;
     const bool recovered = start_over || fast_run_ >= kOutsideRun || long_fast_run_ >= kLongFastRun;
     const bool detected = change_.Add(err, sigma) || outside || recovered;
-    if (detected && hold_level && !start_over && err < 0.0) {
-      // Lower, during a saturated spell: luck, not a change (see above).
+    if (detected && hold_level && !start_over && err < 0.0 && long_fast_run_ < kLongFastRun) {
+      // Lower, during a saturated spell: luck, not a change (lucky slices
+      // come one or two at a time; kLongFastRun in a row is the spell's
+      // end, often before its executor reports it).
       change_.Reset();
       outside_run_ = 0;
       outside_sign_ = 0;
       fast_run_ = 0;
-      long_fast_run_ = 0;
     } else if (detected) {
       // Keep the earlier samples of a run beyond the range (this one is
       // pushed below); after a recovery only this one (the run may begin

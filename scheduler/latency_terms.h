@@ -203,7 +203,8 @@ class ExecTerm {
   TermEstimate Predict(double batch, double kilobytes) const;
   // `hold_level`: the level does not restart lower on this sample (a run
   // far below it during a saturated spell, LatencyModel: ModelInput::
-  // saturated); the sample enters the window, the detectors start over.
+  // saturated) unless it ends kLongFastRun far faster ones in a row; the
+  // sample enters the window, the other detectors start over.
   double Observe(double batch, double kilobytes, double exec_ms, bool start_over = false,
                  bool hold_level = false);
   uint64_t Count() const { return count_; }

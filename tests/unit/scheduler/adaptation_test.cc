@@ -541,40 +541,43 @@ TEST(ShadowProbingTest, TheEndOfASaturatedSpellIsShadowedOnTheNextDecision) {
 // processes) the cloud's runs take whatever slices they get: 100-400 ms,
 // and now and then a lucky one of a few ms. Three lucky runs in a row do
 // not bring the cloud back while the spell lasts; the same three runs once
-// it is over do.
+// it is over do, and so do five in a row before the executor reports it.
 TEST(ShadowProbingTest, LuckyRunsInsideASaturatedSpellDoNotBringTheTierBack) {
-  for (bool spell_over : {false, true}) {
-    PolicyConfig policy;
-    policy.shadow_cap = 0.0;
-    Driver d(policy);
-    d.cloud_ms = 5;
-    for (int i = 0; i < 300; ++i) d.Step();
-    d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
-    d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
-    d.cloud_ms = 200;
-    d.noise = 0.5;  // 100-400 ms
-    for (int i = 0; i < 300; ++i) {
-      d.Step();
-      if (i % 10 == 0) d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);
+  for (int fast_runs : {3, 5}) {
+    for (bool spell_over : {false, true}) {
+      PolicyConfig policy;
+      policy.shadow_cap = 0.0;
+      Driver d(policy);
+      d.cloud_ms = 5;
+      for (int i = 0; i < 300; ++i) d.Step();
+      d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
+      d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
+      d.cloud_ms = 200;
+      d.noise = 0.5;  // 100-400 ms
+      for (int i = 0; i < 300; ++i) {
+        d.Step();
+        if (i % 10 == 0) d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);
+      }
+      ASSERT_EQ(d.Step().tier, Tier::kEdge);
+      if (spell_over) {
+        d.clock.AdvanceMicros(2'000'000);  // past the end's evidence window too
+        d.sched.ObserveCpuThrottle(Tier::kCloud, 0.02, 0.01);
+        d.clock.AdvanceMicros(1'100'000);
+      } else {
+        d.sched.ObserveCpuThrottle(Tier::kCloud, 1.6, 0.02);  // still saturated
+      }
+      for (int i = 0; i < fast_runs; ++i) {
+        d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), CloudShadow(4.0 + i % 3));
+        d.clock.AdvanceMicros(20'000);
+      }
+      Features f;
+      f.request_bytes = 2000;
+      f.warm = TierSet::All();
+      absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
+      ASSERT_TRUE(next.ok());
+      EXPECT_EQ(next->tier, spell_over || fast_runs == 5 ? Tier::kCloud : Tier::kEdge)
+          << "spell over " << spell_over << ", fast runs " << fast_runs;
     }
-    ASSERT_EQ(d.Step().tier, Tier::kEdge);
-    if (spell_over) {
-      d.clock.AdvanceMicros(2'000'000);  // past the end's evidence window too
-      d.sched.ObserveCpuThrottle(Tier::kCloud, 0.02, 0.01);
-      d.clock.AdvanceMicros(1'100'000);
-    } else {
-      d.sched.ObserveCpuThrottle(Tier::kCloud, 1.6, 0.02);  // still saturated
-    }
-    for (double ms : {5.0, 4.0, 6.0}) {
-      d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), CloudShadow(ms));
-      d.clock.AdvanceMicros(20'000);
-    }
-    Features f;
-    f.request_bytes = 2000;
-    f.warm = TierSet::All();
-    absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
-    ASSERT_TRUE(next.ok());
-    EXPECT_EQ(next->tier, spell_over ? Tier::kCloud : Tier::kEdge) << "spell over " << spell_over;
   }
 }
 
