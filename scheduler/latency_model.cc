@@ -50,7 +50,7 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
   // The last answer was far late: until the next one says otherwise, a
   // warm run is expected to take as long.
   const double warm_ms = p.mean_ms - p.terms[TermIndex(Term::kCold)].mean_ms;
-  if (late_ms_ > warm_ms) {
+  if (late_ms_ > warm_ms && in.reported_faster_us < late_at_us_) {
     p.late_ms = late_ms_ - warm_ms;
     p.mean_ms += p.late_ms;
   }
@@ -120,6 +120,7 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   response_kb_ = observations_ == 0 ? response_kb
                                     : response_kb_ + kResponseWeight * (response_kb - response_kb_);
   late_ms_ = std::isfinite(expected_ms) && FarAbove(warm_latency, expected_ms) ? warm_latency : 0.0;
+  late_at_us_ = in.now_us;
   recent_[observations_ % kRecent] = latency;
   ++observations_;
   last_latency_ms_ = latency;

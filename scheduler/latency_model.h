@@ -87,6 +87,16 @@ struct ModelInput {
   // the cloud's exec term from 237 to 33 ms and sent three requests there,
   // 222-391 ms each, while the edge answered in 28-140).
   bool saturated = false;
+  // When this input is for (Observe: the answer came; Predict: the
+  // decision), clock micros; and (Predict only) when the tier's executor
+  // last reported it much faster (TierSignals::ReportedFasterUs: a quota
+  // raised, a saturated spell's end; INT64_MIN: never). A far-late answer
+  // is held as the tier's latency only until such a report: the report
+  // explains it (load-flips LY3: a 270 ms edge answer in a 0.1 s saturated
+  // spell of the edge's group, held after the spell's end was reported,
+  // sent a request to a 230 ms cloud while the edge answered in 27 ms).
+  int64_t now_us = 0;
+  int64_t reported_faster_us = std::numeric_limits<int64_t>::min();
 };
 
 using TermErrors = std::array<double, kNumTerms>;  // NaN: term not observed
@@ -142,8 +152,10 @@ class LatencyModel {
   uint64_t observations_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<double, kRecent> recent_ ABSL_GUARDED_BY(mu_){};  // ring, by observations_
   double last_latency_ms_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<double>::quiet_NaN();
-  // The last warm latency when it was FarAbove its prediction, else 0.
+  // The last warm latency when it was FarAbove its prediction, else 0;
+  // and when that answer came (ModelInput::now_us).
   double late_ms_ ABSL_GUARDED_BY(mu_) = 0.0;
+  int64_t late_at_us_ ABSL_GUARDED_BY(mu_) = 0;
   // Every execution time the exec term holds came from cold runs (the run
   // that loaded the function). A function's first runs after a load are
   // slow (allocation, page faults, packed weights: vision_wide's first run

@@ -171,6 +171,8 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.ahead = features.queue_depth[TierIndex(t)] + features.in_flight[TierIndex(t)];
   in.link_rtt_ms = signals_.RttMs(t);
   in.overdue_ms = features.overdue_ms[TierIndex(t)];
+  in.now_us = clock_.NowMicros();
+  in.reported_faster_us = signals_.ReportedFasterUs(t);
   return in;
 }
 
@@ -335,6 +337,7 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.link_rtt_ms = signals_.RttMs(outcome.tier);
   in.after_evidence = signals_.SentAfterEvidence(outcome.tier, sent);
   in.saturated = signals_.Saturated(outcome.tier);
+  in.now_us = now;
   in.request_kb = outcome.request_bytes / 1000.0;
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;

@@ -77,6 +77,10 @@ class TierSignals {
   // runs 5 or 50-230 ms), and restarting its terms on a fast run after a
   // fast probe drew requests to it (QW5: 93.0 %).
   bool SentAfterEvidence(Tier tier, int64_t sent_us) const;
+  // When the executor last reported `tier` much faster (INT64_MIN: never).
+  int64_t ReportedFasterUs(Tier tier) const {
+    return reported_faster_us_[TierIndex(tier)].load(std::memory_order_relaxed);
+  }
 
  private:
   // The executor reported `tier` much faster at `now_us`.

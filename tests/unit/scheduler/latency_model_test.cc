@@ -85,6 +85,24 @@ TEST(LatencyModelTest, OverdueCallsAddToThePrediction) {
   EXPECT_NEAR(p.p95_ms, p.mean_ms + p.uncertainty_ms, 1e-9);
 }
 
+// The executor's report of a faster tier (a saturated spell's end, a quota
+// raised) after the far-late answer explains it: the hold ends there. A
+// report from before the answer does not.
+TEST(LatencyModelTest, AReportOfAFasterTierAfterAFarLateAnswerEndsTheHold) {
+  LatencyModel m;
+  ModelInput in;
+  for (int i = 0; i < 20; ++i) m.Observe(in, Remote(12, 10, 0, 10));
+  in.now_us = 5'000'000;
+  m.Observe(in, Remote(260, 250, 60, 190));
+  in.reported_faster_us = 4'900'000;  // before the answer
+  in.now_us = 5'100'000;
+  EXPECT_NEAR(m.Predict(in, Objective::kMean).mean_ms, 260, 1e-6);
+  in.reported_faster_us = 5'050'000;  // after it
+  const Prediction p = m.Predict(in, Objective::kMean);
+  EXPECT_EQ(p.late_ms, 0.0);
+  EXPECT_LT(p.mean_ms, 60);
+}
+
 // One answer far later than predicted (a starved executor's first answer)
 // holds the prediction up until the next answer: the terms' change
 // detection needs two, and in between the tier looked as fast as before.
