@@ -48,9 +48,7 @@ CgroupCpu ReadCgroupCpu(const std::string& proc_cgroup, const std::string& root)
 CgroupCpu OwnCgroupCpu();
 
 // Over the window between readings at least kMinWindowUs apart (closer
-// readings return the last rates; 80 ms, so that status probes every
-// 100 ms renew the rates on every probe even when one comes a little
-// early, while a window still spans about one 100 ms CFS period): the
+// readings return the last rates): the
 // group's throttled seconds per second, and the process's own CPU seconds
 // per second (cores it used). Throttling while the process itself used
 // most of the quota is its own load; while it used little, other
@@ -58,7 +56,7 @@ CgroupCpu OwnCgroupCpu();
 // when the throttled total is unknown (-1).
 class CpuThrottleMeter {
  public:
-  static constexpr int64_t kMinWindowUs = 80'000;
+  static constexpr int64_t kMinWindowUs = 100'000;
   struct Rates {
     double throttled = 0.0;
     double used_cores = 0.0;
