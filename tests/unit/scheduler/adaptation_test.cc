@@ -306,11 +306,15 @@ class Driver {
     o.response_bytes = 1000;
     sched.Observe("f", d, o);
   }
-  Decision Step() {
+  // The next request's decision, not run.
+  absl::StatusOr<Decision> Decide() {
     Features f;
     f.request_bytes = 2000;
     f.warm = TierSet::All();
-    auto d = sched.Decide("f", TierSet::All(), f);
+    return sched.Decide("f", TierSet::All(), f);
+  }
+  Decision Step() {
+    auto d = Decide();
     EXPECT_TRUE(d.ok());
     Run(d->tier, *d, false);
     for (Tier t : AllTiers()) {
@@ -495,13 +499,28 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
     d.clock.AdvanceMicros(20'000);  // sent 9 ms after the probe
     d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), fast);
     d.clock.AdvanceMicros(10'000);
-    Features f;
-    f.request_bytes = 2000;
-    f.warm = TierSet::All();
-    absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
+    absl::StatusOr<Decision> next = d.Decide();
     ASSERT_TRUE(next.ok());
     const bool restarted = c == kProbe || c == kOneFastAmongSlow || c == kFastJustBeforeTheReport;
     EXPECT_EQ(next->tier, restarted ? Tier::kCloud : Tier::kEdge) << "case " << c;
+  }
+}
+
+// A cloud answering in 5 ms, then a saturated spell: its group throttled
+// 1.7 s/s while the executor used `used_cores` of its 0.3-core quota, its
+// runs `spell_ms` (lognormal `noise`), a cloud shadow every `shadow_every`
+// decisions.
+void IntoASaturatedSpell(Driver& d, double used_cores, double spell_ms, double noise,
+                         int shadow_every) {
+  d.cloud_ms = 5;
+  for (int i = 0; i < 300; ++i) d.Step();
+  d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, used_cores);
+  d.cloud_ms = spell_ms;
+  d.noise = noise;
+  for (int i = 0; i < 300; ++i) {
+    d.Step();
+    if (i % shadow_every == 0) d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);
   }
 }
 
@@ -515,15 +534,7 @@ TEST(ShadowProbingTest, TheEndOfASaturatedSpellIsShadowedOnTheNextDecision) {
     PolicyConfig policy;
     policy.shadow_cap = 0.0;
     Driver d(policy);
-    d.cloud_ms = 5;
-    for (int i = 0; i < 300; ++i) d.Step();
-    d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
-    d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, own_load ? 0.28 : 0.03);
-    d.cloud_ms = 300;  // the spell: runs there take 300 ms
-    for (int i = 0; i < 300; ++i) {
-      d.Step();
-      if (i % 30 == 0) d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);
-    }
+    IntoASaturatedSpell(d, own_load ? 0.28 : 0.03, 300, d.noise, 30);
     ASSERT_EQ(d.Step().tier, Tier::kEdge);
     d.cloud_ms = 5;
     d.clock.AdvanceMicros(300'000);
@@ -548,16 +559,7 @@ TEST(ShadowProbingTest, LuckyRunsInsideASaturatedSpellDoNotBringTheTierBack) {
       PolicyConfig policy;
       policy.shadow_cap = 0.0;
       Driver d(policy);
-      d.cloud_ms = 5;
-      for (int i = 0; i < 300; ++i) d.Step();
-      d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
-      d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
-      d.cloud_ms = 200;
-      d.noise = 0.5;  // 100-400 ms
-      for (int i = 0; i < 300; ++i) {
-        d.Step();
-        if (i % 10 == 0) d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);
-      }
+      IntoASaturatedSpell(d, 0.03, 200, 0.5, 10);  // runs of 100-400 ms
       ASSERT_EQ(d.Step().tier, Tier::kEdge);
       if (spell_over) {
         d.clock.AdvanceMicros(2'000'000);  // past the end's evidence window too
@@ -570,10 +572,7 @@ TEST(ShadowProbingTest, LuckyRunsInsideASaturatedSpellDoNotBringTheTierBack) {
         d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), CloudShadow(4.0 + i % 3));
         d.clock.AdvanceMicros(20'000);
       }
-      Features f;
-      f.request_bytes = 2000;
-      f.warm = TierSet::All();
-      absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
+      absl::StatusOr<Decision> next = d.Decide();
       ASSERT_TRUE(next.ok());
       EXPECT_EQ(next->tier, spell_over || fast_runs == 5 ? Tier::kCloud : Tier::kEdge)
           << "spell over " << spell_over << ", fast runs " << fast_runs;
