@@ -135,10 +135,7 @@ bool LatencyModel::SlowSpellLocked(double fast_ms) const {
     if (before.empty() && ms < 4.0 * fast_ms) continue;
     before.push_back(ms);
   }
-  if (before.empty()) return true;
-  const auto q = before.begin() + static_cast<std::ptrdiff_t>(before.size() / 4);
-  std::nth_element(before.begin(), q, before.end());
-  return fast_ms < 0.25 * *q;
+  return before.empty() || fast_ms < 0.25 * LowerQuartile(std::move(before));
 }
 
 LatencyModel::Snapshot LatencyModel::Snap() const {

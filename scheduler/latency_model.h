@@ -87,9 +87,8 @@ struct ModelInput {
   // the cloud's exec term from 237 to 33 ms and sent three requests there,
   // 222-391 ms each, while the edge answered in 28-140).
   bool saturated = false;
-  // When this input is for (Observe: the answer came; Predict: the
-  // decision), clock micros; and (Predict only) when the tier's executor
-  // last reported it much faster (TierSignals::ReportedFasterUs: a quota
+  // Observe only: when the answer came, clock micros. Predict only: when
+  // the tier's executor last reported it much faster (TierSignals::ReportedFasterUs: a quota
   // raised, a saturated spell's end; INT64_MIN: never). A far-late answer
   // is held as the tier's latency only until such a report: the report
   // explains it (load-flips LY3: a 270 ms edge answer in a 0.1 s saturated

@@ -25,15 +25,14 @@ double Median(std::vector<double> v) {
   return (lo + hi) / 2;
 }
 
-// The sample at a quarter of the sorted order (0 for none).
+}  // namespace
+
 double LowerQuartile(std::vector<double> v) {
   if (v.empty()) return 0.0;
   const auto q = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 4);
   std::nth_element(v.begin(), q, v.end());
   return *q;
 }
-
-}  // namespace
 
 bool FarBelow(double actual_ms, double predicted_ms) {
   return actual_ms < 0.5 * predicted_ms && predicted_ms - actual_ms >= 2.0;
@@ -210,10 +209,7 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool st
       // Lower, during a saturated spell: luck, not a change (lucky slices
       // come one or two at a time; kLongFastRun in a row is the spell's
       // end, often before its executor reports it).
-      change_.Reset();
-      outside_run_ = 0;
-      outside_sign_ = 0;
-      fast_run_ = 0;
+      ResetRuns();
     } else if (detected) {
       // Keep the earlier samples of a run beyond the range (this one is
       // pushed below); after a recovery only this one (the run may begin
@@ -221,10 +217,7 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool st
       const size_t keep = outside ? static_cast<size_t>(kOutsideRun - 1) : (recovered ? 0 : 1);
       while (window_.size() > keep) window_.pop_front();
       residuals_.Reset();
-      change_.Reset();
-      outside_run_ = 0;
-      outside_sign_ = 0;
-      fast_run_ = 0;
+      ResetRuns();
       long_fast_run_ = 0;
       change = true;
     }
@@ -234,6 +227,13 @@ double ExecTerm::Observe(double batch, double kilobytes, double exec_ms, bool st
   ++count_;
   if (change || count_ <= 8 || ++since_refit_ >= kRefitEvery) Refit();
   return err;
+}
+
+void ExecTerm::ResetRuns() {
+  change_.Reset();
+  outside_run_ = 0;
+  outside_sign_ = 0;
+  fast_run_ = 0;
 }
 
 double ExecTerm::Sigma(double predicted_ms) const {

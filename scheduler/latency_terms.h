@@ -56,6 +56,7 @@
 #include <cstdint>
 #include <deque>
 #include <limits>
+#include <vector>
 
 #include "scheduler/streaming_stats.h"
 
@@ -75,6 +76,8 @@ bool FarBelow(double actual_ms, double predicted_ms);
 inline double FarLateMs(double predicted_ms) { return 2.0 * predicted_ms + 5.0; }
 // True when an observation is far above its prediction (FarLateMs).
 bool FarAbove(double actual_ms, double predicted_ms);
+// The sample at a quarter of the sorted order (0 for none).
+double LowerQuartile(std::vector<double> v);
 
 struct TermEstimate {
   double mean_ms = 0.0;
@@ -220,6 +223,9 @@ class ExecTerm {
   // every residual of the window's samples before the current run, as of
   // the last refit (kept there, so an observation costs no scan); 0 else.
   int Outside(double err) const;
+  // The CUSUM and the runs beyond the window or much faster start over
+  // (not long_fast_run_).
+  void ResetRuns();
   std::deque<Sample> window_;
   int outside_run_ = 0;  // samples in a row beyond the window, of one sign
   int outside_sign_ = 0;

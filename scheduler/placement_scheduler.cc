@@ -171,7 +171,6 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.ahead = features.queue_depth[TierIndex(t)] + features.in_flight[TierIndex(t)];
   in.link_rtt_ms = signals_.RttMs(t);
   in.overdue_ms = features.overdue_ms[TierIndex(t)];
-  in.now_us = clock_.NowMicros();
   in.reported_faster_us = signals_.ReportedFasterUs(t);
   return in;
 }
