@@ -7,9 +7,11 @@
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -51,11 +53,12 @@ std::string FillModel() {
       .SerializeAsString();
 }
 
-// x [1,1] expanded to 512×512, then 1000 MatMuls: tens of ms a node, far
-// longer than the test waits.
+// x [1,1] expanded to 512×512, then 10000 MatMuls of 268 MFLOP each: about
+// 1.6 ms a node on this VM's two cores (1000 nodes ended in 1.6 s, inside
+// what the tests wait), so 15 s or more, far longer than they wait.
 std::string LongChainModel() {
   constexpr int64_t kSide = 512;
-  constexpr int kNodes = 1000;
+  constexpr int kNodes = 10000;
   std::vector<::onnx::NodeProto> nodes = {b::MakeNode("Expand", "expand", {"x", "shape"}, {"a0"})};
   for (int i = 0; i < kNodes; ++i) {
     nodes.push_back(b::MakeNode("MatMul", absl::StrCat("mm", i), {absl::StrCat("a", i), "w"},
@@ -78,6 +81,19 @@ double MetricSum(const std::string& exposition, const std::vector<std::string>& 
   return sum;
 }
 
+inference::ModelInferRequest ChainRequest() {
+  inference::ModelInferRequest request;
+  request.set_model_name("chain");
+  auto* t = request.add_inputs();
+  t->set_name("x");
+  t->set_datatype("FP32");
+  t->add_shape(1);
+  t->add_shape(1);
+  const float one = 1.0f;
+  request.add_raw_input_contents(std::string(reinterpret_cast<const char*>(&one), 4));
+  return request;
+}
+
 inference::ModelInferRequest FillRequest(float n) {
   inference::ModelInferRequest request;
   request.set_model_name("fill");
@@ -91,6 +107,8 @@ inference::ModelInferRequest FillRequest(float n) {
 
 class KserveGrpcLimitsTest : public ::testing::Test {
  protected:
+  static constexpr int kGraceMs = 1000;
+
   void SetUp() override {
     executor_ = Process::Start(BinaryPath("stoa-executor"),
                                {"--listen", "127.0.0.1:0", "--max-output-mb", "1"});
@@ -99,7 +117,8 @@ class KserveGrpcLimitsTest : public ::testing::Test {
     gateway_ = Process::Start(
         BinaryPath("stoa-gateway"),
         {"--listen", "127.0.0.1:0", "--data-dir", MakeTempDir("kserve-limits") + "/data", "--cloud",
-         executor_->address(), "--grpc-listen", grpc_address_, "--max-output-mb", "1"});
+         executor_->address(), "--grpc-listen", grpc_address_, "--max-output-mb", "1",
+         "--shutdown-grace-ms", std::to_string(kGraceMs)});
     ASSERT_NE(gateway_, nullptr);
     client_ = std::make_unique<HttpClient>(gateway_->address());
     stub_ = inference::GRPCInferenceService::NewStub(
@@ -207,15 +226,7 @@ TEST_F(KserveGrpcLimitsTest, ClientCancelStopsTheRunningInvocation) {
   ASSERT_NO_FATAL_FAILURE(Register(
       R"({"name":"chain","runtime":"onnx","limits":{"timeout_ms":30000}})", LongChainModel()));
   ASSERT_NO_FATAL_FAILURE(Register(R"({"name":"fill","runtime":"onnx"})", FillModel()));
-  inference::ModelInferRequest request;
-  request.set_model_name("chain");
-  auto* t = request.add_inputs();
-  t->set_name("x");
-  t->set_datatype("FP32");
-  t->add_shape(1);
-  t->add_shape(1);
-  const float one = 1.0f;
-  request.add_raw_input_contents(std::string(reinterpret_cast<const char*>(&one), 4));
+  const inference::ModelInferRequest request = ChainRequest();
   grpc::ClientContext context;
   std::thread canceller([&context] {
     // Past the cold start (the model loads on its tier first).
@@ -241,6 +252,44 @@ TEST_F(KserveGrpcLimitsTest, ClientCancelStopsTheRunningInvocation) {
   // And the gateway serves the next call.
   s = Infer(FillRequest(10), response);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+// SIGTERM while a ModelInfer runs past the grace period: the server cancels
+// the call (the client sees UNAVAILABLE or CANCELLED), the run stops, every
+// call ends and the process exits 0 on its own, before the shutdown
+// watchdog (grace + 1 s, which also exits 0 but abandons the work). An
+// asynchronous-API server tried on 2026-11-30 crashed here (SIGSEGV in 2 of
+// 6 runs: its completion queue shut down while a call still waited for the
+// Invoker); the callback API's server waits for every reactor.
+TEST_F(KserveGrpcLimitsTest, ShutdownCancelsACallPastTheGraceAndExits) {
+  ASSERT_NO_FATAL_FAILURE(Register(
+      R"({"name":"chain","runtime":"onnx","limits":{"timeout_ms":30000}})", LongChainModel()));
+  grpc::Status s;
+  grpc::ClientContext context;
+  const Clock::time_point started = Clock::now();
+  int64_t answered_ms = -1;
+  std::thread caller([&] {
+    inference::ModelInferResponse response;
+    s = stub_->ModelInfer(&context, ChainRequest(), &response);
+    answered_ms = MsSince(started);
+  });
+  // Past the cold start: the chain runs when the signal comes.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const Clock::time_point signalled = Clock::now();
+  EXPECT_EQ(::kill(gateway_->pid(), SIGTERM), 0);
+  const std::optional<int> status = gateway_->WaitExit(kGraceMs + 5000);
+  const int64_t ms = MsSince(signalled);
+  caller.join();
+  ASSERT_TRUE(status.has_value()) << "the gateway did not exit";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_GE(ms, kGraceMs - 50) << "the call in flight was not given its grace";
+  EXPECT_LT(ms, kGraceMs + 900) << "exited by the watchdog, not by finishing the calls";
+  EXPECT_FALSE(s.ok()) << "the chain cannot finish within the grace";
+  std::printf(
+      "gateway: SIGTERM with a ModelInfer running: code %d after %ld ms, exit after %ld ms "
+      "(grace %d ms)\n",
+      static_cast<int>(s.error_code()), static_cast<long>(answered_ms), static_cast<long>(ms),
+      kGraceMs);
 }
 
 }  // namespace
