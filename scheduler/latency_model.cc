@@ -37,7 +37,8 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
   if (observations_ == 0) return p;
   p.measured = true;
   if (in.networked)
-    p.terms[TermIndex(Term::kNet)] = net_.Predict(in.request_kb + response_kb_, in.link_rtt_ms);
+    p.terms[TermIndex(Term::kNet)] =
+        net_.Predict(in.request_kb + response_kb_, in.link_rtt_ms, in.saturated);
   p.terms[TermIndex(Term::kQueue)] = queue_.Predict(in.ahead);
   if (!in.warm) p.terms[TermIndex(Term::kCold)] = cold_.Predict();
   p.terms[TermIndex(Term::kExec)] = exec_.Predict(in.batch, in.request_kb);
@@ -105,8 +106,10 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
                     SlowSpellLocked(warm_latency);
   if (has_transfer) {
     const double kb = in.request_kb + response_kb;
-    const bool restart = over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms).mean_ms);
-    errors[TermIndex(Term::kNet)] = net_.Observe(kb, transfer, in.link_rtt_ms, restart);
+    const bool restart =
+        over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms, in.saturated).mean_ms);
+    errors[TermIndex(Term::kNet)] =
+        net_.Observe(kb, transfer, in.link_rtt_ms, restart, in.saturated);
   }
   errors[TermIndex(Term::kQueue)] = queue_.Observe(
       in.ahead, queue_ms, exec_ms, over && FarBelow(queue_ms, queue_.Predict(in.ahead).mean_ms));

@@ -76,7 +76,7 @@ struct ModelInput {
   // misplaced per recovery while the shadows came back at 5-18 ms against
   // 110-210 ms predicted).
   bool after_evidence = false;
-  // Observe only: the tier's CPU group is in a saturated spell now
+  // The tier's CPU group is in a saturated spell now
   // (TierSignals::Saturated: other processes take its quota). Its runs
   // take whatever time slices they get, so a fast one is luck, not the
   // spell's end: the exec term keeps its level on runs far below it (they
@@ -85,7 +85,12 @@ struct ModelInput {
   // 0.2-0.35 s before the throttling report does; load-flips testbed:
   // three lucky runs of 4-62 ms inside a loaded spell of 100-400 ms took
   // the cloud's exec term from 237 to 33 ms and sent three requests there,
-  // 222-391 ms each, while the edge answered in 28-140).
+  // 222-391 ms each, while the edge answered in 28-140). The net term
+  // likewise (NetTerm::Observe's hold_level), and in Predict a probe may
+  // raise it but not lower it (load-flips LZ1, 76.8-77.3 s: a probe of
+  // 11 ms and a transfer of 10 ms among probes of 54-177 ms took the
+  // cloud's net term from 146 to 10 ms; three requests went there and
+  // answered in 141-302 ms while the edge answered in 5-68).
   bool saturated = false;
   // Observe only: when the answer came, clock micros. Predict only: when
   // the tier's executor last reported it much faster (TierSignals::ReportedFasterUs: a quota

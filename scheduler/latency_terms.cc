@@ -63,25 +63,30 @@ bool NetTerm::LinkMoved(double link_rtt_ms) const {
          std::fabs(link_rtt_ms - link_last_ms_) > 0.1 * link_last_ms_ + 2.0;
 }
 
-TermEstimate NetTerm::Predict(double kilobytes, double link_rtt_ms) const {
+TermEstimate NetTerm::Predict(double kilobytes, double link_rtt_ms, bool hold_level) const {
   if (full_.Count() == 0) return {};
-  double mean = LinkMoved(link_rtt_ms) && excess_.Count() > 0
-                    ? link_rtt_ms + excess_.Predict(kilobytes)
-                    : full_.Predict(kilobytes);
+  const double fit = full_.Predict(kilobytes);
+  double mean = fit;
+  if (LinkMoved(link_rtt_ms) && excess_.Count() > 0) {
+    const double probed = link_rtt_ms + excess_.Predict(kilobytes);
+    mean = hold_level ? std::max(fit, probed) : probed;
+  }
   return residuals_.Around(std::max(0.0, mean));
 }
 
-double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms, bool start_over) {
-  const double predicted = Predict(kilobytes, link_rtt_ms).mean_ms;
+double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms, bool start_over,
+                        bool hold_level) {
+  const double predicted = Predict(kilobytes, link_rtt_ms, hold_level).mean_ms;
   double err = transfer_ms - predicted;
   fast_run_ =
       FarBelow(transfer_ms, predicted) || BackAtTheProbe(transfer_ms, predicted, link_rtt_ms)
           ? fast_run_ + 1
           : 0;
-  if (LinkMoved(link_rtt_ms)) {
+  const bool hold = hold_level && !start_over;
+  if (LinkMoved(link_rtt_ms) && !hold) {
     full_.Reopen();  // the link changed while nothing was sent: start over
     change_.Reset();
-  } else if (start_over || fast_run_ >= kFastRun) {
+  } else if (start_over || fast_run_ >= (hold ? kLongFastRun : kFastRun)) {
     full_.Reopen();  // the slow spell is over: follow the fast transfers now
     excess_.Reopen();
     change_.Reset();
@@ -89,14 +94,18 @@ double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms
   } else if (full_.Count() > 5) {
     double sigma = residuals_.MeanAbsError() + 0.0125 * std::fabs(full_.Intercept()) + 0.25;
     if (change_.Add(err, sigma)) {
-      full_.Reopen();
-      excess_.Reopen();
+      if (hold && err < 0.0) {
+        change_.Reset();  // lower inside a saturated spell: a lucky slice
+      } else {
+        full_.Reopen();
+        excess_.Reopen();
+      }
     }
   }
   if (full_.Count() > 0) residuals_.Add(err);
   full_.Add(kilobytes, transfer_ms);
   if (std::isfinite(link_rtt_ms)) {
-    excess_.Add(kilobytes, transfer_ms - link_rtt_ms);
+    if (!hold) excess_.Add(kilobytes, transfer_ms - link_rtt_ms);
     link_last_ms_ = link_rtt_ms;
   }
   return err;

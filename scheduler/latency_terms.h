@@ -105,16 +105,27 @@ class NetTerm {
  public:
   static constexpr double kNotProbed = std::numeric_limits<double>::quiet_NaN();
   // `link_rtt_ms`: the tier's probed round trip now (kNotProbed: none).
-  TermEstimate Predict(double kilobytes, double link_rtt_ms = kNotProbed) const;
+  // `hold_level` (a saturated spell, LatencyModel: ModelInput::saturated):
+  // a probe may raise the prediction, never lower it below the fit.
+  TermEstimate Predict(double kilobytes, double link_rtt_ms = kNotProbed,
+                       bool hold_level = false) const;
   // `start_over`: forget the fit and follow this transfer (LatencyModel: the
-  // end of a slow spell shown by a probe and a run after it).
+  // end of a slow spell shown by a probe and a run after it). `hold_level`:
+  // the tier's executor is starved by other processes, so its probes and
+  // transfers are as bimodal as its runs (load-flips testbed: probes of
+  // 11-177 ms, transfers of 10-164 ms, within one second): a moved probe
+  // does not reopen the fit, nor does a change downwards or a run of fast
+  // transfers shorter than kLongFastRun, and the excess over the probe is
+  // not learned (a probe slower than the transfer is no link).
   double Observe(double kilobytes, double transfer_ms, double link_rtt_ms = kNotProbed,
-                 bool start_over = false);
+                 bool start_over = false, bool hold_level = false);
   double RttMs() const { return full_.Intercept(); }
   double MsPerKb() const { return excess_.Count() > 0 ? excess_.Slope() : full_.Slope(); }
   uint64_t Count() const { return full_.Count(); }
   const ResidualStats& residuals() const { return residuals_; }
   static constexpr int kFastRun = 2;
+  // kFastRun while the level is held (ExecTerm::kLongFastRun likewise).
+  static constexpr int kLongFastRun = 5;
   // A transfer back at the probed round trip (within 25 % + 2 ms) while the
   // estimate is well above it (1.5x + 2 ms): also counts towards kFastRun. A
   // spike of slow transfers that never showed in the probes (the gateway's

@@ -172,6 +172,7 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.link_rtt_ms = signals_.RttMs(t);
   in.overdue_ms = features.overdue_ms[TierIndex(t)];
   in.reported_faster_us = signals_.ReportedFasterUs(t);
+  in.saturated = signals_.Saturated(t);
   return in;
 }
 

@@ -580,6 +580,52 @@ TEST(ShadowProbingTest, LuckyRunsInsideASaturatedSpellDoNotBringTheTierBack) {
   }
 }
 
+// Inside a saturated spell a starved cloud executor reports runs of
+// 4-10 ms, but its answers take 80-160 ms more (waiting for a time slice
+// before and after its own timing: the transfer), and its status probes
+// are as bimodal (70-150 ms here). A lucky probe of 11 ms and a transfer of
+// 10 ms do not bring the cloud's net term down while the spell lasts.
+// Outside a spell the same probe and transfer are the link getting faster,
+// and the cloud comes back at once (load-flips LZ1 at 76.8-77.3 s: the net
+// term went 146 -> 33 -> 10 ms, and three requests went to a cloud that
+// answered in 141-302 ms while the edge answered in 5-68).
+TEST(ShadowProbingTest, ProbesAndTransfersInsideASaturatedSpellDoNotBringTheLinkBack) {
+  for (bool saturated : {true, false}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    Driver d(policy);
+    d.cloud_ms = 5;
+    d.rtt_ms = 2;
+    for (int i = 0; i < 300; ++i) {
+      d.sched.ObserveLink(Tier::kCloud, true, 2.0);
+      d.Step();
+    }
+    if (saturated) {
+      d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
+      d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
+    }
+    auto cloud_answer = [&](double exec_ms, double transfer_ms) {
+      Outcome o = CloudShadow(exec_ms + transfer_ms);
+      o.exec_ms = o.server_ms = exec_ms;
+      d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), o);
+    };
+    for (int i = 0; i < 60; ++i) {
+      d.sched.ObserveLink(Tier::kCloud, true, 70.0 + (i * 37) % 80);
+      cloud_answer(4.0 + i % 7, 80.0 + (i * 53) % 80);
+      d.clock.AdvanceMicros(20'000);
+    }
+    absl::StatusOr<Decision> slow = d.Decide();
+    ASSERT_TRUE(slow.ok());
+    ASSERT_EQ(slow->tier, Tier::kEdge) << "saturated " << saturated;
+    d.sched.ObserveLink(Tier::kCloud, true, 11.0);
+    cloud_answer(4.0, 10.0);
+    d.clock.AdvanceMicros(20'000);
+    absl::StatusOr<Decision> next = d.Decide();
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->tier, saturated ? Tier::kEdge : Tier::kCloud) << "saturated " << saturated;
+  }
+}
+
 TEST(ShadowProbingTest, AMuchSlowerTierIsShadowedAboutOnceASecond) {
   Driver d;
   d.edge_ms = 200;  // 10× the cloud
