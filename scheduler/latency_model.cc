@@ -48,10 +48,13 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
     double width = std::max(0.0, t.p95_ms - t.mean_ms);
     var += width * width;
   }
-  // The last answer was far late: until the next one says otherwise, a
-  // warm run is expected to take as long.
+  // The last answer was far late: until the next one says otherwise, the
+  // executor reports the tier faster, or (a networked tier outside a
+  // saturated spell) a probe comes back at its usual round trip, a warm
+  // run is expected to take as long.
   const double warm_ms = p.mean_ms - p.terms[TermIndex(Term::kCold)].mean_ms;
-  if (late_ms_ > warm_ms && in.reported_faster_us < late_at_us_) {
+  const bool steady_since = in.networked && !in.saturated && in.steady_probe_us > late_at_us_;
+  if (late_ms_ > warm_ms && in.reported_faster_us < late_at_us_ && !steady_since) {
     p.late_ms = late_ms_ - warm_ms;
     p.mean_ms += p.late_ms;
   }

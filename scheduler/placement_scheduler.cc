@@ -173,6 +173,7 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.overdue_ms = features.overdue_ms[TierIndex(t)];
   in.reported_faster_us = signals_.ReportedFasterUs(t);
   in.saturated = signals_.Saturated(t);
+  in.steady_probe_us = signals_.SteadyProbeUs(t);
   return in;
 }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "scheduler/latency_terms.h"
+
 namespace stoa::scheduler {
 namespace {
 
@@ -13,9 +15,14 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
 TierSignals::TierSignals() {
   for (auto& t : faster_since_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& t : reported_faster_us_) t.store(kNever, std::memory_order_relaxed);
+  for (auto& t : steady_probe_us_) t.store(kNever, std::memory_order_relaxed);
 }
 
 void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
+  const double before = links_.RttMs(tier);
+  if (std::isfinite(rtt_ms) && std::isfinite(before) && rtt_ms <= FarLateMs(before)) {
+    steady_probe_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+  }
   if (links_.Observe(tier, rtt_ms)) {
     faster_since_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
   }

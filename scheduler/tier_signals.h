@@ -81,6 +81,11 @@ class TierSignals {
   int64_t ReportedFasterUs(Tier tier) const {
     return reported_faster_us_[TierIndex(tier)].load(std::memory_order_relaxed);
   }
+  // When a probe of `tier` last came back at its usual round trip: not far
+  // above the smoothed value before it (FarLateMs; INT64_MIN: never).
+  int64_t SteadyProbeUs(Tier tier) const {
+    return steady_probe_us_[TierIndex(tier)].load(std::memory_order_relaxed);
+  }
 
  private:
   // The executor reported `tier` much faster at `now_us`.
@@ -92,6 +97,7 @@ class TierSignals {
   std::array<std::atomic<bool>, kNumTiers> saturated_{};
   // When the executor last reported the tier much faster (INT64_MIN: never).
   std::array<std::atomic<int64_t>, kNumTiers> reported_faster_us_;
+  std::array<std::atomic<int64_t>, kNumTiers> steady_probe_us_;
 };
 
 }  // namespace stoa::scheduler

@@ -626,6 +626,34 @@ TEST(ShadowProbingTest, ProbesAndTransfersInsideASaturatedSpellDoNotBringTheLink
   }
 }
 
+// One far-late answer from a networked cloud that is not in a saturated
+// spell holds it off only until its next status probe: a probe back at the
+// usual round trip ends the hold (the late answer was a one-off), a probe
+// far above it does not (testbed runs: 49 of 55 such holds were wrong).
+TEST(ShadowProbingTest, AProbeAtTheUsualRoundTripEndsTheHoldOfALateCloud) {
+  for (double probe_ms : {1.2, 30.0}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    Driver d(policy);
+    d.rtt_ms = 1;
+    for (int i = 0; i < 300; ++i) {
+      if (i % 10 == 0) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
+      d.Step();
+    }
+    ASSERT_EQ(d.Step().tier, Tier::kCloud);
+    d.sched.Observe("f", Decision(Tier::kCloud, Reason::kPredictedBest), CloudShadow(90));
+    d.clock.AdvanceMicros(10'000);
+    absl::StatusOr<Decision> held = d.Decide();
+    ASSERT_TRUE(held.ok());
+    EXPECT_EQ(held->tier, Tier::kEdge) << "probe " << probe_ms;
+    d.sched.ObserveLink(Tier::kCloud, true, probe_ms);
+    d.clock.AdvanceMicros(10'000);
+    absl::StatusOr<Decision> next = d.Decide();
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->tier, probe_ms < 2 ? Tier::kCloud : Tier::kEdge) << "probe " << probe_ms;
+  }
+}
+
 TEST(ShadowProbingTest, AMuchSlowerTierIsShadowedAboutOnceASecond) {
   Driver d;
   d.edge_ms = 200;  // 10× the cloud

@@ -103,6 +103,34 @@ TEST(LatencyModelTest, AReportOfAFasterTierAfterAFarLateAnswerEndsTheHold) {
   EXPECT_LT(p.mean_ms, 60);
 }
 
+// On a networked tier, a status probe back at the usual round trip after
+// the far-late answer ends the hold too (the executor and the link answer
+// as usual: the late answer was a one-off). Not inside a saturated spell
+// (the probes are as bimodal as the runs), not on the in-process edge, and
+// not with a probe from before the answer.
+TEST(LatencyModelTest, AProbeAtTheUsualRoundTripAfterAFarLateAnswerEndsTheHold) {
+  struct Case {
+    bool networked, saturated;
+    int64_t probe_us;
+    bool held;
+  };
+  for (const Case& c : {Case{true, false, 5'050'000, false}, Case{true, false, 4'950'000, true},
+                        Case{true, true, 5'050'000, true}, Case{false, false, 5'050'000, true}}) {
+    LatencyModel m;
+    ModelInput in;
+    in.networked = c.networked;
+    for (int i = 0; i < 20; ++i) m.Observe(in, Remote(12, 10, 0, 10));
+    in.now_us = 5'000'000;
+    m.Observe(in, Remote(260, 250, 60, 190));
+    in.now_us = 5'100'000;
+    in.saturated = c.saturated;
+    in.steady_probe_us = c.probe_us;
+    const Prediction p = m.Predict(in, Objective::kMean);
+    EXPECT_EQ(p.late_ms > 0.0, c.held) << "networked " << c.networked << ", saturated "
+                                       << c.saturated << ", probe at " << c.probe_us;
+  }
+}
+
 // One answer far later than predicted (a starved executor's first answer)
 // holds the prediction up until the next answer: the terms' change
 // detection needs two, and in between the tier looked as fast as before.
