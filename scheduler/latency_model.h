@@ -102,15 +102,17 @@ struct ModelInput {
   int64_t now_us = 0;
   int64_t reported_faster_us = std::numeric_limits<int64_t>::min();
   // Predict only: when a status probe of the tier last came back at its
-  // usual round trip (TierSignals::SteadyProbeUs; INT64_MIN: never). On a
-  // networked tier outside a saturated spell, such a probe after a far-late
-  // answer also ends its hold: the executor and the link answer as usual,
-  // so the late answer was a one-off (the load-flips, quota-flips and
-  // tier-flips testbed runs of sessions 13-15: 49 of 55 holds of an
-  // unsaturated cloud were wrong, its next answer faster than the tier
-  // chosen instead, 1.4 s of latency lost; inside saturated spells 17 of 20
-  // were right). The in-process edge keeps the hold: a throttled
-  // executor's probes are as bimodal as its runs (77 of 88 right).
+  // usual round trip while its CPU group was not throttled
+  // (TierSignals::SteadyProbeUs; INT64_MIN: never). On a networked tier
+  // outside a saturated spell, such a probe after a far-late answer also
+  // ends its hold: the executor and the link answer as usual, so the late
+  // answer was a one-off. Testbed audit (23 load-, quota- and tier-flips
+  // runs of sessions 13-15; there the edge executor is networked too): 49
+  // of 55 holds of the cloud outside saturated spells were wrong (its next
+  // answer faster than the tier chosen instead, 1.5 s lost), while 77 of 88
+  // holds of the quota-limited edge were right (its own throttling: probes
+  // as bimodal as its runs, hence the throttling condition) and 17 of 20
+  // inside saturated spells.
   int64_t steady_probe_us = std::numeric_limits<int64_t>::min();
 };
 

@@ -20,7 +20,10 @@ TierSignals::TierSignals() {
 
 void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
   const double before = links_.RttMs(tier);
-  if (std::isfinite(rtt_ms) && std::isfinite(before) && rtt_ms <= FarLateMs(before)) {
+  const bool unthrottled =
+      throttled_[TierIndex(tier)].load(std::memory_order_relaxed) < kSaturatedOff;
+  if (unthrottled && std::isfinite(rtt_ms) && std::isfinite(before) &&
+      rtt_ms <= FarLateMs(before)) {
     steady_probe_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
   }
   if (links_.Observe(tier, rtt_ms)) {
@@ -47,6 +50,7 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
       used_cores < 0.0) {
     return false;
   }
+  throttled_[TierIndex(tier)].store(throttled, std::memory_order_relaxed);
   std::atomic<bool>& saturated = saturated_[TierIndex(tier)];
   const double quota = cpu_quota_[TierIndex(tier)].load(std::memory_order_relaxed);
   const bool others = quota <= 0.0 || used_cores < kOwnShare * quota;

@@ -81,8 +81,11 @@ class TierSignals {
   int64_t ReportedFasterUs(Tier tier) const {
     return reported_faster_us_[TierIndex(tier)].load(std::memory_order_relaxed);
   }
-  // When a probe of `tier` last came back at its usual round trip: not far
-  // above the smoothed value before it (FarLateMs; INT64_MIN: never).
+  // When a probe of `tier` last came back at its usual round trip (not far
+  // above the smoothed value before it, FarLateMs) while its executor's CPU
+  // group was not being throttled (its last cpu_throttled under
+  // kSaturatedOff: a throttled executor's probes are as bimodal as its runs,
+  // whoever takes the quota); INT64_MIN: never.
   int64_t SteadyProbeUs(Tier tier) const {
     return steady_probe_us_[TierIndex(tier)].load(std::memory_order_relaxed);
   }
@@ -98,6 +101,8 @@ class TierSignals {
   // When the executor last reported the tier much faster (INT64_MIN: never).
   std::array<std::atomic<int64_t>, kNumTiers> reported_faster_us_;
   std::array<std::atomic<int64_t>, kNumTiers> steady_probe_us_;
+  // The last cpu_throttled reported (0 until one is).
+  std::array<std::atomic<double>, kNumTiers> throttled_{};
 };
 
 }  // namespace stoa::scheduler
