@@ -81,29 +81,29 @@ double MetricSum(const std::string& exposition, const std::vector<std::string>& 
   return sum;
 }
 
-inference::ModelInferRequest ChainRequest() {
+// A ModelInfer request of `model` with one FP32 input `input` of `shape`,
+// every element `value`, as raw contents.
+inference::ModelInferRequest FloatRequest(const std::string& model, const std::string& input,
+                                          const std::vector<int64_t>& shape, float value) {
   inference::ModelInferRequest request;
-  request.set_model_name("chain");
+  request.set_model_name(model);
   auto* t = request.add_inputs();
-  t->set_name("x");
+  t->set_name(input);
   t->set_datatype("FP32");
-  t->add_shape(1);
-  t->add_shape(1);
-  const float one = 1.0f;
-  request.add_raw_input_contents(std::string(reinterpret_cast<const char*>(&one), 4));
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    t->add_shape(d);
+    n *= d;
+  }
+  const std::vector<float> values(static_cast<size_t>(n), value);
+  request.add_raw_input_contents(
+      std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
   return request;
 }
 
-inference::ModelInferRequest FillRequest(float n) {
-  inference::ModelInferRequest request;
-  request.set_model_name("fill");
-  auto* t = request.add_inputs();
-  t->set_name("n");
-  t->set_datatype("FP32");
-  t->add_shape(1);
-  request.add_raw_input_contents(std::string(reinterpret_cast<const char*>(&n), sizeof n));
-  return request;
-}
+inference::ModelInferRequest ChainRequest() { return FloatRequest("chain", "x", {1, 1}, 1.0f); }
+
+inference::ModelInferRequest FillRequest(float n) { return FloatRequest("fill", "n", {1}, n); }
 
 class KserveGrpcLimitsTest : public ::testing::Test {
  protected:
