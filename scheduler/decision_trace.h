@@ -24,7 +24,8 @@
 //             (ObserveCpuQuota; 0: none);
 //   throttle  {"tier", "throttled", "used_cores"}: a probe's
 //             cpu_throttled and cpu_used_cores turned the tier saturated
-//             or ended that (ObserveCpuThrottle; TierSignals).
+//             or ended that, or the throttling crossed 0.2 either way
+//             (ObserveCpuThrottle; TierSignals).
 // Non-finite numbers are written as null.
 //
 // Rotation: when a write takes the file past `max_bytes` (0: never), the
@@ -80,7 +81,7 @@ class DecisionTrace {
   // A tier's reported CPU quota changed to `cores` (0: none).
   void RecordQuota(int64_t now_us, Tier tier, double cores);
   // A probe's cpu_throttled (`throttled`) turned the tier saturated or
-  // ended that.
+  // ended that, or crossed 0.2 (TierSignals::ObserveCpuThrottle).
   void RecordThrottle(int64_t now_us, Tier tier, double throttled, double used_cores);
 
   uint64_t Lines() const;

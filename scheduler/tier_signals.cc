@@ -50,16 +50,18 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
       used_cores < 0.0) {
     return false;
   }
-  throttled_[TierIndex(tier)].store(throttled, std::memory_order_relaxed);
+  const double before = throttled_[TierIndex(tier)].exchange(throttled, std::memory_order_relaxed);
+  // Throttled or not (SteadyProbeUs) changed: a traced change too.
+  const bool crossed = (before < kSaturatedOff) != (throttled < kSaturatedOff);
   std::atomic<bool>& saturated = saturated_[TierIndex(tier)];
   const double quota = cpu_quota_[TierIndex(tier)].load(std::memory_order_relaxed);
   const bool others = quota <= 0.0 || used_cores < kOwnShare * quota;
   if (!saturated.load(std::memory_order_relaxed)) {
-    if (throttled < kSaturatedOn || !others) return false;
+    if (throttled < kSaturatedOn || !others) return crossed;
     saturated.store(true, std::memory_order_relaxed);
     return true;
   }
-  if (throttled >= kSaturatedOff) return false;
+  if (throttled >= kSaturatedOff) return crossed;
   saturated.store(false, std::memory_order_relaxed);
   // The spell is over: the models' estimates of the tier are from it.
   ReportedFaster(tier, now_us);

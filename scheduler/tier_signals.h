@@ -57,7 +57,8 @@ class TierSignals {
   static constexpr double kOwnShare = 0.5;
   // A probe at `now_us` reported `throttled` and `used_cores` (negative or
   // non-finite: ignored). True when the tier turned saturated or stopped
-  // being so.
+  // being so, or its throttling crossed kSaturatedOff (what SteadyProbeUs
+  // keys on; traced, so that a replay sees the same).
   bool ObserveCpuThrottle(Tier tier, double throttled, double used_cores, int64_t now_us);
   // Whether `tier` is in a saturated spell now (above).
   bool Saturated(Tier tier) const {

@@ -181,6 +181,27 @@ TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
   EXPECT_DOUBLE_EQ(parsed->events[1].cpu_used_cores, 0.02);
 }
 
+// Throttling of the executor's own making starts no saturated spell, but
+// whether the tier is throttled at all decides whether its probes can end
+// a late hold (TierSignals::SteadyProbeUs): each crossing of 0.2 is traced
+// too, so that a replay sees the same probes as the live run.
+TEST(DecisionTraceTest, RecordsThrottlingCrossingsOfItsOwnMaking) {
+  TracedScheduler t("o.jsonl");
+  ASSERT_NE(t.trace, nullptr);
+  PlacementScheduler& sched = *t.sched;
+  sched.ObserveCpuQuota(Tier::kCloud, 0.3);
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.6, 0.28);  // throttled, own load
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.7, 0.27);  // still: not traced
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.1, 0.05);  // no longer
+  std::vector<json> lines = ReadLines(t.path);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["ev"], "quota");
+  EXPECT_EQ(lines[1]["ev"], "throttle");
+  EXPECT_EQ(lines[1]["throttled"], 0.6);
+  EXPECT_EQ(lines[2]["ev"], "throttle");
+  EXPECT_EQ(lines[2]["throttled"], 0.1);
+}
+
 TEST(DecisionTraceTest, RotatesBySizeAndStartsEachFileWithTheStart) {
   const std::string path = TempPath("b.jsonl");
   auto trace = DecisionTrace::Open(path, 4096);
