@@ -81,7 +81,7 @@ struct ModelInput {
   // take whatever time slices they get, so a fast one is luck, not the
   // spell's end: the exec term keeps its level on runs far below it (they
   // still enter its window) until the spell is over or five such runs come
-  // in a row (ExecTerm::kLongFastRun: the end of a load shows in the runs
+  // in a row (kLongFastRun, latency_terms.h: the end of a load shows in the runs
   // 0.2-0.35 s before the throttling report does; load-flips testbed:
   // three lucky runs of 4-62 ms inside a loaded spell of 100-400 ms took
   // the cloud's exec term from 237 to 33 ms and sent three requests there,

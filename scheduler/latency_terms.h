@@ -78,6 +78,12 @@ inline double FarLateMs(double predicted_ms) { return 2.0 * predicted_ms + 5.0; 
 bool FarAbove(double actual_ms, double predicted_ms);
 // The sample at a quarter of the sorted order (0 for none).
 double LowerQuartile(std::vector<double> v);
+// Far-faster observations in a row that count as the end of a slow spell
+// whatever else a term knows: ExecTerm's rule below, and while a saturated
+// spell holds the exec and net terms' levels, the only way they restart
+// lower before the spell's end is reported (lucky time slices inside a
+// spell come one or two at a time; the load-flips trace: at most two).
+inline constexpr int kLongFastRun = 5;
 
 struct TermEstimate {
   double mean_ms = 0.0;
@@ -123,9 +129,7 @@ class NetTerm {
   double MsPerKb() const { return excess_.Count() > 0 ? excess_.Slope() : full_.Slope(); }
   uint64_t Count() const { return full_.Count(); }
   const ResidualStats& residuals() const { return residuals_; }
-  static constexpr int kFastRun = 2;
-  // kFastRun while the level is held (ExecTerm::kLongFastRun likewise).
-  static constexpr int kLongFastRun = 5;
+  static constexpr int kFastRun = 2;  // kLongFastRun while the level is held
   // A transfer back at the probed round trip (within 25 % + 2 ms) while the
   // estimate is well above it (1.5x + 2 ms): also counts towards kFastRun. A
   // spike of slow transfers that never showed in the probes (the gateway's
@@ -211,8 +215,8 @@ class ExecTerm {
   // spell full of fast time slices (a CPU-starved executor: half its runs
   // as fast as an idle one's) puts its end inside the window's range and
   // under no quartile, so neither rule above sees it; such a spell rarely
-  // has five fast runs in a row (the load-flips trace: at most two).
-  static constexpr int kLongFastRun = 5;
+  // has five fast runs in a row (the load-flips trace: at most two). (The
+  // count is the namespace's kLongFastRun, shared with NetTerm's hold.)
 
   TermEstimate Predict(double batch, double kilobytes) const;
   // `hold_level`: the level does not restart lower on this sample (a run
