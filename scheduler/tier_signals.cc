@@ -50,14 +50,21 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
       used_cores < 0.0) {
     return false;
   }
-  const double before = throttled_[TierIndex(tier)].exchange(throttled, std::memory_order_relaxed);
+  const int i = TierIndex(tier);
+  const double before = throttled_[i].exchange(throttled, std::memory_order_relaxed);
+  const double used_before = used_cores_[i].exchange(used_cores, std::memory_order_relaxed);
   // Throttled or not (SteadyProbeUs) changed: a traced change too.
   const bool crossed = (before < kSaturatedOff) != (throttled < kSaturatedOff);
-  std::atomic<bool>& saturated = saturated_[TierIndex(tier)];
-  const double quota = cpu_quota_[TierIndex(tier)].load(std::memory_order_relaxed);
-  const bool others = quota <= 0.0 || used_cores < kOwnShare * quota;
+  std::atomic<bool>& saturated = saturated_[i];
   if (!saturated.load(std::memory_order_relaxed)) {
-    if (throttled < kSaturatedOn || !others) return crossed;
+    // Two probes in a row throttled, the executor's own use over both
+    // under kOwnShare of the quota. Every probe that may be one of such a
+    // pair is traced (the first below kSaturatedOn after one at or above
+    // it too), so a replay sees the pair the live run saw.
+    const double quota = cpu_quota_[i].load(std::memory_order_relaxed);
+    const bool others = quota <= 0.0 || 0.5 * (used_cores + used_before) < kOwnShare * quota;
+    const bool traced = crossed || throttled >= kSaturatedOn || before >= kSaturatedOn;
+    if (throttled < kSaturatedOn || before < kSaturatedOn || !others) return traced;
     saturated.store(true, std::memory_order_relaxed);
     return true;
   }

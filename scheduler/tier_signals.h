@@ -9,9 +9,15 @@
 // tier's own runs show it at once.
 //
 // Saturated: the executor's CPU group reports throttling (cpu_throttled) of
-// kSaturatedOn or more while the executor itself used under kOwnShare of
-// the quota (cpu_used_cores), until the throttling falls under
-// kSaturatedOff (hysteresis). Other processes in the group take the quota
+// kSaturatedOn or more on two probes in a row while the executor itself
+// used under kOwnShare of the quota over both (cpu_used_cores, averaged),
+// until the throttling falls under kSaturatedOff (hysteresis). One probe's
+// own use is too coarse at a small quota: a 0.05-core edge running its own
+// frames alone reported 0.01-0.025 cores used while throttled 0.6-1.3
+// (its 5 ms of CPU a period fall on either side of the probe's 100 ms
+// window), so one probe started 373 false spells of 0.1-4 s in 39 testbed
+// runs (sessions 13-15), each ending in a report of a faster edge; the
+// 51 real ones (load-flips' busy loops) lasted 15 s. Other processes in the group take the quota
 // (the load-flips testbed's busy loops: 1.7 throttled seconds per second
 // against 0.02-0.05 while the executor runs alone), so a run sent there now
 // is much slower than the models' terms say; only the answer to such a
@@ -57,8 +63,10 @@ class TierSignals {
   static constexpr double kOwnShare = 0.5;
   // A probe at `now_us` reported `throttled` and `used_cores` (negative or
   // non-finite: ignored). True when the tier turned saturated or stopped
-  // being so, or its throttling crossed kSaturatedOff (what SteadyProbeUs
-  // keys on; traced, so that a replay sees the same).
+  // being so, its throttling crossed kSaturatedOff (what SteadyProbeUs
+  // keys on), or, outside a spell, it or the probe before it was throttled
+  // kSaturatedOn or more (a possible pair above): traced, so that a replay
+  // sees the same.
   bool ObserveCpuThrottle(Tier tier, double throttled, double used_cores, int64_t now_us);
   // Whether `tier` is in a saturated spell now (above).
   bool Saturated(Tier tier) const {
@@ -102,8 +110,9 @@ class TierSignals {
   // When the executor last reported the tier much faster (INT64_MIN: never).
   std::array<std::atomic<int64_t>, kNumTiers> reported_faster_us_;
   std::array<std::atomic<int64_t>, kNumTiers> steady_probe_us_;
-  // The last cpu_throttled reported (0 until one is).
+  // The last cpu_throttled and cpu_used_cores reported (0 until one is).
   std::array<std::atomic<double>, kNumTiers> throttled_{};
+  std::array<std::atomic<double>, kNumTiers> used_cores_{};
 };
 
 }  // namespace stoa::scheduler

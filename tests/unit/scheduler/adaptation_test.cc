@@ -507,15 +507,18 @@ TEST(ShadowProbingTest, AFastRunAfterAProbeSawTheRecoveryEndsTheSlowSpell) {
 }
 
 // A cloud answering in 5 ms, then a saturated spell: its group throttled
-// 1.7 s/s while the executor used `used_cores` of its 0.3-core quota, its
-// runs `spell_ms` (lognormal `noise`), a cloud shadow every `shadow_every`
-// decisions.
+// 1.7 s/s on two probes while the executor used `used_cores` of its
+// 0.3-core quota (on the second, `second_used_cores`; negative: the same),
+// its runs `spell_ms` (lognormal `noise`), a cloud shadow every
+// `shadow_every` decisions.
 void IntoASaturatedSpell(Driver& d, double used_cores, double spell_ms, double noise,
-                         int shadow_every) {
+                         int shadow_every, double second_used_cores = -1.0) {
   d.cloud_ms = 5;
   for (int i = 0; i < 300; ++i) d.Step();
   d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
   d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, used_cores);
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7,
+                             second_used_cores < 0.0 ? used_cores : second_used_cores);
   d.cloud_ms = spell_ms;
   d.noise = noise;
   for (int i = 0; i < 300; ++i) {
@@ -528,21 +531,31 @@ void IntoASaturatedSpell(Driver& d, double used_cores, double spell_ms, double n
 // throttled by other processes) is evidence of a faster tier: the next
 // decision shadows the cloud outside the cap, and its fast answer ends the
 // slow spell in the model. Throttling of the executor's own making (it used
-// most of its quota) starts no spell, so its end is no evidence.
+// most of its quota) starts no spell, so its end is no evidence; nor does
+// one probe that shows little own use next to one that shows the quota
+// used (a small quota's CPU falls on either side of a probe's window: the
+// quota-flips testbed's 0.05-core edge, alone in its group, started 0.1-4 s
+// spells that way, each ending in a report of a faster edge).
 TEST(ShadowProbingTest, TheEndOfASaturatedSpellIsShadowedOnTheNextDecision) {
-  for (bool own_load : {false, true}) {
+  struct Case {
+    double used_cores, second_used_cores;
+    bool spell;
+  };
+  for (const Case& c : {Case{0.03, 0.03, true}, Case{0.28, 0.28, false}, Case{0.1, 0.28, false},
+                        Case{0.1, 0.08, true}}) {
     PolicyConfig policy;
     policy.shadow_cap = 0.0;
     Driver d(policy);
-    IntoASaturatedSpell(d, own_load ? 0.28 : 0.03, 300, d.noise, 30);
+    IntoASaturatedSpell(d, c.used_cores, 300, d.noise, 30, c.second_used_cores);
     ASSERT_EQ(d.Step().tier, Tier::kEdge);
     d.cloud_ms = 5;
     d.clock.AdvanceMicros(300'000);
     d.sched.ObserveCpuThrottle(Tier::kCloud, 0.02, 0.01);
     d.clock.AdvanceMicros(20'000);
     Decision next = d.Step();
-    EXPECT_EQ(next.shadow.Contains(Tier::kCloud), !own_load) << "own load " << own_load;
-    if (!own_load) {
+    EXPECT_EQ(next.shadow.Contains(Tier::kCloud), c.spell)
+        << "used " << c.used_cores << ", then " << c.second_used_cores;
+    if (c.spell) {
       EXPECT_EQ(d.Step().tier, Tier::kCloud);
     }
   }
@@ -602,6 +615,7 @@ TEST(ShadowProbingTest, ProbesAndTransfersInsideASaturatedSpellDoNotBringTheLink
     }
     if (saturated) {
       d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
+      d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
       d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
     }
     auto cloud_answer = [&](double exec_ms, double transfer_ms) {

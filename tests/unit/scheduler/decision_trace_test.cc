@@ -152,7 +152,9 @@ TEST(DecisionTraceTest, RecordsQuotaChangesAndParsesThem) {
   EXPECT_DOUBLE_EQ(parsed->events[1].cpu_quota_cores, 1.0);
 }
 
-// The tier's saturated state is traced when it changes, and replays read it.
+// The tier's saturated state is traced when it changes, and so is every
+// probe outside a spell that may start one with the next (throttled 0.5 or
+// more, or the first below after such a one); replays read them.
 TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
   TracedScheduler t("s.jsonl");
   ASSERT_NE(t.trace, nullptr);
@@ -160,46 +162,54 @@ TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
   common::FakeClock& clock = t.clock;
   const std::string& path = t.path;
   sched.ObserveCpuThrottle(Tier::kCloud, 0.03, 0.01);
-  sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);  // saturated
-  sched.ObserveCpuThrottle(Tier::kCloud, 1.6, 0.03);  // still: not traced
+  sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);  // the first of a pair
+  sched.ObserveCpuThrottle(Tier::kCloud, 1.6, 0.03);  // saturated
+  sched.ObserveCpuThrottle(Tier::kCloud, 1.5, 0.03);  // still: not traced
   sched.ObserveCpuThrottle(Tier::kCloud, 0.3, 0.03);  // between the thresholds: still
   clock.AdvanceMicros(1'000'000);
   sched.ObserveCpuThrottle(Tier::kCloud, 0.05, 0.02);  // over
   std::vector<json> lines = ReadLines(path);
-  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0]["ev"], "throttle");
   EXPECT_EQ(lines[0]["tier"], "cloud");
   EXPECT_EQ(lines[0]["throttled"], 1.7);
   EXPECT_EQ(lines[0]["used_cores"], 0.03);
-  EXPECT_EQ(lines[1]["t_us"], 1'000'000);
+  EXPECT_EQ(lines[1]["throttled"], 1.6);
+  EXPECT_EQ(lines[2]["t_us"], 1'000'000);
   absl::StatusOr<Trace> parsed = ParseFile(path);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
-  ASSERT_EQ(parsed->events.size(), 2u);
+  ASSERT_EQ(parsed->events.size(), 3u);
   EXPECT_EQ(parsed->events[0].kind, TraceEvent::Kind::kThrottle);
   EXPECT_EQ(parsed->events[0].tier, Tier::kCloud);
-  EXPECT_DOUBLE_EQ(parsed->events[1].cpu_throttled, 0.05);
-  EXPECT_DOUBLE_EQ(parsed->events[1].cpu_used_cores, 0.02);
+  EXPECT_DOUBLE_EQ(parsed->events[2].cpu_throttled, 0.05);
+  EXPECT_DOUBLE_EQ(parsed->events[2].cpu_used_cores, 0.02);
 }
 
 // Throttling of the executor's own making starts no saturated spell, but
 // whether the tier is throttled at all decides whether its probes can end
 // a late hold (TierSignals::SteadyProbeUs): each crossing of 0.2 is traced
-// too, so that a replay sees the same probes as the live run.
+// too, so that a replay sees the same probes as the live run; and so is
+// each probe throttled 0.5 or more (whether two of them in a row start a
+// spell depends on the executor's use over both).
 TEST(DecisionTraceTest, RecordsThrottlingCrossingsOfItsOwnMaking) {
   TracedScheduler t("o.jsonl");
   ASSERT_NE(t.trace, nullptr);
   PlacementScheduler& sched = *t.sched;
   sched.ObserveCpuQuota(Tier::kCloud, 0.3);
   sched.ObserveCpuThrottle(Tier::kCloud, 0.6, 0.28);  // throttled, own load
-  sched.ObserveCpuThrottle(Tier::kCloud, 0.7, 0.27);  // still: not traced
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.7, 0.27);  // still: traced, no spell
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.3, 0.2);   // the first under 0.5: traced
+  sched.ObserveCpuThrottle(Tier::kCloud, 0.4, 0.2);   // not traced
   sched.ObserveCpuThrottle(Tier::kCloud, 0.1, 0.05);  // no longer
   std::vector<json> lines = ReadLines(t.path);
-  ASSERT_EQ(lines.size(), 3u);
+  ASSERT_EQ(lines.size(), 5u);
   EXPECT_EQ(lines[0]["ev"], "quota");
   EXPECT_EQ(lines[1]["ev"], "throttle");
   EXPECT_EQ(lines[1]["throttled"], 0.6);
-  EXPECT_EQ(lines[2]["ev"], "throttle");
-  EXPECT_EQ(lines[2]["throttled"], 0.1);
+  EXPECT_EQ(lines[2]["throttled"], 0.7);
+  EXPECT_EQ(lines[3]["throttled"], 0.3);
+  EXPECT_EQ(lines[4]["ev"], "throttle");
+  EXPECT_EQ(lines[4]["throttled"], 0.1);
 }
 
 TEST(DecisionTraceTest, RotatesBySizeAndStartsEachFileWithTheStart) {
