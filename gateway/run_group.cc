@@ -30,6 +30,8 @@ struct RunGroup::State {
   std::string function;
   Tier chosen = Tier::kEdge;
   scheduler::TierSet shadow;  // never withdrawn when another run answers
+  // Decision::keep_hedge: neither hedged run is withdrawn either.
+  bool keep_hedge = false;
   // A planned backup's tier (Decision::backup); the primary is then never
   // withdrawn either (its lateness is what the scheduler must learn).
   std::optional<Tier> backup;
@@ -71,6 +73,7 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
     scheduler::Decision other(t, decision.hedge.Contains(t) ? Reason::kHedge : Reason::kShadow);
     other.trace_id = decision.trace_id;  // traced against the request's decision
     if (decision.hedge.Contains(t)) {
+      other.keep_hedge = decision.keep_hedge;  // scheduler::IsEvidenceRun
       runs.push_back({other, Invocation::Role::kHedge});
     } else if (decision.shadow.Contains(t)) {
       runs.push_back({other, Invocation::Role::kShadow});
@@ -79,6 +82,7 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
   auto state = std::make_shared<State>();
   state->function = request->name;
   state->chosen = decision.tier;
+  state->keep_hedge = decision.keep_hedge;
   const int64_t backup_due_us =
       context.clock.NowMicros() + static_cast<int64_t>(decision.backup_after_ms * 1000.0);
   if (!hedged && !request->forced && decision.backup_after_ms > 0.0 &&
@@ -229,9 +233,10 @@ void RunGroup::Finish(DispatchContext& context, const std::shared_ptr<State>& st
   if (deliver && result.ok()) {
     // The other answering runs lost: withdraw them.
     // Shadow runs go on: they measure (with a client signal they have one),
-    // and so does a late primary that its backup beat.
+    // and so do a late primary that its backup beat and an evidence hedge.
     for (Tier t : scheduler::AllTiers()) {
-      const bool keep = state->shadow.Contains(t) || (state->backup && t == state->chosen);
+      const bool keep =
+          state->keep_hedge || state->shadow.Contains(t) || (state->backup && t == state->chosen);
       if (t != tier && !keep && state->cancel[TierIndex(t)]) state->cancel[TierIndex(t)]->Cancel();
     }
   }

@@ -70,6 +70,12 @@ struct Decision {
   double predicted_ms = 0.0;
   // Reason kHedge: the second tier to run the same request on.
   TierSet hedge;
+  // An evidence hedge (policy evidence_hedge): neither run is withdrawn
+  // when the other answers, so both are measured (the hedge's tier was
+  // found much faster and its run is the check). The gateway copies it into
+  // the hedge run's own Decision{t, kHedge} (whose `hedge` is empty):
+  // IsEvidenceRun.
+  bool keep_hedge = false;
   // A late backup (policy late_hedge): when the chosen tier has not
   // answered backup_after_ms after the request started, the gateway also
   // runs it on the tier in `backup` (a Decision{t, kBackup}); the first
@@ -119,6 +125,11 @@ struct Outcome {
 // when the caller follows the contract above).
 constexpr bool IsShadowRun(const Decision& decision, const Outcome& outcome) {
   return outcome.shadow || decision.reason == Reason::kShadow;
+}
+// Whether a run is the hedge run of an evidence hedge (Decision::
+// keep_hedge): observed as a probe of its tier, as the shadow it replaces.
+constexpr bool IsEvidenceRun(const Decision& decision) {
+  return decision.reason == Reason::kHedge && decision.keep_hedge && decision.hedge.Empty();
 }
 
 }  // namespace stoa::scheduler

@@ -125,6 +125,7 @@ void DecisionTrace::RecordDecision(int64_t now_us, std::string_view function,
             {"predicted_ms", Num(decision.predicted_ms)},
             {"hedge", Tiers(decision.hedge)},
             {"shadow", Tiers(decision.shadow)}};
+  if (decision.keep_hedge) j["keep_hedge"] = true;
   if (!decision.backup.Empty()) {
     j["backup"] = Tiers(decision.backup);
     j["backup_after_ms"] = Num(decision.backup_after_ms);

@@ -82,7 +82,7 @@ TierSet Exploration::StaleShadows(double explore_budget, double shadow_cap, Tier
                                   Tier chosen, const Predictions& predictions, double best_ms,
                                   int64_t now_us,
                                   const std::array<int64_t, kNumTiers>* faster_since_us,
-                                  TierSet* routine) const {
+                                  TierSet* routine, TierSet* evidence) const {
   TierSet out;
   if (explore_budget <= 0.0) return out;
   // Routine shadows this decision may add within the cap (one per tier).
@@ -97,14 +97,17 @@ TierSet Exploration::StaleShadows(double explore_budget, double shadow_cap, Tier
     const bool changed = faster_since_us != nullptr && last < (*faster_since_us)[TierIndex(t)];
     if (FollowUps(t) > 0) {
       out.Add(t);
+      if (evidence != nullptr) evidence->Add(t);
     } else if (changed && room < 1.0 && now_us - last >= kStaleUs) {
       // Evidence, and the cap is full: shadowed anyway (a tier kept off for
       // being slow is the one whose recovery matters), not counted towards
       // the cap, at most once per kStaleUs.
       out.Add(t);
+      if (evidence != nullptr) evidence->Add(t);
     } else if (room >= 1.0 && (changed || now_us - last >= ShadowIntervalUs(p, best_ms))) {
       out.Add(t);
       if (routine != nullptr) routine->Add(t);
+      if (changed && evidence != nullptr) evidence->Add(t);
       room -= 1.0;
     }
   }

@@ -124,11 +124,14 @@ class Exploration {
   // cap when it has room, else outside it (not counted; at most once per
   // kStaleUs): its estimate predates the change, and the cap must not delay
   // the return to a tier that recovered.
-  // `routine` (may be null) gets the tiers named under the cap.
+  // `routine` (may be null) gets the tiers named under the cap;
+  // `evidence` (may be null) those named because they were found much
+  // faster (owed follow-ups, or changed since their last use), which the
+  // scheduler may run as an evidence hedge (PolicyConfig::evidence_hedge).
   TierSet StaleShadows(double explore_budget, double shadow_cap, TierSet available, Tier chosen,
                        const Predictions& predictions, double best_ms, int64_t now_us,
                        const std::array<int64_t, kNumTiers>* faster_since_us = nullptr,
-                       TierSet* routine = nullptr) const;
+                       TierSet* routine = nullptr, TierSet* evidence = nullptr) const;
   // kStaleUs × (1 + max(0, p.mean_ms − best_ms) / best_ms), at most
   // kMaxShadowIntervalUs (kStaleUs when best_ms <= 0).
   static int64_t ShadowIntervalUs(const Prediction& p, double best_ms);

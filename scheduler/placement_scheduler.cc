@@ -243,13 +243,25 @@ void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfi
                                          const PolicyInput& in, double best_ms, int64_t now,
                                          Decision& decision) {
   const std::array<int64_t, kNumTiers> faster_since = signals_.FasterSince();
-  TierSet routine;
-  const TierSet stale = state.exploration.StaleShadows(config.explore_budget, config.shadow_cap,
-                                                       in.available, decision.tier, in.predictions,
-                                                       best_ms, now, &faster_since, &routine);
+  TierSet routine, evidence;
+  const TierSet stale = state.exploration.StaleShadows(
+      config.explore_budget, config.shadow_cap, in.available, decision.tier, in.predictions,
+      best_ms, now, &faster_since, &routine, &evidence);
   for (Tier t : AllTiers()) {
     if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
-    decision.shadow.Add(t);
+    // A tier found much faster: the same extra run, but its answer may
+    // be the request's (an evidence hedge; both runs are kept).
+    if (config.evidence_hedge && evidence.Contains(t) && decision.hedge.Empty() &&
+        decision.reason == Reason::kPredictedBest) {
+      decision.hedge.Add(t);
+      decision.shadow.Remove(t);
+      decision.reason = Reason::kHedge;
+      decision.keep_hedge = true;
+      decision.backup = {};
+      decision.backup_after_ms = 0.0;
+    } else {
+      decision.shadow.Add(t);
+    }
     state.exploration.ShadowSent(t, now, routine.Contains(t));
   }
 }
@@ -343,7 +355,7 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.batch = outcome.batch;
   in.ahead = outcome.ahead;
   TermErrors errors = tier.model.Observe(in, outcome);
-  if (shadow && config.stale_probe == StaleProbe::kShadow) {
+  if ((shadow || IsEvidenceRun(decision)) && config.stale_probe == StaleProbe::kShadow) {
     state->exploration.ShadowProbed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
                                     state->OthersPredictedMs(outcome.tier));
   } else if ((decision.reason == Reason::kExplore || outcome.tier != decision.tier) && !shadow) {

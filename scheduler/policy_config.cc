@@ -160,7 +160,7 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
   RETURN_IF_ERROR(RejectUnknown(
       doc, "",
       {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget", "stale_probe",
-       "shadow_cap", "hedge", "late_hedge", "smoothing", "weights", "circuit"}));
+       "shadow_cap", "hedge", "late_hedge", "evidence_hedge", "smoothing", "weights", "circuit"}));
   PolicyConfig p;
   if (doc.contains("policy")) {
     const std::string allowed = AllKindNames();
@@ -220,6 +220,9 @@ absl::StatusOr<PolicyConfig> FromJson(const Json& doc) {
   }
   if (doc.contains("late_hedge")) {
     ASSIGN_OR_RETURN(p.late_hedge, Boolean(doc["late_hedge"], "late_hedge"));
+  }
+  if (doc.contains("evidence_hedge")) {
+    ASSIGN_OR_RETURN(p.evidence_hedge, Boolean(doc["evidence_hedge"], "evidence_hedge"));
   }
   if (doc.contains("weights")) RETURN_IF_ERROR(ParseWeights(doc["weights"], p.weights));
   if (doc.contains("circuit")) RETURN_IF_ERROR(ParseCircuit(doc["circuit"], p.circuit));
@@ -332,6 +335,7 @@ std::string PolicyToJson(const PolicyConfig& p) {
       {"shadow_cap", p.shadow_cap},
       {"hedge", p.hedge},
       {"late_hedge", p.late_hedge},
+      {"evidence_hedge", p.evidence_hedge},
       {"smoothing", p.smoothing},
       {"weights",
        {{"latency", p.weights.latency}, {"cost", p.weights.cost}, {"energy", p.weights.energy}}},

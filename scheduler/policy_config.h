@@ -2,7 +2,7 @@
 // GET/PUT /v1/policy and the YAML policy file:
 //   {"policy":"predictive","objective":"mean","slo_ms":0,"shadow_rate":0.0,
 //    "explore_budget":0.02,"stale_probe":"shadow","shadow_cap":0.1,"hedge":false,
-//    "late_hedge":true,
+//    "late_hedge":true,"evidence_hedge":true,
 //    "weights":{"latency":1,"cost":0,"energy":0},
 //    "circuit":{"failures":5,"open_ms":2000}}
 // Fields left out keep their defaults. Unknown fields, wrong types and
@@ -42,6 +42,13 @@ struct PolicyConfig {
   // FarLateMs(its prediction) (Decision::backup; model-based policies, i.e.
   // predictive, slo and weighted, on a predicted-best or explore choice).
   bool late_hedge = true;
+  // With stale_probe shadow: a tier found much faster since it was last
+  // used (Exploration::StaleShadows' evidence: a quota raised, a saturated
+  // spell's end, a probe's RTT drop, follow-ups of a probe that found it
+  // faster) is run as a hedge that answers if first, not as a shadow whose
+  // answer is dropped (Decision::keep_hedge): the same extra run, and the
+  // request no longer waits for the tier that just lost its lead.
+  bool evidence_hedge = true;
   double smoothing = 0.2;  // EWMA weight of a new observation, (0, 1]
   struct Weights {
     double latency = 1.0, cost = 0.0, energy = 0.0;  // each >= 0

@@ -92,6 +92,7 @@ absl::Status ParseDecision(const json& j, TraceEvent& ev) {
   ev.decision.tier = *tier;
   ev.decision.reason = ParseReason(j.value("reason", "")).value_or(Reason::kPredictedBest);
   ev.decision.hedge = TiersOf(j, "hedge");
+  ev.decision.keep_hedge = j.value("keep_hedge", false);
   ev.decision.shadow = TiersOf(j, "shadow");
   ev.decision.trace_id = ev.id;
   return absl::OkStatus();
@@ -329,6 +330,7 @@ void Feed(PlacementScheduler& sched, const std::string& fn, Replayed& r, Tier ti
   Decision d = r.decision;
   if (tier != r.decision.tier) {
     d = Decision(tier, r.decision.hedge.Contains(tier) ? Reason::kHedge : Reason::kShadow);
+    d.keep_hedge = r.decision.keep_hedge && d.reason == Reason::kHedge;
   }
   outcome.tier = tier;
   outcome.shadow = d.reason == Reason::kShadow;

@@ -203,7 +203,8 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
       return o.latency_ms;
     };
     // A hedge answers with the first of its two runs; the loser is
-    // cancelled and never observed.
+    // cancelled and never observed, unless it is an evidence hedge
+    // (Decision::keep_hedge), whose runs all complete.
     Tier answered = decision.tier;
     for (Tier t : AllTiers()) {
       if (decision.hedge.Contains(t) && actual[TierIndex(t)] < actual[TierIndex(answered)]) {
@@ -211,15 +212,25 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
       }
     }
     res.hedges += !decision.hedge.Empty();
-    scheduler::Decision answered_decision = decision;
-    if (answered != decision.tier) {
-      answered_decision = scheduler::Decision(answered, scheduler::Reason::kHedge);
-      answered_decision.trace_id = decision.trace_id;
-    }
-    const double latency = observe(answered, answered_decision, false);
+    auto run_decision = [&](Tier t) {
+      if (t == decision.tier) return decision;
+      scheduler::Decision twin(t, scheduler::Reason::kHedge);
+      twin.trace_id = decision.trace_id;
+      twin.keep_hedge = decision.keep_hedge;
+      return twin;
+    };
+    const double latency = observe(answered, run_decision(answered), false);
     std::array<double, kNumTiers> compared;
     compared.fill(std::numeric_limits<double>::quiet_NaN());
     compared[TierIndex(answered)] = actual[TierIndex(answered)];
+    for (Tier t : AllTiers()) {
+      if (!decision.keep_hedge || t == answered ||
+          (t != decision.tier && !decision.hedge.Contains(t))) {
+        continue;
+      }
+      observe(t, run_decision(t), false);
+      compared[TierIndex(t)] = actual[TierIndex(t)];
+    }
     for (Tier t : AllTiers()) {
       if (!decision.shadow.Contains(t)) continue;
       scheduler::Decision d(t, scheduler::Reason::kShadow);
@@ -228,7 +239,9 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
       compared[TierIndex(t)] = actual[TierIndex(t)];
       ++res.shadows;
     }
-    if (!decision.shadow.Empty()) sched.ObserveComparison("f", answered, compared);
+    if (!decision.shadow.Empty() || decision.keep_hedge) {
+      sched.ObserveComparison("f", decision.tier, compared);
+    }
     const int a = TierIndex(answered);
     correct += actual[a] <= best;
     regret += actual[a] - best;

@@ -42,7 +42,10 @@ A request answered by a late backup (reason "backup": the chosen tier had
 not answered by its due time, policy late_hedge) is scored by the tier the
 scheduler chose, the other one: it counts against accuracy. Its cost is
 what the client waited, the due time plus the backup's run, not the chosen
-tier's mean: both regrets price it at its own latency.
+tier's mean: both regrets price it at its own latency. A hedged request
+(reason "hedge": both tiers ran it from the start and the first answer was
+the request's, e.g. an evidence hedge on a tier just found much faster) is
+scored by the tier that answered, like any other.
 
 Pure functions except read_trace; no plotting.
 """

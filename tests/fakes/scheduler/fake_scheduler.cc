@@ -21,9 +21,10 @@ void FakeScheduler::Prefer(Tier tier) {
   preferred_ = tier;
 }
 
-void FakeScheduler::SetExtras(TierSet hedge, TierSet shadow) {
+void FakeScheduler::SetExtras(TierSet hedge, TierSet shadow, bool keep_hedge) {
   absl::MutexLock lock(&mu_);
   hedge_ = hedge;
+  keep_hedge_ = keep_hedge;
   shadow_ = shadow;
 }
 
@@ -92,6 +93,7 @@ absl::StatusOr<Decision> FakeScheduler::Decide(std::string_view, TierSet allowed
   d.hedge = Restrict(hedge_, allowed, tier);
   d.shadow = Restrict(shadow_, allowed, tier);
   if (!d.hedge.Empty()) d.reason = Reason::kHedge;
+  d.keep_hedge = keep_hedge_ && !d.hedge.Empty();
   d.backup = d.hedge.Empty() ? Restrict(backup_, allowed, tier) : TierSet{};
   if (!d.backup.Empty()) d.backup_after_ms = backup_after_ms_;
   return d;

@@ -50,7 +50,8 @@ class FakeScheduler final : public Scheduler {
 
   // Scripting.
   void Prefer(Tier tier);
-  void SetExtras(TierSet hedge, TierSet shadow);
+  // `keep_hedge`: the hedge is an evidence hedge (Decision::keep_hedge).
+  void SetExtras(TierSet hedge, TierSet shadow, bool keep_hedge = false);
   void SetBackup(TierSet backup, double after_ms);
   void SetDecisionPredictedMs(double ms);
   void SetPredictMs(Tier tier, double ms);
@@ -82,6 +83,7 @@ class FakeScheduler final : public Scheduler {
   mutable absl::Mutex mu_;
   Tier preferred_ ABSL_GUARDED_BY(mu_) = Tier::kEdge;
   TierSet hedge_ ABSL_GUARDED_BY(mu_);
+  bool keep_hedge_ ABSL_GUARDED_BY(mu_) = false;
   TierSet shadow_ ABSL_GUARDED_BY(mu_);
   TierSet backup_ ABSL_GUARDED_BY(mu_);
   double backup_after_ms_ ABSL_GUARDED_BY(mu_) = 0.0;

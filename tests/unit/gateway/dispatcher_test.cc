@@ -258,6 +258,43 @@ TEST_F(DispatcherTest, HedgeAnswersWithTheFirstSuccess) {
   EXPECT_TRUE(std::isnan(cmp[0].second[1]));
 }
 
+// An evidence hedge (Decision::keep_hedge: the scheduler found the edge
+// much faster since it last ran there): the first answer is the request's,
+// as in any hedge, but the other run is not withdrawn: both teach the
+// model, the edge's as a run of its own decision (IsEvidenceRun).
+TEST_F(DispatcherTest, AnEvidenceHedgeAnswersFirstAndKeepsBothRuns) {
+  Make(true, true);
+  scheduler_.Prefer(Tier::kCloud);
+  scheduler_.SetExtras(scheduler::TierSet::Of(Tier::kEdge), {}, /*keep_hedge=*/true);
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kEdge).ok());
+  ASSERT_TRUE(Run(MakeFunction(), Tier::kCloud).ok());
+  cloud_->Hold();  // the chosen tier answers only when released
+  auto pending = Start(MakeFunction());
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto r = pending.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tier, Tier::kEdge);
+  EXPECT_EQ(r->reason, Reason::kHedge);
+  cloud_->Release();
+  dispatcher_.reset();  // returns once the cloud run ended
+  EXPECT_EQ(cloud_counts_->invoke, 2);
+  EXPECT_EQ(cloud_counts_->cancelled, 0);
+  EXPECT_EQ(Counter("stoa_hedge_cancelled_total",
+                    {{"function", "digits"}, {"tier", "cloud"}, {"target", "cloud"}}),
+            0);
+  auto obs = scheduler_.observations();
+  ASSERT_EQ(obs.size(), 4u);  // two forced runs, then both runs of the hedge
+  EXPECT_EQ(obs[2].outcome.tier, Tier::kEdge);
+  EXPECT_TRUE(scheduler::IsEvidenceRun(obs[2].decision));
+  EXPECT_EQ(obs[3].outcome.tier, Tier::kCloud);
+  EXPECT_TRUE(obs[3].outcome.ok);
+  EXPECT_FALSE(scheduler::IsEvidenceRun(obs[3].decision));
+  auto cmp = scheduler_.comparisons();
+  ASSERT_EQ(cmp.size(), 1u);
+  EXPECT_FALSE(std::isnan(cmp[0].second[TierIndex(Tier::kCloud)]));
+  EXPECT_FALSE(std::isnan(cmp[0].second[TierIndex(Tier::kEdge)]));
+}
+
 // A late backup (Decision::backup, policy late_hedge): the chosen tier has
 // not answered by the due time, so the request also runs on the backup's
 // tier, whose answer is the request's. The late primary is not withdrawn:

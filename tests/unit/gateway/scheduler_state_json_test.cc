@@ -140,7 +140,7 @@ TEST_F(SchedulerStateJsonTest, OverridesAccuracyCircuitsAndLinks) {
 TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
   // Byte for byte what StateJson rendered for a fresh scheduler with the
   // default policy and an in-process edge (issue 14 added stale_probe, and
-  // each target's tier and device, then shadow_cap).
+  // each target's tier and device, then shadow_cap, then evidence_hedge).
   common::FakeClock clock;
   scheduler::SchedulerOptions options;
   options.in_process.Add(Tier::kEdge);
@@ -148,7 +148,8 @@ TEST(SchedulerStateJson, EmptySchedulerIsTheSameDocumentAsBefore) {
   EXPECT_EQ(
       SchedulerStateJson(fresh.Snapshot()),
       "{\"functions\":{},\"policy\":{\"circuit\":{\"failures\":5,\"open_ms\":2000},"
-      "\"explore_budget\":0.02,\"hedge\":false,\"late_hedge\":true,\"objective\":\"mean\","
+      "\"evidence_hedge\":true,\"explore_budget\":0.02,\"hedge\":false,\"late_hedge\":true,"
+      "\"objective\":\"mean\","
       "\"policy\":"
       "\"predictive\",\"shadow_cap\":0.1,\"shadow_rate\":0.0,\"slo_ms\":0.0,\"smoothing\":0.2,"
       "\"stale_probe\":\"shadow\",\"weights\":{"

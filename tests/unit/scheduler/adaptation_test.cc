@@ -282,6 +282,12 @@ TEST(StaleShadowTest, RoutineShadowsAreCappedAtAShareOfDecisions) {
 }
 
 // An in-process edge and a cloud 10 ms away; 100 requests a second.
+// Whether `d` runs an extra copy of its request on `t` to check it: a
+// shadow, or an evidence hedge (PolicyConfig::evidence_hedge).
+bool Checks(const Decision& d, Tier t) {
+  return d.shadow.Contains(t) || (d.keep_hedge && d.hedge.Contains(t));
+}
+
 class Driver {
  public:
   explicit Driver(PolicyConfig policy = {}) : sched(clock, nullptr, 11, policy, Options()) {}
@@ -313,6 +319,8 @@ class Driver {
     f.warm = TierSet::All();
     return sched.Decide("f", TierSet::All(), f);
   }
+  // Runs the decision as the gateway does: the chosen tier, its shadows
+  // and its hedge (every run completes; the answer is not modelled).
   Decision Step() {
     auto d = Decide();
     EXPECT_TRUE(d.ok());
@@ -320,6 +328,11 @@ class Driver {
     for (Tier t : AllTiers()) {
       if (d->shadow.Contains(t)) {
         Run(t, Decision(t, Reason::kShadow), true);
+        ++shadows;
+      } else if (d->hedge.Contains(t)) {
+        Decision twin(t, Reason::kHedge);
+        twin.keep_hedge = d->keep_hedge;
+        Run(t, twin, false);
         ++shadows;
       }
     }
@@ -386,8 +399,41 @@ TEST(ShadowProbingTest, ABackupThatFindsTheRunnerUpRecoveredIsFollowedUpAtOnce) 
   d.clock.AdvanceMicros(10'000);
   absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
   ASSERT_TRUE(next.ok());
-  EXPECT_TRUE(next->tier == Tier::kCloud || next->shadow.Contains(Tier::kCloud))
-      << "the recovered cloud is neither chosen nor shadowed";
+  EXPECT_TRUE(next->tier == Tier::kCloud || Checks(*next, Tier::kCloud))
+      << "the recovered cloud is neither chosen nor checked";
+}
+
+// The check of a tier found much faster is an evidence hedge by default:
+// the same extra run as a shadow, but its answer is the request's when it
+// comes first (quota-flips testbed: the first request after each raise of
+// the edge's quota waited for the cloud, 35-40 ms, while its shadow on the
+// edge answered in 5). Routine shadows stay shadows; with evidence_hedge
+// off the check is a shadow too.
+TEST(ShadowProbingTest, ATierFoundMuchFasterIsCheckedByAHedgeThatMayAnswer) {
+  for (bool evidence_hedge : {true, false}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;  // no routine shadows
+    policy.evidence_hedge = evidence_hedge;
+    Driver d(policy);
+    d.edge_ms = 200;  // a throttled edge: the cloud (20 ms) is chosen
+    for (int i = 0; i < 300; ++i) d.Step();
+    d.sched.ObserveCpuQuota(Tier::kEdge, 0.05);
+    d.clock.AdvanceMicros(300'000);
+    absl::StatusOr<Decision> before = d.Decide();
+    ASSERT_TRUE(before.ok());
+    EXPECT_EQ(before->reason, Reason::kPredictedBest);
+    EXPECT_FALSE(Checks(*before, Tier::kEdge));
+    d.sched.ObserveCpuQuota(Tier::kEdge, 1.0);  // lifted 20x
+    d.clock.AdvanceMicros(10'000);
+    absl::StatusOr<Decision> dec = d.Decide();
+    ASSERT_TRUE(dec.ok());
+    EXPECT_EQ(dec->tier, Tier::kCloud);
+    EXPECT_EQ(dec->hedge.Contains(Tier::kEdge), evidence_hedge);
+    EXPECT_EQ(dec->keep_hedge, evidence_hedge);
+    EXPECT_EQ(dec->reason, evidence_hedge ? Reason::kHedge : Reason::kPredictedBest);
+    EXPECT_EQ(dec->shadow.Contains(Tier::kEdge), !evidence_hedge);
+    EXPECT_TRUE(dec->backup.Empty() || !evidence_hedge);
+  }
 }
 
 // A status probe reporting a raised CPU quota (the edge's quota lifted)
@@ -409,7 +455,7 @@ TEST(ShadowProbingTest, ARaisedCpuQuotaIsShadowedOnTheNextDecision) {
       if (dec->shadow.Contains(t)) d.Run(t, Decision(t, Reason::kShadow), true);
     }
     d.Run(Tier::kCloud, *dec, false);
-    return dec->shadow.Contains(Tier::kEdge);
+    return Checks(*dec, Tier::kEdge);
   };
   while (!d.Step().shadow.Contains(Tier::kEdge)) {
   }
@@ -448,7 +494,7 @@ TEST(ShadowProbingTest, ARunSentBeforeAProbeSawTheRecoveryDoesNotHideIt) {
   absl::StatusOr<Decision> next = d.sched.Decide("f", TierSet::All(), f);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->tier, Tier::kEdge);
-  EXPECT_TRUE(next->shadow.Contains(Tier::kCloud));
+  EXPECT_TRUE(Checks(*next, Tier::kCloud));
 }
 
 // After the cloud's executor reported it much faster (its quota raised
@@ -553,7 +599,7 @@ TEST(ShadowProbingTest, TheEndOfASaturatedSpellIsShadowedOnTheNextDecision) {
     d.sched.ObserveCpuThrottle(Tier::kCloud, 0.02, 0.01);
     d.clock.AdvanceMicros(20'000);
     Decision next = d.Step();
-    EXPECT_EQ(next.shadow.Contains(Tier::kCloud), c.spell)
+    EXPECT_EQ(Checks(next, Tier::kCloud), c.spell)
         << "used " << c.used_cores << ", then " << c.second_used_cores;
     if (c.spell) {
       EXPECT_EQ(d.Step().tier, Tier::kCloud);

@@ -111,6 +111,8 @@ TEST(PolicyConfigTest, TypeErrorsNameTheField) {
   EXPECT_THAT(JsonError(R"({"hedge":1})"), HasSubstr("field 'hedge' must be a boolean"));
   EXPECT_THAT(JsonError(R"({"late_hedge":"no"})"),
               HasSubstr("field 'late_hedge' must be a boolean"));
+  EXPECT_THAT(JsonError(R"({"evidence_hedge":1})"),
+              HasSubstr("field 'evidence_hedge' must be a boolean"));
   EXPECT_THAT(JsonError(R"({"slo_ms":"10"})"), HasSubstr("field 'slo_ms' must be a number"));
   EXPECT_THAT(JsonError(R"({"slo_ms":null})"), HasSubstr("field 'slo_ms' must be a number"));
   EXPECT_THAT(JsonError(R"({"explore_budget":true})"),
@@ -208,13 +210,14 @@ TEST(PolicyConfigTest, RoundTrip) {
   in.shadow_cap = 0.25;
   in.hedge = true;
   in.late_hedge = false;
+  in.evidence_hedge = false;
   in.smoothing = 0.35;
   in.weights = {0.5, 2.0, 4.0};
   in.circuit = {7, 1234};
   std::string json = PolicyToJson(in);
   for (const char* field :
        {"policy", "objective", "slo_ms", "shadow_rate", "explore_budget", "shadow_cap", "hedge",
-        "late_hedge", "smoothing", "weights", "circuit"}) {
+        "late_hedge", "evidence_hedge", "smoothing", "weights", "circuit"}) {
     EXPECT_THAT(json, HasSubstr(std::string("\"") + field + "\"")) << json;
   }
   auto out = ParsePolicyJson(json);
@@ -227,6 +230,7 @@ TEST(PolicyConfigTest, RoundTrip) {
   EXPECT_EQ(out->shadow_cap, in.shadow_cap);
   EXPECT_EQ(out->hedge, in.hedge);
   EXPECT_EQ(out->late_hedge, in.late_hedge);
+  EXPECT_EQ(out->evidence_hedge, in.evidence_hedge);
   EXPECT_EQ(out->smoothing, in.smoothing);
   EXPECT_EQ(out->weights.latency, in.weights.latency);
   EXPECT_EQ(out->weights.cost, in.weights.cost);
