@@ -249,10 +249,13 @@ void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfi
       best_ms, now, &faster_since, &routine, &evidence);
   for (Tier t : AllTiers()) {
     if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
-    // A tier found much faster: the same extra run, but its answer may
-    // be the request's (an evidence hedge; both runs are kept).
-    if (config.evidence_hedge && evidence.Contains(t) && decision.hedge.Empty() &&
-        decision.reason == Reason::kPredictedBest) {
+    // A tier its executor reported much faster within the last second: the
+    // same extra run, but its answer may be the request's (an evidence
+    // hedge; both runs are kept). Probe RTT drops and lucky fast runs stay
+    // shadows: a throttled executor's probes and runs are bimodal, and
+    // hedging on them (QF1) ran half the slow phases' requests twice.
+    if (config.evidence_hedge && evidence.Contains(t) && signals_.SentAfterEvidence(t, now) &&
+        decision.hedge.Empty() && decision.reason == Reason::kPredictedBest) {
       decision.hedge.Add(t);
       decision.shadow.Remove(t);
       decision.reason = Reason::kHedge;

@@ -42,12 +42,13 @@ struct PolicyConfig {
   // FarLateMs(its prediction) (Decision::backup; model-based policies, i.e.
   // predictive, slo and weighted, on a predicted-best or explore choice).
   bool late_hedge = true;
-  // With stale_probe shadow: a tier found much faster since it was last
-  // used (Exploration::StaleShadows' evidence: a quota raised, a saturated
-  // spell's end, a probe's RTT drop, follow-ups of a probe that found it
-  // faster) is run as a hedge that answers if first, not as a shadow whose
-  // answer is dropped (Decision::keep_hedge): the same extra run, and the
-  // request no longer waits for the tier that just lost its lead.
+  // With stale_probe shadow: the check of a tier its executor reported much
+  // faster within the last second (TierSignals::SentAfterEvidence: a quota
+  // raised, a saturated spell's end), due as Exploration::StaleShadows'
+  // evidence, is run as a hedge that answers if first, not as a shadow
+  // whose answer is dropped (Decision::keep_hedge): the same extra run, and
+  // the request no longer waits for the tier that just lost its lead.
+  // Checks on a probe's RTT drop or a fast run alone stay shadows.
   bool evidence_hedge = true;
   double smoothing = 0.2;  // EWMA weight of a new observation, (0, 1]
   struct Weights {

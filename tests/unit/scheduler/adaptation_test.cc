@@ -434,6 +434,23 @@ TEST(ShadowProbingTest, ATierFoundMuchFasterIsCheckedByAHedgeThatMayAnswer) {
     EXPECT_EQ(dec->shadow.Contains(Tier::kEdge), !evidence_hedge);
     EXPECT_TRUE(dec->backup.Empty() || !evidence_hedge);
   }
+  // A probe's round-trip drop alone is checked by a shadow.
+  PolicyConfig policy;
+  policy.shadow_cap = 0.0;
+  Driver d(policy);
+  d.cloud_ms = 300;  // a starved cloud: the edge (40 ms) is chosen
+  for (int i = 0; i < 300; ++i) {
+    if (i % 10 == 0) d.sched.ObserveLink(Tier::kCloud, true, 85.0);  // slow probes
+    d.Step();
+  }
+  d.clock.AdvanceMicros(300'000);
+  d.sched.ObserveLink(Tier::kCloud, true, 1.0);
+  d.clock.AdvanceMicros(10'000);
+  absl::StatusOr<Decision> dec = d.Decide();
+  ASSERT_TRUE(dec.ok());
+  EXPECT_EQ(dec->tier, Tier::kEdge);
+  EXPECT_TRUE(dec->shadow.Contains(Tier::kCloud));
+  EXPECT_TRUE(dec->hedge.Empty());
 }
 
 // A status probe reporting a raised CPU quota (the edge's quota lifted)
