@@ -51,6 +51,13 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
     return false;
   }
   const int i = TierIndex(tier);
+  // The executor's meter answers probes closer than its window
+  // (common::CpuThrottleMeter::kMinWindowUs, the probe interval) with the
+  // rates it last measured: the same window again, not a second probe.
+  if (throttled == throttled_[i].load(std::memory_order_relaxed) &&
+      used_cores == used_cores_[i].load(std::memory_order_relaxed)) {
+    return false;
+  }
   const double before = throttled_[i].exchange(throttled, std::memory_order_relaxed);
   const double used_before = used_cores_[i].exchange(used_cores, std::memory_order_relaxed);
   // Throttled or not (SteadyProbeUs) changed: a traced change too.

@@ -17,11 +17,13 @@
 // (its 5 ms of CPU a period fall on either side of the probe's 100 ms
 // window), so one probe started 373 false spells of 0.1-4 s in 39 testbed
 // runs (sessions 13-15), each ending in a report of a faster edge; the
-// 51 real ones (load-flips' busy loops) lasted 15 s. Other processes in the group take the quota
-// (the load-flips testbed's busy loops: 1.7 throttled seconds per second
-// against 0.02-0.05 while the executor runs alone), so a run sent there now
-// is much slower than the models' terms say; only the answer to such a
-// run, ~0.3 s later, would show it. Throttling of the executor's own
+// 51 real ones (load-flips' busy loops) lasted 15 s. A probe that repeats
+// the last one's figures exactly is the same window (the executor's meter
+// answers probes under 100 ms apart with its last rates; QG1: two probes
+// 98 ms apart made a false spell) and counts as nothing. Other processes in the group take the
+// quota (the load-flips testbed's busy loops: 1.7 throttled seconds per second against 0.02-0.05
+// while the executor runs alone), so a run sent there now is much slower than the models' terms
+// say; only the answer to such a run, ~0.3 s later, would show it. Throttling of the executor's own
 // making (a 0.1-core edge running two frames in a window: 0.5-0.8) is no
 // such news: its queue and runs show it. The end of a saturated spell
 // counts as the tier found much faster (FasterSince). The models are not

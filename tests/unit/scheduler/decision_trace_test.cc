@@ -154,7 +154,9 @@ TEST(DecisionTraceTest, RecordsQuotaChangesAndParsesThem) {
 
 // The tier's saturated state is traced when it changes, and so is every
 // probe outside a spell that may start one with the next (throttled 0.5 or
-// more, or the first below after such a one); replays read them.
+// more, or the first below after such a one); replays read them. A probe
+// that repeats the last one's figures (the executor's meter answering
+// within its window) is neither traced nor a second probe.
 TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
   TracedScheduler t("s.jsonl");
   ASSERT_NE(t.trace, nullptr);
@@ -163,6 +165,7 @@ TEST(DecisionTraceTest, RecordsSaturationChangesAndParsesThem) {
   const std::string& path = t.path;
   sched.ObserveCpuThrottle(Tier::kCloud, 0.03, 0.01);
   sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);  // the first of a pair
+  sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);  // the same window again: nothing
   sched.ObserveCpuThrottle(Tier::kCloud, 1.6, 0.03);  // saturated
   sched.ObserveCpuThrottle(Tier::kCloud, 1.5, 0.03);  // still: not traced
   sched.ObserveCpuThrottle(Tier::kCloud, 0.3, 0.03);  // between the thresholds: still
