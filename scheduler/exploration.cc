@@ -150,21 +150,21 @@ void Exploration::Observed(Tier tier, int64_t sent_us) {
 }
 
 void Exploration::Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
-                         double others_ms) {
+                         double others_ms, bool lucky) {
   // Much faster than believed (or nothing was believed yet): probe again
   // soon, so the model settles in a few requests instead of a few budgets.
   // A tier found slower needs no more probes: the model already moved away.
   const bool competitive = outcome.latency_ms - outcome.load_ms <= 2.0 * others_ms;
   const bool changed = (first && competitive) || -TotalError(errors) > MuchMs(outcome);
   PerTier& s = tiers_[TierIndex(tier)];
-  if (changed && s.follow_ups.load(std::memory_order_relaxed) == 0) {
+  if (changed && !lucky && s.follow_ups.load(std::memory_order_relaxed) == 0) {
     s.follow_ups.store(kFollowUps, std::memory_order_relaxed);
   }
 }
 
 void Exploration::ShadowProbed(Tier tier, const Outcome& outcome, const TermErrors& errors,
-                               bool first, double others_ms) {
-  Probed(tier, outcome, errors, first, others_ms);
+                               bool first, double others_ms, bool lucky) {
+  Probed(tier, outcome, errors, first, others_ms, lucky);
   PerTier& s = tiers_[TierIndex(tier)];
   // Still much slower than predicted: check again on the next decision, up
   // to kSlowChecks times in a row (see slowdowns above).

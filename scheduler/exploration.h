@@ -158,14 +158,21 @@ class Exploration {
   // `tier`: `errors` the model's one-step errors for it, `first` whether it
   // was the tier's first measurement, `others_ms` the lowest last
   // prediction of the other tiers (infinity: none). Earns kFollowUps
-  // follow-ups when the probe found the tier changed and none are owed.
+  // follow-ups when the probe found the tier changed and none are owed,
+  // unless `lucky`: the tier is in a saturated spell (TierSignals), where a
+  // fast run is a time slice's luck and its end comes from the executor's
+  // report or kLongFastRun fast runs in a row; follow-ups there put three
+  // more runs on the starved tier at once (load-flips LE1: 60 % of the
+  // loaded phases' decisions shadowed the saturated cloud, and a burst at
+  // 79.1 s met the three follow-ups of one lucky 63 ms shadow there; the
+  // request sent there next answered in 641 ms).
   void Probed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
-              double others_ms);
+              double others_ms, bool lucky = false);
   // The same for a shadow probe (stale-shadow mode), which also owes the
   // tier a re-check when it came back much slower than predicted, up to
   // kSlowChecks in a row after a stall Served saw (see slowdowns above).
   void ShadowProbed(Tier tier, const Outcome& outcome, const TermErrors& errors, bool first,
-                    double others_ms);
+                    double others_ms, bool lucky = false);
 
   // A successful run of `tier`'s own traffic (not a probe nor a shadow run)
   // with the model's one-step `errors`: one follow-up is owed when it came

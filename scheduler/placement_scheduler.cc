@@ -193,22 +193,29 @@ void PlacementScheduler::Predict(FunctionState& state, const Features& features,
 
 void PlacementScheduler::AddHedge(FunctionState& state, const PolicyConfig& config,
                                   const PolicyInput& in, int64_t now, Decision& decision) {
-  if (!config.hedge || decision.reason != Reason::kPredictedBest) return;
+  if (decision.reason != Reason::kPredictedBest) return;
+  // A saturated choice (its executor's group starved by other processes:
+  // its runs take whatever slices they get, 20-600 ms) is hedged on the
+  // runner-up, both runs kept: an evidence hedge on its executor's report.
+  const bool saturated =
+      config.evidence_hedge && UsesModel(config.policy) && signals_.Saturated(decision.tier);
+  if (!config.hedge && !saturated) return;
   const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
   const Prediction& best = in.predictions[TierIndex(decision.tier)];
+  std::optional<Tier> pick;
   for (Tier t : AllTiers()) {
     if (t == decision.tier || !in.available.Contains(t)) continue;
     const Prediction& other = in.predictions[TierIndex(t)];
     if (!other.measured) continue;
-    double gap = std::fabs(other.ms - best.ms);
-    double uncertainty = std::hypot(best.uncertainty_ms, other.uncertainty_ms);
-    if (gap < uncertainty && circuits_[TierIndex(t)].TryAdmit(now, open_us)) {
-      decision.hedge.Add(t);
-      decision.reason = Reason::kHedge;
-      state.exploration.Sent(t, now);
-      return;
-    }
+    const double gap = std::fabs(other.ms - best.ms);
+    const bool close = gap < std::hypot(best.uncertainty_ms, other.uncertainty_ms);
+    if ((close || saturated) && (!pick || other.ms < in.predictions[TierIndex(*pick)].ms)) pick = t;
   }
+  if (!pick || !circuits_[TierIndex(*pick)].TryAdmit(now, open_us)) return;
+  decision.hedge.Add(*pick);
+  decision.reason = Reason::kHedge;
+  decision.keep_hedge = saturated;
+  state.exploration.Sent(*pick, now);
 }
 
 void PlacementScheduler::AddBackup(const PolicyConfig& config, const PolicyInput& in,
@@ -360,13 +367,13 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   TermErrors errors = tier.model.Observe(in, outcome);
   if ((shadow || IsEvidenceRun(decision)) && config.stale_probe == StaleProbe::kShadow) {
     state->exploration.ShadowProbed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
-                                    state->OthersPredictedMs(outcome.tier));
+                                    state->OthersPredictedMs(outcome.tier), in.saturated);
   } else if ((decision.reason == Reason::kExplore || outcome.tier != decision.tier) && !shadow) {
     // An explore run, or a late backup or hedge that ran on another tier
     // than the chosen one: a probe of that tier (one much faster than
     // believed, e.g. the end of a slow spell, earns follow-ups at once).
     state->exploration.Probed(outcome.tier, outcome, errors, tier.model.Observations() == 1,
-                              state->OthersPredictedMs(outcome.tier));
+                              state->OthersPredictedMs(outcome.tier), in.saturated);
   } else if (!shadow && !forced && config.stale_probe == StaleProbe::kShadow &&
              UsesModel(config.policy) && config.explore_budget > 0.0) {
     state->exploration.Served(outcome.tier, outcome, errors);

@@ -159,6 +159,9 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // another available tier; UNAVAILABLE when neither can be had.
   absl::StatusOr<Decision> Admit(std::string_view function, const PolicyConfig& config,
                                  const PolicyInput& in, const Choice& choice, int64_t now);
+  // hedge: names the runner-up when it is within the uncertainty of the
+  // choice; evidence_hedge: names it, both runs kept, when the choice is
+  // saturated (TierSignals::Saturated).
   void AddHedge(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
                 int64_t now, Decision& decision);
   // late_hedge: names the runner-up as the decision's backup, due at

@@ -48,7 +48,10 @@ struct PolicyConfig {
   // evidence, is run as a hedge that answers if first, not as a shadow
   // whose answer is dropped (Decision::keep_hedge): the same extra run, and
   // the request no longer waits for the tier that just lost its lead.
-  // Checks on a probe's RTT drop or a fast run alone stay shadows.
+  // Checks on a probe's RTT drop or a fast run alone stay shadows. And a
+  // choice its executor reports saturated (TierSignals::Saturated) is
+  // hedged on the runner-up the same way: a starved tier answers in
+  // whatever time slices it gets.
   bool evidence_hedge = true;
   double smoothing = 0.2;  // EWMA weight of a new observation, (0, 1]
   struct Weights {

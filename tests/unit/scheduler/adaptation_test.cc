@@ -580,7 +580,7 @@ void IntoASaturatedSpell(Driver& d, double used_cores, double spell_ms, double n
   for (int i = 0; i < 300; ++i) d.Step();
   d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
   d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, used_cores);
-  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7,
+  d.sched.ObserveCpuThrottle(Tier::kCloud, 1.6,
                              second_used_cores < 0.0 ? used_cores : second_used_cores);
   d.cloud_ms = spell_ms;
   d.noise = noise;
@@ -656,6 +656,70 @@ TEST(ShadowProbingTest, LuckyRunsInsideASaturatedSpellDoNotBringTheTierBack) {
   }
 }
 
+// A request placed on a saturated tier (the runner-up slower still) is
+// hedged on the runner-up, both runs kept: the starved tier answers in
+// whatever slices it gets (load-flips LG1: three requests sent to the
+// saturated cloud at 16.2 s, predicted 142-149 ms, answered in 395-506
+// while the edge answered in 29-154; their late backups came at ~300 ms).
+// Outside a spell, or with evidence_hedge off, the choice has its late
+// backup instead.
+TEST(ShadowProbingTest, ASaturatedChoiceIsHedgedOnTheRunnerUp) {
+  struct Case {
+    bool saturated, evidence_hedge;
+  };
+  for (const Case& c : {Case{true, true}, Case{false, true}, Case{true, false}}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    policy.evidence_hedge = c.evidence_hedge;
+    Driver d(policy);
+    d.edge_ms = 500;  // slower still: the cloud stays the choice
+    if (c.saturated) {
+      IntoASaturatedSpell(d, 0.03, 200, 0.03, 10);
+    } else {
+      d.cloud_ms = 200;
+      for (int i = 0; i < 300; ++i) d.Step();
+    }
+    absl::StatusOr<Decision> dec = d.Decide();
+    ASSERT_TRUE(dec.ok());
+    EXPECT_EQ(dec->tier, Tier::kCloud);
+    const bool hedged = c.saturated && c.evidence_hedge;
+    EXPECT_EQ(dec->hedge.Contains(Tier::kEdge), hedged);
+    EXPECT_EQ(dec->keep_hedge, hedged);
+    EXPECT_EQ(dec->reason, hedged ? Reason::kHedge : Reason::kPredictedBest);
+    EXPECT_EQ(dec->backup.Contains(Tier::kEdge), !hedged);
+  }
+}
+
+// A lucky fast shadow inside a saturated spell earns no follow-ups: the
+// next decisions do not check the starved cloud again at once (load-flips
+// LE1: three follow-up shadows of one lucky 63 ms run met a burst there).
+// Outside a spell the same answer is the tier found much faster.
+TEST(ShadowProbingTest, ALuckyShadowInsideASaturatedSpellEarnsNoFollowUps) {
+  for (bool saturated : {true, false}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    Driver d(policy);
+    if (saturated) {
+      IntoASaturatedSpell(d, 0.03, 200, 0.5, 10);
+    } else {
+      d.cloud_ms = 200;
+      d.noise = 0.5;
+      for (int i = 0; i < 300; ++i) {
+        d.Step();
+        if (i % 10 == 0) d.Run(Tier::kCloud, Decision(Tier::kCloud, Reason::kShadow), true);
+      }
+    }
+    ASSERT_EQ(d.Step().tier, Tier::kEdge);
+    d.clock.AdvanceMicros(20'000);
+    d.sched.Observe("f", Decision(Tier::kCloud, Reason::kShadow), CloudShadow(5.0));
+    d.clock.AdvanceMicros(10'000);
+    absl::StatusOr<Decision> next = d.Decide();
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->tier, Tier::kEdge) << "saturated " << saturated;
+    EXPECT_EQ(Checks(*next, Tier::kCloud), !saturated) << "saturated " << saturated;
+  }
+}
+
 // Inside a saturated spell a starved cloud executor reports runs of
 // 4-10 ms, but its answers take 80-160 ms more (waiting for a time slice
 // before and after its own timing: the transfer), and its status probes
@@ -679,7 +743,7 @@ TEST(ShadowProbingTest, ProbesAndTransfersInsideASaturatedSpellDoNotBringTheLink
     if (saturated) {
       d.sched.ObserveCpuQuota(Tier::kCloud, 0.3);
       d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
-      d.sched.ObserveCpuThrottle(Tier::kCloud, 1.7, 0.03);
+      d.sched.ObserveCpuThrottle(Tier::kCloud, 1.6, 0.03);
     }
     auto cloud_answer = [&](double exec_ms, double transfer_ms) {
       Outcome o = CloudShadow(exec_ms + transfer_ms);

@@ -136,6 +136,25 @@ TEST(ExplorationTest, AFasterThanBelievedProbeEarnsFollowUps) {
   EXPECT_TRUE(e.Explorable(0.02, TierSet::All(), p, 10, 0).Empty());
 }
 
+// Inside a saturated spell (`lucky`) a fast probe is a time slice's luck:
+// no follow-ups, as a probe or as a shadow; the same probe outside earns
+// them.
+TEST(ExplorationTest, ALuckyProbeInsideASaturatedSpellEarnsNone) {
+  for (bool shadow : {false, true}) {
+    for (bool lucky : {true, false}) {
+      Exploration e;
+      const TermErrors faster = {-150, 0, 0, 0};  // 20 ms against 170 predicted
+      if (shadow) {
+        e.ShadowProbed(Tier::kCloud, Took(Tier::kCloud, 20), faster, false, 40, lucky);
+      } else {
+        e.Probed(Tier::kCloud, Took(Tier::kCloud, 20), faster, false, 40, lucky);
+      }
+      EXPECT_EQ(e.FollowUps(Tier::kCloud), lucky ? 0 : Exploration::kFollowUps)
+          << "shadow " << shadow << ", lucky " << lucky;
+    }
+  }
+}
+
 TEST(ExplorationTest, ASlowerOrSimilarProbeEarnsNone) {
   Exploration e;
   e.Probed(Tier::kCloud, Took(Tier::kCloud, 80), {+40, 0, 0, 0}, false, 10);  // slower
