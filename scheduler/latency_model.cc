@@ -119,10 +119,12 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   if (load > 0.0) errors[TermIndex(Term::kCold)] = cold_.Observe(load);
   const bool first_warm = load == 0.0 && exec_cold_only_;
   exec_cold_only_ = load > 0.0 && (exec_cold_only_ || exec_.Count() == 0);
+  const double exec_expected = exec_.Predict(in.batch, in.request_kb).mean_ms;
+  const bool slower = in.after_slower_evidence && std::isfinite(expected_ms) &&
+                      FarAbove(warm_latency, expected_ms) && FarAbove(exec_ms, exec_expected);
   errors[TermIndex(Term::kExec)] = exec_.Observe(
       in.batch, in.request_kb, exec_ms,
-      first_warm || (over && FarBelow(exec_ms, exec_.Predict(in.batch, in.request_kb).mean_ms)),
-      in.saturated);
+      first_warm || slower || (over && FarBelow(exec_ms, exec_expected)), in.saturated);
   response_kb_ = observations_ == 0 ? response_kb
                                     : response_kb_ + kResponseWeight * (response_kb - response_kb_);
   late_ms_ = std::isfinite(expected_ms) && FarAbove(warm_latency, expected_ms) ? warm_latency : 0.0;

@@ -76,6 +76,15 @@ struct ModelInput {
   // misplaced per recovery while the shadows came back at 5-18 ms against
   // 110-210 ms predicted).
   bool after_evidence = false;
+  // Observe only: the run was sent shortly after the tier's executor
+  // reported a much lower CPU quota (TierSignals::SentAfterSlowerEvidence).
+  // Such a run answering far late (FarAbove its prediction) restarts the
+  // exec term from it at once instead of after three such runs: the
+  // change is known (quota-flips QH1: a 20x lower quota at 29.84 s; the
+  // first run after it took 38 ms against 4 predicted, the exec term moved
+  // to 16 ms, and four requests went to the 0.05-core edge at 30.65-30.73
+  // s and were answered by their late backups in 111-131 ms).
+  bool after_slower_evidence = false;
   // The tier's CPU group is in a saturated spell now
   // (TierSignals::Saturated: other processes take its quota). Its runs
   // take whatever time slices they get, so a fast one is luck, not the

@@ -359,6 +359,7 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.networked = !options_.in_process.Contains(outcome.tier);
   in.link_rtt_ms = signals_.RttMs(outcome.tier);
   in.after_evidence = signals_.SentAfterEvidence(outcome.tier, sent);
+  in.after_slower_evidence = signals_.SentAfterSlowerEvidence(outcome.tier, sent);
   in.saturated = signals_.Saturated(outcome.tier);
   in.now_us = now;
   in.request_kb = outcome.request_bytes / 1000.0;

@@ -16,19 +16,36 @@ TierSignals::TierSignals() {
   for (auto& t : faster_since_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& t : reported_faster_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& t : steady_probe_us_) t.store(kNever, std::memory_order_relaxed);
+  for (auto& t : reported_slower_us_) t.store(kNever, std::memory_order_relaxed);
+  for (auto& r : steady_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
+  for (auto& r : spell_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
 }
 
 void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
+  const int i = TierIndex(tier);
   const double before = links_.RttMs(tier);
-  const bool unthrottled =
-      throttled_[TierIndex(tier)].load(std::memory_order_relaxed) < kSaturatedOff;
+  const bool unthrottled = throttled_[i].load(std::memory_order_relaxed) < kSaturatedOff;
   if (unthrottled && std::isfinite(rtt_ms) && std::isfinite(before) &&
       rtt_ms <= FarLateMs(before)) {
-    steady_probe_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+    steady_probe_us_[i].store(now_us, std::memory_order_relaxed);
+  }
+  if (saturated_[i].load(std::memory_order_relaxed)) {
+    // kBackProbes in a row at the round trip from before the spell: it
+    // is over, before the throttling rate (averaged since the previous
+    // probe) says so.
+    const double usual = spell_rtt_ms_[i].load(std::memory_order_relaxed);
+    const bool back = std::isfinite(rtt_ms) && std::isfinite(usual) && rtt_ms <= FarLateMs(usual);
+    const int run = back ? back_run_[i].fetch_add(1, std::memory_order_relaxed) + 1 : 0;
+    if (!back) back_run_[i].store(0, std::memory_order_relaxed);
+    if (run >= kBackProbes) {
+      saturated_[i].store(false, std::memory_order_relaxed);
+      ReportedFaster(tier, now_us);
+    }
   }
   if (links_.Observe(tier, rtt_ms)) {
-    faster_since_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+    faster_since_us_[i].store(now_us, std::memory_order_relaxed);
   }
+  if (unthrottled) steady_rtt_ms_[i].store(links_.RttMs(tier), std::memory_order_relaxed);
 }
 
 void TierSignals::ReportedFaster(Tier tier, int64_t now_us) {
@@ -41,6 +58,10 @@ bool TierSignals::ObserveCpuQuota(Tier tier, double cores, int64_t now_us) {
   const double before = cpu_quota_[TierIndex(tier)].exchange(cores, std::memory_order_relaxed);
   // Limited before, and now unlimited or kQuotaStep times more.
   if (before > 0.0 && (cores == 0.0 || cores > kQuotaStep * before)) ReportedFaster(tier, now_us);
+  // Limited now, kQuotaStep times less than before (or than no limit).
+  if (cores > 0.0 && (before == 0.0 || before > kQuotaStep * cores)) {
+    reported_slower_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
+  }
   return before != cores;
 }
 
@@ -73,6 +94,9 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
     const bool traced = crossed || throttled >= kSaturatedOn || before >= kSaturatedOn;
     if (throttled < kSaturatedOn || before < kSaturatedOn || !others) return traced;
     saturated.store(true, std::memory_order_relaxed);
+    spell_rtt_ms_[i].store(steady_rtt_ms_[i].load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
+    back_run_[i].store(0, std::memory_order_relaxed);
     return true;
   }
   if (throttled >= kSaturatedOff) return crossed;
@@ -88,6 +112,11 @@ std::array<int64_t, kNumTiers> TierSignals::FasterSince() const {
     out[TierIndex(t)] = faster_since_us_[TierIndex(t)].load(std::memory_order_relaxed);
   }
   return out;
+}
+
+bool TierSignals::SentAfterSlowerEvidence(Tier tier, int64_t sent_us) const {
+  const int64_t since = reported_slower_us_[TierIndex(tier)].load(std::memory_order_relaxed);
+  return since != kNever && sent_us >= since && sent_us - since <= kEvidenceUs;
 }
 
 bool TierSignals::SentAfterEvidence(Tier tier, int64_t sent_us) const {

@@ -11,7 +11,9 @@
 // Saturated: the executor's CPU group reports throttling (cpu_throttled) of
 // kSaturatedOn or more on two probes in a row while the executor itself
 // used under kOwnShare of the quota over both (cpu_used_cores, averaged),
-// until the throttling falls under kSaturatedOff (hysteresis). One probe's
+// until the throttling falls under kSaturatedOff (hysteresis) or
+// kBackProbes status probes in a row come back at the round trip from
+// before the spell, whichever is first. One probe's
 // own use is too coarse at a small quota: a 0.05-core edge running its own
 // frames alone reported 0.01-0.025 cores used while throttled 0.6-1.3
 // (its 5 ms of CPU a period fall on either side of the probe's 100 ms
@@ -63,6 +65,14 @@ class TierSignals {
   static constexpr double kSaturatedOn = 0.5;
   static constexpr double kSaturatedOff = 0.2;
   static constexpr double kOwnShare = 0.5;
+  // Status probes in a row back at the round trip from before a saturated
+  // spell (within FarLateMs of it) that end the spell (ObserveLink): the
+  // starved executor answered them in a time slice each, so its group is
+  // no longer starved. In 30 load-flips runs (sessions 13-15) such a pair
+  // came 0.1-0.3 s before the throttling report at 30 of 62 spell ends and
+  // with it at 26; 6 came mid-spell (a probe pair in a lucky slice), after
+  // which the next two throttled probes start the spell again.
+  static constexpr int kBackProbes = 2;
   // A probe at `now_us` reported `throttled` and `used_cores` (negative or
   // non-finite: ignored). True when the tier turned saturated or stopped
   // being so, its throttling crossed kSaturatedOff (what SteadyProbeUs
@@ -88,6 +98,11 @@ class TierSignals {
   // runs 5 or 50-230 ms), and restarting its terms on a fast run after a
   // fast probe drew requests to it (QW5: 93.0 %).
   bool SentAfterEvidence(Tier tier, int64_t sent_us) const;
+  // Whether a run sent to `tier` at `sent_us` went within kEvidenceUs after
+  // its executor reported a quota kQuotaStep times lower (ModelInput::
+  // after_slower_evidence); a first report of a quota counts as lowered
+  // from none.
+  bool SentAfterSlowerEvidence(Tier tier, int64_t sent_us) const;
   // When the executor last reported `tier` much faster (INT64_MIN: never).
   int64_t ReportedFasterUs(Tier tier) const {
     return reported_faster_us_[TierIndex(tier)].load(std::memory_order_relaxed);
@@ -112,6 +127,14 @@ class TierSignals {
   // When the executor last reported the tier much faster (INT64_MIN: never).
   std::array<std::atomic<int64_t>, kNumTiers> reported_faster_us_;
   std::array<std::atomic<int64_t>, kNumTiers> steady_probe_us_;
+  // When the executor last reported a quota kQuotaStep times lower.
+  std::array<std::atomic<int64_t>, kNumTiers> reported_slower_us_;
+  // The smoothed round trip as of the last probe while the tier's group
+  // was not throttled; its value when the current spell began; probes in a
+  // row back at that round trip since (ObserveLink).
+  std::array<std::atomic<double>, kNumTiers> steady_rtt_ms_;
+  std::array<std::atomic<double>, kNumTiers> spell_rtt_ms_;
+  std::array<std::atomic<int>, kNumTiers> back_run_{};
   // The last cpu_throttled and cpu_used_cores reported (0 until one is).
   std::array<std::atomic<double>, kNumTiers> throttled_{};
   std::array<std::atomic<double>, kNumTiers> used_cores_{};

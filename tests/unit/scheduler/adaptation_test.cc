@@ -656,6 +656,31 @@ TEST(ShadowProbingTest, LuckyRunsInsideASaturatedSpellDoNotBringTheTierBack) {
   }
 }
 
+// Inside a saturated spell the cloud's status probes are slow (its
+// executor waits for a time slice to answer them); two in a row back at
+// the round trip from before the spell end it before the throttling rate
+// does: the next decision checks the cloud with an evidence hedge. One
+// such probe among slow ones (a lucky slice) does not.
+TEST(ShadowProbingTest, TwoProbesBackAtTheUsualRoundTripEndASaturatedSpell) {
+  for (bool two : {true, false}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    Driver d(policy);
+    d.rtt_ms = 1;
+    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
+    IntoASaturatedSpell(d, 0.03, 300, 0.03, 30);
+    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 90.0 + i * 7);
+    ASSERT_EQ(d.Step().tier, Tier::kEdge);
+    d.clock.AdvanceMicros(300'000);
+    d.sched.ObserveLink(Tier::kCloud, true, 1.2);
+    d.sched.ObserveLink(Tier::kCloud, true, two ? 1.4 : 120.0);
+    d.clock.AdvanceMicros(10'000);
+    absl::StatusOr<Decision> next = d.Decide();
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->hedge.Contains(Tier::kCloud) && next->keep_hedge, two) << "two " << two;
+  }
+}
+
 // A request placed on a saturated tier (the runner-up slower still) is
 // hedged on the runner-up, both runs kept: the starved tier answers in
 // whatever slices it gets (load-flips LG1: three requests sent to the

@@ -156,6 +156,27 @@ TEST(LatencyModelTest, AFarLateAnswerHoldsThePredictionUntilTheNextAnswer) {
   EXPECT_EQ(m.Predict(in, Objective::kMean).late_ms, 0.0);
 }
 
+// A run sent just after the executor reported a much lower CPU quota
+// (ModelInput::after_slower_evidence) that answers far late restarts the
+// exec term from it at once; the same run otherwise moves it only part of
+// the way (three such runs make a change).
+TEST(LatencyModelTest, AFarLateRunAfterALoweredQuotaRestartsTheExecTerm) {
+  for (bool after_report : {true, false}) {
+    LatencyModel m;
+    ModelInput in;
+    for (int i = 0; i < 20; ++i) m.Observe(in, Remote(5, 4, 0, 4));
+    ModelInput late = in;
+    late.after_slower_evidence = after_report;
+    m.Observe(late, Remote(41, 40, 0, 40));
+    const double exec = m.Predict(in, Objective::kMean).terms[TermIndex(Term::kExec)].mean_ms;
+    if (after_report) {
+      EXPECT_NEAR(exec, 40, 1.0);
+    } else {
+      EXPECT_LT(exec, 20);
+    }
+  }
+}
+
 TEST(LatencyModelTest, IgnoresNonFinite) {
   LatencyModel m;
   ModelInput in;
