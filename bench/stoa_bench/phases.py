@@ -44,8 +44,13 @@ scheduler chose, the other one: it counts against accuracy. Its cost is
 what the client waited, the due time plus the backup's run, not the chosen
 tier's mean: both regrets price it at its own latency. A hedged request
 (reason "hedge": both tiers ran it from the start and the first answer was
-the request's, e.g. an evidence hedge on a tier just found much faster) is
-scored by the tier that answered, like any other.
+the request's, e.g. an evidence hedge on a tier just found much faster or
+a choice hedged because it was saturated) is scored by the tier that
+answered, and both regrets price it at its own latency too: what it cost
+is the faster of two runs, which neither tier's bucket mean is (before
+2026-11-30's sixteenth session decision regret priced it at the answering
+tier's bucket mean: a saturated cloud's lucky 60 ms answer to a hedge was
+charged its forced pass's 320 ms).
 
 Pure functions except read_trace; no plotting.
 """
@@ -88,7 +93,7 @@ def scored_by_decision(rows, edge_means, cloud_means, best, bucket_s):
         if b not in best or means.get(decided) is None:
             continue
         tier, lat = best[b]
-        cost = r["latency_ms"] if r.get("reason") == "backup" else means[decided]
+        cost = r["latency_ms"] if r.get("reason") in ("backup", "hedge") else means[decided]
         out.append((r["t"], decided == tier, cost, lat))
     return out
 
@@ -103,7 +108,7 @@ def scored_by_miss(rows, edge_means, cloud_means, best, bucket_s):
             continue
         tier, lat = best[b]
         right = decided == tier
-        cost = lat if right and r.get("reason") != "backup" else r["latency_ms"]
+        cost = lat if right and r.get("reason") not in ("backup", "hedge") else r["latency_ms"]
         out.append((r["t"], right, cost, lat))
     return out
 

@@ -212,6 +212,19 @@ class PhasesTest(unittest.TestCase):
         self.assertEqual(phases.scored_by_decision([late], edge, cloud, best, 5.0),
                          [(1, False, 25, 10.0)])
 
+    def test_a_hedges_answer_counts_for_the_tier_that_answered_at_its_own_latency(self):
+        best = {0: ("edge", 50.0)}
+        edge, cloud = {0: 50.0}, {0: 320.0}  # the forced cloud pass was starved
+        lucky = row(1, 60, "cloud")
+        lucky["reason"] = "hedge"  # ran on both; the cloud answered first
+        won = row(2, 30, "edge")
+        won["reason"] = "hedge"
+        self.assertEqual(phases.decided_tier(lucky), "cloud")
+        self.assertEqual(phases.scored_by_decision([lucky, won], edge, cloud, best, 5.0),
+                         [(1, False, 60, 50.0), (2, True, 30, 50.0)])
+        self.assertEqual(phases.scored_by_miss([lucky, won], edge, cloud, best, 5.0),
+                         [(1, False, 60, 50.0), (2, True, 30, 50.0)])
+
     def test_miss_regret_prices_a_miss_at_its_own_latency(self):
         best = {0: ("cloud", 10.0)}
         edge, cloud = {0: 190.0}, {0: 10.0}  # the forced edge pass queued
