@@ -70,10 +70,8 @@ void RunGroup::Start(DispatchContext& context, std::shared_ptr<const InvocationR
       {decision, hedged ? Invocation::Role::kHedge : Invocation::Role::kPrimary}};
   for (Tier t : scheduler::AllTiers()) {
     if (t == decision.tier) continue;
-    scheduler::Decision other(t, decision.hedge.Contains(t) ? Reason::kHedge : Reason::kShadow);
-    other.trace_id = decision.trace_id;  // traced against the request's decision
+    const scheduler::Decision other = scheduler::RunDecision(decision, t);
     if (decision.hedge.Contains(t)) {
-      other.keep_hedge = decision.keep_hedge;  // scheduler::IsEvidenceRun
       runs.push_back({other, Invocation::Role::kHedge});
     } else if (decision.shadow.Contains(t)) {
       runs.push_back({other, Invocation::Role::kShadow});

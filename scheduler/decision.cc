@@ -26,4 +26,13 @@ std::string_view ReasonName(Reason r) {
   STOA_CHECK(false, "not a Reason");
 }
 
+Decision RunDecision(const Decision& request, Tier t) {
+  if (t == request.tier) return request;
+  const bool hedge = request.hedge.Contains(t);
+  Decision run(t, hedge ? Reason::kHedge : Reason::kShadow);
+  run.trace_id = request.trace_id;
+  run.keep_hedge = hedge && request.keep_hedge;
+  return run;
+}
+
 }  // namespace stoa::scheduler

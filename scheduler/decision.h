@@ -91,9 +91,24 @@ struct Decision {
   // Set by a scheduler that records a DecisionTrace (decision_trace.h): the
   // decision's id there, 0 otherwise. The caller copies it into the
   // Decisions of the request's other runs (hedge, shadow) so their outcomes
-  // are traced against it.
+  // are traced against it (RunDecision).
   uint64_t trace_id = 0;
+
+  // Makes `t` this decision's hedge (reason kHedge; `keep`: keep_hedge),
+  // in place of a shadow or a late backup it had.
+  void HedgeOn(Tier t, bool keep) {
+    hedge.Add(t);
+    shadow.Remove(t);
+    reason = Reason::kHedge;
+    keep_hedge = keep;
+    backup = {};
+    backup_after_ms = 0.0;
+  }
 };
+// The Decision the request's run on `t` is observed with: `request` itself
+// on its own tier; else Decision{t, kHedge} for its hedge (with its
+// keep_hedge) or Decision{t, kShadow}, traced against it.
+Decision RunDecision(const Decision& request, Tier t);
 
 // What happened, as the gateway saw it.
 struct Outcome {

@@ -212,9 +212,7 @@ void PlacementScheduler::AddHedge(FunctionState& state, const PolicyConfig& conf
     if ((close || saturated) && (!pick || other.ms < in.predictions[TierIndex(*pick)].ms)) pick = t;
   }
   if (!pick || !circuits_[TierIndex(*pick)].TryAdmit(now, open_us)) return;
-  decision.hedge.Add(*pick);
-  decision.reason = Reason::kHedge;
-  decision.keep_hedge = saturated;
+  decision.HedgeOn(*pick, saturated);
   state.exploration.Sent(*pick, now);
 }
 
@@ -263,12 +261,7 @@ void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfi
     // hedging on them (QF1) ran half the slow phases' requests twice.
     if (config.evidence_hedge && evidence.Contains(t) && signals_.SentAfterEvidence(t, now) &&
         decision.hedge.Empty() && decision.reason == Reason::kPredictedBest) {
-      decision.hedge.Add(t);
-      decision.shadow.Remove(t);
-      decision.reason = Reason::kHedge;
-      decision.keep_hedge = true;
-      decision.backup = {};
-      decision.backup_after_ms = 0.0;
+      decision.HedgeOn(t, true);
     } else {
       decision.shadow.Add(t);
     }

@@ -114,14 +114,17 @@ std::array<int64_t, kNumTiers> TierSignals::FasterSince() const {
   return out;
 }
 
-bool TierSignals::SentAfterSlowerEvidence(Tier tier, int64_t sent_us) const {
-  const int64_t since = reported_slower_us_[TierIndex(tier)].load(std::memory_order_relaxed);
+bool TierSignals::SentWithin(const std::atomic<int64_t>& since_us, int64_t sent_us) {
+  const int64_t since = since_us.load(std::memory_order_relaxed);
   return since != kNever && sent_us >= since && sent_us - since <= kEvidenceUs;
 }
 
+bool TierSignals::SentAfterSlowerEvidence(Tier tier, int64_t sent_us) const {
+  return SentWithin(reported_slower_us_[TierIndex(tier)], sent_us);
+}
+
 bool TierSignals::SentAfterEvidence(Tier tier, int64_t sent_us) const {
-  const int64_t since = reported_faster_us_[TierIndex(tier)].load(std::memory_order_relaxed);
-  return since != kNever && sent_us >= since && sent_us - since <= kEvidenceUs;
+  return SentWithin(reported_faster_us_[TierIndex(tier)], sent_us);
 }
 
 }  // namespace stoa::scheduler

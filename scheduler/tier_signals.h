@@ -9,31 +9,31 @@
 // tier's own runs show it at once.
 //
 // Saturated: the executor's CPU group reports throttling (cpu_throttled) of
-// kSaturatedOn or more on two probes in a row while the executor itself
-// used under kOwnShare of the quota over both (cpu_used_cores, averaged),
-// until the throttling falls under kSaturatedOff (hysteresis) or
-// kBackProbes status probes in a row come back at the round trip from
-// before the spell, whichever is first. One probe's
-// own use is too coarse at a small quota: a 0.05-core edge running its own
-// frames alone reported 0.01-0.025 cores used while throttled 0.6-1.3
-// (its 5 ms of CPU a period fall on either side of the probe's 100 ms
-// window), so one probe started 373 false spells of 0.1-4 s in 39 testbed
-// runs (sessions 13-15), each ending in a report of a faster edge; the
-// 51 real ones (load-flips' busy loops) lasted 15 s. A probe that repeats
+// kSaturatedOn or more on two probes in a row while the executor itself used
+// under kOwnShare of the quota over both (cpu_used_cores, averaged), until the
+// throttling falls under kSaturatedOff (hysteresis) or kBackProbes status
+// probes in a row come back at the round trip from before the spell, whichever
+// is first. One probe's own use is too coarse at a small quota: a 0.05-core
+// edge running its own frames alone reported 0.01-0.025 cores used while
+// throttled 0.6-1.3 (its 5 ms of CPU a period fall on either side of the
+// probe's 100 ms window), so one probe started 373 false spells of 0.1-4 s in
+// 39 testbed runs (sessions 13-15), each ending in a report of a faster edge;
+// the 51 real ones (load-flips' busy loops) lasted 15 s. A probe that repeats
 // the last one's figures exactly is the same window (the executor's meter
-// answers probes under 100 ms apart with its last rates; QG1: two probes
-// 98 ms apart made a false spell) and counts as nothing. Other processes in the group take the
-// quota (the load-flips testbed's busy loops: 1.7 throttled seconds per second against 0.02-0.05
-// while the executor runs alone), so a run sent there now is much slower than the models' terms
-// say; only the answer to such a run, ~0.3 s later, would show it. Throttling of the executor's own
-// making (a 0.1-core edge running two frames in a window: 0.5-0.8) is no
-// such news: its queue and runs show it. The end of a saturated spell
-// counts as the tier found much faster (FasterSince). The models are not
-// priced by the saturated state (tried 2026-11-30: pricing a saturated cloud at the
-// level its runs took in such spells moved the first requests of a load
-// off it, but the throttling rate, averaged since the previous probe,
-// showed the spell's end 250-500 ms late and held requests off the
-// recovered cloud meanwhile: load-flips 96.7 % against 97.5 % without).
+// answers probes under 100 ms apart with its last rates; QG1: two probes 98 ms
+// apart made a false spell) and counts as nothing. Other processes in the group
+// take the quota (the load-flips testbed's busy loops: 1.7 throttled seconds
+// per second against 0.02-0.05 while the executor runs alone), so a run sent
+// there now is much slower than the models' terms say; only the answer to such
+// a run, ~0.3 s later, would show it. Throttling of the executor's own making
+// (a 0.1-core edge running two frames in a window: 0.5-0.8) is no such news:
+// its queue and runs show it. The end of a saturated spell counts as the tier
+// found much faster (FasterSince). The models are not priced by the saturated
+// state (tried 2026-11-30: pricing a saturated cloud at the level its runs took
+// in such spells moved the first requests of a load off it, but the throttling
+// rate, averaged since the previous probe, showed the spell's end 250-500 ms
+// late and held requests off the recovered cloud meanwhile: load-flips 96.7 %
+// against 97.5 % without).
 //
 // Thread safety: every method may be called concurrently.
 #pragma once
@@ -119,6 +119,8 @@ class TierSignals {
  private:
   // The executor reported `tier` much faster at `now_us`.
   void ReportedFaster(Tier tier, int64_t now_us);
+  // Whether `sent_us` is within kEvidenceUs after `since_us` (INT64_MIN: never).
+  static bool SentWithin(const std::atomic<int64_t>& since_us, int64_t sent_us);
 
   LinkTracker links_;
   std::array<std::atomic<int64_t>, kNumTiers> faster_since_us_;

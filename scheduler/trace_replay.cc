@@ -327,11 +327,7 @@ TierSet Runs(const Decision& d) {
 // Feeds `outcome` for run `tier` of replayed decision `r`.
 void Feed(PlacementScheduler& sched, const std::string& fn, Replayed& r, Tier tier,
           Outcome outcome) {
-  Decision d = r.decision;
-  if (tier != r.decision.tier) {
-    d = Decision(tier, r.decision.hedge.Contains(tier) ? Reason::kHedge : Reason::kShadow);
-    d.keep_hedge = r.decision.keep_hedge && d.reason == Reason::kHedge;
-  }
+  const Decision d = RunDecision(r.decision, tier);
   outcome.tier = tier;
   outcome.shadow = d.reason == Reason::kShadow;
   sched.Observe(fn, d, outcome);

@@ -212,14 +212,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
       }
     }
     res.hedges += !decision.hedge.Empty();
-    auto run_decision = [&](Tier t) {
-      if (t == decision.tier) return decision;
-      scheduler::Decision twin(t, scheduler::Reason::kHedge);
-      twin.trace_id = decision.trace_id;
-      twin.keep_hedge = decision.keep_hedge;
-      return twin;
-    };
-    const double latency = observe(answered, run_decision(answered), false);
+    const double latency = observe(answered, scheduler::RunDecision(decision, answered), false);
     std::array<double, kNumTiers> compared;
     compared.fill(std::numeric_limits<double>::quiet_NaN());
     compared[TierIndex(answered)] = actual[TierIndex(answered)];
@@ -228,14 +221,12 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
           (t != decision.tier && !decision.hedge.Contains(t))) {
         continue;
       }
-      observe(t, run_decision(t), false);
+      observe(t, scheduler::RunDecision(decision, t), false);
       compared[TierIndex(t)] = actual[TierIndex(t)];
     }
     for (Tier t : AllTiers()) {
       if (!decision.shadow.Contains(t)) continue;
-      scheduler::Decision d(t, scheduler::Reason::kShadow);
-      d.trace_id = decision.trace_id;
-      observe(t, d, true);
+      observe(t, scheduler::RunDecision(decision, t), true);
       compared[TierIndex(t)] = actual[TierIndex(t)];
       ++res.shadows;
     }

@@ -61,6 +61,8 @@ import analysis
 
 ADAPT_WINDOW = 20
 ADAPT_SLACK = 1
+# Answers priced at their own latency in both regrets (see the docstring).
+OWN_LATENCY_REASONS = ("backup", "hedge")
 
 
 def decided_tier(row):
@@ -93,7 +95,7 @@ def scored_by_decision(rows, edge_means, cloud_means, best, bucket_s):
         if b not in best or means.get(decided) is None:
             continue
         tier, lat = best[b]
-        cost = r["latency_ms"] if r.get("reason") in ("backup", "hedge") else means[decided]
+        cost = r["latency_ms"] if r.get("reason") in OWN_LATENCY_REASONS else means[decided]
         out.append((r["t"], decided == tier, cost, lat))
     return out
 
@@ -108,7 +110,7 @@ def scored_by_miss(rows, edge_means, cloud_means, best, bucket_s):
             continue
         tier, lat = best[b]
         right = decided == tier
-        cost = lat if right and r.get("reason") not in ("backup", "hedge") else r["latency_ms"]
+        cost = lat if right and r.get("reason") not in OWN_LATENCY_REASONS else r["latency_ms"]
         out.append((r["t"], right, cost, lat))
     return out
 

@@ -326,15 +326,9 @@ class Driver {
     EXPECT_TRUE(d.ok());
     Run(d->tier, *d, false);
     for (Tier t : AllTiers()) {
-      if (d->shadow.Contains(t)) {
-        Run(t, Decision(t, Reason::kShadow), true);
-        ++shadows;
-      } else if (d->hedge.Contains(t)) {
-        Decision twin(t, Reason::kHedge);
-        twin.keep_hedge = d->keep_hedge;
-        Run(t, twin, false);
-        ++shadows;
-      }
+      if (t == d->tier || !(d->shadow.Contains(t) || d->hedge.Contains(t))) continue;
+      Run(t, RunDecision(*d, t), d->shadow.Contains(t));
+      ++shadows;
     }
     clock.AdvanceMicros(10'000);
     return *d;
