@@ -41,6 +41,7 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
   Prediction p;
   if (observations_ == 0) return p;
   p.measured = true;
+  p.observations = observations_;
   if (in.networked)
     p.terms[TermIndex(Term::kNet)] =
         net_.Predict(in.request_kb + response_kb_, in.link_rtt_ms, NetHoldOf(in));

@@ -39,8 +39,9 @@ std::string_view TermName(Term t);  // "net", "queue", "cold", "exec"
 constexpr int TermIndex(Term t) { return static_cast<int>(t); }
 
 struct Prediction {
-  bool measured = false;  // at least one successful observation
-  double ms = 0.0;        // by the objective (mean or p95); 0 when not measured
+  bool measured = false;      // at least one successful observation
+  uint64_t observations = 0;  // successful observations so far
+  double ms = 0.0;            // by the objective (mean or p95); 0 when not measured
   double mean_ms = 0.0;
   double p95_ms = 0.0;
   double uncertainty_ms = 0.0;  // p95_ms − mean_ms

@@ -132,8 +132,15 @@ bool NetTerm::BackAtTheProbe(double transfer_ms, double predicted_ms, double lin
 }
 
 TermEstimate QueueTerm::Predict(double ahead) const {
-  if (rls_.Count() == 0) return {};
-  return residuals_.Around(std::max(0.0, rls_.Predict(ahead * service_ms_)));
+  if (count_ == 0) return {};
+  return residuals_.Around(std::max(0.0, idle_ms_ + slope_ * std::max(0.0, ahead) * service_ms_));
+}
+
+void QueueTerm::Restart() {
+  sxx_ = sxy_ = 0.0;
+  idle_ms_ = 0.0;  // until the next wait with nobody ahead sets it
+  has_idle_ = false;
+  change_.Reset();
 }
 
 double QueueTerm::Observe(double ahead, double queue_ms, double exec_ms, bool start_over) {
@@ -143,16 +150,24 @@ double QueueTerm::Observe(double ahead, double queue_ms, double exec_ms, bool st
   if (start_over || fast_run_ >= kFastRun) {
     // The queue drained (a loaded spell ended): start over from the waits
     // and service time of now instead of decaying from the spell's.
-    rls_.Reopen();
-    change_.Reset();
+    Restart();
     fast_run_ = 0;
     if (std::isfinite(exec_ms) && exec_ms >= 0) service_ms_ = exec_ms;
-  } else if (rls_.Count() > 5 &&
+  } else if (count_ > 5 &&
              change_.Add(err, residuals_.MeanAbsError() + 0.02 * before.mean_ms + 0.25)) {
-    rls_.Reopen();  // the executor's parallelism or load changed
+    Restart();  // the executor's parallelism or load changed
   }
-  if (rls_.Count() > 0) residuals_.Add(err);
-  rls_.Add(ahead * service_ms_, queue_ms);
+  if (count_ > 0) residuals_.Add(err);
+  ++count_;
+  const double x = std::max(0.0, ahead) * service_ms_;
+  if (x > 0.0) {
+    sxx_ = kForget * sxx_ + x * x;
+    sxy_ = kForget * sxy_ + x * (queue_ms - idle_ms_);
+    slope_ = std::max(0.0, sxy_ / sxx_);
+  } else {
+    idle_ms_ = has_idle_ ? idle_ms_ + kServiceWeight * (queue_ms - idle_ms_) : queue_ms;
+    has_idle_ = true;
+  }
   if (std::isfinite(exec_ms) && exec_ms >= 0) {
     service_ms_ = has_service_ ? service_ms_ + kServiceWeight * (exec_ms - service_ms_) : exec_ms;
     has_service_ = true;

@@ -19,10 +19,11 @@
 //              function there, and the next observation reopens the first
 //              fit. Two transfers in a row far below the prediction
 //              (FarBelow) reopen both fits.
-//   QueueTerm  queue wait, fitted by RLS on (executor-reported queue depth +
-//              the gateway's own in-flight calls to the tier) × recent
-//              service time: the slope learns 1 / the executor's parallelism.
-//              Three waits in a row far below the prediction reopen the fit
+//   QueueTerm  queue wait = the wait with nobody ahead + slope × (executor-
+//              reported queue depth + the gateway's own in-flight calls to
+//              the tier) × recent service time: the slope, a ratio estimator
+//              with forgetting, learns 1 / the executor's parallelism.
+//              Three waits in a row far below the prediction start it over
 //              and take the newest execution time as the service time.
 //   ColdTerm   load time while the function is not loaded on the tier: the
 //              median of the last w observed load times, where w is re-chosen
@@ -170,20 +171,40 @@ class NetTerm {
   ResidualStats residuals_;
 };
 
+// Queue wait = idle + slope × ahead × service time. `idle`: the wait with
+// nobody ahead (scheduling, a throttled executor's frozen slice), an EWMA
+// of such waits; `slope` (1 / the executor's parallelism), a ratio
+// estimator with forgetting through the origin on the waits with someone
+// ahead, minus idle. Not a two-parameter fit: the waits with someone ahead
+// are few and noisy (a 0.1-core edge: 20, 80 and 10 ms for one and two
+// ahead), and after a reopen an RLS line through three such points took a
+// steep negative slope and an intercept of 190 ms, predicted for a request
+// with nobody ahead (tier-flips TK1 far-1: two requests sent 60 ms away).
 class QueueTerm {
  public:
   // `ahead`: queued or in-flight requests ahead of this one.
   TermEstimate Predict(double ahead) const;
   double Observe(double ahead, double queue_ms, double exec_ms, bool start_over = false);
   double ServiceMs() const { return service_ms_; }
-  uint64_t Count() const { return rls_.Count(); }
+  double Slope() const { return slope_; }
+  double IdleMs() const { return idle_ms_; }
+  uint64_t Count() const { return count_; }
   const ResidualStats& residuals() const { return residuals_; }
   static constexpr int kFastRun = 3;
+  static constexpr double kForget = 0.9;
+  // Before any wait with someone ahead: one worker.
+  static constexpr double kPriorSlope = 1.0;
 
  private:
-  Rls2 rls_{0.9, 1e2};
+  // Forgets the slope's samples and the idle wait's level (a new regime).
+  void Restart();
   ChangeDetector change_;
   int fast_run_ = 0;  // observations in a row FarBelow the prediction
+  uint64_t count_ = 0;
+  double sxx_ = 0.0, sxy_ = 0.0;  // forgetting sums of x², x·(wait − idle)
+  double slope_ = kPriorSlope;
+  double idle_ms_ = 0.0;
+  bool has_idle_ = false;
   double service_ms_ = 0.0;
   bool has_service_ = false;
   ResidualStats residuals_;

@@ -20,12 +20,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Policies that decide by the model (and so need it fresh).
-bool UsesModel(PolicyKind kind) {
-  return kind == PolicyKind::kPredictive || kind == PolicyKind::kSlo ||
-         kind == PolicyKind::kWeighted;
-}
-
 // Prediction-error buckets in seconds: 10 µs to 10 s.
 std::vector<double> ErrorBuckets() {
   return {1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1, 3, 10};
@@ -192,84 +186,6 @@ void PlacementScheduler::Predict(FunctionState& state, const Features& features,
   }
 }
 
-void PlacementScheduler::AddHedge(FunctionState& state, const PolicyConfig& config,
-                                  const PolicyInput& in, int64_t now, Decision& decision) {
-  if (decision.reason != Reason::kPredictedBest) return;
-  // A saturated choice (its executor's group starved by other processes:
-  // its runs take whatever slices they get, 20-600 ms) is hedged on the
-  // runner-up, both runs kept: an evidence hedge on its executor's report.
-  const bool saturated =
-      config.evidence_hedge && UsesModel(config.policy) && signals_.Saturated(decision.tier);
-  if (!config.hedge && !saturated) return;
-  const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
-  const Prediction& best = in.predictions[TierIndex(decision.tier)];
-  std::optional<Tier> pick;
-  for (Tier t : AllTiers()) {
-    if (t == decision.tier || !in.available.Contains(t)) continue;
-    const Prediction& other = in.predictions[TierIndex(t)];
-    if (!other.measured) continue;
-    const double gap = std::fabs(other.ms - best.ms);
-    const bool close = gap < std::hypot(best.uncertainty_ms, other.uncertainty_ms);
-    if ((close || saturated) && (!pick || other.ms < in.predictions[TierIndex(*pick)].ms)) pick = t;
-  }
-  if (!pick || !circuits_[TierIndex(*pick)].TryAdmit(now, open_us)) return;
-  decision.HedgeOn(*pick, saturated);
-  state.exploration.Sent(*pick, now);
-}
-
-void PlacementScheduler::AddBackup(const PolicyConfig& config, const PolicyInput& in,
-                                   Decision& decision) {
-  if (!config.late_hedge || !decision.hedge.Empty()) return;
-  if (decision.reason != Reason::kPredictedBest && decision.reason != Reason::kExplore) return;
-  const Prediction& chosen = in.predictions[TierIndex(decision.tier)];
-  if (!chosen.measured) return;
-  std::optional<Tier> runner_up;
-  for (Tier t : AllTiers()) {
-    if (t == decision.tier || !in.available.Contains(t)) continue;
-    const Prediction& other = in.predictions[TierIndex(t)];
-    if (!other.measured) continue;
-    if (!runner_up || other.ms < in.predictions[TierIndex(*runner_up)].ms) runner_up = t;
-  }
-  if (!runner_up) return;
-  decision.backup = TierSet::Of(*runner_up);
-  decision.backup_after_ms = FarLateMs(chosen.ms);
-}
-
-void PlacementScheduler::AddShadow(const PolicyConfig& config, const PolicyInput& in,
-                                   Decision& decision) {
-  if (config.shadow_rate <= 0.0 || rng_.Uniform() >= config.shadow_rate) return;
-  for (Tier t : AllTiers()) {
-    if (t != decision.tier && !decision.hedge.Contains(t) && in.available.Contains(t)) {
-      decision.shadow.Add(t);
-    }
-  }
-}
-
-void PlacementScheduler::AddStaleShadows(FunctionState& state, const PolicyConfig& config,
-                                         const PolicyInput& in, double best_ms, int64_t now,
-                                         Decision& decision) {
-  const std::array<int64_t, kNumTiers> faster_since = signals_.FasterSince();
-  TierSet routine, evidence;
-  const TierSet stale = state.exploration.StaleShadows(
-      config.explore_budget, config.shadow_cap, in.available, decision.tier, in.predictions,
-      best_ms, now, &faster_since, &routine, &evidence);
-  for (Tier t : AllTiers()) {
-    if (!stale.Contains(t) || decision.hedge.Contains(t)) continue;
-    // A tier its executor reported much faster within the last second: the
-    // same extra run, but its answer may be the request's (an evidence
-    // hedge; both runs are kept). Probe RTT drops and lucky fast runs stay
-    // shadows: a throttled executor's probes and runs are bimodal, and
-    // hedging on them (QF1) ran half the slow phases' requests twice.
-    if (config.evidence_hedge && evidence.Contains(t) && signals_.SentAfterEvidence(t, now) &&
-        decision.hedge.Empty() && decision.reason == Reason::kPredictedBest) {
-      decision.HedgeOn(t, true);
-    } else {
-      decision.shadow.Add(t);
-    }
-    state.exploration.ShadowSent(t, now, routine.Contains(t));
-  }
-}
-
 double PlacementScheduler::PredictMs(std::string_view function, Tier tier,
                                      const Features& features) {
   std::shared_ptr<const ActivePolicy> active = PolicyFor(function);
@@ -309,10 +225,10 @@ absl::StatusOr<Decision> PlacementScheduler::Decide(std::string_view function, T
 
   ASSIGN_OR_RETURN(Decision decision,
                    Admit(function, config, in, active->strategy->Choose(in), now));
-  AddHedge(*state, config, in, now, decision);
+  AddHedge(state->exploration, config, in, now, decision);
   AddBackup(config, in, decision);
   AddShadow(config, in, decision);
-  if (shadow_probes) AddStaleShadows(*state, config, in, best_ms, now, decision);
+  if (shadow_probes) AddStaleShadows(state->exploration, config, in, best_ms, now, decision);
 
   auto& chosen = state->tiers[TierIndex(decision.tier)];
   chosen.Count(decision.reason);

@@ -76,6 +76,7 @@
 #include "common/metrics.h"
 #include "scheduler/circuit_breaker.h"
 #include "scheduler/decision_trace.h"
+#include "scheduler/exploration.h"
 #include "scheduler/placement_policy.h"
 #include "scheduler/policy_store.h"
 #include "scheduler/scheduler.h"
@@ -161,15 +162,23 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
                                  const PolicyInput& in, const Choice& choice, int64_t now);
   // hedge: names the runner-up when it is within the uncertainty of the
   // choice; evidence_hedge: names it, both runs kept, when the choice is
-  // saturated (TierSignals::Saturated).
-  void AddHedge(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
+  // saturated (TierSignals::Saturated) or, either tier's executor under a
+  // CPU quota, either has answered fewer than kWarmUpRuns times.
+  // Answers a tier needs before its prediction alone decides: one answer
+  // of a quota-limited executor is one time slice's luck or bad luck
+  // (quota-flips QI1: the 0.05-core edge's first answer, a shadow at run
+  // start, took 45 ms; the next two requests went there and took 219 and
+  // 336 ms while the cloud answered their late backups in 38-45 ms, 234 ms
+  // of the run's 706 ms of decision cost).
+  static constexpr uint64_t kWarmUpRuns = 2;
+  void AddHedge(Exploration& exploration, const PolicyConfig& config, const PolicyInput& in,
                 int64_t now, Decision& decision);
   // late_hedge: names the runner-up as the decision's backup, due at
   // FarLateMs of the chosen tier's prediction.
   static void AddBackup(const PolicyConfig& config, const PolicyInput& in, Decision& decision);
   void AddShadow(const PolicyConfig& config, const PolicyInput& in, Decision& decision);
   // stale_probe shadow: adds the tiers Exploration::StaleShadows names.
-  void AddStaleShadows(FunctionState& state, const PolicyConfig& config, const PolicyInput& in,
+  void AddStaleShadows(Exploration& exploration, const PolicyConfig& config, const PolicyInput& in,
                        double best_ms, int64_t now, Decision& decision);
   absl::Status Unavailable(std::string_view function, TierSet allowed, int64_t now_us,
                            const std::string& why) const;

@@ -20,6 +20,11 @@
 namespace stoa::scheduler {
 
 enum class PolicyKind { kPredictive, kEdgeOnly, kCloudOnly, kRoundRobin, kRandom, kSlo, kWeighted };
+// Policies that decide by the model (and so need it fresh).
+inline bool UsesModel(PolicyKind kind) {
+  return kind == PolicyKind::kPredictive || kind == PolicyKind::kSlo ||
+         kind == PolicyKind::kWeighted;
+}
 enum class Objective { kMean, kP95 };
 // How a tier whose estimate went stale is probed: kShadow runs a copy of a
 // request there besides the chosen tier (no latency cost; the answer is

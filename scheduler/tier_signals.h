@@ -62,6 +62,10 @@ class TierSignals {
   // A probe at `now_us` reported `cores` (0: none or unknown; negative or
   // non-finite: ignored). True when that differs from the last report.
   bool ObserveCpuQuota(Tier tier, double cores, int64_t now_us);
+  // The CPU quota `tier`'s executor last reported, cores (0: none or unknown).
+  double CpuQuota(Tier tier) const {
+    return cpu_quota_[TierIndex(tier)].load(std::memory_order_relaxed);
+  }
   static constexpr double kSaturatedOn = 0.5;
   static constexpr double kSaturatedOff = 0.2;
   static constexpr double kOwnShare = 0.5;

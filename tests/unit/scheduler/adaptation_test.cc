@@ -709,6 +709,35 @@ TEST(ShadowProbingTest, ASaturatedChoiceIsHedgedOnTheRunnerUp) {
   }
 }
 
+// Until both tiers have answered PlacementScheduler::kWarmUpRuns times, the
+// choice is hedged on the other, both runs kept, when either executor has a
+// CPU quota: one answer of a quota-limited executor is one time slice's
+// luck (quota-flips QI1: two requests followed the 0.05-core edge's lucky
+// first answer and took 219 and 336 ms). Afterwards no hedge; with
+// evidence_hedge off or no quota reported, none at all.
+TEST(ShadowProbingTest, DecisionsBeforeBothTiersAnsweredTwiceAreHedged) {
+  struct Case {
+    bool evidence_hedge, quota;
+  };
+  for (const Case& c : {Case{true, true}, Case{false, true}, Case{true, false}}) {
+    const bool evidence_hedge = c.evidence_hedge && c.quota;
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    policy.evidence_hedge = c.evidence_hedge;
+    Driver d(policy);
+    if (c.quota) d.sched.ObserveCpuQuota(Tier::kEdge, 0.05);
+    int early = 0, later = 0;
+    for (int i = 0; i < 200; ++i) {
+      const Decision dec = d.Step();
+      const bool hedged = dec.keep_hedge && !dec.hedge.Empty();
+      (i < 3 ? early : later) += hedged;
+    }
+    EXPECT_EQ(early > 0, evidence_hedge);
+    EXPECT_EQ(later, 0);
+    EXPECT_EQ(d.Step().tier, Tier::kCloud);
+  }
+}
+
 // A lucky fast shadow inside a saturated spell earns no follow-ups: the
 // next decisions do not check the starved cloud again at once (load-flips
 // LE1: three follow-up shadows of one lucky 63 ms run met a burst there).

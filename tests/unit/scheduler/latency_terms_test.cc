@@ -116,6 +116,22 @@ TEST(NetTermTest, NoisyTransfersAroundTheirMeanDoNotReopenTheFit) {
   EXPECT_NEAR(net.Predict(10).mean_ms, 12, 1.5);
 }
 
+// Tier-flips TK1 far-1, the 0.1-core edge: waits of 0-1 ms with nobody
+// ahead, then three with someone ahead (20 ms for one, 80 and 10 ms for
+// two). A line through them (the RLS fit after a reopen) predicted 190 ms
+// for nobody ahead; the wait with nobody ahead stays what such waits were.
+TEST(QueueTermTest, AFewNoisyWaitsWithSomeoneAheadDoNotMoveTheIdleWait) {
+  QueueTerm q;
+  for (int i = 0; i < 30; ++i) q.Observe(0, 0.3 * (i % 3), 30.0);
+  q.Observe(1, 20.0, 42.0);
+  q.Observe(2, 80.0, 41.0);
+  q.Observe(2, 10.0, 32.0);
+  EXPECT_LT(q.Predict(0).mean_ms, 5.0);
+  EXPECT_GT(q.Predict(1).mean_ms, 5.0);
+  EXPECT_LT(q.Predict(1).mean_ms, 60.0);
+  EXPECT_GE(q.Slope(), 0.0);
+}
+
 TEST(QueueTermTest, ADrainedQueueIsFollowedWithinThreeWaits) {
   QueueTerm q;
   // A loaded spell: one request ahead, 100-150 ms of service, waits ~120 ms.
