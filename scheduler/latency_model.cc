@@ -11,11 +11,6 @@ namespace stoa::scheduler {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kResponseWeight = 0.2;
-
-NetHold NetHoldOf(const ModelInput& in) {
-  if (in.saturated) return NetHold::kSaturated;
-  return in.own_throttled ? NetHold::kOwnThrottled : NetHold::kNone;
-}
 }  // namespace
 
 std::string_view TermName(Term t) {
@@ -44,7 +39,7 @@ Prediction LatencyModel::PredictLocked(const ModelInput& in, Objective objective
   p.observations = observations_;
   if (in.networked)
     p.terms[TermIndex(Term::kNet)] =
-        net_.Predict(in.request_kb + response_kb_, in.link_rtt_ms, NetHoldOf(in));
+        net_.Predict(in.request_kb + response_kb_, in.link_rtt_ms, in.saturated);
   p.terms[TermIndex(Term::kQueue)] = queue_.Predict(in.ahead);
   if (!in.warm) p.terms[TermIndex(Term::kCold)] = cold_.Predict();
   p.terms[TermIndex(Term::kExec)] = exec_.Predict(in.batch, in.request_kb);
@@ -116,9 +111,9 @@ TermErrors LatencyModel::Observe(const ModelInput& in, const Outcome& o) {
   if (has_transfer) {
     const double kb = in.request_kb + response_kb;
     const bool restart =
-        over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms, NetHoldOf(in)).mean_ms);
+        over && FarBelow(transfer, net_.Predict(kb, in.link_rtt_ms, in.saturated).mean_ms);
     errors[TermIndex(Term::kNet)] =
-        net_.Observe(kb, transfer, in.link_rtt_ms, restart, NetHoldOf(in));
+        net_.Observe(kb, transfer, in.link_rtt_ms, restart, in.saturated);
   }
   errors[TermIndex(Term::kQueue)] = queue_.Observe(
       in.ahead, queue_ms, exec_ms, over && FarBelow(queue_ms, queue_.Predict(in.ahead).mean_ms));

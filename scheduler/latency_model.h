@@ -96,17 +96,12 @@ struct ModelInput {
   // three lucky runs of 4-62 ms inside a loaded spell of 100-400 ms took
   // the cloud's exec term from 237 to 33 ms and sent three requests there,
   // 222-391 ms each, while the edge answered in 28-140). The net term
-  // likewise (NetHold::kSaturated), and in Predict a probe may
+  // likewise (NetTerm::Observe's hold_level), and in Predict a probe may
   // raise it but not lower it (load-flips LZ1, 76.8-77.3 s: a probe of
   // 11 ms and a transfer of 10 ms among probes of 54-177 ms took the
   // cloud's net term from 146 to 10 ms; three requests went there and
   // answered in 141-302 ms while the edge answered in 5-68).
   bool saturated = false;
-  // The tier's CPU group was throttled TierSignals::kSaturatedOn or more at
-  // its last probe outside a saturated spell (TierSignals::OwnThrottled):
-  // its executor's own runs fill its quota, and its transfers and probes
-  // hold its threads' waits for a time slice (NetHold::kOwnThrottled).
-  bool own_throttled = false;
   // Observe only: when the answer came, clock micros. Predict only: when
   // the tier's executor last reported it much faster (TierSignals::ReportedFasterUs: a quota
   // raised, a saturated spell's end; INT64_MIN: never). A far-late answer

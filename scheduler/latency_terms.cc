@@ -63,41 +63,26 @@ bool NetTerm::LinkMoved(double link_rtt_ms) const {
          std::fabs(link_rtt_ms - link_last_ms_) > 0.1 * link_last_ms_ + 2.0;
 }
 
-TermEstimate NetTerm::Predict(double kilobytes, double link_rtt_ms, NetHold hold) const {
+TermEstimate NetTerm::Predict(double kilobytes, double link_rtt_ms, bool hold_level) const {
   if (full_.Count() == 0) return {};
   const double fit = full_.Predict(kilobytes);
   double mean = fit;
-  if (hold != NetHold::kOwnThrottled && LinkMoved(link_rtt_ms) && excess_.Count() > 0) {
+  if (LinkMoved(link_rtt_ms) && excess_.Count() > 0) {
     const double probed = link_rtt_ms + excess_.Predict(kilobytes);
-    mean = hold == NetHold::kSaturated ? std::max(fit, probed) : probed;
+    mean = hold_level ? std::max(fit, probed) : probed;
   }
   return residuals_.Around(std::max(0.0, mean));
 }
 
 double NetTerm::Observe(double kilobytes, double transfer_ms, double link_rtt_ms, bool start_over,
-                        NetHold hold_kind) {
-  const double predicted = Predict(kilobytes, link_rtt_ms, hold_kind).mean_ms;
+                        bool hold_level) {
+  const double predicted = Predict(kilobytes, link_rtt_ms, hold_level).mean_ms;
   double err = transfer_ms - predicted;
   fast_run_ =
       FarBelow(transfer_ms, predicted) || BackAtTheProbe(transfer_ms, predicted, link_rtt_ms)
           ? fast_run_ + 1
           : 0;
-  slow_run_ = FarAbove(transfer_ms, predicted) ? slow_run_ + 1 : 0;
-  if (hold_kind == NetHold::kOwnThrottled && !start_over) {
-    // The executor's own throttling, not the link (NetHold): no change
-    // detection; fast transfers end a slow fit as usual, slow ones only
-    // when kLongFastRun come in a row.
-    if (fast_run_ >= kFastRun || slow_run_ >= kLongFastRun) {
-      full_.Reopen();
-      excess_.Reopen();
-      change_.Reset();
-      fast_run_ = slow_run_ = 0;
-    }
-    if (full_.Count() > 0) residuals_.Add(err);
-    full_.Add(kilobytes, transfer_ms);
-    return err;
-  }
-  const bool hold = hold_kind == NetHold::kSaturated && !start_over;
+  const bool hold = hold_level && !start_over;
   if (LinkMoved(link_rtt_ms) && !hold) {
     full_.Reopen();  // the link changed while nothing was sent: start over
     change_.Reset();

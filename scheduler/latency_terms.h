@@ -108,43 +108,24 @@ class ResidualStats {
   double last_ = 0.0;
 };
 
-// What a tier's CPU group says of its transfers (LatencyModel: ModelInput::
-// saturated and own_throttled).
-enum class NetHold : uint8_t {
-  kNone,
-  // A saturated spell: the executor is starved by other processes, so its
-  // probes and transfers are as bimodal as its runs (load-flips testbed:
-  // probes of 11-177 ms, transfers of 10-164 ms, within one second). A
-  // probe may raise the prediction, never lower it below the fit; a moved
-  // probe does not reopen the fit, nor does a change downwards or a run of
-  // fast transfers shorter than kLongFastRun, and the excess over the probe
-  // is not learned (a probe slower than the transfer is no link).
-  kSaturated,
-  // The executor is throttled by its own runs (its group throttled
-  // kSaturatedOn or more at the last probe, outside a saturated spell): its
-  // gRPC threads wait for a time slice to read the request and write the
-  // answer, which the transfer (latency − the executor's own time) then
-  // holds, and its probes wait likewise. Tier-flips TJ1, the 0.1-core edge
-  // in a burst: transfers of 44-123 ms on a 1 ms link among ones of 1-2 ms,
-  // probes of 16-228 ms; the change detector reopened the fit on two of
-  // them, its prediction went 2 -> 120 ms, and six requests went to a cloud
-  // 60 ms away (164-243 ms) while the edge's mean was ~60 ms less. Such a
-  // transfer enters the fit without change detection; the fit reopens on
-  // kFastRun fast ones as usual, on slow ones only after kLongFastRun in a
-  // row (a lasting change); no probe in the prediction, no excess learned.
-  kOwnThrottled,
-};
-
 class NetTerm {
  public:
   static constexpr double kNotProbed = std::numeric_limits<double>::quiet_NaN();
   // `link_rtt_ms`: the tier's probed round trip now (kNotProbed: none).
+  // `hold_level` (a saturated spell, LatencyModel: ModelInput::saturated):
+  // a probe may raise the prediction, never lower it below the fit.
   TermEstimate Predict(double kilobytes, double link_rtt_ms = kNotProbed,
-                       NetHold hold = NetHold::kNone) const;
+                       bool hold_level = false) const;
   // `start_over`: forget the fit and follow this transfer (LatencyModel: the
-  // end of a slow spell shown by a probe and a run after it).
+  // end of a slow spell shown by a probe and a run after it). `hold_level`:
+  // the tier's executor is starved by other processes, so its probes and
+  // transfers are as bimodal as its runs (load-flips testbed: probes of
+  // 11-177 ms, transfers of 10-164 ms, within one second): a moved probe
+  // does not reopen the fit, nor does a change downwards or a run of fast
+  // transfers shorter than kLongFastRun, and the excess over the probe is
+  // not learned (a probe slower than the transfer is no link).
   double Observe(double kilobytes, double transfer_ms, double link_rtt_ms = kNotProbed,
-                 bool start_over = false, NetHold hold = NetHold::kNone);
+                 bool start_over = false, bool hold_level = false);
   double RttMs() const { return full_.Intercept(); }
   double MsPerKb() const { return excess_.Count() > 0 ? excess_.Slope() : full_.Slope(); }
   uint64_t Count() const { return full_.Count(); }
@@ -166,7 +147,6 @@ class NetTerm {
   // The probed round trip at the last observation (NaN: none).
   double link_last_ms_ = std::numeric_limits<double>::quiet_NaN();
   int fast_run_ = 0;  // observations in a row FarBelow the prediction
-  int slow_run_ = 0;  // observations in a row FarAbove it
   bool LinkMoved(double link_rtt_ms) const;
   ResidualStats residuals_;
 };

@@ -167,7 +167,6 @@ ModelInput PlacementScheduler::InputFor(Tier t, const Features& features) const 
   in.overdue_ms = features.overdue_ms[TierIndex(t)];
   in.reported_faster_us = signals_.ReportedFasterUs(t);
   in.saturated = signals_.Saturated(t);
-  in.own_throttled = signals_.OwnThrottled(t);
   in.steady_probe_us = signals_.SteadyProbeUs(t);
   return in;
 }
@@ -271,7 +270,6 @@ void PlacementScheduler::Observe(std::string_view function, const Decision& deci
   in.after_evidence = signals_.SentAfterEvidence(outcome.tier, sent);
   in.after_slower_evidence = signals_.SentAfterSlowerEvidence(outcome.tier, sent);
   in.saturated = signals_.Saturated(outcome.tier);
-  in.own_throttled = signals_.OwnThrottled(outcome.tier);
   in.now_us = now;
   in.request_kb = outcome.request_bytes / 1000.0;
   in.batch = outcome.batch;

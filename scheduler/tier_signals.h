@@ -88,13 +88,6 @@ class TierSignals {
   bool Saturated(Tier tier) const {
     return saturated_[TierIndex(tier)].load(std::memory_order_relaxed);
   }
-  // Whether `tier`'s group was throttled kSaturatedOn or more at its last
-  // probe while not in a saturated spell: its executor's own runs fill the
-  // quota (or others' load not yet confirmed by a second probe).
-  bool OwnThrottled(Tier tier) const {
-    return !Saturated(tier) &&
-           throttled_[TierIndex(tier)].load(std::memory_order_relaxed) >= kSaturatedOn;
-  }
   // Per tier, when a probe last showed it much faster (clock micros;
   // INT64_MIN: never).
   std::array<int64_t, kNumTiers> FasterSince() const;

@@ -81,32 +81,6 @@ TEST(NetTermTest, FollowsTransfersBackAtTheProbedRttWithinTwo) {
   EXPECT_FALSE(NetTerm::BackAtTheProbe(32.0, 80.0, NetTerm::kNotProbed));
 }
 
-// Tier-flips TJ1, the 0.1-core edge in a burst of its own runs: transfers
-// of 44, 120 and 110 ms on a 1 ms link (its gRPC threads waiting for a time
-// slice), probes of 66-228 ms. Learned as the link, they took the estimate
-// to ~110 ms; as the executor's own throttling they only enter the fit.
-TEST(NetTermTest, TransfersOfAnExecutorThrottledByItsOwnRunsAreNotTheLink) {
-  for (NetHold hold : {NetHold::kNone, NetHold::kOwnThrottled}) {
-    NetTerm net;
-    for (int i = 0; i < 30; ++i) net.Observe(50, 1.2 + 0.3 * (i % 3), 1.3);
-    const std::array<std::array<double, 2>, 3> burst = {{{44, 81.4}, {120, 66.1}, {110, 228.3}}};
-    for (const auto& [transfer, probe] : burst) net.Observe(50, transfer, probe, false, hold);
-    const double after = net.Predict(50, 228.3, hold).mean_ms;
-    if (hold == NetHold::kNone) {
-      EXPECT_GT(after, 80) << "the old behaviour this test guards against";
-    } else {
-      EXPECT_LT(after, 40);
-      EXPECT_GT(after, 5);  // the transfers are in the fit, not dropped
-    }
-  }
-  // A lasting change still shows through the fit's forgetting: twenty such
-  // transfers in a row.
-  NetTerm net;
-  for (int i = 0; i < 30; ++i) net.Observe(50, 1.5, 1.3);
-  for (int i = 0; i < 20; ++i) net.Observe(50, 100.0, 150.0, false, NetHold::kOwnThrottled);
-  EXPECT_GT(net.Predict(50, 150.0, NetHold::kOwnThrottled).mean_ms, 80);
-}
-
 TEST(NetTermTest, NoisyTransfersAroundTheirMeanDoNotReopenTheFit) {
   // Transfers of 8-16 ms (never under half the mean): the fit stays put.
   NetTerm net;
