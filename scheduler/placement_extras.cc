@@ -8,6 +8,24 @@
 #include "scheduler/placement_scheduler.h"
 
 namespace stoa::scheduler {
+namespace {
+
+// The available, measured tier other than `chosen` with the lowest
+// prediction among those `accept` takes (the first in AllTiers order on a
+// tie); nullopt when none.
+template <typename Accept>
+std::optional<Tier> RunnerUp(const PolicyInput& in, Tier chosen, Accept accept) {
+  std::optional<Tier> pick;
+  for (Tier t : AllTiers()) {
+    if (t == chosen || !in.available.Contains(t)) continue;
+    const Prediction& other = in.predictions[TierIndex(t)];
+    if (!other.measured || !accept(t)) continue;
+    if (!pick || other.ms < in.predictions[TierIndex(*pick)].ms) pick = t;
+  }
+  return pick;
+}
+
+}  // namespace
 
 void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& config,
                                   const PolicyInput& in, int64_t now, Decision& decision) {
@@ -18,27 +36,22 @@ void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& 
   // hedged on the runner-up, both runs kept: an evidence hedge.
   const bool evidence = config.evidence_hedge && UsesModel(config.policy);
   const bool saturated = evidence && signals_.Saturated(decision.tier);
-  const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
   const Prediction& best = in.predictions[TierIndex(decision.tier)];
-  std::optional<Tier> pick;
-  bool keep = false;
-  for (Tier t : AllTiers()) {
-    if (t == decision.tier || !in.available.Contains(t)) continue;
+  auto close = [&](Tier t) {
     const Prediction& other = in.predictions[TierIndex(t)];
-    if (!other.measured) continue;
-    const double gap = std::fabs(other.ms - best.ms);
-    const bool close = config.hedge && gap < std::hypot(best.uncertainty_ms, other.uncertainty_ms);
+    return config.hedge &&
+           std::fabs(other.ms - best.ms) < std::hypot(best.uncertainty_ms, other.uncertainty_ms);
+  };
+  auto warming = [&](Tier t) {
     const bool limited = signals_.CpuQuota(decision.tier) > 0.0 || signals_.CpuQuota(t) > 0.0;
-    const bool warming =
-        evidence && limited && std::min(best.observations, other.observations) < kWarmUpRuns;
-    if (!(close || saturated || warming)) continue;
-    if (!pick || other.ms < in.predictions[TierIndex(*pick)].ms) {
-      pick = t;
-      keep = saturated || warming;
-    }
-  }
+    return evidence && limited &&
+           std::min(best.observations, in.predictions[TierIndex(t)].observations) < kWarmUpRuns;
+  };
+  const std::optional<Tier> pick =
+      RunnerUp(in, decision.tier, [&](Tier t) { return close(t) || saturated || warming(t); });
+  const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
   if (!pick || !circuits_[TierIndex(*pick)].TryAdmit(now, open_us)) return;
-  decision.HedgeOn(*pick, keep);
+  decision.HedgeOn(*pick, saturated || warming(*pick));
   exploration.Sent(*pick, now);
 }
 
@@ -48,13 +61,7 @@ void PlacementScheduler::AddBackup(const PolicyConfig& config, const PolicyInput
   if (decision.reason != Reason::kPredictedBest && decision.reason != Reason::kExplore) return;
   const Prediction& chosen = in.predictions[TierIndex(decision.tier)];
   if (!chosen.measured) return;
-  std::optional<Tier> runner_up;
-  for (Tier t : AllTiers()) {
-    if (t == decision.tier || !in.available.Contains(t)) continue;
-    const Prediction& other = in.predictions[TierIndex(t)];
-    if (!other.measured) continue;
-    if (!runner_up || other.ms < in.predictions[TierIndex(*runner_up)].ms) runner_up = t;
-  }
+  const std::optional<Tier> runner_up = RunnerUp(in, decision.tier, [](Tier) { return true; });
   if (!runner_up) return;
   decision.backup = TierSet::Of(*runner_up);
   decision.backup_after_ms = FarLateMs(chosen.ms);

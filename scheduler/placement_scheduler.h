@@ -160,10 +160,6 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // another available tier; UNAVAILABLE when neither can be had.
   absl::StatusOr<Decision> Admit(std::string_view function, const PolicyConfig& config,
                                  const PolicyInput& in, const Choice& choice, int64_t now);
-  // hedge: names the runner-up when it is within the uncertainty of the
-  // choice; evidence_hedge: names it, both runs kept, when the choice is
-  // saturated (TierSignals::Saturated) or, either tier's executor under a
-  // CPU quota, either has answered fewer than kWarmUpRuns times.
   // Answers a tier needs before its prediction alone decides: one answer
   // of a quota-limited executor is one time slice's luck or bad luck
   // (quota-flips QI1: the 0.05-core edge's first answer, a shadow at run
@@ -171,6 +167,10 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // 336 ms while the cloud answered their late backups in 38-45 ms, 234 ms
   // of the run's 706 ms of decision cost).
   static constexpr uint64_t kWarmUpRuns = 2;
+  // hedge: names the runner-up when it is within the uncertainty of the
+  // choice; evidence_hedge: names it, both runs kept, when the choice is
+  // saturated (TierSignals::Saturated) or, either tier's executor under a
+  // CPU quota, either has answered fewer than kWarmUpRuns times.
   void AddHedge(Exploration& exploration, const PolicyConfig& config, const PolicyInput& in,
                 int64_t now, Decision& decision);
   // late_hedge: names the runner-up as the decision's backup, due at
