@@ -167,7 +167,6 @@ class QueueTerm {
   double Observe(double ahead, double queue_ms, double exec_ms, bool start_over = false);
   double ServiceMs() const { return service_ms_; }
   double Slope() const { return slope_; }
-  double IdleMs() const { return idle_ms_; }
   uint64_t Count() const { return count_; }
   const ResidualStats& residuals() const { return residuals_; }
   static constexpr int kFastRun = 3;
