@@ -151,22 +151,34 @@ void TierMonitor::ReportDepth(Tier tier, uint32_t depth) {
 
 void TierMonitor::ProbeAll() {
   for (Tier t : scheduler::AllTiers()) {
-    executors::Executor* e = executor(t);
-    if (!e || tiers_[TierIndex(t)].probing.exchange(true)) continue;
-    const int64_t start = clock_.NowMicros();
-    CallStarted(t, CallKind::kControl);
-    e->GetStatus([this, t, start](absl::StatusOr<v1::GetStatusResponse> status) {
-      common::RunLogged("tier monitor probe answer", [&] {
-        const double rtt_ms = (clock_.NowMicros() - start) / 1000.0;
-        if (!status.ok()) {
-          spdlog::debug("status of tier {} ({}): {}", TierName(t), Describe(t),
-                        status.status().ToString());
-        }
-        ProbeDone(t, rtt_ms, status);
-      });
-      CallEnded(t, CallKind::kControl);
-    });
+    if (!executor(t)) continue;
+    PerTier& s = tiers_[TierIndex(t)];
+    if (s.probing.exchange(true)) {
+      s.missed.store(true);
+      continue;
+    }
+    ProbeTier(t);
   }
+}
+
+void TierMonitor::ProbeTier(Tier t) {
+  const int64_t start = clock_.NowMicros();
+  CallStarted(t, CallKind::kControl);
+  executor(t)->GetStatus([this, t, start](absl::StatusOr<v1::GetStatusResponse> status) {
+    common::RunLogged("tier monitor probe answer", [&] {
+      const double rtt_ms = (clock_.NowMicros() - start) / 1000.0;
+      if (!status.ok()) {
+        spdlog::debug("status of tier {} ({}): {}", TierName(t), Describe(t),
+                      status.status().ToString());
+      }
+      ProbeDone(t, rtt_ms, status);
+    });
+    // The round that found this probe in flight: its probe now (counted
+    // before this one ends, so the destructor waits for it too).
+    PerTier& s = tiers_[TierIndex(t)];
+    if (s.missed.exchange(false) && !s.probing.exchange(true)) ProbeTier(t);
+    CallEnded(t, CallKind::kControl);
+  });
 }
 
 void TierMonitor::ProbeDone(Tier tier, double rtt_ms,

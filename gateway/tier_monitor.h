@@ -7,7 +7,11 @@
 //     invocation response), and its worker threads (status probes; the
 //     gateway's admission control, gateway/admission.h),
 //   - the status probes: every Options::status_interval_ms a GetStatus to
-//     each tier (one in flight per tier), whose round trip goes to
+//     each tier (one in flight per tier; a tier whose probe was still in
+//     flight at a round gets its next one as soon as that one answers: a
+//     starved executor, whose probes take 80-180 ms, is probed every
+//     answer rather than every other period, so the end of its starvation
+//     shows up to a period sooner), whose round trip goes to
 //     Scheduler::ObserveLink (the net term follows the link with no
 //     function sent there) and whose failure counts towards the tier's
 //     circuit in the scheduler (the circuit is the scheduler's decision
@@ -100,6 +104,9 @@ class TierMonitor {
     std::atomic<uint32_t> reported_depth{0};
     std::atomic<uint32_t> workers{0};
     std::atomic<bool> probing{false};
+    // A round found this tier's probe still in flight: the next one goes
+    // as soon as it answers (ProbeTier), not a whole period later.
+    std::atomic<bool> missed{false};
     std::atomic<int> last_probe{0};  // TierHealth::Probe
     std::atomic<double> last_rtt_ms{0.0};
     // When each invocation in flight is overdue (clock micros).
@@ -110,6 +117,8 @@ class TierMonitor {
   };
   class Prober;
 
+  // Sends a status probe of `tier` (one in flight per tier).
+  void ProbeTier(scheduler::Tier tier);
   // A status probe of `tier` answered after `rtt_ms`: its report, or why it
   // failed.
   void ProbeDone(scheduler::Tier tier, double rtt_ms,

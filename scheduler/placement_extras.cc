@@ -47,8 +47,13 @@ void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& 
     return evidence && limited &&
            std::min(best.observations, in.predictions[TierIndex(t)].observations) < kWarmUpRuns;
   };
-  const std::optional<Tier> pick =
-      RunnerUp(in, decision.tier, [&](Tier t) { return close(t) || saturated || warming(t); });
+  // A runner-up in a saturated spell whose last probe came back at its
+  // usual round trip (TierSignals::ProbedBack: perhaps the spell's end, or
+  // a lucky slice) is hedged on too; the first answer wins and the other
+  // run is withdrawn (a queued edge run does not hold up the next ones).
+  auto back = [&](Tier t) { return evidence && signals_.ProbedBack(t); };
+  const std::optional<Tier> pick = RunnerUp(
+      in, decision.tier, [&](Tier t) { return close(t) || saturated || warming(t) || back(t); });
   const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
   if (!pick || !circuits_[TierIndex(*pick)].TryAdmit(now, open_us)) return;
   decision.HedgeOn(*pick, saturated || warming(*pick));

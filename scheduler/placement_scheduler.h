@@ -170,7 +170,9 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // hedge: names the runner-up when it is within the uncertainty of the
   // choice; evidence_hedge: names it, both runs kept, when the choice is
   // saturated (TierSignals::Saturated) or, either tier's executor under a
-  // CPU quota, either has answered fewer than kWarmUpRuns times.
+  // CPU quota, either has answered fewer than kWarmUpRuns times; and,
+  // first answer wins, when the runner-up is saturated but its last probe
+  // came back at its usual round trip (TierSignals::ProbedBack).
   void AddHedge(Exploration& exploration, const PolicyConfig& config, const PolicyInput& in,
                 int64_t now, Decision& decision);
   // late_hedge: names the runner-up as the decision's backup, due at

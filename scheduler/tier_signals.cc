@@ -1,5 +1,6 @@
 #include "scheduler/tier_signals.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -19,6 +20,8 @@ TierSignals::TierSignals() {
   for (auto& t : reported_slower_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& r : steady_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
   for (auto& r : spell_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
+  for (auto& r : floor_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
+  for (auto& r : spell_floor_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
 }
 
 void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
@@ -35,6 +38,9 @@ void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
     // probe) says so.
     const double usual = spell_rtt_ms_[i].load(std::memory_order_relaxed);
     const bool back = std::isfinite(rtt_ms) && std::isfinite(usual) && rtt_ms <= FarLateMs(usual);
+    const double floor = spell_floor_ms_[i].load(std::memory_order_relaxed);
+    probed_near_[i].store(std::isfinite(rtt_ms) && std::isfinite(floor) && rtt_ms <= NearMs(floor),
+                          std::memory_order_relaxed);
     const int run = back ? back_run_[i].fetch_add(1, std::memory_order_relaxed) + 1 : 0;
     if (!back) back_run_[i].store(0, std::memory_order_relaxed);
     if (run >= kBackProbes) {
@@ -45,7 +51,14 @@ void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
   if (links_.Observe(tier, rtt_ms)) {
     faster_since_us_[i].store(now_us, std::memory_order_relaxed);
   }
-  if (unthrottled) steady_rtt_ms_[i].store(links_.RttMs(tier), std::memory_order_relaxed);
+  if (unthrottled) {
+    steady_rtt_ms_[i].store(links_.RttMs(tier), std::memory_order_relaxed);
+    if (std::isfinite(rtt_ms) && rtt_ms >= 0.0) {
+      const double floor = floor_rtt_ms_[i].load(std::memory_order_relaxed);
+      floor_rtt_ms_[i].store(std::isfinite(floor) ? std::min(rtt_ms, kFloorRise * floor) : rtt_ms,
+                             std::memory_order_relaxed);
+    }
+  }
 }
 
 void TierSignals::ReportedFaster(Tier tier, int64_t now_us) {
@@ -97,6 +110,9 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
     spell_rtt_ms_[i].store(steady_rtt_ms_[i].load(std::memory_order_relaxed),
                            std::memory_order_relaxed);
     back_run_[i].store(0, std::memory_order_relaxed);
+    probed_near_[i].store(false, std::memory_order_relaxed);
+    spell_floor_ms_[i].store(floor_rtt_ms_[i].load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
     return true;
   }
   if (throttled >= kSaturatedOff) return crossed;

@@ -88,6 +88,26 @@ class TierSignals {
   bool Saturated(Tier tier) const {
     return saturated_[TierIndex(tier)].load(std::memory_order_relaxed);
   }
+  // Whether `tier` is in a saturated spell and its last status probe came
+  // back near the link's floor from before the spell (NearMs of it, much
+  // tighter than the kBackProbes pair's FarLateMs of the smoothed round
+  // trip). One such probe is weak evidence, but at a load's end it comes
+  // 0.1-0.2 s before the pair or the throttling report: PlacementScheduler
+  // hedges on the tier meanwhile (AddHedge), the first answer winning. In
+  // the load-flips runs of sessions 10-18 (the cloud's idle probes 0.6-1.9
+  // ms), 1.4 % of the loaded cloud's probes came back within 3 ms (lucky
+  // slices) and 2.9 % within 7.4, against 80 and 84 % of its probes in the
+  // 0.25 s after a load's end. The floor, not the smoothed round trip: the
+  // latter takes in the first slow probes of a load before its throttling
+  // is reported (LR1: 8-13 ms probes inside a spell were within 1.5x it).
+  bool ProbedBack(Tier tier) const {
+    return Saturated(tier) && probed_near_[TierIndex(tier)].load(std::memory_order_relaxed);
+  }
+  static double NearMs(double floor_ms) { return 1.5 * floor_ms + 1.0; }
+  // The floor of a tier's probe round trips while its group is not
+  // throttled: the lowest one, rising by this factor a probe (about 5 %
+  // every 100 ms) so that it follows a link that got slower.
+  static constexpr double kFloorRise = 1.05;
   // Per tier, when a probe last showed it much faster (clock micros;
   // INT64_MIN: never).
   std::array<int64_t, kNumTiers> FasterSince() const;
@@ -141,6 +161,12 @@ class TierSignals {
   std::array<std::atomic<double>, kNumTiers> steady_rtt_ms_;
   std::array<std::atomic<double>, kNumTiers> spell_rtt_ms_;
   std::array<std::atomic<int>, kNumTiers> back_run_{};
+  // The floor of the probe round trips while not throttled (kFloorRise),
+  // its value when the current spell began, and whether the spell's last
+  // probe came back within NearMs of that.
+  std::array<std::atomic<double>, kNumTiers> floor_rtt_ms_;
+  std::array<std::atomic<double>, kNumTiers> spell_floor_ms_;
+  std::array<std::atomic<bool>, kNumTiers> probed_near_{};
   // The last cpu_throttled and cpu_used_cores reported (0 until one is).
   std::array<std::atomic<double>, kNumTiers> throttled_{};
   std::array<std::atomic<double>, kNumTiers> used_cores_{};

@@ -44,13 +44,21 @@ scheduler chose, the other one: it counts against accuracy. Its cost is
 what the client waited, the due time plus the backup's run, not the chosen
 tier's mean: both regrets price it at its own latency. A hedged request
 (reason "hedge": both tiers ran it from the start and the first answer was
-the request's, e.g. an evidence hedge on a tier just found much faster or
-a choice hedged because it was saturated) is scored by the tier that
-answered, and both regrets price it at its own latency too: what it cost
-is the faster of two runs, which neither tier's bucket mean is (before
-2026-11-30's sixteenth session decision regret priced it at the answering
-tier's bucket mean: a saturated cloud's lucky 60 ms answer to a hedge was
-charged its forced pass's 320 ms).
+the request's, e.g. an evidence hedge on a tier just found much faster, a
+choice hedged because it was saturated, or a hedge on a saturated tier
+whose probe came back) is scored by the tier that answered. It ran on the
+oracle's tier too, so decision regret charges it nothing (the pseudo-
+regret of running on both tiers is at most the oracle's); miss regret
+scores it like any request, by the tier that answered: nothing when that
+is the oracle's, its own latency when the other tier answered first.
+History: before the sixteenth session (2026-11-30) decision regret priced
+a hedge at the answering tier's bucket mean (a saturated cloud's lucky
+60 ms answer was charged its forced pass's 320 ms); from then until the
+eighteenth (2026-12-01) both regrets priced it at its own latency, which
+charged a hedge the edge answered the noise of one run against the forced
+pass's mean while the same answer without the hedge cost nothing: with
+40-90 hedges a load-flips run (probes back inside saturated spells), that
+moved decision regret by -7 to +3 points from run to run.
 
 Pure functions except read_trace; no plotting.
 """
@@ -62,7 +70,9 @@ import analysis
 ADAPT_WINDOW = 20
 ADAPT_SLACK = 1
 # Answers priced at their own latency in both regrets (see the docstring).
-OWN_LATENCY_REASONS = ("backup", "hedge")
+OWN_LATENCY_REASONS = ("backup",)
+# Runs on both tiers: no decision regret (see the docstring).
+BOTH_TIERS_REASONS = ("hedge",)
 
 
 def decided_tier(row):
@@ -95,7 +105,12 @@ def scored_by_decision(rows, edge_means, cloud_means, best, bucket_s):
         if b not in best or means.get(decided) is None:
             continue
         tier, lat = best[b]
-        cost = r["latency_ms"] if r.get("reason") in OWN_LATENCY_REASONS else means[decided]
+        if r.get("reason") in BOTH_TIERS_REASONS:
+            cost = lat
+        elif r.get("reason") in OWN_LATENCY_REASONS:
+            cost = r["latency_ms"]
+        else:
+            cost = means[decided]
         out.append((r["t"], decided == tier, cost, lat))
     return out
 

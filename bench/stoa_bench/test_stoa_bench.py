@@ -212,18 +212,20 @@ class PhasesTest(unittest.TestCase):
         self.assertEqual(phases.scored_by_decision([late], edge, cloud, best, 5.0),
                          [(1, False, 25, 10.0)])
 
-    def test_a_hedges_answer_counts_for_the_tier_that_answered_at_its_own_latency(self):
+    def test_a_hedge_counts_for_the_tier_that_answered_and_costs_no_decision_regret(self):
         best = {0: ("edge", 50.0)}
         edge, cloud = {0: 50.0}, {0: 320.0}  # the forced cloud pass was starved
         lucky = row(1, 60, "cloud")
         lucky["reason"] = "hedge"  # ran on both; the cloud answered first
-        won = row(2, 30, "edge")
-        won["reason"] = "hedge"
+        won = row(2, 70, "edge")
+        won["reason"] = "hedge"  # the edge answered, slower than its mean
         self.assertEqual(phases.decided_tier(lucky), "cloud")
+        # It ran on the oracle's tier too: no decision regret either way.
         self.assertEqual(phases.scored_by_decision([lucky, won], edge, cloud, best, 5.0),
-                         [(1, False, 60, 50.0), (2, True, 30, 50.0)])
+                         [(1, False, 50.0, 50.0), (2, True, 50.0, 50.0)])
+        # Miss regret: as any request, by the tier that answered.
         self.assertEqual(phases.scored_by_miss([lucky, won], edge, cloud, best, 5.0),
-                         [(1, False, 60, 50.0), (2, True, 30, 50.0)])
+                         [(1, False, 60, 50.0), (2, True, 50.0, 50.0)])
 
     def test_miss_regret_prices_a_miss_at_its_own_latency(self):
         best = {0: ("cloud", 10.0)}

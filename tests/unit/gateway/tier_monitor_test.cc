@@ -8,6 +8,10 @@ namespace stoa::gateway {
 namespace {
 
 using executors::FakeExecutor;
+using executors::InvokeCallback;
+using executors::LoadCallback;
+using executors::StatusCallback;
+using executors::UnloadCallback;
 using scheduler::Tier;
 using scheduler::TierIndex;
 
@@ -106,6 +110,57 @@ TEST_F(TierMonitorTest, ProbesFeedTheLinkTermAndTheCircuit) {
   ASSERT_EQ(links.size(), 2u);
   EXPECT_FALSE(links[1].ok);
   EXPECT_EQ(monitor_.Health(Tier::kCloud).last_probe, TierHealth::Probe::kFailed);
+}
+
+// An executor whose status probes wait until the test answers them.
+class ParkedStatusExecutor final : public executors::Executor {
+ public:
+  using Executor::Invoke;
+  void Invoke(v1::InvokeRequest, InvokeCallback done, common::CancelSignalPtr) override {
+    done(absl::UnimplementedError("status only"));
+  }
+  void LoadFunction(v1::LoadFunctionRequest, LoadCallback done) override {
+    done(absl::UnimplementedError("status only"));
+  }
+  void UnloadFunction(v1::UnloadFunctionRequest, UnloadCallback done) override {
+    done(absl::UnimplementedError("status only"));
+  }
+  void GetStatus(StatusCallback done) override { parked_.push_back(std::move(done)); }
+  std::string Describe() const override { return "parked"; }
+
+  size_t parked() const { return parked_.size(); }
+  // Answers the oldest parked probe.
+  void AnswerOne() {
+    StatusCallback done = std::move(parked_.front());
+    parked_.erase(parked_.begin());
+    done(v1::GetStatusResponse());
+  }
+
+ private:
+  std::vector<StatusCallback> parked_;
+};
+
+TEST(TierMonitorProbeTest, ARoundThatFindsAProbeInFlightProbesAgainWhenItAnswers) {
+  common::FakeClock clock{0};
+  common::metrics::Registry metrics;
+  scheduler::FakeScheduler scheduler;
+  ParkedStatusExecutor cloud;
+  TierMonitor monitor({nullptr, &cloud}, scheduler, clock, metrics, {0, nullptr});
+
+  monitor.ProbeAll();
+  ASSERT_EQ(cloud.parked(), 1u);
+  cloud.AnswerOne();  // answered within its period: nothing more
+  EXPECT_EQ(cloud.parked(), 0u);
+
+  monitor.ProbeAll();
+  monitor.ProbeAll();  // the probe is still in flight: one per tier
+  monitor.ProbeAll();
+  ASSERT_EQ(cloud.parked(), 1u);
+  cloud.AnswerOne();  // the rounds it missed: one probe at once
+  ASSERT_EQ(cloud.parked(), 1u);
+  cloud.AnswerOne();
+  EXPECT_EQ(cloud.parked(), 0u);
+  EXPECT_EQ(scheduler.links().size(), 3u);
 }
 
 }  // namespace

@@ -675,6 +675,46 @@ TEST(ShadowProbingTest, TwoProbesBackAtTheUsualRoundTripEndASaturatedSpell) {
   }
 }
 
+// One probe back at the usual round trip inside a saturated spell may be
+// its end (load-flips LN1: the cloud's load ended at 90.0 s, its probe
+// came back in 1.9 ms at 90.14 s, the pair and the throttling report at
+// 90.24 s; six requests queued on the 0.1-core edge meanwhile) or a lucky
+// slice: until the next probe, a choice of the other tier is hedged on it,
+// the first answer winning (neither run kept). Only a probe near the usual
+// round trip (TierSignals::NearMs: 2.5 ms for 1 ms) counts; a slow probe
+// after it ends the hedging.
+TEST(ShadowProbingTest, OneProbeBackInsideASaturatedSpellHedgesOnTheSpelledTier) {
+  struct Case {
+    bool evidence_hedge;
+    double probe_ms;
+    bool hedged;
+  };
+  for (const Case& c : {Case{true, 1.3, true}, Case{false, 1.3, false}, Case{true, 5.0, false}}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    policy.evidence_hedge = c.evidence_hedge;
+    Driver d(policy);
+    d.rtt_ms = 1;
+    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
+    IntoASaturatedSpell(d, 0.03, 300, 0.03, 30);
+    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 90.0 + i * 7);
+    ASSERT_EQ(d.Step().tier, Tier::kEdge);
+    d.clock.AdvanceMicros(100'000);
+    d.sched.ObserveLink(Tier::kCloud, true, c.probe_ms);
+    d.clock.AdvanceMicros(10'000);
+    absl::StatusOr<Decision> hedged = d.Decide();
+    ASSERT_TRUE(hedged.ok());
+    EXPECT_EQ(hedged->tier, Tier::kEdge);
+    EXPECT_EQ(hedged->hedge.Contains(Tier::kCloud), c.hedged)
+        << c.evidence_hedge << " " << c.probe_ms;
+    EXPECT_FALSE(hedged->keep_hedge);
+    d.sched.ObserveLink(Tier::kCloud, true, 130.0);
+    absl::StatusOr<Decision> after = d.Decide();
+    ASSERT_TRUE(after.ok());
+    EXPECT_TRUE(after->hedge.Empty());
+  }
+}
+
 // A request placed on a saturated tier (the runner-up slower still) is
 // hedged on the runner-up, both runs kept: the starved tier answers in
 // whatever slices it gets (load-flips LG1: three requests sent to the
