@@ -35,6 +35,13 @@ void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& 
   // tiers not yet warmed up (kWarmUpRuns) when either has a CPU quota, is
   // hedged on the runner-up, both runs kept: an evidence hedge.
   const bool evidence = config.evidence_hedge && UsesModel(config.policy);
+  // A choice of a tier whose executor reported a quota kQuotaStep times
+  // lower within the last second is hedged the same way: its terms are
+  // from before the cut until a far-late run of it shows the cut
+  // (quota-flips QS1: a 20x cut reported at 29.81 s; three requests went
+  // to the edge at 30.35-30.53 s, predicted 6-39 ms, answered in 33-131,
+  // while the cloud answered in 37-40).
+  const bool cut = evidence && signals_.SentAfterSlowerEvidence(decision.tier, now);
   const bool saturated = evidence && signals_.Saturated(decision.tier);
   const Prediction& best = in.predictions[TierIndex(decision.tier)];
   auto close = [&](Tier t) {
@@ -47,16 +54,17 @@ void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& 
     return evidence && limited &&
            std::min(best.observations, in.predictions[TierIndex(t)].observations) < kWarmUpRuns;
   };
-  // A runner-up in a saturated spell whose last probe came back at its
-  // usual round trip (TierSignals::ProbedBack: perhaps the spell's end, or
-  // a lucky slice) is hedged on too; the first answer wins and the other
-  // run is withdrawn (a queued edge run does not hold up the next ones).
+  // A runner-up in a saturated spell whose last probe came back near its
+  // link's floor (TierSignals::ProbedBack: perhaps the spell's end, or a
+  // lucky slice) is hedged on too; the first answer wins and the other run
+  // is withdrawn (a queued edge run does not hold up the next ones).
   auto back = [&](Tier t) { return evidence && signals_.ProbedBack(t); };
-  const std::optional<Tier> pick = RunnerUp(
-      in, decision.tier, [&](Tier t) { return close(t) || saturated || warming(t) || back(t); });
+  const std::optional<Tier> pick = RunnerUp(in, decision.tier, [&](Tier t) {
+    return close(t) || saturated || cut || warming(t) || back(t);
+  });
   const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
   if (!pick || !circuits_[TierIndex(*pick)].TryAdmit(now, open_us)) return;
-  decision.HedgeOn(*pick, saturated || warming(*pick));
+  decision.HedgeOn(*pick, saturated || cut || warming(*pick));
   exploration.Sent(*pick, now);
 }
 

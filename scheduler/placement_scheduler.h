@@ -169,8 +169,10 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   static constexpr uint64_t kWarmUpRuns = 2;
   // hedge: names the runner-up when it is within the uncertainty of the
   // choice; evidence_hedge: names it, both runs kept, when the choice is
-  // saturated (TierSignals::Saturated) or, either tier's executor under a
-  // CPU quota, either has answered fewer than kWarmUpRuns times; and,
+  // saturated (TierSignals::Saturated), its quota was cut within the last
+  // second (TierSignals::SentAfterSlowerEvidence) or, either tier's
+  // executor under a CPU quota, either has answered fewer than
+  // kWarmUpRuns times; and,
   // first answer wins, when the runner-up is saturated but its last probe
   // came back at its usual round trip (TierSignals::ProbedBack).
   void AddHedge(Exploration& exploration, const PolicyConfig& config, const PolicyInput& in,

@@ -715,6 +715,39 @@ TEST(ShadowProbingTest, OneProbeBackInsideASaturatedSpellHedgesOnTheSpelledTier)
   }
 }
 
+// A choice of a tier whose executor reported a quota kQuotaStep times
+// lower within the last second (TierSignals::SentAfterSlowerEvidence) is
+// hedged on the runner-up, both runs kept: its terms are from before the
+// cut until a far-late run of it shows the cut (quota-flips QS1: three
+// requests went to the edge 0.5-0.7 s after a 20x cut, predicted 6-39 ms,
+// answered in 33-131, while the cloud answered in 37-40). A raised quota,
+// a cut reported over a second before, or evidence_hedge off: no hedge.
+TEST(ShadowProbingTest, AChoiceJustAfterItsQuotaWasCutIsHedged) {
+  struct Case {
+    double cut_to;
+    int64_t after_us;
+    bool evidence_hedge, hedged;
+  };
+  for (const Case& c : {Case{0.05, 300'000, true, true}, Case{0.05, 300'000, false, false},
+                        Case{0.05, 1'200'000, true, false}, Case{4.0, 300'000, true, false}}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    policy.evidence_hedge = c.evidence_hedge;
+    Driver d(policy);
+    d.edge_ms = 5;  // the edge leads
+    d.sched.ObserveCpuQuota(Tier::kEdge, 1.0);
+    for (int i = 0; i < 300; ++i) d.Step();
+    ASSERT_EQ(d.Step().tier, Tier::kEdge);
+    d.sched.ObserveCpuQuota(Tier::kEdge, c.cut_to);
+    d.clock.AdvanceMicros(c.after_us);
+    absl::StatusOr<Decision> next = d.Decide();
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->tier, Tier::kEdge);
+    EXPECT_EQ(next->hedge.Contains(Tier::kCloud) && next->keep_hedge, c.hedged)
+        << c.cut_to << " after " << c.after_us << " us, evidence_hedge " << c.evidence_hedge;
+  }
+}
+
 // A request placed on a saturated tier (the runner-up slower still) is
 // hedged on the runner-up, both runs kept: the starved tier answers in
 // whatever slices it gets (load-flips LG1: three requests sent to the
