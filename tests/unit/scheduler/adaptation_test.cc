@@ -650,6 +650,15 @@ TEST(ShadowProbingTest, LuckyRunsInsideASaturatedSpellDoNotBringTheTierBack) {
   }
 }
 
+// A cloud probed at 1 ms, then a saturated spell (IntoASaturatedSpell)
+// whose probes come back in 90-153 ms (its executor waits for a slice).
+void IntoASpellWithSlowProbes(Driver& d) {
+  d.rtt_ms = 1;
+  for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
+  IntoASaturatedSpell(d, 0.03, 300, 0.03, 30);
+  for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 90.0 + i * 7);
+}
+
 // Inside a saturated spell the cloud's status probes are slow (its
 // executor waits for a time slice to answer them); two in a row back at
 // the round trip from before the spell end it before the throttling rate
@@ -660,10 +669,7 @@ TEST(ShadowProbingTest, TwoProbesBackAtTheUsualRoundTripEndASaturatedSpell) {
     PolicyConfig policy;
     policy.shadow_cap = 0.0;
     Driver d(policy);
-    d.rtt_ms = 1;
-    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
-    IntoASaturatedSpell(d, 0.03, 300, 0.03, 30);
-    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 90.0 + i * 7);
+    IntoASpellWithSlowProbes(d);
     ASSERT_EQ(d.Step().tier, Tier::kEdge);
     d.clock.AdvanceMicros(300'000);
     d.sched.ObserveLink(Tier::kCloud, true, 1.2);
@@ -675,13 +681,13 @@ TEST(ShadowProbingTest, TwoProbesBackAtTheUsualRoundTripEndASaturatedSpell) {
   }
 }
 
-// One probe back at the usual round trip inside a saturated spell may be
+// One probe back near the link's floor inside a saturated spell may be
 // its end (load-flips LN1: the cloud's load ended at 90.0 s, its probe
 // came back in 1.9 ms at 90.14 s, the pair and the throttling report at
 // 90.24 s; six requests queued on the 0.1-core edge meanwhile) or a lucky
 // slice: until the next probe, a choice of the other tier is hedged on it,
-// the first answer winning (neither run kept). Only a probe near the usual
-// round trip (TierSignals::NearMs: 2.5 ms for 1 ms) counts; a slow probe
+// the first answer winning (neither run kept). Only a probe near the
+// floor (TierSignals::NearMs: 2.5 ms for 1 ms) counts; a slow probe
 // after it ends the hedging.
 TEST(ShadowProbingTest, OneProbeBackInsideASaturatedSpellHedgesOnTheSpelledTier) {
   struct Case {
@@ -694,10 +700,7 @@ TEST(ShadowProbingTest, OneProbeBackInsideASaturatedSpellHedgesOnTheSpelledTier)
     policy.shadow_cap = 0.0;
     policy.evidence_hedge = c.evidence_hedge;
     Driver d(policy);
-    d.rtt_ms = 1;
-    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 1.0);
-    IntoASaturatedSpell(d, 0.03, 300, 0.03, 30);
-    for (int i = 0; i < 10; ++i) d.sched.ObserveLink(Tier::kCloud, true, 90.0 + i * 7);
+    IntoASpellWithSlowProbes(d);
     ASSERT_EQ(d.Step().tier, Tier::kEdge);
     d.clock.AdvanceMicros(100'000);
     d.sched.ObserveLink(Tier::kCloud, true, c.probe_ms);
