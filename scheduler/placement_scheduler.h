@@ -172,9 +172,9 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // saturated (TierSignals::Saturated), its quota was cut within the last
   // second (TierSignals::SentAfterSlowerEvidence) or, either tier's
   // executor under a CPU quota, either has answered fewer than
-  // kWarmUpRuns times; and,
-  // first answer wins, when the runner-up is saturated but its last probe
-  // came back at its usual round trip (TierSignals::ProbedBack).
+  // kWarmUpRuns times; and, first answer wins, when the runner-up is
+  // saturated but its last probe came back near its link's floor
+  // (TierSignals::ProbedBack).
   void AddHedge(Exploration& exploration, const PolicyConfig& config, const PolicyInput& in,
                 int64_t now, Decision& decision);
   // late_hedge: names the runner-up as the decision's backup, due at

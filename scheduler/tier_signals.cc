@@ -19,9 +19,7 @@ TierSignals::TierSignals() {
   for (auto& t : steady_probe_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& t : reported_slower_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& r : steady_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
-  for (auto& r : spell_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
   for (auto& r : floor_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
-  for (auto& r : spell_floor_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
 }
 
 void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
@@ -35,10 +33,12 @@ void TierSignals::ObserveLink(Tier tier, double rtt_ms, int64_t now_us) {
   if (saturated_[i].load(std::memory_order_relaxed)) {
     // kBackProbes in a row at the round trip from before the spell: it
     // is over, before the throttling rate (averaged since the previous
-    // probe) says so.
-    const double usual = spell_rtt_ms_[i].load(std::memory_order_relaxed);
+    // probe) says so. The steady round trip and the floor are those from
+    // before the spell: neither moves while the group is throttled, as it
+    // is all spell long.
+    const double usual = steady_rtt_ms_[i].load(std::memory_order_relaxed);
     const bool back = std::isfinite(rtt_ms) && std::isfinite(usual) && rtt_ms <= FarLateMs(usual);
-    const double floor = spell_floor_ms_[i].load(std::memory_order_relaxed);
+    const double floor = floor_rtt_ms_[i].load(std::memory_order_relaxed);
     probed_near_[i].store(std::isfinite(rtt_ms) && std::isfinite(floor) && rtt_ms <= NearMs(floor),
                           std::memory_order_relaxed);
     const int run = back ? back_run_[i].fetch_add(1, std::memory_order_relaxed) + 1 : 0;
@@ -107,12 +107,8 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
     const bool traced = crossed || throttled >= kSaturatedOn || before >= kSaturatedOn;
     if (throttled < kSaturatedOn || before < kSaturatedOn || !others) return traced;
     saturated.store(true, std::memory_order_relaxed);
-    spell_rtt_ms_[i].store(steady_rtt_ms_[i].load(std::memory_order_relaxed),
-                           std::memory_order_relaxed);
     back_run_[i].store(0, std::memory_order_relaxed);
     probed_near_[i].store(false, std::memory_order_relaxed);
-    spell_floor_ms_[i].store(floor_rtt_ms_[i].load(std::memory_order_relaxed),
-                             std::memory_order_relaxed);
     return true;
   }
   if (throttled >= kSaturatedOff) return crossed;

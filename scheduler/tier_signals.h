@@ -155,17 +155,15 @@ class TierSignals {
   std::array<std::atomic<int64_t>, kNumTiers> steady_probe_us_;
   // When the executor last reported a quota kQuotaStep times lower.
   std::array<std::atomic<int64_t>, kNumTiers> reported_slower_us_;
-  // The smoothed round trip as of the last probe while the tier's group
-  // was not throttled; its value when the current spell began; probes in a
-  // row back at that round trip since (ObserveLink).
+  // The smoothed round trip and the floor (kFloorRise) of the probes as of
+  // the last one while the tier's group was not throttled (a group in a
+  // saturated spell is throttled kSaturatedOff or more throughout, so
+  // during a spell they are its values from before the spell); in a spell,
+  // probes in a row back at that round trip, and whether the last came
+  // back within NearMs of the floor (ObserveLink).
   std::array<std::atomic<double>, kNumTiers> steady_rtt_ms_;
-  std::array<std::atomic<double>, kNumTiers> spell_rtt_ms_;
-  std::array<std::atomic<int>, kNumTiers> back_run_{};
-  // The floor of the probe round trips while not throttled (kFloorRise),
-  // its value when the current spell began, and whether the spell's last
-  // probe came back within NearMs of that.
   std::array<std::atomic<double>, kNumTiers> floor_rtt_ms_;
-  std::array<std::atomic<double>, kNumTiers> spell_floor_ms_;
+  std::array<std::atomic<int>, kNumTiers> back_run_{};
   std::array<std::atomic<bool>, kNumTiers> probed_near_{};
   // The last cpu_throttled and cpu_used_cores reported (0 until one is).
   std::array<std::atomic<double>, kNumTiers> throttled_{};
