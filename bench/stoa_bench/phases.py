@@ -10,7 +10,12 @@ stoa-sim's phase report (bench/sim/phase_report.h):
                  follows the new conditions), in seconds and in requests
                  (as in stoa-sim, the windows shorten at the phase's end,
                  so a phase that never adapts shows its last request);
-                 None for an empty phase.
+                 None for an empty phase;
+  adapt in target  issue 14's bound: adapted within 1 s or 20 requests of
+                 the phase's start, whichever is later (so either suffices),
+                 from a full window of ADAPT_WINDOW requests or from one whose
+                 every request is right (not a phase's last few wrong ones);
+                 the whole run is in target when every phase is.
 
 Decision regret scores the same placements against the forced passes'
 bucket means of both tiers: a request on the oracle's tier costs 0, one on
@@ -69,6 +74,8 @@ import analysis
 
 ADAPT_WINDOW = 20
 ADAPT_SLACK = 1
+ADAPT_TARGET_S = 1.0
+ADAPT_TARGET_REQUESTS = 20
 # Answers priced at their own latency in both regrets (see the docstring).
 OWN_LATENCY_REASONS = ("backup",)
 # Runs on both tiers: no decision regret (see the docstring).
@@ -172,7 +179,7 @@ def scored_by_shadow(trace, rows):
 
 def _score(run, start_s):
     s = {"requests": len(run), "accuracy": None, "regret_pct": None, "adapt_s": None,
-         "adapt_requests": None}
+         "adapt_requests": None, "adapt_in_target": None}
     if not run:
         return s
     s["accuracy"] = sum(1 for r in run if r[1]) / len(run)
@@ -184,6 +191,9 @@ def _score(run, start_s):
         if wrong <= ADAPT_SLACK:
             s["adapt_s"] = max(0.0, run[k][0] - start_s)
             s["adapt_requests"] = k
+            settled = k + ADAPT_WINDOW <= len(run) or wrong == 0
+            s["adapt_in_target"] = settled and (s["adapt_s"] <= ADAPT_TARGET_S
+                                                or k <= ADAPT_TARGET_REQUESTS)
             break
     return s
 
@@ -205,6 +215,7 @@ def score_phases(scored, phases):
     if adapts and all(a is not None for a in adapts):
         total["adapt_s"] = max(adapts)
         total["adapt_requests"] = max(p["adapt_requests"] for p in out if p["requests"])
+        total["adapt_in_target"] = all(p["adapt_in_target"] for p in out if p["requests"])
     else:
-        total["adapt_s"] = total["adapt_requests"] = None
+        total["adapt_s"] = total["adapt_requests"] = total["adapt_in_target"] = None
     return out, total

@@ -195,7 +195,8 @@ def _pct(v, digits=1, sign=False):
 def _adapt(s):
     if s["adapt_s"] is None:
         return "never" if s["requests"] else "–"
-    return "%.2f s / %d req" % (s["adapt_s"], s["adapt_requests"])
+    return "%.2f s / %d req%s" % (s["adapt_s"], s["adapt_requests"],
+                                  "" if s["adapt_in_target"] else " (over)")
 
 
 def _flip_lines(scenario, passes, best):
@@ -206,7 +207,8 @@ def _flip_lines(scenario, passes, best):
         return []
     lines = ["Per phase against the oracle (definitions as stoa-sim --phases: "
              "time-to-adapt is from the phase's start to the first request from which at "
-             "most %d of the next %d are wrong). The forced passes' means show how far "
+             "most %d of the next %d are wrong; \"(over)\" marks a phase past issue 14's "
+             "1 s or 20 requests, whichever is later, and in the all row any such phase). The forced passes' means show how far "
              "apart the tiers were. Regret is this pass's latency over the oracle's bucket "
              "mean; decision regret prices each request by the forced passes' bucket means "
              "of its tier and of the oracle's (0 when on the oracle's tier), so it leaves "

@@ -182,6 +182,27 @@ class PhasesTest(unittest.TestCase):
         self.assertEqual(by_phase[0]["requests"], 0)
         self.assertIsNone(by_phase[0]["adapt_s"])
         self.assertEqual(total["adapt_requests"], 19)
+        # The last request is no adaptation: out of issue 14's bound.
+        self.assertFalse(by_phase[1]["adapt_in_target"])
+        self.assertFalse(total["adapt_in_target"])
+
+    def test_adapt_in_target_within_1_s_or_20_requests_whichever_is_later(self):
+        # 10 requests/s: 17 wrong (1.7 s) is over 1 s but within 20 requests;
+        # 22 wrong is past both.
+        def phase(wrong):
+            return [(10 + i * 0.1, i >= wrong, 10.0, 10.0) for i in range(60)]
+        for wrong, in_target in ((0, True), (17, True), (20, True), (22, False)):
+            by_phase, total = phases.score_phases(
+                [(i * 0.5, True, 10.0, 10.0) for i in range(20)] + phase(wrong), self.PHASES)
+            b = by_phase[1]
+            self.assertEqual(b["adapt_requests"], max(0, wrong - 1), wrong)
+            self.assertEqual(b["adapt_in_target"], in_target, wrong)
+            self.assertEqual(total["adapt_in_target"], in_target, wrong)
+        # Fast arrivals: 30 wrong requests within 0.6 s are inside the 1 s.
+        fast = [(10 + i * 0.02, i >= 30, 10.0, 10.0) for i in range(100)]
+        by_phase, _ = phases.score_phases(fast, self.PHASES)
+        self.assertEqual(by_phase[1]["adapt_requests"], 29)
+        self.assertTrue(by_phase[1]["adapt_in_target"])
 
     def test_decision_regret_prices_requests_by_the_forced_passes(self):
         best = {0: ("cloud", 10.0), 1: ("edge", 20.0)}
