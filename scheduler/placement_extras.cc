@@ -59,12 +59,24 @@ void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& 
   // lucky slice) is hedged on too; the first answer wins and the other run
   // is withdrawn (a queued edge run does not hold up the next ones).
   auto back = [&](Tier t) { return evidence && signals_.ProbedBack(t); };
+  // A choice of a tier its own runs hold to its CPU quota (TierSignals::
+  // QuotaBound) is predicted from runs that may have been lucky slices: if
+  // the predicted execution at the quota's pace (exec / quota cores) is
+  // slower than the runner-up, the runner-up is hedged on, both runs kept
+  // (quota-flips QC2, 0.02-core edge: five full-speed runs in a row took
+  // its exec term from 42 to 2.9 ms; of the six requests sent there at
+  // 64.8-66.4 s three waited for their late backups, 25-36 ms, while the
+  // cloud answered in 13-15).
+  const double quota = signals_.CpuQuota(decision.tier);
+  const bool bound = evidence && quota > 0.0 && signals_.QuotaBound(decision.tier, now);
+  const double paced_ms = best.terms[TermIndex(Term::kExec)].mean_ms / std::max(quota, 1e-3);
+  auto held = [&](Tier t) { return bound && in.predictions[TierIndex(t)].ms < paced_ms; };
   const std::optional<Tier> pick = RunnerUp(in, decision.tier, [&](Tier t) {
-    return close(t) || saturated || cut || warming(t) || back(t);
+    return close(t) || saturated || cut || warming(t) || back(t) || held(t);
   });
   const int64_t open_us = int64_t{config.circuit.open_ms} * 1000;
   if (!pick || !circuits_[TierIndex(*pick)].TryAdmit(now, open_us)) return;
-  decision.HedgeOn(*pick, saturated || cut || warming(*pick));
+  decision.HedgeOn(*pick, saturated || cut || warming(*pick) || held(*pick));
   exploration.Sent(*pick, now);
 }
 

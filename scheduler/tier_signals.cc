@@ -18,6 +18,7 @@ TierSignals::TierSignals() {
   for (auto& t : reported_faster_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& t : steady_probe_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& t : reported_slower_us_) t.store(kNever, std::memory_order_relaxed);
+  for (auto& t : quota_bound_us_) t.store(kNever, std::memory_order_relaxed);
   for (auto& r : steady_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
   for (auto& r : floor_rtt_ms_) r.store(std::numeric_limits<double>::quiet_NaN());
 }
@@ -70,7 +71,10 @@ bool TierSignals::ObserveCpuQuota(Tier tier, double cores, int64_t now_us) {
   if (!std::isfinite(cores) || cores < 0.0) return false;
   const double before = cpu_quota_[TierIndex(tier)].exchange(cores, std::memory_order_relaxed);
   // Limited before, and now unlimited or kQuotaStep times more.
-  if (before > 0.0 && (cores == 0.0 || cores > kQuotaStep * before)) ReportedFaster(tier, now_us);
+  if (before > 0.0 && (cores == 0.0 || cores > kQuotaStep * before)) {
+    ReportedFaster(tier, now_us);
+    quota_bound_us_[TierIndex(tier)].store(kNever, std::memory_order_relaxed);
+  }
   // Limited now, kQuotaStep times less than before (or than no limit).
   if (cores > 0.0 && (before == 0.0 || before > kQuotaStep * cores)) {
     reported_slower_us_[TierIndex(tier)].store(now_us, std::memory_order_relaxed);
@@ -105,6 +109,10 @@ bool TierSignals::ObserveCpuThrottle(Tier tier, double throttled, double used_co
     const double quota = cpu_quota_[i].load(std::memory_order_relaxed);
     const bool others = quota <= 0.0 || 0.5 * (used_cores + used_before) < kOwnShare * quota;
     const bool traced = crossed || throttled >= kSaturatedOn || before >= kSaturatedOn;
+    // Held to the quota by its own runs (QuotaBound; traced, as above).
+    if (quota > 0.0 && throttled >= kSaturatedOn && used_cores >= kOwnShare * quota) {
+      quota_bound_us_[i].store(now_us, std::memory_order_relaxed);
+    }
     if (throttled < kSaturatedOn || before < kSaturatedOn || !others) return traced;
     saturated.store(true, std::memory_order_relaxed);
     back_run_[i].store(0, std::memory_order_relaxed);
@@ -129,6 +137,10 @@ std::array<int64_t, kNumTiers> TierSignals::FasterSince() const {
 bool TierSignals::SentWithin(const std::atomic<int64_t>& since_us, int64_t sent_us) {
   const int64_t since = since_us.load(std::memory_order_relaxed);
   return since != kNever && sent_us >= since && sent_us - since <= kEvidenceUs;
+}
+
+bool TierSignals::QuotaBound(Tier tier, int64_t now_us) const {
+  return SentWithin(quota_bound_us_[TierIndex(tier)], now_us);
 }
 
 bool TierSignals::SentAfterSlowerEvidence(Tier tier, int64_t sent_us) const {

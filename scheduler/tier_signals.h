@@ -127,6 +127,16 @@ class TierSignals {
   // after_slower_evidence); a first report of a quota counts as lowered
   // from none.
   bool SentAfterSlowerEvidence(Tier tier, int64_t sent_us) const;
+  // Whether `tier`'s own runs held it to its CPU quota within kEvidenceUs
+  // before `now_us`: a probe outside a saturated spell reported its group
+  // throttled kSaturatedOn or more while the executor itself used kOwnShare
+  // of the quota or more (not other processes: that is a saturated spell),
+  // and no raised quota was reported since. Such a tier's runs are bimodal:
+  // one that starts with a slice left (or overruns it until the next tick)
+  // runs at full speed, the others wait for the next periods (quota-flips,
+  // 0.02-core edge on an AMD family-26 host: 2.8 or 50-200 ms); five lucky
+  // ones in a row cut the exec term to full speed (ExecTerm's kLongFastRun).
+  bool QuotaBound(Tier tier, int64_t now_us) const;
   // When the executor last reported `tier` much faster (INT64_MIN: never).
   int64_t ReportedFasterUs(Tier tier) const {
     return reported_faster_us_[TierIndex(tier)].load(std::memory_order_relaxed);
@@ -155,6 +165,9 @@ class TierSignals {
   std::array<std::atomic<int64_t>, kNumTiers> steady_probe_us_;
   // When the executor last reported a quota kQuotaStep times lower.
   std::array<std::atomic<int64_t>, kNumTiers> reported_slower_us_;
+  // When a probe last showed the tier held to its quota by its own runs
+  // (QuotaBound; INT64_MIN: never, or a raised quota since).
+  std::array<std::atomic<int64_t>, kNumTiers> quota_bound_us_;
   // The smoothed round trip and the floor (kFloorRise) of the probes as of
   // the last one while the tier's group was not throttled (a group in a
   // saturated spell is throttled kSaturatedOff or more throughout, so

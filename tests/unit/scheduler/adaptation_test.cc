@@ -751,6 +751,44 @@ TEST(ShadowProbingTest, AChoiceJustAfterItsQuotaWasCutIsHedged) {
   }
 }
 
+// A choice of a tier that its own runs hold to its CPU quota (a probe
+// throttled kSaturatedOn or more while the executor used kOwnShare of the
+// quota or more) is hedged on the runner-up, both runs kept, when its
+// predicted execution at the quota's pace is slower than the runner-up:
+// its fast runs may have been lucky slices (quota-flips QC2). Not when the
+// group is throttled by others' use, a second after the report, after a
+// raised quota, when the paced run still beats the runner-up, or with
+// evidence_hedge off.
+TEST(ShadowProbingTest, AChoiceOfATierHeldToItsQuotaIsHedgedWhenItsPacedRunIsSlower) {
+  struct Case {
+    const char* name;
+    double quota, used_cores;
+    int64_t after_us;
+    bool raise, evidence_hedge, hedged;
+  };
+  for (const Case& c : {Case{"held", 0.02, 0.015, 100'000, false, true, true},
+                        Case{"others' use", 0.02, 0.002, 100'000, false, true, false},
+                        Case{"a second later", 0.02, 0.015, 1'200'000, false, true, false},
+                        Case{"quota raised", 0.02, 0.015, 100'000, true, true, false},
+                        Case{"paced run faster", 0.5, 0.3, 100'000, false, true, false},
+                        Case{"evidence_hedge off", 0.02, 0.015, 100'000, false, false, false}}) {
+    PolicyConfig policy;
+    policy.shadow_cap = 0.0;
+    policy.evidence_hedge = c.evidence_hedge;
+    Driver d(policy);
+    d.edge_ms = 5;  // the edge leads the cloud's 20 ms
+    d.sched.ObserveCpuQuota(Tier::kEdge, c.quota);
+    for (int i = 0; i < 300; ++i) d.Step();  // past the first report's cut hedge
+    d.sched.ObserveCpuThrottle(Tier::kEdge, 0.8, c.used_cores);
+    if (c.raise) d.sched.ObserveCpuQuota(Tier::kEdge, 1.0);
+    d.clock.AdvanceMicros(c.after_us);
+    absl::StatusOr<Decision> next = d.Decide();
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ(next->tier, Tier::kEdge) << c.name;
+    EXPECT_EQ(next->hedge.Contains(Tier::kCloud) && next->keep_hedge, c.hedged) << c.name;
+  }
+}
+
 // A request placed on a saturated tier (the runner-up slower still) is
 // hedged on the runner-up, both runs kept: the starved tier answers in
 // whatever slices it gets (load-flips LG1: three requests sent to the
