@@ -3,6 +3,7 @@
 // tiers (placement_scheduler.h).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "scheduler/placement_scheduler.h"
@@ -69,7 +70,8 @@ void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& 
   // cloud answered in 13-15).
   const double quota = signals_.CpuQuota(decision.tier);
   const bool bound = evidence && quota > 0.0 && signals_.QuotaBound(decision.tier, now);
-  const double paced_ms = best.terms[TermIndex(Term::kExec)].mean_ms / std::max(quota, 1e-3);
+  const double paced_ms = bound ? best.terms[TermIndex(Term::kExec)].mean_ms / quota
+                                : std::numeric_limits<double>::infinity();
   auto held = [&](Tier t) { return bound && in.predictions[TierIndex(t)].ms < paced_ms; };
   const std::optional<Tier> pick = RunnerUp(in, decision.tier, [&](Tier t) {
     return close(t) || saturated || cut || warming(t) || back(t) || held(t);

@@ -172,8 +172,10 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // saturated (TierSignals::Saturated), its quota was cut within the last
   // second (TierSignals::SentAfterSlowerEvidence) or, either tier's
   // executor under a CPU quota, either has answered fewer than
-  // kWarmUpRuns times; and, first answer wins, when the runner-up is
-  // saturated but its last probe came back near its link's floor
+  // kWarmUpRuns times, or its own runs hold it to its quota
+  // (TierSignals::QuotaBound) and its exec term at the quota's pace is
+  // slower than the runner-up; and, first answer wins, when the runner-up
+  // is saturated but its last probe came back near its link's floor
   // (TierSignals::ProbedBack).
   void AddHedge(Exploration& exploration, const PolicyConfig& config, const PolicyInput& in,
                 int64_t now, Decision& decision);

@@ -205,16 +205,17 @@ def _flip_lines(scenario, passes, best):
     own shadow samples (trace.jsonl) where there are any."""
     if not best:
         return []
-    lines = ["Per phase against the oracle (definitions as stoa-sim --phases: "
-             "time-to-adapt is from the phase's start to the first request from which at "
-             "most %d of the next %d are wrong; \"(over)\" marks a phase past issue 14's "
-             "1 s or 20 requests, whichever is later, and in the all row any such phase). The forced passes' means show how far "
-             "apart the tiers were. Regret is this pass's latency over the oracle's bucket "
-             "mean; decision regret prices each request by the forced passes' bucket means "
-             "of its tier and of the oracle's (0 when on the oracle's tier), so it leaves "
-             "out how this pass's host differed from the forced passes' minutes apart; miss "
-             "regret prices a miss at its own latency instead (a forced pass's mean includes "
-             "the queue of sending it every request; bench/stoa_bench/phases.py)." % (phases_mod.ADAPT_SLACK, phases_mod.ADAPT_WINDOW), "",
+    lines = ["Per phase against the oracle (definitions as stoa-sim --phases: time-to-adapt is "
+             "from the phase's start to the first request from which at most %d of the next %d are"
+             " wrong; \"(over)\" marks a phase past issue 14's 1 s or 20 requests, whichever is "
+             "later, and in the all row any such phase). The forced passes' means show how far "
+             "apart the tiers were. Regret is this pass's latency over the oracle's bucket mean; "
+             "decision regret prices each request by the forced passes' bucket means of its tier "
+             "and of the oracle's (0 when on the oracle's tier), so it leaves out how this pass's "
+             "host differed from the forced passes' minutes apart; miss regret prices a miss at "
+             "its own latency instead (a forced pass's mean includes the queue of sending it every"
+             " request; bench/stoa_bench/phases.py)."
+             % (phases_mod.ADAPT_SLACK, phases_mod.ADAPT_WINDOW), "",
              "| policy | phase | oracle tier | edge_only / cloud_only mean ms | requests | "
              "accuracy | regret | decision regret | miss regret | time-to-adapt | "
              "shadow-sampled accuracy (n) | shadow regret |",
