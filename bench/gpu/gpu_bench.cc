@@ -49,7 +49,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
-#include "common/thread_pool.h"
 #include "functions/cuda/cuda_device.h"
 #include "functions/cuda/cuda_graph_runner.h"
 #include "functions/cuda/cuda_plan.h"
@@ -393,9 +392,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stoa-bench-gpu: %s\n", std::string(options.status().message()).c_str());
     return 2;
   }
-  std::unique_ptr<stoa::common::ThreadPool> pool;
+  std::unique_ptr<stoa::functions::onnx::IntraOpPool> pool;
   if (options->cpu_threads > 1) {
-    pool = std::make_unique<stoa::common::ThreadPool>(options->cpu_threads - 1);
+    pool = std::make_unique<stoa::functions::onnx::IntraOpPool>(options->cpu_threads - 1);
   }
   Engines e{&*options, {pool.get(), options->cpu_threads}, absl::OkStatus(), nullptr};
   if (options->cpu_only) {

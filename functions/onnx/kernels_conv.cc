@@ -2,7 +2,9 @@
 // groups, strides, dilations, explicit pads and auto_pad. Conv is im2col +
 // Eigen GEMM per (batch, group), split over output positions within the
 // thread budget (ParallelFor); a 1x1, stride-1, unpadded Conv skips im2col;
-// a 2-D depthwise Conv runs directly (conv_depthwise.h). Bias and an
+// a 2-D depthwise Conv runs directly (conv_depthwise.h); a Conv with few
+// output positions splits its maps instead, with ThinGemm (thin_gemm.h)
+// when they are very few. Bias and an
 // activation fused at load (activation.h, fusion.h) are applied per output
 // plane in one pass. ConvTranspose is GEMM + col2im.
 #include <algorithm>
@@ -15,10 +17,12 @@
 #include "functions/onnx/activation.h"
 #include "functions/onnx/conv_depthwise.h"
 #include "functions/onnx/conv_geometry.h"
+#include "functions/onnx/im2col.h"
 #include "functions/onnx/kernel_util.h"
 #include "functions/onnx/kernels.h"
 #include "functions/onnx/memory_budget.h"
 #include "functions/onnx/parallel.h"
+#include "functions/onnx/thin_gemm.h"
 
 namespace stoa::functions::onnx {
 namespace {
@@ -33,144 +37,8 @@ absl::Status ValidateConv(const Node& node) {
 
 std::vector<int64_t> Tail(const Shape& s, size_t from) { return {s.begin() + from, s.end()}; }
 
-// Fills columns [0, end - begin) of col (rows channels * prod(kernel),
-// row stride ld) with the windows of output positions [begin, end) of x
-// (channels planes of prod(in) values).
-void Im2ColGeneric(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin,
-                   int64_t end, float* col, int64_t ld) {
-  const int64_t s = g.spatial();
-  const int64_t width = end - begin;
-  const int64_t in_plane = DimProduct(g.in, 0, g.in.size());
-  const int64_t kernel_size = DimProduct(g.kernel, 0, g.kernel.size());
-  const std::vector<int64_t> in_strides = Strides(g.in);
-  // base[p * s + d]: input coordinate of output position p's window origin.
-  std::vector<int64_t> base(static_cast<size_t>(width * s));
-  std::vector<int64_t> o(s, 0);
-  {
-    int64_t rest = begin;
-    for (int64_t d = s; d-- > 0;) {
-      o[d] = rest % g.out[d];
-      rest /= g.out[d];
-    }
-  }
-  for (int64_t p = 0; p < width; ++p) {
-    for (int64_t d = 0; d < s; ++d) base[p * s + d] = o[d] * g.stride[d] - g.pad_begin[d];
-    for (int64_t d = s; d-- > 0;) {
-      if (++o[d] < g.out[d]) break;
-      o[d] = 0;
-    }
-  }
-  std::vector<int64_t> k(s, 0);
-  for (int64_t c = 0; c < channels; ++c) {
-    const float* plane = x + c * in_plane;
-    std::fill(k.begin(), k.end(), 0);
-    for (int64_t kk = 0; kk < kernel_size; ++kk) {
-      float* row = col + (c * kernel_size + kk) * ld;
-      for (int64_t p = 0; p < width; ++p) {
-        int64_t off = 0;
-        bool inside = true;
-        for (int64_t d = 0; d < s; ++d) {
-          const int64_t i = base[p * s + d] + k[d] * g.dilation[d];
-          if (i < 0 || i >= g.in[d]) {
-            inside = false;
-            break;
-          }
-          off += i * in_strides[d];
-        }
-        row[p] = inside ? plane[off] : 0.0f;
-      }
-      for (int64_t d = s; d-- > 0;) {
-        if (++k[d] < g.kernel[d]) break;
-        k[d] = 0;
-      }
-    }
-  }
-}
-
-// The 2-D case, one output row segment at a time: the positions of a
-// segment share an input row, so the valid middle is a memcpy (stride 1)
-// or a strided gather, and only the padded ends are zero-filled.
-// Short runs (the late layers of small CNNs have output rows of 2-8
-// positions) are copied inline: a libc call per 2 floats cost more than the
-// copy. (GCC would turn these loops back into memset/memcpy calls; Im2Col2D
-// carries the same attribute so that they inline.)
-#if defined(__GNUC__) && !defined(__clang__)
-#define STOA_INLINE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define STOA_INLINE_LOOPS
-#endif
-STOA_INLINE_LOOPS inline void FillZero(float* out, int64_t n) {
-  if (n <= 0) return;
-  if (n > 16) {
-    std::fill(out, out + n, 0.0f);
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
-}
-
-STOA_INLINE_LOOPS inline void CopyRun(float* out, const float* in, int64_t n) {
-  if (n <= 0) return;
-  if (n > 16) {
-    std::memcpy(out, in, static_cast<size_t>(n) * sizeof(float));
-    return;
-  }
-  for (int64_t i = 0; i < n; ++i) out[i] = in[i];
-}
-
-STOA_INLINE_LOOPS void Im2Col2D(const float* x, int64_t channels, const WindowGeometry& g,
-                                int64_t begin, int64_t end, float* col, int64_t ld) {
-  const int64_t h = g.in[0], w = g.in[1], ow_n = g.out[1];
-  const int64_t kh_n = g.kernel[0], kw_n = g.kernel[1];
-  const int64_t sh = g.stride[0], sw = g.stride[1];
-  for (int64_t c = 0; c < channels; ++c) {
-    const float* plane = x + c * h * w;
-    for (int64_t kh = 0; kh < kh_n; ++kh) {
-      const int64_t dh = kh * g.dilation[0] - g.pad_begin[0];
-      for (int64_t kw = 0; kw < kw_n; ++kw) {
-        float* row = col + ((c * kh_n + kh) * kw_n + kw) * ld;
-        const int64_t dw = kw * g.dilation[1] - g.pad_begin[1];
-        // Output columns whose input column ow * sw + dw lies in [0, w).
-        const int64_t first = dw >= 0 ? 0 : (-dw + sw - 1) / sw;
-        const int64_t last = w - 1 - dw < 0 ? -1 : (w - 1 - dw) / sw;  // inclusive
-        for (int64_t p = begin; p < end;) {
-          const int64_t oh = p / ow_n, ow0 = p % ow_n;
-          const int64_t ow1 = std::min(ow_n, ow0 + (end - p));
-          float* out = row + (p - begin);
-          const int64_t ih = oh * sh + dh;
-          if (ih < 0 || ih >= h) {
-            FillZero(out, ow1 - ow0);
-          } else {
-            const int64_t lo = std::clamp(first, ow0, ow1);
-            const int64_t hi = std::clamp(last + 1, lo, ow1);
-            FillZero(out, lo - ow0);
-            const float* in_row = plane + ih * w;
-            if (sw == 1) {
-              CopyRun(out + (lo - ow0), in_row + lo + dw, hi - lo);
-            } else {
-              for (int64_t o = lo; o < hi; ++o) out[o - ow0] = in_row[o * sw + dw];
-            }
-            FillZero(out + (hi - ow0), ow1 - hi);
-          }
-          p += ow1 - ow0;
-        }
-      }
-    }
-  }
-}
-
-void Im2Col(const float* x, int64_t channels, const WindowGeometry& g, int64_t begin, int64_t end,
-            float* col, int64_t ld) {
-  if (g.spatial() == 2) {
-    Im2Col2D(x, channels, g, begin, end, col, ld);
-  } else if (g.spatial() == 1) {  // a 1-D window is a 2-D one of height 1
-    const WindowGeometry g2 = {{1, g.in[0]},     {1, g.kernel[0]},   {1, g.out[0]},
-                               {1, g.stride[0]}, {1, g.dilation[0]}, {0, g.pad_begin[0]},
-                               {0, g.pad_end[0]}};
-    Im2Col2D(x, channels, g2, begin, end, col, ld);
-  } else {
-    Im2ColGeneric(x, channels, g, begin, end, col, ld);
-  }
-}
+// At most this many output positions: ThinGemm rather than Eigen's GEMM.
+constexpr int64_t kThinColumns = 16;
 
 // Output positions per im2col block: the block's rows x width floats
 // should stay within about 256 KiB (L2) while the GEMM reads them.
@@ -315,6 +183,39 @@ absl::StatusOr<std::vector<Tensor>> RunConv(const Node& node, KernelInputs in) {
           epilogue.Apply(yg + begin, gi * mg, mg, width, out_plane);
         });
       }
+    }
+  } else if (batch == 1 && (out_plane <= kThinColumns ||
+                            (out_plane < 2 * 64 && mg >= 2 * 32 && ParallelThreads() > 1))) {
+    // Too few output positions to split, or to be worth Eigen's packing of
+    // W (an STFT as a strided Conv over 8 frames): the maps split over the
+    // thread budget. A 1-D window of one channel without padding is read in
+    // place; otherwise one im2col (transposed for ThinGemm).
+    const bool thin = out_plane <= kThinColumns;
+    const bool in_place = thin && g.spatial() == 1 && cg == 1 && g.dilation[0] == 1 &&
+                          g.pad_begin[0] == 0 && g.pad_end[0] == 0;
+    std::unique_ptr<float[]> col(in_place ? nullptr : new float[2 * rows * out_plane]);
+    for (int64_t gi = 0; gi < group; ++gi) {
+      const float* bt = xp + gi * cg * in_plane;
+      if (!in_place) {
+        Im2Col(bt, cg, g, 0, out_plane, col.get(), out_plane);
+        if (thin) {
+          Eigen::Map<RowMajorMatrix>(col.get() + rows * out_plane, out_plane, rows) =
+              ConstMatrixMap(col.get(), rows, out_plane).transpose();
+        }
+        bt = col.get() + rows * out_plane;
+      }
+      const int64_t ldb = in_place ? g.stride[0] : rows;
+      ConstMatrixMap wm(wp + gi * mg * rows, mg, rows);
+      ParallelFor(mg, 32, [&](int64_t m0, int64_t m1) {
+        float* ym = yp + (gi * mg + m0) * out_plane;
+        if (thin) {
+          ThinGemm(wm.data() + m0 * rows, m1 - m0, rows, bt, ldb, out_plane, ym, out_plane);
+        } else {
+          Eigen::Map<RowMajorMatrix>(ym, m1 - m0, out_plane).noalias() =
+              wm.middleRows(m0, m1 - m0) * ConstMatrixMap(col.get(), rows, out_plane);
+        }
+        epilogue.Apply(ym, gi * mg + m0, m1 - m0, out_plane, out_plane);
+      });
     }
   } else {
     // One GEMM per group over the output positions of the whole batch:

@@ -80,7 +80,7 @@ class OnnxFunction final : public LoadedFunction {
  public:
   OnnxFunction(v1::FunctionSpec spec, std::shared_ptr<const Graph> graph,
                std::unique_ptr<onnx::PlanCache> plans, int threads,
-               std::shared_ptr<common::ThreadPool> pool, const common::Clock& clock,
+               std::shared_ptr<onnx::IntraOpPool> pool, const common::Clock& clock,
                onnx::ModelLimits limits, std::vector<onnx::CutPoint> cuts)
       : spec_(std::move(spec)),
         graph_(std::move(graph)),
@@ -153,7 +153,7 @@ class OnnxFunction final : public LoadedFunction {
   const std::shared_ptr<const Graph> graph_;
   const std::unique_ptr<onnx::PlanCache> plans_;
   const int threads_;
-  const std::shared_ptr<common::ThreadPool> pool_;
+  const std::shared_ptr<onnx::IntraOpPool> pool_;
   const common::Clock& clock_;
   const onnx::ModelLimits limits_;
   const std::vector<onnx::CutPoint> cuts_;  // empty unless spec_.split()
@@ -173,7 +173,7 @@ OnnxRuntime::OnnxRuntime(onnx::OpRegistry registry, Options options)
       options_(options),
       clock_(*options.clock),
       threads_(std::max(1, options.intra_op_threads)),
-      pool_(threads_ > 1 ? std::make_shared<common::ThreadPool>(threads_ - 1) : nullptr) {}
+      pool_(threads_ > 1 ? std::make_shared<onnx::IntraOpPool>(threads_ - 1) : nullptr) {}
 
 absl::StatusOr<LoadedFunctionPtr> OnnxRuntime::Load(const v1::FunctionSpec& spec,
                                                     std::string_view artifact) {

@@ -41,10 +41,10 @@
 #include <string_view>
 
 #include "common/clock.h"
-#include "common/thread_pool.h"
 #include "functions/function_runtime.h"
 #include "functions/onnx/model_limits.h"
 #include "functions/onnx/op_registry.h"
+#include "functions/onnx/parallel.h"
 #include "functions/onnx/tensor.h"
 #include "onnx/onnx_pb.h"
 
@@ -111,7 +111,7 @@ class OnnxRuntime final : public FunctionRuntime {
   const int threads_;
   // Shared with loaded functions, which may outlive the runtime; null when
   // threads_ == 1.
-  const std::shared_ptr<common::ThreadPool> pool_;
+  const std::shared_ptr<onnx::IntraOpPool> pool_;
 };
 
 }  // namespace stoa::functions

@@ -2,6 +2,7 @@
 // (outputs equal to unbatched runs) and with a small recording runtime
 // (max_batch, max_delay_us, error propagation). Time is only bounded from
 // above with wide slack, or from below (a timer never fires early).
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -254,7 +255,12 @@ TEST_P(BatchingExampleTest, BatchedOutputsEqualUnbatchedRuns) {
     std::vector<float> a = FloatValues(plain->outputs(0));
     std::vector<float> b = FloatValues(got->outputs(0));
     ASSERT_EQ(a.size(), b.size());
-    for (size_t k = 0; k < a.size(); ++k) EXPECT_NEAR(a[k], b[k], 1e-6) << "image " << i;
+    // A batch and a single image may take different GEMM kernels (a Conv
+    // with few output positions runs ThinGemm at batch 1), which sum in
+    // another order: equal to FP32 rounding, not bit for bit.
+    for (size_t k = 0; k < a.size(); ++k) {
+      EXPECT_NEAR(a[k], b[k], 1e-5 * (1 + std::abs(a[k]))) << "image " << i;
+    }
   }
 }
 
