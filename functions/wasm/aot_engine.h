@@ -18,7 +18,7 @@
 //    wasm_rt_trap and faults in the reservation or the guard unwinding to
 //    the call with a trap, and a per-thread POSIX timer (signal
 //    SIGRTMIN+6) armed for the time the invocation has left on
-//    limits.clock. The timer stops generated code only: in a host (WASI)
+//    limits.clock (from limits.start_us). The timer stops generated code only: in a host (WASI)
 //    function or this runtime's allocator the expiry is recorded and
 //    honoured on the way back into Wasm, so a module that loops forever
 //    stops at its deadline (plus signal delivery, well under a
@@ -56,7 +56,9 @@ class AotModule;  // a dlopen'ed, bound module
 absl::StatusOr<std::shared_ptr<const AotModule>> LoadAot(const std::string& so_path,
                                                          const ModuleInfo& info);
 
-// Runs a fresh instance of `module` on the calling thread.
+// Runs a fresh instance of `module` on the calling thread. The call is taken
+// to start at limits.start_us (MakeCallLimits just before): it gets
+// deadline_us - start_us to run.
 absl::StatusOr<InvocationOutput> RunAot(const AotModule& module, LinearMemoryPool& pool,
                                         const InvocationInput& input, const CallLimits& limits);
 

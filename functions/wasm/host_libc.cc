@@ -205,6 +205,50 @@ bool ReadLength(const Guest& guest, uint64_t* p, Length* length) {
   return false;
 }
 
+// The guest's NUL-terminated string at `s`, at most `precision` bytes when
+// that is not negative: its length in *len. kOutOfBounds when it runs past
+// memory (the guest's own strlen would trap there), kDecline past
+// kMaxOutput.
+Step GuestString(const Guest& guest, uint32_t s, int64_t precision, uint64_t* len) {
+  if (!guest.Has(s, 0)) return Step::kOutOfBounds;
+  const uint64_t room = guest.size() - s;
+  const bool bounded = precision >= 0 && static_cast<uint64_t>(precision) <= room;
+  const uint64_t scan = bounded ? static_cast<uint64_t>(precision) : room;
+  const void* nul = std::memchr(guest.At(s), 0, scan);
+  if (nul == nullptr && !bounded) return Step::kOutOfBounds;
+  *len = nul ? static_cast<const uint8_t*>(nul) - guest.At(s) : scan;
+  return *len > kMaxOutput ? Step::kDecline : Step::kOk;
+}
+
+// A bare conversion (no flag, width, precision or length modifier) of the
+// kinds that need no snprintf, fmt[*p] at its letter: %d %i %u %x %o %s,
+// the common case ("%s%d"), without parsing a spec. kDecline for any other
+// (Convert then parses it whole; nothing was consumed).
+Step ConvertBare(const Guest& guest, uint64_t* p, GuestArgs& args, GuestOutput& out) {
+  if (!guest.Has(*p, 1)) return Step::kDecline;
+  const uint8_t conv = *guest.At(*p);
+  if (conv != 'd' && conv != 'i' && conv != 'u' && conv != 'x' && conv != 'o' && conv != 's') {
+    return Step::kDecline;
+  }
+  ++*p;
+  uint32_t u = 0;
+  if (!args.Next32(&u)) return Step::kOutOfBounds;
+  switch (conv) {
+    case 'd':
+    case 'i':
+      return EmitChars(out, static_cast<int32_t>(u), 10);
+    case 's': {
+      uint64_t len = 0;
+      const Step step = GuestString(guest, u, -1, &len);
+      if (step != Step::kOk) return step;
+      return out.Append(reinterpret_cast<const char*>(guest.At(u)), len) ? Step::kOk
+                                                                         : Step::kOutOfBounds;
+    }
+    default:
+      return EmitChars(out, u, conv == 'o' ? 8 : conv == 'x' ? 16 : 10);
+  }
+}
+
 // One conversion, fmt[*p] just past its '%'.
 Step Convert(const Guest& guest, uint64_t* p, GuestArgs& args, GuestOutput& out) {
   auto at = [&](uint64_t i) -> int { return guest.Has(i, 1) ? *guest.At(i) : -1; };
@@ -315,16 +359,9 @@ Step Convert(const Guest& guest, uint64_t* p, GuestArgs& args, GuestOutput& out)
       if (length.any) return Step::kDecline;  // wide
       uint32_t s = 0;
       if (!args.Next32(&s)) return Step::kOutOfBounds;
-      // At most `precision` bytes, else up to the NUL; the guest's own
-      // strlen would trap at the end of memory.
-      if (!guest.Has(s, 0)) return Step::kOutOfBounds;
-      const uint64_t room = guest.size() - s;
-      const bool bounded = precision >= 0 && static_cast<uint64_t>(precision) <= room;
-      const uint64_t scan = bounded ? static_cast<uint64_t>(precision) : room;
-      const void* nul = std::memchr(guest.At(s), 0, scan);
-      if (nul == nullptr && !bounded) return Step::kOutOfBounds;
-      const uint64_t len = nul ? static_cast<const uint8_t*>(nul) - guest.At(s) : scan;
-      if (len > kMaxOutput) return Step::kDecline;
+      uint64_t len = 0;
+      const Step step = GuestString(guest, s, precision, &len);
+      if (step != Step::kOk) return step;
       if (plain) {
         return out.Append(reinterpret_cast<const char*>(guest.At(s)), len) ? Step::kOk
                                                                            : Step::kOutOfBounds;
@@ -396,7 +433,9 @@ uint64_t HostLibcVsnprintf(WasiContext& c, const uint64_t* args) {
       if (!out.Append("%", 1)) return kWasiOutOfBounds;
       continue;
     }
-    switch (Convert(guest, &p, ap, out)) {
+    Step step = ConvertBare(guest, &p, ap, out);
+    if (step == Step::kDecline) step = Convert(guest, &p, ap, out);
+    switch (step) {
       case Step::kOk:
         break;
       case Step::kDecline:

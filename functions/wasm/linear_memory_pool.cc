@@ -11,6 +11,34 @@ LinearMemoryPool::~LinearMemoryPool() {
   for (const auto* idle : {&idle_lazy_, &idle_eager_}) {
     for (const Reservation& r : *idle) munmap(r.base, kReserveBytes);
   }
+  for (FastSlot& slot : fast_) {
+    if (slot.state.load(std::memory_order_acquire) == kFull) munmap(slot.r.base, kReserveBytes);
+  }
+}
+
+bool LinearMemoryPool::TakeFast(Reservation* r) {
+  for (size_t i = 0; i < fast_slots_; ++i) {
+    uint32_t expected = kFull;
+    if (fast_[i].state.compare_exchange_strong(expected, kBusy, std::memory_order_acquire)) {
+      *r = fast_[i].r;
+      fast_[i].state.store(kEmpty, std::memory_order_release);
+      idle_.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool LinearMemoryPool::PutFast(const Reservation& r) {
+  for (size_t i = 0; i < fast_slots_; ++i) {
+    uint32_t expected = kEmpty;
+    if (fast_[i].state.compare_exchange_strong(expected, kBusy, std::memory_order_acquire)) {
+      fast_[i].r = r;
+      fast_[i].state.store(kFull, std::memory_order_release);
+      return true;
+    }
+  }
+  return false;
 }
 
 namespace {
@@ -40,7 +68,7 @@ bool KeepCommittedBelow(LinearMemoryPool::Reservation& r, uint64_t bytes) {
 LinearMemoryPool::Reservation LinearMemoryPool::Acquire(uint64_t bytes, Mode mode) {
   const bool want_lazy = mode == Mode::kLazy && bytes <= kLazyMaxBytes;
   Reservation r;
-  {
+  if (!want_lazy || !TakeFast(&r)) {
     absl::MutexLock lock(&mu_);
     std::vector<Reservation>* first = want_lazy ? &idle_lazy_ : &idle_eager_;
     std::vector<Reservation>* second = want_lazy ? &idle_eager_ : &idle_lazy_;
@@ -48,10 +76,12 @@ LinearMemoryPool::Reservation LinearMemoryPool::Acquire(uint64_t bytes, Mode mod
       if (!idle->empty()) {
         r = idle->back();
         idle->pop_back();
+        idle_.fetch_sub(1, std::memory_order_relaxed);
         break;
       }
     }
   }
+  if (r.base == nullptr && !want_lazy) TakeFast(&r);
   if (r.base == nullptr) {
     void* p =
         mmap(nullptr, kReserveBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -150,14 +180,15 @@ void LinearMemoryPool::Release(Reservation r) {
     munmap(r.base, kReserveBytes);
     return;
   }
-  {
-    absl::MutexLock lock(&mu_);
-    if (idle_lazy_.size() + idle_eager_.size() < max_idle_) {
-      (r.lazy ? idle_lazy_ : idle_eager_).push_back(r);
-      return;
-    }
+  // A place among the max_idle_ idle ones, in a fast slot or a list.
+  if (idle_.fetch_add(1, std::memory_order_relaxed) >= max_idle_) {
+    idle_.fetch_sub(1, std::memory_order_relaxed);
+    munmap(r.base, kReserveBytes);
+    return;
   }
-  munmap(r.base, kReserveBytes);
+  if (r.lazy && PutFast(r)) return;
+  absl::MutexLock lock(&mu_);
+  (r.lazy ? idle_lazy_ : idle_eager_).push_back(r);
 }
 
 uint64_t LinearMemoryPool::created() const {

@@ -6,8 +6,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -162,6 +165,63 @@ TEST(LinearMemoryPoolLazy, AnEagerMemoryOnALazyReservation) {
   EXPECT_FALSE(Readable(r.base + 100 * 1024));
   pool.Release(r);
   EXPECT_EQ(pool.created(), 1u);
+}
+
+// Idle reservations are kept up to max_idle whether they wait in the
+// lock-free slots (lazy) or the lists (eager, and lazy past the slots):
+// released beyond it, they are unmapped and the next Acquires create new
+// ones.
+TEST(LinearMemoryPoolIdle, KeepsAtMostMaxIdle) {
+  for (const size_t max_idle : {size_t{0}, size_t{3}, size_t{12}}) {
+    for (const Mode mode : {Mode::kLazy, Mode::kEager}) {
+      LinearMemoryPool pool(max_idle);
+      std::vector<LinearMemoryPool::Reservation> held;
+      for (int i = 0; i < 16; ++i) held.push_back(pool.Acquire(64 * 1024, mode));
+      for (const auto& r : held) ASSERT_NE(r.base, nullptr);
+      for (auto& r : held) pool.Release(r);
+      held.clear();
+      for (int i = 0; i < 16; ++i) held.push_back(pool.Acquire(64 * 1024, mode));
+      EXPECT_EQ(pool.created(), 16u + 16u - max_idle)
+          << "max_idle " << max_idle << (mode == Mode::kLazy ? " lazy" : " eager");
+      for (auto& r : held) pool.Release(r);
+    }
+  }
+}
+
+// Threads acquiring and releasing at once: no reservation is handed to two
+// holders (each writes its own mark over a committed page and finds it
+// intact before releasing), and every one arrives zeroed.
+TEST(LinearMemoryPoolIdle, ConcurrentHoldersNeverShareAReservation) {
+  LinearMemoryPool pool(4);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&pool, &failures, t] {
+      for (int i = 0; i < 2000; ++i) {
+        LinearMemoryPool::Reservation r = pool.Acquire(64 * 1024, Mode::kLazy);
+        // Page 0 stays committed on a reused reservation (no fault then).
+        if (r.base == nullptr ||
+            (r.committed == 0 && !LinearMemoryPool::Commit(r, 100, 64 * 1024)) ||
+            !AllZero(r.base, kPage)) {
+          failures.fetch_add(1);
+          continue;
+        }
+        const uint8_t mark = static_cast<uint8_t>(t + 1);
+        std::memset(r.base, mark, kPage);
+        std::this_thread::yield();
+        for (uint64_t b = 0; b < kPage; ++b) {
+          if (r.base[b] != mark) {
+            failures.fetch_add(1);
+            break;
+          }
+        }
+        pool.Release(r);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_LE(pool.created(), 4u + 4u);
 }
 
 }  // namespace
