@@ -330,7 +330,13 @@ def write(run_dir, stoa_binary, quick=False):
                 a["at_s"], a.get("target", a.get("link")), a.get("kind", "link"),
                 json.dumps(a["set"]))
                                       for a in scenario["actions"]) or "none"),
-           "", "## Results per policy", ""]
+           ]
+    lifted = ["%s (%s on %s, quota %g cores)" % (p, w["function"], w["tier"], w["quota_cores"])
+              for p in passes for w in passes[p]["meta"].get("warmup_quota_lifted", [])]
+    if lifted:
+        out.append("- warm-up with the quota lifted (the throttled first request missed its "
+                   "deadline; the quota was back before the pass began): " + "; ".join(lifted))
+    out += ["", "## Results per policy", ""]
     out += _summary_table(scenario, passes, best, oracle_rows)
     out += ["", "Latency is end to end at the device, from the request's scheduled send "
             "time (open loop). Throughput counts 2xx answers over the pass. The oracle is "
