@@ -127,6 +127,42 @@ class ScenarioTest(unittest.TestCase):
         self.assertEqual(calls, [("link", "cloud", {"delay_ms": 150, "rate_mbit": 2}),
                                  ("quota", "edge", 0.25), ("load", "cloud", 3)])
 
+    def test_warm_up_lifts_a_quota_only_after_a_deadline_and_puts_it_back(self):
+        calls, answers = [], {"edge": [504, 200], "cloud": [200]}
+
+        class FakeTestbed:
+            quota = {"edge": 0.02, "cloud": None}
+
+            def get_cpu(self, tier):
+                return {"quota_cores": self.quota[tier], "busy": 0}
+
+            def set_quota(self, tier, cores):
+                calls.append(("quota", tier, cores))
+                self.quota[tier] = cores
+
+        def fake_request(url, method, path, body=None, timeout=30):
+            tier = path.rsplit("=", 1)[1]
+            calls.append(("invoke", tier))
+            return answers[tier].pop(0), "{}"
+        real, runner._request = runner._request, fake_request
+        try:
+            lifted, tb = [], FakeTestbed()
+            runner.warm_up("http://h:1", {"name": "f", "tiers": ["edge", "cloud"]}, "{}", tb,
+                           lifted)
+            self.assertEqual(calls, [("invoke", "edge"), ("quota", "edge", None),
+                                     ("invoke", "edge"), ("quota", "edge", 0.02),
+                                     ("invoke", "cloud")])
+            self.assertEqual(lifted, [{"function": "f", "tier": "edge", "quota_cores": 0.02}])
+            self.assertEqual(tb.quota["edge"], 0.02)
+            # Still a 504 with the quota lifted: the quota is back, the pass fails.
+            calls.clear()
+            answers["edge"] = [504, 504]
+            with self.assertRaisesRegex(RuntimeError, "warm-up of f on edge: HTTP 504"):
+                runner.warm_up("http://h:1", {"name": "f", "tiers": ["edge"]}, "{}", tb, [])
+            self.assertEqual(tb.quota["edge"], 0.02)
+        finally:
+            runner._request = real
+
     def test_load_names_the_file_and_rejects_bad_yaml(self):
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write("name: [unclosed\n")

@@ -18,13 +18,13 @@
 //    wasm_rt_trap and faults in the reservation or the guard unwinding to
 //    the call with a trap, and a per-thread POSIX timer (signal
 //    SIGRTMIN+6) armed for the time the invocation has left on
-//    limits.clock (from limits.start_us). The timer stops generated code only: in a host (WASI)
-//    function or this runtime's allocator the expiry is recorded and
-//    honoured on the way back into Wasm, so a module that loops forever
-//    stops at its deadline (plus signal delivery, well under a
-//    millisecond), never in the middle of a malloc or a lock. Host calls
-//    also refuse to start with less than 64 KiB of stack left (call stack
-//    exhausted), so host code never overflows.
+//    limits.clock (from limits.start_us). The timer stops generated code
+//    only: in a host (WASI) function or this runtime's allocator the
+//    expiry is recorded and honoured on the way back into Wasm, so a
+//    module that loops forever stops at its deadline (plus signal
+//    delivery, well under a millisecond), never in the middle of a malloc
+//    or a lock. Host calls also refuse to start with less than 64 KiB of
+//    stack left (call stack exhausted), so host code never overflows.
 //  - Host ABI: the functions the glue calls are one table
 //    (aot_host_abi.h), shared with the compiler.
 //
