@@ -160,20 +160,48 @@ def read_trace(path):
     return out
 
 
-def scored_by_shadow(trace, rows):
-    """[(t, correct, chosen_ms, best_ms)] of the decisions whose request ran on
-    more than one tier, t on the loadgen's clock (see above)."""
+def _both_tier_decisions(trace, rows):
+    """[(t, decision)] of the traced decisions whose request ran on more than
+    one tier (shadow runs, hedges whose runs were both kept), t on the
+    loadgen's clock (see above), in time order."""
     if not trace or not rows:
         return []
     t0_us = min(d["t_us"] for d in trace.values())
     t0 = min(r["t"] for r in rows)
+    return [(t0 + (d["t_us"] - t0_us) / 1e6, d)
+            for d in sorted(trace.values(), key=lambda d: d["t_us"]) if len(d["runs"]) >= 2]
+
+
+def scored_by_shadow(trace, rows):
+    """[(t, correct, chosen_ms, best_ms)] of the decisions whose request ran on
+    more than one tier, t on the loadgen's clock (see above)."""
     out = []
-    for d in sorted(trace.values(), key=lambda d: d["t_us"]):
-        if len(d["runs"]) < 2:
-            continue
+    for t, d in _both_tier_decisions(trace, rows):
         chosen = d["runs"][d["tier"]]
         best = min(d["runs"].values())
-        out.append((t0 + (d["t_us"] - t0_us) / 1e6, chosen <= best, chosen, best))
+        out.append((t, chosen <= best, chosen, best))
+    return out
+
+
+def scored_by_oracle_agreement(trace, rows, best, bucket_s):
+    """[(t, agrees, oracle_tier_ms, fastest_ms)]: for each request that ran on
+    the bucket oracle's tier and another (the decisions of scored_by_shadow),
+    whether the oracle's tier answered it fastest. The share that agrees is
+    what the bucket oracle's accuracy can reach for a policy that puts every
+    request on the tier that is fastest for that request: where a tier
+    queues in bursts (a throttled edge), some requests are faster on the
+    tier that is slower on average, and a placement that follows them is
+    counted wrong by the bucket oracle. The sample is the shadow runs
+    (random) and the kept hedges (contested or quota-bound choices, so
+    tilted towards close calls); read it with its n."""
+    out = []
+    for t, d in _both_tier_decisions(trace, rows):
+        b = int(t // bucket_s)
+        if b not in best or best[b][0] not in d["runs"]:
+            continue
+        oracle_ms = d["runs"][best[b][0]]
+        fastest = min(d["runs"].values())
+        out.append((t, oracle_ms <= fastest, oracle_ms, fastest))
     return out
 
 

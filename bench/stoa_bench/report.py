@@ -214,12 +214,16 @@ def _flip_lines(scenario, passes, best):
              "and of the oracle's (0 when on the oracle's tier), so it leaves out how this pass's "
              "host differed from the forced passes' minutes apart; miss regret prices a miss at "
              "its own latency instead (a forced pass's mean includes the queue of sending it every"
-             " request; bench/stoa_bench/phases.py)."
+             " request; bench/stoa_bench/phases.py). Oracle's tier fastest: of the requests that"
+             " ran on both tiers (shadow runs, kept hedges; a sample tilted towards close calls),"
+             " the share the oracle's tier answered first: where it is under 100 %%, a placement "
+             "that puts each request on the tier fastest for it scores that much under 100 %% "
+             "accuracy here (e.g. a throttled edge that queues in bursts)."
              % (phases_mod.ADAPT_SLACK, phases_mod.ADAPT_WINDOW), "",
              "| policy | phase | oracle tier | edge_only / cloud_only mean ms | requests | "
              "accuracy | regret | decision regret | miss regret | time-to-adapt | "
-             "shadow-sampled accuracy (n) | shadow regret |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "shadow-sampled accuracy (n) | shadow regret | oracle's tier fastest (n) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     forced = {p: passes[p]["rows"] for p in ("edge_only", "cloud_only") if p in passes}
     for policy in passes:
         if policy in ("edge_only", "cloud_only"):
@@ -236,13 +240,16 @@ def _flip_lines(scenario, passes, best):
             phases_mod.scored_by_miss(rows, edge_means, cloud_means, best, BUCKET_S),
             scenario["phases"])
         trace_path = os.path.join(passes[policy]["dir"], "trace.jsonl")
-        shadow = []
+        shadow, agreement = [], []
         if os.path.isfile(trace_path):
-            shadow = phases_mod.scored_by_shadow(phases_mod.read_trace(trace_path), rows)
+            trace = phases_mod.read_trace(trace_path)
+            shadow = phases_mod.scored_by_shadow(trace, rows)
+            agreement = phases_mod.scored_by_oracle_agreement(trace, rows, best, BUCKET_S)
         by_shadow, shadow_total = phases_mod.score_phases(shadow, scenario["phases"])
-        for ph, s, d, m, sh in zip(scenario["phases"] + [None], by_oracle + [total],
-                                   by_decision + [decision_total], by_miss + [miss_total],
-                                   by_shadow + [shadow_total]):
+        by_agree, agree_total = phases_mod.score_phases(agreement, scenario["phases"])
+        for ph, s, d, m, sh, ag in zip(scenario["phases"] + [None], by_oracle + [total],
+                                       by_decision + [decision_total], by_miss + [miss_total],
+                                       by_shadow + [shadow_total], by_agree + [agree_total]):
             span = ph or {"start_s": 0, "end_s": scenario["duration_s"]}
             tiers = {}
             for r in analysis.ok(rows):
@@ -251,7 +258,7 @@ def _flip_lines(scenario, passes, best):
                     tiers[best[b][0]] = tiers.get(best[b][0], 0) + 1
             means = [analysis.summarize(analysis.in_phase(forced[p], span), 1)["mean_ms"]
                      if p in forced else None for p in ("edge_only", "cloud_only")]
-            lines.append("| %s | %s | %s | %s / %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            lines.append("| %s | %s | %s | %s / %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 policy, s["name"], "/".join(sorted(tiers)) or "–", _fmt(means[0]),
                 _fmt(means[1]), s["requests"],
                 _pct(s["accuracy"] * 100 if s["accuracy"] is not None else None),
@@ -259,7 +266,9 @@ def _flip_lines(scenario, passes, best):
                 _pct(m["regret_pct"], sign=True), _adapt(s),
                 "%s (%d)" % (_pct(sh["accuracy"] * 100 if sh["accuracy"] is not None
                                   else None), sh["requests"]),
-                _pct(sh["regret_pct"], sign=True)))
+                _pct(sh["regret_pct"], sign=True),
+                "%s (%d)" % (_pct(ag["accuracy"] * 100 if ag["accuracy"] is not None
+                                  else None), ag["requests"])))
     return lines
 
 

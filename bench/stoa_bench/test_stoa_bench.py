@@ -320,6 +320,17 @@ class PhasesTest(unittest.TestCase):
         # Aligned on the first decision = the first request (t = 1 s).
         self.assertEqual(phases.scored_by_shadow(trace, rows),
                          [(1.0, True, 12, 12), (2.0, False, 30, 11)])
+        # Request 2 (bucket 0, oracle cloud) ran on both and the cloud
+        # answered first: agrees although the edge was chosen; request 1
+        # agrees too. With the oracle's tier edge in bucket 0 neither does.
+        self.assertEqual(phases.scored_by_oracle_agreement(trace, rows, best, 5.0),
+                         [(1.0, True, 12, 12), (2.0, True, 11, 11)])
+        self.assertEqual(
+            phases.scored_by_oracle_agreement(trace, rows, {0: ("edge", 20.0)}, 5.0),
+            [(1.0, False, 40, 12), (2.0, False, 30, 11)])
+        # A bucket the oracle does not know is left out.
+        self.assertEqual(phases.scored_by_oracle_agreement(trace, rows, {1: ("edge", 20.0)}, 5.0),
+                         [])
 
 
 class AnalysisTest(unittest.TestCase):
