@@ -272,6 +272,17 @@ def _flip_lines(scenario, passes, best):
     return lines
 
 
+def _run_time(passes):
+    """When the run's first pass started (pass.json's started_utc); a run
+    recorded before that field says when this report was built instead."""
+    started = sorted(p["meta"]["started_utc"] for p in passes.values()
+                     if p["meta"].get("started_utc"))
+    if started:
+        return "%s UTC (first pass's start)" % started[0][:16]
+    return "start not recorded; report built %s UTC" % (
+        datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"))
+
+
 def _model_table(scenario, passes, stoa_binary):
     proc = model.proc_times(scenario, passes)
     lines = ["Processing time per request fed to the model: edge %s ms (%s), cloud %s ms "
@@ -325,9 +336,9 @@ def write(run_dir, stoa_binary, quick=False):
     tb = meta["testbed"]
     out = ["# stoa-bench: %s%s" % (scenario["name"], " (quick)" if quick else ""), "",
            scenario.get("description", "").strip(), "",
-           "- run: %s UTC, %g s per policy, testbed `%s` (edge quota %g cores, %s; "
+           "- run: %s, %g s per policy, testbed `%s` (edge quota %g cores, %s; "
            "cloud %d threads)" % (
-               datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), scenario["duration_s"],
+               _run_time(passes), scenario["duration_s"],
                tb["name"], tb["edge"]["quota_cores"], meta.get("edge_cpu_mode", "?"),
                tb["cloud"]["threads"]),
            "- fleets: " + "; ".join(

@@ -199,6 +199,8 @@ def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0, poli
                 warm_up(url, fn, warm_up_body(scenario, fn), tb, meta["warmup_quota_lifted"])
         meta["links"].append({"t": 0.0, "links": _links(tb)})
         meta["cpu"].append({"t": 0.0, "cpu": _cpu(tb)})
+        # When the pass's fleets started (the report's "run:" line).
+        meta["started_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         fleets = _Fleets(loadgen, url, pass_dir)
         pending = sorted([(f["start_s"], "fleet", i) for i, f in enumerate(scenario["fleets"])]
                          + [(a["at_s"], "action", i) for i, a in enumerate(scenario["actions"])],

@@ -435,6 +435,16 @@ class ModelInputTest(unittest.TestCase):
         self.assertIn("calibrated", proc["cloud"][1])
 
 
+class RunTimeTest(unittest.TestCase):
+    def test_the_first_pass_start_or_says_it_was_not_recorded(self):
+        import report
+        passes = {"edge_only": {"meta": {"started_utc": "2026-12-02 05:10:42"}},
+                  "predictive": {"meta": {"started_utc": "2026-12-02 05:03:07"}}}
+        self.assertEqual(report._run_time(passes), "2026-12-02 05:03 UTC (first pass's start)")
+        self.assertTrue(report._run_time({"p": {"meta": {}}}).startswith(
+            "start not recorded; report built "))
+
+
 class ShadowAccuracyTest(unittest.TestCase):
     def test_reads_and_sums_the_schedulers_accuracy(self):
         import json
