@@ -75,7 +75,8 @@ void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& 
   // hedged on a cloud 2-3x slower, which answered first in 15).
   const double quota = signals_.CpuQuota(decision.tier);
   const double exec_ms = best.terms[TermIndex(Term::kExec)].mean_ms;
-  const bool bound = evidence && quota > 0.0 && exec_ms <= quota * kQuotaPeriodMs + kQuotaTickMs &&
+  const bool bound = evidence && quota > 0.0 &&
+                     exec_ms <= quota * kQuotaPeriodMs + kQuotaTickMs &&
                      signals_.QuotaBound(decision.tier, now);
   const double paced_ms = bound ? exec_ms / quota : std::numeric_limits<double>::infinity();
   auto held = [&](Tier t) { return bound && in.predictions[TierIndex(t)].ms < paced_ms; };
