@@ -68,17 +68,10 @@ void PlacementScheduler::AddHedge(Exploration& exploration, const PolicyConfig& 
   // its exec term from 42 to 2.9 ms; of the six requests sent there at
   // 64.8-66.4 s three waited for their late backups, 25-36 ms, while the
   // cloud answered in 13-15).
-  // Only an exec term short enough to be such slices (kQuotaPeriodMs): a
-  // longer one is already the quota's pace, and dividing it again would
-  // hedge every choice of the tier (tier-flips T22a, a host where the
-  // 0.1-core edge's exec term was 35-50 ms: 203 of 260 far-phase choices
-  // hedged on a cloud 2-3x slower, which answered first in 15).
   const double quota = signals_.CpuQuota(decision.tier);
-  const double exec_ms = best.terms[TermIndex(Term::kExec)].mean_ms;
-  const bool bound = evidence && quota > 0.0 &&
-                     exec_ms <= quota * kQuotaPeriodMs + kQuotaTickMs &&
-                     signals_.QuotaBound(decision.tier, now);
-  const double paced_ms = bound ? exec_ms / quota : std::numeric_limits<double>::infinity();
+  const bool bound = evidence && quota > 0.0 && signals_.QuotaBound(decision.tier, now);
+  const double paced_ms = bound ? best.terms[TermIndex(Term::kExec)].mean_ms / quota
+                                : std::numeric_limits<double>::infinity();
   auto held = [&](Tier t) { return bound && in.predictions[TierIndex(t)].ms < paced_ms; };
   const std::optional<Tier> pick = RunnerUp(in, decision.tier, [&](Tier t) {
     return close(t) || saturated || cut || warming(t) || back(t) || held(t);

@@ -167,23 +167,14 @@ class PlacementScheduler final : public Scheduler, public PolicyStore {
   // 336 ms while the cloud answered their late backups in 38-45 ms, 234 ms
   // of the run's 706 ms of decision cost).
   static constexpr uint64_t kWarmUpRuns = 2;
-  // The longest run a CPU quota can let through at full speed: the quota's
-  // share of a period (CFS's default period, 100 ms; the usual, and longer
-  // than the testbeds' 10 ms) plus the scheduler tick that notices the
-  // overrun (10 ms at HZ=100, the coarsest common setting). An exec term
-  // longer than quota x kQuotaPeriodMs + kQuotaTickMs is made of runs that
-  // already went at the quota's pace, not of lucky slices.
-  static constexpr double kQuotaPeriodMs = 100.0;
-  static constexpr double kQuotaTickMs = 10.0;
   // hedge: names the runner-up when it is within the uncertainty of the
   // choice; evidence_hedge: names it, both runs kept, when the choice is
   // saturated (TierSignals::Saturated), its quota was cut within the last
   // second (TierSignals::SentAfterSlowerEvidence) or, either tier's
   // executor under a CPU quota, either has answered fewer than
   // kWarmUpRuns times, or its own runs hold it to its quota
-  // (TierSignals::QuotaBound), its exec term short enough to be lucky
-  // full-speed runs (kQuotaPeriodMs) and at the quota's pace slower than
-  // the runner-up; and, first answer wins, when the runner-up
+  // (TierSignals::QuotaBound) and its exec term at the quota's pace is
+  // slower than the runner-up; and, first answer wins, when the runner-up
   // is saturated but its last probe came back near its link's floor
   // (TierSignals::ProbedBack).
   void AddHedge(Exploration& exploration, const PolicyConfig& config, const PolicyInput& in,
