@@ -258,9 +258,9 @@ def _flip_lines(scenario, passes, best):
                     tiers[best[b][0]] = tiers.get(best[b][0], 0) + 1
             means = [analysis.summarize(analysis.in_phase(forced[p], span), 1)["mean_ms"]
                      if p in forced else None for p in ("edge_only", "cloud_only")]
-            lines.append("| %s | %s | %s | %s / %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                policy, s["name"], "/".join(sorted(tiers)) or "–", _fmt(means[0]),
-                _fmt(means[1]), s["requests"],
+            lines.append("|" + " %s |" * 13 % (
+                policy, s["name"], "/".join(sorted(tiers)) or "–",
+                "%s / %s" % (_fmt(means[0]), _fmt(means[1])), s["requests"],
                 _pct(s["accuracy"] * 100 if s["accuracy"] is not None else None),
                 _pct(s["regret_pct"], sign=True), _pct(d["regret_pct"], sign=True),
                 _pct(m["regret_pct"], sign=True), _adapt(s),
