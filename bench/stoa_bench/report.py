@@ -192,6 +192,11 @@ def _pct(v, digits=1, sign=False):
     return ("%+.*f %%" if sign else "%.*f %%") % (digits, v)
 
 
+def _accuracy(s):
+    """A phase score's accuracy (phases._score: a share, or None) in %."""
+    return _pct(s["accuracy"] * 100 if s["accuracy"] is not None else None)
+
+
 def _adapt(s):
     if s["adapt_s"] is None:
         return "never" if s["requests"] else "–"
@@ -261,14 +266,12 @@ def _flip_lines(scenario, passes, best):
             lines.append("|" + " %s |" * 13 % (
                 policy, s["name"], "/".join(sorted(tiers)) or "–",
                 "%s / %s" % (_fmt(means[0]), _fmt(means[1])), s["requests"],
-                _pct(s["accuracy"] * 100 if s["accuracy"] is not None else None),
+                _accuracy(s),
                 _pct(s["regret_pct"], sign=True), _pct(d["regret_pct"], sign=True),
                 _pct(m["regret_pct"], sign=True), _adapt(s),
-                "%s (%d)" % (_pct(sh["accuracy"] * 100 if sh["accuracy"] is not None
-                                  else None), sh["requests"]),
+                "%s (%d)" % (_accuracy(sh), sh["requests"]),
                 _pct(sh["regret_pct"], sign=True),
-                "%s (%d)" % (_pct(ag["accuracy"] * 100 if ag["accuracy"] is not None
-                                  else None), ag["requests"])))
+                "%s (%d)" % (_accuracy(ag), ag["requests"])))
     return lines
 
 
