@@ -53,14 +53,17 @@ class UploadHandler : public HttpHandler {
   std::string last_path_ ABSL_GUARDED_BY(mu_);
 };
 
-// One request on a new connection; the raw response ("" if none came).
-std::string Exchange(uint16_t port, const std::string& request, bool read_answer = true) {
+// A new connection that has sent `request`; -1 if it could not connect.
+int SendOnNewConnection(uint16_t port, const std::string& request) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   size_t sent = 0;
@@ -69,13 +72,18 @@ std::string Exchange(uint16_t port, const std::string& request, bool read_answer
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
+  return fd;
+}
+
+// One request on a new connection; the raw response ("" if none came).
+std::string Exchange(uint16_t port, const std::string& request) {
+  const int fd = SendOnNewConnection(port, request);
+  if (fd < 0) return "";
+  ::shutdown(fd, SHUT_WR);
   std::string answer;
-  if (read_answer) {
-    ::shutdown(fd, SHUT_WR);
-    char buffer[65536];
-    ssize_t n;
-    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, n);
-  }
+  char buffer[65536];
+  ssize_t n;
+  while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) answer.append(buffer, n);
   ::close(fd);
   return answer;
 }
@@ -161,8 +169,14 @@ TEST_F(HttpUploadTest, OverTheUploadLimitIs413AndLeavesNoFile) {
 TEST_F(HttpUploadTest, ClientGoneMidUploadLeavesNoFile) {
   std::string partial = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n";
   partial.append(1000000, 'p');
-  Exchange(port_, partial, /*read_answer=*/false);
-  for (int i = 0; i < 200 && FilesIn(dir_) > 0; ++i) std::this_thread::sleep_for(10ms);
+  const int fd = SendOnNewConnection(port_, partial);
+  ASSERT_GE(fd, 0);
+  // The connection stays open until the server has begun spooling the body
+  // (its file exists); only then does the client go, mid-body.
+  for (int i = 0; i < 500 && FilesIn(dir_) == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(FilesIn(dir_), 1u) << "the server never spooled the partial upload";
+  ::close(fd);
+  for (int i = 0; i < 500 && FilesIn(dir_) > 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(FilesIn(dir_), 0u);
   // The server goes on serving.
   EXPECT_NE(Exchange(port_, Post("/upload", "again")).find("\r\n\r\n0 5 again"), std::string::npos);
