@@ -319,6 +319,21 @@ def _model_table(scenario, passes, stoa_binary):
     return lines
 
 
+def calibration_line(cal):
+    """One sentence on a run's calibration (runner.calibrate / calibrated)."""
+    if cal.get("skipped"):
+        return "skipped (%s); quotas as written" % cal["skipped"]
+    return ("a request of %s cost the edge executor %.2f ms of CPU (%d requests, its quota "
+            "lifted); at %g req/s that is %.0f %% of the written edge quota (%g cores), so "
+            "both tiers' quotas were multiplied by %g to keep it at most %.0f %% "
+            "(edge %s cores, cloud %s)" % (
+                cal["function"], cal["cpu_ms"], cal["requests"], cal["rate"],
+                100.0 * cal["rate"] * cal["cpu_ms"] / 1000.0 / cal["edge_quota_cores"],
+                cal["edge_quota_cores"], cal["scale"], 100.0 * cal["utilization"],
+                cal["quotas"]["edge"],
+                "unlimited" if cal["quotas"]["cloud"] is None else "%g cores" % cal["quotas"]["cloud"]))
+
+
 def write(run_dir, stoa_binary, quick=False):
     """Writes report.md and the plots; returns the report's path."""
     scenario, passes = load_run(run_dir)
@@ -340,10 +355,12 @@ def write(run_dir, stoa_binary, quick=False):
     out = ["# stoa-bench: %s%s" % (scenario["name"], " (quick)" if quick else ""), "",
            scenario.get("description", "").strip(), "",
            "- run: %s, %g s per policy, testbed `%s` (edge quota %g cores, %s; "
-           "cloud %d threads)" % (
+           "cloud %d threads%s)" % (
                _run_time(passes), scenario["duration_s"],
                tb["name"], tb["edge"]["quota_cores"], meta.get("edge_cpu_mode", "?"),
-               tb["cloud"]["threads"]),
+               tb["cloud"]["threads"],
+               ", quota %g cores" % tb["cloud"]["quota_cores"]
+               if tb["cloud"].get("quota_cores") is not None else ""),
            "- fleets: " + "; ".join(
                "%s %d devices x %g req/s %s from %g s for %g s%s" % (
                    f["function"], f["devices"], f["rate"], f["arrivals"], f["start_s"],
@@ -354,6 +371,8 @@ def write(run_dir, stoa_binary, quick=False):
                 json.dumps(a["set"]))
                                       for a in scenario["actions"]) or "none"),
            ]
+    if meta.get("calibration"):
+        out.append("- calibrated to this host: " + calibration_line(meta["calibration"]))
     lifted = ["%s (%s on %s, quota %g cores)" % (p, w["function"], w["tier"], w["quota_cores"])
               for p in passes for w in passes[p]["meta"].get("warmup_quota_lifted", [])]
     if lifted:

@@ -1,6 +1,8 @@
 """Runs one scenario pass (one policy) on a fresh testbed.
 
-run_pass starts the testbed (deploy/testbed/testbed.py), sets the policy,
+run_pass starts the testbed (deploy/testbed/testbed.py; its quotas scaled
+to the host first when the scenario says `calibrate`: calibrate and
+calibrated below), sets the policy,
 registers the functions, warms each tier up (one forced request per tier,
 unless the scenario says warmup: false; a tier whose CPU quota makes that
 request miss its deadline is warmed again with the quota lifted, noted as
@@ -17,6 +19,7 @@ partial results are kept and no process is left behind.
 """
 
 import base64
+import copy
 import http.client
 import json
 import os
@@ -95,6 +98,88 @@ def warm_up(url, fn, body, tb=None, lifted=None):
                 if lifted is not None:
                     lifted.append({"function": fn["name"], "tier": tier, "quota_cores": quota})
         _check(status, text, "warm-up of %s on %s" % (fn["name"], tier))
+
+
+def _cpu_ns(pid):
+    """CPU time (ns) the threads of process `pid` have run so far
+    (/proc/PID/task/*/schedstat; a thread gone between reads is skipped)."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid), "r") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def calibrate(scenario, bin_dir):
+    """Measures what one request of scenario["calibrate"]["function"] costs
+    the edge executor in CPU, on a testbed of its own with the edge's quota
+    lifted, and returns the factor its `utilization` asks of the testbed's
+    quotas: {"cpu_ms": per request, "rate": req/s the fleets send to the
+    function, "scale": >= 1, "quotas": {tier: cores after scaling}, ...}.
+    Without cgroups (the edge pinned, not held to a quota) the factor is 1
+    and "skipped" says why. RuntimeError if a request fails."""
+    cal = scenario["calibrate"]
+    fn = next(f for f in scenario["functions"] if f["name"] == cal["function"])
+    config = testbed_mod.load_yaml(scenario["testbed"])
+    rate = sum(f["devices"] * f["rate"] for f in scenario["fleets"]
+               if f["function"] == fn["name"])
+    result = {"function": fn["name"], "tier": "edge", "utilization": cal["utilization"],
+              "requests": cal["requests"], "rate": rate, "scale": 1.0}
+    tb = testbed_mod.Testbed(config, bin_dir=bin_dir)
+    try:
+        tb.start()
+        if tb.edge_cpu_mode != "cgroup":
+            result["skipped"] = "the edge executor is %s, not under a cgroup quota" % (
+                tb.edge_cpu_mode,)
+            return result
+        url = tb.gateway_url
+        register(url, fn)
+        body = warm_up_body(scenario, fn)
+        path = "/v1/functions/%s/invoke?tier=edge" % fn["name"]
+        quota = tb.get_cpu("edge")["quota_cores"]
+        tb.set_quota("edge", None)
+        for _ in range(5):  # the model's load and first runs are not counted
+            status, text = _request(url, "POST", path, body)
+            _check(status, text, "calibration warm-up of %s on the edge" % fn["name"])
+        pid = tb.pids["edge_executor"]
+        before = _cpu_ns(pid)
+        for _ in range(cal["requests"]):
+            status, text = _request(url, "POST", path, body)
+            _check(status, text, "calibration request of %s on the edge" % fn["name"])
+        cpu_s = (_cpu_ns(pid) - before) / 1e9 / cal["requests"]
+    finally:
+        tb.stop()
+    result["cpu_ms"] = round(cpu_s * 1000, 3)
+    result["edge_quota_cores"] = quota
+    needed = rate * cpu_s / cal["utilization"]
+    result["scale"] = round(max(1.0, needed / quota), 2)
+    return result
+
+
+def calibrated(scenario, calibration):
+    """A copy of `scenario` whose testbed (scenario["testbed_config"]) and
+    quota actions have their CPU quotas multiplied by calibration["scale"],
+    each capped by the machine's cores and the executor's threads."""
+    s = copy.deepcopy(scenario)
+    config = copy.deepcopy(testbed_mod.load_yaml(scenario["testbed"]))
+    scale = calibration["scale"]
+    cores = float(os.cpu_count() or 1)
+
+    def scaled(tier, value):
+        return round(min(value * scale, cores, float(config[tier]["threads"])), 3)
+    for tier in ("edge", "cloud"):
+        if config[tier]["quota_cores"] is not None:
+            config[tier]["quota_cores"] = scaled(tier, config[tier]["quota_cores"])
+    for action in s["actions"]:
+        if action["kind"] == "quota":
+            action["set"]["cores"] = scaled(action["target"], action["set"]["cores"])
+    s["testbed_config"] = config
+    s["calibration"] = dict(calibration, quotas={t: config[t]["quota_cores"]
+                                                 for t in ("edge", "cloud")})
+    return s
 
 
 def _links(tb):
@@ -176,9 +261,11 @@ def run_pass(scenario, policy, bin_dir, loadgen, pass_dir, shadow_rate=0.0, poli
     # Every decision, outcome and status probe, for `stoa replay` and the
     # per-phase report (bench/stoa_bench/phases.py).
     trace = os.path.join(os.path.abspath(pass_dir), "trace.jsonl")
-    tb = testbed_mod.Testbed.from_yaml(scenario["testbed"], bin_dir=bin_dir,
-                                       gateway_args=["--trace-file", trace])
+    config = scenario.get("testbed_config") or testbed_mod.load_yaml(scenario["testbed"])
+    tb = testbed_mod.Testbed(config, bin_dir=bin_dir, gateway_args=["--trace-file", trace])
     meta["testbed"] = tb.config
+    if "calibration" in scenario:
+        meta["calibration"] = scenario["calibration"]
     fleets = None
     try:
         tb.start()

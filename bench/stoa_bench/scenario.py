@@ -24,6 +24,15 @@ one raises ValueError naming it ("fleets[1].rate: must be > 0, got -2").
       - {name: steady, start_s: 0, end_s: 60}
     policies: [predictive, edge_only, cloud_only, round_robin, random]
     model: {request_bytes: 420, response_bytes: 120}   # link bytes per call
+    calibrate: {function: vision, utilization: 0.1}      # optional, below
+
+`calibrate` scales the testbed's CPU quotas to the host: before the passes,
+stoa-bench measures the CPU one request of `function` costs the edge
+executor (`requests` forced requests, its quota lifted) and multiplies
+both tiers' quotas (and the scenario's quota actions) by one factor, so
+that the fleets' rate to that function uses at most `utilization` of the
+edge's quota; a host fast enough runs the testbed as written (the factor
+is never under 1). stoa-bench run --no-calibrate skips it.
 
 `scaled(s, factor)` shrinks every time in a scenario (for --quick).
 """
@@ -167,6 +176,7 @@ def _fleet(doc, i, duration_s, functions):
 def _cpu_action(doc, field, kind):
     if kind == "quota":
         _keys(doc, field, ("at_s", "quota", "cores"), ("at_s", "quota", "cores"))
+        # (scaled by `calibrate`, if the scenario has one)
         return {"cores": _number(doc, "cores", field, positive=True)}
     _keys(doc, field, ("at_s", "load", "procs"), ("at_s", "load", "procs"))
     return {"procs": _number(doc, "procs", field, minimum=0, maximum=64, integer=True)}
@@ -216,7 +226,7 @@ def validate(doc):
     """Checks a parsed scenario; returns the normalised scenario dict."""
     _mapping(doc, "scenario")
     _keys(doc, "", ("name", "description", "testbed", "duration_s", "warmup", "functions",
-                    "fleets", "actions", "phases", "policies", "model"),
+                    "fleets", "actions", "phases", "policies", "model", "calibrate"),
           ("name", "testbed", "duration_s", "functions", "fleets"))
     s = {"name": _string(doc, "name", ""),
          "description": doc.get("description", ""),
@@ -252,7 +262,26 @@ def validate(doc):
     _keys(model, "model", ("request_bytes", "response_bytes", "edge_proc_ms",
                            "cloud_proc_ms"))
     s["model"] = {k: _number(model, k, "model", positive=True) for k in model}
+    if "calibrate" in doc:
+        s["calibrate"] = _calibrate(doc["calibrate"], s)
     return s
+
+
+def _calibrate(doc, s):
+    field = "calibrate"
+    _mapping(doc, field)
+    _keys(doc, field, ("function", "utilization", "requests"), ("function", "utilization"))
+    cal = {"function": _string(doc, "function", field,
+                               choices=[f["name"] for f in s["functions"]]),
+           "utilization": _number(doc, "utilization", field, positive=True, maximum=1),
+           "requests": _number(doc, "requests", field, 60, minimum=10, maximum=10000,
+                               integer=True)}
+    fn = next(f for f in s["functions"] if f["name"] == cal["function"])
+    if "edge" not in fn["tiers"]:
+        _fail(field + ".function", "%r does not run on the edge" % cal["function"])
+    if not any(f["function"] == cal["function"] for f in s["fleets"]):
+        _fail(field + ".function", "no fleet sends to %r" % cal["function"])
+    return cal
 
 
 def load(path):

@@ -3,7 +3,7 @@
 
     stoa-bench run SCENARIO.yaml [--quick] [--out DIR] [--policies p,q]
                    [--bin-dir DIR] [--loadgen PATH] [--stoa PATH] [--shadow-rate R]
-                   [--policy-params JSON]
+                   [--policy-params JSON] [--no-calibrate]
     stoa-bench check SCENARIO.yaml      # validate only
     stoa-bench report RUN_DIR            # rebuild report.md and plots
 
@@ -11,7 +11,10 @@
 anything, then for each policy starts a fresh testbed, runs the fleets and
 actions, and stops it; finally writes RUN_DIR/report.md with
 latency_over_time.png and latency_cdf.png. RUN_DIR defaults to
-bench-results/<scenario>-<UTC time>. --quick shrinks every time in the
+bench-results/<scenario>-<UTC time>. A scenario with `calibrate` first has
+its testbed's CPU quotas scaled to this host (bench/stoa_bench/scenario.py;
+RUN_DIR/calibration.json, and the report says so); --no-calibrate runs the
+testbed as written. --quick shrinks every time in the
 scenario to 12 s per pass (the CI smoke test). Ctrl-C (or SIGTERM) stops
 every process started, keeps the CSVs written so far and reports on them.
 
@@ -90,6 +93,16 @@ def cmd_run(args):
     stamp = datetime.datetime.utcnow().strftime("%Y%m%d-%H%M%S")
     run_dir = args.out or os.path.join("bench-results", "%s-%s" % (sc["name"], stamp))
     os.makedirs(run_dir, exist_ok=True)
+    if sc.get("calibrate") and not args.no_calibrate:
+        try:
+            cal = runner.calibrate(sc, bins["bin_dir"])
+        except (RuntimeError, OSError, ValueError) as e:
+            _say("calibration failed: %s" % e)
+            return 1
+        sc = runner.calibrated(sc, cal)
+        with open(os.path.join(run_dir, "calibration.json"), "w", encoding="utf-8") as f:
+            json.dump(sc["calibration"], f, indent=1)
+        _say("calibrated: %s" % report.calibration_line(sc["calibration"]))
     with open(os.path.join(run_dir, "scenario.json"), "w", encoding="utf-8") as f:
         json.dump(sc, f, indent=1)
 
@@ -161,6 +174,9 @@ def main(argv):
     r.add_argument("--policy-params", default="",
                    help='more fields of the predictive pass\'s policy document, as JSON, '
                         'e.g. \'{"late_hedge": false}\' (docs/scheduler.md)')
+    r.add_argument("--no-calibrate", action="store_true",
+                   help="run the testbed's CPU quotas as written, even if the scenario "
+                        "says calibrate")
     r.add_argument("--shadow-rate", type=float, default=0.0,
                    help="shadow_rate of the predictive pass (0-1): the scheduler then "
                         "measures its own placement accuracy by shadow execution")
