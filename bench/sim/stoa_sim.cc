@@ -7,7 +7,9 @@
 //            [--shadow-cap X] [--probe-interval-ms N] [--phases] [--trace-file FILE]
 //
 // --phases adds, per scenario with phases, the predictive policy's
-// accuracy, regret and time-to-adapt per phase (phase_report.h).
+// accuracy, regret and time-to-adapt per phase (phase_report.h), and where
+// a target is a GPU (device cuda: gpu-flips) its predicted advantage
+// against the actual one per phase.
 // --trace-file records the predictive policy's decisions and outcomes
 // (scheduler/decision_trace.h) for `stoa replay`; with several scenarios,
 // the last one's.
@@ -110,13 +112,31 @@ std::vector<Request> Generate(const Scenario& s, uint64_t seed) {
   return out;
 }
 
+// A GPU target's advantage for one request: the fastest other target's
+// latency minus the GPU's (> 0: the GPU is faster), as the scheduler
+// predicted it when it decided and as the request's draws had it.
+struct GpuAdvantage {
+  double t_s = 0;
+  double predicted_ms = 0;
+  double actual_ms = 0;
+};
+
 struct Result {
   std::string policy;
   double accuracy = 0, mean_regret_ms = 0, mean_ms = 0, p50_ms = 0, p95_ms = 0;
   std::array<int, kNumTiers> placed{};
   std::vector<Scored> scored;
+  std::vector<GpuAdvantage> gpu;  // the predictive policy's, with a cuda target
   int shadows = 0, hedges = 0;
 };
+
+// The first cuda target of the installed table, if any.
+std::optional<Tier> GpuTarget() {
+  for (Tier t : AllTiers()) {
+    if (scheduler::Targets().at(t).device == scheduler::DeviceClass::kCuda) return t;
+  }
+  return std::nullopt;
+}
 
 double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -182,6 +202,26 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
         std::exit(1);
       }
       decision = *d;
+      // The GPU's predicted advantage, from the models Decide just used
+      // (PredictMs: 0 for a target not measured yet, then not counted).
+      if (const std::optional<Tier> gpu = GpuTarget();
+          gpu && *policy == scheduler::PolicyKind::kPredictive) {
+        const double gpu_predicted = sched.PredictMs("f", *gpu, f);
+        double other_predicted = std::numeric_limits<double>::infinity();
+        double other_actual = std::numeric_limits<double>::infinity();
+        bool measured = gpu_predicted > 0;
+        for (Tier t : AllTiers()) {
+          if (t == *gpu) continue;
+          const double p = sched.PredictMs("f", t, f);
+          measured = measured && p > 0;
+          other_predicted = std::min(other_predicted, p);
+          other_actual = std::min(other_actual, actual[TierIndex(t)]);
+        }
+        if (measured) {
+          res.gpu.push_back(
+              {r.t_s, other_predicted - gpu_predicted, other_actual - actual[TierIndex(*gpu)]});
+        }
+      }
     }
     const int c = TierIndex(decision.tier);
     auto observe = [&](Tier t, const scheduler::Decision& d, bool shadow) {
@@ -261,6 +301,34 @@ void PrintPhases(const Scenario& s, const Result& r) {
   for (const PhaseScore& p : phases) {
     std::printf("| %s [%.0f s) | %d | %.1f %% | %+.1f %% | %.2f s / %d req |\n", p.name.c_str(),
                 p.start_s, p.requests, 100 * p.accuracy, p.regret_pct, p.adapt_s, p.adapt_requests);
+  }
+  if (r.gpu.empty()) return;
+  // Per phase: the GPU target's advantage over the fastest other target,
+  // predicted (at each decision) against actual (the request's draws), and
+  // how often the prediction had its sign right.
+  const std::optional<Tier> gpu = GpuTarget();
+  std::printf(
+      "\n%s: the %s target's advantage over the fastest other target (ms, > 0: the GPU "
+      "faster), per phase:\n\n| phase | requests | predicted mean | actual mean | predicted - "
+      "actual | sign right |\n|---|---|---|---|---|---|\n",
+      r.policy.c_str(), std::string(scheduler::TierName(*gpu)).c_str());
+  for (size_t i = 0; i < s.phases.size(); ++i) {
+    const double start = s.phases[i].first;
+    const double end =
+        i + 1 < s.phases.size() ? s.phases[i + 1].first : std::numeric_limits<double>::infinity();
+    int n = 0, sign_right = 0;
+    double predicted = 0, actual = 0;
+    for (const GpuAdvantage& g : r.gpu) {
+      if (g.t_s < start || g.t_s >= end) continue;
+      ++n;
+      predicted += g.predicted_ms;
+      actual += g.actual_ms;
+      sign_right += (g.predicted_ms > 0) == (g.actual_ms > 0);
+    }
+    if (n == 0) continue;
+    std::printf("| %s [%.0f s) | %d | %+.1f | %+.1f | %+.1f | %.1f %% |\n",
+                s.phases[i].second.c_str(), start, n, predicted / n, actual / n,
+                (predicted - actual) / n, 100.0 * sign_right / n);
   }
 }
 
