@@ -93,22 +93,25 @@ def cmd_run(args):
     stamp = datetime.datetime.utcnow().strftime("%Y%m%d-%H%M%S")
     run_dir = args.out or os.path.join("bench-results", "%s-%s" % (sc["name"], stamp))
     os.makedirs(run_dir, exist_ok=True)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
     if sc.get("calibrate") and not args.no_calibrate:
         try:
             cal = runner.calibrate(sc, bins["bin_dir"])
         except (RuntimeError, OSError, ValueError) as e:
             _say("calibration failed: %s" % e)
             return 1
+        except KeyboardInterrupt:  # its testbed is stopped by then
+            _say("interrupted during the calibration; nothing was run")
+            return 130
         sc = runner.calibrated(sc, cal)
         with open(os.path.join(run_dir, "calibration.json"), "w", encoding="utf-8") as f:
             json.dump(sc["calibration"], f, indent=1)
         _say("calibrated: %s" % report.calibration_line(sc["calibration"]))
     with open(os.path.join(run_dir, "scenario.json"), "w", encoding="utf-8") as f:
         json.dump(sc, f, indent=1)
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
     code = 0
     try:
         for policy in sc["policies"]:
