@@ -242,6 +242,9 @@ class CalibrationTest(unittest.TestCase):
         self.assertIn("multiplied by 3", line)
         self.assertIn("edge 0.3 cores, cloud 0.9 cores", line)
         self.assertIn("skipped (why)", report.calibration_line({"skipped": "why"}))
+        rounds = report.calibration_line(dict(out["calibration"], rounds_cpu_ms=[2.5, 3.0, 2.8]))
+        self.assertIn("the highest of 3 rounds of 60 requests, its quota lifted: 2.50, 3.00, "
+                      "2.80 ms", rounds)
 
 
 class PhasesTest(unittest.TestCase):
