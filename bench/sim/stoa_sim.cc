@@ -163,6 +163,10 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
   std::array<bool, kNumTiers> loaded{};
   std::array<uint32_t, kNumTiers> reported_depth{};
   std::vector<double> latencies;
+  // The predictive policy records the GPU target's predicted advantage.
+  const std::optional<Tier> gpu_target = GpuTarget();
+  const bool record_gpu = gpu_target.has_value() && policy == scheduler::PolicyKind::kPredictive;
+  const Tier gpu = gpu_target.value_or(Tier::kEdge);
   int correct = 0;
   double regret = 0;
   size_t next_probe = 0;
@@ -204,14 +208,13 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
       decision = *d;
       // The GPU's predicted advantage, from the models Decide just used
       // (PredictMs: 0 for a target not measured yet, then not counted).
-      if (const std::optional<Tier> gpu = GpuTarget();
-          gpu && *policy == scheduler::PolicyKind::kPredictive) {
-        const double gpu_predicted = sched.PredictMs("f", *gpu, f);
+      if (record_gpu) {
+        const double gpu_predicted = sched.PredictMs("f", gpu, f);
         double other_predicted = std::numeric_limits<double>::infinity();
         double other_actual = std::numeric_limits<double>::infinity();
         bool measured = gpu_predicted > 0;
         for (Tier t : AllTiers()) {
-          if (t == *gpu) continue;
+          if (t == gpu) continue;
           const double p = sched.PredictMs("f", t, f);
           measured = measured && p > 0;
           other_predicted = std::min(other_predicted, p);
@@ -219,7 +222,7 @@ Result Run(const std::vector<Request>& requests, const std::vector<LinkProbe>& p
         }
         if (measured) {
           res.gpu.push_back(
-              {r.t_s, other_predicted - gpu_predicted, other_actual - actual[TierIndex(*gpu)]});
+              {r.t_s, other_predicted - gpu_predicted, other_actual - actual[TierIndex(gpu)]});
         }
       }
     }

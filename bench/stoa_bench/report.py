@@ -327,14 +327,14 @@ def calibration_line(cal):
     measured = ("%d requests, its quota lifted" % cal["requests"] if not rounds else
                 "the highest of %d rounds of %d requests, its quota lifted: %s ms" % (
                     len(rounds), cal["requests"], ", ".join("%.2f" % r for r in rounds)))
-    return ("a request of %s cost the edge executor %.2f ms of CPU (%s); at %g req/s that is %.0f %% of the written edge quota (%g cores), so "
-            "both tiers' quotas were multiplied by %g to keep it at most %.0f %% "
-            "(edge %s cores, cloud %s)" % (
+    cloud = cal["quotas"]["cloud"]
+    return ("a request of %s cost the edge executor %.2f ms of CPU (%s); at %g req/s that "
+            "is %.0f %% of the written edge quota (%g cores), so both tiers' quotas were "
+            "multiplied by %g to keep it at most %.0f %% (edge %s cores, cloud %s)" % (
                 cal["function"], cal["cpu_ms"], measured, cal["rate"],
                 100.0 * cal["rate"] * cal["cpu_ms"] / 1000.0 / cal["edge_quota_cores"],
                 cal["edge_quota_cores"], cal["scale"], 100.0 * cal["utilization"],
-                cal["quotas"]["edge"],
-                "unlimited" if cal["quotas"]["cloud"] is None else "%g cores" % cal["quotas"]["cloud"]))
+                cal["quotas"]["edge"], "unlimited" if cloud is None else "%g cores" % cloud))
 
 
 def write(run_dir, stoa_binary, quick=False):

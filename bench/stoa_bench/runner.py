@@ -119,8 +119,8 @@ CALIBRATION_ROUNDS = 3
 def calibrate(scenario, bin_dir):
     """Measures what one request of scenario["calibrate"]["function"] costs
     the edge executor in CPU (the highest of CALIBRATION_ROUNDS rounds), on
-    a testbed of its own with the edge's quota lifted, and returns the factor its `utilization` asks of the testbed's
-    quotas: {"cpu_ms": per request, "rate": req/s the fleets send to the
+    a testbed of its own with the edge's quota lifted, and returns the
+    factor its `utilization` asks of the testbed's quotas: {"cpu_ms": per request, "rate": req/s the fleets send to the
     function, "scale": >= 1, "quotas": {tier: cores after scaling}, ...}.
     Without cgroups (the edge pinned, not held to a quota) the factor is 1
     and "skipped" says why. RuntimeError if a request fails."""
@@ -174,7 +174,7 @@ def calibrated(scenario, calibration):
     quota actions have their CPU quotas multiplied by calibration["scale"],
     each capped by the machine's cores and the executor's threads."""
     s = copy.deepcopy(scenario)
-    config = copy.deepcopy(testbed_mod.load_yaml(scenario["testbed"]))
+    config = testbed_mod.load_yaml(scenario["testbed"])  # a fresh dict
     scale = calibration["scale"]
     cores = float(os.cpu_count() or 1)
 

@@ -24,11 +24,12 @@ one raises ValueError naming it ("fleets[1].rate: must be > 0, got -2").
       - {name: steady, start_s: 0, end_s: 60}
     policies: [predictive, edge_only, cloud_only, round_robin, random]
     model: {request_bytes: 420, response_bytes: 120}   # link bytes per call
-    calibrate: {function: vision, utilization: 0.1}      # optional, below
+    calibrate: {function: vision, utilization: 0.2}      # optional, below
 
 `calibrate` scales the testbed's CPU quotas to the host: before the passes,
 stoa-bench measures the CPU one request of `function` costs the edge
-executor (`requests` forced requests, its quota lifted) and multiplies
+executor (the highest of three rounds of `requests` forced requests, its
+quota lifted; runner.calibrate) and multiplies
 both tiers' quotas (and the scenario's quota actions) by one factor, so
 that the fleets' rate to that function uses at most `utilization` of the
 edge's quota; a host fast enough runs the testbed as written (the factor
