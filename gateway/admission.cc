@@ -183,6 +183,11 @@ void Admission::Release(Tier tier, const std::string& function, double work_ms, 
   ms = Ewma(ms, run_ms);
 }
 
+void Admission::ExecutorRefused(const std::string& function, Tier tier) {
+  Count(function, std::string(TierClassName(tier)), std::string(TierName(tier)), "executor");
+  tiers_[TierIndex(tier)].last_wait_refusal_us.store(clock_.NowMicros(), std::memory_order_relaxed);
+}
+
 void Admission::Forget(const std::string& function) {
   {
     absl::MutexLock lock(&mu_);

@@ -26,12 +26,16 @@
 // Full: queued(t) ≥ limit(t), limit(t) = max_queue_per_tier, or 4 × w when 0.
 // Too slow: wait(t) > 0 and wait(t) + run(f, t) > the remaining deadline.
 // A tier is saturated (Saturated, /readyz) while its queue is full or for
-// kWaitRefusalWindow after it refused a request as too slow.
+// kWaitRefusalWindow after a request was refused there as too slow, here or
+// by the tier's executor itself (ExecutorRefused: the executor sees work
+// this gateway does not, such as other clients' calls, and its own clock of
+// the run time, so near the boundary it may refuse what was admitted here).
 //
 // Metrics: stoa_admission_refusals_total{function,tier,target,reason}: tier
 // the target's class (edge|cloud), target its name, as the invocation
-// metrics; reason max_concurrency (tier and target ""), queue_full or
-// queue_wait; a deleted function's series are dropped (Forget).
+// metrics; reason max_concurrency (tier and target ""), queue_full,
+// queue_wait or executor (the executor refused what was admitted here); a
+// deleted function's series are dropped (Forget).
 //
 // Thread safety: every method may be called concurrently; per-tier counts
 // are atomics, per-function state is under a mutex. Ownership: the clock
@@ -110,6 +114,10 @@ class Admission {
   // (a success there) teaches the run time of `function` and the tier's
   // service time.
   void Release(scheduler::Tier tier, const std::string& function, double work_ms, double run_ms);
+  // `tier`'s executor refused a call of `function` as saturated (its queue
+  // full or its wait too long, common::IsExecutorSaturated): counted, and
+  // the tier is saturated for kWaitRefusalWindowUs as after a wait refusal.
+  void ExecutorRefused(const std::string& function, scheduler::Tier tier);
 
   Queue QueueOf(scheduler::Tier tier, const TierLoad& load) const {
     return QueueAt(tier, tiers_[scheduler::TierIndex(tier)].admitted.load(), load);

@@ -60,9 +60,9 @@ Dispatcher::Dispatcher(std::array<executors::ExecutorPtr, scheduler::kNumTiers> 
           TierMonitor::Options{options.status_interval_ms, options.queued_work})),
       watchdog_(std::make_unique<DeadlineWatchdog>(
           clock, DeadlineWatchdog::Options{options.watchdog_recheck_us})),
-      context_(std::make_unique<DispatchContext>(DispatchContext{
-          scheduler, clock, *monitor_, loaded_, *watchdog_, metrics_, options.watchdog_grace_ms})) {
-}
+      context_(std::make_unique<DispatchContext>(
+          DispatchContext{scheduler, clock, *monitor_, loaded_, *watchdog_, metrics_, *admission_,
+                          options.watchdog_grace_ms})) {}
 
 Dispatcher::~Dispatcher() {
   monitor_.reset();  // stops the probes, waits for executor calls in flight

@@ -322,6 +322,7 @@ void Invocation::Fail(absl::Status status) {
   context_.scheduler.Observe(request_->name, attempt.decision,
                              MakeOutcome(attempt, now, nullptr, tier_failure));
   context_.loaded.RecordFailure(tier, request_->key);
+  if (saturated) context_.admission.ExecutorRefused(request_->name, tier);
   if ((tier_failure || saturated) && FailOver(status, now)) return;
   if (!Claim()) return;
   const std::string message = absl::StrCat("tier ", std::string(TierName(tier)), " (",

@@ -61,6 +61,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "executors/cancel_signal.h"
+#include "gateway/admission.h"
 #include "gateway/deadline_watchdog.h"
 #include "gateway/invoker.h"
 #include "gateway/loaded_functions.h"
@@ -98,6 +99,8 @@ struct DispatchContext {
   LoadedFunctions& loaded;
   DeadlineWatchdog& watchdog;
   InvocationMetrics& metrics;
+  // Told of an executor's own saturation refusals (ExecutorRefused).
+  Admission& admission;
   // How long after the deadline the watchdog waits for a late executor.
   uint32_t watchdog_grace_ms = 20;
 };

@@ -152,6 +152,22 @@ TEST_F(AdmissionTest, ReserveRechecksTheFreeWorker) {
   EXPECT_EQ(refusal.reason, "queue_wait");
 }
 
+// An executor refusing what the gateway admitted (it sees other clients'
+// work, and times runs by its own clock) saturates the tier here too, for
+// the same window, and is counted with reason "executor".
+TEST_F(AdmissionTest, AnExecutorsRefusalSaturatesTheTierAndIsCounted) {
+  Admission a(clock_, metrics_, {});
+  EXPECT_FALSE(a.QueueOf(Tier::kCloud, {2, 0}).saturated);
+  a.ExecutorRefused("f", Tier::kCloud);
+  EXPECT_TRUE(a.QueueOf(Tier::kCloud, {2, 0}).saturated);
+  EXPECT_FALSE(a.QueueOf(Tier::kEdge, {2, 0}).saturated);
+  EXPECT_THAT(metrics_.Serialize(),
+              HasSubstr("stoa_admission_refusals_total{function=\"f\",reason=\"executor\","
+                        "target=\"cloud\",tier=\"cloud\"} 1"));
+  clock_.AdvanceMicros(Admission::kWaitRefusalWindowUs);
+  EXPECT_FALSE(a.QueueOf(Tier::kCloud, {2, 0}).saturated);
+}
+
 TEST_F(AdmissionTest, ForgetDropsTheFunctionsSeries) {
   Admission a(clock_, metrics_, {.max_queue_per_tier = 1});
   Fill(a, Tier::kEdge, 2, 1);

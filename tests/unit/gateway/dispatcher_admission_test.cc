@@ -1,7 +1,8 @@
 // Admission control through the Dispatcher, with fake executors and a fake
 // scheduler: max_concurrency (429), a saturated tier left out of placement,
 // every tier saturated or a forced saturated tier (503), an executor's own
-// queue refusal failing over, and TierHealth's saturation for /readyz.
+// queue refusal failing over (and saturating its tier, counted), and
+// TierHealth's saturation for /readyz.
 #include <future>
 
 #include "common/clock.h"
@@ -122,9 +123,20 @@ TEST_F(DispatcherAdmissionTest, ExecutorQueueRefusalFailsOverWithoutTierFailure)
   edge_->SetInvokeStatus(absl::ResourceExhaustedError(
       absl::StrCat("function 'f': the executor is saturated: 8 queued; the limit is 8 queued ",
                    common::kExecutorQueueLimit)));
+  EXPECT_FALSE(dispatcher_->Health(Tier::kEdge).saturated);
   auto r = Start(MakeFunction()).get();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->tier, Tier::kCloud);
+  // The refusal saturates the edge here too (for /readyz), for a second,
+  // and is counted.
+  dispatcher_->ProbeTiers();  // the fake cloud's answer reported a depth of 3
+  EXPECT_TRUE(dispatcher_->Health(Tier::kEdge).saturated);
+  EXPECT_FALSE(dispatcher_->Health(Tier::kCloud).saturated);
+  EXPECT_THAT(metrics_.Serialize(),
+              HasSubstr("stoa_admission_refusals_total{function=\"f\",reason=\"executor\","
+                        "target=\"edge\",tier=\"edge\"} 1"));
+  clock_.AdvanceMicros(Admission::kWaitRefusalWindowUs);
+  EXPECT_FALSE(dispatcher_->Health(Tier::kEdge).saturated);
   // Nowhere else to go: 503 with Retry-After.
   auto forced = Start(MakeFunction(), Tier::kEdge).get();
   EXPECT_EQ(forced.status().code(), absl::StatusCode::kUnavailable);
