@@ -53,10 +53,16 @@ the request's, e.g. an evidence hedge on a tier just found much faster, a
 choice hedged because it was saturated, or a hedge on a saturated tier
 whose probe came back) is scored by the tier that answered. It ran on the
 oracle's tier too, so decision regret charges it nothing (the pseudo-
-regret of running on both tiers is at most the oracle's); miss regret
-scores it like any request, by the tier that answered: nothing when that
-is the oracle's, its own latency when the other tier answered first.
-History: before the sixteenth session (2026-11-30) decision regret priced
+regret of running on both tiers is at most the oracle's), and so does miss
+regret: when the other tier answered first, the oracle tier's own run of
+that same request was slower (or failed), so the request's measured regret
+is at most 0, and its own latency against the oracle's bucket mean would
+price a counterfactual its own run contradicts (tier-flips T23e, far-1: a
+hedge the far cloud answered in 127.9 ms while the throttled edge's run of
+it took 133.2 ms was charged 100 ms over the edge's 25 ms bucket mean).
+History: until 2026-12-02 miss regret scored a hedge like any request, by
+the tier that answered (its own latency when the other tier answered
+first); reports print that figure alongside (hedges_charged). Earlier: before the sixteenth session (2026-11-30) decision regret priced
 a hedge at the answering tier's bucket mean (a saturated cloud's lucky
 60 ms answer was charged its forced pass's 320 ms); from then until the
 eighteenth (2026-12-01) both regrets priced it at its own latency, which
@@ -122,8 +128,11 @@ def scored_by_decision(rows, edge_means, cloud_means, best, bucket_s):
     return out
 
 
-def scored_by_miss(rows, edge_means, cloud_means, best, bucket_s):
-    """As scored_by_decision, a miss priced at its own latency."""
+def scored_by_miss(rows, edge_means, cloud_means, best, bucket_s, hedges_charged=False):
+    """As scored_by_decision, a miss priced at its own latency; a hedge costs
+    nothing (it ran on the oracle's tier too, which did not answer first).
+    hedges_charged: the definition before 2026-12-02, a hedge the other tier
+    answered priced at its own latency (reports print it alongside)."""
     out = []
     for r in analysis.ok(rows):
         b = int(r["t"] // bucket_s)
@@ -132,7 +141,13 @@ def scored_by_miss(rows, edge_means, cloud_means, best, bucket_s):
             continue
         tier, lat = best[b]
         right = decided == tier
-        cost = lat if right and r.get("reason") not in OWN_LATENCY_REASONS else r["latency_ms"]
+        reason = r.get("reason")
+        if reason in BOTH_TIERS_REASONS and not hedges_charged:
+            cost = lat
+        elif right and reason not in OWN_LATENCY_REASONS:
+            cost = lat
+        else:
+            cost = r["latency_ms"]
         out.append((r["t"], right, cost, lat))
     return out
 

@@ -219,7 +219,8 @@ def _flip_lines(scenario, passes, best):
              "and of the oracle's (0 when on the oracle's tier), so it leaves out how this pass's "
              "host differed from the forced passes' minutes apart; miss regret prices a miss at "
              "its own latency instead (a forced pass's mean includes the queue of sending it every"
-             " request; bench/stoa_bench/phases.py). Oracle's tier fastest: of the requests that"
+             " request), and a hedge at nothing, as decision regret (it ran on the oracle's tier"
+             " too, which did not answer first; bench/stoa_bench/phases.py). Oracle's tier fastest: of the requests that"
              " ran on both tiers (shadow runs, kept hedges; a sample tilted towards close calls),"
              " the share the oracle's tier answered first: where it is under 100 %%, a placement "
              "that puts each request on the tier fastest for it scores that much under 100 %% "
@@ -230,6 +231,7 @@ def _flip_lines(scenario, passes, best):
              "shadow-sampled accuracy (n) | shadow regret | oracle's tier fastest (n) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     forced = {p: passes[p]["rows"] for p in ("edge_only", "cloud_only") if p in passes}
+    charged = []  # miss regret as defined before 2026-12-02, per policy
     for policy in passes:
         if policy in ("edge_only", "cloud_only"):
             continue
@@ -244,6 +246,13 @@ def _flip_lines(scenario, passes, best):
         by_miss, miss_total = phases_mod.score_phases(
             phases_mod.scored_by_miss(rows, edge_means, cloud_means, best, BUCKET_S),
             scenario["phases"])
+        by_charged, charged_total = phases_mod.score_phases(
+            phases_mod.scored_by_miss(rows, edge_means, cloud_means, best, BUCKET_S,
+                                      hedges_charged=True), scenario["phases"])
+        charged.append("%s: all %s (%s)" % (
+            policy, _pct(charged_total["regret_pct"], sign=True),
+            ", ".join("%s %s" % (c["name"], _pct(c["regret_pct"], sign=True))
+                      for c in by_charged)))
         trace_path = os.path.join(passes[policy]["dir"], "trace.jsonl")
         shadow, agreement = [], []
         if os.path.isfile(trace_path):
@@ -272,6 +281,9 @@ def _flip_lines(scenario, passes, best):
                 "%s (%d)" % (_accuracy(sh), sh["requests"]),
                 _pct(sh["regret_pct"], sign=True),
                 "%s (%d)" % (_accuracy(ag), ag["requests"])))
+    if charged:
+        lines += ["", "Miss regret with a hedge the other tier answered first priced at its "
+                  "own latency (the definition before 2026-12-02): " + "; ".join(charged) + "."]
     return lines
 
 

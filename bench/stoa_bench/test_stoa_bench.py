@@ -269,7 +269,7 @@ class PhasesTest(unittest.TestCase):
         self.assertEqual(phases.scored_by_decision([late], edge, cloud, best, 5.0),
                          [(1, False, 25, 10.0)])
 
-    def test_a_hedge_counts_for_the_tier_that_answered_and_costs_no_decision_regret(self):
+    def test_a_hedge_counts_for_the_tier_that_answered_and_costs_no_regret(self):
         best = {0: ("edge", 50.0)}
         edge, cloud = {0: 50.0}, {0: 320.0}  # the forced cloud pass was starved
         lucky = row(1, 60, "cloud")
@@ -280,8 +280,12 @@ class PhasesTest(unittest.TestCase):
         # It ran on the oracle's tier too: no decision regret either way.
         self.assertEqual(phases.scored_by_decision([lucky, won], edge, cloud, best, 5.0),
                          [(1, False, 50.0, 50.0), (2, True, 50.0, 50.0)])
-        # Miss regret: as any request, by the tier that answered.
+        # Miss regret: none either (the edge's own run of `lucky` lost the
+        # race); before 2026-12-02 `lucky` was priced at its own latency.
         self.assertEqual(phases.scored_by_miss([lucky, won], edge, cloud, best, 5.0),
+                         [(1, False, 50.0, 50.0), (2, True, 50.0, 50.0)])
+        self.assertEqual(phases.scored_by_miss([lucky, won], edge, cloud, best, 5.0,
+                                               hedges_charged=True),
                          [(1, False, 60, 50.0), (2, True, 50.0, 50.0)])
 
     def test_miss_regret_prices_a_miss_at_its_own_latency(self):
