@@ -62,12 +62,13 @@ hedge the far cloud answered in 127.9 ms while the throttled edge's run of
 it took 133.2 ms was charged 100 ms over the edge's 25 ms bucket mean).
 History: until 2026-12-02 miss regret scored a hedge like any request, by
 the tier that answered (its own latency when the other tier answered
-first); reports print that figure alongside (hedges_charged). Earlier: before the sixteenth session (2026-11-30) decision regret priced
-a hedge at the answering tier's bucket mean (a saturated cloud's lucky
-60 ms answer was charged its forced pass's 320 ms); from then until the
-eighteenth (2026-12-01) both regrets priced it at its own latency, which
-charged a hedge the edge answered the noise of one run against the forced
-pass's mean while the same answer without the hedge cost nothing: with
+first); reports print that figure alongside (hedges_charged). Earlier:
+before the sixteenth session (2026-11-30) decision regret priced a hedge
+at the answering tier's bucket mean (a saturated cloud's lucky 60 ms answer
+was charged its forced pass's 320 ms); from then until the eighteenth
+(2026-12-01) both regrets priced it at its own latency, which charged a
+hedge the edge answered the noise of one run against the forced pass's
+mean while the same answer without the hedge cost nothing: with
 40-90 hedges a load-flips run (probes back inside saturated spells), that
 moved decision regret by -7 to +3 points from run to run.
 
