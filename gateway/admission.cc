@@ -140,11 +140,7 @@ absl::Status Admission::Refuse(const std::string& function, scheduler::TierSet t
     absl::StrAppend(&message, first ? "" : "; ", v.message);
     first = false;
     retry_ms = std::min(retry_ms, v.wait_ms);
-    Count(function, std::string(TierClassName(t)), std::string(TierName(t)), v.reason);
-    if (v.reason == "queue_wait") {
-      tiers_[TierIndex(t)].last_wait_refusal_us.store(clock_.NowMicros(),
-                                                      std::memory_order_relaxed);
-    }
+    RefusedOn(function, t, v.reason, /*saturates=*/v.reason == "queue_wait");
   }
   return common::WithRetryAfter(absl::UnavailableError(message),
                                 common::RetryAfterFromMs(std::isinf(retry_ms) ? 0.0 : retry_ms));
@@ -184,8 +180,16 @@ void Admission::Release(Tier tier, const std::string& function, double work_ms, 
 }
 
 void Admission::ExecutorRefused(const std::string& function, Tier tier) {
-  Count(function, std::string(TierClassName(tier)), std::string(TierName(tier)), "executor");
-  tiers_[TierIndex(tier)].last_wait_refusal_us.store(clock_.NowMicros(), std::memory_order_relaxed);
+  RefusedOn(function, tier, "executor", /*saturates=*/true);
+}
+
+void Admission::RefusedOn(const std::string& function, Tier tier, const std::string& reason,
+                          bool saturates) {
+  Count(function, std::string(TierClassName(tier)), std::string(TierName(tier)), reason);
+  if (saturates) {
+    tiers_[TierIndex(tier)].last_wait_refusal_us.store(clock_.NowMicros(),
+                                                       std::memory_order_relaxed);
+  }
 }
 
 void Admission::Forget(const std::string& function) {

@@ -144,6 +144,11 @@ class Admission {
   Verdict JudgeTier(scheduler::Tier tier, uint32_t admitted, const TierLoad& load, double run_ms,
                     double remaining_ms) const;
   double RunMs(const std::string& function, scheduler::Tier tier) const;
+  // A refusal of `function` on `tier` for `reason`: counted, and when it
+  // `saturates` (a wait refusal, here or by the executor), the tier is
+  // saturated for kWaitRefusalWindowUs from now.
+  void RefusedOn(const std::string& function, scheduler::Tier tier, const std::string& reason,
+                 bool saturates);
   void Count(const std::string& function, std::string tier, std::string target,
              const std::string& reason);
 
